@@ -1,0 +1,89 @@
+import { Inject, Injectable } from '@nestjs/common';
+
+import { SessionStore } from './session-store.interface';
+import { newToken, parseSessionId, parseToken } from './session-token';
+import { IssuedSession, Session, SessionMeta, SessionUser } from './session.types';
+
+/**
+ * Issues, validates and revokes sessions. Tokens are only ever seen here: the store works
+ * with session ids derived from SHA-256 of the token's secret.
+ *
+ * @example
+ * const { token, session } = await sessions.create(user, { ip, userAgent });
+ * const current = await sessions.validate(token); // null when expired, revoked or malformed
+ */
+@Injectable()
+export class SessionService {
+  constructor(@Inject(SessionStore) private readonly store: SessionStore) {}
+
+  /** Starts a session for a user; the token in the result is its only copy. */
+  async create(user: SessionUser, meta: SessionMeta = {}): Promise<IssuedSession> {
+    const tag = (await this.store.userTag(user.id, true)) as string;
+    const { token, ref } = newToken(tag);
+    const { session, evicted } = await this.store.create({
+      id: ref.id,
+      user: { id: user.id, username: user.username, roles: [...user.roles] },
+      ip: meta.ip,
+      userAgent: meta.userAgent?.slice(0, 512),
+      attributes: meta.attributes ?? {},
+    });
+    return { token, session, evicted };
+  }
+
+  /** The live session a token names, its idle timeout slid; null for anything else. */
+  async validate(token: unknown): Promise<Session | null> {
+    const ref = parseToken(token);
+    return ref ? this.store.validate(ref.id) : null;
+  }
+
+  /** A session by id, without sliding its idle timeout. */
+  async get(id: string): Promise<Session | null> {
+    return parseSessionId(id) ? this.store.get(id) : null;
+  }
+
+  /**
+   * Sets app attributes field by field (an `undefined` value removes one); parallel
+   * patches of different attributes never overwrite each other. False if the session is gone.
+   */
+  async patch(id: string, attributes: Record<string, unknown>): Promise<boolean> {
+    return parseSessionId(id) ? this.store.patch(id, attributes) : false;
+  }
+
+  /** Revokes a session by token or id; with `ownerId`, only if that user owns it. */
+  async destroy(tokenOrId: string, ownerId?: string): Promise<boolean> {
+    const id = parseToken(tokenOrId)?.id ?? parseSessionId(tokenOrId)?.id;
+    return id ? this.store.destroy(id, ownerId) : false;
+  }
+
+  /** A user's live sessions, oldest first. */
+  async listForUser(userId: string): Promise<Session[]> {
+    const tag = await this.store.userTag(userId, false);
+    return tag ? this.store.list({ userId, tag }) : [];
+  }
+
+  /** Revokes all of a user's sessions, or all but `except` (a session id). */
+  async destroyAllForUser(userId: string, options: { except?: string } = {}): Promise<number> {
+    const tag = await this.store.userTag(userId, false);
+    return tag ? this.store.destroyAll({ userId, tag }, options.except) : 0;
+  }
+
+  /** Gives every live session of a user new roles, effective on their next request. */
+  async setRolesForUser(userId: string, roles: string[]): Promise<number> {
+    const tag = await this.store.userTag(userId, false);
+    return tag ? this.store.setRoles({ userId, tag }, roles) : 0;
+  }
+
+  /**
+   * Replaces a session's token: same user and attributes, fresh timestamps, new token;
+   * the old token dies at once. Null when the token is not a live session.
+   */
+  async rotate(token: string): Promise<IssuedSession | null> {
+    const from = parseToken(token);
+    if (!from) {
+      return null;
+    }
+    const next = newToken(from.tag);
+    const session = await this.store.rotate(from.id, next.ref.id);
+    return session ? { token: next.token, session, evicted: [] } : null;
+  }
+}

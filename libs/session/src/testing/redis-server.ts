@@ -1,0 +1,80 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+
+/** A `redis-server` child process on a loopback port, for tests that stop and restart Redis. */
+export class RedisServerProcess {
+  private child?: ChildProcess;
+  readonly dir = mkdtempSync(join(tmpdir(), 'cloakroom-redis-'));
+
+  constructor(
+    readonly port: number,
+    private readonly extraArgs: string[] = [],
+  ) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    this.child = spawn(
+      'redis-server',
+      [
+        '--port', String(this.port),
+        '--bind', '127.0.0.1',
+        '--save', '',
+        '--appendonly', 'no',
+        '--dir', this.dir,
+        ...this.extraArgs,
+      ],
+      { stdio: 'ignore' },
+    );
+    await waitForPing(this.port);
+  }
+
+  /** Kills the server abruptly, as a crash would. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGKILL');
+    });
+  }
+
+  async dispose(): Promise<void> {
+    await this.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Starts `redis-server` on `port` and resolves once it answers PING. */
+export async function startRedisServer(port: number, extraArgs: string[] = []) {
+  const server = new RedisServerProcess(port, extraArgs);
+  await server.start();
+  return server;
+}
+
+export async function waitForPing(port: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const probe = new Redis(port, '127.0.0.1', {
+      lazyConnect: true,
+      retryStrategy: () => null,
+      maxRetriesPerRequest: 0,
+    });
+    try {
+      await probe.connect();
+      await probe.ping();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      probe.disconnect();
+    }
+  }
+}
