@@ -18,7 +18,11 @@ export const SessionRpc = {
   userTag: 'session.userTag',
 } as const;
 
-/** Events the auth service emits when sessions change outside a request. */
+/**
+ * Events the auth service emits (Redis pub/sub transport) when sessions change.
+ * Payloads: `session.revoked` `{ ids: string[] }`; `user.sessions.revoked`
+ * `{ userId: string, exceptId?: string }`; `user.roles.changed` `{ userId: string, roles: string[] }`.
+ */
 export const SessionEvents = {
   revoked: 'session.revoked',
   userSessionsRevoked: 'user.sessions.revoked',
