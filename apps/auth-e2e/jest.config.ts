@@ -5,7 +5,6 @@ export default {
   transform: {
     '^.+\\.[tj]s$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.spec.json' }],
   },
-  moduleFileExtensions: ['ts', 'js'],
   testTimeout: 30000,
   coverageDirectory: '../../coverage/apps/auth-e2e',
 };

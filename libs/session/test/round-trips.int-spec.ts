@@ -1,0 +1,90 @@
+import { Redis } from 'ioredis';
+
+import { RedisServerProcess, startRedisServer } from '../src/testing';
+import { alice, sessionService } from './store-contract';
+
+jest.setTimeout(30_000);
+
+/** Commands Redis executed since the last reset, except the ones the test itself sends. */
+async function commandCounts(admin: Redis): Promise<Record<string, number>> {
+  const info = await admin.info('commandstats');
+  const counts: Record<string, number> = {};
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+    if (!['info', 'config|resetstat'].includes(match[1])) counts[match[1]] = Number(match[2]);
+  }
+  return counts;
+}
+
+describe('SessionService round trips (dedicated redis-server)', () => {
+  let server: RedisServerProcess;
+  let admin: Redis;
+
+  beforeAll(async () => {
+    server = await startRedisServer(6393);
+    admin = new Redis(server.port, '127.0.0.1');
+  });
+
+  afterAll(async () => {
+    admin.disconnect();
+    await server.dispose();
+  });
+
+  it('validates a token with exactly one EVALSHA and nothing else', async () => {
+    const { sessions, close } = await sessionService({ redis: { url: server.url } });
+    try {
+      const { token } = await sessions.create(alice);
+      await sessions.validate(token);
+      await admin.config('RESETSTAT');
+      for (let i = 0; i < 10; i++) await sessions.validate(token);
+      // commandstats also counts the calls a script makes inside Redis (HGETALL, TIME):
+      // those cost no round trip. The only command sent over the network is EVALSHA.
+      expect(await commandCounts(admin)).toEqual({ evalsha: 10, hgetall: 10, time: 10 });
+    } finally {
+      await close();
+    }
+  });
+
+  it('refuses malformed tokens without any Redis command', async () => {
+    const { sessions, close } = await sessionService({ redis: { url: server.url } });
+    try {
+      await admin.config('RESETSTAT');
+      for (const token of ['', 'nope', 'cr1.short.x', 'x'.repeat(56), 'cr1.' + '!'.repeat(52)]) {
+        expect(await sessions.validate(token)).toBeNull();
+      }
+      expect(await commandCounts(admin)).toEqual({});
+    } finally {
+      await close();
+    }
+  });
+
+  it('survives a script cache flush (NOSCRIPT) and a Redis restart', async () => {
+    const { sessions, close } = await sessionService({ redis: { url: server.url } });
+    try {
+      const { token } = await sessions.create(alice);
+      await admin.script('FLUSH');
+      expect((await sessions.validate(token))?.userId).toBe('u-alice');
+
+      await server.stop();
+      await expect(sessions.validate(token)).rejects.toThrow('Session store unavailable');
+      await server.start();
+      const fresh = await waitFor(() => sessions.create(alice));
+      expect((await sessions.validate(fresh.token))?.userId).toBe('u-alice');
+    } finally {
+      await close();
+      admin.disconnect();
+      admin = new Redis(server.port, '127.0.0.1');
+    }
+  });
+});
+
+async function waitFor<T>(attempt: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}

@@ -1,0 +1,191 @@
+import { Test } from '@nestjs/testing';
+import { Cluster, Redis } from 'ioredis';
+
+import { SessionModule, SessionModuleOptions, SessionService } from '../src';
+
+export const alice = { id: 'u-alice', username: 'alice', roles: ['customer'] };
+export const admin = { id: 'u-admin', username: 'admin', roles: ['admin'] };
+
+export function uniquePrefix(): string {
+  return `test:${process.pid}:${Math.random().toString(36).slice(2, 8)}:`;
+}
+
+/** A Nest app context with SessionModule, for driving SessionService against a real store. */
+export async function sessionService(options: SessionModuleOptions) {
+  const moduleRef = await Test.createTestingModule({
+    imports: [SessionModule.forRoot(options)],
+  }).compile();
+  await moduleRef.init();
+  return { sessions: moduleRef.get(SessionService), close: () => moduleRef.close() };
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Every key and value under a prefix, for checking what Redis holds. */
+export async function dump(client: Redis | Cluster, prefix: string): Promise<string> {
+  const nodes = client instanceof Cluster ? client.nodes('master') : [client];
+  const parts: string[] = [];
+  for (const node of nodes) {
+    const keys = await node.keys(`${prefix}*`);
+    for (const key of keys) {
+      const type = await node.type(key);
+      if (type === 'hash') parts.push(key, JSON.stringify(await node.hgetall(key)));
+      else if (type === 'zset') parts.push(key, JSON.stringify(await node.zrange(key, 0, -1)));
+      else parts.push(key, String(await node.get(key)));
+    }
+  }
+  return parts.join('\n');
+}
+
+/**
+ * The behaviour every Redis deployment must give, run against a single node and a cluster.
+ * `connect` returns the redis options for SessionModule and a client for inspection.
+ */
+export function describeStoreContract(
+  title: string,
+  connect: () => Promise<{ redis: SessionModuleOptions['redis']; client: Redis | Cluster }>,
+) {
+  describe(title, () => {
+    let client: Redis | Cluster;
+    let redis: SessionModuleOptions['redis'];
+    let prefix: string;
+    let sessions: SessionService;
+    let close: () => Promise<void>;
+
+    beforeAll(async () => {
+      ({ redis, client } = await connect());
+    });
+
+    beforeEach(async () => {
+      prefix = uniquePrefix();
+      ({ sessions, close } = await sessionService({
+        redis,
+        keyPrefix: prefix,
+        idleTimeout: 60,
+        absoluteTimeout: 600,
+        maxSessionsPerUser: 3,
+      }));
+    });
+
+    afterEach(() => close());
+
+    it('creates a session that validates to its user, roles and client facts', async () => {
+      const { token, session } = await sessions.create(alice, { ip: '10.0.0.1', userAgent: 'UA/1' });
+      expect(token).toMatch(/^cr1\.[\w-]{8}\.[\w-]{43}$/);
+      const valid = await sessions.validate(token);
+      expect(valid).toMatchObject({
+        id: session.id,
+        userId: 'u-alice',
+        username: 'alice',
+        roles: ['customer'],
+        ip: '10.0.0.1',
+        userAgent: 'UA/1',
+      });
+      expect(valid?.absoluteExpiresAt).toBe(session.createdAt + 600_000);
+    });
+
+    it('refuses unknown and malformed tokens', async () => {
+      const { token } = await sessions.create(alice);
+      const forged = token.slice(0, -4) + (token.endsWith('AAAA') ? 'BBBB' : 'AAAA');
+      expect(await sessions.validate(forged)).toBeNull();
+      expect(await sessions.validate('cr1.garbage')).toBeNull();
+      expect(await sessions.validate({ not: 'a token' })).toBeNull();
+    });
+
+    it('keeps the token out of Redis: no key or value contains it or its secret', async () => {
+      const { token } = await sessions.create(alice, { userAgent: 'UA' });
+      const secret = token.split('.')[2];
+      const everything = await dump(client, prefix);
+      expect(everything.length).toBeGreaterThan(0);
+      expect(everything).not.toContain(secret);
+      expect(everything).not.toContain(token);
+    });
+
+    it('gets a session by id without sliding it, and destroys it by token or id', async () => {
+      const first = await sessions.create(alice);
+      const second = await sessions.create(alice);
+      expect((await sessions.get(first.session.id))?.userId).toBe('u-alice');
+      expect(await sessions.destroy(first.token)).toBe(true);
+      expect(await sessions.validate(first.token)).toBeNull();
+      expect(await sessions.destroy(second.session.id)).toBe(true);
+      expect(await sessions.validate(second.token)).toBeNull();
+      expect(await sessions.destroy(second.session.id)).toBe(false);
+      expect(await sessions.listForUser('u-alice')).toEqual([]);
+    });
+
+    it('destroys a session by id only for its owner when an owner is given', async () => {
+      const { token, session } = await sessions.create(alice);
+      expect(await sessions.destroy(session.id, 'u-admin')).toBe(false);
+      expect(await sessions.validate(token)).not.toBeNull();
+      expect(await sessions.destroy(session.id, 'u-alice')).toBe(true);
+    });
+
+    it('lists a user’s live sessions and only theirs', async () => {
+      const a1 = await sessions.create(alice, { userAgent: 'one' });
+      const a2 = await sessions.create(alice, { userAgent: 'two' });
+      await sessions.create(admin);
+      const listed = await sessions.listForUser('u-alice');
+      expect(listed.map((s) => s.id)).toEqual([a1.session.id, a2.session.id]);
+      expect(listed.map((s) => s.userAgent)).toEqual(['one', 'two']);
+    });
+
+    it('revokes all of a user’s sessions, or all but one', async () => {
+      const keep = await sessions.create(alice);
+      const other = await sessions.create(alice);
+      const stranger = await sessions.create(admin);
+      expect(await sessions.destroyAllForUser('u-alice', { except: keep.session.id })).toBe(1);
+      expect(await sessions.validate(other.token)).toBeNull();
+      expect(await sessions.validate(keep.token)).not.toBeNull();
+      expect(await sessions.destroyAllForUser('u-alice')).toBe(1);
+      expect(await sessions.validate(keep.token)).toBeNull();
+      expect(await sessions.validate(stranger.token)).not.toBeNull();
+    });
+
+    it('caps sessions per user, revoking the oldest', async () => {
+      const issued = [];
+      for (let i = 0; i < 4; i++) issued.push(await sessions.create(alice));
+      expect(issued[3].evicted).toEqual([issued[0].session.id]);
+      expect(await sessions.validate(issued[0].token)).toBeNull();
+      for (const { token } of issued.slice(1)) expect(await sessions.validate(token)).not.toBeNull();
+      expect(await sessions.listForUser('u-alice')).toHaveLength(3);
+    });
+
+    it('gives every live session of a user new roles', async () => {
+      const one = await sessions.create(alice);
+      const two = await sessions.create(alice);
+      expect(await sessions.setRolesForUser('u-alice', ['customer', 'admin'])).toBe(2);
+      expect((await sessions.validate(one.token))?.roles).toEqual(['customer', 'admin']);
+      expect((await sessions.validate(two.token))?.roles).toEqual(['customer', 'admin']);
+    });
+
+    it('rotates a token: same user and attributes, new token, old token dead', async () => {
+      const first = await sessions.create(alice, { attributes: { cart: [1, 2] } });
+      const rotated = await sessions.rotate(first.token);
+      expect(rotated?.token).not.toBe(first.token);
+      expect(await sessions.validate(first.token)).toBeNull();
+      const valid = await sessions.validate(rotated?.token);
+      expect(valid).toMatchObject({ userId: 'u-alice', attributes: { cart: [1, 2] } });
+      expect((await sessions.listForUser('u-alice')).map((s) => s.id)).toEqual([valid?.id]);
+      expect(await sessions.rotate(first.token)).toBeNull();
+    });
+
+    it('patches attributes field by field: 50 parallel writers lose nothing', async () => {
+      const { token, session } = await sessions.create(alice, { attributes: { keep: 'me' } });
+      await Promise.all(
+        Array.from({ length: 50 }, (_, i) => sessions.patch(session.id, { [`field${i}`]: i })),
+      );
+      const valid = await sessions.validate(token);
+      expect(Object.keys(valid?.attributes ?? {})).toHaveLength(51);
+      for (let i = 0; i < 50; i++) expect(valid?.attributes[`field${i}`]).toBe(i);
+      expect(await sessions.patch(session.id, { keep: undefined })).toBe(true);
+      expect((await sessions.get(session.id))?.attributes).not.toHaveProperty('keep');
+    });
+
+    it('never resurrects a revoked session through a patch', async () => {
+      const { session } = await sessions.create(alice);
+      await sessions.destroy(session.id);
+      expect(await sessions.patch(session.id, { late: true })).toBe(false);
+      expect(await sessions.get(session.id)).toBeNull();
+    });
+  });
+}
