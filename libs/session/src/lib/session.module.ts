@@ -3,6 +3,7 @@ import { Module } from '@nestjs/common';
 import { OriginPolicy } from './origin-policy';
 import { RedisSessionStore } from './redis-session.store';
 import { RemoteSessionStore } from './remote-session.store';
+import { SESSION_CACHE, SessionCache } from './session-cache';
 import { SessionCookieService } from './session-cookie.service';
 import { SessionStore } from './session-store.interface';
 import { resolveSessionConfig } from './session.config';
@@ -36,12 +37,19 @@ import { SessionConfig, SessionModuleOptions } from './session.types';
       useFactory: (config: SessionConfig) =>
         config.mode === 'remote' ? new RemoteSessionStore(config) : new RedisSessionStore(config),
     },
+    {
+      provide: SESSION_CACHE,
+      inject: [SESSION_MODULE_OPTIONS],
+      useFactory: (options: SessionModuleOptions) =>
+        options.localCache ? new SessionCache(options.localCache) : null,
+    },
     SessionService,
     SessionCookieService,
     OriginPolicy,
     SessionGuard,
   ],
   exports: [
+    SESSION_CACHE,
     SESSION_CONFIG,
     SessionStore,
     SessionService,

@@ -1,5 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 
+import { SESSION_CACHE, SessionCache } from './session-cache';
 import { SessionStore } from './session-store.interface';
 import { newToken, parseSessionId, parseToken } from './session-token';
 import { IssuedSession, Session, SessionMeta, SessionUser } from './session.types';
@@ -14,7 +15,10 @@ import { IssuedSession, Session, SessionMeta, SessionUser } from './session.type
  */
 @Injectable()
 export class SessionService {
-  constructor(@Inject(SessionStore) private readonly store: SessionStore) {}
+  constructor(
+    @Inject(SessionStore) private readonly store: SessionStore,
+    @Optional() @Inject(SESSION_CACHE) private readonly cache: SessionCache | null = null,
+  ) {}
 
   /** Starts a session for a user; the token in the result is its only copy. */
   async create(user: SessionUser, meta: SessionMeta = {}): Promise<IssuedSession> {
@@ -33,7 +37,10 @@ export class SessionService {
   /** The live session a token names, its idle timeout slid; null for anything else. */
   async validate(token: unknown): Promise<Session | null> {
     const ref = parseToken(token);
-    return ref ? this.store.validate(ref.id) : null;
+    if (!ref) {
+      return null;
+    }
+    return this.cache ? this.cache.through(ref.id, this.loadSession) : this.store.validate(ref.id);
   }
 
   /** A session by id, without sliding its idle timeout. */
@@ -52,7 +59,12 @@ export class SessionService {
   /** Revokes a session by token or id; with `ownerId`, only if that user owns it. */
   async destroy(tokenOrId: string, ownerId?: string): Promise<boolean> {
     const id = parseToken(tokenOrId)?.id ?? parseSessionId(tokenOrId)?.id;
-    return id ? this.store.destroy(id, ownerId) : false;
+    if (!id) {
+      return false;
+    }
+    const destroyed = await this.store.destroy(id, ownerId);
+    this.cache?.evict([id]);
+    return destroyed;
   }
 
   /** A user's live sessions, oldest first. */
@@ -64,13 +76,17 @@ export class SessionService {
   /** Revokes all of a user's sessions, or all but `except` (a session id). */
   async destroyAllForUser(userId: string, options: { except?: string } = {}): Promise<number> {
     const tag = await this.store.userTag(userId, false);
-    return tag ? this.store.destroyAll({ userId, tag }, options.except) : 0;
+    const count = tag ? await this.store.destroyAll({ userId, tag }, options.except) : 0;
+    this.cache?.evictUser(userId, options.except);
+    return count;
   }
 
   /** Gives every live session of a user new roles, effective on their next request. */
   async setRolesForUser(userId: string, roles: string[]): Promise<number> {
     const tag = await this.store.userTag(userId, false);
-    return tag ? this.store.setRoles({ userId, tag }, roles) : 0;
+    const count = tag ? await this.store.setRoles({ userId, tag }, roles) : 0;
+    this.cache?.evictUser(userId);
+    return count;
   }
 
   /**
@@ -84,6 +100,9 @@ export class SessionService {
     }
     const next = newToken(from.tag);
     const session = await this.store.rotate(from.id, next.ref.id);
+    this.cache?.evict([from.id]);
     return session ? { token: next.token, session, evicted: [] } : null;
   }
+
+  private readonly loadSession = (id: string): Promise<Session | null> => this.store.validate(id);
 }

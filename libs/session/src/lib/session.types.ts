@@ -88,6 +88,19 @@ export interface SessionModuleOptions {
   storeTimeout?: number;
   /** ioredis auto-pipelining on clients the module creates. Default true. */
   autoPipelining?: boolean;
+  /**
+   * In-process cache of validated sessions; off by default. Pair it with
+   * `SessionCacheInvalidator` so revocations reach it before `ttl` runs out.
+   */
+  localCache?: SessionLocalCacheOptions;
+}
+
+/** A cached session may be served up to `ttl` seconds after a revocation it missed. */
+export interface SessionLocalCacheOptions {
+  /** Seconds an entry is served without asking the store. */
+  ttl: number;
+  /** Most entries kept; the oldest goes first. Default 10000. */
+  max?: number;
 }
 
 /** The options with every default applied and durations in milliseconds. */
