@@ -8,6 +8,7 @@ export { SessionStore, NewSessionRecord, UserRef } from './lib/session-store.int
 export { RedisSessionStore } from './lib/redis-session.store';
 export { RemoteSessionStore } from './lib/remote-session.store';
 export { SessionRpcController } from './lib/session-rpc.controller';
+export { SessionCacheInvalidator } from './lib/session-cache-invalidator.controller';
 export { SessionStoreUnavailableError } from './lib/session-store-unavailable.error';
 export { SessionCookieService } from './lib/session-cookie.service';
 export { OriginPolicy, OriginCheckedRequest } from './lib/origin-policy';
@@ -17,6 +18,7 @@ export {
   Session,
   SessionConfig,
   SessionCookieOptions,
+  SessionLocalCacheOptions,
   SessionMeta,
   SessionModuleOptions,
   SessionRedisConnection,

@@ -43,7 +43,10 @@ export class SessionCache {
   }
 
   /** The cached session for an id, or else the one `load` reads (cached when live). */
-  async through(id: string, load: (id: string) => Promise<Session | null>): Promise<Session | null> {
+  async through(
+    id: string,
+    load: (id: string) => Promise<Session | null>,
+  ): Promise<Session | null> {
     const now = Date.now();
     const hit = this.entries.get(id);
     if (hit) {

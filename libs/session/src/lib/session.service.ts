@@ -40,7 +40,9 @@ export class SessionService {
     if (!ref) {
       return null;
     }
-    return this.cache ? this.cache.through(ref.id, this.loadSession) : this.store.validate(ref.id);
+    return this.cache
+      ? this.cache.through(ref.id, (id) => this.store.validate(id))
+      : this.store.validate(ref.id);
   }
 
   /** A session by id, without sliding its idle timeout. */
@@ -103,6 +105,4 @@ export class SessionService {
     this.cache?.evict([from.id]);
     return session ? { token: next.token, session, evicted: [] } : null;
   }
-
-  private readonly loadSession = (id: string): Promise<Session | null> => this.store.validate(id);
 }
