@@ -101,11 +101,19 @@ describe.each(['express', 'fastify'] as const)('SessionGuard end to end on %s', 
     ['bearer', 'Authorization', bearer],
   ] as const)('with the token in a %s', (_name, header, format) => {
     it('answers 401 JSON without a session, or with a malformed or unknown one', async () => {
-      for (const value of [undefined, format('not-a-token'), format(`cr1.${'A'.repeat(8)}.${'B'.repeat(43)}`)]) {
+      for (const value of [
+        undefined,
+        format('not-a-token'),
+        format(`cr1.${'A'.repeat(8)}.${'B'.repeat(43)}`),
+      ]) {
         const call = http().get('/fixture/me');
         const res = await (value ? call.set(header, value) : call);
         expect(res.status).toBe(401);
-        expect(res.body).toEqual({ statusCode: 401, message: 'Authentication required', error: 'Unauthorized' });
+        expect(res.body).toEqual({
+          statusCode: 401,
+          message: 'Authentication required',
+          error: 'Unauthorized',
+        });
       }
     });
 
@@ -116,7 +124,9 @@ describe.each(['express', 'fastify'] as const)('SessionGuard end to end on %s', 
     });
 
     it('answers 403 without the role and 200 with it', async () => {
-      expect((await http().get('/fixture/admin').set(header, format(customerToken))).status).toBe(403);
+      expect((await http().get('/fixture/admin').set(header, format(customerToken))).status).toBe(
+        403,
+      );
       expect((await http().get('/fixture/admin').set(header, format(adminToken))).status).toBe(200);
     });
 
@@ -157,7 +167,9 @@ describe.each(['express', 'fastify'] as const)('SessionGuard end to end on %s', 
     expect(res.status).toBe(503);
     expect(Date.now() - started).toBeLessThan(1500);
     await sleep(1600);
-    expect((await http().get('/fixture/me').set('Authorization', bearer(customerToken))).status).toBe(200);
+    expect(
+      (await http().get('/fixture/me').set('Authorization', bearer(customerToken))).status,
+    ).toBe(200);
   });
 
   it('answers 503 while Redis is down, keeps public routes up, and recovers by itself', async () => {
@@ -175,7 +187,8 @@ describe.each(['express', 'fastify'] as const)('SessionGuard end to end on %s', 
       await sleep(100);
       try {
         customerToken = (await sessions.create(alice)).token;
-        status = (await http().get('/fixture/me').set('Authorization', bearer(customerToken))).status;
+        status = (await http().get('/fixture/me').set('Authorization', bearer(customerToken)))
+          .status;
       } catch {
         status = 0;
       }

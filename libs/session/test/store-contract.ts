@@ -70,7 +70,10 @@ export function describeStoreContract(
     afterEach(() => close());
 
     it('creates a session that validates to its user, roles and client facts', async () => {
-      const { token, session } = await sessions.create(alice, { ip: '10.0.0.1', userAgent: 'UA/1' });
+      const { token, session } = await sessions.create(alice, {
+        ip: '10.0.0.1',
+        userAgent: 'UA/1',
+      });
       expect(token).toMatch(/^cr1\.[\w-]{8}\.[\w-]{43}$/);
       const valid = await sessions.validate(token);
       expect(valid).toMatchObject({
@@ -146,7 +149,8 @@ export function describeStoreContract(
       for (let i = 0; i < 4; i++) issued.push(await sessions.create(alice));
       expect(issued[3].evicted).toEqual([issued[0].session.id]);
       expect(await sessions.validate(issued[0].token)).toBeNull();
-      for (const { token } of issued.slice(1)) expect(await sessions.validate(token)).not.toBeNull();
+      for (const { token } of issued.slice(1))
+        expect(await sessions.validate(token)).not.toBeNull();
       expect(await sessions.listForUser('u-alice')).toHaveLength(3);
     });
 

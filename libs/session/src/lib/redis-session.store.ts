@@ -1,3 +1,4 @@
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference -- apps compile this file through the path alias, so the *.lua module type must travel with it
 /// <reference path="./lua.d.ts" />
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { Cluster, Redis, RedisOptions } from 'ioredis';
@@ -96,10 +97,14 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   async create(record: NewSessionRecord): Promise<{ session: Session; evicted: string[] }> {
     const ref = this.ref(record.id);
     const fields: string[] = [
-      'u', record.user.id,
-      'n', record.user.username,
-      'r', JSON.stringify(record.user.roles),
-      'v', SCHEMA_VERSION,
+      'u',
+      record.user.id,
+      'n',
+      record.user.username,
+      'r',
+      JSON.stringify(record.user.roles),
+      'v',
+      SCHEMA_VERSION,
     ];
     if (record.ip) fields.push('ip', record.ip);
     if (record.userAgent) fields.push('ua', record.userAgent);
@@ -122,9 +127,12 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     const now = String(createdAt);
     const session = this.decode(ref.id, [
       ...fields,
-      'c', now,
-      't', now,
-      'x', String(createdAt + this.config.absoluteTimeoutMs),
+      'c',
+      now,
+      't',
+      now,
+      'x',
+      String(createdAt + this.config.absoluteTimeoutMs),
     ]);
     return { session, evicted: evicted.map((digest) => `${ref.tag}.${digest}`) };
   }
@@ -294,14 +302,30 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     for (let i = 0; i < flat.length; i += 2) {
       const value = flat[i + 1];
       switch (flat[i]) {
-        case 'u': session.userId = value; break;
-        case 'n': session.username = value; break;
-        case 'r': session.roles = parseJson(value, []) as string[]; break;
-        case 'c': session.createdAt = Number(value); break;
-        case 't': session.lastSeenAt = Number(value); break;
-        case 'x': session.absoluteExpiresAt = Number(value); break;
-        case 'ip': session.ip = value; break;
-        case 'ua': session.userAgent = value; break;
+        case 'u':
+          session.userId = value;
+          break;
+        case 'n':
+          session.username = value;
+          break;
+        case 'r':
+          session.roles = parseJson(value, []) as string[];
+          break;
+        case 'c':
+          session.createdAt = Number(value);
+          break;
+        case 't':
+          session.lastSeenAt = Number(value);
+          break;
+        case 'x':
+          session.absoluteExpiresAt = Number(value);
+          break;
+        case 'ip':
+          session.ip = value;
+          break;
+        case 'ua':
+          session.userAgent = value;
+          break;
         default:
           if (flat[i].startsWith(ATTRIBUTE_PREFIX)) {
             session.attributes[flat[i].slice(ATTRIBUTE_PREFIX.length)] = parseJson(value, null);

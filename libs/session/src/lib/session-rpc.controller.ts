@@ -39,7 +39,15 @@ export class SessionRpcController {
   @MessagePattern(SessionRpc.patch)
   patch(
     @Payload()
-    { id, attributes, remove }: { id: string; attributes: Record<string, unknown>; remove: string[] },
+    {
+      id,
+      attributes,
+      remove,
+    }: {
+      id: string;
+      attributes: Record<string, unknown>;
+      remove: string[];
+    },
   ): Promise<boolean> {
     const changes = { ...attributes };
     for (const name of remove) changes[name] = undefined;

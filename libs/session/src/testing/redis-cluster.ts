@@ -24,18 +24,23 @@ export async function startRedisCluster(ports: number[]): Promise<RedisClusterPr
   const nodes = ports.map(
     (port) =>
       new RedisServerProcess(port, [
-        '--cluster-enabled', 'yes',
-        '--cluster-config-file', `nodes-${port}.conf`,
-        '--cluster-node-timeout', '2000',
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        `nodes-${port}.conf`,
+        '--cluster-node-timeout',
+        '2000',
       ]),
   );
   await Promise.all(nodes.map((node) => node.start()));
   const cluster = new RedisClusterProcess(nodes);
   try {
     await run('redis-cli', [
-      '--cluster', 'create',
+      '--cluster',
+      'create',
       ...ports.map((port) => `127.0.0.1:${port}`),
-      '--cluster-replicas', '0',
+      '--cluster-replicas',
+      '0',
       '--cluster-yes',
     ]);
     await waitForClusterOk(ports);
