@@ -1,21 +1,40 @@
-/**
- * This is not a production server yet!
- * This is only a minimal backend to get started.
- */
-
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { AppModule } from './app/app.module';
+import { NestExpressApplication } from '@nestjs/platform-express';
 
-async function bootstrap() {
-  const app = await NestFactory.create(AppModule);
-  const globalPrefix = 'api';
-  app.setGlobalPrefix(globalPrefix);
-  const port = process.env.PORT || 3000;
-  await app.listen(port);
+import { AppModule } from './app/app.module';
+import { GLOBAL_PREFIX, setupApp } from './app/app.setup';
+import { StartupError } from './app/common/startup.error';
+import { AuthConfig } from './app/config/auth.config';
+
+async function bootstrap(): Promise<void> {
+  // Logs stay buffered until start-up succeeds, so bad configuration or a missing Redis or
+  // database prints the one line below instead of Nest's stack traces.
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(), {
+    bufferLogs: true,
+    autoFlushLogs: false,
+    abortOnError: false,
+  });
+  const config = app.get(AuthConfig);
+  setupApp(app);
+  // init() runs the start-up checks before anything listens or flushes the logs.
+  await app.init();
+  await app.startAllMicroservices();
+  await app.listen(config.get('AUTH_PORT'));
+  app.flushLogs();
   Logger.log(
-    `🚀 Application is running on: http://localhost:${port}/${globalPrefix}`,
+    `auth on http://localhost:${config.get('AUTH_PORT')}/${GLOBAL_PREFIX}, ` +
+      `session RPC on tcp ${config.get('AUTH_RPC_PORT')}`,
+    'Bootstrap',
   );
 }
 
-bootstrap();
+bootstrap().catch((error: unknown) => {
+  if (error instanceof StartupError) {
+    console.error(error.message);
+  } else {
+    Logger.flush();
+    console.error(error);
+  }
+  process.exit(1);
+});

@@ -1,0 +1,16 @@
+import { Module } from '@nestjs/common';
+import { PassportModule } from '@nestjs/passport';
+
+import { SessionEventsModule } from '../sessions/session-events.module';
+import { UsersModule } from '../users/users.module';
+import { AuthController } from './auth.controller';
+import { AuthService } from './auth.service';
+import { LocalStrategy } from './local.strategy';
+import { LoginThrottleService } from './login-throttle.service';
+
+@Module({
+  imports: [PassportModule, UsersModule, SessionEventsModule],
+  controllers: [AuthController],
+  providers: [AuthService, LocalStrategy, LoginThrottleService],
+})
+export class AuthModule {}

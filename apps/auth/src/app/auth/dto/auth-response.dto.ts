@@ -1,0 +1,40 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+
+import { Session } from '@cloakroom/session';
+
+import { UserDto } from '../../users/dto/user.dto';
+
+export class SessionInfoDto {
+  @ApiProperty({ description: 'Public session id: names the session, cannot log in' })
+  id!: string;
+
+  @ApiProperty({ format: 'date-time' })
+  createdAt!: string;
+
+  @ApiProperty({ format: 'date-time', description: 'When the session dies unless used again' })
+  expiresAt!: string;
+}
+
+/** The caller's user and session; `token` only on a bearer login or rotation. */
+export class AuthResponseDto {
+  @ApiProperty({ type: UserDto })
+  user!: UserDto;
+
+  @ApiProperty({ type: SessionInfoDto })
+  session!: SessionInfoDto;
+
+  @ApiPropertyOptional({ description: 'Bearer mode only: send as `Authorization: Bearer`' })
+  token?: string;
+
+  static from(session: Session, token?: string): AuthResponseDto {
+    return {
+      user: { id: session.userId, username: session.username, roles: [...session.roles] },
+      session: {
+        id: session.id,
+        createdAt: new Date(session.createdAt).toISOString(),
+        expiresAt: new Date(session.expiresAt).toISOString(),
+      },
+      ...(token === undefined ? {} : { token }),
+    };
+  }
+}

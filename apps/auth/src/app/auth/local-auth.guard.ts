@@ -1,0 +1,55 @@
+import {
+  ExecutionContext,
+  ForbiddenException,
+  Inject,
+  Injectable,
+  ValidationPipe,
+} from '@nestjs/common';
+import { AuthGuard } from '@nestjs/passport';
+import type { Request } from 'express';
+
+import { OriginPolicy } from '@cloakroom/session';
+
+import { VALIDATION_OPTIONS } from '../common/validation';
+import { LoginDto } from './dto/login.dto';
+
+/**
+ * Runs before the password is checked: the body is validated first (guards run before pipes,
+ * and a bad body must answer 400, not 401), then the login CSRF rule, then passport-local.
+ */
+@Injectable()
+export class LocalAuthGuard extends AuthGuard('local') {
+  private readonly validation = new ValidationPipe(VALIDATION_OPTIONS);
+
+  constructor(@Inject(OriginPolicy) private readonly originPolicy: OriginPolicy) {
+    super();
+  }
+
+  override async canActivate(context: ExecutionContext): Promise<boolean> {
+    const request = context.switchToHttp().getRequest<Request>();
+    const body: LoginDto = await this.validation.transform(request.body ?? {}, {
+      type: 'body',
+      metatype: LoginDto,
+    });
+    request.body = body;
+    if (!this.originAllowed(request, body)) {
+      throw new ForbiddenException('Cross-origin request refused');
+    }
+    return (await super.canActivate(context)) as boolean;
+  }
+
+  /**
+   * Login CSRF: a foreign page must not log the victim into the attacker's account. A cookie
+   * login follows the origin rule of every cookie-authenticated write. A bearer login sets no
+   * cookie, so a client that is not a browser (no `Origin`, no `Sec-Fetch-Site`) may send it;
+   * a browser still has to come from an allowed origin.
+   */
+  private originAllowed(request: Request, body: LoginDto): boolean {
+    const fromBrowser =
+      request.headers.origin !== undefined || request.headers['sec-fetch-site'] !== undefined;
+    if (body.transport === 'bearer' && !fromBrowser) {
+      return true;
+    }
+    return this.originPolicy.allows(request);
+  }
+}

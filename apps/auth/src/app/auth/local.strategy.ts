@@ -1,0 +1,19 @@
+import { Injectable } from '@nestjs/common';
+import { PassportStrategy } from '@nestjs/passport';
+import type { Request } from 'express';
+import { Strategy } from 'passport-local';
+
+import { User } from '../users/entities/user.entity';
+import { AuthService } from './auth.service';
+import { clientIp } from './request-token';
+
+@Injectable()
+export class LocalStrategy extends PassportStrategy(Strategy) {
+  constructor(private readonly auth: AuthService) {
+    super({ passReqToCallback: true });
+  }
+
+  validate(request: Request, username: string, password: string): Promise<User> {
+    return this.auth.verifyLogin(username, password, clientIp(request));
+  }
+}

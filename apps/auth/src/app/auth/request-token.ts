@@ -1,0 +1,27 @@
+import type { Request } from 'express';
+
+import { SessionCookieService } from '@cloakroom/session';
+
+export type TokenSource = 'cookie' | 'bearer';
+
+/** Every session token a request carries, in the order SessionGuard prefers them. */
+export function requestTokens(
+  request: Request,
+  cookies: SessionCookieService,
+): Array<{ token: string; source: TokenSource }> {
+  const found: Array<{ token: string; source: TokenSource }> = [];
+  const cookie = cookies.read(request.headers.cookie);
+  if (cookie) {
+    found.push({ token: cookie, source: 'cookie' });
+  }
+  const authorization = request.headers.authorization;
+  if (authorization?.startsWith('Bearer ')) {
+    found.push({ token: authorization.slice(7).trim(), source: 'bearer' });
+  }
+  return found;
+}
+
+/** The client address; `trust proxy` decides whether X-Forwarded-For is believed. */
+export function clientIp(request: Request): string {
+  return request.ip ?? request.socket.remoteAddress ?? 'unknown';
+}

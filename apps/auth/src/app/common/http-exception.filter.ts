@@ -1,0 +1,75 @@
+import {
+  ArgumentsHost,
+  Catch,
+  ExceptionFilter,
+  HttpException,
+  HttpStatus,
+  Logger,
+} from '@nestjs/common';
+import type { Response } from 'express';
+
+import { SessionStoreUnavailableError } from '@cloakroom/session';
+
+import { TooManyAttemptsException } from './too-many-attempts.exception';
+
+interface ErrorBody {
+  statusCode: number;
+  message: string;
+  details?: unknown;
+}
+
+/**
+ * The one error shape of the API, `{ statusCode, message }`: no stack, no framework internals,
+ * and a 500 only for what really is a server fault (logged here, with its stack).
+ */
+@Catch()
+export class HttpExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('HttpExceptionFilter');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    if (host.getType() !== 'http') {
+      // RPC errors travel back to the caller through the transport's own error channel.
+      throw exception;
+    }
+    const response = host.switchToHttp().getResponse<Response>();
+    const body = this.toBody(exception);
+    if (exception instanceof TooManyAttemptsException) {
+      response.setHeader('Retry-After', String(exception.retryAfterSeconds));
+    }
+    if (!response.headersSent) {
+      response.status(body.statusCode).json(body);
+    }
+  }
+
+  private toBody(exception: unknown): ErrorBody {
+    if (exception instanceof HttpException) {
+      const statusCode = exception.getStatus();
+      const payload = exception.getResponse();
+      if (typeof payload === 'string') {
+        return { statusCode, message: payload };
+      }
+      const { message, details } = payload as { message?: unknown; details?: unknown };
+      return {
+        statusCode,
+        message: Array.isArray(message)
+          ? message.join('; ')
+          : typeof message === 'string'
+            ? message
+            : exception.message,
+        ...(details === undefined ? {} : { details }),
+      };
+    }
+    if (exception instanceof SessionStoreUnavailableError) {
+      return { statusCode: HttpStatus.SERVICE_UNAVAILABLE, message: 'Session store unavailable' };
+    }
+    // Errors raised by Express middleware (body parser) carry their status: a client's fault.
+    const { status, type } = (exception ?? {}) as { status?: unknown; type?: unknown };
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      const message =
+        type === 'entity.parse.failed' ? 'Malformed JSON body' : (exception as Error).message;
+      return { statusCode: status, message };
+    }
+    this.logger.error(exception instanceof Error ? exception.stack : String(exception));
+    return { statusCode: HttpStatus.INTERNAL_SERVER_ERROR, message: 'Internal server error' };
+  }
+}

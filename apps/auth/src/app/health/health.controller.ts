@@ -1,0 +1,29 @@
+import { Controller, Get } from '@nestjs/common';
+import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { HealthCheck, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
+
+import { Public } from '@cloakroom/session';
+
+import { RedisHealthIndicator } from './redis.health';
+
+@ApiTags('health')
+@Public()
+@Controller('health')
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly database: TypeOrmHealthIndicator,
+    private readonly redis: RedisHealthIndicator,
+  ) {}
+
+  @Get()
+  @HealthCheck()
+  @ApiOkResponse({ description: 'Redis and the database answer' })
+  @ApiServiceUnavailableResponse({ description: 'One of them does not; `details` says which' })
+  check() {
+    return this.health.check([
+      () => this.redis.isHealthy('redis'),
+      () => this.database.pingCheck('database', { timeout: 1000 }),
+    ]);
+  }
+}

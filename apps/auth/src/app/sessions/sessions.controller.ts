@@ -1,0 +1,61 @@
+import {
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  HttpStatus,
+  NotFoundException,
+  Param,
+} from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiCookieAuth,
+  ApiNoContentResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+
+import { CurrentSession, Session, SessionService } from '@cloakroom/session';
+
+import { SessionSummaryDto } from './dto/session-summary.dto';
+import { SessionEventsPublisher } from './session-events.publisher';
+
+/** The caller's own sessions: list them, end one, or end all but this one. */
+@ApiTags('sessions')
+@ApiCookieAuth()
+@ApiBearerAuth()
+@Controller('sessions')
+export class SessionsController {
+  constructor(
+    private readonly sessions: SessionService,
+    private readonly events: SessionEventsPublisher,
+  ) {}
+
+  @Get()
+  @ApiOkResponse({ type: [SessionSummaryDto] })
+  async list(@CurrentSession() current: Session): Promise<SessionSummaryDto[]> {
+    const sessions = await this.sessions.listForUser(current.userId);
+    return sessions.map((session) => SessionSummaryDto.from(session, current.id));
+  }
+
+  @Delete(':id')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiNoContentResponse()
+  @ApiNotFoundResponse({ description: "No such session among the caller's" })
+  async revoke(@CurrentSession() current: Session, @Param('id') id: string): Promise<void> {
+    // The owner check runs inside the store: another user's session id is simply "not found".
+    if (!(await this.sessions.destroy(id, current.userId))) {
+      throw new NotFoundException('Session not found');
+    }
+    this.events.sessionsRevoked([id]);
+  }
+
+  @Delete()
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiNoContentResponse({ description: "The caller's other sessions are revoked" })
+  async revokeOthers(@CurrentSession() current: Session): Promise<void> {
+    await this.sessions.destroyAllForUser(current.userId, { except: current.id });
+    this.events.userSessionsRevoked(current.userId, current.id);
+  }
+}

@@ -1,0 +1,6 @@
+import { RolesField } from './roles.field';
+
+export class SetRolesDto {
+  @RolesField()
+  roles!: string[];
+}

@@ -1,0 +1,25 @@
+import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+
+@Entity({ name: 'auth_users' })
+export class User {
+  /** A UUID chosen by the app, so SQLite and PostgreSQL behave the same. */
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id!: string;
+
+  /** Stored lower-cased: `Alice` and `alice` are one account. */
+  @Column({ type: 'varchar', length: 64, unique: true })
+  username!: string;
+
+  /** An argon2id PHC string; never the password. */
+  @Column({ name: 'password_hash', type: 'varchar', length: 255 })
+  passwordHash!: string;
+
+  @Column({ type: 'simple-json' })
+  roles!: string[];
+
+  @CreateDateColumn({ name: 'created_at' })
+  createdAt!: Date;
+
+  @UpdateDateColumn({ name: 'updated_at' })
+  updatedAt!: Date;
+}
