@@ -1,21 +1,24 @@
-/**
- * This is not a production server yet!
- * This is only a minimal backend to get started.
- */
-
 import { Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
-import { AppModule } from './app/app.module';
 
-async function bootstrap() {
-  const app = await NestFactory.create(AppModule);
-  const globalPrefix = 'api';
-  app.setGlobalPrefix(globalPrefix);
-  const port = process.env.PORT || 3000;
+import { AppModule } from './app/app.module';
+import { configureApp } from './app/app.setup';
+import { Env } from './app/config/env.schema';
+import { exitOnStartupFailure } from './app/startup';
+
+async function bootstrap(): Promise<void> {
+  // Logs stay buffered until start-up succeeds, so a failure prints one line, not a stack.
+  const app = await NestFactory.create(AppModule, {
+    bufferLogs: true,
+    autoFlushLogs: false,
+    abortOnError: false,
+  });
+  await configureApp(app).init();
+  app.flushLogs();
+  const port = app.get<ConfigService<Env, true>>(ConfigService).get('CATALOG_PORT');
   await app.listen(port);
-  Logger.log(
-    `🚀 Application is running on: http://localhost:${port}/${globalPrefix}`,
-  );
+  Logger.log(`catalog listening on http://localhost:${port}/api/catalog`, 'Bootstrap');
 }
 
-bootstrap();
+bootstrap().catch(exitOnStartupFailure('catalog'));

@@ -6,7 +6,7 @@ import {
   HttpStatus,
   Logger,
 } from '@nestjs/common';
-import { Response } from 'express';
+import { HttpAdapterHost } from '@nestjs/core';
 
 /** The body of every error answer: a status and a message, never a stack. */
 export interface ErrorBody {
@@ -25,12 +25,15 @@ export interface ErrorBody {
 export class HttpErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger(HttpErrorFilter.name);
 
+  constructor(private readonly adapterHost: HttpAdapterHost) {}
+
   catch(exception: unknown, host: ArgumentsHost): void {
     const body = this.toBody(exception);
     if (body.statusCode >= 500 && !(exception instanceof HttpException)) {
       this.logger.error(exception instanceof Error ? exception.stack : String(exception));
     }
-    host.switchToHttp().getResponse<Response>().status(body.statusCode).json(body);
+    const { httpAdapter } = this.adapterHost;
+    httpAdapter.reply(host.switchToHttp().getResponse(), body, body.statusCode);
   }
 
   private toBody(exception: unknown): ErrorBody {

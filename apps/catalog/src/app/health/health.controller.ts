@@ -1,0 +1,25 @@
+import { Controller, Get } from '@nestjs/common';
+import { HealthCheck, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
+
+import { Public } from '@cloakroom/session';
+
+import { SessionStoreHealthIndicator } from './session-store.health';
+
+@Public()
+@Controller('catalog/health')
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly database: TypeOrmHealthIndicator,
+    private readonly sessions: SessionStoreHealthIndicator,
+  ) {}
+
+  @Get()
+  @HealthCheck()
+  check() {
+    return this.health.check([
+      () => this.sessions.isHealthy('sessions'),
+      () => this.database.pingCheck('database', { timeout: 1000 }),
+    ]);
+  }
+}

@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+
+import { Product } from './entities/product.entity';
+import { ProductsController } from './products.controller';
+import { ProductsSeeder } from './products.seeder';
+import { ProductsService } from './products.service';
+
+@Module({
+  imports: [TypeOrmModule.forFeature([Product])],
+  controllers: [ProductsController],
+  providers: [ProductsService, ProductsSeeder],
+})
+export class ProductsModule {}

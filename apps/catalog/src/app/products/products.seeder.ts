@@ -1,0 +1,33 @@
+import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+
+import { Env } from '../config/env.schema';
+import { ProductsService } from './products.service';
+
+const DEMO_PRODUCTS = [
+  { sku: 'TEA-EARL-GREY', name: 'Earl Grey tea, 100 g', priceCents: 650 },
+  { sku: 'MUG-ENAMEL', name: 'Enamel mug', priceCents: 1200 },
+  { sku: 'SCARF-WOOL', name: 'Wool scarf', priceCents: 3900 },
+  { sku: 'UMBRELLA', name: 'Folding umbrella', priceCents: 2450 },
+];
+
+/** Outside production, an empty catalog gets a few demo products so the page has something. */
+@Injectable()
+export class ProductsSeeder implements OnApplicationBootstrap {
+  private readonly logger = new Logger(ProductsSeeder.name);
+
+  constructor(
+    private readonly products: ProductsService,
+    private readonly config: ConfigService<Env, true>,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.config.get('NODE_ENV') === 'production' || (await this.products.count()) > 0) {
+      return;
+    }
+    for (const product of DEMO_PRODUCTS) {
+      await this.products.create(product);
+    }
+    this.logger.log(`Seeded ${DEMO_PRODUCTS.length} demo products`);
+  }
+}

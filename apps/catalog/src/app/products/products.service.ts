@@ -1,0 +1,40 @@
+import { randomUUID } from 'node:crypto';
+import { ConflictException, Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { QueryFailedError, Repository } from 'typeorm';
+
+import { CreateProductDto } from './dto/create-product.dto';
+import { Product } from './entities/product.entity';
+
+@Injectable()
+export class ProductsService {
+  constructor(@InjectRepository(Product) private readonly products: Repository<Product>) {}
+
+  list(): Promise<Product[]> {
+    return this.products.find({ order: { sku: 'ASC' } });
+  }
+
+  count(): Promise<number> {
+    return this.products.count();
+  }
+
+  async create(dto: CreateProductDto): Promise<Product> {
+    try {
+      return await this.products.save(this.products.create({ id: randomUUID(), ...dto }));
+    } catch (error) {
+      if (isUniqueViolation(error)) {
+        throw new ConflictException(`A product with sku ${dto.sku} already exists`);
+      }
+      throw error;
+    }
+  }
+}
+
+/** PostgreSQL reports 23505, SQLite SQLITE_CONSTRAINT_UNIQUE. */
+function isUniqueViolation(error: unknown): boolean {
+  if (!(error instanceof QueryFailedError)) {
+    return false;
+  }
+  const code = (error.driverError as { code?: string }).code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+}

@@ -1,0 +1,85 @@
+import { createServer } from 'node:net';
+import { INestApplication, INestMicroservice, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { MicroserviceOptions, Transport } from '@nestjs/microservices';
+import { Test } from '@nestjs/testing';
+
+import {
+  SessionCookieService,
+  SessionModule,
+  SessionRpcController,
+  SessionService,
+  SessionUser,
+} from '@cloakroom/session';
+
+/**
+ * Starts the catalog app in-process with the given environment. The app module reads its
+ * configuration when it is first loaded, so it is loaded here, after the environment is set.
+ */
+export async function startCatalogApp(env: Record<string, string>): Promise<INestApplication> {
+  Object.assign(process.env, env);
+  const { AppModule } = await import('../src/app/app.module');
+  const { configureApp } = await import('../src/app/app.setup');
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+  const app = configureApp(moduleRef.createNestApplication({ logger: false }));
+  await app.init();
+  return app;
+}
+
+/**
+ * A stand-in for the auth service's session microservice: the library's RPC controller over
+ * TCP, in front of a Redis store. It issues sessions the way the auth service's login does.
+ */
+export class StandInAuth {
+  private rpc?: INestMicroservice;
+
+  constructor(
+    readonly port: number,
+    private readonly redisUrl: string,
+    private readonly keyPrefix: string,
+  ) {}
+
+  async start(): Promise<void> {
+    @Module({
+      imports: [
+        SessionModule.forRoot({ redis: { url: this.redisUrl }, keyPrefix: this.keyPrefix }),
+      ],
+      controllers: [SessionRpcController],
+    })
+    class StandInAuthModule {}
+
+    this.rpc = await NestFactory.createMicroservice<MicroserviceOptions>(StandInAuthModule, {
+      transport: Transport.TCP,
+      options: { host: '127.0.0.1', port: this.port },
+      logger: false,
+    });
+    await this.rpc.listen();
+  }
+
+  async stop(): Promise<void> {
+    await this.rpc?.close();
+    this.rpc = undefined;
+  }
+
+  /** Logs a user in and returns the cookie a browser would send to the catalog. */
+  async login(catalog: INestApplication, user: SessionUser): Promise<string> {
+    if (!this.rpc) throw new Error('stand-in auth is not running');
+    const { token } = await this.rpc.get(SessionService).create(user, { userAgent: 'e2e' });
+    return `${catalog.get(SessionCookieService).name}=${token}`;
+  }
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+export function randomSuffix(): string {
+  return Math.random().toString(36).slice(2, 10);
+}

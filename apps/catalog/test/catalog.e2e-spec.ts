@@ -1,0 +1,129 @@
+import { INestApplication } from '@nestjs/common';
+import request from 'supertest';
+
+import { SessionUser } from '@cloakroom/session';
+
+import { freePort, randomSuffix, StandInAuth, startCatalogApp } from './catalog-app';
+
+const ORIGIN = 'http://localhost:3000';
+const suite = randomSuffix();
+const alice: SessionUser = { id: `alice-${suite}`, username: 'alice', roles: ['customer'] };
+const admin: SessionUser = { id: `admin-${suite}`, username: 'admin', roles: ['admin'] };
+
+describe('catalog (PostgreSQL, sessions through the auth RPC)', () => {
+  let auth: StandInAuth;
+  let app: INestApplication;
+  let http: ReturnType<typeof request>;
+  let customerCookie: string;
+  let adminCookie: string;
+
+  beforeAll(async () => {
+    auth = new StandInAuth(await freePort(), 'redis://127.0.0.1:6379', `cr-test-catalog-${suite}:`);
+    await auth.start();
+    app = await startCatalogApp({
+      CATALOG_DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test',
+      AUTH_RPC_HOST: '127.0.0.1',
+      AUTH_RPC_PORT: String(auth.port),
+      SESSION_ALLOWED_ORIGINS: ORIGIN,
+    });
+    http = request(app.getHttpServer());
+    customerCookie = await auth.login(app, alice);
+    adminCookie = await auth.login(app, admin);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await auth?.stop();
+  });
+
+  function create(cookie: string, body: unknown) {
+    return http
+      .post('/api/catalog/products')
+      .set('Cookie', cookie)
+      .set('Origin', ORIGIN)
+      .send(body as object);
+  }
+
+  function newProduct() {
+    return { sku: `E2E-${randomSuffix()}`, name: 'Test product', priceCents: 1999 };
+  }
+
+  it('lists products to anyone, without a session', async () => {
+    const response = await http.get('/api/catalog/products').expect(200);
+    expect(Array.isArray(response.body)).toBe(true);
+  });
+
+  it('reports the session service and the database on the public health check', async () => {
+    const response = await http.get('/api/catalog/health').expect(200);
+    expect(response.body.details).toEqual({
+      sessions: { status: 'up' },
+      database: { status: 'up' },
+    });
+  });
+
+  it('answers 401 to an anonymous product creation', async () => {
+    const response = await http.post('/api/catalog/products').send(newProduct());
+    expect(response.status).toBe(401);
+    expect(response.body).toEqual({ statusCode: 401, message: expect.any(String) });
+  });
+
+  it('answers 401 to an unknown token', async () => {
+    const name = adminCookie.split('=')[0];
+    await http
+      .post('/api/catalog/products')
+      .set('Cookie', `${name}=cr1.nottherealtoken`)
+      .set('Origin', ORIGIN)
+      .send(newProduct())
+      .expect(401);
+  });
+
+  it('answers 403 to a customer creating a product', async () => {
+    const response = await create(customerCookie, newProduct());
+    expect(response.status).toBe(403);
+    expect(response.body).toEqual({ statusCode: 403, message: expect.any(String) });
+  });
+
+  it('lets an admin create a product: 201, then listed', async () => {
+    const product = newProduct();
+    const response = await create(adminCookie, product).expect(201);
+    expect(response.body).toEqual({
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      ...product,
+      createdAt: expect.any(String),
+    });
+    const list = await http.get('/api/catalog/products').expect(200);
+    expect(list.body).toContainEqual(expect.objectContaining(product));
+  });
+
+  it('answers 409 to a duplicate sku', async () => {
+    const product = newProduct();
+    await create(adminCookie, product).expect(201);
+    const response = await create(adminCookie, { ...product, name: 'Again' });
+    expect(response.status).toBe(409);
+    expect(response.body).toEqual({ statusCode: 409, message: expect.any(String) });
+  });
+
+  it('refuses an admin cookie sent from a foreign origin with 403', async () => {
+    await http
+      .post('/api/catalog/products')
+      .set('Cookie', adminCookie)
+      .set('Origin', 'https://evil.example')
+      .send(newProduct())
+      .expect(403);
+  });
+
+  it.each([
+    ['an empty body', {}],
+    ['a negative price', { sku: 'X-1', name: 'X', priceCents: -1 }],
+    ['a price in euros', { sku: 'X-1', name: 'X', priceCents: 19.99 }],
+    ['a price as a string', { sku: 'X-1', name: 'X', priceCents: '100' }],
+    ['an empty name', { sku: 'X-1', name: '', priceCents: 1 }],
+    ['a name too long', { sku: 'X-1', name: 'x'.repeat(121), priceCents: 1 }],
+    ['a bad sku', { sku: '../etc', name: 'X', priceCents: 1 }],
+    ['an unknown field', { sku: 'X-1', name: 'X', priceCents: 1, stock: 3 }],
+  ])('answers 400, not 500, to %s', async (_case, body) => {
+    const response = await create(adminCookie, body);
+    expect(response.status).toBe(400);
+    expect(response.body).toEqual({ statusCode: 400, message: expect.any(String) });
+  });
+});
