@@ -17,7 +17,7 @@ describeStoreContract('RedisSessionStore on a three-master Redis Cluster', async
   cluster = await startRedisCluster([7301, 7302, 7303]);
   client = new Cluster(cluster.addresses);
   await new Promise((resolve) => client.once('ready', resolve));
-  return { redis: { cluster: cluster.addresses }, client };
+  return { options: { redis: { cluster: cluster.addresses } }, client };
 });
 
 describe('Redis Cluster key layout', () => {

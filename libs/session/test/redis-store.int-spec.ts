@@ -9,5 +9,5 @@ afterAll(() => client?.disconnect());
 
 describeStoreContract('RedisSessionStore on a single Redis', async () => {
   client = new Redis(url);
-  return { redis: { url }, client };
+  return { options: { redis: { url } }, client };
 });

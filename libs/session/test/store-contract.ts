@@ -1,7 +1,7 @@
 import { Test } from '@nestjs/testing';
 import { Cluster, Redis } from 'ioredis';
 
-import { SessionModule, SessionModuleOptions, SessionService } from '../src';
+import { SessionModule, SessionModuleOptions, SessionService, SessionUser } from '../src';
 
 export const alice = { id: 'u-alice', username: 'alice', roles: ['customer'] };
 export const admin = { id: 'u-admin', username: 'admin', roles: ['admin'] };
@@ -37,33 +37,47 @@ export async function dump(client: Redis | Cluster, prefix: string): Promise<str
   return parts.join('\n');
 }
 
+/** The limits the contract assumes; a remote store's server must be configured with them. */
+export const CONTRACT_LIMITS = { idleTimeout: 60, absoluteTimeout: 600, maxSessionsPerUser: 3 };
+
+export interface StoreUnderTest {
+  /** Connection options of the SessionModule under test (limits come from CONTRACT_LIMITS). */
+  options: SessionModuleOptions;
+  /** A client on the Redis that ends up holding the data, for inspection. */
+  client: Redis | Cluster;
+  /** The key prefix the data is stored under, when the module under test does not choose it. */
+  keyPrefix?: string;
+}
+
 /**
  * The behaviour every Redis deployment must give, run against a single node and a cluster.
  * `connect` returns the redis options for SessionModule and a client for inspection.
  */
-export function describeStoreContract(
-  title: string,
-  connect: () => Promise<{ redis: SessionModuleOptions['redis']; client: Redis | Cluster }>,
-) {
+export function describeStoreContract(title: string, connect: () => Promise<StoreUnderTest>) {
   describe(title, () => {
+    let target: StoreUnderTest;
     let client: Redis | Cluster;
-    let redis: SessionModuleOptions['redis'];
     let prefix: string;
     let sessions: SessionService;
     let close: () => Promise<void>;
+    // Fresh users per test: a remote store keeps one key prefix for the whole suite.
+    let alice: SessionUser;
+    let admin: SessionUser;
 
     beforeAll(async () => {
-      ({ redis, client } = await connect());
+      target = await connect();
+      client = target.client;
     });
 
     beforeEach(async () => {
-      prefix = uniquePrefix();
+      const run = Math.random().toString(36).slice(2, 8);
+      alice = { id: `u-alice-${run}`, username: 'alice', roles: ['customer'] };
+      admin = { id: `u-admin-${run}`, username: 'admin', roles: ['admin'] };
+      prefix = target.keyPrefix ?? uniquePrefix();
       ({ sessions, close } = await sessionService({
-        redis,
+        ...CONTRACT_LIMITS,
+        ...target.options,
         keyPrefix: prefix,
-        idleTimeout: 60,
-        absoluteTimeout: 600,
-        maxSessionsPerUser: 3,
       }));
     });
 
@@ -78,7 +92,7 @@ export function describeStoreContract(
       const valid = await sessions.validate(token);
       expect(valid).toMatchObject({
         id: session.id,
-        userId: 'u-alice',
+        userId: alice.id,
         username: 'alice',
         roles: ['customer'],
         ip: '10.0.0.1',
@@ -107,27 +121,27 @@ export function describeStoreContract(
     it('gets a session by id without sliding it, and destroys it by token or id', async () => {
       const first = await sessions.create(alice);
       const second = await sessions.create(alice);
-      expect((await sessions.get(first.session.id))?.userId).toBe('u-alice');
+      expect((await sessions.get(first.session.id))?.userId).toBe(alice.id);
       expect(await sessions.destroy(first.token)).toBe(true);
       expect(await sessions.validate(first.token)).toBeNull();
       expect(await sessions.destroy(second.session.id)).toBe(true);
       expect(await sessions.validate(second.token)).toBeNull();
       expect(await sessions.destroy(second.session.id)).toBe(false);
-      expect(await sessions.listForUser('u-alice')).toEqual([]);
+      expect(await sessions.listForUser(alice.id)).toEqual([]);
     });
 
     it('destroys a session by id only for its owner when an owner is given', async () => {
       const { token, session } = await sessions.create(alice);
-      expect(await sessions.destroy(session.id, 'u-admin')).toBe(false);
+      expect(await sessions.destroy(session.id, admin.id)).toBe(false);
       expect(await sessions.validate(token)).not.toBeNull();
-      expect(await sessions.destroy(session.id, 'u-alice')).toBe(true);
+      expect(await sessions.destroy(session.id, alice.id)).toBe(true);
     });
 
     it('lists a user’s live sessions and only theirs', async () => {
       const a1 = await sessions.create(alice, { userAgent: 'one' });
       const a2 = await sessions.create(alice, { userAgent: 'two' });
       await sessions.create(admin);
-      const listed = await sessions.listForUser('u-alice');
+      const listed = await sessions.listForUser(alice.id);
       expect(listed.map((s) => s.id)).toEqual([a1.session.id, a2.session.id]);
       expect(listed.map((s) => s.userAgent)).toEqual(['one', 'two']);
     });
@@ -136,10 +150,10 @@ export function describeStoreContract(
       const keep = await sessions.create(alice);
       const other = await sessions.create(alice);
       const stranger = await sessions.create(admin);
-      expect(await sessions.destroyAllForUser('u-alice', { except: keep.session.id })).toBe(1);
+      expect(await sessions.destroyAllForUser(alice.id, { except: keep.session.id })).toBe(1);
       expect(await sessions.validate(other.token)).toBeNull();
       expect(await sessions.validate(keep.token)).not.toBeNull();
-      expect(await sessions.destroyAllForUser('u-alice')).toBe(1);
+      expect(await sessions.destroyAllForUser(alice.id)).toBe(1);
       expect(await sessions.validate(keep.token)).toBeNull();
       expect(await sessions.validate(stranger.token)).not.toBeNull();
     });
@@ -151,13 +165,13 @@ export function describeStoreContract(
       expect(await sessions.validate(issued[0].token)).toBeNull();
       for (const { token } of issued.slice(1))
         expect(await sessions.validate(token)).not.toBeNull();
-      expect(await sessions.listForUser('u-alice')).toHaveLength(3);
+      expect(await sessions.listForUser(alice.id)).toHaveLength(3);
     });
 
     it('gives every live session of a user new roles', async () => {
       const one = await sessions.create(alice);
       const two = await sessions.create(alice);
-      expect(await sessions.setRolesForUser('u-alice', ['customer', 'admin'])).toBe(2);
+      expect(await sessions.setRolesForUser(alice.id, ['customer', 'admin'])).toBe(2);
       expect((await sessions.validate(one.token))?.roles).toEqual(['customer', 'admin']);
       expect((await sessions.validate(two.token))?.roles).toEqual(['customer', 'admin']);
     });
@@ -168,8 +182,8 @@ export function describeStoreContract(
       expect(rotated?.token).not.toBe(first.token);
       expect(await sessions.validate(first.token)).toBeNull();
       const valid = await sessions.validate(rotated?.token);
-      expect(valid).toMatchObject({ userId: 'u-alice', attributes: { cart: [1, 2] } });
-      expect((await sessions.listForUser('u-alice')).map((s) => s.id)).toEqual([valid?.id]);
+      expect(valid).toMatchObject({ userId: alice.id, attributes: { cart: [1, 2] } });
+      expect((await sessions.listForUser(alice.id)).map((s) => s.id)).toEqual([valid?.id]);
       expect(await sessions.rotate(first.token)).toBeNull();
     });
 

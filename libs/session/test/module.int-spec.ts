@@ -1,0 +1,70 @@
+import { Injectable, Module } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { Redis } from 'ioredis';
+
+import { SessionModule, SessionService } from '../src';
+import { alice, uniquePrefix } from './store-contract';
+
+const url = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+
+@Injectable()
+class Settings {
+  readonly redisUrl = url;
+  readonly idleSeconds = 5;
+}
+
+@Module({ providers: [Settings], exports: [Settings] })
+class SettingsModule {}
+
+describe('SessionModule', () => {
+  it('is configured asynchronously from an injected provider', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        SessionModule.forRootAsync({
+          imports: [SettingsModule],
+          inject: [Settings],
+          useFactory: (settings: Settings) => ({
+            redis: { url: settings.redisUrl },
+            idleTimeout: settings.idleSeconds,
+            keyPrefix: uniquePrefix(),
+          }),
+        }),
+      ],
+    }).compile();
+    await moduleRef.init();
+    try {
+      const sessions = moduleRef.get(SessionService);
+      const { token, session } = await sessions.create(alice);
+      expect(session.expiresAt - session.lastSeenAt).toBe(5000);
+      expect((await sessions.validate(token))?.username).toBe('alice');
+    } finally {
+      await moduleRef.close();
+    }
+  });
+
+  it('uses a client it is given and leaves it open on shutdown', async () => {
+    const client = new Redis(url);
+    const moduleRef = await Test.createTestingModule({
+      imports: [SessionModule.forRoot({ redis: { client }, keyPrefix: uniquePrefix() })],
+    }).compile();
+    await moduleRef.init();
+    const { token } = await moduleRef.get(SessionService).create(alice);
+    await moduleRef.close();
+    expect(client.status).toBe('ready');
+    expect(await client.ping()).toBe('PONG');
+    client.disconnect();
+    expect(token).toMatch(/^cr1\./);
+  });
+
+  it('refuses impossible options at start-up', async () => {
+    for (const options of [
+      { redis: { url }, idleTimeout: -1 },
+      { redis: { url }, absoluteTimeout: 0 },
+      { mode: 'remote' as const },
+    ]) {
+      await expect(
+        Test.createTestingModule({ imports: [SessionModule.forRoot(options)] }).compile(),
+      ).rejects.toThrow(/SessionModule/);
+    }
+  });
+});
