@@ -63,11 +63,9 @@ export class HttpExceptionFilter implements ExceptionFilter {
       return { statusCode: HttpStatus.SERVICE_UNAVAILABLE, message: 'Session store unavailable' };
     }
     // Errors raised by Express middleware (body parser) carry their status: a client's fault.
-    const { status, type } = (exception ?? {}) as { status?: unknown; type?: unknown };
+    const status = (exception as { status?: unknown } | null)?.status;
     if (typeof status === 'number' && status >= 400 && status < 500) {
-      const message =
-        type === 'entity.parse.failed' ? 'Malformed JSON body' : (exception as Error).message;
-      return { statusCode: status, message };
+      return { statusCode: status, message: (exception as Error).message };
     }
     this.logger.error(exception instanceof Error ? exception.stack : String(exception));
     return { statusCode: HttpStatus.INTERNAL_SERVER_ERROR, message: 'Internal server error' };

@@ -1,0 +1,149 @@
+import { AddressInfo, createServer } from 'node:net';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { Test } from '@nestjs/testing';
+import { Redis } from 'ioredis';
+import request from 'supertest';
+import type { App } from 'supertest/types';
+import { DataSource } from 'typeorm';
+
+import { AppModule } from '../src/app/app.module';
+import { setupApp } from '../src/app/app.setup';
+
+export const REDIS_URL = 'redis://127.0.0.1:6379';
+export const POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
+export const ORIGIN = 'http://localhost:3000';
+
+export interface AuthApp {
+  app: NestExpressApplication;
+  http: App;
+  rpcPort: number;
+  keyPrefix: string;
+  close(): Promise<void>;
+}
+
+/** A free loopback TCP port, for the session RPC listener. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Deletes every Redis key under a prefix, so reruns start from nothing. */
+export async function clearRedis(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      if (keys.length) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** A fresh PostgreSQL schema per suite: the migrations run into it from scratch. */
+export async function freshSchema(schema: string): Promise<string> {
+  const postgres = await new DataSource({ type: 'postgres', url: POSTGRES_URL }).initialize();
+  try {
+    await postgres.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await postgres.query(`CREATE SCHEMA "${schema}"`);
+  } finally {
+    await postgres.destroy();
+  }
+  return `${POSTGRES_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+}
+
+/**
+ * Boots the real AppModule (HTTP and the TCP session RPC) against real Redis and
+ * PostgreSQL, isolated from other suites by its own key prefix and schema.
+ */
+export async function startAuthApp(
+  suite: string,
+  env: Record<string, string> = {},
+): Promise<AuthApp> {
+  const keyPrefix = `crtest:auth-${suite}:`;
+  const redisUrl = env['REDIS_URL'] ?? REDIS_URL;
+  await clearRedis(redisUrl, keyPrefix);
+  const databaseUrl = await freshSchema(`auth_${suite.replace(/\W/g, '_')}`);
+  const rpcPort = await freePort();
+  const moduleRef = await Test.createTestingModule({
+    imports: [
+      AppModule.forRoot({
+        NODE_ENV: 'test',
+        REDIS_URL: redisUrl,
+        AUTH_DATABASE_URL: databaseUrl,
+        AUTH_RPC_HOST: '127.0.0.1',
+        AUTH_RPC_PORT: String(rpcPort),
+        SESSION_KEY_PREFIX: keyPrefix,
+        SESSION_ALLOWED_ORIGINS: ORIGIN,
+        SESSION_MAX_PER_USER: '10',
+        SESSION_COOKIE_SECURE: 'false',
+        TRUST_PROXY: 'loopback',
+        LOGIN_MAX_FAILURES_PER_USER: '5',
+        LOGIN_MAX_FAILURES_PER_IP: '1000',
+        ...env,
+      }),
+    ],
+  }).compile();
+  const app = moduleRef.createNestApplication<NestExpressApplication>({ logger: ['error'] });
+  setupApp(app);
+  await app.init();
+  await app.startAllMicroservices();
+  return {
+    app,
+    http: app.getHttpServer(),
+    rpcPort,
+    keyPrefix,
+    close: () => app.close(),
+  };
+}
+
+/** The `name=value` part of the session cookie a response sets. */
+export function sessionCookie(response: request.Response): string {
+  const header = ([] as string[]).concat(response.headers['set-cookie'] ?? []);
+  const cookie = header.find((value) => value.startsWith('cr_session='));
+  if (!cookie) throw new Error('no session cookie in the response');
+  return cookie.split(';')[0];
+}
+
+/** Logs in through the HTTP API in cookie mode; answers the cookie and the response body. */
+export async function loginWithCookie(http: App, username: string, password: string) {
+  const response = await request(http)
+    .post('/api/auth/login')
+    .set('Origin', ORIGIN)
+    .send({ username, password })
+    .expect(200);
+  return { cookie: sessionCookie(response), body: response.body };
+}
+
+/** Logs in through the HTTP API in bearer mode; answers the token and the response body. */
+export async function loginWithBearer(http: App, username: string, password: string) {
+  const response = await request(http)
+    .post('/api/auth/login')
+    .send({ username, password, transport: 'bearer' })
+    .expect(200);
+  return { token: response.body.token as string, body: response.body };
+}
+
+let userCount = 0;
+
+/** Creates a user of its own for a test through the admin API, so tests never share one. */
+export async function createUser(
+  http: App,
+  adminCookie: string,
+  roles: string[] = ['customer'],
+): Promise<{ id: string; username: string; password: string }> {
+  const username = `user-${process.pid}-${Date.now().toString(36)}-${userCount++}`;
+  const password = `pw-${username}`;
+  const response = await request(http)
+    .post('/api/auth/users')
+    .set('Cookie', adminCookie)
+    .set('Origin', ORIGIN)
+    .send({ username, password, roles })
+    .expect(201);
+  return { id: response.body.id, username, password };
+}
