@@ -1,21 +1,18 @@
-/**
- * This is not a production server yet!
- * This is only a minimal backend to get started.
- */
-
 import { Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
-import { AppModule } from './app/app.module';
+import { NestExpressApplication } from '@nestjs/platform-express';
 
-async function bootstrap() {
-  const app = await NestFactory.create(AppModule);
-  const globalPrefix = 'api';
-  app.setGlobalPrefix(globalPrefix);
-  const port = process.env.PORT || 3000;
-  await app.listen(port);
-  Logger.log(
-    `🚀 Application is running on: http://localhost:${port}/${globalPrefix}`,
-  );
+import { AppModule } from './app/app.module';
+import { configureGateway } from './app/app.setup';
+import { Env } from './app/config/env.schema';
+
+async function bootstrap(): Promise<void> {
+  // No body parser: proxied requests must reach the services byte for byte.
+  const app = await NestFactory.create<NestExpressApplication>(AppModule, { bodyParser: false });
+  const port = app.get<ConfigService<Env, true>>(ConfigService).get('PORT');
+  await configureGateway(app).listen(port);
+  Logger.log(`gateway listening on http://localhost:${port}`, 'Bootstrap');
 }
 
 bootstrap();
