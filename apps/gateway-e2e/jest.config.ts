@@ -5,6 +5,8 @@ export default {
   transform: {
     '^.+\\.[tj]s$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.spec.json' }],
   },
-  testTimeout: 30000,
+  // The suites start whole stacks of processes: one at a time.
+  maxWorkers: 1,
+  testTimeout: 60000,
   coverageDirectory: '../../coverage/apps/gateway-e2e',
 };

@@ -39,6 +39,10 @@ function when(value) {
   return value ? new Date(value).toLocaleString() : '';
 }
 
+function shorten(text, length) {
+  return text.length > length ? `${text.slice(0, length - 1)}…` : text;
+}
+
 function euros(cents) {
   return (cents / 100).toLocaleString(undefined, { style: 'currency', currency: 'EUR' });
 }
@@ -156,9 +160,10 @@ async function loadSessions() {
       when(session.createdAt),
       when(session.lastSeenAt),
       session.ip || '',
-      session.userAgent || '',
+      shorten(session.userAgent || '', 60),
       action,
     ]);
+    tr.cells[3].title = session.userAgent || '';
     tr.dataset.sessionId = session.id;
     if (session.current) tr.dataset.current = 'true';
     return tr;

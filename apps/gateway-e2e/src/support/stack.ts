@@ -1,0 +1,135 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const WORKSPACE_ROOT = resolve(__dirname, '../../../..');
+export const ARTIFACTS = resolve(__dirname, '../../artifacts');
+
+type App = 'auth' | 'orders' | 'catalog' | 'gateway';
+
+const HEALTH_PATH: Record<App, string> = {
+  auth: '/api/auth/health',
+  orders: '/api/orders/health',
+  catalog: '/api/catalog/health',
+  gateway: '/api/gateway/health',
+};
+
+/** The four built apps running as child processes on free ports, with SQLite in a temp dir. */
+export class Stack {
+  readonly dir = mkdtempSync(join(tmpdir(), 'cloakroom-stack-'));
+  private readonly children: ChildProcess[] = [];
+  ports!: Record<App | 'rpc', number>;
+
+  /** `name` prefixes the log files written under the artifacts directory. */
+  constructor(
+    private readonly name: string,
+    private readonly env: Record<string, string> = {},
+  ) {}
+
+  get baseUrl(): string {
+    return `http://127.0.0.1:${this.ports.gateway}`;
+  }
+
+  url(app: App): string {
+    return `http://127.0.0.1:${this.ports[app]}`;
+  }
+
+  async start(): Promise<void> {
+    for (const app of ['auth', 'orders', 'catalog', 'gateway'] as const) {
+      if (!existsSync(mainOf(app))) {
+        throw new Error(`${mainOf(app)} is missing: run "npx nx run-many -t build" first`);
+      }
+    }
+    this.ports = {
+      auth: await freePort(),
+      orders: await freePort(),
+      catalog: await freePort(),
+      gateway: await freePort(),
+      rpc: await freePort(),
+    };
+    const env: Record<string, string> = {
+      PATH: process.env['PATH'] ?? '',
+      NODE_ENV: 'development',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      SESSION_KEY_PREFIX: `cr-e2e-${Math.random().toString(36).slice(2, 10)}:`,
+      SESSION_ALLOWED_ORIGINS: this.baseUrl,
+      AUTH_PORT: String(this.ports.auth),
+      AUTH_RPC_HOST: '127.0.0.1',
+      AUTH_RPC_PORT: String(this.ports.rpc),
+      ORDERS_PORT: String(this.ports.orders),
+      CATALOG_PORT: String(this.ports.catalog),
+      PORT: String(this.ports.gateway),
+      AUTH_URL: this.url('auth'),
+      ORDERS_URL: this.url('orders'),
+      CATALOG_URL: this.url('catalog'),
+      AUTH_DATABASE_URL: `sqlite:${join(this.dir, 'auth.sqlite')}`,
+      ORDERS_DATABASE_URL: `sqlite:${join(this.dir, 'orders.sqlite')}`,
+      CATALOG_DATABASE_URL: `sqlite:${join(this.dir, 'catalog.sqlite')}`,
+      ...this.env,
+    };
+    mkdirSync(ARTIFACTS, { recursive: true });
+    for (const app of ['auth', 'orders', 'catalog', 'gateway'] as const) {
+      const child = spawn(process.execPath, [mainOf(app)], {
+        cwd: this.dir,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const log = createWriteStream(join(ARTIFACTS, `${this.name}-${app}.log`));
+      child.stdout?.pipe(log);
+      child.stderr?.pipe(log);
+      this.children.push(child);
+    }
+    await Promise.all(
+      (['auth', 'orders', 'catalog', 'gateway'] as const).map((app) =>
+        waitForHealth(`${this.url(app)}${HEALTH_PATH[app]}`),
+      ),
+    );
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.children.map(
+        (child) =>
+          new Promise<void>((done) => {
+            if (child.exitCode !== null || child.signalCode !== null) return done();
+            child.once('exit', () => done());
+            child.kill('SIGTERM');
+          }),
+      ),
+    );
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function mainOf(app: App): string {
+  return join(WORKSPACE_ROOT, 'dist', 'apps', app, 'main.js');
+}
+
+export async function waitForHealth(url: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      if (response.status === 200) return;
+      last = `HTTP ${response.status}`;
+    } catch (error) {
+      last = (error as Error).message;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`${url} did not answer 200 within ${timeoutMs} ms (last: ${last})`);
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
