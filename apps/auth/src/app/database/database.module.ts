@@ -21,8 +21,8 @@ import { CreateUsers1764000000000 } from './migrations/1764000000000-create-user
         migrations: [CreateUsers1764000000000],
         migrationsRun: true,
         synchronize: false,
-        // Fail fast: main.ts turns the failure into one line instead of minutes of retries.
-        retryAttempts: 1,
+        // Fail fast, without retries or retry logs: main.ts prints the one line instead.
+        toRetry: () => false,
         ...(config.database.type === 'postgres' && { connectTimeoutMS: 3000 }),
       }),
       dataSourceFactory: async (options) => {
