@@ -1,6 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { TypeOrmModuleOptions } from '@nestjs/typeorm';
+import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
 import { DataSource, DataSourceOptions } from 'typeorm';
 
 import { Order } from '../orders/entities/order.entity';
@@ -9,7 +11,8 @@ import { StartupError } from '../startup';
 
 /**
  * `postgres://` (or `postgresql://`) URLs use PostgreSQL; anything else is the path of an
- * embedded SQLite file, optionally written `sqlite:<path>`.
+ * embedded SQLite file, optionally written `sqlite:<path>`. The drivers are passed in, not
+ * left to TypeORM's dynamic require, so the build lists them in the generated package.json.
  */
 export function databaseOptions(url: string): TypeOrmModuleOptions {
   const common = {
@@ -21,11 +24,11 @@ export function databaseOptions(url: string): TypeOrmModuleOptions {
     retryAttempts: 0,
   };
   if (/^postgres(ql)?:\/\//.test(url)) {
-    return { type: 'postgres', url, ...common };
+    return { type: 'postgres', url, driver: pg, ...common };
   }
   const file = url.replace(/^sqlite:/, '');
   mkdirSync(dirname(file), { recursive: true });
-  return { type: 'better-sqlite3', database: file, ...common };
+  return { type: 'better-sqlite3', database: file, driver: BetterSqlite3, ...common };
 }
 
 /**
