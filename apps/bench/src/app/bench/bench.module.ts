@@ -1,0 +1,111 @@
+import { DynamicModule, Module, Provider, Type } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { JwtModule } from '@nestjs/jwt';
+import { importSPKI } from 'jose';
+
+import {
+  SessionCacheInvalidator,
+  SessionGuard,
+  SessionModule,
+  SessionModuleOptions,
+} from '@cloakroom/session';
+
+import { ExpressSessionGuard } from '../guards/express-session.guard';
+import { FastJwtGuard } from '../guards/fast-jwt.guard';
+import { JoseJwtGuard } from '../guards/jose-jwt.guard';
+import { NestJwtGuard } from '../guards/nest-jwt.guard';
+import { REDIS_CLIENT_NAME, SESSION_KEY_PREFIX, ServerSettings } from '../scenarios';
+import { BenchController } from './bench.controller';
+
+/** Local cache settings of the `session-cache` scenario. */
+export const BENCH_LOCAL_CACHE = { ttl: 5, max: 10_000 };
+
+/** The session library's options as every `session*` scenario uses them, before its variant. */
+export function sessionOptions(redisUrl: string): SessionModuleOptions {
+  return {
+    redis: { url: redisUrl, options: { connectionName: REDIS_CLIENT_NAME } },
+    keyPrefix: SESSION_KEY_PREFIX,
+  };
+}
+
+/** The benchmark app: one route, and the guard (with its module) that the scenario names. */
+@Module({})
+export class BenchModule {
+  static forScenario(settings: ServerSettings): DynamicModule {
+    const { imports, guard, controllers } = guardOf(settings);
+    return {
+      module: BenchModule,
+      imports,
+      controllers: [BenchController, ...controllers],
+      providers: guard ? [guard] : [],
+    };
+  }
+}
+
+interface GuardSetup {
+  imports: DynamicModule[];
+  guard?: Provider;
+  controllers: Type[];
+}
+
+function guardOf({ scenario, redisUrl, rpcPort, keys }: ServerSettings): GuardSetup {
+  const session = (options: Partial<SessionModuleOptions>, controllers: Type[] = []) => ({
+    imports: [SessionModule.forRoot({ ...sessionOptions(redisUrl), ...options })],
+    guard: { provide: APP_GUARD, useClass: SessionGuard },
+    controllers,
+  });
+  switch (scenario) {
+    case 'none':
+      return { imports: [], controllers: [] };
+    case 'session':
+      return session({});
+    case 'session-no-autopipelining':
+      return session({ autoPipelining: false });
+    case 'session-cache':
+      return session({ localCache: BENCH_LOCAL_CACHE }, [SessionCacheInvalidator]);
+    case 'session-remote':
+      return session({
+        mode: 'remote',
+        redis: undefined,
+        remote: { host: '127.0.0.1', port: rpcPort },
+      });
+    case 'jwt-nestjs':
+      return {
+        imports: [JwtModule.register({ secret: keys.hsSecret })],
+        guard: { provide: APP_GUARD, useClass: NestJwtGuard },
+        controllers: [],
+      };
+    case 'jwt-hs256':
+      return {
+        imports: [],
+        guard: { provide: APP_GUARD, useFactory: () => new FastJwtGuard(keys.hsSecret) },
+        controllers: [],
+      };
+    case 'jwt-rs256':
+      return {
+        imports: [],
+        guard: {
+          provide: APP_GUARD,
+          useFactory: async () =>
+            new JoseJwtGuard(await importSPKI(keys.rsaPublicKey, 'RS256'), 'RS256'),
+        },
+        controllers: [],
+      };
+    case 'jwt-eddsa':
+      return {
+        imports: [],
+        guard: {
+          provide: APP_GUARD,
+          useFactory: async () =>
+            new JoseJwtGuard(await importSPKI(keys.edPublicKey, 'EdDSA'), 'EdDSA'),
+        },
+        controllers: [],
+      };
+    case 'express-session':
+      return {
+        imports: [],
+        guard: { provide: APP_GUARD, useClass: ExpressSessionGuard },
+        controllers: [],
+      };
+  }
+}

@@ -1,0 +1,71 @@
+import { ChildProcess, fork } from 'node:child_process';
+
+import { ChildMessage, SERVER_SETTINGS_VARIABLE, ServerSettings } from '../scenarios';
+
+/** A server (or the RPC stand-in) in its own process, so it never shares a core's time slice with the load generator's event loop. */
+export class ChildServer {
+  private constructor(
+    readonly settings: ServerSettings,
+    private readonly child: ChildProcess,
+  ) {}
+
+  static start(role: 'server' | 'rpc', settings: ServerSettings): Promise<ChildServer> {
+    const child = fork(process.argv[1], [role], {
+      env: { ...process.env, [SERVER_SETTINGS_VARIABLE]: JSON.stringify(settings) },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`${describe(settings, role)} did not start`)),
+        30_000,
+      );
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`${describe(settings, role)} exited with code ${code}`));
+      });
+      child.on('message', (message: ChildMessage) => {
+        if (message.type === 'ready') {
+          clearTimeout(timer);
+          child.removeAllListeners('exit');
+          resolve(new ChildServer(settings, child));
+        }
+      });
+    });
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.settings.port}/bench`;
+  }
+
+  /** CPU time (user + system) the process has used so far, in microseconds. */
+  cpuMicros(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('No CPU reading from the server')), 5_000);
+      const onMessage = (message: ChildMessage) => {
+        if (message.type === 'cpu') {
+          clearTimeout(timer);
+          this.child.off('message', onMessage);
+          resolve(message.micros);
+        }
+      };
+      this.child.on('message', onMessage);
+      this.child.send({ type: 'cpu' });
+    });
+  }
+
+  stop(): Promise<void> {
+    if (this.child.exitCode !== null) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      this.child.once('exit', () => resolve());
+      this.child.kill('SIGTERM');
+    });
+  }
+}
+
+function describe(settings: ServerSettings, role: string): string {
+  return role === 'rpc'
+    ? 'The session RPC server'
+    : `The ${settings.adapter}/${settings.scenario} server`;
+}

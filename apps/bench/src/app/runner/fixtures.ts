@@ -1,0 +1,133 @@
+import { createHmac, generateKeyPairSync, KeyObject, randomBytes } from 'node:crypto';
+
+import { INestApplicationContext } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { Redis } from 'ioredis';
+import { SignJWT } from 'jose';
+
+import { SessionModule, SessionService } from '@cloakroom/session';
+
+import { sessionOptions } from '../bench/bench.module';
+import { BenchKeys, EXPRESS_SESSION_KEY_PREFIX, REQUIRED_ROLE, Scenario } from '../scenarios';
+
+/** What a browser sends today; 111 bytes, longer than Redis's default listpack value limit. */
+export const REALISTIC_USER_AGENT =
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+export const CLIENT_IP = '203.0.113.42';
+
+type Headers = Record<string, string>;
+
+/** The credentials the load generator sends: one user per connection, per scenario. */
+export interface Fixtures {
+  keys: BenchKeys;
+  headers: Record<Scenario, Headers[]>;
+  /** Well-formed-looking but malformed: refused before any Redis call. */
+  malformed: Headers[];
+  close(): Promise<void>;
+}
+
+export async function makeFixtures(redisUrl: string, users: number): Promise<Fixtures> {
+  const hsSecret = randomBytes(32).toString('base64url');
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const ed = generateKeyPairSync('ed25519');
+  const keys: BenchKeys = {
+    hsSecret,
+    rsaPublicKey: pem(rsa.publicKey),
+    edPublicKey: pem(ed.publicKey),
+    expressSessionSecret: randomBytes(32).toString('base64url'),
+  };
+
+  const context: INestApplicationContext = await NestFactory.createApplicationContext(
+    SessionModule.forRoot(sessionOptions(redisUrl)),
+    { logger: ['error'] },
+  );
+  const sessions = context.get(SessionService);
+  const redis = new Redis(redisUrl);
+
+  const sessionTokens: Headers[] = [];
+  const hs: Headers[] = [];
+  const rs: Headers[] = [];
+  const eddsa: Headers[] = [];
+  const cookies: Headers[] = [];
+  for (let i = 0; i < users; i++) {
+    const user = { id: `bench-user-${i}`, username: `bench${i}`, roles: [REQUIRED_ROLE] };
+    const { token } = await sessions.create(user, {
+      ip: CLIENT_IP,
+      userAgent: REALISTIC_USER_AGENT,
+    });
+    sessionTokens.push(bearer(token));
+    const claims = { name: user.username, roles: user.roles };
+    hs.push(bearer(await sign(claims, user.id, 'HS256', new TextEncoder().encode(hsSecret))));
+    rs.push(bearer(await sign(claims, user.id, 'RS256', rsa.privateKey)));
+    eddsa.push(bearer(await sign(claims, user.id, 'EdDSA', ed.privateKey)));
+    cookies.push({ cookie: await expressSession(redis, keys.expressSessionSecret, user) });
+  }
+
+  return {
+    keys,
+    headers: {
+      // `none` gets the same header as `session`, so request size is not what differs.
+      none: sessionTokens,
+      session: sessionTokens,
+      'session-remote': sessionTokens,
+      'session-cache': sessionTokens,
+      'session-no-autopipelining': sessionTokens,
+      'jwt-nestjs': hs,
+      'jwt-hs256': hs,
+      'jwt-rs256': rs,
+      'jwt-eddsa': eddsa,
+      'express-session': cookies,
+    },
+    malformed: [bearer('cr1.not-a-token')],
+    close: async () => {
+      redis.disconnect();
+      await context.close();
+    },
+  };
+}
+
+function bearer(token: string): Headers {
+  return { authorization: `Bearer ${token}` };
+}
+
+function pem(key: KeyObject): string {
+  return key.export({ type: 'spki', format: 'pem' }).toString();
+}
+
+function sign(
+  claims: Record<string, unknown>,
+  subject: string,
+  alg: 'HS256' | 'RS256' | 'EdDSA',
+  key: Uint8Array | KeyObject,
+): Promise<string> {
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg })
+    .setSubject(subject)
+    .setIssuedAt()
+    .setExpirationTime('2h')
+    .sign(key);
+}
+
+/** Stores a session the way connect-redis does and returns the signed cookie that names it. */
+async function expressSession(
+  redis: Redis,
+  secret: string,
+  user: { id: string; username: string; roles: string[] },
+): Promise<string> {
+  const sid = randomBytes(24).toString('base64url');
+  const maxAge = 30 * 60 * 1000;
+  const data = {
+    cookie: {
+      originalMaxAge: maxAge,
+      expires: new Date(Date.now() + maxAge).toISOString(),
+      httpOnly: true,
+      path: '/',
+      sameSite: 'lax',
+    },
+    user: { ...user, ip: CLIENT_IP, userAgent: REALISTIC_USER_AGENT },
+  };
+  await redis.set(EXPRESS_SESSION_KEY_PREFIX + sid, JSON.stringify(data), 'EX', maxAge / 1000);
+  // express-session's cookie value: "s:" + sid + "." + base64(HMAC-SHA256(sid)) without padding.
+  const signature = createHmac('sha256', secret).update(sid).digest('base64').replace(/=+$/, '');
+  return `connect.sid=${encodeURIComponent(`s:${sid}.${signature}`)}`;
+}

@@ -1,0 +1,55 @@
+import { Redis } from 'ioredis';
+
+import { REDIS_CLIENT_NAME } from '../scenarios';
+import { load } from './load';
+
+/** Redis traffic of one scenario, split by who issued each command. */
+export interface RoundTrips {
+  requests: number;
+  /** Commands the servers sent over the network: their round trips. */
+  sent: Record<string, number>;
+  /** Commands Lua scripts ran inside Redis for them: no network, but Redis CPU. */
+  inScripts: Record<string, number>;
+}
+
+/**
+ * INFO commandstats counts the commands a script runs as well as the EVALSHA that ran it, and
+ * every client of a shared Redis. MONITOR tells them apart: it names the connection of each
+ * command, and `lua` for a script's. A short, slow pass (MONITOR slows Redis down) counts
+ * what the benchmark's own connections (CLIENT SETNAME) send per request.
+ */
+export async function countRoundTrips(
+  redisUrl: string,
+  url: string,
+  headers: Array<Record<string, string>>,
+): Promise<RoundTrips> {
+  const admin = new Redis(redisUrl);
+  const ours = new Set<string>();
+  const list = String(await admin.call('CLIENT', 'LIST'));
+  for (const line of list.split('\n')) {
+    const fields = Object.fromEntries(line.split(' ').map((pair: string) => pair.split('=')));
+    if (fields['name'] === REDIS_CLIENT_NAME) {
+      ours.add(fields['addr']);
+    }
+  }
+  admin.disconnect();
+
+  const sent: Record<string, number> = {};
+  const inScripts: Record<string, number> = {};
+  // Redis runs a script atomically: its commands follow the EVALSHA that started it.
+  let lastWasOurs = false;
+  const monitor = await new Redis(redisUrl).monitor();
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    const command = String(args[0]).toLowerCase();
+    if (source === 'lua') {
+      if (lastWasOurs) inScripts[command] = (inScripts[command] ?? 0) + 1;
+      return;
+    }
+    lastWasOurs = ours.has(source);
+    if (lastWasOurs) sent[command] = (sent[command] ?? 0) + 1;
+  });
+  const result = await load({ url, connections: 10, seconds: 1, overallRate: 200, headers });
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  monitor.disconnect();
+  return { requests: result.requests, sent, inScripts };
+}

@@ -1,0 +1,60 @@
+/** The HTTP adapters every scenario runs on. */
+export const ADAPTERS = ['express', 'fastify'] as const;
+export type Adapter = (typeof ADAPTERS)[number];
+
+/**
+ * One server per scenario, same route and handler; only the guard (and what it needs to
+ * work) differs. `session-*` variants are the session guard with one library option changed.
+ */
+export const SCENARIOS = [
+  'none',
+  'session',
+  'session-remote',
+  'session-cache',
+  'session-no-autopipelining',
+  'jwt-nestjs',
+  'jwt-hs256',
+  'jwt-rs256',
+  'jwt-eddsa',
+  'express-session',
+] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+export function scenariosFor(adapter: Adapter): Scenario[] {
+  // express-session is Express middleware: it has no Fastify counterpart to compare.
+  return SCENARIOS.filter((scenario) => adapter === 'express' || scenario !== 'express-session');
+}
+
+/** Every request must carry this role, whatever the guard. */
+export const REQUIRED_ROLE = 'customer';
+
+/** Key prefixes of the benchmark's own Redis data, deleted when it ends. */
+export const SESSION_KEY_PREFIX = 'crbench:';
+export const EXPRESS_SESSION_KEY_PREFIX = 'crbench:es:';
+export const SCALE_KEY_PREFIX = 'crbs:';
+
+/** CLIENT SETNAME of the servers' Redis connections, to count their commands apart. */
+export const REDIS_CLIENT_NAME = 'crbench';
+
+/** Secrets and public keys the runner makes and hands to the servers. */
+export interface BenchKeys {
+  hsSecret: string;
+  rsaPublicKey: string;
+  edPublicKey: string;
+  expressSessionSecret: string;
+}
+
+/** What a server process needs to know, passed as one JSON environment variable. */
+export interface ServerSettings {
+  adapter: Adapter;
+  scenario: Scenario;
+  port: number;
+  redisUrl: string;
+  rpcPort: number;
+  keys: BenchKeys;
+}
+
+export const SERVER_SETTINGS_VARIABLE = 'BENCH_SERVER_SETTINGS';
+
+/** Messages between the runner and its child processes. */
+export type ChildMessage = { type: 'ready' } | { type: 'cpu'; micros: number };

@@ -1,0 +1,28 @@
+import { ChildMessage } from '../scenarios';
+
+/**
+ * Answers the runner's CPU probes over the IPC channel, so measuring never sends an HTTP
+ * request through the server under test.
+ */
+export function linkToParent(): void {
+  process.on('message', (message: { type?: string }) => {
+    if (message?.type === 'cpu') {
+      const { user, system } = process.cpuUsage();
+      send({ type: 'cpu', micros: user + system });
+    }
+  });
+  // The runner going away must not leave a server behind.
+  process.on('disconnect', () => process.exit(0));
+}
+
+export function send(message: ChildMessage): void {
+  process.send?.(message);
+}
+
+export function readSettings<T>(variable: string): T {
+  const raw = process.env[variable];
+  if (!raw) {
+    throw new Error(`${variable} is not set: servers are started by the benchmark runner`);
+  }
+  return JSON.parse(raw) as T;
+}
