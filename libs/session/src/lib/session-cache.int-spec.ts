@@ -80,7 +80,7 @@ describe('SessionService with localCache', () => {
     expect(await sessions.validate(token)).toBeNull();
   });
 
-  it('forgets all of a user's sessions but the kept one on user.sessions.revoked', async () => {
+  it('forgets every session of a user but the kept one on user.sessions.revoked', async () => {
     const kept = await sessions.create(alice);
     const other = await sessions.create(alice);
     await sessions.validate(kept.token);
