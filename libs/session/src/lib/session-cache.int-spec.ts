@@ -86,11 +86,16 @@ describe('SessionService with localCache', () => {
     await sessions.validate(kept.token);
     await sessions.validate(other.token);
 
-    await auth.destroyAll({ userId: alice.id, tag: other.session.id.split('.')[0] }, kept.session.id);
+    await auth.destroyAll(
+      { userId: alice.id, tag: other.session.id.split('.')[0] },
+      kept.session.id,
+    );
     expect(await sessions.validate(other.token)).not.toBeNull();
 
     const payload = { userId: alice.id, exceptId: kept.session.id };
-    expect(await emitUntilRefused(other.token, SessionEvents.userSessionsRevoked, payload)).toBeNull();
+    expect(
+      await emitUntilRefused(other.token, SessionEvents.userSessionsRevoked, payload),
+    ).toBeNull();
     expect(await sessions.validate(kept.token)).toMatchObject({ id: kept.session.id });
   });
 
