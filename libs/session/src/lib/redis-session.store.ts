@@ -57,6 +57,9 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     }
     const { client, owned } = createClient(config.redis, config);
     this.ownsClient = owned;
+    if (owned) {
+      this.reportOutages(client);
+    }
     for (const [name, script] of Object.entries(SCRIPTS)) {
       client.defineCommand(name, script);
     }
@@ -249,6 +252,23 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     );
     const existing = results?.[0]?.[1];
     return isUserTag(existing) ? existing : candidate;
+  }
+
+  /**
+   * Without an `error` listener ioredis prints every failed reconnect, stack included; one
+   * warning per outage is enough (requests already answer 503 meanwhile).
+   */
+  private reportOutages(client: Redis | Cluster): void {
+    let down = false;
+    client.on('error', (error: Error) => {
+      if (!down) {
+        down = true;
+        this.logger.warn(`Redis connection lost: ${error.message}`);
+      }
+    });
+    client.on('ready', () => {
+      down = false;
+    });
   }
 
   async ping(): Promise<void> {
