@@ -192,10 +192,7 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
         .get('/api/auth/session')
         .set('Authorization', `Bearer ${bearer.token}`)
         .expect(401);
-      await request(http)
-        .get('/api/auth/session')
-        .set('Cookie', sessionCookie(second))
-        .expect(200);
+      await request(http).get('/api/auth/session').set('Cookie', sessionCookie(second)).expect(200);
     });
 
     it('records the client address from X-Forwarded-For sent by a trusted proxy, and the user agent', async () => {
@@ -277,7 +274,7 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
         .expect(204);
     });
 
-    it('GET /sessions lists the caller\'s sessions and marks the current one', async () => {
+    it("GET /sessions lists the caller's sessions and marks the current one", async () => {
       const user = await createUser(http, adminCookie);
       const first = await loginWithBearer(http, user.username, user.password);
       const second = await loginWithBearer(http, user.username, user.password);
@@ -300,7 +297,7 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
       );
     });
 
-    it('DELETE /sessions/:id revokes one of the caller\'s sessions, 404 for another user\'s', async () => {
+    it("DELETE /sessions/:id revokes one of the caller's sessions, 404 for another user's", async () => {
       const user = await createUser(http, adminCookie);
       const mine = await loginWithBearer(http, user.username, user.password);
       const other = await loginWithBearer(http, user.username, user.password);
@@ -322,7 +319,7 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
       await asMe(request(http).get('/api/auth/session')).expect(200);
     });
 
-    it('DELETE /sessions revokes all the caller\'s other sessions', async () => {
+    it("DELETE /sessions revokes all the caller's other sessions", async () => {
       const user = await createUser(http, adminCookie);
       const keep = await loginWithBearer(http, user.username, user.password);
       const drop1 = await loginWithBearer(http, user.username, user.password);
@@ -453,7 +450,7 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
       );
     });
 
-    it('PUT /users/:id/roles reaches the user\'s live sessions on their next request', async () => {
+    it("PUT /users/:id/roles reaches the user's live sessions on their next request", async () => {
       const user = await createUser(http, adminCookie);
       const { token } = await loginWithBearer(http, user.username, user.password);
       const asUser = (test: request.Test) => test.set('Authorization', `Bearer ${token}`);

@@ -4,15 +4,16 @@ import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import type { App } from 'supertest/types';
 
-import {
-  CurrentUser,
-  Roles,
-  SessionGuard,
-  SessionModule,
-  SessionUser,
-} from '@cloakroom/session';
+import { CurrentUser, Roles, SessionGuard, SessionModule, SessionUser } from '@cloakroom/session';
 
-import { AuthApp, createUser, loginWithBearer, loginWithCookie, ORIGIN, startAuthApp } from './auth-app';
+import {
+  AuthApp,
+  createUser,
+  loginWithBearer,
+  loginWithCookie,
+  ORIGIN,
+  startAuthApp,
+} from './auth-app';
 
 @Controller()
 class ProbeController {

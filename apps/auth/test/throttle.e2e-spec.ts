@@ -51,7 +51,7 @@ describe('failed-login rate limit (counted in Redis)', () => {
     await login('admin', 'admin-password', '192.0.2.78').expect(200);
   });
 
-  it('forgets a username\'s failures after a successful login', async () => {
+  it("forgets a username's failures after a successful login", async () => {
     const user = await createUser(http, adminCookie);
     await login(user.username, 'wrong-password', '203.0.113.10').expect(401);
     await login(user.username, 'wrong-password', '203.0.113.11').expect(401);

@@ -20,7 +20,6 @@ import {
   ApiTooManyRequestsResponse,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
 
 import {
   CurrentSession,
@@ -30,6 +29,7 @@ import {
   SessionCookieService,
 } from '@cloakroom/session';
 
+import type { HttpRequest, HttpResponse } from '../common/http.types';
 import { User } from '../users/entities/user.entity';
 import { AuthService } from './auth.service';
 import { AuthResponseDto } from './dto/auth-response.dto';
@@ -56,8 +56,8 @@ export class AuthController {
   @ApiForbiddenResponse({ description: 'Cross-origin login refused' })
   @ApiTooManyRequestsResponse({ description: 'Too many failures; see Retry-After' })
   async login(
-    @Req() request: Request,
-    @Res({ passthrough: true }) response: Response,
+    @Req() request: HttpRequest,
+    @Res({ passthrough: true }) response: HttpResponse,
     @Body() body: LoginDto,
   ): Promise<AuthResponseDto> {
     const issued = await this.auth.login(
@@ -75,7 +75,7 @@ export class AuthController {
   @ApiNoContentResponse({ description: 'Session revoked, cookie cleared' })
   async logout(
     @CurrentSession() session: Session,
-    @Res({ passthrough: true }) response: Response,
+    @Res({ passthrough: true }) response: HttpResponse,
   ): Promise<void> {
     await this.auth.logout(session);
     response.setHeader('Set-Cookie', this.cookies.clear());
@@ -100,8 +100,8 @@ export class AuthController {
   @ApiForbiddenResponse({ description: 'Current password is incorrect' })
   async changePassword(
     @CurrentSession() session: Session,
-    @Req() request: Request,
-    @Res({ passthrough: true }) response: Response,
+    @Req() request: HttpRequest,
+    @Res({ passthrough: true }) response: HttpResponse,
     @Body() body: ChangePasswordDto,
   ): Promise<AuthResponseDto> {
     // SessionGuard validated the first token the request carries: that one is rotated.
@@ -117,7 +117,7 @@ export class AuthController {
 
   /** Hands the token over: in an HttpOnly cookie, or in the body and never in a cookie. */
   private deliver(
-    response: Response,
+    response: HttpResponse,
     { token, session }: IssuedSession,
     transport: LoginTransport,
   ): AuthResponseDto {

@@ -6,10 +6,10 @@ import {
   ValidationPipe,
 } from '@nestjs/common';
 import { AuthGuard } from '@nestjs/passport';
-import type { Request } from 'express';
 
 import { OriginPolicy } from '@cloakroom/session';
 
+import type { HttpRequest } from '../common/http.types';
 import { VALIDATION_OPTIONS } from '../common/validation';
 import { LoginDto } from './dto/login.dto';
 
@@ -26,7 +26,7 @@ export class LocalAuthGuard extends AuthGuard('local') {
   }
 
   override async canActivate(context: ExecutionContext): Promise<boolean> {
-    const request = context.switchToHttp().getRequest<Request>();
+    const request = context.switchToHttp().getRequest<HttpRequest>();
     const body: LoginDto = await this.validation.transform(request.body ?? {}, {
       type: 'body',
       metatype: LoginDto,
@@ -44,7 +44,7 @@ export class LocalAuthGuard extends AuthGuard('local') {
    * cookie, so a client that is not a browser (no `Origin`, no `Sec-Fetch-Site`) may send it;
    * a browser still has to come from an allowed origin.
    */
-  private originAllowed(request: Request, body: LoginDto): boolean {
+  private originAllowed(request: HttpRequest, body: LoginDto): boolean {
     const fromBrowser =
       request.headers.origin !== undefined || request.headers['sec-fetch-site'] !== undefined;
     if (body.transport === 'bearer' && !fromBrowser) {

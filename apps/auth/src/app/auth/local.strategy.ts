@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
-import type { Request } from 'express';
 import { Strategy } from 'passport-local';
 
+import type { HttpRequest } from '../common/http.types';
 import { User } from '../users/entities/user.entity';
 import { AuthService } from './auth.service';
 import { clientIp } from './request-token';
@@ -13,7 +13,7 @@ export class LocalStrategy extends PassportStrategy(Strategy) {
     super({ passReqToCallback: true });
   }
 
-  validate(request: Request, username: string, password: string): Promise<User> {
+  validate(request: HttpRequest, username: string, password: string): Promise<User> {
     return this.auth.verifyLogin(username, password, clientIp(request));
   }
 }

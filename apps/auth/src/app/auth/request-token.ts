@@ -1,12 +1,12 @@
-import type { Request } from 'express';
-
 import { SessionCookieService } from '@cloakroom/session';
+
+import type { HttpRequest } from '../common/http.types';
 
 export type TokenSource = 'cookie' | 'bearer';
 
 /** Every session token a request carries, in the order SessionGuard prefers them. */
 export function requestTokens(
-  request: Request,
+  request: HttpRequest,
   cookies: SessionCookieService,
 ): Array<{ token: string; source: TokenSource }> {
   const found: Array<{ token: string; source: TokenSource }> = [];
@@ -22,6 +22,6 @@ export function requestTokens(
 }
 
 /** The client address; `trust proxy` decides whether X-Forwarded-For is believed. */
-export function clientIp(request: Request): string {
+export function clientIp(request: HttpRequest): string {
   return request.ip ?? request.socket.remoteAddress ?? 'unknown';
 }

@@ -6,7 +6,8 @@ import {
   HttpStatus,
   Logger,
 } from '@nestjs/common';
-import type { Response } from 'express';
+import { HttpAdapterHost } from '@nestjs/core';
+import { Observable, throwError } from 'rxjs';
 
 import { SessionStoreUnavailableError } from '@cloakroom/session';
 
@@ -26,19 +27,20 @@ interface ErrorBody {
 export class HttpExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('HttpExceptionFilter');
 
-  catch(exception: unknown, host: ArgumentsHost): void {
+  constructor(private readonly adapterHost: HttpAdapterHost) {}
+
+  catch(exception: unknown, host: ArgumentsHost): void | Observable<never> {
     if (host.getType() !== 'http') {
       // RPC errors travel back to the caller through the transport's own error channel.
-      throw exception;
+      return throwError(() => exception);
     }
-    const response = host.switchToHttp().getResponse<Response>();
+    const { httpAdapter } = this.adapterHost;
+    const response = host.switchToHttp().getResponse();
     const body = this.toBody(exception);
     if (exception instanceof TooManyAttemptsException) {
-      response.setHeader('Retry-After', String(exception.retryAfterSeconds));
+      httpAdapter.setHeader(response, 'Retry-After', String(exception.retryAfterSeconds));
     }
-    if (!response.headersSent) {
-      response.status(body.statusCode).json(body);
-    }
+    httpAdapter.reply(response, body, body.statusCode);
   }
 
   private toBody(exception: unknown): ErrorBody {

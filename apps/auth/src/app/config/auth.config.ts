@@ -88,7 +88,10 @@ export class AuthConfig {
       storeTimeout: this.get('SESSION_STORE_TIMEOUT'),
       cookie: { secure: this.get('SESSION_COOKIE_SECURE') ?? this.isProduction },
       allowedOrigins: origins
-        ? origins.split(',').map((origin) => origin.trim()).filter(Boolean)
+        ? origins
+            .split(',')
+            .map((origin) => origin.trim())
+            .filter(Boolean)
         : ['http://localhost:3000', `http://localhost:${port}`],
     };
   }
