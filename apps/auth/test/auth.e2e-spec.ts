@@ -112,6 +112,7 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
       ['a missing password', { username: 'alice' }],
       ['an unknown transport', { username: 'alice', password: 'alice-password', transport: 'x' }],
       ['an array body', [1, 2]],
+      ['a NUL character in the username', { username: 'al\u0000ice', password: 'x' }],
     ])('answers 400 for %s', async (_case, body) => {
       const response = await request(http)
         .post('/api/auth/login')

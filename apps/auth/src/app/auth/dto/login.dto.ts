@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
+import { IsIn, IsNotEmpty, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 
 import { PASSWORD_MAX_LENGTH } from '../../users/dto/create-user.dto';
 
@@ -10,6 +10,9 @@ export class LoginDto {
   @IsString()
   @IsNotEmpty()
   @MaxLength(64)
+  // Only characters a username can have: control characters (NUL breaks PostgreSQL text) and
+  // the like are a 400 before any lookup.
+  @Matches(/^[A-Za-z0-9._-]+$/, { message: 'username has characters no username has' })
   username!: string;
 
   @ApiProperty({ example: 'alice-password' })
