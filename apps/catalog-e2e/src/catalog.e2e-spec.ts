@@ -1,0 +1,73 @@
+import { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { freePort, runUntilExit, spawnBuilt, stop, waitForStatus } from './built-app';
+
+describe('the built catalog service', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'catalog-e2e-'));
+
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('exits 1 with one line naming the database when PostgreSQL is unreachable', async () => {
+    const port = await freePort();
+    const result = await runUntilExit(
+      'catalog',
+      {
+        CATALOG_DATABASE_URL: `postgres://postgres:secret@127.0.0.1:${port}/catalog`,
+        CATALOG_PORT: String(await freePort()),
+      },
+      dir,
+    );
+    expect(result.code).toBe(1);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(`127.0.0.1:${port}/catalog`);
+    expect(lines[0]).not.toContain('secret');
+  });
+
+  describe('started while the auth service is not running', () => {
+    let child: ChildProcess | undefined;
+    let base: string;
+
+    beforeAll(async () => {
+      const port = await freePort();
+      base = `http://127.0.0.1:${port}`;
+      child = spawnBuilt(
+        'catalog',
+        { CATALOG_PORT: String(port), AUTH_RPC_PORT: String(await freePort()) },
+        dir,
+      );
+      await waitForStatus(`${base}/api/catalog/products`, 200);
+    });
+
+    afterAll(() => stop(child));
+
+    it('serves the seeded products: public reads need no session service', async () => {
+      const response = await fetch(`${base}/api/catalog/products`);
+      expect(response.status).toBe(200);
+      expect(((await response.json()) as unknown[]).length).toBeGreaterThan(0);
+    });
+
+    it('answers 503 to a session-bearing request it cannot check', async () => {
+      const response = await fetch(`${base}/api/catalog/products`, {
+        method: 'POST',
+        headers: {
+          'Content-Type': 'application/json',
+          Authorization: `Bearer cr1.${'A'.repeat(8)}.${'B'.repeat(43)}`,
+        },
+        body: JSON.stringify({ sku: 'X-1', name: 'X', priceCents: 1 }),
+      });
+      expect(response.status).toBe(503);
+    });
+
+    it('reports the session service down on its health check', async () => {
+      const response = await fetch(`${base}/api/catalog/health`);
+      expect(response.status).toBe(503);
+      const body = (await response.json()) as { details: Record<string, { status: string }> };
+      expect(body.details.sessions.status).toBe('down');
+      expect(body.details.database.status).toBe('up');
+    });
+  });
+});

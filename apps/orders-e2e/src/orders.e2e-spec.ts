@@ -1,0 +1,68 @@
+import { ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { freePort, runUntilExit, spawnBuilt, stop, waitForStatus } from './built-app';
+
+describe('the built orders service', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'orders-e2e-'));
+
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('exits 1 with one line saying where Redis was looked for when it is unreachable', async () => {
+    const port = await freePort();
+    const result = await runUntilExit(
+      'orders',
+      { REDIS_URL: `redis://127.0.0.1:${port}`, ORDERS_PORT: String(await freePort()) },
+      dir,
+    );
+    expect(result.code).toBe(1);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(`redis://127.0.0.1:${port}`);
+    expect(lines[0]).toContain('redis-server');
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('exits 1 with one line naming the database when PostgreSQL is unreachable', async () => {
+    const port = await freePort();
+    const result = await runUntilExit(
+      'orders',
+      {
+        ORDERS_DATABASE_URL: `postgres://postgres:secret@127.0.0.1:${port}/orders`,
+        ORDERS_PORT: String(await freePort()),
+      },
+      dir,
+    );
+    expect(result.code).toBe(1);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(`127.0.0.1:${port}/orders`);
+    expect(lines[0]).not.toContain('secret');
+  });
+
+  describe('started with its defaults', () => {
+    let child: ChildProcess | undefined;
+    let base: string;
+
+    beforeAll(async () => {
+      const port = await freePort();
+      base = `http://127.0.0.1:${port}`;
+      child = spawnBuilt('orders', { ORDERS_PORT: String(port) }, dir);
+      await waitForStatus(`${base}/api/orders/health`, 200);
+    });
+
+    afterAll(() => stop(child));
+
+    it('keeps its orders in an embedded SQLite file under .data/', () => {
+      expect(existsSync(join(dir, '.data', 'orders.sqlite'))).toBe(true);
+    });
+
+    it('refuses an anonymous request with a JSON 401 and no stack', async () => {
+      const response = await fetch(`${base}/api/orders`);
+      expect(response.status).toBe(401);
+      expect(await response.json()).toEqual({ statusCode: 401, message: expect.any(String) });
+    });
+  });
+});
