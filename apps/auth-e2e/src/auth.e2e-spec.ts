@@ -1,0 +1,105 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { freePort, runToExit, Running, sqliteFile, start, waitFor } from './auth-process';
+
+const ORIGIN = 'http://localhost:3000';
+
+describe('the built auth service', () => {
+  let cwd: string;
+
+  beforeEach(() => {
+    cwd = mkdtempSync(join(tmpdir(), 'auth-e2e-'));
+  });
+
+  afterEach(() => {
+    rmSync(cwd, { recursive: true, force: true });
+  });
+
+  async function env(extra: Record<string, string> = {}) {
+    return {
+      AUTH_PORT: String(await freePort()),
+      AUTH_RPC_PORT: String(await freePort()),
+      SESSION_KEY_PREFIX: `crtest:auth-e2e-${process.pid}:`,
+      ...extra,
+    };
+  }
+
+  describe('with no database configured', () => {
+    let running: Running | undefined;
+
+    afterEach(async () => {
+      await running?.stop();
+      running = undefined;
+    });
+
+    it('creates .data/auth.sqlite under its working directory, seeds demo users and serves', async () => {
+      const settings = await env();
+      running = start(settings, cwd);
+      const base = `http://127.0.0.1:${settings.AUTH_PORT}/api/auth`;
+      await waitFor(`${base}/health`);
+      expect(existsSync(sqliteFile(cwd))).toBe(true);
+
+      const login = await fetch(`${base}/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: ORIGIN },
+        body: JSON.stringify({ username: 'alice', password: 'alice-password' }),
+      });
+      expect(login.status).toBe(200);
+      const cookie = login.headers.get('set-cookie') ?? '';
+      expect(cookie).toMatch(/^cr_session=cr1\..*HttpOnly/);
+
+      const session = await fetch(`${base}/session`, {
+        headers: { cookie: cookie.split(';')[0] },
+      });
+      expect(session.status).toBe(200);
+      const body = (await session.json()) as { user: { username: string } };
+      expect(body.user.username).toBe('alice');
+      expect((await fetch(`${base}/docs`)).status).toBe(200);
+    });
+
+    it('seeds no demo users in production', async () => {
+      const settings = await env({ NODE_ENV: 'production' });
+      running = start(settings, cwd);
+      const base = `http://127.0.0.1:${settings.AUTH_PORT}/api/auth`;
+      await waitFor(`${base}/health`);
+      const login = await fetch(`${base}/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: ORIGIN },
+        body: JSON.stringify({ username: 'alice', password: 'alice-password' }),
+      });
+      expect(login.status).toBe(401);
+    });
+  });
+
+  it('exits 1 with one line naming the Redis it looked for when Redis is down', async () => {
+    const result = await runToExit(await env({ REDIS_URL: 'redis://127.0.0.1:6398' }), cwd);
+    expect(result.code).toBe(1);
+    const lines = (result.stdout + result.stderr).trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('cannot reach Redis at redis://127.0.0.1:6398');
+    expect(lines[0]).toContain('redis-server');
+  });
+
+  it('exits 1 with one line, password hidden, when PostgreSQL is down', async () => {
+    const result = await runToExit(
+      await env({ AUTH_DATABASE_URL: 'postgres://postgres:hunter2@127.0.0.1:5498/test' }),
+      cwd,
+    );
+    expect(result.code).toBe(1);
+    const output = (result.stdout + result.stderr).trim();
+    expect(output.split('\n')).toHaveLength(1);
+    expect(output).toContain('cannot reach PostgreSQL at postgres://postgres@127.0.0.1:5498/test');
+    expect(output).not.toContain('hunter2');
+  });
+
+  it('exits 1 with one line listing every invalid setting', async () => {
+    const result = await runToExit({ AUTH_PORT: 'x', SESSION_MAX_PER_USER: '-3' }, cwd);
+    expect(result.code).toBe(1);
+    const output = (result.stdout + result.stderr).trim();
+    expect(output.split('\n')).toHaveLength(1);
+    expect(output).toContain('AUTH_PORT');
+    expect(output).toContain('SESSION_MAX_PER_USER');
+  });
+});
