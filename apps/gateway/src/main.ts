@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
@@ -11,7 +12,8 @@ async function bootstrap(): Promise<void> {
   // No body parser: proxied requests must reach the services byte for byte.
   const app = await NestFactory.create<NestExpressApplication>(AppModule, { bodyParser: false });
   const port = app.get<ConfigService<Env, true>>(ConfigService).get('PORT');
-  await configureGateway(app).listen(port);
+  // The build copies src/assets next to main.js.
+  await configureGateway(app, join(__dirname, 'assets', 'web')).listen(port);
   Logger.log(`gateway listening on http://localhost:${port}`, 'Bootstrap');
 }
 

@@ -11,13 +11,16 @@ import { serveWebPage } from './web/web.setup';
  * The gateway's request path: the service proxies first (their bodies stream through
  * untouched), then the web page, then the gateway's own routes under `/api/gateway`.
  */
-export function configureGateway(app: NestExpressApplication): NestExpressApplication {
+export function configureGateway(
+  app: NestExpressApplication,
+  webRoot: string,
+): NestExpressApplication {
   const config = app.get<ConfigService<Env, true>>(ConfigService);
   app.disable('x-powered-by');
   for (const upstream of upstreamsOf(config)) {
     app.use(upstreamProxy(upstream, config.get('PROXY_TIMEOUT')));
   }
-  serveWebPage(app);
+  serveWebPage(app, webRoot);
   app.setGlobalPrefix('api');
   app.useGlobalFilters(new HttpErrorFilter(app.get(HttpAdapterHost)));
   app.enableShutdownHooks();

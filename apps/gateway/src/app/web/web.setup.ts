@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { NestExpressApplication } from '@nestjs/platform-express';
 
 /** The page's own files only: no inline script, no framing, no third-party origin. */
@@ -11,9 +10,9 @@ const SECURITY_HEADERS: Record<string, string> = {
   'X-Frame-Options': 'DENY',
 };
 
-/** Serves the web page (plain HTML, CSS and JS) from the build's assets. */
-export function serveWebPage(app: NestExpressApplication): void {
-  app.useStaticAssets(join(__dirname, 'assets', 'web'), {
+/** Serves the web page (plain HTML, CSS and JS) from `root`. */
+export function serveWebPage(app: NestExpressApplication, root: string): void {
+  app.useStaticAssets(root, {
     index: 'index.html',
     setHeaders: (response) => {
       for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
