@@ -16,7 +16,7 @@ async function bootstrap(): Promise<void> {
     abortOnError: false,
   });
   const config = app.get(AuthConfig);
-  setupApp(app);
+  setupApp(app).enableShutdownHooks();
   // init() runs the start-up checks before anything listens or flushes the logs.
   await app.init();
   await app.startAllMicroservices();

@@ -472,7 +472,7 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
       await asUser(request(http).delete(`/api/auth/users/${user.id}/sessions`)).expect(204);
     });
 
-    it('PUT /users/:id/roles answers 404 for an unknown user and 400 for a bad id', async () => {
+    it('answers 404 for an unknown user and 400 for a bad id', async () => {
       const put = (id: string) =>
         request(http)
           .put(`/api/auth/users/${id}/roles`)
@@ -481,6 +481,11 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
           .send({ roles: ['customer'] });
       await put('00000000-0000-4000-8000-000000000000').expect(404);
       await put('not-a-uuid').expect(400);
+      await request(http)
+        .delete('/api/auth/users/00000000-0000-4000-8000-000000000000/sessions')
+        .set('Cookie', adminCookie)
+        .set('Origin', ORIGIN)
+        .expect(404);
     });
 
     it('DELETE /users/:id/sessions revokes every session of the user', async () => {

@@ -23,7 +23,6 @@ export function setupApp(app: NestExpressApplication): NestExpressApplication {
   app.disable('x-powered-by');
   app.useBodyParser('json', { limit: BODY_LIMIT });
   app.useBodyParser('urlencoded', { limit: BODY_LIMIT, extended: false });
-  app.enableShutdownHooks();
   app.connectMicroservice<MicroserviceOptions>({
     transport: Transport.TCP,
     options: { host: config.get('AUTH_RPC_HOST'), port: config.get('AUTH_RPC_PORT') },
