@@ -7,6 +7,7 @@ declare module 'autocannon' {
     url: string;
     connections?: number;
     duration?: number;
+    amount?: number;
     overallRate?: number;
     headers?: Record<string, string>;
     setupClient?: (client: AutocannonClient) => void;

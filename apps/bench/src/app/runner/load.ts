@@ -13,7 +13,9 @@ export interface LoadResult {
 export interface LoadOptions {
   url: string;
   connections: number;
-  seconds: number;
+  seconds?: number;
+  /** Exactly this many requests instead of a duration. */
+  amount?: number;
   /** One header set per connection, round robin: each connection is one user. */
   headers: Array<Record<string, string>>;
   /** Requests per second across all connections; unset: as fast as the server answers. */
@@ -26,6 +28,7 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
     url: options.url,
     connections: options.connections,
     duration: options.seconds,
+    amount: options.amount,
     overallRate: options.overallRate,
     setupClient: (client) => client.setHeaders(options.headers[next++ % options.headers.length]),
   });

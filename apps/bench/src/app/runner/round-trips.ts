@@ -48,7 +48,8 @@ export async function countRoundTrips(
     lastWasOurs = ours.has(source);
     if (lastWasOurs) sent[command] = (sent[command] ?? 0) + 1;
   });
-  const result = await load({ url, connections: 10, seconds: 1, overallRate: 200, headers });
+  // One connection and a fixed count: no request is still in flight when counting stops.
+  const result = await load({ url, connections: 1, amount: 300, headers });
   await new Promise((resolve) => setTimeout(resolve, 200));
   monitor.disconnect();
   return { requests: result.requests, sent, inScripts };

@@ -99,17 +99,32 @@ export async function runBenchmark(): Promise<void> {
       );
     };
 
+    // Each scenario run comes right after a run of `none` on the same adapter, and its ratio
+    // to `none` is taken within that pair: the shared machine's load drifts within seconds.
+    // Rounds visit the scenarios in a rotated order, reversed every other round.
+    const pairedNone = new Map<string, Measurement[]>();
+    const record = (map: Map<string, Measurement[]>, name: string, run: Measurement) =>
+      map.set(name, [...(map.get(name) ?? []), run]);
+    const others = [...servers.values()].filter((server) => server.settings.scenario !== 'none');
     for (let round = 0; round < settings.rounds; round++) {
-      // Interleaved: each round visits every scenario once, in a rotated order.
-      const order = [...servers.values()];
-      const shift = (round * 3) % order.length;
-      const rotated = [...order.slice(shift), ...order.slice(0, shift)];
+      const shift = (round * 3) % others.length;
+      const rotated = [...others.slice(shift), ...others.slice(0, shift)];
       for (const server of round % 2 ? rotated.reverse() : rotated) {
         const { adapter, scenario } = server.settings;
-        const run = await measure(server, { seconds: settings.roundSeconds });
-        runs.set(key(adapter, scenario), [...(runs.get(key(adapter, scenario)) ?? []), run]);
+        const none = servers.get(key(adapter, 'none')) as ChildServer;
+        const reference = await measure(none, { seconds: settings.roundSeconds });
+        record(runs, key(adapter, 'none'), reference);
+        record(pairedNone, key(adapter, scenario), reference);
+        record(
+          runs,
+          key(adapter, scenario),
+          await measure(server, { seconds: settings.roundSeconds }),
+        );
       }
       log(`round ${round + 1}/${settings.rounds} done`);
+    }
+    for (const adapter of ADAPTERS) {
+      pairedNone.set(key(adapter, 'none'), runs.get(key(adapter, 'none')) ?? []);
     }
 
     const trips = new Map<string, RoundTrips>();
@@ -180,7 +195,7 @@ export async function runBenchmark(): Promise<void> {
               summarise(
                 runs.get(key(adapter, scenario)) ?? [],
                 fixed.get(key(adapter, scenario)) as Measurement,
-                runs.get(key(adapter, 'none')) ?? [],
+                pairedNone.get(key(adapter, scenario)) ?? [],
                 trips.get(key(adapter, scenario)),
               ),
             ]),

@@ -25,7 +25,7 @@ export function runnerSettings(env: NodeJS.ProcessEnv = process.env): RunnerSett
     connections: 100,
     rounds: quick ? 3 : 5,
     warmupSeconds: quick ? 1 : 3,
-    roundSeconds: quick ? 2 : 5,
+    roundSeconds: quick ? 1.5 : 3,
     fixedRateSeconds: quick ? 3 : 6,
     scaleSizes: quick ? [1_000, 100_000] : [1_000, 100_000, 1_000_000],
     latencySamples: quick ? 1_000 : 3_000,
