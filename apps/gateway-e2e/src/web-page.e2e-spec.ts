@@ -168,4 +168,21 @@ describe('the web page, in Chromium, through the gateway', () => {
     await page.locator('#product-rows', { hasText: 'Storm lantern' }).waitFor();
     await screenshot('07-admin');
   });
+
+  it("lets an admin change a user's roles from the page", async () => {
+    // Alice's id is on the order she placed, which the admin sees under all orders.
+    const aliceId = await page.locator('#order-rows tr td').nth(2).textContent();
+    await page.fill('#roles-form input[name=userId]', aliceId ?? '');
+    await page.check('#roles-form input[value=customer]');
+    await page.check('#roles-form input[value=admin]');
+    await page.click('#roles-form button[type=submit]');
+    await page.locator('#flash', { hasText: 'Roles saved' }).waitFor();
+    const login = await fetch(`${stack.baseUrl}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Origin: stack.baseUrl },
+      body: JSON.stringify({ username: 'alice', password: 'alice-password' }),
+    });
+    const body = (await login.json()) as { user: { roles: string[] } };
+    expect(body.user.roles.sort()).toEqual(['admin', 'customer']);
+  });
 });
