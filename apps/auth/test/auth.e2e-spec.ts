@@ -93,7 +93,6 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
           .expect(401);
         return Number(process.hrtime.bigint() - started) / 1e6;
       };
-      const median = (values: number[]) => values.sort((a, b) => a - b)[values.length >> 1];
       const unknown: number[] = [];
       const known: number[] = [];
       // Four tries: under the per-username failure limit.
@@ -101,8 +100,9 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
         unknown.push(await time(`ghost-${i}`));
         known.push(await time(user.username));
       }
-      // Without the dummy hash an unknown name answers in ~1 ms against ~20 ms.
-      expect(median(unknown)).toBeGreaterThan(median(known) * 0.5);
+      // The fastest answer of each kind is the one least disturbed by other work on the
+      // machine. Without the dummy hash an unknown name answers in ~1 ms against ~25 ms.
+      expect(Math.min(...unknown)).toBeGreaterThan(Math.min(...known) * 0.5);
       await loginWithBearer(http, user.username, user.password);
     });
 
