@@ -24,11 +24,12 @@ export interface LoadOptions {
 
 export async function load(options: LoadOptions): Promise<LoadResult> {
   let next = 0;
+  // autocannon refuses an explicit undefined duration, even when it counts requests instead.
+  const until = options.amount ? { amount: options.amount } : { duration: options.seconds };
   const result = await autocannon({
     url: options.url,
     connections: options.connections,
-    duration: options.seconds,
-    amount: options.amount,
+    ...until,
     overallRate: options.overallRate,
     setupClient: (client) => client.setHeaders(options.headers[next++ % options.headers.length]),
   });
