@@ -50,6 +50,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
       if (typeof payload === 'string') {
         return { statusCode, message: payload };
       }
+      // `details` is kept: the health check's 503 says there which dependency is down.
       const { message, details } = payload as { message?: unknown; details?: unknown };
       return {
         statusCode,
