@@ -57,6 +57,19 @@ describe('SessionService round trips (dedicated redis-server)', () => {
     }
   });
 
+  it('names the session of a token without any Redis command', async () => {
+    const { sessions, close } = await sessionService({ redis: { url: server.url } });
+    try {
+      const { token, session } = await sessions.create(alice);
+      await admin.config('RESETSTAT');
+      expect(sessions.idOf(token)).toBe(session.id);
+      expect(sessions.idOf('not-a-token')).toBeNull();
+      expect(await commandCounts(admin)).toEqual({});
+    } finally {
+      await close();
+    }
+  });
+
   it('survives a script cache flush (NOSCRIPT) and a Redis restart', async () => {
     const { sessions, close } = await sessionService({ redis: { url: server.url } });
     try {

@@ -25,7 +25,7 @@ export function setupApp(app: NestExpressApplication): NestExpressApplication {
   app.useBodyParser('urlencoded', { limit: BODY_LIMIT, extended: false });
   app.connectMicroservice<MicroserviceOptions>({
     transport: Transport.TCP,
-    options: { host: config.get('AUTH_RPC_HOST'), port: config.get('AUTH_RPC_PORT') },
+    options: { host: config.get('AUTH_RPC_LISTEN_HOST'), port: config.get('AUTH_RPC_PORT') },
   });
   setupOpenApi(app);
   return app;

@@ -45,6 +45,11 @@ export class SessionService {
       : this.store.validate(ref.id);
   }
 
+  /** The id of the session a token names (whether or not it is live), without any store call. */
+  idOf(token: unknown): string | null {
+    return parseToken(token)?.id ?? null;
+  }
+
   /** A session by id, without sliding its idle timeout. */
   async get(id: string): Promise<Session | null> {
     return parseSessionId(id) ? this.store.get(id) : null;

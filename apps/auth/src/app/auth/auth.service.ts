@@ -42,9 +42,9 @@ export class AuthService {
   ): Promise<IssuedSession> {
     const revoked: string[] = [];
     for (const token of heldTokens) {
-      const held = await this.sessions.validate(token);
-      if (held && (await this.sessions.destroy(held.id))) {
-        revoked.push(held.id);
+      const id = this.sessions.idOf(token);
+      if (id && (await this.sessions.destroy(id))) {
+        revoked.push(id);
       }
     }
     const issued = await this.sessions.create(

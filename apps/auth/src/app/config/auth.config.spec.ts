@@ -19,7 +19,7 @@ describe('AuthConfig', () => {
       maxSessionsPerUser: 10,
       keyPrefix: 'cr:',
       cookie: { secure: false },
-      allowedOrigins: ['http://localhost:3000', 'http://localhost:3001'],
+      allowedOrigins: ['http://localhost:3000', 'http://127.0.0.1:3000', 'http://localhost:3001'],
     });
     expect(config.trustProxy).toBe('loopback');
   });

@@ -92,7 +92,7 @@ export class AuthConfig {
             .split(',')
             .map((origin) => origin.trim())
             .filter(Boolean)
-        : ['http://localhost:3000', `http://localhost:${port}`],
+        : ['http://localhost:3000', 'http://127.0.0.1:3000', `http://localhost:${port}`],
     };
   }
 

@@ -7,7 +7,7 @@ export interface Env {
   NODE_ENV: string;
   AUTH_PORT: number;
   AUTH_RPC_PORT: number;
-  AUTH_RPC_HOST: string;
+  AUTH_RPC_LISTEN_HOST: string;
   REDIS_URL: string;
   REDIS_CLUSTER_NODES?: string;
   AUTH_DATABASE_URL?: string;
@@ -32,7 +32,8 @@ export const envSchema = Joi.object<Env>({
   AUTH_PORT: port.default(3001),
   AUTH_RPC_PORT: port.default(4001),
   // Other services reach the session RPC from other containers: listen on every interface.
-  AUTH_RPC_HOST: Joi.string().default('0.0.0.0'),
+  // Loopback by default: the session RPC trusts its callers, so expose it only on purpose.
+  AUTH_RPC_LISTEN_HOST: Joi.string().default('127.0.0.1'),
   REDIS_URL: Joi.string()
     .uri({ scheme: ['redis', 'rediss'] })
     .default('redis://127.0.0.1:6379'),

@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
 import { DataSource, DataSourceOptions } from 'typeorm';
 
 import { StartupError } from '../common/startup.error';
@@ -17,6 +19,9 @@ import { CreateUsers1764000000000 } from './migrations/1764000000000-create-user
       inject: [AuthConfig],
       useFactory: (config: AuthConfig) => ({
         ...config.database,
+        // Passed in rather than loaded by name, so the production build lists the drivers as
+        // dependencies and the image installs them.
+        driver: config.database.type === 'postgres' ? pg : BetterSqlite3,
         entities: [User],
         migrations: [CreateUsers1764000000000],
         migrationsRun: true,

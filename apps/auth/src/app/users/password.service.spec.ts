@@ -17,8 +17,15 @@ describe('PasswordService', () => {
     await expect(passwords.verify(stored, 'wrong horse')).resolves.toBe(false);
   });
 
-  it('answers false, after the same work, when there is no stored hash', async () => {
+  it('answers false after a real argon2id check when there is no stored hash', async () => {
+    const argon2 = jest.requireActual('@node-rs/argon2');
+    const spy = jest.spyOn(argon2, 'verify');
     await expect(passwords.verify(undefined, 'anything')).resolves.toBe(false);
+    expect(spy).toHaveBeenCalledWith(
+      expect.stringMatching(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/),
+      'anything',
+    );
+    spy.mockRestore();
   });
 
   it('reads a corrupt stored hash as a failed check, not an error', async () => {
