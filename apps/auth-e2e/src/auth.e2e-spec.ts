@@ -2,7 +2,13 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { freePort, runToExit, Running, sqliteFile, start, waitFor } from './auth-process';
+import {
+  freePort,
+  runBuiltAppToExit,
+  RunningApp,
+  startBuiltApp,
+  waitForStatus,
+} from '@cloakroom/e2e-support';
 
 const ORIGIN = 'http://localhost:3000';
 
@@ -27,7 +33,7 @@ describe('the built auth service', () => {
   }
 
   describe('with no database configured', () => {
-    let running: Running | undefined;
+    let running: RunningApp | undefined;
 
     afterEach(async () => {
       await running?.stop();
@@ -36,10 +42,10 @@ describe('the built auth service', () => {
 
     it('creates .data/auth.sqlite under its working directory, seeds demo users and serves', async () => {
       const settings = await env();
-      running = start(settings, cwd);
+      running = startBuiltApp('auth', settings, cwd);
       const base = `http://127.0.0.1:${settings.AUTH_PORT}/api/auth`;
-      await waitFor(`${base}/health`);
-      expect(existsSync(sqliteFile(cwd))).toBe(true);
+      await waitForStatus(`${base}/health`);
+      expect(existsSync(join(cwd, '.data', 'auth.sqlite'))).toBe(true);
 
       const login = await fetch(`${base}/login`, {
         method: 'POST',
@@ -61,9 +67,9 @@ describe('the built auth service', () => {
 
     it('seeds no demo users in production', async () => {
       const settings = await env({ NODE_ENV: 'production' });
-      running = start(settings, cwd);
+      running = startBuiltApp('auth', settings, cwd);
       const base = `http://127.0.0.1:${settings.AUTH_PORT}/api/auth`;
-      await waitFor(`${base}/health`);
+      await waitForStatus(`${base}/health`);
       const login = await fetch(`${base}/login`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', origin: ORIGIN },
@@ -74,7 +80,11 @@ describe('the built auth service', () => {
   });
 
   it('exits 1 with one line naming the Redis it looked for when Redis is down', async () => {
-    const result = await runToExit(await env({ REDIS_URL: 'redis://127.0.0.1:6398' }), cwd);
+    const result = await runBuiltAppToExit(
+      'auth',
+      await env({ REDIS_URL: 'redis://127.0.0.1:6398' }),
+      cwd,
+    );
     expect(result.code).toBe(1);
     const lines = (result.stdout + result.stderr).trim().split('\n');
     expect(lines).toHaveLength(1);
@@ -83,7 +93,8 @@ describe('the built auth service', () => {
   });
 
   it('exits 1 with one line, password hidden, when PostgreSQL is down', async () => {
-    const result = await runToExit(
+    const result = await runBuiltAppToExit(
+      'auth',
       await env({ AUTH_DATABASE_URL: 'postgres://postgres:hunter2@127.0.0.1:5498/test' }),
       cwd,
     );
@@ -95,7 +106,11 @@ describe('the built auth service', () => {
   });
 
   it('exits 1 with one line listing every invalid setting', async () => {
-    const result = await runToExit({ AUTH_PORT: 'x', SESSION_MAX_PER_USER: '-3' }, cwd);
+    const result = await runBuiltAppToExit(
+      'auth',
+      { AUTH_PORT: 'x', SESSION_MAX_PER_USER: '-3' },
+      cwd,
+    );
     expect(result.code).toBe(1);
     const output = (result.stdout + result.stderr).trim();
     expect(output.split('\n')).toHaveLength(1);

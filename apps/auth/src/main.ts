@@ -2,9 +2,10 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 
+import { exitOnStartupFailure, StartupError } from '@cloakroom/service-kit';
+
 import { AppModule } from './app/app.module';
 import { GLOBAL_PREFIX, setupApp } from './app/app.setup';
-import { StartupError } from './app/common/startup.error';
 import { AuthConfig } from './app/config/auth.config';
 
 async function bootstrap(): Promise<void> {
@@ -29,12 +30,14 @@ async function bootstrap(): Promise<void> {
   );
 }
 
+const reportStartupFailure = exitOnStartupFailure('auth');
+
 bootstrap().catch((error: unknown) => {
   if (error instanceof StartupError) {
-    console.error(error.message);
-  } else {
-    Logger.flush();
-    console.error(error);
+    reportStartupFailure(error);
   }
+  // Not a failure start-up knows how to explain: the buffered logs and the stack may.
+  Logger.flush();
+  console.error(error);
   process.exit(1);
 });

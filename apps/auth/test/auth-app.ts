@@ -1,10 +1,11 @@
-import { AddressInfo, createServer } from 'node:net';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import type { App } from 'supertest/types';
 import { DataSource } from 'typeorm';
+
+import { freePort } from '@cloakroom/e2e-support';
 
 import { AppModule } from '../src/app/app.module';
 import { setupApp } from '../src/app/app.setup';
@@ -19,15 +20,6 @@ export interface AuthApp {
   rpcPort: number;
   keyPrefix: string;
   close(): Promise<void>;
-}
-
-/** A free loopback TCP port, for the session RPC listener. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** Deletes every Redis key under a prefix, so reruns start from nothing. */

@@ -1,7 +1,8 @@
 import { Test } from '@nestjs/testing';
 
+import { StartupError } from '@cloakroom/service-kit';
+
 import { AppModule } from '../src/app/app.module';
-import { StartupError } from '../src/app/common/startup.error';
 import { AuthConfigModule } from '../src/app/config/config.module';
 import { DatabaseModule } from '../src/app/database/database.module';
 

@@ -1,9 +1,14 @@
-import { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { freePort, runUntilExit, spawnBuilt, stop, waitForStatus } from './built-app';
+import {
+  freePort,
+  runBuiltAppToExit,
+  RunningApp,
+  startBuiltApp,
+  waitForStatus,
+} from '@cloakroom/e2e-support';
 
 describe('the built catalog service', () => {
   const dir = mkdtempSync(join(tmpdir(), 'catalog-e2e-'));
@@ -12,7 +17,7 @@ describe('the built catalog service', () => {
 
   it('exits 1 with one line naming the database when PostgreSQL is unreachable', async () => {
     const port = await freePort();
-    const result = await runUntilExit(
+    const result = await runBuiltAppToExit(
       'catalog',
       {
         CATALOG_DATABASE_URL: `postgres://postgres:secret@127.0.0.1:${port}/catalog`,
@@ -28,13 +33,13 @@ describe('the built catalog service', () => {
   });
 
   describe('started while the auth service is not running', () => {
-    let child: ChildProcess | undefined;
+    let running: RunningApp | undefined;
     let base: string;
 
     beforeAll(async () => {
       const port = await freePort();
       base = `http://127.0.0.1:${port}`;
-      child = spawnBuilt(
+      running = startBuiltApp(
         'catalog',
         { CATALOG_PORT: String(port), AUTH_RPC_PORT: String(await freePort()) },
         dir,
@@ -42,7 +47,7 @@ describe('the built catalog service', () => {
       await waitForStatus(`${base}/api/catalog/products`, 200);
     });
 
-    afterAll(() => stop(child));
+    afterAll(() => running?.stop());
 
     it('serves the seeded products: public reads need no session service', async () => {
       const response = await fetch(`${base}/api/catalog/products`);

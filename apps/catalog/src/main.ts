@@ -2,10 +2,11 @@ import { Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 
+import { exitOnStartupFailure } from '@cloakroom/service-kit';
+
 import { AppModule } from './app/app.module';
 import { configureApp } from './app/app.setup';
 import { Env } from './app/config/env.schema';
-import { exitOnStartupFailure } from './app/startup';
 
 async function bootstrap(): Promise<void> {
   // Logs stay buffered until start-up succeeds, so a failure prints one line, not a stack.

@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import { INestApplication, INestMicroservice, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { MicroserviceOptions, Transport } from '@nestjs/microservices';
@@ -67,17 +66,6 @@ export class StandInAuth {
     const { token } = await this.rpc.get(SessionService).create(user, { userAgent: 'e2e' });
     return `${catalog.get(SessionCookieService).name}=${token}`;
   }
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 export function randomSuffix(): string {

@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 
+import { freePort } from '@cloakroom/e2e-support';
 import { RedisServerProcess, startRedisServer } from '@cloakroom/session/testing';
 
-import { freePort, StandInAuth, startCatalogApp } from './catalog-app';
+import { StandInAuth, startCatalogApp } from './catalog-app';
 
 const ORIGIN = 'http://localhost:3000';
 

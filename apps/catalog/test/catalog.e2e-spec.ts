@@ -1,9 +1,10 @@
 import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 
+import { freePort } from '@cloakroom/e2e-support';
 import { SessionUser } from '@cloakroom/session';
 
-import { freePort, randomSuffix, StandInAuth, startCatalogApp } from './catalog-app';
+import { randomSuffix, StandInAuth, startCatalogApp } from './catalog-app';
 
 const ORIGIN = 'http://localhost:3000';
 const suite = randomSuffix();

@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
-import { freePort, WORKSPACE_ROOT } from './support/stack';
+import { freePort } from '@cloakroom/e2e-support';
+
+import { WORKSPACE_ROOT } from './support/stack';
 
 const PREFLIGHT = join(WORKSPACE_ROOT, 'tools', 'start', 'preflight.js');
 

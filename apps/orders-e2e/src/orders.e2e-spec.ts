@@ -1,9 +1,14 @@
-import { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { freePort, runUntilExit, spawnBuilt, stop, waitForStatus } from './built-app';
+import {
+  freePort,
+  runBuiltAppToExit,
+  RunningApp,
+  startBuiltApp,
+  waitForStatus,
+} from '@cloakroom/e2e-support';
 
 describe('the built orders service', () => {
   const dir = mkdtempSync(join(tmpdir(), 'orders-e2e-'));
@@ -12,7 +17,7 @@ describe('the built orders service', () => {
 
   it('exits 1 with one line saying where Redis was looked for when it is unreachable', async () => {
     const port = await freePort();
-    const result = await runUntilExit(
+    const result = await runBuiltAppToExit(
       'orders',
       { REDIS_URL: `redis://127.0.0.1:${port}`, ORDERS_PORT: String(await freePort()) },
       dir,
@@ -27,7 +32,7 @@ describe('the built orders service', () => {
 
   it('exits 1 with one line naming the database when PostgreSQL is unreachable', async () => {
     const port = await freePort();
-    const result = await runUntilExit(
+    const result = await runBuiltAppToExit(
       'orders',
       {
         ORDERS_DATABASE_URL: `postgres://postgres:secret@127.0.0.1:${port}/orders`,
@@ -43,17 +48,17 @@ describe('the built orders service', () => {
   });
 
   describe('started with its defaults', () => {
-    let child: ChildProcess | undefined;
+    let running: RunningApp | undefined;
     let base: string;
 
     beforeAll(async () => {
       const port = await freePort();
       base = `http://127.0.0.1:${port}`;
-      child = spawnBuilt('orders', { ORDERS_PORT: String(port) }, dir);
+      running = startBuiltApp('orders', { ORDERS_PORT: String(port) }, dir);
       await waitForStatus(`${base}/api/orders/health`, 200);
     });
 
-    afterAll(() => stop(child));
+    afterAll(() => running?.stop());
 
     it('keeps its orders in an embedded SQLite file under .data/', () => {
       expect(existsSync(join(dir, '.data', 'orders.sqlite'))).toBe(true);

@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 
@@ -22,17 +21,6 @@ export async function startOrdersApp(env: Record<string, string>): Promise<INest
 export async function sessionCookie(app: INestApplication, user: SessionUser): Promise<string> {
   const { token } = await app.get(SessionService).create(user, { userAgent: 'e2e' });
   return `${app.get(SessionCookieService).name}=${token}`;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 export function randomSuffix(): string {

@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 
+import { freePort } from '@cloakroom/e2e-support';
 import { RedisServerProcess, startRedisServer } from '@cloakroom/session/testing';
 
-import { freePort, sessionCookie, startOrdersApp } from './orders-app';
+import { sessionCookie, startOrdersApp } from './orders-app';
 
 describe('orders when Redis goes down (SQLite)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'orders-e2e-'));

@@ -4,7 +4,7 @@ import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { SessionGuard, SessionModule } from '@cloakroom/session';
 
 import { AuthModule } from './auth/auth.module';
-import { HttpExceptionFilter } from './common/http-exception.filter';
+import { AuthErrorFilter } from './common/auth-error.filter';
 import { AppValidationPipe } from './common/validation';
 import { AuthConfig } from './config/auth.config';
 import { AuthConfigModule } from './config/config.module';
@@ -39,7 +39,7 @@ export class AppModule {
         // Default deny: every route needs a session unless it is marked @Public().
         { provide: APP_GUARD, useClass: SessionGuard },
         { provide: APP_PIPE, useClass: AppValidationPipe },
-        { provide: APP_FILTER, useClass: HttpExceptionFilter },
+        { provide: APP_FILTER, useClass: AuthErrorFilter },
       ],
     };
   }

@@ -1,7 +1,7 @@
 import { INestApplication, ValidationPipe } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 
-import { HttpErrorFilter } from './http/http-error.filter';
+import { HttpErrorFilter } from '@cloakroom/service-kit';
 
 /** What `main.ts` and the e2e specs both apply to the app: one prefix, one pipe, one filter. */
 export function configureApp(app: INestApplication): INestApplication {

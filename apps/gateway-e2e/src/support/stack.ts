@@ -1,8 +1,15 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+
+import {
+  builtAppMain,
+  freePort,
+  startBuiltApp,
+  stopProcess,
+  waitForStatus,
+} from '@cloakroom/e2e-support';
 
 export const WORKSPACE_ROOT = resolve(__dirname, '../../../..');
 export const ARTIFACTS = resolve(__dirname, '../../artifacts');
@@ -38,8 +45,8 @@ export class Stack {
 
   async start(): Promise<void> {
     for (const app of ['auth', 'orders', 'catalog', 'gateway'] as const) {
-      if (!existsSync(mainOf(app))) {
-        throw new Error(`${mainOf(app)} is missing: run "npx nx run-many -t build" first`);
+      if (!existsSync(builtAppMain(app))) {
+        throw new Error(`${builtAppMain(app)} is missing: run "npx nx run-many -t build" first`);
       }
     }
     this.ports = {
@@ -50,7 +57,6 @@ export class Stack {
       rpc: await freePort(),
     };
     const env: Record<string, string> = {
-      PATH: process.env['PATH'] ?? '',
       NODE_ENV: 'development',
       REDIS_URL: 'redis://127.0.0.1:6379',
       SESSION_KEY_PREFIX: `cr-e2e-${Math.random().toString(36).slice(2, 10)}:`,
@@ -71,11 +77,7 @@ export class Stack {
     };
     mkdirSync(ARTIFACTS, { recursive: true });
     for (const app of ['auth', 'orders', 'catalog', 'gateway'] as const) {
-      const child = spawn(process.execPath, [mainOf(app)], {
-        cwd: this.dir,
-        env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const { child } = startBuiltApp(app, env, this.dir);
       const log = createWriteStream(join(ARTIFACTS, `${this.name}-${app}.log`));
       child.stdout?.pipe(log);
       child.stderr?.pipe(log);
@@ -83,53 +85,13 @@ export class Stack {
     }
     await Promise.all(
       (['auth', 'orders', 'catalog', 'gateway'] as const).map((app) =>
-        waitForHealth(`${this.url(app)}${HEALTH_PATH[app]}`),
+        waitForStatus(`${this.url(app)}${HEALTH_PATH[app]}`, 200, 30_000),
       ),
     );
   }
 
   async stop(): Promise<void> {
-    await Promise.all(
-      this.children.map(
-        (child) =>
-          new Promise<void>((done) => {
-            if (child.exitCode !== null || child.signalCode !== null) return done();
-            child.once('exit', () => done());
-            child.kill('SIGTERM');
-          }),
-      ),
-    );
+    await Promise.all(this.children.map(stopProcess));
     rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-function mainOf(app: App): string {
-  return join(WORKSPACE_ROOT, 'dist', 'apps', app, 'main.js');
-}
-
-export async function waitForHealth(url: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = 'no answer';
-  while (Date.now() < deadline) {
-    try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
-      if (response.status === 200) return;
-      last = `HTTP ${response.status}`;
-    } catch (error) {
-      last = (error as Error).message;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  throw new Error(`${url} did not answer 200 within ${timeoutMs} ms (last: ${last})`);
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }

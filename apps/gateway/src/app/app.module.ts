@@ -1,18 +1,11 @@
 import { Module } from '@nestjs/common';
-import { ConfigModule } from '@nestjs/config';
+
+import { EnvConfigModule } from '@cloakroom/service-kit';
 
 import { envSchema } from './config/env.schema';
 import { HealthModule } from './health/health.module';
 
 @Module({
-  imports: [
-    ConfigModule.forRoot({
-      isGlobal: true,
-      ignoreEnvFile: true,
-      validationSchema: envSchema,
-      validationOptions: { abortEarly: false },
-    }),
-    HealthModule,
-  ],
+  imports: [EnvConfigModule.forRoot(envSchema), HealthModule],
 })
 export class AppModule {}

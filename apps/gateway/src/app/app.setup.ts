@@ -2,8 +2,9 @@ import { ConfigService } from '@nestjs/config';
 import { HttpAdapterHost } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 
+import { HttpErrorFilter } from '@cloakroom/service-kit';
+
 import { Env, upstreamsOf } from './config/env.schema';
-import { HttpErrorFilter } from './http/http-error.filter';
 import { upstreamProxy } from './proxy/upstream.proxy';
 import { serveWebPage } from './web/web.setup';
 

@@ -1,34 +1,31 @@
 import { Module } from '@nestjs/common';
-import { ConfigModule, ConfigService } from '@nestjs/config';
+import { ConfigService } from '@nestjs/config';
 import { APP_GUARD } from '@nestjs/core';
-import { TypeOrmModule } from '@nestjs/typeorm';
-import { DataSourceOptions } from 'typeorm';
 
+import { ServiceDatabaseModule } from '@cloakroom/database';
+import { EnvConfigModule } from '@cloakroom/service-kit';
 import { SessionGuard, SessionModule } from '@cloakroom/session';
 
-import { databaseOptions, openDataSource } from './config/database.options';
 import { Env, envSchema } from './config/env.schema';
 import { sessionOptions } from './config/session.options';
 import { HealthModule } from './health/health.module';
+import { Order } from './orders/entities/order.entity';
+import { CreateOrders1764000000000 } from './orders/migrations/1764000000000-create-orders';
 import { OrdersModule } from './orders/orders.module';
 
 @Module({
   imports: [
-    ConfigModule.forRoot({
-      isGlobal: true,
-      ignoreEnvFile: true,
-      validationSchema: envSchema,
-      validationOptions: { abortEarly: false },
-    }),
+    EnvConfigModule.forRoot(envSchema),
     SessionModule.forRootAsync({
       inject: [ConfigService],
       useFactory: (config: ConfigService<Env, true>) => sessionOptions(config),
     }),
-    TypeOrmModule.forRootAsync({
+    ServiceDatabaseModule.forRoot({
       inject: [ConfigService],
-      useFactory: (config: ConfigService<Env, true>) =>
-        databaseOptions(config.get('ORDERS_DATABASE_URL')),
-      dataSourceFactory: (options) => openDataSource(options as DataSourceOptions),
+      url: (config: ConfigService<Env, true>) => config.get('ORDERS_DATABASE_URL'),
+      entities: [Order],
+      migrations: [CreateOrders1764000000000],
+      migrationsTableName: 'orders_migrations',
     }),
     // Before OrdersModule, so that /orders/health is not taken for an order id.
     HealthModule,

@@ -1,4 +1,3 @@
-import { resolve } from 'node:path';
 import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 
@@ -15,10 +14,6 @@ export interface RedisEndpoint {
   db?: number;
   tls?: object;
 }
-
-export type DatabaseTarget =
-  | { type: 'postgres'; url: string }
-  | { type: 'better-sqlite3'; database: string };
 
 /**
  * The validated environment turned into what the modules need. The one place that knows how
@@ -96,14 +91,9 @@ export class AuthConfig {
     };
   }
 
-  /** PostgreSQL for a `postgres://` URL; otherwise an embedded SQLite file. */
-  get database(): DatabaseTarget {
-    const url = this.get('AUTH_DATABASE_URL');
-    if (url && /^postgres(ql)?:\/\//.test(url)) {
-      return { type: 'postgres', url };
-    }
-    const file = url?.replace(/^sqlite:(\/\/)?/, '') || '.data/auth.sqlite';
-    return { type: 'better-sqlite3', database: file === ':memory:' ? file : resolve(file) };
+  /** A `postgres://` URL, or else an embedded SQLite file: `.data/auth.sqlite` by default. */
+  get databaseUrl(): string {
+    return this.get('AUTH_DATABASE_URL') ?? 'sqlite:.data/auth.sqlite';
   }
 
   /** Express `trust proxy`: which hops may set X-Forwarded-For. */

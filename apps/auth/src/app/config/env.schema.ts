@@ -1,6 +1,6 @@
 import * as Joi from 'joi';
 
-import { StartupError } from '../common/startup.error';
+import { StartupError } from '@cloakroom/service-kit';
 
 /** The environment auth reads, after validation: defaults applied, numbers and flags typed. */
 export interface Env {
@@ -58,7 +58,7 @@ export const envSchema = Joi.object<Env>({
 export function validateEnv(raw: Record<string, unknown>): Env {
   const { error, value } = envSchema.validate(raw, { abortEarly: false, allowUnknown: true });
   if (error) {
-    throw new StartupError(`auth: invalid configuration: ${error.message}`);
+    throw new StartupError(`invalid configuration: ${error.message}`);
   }
   return value;
 }

@@ -1,8 +1,8 @@
 import { Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 
+import { StartupError } from '@cloakroom/service-kit';
 import { SessionStore } from '@cloakroom/session';
 
-import { StartupError } from '../common/startup.error';
 import { AuthConfig } from '../config/auth.config';
 
 /**
@@ -22,7 +22,7 @@ export class StartupCheck implements OnApplicationBootstrap {
       await this.store.ping();
     } catch (error) {
       throw new StartupError(
-        `auth: cannot reach Redis at ${this.config.redisLocation} ` +
+        `cannot reach Redis at ${this.config.redisLocation} ` +
           '(start one with `redis-server` or `docker run -p 6379:6379 redis:7`, or set REDIS_URL)',
         error,
       );

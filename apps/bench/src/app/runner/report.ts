@@ -52,9 +52,13 @@ export interface BenchReport {
   hotPath: {
     evalshaPerRequest: number;
     evalshaPerRequestFastify: number;
+    evalshaPerRequestCommandstats: number;
     malformedRequests: number;
     malformedRefused: number;
+    /** Sent by the server's own connections (MONITOR). */
     malformedRedisCommands: number;
+    /** INFO commandstats over the same pass: every client of the Redis. */
+    malformedRedisCommandsAllClients: number;
   };
   memory: {
     bytesPerSession: number;
@@ -98,7 +102,7 @@ export function printReport(report: BenchReport, log: (line: string) => void): v
   );
   const hot = report.hotPath;
   log(
-    `hot path: ${hot.evalshaPerRequest} EVALSHA/request (fastify ${hot.evalshaPerRequestFastify}); ${hot.malformedRequests} malformed-token requests, ${hot.malformedRefused} refused, ${hot.malformedRedisCommands} Redis commands`,
+    `hot path: ${hot.evalshaPerRequest} EVALSHA/request (fastify ${hot.evalshaPerRequestFastify}); ${hot.malformedRequests} malformed-token requests, ${hot.malformedRefused} refused, ${hot.malformedRedisCommands} Redis commands from the server (${hot.malformedRedisCommandsAllClients} from all clients)`,
   );
   log('\n### goals\n');
   for (const line of goals(report)) {

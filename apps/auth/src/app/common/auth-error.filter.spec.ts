@@ -1,9 +1,10 @@
-import { ArgumentsHost, BadRequestException, Logger, NotFoundException } from '@nestjs/common';
+import { ArgumentsHost, BadRequestException, Logger } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
+import { lastValueFrom, Observable } from 'rxjs';
 
 import { SessionStoreUnavailableError } from '@cloakroom/session';
 
-import { HttpExceptionFilter } from './http-exception.filter';
+import { AuthErrorFilter } from './auth-error.filter';
 import { TooManyAttemptsException } from './too-many-attempts.exception';
 
 interface FakeResponse {
@@ -34,18 +35,14 @@ function hostWithResponse() {
   return { host, response };
 }
 
-describe('HttpExceptionFilter', () => {
-  const filter = new HttpExceptionFilter(adapterHost);
+describe('AuthErrorFilter', () => {
+  const filter = new AuthErrorFilter(adapterHost);
 
-  it('answers { statusCode, message } for HTTP exceptions, joining validation messages', () => {
+  it('answers { statusCode, message } like every service', () => {
     const { host, response } = hostWithResponse();
     filter.catch(new BadRequestException(['a is bad', 'b is bad']), host);
     expect(response.statusCode).toBe(400);
     expect(response.body).toEqual({ statusCode: 400, message: 'a is bad; b is bad' });
-
-    const other = hostWithResponse();
-    filter.catch(new NotFoundException('User not found'), other.host);
-    expect(other.response.body).toEqual({ statusCode: 404, message: 'User not found' });
   });
 
   it('adds Retry-After to a 429', () => {
@@ -55,18 +52,19 @@ describe('HttpExceptionFilter', () => {
     expect(response.headers['Retry-After']).toBe('42');
   });
 
-  it('answers 503 when the session store is unavailable', () => {
-    const { host, response } = hostWithResponse();
-    filter.catch(new SessionStoreUnavailableError(), host);
-    expect(response.body).toEqual({ statusCode: 503, message: 'Session store unavailable' });
-  });
-
-  it('hides the details of an unexpected error behind a plain 500', () => {
+  it('answers 503 when the session store is unavailable, without logging it', () => {
     const { host, response } = hostWithResponse();
     const logged = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
-    filter.catch(new Error('database password is hunter2'), host);
-    expect(logged).toHaveBeenCalledWith(expect.stringContaining('hunter2'));
-    expect(response.statusCode).toBe(500);
-    expect(response.body).toEqual({ statusCode: 500, message: 'Internal server error' });
+    filter.catch(new SessionStoreUnavailableError(), host);
+    expect(response.body).toEqual({ statusCode: 503, message: 'Session store unavailable' });
+    expect(logged).not.toHaveBeenCalled();
+    logged.mockRestore();
+  });
+
+  it('hands RPC errors back to the transport', async () => {
+    const rpcHost = { getType: () => 'rpc' } as unknown as ArgumentsHost;
+    const error = new TooManyAttemptsException(1);
+    const result = filter.catch(error, rpcHost) as Observable<never>;
+    await expect(lastValueFrom(result)).rejects.toBe(error);
   });
 });

@@ -7,6 +7,7 @@ import {
   Logger,
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
+import { Observable, throwError } from 'rxjs';
 
 /** The body of every error answer: a status and a message, never a stack. */
 export interface ErrorBody {
@@ -17,32 +18,38 @@ export interface ErrorBody {
 }
 
 /**
- * The one exception filter: HTTP exceptions keep their status and message, client errors
- * raised below Nest (malformed JSON, body too large) keep theirs, anything else is a logged
- * 500 whose answer says nothing about the cause.
+ * The one error shape of an API, `{ statusCode, message }`: HTTP exceptions keep their status
+ * and message, client errors raised below Nest (malformed JSON, body too large) keep theirs,
+ * anything else is a 500 that is logged with its stack and answered without a word about the
+ * cause. `toBody` is `protected` so that an app can map its own errors by subclassing.
+ *
+ * @example
+ * app.useGlobalFilters(new HttpErrorFilter(app.get(HttpAdapterHost)));
  */
 @Catch()
 export class HttpErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger(HttpErrorFilter.name);
 
-  constructor(private readonly adapterHost: HttpAdapterHost) {}
+  constructor(protected readonly adapterHost: HttpAdapterHost) {}
 
-  catch(exception: unknown, host: ArgumentsHost): void {
-    const body = this.toBody(exception);
-    if (body.statusCode >= 500 && !(exception instanceof HttpException)) {
-      this.logger.error(exception instanceof Error ? exception.stack : String(exception));
+  catch(exception: unknown, host: ArgumentsHost): void | Observable<never> {
+    if (host.getType() !== 'http') {
+      // RPC errors travel back to the caller through the transport's own error channel.
+      return throwError(() => exception);
     }
+    const body = this.toBody(exception);
     const { httpAdapter } = this.adapterHost;
     httpAdapter.reply(host.switchToHttp().getResponse(), body, body.statusCode);
   }
 
-  private toBody(exception: unknown): ErrorBody {
+  protected toBody(exception: unknown): ErrorBody {
     if (exception instanceof HttpException) {
       const response = exception.getResponse();
       const statusCode = exception.getStatus();
       if (typeof response === 'string') {
         return { statusCode, message: response };
       }
+      // `details` is kept: a health check's 503 says there which dependency is down.
       const { message, details } = response as { message?: unknown; details?: unknown };
       return {
         statusCode,
@@ -50,10 +57,12 @@ export class HttpErrorFilter implements ExceptionFilter {
         ...(details !== undefined && { details }),
       };
     }
+    // Errors raised by Express middleware (body parser) carry their status: a client's fault.
     const status = (exception as { status?: unknown } | null)?.status;
     if (typeof status === 'number' && status >= 400 && status < 500) {
       return { statusCode: status, message: (exception as Error).message };
     }
+    this.logger.error(exception instanceof Error ? exception.stack : String(exception));
     return { statusCode: HttpStatus.INTERNAL_SERVER_ERROR, message: 'Internal server error' };
   }
 }

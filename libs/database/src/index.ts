@@ -1,0 +1,3 @@
+export { ServiceDatabaseModule, ServiceDatabaseOptions } from './lib/database.module';
+export { DatabaseSchema, databaseOptions } from './lib/database.options';
+export { openDataSource } from './lib/data-source.factory';

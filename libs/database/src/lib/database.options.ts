@@ -1,0 +1,40 @@
+import { resolve } from 'node:path';
+import { TypeOrmModuleOptions } from '@nestjs/typeorm';
+import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
+import { DataSourceOptions } from 'typeorm';
+
+/** What lives in a service's database: its entities and the migrations that create them. */
+export interface DatabaseSchema {
+  entities: NonNullable<DataSourceOptions['entities']>;
+  migrations: NonNullable<DataSourceOptions['migrations']>;
+  /** Defaults to TypeORM's `migrations`. */
+  migrationsTableName?: string;
+}
+
+const POSTGRES_URL = /^postgres(ql)?:\/\//;
+
+/**
+ * TypeORM options for a database URL. `postgres://` (or `postgresql://`) URLs use
+ * PostgreSQL; anything else is the path of an embedded SQLite file, optionally written
+ * `sqlite:<path>`. The drivers are passed in, not left to TypeORM's dynamic require, so the
+ * build lists them in the generated package.json. Migrations run at start-up, `synchronize`
+ * stays off so that a model change never silently alters tables, and nothing is retried:
+ * {@link openDataSource} reports a failure at once.
+ *
+ * @example
+ * databaseOptions('sqlite:.data/orders.sqlite', { entities: [Order], migrations: [CreateOrders] });
+ */
+export function databaseOptions(url: string, schema: DatabaseSchema): TypeOrmModuleOptions {
+  const common = { ...schema, migrationsRun: true, synchronize: false, retryAttempts: 0 };
+  if (POSTGRES_URL.test(url)) {
+    return { type: 'postgres', url, driver: pg, connectTimeoutMS: 3000, ...common };
+  }
+  const file = url.replace(/^sqlite:(\/\/)?/, '');
+  return {
+    type: 'better-sqlite3',
+    database: file === ':memory:' ? file : resolve(file),
+    driver: BetterSqlite3,
+    ...common,
+  };
+}

@@ -1,0 +1,85 @@
+import {
+  ArgumentsHost,
+  BadRequestException,
+  Logger,
+  NotFoundException,
+  ServiceUnavailableException,
+} from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import { lastValueFrom, Observable } from 'rxjs';
+
+import { HttpErrorFilter } from './http-error.filter';
+
+interface FakeResponse {
+  statusCode: number;
+  body: unknown;
+}
+
+/** Records what the filter asks the HTTP adapter to send. */
+const adapterHost = {
+  httpAdapter: {
+    reply: (response: FakeResponse, body: unknown, statusCode: number) => {
+      response.body = body;
+      response.statusCode = statusCode;
+    },
+  },
+} as unknown as HttpAdapterHost;
+
+function answerTo(exception: unknown): FakeResponse {
+  const response: FakeResponse = { statusCode: 0, body: undefined };
+  const host = {
+    getType: () => 'http',
+    switchToHttp: () => ({ getResponse: () => response }),
+  } as unknown as ArgumentsHost;
+  new HttpErrorFilter(adapterHost).catch(exception, host);
+  return response;
+}
+
+describe('HttpErrorFilter', () => {
+  let logged: jest.SpyInstance;
+
+  beforeEach(() => {
+    logged = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+  });
+
+  afterEach(() => logged.mockRestore());
+
+  it('answers { statusCode, message } for HTTP exceptions, joining validation messages', () => {
+    expect(answerTo(new BadRequestException(['a is bad', 'b is bad']))).toEqual({
+      statusCode: 400,
+      body: { statusCode: 400, message: 'a is bad; b is bad' },
+    });
+    expect(answerTo(new NotFoundException('User not found')).body).toEqual({
+      statusCode: 404,
+      message: 'User not found',
+    });
+    expect(logged).not.toHaveBeenCalled();
+  });
+
+  it('keeps the details of a health check', () => {
+    const details = { redis: { status: 'down' } };
+    const exception = new ServiceUnavailableException({ message: 'down', details });
+    expect(answerTo(exception).body).toEqual({ statusCode: 503, message: 'down', details });
+  });
+
+  it('keeps the status of a client error raised below Nest, such as malformed JSON', () => {
+    const parseError = Object.assign(new SyntaxError('Unexpected token'), { status: 400 });
+    expect(answerTo(parseError).body).toEqual({ statusCode: 400, message: 'Unexpected token' });
+  });
+
+  it('hides an unexpected error behind a plain 500 and logs its stack', () => {
+    const response = answerTo(new Error('database password is hunter2'));
+    expect(response).toEqual({
+      statusCode: 500,
+      body: { statusCode: 500, message: 'Internal server error' },
+    });
+    expect(logged).toHaveBeenCalledWith(expect.stringContaining('hunter2'));
+  });
+
+  it('hands errors outside HTTP back to their transport', async () => {
+    const host = { getType: () => 'rpc' } as unknown as ArgumentsHost;
+    const error = new Error('rpc failure');
+    const result = new HttpErrorFilter(adapterHost).catch(error, host) as Observable<never>;
+    await expect(lastValueFrom(result)).rejects.toBe(error);
+  });
+});
