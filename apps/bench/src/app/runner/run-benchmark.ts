@@ -158,7 +158,11 @@ export async function runBenchmark(): Promise<void> {
     const session = servers.get(key('express', 'session')) as ChildServer;
     const malformed = await measure(session, { seconds: 1, headers: fixtures.malformed });
     // INFO commandstats counts every client of the Redis; MONITOR only the server's own.
-    const malformedTrips = await countRoundTrips(settings.redisUrl, session.url, fixtures.malformed);
+    const malformedTrips = await countRoundTrips(
+      settings.redisUrl,
+      session.url,
+      fixtures.malformed,
+    );
     const sentByServer = Object.values(malformedTrips.sent).reduce((sum, calls) => sum + calls, 0);
     log(
       `malformed tokens: ${malformed.requests} requests, ${malformed.non2xx} refused, ${sentByServer} Redis commands from the server (${malformed.redisCommands} from all clients)`,
@@ -208,7 +212,10 @@ export async function runBenchmark(): Promise<void> {
       hotPath: {
         evalshaPerRequest: evalshaPerRequest(trips.get(key('express', 'session'))),
         evalshaPerRequestFastify: evalshaPerRequest(trips.get(key('fastify', 'session'))),
-        evalshaPerRequestCommandstats: perRequest(runs.get(key('express', 'session')) ?? [], 'evalsha'),
+        evalshaPerRequestCommandstats: perRequest(
+          runs.get(key('express', 'session')) ?? [],
+          'evalsha',
+        ),
         malformedRequests: malformed.requests,
         malformedRefused: malformed.non2xx,
         malformedRedisCommands: sentByServer,
