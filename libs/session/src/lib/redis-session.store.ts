@@ -34,6 +34,13 @@ const SCRIPTS = {
 type ScriptedClient = (Redis | Cluster) & Record<keyof typeof SCRIPTS, ScriptCall>;
 
 const SCHEMA_VERSION = '1';
+/**
+ * Redis keeps a small hash in the compact listpack encoding only while every value is at most
+ * `hash-max-listpack-value` bytes (64 by default); one longer value turns the whole hash into a
+ * hashtable, about twice the memory. A user agent is usually longer, so it is stored in chunks
+ * `ua`, `ua1`, `ua2`… of at most this many characters.
+ */
+const USER_AGENT_CHUNK = 60;
 const ATTRIBUTE_PREFIX = 'a:';
 
 /**
@@ -110,7 +117,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
       SCHEMA_VERSION,
     ];
     if (record.ip) fields.push('ip', record.ip);
-    if (record.userAgent) fields.push('ua', record.userAgent);
+    if (record.userAgent) fields.push(...userAgentFields(record.userAgent));
     for (const [name, value] of Object.entries(record.attributes)) {
       if (value !== undefined) fields.push(ATTRIBUTE_PREFIX + name, JSON.stringify(value));
     }
@@ -319,6 +326,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
       absoluteExpiresAt: 0,
       attributes: {},
     };
+    const userAgent: string[] = [];
     for (let i = 0; i < flat.length; i += 2) {
       const value = flat[i + 1];
       switch (flat[i]) {
@@ -344,13 +352,18 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
           session.ip = value;
           break;
         case 'ua':
-          session.userAgent = value;
+          userAgent[0] = value;
           break;
         default:
-          if (flat[i].startsWith(ATTRIBUTE_PREFIX)) {
+          if (flat[i].startsWith('ua')) {
+            userAgent[Number(flat[i].slice(2))] = value;
+          } else if (flat[i].startsWith(ATTRIBUTE_PREFIX)) {
             session.attributes[flat[i].slice(ATTRIBUTE_PREFIX.length)] = parseJson(value, null);
           }
       }
+    }
+    if (userAgent.length) {
+      session.userAgent = userAgent.join('');
     }
     session.expiresAt = Math.min(
       session.lastSeenAt + this.config.idleTimeoutMs,
@@ -358,6 +371,14 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     );
     return session;
   }
+}
+
+function userAgentFields(userAgent: string): string[] {
+  const fields: string[] = [];
+  for (let start = 0, part = 0; start < userAgent.length; start += USER_AGENT_CHUNK, part++) {
+    fields.push(part ? `ua${part}` : 'ua', userAgent.slice(start, start + USER_AGENT_CHUNK));
+  }
+  return fields;
 }
 
 function parseJson(value: string, fallback: unknown): unknown {
