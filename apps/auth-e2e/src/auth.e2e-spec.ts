@@ -2,15 +2,10 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import {
-  freePort,
-  runBuiltAppToExit,
-  RunningApp,
-  startBuiltApp,
-  waitForStatus,
-} from '@cloakroom/e2e-support';
+import { BuiltApp, freePort, RunningApp, waitForStatus } from '@cloakroom/e2e-support';
 
 const ORIGIN = 'http://localhost:3000';
+const auth = new BuiltApp('auth');
 
 describe('the built auth service', () => {
   let cwd: string;
@@ -42,7 +37,7 @@ describe('the built auth service', () => {
 
     it('creates .data/auth.sqlite under its working directory, seeds demo users and serves', async () => {
       const settings = await env();
-      running = startBuiltApp('auth', settings, cwd);
+      running = auth.start(settings, cwd);
       const base = `http://127.0.0.1:${settings.AUTH_PORT}/api/auth`;
       await waitForStatus(`${base}/health`);
       expect(existsSync(join(cwd, '.data', 'auth.sqlite'))).toBe(true);
@@ -67,7 +62,7 @@ describe('the built auth service', () => {
 
     it('seeds no demo users in production', async () => {
       const settings = await env({ NODE_ENV: 'production' });
-      running = startBuiltApp('auth', settings, cwd);
+      running = auth.start(settings, cwd);
       const base = `http://127.0.0.1:${settings.AUTH_PORT}/api/auth`;
       await waitForStatus(`${base}/health`);
       const login = await fetch(`${base}/login`, {
@@ -80,11 +75,7 @@ describe('the built auth service', () => {
   });
 
   it('exits 1 with one line naming the Redis it looked for when Redis is down', async () => {
-    const result = await runBuiltAppToExit(
-      'auth',
-      await env({ REDIS_URL: 'redis://127.0.0.1:6398' }),
-      cwd,
-    );
+    const result = await auth.runToExit(await env({ REDIS_URL: 'redis://127.0.0.1:6398' }), cwd);
     expect(result.code).toBe(1);
     const lines = (result.stdout + result.stderr).trim().split('\n');
     expect(lines).toHaveLength(1);
@@ -93,8 +84,7 @@ describe('the built auth service', () => {
   });
 
   it('exits 1 with one line, password hidden, when PostgreSQL is down', async () => {
-    const result = await runBuiltAppToExit(
-      'auth',
+    const result = await auth.runToExit(
       await env({ AUTH_DATABASE_URL: 'postgres://postgres:hunter2@127.0.0.1:5498/test' }),
       cwd,
     );
@@ -106,11 +96,7 @@ describe('the built auth service', () => {
   });
 
   it('exits 1 with one line listing every invalid setting', async () => {
-    const result = await runBuiltAppToExit(
-      'auth',
-      { AUTH_PORT: 'x', SESSION_MAX_PER_USER: '-3' },
-      cwd,
-    );
+    const result = await auth.runToExit({ AUTH_PORT: 'x', SESSION_MAX_PER_USER: '-3' }, cwd);
     expect(result.code).toBe(1);
     const output = (result.stdout + result.stderr).trim();
     expect(output.split('\n')).toHaveLength(1);

@@ -2,23 +2,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import {
-  freePort,
-  runBuiltAppToExit,
-  RunningApp,
-  startBuiltApp,
-  waitForStatus,
-} from '@cloakroom/e2e-support';
+import { BuiltApp, freePort, RunningApp, waitForStatus } from '@cloakroom/e2e-support';
 
 describe('the built catalog service', () => {
+  const catalog = new BuiltApp('catalog');
   const dir = mkdtempSync(join(tmpdir(), 'catalog-e2e-'));
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('exits 1 with one line naming the database when PostgreSQL is unreachable', async () => {
     const port = await freePort();
-    const result = await runBuiltAppToExit(
-      'catalog',
+    const result = await catalog.runToExit(
       {
         CATALOG_DATABASE_URL: `postgres://postgres:secret@127.0.0.1:${port}/catalog`,
         CATALOG_PORT: String(await freePort()),
@@ -39,8 +33,7 @@ describe('the built catalog service', () => {
     beforeAll(async () => {
       const port = await freePort();
       base = `http://127.0.0.1:${port}`;
-      running = startBuiltApp(
-        'catalog',
+      running = catalog.start(
         { CATALOG_PORT: String(port), AUTH_RPC_PORT: String(await freePort()) },
         dir,
       );

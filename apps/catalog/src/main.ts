@@ -2,10 +2,9 @@ import { Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 
-import { exitOnStartupFailure } from '@cloakroom/service-kit';
+import { configureServiceApp, exitOnStartupFailure } from '@cloakroom/service-kit';
 
 import { AppModule } from './app/app.module';
-import { configureApp } from './app/app.setup';
 import { Env } from './app/config/env.schema';
 
 async function bootstrap(): Promise<void> {
@@ -15,7 +14,7 @@ async function bootstrap(): Promise<void> {
     autoFlushLogs: false,
     abortOnError: false,
   });
-  await configureApp(app).init();
+  await configureServiceApp(app).init();
   app.flushLogs();
   const port = app.get<ConfigService<Env, true>>(ConfigService).get('CATALOG_PORT');
   await app.listen(port);

@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { MicroserviceOptions, Transport } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
 
+import { configureServiceApp } from '@cloakroom/service-kit';
 import {
   SessionCookieService,
   SessionModule,
@@ -18,9 +19,8 @@ import {
 export async function startCatalogApp(env: Record<string, string>): Promise<INestApplication> {
   Object.assign(process.env, env);
   const { AppModule } = await import('../src/app/app.module');
-  const { configureApp } = await import('../src/app/app.setup');
   const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
-  const app = configureApp(moduleRef.createNestApplication({ logger: false }));
+  const app = configureServiceApp(moduleRef.createNestApplication({ logger: false }));
   await app.init();
   return app;
 }

@@ -2,23 +2,17 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import {
-  freePort,
-  runBuiltAppToExit,
-  RunningApp,
-  startBuiltApp,
-  waitForStatus,
-} from '@cloakroom/e2e-support';
+import { BuiltApp, freePort, RunningApp, waitForStatus } from '@cloakroom/e2e-support';
 
 describe('the built orders service', () => {
+  const orders = new BuiltApp('orders');
   const dir = mkdtempSync(join(tmpdir(), 'orders-e2e-'));
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('exits 1 with one line saying where Redis was looked for when it is unreachable', async () => {
     const port = await freePort();
-    const result = await runBuiltAppToExit(
-      'orders',
+    const result = await orders.runToExit(
       { REDIS_URL: `redis://127.0.0.1:${port}`, ORDERS_PORT: String(await freePort()) },
       dir,
     );
@@ -32,8 +26,7 @@ describe('the built orders service', () => {
 
   it('exits 1 with one line naming the database when PostgreSQL is unreachable', async () => {
     const port = await freePort();
-    const result = await runBuiltAppToExit(
-      'orders',
+    const result = await orders.runToExit(
       {
         ORDERS_DATABASE_URL: `postgres://postgres:secret@127.0.0.1:${port}/orders`,
         ORDERS_PORT: String(await freePort()),
@@ -54,7 +47,7 @@ describe('the built orders service', () => {
     beforeAll(async () => {
       const port = await freePort();
       base = `http://127.0.0.1:${port}`;
-      running = startBuiltApp('orders', { ORDERS_PORT: String(port) }, dir);
+      running = orders.start({ ORDERS_PORT: String(port) }, dir);
       await waitForStatus(`${base}/api/orders/health`, 200);
     });
 

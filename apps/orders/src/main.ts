@@ -2,10 +2,9 @@ import { Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 
-import { exitOnStartupFailure } from '@cloakroom/service-kit';
+import { configureServiceApp, exitOnStartupFailure } from '@cloakroom/service-kit';
 
 import { AppModule } from './app/app.module';
-import { configureApp } from './app/app.setup';
 import { Env } from './app/config/env.schema';
 import { redisLocation } from './app/config/session.options';
 import { assertSessionStoreReachable } from './app/startup';
@@ -18,7 +17,7 @@ async function bootstrap(): Promise<void> {
     abortOnError: false,
   });
   const config = app.get<ConfigService<Env, true>>(ConfigService);
-  await configureApp(app).init();
+  await configureServiceApp(app).init();
   await assertSessionStoreReachable(app, redisLocation(config));
   app.flushLogs();
   const port = config.get('ORDERS_PORT');

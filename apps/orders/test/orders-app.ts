@@ -1,6 +1,7 @@
 import { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 
+import { configureServiceApp } from '@cloakroom/service-kit';
 import { SessionCookieService, SessionService, SessionUser } from '@cloakroom/session';
 
 /**
@@ -10,9 +11,8 @@ import { SessionCookieService, SessionService, SessionUser } from '@cloakroom/se
 export async function startOrdersApp(env: Record<string, string>): Promise<INestApplication> {
   Object.assign(process.env, env);
   const { AppModule } = await import('../src/app/app.module');
-  const { configureApp } = await import('../src/app/app.setup');
   const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
-  const app = configureApp(moduleRef.createNestApplication({ logger: false }));
+  const app = configureServiceApp(moduleRef.createNestApplication({ logger: false }));
   await app.init();
   return app;
 }

@@ -1,10 +1,3 @@
-export {
-  AppExit,
-  RunningApp,
-  builtAppMain,
-  runBuiltAppToExit,
-  startBuiltApp,
-  stopProcess,
-} from './lib/built-app.process';
+export { AppExit, BuiltApp, RunningApp, stopProcess } from './lib/built-app';
 export { freePort } from './lib/free-port';
 export { waitForStatus } from './lib/wait-for-status';

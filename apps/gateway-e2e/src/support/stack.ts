@@ -3,13 +3,7 @@ import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync } from 'n
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-import {
-  builtAppMain,
-  freePort,
-  startBuiltApp,
-  stopProcess,
-  waitForStatus,
-} from '@cloakroom/e2e-support';
+import { BuiltApp, freePort, stopProcess, waitForStatus } from '@cloakroom/e2e-support';
 
 export const WORKSPACE_ROOT = resolve(__dirname, '../../../..');
 export const ARTIFACTS = resolve(__dirname, '../../artifacts');
@@ -45,8 +39,9 @@ export class Stack {
 
   async start(): Promise<void> {
     for (const app of ['auth', 'orders', 'catalog', 'gateway'] as const) {
-      if (!existsSync(builtAppMain(app))) {
-        throw new Error(`${builtAppMain(app)} is missing: run "npx nx run-many -t build" first`);
+      const { main } = new BuiltApp(app);
+      if (!existsSync(main)) {
+        throw new Error(`${main} is missing: run "npx nx run-many -t build" first`);
       }
     }
     this.ports = {
@@ -77,7 +72,7 @@ export class Stack {
     };
     mkdirSync(ARTIFACTS, { recursive: true });
     for (const app of ['auth', 'orders', 'catalog', 'gateway'] as const) {
-      const { child } = startBuiltApp(app, env, this.dir);
+      const { child } = new BuiltApp(app).start(env, this.dir);
       const log = createWriteStream(join(ARTIFACTS, `${this.name}-${app}.log`));
       child.stdout?.pipe(log);
       child.stderr?.pipe(log);

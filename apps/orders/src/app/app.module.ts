@@ -6,7 +6,7 @@ import { ServiceDatabaseModule } from '@cloakroom/database';
 import { EnvConfigModule } from '@cloakroom/service-kit';
 import { SessionGuard, SessionModule } from '@cloakroom/session';
 
-import { Env, envSchema } from './config/env.schema';
+import { envSchema } from './config/env.schema';
 import { sessionOptions } from './config/session.options';
 import { HealthModule } from './health/health.module';
 import { Order } from './orders/entities/order.entity';
@@ -16,13 +16,9 @@ import { OrdersModule } from './orders/orders.module';
 @Module({
   imports: [
     EnvConfigModule.forRoot(envSchema),
-    SessionModule.forRootAsync({
-      inject: [ConfigService],
-      useFactory: (config: ConfigService<Env, true>) => sessionOptions(config),
-    }),
+    SessionModule.forRootAsync({ inject: [ConfigService], useFactory: sessionOptions }),
     ServiceDatabaseModule.forRoot({
-      inject: [ConfigService],
-      url: (config: ConfigService<Env, true>) => config.get('ORDERS_DATABASE_URL'),
+      urlSetting: 'ORDERS_DATABASE_URL',
       entities: [Order],
       migrations: [CreateOrders1764000000000],
       migrationsTableName: 'orders_migrations',

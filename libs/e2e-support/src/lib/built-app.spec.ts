@@ -1,14 +1,13 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
-import { builtAppMain, stopProcess } from './built-app.process';
+import { BuiltApp, stopProcess } from './built-app';
 
-describe('builtAppMain', () => {
-  it('points at the bundle the build writes under dist/apps', () => {
-    expect(builtAppMain('orders')).toMatch(/\/dist\/apps\/orders\/main\.js$/);
-    expect(
-      existsSync(builtAppMain('orders').replace(/dist\/apps\/orders\/main\.js$/, 'nx.json')),
-    ).toBe(true);
+describe('BuiltApp', () => {
+  it('runs the bundle the build writes under dist/apps of the workspace', () => {
+    const { main } = new BuiltApp('orders');
+    expect(main).toMatch(/\/dist\/apps\/orders\/main\.js$/);
+    expect(existsSync(main.replace(/dist\/apps\/orders\/main\.js$/, 'nx.json'))).toBe(true);
   });
 });
 

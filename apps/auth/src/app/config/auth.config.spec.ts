@@ -25,8 +25,8 @@ describe('AuthConfig', () => {
   });
 
   it('uses SQLite under .data/ unless AUTH_DATABASE_URL says otherwise', () => {
-    expect(configFor({}).databaseUrl).toBe('sqlite:.data/auth.sqlite');
-    expect(configFor({ AUTH_DATABASE_URL: 'postgres://db/auth' }).databaseUrl).toBe(
+    expect(configFor({}).get('AUTH_DATABASE_URL')).toBe('sqlite:.data/auth.sqlite');
+    expect(configFor({ AUTH_DATABASE_URL: 'postgres://db/auth' }).get('AUTH_DATABASE_URL')).toBe(
       'postgres://db/auth',
     );
   });

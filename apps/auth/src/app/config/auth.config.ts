@@ -91,11 +91,6 @@ export class AuthConfig {
     };
   }
 
-  /** A `postgres://` URL, or else an embedded SQLite file: `.data/auth.sqlite` by default. */
-  get databaseUrl(): string {
-    return this.get('AUTH_DATABASE_URL') ?? 'sqlite:.data/auth.sqlite';
-  }
-
   /** Express `trust proxy`: which hops may set X-Forwarded-For. */
   get trustProxy(): boolean | number | string {
     const value = this.get('TRUST_PROXY');

@@ -21,7 +21,8 @@ export class AuthConfigModule {
         }),
       ],
       providers: [AuthConfig],
-      exports: [AuthConfig],
+      // ConfigService too: shared modules such as the database read their settings through it.
+      exports: [AuthConfig, ConfigModule],
     };
   }
 }

@@ -10,7 +10,7 @@ export interface Env {
   AUTH_RPC_LISTEN_HOST: string;
   REDIS_URL: string;
   REDIS_CLUSTER_NODES?: string;
-  AUTH_DATABASE_URL?: string;
+  AUTH_DATABASE_URL: string;
   SESSION_IDLE_TIMEOUT: number;
   SESSION_ABSOLUTE_TIMEOUT: number;
   SESSION_MAX_PER_USER: number;
@@ -40,7 +40,8 @@ export const envSchema = Joi.object<Env>({
   REDIS_CLUSTER_NODES: Joi.string()
     .pattern(/^[^\s,:]+:\d+(,[^\s,:]+:\d+)*$/)
     .message('REDIS_CLUSTER_NODES must look like host:port,host:port'),
-  AUTH_DATABASE_URL: Joi.string(),
+  // A `postgres://` URL, or else an embedded SQLite file.
+  AUTH_DATABASE_URL: Joi.string().default('sqlite:.data/auth.sqlite'),
   SESSION_IDLE_TIMEOUT: seconds.default(1800),
   SESSION_ABSOLUTE_TIMEOUT: seconds.default(43200),
   SESSION_MAX_PER_USER: Joi.number().integer().min(0).default(10),

@@ -2,7 +2,6 @@ import { Module } from '@nestjs/common';
 
 import { ServiceDatabaseModule } from '@cloakroom/database';
 
-import { AuthConfig } from '../config/auth.config';
 import { User } from '../users/entities/user.entity';
 import { CreateUsers1764000000000 } from './migrations/1764000000000-create-users';
 
@@ -13,11 +12,9 @@ import { CreateUsers1764000000000 } from './migrations/1764000000000-create-user
 @Module({
   imports: [
     ServiceDatabaseModule.forRoot({
-      inject: [AuthConfig],
-      url: (config: AuthConfig) => config.databaseUrl,
+      urlSetting: 'AUTH_DATABASE_URL',
       entities: [User],
       migrations: [CreateUsers1764000000000],
-      hint: 'check AUTH_DATABASE_URL; without it auth uses SQLite',
     }),
   ],
 })
