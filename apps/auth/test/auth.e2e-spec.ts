@@ -560,6 +560,29 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
       );
       expect(changed.data).toEqual({ userId: user.id, roles: ['auditor'] });
     });
+
+    it('publishes session.revoked for a token presented at login and for sessions over the cap', async () => {
+      const user = await createUser(http, adminCookie);
+      const first = await loginWithBearer(http, user.username, user.password);
+      // Logging in again with the first token in hand revokes it (no fixation).
+      const second = await request(http)
+        .post('/api/auth/login')
+        .set('Authorization', `Bearer ${first.token}`)
+        .send({ username: user.username, password: user.password, transport: 'bearer' })
+        .expect(200);
+      await waitFor(
+        (event) =>
+          event.channel === SessionEvents.revoked &&
+          (event.data as { ids: string[] }).ids.includes(first.body.session.id),
+      );
+      // The cap is 3 in this suite: the fourth live session evicts the oldest, the second login.
+      for (let i = 0; i < 3; i++) await loginWithBearer(http, user.username, user.password);
+      await waitFor(
+        (event) =>
+          event.channel === SessionEvents.revoked &&
+          (event.data as { ids: string[] }).ids.includes(second.body.session.id),
+      );
+    });
   });
 
   describe('public routes', () => {
