@@ -71,6 +71,14 @@ describe('SessionGuard', () => {
     await expect(guard.canActivate(httpContext('open', {}).context)).resolves.toBe(true);
   });
 
+  it('accepts the bearer scheme in any case', async () => {
+    const { token } = await sessions.create({ id: '1', username: 'alice', roles: ['customer'] });
+    for (const scheme of ['bearer', 'BEARER']) {
+      const { context } = httpContext('inherited', { authorization: `${scheme} ${token}` });
+      await expect(guard.canActivate(context)).resolves.toBe(true);
+    }
+  });
+
   it('puts the validated session on the request', async () => {
     const { token } = await sessions.create({ id: '1', username: 'alice', roles: ['customer'] });
     const { context, request } = httpContext('inherited', bearer(token));

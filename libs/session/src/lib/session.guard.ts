@@ -18,6 +18,8 @@ import { REQUEST_SESSION_PROPERTY } from './session.constants';
 import { SessionService } from './session.service';
 import { Session } from './session.types';
 
+const BEARER = /^bearer /i;
+
 /** Where the token of a request came from: cookies get the CSRF rule, bearer tokens do not. */
 export type TokenSource = 'cookie' | 'bearer';
 
@@ -90,7 +92,8 @@ export class SessionGuard implements CanActivate {
       return { token: cookie, source: 'cookie' };
     }
     const authorization = request.headers['authorization'];
-    if (typeof authorization === 'string' && authorization.startsWith('Bearer ')) {
+    // The auth scheme is case-insensitive (RFC 9110): `bearer` and `BEARER` count too.
+    if (typeof authorization === 'string' && BEARER.test(authorization)) {
       return { token: authorization.slice(7).trim(), source: 'bearer' };
     }
     return null;

@@ -15,7 +15,7 @@ export function requestTokens(
     found.push({ token: cookie, source: 'cookie' });
   }
   const authorization = request.headers.authorization;
-  if (authorization?.startsWith('Bearer ')) {
+  if (authorization && /^bearer /i.test(authorization)) {
     found.push({ token: authorization.slice(7).trim(), source: 'bearer' });
   }
   return found;
