@@ -10,6 +10,7 @@ export { RemoteSessionStore } from './lib/remote-session.store';
 export { SessionRpcController } from './lib/session-rpc.controller';
 export { SessionCacheInvalidator } from './lib/session-cache-invalidator.controller';
 export { SessionStoreUnavailableError } from './lib/session-store-unavailable.error';
+export { SessionStoreHealthIndicator } from './lib/session-store.health';
 export { SessionCookieService } from './lib/session-cookie.service';
 export { OriginPolicy, OriginCheckedRequest } from './lib/origin-policy';
 export { SESSION_CONFIG, SessionEvents, SessionRpc } from './lib/session.constants';

@@ -2,9 +2,7 @@ import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 
-import { Public } from '@cloakroom/session';
-
-import { RedisHealthIndicator } from './redis.health';
+import { Public, SessionStoreHealthIndicator } from '@cloakroom/session';
 
 @ApiTags('health')
 @Public()
@@ -13,7 +11,7 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly database: TypeOrmHealthIndicator,
-    private readonly redis: RedisHealthIndicator,
+    private readonly redis: SessionStoreHealthIndicator,
   ) {}
 
   @Get()

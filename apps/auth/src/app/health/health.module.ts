@@ -1,13 +1,14 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 
+import { SessionStoreHealthIndicator } from '@cloakroom/session';
+
 import { HealthController } from './health.controller';
-import { RedisHealthIndicator } from './redis.health';
 import { StartupCheck } from './startup-check';
 
 @Module({
   imports: [TerminusModule],
   controllers: [HealthController],
-  providers: [RedisHealthIndicator, StartupCheck],
+  providers: [SessionStoreHealthIndicator, StartupCheck],
 })
 export class HealthModule {}

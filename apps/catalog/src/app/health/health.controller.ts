@@ -1,9 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 
-import { Public } from '@cloakroom/session';
-
-import { SessionStoreHealthIndicator } from './session-store.health';
+import { Public, SessionStoreHealthIndicator } from '@cloakroom/session';
 
 @Public()
 @Controller('catalog/health')

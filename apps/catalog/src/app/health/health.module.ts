@@ -1,8 +1,9 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 
+import { SessionStoreHealthIndicator } from '@cloakroom/session';
+
 import { HealthController } from './health.controller';
-import { SessionStoreHealthIndicator } from './session-store.health';
 
 @Module({
   imports: [TerminusModule.forRoot({ logger: false })],

@@ -1,9 +1,17 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 
-import { SessionStore } from '@cloakroom/session';
+import { SessionStore } from './session-store.interface';
 
-/** Up when the session store answers a ping within the store timeout. */
+/**
+ * A `@nestjs/terminus` indicator: up when the session store (Redis, or the auth service in
+ * remote mode) answers a ping within `storeTimeout`. Provide it next to `TerminusModule`.
+ *
+ * @example
+ * @Module({ imports: [TerminusModule], providers: [SessionStoreHealthIndicator] })
+ * // in a @HealthCheck() handler:
+ * this.health.check([() => this.sessions.isHealthy('redis')]);
+ */
 @Injectable()
 export class SessionStoreHealthIndicator {
   constructor(
