@@ -15,18 +15,28 @@ export default [
         {
           enforceBuildableLibDependency: true,
           banTransitiveDependencies: true,
-          allow: ['^.*/eslint(\\.base)?\\.config\\.[cm]?[jt]s$'],
+          // Shared build configs outside any project: ESLint's and the apps' webpack factory.
+          allow: [
+            '^.*/eslint(\\.base)?\\.config\\.[cm]?[jt]s$',
+            '^.*/tools/webpack/[^/]+\\.webpack\\.config(\\.js)?$',
+          ],
           depConstraints: [
             // Apps are deployables: they may use libraries, never another app.
             {
               sourceTag: 'type:app',
-              onlyDependOnLibsWithTags: ['type:data-access', 'type:util'],
+              onlyDependOnLibsWithTags: ['type:feature', 'type:data-access', 'type:util'],
             },
             // End-to-end suites drive their app from outside, over HTTP.
             {
               sourceTag: 'type:e2e',
               onlyDependOnLibsWithTags: ['type:data-access', 'type:util'],
             },
+            // Nest modules a service composes (health, start-up checks, session settings).
+            {
+              sourceTag: 'type:feature',
+              onlyDependOnLibsWithTags: ['type:data-access', 'type:util'],
+            },
+            // Data access never reaches up into the features built on it.
             {
               sourceTag: 'type:data-access',
               onlyDependOnLibsWithTags: ['type:data-access', 'type:util'],

@@ -1,28 +1,4 @@
-const { NxAppWebpackPlugin } = require('@nx/webpack/app-plugin');
-const { join } = require('path');
+const { nestAppWebpackConfig } = require('../../tools/webpack/nest-app.webpack.config');
 
-module.exports = {
-  output: {
-    path: join(__dirname, '../../dist/apps/bench'),
-    clean: true,
-    ...(process.env.NODE_ENV !== 'production' && {
-      devtoolModuleFilenameTemplate: '[absolute-resource-path]',
-    }),
-  },
-  module: {
-    // The session library ships its Redis scripts as .lua files.
-    rules: [{ test: /\.lua$/, type: 'asset/source' }],
-  },
-  plugins: [
-    new NxAppWebpackPlugin({
-      target: 'node',
-      compiler: 'tsc',
-      main: './src/main.ts',
-      tsConfig: './tsconfig.app.json',
-      optimization: false,
-      outputHashing: 'none',
-      generatePackageJson: false,
-      sourceMap: true,
-    }),
-  ],
-};
+// The bench runs from the workspace: no assets, and no package.json of its own to deploy with.
+module.exports = nestAppWebpackConfig(__dirname, { assets: [], generatePackageJson: false });

@@ -1,29 +1,3 @@
-const { NxAppWebpackPlugin } = require('@nx/webpack/app-plugin');
-const { join } = require('path');
+const { nestAppWebpackConfig } = require('../../tools/webpack/nest-app.webpack.config');
 
-module.exports = {
-  output: {
-    path: join(__dirname, '../../dist/apps/orders'),
-    clean: true,
-    ...(process.env.NODE_ENV !== 'production' && {
-      devtoolModuleFilenameTemplate: '[absolute-resource-path]',
-    }),
-  },
-  module: {
-    // The session library ships its Redis scripts as .lua files.
-    rules: [{ test: /\.lua$/, type: 'asset/source' }],
-  },
-  plugins: [
-    new NxAppWebpackPlugin({
-      target: 'node',
-      compiler: 'tsc',
-      main: './src/main.ts',
-      tsConfig: './tsconfig.app.json',
-      assets: ['./src/assets'],
-      optimization: false,
-      outputHashing: 'none',
-      generatePackageJson: true,
-      sourceMap: true,
-    }),
-  ],
-};
+module.exports = nestAppWebpackConfig(__dirname);

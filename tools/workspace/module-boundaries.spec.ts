@@ -70,6 +70,8 @@ describe('module boundaries', () => {
     const apps = constraints.find((rule) => rule.sourceTag === 'type:app');
     expect(apps?.onlyDependOnLibsWithTags).not.toContain('type:app');
     expect(apps?.onlyDependOnLibsWithTags).not.toContain('*');
+    const dataAccess = constraints.find((rule) => rule.sourceTag === 'type:data-access');
+    expect(dataAccess?.onlyDependOnLibsWithTags).not.toContain('type:feature');
 
     const projectFiles = ['apps', 'libs', 'tools']
       .flatMap((dir) =>
@@ -85,6 +87,30 @@ describe('module boundaries', () => {
       expect([name, tags.some((tag) => tag.startsWith('scope:'))]).toEqual([name, true]);
       expect([name, tags.some((tag) => tag.startsWith('type:'))]).toEqual([name, true]);
     }
+  });
+
+  it('refuses the session library (data access) importing a feature library', () => {
+    const errors = boundaryErrors(
+      'libs/session/src/lib/boundary-probe.ts',
+      "import { ServiceHealthModule } from '@cloakroom/service-sessions';\nexport const probe = ServiceHealthModule;\n",
+    );
+    expect(errors.length).toBeGreaterThan(0);
+  });
+
+  it('refuses the service kit (a utility) importing the session library', () => {
+    const errors = boundaryErrors(
+      'libs/service-kit/src/lib/boundary-probe.ts',
+      "import { SessionModule } from '@cloakroom/session';\nexport const probe = SessionModule;\n",
+    );
+    expect(errors.length).toBeGreaterThan(0);
+  });
+
+  it('allows a feature library to build on the session library and the service kit', () => {
+    const errors = boundaryErrors(
+      'libs/service-sessions/src/lib/boundary-probe.ts',
+      "import { SessionModule } from '@cloakroom/session';\nimport { StartupError } from '@cloakroom/service-kit';\nexport const probe = [SessionModule, StartupError];\n",
+    );
+    expect(errors).toEqual([]);
   });
 
   it('allows an app to import the session library through its alias', () => {

@@ -6,9 +6,10 @@ import type { App } from 'supertest/types';
 import { DataSource } from 'typeorm';
 
 import { freePort } from '@cloakroom/e2e-support';
+import { configureServiceApp } from '@cloakroom/service-kit';
 
 import { AppModule } from '../src/app/app.module';
-import { setupApp } from '../src/app/app.setup';
+import { authService } from '../src/app/app.setup';
 
 export const REDIS_URL = 'redis://127.0.0.1:6379';
 export const POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
@@ -68,7 +69,6 @@ export async function startAuthApp(
         NODE_ENV: 'test',
         REDIS_URL: redisUrl,
         AUTH_DATABASE_URL: databaseUrl,
-        AUTH_RPC_HOST: '127.0.0.1',
         AUTH_RPC_PORT: String(rpcPort),
         SESSION_KEY_PREFIX: keyPrefix,
         SESSION_ALLOWED_ORIGINS: ORIGIN,
@@ -82,7 +82,7 @@ export async function startAuthApp(
     ],
   }).compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({ logger: ['error'] });
-  setupApp(app);
+  configureServiceApp(app, authService);
   await app.init();
   await app.startAllMicroservices();
   return {

@@ -1,6 +1,7 @@
 import { INestApplication, INestMicroservice, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { MicroserviceOptions, Transport } from '@nestjs/microservices';
+import { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 
 import { configureServiceApp } from '@cloakroom/service-kit';
@@ -12,16 +13,13 @@ import {
   SessionUser,
 } from '@cloakroom/session';
 
-/**
- * Starts the catalog app in-process with the given environment. The app module reads its
- * configuration when it is first loaded, so it is loaded here, after the environment is set.
- */
+import { AppModule } from '../src/app/app.module';
+
+/** Starts the catalog app in-process with the given settings (they win over the environment). */
 export async function startCatalogApp(env: Record<string, string>): Promise<INestApplication> {
-  Object.assign(process.env, env);
-  const { AppModule } = await import('../src/app/app.module');
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
-  const app = configureServiceApp(moduleRef.createNestApplication({ logger: false }));
-  await app.init();
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(env)] }).compile();
+  const app = moduleRef.createNestApplication<NestExpressApplication>({ logger: false });
+  await configureServiceApp(app, { name: 'catalog' }).init();
   return app;
 }
 

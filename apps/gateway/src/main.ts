@@ -1,20 +1,15 @@
 import { join } from 'node:path';
-import { Logger } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
-import { NestFactory } from '@nestjs/core';
-import { NestExpressApplication } from '@nestjs/platform-express';
+
+import { bootstrapService } from '@cloakroom/service-kit';
 
 import { AppModule } from './app/app.module';
-import { configureGateway } from './app/app.setup';
-import { Env } from './app/config/env.schema';
+import { gatewayService } from './app/app.setup';
 
-async function bootstrap(): Promise<void> {
-  // No body parser: proxied requests must reach the services byte for byte.
-  const app = await NestFactory.create<NestExpressApplication>(AppModule, { bodyParser: false });
-  const port = app.get<ConfigService<Env, true>>(ConfigService).get('PORT');
+bootstrapService({
   // The build copies src/assets next to main.js.
-  await configureGateway(app, join(__dirname, 'assets', 'web')).listen(port);
-  Logger.log(`gateway listening on http://localhost:${port}`, 'Bootstrap');
-}
-
-bootstrap();
+  ...gatewayService(join(__dirname, 'assets', 'web')),
+  module: AppModule.forRoot(),
+  port: 'PORT',
+  // Proxied requests must reach the services byte for byte.
+  bodyParser: false,
+});

@@ -1,3 +1,3 @@
-export { InMemorySessionStore } from './testing/in-memory-session.store';
+export { freePort } from './testing/free-port';
 export { startRedisServer, RedisServerProcess } from './testing/redis-server';
 export { startRedisCluster, RedisClusterProcess } from './testing/redis-cluster';

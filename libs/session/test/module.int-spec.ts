@@ -2,10 +2,8 @@ import { Injectable, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 
-import { SessionModule, SessionService } from '../src';
-import { alice, uniquePrefix } from './store-contract';
-
-const url = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+import { SessionModule, SessionModuleOptions, SessionService } from '../src';
+import { alice, REDIS_URL as url, uniquePrefix } from './store-contract';
 
 @Injectable()
 class Settings {
@@ -60,7 +58,10 @@ describe('SessionModule', () => {
     for (const options of [
       { redis: { url }, idleTimeout: -1 },
       { redis: { url }, absoluteTimeout: 0 },
-      { mode: 'remote' as const },
+      { redis: { url }, localCache: { ttl: 0 } },
+      // Only plain JavaScript or an untyped factory can pass these: no backend, or two.
+      {} as SessionModuleOptions,
+      { redis: { url }, remote: { host: '127.0.0.1', port: 1 } } as unknown as SessionModuleOptions,
     ]) {
       await expect(
         Test.createTestingModule({ imports: [SessionModule.forRoot(options)] }).compile(),

@@ -1,29 +1,26 @@
 import { Cluster } from 'ioredis';
 
 import { RedisClusterProcess, startRedisCluster } from '../src/testing';
-import { describeStoreContract } from './store-contract';
-
-let cluster: RedisClusterProcess;
-let client: Cluster;
+import { alice, sessionService, uniquePrefix } from './store-contract';
 
 jest.setTimeout(60_000);
 
-afterAll(async () => {
-  client?.disconnect();
-  await cluster?.dispose();
-});
-
-describeStoreContract('RedisSessionStore on a three-master Redis Cluster', async () => {
-  cluster = await startRedisCluster([7301, 7302, 7303]);
-  client = new Cluster(cluster.addresses);
-  await new Promise((resolve) => client.once('ready', resolve));
-  return { options: { redis: { cluster: cluster.addresses } }, client };
-});
-
 describe('Redis Cluster key layout', () => {
+  let cluster: RedisClusterProcess;
+  let client: Cluster;
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster();
+    client = new Cluster(cluster.addresses);
+    await new Promise((resolve) => client.once('ready', resolve));
+  });
+
+  afterAll(async () => {
+    client?.disconnect();
+    await cluster?.dispose();
+  });
+
   it('keeps a user’s sessions and index in one hash slot', async () => {
-    // Relies on the contract suite above having started the cluster in this file.
-    const { sessionService, alice, uniquePrefix } = await import('./store-contract');
     const prefix = uniquePrefix();
     const { sessions, close } = await sessionService({
       redis: { cluster: cluster.addresses },

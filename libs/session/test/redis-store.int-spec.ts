@@ -1,16 +1,7 @@
 import { Redis } from 'ioredis';
 
-import { alice, describeStoreContract, sessionService, uniquePrefix } from './store-contract';
-
-const url = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-let client: Redis;
-
-afterAll(() => client?.disconnect());
-
-describeStoreContract('RedisSessionStore on a single Redis', async () => {
-  client = new Redis(url);
-  return { options: { redis: { url } }, client };
-});
+import { SESSION_SCRIPTS } from '../src/lib/store/redis/session-scripts';
+import { alice, REDIS_URL as url, sessionService, uniquePrefix } from './store-contract';
 
 describe('RedisSessionStore encoding', () => {
   const userAgent =
@@ -28,6 +19,53 @@ describe('RedisSessionStore encoding', () => {
     } finally {
       inspect.disconnect();
       await close();
+    }
+  });
+});
+
+describe('Redis scripts given hostile arguments', () => {
+  type Call = (...args: Array<string | number>) => Promise<unknown>;
+  let client: Redis & Record<string, Call>;
+  const prefix = uniquePrefix();
+  const key = `${prefix}{AAAAAAAA}:s:victim`;
+
+  beforeAll(async () => {
+    client = new Redis(url) as Redis & Record<string, Call>;
+    for (const [name, script] of Object.entries(SESSION_SCRIPTS))
+      client.defineCommand(name, script);
+    await client.hset(key, 'u', 'u-victim', 'r', '["customer"]', 't', '1', 'x', '1');
+  });
+
+  afterAll(async () => {
+    await client.del(key);
+    client.disconnect();
+  });
+
+  it('refuses numbers that are not non-negative integers', async () => {
+    for (const idle of ['abc', '-1', '1.5', '']) {
+      await expect(client['cloakroomValidate'](key, idle, 10)).rejects.toThrow(/ARGV\[1\]/);
+    }
+  });
+
+  it('lets a patch write and remove attribute fields only', async () => {
+    await expect(client['cloakroomPatch'](key, 1, 'r', '["admin"]')).rejects.toThrow(
+      /only attribute fields/,
+    );
+    await expect(client['cloakroomPatch'](key, 0, 'u')).rejects.toThrow(/only attribute fields/);
+    await expect(client['cloakroomPatch'](key, 3, 'a:x', '1')).rejects.toThrow(/pairs/);
+    expect(await client.hgetall(key)).toEqual({ u: 'u-victim', r: '["customer"]', t: '1', x: '1' });
+    expect(await client['cloakroomPatch'](key, 1, 'a:x', '1')).toBe(1);
+  });
+
+  it('refuses roles that are not a JSON array of strings', async () => {
+    for (const roles of ['admin', '[1]', '']) {
+      await expect(
+        client['cloakroomSetRoles'](
+          `${prefix}{AAAAAAAA}:u:u-victim`,
+          `${prefix}{AAAAAAAA}:s:`,
+          roles,
+        ),
+      ).rejects.toThrow(/roles/);
     }
   });
 });

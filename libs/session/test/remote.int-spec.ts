@@ -1,69 +1,33 @@
-import { INestMicroservice, Module } from '@nestjs/common';
-import { Transport } from '@nestjs/microservices';
-import { Test } from '@nestjs/testing';
-import { Redis } from 'ioredis';
+import { INestMicroservice } from '@nestjs/common';
+import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
+import { firstValueFrom } from 'rxjs';
 
-import { SessionModule, SessionRpcController } from '../src';
-import {
-  alice,
-  CONTRACT_LIMITS,
-  describeStoreContract,
-  sessionService,
-  uniquePrefix,
-} from './store-contract';
-
-const url = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-const RPC_PORT = 4391;
-const keyPrefix = uniquePrefix();
-
-/** Stands in for the auth service: a Redis-mode SessionModule served over TCP. */
-async function startRpcServer(): Promise<INestMicroservice> {
-  @Module({
-    imports: [SessionModule.forRoot({ redis: { url }, keyPrefix, ...CONTRACT_LIMITS })],
-    controllers: [SessionRpcController],
-  })
-  class RpcServerModule {}
-
-  const moduleRef = await Test.createTestingModule({ imports: [RpcServerModule] }).compile();
-  const server = moduleRef.createNestMicroservice({
-    transport: Transport.TCP,
-    options: { host: '127.0.0.1', port: RPC_PORT },
-    logger: false,
-  });
-  await server.listen();
-  return server;
-}
-
-let server: INestMicroservice;
-let client: Redis;
-
-afterAll(async () => {
-  client?.disconnect();
-  await server?.close();
-});
-
-describeStoreContract('RemoteSessionStore through the TCP session microservice', async () => {
-  server = await startRpcServer();
-  client = new Redis(url);
-  return {
-    options: { mode: 'remote', remote: { host: '127.0.0.1', port: RPC_PORT }, storeTimeout: 1 },
-    client,
-    keyPrefix,
-  };
-});
+import { SessionRpc } from '../src';
+import { freePort } from '../src/testing';
+import { alice, sessionService, startRpcServer, uniquePrefix } from './store-contract';
 
 describe('RemoteSessionStore when the auth service is down', () => {
+  const keyPrefix = uniquePrefix();
+  let port: number;
+  let server: INestMicroservice;
+
+  beforeAll(async () => {
+    port = await freePort();
+    server = await startRpcServer(port, keyPrefix);
+  });
+
+  afterAll(() => server?.close());
+
   it('fails with SessionStoreUnavailableError, and works again once auth is back', async () => {
     const { sessions, close } = await sessionService({
-      mode: 'remote',
-      remote: { host: '127.0.0.1', port: RPC_PORT },
+      remote: { host: '127.0.0.1', port },
       storeTimeout: 0.5,
     });
     try {
       const { token } = await sessions.create(alice);
       await server.close();
       await expect(sessions.validate(token)).rejects.toThrow('Session store unavailable');
-      server = await startRpcServer();
+      server = await startRpcServer(port, keyPrefix);
       let user: string | undefined;
       for (let i = 0; i < 30 && !user; i++) {
         user = await sessions.validate(token).then(
@@ -75,6 +39,53 @@ describe('RemoteSessionStore when the auth service is down', () => {
       expect(user).toBe('alice');
     } finally {
       await close();
+    }
+  });
+});
+
+describe('SessionRpcController, a trust boundary', () => {
+  const keyPrefix = uniquePrefix();
+  let server: INestMicroservice;
+  let client: ClientProxy;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    server = await startRpcServer(port, keyPrefix);
+    client = ClientProxyFactory.create({
+      transport: Transport.TCP,
+      options: { host: '127.0.0.1', port },
+    });
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    await server?.close();
+  });
+
+  const send = (pattern: string, payload: unknown) =>
+    firstValueFrom(client.send<unknown>(pattern, payload));
+
+  it('treats a malformed session id as no session', async () => {
+    for (const id of ['garbage', 42, null, 'cr1.AAAAAAAA.' + 'B'.repeat(43)]) {
+      expect(await send(SessionRpc.validate, { id })).toBeNull();
+      expect(await send(SessionRpc.revoke, { id })).toBe(false);
+      expect(await send(SessionRpc.patch, { id, attributes: {} })).toBe(false);
+    }
+  });
+
+  it('refuses malformed records, users and roles', async () => {
+    const user = { id: 'u-1', username: 'alice', roles: ['customer'] };
+    const refused = [
+      [SessionRpc.create, { record: { digest: 'short', user, attributes: {} } }],
+      [SessionRpc.create, { record: { digest: 'D'.repeat(22), user: { ...user, roles: [1] } } }],
+      [SessionRpc.list, { userId: { $ne: '' } }],
+      [SessionRpc.setRoles, { userId: 'u-1', roles: 'admin' }],
+      [SessionRpc.revokeAll, { userId: 'u-1', exceptId: 'garbage' }],
+    ] as const;
+    for (const [pattern, payload] of refused) {
+      await expect(send(pattern, payload)).rejects.toMatchObject({
+        message: expect.stringMatching(/^Malformed session request/),
+      });
     }
   });
 });

@@ -20,7 +20,7 @@ describe('SessionService round trips (dedicated redis-server)', () => {
   let admin: Redis;
 
   beforeAll(async () => {
-    server = await startRedisServer(6393);
+    server = await startRedisServer();
     admin = new Redis(server.port, '127.0.0.1');
   });
 

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 
-import { RedisServerProcess, startRedisServer } from '../src/testing';
+import { freePort, RedisServerProcess, startRedisServer } from '../src/testing';
 import { waitForPing } from '../src/testing/redis-server';
 import { alice, sessionService, uniquePrefix } from './store-contract';
 
@@ -12,16 +12,22 @@ jest.setTimeout(30_000);
 describe('SessionModule with Sentinel settings', () => {
   let primary: RedisServerProcess;
   let sentinel: ChildProcess;
+  let sentinelPort: number;
 
   beforeAll(async () => {
-    primary = await startRedisServer(6396);
+    primary = await startRedisServer();
+    sentinelPort = await freePort();
     const config = join(primary.dir, 'sentinel.conf');
     writeFileSync(
       config,
-      ['port 26396', 'bind 127.0.0.1', 'sentinel monitor cloakroom 127.0.0.1 6396 1'].join('\n'),
+      [
+        `port ${sentinelPort}`,
+        'bind 127.0.0.1',
+        `sentinel monitor cloakroom 127.0.0.1 ${primary.port} 1`,
+      ].join('\n'),
     );
     sentinel = spawn('redis-server', [config, '--sentinel'], { stdio: 'ignore' });
-    await waitForPing(26396);
+    await waitForPing(sentinelPort);
   });
 
   afterAll(async () => {
@@ -32,7 +38,7 @@ describe('SessionModule with Sentinel settings', () => {
   it('finds the primary through the sentinel and stores sessions there', async () => {
     const prefix = uniquePrefix();
     const { sessions, close } = await sessionService({
-      redis: { sentinels: [{ host: '127.0.0.1', port: 26396 }], name: 'cloakroom' },
+      redis: { sentinels: [{ host: '127.0.0.1', port: sentinelPort }], name: 'cloakroom' },
       keyPrefix: prefix,
     });
     const direct = new Redis(primary.port, '127.0.0.1');

@@ -1,7 +1,19 @@
+import { INestMicroservice, Module } from '@nestjs/common';
+import { Transport } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
 import { Cluster, Redis } from 'ioredis';
 
-import { SessionModule, SessionModuleOptions, SessionService, SessionUser } from '../src';
+import {
+  InMemorySessionStore,
+  SessionModule,
+  SessionModuleOptions,
+  SessionRpcController,
+  SessionService,
+  SessionUser,
+} from '../src';
+import { freePort, startRedisCluster } from '../src/testing';
+
+export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 
 export const alice = { id: 'u-alice', username: 'alice', roles: ['customer'] };
 export const admin = { id: 'u-admin', username: 'admin', roles: ['admin'] };
@@ -41,33 +53,117 @@ export async function dump(client: Redis | Cluster, prefix: string): Promise<str
 export const CONTRACT_LIMITS = { idleTimeout: 60, absoluteTimeout: 600, maxSessionsPerUser: 3 };
 
 export interface StoreUnderTest {
-  /** Connection options of the SessionModule under test (limits come from CONTRACT_LIMITS). */
+  /** Backend options of the SessionModule under test (limits come from CONTRACT_LIMITS). */
   options: SessionModuleOptions;
-  /** A client on the Redis that ends up holding the data, for inspection. */
-  client: Redis | Cluster;
+  /** A client on the Redis that ends up holding the data, for inspection; none in memory. */
+  client?: Redis | Cluster;
   /** The key prefix the data is stored under, when the module under test does not choose it. */
   keyPrefix?: string;
+  /** Stops what `start` started. */
+  stop(): Promise<void>;
 }
 
+/** One implementation of `SessionStore`, as the contract suite starts it. */
+export interface StoreAdapter {
+  name: string;
+  start(): Promise<StoreUnderTest>;
+}
+
+/** A Redis-backed SessionModule served over TCP, as the auth service serves it. */
+export async function startRpcServer(port: number, keyPrefix: string): Promise<INestMicroservice> {
+  @Module({
+    imports: [SessionModule.forRoot({ redis: { url: REDIS_URL }, keyPrefix, ...CONTRACT_LIMITS })],
+    controllers: [SessionRpcController],
+  })
+  class RpcServerModule {}
+
+  const moduleRef = await Test.createTestingModule({ imports: [RpcServerModule] }).compile();
+  const server = moduleRef.createNestMicroservice({
+    transport: Transport.TCP,
+    options: { host: '127.0.0.1', port },
+    logger: false,
+  });
+  await server.listen();
+  return server;
+}
+
+/** Every implementation of `SessionStore`: each must pass the same contract. */
+export const STORE_ADAPTERS: StoreAdapter[] = [
+  {
+    name: 'RedisSessionStore on a single Redis',
+    async start() {
+      const client = new Redis(REDIS_URL);
+      return {
+        options: { redis: { url: REDIS_URL } },
+        client,
+        stop: async () => client.disconnect(),
+      };
+    },
+  },
+  {
+    name: 'RedisSessionStore on a three-master Redis Cluster',
+    async start() {
+      const cluster = await startRedisCluster();
+      const client = new Cluster(cluster.addresses);
+      await new Promise((resolve) => client.once('ready', resolve));
+      return {
+        options: { redis: { cluster: cluster.addresses } },
+        client,
+        stop: async () => {
+          client.disconnect();
+          await cluster.dispose();
+        },
+      };
+    },
+  },
+  {
+    name: 'RemoteSessionStore through the TCP session microservice',
+    async start() {
+      const keyPrefix = uniquePrefix();
+      const port = await freePort();
+      const server = await startRpcServer(port, keyPrefix);
+      const client = new Redis(REDIS_URL);
+      return {
+        options: { remote: { host: '127.0.0.1', port }, storeTimeout: 1 },
+        client,
+        keyPrefix,
+        stop: async () => {
+          client.disconnect();
+          await server.close();
+        },
+      };
+    },
+  },
+  {
+    name: 'InMemorySessionStore',
+    async start() {
+      return {
+        options: { store: new InMemorySessionStore(CONTRACT_LIMITS) },
+        stop: async () => undefined,
+      };
+    },
+  },
+];
+
 /**
- * The behaviour every Redis deployment must give, run against a single node and a cluster.
- * `connect` returns the redis options for SessionModule and a client for inspection.
+ * The behaviour every `SessionStore` must give, driven through `SessionService`; run once per
+ * adapter (`describe.each(STORE_ADAPTERS)`).
  */
-export function describeStoreContract(title: string, connect: () => Promise<StoreUnderTest>) {
-  describe(title, () => {
+export function describeStoreContract(adapter: StoreAdapter) {
+  describe(adapter.name, () => {
     let target: StoreUnderTest;
-    let client: Redis | Cluster;
     let prefix: string;
     let sessions: SessionService;
     let close: () => Promise<void>;
-    // Fresh users per test: a remote store keeps one key prefix for the whole suite.
+    // Fresh users per test: a remote or in-memory store keeps its data for the whole suite.
     let alice: SessionUser;
     let admin: SessionUser;
 
     beforeAll(async () => {
-      target = await connect();
-      client = target.client;
+      target = await adapter.start();
     });
+
+    afterAll(() => target?.stop());
 
     beforeEach(async () => {
       const run = Math.random().toString(36).slice(2, 8);
@@ -110,6 +206,10 @@ export function describeStoreContract(title: string, connect: () => Promise<Stor
     });
 
     it('keeps the token out of Redis: no key or value contains it or its secret', async () => {
+      const client = target.client;
+      if (!client) {
+        return; // Nothing outside the process to inspect.
+      }
       const { token } = await sessions.create(alice, { userAgent: 'UA' });
       const secret = token.split('.')[2];
       const everything = await dump(client, prefix);
@@ -118,23 +218,23 @@ export function describeStoreContract(title: string, connect: () => Promise<Stor
       expect(everything).not.toContain(token);
     });
 
-    it('gets a session by id without sliding it, and destroys it by token or id', async () => {
+    it('gets a session by id without sliding it, and revokes it by token or id', async () => {
       const first = await sessions.create(alice);
       const second = await sessions.create(alice);
       expect((await sessions.get(first.session.id))?.userId).toBe(alice.id);
-      expect(await sessions.destroy(first.token)).toBe(true);
+      expect(await sessions.revoke(first.token)).toBe(true);
       expect(await sessions.validate(first.token)).toBeNull();
-      expect(await sessions.destroy(second.session.id)).toBe(true);
+      expect(await sessions.revoke(second.session.id)).toBe(true);
       expect(await sessions.validate(second.token)).toBeNull();
-      expect(await sessions.destroy(second.session.id)).toBe(false);
+      expect(await sessions.revoke(second.session.id)).toBe(false);
       expect(await sessions.listForUser(alice.id)).toEqual([]);
     });
 
-    it('destroys a session by id only for its owner when an owner is given', async () => {
+    it('revokes a session by id only for its owner when an owner is given', async () => {
       const { token, session } = await sessions.create(alice);
-      expect(await sessions.destroy(session.id, admin.id)).toBe(false);
+      expect(await sessions.revoke(session.id, admin.id)).toBe(false);
       expect(await sessions.validate(token)).not.toBeNull();
-      expect(await sessions.destroy(session.id, alice.id)).toBe(true);
+      expect(await sessions.revoke(session.id, alice.id)).toBe(true);
     });
 
     it('lists a user’s live sessions and only theirs', async () => {
@@ -150,10 +250,10 @@ export function describeStoreContract(title: string, connect: () => Promise<Stor
       const keep = await sessions.create(alice);
       const other = await sessions.create(alice);
       const stranger = await sessions.create(admin);
-      expect(await sessions.destroyAllForUser(alice.id, { except: keep.session.id })).toBe(1);
+      expect(await sessions.revokeAllForUser(alice.id, { except: keep.session.id })).toBe(1);
       expect(await sessions.validate(other.token)).toBeNull();
       expect(await sessions.validate(keep.token)).not.toBeNull();
-      expect(await sessions.destroyAllForUser(alice.id)).toBe(1);
+      expect(await sessions.revokeAllForUser(alice.id)).toBe(1);
       expect(await sessions.validate(keep.token)).toBeNull();
       expect(await sessions.validate(stranger.token)).not.toBeNull();
     });
@@ -201,7 +301,7 @@ export function describeStoreContract(title: string, connect: () => Promise<Stor
 
     it('never resurrects a revoked session through a patch', async () => {
       const { session } = await sessions.create(alice);
-      await sessions.destroy(session.id);
+      await sessions.revoke(session.id);
       expect(await sessions.patch(session.id, { late: true })).toBe(false);
       expect(await sessions.get(session.id)).toBeNull();
     });

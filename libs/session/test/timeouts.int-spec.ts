@@ -1,8 +1,6 @@
 import { Redis } from 'ioredis';
 
-import { alice, sessionService, sleep, uniquePrefix } from './store-contract';
-
-const url = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+import { alice, REDIS_URL as url, sessionService, sleep, uniquePrefix } from './store-contract';
 
 describe('Session timeouts (real Redis, short timeouts)', () => {
   const client = new Redis(url);

@@ -1,15 +1,14 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { APP_GUARD } from '@nestjs/core';
 
+import { ServiceHealthModule, sessionOptionsFromEnv } from '@cloakroom/service-sessions';
 import { SessionGuard, SessionModule } from '@cloakroom/session';
 
 import { AuthModule } from './auth/auth.module';
-import { AuthErrorFilter } from './common/auth-error.filter';
-import { AppValidationPipe } from './common/validation';
-import { AuthConfig } from './config/auth.config';
+import { AuthEnv } from './config/auth.env';
 import { AuthConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
-import { HealthModule } from './health/health.module';
+import { AuthRedis } from './redis/auth-redis';
 import { RedisModule } from './redis/redis.module';
 import { SessionsModule } from './sessions/sessions.module';
 import { UsersModule } from './users/users.module';
@@ -24,23 +23,20 @@ export class AppModule {
       module: AppModule,
       imports: [
         AuthConfigModule.forRoot(env),
-        SessionModule.forRootAsync({
-          inject: [AuthConfig],
-          useFactory: (config: AuthConfig) => config.session,
-        }),
         RedisModule,
+        SessionModule.forRootAsync({
+          inject: [AuthEnv, AuthRedis],
+          useFactory: (config: AuthEnv, redis: AuthRedis) =>
+            sessionOptionsFromEnv(config, { client: redis.client }),
+        }),
         DatabaseModule,
         AuthModule,
         UsersModule,
         SessionsModule,
-        HealthModule,
+        ServiceHealthModule,
       ],
-      providers: [
-        // Default deny: every route needs a session unless it is marked @Public().
-        { provide: APP_GUARD, useClass: SessionGuard },
-        { provide: APP_PIPE, useClass: AppValidationPipe },
-        { provide: APP_FILTER, useClass: AuthErrorFilter },
-      ],
+      // Default deny: every route needs a session unless it is marked @Public().
+      providers: [{ provide: APP_GUARD, useClass: SessionGuard }],
     };
   }
 }

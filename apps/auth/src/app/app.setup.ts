@@ -3,33 +3,39 @@ import { MicroserviceOptions, Transport } from '@nestjs/microservices';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 
+import { ServiceDefinition } from '@cloakroom/service-kit';
 import { SessionCookieService } from '@cloakroom/session';
 
+import { AuthErrorFilter } from './common/auth-error.filter';
 import { AuthConfig } from './config/auth.config';
-
-export const GLOBAL_PREFIX = 'api/auth';
 
 /** Login bodies are tiny: anything bigger is refused before it is parsed (413). */
 const BODY_LIMIT = '16kb';
 
 /**
- * Everything about the app that is not a module: shared by main.ts and the e2e tests so both
- * run the same HTTP stack.
+ * What makes auth more than the common service: its 429 filter, body limits, the TCP session
+ * RPC and the OpenAPI document. Used by main.ts and the in-process tests alike.
  */
-export function setupApp(app: NestExpressApplication): NestExpressApplication {
-  const config = app.get(AuthConfig);
-  app.setGlobalPrefix(GLOBAL_PREFIX);
-  app.set('trust proxy', config.trustProxy);
-  app.disable('x-powered-by');
-  app.useBodyParser('json', { limit: BODY_LIMIT });
-  app.useBodyParser('urlencoded', { limit: BODY_LIMIT, extended: false });
-  app.connectMicroservice<MicroserviceOptions>({
-    transport: Transport.TCP,
-    options: { host: config.get('AUTH_RPC_LISTEN_HOST'), port: config.get('AUTH_RPC_PORT') },
-  });
-  setupOpenApi(app);
-  return app;
-}
+export const authService: ServiceDefinition<NestExpressApplication> = {
+  name: 'auth',
+  errorFilter: AuthErrorFilter,
+  configure: (app) => {
+    const config = app.get(AuthConfig);
+    app.set('trust proxy', config.trustProxy);
+    app.disable('x-powered-by');
+    app.useBodyParser('json', { limit: BODY_LIMIT });
+    app.useBodyParser('urlencoded', { limit: BODY_LIMIT, extended: false });
+    // The RPC gets the HTTP side's validation pipe and error filter.
+    app.connectMicroservice<MicroserviceOptions>(
+      {
+        transport: Transport.TCP,
+        options: { host: config.get('AUTH_RPC_LISTEN_HOST'), port: config.get('AUTH_RPC_PORT') },
+      },
+      { inheritAppConfig: true },
+    );
+    setupOpenApi(app);
+  },
+};
 
 function setupOpenApi(app: INestApplication): void {
   const cookieName = app.get(SessionCookieService).name;
@@ -46,5 +52,5 @@ function setupOpenApi(app: INestApplication): void {
       .addBearerAuth()
       .build(),
   );
-  SwaggerModule.setup(`${GLOBAL_PREFIX}/docs`, app, document);
+  SwaggerModule.setup('api/auth/docs', app, document);
 }

@@ -1,31 +1,39 @@
-import { Module } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { DynamicModule, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 
 import { ServiceDatabaseModule } from '@cloakroom/database';
-import { EnvConfigModule } from '@cloakroom/service-kit';
+import { ServiceConfigModule } from '@cloakroom/service-kit';
+import { ServiceHealthModule, sessionOptionsFromEnv } from '@cloakroom/service-sessions';
 import { SessionGuard, SessionModule } from '@cloakroom/session';
 
-import { envSchema } from './config/env.schema';
-import { sessionOptions } from './config/session.options';
-import { HealthModule } from './health/health.module';
+import { CatalogEnv } from './config/catalog.env';
 import { Product } from './products/entities/product.entity';
 import { CreateProducts1764000000000 } from './products/migrations/1764000000000-create-products';
 import { ProductsModule } from './products/products.module';
 
-@Module({
-  imports: [
-    EnvConfigModule.forRoot(envSchema),
-    SessionModule.forRootAsync({ inject: [ConfigService], useFactory: sessionOptions }),
-    ServiceDatabaseModule.forRoot({
-      urlSetting: 'CATALOG_DATABASE_URL',
-      entities: [Product],
-      migrations: [CreateProducts1764000000000],
-      migrationsTableName: 'catalog_migrations',
-    }),
-    HealthModule,
-    ProductsModule,
-  ],
-  providers: [{ provide: APP_GUARD, useClass: SessionGuard }],
-})
-export class AppModule {}
+@Module({})
+export class AppModule {
+  /**
+   * @param env settings that win over the environment (tests run several apps per process).
+   */
+  static forRoot(env: Record<string, string> = {}): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ServiceConfigModule.forRoot(CatalogEnv, env),
+        // Remote mode: catalog never touches Redis; each session check is one TCP call to
+        // the auth service, which owns Redis.
+        SessionModule.forRootAsync({ inject: [CatalogEnv], useFactory: sessionOptionsFromEnv }),
+        ServiceDatabaseModule.forRoot({
+          urlSetting: 'CATALOG_DATABASE_URL',
+          entities: [Product],
+          migrations: [CreateProducts1764000000000],
+          migrationsTableName: 'catalog_migrations',
+        }),
+        ServiceHealthModule,
+        ProductsModule,
+      ],
+      providers: [{ provide: APP_GUARD, useClass: SessionGuard }],
+    };
+  }
+}

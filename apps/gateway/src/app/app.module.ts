@@ -1,11 +1,19 @@
-import { Module } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
 
-import { EnvConfigModule } from '@cloakroom/service-kit';
+import { ServiceConfigModule } from '@cloakroom/service-kit';
 
-import { envSchema } from './config/env.schema';
+import { GatewayEnv } from './config/gateway.env';
 import { HealthModule } from './health/health.module';
 
-@Module({
-  imports: [EnvConfigModule.forRoot(envSchema), HealthModule],
-})
-export class AppModule {}
+@Module({})
+export class AppModule {
+  /**
+   * @param env settings that win over the environment (tests start the app in-process).
+   */
+  static forRoot(env: Record<string, string> = {}): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [ServiceConfigModule.forRoot(GatewayEnv, env), HealthModule],
+    };
+  }
+}

@@ -1,29 +1,26 @@
-import { ConfigService } from '@nestjs/config';
-import { HttpAdapterHost } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 
-import { HttpErrorFilter } from '@cloakroom/service-kit';
+import { ServiceDefinition } from '@cloakroom/service-kit';
 
-import { Env, upstreamsOf } from './config/env.schema';
+import { GatewayEnv, upstreamsOf } from './config/gateway.env';
 import { upstreamProxy } from './proxy/upstream.proxy';
 import { serveWebPage } from './web/web.setup';
 
 /**
  * The gateway's request path: the service proxies first (their bodies stream through
- * untouched), then the web page, then the gateway's own routes under `/api/gateway`.
+ * untouched: the app runs without a body parser), then the web page from `webRoot`, then the
+ * gateway's own routes under `/api/gateway`.
  */
-export function configureGateway(
-  app: NestExpressApplication,
-  webRoot: string,
-): NestExpressApplication {
-  const config = app.get<ConfigService<Env, true>>(ConfigService);
-  app.disable('x-powered-by');
-  for (const upstream of upstreamsOf(config)) {
-    app.use(upstreamProxy(upstream, config.get('PROXY_TIMEOUT')));
-  }
-  serveWebPage(app, webRoot);
-  app.setGlobalPrefix('api');
-  app.useGlobalFilters(new HttpErrorFilter(app.get(HttpAdapterHost)));
-  app.enableShutdownHooks();
-  return app;
+export function gatewayService(webRoot: string): ServiceDefinition<NestExpressApplication> {
+  return {
+    name: 'gateway',
+    configure: (app) => {
+      const env = app.get(GatewayEnv);
+      app.disable('x-powered-by');
+      for (const upstream of upstreamsOf(env)) {
+        app.use(upstreamProxy(upstream, env.PROXY_TIMEOUT));
+      }
+      serveWebPage(app, webRoot);
+    },
+  };
 }

@@ -1,32 +1,39 @@
-import { Module } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { DynamicModule, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 
 import { ServiceDatabaseModule } from '@cloakroom/database';
-import { EnvConfigModule } from '@cloakroom/service-kit';
+import { ServiceConfigModule } from '@cloakroom/service-kit';
+import { ServiceHealthModule, sessionOptionsFromEnv } from '@cloakroom/service-sessions';
 import { SessionGuard, SessionModule } from '@cloakroom/session';
 
-import { envSchema } from './config/env.schema';
-import { sessionOptions } from './config/session.options';
-import { HealthModule } from './health/health.module';
+import { OrdersEnv } from './config/orders.env';
 import { Order } from './orders/entities/order.entity';
 import { CreateOrders1764000000000 } from './orders/migrations/1764000000000-create-orders';
 import { OrdersModule } from './orders/orders.module';
 
-@Module({
-  imports: [
-    EnvConfigModule.forRoot(envSchema),
-    SessionModule.forRootAsync({ inject: [ConfigService], useFactory: sessionOptions }),
-    ServiceDatabaseModule.forRoot({
-      urlSetting: 'ORDERS_DATABASE_URL',
-      entities: [Order],
-      migrations: [CreateOrders1764000000000],
-      migrationsTableName: 'orders_migrations',
-    }),
-    // Before OrdersModule, so that /orders/health is not taken for an order id.
-    HealthModule,
-    OrdersModule,
-  ],
-  providers: [{ provide: APP_GUARD, useClass: SessionGuard }],
-})
-export class AppModule {}
+@Module({})
+export class AppModule {
+  /**
+   * @param env settings that win over the environment (tests run several apps per process).
+   */
+  static forRoot(env: Record<string, string> = {}): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ServiceConfigModule.forRoot(OrdersEnv, env),
+        // Direct mode: orders reads sessions straight from Redis, one round trip per request.
+        SessionModule.forRootAsync({ inject: [OrdersEnv], useFactory: sessionOptionsFromEnv }),
+        ServiceDatabaseModule.forRoot({
+          urlSetting: 'ORDERS_DATABASE_URL',
+          entities: [Order],
+          migrations: [CreateOrders1764000000000],
+          migrationsTableName: 'orders_migrations',
+        }),
+        // Before OrdersModule, so that /api/orders/health is not taken for an order id.
+        ServiceHealthModule,
+        OrdersModule,
+      ],
+      providers: [{ provide: APP_GUARD, useClass: SessionGuard }],
+    };
+  }
+}

@@ -1,16 +1,15 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
 
-import { SessionModuleOptions } from './session.types';
+import type { SessionModuleOptions } from './config/session-options.interface';
+import { SESSION_MODULE_OPTIONS } from './session.constants';
 
-export const {
-  ConfigurableModuleClass,
-  MODULE_OPTIONS_TOKEN: SESSION_MODULE_OPTIONS,
-  OPTIONS_TYPE,
-  ASYNC_OPTIONS_TYPE,
-} = new ConfigurableModuleBuilder<SessionModuleOptions>()
-  .setClassMethodName('forRoot')
-  .setExtras({ isGlobal: true }, (definition, extras) => ({
-    ...definition,
-    global: extras.isGlobal,
-  }))
-  .build();
+export const { ConfigurableModuleClass, OPTIONS_TYPE, ASYNC_OPTIONS_TYPE } =
+  new ConfigurableModuleBuilder<SessionModuleOptions>({
+    optionsInjectionToken: SESSION_MODULE_OPTIONS,
+  })
+    .setClassMethodName('forRoot')
+    .setExtras({ isGlobal: true }, (definition, extras) => ({
+      ...definition,
+      global: extras.isGlobal,
+    }))
+    .build();

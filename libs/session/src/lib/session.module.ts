@@ -1,21 +1,20 @@
 import { Module } from '@nestjs/common';
 
-import { OriginPolicy } from './origin-policy';
-import { RedisSessionStore } from './redis-session.store';
-import { RemoteSessionStore } from './remote-session.store';
-import { SESSION_CACHE, SessionCache } from './session-cache';
-import { SessionCookieService } from './session-cookie.service';
-import { SessionStore } from './session-store.interface';
-import { resolveSessionConfig } from './session.config';
-import { SESSION_CONFIG } from './session.constants';
-import { SessionGuard } from './session.guard';
-import { ConfigurableModuleClass, SESSION_MODULE_OPTIONS } from './session.module-definition';
+import { SessionCache } from './cache/session.cache';
+import type { SessionModuleOptions } from './config/session-options.interface';
+import { resolveSessionConfig, SessionConfig } from './config/session.config';
+import { OriginPolicy } from './http/origin.policy';
+import { SessionCookieService } from './http/session-cookie.service';
+import { SessionGuard } from './http/session.guard';
+import { SESSION_CACHE, SESSION_CONFIG, SESSION_MODULE_OPTIONS } from './session.constants';
+import { ConfigurableModuleClass } from './session.module-definition';
 import { SessionService } from './session.service';
-import { SessionConfig, SessionModuleOptions } from './session.types';
+import { createSessionStore } from './store/session-store.factory';
+import { SessionStore } from './store/session-store.interface';
 
 /**
  * Server-side sessions for a Nest app: import once (global by default) and bind
- * `SessionGuard` as `APP_GUARD`.
+ * `SessionGuard` as `APP_GUARD`. Give exactly one backend: `redis`, `remote` or `store`.
  *
  * @example
  * @Module({
@@ -34,14 +33,13 @@ import { SessionConfig, SessionModuleOptions } from './session.types';
     {
       provide: SessionStore,
       inject: [SESSION_CONFIG],
-      useFactory: (config: SessionConfig) =>
-        config.mode === 'remote' ? new RemoteSessionStore(config) : new RedisSessionStore(config),
+      useFactory: (config: SessionConfig) => createSessionStore(config),
     },
     {
       provide: SESSION_CACHE,
-      inject: [SESSION_MODULE_OPTIONS],
-      useFactory: (options: SessionModuleOptions) =>
-        options.localCache ? new SessionCache(options.localCache) : null,
+      inject: [SESSION_CONFIG],
+      useFactory: (config: SessionConfig) =>
+        config.localCache ? new SessionCache(config.localCache) : null,
     },
     SessionService,
     SessionCookieService,

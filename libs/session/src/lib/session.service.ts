@@ -1,17 +1,27 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 
-import { SESSION_CACHE, SessionCache } from './session-cache';
-import { SessionStore } from './session-store.interface';
-import { newToken, parseSessionId, parseToken } from './session-token';
-import { IssuedSession, Session, SessionMeta, SessionUser } from './session.types';
+import type { SessionCache } from './cache/session.cache';
+import { SESSION_CACHE } from './session.constants';
+import type { IssuedSession, Session, SessionMeta, SessionUser } from './session.types';
+import { SessionStore } from './store/session-store.interface';
+import {
+  formatToken,
+  newSecret,
+  parseSessionId,
+  parseToken,
+  SessionRef,
+  sessionRef,
+} from './token/session.token';
 
 /**
- * Issues, validates and revokes sessions. Tokens are only ever seen here: the store works
- * with session ids derived from SHA-256 of the token's secret.
+ * Issues, validates and revokes sessions. Tokens are only ever seen here: tokens and ids are
+ * parsed once, and the store works with the parsed ids (derived from SHA-256 of the token's
+ * secret), never with tokens.
  *
  * @example
  * const { token, session } = await sessions.create(user, { ip, userAgent });
  * const current = await sessions.validate(token); // null when expired, revoked or malformed
+ * await sessions.revoke(token);
  */
 @Injectable()
 export class SessionService {
@@ -22,16 +32,15 @@ export class SessionService {
 
   /** Starts a session for a user; the token in the result is its only copy. */
   async create(user: SessionUser, meta: SessionMeta = {}): Promise<IssuedSession> {
-    const tag = (await this.store.userTag(user.id, true)) as string;
-    const { token, ref } = newToken(tag);
-    const { session, evicted } = await this.store.create({
-      id: ref.id,
+    const { secret, digest } = newSecret();
+    const { tag, session, evicted } = await this.store.create({
+      digest,
       user: { id: user.id, username: user.username, roles: [...user.roles] },
       ip: meta.ip,
       userAgent: meta.userAgent?.slice(0, 512),
       attributes: meta.attributes ?? {},
     });
-    return { token, session, evicted };
+    return { token: formatToken(tag, secret), session, evicted };
   }
 
   /** The live session a token names, its idle timeout slid; null for anything else. */
@@ -41,8 +50,8 @@ export class SessionService {
       return null;
     }
     return this.cache
-      ? this.cache.through(ref.id, (id) => this.store.validate(id))
-      : this.store.validate(ref.id);
+      ? this.cache.through(ref.id, () => this.store.validate(ref))
+      : this.store.validate(ref);
   }
 
   /** The id of the session a token names (whether or not it is live), without any store call. */
@@ -52,7 +61,8 @@ export class SessionService {
 
   /** A session by id, without sliding its idle timeout. */
   async get(id: string): Promise<Session | null> {
-    return parseSessionId(id) ? this.store.get(id) : null;
+    const ref = parseSessionId(id);
+    return ref ? this.store.get(ref) : null;
   }
 
   /**
@@ -60,38 +70,36 @@ export class SessionService {
    * patches of different attributes never overwrite each other. False if the session is gone.
    */
   async patch(id: string, attributes: Record<string, unknown>): Promise<boolean> {
-    return parseSessionId(id) ? this.store.patch(id, attributes) : false;
+    const ref = parseSessionId(id);
+    return ref ? this.store.patch(ref, attributes) : false;
   }
 
   /** Revokes a session by token or id; with `ownerId`, only if that user owns it. */
-  async destroy(tokenOrId: string, ownerId?: string): Promise<boolean> {
-    const id = parseToken(tokenOrId)?.id ?? parseSessionId(tokenOrId)?.id;
-    if (!id) {
+  async revoke(tokenOrId: string, ownerId?: string): Promise<boolean> {
+    const ref = parseToken(tokenOrId) ?? parseSessionId(tokenOrId);
+    if (!ref) {
       return false;
     }
-    const destroyed = await this.store.destroy(id, ownerId);
-    this.cache?.evict([id]);
-    return destroyed;
+    const revoked = await this.store.revoke(ref, ownerId);
+    this.cache?.evict([ref.id]);
+    return revoked;
   }
 
   /** A user's live sessions, oldest first. */
-  async listForUser(userId: string): Promise<Session[]> {
-    const tag = await this.store.userTag(userId, false);
-    return tag ? this.store.list({ userId, tag }) : [];
+  listForUser(userId: string): Promise<Session[]> {
+    return this.store.list(userId);
   }
 
   /** Revokes all of a user's sessions, or all but `except` (a session id). */
-  async destroyAllForUser(userId: string, options: { except?: string } = {}): Promise<number> {
-    const tag = await this.store.userTag(userId, false);
-    const count = tag ? await this.store.destroyAll({ userId, tag }, options.except) : 0;
+  async revokeAllForUser(userId: string, options: { except?: string } = {}): Promise<number> {
+    const count = await this.store.revokeAll(userId, exceptRef(options.except));
     this.cache?.evictUser(userId, options.except);
     return count;
   }
 
   /** Gives every live session of a user new roles, effective on their next request. */
   async setRolesForUser(userId: string, roles: string[]): Promise<number> {
-    const tag = await this.store.userTag(userId, false);
-    const count = tag ? await this.store.setRoles({ userId, tag }, roles) : 0;
+    const count = await this.store.setRoles(userId, roles);
     this.cache?.evictUser(userId);
     return count;
   }
@@ -105,9 +113,21 @@ export class SessionService {
     if (!from) {
       return null;
     }
-    const next = newToken(from.tag);
-    const session = await this.store.rotate(from.id, next.ref.id);
+    const { secret, digest } = newSecret();
+    const session = await this.store.rotate(from, sessionRef(from.tag, digest));
     this.cache?.evict([from.id]);
-    return session ? { token: next.token, session, evicted: [] } : null;
+    return session ? { token: formatToken(from.tag, secret), session, evicted: [] } : null;
   }
+}
+
+function exceptRef(id: string | undefined): SessionRef | undefined {
+  if (!id) {
+    return undefined;
+  }
+  const ref = parseSessionId(id);
+  if (!ref) {
+    // Revoking everything instead would also end the session the caller meant to keep.
+    throw new TypeError('Malformed session id');
+  }
+  return ref;
 }

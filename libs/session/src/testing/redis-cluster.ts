@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 
+import { freePort } from './free-port';
 import { RedisServerProcess } from './redis-server';
 
 const run = promisify(execFile);
@@ -19,13 +20,24 @@ export class RedisClusterProcess {
   }
 }
 
-/** Starts one `redis-server` per port in cluster mode and joins them with `redis-cli`. */
-export async function startRedisCluster(ports: number[]): Promise<RedisClusterProcess> {
-  const nodes = ports.map(
-    (port) =>
+/**
+ * Starts one `redis-server` per port in cluster mode (by default three masters on free
+ * ports, each with a free cluster-bus port too) and joins them with `redis-cli`.
+ *
+ * @example
+ * const cluster = await startRedisCluster();
+ * SessionModule.forRoot({ redis: { cluster: cluster.addresses } });
+ */
+export async function startRedisCluster(ports?: number[]): Promise<RedisClusterProcess> {
+  const chosen = ports ?? (await freePorts(3));
+  const busPorts = await freePorts(chosen.length, chosen);
+  const nodes = chosen.map(
+    (port, i) =>
       new RedisServerProcess(port, [
         '--cluster-enabled',
         'yes',
+        '--cluster-port',
+        String(busPorts[i]),
         '--cluster-config-file',
         `nodes-${port}.conf`,
         '--cluster-node-timeout',
@@ -38,12 +50,12 @@ export async function startRedisCluster(ports: number[]): Promise<RedisClusterPr
     await run('redis-cli', [
       '--cluster',
       'create',
-      ...ports.map((port) => `127.0.0.1:${port}`),
+      ...chosen.map((port) => `127.0.0.1:${port}`),
       '--cluster-replicas',
       '0',
       '--cluster-yes',
     ]);
-    await waitForClusterOk(ports);
+    await waitForClusterOk(chosen);
   } catch (error) {
     await cluster.dispose();
     throw error;
@@ -64,4 +76,14 @@ async function waitForClusterOk(ports: number[], timeoutMs = 20_000): Promise<vo
       client.disconnect();
     }
   }
+}
+
+/** `count` distinct free ports, none of them in `taken`. */
+async function freePorts(count: number, taken: number[] = []): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) {
+    const port = await freePort();
+    if (!taken.includes(port)) ports.add(port);
+  }
+  return [...ports];
 }

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 
+import { freePort } from './free-port';
+
 /** A `redis-server` child process on a loopback port, for tests that stop and restart Redis. */
 export class RedisServerProcess {
   private child?: ChildProcess;
@@ -56,9 +58,16 @@ export class RedisServerProcess {
   }
 }
 
-/** Starts `redis-server` on `port` and resolves once it answers PING. */
-export async function startRedisServer(port: number, extraArgs: string[] = []) {
-  const server = new RedisServerProcess(port, extraArgs);
+/**
+ * Starts `redis-server` on `port` (by default a free one) and resolves once it answers PING.
+ *
+ * @example
+ * const redis = await startRedisServer();
+ * SessionModule.forRoot({ redis: { url: redis.url } });
+ * await redis.stop(); // a crash; `start()` brings it back on the same port
+ */
+export async function startRedisServer(port?: number, extraArgs: string[] = []) {
+  const server = new RedisServerProcess(port ?? (await freePort()), extraArgs);
   await server.start();
   return server;
 }

@@ -25,18 +25,21 @@ import {
   CurrentSession,
   IssuedSession,
   Public,
+  readSessionTokens,
+  REQUEST_TOKEN_PROPERTY,
   Session,
   SessionCookieService,
+  SessionRequest,
 } from '@cloakroom/session';
 
 import type { HttpRequest, HttpResponse } from '../common/http.types';
 import { User } from '../users/entities/user.entity';
 import { AuthService } from './auth.service';
+import { clientIp } from './client-ip';
 import { AuthResponseDto } from './dto/auth-response.dto';
 import { ChangePasswordDto } from './dto/change-password.dto';
 import { LoginDto, LoginTransport } from './dto/login.dto';
 import { LocalAuthGuard } from './local-auth.guard';
-import { clientIp, requestTokens } from './request-token';
 
 @ApiTags('auth')
 @Controller()
@@ -63,7 +66,8 @@ export class AuthController {
     const issued = await this.auth.login(
       request.user as User,
       { ip: clientIp(request), userAgent: request.headers['user-agent'] },
-      requestTokens(request, this.cookies).map(({ token }) => token),
+      // A public route: no guard read the tokens, and every one the client holds is revoked.
+      readSessionTokens(request.headers, this.cookies.name).map(({ token }) => token),
     );
     return this.deliver(response, issued, body.transport ?? 'cookie');
   }
@@ -100,12 +104,15 @@ export class AuthController {
   @ApiForbiddenResponse({ description: 'Current password is incorrect' })
   async changePassword(
     @CurrentSession() session: Session,
-    @Req() request: HttpRequest,
+    @Req() request: HttpRequest & SessionRequest,
     @Res({ passthrough: true }) response: HttpResponse,
     @Body() body: ChangePasswordDto,
   ): Promise<AuthResponseDto> {
-    // SessionGuard validated the first token the request carries: that one is rotated.
-    const [presented] = requestTokens(request, this.cookies);
+    // The token SessionGuard validated for this request is the one rotated.
+    const presented = request[REQUEST_TOKEN_PROPERTY];
+    if (!presented) {
+      throw new Error('SessionGuard did not run on a route that needs a session');
+    }
     const issued = await this.auth.changePassword(
       session,
       presented.token,

@@ -43,7 +43,7 @@ export class AuthService {
     const revoked: string[] = [];
     for (const token of heldTokens) {
       const id = this.sessions.idOf(token);
-      if (id && (await this.sessions.destroy(id))) {
+      if (id && (await this.sessions.revoke(id))) {
         revoked.push(id);
       }
     }
@@ -56,7 +56,7 @@ export class AuthService {
   }
 
   async logout(session: Session): Promise<void> {
-    if (await this.sessions.destroy(session.id)) {
+    if (await this.sessions.revoke(session.id)) {
       this.events.sessionsRevoked([session.id]);
     }
   }
@@ -82,7 +82,7 @@ export class AuthService {
     if (!rotated) {
       throw new UnauthorizedException('Authentication required');
     }
-    await this.sessions.destroyAllForUser(user.id, { except: rotated.session.id });
+    await this.sessions.revokeAllForUser(user.id, { except: rotated.session.id });
     this.events.sessionsRevoked([session.id]);
     this.events.userSessionsRevoked(user.id, rotated.session.id);
     return rotated;

@@ -7,10 +7,10 @@ import {
 } from '@nestjs/common';
 import { AuthGuard } from '@nestjs/passport';
 
+import { VALIDATION_OPTIONS } from '@cloakroom/service-kit';
 import { OriginPolicy } from '@cloakroom/session';
 
 import type { HttpRequest } from '../common/http.types';
-import { VALIDATION_OPTIONS } from '../common/validation';
 import { LoginDto } from './dto/login.dto';
 
 /**

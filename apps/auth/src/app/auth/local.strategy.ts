@@ -5,7 +5,7 @@ import { Strategy } from 'passport-local';
 import type { HttpRequest } from '../common/http.types';
 import { User } from '../users/entities/user.entity';
 import { AuthService } from './auth.service';
-import { clientIp } from './request-token';
+import { clientIp } from './client-ip';
 
 @Injectable()
 export class LocalStrategy extends PassportStrategy(Strategy) {

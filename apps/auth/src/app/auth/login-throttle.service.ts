@@ -1,9 +1,12 @@
 import { createHash } from 'node:crypto';
-import { Inject, Injectable, ServiceUnavailableException } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
+import type { Cluster, Redis } from 'ioredis';
+
+import { SessionStoreUnavailableError } from '@cloakroom/session';
 
 import { TooManyAttemptsException } from '../common/too-many-attempts.exception';
 import { AuthConfig } from '../config/auth.config';
-import { SESSION_REDIS, SessionRedis } from '../redis/redis.module';
+import { AuthRedis } from '../redis/auth-redis';
 
 /**
  * Counts failed logins per username and per client address in Redis (fixed windows), so
@@ -13,11 +16,10 @@ import { SESSION_REDIS, SessionRedis } from '../redis/redis.module';
 @Injectable()
 export class LoginThrottleService {
   private readonly settings: AuthConfig['loginThrottle'];
+  private readonly redis: Redis | Cluster;
 
-  constructor(
-    @Inject(SESSION_REDIS) private readonly redis: SessionRedis,
-    config: AuthConfig,
-  ) {
+  constructor(redis: AuthRedis, config: AuthConfig) {
+    this.redis = redis.client;
     this.settings = config.loginThrottle;
   }
 
@@ -70,11 +72,12 @@ export class LoginThrottleService {
     return `${this.settings.keyPrefix}ip:${ip}`;
   }
 
+  /** The counters live next to the sessions: when Redis fails, the session store is down. */
   private async guard<T>(operation: () => Promise<T>): Promise<T> {
     try {
       return await operation();
-    } catch {
-      throw new ServiceUnavailableException('Session store unavailable');
+    } catch (error) {
+      throw new SessionStoreUnavailableError(error);
     }
   }
 }

@@ -52,7 +52,7 @@ describe('AuthErrorFilter', () => {
     expect(response.headers['Retry-After']).toBe('42');
   });
 
-  it('answers 503 when the session store is unavailable, without logging it', () => {
+  it('answers 503 when the session store is unavailable, without logging it, like every service', () => {
     const { host, response } = hostWithResponse();
     const logged = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
     filter.catch(new SessionStoreUnavailableError(), host);

@@ -1,14 +1,14 @@
-import { ArgumentsHost, Catch, HttpStatus } from '@nestjs/common';
+import { ArgumentsHost, Catch } from '@nestjs/common';
 import { Observable } from 'rxjs';
 
-import { ErrorBody, HttpErrorFilter } from '@cloakroom/service-kit';
-import { SessionStoreUnavailableError } from '@cloakroom/session';
+import { HttpErrorFilter } from '@cloakroom/service-kit';
 
 import { TooManyAttemptsException } from './too-many-attempts.exception';
 
 /**
  * The shared error shape, plus what only auth raises: a 429 that says in `Retry-After` when
- * to try again, and a 503 when the session store (Redis) does not answer.
+ * to try again. (A session store that does not answer is a 503 like in every service: the
+ * library's error is a `ServiceUnavailableException`.)
  */
 @Catch()
 export class AuthErrorFilter extends HttpErrorFilter {
@@ -19,12 +19,5 @@ export class AuthErrorFilter extends HttpErrorFilter {
       this.adapterHost.httpAdapter.setHeader(response, 'Retry-After', retryAfter);
     }
     return super.catch(exception, host);
-  }
-
-  protected override toBody(exception: unknown): ErrorBody {
-    if (exception instanceof SessionStoreUnavailableError) {
-      return { statusCode: HttpStatus.SERVICE_UNAVAILABLE, message: 'Session store unavailable' };
-    }
-    return super.toBody(exception);
   }
 }

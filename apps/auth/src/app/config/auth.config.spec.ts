@@ -1,27 +1,36 @@
-import { ConfigService } from '@nestjs/config';
+import { validateEnv } from '@cloakroom/service-kit';
+import { sessionOptionsFromEnv } from '@cloakroom/service-sessions';
 
 import { AuthConfig } from './auth.config';
-import { validateEnv } from './env.schema';
+import { AuthEnv } from './auth.env';
 
 function configFor(raw: Record<string, string>): AuthConfig {
-  return new AuthConfig(new ConfigService(validateEnv(raw)));
+  return new AuthConfig(validateEnv(AuthEnv, raw));
 }
 
 describe('AuthConfig', () => {
   it('applies the documented defaults', () => {
-    const config = configFor({});
+    const env = validateEnv(AuthEnv, {});
+    const config = new AuthConfig(env);
     expect(config.get('AUTH_PORT')).toBe(3001);
     expect(config.get('AUTH_RPC_PORT')).toBe(4001);
-    expect(config.redis).toEqual({ url: 'redis://127.0.0.1:6379' });
-    expect(config.session).toMatchObject({
+    expect(config.get('AUTH_RPC_LISTEN_HOST')).toBe('127.0.0.1');
+    expect(sessionOptionsFromEnv(env)).toMatchObject({
+      redis: { url: 'redis://127.0.0.1:6379' },
       idleTimeout: 1800,
       absoluteTimeout: 43200,
       maxSessionsPerUser: 10,
       keyPrefix: 'cr:',
       cookie: { secure: false },
-      allowedOrigins: ['http://localhost:3000', 'http://127.0.0.1:3000', 'http://localhost:3001'],
+      allowedOrigins: ['http://localhost:3000', 'http://127.0.0.1:3000'],
     });
     expect(config.trustProxy).toBe('loopback');
+    expect(config.loginThrottle).toEqual({
+      maxPerUser: 5,
+      maxPerIp: 20,
+      windowMs: 900_000,
+      keyPrefix: 'cr:auth:fail:',
+    });
   });
 
   it('uses SQLite under .data/ unless AUTH_DATABASE_URL says otherwise', () => {
@@ -31,30 +40,16 @@ describe('AuthConfig', () => {
     );
   });
 
-  it('turns on secure cookies in production, and lets SESSION_COOKIE_SECURE decide', () => {
-    expect(configFor({ NODE_ENV: 'production' }).session.cookie?.secure).toBe(true);
-    expect(
-      configFor({ NODE_ENV: 'production', SESSION_COOKIE_SECURE: 'false' }).session.cookie?.secure,
-    ).toBe(false);
-    expect(configFor({ SESSION_COOKIE_SECURE: 'true' }).session.cookie?.secure).toBe(true);
+  it('reads trust proxy settings', () => {
+    expect(configFor({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(configFor({ TRUST_PROXY: 'false' }).trustProxy).toBe(false);
   });
 
-  it('reads cluster nodes, allowed origins and trust proxy settings', () => {
-    const config = configFor({
-      REDIS_CLUSTER_NODES: 'r1:7000,r2:7001',
-      SESSION_ALLOWED_ORIGINS: 'https://a.example, https://b.example',
-      TRUST_PROXY: '2',
+  it('publishes events through the first cluster node', () => {
+    expect(configFor({ REDIS_CLUSTER_NODES: 'r1:7000,r2:7001' }).redisPublisher).toEqual({
+      host: 'r1',
+      port: 7000,
     });
-    expect(config.redis).toEqual({
-      cluster: [
-        { host: 'r1', port: 7000 },
-        { host: 'r2', port: 7001 },
-      ],
-    });
-    expect(config.redisPublisher).toEqual({ host: 'r1', port: 7000 });
-    expect(config.session.allowedOrigins).toEqual(['https://a.example', 'https://b.example']);
-    expect(config.trustProxy).toBe(2);
-    expect(configFor({ TRUST_PROXY: 'false' }).trustProxy).toBe(false);
   });
 
   it('takes the publisher endpoint, credentials included, from REDIS_URL', () => {
@@ -68,9 +63,10 @@ describe('AuthConfig', () => {
     });
   });
 
-  it('refuses malformed values', () => {
-    expect(() => validateEnv({ REDIS_URL: 'http://x' })).toThrow(/REDIS_URL/);
-    expect(() => validateEnv({ SESSION_MAX_PER_USER: '-1' })).toThrow(/SESSION_MAX_PER_USER/);
-    expect(() => validateEnv({ REDIS_CLUSTER_NODES: 'nohost' })).toThrow(/REDIS_CLUSTER_NODES/);
+  it('refuses malformed values, naming each', () => {
+    expect(() => configFor({ AUTH_PORT: 'x', LOGIN_MAX_FAILURES_PER_IP: '0' })).toThrow(
+      /AUTH_PORT.*LOGIN_MAX_FAILURES_PER_IP/,
+    );
+    expect(() => configFor({ NODE_ENV: 'staging' })).toThrow(/NODE_ENV/);
   });
 });

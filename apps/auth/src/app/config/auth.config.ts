@@ -1,9 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
 
-import { SessionModuleOptions, SessionRedisConnection } from '@cloakroom/session';
+import { clusterNodesOf } from '@cloakroom/service-sessions';
 
-import { Env } from './env.schema';
+import { AuthEnv } from './auth.env';
 
 /** Where the event publisher connects (the Redis transport of @nestjs/microservices). */
 export interface RedisEndpoint {
@@ -16,37 +15,19 @@ export interface RedisEndpoint {
 }
 
 /**
- * The validated environment turned into what the modules need. The one place that knows how
- * variables map to options, so nothing else reads the environment.
+ * Auth's settings turned into what its modules need, where that takes more than reading one
+ * variable. The session options come from the shared fragment (`sessionOptionsFromEnv`).
  */
 @Injectable()
 export class AuthConfig {
-  constructor(private readonly config: ConfigService<Env, true>) {}
+  constructor(private readonly env: AuthEnv) {}
 
-  get<K extends keyof Env>(key: K): Env[K] {
-    return this.config.get(key, { infer: true });
+  get<K extends keyof AuthEnv>(key: K): AuthEnv[K] {
+    return this.env[key];
   }
 
   get isProduction(): boolean {
-    return this.get('NODE_ENV') === 'production';
-  }
-
-  get redis(): SessionRedisConnection {
-    const nodes = this.get('REDIS_CLUSTER_NODES');
-    if (nodes) {
-      return {
-        cluster: nodes.split(',').map((node) => {
-          const [host, port] = node.split(':');
-          return { host, port: Number(port) };
-        }),
-      };
-    }
-    return { url: this.get('REDIS_URL') };
-  }
-
-  /** Where Redis is expected, for humans reading a start-up failure. */
-  get redisLocation(): string {
-    return this.get('REDIS_CLUSTER_NODES') ?? this.get('REDIS_URL');
+    return this.env.NODE_ENV === 'production';
   }
 
   /**
@@ -54,12 +35,12 @@ export class AuthConfig {
    * cluster, so in cluster mode publishing through the first node is enough.
    */
   get redisPublisher(): RedisEndpoint {
-    const nodes = this.get('REDIS_CLUSTER_NODES');
+    const nodes = this.env.REDIS_CLUSTER_NODES;
     if (nodes) {
-      const [host, port] = nodes.split(',')[0].split(':');
-      return { host, port: Number(port) };
+      const [first] = clusterNodesOf(nodes);
+      return first;
     }
-    const url = new URL(this.get('REDIS_URL'));
+    const url = new URL(this.env.REDIS_URL);
     return {
       host: url.hostname,
       port: Number(url.port || 6379),
@@ -70,30 +51,9 @@ export class AuthConfig {
     };
   }
 
-  get session(): SessionModuleOptions {
-    const port = this.get('AUTH_PORT');
-    const origins = this.get('SESSION_ALLOWED_ORIGINS');
-    return {
-      mode: 'redis',
-      redis: this.redis,
-      idleTimeout: this.get('SESSION_IDLE_TIMEOUT'),
-      absoluteTimeout: this.get('SESSION_ABSOLUTE_TIMEOUT'),
-      maxSessionsPerUser: this.get('SESSION_MAX_PER_USER'),
-      keyPrefix: this.get('SESSION_KEY_PREFIX'),
-      storeTimeout: this.get('SESSION_STORE_TIMEOUT'),
-      cookie: { secure: this.get('SESSION_COOKIE_SECURE') ?? this.isProduction },
-      allowedOrigins: origins
-        ? origins
-            .split(',')
-            .map((origin) => origin.trim())
-            .filter(Boolean)
-        : ['http://localhost:3000', 'http://127.0.0.1:3000', `http://localhost:${port}`],
-    };
-  }
-
   /** Express `trust proxy`: which hops may set X-Forwarded-For. */
   get trustProxy(): boolean | number | string {
-    const value = this.get('TRUST_PROXY');
+    const value = this.env.TRUST_PROXY;
     if (value === 'true' || value === 'false') {
       return value === 'true';
     }
@@ -102,10 +62,10 @@ export class AuthConfig {
 
   get loginThrottle() {
     return {
-      maxPerUser: this.get('LOGIN_MAX_FAILURES_PER_USER'),
-      maxPerIp: this.get('LOGIN_MAX_FAILURES_PER_IP'),
-      windowMs: this.get('LOGIN_FAILURE_WINDOW') * 1000,
-      keyPrefix: `${this.get('SESSION_KEY_PREFIX')}auth:fail:`,
+      maxPerUser: this.env.LOGIN_MAX_FAILURES_PER_USER,
+      maxPerIp: this.env.LOGIN_MAX_FAILURES_PER_IP,
+      windowMs: this.env.LOGIN_FAILURE_WINDOW * 1000,
+      keyPrefix: `${this.env.SESSION_KEY_PREFIX}auth:fail:`,
     };
   }
 }

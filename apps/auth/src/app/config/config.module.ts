@@ -1,12 +1,14 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
-import { ConfigModule } from '@nestjs/config';
+
+import { ServiceConfigModule } from '@cloakroom/service-kit';
 
 import { AuthConfig } from './auth.config';
-import { validateEnv } from './env.schema';
+import { AuthEnv } from './auth.env';
 
 /**
- * Validated configuration for the whole app. `overrides` win over the environment: tests
- * start several apps in one process, each with its own settings.
+ * Validated configuration for the whole app (`AuthEnv`, `AuthConfig`, `ConfigService`).
+ * `overrides` win over the environment: tests start several apps in one process, each with
+ * its own settings.
  */
 @Global()
 @Module({})
@@ -14,15 +16,9 @@ export class AuthConfigModule {
   static forRoot(overrides: Record<string, string> = {}): DynamicModule {
     return {
       module: AuthConfigModule,
-      imports: [
-        ConfigModule.forRoot({
-          skipProcessEnv: true,
-          validate: (raw) => validateEnv({ ...raw, ...overrides }),
-        }),
-      ],
+      imports: [ServiceConfigModule.forRoot(AuthEnv, overrides)],
       providers: [AuthConfig],
-      // ConfigService too: shared modules such as the database read their settings through it.
-      exports: [AuthConfig, ConfigModule],
+      exports: [AuthConfig],
     };
   }
 }

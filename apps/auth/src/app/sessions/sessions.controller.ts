@@ -45,7 +45,7 @@ export class SessionsController {
   @ApiNotFoundResponse({ description: "No such session among the caller's" })
   async revoke(@CurrentSession() current: Session, @Param('id') id: string): Promise<void> {
     // The owner check runs inside the store: another user's session id is simply "not found".
-    if (!(await this.sessions.destroy(id, current.userId))) {
+    if (!(await this.sessions.revoke(id, current.userId))) {
       throw new NotFoundException('Session not found');
     }
     this.events.sessionsRevoked([id]);
@@ -55,7 +55,7 @@ export class SessionsController {
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse({ description: "The caller's other sessions are revoked" })
   async revokeOthers(@CurrentSession() current: Session): Promise<void> {
-    await this.sessions.destroyAllForUser(current.userId, { except: current.id });
+    await this.sessions.revokeAllForUser(current.userId, { except: current.id });
     this.events.userSessionsRevoked(current.userId, current.id);
   }
 }

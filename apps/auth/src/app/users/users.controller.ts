@@ -70,7 +70,7 @@ export class UsersController {
     if (!(await this.users.findById(id))) {
       throw new NotFoundException('User not found');
     }
-    await this.sessions.destroyAllForUser(id);
+    await this.sessions.revokeAllForUser(id);
     this.events.userSessionsRevoked(id);
   }
 }

@@ -49,8 +49,8 @@ interface GuardSetup {
 }
 
 function guardOf({ scenario, redisUrl, rpcPort, keys }: ServerSettings): GuardSetup {
-  const session = (options: Partial<SessionModuleOptions>, controllers: Type[] = []) => ({
-    imports: [SessionModule.forRoot({ ...sessionOptions(redisUrl), ...options })],
+  const session = (options: SessionModuleOptions, controllers: Type[] = []) => ({
+    imports: [SessionModule.forRoot(options)],
     guard: { provide: APP_GUARD, useClass: SessionGuard },
     controllers,
   });
@@ -58,16 +58,17 @@ function guardOf({ scenario, redisUrl, rpcPort, keys }: ServerSettings): GuardSe
     case 'none':
       return { imports: [], controllers: [] };
     case 'session':
-      return session({});
+      return session(sessionOptions(redisUrl));
     case 'session-no-autopipelining':
-      return session({ autoPipelining: false });
+      return session({ ...sessionOptions(redisUrl), autoPipelining: false });
     case 'session-cache':
-      return session({ localCache: BENCH_LOCAL_CACHE }, [SessionCacheInvalidator]);
+      return session({ ...sessionOptions(redisUrl), localCache: BENCH_LOCAL_CACHE }, [
+        SessionCacheInvalidator,
+      ]);
     case 'session-remote':
       return session({
-        mode: 'remote',
-        redis: undefined,
         remote: { host: '127.0.0.1', port: rpcPort },
+        keyPrefix: SESSION_KEY_PREFIX,
       });
     case 'jwt-nestjs':
       return {

@@ -6,7 +6,7 @@ import { CreateProductDto } from './dto/create-product.dto';
 import { Product } from './entities/product.entity';
 import { ProductsService } from './products.service';
 
-@Controller('catalog/products')
+@Controller('products')
 export class ProductsController {
   constructor(private readonly products: ProductsService) {}
 

@@ -1,7 +1,6 @@
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
 
-import { Env } from '../config/env.schema';
+import { CatalogEnv } from '../config/catalog.env';
 import { ProductsService } from './products.service';
 
 const DEMO_PRODUCTS = [
@@ -18,11 +17,11 @@ export class ProductsSeeder implements OnApplicationBootstrap {
 
   constructor(
     private readonly products: ProductsService,
-    private readonly config: ConfigService<Env, true>,
+    private readonly env: CatalogEnv,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    if (this.config.get('NODE_ENV') === 'production' || (await this.products.count()) > 0) {
+    if (this.env.NODE_ENV === 'production' || (await this.products.count()) > 0) {
       return;
     }
     for (const product of DEMO_PRODUCTS) {

@@ -1,20 +1,19 @@
 import { Controller, Get } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
 
-import { Env, Upstream, upstreamsOf } from '../config/env.schema';
+import { GatewayEnv, Upstream, upstreamsOf } from '../config/gateway.env';
 import { UpstreamHealthIndicator } from './upstream.health';
 
-@Controller('gateway/health')
+@Controller('health')
 export class HealthController {
   private readonly upstreams: Upstream[];
 
   constructor(
     private readonly health: HealthCheckService,
     private readonly upstream: UpstreamHealthIndicator,
-    config: ConfigService<Env, true>,
+    env: GatewayEnv,
   ) {
-    this.upstreams = upstreamsOf(config);
+    this.upstreams = upstreamsOf(env);
   }
 
   /** 200 when every service behind the gateway reports itself healthy. */

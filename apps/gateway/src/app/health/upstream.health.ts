@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 
-import { Upstream } from '../config/env.schema';
+import { Upstream } from '../config/gateway.env';
 
 /** Up when the service's own health check answers 200 within a second. */
 @Injectable()

@@ -3,7 +3,7 @@ import { Socket } from 'node:net';
 import { Logger } from '@nestjs/common';
 import { createProxyMiddleware, RequestHandler } from 'http-proxy-middleware';
 
-import { Upstream } from '../config/env.schema';
+import { Upstream } from '../config/gateway.env';
 
 /**
  * Forwards `/api/<name>` and everything below it, path unchanged, to the upstream service.

@@ -6,7 +6,7 @@ import { CreateOrderDto } from './dto/create-order.dto';
 import { Order } from './entities/order.entity';
 import { OrdersService } from './orders.service';
 
-@Controller('orders')
+@Controller()
 export class OrdersController {
   constructor(private readonly orders: OrdersService) {}
 

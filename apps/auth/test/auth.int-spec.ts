@@ -1,0 +1,610 @@
+import { Redis } from 'ioredis';
+import request from 'supertest';
+import type { App } from 'supertest/types';
+
+import { SessionEvents } from '@cloakroom/session';
+
+import { PasswordService } from '../src/app/users/password.service';
+
+import {
+  AuthApp,
+  createUser,
+  loginWithBearer,
+  loginWithCookie,
+  ORIGIN,
+  REDIS_URL,
+  sessionCookie,
+  startAuthApp,
+} from './auth-app';
+
+describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
+  let auth: AuthApp;
+  let http: App;
+  let adminCookie: string;
+
+  beforeAll(async () => {
+    auth = await startAuthApp('main', { SESSION_MAX_PER_USER: '3' });
+    http = auth.http;
+    adminCookie = (await loginWithCookie(http, 'admin', 'admin-password')).cookie;
+  });
+
+  afterAll(async () => {
+    await auth?.close();
+  });
+
+  describe('POST /api/auth/login', () => {
+    it('issues an HttpOnly SameSite cookie and the user and session in the body', async () => {
+      const response = await request(http)
+        .post('/api/auth/login')
+        .set('Origin', ORIGIN)
+        .send({ username: 'alice', password: 'alice-password' })
+        .expect(200);
+      const setCookie = String(response.headers['set-cookie']);
+      expect(setCookie).toMatch(/^cr_session=cr1\.[\w-]{8}\.[\w-]{43}; /);
+      expect(setCookie).toContain('HttpOnly');
+      expect(setCookie).toContain('SameSite=Lax');
+      expect(setCookie).toContain('Path=/');
+      expect(response.body).toEqual({
+        user: { id: expect.any(String), username: 'alice', roles: ['customer'] },
+        session: {
+          id: expect.stringMatching(/^[\w-]{8}\.[\w-]{22}$/),
+          createdAt: expect.any(String),
+          expiresAt: expect.any(String),
+        },
+      });
+      expect(response.body.token).toBeUndefined();
+      expect(response.headers['cache-control']).toBe('no-store');
+    });
+
+    it('returns the token in the body and sets no cookie in bearer mode', async () => {
+      const response = await request(http)
+        .post('/api/auth/login')
+        .send({ username: 'bob', password: 'bob-password', transport: 'bearer' })
+        .expect(200);
+      expect(response.headers['set-cookie']).toBeUndefined();
+      expect(response.body.token).toMatch(/^cr1\./);
+      await request(http)
+        .get('/api/auth/session')
+        .set('Authorization', `Bearer ${response.body.token}`)
+        .expect(200);
+    });
+
+    it('answers 401 with the same body for an unknown user and a wrong password', async () => {
+      const unknown = await request(http)
+        .post('/api/auth/login')
+        .set('Origin', ORIGIN)
+        .send({ username: 'nobody-here', password: 'whatever-password' })
+        .expect(401);
+      const wrong = await request(http)
+        .post('/api/auth/login')
+        .set('Origin', ORIGIN)
+        .send({ username: 'bob', password: 'not-bobs-password' })
+        .expect(401);
+      expect(unknown.body).toEqual({ statusCode: 401, message: 'Invalid username or password' });
+      expect(wrong.body).toEqual(unknown.body);
+      expect(wrong.headers['set-cookie']).toBeUndefined();
+    });
+
+    it('runs the full password check for an unknown user, as for a wrong password', async () => {
+      // Equal cost is shown by equal work, not by timing on a shared machine: both answers
+      // go through one argon2id verification (for the unknown user, against a dummy hash).
+      const user = await createUser(http, adminCookie);
+      const verify = jest.spyOn(auth.app.get(PasswordService), 'verify');
+      try {
+        for (const username of ['ghost-user', user.username]) {
+          await request(http)
+            .post('/api/auth/login')
+            .send({ username, password: 'wrong-password', transport: 'bearer' })
+            .expect(401);
+        }
+        expect(verify).toHaveBeenCalledTimes(2);
+        expect(verify.mock.calls[0]).toEqual([undefined, 'wrong-password']);
+        expect(verify.mock.calls[1]).toEqual([
+          expect.stringMatching(/^\$argon2id\$/),
+          'wrong-password',
+        ]);
+      } finally {
+        verify.mockRestore();
+      }
+    });
+
+    it.each([
+      ['an unknown field', { username: 'alice', password: 'alice-password', admin: true }],
+      ['a number for a username', { username: 42, password: 'alice-password' }],
+      ['a missing password', { username: 'alice' }],
+      ['an unknown transport', { username: 'alice', password: 'alice-password', transport: 'x' }],
+      ['an array body', [1, 2]],
+      ['a NUL character in the username', { username: 'al\u0000ice', password: 'x' }],
+    ])('answers 400 for %s', async (_case, body) => {
+      const response = await request(http)
+        .post('/api/auth/login')
+        .set('Origin', ORIGIN)
+        .send(body as object)
+        .expect(400);
+      expect(response.body).toEqual({ statusCode: 400, message: expect.any(String) });
+    });
+
+    it('answers 400, not 500, for malformed JSON', async () => {
+      const response = await request(http)
+        .post('/api/auth/login')
+        .set('Origin', ORIGIN)
+        .set('Content-Type', 'application/json')
+        .send('{"username": "alice",')
+        .expect(400);
+      expect(response.body).toEqual({ statusCode: 400, message: expect.stringContaining('JSON') });
+    });
+
+    it('answers 413 for a body over the size limit', async () => {
+      const response = await request(http)
+        .post('/api/auth/login')
+        .set('Origin', ORIGIN)
+        .send({ username: 'alice', password: 'x'.repeat(64 * 1024) })
+        .expect(413);
+      expect(response.body).toEqual({ statusCode: 413, message: expect.any(String) });
+    });
+
+    it('refuses a cookie login from a foreign origin or a cross-site fetch (login CSRF)', async () => {
+      const foreign = await request(http)
+        .post('/api/auth/login')
+        .set('Origin', 'https://evil.example')
+        .send({ username: 'alice', password: 'alice-password' })
+        .expect(403);
+      expect(foreign.headers['set-cookie']).toBeUndefined();
+      await request(http)
+        .post('/api/auth/login')
+        .set('Sec-Fetch-Site', 'cross-site')
+        .send({ username: 'alice', password: 'alice-password' })
+        .expect(403);
+      await request(http)
+        .post('/api/auth/login')
+        .send({ username: 'alice', password: 'alice-password' })
+        .expect(403);
+      await request(http)
+        .post('/api/auth/login')
+        .set('Sec-Fetch-Site', 'same-origin')
+        .send({ username: 'alice', password: 'alice-password' })
+        .expect(200);
+    });
+
+    it('lets a bearer login without browser headers through, but not one from a foreign origin', async () => {
+      await request(http)
+        .post('/api/auth/login')
+        .send({ username: 'alice', password: 'alice-password', transport: 'bearer' })
+        .expect(200);
+      await request(http)
+        .post('/api/auth/login')
+        .set('Origin', 'https://evil.example')
+        .send({ username: 'alice', password: 'alice-password', transport: 'bearer' })
+        .expect(403);
+    });
+
+    it('revokes the token presented with a login: no session fixation', async () => {
+      const user = await createUser(http, adminCookie);
+      const first = await loginWithCookie(http, user.username, user.password);
+      const bearer = await loginWithBearer(http, user.username, user.password);
+      const second = await request(http)
+        .post('/api/auth/login')
+        .set('Origin', ORIGIN)
+        .set('Cookie', first.cookie)
+        .set('Authorization', `Bearer ${bearer.token}`)
+        .send({ username: user.username, password: user.password })
+        .expect(200);
+      expect(second.body.session.id).not.toBe(first.body.session.id);
+      await request(http).get('/api/auth/session').set('Cookie', first.cookie).expect(401);
+      await request(http)
+        .get('/api/auth/session')
+        .set('Authorization', `Bearer ${bearer.token}`)
+        .expect(401);
+      await request(http).get('/api/auth/session').set('Cookie', sessionCookie(second)).expect(200);
+    });
+
+    it('records the client address from X-Forwarded-For sent by a trusted proxy, and the user agent', async () => {
+      const user = await createUser(http, adminCookie);
+      const login = await request(http)
+        .post('/api/auth/login')
+        .set('X-Forwarded-For', '203.0.113.7')
+        .set('User-Agent', 'e2e-agent/1.0')
+        .send({ username: user.username, password: user.password, transport: 'bearer' })
+        .expect(200);
+      const list = await request(http)
+        .get('/api/auth/sessions')
+        .set('Authorization', `Bearer ${login.body.token}`)
+        .expect(200);
+      expect(list.body).toEqual([
+        expect.objectContaining({ ip: '203.0.113.7', userAgent: 'e2e-agent/1.0', current: true }),
+      ]);
+    });
+
+    it('revokes the oldest session past SESSION_MAX_PER_USER', async () => {
+      const user = await createUser(http, adminCookie);
+      const tokens: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        tokens.push((await loginWithBearer(http, user.username, user.password)).token);
+      }
+      const status = async (token: string) =>
+        (await request(http).get('/api/auth/session').set('Authorization', `Bearer ${token}`))
+          .status;
+      expect(await Promise.all(tokens.map(status))).toEqual([401, 200, 200, 200]);
+    });
+  });
+
+  describe('session routes', () => {
+    it('GET /session answers 401 without a session, and for a malformed token', async () => {
+      const none = await request(http).get('/api/auth/session').expect(401);
+      expect(none.body).toEqual({ statusCode: 401, message: expect.any(String) });
+      await request(http)
+        .get('/api/auth/session')
+        .set('Authorization', 'Bearer not-a-token')
+        .expect(401);
+    });
+
+    it('GET /session returns the user and session of the caller', async () => {
+      const { cookie, body } = await loginWithCookie(http, 'bob', 'bob-password');
+      const response = await request(http)
+        .get('/api/auth/session')
+        .set('Cookie', cookie)
+        .expect(200);
+      expect(response.body.user).toEqual(body.user);
+      expect(response.body.session.id).toBe(body.session.id);
+    });
+
+    it('POST /logout answers 204, clears the cookie and kills the token', async () => {
+      const { cookie } = await loginWithCookie(http, 'bob', 'bob-password');
+      const response = await request(http)
+        .post('/api/auth/logout')
+        .set('Cookie', cookie)
+        .set('Origin', ORIGIN)
+        .expect(204);
+      const cleared = String(response.headers['set-cookie']);
+      expect(cleared).toMatch(/^cr_session=;/);
+      expect(cleared).toContain('Expires=Thu, 01 Jan 1970');
+      await request(http).get('/api/auth/session').set('Cookie', cookie).expect(401);
+    });
+
+    it('refuses a cookie-authenticated logout from a foreign origin, and exempts bearer requests', async () => {
+      const { cookie } = await loginWithCookie(http, 'bob', 'bob-password');
+      await request(http)
+        .post('/api/auth/logout')
+        .set('Cookie', cookie)
+        .set('Origin', 'https://evil.example')
+        .expect(403);
+      await request(http).get('/api/auth/session').set('Cookie', cookie).expect(200);
+      const { token } = await loginWithBearer(http, 'bob', 'bob-password');
+      await request(http)
+        .post('/api/auth/logout')
+        .set('Authorization', `Bearer ${token}`)
+        .set('Origin', 'https://evil.example')
+        .expect(204);
+    });
+
+    it("GET /sessions lists the caller's sessions and marks the current one", async () => {
+      const user = await createUser(http, adminCookie);
+      const first = await loginWithBearer(http, user.username, user.password);
+      const second = await loginWithBearer(http, user.username, user.password);
+      const response = await request(http)
+        .get('/api/auth/sessions')
+        .set('Authorization', `Bearer ${second.token}`)
+        .expect(200);
+      expect(response.body).toHaveLength(2);
+      expect(response.body).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({
+            id: first.body.session.id,
+            createdAt: expect.any(String),
+            lastSeenAt: expect.any(String),
+            ip: expect.any(String),
+            current: false,
+          }),
+          expect.objectContaining({ id: second.body.session.id, current: true }),
+        ]),
+      );
+    });
+
+    it("DELETE /sessions/:id revokes one of the caller's sessions, 404 for another user's", async () => {
+      const user = await createUser(http, adminCookie);
+      const mine = await loginWithBearer(http, user.username, user.password);
+      const other = await loginWithBearer(http, user.username, user.password);
+      const stranger = await loginWithBearer(http, 'bob', 'bob-password');
+      const asMe = (test: request.Test) => test.set('Authorization', `Bearer ${mine.token}`);
+      await asMe(request(http).delete(`/api/auth/sessions/${stranger.body.session.id}`)).expect(
+        404,
+      );
+      await asMe(request(http).delete('/api/auth/sessions/garbage')).expect(404);
+      await request(http)
+        .get('/api/auth/session')
+        .set('Authorization', `Bearer ${stranger.token}`)
+        .expect(200);
+      await asMe(request(http).delete(`/api/auth/sessions/${other.body.session.id}`)).expect(204);
+      await request(http)
+        .get('/api/auth/session')
+        .set('Authorization', `Bearer ${other.token}`)
+        .expect(401);
+      await asMe(request(http).get('/api/auth/session')).expect(200);
+    });
+
+    it("DELETE /sessions revokes all the caller's other sessions", async () => {
+      const user = await createUser(http, adminCookie);
+      const keep = await loginWithBearer(http, user.username, user.password);
+      const drop1 = await loginWithBearer(http, user.username, user.password);
+      const drop2 = await loginWithBearer(http, user.username, user.password);
+      await request(http)
+        .delete('/api/auth/sessions')
+        .set('Authorization', `Bearer ${keep.token}`)
+        .expect(204);
+      for (const { token } of [drop1, drop2]) {
+        await request(http)
+          .get('/api/auth/session')
+          .set('Authorization', `Bearer ${token}`)
+          .expect(401);
+      }
+      await request(http)
+        .get('/api/auth/session')
+        .set('Authorization', `Bearer ${keep.token}`)
+        .expect(200);
+    });
+  });
+
+  describe('POST /api/auth/password', () => {
+    it('changes the password, rotates the current cookie and revokes the other sessions', async () => {
+      const user = await createUser(http, adminCookie);
+      const current = await loginWithCookie(http, user.username, user.password);
+      const other = await loginWithBearer(http, user.username, user.password);
+      const response = await request(http)
+        .post('/api/auth/password')
+        .set('Cookie', current.cookie)
+        .set('Origin', ORIGIN)
+        .send({ currentPassword: user.password, newPassword: 'a-brand-new-password' })
+        .expect(200);
+      const rotated = sessionCookie(response);
+      expect(rotated).not.toBe(current.cookie);
+      expect(response.body.session.id).not.toBe(current.body.session.id);
+      await request(http).get('/api/auth/session').set('Cookie', current.cookie).expect(401);
+      await request(http)
+        .get('/api/auth/session')
+        .set('Authorization', `Bearer ${other.token}`)
+        .expect(401);
+      await request(http).get('/api/auth/session').set('Cookie', rotated).expect(200);
+      await request(http)
+        .post('/api/auth/login')
+        .send({ username: user.username, password: user.password, transport: 'bearer' })
+        .expect(401);
+      await loginWithBearer(http, user.username, 'a-brand-new-password');
+    });
+
+    it('returns the rotated token in the body for a bearer session', async () => {
+      const user = await createUser(http, adminCookie);
+      const { token } = await loginWithBearer(http, user.username, user.password);
+      const response = await request(http)
+        .post('/api/auth/password')
+        .set('Authorization', `Bearer ${token}`)
+        .send({ currentPassword: user.password, newPassword: 'another-new-password' })
+        .expect(200);
+      expect(response.headers['set-cookie']).toBeUndefined();
+      expect(response.body.token).toMatch(/^cr1\./);
+      expect(response.body.token).not.toBe(token);
+      await request(http)
+        .get('/api/auth/session')
+        .set('Authorization', `Bearer ${token}`)
+        .expect(401);
+      await request(http)
+        .get('/api/auth/session')
+        .set('Authorization', `Bearer ${response.body.token}`)
+        .expect(200);
+    });
+
+    it('answers 403 for a wrong current password and 400 for a too short new one', async () => {
+      const user = await createUser(http, adminCookie);
+      const { token } = await loginWithBearer(http, user.username, user.password);
+      const change = (body: object) =>
+        request(http).post('/api/auth/password').set('Authorization', `Bearer ${token}`).send(body);
+      await change({ currentPassword: 'wrong-password', newPassword: 'long-enough-1' }).expect(403);
+      await change({ currentPassword: user.password, newPassword: 'short' }).expect(400);
+      await change({ currentPassword: user.password, newPassword: 'x'.repeat(129) }).expect(400);
+      await request(http)
+        .get('/api/auth/session')
+        .set('Authorization', `Bearer ${token}`)
+        .expect(200);
+    });
+  });
+
+  describe('admin routes', () => {
+    it('POST /users creates a user who can log in, 409 for a duplicate', async () => {
+      const response = await request(http)
+        .post('/api/auth/users')
+        .set('Cookie', adminCookie)
+        .set('Origin', ORIGIN)
+        .send({ username: 'Carol.E2E', password: 'carol-password', roles: ['customer'] })
+        .expect(201);
+      expect(response.body).toEqual({
+        id: expect.any(String),
+        username: 'carol.e2e',
+        roles: ['customer'],
+      });
+      await loginWithBearer(http, 'carol.e2e', 'carol-password');
+      const duplicate = await request(http)
+        .post('/api/auth/users')
+        .set('Cookie', adminCookie)
+        .set('Origin', ORIGIN)
+        .send({ username: 'carol.e2e', password: 'other-password', roles: [] })
+        .expect(409);
+      expect(duplicate.body).toEqual({ statusCode: 409, message: 'Username already taken' });
+    });
+
+    it('POST /users answers 400 for a bad body and 403 for a customer', async () => {
+      const post = (cookie: string, body: object) =>
+        request(http)
+          .post('/api/auth/users')
+          .set('Cookie', cookie)
+          .set('Origin', ORIGIN)
+          .send(body);
+      await post(adminCookie, { username: 'dave', password: 'short', roles: [] }).expect(400);
+      await post(adminCookie, { username: 'dave', password: 'long-enough', roles: 'admin' }).expect(
+        400,
+      );
+      await post(adminCookie, {
+        username: 'dave',
+        password: 'long-enough',
+        roles: [],
+        isAdmin: true,
+      }).expect(400);
+      const customer = await loginWithCookie(http, 'alice', 'alice-password');
+      await post(customer.cookie, { username: 'dave', password: 'long-enough', roles: [] }).expect(
+        403,
+      );
+    });
+
+    it("PUT /users/:id/roles reaches the user's live sessions on their next request", async () => {
+      const user = await createUser(http, adminCookie);
+      const { token } = await loginWithBearer(http, user.username, user.password);
+      const asUser = (test: request.Test) => test.set('Authorization', `Bearer ${token}`);
+      await asUser(request(http).delete(`/api/auth/users/${user.id}/sessions`)).expect(403);
+      const response = await request(http)
+        .put(`/api/auth/users/${user.id}/roles`)
+        .set('Cookie', adminCookie)
+        .set('Origin', ORIGIN)
+        .send({ roles: ['customer', 'admin'] })
+        .expect(200);
+      expect(response.body).toEqual({
+        id: user.id,
+        username: user.username,
+        roles: ['customer', 'admin'],
+      });
+      const session = await asUser(request(http).get('/api/auth/session')).expect(200);
+      expect(session.body.user.roles).toEqual(['customer', 'admin']);
+      await asUser(request(http).delete(`/api/auth/users/${user.id}/sessions`)).expect(204);
+    });
+
+    it('answers 404 for an unknown user and 400 for a bad id', async () => {
+      const put = (id: string) =>
+        request(http)
+          .put(`/api/auth/users/${id}/roles`)
+          .set('Cookie', adminCookie)
+          .set('Origin', ORIGIN)
+          .send({ roles: ['customer'] });
+      await put('00000000-0000-4000-8000-000000000000').expect(404);
+      await put('not-a-uuid').expect(400);
+      await request(http)
+        .delete('/api/auth/users/00000000-0000-4000-8000-000000000000/sessions')
+        .set('Cookie', adminCookie)
+        .set('Origin', ORIGIN)
+        .expect(404);
+    });
+
+    it('DELETE /users/:id/sessions revokes every session of the user', async () => {
+      const user = await createUser(http, adminCookie);
+      const a = await loginWithBearer(http, user.username, user.password);
+      const b = await loginWithCookie(http, user.username, user.password);
+      await request(http)
+        .delete(`/api/auth/users/${user.id}/sessions`)
+        .set('Cookie', adminCookie)
+        .set('Origin', ORIGIN)
+        .expect(204);
+      await request(http)
+        .get('/api/auth/session')
+        .set('Authorization', `Bearer ${a.token}`)
+        .expect(401);
+      await request(http).get('/api/auth/session').set('Cookie', b.cookie).expect(401);
+    });
+  });
+
+  describe('events', () => {
+    let subscriber: Redis;
+    const received: Array<{ channel: string; data: unknown }> = [];
+
+    beforeAll(async () => {
+      subscriber = new Redis(REDIS_URL);
+      subscriber.on('message', (channel: string, message: string) => {
+        received.push({ channel, data: JSON.parse(message).data });
+      });
+      await subscriber.subscribe(...Object.values(SessionEvents));
+    });
+
+    afterAll(() => subscriber.disconnect());
+
+    const waitFor = async (predicate: (event: { channel: string; data: unknown }) => boolean) => {
+      const deadline = Date.now() + 3000;
+      while (Date.now() < deadline) {
+        const event = received.find(predicate);
+        if (event) return event;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      throw new Error('event not received');
+    };
+
+    it('publishes session.revoked, user.sessions.revoked and user.roles.changed', async () => {
+      const user = await createUser(http, adminCookie);
+      const { token, body } = await loginWithBearer(http, user.username, user.password);
+      await request(http)
+        .post('/api/auth/logout')
+        .set('Authorization', `Bearer ${token}`)
+        .expect(204);
+      await waitFor(
+        (event) =>
+          event.channel === SessionEvents.revoked &&
+          JSON.stringify(event.data) === JSON.stringify({ ids: [body.session.id] }),
+      );
+      const admin = (test: request.Test) => test.set('Cookie', adminCookie).set('Origin', ORIGIN);
+      await admin(request(http).delete(`/api/auth/users/${user.id}/sessions`)).expect(204);
+      await waitFor(
+        (event) =>
+          event.channel === SessionEvents.userSessionsRevoked &&
+          (event.data as { userId: string }).userId === user.id,
+      );
+      await admin(request(http).put(`/api/auth/users/${user.id}/roles`))
+        .send({ roles: ['auditor'] })
+        .expect(200);
+      const changed = await waitFor(
+        (event) =>
+          event.channel === SessionEvents.userRolesChanged &&
+          (event.data as { userId: string }).userId === user.id,
+      );
+      expect(changed.data).toEqual({ userId: user.id, roles: ['auditor'] });
+    });
+
+    it('publishes session.revoked for a token presented at login and for sessions over the cap', async () => {
+      const user = await createUser(http, adminCookie);
+      const first = await loginWithBearer(http, user.username, user.password);
+      // Logging in again with the first token in hand revokes it (no fixation).
+      const second = await request(http)
+        .post('/api/auth/login')
+        .set('Authorization', `Bearer ${first.token}`)
+        .send({ username: user.username, password: user.password, transport: 'bearer' })
+        .expect(200);
+      await waitFor(
+        (event) =>
+          event.channel === SessionEvents.revoked &&
+          (event.data as { ids: string[] }).ids.includes(first.body.session.id),
+      );
+      // The cap is 3 in this suite: the fourth live session evicts the oldest, the second login.
+      for (let i = 0; i < 3; i++) await loginWithBearer(http, user.username, user.password);
+      await waitFor(
+        (event) =>
+          event.channel === SessionEvents.revoked &&
+          (event.data as { ids: string[] }).ids.includes(second.body.session.id),
+      );
+    });
+  });
+
+  describe('public routes', () => {
+    it('GET /health reports Redis and the database up', async () => {
+      const response = await request(http).get('/api/auth/health').expect(200);
+      expect(response.body.details).toEqual({
+        sessions: { status: 'up' },
+        database: { status: 'up' },
+      });
+    });
+
+    it('serves the OpenAPI document at /api/auth/docs', async () => {
+      await request(http).get('/api/auth/docs').expect(200);
+      const document = await request(http).get('/api/auth/docs-json').expect(200);
+      expect(Object.keys(document.body.paths)).toEqual(
+        expect.arrayContaining(['/api/auth/login', '/api/auth/users/{id}/roles']),
+      );
+    });
+
+    it('answers unknown routes with a JSON 404', async () => {
+      const response = await request(http).get('/api/auth/nowhere').expect(404);
+      expect(response.body).toEqual({ statusCode: 404, message: expect.any(String) });
+    });
+  });
+});

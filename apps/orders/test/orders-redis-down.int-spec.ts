@@ -1,0 +1,94 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { INestApplication } from '@nestjs/common';
+import request from 'supertest';
+
+import { freePort } from '@cloakroom/e2e-support';
+import { RedisServerProcess, startRedisServer } from '@cloakroom/session/testing';
+
+import { sessionCookie, startOrdersApp } from './orders-app';
+
+describe('orders when Redis goes down (SQLite)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'orders-e2e-'));
+  let redis: RedisServerProcess;
+  let app: INestApplication;
+  let cookie: string;
+
+  beforeAll(async () => {
+    redis = await startRedisServer(await freePort());
+    app = await startOrdersApp({
+      ORDERS_DATABASE_URL: `sqlite:${join(dir, 'orders.sqlite')}`,
+      REDIS_URL: redis.url,
+      SESSION_KEY_PREFIX: 'cr:',
+    });
+    cookie = await sessionCookie(app, { id: 'u-1', username: 'alice', roles: ['customer'] });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await redis?.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves orders from the SQLite database while Redis is up', async () => {
+    await request(app.getHttpServer())
+      .post('/api/orders')
+      .set('Authorization', `Bearer ${cookie.split('=')[1]}`)
+      .send({ items: [{ sku: 'TEA-01', quantity: 1 }] })
+      .expect(201);
+    const response = await request(app.getHttpServer())
+      .get('/api/orders')
+      .set('Cookie', cookie)
+      .expect(200);
+    expect(response.body).toHaveLength(1);
+  });
+
+  describe('with Redis stopped', () => {
+    beforeAll(async () => {
+      await redis.stop();
+    });
+
+    it('answers 503 on guarded routes, quickly, never 500 nor a pass', async () => {
+      const started = Date.now();
+      const response = await request(app.getHttpServer()).get('/api/orders').set('Cookie', cookie);
+      expect(response.status).toBe(503);
+      expect(response.body).toEqual({ statusCode: 503, message: expect.any(String) });
+      expect(Date.now() - started).toBeLessThan(3000);
+    });
+
+    it('still answers 401 without a token: no store call is needed to refuse it', async () => {
+      await request(app.getHttpServer()).get('/api/orders').expect(401);
+    });
+
+    it('reports Redis down and the database up on the public health check, with 503', async () => {
+      const response = await request(app.getHttpServer()).get('/api/orders/health');
+      expect(response.status).toBe(503);
+      expect(response.body.details).toEqual({
+        sessions: { status: 'down', message: 'unreachable' },
+        database: { status: 'up' },
+      });
+    });
+
+    it('recovers by itself when Redis comes back', async () => {
+      await redis.start();
+      // The session lived only in the stopped server's memory: the token is now unknown.
+      await waitFor(async () => {
+        const status = (await request(app.getHttpServer()).get('/api/orders').set('Cookie', cookie))
+          .status;
+        return status === 401;
+      });
+      const fresh = await sessionCookie(app, { id: 'u-1', username: 'alice', roles: ['customer'] });
+      await request(app.getHttpServer()).get('/api/orders').set('Cookie', fresh).expect(200);
+      await request(app.getHttpServer()).get('/api/orders/health').expect(200);
+    });
+  });
+});
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}

@@ -1,0 +1,47 @@
+import { DynamicModule, Logger, Type } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { NestFactory } from '@nestjs/core';
+import { NestExpressApplication } from '@nestjs/platform-express';
+
+import { configureServiceApp, ServiceDefinition } from './service-app.setup';
+import { exitOnStartupFailure } from './startup-failure.handler';
+
+export interface BootstrapOptions extends ServiceDefinition<NestExpressApplication> {
+  /** The root module; its configuration comes from `ServiceConfigModule`. */
+  module: Type<unknown> | DynamicModule;
+  /** The setting that holds the HTTP port, e.g. `ORDERS_PORT`. */
+  port: string;
+  /** `false` leaves request bodies unparsed (the gateway streams them through). */
+  bodyParser?: boolean;
+}
+
+/**
+ * Starts a service, or exits 1 through {@link exitOnStartupFailure}. Logs stay buffered until
+ * the service listens: configuration, database and session store are checked while the
+ * modules initialise (`StartupError` when they fail), before anything listens.
+ *
+ * @example
+ * // apps/orders/src/main.ts
+ * bootstrapService({ name: 'orders', module: AppModule.forRoot(), port: 'ORDERS_PORT' });
+ */
+export async function bootstrapService(options: BootstrapOptions): Promise<NestExpressApplication> {
+  const { name } = options;
+  try {
+    const app = await NestFactory.create<NestExpressApplication>(options.module, {
+      bufferLogs: true,
+      autoFlushLogs: false,
+      abortOnError: false,
+      bodyParser: options.bodyParser ?? true,
+    });
+    configureServiceApp(app, options);
+    await app.init();
+    await app.startAllMicroservices();
+    const port = app.get(ConfigService).getOrThrow<number>(options.port);
+    await app.listen(port);
+    app.flushLogs();
+    Logger.log(`${name} listening on http://localhost:${port}/api/${name}`, 'Bootstrap');
+    return app;
+  } catch (error) {
+    return exitOnStartupFailure(name, error);
+  }
+}

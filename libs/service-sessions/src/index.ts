@@ -1,0 +1,11 @@
+export { GATEWAY_ORIGINS, SessionEnv, SessionRedisEnv, SessionRemoteEnv } from './lib/session.env';
+export {
+  clusterNodesOf,
+  isRemote,
+  redisConnectionFromEnv,
+  redisLocation,
+  sessionOptionsFromEnv,
+} from './lib/session-options';
+export { SessionStoreCheck } from './lib/session-store.check';
+export { SESSIONS_HEALTH_KEY } from './lib/service-health.controller';
+export { ServiceHealthModule } from './lib/service-health.module';

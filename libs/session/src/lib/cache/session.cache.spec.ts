@@ -1,0 +1,89 @@
+import { Session } from '../session.types';
+import { SessionCache } from './session.cache';
+
+function session(id: string, userId = 'u1', expiresAt = Date.now() + 60_000): Session {
+  return {
+    id,
+    userId,
+    username: userId,
+    roles: ['customer'],
+    createdAt: 0,
+    lastSeenAt: 0,
+    expiresAt,
+    absoluteExpiresAt: expiresAt,
+    attributes: {},
+  };
+}
+
+describe('SessionCache', () => {
+  afterEach(() => jest.restoreAllMocks());
+
+  it('serves a validated session again without loading it', async () => {
+    const cache = new SessionCache({ ttlMs: 5_000, max: 10_000 });
+    const load = jest.fn(async (id: string) => session(id));
+    await cache.through('a', load);
+    expect(await cache.through('a', load)).toMatchObject({ id: 'a' });
+    expect(load).toHaveBeenCalledTimes(1);
+  });
+
+  it('loads again once ttl has passed', async () => {
+    const cache = new SessionCache({ ttlMs: 5_000, max: 10_000 });
+    const load = jest.fn(async (id: string) => session(id, 'u1', Date.now() + 3_600_000));
+    const now = Date.now();
+    await cache.through('a', load);
+    jest.spyOn(Date, 'now').mockReturnValue(now + 5_001);
+    await cache.through('a', load);
+    expect(load).toHaveBeenCalledTimes(2);
+  });
+
+  it('never serves a session past its own expiry', async () => {
+    const cache = new SessionCache({ ttlMs: 60_000, max: 10_000 });
+    const now = Date.now();
+    const load = jest.fn(async (id: string) => session(id, 'u1', now + 1_000));
+    await cache.through('a', load);
+    jest.spyOn(Date, 'now').mockReturnValue(now + 1_001);
+    await cache.through('a', load);
+    expect(load).toHaveBeenCalledTimes(2);
+  });
+
+  it('does not cache a read that an eviction overtook', async () => {
+    const cache = new SessionCache({ ttlMs: 60_000, max: 10_000 });
+    let finish: (value: Session) => void = () => undefined;
+    const pending = cache.through('a', () => new Promise<Session>((resolve) => (finish = resolve)));
+    cache.evict(['a']);
+    finish(session('a'));
+    await pending;
+    expect(cache.size).toBe(0);
+  });
+
+  it('evicts a user but the kept session', async () => {
+    const cache = new SessionCache({ ttlMs: 60_000, max: 10_000 });
+    await cache.through('a', async (id) => session(id, 'u1'));
+    await cache.through('b', async (id) => session(id, 'u1'));
+    await cache.through('c', async (id) => session(id, 'u2'));
+    cache.evictUser('u1', 'b');
+    const load = jest.fn(async (id: string) => session(id));
+    await cache.through('b', load);
+    await cache.through('c', load);
+    expect(load).not.toHaveBeenCalled();
+    expect(cache.size).toBe(2);
+  });
+
+  it('keeps at most max entries, dropping the oldest', async () => {
+    const cache = new SessionCache({ ttlMs: 60_000, max: 2 });
+    for (const id of ['a', 'b', 'c']) {
+      await cache.through(id, async () => session(id));
+    }
+    expect(cache.size).toBe(2);
+    const load = jest.fn(async (id: string) => session(id));
+    await cache.through('a', load);
+    expect(load).toHaveBeenCalledTimes(1);
+  });
+
+  it('hands out copies, so a caller cannot change what is cached', async () => {
+    const cache = new SessionCache({ ttlMs: 60_000, max: 10_000 });
+    const first = await cache.through('a', async (id) => session(id));
+    first?.roles.push('admin');
+    expect((await cache.through('a', async () => null))?.roles).toEqual(['customer']);
+  });
+});

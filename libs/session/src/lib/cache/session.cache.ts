@@ -1,0 +1,97 @@
+import type { SessionConfig } from '../config/session.config';
+import type { Session } from '../session.types';
+
+interface Entry {
+  session: Session;
+  /** Epoch milliseconds (local clock) after which the entry is no longer served. */
+  until: number;
+}
+
+/**
+ * An in-process cache of validated sessions, off unless `localCache` is set. A hit serves a
+ * session without a Redis round trip, so a revocation made elsewhere is seen either when the
+ * auth service's event arrives (`SessionCacheInvalidator`) or, at the latest, after `ttl`
+ * seconds. Entries never outlive the session's own `expiresAt`. When full, the oldest entry
+ * goes first.
+ */
+export class SessionCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly ttlMs: number;
+  private readonly max: number;
+  /**
+   * Bumped by every invalidation: a validation that started before one must not cache what
+   * it read, since the session may have been revoked while the read was in flight.
+   */
+  private generation = 0;
+
+  /** Takes the resolved `localCache` settings (see `resolveSessionConfig`). */
+  constructor({ ttlMs, max }: NonNullable<SessionConfig['localCache']>) {
+    this.ttlMs = ttlMs;
+    this.max = max;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The cached session for an id, or else the one `load` reads (cached when live). */
+  async through(
+    id: string,
+    load: (id: string) => Promise<Session | null>,
+  ): Promise<Session | null> {
+    const now = Date.now();
+    const hit = this.entries.get(id);
+    if (hit) {
+      if (hit.until > now) {
+        return copy(hit.session);
+      }
+      this.entries.delete(id);
+    }
+    const generation = this.generation;
+    const session = await load(id);
+    if (session && generation === this.generation) {
+      this.put(session, Math.min(Date.now() + this.ttlMs, session.expiresAt));
+    }
+    return session;
+  }
+
+  /** Forgets sessions by id. */
+  evict(ids: Iterable<string>): void {
+    this.generation++;
+    for (const id of ids) {
+      this.entries.delete(id);
+    }
+  }
+
+  /** Forgets every session of a user, but the one `exceptId` names. */
+  evictUser(userId: string, exceptId?: string): void {
+    this.generation++;
+    for (const [id, entry] of this.entries) {
+      if (entry.session.userId === userId && id !== exceptId) {
+        this.entries.delete(id);
+      }
+    }
+  }
+
+  clear(): void {
+    this.generation++;
+    this.entries.clear();
+  }
+
+  private put(session: Session, until: number): void {
+    this.entries.delete(session.id);
+    if (this.entries.size >= this.max) {
+      const oldest = this.entries.keys().next();
+      if (!oldest.done) {
+        this.entries.delete(oldest.value);
+      }
+    }
+    this.entries.set(session.id, { session: copy(session), until });
+  }
+}
+
+// Callers may change the session they get (a guard attaches it to the request): the cached
+// copy must stay as Redis returned it.
+function copy(session: Session): Session {
+  return { ...session, roles: [...session.roles], attributes: { ...session.attributes } };
+}

@@ -1,0 +1,66 @@
+import { InMemorySessionStore } from '../store/in-memory/in-memory-session.store';
+import { resolveSessionConfig } from './session.config';
+import type { SessionModuleOptions } from './session-options.interface';
+
+const redis = { url: 'redis://127.0.0.1:6379' };
+
+describe('resolveSessionConfig', () => {
+  it('turns seconds into milliseconds and applies the defaults', () => {
+    expect(resolveSessionConfig({ redis })).toMatchObject({
+      idleTimeoutMs: 1_800_000,
+      absoluteTimeoutMs: 43_200_000,
+      touchIntervalMs: 180_000,
+      maxSessionsPerUser: 10,
+      keyPrefix: 'cr:',
+      storeTimeoutMs: 1000,
+      autoPipelining: true,
+      localCache: null,
+      cookie: { name: 'cr_session', secure: false, sameSite: 'lax' },
+    });
+  });
+
+  it('derives the touch interval from the idle timeout: a tenth of it', () => {
+    expect(resolveSessionConfig({ redis, idleTimeout: 1.2 }).touchIntervalMs).toBe(120);
+    expect(resolveSessionConfig({ redis, idleTimeout: 60, touchInterval: 0 }).touchIntervalMs).toBe(
+      0,
+    );
+  });
+
+  it('keeps the cookie plain unless told it is secure, then prefixes it with __Host-', () => {
+    const secure = resolveSessionConfig({ redis, cookie: { secure: true } }).cookie;
+    expect(secure).toEqual({ name: '__Host-cr_session', secure: true, sameSite: 'lax' });
+  });
+
+  it('names the backend the options give', () => {
+    const store = new InMemorySessionStore();
+    expect(resolveSessionConfig({ redis }).backend).toEqual({ kind: 'redis', connection: redis });
+    expect(resolveSessionConfig({ remote: { host: 'auth', port: 4001 } }).backend).toEqual({
+      kind: 'remote',
+      connection: { host: 'auth', port: 4001 },
+    });
+    expect(resolveSessionConfig({ store }).backend).toEqual({ kind: 'store', store });
+  });
+
+  it.each([
+    ['no backend', {}],
+    ['two backends', { redis, store: new InMemorySessionStore() }],
+  ])('refuses %s', (_label, options) => {
+    expect(() => resolveSessionConfig(options as SessionModuleOptions)).toThrow(
+      /exactly one of `redis`, `remote` or `store`/,
+    );
+  });
+
+  it('resolves the local cache in seconds to milliseconds, and refuses a bad one', () => {
+    expect(resolveSessionConfig({ redis, localCache: { ttl: 2 } }).localCache).toEqual({
+      ttlMs: 2000,
+      max: 10_000,
+    });
+    expect(() => resolveSessionConfig({ redis, localCache: { ttl: 0 } })).toThrow(/ttl/);
+    expect(() => resolveSessionConfig({ redis, localCache: { ttl: 1, max: 0 } })).toThrow(/max/);
+  });
+
+  it('refuses negative or zero timeouts', () => {
+    expect(() => resolveSessionConfig({ redis, idleTimeout: -1 })).toThrow(/idleTimeout/);
+    expect(() => resolveSessionConfig({ redis, absoluteTimeout: 0 })).toThrow(/positive/);
+  });
+});

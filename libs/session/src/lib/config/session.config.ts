@@ -1,0 +1,114 @@
+import { DEFAULT_COOKIE_NAME } from '../session.constants';
+import type { SessionStore } from '../store/session-store.interface';
+import type {
+  SessionCommonOptions,
+  SessionModuleOptions,
+  SessionRedisConnection,
+  SessionRemoteConnection,
+} from './session-options.interface';
+
+/** Where sessions live, as chosen by the options: exactly one backend. */
+export type SessionBackend =
+  | { kind: 'redis'; connection: SessionRedisConnection }
+  | { kind: 'remote'; connection: SessionRemoteConnection }
+  | { kind: 'store'; store: SessionStore };
+
+/** What a store the library builds needs from the options; durations in milliseconds. */
+export interface SessionStoreSettings {
+  idleTimeoutMs: number;
+  absoluteTimeoutMs: number;
+  touchIntervalMs: number;
+  maxSessionsPerUser: number;
+  keyPrefix: string;
+  storeTimeoutMs: number;
+  autoPipelining: boolean;
+}
+
+/** The options with every default applied; durations in milliseconds. */
+export interface SessionConfig extends SessionStoreSettings {
+  backend: SessionBackend;
+  cookie: { name: string; secure: boolean; sameSite: 'lax' | 'strict' };
+  allowedOrigins: ReadonlySet<string>;
+  /** Null when the local cache is off. */
+  localCache: { ttlMs: number; max: number } | null;
+}
+
+const DEFAULT_IDLE_TIMEOUT = 1800;
+const DEFAULT_ABSOLUTE_TIMEOUT = 43200;
+
+/**
+ * Applies defaults and checks the options once, at start-up, never per request. Options are
+ * in seconds; the result is in milliseconds.
+ */
+export function resolveSessionConfig(options: SessionModuleOptions): SessionConfig {
+  const secure = options.cookie?.secure ?? false;
+  const baseName = options.cookie?.name ?? DEFAULT_COOKIE_NAME;
+  return {
+    backend: backendOf(options),
+    ...resolveStoreSettings(options),
+    cookie: {
+      // The __Host- prefix pins the cookie to this exact origin, but browsers accept it only
+      // on Secure cookies.
+      name: secure && !baseName.startsWith('__Host-') ? `__Host-${baseName}` : baseName,
+      secure,
+      sameSite: options.cookie?.sameSite ?? 'lax',
+    },
+    allowedOrigins: new Set(options.allowedOrigins ?? []),
+    localCache: localCacheOf(options),
+  };
+}
+
+/** The store settings alone, for stores built outside the module (`InMemorySessionStore`). */
+export function resolveStoreSettings(options: SessionCommonOptions): SessionStoreSettings {
+  const idleTimeout = options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT;
+  const idleTimeoutMs = milliseconds('idleTimeout', idleTimeout);
+  const absoluteTimeoutMs = milliseconds(
+    'absoluteTimeout',
+    options.absoluteTimeout ?? DEFAULT_ABSOLUTE_TIMEOUT,
+  );
+  if (idleTimeoutMs === 0 || absoluteTimeoutMs === 0) {
+    throw new Error('SessionModule: idleTimeout and absoluteTimeout must be positive');
+  }
+  return {
+    idleTimeoutMs,
+    absoluteTimeoutMs,
+    touchIntervalMs: milliseconds('touchInterval', options.touchInterval ?? idleTimeout / 10),
+    maxSessionsPerUser: Math.max(0, Math.floor(options.maxSessionsPerUser ?? 10)),
+    keyPrefix: options.keyPrefix ?? 'cr:',
+    storeTimeoutMs: milliseconds('storeTimeout', options.storeTimeout ?? 1),
+    autoPipelining: options.autoPipelining ?? true,
+  };
+}
+
+function milliseconds(name: string, seconds: number): number {
+  if (!Number.isFinite(seconds) || seconds < 0) {
+    throw new Error(`SessionModule: ${name} must be a non-negative number of seconds`);
+  }
+  return Math.round(seconds * 1000);
+}
+
+function backendOf(options: SessionModuleOptions): SessionBackend {
+  // The options type allows exactly one; plain JavaScript and forRootAsync factories can
+  // still pass none or several.
+  const given = [options.redis, options.remote, options.store].filter(Boolean).length;
+  if (given !== 1) {
+    throw new Error('SessionModule: give exactly one of `redis`, `remote` or `store`');
+  }
+  if (options.redis) return { kind: 'redis', connection: options.redis };
+  if (options.remote) return { kind: 'remote', connection: options.remote };
+  return { kind: 'store', store: options.store as SessionStore };
+}
+
+function localCacheOf(options: SessionCommonOptions): SessionConfig['localCache'] {
+  if (!options.localCache) {
+    return null;
+  }
+  const { ttl, max = 10_000 } = options.localCache;
+  if (!Number.isFinite(ttl) || ttl <= 0) {
+    throw new Error('SessionModule: localCache.ttl must be a positive number of seconds');
+  }
+  if (!Number.isInteger(max) || max < 1) {
+    throw new Error('SessionModule: localCache.max must be a positive integer');
+  }
+  return { ttlMs: Math.round(ttl * 1000), max };
+}

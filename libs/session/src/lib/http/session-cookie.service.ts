@@ -1,0 +1,37 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { serialize } from 'cookie';
+
+import type { SessionConfig } from '../config/session.config';
+import { SESSION_CONFIG } from '../session.constants';
+
+/**
+ * Writes the session cookie with the module's settings: `HttpOnly`, `Path=/`, `SameSite`,
+ * and `Secure` with the `__Host-` name prefix when secure. `readSessionTokens` reads it.
+ *
+ * @example
+ * response.setHeader('Set-Cookie', cookies.serialize(token, session.absoluteExpiresAt));
+ */
+@Injectable()
+export class SessionCookieService {
+  /** The cookie's name, `__Host-` prefix included when secure. */
+  readonly name: string;
+
+  constructor(@Inject(SESSION_CONFIG) private readonly config: SessionConfig) {
+    this.name = config.cookie.name;
+  }
+
+  /** A `Set-Cookie` value carrying the token until `expiresAt` (epoch ms). */
+  serialize(token: string, expiresAt: number): string {
+    return serialize(this.name, token, { ...this.attributes(), expires: new Date(expiresAt) });
+  }
+
+  /** A `Set-Cookie` value that removes the cookie at once. */
+  clear(): string {
+    return serialize(this.name, '', { ...this.attributes(), expires: new Date(0), maxAge: 0 });
+  }
+
+  private attributes() {
+    const { secure, sameSite } = this.config.cookie;
+    return { httpOnly: true, path: '/', secure, sameSite };
+  }
+}

@@ -1,0 +1,223 @@
+import type { SessionCommonOptions } from '../../config/session-options.interface';
+import { resolveStoreSettings, SessionStoreSettings } from '../../config/session.config';
+import { SessionStoreUnavailableError } from '../../errors/session-store-unavailable.error';
+import type { Session } from '../../session.types';
+import { newUserTag, SessionRef, sessionRef } from '../../token/session.token';
+import type { CreatedSession, NewSessionRecord, SessionStore } from '../session-store.interface';
+
+/** The limits of an in-memory store, in seconds, with the module's defaults. */
+export type InMemorySessionStoreOptions = Pick<
+  SessionCommonOptions,
+  'idleTimeout' | 'absoluteTimeout' | 'touchInterval' | 'maxSessionsPerUser'
+>;
+
+interface UserEntry {
+  tag: string;
+  /** Session ids, oldest first. */
+  ids: string[];
+}
+
+/**
+ * A `SessionStore` in the process's memory, with the same timeouts, touch interval, per-user
+ * cap and revocation rules as the Redis store (it passes the same contract suite). Sessions
+ * live and die with the process and are not shared between processes: use it for tests and
+ * single-process tools, not for a deployment of several services.
+ *
+ * @example
+ * const store = new InMemorySessionStore({ idleTimeout: 60 });
+ * Test.createTestingModule({ imports: [SessionModule.forRoot({ store })] });
+ */
+export class InMemorySessionStore implements SessionStore {
+  /** Set to make every call fail as a Redis outage would. */
+  failing = false;
+  private readonly sessions = new Map<string, Session>();
+  private readonly users = new Map<string, UserEntry>();
+  private readonly settings: SessionStoreSettings;
+
+  constructor(options: InMemorySessionStoreOptions = {}) {
+    this.settings = resolveStoreSettings(options);
+  }
+
+  async create(record: NewSessionRecord): Promise<CreatedSession> {
+    this.check();
+    const user = this.userEntry(record.user.id, true);
+    const ref = sessionRef(user.tag, record.digest);
+    this.prune(user);
+    const evicted: string[] = [];
+    const cap = this.settings.maxSessionsPerUser;
+    while (cap > 0 && user.ids.length >= cap) {
+      const oldest = user.ids.shift() as string;
+      this.sessions.delete(oldest);
+      evicted.push(oldest);
+    }
+    const now = Date.now();
+    const session: Session = {
+      id: ref.id,
+      userId: record.user.id,
+      username: record.user.username,
+      roles: [...record.user.roles],
+      createdAt: now,
+      lastSeenAt: now,
+      expiresAt: now + Math.min(this.settings.idleTimeoutMs, this.settings.absoluteTimeoutMs),
+      absoluteExpiresAt: now + this.settings.absoluteTimeoutMs,
+      ...(record.ip ? { ip: record.ip } : {}),
+      ...(record.userAgent ? { userAgent: record.userAgent } : {}),
+      attributes: withoutUndefined(record.attributes),
+    };
+    this.sessions.set(ref.id, session);
+    user.ids.push(ref.id);
+    return { tag: user.tag, session: structuredClone(session), evicted };
+  }
+
+  async validate(ref: SessionRef): Promise<Session | null> {
+    this.check();
+    const session = this.live(ref.id);
+    if (!session) {
+      return null;
+    }
+    const now = Date.now();
+    if (now - session.lastSeenAt >= this.settings.touchIntervalMs) {
+      session.lastSeenAt = now;
+      session.expiresAt = Math.min(now + this.settings.idleTimeoutMs, session.absoluteExpiresAt);
+    }
+    return structuredClone(session);
+  }
+
+  async get(ref: SessionRef): Promise<Session | null> {
+    this.check();
+    const session = this.live(ref.id);
+    return session ? structuredClone(session) : null;
+  }
+
+  async patch(ref: SessionRef, attributes: Record<string, unknown>): Promise<boolean> {
+    this.check();
+    const session = this.live(ref.id);
+    if (!session) {
+      return false;
+    }
+    for (const [name, value] of Object.entries(attributes)) {
+      if (value === undefined) delete session.attributes[name];
+      else session.attributes[name] = structuredClone(value);
+    }
+    return true;
+  }
+
+  async revoke(ref: SessionRef, ownerId?: string): Promise<boolean> {
+    this.check();
+    const session = this.live(ref.id);
+    if (!session || (ownerId && session.userId !== ownerId)) {
+      return false;
+    }
+    this.forget(session);
+    return true;
+  }
+
+  async list(userId: string): Promise<Session[]> {
+    this.check();
+    const user = this.userEntry(userId, false);
+    if (!user) {
+      return [];
+    }
+    this.prune(user);
+    return user.ids.map((id) => structuredClone(this.sessions.get(id) as Session));
+  }
+
+  async revokeAll(userId: string, except?: SessionRef): Promise<number> {
+    let count = 0;
+    for (const session of await this.list(userId)) {
+      if (session.id !== except?.id) {
+        this.forget(session);
+        count++;
+      }
+    }
+    return count;
+  }
+
+  async setRoles(userId: string, roles: string[]): Promise<number> {
+    const live = await this.list(userId);
+    for (const { id } of live) {
+      (this.sessions.get(id) as Session).roles = [...roles];
+    }
+    return live.length;
+  }
+
+  async rotate(from: SessionRef, to: SessionRef): Promise<Session | null> {
+    this.check();
+    if (from.tag !== to.tag) {
+      throw new Error('A session can only rotate within its user tag');
+    }
+    const old = this.live(from.id);
+    if (!old) {
+      return null;
+    }
+    this.forget(old);
+    const now = Date.now();
+    const absoluteExpiresAt = now + this.settings.absoluteTimeoutMs;
+    const session: Session = {
+      ...old,
+      id: to.id,
+      createdAt: now,
+      lastSeenAt: now,
+      expiresAt: Math.min(now + this.settings.idleTimeoutMs, absoluteExpiresAt),
+      absoluteExpiresAt,
+    };
+    this.sessions.set(to.id, session);
+    this.userEntry(old.userId, true).ids.push(to.id);
+    return structuredClone(session);
+  }
+
+  async ping(): Promise<void> {
+    this.check();
+  }
+
+  /** The stored session if it is still live; a dead one is dropped on the way. */
+  private live(id: string): Session | null {
+    const session = this.sessions.get(id);
+    if (!session) {
+      return null;
+    }
+    if (session.expiresAt <= Date.now()) {
+      this.forget(session);
+      return null;
+    }
+    return session;
+  }
+
+  private forget(session: Session): void {
+    this.sessions.delete(session.id);
+    const user = this.users.get(session.userId);
+    if (user) {
+      user.ids = user.ids.filter((id) => id !== session.id);
+    }
+  }
+
+  private prune(user: UserEntry): void {
+    for (const id of [...user.ids]) {
+      this.live(id);
+    }
+    user.ids = user.ids.filter((id) => this.sessions.has(id));
+  }
+
+  private userEntry(userId: string, create: true): UserEntry;
+  private userEntry(userId: string, create: false): UserEntry | undefined;
+  private userEntry(userId: string, create: boolean): UserEntry | undefined {
+    let user = this.users.get(userId);
+    if (!user && create) {
+      user = { tag: newUserTag(), ids: [] };
+      this.users.set(userId, user);
+    }
+    return user;
+  }
+
+  private check(): void {
+    if (this.failing) {
+      throw new SessionStoreUnavailableError();
+    }
+  }
+}
+
+function withoutUndefined(attributes: Record<string, unknown>): Record<string, unknown> {
+  return structuredClone(
+    Object.fromEntries(Object.entries(attributes).filter(([, value]) => value !== undefined)),
+  );
+}

@@ -1,0 +1,43 @@
+import { Cluster, Redis, RedisOptions } from 'ioredis';
+
+import type { SessionRedisConnection } from '../../config/session-options.interface';
+import type { SessionStoreSettings } from '../../config/session.config';
+
+/** A client for the connection options, and whether the store created it (and so closes it). */
+export function createRedisClient(
+  connection: SessionRedisConnection,
+  settings: Pick<SessionStoreSettings, 'storeTimeoutMs' | 'autoPipelining'>,
+): { client: Redis | Cluster; owned: boolean } {
+  if ('client' in connection) {
+    return { client: connection.client, owned: false };
+  }
+  // No offline queue: when Redis is down a call fails at once (503) instead of piling up.
+  const ours: RedisOptions = {
+    enableOfflineQueue: false,
+    commandTimeout: settings.storeTimeoutMs,
+    connectTimeout: Math.max(settings.storeTimeoutMs, 2000),
+    maxRetriesPerRequest: 0,
+    retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+    enableAutoPipelining: settings.autoPipelining,
+  };
+  if ('cluster' in connection) {
+    const client = new Cluster(connection.cluster, {
+      ...connection.options,
+      enableOfflineQueue: false,
+      enableAutoPipelining: settings.autoPipelining,
+      clusterRetryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+      redisOptions: { ...ours, ...connection.options?.redisOptions },
+    });
+    return { client, owned: true };
+  }
+  if ('sentinels' in connection) {
+    const client = new Redis({
+      ...ours,
+      ...connection.options,
+      sentinels: connection.sentinels,
+      name: connection.name,
+    });
+    return { client, owned: true };
+  }
+  return { client: new Redis(connection.url, { ...ours, ...connection.options }), owned: true };
+}

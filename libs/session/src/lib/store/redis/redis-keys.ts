@@ -1,0 +1,37 @@
+import type { SessionRef } from '../../token/session.token';
+
+/**
+ * The names of every Redis key the store uses: the one place that spells them.
+ *
+ * - `<prefix>{<tag>}:s:<digest>` a session hash
+ * - `<prefix>{<tag>}:u:<userId>` a user's index: sorted set of digests scored by creation
+ * - `<prefix>ut:<userId>`        the user's tag
+ *
+ * The `{tag}` braces make Redis Cluster hash only the tag, so all of a user's sessions and
+ * their index share one slot (see scripts/README.md).
+ */
+export class RedisKeys {
+  constructor(private readonly prefix: string) {}
+
+  userTag(userId: string): string {
+    return `${this.prefix}ut:${userId}`;
+  }
+
+  session(ref: SessionRef): string {
+    return this.sessionPrefix(ref.tag) + ref.digest;
+  }
+
+  index(tag: string, userId: string): string {
+    return this.indexPrefix(tag) + userId;
+  }
+
+  /** What scripts prepend to an index member (a digest) to name its session hash. */
+  sessionPrefix(tag: string): string {
+    return `${this.prefix}{${tag}}:s:`;
+  }
+
+  /** What scripts prepend to a session's user id to name that user's index. */
+  indexPrefix(tag: string): string {
+    return `${this.prefix}{${tag}}:u:`;
+  }
+}

@@ -1,0 +1,263 @@
+import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import type { Cluster, Redis } from 'ioredis';
+
+import type { SessionRedisConnection } from '../../config/session-options.interface';
+import type { SessionStoreSettings } from '../../config/session.config';
+import { SessionStoreUnavailableError } from '../../errors/session-store-unavailable.error';
+import type { Session } from '../../session.types';
+import { isUserTag, newUserTag, SessionRef, sessionRef } from '../../token/session.token';
+import type { CreatedSession, NewSessionRecord, SessionStore } from '../session-store.interface';
+import { createRedisClient } from './redis-client.factory';
+import { RedisKeys } from './redis-keys';
+import {
+  decodeSession,
+  encodeAttributeChanges,
+  encodeNewSession,
+  encodeRoles,
+  timestampFields,
+} from './session-fields';
+import { SESSION_SCRIPTS, SessionScriptName } from './session-scripts';
+
+type Reply = string | number | null | Reply[];
+type ScriptCall = (...args: Array<string | number>) => Promise<Reply>;
+type ScriptedClient = (Redis | Cluster) & Record<SessionScriptName, ScriptCall>;
+
+/**
+ * The default `SessionStore`: one hash per session, one sorted set per user, all of a user's
+ * keys in one `{tag}` hash slot so every script runs on Redis Cluster. It closes a client it
+ * created on shutdown and leaves alone one it was given.
+ *
+ * @example
+ * SessionModule.forRoot({ redis: { url: 'redis://127.0.0.1:6379' } })
+ */
+@Injectable()
+export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(RedisSessionStore.name);
+  private readonly client: ScriptedClient;
+  private readonly ownsClient: boolean;
+  private readonly keys: RedisKeys;
+
+  constructor(
+    connection: SessionRedisConnection,
+    private readonly settings: SessionStoreSettings,
+  ) {
+    const { client, owned } = createRedisClient(connection, settings);
+    this.ownsClient = owned;
+    if (owned) {
+      this.reportOutages(client);
+    }
+    for (const [name, script] of Object.entries(SESSION_SCRIPTS)) {
+      client.defineCommand(name, script);
+    }
+    this.client = client as ScriptedClient;
+    this.keys = new RedisKeys(settings.keyPrefix);
+  }
+
+  /** The ioredis client, for health checks and for apps that share the connection. */
+  get redis(): Redis | Cluster {
+    return this.client;
+  }
+
+  async onModuleInit(): Promise<void> {
+    if (this.client.status === 'ready' || !this.ownsClient) {
+      return;
+    }
+    // Waiting a little lets the first requests find a connection; a Redis that is down at
+    // start is not fatal here: requests answer 503 until it comes back.
+    const ready = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), Math.max(this.settings.storeTimeoutMs, 2000));
+      this.client.once('ready', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    if (!ready) {
+      this.logger.warn('Redis is not reachable yet; session checks answer 503 until it is');
+    }
+  }
+
+  onModuleDestroy(): void {
+    if (this.ownsClient) {
+      this.client.disconnect();
+    }
+  }
+
+  async create(record: NewSessionRecord): Promise<CreatedSession> {
+    const tag = await this.ensureUserTag(record.user.id);
+    const ref = sessionRef(tag, record.digest);
+    const fields = encodeNewSession(record);
+    const [createdAt, ...evicted] = (await this.call(() =>
+      this.client.cloakroomCreate(
+        this.keys.session(ref),
+        this.keys.index(tag, record.user.id),
+        this.settings.idleTimeoutMs,
+        this.settings.absoluteTimeoutMs,
+        this.settings.maxSessionsPerUser,
+        this.keys.sessionPrefix(tag),
+        ref.digest,
+        ...fields,
+      ),
+    )) as [number, ...string[]];
+    const session = this.decode(ref.id, [
+      ...fields,
+      ...timestampFields(createdAt, this.settings.absoluteTimeoutMs),
+    ]);
+    return { tag, session, evicted: evicted.map((digest) => sessionRef(tag, digest).id) };
+  }
+
+  async validate(ref: SessionRef): Promise<Session | null> {
+    const reply = await this.call(() =>
+      this.client.cloakroomValidate(
+        this.keys.session(ref),
+        this.settings.idleTimeoutMs,
+        this.settings.touchIntervalMs,
+      ),
+    );
+    return reply ? this.decode(ref.id, reply as string[]) : null;
+  }
+
+  async get(ref: SessionRef): Promise<Session | null> {
+    const hash = await this.call(() => this.client.hgetall(this.keys.session(ref)));
+    const session = Object.keys(hash).length
+      ? this.decode(ref.id, Object.entries(hash).flat())
+      : null;
+    return session && session.absoluteExpiresAt > Date.now() ? session : null;
+  }
+
+  async patch(ref: SessionRef, attributes: Record<string, unknown>): Promise<boolean> {
+    const { set, remove } = encodeAttributeChanges(attributes);
+    const reply = await this.call(() =>
+      this.client.cloakroomPatch(this.keys.session(ref), set.length / 2, ...set, ...remove),
+    );
+    return reply === 1;
+  }
+
+  async revoke(ref: SessionRef, ownerId = ''): Promise<boolean> {
+    const reply = await this.call(() =>
+      this.client.cloakroomRevoke(
+        this.keys.session(ref),
+        this.keys.indexPrefix(ref.tag),
+        ref.digest,
+        ownerId,
+      ),
+    );
+    return reply === 1;
+  }
+
+  async list(userId: string): Promise<Session[]> {
+    const tag = await this.findUserTag(userId);
+    if (!tag) {
+      return [];
+    }
+    const reply = (await this.call(() =>
+      this.client.cloakroomList(this.keys.index(tag, userId), this.keys.sessionPrefix(tag)),
+    )) as Array<string | string[]>;
+    const sessions: Session[] = [];
+    for (let i = 0; i < reply.length; i += 2) {
+      sessions.push(this.decode(sessionRef(tag, reply[i] as string).id, reply[i + 1] as string[]));
+    }
+    return sessions;
+  }
+
+  async revokeAll(userId: string, except?: SessionRef): Promise<number> {
+    const tag = await this.findUserTag(userId);
+    if (!tag) {
+      return 0;
+    }
+    return (await this.call(() =>
+      this.client.cloakroomRevokeAll(
+        this.keys.index(tag, userId),
+        this.keys.sessionPrefix(tag),
+        except?.digest ?? '',
+      ),
+    )) as number;
+  }
+
+  async setRoles(userId: string, roles: string[]): Promise<number> {
+    const tag = await this.findUserTag(userId);
+    if (!tag) {
+      return 0;
+    }
+    return (await this.call(() =>
+      this.client.cloakroomSetRoles(
+        this.keys.index(tag, userId),
+        this.keys.sessionPrefix(tag),
+        encodeRoles(roles),
+      ),
+    )) as number;
+  }
+
+  async rotate(from: SessionRef, to: SessionRef): Promise<Session | null> {
+    if (from.tag !== to.tag) {
+      throw new Error('A session can only rotate within its user tag');
+    }
+    const reply = await this.call(() =>
+      this.client.cloakroomRotate(
+        this.keys.session(from),
+        this.keys.session(to),
+        this.settings.idleTimeoutMs,
+        this.settings.absoluteTimeoutMs,
+        this.keys.indexPrefix(from.tag),
+        from.digest,
+        to.digest,
+      ),
+    );
+    return reply ? this.decode(to.id, reply as string[]) : null;
+  }
+
+  async ping(): Promise<void> {
+    await this.call(() => this.client.ping());
+  }
+
+  /** The user's hash-slot tag, or null for a user who never had a session (or lost it). */
+  private async findUserTag(userId: string): Promise<string | null> {
+    const tag = await this.call(() => this.client.get(this.keys.userTag(userId)));
+    return isUserTag(tag) ? tag : null;
+  }
+
+  /** The user's hash-slot tag, chosen now if they have none. */
+  private async ensureUserTag(userId: string): Promise<string> {
+    const key = this.keys.userTag(userId);
+    // SET NX GET keeps the first tag ever chosen for the user; the TTL outlives the user's
+    // sessions, so an expired tag can only belong to a user with no session left.
+    const candidate = newUserTag();
+    const results = await this.call(() =>
+      this.client
+        .multi()
+        .call('SET', key, candidate, 'NX', 'GET')
+        .pexpire(key, this.settings.absoluteTimeoutMs + 60_000)
+        .exec(),
+    );
+    const existing = results?.[0]?.[1];
+    return isUserTag(existing) ? existing : candidate;
+  }
+
+  /**
+   * Without an `error` listener ioredis prints every failed reconnect, stack included; one
+   * warning per outage is enough (requests already answer 503 meanwhile).
+   */
+  private reportOutages(client: Redis | Cluster): void {
+    let down = false;
+    client.on('error', (error: Error) => {
+      if (!down) {
+        down = true;
+        this.logger.warn(`Redis connection lost: ${error.message}`);
+      }
+    });
+    client.on('ready', () => {
+      down = false;
+    });
+  }
+
+  private async call<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      throw new SessionStoreUnavailableError(error);
+    }
+  }
+
+  private decode(id: string, flat: string[]): Session {
+    return decodeSession(id, flat, this.settings.idleTimeoutMs);
+  }
+}

@@ -1,0 +1,17 @@
+-- Deletes every session of one user, optionally all but one.
+--
+-- KEYS[1]  the user's index
+-- ARGV[1]  key prefix of this user's session hashes ("<prefix>{<tag>}:s:")
+-- ARGV[2]  digest of the session to keep, or '' to delete them all
+--
+-- Returns  how many live sessions were deleted.
+-- Session keys are built from ARGV[1] and the index members: see README.md.
+local prefix, keep = name_arg(1), ARGV[2] or ''
+local deleted = 0
+for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if member ~= keep then
+    deleted = deleted + redis.call('DEL', prefix .. member)
+    redis.call('ZREM', KEYS[1], member)
+  end
+end
+return deleted

@@ -1,0 +1,29 @@
+-- Writes new roles into every live session of one user; their next request sees them.
+--
+-- KEYS[1]  the user's index
+-- ARGV[1]  key prefix of this user's session hashes ("<prefix>{<tag>}:s:")
+-- ARGV[2]  the roles, a JSON array of strings
+--
+-- Returns  how many live sessions were updated. Dead members are pruned on the way.
+-- Session keys are built from ARGV[1] and the index members: see README.md.
+local prefix = name_arg(1)
+local ok, roles = pcall(cjson.decode, ARGV[2] or '')
+if not ok or type(roles) ~= 'table' then
+  return redis.error_reply('ERR cloakroom: roles must be a JSON array')
+end
+for _, role in ipairs(roles) do
+  if type(role) ~= 'string' then
+    return redis.error_reply('ERR cloakroom: roles must be strings')
+  end
+end
+local updated = 0
+for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local key = prefix .. member
+  if redis.call('EXISTS', key) == 1 then
+    redis.call('HSET', key, FIELD.roles, ARGV[2])
+    updated = updated + 1
+  else
+    redis.call('ZREM', KEYS[1], member)
+  end
+end
+return updated

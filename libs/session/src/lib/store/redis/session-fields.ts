@@ -1,0 +1,167 @@
+import type { Session } from '../../session.types';
+import type { NewSessionRecord } from '../session-store.interface';
+
+/**
+ * The fields of a session hash: the one place that names them. Short names keep the hash in
+ * Redis's compact encoding; the Lua scripts get the same names through `LUA_FIELDS`.
+ */
+export const SessionField = {
+  userId: 'u',
+  username: 'n',
+  roles: 'r',
+  version: 'v',
+  createdAt: 'c',
+  lastSeenAt: 't',
+  absoluteExpiresAt: 'x',
+  ip: 'ip',
+  /** First chunk of the user agent; the next ones are `ua1`, `ua2`… */
+  userAgent: 'ua',
+} as const;
+
+/** Prefix of app attribute fields (`a:<name>`): the only fields a patch may write. */
+export const ATTRIBUTE_PREFIX = 'a:';
+
+const SCHEMA_VERSION = '1';
+
+/**
+ * Redis keeps a small hash in the compact listpack encoding only while every value is at most
+ * `hash-max-listpack-value` bytes (64 by default); one longer value turns the whole hash into a
+ * hashtable, about twice the memory. A user agent is usually longer, so it is stored in chunks
+ * `ua`, `ua1`, `ua2`… of at most this many characters.
+ */
+const USER_AGENT_CHUNK = 60;
+
+/** A Lua table declaring the field names, prepended to every script with the prelude. */
+export const LUA_FIELDS = `local FIELD = { ${Object.entries({
+  ...SessionField,
+  attributePrefix: ATTRIBUTE_PREFIX,
+})
+  .map(([name, field]) => `${name} = '${field}'`)
+  .join(', ')} }\n`;
+
+/** Field/value pairs of a new session's hash; the script adds the timestamps. */
+export function encodeNewSession(record: NewSessionRecord): string[] {
+  const fields: string[] = [
+    SessionField.userId,
+    record.user.id,
+    SessionField.username,
+    record.user.username,
+    SessionField.roles,
+    encodeRoles(record.user.roles),
+    SessionField.version,
+    SCHEMA_VERSION,
+  ];
+  if (record.ip) fields.push(SessionField.ip, record.ip);
+  if (record.userAgent) fields.push(...userAgentFields(record.userAgent));
+  for (const [name, value] of Object.entries(record.attributes)) {
+    if (value !== undefined) fields.push(ATTRIBUTE_PREFIX + name, JSON.stringify(value));
+  }
+  return fields;
+}
+
+/** The timestamp fields `create.lua` writes, for decoding a session without reading it back. */
+export function timestampFields(createdAt: number, absoluteTimeoutMs: number): string[] {
+  const now = String(createdAt);
+  return [
+    SessionField.createdAt,
+    now,
+    SessionField.lastSeenAt,
+    now,
+    SessionField.absoluteExpiresAt,
+    String(createdAt + absoluteTimeoutMs),
+  ];
+}
+
+export function encodeRoles(roles: string[]): string {
+  return JSON.stringify(roles);
+}
+
+/** Attribute changes as fields to set (pairs) and fields to remove (undefined values). */
+export function encodeAttributeChanges(attributes: Record<string, unknown>): {
+  set: string[];
+  remove: string[];
+} {
+  const set: string[] = [];
+  const remove: string[] = [];
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === undefined) remove.push(ATTRIBUTE_PREFIX + name);
+    else set.push(ATTRIBUTE_PREFIX + name, JSON.stringify(value));
+  }
+  return { set, remove };
+}
+
+/** A session from its hash as a flat field/value array. */
+export function decodeSession(id: string, flat: string[], idleTimeoutMs: number): Session {
+  const session: Session = {
+    id,
+    userId: '',
+    username: '',
+    roles: [],
+    createdAt: 0,
+    lastSeenAt: 0,
+    expiresAt: 0,
+    absoluteExpiresAt: 0,
+    attributes: {},
+  };
+  const userAgent: string[] = [];
+  for (let i = 0; i < flat.length; i += 2) {
+    const field = flat[i];
+    const value = flat[i + 1];
+    switch (field) {
+      case SessionField.userId:
+        session.userId = value;
+        break;
+      case SessionField.username:
+        session.username = value;
+        break;
+      case SessionField.roles:
+        session.roles = parseJson(value, []) as string[];
+        break;
+      case SessionField.createdAt:
+        session.createdAt = Number(value);
+        break;
+      case SessionField.lastSeenAt:
+        session.lastSeenAt = Number(value);
+        break;
+      case SessionField.absoluteExpiresAt:
+        session.absoluteExpiresAt = Number(value);
+        break;
+      case SessionField.ip:
+        session.ip = value;
+        break;
+      case SessionField.userAgent:
+        userAgent[0] = value;
+        break;
+      default:
+        if (field.startsWith(SessionField.userAgent)) {
+          userAgent[Number(field.slice(SessionField.userAgent.length))] = value;
+        } else if (field.startsWith(ATTRIBUTE_PREFIX)) {
+          session.attributes[field.slice(ATTRIBUTE_PREFIX.length)] = parseJson(value, null);
+        }
+    }
+  }
+  if (userAgent.length) {
+    session.userAgent = userAgent.join('');
+  }
+  session.expiresAt = Math.min(session.lastSeenAt + idleTimeoutMs, session.absoluteExpiresAt);
+  return session;
+}
+
+function userAgentFields(userAgent: string): string[] {
+  const fields: string[] = [];
+  for (let start = 0, part = 0; start < userAgent.length; start += USER_AGENT_CHUNK, part++) {
+    fields.push(
+      part ? `${SessionField.userAgent}${part}` : SessionField.userAgent,
+      userAgent.slice(start, start + USER_AGENT_CHUNK),
+    );
+  }
+  return fields;
+}
+
+function parseJson(value: string, fallback: unknown): unknown {
+  try {
+    return JSON.parse(value);
+  } catch {
+    return fallback;
+  }
+}

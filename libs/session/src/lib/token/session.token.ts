@@ -1,0 +1,77 @@
+import { createHash, randomBytes } from 'node:crypto';
+
+/**
+ * Token layout: `cr1.<tag>.<secret>`.
+ * - `cr1.` lets secret scanners recognise a leaked token and leaves room for a new format.
+ * - `tag` (6 random bytes) is chosen once per user and names the Redis Cluster hash slot
+ *   that holds all of that user's sessions and index; it says nothing about the user.
+ * - `secret` (32 random bytes) is the credential. Redis only ever sees SHA-256 of it.
+ * A session id is `<tag>.<digest>`: it names the session without being able to log in.
+ */
+const TOKEN_PATTERN = /^cr1\.([A-Za-z0-9_-]{8})\.([A-Za-z0-9_-]{43})$/;
+const ID_PATTERN = /^([A-Za-z0-9_-]{8})\.([A-Za-z0-9_-]{22})$/;
+const TAG_PATTERN = /^[A-Za-z0-9_-]{8}$/;
+const DIGEST_PATTERN = /^[A-Za-z0-9_-]{22}$/;
+
+/** A parsed session id, from which every key of the session is derived. */
+export interface SessionRef {
+  tag: string;
+  digest: string;
+  /** `<tag>.<digest>` */
+  id: string;
+}
+
+/** A fresh secret and its digest; the digest does not depend on the user's tag. */
+export interface NewSecret {
+  secret: string;
+  digest: string;
+}
+
+export function newUserTag(): string {
+  return randomBytes(6).toString('base64url');
+}
+
+export function isUserTag(value: unknown): value is string {
+  return typeof value === 'string' && TAG_PATTERN.test(value);
+}
+
+export function isDigest(value: unknown): value is string {
+  return typeof value === 'string' && DIGEST_PATTERN.test(value);
+}
+
+export function newSecret(): NewSecret {
+  const secret = randomBytes(32).toString('base64url');
+  return { secret, digest: digestOf(secret) };
+}
+
+/** The token a client presents for a secret issued under a user's tag. */
+export function formatToken(tag: string, secret: string): string {
+  return `cr1.${tag}.${secret}`;
+}
+
+export function sessionRef(tag: string, digest: string): SessionRef {
+  return { tag, digest, id: `${tag}.${digest}` };
+}
+
+/** The session a token names, or null when the token is malformed (no store call needed). */
+export function parseToken(token: unknown): SessionRef | null {
+  if (typeof token !== 'string' || token.length !== 56) {
+    return null;
+  }
+  const match = TOKEN_PATTERN.exec(token);
+  return match ? sessionRef(match[1], digestOf(match[2])) : null;
+}
+
+/** The session an id names, or null when the id is malformed. */
+export function parseSessionId(id: unknown): SessionRef | null {
+  if (typeof id !== 'string') {
+    return null;
+  }
+  const match = ID_PATTERN.exec(id);
+  return match ? { tag: match[1], digest: match[2], id } : null;
+}
+
+function digestOf(secret: string): string {
+  // 128 bits of SHA-256 are plenty against collisions and keep keys short in memory.
+  return createHash('sha256').update(secret).digest('base64url').slice(0, 22);
+}
