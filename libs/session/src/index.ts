@@ -47,3 +47,4 @@ export {
 export { SessionCacheInvalidator } from './lib/cache/session-cache.invalidator';
 export { SessionStoreHealthIndicator } from './lib/health/session-store.health';
 export { SessionStoreUnavailableError } from './lib/errors/session-store-unavailable.error';
+export { SessionUserChangedError } from './lib/errors/session-user-changed.error';

@@ -62,6 +62,7 @@ describe('Redis scripts given hostile arguments', () => {
       await expect(
         client['cloakroomSetRoles'](
           `${prefix}{AAAAAAAA}:u:u-victim`,
+          `${prefix}{AAAAAAAA}:g:u-victim`,
           `${prefix}{AAAAAAAA}:s:`,
           roles,
         ),

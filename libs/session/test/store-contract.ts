@@ -10,6 +10,7 @@ import {
   SessionRpcController,
   SessionService,
   SessionUser,
+  SessionUserChangedError,
 } from '../src';
 import { freePort, startRedisCluster } from '../src/testing';
 
@@ -285,6 +286,78 @@ export function describeStoreContract(adapter: StoreAdapter) {
       expect(valid).toMatchObject({ userId: alice.id, attributes: { cart: [1, 2] } });
       expect((await sessions.listForUser(alice.id)).map((s) => s.id)).toEqual([valid?.id]);
       expect(await sessions.rotate(first.token)).toBeNull();
+    });
+
+    it('keeps creation time and absolute deadline through a rotation, and the index order', async () => {
+      const first = await sessions.create(alice);
+      const second = await sessions.create(alice);
+      await sleep(5);
+      const rotated = await sessions.rotate(first.token);
+      expect(rotated?.session.createdAt).toBe(first.session.createdAt);
+      expect(rotated?.session.absoluteExpiresAt).toBe(first.session.absoluteExpiresAt);
+      const listed = await sessions.listForUser(alice.id);
+      expect(listed.map((s) => s.id)).toEqual([rotated?.session.id, second.session.id]);
+      expect(listed[0].absoluteExpiresAt).toBe(first.session.absoluteExpiresAt);
+    });
+
+    it('refuses a session whose user changed after the generation was read', async () => {
+      for (const change of [
+        () => sessions.setRolesForUser(alice.id, ['customer']),
+        () => sessions.revokeAllForUser(alice.id),
+        async () => {
+          const held = await sessions.create(alice);
+          await sessions.rotate(held.token, { revokeOthersOf: alice.id });
+        },
+      ]) {
+        const generation = await sessions.generationOf(alice.id);
+        await change();
+        await expect(sessions.create(alice, {}, { generation })).rejects.toBeInstanceOf(
+          SessionUserChangedError,
+        );
+        const fresh = await sessions.generationOf(alice.id);
+        expect(fresh).not.toBe(generation);
+        const { token } = await sessions.create(alice, {}, { generation: fresh });
+        expect(await sessions.validate(token)).not.toBeNull();
+      }
+      // Another user's changes do not move this one's generation.
+      const generation = await sessions.generationOf(alice.id);
+      await sessions.setRolesForUser(admin.id, ['admin']);
+      await sessions.revokeAllForUser(admin.id);
+      expect(await sessions.generationOf(alice.id)).toBe(generation);
+    });
+
+    it('rotates one session and revokes all the others in one step (password change)', async () => {
+      const current = await sessions.create(alice);
+      const others = [await sessions.create(alice), await sessions.create(alice)];
+      const stranger = await sessions.create(admin);
+      const rotated = await sessions.rotate(current.token, { revokeOthersOf: alice.id });
+      expect(rotated).not.toBeNull();
+      expect(await sessions.validate(current.token)).toBeNull();
+      for (const other of others) expect(await sessions.validate(other.token)).toBeNull();
+      expect(await sessions.validate(rotated?.token)).not.toBeNull();
+      expect((await sessions.listForUser(alice.id)).map((s) => s.id)).toEqual([
+        rotated?.session.id,
+      ]);
+      expect(await sessions.validate(stranger.token)).not.toBeNull();
+    });
+
+    it('revokes every session when the one to rotate is already gone', async () => {
+      const current = await sessions.create(alice);
+      const other = await sessions.create(alice);
+      await sessions.revoke(current.token);
+      expect(await sessions.rotate(current.token, { revokeOthersOf: alice.id })).toBeNull();
+      expect(await sessions.validate(other.token)).toBeNull();
+      expect(await sessions.listForUser(alice.id)).toEqual([]);
+    });
+
+    it('changes nothing when the session to rotate belongs to another user', async () => {
+      const victim = await sessions.create(alice);
+      const victimOther = await sessions.create(alice);
+      const caller = await sessions.create(admin);
+      expect(await sessions.rotate(victim.token, { revokeOthersOf: admin.id })).toBeNull();
+      for (const { token } of [victim, victimOther, caller]) {
+        expect(await sessions.validate(token)).not.toBeNull();
+      }
     });
 
     it('patches attributes field by field: 50 parallel writers lose nothing', async () => {

@@ -45,6 +45,7 @@ export const SessionRpc = {
   revokeAll: 'session.revokeAll',
   setRoles: 'session.setRoles',
   rotate: 'session.rotate',
+  generation: 'session.generation',
   ping: 'session.ping',
 } as const;
 

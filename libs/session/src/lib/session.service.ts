@@ -1,6 +1,7 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 
 import type { SessionCache } from './cache/session.cache';
+import { SessionUserChangedError } from './errors/session-user-changed.error';
 import { SESSION_CACHE } from './session.constants';
 import type { IssuedSession, Session, SessionMeta, SessionUser } from './session.types';
 import { SessionStore } from './store/session-store.interface';
@@ -30,17 +31,47 @@ export class SessionService {
     @Optional() @Inject(SESSION_CACHE) private readonly cache: SessionCache | null = null,
   ) {}
 
-  /** Starts a session for a user; the token in the result is its only copy. */
-  async create(user: SessionUser, meta: SessionMeta = {}): Promise<IssuedSession> {
+  /**
+   * Starts a session for a user; the token in the result is its only copy. With
+   * `options.generation` (read by `generationOf` before the user's roles were read), the
+   * session is refused with `SessionUserChangedError` when a role change, revoke-all or
+   * password change happened meanwhile: a session never carries roles already taken away.
+   */
+  async create(
+    user: SessionUser,
+    meta: SessionMeta = {},
+    options: { generation?: string } = {},
+  ): Promise<IssuedSession> {
     const { secret, digest } = newSecret();
-    const { tag, session, evicted } = await this.store.create({
+    const created = await this.store.create({
       digest,
       user: { id: user.id, username: user.username, roles: [...user.roles] },
       ip: meta.ip,
       userAgent: meta.userAgent?.slice(0, 512),
       attributes: meta.attributes ?? {},
+      expectedGeneration: options.generation,
     });
-    return { token: formatToken(tag, secret), session, evicted };
+    if (!created) {
+      throw new SessionUserChangedError();
+    }
+    return {
+      token: formatToken(created.tag, secret),
+      session: created.session,
+      evicted: created.evicted,
+    };
+  }
+
+  /**
+   * The user's revocation generation, moved by every role change, revoke-all and password
+   * change. Read it BEFORE reading the user's roles for a login, and pass it to `create`.
+   *
+   * @example
+   * const generation = await sessions.generationOf(user.id);
+   * const fresh = await users.findById(user.id); // roles read after the generation
+   * await sessions.create(fresh, meta, { generation });
+   */
+  generationOf(userId: string): Promise<string> {
+    return this.store.generation(userId);
   }
 
   /** The live session a token names, its idle timeout slid; null for anything else. */
@@ -105,17 +136,30 @@ export class SessionService {
   }
 
   /**
-   * Replaces a session's token: same user and attributes, fresh timestamps, new token;
-   * the old token dies at once. Null when the token is not a live session.
+   * Replaces a session's token: same user, attributes, creation time and deadlines (a rotation
+   * never lengthens a session), new token; the old token dies at once. Null when the token is
+   * not a live session. With `revokeOthersOf` (the owner's user id), every other session of
+   * that user is revoked in the same atomic step, even when the token's session is already
+   * gone (then null): what a password change needs.
+   *
+   * @example
+   * const rotated = await sessions.rotate(token, { revokeOthersOf: session.userId });
    */
-  async rotate(token: string): Promise<IssuedSession | null> {
+  async rotate(
+    token: string,
+    options: { revokeOthersOf?: string } = {},
+  ): Promise<IssuedSession | null> {
     const from = parseToken(token);
     if (!from) {
       return null;
     }
     const { secret, digest } = newSecret();
-    const session = await this.store.rotate(from, sessionRef(from.tag, digest));
+    const to = sessionRef(from.tag, digest);
+    const session = await this.store.rotate(from, to, options.revokeOthersOf);
     this.cache?.evict([from.id]);
+    if (options.revokeOthersOf) {
+      this.cache?.evictUser(options.revokeOthersOf, session ? to.id : undefined);
+    }
     return session ? { token: formatToken(from.tag, secret), session, evicted: [] } : null;
   }
 }

@@ -1,6 +1,12 @@
 import { ForbiddenException, Injectable, UnauthorizedException } from '@nestjs/common';
 
-import { IssuedSession, Session, SessionService } from '@cloakroom/session';
+import {
+  IssuedSession,
+  Session,
+  SessionMeta,
+  SessionService,
+  SessionUserChangedError,
+} from '@cloakroom/session';
 
 import { SessionEventsPublisher } from '../sessions/session-events.publisher';
 import { User } from '../users/entities/user.entity';
@@ -47,12 +53,34 @@ export class AuthService {
         revoked.push(id);
       }
     }
-    const issued = await this.sessions.create(
-      { id: user.id, username: user.username, roles: user.roles },
-      meta,
-    );
+    const issued = await this.createSession(user, meta);
     this.events.sessionsRevoked([...revoked, ...issued.evicted]);
     return issued;
+  }
+
+  /**
+   * Creates the session with the user's roles as they are now, never as they were when the
+   * password check began. The revocation generation is read before the user is read again: a
+   * role change, revoke-all or password change that lands after that read moves it, and the
+   * store then refuses the session; one retry reads everything again, a second refusal is a
+   * 503. A password that changed while this one was being checked is a failed login.
+   */
+  private async createSession(verified: User, meta: SessionMeta): Promise<IssuedSession> {
+    for (let attempt = 1; ; attempt++) {
+      const generation = await this.sessions.generationOf(verified.id);
+      const current = await this.users.findById(verified.id);
+      if (!current || current.passwordHash !== verified.passwordHash) {
+        throw new UnauthorizedException(INVALID_CREDENTIALS);
+      }
+      const user = { id: current.id, username: current.username, roles: current.roles };
+      try {
+        return await this.sessions.create(user, meta, { generation });
+      } catch (error) {
+        if (!(error instanceof SessionUserChangedError) || attempt >= 2) {
+          throw error;
+        }
+      }
+    }
   }
 
   async logout(session: Session): Promise<void> {
@@ -62,8 +90,12 @@ export class AuthService {
   }
 
   /**
-   * Changes the password, then rotates the caller's session (new token, old one dead) and
-   * revokes every other session of the user: whoever knew the old password is out.
+   * Changes the password, then, in one atomic step, rotates the caller's session (new token,
+   * old one dead) and revokes every other session of the user: whoever knew the old password
+   * is out. The password is saved first, so a login racing the change either fails its
+   * re-check of the password or is refused by the moved revocation generation. When the
+   * caller's session was revoked meanwhile, the password is changed all the same, every
+   * session of the user is revoked, and the answer is 401: sign in with the new password.
    */
   async changePassword(
     session: Session,
@@ -78,13 +110,12 @@ export class AuthService {
       throw new ForbiddenException('Current password is incorrect');
     }
     await this.users.setPassword(user, passwords.newPassword);
-    const rotated = await this.sessions.rotate(token);
+    const rotated = await this.sessions.rotate(token, { revokeOthersOf: user.id });
+    this.events.sessionsRevoked([session.id]);
+    this.events.userSessionsRevoked(user.id, rotated?.session.id);
     if (!rotated) {
       throw new UnauthorizedException('Authentication required');
     }
-    await this.sessions.revokeAllForUser(user.id, { except: rotated.session.id });
-    this.events.sessionsRevoked([session.id]);
-    this.events.userSessionsRevoked(user.id, rotated.session.id);
     return rotated;
   }
 }

@@ -57,8 +57,11 @@ export class UsersService {
     return this.users.save(user);
   }
 
+  /** Saves a new password hash, and keeps `user` in step with what is stored. */
   async setPassword(user: User, password: string): Promise<void> {
-    await this.users.update(user.id, { passwordHash: await this.passwords.hash(password) });
+    const passwordHash = await this.passwords.hash(password);
+    await this.users.update(user.id, { passwordHash });
+    user.passwordHash = passwordHash;
   }
 
   /**

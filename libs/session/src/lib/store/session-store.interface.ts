@@ -9,6 +9,11 @@ export interface NewSessionRecord {
   ip?: string;
   userAgent?: string;
   attributes: Record<string, unknown>;
+  /**
+   * The user's revocation generation as read before the user's roles were read: the store
+   * refuses to create the session (null) when it has moved since. Absent: no check.
+   */
+  expectedGeneration?: string;
 }
 
 /** A session the store created, under the user's hash-slot tag (created if the user had none). */
@@ -32,7 +37,14 @@ export interface CreatedSession {
  * constructor(@Inject(SessionStore) private readonly store: SessionStore) {}
  */
 export interface SessionStore {
-  create(record: NewSessionRecord): Promise<CreatedSession>;
+  /** Null when `expectedGeneration` is given and the user's generation has moved. */
+  create(record: NewSessionRecord): Promise<CreatedSession | null>;
+  /**
+   * The user's revocation generation: moved by every role change, revoke-all and password
+   * change. Read it before reading a user's roles, pass it to `create`: a session is never
+   * created with roles an administrator changed meanwhile.
+   */
+  generation(userId: string): Promise<string>;
   /** Reads a session and slides its idle timeout: one round trip. */
   validate(ref: SessionRef): Promise<Session | null>;
   /** Reads a session without touching it. */
@@ -47,8 +59,14 @@ export interface SessionStore {
   revokeAll(userId: string, except?: SessionRef): Promise<number>;
   /** Writes new roles into every live session of a user; answers how many. */
   setRoles(userId: string, roles: string[]): Promise<number>;
-  /** Moves a session to a new id (same tag) with fresh timestamps; the old id dies. */
-  rotate(from: SessionRef, to: SessionRef): Promise<Session | null>;
+  /**
+   * Moves a live session to a new id (same tag); the old id dies. Creation time, idle timeout
+   * and absolute deadline are kept: a rotation never lengthens a session. With
+   * `revokeOthersOf` (the owner's user id), every other session of that user is revoked and
+   * their generation moves in the same atomic step — even when the session to rotate is gone
+   * (then null).
+   */
+  rotate(from: SessionRef, to: SessionRef, revokeOthersOf?: string): Promise<Session | null>;
   /** Throws when the backend cannot be reached. */
   ping(): Promise<void>;
 }

@@ -13,6 +13,8 @@ export type InMemorySessionStoreOptions = Pick<
 
 interface UserEntry {
   tag: string;
+  /** Revocation generation: moved by role changes, revoke-all and password changes. */
+  generation: number;
   /** Session ids, oldest first. */
   ids: string[];
 }
@@ -38,9 +40,15 @@ export class InMemorySessionStore implements SessionStore {
     this.settings = resolveStoreSettings(options);
   }
 
-  async create(record: NewSessionRecord): Promise<CreatedSession> {
+  async create(record: NewSessionRecord): Promise<CreatedSession | null> {
     this.check();
     const user = this.userEntry(record.user.id, true);
+    if (
+      record.expectedGeneration !== undefined &&
+      record.expectedGeneration !== String(user.generation)
+    ) {
+      return null;
+    }
     const ref = sessionRef(user.tag, record.digest);
     this.prune(user);
     const evicted: string[] = [];
@@ -67,6 +75,11 @@ export class InMemorySessionStore implements SessionStore {
     this.sessions.set(ref.id, session);
     user.ids.push(ref.id);
     return { tag: user.tag, session: structuredClone(session), evicted };
+  }
+
+  async generation(userId: string): Promise<string> {
+    this.check();
+    return String(this.userEntry(userId, true).generation);
   }
 
   async validate(ref: SessionRef): Promise<Session | null> {
@@ -123,6 +136,7 @@ export class InMemorySessionStore implements SessionStore {
   }
 
   async revokeAll(userId: string, except?: SessionRef): Promise<number> {
+    this.bump(userId);
     let count = 0;
     for (const session of await this.list(userId)) {
       if (session.id !== except?.id) {
@@ -134,6 +148,7 @@ export class InMemorySessionStore implements SessionStore {
   }
 
   async setRoles(userId: string, roles: string[]): Promise<number> {
+    this.bump(userId);
     const live = await this.list(userId);
     for (const { id } of live) {
       (this.sessions.get(id) as Session).roles = [...roles];
@@ -141,29 +156,40 @@ export class InMemorySessionStore implements SessionStore {
     return live.length;
   }
 
-  async rotate(from: SessionRef, to: SessionRef): Promise<Session | null> {
+  async rotate(from: SessionRef, to: SessionRef, revokeOthersOf?: string): Promise<Session | null> {
     this.check();
     if (from.tag !== to.tag) {
       throw new Error('A session can only rotate within its user tag');
     }
     const old = this.live(from.id);
-    if (!old) {
+    if (old && revokeOthersOf && old.userId !== revokeOthersOf) {
       return null;
     }
-    this.forget(old);
-    const now = Date.now();
-    const absoluteExpiresAt = now + this.settings.absoluteTimeoutMs;
-    const session: Session = {
-      ...old,
-      id: to.id,
-      createdAt: now,
-      lastSeenAt: now,
-      expiresAt: Math.min(now + this.settings.idleTimeoutMs, absoluteExpiresAt),
-      absoluteExpiresAt,
-    };
-    this.sessions.set(to.id, session);
-    this.userEntry(old.userId, true).ids.push(to.id);
-    return structuredClone(session);
+    let session: Session | null = null;
+    if (old) {
+      const user = this.userEntry(old.userId, true);
+      // The new id takes the old one's place: index order is creation order.
+      const position = user.ids.indexOf(old.id);
+      this.forget(old);
+      const now = Date.now();
+      session = {
+        ...old,
+        id: to.id,
+        lastSeenAt: now,
+        expiresAt: Math.min(now + this.settings.idleTimeoutMs, old.absoluteExpiresAt),
+      };
+      this.sessions.set(to.id, session);
+      user.ids.splice(position < 0 ? user.ids.length : position, 0, to.id);
+    }
+    if (revokeOthersOf) {
+      this.bump(revokeOthersOf);
+      for (const other of await this.list(revokeOthersOf)) {
+        if (other.id !== to.id) {
+          this.forget(other);
+        }
+      }
+    }
+    return session && structuredClone(session);
   }
 
   async ping(): Promise<void> {
@@ -203,10 +229,14 @@ export class InMemorySessionStore implements SessionStore {
   private userEntry(userId: string, create: boolean): UserEntry | undefined {
     let user = this.users.get(userId);
     if (!user && create) {
-      user = { tag: newUserTag(), ids: [] };
+      user = { tag: newUserTag(), generation: 0, ids: [] };
       this.users.set(userId, user);
     }
     return user;
+  }
+
+  private bump(userId: string): void {
+    this.userEntry(userId, true).generation++;
   }
 
   private check(): void {

@@ -5,7 +5,10 @@ import type { SessionRef } from '../../token/session.token';
  *
  * - `<prefix>{<tag>}:s:<digest>` a session hash
  * - `<prefix>{<tag>}:u:<userId>` a user's index: sorted set of digests scored by creation
- * - `<prefix>ut:<userId>`        the user's tag
+ * - `<prefix>{<tag>}:g:<userId>` a user's revocation generation: a counter that every role
+ *   change, revoke-all and password change moves (no TTL)
+ * - `<prefix>ut:<userId>`        the user's tag (no TTL: it must outlive every session it
+ *   indexes, whatever their lifetimes and rotations)
  *
  * The `{tag}` braces make Redis Cluster hash only the tag, so all of a user's sessions and
  * their index share one slot (see scripts/README.md).
@@ -23,6 +26,15 @@ export class RedisKeys {
 
   index(tag: string, userId: string): string {
     return this.indexPrefix(tag) + userId;
+  }
+
+  generation(tag: string, userId: string): string {
+    return this.generationPrefix(tag) + userId;
+  }
+
+  /** What scripts prepend to a user id to name that user's revocation generation. */
+  generationPrefix(tag: string): string {
+    return `${this.prefix}{${tag}}:g:`;
   }
 
   /** What scripts prepend to an index member (a digest) to name its session hash. */

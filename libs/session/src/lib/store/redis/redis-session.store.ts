@@ -82,27 +82,39 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     }
   }
 
-  async create(record: NewSessionRecord): Promise<CreatedSession> {
+  async create(record: NewSessionRecord): Promise<CreatedSession | null> {
     const tag = await this.ensureUserTag(record.user.id);
     const ref = sessionRef(tag, record.digest);
     const fields = encodeNewSession(record);
+    const { idleTimeoutMs, absoluteTimeoutMs } = this.settings;
     const [createdAt, ...evicted] = (await this.call(() =>
       this.client.cloakroomCreate(
         this.keys.session(ref),
         this.keys.index(tag, record.user.id),
-        this.settings.idleTimeoutMs,
-        this.settings.absoluteTimeoutMs,
+        this.keys.generation(tag, record.user.id),
+        idleTimeoutMs,
+        absoluteTimeoutMs,
         this.settings.maxSessionsPerUser,
         this.keys.sessionPrefix(tag),
         ref.digest,
+        record.expectedGeneration ?? '',
         ...fields,
       ),
     )) as [number, ...string[]];
+    if (createdAt < 0) {
+      return null;
+    }
     const session = this.decode(ref.id, [
       ...fields,
-      ...timestampFields(createdAt, this.settings.absoluteTimeoutMs),
+      ...timestampFields(createdAt, idleTimeoutMs, absoluteTimeoutMs),
     ]);
     return { tag, session, evicted: evicted.map((digest) => sessionRef(tag, digest).id) };
+  }
+
+  async generation(userId: string): Promise<string> {
+    const tag = await this.ensureUserTag(userId);
+    const value = await this.call(() => this.client.get(this.keys.generation(tag, userId)));
+    return value ?? '0';
   }
 
   async validate(ref: SessionRef): Promise<Session | null> {
@@ -167,6 +179,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     return (await this.call(() =>
       this.client.cloakroomRevokeAll(
         this.keys.index(tag, userId),
+        this.keys.generation(tag, userId),
         this.keys.sessionPrefix(tag),
         except?.digest ?? '',
       ),
@@ -181,13 +194,14 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     return (await this.call(() =>
       this.client.cloakroomSetRoles(
         this.keys.index(tag, userId),
+        this.keys.generation(tag, userId),
         this.keys.sessionPrefix(tag),
         encodeRoles(roles),
       ),
     )) as number;
   }
 
-  async rotate(from: SessionRef, to: SessionRef): Promise<Session | null> {
+  async rotate(from: SessionRef, to: SessionRef, revokeOthersOf = ''): Promise<Session | null> {
     if (from.tag !== to.tag) {
       throw new Error('A session can only rotate within its user tag');
     }
@@ -196,10 +210,12 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
         this.keys.session(from),
         this.keys.session(to),
         this.settings.idleTimeoutMs,
-        this.settings.absoluteTimeoutMs,
         this.keys.indexPrefix(from.tag),
+        this.keys.generationPrefix(from.tag),
+        this.keys.sessionPrefix(from.tag),
         from.digest,
         to.digest,
+        revokeOthersOf,
       ),
     );
     return reply ? this.decode(to.id, reply as string[]) : null;
@@ -218,15 +234,12 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   /** The user's hash-slot tag, chosen now if they have none. */
   private async ensureUserTag(userId: string): Promise<string> {
     const key = this.keys.userTag(userId);
-    // SET NX GET keeps the first tag ever chosen for the user; the TTL outlives the user's
-    // sessions, so an expired tag can only belong to a user with no session left.
+    // SET NX GET keeps the first tag ever chosen for the user. The key has no TTL: a tag that
+    // expired while a session still lived would hide that session from list, revoke-all and
+    // role changes. PERSIST also clears the TTL that earlier versions set.
     const candidate = newUserTag();
     const results = await this.call(() =>
-      this.client
-        .multi()
-        .call('SET', key, candidate, 'NX', 'GET')
-        .pexpire(key, this.settings.absoluteTimeoutMs + 60_000)
-        .exec(),
+      this.client.multi().call('SET', key, candidate, 'NX', 'GET').persist(key).exec(),
     );
     const existing = results?.[0]?.[1];
     return isUserTag(existing) ? existing : candidate;

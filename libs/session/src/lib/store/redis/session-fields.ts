@@ -13,6 +13,8 @@ export const SessionField = {
   createdAt: 'c',
   lastSeenAt: 't',
   absoluteExpiresAt: 'x',
+  /** The session's own idle timeout (ms): it slides by it whichever service validates it. */
+  idleTimeout: 'i',
   ip: 'ip',
   /** First chunk of the user agent; the next ones are `ua1`, `ua2`… */
   userAgent: 'ua',
@@ -21,7 +23,8 @@ export const SessionField = {
 /** Prefix of app attribute fields (`a:<name>`): the only fields a patch may write. */
 export const ATTRIBUTE_PREFIX = 'a:';
 
-const SCHEMA_VERSION = '1';
+// 2: sessions carry their own idle timeout (`i`); 1 had none and slid by the caller's.
+const SCHEMA_VERSION = '2';
 
 /**
  * Redis keeps a small hash in the compact listpack encoding only while every value is at most
@@ -59,8 +62,15 @@ export function encodeNewSession(record: NewSessionRecord): string[] {
   return fields;
 }
 
-/** The timestamp fields `create.lua` writes, for decoding a session without reading it back. */
-export function timestampFields(createdAt: number, absoluteTimeoutMs: number): string[] {
+/**
+ * The timestamp and policy fields `create.lua` writes, for decoding a session without reading
+ * it back.
+ */
+export function timestampFields(
+  createdAt: number,
+  idleTimeoutMs: number,
+  absoluteTimeoutMs: number,
+): string[] {
   const now = String(createdAt);
   return [
     SessionField.createdAt,
@@ -69,6 +79,8 @@ export function timestampFields(createdAt: number, absoluteTimeoutMs: number): s
     now,
     SessionField.absoluteExpiresAt,
     String(createdAt + absoluteTimeoutMs),
+    SessionField.idleTimeout,
+    String(idleTimeoutMs),
   ];
 }
 
@@ -90,8 +102,12 @@ export function encodeAttributeChanges(attributes: Record<string, unknown>): {
   return { set, remove };
 }
 
-/** A session from its hash as a flat field/value array. */
-export function decodeSession(id: string, flat: string[], idleTimeoutMs: number): Session {
+/**
+ * A session from its hash as a flat field/value array. `fallbackIdleTimeoutMs` applies only to
+ * sessions written before they carried their own idle timeout.
+ */
+export function decodeSession(id: string, flat: string[], fallbackIdleTimeoutMs: number): Session {
+  let idleTimeoutMs = fallbackIdleTimeoutMs;
   const session: Session = {
     id,
     userId: '',
@@ -125,6 +141,9 @@ export function decodeSession(id: string, flat: string[], idleTimeoutMs: number)
         break;
       case SessionField.absoluteExpiresAt:
         session.absoluteExpiresAt = Number(value);
+        break;
+      case SessionField.idleTimeout:
+        idleTimeoutMs = Number(value) || fallbackIdleTimeoutMs;
         break;
       case SessionField.ip:
         session.ip = value;

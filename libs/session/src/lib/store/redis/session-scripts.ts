@@ -22,11 +22,11 @@ function withPrelude(script: string): string {
  */
 export const SESSION_SCRIPTS = {
   cloakroomValidate: { lua: withPrelude(validateScript), numberOfKeys: 1 },
-  cloakroomCreate: { lua: withPrelude(createScript), numberOfKeys: 2 },
+  cloakroomCreate: { lua: withPrelude(createScript), numberOfKeys: 3 },
   cloakroomRotate: { lua: withPrelude(rotateScript), numberOfKeys: 2 },
   cloakroomRevoke: { lua: withPrelude(revokeScript), numberOfKeys: 1 },
-  cloakroomRevokeAll: { lua: withPrelude(revokeAllScript), numberOfKeys: 1 },
-  cloakroomSetRoles: { lua: withPrelude(setRolesScript), numberOfKeys: 1 },
+  cloakroomRevokeAll: { lua: withPrelude(revokeAllScript), numberOfKeys: 2 },
+  cloakroomSetRoles: { lua: withPrelude(setRolesScript), numberOfKeys: 2 },
   cloakroomList: { lua: withPrelude(listScript), numberOfKeys: 1 },
   cloakroomPatch: { lua: withPrelude(patchScript), numberOfKeys: 1 },
 } as const;

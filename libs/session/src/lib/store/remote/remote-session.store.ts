@@ -33,7 +33,7 @@ export class RemoteSessionStore implements SessionStore, OnModuleDestroy {
     await this.client.close();
   }
 
-  create(record: NewSessionRecord): Promise<CreatedSession> {
+  create(record: NewSessionRecord): Promise<CreatedSession | null> {
     return this.send(SessionRpc.create, { record });
   }
 
@@ -67,8 +67,12 @@ export class RemoteSessionStore implements SessionStore, OnModuleDestroy {
     return this.send(SessionRpc.setRoles, { userId, roles });
   }
 
-  rotate(from: SessionRef, to: SessionRef): Promise<Session | null> {
-    return this.send(SessionRpc.rotate, { fromId: from.id, toId: to.id });
+  generation(userId: string): Promise<string> {
+    return this.send(SessionRpc.generation, { userId });
+  }
+
+  rotate(from: SessionRef, to: SessionRef, revokeOthersOf?: string): Promise<Session | null> {
+    return this.send(SessionRpc.rotate, { fromId: from.id, toId: to.id, revokeOthersOf });
   }
 
   async ping(): Promise<void> {

@@ -37,7 +37,7 @@ export class SessionRpcController {
   }
 
   @MessagePattern(SessionRpc.create)
-  create(@Payload() payload: { record?: unknown }): Promise<CreatedSession> {
+  create(@Payload() payload: { record?: unknown }): Promise<CreatedSession | null> {
     return this.store.create(newSessionRecord(payload?.record));
   }
 
@@ -82,13 +82,24 @@ export class SessionRpcController {
   }
 
   @MessagePattern(SessionRpc.rotate)
-  async rotate(@Payload() payload: { fromId?: unknown; toId?: unknown }): Promise<Session | null> {
+  async rotate(
+    @Payload() payload: { fromId?: unknown; toId?: unknown; revokeOthersOf?: unknown },
+  ): Promise<Session | null> {
     const from = parseSessionId(payload?.fromId);
     const to = parseSessionId(payload?.toId);
     if (!to || (from && from.tag !== to.tag)) {
       throw malformed('toId');
     }
-    return from ? this.store.rotate(from, to) : null;
+    const revokeOthersOf =
+      payload.revokeOthersOf === undefined || payload.revokeOthersOf === null
+        ? undefined
+        : text(payload.revokeOthersOf, 'revokeOthersOf');
+    return from ? this.store.rotate(from, to, revokeOthersOf) : null;
+  }
+
+  @MessagePattern(SessionRpc.generation)
+  generation(@Payload() payload: { userId?: unknown }): Promise<string> {
+    return this.store.generation(text(payload?.userId, 'userId'));
   }
 
   @MessagePattern(SessionRpc.ping)
@@ -114,6 +125,10 @@ function newSessionRecord(value: unknown): NewSessionRecord {
     ip: given['ip'] === undefined ? undefined : text(given['ip'], 'ip'),
     userAgent: given['userAgent'] === undefined ? undefined : text(given['userAgent'], 'userAgent'),
     attributes: record(given['attributes'] ?? {}, 'attributes'),
+    expectedGeneration:
+      given['expectedGeneration'] === undefined
+        ? undefined
+        : text(given['expectedGeneration'], 'expectedGeneration'),
   };
 }
 

@@ -2,10 +2,15 @@
 -- ../session-scripts.ts), right after the FIELD table of hash field names that
 -- ../session-fields.ts generates. Defines helpers only: it runs no command.
 
--- The Redis server's clock in epoch milliseconds: services with skewed clocks agree.
-local function now_ms()
+-- The Redis server's clock in epoch microseconds: services with skewed clocks agree.
+local function now_us()
   local clock = redis.call('TIME')
-  return tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+  return tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+end
+
+-- The same clock in epoch milliseconds.
+local function now_ms()
+  return math.floor(now_us() / 1000)
 end
 
 -- ARGV[i] as a non-negative integer; anything else aborts the script before it writes.

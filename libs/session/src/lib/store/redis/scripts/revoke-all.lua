@@ -1,6 +1,9 @@
--- Deletes every session of one user, optionally all but one.
+-- Deletes every session of one user, optionally all but one, and moves the user's
+-- revocation generation, so a login that read the user before this cannot create a session
+-- after it.
 --
 -- KEYS[1]  the user's index
+-- KEYS[2]  the user's revocation generation
 -- ARGV[1]  key prefix of this user's session hashes ("<prefix>{<tag>}:s:")
 -- ARGV[2]  digest of the session to keep, or '' to delete them all
 --
@@ -14,4 +17,5 @@ for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
     redis.call('ZREM', KEYS[1], member)
   end
 end
+redis.call('INCR', KEYS[2])
 return deleted

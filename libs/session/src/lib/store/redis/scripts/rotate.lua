@@ -1,47 +1,79 @@
--- Replaces a session by a new one with the same data and fresh timestamps: the old
--- digest stops working at once.
+-- Moves a live session to a new digest (a new token): same user, attributes, creation time,
+-- idle timeout and absolute deadline — a rotation never lengthens a session. The old digest
+-- stops working at once. Optionally, in the same atomic step, revokes every other session of
+-- the user and moves their revocation generation (a password change).
 --
 -- KEYS[1]  the old session hash
 -- KEYS[2]  the new session hash (same {tag} slot)
--- ARGV[1]  idle timeout, milliseconds
--- ARGV[2]  absolute timeout, milliseconds
--- ARGV[3]  key prefix of this user's indexes ("<prefix>{<tag>}:u:")
--- ARGV[4]  old digest
--- ARGV[5]  new digest
+-- ARGV[1]  idle timeout, milliseconds, for sessions written before they carried their own
+-- ARGV[2]  key prefix of this user's indexes ("<prefix>{<tag>}:u:")
+-- ARGV[3]  key prefix of this user's revocation generations ("<prefix>{<tag>}:g:")
+-- ARGV[4]  key prefix of this user's session hashes ("<prefix>{<tag>}:s:")
+-- ARGV[5]  old digest
+-- ARGV[6]  new digest
+-- ARGV[7]  a user id: revoke every other session of that user and move their generation;
+--          '' to rotate only. The old session must then belong to that user.
 --
 -- Returns  the new hash as a flat field/value array, or false when the old session is
---          missing or past its absolute deadline.
--- The index key is built from ARGV[3] and the owner read from the hash: see README.md.
-local idle, absolute = int_arg(1), int_arg(2)
-local indexPrefix, oldDigest, newDigest = name_arg(3), name_arg(4), name_arg(5)
+--          missing, past its absolute deadline, or not the given user's. With ARGV[7] the
+--          user's other sessions are revoked whichever the answer, unless the old session
+--          belongs to someone else (then nothing changes).
+-- The index, generation and session keys are built from ARGV prefixes: see README.md.
+local fallbackIdle = int_arg(1)
+local indexPrefix, generationPrefix, sessionPrefix = name_arg(2), name_arg(3), name_arg(4)
+local oldDigest, newDigest, revokeFor = name_arg(5), name_arg(6), ARGV[7] or ''
 local fields = redis.call('HGETALL', KEYS[1])
-if #fields == 0 then
-  return false
-end
 local now = now_ms()
 
-local userId
+local owner, createdAt, deadline, idle
 for i = 1, #fields, 2 do
-  local name = fields[i]
+  local name, value = fields[i], fields[i + 1]
   if name == FIELD.userId then
-    userId = fields[i + 1]
-  elseif name == FIELD.absoluteExpiresAt and tonumber(fields[i + 1]) <= now then
-    redis.call('DEL', KEYS[1])
-    return false
-  elseif name == FIELD.createdAt or name == FIELD.lastSeenAt then
-    fields[i + 1] = tostring(now)
+    owner = value
+  elseif name == FIELD.createdAt then
+    createdAt = tonumber(value)
   elseif name == FIELD.absoluteExpiresAt then
-    fields[i + 1] = tostring(now + absolute)
+    deadline = tonumber(value)
+  elseif name == FIELD.idleTimeout then
+    idle = tonumber(value)
+  elseif name == FIELD.lastSeenAt then
+    fields[i + 1] = tostring(now)
   end
 end
 
-local index = indexPrefix .. userId
-redis.call('DEL', KEYS[1])
-redis.call('ZREM', index, oldDigest)
-redis.call('HSET', KEYS[2], unpack(fields))
-redis.call('PEXPIRE', KEYS[2], math.min(idle, absolute))
-redis.call('ZADD', index, now, newDigest)
-if redis.call('PTTL', index) < absolute then
-  redis.call('PEXPIRE', index, absolute)
+if revokeFor ~= '' and owner ~= nil and owner ~= revokeFor then
+  -- Someone else's session: never move it, never touch anything.
+  return false
 end
-return fields
+local live = owner ~= nil and deadline ~= nil and createdAt ~= nil and now < deadline
+if owner ~= nil and not live then
+  redis.call('DEL', KEYS[1])
+end
+
+if live then
+  local index = indexPrefix .. owner
+  -- The new digest takes the old one's place in the index order (creation order).
+  local score = redis.call('ZSCORE', index, oldDigest) or createdAt * 1000
+  -- Add before removing: an index emptied even for a moment is deleted with its TTL.
+  redis.call('ZADD', index, score, newDigest)
+  redis.call('ZREM', index, oldDigest)
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[2], unpack(fields))
+  redis.call('PEXPIRE', KEYS[2], math.min(idle or fallbackIdle, deadline - now))
+end
+
+if revokeFor ~= '' then
+  local index = indexPrefix .. revokeFor
+  for _, member in ipairs(redis.call('ZRANGE', index, 0, -1)) do
+    if not (live and member == newDigest) then
+      redis.call('DEL', sessionPrefix .. member)
+      redis.call('ZREM', index, member)
+    end
+  end
+  redis.call('INCR', generationPrefix .. revokeFor)
+end
+
+if live then
+  return fields
+end
+return false

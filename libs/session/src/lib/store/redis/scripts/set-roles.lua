@@ -1,6 +1,9 @@
--- Writes new roles into every live session of one user; their next request sees them.
+-- Writes new roles into every live session of one user; their next request sees them. Moves
+-- the user's revocation generation, so a login that read the old roles cannot create a
+-- session with them after this.
 --
 -- KEYS[1]  the user's index
+-- KEYS[2]  the user's revocation generation
 -- ARGV[1]  key prefix of this user's session hashes ("<prefix>{<tag>}:s:")
 -- ARGV[2]  the roles, a JSON array of strings
 --
@@ -26,4 +29,5 @@ for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
     redis.call('ZREM', KEYS[1], member)
   end
 end
+redis.call('INCR', KEYS[2])
 return updated

@@ -1,9 +1,12 @@
 -- Validates a session in one round trip and slides its idle timeout.
 --
 -- KEYS[1]  the session hash
--- ARGV[1]  idle timeout, milliseconds
+-- ARGV[1]  idle timeout, milliseconds, for sessions written before they carried their own:
+--          a session slides by the idle timeout it was created with, whichever service
+--          validates it
 -- ARGV[2]  touch interval, milliseconds: the idle timeout slides only when at least this
---          much time has passed since the last touch, so most requests write nothing
+--          much time (and at most a tenth of the session's idle timeout) has passed since
+--          the last touch, so most requests write nothing
 --
 -- Returns  false when the session is missing or past its absolute deadline (then it is
 --          deleted); otherwise the hash as a flat field/value array, lastSeenAt already
@@ -23,6 +26,8 @@ for i = 1, #fields, 2 do
     touchedAt = i + 1
   elseif name == FIELD.absoluteExpiresAt then
     deadline = tonumber(fields[i + 1])
+  elseif name == FIELD.idleTimeout then
+    idle = tonumber(fields[i + 1]) or idle
   end
 end
 
@@ -31,7 +36,7 @@ if not deadline or not touchedAt or now >= deadline then
   return false
 end
 
-if now - tonumber(fields[touchedAt]) >= touch then
+if now - tonumber(fields[touchedAt]) >= math.min(touch, math.floor(idle / 10)) then
   fields[touchedAt] = tostring(now)
   redis.call('HSET', KEYS[1], FIELD.lastSeenAt, fields[touchedAt])
   redis.call('PEXPIRE', KEYS[1], math.min(idle, deadline - now))

@@ -1,0 +1,178 @@
+import { Redis } from 'ioredis';
+
+import { SessionService, SessionUser, SessionUserChangedError } from '../src';
+import { REDIS_URL as url, sessionService, sleep, uniquePrefix } from './store-contract';
+
+/**
+ * Revocation that cannot be escaped, tried as a racing client and a patient one would: on
+ * real Redis, with short timeouts and real concurrency.
+ */
+describe('Revocation (real Redis)', () => {
+  const client = new Redis(url);
+  afterAll(() => client.disconnect());
+
+  it('keeps a rotated session listed, demotable and revocable until its unmoved deadline', async () => {
+    const prefix = uniquePrefix();
+    const { sessions, close } = await sessionService({
+      redis: { url },
+      keyPrefix: prefix,
+      idleTimeout: 1,
+      absoluteTimeout: 3,
+      touchInterval: 0.1,
+    });
+    const user = { id: `u-${prefix}`, username: 'mallory', roles: ['admin'] };
+    try {
+      const first = await sessions.create(user);
+      // The user's tag must outlive every session it indexes: it carries no TTL.
+      expect(await client.pttl(`${prefix}ut:${user.id}`)).toBe(-1);
+      for (let i = 0; i < 5; i++) {
+        await sleep(300);
+        expect(await sessions.validate(first.token)).not.toBeNull();
+      }
+      const rotated = await sessions.rotate(first.token);
+      expect(rotated?.session.absoluteExpiresAt).toBe(first.session.absoluteExpiresAt);
+      const [indexKey] = await client.keys(`${prefix}{*}:u:${user.id}`);
+      expect(await client.pttl(indexKey)).toBeGreaterThanOrEqual(
+        first.session.absoluteExpiresAt - Date.now() - 50,
+      );
+      for (let i = 0; i < 3; i++) {
+        await sleep(300);
+        expect(await sessions.validate(rotated?.token)).not.toBeNull();
+      }
+      // Past the point where a lookup key sized by the first login would have lapsed, the
+      // rotated session is still reachable through the user: listed, demoted, revoked.
+      expect((await sessions.listForUser(user.id)).map((s) => s.id)).toEqual([rotated?.session.id]);
+      expect(await sessions.setRolesForUser(user.id, ['customer'])).toBe(1);
+      expect((await sessions.validate(rotated?.token))?.roles).toEqual(['customer']);
+      expect(await sessions.revokeAllForUser(user.id)).toBe(1);
+      expect(await sessions.validate(rotated?.token)).toBeNull();
+
+      // A rotation never lengthens a session: kept in use, it still dies at its first deadline.
+      const second = await sessions.create(user);
+      let token = second.token;
+      while (Date.now() < second.session.absoluteExpiresAt - 400) {
+        await sleep(300);
+        token = (await sessions.rotate(token))?.token ?? '';
+        expect(await sessions.validate(token)).not.toBeNull();
+      }
+      await sleep(second.session.absoluteExpiresAt - Date.now() + 100);
+      expect(await sessions.validate(token)).toBeNull();
+    } finally {
+      await close();
+    }
+  }, 15_000);
+
+  it('slides a session by the idle timeout it was created with, whichever service validates it', async () => {
+    const keyPrefix = uniquePrefix();
+    const creator = await sessionService({
+      redis: { url },
+      keyPrefix,
+      idleTimeout: 1,
+      absoluteTimeout: 60,
+      touchInterval: 0.05,
+    });
+    const lenient = await sessionService({
+      redis: { url },
+      keyPrefix,
+      idleTimeout: 3600,
+      absoluteTimeout: 86400,
+    });
+    try {
+      const user = { id: `u-${keyPrefix}`, username: 'alice', roles: ['customer'] };
+      const { token } = await creator.sessions.create(user);
+      // Used through the lenient service, the session keeps its own one-second idle timeout.
+      for (let i = 0; i < 3; i++) {
+        await sleep(400);
+        const seen = await lenient.sessions.validate(token);
+        expect(seen).not.toBeNull();
+        expect((seen?.expiresAt ?? 0) - (seen?.lastSeenAt ?? 0)).toBeLessThanOrEqual(1000);
+      }
+      const [key] = await client.keys(`${keyPrefix}{*}:s:*`);
+      expect(await client.pttl(key)).toBeLessThanOrEqual(1000);
+      await sleep(1300);
+      expect(await lenient.sessions.validate(token)).toBeNull();
+    } finally {
+      await creator.close();
+      await lenient.close();
+    }
+  });
+
+  describe('a login racing a demotion', () => {
+    let sessions: SessionService;
+    let close: () => Promise<void>;
+
+    beforeAll(async () => {
+      ({ sessions, close } = await sessionService({ redis: { url }, keyPrefix: uniquePrefix() }));
+    });
+    afterAll(() => close());
+
+    /**
+     * The login of auth, reduced to its order of steps: read the generation, read the user's
+     * roles ("the database"), create the session with that generation. The demotion: write
+     * the database, then give the live sessions the new roles. Each step is delayed by an
+     * offset of the grid, so every interleaving of the two is tried with real concurrency.
+     */
+    async function race(
+      loginWaits: [number, number],
+      demoteWait: number,
+      withGeneration: boolean,
+    ): Promise<'stale' | 'fresh' | 'refused'> {
+      const database = { roles: ['admin'] };
+      const user: SessionUser = { id: `u-${Math.random()}`, username: 'bob', roles: [] };
+      const login = (async () => {
+        const generation = await sessions.generationOf(user.id);
+        await sleep(loginWaits[0]);
+        const roles = [...database.roles];
+        await sleep(loginWaits[1]);
+        try {
+          const issued = await sessions.create(
+            { ...user, roles },
+            {},
+            withGeneration ? { generation } : {},
+          );
+          return issued.token;
+        } catch (error) {
+          if (error instanceof SessionUserChangedError) return null;
+          throw error;
+        }
+      })();
+      const demotion = (async () => {
+        await sleep(demoteWait);
+        database.roles = ['customer'];
+        await sessions.setRolesForUser(user.id, database.roles);
+      })();
+      const [token] = await Promise.all([login, demotion]);
+      if (!token) return 'refused';
+      const session = await sessions.validate(token);
+      return session?.roles.includes('admin') ? 'stale' : 'fresh';
+    }
+
+    const offsets: Array<[[number, number], number]> = [];
+    for (const first of [0, 2, 6]) {
+      for (const second of [0, 2, 6]) {
+        for (const demote of [0, 1, 2, 3, 4, 5, 6, 8, 10, 12]) {
+          offsets.push([[first, second], demote]);
+        }
+      }
+    }
+
+    it(`never leaves a session with the old roles (${offsets.length} interleavings)`, async () => {
+      const outcomes = { stale: 0, fresh: 0, refused: 0 };
+      for (const [waits, demote] of offsets) {
+        outcomes[await race(waits, demote, true)]++;
+      }
+      expect(outcomes.stale).toBe(0);
+      // The grid reached both sides of the race: some logins were refused, some went through.
+      expect(outcomes.refused).toBeGreaterThan(0);
+      expect(outcomes.fresh).toBeGreaterThan(0);
+    });
+
+    it('does leave stale sessions without the generation check (the grid finds the race)', async () => {
+      const outcomes = { stale: 0, fresh: 0, refused: 0 };
+      for (const [waits, demote] of offsets) {
+        outcomes[await race(waits, demote, false)]++;
+      }
+      expect(outcomes.stale).toBeGreaterThan(0);
+    });
+  });
+});
