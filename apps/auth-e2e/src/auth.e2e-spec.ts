@@ -3,12 +3,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { BuiltApp, freePort, RunningApp, waitForStatus } from '@cloakroom/e2e-support';
+import { DevCertificates, makeDevCertificates } from '@cloakroom/session/testing';
 
 const ORIGIN = 'http://localhost:3000';
 const auth = new BuiltApp('auth');
 
 describe('the built auth service', () => {
   let cwd: string;
+  let certsDir: string;
+  let certificates: DevCertificates;
+
+  beforeAll(() => {
+    // The session RPC's mutual TLS: auth refuses to start without its certificates.
+    certsDir = mkdtempSync(join(tmpdir(), 'auth-e2e-certs-'));
+    certificates = makeDevCertificates(certsDir, ['catalog']);
+  });
+
+  afterAll(() => {
+    rmSync(certsDir, { recursive: true, force: true });
+  });
 
   beforeEach(() => {
     cwd = mkdtempSync(join(tmpdir(), 'auth-e2e-'));
@@ -23,6 +36,9 @@ describe('the built auth service', () => {
       AUTH_PORT: String(await freePort()),
       AUTH_RPC_PORT: String(await freePort()),
       SESSION_KEY_PREFIX: `crtest:auth-e2e-${process.pid}:`,
+      AUTH_RPC_CLIENT_CA: certificates.ca,
+      AUTH_RPC_SERVER_CERT: certificates.server.cert,
+      AUTH_RPC_SERVER_KEY: certificates.server.key,
       ...extra,
     };
   }
@@ -35,8 +51,8 @@ describe('the built auth service', () => {
       running = undefined;
     });
 
-    it('creates .data/auth.sqlite under its working directory, seeds demo users and serves', async () => {
-      const settings = await env();
+    it('creates .data/auth.sqlite under its working directory, seeds demo users when asked and serves', async () => {
+      const settings = await env({ SEED_DEMO_USERS: 'true' });
       running = auth.start(settings, cwd);
       const base = `http://127.0.0.1:${settings.AUTH_PORT}/api/auth`;
       await waitForStatus(`${base}/health`);
@@ -58,6 +74,22 @@ describe('the built auth service', () => {
       const body = (await session.json()) as { user: { username: string } };
       expect(body.user.username).toBe('alice');
       expect((await fetch(`${base}/docs`)).status).toBe(200);
+      const demo = await fetch(`${base}/demo-users`);
+      expect(await demo.json()).toEqual({ usernames: ['alice', 'bob', 'admin'] });
+    });
+
+    it('seeds no demo users unless asked, and says so to the web page', async () => {
+      const settings = await env();
+      running = auth.start(settings, cwd);
+      const base = `http://127.0.0.1:${settings.AUTH_PORT}/api/auth`;
+      await waitForStatus(`${base}/health`);
+      const login = await fetch(`${base}/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: ORIGIN },
+        body: JSON.stringify({ username: 'admin', password: 'admin-password' }),
+      });
+      expect(login.status).toBe(401);
+      expect(await (await fetch(`${base}/demo-users`)).json()).toEqual({ usernames: [] });
     });
 
     it('seeds no demo users in production', async () => {
@@ -71,7 +103,30 @@ describe('the built auth service', () => {
         body: JSON.stringify({ username: 'alice', password: 'alice-password' }),
       });
       expect(login.status).toBe(401);
+      expect((await fetch(`${base}/docs`)).status).toBe(404);
     });
+
+    it('serves the Swagger UI in production only when AUTH_API_DOCS says so', async () => {
+      const settings = await env({ NODE_ENV: 'production', AUTH_API_DOCS: 'true' });
+      running = auth.start(settings, cwd);
+      const base = `http://127.0.0.1:${settings.AUTH_PORT}/api/auth`;
+      await waitForStatus(`${base}/health`);
+      expect((await fetch(`${base}/docs`)).status).toBe(200);
+    });
+  });
+
+  it.each([
+    [{ NODE_ENV: 'production', SEED_DEMO_USERS: 'true' }, /SEED_DEMO_USERS cannot be true/],
+    [{ NODE_ENV: 'Production' }, /NODE_ENV must be one of/],
+    [{ NODE_ENV: 'prod' }, /NODE_ENV must be one of/],
+    [{ NODE_ENV: '' }, /NODE_ENV must be one of/],
+  ])('refuses to start with %j, in one line', async (settings, reason) => {
+    const result = await auth.runToExit(await env(settings), cwd);
+    expect(result.code).toBe(1);
+    const output = (result.stdout + result.stderr).trim();
+    expect(output.split('\n')).toHaveLength(1);
+    expect(output).toMatch(/^auth: cannot start: invalid configuration: /);
+    expect(output).toMatch(reason);
   });
 
   it('exits 1 with one line naming the Redis it looked for when Redis is down', async () => {

@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
@@ -7,6 +11,7 @@ import { DataSource } from 'typeorm';
 
 import { freePort } from '@cloakroom/e2e-support';
 import { configureServiceApp } from '@cloakroom/service-kit';
+import { DevCertificates, makeDevCertificates } from '@cloakroom/session/testing';
 
 import { AppModule } from '../src/app/app.module';
 import { authService } from '../src/app/app.setup';
@@ -20,6 +25,8 @@ export interface AuthApp {
   http: App;
   rpcPort: number;
   keyPrefix: string;
+  /** The suite's own CA, auth's RPC certificate, and client certificates `catalog`, `orders`. */
+  certificates: DevCertificates;
   close(): Promise<void>;
 }
 
@@ -63,13 +70,19 @@ export async function startAuthApp(
   await clearRedis(redisUrl, keyPrefix);
   const databaseUrl = await freshSchema(`auth_${suite.replace(/\W/g, '_')}`);
   const rpcPort = await freePort();
+  const certificatesDir = mkdtempSync(join(tmpdir(), `auth-${suite}-certs-`));
+  const certificates = makeDevCertificates(certificatesDir, ['catalog', 'orders']);
   const moduleRef = await Test.createTestingModule({
     imports: [
       AppModule.forRoot({
         NODE_ENV: 'test',
+        SEED_DEMO_USERS: 'true',
         REDIS_URL: redisUrl,
         AUTH_DATABASE_URL: databaseUrl,
         AUTH_RPC_PORT: String(rpcPort),
+        AUTH_RPC_CLIENT_CA: certificates.ca,
+        AUTH_RPC_SERVER_CERT: certificates.server.cert,
+        AUTH_RPC_SERVER_KEY: certificates.server.key,
         SESSION_KEY_PREFIX: keyPrefix,
         SESSION_ALLOWED_ORIGINS: ORIGIN,
         SESSION_MAX_PER_USER: '10',
@@ -90,7 +103,11 @@ export async function startAuthApp(
     http: app.getHttpServer(),
     rpcPort,
     keyPrefix,
-    close: () => app.close(),
+    certificates,
+    close: async () => {
+      await app.close();
+      rmSync(certificatesDir, { recursive: true, force: true });
+    },
   };
 }
 

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import request from 'supertest';
 import type { App } from 'supertest/types';
 
-import { SessionEvents } from '@cloakroom/session';
+import { SessionEvent, SessionEvents, SessionEventsReader } from '@cloakroom/session';
 
 import { PasswordService } from '../src/app/users/password.service';
 
@@ -419,6 +419,7 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
         id: expect.any(String),
         username: 'carol.e2e',
         roles: ['customer'],
+        disabled: false,
       });
       await loginWithBearer(http, 'carol.e2e', 'carol-password');
       const duplicate = await request(http)
@@ -468,6 +469,7 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
         id: user.id,
         username: user.username,
         roles: ['customer', 'admin'],
+        disabled: false,
       });
       const session = await asUser(request(http).get('/api/auth/session')).expect(200);
       expect(session.body.user.roles).toEqual(['customer', 'admin']);
@@ -508,20 +510,29 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
   });
 
   describe('events', () => {
-    let subscriber: Redis;
-    const received: Array<{ channel: string; data: unknown }> = [];
+    let redis: Redis;
+    let reader: SessionEventsReader;
+    const received: SessionEvent[] = [];
 
     beforeAll(async () => {
-      subscriber = new Redis(REDIS_URL);
-      subscriber.on('message', (channel: string, message: string) => {
-        received.push({ channel, data: JSON.parse(message).data });
-      });
-      await subscriber.subscribe(...Object.values(SessionEvents));
+      redis = new Redis(REDIS_URL);
+      reader = new SessionEventsReader(redis, { keyPrefix: auth.keyPrefix, blockMs: 200 });
+      const items = reader.read();
+      // The first item is the `start` gap: from then on every event is received.
+      await items.next();
+      void (async () => {
+        for await (const item of items) {
+          if (item.kind === 'event') received.push(item.event);
+        }
+      })();
     });
 
-    afterAll(() => subscriber.disconnect());
+    afterAll(() => {
+      reader.close();
+      redis.disconnect();
+    });
 
-    const waitFor = async (predicate: (event: { channel: string; data: unknown }) => boolean) => {
+    const waitFor = async (predicate: (event: SessionEvent) => boolean) => {
       const deadline = Date.now() + 3000;
       while (Date.now() < deadline) {
         const event = received.find(predicate);
@@ -531,37 +542,39 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
       throw new Error('event not received');
     };
 
-    it('publishes session.revoked, user.sessions.revoked and user.roles.changed', async () => {
+    it('records logout, an admin revoke-all and a role change, with cause and actor', async () => {
       const user = await createUser(http, adminCookie);
       const { token, body } = await loginWithBearer(http, user.username, user.password);
+      const actor = { id: user.id, username: user.username };
+      expect(
+        await waitFor((event) => event.type === SessionEvents.created && event.userId === user.id),
+      ).toMatchObject({ sessionId: body.session.id, actor });
       await request(http)
         .post('/api/auth/logout')
         .set('Authorization', `Bearer ${token}`)
         .expect(204);
-      await waitFor(
-        (event) =>
-          event.channel === SessionEvents.revoked &&
-          JSON.stringify(event.data) === JSON.stringify({ ids: [body.session.id] }),
-      );
+      expect(
+        await waitFor(
+          (event) => event.type === SessionEvents.revoked && event.sessionId === body.session.id,
+        ),
+      ).toMatchObject({ userId: user.id, reason: 'logout', actor });
       const admin = (test: request.Test) => test.set('Cookie', adminCookie).set('Origin', ORIGIN);
       await admin(request(http).delete(`/api/auth/users/${user.id}/sessions`)).expect(204);
-      await waitFor(
-        (event) =>
-          event.channel === SessionEvents.userSessionsRevoked &&
-          (event.data as { userId: string }).userId === user.id,
-      );
+      expect(
+        await waitFor(
+          (event) => event.type === SessionEvents.revokedAll && event.userId === user.id,
+        ),
+      ).toMatchObject({ reason: 'admin', actor: { username: 'admin' } });
       await admin(request(http).put(`/api/auth/users/${user.id}/roles`))
         .send({ roles: ['auditor'] })
         .expect(200);
       const changed = await waitFor(
-        (event) =>
-          event.channel === SessionEvents.userRolesChanged &&
-          (event.data as { userId: string }).userId === user.id,
+        (event) => event.type === SessionEvents.rolesChanged && event.userId === user.id,
       );
-      expect(changed.data).toEqual({ userId: user.id, roles: ['auditor'] });
+      expect(changed).toMatchObject({ roles: ['auditor'], actor: { username: 'admin' } });
     });
 
-    it('publishes session.revoked for a token presented at login and for sessions over the cap', async () => {
+    it('records a token presented at login and sessions over the cap as revoked', async () => {
       const user = await createUser(http, adminCookie);
       const first = await loginWithBearer(http, user.username, user.password);
       // Logging in again with the first token in hand revokes it (no fixation).
@@ -570,18 +583,20 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
         .set('Authorization', `Bearer ${first.token}`)
         .send({ username: user.username, password: user.password, transport: 'bearer' })
         .expect(200);
-      await waitFor(
-        (event) =>
-          event.channel === SessionEvents.revoked &&
-          (event.data as { ids: string[] }).ids.includes(first.body.session.id),
-      );
+      expect(
+        await waitFor(
+          (event) =>
+            event.type === SessionEvents.revoked && event.sessionId === first.body.session.id,
+        ),
+      ).toMatchObject({ userId: user.id, reason: 'login' });
       // The cap is 3 in this suite: the fourth live session evicts the oldest, the second login.
       for (let i = 0; i < 3; i++) await loginWithBearer(http, user.username, user.password);
-      await waitFor(
-        (event) =>
-          event.channel === SessionEvents.revoked &&
-          (event.data as { ids: string[] }).ids.includes(second.body.session.id),
-      );
+      expect(
+        await waitFor(
+          (event) =>
+            event.type === SessionEvents.revoked && event.sessionId === second.body.session.id,
+        ),
+      ).toMatchObject({ userId: user.id, reason: 'cap', actor: null });
     });
   });
 

@@ -4,7 +4,15 @@ import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import type { App } from 'supertest/types';
 
-import { CurrentUser, Roles, SessionGuard, SessionModule, SessionUser } from '@cloakroom/session';
+import {
+  CurrentUser,
+  Roles,
+  SessionGuard,
+  SessionModule,
+  SessionOperationNotServedError,
+  SessionService,
+  SessionUser,
+} from '@cloakroom/session';
 
 import {
   AuthApp,
@@ -42,7 +50,11 @@ describe('a service in remote mode, validating through auth over TCP', () => {
     @Module({
       imports: [
         SessionModule.forRoot({
-          remote: { host: '127.0.0.1', port: auth.rpcPort },
+          remote: {
+            host: '127.0.0.1',
+            port: auth.rpcPort,
+            tls: auth.certificates.remoteTls('catalog'),
+          },
           allowedOrigins: [ORIGIN],
         }),
       ],
@@ -95,6 +107,19 @@ describe('a service in remote mode, validating through auth over TCP', () => {
       .get('/admin-only')
       .set('Authorization', `Bearer ${token}`)
       .expect(200);
+  });
+
+  it('is refused, with a clear error, what catalog may not do', async () => {
+    const user = await createUser(auth.http, adminCookie);
+    const { token } = await loginWithBearer(auth.http, user.username, user.password);
+    const sessions = service.get(SessionService);
+    await expect(sessions.patch(token, { admin: true })).rejects.toThrow(
+      new SessionOperationNotServedError('session.patch', 'refused: may not call patch'),
+    );
+    await expect(sessions.listForUser(user.id)).rejects.toBeInstanceOf(
+      SessionOperationNotServedError,
+    );
+    expect(await sessions.validate(token)).toMatchObject({ userId: user.id, attributes: {} });
   });
 
   it('refuses a malformed or unknown token', async () => {

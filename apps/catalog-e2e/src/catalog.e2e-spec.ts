@@ -3,17 +3,42 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { BuiltApp, freePort, RunningApp, waitForStatus } from '@cloakroom/e2e-support';
+import { makeDevCertificates } from '@cloakroom/session/testing';
 
 describe('the built catalog service', () => {
-  const catalog = new BuiltApp('catalog');
   const dir = mkdtempSync(join(tmpdir(), 'catalog-e2e-'));
+  const certificates = makeDevCertificates(join(dir, 'certs'), ['catalog']);
+  const catalog = new BuiltApp('catalog');
+  // The session RPC's mutual TLS: catalog reads its client certificate at start-up.
+  const tls = {
+    AUTH_RPC_CA: certificates.ca,
+    AUTH_RPC_CLIENT_CERT: certificates.clients['catalog'].cert,
+    AUTH_RPC_CLIENT_KEY: certificates.clients['catalog'].key,
+  };
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it.each(['Production', 'prod', ''])(
+    'refuses to start with NODE_ENV=%j, in one line',
+    async (value) => {
+      const result = await catalog.runToExit(
+        { NODE_ENV: value, CATALOG_PORT: String(await freePort()) },
+        dir,
+      );
+      expect(result.code).toBe(1);
+      expect(result.stderr.trim().split('\n')).toEqual([
+        expect.stringMatching(
+          /^catalog: cannot start: invalid configuration: NODE_ENV must be one of/,
+        ),
+      ]);
+    },
+  );
 
   it('exits 1 with one line naming the database when PostgreSQL is unreachable', async () => {
     const port = await freePort();
     const result = await catalog.runToExit(
       {
+        ...tls,
         CATALOG_DATABASE_URL: `postgres://postgres:secret@127.0.0.1:${port}/catalog`,
         CATALOG_PORT: String(await freePort()),
       },
@@ -26,6 +51,19 @@ describe('the built catalog service', () => {
     expect(lines[0]).not.toContain('secret');
   });
 
+  it('exits 1 with one line naming the setting when its client certificate is missing', async () => {
+    const missing = join(dir, 'missing.crt');
+    const result = await catalog.runToExit(
+      { ...tls, AUTH_RPC_CLIENT_CERT: missing, CATALOG_PORT: String(await freePort()) },
+      dir,
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split('\n')).toEqual([
+      `catalog: cannot start: AUTH_RPC_CLIENT_CERT: cannot read ${missing} (ENOENT); ` +
+        'for development, tools/dev-ca/make-dev-certs.sh makes a CA and certificates in .data/certs',
+    ]);
+  });
+
   describe('started while the auth service is not running', () => {
     let running: RunningApp | undefined;
     let base: string;
@@ -34,7 +72,7 @@ describe('the built catalog service', () => {
       const port = await freePort();
       base = `http://127.0.0.1:${port}`;
       running = catalog.start(
-        { CATALOG_PORT: String(port), AUTH_RPC_PORT: String(await freePort()) },
+        { ...tls, CATALOG_PORT: String(port), AUTH_RPC_PORT: String(await freePort()) },
         dir,
       );
       await waitForStatus(`${base}/api/catalog/products`, 200);

@@ -1,6 +1,9 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import { INestApplication, INestMicroservice, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { MicroserviceOptions, Transport } from '@nestjs/microservices';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 
@@ -8,10 +11,12 @@ import { configureServiceApp } from '@cloakroom/service-kit';
 import {
   SessionCookieService,
   SessionModule,
-  SessionRpcController,
+  SessionRpcModule,
+  sessionRpcTransport,
   SessionService,
   SessionUser,
 } from '@cloakroom/session';
+import { DevCertificates, makeDevCertificates } from '@cloakroom/session/testing';
 
 import { AppModule } from '../src/app/app.module';
 
@@ -24,11 +29,16 @@ export async function startCatalogApp(env: Record<string, string>): Promise<INes
 }
 
 /**
- * A stand-in for the auth service's session microservice: the library's RPC controller over
- * TCP, in front of a Redis store. It issues sessions the way the auth service's login does.
+ * A stand-in for the auth service's session RPC: the library's RPC module over mutual TLS, in
+ * front of a Redis store, with catalog's capability as auth grants it. It issues sessions the
+ * way the auth service's login does.
  */
 export class StandInAuth {
   private rpc?: INestMicroservice;
+  private readonly certificatesDir = mkdtempSync(join(tmpdir(), 'catalog-certs-'));
+  private readonly certificates: DevCertificates = makeDevCertificates(this.certificatesDir, [
+    'catalog',
+  ]);
 
   constructor(
     readonly port: number,
@@ -36,18 +46,32 @@ export class StandInAuth {
     private readonly keyPrefix: string,
   ) {}
 
+  /** The settings that give catalog its client certificate for this stand-in. */
+  get clientEnv(): Record<string, string> {
+    const { ca, clients } = this.certificates;
+    return {
+      AUTH_RPC_CA: ca,
+      AUTH_RPC_CLIENT_CERT: clients['catalog'].cert,
+      AUTH_RPC_CLIENT_KEY: clients['catalog'].key,
+    };
+  }
+
   async start(): Promise<void> {
     @Module({
       imports: [
         SessionModule.forRoot({ redis: { url: this.redisUrl }, keyPrefix: this.keyPrefix }),
+        SessionRpcModule.register({
+          capabilities: {
+            catalog: { calls: ['validate'], fields: ['id', 'userId', 'username', 'roles'] },
+          },
+        }),
       ],
-      controllers: [SessionRpcController],
     })
     class StandInAuthModule {}
 
-    this.rpc = await NestFactory.createMicroservice<MicroserviceOptions>(StandInAuthModule, {
-      transport: Transport.TCP,
-      options: { host: '127.0.0.1', port: this.port },
+    const transport = { host: '127.0.0.1', port: this.port, tls: this.certificates.serverTls() };
+    this.rpc = await NestFactory.createMicroservice(StandInAuthModule, {
+      ...sessionRpcTransport(transport),
       logger: false,
     });
     await this.rpc.listen();
@@ -56,6 +80,12 @@ export class StandInAuth {
   async stop(): Promise<void> {
     await this.rpc?.close();
     this.rpc = undefined;
+  }
+
+  /** Stops it for good and removes its certificates. */
+  async dispose(): Promise<void> {
+    await this.stop();
+    rmSync(this.certificatesDir, { recursive: true, force: true });
   }
 
   /** Logs a user in and returns the cookie a browser would send to the catalog. */

@@ -26,6 +26,7 @@ describe('catalog when the auth service or its Redis goes down (SQLite)', () => 
       NODE_ENV: 'development',
       CATALOG_DATABASE_URL: `sqlite:${join(dir, 'catalog.sqlite')}`,
       AUTH_RPC_PORT: String(auth.port),
+      ...auth.clientEnv,
       SESSION_ALLOWED_ORIGINS: ORIGIN,
     });
     adminCookie = await auth.login(app, { id: 'admin-1', username: 'admin', roles: ['admin'] });
@@ -33,7 +34,7 @@ describe('catalog when the auth service or its Redis goes down (SQLite)', () => 
 
   afterAll(async () => {
     await app?.close();
-    await auth?.stop();
+    await auth?.dispose();
     await redis?.dispose();
     rmSync(dir, { recursive: true, force: true });
   });

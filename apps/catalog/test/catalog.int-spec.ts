@@ -25,6 +25,7 @@ describe('catalog (PostgreSQL, sessions through the auth RPC)', () => {
       CATALOG_DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test',
       AUTH_RPC_HOST: '127.0.0.1',
       AUTH_RPC_PORT: String(auth.port),
+      ...auth.clientEnv,
       SESSION_ALLOWED_ORIGINS: ORIGIN,
     });
     http = request(app.getHttpServer());
@@ -34,7 +35,7 @@ describe('catalog (PostgreSQL, sessions through the auth RPC)', () => {
 
   afterAll(async () => {
     await app?.close();
-    await auth?.stop();
+    await auth?.dispose();
   });
 
   function create(cookie: string, body: unknown) {

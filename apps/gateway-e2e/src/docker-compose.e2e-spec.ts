@@ -2,16 +2,30 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { sessionAclRules } from '@cloakroom/session';
+
 import { WORKSPACE_ROOT } from './support/stack';
 
 const COMPOSE_FILE = join(WORKSPACE_ROOT, 'docker', 'docker-compose.yml');
 const APPS = ['auth', 'orders', 'catalog', 'gateway'];
 
+/** The passwords compose insists on (it has no defaults for them). */
+const PASSWORDS = {
+  POSTGRES_PASSWORD: 'pg-secret',
+  AUTH_REDIS_PASSWORD: 'auth-secret',
+  ORDERS_REDIS_PASSWORD: 'orders-secret',
+};
+
 function compose(...args: string[]): string {
+  return composeWith(PASSWORDS, ...args);
+}
+
+function composeWith(env: Record<string, string>, ...args: string[]): string {
   return execFileSync('docker-compose', ['-f', COMPOSE_FILE, ...args], {
     cwd: join(WORKSPACE_ROOT, 'docker'),
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env['PATH'] ?? '', ...env },
   });
 }
 
@@ -35,9 +49,84 @@ describe('docker/', () => {
     expect(() => compose('config', '--quiet')).not.toThrow();
   });
 
-  it('declares redis, postgres and the four apps', () => {
+  it('declares redis, postgres, the development CA and the four apps', () => {
     const services = compose('config', '--services').trim().split('\n').sort();
-    expect(services).toEqual(['auth', 'catalog', 'gateway', 'orders', 'postgres', 'redis']);
+    expect(services).toEqual([
+      'auth',
+      'catalog',
+      'certs',
+      'gateway',
+      'orders',
+      'postgres',
+      'redis',
+    ]);
+  });
+
+  it('gives auth and catalog the session RPC certificates, each only its own', () => {
+    expect(serviceBlock(config, 'certs')).toContain('make-dev-certs.sh');
+    for (const [service, other] of [
+      ['auth', 'catalog'],
+      ['catalog', 'auth'],
+    ]) {
+      const block = serviceBlock(config, service);
+      expect(block).toMatch(/\n\s+certs:\n\s+condition: service_completed_successfully/);
+      expect(block).toContain(`- ${service}-certs:/certs:ro`);
+      expect(block).not.toMatch(new RegExp(`dev-ca|${other}-certs`));
+    }
+    expect(serviceBlock(config, 'auth')).toContain('AUTH_RPC_SERVER_KEY: /certs/auth.key');
+    expect(serviceBlock(config, 'catalog')).toContain('AUTH_RPC_CLIENT_KEY: /certs/catalog.key');
+  });
+
+  it.each(Object.keys(PASSWORDS))('refuses to start without %s, saying so', (name) => {
+    const without: Record<string, string> = { ...PASSWORDS };
+    delete without[name];
+    let message = '';
+    try {
+      composeWith(without, 'config', '--quiet');
+    } catch (error) {
+      message = String((error as { stderr?: string }).stderr);
+    }
+    expect(message).toContain(`set ${name}`);
+  });
+
+  it('runs Redis with no default user, never evicting, and the ACL rules of the library', () => {
+    // docker-compose folds long list items onto indented continuation lines: unfold them.
+    const redis = serviceBlock(config, 'redis').replace(/\n {6}(?![ -])/g, ' ');
+    expect(redis).toContain('- default off');
+    expect(redis).toMatch(/- noeviction/);
+    const users = [...redis.matchAll(/- (auth|orders) on >(\S+) (.*)/g)];
+    expect(users.map(([, user, password]) => [user, password])).toEqual([
+      ['auth', PASSWORDS.AUTH_REDIS_PASSWORD],
+      ['orders', PASSWORDS.ORDERS_REDIS_PASSWORD],
+    ]);
+    expect(users[0][3].split(' ')).toEqual(sessionAclRules('owner', 'cr:'));
+    expect(users[1][3].split(' ')).toEqual(sessionAclRules('validator', 'cr:'));
+    expect(serviceBlock(config, 'auth')).toContain(
+      `REDIS_URL: redis://auth:${PASSWORDS.AUTH_REDIS_PASSWORD}@redis:6379`,
+    );
+    expect(serviceBlock(config, 'orders')).toContain(
+      `REDIS_URL: redis://orders:${PASSWORDS.ORDERS_REDIS_PASSWORD}@redis:6379`,
+    );
+    expect(serviceBlock(config, 'catalog')).not.toContain('REDIS_URL');
+  });
+
+  it('keeps the gateway off the RPC and data networks, and the RPC on its own address', () => {
+    const networksOf = (service: string) => {
+      const block = serviceBlock(config, service);
+      const section = block.slice(block.indexOf('\n    networks:'));
+      return [...section.matchAll(/^ {6}(\w+):/gm)]
+        .map(([, name]) => name)
+        .filter((name) => ['edge', 'services', 'rpc', 'data'].includes(name))
+        .sort();
+    };
+    expect(networksOf('gateway')).toEqual(['edge', 'services']);
+    expect(networksOf('auth')).toEqual(['data', 'rpc', 'services']);
+    expect(networksOf('catalog')).toEqual(['data', 'rpc', 'services']);
+    expect(networksOf('orders')).toEqual(['data', 'services']);
+    expect(networksOf('redis')).toEqual(['data']);
+    expect(networksOf('postgres')).toEqual(['data']);
+    expect(serviceBlock(config, 'auth')).toContain('AUTH_RPC_LISTEN_HOST: 172.30.40.10');
+    expect(serviceBlock(config, 'auth')).toContain('TRUST_PROXY: uniquelocal');
   });
 
   it.each(['redis', 'postgres', ...APPS])('gives %s a healthcheck', (service) => {

@@ -3,7 +3,10 @@ import { execFileSync } from 'node:child_process';
 import { Stack, WORKSPACE_ROOT } from './support/stack';
 
 describe('production build smoke test', () => {
-  const stack = new Stack('production', { NODE_ENV: 'production' });
+  const stack = new Stack('production', {
+    NODE_ENV: 'production',
+    SEED_DEMO_USERS: 'false',
+  });
 
   beforeAll(() => {
     // The default build configuration is the production one (NODE_ENV=production).
@@ -41,6 +44,12 @@ describe('production build smoke test', () => {
       body: JSON.stringify({ username: 'alice', password: 'alice-password' }),
     });
     expect(login.status).toBe(401);
+    const demo = await fetch(`${stack.baseUrl}/api/auth/demo-users`);
+    expect(await demo.json()).toEqual({ usernames: [] });
+  });
+
+  it('keeps the Swagger UI off', async () => {
+    expect((await fetch(`${stack.baseUrl}/api/auth/docs`)).status).toBe(404);
   });
 
   it('serves the web page with a strict content security policy', async () => {

@@ -10,6 +10,4 @@ bootstrapService({
   ...gatewayService(join(__dirname, 'assets', 'web')),
   module: AppModule.forRoot(),
   port: 'PORT',
-  // Proxied requests must reach the services byte for byte.
-  bodyParser: false,
 });

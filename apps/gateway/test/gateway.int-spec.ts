@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import { createServer, IncomingMessage, Server } from 'node:http';
-import { AddressInfo } from 'node:net';
+import { createServer, IncomingMessage, request as httpRequest, Server } from 'node:http';
+import { AddressInfo, createServer as createTcpServer, Server as TcpServer } from 'node:net';
 import { join } from 'node:path';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 
-import { configureServiceApp } from '@cloakroom/service-kit';
+import { BODY_LIMITS, configureServiceApp } from '@cloakroom/service-kit';
 
 import { AppModule } from '../src/app/app.module';
 import { gatewayService } from '../src/app/app.setup';
@@ -44,7 +44,65 @@ function fakeService(name: string, seen: Seen[]): Promise<Server> {
   return new Promise((done) => server.listen(0, '127.0.0.1', () => done(server)));
 }
 
-function urlOf(server: Server): string {
+/**
+ * A service that answers 413 as soon as a request's headers arrive, without reading the body,
+ * and closes the connection: what a service does with a body it will not take.
+ */
+function earlyRefusingService(): Promise<TcpServer> {
+  const server = createTcpServer((socket) => {
+    socket.once('data', () => {
+      const body = JSON.stringify({ statusCode: 413, message: 'Request body too large' });
+      socket.end(
+        'HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json\r\n' +
+          `Connection: close\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+      );
+    });
+    socket.on('error', () => undefined);
+  });
+  return new Promise((done) => server.listen(0, '127.0.0.1', () => done(server)));
+}
+
+async function startGateway(env: Record<string, string>): Promise<NestExpressApplication> {
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(env)] }).compile();
+  const app = moduleRef.createNestApplication<NestExpressApplication>({
+    bodyParser: false,
+    logger: false,
+  });
+  configureServiceApp(app, gatewayService(join(__dirname, '..', 'src', 'assets', 'web')));
+  await app.listen(0, '127.0.0.1');
+  return app;
+}
+
+/** Sends a body with Content-Length, or chunked, in 16 KiB writes; answers the status. */
+function post(app: NestExpressApplication, path: string, body: Buffer, chunked: boolean) {
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': body.length }),
+        },
+      },
+      (response) => {
+        let text = '';
+        response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
+      },
+    );
+    req.on('error', reject);
+    for (let offset = 0; offset < body.length; offset += 16 * 1024) {
+      req.write(body.subarray(offset, offset + 16 * 1024));
+    }
+    req.end();
+  });
+}
+
+function urlOf(server: Server | TcpServer): string {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
@@ -57,19 +115,12 @@ describe('gateway', () => {
   beforeAll(async () => {
     auth = await fakeService('auth', seen);
     orders = await fakeService('orders', seen);
-    const gateway = AppModule.forRoot({
+    app = await startGateway({
       AUTH_URL: urlOf(auth),
       ORDERS_URL: urlOf(orders),
       // Nothing listens there: the catalog is down for the whole suite.
       CATALOG_URL: 'http://127.0.0.1:9',
     });
-    const moduleRef = await Test.createTestingModule({ imports: [gateway] }).compile();
-    app = moduleRef.createNestApplication<NestExpressApplication>({
-      bodyParser: false,
-      logger: false,
-    });
-    configureServiceApp(app, gatewayService(join(__dirname, '..', 'src', 'assets', 'web')));
-    await app.init();
   });
 
   afterAll(async () => {
@@ -105,8 +156,14 @@ describe('gateway', () => {
     expect(seen).toHaveLength(0);
   });
 
-  it('streams a large body through byte for byte', async () => {
-    const body = Buffer.alloc(3 * 1024 * 1024, 'cloakroom');
+  it('forwards a body up to the service limit byte for byte, chunked or not', async () => {
+    const body = Buffer.alloc(BODY_LIMITS['orders'], 'cloakroom');
+    await post(app, '/api/orders', body, true);
+    expect(seen[0].bodyLength).toBe(body.length);
+    expect(seen[0].headers['content-length']).toBe(String(body.length));
+    expect(seen[0].headers['transfer-encoding']).toBeUndefined();
+    expect(seen[0].bodyDigest).toBe(createHash('sha256').update(body).digest('hex'));
+    seen.length = 0;
     await request(app.getHttpServer())
       .post('/api/orders')
       .set('Content-Type', 'application/octet-stream')
@@ -116,13 +173,92 @@ describe('gateway', () => {
     expect(seen[0].bodyDigest).toBe(createHash('sha256').update(body).digest('hex'));
   });
 
-  it('sets X-Forwarded-For to the client address, ignoring what the client claims', async () => {
+  it.each([false, true])(
+    'answers 413 to a body over the service limit before proxying it (chunked: %s)',
+    async (chunked) => {
+      const body = Buffer.alloc(1024 * 1024, '[');
+      for (const path of ['/api/auth/login', '/api/orders']) {
+        const response = await post(app, path, body, chunked);
+        expect(response.status).toBe(413);
+        expect(JSON.parse(response.body)).toEqual({
+          statusCode: 413,
+          message: 'Request body too large',
+        });
+      }
+      const overAuth = Buffer.alloc(BODY_LIMITS['auth'] + 1, ' ');
+      expect((await post(app, '/api/auth/login', overAuth, chunked)).status).toBe(413);
+      expect(seen).toHaveLength(0);
+    },
+  );
+
+  it("passes on a service's early answer-and-close as it is, never as 502 or 504", async () => {
+    const refusing = await earlyRefusingService();
+    const gateway = await startGateway({
+      AUTH_URL: urlOf(auth),
+      ORDERS_URL: urlOf(refusing),
+      CATALOG_URL: urlOf(refusing),
+    });
+    try {
+      const body = Buffer.alloc(BODY_LIMITS['orders'], ' ');
+      const statuses = new Set<number>();
+      for (let attempt = 0; attempt < 20; attempt++) {
+        statuses.add((await post(gateway, '/api/orders', body, attempt % 2 === 1)).status);
+      }
+      expect([...statuses]).toEqual([413]);
+    } finally {
+      await gateway.close();
+      refusing.close();
+    }
+  });
+
+  it('sets Host and every X-Forwarded-* itself, dropping what the client claims', async () => {
     await request(app.getHttpServer())
       .get('/api/auth/session')
+      .set('Host', 'evil.example')
       .set('X-Forwarded-For', '203.0.113.7')
+      .set('X-Forwarded-Host', 'evil.example')
+      .set('X-Forwarded-Proto', 'https')
+      .set('X-Forwarded-Port', '443')
+      .set('X-Real-IP', '203.0.113.8')
+      .set('Forwarded', 'for=203.0.113.9;host=evil.example;proto=https')
       .expect(201);
-    expect(seen[0].headers['x-forwarded-for']).toMatch(/127\.0\.0\.1$/);
-    expect(seen[0].headers['x-forwarded-for']).not.toContain('203.0.113.7');
+    const { headers } = seen[0];
+    expect(headers['host']).toBe(new URL(urlOf(auth)).host);
+    expect(headers['x-forwarded-for']).toMatch(/^(::ffff:)?127\.0\.0\.1$/);
+    expect(headers['x-forwarded-host']).toBe('localhost:3000');
+    expect(headers['x-forwarded-proto']).toBe('http');
+    expect(headers['x-forwarded-port']).toBe('3000');
+    expect(headers['forwarded']).toBeUndefined();
+    expect(headers['x-real-ip']).toBeUndefined();
+    expect(JSON.stringify(headers)).not.toMatch(/203\.0\.113|evil/);
+  });
+
+  it('adds nosniff, a Referrer-Policy and no-store to every /api answer, and no X-Powered-By', async () => {
+    for (const path of ['/api/auth/session', '/api/catalog/products', '/api/nothing', '/']) {
+      const response = await request(app.getHttpServer()).get(path);
+      expect(response.headers['x-content-type-options']).toBe('nosniff');
+      expect(response.headers['referrer-policy']).toBe('same-origin');
+      expect(response.headers['x-powered-by']).toBeUndefined();
+      expect(response.headers['strict-transport-security']).toBeUndefined();
+      if (path !== '/') expect(response.headers['cache-control']).toBe('no-store');
+    }
+  });
+
+  it('sends HSTS only where it is served over TLS (PUBLIC_URL https:)', async () => {
+    const tls = await startGateway({
+      AUTH_URL: urlOf(auth),
+      ORDERS_URL: urlOf(orders),
+      PUBLIC_URL: 'https://shop.example',
+    });
+    try {
+      const page = await request(tls.getHttpServer()).get('/').expect(200);
+      expect(page.headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
+      await request(tls.getHttpServer()).get('/api/auth/session').expect(201);
+      expect(seen[0].headers['x-forwarded-proto']).toBe('https');
+      expect(seen[0].headers['x-forwarded-host']).toBe('shop.example');
+    } finally {
+      await tls.close();
+    }
   });
 
   it('answers a JSON 502 when a service is down', async () => {

@@ -10,6 +10,22 @@ describe('the built orders service', () => {
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+  it.each(['Production', 'prod', ''])(
+    'refuses to start with NODE_ENV=%j, in one line',
+    async (value) => {
+      const result = await orders.runToExit(
+        { NODE_ENV: value, ORDERS_PORT: String(await freePort()) },
+        dir,
+      );
+      expect(result.code).toBe(1);
+      expect(result.stderr.trim().split('\n')).toEqual([
+        expect.stringMatching(
+          /^orders: cannot start: invalid configuration: NODE_ENV must be one of/,
+        ),
+      ]);
+    },
+  );
+
   it('exits 1 with one line saying where Redis was looked for when it is unreachable', async () => {
     const port = await freePort();
     const result = await orders.runToExit(

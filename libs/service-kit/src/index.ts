@@ -7,6 +7,14 @@ export {
 export { exitOnStartupFailure } from './lib/bootstrap/startup-failure.handler';
 export { StartupError } from './lib/bootstrap/startup.error';
 export { HttpErrorFilter, ErrorBody } from './lib/http/http-error.filter';
+export {
+  BODY_LIMITS,
+  bodyLimitOf,
+  DEFAULT_BODY_LIMIT,
+  JSON_MAX_DEPTH,
+} from './lib/http/body-limits';
+export { nestsDeeperThan } from './lib/http/json-depth';
+export { SERVICE_SECURITY_HEADERS } from './lib/http/security-headers';
 export { ServiceConfigModule } from './lib/config/service-config.module';
 export { ServiceEnv, NODE_ENVIRONMENTS } from './lib/config/service.env';
 export {

@@ -2,10 +2,12 @@ export { GATEWAY_ORIGINS, SessionEnv, SessionRedisEnv, SessionRemoteEnv } from '
 export {
   clusterNodesOf,
   isRemote,
+  RedisConnectionFromEnv,
   redisConnectionFromEnv,
   redisLocation,
   sessionOptionsFromEnv,
 } from './lib/session-options';
+export { readPemFiles } from './lib/pem-files';
 export { SessionStoreCheck } from './lib/session-store.check';
 export { SESSIONS_HEALTH_KEY } from './lib/service-health.controller';
 export { ServiceHealthModule } from './lib/service-health.module';

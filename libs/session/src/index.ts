@@ -10,10 +10,13 @@ export { IssuedSession, Session, SessionMeta, SessionUser } from './lib/session.
 export {
   SessionCommonOptions,
   SessionCookieOptions,
+  SessionDurabilityOptions,
+  SessionEventsOptions,
   SessionLocalCacheOptions,
   SessionModuleOptions,
   SessionRedisConnection,
   SessionRemoteConnection,
+  SessionRemoteTls,
 } from './lib/config/session-options.interface';
 
 export { SessionGuard, RouteRule } from './lib/http/session.guard';
@@ -37,14 +40,41 @@ export {
 } from './lib/store/session-store.interface';
 export { SessionRef } from './lib/token/session.token';
 export { RedisSessionStore } from './lib/store/redis/redis-session.store';
+export { SessionAclRole, sessionAclRules } from './lib/store/redis/redis-acl';
 export { RemoteSessionStore } from './lib/store/remote/remote-session.store';
-export { SessionRpcController } from './lib/store/remote/session-rpc.controller';
+export {
+  reportRefusedHandshakes,
+  SESSION_RPC_MAX_FRAME,
+  SessionRpcModule,
+  SessionRpcServerOptions,
+  sessionRpcTransport,
+} from './lib/store/remote/session-rpc.module';
+export {
+  SessionRpcCall,
+  SessionRpcCapabilities,
+  SessionRpcCapability,
+  SessionRpcOptions,
+} from './lib/store/remote/session-rpc.capabilities';
 export {
   InMemorySessionStore,
   InMemorySessionStoreOptions,
 } from './lib/store/in-memory/in-memory-session.store';
 
-export { SessionCacheInvalidator } from './lib/cache/session-cache.invalidator';
+export {
+  SessionEvent,
+  SessionEventActor,
+  SessionEventCause,
+  SessionEventType,
+  SessionRevocationReason,
+} from './lib/events/session-event.interface';
+export {
+  SessionEventsGapReason,
+  SessionEventsItem,
+  SessionEventsReader,
+  SessionEventsReaderOptions,
+} from './lib/events/session-events.reader';
 export { SessionStoreHealthIndicator } from './lib/health/session-store.health';
 export { SessionStoreUnavailableError } from './lib/errors/session-store-unavailable.error';
 export { SessionUserChangedError } from './lib/errors/session-user-changed.error';
+export { SessionStoreMisconfiguredError } from './lib/errors/session-store-misconfigured.error';
+export { SessionOperationNotServedError } from './lib/errors/session-operation-not-served.error';

@@ -97,6 +97,34 @@ describe('Revocation (real Redis)', () => {
     }
   });
 
+  it('ends sessions older than a global revocation in every service, even those its sweep missed', async () => {
+    const keyPrefix = uniquePrefix();
+    const admin = await sessionService({ redis: { url }, keyPrefix });
+    const elsewhere = await sessionService({ redis: { url }, keyPrefix });
+    try {
+      const user = { id: `u-${keyPrefix}`, username: 'alice', roles: ['customer'] };
+      const { token } = await admin.sessions.create(user);
+      const [key] = await client.keys(`${keyPrefix}{*}:s:*`);
+      const copy = await client.hgetall(key);
+      await admin.sessions.revokeEverything();
+      // Put the session back as a sweep racing a rotation could leave it: only the watermark,
+      // learned by the other service without a command per request, can end it now.
+      await client.hset(key, copy);
+      await client.pexpire(key, 60_000);
+      let seen = await elsewhere.sessions.validate(token);
+      for (let i = 0; seen && i < 30; i++) {
+        await sleep(100);
+        seen = await elsewhere.sessions.validate(token);
+      }
+      expect(seen).toBeNull();
+      expect(await admin.sessions.validate(token)).toBeNull();
+      await client.del(key);
+    } finally {
+      await admin.close();
+      await elsewhere.close();
+    }
+  });
+
   describe('a login racing a demotion', () => {
     let sessions: SessionService;
     let close: () => Promise<void>;

@@ -45,7 +45,8 @@ describe('SessionModule with Sentinel settings', () => {
     try {
       const { token } = await sessions.create(alice);
       expect((await sessions.validate(token))?.username).toBe('alice');
-      expect(await direct.keys(`${prefix}*`)).toHaveLength(3);
+      // The session, the user's index and tag key, and the lifecycle event stream.
+      expect(await direct.keys(`${prefix}*`)).toHaveLength(4);
     } finally {
       direct.disconnect();
       await close();

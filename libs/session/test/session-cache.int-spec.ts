@@ -1,125 +1,177 @@
 import { INestApplication } from '@nestjs/common';
-import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
-import { lastValueFrom } from 'rxjs';
 
-import {
-  RedisSessionStore,
-  SessionCacheInvalidator,
-  SessionEvents,
-  SessionModule,
-  SessionService,
-} from '../src';
+import { RedisSessionStore, SessionModule, SessionModuleOptions, SessionService } from '../src';
 import { resolveSessionConfig } from '../src/lib/config/session.config';
 import { parseSessionId, SessionRef } from '../src/lib/token/session.token';
-import { REDIS_URL as url, uniquePrefix } from './store-contract';
+import { REDIS_URL as url, sleep, uniquePrefix } from './store-contract';
 
-jest.setTimeout(30_000);
+jest.setTimeout(60_000);
 
-const { hostname, port } = new URL(url);
-const transport = { host: hostname, port: Number(port) };
 const alice = { id: 'u-cache-alice', username: 'alice', roles: ['customer'] };
 
-describe('SessionService with localCache', () => {
+async function start(options: SessionModuleOptions): Promise<INestApplication> {
+  const moduleRef = await Test.createTestingModule({
+    imports: [SessionModule.forRoot(options)],
+  }).compile();
+  const app = moduleRef.createNestApplication({ logger: false });
+  await app.init();
+  return app;
+}
+
+describe('SessionService with localCache, following the event stream', () => {
   const keyPrefix = uniquePrefix();
-  let app: INestApplication;
+  const connectionName = `cachetest${process.pid}x${Date.now()}`;
+  let cached: INestApplication;
+  let elsewhere: INestApplication;
+  /** A service with the cache (this one). */
   let sessions: SessionService;
-  // Another service's view of the same Redis, with no cache: it revokes behind our back,
-  // the way the auth service does.
-  let auth: RedisSessionStore;
-  let events: ClientProxy;
+  /** Another service on the same Redis, without a cache: it revokes through SessionService. */
+  let other: SessionService;
+  /** A store that writes behind the library's back and publishes nothing. */
+  let silent: RedisSessionStore;
   let redis: Redis;
 
   beforeAll(async () => {
-    const moduleRef = await Test.createTestingModule({
-      // A long ttl: only the event can make the cache forget within the test.
-      imports: [SessionModule.forRoot({ redis: { url }, keyPrefix, localCache: { ttl: 300 } })],
-      controllers: [SessionCacheInvalidator],
-    }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
-    app.connectMicroservice({ transport: Transport.REDIS, options: transport });
-    await app.startAllMicroservices();
-    await app.init();
-    sessions = app.get(SessionService);
-    auth = new RedisSessionStore({ url }, resolveSessionConfig({ redis: { url }, keyPrefix }));
-    events = ClientProxyFactory.create({ transport: Transport.REDIS, options: transport });
-    await events.connect();
+    // A long ttl (capped at 60 s): only events and gaps can make the cache forget in a test.
+    cached = await start({
+      redis: { url, options: { connectionName } },
+      keyPrefix,
+      localCache: { ttl: 300 },
+    });
+    elsewhere = await start({ redis: { url }, keyPrefix });
+    sessions = cached.get(SessionService);
+    other = elsewhere.get(SessionService);
+    silent = new RedisSessionStore({ url }, resolveSessionConfig({ redis: { url }, keyPrefix }));
     redis = new Redis(url);
+    await untilCaching();
   });
 
   afterAll(async () => {
-    await events?.close();
-    auth?.onModuleDestroy();
-    await app?.close();
+    silent?.onModuleDestroy();
+    await cached?.close();
+    await elsewhere?.close();
     const keys = await redis.keys(`${keyPrefix}*`);
-    if (keys.length) {
-      await redis.del(...keys);
-    }
+    if (keys.length) await redis.del(...keys);
     redis?.disconnect();
   });
 
-  /** Emits the event until the token stops validating; events are idempotent. */
-  async function emitUntilRefused(token: string, pattern: string, payload: object) {
-    for (;;) {
-      await lastValueFrom(events.emit(pattern, payload), { defaultValue: undefined });
-      const session = await sessions.validate(token);
-      if (!session) {
-        return session;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+  /** A cached session, revoked behind the cache's back: only a flush can hide it now. */
+  async function staleInCache() {
+    const issued = await sessions.create(alice);
+    await sessions.validate(issued.token);
+    expect(await silent.revoke(ref(issued.session.id))).toBe(true);
+    return issued;
   }
 
-  it('refuses a session revoked elsewhere once session.revoked arrives', async () => {
-    const { token, session } = await sessions.create(alice);
-    expect(await sessions.validate(token)).toMatchObject({ id: session.id });
+  /** Waits until the cache serves again (its feed has started or resumed). */
+  async function untilCaching(): Promise<void> {
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline) {
+      const { token } = await staleInCache();
+      if (await sessions.validate(token)) return;
+      await sleep(50);
+    }
+    throw new Error('the cache never started serving');
+  }
 
-    expect(await auth.revoke(ref(session.id))).toBe(true);
-    // Served from the cache: the revocation has not reached this service yet.
-    expect(await sessions.validate(token)).toMatchObject({ id: session.id });
+  /** Polls this service until it refuses the token; answers how long that took. */
+  async function untilRefused(token: string, timeoutMs = 10_000): Promise<number> {
+    const started = performance.now();
+    while (await sessions.validate(token)) {
+      if (performance.now() - started > timeoutMs) throw new Error('still served');
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return performance.now() - started;
+  }
 
-    expect(await emitUntilRefused(token, SessionEvents.revoked, { ids: [session.id] })).toBeNull();
-    expect(await sessions.validate(token)).toBeNull();
+  it('serves from the cache: a revocation that publishes nothing is not seen', async () => {
+    const { token, session } = await staleInCache();
+    expect(await sessions.validate(token)).toMatchObject({ id: session.id });
   });
 
-  it('forgets every session of a user but the kept one on user.sessions.revoked', async () => {
+  it('refuses, within milliseconds, a session another service revoked, and never serves it again', async () => {
+    const delays: number[] = [];
+    for (let trial = 0; trial < 30; trial++) {
+      const { token, session } = await sessions.create(alice);
+      expect(await sessions.validate(token)).not.toBeNull();
+      expect(await other.revoke(session.id, { reason: 'admin' })).toBe(true);
+      delays.push(await untilRefused(token));
+      // Once the event is processed, the cache never serves the session again.
+      for (let i = 0; i < 20; i++) expect(await sessions.validate(token)).toBeNull();
+    }
+    delays.sort((a, b) => a - b);
+    const at = (q: number) => delays[Math.min(delays.length - 1, Math.floor(q * delays.length))];
+    console.info(
+      `local cache staleness after a revocation elsewhere (ms, ${delays.length} trials): ` +
+        `min ${at(0).toFixed(2)}, median ${at(0.5).toFixed(2)}, p90 ${at(0.9).toFixed(2)}, ` +
+        `max ${delays[delays.length - 1].toFixed(2)}`,
+    );
+  });
+
+  it("forgets a user's sessions but the kept one on a revoke-all elsewhere", async () => {
     const kept = await sessions.create(alice);
-    const other = await sessions.create(alice);
+    const gone = await sessions.create(alice);
     await sessions.validate(kept.token);
-    await sessions.validate(other.token);
-
-    await auth.revokeAll(alice.id, ref(kept.session.id));
-    expect(await sessions.validate(other.token)).not.toBeNull();
-
-    const payload = { userId: alice.id, exceptId: kept.session.id };
-    expect(
-      await emitUntilRefused(other.token, SessionEvents.userSessionsRevoked, payload),
-    ).toBeNull();
+    await sessions.validate(gone.token);
+    await other.revokeAllForUser(alice.id, { except: kept.session.id });
+    await untilRefused(gone.token);
     expect(await sessions.validate(kept.token)).toMatchObject({ id: kept.session.id });
   });
 
-  it('serves the new roles after user.roles.changed', async () => {
+  it('serves the new roles after a role change elsewhere', async () => {
     const { token } = await sessions.create(alice);
     await sessions.validate(token);
-
-    await auth.setRoles(alice.id, ['admin']);
-    expect((await sessions.validate(token))?.roles).toEqual(['customer']);
-
-    const payload = { userId: alice.id, roles: ['admin'] };
-    for (;;) {
-      await lastValueFrom(events.emit(SessionEvents.userRolesChanged, payload), {
-        defaultValue: undefined,
-      });
-      if ((await sessions.validate(token))?.roles.includes('admin')) {
-        break;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 25));
+    await other.setRolesForUser(alice.id, ['auditor']);
+    const deadline = Date.now() + 10_000;
+    while ((await sessions.validate(token))?.roles.includes('customer')) {
+      if (Date.now() > deadline) throw new Error('old roles still served');
+      await sleep(1);
     }
-    expect((await sessions.validate(token))?.roles).toEqual(['admin']);
+    expect((await sessions.validate(token))?.roles).toEqual(['auditor']);
+    await other.setRolesForUser(alice.id, ['customer']);
   });
 
-  it('drops cached sessions this service revokes itself, without waiting for an event', async () => {
+  it('refuses the old token of a session rotated elsewhere', async () => {
+    const { token } = await sessions.create(alice);
+    await sessions.validate(token);
+    const rotated = await other.rotate(token);
+    await untilRefused(token);
+    expect(await sessions.validate(rotated?.token)).not.toBeNull();
+  });
+
+  it('flushes itself when events it had not read were trimmed away', async () => {
+    const { token } = await staleInCache();
+    expect(await sessions.validate(token)).not.toBeNull();
+    const stream = `${keyPrefix}events`;
+    const filler = JSON.stringify({ type: 'session.created', actor: null, userId: 'u-none' });
+    await redis
+      .multi()
+      .xadd(stream, '*', 'event', filler)
+      .xadd(stream, '*', 'event', filler)
+      .xtrim(stream, 'MAXLEN', 1)
+      .exec();
+    await untilRefused(token);
+    await untilCaching();
+  });
+
+  it('flushes itself, and caches nothing, while its connection to the stream is lost', async () => {
+    const { token } = await staleInCache();
+    expect(await sessions.validate(token)).not.toBeNull();
+    const list = (await redis.client('LIST')) as string;
+    const ids = list
+      .split('\n')
+      .filter((line) => line.includes(` name=${connectionName}-events `))
+      .map((line) => /\bid=(\d+)/.exec(line)?.[1] as string);
+    expect(ids).toHaveLength(1);
+    await redis.client('KILL', 'ID', ids[0]);
+    await untilRefused(token);
+    // Then it reconnects, reports the gap, and serves from the cache again.
+    await untilCaching();
+  });
+
+  it('drops sessions this service revokes itself at once, without waiting for the event', async () => {
     const { token, session } = await sessions.create(alice);
     await sessions.validate(token);
     await sessions.revoke(session.id);

@@ -1,18 +1,24 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import { INestMicroservice, Module } from '@nestjs/common';
-import { Transport } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
 import { Cluster, Redis } from 'ioredis';
 
 import {
   InMemorySessionStore,
+  Session,
   SessionModule,
   SessionModuleOptions,
-  SessionRpcController,
+  SessionRpcCapabilities,
+  SessionRpcModule,
+  sessionRpcTransport,
   SessionService,
   SessionUser,
   SessionUserChangedError,
 } from '../src';
-import { freePort, startRedisCluster } from '../src/testing';
+import { DevCertificates, freePort, makeDevCertificates, startRedisCluster } from '../src/testing';
 
 export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 
@@ -44,6 +50,7 @@ export async function dump(client: Redis | Cluster, prefix: string): Promise<str
       const type = await node.type(key);
       if (type === 'hash') parts.push(key, JSON.stringify(await node.hgetall(key)));
       else if (type === 'zset') parts.push(key, JSON.stringify(await node.zrange(key, 0, -1)));
+      else if (type === 'stream') parts.push(key, JSON.stringify(await node.xrange(key, '-', '+')));
       else parts.push(key, String(await node.get(key)));
     }
   }
@@ -60,6 +67,11 @@ export interface StoreUnderTest {
   client?: Redis | Cluster;
   /** The key prefix the data is stored under, when the module under test does not choose it. */
   keyPrefix?: string;
+  /**
+   * The service that creates, rotates, lists and revokes sessions, when the store under test
+   * only validates them (remote): a Redis-backed `SessionService` on the server's side.
+   */
+  issuer?: SessionService;
   /** Stops what `start` started. */
   stop(): Promise<void>;
 }
@@ -67,25 +79,77 @@ export interface StoreUnderTest {
 /** One implementation of `SessionStore`, as the contract suite starts it. */
 export interface StoreAdapter {
   name: string;
+  /** A validator (remote): validates and patches by token; its `issuer` does the rest. */
+  validatorOnly?: boolean;
   start(): Promise<StoreUnderTest>;
 }
 
-/** A Redis-backed SessionModule served over TCP, as the auth service serves it. */
-export async function startRpcServer(port: number, keyPrefix: string): Promise<INestMicroservice> {
+const EVERY_FIELD: (keyof Session)[] = [
+  'id',
+  'userId',
+  'username',
+  'roles',
+  'createdAt',
+  'lastSeenAt',
+  'expiresAt',
+  'absoluteExpiresAt',
+  'ip',
+  'userAgent',
+  'attributes',
+];
+
+/** The capability table of the tests' session RPC servers. */
+export const TEST_CAPABILITIES: SessionRpcCapabilities = {
+  // Sees and may do all a validator can: what the contract suite checks.
+  contract: { calls: ['validate', 'patch'], fields: EVERY_FIELD },
+  catalog: {
+    calls: ['validate'],
+    fields: EVERY_FIELD.filter((field) => !['ip', 'userAgent', 'attributes'].includes(field)),
+  },
+};
+
+/**
+ * A CA and certificates in a temp dir: one per service of `TEST_CAPABILITIES`, and `stranger`,
+ * signed by the same CA but in no capability table. `dispose` removes them.
+ */
+export function testCertificates(): DevCertificates & { dispose(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'cloakroom-certs-'));
+  return {
+    ...makeDevCertificates(dir, [...Object.keys(TEST_CAPABILITIES), 'stranger']),
+    dispose: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** A session RPC server and the Redis-backed `SessionService` behind it (the issuer). */
+export interface RpcServer {
+  server: INestMicroservice;
+  sessions: SessionService;
+}
+
+/**
+ * A Redis-backed SessionModule behind the session RPC over mutual TLS, as the auth service
+ * serves it, with `TEST_CAPABILITIES`.
+ */
+export async function startRpcServer(
+  port: number,
+  keyPrefix: string,
+  certificates: DevCertificates,
+): Promise<RpcServer> {
   @Module({
-    imports: [SessionModule.forRoot({ redis: { url: REDIS_URL }, keyPrefix, ...CONTRACT_LIMITS })],
-    controllers: [SessionRpcController],
+    imports: [
+      SessionModule.forRoot({ redis: { url: REDIS_URL }, keyPrefix, ...CONTRACT_LIMITS }),
+      SessionRpcModule.register({ capabilities: TEST_CAPABILITIES }),
+    ],
   })
   class RpcServerModule {}
 
   const moduleRef = await Test.createTestingModule({ imports: [RpcServerModule] }).compile();
   const server = moduleRef.createNestMicroservice({
-    transport: Transport.TCP,
-    options: { host: '127.0.0.1', port },
+    ...sessionRpcTransport({ host: '127.0.0.1', port, tls: certificates.serverTls() }),
     logger: false,
   });
   await server.listen();
-  return server;
+  return { server, sessions: server.get(SessionService) };
 }
 
 /** Every implementation of `SessionStore`: each must pass the same contract. */
@@ -118,19 +182,26 @@ export const STORE_ADAPTERS: StoreAdapter[] = [
     },
   },
   {
-    name: 'RemoteSessionStore through the TCP session microservice',
+    name: 'RemoteSessionStore through the session RPC (a validator)',
+    validatorOnly: true,
     async start() {
       const keyPrefix = uniquePrefix();
       const port = await freePort();
-      const server = await startRpcServer(port, keyPrefix);
+      const certificates = testCertificates();
+      const { server, sessions } = await startRpcServer(port, keyPrefix, certificates);
       const client = new Redis(REDIS_URL);
       return {
-        options: { remote: { host: '127.0.0.1', port }, storeTimeout: 1 },
+        options: {
+          remote: { host: '127.0.0.1', port, tls: certificates.remoteTls('contract') },
+          storeTimeout: 1,
+        },
         client,
         keyPrefix,
+        issuer: sessions,
         stop: async () => {
           client.disconnect();
           await server.close();
+          certificates.dispose();
         },
       };
     },
@@ -148,13 +219,18 @@ export const STORE_ADAPTERS: StoreAdapter[] = [
 
 /**
  * The behaviour every `SessionStore` must give, driven through `SessionService`; run once per
- * adapter (`describe.each(STORE_ADAPTERS)`).
+ * adapter (`describe.each(STORE_ADAPTERS)`). A validator (remote) is checked on what it
+ * serves, validation and patches by token, against sessions its issuer creates and changes;
+ * what only the issuer does is checked on the stores that do it.
  */
 export function describeStoreContract(adapter: StoreAdapter) {
   describe(adapter.name, () => {
+    const whole = adapter.validatorOnly ? it.skip : it;
     let target: StoreUnderTest;
     let prefix: string;
     let sessions: SessionService;
+    /** Creates, rotates, lists and revokes: `sessions` itself unless it only validates. */
+    let issuer: SessionService;
     let close: () => Promise<void>;
     // Fresh users per test: a remote or in-memory store keeps its data for the whole suite.
     let alice: SessionUser;
@@ -176,12 +252,13 @@ export function describeStoreContract(adapter: StoreAdapter) {
         ...target.options,
         keyPrefix: prefix,
       }));
+      issuer = target.issuer ?? sessions;
     });
 
     afterEach(() => close());
 
     it('creates a session that validates to its user, roles and client facts', async () => {
-      const { token, session } = await sessions.create(alice, {
+      const { token, session } = await issuer.create(alice, {
         ip: '10.0.0.1',
         userAgent: 'UA/1',
       });
@@ -199,7 +276,7 @@ export function describeStoreContract(adapter: StoreAdapter) {
     });
 
     it('refuses unknown and malformed tokens', async () => {
-      const { token } = await sessions.create(alice);
+      const { token } = await issuer.create(alice);
       const forged = token.slice(0, -4) + (token.endsWith('AAAA') ? 'BBBB' : 'AAAA');
       expect(await sessions.validate(forged)).toBeNull();
       expect(await sessions.validate('cr1.garbage')).toBeNull();
@@ -211,7 +288,7 @@ export function describeStoreContract(adapter: StoreAdapter) {
       if (!client) {
         return; // Nothing outside the process to inspect.
       }
-      const { token } = await sessions.create(alice, { userAgent: 'UA' });
+      const { token } = await issuer.create(alice, { userAgent: 'UA' });
       const secret = token.split('.')[2];
       const everything = await dump(client, prefix);
       expect(everything.length).toBeGreaterThan(0);
@@ -220,163 +297,196 @@ export function describeStoreContract(adapter: StoreAdapter) {
     });
 
     it('gets a session by id without sliding it, and revokes it by token or id', async () => {
-      const first = await sessions.create(alice);
-      const second = await sessions.create(alice);
-      expect((await sessions.get(first.session.id))?.userId).toBe(alice.id);
-      expect(await sessions.revoke(first.token)).toBe(true);
+      const first = await issuer.create(alice);
+      const second = await issuer.create(alice);
+      expect((await issuer.get(first.session.id))?.userId).toBe(alice.id);
+      expect(await issuer.revoke(first.token)).toBe(true);
       expect(await sessions.validate(first.token)).toBeNull();
-      expect(await sessions.revoke(second.session.id)).toBe(true);
+      expect(await issuer.revoke(second.session.id)).toBe(true);
       expect(await sessions.validate(second.token)).toBeNull();
-      expect(await sessions.revoke(second.session.id)).toBe(false);
-      expect(await sessions.listForUser(alice.id)).toEqual([]);
+      expect(await issuer.revoke(second.session.id)).toBe(false);
+      expect(await issuer.listForUser(alice.id)).toEqual([]);
     });
 
     it('revokes a session by id only for its owner when an owner is given', async () => {
-      const { token, session } = await sessions.create(alice);
-      expect(await sessions.revoke(session.id, admin.id)).toBe(false);
+      const { token, session } = await issuer.create(alice);
+      expect(await issuer.revoke(session.id, admin.id)).toBe(false);
       expect(await sessions.validate(token)).not.toBeNull();
-      expect(await sessions.revoke(session.id, alice.id)).toBe(true);
+      expect(await issuer.revoke(session.id, alice.id)).toBe(true);
     });
 
-    it('lists a user’s live sessions and only theirs', async () => {
-      const a1 = await sessions.create(alice, { userAgent: 'one' });
-      const a2 = await sessions.create(alice, { userAgent: 'two' });
-      await sessions.create(admin);
-      const listed = await sessions.listForUser(alice.id);
+    whole('lists a user’s live sessions and only theirs', async () => {
+      const a1 = await issuer.create(alice, { userAgent: 'one' });
+      const a2 = await issuer.create(alice, { userAgent: 'two' });
+      await issuer.create(admin);
+      const listed = await issuer.listForUser(alice.id);
       expect(listed.map((s) => s.id)).toEqual([a1.session.id, a2.session.id]);
       expect(listed.map((s) => s.userAgent)).toEqual(['one', 'two']);
     });
 
     it('revokes all of a user’s sessions, or all but one', async () => {
-      const keep = await sessions.create(alice);
-      const other = await sessions.create(alice);
-      const stranger = await sessions.create(admin);
-      expect(await sessions.revokeAllForUser(alice.id, { except: keep.session.id })).toBe(1);
+      const keep = await issuer.create(alice);
+      const other = await issuer.create(alice);
+      const stranger = await issuer.create(admin);
+      expect(await issuer.revokeAllForUser(alice.id, { except: keep.session.id })).toBe(1);
       expect(await sessions.validate(other.token)).toBeNull();
       expect(await sessions.validate(keep.token)).not.toBeNull();
-      expect(await sessions.revokeAllForUser(alice.id)).toBe(1);
+      expect(await issuer.revokeAllForUser(alice.id)).toBe(1);
       expect(await sessions.validate(keep.token)).toBeNull();
       expect(await sessions.validate(stranger.token)).not.toBeNull();
     });
 
     it('caps sessions per user, revoking the oldest', async () => {
       const issued = [];
-      for (let i = 0; i < 4; i++) issued.push(await sessions.create(alice));
+      for (let i = 0; i < 4; i++) issued.push(await issuer.create(alice));
       expect(issued[3].evicted).toEqual([issued[0].session.id]);
       expect(await sessions.validate(issued[0].token)).toBeNull();
       for (const { token } of issued.slice(1))
         expect(await sessions.validate(token)).not.toBeNull();
-      expect(await sessions.listForUser(alice.id)).toHaveLength(3);
+      expect(await issuer.listForUser(alice.id)).toHaveLength(3);
     });
 
     it('gives every live session of a user new roles', async () => {
-      const one = await sessions.create(alice);
-      const two = await sessions.create(alice);
-      expect(await sessions.setRolesForUser(alice.id, ['customer', 'admin'])).toBe(2);
+      const one = await issuer.create(alice);
+      const two = await issuer.create(alice);
+      expect(await issuer.setRolesForUser(alice.id, ['customer', 'admin'])).toBe(2);
       expect((await sessions.validate(one.token))?.roles).toEqual(['customer', 'admin']);
       expect((await sessions.validate(two.token))?.roles).toEqual(['customer', 'admin']);
     });
 
     it('rotates a token: same user and attributes, new token, old token dead', async () => {
-      const first = await sessions.create(alice, { attributes: { cart: [1, 2] } });
-      const rotated = await sessions.rotate(first.token);
+      const first = await issuer.create(alice, { attributes: { cart: [1, 2] } });
+      const rotated = await issuer.rotate(first.token);
       expect(rotated?.token).not.toBe(first.token);
       expect(await sessions.validate(first.token)).toBeNull();
       const valid = await sessions.validate(rotated?.token);
       expect(valid).toMatchObject({ userId: alice.id, attributes: { cart: [1, 2] } });
-      expect((await sessions.listForUser(alice.id)).map((s) => s.id)).toEqual([valid?.id]);
-      expect(await sessions.rotate(first.token)).toBeNull();
+      expect((await issuer.listForUser(alice.id)).map((s) => s.id)).toEqual([valid?.id]);
+      expect(await issuer.rotate(first.token)).toBeNull();
     });
 
-    it('keeps creation time and absolute deadline through a rotation, and the index order', async () => {
-      const first = await sessions.create(alice);
-      const second = await sessions.create(alice);
-      await sleep(5);
-      const rotated = await sessions.rotate(first.token);
-      expect(rotated?.session.createdAt).toBe(first.session.createdAt);
-      expect(rotated?.session.absoluteExpiresAt).toBe(first.session.absoluteExpiresAt);
-      const listed = await sessions.listForUser(alice.id);
-      expect(listed.map((s) => s.id)).toEqual([rotated?.session.id, second.session.id]);
-      expect(listed[0].absoluteExpiresAt).toBe(first.session.absoluteExpiresAt);
-    });
+    whole(
+      'keeps creation time and absolute deadline through a rotation, and the index order',
+      async () => {
+        const first = await issuer.create(alice);
+        const second = await issuer.create(alice);
+        await sleep(5);
+        const rotated = await issuer.rotate(first.token);
+        expect(rotated?.session.createdAt).toBe(first.session.createdAt);
+        expect(rotated?.session.absoluteExpiresAt).toBe(first.session.absoluteExpiresAt);
+        const listed = await issuer.listForUser(alice.id);
+        expect(listed.map((s) => s.id)).toEqual([rotated?.session.id, second.session.id]);
+        expect(listed[0].absoluteExpiresAt).toBe(first.session.absoluteExpiresAt);
+      },
+    );
 
     it('refuses a session whose user changed after the generation was read', async () => {
       for (const change of [
-        () => sessions.setRolesForUser(alice.id, ['customer']),
-        () => sessions.revokeAllForUser(alice.id),
+        () => issuer.setRolesForUser(alice.id, ['customer']),
+        () => issuer.revokeAllForUser(alice.id),
         async () => {
-          const held = await sessions.create(alice);
-          await sessions.rotate(held.token, { revokeOthersOf: alice.id });
+          const held = await issuer.create(alice);
+          await issuer.rotate(held.token, { revokeOthersOf: alice.id });
         },
       ]) {
-        const generation = await sessions.generationOf(alice.id);
+        const generation = await issuer.generationOf(alice.id);
         await change();
-        await expect(sessions.create(alice, {}, { generation })).rejects.toBeInstanceOf(
+        await expect(issuer.create(alice, {}, { generation })).rejects.toBeInstanceOf(
           SessionUserChangedError,
         );
-        const fresh = await sessions.generationOf(alice.id);
+        const fresh = await issuer.generationOf(alice.id);
         expect(fresh).not.toBe(generation);
-        const { token } = await sessions.create(alice, {}, { generation: fresh });
+        const { token } = await issuer.create(alice, {}, { generation: fresh });
         expect(await sessions.validate(token)).not.toBeNull();
       }
       // Another user's changes do not move this one's generation.
-      const generation = await sessions.generationOf(alice.id);
-      await sessions.setRolesForUser(admin.id, ['admin']);
-      await sessions.revokeAllForUser(admin.id);
-      expect(await sessions.generationOf(alice.id)).toBe(generation);
+      const generation = await issuer.generationOf(alice.id);
+      await issuer.setRolesForUser(admin.id, ['admin']);
+      await issuer.revokeAllForUser(admin.id);
+      expect(await issuer.generationOf(alice.id)).toBe(generation);
     });
 
     it('rotates one session and revokes all the others in one step (password change)', async () => {
-      const current = await sessions.create(alice);
-      const others = [await sessions.create(alice), await sessions.create(alice)];
-      const stranger = await sessions.create(admin);
-      const rotated = await sessions.rotate(current.token, { revokeOthersOf: alice.id });
+      const current = await issuer.create(alice);
+      const others = [await issuer.create(alice), await issuer.create(alice)];
+      const stranger = await issuer.create(admin);
+      const rotated = await issuer.rotate(current.token, { revokeOthersOf: alice.id });
       expect(rotated).not.toBeNull();
       expect(await sessions.validate(current.token)).toBeNull();
       for (const other of others) expect(await sessions.validate(other.token)).toBeNull();
       expect(await sessions.validate(rotated?.token)).not.toBeNull();
-      expect((await sessions.listForUser(alice.id)).map((s) => s.id)).toEqual([
-        rotated?.session.id,
-      ]);
+      expect((await issuer.listForUser(alice.id)).map((s) => s.id)).toEqual([rotated?.session.id]);
       expect(await sessions.validate(stranger.token)).not.toBeNull();
     });
 
     it('revokes every session when the one to rotate is already gone', async () => {
-      const current = await sessions.create(alice);
-      const other = await sessions.create(alice);
-      await sessions.revoke(current.token);
-      expect(await sessions.rotate(current.token, { revokeOthersOf: alice.id })).toBeNull();
+      const current = await issuer.create(alice);
+      const other = await issuer.create(alice);
+      await issuer.revoke(current.token);
+      expect(await issuer.rotate(current.token, { revokeOthersOf: alice.id })).toBeNull();
       expect(await sessions.validate(other.token)).toBeNull();
-      expect(await sessions.listForUser(alice.id)).toEqual([]);
+      expect(await issuer.listForUser(alice.id)).toEqual([]);
     });
 
     it('changes nothing when the session to rotate belongs to another user', async () => {
-      const victim = await sessions.create(alice);
-      const victimOther = await sessions.create(alice);
-      const caller = await sessions.create(admin);
-      expect(await sessions.rotate(victim.token, { revokeOthersOf: admin.id })).toBeNull();
+      const victim = await issuer.create(alice);
+      const victimOther = await issuer.create(alice);
+      const caller = await issuer.create(admin);
+      expect(await issuer.rotate(victim.token, { revokeOthersOf: admin.id })).toBeNull();
       for (const { token } of [victim, victimOther, caller]) {
         expect(await sessions.validate(token)).not.toBeNull();
       }
     });
 
+    it('revokes every session of every user at once but the caller’s own, for every service', async () => {
+      const other = await sessionService({
+        ...CONTRACT_LIMITS,
+        ...target.options,
+        keyPrefix: prefix,
+      });
+      try {
+        const kept = await issuer.create(admin);
+        const victims = [
+          await issuer.create(alice),
+          await issuer.create(alice),
+          await issuer.create(admin),
+        ];
+        expect(await issuer.revokeEverything({ except: kept.session.id })).toBeGreaterThanOrEqual(
+          victims.length,
+        );
+        for (const { token } of victims) {
+          expect(await sessions.validate(token)).toBeNull();
+          expect(await other.sessions.validate(token)).toBeNull();
+        }
+        expect(await issuer.listForUser(alice.id)).toEqual([]);
+        // The caller's own session survives, rotated or not, and so does every later login.
+        expect(await other.sessions.validate(kept.token)).not.toBeNull();
+        const rotated = await issuer.rotate(kept.token);
+        expect(await other.sessions.validate(rotated?.token)).not.toBeNull();
+        const later = await issuer.create(alice);
+        expect(await other.sessions.validate(later.token)).not.toBeNull();
+      } finally {
+        await other.close();
+      }
+    });
+
     it('patches attributes field by field: 50 parallel writers lose nothing', async () => {
-      const { token, session } = await sessions.create(alice, { attributes: { keep: 'me' } });
+      const { token, session } = await issuer.create(alice, { attributes: { keep: 'me' } });
       await Promise.all(
-        Array.from({ length: 50 }, (_, i) => sessions.patch(session.id, { [`field${i}`]: i })),
+        Array.from({ length: 50 }, (_, i) => sessions.patch(token, { [`field${i}`]: i })),
       );
       const valid = await sessions.validate(token);
       expect(Object.keys(valid?.attributes ?? {})).toHaveLength(51);
       for (let i = 0; i < 50; i++) expect(valid?.attributes[`field${i}`]).toBe(i);
-      expect(await sessions.patch(session.id, { keep: undefined })).toBe(true);
-      expect((await sessions.get(session.id))?.attributes).not.toHaveProperty('keep');
+      expect(await sessions.patch(token, { keep: undefined })).toBe(true);
+      expect((await issuer.get(session.id))?.attributes).not.toHaveProperty('keep');
     });
 
     it('never resurrects a revoked session through a patch', async () => {
-      const { session } = await sessions.create(alice);
-      await sessions.revoke(session.id);
-      expect(await sessions.patch(session.id, { late: true })).toBe(false);
-      expect(await sessions.get(session.id)).toBeNull();
+      const { token, session } = await issuer.create(alice);
+      await issuer.revoke(session.id);
+      expect(await sessions.patch(token, { late: true })).toBe(false);
+      expect(await issuer.get(session.id)).toBeNull();
     });
   });
 }

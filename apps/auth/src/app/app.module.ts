@@ -8,6 +8,7 @@ import { AuthModule } from './auth/auth.module';
 import { AuthEnv } from './config/auth.env';
 import { AuthConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
+import { DemoModule } from './demo/demo.module';
 import { AuthRedis } from './redis/auth-redis';
 import { RedisModule } from './redis/redis.module';
 import { SessionsModule } from './sessions/sessions.module';
@@ -32,6 +33,7 @@ export class AppModule {
         DatabaseModule,
         AuthModule,
         UsersModule,
+        DemoModule,
         SessionsModule,
         ServiceHealthModule,
       ],

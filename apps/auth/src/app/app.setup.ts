@@ -1,20 +1,22 @@
 import { INestApplication } from '@nestjs/common';
-import { MicroserviceOptions, Transport } from '@nestjs/microservices';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 
 import { ServiceDefinition } from '@cloakroom/service-kit';
-import { SessionCookieService } from '@cloakroom/session';
+import { readPemFiles } from '@cloakroom/service-sessions';
+import {
+  reportRefusedHandshakes,
+  SessionCookieService,
+  sessionRpcTransport,
+} from '@cloakroom/session';
 
 import { AuthErrorFilter } from './common/auth-error.filter';
 import { AuthConfig } from './config/auth.config';
 
-/** Login bodies are tiny: anything bigger is refused before it is parsed (413). */
-const BODY_LIMIT = '16kb';
-
 /**
- * What makes auth more than the common service: its 429 filter, body limits, the TCP session
- * RPC and the OpenAPI document. Used by main.ts and the in-process tests alike.
+ * What makes auth more than the common service: its 429 filter, the TCP session RPC and the
+ * OpenAPI document (the Swagger UI only where `AUTH_API_DOCS` allows it). Its body limit is
+ * `BODY_LIMITS.auth`. Used by main.ts and the in-process tests alike.
  */
 export const authService: ServiceDefinition<NestExpressApplication> = {
   name: 'auth',
@@ -22,18 +24,27 @@ export const authService: ServiceDefinition<NestExpressApplication> = {
   configure: (app) => {
     const config = app.get(AuthConfig);
     app.set('trust proxy', config.trustProxy);
-    app.disable('x-powered-by');
-    app.useBodyParser('json', { limit: BODY_LIMIT });
-    app.useBodyParser('urlencoded', { limit: BODY_LIMIT, extended: false });
-    // The RPC gets the HTTP side's validation pipe and error filter.
-    app.connectMicroservice<MicroserviceOptions>(
-      {
-        transport: Transport.TCP,
-        options: { host: config.get('AUTH_RPC_LISTEN_HOST'), port: config.get('AUTH_RPC_PORT') },
+    // Mutual TLS: only services holding a certificate of the deployment's CA get a frame read.
+    const pem = readPemFiles({
+      AUTH_RPC_CLIENT_CA: config.get('AUTH_RPC_CLIENT_CA'),
+      AUTH_RPC_SERVER_CERT: config.get('AUTH_RPC_SERVER_CERT'),
+      AUTH_RPC_SERVER_KEY: config.get('AUTH_RPC_SERVER_KEY'),
+    });
+    const rpc = sessionRpcTransport({
+      host: config.get('AUTH_RPC_LISTEN_HOST'),
+      port: config.get('AUTH_RPC_PORT'),
+      tls: {
+        ca: pem.AUTH_RPC_CLIENT_CA,
+        cert: pem.AUTH_RPC_SERVER_CERT,
+        key: pem.AUTH_RPC_SERVER_KEY,
       },
-      { inheritAppConfig: true },
-    );
-    setupOpenApi(app);
+    });
+    // The RPC gets the HTTP side's validation pipe and error filter.
+    reportRefusedHandshakes(app.connectMicroservice(rpc, { inheritAppConfig: true }));
+    // Off in production unless asked: the document maps every route for whoever reads it.
+    if (config.get('AUTH_API_DOCS') ?? !config.isProduction) {
+      setupOpenApi(app);
+    }
   },
 };
 

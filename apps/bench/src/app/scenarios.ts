@@ -42,6 +42,12 @@ export interface BenchKeys {
   rsaPublicKey: string;
   edPublicKey: string;
   expressSessionSecret: string;
+  /** PEM contents for the session RPC's mutual TLS (`session-remote`): a throwaway CA's. */
+  rpcTls: {
+    server: { ca: string; cert: string; key: string };
+    /** The `bench` client certificate. */
+    client: { ca: string; cert: string; key: string };
+  };
 }
 
 /** What a server process needs to know, passed as one JSON environment variable. */

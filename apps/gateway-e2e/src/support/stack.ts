@@ -1,9 +1,14 @@
 import { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
+import { Redis } from 'ioredis';
+
 import { BuiltApp, freePort, stopProcess, waitForStatus } from '@cloakroom/e2e-support';
+import { sessionAclRules } from '@cloakroom/session';
+import { makeDevCertificates } from '@cloakroom/session/testing';
 
 export const WORKSPACE_ROOT = resolve(__dirname, '../../../..');
 export const ARTIFACTS = resolve(__dirname, '../../artifacts');
@@ -21,6 +26,7 @@ const HEALTH_PATH: Record<App, string> = {
 export class Stack {
   readonly dir = mkdtempSync(join(tmpdir(), 'cloakroom-stack-'));
   private readonly children: ChildProcess[] = [];
+  private readonly redisUsers: string[] = [];
   ports!: Record<App | 'rpc', number>;
 
   /** `name` prefixes the log files written under the artifacts directory. */
@@ -51,10 +57,21 @@ export class Stack {
       gateway: await freePort(),
       rpc: await freePort(),
     };
+    // The session RPC's mutual TLS: a CA of this run's own, as `npm start` makes one.
+    const certificates = makeDevCertificates(join(this.dir, 'certs'), ['catalog']);
+    const keyPrefix = `cr-e2e-${Math.random().toString(36).slice(2, 10)}:`;
     const env: Record<string, string> = {
+      AUTH_RPC_CLIENT_CA: certificates.ca,
+      AUTH_RPC_SERVER_CERT: certificates.server.cert,
+      AUTH_RPC_SERVER_KEY: certificates.server.key,
+      AUTH_RPC_CA: certificates.ca,
+      AUTH_RPC_CLIENT_CERT: certificates.clients['catalog'].cert,
+      AUTH_RPC_CLIENT_KEY: certificates.clients['catalog'].key,
       NODE_ENV: 'development',
+      // The suites log in as the demo users; a production stack turns this off.
+      SEED_DEMO_USERS: 'true',
       REDIS_URL: 'redis://127.0.0.1:6379',
-      SESSION_KEY_PREFIX: `cr-e2e-${Math.random().toString(36).slice(2, 10)}:`,
+      SESSION_KEY_PREFIX: keyPrefix,
       SESSION_ALLOWED_ORIGINS: this.baseUrl,
       AUTH_PORT: String(this.ports.auth),
       AUTH_RPC_HOST: '127.0.0.1',
@@ -70,9 +87,13 @@ export class Stack {
       CATALOG_DATABASE_URL: `sqlite:${join(this.dir, 'catalog.sqlite')}`,
       ...this.env,
     };
+    // Least privilege, as in production: on the default Redis, auth connects as the owner of
+    // the sessions and orders as a validator (catalog asks auth over the RPC).
+    const redisUrls = this.env['REDIS_URL'] ? {} : await this.createRedisUsers(keyPrefix);
     mkdirSync(ARTIFACTS, { recursive: true });
     for (const app of ['auth', 'orders', 'catalog', 'gateway'] as const) {
-      const { child } = new BuiltApp(app).start(env, this.dir);
+      const appEnv = redisUrls[app] ? { ...env, REDIS_URL: redisUrls[app] } : env;
+      const { child } = new BuiltApp(app).start(appEnv, this.dir);
       const log = createWriteStream(join(ARTIFACTS, `${this.name}-${app}.log`));
       child.stdout?.pipe(log);
       child.stderr?.pipe(log);
@@ -88,5 +109,30 @@ export class Stack {
   async stop(): Promise<void> {
     await Promise.all(this.children.map(stopProcess));
     rmSync(this.dir, { recursive: true, force: true });
+    if (this.redisUsers.length) {
+      const admin = new Redis(6379, '127.0.0.1');
+      await admin.acl('DELUSER', ...this.redisUsers).finally(() => admin.disconnect());
+    }
+  }
+
+  /** Redis ACL users of this run, with the library's rules; answers each app's REDIS_URL. */
+  private async createRedisUsers(keyPrefix: string): Promise<Partial<Record<App, string>>> {
+    const admin = new Redis(6379, '127.0.0.1');
+    const urls: Partial<Record<App, string>> = {};
+    try {
+      for (const [app, role] of [
+        ['auth', 'owner'],
+        ['orders', 'validator'],
+      ] as const) {
+        const user = `${keyPrefix.replace(/:$/, '')}-${app}`;
+        const password = randomBytes(16).toString('hex');
+        await admin.acl('SETUSER', user, 'on', `>${password}`, ...sessionAclRules(role, keyPrefix));
+        this.redisUsers.push(user);
+        urls[app] = `redis://${user}:${password}@127.0.0.1:6379`;
+      }
+    } finally {
+      admin.disconnect();
+    }
+    return urls;
   }
 }

@@ -1,24 +1,31 @@
 import { NestExpressApplication } from '@nestjs/platform-express';
 
-import { ServiceDefinition } from '@cloakroom/service-kit';
+import { bodyLimitOf, ServiceDefinition } from '@cloakroom/service-kit';
 
-import { GatewayEnv, upstreamsOf } from './config/gateway.env';
+import { GatewayEnv, publicUrlOf, upstreamsOf } from './config/gateway.env';
+import { bufferRequestBody } from './proxy/request-body.buffer';
 import { upstreamProxy } from './proxy/upstream.proxy';
+import { securityHeaders } from './security/security-headers';
 import { serveWebPage } from './web/web.setup';
 
 /**
- * The gateway's request path: the service proxies first (their bodies stream through
- * untouched: the app runs without a body parser), then the web page from `webRoot`, then the
- * gateway's own routes under `/api/gateway`.
+ * The gateway's request path: security headers and `no-store` (the common service setup),
+ * then for each service its body limit and its proxy (bodies are read whole but never parsed:
+ * the app runs without a body parser), then the web page from `webRoot`, then the gateway's
+ * own routes under `/api/gateway`.
  */
 export function gatewayService(webRoot: string): ServiceDefinition<NestExpressApplication> {
   return {
     name: 'gateway',
+    parseBodies: false,
+    securityHeaders: (app) => securityHeaders(publicUrlOf(app.get(GatewayEnv))),
     configure: (app) => {
       const env = app.get(GatewayEnv);
-      app.disable('x-powered-by');
+      const publicUrl = publicUrlOf(env);
       for (const upstream of upstreamsOf(env)) {
-        app.use(upstreamProxy(upstream, env.PROXY_TIMEOUT));
+        const proxy = upstreamProxy(upstream, publicUrl, env.PROXY_TIMEOUT);
+        app.use(`/api/${upstream.name}`, bufferRequestBody(bodyLimitOf(upstream.name)));
+        app.use(proxy);
       }
       serveWebPage(app, webRoot);
     },

@@ -1,4 +1,8 @@
-import { validateEnv } from '@cloakroom/service-kit';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { StartupError, validateEnv } from '@cloakroom/service-kit';
 
 import {
   clusterNodesOf,
@@ -8,8 +12,19 @@ import {
 } from './session-options';
 import { SessionRedisEnv, SessionRemoteEnv } from './session.env';
 
+// Stand-ins for the mutual TLS files of remote mode: only read, never parsed, here.
+const certs = mkdtempSync(join(tmpdir(), 'session-options-'));
+const CERT_FILES = {
+  AUTH_RPC_CA: join(certs, 'ca.crt'),
+  AUTH_RPC_CLIENT_CERT: join(certs, 'catalog.crt'),
+  AUTH_RPC_CLIENT_KEY: join(certs, 'catalog.key'),
+};
+for (const [name, file] of Object.entries(CERT_FILES)) writeFileSync(file, `PEM of ${name}`);
+afterAll(() => rmSync(certs, { recursive: true, force: true }));
+
 const redisEnv = (raw: Record<string, string> = {}) => validateEnv(SessionRedisEnv, raw);
-const remoteEnv = (raw: Record<string, string> = {}) => validateEnv(SessionRemoteEnv, raw);
+const remoteEnv = (raw: Record<string, string> = {}) =>
+  validateEnv(SessionRemoteEnv, { ...CERT_FILES, ...raw });
 
 describe('sessionOptionsFromEnv', () => {
   it('reads sessions from Redis with the documented defaults', () => {
@@ -29,11 +44,35 @@ describe('sessionOptionsFromEnv', () => {
     expect(
       sessionOptionsFromEnv(remoteEnv({ AUTH_RPC_HOST: 'auth', AUTH_RPC_PORT: '4100' })),
     ).toEqual({
-      remote: { host: 'auth', port: 4100 },
+      remote: {
+        host: 'auth',
+        port: 4100,
+        tls: {
+          ca: 'PEM of AUTH_RPC_CA',
+          cert: 'PEM of AUTH_RPC_CLIENT_CERT',
+          key: 'PEM of AUTH_RPC_CLIENT_KEY',
+        },
+      },
       storeTimeout: 1,
       cookie: { secure: false },
       allowedOrigins: ['http://localhost:3000', 'http://127.0.0.1:3000'],
     });
+  });
+
+  it('stops the service with one line naming the setting when a TLS file is missing', () => {
+    const env = remoteEnv({ AUTH_RPC_CLIENT_KEY: join(certs, 'missing.key') });
+    const failure = (() => {
+      try {
+        return sessionOptionsFromEnv(env);
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(failure).toBeInstanceOf(StartupError);
+    expect((failure as Error).message).toBe(
+      `AUTH_RPC_CLIENT_KEY: cannot read ${join(certs, 'missing.key')} (ENOENT); for ` +
+        'development, tools/dev-ca/make-dev-certs.sh makes a CA and certificates in .data/certs',
+    );
   });
 
   it('uses a connection the app owns instead of REDIS_URL', () => {
@@ -48,6 +87,18 @@ describe('sessionOptionsFromEnv', () => {
     expect(secure({ NODE_ENV: 'production', SESSION_COOKIE_SECURE: 'false' })).toBe(false);
     expect(secure({ SESSION_COOKIE_SECURE: 'true' })).toBe(true);
     expect(secure({ NODE_ENV: 'test' })).toBe(false);
+  });
+
+  it('waits for replicas after revocations only when SESSION_DURABLE_REPLICAS asks', () => {
+    expect(sessionOptionsFromEnv(redisEnv()).durability).toBeUndefined();
+    expect(sessionOptionsFromEnv(redisEnv({ SESSION_DURABLE_REPLICAS: '1' })).durability).toEqual({
+      replicas: 1,
+      timeout: 0.5,
+    });
+    const env = redisEnv({ SESSION_DURABLE_REPLICAS: '2', SESSION_DURABLE_TIMEOUT: '0.25' });
+    expect(sessionOptionsFromEnv(env).durability).toEqual({ replicas: 2, timeout: 0.25 });
+    expect(() => redisEnv({ SESSION_DURABLE_REPLICAS: '-1' })).toThrow(/SESSION_DURABLE_REPLICAS/);
+    expect(() => redisEnv({ SESSION_DURABLE_TIMEOUT: '0' })).toThrow(/SESSION_DURABLE_TIMEOUT/);
   });
 
   it('reads a comma list of allowed origins', () => {
@@ -77,6 +128,39 @@ describe('the Redis settings', () => {
     expect(redisConnectionFromEnv(env)).toEqual({ url: 'rediss://user:hunter2@cache:6380/2' });
   });
 
+  it('find the primary through Sentinel when REDIS_SENTINELS is set', () => {
+    const env = redisEnv({
+      REDIS_SENTINELS: 's1:26379,s2:26380',
+      REDIS_SENTINEL_NAME: 'sessions',
+      REDIS_URL: 'redis://ignored:6379',
+    });
+    const expected = {
+      sentinels: [
+        { host: 's1', port: 26379 },
+        { host: 's2', port: 26380 },
+      ],
+      name: 'sessions',
+      options: {},
+    };
+    expect(redisConnectionFromEnv(env)).toEqual(expected);
+    expect(sessionOptionsFromEnv(env).redis).toEqual(expected);
+    expect(redisLocation(env)).toBe('primary "sessions" of sentinels s1:26379,s2:26380');
+  });
+
+  it('pass the Sentinel and primary passwords to ioredis, and never print them', () => {
+    const env = redisEnv({
+      REDIS_SENTINELS: 's1:26379',
+      REDIS_SENTINEL_PASSWORD: 'sentinel-secret',
+      REDIS_PRIMARY_PASSWORD: 'primary-secret',
+    });
+    expect(redisConnectionFromEnv(env)).toEqual({
+      sentinels: [{ host: 's1', port: 26379 }],
+      name: 'cloakroom',
+      options: { sentinelPassword: 'sentinel-secret', password: 'primary-secret' },
+    });
+    expect(redisLocation(env)).not.toMatch(/secret/);
+  });
+
   it('parse cluster nodes, IPv6 addresses included', () => {
     expect(clusterNodesOf('::1:7000, r2:7001')).toEqual([
       { host: '::1', port: 7000 },
@@ -89,6 +173,13 @@ describe('the Redis settings', () => {
     expect(() => redisEnv({ SESSION_MAX_PER_USER: '-1' })).toThrow(/SESSION_MAX_PER_USER/);
     expect(() => redisEnv({ SESSION_IDLE_TIMEOUT: '0' })).toThrow(/SESSION_IDLE_TIMEOUT/);
     expect(() => redisEnv({ REDIS_CLUSTER_NODES: 'nohost' })).toThrow(/REDIS_CLUSTER_NODES/);
+    expect(() => redisEnv({ REDIS_SENTINELS: 's1' })).toThrow(/REDIS_SENTINELS/);
+    expect(() => redisEnv({ REDIS_SENTINELS: 's1:1', REDIS_CLUSTER_NODES: 'r1:2' })).toThrow(
+      /cannot both be set/,
+    );
+    expect(() => redisEnv({ REDIS_SENTINELS: 's1:1', REDIS_SENTINEL_NAME: 'a b' })).toThrow(
+      /REDIS_SENTINEL_NAME/,
+    );
     expect(() => remoteEnv({ AUTH_RPC_PORT: '70000' })).toThrow(/AUTH_RPC_PORT/);
   });
 });

@@ -1,13 +1,16 @@
-import type { ClusterNode } from 'ioredis';
+import type { ClusterNode, RedisOptions } from 'ioredis';
 
 import { ServiceEnv } from '@cloakroom/service-kit';
 import { SessionModuleOptions, SessionRedisConnection } from '@cloakroom/session';
 
+import { readPemFiles } from './pem-files';
 import { SessionRedisEnv, SessionRemoteEnv } from './session.env';
 
 /**
- * `SessionModule` options from the environment: Redis (REDIS_URL, or REDIS_CLUSTER_NODES)
- * for a {@link SessionRedisEnv}, the auth service's RPC for a {@link SessionRemoteEnv}.
+ * `SessionModule` options from the environment: Redis (REDIS_URL, REDIS_CLUSTER_NODES or
+ * REDIS_SENTINELS; SESSION_DURABLE_REPLICAS for revocations that wait for replicas) for a
+ * {@link SessionRedisEnv}, the auth service's RPC for a {@link SessionRemoteEnv} (its mutual TLS
+ * files read here).
  *
  * @param connection the Redis connection to use instead of one made from the environment,
  *   for an app that owns its client (`{ client }`).
@@ -25,7 +28,17 @@ export function sessionOptionsFromEnv(
   };
   if (isRemote(env)) {
     // Timeouts, the per-user cap and key names are the auth service's business.
-    return { ...common, remote: { host: env.AUTH_RPC_HOST, port: env.AUTH_RPC_PORT } };
+    const pem = readPemFiles({
+      AUTH_RPC_CA: env.AUTH_RPC_CA,
+      AUTH_RPC_CLIENT_CERT: env.AUTH_RPC_CLIENT_CERT,
+      AUTH_RPC_CLIENT_KEY: env.AUTH_RPC_CLIENT_KEY,
+    });
+    const tls = {
+      ca: pem.AUTH_RPC_CA,
+      cert: pem.AUTH_RPC_CLIENT_CERT,
+      key: pem.AUTH_RPC_CLIENT_KEY,
+    };
+    return { ...common, remote: { host: env.AUTH_RPC_HOST, port: env.AUTH_RPC_PORT, tls } };
   }
   return {
     ...common,
@@ -34,26 +47,46 @@ export function sessionOptionsFromEnv(
     absoluteTimeout: env.SESSION_ABSOLUTE_TIMEOUT,
     maxSessionsPerUser: env.SESSION_MAX_PER_USER,
     keyPrefix: env.SESSION_KEY_PREFIX,
+    ...(env.SESSION_DURABLE_REPLICAS > 0 && {
+      durability: { replicas: env.SESSION_DURABLE_REPLICAS, timeout: env.SESSION_DURABLE_TIMEOUT },
+    }),
   };
 }
 
+/** Where Redis is, as the environment says, in the shapes `SessionModule` accepts. */
+export type RedisConnectionFromEnv =
+  | { url: string }
+  | { cluster: ClusterNode[] }
+  | { sentinels: Array<{ host: string; port: number }>; name: string; options: RedisOptions };
+
 /**
- * The Redis the environment names: a cluster when REDIS_CLUSTER_NODES is set, else REDIS_URL.
+ * The Redis the environment names: a cluster when REDIS_CLUSTER_NODES is set, the primary the
+ * Sentinels name when REDIS_SENTINELS is, else REDIS_URL.
  *
  * @example
  * redisConnectionFromEnv(env); // { cluster: [{ host: 'r1', port: 7000 }] } or { url }
+ * // REDIS_SENTINELS=s1:26379,s2:26379 REDIS_SENTINEL_NAME=cloakroom
+ * // → { sentinels: [{ host: 's1', port: 26379 }, ...], name: 'cloakroom', options: {} }
  */
-export function redisConnectionFromEnv(
-  env: SessionRedisEnv,
-): { url: string } | { cluster: ClusterNode[] } {
+export function redisConnectionFromEnv(env: SessionRedisEnv): RedisConnectionFromEnv {
   if (env.REDIS_CLUSTER_NODES) {
     return { cluster: clusterNodesOf(env.REDIS_CLUSTER_NODES) };
+  }
+  if (env.REDIS_SENTINELS) {
+    const options: RedisOptions = {};
+    if (env.REDIS_SENTINEL_PASSWORD) options.sentinelPassword = env.REDIS_SENTINEL_PASSWORD;
+    if (env.REDIS_PRIMARY_PASSWORD) options.password = env.REDIS_PRIMARY_PASSWORD;
+    return {
+      sentinels: clusterNodesOf(env.REDIS_SENTINELS),
+      name: env.REDIS_SENTINEL_NAME,
+      options,
+    };
   }
   return { url: env.REDIS_URL };
 }
 
 /**
- * `host:port,host:port` as ioredis cluster nodes.
+ * `host:port,host:port` as ioredis cluster nodes (or Sentinel addresses).
  *
  * @example
  * clusterNodesOf('r1:7000,r2:7001'); // [{ host: 'r1', port: 7000 }, { host: 'r2', port: 7001 }]
@@ -74,6 +107,9 @@ export function clusterNodesOf(value: string): Array<{ host: string; port: numbe
 export function redisLocation(env: SessionRedisEnv): string {
   if (env.REDIS_CLUSTER_NODES) {
     return `cluster ${env.REDIS_CLUSTER_NODES}`;
+  }
+  if (env.REDIS_SENTINELS) {
+    return `primary "${env.REDIS_SENTINEL_NAME}" of sentinels ${env.REDIS_SENTINELS}`;
   }
   const url = new URL(env.REDIS_URL);
   url.username = '';

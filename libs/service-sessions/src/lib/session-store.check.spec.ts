@@ -1,13 +1,13 @@
 import { Logger } from '@nestjs/common';
 
 import { StartupError, validateEnv } from '@cloakroom/service-kit';
-import { SessionStore } from '@cloakroom/session';
+import { SessionStore, SessionStoreMisconfiguredError } from '@cloakroom/session';
 
 import { SessionRedisEnv, SessionRemoteEnv } from './session.env';
 import { SessionStoreCheck } from './session-store.check';
 
-const down = { ping: () => Promise.reject(new Error('ECONNREFUSED')) } as unknown as SessionStore;
-const up = { ping: () => Promise.resolve() } as unknown as SessionStore;
+const down = { verify: () => Promise.reject(new Error('ECONNREFUSED')) } as unknown as SessionStore;
+const up = { verify: () => Promise.resolve() } as unknown as SessionStore;
 
 async function failureOf(check: SessionStoreCheck): Promise<unknown> {
   return check.onApplicationBootstrap().then(
@@ -32,6 +32,17 @@ describe('SessionStoreCheck', () => {
     expect(message).toContain('cannot reach Redis at redis://127.0.0.1:6398');
     expect(message).toContain('redis-server');
     expect(message).not.toContain('hunter2');
+  });
+
+  it("stops start-up with the store's own words when Redis may evict its keys", async () => {
+    const evicting = {
+      verify: () =>
+        Promise.reject(new SessionStoreMisconfiguredError('maxmemory-policy allkeys-lru')),
+    } as unknown as SessionStore;
+    const env = validateEnv(SessionRedisEnv, {});
+    const failure = await failureOf(new SessionStoreCheck(evicting, env));
+    expect(failure).toBeInstanceOf(StartupError);
+    expect((failure as Error).message).toBe('maxmemory-policy allkeys-lru');
   });
 
   it("only warns when the auth service's RPC does not answer", async () => {

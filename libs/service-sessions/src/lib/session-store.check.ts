@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 
 import { ServiceEnv, StartupError } from '@cloakroom/service-kit';
-import { SessionStore } from '@cloakroom/session';
+import { SessionStore, SessionStoreMisconfiguredError } from '@cloakroom/session';
 
 import { isRemote, redisLocation } from './session-options';
 import { SessionRedisEnv } from './session.env';
@@ -24,8 +24,11 @@ export class SessionStoreCheck implements OnApplicationBootstrap {
 
   async onApplicationBootstrap(): Promise<void> {
     try {
-      await this.store.ping();
+      await this.store.verify();
     } catch (error) {
+      if (error instanceof SessionStoreMisconfiguredError) {
+        throw new StartupError(error.message, error);
+      }
       if (isRemote(this.env)) {
         this.logger.warn(
           `cannot reach the auth service's session RPC at tcp://${this.env.AUTH_RPC_HOST}:` +

@@ -1,4 +1,13 @@
-import { IsBoolean, IsInt, IsOptional, IsString, IsUrl, Matches, Min } from 'class-validator';
+import {
+  IsBoolean,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Matches,
+  Min,
+  ValidateBy,
+} from 'class-validator';
 
 import {
   IsPortSetting,
@@ -42,6 +51,44 @@ export class SessionRedisEnv extends SessionEnv {
   })
   REDIS_CLUSTER_NODES?: string;
 
+  @Setting('`host:port,host:port` of Redis Sentinels: find the primary through them instead')
+  @IsOptional()
+  @Matches(/^[^\s,:]+:\d+(,[^\s,:]+:\d+)*$/, {
+    message: 'REDIS_SENTINELS must look like host:port,host:port',
+  })
+  @ValidateBy({
+    name: 'notWithCluster',
+    validator: {
+      validate: (_value, args) => !(args?.object as SessionRedisEnv).REDIS_CLUSTER_NODES,
+      defaultMessage: () => 'REDIS_SENTINELS and REDIS_CLUSTER_NODES cannot both be set',
+    },
+  })
+  REDIS_SENTINELS?: string;
+
+  @Setting('Name of the primary the Sentinels monitor (`sentinel monitor <name> ...`)')
+  @Matches(/^[^\s]+$/, { message: 'REDIS_SENTINEL_NAME must be a name without spaces' })
+  REDIS_SENTINEL_NAME = 'cloakroom';
+
+  @Setting('Password of the Sentinels themselves, when they require one')
+  @IsOptional()
+  @IsString()
+  REDIS_SENTINEL_PASSWORD?: string;
+
+  @Setting('Password of the primary and replicas found through the Sentinels')
+  @IsOptional()
+  @IsString()
+  REDIS_PRIMARY_PASSWORD?: string;
+
+  @Setting('Replicas that must confirm a revocation before it succeeds (else 503); 0: none')
+  @ToNumber()
+  @IsInt()
+  @Min(0)
+  SESSION_DURABLE_REPLICAS = 0;
+
+  @Setting('Seconds a revocation waits for SESSION_DURABLE_REPLICAS replicas')
+  @IsSecondsSetting()
+  SESSION_DURABLE_TIMEOUT = 0.5;
+
   @Setting('Seconds of inactivity after which a session dies')
   @IsSecondsSetting()
   SESSION_IDLE_TIMEOUT = 1800;
@@ -70,4 +117,18 @@ export class SessionRemoteEnv extends SessionEnv {
   @Setting("Port of the auth service's session RPC")
   @IsPortSetting()
   AUTH_RPC_PORT = 4001;
+
+  @Setting("PEM file of the CA that signed the session RPC's server certificate")
+  @IsString()
+  AUTH_RPC_CA = '.data/certs/ca.crt';
+
+  // The certificate's common name is the identity auth's capability table knows. The default
+  // is the development certificate of catalog, the one service in remote mode.
+  @Setting("PEM file of this service's client certificate for the session RPC (mutual TLS)")
+  @IsString()
+  AUTH_RPC_CLIENT_CERT = '.data/certs/catalog.crt';
+
+  @Setting('PEM file of the key of AUTH_RPC_CLIENT_CERT')
+  @IsString()
+  AUTH_RPC_CLIENT_KEY = '.data/certs/catalog.key';
 }

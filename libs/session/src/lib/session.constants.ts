@@ -12,6 +12,12 @@ export const SESSION_CONFIG = Symbol('cloakroom:session-config');
 export const SESSION_CACHE = Symbol('cloakroom:session-cache');
 
 /**
+ * Injection token of the `SessionEventsPublisher`; null when events are off or the backend has
+ * no Redis (`remote`, an in-memory store).
+ */
+export const SESSION_EVENTS = Symbol('cloakroom:session-events');
+
+/**
  * Property of the HTTP request on which `SessionGuard` puts the validated session
  * (what `@CurrentSession()` reads).
  *
@@ -30,37 +36,39 @@ export const REQUEST_SESSION_PROPERTY = 'session';
 export const REQUEST_TOKEN_PROPERTY = 'sessionToken';
 
 /**
- * Message patterns of the auth service's session microservice, one per store operation.
+ * Message patterns of the auth service's session RPC: all it serves. Creating, rotating,
+ * listing and revoking sessions, and changing roles, are never served on the network.
  *
  * @example
- * client.send(SessionRpc.validate, { id: session.id });
+ * client.send(SessionRpc.validate, { token });
  */
 export const SessionRpc = {
+  /** `{ token }`: the live session, its idle timeout slid, with the fields the caller may see. */
   validate: 'session.validate',
-  get: 'session.get',
-  create: 'session.create',
+  /** `{ token, attributes, remove }`: writes app attributes of the session the token names. */
   patch: 'session.patch',
-  revoke: 'session.revoke',
-  list: 'session.list',
-  revokeAll: 'session.revokeAll',
-  setRoles: 'session.setRoles',
-  rotate: 'session.rotate',
-  generation: 'session.generation',
+  /** `{}`: true while auth's store answers. */
   ping: 'session.ping',
 } as const;
 
+/** Injection token of the `SessionRpcOptions` (the capability table) `SessionRpcModule` serves. */
+export const SESSION_RPC_OPTIONS = Symbol('cloakroom:session-rpc-options');
+
 /**
- * Events the auth service emits (Redis pub/sub transport) when sessions change.
- * Payloads: `session.revoked` `{ ids: string[] }`; `user.sessions.revoked`
- * `{ userId: string, exceptId?: string }`; `user.roles.changed` `{ userId: string, roles: string[] }`.
+ * Types of the session lifecycle events that `SessionService` appends to the
+ * `<keyPrefix>events` Redis stream (shared/DESIGN.md §3.2); read them with
+ * `SessionEventsReader`.
  *
  * @example
- * events.emit(SessionEvents.revoked, { ids: [session.id] });
+ * if (event.type === SessionEvents.revoked) cache.evict([event.sessionId]);
  */
 export const SessionEvents = {
+  created: 'session.created',
+  rotated: 'session.rotated',
   revoked: 'session.revoked',
-  userSessionsRevoked: 'user.sessions.revoked',
-  userRolesChanged: 'user.roles.changed',
+  expired: 'session.expired',
+  rolesChanged: 'roles.changed',
+  revokedAll: 'sessions.revoked-all',
 } as const;
 
 export const DEFAULT_COOKIE_NAME = 'cr_session';

@@ -1,12 +1,20 @@
 import { Module } from '@nestjs/common';
 
+import { SessionCacheInvalidator } from './cache/session-cache.invalidator';
 import { SessionCache } from './cache/session.cache';
 import type { SessionModuleOptions } from './config/session-options.interface';
 import { resolveSessionConfig, SessionConfig } from './config/session.config';
+import { createSessionEventsPublisher } from './events/session-events.publisher';
 import { OriginPolicy } from './http/origin.policy';
+import { NotBeforeWatermark } from './revocation/not-before.watermark';
 import { SessionCookieService } from './http/session-cookie.service';
 import { SessionGuard } from './http/session.guard';
-import { SESSION_CACHE, SESSION_CONFIG, SESSION_MODULE_OPTIONS } from './session.constants';
+import {
+  SESSION_CACHE,
+  SESSION_CONFIG,
+  SESSION_EVENTS,
+  SESSION_MODULE_OPTIONS,
+} from './session.constants';
 import { ConfigurableModuleClass } from './session.module-definition';
 import { SessionService } from './session.service';
 import { createSessionStore } from './store/session-store.factory';
@@ -41,6 +49,13 @@ import { SessionStore } from './store/session-store.interface';
       useFactory: (config: SessionConfig) =>
         config.localCache ? new SessionCache(config.localCache) : null,
     },
+    {
+      provide: SESSION_EVENTS,
+      inject: [SESSION_CONFIG, SessionStore],
+      useFactory: createSessionEventsPublisher,
+    },
+    SessionCacheInvalidator,
+    NotBeforeWatermark,
     SessionService,
     SessionCookieService,
     OriginPolicy,
@@ -50,6 +65,7 @@ import { SessionStore } from './store/session-store.interface';
     SESSION_CACHE,
     SESSION_CONFIG,
     SessionStore,
+    NotBeforeWatermark,
     SessionService,
     SessionCookieService,
     OriginPolicy,

@@ -2,7 +2,10 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 
 import type { SessionCache } from './cache/session.cache';
 import { SessionUserChangedError } from './errors/session-user-changed.error';
-import { SESSION_CACHE } from './session.constants';
+import type { SessionEventActor, SessionEventCause } from './events/session-event.interface';
+import type { SessionEventsPublisher } from './events/session-events.publisher';
+import { NotBeforeWatermark } from './revocation/not-before.watermark';
+import { SESSION_CACHE, SESSION_EVENTS } from './session.constants';
 import type { IssuedSession, Session, SessionMeta, SessionUser } from './session.types';
 import { SessionStore } from './store/session-store.interface';
 import {
@@ -29,6 +32,12 @@ export class SessionService {
   constructor(
     @Inject(SessionStore) private readonly store: SessionStore,
     @Optional() @Inject(SESSION_CACHE) private readonly cache: SessionCache | null = null,
+    @Optional()
+    @Inject(NotBeforeWatermark)
+    private readonly watermark: NotBeforeWatermark | null = null,
+    @Optional()
+    @Inject(SESSION_EVENTS)
+    private readonly events: SessionEventsPublisher | null = null,
   ) {}
 
   /**
@@ -36,11 +45,13 @@ export class SessionService {
    * `options.generation` (read by `generationOf` before the user's roles were read), the
    * session is refused with `SessionUserChangedError` when a role change, revoke-all or
    * password change happened meanwhile: a session never carries roles already taken away.
+   * Publishes `session.created` (actor: `options.actor`, default the user) and a
+   * `session.revoked` (reason `cap`) for each session the per-user cap evicted.
    */
   async create(
     user: SessionUser,
     meta: SessionMeta = {},
-    options: { generation?: string } = {},
+    options: { generation?: string; actor?: SessionEventActor | null } = {},
   ): Promise<IssuedSession> {
     const { secret, digest } = newSecret();
     const created = await this.store.create({
@@ -54,6 +65,8 @@ export class SessionService {
     if (!created) {
       throw new SessionUserChangedError();
     }
+    await this.events?.created(created.session, options.actor);
+    await this.events?.revoked(user.id, created.evicted, 'cap', null);
     return {
       token: formatToken(created.tag, secret),
       session: created.session,
@@ -80,9 +93,11 @@ export class SessionService {
     if (!ref) {
       return null;
     }
-    return this.cache
-      ? this.cache.through(ref.id, () => this.store.validate(ref))
-      : this.store.validate(ref);
+    const session = this.cache
+      ? await this.cache.through(ref.id, () => this.store.validate(ref))
+      : await this.store.validate(ref);
+    // A global revocation ends sessions before its sweep has reached them all.
+    return session && this.watermark?.outdates(session) ? null : session;
   }
 
   /** The id of the session a token names (whether or not it is live), without any store call. */
@@ -99,20 +114,65 @@ export class SessionService {
   /**
    * Sets app attributes field by field (an `undefined` value removes one); parallel
    * patches of different attributes never overwrite each other. False if the session is gone.
+   * Takes a token or an id; in `remote` mode only the token (the caller proves it holds it).
    */
-  async patch(id: string, attributes: Record<string, unknown>): Promise<boolean> {
-    const ref = parseSessionId(id);
+  async patch(tokenOrId: string, attributes: Record<string, unknown>): Promise<boolean> {
+    const ref = parseToken(tokenOrId) ?? parseSessionId(tokenOrId);
     return ref ? this.store.patch(ref, attributes) : false;
   }
 
-  /** Revokes a session by token or id; with `ownerId`, only if that user owns it. */
-  async revoke(tokenOrId: string, ownerId?: string): Promise<boolean> {
+  /**
+   * Revokes a session by token or id; with `ownerId` (or a string second argument), only if
+   * that user owns it. Publishes `session.revoked` with `reason` (default `self` with an owner,
+   * else `logout`) and `actor` (default null).
+   *
+   * @example
+   * await sessions.revoke(session.id, { ownerId: user.id, reason: 'logout', actor: user });
+   */
+  async revoke(
+    tokenOrId: string,
+    options: string | (SessionEventCause & { ownerId?: string }) = {},
+  ): Promise<boolean> {
+    const {
+      ownerId,
+      reason,
+      actor = null,
+    } = typeof options === 'string' ? { ownerId: options } : options;
     const ref = parseToken(tokenOrId) ?? parseSessionId(tokenOrId);
     if (!ref) {
       return false;
     }
+    // The event names the owner: read it first when the caller did not say (not a hot path).
+    const userId = ownerId ?? (this.events && (await this.store.get(ref))?.userId);
     const revoked = await this.store.revoke(ref, ownerId);
     this.cache?.evict([ref.id]);
+    if (revoked) {
+      await this.events?.revoked(
+        userId ?? null,
+        [ref.id],
+        reason ?? (ownerId ? 'self' : 'logout'),
+        actor,
+      );
+    }
+    return revoked;
+  }
+
+  /**
+   * Revokes every session of every user at once, but the one `except` names (the caller's
+   * own): every service stops accepting them as soon as it learns the watermark (at once
+   * here, as soon as the announcement arrives elsewhere), and they are deleted from the store before this answers.
+   * Answers how many were deleted.
+   *
+   * @example
+   * await sessions.revokeEverything({ except: current.id });
+   */
+  async revokeEverything(
+    options: { except?: string; actor?: SessionEventActor | null } = {},
+  ): Promise<number> {
+    const { notBefore, revoked } = await this.store.revokeEverything(exceptRef(options.except));
+    this.watermark?.raise(notBefore);
+    this.cache?.clear();
+    await this.events?.revokedAll(null, options.except, 'revoke-all', options.actor ?? null);
     return revoked;
   }
 
@@ -121,17 +181,33 @@ export class SessionService {
     return this.store.list(userId);
   }
 
-  /** Revokes all of a user's sessions, or all but `except` (a session id). */
-  async revokeAllForUser(userId: string, options: { except?: string } = {}): Promise<number> {
+  /**
+   * Revokes all of a user's sessions, or all but `except` (a session id). Publishes
+   * `sessions.revoked-all` with `reason` (default `revoke-all`) and `actor` (default null).
+   */
+  async revokeAllForUser(
+    userId: string,
+    options: SessionEventCause & { except?: string } = {},
+  ): Promise<number> {
     const count = await this.store.revokeAll(userId, exceptRef(options.except));
     this.cache?.evictUser(userId, options.except);
+    const { except, reason = 'revoke-all', actor = null } = options;
+    await this.events?.revokedAll(userId, except, reason, actor);
     return count;
   }
 
-  /** Gives every live session of a user new roles, effective on their next request. */
-  async setRolesForUser(userId: string, roles: string[]): Promise<number> {
+  /**
+   * Gives every live session of a user new roles, effective on their next request. Publishes
+   * `roles.changed` with `actor` (default null).
+   */
+  async setRolesForUser(
+    userId: string,
+    roles: string[],
+    options: { actor?: SessionEventActor | null } = {},
+  ): Promise<number> {
     const count = await this.store.setRoles(userId, roles);
     this.cache?.evictUser(userId);
+    await this.events?.rolesChanged(userId, roles, options.actor ?? null);
     return count;
   }
 
@@ -140,14 +216,16 @@ export class SessionService {
    * never lengthens a session), new token; the old token dies at once. Null when the token is
    * not a live session. With `revokeOthersOf` (the owner's user id), every other session of
    * that user is revoked in the same atomic step, even when the token's session is already
-   * gone (then null): what a password change needs.
+   * gone (then null): what a password change needs. Publishes `session.rotated` (`reason`
+   * and `actor` as given; actor default the user) and, with `revokeOthersOf`,
+   * `sessions.revoked-all` (reason default `password-change`).
    *
    * @example
    * const rotated = await sessions.rotate(token, { revokeOthersOf: session.userId });
    */
   async rotate(
     token: string,
-    options: { revokeOthersOf?: string } = {},
+    options: SessionEventCause & { revokeOthersOf?: string } = {},
   ): Promise<IssuedSession | null> {
     const from = parseToken(token);
     if (!from) {
@@ -159,6 +237,13 @@ export class SessionService {
     this.cache?.evict([from.id]);
     if (options.revokeOthersOf) {
       this.cache?.evictUser(options.revokeOthersOf, session ? to.id : undefined);
+    }
+    if (session) {
+      await this.events?.rotated(from.id, session, options.reason, options.actor);
+    }
+    if (options.revokeOthersOf) {
+      const { reason = 'password-change', actor = null } = options;
+      await this.events?.revokedAll(options.revokeOthersOf, session?.id, reason, actor);
     }
     return session ? { token: formatToken(from.tag, secret), session, evicted: [] } : null;
   }

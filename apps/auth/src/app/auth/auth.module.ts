@@ -1,7 +1,6 @@
 import { Module } from '@nestjs/common';
 import { PassportModule } from '@nestjs/passport';
 
-import { SessionEventsModule } from '../sessions/session-events.module';
 import { UsersModule } from '../users/users.module';
 import { AuthController } from './auth.controller';
 import { AuthService } from './auth.service';
@@ -9,7 +8,7 @@ import { LocalStrategy } from './local.strategy';
 import { LoginThrottleService } from './login-throttle.service';
 
 @Module({
-  imports: [PassportModule, UsersModule, SessionEventsModule],
+  imports: [PassportModule, UsersModule],
   controllers: [AuthController],
   providers: [AuthService, LocalStrategy, LoginThrottleService],
 })

@@ -3,12 +3,12 @@ import { ForbiddenException, Injectable, UnauthorizedException } from '@nestjs/c
 import {
   IssuedSession,
   Session,
+  SessionEventActor,
   SessionMeta,
   SessionService,
   SessionUserChangedError,
 } from '@cloakroom/session';
 
-import { SessionEventsPublisher } from '../sessions/session-events.publisher';
 import { User } from '../users/entities/user.entity';
 import { UsersService } from '../users/users.service';
 import { LoginThrottleService } from './login-throttle.service';
@@ -22,7 +22,6 @@ export class AuthService {
     private readonly users: UsersService,
     private readonly sessions: SessionService,
     private readonly throttle: LoginThrottleService,
-    private readonly events: SessionEventsPublisher,
   ) {}
 
   /** Checks a login attempt: 429 when throttled, 401 (same body for every cause) when wrong. */
@@ -46,16 +45,13 @@ export class AuthService {
     meta: { ip: string; userAgent?: string },
     heldTokens: string[],
   ): Promise<IssuedSession> {
-    const revoked: string[] = [];
     for (const token of heldTokens) {
       const id = this.sessions.idOf(token);
-      if (id && (await this.sessions.revoke(id))) {
-        revoked.push(id);
+      if (id) {
+        await this.sessions.revoke(id, { reason: 'login', actor: actorOf(user) });
       }
     }
-    const issued = await this.createSession(user, meta);
-    this.events.sessionsRevoked([...revoked, ...issued.evicted]);
-    return issued;
+    return this.createSession(user, meta);
   }
 
   /**
@@ -69,7 +65,7 @@ export class AuthService {
     for (let attempt = 1; ; attempt++) {
       const generation = await this.sessions.generationOf(verified.id);
       const current = await this.users.findById(verified.id);
-      if (!current || current.passwordHash !== verified.passwordHash) {
+      if (!current || current.disabled || current.passwordHash !== verified.passwordHash) {
         throw new UnauthorizedException(INVALID_CREDENTIALS);
       }
       const user = { id: current.id, username: current.username, roles: current.roles };
@@ -84,9 +80,11 @@ export class AuthService {
   }
 
   async logout(session: Session): Promise<void> {
-    if (await this.sessions.revoke(session.id)) {
-      this.events.sessionsRevoked([session.id]);
-    }
+    await this.sessions.revoke(session.id, {
+      ownerId: session.userId,
+      reason: 'logout',
+      actor: { id: session.userId, username: session.username },
+    });
   }
 
   /**
@@ -110,12 +108,18 @@ export class AuthService {
       throw new ForbiddenException('Current password is incorrect');
     }
     await this.users.setPassword(user, passwords.newPassword);
-    const rotated = await this.sessions.rotate(token, { revokeOthersOf: user.id });
-    this.events.sessionsRevoked([session.id]);
-    this.events.userSessionsRevoked(user.id, rotated?.session.id);
+    const rotated = await this.sessions.rotate(token, {
+      revokeOthersOf: user.id,
+      reason: 'password-change',
+      actor: actorOf(user),
+    });
     if (!rotated) {
       throw new UnauthorizedException('Authentication required');
     }
     return rotated;
   }
+}
+
+function actorOf(user: Pick<User, 'id' | 'username'>): SessionEventActor {
+  return { id: user.id, username: user.username };
 }

@@ -45,24 +45,6 @@ describe('AuthConfig', () => {
     expect(configFor({ TRUST_PROXY: 'false' }).trustProxy).toBe(false);
   });
 
-  it('publishes events through the first cluster node', () => {
-    expect(configFor({ REDIS_CLUSTER_NODES: 'r1:7000,r2:7001' }).redisPublisher).toEqual({
-      host: 'r1',
-      port: 7000,
-    });
-  });
-
-  it('takes the publisher endpoint, credentials included, from REDIS_URL', () => {
-    expect(configFor({ REDIS_URL: 'rediss://u:p%40ss@cache:6380/2' }).redisPublisher).toEqual({
-      host: 'cache',
-      port: 6380,
-      username: 'u',
-      password: 'p@ss',
-      db: 2,
-      tls: {},
-    });
-  });
-
   it('refuses malformed values, naming each', () => {
     expect(() => configFor({ AUTH_PORT: 'x', LOGIN_MAX_FAILURES_PER_IP: '0' })).toThrow(
       /AUTH_PORT.*LOGIN_MAX_FAILURES_PER_IP/,

@@ -1,18 +1,6 @@
 import { Injectable } from '@nestjs/common';
 
-import { clusterNodesOf } from '@cloakroom/service-sessions';
-
 import { AuthEnv } from './auth.env';
-
-/** Where the event publisher connects (the Redis transport of @nestjs/microservices). */
-export interface RedisEndpoint {
-  host: string;
-  port: number;
-  username?: string;
-  password?: string;
-  db?: number;
-  tls?: object;
-}
 
 /**
  * Auth's settings turned into what its modules need, where that takes more than reading one
@@ -28,27 +16,6 @@ export class AuthConfig {
 
   get isProduction(): boolean {
     return this.env.NODE_ENV === 'production';
-  }
-
-  /**
-   * Connection options of the event publisher. Redis pub/sub messages reach every node of a
-   * cluster, so in cluster mode publishing through the first node is enough.
-   */
-  get redisPublisher(): RedisEndpoint {
-    const nodes = this.env.REDIS_CLUSTER_NODES;
-    if (nodes) {
-      const [first] = clusterNodesOf(nodes);
-      return first;
-    }
-    const url = new URL(this.env.REDIS_URL);
-    return {
-      host: url.hostname,
-      port: Number(url.port || 6379),
-      username: url.username ? decodeURIComponent(url.username) : undefined,
-      password: url.password ? decodeURIComponent(url.password) : undefined,
-      db: url.pathname.length > 1 ? Number(url.pathname.slice(1)) : undefined,
-      tls: url.protocol === 'rediss:' ? {} : undefined,
-    };
   }
 
   /** Express `trust proxy`: which hops may set X-Forwarded-For. */

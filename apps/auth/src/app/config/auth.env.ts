@@ -1,7 +1,25 @@
-import { IsInt, IsString, Min } from 'class-validator';
+import { IsBoolean, IsInt, IsOptional, IsString, Min, ValidateBy } from 'class-validator';
 
-import { IsPortSetting, IsSecondsSetting, Setting, ToNumber } from '@cloakroom/service-kit';
+import {
+  IsPortSetting,
+  IsSecondsSetting,
+  Setting,
+  ToBoolean,
+  ToNumber,
+} from '@cloakroom/service-kit';
 import { SessionRedisEnv } from '@cloakroom/service-sessions';
+
+/** Refuses `true` when `NODE_ENV` is `production`, saying why. */
+function IsOffInProduction(reason: string): PropertyDecorator {
+  return ValidateBy({
+    name: 'isOffInProduction',
+    validator: {
+      validate: (value, args) =>
+        value !== true || (args?.object as AuthEnv | undefined)?.NODE_ENV !== 'production',
+      defaultMessage: () => `$property cannot be true when NODE_ENV is production: ${reason}`,
+    },
+  });
+}
 
 /** The environment auth reads: the session and Redis settings, and its own. */
 export class AuthEnv extends SessionRedisEnv {
@@ -13,11 +31,23 @@ export class AuthEnv extends SessionRedisEnv {
   @IsPortSetting()
   AUTH_RPC_PORT = 4001;
 
-  // Loopback by default: the session RPC trusts its callers, so expose it only on purpose
-  // (containers set 0.0.0.0 so that other services can reach it).
+  // Loopback by default: expose the session RPC only on purpose (containers set 0.0.0.0 so
+  // that other services can reach it).
   @Setting('Address the session RPC listens on')
   @IsString()
   AUTH_RPC_LISTEN_HOST = '127.0.0.1';
+
+  @Setting("PEM file of the session RPC's server certificate (mutual TLS)")
+  @IsString()
+  AUTH_RPC_SERVER_CERT = '.data/certs/auth.crt';
+
+  @Setting('PEM file of the key of AUTH_RPC_SERVER_CERT')
+  @IsString()
+  AUTH_RPC_SERVER_KEY = '.data/certs/auth.key';
+
+  @Setting("PEM file of the CA that signs callers' client certificates; others are refused")
+  @IsString()
+  AUTH_RPC_CLIENT_CA = '.data/certs/ca.crt';
 
   @Setting('`postgres://...` for PostgreSQL, anything else is an embedded SQLite file')
   @IsString()
@@ -42,4 +72,19 @@ export class AuthEnv extends SessionRedisEnv {
   @Setting('Seconds a failed-login window lasts, from its first failure')
   @IsSecondsSetting()
   LOGIN_FAILURE_WINDOW = 900;
+
+  // Refused in production: their passwords are printed in the README.
+  @Setting('`true` seeds demo users into an empty user table (`npm start` and `nx serve` ask)')
+  @ToBoolean()
+  @IsBoolean()
+  @IsOffInProduction('demo users have public passwords')
+  SEED_DEMO_USERS = false;
+
+  @Setting(
+    '`true` serves the Swagger UI at /api/auth/docs; unset: on unless NODE_ENV is production',
+  )
+  @ToBoolean()
+  @IsOptional()
+  @IsBoolean()
+  AUTH_API_DOCS?: boolean;
 }

@@ -4,6 +4,7 @@ import { ServiceDatabaseModule } from '@cloakroom/database';
 
 import { User } from '../users/entities/user.entity';
 import { CreateUsers1764000000000 } from './migrations/1764000000000-create-users';
+import { AddUserDisabled1765000000000 } from './migrations/1765000000000-add-user-disabled';
 
 /**
  * The user database: PostgreSQL or an embedded SQLite file. The schema comes from migrations,
@@ -14,7 +15,7 @@ import { CreateUsers1764000000000 } from './migrations/1764000000000-create-user
     ServiceDatabaseModule.forRoot({
       urlSetting: 'AUTH_DATABASE_URL',
       entities: [User],
-      migrations: [CreateUsers1764000000000],
+      migrations: [CreateUsers1764000000000, AddUserDisabled1765000000000],
     }),
   ],
 })

@@ -6,8 +6,8 @@ import { redisConnectionFromEnv } from '@cloakroom/service-sessions';
 import { AuthEnv } from '../config/auth.env';
 
 /**
- * Auth's one Redis connection (a single node or a cluster, from REDIS_URL or
- * REDIS_CLUSTER_NODES): the session store and the failed-login counters share it. Created
+ * Auth's one Redis connection (a single node, a cluster or the primary Sentinel names, from
+ * REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS): the session store and the failed-login counters share it. Created
  * with the options the session library gives its own clients, closed after everything else
  * on shutdown.
  */
@@ -38,7 +38,14 @@ export class AuthRedis implements OnModuleInit, OnApplicationShutdown {
             clusterRetryStrategy: backOff,
             redisOptions: options,
           })
-        : new Redis(connection.url, options);
+        : 'sentinels' in connection
+          ? new Redis({
+              ...options,
+              ...connection.options,
+              sentinels: connection.sentinels,
+              name: connection.name,
+            })
+          : new Redis(connection.url, options);
     this.reportOutages();
   }
 

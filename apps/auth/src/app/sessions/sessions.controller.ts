@@ -16,10 +16,9 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 
-import { CurrentSession, Session, SessionService } from '@cloakroom/session';
+import { CurrentSession, Session, SessionEventActor, SessionService } from '@cloakroom/session';
 
 import { SessionSummaryDto } from './dto/session-summary.dto';
-import { SessionEventsPublisher } from './session-events.publisher';
 
 /** The caller's own sessions: list them, end one, or end all but this one. */
 @ApiTags('sessions')
@@ -27,10 +26,7 @@ import { SessionEventsPublisher } from './session-events.publisher';
 @ApiBearerAuth()
 @Controller('sessions')
 export class SessionsController {
-  constructor(
-    private readonly sessions: SessionService,
-    private readonly events: SessionEventsPublisher,
-  ) {}
+  constructor(private readonly sessions: SessionService) {}
 
   @Get()
   @ApiOkResponse({ type: [SessionSummaryDto] })
@@ -45,17 +41,28 @@ export class SessionsController {
   @ApiNotFoundResponse({ description: "No such session among the caller's" })
   async revoke(@CurrentSession() current: Session, @Param('id') id: string): Promise<void> {
     // The owner check runs inside the store: another user's session id is simply "not found".
-    if (!(await this.sessions.revoke(id, current.userId))) {
+    const revoked = await this.sessions.revoke(id, {
+      ownerId: current.userId,
+      reason: 'self',
+      actor: actorOf(current),
+    });
+    if (!revoked) {
       throw new NotFoundException('Session not found');
     }
-    this.events.sessionsRevoked([id]);
   }
 
   @Delete()
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse({ description: "The caller's other sessions are revoked" })
   async revokeOthers(@CurrentSession() current: Session): Promise<void> {
-    await this.sessions.revokeAllForUser(current.userId, { except: current.id });
-    this.events.userSessionsRevoked(current.userId, current.id);
+    await this.sessions.revokeAllForUser(current.userId, {
+      except: current.id,
+      reason: 'self',
+      actor: actorOf(current),
+    });
   }
+}
+
+function actorOf(session: Session): SessionEventActor {
+  return { id: session.userId, username: session.username };
 }

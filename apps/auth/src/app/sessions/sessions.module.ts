@@ -1,16 +1,16 @@
 import { Module } from '@nestjs/common';
 
-import { SessionRpcController } from '@cloakroom/session';
+import { SessionRpcModule } from '@cloakroom/session';
 
-import { SessionEventsModule } from './session-events.module';
+import { SESSION_RPC_CAPABILITIES } from './session-rpc.capabilities';
 import { SessionsController } from './sessions.controller';
 
 /**
- * Session self-service over HTTP, and the session store over TCP for services that run
- * `SessionModule` in remote mode.
+ * Session self-service over HTTP, and the session RPC (validate and patch by token, under the
+ * capability table) for services that run `SessionModule` in remote mode.
  */
 @Module({
-  imports: [SessionEventsModule],
-  controllers: [SessionsController, SessionRpcController],
+  imports: [SessionRpcModule.register({ capabilities: SESSION_RPC_CAPABILITIES })],
+  controllers: [SessionsController],
 })
 export class SessionsModule {}

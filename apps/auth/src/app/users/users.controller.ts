@@ -21,9 +21,14 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 
-import { Roles, SessionService } from '@cloakroom/session';
+import {
+  CurrentSession,
+  Roles,
+  Session,
+  SessionEventActor,
+  SessionService,
+} from '@cloakroom/session';
 
-import { SessionEventsPublisher } from '../sessions/session-events.publisher';
 import { CreateUserDto } from './dto/create-user.dto';
 import { SetRolesDto } from './dto/set-roles.dto';
 import { UserDto } from './dto/user.dto';
@@ -39,7 +44,6 @@ export class UsersController {
   constructor(
     private readonly users: UsersService,
     private readonly sessions: SessionService,
-    private readonly events: SessionEventsPublisher,
   ) {}
 
   @Post()
@@ -55,10 +59,10 @@ export class UsersController {
   async setRoles(
     @Param('id', new ParseUUIDPipe()) id: string,
     @Body() body: SetRolesDto,
+    @CurrentSession() admin: Session,
   ): Promise<UserDto> {
     const user = await this.users.setRoles(id, body.roles);
-    await this.sessions.setRolesForUser(user.id, user.roles);
-    this.events.userRolesChanged(user.id, user.roles);
+    await this.sessions.setRolesForUser(user.id, user.roles, { actor: actorOf(admin) });
     return UserDto.from(user);
   }
 
@@ -66,11 +70,17 @@ export class UsersController {
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse({ description: "All the user's sessions are revoked" })
   @ApiNotFoundResponse()
-  async revokeSessions(@Param('id', new ParseUUIDPipe()) id: string): Promise<void> {
+  async revokeSessions(
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @CurrentSession() admin: Session,
+  ): Promise<void> {
     if (!(await this.users.findById(id))) {
       throw new NotFoundException('User not found');
     }
-    await this.sessions.revokeAllForUser(id);
-    this.events.userSessionsRevoked(id);
+    await this.sessions.revokeAllForUser(id, { reason: 'admin', actor: actorOf(admin) });
   }
+}
+
+function actorOf(session: Session): SessionEventActor {
+  return { id: session.userId, username: session.username };
 }

@@ -1,17 +1,16 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 
-import { SessionEventsModule } from '../sessions/session-events.module';
-import { DemoUsersSeeder } from './demo-users.seeder';
+import { AdminAccessController } from './admin-access.controller';
 import { User } from './entities/user.entity';
 import { PasswordService } from './password.service';
 import { UsersController } from './users.controller';
 import { UsersService } from './users.service';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([User]), SessionEventsModule],
-  controllers: [UsersController],
-  providers: [UsersService, PasswordService, DemoUsersSeeder],
+  imports: [TypeOrmModule.forFeature([User])],
+  controllers: [UsersController, AdminAccessController],
+  providers: [UsersService, PasswordService],
   exports: [UsersService],
 })
 export class UsersModule {}

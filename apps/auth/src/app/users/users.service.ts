@@ -58,6 +58,15 @@ export class UsersService {
   }
 
   /** Saves a new password hash, and keeps `user` in step with what is stored. */
+  async setDisabled(id: string, disabled: boolean): Promise<User> {
+    const user = await this.findById(id);
+    if (!user) {
+      throw new NotFoundException('User not found');
+    }
+    user.disabled = disabled;
+    return this.users.save(user);
+  }
+
   async setPassword(user: User, password: string): Promise<void> {
     const passwordHash = await this.passwords.hash(password);
     await this.users.update(user.id, { passwordHash });
@@ -71,7 +80,8 @@ export class UsersService {
   async verifyCredentials(username: string, password: string): Promise<User | null> {
     const user = await this.findByUsername(username);
     const ok = await this.passwords.verify(user?.passwordHash, password);
-    if (!ok || !user) {
+    // A disabled account fails like a wrong password, after the same argon2 work.
+    if (!ok || !user || user.disabled) {
       return null;
     }
     if (this.passwords.needsRehash(user.passwordHash)) {

@@ -3,12 +3,7 @@ import { APP_GUARD } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
 import { importSPKI } from 'jose';
 
-import {
-  SessionCacheInvalidator,
-  SessionGuard,
-  SessionModule,
-  SessionModuleOptions,
-} from '@cloakroom/session';
+import { SessionGuard, SessionModule, SessionModuleOptions } from '@cloakroom/session';
 
 import { ExpressSessionGuard } from '../guards/express-session.guard';
 import { FastJwtGuard } from '../guards/fast-jwt.guard';
@@ -17,7 +12,10 @@ import { NestJwtGuard } from '../guards/nest-jwt.guard';
 import { REDIS_CLIENT_NAME, SESSION_KEY_PREFIX, ServerSettings } from '../scenarios';
 import { BenchController } from './bench.controller';
 
-/** Local cache settings of the `session-cache` scenario. */
+/**
+ * Local cache settings of the `session-cache` scenario; the library keeps the cache in step by
+ * following the session event stream itself.
+ */
 export const BENCH_LOCAL_CACHE = { ttl: 5, max: 10_000 };
 
 /** The session library's options as every `session*` scenario uses them, before its variant. */
@@ -49,10 +47,10 @@ interface GuardSetup {
 }
 
 function guardOf({ scenario, redisUrl, rpcPort, keys }: ServerSettings): GuardSetup {
-  const session = (options: SessionModuleOptions, controllers: Type[] = []) => ({
+  const session = (options: SessionModuleOptions): GuardSetup => ({
     imports: [SessionModule.forRoot(options)],
     guard: { provide: APP_GUARD, useClass: SessionGuard },
-    controllers,
+    controllers: [],
   });
   switch (scenario) {
     case 'none':
@@ -62,12 +60,10 @@ function guardOf({ scenario, redisUrl, rpcPort, keys }: ServerSettings): GuardSe
     case 'session-no-autopipelining':
       return session({ ...sessionOptions(redisUrl), autoPipelining: false });
     case 'session-cache':
-      return session({ ...sessionOptions(redisUrl), localCache: BENCH_LOCAL_CACHE }, [
-        SessionCacheInvalidator,
-      ]);
+      return session({ ...sessionOptions(redisUrl), localCache: BENCH_LOCAL_CACHE });
     case 'session-remote':
       return session({
-        remote: { host: '127.0.0.1', port: rpcPort },
+        remote: { host: '127.0.0.1', port: rpcPort, tls: keys.rpcTls.client },
         keyPrefix: SESSION_KEY_PREFIX,
       });
     case 'jwt-nestjs':

@@ -1,4 +1,7 @@
 import { createHmac, generateKeyPairSync, KeyObject, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -6,6 +9,7 @@ import { Redis } from 'ioredis';
 import { SignJWT } from 'jose';
 
 import { SessionModule, SessionService } from '@cloakroom/session';
+import { makeDevCertificates } from '@cloakroom/session/testing';
 
 import { sessionOptions } from '../bench/bench.module';
 import { BenchKeys, EXPRESS_SESSION_KEY_PREFIX, REQUIRED_ROLE, Scenario } from '../scenarios';
@@ -35,6 +39,7 @@ export async function makeFixtures(redisUrl: string, users: number): Promise<Fix
     rsaPublicKey: pem(rsa.publicKey),
     edPublicKey: pem(ed.publicKey),
     expressSessionSecret: randomBytes(32).toString('base64url'),
+    rpcTls: rpcCertificates(),
   };
 
   const context: INestApplicationContext = await NestFactory.createApplicationContext(
@@ -130,4 +135,15 @@ async function expressSession(
   // express-session's cookie value: "s:" + sid + "." + base64(HMAC-SHA256(sid)) without padding.
   const signature = createHmac('sha256', secret).update(sid).digest('base64').replace(/=+$/, '');
   return `connect.sid=${encodeURIComponent(`s:${sid}.${signature}`)}`;
+}
+
+/** A throwaway CA, the RPC server's certificate and the `bench` client's, as PEM contents. */
+function rpcCertificates(): BenchKeys['rpcTls'] {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-certs-'));
+  try {
+    const certificates = makeDevCertificates(dir, ['bench']);
+    return { server: certificates.serverTls(), client: certificates.remoteTls('bench') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

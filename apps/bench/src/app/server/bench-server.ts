@@ -1,6 +1,5 @@
 import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { Transport } from '@nestjs/microservices';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { RedisStore } from 'connect-redis';
 import session from 'express-session';
@@ -26,15 +25,6 @@ export async function startBenchServer(): Promise<void> {
       : await NestFactory.create(module, { logger: ['error'] });
   if (settings.scenario === 'express-session') {
     await useExpressSession(app, settings);
-  }
-  if (settings.scenario === 'session-cache') {
-    // Where auth's revocation events arrive; the cache is only honest with them wired in.
-    const { hostname, port } = new URL(settings.redisUrl);
-    app.connectMicroservice({
-      transport: Transport.REDIS,
-      options: { host: hostname, port: Number(port) },
-    });
-    await app.startAllMicroservices();
   }
   await app.listen(settings.port, '127.0.0.1');
   send({ type: 'ready' });

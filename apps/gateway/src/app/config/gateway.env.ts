@@ -1,4 +1,4 @@
-import { IsUrl } from 'class-validator';
+import { IsOptional, IsUrl } from 'class-validator';
 
 import { IsPortSetting, IsSecondsSetting, ServiceEnv, Setting } from '@cloakroom/service-kit';
 
@@ -25,6 +25,19 @@ export class GatewayEnv extends ServiceEnv {
   @Setting('Seconds a proxied request may take before the gateway answers 504')
   @IsSecondsSetting()
   PROXY_TIMEOUT = 30;
+
+  @Setting(
+    'The origin browsers reach the gateway at (scheme, host, port); the services see it in ' +
+      'X-Forwarded-Host/-Proto, and `https:` turns HSTS on. Unset: http://localhost:<PORT>',
+  )
+  @IsOptional()
+  @IsUrl(SERVICE_URL)
+  PUBLIC_URL?: string;
+}
+
+/** Where browsers reach the gateway: what the services are told, whatever the client sent. */
+export function publicUrlOf(env: GatewayEnv): URL {
+  return new URL(env.PUBLIC_URL ?? `http://localhost:${env.PORT}`);
 }
 
 /** A service behind the gateway: its paths all start with `/api/<name>`. */

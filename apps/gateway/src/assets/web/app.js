@@ -241,6 +241,16 @@ $('#roles-form').addEventListener('submit', (event) => {
   }, 'Roles saved: they apply to the user’s sessions on their next request.');
 });
 
+/** The demo-credentials hint, only where the auth service has seeded demo users. */
+async function showDemoHint() {
+  const demo = await api('GET', '/api/auth/demo-users').catch(() => null);
+  const usernames = (demo && demo.usernames) || [];
+  $('#demo-users').textContent = usernames.join(', ');
+  $('#demo-hint').hidden = usernames.length === 0;
+}
+
+showDemoHint();
+
 attempt(async () => {
   try {
     await showApp();

@@ -11,8 +11,6 @@ export interface BootstrapOptions extends ServiceDefinition<NestExpressApplicati
   module: Type<unknown> | DynamicModule;
   /** The setting that holds the HTTP port, e.g. `ORDERS_PORT`. */
   port: string;
-  /** `false` leaves request bodies unparsed (the gateway streams them through). */
-  bodyParser?: boolean;
 }
 
 /**
@@ -31,7 +29,8 @@ export async function bootstrapService(options: BootstrapOptions): Promise<NestE
       bufferLogs: true,
       autoFlushLogs: false,
       abortOnError: false,
-      bodyParser: options.bodyParser ?? true,
+      // `configureServiceApp` installs the body parsers, with the service's limits.
+      bodyParser: false,
     });
     configureServiceApp(app, options);
     await app.init();

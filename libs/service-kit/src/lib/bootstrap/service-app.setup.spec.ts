@@ -1,4 +1,4 @@
-import { Body, Catch, Controller, Get, Module, Post } from '@nestjs/common';
+import { Body, Catch, Controller, Get, Logger, Module, Post } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 import { IsString } from 'class-validator';
@@ -53,6 +53,73 @@ describe('configureServiceApp', () => {
     expect(refused.body).toEqual({ statusCode: 400, message: 'property admin should not exist' });
     await request(http).post('/api/notes').send({ text: 'hi' }).expect(404);
     await request(http).post('/notes').send({ text: 'hi' }).expect(404);
+    await app.close();
+  });
+
+  describe('bad input', () => {
+    let app: NestExpressApplication;
+    let logged: jest.SpyInstance;
+
+    beforeAll(async () => {
+      app = await appWith({ name: 'memo' });
+    });
+
+    beforeEach(() => {
+      logged = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    });
+
+    afterEach(() => {
+      expect(logged).not.toHaveBeenCalled();
+      jest.restoreAllMocks();
+    });
+
+    afterAll(() => app.close());
+
+    const post = (body: string | Buffer, type = 'application/json') =>
+      request(app.getHttpServer()).post('/api/memo/notes').set('Content-Type', type).send(body);
+
+    it('answers 400 to JSON nested thousands deep, before parsing or validation', async () => {
+      for (const open of ['[', '{"text":']) {
+        const close = open === '[' ? ']' : '}';
+        const response = await post(`${open.repeat(2_500)}1${close.repeat(2_500)}`);
+        expect(response.status).toBe(400);
+        expect(response.body).toEqual({ statusCode: 400, message: 'JSON body nested too deep' });
+      }
+      await post('{"text":"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}').expect(201);
+    });
+
+    it('answers malformed JSON with a fixed message that does not echo the input', async () => {
+      const response = await post('{"text": secret-token-value');
+      expect(response.status).toBe(400);
+      expect(response.body).toEqual({ statusCode: 400, message: 'Malformed JSON body' });
+      expect(response.text).not.toContain('secret');
+    });
+
+    it('answers 413 beyond the body limit and 415 to JSON that is not UTF-8', async () => {
+      const big = JSON.stringify({ text: 'x'.repeat(200 * 1024) });
+      await post(big).expect(413, { statusCode: 413, message: 'Request body too large' });
+      const utf16 = Buffer.from('{"text":"hi"}', 'utf16le');
+      await post(utf16, 'application/json; charset=utf-16le').expect(415);
+    });
+
+    it('answers 400 to wrong types and nested forms', async () => {
+      await post('{"text":["a"]}').expect(400);
+      await post('[]').expect(400);
+      await post('"text"').expect(400);
+      await post('text[a][b][c]=1', 'application/x-www-form-urlencoded').expect(400);
+    });
+  });
+
+  it('sends nosniff, a Referrer-Policy and no-store on every answer, and no X-Powered-By', async () => {
+    const app = await appWith({ name: 'memo' });
+    for (const path of ['/api/memo/notes/broken', '/api/memo/nowhere', '/elsewhere']) {
+      const response = await request(app.getHttpServer()).get(path);
+      expect(response.headers['x-content-type-options']).toBe('nosniff');
+      expect(response.headers['referrer-policy']).toBe('no-referrer');
+      expect(response.headers['cache-control']).toBe('no-store');
+      expect(response.headers['x-powered-by']).toBeUndefined();
+      expect(response.headers['strict-transport-security']).toBeUndefined();
+    }
     await app.close();
   });
 

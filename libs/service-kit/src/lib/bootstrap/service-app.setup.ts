@@ -1,7 +1,13 @@
-import { INestApplication, Type, ValidationPipe, ValidationPipeOptions } from '@nestjs/common';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { Type, ValidationPipe, ValidationPipeOptions } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import helmet, { HelmetOptions } from 'helmet';
 
+import { bodyLimitOf } from '../http/body-limits';
+import { useBodyParsers } from '../http/body-parsers';
 import { HttpErrorFilter } from '../http/http-error.filter';
+import { SERVICE_SECURITY_HEADERS } from '../http/security-headers';
 
 /** One validation policy for every body: unknown fields are refused, not silently dropped. */
 export const VALIDATION_OPTIONS: ValidationPipeOptions = {
@@ -11,29 +17,50 @@ export const VALIDATION_OPTIONS: ValidationPipeOptions = {
 };
 
 /** What makes an app a Cloakroom service, shared by its `main.ts` and its in-process tests. */
-export interface ServiceDefinition<A extends INestApplication = INestApplication> {
+export interface ServiceDefinition<A extends NestExpressApplication = NestExpressApplication> {
   /** Starts failure lines and log lines; the routes are served under `/api/<name>`. */
   name: string;
   /** A subclass of {@link HttpErrorFilter} for errors only this service raises. */
   errorFilter?: Type<HttpErrorFilter>;
-  /** What only this service sets up: body limits, a microservice, static files, OpenAPI. */
+  /** What only this service sets up: a microservice, static files, OpenAPI. */
   configure?: (app: A) => void;
+  /**
+   * `false` leaves request bodies unparsed (the gateway streams them through); otherwise JSON
+   * and forms up to the service's entry in `BODY_LIMITS`.
+   */
+  parseBodies?: boolean;
+  /**
+   * Helmet's options, or a function of the app that returns them, when the service serves
+   * more than JSON; {@link SERVICE_SECURITY_HEADERS} otherwise.
+   */
+  securityHeaders?: HelmetOptions | ((app: A) => HelmetOptions);
 }
 
 /**
- * The HTTP stack of every service: routes under `/api/<name>`, one validation pipe that
- * refuses unknown fields, one {@link HttpErrorFilter}, then the service's own `configure`,
- * and a clean shutdown on SIGTERM. A microservice connected in `configure` with
- * `inheritAppConfig: true` gets the same pipe and filter.
+ * The HTTP stack of every service: security headers (helmet) and `Cache-Control: no-store`
+ * on every response, bodies parsed within the service's limits (size and JSON depth), routes
+ * under `/api/<name>`, one validation pipe that refuses unknown fields, one
+ * {@link HttpErrorFilter}, then the service's own `configure`, and a clean shutdown on SIGTERM.
+ * A microservice connected in `configure` with `inheritAppConfig: true` gets the same pipe
+ * and filter.
  *
  * @example
  * const app = moduleRef.createNestApplication<NestExpressApplication>();
  * await configureServiceApp(app, { name: 'orders' }).init(); // GET /api/orders/health
  */
-export function configureServiceApp<A extends INestApplication>(
+export function configureServiceApp<A extends NestExpressApplication>(
   app: A,
   service: ServiceDefinition<A>,
 ): A {
+  app.disable('x-powered-by');
+  const { securityHeaders = SERVICE_SECURITY_HEADERS } = service;
+  app.use(helmet(typeof securityHeaders === 'function' ? securityHeaders(app) : securityHeaders));
+  // What an API answers depends on who asks: no cache keeps it. A route that serves the same
+  // thing to everyone may say otherwise with its own header.
+  app.use(noStore);
+  if (service.parseBodies !== false) {
+    useBodyParsers(app, bodyLimitOf(service.name));
+  }
   app.setGlobalPrefix(`api/${service.name}`);
   app.useGlobalPipes(new ValidationPipe(VALIDATION_OPTIONS));
   const ErrorFilter = service.errorFilter ?? HttpErrorFilter;
@@ -41,4 +68,9 @@ export function configureServiceApp<A extends INestApplication>(
   service.configure?.(app);
   app.enableShutdownHooks();
   return app;
+}
+
+function noStore(_request: IncomingMessage, response: ServerResponse, next: () => void): void {
+  response.setHeader('Cache-Control', 'no-store');
+  next();
 }

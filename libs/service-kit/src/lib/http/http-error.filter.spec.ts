@@ -62,9 +62,16 @@ describe('HttpErrorFilter', () => {
     expect(answerTo(exception).body).toEqual({ statusCode: 503, message: 'down', details });
   });
 
-  it('keeps the status of a client error raised below Nest, such as malformed JSON', () => {
-    const parseError = Object.assign(new SyntaxError('Unexpected token'), { status: 400 });
-    expect(answerTo(parseError).body).toEqual({ statusCode: 400, message: 'Unexpected token' });
+  it('keeps the status of a client error raised below Nest, answering a fixed message', () => {
+    const parseError = Object.assign(new SyntaxError(`Unexpected token 's', "secret" is not`), {
+      status: 400,
+    });
+    expect(answerTo(parseError).body).toEqual({ statusCode: 400, message: 'Bad Request' });
+    const unknown = Object.assign(new Error('echo <script>'), { status: 415 });
+    expect(answerTo(unknown).body).toEqual({
+      statusCode: 415,
+      message: 'Unsupported Media Type',
+    });
   });
 
   it('hides an unexpected error behind a plain 500 and logs its stack', () => {

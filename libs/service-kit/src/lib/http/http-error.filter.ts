@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import {
   ArgumentsHost,
   Catch,
@@ -57,10 +58,11 @@ export class HttpErrorFilter implements ExceptionFilter {
         ...(details !== undefined && { details }),
       };
     }
-    // Errors raised by Express middleware (body parser) carry their status: a client's fault.
+    // Errors raised by Express middleware carry their status: a client's fault. Their
+    // messages can quote the request: never sent back.
     const status = (exception as { status?: unknown } | null)?.status;
     if (typeof status === 'number' && status >= 400 && status < 500) {
-      return { statusCode: status, message: (exception as Error).message };
+      return { statusCode: status, message: STATUS_CODES[status] ?? 'Bad Request' };
     }
     this.logger.error(exception instanceof Error ? exception.stack : String(exception));
     return { statusCode: HttpStatus.INTERNAL_SERVER_ERROR, message: 'Internal server error' };

@@ -1,50 +1,105 @@
-import { Controller, Inject, Optional } from '@nestjs/common';
-import { EventPattern, Payload } from '@nestjs/microservices';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnModuleDestroy,
+  OnModuleInit,
+  Optional,
+} from '@nestjs/common';
 
-import { Public } from '../http/public.decorator';
-import { SESSION_CACHE, SessionEvents } from '../session.constants';
+import type { SessionConfig } from '../config/session.config';
+import type { SessionEvent } from '../events/session-event.interface';
+import { SessionEventsItem, SessionEventsReader } from '../events/session-events.reader';
+import { SESSION_CACHE, SESSION_CONFIG, SessionEvents } from '../session.constants';
+import { RedisSessionStore } from '../store/redis/redis-session.store';
+import { SessionStore } from '../store/session-store.interface';
 import type { SessionCache } from './session.cache';
 
 /**
- * Keeps the local session cache (`localCache` option) in step with the auth service: listens
- * to its session events on a Redis pub/sub microservice transport and forgets the sessions
- * they name. Without it a cached session outlives its revocation by up to `localCache.ttl`.
- *
- * @example
- * @Module({
- *   imports: [SessionModule.forRoot({ redis, localCache: { ttl: 2 } })],
- *   controllers: [SessionCacheInvalidator],
- * })
- * export class AppModule {}
- * // main.ts
- * app.connectMicroservice({ transport: Transport.REDIS, options: { host, port } });
- * await app.startAllMicroservices();
+ * Keeps the local cache (`localCache` option) in step with every service: the module starts
+ * it by itself, and it reads the session lifecycle stream that every `SessionService` appends
+ * to, forgetting the sessions each event names. It flushes the cache whenever the stream
+ * reports a gap (start, trimmed events, a lost connection), and keeps the cache paused while
+ * its connection is down. With a backend that has no Redis (`remote`, an in-memory store),
+ * there is no stream to read: a cached session may then outlive its revocation by the ttl.
  */
-@Public()
-@Controller()
-export class SessionCacheInvalidator {
-  constructor(@Optional() @Inject(SESSION_CACHE) private readonly cache: SessionCache | null) {}
+@Injectable()
+export class SessionCacheInvalidator implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(SessionCacheInvalidator.name);
+  private reader?: SessionEventsReader;
+  private running?: Promise<void>;
 
-  @EventPattern(SessionEvents.revoked)
-  revoked(@Payload() payload: { ids?: unknown }): void {
-    const ids = Array.isArray(payload?.ids) ? payload.ids : [];
-    this.cache?.evict(ids.filter((id): id is string => typeof id === 'string'));
+  constructor(
+    @Optional() @Inject(SESSION_CACHE) private readonly cache: SessionCache | null,
+    @Inject(SessionStore) private readonly store: SessionStore,
+    @Inject(SESSION_CONFIG) private readonly config: SessionConfig,
+  ) {}
+
+  onModuleInit(): void {
+    if (!this.cache) {
+      return;
+    }
+    if (!(this.store instanceof RedisSessionStore)) {
+      this.logger.warn(
+        `The local cache has no event stream to follow with this backend: a revoked session ` +
+          `may be served for up to ${this.cache.ttl / 1000} s`,
+      );
+      return;
+    }
+    this.cache.pause();
+    this.reader = new SessionEventsReader(this.store.redis, { keyPrefix: this.config.keyPrefix });
+    this.running = this.follow(this.reader, this.cache).catch((error: unknown) => {
+      this.cache?.pause();
+      this.logger.error(`The local cache stopped following session events: ${error}`);
+    });
   }
 
-  @EventPattern(SessionEvents.userSessionsRevoked)
-  userSessionsRevoked(@Payload() payload: { userId?: unknown; exceptId?: unknown }): void {
-    if (typeof payload?.userId === 'string') {
-      const exceptId = typeof payload.exceptId === 'string' ? payload.exceptId : undefined;
-      this.cache?.evictUser(payload.userId, exceptId);
+  async onModuleDestroy(): Promise<void> {
+    this.reader?.close();
+    await this.running;
+  }
+
+  private async follow(reader: SessionEventsReader, cache: SessionCache): Promise<void> {
+    for await (const item of reader.read()) {
+      apply(cache, item);
     }
   }
+}
 
-  // The new roles are in Redis already: forgetting the user's sessions makes the next
-  // request read them there instead of trusting the event's copy.
-  @EventPattern(SessionEvents.userRolesChanged)
-  userRolesChanged(@Payload() payload: { userId?: unknown }): void {
-    if (typeof payload?.userId === 'string') {
-      this.cache?.evictUser(payload.userId);
-    }
+/** What one stream item means for the cache. */
+export function apply(cache: SessionCache, item: SessionEventsItem): void {
+  if (item.kind === 'down') {
+    cache.pause();
+  } else if (item.kind === 'gap') {
+    cache.resume();
+  } else {
+    applyEvent(cache, item.event);
   }
+}
+
+function applyEvent(cache: SessionCache, event: SessionEvent): void {
+  switch (event.type) {
+    case SessionEvents.revoked:
+    case SessionEvents.expired:
+      if (event.sessionId) cache.evict([event.sessionId]);
+      return;
+    case SessionEvents.rotated:
+      cache.evict([event.previousSessionId, event.sessionId].filter(isString));
+      return;
+    case SessionEvents.revokedAll:
+      if (event.userId === null) cache.clear();
+      else cache.evictUser(event.userId, event.keptSessionId);
+      return;
+    // The new roles are in Redis already: forgetting the user's sessions makes the next
+    // request read them there instead of trusting the event's copy.
+    case SessionEvents.rolesChanged:
+      if (event.userId !== null) cache.evictUser(event.userId);
+      return;
+    case SessionEvents.created:
+      return;
+  }
+}
+
+function isString(value: string | undefined): value is string {
+  return typeof value === 'string';
 }

@@ -80,6 +80,47 @@ describe('SessionCache', () => {
     expect(load).toHaveBeenCalledTimes(1);
   });
 
+  it('caps the ttl at 60 seconds, whatever the option says', async () => {
+    const cache = new SessionCache({ ttlMs: 3_600_000, max: 10_000 });
+    expect(cache.ttl).toBe(60_000);
+    const load = jest.fn(async (id: string) => session(id, 'u1', Date.now() + 3_600_000));
+    const now = Date.now();
+    await cache.through('a', load);
+    jest.spyOn(Date, 'now').mockReturnValue(now + 59_000);
+    await cache.through('a', load);
+    expect(load).toHaveBeenCalledTimes(1);
+    jest.spyOn(Date, 'now').mockReturnValue(now + 60_001);
+    await cache.through('a', load);
+    expect(load).toHaveBeenCalledTimes(2);
+  });
+
+  it('caches nothing while paused, and starts empty when resumed', async () => {
+    const cache = new SessionCache({ ttlMs: 60_000, max: 10_000 });
+    const load = jest.fn(async (id: string) => session(id));
+    await cache.through('a', load);
+    cache.pause();
+    expect(cache.size).toBe(0);
+    await cache.through('a', load);
+    await cache.through('a', load);
+    expect(load).toHaveBeenCalledTimes(3);
+    expect(cache.size).toBe(0);
+    cache.resume();
+    await cache.through('a', load);
+    await cache.through('a', load);
+    expect(load).toHaveBeenCalledTimes(4);
+  });
+
+  it('does not cache a read that a pause overtook', async () => {
+    const cache = new SessionCache({ ttlMs: 60_000, max: 10_000 });
+    let finish: (value: Session) => void = () => undefined;
+    const pending = cache.through('a', () => new Promise<Session>((resolve) => (finish = resolve)));
+    cache.pause();
+    cache.resume();
+    finish(session('a'));
+    await pending;
+    expect(cache.size).toBe(0);
+  });
+
   it('hands out copies, so a caller cannot change what is cached', async () => {
     const cache = new SessionCache({ ttlMs: 60_000, max: 10_000 });
     const first = await cache.through('a', async (id) => session(id));

@@ -7,12 +7,16 @@ interface Entry {
   until: number;
 }
 
+/** The longest a cached session is served without asking the store, whatever `ttl` says. */
+export const LOCAL_CACHE_MAX_TTL_MS = 60_000;
+
 /**
  * An in-process cache of validated sessions, off unless `localCache` is set. A hit serves a
- * session without a Redis round trip, so a revocation made elsewhere is seen either when the
- * auth service's event arrives (`SessionCacheInvalidator`) or, at the latest, after `ttl`
- * seconds. Entries never outlive the session's own `expiresAt`. When full, the oldest entry
- * goes first.
+ * session without a Redis round trip, so a revocation made elsewhere is seen when its event
+ * arrives from the lifecycle stream (`SessionCacheInvalidator`), or at the latest after `ttl`
+ * seconds, capped at 60. Entries never outlive the session's own `expiresAt`. When full, the
+ * oldest entry goes first. While paused (its event feed is down or not started yet) it caches
+ * nothing and every validation reads the store.
  */
 export class SessionCache {
   private readonly entries = new Map<string, Entry>();
@@ -23,11 +27,17 @@ export class SessionCache {
    * it read, since the session may have been revoked while the read was in flight.
    */
   private generation = 0;
+  private paused = false;
 
   /** Takes the resolved `localCache` settings (see `resolveSessionConfig`). */
   constructor({ ttlMs, max }: NonNullable<SessionConfig['localCache']>) {
-    this.ttlMs = ttlMs;
+    this.ttlMs = Math.min(ttlMs, LOCAL_CACHE_MAX_TTL_MS);
     this.max = max;
+  }
+
+  /** The ttl in force: the option's, capped. */
+  get ttl(): number {
+    return this.ttlMs;
   }
 
   get size(): number {
@@ -39,6 +49,9 @@ export class SessionCache {
     id: string,
     load: (id: string) => Promise<Session | null>,
   ): Promise<Session | null> {
+    if (this.paused) {
+      return load(id);
+    }
     const now = Date.now();
     const hit = this.entries.get(id);
     if (hit) {
@@ -76,6 +89,18 @@ export class SessionCache {
   clear(): void {
     this.generation++;
     this.entries.clear();
+  }
+
+  /** Forgets everything and caches nothing until `resume()`: its events may not arrive. */
+  pause(): void {
+    this.paused = true;
+    this.clear();
+  }
+
+  /** Forgets everything, then caches again. */
+  resume(): void {
+    this.clear();
+    this.paused = false;
   }
 
   private put(session: Session, until: number): void {

@@ -9,10 +9,27 @@ export type SessionRedisConnection =
   | { sentinels: Array<{ host: string; port: number }>; name: string; options?: RedisOptions }
   | { cluster: ClusterNode[]; options?: ClusterOptions };
 
-/** Where the remote store reaches the auth service's TCP microservice. */
+/**
+ * Where the remote store reaches the auth service's session RPC, and the mutual TLS it speaks:
+ * the service's own certificate (its common name is the identity auth's capability table
+ * knows) and the CA that signed auth's certificate. There is no plaintext mode: tokens cross
+ * this connection.
+ */
 export interface SessionRemoteConnection {
   host: string;
   port: number;
+  tls: SessionRemoteTls;
+}
+
+/** PEM contents (not paths), as `node:tls` takes them. */
+export interface SessionRemoteTls {
+  /** The CA that signed auth's server certificate. */
+  ca: string | Buffer;
+  /** This service's client certificate and its key. */
+  cert: string | Buffer;
+  key: string | Buffer;
+  /** The name auth's certificate must carry, when it is not `host`. */
+  servername?: string;
 }
 
 export interface SessionCookieOptions {
@@ -24,12 +41,34 @@ export interface SessionCookieOptions {
   sameSite?: 'lax' | 'strict';
 }
 
-/** A cached session may be served up to `ttl` seconds after a revocation it missed. */
+/**
+ * Revocations that a Redis failover cannot undo: after every write that removes or reduces
+ * access, the store sends `WAIT replicas timeout` to the node that ran it, and answers
+ * `SessionStoreUnavailableError` (503) when fewer replicas acknowledge in time.
+ */
+export interface SessionDurabilityOptions {
+  /** Replicas that must hold a revocation before it answers success; at least 1. */
+  replicas: number;
+  /** Seconds to wait for them; must be shorter than `storeTimeout`. Default 0.5. */
+  timeout?: number;
+}
+
+/**
+ * A cached session is forgotten as soon as the lifecycle event of its revocation arrives (the
+ * library follows the event stream itself); `ttl` bounds how long it may be served when that
+ * event cannot arrive.
+ */
 export interface SessionLocalCacheOptions {
-  /** Seconds an entry is served without asking the store. */
+  /** Seconds an entry is served without asking the store; at most 60 (a larger value is capped). */
   ttl: number;
   /** Most entries kept; the oldest goes first. Default 10000. */
   max?: number;
+}
+
+/** The session lifecycle event stream. */
+export interface SessionEventsOptions {
+  /** Entries the stream keeps, roughly (`XADD MAXLEN ~`). Default 10000. */
+  maxLength?: number;
 }
 
 /**
@@ -56,10 +95,21 @@ export interface SessionCommonOptions {
   /** ioredis auto-pipelining on clients the module creates. Default true. */
   autoPipelining?: boolean;
   /**
-   * In-process cache of validated sessions; off by default. Pair it with
-   * `SessionCacheInvalidator` so revocations reach it before `ttl` runs out.
+   * Redis store only: wait for replicas after revocations, role changes and rotations, and
+   * answer 503 when they do not confirm. Off by default (a revocation is then acknowledged by
+   * the primary alone, and a failover can lose it).
+   */
+  durability?: SessionDurabilityOptions;
+  /**
+   * In-process cache of validated sessions; off by default. With a Redis backend the module
+   * follows the session event stream and forgets revoked sessions within milliseconds.
    */
   localCache?: SessionLocalCacheOptions;
+  /**
+   * Session lifecycle events appended to the Redis stream `<keyPrefix>events` (Redis backend;
+   * on by default); `false` turns publishing off (a local cache still follows the stream).
+   */
+  events?: SessionEventsOptions | false;
 }
 
 /**

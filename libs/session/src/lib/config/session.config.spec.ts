@@ -15,6 +15,7 @@ describe('resolveSessionConfig', () => {
       storeTimeoutMs: 1000,
       autoPipelining: true,
       localCache: null,
+      durability: null,
       cookie: { name: 'cr_session', secure: false, sameSite: 'lax' },
     });
   });
@@ -34,9 +35,10 @@ describe('resolveSessionConfig', () => {
   it('names the backend the options give', () => {
     const store = new InMemorySessionStore();
     expect(resolveSessionConfig({ redis }).backend).toEqual({ kind: 'redis', connection: redis });
-    expect(resolveSessionConfig({ remote: { host: 'auth', port: 4001 } }).backend).toEqual({
+    const remote = { host: 'auth', port: 4001, tls: { ca: 'ca', cert: 'cert', key: 'key' } };
+    expect(resolveSessionConfig({ remote }).backend).toEqual({
       kind: 'remote',
-      connection: { host: 'auth', port: 4001 },
+      connection: remote,
     });
     expect(resolveSessionConfig({ store }).backend).toEqual({ kind: 'store', store });
   });
@@ -57,6 +59,27 @@ describe('resolveSessionConfig', () => {
     });
     expect(() => resolveSessionConfig({ redis, localCache: { ttl: 0 } })).toThrow(/ttl/);
     expect(() => resolveSessionConfig({ redis, localCache: { ttl: 1, max: 0 } })).toThrow(/max/);
+  });
+
+  it('resolves durability in seconds to milliseconds, and refuses one it cannot honour', () => {
+    expect(resolveSessionConfig({ redis, durability: { replicas: 1 } }).durability).toEqual({
+      replicas: 1,
+      timeoutMs: 500,
+    });
+    expect(
+      resolveSessionConfig({ redis, storeTimeout: 2, durability: { replicas: 2, timeout: 1.5 } })
+        .durability,
+    ).toEqual({ replicas: 2, timeoutMs: 1500 });
+    expect(() => resolveSessionConfig({ redis, durability: { replicas: 0 } })).toThrow(/replicas/);
+    expect(() => resolveSessionConfig({ redis, durability: { replicas: 1.5 } })).toThrow(
+      /replicas/,
+    );
+    expect(() => resolveSessionConfig({ redis, durability: { replicas: 1, timeout: 0 } })).toThrow(
+      /durability.timeout/,
+    );
+    expect(() => resolveSessionConfig({ redis, durability: { replicas: 1, timeout: 1 } })).toThrow(
+      /shorter than storeTimeout/,
+    );
   });
 
   it('refuses negative or zero timeouts', () => {

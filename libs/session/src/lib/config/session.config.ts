@@ -22,6 +22,8 @@ export interface SessionStoreSettings {
   keyPrefix: string;
   storeTimeoutMs: number;
   autoPipelining: boolean;
+  /** Null when revocations do not wait for replicas. */
+  durability: { replicas: number; timeoutMs: number } | null;
 }
 
 /** The options with every default applied; durations in milliseconds. */
@@ -31,6 +33,8 @@ export interface SessionConfig extends SessionStoreSettings {
   allowedOrigins: ReadonlySet<string>;
   /** Null when the local cache is off. */
   localCache: { ttlMs: number; max: number } | null;
+  /** Null when publishing lifecycle events is off. */
+  events: { maxLength: number } | null;
 }
 
 const DEFAULT_IDLE_TIMEOUT = 1800;
@@ -55,6 +59,7 @@ export function resolveSessionConfig(options: SessionModuleOptions): SessionConf
     },
     allowedOrigins: new Set(options.allowedOrigins ?? []),
     localCache: localCacheOf(options),
+    events: eventsOf(options),
   };
 }
 
@@ -69,14 +74,16 @@ export function resolveStoreSettings(options: SessionCommonOptions): SessionStor
   if (idleTimeoutMs === 0 || absoluteTimeoutMs === 0) {
     throw new Error('SessionModule: idleTimeout and absoluteTimeout must be positive');
   }
+  const storeTimeoutMs = milliseconds('storeTimeout', options.storeTimeout ?? 1);
   return {
     idleTimeoutMs,
     absoluteTimeoutMs,
     touchIntervalMs: milliseconds('touchInterval', options.touchInterval ?? idleTimeout / 10),
     maxSessionsPerUser: Math.max(0, Math.floor(options.maxSessionsPerUser ?? 10)),
     keyPrefix: options.keyPrefix ?? 'cr:',
-    storeTimeoutMs: milliseconds('storeTimeout', options.storeTimeout ?? 1),
+    storeTimeoutMs,
     autoPipelining: options.autoPipelining ?? true,
+    durability: durabilityOf(options, storeTimeoutMs),
   };
 }
 
@@ -85,6 +92,27 @@ function milliseconds(name: string, seconds: number): number {
     throw new Error(`SessionModule: ${name} must be a non-negative number of seconds`);
   }
   return Math.round(seconds * 1000);
+}
+
+function durabilityOf(
+  options: SessionCommonOptions,
+  storeTimeoutMs: number,
+): SessionStoreSettings['durability'] {
+  if (!options.durability) {
+    return null;
+  }
+  const { replicas, timeout = 0.5 } = options.durability;
+  if (!Number.isInteger(replicas) || replicas < 1) {
+    throw new Error('SessionModule: durability.replicas must be a positive integer');
+  }
+  const timeoutMs = milliseconds('durability.timeout', timeout);
+  // WAIT 0 would block forever; a WAIT longer than the store timeout would be cut by it.
+  if (timeoutMs === 0 || timeoutMs >= storeTimeoutMs) {
+    throw new Error(
+      'SessionModule: durability.timeout must be positive and shorter than storeTimeout',
+    );
+  }
+  return { replicas, timeoutMs };
 }
 
 function backendOf(options: SessionModuleOptions): SessionBackend {
@@ -111,4 +139,15 @@ function localCacheOf(options: SessionCommonOptions): SessionConfig['localCache'
     throw new Error('SessionModule: localCache.max must be a positive integer');
   }
   return { ttlMs: Math.round(ttl * 1000), max };
+}
+
+function eventsOf(options: SessionCommonOptions): SessionConfig['events'] {
+  if (options.events === false) {
+    return null;
+  }
+  const maxLength = options.events?.maxLength ?? 10_000;
+  if (!Number.isInteger(maxLength) || maxLength < 1) {
+    throw new Error('SessionModule: events.maxLength must be a positive integer');
+  }
+  return { maxLength };
 }

@@ -25,9 +25,11 @@ export interface CreatedSession {
 }
 
 /**
- * Where sessions live. `RedisSessionStore` reads and writes Redis; `RemoteSessionStore`
- * forwards every call to the auth service; `InMemorySessionStore` keeps them in the process.
- * Sessions are named by parsed ids (`SessionRef`), never by tokens; users by their id, the
+ * Where sessions live. `RedisSessionStore` reads and writes Redis; `RemoteSessionStore` asks
+ * the auth service to validate and patch by token, and refuses the rest (a validator);
+ * `InMemorySessionStore` keeps them in the process.
+ * Sessions are named by parsed ids (`SessionRef`; one parsed from a token also carries it, for
+ * `RemoteSessionStore` to send and never for a store to keep); users by their id, the
  * store finding their tag itself, so every operation is one call. A store whose backend fails
  * or times out rejects with `SessionStoreUnavailableError`.
  *
@@ -67,9 +69,33 @@ export interface SessionStore {
    * (then null).
    */
   rotate(from: SessionRef, to: SessionRef, revokeOthersOf?: string): Promise<Session | null>;
+  /**
+   * Revokes every session of every user at once, but `keep` (the caller's own): sets a
+   * watermark — sessions created before it are dead — and deletes what it outdates before it
+   * answers. The kept session's creation time moves to the watermark.
+   */
+  revokeEverything(keep?: SessionRef): Promise<{ notBefore: number; revoked: number }>;
+  /**
+   * Calls `listener` with the global-revocation watermark (epoch ms, 0 for none) now and
+   * whenever it moves, without a store call per request; returns a function that stops.
+   */
+  watchNotBefore(listener: (notBefore: number) => void): () => void;
+  /**
+   * Checks, at start-up, that the backend answers and can keep the store's promises; throws
+   * `SessionStoreUnavailableError` or `SessionStoreMisconfiguredError` (which says what to fix).
+   */
+  verify(): Promise<void>;
+  /**
+   * Optional: calls `listener` whenever `validate` finds a session past its deadline, so the
+   * expiry can be reported; returns a function that stops.
+   */
+  watchExpiries?(listener: SessionExpiryListener): () => void;
   /** Throws when the backend cannot be reached. */
   ping(): Promise<void>;
 }
+
+/** Hears of a session a validation found past its deadline (and deleted). */
+export type SessionExpiryListener = (expired: { id: string; userId: string }) => void;
 
 /** Injection token of the `SessionStore`; it lives beside the interface it shares a name with. */
 export const SessionStore = Symbol('cloakroom:session-store');

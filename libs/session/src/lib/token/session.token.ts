@@ -19,6 +19,12 @@ export interface SessionRef {
   digest: string;
   /** `<tag>.<digest>` */
   id: string;
+  /**
+   * The token the ref was parsed from, when it was parsed from one: what a store that asks
+   * another service (`RemoteSessionStore`) sends, so that a session id alone proves nothing.
+   * A store that keeps sessions never keeps it.
+   */
+  token?: string;
 }
 
 /** A fresh secret and its digest; the digest does not depend on the user's tag. */
@@ -59,7 +65,7 @@ export function parseToken(token: unknown): SessionRef | null {
     return null;
   }
   const match = TOKEN_PATTERN.exec(token);
-  return match ? sessionRef(match[1], digestOf(match[2])) : null;
+  return match ? { ...sessionRef(match[1], digestOf(match[2])), token } : null;
 }
 
 /** The session an id names, or null when the id is malformed. */

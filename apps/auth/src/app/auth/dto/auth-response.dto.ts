@@ -2,7 +2,17 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 
 import { Session } from '@cloakroom/session';
 
-import { UserDto } from '../../users/dto/user.dto';
+/** The user a session belongs to, as the session carries them. */
+export class SessionUserDto {
+  @ApiProperty({ format: 'uuid' })
+  id!: string;
+
+  @ApiProperty({ example: 'alice' })
+  username!: string;
+
+  @ApiProperty({ type: [String], example: ['customer'] })
+  roles!: string[];
+}
 
 export class SessionInfoDto {
   @ApiProperty({ description: 'Public session id: names the session, cannot log in' })
@@ -17,8 +27,8 @@ export class SessionInfoDto {
 
 /** The caller's user and session; `token` only on a bearer login or rotation. */
 export class AuthResponseDto {
-  @ApiProperty({ type: UserDto })
-  user!: UserDto;
+  @ApiProperty({ type: SessionUserDto })
+  user!: SessionUserDto;
 
   @ApiProperty({ type: SessionInfoDto })
   session!: SessionInfoDto;

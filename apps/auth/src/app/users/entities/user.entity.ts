@@ -17,6 +17,10 @@ export class User {
   @Column({ type: 'simple-json' })
   roles!: string[];
 
+  /** A disabled account cannot sign in; disabling it revoked its sessions. */
+  @Column({ type: 'boolean', default: false })
+  disabled!: boolean;
+
   @CreateDateColumn({ name: 'created_at' })
   createdAt!: Date;
 

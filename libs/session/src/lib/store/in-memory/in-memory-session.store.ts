@@ -35,6 +35,8 @@ export class InMemorySessionStore implements SessionStore {
   private readonly sessions = new Map<string, Session>();
   private readonly users = new Map<string, UserEntry>();
   private readonly settings: SessionStoreSettings;
+  private readonly watchers = new Set<(notBefore: number) => void>();
+  private notBefore = 0;
 
   constructor(options: InMemorySessionStoreOptions = {}) {
     this.settings = resolveStoreSettings(options);
@@ -181,7 +183,9 @@ export class InMemorySessionStore implements SessionStore {
       this.sessions.set(to.id, session);
       user.ids.splice(position < 0 ? user.ids.length : position, 0, to.id);
     }
-    if (revokeOthersOf) {
+    // As in Redis, where a user's sessions live under their tag: a user id whose sessions are
+    // under another tag than the token's is left alone.
+    if (revokeOthersOf && this.users.get(revokeOthersOf)?.tag === from.tag) {
       this.bump(revokeOthersOf);
       for (const other of await this.list(revokeOthersOf)) {
         if (other.id !== to.id) {
@@ -190,6 +194,33 @@ export class InMemorySessionStore implements SessionStore {
       }
     }
     return session && structuredClone(session);
+  }
+
+  async revokeEverything(keep?: SessionRef): Promise<{ notBefore: number; revoked: number }> {
+    this.check();
+    const notBefore = Date.now() + 1;
+    let revoked = 0;
+    for (const session of [...this.sessions.values()]) {
+      if (session.id === keep?.id) {
+        session.createdAt = notBefore;
+      } else if (session.createdAt < notBefore) {
+        this.forget(session);
+        revoked++;
+      }
+    }
+    this.notBefore = notBefore;
+    for (const listener of this.watchers) listener(notBefore);
+    return { notBefore, revoked };
+  }
+
+  watchNotBefore(listener: (notBefore: number) => void): () => void {
+    this.watchers.add(listener);
+    listener(this.notBefore);
+    return () => this.watchers.delete(listener);
+  }
+
+  async verify(): Promise<void> {
+    this.check();
   }
 
   async ping(): Promise<void> {

@@ -7,6 +7,8 @@ import type { SessionRef } from '../../token/session.token';
  * - `<prefix>{<tag>}:u:<userId>` a user's index: sorted set of digests scored by creation
  * - `<prefix>{<tag>}:g:<userId>` a user's revocation generation: a counter that every role
  *   change, revoke-all and password change moves (no TTL)
+ * - `<prefix>not-before`         the watermark of the last global revocation (epoch ms;
+ *   also the pub/sub channel that announces it)
  * - `<prefix>ut:<userId>`        the user's tag (no TTL: it must outlive every session it
  *   indexes, whatever their lifetimes and rotations)
  *
@@ -18,6 +20,27 @@ export class RedisKeys {
 
   userTag(userId: string): string {
     return `${this.prefix}ut:${userId}`;
+  }
+
+  /** The watermark of the last global revocation, and the channel announcing a new one. */
+  notBefore(): string {
+    return `${this.prefix}not-before`;
+  }
+
+  /** A SCAN pattern matching every session hash under the prefix. */
+  allSessions(): string {
+    return `${escapeGlob(this.prefix)}{*}:s:*`;
+  }
+
+  /** The tag and digest of a session hash's key, or null for another key. */
+  parseSession(key: string): { tag: string; digest: string } | null {
+    if (!key.startsWith(this.prefix)) {
+      return null;
+    }
+    const match = /^\{([A-Za-z0-9_-]{8})\}:s:([A-Za-z0-9_-]{22})$/.exec(
+      key.slice(this.prefix.length),
+    );
+    return match ? { tag: match[1], digest: match[2] } : null;
   }
 
   session(ref: SessionRef): string {
@@ -46,4 +69,8 @@ export class RedisKeys {
   indexPrefix(tag: string): string {
     return `${this.prefix}{${tag}}:u:`;
   }
+}
+
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (char) => `\\${char}`);
 }

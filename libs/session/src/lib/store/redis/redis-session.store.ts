@@ -6,9 +6,17 @@ import type { SessionStoreSettings } from '../../config/session.config';
 import { SessionStoreUnavailableError } from '../../errors/session-store-unavailable.error';
 import type { Session } from '../../session.types';
 import { isUserTag, newUserTag, SessionRef, sessionRef } from '../../token/session.token';
-import type { CreatedSession, NewSessionRecord, SessionStore } from '../session-store.interface';
+import type {
+  CreatedSession,
+  NewSessionRecord,
+  SessionExpiryListener,
+  SessionStore,
+} from '../session-store.interface';
 import { createRedisClient } from './redis-client.factory';
+import { assertSafeEvictionPolicy } from './eviction-policy';
 import { RedisKeys } from './redis-keys';
+import { ReplicaAcknowledgement, WrittenAt } from './replica-acknowledgement';
+import { RedisWatermark } from './redis-watermark';
 import {
   decodeSession,
   encodeAttributeChanges,
@@ -16,7 +24,7 @@ import {
   encodeRoles,
   timestampFields,
 } from './session-fields';
-import { SESSION_SCRIPTS, SessionScriptName } from './session-scripts';
+import { installSessionScripts, loadSessionScripts, SessionScriptName } from './session-scripts';
 
 type Reply = string | number | null | Reply[];
 type ScriptCall = (...args: Array<string | number>) => Promise<Reply>;
@@ -36,6 +44,11 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   private readonly client: ScriptedClient;
   private readonly ownsClient: boolean;
   private readonly keys: RedisKeys;
+  private readonly expiryListeners = new Set<SessionExpiryListener>();
+  private readonly watermark: RedisWatermark;
+  /** Runs the writes that remove access: the main client, or one of its own with `durability`. */
+  private readonly writer: ScriptedClient;
+  private readonly acknowledgement: ReplicaAcknowledgement | null;
 
   constructor(
     connection: SessionRedisConnection,
@@ -46,11 +59,25 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     if (owned) {
       this.reportOutages(client);
     }
-    for (const [name, script] of Object.entries(SESSION_SCRIPTS)) {
-      client.defineCommand(name, script);
-    }
+    installSessionScripts(client);
+    // Every (re)connection: Redis may have restarted or failed over with an empty script cache.
+    client.on('ready', () => void loadSessionScripts(client));
     this.client = client as ScriptedClient;
     this.keys = new RedisKeys(settings.keyPrefix);
+    if (settings.durability) {
+      // A connection of our own, even beside a client the app gave: a WAIT blocks its
+      // connection while replicas lag, and session checks must not queue behind it.
+      const writer = client.duplicate();
+      // The main client's outage warning covers this one too.
+      writer.on('error', () => undefined);
+      installSessionScripts(writer);
+      this.writer = writer as ScriptedClient;
+      this.acknowledgement = new ReplicaAcknowledgement(writer, settings.durability);
+    } else {
+      this.writer = this.client;
+      this.acknowledgement = null;
+    }
+    this.watermark = new RedisWatermark(this.writer, this.keys);
   }
 
   /** The ioredis client, for health checks and for apps that share the connection. */
@@ -59,26 +86,25 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   }
 
   async onModuleInit(): Promise<void> {
-    if (this.client.status === 'ready' || !this.ownsClient) {
-      return;
-    }
     // Waiting a little lets the first requests find a connection; a Redis that is down at
     // start is not fatal here: requests answer 503 until it comes back.
-    const ready = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), Math.max(this.settings.storeTimeoutMs, 2000));
-      this.client.once('ready', () => {
-        clearTimeout(timer);
-        resolve(true);
-      });
-    });
-    if (!ready) {
+    const ready = await Promise.all([
+      this.ownsClient ? this.whenReady(this.client) : true,
+      this.writer !== this.client ? this.whenReady(this.writer) : true,
+    ]);
+    if (ready.includes(false)) {
       this.logger.warn('Redis is not reachable yet; session checks answer 503 until it is');
+    } else {
+      await loadSessionScripts(this.client);
     }
   }
 
   onModuleDestroy(): void {
     if (this.ownsClient) {
       this.client.disconnect();
+    }
+    if (this.writer !== this.client) {
+      this.writer.disconnect();
     }
   }
 
@@ -125,7 +151,23 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
         this.settings.touchIntervalMs,
       ),
     );
+    if (Array.isArray(reply) && reply.length === 1) {
+      this.reportExpiry(ref.id, String(reply[0]));
+      return null;
+    }
     return reply ? this.decode(ref.id, reply as string[]) : null;
+  }
+
+  /** `listener` hears of every session `validate` finds past its deadline; returns a stop. */
+  watchExpiries(listener: SessionExpiryListener): () => void {
+    this.expiryListeners.add(listener);
+    return () => this.expiryListeners.delete(listener);
+  }
+
+  private reportExpiry(id: string, userId: string): void {
+    for (const listener of this.expiryListeners) {
+      listener({ id, userId });
+    }
   }
 
   async get(ref: SessionRef): Promise<Session | null> {
@@ -145,8 +187,8 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   }
 
   async revoke(ref: SessionRef, ownerId = ''): Promise<boolean> {
-    const reply = await this.call(() =>
-      this.client.cloakroomRevoke(
+    const reply = await this.write({ key: this.keys.session(ref) }, () =>
+      this.writer.cloakroomRevoke(
         this.keys.session(ref),
         this.keys.indexPrefix(ref.tag),
         ref.digest,
@@ -162,7 +204,11 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
       return [];
     }
     const reply = (await this.call(() =>
-      this.client.cloakroomList(this.keys.index(tag, userId), this.keys.sessionPrefix(tag)),
+      this.client.cloakroomList(
+        this.keys.index(tag, userId),
+        this.keys.sessionPrefix(tag),
+        this.settings.idleTimeoutMs,
+      ),
     )) as Array<string | string[]>;
     const sessions: Session[] = [];
     for (let i = 0; i < reply.length; i += 2) {
@@ -176,8 +222,8 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     if (!tag) {
       return 0;
     }
-    return (await this.call(() =>
-      this.client.cloakroomRevokeAll(
+    return (await this.write({ key: this.keys.index(tag, userId) }, () =>
+      this.writer.cloakroomRevokeAll(
         this.keys.index(tag, userId),
         this.keys.generation(tag, userId),
         this.keys.sessionPrefix(tag),
@@ -191,8 +237,8 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     if (!tag) {
       return 0;
     }
-    return (await this.call(() =>
-      this.client.cloakroomSetRoles(
+    return (await this.write({ key: this.keys.index(tag, userId) }, () =>
+      this.writer.cloakroomSetRoles(
         this.keys.index(tag, userId),
         this.keys.generation(tag, userId),
         this.keys.sessionPrefix(tag),
@@ -205,8 +251,9 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     if (from.tag !== to.tag) {
       throw new Error('A session can only rotate within its user tag');
     }
-    const reply = await this.call(() =>
-      this.client.cloakroomRotate(
+    // The old token dies (and, with revokeOthersOf, every other session of the user).
+    const reply = await this.write({ key: this.keys.session(from) }, () =>
+      this.writer.cloakroomRotate(
         this.keys.session(from),
         this.keys.session(to),
         this.settings.idleTimeoutMs,
@@ -219,6 +266,21 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
       ),
     );
     return reply ? this.decode(to.id, reply as string[]) : null;
+  }
+
+  revokeEverything(keep?: SessionRef): Promise<{ notBefore: number; revoked: number }> {
+    return this.write('every-master', () =>
+      this.watermark.revokeAllBefore(keep && { key: this.keys.session(keep) }),
+    );
+  }
+
+  watchNotBefore(listener: (notBefore: number) => void): () => void {
+    return this.watermark.watch(listener);
+  }
+
+  async verify(): Promise<void> {
+    await this.ping();
+    await assertSafeEvictionPolicy(this.client);
   }
 
   async ping(): Promise<void> {
@@ -259,6 +321,31 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     });
     client.on('ready', () => {
       down = false;
+    });
+  }
+
+  /**
+   * A write that removes or reduces access, sent by `writer`; with `durability`, answered only
+   * once enough replicas hold it (else SessionStoreUnavailableError). It waits even when the
+   * write changed nothing: an earlier write of the same connection may still be unconfirmed.
+   */
+  private async write<T>(at: WrittenAt, operation: () => Promise<T>): Promise<T> {
+    const result = await this.call(operation);
+    await this.acknowledgement?.confirm(at);
+    return result;
+  }
+
+  /** Whether `client` is (or becomes within the connect timeout) ready. */
+  private whenReady(client: Redis | Cluster): Promise<boolean> {
+    if (client.status === 'ready') {
+      return Promise.resolve(true);
+    }
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), Math.max(this.settings.storeTimeoutMs, 2000));
+      client.once('ready', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
     });
   }
 

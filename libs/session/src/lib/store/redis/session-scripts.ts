@@ -1,6 +1,11 @@
 // eslint-disable-next-line @typescript-eslint/triple-slash-reference -- apps compile this file through the path alias, so the *.lua module type must travel with it
 /// <reference path="./lua.d.ts" />
+import { createHash } from 'node:crypto';
+
+import { Cluster, Redis } from 'ioredis';
+
 import createScript from './scripts/create.lua';
+import keepScript from './scripts/keep.lua';
 import listScript from './scripts/list.lua';
 import patchScript from './scripts/patch.lua';
 import prelude from './scripts/prelude.lua';
@@ -8,6 +13,7 @@ import revokeAllScript from './scripts/revoke-all.lua';
 import revokeScript from './scripts/revoke.lua';
 import rotateScript from './scripts/rotate.lua';
 import setRolesScript from './scripts/set-roles.lua';
+import sweepScript from './scripts/sweep.lua';
 import validateScript from './scripts/validate.lua';
 import { LUA_FIELDS } from './session-fields';
 
@@ -16,10 +22,7 @@ function withPrelude(script: string): string {
   return `${LUA_FIELDS}${prelude}\n${script}`;
 }
 
-/**
- * The scripts as ioredis custom commands: registered once per client with `defineCommand`,
- * then called by EVALSHA (ioredis loads a script again after a NOSCRIPT reply).
- */
+/** The scripts, each run by EVALSHA through the methods `installSessionScripts` adds. */
 export const SESSION_SCRIPTS = {
   cloakroomValidate: { lua: withPrelude(validateScript), numberOfKeys: 1 },
   cloakroomCreate: { lua: withPrelude(createScript), numberOfKeys: 3 },
@@ -29,6 +32,54 @@ export const SESSION_SCRIPTS = {
   cloakroomSetRoles: { lua: withPrelude(setRolesScript), numberOfKeys: 2 },
   cloakroomList: { lua: withPrelude(listScript), numberOfKeys: 1 },
   cloakroomPatch: { lua: withPrelude(patchScript), numberOfKeys: 1 },
+  cloakroomSweep: { lua: withPrelude(sweepScript), numberOfKeys: 1 },
+  cloakroomKeep: { lua: withPrelude(keepScript), numberOfKeys: 1 },
 } as const;
 
 export type SessionScriptName = keyof typeof SESSION_SCRIPTS;
+
+/**
+ * Loads every script into the script cache of every master, so that services whose Redis user
+ * may only call scripts by SHA (EVALSHA, never EVAL: see `sessionAclRules`) find them there.
+ * The owner of the sessions (auth) does it each time its connection becomes ready — after a
+ * restart or a failover, the cache is empty. A user without SCRIPT LOAD is refused quietly:
+ * it relies on the owner's load.
+ */
+export async function loadSessionScripts(client: Redis | Cluster): Promise<void> {
+  const nodes = client instanceof Cluster ? client.nodes('master') : [client];
+  await Promise.all(
+    nodes.flatMap((node) =>
+      Object.values(SESSION_SCRIPTS).map((script) =>
+        node.script('LOAD', script.lua).catch(() => undefined),
+      ),
+    ),
+  );
+}
+
+type ScriptReply = string | number | null | ScriptReply[];
+
+/**
+ * Adds one method per script to the client (`client.cloakroomValidate(...keys, ...args)`), each
+ * sent as EVALSHA only — ioredis' `defineCommand` sends EVAL the first time on every
+ * connection, which a `validator` Redis user may not run. On NOSCRIPT (an empty script cache
+ * after a restart or failover) it loads the scripts (an owner may; a validator's attempt is
+ * refused quietly and it waits for the owner's) and tries once more.
+ */
+export function installSessionScripts(client: Redis | Cluster): void {
+  for (const [name, script] of Object.entries(SESSION_SCRIPTS)) {
+    const sha = createHash('sha1').update(script.lua).digest('hex');
+    const call = (...args: Array<string | number>): Promise<ScriptReply> =>
+      client.evalsha(sha, script.numberOfKeys, ...args) as Promise<ScriptReply>;
+    Object.defineProperty(client, name, {
+      configurable: true,
+      value: (...args: Array<string | number>) =>
+        call(...args).catch(async (error: Error) => {
+          if (!error.message.startsWith('NOSCRIPT')) {
+            throw error;
+          }
+          await loadSessionScripts(client);
+          return call(...args);
+        }),
+    });
+  }
+}

@@ -4,19 +4,28 @@ import { firstValueFrom, timeout } from 'rxjs';
 
 import type { SessionRemoteConnection } from '../../config/session-options.interface';
 import type { SessionStoreSettings } from '../../config/session.config';
+import { SessionOperationNotServedError } from '../../errors/session-operation-not-served.error';
 import { SessionStoreUnavailableError } from '../../errors/session-store-unavailable.error';
 import { SessionRpc } from '../../session.constants';
 import type { Session } from '../../session.types';
 import type { SessionRef } from '../../token/session.token';
-import type { CreatedSession, NewSessionRecord, SessionStore } from '../session-store.interface';
+import type { CreatedSession, SessionStore } from '../session-store.interface';
+
+/** Larger answers are refused: a session is a few hundred bytes, its attributes a few KiB. */
+const MAX_ANSWER_SIZE = 64 * 1024;
 
 /**
- * A `SessionStore` that never touches Redis: every call is one message to the auth service's
- * TCP microservice (`SessionRpcController`), which runs it against its own store. Sessions
- * travel by id; the controller parses them again, since it cannot trust its callers.
+ * A `SessionStore` for a service that must not touch Redis: it asks the auth service's session
+ * RPC (`SessionRpcModule`) over mutual TLS. It is a validator: it validates a session by the
+ * token the client presented, patches app attributes of that same session, and nothing else —
+ * auth creates, rotates, lists and revokes sessions in-process, and the other operations reject
+ * with `SessionOperationNotServedError`. Auth hashes the token itself: a session id, public by
+ * design, yields nothing here.
  *
  * @example
- * SessionModule.forRoot({ remote: { host: 'auth', port: 4001 } })
+ * SessionModule.forRoot({
+ *   remote: { host: 'auth', port: 4001, tls: { ca, cert, key } },
+ * })
  */
 @Injectable()
 export class RemoteSessionStore implements SessionStore, OnModuleDestroy {
@@ -26,53 +35,97 @@ export class RemoteSessionStore implements SessionStore, OnModuleDestroy {
     connection: SessionRemoteConnection,
     private readonly settings: Pick<SessionStoreSettings, 'storeTimeoutMs'>,
   ) {
-    this.client = ClientProxyFactory.create({ transport: Transport.TCP, options: connection });
+    const { host, port, tls } = connection;
+    if (!tls?.ca || !tls.cert || !tls.key) {
+      // Tokens cross this connection: never in plaintext, never to an unverified server.
+      throw new Error('RemoteSessionStore: `remote.tls` needs `ca`, `cert` and `key`');
+    }
+    this.client = ClientProxyFactory.create({
+      transport: Transport.TCP,
+      options: {
+        host,
+        port,
+        maxBufferSize: MAX_ANSWER_SIZE,
+        tlsOptions: {
+          ca: tls.ca,
+          cert: tls.cert,
+          key: tls.key,
+          servername: tls.servername,
+          minVersion: 'TLSv1.3',
+        },
+      },
+    });
   }
 
   async onModuleDestroy(): Promise<void> {
     await this.client.close();
   }
 
-  create(record: NewSessionRecord): Promise<CreatedSession | null> {
-    return this.send(SessionRpc.create, { record });
-  }
-
+  /** Needs a ref parsed from a token (`SessionService.validate(token)` gives one). */
   validate(ref: SessionRef): Promise<Session | null> {
-    return this.send(SessionRpc.validate, { id: ref.id });
+    if (!ref.token) {
+      return notServed('validate by id', 'validation needs the token');
+    }
+    return this.send(SessionRpc.validate, { token: ref.token });
   }
 
-  get(ref: SessionRef): Promise<Session | null> {
-    return this.send(SessionRpc.get, { id: ref.id });
-  }
-
+  /** Needs a ref parsed from a token: a service may only write the session it was shown. */
   patch(ref: SessionRef, attributes: Record<string, unknown>): Promise<boolean> {
+    if (!ref.token) {
+      return notServed('patch by id', 'pass the token the client presented');
+    }
     // JSON drops undefined values, which mean "remove": send removals as a list.
     const remove = Object.keys(attributes).filter((name) => attributes[name] === undefined);
-    return this.send(SessionRpc.patch, { id: ref.id, attributes, remove });
+    return this.send(SessionRpc.patch, { token: ref.token, attributes, remove });
   }
 
-  revoke(ref: SessionRef, ownerId?: string): Promise<boolean> {
-    return this.send(SessionRpc.revoke, { id: ref.id, ownerId });
+  create(): Promise<CreatedSession | null> {
+    return notServed('create');
   }
 
-  list(userId: string): Promise<Session[]> {
-    return this.send(SessionRpc.list, { userId });
+  get(): Promise<Session | null> {
+    return notServed('get', 'validate by token instead');
   }
 
-  revokeAll(userId: string, except?: SessionRef): Promise<number> {
-    return this.send(SessionRpc.revokeAll, { userId, exceptId: except?.id });
+  revoke(): Promise<boolean> {
+    return notServed('revoke');
   }
 
-  setRoles(userId: string, roles: string[]): Promise<number> {
-    return this.send(SessionRpc.setRoles, { userId, roles });
+  list(): Promise<Session[]> {
+    return notServed('list');
   }
 
-  generation(userId: string): Promise<string> {
-    return this.send(SessionRpc.generation, { userId });
+  revokeAll(): Promise<number> {
+    return notServed('revokeAll');
   }
 
-  rotate(from: SessionRef, to: SessionRef, revokeOthersOf?: string): Promise<Session | null> {
-    return this.send(SessionRpc.rotate, { fromId: from.id, toId: to.id, revokeOthersOf });
+  setRoles(): Promise<number> {
+    return notServed('setRoles');
+  }
+
+  generation(): Promise<string> {
+    return notServed('generation');
+  }
+
+  rotate(): Promise<Session | null> {
+    return notServed('rotate');
+  }
+
+  revokeEverything(): Promise<{ notBefore: number; revoked: number }> {
+    return notServed('revokeEverything');
+  }
+
+  /**
+   * Nothing to watch here: the auth service applies the watermark to every validation it
+   * answers for this store.
+   */
+  watchNotBefore(): () => void {
+    return () => undefined;
+  }
+
+  /** The auth service checks its own Redis; here, it only has to answer. */
+  verify(): Promise<void> {
+    return this.ping();
   }
 
   async ping(): Promise<void> {
@@ -85,7 +138,27 @@ export class RemoteSessionStore implements SessionStore, OnModuleDestroy {
         this.client.send<T>(pattern, payload).pipe(timeout(this.settings.storeTimeoutMs)),
       );
     } catch (error) {
+      if (isRefusal(error)) {
+        throw new SessionOperationNotServedError(pattern, error.message);
+      }
       throw new SessionStoreUnavailableError(error);
     }
   }
+}
+
+/**
+ * What `SessionRpcController` answers to a call this service's capabilities do not allow:
+ * `{ refused: true, message }`, or the `RpcException` itself when the server's exception
+ * filter passes RPC errors through (`{ error: { refused: true }, message }`).
+ */
+function isRefusal(error: unknown): error is { message: string } {
+  if (typeof error !== 'object' || error === null) {
+    return false;
+  }
+  const { refused, error: inner } = error as { refused?: unknown; error?: { refused?: unknown } };
+  return refused === true || inner?.refused === true;
+}
+
+function notServed<T>(operation: string, reason?: string): Promise<T> {
+  return Promise.reject(new SessionOperationNotServedError(operation, reason));
 }

@@ -1,135 +1,120 @@
-import { Controller, Inject } from '@nestjs/common';
-import { MessagePattern, Payload, RpcException } from '@nestjs/microservices';
+import { Controller, Inject, Logger, Optional } from '@nestjs/common';
+import { Ctx, MessagePattern, Payload, RpcException, TcpContext } from '@nestjs/microservices';
+import { TLSSocket } from 'node:tls';
 
 import { Public } from '../../http/public.decorator';
-import { SessionRpc } from '../../session.constants';
+import { NotBeforeWatermark } from '../../revocation/not-before.watermark';
+import { SESSION_RPC_OPTIONS, SessionRpc } from '../../session.constants';
 import type { Session } from '../../session.types';
-import { isDigest, parseSessionId } from '../../token/session.token';
-import { CreatedSession, NewSessionRecord, SessionStore } from '../session-store.interface';
+import { parseToken } from '../../token/session.token';
+import { SessionStore } from '../session-store.interface';
+import {
+  SessionRpcCall,
+  SessionRpcCapability,
+  SessionRpcOptions,
+  sessionFields,
+} from './session-rpc.capabilities';
+
+/** The identity of a caller that showed no verified client certificate. */
+const ANONYMOUS = '(no client certificate)';
 
 /**
- * Serves the session store over a Nest microservice transport, for services that run
- * `SessionModule` with `remote`. Register it in the auth service, next to a `SessionModule`
- * with `redis`, and connect a TCP microservice.
+ * The auth service's session RPC (register it with `SessionRpcModule`), for services that run
+ * `SessionModule` with `remote`. It serves three calls and nothing else: `validate` by token
+ * (auth hashes the token: a public session id yields nothing), `patch` of the app attributes
+ * of the session a token names (the caller proves it holds the token), and `ping`.
  *
- * It is a trust boundary: every payload is checked before it reaches the store. A malformed
- * session id names no session (null, false); anything else malformed is refused.
- *
- * @example
- * @Module({ imports: [SessionModule.forRoot({ redis })], controllers: [SessionRpcController] })
- * export class AuthModule {}
+ * It is a trust boundary. The caller is the common name of its client certificate, verified by
+ * the TLS layer (`sessionRpcTransport`); the capability table says what each caller may call
+ * and which session fields it receives. Refusals are logged once per caller and reason.
  */
 @Public()
 @Controller()
 export class SessionRpcController {
-  constructor(@Inject(SessionStore) private readonly store: SessionStore) {}
+  private readonly logger = new Logger('SessionRpc');
+  private readonly reported = new Set<string>();
+
+  constructor(
+    @Inject(SessionStore) private readonly store: SessionStore,
+    @Inject(SESSION_RPC_OPTIONS) private readonly options: SessionRpcOptions,
+    // Remote callers cannot watch the store: the watermark of a global revocation is applied
+    // here, for them.
+    @Optional()
+    @Inject(NotBeforeWatermark)
+    private readonly watermark: NotBeforeWatermark | null = null,
+  ) {}
 
   @MessagePattern(SessionRpc.validate)
-  async validate(@Payload() payload: { id?: unknown }): Promise<Session | null> {
-    const ref = parseSessionId(payload?.id);
-    return ref ? this.store.validate(ref) : null;
-  }
-
-  @MessagePattern(SessionRpc.get)
-  async get(@Payload() payload: { id?: unknown }): Promise<Session | null> {
-    const ref = parseSessionId(payload?.id);
-    return ref ? this.store.get(ref) : null;
-  }
-
-  @MessagePattern(SessionRpc.create)
-  create(@Payload() payload: { record?: unknown }): Promise<CreatedSession | null> {
-    return this.store.create(newSessionRecord(payload?.record));
+  async validate(
+    @Payload() payload: { token?: unknown },
+    @Ctx() context: TcpContext,
+  ): Promise<Session | null> {
+    const capability = this.authorize(context, 'validate');
+    const ref = parseToken(payload?.token);
+    const session = ref && this.live(await this.store.validate(ref));
+    return session ? sessionFields(session, capability.fields) : null;
   }
 
   @MessagePattern(SessionRpc.patch)
   async patch(
-    @Payload() payload: { id?: unknown; attributes?: unknown; remove?: unknown },
+    @Payload() payload: { token?: unknown; attributes?: unknown; remove?: unknown },
+    @Ctx() context: TcpContext,
   ): Promise<boolean> {
-    const ref = parseSessionId(payload?.id);
+    this.authorize(context, 'patch');
     const changes = { ...record(payload?.attributes, 'attributes') };
     for (const name of strings(payload?.remove ?? [], 'remove')) changes[name] = undefined;
-    return ref ? this.store.patch(ref, changes) : false;
-  }
-
-  @MessagePattern(SessionRpc.revoke)
-  async revoke(@Payload() payload: { id?: unknown; ownerId?: unknown }): Promise<boolean> {
-    const ref = parseSessionId(payload?.id);
-    const ownerId = payload?.ownerId === undefined ? undefined : text(payload.ownerId, 'ownerId');
-    return ref ? this.store.revoke(ref, ownerId) : false;
-  }
-
-  @MessagePattern(SessionRpc.list)
-  list(@Payload() payload: { userId?: unknown }): Promise<Session[]> {
-    return this.store.list(text(payload?.userId, 'userId'));
-  }
-
-  @MessagePattern(SessionRpc.revokeAll)
-  revokeAll(@Payload() payload: { userId?: unknown; exceptId?: unknown }): Promise<number> {
-    const userId = text(payload?.userId, 'userId');
-    if (payload.exceptId === undefined) {
-      return this.store.revokeAll(userId);
+    const ref = parseToken(payload?.token);
+    // A session a global revocation outdates is dead, even before the sweep deletes it.
+    if (!ref || !this.live(await this.store.get(ref))) {
+      return false;
     }
-    const except = parseSessionId(payload.exceptId);
-    if (!except) {
-      throw malformed('exceptId');
-    }
-    return this.store.revokeAll(userId, except);
-  }
-
-  @MessagePattern(SessionRpc.setRoles)
-  setRoles(@Payload() payload: { userId?: unknown; roles?: unknown }): Promise<number> {
-    return this.store.setRoles(text(payload?.userId, 'userId'), strings(payload?.roles, 'roles'));
-  }
-
-  @MessagePattern(SessionRpc.rotate)
-  async rotate(
-    @Payload() payload: { fromId?: unknown; toId?: unknown; revokeOthersOf?: unknown },
-  ): Promise<Session | null> {
-    const from = parseSessionId(payload?.fromId);
-    const to = parseSessionId(payload?.toId);
-    if (!to || (from && from.tag !== to.tag)) {
-      throw malformed('toId');
-    }
-    const revokeOthersOf =
-      payload.revokeOthersOf === undefined || payload.revokeOthersOf === null
-        ? undefined
-        : text(payload.revokeOthersOf, 'revokeOthersOf');
-    return from ? this.store.rotate(from, to, revokeOthersOf) : null;
-  }
-
-  @MessagePattern(SessionRpc.generation)
-  generation(@Payload() payload: { userId?: unknown }): Promise<string> {
-    return this.store.generation(text(payload?.userId, 'userId'));
+    return this.store.patch(ref, changes);
   }
 
   @MessagePattern(SessionRpc.ping)
-  async ping(): Promise<true> {
+  async ping(@Ctx() context: TcpContext): Promise<true> {
+    this.authorize(context, 'ping');
     await this.store.ping();
     return true;
   }
+
+  /** The caller's capability, or a refusal (logged once per caller and reason). */
+  private authorize(context: TcpContext, call: SessionRpcCall | 'ping'): SessionRpcCapability {
+    const caller = callerOf(context);
+    const capability = caller === ANONYMOUS ? undefined : this.options.capabilities[caller];
+    if (!capability) {
+      throw this.refuse(caller, call, 'not in the capability table');
+    }
+    if (call !== 'ping' && !capability.calls.includes(call)) {
+      throw this.refuse(caller, call, `may not call ${call}`);
+    }
+    return capability;
+  }
+
+  private refuse(caller: string, call: string, reason: string): RpcException {
+    const key = `${caller}\n${reason}`;
+    if (!this.reported.has(key)) {
+      this.reported.add(key);
+      this.logger.warn(
+        `Refused ${call} from ${caller}: ${reason} (further refusals of this kind are not logged)`,
+      );
+    }
+    return new RpcException({ refused: true, message: `refused: ${reason}` });
+  }
+
+  private live(session: Session | null): Session | null {
+    return session && this.watermark?.outdates(session) ? null : session;
+  }
 }
 
-function newSessionRecord(value: unknown): NewSessionRecord {
-  const given = record(value, 'record');
-  const user = record(given['user'], 'user');
-  if (!isDigest(given['digest'])) {
-    throw malformed('digest');
+/** The common name of the caller's verified client certificate. */
+function callerOf(context: TcpContext): string {
+  const socket = context.getSocketRef?.().netSocket;
+  if (!(socket instanceof TLSSocket) || !socket.authorized) {
+    return ANONYMOUS;
   }
-  return {
-    digest: given['digest'],
-    user: {
-      id: text(user['id'], 'user.id'),
-      username: text(user['username'], 'user.username'),
-      roles: strings(user['roles'], 'user.roles'),
-    },
-    ip: given['ip'] === undefined ? undefined : text(given['ip'], 'ip'),
-    userAgent: given['userAgent'] === undefined ? undefined : text(given['userAgent'], 'userAgent'),
-    attributes: record(given['attributes'] ?? {}, 'attributes'),
-    expectedGeneration:
-      given['expectedGeneration'] === undefined
-        ? undefined
-        : text(given['expectedGeneration'], 'expectedGeneration'),
-  };
+  const name = socket.getPeerCertificate().subject?.CN;
+  return typeof name === 'string' && name !== '' ? name : ANONYMOUS;
 }
 
 function record(value: unknown, name: string): Record<string, unknown> {
@@ -137,13 +122,6 @@ function record(value: unknown, name: string): Record<string, unknown> {
     throw malformed(name);
   }
   return value as Record<string, unknown>;
-}
-
-function text(value: unknown, name: string): string {
-  if (typeof value !== 'string') {
-    throw malformed(name);
-  }
-  return value;
 }
 
 function strings(value: unknown, name: string): string[] {

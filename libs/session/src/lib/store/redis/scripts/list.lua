@@ -2,21 +2,37 @@
 --
 -- KEYS[1]  the user's index
 -- ARGV[1]  key prefix of this user's session hashes ("<prefix>{<tag>}:s:")
+-- ARGV[2]  idle timeout, milliseconds, for sessions written before they carried their own
 --
 -- Returns  { digest, { field, value, … } } pairs, oldest first. Members whose hash
---          expired are pruned from the index.
+--          expired are pruned from the index. lastSeenAt is read from each hash's TTL, as
+--          validate.lua sets it.
 -- Session keys are built from ARGV[1] and the index members: see README.md.
-local prefix = name_arg(1)
+local prefix, fallbackIdle = name_arg(1), int_arg(2)
 local now = now_ms()
 local result = {}
 for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local key = prefix .. member
   local fields = redis.call('HGETALL', key)
   local alive = #fields > 0
+  local touchedAt, deadline, idle = nil, nil, fallbackIdle
   for i = 1, #fields, 2 do
-    if fields[i] == FIELD.absoluteExpiresAt and tonumber(fields[i + 1]) <= now then
-      alive = false
-      redis.call('DEL', key)
+    if fields[i] == FIELD.absoluteExpiresAt then
+      deadline = tonumber(fields[i + 1])
+      if deadline <= now then
+        alive = false
+        redis.call('DEL', key)
+      end
+    elseif fields[i] == FIELD.lastSeenAt then
+      touchedAt = i + 1
+    elseif fields[i] == FIELD.idleTimeout then
+      idle = tonumber(fields[i + 1]) or fallbackIdle
+    end
+  end
+  if alive and touchedAt and deadline then
+    local ttl = redis.call('PTTL', key)
+    if ttl >= 0 and now + ttl < deadline then
+      fields[touchedAt] = tostring(math.max(tonumber(fields[touchedAt]), now + ttl - idle))
     end
   end
   if alive then

@@ -1,0 +1,28 @@
+import type { Session, SessionRpcCapabilities } from '@cloakroom/session';
+
+/** What every validating service needs: who the user is, their roles, the session's times. */
+const IDENTITY: (keyof Session)[] = [
+  'id',
+  'userId',
+  'username',
+  'roles',
+  'createdAt',
+  'lastSeenAt',
+  'expiresAt',
+  'absoluteExpiresAt',
+];
+
+/**
+ * Who may call the session RPC, by the common name of their client certificate, and what for.
+ * No service gets the client's address or user agent: they are auth's business (the session
+ * list). Creating, rotating, listing and revoking sessions, and roles, are never served.
+ *
+ * @example
+ * SessionRpcModule.register({ capabilities: SESSION_RPC_CAPABILITIES });
+ */
+export const SESSION_RPC_CAPABILITIES: SessionRpcCapabilities = {
+  // Public reads, admin writes: it needs the roles, nothing it could write.
+  catalog: { calls: ['validate'], fields: IDENTITY },
+  // Runs in direct (Redis) mode today; in remote mode it would keep its cart in the session.
+  orders: { calls: ['validate', 'patch'], fields: [...IDENTITY, 'attributes'] },
+};

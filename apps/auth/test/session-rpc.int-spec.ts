@@ -1,0 +1,233 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect as connectTcp, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect as connectTls, ConnectionOptions } from 'node:tls';
+
+import { Logger } from '@nestjs/common';
+import request from 'supertest';
+
+import { makeDevCertificates } from '@cloakroom/session/testing';
+
+import { AuthApp, createUser, loginWithBearer, loginWithCookie, startAuthApp } from './auth-app';
+
+/** What a raw client saw: an answer frame, or the connection closing without one. */
+interface Outcome {
+  answer?: { id: string; response?: unknown; err?: unknown };
+  closed: boolean;
+}
+
+/** Nest's TCP framing, written by hand: `<length of the JSON>#<JSON>`. */
+function frame(pattern: string, data: unknown): string {
+  const json = JSON.stringify({ pattern, data, id: randomUUID() });
+  return `${json.length}#${json}`;
+}
+
+/**
+ * Sends one frame as soon as the connection can carry it, and waits for an answer frame or for
+ * the server to close the connection, whichever comes first (no timer: a test that gets
+ * neither fails on Jest's timeout).
+ */
+function exchange(open: (ready: () => void) => Socket, payload: string): Promise<Outcome> {
+  return new Promise((resolve) => {
+    let received = '';
+    const socket = open(() => socket.write(payload));
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      received += chunk;
+      const hash = received.indexOf('#');
+      const length = Number(received.slice(0, hash));
+      if (hash > 0 && received.length - hash - 1 >= length) {
+        resolve({ answer: JSON.parse(received.slice(hash + 1, hash + 1 + length)), closed: false });
+        socket.destroy();
+      }
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve({ closed: true }));
+  });
+}
+
+const digestOf = (secret: string) =>
+  createHash('sha256').update(secret).digest('base64url').slice(0, 22);
+
+describe('the session RPC, tried as an attacker on the service network would', () => {
+  let auth: AuthApp;
+  let victim: { id: string; token: string; sessionId: string; tag: string };
+  let admin: { id: string; tag: string };
+  const strangerDir = mkdtempSync(join(tmpdir(), 'forger-certs-'));
+  let warnings: jest.SpyInstance;
+
+  const plain = (payload: string) =>
+    exchange((ready) => connectTcp(auth.rpcPort, '127.0.0.1', ready), payload);
+  const overTls = (options: ConnectionOptions) => (payload: string) =>
+    exchange(
+      (ready) =>
+        connectTls(
+          {
+            host: '127.0.0.1',
+            port: auth.rpcPort,
+            ca: readFileSync(auth.certificates.ca),
+            ...options,
+          },
+          ready,
+        ),
+      payload,
+    );
+  const withCertificate = (files: { cert: string; key: string }) =>
+    overTls({ cert: readFileSync(files.cert), key: readFileSync(files.key) });
+
+  /** The forging calls: what the RPC served before it had least privilege. */
+  const forgeries = () => {
+    const mySecret = randomBytes(32).toString('base64url');
+    return {
+      mySecret,
+      calls: [
+        frame('session.create', {
+          record: {
+            digest: digestOf(mySecret),
+            user: { id: admin.id, username: 'admin', roles: ['admin'] },
+            attributes: {},
+          },
+        }),
+        frame('session.setRoles', { userId: victim.id, roles: ['admin'] }),
+        frame('session.rotate', {
+          fromId: victim.sessionId,
+          toId: `${victim.tag}.${digestOf(mySecret)}`,
+        }),
+        frame('session.revokeAll', { userId: victim.id }),
+        frame('session.list', { userId: victim.id }),
+        frame('session.revokeEverything', {}),
+        frame('session.get', { id: victim.sessionId }),
+        frame('session.revoke', { id: victim.sessionId }),
+        frame('session.validate', { id: victim.sessionId }),
+        frame('session.patch', { id: victim.sessionId, attributes: { admin: true }, remove: [] }),
+      ],
+    };
+  };
+
+  /** The victim's session is untouched and no forged token works. */
+  const expectNothingForged = async (mySecret: string) => {
+    const me = await request(auth.http)
+      .get('/api/auth/session')
+      .set('Authorization', `Bearer ${victim.token}`)
+      .expect(200);
+    expect(me.body.user.roles).toEqual(['customer']);
+    expect(me.body.session.id).toBe(victim.sessionId);
+    for (const tag of [victim.tag, admin.tag]) {
+      await request(auth.http)
+        .get('/api/auth/session')
+        .set('Authorization', `Bearer cr1.${tag}.${mySecret}`)
+        .expect(401);
+    }
+  };
+
+  beforeAll(async () => {
+    warnings = jest.spyOn(Logger.prototype, 'warn');
+    auth = await startAuthApp('session-rpc');
+    const adminLogin = await loginWithBearer(auth.http, 'admin', 'admin-password');
+    admin = { id: adminLogin.body.user.id, tag: adminLogin.token.split('.')[1] };
+    const adminCookie = (await loginWithCookie(auth.http, 'admin', 'admin-password')).cookie;
+    const user = await createUser(auth.http, adminCookie);
+    const login = await loginWithBearer(auth.http, user.username, user.password);
+    victim = {
+      id: user.id,
+      token: login.token,
+      sessionId: login.body.session.id,
+      tag: login.token.split('.')[1],
+    };
+  });
+
+  afterAll(async () => {
+    warnings.mockRestore();
+    await auth?.close();
+    rmSync(strangerDir, { recursive: true, force: true });
+  });
+
+  it('reads no frame from a client without TLS', async () => {
+    const { mySecret, calls } = forgeries();
+    for (const call of calls) {
+      expect(await plain(call)).toEqual({ closed: true });
+    }
+    await expectNothingForged(mySecret);
+  });
+
+  it('reads no frame from a TLS client without a client certificate', async () => {
+    const { mySecret, calls } = forgeries();
+    for (const call of calls) {
+      expect(await overTls({})(call)).toEqual({ closed: true });
+    }
+    await expectNothingForged(mySecret);
+  });
+
+  it('reads no frame from a client whose certificate another CA signed', async () => {
+    // Same common name as the real catalog: only the signature tells them apart.
+    const forger = makeDevCertificates(strangerDir, ['catalog']);
+    const { mySecret, calls } = forgeries();
+    for (const call of calls) {
+      expect(await withCertificate(forger.clients['catalog'])(call)).toEqual({ closed: true });
+    }
+    await expectNothingForged(mySecret);
+  });
+
+  it('serves a genuine catalog nothing but validation by token, without ip or user agent', async () => {
+    const catalog = withCertificate(auth.certificates.clients['catalog']);
+    const { mySecret, calls } = forgeries();
+    const answers = [];
+    for (const call of calls) {
+      const { answer } = await catalog(call);
+      // Refused (served nowhere, or not its capability) or no session: never any data.
+      expect(answer).toBeDefined();
+      expect(answer?.response ?? null).toBeNull();
+      answers.push(answer);
+    }
+    expect(answers[0]?.err).toBe(
+      'There is no matching message handler defined in the remote service.',
+    );
+    const validated = await catalog(frame('session.validate', { token: victim.token }));
+    expect(validated.answer?.response).toMatchObject({
+      id: victim.sessionId,
+      userId: victim.id,
+      roles: ['customer'],
+      attributes: {},
+    });
+    expect(validated.answer?.response).not.toHaveProperty('ip');
+    expect(validated.answer?.response).not.toHaveProperty('userAgent');
+    const patched = await catalog(
+      frame('session.patch', { token: victim.token, attributes: { admin: true } }),
+    );
+    expect(patched.answer?.err).toMatchObject({ message: 'refused: may not call patch' });
+    await expectNothingForged(mySecret);
+  });
+
+  it('lets orders patch only the session whose token it holds', async () => {
+    const orders = withCertificate(auth.certificates.clients['orders']);
+    const byId = await orders(
+      frame('session.patch', { id: victim.sessionId, attributes: { cart: 1 } }),
+    );
+    expect(byId.answer?.response).toBe(false);
+    const byToken = await orders(
+      frame('session.patch', { token: victim.token, attributes: { cart: 1 } }),
+    );
+    expect(byToken.answer?.response).toBe(true);
+  });
+
+  it('drops a connection that sends an oversized frame, and keeps serving', async () => {
+    const catalog = withCertificate(auth.certificates.clients['catalog']);
+    const huge = frame('session.validate', { token: 'x'.repeat(100 * 1024) });
+    expect(await catalog(huge)).toEqual({ closed: true });
+    const validated = await catalog(frame('session.validate', { token: victim.token }));
+    expect(validated.answer?.response).toMatchObject({ id: victim.sessionId });
+  });
+
+  it('logs refusals once per caller and reason, not once per call', () => {
+    const messages = warnings.mock.calls.map(([message]) => String(message));
+    const refusedPatch = messages.filter((message) =>
+      message.startsWith('Refused patch from catalog: may not call patch'),
+    );
+    expect(refusedPatch).toHaveLength(1);
+    const handshakes = messages.filter((message) => message.startsWith('Refused a connection'));
+    expect(handshakes.length).toBeGreaterThan(0);
+    expect(new Set(handshakes).size).toBe(handshakes.length);
+  });
+});

@@ -1,0 +1,237 @@
+import { readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
+
+import { BuiltApp, freePort } from '@cloakroom/e2e-support';
+
+import { ARTIFACTS, Stack } from './support/stack';
+
+type Service = 'auth' | 'orders' | 'catalog';
+
+/** Every route of DESIGN §3 that takes a JSON body, with the service that serves it. */
+const JSON_ROUTES: [Service, string, string][] = [
+  ['auth', 'POST', '/api/auth/login'],
+  ['auth', 'POST', '/api/auth/logout'],
+  ['auth', 'POST', '/api/auth/password'],
+  ['auth', 'POST', '/api/auth/reauthenticate'],
+  ['auth', 'POST', '/api/auth/users'],
+  ['auth', 'PUT', '/api/auth/users/1/roles'],
+  ['auth', 'PUT', '/api/auth/users/1/disabled'],
+  ['auth', 'POST', '/api/auth/revoke-all'],
+  ['orders', 'POST', '/api/orders'],
+  ['catalog', 'POST', '/api/catalog/products'],
+];
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** One request with node:http: a body with Content-Length, or chunked in 16 KiB writes. */
+function send(
+  base: string,
+  method: string,
+  path: string,
+  options: { body?: Buffer | string; chunked?: boolean; headers?: Record<string, string> } = {},
+): Promise<Answer> {
+  const body = options.body === undefined ? undefined : Buffer.from(options.body);
+  const url = new URL(path, base);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname + url.search,
+        method,
+        headers: {
+          'content-type': 'application/json',
+          ...(body && !options.chunked && { 'content-length': String(body.length) }),
+          ...(body && options.chunked && { 'transfer-encoding': 'chunked' }),
+          ...options.headers,
+        },
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () =>
+          resolve({
+            status: response.statusCode ?? 0,
+            headers: response.headers,
+            body: Buffer.concat(chunks).toString(),
+          }),
+        );
+      },
+    );
+    req.on('error', reject);
+    for (let offset = 0; body && offset < body.length; offset += 16 * 1024) {
+      req.write(body.subarray(offset, offset + 16 * 1024));
+    }
+    req.end();
+  });
+}
+
+/**
+ * The edge of the built stack: bad input answers 4xx on every service, directly and through
+ * the gateway; the gateway sets the forwarding headers and the security headers itself.
+ */
+describe('the edge of the built stack', () => {
+  const stack = new Stack('edge');
+
+  beforeAll(async () => {
+    await stack.start();
+  }, 60_000);
+
+  afterAll(async () => {
+    await stack.stop();
+  });
+
+  const deepArray = `${'['.repeat(2_500)}${']'.repeat(2_500)}`;
+  const deepObject = `${'{"a":'.repeat(2_500)}1${'}'.repeat(2_500)}`;
+
+  it.each(JSON_ROUTES)(
+    'answers 400 to JSON nested 2,500 deep on %s %s %s, through the gateway and directly',
+    async (service, method, path) => {
+      for (const base of [stack.baseUrl, stack.url(service)]) {
+        for (const body of [deepArray, deepObject]) {
+          const answer = await send(base, method, path, { body });
+          expect({ path, status: answer.status, body: JSON.parse(answer.body) }).toEqual({
+            path,
+            status: 400,
+            body: { statusCode: 400, message: 'JSON body nested too deep' },
+          });
+        }
+      }
+    },
+  );
+
+  it('answers malformed JSON with 400 and a fixed message that does not echo the input', async () => {
+    for (const [service, method, path] of JSON_ROUTES) {
+      for (const base of [stack.baseUrl, stack.url(service)]) {
+        const answer = await send(base, method, path, { body: '{"username": "x", SECRET' });
+        expect(answer.status).toBe(400);
+        expect(JSON.parse(answer.body)).toEqual({
+          statusCode: 400,
+          message: 'Malformed JSON body',
+        });
+      }
+    }
+  });
+
+  it('wrote no stack trace to any log while refusing bad bodies', () => {
+    for (const app of ['auth', 'orders', 'catalog', 'gateway']) {
+      const log = readFileSync(join(ARTIFACTS, `edge-${app}.log`), 'utf8');
+      expect({ app, stack: /\n\s+at |RangeError|Maximum call stack/.test(log) }).toEqual({
+        app,
+        stack: false,
+      });
+    }
+  });
+
+  it.each([false, true])(
+    'answers 413 to a 1 MiB body on each service, never 502 or 504 (chunked: %s)',
+    async (chunked) => {
+      const body = Buffer.alloc(1024 * 1024, ' ');
+      const statuses = new Set<number>();
+      for (let attempt = 0; attempt < 5; attempt++) {
+        for (const [service, method, path] of [
+          ['auth', 'POST', '/api/auth/login'],
+          ['orders', 'POST', '/api/orders'],
+          ['catalog', 'POST', '/api/catalog/products'],
+        ] as const) {
+          statuses.add((await send(stack.baseUrl, method, path, { body, chunked })).status);
+          if (attempt === 0) {
+            statuses.add((await send(stack.url(service), method, path, { body, chunked })).status);
+          }
+        }
+      }
+      expect([...statuses]).toEqual([413]);
+    },
+  );
+
+  it('sends nosniff, a Referrer-Policy, no-store and no X-Powered-By on each kind of route', async () => {
+    const login = await send(stack.baseUrl, 'POST', '/api/auth/login', {
+      body: JSON.stringify({ username: 'alice', password: 'alice-password', transport: 'bearer' }),
+    });
+    expect(login.status).toBe(200);
+    const bearer = { authorization: `Bearer ${JSON.parse(login.body).token}` };
+    const routes: [Service | 'gateway', string, Record<string, string>][] = [
+      ['auth', '/api/auth/session', bearer],
+      ['auth', '/api/auth/session', {}],
+      ['auth', '/api/auth/demo-users', {}],
+      ['orders', '/api/orders', bearer],
+      ['orders', '/api/orders/nope', bearer],
+      ['catalog', '/api/catalog/products', {}],
+      ['catalog', '/api/catalog/health', {}],
+      ['gateway', '/api/gateway/health', {}],
+    ];
+    for (const [service, path, headers] of routes) {
+      for (const base of [stack.baseUrl, stack.url(service)]) {
+        const answer = await send(base, 'GET', path, { headers });
+        expect({ base, path, headers: pick(answer.headers) }).toEqual({
+          base,
+          path,
+          headers: {
+            'x-content-type-options': 'nosniff',
+            'referrer-policy': base === stack.baseUrl ? expect.any(String) : 'no-referrer',
+            // Health checks (terminus) add `no-cache, must-revalidate`.
+            'cache-control': expect.stringMatching(/(^|, )no-store(,|$)/),
+            'x-powered-by': undefined,
+            'strict-transport-security': undefined,
+          },
+        });
+      }
+    }
+    const page = await send(stack.baseUrl, 'GET', '/');
+    expect(page.headers['x-content-type-options']).toBe('nosniff');
+    expect(page.headers['x-powered-by']).toBeUndefined();
+  });
+
+  it('tells the services the client address, whatever the client claims', async () => {
+    const login = await send(stack.baseUrl, 'POST', '/api/auth/login', {
+      body: JSON.stringify({ username: 'bob', password: 'bob-password', transport: 'bearer' }),
+      headers: {
+        'x-forwarded-for': '203.0.113.7',
+        forwarded: 'for=203.0.113.8',
+        'x-real-ip': '203.0.113.9',
+      },
+    });
+    expect(login.status).toBe(200);
+    const sessions = await send(stack.baseUrl, 'GET', '/api/auth/sessions', {
+      headers: { authorization: `Bearer ${JSON.parse(login.body).token}` },
+    });
+    const mine = (JSON.parse(sessions.body) as { ip: string; current: boolean }[]).find(
+      (session) => session.current,
+    );
+    expect(mine?.ip).toMatch(/127\.0\.0\.1$/);
+  });
+
+  it('shows the web page the demo users that exist', async () => {
+    const demo = await send(stack.baseUrl, 'GET', '/api/auth/demo-users');
+    expect(JSON.parse(demo.body)).toEqual({ usernames: ['alice', 'bob', 'admin'] });
+  });
+
+  it.each(['Production', 'prod', ''])(
+    'keeps the gateway from starting with NODE_ENV=%j, in one line',
+    async (value) => {
+      const result = await new BuiltApp('gateway').runToExit(
+        { NODE_ENV: value, PORT: String(await freePort()) },
+        stack.dir,
+      );
+      expect(result.code).toBe(1);
+      expect(result.stderr.trim().split('\n')).toEqual([
+        expect.stringMatching(/^gateway: cannot start: invalid configuration: NODE_ENV must be/),
+      ]);
+    },
+  );
+});
+
+function pick(headers: Answer['headers']) {
+  return {
+    'x-content-type-options': headers['x-content-type-options'],
+    'referrer-policy': headers['referrer-policy'],
+    'cache-control': headers['cache-control'],
+    'x-powered-by': headers['x-powered-by'],
+    'strict-transport-security': headers['strict-transport-security'],
+  };
+}

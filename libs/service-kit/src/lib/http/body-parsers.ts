@@ -1,0 +1,81 @@
+import { IncomingMessage, STATUS_CODES } from 'node:http';
+import { HttpException } from '@nestjs/common';
+import { NestExpressApplication } from '@nestjs/platform-express';
+
+import { JSON_MAX_DEPTH } from './body-limits';
+import { nestsDeeperThan } from './json-depth';
+
+/** What the JSON body parser raises for nesting too deep; answered 400 by the error filter. */
+export class JsonTooDeepError extends Error {
+  readonly status = 400;
+  readonly type = 'entity.too.deep';
+
+  constructor() {
+    super(`JSON body nests deeper than ${JSON_MAX_DEPTH} levels`);
+  }
+}
+
+/** JSON in another charset than UTF-8 (RFC 8259 §8.1): its bytes could hide brackets. */
+export class JsonCharsetError extends Error {
+  readonly status = 415;
+  readonly type = 'charset.unsupported';
+
+  constructor() {
+    super('JSON bodies must be UTF-8');
+  }
+}
+
+/** Fixed answers to body-parser errors, by their `type`: their own messages quote the body. */
+const BODY_ERRORS: Readonly<Record<string, string>> = {
+  'entity.parse.failed': 'Malformed JSON body',
+  'entity.too.deep': 'JSON body nested too deep',
+  'entity.too.large': 'Request body too large',
+  'parameters.too.many': 'Too many form parameters',
+  'charset.unsupported': 'Unsupported charset',
+  'encoding.unsupported': 'Unsupported content encoding',
+  'request.aborted': 'Request aborted',
+  'request.size.invalid': 'Request size did not match Content-Length',
+};
+
+/**
+ * JSON and form bodies up to `limit` bytes (413 beyond). A JSON body's raw bytes are scanned
+ * for depth before they are parsed (400 beyond {@link JSON_MAX_DEPTH}), so that no deep
+ * nesting reaches the validation pipe. Forms are flat (`extended: false`): no nesting at all.
+ * Their errors become HTTP exceptions with fixed messages, which never quote the body.
+ *
+ * @example
+ * useBodyParsers(app, bodyLimitOf('orders'));
+ */
+export function useBodyParsers(app: NestExpressApplication, limit: number): void {
+  // Nest leaves `verify` out of the option type because `rawBody: true` replaces it; services
+  // never turn `rawBody` on, and the depth tests fail if the check is ever lost.
+  const json = {
+    limit,
+    verify: (_request: IncomingMessage, _response: unknown, body: Buffer, charset: string) => {
+      if (charset !== 'utf-8') {
+        throw new JsonCharsetError();
+      }
+      if (nestsDeeperThan(body, JSON_MAX_DEPTH)) {
+        throw new JsonTooDeepError();
+      }
+    },
+  };
+  app.useBodyParser('json', json);
+  app.useBodyParser('urlencoded', { limit, extended: false });
+  app.use(bodyErrorAsHttpException);
+}
+
+/** Turns a body-parser error (a client's fault, 4xx) into an HTTP exception with a fixed message. */
+function bodyErrorAsHttpException(
+  error: { status?: unknown; type?: unknown },
+  _request: IncomingMessage,
+  _response: unknown,
+  next: (error: unknown) => void,
+): void {
+  const { status, type } = error;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    next(new HttpException(BODY_ERRORS[String(type)] ?? STATUS_CODES[status] ?? '', status));
+    return;
+  }
+  next(error);
+}

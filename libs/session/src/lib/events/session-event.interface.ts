@@ -1,0 +1,104 @@
+import { SessionEvents } from '../session.constants';
+
+export type SessionEventType = (typeof SessionEvents)[keyof typeof SessionEvents];
+
+/**
+ * Why sessions were revoked: `logout`; `self` (the user ended one of their own sessions, or
+ * all their others); `admin`; `password-change`; `cap` (the per-user cap evicted the oldest);
+ * `disable` (account disabled); `revoke-all` (a revoke-all, of one user or of everyone);
+ * `login` (a token the client still held when it logged in again). Apps may pass others.
+ */
+export type SessionRevocationReason =
+  | 'logout'
+  | 'self'
+  | 'admin'
+  | 'password-change'
+  | 'cap'
+  | 'disable'
+  | 'revoke-all'
+  | 'login'
+  | (string & {});
+
+/** Who did it: the user, an administrator; null for the system (expiry, cap). */
+export interface SessionEventActor {
+  id: string;
+  username: string;
+}
+
+/**
+ * Why and by whom a `SessionService` call changes sessions; every field is optional and each
+ * method documents its defaults.
+ *
+ * @example
+ * await sessions.revoke(id, { ownerId: user.id, reason: 'admin', actor: admin });
+ */
+export interface SessionEventCause {
+  reason?: SessionRevocationReason;
+  actor?: SessionEventActor | null;
+}
+
+/**
+ * One lifecycle event as a `SessionEventsReader` hands it out. Session ids are public ids,
+ * never tokens.
+ */
+export interface SessionEvent {
+  /** The stream entry id (`<ms>-<seq>`): events are ordered by it. */
+  id: string;
+  type: SessionEventType;
+  /** Epoch milliseconds, Redis clock (the stream id's time part). */
+  at: number;
+  actor: SessionEventActor | null;
+  /** The user whose sessions changed; null for a revocation of every user's sessions. */
+  userId: string | null;
+  sessionId?: string;
+  ip?: string;
+  device?: string;
+  reason?: SessionRevocationReason;
+  /** `session.rotated`: the id the session had before (dead now). */
+  previousSessionId?: string;
+  /** `sessions.revoked-all`: the session that was spared, if any. */
+  keptSessionId?: string;
+  /** `roles.changed`: the new roles. */
+  roles?: string[];
+}
+
+/** An event before the stream gives it its id and time. */
+export type NewSessionEvent = Omit<SessionEvent, 'id' | 'at'>;
+
+/** The stream's single field name: the rest of the event, as JSON. */
+const FIELD = 'event';
+
+const TYPES: ReadonlySet<string> = new Set(Object.values(SessionEvents));
+
+/** The stream fields of an event. */
+export function encodeSessionEvent(event: NewSessionEvent): [string, string] {
+  return [FIELD, JSON.stringify(event)];
+}
+
+/** The event a stream entry holds, or null when it holds none this library wrote. */
+export function decodeSessionEvent(id: string, fields: string[]): SessionEvent | null {
+  const at = Number(id.split('-')[0]);
+  const index = fields.indexOf(FIELD);
+  if (index < 0 || index % 2 !== 0 || !Number.isSafeInteger(at)) {
+    return null;
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(fields[index + 1] ?? '');
+  } catch {
+    return null;
+  }
+  if (typeof body !== 'object' || body === null) {
+    return null;
+  }
+  const event = body as Partial<SessionEvent>;
+  if (
+    typeof event.type !== 'string' ||
+    !TYPES.has(event.type) ||
+    (event.userId !== null && typeof event.userId !== 'string') ||
+    (event.sessionId !== undefined && typeof event.sessionId !== 'string')
+  ) {
+    return null;
+  }
+  return { ...(event as NewSessionEvent), actor: event.actor ?? null, id, at };
+}

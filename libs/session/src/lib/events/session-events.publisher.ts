@@ -1,0 +1,182 @@
+import { Logger, OnModuleDestroy } from '@nestjs/common';
+import type { Cluster, Redis } from 'ioredis';
+
+import type { SessionConfig } from '../config/session.config';
+import { SessionEvents } from '../session.constants';
+import type { Session } from '../session.types';
+import { RedisSessionStore } from '../store/redis/redis-session.store';
+import type { SessionStore } from '../store/session-store.interface';
+import {
+  encodeSessionEvent,
+  NewSessionEvent,
+  SessionEventActor,
+  SessionRevocationReason,
+} from './session-event.interface';
+
+/** The Redis stream the events go to: one key, so one slot on Redis Cluster. */
+export function sessionEventsKey(keyPrefix: string): string {
+  return `${keyPrefix}events`;
+}
+
+/**
+ * The publisher the module gives `SessionService`: on the Redis store's own client, or null
+ * when events are off or the store has no Redis.
+ */
+export function createSessionEventsPublisher(
+  config: SessionConfig,
+  store: SessionStore,
+): SessionEventsPublisher | null {
+  if (!config.events || !(store instanceof RedisSessionStore)) {
+    return null;
+  }
+  const publisher = new SessionEventsPublisher(store.redis, {
+    keyPrefix: config.keyPrefix,
+    maxLength: config.events.maxLength,
+  });
+  // Not awaited: an expiry found by a validation is reported off the request's path.
+  publisher.stopWatching = store.watchExpiries(({ id, userId }) => {
+    void publisher.expired(id, userId);
+  });
+  return publisher;
+}
+
+/**
+ * Appends `SessionService`'s lifecycle events to a length-bounded Redis stream
+ * (`XADD <prefix>events MAXLEN ~ n`), right after the store call that made the change
+ * succeeded. The store write is the truth; an event is lost only when the process dies between
+ * that write and the XADD, or when Redis refuses the XADD (then one warning per outage, no
+ * stack): consumers that must not miss one (the local cache) treat a gap as "anything may have
+ * changed". Publishing never fails the caller.
+ *
+ * Events of one process reach the stream in the order of its store calls; two processes'
+ * events interleave in the order their XADDs arrive.
+ */
+export class SessionEventsPublisher implements OnModuleDestroy {
+  private readonly logger = new Logger('SessionEvents');
+  private failing = false;
+  /** Set by the module: stops reporting the store's expiries. */
+  stopWatching?: () => void;
+
+  constructor(
+    private readonly redis: Redis | Cluster,
+    private readonly options: { keyPrefix: string; maxLength: number },
+  ) {}
+
+  onModuleDestroy(): void {
+    this.stopWatching?.();
+  }
+
+  /** A new session (a login): the actor defaults to the user. */
+  created(session: Session, actor?: SessionEventActor | null): Promise<void> {
+    return this.publish({
+      type: SessionEvents.created,
+      actor: actor === undefined ? ownerOf(session) : actor,
+      userId: session.userId,
+      sessionId: session.id,
+      ...clientOf(session),
+    });
+  }
+
+  /** Sessions of one user ended by a single call (revoke, or the cap at creation). */
+  revoked(
+    userId: string | null,
+    ids: string[],
+    reason: SessionRevocationReason,
+    actor: SessionEventActor | null,
+  ): Promise<void> {
+    return this.publish(
+      ...ids.map((sessionId) => ({
+        type: SessionEvents.revoked,
+        actor,
+        userId,
+        sessionId,
+        reason,
+      })),
+    );
+  }
+
+  /** Every session of a user (or of every user: `userId` null) but `keptSessionId`. */
+  revokedAll(
+    userId: string | null,
+    keptSessionId: string | undefined,
+    reason: SessionRevocationReason,
+    actor: SessionEventActor | null,
+  ): Promise<void> {
+    return this.publish({
+      type: SessionEvents.revokedAll,
+      actor,
+      userId,
+      reason,
+      ...(keptSessionId ? { keptSessionId } : {}),
+    });
+  }
+
+  rolesChanged(userId: string, roles: string[], actor: SessionEventActor | null): Promise<void> {
+    return this.publish({ type: SessionEvents.rolesChanged, actor, userId, roles: [...roles] });
+  }
+
+  /** A token moved to a new session id; the actor defaults to the user. */
+  rotated(
+    previousSessionId: string,
+    session: Session,
+    reason: SessionRevocationReason | undefined,
+    actor?: SessionEventActor | null,
+  ): Promise<void> {
+    return this.publish({
+      type: SessionEvents.rotated,
+      actor: actor === undefined ? ownerOf(session) : actor,
+      userId: session.userId,
+      sessionId: session.id,
+      previousSessionId,
+      ...(reason ? { reason } : {}),
+    });
+  }
+
+  /** A session found past its deadline (and deleted) by a validation. */
+  expired(sessionId: string, userId: string): Promise<void> {
+    return this.publish({ type: SessionEvents.expired, actor: null, userId, sessionId });
+  }
+
+  /**
+   * Appends events in order; resolves once Redis has answered, and never rejects. The XADDs
+   * are sent before this returns, so calls made one after another reach the stream in order.
+   */
+  async publish(...events: NewSessionEvent[]): Promise<void> {
+    if (!events.length) {
+      return;
+    }
+    const key = sessionEventsKey(this.options.keyPrefix);
+    const sent = events.map((event) =>
+      this.redis.xadd(
+        key,
+        'MAXLEN',
+        '~',
+        this.options.maxLength,
+        '*',
+        ...encodeSessionEvent(event),
+      ),
+    );
+    try {
+      await Promise.all(sent);
+      this.failing = false;
+    } catch (error) {
+      if (!this.failing) {
+        this.failing = true;
+        this.logger.warn(
+          `Could not append session events to Redis: ${(error as Error)?.message ?? error}`,
+        );
+      }
+    }
+  }
+}
+
+function ownerOf(session: Session): SessionEventActor {
+  return { id: session.userId, username: session.username };
+}
+
+function clientOf(session: Session & { device?: string }): Pick<NewSessionEvent, 'ip' | 'device'> {
+  return {
+    ...(session.ip ? { ip: session.ip } : {}),
+    ...(session.device ? { device: session.device } : {}),
+  };
+}

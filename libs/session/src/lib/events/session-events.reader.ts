@@ -1,0 +1,258 @@
+import { Logger } from '@nestjs/common';
+import { Cluster, Redis } from 'ioredis';
+
+import { decodeSessionEvent, SessionEvent } from './session-event.interface';
+import { sessionEventsKey } from './session-events.publisher';
+
+/**
+ * Why a reader may have missed events: `start` (no last id: it begins at the stream's end),
+ * `trimmed` (events after its last id were trimmed away before it read them), `reconnected`
+ * (its connection was lost: it catches up from its last id, but a consumer should not trust
+ * what it kept meanwhile), `unreadable` (an entry this library did not write).
+ */
+export type SessionEventsGapReason = 'start' | 'trimmed' | 'reconnected' | 'unreadable';
+
+/**
+ * What a reader hands out, in stream order: an event; a gap (some events may be missing
+ * before what follows); or `down`, when its connection is lost (a `reconnected` gap follows
+ * once it is back).
+ */
+export type SessionEventsItem =
+  | { kind: 'event'; event: SessionEvent }
+  | { kind: 'gap'; reason: SessionEventsGapReason; lastId: string }
+  | { kind: 'down' };
+
+export interface SessionEventsReaderOptions {
+  /** The `keyPrefix` the publishing services use. Default `cr:`. */
+  keyPrefix?: string;
+  /** How long one XREAD waits for new events, milliseconds. Default 5000. */
+  blockMs?: number;
+  /** Most entries one XREAD returns. Default 100. */
+  batchSize?: number;
+}
+
+/**
+ * Reads the session lifecycle stream from a last id, blocking on XREAD so events arrive as
+ * fast as pub/sub would; a service keeps the id of the last event it handled and passes it
+ * back after a restart to catch up. It reports a gap instead of silently skipping: on start
+ * without a last id, when that id was trimmed away, and after a lost connection. It reads on
+ * its own connection (a duplicate of the client given, which it closes in `close()`), so run
+ * one `read()` at a time per reader.
+ *
+ * @example
+ * const reader = new SessionEventsReader(redis, { keyPrefix: 'cr:' });
+ * for await (const item of reader.read(await loadLastId())) {
+ *   if (item.kind === 'event') await persist(item.event); // then save item.event.id
+ *   else if (item.kind === 'gap') logger.warn(`events may be missing: ${item.reason}`);
+ * }
+ */
+export class SessionEventsReader {
+  private readonly logger = new Logger(SessionEventsReader.name);
+  private readonly client: Redis | Cluster;
+  private readonly key: string;
+  private readonly blockMs: number;
+  private readonly batchSize: number;
+  /** Moves on every lost connection: a read that saw it move may have missed events. */
+  private epoch = 0;
+  private closed = false;
+
+  constructor(redis: Redis | Cluster, options: SessionEventsReaderOptions = {}) {
+    this.key = sessionEventsKey(options.keyPrefix ?? 'cr:');
+    this.blockMs = options.blockMs ?? 5000;
+    this.batchSize = options.batchSize ?? 100;
+    this.client = blockingDuplicate(redis, this.blockMs);
+    this.client.on('close', () => this.epoch++);
+    // The loop reports outages; without a listener ioredis would print each failed reconnect.
+    this.client.on('error', () => undefined);
+  }
+
+  /** Stops reading: a pending `read()` ends. */
+  close(): void {
+    this.closed = true;
+    this.client.disconnect();
+  }
+
+  /**
+   * The events after `lastId` (the end of the stream when absent: a `start` gap first), in
+   * order, until `close()`.
+   */
+  async *read(lastId?: string | null): AsyncGenerator<SessionEventsItem> {
+    if (lastId != null && !STREAM_ID.test(lastId)) {
+      throw new TypeError(`Not a stream id: ${lastId}`);
+    }
+    let position = lastId ?? null;
+    let gap: SessionEventsGapReason | null = position === null ? 'start' : null;
+    let checkTrim = position !== null;
+    let epoch = this.epoch;
+    let down = false;
+    /** The position a gap was last reported at: the same gap is not reported twice. */
+    let reported: string | null = null;
+    while (!this.closed) {
+      try {
+        await this.untilReady();
+        if (this.closed) return;
+        if (epoch !== this.epoch) {
+          epoch = this.epoch;
+          gap = 'reconnected';
+          checkTrim = true;
+        }
+        if (position === null || checkTrim) {
+          const stream = await this.describe();
+          if (position === null) {
+            position = stream.lastId;
+          } else if (stream.missedAfter(position)) {
+            gap ??= 'trimmed';
+          }
+          checkTrim = false;
+        }
+        if (gap) {
+          const reason = gap;
+          gap = null;
+          down = false;
+          reported = position;
+          yield { kind: 'gap', reason, lastId: position };
+        }
+        const reply = (await this.client.xread(
+          'COUNT',
+          this.batchSize,
+          'BLOCK',
+          this.blockMs,
+          'STREAMS',
+          this.key,
+          position,
+        )) as Array<[string, Array<[string, string[]]>]> | null;
+        const entries = reply?.[0]?.[1] ?? [];
+        if (!entries.length) {
+          continue;
+        }
+        // XREAD skips what trimming removed without a word: the stream says how far it went.
+        if (reported !== position && (await this.describe()).missedAfter(position)) {
+          yield { kind: 'gap', reason: 'trimmed', lastId: position };
+        }
+        reported = null;
+        for (const [id, fields] of entries) {
+          position = id;
+          const event = decodeSessionEvent(id, fields);
+          yield event
+            ? { kind: 'event', event }
+            : { kind: 'gap', reason: 'unreadable', lastId: position };
+        }
+      } catch (error) {
+        if (this.closed) return;
+        if (!down) {
+          down = true;
+          this.logger.warn(`Session events unavailable: ${(error as Error)?.message ?? error}`);
+          yield { kind: 'down' };
+        }
+        gap = 'reconnected';
+        checkTrim = true;
+        if (this.client.status === 'ready') {
+          // A timeout, or an answer that makes no sense: start again on a fresh connection.
+          this.client.disconnect(true);
+        }
+        await delay(100);
+      }
+    }
+  }
+
+  /**
+   * The stream's last id ever given, and whether entries after `position` were removed.
+   * Trimming removes the oldest entries first, so nothing after `position` is missing while
+   * `position` itself is still there; once it is gone, a gap is assumed (possibly when only
+   * `position` went). XDEL shows in `max-deleted-entry-id`.
+   */
+  private async describe(): Promise<{ lastId: string; missedAfter(position: string): boolean }> {
+    let reply: unknown[];
+    try {
+      reply = (await this.client.xinfo('STREAM', this.key)) as unknown[];
+    } catch (error) {
+      if (/no such key/i.test((error as Error)?.message ?? '')) {
+        return { lastId: '0-0', missedAfter: () => false };
+      }
+      throw error;
+    }
+    const info = new Map<string, unknown>();
+    for (let i = 0; i + 1 < reply.length; i += 2) {
+      info.set(String(reply[i]), reply[i + 1]);
+    }
+    const lastId = String(info.get('last-generated-id') ?? '0-0');
+    const length = Number(info.get('length') ?? 0);
+    const added = info.get('entries-added');
+    const maxDeleted = String(info.get('max-deleted-entry-id') ?? '0-0');
+    const first = info.get('first-entry') as [string, string[]] | null | undefined;
+    return {
+      lastId,
+      missedAfter(position) {
+        if (added !== undefined && Number(added) === length) {
+          return false;
+        }
+        return (
+          compareIds(maxDeleted, position) > 0 ||
+          compareIds(first ? first[0] : lastId, position) > 0
+        );
+      },
+    };
+  }
+
+  private async untilReady(): Promise<void> {
+    while (!this.closed && this.client.status !== 'ready') {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.client.off('ready', done);
+          resolve();
+        };
+        const timer = setTimeout(done, 1000);
+        this.client.once('ready', done);
+      });
+      if (this.client.status === 'end' && !this.closed) {
+        this.client.connect().catch(() => undefined);
+      }
+    }
+  }
+}
+
+/**
+ * A connection of its own for blocking reads: commands fail at once while it is down (the
+ * reader must notice), and a read that outlives its BLOCK by far is a dead connection.
+ */
+function blockingDuplicate(redis: Redis | Cluster, blockMs: number): Redis | Cluster {
+  const blocking = {
+    commandTimeout: blockMs + 5000,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    enableAutoPipelining: false,
+  };
+  if (redis instanceof Cluster) {
+    const redisOptions = redis.options.redisOptions ?? {};
+    return redis.duplicate(undefined, {
+      enableOfflineQueue: false,
+      redisOptions: { ...redisOptions, ...blocking, connectionName: nameOf(redisOptions) },
+    });
+  }
+  return redis.duplicate({ ...blocking, connectionName: nameOf(redis.options) });
+}
+
+function nameOf(options: { connectionName?: string }): string {
+  return `${options.connectionName ?? 'cloakroom'}-events`;
+}
+
+const STREAM_ID = /^\d{1,20}-\d{1,20}$/;
+
+/** Orders stream ids `<ms>-<seq>`. */
+export function compareIds(a: string, b: string): number {
+  const [aMs, aSeq] = parseId(a);
+  const [bMs, bSeq] = parseId(b);
+  if (aMs !== bMs) return aMs < bMs ? -1 : 1;
+  return aSeq === bSeq ? 0 : aSeq < bSeq ? -1 : 1;
+}
+
+function parseId(id: string): [bigint, bigint] {
+  const [ms, seq = '0'] = id.split('-');
+  return [BigInt(ms || '0'), BigInt(seq || '0')];
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

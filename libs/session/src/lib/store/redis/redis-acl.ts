@@ -1,0 +1,80 @@
+/** Who a Redis user of the session store is: see {@link sessionAclRules}. */
+export type SessionAclRole = 'validator' | 'owner';
+
+/**
+ * The Redis ACL rules of the session store's users, as `ACL SETUSER <name> on ><password>
+ * …rules` arguments (or an aclfile line after `user <name> on ><password>`).
+ *
+ * - `validator`: a service that only validates sessions (direct mode). It may run scripts by
+ *   SHA only (never EVAL, SCRIPT LOAD or FUNCTION LOAD), and only with the commands
+ *   validate.lua runs — HGETALL, TIME, PTTL, PEXPIRE — on session hashes; it reads the
+ *   global-revocation watermark and listens for it. Any other script (create, set roles,
+ *   rotate, revoke all…) touches a key or a command outside this and is refused (NOPERM) before
+ *   it writes; so are a raw HSET on a session, the login-throttle counters, KEYS, SCAN,
+ *   FLUSHALL and CONFIG. What a stolen validator password still allows: reading a session whose
+ *   id it knows, and shortening or lengthening its idle life (never past its absolute deadline).
+ * - `owner`: the auth service. Every key and channel under the prefix, every command but the
+ *   dangerous ones, plus SCRIPT LOAD (it loads the scripts validators call by SHA) and
+ *   CONFIG GET (the start-up eviction-policy check).
+ *
+ * The rules are the same on every node of a Redis Cluster; ACLs are per node, so set them on
+ * each (replicas too).
+ *
+ * @example
+ * await redis.acl('SETUSER', 'orders', 'on', '>secret', ...sessionAclRules('validator', 'cr:'));
+ */
+export function sessionAclRules(role: SessionAclRole, keyPrefix = 'cr:'): string[] {
+  const prefix = escapeGlob(keyPrefix);
+  // What every client library needs to connect: ready check, names, cluster topology.
+  const connect = [
+    '+ping',
+    '+hello',
+    '+info',
+    '+select',
+    '+client|setname',
+    '+client|getname',
+    '+cluster|slots',
+    '+cluster|shards',
+    '+cluster|info',
+    '+readonly',
+  ];
+  if (role === 'validator') {
+    return [
+      'resetkeys',
+      'resetchannels',
+      '-@all',
+      ...connect,
+      '+evalsha',
+      '+hgetall',
+      '+time',
+      '+pttl',
+      '+pexpire',
+      '+get',
+      '+subscribe',
+      '+unsubscribe',
+      '+xread',
+      '+xinfo|stream',
+      `~${prefix}{*}:s:*`,
+      `%R~${prefix}not-before`,
+      `%R~${prefix}events`,
+      `&${prefix}not-before`,
+    ];
+  }
+  return [
+    'resetkeys',
+    'resetchannels',
+    '+@all',
+    '-@dangerous',
+    ...connect,
+    '+script|load',
+    '+script|exists',
+    '+config|get',
+    '+wait',
+    `~${prefix}*`,
+    `&${prefix}*`,
+  ];
+}
+
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (char) => `\\${char}`);
+}

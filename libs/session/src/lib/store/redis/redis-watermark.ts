@@ -1,0 +1,123 @@
+import { Logger } from '@nestjs/common';
+import { Cluster, Redis } from 'ioredis';
+
+import type { RedisKeys } from './redis-keys';
+
+type Call = (...args: Array<string | number>) => Promise<unknown>;
+type ScriptedClient = (Redis | Cluster) & { cloakroomSweep: Call; cloakroomKeep: Call };
+
+/** Keys a SCAN step asks for on each node. */
+const SCAN_COUNT = 1000;
+
+/**
+ * The Redis side of a global revocation ("log everybody out"): a watermark that every service
+ * learns without a Redis command per request, and a sweep that deletes what it outdates.
+ *
+ * - `<prefix>not-before` holds the watermark (epoch ms, Redis clock); a session created before
+ *   it is dead. It is announced on the pub/sub channel of the same name (Redis Cluster
+ *   broadcasts PUBLISH to every node); every service reads it again whenever its
+ *   subscription (re)connects, the only time pub/sub loses a message. The sweep has deleted
+ *   those sessions before `revokeAllBefore` answers anyway.
+ * - The sweep SCANs every master for session hashes and deletes, one small script per key,
+ *   each one created before the watermark, with its index entry. Sessions created after the
+ *   watermark read are never touched; one the caller keeps is moved past the watermark first.
+ */
+export class RedisWatermark {
+  private readonly logger = new Logger(RedisWatermark.name);
+
+  constructor(
+    private readonly client: ScriptedClient,
+    private readonly keys: RedisKeys,
+  ) {}
+
+  /** Sets the watermark at Redis's "now", keeps one session alive, sweeps; how many died. */
+  async revokeAllBefore(keep?: { key: string }): Promise<{ notBefore: number; revoked: number }> {
+    const [seconds, micros] = await this.client.time();
+    // Every session created up to this millisecond dies, one created just after it too: a
+    // login racing the global revocation has to sign in again, never the other way round.
+    const notBefore = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) + 1;
+    if (keep) {
+      await this.client.cloakroomKeep(keep.key, notBefore);
+    }
+    await this.client.set(this.keys.notBefore(), String(notBefore));
+    await this.client.publish(this.keys.notBefore(), String(notBefore));
+    let revoked = 0;
+    const nodes = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
+    for (const node of nodes) {
+      revoked += await this.sweepNode(node, notBefore);
+    }
+    return { notBefore, revoked };
+  }
+
+  /** The current watermark, 0 when there never was a global revocation. */
+  async read(): Promise<number> {
+    return Number(await this.client.get(this.keys.notBefore())) || 0;
+  }
+
+  /**
+   * Calls `listener` with the watermark now and whenever it moves (announcement or poll).
+   * Returns a function that stops watching and closes the subscriber connection.
+   */
+  watch(listener: (notBefore: number) => void): () => void {
+    let last = 0;
+    const update = (value: unknown) => {
+      const notBefore = Number(value) || 0;
+      if (notBefore > last) {
+        last = notBefore;
+        listener(notBefore);
+      }
+    };
+    const read = () =>
+      this.read().then(update, () => {
+        // Redis away: the store's own outage warning covers it; the next (re)connection reads.
+      });
+    const subscriber = this.client.duplicate();
+    subscriber.on('error', () => undefined);
+    subscriber.on('message', (_channel: string, message: string) => update(message));
+    // Subscribed once connected (clients here queue nothing offline); ioredis subscribes again
+    // by itself after a reconnection. Reading after every (re)connection catches what was
+    // announced while the subscription was down: pub/sub loses messages only then.
+    let subscribed = false;
+    subscriber.on('ready', () => {
+      if (subscribed) {
+        void read();
+        return;
+      }
+      subscribed = true;
+      subscriber.subscribe(this.keys.notBefore()).then(read, (error: Error) => {
+        this.logger.warn(`Cannot subscribe to global revocations: ${error.message}`);
+      });
+    });
+    return () => subscriber.disconnect();
+  }
+
+  private async sweepNode(node: Redis, notBefore: number): Promise<number> {
+    let revoked = 0;
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(
+        cursor,
+        'MATCH',
+        this.keys.allSessions(),
+        'COUNT',
+        SCAN_COUNT,
+      );
+      cursor = next;
+      const results = await Promise.all(
+        keys.map((key) => {
+          const parsed = this.keys.parseSession(key);
+          return parsed
+            ? this.client.cloakroomSweep(
+                key,
+                notBefore,
+                this.keys.indexPrefix(parsed.tag),
+                parsed.digest,
+              )
+            : 0;
+        }),
+      );
+      revoked += results.reduce<number>((sum, deleted) => sum + Number(deleted), 0);
+    } while (cursor !== '0');
+    return revoked;
+  }
+}

@@ -1,0 +1,23 @@
+-- Deletes one session if it was created before a global revocation's watermark (the
+-- background half of "revoke every session"): the session and its index entry go together.
+--
+-- KEYS[1]  a session hash
+-- ARGV[1]  the watermark, epoch milliseconds: sessions created before it die
+-- ARGV[2]  key prefix of this user's indexes ("<prefix>{<tag>}:u:")
+-- ARGV[3]  the session's digest (its index member)
+--
+-- Returns  1 when the session was deleted, 0 when it was created after the watermark (or
+--          is gone already).
+-- The index key is built from ARGV[2] and the owner read from the hash: see README.md.
+local notBefore = int_arg(1)
+local indexPrefix, digest = name_arg(2), name_arg(3)
+local fields = redis.call('HMGET', KEYS[1], FIELD.createdAt, FIELD.userId)
+local createdAt, owner = tonumber(fields[1]), fields[2]
+if not createdAt or createdAt >= notBefore then
+  return 0
+end
+redis.call('DEL', KEYS[1])
+if owner then
+  redis.call('ZREM', indexPrefix .. owner, digest)
+end
+return 1

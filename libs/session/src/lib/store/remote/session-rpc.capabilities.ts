@@ -1,0 +1,41 @@
+import type { Session } from '../../session.types';
+
+/** What a caller of the session RPC may ask for, besides `ping` (any known caller may). */
+export type SessionRpcCall = 'validate' | 'patch';
+
+/** What one service may do through the session RPC. */
+export interface SessionRpcCapability {
+  /** The calls it may make. */
+  calls: readonly SessionRpcCall[];
+  /**
+   * The session fields `validate` gives it; the others are left out (`attributes` is empty
+   * unless granted). `SessionGuard` needs `id`, `userId`, `username`, `roles`.
+   */
+  fields: readonly (keyof Session)[];
+}
+
+/**
+ * The capability table of the session RPC: by service identity (the common name of the
+ * service's client certificate, signed by the deployment's CA), what it may call and see.
+ * A caller not in the table is refused everything.
+ *
+ * @example
+ * const capabilities: SessionRpcCapabilities = {
+ *   catalog: { calls: ['validate'], fields: ['id', 'userId', 'username', 'roles', 'expiresAt'] },
+ * };
+ */
+export type SessionRpcCapabilities = Readonly<Record<string, SessionRpcCapability>>;
+
+/** What `SessionRpcModule` serves. */
+export interface SessionRpcOptions {
+  capabilities: SessionRpcCapabilities;
+}
+
+/** The session as a caller with `fields` may see it. */
+export function sessionFields(session: Session, fields: readonly (keyof Session)[]): Session {
+  const shown: Record<string, unknown> = { attributes: {} };
+  for (const field of fields) {
+    if (session[field] !== undefined) shown[field] = session[field];
+  }
+  return shown as unknown as Session;
+}

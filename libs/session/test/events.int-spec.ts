@@ -1,0 +1,267 @@
+import { Logger } from '@nestjs/common';
+import { Redis } from 'ioredis';
+
+import { SessionEvent, SessionEvents, SessionEventsItem, SessionEventsReader } from '../src';
+import { RedisKeys } from '../src/lib/store/redis/redis-keys';
+import { parseSessionId, SessionRef } from '../src/lib/token/session.token';
+import { REDIS_URL as url, sessionService, sleep, uniquePrefix } from './store-contract';
+
+jest.setTimeout(30_000);
+
+const alice = { id: 'u-events-alice', username: 'alice', roles: ['customer'] };
+const root = { id: 'u-events-root', username: 'root' };
+
+/** Pulls items from a reader one by one, with a deadline so a missing item fails the test. */
+class Items {
+  private readonly iterator: AsyncGenerator<SessionEventsItem>;
+  constructor(reader: SessionEventsReader, lastId?: string | null) {
+    this.iterator = reader.read(lastId);
+  }
+
+  async next(timeoutMs = 5000): Promise<SessionEventsItem> {
+    let timer: NodeJS.Timeout | undefined;
+    const result = await Promise.race([
+      this.iterator.next(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('no item from the reader in time')), timeoutMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    if (result.done) throw new Error('the reader ended');
+    return result.value;
+  }
+
+  async events(count: number): Promise<SessionEvent[]> {
+    const events: SessionEvent[] = [];
+    while (events.length < count) {
+      const item = await this.next();
+      if (item.kind !== 'event') throw new Error(`expected an event, got ${JSON.stringify(item)}`);
+      events.push(item.event);
+    }
+    return events;
+  }
+}
+
+describe('session lifecycle events (Redis stream)', () => {
+  let redis: Redis;
+  const prefixes: string[] = [];
+  const readers: SessionEventsReader[] = [];
+  const closers: Array<() => Promise<void>> = [];
+
+  beforeAll(() => {
+    redis = new Redis(url);
+  });
+
+  afterEach(async () => {
+    readers.splice(0).forEach((reader) => reader.close());
+    for (const close of closers.splice(0)) await close();
+  });
+
+  afterAll(async () => {
+    for (const prefix of prefixes) {
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length) await redis.del(...keys);
+    }
+    redis.disconnect();
+  });
+
+  async function setup(options: { absoluteTimeout?: number; connectionName?: string } = {}) {
+    const keyPrefix = uniquePrefix();
+    prefixes.push(keyPrefix);
+    const { sessions, close } = await sessionService({
+      redis: { url },
+      keyPrefix,
+      absoluteTimeout: options.absoluteTimeout,
+    });
+    closers.push(close);
+    const source = new Redis(url, { connectionName: options.connectionName });
+    closers.push(async () => source.disconnect());
+    const reader = () => {
+      const made = new SessionEventsReader(source, { keyPrefix, blockMs: 500 });
+      readers.push(made);
+      return made;
+    };
+    return { sessions, keyPrefix, reader, stream: `${keyPrefix}events` };
+  }
+
+  it('starts with a gap, then hands out every change in order, with cause and actor', async () => {
+    const { sessions, reader } = await setup();
+    const items = new Items(reader());
+    expect(await items.next()).toMatchObject({ kind: 'gap', reason: 'start' });
+
+    const first = await sessions.create(alice, { ip: '203.0.113.7' });
+    const second = await sessions.create(alice);
+    const rotated = await sessions.rotate(first.token, { reason: 'reauthenticate' });
+    await sessions.setRolesForUser(alice.id, ['admin'], { actor: root });
+    await sessions.revoke(second.session.id, { reason: 'admin', actor: root });
+    await sessions.revoke(rotated?.session.id ?? '', { ownerId: alice.id, reason: 'logout' });
+    await sessions.revokeAllForUser(alice.id, { reason: 'disable', actor: root });
+
+    const events = await items.events(7);
+    expect(events.map((event) => event.type)).toEqual([
+      SessionEvents.created,
+      SessionEvents.created,
+      SessionEvents.rotated,
+      SessionEvents.rolesChanged,
+      SessionEvents.revoked,
+      SessionEvents.revoked,
+      SessionEvents.revokedAll,
+    ]);
+    const self = { id: alice.id, username: alice.username };
+    expect(events[0]).toMatchObject({
+      actor: self,
+      userId: alice.id,
+      sessionId: first.session.id,
+      ip: '203.0.113.7',
+    });
+    expect(events[2]).toMatchObject({
+      actor: self,
+      sessionId: rotated?.session.id,
+      previousSessionId: first.session.id,
+      reason: 'reauthenticate',
+    });
+    expect(events[3]).toMatchObject({ actor: root, userId: alice.id, roles: ['admin'] });
+    expect(events[4]).toMatchObject({
+      actor: root,
+      userId: alice.id,
+      sessionId: second.session.id,
+      reason: 'admin',
+    });
+    expect(events[5]).toMatchObject({ actor: null, reason: 'logout' });
+    expect(events[6]).toMatchObject({ actor: root, userId: alice.id, reason: 'disable' });
+    // Ids and times come from the stream: strictly increasing ids, Redis-clock times.
+    const ids = events.map((event) => event.id);
+    expect([...ids].sort(compareStreamIds)).toEqual(ids);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const event of events) expect(Math.abs(event.at - Date.now())).toBeLessThan(60_000);
+    // Public ids only: no event carries a token.
+    expect(JSON.stringify(events)).not.toContain(first.token);
+  });
+
+  it('lets a consumer that was away catch up from its last id, without a gap', async () => {
+    const { sessions, reader } = await setup();
+    const items = new Items(reader());
+    await items.next();
+    await sessions.create(alice);
+    const [seen] = await items.events(1);
+    readers.pop()?.close();
+
+    // Meanwhile, with nobody reading:
+    const missed = [await sessions.create(alice), await sessions.create(alice)];
+    await sessions.revokeAllForUser(alice.id);
+
+    const again = new Items(reader(), seen.id);
+    const caughtUp = await again.events(3);
+    expect(caughtUp.map((event) => [event.type, event.sessionId])).toEqual([
+      [SessionEvents.created, missed[0].session.id],
+      [SessionEvents.created, missed[1].session.id],
+      [SessionEvents.revokedAll, undefined],
+    ]);
+  });
+
+  it('reports a gap when the events after its last id were trimmed away', async () => {
+    const { sessions, reader, stream } = await setup();
+    const items = new Items(reader());
+    await items.next();
+    await sessions.create(alice);
+    const [seen] = await items.events(1);
+    readers.pop()?.close();
+
+    const lost = await sessions.create(alice);
+    const kept = await sessions.create(alice);
+    await redis.xtrim(stream, 'MAXLEN', 1);
+
+    const again = new Items(reader(), seen.id);
+    expect(await again.next()).toMatchObject({ kind: 'gap', reason: 'trimmed', lastId: seen.id });
+    const [next] = await again.events(1);
+    expect(next.sessionId).toBe(kept.session.id);
+    expect(next.sessionId).not.toBe(lost.session.id);
+  });
+
+  it('reports a gap on a live reader when events it had not read yet were trimmed', async () => {
+    const { sessions, reader, stream } = await setup();
+    const items = new Items(reader());
+    await items.next();
+    await sessions.create(alice);
+    await items.events(1);
+
+    // Two events land and the first is trimmed before the reader can see it.
+    const event = (sessionId: string) =>
+      JSON.stringify({ type: SessionEvents.revoked, actor: null, userId: 'u', sessionId });
+    await redis
+      .multi()
+      .xadd(stream, '*', 'event', event('lost'))
+      .xadd(stream, '*', 'event', event('kept'))
+      .xtrim(stream, 'MAXLEN', 1)
+      .exec();
+
+    expect(await items.next()).toMatchObject({ kind: 'gap', reason: 'trimmed' });
+    expect(await items.events(1)).toMatchObject([{ sessionId: 'kept' }]);
+  });
+
+  it('reports the lost connection, then a gap, and catches up what happened meanwhile', async () => {
+    const connectionName = `evtest${process.pid}x${Date.now()}`;
+    const { sessions, reader } = await setup({ connectionName });
+    const items = new Items(reader());
+    await items.next();
+
+    await killClients(redis, `${connectionName}-events`);
+    expect(await items.next()).toEqual({ kind: 'down' });
+    const created = await sessions.create(alice);
+    expect(await items.next(10_000)).toMatchObject({ kind: 'gap', reason: 'reconnected' });
+    expect(await items.events(1)).toMatchObject([{ sessionId: created.session.id }]);
+  });
+
+  it('reports a session that validate finds past its deadline, off the request path', async () => {
+    const { sessions, reader, keyPrefix } = await setup({ absoluteTimeout: 0.3 });
+    const items = new Items(reader());
+    await items.next();
+    const { token, session } = await sessions.create(alice);
+    await items.events(1);
+    // Redis normally deletes the hash at its deadline by itself, and then nothing is left to
+    // report: keep it past the deadline to see what validate does when it finds one.
+    const ref = parseSessionId(session.id) as SessionRef;
+    expect(await redis.pexpire(new RedisKeys(keyPrefix).session(ref), 60_000)).toBe(1);
+
+    await sleep(400);
+    expect(await sessions.validate(token)).toBeNull();
+    expect(await items.events(1)).toMatchObject([
+      { type: SessionEvents.expired, actor: null, userId: alice.id, sessionId: session.id },
+    ]);
+  });
+
+  it('never fails the request when the event cannot be written, and warns once', async () => {
+    const { sessions, stream } = await setup();
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      // A stream key of the wrong type makes every XADD fail.
+      await redis.set(stream, 'not a stream');
+      const { session } = await sessions.create(alice);
+      expect(await sessions.revoke(session.id)).toBe(true);
+      await sessions.revokeAllForUser(alice.id);
+      const warnings = warn.mock.calls.filter(([message]) =>
+        String(message).includes('session events'),
+      );
+      expect(warnings).toHaveLength(1);
+      expect(String(warnings[0][0])).not.toContain('\n    at ');
+    } finally {
+      warn.mockRestore();
+    }
+  });
+});
+
+async function killClients(admin: Redis, name: string): Promise<void> {
+  const list = (await admin.client('LIST')) as string;
+  const ids = list
+    .split('\n')
+    .filter((line) => line.includes(` name=${name} `))
+    .map((line) => /\bid=(\d+)/.exec(line)?.[1])
+    .filter((id): id is string => Boolean(id));
+  expect(ids.length).toBeGreaterThan(0);
+  for (const id of ids) await admin.client('KILL', 'ID', id);
+}
+
+function compareStreamIds(a: string, b: string): number {
+  const [aMs, aSeq] = a.split('-').map(BigInt);
+  const [bMs, bSeq] = b.split('-').map(BigInt);
+  return aMs === bMs ? (aSeq < bSeq ? -1 : aSeq > bSeq ? 1 : 0) : aMs < bMs ? -1 : 1;
+}

@@ -1,0 +1,177 @@
+import { Logger } from '@nestjs/common';
+import { Redis } from 'ioredis';
+
+import { SessionService, SessionStoreUnavailableError } from '../src';
+import { freePort, RedisServerProcess } from '../src/testing';
+import { RedisSentinelProcess, startRedisSentinels } from '../src/testing/redis-sentinel';
+import { startTcpRelay, TcpRelay } from '../src/testing/tcp-relay';
+import { sessionService, sleep, uniquePrefix } from './store-contract';
+
+/**
+ * Durable revocations through a real failover: a primary, a replica that replicates through a
+ * relay the test can hold (replication lags) and sever (what was in flight is lost, as when a
+ * host dies), and three Sentinels. Each trial revokes, crashes the primary (SIGKILL), has a
+ * Sentinel promote the replica, reconnects through the Sentinels and checks what survived.
+ *
+ * - durable (`durability: { replicas: 1 }`): a revocation answered success stays revoked on
+ *   the promoted replica; one made while the replica lags answers 503 — and is indeed lost.
+ * - plain (no durability), the control: a revocation made while the replica lags answers
+ *   success, and the failover brings the session back.
+ */
+const TRIALS = 10;
+const NAME = 'cloakroom';
+
+jest.setTimeout(180_000);
+
+describe('durable revocations across a Sentinel failover', () => {
+  const prefix = uniquePrefix();
+  let primary: RedisServerProcess;
+  let replica: RedisServerProcess;
+  let link: TcpRelay;
+  let sentinels: RedisSentinelProcess[] = [];
+  const closers: Array<() => Promise<void>> = [];
+  let durable: SessionService;
+  let plain: SessionService;
+
+  beforeAll(async () => {
+    primary = await startNode();
+    ({ replica, link } = await startReplicaOf(primary));
+    sentinels = await startRedisSentinels({ name: NAME, port: primary.port });
+    const redis = {
+      sentinels: sentinels.map(({ port }) => ({ host: '127.0.0.1', port })),
+      name: NAME,
+    };
+    const common = { redis, keyPrefix: prefix, storeTimeout: 1, maxSessionsPerUser: 0 };
+    const d = await sessionService({ ...common, durability: { replicas: 1, timeout: 0.3 } });
+    const p = await sessionService(common);
+    closers.push(d.close, p.close);
+    durable = d.sessions;
+    plain = p.sessions;
+  });
+
+  afterAll(async () => {
+    for (const close of closers) await close().catch(() => undefined);
+    await link?.sever().catch(() => undefined);
+    await Promise.all(
+      [primary, replica, ...sentinels].map((process) => process?.dispose().catch(() => undefined)),
+    );
+  });
+
+  it(`keeps every acknowledged revocation through ${TRIALS} crashes of the primary`, async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    const outcomes: string[] = [];
+    for (let trial = 1; trial <= TRIALS; trial++) {
+      await untilDurableWritesWork(durable);
+      const user = (name: string) => ({ id: `u-${trial}-${name}`, username: name, roles: ['x'] });
+      const token = async (name: string) => (await plain.create(user(name))).token;
+      const loggedOut = await token('logout');
+      const others = [await token('all'), await token('all')];
+      const lagging = await token('lagging');
+      const control = await token('control');
+      const kept = await token('kept');
+
+      // The replica acknowledges: the revocations succeed (and are on the replica).
+      expect(await durable.revoke(loggedOut)).toBe(true);
+      expect(await durable.revokeAllForUser(`u-${trial}-all`)).toBe(2);
+
+      // The replica lags: a durable revocation answers 503, a plain one success.
+      link.hold();
+      await expect(durable.revoke(lagging)).rejects.toBeInstanceOf(SessionStoreUnavailableError);
+      expect(await plain.revoke(control)).toBe(true);
+
+      // The primary's host dies with the replication stream in flight; Sentinel promotes.
+      await primary.stop();
+      await link.sever();
+      await forceFailover(sentinels[0]);
+      await untilValid(plain, kept);
+
+      const alive = async (t: string) => (await plain.validate(t)) !== null;
+      const acknowledgedAlive = [await alive(loggedOut), ...(await Promise.all(others.map(alive)))];
+      expect(acknowledgedAlive).toEqual([false, false, false]);
+      // Not an assertion of the library: proof that the lag was real and the 503 honest…
+      expect(await alive(lagging)).toBe(true);
+      // …and the failure mode durability prevents: a success that the failover undid.
+      expect(await alive(control)).toBe(true);
+      outcomes.push(`trial ${trial}: acknowledged revocations dead, lagging 503, control undone`);
+
+      // The dead primary comes back empty, as a replica of the new one (through a new relay).
+      const promoted = replica;
+      await primary.dispose();
+      ({ replica, link } = await startReplicaOf(promoted, primary.port));
+      primary = promoted;
+    }
+    expect(outcomes).toHaveLength(TRIALS);
+    // One warning per lag episode, and never a stack trace in any warning.
+    const messages = warn.mock.calls.map((args) => args.map(String).join(' '));
+    expect(messages.filter((message) => /replicas lag/.test(message))).toHaveLength(TRIALS);
+    expect(messages.filter((message) => message.includes('\n'))).toEqual([]);
+  });
+});
+
+async function startNode(port?: number, extraArgs: string[] = []): Promise<RedisServerProcess> {
+  // A replica's full sync starts at once, not after the default 5 s wait for more replicas.
+  const node = new RedisServerProcess(port ?? (await freePort()), [
+    '--repl-diskless-sync-delay',
+    '0',
+    ...extraArgs,
+  ]);
+  await node.start();
+  return node;
+}
+
+/** A replica of `source` that replicates through a relay, once it is in sync. */
+async function startReplicaOf(source: RedisServerProcess, port?: number) {
+  const link = await startTcpRelay(source.port);
+  const replica = await startNode(port, ['--replicaof', '127.0.0.1', String(link.port)]);
+  const client = new Redis(replica.port, '127.0.0.1');
+  try {
+    await until(async () => (await client.info('replication')).includes('master_link_status:up'));
+  } finally {
+    client.disconnect();
+  }
+  return { replica, link };
+}
+
+/** `SENTINEL FAILOVER`, retried while the Sentinel has not yet found the replica usable. */
+async function forceFailover(sentinel: RedisSentinelProcess): Promise<void> {
+  const client = new Redis(sentinel.port, '127.0.0.1');
+  try {
+    await until(async () => {
+      try {
+        await client.call('SENTINEL', 'FAILOVER', NAME);
+        return true;
+      } catch (error) {
+        if (/NOGOODSLAVE|INPROG/.test((error as Error).message)) return false;
+        throw error;
+      }
+    });
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** Waits until the store reaches the (new) primary through the Sentinels. */
+async function untilValid(sessions: SessionService, token: string): Promise<void> {
+  await until(async () => (await sessions.validate(token).catch(() => null)) !== null);
+}
+
+/** Waits until a revocation through the durable store is acknowledged by the replica. */
+async function untilDurableWritesWork(sessions: SessionService): Promise<void> {
+  const probe = { id: 'u-probe', username: 'probe', roles: [] };
+  await until(async () => {
+    try {
+      const { token } = await sessions.create(probe);
+      return await sessions.revoke(token);
+    } catch {
+      return false;
+    }
+  });
+}
+
+async function until(condition: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for the failover test setup');
+    await sleep(100);
+  }
+}
