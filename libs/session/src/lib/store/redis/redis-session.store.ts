@@ -61,7 +61,11 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     }
     installSessionScripts(client);
     // Every (re)connection: Redis may have restarted or failed over with an empty script cache.
+    // A client the app gave may be connected already: its current connection loads now.
     client.on('ready', () => void loadSessionScripts(client));
+    if (client.status === 'ready') {
+      void loadSessionScripts(client);
+    }
     this.client = client as ScriptedClient;
     this.keys = new RedisKeys(settings.keyPrefix);
     if (settings.durability) {
@@ -94,8 +98,6 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     ]);
     if (ready.includes(false)) {
       this.logger.warn('Redis is not reachable yet; session checks answer 503 until it is');
-    } else {
-      await loadSessionScripts(this.client);
     }
   }
 
