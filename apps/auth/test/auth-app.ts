@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -140,6 +141,11 @@ export async function loginWithBearer(http: App, username: string, password: str
 
 let userCount = 0;
 
+/** A password the policy accepts: 16 random characters. */
+export function strongPassword(): string {
+  return `Pw-${randomBytes(12).toString('base64url')}`;
+}
+
 /** Creates a user of its own for a test through the admin API, so tests never share one. */
 export async function createUser(
   http: App,
@@ -147,7 +153,8 @@ export async function createUser(
   roles: string[] = ['customer'],
 ): Promise<{ id: string; username: string; password: string }> {
   const username = `user-${process.pid}-${Date.now().toString(36)}-${userCount++}`;
-  const password = `pw-${username}`;
+  // Random: the password policy refuses anything derived from the username.
+  const password = strongPassword();
   const response = await request(http)
     .post('/api/auth/users')
     .set('Cookie', adminCookie)

@@ -50,6 +50,8 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
           id: expect.stringMatching(/^[\w-]{8}\.[\w-]{22}$/),
           createdAt: expect.any(String),
           expiresAt: expect.any(String),
+          authenticatedAt: response.body.session.createdAt,
+          persistent: false,
         },
       });
       expect(response.body.token).toBeUndefined();
@@ -353,7 +355,7 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
         .post('/api/auth/password')
         .set('Cookie', current.cookie)
         .set('Origin', ORIGIN)
-        .send({ currentPassword: user.password, newPassword: 'a-brand-new-password' })
+        .send({ currentPassword: user.password, newPassword: 'velvet otter quantum ferry' })
         .expect(200);
       const rotated = sessionCookie(response);
       expect(rotated).not.toBe(current.cookie);
@@ -368,7 +370,7 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
         .post('/api/auth/login')
         .send({ username: user.username, password: user.password, transport: 'bearer' })
         .expect(401);
-      await loginWithBearer(http, user.username, 'a-brand-new-password');
+      await loginWithBearer(http, user.username, 'velvet otter quantum ferry');
     });
 
     it('returns the rotated token in the body for a bearer session', async () => {
@@ -377,7 +379,7 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
       const response = await request(http)
         .post('/api/auth/password')
         .set('Authorization', `Bearer ${token}`)
-        .send({ currentPassword: user.password, newPassword: 'another-new-password' })
+        .send({ currentPassword: user.password, newPassword: 'copper lantern rhubarb sky' })
         .expect(200);
       expect(response.headers['set-cookie']).toBeUndefined();
       expect(response.body.token).toMatch(/^cr1\./);
@@ -397,7 +399,10 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
       const { token } = await loginWithBearer(http, user.username, user.password);
       const change = (body: object) =>
         request(http).post('/api/auth/password').set('Authorization', `Bearer ${token}`).send(body);
-      await change({ currentPassword: 'wrong-password', newPassword: 'long-enough-1' }).expect(403);
+      await change({
+        currentPassword: 'wrong-password',
+        newPassword: 'amber walrus kettle drum',
+      }).expect(403);
       await change({ currentPassword: user.password, newPassword: 'short' }).expect(400);
       await change({ currentPassword: user.password, newPassword: 'x'.repeat(129) }).expect(400);
       await request(http)
@@ -413,7 +418,7 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
         .post('/api/auth/users')
         .set('Cookie', adminCookie)
         .set('Origin', ORIGIN)
-        .send({ username: 'Carol.E2E', password: 'carol-password', roles: ['customer'] })
+        .send({ username: 'Carol.E2E', password: 'marble heron orchard 42', roles: ['customer'] })
         .expect(201);
       expect(response.body).toEqual({
         id: expect.any(String),
@@ -421,12 +426,12 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
         roles: ['customer'],
         disabled: false,
       });
-      await loginWithBearer(http, 'carol.e2e', 'carol-password');
+      await loginWithBearer(http, 'carol.e2e', 'marble heron orchard 42');
       const duplicate = await request(http)
         .post('/api/auth/users')
         .set('Cookie', adminCookie)
         .set('Origin', ORIGIN)
-        .send({ username: 'carol.e2e', password: 'other-password', roles: [] })
+        .send({ username: 'carol.e2e', password: 'glacier tulip saxophone', roles: [] })
         .expect(409);
       expect(duplicate.body).toEqual({ statusCode: 409, message: 'Username already taken' });
     });
@@ -574,7 +579,7 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
       expect(changed).toMatchObject({ roles: ['auditor'], actor: { username: 'admin' } });
     });
 
-    it('records a token presented at login and sessions over the cap as revoked', async () => {
+    it('records a token presented at login as revoked and sessions over the cap as evicted', async () => {
       const user = await createUser(http, adminCookie);
       const first = await loginWithBearer(http, user.username, user.password);
       // Logging in again with the first token in hand revokes it (no fixation).
@@ -594,7 +599,7 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
       expect(
         await waitFor(
           (event) =>
-            event.type === SessionEvents.revoked && event.sessionId === second.body.session.id,
+            event.type === SessionEvents.evicted && event.sessionId === second.body.session.id,
         ),
       ).toMatchObject({ userId: user.id, reason: 'cap', actor: null });
     });

@@ -200,7 +200,8 @@ describe('auth revocation (HTTP, real Redis and PostgreSQL)', () => {
           await whoami(attacker.body.token).expect(401);
         }
       }
-    });
+      // Each round creates a user, checks the new password's strength and hashes it.
+    }, 60_000);
   });
 
   async function whoamiByCookie(cookie: string) {

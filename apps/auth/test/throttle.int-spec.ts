@@ -1,18 +1,519 @@
+import { Test } from '@nestjs/testing';
+import fc from 'fast-check';
+import { Redis } from 'ioredis';
 import request from 'supertest';
 import type { App } from 'supertest/types';
 
-import { AuthApp, createUser, loginWithCookie, startAuthApp } from './auth-app';
+import { validateEnv } from '@cloakroom/service-kit';
 
-describe('failed-login rate limit (counted in Redis)', () => {
+import { LoginAttempt, LoginThrottleService } from '../src/app/auth/login-throttle.service';
+import { clientNetwork } from '../src/app/auth/throttle/client-network';
+import { ThrottleKeys } from '../src/app/auth/throttle/throttle-keys';
+import { THROTTLE_SCRIPTS } from '../src/app/auth/throttle/throttle-scripts';
+import { TooManyAttemptsException } from '../src/app/common/too-many-attempts.exception';
+import { AuthConfig } from '../src/app/config/auth.config';
+import { AuthEnv } from '../src/app/config/auth.env';
+import { AuthRedis } from '../src/app/redis/auth-redis';
+import { PasswordService } from '../src/app/users/password.service';
+import {
+  AuthApp,
+  clearRedis,
+  createUser,
+  loginWithCookie,
+  REDIS_URL,
+  startAuthApp,
+} from './auth-app';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A throttle on real Redis with its own settings and key prefix, and the means to close it. */
+async function throttleWith(name: string, env: Record<string, string>) {
+  const prefix = `crtest:throttle-${name}:`;
+  await clearRedis(REDIS_URL, prefix);
+  const authEnv = validateEnv(AuthEnv, {
+    NODE_ENV: 'test',
+    REDIS_URL,
+    SESSION_KEY_PREFIX: prefix,
+    ...env,
+  });
+  const moduleRef = await Test.createTestingModule({
+    providers: [
+      LoginThrottleService,
+      AuthRedis,
+      AuthConfig,
+      { provide: AuthEnv, useValue: authEnv },
+    ],
+  }).compile();
+  await moduleRef.init();
+  return {
+    throttle: moduleRef.get(LoginThrottleService),
+    prefix,
+    keys: new ThrottleKeys(moduleRef.get(AuthConfig).loginThrottle.keyPrefix),
+    redis: moduleRef.get(AuthRedis).client,
+    close: () => moduleRef.close(),
+  };
+}
+
+/** Begins an attempt; answers the attempt, or the seconds to wait when it was refused. */
+async function tryBegin(
+  throttle: LoginThrottleService,
+  username: string,
+  ip: string,
+): Promise<LoginAttempt | number> {
+  try {
+    return await throttle.begin(username, ip);
+  } catch (error) {
+    if (error instanceof TooManyAttemptsException) {
+      expect(error.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+      return error.retryAfterSeconds;
+    }
+    throw error;
+  }
+}
+
+const counted = (results: Array<LoginAttempt | number>) =>
+  results.filter((result) => typeof result !== 'number').length;
+
+let runs = 0;
+/** Names and addresses no earlier test or fast-check run has used. */
+function fresh() {
+  const run = ++runs;
+  return {
+    user: (i: number) => `throttle-${process.pid}-${run}-user-${i}`,
+    ipv4: (i: number) => `10.${run % 250}.${Math.floor(run / 250)}.${i + 1}`,
+    ipv6: (net: number, host: number) =>
+      `2001:db8:${run.toString(16)}:${net.toString(16)}::${host.toString(16)}`,
+  };
+}
+
+describe('LoginThrottleService (atomic counting in Redis)', () => {
+  describe('with a pair limit of 5', () => {
+    let subject: Awaited<ReturnType<typeof throttleWith>>;
+
+    beforeAll(async () => {
+      subject = await throttleWith('service', {
+        LOGIN_MAX_FAILURES_PER_USER: '5',
+        LOGIN_MAX_FAILURES_PER_IP: '1000',
+        LOGIN_USER_CEILING: '1000',
+        LOGIN_FAILURE_WINDOW: '600',
+      });
+    });
+
+    afterAll(async () => {
+      await subject?.close();
+    });
+
+    it.each([0, 1, 2, 3, 4, 5])(
+      'lets exactly the rest of the limit through when 30 attempts race after %i earlier ones',
+      async (earlier) => {
+        const names = fresh();
+        const [user, ip] = [names.user(0), names.ipv4(0)];
+        for (let i = 0; i < earlier; i++) {
+          await subject.throttle.begin(user, ip);
+        }
+        const results = await Promise.all(
+          Array.from({ length: 30 }, () => tryBegin(subject.throttle, user, ip)),
+        );
+        expect(counted(results)).toBe(5 - earlier);
+        // Refused attempts were not counted: another network is untouched.
+        expect(counted([await tryBegin(subject.throttle, user, names.ipv4(1))])).toBe(1);
+      },
+    );
+
+    it("forgives the username's failures from the network of a success, once", async () => {
+      const names = fresh();
+      const [user, ip] = [names.user(0), names.ipv4(0)];
+      const first = await subject.throttle.begin(user, ip);
+      for (let i = 0; i < 4; i++) {
+        await subject.throttle.begin(user, ip);
+      }
+      expect(await tryBegin(subject.throttle, user, ip)).toEqual(expect.any(Number));
+      await first.succeed();
+      const after = await Promise.all(
+        Array.from({ length: 10 }, () => tryBegin(subject.throttle, user, ip)),
+      );
+      expect(counted(after)).toBe(5);
+      // Succeeding again gives nothing more back.
+      await first.succeed();
+      expect(await tryBegin(subject.throttle, user, ip)).toEqual(expect.any(Number));
+    });
+
+    it('shares one bucket across an IPv6 /64 and keeps other /64s apart', async () => {
+      const names = fresh();
+      const user = names.user(0);
+      const results = await Promise.all(
+        Array.from({ length: 12 }, (_, host) =>
+          tryBegin(subject.throttle, user, names.ipv6(1, host + 1)),
+        ),
+      );
+      expect(counted(results)).toBe(5);
+      // Another host of the same /64: refused; another /64: counted.
+      expect(await tryBegin(subject.throttle, user, `${names.ipv6(1, 0xffff)}`)).toEqual(
+        expect.any(Number),
+      );
+      expect(counted([await tryBegin(subject.throttle, user, names.ipv6(2, 1))])).toBe(1);
+    });
+
+    it('counts an IPv4-mapped IPv6 client as its IPv4 address', async () => {
+      const names = fresh();
+      const user = names.user(0);
+      const ip = names.ipv4(3);
+      for (let i = 0; i < 5; i++) {
+        await subject.throttle.begin(user, i % 2 ? ip : `::ffff:${ip}`);
+      }
+      expect(await tryBegin(subject.throttle, user, ip)).toEqual(expect.any(Number));
+      expect(await tryBegin(subject.throttle, user, `::ffff:${ip}`)).toEqual(expect.any(Number));
+    });
+
+    it('answers 503 (store unavailable), never lets the attempt through, when Redis fails', async () => {
+      const names = fresh();
+      const client = (subject.throttle as unknown as { redis: Redis }).redis;
+      const evalsha = jest.spyOn(client, 'evalsha').mockRejectedValueOnce(new Error('down'));
+      try {
+        await expect(subject.throttle.begin(names.user(0), names.ipv4(0))).rejects.toMatchObject({
+          status: 503,
+        });
+      } finally {
+        evalsha.mockRestore();
+      }
+    });
+
+    it('reloads its scripts when Redis forgot them (restart, failover)', async () => {
+      const names = fresh();
+      const client = (subject.throttle as unknown as { redis: Redis }).redis;
+      // What an emptied script cache answers; flushing the shared Redis would disturb others.
+      const evalsha = jest
+        .spyOn(client, 'evalsha')
+        .mockRejectedValueOnce(new Error('NOSCRIPT No matching script. Please use EVAL.'));
+      const load = jest.spyOn(client, 'script');
+      try {
+        const attempt = await subject.throttle.begin(names.user(0), names.ipv4(0));
+        expect(load).toHaveBeenCalledWith('LOAD', THROTTLE_SCRIPTS.userAttempt.lua);
+        await attempt.succeed();
+      } finally {
+        evalsha.mockRestore();
+        load.mockRestore();
+      }
+    });
+  });
+
+  describe('spraying from one network', () => {
+    let subject: Awaited<ReturnType<typeof throttleWith>>;
+
+    beforeAll(async () => {
+      subject = await throttleWith('spray', {
+        LOGIN_MAX_FAILURES_PER_USER: '5',
+        LOGIN_MAX_FAILURES_PER_IP: '8',
+        LOGIN_USER_CEILING: '1000',
+      });
+    });
+
+    afterAll(async () => {
+      await subject?.close();
+    });
+
+    it('counts every username against the network, exactly, when 40 race', async () => {
+      const names = fresh();
+      const ip = names.ipv4(0);
+      const results = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => tryBegin(subject.throttle, names.user(i), ip)),
+      );
+      expect(counted(results)).toBe(8);
+      // A refusal by the network took back the username's count: those names are not touched.
+      const refusedUser = names.user(results.findIndex((result) => typeof result === 'number'));
+      const [pair, total] = subject.keys.user(refusedUser, clientNetwork(ip));
+      expect(await subject.redis.hget(pair, 'n')).toBe('0');
+      expect(await subject.redis.hget(total, 'n')).toBe('0');
+      const elsewhere = await Promise.all(
+        Array.from({ length: 5 }, (_, i) =>
+          tryBegin(subject.throttle, refusedUser, names.ipv4(i + 1)),
+        ),
+      );
+      expect(counted(elsewhere)).toBe(5);
+    });
+  });
+
+  describe('the per-username ceiling', () => {
+    let subject: Awaited<ReturnType<typeof throttleWith>>;
+
+    beforeAll(async () => {
+      subject = await throttleWith('ceiling', {
+        LOGIN_MAX_FAILURES_PER_USER: '5',
+        LOGIN_MAX_FAILURES_PER_IP: '1000',
+        LOGIN_USER_CEILING: '6',
+        LOGIN_DELAY_FIRST: '1',
+        LOGIN_DELAY_MAX: '4',
+      });
+    });
+
+    afterAll(async () => {
+      await subject?.close();
+    });
+
+    it('delays strangers but never a network the user logged in from', async () => {
+      const names = fresh();
+      const user = names.user(0);
+      const home = names.ipv6(0, 1);
+      await (await subject.throttle.begin(user, home)).succeed();
+
+      // Attackers from 20 networks, 3 guesses each, all at once: 6 get through.
+      const attack = await Promise.all(
+        Array.from({ length: 60 }, (_, i) => tryBegin(subject.throttle, user, names.ipv4(i % 20))),
+      );
+      expect(counted(attack)).toBe(6);
+      const waits = attack.filter((result): result is number => typeof result === 'number');
+      expect(Math.max(...waits)).toBeLessThanOrEqual(4);
+
+      // The owner, from home, is not held back: 4 typos and the right password all count.
+      for (let i = 0; i < 4; i++) {
+        expect(counted([await tryBegin(subject.throttle, user, home)])).toBe(1);
+      }
+      const owner = await subject.throttle.begin(user, home);
+      await owner.succeed();
+      // Another /64 of the same owner is a stranger until it logs in.
+      expect(await tryBegin(subject.throttle, user, names.ipv6(1, 1))).toEqual(expect.any(Number));
+    });
+
+    it('makes strangers wait longer and longer, up to the cap, and never for good', async () => {
+      const names = fresh();
+      const user = names.user(0);
+      for (let i = 0; i < 6; i++) {
+        await subject.throttle.begin(user, names.ipv4(i));
+      }
+      // Each wait is read right after the attempt before it counted: up to the delay, and more
+      // than half of it unless this test stalled.
+      const observed: number[] = [];
+      for (const delay of [1, 2, 4, 4]) {
+        const wait = await tryBegin(subject.throttle, user, names.ipv4(10 + observed.length));
+        expect(typeof wait).toBe('number');
+        observed.push(wait as number);
+        expect(wait).toBeLessThanOrEqual(delay);
+        await sleep((wait as number) * 1000 + 20);
+        const next = await tryBegin(subject.throttle, user, names.ipv4(20 + observed.length));
+        expect(typeof next).not.toBe('number');
+      }
+      expect(observed[2]).toBeGreaterThan(observed[0]);
+    }, 30_000);
+  });
+
+  describe('against a plain model (fast-check commands)', () => {
+    // Small enough that every limit binds: 2 users x 2 per network > 3 per network, and
+    // 3 networks x 2 per user > a ceiling of 3.
+    const limits = { pair: 2, network: 3, ceiling: 3 };
+    let subject: Awaited<ReturnType<typeof throttleWith>>;
+    let admin: Redis;
+
+    beforeAll(async () => {
+      // Windows and delays of an hour: nothing ends by itself during a run; `AdvanceWindow`
+      // ends every window at once, as time would.
+      subject = await throttleWith('model', {
+        LOGIN_MAX_FAILURES_PER_USER: String(limits.pair),
+        LOGIN_MAX_FAILURES_PER_IP: String(limits.network),
+        LOGIN_USER_CEILING: String(limits.ceiling),
+        LOGIN_FAILURE_WINDOW: '3600',
+        LOGIN_DELAY_FIRST: '3600',
+        LOGIN_DELAY_MAX: '3600',
+      });
+      admin = new Redis(REDIS_URL);
+    });
+
+    afterAll(async () => {
+      admin?.disconnect();
+      await subject?.close();
+    });
+
+    interface Counter {
+      n: number;
+      window: number;
+    }
+    interface Outstanding {
+      user: number;
+      net: number;
+      userWindow: number;
+      netWindow: number;
+      settled: boolean;
+    }
+    interface Model {
+      pair: Map<string, Counter>;
+      user: Map<number, Counter>;
+      net: Map<number, Counter>;
+      known: Set<string>;
+      outstanding: Outstanding[];
+      nextWindow: number;
+    }
+    interface Real {
+      names: ReturnType<typeof fresh>;
+      attempts: LoginAttempt[];
+    }
+
+    const pairOf = (user: number, net: number) => `${user}/${net}`;
+    const USERS = 2;
+    const NETS = 3;
+
+    /** Every counter in Redis holds what the model says (read in one round trip). */
+    async function expectSameCounts(model: Model, real: Real): Promise<void> {
+      const keys = subject.keys;
+      const network = (net: number) => clientNetwork(real.names.ipv6(net, 1));
+      const expected: Array<[string, number]> = [];
+      for (let user = 0; user < USERS; user++) {
+        for (let net = 0; net < NETS; net++) {
+          const [pair, total, known] = keys.user(real.names.user(user), network(net));
+          expected.push([pair, model.pair.get(pairOf(user, net))?.n ?? 0]);
+          expected.push([known, model.known.has(pairOf(user, net)) ? 1 : 0]);
+          if (net === 0) {
+            expected.push([total, model.user.get(user)?.n ?? 0]);
+          }
+        }
+      }
+      for (let net = 0; net < NETS; net++) {
+        expected.push([keys.network(network(net)), model.net.get(net)?.n ?? 0]);
+      }
+      const pipeline = admin.pipeline();
+      for (const [key] of expected) {
+        if (key.includes('}:k:')) {
+          pipeline.exists(key);
+        } else {
+          pipeline.hget(key, 'n');
+        }
+      }
+      const replies = (await pipeline.exec()) ?? [];
+      expect(replies.map(([, value]) => Number(value ?? 0))).toEqual(
+        expected.map(([, count]) => count),
+      );
+    }
+    const open = (model: Model, counters: Map<string | number, Counter>, key: string | number) => {
+      const counter = counters.get(key) ?? { n: 0, window: model.nextWindow++ };
+      counter.n++;
+      counters.set(key, counter);
+      return counter.window;
+    };
+
+    class Attempt implements fc.AsyncCommand<Model, Real> {
+      constructor(
+        readonly user: number,
+        readonly net: number,
+      ) {}
+      check = () => true;
+      async run(model: Model, real: Real): Promise<void> {
+        const pair = pairOf(this.user, this.net);
+        const allowed =
+          (model.pair.get(pair)?.n ?? 0) < limits.pair &&
+          ((model.user.get(this.user)?.n ?? 0) < limits.ceiling || model.known.has(pair)) &&
+          (model.net.get(this.net)?.n ?? 0) < limits.network;
+        const result = await tryBegin(
+          subject.throttle,
+          real.names.user(this.user),
+          real.names.ipv6(this.net, 1 + model.outstanding.length),
+        );
+        expect(typeof result !== 'number').toBe(allowed);
+        if (typeof result !== 'number') {
+          open(model, model.pair as Map<string | number, Counter>, pair);
+          model.outstanding.push({
+            user: this.user,
+            net: this.net,
+            userWindow: open(model, model.user as Map<string | number, Counter>, this.user),
+            netWindow: open(model, model.net as Map<string | number, Counter>, this.net),
+            settled: false,
+          });
+          real.attempts.push(result);
+        }
+        await expectSameCounts(model, real);
+      }
+      toString = () => `Attempt(u${this.user}, n${this.net})`;
+    }
+
+    class Succeed implements fc.AsyncCommand<Model, Real> {
+      constructor(readonly pick: number) {}
+      check = (model: Readonly<Model>) => model.outstanding.length > 0;
+      async run(model: Model, real: Real): Promise<void> {
+        const index = this.pick % model.outstanding.length;
+        const attempt = model.outstanding[index];
+        await real.attempts[index].succeed();
+        if (attempt.settled) {
+          return;
+        }
+        attempt.settled = true;
+        const pair = pairOf(attempt.user, attempt.net);
+        model.pair.delete(pair);
+        model.known.add(pair);
+        for (const [counters, key, window] of [
+          [model.user, attempt.user, attempt.userWindow],
+          [model.net, attempt.net, attempt.netWindow],
+        ] as const) {
+          const counter = counters.get(key);
+          if (counter && counter.window === window && counter.n > 0) {
+            counter.n--;
+          }
+        }
+        await expectSameCounts(model, real);
+      }
+      toString = () => `Succeed(#${this.pick})`;
+    }
+
+    class AdvanceWindow implements fc.AsyncCommand<Model, Real> {
+      check = () => true;
+      async run(model: Model): Promise<void> {
+        // Every counter's window ends (its key expires); remembered networks stay.
+        const keys = await admin.keys(`${subject.prefix}*`);
+        const counters = keys.filter((key) => !key.includes('}:k:'));
+        if (counters.length) {
+          await admin.del(...counters);
+        }
+        model.pair.clear();
+        model.user.clear();
+        model.net.clear();
+      }
+      toString = () => 'AdvanceWindow';
+    }
+
+    it('refuses and refunds exactly as the model does', async () => {
+      const attempt = fc
+        .tuple(fc.integer({ min: 0, max: USERS - 1 }), fc.integer({ min: 0, max: NETS - 1 }))
+        .map(([user, net]) => new Attempt(user, net));
+      // Weighted by repetition: windows must fill up before one ends for limits to bind.
+      const commands = [
+        attempt,
+        attempt,
+        attempt,
+        attempt,
+        fc.nat(50).map((pick) => new Succeed(pick)),
+        fc.nat(50).map((pick) => new Succeed(pick)),
+        fc.constant(new AdvanceWindow()),
+      ];
+      await fc.assert(
+        fc.asyncProperty(fc.commands(commands, { maxCommands: 60 }), async (sequence) => {
+          const setup = () => ({
+            model: {
+              pair: new Map(),
+              user: new Map(),
+              net: new Map(),
+              known: new Set<string>(),
+              outstanding: [],
+              nextWindow: 0,
+            } as Model,
+            real: { names: fresh(), attempts: [] } as Real,
+          });
+          await fc.asyncModelRun(setup, sequence);
+        }),
+        { numRuns: 300 },
+      );
+    }, 120_000);
+  });
+});
+
+describe('login throttling through the app', () => {
   let auth: AuthApp;
   let http: App;
   let adminCookie: string;
 
   beforeAll(async () => {
     auth = await startAuthApp('throttle', {
-      LOGIN_MAX_FAILURES_PER_USER: '3',
-      LOGIN_MAX_FAILURES_PER_IP: '5',
-      LOGIN_FAILURE_WINDOW: '60',
+      LOGIN_MAX_FAILURES_PER_USER: '5',
+      LOGIN_MAX_FAILURES_PER_IP: '1000',
+      LOGIN_USER_CEILING: '10',
+      LOGIN_DELAY_FIRST: '30',
+      LOGIN_DELAY_MAX: '60',
+      LOGIN_FAILURE_WINDOW: '600',
     });
     http = auth.http;
     adminCookie = (await loginWithCookie(http, 'admin', 'admin-password')).cookie;
@@ -28,58 +529,155 @@ describe('failed-login rate limit (counted in Redis)', () => {
       .set('X-Forwarded-For', ip)
       .send({ username, password, transport: 'bearer' });
 
-  it('answers 429 with Retry-After once a username has too many failures, even with the right password', async () => {
-    const user = await createUser(http, adminCookie);
-    for (let i = 0; i < 3; i++) {
-      await login(user.username, 'wrong-password', `198.51.100.${i + 1}`).expect(401);
+  it('lets exactly 5 of 30 parallel wrong guesses reach the password check, round after round', async () => {
+    const verify = jest.spyOn(auth.app.get(PasswordService), 'verify');
+    try {
+      for (const earlier of [0, 2, 4]) {
+        const user = await createUser(http, adminCookie);
+        const ip = `198.51.100.${10 + earlier}`;
+        for (let i = 0; i < earlier; i++) {
+          await login(user.username, 'wrong-password', ip).expect(401);
+        }
+        verify.mockClear();
+        const answers = await Promise.all(
+          Array.from({ length: 30 }, () => login(user.username, 'wrong-password', ip)),
+        );
+        const statuses = answers.map((answer) => answer.status);
+        expect(statuses.filter((status) => status === 401)).toHaveLength(5 - earlier);
+        expect(statuses.filter((status) => status === 429)).toHaveLength(25 + earlier);
+        expect(verify).toHaveBeenCalledTimes(5 - earlier);
+        const refused = answers.find((answer) => answer.status === 429);
+        expect(refused?.body).toEqual({ statusCode: 429, message: expect.any(String) });
+        expect(Number(refused?.headers['retry-after'])).toBeGreaterThan(0);
+        expect(Number(refused?.headers['retry-after'])).toBeLessThanOrEqual(600);
+      }
+    } finally {
+      verify.mockRestore();
     }
-    const blocked = await login(user.username, user.password, '198.51.100.50').expect(429);
-    expect(blocked.body).toEqual({ statusCode: 429, message: expect.any(String) });
-    const retryAfter = Number(blocked.headers['retry-after']);
-    expect(retryAfter).toBeGreaterThan(0);
-    expect(retryAfter).toBeLessThanOrEqual(60);
   });
 
-  it('counts failures per client address across usernames', async () => {
-    const ip = '192.0.2.77';
-    for (let i = 0; i < 5; i++) {
-      await login(`guess-${i}`, 'wrong-password', ip).expect(401);
-    }
-    const blocked = await login('admin', 'admin-password', ip).expect(429);
-    expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
-    // Another address is not affected.
-    await login('admin', 'admin-password', '192.0.2.78').expect(200);
+  it('lets the owner in from a network they used while strangers hammer the account from others', async () => {
+    const user = await createUser(http, adminCookie);
+    const home = '2001:db8:77:1::10';
+    await login(user.username, user.password, home).expect(200);
+
+    const hammer = Promise.all(
+      Array.from({ length: 80 }, (_, i) =>
+        login(user.username, 'wrong-password', `2001:db8:66:${i % 40}::${i}`),
+      ),
+    );
+    const [owner, attack] = await Promise.all([
+      login(user.username, user.password, '2001:db8:77:1::99'),
+      hammer,
+    ]);
+    expect(owner.status).toBe(200);
+    const statuses = attack.map((answer) => answer.status);
+    expect(statuses.filter((status) => status === 401).length).toBeLessThanOrEqual(10);
+    expect(statuses.every((status) => status === 401 || status === 429)).toBe(true);
+    // After the attack, the owner still gets in from home; a stranger's network waits.
+    await login(user.username, user.password, home).expect(200);
+    const stranger = await login(user.username, user.password, '192.0.2.200').expect(429);
+    expect(Number(stranger.headers['retry-after'])).toBeLessThanOrEqual(60);
   });
 
-  it("forgets a username's failures after a successful login", async () => {
+  it('keys IPv6 clients by their /64', async () => {
     const user = await createUser(http, adminCookie);
-    await login(user.username, 'wrong-password', '203.0.113.10').expect(401);
-    await login(user.username, 'wrong-password', '203.0.113.11').expect(401);
-    await login(user.username, user.password, '203.0.113.12').expect(200);
-    await login(user.username, 'wrong-password', '203.0.113.13').expect(401);
-    await login(user.username, 'wrong-password', '203.0.113.14').expect(401);
-    await login(user.username, user.password, '203.0.113.15').expect(200);
+    for (let host = 1; host <= 5; host++) {
+      await login(user.username, 'wrong-password', `2001:db8:55:1::${host}`).expect(401);
+    }
+    await login(user.username, user.password, '2001:db8:55:1:ffff::1').expect(429);
+    await login(user.username, user.password, '2001:db8:55:2::1').expect(200);
+  });
+
+  it("forgives a username's failures from the network it then logged in from", async () => {
+    const user = await createUser(http, adminCookie);
+    const ip = '203.0.113.40';
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 4; i++) {
+        await login(user.username, 'wrong-password', ip).expect(401);
+      }
+      await login(user.username, user.password, ip).expect(200);
+    }
   });
 
   it('keeps the counters in Redis, where every instance sees them', async () => {
-    // A second instance sharing the Redis key prefix (its database is its own: the limit is
-    // checked before any password is).
     const second = await startAuthApp('throttle-peer', {
       SESSION_KEY_PREFIX: auth.keyPrefix,
-      LOGIN_MAX_FAILURES_PER_USER: '3',
-      LOGIN_MAX_FAILURES_PER_IP: '100',
+      LOGIN_MAX_FAILURES_PER_USER: '5',
     });
     try {
       const user = await createUser(http, adminCookie);
-      for (let i = 0; i < 3; i++) {
-        await login(user.username, 'wrong-password', `10.9.8.${i}`).expect(401);
+      for (let i = 0; i < 5; i++) {
+        await login(user.username, 'wrong-password', '10.9.8.7').expect(401);
       }
       await request(second.http)
         .post('/api/auth/login')
+        .set('X-Forwarded-For', '10.9.8.7')
         .send({ username: user.username, password: user.password, transport: 'bearer' })
         .expect(429);
     } finally {
       await second.close();
+    }
+  });
+});
+
+describe('argon2 under a burst of logins', () => {
+  let auth: AuthApp;
+
+  beforeAll(async () => {
+    auth = await startAuthApp('argon2-cap', {
+      PASSWORD_HASH_CONCURRENCY: '2',
+      PASSWORD_HASH_QUEUE: '3',
+      LOGIN_MAX_FAILURES_PER_IP: '1000',
+      LOGIN_USER_CEILING: '1000',
+    });
+  });
+
+  afterAll(async () => {
+    await auth?.close();
+  });
+
+  it('runs no more than the cap at once and answers the overflow 503 + Retry-After, never 500', async () => {
+    const argon2 = jest.requireActual('@node-rs/argon2');
+    const real = argon2.verify;
+    let running = 0;
+    let most = 0;
+    const spy = jest.spyOn(argon2, 'verify').mockImplementation(async (...args: unknown[]) => {
+      running++;
+      most = Math.max(most, running);
+      try {
+        return await real(...args);
+      } finally {
+        running--;
+      }
+    });
+    try {
+      // Unknown usernames too: each still costs one verification.
+      const answers = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          request(auth.http)
+            .post('/api/auth/login')
+            .set('X-Forwarded-For', `198.18.${i}.1`)
+            .send({
+              username: i % 2 ? 'alice' : `nobody-${i}`,
+              password: 'wrong-password',
+              transport: 'bearer',
+            }),
+        ),
+      );
+      const statuses = answers.map((answer) => answer.status);
+      expect(statuses.every((status) => status === 401 || status === 503)).toBe(true);
+      const busy = answers.filter((answer) => answer.status === 503);
+      expect(busy.length).toBeGreaterThan(0);
+      expect(statuses.filter((status) => status === 401).length).toBeGreaterThanOrEqual(5);
+      for (const answer of busy) {
+        expect(answer.headers['retry-after']).toBe('1');
+        expect(answer.body).toEqual({ statusCode: 503, message: expect.any(String) });
+      }
+      expect(most).toBeLessThanOrEqual(2);
+      expect(spy.mock.calls.length).toBe(statuses.filter((status) => status === 401).length);
+    } finally {
+      spy.mockRestore();
     }
   });
 });

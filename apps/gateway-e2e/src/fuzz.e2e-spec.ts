@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
@@ -251,14 +252,15 @@ describe('fuzzing the built stack through the gateway', () => {
     productsBefore = await (await json('/api/catalog/products')).json();
     // The fuzzer's own customer: its valid token takes some requests past the guard.
     const username = `fuzzer-${Date.now().toString(36)}`;
+    // Random: the password policy refuses one derived from the username.
+    const password = `Fz-${randomBytes(12).toString('base64url')}`;
     const user = await json('/api/auth/users', {
       method: 'POST',
       headers: adminAuth,
-      body: JSON.stringify({ username, password: 'fuzzer-password', roles: ['customer'] }),
+      body: JSON.stringify({ username, password, roles: ['customer'] }),
     });
     expect(user.status).toBe(201);
-    fuzzerToken = ((await (await login(username, 'fuzzer-password')).json()) as { token: string })
-      .token;
+    fuzzerToken = ((await (await login(username, password)).json()) as { token: string }).token;
   }, 90_000);
 
   afterAll(async () => {

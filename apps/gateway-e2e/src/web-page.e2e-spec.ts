@@ -1,47 +1,38 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { BrowserContext, chromium, Page } from 'playwright-core';
+import { Browser, BrowserContext, Page } from 'playwright-core';
 
-import { ARTIFACTS, Stack } from './support/stack';
+import {
+  apiLogin,
+  DESKTOP,
+  launchChromium,
+  layoutDefects,
+  logInOnPage,
+  PHONE,
+  screenshot,
+  tokenStatus,
+  USER_AGENTS,
+} from './support/browser';
+import { Stack } from './support/stack';
 
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+const PASSWORD = { alice: 'alice-password', bob: 'bob-password', admin: 'admin-password' };
 
 describe('the web page, in Chromium, through the gateway', () => {
-  const stack = new Stack('browser');
-  const profile = mkdtempSync(join(tmpdir(), 'cloakroom-chromium-'));
+  // A small cap that refuses new sessions: the page must offer which session to end.
+  const stack = new Stack('browser', { SESSION_CAP_POLICY: 'refuse', SESSION_MAX_PER_USER: '3' });
+  let browser: Browser;
   let context: BrowserContext;
   let page: Page;
 
   beforeAll(async () => {
     await stack.start();
-    mkdirSync(ARTIFACTS, { recursive: true });
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      args: CHROMIUM_ARGS,
-    });
-    page = context.pages()[0] ?? (await context.newPage());
+    browser = await launchChromium();
+    context = await browser.newContext({ viewport: DESKTOP });
+    page = await context.newPage();
   }, 60_000);
 
   afterAll(async () => {
-    await context?.close();
+    await browser?.close();
     await stack.stop();
-    rmSync(profile, { recursive: true, force: true });
   });
-
-  function screenshot(name: string) {
-    return page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
-  }
 
   /** A request made by the page itself: same origin, the browser adds the cookie. */
   function fetchFromPage(method: string, path: string, body?: unknown) {
@@ -58,6 +49,11 @@ describe('the web page, in Chromium, through the gateway', () => {
     );
   }
 
+  async function sessionCookie() {
+    const cookies = await context.cookies(stack.baseUrl);
+    return cookies.find((cookie) => cookie.name.endsWith('cr_session'));
+  }
+
   /** Waits until the sessions table lists `count` sessions. */
   function sessionRows(count: number) {
     return page.waitForFunction(
@@ -66,41 +62,40 @@ describe('the web page, in Chromium, through the gateway', () => {
     );
   }
 
-  /** Logs alice in from somewhere else (another device): returns that session's cookie. */
-  async function loginElsewhere(): Promise<string> {
-    const response = await fetch(`${stack.baseUrl}/api/auth/login`, {
-      method: 'POST',
-      headers: {
-        'Content-Type': 'application/json',
-        'User-Agent': 'second-device',
-        Origin: stack.baseUrl,
-      },
-      body: JSON.stringify({ username: 'alice', password: 'alice-password' }),
-    });
-    expect(response.status).toBe(200);
-    return response.headers.getSetCookie()[0].split(';')[0];
+  /** Refreshes the activity table until it holds an event of each type (they arrive async). */
+  async function activityShows(types: string[]) {
+    for (let round = 0; round < 50; round += 1) {
+      await page.click('#activity-refresh');
+      const shown = await page.$$eval('#activity-rows tr', (rows) =>
+        rows.map((row) => (row as HTMLElement).dataset['type']),
+      );
+      if (types.every((type) => shown.includes(type))) return;
+      await page.waitForTimeout(200);
+    }
+    throw new Error(`the activity table never listed ${types.join(', ')}`);
   }
 
-  it('shows the login form to a visitor without a session', async () => {
+  it('shows the login form, with "Remember me", to a visitor without a session', async () => {
     await page.goto(stack.baseUrl);
     await page.locator('#login-view').waitFor({ state: 'visible' });
-    await screenshot('01-login');
+    expect(await page.isChecked('#login-form input[name=rememberMe]')).toBe(false);
+    await screenshot(page, 'web-01-login-desktop');
   });
 
-  it('logs a customer in and shows who she is', async () => {
-    await page.fill('#login-form input[name=username]', 'alice');
-    await page.fill('#login-form input[name=password]', 'alice-password');
-    await page.click('#login-form button[type=submit]');
-    await page.locator('#app-view').waitFor({ state: 'visible' });
+  it('logs a customer in without "Remember me": a browser-session cookie', async () => {
+    await logInOnPage(page, 'alice', PASSWORD.alice);
     expect(await page.textContent('#me-user')).toBe('alice');
     expect(await page.textContent('#me-roles')).toBe('customer');
     expect(await page.textContent('#me-expires')).not.toBe('');
-    await screenshot('02-logged-in');
+    const cookie = await sessionCookie();
+    // Playwright reports a cookie without Expires/Max-Age as -1: gone with the browser.
+    expect(cookie?.expires).toBe(-1);
+    await page.locator('#session-rows tr[data-current] .tag', { hasText: 'this device' }).waitFor();
+    expect(await page.textContent('#session-rows tr[data-current]')).toContain('browser session');
   });
 
   it('keeps the session cookie out of reach of the page script', async () => {
-    const cookies = await context.cookies(stack.baseUrl);
-    const session = cookies.find((cookie) => cookie.name.endsWith('cr_session'));
+    const session = await sessionCookie();
     expect(session).toMatchObject({ httpOnly: true, path: '/' });
     expect(['Lax', 'Strict']).toContain(session?.sameSite);
     const visible = await page.evaluate(() => document.cookie);
@@ -115,7 +110,6 @@ describe('the web page, in Chromium, through the gateway', () => {
     await page.click('#place-order');
     await page.locator('#flash', { hasText: 'Order placed.' }).waitFor();
     await page.locator('#order-rows', { hasText: `2 × ${sku}` }).waitFor();
-    await screenshot('03-order-placed');
   });
 
   it('hides the admin tools and has an admin action refused with 403', async () => {
@@ -128,61 +122,137 @@ describe('the web page, in Chromium, through the gateway', () => {
     expect(status).toBe(403);
   });
 
-  it('revokes another session of mine', async () => {
-    const elsewhere = await loginElsewhere();
+  it('lists my sessions by device label, the raw user agent only as a tooltip', async () => {
+    const elsewhere = await apiLogin(
+      stack.baseUrl,
+      'alice',
+      PASSWORD.alice,
+      USER_AGENTS.windowsChrome,
+    );
+    expect(elsewhere.status).toBe(200);
     await page.reload();
-    await page.locator('#app-view').waitFor({ state: 'visible' });
     await sessionRows(2);
-    await screenshot('04-two-sessions');
+    const other = page.locator(`#session-rows tr[data-session-id="${elsewhere.sessionId}"]`);
+    const device = other.locator('td').first();
+    expect(await device.textContent()).toMatch(/Chrome.*Windows/);
+    expect(await device.textContent()).not.toContain('Mozilla');
+    expect(await device.getAttribute('title')).toBe(USER_AGENTS.windowsChrome);
+    await screenshot(page, 'web-02-customer-desktop');
+  });
 
+  it('revokes another session of mine', async () => {
+    const other = page.locator('#session-rows tr:not([data-current])');
+    const token = await apiLogin(stack.baseUrl, 'alice', PASSWORD.alice, USER_AGENTS.macFirefox);
+    await page.reload();
+    await sessionRows(3);
     await page
-      .locator('#session-rows tr:not([data-current]) button', { hasText: 'Revoke' })
+      .locator(`#session-rows tr[data-session-id="${token.sessionId}"] button`, {
+        hasText: 'Revoke',
+      })
       .click();
     await page.locator('#flash', { hasText: 'Session revoked.' }).waitFor();
-    await sessionRows(1);
-    const check = await fetch(`${stack.baseUrl}/api/auth/session`, {
-      headers: { Cookie: elsewhere },
-    });
-    expect(check.status).toBe(401);
-    await screenshot('05-session-revoked');
+    await sessionRows(2);
+    expect(await tokenStatus(stack.baseUrl, token.token)).toBe(401);
+    expect(await other.count()).toBe(1);
+  });
+
+  it('shows a hostile user agent as text, never as markup', async () => {
+    const hostile = '<img src=x onerror="window.pwned=1"><script>window.pwned=1</script>';
+    const login = await apiLogin(stack.baseUrl, 'alice', PASSWORD.alice, hostile);
+    expect(login.status).toBe(200);
+    await page.reload();
+    await sessionRows(3);
+    const cell = page.locator(`#session-rows tr[data-session-id="${login.sessionId}"] td`).first();
+    expect(await cell.getAttribute('title')).toBe(hostile);
+    expect(await page.locator('#session-rows img, #session-rows script').count()).toBe(0);
+    expect(await page.evaluate(() => (window as { pwned?: number }).pwned)).toBeUndefined();
+    await page
+      .locator(`#session-rows tr[data-session-id="${login.sessionId}"] button`, {
+        hasText: 'Revoke',
+      })
+      .click();
+    await sessionRows(2);
+  });
+
+  it('logs out, then in with "Remember me": a persistent cookie, and both in the activity', async () => {
+    await page.click('#logout');
+    await page.locator('#login-view').waitFor({ state: 'visible' });
+    expect(await sessionCookie()).toBeUndefined();
+
+    await logInOnPage(page, 'alice', PASSWORD.alice, { rememberMe: true });
+    const cookie = await sessionCookie();
+    // A date days ahead, not a browser-session cookie.
+    expect(cookie?.expires).toBeGreaterThan(Date.now() / 1000 + 3600);
+    // The page shows only this login's sessions: none left over from before the logout.
+    await sessionRows(2);
+    expect(await page.textContent('#session-rows tr[data-current]')).toContain('remembered');
+
+    await activityShows(['login', 'logout']);
+    const words = await page.textContent('#activity-rows');
+    expect(words).toContain('Logged in');
+    expect(words).toContain('Logged out');
+    await screenshot(page, 'web-03-activity-desktop');
+  });
+
+  it('breaks no word of a table cell or button on a 390 px wide screen', async () => {
+    await page.setViewportSize(PHONE);
+    await page.reload();
+    await sessionRows(2);
+    await page.locator('#activity-rows tr').first().waitFor();
+    const { broken, pageOverflow } = await layoutDefects(page);
+    expect(broken).toEqual([]);
+    // The page fits the screen; only table wrappers scroll sideways.
+    expect(pageOverflow).toBeLessThanOrEqual(0);
+    await screenshot(page, 'web-04-customer-mobile');
+    await page.setViewportSize(DESKTOP);
   });
 
   it('logs out: the login form is back and the session is dead', async () => {
     await page.click('#logout');
     await page.locator('#login-view').waitFor({ state: 'visible' });
     expect(await fetchFromPage('GET', '/api/auth/session')).toBe(401);
-    const cookies = await context.cookies(stack.baseUrl);
-    expect(cookies.find((cookie) => cookie.name.endsWith('cr_session'))).toBeUndefined();
-    await screenshot('06-logged-out');
+    expect(await sessionCookie()).toBeUndefined();
+    // The signed-in page is emptied, not only hidden, for whoever uses the browser next.
+    expect(await page.locator('#app-view tbody tr').count()).toBe(0);
+    expect(await page.textContent('#me-user')).toBe('');
+  });
+
+  it('at the session cap, lets the user pick the session to end and logs in', async () => {
+    const sessions = [];
+    for (const agent of Object.values(USER_AGENTS)) {
+      const login = await apiLogin(stack.baseUrl, 'bob', PASSWORD.bob, agent);
+      expect(login.status).toBe(200);
+      sessions.push(login);
+    }
+    await logInOnPage(page, 'bob', PASSWORD.bob, { waitForApp: false });
+    await page.locator('#session-cap').waitFor({ state: 'visible' });
+    expect(await page.locator('#cap-list li').count()).toBe(3);
+    const victim = sessions[1];
+    const victimRow = page.locator(`#cap-list li[data-session-id="${victim.sessionId}"]`);
+    expect(await victimRow.textContent()).toMatch(/Safari|iOS|iPhone/);
+    await screenshot(page, 'web-05-session-cap-desktop');
+    await page.setViewportSize(PHONE);
+    expect(await layoutDefects(page)).toEqual({ broken: [], pageOverflow: 0 });
+    await screenshot(page, 'web-06-session-cap-mobile');
+    await page.setViewportSize(DESKTOP);
+
+    await victimRow.locator('button', { hasText: 'End this one' }).click();
+    await page.locator('#app-view').waitFor({ state: 'visible' });
+    expect(await page.textContent('#me-user')).toBe('bob');
+    expect(await tokenStatus(stack.baseUrl, victim.token)).toBe(401);
+    expect(await tokenStatus(stack.baseUrl, sessions[0].token)).toBe(200);
+    expect(await tokenStatus(stack.baseUrl, sessions[2].token)).toBe(200);
+    await page.click('#logout');
+    await page.locator('#login-view').waitFor({ state: 'visible' });
   });
 
   it('lets an admin create a product from the page', async () => {
-    await page.fill('#login-form input[name=username]', 'admin');
-    await page.fill('#login-form input[name=password]', 'admin-password');
-    await page.click('#login-form button[type=submit]');
+    await logInOnPage(page, 'admin', PASSWORD.admin);
     await page.locator('#admin').waitFor({ state: 'visible' });
     await page.fill('#product-form input[name=sku]', 'LANTERN');
     await page.fill('#product-form input[name=name]', 'Storm lantern');
     await page.fill('#product-form input[name=priceCents]', '5400');
     await page.click('#product-form button[type=submit]');
     await page.locator('#product-rows', { hasText: 'Storm lantern' }).waitFor();
-    await screenshot('07-admin');
-  });
-
-  it("lets an admin change a user's roles from the page", async () => {
-    // Alice's id is on the order she placed, which the admin sees under all orders.
-    const aliceId = await page.locator('#order-rows tr td').nth(2).textContent();
-    await page.fill('#roles-form input[name=userId]', aliceId ?? '');
-    await page.check('#roles-form input[value=customer]');
-    await page.check('#roles-form input[value=admin]');
-    await page.click('#roles-form button[type=submit]');
-    await page.locator('#flash', { hasText: 'Roles saved' }).waitFor();
-    const login = await fetch(`${stack.baseUrl}/api/auth/login`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', Origin: stack.baseUrl },
-      body: JSON.stringify({ username: 'alice', password: 'alice-password' }),
-    });
-    const body = (await login.json()) as { user: { roles: string[] } };
-    expect(body.user.roles.sort()).toEqual(['admin', 'customer']);
   });
 });

@@ -8,6 +8,7 @@ export {
 } from './lib/session.constants';
 export { IssuedSession, Session, SessionMeta, SessionUser } from './lib/session.types';
 export {
+  SessionCapPolicy,
   SessionCommonOptions,
   SessionCookieOptions,
   SessionDurabilityOptions,
@@ -17,10 +18,13 @@ export {
   SessionRedisConnection,
   SessionRemoteConnection,
   SessionRemoteTls,
+  SessionRememberOptions,
 } from './lib/config/session-options.interface';
 
 export { SessionGuard, RouteRule } from './lib/http/session.guard';
 export { Roles } from './lib/http/roles.decorator';
+export { RecentAuthRule, RequireRecentAuth } from './lib/http/require-recent-auth.decorator';
+export { ReauthenticationRequiredException } from './lib/http/reauthentication-required.exception';
 export { Public, IS_PUBLIC_KEY } from './lib/http/public.decorator';
 export { CurrentSession, CurrentUser } from './lib/http/current-session.decorator';
 export { SessionCookieService } from './lib/http/session-cookie.service';
@@ -36,6 +40,7 @@ export { SessionRequest } from './lib/http/session-request.interface';
 export {
   CreatedSession,
   NewSessionRecord,
+  SessionRotation,
   SessionStore,
 } from './lib/store/session-store.interface';
 export { SessionRef } from './lib/token/session.token';
@@ -76,5 +81,6 @@ export {
 export { SessionStoreHealthIndicator } from './lib/health/session-store.health';
 export { SessionStoreUnavailableError } from './lib/errors/session-store-unavailable.error';
 export { SessionUserChangedError } from './lib/errors/session-user-changed.error';
+export { SessionLimitReachedError } from './lib/errors/session-limit-reached.error';
 export { SessionStoreMisconfiguredError } from './lib/errors/session-store-misconfigured.error';
 export { SessionOperationNotServedError } from './lib/errors/session-operation-not-served.error';

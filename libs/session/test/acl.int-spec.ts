@@ -149,6 +149,8 @@ describe.each([
               60000,
               600000,
               0,
+              'evict-oldest',
+              60000,
               `${PREFIX}{${tag}}:s:`,
               'A'.repeat(22),
               '',
@@ -187,6 +189,7 @@ describe.each([
               digest,
               'B'.repeat(22),
               '',
+              '1',
             ),
         ],
         [

@@ -64,13 +64,22 @@ describe('session lifecycle events (Redis stream)', () => {
     redis.disconnect();
   });
 
-  async function setup(options: { absoluteTimeout?: number; connectionName?: string } = {}) {
+  async function setup(
+    options: {
+      absoluteTimeout?: number;
+      connectionName?: string;
+      maxSessionsPerUser?: number;
+      capPolicy?: 'evict-oldest' | 'evict-idlest' | 'refuse';
+    } = {},
+  ) {
     const keyPrefix = uniquePrefix();
     prefixes.push(keyPrefix);
     const { sessions, close } = await sessionService({
       redis: { url },
       keyPrefix,
       absoluteTimeout: options.absoluteTimeout,
+      maxSessionsPerUser: options.maxSessionsPerUser,
+      capPolicy: options.capPolicy,
     });
     closers.push(close);
     const source = new Redis(url, { connectionName: options.connectionName });
@@ -135,6 +144,38 @@ describe('session lifecycle events (Redis stream)', () => {
     for (const event of events) expect(Math.abs(event.at - Date.now())).toBeLessThan(60_000);
     // Public ids only: no event carries a token.
     expect(JSON.stringify(events)).not.toContain(first.token);
+  });
+
+  it('reports cap evictions as session.evicted by the system, and a refusal not at all', async () => {
+    for (const capPolicy of ['evict-oldest', 'evict-idlest'] as const) {
+      const { sessions, reader } = await setup({ maxSessionsPerUser: 1, capPolicy });
+      const items = new Items(reader());
+      await items.next();
+      const first = await sessions.create(alice, { device: 'Safari 18 on macOS' });
+      const second = await sessions.create(alice, { device: 'Chrome 131 on Windows' });
+      expect(second.evicted).toEqual([first.session.id]);
+      const events = await items.events(3);
+      expect(events.map((event) => event.type)).toEqual([
+        SessionEvents.created,
+        SessionEvents.created,
+        SessionEvents.evicted,
+      ]);
+      expect(events[0]).toMatchObject({ device: 'Safari 18 on macOS' });
+      expect(events[2]).toMatchObject({
+        actor: null,
+        userId: alice.id,
+        sessionId: first.session.id,
+        reason: 'cap',
+      });
+    }
+    const { sessions, stream } = await setup({
+      maxSessionsPerUser: 1,
+      capPolicy: 'refuse',
+    });
+    await sessions.create(alice);
+    const length = await redis.xlen(stream);
+    await expect(sessions.create(alice)).rejects.toThrow(/Too many sessions/);
+    expect(await redis.xlen(stream)).toBe(length);
   });
 
   it('lets a consumer that was away catch up from its last id, without a gap', async () => {

@@ -57,6 +57,61 @@ describe('Redis scripts given hostile arguments', () => {
     expect(await client['cloakroomPatch'](key, 1, 'a:x', '1')).toBe(1);
   });
 
+  it('refuses an unknown cap policy, zero timeouts and caller-chosen timestamps on create', async () => {
+    const index = `${prefix}{AAAAAAAA}:u:u-new`;
+    const create = (
+      overrides: Partial<Record<'idle' | 'policy', string | number>>,
+      ...fields: string[]
+    ) =>
+      client['cloakroomCreate'](
+        `${prefix}{AAAAAAAA}:s:new`,
+        index,
+        `${prefix}{AAAAAAAA}:g:u-new`,
+        overrides.idle ?? 60000,
+        600000,
+        3,
+        overrides.policy ?? 'evict-oldest',
+        60000,
+        `${prefix}{AAAAAAAA}:s:`,
+        'new',
+        '',
+        'u',
+        'u-new',
+        ...fields,
+      );
+    for (const policy of ['', 'evict-all', 'REFUSE']) {
+      await expect(create({ policy })).rejects.toThrow(/cap policy|must not be empty/);
+    }
+    await expect(create({ idle: 0 })).rejects.toThrow(/positive/);
+    // A session that claims to have authenticated in the future, or to live forever.
+    for (const field of ['l', 'x', 'c', 't', 'i']) {
+      await expect(create({}, field, '99999999999999')).rejects.toThrow(/timestamps/);
+    }
+    await expect(create({}, 'n')).rejects.toThrow(/pairs/);
+    expect(await client.exists(`${prefix}{AAAAAAAA}:s:new`, index)).toBe(0);
+  });
+
+  it('accepts only 0 or 1 as the re-authentication flag of a rotation', async () => {
+    for (const flag of ['yes', '2', '', 'true']) {
+      await expect(
+        client['cloakroomRotate'](
+          key,
+          `${prefix}{AAAAAAAA}:s:moved`,
+          60000,
+          `${prefix}{AAAAAAAA}:u:`,
+          `${prefix}{AAAAAAAA}:g:`,
+          `${prefix}{AAAAAAAA}:s:`,
+          'victim',
+          'moved',
+          '',
+          flag,
+        ),
+      ).rejects.toThrow(/ARGV\[8\]/);
+    }
+    expect(await client.exists(`${prefix}{AAAAAAAA}:s:moved`)).toBe(0);
+    expect(await client.hmget(key, 'u', 'l')).toEqual(['u-victim', null]);
+  });
+
   it('refuses roles that are not a JSON array of strings', async () => {
     for (const roles of ['admin', '[1]', '']) {
       await expect(

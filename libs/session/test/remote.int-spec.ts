@@ -96,16 +96,24 @@ describe('RemoteSessionStore, a validator', () => {
   });
 
   it('gives a service only the session fields its capability names', async () => {
-    const { token } = await rpc.sessions.create(alice, {
-      ip: '10.0.0.9',
-      userAgent: 'UA/9',
-      attributes: { cart: [1] },
-    });
+    const { token, session } = await rpc.sessions.create(
+      alice,
+      {
+        ip: '10.0.0.9',
+        userAgent: 'UA/9',
+        device: 'Edge 131 on Windows',
+        attributes: { cart: [1] },
+      },
+      { persistent: true },
+    );
     const seen = await catalog.sessions.validate(token);
     expect(seen).toMatchObject({ userId: alice.id, username: 'alice', roles: ['customer'] });
     expect(seen).not.toHaveProperty('ip');
     expect(seen).not.toHaveProperty('userAgent');
+    expect(seen).not.toHaveProperty('device');
     expect(seen?.attributes).toEqual({});
+    // What the guard needs for @RequireRecentAuth(), whatever the capability lists.
+    expect(seen).toMatchObject({ authenticatedAt: session.authenticatedAt, persistent: true });
   });
 
   it('refuses a patch from a service that may only validate, and changes nothing', async () => {

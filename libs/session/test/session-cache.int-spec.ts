@@ -133,6 +133,21 @@ describe('SessionService with localCache, following the event stream', () => {
     await other.setRolesForUser(alice.id, ['customer']);
   });
 
+  it('refuses a session the per-user cap evicted elsewhere', async () => {
+    const capped = await start({ redis: { url }, keyPrefix, maxSessionsPerUser: 1 });
+    try {
+      const bob = { id: 'u-cache-bob', username: 'bob', roles: ['customer'] };
+      const { token } = await sessions.create(bob);
+      await sessions.validate(token);
+      const newer = await capped.get(SessionService).create(bob);
+      expect(newer.evicted).toHaveLength(1);
+      await untilRefused(token);
+      expect(await sessions.validate(newer.token)).not.toBeNull();
+    } finally {
+      await capped.close();
+    }
+  });
+
   it('refuses the old token of a session rotated elsewhere', async () => {
     const { token } = await sessions.create(alice);
     await sessions.validate(token);

@@ -9,6 +9,8 @@ import { Cluster, Redis } from 'ioredis';
 import {
   InMemorySessionStore,
   Session,
+  SessionCommonOptions,
+  SessionLimitReachedError,
   SessionModule,
   SessionModuleOptions,
   SessionRpcCapabilities,
@@ -18,6 +20,8 @@ import {
   SessionUser,
   SessionUserChangedError,
 } from '../src';
+import { RedisKeys } from '../src/lib/store/redis/redis-keys';
+import { parseSessionId, SessionRef } from '../src/lib/token/session.token';
 import { DevCertificates, freePort, makeDevCertificates, startRedisCluster } from '../src/testing';
 
 export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
@@ -40,6 +44,11 @@ export async function sessionService(options: SessionModuleOptions) {
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The Redis key of a session's hash, under a key prefix. */
+export function sessionKey(prefix: string, sessionId: string): string {
+  return new RedisKeys(prefix).session(parseSessionId(sessionId) as SessionRef);
+}
+
 /** Every key and value under a prefix, for checking what Redis holds. */
 export async function dump(client: Redis | Cluster, prefix: string): Promise<string> {
   const nodes = client instanceof Cluster ? client.nodes('master') : [client];
@@ -57,8 +66,16 @@ export async function dump(client: Redis | Cluster, prefix: string): Promise<str
   return parts.join('\n');
 }
 
-/** The limits the contract assumes; a remote store's server must be configured with them. */
-export const CONTRACT_LIMITS = { idleTimeout: 60, absoluteTimeout: 600, maxSessionsPerUser: 3 };
+/**
+ * The limits the contract assumes; a remote store's server must be configured with them.
+ * Remembered sessions get short timeouts, so that their death can be awaited.
+ */
+export const CONTRACT_LIMITS = {
+  idleTimeout: 60,
+  absoluteTimeout: 600,
+  maxSessionsPerUser: 3,
+  remember: { idleTimeout: 1, absoluteTimeout: 2 },
+};
 
 export interface StoreUnderTest {
   /** Backend options of the SessionModule under test (limits come from CONTRACT_LIMITS). */
@@ -72,6 +89,12 @@ export interface StoreUnderTest {
    * only validates them (remote): a Redis-backed `SessionService` on the server's side.
    */
   issuer?: SessionService;
+  /**
+   * Backend options of a SessionModule whose store has other limits (cap policy, touch
+   * interval); default: `options` with the limits added (same data). In memory, a new store:
+   * a test drives all its sessions through it.
+   */
+  optionsWith?(limits: SessionCommonOptions): SessionModuleOptions;
   /** Stops what `start` started. */
   stop(): Promise<void>;
 }
@@ -90,11 +113,14 @@ const EVERY_FIELD: (keyof Session)[] = [
   'username',
   'roles',
   'createdAt',
+  'authenticatedAt',
   'lastSeenAt',
   'expiresAt',
   'absoluteExpiresAt',
+  'persistent',
   'ip',
   'userAgent',
+  'device',
   'attributes',
 ];
 
@@ -104,7 +130,12 @@ export const TEST_CAPABILITIES: SessionRpcCapabilities = {
   contract: { calls: ['validate', 'patch'], fields: EVERY_FIELD },
   catalog: {
     calls: ['validate'],
-    fields: EVERY_FIELD.filter((field) => !['ip', 'userAgent', 'attributes'].includes(field)),
+    fields: EVERY_FIELD.filter(
+      (field) =>
+        !['ip', 'userAgent', 'device', 'attributes', 'authenticatedAt', 'persistent'].includes(
+          field,
+        ),
+    ),
   },
 };
 
@@ -211,6 +242,9 @@ export const STORE_ADAPTERS: StoreAdapter[] = [
     async start() {
       return {
         options: { store: new InMemorySessionStore(CONTRACT_LIMITS) },
+        optionsWith: (limits) => ({
+          store: new InMemorySessionStore({ ...CONTRACT_LIMITS, ...limits }),
+        }),
         stop: async () => undefined,
       };
     },
@@ -480,6 +514,229 @@ export function describeStoreContract(adapter: StoreAdapter) {
       for (let i = 0; i < 50; i++) expect(valid?.attributes[`field${i}`]).toBe(i);
       expect(await sessions.patch(token, { keep: undefined })).toBe(true);
       expect((await issuer.get(session.id))?.attributes).not.toHaveProperty('keep');
+    });
+
+    /** A SessionService over the same backend with other store limits (see `optionsWith`). */
+    async function issuerWith(limits: SessionCommonOptions) {
+      const options = target.optionsWith?.(limits) ?? { ...target.options, ...limits };
+      const made = await sessionService({
+        ...CONTRACT_LIMITS,
+        ...limits,
+        ...options,
+        keyPrefix: prefix,
+      } as SessionModuleOptions);
+      extraClosers.push(made.close);
+      return made.sessions;
+    }
+    const extraClosers: Array<() => Promise<void>> = [];
+    afterEach(async () => {
+      for (const closeExtra of extraClosers.splice(0)) await closeExtra();
+    });
+
+    it('stamps authenticatedAt at creation and moves it only on a rotation that says so', async () => {
+      const first = await issuer.create(alice);
+      const { createdAt, absoluteExpiresAt } = first.session;
+      expect(first.session.authenticatedAt).toBe(createdAt);
+      expect((await sessions.validate(first.token))?.authenticatedAt).toBe(createdAt);
+      await sleep(25);
+      const plain = await issuer.rotate(first.token, { reauthenticated: false });
+      expect(plain?.session.authenticatedAt).toBe(createdAt);
+      await sleep(25);
+      const stepUp = await issuer.rotate(plain?.token ?? '', { reauthenticated: true });
+      const at = stepUp?.session.authenticatedAt ?? 0;
+      // The store's clock: later than both sleeps, never later than now.
+      expect(at).toBeGreaterThanOrEqual(createdAt + 40);
+      expect(at).toBeLessThanOrEqual(Date.now() + 50);
+      // A step-up never lengthens the session.
+      expect(stepUp?.session).toMatchObject({ createdAt, absoluteExpiresAt });
+      expect(await sessions.validate(plain?.token)).toBeNull();
+      expect(await sessions.validate(stepUp?.token)).toMatchObject({
+        authenticatedAt: at,
+        createdAt,
+        absoluteExpiresAt,
+      });
+      const later = await issuer.rotate(stepUp?.token ?? '');
+      expect(later?.session.authenticatedAt).toBe(at);
+      expect((await issuer.get(later?.session.id ?? ''))?.authenticatedAt).toBe(at);
+    });
+
+    it('gives remembered sessions the remember timeouts, and keeps them whoever validates', async () => {
+      const remembered = await issuer.create(alice, {}, { persistent: true });
+      const plain = await issuer.create(alice);
+      const { createdAt } = remembered.session;
+      expect(remembered.session).toMatchObject({
+        persistent: true,
+        expiresAt: createdAt + 1000,
+        absoluteExpiresAt: createdAt + 2000,
+      });
+      expect(plain.session).toMatchObject({
+        persistent: false,
+        expiresAt: plain.session.createdAt + 60_000,
+        absoluteExpiresAt: plain.session.createdAt + 600_000,
+      });
+      expect(await sessions.validate(remembered.token)).toMatchObject({
+        persistent: true,
+        absoluteExpiresAt: createdAt + 2000,
+      });
+      if (target.client) {
+        const key = sessionKey(prefix, remembered.session.id);
+        expect(await target.client.hmget(key, 'p', 'i', 'x')).toEqual([
+          '1',
+          '1000',
+          String(createdAt + 2000),
+        ]);
+        const ttl = await target.client.pttl(key);
+        expect(ttl).toBeGreaterThan(0);
+        expect(ttl).toBeLessThanOrEqual(1000);
+        expect(await target.client.hexists(sessionKey(prefix, plain.session.id), 'p')).toBe(0);
+      }
+      // Another service with long timeouts of its own slides it by the session's own 1 s.
+      const other = target.client
+        ? await issuerWith({ idleTimeout: 3600, absoluteTimeout: 7200, touchInterval: 0 })
+        : sessions;
+      expect((await other.validate(remembered.token))?.expiresAt).toBeLessThanOrEqual(
+        Date.now() + 1000 + 50,
+      );
+      await sleep(1300);
+      expect(await sessions.validate(remembered.token)).toBeNull();
+      expect(await sessions.validate(plain.token)).not.toBeNull();
+      // Used all along, a remembered session still dies at its absolute deadline.
+      const used = await issuer.create(admin, {}, { persistent: true });
+      while (Date.now() < used.session.absoluteExpiresAt + 150) {
+        await sessions.validate(used.token);
+        await sleep(250);
+      }
+      expect(await sessions.validate(used.token)).toBeNull();
+    });
+
+    it('keeps the device label, cut to 64 bytes on a character boundary', async () => {
+      const device = 'Chrome 131 on Windows';
+      const labelled = await issuer.create(alice, { device, userAgent: 'Mozilla/5.0 '.repeat(12) });
+      expect(labelled.session.device).toBe(device);
+      expect((await sessions.validate(labelled.token))?.device).toBe(device);
+      const rotated = await issuer.rotate(labelled.token);
+      expect((await issuer.get(rotated?.session.id ?? ''))?.device).toBe(device);
+      // 30 three-byte characters: only 21 fit in 64 bytes.
+      const long = await issuer.create(admin, { device: '€'.repeat(30) });
+      expect(long.session.device).toBe('€'.repeat(21));
+      expect((await sessions.validate(long.token))?.device).toBe('€'.repeat(21));
+      expect((await issuer.create(admin)).session.device).toBeUndefined();
+      if (target.client) {
+        const key = sessionKey(prefix, rotated?.session.id ?? '');
+        expect(await target.client.hget(key, 'd')).toBe(device);
+        // Every new field keeps the hash in the compact encoding.
+        expect(await target.client.call('OBJECT', 'ENCODING', key)).toBe('listpack');
+      }
+    });
+
+    whole('evicts the least recently used session under evict-idlest', async () => {
+      const idlest = await issuerWith({ capPolicy: 'evict-idlest', touchInterval: 0 });
+      const [first, second, third] = [
+        await idlest.create(alice),
+        await idlest.create(alice),
+        await idlest.create(alice),
+      ];
+      await sleep(15);
+      await idlest.validate(first.token);
+      await sleep(15);
+      await idlest.validate(second.token);
+      await sleep(15);
+      // The newest session is the idlest one: evict-oldest would have taken the first.
+      const fourth = await idlest.create(alice);
+      expect(fourth.evicted).toEqual([third.session.id]);
+      expect(await idlest.validate(third.token)).toBeNull();
+      for (const { token } of [first, second, fourth]) {
+        expect(await idlest.validate(token)).not.toBeNull();
+      }
+      // Now the second is the least recently used (the first was touched after it).
+      await sleep(15);
+      await idlest.validate(fourth.token);
+      await sleep(15);
+      await idlest.validate(first.token);
+      const fifth = await idlest.create(alice);
+      expect(fifth.evicted).toEqual([second.session.id]);
+      expect((await idlest.listForUser(alice.id)).map((s) => s.id)).toEqual([
+        first.session.id,
+        fourth.session.id,
+        fifth.session.id,
+      ]);
+    });
+
+    whole(
+      'refuses a session over the cap under refuse: writes nothing, lists the live ones',
+      async () => {
+        const refuse = await issuerWith({ capPolicy: 'refuse' });
+        const held = [
+          await refuse.create(alice, { device: 'one' }),
+          await refuse.create(alice, { device: 'two' }),
+          await refuse.create(alice, { device: 'three' }),
+        ];
+        await refuse.create(admin);
+        const before = target.client && (await dump(target.client, prefix));
+        const failure = await refuse.create(alice, { device: 'four' }).catch((error) => error);
+        expect(failure).toBeInstanceOf(SessionLimitReachedError);
+        const listed = (failure as SessionLimitReachedError).sessions;
+        expect(listed.map((session) => session.id)).toEqual(held.map(({ session }) => session.id));
+        expect(listed.map((session) => session.device)).toEqual(['one', 'two', 'three']);
+        expect(listed[0]).toMatchObject({ userId: alice.id, username: 'alice', persistent: false });
+        if (target.client) {
+          expect(await dump(target.client, prefix)).toBe(before);
+        }
+        expect((await refuse.listForUser(alice.id)).map((s) => s.id)).toEqual(
+          listed.map((s) => s.id),
+        );
+        for (const { token } of held) expect(await refuse.validate(token)).not.toBeNull();
+        // Ending one makes room.
+        await refuse.revoke(held[1].token);
+        const room = await refuse.create(alice);
+        expect(room.evicted).toEqual([]);
+        expect(await refuse.validate(room.token)).not.toBeNull();
+      },
+    );
+
+    whole('never lets parallel logins at the cap exceed it under refuse', async () => {
+      const refuse = await issuerWith({ capPolicy: 'refuse' });
+      for (let round = 0; round < 24; round++) {
+        const user = { id: `${alice.id}-race-${round}`, username: 'racer', roles: [] };
+        const already = round % 4;
+        const held: string[] = [];
+        for (let i = 0; i < already; i++) held.push((await refuse.create(user)).session.id);
+        let most = 0;
+        let racing = true;
+        const watcher = (async () => {
+          while (racing) {
+            most = Math.max(most, (await refuse.listForUser(user.id)).length);
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+        })();
+        // A different interleaving each round: jittered starts, from microtasks to 3 ms.
+        const outcomes = await Promise.allSettled(
+          Array.from({ length: 8 }, async (_, i) => {
+            const jitter = (round * 7 + i * 3) % 5;
+            if (jitter === 4) await Promise.resolve();
+            else await sleep(jitter);
+            return refuse.create(user);
+          }),
+        );
+        racing = false;
+        await watcher;
+        const created = outcomes.filter((outcome) => outcome.status === 'fulfilled');
+        const refused = outcomes.flatMap((outcome) =>
+          outcome.status === 'rejected' ? [outcome.reason] : [],
+        );
+        expect(created).toHaveLength(3 - already);
+        expect(refused).toHaveLength(8 - (3 - already));
+        const live = (await refuse.listForUser(user.id)).map((session) => session.id);
+        expect(live).toHaveLength(3);
+        expect(live.slice(0, already)).toEqual(held);
+        expect(most).toBeLessThanOrEqual(3);
+        for (const error of refused) {
+          expect(error).toBeInstanceOf(SessionLimitReachedError);
+          const ids = (error as SessionLimitReachedError).sessions.map((session) => session.id);
+          expect(ids).toHaveLength(3);
+          expect(ids.every((id) => live.includes(id))).toBe(true);
+        }
+      }
     });
 
     it('never resurrects a revoked session through a patch', async () => {

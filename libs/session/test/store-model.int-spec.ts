@@ -1,7 +1,12 @@
 import fc from 'fast-check';
 import { Cluster, Redis } from 'ioredis';
 
-import { InMemorySessionStore, SessionModuleOptions, SessionService } from '../src';
+import {
+  InMemorySessionStore,
+  SessionCapPolicy,
+  SessionModuleOptions,
+  SessionService,
+} from '../src';
 import { RedisClusterProcess, startRedisCluster } from '../src/testing';
 import { REDIS_URL, sessionService, uniquePrefix } from './store-contract';
 import { MODEL_LIMITS, newRun, storeCommands } from './store.model';
@@ -13,11 +18,28 @@ jest.setTimeout(600_000);
  * Runs `numRuns` random command sequences of up to 20 commands (10 on average) on the service and on the
  * model. Sequences without time steps take milliseconds; with them, about two seconds each.
  */
-function matchesModel(sessions: SessionService, numRuns: number, { timeSteps = false } = {}) {
+function matchesModel(
+  sessions: SessionService,
+  numRuns: number,
+  {
+    timeSteps = false,
+    policy = 'evict-oldest',
+  }: { timeSteps?: boolean; policy?: SessionCapPolicy } = {},
+) {
   return fc.assert(
     fc.asyncProperty(
-      fc.commands(storeCommands({ timeSteps }), { maxCommands: 20, size: 'max' }),
-      (commands) => fc.asyncModelRun(() => newRun(sessions), commands),
+      fc.commands(
+        storeCommands({
+          timeSteps,
+          pauses: policy === 'evict-idlest',
+          capHeavy: policy !== 'evict-oldest',
+        }),
+        {
+          maxCommands: 20,
+          size: 'max',
+        },
+      ),
+      (commands) => fc.asyncModelRun(() => newRun(sessions, policy), commands),
     ),
     // A failure found late keeps its counterexample: shrinking stops, the report stays.
     { numRuns, interruptAfterTimeLimit: 480_000 },
@@ -68,6 +90,28 @@ describe('SessionStore model', () => {
     it('matches the model over 25 random command sequences with time passing on Redis', async () => {
       await matchesModel(service.sessions, 25, { timeSteps: true });
     });
+
+    describe.each(['evict-idlest', 'refuse'] as const)('with capPolicy %s', (policy) => {
+      let capped: Awaited<ReturnType<typeof startService>>;
+
+      beforeAll(async () => {
+        capped = await startService({
+          redis: { url: REDIS_URL },
+          keyPrefix: prefix,
+          capPolicy: policy,
+        });
+      });
+
+      afterAll(() => capped?.close());
+
+      it('matches the model over 200 random command sequences on Redis', async () => {
+        await matchesModel(capped.sessions, 200, { policy });
+      });
+
+      it('matches the model over 15 random command sequences with time passing on Redis', async () => {
+        await matchesModel(capped.sessions, 15, { timeSteps: true, policy });
+      });
+    });
   });
 
   describe('on a three-master Redis Cluster', () => {
@@ -95,6 +139,19 @@ describe('SessionStore model', () => {
     it('matches the model over 50 random command sequences on a cluster', async () => {
       await matchesModel(service.sessions, 50);
     });
+
+    it('matches the model over 30 random command sequences on a cluster under refuse', async () => {
+      const refusing = await startService({
+        redis: { cluster: cluster.addresses },
+        keyPrefix: prefix,
+        capPolicy: 'refuse',
+      });
+      try {
+        await matchesModel(refusing.sessions, 30, { policy: 'refuse' });
+      } finally {
+        await refusing.close();
+      }
+    });
   });
 
   describe('in memory', () => {
@@ -108,5 +165,20 @@ describe('SessionStore model', () => {
         await close();
       }
     });
+
+    it.each(['evict-idlest', 'refuse'] as const)(
+      'matches the model over 300 random command sequences in memory under %s',
+      async (policy) => {
+        const { sessions, close } = await startService({
+          store: new InMemorySessionStore({ ...MODEL_LIMITS, capPolicy: policy }),
+        });
+        try {
+          await matchesModel(sessions, 300, { policy });
+          await matchesModel(sessions, 10, { policy, timeSteps: true });
+        } finally {
+          await close();
+        }
+      },
+    );
   });
 });

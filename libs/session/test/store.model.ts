@@ -1,6 +1,13 @@
 import fc from 'fast-check';
 
-import { IssuedSession, Session, SessionService, SessionUserChangedError } from '../src';
+import {
+  IssuedSession,
+  Session,
+  SessionCapPolicy,
+  SessionLimitReachedError,
+  SessionService,
+  SessionUserChangedError,
+} from '../src';
 
 /**
  * A plain model of the session store, for the model-based test (store-model.int-spec.ts):
@@ -23,11 +30,21 @@ export const MODEL_LIMITS = {
   absoluteTimeout: 2,
   touchInterval: 0.05,
   maxSessionsPerUser: 3,
+  remember: { idleTimeout: 1.5, absoluteTimeout: 3 },
 };
-const IDLE_MS = MODEL_LIMITS.idleTimeout * 1000;
-const ABSOLUTE_MS = MODEL_LIMITS.absoluteTimeout * 1000;
-const TOUCH_MS = Math.min(MODEL_LIMITS.touchInterval * 1000, IDLE_MS / 10);
+/** Idle and absolute timeouts (ms) of ordinary and of remembered sessions. */
+const TIMEOUTS = {
+  plain: { idle: MODEL_LIMITS.idleTimeout * 1000, absolute: MODEL_LIMITS.absoluteTimeout * 1000 },
+  remembered: {
+    idle: MODEL_LIMITS.remember.idleTimeout * 1000,
+    absolute: MODEL_LIMITS.remember.absoluteTimeout * 1000,
+  },
+};
 const CAP = MODEL_LIMITS.maxSessionsPerUser;
+
+/** Device labels a login may give: none, short, and one cut to 64 bytes by the library. */
+const DEVICES = [undefined, 'Firefox 133 on Linux', 'é'.repeat(40)] as const;
+const stored = (device: string | undefined) => device && device.slice(0, 32);
 
 /** Time steps sleep this long at most, in all, per sequence: it bounds a run's duration. */
 const MAX_SLEEP_MS = 4000;
@@ -63,7 +80,18 @@ interface ModelSession {
   /** As the store reported them at creation (store clock): they must never change. */
   createdAt: number;
   absoluteExpiresAt: number;
+  persistent: boolean;
+  device: string | undefined;
+  /** As the store reported it (store clock): moved only by a rotation with `reauthenticated`. */
+  authenticatedAt: number;
+  /** The session's own timeouts (ms), by `persistent`. */
+  idleMs: number;
   lastSeen: Interval;
+  /**
+   * A touch may have slid the TTL onto the absolute deadline: Redis then knows the last use only
+   * as "at or after deadline - idle", and `evict-idlest` may take it for idler than it is.
+   */
+  cappedTouch: boolean;
   idleDeadline: Interval;
   absoluteDeadline: Interval;
   fate: Fate;
@@ -93,9 +121,14 @@ export class StoreModel {
   slept = 0;
   /** When the current command ran, on the test clock (ms since the sequence started). */
   now: Interval = { lo: 0, hi: 0 };
-  private readonly started = Date.now();
+  /** The test clock's zero, epoch ms. */
+  readonly started = Date.now();
 
-  constructor(private readonly run: string) {}
+  constructor(
+    private readonly run: string,
+    /** The cap policy of the service under test. */
+    readonly policy: SessionCapPolicy = 'evict-oldest',
+  ) {}
 
   userId(user: UserName): string {
     return `u-${user}-${this.run}`;
@@ -153,7 +186,10 @@ export class StoreModel {
       username: session.user,
       roles: session.roles,
       createdAt: session.createdAt,
+      authenticatedAt: session.authenticatedAt,
       absoluteExpiresAt: session.absoluteExpiresAt,
+      persistent: session.persistent,
+      device: session.device,
     };
     const wrong = Object.entries(expected)
       .map(([field, value]) => [field, JSON.stringify(actual[field as keyof Session]), value])
@@ -164,15 +200,21 @@ export class StoreModel {
 
   /** A session the store just issued (created or rotated) joins the model. */
   issue(session: Session, user: UserName, lastSeen: Interval, absolute?: Interval): number {
+    const timeouts = session.persistent ? TIMEOUTS.remembered : TIMEOUTS.plain;
     this.tokens.push({
       user,
       id: session.id,
       roles: [...session.roles],
       createdAt: session.createdAt,
       absoluteExpiresAt: session.absoluteExpiresAt,
+      persistent: session.persistent,
+      device: session.device,
+      authenticatedAt: session.authenticatedAt,
+      idleMs: timeouts.idle,
       lastSeen,
-      idleDeadline: shift(lastSeen, IDLE_MS),
-      absoluteDeadline: absolute ?? shift(lastSeen, ABSOLUTE_MS),
+      cappedTouch: false,
+      idleDeadline: shift(lastSeen, timeouts.idle),
+      absoluteDeadline: absolute ?? shift(lastSeen, timeouts.absolute),
       fate: 'live',
     });
     return this.tokens.length - 1;
@@ -181,10 +223,14 @@ export class StoreModel {
   /** Validation slides the idle deadline when the touch interval has passed (maybe: both). */
   touch(index: number): void {
     const session = this.tokens[index];
+    const touchMs = Math.min(MODEL_LIMITS.touchInterval * 1000, session.idleMs / 10);
     const since = { lo: this.now.lo - session.lastSeen.hi, hi: this.now.hi - session.lastSeen.lo };
-    if (since.hi < TOUCH_MS - MARGIN_MS) return;
-    const touched = { lastSeen: this.now, idleDeadline: shift(this.now, IDLE_MS) };
-    if (since.lo >= TOUCH_MS + MARGIN_MS) {
+    if (since.hi < touchMs - MARGIN_MS) return;
+    const touched = { lastSeen: this.now, idleDeadline: shift(this.now, session.idleMs) };
+    if (touched.idleDeadline.hi + MARGIN_MS >= session.absoluteDeadline.lo) {
+      session.cappedTouch = true;
+    }
+    if (since.lo >= touchMs + MARGIN_MS) {
       Object.assign(session, touched);
     } else {
       session.lastSeen = hull(session.lastSeen, touched.lastSeen);
@@ -251,9 +297,12 @@ export interface RealStore {
 type StoreCommand = fc.AsyncCommand<StoreModel, RealStore>;
 
 /** A fresh model and real side for one sequence; fresh user ids keep sequences apart. */
-export function newRun(sessions: SessionService): { model: StoreModel; real: RealStore } {
+export function newRun(
+  sessions: SessionService,
+  policy: SessionCapPolicy = 'evict-oldest',
+): { model: StoreModel; real: RealStore } {
   const run = Math.random().toString(36).slice(2, 10);
-  return { model: new StoreModel(run), real: { sessions, tokens: [] } };
+  return { model: new StoreModel(run, policy), real: { sessions, tokens: [] } };
 }
 
 /**
@@ -280,7 +329,16 @@ async function resync(m: StoreModel, r: RealStore, user: UserName): Promise<void
 const resolve = (pick: number, count: number) => pick % count;
 const hasToken = (m: Readonly<StoreModel>) => m.tokens.length > 0;
 
-/** Issues a session, refused (SessionUserChangedError) when the login's generation moved. */
+/** What a login asks for besides its user and roles. */
+interface LoginOptions {
+  persistent: boolean;
+  device: string | undefined;
+}
+
+/**
+ * Issues a session, refused (SessionUserChangedError) when the login's generation moved, or
+ * (SessionLimitReachedError) at the cap under the `refuse` policy.
+ */
 async function createSession(
   m: StoreModel,
   r: RealStore,
@@ -288,6 +346,7 @@ async function createSession(
   user: UserName,
   roles: string[],
   login?: PendingLogin,
+  options: LoginOptions = { persistent: false, device: undefined },
 ): Promise<void> {
   const changed = login !== undefined && login.epoch !== m.epoch[user];
   let issued: IssuedSession;
@@ -295,12 +354,16 @@ async function createSession(
     issued = await m.timed(() =>
       r.sessions.create(
         { id: m.userId(user), username: user, roles },
-        {},
-        login ? { generation: login.generation } : {},
+        { device: options.device },
+        { ...(login ? { generation: login.generation } : {}), persistent: options.persistent },
       ),
     );
   } catch (error) {
     if (changed && error instanceof SessionUserChangedError) return;
+    if (!changed && m.policy === 'refuse' && error instanceof SessionLimitReachedError) {
+      checkRefusal(m, command, user, error.sessions);
+      return;
+    }
     throw error;
   }
   if (changed) m.fail(command, 'the generation moved since the login read it, yet it succeeded');
@@ -308,8 +371,16 @@ async function createSession(
   if (session.id !== r.sessions.idOf(token) || session.roles.join() !== roles.join()) {
     m.fail(command, `issued ${JSON.stringify(session)}`);
   }
-  if (session.absoluteExpiresAt - session.createdAt !== ABSOLUTE_MS) {
+  const timeouts = options.persistent ? TIMEOUTS.remembered : TIMEOUTS.plain;
+  if (session.absoluteExpiresAt - session.createdAt !== timeouts.absolute) {
     m.fail(command, `absolute deadline ${session.absoluteExpiresAt - session.createdAt} ms away`);
+  }
+  if (
+    session.persistent !== options.persistent ||
+    session.authenticatedAt !== session.createdAt ||
+    session.device !== stored(options.device)
+  ) {
+    m.fail(command, `issued ${JSON.stringify(session)}`);
   }
   checkEvictions(m, command, user, evicted);
   const index = m.issue(session, user, m.now);
@@ -318,8 +389,30 @@ async function createSession(
 }
 
 /**
- * The store prunes dead sessions, then evicts the oldest live ones until the user is below the
- * cap. Sessions in the ambiguous band may have been pruned or not; the evictions tell which.
+ * Under `refuse`, a login at the cap writes nothing and lists the user's live sessions, oldest
+ * first: exactly the cap's worth, each one the model does not know dead.
+ */
+function checkRefusal(m: StoreModel, command: string, user: UserName, listed: Session[]): void {
+  if (listed.length !== CAP) {
+    m.fail(command, `refused with ${listed.length} live sessions listed, not ${CAP}`);
+  }
+  const order = [...m.order[user]];
+  let next = 0;
+  for (const session of listed) {
+    const at = order.findIndex((index, p) => p >= next && m.tokens[index].id === session.id);
+    if (at < 0) m.fail(command, `refused listing ${session.id}: unknown, dead or out of order`);
+    for (; next < at; next++) m.observe(order[next], false, command);
+    m.observe(order[at], true, command);
+    m.checkSession(order[at], session, command);
+    next = at + 1;
+  }
+  for (; next < order.length; next++) m.observe(order[next], false, command);
+}
+
+/**
+ * The store prunes dead sessions, then, at the cap, evicts one live session: the oldest
+ * (`evict-oldest`) or the least recently used (`evict-idlest`); under `refuse` it never evicts.
+ * Sessions in the ambiguous band may have been pruned or not; the evictions tell which.
  */
 function checkEvictions(m: StoreModel, command: string, user: UserName, evicted: string[]) {
   const order = [...m.order[user]];
@@ -327,16 +420,37 @@ function checkEvictions(m: StoreModel, command: string, user: UserName, evicted:
   if (positions.some((p, k) => p < 0 || (k > 0 && p <= positions[k - 1]))) {
     m.fail(command, `evicted ${evicted.join(',')}: not the user's live sessions, oldest first`);
   }
-  const last = positions.length ? positions[positions.length - 1] : -1;
+  if (m.policy === 'refuse' && evicted.length) {
+    m.fail(command, `evicted ${evicted.join(',')} under the refuse policy`);
+  }
+  if (m.policy === 'evict-idlest') {
+    for (const p of positions) {
+      const victim = m.tokens[order[p]];
+      for (const [q, other] of order.entries()) {
+        // A session surely live and surely used less recently should have gone instead.
+        if (q !== p && !victim.cappedTouch && m.liveness(other) === 'alive') {
+          // Both times are the store's clock: only its millisecond rounding separates them.
+          if (victim.lastSeen.lo > m.tokens[other].lastSeen.hi + 3) {
+            m.fail(command, `evicted #${order[p]}, used more recently than #${other}`);
+          }
+        }
+      }
+    }
+  }
+  // Evicting the oldest skips nothing live: a session before the last evicted one was dead.
+  const last =
+    m.policy === 'evict-oldest' && positions.length ? positions[positions.length - 1] : -1;
   for (const [p, index] of order.entries()) {
     if (positions.includes(p)) {
       m.observe(index, true, command);
       m.end(index, 'evicted');
     } else if (p < last) {
-      m.observe(index, false, command); // skipped over, so it must have been dead
+      m.observe(index, false, command);
     }
   }
-  const rest = order.slice(last + 1).filter((index) => m.liveness(index) !== 'dead');
+  const rest = order
+    .filter((index, p) => p > last && !positions.includes(p))
+    .filter((index) => m.liveness(index) !== 'dead');
   const sure = rest.filter((index) => m.liveness(index) === 'alive');
   const left = CAP - 1;
   if (sure.length > left || (evicted.length > 0 && rest.length < left)) {
@@ -348,12 +462,18 @@ function checkEvictions(m: StoreModel, command: string, user: UserName, evicted:
 }
 
 class Create implements StoreCommand {
-  constructor(readonly user: UserName) {}
+  constructor(
+    readonly user: UserName,
+    readonly options: LoginOptions = { persistent: false, device: undefined },
+  ) {}
   check = () => true;
   async run(m: StoreModel, r: RealStore) {
-    await createSession(m, r, this.toString(), this.user, [...m.roles[this.user]]);
+    const roles = [...m.roles[this.user]];
+    await createSession(m, r, this.toString(), this.user, roles, undefined, this.options);
   }
-  toString = () => `create(${this.user})`;
+  toString = () =>
+    `create(${this.user}${this.options.persistent ? ', persistent' : ''}` +
+    `${this.options.device ? `, device=${this.options.device.slice(0, 8)}…` : ''})`;
 }
 
 /** The first half of a login: reads the generation, then (the model says) the user's roles. */
@@ -432,6 +552,7 @@ class Rotate implements StoreCommand {
     readonly pick: number,
     readonly passwordChange: boolean,
     readonly revokeOthersOf: UserName | null = null,
+    readonly reauthenticated = false,
   ) {}
   check = hasToken;
   async run(m: StoreModel, r: RealStore) {
@@ -440,7 +561,10 @@ class Rotate implements StoreCommand {
     const old = m.tokens[this.token];
     const target = this.passwordChange ? (this.revokeOthersOf ?? old.user) : null;
     const rotated = await m.timed(() =>
-      r.sessions.rotate(r.tokens[this.token], target ? { revokeOthersOf: m.userId(target) } : {}),
+      r.sessions.rotate(r.tokens[this.token], {
+        ...(target ? { revokeOthersOf: m.userId(target) } : {}),
+        reauthenticated: this.reauthenticated,
+      }),
     );
     if (target && target !== old.user) {
       // Someone else's token, live or gone: nothing changes, for either user (a user's
@@ -454,11 +578,28 @@ class Rotate implements StoreCommand {
     m.observe(this.token, rotated !== null, command);
     let fresh: number | null = null;
     if (rotated) {
-      m.checkSession(this.token, { ...rotated.session, id: old.id }, command);
+      const at = rotated.session.authenticatedAt;
+      if (this.reauthenticated) {
+        // Stamped by the store's clock while the call ran.
+        const ran = shift(m.now, m.started);
+        if (at < ran.lo - MARGIN_MS || at > ran.hi + MARGIN_MS || at < old.authenticatedAt) {
+          m.fail(command, `authenticatedAt ${at}, outside the call's ${ran.lo}–${ran.hi}`);
+        }
+      }
+      m.checkSession(
+        this.token,
+        {
+          ...rotated.session,
+          id: old.id,
+          authenticatedAt: this.reauthenticated ? old.authenticatedAt : at,
+        },
+        command,
+      );
       if (rotated.session.id !== r.sessions.idOf(rotated.token)) {
         m.fail(command, 'the new session’s id is not its token’s');
       }
       fresh = m.issue(rotated.session, old.user, m.now, old.absoluteDeadline);
+      m.tokens[fresh].cappedTouch = old.cappedTouch;
       const order = m.order[old.user];
       order.splice(order.indexOf(this.token), 0, fresh);
       m.end(this.token, 'rotated');
@@ -470,9 +611,9 @@ class Rotate implements StoreCommand {
     }
   }
   toString = () =>
-    this.passwordChange
-      ? `passwordChange(#${this.token}${this.revokeOthersOf ? `, revokeOthersOf=${this.revokeOthersOf}` : ''})`
-      : `rotate(#${this.token})`;
+    (this.passwordChange
+      ? `passwordChange(#${this.token}${this.revokeOthersOf ? `, revokeOthersOf=${this.revokeOthersOf}` : ''}`
+      : `rotate(#${this.token}`) + `${this.reauthenticated ? ', reauthenticated' : ''})`;
 }
 
 class Revoke implements StoreCommand {
@@ -569,21 +710,32 @@ class Wait implements StoreCommand {
  * The commands of a sequence, some listed twice to come up more often. `timeSteps` adds
  * `wait`, one command in five: a sequence sleeps one to two seconds (at most MAX_SLEEP_MS).
  */
-export function storeCommands({ timeSteps }: { timeSteps: boolean }): fc.Arbitrary<StoreCommand>[] {
+export function storeCommands({
+  timeSteps,
+  pauses = false,
+  capHeavy = false,
+}: {
+  timeSteps: boolean;
+  /** Adds short waits (60–150 ms): sessions then differ in when they were last used. */
+  pauses?: boolean;
+  /** More logins of alice, so that she often reaches the cap (for policies other than the default). */
+  capHeavy?: boolean;
+}): fc.Arbitrary<StoreCommand>[] {
   // Alice comes up most, so that her sessions reach the cap and get evicted.
   const user = fc.constantFrom<UserName>('alice', 'alice', 'alice', 'bob', 'bob', 'carol');
   const token = fc.nat({ max: 19 });
+  const login = fc.record({ persistent: fc.boolean(), device: fc.constantFrom(...DEVICES) });
   const commands: fc.Arbitrary<StoreCommand>[] = [
-    user.map((u) => new Create(u)),
+    fc.tuple(user, login).map(([u, options]) => new Create(u, options)),
     user.map((u) => new Create(u)),
     user.map((u) => new BeginLogin(u)),
     fc.nat({ max: 3 }).map((p) => new FinishLogin(p)),
     token.map((t) => new Validate(t)),
     token.map((t) => new Validate(t)),
-    token.map((t) => new Rotate(t, false)),
+    fc.tuple(token, fc.boolean()).map(([t, again]) => new Rotate(t, false, null, again)),
     fc
-      .tuple(token, fc.oneof({ arbitrary: fc.constant(null), weight: 3 }, user))
-      .map(([t, of]) => new Rotate(t, true, of)),
+      .tuple(token, fc.oneof({ arbitrary: fc.constant(null), weight: 3 }, user), fc.boolean())
+      .map(([t, of, again]) => new Rotate(t, true, of, again)),
     fc
       .tuple(token, fc.boolean(), fc.option(user, { freq: 2 }))
       .map(([t, byId, owner]) => new Revoke(t, byId, owner)),
@@ -593,6 +745,13 @@ export function storeCommands({ timeSteps }: { timeSteps: boolean }): fc.Arbitra
       .map(([u, roles]) => new SetRoles(u, roles)),
     user.map((u) => new List(u)),
   ];
+  if (capHeavy) {
+    const alice = login.map((options) => new Create('alice', options));
+    commands.push(alice, alice, alice);
+  }
+  if (pauses) {
+    commands.push(fc.integer({ min: 60, max: 150 }).map((ms) => new Wait(ms)));
+  }
   if (timeSteps) {
     const wait = fc.integer({ min: 300, max: 1200 }).map((ms) => new Wait(ms));
     commands.push(wait, wait, wait);

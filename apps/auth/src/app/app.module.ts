@@ -4,6 +4,7 @@ import { APP_GUARD } from '@nestjs/core';
 import { ServiceHealthModule, sessionOptionsFromEnv } from '@cloakroom/service-sessions';
 import { SessionGuard, SessionModule } from '@cloakroom/session';
 
+import { ActivityModule } from './activity/activity.module';
 import { AuthModule } from './auth/auth.module';
 import { AuthEnv } from './config/auth.env';
 import { AuthConfigModule } from './config/config.module';
@@ -31,6 +32,7 @@ export class AppModule {
             sessionOptionsFromEnv(config, { client: redis.client }),
         }),
         DatabaseModule,
+        ActivityModule,
         AuthModule,
         UsersModule,
         DemoModule,

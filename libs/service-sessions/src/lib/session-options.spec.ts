@@ -32,9 +32,12 @@ describe('sessionOptionsFromEnv', () => {
       redis: { url: 'redis://127.0.0.1:6379' },
       idleTimeout: 1800,
       absoluteTimeout: 43200,
+      remember: { idleTimeout: 604800, absoluteTimeout: 2592000 },
       maxSessionsPerUser: 10,
+      capPolicy: 'evict-oldest',
       keyPrefix: 'cr:',
       storeTimeout: 1,
+      reauthWindow: 600,
       cookie: { secure: false },
       allowedOrigins: ['http://localhost:3000', 'http://127.0.0.1:3000'],
     });
@@ -54,9 +57,29 @@ describe('sessionOptionsFromEnv', () => {
         },
       },
       storeTimeout: 1,
+      reauthWindow: 600,
       cookie: { secure: false },
       allowedOrigins: ['http://localhost:3000', 'http://127.0.0.1:3000'],
     });
+  });
+
+  it('maps the re-authentication window, remember-me timeouts and cap policy', () => {
+    const env = redisEnv({
+      SESSION_REAUTH_WINDOW: '30',
+      SESSION_REMEMBER_IDLE_TIMEOUT: '3600',
+      SESSION_REMEMBER_ABSOLUTE_TIMEOUT: '86400',
+      SESSION_CAP_POLICY: 'refuse',
+    });
+    expect(sessionOptionsFromEnv(env)).toMatchObject({
+      reauthWindow: 30,
+      remember: { idleTimeout: 3600, absoluteTimeout: 86400 },
+      capPolicy: 'refuse',
+    });
+    expect(sessionOptionsFromEnv(redisEnv({ SESSION_CAP_POLICY: 'evict-idlest' }))).toMatchObject({
+      capPolicy: 'evict-idlest',
+    });
+    // A remote service guards its own routes with its own window.
+    expect(sessionOptionsFromEnv(remoteEnv({ SESSION_REAUTH_WINDOW: '5' })).reauthWindow).toBe(5);
   });
 
   it('stops the service with one line naming the setting when a TLS file is missing', () => {
@@ -172,6 +195,14 @@ describe('the Redis settings', () => {
     expect(() => redisEnv({ REDIS_URL: 'http://x' })).toThrow(/REDIS_URL/);
     expect(() => redisEnv({ SESSION_MAX_PER_USER: '-1' })).toThrow(/SESSION_MAX_PER_USER/);
     expect(() => redisEnv({ SESSION_IDLE_TIMEOUT: '0' })).toThrow(/SESSION_IDLE_TIMEOUT/);
+    expect(() => redisEnv({ SESSION_CAP_POLICY: 'evict-random' })).toThrow(
+      /SESSION_CAP_POLICY must be one of evict-oldest, evict-idlest, refuse/,
+    );
+    expect(() => redisEnv({ SESSION_REAUTH_WINDOW: '-5' })).toThrow(/SESSION_REAUTH_WINDOW/);
+    expect(() => redisEnv({ SESSION_REMEMBER_IDLE_TIMEOUT: 'soon' })).toThrow(
+      /SESSION_REMEMBER_IDLE_TIMEOUT/,
+    );
+    expect(() => remoteEnv({ SESSION_REAUTH_WINDOW: '0' })).toThrow(/SESSION_REAUTH_WINDOW/);
     expect(() => redisEnv({ REDIS_CLUSTER_NODES: 'nohost' })).toThrow(/REDIS_CLUSTER_NODES/);
     expect(() => redisEnv({ REDIS_SENTINELS: 's1' })).toThrow(/REDIS_SENTINELS/);
     expect(() => redisEnv({ REDIS_SENTINELS: 's1:1', REDIS_CLUSTER_NODES: 'r1:2' })).toThrow(

@@ -25,9 +25,11 @@ export function sessionOptionsFromEnv(
     cookie: { secure: env.SESSION_COOKIE_SECURE ?? env.NODE_ENV === 'production' },
     allowedOrigins: listOf(env.SESSION_ALLOWED_ORIGINS),
     storeTimeout: env.SESSION_STORE_TIMEOUT,
+    reauthWindow: env.SESSION_REAUTH_WINDOW,
   };
   if (isRemote(env)) {
-    // Timeouts, the per-user cap and key names are the auth service's business.
+    // Timeouts, the per-user cap and its policy, and key names are the auth service's business.
+    // The re-authentication window is this service's own: it guards its own routes.
     const pem = readPemFiles({
       AUTH_RPC_CA: env.AUTH_RPC_CA,
       AUTH_RPC_CLIENT_CERT: env.AUTH_RPC_CLIENT_CERT,
@@ -45,7 +47,12 @@ export function sessionOptionsFromEnv(
     redis: connection ?? redisConnectionFromEnv(env),
     idleTimeout: env.SESSION_IDLE_TIMEOUT,
     absoluteTimeout: env.SESSION_ABSOLUTE_TIMEOUT,
+    remember: {
+      idleTimeout: env.SESSION_REMEMBER_IDLE_TIMEOUT,
+      absoluteTimeout: env.SESSION_REMEMBER_ABSOLUTE_TIMEOUT,
+    },
     maxSessionsPerUser: env.SESSION_MAX_PER_USER,
+    capPolicy: env.SESSION_CAP_POLICY,
     keyPrefix: env.SESSION_KEY_PREFIX,
     ...(env.SESSION_DURABLE_REPLICAS > 0 && {
       durability: { replicas: env.SESSION_DURABLE_REPLICAS, timeout: env.SESSION_DURABLE_TIMEOUT },

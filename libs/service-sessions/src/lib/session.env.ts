@@ -1,5 +1,6 @@
 import {
   IsBoolean,
+  IsIn,
   IsInt,
   IsOptional,
   IsString,
@@ -17,6 +18,9 @@ import {
   ToBoolean,
   ToNumber,
 } from '@cloakroom/service-kit';
+import type { SessionCapPolicy } from '@cloakroom/session';
+
+const CAP_POLICIES: SessionCapPolicy[] = ['evict-oldest', 'evict-idlest', 'refuse'];
 
 /** The gateway's origins: the browser reaches every service through it. */
 export const GATEWAY_ORIGINS = 'http://localhost:3000,http://127.0.0.1:3000';
@@ -36,6 +40,10 @@ export class SessionEnv extends ServiceEnv {
   @Setting('Seconds a session store call may take before the request answers 503')
   @IsSecondsSetting()
   SESSION_STORE_TIMEOUT = 1;
+
+  @Setting('Seconds a login or re-authentication counts as recent for @RequireRecentAuth routes')
+  @IsSecondsSetting()
+  SESSION_REAUTH_WINDOW = 600;
 }
 
 /** A service that reads sessions straight from Redis (auth, orders). */
@@ -97,11 +105,25 @@ export class SessionRedisEnv extends SessionEnv {
   @IsSecondsSetting()
   SESSION_ABSOLUTE_TIMEOUT = 43200;
 
-  @Setting('Most live sessions per user, 0 for no cap; over it the oldest is revoked')
+  @Setting('Seconds of inactivity after which a remembered ("remember me") session dies')
+  @IsSecondsSetting()
+  SESSION_REMEMBER_IDLE_TIMEOUT = 604800;
+
+  @Setting('Seconds after login after which a remembered session dies, used or not')
+  @IsSecondsSetting()
+  SESSION_REMEMBER_ABSOLUTE_TIMEOUT = 2592000;
+
+  @Setting('Most live sessions per user, 0 for no cap; over it SESSION_CAP_POLICY applies')
   @ToNumber()
   @IsInt()
   @Min(0)
   SESSION_MAX_PER_USER = 10;
+
+  @Setting(
+    'At SESSION_MAX_PER_USER: evict-oldest, evict-idlest (least recently used) or refuse the login',
+  )
+  @IsIn(CAP_POLICIES, { message: `SESSION_CAP_POLICY must be one of ${CAP_POLICIES.join(', ')}` })
+  SESSION_CAP_POLICY: SessionCapPolicy = 'evict-oldest';
 
   @Setting('Prefix of every Redis key the sessions use')
   @IsString()

@@ -66,6 +66,8 @@ export const SessionEvents = {
   created: 'session.created',
   rotated: 'session.rotated',
   revoked: 'session.revoked',
+  /** The per-user cap ended the session to make room for a new one (actor null, reason `cap`). */
+  evicted: 'session.evicted',
   expired: 'session.expired',
   rolesChanged: 'roles.changed',
   revokedAll: 'sessions.revoked-all',

@@ -45,13 +45,26 @@ export class SessionService {
    * `options.generation` (read by `generationOf` before the user's roles were read), the
    * session is refused with `SessionUserChangedError` when a role change, revoke-all or
    * password change happened meanwhile: a session never carries roles already taken away.
+   * With `persistent` ("remember me") the session gets the `remember` timeouts and is marked
+   * so. At the per-user cap, `capPolicy` applies: evicted sessions are listed in `evicted`;
+   * `refuse` writes nothing and throws `SessionLimitReachedError` with the live sessions.
    * Publishes `session.created` (actor: `options.actor`, default the user) and a
-   * `session.revoked` (reason `cap`) for each session the per-user cap evicted.
+   * `session.evicted` (actor null, reason `cap`) for each session the cap ended.
+   *
+   * @example
+   * const { token, session } = await sessions.create(user, { ip, userAgent, device }, {
+   *   generation,
+   *   persistent: body.rememberMe,
+   * });
    */
   async create(
     user: SessionUser,
     meta: SessionMeta = {},
-    options: { generation?: string; actor?: SessionEventActor | null } = {},
+    options: {
+      generation?: string;
+      actor?: SessionEventActor | null;
+      persistent?: boolean;
+    } = {},
   ): Promise<IssuedSession> {
     const { secret, digest } = newSecret();
     const created = await this.store.create({
@@ -59,6 +72,8 @@ export class SessionService {
       user: { id: user.id, username: user.username, roles: [...user.roles] },
       ip: meta.ip,
       userAgent: meta.userAgent?.slice(0, 512),
+      device: meta.device ? truncateUtf8(meta.device, MAX_DEVICE_BYTES) : undefined,
+      persistent: options.persistent === true,
       attributes: meta.attributes ?? {},
       expectedGeneration: options.generation,
     });
@@ -66,7 +81,7 @@ export class SessionService {
       throw new SessionUserChangedError();
     }
     await this.events?.created(created.session, options.actor);
-    await this.events?.revoked(user.id, created.evicted, 'cap', null);
+    await this.events?.evicted(user.id, created.evicted);
     return {
       token: formatToken(created.tag, secret),
       session: created.session,
@@ -213,7 +228,9 @@ export class SessionService {
 
   /**
    * Replaces a session's token: same user, attributes, creation time and deadlines (a rotation
-   * never lengthens a session), new token; the old token dies at once. Null when the token is
+   * never lengthens a session), new token; the old token dies at once. With
+   * `reauthenticated` (the user just gave their password again), `authenticatedAt` becomes the
+   * store's now, which satisfies `@RequireRecentAuth()` routes. Null when the token is
    * not a live session. With `revokeOthersOf` (the owner's user id), every other session of
    * that user is revoked in the same atomic step, even when the token's session is already
    * gone (then null): what a password change needs. Publishes `session.rotated` (`reason`
@@ -222,10 +239,12 @@ export class SessionService {
    *
    * @example
    * const rotated = await sessions.rotate(token, { revokeOthersOf: session.userId });
+   * // after checking the password again:
+   * const stepUp = await sessions.rotate(token, { reauthenticated: true, reason: 'reauth' });
    */
   async rotate(
     token: string,
-    options: SessionEventCause & { revokeOthersOf?: string } = {},
+    options: SessionEventCause & { revokeOthersOf?: string; reauthenticated?: boolean } = {},
   ): Promise<IssuedSession | null> {
     const from = parseToken(token);
     if (!from) {
@@ -233,7 +252,10 @@ export class SessionService {
     }
     const { secret, digest } = newSecret();
     const to = sessionRef(from.tag, digest);
-    const session = await this.store.rotate(from, to, options.revokeOthersOf);
+    const session = await this.store.rotate(from, to, {
+      revokeOthersOf: options.revokeOthersOf,
+      reauthenticated: options.reauthenticated === true,
+    });
     this.cache?.evict([from.id]);
     if (options.revokeOthersOf) {
       this.cache?.evictUser(options.revokeOthersOf, session ? to.id : undefined);
@@ -247,6 +269,25 @@ export class SessionService {
     }
     return session ? { token: formatToken(from.tag, secret), session, evicted: [] } : null;
   }
+}
+
+/**
+ * The longest device label kept: a longer hash value would take the session out of Redis's
+ * compact listpack encoding (64 bytes by default).
+ */
+const MAX_DEVICE_BYTES = 64;
+
+/** `text` cut to at most `bytes` bytes of UTF-8, never in the middle of a character. */
+function truncateUtf8(text: string, bytes: number): string {
+  if (Buffer.byteLength(text) <= bytes) {
+    return text;
+  }
+  let cut = '';
+  for (const character of text) {
+    if (Buffer.byteLength(cut + character) > bytes) break;
+    cut += character;
+  }
+  return cut;
 }
 
 function exceptRef(id: string | undefined): SessionRef | undefined {

@@ -9,6 +9,11 @@ export interface SessionUser {
 export interface SessionMeta {
   ip?: string;
   userAgent?: string;
+  /**
+   * A short label of the client computed by the app, e.g. "Chrome 131 on Windows"; kept as
+   * given, cut to 64 bytes of UTF-8 (so that the session hash stays in Redis's compact encoding).
+   */
+  device?: string;
   /** Initial app attributes, JSON-serialisable. */
   attributes?: Record<string, unknown>;
 }
@@ -21,13 +26,23 @@ export interface Session {
   username: string;
   roles: string[];
   createdAt: number;
+  /**
+   * When the user last proved who they are: at login, and at a rotation with
+   * `reauthenticated` (`@RequireRecentAuth()` checks it). Sessions older than the field carry
+   * their creation time.
+   */
+  authenticatedAt: number;
   lastSeenAt: number;
   /** When the session dies unless used again: the sooner of the idle and absolute limits. */
   expiresAt: number;
   /** When the session dies whatever happens. */
   absoluteExpiresAt: number;
+  /** Created with `persistent: true` ("remember me"): it has the `remember` timeouts. */
+  persistent: boolean;
   ip?: string;
   userAgent?: string;
+  /** The client's short label, as the app gave it at creation (`SessionMeta.device`). */
+  device?: string;
   attributes: Record<string, unknown>;
 }
 

@@ -1,17 +1,22 @@
 import {
   Body,
   Controller,
+  ForbiddenException,
   Get,
   HttpCode,
   HttpStatus,
+  Inject,
   Post,
   Req,
   Res,
+  UseFilters,
   UseGuards,
 } from '@nestjs/common';
 import {
+  ApiBadRequestResponse,
   ApiBearerAuth,
   ApiBody,
+  ApiConflictResponse,
   ApiCookieAuth,
   ApiForbiddenResponse,
   ApiNoContentResponse,
@@ -24,64 +29,108 @@ import {
 import {
   CurrentSession,
   IssuedSession,
+  OriginPolicy,
   Public,
   readSessionTokens,
   REQUEST_TOKEN_PROPERTY,
+  RequestToken,
   Session,
   SessionCookieService,
   SessionRequest,
+  SessionService,
 } from '@cloakroom/session';
 
 import type { HttpRequest, HttpResponse } from '../common/http.types';
 import { User } from '../users/entities/user.entity';
 import { AuthService } from './auth.service';
-import { clientIp } from './client-ip';
+import { clientInfo } from './client-ip';
+import { DeviceLabelService } from './device-label.service';
 import { AuthResponseDto } from './dto/auth-response.dto';
 import { ChangePasswordDto } from './dto/change-password.dto';
 import { LoginDto, LoginTransport } from './dto/login.dto';
+import { ReauthenticateDto } from './dto/reauthenticate.dto';
 import { LocalAuthGuard } from './local-auth.guard';
+import { SessionLimitFilter } from './session-limit.filter';
+
+/**
+ * Tells the browser to drop what it kept for this origin at logout: cached pages with the
+ * user's data, cookies, and storage. Each directive is a quoted string (W3C Clear Site Data).
+ */
+const CLEAR_SITE_DATA = '"cache", "cookies", "storage"';
 
 @ApiTags('auth')
 @Controller()
 export class AuthController {
   constructor(
     private readonly auth: AuthService,
+    private readonly sessions: SessionService,
     private readonly cookies: SessionCookieService,
+    private readonly devices: DeviceLabelService,
+    @Inject(OriginPolicy) private readonly originPolicy: OriginPolicy,
   ) {}
 
   @Public()
   @UseGuards(LocalAuthGuard)
+  @UseFilters(SessionLimitFilter)
   @Post('login')
   @HttpCode(HttpStatus.OK)
   @ApiBody({ type: LoginDto })
   @ApiOkResponse({ type: AuthResponseDto, description: 'Cookie mode also sets the cookie' })
   @ApiUnauthorizedResponse({ description: 'Unknown user or wrong password (same answer)' })
   @ApiForbiddenResponse({ description: 'Cross-origin login refused' })
+  @ApiConflictResponse({
+    description:
+      'SESSION_CAP_POLICY=refuse and the user is at the cap: `sessions` lists theirs ' +
+      '(id, createdAt, lastSeenAt, device); log in again with `replaceSession`',
+  })
   @ApiTooManyRequestsResponse({ description: 'Too many failures; see Retry-After' })
   async login(
     @Req() request: HttpRequest,
     @Res({ passthrough: true }) response: HttpResponse,
     @Body() body: LoginDto,
   ): Promise<AuthResponseDto> {
-    const issued = await this.auth.login(
-      request.user as User,
-      { ip: clientIp(request), userAgent: request.headers['user-agent'] },
+    const issued = await this.auth.login(request.user as User, clientInfo(request, this.devices), {
       // A public route: no guard read the tokens, and every one the client holds is revoked.
-      readSessionTokens(request.headers, this.cookies.name).map(({ token }) => token),
-    );
+      heldTokens: readSessionTokens(request.headers, this.cookies.name).map(({ token }) => token),
+      rememberMe: body.rememberMe,
+      replaceSession: body.replaceSession,
+    });
     return this.deliver(response, issued, body.transport ?? 'cookie');
   }
 
+  /**
+   * Always 204 with the cookie cleared and `Clear-Site-Data`, even when the session is
+   * already dead or absent: the client ends up logged out whatever it held. Public, so that a
+   * dead session is not a 401; the tokens it carries are read here, and a cookie-carrying
+   * request gets the CSRF rule of every cookie-authenticated write (a foreign page must not
+   * log the user out). Each live session presented is revoked everywhere at once.
+   */
+  @Public()
   @Post('logout')
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiCookieAuth()
   @ApiBearerAuth()
-  @ApiNoContentResponse({ description: 'Session revoked, cookie cleared' })
+  @ApiNoContentResponse({ description: 'Session revoked if live; cookie and site data cleared' })
+  @ApiForbiddenResponse({ description: 'Cookie-carrying logout from a foreign origin' })
   async logout(
-    @CurrentSession() session: Session,
+    @Req() request: HttpRequest,
     @Res({ passthrough: true }) response: HttpResponse,
   ): Promise<void> {
-    await this.auth.logout(session);
+    const presented = readSessionTokens(request.headers, this.cookies.name);
+    const withCookie = presented.some(({ source }) => source === 'cookie');
+    if (withCookie && !this.originPolicy.allows(request)) {
+      throw new ForbiddenException('Cross-origin request refused');
+    }
+    for (const { token } of presented) {
+      const session = await this.sessions.validate(token);
+      if (session) {
+        await this.auth.logout(session);
+      }
+    }
+    // Only once the sessions are revoked: if the store is down (503), the client keeps the
+    // cookie and can log out again, instead of forgetting a session that stays live.
+    response.setHeader('Cache-Control', 'no-store');
+    response.setHeader('Clear-Site-Data', CLEAR_SITE_DATA);
     response.setHeader('Set-Cookie', this.cookies.clear());
   }
 
@@ -93,6 +142,37 @@ export class AuthController {
     return AuthResponseDto.from(session);
   }
 
+  /**
+   * Step-up before sensitive actions: the password again refreshes the session's
+   * `authenticatedAt` and rotates its token (a new cookie, or a new token in the body, as the
+   * old one came), keeping its deadlines. Throttled like a login.
+   */
+  @Post('reauthenticate')
+  @HttpCode(HttpStatus.OK)
+  @ApiCookieAuth()
+  @ApiBearerAuth()
+  @ApiOkResponse({
+    type: AuthResponseDto,
+    description: 'The session is rotated: a new cookie, or a new token in the body',
+  })
+  @ApiUnauthorizedResponse({ description: 'Wrong password (the login answer), or no session' })
+  @ApiTooManyRequestsResponse({ description: 'Too many failures; see Retry-After' })
+  async reauthenticate(
+    @CurrentSession() session: Session,
+    @Req() request: HttpRequest & SessionRequest,
+    @Res({ passthrough: true }) response: HttpResponse,
+    @Body() body: ReauthenticateDto,
+  ): Promise<AuthResponseDto> {
+    const presented = validatedToken(request);
+    const issued = await this.auth.reauthenticate(
+      session,
+      presented.token,
+      body.password,
+      clientInfo(request, this.devices),
+    );
+    return this.deliver(response, issued, presented.source);
+  }
+
   @Post('password')
   @HttpCode(HttpStatus.OK)
   @ApiCookieAuth()
@@ -101,6 +181,7 @@ export class AuthController {
     type: AuthResponseDto,
     description: 'The session is rotated: a new cookie, or a new token in the body',
   })
+  @ApiBadRequestResponse({ description: 'The new password is refused, with the reason' })
   @ApiForbiddenResponse({ description: 'Current password is incorrect' })
   async changePassword(
     @CurrentSession() session: Session,
@@ -108,21 +189,21 @@ export class AuthController {
     @Res({ passthrough: true }) response: HttpResponse,
     @Body() body: ChangePasswordDto,
   ): Promise<AuthResponseDto> {
-    // The token SessionGuard validated for this request is the one rotated.
-    const presented = request[REQUEST_TOKEN_PROPERTY];
-    if (!presented) {
-      throw new Error('SessionGuard did not run on a route that needs a session');
-    }
+    const presented = validatedToken(request);
     const issued = await this.auth.changePassword(
       session,
       presented.token,
       body,
-      clientIp(request),
+      clientInfo(request, this.devices),
     );
     return this.deliver(response, issued, presented.source);
   }
 
-  /** Hands the token over: in an HttpOnly cookie, or in the body and never in a cookie. */
+  /**
+   * Hands the token over: in an HttpOnly cookie, or in the body and never in a cookie. The
+   * cookie of a "remember me" session lasts until its absolute deadline; any other is a
+   * browser-session cookie, dropped when the browser closes.
+   */
   private deliver(
     response: HttpResponse,
     { token, session }: IssuedSession,
@@ -132,7 +213,17 @@ export class AuthController {
     if (transport === 'bearer') {
       return AuthResponseDto.from(session, token);
     }
-    response.setHeader('Set-Cookie', this.cookies.serialize(token, session.absoluteExpiresAt));
+    const expiresAt = session.persistent ? session.absoluteExpiresAt : undefined;
+    response.setHeader('Set-Cookie', this.cookies.serialize(token, expiresAt));
     return AuthResponseDto.from(session);
   }
+}
+
+/** The token SessionGuard validated for this request: the one a rotation replaces. */
+function validatedToken(request: SessionRequest): RequestToken {
+  const presented = request[REQUEST_TOKEN_PROPERTY];
+  if (!presented) {
+    throw new Error('SessionGuard did not run on a route that needs a session');
+  }
+  return presented;
 }

@@ -1,15 +1,17 @@
 import { Module } from '@nestjs/common';
 import { PassportModule } from '@nestjs/passport';
 
+import { ActivityModule } from '../activity/activity.module';
 import { UsersModule } from '../users/users.module';
 import { AuthController } from './auth.controller';
 import { AuthService } from './auth.service';
+import { DeviceLabelService } from './device-label.service';
 import { LocalStrategy } from './local.strategy';
 import { LoginThrottleService } from './login-throttle.service';
 
 @Module({
-  imports: [PassportModule, UsersModule],
+  imports: [PassportModule, UsersModule, ActivityModule],
   controllers: [AuthController],
-  providers: [AuthService, LocalStrategy, LoginThrottleService],
+  providers: [AuthService, LocalStrategy, LoginThrottleService, DeviceLabelService],
 })
 export class AuthModule {}

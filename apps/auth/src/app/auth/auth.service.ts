@@ -4,17 +4,36 @@ import {
   IssuedSession,
   Session,
   SessionEventActor,
-  SessionMeta,
   SessionService,
   SessionUserChangedError,
 } from '@cloakroom/session';
 
+import { ActivityType, SecurityActivityService } from '../activity/security-activity.service';
+import { TooManyAttemptsException } from '../common/too-many-attempts.exception';
 import { User } from '../users/entities/user.entity';
+import { PasswordPolicyService } from '../users/password-policy.service';
 import { UsersService } from '../users/users.service';
-import { LoginThrottleService } from './login-throttle.service';
+import { LoginAttempt, LoginThrottleService } from './login-throttle.service';
 
 /** One message whatever was wrong, so the answer never says whether the username exists. */
-const INVALID_CREDENTIALS = 'Invalid username or password';
+export const INVALID_CREDENTIALS = 'Invalid username or password';
+
+/** Who is asking, as the security activity log and the session list show it. */
+export interface ClientInfo {
+  ip: string;
+  userAgent?: string;
+  /** A short label of the user agent ("Chrome 131 on Windows"). */
+  device: string;
+}
+
+/** What a login asks for besides the credentials. */
+export interface LoginOptions {
+  /** Tokens the client already held: revoked, so a planted session never gets promoted. */
+  heldTokens: string[];
+  rememberMe?: boolean;
+  /** A session id of this user to end first (the answer to a 409 of the `refuse` cap policy). */
+  replaceSession?: string;
+}
 
 @Injectable()
 export class AuthService {
@@ -22,61 +41,44 @@ export class AuthService {
     private readonly users: UsersService,
     private readonly sessions: SessionService,
     private readonly throttle: LoginThrottleService,
+    private readonly policy: PasswordPolicyService,
+    private readonly activity: SecurityActivityService,
   ) {}
 
-  /** Checks a login attempt: 429 when throttled, 401 (same body for every cause) when wrong. */
-  async verifyLogin(username: string, password: string, ip: string): Promise<User> {
-    await this.throttle.assertAllowed(username, ip);
-    const user = await this.users.verifyCredentials(username, password);
+  /**
+   * Checks a login attempt: 429 when throttled, 401 (same body for every cause) when wrong.
+   * Both are recorded in the security activity log, under the account when the username
+   * names one.
+   */
+  async verifyLogin(username: string, password: string, client: ClientInfo): Promise<User> {
+    const user = await this.checkPassword(username, password, client, null);
     if (!user) {
-      await this.throttle.recordFailure(username, ip);
       throw new UnauthorizedException(INVALID_CREDENTIALS);
     }
-    await this.throttle.forgive(username);
     return user;
   }
 
   /**
    * Starts a new session. Tokens the client already held are revoked first: a session
-   * planted before login (fixation) never becomes an authenticated one.
+   * planted before login (fixation) never becomes an authenticated one. Runs only after the
+   * password was verified, so `replaceSession` cannot be used to end sessions by a stranger.
    */
-  async login(
-    user: User,
-    meta: { ip: string; userAgent?: string },
-    heldTokens: string[],
-  ): Promise<IssuedSession> {
-    for (const token of heldTokens) {
+  async login(user: User, client: ClientInfo, options: LoginOptions): Promise<IssuedSession> {
+    for (const token of options.heldTokens) {
       const id = this.sessions.idOf(token);
       if (id) {
         await this.sessions.revoke(id, { reason: 'login', actor: actorOf(user) });
       }
     }
-    return this.createSession(user, meta);
-  }
-
-  /**
-   * Creates the session with the user's roles as they are now, never as they were when the
-   * password check began. The revocation generation is read before the user is read again: a
-   * role change, revoke-all or password change that lands after that read moves it, and the
-   * store then refuses the session; one retry reads everything again, a second refusal is a
-   * 503. A password that changed while this one was being checked is a failed login.
-   */
-  private async createSession(verified: User, meta: SessionMeta): Promise<IssuedSession> {
-    for (let attempt = 1; ; attempt++) {
-      const generation = await this.sessions.generationOf(verified.id);
-      const current = await this.users.findById(verified.id);
-      if (!current || current.disabled || current.passwordHash !== verified.passwordHash) {
-        throw new UnauthorizedException(INVALID_CREDENTIALS);
-      }
-      const user = { id: current.id, username: current.username, roles: current.roles };
-      try {
-        return await this.sessions.create(user, meta, { generation });
-      } catch (error) {
-        if (!(error instanceof SessionUserChangedError) || attempt >= 2) {
-          throw error;
-        }
-      }
+    if (options.replaceSession) {
+      // Only one of this user's own sessions; any other id is ignored (the cap may refuse again).
+      await this.sessions.revoke(options.replaceSession, {
+        ownerId: user.id,
+        reason: 'self',
+        actor: actorOf(user),
+      });
     }
+    return this.createSession(user, client, options.rememberMe === true);
   }
 
   async logout(session: Session): Promise<void> {
@@ -88,35 +90,168 @@ export class AuthService {
   }
 
   /**
-   * Changes the password, then, in one atomic step, rotates the caller's session (new token,
-   * old one dead) and revokes every other session of the user: whoever knew the old password
-   * is out. The password is saved first, so a login racing the change either fails its
-   * re-check of the password or is refused by the moved revocation generation. When the
-   * caller's session was revoked meanwhile, the password is changed all the same, every
-   * session of the user is revoked, and the answer is 401: sign in with the new password.
+   * Step-up: the password again, throttled like a login, then the session is rotated (new
+   * token, the old one dead at once) with `authenticatedAt` refreshed and its deadlines kept.
+   * A wrong password is a 401 with the login's body; the session itself stays valid.
    */
-  async changePassword(
+  async reauthenticate(
     session: Session,
     token: string,
-    passwords: { currentPassword: string; newPassword: string },
-    ip: string,
+    password: string,
+    client: ClientInfo,
   ): Promise<IssuedSession> {
-    await this.throttle.assertAllowed(session.username, ip);
-    const user = await this.users.verifyCredentials(session.username, passwords.currentPassword);
+    const user = await this.checkPassword(session.username, password, client, session);
     if (!user || user.id !== session.userId) {
-      await this.throttle.recordFailure(session.username, ip);
-      throw new ForbiddenException('Current password is incorrect');
+      throw new UnauthorizedException(INVALID_CREDENTIALS);
     }
-    await this.users.setPassword(user, passwords.newPassword);
     const rotated = await this.sessions.rotate(token, {
-      revokeOthersOf: user.id,
-      reason: 'password-change',
+      reauthenticated: true,
+      reason: 'reauthenticate',
       actor: actorOf(user),
     });
     if (!rotated) {
       throw new UnauthorizedException('Authentication required');
     }
+    await this.record('reauthenticated', user.id, client, {
+      actor: actorOf(user),
+      sessionId: rotated.session.id,
+    });
     return rotated;
+  }
+
+  /**
+   * Changes the password, then, in one atomic step, rotates the caller's session (new token,
+   * old one dead, `authenticatedAt` refreshed: the user just gave their password) and revokes
+   * every other session of the user: whoever knew the old password is out. The new password
+   * must pass the policy before anything is counted or hashed. The password is saved first,
+   * so a login racing the change either fails its re-check of the password or is refused by
+   * the moved revocation generation. When the caller's session was revoked meanwhile, the
+   * password is changed all the same, every session of the user is revoked, and the answer
+   * is 401: sign in with the new password.
+   */
+  async changePassword(
+    session: Session,
+    token: string,
+    passwords: { currentPassword: string; newPassword: string },
+    client: ClientInfo,
+  ): Promise<IssuedSession> {
+    this.policy.assertAcceptable(passwords.newPassword, {
+      username: session.username,
+      currentPassword: passwords.currentPassword,
+    });
+    const user = await this.checkPassword(
+      session.username,
+      passwords.currentPassword,
+      client,
+      session,
+    );
+    if (!user || user.id !== session.userId) {
+      throw new ForbiddenException('Current password is incorrect');
+    }
+    await this.users.setPassword(user, passwords.newPassword);
+    const rotated = await this.sessions.rotate(token, {
+      revokeOthersOf: user.id,
+      reauthenticated: true,
+      reason: 'password-change',
+      actor: actorOf(user),
+    });
+    await this.record('password.changed', user.id, client, {
+      actor: actorOf(user),
+      sessionId: rotated?.session.id,
+    });
+    if (!rotated) {
+      throw new UnauthorizedException('Authentication required');
+    }
+    return rotated;
+  }
+
+  /**
+   * The throttled password check behind login, re-authentication and password change: the
+   * attempt is counted before argon2 runs and refunded when the password is right. The user
+   * when right, else null; a refused or failed attempt is recorded in the activity log.
+   */
+  private async checkPassword(
+    username: string,
+    password: string,
+    client: ClientInfo,
+    session: Session | null,
+  ): Promise<User | null> {
+    const actor = session && { id: session.userId, username: session.username };
+    let attempt: LoginAttempt;
+    try {
+      attempt = await this.throttle.begin(username, client.ip);
+    } catch (error) {
+      // Recorded once per window and network: a flood of 429s must not flood the log.
+      if (
+        error instanceof TooManyAttemptsException &&
+        (await this.throttle.firstRefusal(username, client.ip))
+      ) {
+        const userId = session?.userId ?? (await this.users.findByUsername(username))?.id;
+        await this.record('login.throttled', userId ?? null, client, {
+          actor,
+          sessionId: session?.id,
+        });
+      }
+      throw error;
+    }
+    const { user, valid } = await this.users.checkCredentials(username, password);
+    if (!valid || !user) {
+      await this.record('login.failed', user?.id ?? null, client, {
+        actor,
+        sessionId: session?.id,
+        reason: user?.disabled ? 'disabled' : session ? 'wrong-password' : undefined,
+      });
+      return null;
+    }
+    await attempt.succeed();
+    return user;
+  }
+
+  /**
+   * Creates the session with the user's roles as they are now, never as they were when the
+   * password check began. The revocation generation is read before the user is read again: a
+   * role change, revoke-all or password change that lands after that read moves it, and the
+   * store then refuses the session; one retry reads everything again, a second refusal is a
+   * 503. A password that changed while this one was being checked is a failed login.
+   */
+  private async createSession(
+    verified: User,
+    client: ClientInfo,
+    persistent: boolean,
+  ): Promise<IssuedSession> {
+    const meta = { ip: client.ip, userAgent: client.userAgent, device: client.device };
+    for (let attempt = 1; ; attempt++) {
+      const generation = await this.sessions.generationOf(verified.id);
+      const current = await this.users.findById(verified.id);
+      if (!current || current.disabled || current.passwordHash !== verified.passwordHash) {
+        throw new UnauthorizedException(INVALID_CREDENTIALS);
+      }
+      const user = { id: current.id, username: current.username, roles: current.roles };
+      try {
+        return await this.sessions.create(user, meta, { generation, persistent });
+      } catch (error) {
+        if (!(error instanceof SessionUserChangedError) || attempt >= 2) {
+          throw error;
+        }
+      }
+    }
+  }
+
+  private record(
+    type: ActivityType,
+    userId: string | null,
+    client: ClientInfo,
+    extra: { actor: SessionEventActor | null; sessionId?: string; reason?: string },
+  ): Promise<void> {
+    return this.activity.record({
+      type,
+      userId,
+      actor: extra.actor,
+      sessionId: extra.sessionId,
+      ip: client.ip,
+      device: client.device,
+      reason: extra.reason,
+    });
   }
 }
 

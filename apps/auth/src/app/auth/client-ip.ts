@@ -1,8 +1,16 @@
 import type { HttpRequest } from '../common/http.types';
+import type { ClientInfo } from './auth.service';
+import type { DeviceLabelService } from './device-label.service';
 
 /** The client address; `trust proxy` decides whether X-Forwarded-For is believed. */
 export function clientIp(request: HttpRequest): string {
   const address = request.ip ?? request.socket.remoteAddress ?? 'unknown';
   // A dual-stack socket reports IPv4 clients as IPv4-mapped IPv6; show them as people know them.
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+/** The client's address, user agent and device label, as sessions and the activity log keep them. */
+export function clientInfo(request: HttpRequest, devices: DeviceLabelService): ClientInfo {
+  const userAgent = request.headers['user-agent'];
+  return { ip: clientIp(request), userAgent, device: devices.label(userAgent) };
 }

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { Cluster, Redis } from 'ioredis';
 
@@ -7,69 +6,146 @@ import { SessionStoreUnavailableError } from '@cloakroom/session';
 import { TooManyAttemptsException } from '../common/too-many-attempts.exception';
 import { AuthConfig } from '../config/auth.config';
 import { AuthRedis } from '../redis/auth-redis';
+import { clientNetwork } from './throttle/client-network';
+import { ThrottleKeys } from './throttle/throttle-keys';
+import { ThrottleScripts } from './throttle/throttle-scripts';
+
+/** A login attempt that was counted before its password is checked. */
+export interface LoginAttempt {
+  /**
+   * The password was right: takes the counted attempt back, forgives the username's earlier
+   * failures from this network, and remembers the network as one the user logs in from.
+   * Calling it again does nothing.
+   */
+  succeed(): Promise<void>;
+}
+
+/** What one attempt counted: the keys it touched and the windows it was counted in. */
+interface Counted {
+  userKeys: ReturnType<ThrottleKeys['user']>;
+  pairWindow: string;
+  userWindow: string;
+  networkKey: string;
+  networkWindow: string;
+}
 
 /**
- * Counts failed logins per username and per client address in Redis (fixed windows), so
- * every auth instance sees the same counts. Only failures count: a user who logs in often is
- * never locked out, a guesser is after a few tries whichever name or address they rotate.
+ * Login throttling, counted in Redis so that every auth instance sees the same counts.
+ *
+ * An attempt is counted *before* its password is checked, by one atomic script, and refused
+ * (429 + Retry-After, nothing counted) when a limit is reached; a correct password takes its
+ * attempt back. So N parallel guesses never get more than the limit to the password check.
+ * Counters, each over a fixed window that opens with its first attempt:
+ * - per username and client network (an IPv4 address, an IPv6 /64): the guesser's limit;
+ * - per client network, whatever the username: password spraying;
+ * - per username across networks, a higher ceiling: past it, attempts from networks the user
+ *   has not logged in from recently wait between each other (doubling delays, capped), while
+ *   networks the user has logged in from are exempt. Nobody is ever locked out for good, and a
+ *   stranger cannot keep the owner out.
+ *
+ * The username counters share one hash tag (one Redis Cluster slot); the network counter is
+ * another key, so an attempt takes two script calls: the username's first (a refusal there
+ * never touches the network's), then the network's, whose refusal takes the username's count
+ * back. In between, the username count may stand one too high for a moment: that can only
+ * refuse a racing attempt, never let one more through.
  */
 @Injectable()
 export class LoginThrottleService {
   private readonly settings: AuthConfig['loginThrottle'];
   private readonly redis: Redis | Cluster;
+  private readonly scripts: ThrottleScripts;
+  private readonly keys: ThrottleKeys;
 
   constructor(redis: AuthRedis, config: AuthConfig) {
     this.redis = redis.client;
     this.settings = config.loginThrottle;
+    this.scripts = new ThrottleScripts(this.redis);
+    this.keys = new ThrottleKeys(this.settings.keyPrefix);
   }
 
-  /** Throws 429 (with the seconds to wait) when either counter is at its limit. */
-  async assertAllowed(username: string, ip: string): Promise<void> {
-    const [byUser, byIp] = await Promise.all([
-      this.read(this.userKey(username)),
-      this.read(this.ipKey(ip)),
+  /**
+   * Counts an attempt for `username` from the client address `ip` before its password is
+   * checked, or throws {@link TooManyAttemptsException} (429 with the seconds to wait) without
+   * counting it. Redis failing is a 503 (`SessionStoreUnavailableError`).
+   *
+   * @example
+   * const attempt = await throttle.begin(username, ip); // 429 when throttled
+   * if (!(await passwordIsRight(username, password))) throw new UnauthorizedException();
+   * await attempt.succeed();
+   */
+  async begin(username: string, ip: string): Promise<LoginAttempt> {
+    const network = clientNetwork(ip);
+    const userKeys = this.keys.user(username, network);
+    const networkKey = this.keys.network(network);
+    const s = this.settings;
+
+    const byUser = await this.run('userAttempt', userKeys, [
+      s.maxPerUser,
+      s.userCeiling,
+      s.windowMs,
+      s.firstDelayMs,
+      s.maxDelayMs,
     ]);
-    const waits = [
-      byUser.count >= this.settings.maxPerUser ? byUser.ttlMs : 0,
-      byIp.count >= this.settings.maxPerIp ? byIp.ttlMs : 0,
-    ];
-    const waitMs = Math.max(...waits);
-    if (waitMs > 0) {
-      throw new TooManyAttemptsException(Math.ceil(waitMs / 1000));
+    if (byUser[0] !== 1) {
+      throw refusal(byUser[1]);
     }
+    const [pairWindow, userWindow] = [String(byUser[1]), String(byUser[2])];
+
+    const byNetwork = await this.run('networkAttempt', [networkKey], [s.maxPerNetwork, s.windowMs]);
+    if (byNetwork[0] !== 1) {
+      await this.run('userRefund', userKeys, [pairWindow, userWindow, 0]);
+      throw refusal(byNetwork[1]);
+    }
+    const counted: Counted = {
+      userKeys,
+      pairWindow,
+      userWindow,
+      networkKey,
+      networkWindow: String(byNetwork[1]),
+    };
+    let settled = false;
+    return {
+      succeed: async () => {
+        if (settled) {
+          return;
+        }
+        settled = true;
+        await this.refundSuccess(counted);
+      },
+    };
   }
 
-  async recordFailure(username: string, ip: string): Promise<void> {
-    await Promise.all([this.increment(this.userKey(username)), this.increment(this.ipKey(ip))]);
-  }
-
-  /** A successful login forgives the username's earlier typos; the address keeps its count. */
-  async forgive(username: string): Promise<void> {
-    await this.guard(() => this.redis.del(this.userKey(username)));
-  }
-
-  private async read(key: string): Promise<{ count: number; ttlMs: number }> {
-    const replies = await this.guard(() => this.redis.multi().get(key).pttl(key).exec());
-    const count = Number(replies?.[0]?.[1] ?? 0);
-    const ttlMs = Number(replies?.[1]?.[1] ?? 0);
-    return { count, ttlMs: ttlMs > 0 ? ttlMs : this.settings.windowMs };
-  }
-
-  private async increment(key: string): Promise<void> {
-    // The window starts with the first failure; later ones do not extend it.
-    await this.guard(() =>
-      this.redis.multi().set(key, 0, 'PX', this.settings.windowMs, 'NX').incr(key).exec(),
+  /**
+   * True the first time in a window that `username` from the network of `ip` is refused:
+   * the refusal worth recording. A flood of refused attempts then writes one activity row
+   * per window, not one per request.
+   */
+  async firstRefusal(username: string, ip: string): Promise<boolean> {
+    const key = this.keys.refusalNotice(username, clientNetwork(ip));
+    const set = await this.guard(() =>
+      this.redis.set(key, '1', 'PX', this.settings.windowMs, 'NX'),
     );
+    return set === 'OK';
   }
 
-  private userKey(username: string): string {
-    // Hashed: attacker-chosen names stay short and never appear in Redis in clear.
-    const digest = createHash('sha256').update(username.toLowerCase()).digest('base64url');
-    return `${this.settings.keyPrefix}u:${digest.slice(0, 22)}`;
+  private async refundSuccess(counted: Counted): Promise<void> {
+    await Promise.all([
+      this.run('userRefund', counted.userKeys, [
+        counted.pairWindow,
+        counted.userWindow,
+        this.settings.knownNetworkMs,
+      ]),
+      this.run('networkRefund', [counted.networkKey], [counted.networkWindow]),
+    ]);
   }
 
-  private ipKey(ip: string): string {
-    return `${this.settings.keyPrefix}ip:${ip}`;
+  private async run(
+    name: Parameters<ThrottleScripts['run']>[0],
+    keys: string[],
+    args: Array<string | number>,
+  ): Promise<unknown[]> {
+    const reply = await this.guard(() => this.scripts.run(name, keys, args));
+    return Array.isArray(reply) ? reply : [reply];
   }
 
   /** The counters live next to the sessions: when Redis fails, the session store is down. */
@@ -80,4 +156,8 @@ export class LoginThrottleService {
       throw new SessionStoreUnavailableError(error);
     }
   }
+}
+
+function refusal(waitMs: unknown): TooManyAttemptsException {
+  return new TooManyAttemptsException(Math.max(1, Math.ceil(Number(waitMs) / 1000)));
 }

@@ -5,6 +5,7 @@ import { lastValueFrom, Observable } from 'rxjs';
 import { SessionStoreUnavailableError } from '@cloakroom/session';
 
 import { AuthErrorFilter } from './auth-error.filter';
+import { PasswordWorkBusyException } from './password-work-busy.exception';
 import { TooManyAttemptsException } from './too-many-attempts.exception';
 
 interface FakeResponse {
@@ -50,6 +51,14 @@ describe('AuthErrorFilter', () => {
     filter.catch(new TooManyAttemptsException(42), host);
     expect(response.statusCode).toBe(429);
     expect(response.headers['Retry-After']).toBe('42');
+  });
+
+  it('adds Retry-After: 1 to the 503 of saturated password hashing', () => {
+    const { host, response } = hostWithResponse();
+    filter.catch(new PasswordWorkBusyException(), host);
+    expect(response.statusCode).toBe(503);
+    expect(response.headers['Retry-After']).toBe('1');
+    expect(response.body).toEqual({ statusCode: 503, message: expect.any(String) });
   });
 
   it('answers 503 when the session store is unavailable, without logging it, like every service', () => {

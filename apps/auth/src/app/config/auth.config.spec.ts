@@ -1,3 +1,5 @@
+import { availableParallelism } from 'node:os';
+
 import { validateEnv } from '@cloakroom/service-kit';
 import { sessionOptionsFromEnv } from '@cloakroom/service-sessions';
 
@@ -27,10 +29,15 @@ describe('AuthConfig', () => {
     expect(config.trustProxy).toBe('loopback');
     expect(config.loginThrottle).toEqual({
       maxPerUser: 5,
-      maxPerIp: 20,
+      maxPerNetwork: 50,
+      userCeiling: 20,
       windowMs: 900_000,
-      keyPrefix: 'cr:auth:fail:',
+      firstDelayMs: 1000,
+      maxDelayMs: 60_000,
+      knownNetworkMs: 2_592_000_000,
+      keyPrefix: 'cr:auth:throttle:',
     });
+    expect(config.passwordHashing).toEqual({ concurrency: availableParallelism(), queue: 16 });
   });
 
   it('uses SQLite under .data/ unless AUTH_DATABASE_URL says otherwise', () => {
@@ -50,5 +57,15 @@ describe('AuthConfig', () => {
       /AUTH_PORT.*LOGIN_MAX_FAILURES_PER_IP/,
     );
     expect(() => configFor({ NODE_ENV: 'staging' })).toThrow(/NODE_ENV/);
+  });
+
+  it('refuses a longest login delay shorter than the first', () => {
+    expect(() => configFor({ LOGIN_DELAY_FIRST: '10', LOGIN_DELAY_MAX: '5' })).toThrow(
+      /LOGIN_DELAY_MAX/,
+    );
+    expect(() => configFor({ PASSWORD_HASH_CONCURRENCY: '0' })).toThrow(
+      /PASSWORD_HASH_CONCURRENCY/,
+    );
+    expect(configFor({ LOGIN_DELAY_FIRST: '0.5' }).loginThrottle.firstDelayMs).toBe(500);
   });
 });

@@ -27,12 +27,26 @@ export class AuthConfig {
     return /^\d+$/.test(value) ? Number(value) : value;
   }
 
+  /** The login throttle's limits, durations in whole milliseconds (what its scripts take). */
   get loginThrottle() {
+    const ms = (seconds: number) => Math.max(1, Math.round(seconds * 1000));
     return {
       maxPerUser: this.env.LOGIN_MAX_FAILURES_PER_USER,
-      maxPerIp: this.env.LOGIN_MAX_FAILURES_PER_IP,
-      windowMs: this.env.LOGIN_FAILURE_WINDOW * 1000,
-      keyPrefix: `${this.env.SESSION_KEY_PREFIX}auth:fail:`,
+      maxPerNetwork: this.env.LOGIN_MAX_FAILURES_PER_IP,
+      userCeiling: this.env.LOGIN_USER_CEILING,
+      windowMs: ms(this.env.LOGIN_FAILURE_WINDOW),
+      firstDelayMs: ms(this.env.LOGIN_DELAY_FIRST),
+      maxDelayMs: ms(this.env.LOGIN_DELAY_MAX),
+      knownNetworkMs: ms(this.env.LOGIN_KNOWN_NETWORK_TTL),
+      keyPrefix: `${this.env.SESSION_KEY_PREFIX}auth:throttle:`,
+    };
+  }
+
+  /** How many argon2 runs at once, and how many may wait for one. */
+  get passwordHashing() {
+    return {
+      concurrency: this.env.PASSWORD_HASH_CONCURRENCY,
+      queue: this.env.PASSWORD_HASH_QUEUE,
     };
   }
 }

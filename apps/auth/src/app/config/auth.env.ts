@@ -1,3 +1,5 @@
+import { availableParallelism } from 'node:os';
+
 import { IsBoolean, IsInt, IsOptional, IsString, Min, ValidateBy } from 'class-validator';
 
 import {
@@ -57,21 +59,73 @@ export class AuthEnv extends SessionRedisEnv {
   @IsString()
   TRUST_PROXY = 'loopback';
 
-  @Setting('Failed logins per username within the window before 429')
+  @Setting('Days the security activity log keeps an event; older ones are deleted')
+  @ToNumber()
+  @IsInt()
+  @Min(1)
+  ACTIVITY_RETENTION_DAYS = 90;
+
+  // Login attempts are counted before the password is checked; a correct one is taken back.
+  @Setting(
+    'Failed logins per username from one client network (IPv4 address, IPv6 /64) within the window before 429',
+  )
   @ToNumber()
   @IsInt()
   @Min(1)
   LOGIN_MAX_FAILURES_PER_USER = 5;
 
-  @Setting('Failed logins per client address within the window before 429')
+  @Setting('Failed logins per client network (IPv4 address, IPv6 /64), any username, before 429')
   @ToNumber()
   @IsInt()
   @Min(1)
-  LOGIN_MAX_FAILURES_PER_IP = 20;
+  LOGIN_MAX_FAILURES_PER_IP = 50;
 
   @Setting('Seconds a failed-login window lasts, from its first failure')
   @IsSecondsSetting()
   LOGIN_FAILURE_WINDOW = 900;
+
+  @Setting(
+    'Failed logins per username from all networks within the window past which unknown networks wait between attempts',
+  )
+  @ToNumber()
+  @IsInt()
+  @Min(1)
+  LOGIN_USER_CEILING = 20;
+
+  @Setting('Seconds of the first wait past LOGIN_USER_CEILING; each further attempt doubles it')
+  @IsSecondsSetting()
+  LOGIN_DELAY_FIRST = 1;
+
+  @Setting('Longest wait between attempts past LOGIN_USER_CEILING, in seconds')
+  @IsSecondsSetting()
+  @ValidateBy({
+    name: 'isAtLeastFirstDelay',
+    validator: {
+      validate: (value, args) =>
+        typeof value !== 'number' ||
+        value >= ((args?.object as AuthEnv | undefined)?.LOGIN_DELAY_FIRST ?? 0),
+      defaultMessage: () => '$property must be at least LOGIN_DELAY_FIRST',
+    },
+  })
+  LOGIN_DELAY_MAX = 60;
+
+  @Setting(
+    'Seconds a network where a username logged in stays exempt from LOGIN_USER_CEILING for it',
+  )
+  @IsSecondsSetting()
+  LOGIN_KNOWN_NETWORK_TTL = 2_592_000;
+
+  @Setting('Password hashes and checks (argon2) run at once; default: the number of CPU cores')
+  @ToNumber()
+  @IsInt()
+  @Min(1)
+  PASSWORD_HASH_CONCURRENCY = availableParallelism();
+
+  @Setting('Password hashes and checks that may wait for a free slot; more answer 503')
+  @ToNumber()
+  @IsInt()
+  @Min(0)
+  PASSWORD_HASH_QUEUE = 16;
 
   // Refused in production: their passwords are printed in the README.
   @Setting('`true` seeds demo users into an empty user table (`npm start` and `nx serve` ask)')

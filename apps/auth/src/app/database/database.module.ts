@@ -2,9 +2,12 @@ import { Module } from '@nestjs/common';
 
 import { ServiceDatabaseModule } from '@cloakroom/database';
 
+import { ActivityCheckpoint } from '../activity/entities/activity-checkpoint.entity';
+import { SecurityEvent } from '../activity/entities/security-event.entity';
 import { User } from '../users/entities/user.entity';
 import { CreateUsers1764000000000 } from './migrations/1764000000000-create-users';
 import { AddUserDisabled1765000000000 } from './migrations/1765000000000-add-user-disabled';
+import { CreateSecurityEvents1766000000000 } from './migrations/1766000000000-create-security-events';
 
 /**
  * The user database: PostgreSQL or an embedded SQLite file. The schema comes from migrations,
@@ -14,8 +17,12 @@ import { AddUserDisabled1765000000000 } from './migrations/1765000000000-add-use
   imports: [
     ServiceDatabaseModule.forRoot({
       urlSetting: 'AUTH_DATABASE_URL',
-      entities: [User],
-      migrations: [CreateUsers1764000000000, AddUserDisabled1765000000000],
+      entities: [User, SecurityEvent, ActivityCheckpoint],
+      migrations: [
+        CreateUsers1764000000000,
+        AddUserDisabled1765000000000,
+        CreateSecurityEvents1766000000000,
+      ],
     }),
   ],
 })

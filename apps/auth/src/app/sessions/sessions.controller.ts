@@ -14,9 +14,16 @@ import {
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiTags,
+  ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 
-import { CurrentSession, Session, SessionEventActor, SessionService } from '@cloakroom/session';
+import {
+  CurrentSession,
+  RequireRecentAuth,
+  Session,
+  SessionEventActor,
+  SessionService,
+} from '@cloakroom/session';
 
 import { SessionSummaryDto } from './dto/session-summary.dto';
 
@@ -51,9 +58,12 @@ export class SessionsController {
     }
   }
 
+  /** Recent auth: a stolen session must not be able to sign its owner out everywhere else. */
   @Delete()
+  @RequireRecentAuth()
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse({ description: "The caller's other sessions are revoked" })
+  @ApiUnauthorizedResponse({ description: '`reauthentication_required`: re-enter the password' })
   async revokeOthers(@CurrentSession() current: Session): Promise<void> {
     await this.sessions.revokeAllForUser(current.userId, {
       except: current.id,

@@ -1,6 +1,5 @@
 import {
   Body,
-  ConflictException,
   Controller,
   HttpCode,
   HttpStatus,
@@ -18,10 +17,18 @@ import {
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiTags,
+  ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 
-import { CurrentSession, Roles, Session, SessionService } from '@cloakroom/session';
+import {
+  CurrentSession,
+  RequireRecentAuth,
+  Roles,
+  Session,
+  SessionService,
+} from '@cloakroom/session';
 
+import { SecurityActivityService } from '../activity/security-activity.service';
 import { SetDisabledDto } from './dto/set-disabled.dto';
 import { UserDto } from './dto/user.dto';
 import { UsersService } from './users.service';
@@ -34,12 +41,15 @@ import { UsersService } from './users.service';
 @ApiCookieAuth()
 @ApiBearerAuth()
 @ApiForbiddenResponse({ description: 'The session lacks the admin role' })
+@ApiUnauthorizedResponse({ description: '`reauthentication_required`: re-enter the password' })
 @Roles('admin')
+@RequireRecentAuth()
 @Controller()
 export class AdminAccessController {
   constructor(
     private readonly users: UsersService,
     private readonly sessions: SessionService,
+    private readonly activity: SecurityActivityService,
   ) {}
 
   /**
@@ -49,18 +59,33 @@ export class AdminAccessController {
   @Put('users/:id/disabled')
   @ApiOkResponse({ type: UserDto })
   @ApiNotFoundResponse()
-  @ApiConflictResponse({ description: 'An administrator cannot disable their own account' })
+  @ApiConflictResponse({
+    description: 'Your own account, or the last enabled administrator',
+  })
   async setDisabled(
     @Param('id', new ParseUUIDPipe()) id: string,
     @Body() body: SetDisabledDto,
     @CurrentSession() current: Session,
   ): Promise<UserDto> {
-    if (body.disabled && id === current.userId) {
-      throw new ConflictException('You cannot disable your own account');
-    }
-    const user = await this.users.setDisabled(id, body.disabled);
-    if (user.disabled) {
-      await this.sessions.revokeAllForUser(user.id, { reason: 'disable', actor: actorOf(current) });
+    const { user, before } = await this.users.changeAccess(
+      id,
+      current.userId,
+      { disabled: body.disabled },
+      async (changed) => {
+        if (changed.disabled) {
+          await this.sessions.revokeAllForUser(changed.id, {
+            reason: 'disable',
+            actor: actorOf(current),
+          });
+        }
+      },
+    );
+    if (before.disabled !== user.disabled) {
+      await this.activity.record({
+        type: user.disabled ? 'user.disabled' : 'user.enabled',
+        userId: user.id,
+        actor: actorOf(current),
+      });
     }
     return UserDto.from(user);
   }

@@ -2,6 +2,7 @@ import {
   Body,
   Controller,
   Delete,
+  Get,
   HttpCode,
   HttpStatus,
   NotFoundException,
@@ -9,8 +10,10 @@ import {
   ParseUUIDPipe,
   Post,
   Put,
+  Query,
 } from '@nestjs/common';
 import {
+  ApiBadRequestResponse,
   ApiBearerAuth,
   ApiConflictResponse,
   ApiCookieAuth,
@@ -19,21 +22,27 @@ import {
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiTags,
+  ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 
 import {
   CurrentSession,
+  RequireRecentAuth,
   Roles,
   Session,
   SessionEventActor,
   SessionService,
 } from '@cloakroom/session';
 
+import { SessionSummaryDto } from '../sessions/dto/session-summary.dto';
 import { CreateUserDto } from './dto/create-user.dto';
+import { ListUsersQueryDto, UserListItemDto, UserPageDto } from './dto/list-users.dto';
 import { SetRolesDto } from './dto/set-roles.dto';
 import { UserDto } from './dto/user.dto';
+import { PasswordPolicyService } from './password-policy.service';
 import { UsersService } from './users.service';
 
+/** The admin console: users, their roles and their sessions. */
 @ApiTags('users (admin)')
 @ApiCookieAuth()
 @ApiBearerAuth()
@@ -44,40 +53,109 @@ export class UsersController {
   constructor(
     private readonly users: UsersService,
     private readonly sessions: SessionService,
+    private readonly policy: PasswordPolicyService,
   ) {}
 
+  /** Users in username order, 25 a page, with how many live sessions each has. */
+  @Get()
+  @ApiOkResponse({ type: UserPageDto })
+  @ApiBadRequestResponse({ description: 'A cursor this list did not give out' })
+  async list(@Query() query: ListUsersQueryDto): Promise<UserPageDto> {
+    const page = await this.users.list(query);
+    const counts = await Promise.all(
+      page.items.map(async (user) => (await this.sessions.listForUser(user.id)).length),
+    );
+    return {
+      items: page.items.map((user, index) => UserListItemDto.fromUser(user, counts[index])),
+      next: page.next,
+    };
+  }
+
   @Post()
+  @RequireRecentAuth()
   @ApiConflictResponse({ description: 'Username already taken' })
+  @ApiBadRequestResponse({ description: 'A bad body, or a password the policy refuses' })
+  @ApiUnauthorizedResponse({ description: '`reauthentication_required`: re-enter the password' })
   async create(@Body() body: CreateUserDto): Promise<UserDto> {
+    this.policy.assertAcceptable(body.password, { username: body.username });
     return UserDto.from(await this.users.create(body));
   }
 
   /** New roles reach the user's live sessions on their next request: no new login needed. */
   @Put(':id/roles')
+  @RequireRecentAuth()
   @ApiOkResponse({ type: UserDto })
   @ApiNotFoundResponse()
+  @ApiConflictResponse({
+    description: 'It would remove your own admin role, or leave no enabled administrator',
+  })
+  @ApiUnauthorizedResponse({ description: '`reauthentication_required`: re-enter the password' })
   async setRoles(
     @Param('id', new ParseUUIDPipe()) id: string,
     @Body() body: SetRolesDto,
     @CurrentSession() admin: Session,
   ): Promise<UserDto> {
-    const user = await this.users.setRoles(id, body.roles);
-    await this.sessions.setRolesForUser(user.id, user.roles, { actor: actorOf(admin) });
+    const { user } = await this.users.changeAccess(
+      id,
+      admin.userId,
+      { roles: body.roles },
+      async (changed) => {
+        await this.sessions.setRolesForUser(changed.id, changed.roles, { actor: actorOf(admin) });
+      },
+    );
     return UserDto.from(user);
   }
 
+  /** A user's live sessions, oldest first, as the user sees them (without `current`). */
+  @Get(':id/sessions')
+  @ApiOkResponse({ type: [SessionSummaryDto] })
+  @ApiNotFoundResponse()
+  async listSessions(@Param('id', new ParseUUIDPipe()) id: string): Promise<SessionSummaryDto[]> {
+    await this.mustExist(id);
+    const sessions = await this.sessions.listForUser(id);
+    return sessions.map((session) => SessionSummaryDto.from(session));
+  }
+
   @Delete(':id/sessions')
+  @RequireRecentAuth()
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse({ description: "All the user's sessions are revoked" })
   @ApiNotFoundResponse()
+  @ApiUnauthorizedResponse({ description: '`reauthentication_required`: re-enter the password' })
   async revokeSessions(
     @Param('id', new ParseUUIDPipe()) id: string,
     @CurrentSession() admin: Session,
   ): Promise<void> {
+    await this.mustExist(id);
+    await this.sessions.revokeAllForUser(id, { reason: 'admin', actor: actorOf(admin) });
+  }
+
+  @Delete(':id/sessions/:sessionId')
+  @RequireRecentAuth()
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiNoContentResponse({ description: 'The session is revoked' })
+  @ApiNotFoundResponse({ description: 'No such session among that user’s' })
+  @ApiUnauthorizedResponse({ description: '`reauthentication_required`: re-enter the password' })
+  async revokeSession(
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Param('sessionId') sessionId: string,
+    @CurrentSession() admin: Session,
+  ): Promise<void> {
+    // The owner check runs inside the store: another user's session is simply "not found".
+    const revoked = await this.sessions.revoke(sessionId, {
+      ownerId: id,
+      reason: 'admin',
+      actor: actorOf(admin),
+    });
+    if (!revoked) {
+      throw new NotFoundException('Session not found');
+    }
+  }
+
+  private async mustExist(id: string): Promise<void> {
     if (!(await this.users.findById(id))) {
       throw new NotFoundException('User not found');
     }
-    await this.sessions.revokeAllForUser(id, { reason: 'admin', actor: actorOf(admin) });
   }
 }
 

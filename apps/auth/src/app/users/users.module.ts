@@ -1,16 +1,18 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 
+import { ActivityModule } from '../activity/activity.module';
 import { AdminAccessController } from './admin-access.controller';
 import { User } from './entities/user.entity';
+import { PasswordPolicyService } from './password-policy.service';
 import { PasswordService } from './password.service';
 import { UsersController } from './users.controller';
 import { UsersService } from './users.service';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([User])],
+  imports: [TypeOrmModule.forFeature([User]), ActivityModule],
   controllers: [UsersController, AdminAccessController],
-  providers: [UsersService, PasswordService],
-  exports: [UsersService],
+  providers: [UsersService, PasswordService, PasswordPolicyService],
+  exports: [UsersService, PasswordPolicyService],
 })
 export class UsersModule {}

@@ -1,16 +1,63 @@
 import { randomUUID } from 'node:crypto';
-import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
-import { QueryFailedError, Repository } from 'typeorm';
+import {
+  BadRequestException,
+  ConflictException,
+  ForbiddenException,
+  Injectable,
+  NotFoundException,
+} from '@nestjs/common';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
+import { DataSource, EntityManager, QueryFailedError, Repository } from 'typeorm';
 
 import { CreateUserDto } from './dto/create-user.dto';
 import { User } from './entities/user.entity';
+import { normalizePassword } from './password-policy';
 import { PasswordService } from './password.service';
+
+/** Users per page of the admin console's list. */
+export const USERS_PAGE_SIZE = 25;
+
+/** The role that administers users; at least one enabled account must keep it. */
+export const ADMIN_ROLE = 'admin';
+
+/**
+ * The PostgreSQL advisory lock every change of who is an enabled administrator takes ("admn"
+ * in ASCII). Row locks would not do: two admins demoting each other lock two different rows,
+ * and each still counts the other as an admin.
+ */
+const ADMIN_CHANGE_LOCK = 0x61646d6e;
+
+/** A cursor is the last username of the previous page, base64url-encoded. */
+const CURSOR_USERNAME = /^[a-z0-9._-]{1,64}$/;
+
+/** A page of the user list; `next` is null on the last page. */
+export interface UserPage {
+  items: User[];
+  next: string | null;
+}
+
+/** What a password check found: the account the username names (if any) and the verdict. */
+export interface CredentialCheck {
+  user: User | null;
+  valid: boolean;
+}
+
+/** An administrator's change to who may sign in, or to roles. */
+export type AccessChange = { roles: string[] } | { disabled: boolean };
+
+/** Why an access change is refused, decided before anything is written. */
+type AccessVerdict =
+  | { ok: true; user: User; before: Pick<User, 'roles' | 'disabled'> }
+  | { ok: false; error: Error };
 
 @Injectable()
 export class UsersService {
+  /** Serialises access changes within this process (see `changeAccess`). */
+  private accessChanges: Promise<unknown> = Promise.resolve();
+
   constructor(
     @InjectRepository(User) private readonly users: Repository<User>,
+    @InjectDataSource() private readonly dataSource: DataSource,
     private readonly passwords: PasswordService,
   ) {}
 
@@ -26,6 +73,39 @@ export class UsersService {
     return this.users.count();
   }
 
+  /**
+   * One page of users in username order, optionally only those whose username contains
+   * `search` (case-insensitive; `%` and `_` are matched literally). Keyset paging: the cursor
+   * is the last username shown, so users created or deleted meanwhile never shift a page.
+   * A cursor this service did not make is a 400.
+   */
+  async list(options: { search?: string; cursor?: string }): Promise<UserPage> {
+    const query = this.users
+      .createQueryBuilder('user')
+      .orderBy('user.username', 'ASC')
+      .limit(USERS_PAGE_SIZE + 1);
+    if (options.cursor !== undefined) {
+      query.andWhere('user.username > :after', { after: decodeCursor(options.cursor) });
+    }
+    if (options.search) {
+      // Usernames are stored lower-cased; an explicit ESCAPE works on SQLite and PostgreSQL.
+      query.andWhere("user.username LIKE :pattern ESCAPE '\\'", {
+        pattern: `%${escapeLike(options.search.toLowerCase())}%`,
+      });
+    }
+    const rows = await query.getMany();
+    const items = rows.slice(0, USERS_PAGE_SIZE);
+    const last = items[items.length - 1];
+    return {
+      items,
+      next: rows.length > USERS_PAGE_SIZE && last ? encodeCursor(last.username) : null,
+    };
+  }
+
+  /**
+   * Creates a user. The password policy is the caller's to apply: the admin API does, the
+   * demo users (documented passwords) are seeded as they are.
+   */
   async create(input: CreateUserDto): Promise<User> {
     const username = input.username.toLowerCase();
     if (await this.users.existsBy({ username })) {
@@ -34,7 +114,7 @@ export class UsersService {
     const user = this.users.create({
       id: randomUUID(),
       username,
-      passwordHash: await this.passwords.hash(input.password),
+      passwordHash: await this.passwords.hash(normalizePassword(input.password)),
       roles: [...new Set(input.roles)],
     });
     try {
@@ -48,45 +128,170 @@ export class UsersService {
     }
   }
 
-  async setRoles(id: string, roles: string[]): Promise<User> {
-    const user = await this.findById(id);
-    if (!user) {
-      throw new NotFoundException('User not found');
+  /**
+   * Applies an administrator's change of roles or of the disabled flag, refusing (409) one
+   * that would take the caller's own admin role or account, or leave no enabled
+   * administrator; a caller who is no longer an enabled admin is refused (403). `apply` runs
+   * once the row is saved (the sessions' roles, a revocation), still under the lock, so two
+   * changes reach the database and the sessions in the same order; and after the write is
+   * committed, so a login that reads the roles after `apply` moved the revocation generation
+   * reads the new ones.
+   *
+   * Race-safe: the check, the write and `apply` run under one lock, so two admins demoting
+   * each other at once cannot both pass the "the caller is an enabled admin" check. On
+   * PostgreSQL it is an advisory lock held by one connection (every auth instance takes it);
+   * an embedded SQLite file belongs to one process, whose changes this service serialises.
+   * The change is a single row write, so no transaction is needed around it; a refusal
+   * writes nothing.
+   */
+  async changeAccess(
+    id: string,
+    callerId: string,
+    change: AccessChange,
+    apply: (user: User) => Promise<void>,
+  ): Promise<{ user: User; before: Pick<User, 'roles' | 'disabled'> }> {
+    const verdict = await this.exclusively(() =>
+      this.underAdminLock(async (manager) => {
+        const result = await this.decideAccessChange(manager, id, callerId, change);
+        if (result.ok) {
+          result.user = await manager.getRepository(User).save(result.user);
+          await apply(result.user);
+        }
+        return result;
+      }),
+    );
+    if (!verdict.ok) {
+      throw verdict.error;
     }
-    user.roles = [...new Set(roles)];
-    return this.users.save(user);
+    return { user: verdict.user, before: verdict.before };
   }
 
   /** Saves a new password hash, and keeps `user` in step with what is stored. */
-  async setDisabled(id: string, disabled: boolean): Promise<User> {
-    const user = await this.findById(id);
-    if (!user) {
-      throw new NotFoundException('User not found');
-    }
-    user.disabled = disabled;
-    return this.users.save(user);
-  }
-
   async setPassword(user: User, password: string): Promise<void> {
-    const passwordHash = await this.passwords.hash(password);
+    const passwordHash = await this.passwords.hash(normalizePassword(password));
     await this.users.update(user.id, { passwordHash });
     user.passwordHash = passwordHash;
   }
 
   /**
-   * The user the credentials name, or null. Unknown usernames cost one argon2 verification,
-   * as wrong passwords do.
+   * Checks a username and password. Unknown usernames cost one argon2 verification, as wrong
+   * passwords do; a disabled account is invalid after the same work. The password is checked
+   * in NFKC; a password stored before normalisation (typed in another form) is tried as typed
+   * too, and rehashed normalised when it matches. Whether that second check runs depends on
+   * the typed password only, never on the account, so timing says nothing about usernames.
    */
-  async verifyCredentials(username: string, password: string): Promise<User | null> {
+  async checkCredentials(username: string, password: string): Promise<CredentialCheck> {
     const user = await this.findByUsername(username);
-    const ok = await this.passwords.verify(user?.passwordHash, password);
-    // A disabled account fails like a wrong password, after the same argon2 work.
-    if (!ok || !user || user.disabled) {
-      return null;
+    const normalized = normalizePassword(password);
+    let valid = await this.passwords.verify(user?.passwordHash, normalized);
+    let legacy = false;
+    if (!valid && normalized !== password) {
+      legacy = valid = await this.passwords.verify(user?.passwordHash, password);
     }
-    if (this.passwords.needsRehash(user.passwordHash)) {
-      await this.setPassword(user, password);
+    if (!valid || !user || user.disabled) {
+      return { user, valid: false };
     }
-    return user;
+    if (legacy || this.passwords.needsRehash(user.passwordHash)) {
+      await this.setPassword(user, normalized);
+    }
+    return { user, valid: true };
   }
+
+  private async decideAccessChange(
+    manager: EntityManager,
+    id: string,
+    callerId: string,
+    change: AccessChange,
+  ): Promise<AccessVerdict> {
+    const users = manager.getRepository(User);
+    const caller = await users.findOneBy({ id: callerId });
+    // The caller's session said admin when the request began; a demotion may have won the lock.
+    if (!caller || !isEnabledAdmin(caller)) {
+      return { ok: false, error: new ForbiddenException('Missing role') };
+    }
+    const user = id === callerId ? caller : await users.findOneBy({ id });
+    if (!user) {
+      return { ok: false, error: new NotFoundException('User not found') };
+    }
+    const before = { roles: [...user.roles], disabled: user.disabled };
+    if ('roles' in change) {
+      user.roles = [...new Set(change.roles)];
+    } else {
+      user.disabled = change.disabled;
+    }
+    if (id === callerId && !isEnabledAdmin(user)) {
+      const message =
+        'roles' in change
+          ? 'You cannot remove your own admin role'
+          : 'You cannot disable your own account';
+      return { ok: false, error: new ConflictException(message) };
+    }
+    // The invariant itself, behind the two rules above that already imply it for one change.
+    if (isEnabledAdmin({ ...user, ...before }) && !isEnabledAdmin(user)) {
+      const others = await users
+        .createQueryBuilder('user')
+        .where('user.id <> :id', { id })
+        .andWhere('user.roles LIKE :admin', { admin: `%"${ADMIN_ROLE}"%` })
+        .getMany();
+      if (!others.some(isEnabledAdmin)) {
+        return {
+          ok: false,
+          error: new ConflictException('At least one enabled administrator must remain'),
+        };
+      }
+    }
+    return { ok: true, user, before };
+  }
+
+  /**
+   * Runs `work` holding the PostgreSQL advisory lock on its own connection (released when
+   * done, or by the server if the connection dies); on SQLite, on its one connection as is.
+   * A session-level lock, not a transaction-scoped one: it must outlast the write's commit,
+   * through `apply`.
+   */
+  private async underAdminLock<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    if (this.dataSource.options.type !== 'postgres') {
+      return work(this.dataSource.manager);
+    }
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      await runner.query('SELECT pg_advisory_lock($1)', [ADMIN_CHANGE_LOCK]);
+      try {
+        return await work(runner.manager);
+      } finally {
+        await runner.query('SELECT pg_advisory_unlock($1)', [ADMIN_CHANGE_LOCK]);
+      }
+    } finally {
+      await runner.release();
+    }
+  }
+
+  /** Runs `work` after every access change this process started before it has settled. */
+  private exclusively<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.accessChanges.then(work, work);
+    this.accessChanges = result.catch(() => undefined);
+    return result;
+  }
+}
+
+export function isEnabledAdmin(user: Pick<User, 'roles' | 'disabled'>): boolean {
+  return !user.disabled && user.roles.includes(ADMIN_ROLE);
+}
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (character) => `\\${character}`);
+}
+
+function encodeCursor(username: string): string {
+  return Buffer.from(username, 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): string {
+  const username = /^[A-Za-z0-9_-]{1,88}$/.test(cursor)
+    ? Buffer.from(cursor, 'base64url').toString('utf8')
+    : '';
+  if (!CURSOR_USERNAME.test(username)) {
+    throw new BadRequestException('cursor is not one this list gave out');
+  }
+  return username;
 }

@@ -1,17 +1,28 @@
 // The page talks to the services through the gateway, on its own origin. The session token
-// lives in an HttpOnly cookie: this script never sees it, the browser sends it.
+// lives in an HttpOnly cookie: this script never sees it, the browser sends it. Everything the
+// server sends is shown as text (textContent), never parsed as HTML.
 'use strict';
 
 const $ = (selector) => document.querySelector(selector);
 
 class ApiError extends Error {
-  constructor(status, message) {
-    super(message);
+  constructor(status, body, retryAfter) {
+    const message = body && body.message;
+    super((Array.isArray(message) ? message.join('; ') : message) || `HTTP ${status}`);
     this.status = status;
+    this.body = body;
+    this.retryAfter = retryAfter;
   }
 }
 
-async function api(method, path, body) {
+/** The user closed the password prompt: the action that needed it did not happen. */
+class ReauthCancelled extends Error {
+  constructor() {
+    super('Cancelled: that action needs your password.');
+  }
+}
+
+async function request(method, path, body) {
   const response = await fetch(path, {
     method,
     credentials: 'same-origin',
@@ -23,9 +34,50 @@ async function api(method, path, body) {
   }
   const data = await response.json().catch(() => null);
   if (!response.ok) {
-    throw new ApiError(response.status, (data && data.message) || response.statusText);
+    throw new ApiError(response.status, data, response.headers.get('Retry-After'));
   }
   return data;
+}
+
+function needsReauthentication(error) {
+  return (
+    error instanceof ApiError &&
+    error.status === 401 &&
+    error.body !== null &&
+    error.body.error === 'reauthentication_required'
+  );
+}
+
+/**
+ * A call to the API. Sensitive actions answer 401 `reauthentication_required` when the last
+ * password entry is too old: the page then asks for the password and repeats the call once
+ * (a second refusal is an error like any other, not another prompt).
+ */
+async function api(method, path, body) {
+  try {
+    return await request(method, path, body);
+  } catch (error) {
+    if (!needsReauthentication(error)) throw error;
+    await confirmPassword();
+    return request(method, path, body);
+  }
+}
+
+function describe(error) {
+  if (!(error instanceof ApiError)) return String(error.message || error);
+  if ((error.status === 429 || error.status === 503) && error.retryAfter) {
+    return `${error.message} Try again in ${waitText(error.retryAfter)}.`;
+  }
+  return `${error.status}: ${error.message}`;
+}
+
+function waitText(retryAfter) {
+  const value = Number(retryAfter);
+  if (Number.isFinite(value)) {
+    if (value >= 120) return `${Math.ceil(value / 60)} minutes`;
+    return value === 1 ? '1 second' : `${value} seconds`;
+  }
+  return `a moment (after ${new Date(retryAfter).toLocaleTimeString()})`;
 }
 
 function flash(message, isError = false) {
@@ -37,6 +89,10 @@ function flash(message, isError = false) {
 
 function when(value) {
   return value ? new Date(value).toLocaleString() : '';
+}
+
+function day(value) {
+  return value ? new Date(value).toLocaleDateString() : '';
 }
 
 function shorten(text, length) {
@@ -59,6 +115,14 @@ function row(cells) {
   return tr;
 }
 
+/** One row spanning the table: a placeholder ("no sessions") or a section's own error. */
+function noteRow(text, columns, className = 'muted') {
+  const tr = row([text]);
+  tr.cells[0].colSpan = columns;
+  tr.cells[0].className = className;
+  return tr;
+}
+
 function button(label, onClick, className = 'secondary') {
   const element = document.createElement('button');
   element.type = 'button';
@@ -68,36 +132,209 @@ function button(label, onClick, className = 'secondary') {
   return element;
 }
 
+function tag(text, className = 'tag') {
+  return Object.assign(document.createElement('span'), { className, textContent: text });
+}
+
+function fragment(...nodes) {
+  const result = document.createDocumentFragment();
+  result.append(...nodes);
+  return result;
+}
+
 let me = null;
 
-/** Runs an action; a 401 means the session ended (revoked, expired): back to the login form. */
-async function attempt(action, success) {
+/**
+ * Runs a user's action: a 401 means the session ended (revoked, expired): back to the login
+ * form. Errors go to the flash line and, when given, next to the form that caused them.
+ */
+async function attempt(action, success, errorElement) {
+  $('#flash').hidden = true;
+  if (errorElement) errorElement.hidden = true;
   try {
     await action();
     if (success) flash(success);
   } catch (error) {
-    if (error instanceof ApiError && error.status === 401 && me) {
+    if (error instanceof ApiError && error.status === 401 && me && !needsReauthentication(error)) {
       showLogin('Your session has ended. Please log in again.');
       return;
     }
-    flash(error instanceof ApiError ? `${error.status}: ${error.message}` : String(error), true);
+    const message = describe(error);
+    flash(message, true);
+    if (errorElement) {
+      errorElement.textContent = message;
+      errorElement.hidden = false;
+    }
   }
 }
 
+/**
+ * Loads one section of the page; its failure (a service down, say) shows in that section and
+ * leaves the others working. A dead session still goes back to the login form.
+ */
+async function section(load, tbody, columns) {
+  try {
+    await load();
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) throw error;
+    tbody.replaceChildren(noteRow(`Could not load: ${describe(error)}`, columns, 'error-text'));
+  }
+}
+
+// ---- re-authentication ------------------------------------------------------------------
+
+let pendingReauth = null;
+let settleReauth = null;
+
+/** Asks for the password once, however many calls are waiting for it. */
+function confirmPassword() {
+  if (!pendingReauth) {
+    pendingReauth = new Promise((resolve, reject) => {
+      settleReauth = { resolve, reject };
+      $('#reauth-form').reset();
+      $('#reauth-error').hidden = true;
+      $('#reauth-dialog').showModal();
+    }).finally(() => {
+      pendingReauth = null;
+      settleReauth = null;
+    });
+  }
+  return pendingReauth;
+}
+
+function closeReauth(outcome) {
+  const settle = settleReauth;
+  settleReauth = null;
+  if ($('#reauth-dialog').open) $('#reauth-dialog').close();
+  if (!settle) return;
+  if (outcome === 'done') settle.resolve();
+  else settle.reject(new ReauthCancelled());
+}
+
+$('#reauth-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const form = event.target;
+  const password = new FormData(form).get('password');
+  const error = $('#reauth-error');
+  error.hidden = true;
+  form.querySelector('button[type=submit]').disabled = true;
+  try {
+    await request('POST', '/api/auth/reauthenticate', { password });
+    closeReauth('done');
+  } catch (failure) {
+    form.elements.password.value = '';
+    error.textContent =
+      failure instanceof ApiError && failure.status === 401
+        ? 'Wrong password.'
+        : failure instanceof ApiError && failure.status === 429
+          ? `Too many attempts. Try again in ${waitText(failure.retryAfter || 60)}.`
+          : describe(failure);
+    error.hidden = false;
+    form.elements.password.focus();
+  } finally {
+    form.querySelector('button[type=submit]').disabled = false;
+  }
+});
+
+$('#reauth-cancel').addEventListener('click', () => closeReauth('cancelled'));
+// Escape closes a modal dialog by itself: the waiting action is cancelled then too.
+$('#reauth-dialog').addEventListener('close', () => closeReauth('cancelled'));
+
+// ---- login ------------------------------------------------------------------------------
+
+/**
+ * Back to the login form. The signed-in page is emptied, not just hidden: the next user of
+ * this browser must not find (or briefly see) the previous one's sessions, orders or users.
+ */
 function showLogin(message) {
   me = null;
   $('#app-view').hidden = true;
   $('#whoami-bar').hidden = true;
   $('#login-view').hidden = false;
+  for (const tbody of document.querySelectorAll('#app-view tbody')) tbody.replaceChildren();
+  for (const element of document.querySelectorAll('#app-view dd')) element.textContent = '';
+  for (const form of document.querySelectorAll('#app-view form')) form.reset();
+  closeUser();
+  Object.assign(userList, { search: '', cursors: [null], page: 0, next: null });
+  myActivity.forget();
+  hideSessionCap();
   if (message) flash(message, true);
 }
 
+/**
+ * Logs in. When the account is at its session cap and the server refuses new sessions
+ * (409 with the live ones), the user picks the session to end and the login is sent again.
+ */
+async function logIn(credentials) {
+  try {
+    await request('POST', '/api/auth/login', credentials);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 409 && Array.isArray(error.body?.sessions)) {
+      showSessionCap(credentials, error.body.sessions);
+      return;
+    }
+    throw error;
+  }
+  $('#login-form').reset();
+  hideSessionCap();
+  await showApp();
+}
+
+function showSessionCap(credentials, sessions) {
+  const items = sessions.map((session) => {
+    const li = document.createElement('li');
+    const text = document.createElement('span');
+    text.append(
+      tag(session.device || 'Unknown device', 'choice-title'),
+      tag(`last seen ${when(session.lastSeenAt)}`, 'muted'),
+    );
+    const end = button('End this one', () =>
+      attempt(
+        () => logIn({ ...credentials, replaceSession: session.id }),
+        'That session is ended; you are logged in here.',
+      ),
+    );
+    li.append(text, end);
+    li.dataset.sessionId = session.id;
+    return li;
+  });
+  $('#cap-list').replaceChildren(...items);
+  $('#session-cap').hidden = false;
+}
+
+function hideSessionCap() {
+  $('#cap-list').replaceChildren();
+  $('#session-cap').hidden = true;
+}
+
+$('#cap-cancel').addEventListener('click', hideSessionCap);
+
+$('#login-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  attempt(() =>
+    logIn({
+      username: form.get('username'),
+      password: form.get('password'),
+      rememberMe: form.get('rememberMe') === 'on',
+    }),
+  );
+});
+
+$('#logout').addEventListener('click', () =>
+  attempt(async () => {
+    await request('POST', '/api/auth/logout');
+    showLogin();
+    flash('Logged out.');
+  }),
+);
+
+// ---- the signed-in page -----------------------------------------------------------------
+
+/** Fills the signed-in page, then shows it: never half-loaded, never with stale rows. */
 async function showApp() {
   const { user, session } = await api('GET', '/api/auth/session');
   me = user;
-  $('#login-view').hidden = true;
-  $('#app-view').hidden = false;
-  $('#whoami-bar').hidden = false;
   $('#bar-user').textContent = user.username;
   $('#me-user').textContent = user.username;
   $('#me-id').textContent = user.id;
@@ -107,7 +344,16 @@ async function showApp() {
   $('#admin').hidden = !isAdmin;
   $('#orders-title').textContent = isAdmin ? 'All orders' : 'My orders';
   $('#place-order').hidden = !user.roles.includes('customer');
-  await Promise.all([loadProducts(), loadOrders(), loadSessions()]);
+  await Promise.all([
+    section(loadProducts, $('#product-rows'), 4),
+    section(loadOrders, $('#order-rows'), 4),
+    section(loadSessions, $('#session-rows'), 6),
+    section(() => myActivity.show('/api/auth/activity'), $('#activity-rows'), 5),
+    isAdmin ? section(loadUsers, $('#user-rows'), 6) : null,
+  ]);
+  $('#login-view').hidden = true;
+  $('#app-view').hidden = false;
+  $('#whoami-bar').hidden = false;
 }
 
 async function loadProducts() {
@@ -130,67 +376,71 @@ async function loadProducts() {
 
 async function loadOrders() {
   if (!me.roles.includes('customer') && !me.roles.includes('admin')) {
-    $('#order-rows').replaceChildren(row(['Your roles do not include orders.']));
+    $('#order-rows').replaceChildren(noteRow('Your roles do not include orders.', 4));
     return;
   }
   const orders = await api('GET', '/api/orders');
-  const rows = orders.map((order) =>
-    row([
-      when(order.createdAt),
-      order.id.slice(0, 8),
-      order.userId,
-      order.items.map((item) => `${item.quantity} × ${item.sku}`).join(', '),
-    ]),
-  );
-  $('#order-rows').replaceChildren(...(rows.length ? rows : [row(['No orders yet.'])]));
+  const rows = orders.map((order) => {
+    // Each item is one unbreakable unit ("2 × TEA-EARL-GREY"); a long order wraps between them.
+    const items = fragment();
+    order.items.forEach((item, index) => {
+      if (index > 0) items.append(', ');
+      items.append(tag(`${item.quantity} × ${item.sku}`, 'item'));
+    });
+    const tr = row([when(order.createdAt), order.id.slice(0, 8), order.userId, items]);
+    tr.cells[3].className = 'text';
+    return tr;
+  });
+  $('#order-rows').replaceChildren(...(rows.length ? rows : [noteRow('No orders yet.', 4)]));
+}
+
+/**
+ * The device label ("Chrome 131 on Windows"), with the raw user agent only as a tooltip: raw
+ * strings are long, unbroken and say little to a person.
+ */
+function deviceCell(session) {
+  const label = session.device || shorten(session.userAgent || '', 40) || 'Unknown device';
+  const cell = fragment(document.createTextNode(label));
+  if (session.current) cell.append(' ', tag('this device', 'tag current'));
+  return cell;
+}
+
+/** A session as both session tables show it; `revoke` is left out for the current one. */
+function sessionRow(session, revoke) {
+  const kept = session.persistent ? tag('remembered') : tag('browser session', 'muted');
+  const action = revoke && !session.current ? button('Revoke', revoke) : '';
+  const tr = row([
+    deviceCell(session),
+    when(session.createdAt),
+    when(session.lastSeenAt),
+    session.ip || '',
+    kept,
+    action,
+  ]);
+  if (session.userAgent) tr.cells[0].title = session.userAgent;
+  tr.dataset.sessionId = session.id;
+  if (session.current) tr.dataset.current = 'true';
+  return tr;
 }
 
 async function loadSessions() {
   const sessions = await api('GET', '/api/auth/sessions');
-  const rows = sessions.map((session) => {
-    const action = session.current
-      ? Object.assign(document.createElement('span'), { className: 'tag', textContent: 'this one' })
-      : button('Revoke', () =>
-          attempt(async () => {
-            await api('DELETE', `/api/auth/sessions/${encodeURIComponent(session.id)}`);
-            await loadSessions();
-          }, 'Session revoked.'),
-        );
-    const tr = row([
-      when(session.createdAt),
-      when(session.lastSeenAt),
-      session.ip || '',
-      shorten(session.userAgent || '', 60),
-      action,
-    ]);
-    tr.cells[3].title = session.userAgent || '';
-    tr.dataset.sessionId = session.id;
-    if (session.current) tr.dataset.current = 'true';
-    return tr;
-  });
+  const rows = sessions.map((session) =>
+    sessionRow(session, () =>
+      attempt(async () => {
+        await api('DELETE', `/api/auth/sessions/${encodeURIComponent(session.id)}`);
+        await Promise.all([loadSessions(), myActivity.reload()]);
+      }, 'Session revoked.'),
+    ),
+  );
   $('#session-rows').replaceChildren(...rows);
 }
 
-$('#login-form').addEventListener('submit', (event) => {
-  event.preventDefault();
-  const form = new FormData(event.target);
+$('#revoke-others').addEventListener('click', () =>
   attempt(async () => {
-    await api('POST', '/api/auth/login', {
-      username: form.get('username'),
-      password: form.get('password'),
-    });
-    event.target.reset();
-    $('#flash').hidden = true;
-    await showApp();
-  });
-});
-
-$('#logout').addEventListener('click', () =>
-  attempt(async () => {
-    await api('POST', '/api/auth/logout');
-    showLogin();
-    flash('Logged out.');
-  }),
+    await api('DELETE', '/api/auth/sessions');
+    await Promise.all([loadSessions(), myActivity.reload()]);
+  }, 'Every other session is logged out.'),
 );
 
 $('#order-form').addEventListener('submit', (event) => {
@@ -208,12 +458,265 @@ $('#order-form').addEventListener('submit', (event) => {
   }, 'Order placed.');
 });
 
-$('#revoke-others').addEventListener('click', () =>
+// ---- security activity ------------------------------------------------------------------
+
+const EVENT_WORDS = {
+  login: 'Logged in',
+  'login.failed': 'Failed login',
+  'login.throttled': 'Login blocked: too many attempts',
+  logout: 'Logged out',
+  reauthenticated: 'Password confirmed',
+  'session.revoked': 'Session revoked',
+  'session.expired': 'Session expired',
+  'session.evicted': 'Session ended: too many sessions',
+  'password.changed': 'Password changed',
+  'roles.changed': 'Roles changed',
+  'user.disabled': 'Account disabled',
+  'user.enabled': 'Account enabled',
+  'sessions.revoked-all': 'All sessions revoked',
+};
+
+/** Who did it, when not the user: an administrator, or the system for timeouts and the cap. */
+function actorText(event) {
+  if (event.actor) return event.actor.id === event.userId ? '' : event.actor.username;
+  return event.type === 'session.expired' || event.type === 'session.evicted' ? 'system' : '';
+}
+
+/** Why, where it adds to the type ("Logged out" needs no "logout"); unknown reasons as sent. */
+const REASON_WORDS = {
+  self: 'by you',
+  admin: 'by an administrator',
+  disable: 'account disabled',
+  disabled: 'account disabled',
+  password: 'password changed',
+  logout: null,
+};
+
+function activityRow(event) {
+  const what = fragment(document.createTextNode(EVENT_WORDS[event.type] || event.type));
+  const reason =
+    event.reason in REASON_WORDS
+      ? REASON_WORDS[event.reason]
+      : event.reason && event.reason.replace(/[-_.]/g, ' ');
+  if (reason) what.append(' ', tag(reason, 'muted'));
+  const tr = row([what, when(event.at), event.device || '', event.ip || '', actorText(event)]);
+  tr.dataset.type = event.type;
+  return tr;
+}
+
+/** A security activity table, newest first, that pages on with "More". */
+class ActivityFeed {
+  constructor(tbody, more) {
+    this.tbody = tbody;
+    this.more = more;
+    this.path = null;
+    this.next = null;
+    more.addEventListener('click', () => attempt(() => this.load(true)));
+  }
+
+  show(path) {
+    this.path = path;
+    return this.load(false);
+  }
+
+  forget() {
+    this.path = null;
+    this.next = null;
+    this.tbody.replaceChildren();
+    this.more.hidden = true;
+  }
+
+  reload() {
+    return this.path ? this.load(false) : null;
+  }
+
+  async load(append) {
+    const cursor = append && this.next ? `?cursor=${encodeURIComponent(this.next)}` : '';
+    const page = await api('GET', `${this.path}${cursor}`);
+    const rows = page.items.map(activityRow);
+    if (append) this.tbody.append(...rows);
+    else this.tbody.replaceChildren(...(rows.length ? rows : [noteRow('Nothing yet.', 5)]));
+    this.next = page.next || null;
+    this.more.hidden = !this.next;
+  }
+}
+
+const myActivity = new ActivityFeed($('#activity-rows'), $('#activity-more'));
+
+$('#activity-refresh').addEventListener('click', () => attempt(() => myActivity.reload()));
+
+// ---- administration ---------------------------------------------------------------------
+
+/** The user list's paging: the cursor of every page seen so far, so "Previous" needs none. */
+const userList = { search: '', cursors: [null], page: 0, next: null };
+let selected = null;
+
+async function loadUsers() {
+  const query = new URLSearchParams();
+  if (userList.search) query.set('search', userList.search);
+  const cursor = userList.cursors[userList.page];
+  if (cursor) query.set('cursor', cursor);
+  const { items, next } = await api('GET', `/api/auth/users?${query}`);
+  userList.next = next || null;
+  const rows = items.map((user) => {
+    const tr = row([
+      user.username,
+      user.roles.join(', ') || '(none)',
+      user.disabled ? tag('disabled', 'tag bad') : 'active',
+      String(user.sessionCount),
+      day(user.createdAt),
+      button('Open', () => attempt(() => openUser(user))),
+    ]);
+    tr.cells[3].className = 'num';
+    tr.dataset.username = user.username;
+    if (selected && selected.id === user.id) tr.classList.add('selected');
+    return tr;
+  });
+  $('#user-rows').replaceChildren(...(rows.length ? rows : [noteRow('No user matches.', 6)]));
+  // Which search the rows answer: a newer search's rows are never mistaken for an older one's.
+  $('#user-rows').dataset.search = userList.search;
+  $('#users-prev').disabled = userList.page === 0;
+  $('#users-next').disabled = !userList.next;
+  $('#users-page').textContent = `Page ${userList.page + 1}`;
+}
+
+$('#user-search').addEventListener('submit', (event) => {
+  event.preventDefault();
+  userList.search = String(new FormData(event.target).get('search')).trim();
+  delete $('#user-rows').dataset.search;
+  userList.cursors = [null];
+  userList.page = 0;
+  attempt(loadUsers);
+});
+
+$('#users-next').addEventListener('click', () => {
+  if (!userList.next) return;
+  userList.cursors[userList.page + 1] = userList.next;
+  userList.page += 1;
+  attempt(loadUsers);
+});
+
+$('#users-prev').addEventListener('click', () => {
+  if (userList.page === 0) return;
+  userList.page -= 1;
+  attempt(loadUsers);
+});
+
+const userActivity = new ActivityFeed($('#detail-activity-rows'), $('#detail-activity-more'));
+
+function userPath(suffix = '') {
+  return `/api/auth/users/${encodeURIComponent(selected.id)}${suffix}`;
+}
+
+function renderSelected() {
+  $('#detail-username').textContent = selected.username;
+  $('#detail-status').textContent = `${selected.disabled ? 'Disabled' : 'Active'}; roles: ${
+    selected.roles.join(', ') || '(none)'
+  }`;
+  $('#detail-disable').textContent = selected.disabled ? 'Enable account' : 'Disable account';
+  for (const box of document.querySelectorAll('#detail-roles input[name=roles]')) {
+    box.checked = selected.roles.includes(box.value);
+  }
+  $('#detail-roles-error').hidden = true;
+  for (const tr of document.querySelectorAll('#user-rows tr')) {
+    tr.classList.toggle('selected', tr.dataset.username === selected.username);
+  }
+}
+
+async function openUser(user) {
+  selected = user;
+  renderSelected();
+  $('#user-detail').hidden = false;
+  await Promise.all([
+    section(loadUserSessions, $('#detail-session-rows'), 6),
+    section(() => userActivity.show(userPath('/activity')), $('#detail-activity-rows'), 5),
+  ]);
+  $('#user-detail').scrollIntoView({ block: 'nearest' });
+}
+
+async function loadUserSessions() {
+  const sessions = await api('GET', userPath('/sessions'));
+  const rows = sessions.map((session) =>
+    sessionRow(session, () =>
+      attempt(async () => {
+        await api('DELETE', userPath(`/sessions/${encodeURIComponent(session.id)}`));
+        await afterUserChange();
+      }, `Session of ${selected.username} revoked.`),
+    ),
+  );
+  $('#detail-session-rows').replaceChildren(
+    ...(rows.length ? rows : [noteRow('No live session.', 6)]),
+  );
+}
+
+/** What an admin action may have changed: their sessions, the counts, the activity. */
+async function afterUserChange() {
+  await Promise.all([loadUserSessions(), loadUsers(), userActivity.reload()]);
+}
+
+function closeUser() {
+  selected = null;
+  userActivity.forget();
+  $('#user-detail').hidden = true;
+  for (const tr of document.querySelectorAll('#user-rows tr')) tr.classList.remove('selected');
+}
+
+$('#detail-close').addEventListener('click', closeUser);
+
+$('#detail-disable').addEventListener('click', () => {
+  const disabled = !selected.disabled;
+  attempt(
+    async () => {
+      const user = await api('PUT', userPath('/disabled'), { disabled });
+      selected = { ...selected, ...user };
+      renderSelected();
+      await afterUserChange();
+    },
+    `${selected.username} is ${disabled ? 'disabled: every session of theirs has ended' : 'enabled'}.`,
+  );
+});
+
+$('#detail-revoke-all').addEventListener('click', () =>
   attempt(async () => {
-    await api('DELETE', '/api/auth/sessions');
-    await loadSessions();
-  }, 'Every other session is logged out.'),
+    await api('DELETE', userPath('/sessions'));
+    await afterUserChange();
+  }, `Every session of ${selected.username} is revoked.`),
 );
+
+$('#detail-roles').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const roles = new FormData(event.target).getAll('roles');
+  attempt(
+    async () => {
+      const user = await api('PUT', userPath('/roles'), { roles });
+      selected = { ...selected, ...user };
+      renderSelected();
+      await loadUsers();
+      if (selected.id === me.id) await showApp();
+    },
+    'Roles saved: they apply to the user’s sessions on their next request.',
+    $('#detail-roles-error'),
+  );
+});
+
+$('#user-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  const username = String(form.get('username'));
+  attempt(
+    async () => {
+      await api('POST', '/api/auth/users', {
+        username,
+        password: form.get('password'),
+        roles: form.getAll('roles'),
+      });
+      event.target.reset();
+      await loadUsers();
+    },
+    `User ${username} created.`,
+    $('#user-form-error'),
+  );
+});
 
 $('#product-form').addEventListener('submit', (event) => {
   event.preventDefault();
@@ -229,21 +732,19 @@ $('#product-form').addEventListener('submit', (event) => {
   }, 'Product created.');
 });
 
-$('#roles-form').addEventListener('submit', (event) => {
-  event.preventDefault();
-  const form = new FormData(event.target);
-  const userId = String(form.get('userId')).trim();
+$('#revoke-everything').addEventListener('click', () => {
+  if (!window.confirm('End every session of every user now? Only this one stays.')) return;
   attempt(async () => {
-    await api('PUT', `/api/auth/users/${encodeURIComponent(userId)}/roles`, {
-      roles: form.getAll('roles'),
-    });
-    if (userId === me.id) await showApp();
-  }, 'Roles saved: they apply to the user’s sessions on their next request.');
+    await api('POST', '/api/auth/revoke-all');
+    await Promise.all([loadSessions(), loadUsers(), selected ? loadUserSessions() : null]);
+  }, 'Every other session of every user is revoked.');
 });
+
+// ---- start ------------------------------------------------------------------------------
 
 /** The demo-credentials hint, only where the auth service has seeded demo users. */
 async function showDemoHint() {
-  const demo = await api('GET', '/api/auth/demo-users').catch(() => null);
+  const demo = await request('GET', '/api/auth/demo-users').catch(() => null);
   const usernames = (demo && demo.usernames) || [];
   $('#demo-users').textContent = usernames.join(', ');
   $('#demo-hint').hidden = usernames.length === 0;

@@ -4,6 +4,7 @@ import {
   Logger,
   NotFoundException,
   ServiceUnavailableException,
+  UnauthorizedException,
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { lastValueFrom, Observable } from 'rxjs';
@@ -60,6 +61,25 @@ describe('HttpErrorFilter', () => {
     const details = { redis: { status: 'down' } };
     const exception = new ServiceUnavailableException({ message: 'down', details });
     expect(answerTo(exception).body).toEqual({ statusCode: 503, message: 'down', details });
+  });
+
+  it('keeps a machine-readable error code and drops the status labels Nest adds', () => {
+    const reauth = new UnauthorizedException({
+      statusCode: 401,
+      message: 'Recent authentication required',
+      error: 'reauthentication_required',
+    });
+    expect(answerTo(reauth).body).toEqual({
+      statusCode: 401,
+      message: 'Recent authentication required',
+      error: 'reauthentication_required',
+    });
+    expect(answerTo(new UnauthorizedException('Authentication required')).body).toEqual({
+      statusCode: 401,
+      message: 'Authentication required',
+    });
+    const hostile = new BadRequestException({ message: 'x', error: '<script>alert(1)</script>' });
+    expect(answerTo(hostile).body).toEqual({ statusCode: 400, message: 'x' });
   });
 
   it('keeps the status of a client error raised below Nest, answering a fixed message', () => {

@@ -16,7 +16,15 @@ export interface ErrorBody {
   message: string;
   /** Health checks only: the status of each dependency. */
   details?: unknown;
+  /** A machine-readable code, when the exception gave one (`reauthentication_required`). */
+  error?: string;
 }
+
+/**
+ * What an exception's `error` must look like to be passed on: a snake_case code. Nest's own
+ * labels (`'Bad Request'`, `'Unauthorized'`) repeat the status and are dropped.
+ */
+const ERROR_CODE = /^[a-z][a-z0-9_]{0,63}$/;
 
 /**
  * The one error shape of an API, `{ statusCode, message }`: HTTP exceptions keep their status
@@ -50,12 +58,18 @@ export class HttpErrorFilter implements ExceptionFilter {
       if (typeof response === 'string') {
         return { statusCode, message: response };
       }
-      // `details` is kept: a health check's 503 says there which dependency is down.
-      const { message, details } = response as { message?: unknown; details?: unknown };
+      // `details` is kept: a health check's 503 says there which dependency is down; so is a
+      // machine-readable `error` code, which clients act on (ask for the password again).
+      const { message, details, error } = response as {
+        message?: unknown;
+        details?: unknown;
+        error?: unknown;
+      };
       return {
         statusCode,
         message: messageOf(message) ?? exception.message,
         ...(details !== undefined && { details }),
+        ...(typeof error === 'string' && ERROR_CODE.test(error) && { error }),
       };
     }
     // Errors raised by Express middleware carry their status: a client's fault. Their

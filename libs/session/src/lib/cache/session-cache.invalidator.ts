@@ -80,6 +80,7 @@ export function apply(cache: SessionCache, item: SessionEventsItem): void {
 function applyEvent(cache: SessionCache, event: SessionEvent): void {
   switch (event.type) {
     case SessionEvents.revoked:
+    case SessionEvents.evicted:
     case SessionEvents.expired:
       if (event.sessionId) cache.evict([event.sessionId]);
       return;

@@ -8,9 +8,11 @@ function session(id: string, userId = 'u1', expiresAt = Date.now() + 60_000): Se
     username: userId,
     roles: ['customer'],
     createdAt: 0,
+    authenticatedAt: 0,
     lastSeenAt: 0,
     expiresAt,
     absoluteExpiresAt: expiresAt,
+    persistent: false,
     attributes: {},
   };
 }

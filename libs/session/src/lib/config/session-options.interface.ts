@@ -72,6 +72,24 @@ export interface SessionEventsOptions {
 }
 
 /**
+ * Lifetimes of sessions created with `persistent: true` ("remember me"), in seconds. Each
+ * session keeps the timeouts it was created with, whichever service validates it.
+ */
+export interface SessionRememberOptions {
+  /** Idle timeout of a remembered session. Default 604800 (7 days). */
+  idleTimeout?: number;
+  /** Absolute timeout of a remembered session. Default 2592000 (30 days). */
+  absoluteTimeout?: number;
+}
+
+/**
+ * What creating a session does when its user already holds `maxSessionsPerUser` live ones:
+ * `evict-oldest` revokes the oldest, `evict-idlest` the least recently used, `refuse` writes
+ * nothing and `SessionService.create` throws `SessionLimitReachedError` listing them.
+ */
+export type SessionCapPolicy = 'evict-oldest' | 'evict-idlest' | 'refuse';
+
+/**
  * Options every backend shares; durations are in seconds. The timeouts, the cap and the key
  * prefix shape the Redis store the module creates from `redis`; a `remote` store follows the
  * auth service's settings, a `store` instance its own.
@@ -83,8 +101,17 @@ export interface SessionCommonOptions {
   absoluteTimeout?: number;
   /** Least time between two slides of the idle timeout. Default `idleTimeout / 10`. */
   touchInterval?: number;
-  /** Most live sessions per user, 0 for no cap; the oldest is revoked. Default 10. */
+  /** Most live sessions per user, 0 for no cap; over it, `capPolicy` applies. Default 10. */
   maxSessionsPerUser?: number;
+  /** What a login over `maxSessionsPerUser` does. Default `evict-oldest`. */
+  capPolicy?: SessionCapPolicy;
+  /** Timeouts of sessions created with `persistent: true`. */
+  remember?: SessionRememberOptions;
+  /**
+   * Seconds a login (or a rotation with `reauthenticated`) counts as recent for
+   * `@RequireRecentAuth()` routes without a window of their own. Default 600.
+   */
+  reauthWindow?: number;
   cookie?: SessionCookieOptions;
   /** Origins allowed to send cookie-authenticated unsafe requests. Default: none. */
   allowedOrigins?: string[];

@@ -11,6 +11,10 @@ describe('resolveSessionConfig', () => {
       absoluteTimeoutMs: 43_200_000,
       touchIntervalMs: 180_000,
       maxSessionsPerUser: 10,
+      capPolicy: 'evict-oldest',
+      rememberIdleTimeoutMs: 604_800_000,
+      rememberAbsoluteTimeoutMs: 2_592_000_000,
+      reauthWindowMs: 600_000,
       keyPrefix: 'cr:',
       storeTimeoutMs: 1000,
       autoPipelining: true,
@@ -18,6 +22,35 @@ describe('resolveSessionConfig', () => {
       durability: null,
       cookie: { name: 'cr_session', secure: false, sameSite: 'lax' },
     });
+  });
+
+  it('reads the remember-me timeouts, the cap policy and the re-authentication window', () => {
+    expect(
+      resolveSessionConfig({
+        redis,
+        remember: { idleTimeout: 1.5, absoluteTimeout: 3 },
+        capPolicy: 'refuse',
+        reauthWindow: 0.5,
+      }),
+    ).toMatchObject({
+      rememberIdleTimeoutMs: 1500,
+      rememberAbsoluteTimeoutMs: 3000,
+      capPolicy: 'refuse',
+      reauthWindowMs: 500,
+    });
+  });
+
+  it('refuses an unknown cap policy and non-positive remember-me timeouts', () => {
+    expect(() => resolveSessionConfig({ redis, capPolicy: 'evict-random' as 'refuse' })).toThrow(
+      /capPolicy must be one of evict-oldest, evict-idlest, refuse/,
+    );
+    expect(() => resolveSessionConfig({ redis, remember: { idleTimeout: 0 } })).toThrow(
+      /must be positive/,
+    );
+    expect(() => resolveSessionConfig({ redis, remember: { absoluteTimeout: -1 } })).toThrow(
+      /remember.absoluteTimeout/,
+    );
+    expect(() => resolveSessionConfig({ redis, reauthWindow: Number.NaN })).toThrow(/reauthWindow/);
   });
 
   it('derives the touch interval from the idle timeout: a tenth of it', () => {

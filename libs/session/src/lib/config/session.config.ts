@@ -1,6 +1,7 @@
 import { DEFAULT_COOKIE_NAME } from '../session.constants';
 import type { SessionStore } from '../store/session-store.interface';
 import type {
+  SessionCapPolicy,
   SessionCommonOptions,
   SessionModuleOptions,
   SessionRedisConnection,
@@ -18,7 +19,11 @@ export interface SessionStoreSettings {
   idleTimeoutMs: number;
   absoluteTimeoutMs: number;
   touchIntervalMs: number;
+  /** Timeouts of sessions created with `persistent: true`. */
+  rememberIdleTimeoutMs: number;
+  rememberAbsoluteTimeoutMs: number;
   maxSessionsPerUser: number;
+  capPolicy: SessionCapPolicy;
   keyPrefix: string;
   storeTimeoutMs: number;
   autoPipelining: boolean;
@@ -31,6 +36,8 @@ export interface SessionConfig extends SessionStoreSettings {
   backend: SessionBackend;
   cookie: { name: string; secure: boolean; sameSite: 'lax' | 'strict' };
   allowedOrigins: ReadonlySet<string>;
+  /** Default window of `@RequireRecentAuth()`. */
+  reauthWindowMs: number;
   /** Null when the local cache is off. */
   localCache: { ttlMs: number; max: number } | null;
   /** Null when publishing lifecycle events is off. */
@@ -39,6 +46,10 @@ export interface SessionConfig extends SessionStoreSettings {
 
 const DEFAULT_IDLE_TIMEOUT = 1800;
 const DEFAULT_ABSOLUTE_TIMEOUT = 43200;
+const DEFAULT_REMEMBER_IDLE_TIMEOUT = 604800;
+const DEFAULT_REMEMBER_ABSOLUTE_TIMEOUT = 2592000;
+const DEFAULT_REAUTH_WINDOW = 600;
+const CAP_POLICIES: readonly SessionCapPolicy[] = ['evict-oldest', 'evict-idlest', 'refuse'];
 
 /**
  * Applies defaults and checks the options once, at start-up, never per request. Options are
@@ -58,6 +69,7 @@ export function resolveSessionConfig(options: SessionModuleOptions): SessionConf
       sameSite: options.cookie?.sameSite ?? 'lax',
     },
     allowedOrigins: new Set(options.allowedOrigins ?? []),
+    reauthWindowMs: milliseconds('reauthWindow', options.reauthWindow ?? DEFAULT_REAUTH_WINDOW),
     localCache: localCacheOf(options),
     events: eventsOf(options),
   };
@@ -71,15 +83,35 @@ export function resolveStoreSettings(options: SessionCommonOptions): SessionStor
     'absoluteTimeout',
     options.absoluteTimeout ?? DEFAULT_ABSOLUTE_TIMEOUT,
   );
-  if (idleTimeoutMs === 0 || absoluteTimeoutMs === 0) {
-    throw new Error('SessionModule: idleTimeout and absoluteTimeout must be positive');
+  const rememberIdleTimeoutMs = milliseconds(
+    'remember.idleTimeout',
+    options.remember?.idleTimeout ?? DEFAULT_REMEMBER_IDLE_TIMEOUT,
+  );
+  const rememberAbsoluteTimeoutMs = milliseconds(
+    'remember.absoluteTimeout',
+    options.remember?.absoluteTimeout ?? DEFAULT_REMEMBER_ABSOLUTE_TIMEOUT,
+  );
+  if (
+    idleTimeoutMs === 0 ||
+    absoluteTimeoutMs === 0 ||
+    rememberIdleTimeoutMs === 0 ||
+    rememberAbsoluteTimeoutMs === 0
+  ) {
+    throw new Error('SessionModule: idle and absolute timeouts must be positive');
+  }
+  const capPolicy = options.capPolicy ?? 'evict-oldest';
+  if (!CAP_POLICIES.includes(capPolicy)) {
+    throw new Error(`SessionModule: capPolicy must be one of ${CAP_POLICIES.join(', ')}`);
   }
   const storeTimeoutMs = milliseconds('storeTimeout', options.storeTimeout ?? 1);
   return {
     idleTimeoutMs,
     absoluteTimeoutMs,
     touchIntervalMs: milliseconds('touchInterval', options.touchInterval ?? idleTimeout / 10),
+    rememberIdleTimeoutMs,
+    rememberAbsoluteTimeoutMs,
     maxSessionsPerUser: Math.max(0, Math.floor(options.maxSessionsPerUser ?? 10)),
+    capPolicy,
     keyPrefix: options.keyPrefix ?? 'cr:',
     storeTimeoutMs,
     autoPipelining: options.autoPipelining ?? true,

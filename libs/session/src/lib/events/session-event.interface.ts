@@ -4,9 +4,10 @@ export type SessionEventType = (typeof SessionEvents)[keyof typeof SessionEvents
 
 /**
  * Why sessions were revoked: `logout`; `self` (the user ended one of their own sessions, or
- * all their others); `admin`; `password-change`; `cap` (the per-user cap evicted the oldest);
- * `disable` (account disabled); `revoke-all` (a revoke-all, of one user or of everyone);
- * `login` (a token the client still held when it logged in again). Apps may pass others.
+ * all their others); `admin`; `password-change`; `cap` (the per-user cap evicted a session, in
+ * a `session.evicted` event); `disable` (account disabled); `revoke-all` (a revoke-all, of one
+ * user or of everyone); `login` (a token the client still held when it logged in again). Apps
+ * may pass others.
  */
 export type SessionRevocationReason =
   | 'logout'

@@ -77,7 +77,20 @@ export class SessionEventsPublisher implements OnModuleDestroy {
     });
   }
 
-  /** Sessions of one user ended by a single call (revoke, or the cap at creation). */
+  /** Sessions of one user the per-user cap ended to make room for a new one. */
+  evicted(userId: string, ids: string[]): Promise<void> {
+    return this.publish(
+      ...ids.map((sessionId) => ({
+        type: SessionEvents.evicted,
+        actor: null,
+        userId,
+        sessionId,
+        reason: 'cap',
+      })),
+    );
+  }
+
+  /** Sessions of one user ended by a single call. */
   revoked(
     userId: string | null,
     ids: string[],
@@ -174,7 +187,7 @@ function ownerOf(session: Session): SessionEventActor {
   return { id: session.userId, username: session.username };
 }
 
-function clientOf(session: Session & { device?: string }): Pick<NewSessionEvent, 'ip' | 'device'> {
+function clientOf(session: Session): Pick<NewSessionEvent, 'ip' | 'device'> {
   return {
     ...(session.ip ? { ip: session.ip } : {}),
     ...(session.device ? { device: session.device } : {}),

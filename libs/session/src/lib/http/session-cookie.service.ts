@@ -9,7 +9,10 @@ import { SESSION_CONFIG } from '../session.constants';
  * and `Secure` with the `__Host-` name prefix when secure. `readSessionTokens` reads it.
  *
  * @example
+ * // "remember me": kept until the session's absolute deadline
  * response.setHeader('Set-Cookie', cookies.serialize(token, session.absoluteExpiresAt));
+ * // otherwise a browser-session cookie, gone when the browser closes
+ * response.setHeader('Set-Cookie', cookies.serialize(token));
  */
 @Injectable()
 export class SessionCookieService {
@@ -20,9 +23,15 @@ export class SessionCookieService {
     this.name = config.cookie.name;
   }
 
-  /** A `Set-Cookie` value carrying the token until `expiresAt` (epoch ms). */
-  serialize(token: string, expiresAt: number): string {
-    return serialize(this.name, token, { ...this.attributes(), expires: new Date(expiresAt) });
+  /**
+   * A `Set-Cookie` value carrying the token until `expiresAt` (epoch ms); without it, a
+   * browser-session cookie (no `Expires`, no `Max-Age`), which the browser drops on close.
+   */
+  serialize(token: string, expiresAt?: number): string {
+    return serialize(this.name, token, {
+      ...this.attributes(),
+      ...(expiresAt === undefined ? {} : { expires: new Date(expiresAt) }),
+    });
   }
 
   /** A `Set-Cookie` value that removes the cookie at once. */

@@ -7,6 +7,8 @@ import { SessionModule } from '../session.module';
 import { SessionService } from '../session.service';
 import { InMemorySessionStore } from '../store/in-memory/in-memory-session.store';
 import { Public } from './public.decorator';
+import { ReauthenticationRequiredException } from './reauthentication-required.exception';
+import { RequireRecentAuth } from './require-recent-auth.decorator';
 import { Roles } from './roles.decorator';
 import { SessionGuard } from './session.guard';
 
@@ -28,6 +30,18 @@ class FixtureController {
   @Get()
   open() {
     return 'open';
+  }
+
+  @RequireRecentAuth()
+  @Get()
+  recent() {
+    return 'recent';
+  }
+
+  @RequireRecentAuth(30)
+  @Get()
+  recentShort() {
+    return 'recent-short';
   }
 }
 
@@ -113,6 +127,83 @@ describe('SessionGuard', () => {
     const failure = guard.canActivate(httpContext('inherited', bearer(token)).context);
     await expect(failure).rejects.toBeInstanceOf(SessionStoreUnavailableError);
     await expect(failure).rejects.toMatchObject({ status: 503 });
+  });
+
+  describe('@RequireRecentAuth()', () => {
+    const later = (ms: number) => {
+      const now = Date.now();
+      jest.spyOn(Date, 'now').mockReturnValue(now + ms);
+    };
+    afterEach(() => jest.restoreAllMocks());
+
+    it('lets a login within the module window through, and asks again after it', async () => {
+      const { token } = await sessions.create({ id: '1', username: 'alice', roles: ['customer'] });
+      const check = () => guard.canActivate(httpContext('recent', bearer(token)).context);
+      later(599_000);
+      await expect(check()).resolves.toBe(true);
+      later(601_000);
+      const refused = await check().catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(ReauthenticationRequiredException);
+      expect((refused as ReauthenticationRequiredException).getStatus()).toBe(401);
+      expect((refused as ReauthenticationRequiredException).getResponse()).toEqual({
+        statusCode: 401,
+        message: 'Recent authentication required',
+        error: 'reauthentication_required',
+      });
+      // The session is fine for routes that do not ask.
+      await expect(
+        guard.canActivate(httpContext('inherited', bearer(token)).context),
+      ).resolves.toBe(true);
+    });
+
+    it('uses the route’s own window when it gives one', async () => {
+      const { token } = await sessions.create({ id: '1', username: 'alice', roles: ['customer'] });
+      const check = () => guard.canActivate(httpContext('recentShort', bearer(token)).context);
+      later(29_000);
+      await expect(check()).resolves.toBe(true);
+      later(31_000);
+      await expect(check()).rejects.toBeInstanceOf(ReauthenticationRequiredException);
+    });
+
+    it('never counts a session without authenticatedAt as recent', async () => {
+      const { token, session } = await sessions.create({
+        id: '1',
+        username: 'alice',
+        roles: ['customer'],
+      });
+      const withoutTime: Partial<typeof session> = { ...session };
+      delete withoutTime.authenticatedAt;
+      jest.spyOn(sessions, 'validate').mockResolvedValue(withoutTime as typeof session);
+      await expect(
+        guard.canActivate(httpContext('recent', bearer(token)).context),
+      ).rejects.toBeInstanceOf(ReauthenticationRequiredException);
+    });
+
+    it('lets an app decide through the protected hook', async () => {
+      class LenientGuard extends SessionGuard {
+        protected override isRecentlyAuthenticated(): boolean {
+          return true;
+        }
+      }
+      const lenient = new LenientGuard(
+        sessions,
+        guard['reflector'],
+        guard['cookies'],
+        guard['originPolicy'],
+        guard['config'],
+      );
+      const { token } = await sessions.create({ id: '1', username: 'alice', roles: ['customer'] });
+      later(1_000_000);
+      await expect(lenient.canActivate(httpContext('recent', bearer(token)).context)).resolves.toBe(
+        true,
+      );
+    });
+
+    it('refuses a window that is not a positive number of seconds', () => {
+      for (const seconds of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+        expect(() => RequireRecentAuth(seconds)).toThrow(TypeError);
+      }
+    });
   });
 
   it('denies non-HTTP contexts unless the handler is public', async () => {

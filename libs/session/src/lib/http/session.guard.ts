@@ -8,12 +8,19 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 
-import { REQUEST_SESSION_PROPERTY, REQUEST_TOKEN_PROPERTY } from '../session.constants';
+import type { SessionConfig } from '../config/session.config';
+import {
+  REQUEST_SESSION_PROPERTY,
+  REQUEST_TOKEN_PROPERTY,
+  SESSION_CONFIG,
+} from '../session.constants';
 import { SessionService } from '../session.service';
 import type { Session } from '../session.types';
 import { OriginCheckedRequest, OriginPolicy } from './origin.policy';
 import { IS_PUBLIC_KEY } from './public.decorator';
+import { ReauthenticationRequiredException } from './reauthentication-required.exception';
 import { readSessionTokens, RequestToken } from './request-token.reader';
+import { RecentAuthRule, RequireRecentAuth } from './require-recent-auth.decorator';
 import { Roles } from './roles.decorator';
 import { SessionCookieService } from './session-cookie.service';
 import type { SessionRequest } from './session-request.interface';
@@ -22,18 +29,25 @@ import type { SessionRequest } from './session-request.interface';
 export interface RouteRule {
   isPublic: boolean;
   roles: string[] | undefined;
+  /**
+   * `@RequireRecentAuth()`: how recent (ms) the session's `authenticatedAt` must be; undefined
+   * when the route does not ask.
+   */
+  recentAuthMs: number | undefined;
 }
 
 type GuardedRequest = OriginCheckedRequest & SessionRequest;
 
 /**
  * Default-deny guard: a route needs a live session unless marked `@Public()`, and one of its
- * `@Roles()` if it has any. Works on Express and Fastify. On success it attaches the session
+ * `@Roles()` if it has any, and an authentication within its window if it is marked
+ * `@RequireRecentAuth()`. Works on Express and Fastify. On success it attaches the session
  * and the token it came with to the request (`SessionRequest`). Extend it by overriding the
  * protected hooks.
  *
  * Answers: no or bad session 401; missing role 403; cookie-authenticated unsafe request from
- * a foreign origin 403; session store down or slow 503 (`SessionStoreUnavailableError`).
+ * a foreign origin 403; authentication not recent enough 401 `reauthentication_required`;
+ * session store down or slow 503 (`SessionStoreUnavailableError`).
  *
  * @example
  * providers: [{ provide: APP_GUARD, useClass: SessionGuard }]
@@ -47,6 +61,7 @@ export class SessionGuard implements CanActivate {
     protected readonly reflector: Reflector,
     protected readonly cookies: SessionCookieService,
     @Inject(OriginPolicy) protected readonly originPolicy: OriginPolicy,
+    @Inject(SESSION_CONFIG) protected readonly config: SessionConfig,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -74,6 +89,12 @@ export class SessionGuard implements CanActivate {
     if (rule.roles?.length && !this.hasRole(session, rule.roles)) {
       throw new ForbiddenException('Missing role');
     }
+    if (
+      rule.recentAuthMs !== undefined &&
+      !this.isRecentlyAuthenticated(session, rule.recentAuthMs)
+    ) {
+      throw new ReauthenticationRequiredException();
+    }
     return true;
   }
 
@@ -100,6 +121,16 @@ export class SessionGuard implements CanActivate {
     return required.some((role) => session.roles.includes(role));
   }
 
+  /**
+   * Whether the session's last authentication is within `windowMs`, by this process's clock
+   * against the Redis clock that stamped it. A session without `authenticatedAt` (a remote
+   * answer that left it out) never is.
+   */
+  protected isRecentlyAuthenticated(session: Session, windowMs: number): boolean {
+    const at = session.authenticatedAt;
+    return typeof at === 'number' && Date.now() - at <= windowMs;
+  }
+
   protected unauthorized(): UnauthorizedException {
     return new UnauthorizedException('Authentication required');
   }
@@ -111,9 +142,16 @@ export class SessionGuard implements CanActivate {
     let rule = byController?.get(controller);
     if (!rule) {
       const targets = [handler, controller];
+      const recentAuth = this.reflector.getAllAndOverride<RecentAuthRule | undefined>(
+        RequireRecentAuth,
+        targets,
+      );
       rule = {
         isPublic: this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, targets) === true,
         roles: this.reflector.getAllAndOverride(Roles, targets),
+        recentAuthMs: recentAuth
+          ? Math.round((recentAuth.seconds ?? 0) * 1000) || this.config.reauthWindowMs
+          : undefined,
       };
       byController ??= new WeakMap();
       byController.set(controller, rule);

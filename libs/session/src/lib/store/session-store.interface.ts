@@ -8,12 +8,24 @@ export interface NewSessionRecord {
   user: SessionUser;
   ip?: string;
   userAgent?: string;
+  /** The client's short label, at most 64 bytes of UTF-8. */
+  device?: string;
+  /** A remembered session: the store's `remember` timeouts instead of the usual ones. */
+  persistent?: boolean;
   attributes: Record<string, unknown>;
   /**
    * The user's revocation generation as read before the user's roles were read: the store
    * refuses to create the session (null) when it has moved since. Absent: no check.
    */
   expectedGeneration?: string;
+}
+
+/** How `SessionStore.rotate` treats the session and its user's others. */
+export interface SessionRotation {
+  /** The owner's user id: revoke every other session of that user in the same step. */
+  revokeOthersOf?: string;
+  /** The user just proved who they are again: `authenticatedAt` becomes now. */
+  reauthenticated?: boolean;
 }
 
 /** A session the store created, under the user's hash-slot tag (created if the user had none). */
@@ -39,7 +51,11 @@ export interface CreatedSession {
  * constructor(@Inject(SessionStore) private readonly store: SessionStore) {}
  */
 export interface SessionStore {
-  /** Null when `expectedGeneration` is given and the user's generation has moved. */
+  /**
+   * Null when `expectedGeneration` is given and the user's generation has moved. At the
+   * per-user cap, applies the store's cap policy: evicts (ids in `evicted`) or, with `refuse`,
+   * writes nothing and rejects with `SessionLimitReachedError` carrying the live sessions.
+   */
   create(record: NewSessionRecord): Promise<CreatedSession | null>;
   /**
    * The user's revocation generation: moved by every role change, revoke-all and password
@@ -64,11 +80,11 @@ export interface SessionStore {
   /**
    * Moves a live session to a new id (same tag); the old id dies. Creation time, idle timeout
    * and absolute deadline are kept: a rotation never lengthens a session. With
-   * `revokeOthersOf` (the owner's user id), every other session of that user is revoked and
-   * their generation moves in the same atomic step — even when the session to rotate is gone
-   * (then null).
+   * `reauthenticated`, `authenticatedAt` becomes the store's now. With `revokeOthersOf` (the
+   * owner's user id), every other session of that user is revoked and their generation moves
+   * in the same atomic step — even when the session to rotate is gone (then null).
    */
-  rotate(from: SessionRef, to: SessionRef, revokeOthersOf?: string): Promise<Session | null>;
+  rotate(from: SessionRef, to: SessionRef, options?: SessionRotation): Promise<Session | null>;
   /**
    * Revokes every session of every user at once, but `keep` (the caller's own): sets a
    * watermark — sessions created before it are dead — and deletes what it outdates before it

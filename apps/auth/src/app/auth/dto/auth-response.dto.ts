@@ -23,6 +23,15 @@ export class SessionInfoDto {
 
   @ApiProperty({ format: 'date-time', description: 'When the session dies unless used again' })
   expiresAt!: string;
+
+  @ApiProperty({
+    format: 'date-time',
+    description: 'When the user last gave their password (login or re-authentication)',
+  })
+  authenticatedAt!: string;
+
+  @ApiProperty({ description: 'A "remember me" session, with a persistent cookie' })
+  persistent!: boolean;
 }
 
 /** The caller's user and session; `token` only on a bearer login or rotation. */
@@ -43,6 +52,8 @@ export class AuthResponseDto {
         id: session.id,
         createdAt: new Date(session.createdAt).toISOString(),
         expiresAt: new Date(session.expiresAt).toISOString(),
+        authenticatedAt: new Date(session.authenticatedAt).toISOString(),
+        persistent: session.persistent,
       },
       ...(token === undefined ? {} : { token }),
     };

@@ -1,7 +1,15 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsNotEmpty, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import {
+  IsBoolean,
+  IsIn,
+  IsNotEmpty,
+  IsOptional,
+  IsString,
+  Matches,
+  MaxLength,
+} from 'class-validator';
 
-import { PASSWORD_MAX_LENGTH } from '../../users/dto/create-user.dto';
+import { PASSWORD_MAX_LENGTH } from '../../users/password-policy';
 
 export type LoginTransport = 'cookie' | 'bearer';
 
@@ -29,4 +37,24 @@ export class LoginDto {
   @IsOptional()
   @IsIn(['cookie', 'bearer'])
   transport?: LoginTransport;
+
+  @ApiPropertyOptional({
+    default: false,
+    description:
+      'true: a persistent cookie and the longer SESSION_REMEMBER_* timeouts; ' +
+      'false: a browser-session cookie, gone when the browser closes',
+  })
+  @IsOptional()
+  @IsBoolean()
+  rememberMe?: boolean;
+
+  @ApiPropertyOptional({
+    description:
+      'A session id of this user to end in the same login, once the password is verified: ' +
+      'what the 409 of SESSION_CAP_POLICY=refuse asks for',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(128)
+  replaceSession?: string;
 }

@@ -2,7 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 
 import { Session } from '@cloakroom/session';
 
-/** One of the caller's sessions, as the "where am I logged in" page lists them. */
+/** One session, as the "where am I logged in" page and the admin console list them. */
 export class SessionSummaryDto {
   @ApiProperty()
   id!: string;
@@ -13,23 +13,39 @@ export class SessionSummaryDto {
   @ApiProperty({ format: 'date-time' })
   lastSeenAt!: string;
 
+  @ApiProperty({
+    format: 'date-time',
+    description: 'When the user last gave their password in this session',
+  })
+  authenticatedAt!: string;
+
   @ApiPropertyOptional()
   ip?: string;
 
-  @ApiPropertyOptional()
+  @ApiPropertyOptional({ example: 'Chrome 131 on Windows', description: 'Short client label' })
+  device?: string;
+
+  @ApiPropertyOptional({ description: 'The raw user agent; a store may keep only the label' })
   userAgent?: string;
 
-  @ApiProperty({ description: 'True for the session making this request' })
-  current!: boolean;
+  @ApiProperty({ description: 'A "remember me" session' })
+  persistent!: boolean;
 
-  static from(session: Session, currentId: string): SessionSummaryDto {
+  @ApiPropertyOptional({ description: 'True for the session making this request (own list only)' })
+  current?: boolean;
+
+  /** @param currentId the caller's session, marked `current`; omitted in an admin's view. */
+  static from(session: Session, currentId?: string): SessionSummaryDto {
     return {
       id: session.id,
       createdAt: new Date(session.createdAt).toISOString(),
       lastSeenAt: new Date(session.lastSeenAt).toISOString(),
+      authenticatedAt: new Date(session.authenticatedAt).toISOString(),
       ip: session.ip,
+      device: session.device,
       userAgent: session.userAgent,
-      current: session.id === currentId,
+      persistent: session.persistent,
+      ...(currentId === undefined ? {} : { current: session.id === currentId }),
     };
   }
 }

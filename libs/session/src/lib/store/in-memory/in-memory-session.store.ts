@@ -1,14 +1,25 @@
 import type { SessionCommonOptions } from '../../config/session-options.interface';
 import { resolveStoreSettings, SessionStoreSettings } from '../../config/session.config';
+import { SessionLimitReachedError } from '../../errors/session-limit-reached.error';
 import { SessionStoreUnavailableError } from '../../errors/session-store-unavailable.error';
 import type { Session } from '../../session.types';
 import { newUserTag, SessionRef, sessionRef } from '../../token/session.token';
-import type { CreatedSession, NewSessionRecord, SessionStore } from '../session-store.interface';
+import type {
+  CreatedSession,
+  NewSessionRecord,
+  SessionRotation,
+  SessionStore,
+} from '../session-store.interface';
 
 /** The limits of an in-memory store, in seconds, with the module's defaults. */
 export type InMemorySessionStoreOptions = Pick<
   SessionCommonOptions,
-  'idleTimeout' | 'absoluteTimeout' | 'touchInterval' | 'maxSessionsPerUser'
+  | 'idleTimeout'
+  | 'absoluteTimeout'
+  | 'touchInterval'
+  | 'maxSessionsPerUser'
+  | 'capPolicy'
+  | 'remember'
 >;
 
 interface UserEntry {
@@ -20,10 +31,11 @@ interface UserEntry {
 }
 
 /**
- * A `SessionStore` in the process's memory, with the same timeouts, touch interval, per-user
- * cap and revocation rules as the Redis store (it passes the same contract suite). Sessions
- * live and die with the process and are not shared between processes: use it for tests and
- * single-process tools, not for a deployment of several services.
+ * A `SessionStore` in the process's memory, with the same timeouts (remembered sessions'
+ * too), touch interval, per-user cap and cap policy, and revocation rules as the Redis store
+ * (it passes the same contract suite). Sessions live and die with the process and are not
+ * shared between processes: use it for tests and single-process tools, not for a deployment
+ * of several services.
  *
  * @example
  * const store = new InMemorySessionStore({ idleTimeout: 60 });
@@ -33,6 +45,8 @@ export class InMemorySessionStore implements SessionStore {
   /** Set to make every call fail as a Redis outage would. */
   failing = false;
   private readonly sessions = new Map<string, Session>();
+  /** Each session's own idle timeout (ms), as Redis keeps it in the hash. */
+  private readonly idleTimeouts = new Map<string, number>();
   private readonly users = new Map<string, UserEntry>();
   private readonly settings: SessionStoreSettings;
   private readonly watchers = new Set<(notBefore: number) => void>();
@@ -54,12 +68,21 @@ export class InMemorySessionStore implements SessionStore {
     const ref = sessionRef(user.tag, record.digest);
     this.prune(user);
     const evicted: string[] = [];
-    const cap = this.settings.maxSessionsPerUser;
-    while (cap > 0 && user.ids.length >= cap) {
-      const oldest = user.ids.shift() as string;
-      this.sessions.delete(oldest);
-      evicted.push(oldest);
+    const { maxSessionsPerUser: cap, capPolicy } = this.settings;
+    if (cap > 0 && user.ids.length >= cap && capPolicy === 'refuse') {
+      throw new SessionLimitReachedError(this.sessionsOf(user));
     }
+    while (cap > 0 && user.ids.length >= cap) {
+      const victim = capPolicy === 'evict-idlest' ? this.idlest(user) : user.ids[0];
+      this.forget(this.sessions.get(victim) as Session);
+      evicted.push(victim);
+    }
+    const idleTimeoutMs = record.persistent
+      ? this.settings.rememberIdleTimeoutMs
+      : this.settings.idleTimeoutMs;
+    const absoluteTimeoutMs = record.persistent
+      ? this.settings.rememberAbsoluteTimeoutMs
+      : this.settings.absoluteTimeoutMs;
     const now = Date.now();
     const session: Session = {
       id: ref.id,
@@ -67,14 +90,18 @@ export class InMemorySessionStore implements SessionStore {
       username: record.user.username,
       roles: [...record.user.roles],
       createdAt: now,
+      authenticatedAt: now,
       lastSeenAt: now,
-      expiresAt: now + Math.min(this.settings.idleTimeoutMs, this.settings.absoluteTimeoutMs),
-      absoluteExpiresAt: now + this.settings.absoluteTimeoutMs,
+      expiresAt: now + Math.min(idleTimeoutMs, absoluteTimeoutMs),
+      absoluteExpiresAt: now + absoluteTimeoutMs,
+      persistent: record.persistent === true,
       ...(record.ip ? { ip: record.ip } : {}),
       ...(record.userAgent ? { userAgent: record.userAgent } : {}),
+      ...(record.device ? { device: record.device } : {}),
       attributes: withoutUndefined(record.attributes),
     };
     this.sessions.set(ref.id, session);
+    this.idleTimeouts.set(ref.id, idleTimeoutMs);
     user.ids.push(ref.id);
     return { tag: user.tag, session: structuredClone(session), evicted };
   }
@@ -91,9 +118,15 @@ export class InMemorySessionStore implements SessionStore {
       return null;
     }
     const now = Date.now();
-    if (now - session.lastSeenAt >= this.settings.touchIntervalMs) {
+    const idle = this.idleOf(session.id);
+    // As validate.lua: a tenth of the session's own idle timeout at most, so that a remembered
+    // session and a short one both slide before they die.
+    if (
+      now - session.lastSeenAt >=
+      Math.min(this.settings.touchIntervalMs, Math.floor(idle / 10))
+    ) {
       session.lastSeenAt = now;
-      session.expiresAt = Math.min(now + this.settings.idleTimeoutMs, session.absoluteExpiresAt);
+      session.expiresAt = Math.min(now + idle, session.absoluteExpiresAt);
     }
     return structuredClone(session);
   }
@@ -134,7 +167,7 @@ export class InMemorySessionStore implements SessionStore {
       return [];
     }
     this.prune(user);
-    return user.ids.map((id) => structuredClone(this.sessions.get(id) as Session));
+    return this.sessionsOf(user);
   }
 
   async revokeAll(userId: string, except?: SessionRef): Promise<number> {
@@ -158,8 +191,13 @@ export class InMemorySessionStore implements SessionStore {
     return live.length;
   }
 
-  async rotate(from: SessionRef, to: SessionRef, revokeOthersOf?: string): Promise<Session | null> {
+  async rotate(
+    from: SessionRef,
+    to: SessionRef,
+    options: SessionRotation = {},
+  ): Promise<Session | null> {
     this.check();
+    const { revokeOthersOf, reauthenticated } = options;
     if (from.tag !== to.tag) {
       throw new Error('A session can only rotate within its user tag');
     }
@@ -172,15 +210,18 @@ export class InMemorySessionStore implements SessionStore {
       const user = this.userEntry(old.userId, true);
       // The new id takes the old one's place: index order is creation order.
       const position = user.ids.indexOf(old.id);
+      const idle = this.idleOf(old.id);
       this.forget(old);
       const now = Date.now();
       session = {
         ...old,
         id: to.id,
         lastSeenAt: now,
-        expiresAt: Math.min(now + this.settings.idleTimeoutMs, old.absoluteExpiresAt),
+        expiresAt: Math.min(now + idle, old.absoluteExpiresAt),
+        ...(reauthenticated ? { authenticatedAt: now } : {}),
       };
       this.sessions.set(to.id, session);
+      this.idleTimeouts.set(to.id, idle);
       user.ids.splice(position < 0 ? user.ids.length : position, 0, to.id);
     }
     // As in Redis, where a user's sessions live under their tag: a user id whose sessions are
@@ -242,10 +283,30 @@ export class InMemorySessionStore implements SessionStore {
 
   private forget(session: Session): void {
     this.sessions.delete(session.id);
+    this.idleTimeouts.delete(session.id);
     const user = this.users.get(session.userId);
     if (user) {
       user.ids = user.ids.filter((id) => id !== session.id);
     }
+  }
+
+  private idleOf(id: string): number {
+    return this.idleTimeouts.get(id) ?? this.settings.idleTimeoutMs;
+  }
+
+  /** Copies of a user's sessions, oldest first. */
+  private sessionsOf(user: UserEntry): Session[] {
+    return user.ids.map((id) => structuredClone(this.sessions.get(id) as Session));
+  }
+
+  /** The least recently used of a user's live sessions; the older one on a tie. */
+  private idlest(user: UserEntry): string {
+    let idlest = user.ids[0];
+    for (const id of user.ids) {
+      const seen = (this.sessions.get(id) as Session).lastSeenAt;
+      if (seen < (this.sessions.get(idlest) as Session).lastSeenAt) idlest = id;
+    }
+    return idlest;
   }
 
   private prune(user: UserEntry): void {

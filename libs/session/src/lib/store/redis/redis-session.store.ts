@@ -3,6 +3,7 @@ import type { Cluster, Redis } from 'ioredis';
 
 import type { SessionRedisConnection } from '../../config/session-options.interface';
 import type { SessionStoreSettings } from '../../config/session.config';
+import { SessionLimitReachedError } from '../../errors/session-limit-reached.error';
 import { SessionStoreUnavailableError } from '../../errors/session-store-unavailable.error';
 import type { Session } from '../../session.types';
 import { isUserTag, newUserTag, SessionRef, sessionRef } from '../../token/session.token';
@@ -10,6 +11,7 @@ import type {
   CreatedSession,
   NewSessionRecord,
   SessionExpiryListener,
+  SessionRotation,
   SessionStore,
 } from '../session-store.interface';
 import { createRedisClient } from './redis-client.factory';
@@ -27,6 +29,9 @@ import {
 import { installSessionScripts, loadSessionScripts, SessionScriptName } from './session-scripts';
 
 type Reply = string | number | null | Reply[];
+
+/** create.lua's first reply element when the cap policy `refuse` turned the session down. */
+const REFUSED_AT_CAP = -2;
 type ScriptCall = (...args: Array<string | number>) => Promise<Reply>;
 type ScriptedClient = (Redis | Cluster) & Record<SessionScriptName, ScriptCall>;
 
@@ -114,24 +119,36 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     const tag = await this.ensureUserTag(record.user.id);
     const ref = sessionRef(tag, record.digest);
     const fields = encodeNewSession(record);
-    const { idleTimeoutMs, absoluteTimeoutMs } = this.settings;
-    const [createdAt, ...evicted] = (await this.call(() =>
+    const { settings } = this;
+    const idleTimeoutMs = record.persistent
+      ? settings.rememberIdleTimeoutMs
+      : settings.idleTimeoutMs;
+    const absoluteTimeoutMs = record.persistent
+      ? settings.rememberAbsoluteTimeoutMs
+      : settings.absoluteTimeoutMs;
+    const [createdAt, ...rest] = (await this.call(() =>
       this.client.cloakroomCreate(
         this.keys.session(ref),
         this.keys.index(tag, record.user.id),
         this.keys.generation(tag, record.user.id),
         idleTimeoutMs,
         absoluteTimeoutMs,
-        this.settings.maxSessionsPerUser,
+        settings.maxSessionsPerUser,
+        settings.capPolicy,
+        settings.idleTimeoutMs,
         this.keys.sessionPrefix(tag),
         ref.digest,
         record.expectedGeneration ?? '',
         ...fields,
       ),
-    )) as [number, ...string[]];
+    )) as [number, ...Array<string | string[]>];
+    if (createdAt === REFUSED_AT_CAP) {
+      throw new SessionLimitReachedError(this.decodeList(tag, rest));
+    }
     if (createdAt < 0) {
       return null;
     }
+    const evicted = rest as string[];
     const session = this.decode(ref.id, [
       ...fields,
       ...timestampFields(createdAt, idleTimeoutMs, absoluteTimeoutMs),
@@ -212,6 +229,11 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
         this.settings.idleTimeoutMs,
       ),
     )) as Array<string | string[]>;
+    return this.decodeList(tag, reply);
+  }
+
+  /** Sessions from `{ digest, { field, value, … } }` pairs, as list.lua and create.lua answer. */
+  private decodeList(tag: string, reply: Array<string | string[]>): Session[] {
     const sessions: Session[] = [];
     for (let i = 0; i < reply.length; i += 2) {
       sessions.push(this.decode(sessionRef(tag, reply[i] as string).id, reply[i + 1] as string[]));
@@ -249,7 +271,11 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     )) as number;
   }
 
-  async rotate(from: SessionRef, to: SessionRef, revokeOthersOf = ''): Promise<Session | null> {
+  async rotate(
+    from: SessionRef,
+    to: SessionRef,
+    options: SessionRotation = {},
+  ): Promise<Session | null> {
     if (from.tag !== to.tag) {
       throw new Error('A session can only rotate within its user tag');
     }
@@ -264,7 +290,8 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
         this.keys.sessionPrefix(from.tag),
         from.digest,
         to.digest,
-        revokeOthersOf,
+        options.revokeOthersOf ?? '',
+        options.reauthenticated ? '1' : '0',
       ),
     );
     return reply ? this.decode(to.id, reply as string[]) : null;

@@ -15,6 +15,12 @@ export const SessionField = {
   absoluteExpiresAt: 'x',
   /** The session's own idle timeout (ms): it slides by it whichever service validates it. */
   idleTimeout: 'i',
+  /** When the user last proved who they are: create.lua, and rotate.lua when asked. */
+  authenticatedAt: 'l',
+  /** '1' for a remembered session (created with the `remember` timeouts); absent otherwise. */
+  persistent: 'p',
+  /** The client's short label, at most 64 bytes (`SessionMeta.device`). */
+  device: 'd',
   ip: 'ip',
   /** First chunk of the user agent; the next ones are `ua1`, `ua2`… */
   userAgent: 'ua',
@@ -23,8 +29,10 @@ export const SessionField = {
 /** Prefix of app attribute fields (`a:<name>`): the only fields a patch may write. */
 export const ATTRIBUTE_PREFIX = 'a:';
 
-// 2: sessions carry their own idle timeout (`i`); 1 had none and slid by the caller's.
-const SCHEMA_VERSION = '2';
+// 3: sessions carry `authenticatedAt` (`l`), `persistent` (`p`) and `device` (`d`); 2 had none
+// (its sessions read as authenticated at creation, not persistent). 2: sessions carry their own
+// idle timeout (`i`); 1 had none and slid by the caller's.
+const SCHEMA_VERSION = '3';
 
 /**
  * Redis keeps a small hash in the compact listpack encoding only while every value is at most
@@ -54,6 +62,8 @@ export function encodeNewSession(record: NewSessionRecord): string[] {
     SessionField.version,
     SCHEMA_VERSION,
   ];
+  if (record.persistent) fields.push(SessionField.persistent, '1');
+  if (record.device) fields.push(SessionField.device, record.device);
   if (record.ip) fields.push(SessionField.ip, record.ip);
   if (record.userAgent) fields.push(...userAgentFields(record.userAgent));
   for (const [name, value] of Object.entries(record.attributes)) {
@@ -81,6 +91,8 @@ export function timestampFields(
     String(createdAt + absoluteTimeoutMs),
     SessionField.idleTimeout,
     String(idleTimeoutMs),
+    SessionField.authenticatedAt,
+    now,
   ];
 }
 
@@ -108,15 +120,18 @@ export function encodeAttributeChanges(attributes: Record<string, unknown>): {
  */
 export function decodeSession(id: string, flat: string[], fallbackIdleTimeoutMs: number): Session {
   let idleTimeoutMs = fallbackIdleTimeoutMs;
+  let authenticatedAt: number | undefined;
   const session: Session = {
     id,
     userId: '',
     username: '',
     roles: [],
     createdAt: 0,
+    authenticatedAt: 0,
     lastSeenAt: 0,
     expiresAt: 0,
     absoluteExpiresAt: 0,
+    persistent: false,
     attributes: {},
   };
   const userAgent: string[] = [];
@@ -145,6 +160,15 @@ export function decodeSession(id: string, flat: string[], fallbackIdleTimeoutMs:
       case SessionField.idleTimeout:
         idleTimeoutMs = Number(value) || fallbackIdleTimeoutMs;
         break;
+      case SessionField.authenticatedAt:
+        authenticatedAt = Number(value);
+        break;
+      case SessionField.persistent:
+        session.persistent = value === '1';
+        break;
+      case SessionField.device:
+        session.device = value;
+        break;
       case SessionField.ip:
         session.ip = value;
         break;
@@ -162,6 +186,8 @@ export function decodeSession(id: string, flat: string[], fallbackIdleTimeoutMs:
   if (userAgent.length) {
     session.userAgent = userAgent.join('');
   }
+  // Sessions written before schema 3 were last authenticated when they were created.
+  session.authenticatedAt = authenticatedAt || session.createdAt;
   session.expiresAt = Math.min(session.lastSeenAt + idleTimeoutMs, session.absoluteExpiresAt);
   return session;
 }

@@ -9,7 +9,10 @@ export interface SessionRpcCapability {
   calls: readonly SessionRpcCall[];
   /**
    * The session fields `validate` gives it; the others are left out (`attributes` is empty
-   * unless granted). `SessionGuard` needs `id`, `userId`, `username`, `roles`.
+   * unless granted). `SessionGuard` needs `id`, `userId`, `username`, `roles`;
+   * `authenticatedAt` (which `@RequireRecentAuth()` checks) and `persistent` are always given:
+   * facts about the login, no client detail. `device`, like `ip` and `userAgent`, only when
+   * listed.
    */
   fields: readonly (keyof Session)[];
 }
@@ -31,9 +34,18 @@ export interface SessionRpcOptions {
   capabilities: SessionRpcCapabilities;
 }
 
+/**
+ * Given to every caller: the guard cannot enforce `@RequireRecentAuth()` without
+ * `authenticatedAt`, and `persistent` keeps the `Session` shape whole.
+ */
+const ALWAYS_SHOWN: readonly (keyof Session)[] = ['authenticatedAt', 'persistent'];
+
 /** The session as a caller with `fields` may see it. */
 export function sessionFields(session: Session, fields: readonly (keyof Session)[]): Session {
   const shown: Record<string, unknown> = { attributes: {} };
+  for (const field of ALWAYS_SHOWN) {
+    if (session[field] !== undefined) shown[field] = session[field];
+  }
   for (const field of fields) {
     if (session[field] !== undefined) shown[field] = session[field];
   }

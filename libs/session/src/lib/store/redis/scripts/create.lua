@@ -7,20 +7,41 @@
 -- KEYS[3]  the user's revocation generation (a counter; absent means 0)
 -- ARGV[1]  idle timeout of this session, milliseconds (stored in it: its own policy)
 -- ARGV[2]  absolute timeout of this session, milliseconds
--- ARGV[3]  most sessions one user may hold (0: no cap); over it the oldest are revoked
--- ARGV[4]  key prefix of this user's session hashes ("<prefix>{<tag>}:s:")
--- ARGV[5]  the new session's digest (its index member)
--- ARGV[6]  the generation the caller read before it read the user's roles, or '' to skip
+-- ARGV[3]  most sessions one user may hold (0: no cap)
+-- ARGV[4]  what to do at the cap: 'evict-oldest' (revoke the oldest), 'evict-idlest' (revoke
+--          the least recently used) or 'refuse' (write nothing)
+-- ARGV[5]  idle timeout, milliseconds, of sessions written before they carried their own
+--          (to tell how recently they were used)
+-- ARGV[6]  key prefix of this user's session hashes ("<prefix>{<tag>}:s:")
+-- ARGV[7]  the new session's digest (its index member)
+-- ARGV[8]  the generation the caller read before it read the user's roles, or '' to skip
 --          the check
--- ARGV[7…] field/value pairs of the session hash, without the timestamps and the policy
+-- ARGV[9…] field/value pairs of the session hash, without the timestamps and the policy
 --
--- Returns  { createdAt, evictedDigest… }, or { -1 } (nothing written) when the generation
---          moved: a role change, revoke-all or password change raced this login.
--- Session keys of other index members are built from ARGV[4]: see README.md.
+-- Returns  { createdAt, evictedDigest… }; { -1 } (nothing written) when the generation
+--          moved: a role change, revoke-all or password change raced this login; with
+--          'refuse' at the cap, { -2, digest, { field, value, … }, … }: nothing written, and
+--          the user's live sessions oldest first, lastSeenAt read from their TTL.
+-- Session keys of other index members are built from ARGV[6]: see README.md.
 local idle, absolute, cap = int_arg(1), int_arg(2), int_arg(3)
-local prefix, digest, expected = name_arg(4), name_arg(5), ARGV[6] or ''
-if (#ARGV - 6) % 2 ~= 0 then
+local policy, fallbackIdle = name_arg(4), int_arg(5)
+local prefix, digest, expected = name_arg(6), name_arg(7), ARGV[8] or ''
+if policy ~= 'evict-oldest' and policy ~= 'evict-idlest' and policy ~= 'refuse' then
+  return redis.error_reply('ERR cloakroom: unknown cap policy')
+end
+if idle == 0 or absolute == 0 then
+  return redis.error_reply('ERR cloakroom: timeouts must be positive')
+end
+if (#ARGV - 8) % 2 ~= 0 then
   return redis.error_reply('ERR cloakroom: session fields must come in pairs')
+end
+for i = 9, #ARGV, 2 do
+  -- The timestamps and the policy are this script's to write, never the caller's.
+  local name = ARGV[i]
+  if name == FIELD.createdAt or name == FIELD.lastSeenAt or name == FIELD.absoluteExpiresAt
+    or name == FIELD.idleTimeout or name == FIELD.authenticatedAt then
+    return redis.error_reply('ERR cloakroom: session fields may not set the timestamps')
+  end
 end
 if expected ~= '' and (redis.call('GET', KEYS[3]) or '0') ~= expected then
   return { -1 }
@@ -35,22 +56,71 @@ for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
   end
 end
 
+-- How recently a live member was used; members past their deadline count as never. As in
+-- validate.lua, the last touch is read from the TTL it set, min(idle, deadline - touch time).
+-- A TTL the absolute deadline capped tells only that the touch came at or after
+-- deadline - idle: that bound is used then.
+local function member_last_seen(member)
+  local key = prefix .. member
+  local values = redis.call('HMGET', key, FIELD.lastSeenAt, FIELD.absoluteExpiresAt,
+    FIELD.idleTimeout)
+  local recorded, deadline = tonumber(values[1]), tonumber(values[2])
+  if not recorded or not deadline or deadline <= now then
+    return -1
+  end
+  local idleOf = tonumber(values[3]) or fallbackIdle
+  local ttl = redis.call('PTTL', key)
+  if ttl < 0 then
+    return recorded
+  elseif now + ttl < deadline then
+    return math.max(recorded, now + ttl - idleOf)
+  end
+  return math.max(recorded, math.min(deadline - idleOf, now))
+end
+
 local result = { now }
 if cap > 0 then
   local count = redis.call('ZCARD', KEYS[2])
+  if count >= cap and policy == 'refuse' then
+    local refused = { -2 }
+    for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+      local fields = redis.call('HGETALL', prefix .. member)
+      for i = 1, #fields, 2 do
+        if fields[i] == FIELD.lastSeenAt then
+          fields[i + 1] = tostring(math.max(member_last_seen(member), tonumber(fields[i + 1]) or 0))
+        end
+      end
+      refused[#refused + 1] = member
+      refused[#refused + 1] = fields
+    end
+    return refused
+  end
   while count >= cap do
-    local oldest = redis.call('ZPOPMIN', KEYS[2])
-    redis.call('DEL', prefix .. oldest[1])
-    result[#result + 1] = oldest[1]
+    local victim
+    if policy == 'evict-idlest' then
+      -- Ties go to the older session: ZRANGE walks the index oldest first.
+      local idlest
+      for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+        local seen = member_last_seen(member)
+        if idlest == nil or seen < idlest then
+          victim, idlest = member, seen
+        end
+      end
+      redis.call('ZREM', KEYS[2], victim)
+    else
+      victim = redis.call('ZPOPMIN', KEYS[2])[1]
+    end
+    redis.call('DEL', prefix .. victim)
+    result[#result + 1] = victim
     count = count - 1
   end
 end
 
 local fields = {
   FIELD.createdAt, now, FIELD.lastSeenAt, now, FIELD.absoluteExpiresAt, now + absolute,
-  FIELD.idleTimeout, idle,
+  FIELD.idleTimeout, idle, FIELD.authenticatedAt, now,
 }
-for i = 7, #ARGV do
+for i = 9, #ARGV do
   fields[#fields + 1] = ARGV[i]
 end
 redis.call('HSET', KEYS[1], unpack(fields))

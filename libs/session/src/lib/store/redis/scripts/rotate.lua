@@ -1,7 +1,8 @@
 -- Moves a live session to a new digest (a new token): same user, attributes, creation time,
 -- idle timeout and absolute deadline — a rotation never lengthens a session. The old digest
 -- stops working at once. Optionally, in the same atomic step, revokes every other session of
--- the user and moves their revocation generation (a password change).
+-- the user and moves their revocation generation (a password change), and records that the
+-- user has just authenticated again (authenticatedAt becomes now).
 --
 -- KEYS[1]  the old session hash
 -- KEYS[2]  the new session hash (same {tag} slot)
@@ -13,6 +14,7 @@
 -- ARGV[6]  new digest
 -- ARGV[7]  a user id: revoke every other session of that user and move their generation;
 --          '' to rotate only. The old session must then belong to that user.
+-- ARGV[8]  '1': the user re-authenticated, authenticatedAt becomes now; '0' (or absent): kept
 --
 -- Returns  the new hash as a flat field/value array, or false when the old session is
 --          missing, past its absolute deadline, or not the given user's. With ARGV[7] the
@@ -22,10 +24,14 @@
 local fallbackIdle = int_arg(1)
 local indexPrefix, generationPrefix, sessionPrefix = name_arg(2), name_arg(3), name_arg(4)
 local oldDigest, newDigest, revokeFor = name_arg(5), name_arg(6), ARGV[7] or ''
+local reauthenticated = ARGV[8] or '0'
+if reauthenticated ~= '0' and reauthenticated ~= '1' then
+  return redis.error_reply("ERR cloakroom: ARGV[8] must be '0' or '1'")
+end
 local fields = redis.call('HGETALL', KEYS[1])
 local now = now_ms()
 
-local owner, createdAt, deadline, idle
+local owner, createdAt, deadline, idle, authenticatedAt
 for i = 1, #fields, 2 do
   local name, value = fields[i], fields[i + 1]
   if name == FIELD.userId then
@@ -38,6 +44,16 @@ for i = 1, #fields, 2 do
     idle = tonumber(value)
   elseif name == FIELD.lastSeenAt then
     fields[i + 1] = tostring(now)
+  elseif name == FIELD.authenticatedAt then
+    authenticatedAt = i + 1
+  end
+end
+if reauthenticated == '1' and #fields > 0 then
+  if authenticatedAt then
+    fields[authenticatedAt] = tostring(now)
+  else
+    fields[#fields + 1] = FIELD.authenticatedAt
+    fields[#fields + 1] = tostring(now)
   end
 end
 

@@ -1,0 +1,86 @@
+import {
+  BadRequestException,
+  Controller,
+  Get,
+  NotFoundException,
+  Param,
+  ParseUUIDPipe,
+  Query,
+} from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiCookieAuth,
+  ApiForbiddenResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+
+import { CurrentSession, Roles, Session } from '@cloakroom/session';
+
+import { User } from '../users/entities/user.entity';
+import { ActivityCursor } from './activity-cursor';
+import { ActivityPageDto } from './dto/activity-page.dto';
+import { ActivityQueryDto } from './dto/activity-query.dto';
+import { SecurityActivityService } from './security-activity.service';
+
+/** The security activity log: the caller's own, and any user's for administrators. */
+@ApiTags('activity')
+@ApiCookieAuth()
+@ApiBearerAuth()
+@ApiBadRequestResponse({ description: 'A cursor this service did not issue' })
+@Controller()
+export class ActivityController {
+  constructor(
+    private readonly activity: SecurityActivityService,
+    @InjectRepository(User) private readonly users: Repository<User>,
+  ) {}
+
+  @Get('activity')
+  @ApiOkResponse({ type: ActivityPageDto, description: "The caller's events, newest first" })
+  async own(
+    @CurrentSession() current: Session,
+    @Query() query: ActivityQueryDto,
+  ): Promise<ActivityPageDto> {
+    return ActivityPageDto.from(await this.activity.list(current.userId, cursorOf(query)));
+  }
+
+  /**
+   * Also lists the revocations of every user's sessions made while the account existed:
+   * they ended this user's sessions too.
+   */
+  @Get('users/:id/activity')
+  @Roles('admin')
+  @ApiOkResponse({ type: ActivityPageDto })
+  @ApiForbiddenResponse({ description: 'The session lacks the admin role' })
+  @ApiNotFoundResponse({ description: 'No such user' })
+  async ofUser(
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Query() query: ActivityQueryDto,
+  ): Promise<ActivityPageDto> {
+    const cursor = cursorOf(query);
+    const user = await this.users.findOne({ where: { id }, select: { id: true, createdAt: true } });
+    if (!user) {
+      throw new NotFoundException('User not found');
+    }
+    return ActivityPageDto.from(
+      await this.activity.list(id, cursor, {
+        includeEveryone: { since: user.createdAt.getTime() },
+      }),
+    );
+  }
+}
+
+function cursorOf(query: ActivityQueryDto): ActivityCursor | null {
+  if (!query.cursor) {
+    return null;
+  }
+  const cursor = ActivityCursor.decode(query.cursor);
+  if (!cursor) {
+    throw new BadRequestException('Invalid cursor');
+  }
+  return cursor;
+}

@@ -1,0 +1,219 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Brackets, Repository } from 'typeorm';
+
+import { ActivityCursor } from './activity-cursor';
+import { SecurityEvent } from './entities/security-event.entity';
+
+/** The event types of DESIGN §3.2; also the `type` of `/activity` items. */
+export type ActivityType =
+  | 'login'
+  | 'login.failed'
+  | 'login.throttled'
+  | 'logout'
+  | 'reauthenticated'
+  | 'session.revoked'
+  | 'session.expired'
+  | 'session.evicted'
+  | 'password.changed'
+  | 'roles.changed'
+  | 'user.disabled'
+  | 'user.enabled'
+  | 'sessions.revoked-all';
+
+/** Who did it: the user, an administrator; null for the system. */
+export interface ActivityActor {
+  id: string;
+  username: string;
+}
+
+/**
+ * An event to record. `userId` is the account it concerns: null for a login attempt with an
+ * unknown username (kept for operators, shown to nobody through the API).
+ */
+export interface ActivityInput {
+  type: ActivityType;
+  userId: string | null;
+  actor: ActivityActor | null;
+  sessionId?: string;
+  ip?: string;
+  device?: string;
+  reason?: string;
+}
+
+/** A stored event, as the routes list it (`at` as epoch milliseconds until serialised). */
+export interface ActivityRecord {
+  id: string;
+  type: string;
+  at: number;
+  actor: ActivityActor | null;
+  userId: string | null;
+  sessionId?: string;
+  ip?: string;
+  device?: string;
+  reason?: string;
+}
+
+export interface ActivityPage {
+  items: ActivityRecord[];
+  /** The cursor of the next (older) page; null on the last page. */
+  next: string | null;
+}
+
+/** Events per page of `/activity`. */
+export const ACTIVITY_PAGE_SIZE = 50;
+
+/**
+ * Event types that concern every user at once (stored with a null `userId`): an
+ * administrator's view of one user's activity shows those that happened while the account
+ * existed. A user's own `/activity` lists only events stored under their id.
+ */
+const EVERYONE_TYPES: ActivityType[] = ['sessions.revoked-all'];
+
+/**
+ * The security activity log: records events and pages through one user's, newest first.
+ *
+ * @example
+ * await activity.record({ type: 'login.failed', userId: user.id, actor: null, ip });
+ */
+@Injectable()
+export class SecurityActivityService {
+  private readonly logger = new Logger('SecurityActivity');
+
+  constructor(
+    @InjectRepository(SecurityEvent) private readonly events: Repository<SecurityEvent>,
+  ) {}
+
+  /**
+   * Persists one event; never throws (a DB failure is logged, the request goes on: an
+   * unavailable log must not lock users out or hide the answer they are owed).
+   *
+   * @example
+   * await activity.record({ type: 'password.changed', userId: user.id, actor: { id, username } });
+   */
+  async record(event: ActivityInput): Promise<void> {
+    try {
+      await this.events
+        .createQueryBuilder()
+        .insert()
+        .values(toRow(event, Date.now(), null))
+        .updateEntity(false)
+        .execute();
+    } catch (error) {
+      this.logger.warn(
+        `Could not record a ${event.type} event: ${(error as Error)?.message ?? error}`,
+      );
+    }
+  }
+
+  /**
+   * One page of a user's events, newest first. With `includeEveryone` (the administrators'
+   * view) events that concerned every user and happened since `since` are interleaved.
+   * Keyset paging on `(at, id)`: events inserted meanwhile never shift later pages, so no
+   * event is listed twice or skipped.
+   */
+  async list(
+    userId: string,
+    cursor: ActivityCursor | null,
+    options: { includeEveryone?: { since: number } } = {},
+  ): Promise<ActivityPage> {
+    const query = this.events.createQueryBuilder('e');
+    const everyone = options.includeEveryone;
+    if (everyone) {
+      query.where(
+        new Brackets((owner) =>
+          owner
+            .where('e.userId = :userId', { userId })
+            .orWhere(
+              new Brackets((global) =>
+                global
+                  .where('e.userId IS NULL')
+                  .andWhere('e.type IN (:...everyoneTypes)', { everyoneTypes: EVERYONE_TYPES })
+                  .andWhere('e.at >= :since', { since: everyone.since }),
+              ),
+            ),
+        ),
+      );
+    } else {
+      query.where('e.userId = :userId', { userId });
+    }
+    if (cursor) {
+      query.andWhere(
+        new Brackets((older) =>
+          older
+            .where('e.at < :cursorAt', { cursorAt: cursor.at })
+            .orWhere(
+              new Brackets((same) =>
+                same
+                  .where('e.at = :cursorAt', { cursorAt: cursor.at })
+                  .andWhere('e.id < :cursorId', { cursorId: cursor.id }),
+              ),
+            ),
+        ),
+      );
+    }
+    const rows = await query
+      .orderBy('e.at', 'DESC')
+      .addOrderBy('e.id', 'DESC')
+      .limit(ACTIVITY_PAGE_SIZE + 1)
+      .getMany();
+    const items = rows.slice(0, ACTIVITY_PAGE_SIZE).map(toRecord);
+    const last = items[items.length - 1];
+    return {
+      items,
+      next:
+        rows.length > ACTIVITY_PAGE_SIZE && last
+          ? ActivityCursor.encode({ at: last.at, id: Number(last.id) })
+          : null,
+    };
+  }
+}
+
+/** Column widths of `auth_security_events`: longer values are cut, never refused. */
+const WIDTH = {
+  type: 32,
+  id: 64,
+  username: 64,
+  sessionId: 128,
+  ip: 64,
+  device: 128,
+  reason: 128,
+} as const;
+
+function cut(value: string | null | undefined, width: number): string | null {
+  return typeof value === 'string' && value.length ? value.slice(0, width) : null;
+}
+
+/** The row for an event; `streamId` marks one read from the session event stream. */
+export function toRow(
+  event: Omit<ActivityInput, 'type'> & { type: string },
+  at: number,
+  streamId: string | null,
+): Omit<SecurityEvent, 'id'> {
+  return {
+    type: event.type.slice(0, WIDTH.type),
+    at,
+    actorId: cut(event.actor?.id, WIDTH.id),
+    actorUsername: event.actor ? (cut(event.actor.username, WIDTH.username) ?? '') : null,
+    userId: cut(event.userId, WIDTH.id),
+    sessionId: cut(event.sessionId, WIDTH.sessionId),
+    ip: cut(event.ip, WIDTH.ip),
+    device: cut(event.device, WIDTH.device),
+    reason: cut(event.reason, WIDTH.reason),
+    streamId,
+  };
+}
+
+function toRecord(row: SecurityEvent): ActivityRecord {
+  return {
+    id: String(row.id),
+    type: row.type,
+    at: Number(row.at),
+    actor: row.actorId !== null ? { id: row.actorId, username: row.actorUsername ?? '' } : null,
+    userId: row.userId,
+    ...(row.sessionId !== null ? { sessionId: row.sessionId } : {}),
+    ...(row.ip !== null ? { ip: row.ip } : {}),
+    ...(row.device !== null ? { device: row.device } : {}),
+    ...(row.reason !== null ? { reason: row.reason } : {}),
+  };
+}

@@ -1,0 +1,45 @@
+-- Counts one login attempt for a username from one client network, or refuses it. Runs
+-- before the password is checked, so parallel guesses cannot all pass a check made before
+-- any of them was counted. A refused attempt writes nothing.
+--
+-- KEYS[1]  counter of this username from this network (see the prelude)
+-- KEYS[2]  counter of this username from every network; its field t is the time (ms) of the
+--          last attempt counted there
+-- KEYS[3]  marker that exists while this network is one the username logged in from recently
+--          (all three keys share the username's hash tag: one Cluster slot)
+-- ARGV[1]  limit per username and network (integer >= 1)
+-- ARGV[2]  ceiling per username across networks (integer >= 1), past which attempts from
+--          networks that are not known wait between each other
+-- ARGV[3]  window length in ms (integer >= 1)
+-- ARGV[4]  first wait past the ceiling in ms (integer >= 1); it doubles with each attempt
+-- ARGV[5]  longest wait in ms (integer >= ARGV[4])
+--
+-- Returns {1, pair window id, username window id} when the attempt is counted, and
+-- {0, ms to wait} when it is refused.
+
+local pair_limit = int_arg(1, 1)
+local ceiling = int_arg(2, 1)
+local window_ms = int_arg(3, 1)
+local first_delay = int_arg(4, 1)
+local max_delay = int_arg(5, first_delay)
+
+if counted(KEYS[1]) >= pair_limit then
+  return {0, window_left(KEYS[1], window_ms)}
+end
+
+local total = counted(KEYS[2])
+if total >= ceiling and redis.call('EXISTS', KEYS[3]) == 0 then
+  -- The exponent is capped so that 2 ^ n stays a finite number.
+  local delay = math.min(first_delay * 2 ^ math.min(total - ceiling, 52), max_delay)
+  local last = tonumber(redis.call('HGET', KEYS[2], 't')) or 0
+  local wait = last + delay - NOW_MS
+  if wait > 0 then
+    -- The ceiling's window ending lifts the wait as well.
+    return {0, math.min(wait, window_left(KEYS[2], window_ms))}
+  end
+end
+
+local pair_window = count(KEYS[1], window_ms)
+local user_window = count(KEYS[2], window_ms)
+redis.call('HSET', KEYS[2], 't', int_text(NOW_MS))
+return {1, pair_window, user_window}

@@ -1,0 +1,38 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Redis key names of the login throttle. A username's keys share a hash tag — a digest of the
+ * name, so attacker-chosen names stay short and never appear in Redis in clear — and so one
+ * Redis Cluster slot; a network's counter is a key of its own.
+ *
+ * @example
+ * const keys = new ThrottleKeys('cr:auth:throttle:');
+ * keys.user('alice', '203.0.113.7'); // [pair counter, username counter, known-network marker]
+ */
+export class ThrottleKeys {
+  constructor(private readonly prefix: string) {}
+
+  /** The counter of `username` from `network`, its counter across networks, the marker. */
+  user(username: string, network: string): [pair: string, user: string, known: string] {
+    const base = this.userBase(username);
+    return [`${base}p:${network}`, `${base}u`, `${base}k:${network}`];
+  }
+
+  /** Set while a refusal of `username` from `network` has been recorded in this window. */
+  refusalNotice(username: string, network: string): string {
+    return `${this.userBase(username)}r:${network}`;
+  }
+
+  private userBase(username: string): string {
+    const digest = createHash('sha256')
+      .update(username.toLowerCase())
+      .digest('base64url')
+      .slice(0, 22);
+    return `${this.prefix}{${digest}}:`;
+  }
+
+  /** The counter of `network`, whatever the username. */
+  network(network: string): string {
+    return `${this.prefix}n:${network}`;
+  }
+}

@@ -1,0 +1,73 @@
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference -- the *.lua module type
+/// <reference path="./lua.d.ts" />
+import { createHash } from 'node:crypto';
+
+import { Cluster, Redis } from 'ioredis';
+
+import networkAttempt from './scripts/network-attempt.lua';
+import networkRefund from './scripts/network-refund.lua';
+import prelude from './scripts/prelude.lua';
+import userAttempt from './scripts/user-attempt.lua';
+import userRefund from './scripts/user-refund.lua';
+
+type ScriptReply = string | number | null | ScriptReply[];
+
+interface ThrottleScript {
+  readonly lua: string;
+  readonly sha: string;
+  readonly numberOfKeys: number;
+}
+
+function script(body: string, numberOfKeys: number): ThrottleScript {
+  const lua = `${prelude}\n${body}`;
+  return { lua, sha: createHash('sha1').update(lua).digest('hex'), numberOfKeys };
+}
+
+/** The login-throttle scripts; each file's header says its keys, arguments and reply. */
+export const THROTTLE_SCRIPTS = {
+  userAttempt: script(userAttempt, 3),
+  userRefund: script(userRefund, 3),
+  networkAttempt: script(networkAttempt, 1),
+  networkRefund: script(networkRefund, 1),
+} as const;
+
+export type ThrottleScriptName = keyof typeof THROTTLE_SCRIPTS;
+
+/**
+ * Runs the throttle scripts by SHA (EVALSHA), loading them into every master's script cache
+ * when the connection becomes ready and again on NOSCRIPT (a restart or failover empties the
+ * cache), as the session store does with its own scripts.
+ */
+export class ThrottleScripts {
+  constructor(private readonly client: Redis | Cluster) {
+    client.on('ready', () => void this.load().catch(() => undefined));
+  }
+
+  async load(): Promise<void> {
+    const nodes = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
+    await Promise.all(
+      nodes.flatMap((node) =>
+        Object.values(THROTTLE_SCRIPTS).map((each) => node.script('LOAD', each.lua)),
+      ),
+    );
+  }
+
+  async run(
+    name: ThrottleScriptName,
+    keys: string[],
+    args: Array<string | number>,
+  ): Promise<ScriptReply> {
+    const { sha, numberOfKeys } = THROTTLE_SCRIPTS[name];
+    const call = () =>
+      this.client.evalsha(sha, numberOfKeys, ...keys, ...args) as Promise<ScriptReply>;
+    try {
+      return await call();
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) {
+        throw error;
+      }
+      await this.load();
+      return call();
+    }
+  }
+}
