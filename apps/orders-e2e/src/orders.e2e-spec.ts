@@ -79,4 +79,46 @@ describe('the built orders service', () => {
       expect(await response.json()).toEqual({ statusCode: 401, message: expect.any(String) });
     });
   });
+
+  describe('started in production', () => {
+    let running: RunningApp | undefined;
+    let base: string;
+
+    beforeAll(async () => {
+      const port = await freePort();
+      base = `http://127.0.0.1:${port}`;
+      running = orders.start({ NODE_ENV: 'production', ORDERS_PORT: String(port) }, dir);
+      await waitForStatus(`${base}/api/orders/health`, 200);
+    });
+
+    afterAll(() => running?.stop());
+
+    const graphql = (query: string) =>
+      fetch(`${base}/api/orders/graphql`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ query }),
+      });
+
+    it('refuses GraphQL introspection and serves no landing page', async () => {
+      const response = await graphql('{ __schema { queryType { name } } }');
+      const body = (await response.json()) as { data?: unknown; errors: { extensions: object }[] };
+      expect(body.data).toBeUndefined();
+      expect(body.errors[0].extensions).toMatchObject({ code: 'GRAPHQL_VALIDATION_FAILED' });
+      const page = await fetch(`${base}/api/orders/graphql`, { headers: { Accept: 'text/html' } });
+      expect(page.headers.get('content-type')).not.toMatch(/text\/html/);
+    });
+
+    it('answers an anonymous query with UNAUTHENTICATED, JSON and no stack', async () => {
+      const response = await graphql('{ myOrders { id } }');
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+      const text = await response.text();
+      expect(JSON.parse(text)).toMatchObject({
+        data: null,
+        errors: [{ extensions: { code: 'UNAUTHENTICATED' } }],
+      });
+      expect(text).not.toMatch(/stacktrace|\bat .+\.js:\d+/);
+    });
+  });
 });

@@ -1,5 +1,6 @@
 import { bootstrapService } from '@cloakroom/service-kit';
 
 import { AppModule } from './app/app.module';
+import { ordersService } from './app/app.setup';
 
-bootstrapService({ name: 'orders', module: AppModule.forRoot(), port: 'ORDERS_PORT' });
+bootstrapService({ ...ordersService, module: AppModule.forRoot(), port: 'ORDERS_PORT' });

@@ -6,12 +6,13 @@ import { configureServiceApp } from '@cloakroom/service-kit';
 import { SessionCookieService, SessionService, SessionUser } from '@cloakroom/session';
 
 import { AppModule } from '../src/app/app.module';
+import { ordersService } from '../src/app/app.setup';
 
 /** Starts the orders app in-process with the given settings (they win over the environment). */
 export async function startOrdersApp(env: Record<string, string>): Promise<INestApplication> {
   const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(env)] }).compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({ logger: false });
-  await configureServiceApp(app, { name: 'orders' }).init();
+  await configureServiceApp(app, ordersService).init();
   return app;
 }
 

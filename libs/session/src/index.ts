@@ -5,6 +5,7 @@ export {
   REQUEST_TOKEN_PROPERTY,
   SessionEvents,
   SessionRpc,
+  SessionSocketClose,
 } from './lib/session.constants';
 export { IssuedSession, Session, SessionMeta, SessionUser } from './lib/session.types';
 export {
@@ -19,9 +20,10 @@ export {
   SessionRemoteConnection,
   SessionRemoteTls,
   SessionRememberOptions,
+  SessionSocketsOptions,
 } from './lib/config/session-options.interface';
 
-export { SessionGuard, RouteRule } from './lib/http/session.guard';
+export { SessionGuard, RouteRule, SocketRefusal } from './lib/http/session.guard';
 export { Roles } from './lib/http/roles.decorator';
 export { RecentAuthRule, RequireRecentAuth } from './lib/http/require-recent-auth.decorator';
 export { ReauthenticationRequiredException } from './lib/http/reauthentication-required.exception';
@@ -36,6 +38,8 @@ export {
   TokenSource,
 } from './lib/http/request-token.reader';
 export { SessionRequest } from './lib/http/session-request.interface';
+export { SessionSockets } from './lib/ws/session-sockets.service';
+export { SessionSocket } from './lib/ws/session-socket.interface';
 
 export {
   CreatedSession,

@@ -4,7 +4,7 @@ import { bodyLimitOf, ServiceDefinition } from '@cloakroom/service-kit';
 
 import { GatewayEnv, publicUrlOf, upstreamsOf } from './config/gateway.env';
 import { bufferRequestBody } from './proxy/request-body.buffer';
-import { upstreamProxy } from './proxy/upstream.proxy';
+import { proxyUpgrades, UpgradeRoute, upstreamProxy } from './proxy/upstream.proxy';
 import { securityHeaders } from './security/security-headers';
 import { serveWebPage } from './web/web.setup';
 
@@ -22,11 +22,14 @@ export function gatewayService(webRoot: string): ServiceDefinition<NestExpressAp
     configure: (app) => {
       const env = app.get(GatewayEnv);
       const publicUrl = publicUrlOf(env);
+      const upgrades: UpgradeRoute[] = [];
       for (const upstream of upstreamsOf(env)) {
         const proxy = upstreamProxy(upstream, publicUrl, env.PROXY_TIMEOUT);
         app.use(`/api/${upstream.name}`, bufferRequestBody(bodyLimitOf(upstream.name)));
         app.use(proxy);
+        upgrades.push({ prefix: `/api/${upstream.name}`, proxy });
       }
+      proxyUpgrades(app.getHttpServer(), upgrades);
       serveWebPage(app, webRoot);
     },
   };

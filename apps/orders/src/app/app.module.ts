@@ -1,5 +1,7 @@
+import { ApolloDriver, ApolloDriverConfig } from '@nestjs/apollo';
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
+import { GraphQLModule } from '@nestjs/graphql';
 
 import { ServiceDatabaseModule } from '@cloakroom/database';
 import { ServiceConfigModule } from '@cloakroom/service-kit';
@@ -7,8 +9,10 @@ import { ServiceHealthModule, sessionOptionsFromEnv } from '@cloakroom/service-s
 import { SessionGuard, SessionModule } from '@cloakroom/session';
 
 import { OrdersEnv } from './config/orders.env';
+import { graphqlOptions } from './graphql/graphql.options';
 import { Order } from './orders/entities/order.entity';
 import { CreateOrders1764000000000 } from './orders/migrations/1764000000000-create-orders';
+import { PageOrders1764800000000 } from './orders/migrations/1764800000000-page-orders';
 import { OrdersModule } from './orders/orders.module';
 
 @Module({})
@@ -26,8 +30,13 @@ export class AppModule {
         ServiceDatabaseModule.forRoot({
           urlSetting: 'ORDERS_DATABASE_URL',
           entities: [Order],
-          migrations: [CreateOrders1764000000000],
+          migrations: [CreateOrders1764000000000, PageOrders1764800000000],
           migrationsTableName: 'orders_migrations',
+        }),
+        GraphQLModule.forRootAsync<ApolloDriverConfig>({
+          driver: ApolloDriver,
+          inject: [OrdersEnv],
+          useFactory: graphqlOptions,
         }),
         // Before OrdersModule, so that /api/orders/health is not taken for an order id.
         ServiceHealthModule,

@@ -73,4 +73,18 @@ export const SessionEvents = {
   revokedAll: 'sessions.revoked-all',
 } as const;
 
+/**
+ * Close codes `SessionSockets` and `SessionGuard` end a WebSocket with: `unauthenticated`
+ * (4401: no session at the handshake, a cookie handshake from a foreign origin, or the session
+ * was revoked, expired or rotated) and `storeUnavailable` (1013 "try again later": the session
+ * store did not answer the handshake's validation).
+ *
+ * @example
+ * socket.onclose = (event) => { if (event.code === SessionSocketClose.unauthenticated) login(); };
+ */
+export const SessionSocketClose = {
+  unauthenticated: 4401,
+  storeUnavailable: 1013,
+} as const;
+
 export const DEFAULT_COOKIE_NAME = 'cr_session';

@@ -19,6 +19,7 @@ import { ConfigurableModuleClass } from './session.module-definition';
 import { SessionService } from './session.service';
 import { createSessionStore } from './store/session-store.factory';
 import { SessionStore } from './store/session-store.interface';
+import { SessionSockets } from './ws/session-sockets.service';
 
 /**
  * Server-side sessions for a Nest app: import once (global by default) and bind
@@ -59,6 +60,7 @@ import { SessionStore } from './store/session-store.interface';
     SessionService,
     SessionCookieService,
     OriginPolicy,
+    SessionSockets,
     SessionGuard,
   ],
   exports: [
@@ -69,6 +71,7 @@ import { SessionStore } from './store/session-store.interface';
     SessionService,
     SessionCookieService,
     OriginPolicy,
+    SessionSockets,
     SessionGuard,
   ],
 })

@@ -1,4 +1,4 @@
-import { IncomingMessage, ServerResponse } from 'node:http';
+import { ClientRequest, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import { Logger } from '@nestjs/common';
 import { createProxyMiddleware, RequestHandler } from 'http-proxy-middleware';
@@ -18,7 +18,9 @@ interface ProxiedRequest extends BufferedRequest {
  *
  * The gateway is the edge: `Host` and every `X-Forwarded-*` header the service sees are the
  * gateway's (`publicUrl` and the client's socket address); whatever the client sent under
- * those names, and `Forwarded`, is dropped.
+ * those names, and `Forwarded`, is dropped. The same holds for WebSocket upgrades, which
+ * {@link proxyUpgrades} hands to the proxy's `upgrade`; their `Origin` and cookies go through
+ * unchanged, for the service's handshake check.
  */
 export function upstreamProxy(
   upstream: Upstream,
@@ -32,6 +34,17 @@ export function upstreamProxy(
     'x-forwarded-proto': publicUrl.protocol.slice(0, -1),
     'x-forwarded-port': publicUrl.port || (publicUrl.protocol === 'https:' ? '443' : '80'),
   };
+  const setEdgeHeaders = (proxyReq: ClientRequest, req: IncomingMessage) => {
+    for (const name of proxyReq.getHeaderNames()) {
+      if (name === 'forwarded' || name === 'x-real-ip' || name.startsWith('x-forwarded-')) {
+        proxyReq.removeHeader(name);
+      }
+    }
+    proxyReq.setHeader('x-forwarded-for', req.socket.remoteAddress ?? '');
+    for (const [name, value] of Object.entries(forwarded)) {
+      proxyReq.setHeader(name, value);
+    }
+  };
   return createProxyMiddleware<ProxiedRequest, ServerResponse>({
     target: upstream.url,
     pathFilter: (path) => path === prefix || path.startsWith(`${prefix}/`),
@@ -40,19 +53,12 @@ export function upstreamProxy(
     proxyTimeout: timeoutSeconds * 1000,
     on: {
       proxyReq: (proxyReq, req) => {
-        for (const name of proxyReq.getHeaderNames()) {
-          if (name === 'forwarded' || name === 'x-real-ip' || name.startsWith('x-forwarded-')) {
-            proxyReq.removeHeader(name);
-          }
-        }
-        proxyReq.setHeader('x-forwarded-for', req.socket.remoteAddress ?? '');
-        for (const [name, value] of Object.entries(forwarded)) {
-          proxyReq.setHeader(name, value);
-        }
+        setEdgeHeaders(proxyReq, req);
         if (req.bufferedBody?.length) {
           proxyReq.write(req.bufferedBody);
         }
       },
+      proxyReqWs: (proxyReq, req) => setEdgeHeaders(proxyReq, req),
       proxyRes: (proxyRes, req) => {
         req.upstreamResponse = proxyRes;
         delete proxyRes.headers['x-powered-by'];
@@ -80,5 +86,31 @@ export function upstreamProxy(
         res.destroy();
       },
     },
+  });
+}
+
+/** A service's path prefix and its proxy, for {@link proxyUpgrades}. */
+export interface UpgradeRoute {
+  prefix: string;
+  proxy: RequestHandler;
+}
+
+/**
+ * Proxies WebSocket upgrades (`GET /api/orders/ws`) to the service whose prefix the path is
+ * under, through that service's proxy (same headers as its requests); any other upgrade is
+ * answered 404 and its socket closed, so that none is left hanging.
+ *
+ * @example
+ * proxyUpgrades(app.getHttpServer(), [{ prefix: '/api/orders', proxy }]);
+ */
+export function proxyUpgrades(server: Server, routes: UpgradeRoute[]): void {
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    const path = (req.url ?? '').split('?')[0];
+    const route = routes.find(({ prefix }) => path === prefix || path.startsWith(`${prefix}/`));
+    if (!route) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    route.proxy.upgrade(req, socket, head);
   });
 }

@@ -248,6 +248,9 @@ $('#reauth-dialog').addEventListener('close', () => closeReauth('cancelled'));
  */
 function showLogin(message) {
   me = null;
+  liveOrders.stop();
+  shownOrders.clear();
+  unlistedOrders.clear();
   $('#app-view').hidden = true;
   $('#whoami-bar').hidden = true;
   $('#login-view').hidden = false;
@@ -354,6 +357,7 @@ async function showApp() {
   $('#login-view').hidden = true;
   $('#app-view').hidden = false;
   $('#whoami-bar').hidden = false;
+  liveOrders.start();
 }
 
 async function loadProducts() {
@@ -374,24 +378,65 @@ async function loadProducts() {
   $('#product-rows').replaceChildren(...rows);
 }
 
+function seesOrders(user) {
+  return user.roles.includes('customer') || user.roles.includes('admin');
+}
+
+/**
+ * The orders on show, by id: the list's first page, and the orders pushed live since. One
+ * order is one row however it arrived (the list, the live feed, the answer to placing it).
+ */
+const shownOrders = new Map();
+/** Orders that came live and the list has not shown yet: a list read before they were placed. */
+const unlistedOrders = new Map();
+
+function orderRow(order) {
+  // Each item is one unbreakable unit ("2 × TEA-EARL-GREY"); a long order wraps between them.
+  const items = fragment();
+  order.items.forEach((item, index) => {
+    if (index > 0) items.append(', ');
+    items.append(tag(`${item.quantity} × ${item.sku}`, 'item'));
+  });
+  const tr = row([when(order.createdAt), order.id.slice(0, 8), order.userId, items]);
+  tr.cells[3].className = 'text';
+  tr.dataset.orderId = order.id;
+  return tr;
+}
+
+function renderOrders() {
+  const orders = [...shownOrders.values()].sort(
+    (a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt),
+  );
+  const rows = orders.map(orderRow);
+  $('#order-rows').replaceChildren(...(rows.length ? rows : [noteRow('No orders yet.', 4)]));
+}
+
+/** An order placed while the page is open (here or on another device): at the top, once. */
+function showNewOrder(order) {
+  if (!me || !seesOrders(me) || !order || typeof order.id !== 'string') return;
+  unlistedOrders.set(order.id, order);
+  shownOrders.set(order.id, order);
+  renderOrders();
+}
+
 async function loadOrders() {
-  if (!me.roles.includes('customer') && !me.roles.includes('admin')) {
+  if (!seesOrders(me)) {
+    shownOrders.clear();
+    unlistedOrders.clear();
     $('#order-rows').replaceChildren(noteRow('Your roles do not include orders.', 4));
     return;
   }
+  const reader = me;
   const orders = await api('GET', '/api/orders');
-  const rows = orders.map((order) => {
-    // Each item is one unbreakable unit ("2 × TEA-EARL-GREY"); a long order wraps between them.
-    const items = fragment();
-    order.items.forEach((item, index) => {
-      if (index > 0) items.append(', ');
-      items.append(tag(`${item.quantity} × ${item.sku}`, 'item'));
-    });
-    const tr = row([when(order.createdAt), order.id.slice(0, 8), order.userId, items]);
-    tr.cells[3].className = 'text';
-    return tr;
-  });
-  $('#order-rows').replaceChildren(...(rows.length ? rows : [noteRow('No orders yet.', 4)]));
+  // Logged out (or in as someone else) while the list was on its way: it is not theirs.
+  if (me !== reader) return;
+  shownOrders.clear();
+  for (const order of orders) shownOrders.set(order.id, order);
+  for (const [id, order] of unlistedOrders) {
+    if (shownOrders.has(id)) unlistedOrders.delete(id);
+    else shownOrders.set(id, order);
+  }
+  renderOrders();
 }
 
 /**
@@ -453,10 +498,124 @@ $('#order-form').addEventListener('submit', (event) => {
     return;
   }
   attempt(async () => {
-    await api('POST', '/api/orders', { items });
-    await Promise.all([loadOrders(), loadProducts()]);
+    showNewOrder(await api('POST', '/api/orders', { items }));
+    await loadProducts();
   }, 'Order placed.');
 });
+
+// ---- live orders ------------------------------------------------------------------------
+
+/** The close code of the orders socket when there is no session, or it was revoked. */
+const SESSION_ENDED = 4401;
+const RECONNECT_FIRST_MS = 1000;
+const RECONNECT_MAX_MS = 30_000;
+/** A socket that stayed open this long was a working connection: the backoff starts over. */
+const STABLE_MS = 5000;
+
+/**
+ * The orders service's WebSocket (`/api/orders/ws`, on the page's own origin: the browser
+ * sends the session cookie and the `Origin` the service checks). It pushes the orders this
+ * user places anywhere, and closes with 4401 the moment the session ends (revoked on another
+ * device, say): the page goes back to the login form then, without waiting for a click.
+ * Any other close (a restart, the network) is retried with a doubling wait, and the list is
+ * read again on reconnecting, for the orders placed meanwhile.
+ */
+class LiveOrders {
+  constructor(status) {
+    this.status = status;
+    this.socket = null;
+    this.timer = null;
+    this.delay = RECONNECT_FIRST_MS;
+  }
+
+  start() {
+    this.stop();
+    this.connect();
+  }
+
+  stop() {
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.delay = RECONNECT_FIRST_MS;
+    const socket = this.socket;
+    this.socket = null;
+    if (socket) socket.close(1000);
+    this.show('');
+  }
+
+  connect() {
+    const url = new URL('/api/orders/ws', window.location.href);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    const socket = new WebSocket(url);
+    let openedAt = null;
+    this.socket = socket;
+    this.show('connecting');
+    socket.addEventListener('open', () => {
+      if (this.socket !== socket) return;
+      openedAt = Date.now();
+      this.show('open');
+      // Orders placed before the socket listened (or while it was down) come from the list.
+      section(loadOrders, $('#order-rows'), 4).catch(() => this.sessionEnded());
+    });
+    socket.addEventListener('message', (event) => {
+      if (this.socket === socket) this.receive(event.data);
+    });
+    socket.addEventListener('close', (event) => {
+      if (this.socket !== socket) return;
+      this.socket = null;
+      if (event.code === SESSION_ENDED) {
+        this.sessionEnded();
+        return;
+      }
+      if (openedAt !== null && Date.now() - openedAt >= STABLE_MS) {
+        this.delay = RECONNECT_FIRST_MS;
+      }
+      // An upgrade refused outright (401) closes as 1006, like a network error: ask.
+      if (openedAt === null) this.checkSession();
+      this.retry();
+    });
+  }
+
+  receive(data) {
+    let message;
+    try {
+      message = JSON.parse(data);
+    } catch {
+      return;
+    }
+    if (message && message.type === 'order') showNewOrder(message.order);
+  }
+
+  retry() {
+    this.show('reconnecting');
+    const delay = this.delay;
+    this.delay = Math.min(this.delay * 2, RECONNECT_MAX_MS);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.connect();
+    }, delay);
+  }
+
+  async checkSession() {
+    try {
+      await request('GET', '/api/auth/session');
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) this.sessionEnded();
+    }
+  }
+
+  sessionEnded() {
+    if (me) showLogin('Your session ended. Please log in again.');
+  }
+
+  show(state) {
+    this.status.dataset.state = state;
+    this.status.textContent =
+      { connecting: 'Connecting…', open: 'Live', reconnecting: 'Reconnecting…' }[state] || '';
+  }
+}
+
+const liveOrders = new LiveOrders($('#orders-live'));
 
 // ---- security activity ------------------------------------------------------------------
 

@@ -1,8 +1,21 @@
-import { Body, Controller, Get, HttpStatus, Param, ParseUUIDPipe, Post } from '@nestjs/common';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  Body,
+  Controller,
+  Get,
+  HttpStatus,
+  Param,
+  ParseUUIDPipe,
+  Post,
+  Query,
+  Req,
+  Res,
+} from '@nestjs/common';
 
 import { CurrentUser, Roles, SessionUser } from '@cloakroom/session';
 
 import { CreateOrderDto } from './dto/create-order.dto';
+import { ListOrdersQuery } from './dto/list-orders.query';
 import { Order } from './entities/order.entity';
 import { OrdersService } from './orders.service';
 
@@ -10,10 +23,25 @@ import { OrdersService } from './orders.service';
 export class OrdersController {
   constructor(private readonly orders: OrdersService) {}
 
+  /** An array, as before paging; the next page is in the `Link` header (RFC 8288). */
   @Get()
   @Roles('customer', 'admin')
-  list(@CurrentUser() user: SessionUser): Promise<Order[]> {
-    return this.orders.list(user);
+  async list(
+    @CurrentUser() user: SessionUser,
+    @Query() query: ListOrdersQuery,
+    @Req() request: IncomingMessage,
+    @Res({ passthrough: true }) response: ServerResponse,
+  ): Promise<Order[]> {
+    const page = await this.orders.list(user, query);
+    if (page.next) {
+      const params = new URLSearchParams({ cursor: page.next });
+      if (query.limit !== undefined) {
+        params.set('limit', String(query.limit));
+      }
+      const path = (request.url ?? '').split('?')[0];
+      response.setHeader('Link', `<${path}?${params}>; rel="next"`);
+    }
+    return page.items;
   }
 
   @Post()

@@ -1,28 +1,72 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable, NotFoundException } from '@nestjs/common';
+import { forwardRef, Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 
 import { SessionUser } from '@cloakroom/session';
 
 import { CreateOrderDto } from './dto/create-order.dto';
+import { DEFAULT_PAGE_SIZE, ListOrdersQuery } from './dto/list-orders.query';
 import { Order } from './entities/order.entity';
+import { OrdersGateway } from './live/orders.gateway';
+import { decodeOrderCursor, encodeOrderCursor } from './paging/order-cursor';
+
+/** One page of the newest-first list, and the cursor of the next one when there is more. */
+export interface OrdersPage {
+  items: Order[];
+  next: string | null;
+}
 
 @Injectable()
 export class OrdersService {
-  constructor(@InjectRepository(Order) private readonly orders: Repository<Order>) {}
+  constructor(
+    @InjectRepository(Order) private readonly orders: Repository<Order>,
+    @Inject(forwardRef(() => OrdersGateway)) private readonly live: OrdersGateway,
+  ) {}
 
-  /** Admins see every order; anyone else only their own. */
-  list(user: SessionUser): Promise<Order[]> {
-    return this.orders.find({
-      where: isAdmin(user) ? {} : { userId: user.id },
-      order: { createdAt: 'DESC' },
-    });
+  /**
+   * Newest first, admins every order and anyone else their own, by keyset on (createdAt, id):
+   * orders placed while a client walks the pages never shift it onto an order twice or past
+   * one it has not seen. `own` limits an admin to their own orders too.
+   */
+  async list(
+    user: SessionUser,
+    query: ListOrdersQuery = {},
+    { own = false }: { own?: boolean } = {},
+  ): Promise<OrdersPage> {
+    const limit = query.limit ?? DEFAULT_PAGE_SIZE;
+    const select = this.orders
+      .createQueryBuilder('o')
+      .orderBy('o.createdAt', 'DESC')
+      .addOrderBy('o.id', 'DESC')
+      .limit(limit + 1);
+    if (own || !isAdmin(user)) {
+      select.where('o.userId = :userId', { userId: user.id });
+    }
+    if (query.cursor !== undefined) {
+      const after = decodeOrderCursor(query.cursor);
+      select.andWhere('(o.createdAt, o.id) < (:createdAt, :id)', {
+        createdAt: this.persisted(after.createdAt),
+        id: after.id,
+      });
+    }
+    const rows = await select.getMany();
+    const items = rows.slice(0, limit);
+    return { items, next: rows.length > limit ? encodeOrderCursor(items[limit - 1]) : null };
   }
 
-  place(user: SessionUser, dto: CreateOrderDto): Promise<Order> {
+  /**
+   * `createdAt` comes from this process, not the database default, so that it has the
+   * precision of a JavaScript date (ms) and a cursor names it exactly. The owner's open
+   * WebSockets hear of it at once.
+   */
+  async place(user: SessionUser, dto: CreateOrderDto): Promise<Order> {
     const items = dto.items.map(({ sku, quantity }) => ({ sku, quantity }));
-    return this.orders.save(this.orders.create({ id: randomUUID(), userId: user.id, items }));
+    const order = await this.orders.save(
+      this.orders.create({ id: randomUUID(), userId: user.id, items, createdAt: new Date() }),
+    );
+    this.live.orderPlaced(order);
+    return order;
   }
 
   /** Someone else's order is reported missing, not forbidden: its existence is not leaked. */
@@ -32,6 +76,14 @@ export class OrdersService {
       throw new NotFoundException('Order not found');
     }
     return order;
+  }
+
+  /** A date as the driver writes it into `created_at`: query parameters bypass that step. */
+  private persisted(date: Date): unknown {
+    const column = this.orders.metadata.findColumnWithPropertyName('createdAt');
+    return column
+      ? this.orders.manager.connection.driver.preparePersistentValue(date, column)
+      : date;
   }
 }
 

@@ -103,6 +103,12 @@ describe('HttpErrorFilter', () => {
     expect(logged).toHaveBeenCalledWith(expect.stringContaining('hunter2'));
   });
 
+  it('throws GraphQL errors back to the driver, which answers them with extensions.code', () => {
+    const host = { getType: () => 'graphql' } as unknown as ArgumentsHost;
+    const exception = new UnauthorizedException('Authentication required');
+    expect(() => new HttpErrorFilter(adapterHost).catch(exception, host)).toThrow(exception);
+  });
+
   it('hands errors outside HTTP back to their transport', async () => {
     const host = { getType: () => 'rpc' } as unknown as ArgumentsHost;
     const error = new Error('rpc failure');

@@ -42,7 +42,13 @@ export class HttpErrorFilter implements ExceptionFilter {
   constructor(protected readonly adapterHost: HttpAdapterHost) {}
 
   catch(exception: unknown, host: ArgumentsHost): void | Observable<never> {
-    if (host.getType() !== 'http') {
+    const type = host.getType<'http' | 'rpc' | 'ws' | 'graphql'>();
+    if (type === 'graphql') {
+      // Thrown back to the GraphQL driver, which answers it in `errors` with its
+      // `extensions.code`; an Observable would become the resolver's value instead.
+      throw exception;
+    }
+    if (type !== 'http') {
       // RPC errors travel back to the caller through the transport's own error channel.
       return throwError(() => exception);
     }

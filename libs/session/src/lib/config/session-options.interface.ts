@@ -137,6 +137,23 @@ export interface SessionCommonOptions {
    * on by default); `false` turns publishing off (a local cache still follows the stream).
    */
   events?: SessionEventsOptions | false;
+  /** WebSocket connections that `SessionSockets` authenticated. */
+  sockets?: SessionSocketsOptions;
+}
+
+/**
+ * Options of the WebSocket support (`SessionSockets`).
+ *
+ * @example
+ * SessionModule.forRoot({ redis, sockets: { checkInterval: 15 } })
+ */
+export interface SessionSocketsOptions {
+  /**
+   * Seconds between two checks of every open socket's session against the store: the bound
+   * when a revocation's event cannot arrive (a gap in the stream, the `remote` backend, a
+   * store changed behind `SessionService`). Default 30.
+   */
+  checkInterval?: number;
 }
 
 /**

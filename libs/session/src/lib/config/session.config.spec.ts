@@ -115,6 +115,18 @@ describe('resolveSessionConfig', () => {
     );
   });
 
+  it('checks sockets every 30 s by default, and refuses an interval under 0.1 s', () => {
+    expect(resolveSessionConfig({ redis }).sockets).toEqual({ checkIntervalMs: 30_000 });
+    expect(resolveSessionConfig({ redis, sockets: { checkInterval: 0.5 } }).sockets).toEqual({
+      checkIntervalMs: 500,
+    });
+    for (const checkInterval of [0, 0.05, -1, Number.NaN]) {
+      expect(() => resolveSessionConfig({ redis, sockets: { checkInterval } })).toThrow(
+        /sockets.checkInterval/,
+      );
+    }
+  });
+
   it('refuses negative or zero timeouts', () => {
     expect(() => resolveSessionConfig({ redis, idleTimeout: -1 })).toThrow(/idleTimeout/);
     expect(() => resolveSessionConfig({ redis, absoluteTimeout: 0 })).toThrow(/positive/);

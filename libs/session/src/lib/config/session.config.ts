@@ -6,6 +6,7 @@ import type {
   SessionModuleOptions,
   SessionRedisConnection,
   SessionRemoteConnection,
+  SessionSocketsOptions,
 } from './session-options.interface';
 
 /** Where sessions live, as chosen by the options: exactly one backend. */
@@ -42,6 +43,8 @@ export interface SessionConfig extends SessionStoreSettings {
   localCache: { ttlMs: number; max: number } | null;
   /** Null when publishing lifecycle events is off. */
   events: { maxLength: number } | null;
+  /** `SessionSockets`: how often every open socket's session is checked again. */
+  sockets: { checkIntervalMs: number };
 }
 
 const DEFAULT_IDLE_TIMEOUT = 1800;
@@ -49,6 +52,7 @@ const DEFAULT_ABSOLUTE_TIMEOUT = 43200;
 const DEFAULT_REMEMBER_IDLE_TIMEOUT = 604800;
 const DEFAULT_REMEMBER_ABSOLUTE_TIMEOUT = 2592000;
 const DEFAULT_REAUTH_WINDOW = 600;
+const DEFAULT_SOCKET_CHECK_INTERVAL = 30;
 const CAP_POLICIES: readonly SessionCapPolicy[] = ['evict-oldest', 'evict-idlest', 'refuse'];
 
 /**
@@ -72,6 +76,7 @@ export function resolveSessionConfig(options: SessionModuleOptions): SessionConf
     reauthWindowMs: milliseconds('reauthWindow', options.reauthWindow ?? DEFAULT_REAUTH_WINDOW),
     localCache: localCacheOf(options),
     events: eventsOf(options),
+    sockets: socketsOf(options.sockets),
   };
 }
 
@@ -182,4 +187,15 @@ function eventsOf(options: SessionCommonOptions): SessionConfig['events'] {
     throw new Error('SessionModule: events.maxLength must be a positive integer');
   }
   return { maxLength };
+}
+
+function socketsOf(options: SessionSocketsOptions = {}): SessionConfig['sockets'] {
+  const checkIntervalMs = milliseconds(
+    'sockets.checkInterval',
+    options.checkInterval ?? DEFAULT_SOCKET_CHECK_INTERVAL,
+  );
+  if (checkIntervalMs < 100) {
+    throw new Error('SessionModule: sockets.checkInterval must be at least 0.1 s');
+  }
+  return { checkIntervalMs };
 }

@@ -37,4 +37,14 @@ export class OriginPolicy {
     }
     return site === 'same-origin';
   }
+
+  /**
+   * The rule for a WebSocket handshake that carries the session cookie: it is a GET, but a
+   * page of any site may open it and the browser attaches the cookie (cross-site WebSocket
+   * hijacking), so its `Origin`, which browsers always send on a handshake, must be allowed.
+   */
+  allowsHandshake(request: Pick<OriginCheckedRequest, 'headers'>): boolean {
+    const origin = request.headers['origin'];
+    return typeof origin === 'string' && this.config.allowedOrigins.has(origin);
+  }
 }

@@ -1,11 +1,18 @@
 import { Controller, ExecutionContext, Get } from '@nestjs/common';
+import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
 import { Test } from '@nestjs/testing';
 
+import type { IncomingMessage } from 'node:http';
+
 import { SessionStoreUnavailableError } from '../errors/session-store-unavailable.error';
-import { REQUEST_TOKEN_PROPERTY } from '../session.constants';
+import { REQUEST_SESSION_PROPERTY, REQUEST_TOKEN_PROPERTY } from '../session.constants';
 import { SessionModule } from '../session.module';
 import { SessionService } from '../session.service';
 import { InMemorySessionStore } from '../store/in-memory/in-memory-session.store';
+import { parseToken } from '../token/session.token';
+import type { SessionSocket } from '../ws/session-socket.interface';
+import { SessionSockets } from '../ws/session-sockets.service';
+import { CurrentSession, CurrentUser } from './current-session.decorator';
 import { Public } from './public.decorator';
 import { ReauthenticationRequiredException } from './reauthentication-required.exception';
 import { RequireRecentAuth } from './require-recent-auth.decorator';
@@ -54,6 +61,69 @@ function httpContext(handler: keyof FixtureController, headers: Record<string, s
     switchToHttp: () => ({ getRequest: () => request }),
   } as unknown as ExecutionContext;
   return { context, request };
+}
+
+function graphqlContext(
+  handler: keyof FixtureController,
+  headers: Record<string, string>,
+  method = 'POST',
+) {
+  const request: Record<string, unknown> = { method, headers };
+  const context = {
+    getType: () => 'graphql',
+    getHandler: () => FixtureController.prototype[handler],
+    getClass: () => FixtureController,
+    getArgByIndex: (index: number) => (index === 2 ? { req: request } : {}),
+  } as unknown as ExecutionContext;
+  return { context, request };
+}
+
+class FakeSocket implements SessionSocket {
+  readyState = 1;
+  readonly sent: unknown[] = [];
+  closedWith?: { code?: number; reason?: string };
+  private readonly onClose: (() => void)[] = [];
+  [REQUEST_SESSION_PROPERTY]?: SessionSocket['session'];
+
+  send(data: string): void {
+    this.sent.push(JSON.parse(data));
+  }
+
+  close(code?: number, reason?: string): void {
+    this.closedWith = { code, reason };
+    this.readyState = 3;
+    for (const listener of this.onClose.splice(0)) listener();
+  }
+
+  once(_event: 'close', listener: () => void): void {
+    this.onClose.push(listener);
+  }
+}
+
+function wsContext(handler: keyof FixtureController, client: SessionSocket) {
+  return {
+    getType: () => 'ws',
+    getHandler: () => FixtureController.prototype[handler],
+    getClass: () => FixtureController,
+    switchToWs: () => ({ getClient: () => client, getPattern: () => handler, getData: () => ({}) }),
+  } as unknown as ExecutionContext;
+}
+
+const upgrade = (headers: Record<string, string>) => ({ headers }) as unknown as IncomingMessage;
+
+/** What a param decorator built with createParamDecorator computes in a context. */
+function paramOf(decorator: () => ParameterDecorator, context: ExecutionContext): unknown {
+  class Target {
+    handler(): undefined {
+      return undefined;
+    }
+  }
+  decorator()(Target.prototype, 'handler', 0);
+  const metadata = Reflect.getMetadata(ROUTE_ARGS_METADATA, Target, 'handler');
+  const [entry] = Object.values(metadata) as {
+    factory: (data: unknown, ctx: unknown) => unknown;
+  }[];
+  return entry.factory(undefined, context);
 }
 
 describe('SessionGuard', () => {
@@ -214,5 +284,147 @@ describe('SessionGuard', () => {
       getClass: () => FixtureController,
     } as unknown as ExecutionContext;
     await expect(guard.canActivate(context)).resolves.toBe(false);
+  });
+
+  describe('in a GraphQL resolver', () => {
+    const user = { id: '1', username: 'alice', roles: ['customer'] };
+
+    it('reads the operation’s request from the context and attaches the session to it', async () => {
+      const { token, session } = await sessions.create(user);
+      const { context, request } = graphqlContext('inherited', bearer(token));
+      await expect(guard.canActivate(context)).resolves.toBe(true);
+      expect(request[REQUEST_SESSION_PROPERTY]).toMatchObject({ id: session.id });
+      expect(request[REQUEST_TOKEN_PROPERTY]).toEqual({ token, source: 'bearer' });
+      expect(paramOf(CurrentUser, context)).toEqual(user);
+      expect(paramOf(CurrentSession, context)).toMatchObject({ id: session.id });
+    });
+
+    it('answers 401 without a session, or without a request in the context', async () => {
+      await expect(
+        guard.canActivate(graphqlContext('inherited', {}).context),
+      ).rejects.toMatchObject({
+        status: 401,
+      });
+      const { context } = graphqlContext('inherited', {});
+      const bare = { ...context, getArgByIndex: () => ({}) } as unknown as ExecutionContext;
+      await expect(guard.canActivate(bare)).rejects.toMatchObject({ status: 401 });
+    });
+
+    it('answers 403 without the role, and honours @Public()', async () => {
+      const { token } = await sessions.create(user);
+      await expect(
+        guard.canActivate(graphqlContext('overridden', bearer(token)).context),
+      ).rejects.toMatchObject({ status: 403 });
+      await expect(guard.canActivate(graphqlContext('open', {}).context)).resolves.toBe(true);
+    });
+
+    it('refuses a cookie-authenticated POST from a foreign origin, not a bearer one', async () => {
+      const { token } = await sessions.create(user);
+      const cookie = { cookie: `cr_session=${token}`, origin: 'https://evil.example' };
+      await expect(
+        guard.canActivate(graphqlContext('inherited', cookie).context),
+      ).rejects.toMatchObject({ status: 403, message: 'Cross-origin request refused' });
+      await expect(
+        guard.canActivate(
+          graphqlContext('inherited', { ...bearer(token), origin: 'https://evil.example' }).context,
+        ),
+      ).resolves.toBe(true);
+    });
+
+    it('validates once per request for several resolvers', async () => {
+      const { token } = await sessions.create(user);
+      const validate = jest.spyOn(sessions, 'validate');
+      const { context } = graphqlContext('inherited', bearer(token));
+      await guard.canActivate(context);
+      await guard.canActivate(context);
+      expect(validate).toHaveBeenCalledTimes(1);
+    });
+  });
+
+  describe('on a WebSocket message', () => {
+    let sockets: SessionSockets;
+    const user = { id: '1', username: 'alice', roles: ['customer'] };
+
+    beforeEach(() => {
+      sockets = guard['sockets'] as SessionSockets;
+    });
+
+    async function authenticated() {
+      const { token, session } = await sessions.create(user);
+      const client = new FakeSocket();
+      await expect(
+        sockets.authenticate(client, upgrade({ authorization: `Bearer ${token}` })),
+      ).resolves.toMatchObject({ id: session.id });
+      return { client, token, session };
+    }
+
+    it('lets a message of a live session through, with the session on the socket', async () => {
+      const { client, session } = await authenticated();
+      await expect(guard.canActivate(wsContext('inherited', client))).resolves.toBe(true);
+      expect(paramOf(CurrentSession, wsContext('inherited', client))).toMatchObject({
+        id: session.id,
+      });
+      expect(client.closedWith).toBeUndefined();
+    });
+
+    it('waits for a handshake still in flight', async () => {
+      const { token } = await sessions.create(user);
+      const client = new FakeSocket();
+      const handshake = sockets.authenticate(client, upgrade({ authorization: `Bearer ${token}` }));
+      await expect(guard.canActivate(wsContext('inherited', client))).resolves.toBe(true);
+      await handshake;
+    });
+
+    it('closes with 4401 a socket that never authenticated, or whose session died', async () => {
+      const stranger = new FakeSocket();
+      await expect(guard.canActivate(wsContext('inherited', stranger))).resolves.toBe(false);
+      expect(stranger.closedWith?.code).toBe(4401);
+
+      const { client, token } = await authenticated();
+      // Behind SessionService's back, as a store changed by hand.
+      const ref = parseToken(token);
+      if (!ref) throw new Error('malformed token');
+      await store.revoke(ref);
+      await expect(guard.canActivate(wsContext('inherited', client))).resolves.toBe(false);
+      expect(client.closedWith).toEqual({ code: 4401, reason: 'Session ended' });
+      expect(sockets.size).toBe(0);
+    });
+
+    it('sends an exception frame for a missing role or an old authentication, and keeps the socket', async () => {
+      const { client } = await authenticated();
+      await expect(guard.canActivate(wsContext('overridden', client))).resolves.toBe(false);
+      expect(client.sent).toEqual([
+        {
+          event: 'exception',
+          data: { status: 403, message: 'Missing role', pattern: 'overridden' },
+        },
+      ]);
+      jest.spyOn(Date, 'now').mockReturnValue(Date.now() + 31_000);
+      await expect(guard.canActivate(wsContext('recentShort', client))).resolves.toBe(false);
+      jest.restoreAllMocks();
+      expect(client.sent[1]).toEqual({
+        event: 'exception',
+        data: {
+          status: 401,
+          message: 'Recent authentication required',
+          error: 'reauthentication_required',
+          pattern: 'recentShort',
+        },
+      });
+      expect(client.closedWith).toBeUndefined();
+    });
+
+    it('sends a 503 frame when the store is down, and keeps the socket', async () => {
+      const { client } = await authenticated();
+      store.failing = true;
+      await expect(guard.canActivate(wsContext('inherited', client))).resolves.toBe(false);
+      expect(client.sent).toEqual([
+        {
+          event: 'exception',
+          data: { status: 503, message: 'Session store unavailable', pattern: 'inherited' },
+        },
+      ]);
+      expect(client.closedWith).toBeUndefined();
+    });
   });
 });

@@ -4,11 +4,13 @@ import {
   ForbiddenException,
   Inject,
   Injectable,
+  Optional,
   UnauthorizedException,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 
 import type { SessionConfig } from '../config/session.config';
+import { SessionStoreUnavailableError } from '../errors/session-store-unavailable.error';
 import {
   REQUEST_SESSION_PROPERTY,
   REQUEST_TOKEN_PROPERTY,
@@ -16,12 +18,15 @@ import {
 } from '../session.constants';
 import { SessionService } from '../session.service';
 import type { Session } from '../session.types';
+import { SOCKET_OPEN, SessionSocket } from '../ws/session-socket.interface';
+import { SessionSockets } from '../ws/session-sockets.service';
 import { OriginCheckedRequest, OriginPolicy } from './origin.policy';
 import { IS_PUBLIC_KEY } from './public.decorator';
 import { ReauthenticationRequiredException } from './reauthentication-required.exception';
 import { readSessionTokens, RequestToken } from './request-token.reader';
 import { RecentAuthRule, RequireRecentAuth } from './require-recent-auth.decorator';
 import { Roles } from './roles.decorator';
+import { graphqlRequestOf } from './session-carrier';
 import { SessionCookieService } from './session-cookie.service';
 import type { SessionRequest } from './session-request.interface';
 
@@ -39,15 +44,30 @@ export interface RouteRule {
 type GuardedRequest = OriginCheckedRequest & SessionRequest;
 
 /**
+ * What the guard sends on a WebSocket whose message it refuses while the session lives (missing
+ * role, authentication not recent enough, store down), as the frame
+ * `{ "event": "exception", "data": { status, message, error?, pattern } }`.
+ */
+export interface SocketRefusal {
+  status: 401 | 403 | 503;
+  message: string;
+  error?: string;
+}
+
+/**
  * Default-deny guard: a route needs a live session unless marked `@Public()`, and one of its
  * `@Roles()` if it has any, and an authentication within its window if it is marked
- * `@RequireRecentAuth()`. Works on Express and Fastify. On success it attaches the session
- * and the token it came with to the request (`SessionRequest`). Extend it by overriding the
- * protected hooks.
+ * `@RequireRecentAuth()`. Works on Express and Fastify, in GraphQL resolvers (the same rules
+ * on the operation's HTTP request) and on WebSocket messages of sockets `SessionSockets`
+ * authenticated. On success it attaches the session and the token it came with to the
+ * request or socket (`SessionRequest`). Extend it by overriding the protected hooks.
  *
  * Answers: no or bad session 401; missing role 403; cookie-authenticated unsafe request from
  * a foreign origin 403; authentication not recent enough 401 `reauthentication_required`;
- * session store down or slow 503 (`SessionStoreUnavailableError`).
+ * session store down or slow 503 (`SessionStoreUnavailableError`). GraphQL: the same
+ * exceptions, which Nest's Apollo driver turns into `extensions.code` `UNAUTHENTICATED` /
+ * `FORBIDDEN`. WebSocket message: a dead session closes the socket with 4401; the others
+ * send an `exception` frame (`SocketRefusal`) and drop the message.
  *
  * @example
  * providers: [{ provide: APP_GUARD, useClass: SessionGuard }]
@@ -55,6 +75,11 @@ type GuardedRequest = OriginCheckedRequest & SessionRequest;
 @Injectable()
 export class SessionGuard implements CanActivate {
   private readonly rules = new WeakMap<object, WeakMap<object, RouteRule>>();
+  /** One validation per HTTP request, however many GraphQL resolvers it runs. */
+  private readonly validated = new WeakMap<
+    object,
+    { token: string; session: Promise<Session | null> }
+  >();
 
   constructor(
     protected readonly sessions: SessionService,
@@ -62,6 +87,9 @@ export class SessionGuard implements CanActivate {
     protected readonly cookies: SessionCookieService,
     @Inject(OriginPolicy) protected readonly originPolicy: OriginPolicy,
     @Inject(SESSION_CONFIG) protected readonly config: SessionConfig,
+    @Optional()
+    @Inject(SessionSockets)
+    protected readonly sockets: SessionSockets | null = null,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -69,38 +97,37 @@ export class SessionGuard implements CanActivate {
     if (this.shouldSkip(context, rule)) {
       return true;
     }
-    if (context.getType() !== 'http') {
-      return false;
+    switch (context.getType<string>()) {
+      case 'http':
+        return this.activateRequest(context.switchToHttp().getRequest<GuardedRequest>(), rule);
+      case 'graphql': {
+        const request = this.getGraphqlRequest(context);
+        if (!request) {
+          throw this.unauthorized();
+        }
+        return this.activateRequest(request, rule);
+      }
+      case 'ws': {
+        const ws = context.switchToWs();
+        return this.activateMessage(ws.getClient<SessionSocket>(), rule, ws.getPattern());
+      }
+      default:
+        return false;
     }
-    const request = context.switchToHttp().getRequest<GuardedRequest>();
-    const found = this.getToken(request);
-    if (!found) {
-      throw this.unauthorized();
-    }
-    if (found.source === 'cookie' && !this.originPolicy.allows(request)) {
-      throw new ForbiddenException('Cross-origin request refused');
-    }
-    const session = await this.validate(found.token);
-    if (!session) {
-      throw this.unauthorized();
-    }
-    request[REQUEST_SESSION_PROPERTY] = session;
-    request[REQUEST_TOKEN_PROPERTY] = found;
-    if (rule.roles?.length && !this.hasRole(session, rule.roles)) {
-      throw new ForbiddenException('Missing role');
-    }
-    if (
-      rule.recentAuthMs !== undefined &&
-      !this.isRecentlyAuthenticated(session, rule.recentAuthMs)
-    ) {
-      throw new ReauthenticationRequiredException();
-    }
-    return true;
   }
 
   /** True lets the request through without a session. Default: `@Public()` routes. */
   protected shouldSkip(_context: ExecutionContext, rule: RouteRule): boolean {
     return rule.isPublic;
+  }
+
+  /**
+   * The HTTP request of a GraphQL operation: `req` of the resolver's context (third argument),
+   * as the Apollo and Mercurius drivers set it. Override it for a context factory that keeps
+   * the request elsewhere.
+   */
+  protected getGraphqlRequest(context: ExecutionContext): GuardedRequest | undefined {
+    return graphqlRequestOf<GuardedRequest>(context);
   }
 
   /** The token to validate and where it came from: the first `readSessionTokens` finds. */
@@ -133,6 +160,91 @@ export class SessionGuard implements CanActivate {
 
   protected unauthorized(): UnauthorizedException {
     return new UnauthorizedException('Authentication required');
+  }
+
+  /**
+   * Tells a socket that its message was dropped while its session lives on: an `exception`
+   * frame, since Nest's default WebSocket exception filter does not write to `ws` sockets.
+   */
+  protected refuseMessage(client: SessionSocket, refusal: SocketRefusal, pattern: string): void {
+    if (client.readyState === SOCKET_OPEN) {
+      client.send(JSON.stringify({ event: 'exception', data: { ...refusal, pattern } }));
+    }
+  }
+
+  private async activateRequest(request: GuardedRequest, rule: RouteRule): Promise<boolean> {
+    const found = this.getToken(request);
+    if (!found) {
+      throw this.unauthorized();
+    }
+    if (found.source === 'cookie' && !this.originPolicy.allows(request)) {
+      throw new ForbiddenException('Cross-origin request refused');
+    }
+    const session = await this.validateOnce(request, found.token);
+    if (!session) {
+      throw this.unauthorized();
+    }
+    request[REQUEST_SESSION_PROPERTY] = session;
+    request[REQUEST_TOKEN_PROPERTY] = found;
+    if (rule.roles?.length && !this.hasRole(session, rule.roles)) {
+      throw new ForbiddenException('Missing role');
+    }
+    if (
+      rule.recentAuthMs !== undefined &&
+      !this.isRecentlyAuthenticated(session, rule.recentAuthMs)
+    ) {
+      throw new ReauthenticationRequiredException();
+    }
+    return true;
+  }
+
+  private validateOnce(request: object, token: string): Promise<Session | null> {
+    const known = this.validated.get(request);
+    if (known?.token === token) {
+      return known.session;
+    }
+    const session = this.validate(token);
+    this.validated.set(request, { token, session });
+    return session;
+  }
+
+  private async activateMessage(
+    client: SessionSocket,
+    rule: RouteRule,
+    pattern: string,
+  ): Promise<boolean> {
+    if (!this.sockets) {
+      return false;
+    }
+    let session: Session | null;
+    try {
+      session = await this.sockets.revalidate(client);
+    } catch (error) {
+      if (!(error instanceof SessionStoreUnavailableError)) {
+        throw error;
+      }
+      this.refuseMessage(client, { status: 503, message: 'Session store unavailable' }, pattern);
+      return false;
+    }
+    if (!session) {
+      return false;
+    }
+    if (rule.roles?.length && !this.hasRole(session, rule.roles)) {
+      this.refuseMessage(client, { status: 403, message: 'Missing role' }, pattern);
+      return false;
+    }
+    if (
+      rule.recentAuthMs !== undefined &&
+      !this.isRecentlyAuthenticated(session, rule.recentAuthMs)
+    ) {
+      const { message, error } = new ReauthenticationRequiredException().getResponse() as {
+        message: string;
+        error: string;
+      };
+      this.refuseMessage(client, { status: 401, message, error }, pattern);
+      return false;
+    }
+    return true;
   }
 
   private ruleFor(context: ExecutionContext): RouteRule {

@@ -1,0 +1,125 @@
+import { createServer, IncomingMessage, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { Test } from '@nestjs/testing';
+import WebSocket, { WebSocketServer } from 'ws';
+
+import { configureServiceApp } from '@cloakroom/service-kit';
+
+import { AppModule } from '../src/app/app.module';
+import { gatewayService } from '../src/app/app.setup';
+
+/** A stand-in orders service: echoes frames on `/api/orders/ws`, records each handshake. */
+function fakeSocketService(handshakes: IncomingMessage[]): Promise<Server> {
+  const server = createServer((_req, res) => res.writeHead(404).end());
+  const wss = new WebSocketServer({ server, path: '/api/orders/ws' });
+  wss.on('connection', (socket, request) => {
+    handshakes.push(request);
+    socket.on('message', (data) => socket.send(`echo:${data}`));
+    if (request.url?.includes('close=4401')) socket.close(4401, 'Session revoked');
+  });
+  return new Promise((done) => server.listen(0, '127.0.0.1', () => done(server)));
+}
+
+function portOf(server: Server): number {
+  return (server.address() as AddressInfo).port;
+}
+
+/** Resolves with the first frame, the close code, or the refused upgrade's status. */
+function exchange(url: string, headers: Record<string, string>, send?: string) {
+  return new Promise<{ frame?: string; code?: number; status?: number }>((resolve) => {
+    const ws = new WebSocket(url, { headers });
+    ws.on('open', () => send !== undefined && ws.send(send));
+    ws.on('message', (data) => {
+      resolve({ frame: String(data) });
+      ws.close();
+    });
+    ws.on('close', (code) => resolve({ code }));
+    ws.on('unexpected-response', (_req, res) => resolve({ status: res.statusCode }));
+    ws.on('error', () => resolve({}));
+  });
+}
+
+describe('gateway WebSocket upgrades', () => {
+  const handshakes: IncomingMessage[] = [];
+  let orders: Server;
+  let app: NestExpressApplication;
+  let base: string;
+
+  beforeAll(async () => {
+    orders = await fakeSocketService(handshakes);
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        AppModule.forRoot({
+          AUTH_URL: 'http://127.0.0.1:9',
+          ORDERS_URL: `http://127.0.0.1:${portOf(orders)}`,
+          CATALOG_URL: 'http://127.0.0.1:9',
+          PUBLIC_URL: 'https://shop.example',
+        }),
+      ],
+    }).compile();
+    app = moduleRef.createNestApplication<NestExpressApplication>({
+      bodyParser: false,
+      logger: false,
+    });
+    configureServiceApp(app, gatewayService(join(__dirname, '..', 'src', 'assets', 'web')));
+    await app.listen(0, '127.0.0.1');
+    base = `ws://127.0.0.1:${portOf(app.getHttpServer())}`;
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    orders?.close();
+  });
+
+  beforeEach(() => {
+    handshakes.length = 0;
+  });
+
+  it('proxies /api/orders/ws both ways, with Origin and Cookie unchanged', async () => {
+    const result = await exchange(
+      `${base}/api/orders/ws?x=1`,
+      { Origin: 'https://shop.example', Cookie: 'cr_session=abc' },
+      'hello',
+    );
+    expect(result).toEqual({ frame: 'echo:hello' });
+    expect(handshakes).toHaveLength(1);
+    expect(handshakes[0].url).toBe('/api/orders/ws?x=1');
+    expect(handshakes[0].headers['origin']).toBe('https://shop.example');
+    expect(handshakes[0].headers['cookie']).toBe('cr_session=abc');
+  });
+
+  it('sets Host and X-Forwarded-* itself, whatever the client sent', async () => {
+    await exchange(
+      `${base}/api/orders/ws`,
+      {
+        'X-Forwarded-Host': 'evil.example',
+        'X-Forwarded-Proto': 'http',
+        'X-Forwarded-For': '6.6.6.6',
+        'X-Real-IP': '6.6.6.6',
+        Forwarded: 'for=6.6.6.6;host=evil.example',
+      },
+      'x',
+    );
+    const { headers } = handshakes[0];
+    expect(headers['host']).toBe(`127.0.0.1:${portOf(orders)}`);
+    expect(headers['x-forwarded-host']).toBe('shop.example');
+    expect(headers['x-forwarded-proto']).toBe('https');
+    expect(headers['x-forwarded-port']).toBe('443');
+    expect(headers['x-forwarded-for']).toMatch(/^(::ffff:)?127\.0\.0\.1$/);
+    expect(headers['x-real-ip']).toBeUndefined();
+    expect(headers['forwarded']).toBeUndefined();
+  });
+
+  it("passes the service's close code (4401) on to the client", async () => {
+    expect(await exchange(`${base}/api/orders/ws?close=4401`, {})).toEqual({ code: 4401 });
+  });
+
+  it('answers 404 to an upgrade outside the services, and closes one whose service is down', async () => {
+    expect(await exchange(`${base}/elsewhere`, {})).toEqual({ status: 404 });
+    const down = await exchange(`${base}/api/catalog/ws`, {});
+    expect(down.frame).toBeUndefined();
+    expect(handshakes).toHaveLength(0);
+  });
+});

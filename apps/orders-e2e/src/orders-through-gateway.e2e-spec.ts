@@ -1,0 +1,260 @@
+import WebSocket from 'ws';
+
+import { OrdersStack } from './support/orders-stack';
+
+interface ListedOrder {
+  id: string;
+  userId: string;
+}
+
+interface Frame {
+  type: string;
+  order?: ListedOrder;
+}
+
+/** A client socket that records its frames and how it ended. */
+function openSocket(url: string, headers: Record<string, string>) {
+  const ws = new WebSocket(url, { headers });
+  const frames: Frame[] = [];
+  ws.on('message', (data) => frames.push(JSON.parse(String(data))));
+  ws.on('error', () => undefined);
+  const closed = new Promise<{ code: number; at: number }>((resolve) => {
+    ws.on('close', (code) => resolve({ code, at: performance.now() }));
+    ws.on('unexpected-response', (_req, res) =>
+      resolve({ code: res.statusCode ?? 0, at: performance.now() }),
+    );
+  });
+  const opened = new Promise<void>((resolve) => ws.once('open', () => resolve()));
+  return { ws, frames, closed, opened };
+}
+
+async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/**
+ * Orders' paged list, GraphQL and live WebSocket as a browser meets them: the built auth,
+ * orders and gateway, sessions from a real login, everything through the gateway.
+ */
+describe('orders through the gateway (built apps)', () => {
+  const stack = new OrdersStack();
+  let origin: string;
+  let socketUrl: string;
+  const sockets: WebSocket[] = [];
+
+  beforeAll(async () => {
+    await stack.start();
+    origin = stack.baseUrl;
+    socketUrl = `${stack.baseUrl.replace(/^http/, 'ws')}/api/orders/ws`;
+  }, 60_000);
+
+  afterEach(() => {
+    for (const ws of sockets.splice(0)) ws.terminate();
+  });
+
+  afterAll(async () => {
+    await stack.stop();
+  });
+
+  /** Logs in with a cookie, as the page does; answers the `Cookie` header to send back. */
+  async function login(username: string): Promise<string> {
+    const response = await fetch(`${origin}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Origin: origin },
+      body: JSON.stringify({ username, password: `${username}-password` }),
+    });
+    expect(response.status).toBe(200);
+    return response.headers.getSetCookie()[0].split(';')[0];
+  }
+
+  function send(cookie: string, method: string, path: string, body?: unknown, from = origin) {
+    return fetch(`${origin}${path}`, {
+      method,
+      headers: { Cookie: cookie, Origin: from, 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  }
+
+  const placeOrder = (cookie: string, sku: string) =>
+    send(cookie, 'POST', '/api/orders', { items: [{ sku, quantity: 1 }] });
+
+  function graphql(cookie: string | null, query: string, from = origin) {
+    return fetch(`${origin}/api/orders/graphql`, {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/json',
+        Origin: from,
+        ...(cookie && { Cookie: cookie }),
+      },
+      body: JSON.stringify({ query }),
+    }).then(async (response) => ({
+      status: response.status,
+      body: (await response.json()) as {
+        data?: Record<string, unknown> | null;
+        errors?: { extensions: { code: string } }[];
+      },
+    }));
+  }
+
+  function socket(headers: Record<string, string>) {
+    const opened = openSocket(socketUrl, headers);
+    sockets.push(opened.ws);
+    return opened;
+  }
+
+  /** An authenticated socket: its owner's next order reaches it (the probe keeps retrying). */
+  async function liveSocket(cookie: string) {
+    const live = socket({ Cookie: cookie, Origin: origin });
+    await live.opened;
+    await eventually(async () => {
+      await placeOrder(cookie, 'PROBE');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      return live.frames.length > 0;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    live.frames.length = 0;
+    return live;
+  }
+
+  describe('GET /api/orders?limit=&cursor=', () => {
+    it('walks ~120 orders page by page while more are placed: no duplicate, none skipped', async () => {
+      const cookie = await login('alice');
+      for (let burst = 0; burst < 12; burst++) {
+        await Promise.all(
+          Array.from({ length: 10 }, (_, i) => placeOrder(cookie, `P-${burst}-${i}`)),
+        );
+      }
+      const everything = await send(cookie, 'GET', '/api/orders?limit=200');
+      const existing = ((await everything.json()) as ListedOrder[]).map((order) => order.id);
+      expect(existing.length).toBeGreaterThanOrEqual(120);
+
+      const seen: string[] = [];
+      let next: string | null = '/api/orders?limit=30';
+      let pages = 0;
+      while (next) {
+        const [response]: [Response, unknown] = await Promise.all([
+          send(cookie, 'GET', next),
+          placeOrder(cookie, `DURING-${pages}`),
+        ]);
+        expect(response.status).toBe(200);
+        seen.push(...((await response.json()) as ListedOrder[]).map((order) => order.id));
+        const link: string | null = response.headers.get('link');
+        next = (link && /^<([^>]+)>; rel="next"$/.exec(link)?.[1]) || null;
+        pages++;
+      }
+      expect(new Set(seen).size).toBe(seen.length);
+      const before = new Set(existing);
+      expect(seen.filter((id) => before.has(id))).toEqual(existing);
+      expect(pages).toBeGreaterThanOrEqual(Math.ceil(existing.length / 30));
+    });
+
+    it('answers 400 to a limit out of bounds or a forged cursor, and the page still reads an array', async () => {
+      const cookie = await login('bob');
+      for (const query of ['limit=201', 'limit=0', 'limit=abc', 'cursor=%00%01', 'cursor=eyJ9']) {
+        const response = await send(cookie, 'GET', `/api/orders?${query}`);
+        expect(response.status).toBe(400);
+        expect(await response.json()).toEqual({ statusCode: 400, message: expect.any(String) });
+      }
+      const plain = await send(cookie, 'GET', '/api/orders');
+      expect(Array.isArray(await plain.json())).toBe(true);
+    });
+  });
+
+  describe('POST /api/orders/graphql', () => {
+    it('answers 200 with data to a customer: placeOrder, then myOrders', async () => {
+      const cookie = await login('bob');
+      const placed = await graphql(
+        cookie,
+        'mutation { placeOrder(items: [{ sku: "GQL-E2E", quantity: 2 }]) { id } }',
+      );
+      expect(placed.status).toBe(200);
+      const id = (placed.body.data?.['placeOrder'] as { id: string }).id;
+      const mine = await graphql(
+        cookie,
+        'query { myOrders { id items { sku quantity } createdAt } }',
+      );
+      expect(mine.body.errors).toBeUndefined();
+      expect((mine.body.data?.['myOrders'] as { id: string }[])[0]).toMatchObject({
+        id,
+        items: [{ sku: 'GQL-E2E', quantity: 2 }],
+      });
+    });
+
+    it('answers UNAUTHENTICATED without a session and FORBIDDEN without the role', async () => {
+      const anonymous = await graphql(null, 'query { myOrders { id } }');
+      expect(anonymous.body.data).toBeNull();
+      expect(anonymous.body.errors?.map((error) => error.extensions.code)).toEqual([
+        'UNAUTHENTICATED',
+      ]);
+      const admin = await graphql(
+        await login('admin'),
+        'mutation { placeOrder(items: [{ sku: "X", quantity: 1 }]) { id } }',
+      );
+      expect(admin.body.data).toBeNull();
+      expect(admin.body.errors?.map((error) => error.extensions.code)).toEqual(['FORBIDDEN']);
+    });
+
+    it('refuses a cookie mutation from a foreign origin, and one sent over GET', async () => {
+      const cookie = await login('alice');
+      const mutation = 'mutation { placeOrder(items: [{ sku: "CSRF", quantity: 1 }]) { id } }';
+      const foreign = await graphql(cookie, mutation, 'https://evil.example');
+      expect(foreign.body.data).toBeNull();
+      expect(foreign.body.errors?.map((error) => error.extensions.code)).toEqual(['FORBIDDEN']);
+      const overGet = await fetch(
+        `${origin}/api/orders/graphql?query=${encodeURIComponent(mutation)}`,
+        { headers: { Cookie: cookie, 'apollo-require-preflight': 'true' } },
+      );
+      expect(overGet.status).toBeGreaterThanOrEqual(400);
+      const mine = await send(cookie, 'GET', '/api/orders?limit=200');
+      expect(JSON.stringify(await mine.json())).not.toContain('CSRF');
+    });
+  });
+
+  describe('GET /api/orders/ws', () => {
+    it('closes a handshake without a session, or with a cookie from a foreign origin, with 4401', async () => {
+      expect((await socket({ Origin: origin }).closed).code).toBe(4401);
+      const cookie = await login('alice');
+      expect((await socket({ Cookie: cookie, Origin: 'https://evil.example' }).closed).code).toBe(
+        4401,
+      );
+    });
+
+    it('pushes a placed order to its owner only', async () => {
+      const alice = await login('alice');
+      const bob = await login('bob');
+      const aliceLive = await liveSocket(alice);
+      const bobLive = await liveSocket(bob);
+      const placed = (await (await placeOrder(alice, 'LIVE-1')).json()) as ListedOrder;
+      await eventually(() => aliceLive.frames.length === 1);
+      expect(aliceLive.frames[0]).toEqual({ type: 'order', order: placed });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(bobLive.frames).toEqual([]);
+    });
+
+    it('closes the socket with 4401 when its session logs out, and says how fast', async () => {
+      const delays: number[] = [];
+      for (let run = 0; run < 5; run++) {
+        const cookie = await login('alice');
+        const live = await liveSocket(cookie);
+        const loggedOutAt = performance.now();
+        const logout = await send(cookie, 'POST', '/api/auth/logout');
+        expect(logout.status).toBe(204);
+        const { code, at } = await live.closed;
+        expect(code).toBe(4401);
+        delays.push(at - loggedOutAt);
+      }
+      delays.sort((a, b) => a - b);
+      console.info(
+        `logout -> WebSocket closed 4401 through the gateway, 5 runs: ` +
+          `min ${delays[0].toFixed(1)} ms, median ${delays[2].toFixed(1)} ms, ` +
+          `max ${delays[4].toFixed(1)} ms (from sending the logout)`,
+      );
+      // The lifecycle event, not the 30 s periodic check, closes it.
+      expect(delays[4]).toBeLessThan(3000);
+    });
+  });
+});

@@ -1,0 +1,62 @@
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { ApolloServerErrorCode, unwrapResolverError } from '@apollo/server/errors';
+import { ApolloDriverConfig } from '@nestjs/apollo';
+import { Logger } from '@nestjs/common';
+import type { GraphQLFormattedError } from 'graphql';
+
+import { OrdersEnv } from '../config/orders.env';
+
+const logger = new Logger('GraphQL');
+
+/**
+ * `POST /api/orders/graphql` (Apollo on Express, code first, schema built in memory). The
+ * resolver context keeps the HTTP request, which `SessionGuard` reads the session from.
+ *
+ * - No landing page in any environment: Apollo's loads scripts from its CDN, which the
+ *   service's CSP (`script-src 'self'`) refuses anyway; introspection outside production only.
+ * - POST only: `GET /api/orders/graphql` is taken by the REST route `GET /api/orders/:id`
+ *   (registered first; 404, or 401 without a session), so GraphQL over GET never runs
+ *   anything. Apollo's CSRF prevention stays on: a POST that is not JSON (a plain form) is
+ *   refused before any resolver runs.
+ * - No automatic persisted queries, no batching (Apollo's default).
+ * - Errors carry `extensions.code` (`UNAUTHENTICATED`, `FORBIDDEN`, `BAD_REQUEST` from the
+ *   guard and the validation pipe), never a stack; an unexpected error is logged and answered
+ *   as `Internal server error`, as the REST routes do.
+ */
+export function graphqlOptions(env: OrdersEnv): ApolloDriverConfig {
+  const production = env.NODE_ENV === 'production';
+  return {
+    path: '/graphql',
+    useGlobalPrefix: true,
+    autoSchemaFile: true,
+    sortSchema: true,
+    playground: false,
+    introspection: !production,
+    csrfPrevention: true,
+    // No automatic persisted queries: nothing uses them, and their cache takes any query.
+    persistedQueries: false,
+    includeStacktraceInErrorResponses: false,
+    context: ({ req, res }: { req: IncomingMessage; res: ServerResponse }) => ({ req, res }),
+    formatError: maskUnexpected,
+  };
+}
+
+function maskUnexpected(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  const extensions = formatted.extensions ?? {};
+  // Request-level errors (no path) are Apollo's own answers to a malformed request.
+  if (
+    extensions['code'] !== ApolloServerErrorCode.INTERNAL_SERVER_ERROR ||
+    'status' in extensions ||
+    !formatted.path
+  ) {
+    return formatted;
+  }
+  const cause = unwrapResolverError(error);
+  logger.error(cause instanceof Error ? cause.stack : String(cause));
+  return {
+    message: 'Internal server error',
+    locations: formatted.locations,
+    path: formatted.path,
+    extensions: { code: ApolloServerErrorCode.INTERNAL_SERVER_ERROR },
+  };
+}

@@ -1,0 +1,36 @@
+import WebSocket from 'ws';
+
+/** A client socket that records what it receives and how it ends. */
+export interface LiveSocket {
+  ws: WebSocket;
+  frames: { type: string; order?: { id: string; userId: string } }[];
+  /** Resolves when the socket closes, with its code and the time (performance.now()). */
+  closed: Promise<{ code: number; at: number }>;
+  /** Resolves once the server accepted the upgrade (it may still close the socket). */
+  opened: Promise<void>;
+}
+
+/** Opens `url` with the given handshake headers. A refused upgrade counts as a close. */
+export function openLiveSocket(url: string, headers: Record<string, string> = {}): LiveSocket {
+  const ws = new WebSocket(url, { headers });
+  const frames: LiveSocket['frames'] = [];
+  ws.on('message', (data) => frames.push(JSON.parse(String(data))));
+  const closed = new Promise<{ code: number; at: number }>((resolve) => {
+    ws.on('close', (code) => resolve({ code, at: performance.now() }));
+    ws.on('unexpected-response', (_request, response) =>
+      resolve({ code: response.statusCode ?? 0, at: performance.now() }),
+    );
+    ws.on('error', () => undefined);
+  });
+  const opened = new Promise<void>((resolve) => ws.once('open', () => resolve()));
+  return { ws, frames, closed, opened };
+}
+
+/** Polls `check` until it holds, or fails after `timeoutMs`. */
+export async function eventually(check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

@@ -1,0 +1,215 @@
+import { INestApplication } from '@nestjs/common';
+import request from 'supertest';
+
+import { SessionService, SessionUser } from '@cloakroom/session';
+
+import { randomSuffix, sessionCookie, startOrdersApp } from './orders-app';
+
+const ORIGIN = 'http://localhost:3000';
+const PATH = '/api/orders/graphql';
+const suite = randomSuffix();
+const alice: SessionUser = { id: `alice-${suite}`, username: 'alice', roles: ['customer'] };
+const bob: SessionUser = { id: `bob-${suite}`, username: 'bob', roles: ['customer'] };
+const admin: SessionUser = { id: `admin-${suite}`, username: 'admin', roles: ['admin'] };
+const auditor: SessionUser = { id: `auditor-${suite}`, username: 'audit', roles: ['auditor'] };
+
+const MY_ORDERS = 'query { myOrders { id items { sku quantity } createdAt } }';
+const place = (sku: string, quantity = 1) =>
+  `mutation { placeOrder(items: [{ sku: "${sku}", quantity: ${quantity} }]) { id } }`;
+
+describe('POST /api/orders/graphql (PostgreSQL, Redis)', () => {
+  let app: INestApplication;
+  let http: ReturnType<typeof request>;
+  const cookies: Record<string, string> = {};
+
+  beforeAll(async () => {
+    app = await startOrdersApp({
+      ORDERS_DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      SESSION_KEY_PREFIX: `cr-test-orders-graphql-${suite}:`,
+      SESSION_ALLOWED_ORIGINS: ORIGIN,
+    });
+    http = request(app.getHttpServer());
+    for (const user of [alice, bob, admin, auditor]) {
+      cookies[user.id] = await sessionCookie(app, user);
+    }
+  });
+
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  function post(query: string, user?: SessionUser, origin: string | null = ORIGIN) {
+    const call = http.post(PATH).send({ query });
+    if (user) call.set('Cookie', cookies[user.id]);
+    if (origin) call.set('Origin', origin);
+    return call;
+  }
+
+  const codesOf = (body: { errors?: { extensions?: { code?: string } }[] }) =>
+    (body.errors ?? []).map((error) => error.extensions?.code);
+
+  it("answers 200 with data: a customer's mutation, then her orders", async () => {
+    const placed = await post(place('GQL-1', 2), alice).expect(200);
+    expect(placed.headers['content-type']).toMatch(/^application\/json/);
+    expect(placed.body.errors).toBeUndefined();
+    const id = placed.body.data.placeOrder.id;
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+
+    const listed = await post(MY_ORDERS, alice).expect(200);
+    expect(listed.body.errors).toBeUndefined();
+    expect(listed.body.data.myOrders[0]).toEqual({
+      id,
+      items: [{ sku: 'GQL-1', quantity: 2 }],
+      createdAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
+    });
+    // REST sees the same order.
+    await http.get(`/api/orders/${id}`).set('Cookie', cookies[alice.id]).expect(200);
+  });
+
+  it("shows a customer only her own orders, and an admin only theirs under 'myOrders'", async () => {
+    await post(place('GQL-BOB'), bob).expect(200);
+    const mine = (await post(MY_ORDERS, alice)).body.data.myOrders;
+    expect(
+      mine.some((order: { items: { sku: string }[] }) => order.items[0].sku === 'GQL-BOB'),
+    ).toBe(false);
+    const theirs = await post(MY_ORDERS, admin).expect(200);
+    expect(theirs.body).toEqual({ data: { myOrders: [] } });
+  });
+
+  it('answers UNAUTHENTICATED and no data without a session', async () => {
+    for (const query of [MY_ORDERS, place('GQL-ANON')]) {
+      const response = await post(query);
+      expect(response.status).toBe(200);
+      expect(response.body.data).toBeNull();
+      expect(codesOf(response.body)).toEqual(['UNAUTHENTICATED']);
+    }
+  });
+
+  it('answers UNAUTHENTICATED to an unknown bearer token', async () => {
+    const response = await http
+      .post(PATH)
+      .set('Authorization', 'Bearer nonsense')
+      .send({ query: MY_ORDERS });
+    expect(codesOf(response.body)).toEqual(['UNAUTHENTICATED']);
+    expect(response.body.data).toBeNull();
+  });
+
+  it('answers FORBIDDEN to a session without the role', async () => {
+    const listed = await post(MY_ORDERS, auditor);
+    expect(listed.body.data).toBeNull();
+    expect(codesOf(listed.body)).toEqual(['FORBIDDEN']);
+    // Placing orders is for customers.
+    const placed = await post(place('GQL-ADMIN'), admin);
+    expect(placed.body.data).toBeNull();
+    expect(codesOf(placed.body)).toEqual(['FORBIDDEN']);
+  });
+
+  it('refuses a cookie-authenticated mutation from a foreign origin, and places nothing', async () => {
+    for (const [origin, site] of [
+      ['https://evil.example', undefined],
+      [null, 'cross-site'],
+      [null, undefined],
+    ] as const) {
+      const call = post(place('GQL-EVIL'), alice, origin);
+      if (site) call.set('Sec-Fetch-Site', site);
+      const response = await call;
+      expect(response.body.data).toBeNull();
+      expect(codesOf(response.body)).toEqual(['FORBIDDEN']);
+    }
+    const mine = (await post(MY_ORDERS, alice)).body.data.myOrders;
+    expect(JSON.stringify(mine)).not.toContain('GQL-EVIL');
+  });
+
+  it('accepts a bearer mutation without an Origin header', async () => {
+    const token = cookies[bob.id].split('=')[1];
+    const response = await http
+      .post(PATH)
+      .set('Authorization', `Bearer ${token}`)
+      .send({ query: place('GQL-BEARER') })
+      .expect(200);
+    expect(response.body.data.placeOrder.id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('never runs a mutation sent over GET, even with the CSRF-prevention header', async () => {
+    for (const headers of [{}, { 'apollo-require-preflight': 'true' }]) {
+      const response = await http
+        .get(PATH)
+        .query({ query: place('GQL-GET') })
+        .set('Cookie', cookies[alice.id])
+        .set('Origin', ORIGIN)
+        .set(headers);
+      expect(response.status).toBe(404);
+      expect(response.body.data).toBeUndefined();
+    }
+    const mine = (await post(MY_ORDERS, alice)).body.data.myOrders;
+    expect(JSON.stringify(mine)).not.toContain('GQL-GET');
+  });
+
+  it('refuses a POST a plain form could send (text/plain, form-encoded) before any resolver', async () => {
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded']) {
+      const response = await http
+        .post(PATH)
+        .set('Cookie', cookies[alice.id])
+        .set('Origin', ORIGIN)
+        .set('Content-Type', type)
+        .send(JSON.stringify({ query: place('GQL-FORM') }));
+      expect(response.status).toBe(400);
+      expect(response.body.data).toBeUndefined();
+    }
+    const mine = (await post(MY_ORDERS, alice)).body.data.myOrders;
+    expect(JSON.stringify(mine)).not.toContain('GQL-FORM');
+  });
+
+  it('serves GraphQL over POST only: a GET is the REST order route, 404 for this path', async () => {
+    const response = await http
+      .get(PATH)
+      .query({ query: MY_ORDERS })
+      .set('Cookie', cookies[alice.id])
+      .set('apollo-require-preflight', 'true');
+    expect(response.status).toBe(404);
+    expect(response.body).toEqual({ statusCode: 404, message: expect.any(String) });
+  });
+
+  it.each([
+    ['a zero quantity', place('GQL-0', 0)],
+    ['a sku with spaces', place('GQL 0')],
+    ['no items', 'mutation { placeOrder(items: []) { id } }'],
+  ])('answers BAD_REQUEST to %s, and places nothing', async (_case, query) => {
+    const response = await post(query, alice).expect(200);
+    expect(response.body.data).toBeNull();
+    expect(codesOf(response.body)).toEqual(['BAD_REQUEST']);
+  });
+
+  it('answers BAD_REQUEST to a limit out of bounds', async () => {
+    const response = await post('query { myOrders(limit: 201) { id } }', alice);
+    expect(codesOf(response.body)).toEqual(['BAD_REQUEST']);
+  });
+
+  it('sends no stack trace with an error, and keeps no-store and nosniff', async () => {
+    const response = await post(place('GQL-ANON'));
+    expect(JSON.stringify(response.body)).not.toMatch(/stacktrace|\.ts:\d+/);
+    expect(response.headers['cache-control']).toBe('no-store');
+    expect(response.headers['x-content-type-options']).toBe('nosniff');
+  });
+
+  it('validates the session once per request, however many fields it asks', async () => {
+    const validate = jest.spyOn(app.get(SessionService), 'validate');
+    try {
+      const response = await post(
+        'query { a: myOrders(limit: 1) { id } b: myOrders(limit: 2) { id } }',
+        alice,
+      );
+      expect(response.body.errors).toBeUndefined();
+      expect(response.body.data.a).toHaveLength(1);
+      expect(validate).toHaveBeenCalledTimes(1);
+    } finally {
+      validate.mockRestore();
+    }
+  });
+
+  it('serves no landing page', async () => {
+    const response = await http.get(PATH).set('Accept', 'text/html');
+    expect(response.headers['content-type'] ?? '').not.toMatch(/text\/html/);
+  });
+});

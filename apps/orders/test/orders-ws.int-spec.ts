@@ -1,0 +1,190 @@
+import { AddressInfo } from 'node:net';
+import { INestApplication } from '@nestjs/common';
+import request from 'supertest';
+
+import { SessionService, SessionSockets, SessionUser } from '@cloakroom/session';
+
+import { eventually, LiveSocket, openLiveSocket } from './live-socket';
+import { randomSuffix, sessionCookie, startOrdersApp } from './orders-app';
+
+const ORIGIN = 'http://localhost:3000';
+
+interface ListedOrder {
+  id: string;
+  userId: string;
+}
+const suite = randomSuffix();
+const alice: SessionUser = { id: `alice-${suite}`, username: 'alice', roles: ['customer'] };
+const bob: SessionUser = { id: `bob-${suite}`, username: 'bob', roles: ['customer'] };
+const auditor: SessionUser = { id: `auditor-${suite}`, username: 'audit', roles: ['auditor'] };
+
+describe('GET /api/orders/ws (PostgreSQL, Redis)', () => {
+  let app: INestApplication;
+  let http: ReturnType<typeof request>;
+  let url: string;
+  let sockets: SessionSockets;
+  const open: LiveSocket[] = [];
+
+  beforeAll(async () => {
+    app = await startOrdersApp({
+      ORDERS_DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      SESSION_KEY_PREFIX: `cr-test-orders-ws-${suite}:`,
+      SESSION_ALLOWED_ORIGINS: ORIGIN,
+    });
+    await app.listen(0, '127.0.0.1');
+    const { port } = app.getHttpServer().address() as AddressInfo;
+    url = `ws://127.0.0.1:${port}/api/orders/ws`;
+    http = request(app.getHttpServer());
+    sockets = app.get(SessionSockets);
+  });
+
+  // The server sees a terminated socket close a little later: wait, so that the next test's
+  // count of registered sockets starts from a settled number.
+  afterEach(async () => {
+    for (const socket of open.splice(0)) socket.ws.terminate();
+    await eventually(() => sockets.size === 0);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  function connect(headers: Record<string, string>): LiveSocket {
+    const socket = openLiveSocket(url, headers);
+    open.push(socket);
+    return socket;
+  }
+
+  /** A socket whose handshake the server has accepted and registered. */
+  async function authenticated(headers: Record<string, string>): Promise<LiveSocket> {
+    const before = sockets.size;
+    const socket = connect(headers);
+    await socket.opened;
+    await eventually(() => sockets.size > before);
+    return socket;
+  }
+
+  const withCookie = (cookie: string) => ({ Cookie: cookie, Origin: ORIGIN });
+
+  it('closes a handshake without a session with 4401', async () => {
+    expect((await connect({ Origin: ORIGIN }).closed).code).toBe(4401);
+    expect((await connect({ Authorization: 'Bearer nonsense' }).closed).code).toBe(4401);
+  });
+
+  it('closes a cookie handshake from a foreign origin, or without one, with 4401', async () => {
+    const cookie = await sessionCookie(app, alice);
+    expect((await connect({ Cookie: cookie, Origin: 'https://evil.example' }).closed).code).toBe(
+      4401,
+    );
+    expect((await connect({ Cookie: cookie }).closed).code).toBe(4401);
+    expect(sockets.socketsOf(alice.id)).toHaveLength(0);
+  });
+
+  it('accepts a bearer handshake without an Origin', async () => {
+    const cookie = await sessionCookie(app, alice);
+    await authenticated({ Authorization: `Bearer ${cookie.split('=')[1]}` });
+  });
+
+  it("pushes a placed order to all its owner's sockets, REST or GraphQL, and to no one else", async () => {
+    const aliceCookie = await sessionCookie(app, alice);
+    const bobCookie = await sessionCookie(app, bob);
+    const aliceTab1 = await authenticated(withCookie(aliceCookie));
+    const aliceTab2 = await authenticated(withCookie(await sessionCookie(app, alice)));
+    const bobTab = await authenticated(withCookie(bobCookie));
+
+    const rest = await http
+      .post('/api/orders')
+      .set('Cookie', aliceCookie)
+      .set('Origin', ORIGIN)
+      .send({ items: [{ sku: 'WS-1', quantity: 3 }] })
+      .expect(201);
+    const graphql = await http
+      .post('/api/orders/graphql')
+      .set('Cookie', aliceCookie)
+      .set('Origin', ORIGIN)
+      .send({ query: 'mutation { placeOrder(items: [{ sku: "WS-2", quantity: 1 }]) { id } }' })
+      .expect(200);
+    const ids = [rest.body.id, graphql.body.data.placeOrder.id];
+
+    for (const tab of [aliceTab1, aliceTab2]) {
+      await eventually(() => tab.frames.length === 2);
+      expect(tab.frames.map((frame) => frame.order?.id)).toEqual(ids);
+    }
+    expect(aliceTab1.frames[0]).toEqual({
+      type: 'order',
+      order: { ...rest.body, createdAt: rest.body.createdAt },
+    });
+    // Bob's own order reaches him: his socket works, and heard nothing of Alice's.
+    await http
+      .post('/api/orders')
+      .set('Cookie', bobCookie)
+      .set('Origin', ORIGIN)
+      .send({ items: [{ sku: 'WS-BOB', quantity: 1 }] })
+      .expect(201);
+    await eventually(() => bobTab.frames.length === 1);
+    expect(bobTab.frames[0].order?.userId).toBe(bob.id);
+  });
+
+  it('closes the socket with 4401 when its session is revoked, and only that one', async () => {
+    const cookie = await sessionCookie(app, alice);
+    const other = await authenticated(withCookie(await sessionCookie(app, alice)));
+    const socket = await authenticated(withCookie(cookie));
+    const revokedAt = performance.now();
+    await app.get(SessionService).revoke(cookie.split('=')[1]);
+    const { code, at } = await socket.closed;
+    expect(code).toBe(4401);
+    const delayMs = at - revokedAt;
+    // The event reaches the socket through the lifecycle stream, not the periodic check.
+    expect(delayMs).toBeLessThan(2000);
+    console.info(`ws revocation -> close 4401 in ${delayMs.toFixed(1)} ms`);
+    expect(other.ws.readyState).toBe(other.ws.OPEN);
+  });
+
+  it('closes every socket of a user whose sessions are all revoked', async () => {
+    const tabs = [
+      await authenticated(withCookie(await sessionCookie(app, bob))),
+      await authenticated(withCookie(await sessionCookie(app, bob))),
+    ];
+    await app.get(SessionService).revokeAllForUser(bob.id);
+    for (const tab of tabs) {
+      expect((await tab.closed).code).toBe(4401);
+    }
+  });
+
+  it('answers a "recent" message under the list\'s roles, checked per message', async () => {
+    const aliceCookie = await sessionCookie(app, alice);
+    await http
+      .post('/api/orders')
+      .set('Cookie', aliceCookie)
+      .set('Origin', ORIGIN)
+      .send({ items: [{ sku: 'WS-RECENT', quantity: 1 }] })
+      .expect(201);
+    const customer = await authenticated(withCookie(aliceCookie));
+    customer.ws.send(JSON.stringify({ event: 'recent' }));
+    await eventually(() => customer.frames.length === 1);
+    const answer = customer.frames[0] as unknown as { event: string; data: ListedOrder[] };
+    expect(answer.event).toBe('recent');
+    expect(answer.data.length).toBeGreaterThan(0);
+    expect(answer.data.every((order) => order.userId === alice.id)).toBe(true);
+
+    const outsider = await authenticated(withCookie(await sessionCookie(app, auditor)));
+    outsider.ws.send(JSON.stringify({ event: 'recent' }));
+    await eventually(() => outsider.frames.length === 1);
+    expect(outsider.frames[0]).toMatchObject({
+      event: 'exception',
+      data: { status: 403, pattern: 'recent' },
+    });
+    expect(outsider.ws.readyState).toBe(outsider.ws.OPEN);
+  });
+
+  it('never answers a message of a revoked session: the socket closes with 4401', async () => {
+    const cookie = await sessionCookie(app, bob);
+    const socket = await authenticated(withCookie(cookie));
+    // Revoked behind the lifecycle stream's back: the next message finds it out.
+    await app.get(SessionService).revoke(cookie.split('=')[1]);
+    socket.ws.send(JSON.stringify({ event: 'recent' }));
+    expect((await socket.closed).code).toBe(4401);
+    expect(socket.frames).toEqual([]);
+  });
+});

@@ -1,0 +1,162 @@
+import type { IncomingMessage } from 'node:http';
+
+import { Test } from '@nestjs/testing';
+
+import { SessionEvents } from '../session.constants';
+import { SessionModule } from '../session.module';
+import { SessionService } from '../session.service';
+import type { Session } from '../session.types';
+import { InMemorySessionStore } from '../store/in-memory/in-memory-session.store';
+import { parseToken, SessionRef } from '../token/session.token';
+import type { SessionSocket } from './session-socket.interface';
+import { SessionSockets } from './session-sockets.service';
+
+class FakeSocket implements SessionSocket {
+  readyState = 1;
+  closedWith?: { code?: number; reason?: string };
+  private readonly onClose: (() => void)[] = [];
+
+  readonly sent: string[] = [];
+
+  send(data: string): void {
+    this.sent.push(data);
+  }
+
+  close(code?: number, reason?: string): void {
+    this.closedWith ??= { code, reason };
+    this.readyState = 3;
+    for (const listener of this.onClose.splice(0)) listener();
+  }
+
+  once(_event: 'close', listener: () => void): void {
+    this.onClose.push(listener);
+  }
+}
+
+const ORIGIN = 'http://localhost:3000';
+
+function refOf(token: string): SessionRef {
+  const ref = parseToken(token);
+  if (!ref) throw new Error('malformed token');
+  return ref;
+}
+const upgrade = (headers: Record<string, string>) => ({ headers }) as unknown as IncomingMessage;
+const alice = { id: 'u-alice', username: 'alice', roles: ['customer'] };
+
+describe('SessionSockets', () => {
+  let sockets: SessionSockets;
+  let sessions: SessionService;
+  let store: InMemorySessionStore;
+
+  beforeEach(async () => {
+    store = new InMemorySessionStore();
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        SessionModule.forRoot({ store, allowedOrigins: [ORIGIN], sockets: { checkInterval: 60 } }),
+      ],
+    }).compile();
+    sockets = moduleRef.get(SessionSockets);
+    sessions = moduleRef.get(SessionService);
+  });
+
+  afterEach(() => sockets.onModuleDestroy());
+
+  it('keeps the session and its token on the socket and registers it', async () => {
+    const { token, session } = await sessions.create(alice);
+    const client = new FakeSocket() as FakeSocket & SessionSocket;
+    const accepted = await sockets.authenticate(
+      client,
+      upgrade({ cookie: `cr_session=${token}`, origin: ORIGIN }),
+    );
+    expect(accepted?.id).toBe(session.id);
+    expect(client.session?.id).toBe(session.id);
+    expect(client.sessionToken).toEqual({ token, source: 'cookie' });
+    expect(sockets.socketsOf(alice.id)).toEqual([client]);
+    client.close();
+    expect(sockets.socketsOf(alice.id)).toEqual([]);
+  });
+
+  it.each([
+    ['no token', () => ({})],
+    ['a malformed token', () => ({ authorization: 'Bearer nope' })],
+  ])('closes with 4401 a handshake with %s', async (_name, headers) => {
+    const client = new FakeSocket();
+    await expect(sockets.authenticate(client, upgrade(headers()))).resolves.toBeNull();
+    expect(client.closedWith).toEqual({ code: 4401, reason: 'Authentication required' });
+    expect(sockets.size).toBe(0);
+  });
+
+  it.each([
+    ['a foreign Origin', { origin: 'https://evil.example' }],
+    ['no Origin', {}],
+    ['Origin null', { origin: 'null' }],
+  ])('refuses a cookie handshake with %s, before any store call', async (_name, headers) => {
+    const { token } = await sessions.create(alice);
+    const validate = jest.spyOn(sessions, 'validate');
+    const client = new FakeSocket();
+    await sockets.authenticate(client, upgrade({ cookie: `cr_session=${token}`, ...headers }));
+    expect(client.closedWith).toEqual({ code: 4401, reason: 'Origin not allowed' });
+    expect(validate).not.toHaveBeenCalled();
+  });
+
+  it('closes with 1013 when the store does not answer, without rejecting', async () => {
+    const { token } = await sessions.create(alice);
+    store.failing = true;
+    const client = new FakeSocket();
+    await expect(
+      sockets.authenticate(client, upgrade({ authorization: `Bearer ${token}` })),
+    ).resolves.toBeNull();
+    expect(client.closedWith?.code).toBe(1013);
+  });
+
+  it('closes a socket whose session ended while its handshake was validating', async () => {
+    const { token, session } = await sessions.create(alice);
+    let release!: (value: Session | null) => void;
+    jest
+      .spyOn(sessions, 'validate')
+      .mockReturnValueOnce(new Promise<Session | null>((resolve) => (release = resolve)));
+    const client = new FakeSocket();
+    const handshake = sockets.authenticate(client, upgrade({ authorization: `Bearer ${token}` }));
+    sockets['applyEvent']({
+      id: '1-0',
+      at: Date.now(),
+      type: SessionEvents.revoked,
+      actor: null,
+      userId: alice.id,
+      sessionId: session.id,
+    });
+    release(session);
+    await expect(handshake).resolves.toBeNull();
+    expect(client.closedWith?.code).toBe(4401);
+    expect(sockets.size).toBe(0);
+  });
+
+  it('does not register a socket the client closed during the handshake', async () => {
+    const { token } = await sessions.create(alice);
+    const client = new FakeSocket();
+    const handshake = sockets.authenticate(client, upgrade({ authorization: `Bearer ${token}` }));
+    client.close(1000);
+    await expect(handshake).resolves.toBeNull();
+    expect(sockets.size).toBe(0);
+  });
+
+  it('closes on checkAll the sockets whose session the store no longer holds', async () => {
+    const gone = await sessions.create(alice);
+    const kept = await sessions.create(alice);
+    const [a, b] = [new FakeSocket(), new FakeSocket()];
+    await sockets.authenticate(a, upgrade({ authorization: `Bearer ${gone.token}` }));
+    await sockets.authenticate(b, upgrade({ authorization: `Bearer ${kept.token}` }));
+    await store.revoke(refOf(gone.token));
+    await sockets.checkAll();
+    expect(a.closedWith).toEqual({ code: 4401, reason: 'Session ended' });
+    expect(b.closedWith).toBeUndefined();
+  });
+
+  it('does not slide the idle timeout in its periodic check', async () => {
+    const { token } = await sessions.create(alice);
+    await sockets.authenticate(new FakeSocket(), upgrade({ authorization: `Bearer ${token}` }));
+    const validate = jest.spyOn(sessions, 'validate');
+    await sockets.checkAll();
+    expect(validate).not.toHaveBeenCalled();
+  });
+});
