@@ -211,6 +211,12 @@ function closeReauth(outcome) {
   else settle.reject(new ReauthCancelled());
 }
 
+/**
+ * The re-authentication in flight, if any: it rotates the session, and the orders socket of the
+ * old id may close (4401) before its answer sets the new cookie.
+ */
+let rotation = null;
+
 $('#reauth-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   const form = event.target;
@@ -219,7 +225,8 @@ $('#reauth-form').addEventListener('submit', async (event) => {
   error.hidden = true;
   form.querySelector('button[type=submit]').disabled = true;
   try {
-    await request('POST', '/api/auth/reauthenticate', { password });
+    rotation = request('POST', '/api/auth/reauthenticate', { password });
+    await rotation;
     closeReauth('done');
   } catch (failure) {
     form.elements.password.value = '';
@@ -232,6 +239,7 @@ $('#reauth-form').addEventListener('submit', async (event) => {
     error.hidden = false;
     form.elements.password.focus();
   } finally {
+    rotation = null;
     form.querySelector('button[type=submit]').disabled = false;
   }
 });
@@ -516,7 +524,8 @@ const STABLE_MS = 5000;
  * The orders service's WebSocket (`/api/orders/ws`, on the page's own origin: the browser
  * sends the session cookie and the `Origin` the service checks). It pushes the orders this
  * user places anywhere, and closes with 4401 the moment the session ends (revoked on another
- * device, say): the page goes back to the login form then, without waiting for a click.
+ * device, say): once the session read confirms it, the page goes back to the login form,
+ * without waiting for a click.
  * Any other close (a restart, the network) is retried with a doubling wait, and the list is
  * read again on reconnecting, for the orders placed meanwhile.
  */
@@ -564,7 +573,7 @@ class LiveOrders {
       if (this.socket !== socket) return;
       this.socket = null;
       if (event.code === SESSION_ENDED) {
-        this.sessionEnded();
+        this.confirmEnded();
         return;
       }
       if (openedAt !== null && Date.now() - openedAt >= STABLE_MS) {
@@ -602,6 +611,24 @@ class LiveOrders {
     } catch (error) {
       if (error instanceof ApiError && error.status === 401) this.sessionEnded();
     }
+  }
+
+  /**
+   * 4401 closes the socket of a session id that stopped working, and a re-authentication or
+   * a password change does that too: it rotates the session to a new id and cookie. One read
+   * of the session tells the two apart: 401, the session ended; otherwise reconnect at once
+   * with the new cookie.
+   */
+  async confirmEnded() {
+    await rotation?.catch(() => undefined);
+    try {
+      await request('GET', '/api/auth/session');
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) this.sessionEnded();
+      else this.retry();
+      return;
+    }
+    if (me && this.socket === null && this.timer === null) this.connect();
   }
 
   sessionEnded() {
