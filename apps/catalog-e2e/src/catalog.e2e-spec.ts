@@ -1,19 +1,37 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
+import { Test } from '@nestjs/testing';
+import { firstValueFrom } from 'rxjs';
+
 import { BuiltApp, freePort, RunningApp, waitForStatus } from '@cloakroom/e2e-support';
-import { makeDevCertificates } from '@cloakroom/session/testing';
+import {
+  InMemorySessionStore,
+  SESSION_ASSERTION_FIELD,
+  SessionAssertions,
+  SessionModule,
+  SessionService,
+} from '@cloakroom/session';
+import { makeAssertionKeys, makeDevCertificates } from '@cloakroom/session/testing';
+
+const alice = { id: 'u-alice', username: 'alice', roles: ['customer'] };
 
 describe('the built catalog service', () => {
   const dir = mkdtempSync(join(tmpdir(), 'catalog-e2e-'));
-  const certificates = makeDevCertificates(join(dir, 'certs'), ['catalog']);
+  const certificates = makeDevCertificates(join(dir, 'certs'), ['catalog', 'orders'], ['catalog']);
+  const ordersKeys = makeAssertionKeys(join(dir, 'certs'), 'orders');
   const catalog = new BuiltApp('catalog');
-  // The session RPC's mutual TLS: catalog reads its client certificate at start-up.
+  // The session RPC's mutual TLS, its own RPC's, and orders' assertion key: read at start-up.
   const tls = {
     AUTH_RPC_CA: certificates.ca,
     AUTH_RPC_CLIENT_CERT: certificates.clients['catalog'].cert,
     AUTH_RPC_CLIENT_KEY: certificates.clients['catalog'].key,
+    CATALOG_RPC_CLIENT_CA: certificates.ca,
+    CATALOG_RPC_SERVER_CERT: certificates.servers['catalog'].cert,
+    CATALOG_RPC_SERVER_KEY: certificates.servers['catalog'].key,
+    SESSION_ASSERTION_TRUST: `orders:orders-1:${ordersKeys.publicKey}`,
   };
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -64,21 +82,92 @@ describe('the built catalog service', () => {
     ]);
   });
 
+  it('exits 1 with one line naming the setting when a trusted assertion key is missing', async () => {
+    const missing = join(dir, 'missing.pub');
+    const result = await catalog.runToExit(
+      {
+        ...tls,
+        SESSION_ASSERTION_TRUST: `orders:orders-1:${missing}`,
+        CATALOG_PORT: String(await freePort()),
+      },
+      dir,
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(
+        /^catalog: cannot start: SESSION_ASSERTION_TRUST: cannot read .*missing\.pub \(ENOENT\)/,
+      ),
+    ]);
+  });
+
   describe('started while the auth service is not running', () => {
     let running: RunningApp | undefined;
     let base: string;
+    let rpc: ClientProxy;
+
+    const prices = (payload: object) =>
+      firstValueFrom(rpc.send<unknown>('catalog.prices', payload)).then(
+        () => 'accepted',
+        (error: unknown) => error,
+      );
 
     beforeAll(async () => {
       const port = await freePort();
+      const rpcPort = await freePort();
       base = `http://127.0.0.1:${port}`;
       running = catalog.start(
-        { ...tls, CATALOG_PORT: String(port), AUTH_RPC_PORT: String(await freePort()) },
+        {
+          ...tls,
+          CATALOG_PORT: String(port),
+          CATALOG_RPC_PORT: String(rpcPort),
+          AUTH_RPC_PORT: String(await freePort()),
+        },
         dir,
       );
       await waitForStatus(`${base}/api/catalog/products`, 200);
+      rpc = ClientProxyFactory.create({
+        transport: Transport.TCP,
+        options: {
+          host: '127.0.0.1',
+          port: rpcPort,
+          tlsOptions: certificates.remoteTls('orders'),
+        },
+      });
     });
 
-    afterAll(() => running?.stop());
+    afterAll(async () => {
+      await rpc?.close();
+      await running?.stop();
+    });
+
+    it('refuses a price quote without a session assertion', async () => {
+      expect(await prices({ skus: ['TEA-EARL-GREY'] })).toMatchObject({
+        status: 401,
+        error: 'unauthenticated',
+      });
+    });
+
+    it('answers 503, never a quote, to a valid assertion whose session it cannot check', async () => {
+      const moduleRef = await Test.createTestingModule({
+        imports: [
+          SessionModule.forRoot({
+            store: new InMemorySessionStore(),
+            assertions: {
+              service: 'orders',
+              signingKey: { kid: 'orders-1', privateKey: readFileSync(ordersKeys.privateKey) },
+            },
+          }),
+        ],
+      }).compile();
+      const { session } = await moduleRef
+        .init()
+        .then((ref) => ref.get(SessionService).create(alice));
+      const assertion = moduleRef.get(SessionAssertions).sign(session, 'catalog');
+      expect(
+        await prices({ skus: ['TEA-EARL-GREY'], [SESSION_ASSERTION_FIELD]: assertion }),
+      ).toMatchObject({ status: 503, error: 'session_store_unavailable' });
+      await moduleRef.close();
+    });
 
     it('serves the seeded products: public reads need no session service', async () => {
       const response = await fetch(`${base}/api/catalog/products`);

@@ -1,5 +1,6 @@
 import { bootstrapService } from '@cloakroom/service-kit';
 
 import { AppModule } from './app/app.module';
+import { catalogService } from './app/app.setup';
 
-bootstrapService({ name: 'catalog', module: AppModule.forRoot(), port: 'CATALOG_PORT' });
+bootstrapService({ ...catalogService, module: AppModule.forRoot(), port: 'CATALOG_PORT' });

@@ -7,8 +7,10 @@ import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 
+import { freePort } from '@cloakroom/e2e-support';
 import { configureServiceApp } from '@cloakroom/service-kit';
 import {
+  IssuedSession,
   SessionCookieService,
   SessionModule,
   SessionRpcModule,
@@ -16,15 +18,26 @@ import {
   SessionService,
   SessionUser,
 } from '@cloakroom/session';
-import { DevCertificates, makeDevCertificates } from '@cloakroom/session/testing';
+import {
+  AssertionKeyFiles,
+  DevCertificates,
+  makeAssertionKeys,
+  makeDevCertificates,
+} from '@cloakroom/session/testing';
 
 import { AppModule } from '../src/app/app.module';
+import { catalogService } from '../src/app/app.setup';
 
-/** Starts the catalog app in-process with the given settings (they win over the environment). */
+/**
+ * Starts the catalog app in-process with the given settings (they win over the environment),
+ * its RPC for other services included (`CATALOG_RPC_PORT`, which `StandInAuth.clientEnv`
+ * sets to a free port with its certificates).
+ */
 export async function startCatalogApp(env: Record<string, string>): Promise<INestApplication> {
   const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(env)] }).compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({ logger: false });
-  await configureServiceApp(app, { name: 'catalog' }).init();
+  await configureServiceApp(app, catalogService).init();
+  await app.startAllMicroservices();
   return app;
 }
 
@@ -36,24 +49,48 @@ export async function startCatalogApp(env: Record<string, string>): Promise<INes
 export class StandInAuth {
   private rpc?: INestMicroservice;
   private readonly certificatesDir = mkdtempSync(join(tmpdir(), 'catalog-certs-'));
-  private readonly certificates: DevCertificates = makeDevCertificates(this.certificatesDir, [
-    'catalog',
-  ]);
+  /** Catalog's client certificate for auth, orders' for catalog's RPC, catalog's server one. */
+  readonly certificates: DevCertificates = makeDevCertificates(
+    this.certificatesDir,
+    ['catalog', 'orders'],
+    ['catalog'],
+  );
+  /** Orders' session assertion keys, which catalog trusts. */
+  readonly ordersKeys: AssertionKeyFiles = makeAssertionKeys(this.certificatesDir, 'orders');
 
   constructor(
     readonly port: number,
     private readonly redisUrl: string,
     private readonly keyPrefix: string,
+    /** Where catalog's own RPC listens. */
+    readonly catalogRpcPort: number,
   ) {}
 
-  /** The settings that give catalog its client certificate for this stand-in. */
+  /**
+   * The settings that point catalog at this stand-in with its client certificate, its RPC's
+   * certificates, and orders' assertion key to trust.
+   */
   get clientEnv(): Record<string, string> {
-    const { ca, clients } = this.certificates;
+    const { ca, clients, servers } = this.certificates;
     return {
+      AUTH_RPC_HOST: '127.0.0.1',
+      AUTH_RPC_PORT: String(this.port),
       AUTH_RPC_CA: ca,
       AUTH_RPC_CLIENT_CERT: clients['catalog'].cert,
       AUTH_RPC_CLIENT_KEY: clients['catalog'].key,
+      CATALOG_RPC_PORT: String(this.catalogRpcPort),
+      CATALOG_RPC_CLIENT_CA: ca,
+      CATALOG_RPC_SERVER_CERT: servers['catalog'].cert,
+      CATALOG_RPC_SERVER_KEY: servers['catalog'].key,
+      SESSION_ASSERTION_TRUST: `orders:orders-1:${this.ordersKeys.publicKey}`,
     };
+  }
+
+  /** A stand-in on free ports (its RPC and catalog's), started. */
+  static async started(redisUrl: string, keyPrefix: string): Promise<StandInAuth> {
+    const auth = new StandInAuth(await freePort(), redisUrl, keyPrefix, await freePort());
+    await auth.start();
+    return auth;
   }
 
   async start(): Promise<void> {
@@ -62,7 +99,10 @@ export class StandInAuth {
         SessionModule.forRoot({ redis: { url: this.redisUrl }, keyPrefix: this.keyPrefix }),
         SessionRpcModule.register({
           capabilities: {
-            catalog: { calls: ['validate'], fields: ['id', 'userId', 'username', 'roles'] },
+            catalog: {
+              calls: ['validate', 'get'],
+              fields: ['id', 'userId', 'username', 'roles'],
+            },
           },
         }),
       ],
@@ -86,6 +126,17 @@ export class StandInAuth {
   async dispose(): Promise<void> {
     await this.stop();
     rmSync(this.certificatesDir, { recursive: true, force: true });
+  }
+
+  /** A session for `user`, issued the way auth's login does. */
+  issue(user: SessionUser): Promise<IssuedSession> {
+    if (!this.rpc) throw new Error('stand-in auth is not running');
+    return this.rpc.get(SessionService).create(user, { userAgent: 'e2e' });
+  }
+
+  /** Revokes a session, as a logout does. */
+  async revoke(token: string): Promise<void> {
+    await this.rpc?.get(SessionService).revoke(token);
   }
 
   /** Logs a user in and returns the cookie a browser would send to the catalog. */

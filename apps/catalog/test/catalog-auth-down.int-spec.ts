@@ -20,12 +20,10 @@ describe('catalog when the auth service or its Redis goes down (SQLite)', () => 
 
   beforeAll(async () => {
     redis = await startRedisServer(await freePort());
-    auth = new StandInAuth(await freePort(), redis.url, 'cr:');
-    await auth.start();
+    auth = await StandInAuth.started(redis.url, 'cr:');
     app = await startCatalogApp({
       NODE_ENV: 'development',
       CATALOG_DATABASE_URL: `sqlite:${join(dir, 'catalog.sqlite')}`,
-      AUTH_RPC_PORT: String(auth.port),
       ...auth.clientEnv,
       SESSION_ALLOWED_ORIGINS: ORIGIN,
     });

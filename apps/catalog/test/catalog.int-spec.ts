@@ -1,7 +1,6 @@
 import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 
-import { freePort } from '@cloakroom/e2e-support';
 import { SessionUser } from '@cloakroom/session';
 
 import { randomSuffix, StandInAuth, startCatalogApp } from './catalog-app';
@@ -19,12 +18,9 @@ describe('catalog (PostgreSQL, sessions through the auth RPC)', () => {
   let adminCookie: string;
 
   beforeAll(async () => {
-    auth = new StandInAuth(await freePort(), 'redis://127.0.0.1:6379', `cr-test-catalog-${suite}:`);
-    await auth.start();
+    auth = await StandInAuth.started('redis://127.0.0.1:6379', `cr-test-catalog-${suite}:`);
     app = await startCatalogApp({
       CATALOG_DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test',
-      AUTH_RPC_HOST: '127.0.0.1',
-      AUTH_RPC_PORT: String(auth.port),
       ...auth.clientEnv,
       SESSION_ALLOWED_ORIGINS: ORIGIN,
     });

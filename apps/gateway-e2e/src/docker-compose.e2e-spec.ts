@@ -62,19 +62,33 @@ describe('docker/', () => {
     ]);
   });
 
-  it('gives auth and catalog the session RPC certificates, each only its own', () => {
+  it('gives auth, catalog and orders their RPC certificates and keys, each only its own', () => {
     expect(serviceBlock(config, 'certs')).toContain('make-dev-certs.sh');
-    for (const [service, other] of [
-      ['auth', 'catalog'],
-      ['catalog', 'auth'],
-    ]) {
+    const services = ['auth', 'catalog', 'orders'];
+    for (const service of services) {
       const block = serviceBlock(config, service);
+      const others = services.filter((other) => other !== service).map((other) => `${other}-certs`);
       expect(block).toMatch(/\n\s+certs:\n\s+condition: service_completed_successfully/);
       expect(block).toContain(`- ${service}-certs:/certs:ro`);
-      expect(block).not.toMatch(new RegExp(`dev-ca|${other}-certs`));
+      expect(block).not.toMatch(new RegExp(`dev-ca|${others.join('|')}`));
     }
     expect(serviceBlock(config, 'auth')).toContain('AUTH_RPC_SERVER_KEY: /certs/auth.key');
     expect(serviceBlock(config, 'catalog')).toContain('AUTH_RPC_CLIENT_KEY: /certs/catalog.key');
+    expect(serviceBlock(config, 'catalog')).toContain(
+      'SESSION_ASSERTION_TRUST: orders:orders-1:/certs/orders-assertion.pub',
+    );
+    expect(serviceBlock(config, 'orders')).toContain(
+      'SESSION_ASSERTION_KEY: /certs/orders-assertion.key',
+    );
+    // Orders' signing key goes to orders alone: catalog gets the public half.
+    const copies = serviceBlock(config, 'certs')
+      .replace(/\n {6,}(?![ -])/g, ' ')
+      .split('&&')
+      .filter((step) => step.includes('orders-assertion'));
+    expect(copies).toHaveLength(2);
+    for (const copy of copies) {
+      expect(copy.includes('orders-assertion.key')).toBe(copy.includes('/orders-certs/'));
+    }
   });
 
   it.each(Object.keys(PASSWORDS))('refuses to start without %s, saying so', (name) => {
@@ -110,22 +124,23 @@ describe('docker/', () => {
     expect(serviceBlock(config, 'catalog')).not.toContain('REDIS_URL');
   });
 
-  it('keeps the gateway off the RPC and data networks, and the RPC on its own address', () => {
+  it('keeps the gateway off the RPC and data networks, and each RPC on its own address', () => {
     const networksOf = (service: string) => {
       const block = serviceBlock(config, service);
       const section = block.slice(block.indexOf('\n    networks:'));
-      return [...section.matchAll(/^ {6}(\w+):/gm)]
+      return [...section.matchAll(/^ {6}([\w-]+):/gm)]
         .map(([, name]) => name)
-        .filter((name) => ['edge', 'services', 'rpc', 'data'].includes(name))
+        .filter((name) => ['edge', 'services', 'rpc', 'catalog-rpc', 'data'].includes(name))
         .sort();
     };
     expect(networksOf('gateway')).toEqual(['edge', 'services']);
     expect(networksOf('auth')).toEqual(['data', 'rpc', 'services']);
-    expect(networksOf('catalog')).toEqual(['data', 'rpc', 'services']);
-    expect(networksOf('orders')).toEqual(['data', 'services']);
+    expect(networksOf('catalog')).toEqual(['catalog-rpc', 'data', 'rpc', 'services']);
+    expect(networksOf('orders')).toEqual(['catalog-rpc', 'data', 'services']);
     expect(networksOf('redis')).toEqual(['data']);
     expect(networksOf('postgres')).toEqual(['data']);
     expect(serviceBlock(config, 'auth')).toContain('AUTH_RPC_LISTEN_HOST: 172.30.40.10');
+    expect(serviceBlock(config, 'catalog')).toContain('CATALOG_RPC_LISTEN_HOST: 172.30.41.10');
     expect(serviceBlock(config, 'auth')).toContain('TRUST_PROXY: uniquelocal');
   });
 

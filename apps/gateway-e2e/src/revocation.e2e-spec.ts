@@ -15,23 +15,9 @@ describe('revocation through the built stack', () => {
     await stack.stop();
   });
 
-  async function login(username: string, password: string): Promise<string> {
-    const response = await fetch(`${stack.baseUrl}/api/auth/login`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ username, password, transport: 'bearer' }),
-    });
-    expect(response.status).toBe(200);
-    return ((await response.json()) as { token: string }).token;
-  }
-
-  function call(token: string, method: string, path: string, body?: unknown): Promise<Response> {
-    return fetch(`${stack.baseUrl}${path}`, {
-      method,
-      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  }
+  const login = (username: string, password: string) => stack.login(username, password);
+  const call = (token: string, method: string, path: string, body?: unknown) =>
+    stack.call(token, method, path, body);
 
   /** What each service answers this token: a live customer gets 200, 200 and 403. */
   async function answers(token: string): Promise<number[]> {

@@ -3,10 +3,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { BuiltApp, freePort, RunningApp, waitForStatus } from '@cloakroom/e2e-support';
+import { makeAssertionKeys, makeDevCertificates } from '@cloakroom/session/testing';
 
 describe('the built orders service', () => {
   const orders = new BuiltApp('orders');
   const dir = mkdtempSync(join(tmpdir(), 'orders-e2e-'));
+  // Read at start-up: orders' client certificate for catalog's RPC and its assertion key.
+  const certificates = makeDevCertificates(join(dir, 'certs'), ['orders']);
+  const link = {
+    CATALOG_RPC_CA: certificates.ca,
+    CATALOG_RPC_CLIENT_CERT: certificates.clients['orders'].cert,
+    CATALOG_RPC_CLIENT_KEY: certificates.clients['orders'].key,
+    SESSION_ASSERTION_KEY: makeAssertionKeys(join(dir, 'certs'), 'orders').privateKey,
+  };
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -14,7 +23,7 @@ describe('the built orders service', () => {
     'refuses to start with NODE_ENV=%j, in one line',
     async (value) => {
       const result = await orders.runToExit(
-        { NODE_ENV: value, ORDERS_PORT: String(await freePort()) },
+        { ...link, NODE_ENV: value, ORDERS_PORT: String(await freePort()) },
         dir,
       );
       expect(result.code).toBe(1);
@@ -26,10 +35,24 @@ describe('the built orders service', () => {
     },
   );
 
+  it('exits 1 with one line naming the setting when its assertion key is missing', async () => {
+    const missing = join(dir, 'missing.key');
+    const result = await orders.runToExit(
+      { ...link, SESSION_ASSERTION_KEY: missing, ORDERS_PORT: String(await freePort()) },
+      dir,
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(
+        /^orders: cannot start: SESSION_ASSERTION_KEY: cannot read .*missing\.key \(ENOENT\)/,
+      ),
+    ]);
+  });
+
   it('exits 1 with one line saying where Redis was looked for when it is unreachable', async () => {
     const port = await freePort();
     const result = await orders.runToExit(
-      { REDIS_URL: `redis://127.0.0.1:${port}`, ORDERS_PORT: String(await freePort()) },
+      { ...link, REDIS_URL: `redis://127.0.0.1:${port}`, ORDERS_PORT: String(await freePort()) },
       dir,
     );
     expect(result.code).toBe(1);
@@ -44,6 +67,7 @@ describe('the built orders service', () => {
     const port = await freePort();
     const result = await orders.runToExit(
       {
+        ...link,
         ORDERS_DATABASE_URL: `postgres://postgres:secret@127.0.0.1:${port}/orders`,
         ORDERS_PORT: String(await freePort()),
       },
@@ -63,7 +87,7 @@ describe('the built orders service', () => {
     beforeAll(async () => {
       const port = await freePort();
       base = `http://127.0.0.1:${port}`;
-      running = orders.start({ ORDERS_PORT: String(port) }, dir);
+      running = orders.start({ ...link, ORDERS_PORT: String(port) }, dir);
       await waitForStatus(`${base}/api/orders/health`, 200);
     });
 
@@ -87,7 +111,7 @@ describe('the built orders service', () => {
     beforeAll(async () => {
       const port = await freePort();
       base = `http://127.0.0.1:${port}`;
-      running = orders.start({ NODE_ENV: 'production', ORDERS_PORT: String(port) }, dir);
+      running = orders.start({ ...link, NODE_ENV: 'production', ORDERS_PORT: String(port) }, dir);
       await waitForStatus(`${base}/api/orders/health`, 200);
     });
 

@@ -1,16 +1,58 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { INestApplication } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 
 import { configureServiceApp } from '@cloakroom/service-kit';
 import { SessionCookieService, SessionService, SessionUser } from '@cloakroom/session';
+import {
+  AssertionKeyFiles,
+  DevCertificates,
+  makeAssertionKeys,
+  makeDevCertificates,
+} from '@cloakroom/session/testing';
 
 import { AppModule } from '../src/app/app.module';
 import { ordersService } from '../src/app/app.setup';
 
-/** Starts the orders app in-process with the given settings (they win over the environment). */
+/** Orders' link to catalog in the in-process tests: a CA, certificates and assertion keys. */
+export interface CatalogLink {
+  certificates: DevCertificates;
+  keys: AssertionKeyFiles;
+  /** The settings that give orders its client certificate and its signing key. */
+  env: Record<string, string>;
+}
+
+let link: CatalogLink | undefined;
+
+/** This test process's `CatalogLink`, made once, removed when the process exits. */
+export function catalogLink(): CatalogLink {
+  if (!link) {
+    const dir = mkdtempSync(join(tmpdir(), 'orders-link-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    const certificates = makeDevCertificates(dir, ['orders'], ['catalog']);
+    const keys = makeAssertionKeys(dir, 'orders');
+    const env = {
+      CATALOG_RPC_CA: certificates.ca,
+      CATALOG_RPC_CLIENT_CERT: certificates.clients['orders'].cert,
+      CATALOG_RPC_CLIENT_KEY: certificates.clients['orders'].key,
+      SESSION_ASSERTION_KEY: keys.privateKey,
+    };
+    link = { certificates, keys, env };
+  }
+  return link;
+}
+
+/**
+ * Starts the orders app in-process with the given settings (they win over the environment and
+ * over `catalogLink()`'s).
+ */
 export async function startOrdersApp(env: Record<string, string>): Promise<INestApplication> {
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(env)] }).compile();
+  const moduleRef = await Test.createTestingModule({
+    imports: [AppModule.forRoot({ ...catalogLink().env, ...env })],
+  }).compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({ logger: false });
   await configureServiceApp(app, ordersService).init();
   return app;

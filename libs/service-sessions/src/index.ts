@@ -11,3 +11,4 @@ export { readPemFiles } from './lib/pem-files';
 export { SessionStoreCheck } from './lib/session-store.check';
 export { SESSIONS_HEALTH_KEY } from './lib/service-health.controller';
 export { ServiceHealthModule } from './lib/service-health.module';
+export { signingAssertions, trustedAssertions } from './lib/assertion-options';

@@ -4,6 +4,7 @@ export {
   REQUEST_SESSION_PROPERTY,
   REQUEST_TOKEN_PROPERTY,
   SessionEvents,
+  SESSION_ASSERTION_FIELD,
   SessionRpc,
   SessionSocketClose,
 } from './lib/session.constants';
@@ -19,6 +20,8 @@ export {
   SessionRedisConnection,
   SessionRemoteConnection,
   SessionRemoteTls,
+  SessionAssertionKey,
+  SessionAssertionOptions,
   SessionRememberOptions,
   SessionSocketsOptions,
 } from './lib/config/session-options.interface';
@@ -40,6 +43,11 @@ export {
 export { SessionRequest } from './lib/http/session-request.interface';
 export { SessionSockets } from './lib/ws/session-sockets.service';
 export { SessionSocket } from './lib/ws/session-socket.interface';
+export {
+  MAX_ASSERTION_TTL_SECONDS,
+  SessionAssertions,
+} from './lib/assertion/session-assertions.service';
+export { SessionClient } from './lib/assertion/session-client';
 
 export {
   CreatedSession,
@@ -88,3 +96,7 @@ export { SessionUserChangedError } from './lib/errors/session-user-changed.error
 export { SessionLimitReachedError } from './lib/errors/session-limit-reached.error';
 export { SessionStoreMisconfiguredError } from './lib/errors/session-store-misconfigured.error';
 export { SessionOperationNotServedError } from './lib/errors/session-operation-not-served.error';
+export {
+  SessionAssertionRefusal,
+  SessionAssertionRefusedError,
+} from './lib/errors/session-assertion-refused.error';

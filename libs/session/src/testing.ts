@@ -2,3 +2,4 @@ export { freePort } from './testing/free-port';
 export { startRedisServer, RedisServerProcess } from './testing/redis-server';
 export { startRedisCluster, RedisClusterProcess } from './testing/redis-cluster';
 export { CertificateFiles, DevCertificates, makeDevCertificates } from './testing/dev-certificates';
+export { AssertionKeyFiles, makeAssertionKeys } from './testing/assertion-keys';

@@ -74,7 +74,7 @@ describe('RemoteSessionStore, a validator', () => {
     const { sessions } = catalog;
     const refused: Array<[string, () => Promise<unknown>]> = [
       ['create', () => sessions.create(alice)],
-      ['get', () => sessions.get(session.id)],
+      ['session.get', () => sessions.get(session.id)],
       ['revoke', () => sessions.revoke(token)],
       ['list', () => sessions.listForUser(alice.id)],
       ['revokeAll', () => sessions.revokeAllForUser(alice.id)],

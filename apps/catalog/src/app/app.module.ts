@@ -3,7 +3,11 @@ import { APP_GUARD } from '@nestjs/core';
 
 import { ServiceDatabaseModule } from '@cloakroom/database';
 import { ServiceConfigModule } from '@cloakroom/service-kit';
-import { ServiceHealthModule, sessionOptionsFromEnv } from '@cloakroom/service-sessions';
+import {
+  ServiceHealthModule,
+  sessionOptionsFromEnv,
+  trustedAssertions,
+} from '@cloakroom/service-sessions';
 import { SessionGuard, SessionModule } from '@cloakroom/session';
 
 import { CatalogEnv } from './config/catalog.env';
@@ -23,7 +27,19 @@ export class AppModule {
         ServiceConfigModule.forRoot(CatalogEnv, env),
         // Remote mode: catalog never touches Redis; each session check is one TCP call to
         // the auth service, which owns Redis.
-        SessionModule.forRootAsync({ inject: [CatalogEnv], useFactory: sessionOptionsFromEnv }),
+        // Messages from orders act for a user's session: catalog accepts orders' signed session
+        // assertions and checks each one's session through auth.
+        SessionModule.forRootAsync({
+          inject: [CatalogEnv],
+          useFactory: (env: CatalogEnv) => ({
+            ...sessionOptionsFromEnv(env),
+            assertions: trustedAssertions(
+              'catalog',
+              'SESSION_ASSERTION_TRUST',
+              env.SESSION_ASSERTION_TRUST,
+            ),
+          }),
+        }),
         ServiceDatabaseModule.forRoot({
           urlSetting: 'CATALOG_DATABASE_URL',
           entities: [Product],

@@ -8,7 +8,12 @@ import { Redis } from 'ioredis';
 
 import { BuiltApp, freePort, stopProcess, waitForStatus } from '@cloakroom/e2e-support';
 import { sessionAclRules } from '@cloakroom/session';
-import { makeDevCertificates } from '@cloakroom/session/testing';
+import {
+  AssertionKeyFiles,
+  DevCertificates,
+  makeAssertionKeys,
+  makeDevCertificates,
+} from '@cloakroom/session/testing';
 
 export const WORKSPACE_ROOT = resolve(__dirname, '../../../..');
 export const ARTIFACTS = resolve(__dirname, '../../artifacts');
@@ -27,7 +32,11 @@ export class Stack {
   readonly dir = mkdtempSync(join(tmpdir(), 'cloakroom-stack-'));
   private readonly children: ChildProcess[] = [];
   private readonly redisUsers: string[] = [];
-  ports!: Record<App | 'rpc', number>;
+  ports!: Record<App | 'rpc' | 'catalogRpc', number>;
+  /** This run's CA and certificates (`clients.orders` is orders' for catalog's RPC). */
+  certificates!: DevCertificates;
+  /** Orders' session assertion keys, which catalog trusts under the id `orders-1`. */
+  assertionKeys!: AssertionKeyFiles;
 
   /** `name` prefixes the log files written under the artifacts directory. */
   constructor(
@@ -43,6 +52,28 @@ export class Stack {
     return `http://127.0.0.1:${this.ports[app]}`;
   }
 
+  /** Logs in through the gateway as a client that is not a browser: answers the bearer token. */
+  async login(username: string, password: string): Promise<string> {
+    const response = await fetch(`${this.baseUrl}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ username, password, transport: 'bearer' }),
+    });
+    if (response.status !== 200) {
+      throw new Error(`login as ${username} answered ${response.status}`);
+    }
+    return ((await response.json()) as { token: string }).token;
+  }
+
+  /** A bearer-authenticated request through the gateway, with a JSON body if given. */
+  call(token: string, method: string, path: string, body?: unknown): Promise<Response> {
+    return fetch(`${this.baseUrl}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  }
+
   async start(): Promise<void> {
     for (const app of ['auth', 'orders', 'catalog', 'gateway'] as const) {
       const { main } = new BuiltApp(app);
@@ -56,9 +87,18 @@ export class Stack {
       catalog: await freePort(),
       gateway: await freePort(),
       rpc: await freePort(),
+      catalogRpc: await freePort(),
     };
-    // The session RPC's mutual TLS: a CA of this run's own, as `npm start` makes one.
-    const certificates = makeDevCertificates(join(this.dir, 'certs'), ['catalog']);
+    // The session RPC's and catalog RPC's mutual TLS, and orders' session assertion keys: of
+    // this run's own, as `npm start` makes them.
+    const certificates = makeDevCertificates(
+      join(this.dir, 'certs'),
+      ['catalog', 'orders'],
+      ['catalog'],
+    );
+    const assertionKeys = makeAssertionKeys(join(this.dir, 'certs'), 'orders');
+    this.certificates = certificates;
+    this.assertionKeys = assertionKeys;
     const keyPrefix = `cr-e2e-${Math.random().toString(36).slice(2, 10)}:`;
     const env: Record<string, string> = {
       AUTH_RPC_CLIENT_CA: certificates.ca,
@@ -67,6 +107,15 @@ export class Stack {
       AUTH_RPC_CA: certificates.ca,
       AUTH_RPC_CLIENT_CERT: certificates.clients['catalog'].cert,
       AUTH_RPC_CLIENT_KEY: certificates.clients['catalog'].key,
+      CATALOG_RPC_PORT: String(this.ports.catalogRpc),
+      CATALOG_RPC_CLIENT_CA: certificates.ca,
+      CATALOG_RPC_SERVER_CERT: certificates.servers['catalog'].cert,
+      CATALOG_RPC_SERVER_KEY: certificates.servers['catalog'].key,
+      CATALOG_RPC_CA: certificates.ca,
+      CATALOG_RPC_CLIENT_CERT: certificates.clients['orders'].cert,
+      CATALOG_RPC_CLIENT_KEY: certificates.clients['orders'].key,
+      SESSION_ASSERTION_KEY: assertionKeys.privateKey,
+      SESSION_ASSERTION_TRUST: `orders:orders-1:${assertionKeys.publicKey}`,
       NODE_ENV: 'development',
       // The suites log in as the demo users; a production stack turns this off.
       SEED_DEMO_USERS: 'true',

@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 
 import { BuiltApp, freePort, stopProcess, waitForStatus } from '@cloakroom/e2e-support';
 import { sessionAclRules } from '@cloakroom/session';
-import { makeDevCertificates } from '@cloakroom/session/testing';
+import { makeAssertionKeys, makeDevCertificates } from '@cloakroom/session/testing';
 
 type App = 'auth' | 'orders' | 'gateway';
 
@@ -38,7 +38,8 @@ export class OrdersStack {
       gateway: await freePort(),
       rpc: await freePort(),
     };
-    const certificates = makeDevCertificates(join(this.dir, 'certs'), []);
+    const certificates = makeDevCertificates(join(this.dir, 'certs'), ['orders']);
+    const assertionKeys = makeAssertionKeys(join(this.dir, 'certs'), 'orders');
     const keyPrefix = `cr-orders-e2e-${randomBytes(4).toString('hex')}:`;
     const env: Record<string, string> = {
       AUTH_RPC_CLIENT_CA: certificates.ca,
@@ -60,6 +61,12 @@ export class OrdersStack {
       CATALOG_URL: 'http://127.0.0.1:9',
       AUTH_DATABASE_URL: `sqlite:${join(this.dir, 'auth.sqlite')}`,
       ORDERS_DATABASE_URL: `sqlite:${join(this.dir, 'orders.sqlite')}`,
+      // Catalog is left out: its RPC port answers nothing, so quotes answer 503.
+      CATALOG_RPC_PORT: String(await freePort()),
+      CATALOG_RPC_CA: certificates.ca,
+      CATALOG_RPC_CLIENT_CERT: certificates.clients['orders'].cert,
+      CATALOG_RPC_CLIENT_KEY: certificates.clients['orders'].key,
+      SESSION_ASSERTION_KEY: assertionKeys.privateKey,
     };
     const ordersRedis = await this.createValidator(keyPrefix);
     for (const app of ['auth', 'orders', 'gateway'] as const) {

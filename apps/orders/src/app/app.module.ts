@@ -5,7 +5,11 @@ import { GraphQLModule } from '@nestjs/graphql';
 
 import { ServiceDatabaseModule } from '@cloakroom/database';
 import { ServiceConfigModule } from '@cloakroom/service-kit';
-import { ServiceHealthModule, sessionOptionsFromEnv } from '@cloakroom/service-sessions';
+import {
+  ServiceHealthModule,
+  sessionOptionsFromEnv,
+  signingAssertions,
+} from '@cloakroom/service-sessions';
 import { SessionGuard, SessionModule } from '@cloakroom/session';
 
 import { OrdersEnv } from './config/orders.env';
@@ -14,6 +18,7 @@ import { Order } from './orders/entities/order.entity';
 import { CreateOrders1764000000000 } from './orders/migrations/1764000000000-create-orders';
 import { PageOrders1764800000000 } from './orders/migrations/1764800000000-page-orders';
 import { OrdersModule } from './orders/orders.module';
+import { PricingModule } from './pricing/pricing.module';
 
 @Module({})
 export class AppModule {
@@ -26,7 +31,18 @@ export class AppModule {
       imports: [
         ServiceConfigModule.forRoot(OrdersEnv, env),
         // Direct mode: orders reads sessions straight from Redis, one round trip per request.
-        SessionModule.forRootAsync({ inject: [OrdersEnv], useFactory: sessionOptionsFromEnv }),
+        // Orders signs session assertions: its messages to catalog act for the user's session.
+        SessionModule.forRootAsync({
+          inject: [OrdersEnv],
+          useFactory: (env: OrdersEnv) => ({
+            ...sessionOptionsFromEnv(env),
+            assertions: signingAssertions(
+              'orders',
+              { SESSION_ASSERTION_KEY: env.SESSION_ASSERTION_KEY },
+              env.SESSION_ASSERTION_KEY_ID,
+            ),
+          }),
+        }),
         ServiceDatabaseModule.forRoot({
           urlSetting: 'ORDERS_DATABASE_URL',
           entities: [Order],
@@ -40,6 +56,7 @@ export class AppModule {
         }),
         // Before OrdersModule, so that /api/orders/health is not taken for an order id.
         ServiceHealthModule,
+        PricingModule,
         OrdersModule,
       ],
       providers: [{ provide: APP_GUARD, useClass: SessionGuard }],

@@ -38,6 +38,7 @@ describe('sessionOptionsFromEnv', () => {
       keyPrefix: 'cr:',
       storeTimeout: 1,
       reauthWindow: 600,
+      sockets: { checkInterval: 30 },
       cookie: { secure: false },
       allowedOrigins: ['http://localhost:3000', 'http://127.0.0.1:3000'],
     });
@@ -58,6 +59,7 @@ describe('sessionOptionsFromEnv', () => {
       },
       storeTimeout: 1,
       reauthWindow: 600,
+      sockets: { checkInterval: 30 },
       cookie: { secure: false },
       allowedOrigins: ['http://localhost:3000', 'http://127.0.0.1:3000'],
     });
@@ -78,6 +80,9 @@ describe('sessionOptionsFromEnv', () => {
     expect(sessionOptionsFromEnv(redisEnv({ SESSION_CAP_POLICY: 'evict-idlest' }))).toMatchObject({
       capPolicy: 'evict-idlest',
     });
+    expect(
+      sessionOptionsFromEnv(redisEnv({ SESSION_SOCKETS_CHECK_INTERVAL: '5' })).sockets,
+    ).toEqual({ checkInterval: 5 });
     // A remote service guards its own routes with its own window.
     expect(sessionOptionsFromEnv(remoteEnv({ SESSION_REAUTH_WINDOW: '5' })).reauthWindow).toBe(5);
   });

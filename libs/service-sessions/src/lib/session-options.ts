@@ -26,6 +26,7 @@ export function sessionOptionsFromEnv(
     allowedOrigins: listOf(env.SESSION_ALLOWED_ORIGINS),
     storeTimeout: env.SESSION_STORE_TIMEOUT,
     reauthWindow: env.SESSION_REAUTH_WINDOW,
+    sockets: { checkInterval: env.SESSION_SOCKETS_CHECK_INTERVAL },
   };
   if (isRemote(env)) {
     // Timeouts, the per-user cap and its policy, and key names are the auth service's business.

@@ -44,6 +44,12 @@ export class SessionEnv extends ServiceEnv {
   @Setting('Seconds a login or re-authentication counts as recent for @RequireRecentAuth routes')
   @IsSecondsSetting()
   SESSION_REAUTH_WINDOW = 600;
+
+  @Setting(
+    'Seconds between checks of every open WebSocket against the store: the bound when a revocation event cannot reach it',
+  )
+  @IsSecondsSetting()
+  SESSION_SOCKETS_CHECK_INTERVAL = 30;
 }
 
 /** A service that reads sessions straight from Redis (auth, orders). */

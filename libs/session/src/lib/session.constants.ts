@@ -47,9 +47,23 @@ export const SessionRpc = {
   validate: 'session.validate',
   /** `{ token, attributes, remove }`: writes app attributes of the session the token names. */
   patch: 'session.patch',
+  /**
+   * `{ id }`: the live session with that id, untouched (no idle slide), with the fields the
+   * caller may see: what a receiver of a session assertion checks it against.
+   */
+  get: 'session.get',
   /** `{}`: true while auth's store answers. */
   ping: 'session.ping',
 } as const;
+
+/**
+ * The payload property that carries a session assertion in a microservice message
+ * (`SessionClient` adds it; `SessionGuard` reads and removes it).
+ *
+ * @example
+ * proxy.send('catalog.prices', { skus, [SESSION_ASSERTION_FIELD]: assertions.sign(session, 'catalog') });
+ */
+export const SESSION_ASSERTION_FIELD = '$session';
 
 /** Injection token of the `SessionRpcOptions` (the capability table) `SessionRpcModule` serves. */
 export const SESSION_RPC_OPTIONS = Symbol('cloakroom:session-rpc-options');

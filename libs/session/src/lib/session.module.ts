@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 
+import { SessionAssertions } from './assertion/session-assertions.service';
 import { SessionCacheInvalidator } from './cache/session-cache.invalidator';
 import { SessionCache } from './cache/session.cache';
 import type { SessionModuleOptions } from './config/session-options.interface';
@@ -61,6 +62,7 @@ import { SessionSockets } from './ws/session-sockets.service';
     SessionCookieService,
     OriginPolicy,
     SessionSockets,
+    SessionAssertions,
     SessionGuard,
   ],
   exports: [
@@ -72,6 +74,7 @@ import { SessionSockets } from './ws/session-sockets.service';
     SessionCookieService,
     OriginPolicy,
     SessionSockets,
+    SessionAssertions,
     SessionGuard,
   ],
 })

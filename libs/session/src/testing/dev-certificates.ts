@@ -17,6 +17,8 @@ export interface DevCertificates {
   server: CertificateFiles;
   /** Client certificates by common name. */
   clients: Record<string, CertificateFiles>;
+  /** Server certificates of other services, by name (DNS `<name>`, `localhost`, 127.0.0.1). */
+  servers: Record<string, CertificateFiles>;
   /** PEM contents for `SessionModule`'s `remote.tls` (a `SessionRemoteTls`), for client `name`. */
   remoteTls(name: string): { ca: string; cert: string; key: string };
   /** PEM contents for `sessionRpcTransport`'s `tls`. */
@@ -27,13 +29,18 @@ export interface DevCertificates {
  * Makes a throwaway CA and certificates for the session RPC's mutual TLS with the `openssl`
  * CLI (OpenSSL 3): what `tools/dev-ca/make-dev-certs.sh` makes for `npm start`, for tests.
  * Call it once per suite with a temp dir; a second call with another dir makes a CA that
- * the first does not trust (a forger's).
+ * the first does not trust (a forger's). `servers` names other services that serve mutual TLS
+ * with the same CA (catalog's RPC); their files are `<name>-rpc.crt` / `.key`.
  *
  * @example
  * const certs = makeDevCertificates(mkdtempSync(join(tmpdir(), 'certs-')), ['catalog']);
  * SessionModule.forRoot({ remote: { host, port, tls: certs.remoteTls('catalog') } });
  */
-export function makeDevCertificates(dir: string, clients: string[]): DevCertificates {
+export function makeDevCertificates(
+  dir: string,
+  clients: string[],
+  servers: string[] = [],
+): DevCertificates {
   mkdirSync(dir, { recursive: true });
   const ca = join(dir, 'ca.crt');
   const caKey = join(dir, 'ca.key');
@@ -57,12 +64,19 @@ export function makeDevCertificates(dir: string, clients: string[]): DevCertific
   };
   const server = issue('auth', 'serverAuth', 'DNS:auth,DNS:localhost,IP:127.0.0.1');
   const issued = Object.fromEntries(clients.map((name) => [name, issue(name, 'clientAuth')]));
+  const otherServers = Object.fromEntries(
+    servers.map((name) => [
+      name,
+      issue(`${name}-rpc`, 'serverAuth', `DNS:${name},DNS:localhost,IP:127.0.0.1`),
+    ]),
+  );
   const pem = (file: string) => readFileSync(file, 'utf8');
   return {
     dir,
     ca,
     server,
     clients: issued,
+    servers: otherServers,
     remoteTls: (name) => {
       const files = issued[name];
       if (!files) throw new Error(`no client certificate "${name}" in ${dir}`);

@@ -21,8 +21,9 @@ const IDENTITY: (keyof Session)[] = [
  * SessionRpcModule.register({ capabilities: SESSION_RPC_CAPABILITIES });
  */
 export const SESSION_RPC_CAPABILITIES: SessionRpcCapabilities = {
-  // Public reads, admin writes: it needs the roles, nothing it could write.
-  catalog: { calls: ['validate'], fields: IDENTITY },
+  // Public reads, admin writes: it needs the roles, nothing it could write. `get` by id: it
+  // checks the session of every session assertion orders sends it (price quotes).
+  catalog: { calls: ['validate', 'get'], fields: IDENTITY },
   // Runs in direct (Redis) mode today; in remote mode it would keep its cart in the session.
   orders: { calls: ['validate', 'patch'], fields: [...IDENTITY, 'attributes'] },
 };

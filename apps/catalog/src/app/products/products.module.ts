@@ -3,12 +3,13 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 
 import { Product } from './entities/product.entity';
 import { ProductsController } from './products.controller';
+import { ProductsMessages } from './products.messages';
 import { ProductsSeeder } from './products.seeder';
 import { ProductsService } from './products.service';
 
 @Module({
   imports: [TypeOrmModule.forFeature([Product])],
-  controllers: [ProductsController],
+  controllers: [ProductsController, ProductsMessages],
   providers: [ProductsService, ProductsSeeder],
 })
 export class ProductsModule {}

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ConflictException, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { QueryFailedError, Repository } from 'typeorm';
+import { In, QueryFailedError, Repository } from 'typeorm';
 
 import { CreateProductDto } from './dto/create-product.dto';
 import { Product } from './entities/product.entity';
@@ -12,6 +12,15 @@ export class ProductsService {
 
   list(): Promise<Product[]> {
     return this.products.find({ order: { sku: 'ASC' } });
+  }
+
+  /** The products among `skus`, by SKU; unknown ones are left out. */
+  prices(skus: string[]): Promise<Array<Pick<Product, 'sku' | 'name' | 'priceCents'>>> {
+    return this.products.find({
+      select: { sku: true, name: true, priceCents: true },
+      where: { sku: In([...new Set(skus)]) },
+      order: { sku: 'ASC' },
+    });
   }
 
   count(): Promise<number> {

@@ -7,6 +7,7 @@ import {
   UnauthorizedException,
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
+import { RpcException } from '@nestjs/microservices';
 import { lastValueFrom, Observable } from 'rxjs';
 
 import { HttpErrorFilter } from './http-error.filter';
@@ -109,10 +110,34 @@ describe('HttpErrorFilter', () => {
     expect(() => new HttpErrorFilter(adapterHost).catch(exception, host)).toThrow(exception);
   });
 
-  it('hands errors outside HTTP back to their transport', async () => {
+  describe('on a microservice message', () => {
     const host = { getType: () => 'rpc' } as unknown as ArgumentsHost;
-    const error = new Error('rpc failure');
-    const result = new HttpErrorFilter(adapterHost).catch(error, host) as Observable<never>;
-    await expect(lastValueFrom(result)).rejects.toBe(error);
+    const answer = (exception: unknown) =>
+      lastValueFrom(new HttpErrorFilter(adapterHost).catch(exception, host) as Observable<never>);
+
+    it("hands an RpcException's error back to the caller as is", async () => {
+      const error = { status: 401, error: 'unauthenticated', message: 'no' };
+      await expect(answer(new RpcException(error))).rejects.toBe(error);
+      await expect(answer(new RpcException('Malformed'))).rejects.toEqual({
+        status: 'error',
+        message: 'Malformed',
+      });
+    });
+
+    it('keeps the status of an HTTP exception (a validation 400)', async () => {
+      await expect(answer(new BadRequestException(['skus must be an array']))).rejects.toEqual({
+        status: 400,
+        message: 'skus must be an array',
+      });
+    });
+
+    it('answers the unexpected with a 500 that says nothing of its cause, and logs it', async () => {
+      const logged = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+      await expect(answer(new Error('secret detail'))).rejects.toEqual({
+        status: 500,
+        message: 'Internal server error',
+      });
+      expect(logged).toHaveBeenCalledWith(expect.stringContaining('secret detail'));
+    });
   });
 });

@@ -8,6 +8,7 @@ import {
   Logger,
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
+import { RpcException } from '@nestjs/microservices';
 import { Observable, throwError } from 'rxjs';
 
 /** The body of every error answer: a status and a message, never a stack. */
@@ -48,13 +49,32 @@ export class HttpErrorFilter implements ExceptionFilter {
       // `extensions.code`; an Observable would become the resolver's value instead.
       throw exception;
     }
+    if (type === 'rpc') {
+      return throwError(() => this.toRpcError(exception));
+    }
     if (type !== 'http') {
-      // RPC errors travel back to the caller through the transport's own error channel.
       return throwError(() => exception);
     }
     const body = this.toBody(exception);
     const { httpAdapter } = this.adapterHost;
     httpAdapter.reply(host.switchToHttp().getResponse(), body, body.statusCode);
+  }
+
+  /**
+   * What a microservice caller receives, through the transport's own error channel: an
+   * `RpcException`'s error as is (a string as `{ status: 'error', message }`, as Nest's own RPC
+   * filter sends it), anything else as `{ status, message, error? }` from `toBody` — a 400 of
+   * the validation pipe stays a 400, the unexpected is a logged 500 without a word of its cause.
+   */
+  protected toRpcError(exception: unknown): object {
+    if (exception instanceof RpcException) {
+      const error = exception.getError();
+      return typeof error === 'object' && error !== null
+        ? error
+        : { status: 'error', message: String(error) };
+    }
+    const { statusCode, message, error } = this.toBody(exception);
+    return { status: statusCode, message, ...(error !== undefined && { error }) };
   }
 
   protected toBody(exception: unknown): ErrorBody {

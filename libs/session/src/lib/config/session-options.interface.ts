@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 
 import type { SessionStore } from '../store/session-store.interface';
@@ -139,6 +140,50 @@ export interface SessionCommonOptions {
   events?: SessionEventsOptions | false;
   /** WebSocket connections that `SessionSockets` authenticated. */
   sockets?: SessionSocketsOptions;
+  /** Signing and accepting session assertions in microservice messages; off by default. */
+  assertions?: SessionAssertionOptions;
+}
+
+/**
+ * A public key a service accepts session assertions under, bound to the one service that
+ * holds its private key.
+ *
+ * @example
+ * { kid: 'orders-2026-12', issuer: 'orders', publicKey: readFileSync('orders.pub.pem') }
+ */
+export interface SessionAssertionKey {
+  /** The key's id, as the signer names it (`signingKey.kid`). */
+  kid: string;
+  /** The service that signs with it: an assertion under this key from anyone else is refused. */
+  issuer: string;
+  /** Ed25519 public key: PEM, DER `Buffer` or `KeyObject`. */
+  publicKey: string | Buffer | KeyObject;
+}
+
+/**
+ * Session assertions (`SessionAssertions`): how a service tells another, in a microservice
+ * message, which live session it acts for — signed, short-lived, for one audience, never the
+ * user's token. Keys are Ed25519, one pair per signing service. To rotate: add the new public
+ * key to every receiver's `trustedKeys`, then sign with it, then remove the old one once `ttl`
+ * has passed.
+ *
+ * @example
+ * SessionModule.forRoot({
+ *   redis,
+ *   assertions: { service: 'orders', signingKey: { kid: 'orders-1', privateKey: pem } },
+ * })
+ */
+export interface SessionAssertionOptions {
+  /** This service's name: the issuer of what it signs and the only audience it accepts. */
+  service: string;
+  /** What it signs with: an Ed25519 private key (PEM, DER `Buffer` or `KeyObject`) and its id. */
+  signingKey?: { kid: string; privateKey: string | Buffer | KeyObject };
+  /** The keys whose assertions it accepts; none: it accepts no message on a user's behalf. */
+  trustedKeys?: readonly SessionAssertionKey[];
+  /** Seconds an assertion it signs lives; default 30, at most 60 (receivers refuse longer). */
+  ttl?: number;
+  /** Seconds of clock difference between services that receivers tolerate; default 5. */
+  clockSkew?: number;
 }
 
 /**

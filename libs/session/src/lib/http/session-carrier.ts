@@ -13,8 +13,17 @@ export function graphqlRequestOf<T = unknown>(context: ExecutionContext): T | un
 }
 
 /**
- * What carries the session in this context: the request (HTTP, GraphQL) or the socket
- * (WebSocket message).
+ * The context object of a microservice message (`TcpContext`, `NatsContext`, ...; one per
+ * message), on which the guard puts the session its assertion named.
+ */
+export function rpcCarrierOf(context: ExecutionContext): SessionRequest | undefined {
+  const carrier = context.switchToRpc().getContext<SessionRequest | undefined>();
+  return typeof carrier === 'object' && carrier !== null ? carrier : undefined;
+}
+
+/**
+ * What carries the session in this context: the request (HTTP, GraphQL), the socket
+ * (WebSocket message) or the message's context (microservice message).
  */
 export function sessionCarrierOf(context: ExecutionContext): SessionRequest | undefined {
   switch (context.getType<string>()) {
@@ -24,6 +33,8 @@ export function sessionCarrierOf(context: ExecutionContext): SessionRequest | un
       return graphqlRequestOf<SessionRequest>(context);
     case 'ws':
       return context.switchToWs().getClient<SessionRequest>();
+    case 'rpc':
+      return rpcCarrierOf(context);
     default:
       return undefined;
   }

@@ -276,14 +276,30 @@ describe('SessionGuard', () => {
     });
   });
 
-  it('denies non-HTTP contexts unless the handler is public', async () => {
+  it('denies a context type it does not know unless the handler is public', async () => {
     const context = {
       ...httpContext('inherited', {}).context,
-      getType: () => 'rpc',
+      getType: () => 'kafka-someday',
       getHandler: () => FixtureController.prototype.inherited,
       getClass: () => FixtureController,
     } as unknown as ExecutionContext;
     await expect(guard.canActivate(context)).resolves.toBe(false);
+  });
+
+  it('refuses a microservice message with a 401 RPC error when it accepts no assertion', async () => {
+    const data = { skus: [], $session: 'cra1.x.y' };
+    const context = {
+      ...httpContext('inherited', {}).context,
+      getType: () => 'rpc',
+      switchToRpc: () => ({ getData: () => data, getContext: () => ({}) }),
+      getHandler: () => FixtureController.prototype.inherited,
+      getClass: () => FixtureController,
+    } as unknown as ExecutionContext;
+    await expect(guard.canActivate(context)).rejects.toMatchObject({
+      error: { status: 401, error: 'unauthenticated' },
+    });
+    // The assertion never reaches the handler's payload.
+    expect(data).toEqual({ skus: [] });
   });
 
   describe('in a GraphQL resolver', () => {

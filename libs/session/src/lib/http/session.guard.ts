@@ -8,12 +8,17 @@ import {
   UnauthorizedException,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import { RpcException } from '@nestjs/microservices';
+
+import { SessionAssertions } from '../assertion/session-assertions.service';
 
 import type { SessionConfig } from '../config/session.config';
+import { SessionAssertionRefusedError } from '../errors/session-assertion-refused.error';
 import { SessionStoreUnavailableError } from '../errors/session-store-unavailable.error';
 import {
   REQUEST_SESSION_PROPERTY,
   REQUEST_TOKEN_PROPERTY,
+  SESSION_ASSERTION_FIELD,
   SESSION_CONFIG,
 } from '../session.constants';
 import { SessionService } from '../session.service';
@@ -26,7 +31,7 @@ import { ReauthenticationRequiredException } from './reauthentication-required.e
 import { readSessionTokens, RequestToken } from './request-token.reader';
 import { RecentAuthRule, RequireRecentAuth } from './require-recent-auth.decorator';
 import { Roles } from './roles.decorator';
-import { graphqlRequestOf } from './session-carrier';
+import { graphqlRequestOf, rpcCarrierOf } from './session-carrier';
 import { SessionCookieService } from './session-cookie.service';
 import type { SessionRequest } from './session-request.interface';
 
@@ -67,7 +72,10 @@ export interface SocketRefusal {
  * session store down or slow 503 (`SessionStoreUnavailableError`). GraphQL: the same
  * exceptions, which Nest's Apollo driver turns into `extensions.code` `UNAUTHENTICATED` /
  * `FORBIDDEN`. WebSocket message: a dead session closes the socket with 4401; the others
- * send an `exception` frame (`SocketRefusal`) and drop the message.
+ * send an `exception` frame (`SocketRefusal`) and drop the message. Microservice message
+ * (`@MessagePattern`, `@EventPattern`): it needs a session assertion (`SessionClient`) that
+ * `SessionAssertions` accepts, checked against the store on every message; refusals are RPC
+ * errors `{ status, error, message }` (`refuseRpc`).
  *
  * @example
  * providers: [{ provide: APP_GUARD, useClass: SessionGuard }]
@@ -90,6 +98,9 @@ export class SessionGuard implements CanActivate {
     @Optional()
     @Inject(SessionSockets)
     protected readonly sockets: SessionSockets | null = null,
+    @Optional()
+    @Inject(SessionAssertions)
+    protected readonly assertions: SessionAssertions | null = null,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -111,6 +122,8 @@ export class SessionGuard implements CanActivate {
         const ws = context.switchToWs();
         return this.activateMessage(ws.getClient<SessionSocket>(), rule, ws.getPattern());
       }
+      case 'rpc':
+        return this.activateRpc(context, rule);
       default:
         return false;
     }
@@ -170,6 +183,16 @@ export class SessionGuard implements CanActivate {
     if (client.readyState === SOCKET_OPEN) {
       client.send(JSON.stringify({ event: 'exception', data: { ...refusal, pattern } }));
     }
+  }
+
+  /**
+   * What a refused microservice message answers (`send`) or logs (`emit`): an RPC error
+   * `{ status, error, message }` — 401 `unauthenticated` (no, bad or dead session assertion),
+   * 403 `forbidden` (missing role), 401 `reauthentication_required`, 503
+   * `session_store_unavailable`.
+   */
+  protected refuseRpc(status: 401 | 403 | 503, error: string, message: string): RpcException {
+    return new RpcException({ status, error, message });
   }
 
   private async activateRequest(request: GuardedRequest, rule: RouteRule): Promise<boolean> {
@@ -243,6 +266,53 @@ export class SessionGuard implements CanActivate {
       };
       this.refuseMessage(client, { status: 401, message, error }, pattern);
       return false;
+    }
+    return true;
+  }
+
+  /**
+   * A microservice message acts for the session its assertion names (`SessionClient` adds
+   * one): verified against the trusted keys and, every time, the store. The assertion is
+   * taken out of the payload, so the handler and its validation pipe see the payload sent.
+   */
+  private async activateRpc(context: ExecutionContext, rule: RouteRule): Promise<boolean> {
+    const rpc = context.switchToRpc();
+    const data = rpc.getData<Record<string, unknown> | undefined>();
+    const assertion =
+      typeof data === 'object' && data !== null ? data[SESSION_ASSERTION_FIELD] : undefined;
+    if (assertion !== undefined) {
+      delete data?.[SESSION_ASSERTION_FIELD];
+    }
+    if (!this.assertions?.accepting) {
+      throw this.refuseRpc(401, 'unauthenticated', 'This service accepts no session assertion');
+    }
+    let session: Session;
+    try {
+      session = await this.assertions.verify(assertion);
+    } catch (error) {
+      if (error instanceof SessionAssertionRefusedError) {
+        throw this.refuseRpc(401, 'unauthenticated', error.message);
+      }
+      if (error instanceof SessionStoreUnavailableError) {
+        throw this.refuseRpc(503, 'session_store_unavailable', 'Session store unavailable');
+      }
+      throw error;
+    }
+    const carrier = rpcCarrierOf(context);
+    if (carrier) {
+      carrier[REQUEST_SESSION_PROPERTY] = session;
+    }
+    if (rule.roles?.length && !this.hasRole(session, rule.roles)) {
+      throw this.refuseRpc(403, 'forbidden', 'Missing role');
+    }
+    if (
+      rule.recentAuthMs !== undefined &&
+      !this.isRecentlyAuthenticated(session, rule.recentAuthMs)
+    ) {
+      const { message } = new ReauthenticationRequiredException().getResponse() as {
+        message: string;
+      };
+      throw this.refuseRpc(401, 'reauthentication_required', message);
     }
     return true;
   }

@@ -17,7 +17,8 @@ const MAX_ANSWER_SIZE = 64 * 1024;
 /**
  * A `SessionStore` for a service that must not touch Redis: it asks the auth service's session
  * RPC (`SessionRpcModule`) over mutual TLS. It is a validator: it validates a session by the
- * token the client presented, patches app attributes of that same session, and nothing else —
+ * token the client presented, patches app attributes of that same session, reads a session by
+ * id (to check a session assertion: the capability table decides who may), and nothing else —
  * auth creates, rotates, lists and revokes sessions in-process, and the other operations reject
  * with `SessionOperationNotServedError`. Auth hashes the token itself: a session id, public by
  * design, yields nothing here.
@@ -83,8 +84,12 @@ export class RemoteSessionStore implements SessionStore, OnModuleDestroy {
     return notServed('create');
   }
 
-  get(): Promise<Session | null> {
-    return notServed('get', 'validate by token instead');
+  /**
+   * Reads a session by id without touching it: what a receiver of a session assertion checks
+   * it against. Auth serves it only to callers its capability table lets `get`.
+   */
+  get(ref: SessionRef): Promise<Session | null> {
+    return this.send(SessionRpc.get, { id: ref.id });
   }
 
   revoke(): Promise<boolean> {

@@ -1,7 +1,11 @@
 import type { Session } from '../../session.types';
 
-/** What a caller of the session RPC may ask for, besides `ping` (any known caller may). */
-export type SessionRpcCall = 'validate' | 'patch';
+/**
+ * What a caller of the session RPC may ask for, besides `ping` (any known caller may). `get`
+ * reads a session by its id, which is not a secret: grant it only to a service that accepts
+ * session assertions (it checks each one's session against it).
+ */
+export type SessionRpcCall = 'validate' | 'patch' | 'get';
 
 /** What one service may do through the session RPC. */
 export interface SessionRpcCapability {

@@ -6,7 +6,7 @@ import { Public } from '../../http/public.decorator';
 import { NotBeforeWatermark } from '../../revocation/not-before.watermark';
 import { SESSION_RPC_OPTIONS, SessionRpc } from '../../session.constants';
 import type { Session } from '../../session.types';
-import { parseToken } from '../../token/session.token';
+import { parseSessionId, parseToken } from '../../token/session.token';
 import { SessionStore } from '../session-store.interface';
 import {
   SessionRpcCall,
@@ -20,9 +20,10 @@ const ANONYMOUS = '(no client certificate)';
 
 /**
  * The auth service's session RPC (register it with `SessionRpcModule`), for services that run
- * `SessionModule` with `remote`. It serves three calls and nothing else: `validate` by token
+ * `SessionModule` with `remote`. It serves four calls and nothing else: `validate` by token
  * (auth hashes the token: a public session id yields nothing), `patch` of the app attributes
- * of the session a token names (the caller proves it holds the token), and `ping`.
+ * of the session a token names (the caller proves it holds the token), `get` by id without
+ * touching the session (for services that check session assertions), and `ping`.
  *
  * It is a trust boundary. The caller is the common name of its client certificate, verified by
  * the TLS layer (`sessionRpcTransport`); the capability table says what each caller may call
@@ -69,6 +70,17 @@ export class SessionRpcController {
       return false;
     }
     return this.store.patch(ref, changes);
+  }
+
+  @MessagePattern(SessionRpc.get)
+  async get(
+    @Payload() payload: { id?: unknown },
+    @Ctx() context: TcpContext,
+  ): Promise<Session | null> {
+    const capability = this.authorize(context, 'get');
+    const ref = parseSessionId(payload?.id);
+    const session = ref && this.live(await this.store.get(ref));
+    return session ? sessionFields(session, capability.fields) : null;
   }
 
   @MessagePattern(SessionRpc.ping)

@@ -1,0 +1,36 @@
+import { NestExpressApplication } from '@nestjs/platform-express';
+
+import { ServiceDefinition } from '@cloakroom/service-kit';
+import { readPemFiles } from '@cloakroom/service-sessions';
+import { reportRefusedHandshakes, sessionRpcTransport } from '@cloakroom/session';
+
+import { CatalogEnv } from './config/catalog.env';
+
+/**
+ * What makes catalog more than the common service: its RPC for other services (price quotes),
+ * over the same mutual TLS as auth's session RPC. Every message on it must act for a live
+ * session (a session assertion, which the global `SessionGuard` verifies). Used by main.ts
+ * and the in-process tests alike.
+ */
+export const catalogService: ServiceDefinition<NestExpressApplication> = {
+  name: 'catalog',
+  configure: (app) => {
+    const env = app.get(CatalogEnv);
+    const pem = readPemFiles({
+      CATALOG_RPC_CLIENT_CA: env.CATALOG_RPC_CLIENT_CA,
+      CATALOG_RPC_SERVER_CERT: env.CATALOG_RPC_SERVER_CERT,
+      CATALOG_RPC_SERVER_KEY: env.CATALOG_RPC_SERVER_KEY,
+    });
+    const rpc = sessionRpcTransport({
+      host: env.CATALOG_RPC_LISTEN_HOST,
+      port: env.CATALOG_RPC_PORT,
+      tls: {
+        ca: pem.CATALOG_RPC_CLIENT_CA,
+        cert: pem.CATALOG_RPC_SERVER_CERT,
+        key: pem.CATALOG_RPC_SERVER_KEY,
+      },
+    });
+    // The HTTP side's validation pipe and error filter apply to messages too.
+    reportRefusedHandshakes(app.connectMicroservice(rpc, { inheritAppConfig: true }));
+  },
+};

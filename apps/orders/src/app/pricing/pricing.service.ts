@@ -1,0 +1,150 @@
+import {
+  ForbiddenException,
+  Injectable,
+  OnModuleDestroy,
+  ServiceUnavailableException,
+  UnauthorizedException,
+} from '@nestjs/common';
+import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
+import { firstValueFrom, timeout } from 'rxjs';
+
+import { readPemFiles } from '@cloakroom/service-sessions';
+import { Session, SessionAssertions, SessionClient } from '@cloakroom/session';
+
+import { OrdersEnv } from '../config/orders.env';
+import { CreateOrderDto } from '../orders/dto/create-order.dto';
+
+/** Catalog's message pattern for prices (catalog's `CatalogMessages.prices`). */
+const CATALOG_PRICES = 'catalog.prices';
+
+/** Larger answers are refused: a quote of 50 products is a few KiB. */
+const MAX_ANSWER_SIZE = 256 * 1024;
+
+/** One priced line of a quote. */
+export interface QuoteLine {
+  sku: string;
+  quantity: number;
+  name: string;
+  unitPriceCents: number;
+  priceCents: number;
+}
+
+/** `POST /api/orders/quote`'s answer. */
+export interface Quote {
+  items: QuoteLine[];
+  totalCents: number;
+  /** SKUs catalog does not sell: not priced, not in the total. */
+  unknownSkus: string[];
+}
+
+interface CatalogPrice {
+  sku: string;
+  name: string;
+  priceCents: number;
+}
+
+/**
+ * Prices a basket by asking catalog over its RPC (mutual TLS), each message acting for the
+ * shopper's session with a session assertion for catalog: catalog checks it against the
+ * session store, so a session revoked a moment ago gets no quote.
+ */
+@Injectable()
+export class PricingService implements OnModuleDestroy {
+  private readonly proxy: ClientProxy;
+  private readonly catalog: SessionClient;
+  private readonly timeoutMs: number;
+
+  constructor(env: OrdersEnv, assertions: SessionAssertions) {
+    const pem = readPemFiles({
+      CATALOG_RPC_CA: env.CATALOG_RPC_CA,
+      CATALOG_RPC_CLIENT_CERT: env.CATALOG_RPC_CLIENT_CERT,
+      CATALOG_RPC_CLIENT_KEY: env.CATALOG_RPC_CLIENT_KEY,
+    });
+    this.proxy = ClientProxyFactory.create({
+      transport: Transport.TCP,
+      options: {
+        host: env.CATALOG_RPC_HOST,
+        port: env.CATALOG_RPC_PORT,
+        maxBufferSize: MAX_ANSWER_SIZE,
+        tlsOptions: {
+          ca: pem.CATALOG_RPC_CA,
+          cert: pem.CATALOG_RPC_CLIENT_CERT,
+          key: pem.CATALOG_RPC_CLIENT_KEY,
+          minVersion: 'TLSv1.3',
+        },
+      },
+    });
+    this.catalog = assertions.client(this.proxy, 'catalog');
+    this.timeoutMs = env.CATALOG_RPC_TIMEOUT * 1000;
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.proxy.close();
+  }
+
+  /**
+   * The basket's lines at catalog's current prices. 401 or 403 when catalog refuses the
+   * session (revoked meanwhile, roles changed), 503 when it does not answer in time.
+   */
+  async quote(session: Session, basket: CreateOrderDto): Promise<Quote> {
+    const skus = basket.items.map((item) => item.sku);
+    const prices = new Map<string, CatalogPrice>();
+    for (const price of await this.prices(session, skus)) {
+      prices.set(price.sku, price);
+    }
+    const items: QuoteLine[] = [];
+    const unknownSkus = new Set<string>();
+    for (const { sku, quantity } of basket.items) {
+      const price = prices.get(sku);
+      if (!price) {
+        unknownSkus.add(sku);
+        continue;
+      }
+      const unitPriceCents = price.priceCents;
+      items.push({
+        sku,
+        quantity,
+        name: price.name,
+        unitPriceCents,
+        priceCents: unitPriceCents * quantity,
+      });
+    }
+    const totalCents = items.reduce((total, line) => total + line.priceCents, 0);
+    return { items, totalCents, unknownSkus: [...unknownSkus] };
+  }
+
+  private async prices(session: Session, skus: string[]): Promise<CatalogPrice[]> {
+    let answer: unknown;
+    try {
+      answer = await firstValueFrom(
+        this.catalog.send<unknown>(CATALOG_PRICES, { skus }, session).pipe(timeout(this.timeoutMs)),
+      );
+    } catch (error) {
+      const status = (error as { status?: unknown } | null)?.status;
+      if (status === 401) throw new UnauthorizedException('Authentication required');
+      if (status === 403) throw new ForbiddenException('Missing role');
+      throw catalogUnavailable();
+    }
+    // Catalog is trusted to price, not to be well-formed: a bad answer is an outage.
+    if (!Array.isArray(answer) || !answer.every(isCatalogPrice)) {
+      throw catalogUnavailable();
+    }
+    return answer;
+  }
+}
+
+function isCatalogPrice(value: unknown): value is CatalogPrice {
+  const price = value as Partial<CatalogPrice> | null;
+  return (
+    typeof price?.sku === 'string' &&
+    typeof price.name === 'string' &&
+    Number.isSafeInteger(price.priceCents)
+  );
+}
+
+function catalogUnavailable(): ServiceUnavailableException {
+  return new ServiceUnavailableException({
+    message: 'Catalog unavailable',
+    error: 'catalog_unavailable',
+  });
+}

@@ -1,0 +1,189 @@
+import { createPrivateKey, createPublicKey, KeyObject } from 'node:crypto';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import type { ClientProxy } from '@nestjs/microservices';
+
+import type {
+  SessionAssertionOptions,
+  SessionModuleOptions,
+} from '../config/session-options.interface';
+import { SessionAssertionRefusedError } from '../errors/session-assertion-refused.error';
+import { NotBeforeWatermark } from '../revocation/not-before.watermark';
+import { SESSION_MODULE_OPTIONS } from '../session.constants';
+import type { Session } from '../session.types';
+import { SessionStore } from '../store/session-store.interface';
+import { parseSessionId } from '../token/session.token';
+import {
+  decodeAssertion,
+  encodeAssertion,
+  SessionAssertionClaims,
+  signatureMatches,
+} from './session-assertion.codec';
+import { SessionClient } from './session-client';
+
+const DEFAULT_TTL_SECONDS = 30;
+/** The longest lifetime a receiver accepts, whatever the sender was configured with. */
+export const MAX_ASSERTION_TTL_SECONDS = 60;
+const DEFAULT_CLOCK_SKEW_SECONDS = 5;
+
+/**
+ * Signs and verifies session assertions: how one service tells another which live session a
+ * microservice message acts for (`SessionAssertionOptions`). `client()` wraps a `ClientProxy`
+ * so that every message carries one; `SessionGuard` verifies it on `@MessagePattern` and
+ * `@EventPattern` handlers.
+ *
+ * An assertion is accepted when its key is trusted for its issuer, its signature holds, this
+ * service is its audience, it is within its lifetime, and — checked in the session store on
+ * every message — its session is still alive and still the user's. A revocation therefore
+ * stops messages at once, however fresh their assertion; the receiver's handlers see the
+ * session as the store has it now (roles changed since the assertion was signed included).
+ *
+ * @example
+ * const catalog = assertions.client(catalogProxy, 'catalog');
+ * await firstValueFrom(catalog.send('catalog.prices', { skus }, session));
+ */
+@Injectable()
+export class SessionAssertions {
+  private readonly service: string | null;
+  private readonly signingKey: { kid: string; key: KeyObject } | null;
+  private readonly trusted: ReadonlyMap<string, { issuer: string; key: KeyObject }>;
+  private readonly ttlMs: number;
+  private readonly skewMs: number;
+
+  constructor(
+    @Inject(SESSION_MODULE_OPTIONS) options: SessionModuleOptions,
+    @Inject(SessionStore) private readonly store: SessionStore,
+    @Optional()
+    @Inject(NotBeforeWatermark)
+    private readonly watermark: NotBeforeWatermark | null = null,
+  ) {
+    const settings = options.assertions;
+    this.service = settings?.service ?? null;
+    this.signingKey = settings?.signingKey ? signingKeyOf(settings.signingKey) : null;
+    this.trusted = trustedKeysOf(settings?.trustedKeys ?? []);
+    this.ttlMs = secondsOption(settings, 'ttl', DEFAULT_TTL_SECONDS, MAX_ASSERTION_TTL_SECONDS);
+    this.skewMs = secondsOption(settings, 'clockSkew', DEFAULT_CLOCK_SKEW_SECONDS, 60);
+    if (settings && (typeof settings.service !== 'string' || settings.service === '')) {
+      throw new Error('SessionModule: `assertions.service` must name this service');
+    }
+  }
+
+  /** Whether this service accepts assertions at all (it trusts at least one key). */
+  get accepting(): boolean {
+    return this.trusted.size > 0;
+  }
+
+  /** An assertion for `session`, for the service `audience` only. */
+  sign(session: Session, audience: string): string {
+    if (!this.signingKey || !this.service) {
+      throw new Error('SessionAssertions: no `assertions.signingKey` configured');
+    }
+    const now = Date.now();
+    // The assertion never outlives the session as this service last saw it.
+    const exp = Math.min(now + this.ttlMs, session.expiresAt);
+    const claims: SessionAssertionClaims = {
+      kid: this.signingKey.kid,
+      iss: this.service,
+      aud: audience,
+      sid: session.id,
+      sub: session.userId,
+      name: session.username,
+      roles: session.roles,
+      iat: now,
+      exp,
+    };
+    return encodeAssertion(claims, this.signingKey.key);
+  }
+
+  /**
+   * The live session an assertion names, as the store has it now. Throws
+   * `SessionAssertionRefusedError` (why, in `reason`), or `SessionStoreUnavailableError` when
+   * the store cannot say whether the session lives: never a pass without the check.
+   */
+  async verify(value: unknown): Promise<Session> {
+    const { claims, signed, signature } = decodeAssertion(value);
+    const key = this.trusted.get(claims.kid);
+    if (!key || key.issuer !== claims.iss) {
+      throw new SessionAssertionRefusedError('unknown-key');
+    }
+    if (!signatureMatches(signed, signature, key.key)) {
+      throw new SessionAssertionRefusedError('bad-signature');
+    }
+    if (claims.aud !== this.service) {
+      throw new SessionAssertionRefusedError('wrong-audience');
+    }
+    const now = Date.now();
+    if (
+      claims.iat > now + this.skewMs ||
+      claims.exp - claims.iat > MAX_ASSERTION_TTL_SECONDS * 1000
+    ) {
+      throw new SessionAssertionRefusedError('bad-lifetime');
+    }
+    if (now > claims.exp + this.skewMs) {
+      throw new SessionAssertionRefusedError('expired');
+    }
+    const ref = parseSessionId(claims.sid);
+    const session = ref && (await this.store.get(ref));
+    if (!session || session.userId !== claims.sub || this.watermark?.outdates(session)) {
+      throw new SessionAssertionRefusedError('session-ended');
+    }
+    return session;
+  }
+
+  /**
+   * `proxy`, with a session assertion for `audience` added to every message it sends.
+   *
+   * @example
+   * this.catalog = assertions.client(proxy, 'catalog');
+   */
+  client(proxy: ClientProxy, audience: string): SessionClient {
+    return new SessionClient(proxy, (session) => this.sign(session, audience));
+  }
+}
+
+function signingKeyOf(option: NonNullable<SessionAssertionOptions['signingKey']>): {
+  kid: string;
+  key: KeyObject;
+} {
+  const key =
+    option.privateKey instanceof KeyObject
+      ? option.privateKey
+      : createPrivateKey(option.privateKey);
+  requireEd25519(key, `signing key ${option.kid}`);
+  return { kid: option.kid, key };
+}
+
+function trustedKeysOf(
+  keys: NonNullable<SessionAssertionOptions['trustedKeys']>,
+): Map<string, { issuer: string; key: KeyObject }> {
+  const trusted = new Map<string, { issuer: string; key: KeyObject }>();
+  for (const { kid, issuer, publicKey } of keys) {
+    if (trusted.has(kid)) {
+      throw new Error(`SessionModule: two trusted assertion keys share the id ${kid}`);
+    }
+    const key = publicKey instanceof KeyObject ? publicKey : createPublicKey(publicKey);
+    requireEd25519(key, `trusted key ${kid}`);
+    trusted.set(kid, { issuer, key });
+  }
+  return trusted;
+}
+
+function requireEd25519(key: KeyObject, name: string): void {
+  if (key.asymmetricKeyType !== 'ed25519') {
+    throw new Error(`SessionModule: assertion ${name} must be an Ed25519 key`);
+  }
+}
+
+function secondsOption(
+  settings: SessionAssertionOptions | undefined,
+  name: 'ttl' | 'clockSkew',
+  fallback: number,
+  max: number,
+): number {
+  const seconds = settings?.[name] ?? fallback;
+  if (!(seconds > 0 && seconds <= max)) {
+    throw new Error(
+      `SessionModule: \`assertions.${name}\` must be a number of seconds in (0, ${max}]`,
+    );
+  }
+  return Math.round(seconds * 1000);
+}

@@ -1,0 +1,34 @@
+/** Why a session assertion was refused; the first check that failed. */
+export type SessionAssertionRefusal =
+  /** The message carried none. */
+  | 'missing'
+  /** Not an assertion: bad encoding, missing or mistyped claims, an unknown version. */
+  | 'malformed'
+  /** Signed with a key this service does not trust, or one trusted for another issuer. */
+  | 'unknown-key'
+  | 'bad-signature'
+  /** Addressed to another service. */
+  | 'wrong-audience'
+  | 'expired'
+  /** Issued in the future (beyond the tolerated clock skew), or for longer than allowed. */
+  | 'bad-lifetime'
+  /** The session it names is revoked, expired, or now belongs to someone else. */
+  | 'session-ended';
+
+/**
+ * `SessionAssertions.verify` refused an assertion. `SessionGuard` answers it, on a message
+ * handler, with an RPC error `{ status: 401, error: 'unauthenticated', message }`.
+ *
+ * @example
+ * try {
+ *   await assertions.verify(value);
+ * } catch (error) {
+ *   if (error instanceof SessionAssertionRefusedError) logger.warn(error.reason);
+ * }
+ */
+export class SessionAssertionRefusedError extends Error {
+  constructor(readonly reason: SessionAssertionRefusal) {
+    super(`Session assertion refused: ${reason}`);
+    this.name = 'SessionAssertionRefusedError';
+  }
+}
