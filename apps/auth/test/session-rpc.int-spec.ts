@@ -98,7 +98,6 @@ describe('the session RPC, tried as an attacker on the service network would', (
         frame('session.revokeAll', { userId: victim.id }),
         frame('session.list', { userId: victim.id }),
         frame('session.revokeEverything', {}),
-        frame('session.get', { id: victim.sessionId }),
         frame('session.revoke', { id: victim.sessionId }),
         frame('session.validate', { id: victim.sessionId }),
         frame('session.patch', { id: victim.sessionId, attributes: { admin: true }, remove: [] }),
@@ -170,7 +169,7 @@ describe('the session RPC, tried as an attacker on the service network would', (
     await expectNothingForged(mySecret);
   });
 
-  it('serves a genuine catalog nothing but validation by token, without ip or user agent', async () => {
+  it('serves a genuine catalog nothing but validation by token and reads by id, without ip or user agent', async () => {
     const catalog = withCertificate(auth.certificates.clients['catalog']);
     const { mySecret, calls } = forgeries();
     const answers = [];
@@ -193,6 +192,11 @@ describe('the session RPC, tried as an attacker on the service network would', (
     });
     expect(validated.answer?.response).not.toHaveProperty('ip');
     expect(validated.answer?.response).not.toHaveProperty('userAgent');
+    // By id, for the session assertions orders sends it: the same fields, nothing written.
+    const read = await catalog(frame('session.get', { id: victim.sessionId }));
+    expect(read.answer?.response).toMatchObject({ id: victim.sessionId, userId: victim.id });
+    expect(read.answer?.response).not.toHaveProperty('ip');
+    expect(read.answer?.response).not.toHaveProperty('userAgent');
     const patched = await catalog(
       frame('session.patch', { token: victim.token, attributes: { admin: true } }),
     );
@@ -200,8 +204,10 @@ describe('the session RPC, tried as an attacker on the service network would', (
     await expectNothingForged(mySecret);
   });
 
-  it('lets orders patch only the session whose token it holds', async () => {
+  it('lets orders patch only the session whose token it holds, and read none by id', async () => {
     const orders = withCertificate(auth.certificates.clients['orders']);
+    const read = await orders(frame('session.get', { id: victim.sessionId }));
+    expect(read.answer?.err).toMatchObject({ message: 'refused: may not call get' });
     const byId = await orders(
       frame('session.patch', { id: victim.sessionId, attributes: { cart: 1 } }),
     );

@@ -70,10 +70,13 @@ describe('AuthErrorFilter', () => {
     logged.mockRestore();
   });
 
-  it('hands RPC errors back to the transport', async () => {
+  it('hands RPC errors back to the transport with their status', async () => {
     const rpcHost = { getType: () => 'rpc' } as unknown as ArgumentsHost;
     const error = new TooManyAttemptsException(1);
     const result = filter.catch(error, rpcHost) as Observable<never>;
-    await expect(lastValueFrom(result)).rejects.toBe(error);
+    await expect(lastValueFrom(result)).rejects.toEqual({
+      status: 429,
+      message: 'Too many failed attempts, try again later',
+    });
   });
 });
