@@ -152,4 +152,35 @@ describe("price quotes: orders asks catalog on the shopper's behalf", () => {
       refused: { status: 401, message: 'Session assertion refused: session-ended' },
     });
   });
+
+  it("serves each service's metrics on the service network, never through the gateway", async () => {
+    const alice = await login('alice', 'alice-password');
+    expect((await call(alice, 'GET', '/api/orders')).status).toBe(200);
+    const direct = await fetch(`${stack.url('orders')}/api/orders/metrics`);
+    expect(direct.status).toBe(200);
+    expect(direct.headers.get('content-type')).toMatch(/^text\/plain;.*version=0\.0\.4/);
+    const text = await direct.text();
+    expect(text).toMatch(/^cloakroom_session_guard_total\{outcome="ok",context="http"\} [1-9]/m);
+    expect(text).toMatch(
+      /^cloakroom_session_store_seconds_count\{operation="validate",failed="false"\} [1-9]/m,
+    );
+    const catalog = await (await fetch(`${stack.url('catalog')}/api/catalog/metrics`)).text();
+    // Catalog checked the assertions of the quotes above through auth: `get` calls.
+    expect(catalog).toMatch(
+      /^cloakroom_session_store_seconds_count\{operation="get",failed="false"\} [1-9]/m,
+    );
+    for (const path of [
+      '/api/orders/metrics',
+      '/api/orders/METRICS',
+      '/api/orders/metrics/',
+      '/api/orders/metrics?x=1',
+      '/api/orders/%6detrics',
+      '/api/auth/metrics',
+      '/api/catalog/metrics',
+    ]) {
+      const response = await fetch(`${stack.baseUrl}${path}`);
+      expect({ path, status: response.status }).toEqual({ path, status: 404 });
+      expect(await response.text()).not.toContain('cloakroom_session');
+    }
+  });
 });

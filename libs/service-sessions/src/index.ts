@@ -12,3 +12,4 @@ export { SessionStoreCheck } from './lib/session-store.check';
 export { SESSIONS_HEALTH_KEY } from './lib/service-health.controller';
 export { ServiceHealthModule } from './lib/service-health.module';
 export { signingAssertions, trustedAssertions } from './lib/assertion-options';
+export { PrometheusSessionMetrics } from './lib/prometheus-session.metrics';

@@ -5,6 +5,7 @@ export {
   REQUEST_TOKEN_PROPERTY,
   SessionEvents,
   SESSION_ASSERTION_FIELD,
+  SESSION_METRICS,
   SessionRpc,
   SessionSocketClose,
 } from './lib/session.constants';
@@ -48,6 +49,7 @@ export {
   SessionAssertions,
 } from './lib/assertion/session-assertions.service';
 export { SessionClient } from './lib/assertion/session-client';
+export { SessionGuardOutcome, SessionMetrics } from './lib/metrics/session-metrics.interface';
 
 export {
   CreatedSession,

@@ -4,11 +4,13 @@ import { TerminusModule } from '@nestjs/terminus';
 import { SessionStoreHealthIndicator } from '@cloakroom/session';
 
 import { ServiceHealthController } from './service-health.controller';
+import { ServiceMetricsController } from './service-metrics.controller';
 import { SessionStoreCheck } from './session-store.check';
 
 /**
  * Whether a service that uses sessions and a database can work: the session store checked
- * at start-up ({@link SessionStoreCheck}), and both reported by `GET health` while it runs.
+ * at start-up ({@link SessionStoreCheck}), and both reported by `GET health` while it runs;
+ * `GET metrics` serves the session metrics when the app gave a {@link PrometheusSessionMetrics}.
  * Needs `SessionModule`, TypeORM and `ServiceConfigModule` in the app. Import it before a
  * feature module with a `:id` route at its root, so that `health` is not taken for an id.
  *
@@ -18,7 +20,7 @@ import { SessionStoreCheck } from './session-store.check';
  */
 @Module({
   imports: [TerminusModule.forRoot({ logger: false })],
-  controllers: [ServiceHealthController],
+  controllers: [ServiceHealthController, ServiceMetricsController],
   providers: [SessionStoreHealthIndicator, SessionStoreCheck],
 })
 export class ServiceHealthModule {}

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 
 import { StartupError, validateEnv } from '@cloakroom/service-kit';
 
+import { PrometheusSessionMetrics } from './prometheus-session.metrics';
 import {
   clusterNodesOf,
   redisConnectionFromEnv,
@@ -39,6 +40,7 @@ describe('sessionOptionsFromEnv', () => {
       storeTimeout: 1,
       reauthWindow: 600,
       sockets: { checkInterval: 30 },
+      metrics: expect.any(PrometheusSessionMetrics),
       cookie: { secure: false },
       allowedOrigins: ['http://localhost:3000', 'http://127.0.0.1:3000'],
     });
@@ -60,6 +62,7 @@ describe('sessionOptionsFromEnv', () => {
       storeTimeout: 1,
       reauthWindow: 600,
       sockets: { checkInterval: 30 },
+      metrics: expect.any(PrometheusSessionMetrics),
       cookie: { secure: false },
       allowedOrigins: ['http://localhost:3000', 'http://127.0.0.1:3000'],
     });

@@ -4,6 +4,7 @@ import { ServiceEnv } from '@cloakroom/service-kit';
 import { SessionModuleOptions, SessionRedisConnection } from '@cloakroom/session';
 
 import { readPemFiles } from './pem-files';
+import { PrometheusSessionMetrics } from './prometheus-session.metrics';
 import { SessionRedisEnv, SessionRemoteEnv } from './session.env';
 
 /**
@@ -27,6 +28,7 @@ export function sessionOptionsFromEnv(
     storeTimeout: env.SESSION_STORE_TIMEOUT,
     reauthWindow: env.SESSION_REAUTH_WINDOW,
     sockets: { checkInterval: env.SESSION_SOCKETS_CHECK_INTERVAL },
+    metrics: new PrometheusSessionMetrics(),
   };
   if (isRemote(env)) {
     // Timeouts, the per-user cap and its policy, and key names are the auth service's business.

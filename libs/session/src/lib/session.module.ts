@@ -7,6 +7,8 @@ import type { SessionModuleOptions } from './config/session-options.interface';
 import { resolveSessionConfig, SessionConfig } from './config/session.config';
 import { createSessionEventsPublisher } from './events/session-events.publisher';
 import { OriginPolicy } from './http/origin.policy';
+import { measuredSessionStore } from './metrics/measured-session.store';
+import type { SessionMetrics } from './metrics/session-metrics.interface';
 import { NotBeforeWatermark } from './revocation/not-before.watermark';
 import { SessionCookieService } from './http/session-cookie.service';
 import { SessionGuard } from './http/session.guard';
@@ -14,6 +16,7 @@ import {
   SESSION_CACHE,
   SESSION_CONFIG,
   SESSION_EVENTS,
+  SESSION_METRICS,
   SESSION_MODULE_OPTIONS,
 } from './session.constants';
 import { ConfigurableModuleClass } from './session.module-definition';
@@ -41,9 +44,17 @@ import { SessionSockets } from './ws/session-sockets.service';
       useFactory: (options: SessionModuleOptions) => resolveSessionConfig(options),
     },
     {
+      provide: SESSION_METRICS,
+      inject: [SESSION_MODULE_OPTIONS],
+      useFactory: (options: SessionModuleOptions) => options.metrics ?? null,
+    },
+    {
       provide: SessionStore,
-      inject: [SESSION_CONFIG],
-      useFactory: (config: SessionConfig) => createSessionStore(config),
+      inject: [SESSION_CONFIG, SESSION_METRICS],
+      useFactory: (config: SessionConfig, metrics: SessionMetrics | null) => {
+        const store = createSessionStore(config);
+        return metrics ? measuredSessionStore(store, metrics) : store;
+      },
     },
     {
       provide: SESSION_CACHE,
@@ -66,6 +77,7 @@ import { SessionSockets } from './ws/session-sockets.service';
     SessionGuard,
   ],
   exports: [
+    SESSION_METRICS,
     SESSION_CACHE,
     SESSION_CONFIG,
     SessionStore,

@@ -47,7 +47,8 @@ export function upstreamProxy(
   };
   return createProxyMiddleware<ProxiedRequest, ServerResponse>({
     target: upstream.url,
-    pathFilter: (path) => path === prefix || path.startsWith(`${prefix}/`),
+    pathFilter: (path) =>
+      (path === prefix || path.startsWith(`${prefix}/`)) && !isMetricsPath(path, prefix),
     changeOrigin: true,
     xfwd: false,
     proxyTimeout: timeoutSeconds * 1000,
@@ -113,4 +114,18 @@ export function proxyUpgrades(server: Server, routes: UpgradeRoute[]): void {
     }
     route.proxy.upgrade(req, socket, head);
   });
+}
+
+/**
+ * A service's `metrics` route, which stays on the service network: the path as a router could
+ * match it (any case, percent-encoded, trailing slashes, a query).
+ */
+function isMetricsPath(path: string, prefix: string): boolean {
+  let route = path.split('?')[0];
+  try {
+    route = decodeURIComponent(route);
+  } catch {
+    // Not decodable: no router matches it to `metrics` either.
+  }
+  return route.toLowerCase().replace(/\/+$/, '') === `${prefix}/metrics`;
 }

@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 
+import type { SessionMetrics } from '../metrics/session-metrics.interface';
 import type { SessionStore } from '../store/session-store.interface';
 
 /** Where the Redis session data lives. A client passed in is never closed by the library. */
@@ -142,6 +143,11 @@ export interface SessionCommonOptions {
   sockets?: SessionSocketsOptions;
   /** Signing and accepting session assertions in microservice messages; off by default. */
   assertions?: SessionAssertionOptions;
+  /**
+   * Where guard outcomes, store call latencies and cache hits and invalidations are reported
+   * (store calls are also OpenTelemetry spans); none by default.
+   */
+  metrics?: SessionMetrics;
 }
 
 /**

@@ -14,12 +14,14 @@ import { SessionAssertions } from '../assertion/session-assertions.service';
 
 import type { SessionConfig } from '../config/session.config';
 import { SessionAssertionRefusedError } from '../errors/session-assertion-refused.error';
+import type { SessionGuardOutcome, SessionMetrics } from '../metrics/session-metrics.interface';
 import { SessionStoreUnavailableError } from '../errors/session-store-unavailable.error';
 import {
   REQUEST_SESSION_PROPERTY,
   REQUEST_TOKEN_PROPERTY,
   SESSION_ASSERTION_FIELD,
   SESSION_CONFIG,
+  SESSION_METRICS,
 } from '../session.constants';
 import { SessionService } from '../session.service';
 import type { Session } from '../session.types';
@@ -101,6 +103,9 @@ export class SessionGuard implements CanActivate {
     @Optional()
     @Inject(SessionAssertions)
     protected readonly assertions: SessionAssertions | null = null,
+    @Optional()
+    @Inject(SESSION_METRICS)
+    protected readonly metrics: SessionMetrics | null = null,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -108,6 +113,23 @@ export class SessionGuard implements CanActivate {
     if (this.shouldSkip(context, rule)) {
       return true;
     }
+    if (!this.metrics) {
+      return this.activate(context, rule);
+    }
+    const type = context.getType<string>();
+    try {
+      const allowed = await this.activate(context, rule);
+      // A socket message refused in place (a frame, or a close) is the guard's 401/403/503,
+      // already sent; false is counted as a 401, true as ok.
+      this.metrics.guardOutcome(allowed ? 'ok' : '401', type);
+      return allowed;
+    } catch (error) {
+      this.metrics.guardOutcome(outcomeOf(error), type);
+      throw error;
+    }
+  }
+
+  private async activate(context: ExecutionContext, rule: RouteRule): Promise<boolean> {
     switch (context.getType<string>()) {
       case 'http':
         return this.activateRequest(context.switchToHttp().getRequest<GuardedRequest>(), rule);
@@ -341,4 +363,16 @@ export class SessionGuard implements CanActivate {
     }
     return rule;
   }
+}
+
+/** The outcome a refusal is counted as. */
+function outcomeOf(error: unknown): SessionGuardOutcome {
+  if (error instanceof SessionStoreUnavailableError) return '503';
+  if (error instanceof UnauthorizedException) return '401';
+  if (error instanceof ForbiddenException) return '403';
+  if (error instanceof RpcException) {
+    const status = (error.getError() as { status?: unknown } | null)?.status;
+    if (status === 401 || status === 403 || status === 503) return `${status}`;
+  }
+  return 'error';
 }

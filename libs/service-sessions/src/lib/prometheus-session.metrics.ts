@@ -1,0 +1,86 @@
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+
+import type { SessionGuardOutcome, SessionMetrics } from '@cloakroom/session';
+
+/**
+ * The library's measurements as Prometheus metrics, in a registry of their own (several apps
+ * share a test process), with Node's default process metrics:
+ * - `cloakroom_session_guard_total{outcome, context}`: guard decisions (ok, 401, 403, 503);
+ * - `cloakroom_session_store_seconds{operation, failed}`: store call latency;
+ * - `cloakroom_session_cache_lookups_total{result}`: local cache hits and misses;
+ * - `cloakroom_session_cache_invalidation_lag_seconds`: from an event's publication to the
+ *   cache forgetting its sessions.
+ * Label children are kept, so that a request costs a map lookup and an increment.
+ *
+ * @example
+ * SessionModule.forRoot({ redis, metrics: new PrometheusSessionMetrics() });
+ * response.end(await metrics.registry.metrics());
+ */
+export class PrometheusSessionMetrics implements SessionMetrics {
+  readonly registry = new Registry();
+  private readonly guard = new Counter({
+    name: 'cloakroom_session_guard_total',
+    help: 'Session guard decisions, by outcome and context type',
+    labelNames: ['outcome', 'context'] as const,
+    registers: [this.registry],
+  });
+  private readonly store = new Histogram({
+    name: 'cloakroom_session_store_seconds',
+    help: 'Session store call latency, by operation and whether it failed',
+    labelNames: ['operation', 'failed'] as const,
+    buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+  private readonly cache = new Counter({
+    name: 'cloakroom_session_cache_lookups_total',
+    help: 'Local session cache lookups, by result',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  private readonly invalidation = new Histogram({
+    name: 'cloakroom_session_cache_invalidation_lag_seconds',
+    help: 'From a session event to the local cache forgetting the sessions it names',
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+    registers: [this.registry],
+  });
+  private readonly guardChildren = new Map<string, Map<string, { inc(): void }>>();
+  private readonly storeChildren = new Map<string, { observe(value: number): void }>();
+  private readonly cacheHit = this.cache.labels('hit');
+  private readonly cacheMiss = this.cache.labels('miss');
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  guardOutcome(outcome: SessionGuardOutcome, context: string): void {
+    let byOutcome = this.guardChildren.get(context);
+    if (!byOutcome) {
+      byOutcome = new Map();
+      this.guardChildren.set(context, byOutcome);
+    }
+    let child = byOutcome.get(outcome);
+    if (!child) {
+      child = this.guard.labels(outcome, context);
+      byOutcome.set(outcome, child);
+    }
+    child.inc();
+  }
+
+  storeCall(operation: string, seconds: number, failed: boolean): void {
+    const key = failed ? `${operation}!` : operation;
+    let child = this.storeChildren.get(key);
+    if (!child) {
+      child = this.store.labels(operation, String(failed));
+      this.storeChildren.set(key, child);
+    }
+    child.observe(seconds);
+  }
+
+  cacheLookup(hit: boolean): void {
+    (hit ? this.cacheHit : this.cacheMiss).inc();
+  }
+
+  cacheInvalidation(lagMs: number): void {
+    this.invalidation.observe(lagMs / 1000);
+  }
+}
