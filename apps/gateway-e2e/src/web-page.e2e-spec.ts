@@ -107,6 +107,12 @@ describe('the web page, in Chromium, through the gateway', () => {
     const firstQuantity = page.locator('#product-rows input').first();
     const sku = await firstQuantity.getAttribute('data-sku');
     await firstQuantity.fill('2');
+    // Priced by catalog, asked by orders on this session's behalf: twice the listed price.
+    const listed = await page.locator('#product-rows tr').first().locator('td').nth(2).innerText();
+    const twice = String(2 * Number(listed.replace(/\D/g, '')));
+    const total = page.locator('#order-total', { hasText: /^Total at current prices: / });
+    await total.waitFor();
+    expect((await total.innerText()).replace(/\D/g, '')).toBe(twice);
     await page.click('#place-order');
     await page.locator('#flash', { hasText: 'Order placed.' }).waitFor();
     await page.locator('#order-rows', { hasText: `2 × ${sku}` }).waitFor();

@@ -496,11 +496,53 @@ $('#revoke-others').addEventListener('click', () =>
   }, 'Every other session is logged out.'),
 );
 
+/** The basket as the quantity inputs hold it: lines with a quantity above zero. */
+function basket() {
+  return [...document.querySelectorAll('#product-rows input')]
+    .map((input) => ({ sku: input.dataset.sku, quantity: Number(input.value) }))
+    .filter((item) => Number.isInteger(item.quantity) && item.quantity > 0);
+}
+
+const QUOTE_DELAY_MS = 250;
+let quoteTimer;
+/** Counts quotes asked, so that a slow answer never overwrites a newer one. */
+let quoteSeq = 0;
+
+/**
+ * The basket's total at catalog's prices: orders asks catalog on this session's behalf
+ * (`POST /api/orders/quote`). A quote that fails leaves a word, not an error banner: the order
+ * can still be placed.
+ */
+function updateQuote() {
+  clearTimeout(quoteTimer);
+  const total = $('#order-total');
+  const items = basket();
+  if (!items.length) {
+    quoteSeq++;
+    total.textContent = '';
+    return;
+  }
+  quoteTimer = setTimeout(async () => {
+    const seq = ++quoteSeq;
+    try {
+      const quote = await request('POST', '/api/orders/quote', { items });
+      if (seq !== quoteSeq) return;
+      const missing = quote.unknownSkus.length
+        ? ` (not sold: ${quote.unknownSkus.join(', ')})`
+        : '';
+      total.textContent = `Total at current prices: ${euros(quote.totalCents)}${missing}`;
+    } catch (error) {
+      if (seq !== quoteSeq) return;
+      total.textContent = `No price quote right now: ${describe(error)}`;
+    }
+  }, QUOTE_DELAY_MS);
+}
+
+$('#product-rows').addEventListener('input', updateQuote);
+
 $('#order-form').addEventListener('submit', (event) => {
   event.preventDefault();
-  const items = [...document.querySelectorAll('#product-rows input')]
-    .map((input) => ({ sku: input.dataset.sku, quantity: Number(input.value) }))
-    .filter((item) => item.quantity > 0);
+  const items = basket();
   if (!items.length) {
     flash('Choose a quantity for at least one product.', true);
     return;
@@ -508,6 +550,7 @@ $('#order-form').addEventListener('submit', (event) => {
   attempt(async () => {
     showNewOrder(await api('POST', '/api/orders', { items }));
     await loadProducts();
+    updateQuote();
   }, 'Order placed.');
 });
 
