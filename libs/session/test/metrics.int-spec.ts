@@ -21,17 +21,19 @@ import { alice, REDIS_URL, uniquePrefix } from './store-contract';
 class RecordingMetrics implements SessionMetrics {
   readonly outcomes: Array<[SessionGuardOutcome, string]> = [];
   readonly calls: Array<{ operation: string; seconds: number; failed: boolean }> = [];
+  readonly lookups: boolean[] = [];
+  readonly lags: number[] = [];
   guardOutcome(outcome: SessionGuardOutcome, context: string): void {
     this.outcomes.push([outcome, context]);
   }
   storeCall(operation: string, seconds: number, failed: boolean): void {
     this.calls.push({ operation, seconds, failed });
   }
-  cacheLookup(): void {
-    // Not used here: no local cache.
+  cacheLookup(hit: boolean): void {
+    this.lookups.push(hit);
   }
-  cacheInvalidation(): void {
-    // Not used here: no local cache.
+  cacheInvalidation(lagMs: number): void {
+    this.lags.push(lagMs);
   }
 }
 
@@ -163,6 +165,47 @@ describe('SessionModule `metrics`', () => {
       expect(spans).toContainEqual({ name: 'session.store.validate', ended: true, error: true });
     } finally {
       await unreachable.close();
+    }
+  });
+
+  it('counts local cache hits and misses, and how long an invalidation took to arrive', async () => {
+    const keyPrefix = uniquePrefix();
+    const cached = new RecordingMetrics();
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        SessionModule.forRoot({
+          redis: { url: REDIS_URL },
+          keyPrefix,
+          localCache: { ttl: 30 },
+          metrics: cached,
+        }),
+      ],
+    }).compile();
+    await moduleRef.init();
+    const elsewhere = await Test.createTestingModule({
+      imports: [SessionModule.forRoot({ redis: { url: REDIS_URL }, keyPrefix })],
+    }).compile();
+    await elsewhere.init();
+    try {
+      const sessions = moduleRef.get(SessionService);
+      const { token } = await elsewhere.get(SessionService).create(alice);
+      // The cache starts paused until the event feed is up: wait for a hit.
+      for (let attempt = 0; attempt < 50 && !cached.lookups.includes(true); attempt++) {
+        await sessions.validate(token);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(cached.lookups[0]).toBe(false);
+      expect(cached.lookups).toContain(true);
+      await elsewhere.get(SessionService).revoke(token);
+      for (let attempt = 0; attempt < 50 && cached.lags.length === 0; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(cached.lags.length).toBeGreaterThan(0);
+      expect(cached.lags.every((lag) => lag >= 0 && lag < 5_000)).toBe(true);
+      expect(await sessions.validate(token)).toBeNull();
+    } finally {
+      await moduleRef.close();
+      await elsewhere.close();
     }
   });
 });

@@ -1,7 +1,13 @@
+import fc from 'fast-check';
 import { Redis } from 'ioredis';
 
+import type { Session } from '../src';
+import { RedisKeys } from '../src/lib/store/redis/redis-keys';
 import { SESSION_SCRIPTS } from '../src/lib/store/redis/session-scripts';
+import { formatToken, newSecret, sessionRef } from '../src/lib/token/session.token';
 import { alice, REDIS_URL as url, sessionService, uniquePrefix } from './store-contract';
+
+jest.setTimeout(60_000);
 
 describe('RedisSessionStore encoding', () => {
   const userAgent =
@@ -20,6 +26,142 @@ describe('RedisSessionStore encoding', () => {
       inspect.disconnect();
       await close();
     }
+  });
+});
+
+describe('validate.lua’s compact reply', () => {
+  const prefix = uniquePrefix();
+  let inspect: Redis;
+  let service: Awaited<ReturnType<typeof sessionService>>;
+
+  beforeAll(async () => {
+    inspect = new Redis(url);
+    service = await sessionService({ redis: { url }, keyPrefix: prefix });
+  });
+
+  afterAll(async () => {
+    await service?.close();
+    const keys = await inspect.keys(`${prefix}*`);
+    if (keys.length) await inspect.del(...keys);
+    inspect.disconnect();
+  });
+
+  /** A session without the two fields a validation moves (the last touch and what follows). */
+  const settled = (session: Session): Session => ({ ...session, lastSeenAt: 0, expiresAt: 0 });
+
+  /** Text that could trip a positional decoder: separators, prefixes, any code point. */
+  const oddText = fc.oneof(
+    fc.string({ unit: 'binary', maxLength: 12 }),
+    fc.constantFrom('\0', 'bob\0["admin"]', '\0\0', 'a:', 'ua1', '["admin"]', '🧥 ü', ''),
+  );
+
+  it('decodes any session as the whole hash decodes: odd usernames, roles and attributes', async () => {
+    const { sessions } = service;
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          userId: oddText,
+          username: oddText,
+          roles: fc.array(oddText, { maxLength: 4 }),
+          attributes: fc.dictionary(
+            oddText.filter((name) => name !== '__proto__'),
+            fc.jsonValue({ maxDepth: 2 }),
+            { maxKeys: 4 },
+          ),
+          ip: fc.option(oddText, { nil: undefined }),
+          device: fc.option(oddText, { nil: undefined }),
+          userAgent: fc.option(fc.string({ unit: 'binary', maxLength: 200 }), { nil: undefined }),
+          persistent: fc.boolean(),
+        }),
+        async ({ userId, username, roles, attributes, ip, device, userAgent, persistent }) => {
+          const user = { id: `u-${run++}-${userId}`, username, roles };
+          const created = await sessions.create(
+            user,
+            { ip, device, userAgent, attributes },
+            { persistent },
+          );
+          const valid = await sessions.validate(created.token);
+          expect(valid).not.toBeNull();
+          const session = valid as Session;
+          // What create wrote and what the whole hash reads back are the reference.
+          expect(settled(session)).toEqual(settled(created.session));
+          expect(settled(session)).toEqual(
+            settled((await sessions.get(created.session.id)) as Session),
+          );
+          expect(session).toMatchObject({ userId: user.id, username, roles, persistent });
+          expect(session.attributes).toEqual(JSON.parse(JSON.stringify(attributes)));
+          expect(session.expiresAt).toBeGreaterThan(session.lastSeenAt);
+        },
+      ),
+      { numRuns: 80 },
+    );
+  });
+
+  it('never lets a username carrying a NUL byte pose as roles', async () => {
+    const { sessions } = service;
+    const { token } = await sessions.create(
+      { id: 'u-nul', username: 'bob\0["admin"]', roles: ['customer'] },
+      { device: 'x\0y', attributes: { 'n\0m': 'v\0w' } },
+    );
+    expect(await sessions.validate(token)).toMatchObject({
+      userId: 'u-nul',
+      username: 'bob\0["admin"]',
+      roles: ['customer'],
+      device: 'x\0y',
+      attributes: { 'n\0m': 'v\0w' },
+    });
+  });
+
+  it('reads sessions an earlier schema wrote, as the previous version of the script did', async () => {
+    const { sessions } = service;
+    const keys = new RedisKeys(prefix);
+    const tag = 'LegacyAA';
+    /** A hash as an earlier version wrote it, and a token that names it. */
+    const legacy = async (fields: Record<string, string>) => {
+      const { secret, digest } = newSecret();
+      const key = keys.session(sessionRef(tag, digest));
+      await inspect.hset(key, fields);
+      await inspect.pexpire(key, 60_000);
+      return { token: formatToken(tag, secret), id: `${tag}.${digest}` };
+    };
+    const now = Number((await inspect.time())[0]) * 1000;
+    const base = {
+      u: 'u-old',
+      n: 'old',
+      r: '["customer"]',
+      c: String(now - 5_000),
+      t: String(now - 1_000),
+      x: String(now + 3_600_000),
+      ip: '10.0.0.9',
+      ua: 'A'.repeat(60),
+      ua1: 'B'.repeat(10),
+      'a:cart': '{"items":2}',
+    };
+    // Schema 1: no own idle timeout (slides by this service's, 30 min by default).
+    const v1 = await legacy({ ...base, v: '1' });
+    // Schema 2: its own idle timeout, no authenticatedAt, persistence or device.
+    const v2 = await legacy({ ...base, v: '2', i: '120000' });
+    for (const { token, id } of [v1, v2]) {
+      const session = (await sessions.validate(token)) as Session;
+      expect(settled(session)).toEqual(settled((await sessions.get(id)) as Session));
+      expect(session).toMatchObject({
+        userId: 'u-old',
+        roles: ['customer'],
+        createdAt: now - 5_000,
+        authenticatedAt: now - 5_000,
+        persistent: false,
+        userAgent: 'A'.repeat(60) + 'B'.repeat(10),
+        attributes: { cart: { items: 2 } },
+      });
+      expect(session).not.toHaveProperty('device');
+    }
+    const [first, second] = [
+      (await sessions.validate(v1.token)) as Session,
+      (await sessions.validate(v2.token)) as Session,
+    ];
+    expect(first.expiresAt - first.lastSeenAt).toBe(30 * 60_000);
+    expect(second.expiresAt - second.lastSeenAt).toBe(120_000);
   });
 });
 

@@ -1,7 +1,10 @@
 import { Redis } from 'ioredis';
 
 import { RedisServerProcess, startRedisServer } from '../src/testing';
-import { alice, sessionService } from './store-contract';
+import { alice, sessionKey, sessionService } from './store-contract';
+
+/** The SHA the previous release sends to validate (its validate.lua, prelude included). */
+const PREVIOUS_VALIDATE_SHA = '52dd008e0ec059ecc4d81656a81eb0d6a6d0a7b9';
 
 jest.setTimeout(30_000);
 
@@ -81,6 +84,29 @@ describe('SessionService round trips (dedicated redis-server)', () => {
       expect(sessions.idOf(token)).toBe(session.id);
       expect(sessions.idOf('not-a-token')).toBeNull();
       expect(await commandCounts(admin)).toEqual({});
+    } finally {
+      await close();
+    }
+  });
+
+  it('loads the previous release’s validation script too, for services still running it', async () => {
+    await admin.script('FLUSH');
+    const { sessions, close } = await sessionService({ redis: { url: server.url } });
+    try {
+      const { session } = await sessions.create(alice);
+      // Loaded when the connection became ready, asynchronously.
+      await waitFor(async () => {
+        const [loaded] = (await admin.script('EXISTS', PREVIOUS_VALIDATE_SHA)) as number[];
+        if (!loaded) throw new Error('not loaded yet');
+      });
+      const reply = await admin.evalsha(
+        PREVIOUS_VALIDATE_SHA,
+        1,
+        sessionKey('cr:', session.id),
+        1_800_000,
+        60_000,
+      );
+      expect(reply).toEqual(expect.arrayContaining(['u', 'u-alice', 'n', 'alice']));
     } finally {
       await close();
     }

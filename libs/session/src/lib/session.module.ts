@@ -58,9 +58,9 @@ import { SessionSockets } from './ws/session-sockets.service';
     },
     {
       provide: SESSION_CACHE,
-      inject: [SESSION_CONFIG],
-      useFactory: (config: SessionConfig) =>
-        config.localCache ? new SessionCache(config.localCache) : null,
+      inject: [SESSION_CONFIG, SESSION_METRICS],
+      useFactory: (config: SessionConfig, metrics: SessionMetrics | null) =>
+        config.localCache ? new SessionCache(config.localCache, metrics) : null,
     },
     {
       provide: SESSION_EVENTS,

@@ -108,8 +108,10 @@ export class SessionService {
     if (!ref) {
       return null;
     }
+    // A cache hit answers without a promise of its own or a closure; a miss reads through.
     const session = this.cache
-      ? await this.cache.through(ref.id, () => this.store.validate(ref))
+      ? (this.cache.get(ref.id) ??
+        (await this.cache.through(ref.id, () => this.store.validate(ref))))
       : await this.store.validate(ref);
     // A global revocation ends sessions before its sweep has reached them all.
     return session && this.watermark?.outdates(session) ? null : session;

@@ -10,7 +10,13 @@ import {
 import type { SessionConfig } from '../config/session.config';
 import type { SessionEvent } from '../events/session-event.interface';
 import { SessionEventsItem, SessionEventsReader } from '../events/session-events.reader';
-import { SESSION_CACHE, SESSION_CONFIG, SessionEvents } from '../session.constants';
+import type { SessionMetrics } from '../metrics/session-metrics.interface';
+import {
+  SESSION_CACHE,
+  SESSION_CONFIG,
+  SESSION_METRICS,
+  SessionEvents,
+} from '../session.constants';
 import { RedisSessionStore } from '../store/redis/redis-session.store';
 import { SessionStore } from '../store/session-store.interface';
 import type { SessionCache } from './session.cache';
@@ -33,6 +39,7 @@ export class SessionCacheInvalidator implements OnModuleInit, OnModuleDestroy {
     @Optional() @Inject(SESSION_CACHE) private readonly cache: SessionCache | null,
     @Inject(SessionStore) private readonly store: SessionStore,
     @Inject(SESSION_CONFIG) private readonly config: SessionConfig,
+    @Optional() @Inject(SESSION_METRICS) private readonly metrics: SessionMetrics | null = null,
   ) {}
 
   onModuleInit(): void {
@@ -62,6 +69,10 @@ export class SessionCacheInvalidator implements OnModuleInit, OnModuleDestroy {
   private async follow(reader: SessionEventsReader, cache: SessionCache): Promise<void> {
     for await (const item of reader.read()) {
       apply(cache, item);
+      // Publication (Redis clock, at the event) to forgotten here.
+      if (item.kind === 'event' && item.event.type !== SessionEvents.created) {
+        this.metrics?.cacheInvalidation(Math.max(0, Date.now() - item.event.at));
+      }
     }
   }
 }

@@ -129,4 +129,29 @@ describe('SessionCache', () => {
     first?.roles.push('admin');
     expect((await cache.through('a', async () => null))?.roles).toEqual(['customer']);
   });
+
+  it('answers a hit synchronously with get, a copy every time', async () => {
+    const cache = new SessionCache({ ttlMs: 60_000, max: 10_000 });
+    expect(cache.get('a')).toBeUndefined();
+    await cache.through('a', async (id) => ({ ...session(id), attributes: { cart: 1 } }));
+    const hit = cache.get('a');
+    expect(hit).toMatchObject({ id: 'a', roles: ['customer'], attributes: { cart: 1 } });
+    hit?.roles.push('admin');
+    if (hit) hit.attributes['cart'] = 2;
+    expect(cache.get('a')).toMatchObject({ roles: ['customer'], attributes: { cart: 1 } });
+    expect(cache.get('a')).not.toBe(cache.get('a'));
+  });
+
+  it('answers no hit with get past the entry’s deadline, nor while paused', async () => {
+    const cache = new SessionCache({ ttlMs: 60_000, max: 10_000 });
+    const now = Date.now();
+    await cache.through('a', async (id) => session(id, 'u1', now + 1_000));
+    jest.spyOn(Date, 'now').mockReturnValue(now + 1_001);
+    expect(cache.get('a')).toBeUndefined();
+    expect(cache.size).toBe(0);
+    jest.restoreAllMocks();
+    await cache.through('b', async (id) => session(id));
+    cache.pause();
+    expect(cache.get('b')).toBeUndefined();
+  });
 });

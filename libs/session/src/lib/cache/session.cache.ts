@@ -1,4 +1,5 @@
 import type { SessionConfig } from '../config/session.config';
+import type { SessionMetrics } from '../metrics/session-metrics.interface';
 import type { Session } from '../session.types';
 
 interface Entry {
@@ -29,8 +30,14 @@ export class SessionCache {
   private generation = 0;
   private paused = false;
 
-  /** Takes the resolved `localCache` settings (see `resolveSessionConfig`). */
-  constructor({ ttlMs, max }: NonNullable<SessionConfig['localCache']>) {
+  /**
+   * Takes the resolved `localCache` settings (see `resolveSessionConfig`), and where to count
+   * `get`'s hits and misses.
+   */
+  constructor(
+    { ttlMs, max }: NonNullable<SessionConfig['localCache']>,
+    private readonly metrics: SessionMetrics | null = null,
+  ) {
     this.ttlMs = Math.min(ttlMs, LOCAL_CACHE_MAX_TTL_MS);
     this.max = max;
   }
@@ -44,6 +51,28 @@ export class SessionCache {
     return this.entries.size;
   }
 
+  /**
+   * The cached session for an id (a copy the caller may change), or undefined: a Map lookup
+   * and a deadline compare, no promise. `SessionService` asks it before `through`.
+   */
+  get(id: string): Session | undefined {
+    const session = this.lookup(id);
+    this.metrics?.cacheLookup(session !== undefined);
+    return session;
+  }
+
+  private lookup(id: string): Session | undefined {
+    const hit = this.paused ? undefined : this.entries.get(id);
+    if (hit === undefined) {
+      return undefined;
+    }
+    if (hit.until > Date.now()) {
+      return copy(hit.session);
+    }
+    this.entries.delete(id);
+    return undefined;
+  }
+
   /** The cached session for an id, or else the one `load` reads (cached when live). */
   async through(
     id: string,
@@ -52,13 +81,10 @@ export class SessionCache {
     if (this.paused) {
       return load(id);
     }
-    const now = Date.now();
-    const hit = this.entries.get(id);
+    // Not counted: `SessionService` counted its `get` before reading through.
+    const hit = this.lookup(id);
     if (hit) {
-      if (hit.until > now) {
-        return copy(hit.session);
-      }
-      this.entries.delete(id);
+      return hit;
     }
     const generation = this.generation;
     const session = await load(id);
@@ -118,5 +144,5 @@ export class SessionCache {
 // Callers may change the session they get (a guard attaches it to the request): the cached
 // copy must stay as Redis returned it.
 function copy(session: Session): Session {
-  return { ...session, roles: [...session.roles], attributes: { ...session.attributes } };
+  return { ...session, roles: session.roles.slice(), attributes: { ...session.attributes } };
 }

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 import {
   formatToken,
   newSecret,
@@ -48,6 +50,21 @@ describe('session tokens', () => {
     ['a session id', newToken('AAAAAAAA').ref.id],
   ])('refuses %s', (_label, value) => {
     expect(parseToken(value)).toBeNull();
+  });
+
+  it('derives the digest as SHA-256 of the secret, whichever hash function Node offers', () => {
+    // A different digest would orphan every live session at the next deploy.
+    const secret = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ';
+    const expected = createHash('sha256').update(secret).digest('base64url').slice(0, 22);
+    expect(parseToken(formatToken('AAAAAAAA', secret))).toMatchObject({
+      tag: 'AAAAAAAA',
+      digest: expected,
+      id: `AAAAAAAA.${expected}`,
+    });
+    const fresh = newSecret();
+    expect(fresh.digest).toBe(
+      createHash('sha256').update(fresh.secret).digest('base64url').slice(0, 22),
+    );
   });
 
   it('refuses a token as a session id', () => {

@@ -1,4 +1,9 @@
-import { decodeSession, encodeNewSession, timestampFields } from './session-fields';
+import {
+  decodeSession,
+  decodeValidated,
+  encodeNewSession,
+  timestampFields,
+} from './session-fields';
 
 const user = { id: 'u1', username: 'alice', roles: ['customer'] };
 
@@ -52,5 +57,60 @@ describe('session hash fields', () => {
     expect(session).toMatchObject({ createdAt: 500, authenticatedAt: 500, persistent: false });
     expect(session.expiresAt).toBe(1900);
     expect(session.device).toBeUndefined();
+  });
+
+  describe('decodeValidated (validate.lua’s one-string reply)', () => {
+    /** The reply validate.lua builds for these values, in its order. */
+    const reply = (values: string[], attributes: string[] = []) =>
+      [...values, ...attributes].join('\0');
+
+    it('reads every field from its position, as decodeSession reads the hash', () => {
+      const flat = [
+        ...encodeNewSession({
+          digest: 'd',
+          user: { id: 'u1', username: 'al:ice', roles: ['customer', 'a:b'] },
+          device: 'Firefox 133 on Linux',
+          ip: '2001:db8::1',
+          userAgent: 'UA/1',
+          persistent: true,
+          attributes: { cart: { items: [1, 2] }, 'a:b': 'x' },
+        }),
+        ...timestampFields(1000, 60_000, 600_000),
+      ];
+      const compact = reply(
+        [
+          'u1',
+          'al:ice',
+          '["customer","a:b"]',
+          '1000',
+          '1000',
+          '601000',
+          '60000',
+          '1000',
+          '1',
+          'Firefox 133 on Linux',
+          '2001:db8::1',
+          'UA/1',
+        ],
+        ['cart', '{"items":[1,2]}', 'a:b', '"x"'],
+      );
+      expect(decodeValidated('id', compact, 1)).toEqual(decodeSession('id', flat, 1));
+    });
+
+    it('reads a session written before schema 3, or before schema 2, as decodeSession does', () => {
+      const legacy = ['u', 'u1', 'n', 'alice', 'r', '[]', 'v', '2', 'c', '500', 't', '900'];
+      const v2 = reply(['u1', 'alice', '[]', '500', '900', '9000', '1000', '', '', '', '', '']);
+      expect(decodeValidated('id', v2, 60_000)).toEqual(
+        decodeSession('id', [...legacy, 'x', '9000', 'i', '1000'], 60_000),
+      );
+      // Schema 1: no idle timeout of its own, it slides by the caller's.
+      const v1 = reply(['u1', 'alice', '[]', '500', '900', '90000', '', '', '', '', '', '']);
+      const session = decodeValidated('id', v1, 60_000);
+      expect(session).toEqual(decodeSession('id', [...legacy, 'x', '90000'], 60_000));
+      expect(session).toMatchObject({ authenticatedAt: 500, expiresAt: 60_900, persistent: false });
+      expect(session).not.toHaveProperty('device');
+      expect(session).not.toHaveProperty('ip');
+      expect(session).not.toHaveProperty('userAgent');
+    });
   });
 });

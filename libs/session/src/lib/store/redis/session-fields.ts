@@ -192,6 +192,45 @@ export function decodeSession(id: string, flat: string[], fallbackIdleTimeoutMs:
   return session;
 }
 
+/**
+ * The session `validate.lua` answers as one string: values separated by NUL bytes at fixed
+ * positions (user id, username, roles, created, last touch, absolute deadline, idle timeout,
+ * last authentication, persistent, device, ip, user agent, then attribute name/value pairs),
+ * absent ones empty. Decodes to the same `Session` as `decodeSession` of the whole hash.
+ */
+export function decodeValidated(id: string, reply: string, fallbackIdleTimeoutMs: number): Session {
+  const values = reply.split('\0');
+  const createdAt = Number(values[3]);
+  const lastSeenAt = Number(values[4]);
+  const absoluteExpiresAt = Number(values[5]);
+  const idleTimeoutMs = Number(values[6]) || fallbackIdleTimeoutMs;
+  const session: Session = {
+    id,
+    userId: values[0],
+    username: values[1],
+    roles: parseJson(values[2], []) as string[],
+    createdAt,
+    // Sessions written before schema 3 were last authenticated when they were created.
+    authenticatedAt: Number(values[7]) || createdAt,
+    lastSeenAt,
+    expiresAt: Math.min(lastSeenAt + idleTimeoutMs, absoluteExpiresAt),
+    absoluteExpiresAt,
+    persistent: values[8] === '1',
+    attributes: {},
+  };
+  // Absent fields stay absent, as `decodeSession` leaves them (a store never writes them empty).
+  if (values[9]) session.device = values[9];
+  if (values[10]) session.ip = values[10];
+  if (values[11]) session.userAgent = values[11];
+  for (let i = VALIDATED_ATTRIBUTES; i < values.length; i += 2) {
+    session.attributes[values[i]] = parseJson(values[i + 1], null);
+  }
+  return session;
+}
+
+/** Position of the first attribute name in `validate.lua`'s string reply. */
+const VALIDATED_ATTRIBUTES = 12;
+
 function userAgentFields(userAgent: string): string[] {
   const fields: string[] = [];
   for (let start = 0, part = 0; start < userAgent.length; start += USER_AGENT_CHUNK, part++) {

@@ -14,6 +14,7 @@ import revokeScript from './scripts/revoke.lua';
 import rotateScript from './scripts/rotate.lua';
 import setRolesScript from './scripts/set-roles.lua';
 import sweepScript from './scripts/sweep.lua';
+import previousValidateScript from './scripts/validate.previous.lua';
 import validateScript from './scripts/validate.lua';
 import { LUA_FIELDS } from './session-fields';
 
@@ -39,6 +40,16 @@ export const SESSION_SCRIPTS = {
 export type SessionScriptName = keyof typeof SESSION_SCRIPTS;
 
 /**
+ * Scripts the previous release calls and this one no longer does, kept byte for byte (their
+ * SHA is what that release sends): loaded with the others, never called. During a rolling
+ * deploy, services still running the previous release validate by EVALSHA only; once the owner
+ * runs this release, it is the one that reloads their script after a Redis restart or failover
+ * empties the script cache. `validate.previous.lua` answers the whole hash as a flat array;
+ * remove it once no service runs a release older than the one-string reply.
+ */
+export const PREVIOUS_SCRIPTS: readonly string[] = [withPrelude(previousValidateScript)];
+
+/**
  * Loads every script into the script cache of every master, so that services whose Redis user
  * may only call scripts by SHA (EVALSHA, never EVAL: see `sessionAclRules`) find them there.
  * The owner of the sessions (auth) does it each time its connection becomes ready — after a
@@ -49,8 +60,8 @@ export async function loadSessionScripts(client: Redis | Cluster): Promise<void>
   const nodes = client instanceof Cluster ? client.nodes('master') : [client];
   await Promise.all(
     nodes.flatMap((node) =>
-      Object.values(SESSION_SCRIPTS).map((script) =>
-        node.script('LOAD', script.lua).catch(() => undefined),
+      [...Object.values(SESSION_SCRIPTS).map(({ lua }) => lua), ...PREVIOUS_SCRIPTS].map((lua) =>
+        node.script('LOAD', lua).catch(() => undefined),
       ),
     ),
   );
