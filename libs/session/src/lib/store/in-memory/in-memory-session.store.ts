@@ -83,7 +83,8 @@ export class InMemorySessionStore implements SessionStore {
     const absoluteTimeoutMs = record.persistent
       ? this.settings.rememberAbsoluteTimeoutMs
       : this.settings.absoluteTimeoutMs;
-    const now = Date.now();
+    // A session created in the millisecond after a global revocation is not outdated by it.
+    const now = Math.max(Date.now(), this.notBefore);
     const session: Session = {
       id: ref.id,
       userId: record.user.id,
