@@ -5,12 +5,16 @@ export type Adapter = (typeof ADAPTERS)[number];
 /**
  * One server per scenario, same route and handler; only the guard (and what it needs to
  * work) differs. `session-*` variants are the session guard with one library option changed.
+ * `redis-floor` has no guard: its handler sends one trivial EVALSHA, the least any guard that
+ * asks Redis can cost.
  */
 export const SCENARIOS = [
   'none',
+  'redis-floor',
   'session',
   'session-remote',
   'session-cache',
+  'session-metrics',
   'session-no-autopipelining',
   'jwt-nestjs',
   'jwt-hs256',
@@ -32,6 +36,15 @@ export const REQUIRED_ROLE = 'customer';
 export const SESSION_KEY_PREFIX = 'crbench:';
 export const EXPRESS_SESSION_KEY_PREFIX = 'crbench:es:';
 export const SCALE_KEY_PREFIX = 'crbs:';
+/** connect-redis' copies of the scale pass's sessions, for the memory comparison. */
+export const SCALE_EXPRESS_SESSION_KEY_PREFIX = 'crbes:';
+
+/** The `express-session` scenario's cookie settings, and those of the sessions stored for it. */
+export const EXPRESS_SESSION_COOKIE = {
+  httpOnly: true,
+  sameSite: 'lax' as const,
+  maxAge: 30 * 60 * 1000,
+};
 
 /** CLIENT SETNAME of the servers' Redis connections, to count their commands apart. */
 export const REDIS_CLIENT_NAME = 'crbench';

@@ -3,6 +3,7 @@ import { APP_GUARD } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
 import { importSPKI } from 'jose';
 
+import { PrometheusSessionMetrics } from '@cloakroom/service-sessions';
 import { SessionGuard, SessionModule, SessionModuleOptions } from '@cloakroom/session';
 
 import { ExpressSessionGuard } from '../guards/express-session.guard';
@@ -11,6 +12,7 @@ import { JoseJwtGuard } from '../guards/jose-jwt.guard';
 import { NestJwtGuard } from '../guards/nest-jwt.guard';
 import { REDIS_CLIENT_NAME, SESSION_KEY_PREFIX, ServerSettings } from '../scenarios';
 import { BenchController } from './bench.controller';
+import { RedisFloorClient, RedisFloorController } from './redis-floor.controller';
 
 /**
  * Local cache settings of the `session-cache` scenario; the library keeps the cache in step by
@@ -30,12 +32,12 @@ export function sessionOptions(redisUrl: string): SessionModuleOptions {
 @Module({})
 export class BenchModule {
   static forScenario(settings: ServerSettings): DynamicModule {
-    const { imports, guard, controllers } = guardOf(settings);
+    const { imports, guard, controller = BenchController, providers = [] } = guardOf(settings);
     return {
       module: BenchModule,
       imports,
-      controllers: [BenchController, ...controllers],
-      providers: guard ? [guard] : [],
+      controllers: [controller],
+      providers: guard ? [guard, ...providers] : providers,
     };
   }
 }
@@ -43,24 +45,34 @@ export class BenchModule {
 interface GuardSetup {
   imports: DynamicModule[];
   guard?: Provider;
-  controllers: Type[];
+  /** The route's controller, when it is not `BenchController`, and what it needs. */
+  controller?: Type;
+  providers?: Provider[];
 }
 
 function guardOf({ scenario, redisUrl, rpcPort, keys }: ServerSettings): GuardSetup {
   const session = (options: SessionModuleOptions): GuardSetup => ({
     imports: [SessionModule.forRoot(options)],
     guard: { provide: APP_GUARD, useClass: SessionGuard },
-    controllers: [],
   });
   switch (scenario) {
     case 'none':
-      return { imports: [], controllers: [] };
+      return { imports: [] };
+    case 'redis-floor':
+      return {
+        imports: [],
+        controller: RedisFloorController,
+        providers: [RedisFloorClient.provider(redisUrl, REDIS_CLIENT_NAME)],
+      };
     case 'session':
       return session(sessionOptions(redisUrl));
     case 'session-no-autopipelining':
       return session({ ...sessionOptions(redisUrl), autoPipelining: false });
     case 'session-cache':
       return session({ ...sessionOptions(redisUrl), localCache: BENCH_LOCAL_CACHE });
+    case 'session-metrics':
+      // What the services run: guard outcomes and store latency into prom-client.
+      return session({ ...sessionOptions(redisUrl), metrics: new PrometheusSessionMetrics() });
     case 'session-remote':
       return session({
         remote: { host: '127.0.0.1', port: rpcPort, tls: keys.rpcTls.client },
@@ -70,13 +82,11 @@ function guardOf({ scenario, redisUrl, rpcPort, keys }: ServerSettings): GuardSe
       return {
         imports: [JwtModule.register({ secret: keys.hsSecret })],
         guard: { provide: APP_GUARD, useClass: NestJwtGuard },
-        controllers: [],
       };
     case 'jwt-hs256':
       return {
         imports: [],
         guard: { provide: APP_GUARD, useFactory: () => new FastJwtGuard(keys.hsSecret) },
-        controllers: [],
       };
     case 'jwt-rs256':
       return {
@@ -86,7 +96,6 @@ function guardOf({ scenario, redisUrl, rpcPort, keys }: ServerSettings): GuardSe
           useFactory: async () =>
             new JoseJwtGuard(await importSPKI(keys.rsaPublicKey, 'RS256'), 'RS256'),
         },
-        controllers: [],
       };
     case 'jwt-eddsa':
       return {
@@ -96,13 +105,11 @@ function guardOf({ scenario, redisUrl, rpcPort, keys }: ServerSettings): GuardSe
           useFactory: async () =>
             new JoseJwtGuard(await importSPKI(keys.edPublicKey, 'EdDSA'), 'EdDSA'),
         },
-        controllers: [],
       };
     case 'express-session':
       return {
         imports: [],
         guard: { provide: APP_GUARD, useClass: ExpressSessionGuard },
-        controllers: [],
       };
   }
 }

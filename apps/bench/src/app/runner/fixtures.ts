@@ -5,14 +5,16 @@ import { join } from 'node:path';
 
 import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { Redis } from 'ioredis';
+import { RedisStore } from 'connect-redis';
 import { SignJWT } from 'jose';
+import { createClient } from 'redis';
 
 import { SessionModule, SessionService } from '@cloakroom/session';
 import { makeDevCertificates } from '@cloakroom/session/testing';
 
 import { sessionOptions } from '../bench/bench.module';
 import { BenchKeys, EXPRESS_SESSION_KEY_PREFIX, REQUIRED_ROLE, Scenario } from '../scenarios';
+import { storeExpressSession } from './connect-redis-session';
 
 /** What a browser sends today; 111 bytes, longer than Redis's default listpack value limit. */
 export const REALISTIC_USER_AGENT =
@@ -27,6 +29,8 @@ export interface Fixtures {
   headers: Record<Scenario, Headers[]>;
   /** Well-formed-looking but malformed: refused before any Redis call. */
   malformed: Headers[];
+  /** The library as the auth service uses it, on the servers' key prefix. */
+  sessions: SessionService;
   close(): Promise<void>;
 }
 
@@ -47,7 +51,9 @@ export async function makeFixtures(redisUrl: string, users: number): Promise<Fix
     { logger: ['error'] },
   );
   const sessions = context.get(SessionService);
-  const redis = new Redis(redisUrl);
+  const redis = createClient({ url: redisUrl });
+  await redis.connect();
+  const expressSessions = new RedisStore({ client: redis, prefix: EXPRESS_SESSION_KEY_PREFIX });
 
   const sessionTokens: Headers[] = [];
   const hs: Headers[] = [];
@@ -56,7 +62,7 @@ export async function makeFixtures(redisUrl: string, users: number): Promise<Fix
   const cookies: Headers[] = [];
   for (let i = 0; i < users; i++) {
     const user = { id: `bench-user-${i}`, username: `bench${i}`, roles: [REQUIRED_ROLE] };
-    const { token } = await sessions.create(user, {
+    const { token, session } = await sessions.create(user, {
       ip: CLIENT_IP,
       userAgent: REALISTIC_USER_AGENT,
     });
@@ -65,7 +71,12 @@ export async function makeFixtures(redisUrl: string, users: number): Promise<Fix
     hs.push(bearer(await sign(claims, user.id, 'HS256', new TextEncoder().encode(hsSecret))));
     rs.push(bearer(await sign(claims, user.id, 'RS256', rsa.privateKey)));
     eddsa.push(bearer(await sign(claims, user.id, 'EdDSA', ed.privateKey)));
-    cookies.push({ cookie: await expressSession(redis, keys.expressSessionSecret, user) });
+    const sid = await storeExpressSession(expressSessions, {
+      ...session,
+      ip: CLIENT_IP,
+      userAgent: REALISTIC_USER_AGENT,
+    });
+    cookies.push({ cookie: signedCookie(sid, keys.expressSessionSecret) });
   }
 
   return {
@@ -73,9 +84,11 @@ export async function makeFixtures(redisUrl: string, users: number): Promise<Fix
     headers: {
       // `none` gets the same header as `session`, so request size is not what differs.
       none: sessionTokens,
+      'redis-floor': sessionTokens,
       session: sessionTokens,
       'session-remote': sessionTokens,
       'session-cache': sessionTokens,
+      'session-metrics': sessionTokens,
       'session-no-autopipelining': sessionTokens,
       'jwt-nestjs': hs,
       'jwt-hs256': hs,
@@ -84,8 +97,9 @@ export async function makeFixtures(redisUrl: string, users: number): Promise<Fix
       'express-session': cookies,
     },
     malformed: [bearer('cr1.not-a-token')],
+    sessions,
     close: async () => {
-      redis.disconnect();
+      await redis.quit();
       await context.close();
     },
   };
@@ -113,26 +127,8 @@ function sign(
     .sign(key);
 }
 
-/** Stores a session the way connect-redis does and returns the signed cookie that names it. */
-async function expressSession(
-  redis: Redis,
-  secret: string,
-  user: { id: string; username: string; roles: string[] },
-): Promise<string> {
-  const sid = randomBytes(24).toString('base64url');
-  const maxAge = 30 * 60 * 1000;
-  const data = {
-    cookie: {
-      originalMaxAge: maxAge,
-      expires: new Date(Date.now() + maxAge).toISOString(),
-      httpOnly: true,
-      path: '/',
-      sameSite: 'lax',
-    },
-    user: { ...user, ip: CLIENT_IP, userAgent: REALISTIC_USER_AGENT },
-  };
-  await redis.set(EXPRESS_SESSION_KEY_PREFIX + sid, JSON.stringify(data), 'EX', maxAge / 1000);
-  // express-session's cookie value: "s:" + sid + "." + base64(HMAC-SHA256(sid)) without padding.
+/** express-session's cookie value: "s:" + sid + "." + base64(HMAC-SHA256(sid)) without padding. */
+function signedCookie(sid: string, secret: string): string {
   const signature = createHmac('sha256', secret).update(sid).digest('base64').replace(/=+$/, '');
   return `connect.sid=${encodeURIComponent(`s:${sid}.${signature}`)}`;
 }

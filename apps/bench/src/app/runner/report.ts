@@ -2,9 +2,12 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { Adapter, Scenario } from '../scenarios';
+import { renderChart } from './chart';
 import { LoadResult } from './load';
+import { KeyKind } from './memory';
 import { RoundTrips } from './round-trips';
 import { MemoryVariant, ScalePoint } from './scale';
+import { Staleness } from './staleness';
 
 /** One measured run of one scenario. */
 export interface Measurement extends LoadResult {
@@ -27,11 +30,29 @@ export interface ScenarioReport {
   /** Commands the servers' connections sent per request, counted with MONITOR in a short pass. */
   redisRoundTripsPerRequest: number;
   redisRoundTrips: RoundTrips | null;
-  /** Server process CPU per request; for `session-remote`, plus the RPC process's. */
+  /**
+   * Server process CPU per request at the adapter's fixed rate (below saturation), median over
+   * the fixed-rate rounds; for `session-remote`, plus the RPC process's.
+   */
   cpuMicrosPerRequest: number;
+  /** The RPC process's part of `cpuMicrosPerRequest` (`session-remote`; 0 elsewhere). */
   rpcCpuMicrosPerRequest: number;
-  /** At a fixed request rate (half of `none`'s throughput): latency without saturation. */
-  fixedRate: { rps: number; p50: number; p99: number; non2xx: number };
+  /** Median over fixed-rate rounds of this scenario's CPU per request minus its paired `none`'s. */
+  cpuAddedOverNone: number;
+  /** `cpuAddedOverNone` minus `redis-floor`'s: the cost beyond one Redis round trip. */
+  cpuAddedOverFloor: number;
+  /** The same CPU figure from the saturated rounds, where load generator and Redis compete. */
+  cpuMicrosPerRequestSaturated: number;
+  /** The fixed-rate rounds: rps reached, median latencies, refusals, CPU per request by round. */
+  fixedRate: {
+    rps: number;
+    p50: number;
+    p99: number;
+    non2xx: number;
+    cpuMicrosPerRequestByRound: number[];
+  };
+  /** `session-cache` only: how long a revoked session kept passing (see staleness.ts). */
+  stalenessMs?: Staleness;
   rounds: Array<{ rps: number; p50: number; p99: number; non2xx: number; errors: number }>;
   commandsPerRequest: Record<string, number>;
 }
@@ -45,8 +66,12 @@ export interface BenchReport {
     rounds: number;
     roundSeconds: number;
     warmupSeconds: number;
+    fixedRateRounds: number;
     fixedRateSeconds: number;
-    fixedRates: Partial<Record<Adapter, number>>;
+    fixedRateWarmSeconds: number;
+    /** Fixed rate = this share of the slowest scenario's saturated rps, rounded down to 50. */
+    fixedRateShare: number;
+    fixedRates: Record<Adapter, number>;
   };
   adapters: Record<Adapter, Partial<Record<Scenario, ScenarioReport>>>;
   hotPath: {
@@ -60,8 +85,19 @@ export interface BenchReport {
     /** INFO commandstats over the same pass: every client of the Redis. */
     malformedRedisCommandsAllClients: number;
   };
+  /** The `session-cache` scenario's cache; its staleness samples are in that scenario. */
+  cache: { ttlSeconds: number; stalenessSamplesPerAdapter: number };
   memory: {
+    /** MEMORY USAGE of every per-session and per-user key, per session (largest scale point). */
     bytesPerSession: number;
+    breakdown: Record<string, KeyKind>;
+    /** Keys every session shares (event stream, watermark): bytes in all, not per session. */
+    sharedKeys: Record<string, number>;
+    /** `used_memory` growth per session, which adds Redis's keyspace tables. */
+    usedMemoryBytesPerSession: number;
+    /** MEMORY USAGE of connect-redis' key for the same session data (mean). */
+    connectRedisBytesPerSession: number;
+    connectRedisSessions: number;
     sessionsMeasured: number;
     userAgent: string;
     shortUserAgent: MemoryVariant;
@@ -73,32 +109,60 @@ export function printReport(report: BenchReport, log: (line: string) => void): v
   for (const [adapter, scenarios] of Object.entries(report.adapters)) {
     log(`\n### ${adapter} (fixed rate ${report.settings.fixedRates[adapter as Adapter]} req/s)\n`);
     log(
-      '| scenario | rps | x none | p50 ms | p99 ms | fixed-rate p50 / p99 ms | Redis round trips/req | ' +
-        'INFO cmds/req sent (executed) | CPU us/req |',
+      '| scenario | rps | x none | p50 ms | p99 ms | CPU us/req (fixed) | added over none | ' +
+        'added over floor | CPU us/req (saturated) | Redis cmds/req |',
     );
-    log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+    log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const [name, s] of Object.entries(scenarios)) {
       if (!s) continue;
       const cpu = s.rpcCpuMicrosPerRequest
         ? `${s.cpuMicrosPerRequest} (rpc ${s.rpcCpuMicrosPerRequest})`
         : `${s.cpuMicrosPerRequest}`;
       log(
-        `| ${name} | ${s.rps} | ${s.ratioToNone.toFixed(2)} | ${s.p50} | ${s.p99} | ` +
-          `${s.fixedRate.p50} / ${s.fixedRate.p99} | ${s.redisRoundTripsPerRequest} | ${s.redisCommandsPerRequest} (${s.redisCommandsExecutedPerRequest}) | ${cpu} |`,
+        `| ${name} | ${s.rps} | ${s.ratioToNone.toFixed(2)} | ${s.p50} | ${s.p99} | ${cpu} | ` +
+          `${signed(s.cpuAddedOverNone)} | ${signed(s.cpuAddedOverFloor)} | ` +
+          `${s.cpuMicrosPerRequestSaturated} | ${s.redisRoundTripsPerRequest} |`,
+      );
+    }
+    const stale = scenarios['session-cache']?.stalenessMs;
+    if (stale) {
+      log(
+        `\nsession-cache: a revoked session passed until ${stale.medianMs} ms (median) / ` +
+          `${stale.maxMs} ms (max) after revoke() returned (${stale.samplesMs.length} revocations; ` +
+          `cache ttl ${report.cache.ttlSeconds} s)`,
       );
     }
   }
   log('\n### scale (one session per user; validate = one call at a time, runner to Redis)\n');
-  log('| sessions | load s | validate p50 us | validate p99 us | bytes/session | hash | index |');
-  log('|---:|---:|---:|---:|---:|---|---|');
+  log(
+    '| sessions | load s | validate p50 us | validate p99 us | bytes/session | used_memory/session | hash | index |',
+  );
+  log('|---:|---:|---:|---:|---:|---:|---|---|');
   for (const p of report.scale) {
     log(
-      `| ${p.sessions} | ${p.loadSeconds.toFixed(1)} | ${p.validateP50Micros} | ${p.validateP99Micros} | ${p.bytesPerSession} | ${p.hashEncoding} | ${p.indexEncoding} |`,
+      `| ${p.sessions} | ${p.loadSeconds.toFixed(1)} | ${p.validateP50Micros} | ${p.validateP99Micros} | ` +
+        `${p.bytesPerSession} | ${p.usedMemoryBytesPerSession} | ${p.hashEncoding} | ${p.indexEncoding} |`,
     );
   }
-  const short = report.memory.shortUserAgent;
+  const memory = report.memory;
+  log(`\n### memory per session (${memory.sessionsMeasured} sessions, MEMORY USAGE)\n`);
+  log('| key kind | keys | bytes/session | encoding |');
+  log('|---|---:|---:|---|');
+  for (const [kind, k] of Object.entries(memory.breakdown)) {
+    log(`| ${kind} | ${k.keys} | ${k.bytesPerSession} | ${k.encoding} |`);
+  }
+  log(`| **total** | | **${memory.bytesPerSession}** | |`);
   log(
-    `\nwith a ${short.userAgent.length}-byte user agent: ${short.bytesPerSession} bytes/session (${short.sessions} sessions), hash ${short.hashEncoding}`,
+    `| connect-redis, same data (${memory.connectRedisSessions} sessions) | | ` +
+      `${memory.connectRedisBytesPerSession} | string |`,
+  );
+  const shared = Object.entries(memory.sharedKeys)
+    .map(([name, bytes]) => `${name} ${bytes} B`)
+    .join(', ');
+  log(`\nshared by all sessions: ${shared || 'nothing'}`);
+  const short = memory.shortUserAgent;
+  log(
+    `with a ${short.userAgent.length}-byte user agent: ${short.bytesPerSession} bytes/session (${short.sessions} sessions), hash ${short.hashEncoding}`,
   );
   const hot = report.hotPath;
   log(
@@ -108,6 +172,10 @@ export function printReport(report: BenchReport, log: (line: string) => void): v
   for (const line of goals(report)) {
     log(`- ${line}`);
   }
+}
+
+function signed(value: number): string {
+  return Number.isNaN(value) ? '-' : `${value > 0 ? '+' : ''}${value}`;
 }
 
 /** The issue's targets, as figures: met or missed, and by how much. */
@@ -129,7 +197,13 @@ export function goals(report: BenchReport): string[] {
       if (!other) return;
       const ratio = Math.round((session.ratioToNone / other.ratioToNone) * 100) / 100;
       const cpu = Math.round((other.cpuMicrosPerRequest / session.cpuMicrosPerRequest) * 100) / 100;
-      check(`${adapter} session / ${name}`, ratio, target, false, `; by CPU per request ${cpu}`);
+      check(
+        `${adapter} session / ${name}`,
+        ratio,
+        target,
+        false,
+        `; by CPU per request (fixed rate) ${cpu}`,
+      );
     };
     const cpuVsNone =
       Math.round(
@@ -140,7 +214,7 @@ export function goals(report: BenchReport): string[] {
       session.ratioToNone,
       0.9,
       false,
-      `; by CPU per request ${cpuVsNone}`,
+      `; by CPU per request (fixed rate) ${cpuVsNone}`,
     );
     versus('jwt-hs256', 1.0);
     versus('jwt-nestjs', 1.0);
@@ -159,10 +233,17 @@ export function goals(report: BenchReport): string[] {
   return lines;
 }
 
-export async function writeReport(report: BenchReport): Promise<string> {
+/** Writes `<timestamp>.json`, `<timestamp>.svg` and `latest.svg`; answers their paths. */
+export async function writeReport(report: BenchReport): Promise<string[]> {
   const directory = join(process.cwd(), 'bench', 'results');
   await mkdir(directory, { recursive: true });
-  const file = join(directory, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
-  return file;
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const json = join(directory, `${stamp}.json`);
+  const svg = join(directory, `${stamp}.svg`);
+  const latest = join(directory, 'latest.svg');
+  const chart = renderChart(report, `bench/results/${stamp}.json`);
+  await writeFile(json, `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(svg, chart);
+  await writeFile(latest, chart);
+  return [json, svg, latest];
 }

@@ -2,6 +2,7 @@ import { cpus, release, totalmem } from 'node:os';
 
 import { Redis } from 'ioredis';
 
+import { BENCH_LOCAL_CACHE } from '../bench/bench.module';
 import {
   ADAPTERS,
   Adapter,
@@ -12,16 +13,20 @@ import {
   scenariosFor,
 } from '../scenarios';
 import { ChildServer } from './child-server';
+import { freePort } from './free-port';
 import { Fixtures, makeFixtures, REALISTIC_USER_AGENT } from './fixtures';
-import { load, LoadResult } from './load';
+import { load, loadAtRate, LoadResult } from './load';
 import { commandCounts, commandDelta, deleteByPrefix } from './redis-stats';
 import { countRoundTrips, RoundTrips } from './round-trips';
 import { BenchReport, Measurement, printReport, ScenarioReport, writeReport } from './report';
 import { measureScale } from './scale';
 import { runnerSettings, RunnerSettings } from './settings';
+import { measureStaleness, Staleness } from './staleness';
 import { median } from './stats';
 
 const USERS = 100;
+/** Paced load kept up after a measured window, so that no connection closes inside it. */
+const WINDOW_TAIL_SECONDS = 0.25;
 
 /** `npm run bench`: every scenario on both adapters, interleaved rounds, medians. */
 export async function runBenchmark(): Promise<void> {
@@ -36,18 +41,23 @@ export async function runBenchmark(): Promise<void> {
   const servers = new Map<string, ChildServer>();
   let rpc: ChildServer | undefined;
   try {
-    rpc = await ChildServer.start('rpc', serverSettings(settings, fixtures, 'express', 'none', 0));
-    let port = settings.firstPort;
-    const pending: Array<[Adapter, Scenario]> = ADAPTERS.flatMap((adapter) =>
-      scenariosFor(adapter).map((scenario): [Adapter, Scenario] => [adapter, scenario]),
+    const rpcPort = await freePort();
+    rpc = await ChildServer.start(
+      'rpc',
+      serverSettings(settings, fixtures, rpcPort, 'express', 'none', 0),
     );
-    const planned = pending.map(([adapter, scenario]) =>
-      serverSettings(settings, fixtures, adapter, scenario, ++port),
+    const planned: Array<[Adapter, Scenario]> = ADAPTERS.flatMap((adapter) =>
+      scenariosFor(adapter).map((scenario): [Adapter, Scenario] => [adapter, scenario]),
     );
     // Two at a time: twenty Nest apps booting at once on two cores take longer than one by one.
     const starter = async () => {
       for (let next = planned.shift(); next; next = planned.shift()) {
-        servers.set(key(next.adapter, next.scenario), await ChildServer.start('server', next));
+        const [adapter, scenario] = next;
+        const server = await ChildServer.start(
+          'server',
+          serverSettings(settings, fixtures, rpcPort, adapter, scenario, await freePort()),
+        );
+        servers.set(key(adapter, scenario), server);
       }
     };
     await Promise.all([starter(), starter()]);
@@ -67,30 +77,49 @@ export async function runBenchmark(): Promise<void> {
       }
     }
 
-    const runs = new Map<string, Measurement[]>();
     const measure = async (
       server: ChildServer,
-      options: { overallRate?: number; seconds: number; headers?: Array<Record<string, string>> },
+      options: {
+        seconds: number;
+        /** A paced run at this rate, its CPU read at the edges of a window (`loadAtRate`). */
+        fixed?: { rate: number; warmSeconds: number };
+        headers?: Array<Record<string, string>>;
+      },
     ) => {
       const { scenario } = server.settings;
       const remote = scenario === 'session-remote' ? rpc : undefined;
-      const [commandsBefore, cpuBefore, rpcBefore] = await Promise.all([
-        commandCounts(redis),
-        server.cpuMicros(),
-        remote?.cpuMicros() ?? 0,
-      ]);
-      const result = await load({
-        url: server.url,
-        connections: settings.connections,
-        seconds: options.seconds,
-        headers: options.headers ?? fixtures.headers[scenario],
-        overallRate: options.overallRate,
-      });
-      const [commandsAfter, cpuAfter, rpcAfter] = await Promise.all([
-        commandCounts(redis),
-        server.cpuMicros(),
-        remote?.cpuMicros() ?? 0,
-      ]);
+      const readCpu = () => Promise.all([server.cpuMicros(), remote?.cpuMicros() ?? 0]);
+      const headers = options.headers ?? fixtures.headers[scenario];
+      const cpu: Array<[number, number]> = [];
+      const commandsBefore = await commandCounts(redis);
+      let result: LoadResult;
+      if (options.fixed) {
+        const paced = await loadAtRate({
+          url: server.url,
+          connections: settings.connections,
+          rate: options.fixed.rate,
+          headers,
+          window: {
+            after: options.fixed.warmSeconds,
+            seconds: options.seconds,
+            onEdge: async () => void cpu.push(await readCpu()),
+          },
+          tailSeconds: WINDOW_TAIL_SECONDS,
+        });
+        const requests = paced.windowRequests ?? 0;
+        result = { ...paced, requests, rps: requests / options.seconds };
+      } else {
+        cpu.push(await readCpu());
+        result = await load({
+          url: server.url,
+          connections: settings.connections,
+          seconds: options.seconds,
+          headers,
+        });
+        cpu.push(await readCpu());
+      }
+      const commandsAfter = await commandCounts(redis);
+      const [[cpuBefore, rpcBefore], [cpuAfter, rpcAfter]] = cpu;
       return measurement(
         result,
         commandDelta(commandsBefore, commandsAfter),
@@ -100,32 +129,45 @@ export async function runBenchmark(): Promise<void> {
     };
 
     // Each scenario run comes right after a run of `none` on the same adapter, and its ratio
-    // to `none` is taken within that pair: the shared machine's load drifts within seconds.
-    // Rounds visit the scenarios in a rotated order, reversed every other round.
-    const pairedNone = new Map<string, Measurement[]>();
-    const record = (map: Map<string, Measurement[]>, name: string, run: Measurement) =>
-      map.set(name, [...(map.get(name) ?? []), run]);
+    // (or CPU difference) to `none` is taken within that pair: the shared machine's load drifts
+    // within seconds. Rounds visit the scenarios in a rotated order, reversed every other round.
     const others = [...servers.values()].filter((server) => server.settings.scenario !== 'none');
-    for (let round = 0; round < settings.rounds; round++) {
-      const shift = (round * 3) % others.length;
-      const rotated = [...others.slice(shift), ...others.slice(0, shift)];
-      for (const server of round % 2 ? rotated.reverse() : rotated) {
-        const { adapter, scenario } = server.settings;
-        const none = servers.get(key(adapter, 'none')) as ChildServer;
-        const reference = await measure(none, { seconds: settings.roundSeconds });
-        record(runs, key(adapter, 'none'), reference);
-        record(pairedNone, key(adapter, scenario), reference);
-        record(
-          runs,
-          key(adapter, scenario),
-          await measure(server, { seconds: settings.roundSeconds }),
-        );
+    const pairedRounds = async (
+      pass: string,
+      rounds: number,
+      seconds: number,
+      fixedOf: (adapter: Adapter) => { rate: number; warmSeconds: number } | undefined,
+    ): Promise<PairedRuns> => {
+      const runs = new Map<string, Measurement[]>();
+      const pairedNone = new Map<string, Measurement[]>();
+      const record = (map: Map<string, Measurement[]>, name: string, run: Measurement) =>
+        map.set(name, [...(map.get(name) ?? []), run]);
+      for (let round = 0; round < rounds; round++) {
+        const shift = (round * 3) % others.length;
+        const rotated = [...others.slice(shift), ...others.slice(0, shift)];
+        for (const server of round % 2 ? rotated.reverse() : rotated) {
+          const { adapter, scenario } = server.settings;
+          const none = servers.get(key(adapter, 'none')) as ChildServer;
+          const fixed = fixedOf(adapter);
+          const reference = await measure(none, { seconds, fixed });
+          record(runs, key(adapter, 'none'), reference);
+          record(pairedNone, key(adapter, scenario), reference);
+          record(runs, key(adapter, scenario), await measure(server, { seconds, fixed }));
+        }
+        log(`${pass} round ${round + 1}/${rounds} done`);
       }
-      log(`round ${round + 1}/${settings.rounds} done`);
-    }
-    for (const adapter of ADAPTERS) {
-      pairedNone.set(key(adapter, 'none'), runs.get(key(adapter, 'none')) ?? []);
-    }
+      for (const adapter of ADAPTERS) {
+        pairedNone.set(key(adapter, 'none'), runs.get(key(adapter, 'none')) ?? []);
+      }
+      return { runs, pairedNone };
+    };
+
+    const saturated = await pairedRounds(
+      'saturated',
+      settings.rounds,
+      settings.roundSeconds,
+      () => undefined,
+    );
 
     const trips = new Map<string, RoundTrips>();
     for (const server of servers.values()) {
@@ -139,21 +181,28 @@ export async function runBenchmark(): Promise<void> {
     }
     log('Redis round trips counted');
 
-    const fixedRates: Partial<Record<Adapter, number>> = {};
-    const fixed = new Map<string, Measurement>();
-    for (const adapter of ADAPTERS) {
-      const noneRps = median((runs.get(key(adapter, 'none')) ?? []).map((run) => run.rps));
-      const rate = Math.round(noneRps / 2 / 100) * 100;
-      fixedRates[adapter] = rate;
-      for (const scenario of scenariosFor(adapter)) {
-        const server = servers.get(key(adapter, scenario)) as ChildServer;
-        fixed.set(
-          key(adapter, scenario),
-          await measure(server, { seconds: settings.fixedRateSeconds, overallRate: rate }),
+    // One rate per adapter, which the slowest scenario sustains with room to spare: below
+    // saturation the server's CPU per request no longer depends on how the two cores were
+    // shared between it, the load generator and Redis.
+    const fixedRates = Object.fromEntries(
+      ADAPTERS.map((adapter) => {
+        const slowest = Math.min(
+          ...scenariosFor(adapter).map((scenario) =>
+            median((saturated.runs.get(key(adapter, scenario)) ?? []).map((run) => run.rps)),
+          ),
         );
-      }
-      log(`fixed-rate round at ${rate} req/s on ${adapter} done`);
-    }
+        return [adapter, Math.max(50, Math.floor((slowest * settings.fixedRateShare) / 50) * 50)];
+      }),
+    ) as Record<Adapter, number>;
+    log(
+      `fixed rates: ${ADAPTERS.map((adapter) => `${adapter} ${fixedRates[adapter]} req/s`).join(', ')}`,
+    );
+    const fixed = await pairedRounds(
+      'fixed-rate',
+      settings.fixedRateRounds,
+      settings.fixedRateSeconds,
+      (adapter) => ({ rate: fixedRates[adapter], warmSeconds: settings.fixedRateWarmSeconds }),
+    );
 
     const session = servers.get(key('express', 'session')) as ChildServer;
     const malformed = await measure(session, { seconds: 1, headers: fixtures.malformed });
@@ -168,6 +217,20 @@ export async function runBenchmark(): Promise<void> {
       `malformed tokens: ${malformed.requests} requests, ${malformed.non2xx} refused, ${sentByServer} Redis commands from the server (${malformed.redisCommands} from all clients)`,
     );
 
+    const staleness = new Map<Adapter, Staleness>();
+    for (const adapter of ADAPTERS) {
+      const cache = servers.get(key(adapter, 'session-cache')) as ChildServer;
+      const measured = await measureStaleness(
+        fixtures.sessions,
+        cache.url,
+        settings.stalenessSamples,
+      );
+      staleness.set(adapter, measured);
+      log(
+        `${adapter}/session-cache staleness after a revocation: median ${measured.medianMs} ms, max ${measured.maxMs} ms`,
+      );
+    }
+
     await Promise.all([...servers.values()].map((server) => server.stop()));
     servers.clear();
     await rpc.stop();
@@ -181,6 +244,7 @@ export async function runBenchmark(): Promise<void> {
       log,
     );
 
+    const largest = scale.points[scale.points.length - 1];
     const report: BenchReport = {
       machine: await machine(redis),
       node: process.version,
@@ -190,22 +254,31 @@ export async function runBenchmark(): Promise<void> {
         rounds: settings.rounds,
         roundSeconds: settings.roundSeconds,
         warmupSeconds: settings.warmupSeconds,
+        fixedRateRounds: settings.fixedRateRounds,
         fixedRateSeconds: settings.fixedRateSeconds,
+        fixedRateWarmSeconds: settings.fixedRateWarmSeconds,
+        fixedRateShare: settings.fixedRateShare,
         fixedRates,
       },
       adapters: Object.fromEntries(
         ADAPTERS.map((adapter) => [
           adapter,
-          Object.fromEntries(
-            scenariosFor(adapter).map((scenario) => [
-              scenario,
-              summarise(
-                runs.get(key(adapter, scenario)) ?? [],
-                fixed.get(key(adapter, scenario)) as Measurement,
-                pairedNone.get(key(adapter, scenario)) ?? [],
-                trips.get(key(adapter, scenario)),
-              ),
-            ]),
+          withFloor(
+            Object.fromEntries(
+              scenariosFor(adapter).map((scenario) => {
+                const name = key(adapter, scenario);
+                const report = summarise(
+                  {
+                    runs: saturated.runs.get(name) ?? [],
+                    none: saturated.pairedNone.get(name) ?? [],
+                  },
+                  { runs: fixed.runs.get(name) ?? [], none: fixed.pairedNone.get(name) ?? [] },
+                  trips.get(name),
+                );
+                const stale = scenario === 'session-cache' ? staleness.get(adapter) : undefined;
+                return [scenario, stale ? { ...report, stalenessMs: stale } : report];
+              }),
+            ),
           ),
         ]),
       ) as Record<Adapter, Record<Scenario, ScenarioReport>>,
@@ -213,7 +286,7 @@ export async function runBenchmark(): Promise<void> {
         evalshaPerRequest: evalshaPerRequest(trips.get(key('express', 'session'))),
         evalshaPerRequestFastify: evalshaPerRequest(trips.get(key('fastify', 'session'))),
         evalshaPerRequestCommandstats: perRequest(
-          runs.get(key('express', 'session')) ?? [],
+          saturated.runs.get(key('express', 'session')) ?? [],
           'evalsha',
         ),
         malformedRequests: malformed.requests,
@@ -221,17 +294,26 @@ export async function runBenchmark(): Promise<void> {
         malformedRedisCommands: sentByServer,
         malformedRedisCommandsAllClients: malformed.redisCommands,
       },
+      cache: {
+        ttlSeconds: BENCH_LOCAL_CACHE.ttl,
+        stalenessSamplesPerAdapter: settings.stalenessSamples,
+      },
       memory: {
-        bytesPerSession: scale.points[scale.points.length - 1].bytesPerSession,
-        sessionsMeasured: scale.points[scale.points.length - 1].sessions,
+        bytesPerSession: largest.bytesPerSession,
+        breakdown: largest.breakdown.kinds,
+        sharedKeys: largest.breakdown.sharedKeys,
+        usedMemoryBytesPerSession: largest.usedMemoryBytesPerSession,
+        connectRedisBytesPerSession: scale.connectRedisBytesPerSession,
+        connectRedisSessions: scale.connectRedisSessions,
+        sessionsMeasured: largest.sessions,
         userAgent: REALISTIC_USER_AGENT,
         shortUserAgent: scale.shortUserAgent,
       },
       scale: scale.points,
     };
     printReport(report, log);
-    const file = await writeReport(report);
-    log(`\nwritten to ${file}`);
+    const files = await writeReport(report);
+    log(`\nwritten to ${files.join(', ')}`);
   } finally {
     await Promise.all([...servers.values()].map((server) => server.stop()));
     await rpc?.stop();
@@ -248,6 +330,7 @@ function key(adapter: Adapter, scenario: Scenario): string {
 function serverSettings(
   settings: RunnerSettings,
   fixtures: Fixtures,
+  rpcPort: number,
   adapter: Adapter,
   scenario: Scenario,
   port: number,
@@ -257,7 +340,7 @@ function serverSettings(
     scenario,
     port,
     redisUrl: settings.redisUrl,
-    rpcPort: settings.firstPort,
+    rpcPort,
     keys: fixtures.keys,
   };
 }
@@ -272,22 +355,31 @@ function measurement(
   return { ...result, commands, redisCommands, cpuMicros, rpcCpuMicros };
 }
 
-function summarise(
-  runs: Measurement[],
-  fixed: Measurement,
-  none: Measurement[],
-  trips?: RoundTrips,
-): ScenarioReport {
-  const rps = median(runs.map((run) => run.rps));
-  const perRequestOf = (pick: (run: Measurement) => number) =>
-    median(runs.map((run) => pick(run) / Math.max(1, run.requests)));
-  const executed = perRequestOf((run) => run.redisCommands);
+/** A pass's runs per scenario, and the `none` run made just before each of them. */
+interface PairedRuns {
+  runs: Map<string, Measurement[]>;
+  pairedNone: Map<string, Measurement[]>;
+}
+
+/** One scenario's runs in one pass, each with the `none` run it was paired with. */
+interface Pass {
+  runs: Measurement[];
+  none: Measurement[];
+}
+
+function summarise(saturated: Pass, fixed: Pass, trips?: RoundTrips): ScenarioReport {
+  const { runs, none } = saturated;
+  const perRequestOf = (of: Measurement[], pick: (run: Measurement) => number) =>
+    median(of.map((run) => pick(run) / Math.max(1, run.requests)));
+  const cpuOf = (run: Measurement) =>
+    (run.cpuMicros + run.rpcCpuMicros) / Math.max(1, run.requests);
+  const executed = perRequestOf(runs, (run) => run.redisCommands);
   const tripsPerRequest = (counts: Record<string, number>) =>
     trips
       ? Object.values(counts).reduce((sum, calls) => sum + calls, 0) / Math.max(1, trips.requests)
       : 0;
   return {
-    rps: Math.round(rps),
+    rps: Math.round(median(runs.map((run) => run.rps))),
     p50: median(runs.map((run) => run.p50)),
     p99: median(runs.map((run) => run.p99)),
     // Each round's own `none` is the reference: the machine's load drifts between rounds.
@@ -299,15 +391,25 @@ function summarise(
     redisCommandsExecutedPerRequest: round(executed, 3),
     redisRoundTripsPerRequest: round(tripsPerRequest(trips?.sent ?? {}), 3),
     redisRoundTrips: trips ?? null,
-    cpuMicrosPerRequest: round(
-      perRequestOf((run) => run.cpuMicros + run.rpcCpuMicros),
-      1,
-    ),
+    cpuMicrosPerRequest: round(median(fixed.runs.map(cpuOf)), 1),
     rpcCpuMicrosPerRequest: round(
-      perRequestOf((run) => run.rpcCpuMicros),
+      perRequestOf(fixed.runs, (run) => run.rpcCpuMicros),
       1,
     ),
-    fixedRate: { rps: Math.round(fixed.rps), p50: fixed.p50, p99: fixed.p99, non2xx: fixed.non2xx },
+    cpuAddedOverNone: round(
+      median(fixed.runs.map((run, i) => cpuOf(run) - cpuOf(fixed.none[i] ?? run))),
+      1,
+    ),
+    // Filled in by `withFloor` once the floor's own figure is known.
+    cpuAddedOverFloor: Number.NaN,
+    cpuMicrosPerRequestSaturated: round(median(runs.map(cpuOf)), 1),
+    fixedRate: {
+      rps: Math.round(median(fixed.runs.map((run) => run.rps))),
+      p50: median(fixed.runs.map((run) => run.p50)),
+      p99: median(fixed.runs.map((run) => run.p99)),
+      non2xx: fixed.runs.reduce((sum, run) => sum + run.non2xx, 0),
+      cpuMicrosPerRequestByRound: fixed.runs.map((run) => round(cpuOf(run), 1)),
+    },
     rounds: runs.map((run) => ({
       rps: Math.round(run.rps),
       p50: run.p50,
@@ -319,7 +421,7 @@ function summarise(
       Object.keys(Object.assign({}, ...runs.map((run) => run.commands))).map((name) => [
         name,
         round(
-          perRequestOf((run) => run.commands[name] ?? 0),
+          perRequestOf(runs, (run) => run.commands[name] ?? 0),
           3,
         ),
       ]),
@@ -327,12 +429,25 @@ function summarise(
   };
 }
 
+/** Each scenario's CPU added over `redis-floor`: its own paired difference minus the floor's. */
+function withFloor(scenarios: Record<string, ScenarioReport>): Record<string, ScenarioReport> {
+  const floor = scenarios['redis-floor']?.cpuAddedOverNone ?? Number.NaN;
+  return Object.fromEntries(
+    Object.entries(scenarios).map(([name, report]) => [
+      name,
+      { ...report, cpuAddedOverFloor: round(report.cpuAddedOverNone - floor, 1) },
+    ]),
+  );
+}
+
 function evalshaPerRequest(trips?: RoundTrips): number {
   return trips ? round((trips.sent['evalsha'] ?? 0) / Math.max(1, trips.requests), 3) : Number.NaN;
 }
 
 function usesRedis(scenario: Scenario): boolean {
-  return scenario.startsWith('session') || scenario === 'express-session';
+  return (
+    scenario.startsWith('session') || scenario === 'express-session' || scenario === 'redis-floor'
+  );
 }
 
 function perRequest(runs: Measurement[], command: string): number {

@@ -1,10 +1,12 @@
 import { NestFactory } from '@nestjs/core';
 import { Redis } from 'ioredis';
 
-import { SessionModule, SessionService } from '@cloakroom/session';
+import { Session, SessionModule, SessionService } from '@cloakroom/session';
 
-import { REQUIRED_ROLE, SCALE_KEY_PREFIX } from '../scenarios';
+import { REQUIRED_ROLE, SCALE_EXPRESS_SESSION_KEY_PREFIX, SCALE_KEY_PREFIX } from '../scenarios';
+import { SessionFacts } from './connect-redis-session';
 import { CLIENT_IP, REALISTIC_USER_AGENT } from './fixtures';
+import { connectRedisBytes, memoryBreakdown, MemoryBreakdown } from './memory';
 import { median, percentile } from './stats';
 import { deleteByPrefix, usedMemory } from './redis-stats';
 
@@ -14,11 +16,13 @@ export interface ScalePoint {
   loadSeconds: number;
   validateP50Micros: number;
   validateP99Micros: number;
+  /** MEMORY USAGE of every per-session and per-user key, divided by the sessions. */
   bytesPerSession: number;
+  /** `used_memory` growth per session: adds Redis's keyspace tables, and any other client's writes. */
+  usedMemoryBytesPerSession: number;
   hashEncoding: string;
   indexEncoding: string;
-  /** MEMORY USAGE of one session's keys: its hash, its user's index and its user's tag. */
-  sampleKeyBytes: { hash: number; index: number; userTag: number };
+  breakdown: MemoryBreakdown;
 }
 
 export interface MemoryVariant {
@@ -28,7 +32,17 @@ export interface MemoryVariant {
   hashEncoding: string;
 }
 
+export interface ScaleResult {
+  points: ScalePoint[];
+  shortUserAgent: MemoryVariant;
+  /** connect-redis' bytes (MEMORY USAGE) for the same data as the first sessions created. */
+  connectRedisBytesPerSession: number;
+  connectRedisSessions: number;
+}
+
 const LOAD_CONCURRENCY = 256;
+/** Sessions stored again through connect-redis for the memory comparison. */
+const CONNECT_REDIS_SESSIONS = 1_000;
 
 /**
  * Loads sessions step by step into a prefix of their own (one user each, so every session
@@ -39,7 +53,7 @@ export async function measureScale(
   sizes: number[],
   samples: number,
   log: (line: string) => void,
-): Promise<{ points: ScalePoint[]; shortUserAgent: MemoryVariant }> {
+): Promise<ScaleResult> {
   const redis = new Redis(redisUrl);
   const context = await NestFactory.createApplicationContext(
     SessionModule.forRoot({ redis: { url: redisUrl }, keyPrefix: SCALE_KEY_PREFIX }),
@@ -51,56 +65,70 @@ export async function measureScale(
     await deleteByPrefix(redis, SCALE_KEY_PREFIX);
     const baseline = await usedMemory(redis);
     const tokens: string[] = [];
-    const ids: string[] = [];
+    const created: Session[] = [];
     for (const size of sizes) {
       const started = Date.now();
-      await createSessions(sessions, tokens, ids, size, REALISTIC_USER_AGENT);
+      await createSessions(sessions, tokens, created, size, REALISTIC_USER_AGENT);
       const loadSeconds = (Date.now() - started) / 1000;
       const bytes = (await usedMemory(redis)) - baseline;
       const latency = await validateLatency(sessions, tokens, samples);
-      const sample = Math.floor(Math.random() * ids.length);
-      const keys = sessionKeys(ids[sample], userOf(sample));
+      const breakdown = await memoryBreakdown(redis, SCALE_KEY_PREFIX, size);
       const point: ScalePoint = {
         sessions: size,
         loadSeconds,
         validateP50Micros: latency.p50,
         validateP99Micros: latency.p99,
-        bytesPerSession: Math.round(bytes / size),
-        hashEncoding: String(await redis.object('ENCODING', keys.hash)),
-        indexEncoding: String(await redis.object('ENCODING', keys.index)),
-        sampleKeyBytes: {
-          hash: Number(await redis.memory('USAGE', keys.hash)),
-          index: Number(await redis.memory('USAGE', keys.index)),
-          userTag: Number(await redis.memory('USAGE', keys.userTag)),
-        },
+        bytesPerSession: breakdown.bytesPerSession,
+        usedMemoryBytesPerSession: Math.round(bytes / size),
+        hashEncoding: breakdown.kinds['sessionHash']?.encoding ?? 'none',
+        indexEncoding: breakdown.kinds['userIndex']?.encoding ?? 'none',
+        breakdown,
       };
       points.push(point);
+      const kinds = Object.entries(breakdown.kinds)
+        .map(([kind, { bytesPerSession }]) => `${kind} ${bytesPerSession}`)
+        .join(', ');
       log(
         `  ${size} sessions: loaded in ${loadSeconds.toFixed(1)} s, validate p50 ${point.validateP50Micros} us ` +
-          `p99 ${point.validateP99Micros} us, ${point.bytesPerSession} B/session, hash ${point.hashEncoding}`,
+          `p99 ${point.validateP99Micros} us, ${point.bytesPerSession} B/session (${kinds}), hash ${point.hashEncoding}`,
       );
     }
     await deleteByPrefix(redis, SCALE_KEY_PREFIX);
 
+    // The first sessions' own facts (ids, times), so connect-redis stores exactly the same data.
+    const compared = created
+      .slice(0, CONNECT_REDIS_SESSIONS)
+      .map(
+        (session): SessionFacts => ({ ...session, ip: CLIENT_IP, userAgent: REALISTIC_USER_AGENT }),
+      );
+    const connectRedisBytesPerSession = await connectRedisBytes(
+      redisUrl,
+      SCALE_EXPRESS_SESSION_KEY_PREFIX,
+      compared,
+    );
+    log(`  connect-redis, same data: ${connectRedisBytesPerSession} B/session`);
+
     // The same with a user agent short enough for a listpack hash (<= 64 bytes per value).
     const shortAgent = REALISTIC_USER_AGENT.slice(0, 64);
     const size = Math.min(20_000, sizes[sizes.length - 1]);
-    const before = await usedMemory(redis);
-    const shortIds: string[] = [];
-    await createSessions(sessions, [], shortIds, size, shortAgent);
+    await createSessions(sessions, [], [], size, shortAgent);
+    const short = await memoryBreakdown(redis, SCALE_KEY_PREFIX, size);
     const shortUserAgent: MemoryVariant = {
       userAgent: shortAgent,
       sessions: size,
-      bytesPerSession: Math.round(((await usedMemory(redis)) - before) / size),
-      hashEncoding: String(
-        await redis.object('ENCODING', sessionKeys(shortIds[0], userOf(0)).hash),
-      ),
+      bytesPerSession: short.bytesPerSession,
+      hashEncoding: short.kinds['sessionHash']?.encoding ?? 'none',
     };
     log(
       `  ${size} sessions with a ${shortAgent.length}-byte user agent: ` +
         `${shortUserAgent.bytesPerSession} B/session, hash ${shortUserAgent.hashEncoding}`,
     );
-    return { points, shortUserAgent };
+    return {
+      points,
+      shortUserAgent,
+      connectRedisBytesPerSession,
+      connectRedisSessions: compared.length,
+    };
   } finally {
     await deleteByPrefix(redis, SCALE_KEY_PREFIX);
     redis.disconnect();
@@ -111,11 +139,11 @@ export async function measureScale(
 async function createSessions(
   sessions: SessionService,
   tokens: string[],
-  ids: string[],
+  created: Session[],
   target: number,
   userAgent: string,
 ): Promise<void> {
-  let next = ids.length;
+  let next = created.length;
   const worker = async () => {
     while (next < target) {
       const n = next++;
@@ -124,7 +152,7 @@ async function createSessions(
         { ip: CLIENT_IP, userAgent },
       );
       tokens[n] = issued.token;
-      ids[n] = issued.session.id;
+      created[n] = issued.session;
     }
   };
   await Promise.all(Array.from({ length: LOAD_CONCURRENCY }, worker));
@@ -151,14 +179,4 @@ async function validateLatency(
 
 function userOf(n: number): string {
   return `scale-user-${n}`;
-}
-
-// Mirrors the store's key layout, to inspect what it wrote.
-function sessionKeys(id: string, userId: string): { hash: string; index: string; userTag: string } {
-  const [tag, digest] = id.split('.');
-  return {
-    hash: `${SCALE_KEY_PREFIX}{${tag}}:s:${digest}`,
-    index: `${SCALE_KEY_PREFIX}{${tag}}:u:${userId}`,
-    userTag: `${SCALE_KEY_PREFIX}ut:${userId}`,
-  };
 }

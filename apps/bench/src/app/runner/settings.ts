@@ -6,10 +6,24 @@ export interface RunnerSettings {
   rounds: number;
   warmupSeconds: number;
   roundSeconds: number;
+  /** Paired rounds (`none`, then the scenario) of the fixed-rate pass. */
+  fixedRateRounds: number;
+  /** The measured window of each fixed-rate run. */
   fixedRateSeconds: number;
+  /**
+   * Load at the fixed rate before the window opens: connections set up, and a server that sat
+   * idle while the others ran serving requests again before its CPU time counts.
+   */
+  fixedRateWarmSeconds: number;
+  /**
+   * The fixed rate, as a share of the slowest scenario's saturated throughput on the adapter:
+   * every scenario keeps up with it, so CPU per request is measured below saturation.
+   */
+  fixedRateShare: number;
+  /** Revocations timed against each adapter's `session-cache` server. */
+  stalenessSamples: number;
   scaleSizes: number[];
   latencySamples: number;
-  firstPort: number;
 }
 
 export function runnerSettings(env: NodeJS.ProcessEnv = process.env): RunnerSettings {
@@ -26,9 +40,12 @@ export function runnerSettings(env: NodeJS.ProcessEnv = process.env): RunnerSett
     rounds: quick ? 3 : 5,
     warmupSeconds: quick ? 1 : 3,
     roundSeconds: quick ? 1.5 : 3,
-    fixedRateSeconds: quick ? 3 : 6,
+    fixedRateRounds: quick ? 3 : 5,
+    fixedRateSeconds: quick ? 1.5 : 4,
+    fixedRateWarmSeconds: quick ? 0.5 : 1,
+    fixedRateShare: 0.45,
+    stalenessSamples: quick ? 5 : 10,
     scaleSizes: quick ? [1_000, 100_000] : [1_000, 100_000, 1_000_000],
     latencySamples: quick ? 1_000 : 3_000,
-    firstPort: Number(env['BENCH_PORT'] ?? 39100),
   };
 }

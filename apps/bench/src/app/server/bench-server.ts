@@ -7,6 +7,7 @@ import { createClient } from 'redis';
 
 import { BenchModule } from '../bench/bench.module';
 import {
+  EXPRESS_SESSION_COOKIE,
   EXPRESS_SESSION_KEY_PREFIX,
   REDIS_CLIENT_NAME,
   SERVER_SETTINGS_VARIABLE,
@@ -39,7 +40,7 @@ async function useExpressSession(app: INestApplication, settings: ServerSettings
       secret: settings.keys.expressSessionSecret,
       resave: false,
       saveUninitialized: false,
-      cookie: { httpOnly: true, sameSite: 'lax', maxAge: 30 * 60 * 1000 },
+      cookie: EXPRESS_SESSION_COOKIE,
     }),
   );
 }
