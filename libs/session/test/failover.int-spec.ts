@@ -144,7 +144,9 @@ async function forceFailover(sentinel: RedisSentinelProcess): Promise<void> {
         if (/NOGOODSLAVE|INPROG/.test((error as Error).message)) return false;
         throw error;
       }
-    });
+      // A Sentinel refreshes what it knows of a replica every few seconds, and slower on a
+      // busy machine: 30 s was once not enough to find the new replica usable.
+    }, 60_000);
   } finally {
     client.disconnect();
   }
