@@ -5,6 +5,7 @@ import { Test } from '@nestjs/testing';
 import type { IncomingMessage } from 'node:http';
 
 import { SessionStoreUnavailableError } from '../errors/session-store-unavailable.error';
+import type { SessionMetrics } from '../metrics/session-metrics.interface';
 import { REQUEST_SESSION_PROPERTY, REQUEST_TOKEN_PROPERTY } from '../session.constants';
 import { SessionModule } from '../session.module';
 import { SessionService } from '../session.service';
@@ -428,6 +429,39 @@ describe('SessionGuard', () => {
         },
       });
       expect(client.closedWith).toBeUndefined();
+    });
+
+    it('counts each refused message by the status it was refused with', async () => {
+      const outcomes: Array<[string, string]> = [];
+      const metrics: SessionMetrics = {
+        guardOutcome: (outcome, context) => void outcomes.push([outcome, context]),
+        storeCall: () => undefined,
+        cacheLookup: () => undefined,
+        cacheInvalidation: () => undefined,
+      };
+      const counted = new SessionGuard(
+        sessions,
+        guard['reflector'],
+        guard['cookies'],
+        guard['originPolicy'],
+        guard['config'],
+        sockets,
+        null,
+        metrics,
+      );
+      const { client } = await authenticated();
+      await counted.canActivate(wsContext('inherited', client));
+      await counted.canActivate(wsContext('overridden', client));
+      store.failing = true;
+      await counted.canActivate(wsContext('inherited', client));
+      store.failing = false;
+      await counted.canActivate(wsContext('inherited', new FakeSocket()));
+      expect(outcomes).toEqual([
+        ['ok', 'ws'],
+        ['403', 'ws'],
+        ['503', 'ws'],
+        ['401', 'ws'],
+      ]);
     });
 
     it('sends a 503 frame when the store is down, and keeps the socket', async () => {

@@ -119,9 +119,11 @@ export class SessionGuard implements CanActivate {
     const type = context.getType<string>();
     try {
       const allowed = await this.activate(context, rule);
-      // A socket message refused in place (a frame, or a close) is the guard's 401/403/503,
-      // already sent; false is counted as a 401, true as ok.
-      this.metrics.guardOutcome(allowed ? 'ok' : '401', type);
+      // A socket message refused in place (a frame or a close) was counted with its status
+      // where it was refused; any other false is a refusal without one.
+      if (allowed || type !== 'ws') {
+        this.metrics.guardOutcome(allowed ? 'ok' : '401', type);
+      }
       return allowed;
     } catch (error) {
       this.metrics.guardOutcome(outcomeOf(error), type);
@@ -259,7 +261,7 @@ export class SessionGuard implements CanActivate {
     pattern: string,
   ): Promise<boolean> {
     if (!this.sockets) {
-      return false;
+      return this.messageRefused('401');
     }
     let session: Session | null;
     try {
@@ -269,14 +271,14 @@ export class SessionGuard implements CanActivate {
         throw error;
       }
       this.refuseMessage(client, { status: 503, message: 'Session store unavailable' }, pattern);
-      return false;
+      return this.messageRefused('503');
     }
     if (!session) {
-      return false;
+      return this.messageRefused('401');
     }
     if (rule.roles?.length && !this.hasRole(session, rule.roles)) {
       this.refuseMessage(client, { status: 403, message: 'Missing role' }, pattern);
-      return false;
+      return this.messageRefused('403');
     }
     if (
       rule.recentAuthMs !== undefined &&
@@ -287,9 +289,15 @@ export class SessionGuard implements CanActivate {
         error: string;
       };
       this.refuseMessage(client, { status: 401, message, error }, pattern);
-      return false;
+      return this.messageRefused('401');
     }
     return true;
+  }
+
+  /** Counts a WebSocket message refused in place, with the status its frame or close said. */
+  private messageRefused(outcome: SessionGuardOutcome): false {
+    this.metrics?.guardOutcome(outcome, 'ws');
+    return false;
   }
 
   /**
