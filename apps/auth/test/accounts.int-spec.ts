@@ -13,10 +13,8 @@ import {
   sessionCookie,
   startAuthApp,
   strongPassword,
+  CHROME_ON_WINDOWS,
 } from './auth-app';
-
-const CHROME_ON_WINDOWS =
-  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.6778.86 Safari/537.36';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -47,6 +45,7 @@ describe('accounts (HTTP, real Redis and PostgreSQL)', () => {
 
   beforeAll(async () => {
     auth = await startAuthApp('accounts', {
+      SESSION_KEEP_USER_AGENT: 'true',
       SESSION_REMEMBER_IDLE_TIMEOUT: '86400',
       SESSION_REMEMBER_ABSOLUTE_TIMEOUT: '172800',
     });
@@ -124,7 +123,7 @@ describe('accounts (HTTP, real Redis and PostgreSQL)', () => {
   });
 
   describe('GET /api/auth/sessions', () => {
-    it('lists device labels, authentication times and persistence', async () => {
+    it('lists device labels, authentication times, persistence and, kept on request, the user agent', async () => {
       const user = await createUser(http, adminCookie);
       const login = await request(http)
         .post('/api/auth/login')

@@ -45,14 +45,12 @@ import {
   REDIS_URL,
   sessionCookie,
   strongPassword,
+  CHROME_ON_WINDOWS,
 } from './auth-app';
 
 jest.setTimeout(90_000);
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-const CHROME_ON_WINDOWS =
-  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) ' +
-  'Chrome/131.0.0.0 Safari/537.36';
 
 /** An administrator of the suite's own (the demo users are not seeded). */
 const ADMIN = 'activity-admin';

@@ -21,6 +21,10 @@ export const REDIS_URL = 'redis://127.0.0.1:6379';
 export const POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
 export const ORIGIN = 'http://localhost:3000';
 
+/** A desktop browser's user agent, as the sessions list turns it into a device label. */
+export const CHROME_ON_WINDOWS =
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.6778.86 Safari/537.36';
+
 export interface AuthApp {
   app: NestExpressApplication;
   http: App;

@@ -15,6 +15,7 @@ import {
   REDIS_URL,
   sessionCookie,
   startAuthApp,
+  CHROME_ON_WINDOWS,
 } from './auth-app';
 
 describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
@@ -200,12 +201,12 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
       await request(http).get('/api/auth/session').set('Cookie', sessionCookie(second)).expect(200);
     });
 
-    it('records the client address from X-Forwarded-For sent by a trusted proxy, and the user agent', async () => {
+    it('records the client address from X-Forwarded-For sent by a trusted proxy, and the device label', async () => {
       const user = await createUser(http, adminCookie);
       const login = await request(http)
         .post('/api/auth/login')
         .set('X-Forwarded-For', '203.0.113.7')
-        .set('User-Agent', 'e2e-agent/1.0')
+        .set('User-Agent', CHROME_ON_WINDOWS)
         .send({ username: user.username, password: user.password, transport: 'bearer' })
         .expect(200);
       const list = await request(http)
@@ -213,8 +214,14 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
         .set('Authorization', `Bearer ${login.body.token}`)
         .expect(200);
       expect(list.body).toEqual([
-        expect.objectContaining({ ip: '203.0.113.7', userAgent: 'e2e-agent/1.0', current: true }),
+        expect.objectContaining({
+          ip: '203.0.113.7',
+          device: 'Chrome 131 on Windows',
+          current: true,
+        }),
       ]);
+      // SESSION_KEEP_USER_AGENT is off: the raw string is not kept.
+      expect(list.body[0]).not.toHaveProperty('userAgent');
     });
 
     it('revokes the oldest session past SESSION_MAX_PER_USER', async () => {

@@ -17,7 +17,13 @@ const PASSWORD = { alice: 'alice-password', bob: 'bob-password', admin: 'admin-p
 
 describe('the web page, in Chromium, through the gateway', () => {
   // A small cap that refuses new sessions: the page must offer which session to end.
-  const stack = new Stack('browser', { SESSION_CAP_POLICY: 'refuse', SESSION_MAX_PER_USER: '3' });
+  // Raw user agents are kept here (off by default) so the page's tooltip and its escaping of
+  // hostile strings are exercised.
+  const stack = new Stack('browser', {
+    SESSION_CAP_POLICY: 'refuse',
+    SESSION_MAX_PER_USER: '3',
+    SESSION_KEEP_USER_AGENT: 'true',
+  });
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;

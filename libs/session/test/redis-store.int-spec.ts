@@ -16,7 +16,11 @@ describe('RedisSessionStore encoding', () => {
   it('keeps a session with a browser-length user agent in the compact listpack encoding', async () => {
     const prefix = uniquePrefix();
     const inspect = new Redis(url);
-    const { sessions, close } = await sessionService({ redis: { url }, keyPrefix: prefix });
+    const { sessions, close } = await sessionService({
+      redis: { url },
+      keyPrefix: prefix,
+      keepUserAgent: true,
+    });
     try {
       const { token } = await sessions.create(alice, { userAgent, ip: '2001:db8::1' });
       expect((await sessions.validate(token))?.userAgent).toBe(userAgent);
@@ -36,7 +40,7 @@ describe('validate.lua’s compact reply', () => {
 
   beforeAll(async () => {
     inspect = new Redis(url);
-    service = await sessionService({ redis: { url }, keyPrefix: prefix });
+    service = await sessionService({ redis: { url }, keyPrefix: prefix, keepUserAgent: true });
   });
 
   afterAll(async () => {

@@ -23,8 +23,10 @@ describe('Revocation (real Redis)', () => {
     const user = { id: `u-${prefix}`, username: 'mallory', roles: ['admin'] };
     try {
       const first = await sessions.create(user);
-      // The user's tag must outlive every session it indexes: it carries no TTL.
-      expect(await client.pttl(`${prefix}ut:${user.id}`)).toBe(-1);
+      // The key users' tags derive from must outlive every session they index: no TTL. No
+      // key per user is written.
+      expect(await client.pttl(`${prefix}user-tag-key`)).toBe(-1);
+      expect(await client.exists(`${prefix}ut:${user.id}`)).toBe(0);
       for (let i = 0; i < 5; i++) {
         await sleep(300);
         expect(await sessions.validate(first.token)).not.toBeNull();

@@ -75,6 +75,8 @@ export const CONTRACT_LIMITS = {
   absoluteTimeout: 600,
   maxSessionsPerUser: 3,
   remember: { idleTimeout: 1, absoluteTimeout: 2 },
+  // The contract checks that every field round-trips, the raw user agent included.
+  keepUserAgent: true,
 };
 
 export interface StoreUnderTest {
@@ -628,6 +630,31 @@ export function describeStoreContract(adapter: StoreAdapter) {
         expect(await target.client.call('OBJECT', 'ENCODING', key)).toBe('listpack');
       }
     });
+
+    whole(
+      'keeps only the device label of a client unless told to keep its user agent',
+      async () => {
+        const labelOnly = await issuerWith({ keepUserAgent: false });
+        const userAgent = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36';
+        const issued = await labelOnly.create(alice, {
+          device: 'Chrome 131 on Windows',
+          userAgent,
+        });
+        expect(issued.session).not.toHaveProperty('userAgent');
+        const validated = await labelOnly.validate(issued.token);
+        expect(validated?.device).toBe('Chrome 131 on Windows');
+        expect(validated).not.toHaveProperty('userAgent');
+        const listed = (await labelOnly.listForUser(alice.id)).find(
+          (s) => s.id === issued.session.id,
+        );
+        expect(listed?.device).toBe('Chrome 131 on Windows');
+        expect(listed).not.toHaveProperty('userAgent');
+        if (target.client) {
+          const stored = await target.client.hgetall(sessionKey(prefix, issued.session.id));
+          expect(Object.values(stored).join('')).not.toContain('AppleWebKit');
+        }
+      },
+    );
 
     whole('evicts the least recently used session under evict-idlest', async () => {
       const idlest = await issuerWith({ capPolicy: 'evict-idlest', touchInterval: 0 });

@@ -37,6 +37,7 @@ describe('sessionOptionsFromEnv', () => {
       maxSessionsPerUser: 10,
       capPolicy: 'evict-oldest',
       keyPrefix: 'cr:',
+      keepUserAgent: false,
       storeTimeout: 1,
       reauthWindow: 600,
       sockets: { checkInterval: 30 },
@@ -68,17 +69,19 @@ describe('sessionOptionsFromEnv', () => {
     });
   });
 
-  it('maps the re-authentication window, remember-me timeouts and cap policy', () => {
+  it('maps the re-authentication window, remember-me timeouts, cap policy and user agent keeping', () => {
     const env = redisEnv({
       SESSION_REAUTH_WINDOW: '30',
       SESSION_REMEMBER_IDLE_TIMEOUT: '3600',
       SESSION_REMEMBER_ABSOLUTE_TIMEOUT: '86400',
       SESSION_CAP_POLICY: 'refuse',
+      SESSION_KEEP_USER_AGENT: 'true',
     });
     expect(sessionOptionsFromEnv(env)).toMatchObject({
       reauthWindow: 30,
       remember: { idleTimeout: 3600, absoluteTimeout: 86400 },
       capPolicy: 'refuse',
+      keepUserAgent: true,
     });
     expect(sessionOptionsFromEnv(redisEnv({ SESSION_CAP_POLICY: 'evict-idlest' }))).toMatchObject({
       capPolicy: 'evict-idlest',

@@ -57,6 +57,7 @@ export function sessionOptionsFromEnv(
     maxSessionsPerUser: env.SESSION_MAX_PER_USER,
     capPolicy: env.SESSION_CAP_POLICY,
     keyPrefix: env.SESSION_KEY_PREFIX,
+    keepUserAgent: env.SESSION_KEEP_USER_AGENT,
     ...(env.SESSION_DURABLE_REPLICAS > 0 && {
       durability: { replicas: env.SESSION_DURABLE_REPLICAS, timeout: env.SESSION_DURABLE_TIMEOUT },
     }),

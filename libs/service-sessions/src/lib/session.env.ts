@@ -134,6 +134,13 @@ export class SessionRedisEnv extends SessionEnv {
   @Setting('Prefix of every Redis key the sessions use')
   @IsString()
   SESSION_KEY_PREFIX = 'cr:';
+
+  @Setting(
+    'Keep the raw User-Agent of new sessions (about 160 bytes of Redis each); off: only the device label',
+  )
+  @ToBoolean()
+  @IsBoolean()
+  SESSION_KEEP_USER_AGENT = false;
 }
 
 /** A service that asks the auth service for sessions over TCP (catalog). */

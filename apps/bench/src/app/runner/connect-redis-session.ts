@@ -14,7 +14,9 @@ export interface SessionFacts {
   authenticatedAt: number;
   lastSeenAt: number;
   ip: string;
-  userAgent: string;
+  device: string;
+  /** Only when the session library keeps it too (`keepUserAgent`). */
+  userAgent?: string;
 }
 
 // express-session's Cookie takes its options at runtime; its typings declare no constructor.
@@ -37,7 +39,8 @@ export async function storeExpressSession(store: RedisStore, facts: SessionFacts
       authenticatedAt: facts.authenticatedAt,
       lastSeenAt: facts.lastSeenAt,
       ip: facts.ip,
-      userAgent: facts.userAgent,
+      device: facts.device,
+      ...(facts.userAgent && { userAgent: facts.userAgent }),
     },
   } as session.SessionData;
   await store.set(sid, data);

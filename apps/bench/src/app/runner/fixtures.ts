@@ -19,6 +19,8 @@ import { storeExpressSession } from './connect-redis-session';
 /** What a browser sends today; 111 bytes, longer than Redis's default listpack value limit. */
 export const REALISTIC_USER_AGENT =
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+/** The label an app computes from that user agent, as the auth service does. */
+export const REALISTIC_DEVICE = 'Chrome 131 on Windows';
 export const CLIENT_IP = '203.0.113.42';
 
 type Headers = Record<string, string>;
@@ -65,6 +67,7 @@ export async function makeFixtures(redisUrl: string, users: number): Promise<Fix
     const { token, session } = await sessions.create(user, {
       ip: CLIENT_IP,
       userAgent: REALISTIC_USER_AGENT,
+      device: REALISTIC_DEVICE,
     });
     sessionTokens.push(bearer(token));
     const claims = { name: user.username, roles: user.roles };
@@ -74,7 +77,7 @@ export async function makeFixtures(redisUrl: string, users: number): Promise<Fix
     const sid = await storeExpressSession(expressSessions, {
       ...session,
       ip: CLIENT_IP,
-      userAgent: REALISTIC_USER_AGENT,
+      device: REALISTIC_DEVICE,
     });
     cookies.push({ cookie: signedCookie(sid, keys.expressSessionSecret) });
   }

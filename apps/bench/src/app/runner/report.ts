@@ -100,7 +100,9 @@ export interface BenchReport {
     connectRedisSessions: number;
     sessionsMeasured: number;
     userAgent: string;
-    shortUserAgent: MemoryVariant;
+    /** The device label the sessions keep instead of the user agent. */
+    device: string;
+    keptUserAgent: MemoryVariant;
   };
   scale: ScalePoint[];
 }
@@ -160,9 +162,9 @@ export function printReport(report: BenchReport, log: (line: string) => void): v
     .map(([name, bytes]) => `${name} ${bytes} B`)
     .join(', ');
   log(`\nshared by all sessions: ${shared || 'nothing'}`);
-  const short = memory.shortUserAgent;
+  const kept = memory.keptUserAgent;
   log(
-    `with a ${short.userAgent.length}-byte user agent: ${short.bytesPerSession} bytes/session (${short.sessions} sessions), hash ${short.hashEncoding}`,
+    `keeping the ${kept.userAgent.length}-byte user agent too (keepUserAgent): ${kept.bytesPerSession} bytes/session (${kept.sessions} sessions), hash ${kept.hashEncoding}`,
   );
   const hot = report.hotPath;
   log(

@@ -14,7 +14,7 @@ import {
 } from '../scenarios';
 import { ChildServer } from './child-server';
 import { freePort } from './free-port';
-import { Fixtures, makeFixtures, REALISTIC_USER_AGENT } from './fixtures';
+import { Fixtures, makeFixtures, REALISTIC_DEVICE, REALISTIC_USER_AGENT } from './fixtures';
 import { load, loadAtRate, LoadResult } from './load';
 import { commandCounts, commandDelta, deleteByPrefix } from './redis-stats';
 import { countRoundTrips, RoundTrips } from './round-trips';
@@ -307,7 +307,8 @@ export async function runBenchmark(): Promise<void> {
         connectRedisSessions: scale.connectRedisSessions,
         sessionsMeasured: largest.sessions,
         userAgent: REALISTIC_USER_AGENT,
-        shortUserAgent: scale.shortUserAgent,
+        device: REALISTIC_DEVICE,
+        keptUserAgent: scale.keptUserAgent,
       },
       scale: scale.points,
     };

@@ -5,7 +5,7 @@ import { Session, SessionModule, SessionService } from '@cloakroom/session';
 
 import { REQUIRED_ROLE, SCALE_EXPRESS_SESSION_KEY_PREFIX, SCALE_KEY_PREFIX } from '../scenarios';
 import { SessionFacts } from './connect-redis-session';
-import { CLIENT_IP, REALISTIC_USER_AGENT } from './fixtures';
+import { CLIENT_IP, REALISTIC_DEVICE, REALISTIC_USER_AGENT } from './fixtures';
 import { connectRedisBytes, memoryBreakdown, MemoryBreakdown } from './memory';
 import { median, percentile } from './stats';
 import { deleteByPrefix, usedMemory } from './redis-stats';
@@ -34,7 +34,8 @@ export interface MemoryVariant {
 
 export interface ScaleResult {
   points: ScalePoint[];
-  shortUserAgent: MemoryVariant;
+  /** The same sessions stored with `keepUserAgent: true` (the raw user agent kept too). */
+  keptUserAgent: MemoryVariant;
   /** connect-redis' bytes (MEMORY USAGE) for the same data as the first sessions created. */
   connectRedisBytesPerSession: number;
   connectRedisSessions: number;
@@ -68,7 +69,7 @@ export async function measureScale(
     const created: Session[] = [];
     for (const size of sizes) {
       const started = Date.now();
-      await createSessions(sessions, tokens, created, size, REALISTIC_USER_AGENT);
+      await createSessions(sessions, tokens, created, size);
       const loadSeconds = (Date.now() - started) / 1000;
       const bytes = (await usedMemory(redis)) - baseline;
       const latency = await validateLatency(sessions, tokens, samples);
@@ -98,9 +99,7 @@ export async function measureScale(
     // The first sessions' own facts (ids, times), so connect-redis stores exactly the same data.
     const compared = created
       .slice(0, CONNECT_REDIS_SESSIONS)
-      .map(
-        (session): SessionFacts => ({ ...session, ip: CLIENT_IP, userAgent: REALISTIC_USER_AGENT }),
-      );
+      .map((session): SessionFacts => ({ ...session, ip: CLIENT_IP, device: REALISTIC_DEVICE }));
     const connectRedisBytesPerSession = await connectRedisBytes(
       redisUrl,
       SCALE_EXPRESS_SESSION_KEY_PREFIX,
@@ -108,24 +107,35 @@ export async function measureScale(
     );
     log(`  connect-redis, same data: ${connectRedisBytesPerSession} B/session`);
 
-    // The same with a user agent short enough for a listpack hash (<= 64 bytes per value).
-    const shortAgent = REALISTIC_USER_AGENT.slice(0, 64);
+    // The same sessions with the raw user agent kept as well (split into listpack-sized fields).
     const size = Math.min(20_000, sizes[sizes.length - 1]);
-    await createSessions(sessions, [], [], size, shortAgent);
-    const short = await memoryBreakdown(redis, SCALE_KEY_PREFIX, size);
-    const shortUserAgent: MemoryVariant = {
-      userAgent: shortAgent,
+    const kept = await NestFactory.createApplicationContext(
+      SessionModule.forRoot({
+        redis: { url: redisUrl },
+        keyPrefix: SCALE_KEY_PREFIX,
+        keepUserAgent: true,
+      }),
+      { logger: ['error'] },
+    );
+    try {
+      await createSessions(kept.get(SessionService), [], [], size);
+    } finally {
+      await kept.close();
+    }
+    const withAgent = await memoryBreakdown(redis, SCALE_KEY_PREFIX, size);
+    const keptUserAgent: MemoryVariant = {
+      userAgent: REALISTIC_USER_AGENT,
       sessions: size,
-      bytesPerSession: short.bytesPerSession,
-      hashEncoding: short.kinds['sessionHash']?.encoding ?? 'none',
+      bytesPerSession: withAgent.bytesPerSession,
+      hashEncoding: withAgent.kinds['sessionHash']?.encoding ?? 'none',
     };
     log(
-      `  ${size} sessions with a ${shortAgent.length}-byte user agent: ` +
-        `${shortUserAgent.bytesPerSession} B/session, hash ${shortUserAgent.hashEncoding}`,
+      `  ${size} sessions keeping the ${REALISTIC_USER_AGENT.length}-byte user agent too: ` +
+        `${keptUserAgent.bytesPerSession} B/session, hash ${keptUserAgent.hashEncoding}`,
     );
     return {
       points,
-      shortUserAgent,
+      keptUserAgent,
       connectRedisBytesPerSession,
       connectRedisSessions: compared.length,
     };
@@ -141,7 +151,6 @@ async function createSessions(
   tokens: string[],
   created: Session[],
   target: number,
-  userAgent: string,
 ): Promise<void> {
   let next = created.length;
   const worker = async () => {
@@ -149,7 +158,7 @@ async function createSessions(
       const n = next++;
       const issued = await sessions.create(
         { id: userOf(n), username: `user${n}`, roles: [REQUIRED_ROLE] },
-        { ip: CLIENT_IP, userAgent },
+        { ip: CLIENT_IP, userAgent: REALISTIC_USER_AGENT, device: REALISTIC_DEVICE },
       );
       tokens[n] = issued.token;
       created[n] = issued.session;

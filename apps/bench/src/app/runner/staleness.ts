@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { SessionService } from '@cloakroom/session';
 
 import { REQUIRED_ROLE } from '../scenarios';
-import { CLIENT_IP, REALISTIC_USER_AGENT } from './fixtures';
+import { CLIENT_IP, REALISTIC_DEVICE, REALISTIC_USER_AGENT } from './fixtures';
 import { median } from './stats';
 
 /** How long a revoked session still passed a server that caches sessions locally. */
@@ -38,7 +38,7 @@ export async function measureStaleness(
   for (let i = 0; i < samples; i++) {
     const { token } = await sessions.create(
       { id: `bench-staleness-${i}`, username: `staleness${i}`, roles: [REQUIRED_ROLE] },
-      { ip: CLIENT_IP, userAgent: REALISTIC_USER_AGENT },
+      { ip: CLIENT_IP, userAgent: REALISTIC_USER_AGENT, device: REALISTIC_DEVICE },
     );
     const ask = async () => {
       const response = await fetch(url, {

@@ -119,6 +119,12 @@ export interface SessionCommonOptions {
   allowedOrigins?: string[];
   /** Prefix of every Redis key. Default `cr:`. */
   keyPrefix?: string;
+  /**
+   * Keep the client's raw `User-Agent` string with each session (`SessionMeta.userAgent`).
+   * Default false: only the short `device` label the app computed is kept. A desktop browser's
+   * user agent is over 100 bytes and would be the biggest part of a session in Redis.
+   */
+  keepUserAgent?: boolean;
   /** A store call slower than this fails and the request answers 503. Default 1 (second). */
   storeTimeout?: number;
   /** ioredis auto-pipelining on clients the module creates. Default true. */

@@ -26,6 +26,8 @@ export interface SessionStoreSettings {
   maxSessionsPerUser: number;
   capPolicy: SessionCapPolicy;
   keyPrefix: string;
+  /** Whether a new session keeps the raw user agent, or only its `device` label. */
+  keepUserAgent: boolean;
   storeTimeoutMs: number;
   autoPipelining: boolean;
   /** Null when revocations do not wait for replicas. */
@@ -118,6 +120,7 @@ export function resolveStoreSettings(options: SessionCommonOptions): SessionStor
     maxSessionsPerUser: Math.max(0, Math.floor(options.maxSessionsPerUser ?? 10)),
     capPolicy,
     keyPrefix: options.keyPrefix ?? 'cr:',
+    keepUserAgent: options.keepUserAgent ?? false,
     storeTimeoutMs,
     autoPipelining: options.autoPipelining ?? true,
     durability: durabilityOf(options, storeTimeoutMs),

@@ -1,10 +1,11 @@
-import { createHash, hash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, hash, randomBytes } from 'node:crypto';
 
 /**
  * Token layout: `cr1.<tag>.<secret>`.
  * - `cr1.` lets secret scanners recognise a leaked token and leaves room for a new format.
- * - `tag` (6 random bytes) is chosen once per user and names the Redis Cluster hash slot
- *   that holds all of that user's sessions and index; it says nothing about the user.
+ * - `tag` (6 bytes: an HMAC of the user id, or random for users tagged by earlier releases)
+ *   names the Redis Cluster hash slot that holds all of that user's sessions and index; it
+ *   says nothing about the user to whoever lacks the store's key.
  * - `secret` (32 random bytes) is the credential. Redis only ever sees SHA-256 of it.
  * A session id is `<tag>.<digest>`: it names the session without being able to log in.
  */
@@ -35,6 +36,24 @@ export interface NewSecret {
 
 export function newUserTag(): string {
   return randomBytes(6).toString('base64url');
+}
+
+/**
+ * A user's tag derived from their id with a secret key (HMAC-SHA-256, first 6 bytes): the same
+ * for every session of the user without a key per user to look it up, and meaningless without
+ * the key.
+ */
+export function deriveUserTag(key: string, userId: string): string {
+  return createHmac('sha256', key).update(userId).digest().subarray(0, 6).toString('base64url');
+}
+
+/** A fresh key for {@link deriveUserTag}: 32 random bytes, base64url. */
+export function newUserTagKey(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+export function isUserTagKey(value: unknown): value is string {
+  return typeof value === 'string' && /^[A-Za-z0-9_-]{43}$/.test(value);
 }
 
 export function isUserTag(value: unknown): value is string {

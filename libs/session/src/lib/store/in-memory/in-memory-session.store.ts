@@ -97,7 +97,7 @@ export class InMemorySessionStore implements SessionStore {
       absoluteExpiresAt: now + absoluteTimeoutMs,
       persistent: record.persistent === true,
       ...(record.ip ? { ip: record.ip } : {}),
-      ...(record.userAgent ? { userAgent: record.userAgent } : {}),
+      ...(record.userAgent && this.settings.keepUserAgent ? { userAgent: record.userAgent } : {}),
       ...(record.device ? { device: record.device } : {}),
       attributes: withoutUndefined(record.attributes),
     };

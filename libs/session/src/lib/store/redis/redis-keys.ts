@@ -9,8 +9,10 @@ import type { SessionRef } from '../../token/session.token';
  *   change, revoke-all and password change moves (no TTL)
  * - `<prefix>not-before`         the watermark of the last global revocation (epoch ms;
  *   also the pub/sub channel that announces it)
- * - `<prefix>ut:<userId>`        the user's tag (no TTL: it must outlive every session it
- *   indexes, whatever their lifetimes and rotations)
+ * - `<prefix>user-tag-key`       the secret key users' tags are derived from (HMAC of the user
+ *   id); one key for all users, no TTL
+ * - `<prefix>ut:<userId>`        a user's random tag, as releases before the derived tags kept
+ *   one per user: still honoured for the users who have one; no longer written
  *
  * The `{tag}` braces make Redis Cluster hash only the tag, so all of a user's sessions and
  * their index share one slot (see scripts/README.md).
@@ -18,8 +20,14 @@ import type { SessionRef } from '../../token/session.token';
 export class RedisKeys {
   constructor(private readonly prefix: string) {}
 
-  userTag(userId: string): string {
+  /** A user's tag as earlier releases kept it (read only, for the users who have one). */
+  legacyUserTag(userId: string): string {
     return `${this.prefix}ut:${userId}`;
+  }
+
+  /** The secret key every user's tag is derived from. */
+  userTagKey(): string {
+    return `${this.prefix}user-tag-key`;
   }
 
   /** The watermark of the last global revocation, and the channel announcing a new one. */

@@ -6,7 +6,14 @@ import type { SessionStoreSettings } from '../../config/session.config';
 import { SessionLimitReachedError } from '../../errors/session-limit-reached.error';
 import { SessionStoreUnavailableError } from '../../errors/session-store-unavailable.error';
 import type { Session } from '../../session.types';
-import { isUserTag, newUserTag, SessionRef, sessionRef } from '../../token/session.token';
+import {
+  deriveUserTag,
+  isUserTag,
+  isUserTagKey,
+  newUserTagKey,
+  SessionRef,
+  sessionRef,
+} from '../../token/session.token';
 import type {
   CreatedSession,
   NewSessionRecord,
@@ -125,7 +132,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   async create(record: NewSessionRecord): Promise<CreatedSession | null> {
     const tag = await this.ensureUserTag(record.user.id);
     const ref = sessionRef(tag, record.digest);
-    const fields = encodeNewSession(record);
+    const fields = encodeNewSession(record, this.settings.keepUserAgent);
     const { settings } = this;
     const idleTimeoutMs = record.persistent
       ? settings.rememberIdleTimeoutMs
@@ -236,18 +243,21 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   }
 
   async list(userId: string): Promise<Session[]> {
-    const tag = await this.findUserTag(userId);
-    if (!tag) {
-      return [];
-    }
-    const reply = (await this.call(() =>
-      this.client.cloakroomList(
-        this.keys.index(tag, userId),
-        this.keys.sessionPrefix(tag),
-        this.settings.idleTimeoutMs,
+    const lists = await Promise.all(
+      (await this.findUserTags(userId)).map(async (tag) =>
+        this.decodeList(
+          tag,
+          (await this.call(() =>
+            this.client.cloakroomList(
+              this.keys.index(tag, userId),
+              this.keys.sessionPrefix(tag),
+              this.settings.idleTimeoutMs,
+            ),
+          )) as Array<string | string[]>,
+        ),
       ),
-    )) as Array<string | string[]>;
-    return this.decodeList(tag, reply);
+    );
+    return lists.length === 1 ? lists[0] : lists.flat().sort((a, b) => a.createdAt - b.createdAt);
   }
 
   /** Sessions from `{ digest, { field, value, … } }` pairs, as list.lua and create.lua answer. */
@@ -260,33 +270,38 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   }
 
   async revokeAll(userId: string, except?: SessionRef): Promise<number> {
-    const tag = await this.findUserTag(userId);
-    if (!tag) {
-      return 0;
-    }
-    return (await this.write({ key: this.keys.index(tag, userId) }, () =>
-      this.writer.cloakroomRevokeAll(
-        this.keys.index(tag, userId),
-        this.keys.generation(tag, userId),
-        this.keys.sessionPrefix(tag),
-        except?.digest ?? '',
+    return this.eachUserTag(userId, (tag) =>
+      this.write({ key: this.keys.index(tag, userId) }, () =>
+        this.writer.cloakroomRevokeAll(
+          this.keys.index(tag, userId),
+          this.keys.generation(tag, userId),
+          this.keys.sessionPrefix(tag),
+          except?.tag === tag ? except.digest : '',
+        ),
       ),
-    )) as number;
+    );
   }
 
   async setRoles(userId: string, roles: string[]): Promise<number> {
-    const tag = await this.findUserTag(userId);
-    if (!tag) {
-      return 0;
-    }
-    return (await this.write({ key: this.keys.index(tag, userId) }, () =>
-      this.writer.cloakroomSetRoles(
-        this.keys.index(tag, userId),
-        this.keys.generation(tag, userId),
-        this.keys.sessionPrefix(tag),
-        encodeRoles(roles),
+    return this.eachUserTag(userId, (tag) =>
+      this.write({ key: this.keys.index(tag, userId) }, () =>
+        this.writer.cloakroomSetRoles(
+          this.keys.index(tag, userId),
+          this.keys.generation(tag, userId),
+          this.keys.sessionPrefix(tag),
+          encodeRoles(roles),
+        ),
       ),
-    )) as number;
+    );
+  }
+
+  /** Runs a per-tag script for each of the user's tags; the sum of their counts. */
+  private async eachUserTag(
+    userId: string,
+    operation: (tag: string) => Promise<Reply>,
+  ): Promise<number> {
+    const counts = await Promise.all((await this.findUserTags(userId)).map(operation));
+    return counts.reduce<number>((sum, count) => sum + Number(count), 0);
   }
 
   async rotate(
@@ -334,24 +349,58 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     await this.call(() => this.client.ping());
   }
 
-  /** The user's hash-slot tag, or null for a user who never had a session (or lost it). */
-  private async findUserTag(userId: string): Promise<string | null> {
-    const tag = await this.call(() => this.client.get(this.keys.userTag(userId)));
-    return isUserTag(tag) ? tag : null;
+  /**
+   * Every tag the user's sessions may live under: the random tag an earlier release gave them,
+   * if any, and the derived one, if the key to derive it exists. Both, because while releases
+   * are mixed (a rolling upgrade of the auth service) an older instance may write the random
+   * tag for a user a newer one already gave sessions under the derived tag: listing, revoking
+   * and role changes must reach both.
+   */
+  private async findUserTags(userId: string): Promise<string[]> {
+    const [legacy, key] = await this.call(() =>
+      Promise.all([
+        this.client.get(this.keys.legacyUserTag(userId)),
+        this.client.get(this.keys.userTagKey()),
+      ]),
+    );
+    const tags = isUserTag(legacy) ? [legacy] : [];
+    const derived = isUserTagKey(key) ? deriveUserTag(key, userId) : null;
+    if (derived && derived !== legacy) {
+      tags.push(derived);
+    }
+    return tags;
   }
 
-  /** The user's hash-slot tag, chosen now if they have none. */
+  /**
+   * The user's hash-slot tag: the random one an earlier release gave them, else an HMAC of their
+   * id under the store's key, which the first store to need it creates. No key per user is
+   * written. The key is read every time rather than kept: were it lost and made anew, every
+   * instance must switch to the new one together.
+   */
   private async ensureUserTag(userId: string): Promise<string> {
-    const key = this.keys.userTag(userId);
-    // SET NX GET keeps the first tag ever chosen for the user. The key has no TTL: a tag that
-    // expired while a session still lived would hide that session from list, revoke-all and
-    // role changes. PERSIST also clears the TTL that earlier versions set.
-    const candidate = newUserTag();
-    const results = await this.call(() =>
-      this.client.multi().call('SET', key, candidate, 'NX', 'GET').persist(key).exec(),
-    );
-    const existing = results?.[0]?.[1];
-    return isUserTag(existing) ? existing : candidate;
+    const [legacy, key] = await Promise.all([
+      this.call(() => this.client.get(this.keys.legacyUserTag(userId))),
+      this.userTagKey(),
+    ]);
+    return isUserTag(legacy) ? legacy : deriveUserTag(key, userId);
+  }
+
+  private async userTagKey(): Promise<string> {
+    const name = this.keys.userTagKey();
+    const existing = await this.call(() => this.client.get(name));
+    if (isUserTagKey(existing)) {
+      return existing;
+    }
+    // SET NX GET: of several stores creating it at once, the first one's key wins for all.
+    const candidate = newUserTagKey();
+    const previous = await this.call(() => this.client.call('SET', name, candidate, 'NX', 'GET'));
+    if (previous === null) {
+      return candidate;
+    }
+    if (isUserTagKey(previous)) {
+      return previous;
+    }
+    throw new SessionStoreUnavailableError(new Error(`${name} does not hold a valid key`));
   }
 
   /**

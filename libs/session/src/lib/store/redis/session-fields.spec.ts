@@ -10,13 +10,16 @@ const user = { id: 'u1', username: 'alice', roles: ['customer'] };
 describe('session hash fields', () => {
   it('round-trips a new session, device and persistence included', () => {
     const flat = [
-      ...encodeNewSession({
-        digest: 'd',
-        user,
-        device: 'Firefox 133 on Linux',
-        persistent: true,
-        attributes: {},
-      }),
+      ...encodeNewSession(
+        {
+          digest: 'd',
+          user,
+          device: 'Firefox 133 on Linux',
+          persistent: true,
+          attributes: {},
+        },
+        false,
+      ),
       ...timestampFields(1000, 60_000, 600_000),
     ];
     expect(decodeSession('id', flat, 1)).toMatchObject({
@@ -31,9 +34,23 @@ describe('session hash fields', () => {
   });
 
   it('writes no persistence field for an ordinary session', () => {
-    const flat = encodeNewSession({ digest: 'd', user, attributes: {} });
+    const flat = encodeNewSession({ digest: 'd', user, attributes: {} }, true);
     expect(flat).not.toContain('p');
     expect(flat).not.toContain('d');
+  });
+
+  it('keeps the raw user agent only when asked, and the device label always', () => {
+    const record = {
+      digest: 'd',
+      user,
+      device: 'Chrome 131 on Windows',
+      userAgent: 'Mozilla/5.0 '.repeat(10),
+      attributes: {},
+    };
+    const labelOnly = decodeSession('id', encodeNewSession(record, false), 1);
+    expect(labelOnly.device).toBe('Chrome 131 on Windows');
+    expect(labelOnly).not.toHaveProperty('userAgent');
+    expect(decodeSession('id', encodeNewSession(record, true), 1).userAgent).toBe(record.userAgent);
   });
 
   it('reads a session written before schema 3 as authenticated at creation, not persistent', () => {
@@ -66,15 +83,18 @@ describe('session hash fields', () => {
 
     it('reads every field from its position, as decodeSession reads the hash', () => {
       const flat = [
-        ...encodeNewSession({
-          digest: 'd',
-          user: { id: 'u1', username: 'al:ice', roles: ['customer', 'a:b'] },
-          device: 'Firefox 133 on Linux',
-          ip: '2001:db8::1',
-          userAgent: 'UA/1',
-          persistent: true,
-          attributes: { cart: { items: [1, 2] }, 'a:b': 'x' },
-        }),
+        ...encodeNewSession(
+          {
+            digest: 'd',
+            user: { id: 'u1', username: 'al:ice', roles: ['customer', 'a:b'] },
+            device: 'Firefox 133 on Linux',
+            ip: '2001:db8::1',
+            userAgent: 'UA/1',
+            persistent: true,
+            attributes: { cart: { items: [1, 2] }, 'a:b': 'x' },
+          },
+          true,
+        ),
         ...timestampFields(1000, 60_000, 600_000),
       ];
       const compact = reply(

@@ -50,8 +50,11 @@ export const LUA_FIELDS = `local FIELD = { ${Object.entries({
   .map(([name, field]) => `${name} = '${field}'`)
   .join(', ')} }\n`;
 
-/** Field/value pairs of a new session's hash; the script adds the timestamps. */
-export function encodeNewSession(record: NewSessionRecord): string[] {
+/**
+ * Field/value pairs of a new session's hash; the script adds the timestamps. The raw user agent
+ * is written only with `keepUserAgent` (the `device` label always is).
+ */
+export function encodeNewSession(record: NewSessionRecord, keepUserAgent: boolean): string[] {
   const fields: string[] = [
     SessionField.userId,
     record.user.id,
@@ -65,7 +68,7 @@ export function encodeNewSession(record: NewSessionRecord): string[] {
   if (record.persistent) fields.push(SessionField.persistent, '1');
   if (record.device) fields.push(SessionField.device, record.device);
   if (record.ip) fields.push(SessionField.ip, record.ip);
-  if (record.userAgent) fields.push(...userAgentFields(record.userAgent));
+  if (record.userAgent && keepUserAgent) fields.push(...userAgentFields(record.userAgent));
   for (const [name, value] of Object.entries(record.attributes)) {
     if (value !== undefined) fields.push(ATTRIBUTE_PREFIX + name, JSON.stringify(value));
   }

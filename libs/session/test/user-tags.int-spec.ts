@@ -1,0 +1,103 @@
+import { Redis } from 'ioredis';
+
+import { SessionStoreUnavailableError } from '../src';
+import { deriveUserTag } from '../src/lib/token/session.token';
+import { REDIS_URL as url, sessionService, uniquePrefix } from './store-contract';
+
+jest.setTimeout(30_000);
+
+const tagOf = (token: string) => token.split('.')[1];
+
+/**
+ * A user's tag (the Redis Cluster hash slot of their sessions and index) is derived from their
+ * id with one secret key, instead of being looked up in a key per user; users tagged by an
+ * earlier release keep their random tag.
+ */
+describe('User tags (real Redis)', () => {
+  const inspect = new Redis(url);
+  const closers: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const close of closers.splice(0)) await close();
+  });
+  afterAll(() => inspect.disconnect());
+
+  async function service(prefix: string) {
+    const made = await sessionService({ redis: { url }, keyPrefix: prefix, maxSessionsPerUser: 0 });
+    closers.push(made.close);
+    return made.sessions;
+  }
+
+  it('gives every session of a user one tag, whichever instance created the key first', async () => {
+    const prefix = uniquePrefix();
+    const [a, b] = [await service(prefix), await service(prefix)];
+    const users = Array.from({ length: 6 }, (_, i) => ({
+      id: `u${i}`,
+      username: `user${i}`,
+      roles: ['customer'],
+    }));
+    // Both instances race to create the key on the first logins.
+    const issued = await Promise.all(
+      users.flatMap((user, i) => [a.create(user), b.create(user), (i % 2 ? a : b).create(user)]),
+    );
+    const key = await inspect.get(`${prefix}user-tag-key`);
+    expect(key).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    for (const [i, user] of users.entries()) {
+      const tags = new Set(issued.slice(i * 3, i * 3 + 3).map(({ token }) => tagOf(token)));
+      expect([...tags]).toEqual([deriveUserTag(key as string, user.id)]);
+      expect(await a.listForUser(user.id)).toHaveLength(3);
+    }
+    expect(new Set(issued.map(({ token }) => tagOf(token))).size).toBe(users.length);
+    expect(await inspect.keys(`${prefix}ut:*`)).toEqual([]);
+  });
+
+  it('keeps using the random tag an earlier release stored for a user', async () => {
+    const prefix = uniquePrefix();
+    const sessions = await service(prefix);
+    await inspect.set(`${prefix}ut:u-old`, 'legacyT1');
+    const user = { id: 'u-old', username: 'olga', roles: ['customer'] };
+    const first = await sessions.create(user);
+    expect(tagOf(first.token)).toBe('legacyT1');
+    expect((await sessions.listForUser(user.id)).map((s) => s.id)).toEqual([first.session.id]);
+    expect(await sessions.revokeAllForUser(user.id)).toBe(1);
+    expect(await sessions.validate(first.token)).toBeNull();
+  });
+
+  it('lists, demotes and revokes sessions under both tags while releases are mixed', async () => {
+    const prefix = uniquePrefix();
+    const sessions = await service(prefix);
+    const user = { id: 'u-mixed', username: 'mia', roles: ['admin'] };
+    const derived = await sessions.create(user);
+    // An instance of the earlier release now logs the same user in under a random tag.
+    await inspect.set(`${prefix}ut:${user.id}`, 'legacyT2');
+    const legacy = await sessions.create(user);
+    expect(tagOf(legacy.token)).toBe('legacyT2');
+    expect(tagOf(derived.token)).not.toBe('legacyT2');
+
+    const listed = (await sessions.listForUser(user.id)).map((s) => s.id);
+    expect(listed).toEqual([derived.session.id, legacy.session.id]);
+    expect(await sessions.setRolesForUser(user.id, ['customer'])).toBe(2);
+    expect((await sessions.validate(derived.token))?.roles).toEqual(['customer']);
+    expect((await sessions.validate(legacy.token))?.roles).toEqual(['customer']);
+
+    // A login that read the user before the role change is refused under either tag.
+    const generation = await sessions.generationOf(user.id);
+    await sessions.setRolesForUser(user.id, ['customer', 'auditor']);
+    await expect(sessions.create(user, {}, { generation })).rejects.toThrow();
+
+    expect(await sessions.revokeAllForUser(user.id, { except: legacy.session.id })).toBe(1);
+    expect(await sessions.validate(derived.token)).toBeNull();
+    expect(await sessions.validate(legacy.token)).not.toBeNull();
+    expect(await sessions.revokeAllForUser(user.id)).toBe(1);
+    expect(await sessions.validate(legacy.token)).toBeNull();
+  });
+
+  it('refuses to create sessions, and overwrites nothing, when the key holds something else', async () => {
+    const prefix = uniquePrefix();
+    const sessions = await service(prefix);
+    await inspect.set(`${prefix}user-tag-key`, 'not a key');
+    const user = { id: 'u-x', username: 'xavier', roles: ['customer'] };
+    await expect(sessions.create(user)).rejects.toBeInstanceOf(SessionStoreUnavailableError);
+    expect(await inspect.get(`${prefix}user-tag-key`)).toBe('not a key');
+    expect(await inspect.keys(`${prefix}{*`)).toEqual([]);
+  });
+});
