@@ -103,18 +103,33 @@ export class SessionService {
   }
 
   /** The live session a token names, its idle timeout slid; null for anything else. */
-  async validate(token: unknown): Promise<Session | null> {
+  validate(token: unknown): Promise<Session | null> {
     const ref = parseToken(token);
     if (!ref) {
-      return null;
+      return Promise.resolve(null);
     }
-    // A cache hit answers without a promise of its own or a closure; a miss reads through.
-    const session = this.cache
-      ? (this.cache.get(ref.id) ??
-        (await this.cache.through(ref.id, () => this.store.validate(ref))))
-      : await this.store.validate(ref);
-    // A global revocation ends sessions before its sweep has reached them all.
-    return session && this.watermark?.outdates(session) ? null : session;
+    if (!this.cache) {
+      // The hot path has no async frame of its own: the store's promise, checked once.
+      try {
+        const pending = this.store.validate(ref);
+        return this.watermark ? pending.then(this.notOutdated) : pending;
+      } catch (error) {
+        // A store that throws instead of rejecting still answers with a rejection.
+        return Promise.reject(error);
+      }
+    }
+    return this.validateThrough(this.cache, ref);
+  }
+
+  /** A global revocation ends sessions before its sweep has reached them all. */
+  private readonly notOutdated = (session: Session | null): Session | null =>
+    session && this.watermark?.outdates(session) ? null : session;
+
+  /** A cache hit answers without a store call or a closure; a miss reads through. */
+  private async validateThrough(cache: SessionCache, ref: SessionRef): Promise<Session | null> {
+    const session =
+      cache.get(ref.id) ?? (await cache.through(ref.id, () => this.store.validate(ref)));
+    return this.notOutdated(session);
   }
 
   /** The id of the session a token names (whether or not it is live), without any store call. */
