@@ -15,7 +15,10 @@ export const SessionField = {
   absoluteExpiresAt: 'x',
   /** The session's own idle timeout (ms): it slides by it whichever service validates it. */
   idleTimeout: 'i',
-  /** When the user last proved who they are: create.lua, and rotate.lua when asked. */
+  /**
+   * When the user last proved who they are, written by rotate.lua when asked; absent, the
+   * session's creation (create.lua leaves it out to save memory).
+   */
   authenticatedAt: 'l',
   /** '1' for a remembered session (created with the `remember` timeouts); absent otherwise. */
   persistent: 'p',
@@ -94,8 +97,6 @@ export function timestampFields(
     String(createdAt + absoluteTimeoutMs),
     SessionField.idleTimeout,
     String(idleTimeoutMs),
-    SessionField.authenticatedAt,
-    now,
   ];
 }
 
