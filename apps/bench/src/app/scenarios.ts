@@ -15,7 +15,7 @@ export const SCENARIOS = [
   'session-remote',
   'session-cache',
   'session-metrics',
-  'session-no-autopipelining',
+  'session-autopipelining',
   'jwt-nestjs',
   'jwt-hs256',
   'jwt-rs256',

@@ -66,8 +66,8 @@ function guardOf({ scenario, redisUrl, rpcPort, keys }: ServerSettings): GuardSe
       };
     case 'session':
       return session(sessionOptions(redisUrl));
-    case 'session-no-autopipelining':
-      return session({ ...sessionOptions(redisUrl), autoPipelining: false });
+    case 'session-autopipelining':
+      return session({ ...sessionOptions(redisUrl), autoPipelining: true });
     case 'session-cache':
       return session({ ...sessionOptions(redisUrl), localCache: BENCH_LOCAL_CACHE });
     case 'session-metrics':

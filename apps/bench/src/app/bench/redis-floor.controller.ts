@@ -20,7 +20,7 @@ export class RedisFloorClient implements OnModuleDestroy {
       provide: RedisFloorClient,
       useFactory: async () => {
         // The settings `SessionModule` gives the client it creates (storeTimeout 1 s,
-        // autoPipelining on), so that the floor pays what the session guard's client pays.
+        // autoPipelining off), so that the floor pays what the session guard's client pays.
         const redis = new Redis(redisUrl, {
           connectionName,
           enableOfflineQueue: false,
@@ -28,7 +28,7 @@ export class RedisFloorClient implements OnModuleDestroy {
           connectTimeout: 2000,
           maxRetriesPerRequest: 0,
           retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
-          enableAutoPipelining: true,
+          enableAutoPipelining: false,
         });
         await new Promise<void>((resolve, reject) => {
           redis.once('ready', resolve);

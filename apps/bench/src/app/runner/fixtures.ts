@@ -92,7 +92,7 @@ export async function makeFixtures(redisUrl: string, users: number): Promise<Fix
       'session-remote': sessionTokens,
       'session-cache': sessionTokens,
       'session-metrics': sessionTokens,
-      'session-no-autopipelining': sessionTokens,
+      'session-autopipelining': sessionTokens,
       'jwt-nestjs': hs,
       'jwt-hs256': hs,
       'jwt-rs256': rs,

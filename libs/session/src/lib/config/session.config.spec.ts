@@ -17,7 +17,7 @@ describe('resolveSessionConfig', () => {
       reauthWindowMs: 600_000,
       keyPrefix: 'cr:',
       storeTimeoutMs: 1000,
-      autoPipelining: true,
+      autoPipelining: false,
       localCache: null,
       durability: null,
       cookie: { name: 'cr_session', secure: false, sameSite: 'lax' },

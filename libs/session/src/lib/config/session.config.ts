@@ -122,7 +122,7 @@ export function resolveStoreSettings(options: SessionCommonOptions): SessionStor
     keyPrefix: options.keyPrefix ?? 'cr:',
     keepUserAgent: options.keepUserAgent ?? false,
     storeTimeoutMs,
-    autoPipelining: options.autoPipelining ?? true,
+    autoPipelining: options.autoPipelining ?? false,
     durability: durabilityOf(options, storeTimeoutMs),
   };
 }
