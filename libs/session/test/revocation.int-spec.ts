@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 
 import { SessionService, SessionUser, SessionUserChangedError } from '../src';
+import { startRedisServer } from '../src/testing';
 import { REDIS_URL as url, sessionService, sleep, uniquePrefix } from './store-contract';
 
 /**
@@ -124,6 +125,45 @@ describe('Revocation (real Redis)', () => {
     } finally {
       await admin.close();
       await elsewhere.close();
+    }
+  });
+
+  it('keeps hearing of global revocations after its Redis restarted', async () => {
+    const redis = await startRedisServer();
+    const keyPrefix = uniquePrefix();
+    const options = { redis: { url: redis.url }, keyPrefix, storeTimeout: 0.5 };
+    const admin = await sessionService(options);
+    const elsewhere = await sessionService(options);
+    const inspect = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 0 });
+    try {
+      await redis.stop();
+      await sleep(300);
+      await redis.start();
+      const user = { id: `u-${keyPrefix}`, username: 'alice', roles: ['customer'] };
+      let issued = await admin.sessions.create(user).catch(() => null);
+      for (let i = 0; !issued && i < 50; i++) {
+        await sleep(100);
+        issued = await admin.sessions.create(user).catch(() => null);
+      }
+      expect(await elsewhere.sessions.validate(issued?.token)).not.toBeNull();
+      await inspect.connect();
+      const [key] = await inspect.keys(`${keyPrefix}{*}:s:*`);
+      const copy = await inspect.hgetall(key);
+      await admin.sessions.revokeEverything();
+      // Only the announcement on the subscription the restart dropped can end it now.
+      await inspect.hset(key, copy);
+      await inspect.pexpire(key, 60_000);
+      let seen = await elsewhere.sessions.validate(issued?.token);
+      for (let i = 0; seen && i < 30; i++) {
+        await sleep(100);
+        seen = await elsewhere.sessions.validate(issued?.token);
+      }
+      expect(seen).toBeNull();
+    } finally {
+      inspect.disconnect();
+      await admin.close();
+      await elsewhere.close();
+      await redis.dispose();
     }
   });
 

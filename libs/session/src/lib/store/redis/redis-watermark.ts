@@ -71,15 +71,23 @@ export class RedisWatermark {
       this.read().then(update, () => {
         // Redis away: the store's own outage warning covers it; the next (re)connection reads.
       });
-    const subscriber = this.client.duplicate();
+    // A single node's client subscribes again on every connection itself: ioredis' own
+    // resubscription has no error handler, and with no offline queue a connection that drops
+    // right then leaves an unhandled rejection (a crash, in Node). A Cluster resubscribes
+    // through its own subscriber, which handles its errors.
+    const subscriber =
+      this.client instanceof Cluster
+        ? this.client.duplicate()
+        : this.client.duplicate({ autoResubscribe: false });
+    const resubscribes = subscriber instanceof Cluster;
     subscriber.on('error', () => undefined);
     subscriber.on('message', (_channel: string, message: string) => update(message));
-    // Subscribed once connected (clients here queue nothing offline); ioredis subscribes again
-    // by itself after a reconnection. Reading after every (re)connection catches what was
-    // announced while the subscription was down: pub/sub loses messages only then.
+    // Subscribed once connected (clients here queue nothing offline). Reading after every
+    // (re)connection catches what was announced while the subscription was down: pub/sub loses
+    // messages only then.
     let subscribed = false;
     subscriber.on('ready', () => {
-      if (subscribed) {
+      if (subscribed && resubscribes) {
         void read();
         return;
       }
