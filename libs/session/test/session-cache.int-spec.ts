@@ -1,8 +1,19 @@
-import { INestApplication } from '@nestjs/common';
+import { Controller, Get, INestApplication } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
+import request from 'supertest';
 
-import { RedisSessionStore, SessionModule, SessionModuleOptions, SessionService } from '../src';
+import {
+  CurrentSession,
+  RedisSessionStore,
+  Roles,
+  Session,
+  SessionGuard,
+  SessionModule,
+  SessionModuleOptions,
+  SessionService,
+} from '../src';
 import { resolveSessionConfig } from '../src/lib/config/session.config';
 import { parseSessionId, SessionRef } from '../src/lib/token/session.token';
 import { REDIS_URL as url, sleep, uniquePrefix } from './store-contract';
@@ -11,9 +22,27 @@ jest.setTimeout(60_000);
 
 const alice = { id: 'u-cache-alice', username: 'alice', roles: ['customer'] };
 
-async function start(options: SessionModuleOptions): Promise<INestApplication> {
+@Controller('cached')
+class CachedController {
+  @Get()
+  @Roles('customer')
+  who(@CurrentSession() session: Session) {
+    return { id: session.id, roles: session.roles };
+  }
+
+  @Get('admin')
+  @Roles('admin')
+  admin() {
+    return { ok: true };
+  }
+}
+
+/** An app of the library; `guarded` adds the guard globally and `CachedController`. */
+async function start(options: SessionModuleOptions, guarded = false): Promise<INestApplication> {
   const moduleRef = await Test.createTestingModule({
     imports: [SessionModule.forRoot(options)],
+    controllers: guarded ? [CachedController] : [],
+    providers: guarded ? [{ provide: APP_GUARD, useClass: SessionGuard }] : [],
   }).compile();
   const app = moduleRef.createNestApplication({ logger: false });
   await app.init();
@@ -35,11 +64,14 @@ describe('SessionService with localCache, following the event stream', () => {
 
   beforeAll(async () => {
     // A long ttl (capped at 60 s): only events and gaps can make the cache forget in a test.
-    cached = await start({
-      redis: { url, options: { connectionName } },
-      keyPrefix,
-      localCache: { ttl: 300 },
-    });
+    cached = await start(
+      {
+        redis: { url, options: { connectionName } },
+        keyPrefix,
+        localCache: { ttl: 300 },
+      },
+      true,
+    );
     elsewhere = await start({ redis: { url }, keyPrefix });
     sessions = cached.get(SessionService);
     other = elsewhere.get(SessionService);
@@ -184,6 +216,50 @@ describe('SessionService with localCache, following the event stream', () => {
     await untilRefused(token);
     // Then it reconnects, reports the gap, and serves from the cache again.
     await untilCaching();
+  });
+
+  describe('through the guard (a cache hit is answered without a promise)', () => {
+    const get = (path: string, token: string) =>
+      request(cached.getHttpServer()).get(path).set('Authorization', `Bearer ${token}`);
+
+    it('answers a cached session with the same statuses and bodies as a store read', async () => {
+      const { token, session } = await staleInCache(); // served from the cache only
+      const ok = await get('/cached', token);
+      expect(ok.status).toBe(200);
+      expect(ok.body).toEqual({ id: session.id, roles: ['customer'] });
+      const forbidden = await get('/cached/admin', token);
+      expect(forbidden.status).toBe(403);
+      expect(forbidden.body).toEqual({
+        statusCode: 403,
+        message: 'Missing role',
+        error: 'Forbidden',
+      });
+    });
+
+    it('never lets a request through once a revocation elsewhere reached it, with requests in flight', async () => {
+      for (let trial = 0; trial < 10; trial++) {
+        const { token, session } = await sessions.create(alice);
+        expect((await get('/cached', token)).status).toBe(200);
+        const statuses: number[] = [];
+        let revoked = false;
+        // Four clients keep requests in flight while another service revokes the session.
+        const client = async () => {
+          while (!revoked || statuses.filter((status) => status === 401).length < 20) {
+            statuses.push((await get('/cached', token)).status);
+          }
+        };
+        const clients = Promise.all([client(), client(), client(), client()]);
+        await sleep(trial * 2);
+        await other.revoke(session.id, { reason: 'admin' });
+        revoked = true;
+        await clients;
+        const firstRefusal = statuses.indexOf(401);
+        expect(firstRefusal).toBeGreaterThanOrEqual(0);
+        // Four requests were in flight when the first 401 was recorded: only they may pass.
+        expect(statuses.slice(firstRefusal + 4)).not.toContain(200);
+        expect(new Set(statuses)).toEqual(new Set(firstRefusal ? [200, 401] : [401]));
+      }
+    });
   });
 
   it('drops sessions this service revokes itself at once, without waiting for the event', async () => {

@@ -121,6 +121,26 @@ export class SessionService {
     return this.validateThrough(this.cache, ref);
   }
 
+  /** Whether validations may be answered from a local cache (`localCache` is set). */
+  get caching(): boolean {
+    return this.cache !== null;
+  }
+
+  /**
+   * The live session the local cache holds for a token, at once: no store call, no promise
+   * (what lets the guard answer a request synchronously). Undefined when there is no cache,
+   * the cache does not hold the session (then `validate` reads the store), the token is
+   * malformed, or a global revocation outdates it; `validate` decides those.
+   */
+  cached(token: unknown): Session | undefined {
+    if (!this.cache) {
+      return undefined;
+    }
+    const ref = parseToken(token);
+    const session = ref ? this.cache.peek(ref.id) : undefined;
+    return session && this.notOutdated(session) ? session : undefined;
+  }
+
   /** A global revocation ends sessions before its sweep has reached them all. */
   private readonly notOutdated = (session: Session | null): Session | null =>
     session && this.watermark?.outdates(session) ? null : session;

@@ -61,6 +61,18 @@ export class SessionCache {
     return session;
   }
 
+  /**
+   * Like `get`, but counts only a hit: a miss is counted by the `get` of the validation that
+   * follows it (the guard peeks before it validates).
+   */
+  peek(id: string): Session | undefined {
+    const session = this.lookup(id);
+    if (session !== undefined) {
+      this.metrics?.cacheLookup(true);
+    }
+    return session;
+  }
+
   private lookup(id: string): Session | undefined {
     const hit = this.paused ? undefined : this.entries.get(id);
     if (hit === undefined) {

@@ -149,9 +149,9 @@ describe('SessionGuard', () => {
     });
   });
 
-  it('lets @Public() routes through without looking at the store', async () => {
+  it('lets @Public() routes through without looking at the store, and without a promise', () => {
     store.failing = true;
-    await expect(guard.canActivate(httpContext('open', {}).context)).resolves.toBe(true);
+    expect(guard.canActivate(httpContext('open', {}).context)).toBe(true);
   });
 
   it('accepts the bearer scheme in any case', async () => {
@@ -209,7 +209,7 @@ describe('SessionGuard', () => {
 
     it('lets a login within the module window through, and asks again after it', async () => {
       const { token } = await sessions.create({ id: '1', username: 'alice', roles: ['customer'] });
-      const check = () => guard.canActivate(httpContext('recent', bearer(token)).context);
+      const check = async () => guard.canActivate(httpContext('recent', bearer(token)).context);
       later(599_000);
       await expect(check()).resolves.toBe(true);
       later(601_000);
@@ -229,7 +229,8 @@ describe('SessionGuard', () => {
 
     it('uses the route’s own window when it gives one', async () => {
       const { token } = await sessions.create({ id: '1', username: 'alice', roles: ['customer'] });
-      const check = () => guard.canActivate(httpContext('recentShort', bearer(token)).context);
+      const check = async () =>
+        guard.canActivate(httpContext('recentShort', bearer(token)).context);
       later(29_000);
       await expect(check()).resolves.toBe(true);
       later(31_000);
@@ -332,7 +333,7 @@ describe('SessionGuard', () => {
       await expect(
         guard.canActivate(graphqlContext('overridden', bearer(token)).context),
       ).rejects.toMatchObject({ status: 403 });
-      await expect(guard.canActivate(graphqlContext('open', {}).context)).resolves.toBe(true);
+      expect(guard.canActivate(graphqlContext('open', {}).context)).toBe(true);
     });
 
     it('refuses a cookie-authenticated POST from a foreign origin, not a bearer one', async () => {
@@ -475,6 +476,113 @@ describe('SessionGuard', () => {
         },
       ]);
       expect(client.closedWith).toBeUndefined();
+    });
+  });
+  describe('with a local cache', () => {
+    let cachedGuard: SessionGuard;
+    let cachedSessions: SessionService;
+    let cachedStore: InMemorySessionStore;
+
+    beforeEach(async () => {
+      cachedStore = new InMemorySessionStore();
+      const moduleRef = await Test.createTestingModule({
+        imports: [SessionModule.forRoot({ store: cachedStore, localCache: { ttl: 60 } })],
+      }).compile();
+      moduleRef.useLogger(false);
+      cachedGuard = moduleRef.get(SessionGuard);
+      cachedSessions = moduleRef.get(SessionService);
+    });
+
+    /** A session the cache holds: validated once through the guard. */
+    async function cachedSession(roles = ['customer']) {
+      const issued = await cachedSessions.create({ id: '1', username: 'alice', roles }, {});
+      await expect(cachedGuard.canActivate(httpContext('open', {}).context)).toBe(true);
+      const first = cachedGuard.canActivate(httpContext('recent', bearer(issued.token)).context);
+      expect(first).toBeInstanceOf(Promise);
+      await expect(first).resolves.toBe(true);
+      return issued;
+    }
+
+    it('answers a request whose session it holds synchronously, with the session attached', async () => {
+      const { token } = await cachedSession();
+      cachedStore.failing = true; // a hit never asks the store
+      const { context, request } = httpContext('inherited', bearer(token));
+      expect(cachedGuard.canActivate(context)).toBe(true);
+      expect(request[REQUEST_SESSION_PROPERTY]).toMatchObject({ userId: '1', roles: ['customer'] });
+      expect(request[REQUEST_TOKEN_PROPERTY]).toEqual({ token, source: 'bearer' });
+      // The attached session is the request's own copy: changing it leaves the cache's alone.
+      (request[REQUEST_SESSION_PROPERTY] as { roles: string[] }).roles.push('admin');
+      expect(() =>
+        cachedGuard.canActivate(httpContext('overridden', bearer(token)).context),
+      ).toThrow(expect.objectContaining({ status: 403 }));
+    });
+
+    it('throws the refusals of a cached session at once: missing role 403, stale authentication 401', async () => {
+      const { token, session } = await cachedSession();
+      expect(() =>
+        cachedGuard.canActivate(httpContext('overridden', bearer(token)).context),
+      ).toThrow(expect.objectContaining({ status: 403 }));
+      // Past the route's 30 s window, within the cache's 60 s.
+      jest.spyOn(Date, 'now').mockReturnValue(session.authenticatedAt + 31_000);
+      try {
+        expect(() =>
+          cachedGuard.canActivate(httpContext('recentShort', bearer(token)).context),
+        ).toThrow(ReauthenticationRequiredException);
+      } finally {
+        jest.restoreAllMocks();
+      }
+    });
+
+    it('asks the store again once the session is revoked, and refuses it', async () => {
+      const { token, session } = await cachedSession();
+      await cachedSessions.revoke(session.id);
+      const answer = cachedGuard.canActivate(httpContext('inherited', bearer(token)).context);
+      expect(answer).toBeInstanceOf(Promise);
+      await expect(answer).rejects.toMatchObject({ status: 401 });
+    });
+
+    it('refuses a cached session that a global revocation outdates', async () => {
+      const { token } = await cachedSession();
+      await cachedSessions.revokeEverything();
+      await expect(
+        Promise.resolve().then(() =>
+          cachedGuard.canActivate(httpContext('inherited', bearer(token)).context),
+        ),
+      ).rejects.toMatchObject({ status: 401 });
+    });
+
+    it('takes no cached answer for a cookie from a foreign origin', async () => {
+      const { token } = await cachedSession();
+      const { context } = httpContext('inherited', {
+        cookie: `cr_session=${token}`,
+        origin: 'https://evil.example',
+      });
+      (context.switchToHttp().getRequest() as { method: string }).method = 'POST';
+      await expect(
+        Promise.resolve().then(() => cachedGuard.canActivate(context)),
+      ).rejects.toMatchObject({ status: 403 });
+    });
+
+    it("never skips a subclass's validate hook on a cache hit", async () => {
+      const { token } = await cachedSession();
+      const seen: string[] = [];
+      class Audited extends SessionGuard {
+        protected override validate(token: string) {
+          seen.push(token);
+          return super.validate(token);
+        }
+      }
+      const audited = new Audited(
+        cachedSessions,
+        cachedGuard['reflector'],
+        cachedGuard['cookies'],
+        cachedGuard['originPolicy'],
+        cachedGuard['config'],
+      );
+      await expect(
+        Promise.resolve(audited.canActivate(httpContext('inherited', bearer(token)).context)),
+      ).resolves.toBe(true);
+      expect(seen).toEqual([token]);
     });
   });
 });

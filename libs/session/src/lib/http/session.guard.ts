@@ -106,18 +106,25 @@ export class SessionGuard implements CanActivate {
     protected readonly metrics: SessionMetrics | null = null,
   ) {}
 
-  canActivate(context: ExecutionContext): Promise<boolean> {
+  /**
+   * True, or a promise of it; refusals are thrown (or rejected). A request whose session the
+   * local cache holds is answered synchronously, so Nest does not await it.
+   */
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const rule = this.ruleFor(context);
     if (this.shouldSkip(context, rule)) {
-      return Promise.resolve(true);
+      return true;
     }
-    if (!this.metrics) {
-      // The HTTP hot path: the request's own promise, without two async frames around it.
-      return context.getType<string>() === 'http'
-        ? this.activateRequest(context.switchToHttp().getRequest<GuardedRequest>(), rule)
-        : this.activate(context, rule);
+    if (this.metrics) {
+      return this.activateMeasured(context, rule);
     }
-    return this.activateMeasured(context, rule);
+    if (context.getType<string>() !== 'http') {
+      return this.activate(context, rule);
+    }
+    // The HTTP hot path: a cache hit without a promise, else the request's own promise
+    // without two async frames around it.
+    const request = context.switchToHttp().getRequest<GuardedRequest>();
+    return this.activateCached(request, rule) ?? this.activateRequest(request, rule);
   }
 
   private async activateMeasured(context: ExecutionContext, rule: RouteRule): Promise<boolean> {
@@ -236,6 +243,34 @@ export class SessionGuard implements CanActivate {
     if (!session) {
       throw this.unauthorized();
     }
+    return this.admit(request, found, session, rule);
+  }
+
+  /**
+   * `activateRequest` for a session the local cache holds: true, or a refusal thrown, without
+   * a promise. Undefined (the store must be asked, or the refusal comes from
+   * `activateRequest`) when there is no cache, no token, a cookie from a foreign origin, a
+   * cache miss, or a `validate` hook of a subclass's (a hit must not skip it).
+   */
+  private activateCached(request: GuardedRequest, rule: RouteRule): true | undefined {
+    if (!this.sessions.caching || this.validate !== SessionGuard.prototype.validate) {
+      return undefined;
+    }
+    const found = this.getToken(request);
+    if (!found || (found.source === 'cookie' && !this.originPolicy.allows(request))) {
+      return undefined;
+    }
+    const session = this.sessions.cached(found.token);
+    return session ? this.admit(request, found, session, rule) : undefined;
+  }
+
+  /** Attaches a live session to its request, then checks the route's roles and recent-auth rule. */
+  private admit(
+    request: GuardedRequest,
+    found: RequestToken,
+    session: Session,
+    rule: RouteRule,
+  ): true {
     request[REQUEST_SESSION_PROPERTY] = session;
     request[REQUEST_TOKEN_PROPERTY] = found;
     if (rule.roles?.length && !this.hasRole(session, rule.roles)) {
