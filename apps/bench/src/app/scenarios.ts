@@ -16,6 +16,7 @@ export const SCENARIOS = [
   'session-cache',
   'session-metrics',
   'session-autopipelining',
+  'session-uncoalesced',
   'jwt-nestjs',
   'jwt-hs256',
   'jwt-rs256',

@@ -66,6 +66,8 @@ function guardOf({ scenario, redisUrl, rpcPort, keys }: ServerSettings): GuardSe
       };
     case 'session':
       return session(sessionOptions(redisUrl));
+    case 'session-uncoalesced':
+      return session({ ...sessionOptions(redisUrl), coalesceWrites: false });
     case 'session-autopipelining':
       return session({ ...sessionOptions(redisUrl), autoPipelining: true });
     case 'session-cache':

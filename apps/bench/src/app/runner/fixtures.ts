@@ -93,6 +93,7 @@ export async function makeFixtures(redisUrl: string, users: number): Promise<Fix
       'session-cache': sessionTokens,
       'session-metrics': sessionTokens,
       'session-autopipelining': sessionTokens,
+      'session-uncoalesced': sessionTokens,
       'jwt-nestjs': hs,
       'jwt-hs256': hs,
       'jwt-rs256': rs,

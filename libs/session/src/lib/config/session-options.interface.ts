@@ -134,6 +134,12 @@ export interface SessionCommonOptions {
    */
   autoPipelining?: boolean;
   /**
+   * Redis store, single node or Sentinel: the validations of requests handled in the same
+   * event-loop turn leave in one socket write (`WriteCoalescer`) instead of one each. Default
+   * true; off with `autoPipelining` (which batches on its own) and on Redis Cluster.
+   */
+  coalesceWrites?: boolean;
+  /**
    * Redis store only: wait for replicas after revocations, role changes and rotations, and
    * answer 503 when they do not confirm. Off by default (a revocation is then acknowledged by
    * the primary alone, and a failover can lose it).

@@ -18,6 +18,7 @@ describe('resolveSessionConfig', () => {
       keyPrefix: 'cr:',
       storeTimeoutMs: 1000,
       autoPipelining: false,
+      coalesceWrites: true,
       localCache: null,
       durability: null,
       cookie: { name: 'cr_session', secure: false, sameSite: 'lax' },

@@ -30,6 +30,7 @@ export interface SessionStoreSettings {
   keepUserAgent: boolean;
   storeTimeoutMs: number;
   autoPipelining: boolean;
+  coalesceWrites: boolean;
   /** Null when revocations do not wait for replicas. */
   durability: { replicas: number; timeoutMs: number } | null;
 }
@@ -123,6 +124,7 @@ export function resolveStoreSettings(options: SessionCommonOptions): SessionStor
     keepUserAgent: options.keepUserAgent ?? false,
     storeTimeoutMs,
     autoPipelining: options.autoPipelining ?? false,
+    coalesceWrites: options.coalesceWrites ?? true,
     durability: durabilityOf(options, storeTimeoutMs),
   };
 }

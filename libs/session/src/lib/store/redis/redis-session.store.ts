@@ -1,5 +1,5 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import type { Cluster, Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 
 import type { SessionRedisConnection } from '../../config/session-options.interface';
 import type { SessionStoreSettings } from '../../config/session.config';
@@ -35,6 +35,7 @@ import {
   timestampFields,
 } from './session-fields';
 import { installSessionScripts, loadSessionScripts, SessionScriptName } from './session-scripts';
+import { WriteCoalescer } from './write-coalescer';
 
 type Reply = string | number | null | Reply[];
 
@@ -62,6 +63,8 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   /** Runs the writes that remove access: the main client, or one of its own with `durability`. */
   private readonly writer: ScriptedClient;
   private readonly acknowledgement: ReplicaAcknowledgement | null;
+  /** Merges the writes of validations made in one loop turn; null where it does not apply. */
+  private readonly coalescer: WriteCoalescer | null;
   /** validate.lua's arguments, stringified once rather than by the client on every request. */
   private readonly validateArgs: { idleTimeout: string; touchInterval: string };
 
@@ -82,6 +85,10 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
       void loadSessionScripts(client);
     }
     this.client = client as ScriptedClient;
+    this.coalescer =
+      settings.coalesceWrites && client instanceof Redis && !client.options.enableAutoPipelining
+        ? new WriteCoalescer(client)
+        : null;
     this.keys = new RedisKeys(settings.keyPrefix);
     this.validateArgs = {
       idleTimeout: String(settings.idleTimeoutMs),
@@ -180,6 +187,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     let reply: Reply;
     try {
       // The hot path: no closure per call, and the numbers are sent as the strings made once.
+      this.coalescer?.hold();
       reply = await this.client.cloakroomValidate(
         this.keys.session(ref),
         this.validateArgs.idleTimeout,
