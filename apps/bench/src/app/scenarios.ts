@@ -10,6 +10,7 @@ export type Adapter = (typeof ADAPTERS)[number];
  */
 export const SCENARIOS = [
   'none',
+  'allow-all',
   'redis-floor',
   'session',
   'session-remote',

@@ -6,6 +6,7 @@ import { importSPKI } from 'jose';
 import { PrometheusSessionMetrics } from '@cloakroom/service-sessions';
 import { SessionGuard, SessionModule, SessionModuleOptions } from '@cloakroom/session';
 
+import { AllowAllGuard } from '../guards/allow-all.guard';
 import { ExpressSessionGuard } from '../guards/express-session.guard';
 import { FastJwtGuard } from '../guards/fast-jwt.guard';
 import { JoseJwtGuard } from '../guards/jose-jwt.guard';
@@ -58,6 +59,8 @@ function guardOf({ scenario, redisUrl, rpcPort, keys }: ServerSettings): GuardSe
   switch (scenario) {
     case 'none':
       return { imports: [] };
+    case 'allow-all':
+      return { imports: [], guard: { provide: APP_GUARD, useClass: AllowAllGuard } };
     case 'redis-floor':
       return {
         imports: [],

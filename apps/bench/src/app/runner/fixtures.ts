@@ -87,6 +87,7 @@ export async function makeFixtures(redisUrl: string, users: number): Promise<Fix
     headers: {
       // `none` gets the same header as `session`, so request size is not what differs.
       none: sessionTokens,
+      'allow-all': sessionTokens,
       'redis-floor': sessionTokens,
       session: sessionTokens,
       'session-remote': sessionTokens,

@@ -216,8 +216,29 @@ export function goals(report: BenchReport): string[] {
       true,
       ' = what fast-jwt HS256 adds',
     );
+    // Saturated: the medians' difference (not paired), where batching under load counts.
+    const addedSaturated = (name: Scenario) =>
+      Math.round(
+        ((s[name]?.cpuMicrosPerRequestSaturated ?? Number.NaN) -
+          (s.none?.cpuMicrosPerRequestSaturated ?? Number.NaN)) *
+          10,
+      ) / 10;
+    check(
+      `${adapter} session CPU added over none, us (saturated)`,
+      addedSaturated('session'),
+      addedSaturated('jwt-hs256'),
+      true,
+      ' = what fast-jwt HS256 adds',
+    );
     check(`${adapter} session CPU added over redis-floor, us`, session.cpuAddedOverFloor, 10, true);
     check(`${adapter} session-cache CPU added over none, us`, added('session-cache'), 5, true);
+    // What any Nest guard costs by itself is not the cache's: the same figure over `allow-all`.
+    check(
+      `${adapter} session-cache CPU added over allow-all (a guard that checks nothing), us`,
+      Math.round((added('session-cache') - added('allow-all')) * 10) / 10,
+      5,
+      true,
+    );
     check(
       `${adapter} session-metrics CPU added over session, us`,
       Math.round((added('session-metrics') - added('session')) * 10) / 10,
