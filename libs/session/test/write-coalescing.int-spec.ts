@@ -1,10 +1,10 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 
 import { RedisSessionStore, SessionStoreUnavailableError } from '../src';
 import { resolveSessionConfig } from '../src/lib/config/session.config';
 import type { SessionCommonOptions } from '../src/lib/config/session-options.interface';
 import { newSecret, SessionRef, sessionRef } from '../src/lib/token/session.token';
-import { startRedisServer } from '../src/testing';
+import { startRedisCluster, startRedisServer } from '../src/testing';
 import { REDIS_URL as url, sleep, uniquePrefix } from './store-contract';
 
 jest.setTimeout(60_000);
@@ -14,6 +14,8 @@ function storeOn(redisUrl: string, options: SessionCommonOptions = {}): RedisSes
   return new RedisSessionStore(all.redis, resolveSessionConfig(all));
 }
 
+type Writable = { _write: (...args: unknown[]) => void; _writev?: (...args: unknown[]) => void };
+
 async function ready(store: RedisSessionStore): Promise<void> {
   for (let i = 0; store.redis.status !== 'ready'; i++) {
     if (i > 200) throw new Error(`store never connected (${store.redis.status})`);
@@ -21,23 +23,24 @@ async function ready(store: RedisSessionStore): Promise<void> {
   }
 }
 
-/** Counts the socket writes (system calls, corked or not) the store's connection makes. */
-function countWrites(store: RedisSessionStore): { readonly count: number } {
-  const socket = (store.redis as Redis).stream as unknown as {
-    _write: (...args: unknown[]) => void;
-    _writev?: (...args: unknown[]) => void;
-  };
+/** Counts the socket writes (system calls, corked or not) the given connections make. */
+function countWrites(connections: Redis[]): { readonly count: number } {
   const counter = { count: 0 };
-  for (const method of ['_write', '_writev'] as const) {
-    const original = socket[method];
-    if (!original) continue;
-    socket[method] = function (this: unknown, ...args: unknown[]) {
-      counter.count++;
-      return original.apply(this, args);
-    };
+  for (const connection of connections) {
+    const socket = connection.stream as unknown as Writable;
+    for (const method of ['_write', '_writev'] as const) {
+      const original = socket[method];
+      if (!original) continue;
+      socket[method] = function (this: unknown, ...args: unknown[]) {
+        counter.count++;
+        return original.apply(this, args);
+      };
+    }
   }
   return counter;
 }
+
+const connectionOf = (store: RedisSessionStore) => [store.redis as Redis];
 
 /** A live session of its own user (roles naming the user), straight through the store. */
 async function created(store: RedisSessionStore, n: number): Promise<SessionRef> {
@@ -66,7 +69,7 @@ describe('RedisSessionStore write coalescing', () => {
     const refs = await Promise.all(Array.from({ length: 40 }, (_, n) => created(store, n)));
     // Every fourth one is gone: its answer must stay null, not take a neighbour's.
     await Promise.all(refs.filter((_, n) => n % 4 === 3).map((ref) => store.revoke(ref)));
-    const writes = countWrites(store);
+    const writes = countWrites(connectionOf(store));
     const answers = await Promise.all(refs.map((ref) => store.validate(ref)));
     expect(writes.count).toBe(1);
     answers.forEach((session, n) => {
@@ -95,11 +98,33 @@ describe('RedisSessionStore write coalescing', () => {
     try {
       await ready(plain);
       const refs = await Promise.all(Array.from({ length: 10 }, (_, n) => created(plain, n)));
-      const writes = countWrites(plain);
+      const writes = countWrites(connectionOf(plain));
       await Promise.all(refs.map((ref) => plain.validate(ref)));
       expect(writes.count).toBeGreaterThan(1);
     } finally {
       plain.onModuleDestroy();
+    }
+  });
+
+  it('on Redis Cluster, sends one write per node for a turn of validations across slots', async () => {
+    const cluster = await startRedisCluster();
+    const keyPrefix = uniquePrefix();
+    const options = { redis: { cluster: cluster.addresses }, keyPrefix };
+    const clustered = new RedisSessionStore(options.redis, resolveSessionConfig(options));
+    try {
+      await ready(clustered);
+      // Users spread over the slots of all three masters.
+      const refs = await Promise.all(Array.from({ length: 30 }, (_, n) => created(clustered, n)));
+      const nodes = (clustered.redis as Cluster).nodes('master');
+      const slotsUsed = new Set(refs.map((ref) => ref.tag)).size;
+      expect(slotsUsed).toBeGreaterThan(3);
+      const writes = countWrites(nodes);
+      const answers = await Promise.all(refs.map((ref) => clustered.validate(ref)));
+      expect(answers.map((session) => session?.userId)).toEqual(refs.map((_, n) => `u-${n}`));
+      expect(writes.count).toBeLessThanOrEqual(nodes.length);
+    } finally {
+      clustered.onModuleDestroy();
+      await cluster.dispose();
     }
   });
 
@@ -128,7 +153,7 @@ describe('RedisSessionStore write coalescing', () => {
           if (!ref) await sleep(50);
         }
         expect(ref).not.toBeNull();
-        const writes = countWrites(own);
+        const writes = countWrites(connectionOf(own));
         const again = await Promise.all([
           own.validate(ref as SessionRef),
           own.validate(ref as SessionRef),

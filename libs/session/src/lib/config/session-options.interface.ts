@@ -134,9 +134,9 @@ export interface SessionCommonOptions {
    */
   autoPipelining?: boolean;
   /**
-   * Redis store, single node or Sentinel: the validations of requests handled in the same
-   * event-loop turn leave in one socket write (`WriteCoalescer`) instead of one each. Default
-   * true; off with `autoPipelining` (which batches on its own) and on Redis Cluster.
+   * Redis store: the validations of requests handled in the same event-loop turn leave in one
+   * socket write per connection (`WriteCoalescer`) instead of one each. Default true; off with
+   * `autoPipelining` (which batches on its own).
    */
   coalesceWrites?: boolean;
   /**

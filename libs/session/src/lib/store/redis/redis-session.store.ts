@@ -1,5 +1,5 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { Cluster, Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 import type { SessionRedisConnection } from '../../config/session-options.interface';
 import type { SessionStoreSettings } from '../../config/session.config';
@@ -86,9 +86,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     }
     this.client = client as ScriptedClient;
     this.coalescer =
-      settings.coalesceWrites && client instanceof Redis && !client.options.enableAutoPipelining
-        ? new WriteCoalescer(client)
-        : null;
+      settings.coalesceWrites && !autoPipelined(client) ? new WriteCoalescer(client) : null;
     this.keys = new RedisKeys(settings.keyPrefix);
     this.validateArgs = {
       idleTimeout: String(settings.idleTimeoutMs),
@@ -464,4 +462,9 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   private decode(id: string, flat: string[]): Session {
     return decodeSession(id, flat, this.settings.idleTimeoutMs);
   }
+}
+
+/** Whether ioredis batches the client's commands itself (then the store does not cork). */
+function autoPipelined(client: Redis | Cluster): boolean {
+  return client.options.enableAutoPipelining === true;
 }
