@@ -100,4 +100,28 @@ describe('User tags (real Redis)', () => {
     expect(await inspect.get(`${prefix}user-tag-key`)).toBe('not a key');
     expect(await inspect.keys(`${prefix}{*`)).toEqual([]);
   });
+
+  it('refuses to list, revoke or demote a user when the key holds something else, and loses nothing', async () => {
+    const prefix = uniquePrefix();
+    const sessions = await service(prefix);
+    const user = { id: 'u-y', username: 'yvonne', roles: ['customer'] };
+    const { token, session } = await sessions.create(user);
+    const key = `${prefix}user-tag-key`;
+    const good = (await inspect.get(key)) as string;
+    await inspect.set(key, 'not a key');
+    // With the key unreadable the user's sessions cannot be found: a 503, never "0 revoked".
+    await expect(sessions.listForUser(user.id)).rejects.toBeInstanceOf(
+      SessionStoreUnavailableError,
+    );
+    await expect(sessions.revokeAllForUser(user.id)).rejects.toBeInstanceOf(
+      SessionStoreUnavailableError,
+    );
+    await expect(sessions.setRolesForUser(user.id, ['auditor'])).rejects.toBeInstanceOf(
+      SessionStoreUnavailableError,
+    );
+    expect(await inspect.get(key)).toBe('not a key');
+    await inspect.set(key, good);
+    expect(await sessions.validate(token)).toMatchObject({ id: session.id, roles: ['customer'] });
+    expect(await sessions.revokeAllForUser(user.id)).toBe(1);
+  });
 });

@@ -369,8 +369,15 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
         this.client.get(this.keys.userTagKey()),
       ]),
     );
+    if (key !== null && !isUserTagKey(key)) {
+      // Answering with the legacy tag alone would list, revoke or demote none of the user's
+      // other sessions and call it done: a revoke-all that silently misses is worse than a 503.
+      throw new SessionStoreUnavailableError(
+        new Error(`${this.keys.userTagKey()} does not hold a valid key`),
+      );
+    }
     const tags = isUserTag(legacy) ? [legacy] : [];
-    const derived = isUserTagKey(key) ? deriveUserTag(key, userId) : null;
+    const derived = key === null ? null : deriveUserTag(key, userId);
     if (derived && derived !== legacy) {
       tags.push(derived);
     }
