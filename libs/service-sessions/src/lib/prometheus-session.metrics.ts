@@ -1,6 +1,8 @@
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 
 import type { SessionGuardOutcome, SessionMetrics } from '@cloakroom/session';
+
+import { HotPathCounter, HotPathHistogram } from './hot-path-metrics';
 
 /**
  * The library's measurements as Prometheus metrics, in a registry of their own (several apps
@@ -10,7 +12,9 @@ import type { SessionGuardOutcome, SessionMetrics } from '@cloakroom/session';
  * - `cloakroom_session_cache_lookups_total{result}`: local cache hits and misses;
  * - `cloakroom_session_cache_invalidation_lag_seconds`: from an event's publication to the
  *   cache forgetting its sessions.
- * Label children are kept, so that a request costs a map lookup and an increment.
+ * The per-request ones (guard, store, cache) are `HotPathCounter` / `HotPathHistogram`: a
+ * request costs a map lookup and a few additions, where prom-client's own types build and hash
+ * a label object on every call; the text exposed is the same.
  *
  * @example
  * SessionModule.forRoot({ redis, metrics: new PrometheusSessionMetrics() });
@@ -18,25 +22,25 @@ import type { SessionGuardOutcome, SessionMetrics } from '@cloakroom/session';
  */
 export class PrometheusSessionMetrics implements SessionMetrics {
   readonly registry = new Registry();
-  private readonly guard = new Counter({
-    name: 'cloakroom_session_guard_total',
-    help: 'Session guard decisions, by outcome and context type',
-    labelNames: ['outcome', 'context'] as const,
-    registers: [this.registry],
-  });
-  private readonly store = new Histogram({
-    name: 'cloakroom_session_store_seconds',
-    help: 'Session store call latency, by operation and whether it failed',
-    labelNames: ['operation', 'failed'] as const,
-    buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-    registers: [this.registry],
-  });
-  private readonly cache = new Counter({
-    name: 'cloakroom_session_cache_lookups_total',
-    help: 'Local session cache lookups, by result',
-    labelNames: ['result'] as const,
-    registers: [this.registry],
-  });
+  private readonly guard = new HotPathCounter(
+    'cloakroom_session_guard_total',
+    'Session guard decisions, by outcome and context type',
+    ['outcome', 'context'] as const,
+    this.registry,
+  );
+  private readonly store = new HotPathHistogram(
+    'cloakroom_session_store_seconds',
+    'Session store call latency, by operation and whether it failed',
+    ['operation', 'failed'] as const,
+    [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    this.registry,
+  );
+  private readonly cache = new HotPathCounter(
+    'cloakroom_session_cache_lookups_total',
+    'Local session cache lookups, by result',
+    ['result'] as const,
+    this.registry,
+  );
   private readonly invalidation = new Histogram({
     name: 'cloakroom_session_cache_invalidation_lag_seconds',
     help: 'From a session event to the local cache forgetting the sessions it names',
@@ -45,8 +49,8 @@ export class PrometheusSessionMetrics implements SessionMetrics {
   });
   private readonly guardChildren = new Map<string, Map<string, { inc(): void }>>();
   private readonly storeChildren = new Map<string, { observe(value: number): void }>();
-  private readonly cacheHit = this.cache.labels('hit');
-  private readonly cacheMiss = this.cache.labels('miss');
+  private readonly cacheHit = this.cache.child({ result: 'hit' });
+  private readonly cacheMiss = this.cache.child({ result: 'miss' });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -60,7 +64,7 @@ export class PrometheusSessionMetrics implements SessionMetrics {
     }
     let child = byOutcome.get(outcome);
     if (!child) {
-      child = this.guard.labels(outcome, context);
+      child = this.guard.child({ outcome, context });
       byOutcome.set(outcome, child);
     }
     child.inc();
@@ -70,7 +74,7 @@ export class PrometheusSessionMetrics implements SessionMetrics {
     const key = failed ? `${operation}!` : operation;
     let child = this.storeChildren.get(key);
     if (!child) {
-      child = this.store.labels(operation, String(failed));
+      child = this.store.child({ operation, failed: String(failed) });
       this.storeChildren.set(key, child);
     }
     child.observe(seconds);

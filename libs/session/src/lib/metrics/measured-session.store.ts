@@ -61,13 +61,14 @@ function measure(
   const spanName = `session.store.${operation}`;
   return async (...args) => {
     const span = tracer.startSpan(spanName);
-    const started = process.hrtime.bigint();
+    // A double (ms, sub-microsecond resolution), not a BigInt allocated per call.
+    const started = performance.now();
     try {
       const result = await call.apply(target, args);
-      metrics.storeCall(operation, Number(process.hrtime.bigint() - started) / 1e9, false);
+      metrics.storeCall(operation, (performance.now() - started) / 1000, false);
       return result;
     } catch (error) {
-      metrics.storeCall(operation, Number(process.hrtime.bigint() - started) / 1e9, true);
+      metrics.storeCall(operation, (performance.now() - started) / 1000, true);
       span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error)?.message });
       throw error;
     } finally {
