@@ -372,9 +372,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     if (key !== null && !isUserTagKey(key)) {
       // Answering with the legacy tag alone would list, revoke or demote none of the user's
       // other sessions and call it done: a revoke-all that silently misses is worse than a 503.
-      throw new SessionStoreUnavailableError(
-        new Error(`${this.keys.userTagKey()} does not hold a valid key`),
-      );
+      throw this.badUserTagKey();
     }
     const tags = isUserTag(legacy) ? [legacy] : [];
     const derived = key === null ? null : deriveUserTag(key, userId);
@@ -413,7 +411,14 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     if (isUserTagKey(previous)) {
       return previous;
     }
-    throw new SessionStoreUnavailableError(new Error(`${name} does not hold a valid key`));
+    throw this.badUserTagKey();
+  }
+
+  /** What a garbage `user-tag-key` answers: 503, and nothing written. */
+  private badUserTagKey(): SessionStoreUnavailableError {
+    return new SessionStoreUnavailableError(
+      new Error(`${this.keys.userTagKey()} does not hold a valid key`),
+    );
   }
 
   /**
