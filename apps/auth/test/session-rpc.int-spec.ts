@@ -48,6 +48,45 @@ function exchange(open: (ready: () => void) => Socket, payload: string): Promise
   });
 }
 
+type Answer = NonNullable<Outcome['answer']>;
+
+/** A raw client that keeps one connection and sends many frames on it, answers matched by id. */
+interface RawConnection {
+  call(pattern: string, data: unknown): Promise<Answer>;
+  close(): void;
+}
+
+function keepConnection(socket: Socket): Promise<RawConnection> {
+  const pending = new Map<string, (answer: Answer) => void>();
+  let received = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => {
+    received += chunk;
+    for (let hash = received.indexOf('#'); hash > 0; hash = received.indexOf('#')) {
+      const length = Number(received.slice(0, hash));
+      if (received.length - hash - 1 < length) break;
+      const answer = JSON.parse(received.slice(hash + 1, hash + 1 + length)) as Answer;
+      received = received.slice(hash + 1 + length);
+      pending.get(answer.id)?.(answer);
+      pending.delete(answer.id);
+    }
+  });
+  return new Promise((resolve, reject) => {
+    socket.once('error', reject);
+    socket.once('secureConnect', () =>
+      resolve({
+        call: (pattern, data) => {
+          const id = randomUUID();
+          const json = JSON.stringify({ pattern, data, id });
+          socket.write(`${json.length}#${json}`);
+          return new Promise((answered) => pending.set(id, answered));
+        },
+        close: () => socket.destroy(),
+      }),
+    );
+  });
+}
+
 const digestOf = (secret: string) =>
   createHash('sha256').update(secret).digest('base64url').slice(0, 22);
 
@@ -216,6 +255,65 @@ describe('the session RPC, tried as an attacker on the service network would', (
       frame('session.patch', { token: victim.token, attributes: { cart: 1 } }),
     );
     expect(byToken.answer?.response).toBe(true);
+  });
+
+  it('answers every frame of a long-lived connection as its own caller, however callers interleave', async () => {
+    // The caller is read once per connection: a mix-up between connections would hand one
+    // service another's capabilities.
+    const connect = (client: { cert: string; key: string }) =>
+      keepConnection(
+        connectTls({
+          host: '127.0.0.1',
+          port: auth.rpcPort,
+          ca: readFileSync(auth.certificates.ca),
+          cert: readFileSync(client.cert),
+          key: readFileSync(client.key),
+        }),
+      );
+    const catalog = await connect(auth.certificates.clients['catalog']);
+    const orders = await connect(auth.certificates.clients['orders']);
+    try {
+      const rounds = Array.from({ length: 25 }, () =>
+        Promise.all([
+          catalog.call('session.get', { id: victim.sessionId }),
+          orders.call('session.get', { id: victim.sessionId }),
+          catalog.call('session.patch', { token: victim.token, attributes: { cart: 2 } }),
+          orders.call('session.validate', { token: victim.token }),
+          catalog.call('session.validate', { token: victim.token }),
+        ]),
+      );
+      for (const [
+        catalogGet,
+        ordersGet,
+        catalogPatch,
+        ordersValidate,
+        catalogValidate,
+      ] of await Promise.all(rounds)) {
+        expect(catalogGet.response).toMatchObject({ id: victim.sessionId });
+        expect(catalogGet.response).not.toHaveProperty('ip');
+        expect(ordersGet.err).toMatchObject({ message: 'refused: may not call get' });
+        expect(catalogPatch.err).toMatchObject({ message: 'refused: may not call patch' });
+        expect(ordersValidate.response).toMatchObject({ id: victim.sessionId });
+        expect(catalogValidate.response).toMatchObject({ id: victim.sessionId });
+        expect(catalogValidate.response).not.toHaveProperty('userAgent');
+      }
+    } finally {
+      catalog.close();
+      orders.close();
+    }
+  });
+
+  it('routes a pattern as Nest does: a plain name as it is, JSON text by its parsed value', async () => {
+    const catalog = withCertificate(auth.certificates.clients['catalog']);
+    const noHandler = 'There is no matching message handler defined in the remote service.';
+    // A JSON string names the same route as the plain name; JSON objects and near-misses no route.
+    const quoted = await catalog(frame('"session.validate"', { token: victim.token }));
+    expect(quoted.answer?.response).toMatchObject({ id: victim.sessionId });
+    const asObject = await catalog(frame('{"cmd":"session.validate"}', { token: victim.token }));
+    expect(asObject.answer?.err).toBe(noHandler);
+    for (const pattern of ['session.validate ', 'Session.validate', '["session.validate"]']) {
+      expect((await catalog(frame(pattern, { token: victim.token }))).answer?.err).toBe(noHandler);
+    }
   });
 
   it('drops a connection that sends an oversized frame, and keeps serving', async () => {
