@@ -3,6 +3,7 @@ import { join } from 'node:path';
 
 import { Adapter, Scenario } from '../scenarios';
 import { renderChart } from './chart';
+import type { HeadToHead } from './head-to-head';
 import { LoadResult } from './load';
 import { KeyKind } from './memory';
 import { RoundTrips } from './round-trips';
@@ -72,8 +73,12 @@ export interface BenchReport {
     /** Fixed rate = this share of the slowest scenario's saturated rps, rounded down to 50. */
     fixedRateShare: number;
     fixedRates: Record<Adapter, number>;
+    headToHeadRounds: number;
+    headToHeadSeconds: number;
   };
   adapters: Record<Adapter, Partial<Record<Scenario, ScenarioReport>>>;
+  /** The goals' comparisons, each pair measured back to back (`head-to-head.ts`). */
+  headToHead: Record<Adapter, HeadToHead[]>;
   hotPath: {
     evalshaPerRequest: number;
     evalshaPerRequestFastify: number;
@@ -135,6 +140,21 @@ export function printReport(report: BenchReport, log: (line: string) => void): v
       );
     }
   }
+  log(
+    `\n### head to head (${report.settings.headToHeadRounds} back-to-back rounds per pair, first run alternating)\n`,
+  );
+  log(
+    '| adapter | a | b | rps a/b (saturated) | CPU a-b us/req (saturated) | CPU a-b us/req (fixed rate) |',
+  );
+  log('|---|---|---|---:|---:|---:|');
+  for (const [adapter, pairs] of Object.entries(report.headToHead)) {
+    for (const pair of pairs) {
+      log(
+        `| ${adapter} | ${pair.a} | ${pair.b} | ${pair.rpsRatio ?? '-'} | ` +
+          `${signed(pair.cpuDiffSaturated ?? Number.NaN)} | ${signed(pair.cpuDiffFixed ?? Number.NaN)} |`,
+      );
+    }
+  }
   log('\n### scale (one session per user; validate = one call at a time, runner to Redis)\n');
   log(
     '| sessions | load s | validate p50 us | validate p99 us | bytes/session | used_memory/session | hash | index |',
@@ -180,7 +200,10 @@ function signed(value: number): string {
   return Number.isNaN(value) ? '-' : `${value > 0 ? '+' : ''}${value}`;
 }
 
-/** The issue's targets, as figures: met or missed, and by how much. */
+/**
+ * The issue's targets, as figures: met or missed, and by how much. Comparisons come from the
+ * head-to-head pairs; the figure through each scenario's own `none` runs follows as a note.
+ */
 export function goals(report: BenchReport): string[] {
   const lines: string[] = [];
   const check = (label: string, value: number, target: number, atMost = false, note = '') => {
@@ -192,62 +215,47 @@ export function goals(report: BenchReport): string[] {
   for (const [adapter, s] of Object.entries(report.adapters)) {
     const session = s.session;
     if (!session) continue;
-    // Throughput ratios go through each scenario's ratio to its own round's `none`; the CPU
-    // ratio (other's CPU per request / session's) is the same comparison, far less noisy.
-    const versus = (name: Scenario, target: number) => {
-      const other = s[name];
-      if (!other) return;
-      const ratio = Math.round((session.ratioToNone / other.ratioToNone) * 100) / 100;
-      const cpu = Math.round((other.cpuMicrosPerRequest / session.cpuMicrosPerRequest) * 100) / 100;
+    const pairs = report.headToHead?.[adapter as Adapter] ?? [];
+    const pair = (a: Scenario, b: Scenario) => pairs.find((p) => p.a === a && p.b === b);
+    const added = (name: Scenario) => s[name]?.cpuAddedOverNone ?? Number.NaN;
+    const difference = (a: Scenario, b: Scenario) => Math.round((added(a) - added(b)) * 10) / 10;
+    const cpu = (a: Scenario, b: Scenario, target: number, label: string) =>
       check(
-        `${adapter} session / ${name}`,
-        ratio,
+        `${adapter} ${label}, us per request (fixed rate, head to head)`,
+        pair(a, b)?.cpuDiffFixed ?? Number.NaN,
+        target,
+        true,
+        `; through none: ${difference(a, b)}`,
+      );
+    const throughput = (b: Scenario, target: number) => {
+      const other = s[b];
+      if (!other) return;
+      const h2h = pair('session', b);
+      check(
+        `${adapter} session / ${b} requests/s (saturated, head to head)`,
+        h2h?.rpsRatio ?? Number.NaN,
         target,
         false,
-        `; by CPU per request (fixed rate) ${cpu}`,
+        `; through none: ${Math.round((session.ratioToNone / other.ratioToNone) * 100) / 100}` +
+          (h2h?.cpuDiffSaturated === undefined
+            ? ''
+            : `; CPU per request, session minus ${b}: ${h2h.cpuDiffSaturated} us saturated`),
       );
     };
-    // CPU added per request, at the fixed rate: what the guard costs, the steadier figure.
-    const added = (name: Scenario) => s[name]?.cpuAddedOverNone ?? Number.NaN;
-    check(
-      `${adapter} session CPU added over none, us (fixed rate)`,
-      added('session'),
-      added('jwt-hs256'),
-      true,
-      ' = what fast-jwt HS256 adds',
-    );
-    // Saturated: the medians' difference (not paired), where batching under load counts.
-    const addedSaturated = (name: Scenario) =>
-      Math.round(
-        ((s[name]?.cpuMicrosPerRequestSaturated ?? Number.NaN) -
-          (s.none?.cpuMicrosPerRequestSaturated ?? Number.NaN)) *
-          10,
-      ) / 10;
-    check(
-      `${adapter} session CPU added over none, us (saturated)`,
-      addedSaturated('session'),
-      addedSaturated('jwt-hs256'),
-      true,
-      ' = what fast-jwt HS256 adds',
-    );
-    check(`${adapter} session CPU added over redis-floor, us`, session.cpuAddedOverFloor, 10, true);
-    check(`${adapter} session-cache CPU added over none, us`, added('session-cache'), 5, true);
+    cpu('session', 'jwt-hs256', 0, 'session CPU minus fast-jwt HS256 CPU');
+    cpu('session', 'redis-floor', 10, 'session CPU minus redis-floor CPU');
+    cpu('session-cache', 'none', 5, 'session-cache CPU minus none CPU');
     // What any Nest guard costs by itself is not the cache's: the same figure over `allow-all`.
-    check(
-      `${adapter} session-cache CPU added over allow-all (a guard that checks nothing), us`,
-      Math.round((added('session-cache') - added('allow-all')) * 10) / 10,
+    cpu(
+      'session-cache',
+      'allow-all',
       5,
-      true,
+      'session-cache CPU minus allow-all (a guard that checks nothing) CPU',
     );
-    check(
-      `${adapter} session-metrics CPU added over session, us`,
-      Math.round((added('session-metrics') - added('session')) * 10) / 10,
-      2,
-      true,
-    );
-    versus('jwt-hs256', 1.2);
-    versus('jwt-rs256', 1.5);
-    versus('express-session', 1.5);
+    cpu('session-metrics', 'session', 2, 'session-metrics CPU minus session CPU');
+    throughput('jwt-hs256', 1.2);
+    throughput('jwt-rs256', 1.5);
+    throughput('express-session', 1.5);
     check(
       `${adapter} session Redis commands sent/request (MONITOR)`,
       session.redisRoundTripsPerRequest,

@@ -14,6 +14,7 @@ import {
 } from '../scenarios';
 import { ChildServer } from './child-server';
 import { freePort } from './free-port';
+import { HEAD_TO_HEAD_PAIRS, headToHead, HeadToHead } from './head-to-head';
 import { Fixtures, makeFixtures, REALISTIC_DEVICE, REALISTIC_USER_AGENT } from './fixtures';
 import { load, loadAtRate, LoadResult } from './load';
 import { commandCounts, commandDelta, deleteByPrefix } from './redis-stats';
@@ -22,7 +23,7 @@ import { BenchReport, Measurement, printReport, ScenarioReport, writeReport } fr
 import { measureScale } from './scale';
 import { runnerSettings, RunnerSettings } from './settings';
 import { measureStaleness, Staleness } from './staleness';
-import { median } from './stats';
+import { median, round } from './stats';
 
 const USERS = 100;
 /** Paced load kept up after a measured window, so that no connection closes inside it. */
@@ -204,6 +205,29 @@ export async function runBenchmark(): Promise<void> {
       (adapter) => ({ rate: fixedRates[adapter], warmSeconds: settings.fixedRateWarmSeconds }),
     );
 
+    // The goals' comparisons, each pair back to back (see head-to-head.ts).
+    const headToHeads = {} as Record<Adapter, HeadToHead[]>;
+    for (const adapter of ADAPTERS) {
+      headToHeads[adapter] = [];
+      const fixedRate = { rate: fixedRates[adapter], warmSeconds: settings.fixedRateWarmSeconds };
+      for (const pair of HEAD_TO_HEAD_PAIRS) {
+        const a = servers.get(key(adapter, pair.a));
+        const b = servers.get(key(adapter, pair.b));
+        if (!a || !b) continue;
+        const compared = await headToHead(
+          pair,
+          settings.headToHeadRounds,
+          (scenario, atFixedRate) =>
+            measure(scenario === pair.a ? a : b, {
+              seconds: atFixedRate ? settings.fixedRateSeconds : settings.headToHeadSeconds,
+              fixed: atFixedRate ? fixedRate : undefined,
+            }),
+        );
+        headToHeads[adapter].push(compared);
+      }
+      log(`head-to-head pairs on ${adapter} done`);
+    }
+
     const session = servers.get(key('express', 'session')) as ChildServer;
     const malformed = await measure(session, { seconds: 1, headers: fixtures.malformed });
     // INFO commandstats counts every client of the Redis; MONITOR only the server's own.
@@ -259,6 +283,8 @@ export async function runBenchmark(): Promise<void> {
         fixedRateWarmSeconds: settings.fixedRateWarmSeconds,
         fixedRateShare: settings.fixedRateShare,
         fixedRates,
+        headToHeadRounds: settings.headToHeadRounds,
+        headToHeadSeconds: settings.headToHeadSeconds,
       },
       adapters: Object.fromEntries(
         ADAPTERS.map((adapter) => [
@@ -282,6 +308,7 @@ export async function runBenchmark(): Promise<void> {
           ),
         ]),
       ) as Record<Adapter, Record<Scenario, ScenarioReport>>,
+      headToHead: headToHeads,
       hotPath: {
         evalshaPerRequest: evalshaPerRequest(trips.get(key('express', 'session'))),
         evalshaPerRequestFastify: evalshaPerRequest(trips.get(key('fastify', 'session'))),
@@ -456,11 +483,6 @@ function perRequest(runs: Measurement[], command: string): number {
     median(runs.map((run) => (run.commands[command] ?? 0) / Math.max(1, run.requests))),
     3,
   );
-}
-
-function round(value: number, digits: number): number {
-  const scale = 10 ** digits;
-  return Math.round(value * scale) / scale;
 }
 
 async function machine(redis: Redis): Promise<BenchReport['machine']> {

@@ -20,6 +20,10 @@ export interface RunnerSettings {
    * every scenario keeps up with it, so CPU per request is measured below saturation.
    */
   fixedRateShare: number;
+  /** Back-to-back rounds per compared pair and figure (`head-to-head.ts`). */
+  headToHeadRounds: number;
+  /** Each saturated run of a head-to-head pair; its fixed-rate runs use `fixedRateSeconds`. */
+  headToHeadSeconds: number;
   /** Revocations timed against each adapter's `session-cache` server. */
   stalenessSamples: number;
   scaleSizes: number[];
@@ -44,6 +48,8 @@ export function runnerSettings(env: NodeJS.ProcessEnv = process.env): RunnerSett
     fixedRateSeconds: quick ? 1.5 : 4,
     fixedRateWarmSeconds: quick ? 0.5 : 1,
     fixedRateShare: 0.45,
+    headToHeadRounds: quick ? 6 : 10,
+    headToHeadSeconds: quick ? 1 : 2,
     stalenessSamples: quick ? 5 : 10,
     scaleSizes: quick ? [1_000, 100_000] : [1_000, 100_000, 1_000_000],
     latencySamples: quick ? 1_000 : 3_000,
