@@ -329,6 +329,7 @@ describe('LoginThrottleService (atomic counting in Redis)', () => {
     interface Outstanding {
       user: number;
       net: number;
+      pairWindow: number;
       userWindow: number;
       netWindow: number;
       settled: boolean;
@@ -407,10 +408,10 @@ describe('LoginThrottleService (atomic counting in Redis)', () => {
         );
         expect(typeof result !== 'number').toBe(allowed);
         if (typeof result !== 'number') {
-          open(model, model.pair as Map<string | number, Counter>, pair);
           model.outstanding.push({
             user: this.user,
             net: this.net,
+            pairWindow: open(model, model.pair as Map<string | number, Counter>, pair),
             userWindow: open(model, model.user as Map<string | number, Counter>, this.user),
             netWindow: open(model, model.net as Map<string | number, Counter>, this.net),
             settled: false,
@@ -422,32 +423,60 @@ describe('LoginThrottleService (atomic counting in Redis)', () => {
       toString = () => `Attempt(u${this.user}, n${this.net})`;
     }
 
-    class Succeed implements fc.AsyncCommand<Model, Real> {
+    /** Settles the outstanding attempt `pick` names (modulo), in Redis and in the model. */
+    abstract class Settle implements fc.AsyncCommand<Model, Real> {
       constructor(readonly pick: number) {}
       check = (model: Readonly<Model>) => model.outstanding.length > 0;
+      protected abstract settle(attempt: LoginAttempt): Promise<void>;
+      /** What the settlement does to the model's counters, once per attempt. */
+      protected abstract apply(model: Model, attempt: Outstanding): void;
       async run(model: Model, real: Real): Promise<void> {
         const index = this.pick % model.outstanding.length;
         const attempt = model.outstanding[index];
-        await real.attempts[index].succeed();
+        await this.settle(real.attempts[index]);
         if (attempt.settled) {
           return;
         }
         attempt.settled = true;
+        this.apply(model, attempt);
+        await expectSameCounts(model, real);
+      }
+    }
+
+    /** The password was right: the pair's failures forgiven, its network remembered. */
+    class Succeed extends Settle {
+      protected override settle(attempt: LoginAttempt): Promise<void> {
+        return attempt.succeed();
+      }
+      protected override apply(model: Model, attempt: Outstanding): void {
         const pair = pairOf(attempt.user, attempt.net);
         model.pair.delete(pair);
         model.known.add(pair);
-        for (const [counters, key, window] of [
-          [model.user, attempt.user, attempt.userWindow],
-          [model.net, attempt.net, attempt.netWindow],
-        ] as const) {
-          const counter = counters.get(key);
-          if (counter && counter.window === window && counter.n > 0) {
-            counter.n--;
-          }
-        }
-        await expectSameCounts(model, real);
+        takeBack(model.user, attempt.user, attempt.userWindow);
+        takeBack(model.net, attempt.net, attempt.netWindow);
       }
-      toString = () => `Succeed(#${this.pick})`;
+      override toString = () => `Succeed(#${this.pick})`;
+    }
+
+    /** The password was never checked: the attempt is taken back, nothing is forgiven. */
+    class Abandon extends Settle {
+      protected override settle(attempt: LoginAttempt): Promise<void> {
+        return attempt.abandon();
+      }
+      protected override apply(model: Model, attempt: Outstanding): void {
+        takeBack(model.pair, pairOf(attempt.user, attempt.net), attempt.pairWindow);
+        takeBack(model.user, attempt.user, attempt.userWindow);
+        takeBack(model.net, attempt.net, attempt.netWindow);
+      }
+      override toString = () => `Abandon(#${this.pick})`;
+    }
+
+    /** A refund takes one off a counter only in the window the attempt was counted in. */
+    function takeBack<K>(counters: Map<K, Counter>, key: K, window: number): void {
+      const counter = counters.get(key);
+      if (counter && counter.window === window && counter.n > 0) {
+        counter.n--;
+      }
     }
 
     class AdvanceWindow implements fc.AsyncCommand<Model, Real> {
@@ -478,6 +507,7 @@ describe('LoginThrottleService (atomic counting in Redis)', () => {
         attempt,
         fc.nat(50).map((pick) => new Succeed(pick)),
         fc.nat(50).map((pick) => new Succeed(pick)),
+        fc.nat(50).map((pick) => new Abandon(pick)),
         fc.constant(new AdvanceWindow()),
       ];
       await fc.assert(
@@ -628,6 +658,7 @@ describe('argon2 under a burst of logins', () => {
     auth = await startAuthApp('argon2-cap', {
       PASSWORD_HASH_CONCURRENCY: '2',
       PASSWORD_HASH_QUEUE: '3',
+      LOGIN_MAX_FAILURES_PER_USER: '5',
       LOGIN_MAX_FAILURES_PER_IP: '1000',
       LOGIN_USER_CEILING: '1000',
     });
@@ -679,5 +710,49 @@ describe('argon2 under a burst of logins', () => {
     } finally {
       spy.mockRestore();
     }
+  });
+
+  it('takes back an attempt refused 503 before its password was checked, and only that one', async () => {
+    const adminCookie = (await loginWithCookie(auth.http, 'admin', 'admin-password')).cookie;
+    const user = await createUser(auth.http, adminCookie);
+    const login = (username: string, password: string, ip: string) =>
+      request(auth.http)
+        .post('/api/auth/login')
+        .set('X-Forwarded-For', ip)
+        .send({ username, password, transport: 'bearer' });
+    // Every slot and queue place held by verifications that wait for the gate.
+    const argon2 = jest.requireActual('@node-rs/argon2');
+    const real = argon2.verify;
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const spy = jest.spyOn(argon2, 'verify').mockImplementation(async (...args: unknown[]) => {
+      await gate;
+      return real(...args);
+    });
+    const blockers = Array.from({ length: 5 }, (_, i) =>
+      login(`nobody-${i}`, 'wrong-password', `198.19.${i}.1`).then((answer) => answer.status),
+    );
+    try {
+      for (let held = 0; spy.mock.calls.length < 2; held++) {
+        if (held > 400) throw new Error('the blocking logins never reached argon2');
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      // Twice the pair limit, one after the other: were they counted, the sixth would be a 429.
+      for (let i = 0; i < 10; i++) {
+        const busy = await login(user.username, 'wrong-password', '203.0.113.77');
+        expect(busy.status).toBe(503);
+        expect(busy.headers['retry-after']).toBe('1');
+      }
+    } finally {
+      open();
+      spy.mockRestore();
+    }
+    expect(await Promise.all(blockers)).toEqual([401, 401, 401, 401, 401]);
+    // The user's five guesses from that network are all still there, and only five.
+    for (let i = 0; i < 5; i++) {
+      await login(user.username, 'wrong-password', '203.0.113.77').expect(401);
+    }
+    await login(user.username, user.password, '203.0.113.77').expect(429);
   });
 });

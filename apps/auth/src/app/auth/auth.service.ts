@@ -9,10 +9,11 @@ import {
 } from '@cloakroom/session';
 
 import { ActivityType, SecurityActivityService } from '../activity/security-activity.service';
+import { PasswordWorkBusyException } from '../common/password-work-busy.exception';
 import { TooManyAttemptsException } from '../common/too-many-attempts.exception';
 import { User } from '../users/entities/user.entity';
 import { PasswordPolicyService } from '../users/password-policy.service';
-import { UsersService } from '../users/users.service';
+import { CredentialCheck, UsersService } from '../users/users.service';
 import { LoginAttempt, LoginThrottleService } from './login-throttle.service';
 
 /** One message whatever was wrong, so the answer never says whether the username exists. */
@@ -194,7 +195,17 @@ export class AuthService {
       }
       throw error;
     }
-    const { user, valid } = await this.users.checkCredentials(username, password);
+    let checked: CredentialCheck;
+    try {
+      checked = await this.users.checkCredentials(username, password);
+    } catch (error) {
+      // A 503 before the password was weighed is no guess: it must not count toward a lockout.
+      if (error instanceof PasswordWorkBusyException && error.passwordUnchecked) {
+        await attempt.abandon();
+      }
+      throw error;
+    }
+    const { user, valid } = checked;
     if (!valid || !user) {
       await this.record('login.failed', user?.id ?? null, client, {
         actor,

@@ -18,6 +18,11 @@ export interface LoginAttempt {
    * Calling it again does nothing.
    */
   succeed(): Promise<void>;
+  /**
+   * The password was never checked (the hashing queue was full): takes the counted attempt
+   * back and forgives nothing else. Calling it, or `succeed`, again does nothing.
+   */
+  abandon(): Promise<void>;
 }
 
 /** What one attempt counted: the keys it touched and the windows it was counted in. */
@@ -104,14 +109,16 @@ export class LoginThrottleService {
       networkWindow: String(byNetwork[1]),
     };
     let settled = false;
+    const settle = (refund: (counted: Counted) => Promise<void>) => async () => {
+      if (settled) {
+        return;
+      }
+      settled = true;
+      await refund(counted);
+    };
     return {
-      succeed: async () => {
-        if (settled) {
-          return;
-        }
-        settled = true;
-        await this.refundSuccess(counted);
-      },
+      succeed: settle((attempt) => this.refund(attempt, this.settings.knownNetworkMs)),
+      abandon: settle((attempt) => this.refund(attempt, 0)),
     };
   }
 
@@ -128,12 +135,16 @@ export class LoginThrottleService {
     return set === 'OK';
   }
 
-  private async refundSuccess(counted: Counted): Promise<void> {
+  /**
+   * Takes a counted attempt back. `rememberMs` > 0 (a right password) also forgives the
+   * username's failures from the network and remembers it for that long.
+   */
+  private async refund(counted: Counted, rememberMs: number): Promise<void> {
     await Promise.all([
       this.run('userRefund', counted.userKeys, [
         counted.pairWindow,
         counted.userWindow,
-        this.settings.knownNetworkMs,
+        rememberMs,
       ]),
       this.run('networkRefund', [counted.networkKey], [counted.networkWindow]),
     ]);

@@ -6,7 +6,14 @@ import { HttpException, HttpStatus } from '@nestjs/common';
  * attacker a retry, not the server its cores.
  */
 export class PasswordWorkBusyException extends HttpException {
-  constructor(readonly retryAfterSeconds = 1) {
+  /**
+   * @param passwordUnchecked true when no password of the request was checked before the
+   * refusal (its login attempt may then be taken back); false when it may have been.
+   */
+  constructor(
+    readonly retryAfterSeconds = 1,
+    readonly passwordUnchecked = false,
+  ) {
     super('Too many password checks at once, try again shortly', HttpStatus.SERVICE_UNAVAILABLE);
   }
 }

@@ -9,6 +9,7 @@ import {
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, EntityManager, QueryFailedError, Repository } from 'typeorm';
 
+import { PasswordWorkBusyException } from '../common/password-work-busy.exception';
 import { CreateUserDto } from './dto/create-user.dto';
 import { User } from './entities/user.entity';
 import { normalizePassword } from './password-policy';
@@ -179,11 +180,22 @@ export class UsersService {
    * in NFKC; a password stored before normalisation (typed in another form) is tried as typed
    * too, and rehashed normalised when it matches. Whether that second check runs depends on
    * the typed password only, never on the account, so timing says nothing about usernames.
+   * Hashing saturated: {@link PasswordWorkBusyException}, with `passwordUnchecked` when the
+   * refusal came before the first check.
    */
   async checkCredentials(username: string, password: string): Promise<CredentialCheck> {
     const user = await this.findByUsername(username);
     const normalized = normalizePassword(password);
-    let valid = await this.passwords.verify(user?.passwordHash, normalized);
+    let valid: boolean;
+    try {
+      valid = await this.passwords.verify(user?.passwordHash, normalized);
+    } catch (error) {
+      // Refused before any password was checked. The legacy check below, or the rehash after
+      // a right password, refused later, keeps the default: the guess may have been weighed.
+      throw error instanceof PasswordWorkBusyException
+        ? new PasswordWorkBusyException(error.retryAfterSeconds, true)
+        : error;
+    }
     let legacy = false;
     if (!valid && normalized !== password) {
       legacy = valid = await this.passwords.verify(user?.passwordHash, password);

@@ -2,7 +2,8 @@
 -- forgives the username's other failures from this network and remembers the network as
 -- known for a while: attempts from it are then exempt from the ceiling, so a stranger
 -- guessing from elsewhere cannot lock the owner out. Without one (ARGV[3] = 0: another
--- counter refused the attempt) it only takes the attempt back.
+-- counter refused the attempt, or the password was never checked) it only takes the
+-- attempt back.
 --
 -- KEYS[1]  counter of this username from this network
 -- KEYS[2]  counter of this username from every network
