@@ -9,7 +9,11 @@ import type { SessionRequest } from './session-request.interface';
  * WebSocket transport, a context factory that dropped it).
  */
 export function graphqlRequestOf<T = unknown>(context: ExecutionContext): T | undefined {
-  return context.getArgByIndex<{ req?: T } | undefined>(2)?.req;
+  const req = context.getArgByIndex<{ req?: unknown } | undefined>(2)?.req;
+  // Only a request with headers is one: a subscription's context may hold another `req`
+  // (graphql-ws over Apollo: no headers), which the guard must refuse, not crash on.
+  const headers = (req as { headers?: unknown } | null | undefined)?.headers;
+  return typeof headers === 'object' && headers !== null ? (req as T) : undefined;
 }
 
 /**
