@@ -5,10 +5,11 @@ import { GraphQLModule, Query, Resolver, Subscription } from '@nestjs/graphql';
 import { Test } from '@nestjs/testing';
 import { createClient } from 'graphql-ws';
 import type { IncomingMessage } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { WebSocket } from 'ws';
 
-import { Roles, SessionGuard, SessionModule, SessionService } from '../src';
-import { alice, REDIS_URL, uniquePrefix } from './store-contract';
+import { Roles, SessionGuard, SessionModule, SessionService, SessionSockets } from '../src';
+import { alice, REDIS_URL, sleep, uniquePrefix } from './store-contract';
 
 jest.setTimeout(30_000);
 
@@ -20,6 +21,19 @@ class TickResolver {
   @Query(() => String)
   ping(): string {
     return 'pong';
+  }
+
+  /** Ticks every 10 ms until the subscription ends. */
+  @Subscription(() => String)
+  @Roles('customer')
+  clock(): AsyncIterator<{ clock: string }> {
+    started.ticks++;
+    return (async function* () {
+      for (let i = 0; ; i++) {
+        await sleep(10);
+        yield { clock: `tick ${i}` };
+      }
+    })();
   }
 
   @Subscription(() => String)
@@ -34,24 +48,45 @@ class TickResolver {
   }
 }
 
+type WsContext = {
+  req?: IncomingMessage;
+  extra?: { request: IncomingMessage; socket: WebSocket };
+};
+
 /**
- * An app with a graphql-ws subscription behind the global `SessionGuard`. `passUpgrade` gives
- * the resolvers' context the WebSocket upgrade request as `req`, as the README suggests.
+ * An app with graphql-ws subscriptions behind the global `SessionGuard`, set up as `setup`
+ * says: `default` (the driver's context), `request` (the upgrade request passed as `req`, as
+ * the README shows) or `sockets` (that, and each connection handed to `SessionSockets` in
+ * graphql-ws's `onConnect`, so that a revocation closes it).
  */
-async function subscriptionApp(passUpgrade: boolean): Promise<INestApplication> {
+async function subscriptionApp(
+  setup: 'default' | 'request' | 'sockets',
+): Promise<INestApplication> {
   const moduleRef = await Test.createTestingModule({
     imports: [
       SessionModule.forRoot({ redis: { url: REDIS_URL }, keyPrefix: uniquePrefix() }),
-      GraphQLModule.forRoot<ApolloDriverConfig>({
+      GraphQLModule.forRootAsync<ApolloDriverConfig>({
         driver: ApolloDriver,
-        autoSchemaFile: true,
-        path: '/graphql',
-        subscriptions: { 'graphql-ws': true },
-        context: passUpgrade
-          ? (ctx: { req?: IncomingMessage; extra?: { request?: IncomingMessage } }) => ({
-              req: ctx.req ?? ctx.extra?.request,
-            })
-          : undefined,
+        inject: [SessionSockets],
+        useFactory: (sockets: SessionSockets) => ({
+          autoSchemaFile: true,
+          path: '/graphql',
+          subscriptions: {
+            'graphql-ws':
+              setup === 'sockets'
+                ? {
+                    onConnect: async ({ extra }: { extra: unknown }) => {
+                      const { socket, request } = extra as NonNullable<WsContext['extra']>;
+                      return (await sockets.authenticate(socket, request)) !== null;
+                    },
+                  }
+                : true,
+          },
+          context:
+            setup === 'default'
+              ? undefined
+              : ({ req, extra }: WsContext) => ({ req: req ?? extra?.request }),
+        }),
       }),
     ],
     providers: [TickResolver, { provide: APP_GUARD, useClass: SessionGuard }],
@@ -61,13 +96,29 @@ async function subscriptionApp(passUpgrade: boolean): Promise<INestApplication> 
   return app;
 }
 
-/** Subscribes to `ticks` with an optional session cookie on the upgrade request. */
+interface SubscribeOptions {
+  field?: 'ticks' | 'clock';
+  /** Sends the token as `Authorization: Bearer` instead of the session cookie. */
+  bearer?: boolean;
+  onTick?: (tick: string) => void;
+}
+
+/**
+ * Subscribes to `field` (default `ticks`) with an optional session token on the upgrade
+ * request, and answers once the subscription ended: what it received, its errors, and the
+ * WebSocket close code when the server closed the connection.
+ */
 function subscribe(
   app: INestApplication,
   token?: string,
-): Promise<{ ticks: string[]; errors: string[] }> {
+  { field = 'ticks', bearer = false, onTick = () => undefined }: SubscribeOptions = {},
+): Promise<{ ticks: string[]; errors: string[]; code?: number }> {
   const { port } = app.getHttpServer().address() as { port: number };
-  const headers = token ? { cookie: `cr_session=${token}` } : {};
+  const headers = !token
+    ? {}
+    : bearer
+      ? { authorization: `Bearer ${token}` }
+      : { cookie: `cr_session=${token}` };
   class CookieSocket extends WebSocket {
     constructor(url: string, protocols?: string | string[]) {
       super(url, protocols, { headers });
@@ -80,16 +131,22 @@ function subscribe(
   });
   const ticks: string[] = [];
   const errors: string[] = [];
+  let code: number | undefined;
+  client.on('closed', (event) => (code = (event as { code?: number }).code));
   return new Promise((resolve) => {
     const done = () => {
       void client.dispose();
-      resolve({ ticks, errors });
+      resolve(code === undefined ? { ticks, errors } : { ticks, errors, code });
     };
-    client.subscribe<{ ticks: string }>(
-      { query: 'subscription { ticks }' },
+    client.subscribe<Record<string, string>>(
+      { query: `subscription { ${field} }` },
       {
         next: (result) => {
-          if (result.data?.ticks) ticks.push(result.data.ticks);
+          const tick = result.data?.[field];
+          if (tick) {
+            ticks.push(tick);
+            onTick(tick);
+          }
           for (const error of result.errors ?? []) errors.push(error.message);
         },
         error: (error) => {
@@ -120,7 +177,7 @@ describe('GraphQL subscriptions (graphql-ws) behind SessionGuard', () => {
     let app: INestApplication;
 
     beforeAll(async () => {
-      app = await subscriptionApp(false);
+      app = await subscriptionApp('default');
       apps.push(app);
       sessions = app.get(SessionService);
     });
@@ -140,7 +197,7 @@ describe('GraphQL subscriptions (graphql-ws) behind SessionGuard', () => {
     let app: INestApplication;
 
     beforeAll(async () => {
-      app = await subscriptionApp(true);
+      app = await subscriptionApp('request');
       apps.push(app);
       sessions = app.get(SessionService);
     });
@@ -166,6 +223,61 @@ describe('GraphQL subscriptions (graphql-ws) behind SessionGuard', () => {
       expect(refusals[1].errors.join(' ')).toMatch(/Authentication required/);
       expect(refusals[2].errors.join(' ')).toMatch(/Missing role/);
       expect(started.ticks).toBe(1);
+    });
+  });
+
+  describe('with each connection handed to SessionSockets in onConnect', () => {
+    let app: INestApplication;
+    const clock: SubscribeOptions = { field: 'clock', bearer: true };
+
+    beforeAll(async () => {
+      app = await subscriptionApp('sockets');
+      apps.push(app);
+      sessions = app.get(SessionService);
+    });
+
+    it('ends a running subscription with 4401 as soon as its session is revoked, and no other', async () => {
+      const doomed = await sessions.create(alice, {});
+      const kept = await sessions.create(alice, {});
+      let revokedAt = 0;
+      let firstTick!: () => void;
+      const ticking = new Promise<void>((resolve) => (firstTick = resolve));
+      const ending = subscribe(app, doomed.token, { ...clock, onTick: () => firstTick() });
+      let othersTicks = 0;
+      const other = subscribe(app, kept.token, { ...clock, onTick: () => othersTicks++ });
+      await ticking;
+      await sessions.revoke(doomed.token);
+      revokedAt = performance.now();
+      const ended = await ending;
+      const closedAfter = performance.now() - revokedAt;
+      expect(ended.code).toBe(4401);
+      // The periodic check of the sockets is 30 s away: closing sooner, with room for a slow
+      // machine, means the revocation's event closed it.
+      expect(closedAfter).toBeLessThan(10_000);
+      // The other session's subscription goes on ticking until its own session ends.
+      const before = othersTicks;
+      await sleep(100);
+      expect(othersTicks).toBeGreaterThan(before);
+      await sessions.revoke(kept.token);
+      expect((await other).code).toBe(4401);
+    });
+
+    it('refuses the connection itself without a live session, or with a cookie and no allowed Origin', async () => {
+      const revoked = await sessions.create(alice, {});
+      await sessions.revoke(revoked.token);
+      const live = await sessions.create(alice, {});
+      const outcomes = await Promise.all([
+        subscribe(app, undefined, clock),
+        subscribe(app, revoked.token, clock),
+        // A browser's cookie rides along on any site's handshake: without an allowed Origin
+        // it is refused (the handshake rule of SessionSockets).
+        subscribe(app, live.token, { field: 'clock' }),
+      ]);
+      for (const outcome of outcomes) {
+        expect(outcome.ticks).toEqual([]);
+        expect(outcome.code).toBe(4401);
+      }
+      expect(started.ticks).toBe(0);
     });
   });
 });
