@@ -77,5 +77,11 @@ export interface ServerSettings {
 
 export const SERVER_SETTINGS_VARIABLE = 'BENCH_SERVER_SETTINGS';
 
+/** A process's CPU time so far (µs) and its voluntary context switches (wake-ups from a wait). */
+export interface ProcessUsage {
+  micros: number;
+  wakeups: number;
+}
+
 /** Messages between the runner and its child processes. */
-export type ChildMessage = { type: 'ready' } | { type: 'cpu'; micros: number };
+export type ChildMessage = { type: 'ready' } | ({ type: 'cpu' } & ProcessUsage);

@@ -1,6 +1,6 @@
 import { ChildProcess, fork } from 'node:child_process';
 
-import { ChildMessage, SERVER_SETTINGS_VARIABLE, ServerSettings } from '../scenarios';
+import { ChildMessage, ProcessUsage, SERVER_SETTINGS_VARIABLE, ServerSettings } from '../scenarios';
 
 /** A server (or the RPC stand-in) in its own process, so it never shares a core's time slice with the load generator's event loop. */
 export class ChildServer {
@@ -37,15 +37,19 @@ export class ChildServer {
     return `http://127.0.0.1:${this.settings.port}/bench`;
   }
 
-  /** CPU time (user + system) the process has used so far, in microseconds. */
-  cpuMicros(): Promise<number> {
+  /**
+   * CPU time (user + system, µs) the process has used so far, and its voluntary context
+   * switches: how many times one of its threads went to sleep waiting (for I/O, mostly) and
+   * was woken again.
+   */
+  usage(): Promise<ProcessUsage> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('No CPU reading from the server')), 5_000);
       const onMessage = (message: ChildMessage) => {
         if (message.type === 'cpu') {
           clearTimeout(timer);
           this.child.off('message', onMessage);
-          resolve(message.micros);
+          resolve({ micros: message.micros, wakeups: message.wakeups });
         }
       };
       this.child.on('message', onMessage);

@@ -16,6 +16,8 @@ export interface Measurement extends LoadResult {
   redisCommands: number;
   cpuMicros: number;
   rpcCpuMicros: number;
+  /** The server process's voluntary context switches during the run (wake-ups from a wait). */
+  wakeups: number;
 }
 
 export interface ScenarioReport {
@@ -51,6 +53,11 @@ export interface ScenarioReport {
     p99: number;
     non2xx: number;
     cpuMicrosPerRequestByRound: number[];
+    /**
+     * The server's wake-ups per request (voluntary context switches, every thread): below
+     * saturation each costs a request most of its CPU, so a guard that waits for Redis adds one.
+     */
+    wakeupsPerRequest: number;
   };
   /** `session-cache` only: how long a revoked session kept passing (see staleness.ts). */
   stalenessMs?: Staleness;
@@ -117,9 +124,9 @@ export function printReport(report: BenchReport, log: (line: string) => void): v
     log(`\n### ${adapter} (fixed rate ${report.settings.fixedRates[adapter as Adapter]} req/s)\n`);
     log(
       '| scenario | rps | x none | p50 ms | p99 ms | CPU us/req (fixed) | added over none | ' +
-        'added over floor | CPU us/req (saturated) | Redis cmds/req |',
+        'added over floor | wake-ups/req (fixed) | CPU us/req (saturated) | Redis cmds/req |',
     );
-    log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const [name, s] of Object.entries(scenarios)) {
       if (!s) continue;
       const cpu = s.rpcCpuMicrosPerRequest
@@ -128,6 +135,7 @@ export function printReport(report: BenchReport, log: (line: string) => void): v
       log(
         `| ${name} | ${s.rps} | ${s.ratioToNone.toFixed(2)} | ${s.p50} | ${s.p99} | ${cpu} | ` +
           `${signed(s.cpuAddedOverNone)} | ${signed(s.cpuAddedOverFloor)} | ` +
+          `${s.fixedRate.wakeupsPerRequest ?? '-'} | ` +
           `${s.cpuMicrosPerRequestSaturated} | ${s.redisRoundTripsPerRequest} |`,
       );
     }

@@ -7,6 +7,7 @@ import {
   ADAPTERS,
   Adapter,
   EXPRESS_SESSION_KEY_PREFIX,
+  ProcessUsage,
   Scenario,
   SESSION_KEY_PREFIX,
   ServerSettings,
@@ -89,9 +90,10 @@ export async function runBenchmark(): Promise<void> {
     ) => {
       const { scenario } = server.settings;
       const remote = scenario === 'session-remote' ? rpc : undefined;
-      const readCpu = () => Promise.all([server.cpuMicros(), remote?.cpuMicros() ?? 0]);
+      const none = { micros: 0, wakeups: 0 };
+      const readCpu = () => Promise.all([server.usage(), remote?.usage() ?? none]);
       const headers = options.headers ?? fixtures.headers[scenario];
-      const cpu: Array<[number, number]> = [];
+      const cpu: Array<[ProcessUsage, ProcessUsage]> = [];
       const commandsBefore = await commandCounts(redis);
       let result: LoadResult;
       if (options.fixed) {
@@ -120,13 +122,12 @@ export async function runBenchmark(): Promise<void> {
         cpu.push(await readCpu());
       }
       const commandsAfter = await commandCounts(redis);
-      const [[cpuBefore, rpcBefore], [cpuAfter, rpcAfter]] = cpu;
-      return measurement(
-        result,
-        commandDelta(commandsBefore, commandsAfter),
-        cpuAfter - cpuBefore,
-        rpcAfter - rpcBefore,
-      );
+      const [[before, rpcBefore], [after, rpcAfter]] = cpu;
+      return measurement(result, commandDelta(commandsBefore, commandsAfter), {
+        cpuMicros: after.micros - before.micros,
+        rpcCpuMicros: rpcAfter.micros - rpcBefore.micros,
+        wakeups: after.wakeups - before.wakeups,
+      });
     };
 
     // Each scenario run comes right after a run of `none` on the same adapter, and its ratio
@@ -376,11 +377,10 @@ function serverSettings(
 function measurement(
   result: LoadResult,
   commands: Record<string, number>,
-  cpuMicros: number,
-  rpcCpuMicros: number,
+  usage: Pick<Measurement, 'cpuMicros' | 'rpcCpuMicros' | 'wakeups'>,
 ): Measurement {
   const redisCommands = Object.values(commands).reduce((sum, calls) => sum + calls, 0);
-  return { ...result, commands, redisCommands, cpuMicros, rpcCpuMicros };
+  return { ...result, commands, redisCommands, ...usage };
 }
 
 /** A pass's runs per scenario, and the `none` run made just before each of them. */
@@ -437,6 +437,10 @@ function summarise(saturated: Pass, fixed: Pass, trips?: RoundTrips): ScenarioRe
       p99: median(fixed.runs.map((run) => run.p99)),
       non2xx: fixed.runs.reduce((sum, run) => sum + run.non2xx, 0),
       cpuMicrosPerRequestByRound: fixed.runs.map((run) => round(cpuOf(run), 1)),
+      wakeupsPerRequest: round(
+        perRequestOf(fixed.runs, (run) => run.wakeups),
+        2,
+      ),
     },
     rounds: runs.map((run) => ({
       rps: Math.round(run.rps),

@@ -7,8 +7,12 @@ import { ChildMessage } from '../scenarios';
 export function linkToParent(): void {
   process.on('message', (message: { type?: string }) => {
     if (message?.type === 'cpu') {
-      const { user, system } = process.cpuUsage();
-      send({ type: 'cpu', micros: user + system });
+      const { userCPUTime, systemCPUTime, voluntaryContextSwitches } = process.resourceUsage();
+      send({
+        type: 'cpu',
+        micros: userCPUTime + systemCPUTime,
+        wakeups: voluntaryContextSwitches,
+      });
     }
   });
   // The runner going away must not leave a server behind.
