@@ -173,19 +173,24 @@ describe('GraphQL subscriptions (graphql-ws) behind SessionGuard', () => {
     started.ticks = 0;
   });
 
-  describe('with the driver’s default context (no request on it)', () => {
-    let app: INestApplication;
-
+  /** Starts the describe's app (see `subscriptionApp`) before its tests; `app` once started. */
+  function appFor(setup: Parameters<typeof subscriptionApp>[0]): { app: INestApplication } {
+    const fixture = {} as { app: INestApplication };
     beforeAll(async () => {
-      app = await subscriptionApp('default');
-      apps.push(app);
-      sessions = app.get(SessionService);
+      fixture.app = await subscriptionApp(setup);
+      apps.push(fixture.app);
+      sessions = fixture.app.get(SessionService);
     });
+    return fixture;
+  }
+
+  describe('with the driver’s default context (no request on it)', () => {
+    const fixture = appFor('default');
 
     it('refuses every subscription, even one whose upgrade carried a live session, and runs nothing', async () => {
       const { token } = await sessions.create(alice, {});
       for (const presented of [token, undefined]) {
-        const outcome = await subscribe(app, presented);
+        const outcome = await subscribe(fixture.app, presented);
         expect(outcome.ticks).toEqual([]);
         expect(outcome.errors.join(' ')).toMatch(/Authentication required/);
       }
@@ -194,17 +199,11 @@ describe('GraphQL subscriptions (graphql-ws) behind SessionGuard', () => {
   });
 
   describe('with a context that passes the upgrade request as `req`', () => {
-    let app: INestApplication;
-
-    beforeAll(async () => {
-      app = await subscriptionApp('request');
-      apps.push(app);
-      sessions = app.get(SessionService);
-    });
+    const fixture = appFor('request');
 
     it('serves a live session with the role, and refuses none, a revoked one and one without the role', async () => {
       const live = await sessions.create(alice, {});
-      expect(await subscribe(app, live.token)).toEqual({
+      expect(await subscribe(fixture.app, live.token)).toEqual({
         ticks: ['tick 0', 'tick 1', 'tick 2'],
         errors: [],
       });
@@ -214,9 +213,9 @@ describe('GraphQL subscriptions (graphql-ws) behind SessionGuard', () => {
       await sessions.revoke(revoked.token);
       const clerk = await sessions.create({ ...alice, roles: ['clerk'] }, {});
       const refusals = await Promise.all([
-        subscribe(app),
-        subscribe(app, revoked.token),
-        subscribe(app, clerk.token),
+        subscribe(fixture.app),
+        subscribe(fixture.app, revoked.token),
+        subscribe(fixture.app, clerk.token),
       ]);
       expect(refusals.map((outcome) => outcome.ticks)).toEqual([[], [], []]);
       expect(refusals[0].errors.join(' ')).toMatch(/Authentication required/);
@@ -227,14 +226,8 @@ describe('GraphQL subscriptions (graphql-ws) behind SessionGuard', () => {
   });
 
   describe('with each connection handed to SessionSockets in onConnect', () => {
-    let app: INestApplication;
+    const fixture = appFor('sockets');
     const clock: SubscribeOptions = { field: 'clock', bearer: true };
-
-    beforeAll(async () => {
-      app = await subscriptionApp('sockets');
-      apps.push(app);
-      sessions = app.get(SessionService);
-    });
 
     it('ends a running subscription with 4401 as soon as its session is revoked, and no other', async () => {
       const doomed = await sessions.create(alice, {});
@@ -242,9 +235,9 @@ describe('GraphQL subscriptions (graphql-ws) behind SessionGuard', () => {
       let revokedAt = 0;
       let firstTick!: () => void;
       const ticking = new Promise<void>((resolve) => (firstTick = resolve));
-      const ending = subscribe(app, doomed.token, { ...clock, onTick: () => firstTick() });
+      const ending = subscribe(fixture.app, doomed.token, { ...clock, onTick: () => firstTick() });
       let othersTicks = 0;
-      const other = subscribe(app, kept.token, { ...clock, onTick: () => othersTicks++ });
+      const other = subscribe(fixture.app, kept.token, { ...clock, onTick: () => othersTicks++ });
       await ticking;
       await sessions.revoke(doomed.token);
       revokedAt = performance.now();
@@ -267,11 +260,11 @@ describe('GraphQL subscriptions (graphql-ws) behind SessionGuard', () => {
       await sessions.revoke(revoked.token);
       const live = await sessions.create(alice, {});
       const outcomes = await Promise.all([
-        subscribe(app, undefined, clock),
-        subscribe(app, revoked.token, clock),
+        subscribe(fixture.app, undefined, clock),
+        subscribe(fixture.app, revoked.token, clock),
         // A browser's cookie rides along on any site's handshake: without an allowed Origin
         // it is refused (the handshake rule of SessionSockets).
-        subscribe(app, live.token, { field: 'clock' }),
+        subscribe(fixture.app, live.token, { field: 'clock' }),
       ]);
       for (const outcome of outcomes) {
         expect(outcome.ticks).toEqual([]);

@@ -1,5 +1,5 @@
 import { DynamicModule, INestMicroservice, Logger, Module } from '@nestjs/common';
-import { CustomStrategy, ServerTCP, TcpOptions } from '@nestjs/microservices';
+import { CustomStrategy, ServerTCP } from '@nestjs/microservices';
 
 import { SESSION_RPC_OPTIONS } from '../../session.constants';
 import type { SessionRpcOptions } from './session-rpc.capabilities';
@@ -81,10 +81,6 @@ const PLAIN_PATTERN = /^(?![tfn])[A-Za-z]/;
  * under load). Patterns that may be JSON (objects, numbers) take Nest's own path.
  */
 export class SessionRpcServer extends ServerTCP {
-  constructor(options: Required<TcpOptions>['options']) {
-    super(options);
-  }
-
   protected override getRouteFromPattern(pattern: string): string {
     return PLAIN_PATTERN.test(pattern) ? pattern : super.getRouteFromPattern(pattern);
   }
