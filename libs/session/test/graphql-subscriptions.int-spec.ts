@@ -1,14 +1,22 @@
 import { ApolloDriver, ApolloDriverConfig } from '@nestjs/apollo';
-import { INestApplication } from '@nestjs/common';
+import { INestApplication, Injectable } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { GraphQLModule, Query, Resolver, Subscription } from '@nestjs/graphql';
 import { Test } from '@nestjs/testing';
-import { createClient } from 'graphql-ws';
+import { Client, createClient } from 'graphql-ws';
 import type { IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { WebSocket } from 'ws';
 
-import { Roles, SessionGuard, SessionModule, SessionService, SessionSockets } from '../src';
+import type { Session } from '../src';
+import {
+  Roles,
+  SessionGuard,
+  SessionModule,
+  SessionService,
+  SessionSockets,
+  SessionStore,
+} from '../src';
 import { alice, REDIS_URL, sleep, uniquePrefix } from './store-contract';
 
 jest.setTimeout(30_000);
@@ -48,6 +56,25 @@ class TickResolver {
   }
 }
 
+/**
+ * `SessionGuard` whose validations wait, once they have their answer, for `gate` when it is
+ * set: a subscription's validation held in flight while events arrive.
+ */
+@Injectable()
+class GatedGuard extends SessionGuard {
+  static gate?: Promise<void>;
+  static waiting?: () => void;
+
+  protected override async validate(token: string): Promise<Session | null> {
+    const session = await super.validate(token);
+    if (GatedGuard.gate) {
+      GatedGuard.waiting?.();
+      await GatedGuard.gate;
+    }
+    return session;
+  }
+}
+
 type WsContext = {
   req?: IncomingMessage;
   extra?: { request: IncomingMessage; socket: WebSocket };
@@ -61,6 +88,7 @@ type WsContext = {
  */
 async function subscriptionApp(
   setup: 'default' | 'request' | 'sockets',
+  guard: typeof SessionGuard = SessionGuard,
 ): Promise<INestApplication> {
   const moduleRef = await Test.createTestingModule({
     imports: [
@@ -89,7 +117,7 @@ async function subscriptionApp(
         }),
       }),
     ],
-    providers: [TickResolver, { provide: APP_GUARD, useClass: SessionGuard }],
+    providers: [TickResolver, { provide: APP_GUARD, useClass: guard }],
   }).compile();
   const app = moduleRef.createNestApplication({ logger: false });
   await app.listen(0, '127.0.0.1');
@@ -103,16 +131,17 @@ interface SubscribeOptions {
   onTick?: (tick: string) => void;
 }
 
+interface Connection {
+  client: Client;
+  /** The WebSocket close code once the connection closed. */
+  closed: Promise<number | undefined>;
+}
+
 /**
- * Subscribes to `field` (default `ticks`) with an optional session token on the upgrade
- * request, and answers once the subscription ended: what it received, its errors, and the
- * WebSocket close code when the server closed the connection.
+ * A graphql-ws client of `app` with an optional session token on its upgrade request, which
+ * connects at once and keeps its connection (one WebSocket) until disposed.
  */
-function subscribe(
-  app: INestApplication,
-  token?: string,
-  { field = 'ticks', bearer = false, onTick = () => undefined }: SubscribeOptions = {},
-): Promise<{ ticks: string[]; errors: string[]; code?: number }> {
+function connect(app: INestApplication, token?: string, bearer = false): Connection {
   const { port } = app.getHttpServer().address() as { port: number };
   const headers = !token
     ? {}
@@ -124,20 +153,32 @@ function subscribe(
       super(url, protocols, { headers });
     }
   }
+  let onClosed!: (code: number | undefined) => void;
+  const closed = new Promise<number | undefined>((resolve) => (onClosed = resolve));
   const client = createClient({
     url: `ws://127.0.0.1:${port}/graphql`,
     webSocketImpl: CookieSocket,
     retryAttempts: 0,
+    lazy: false,
+    onNonLazyError: () => undefined,
   });
+  client.on('closed', (event) => onClosed((event as { code?: number }).code));
+  return { client, closed };
+}
+
+/**
+ * Runs one subscription to `field` on a connection, and answers once it ended: what it
+ * received and its errors.
+ */
+function run(
+  { client }: Connection,
+  field: 'ticks' | 'clock',
+  onTick: (tick: string) => void = () => undefined,
+): Promise<{ ticks: string[]; errors: string[] }> {
   const ticks: string[] = [];
   const errors: string[] = [];
-  let code: number | undefined;
-  client.on('closed', (event) => (code = (event as { code?: number }).code));
   return new Promise((resolve) => {
-    const done = () => {
-      void client.dispose();
-      resolve(code === undefined ? { ticks, errors } : { ticks, errors, code });
-    };
+    const done = () => resolve({ ticks, errors });
     client.subscribe<Record<string, string>>(
       { query: `subscription { ${field} }` },
       {
@@ -151,13 +192,44 @@ function subscribe(
         },
         error: (error) => {
           const list = Array.isArray(error) ? error : [error];
-          for (const item of list) errors.push(String((item as Error).message ?? item));
+          // An Error, a GraphQL error, or the CloseEvent of a connection the server closed.
+          for (const item of list) {
+            const { message, reason } = item as { message?: string; reason?: string };
+            errors.push(message ?? reason ?? String(item));
+          }
           done();
         },
         complete: done,
       },
     );
   });
+}
+
+/**
+ * Subscribes to `field` (default `ticks`) on a connection of its own, and answers once the
+ * subscription ended: what it received, its errors, and the WebSocket close code when the
+ * server closed the connection.
+ */
+async function subscribe(
+  app: INestApplication,
+  token?: string,
+  { field = 'ticks', bearer = false, onTick = () => undefined }: SubscribeOptions = {},
+): Promise<{ ticks: string[]; errors: string[]; code?: number }> {
+  const connection = connect(app, token, bearer);
+  let code: number | undefined;
+  void connection.closed.then((closedWith) => (code = closedWith));
+  const outcome = await run(connection, field, onTick);
+  // A close ends the subscription with an error first: let its code arrive.
+  await Promise.race([connection.closed, sleep(50)]);
+  void connection.client.dispose();
+  return code === undefined ? outcome : { ...outcome, code };
+}
+
+/** Resolves at the first tick `onTick` of a subscription sees. */
+function firstTick(): { ticking: Promise<void>; onTick: () => void } {
+  let onTick!: () => void;
+  const ticking = new Promise<void>((resolve) => (onTick = resolve));
+  return { ticking, onTick };
 }
 
 describe('GraphQL subscriptions (graphql-ws) behind SessionGuard', () => {
@@ -174,10 +246,13 @@ describe('GraphQL subscriptions (graphql-ws) behind SessionGuard', () => {
   });
 
   /** Starts the describe's app (see `subscriptionApp`) before its tests; `app` once started. */
-  function appFor(setup: Parameters<typeof subscriptionApp>[0]): { app: INestApplication } {
+  function appFor(
+    setup: Parameters<typeof subscriptionApp>[0],
+    guard?: typeof SessionGuard,
+  ): { app: INestApplication } {
     const fixture = {} as { app: INestApplication };
     beforeAll(async () => {
-      fixture.app = await subscriptionApp(setup);
+      fixture.app = await subscriptionApp(setup, guard);
       apps.push(fixture.app);
       sessions = fixture.app.get(SessionService);
     });
@@ -223,6 +298,25 @@ describe('GraphQL subscriptions (graphql-ws) behind SessionGuard', () => {
       expect(refusals[2].errors.join(' ')).toMatch(/Missing role/);
       expect(started.ticks).toBe(1);
     });
+
+    it('validates every subscription of a connection on its own, not once per upgrade request', async () => {
+      const user = { ...alice, id: 'u-one-connection' };
+      const first = await sessions.create(user, {});
+      const connection = connect(fixture.app, first.token);
+      expect(await run(connection, 'ticks')).toEqual({
+        ticks: ['tick 0', 'tick 1', 'tick 2'],
+        errors: [],
+      });
+      // Same connection, same upgrade request: the role taken away, then the session revoked.
+      await sessions.setRolesForUser(user.id, ['clerk']);
+      const withoutRole = await run(connection, 'ticks');
+      await sessions.revoke(first.token);
+      const revoked = await run(connection, 'ticks');
+      void connection.client.dispose();
+      expect(withoutRole).toEqual({ ticks: [], errors: ['Missing role'] });
+      expect(revoked).toEqual({ ticks: [], errors: ['Authentication required'] });
+      expect(started.ticks).toBe(1);
+    });
   });
 
   describe('with each connection handed to SessionSockets in onConnect', () => {
@@ -255,6 +349,53 @@ describe('GraphQL subscriptions (graphql-ws) behind SessionGuard', () => {
       expect((await other).code).toBe(4401);
     });
 
+    it('closes a connection with 4403 when its session loses the role a running subscription needs, and no other', async () => {
+      const user = { ...alice, id: 'u-role-lost' };
+      const other = { ...alice, id: 'u-role-kept' };
+      const connection = connect(fixture.app, (await sessions.create(user, {})).token, true);
+      const others = connect(fixture.app, (await sessions.create(other, {})).token, true);
+      const { ticking, onTick } = firstTick();
+      const running = run(connection, 'clock', onTick);
+      let othersTicks = 0;
+      const othersRunning = run(others, 'clock', () => othersTicks++);
+      await ticking;
+
+      // A change that keeps one of the subscription's roles leaves it running.
+      await sessions.setRolesForUser(user.id, ['clerk', 'customer']);
+      expect(await Promise.race([connection.closed, sleep(200).then(() => 'open')])).toBe('open');
+      expect(fixture.app.get(SessionSockets).socketsOf(user.id)[0]?.session?.roles).toEqual([
+        'clerk',
+        'customer',
+      ]);
+
+      const removedAt = performance.now();
+      await sessions.setRolesForUser(user.id, ['clerk']);
+      expect(await connection.closed).toBe(4403);
+      // The periodic check is 30 s away: the roles.changed event closed it.
+      expect(performance.now() - removedAt).toBeLessThan(10_000);
+      expect((await running).errors).toEqual(['Role removed']);
+
+      const before = othersTicks;
+      await sleep(100);
+      expect(othersTicks).toBeGreaterThan(before);
+      void others.client.dispose();
+      await othersRunning;
+    });
+
+    it('closes with 4403 at the periodic check when roles changed with no event', async () => {
+      const user = { ...alice, id: 'u-role-quiet' };
+      const { token } = await sessions.create(user, {});
+      const connection = connect(fixture.app, token, true);
+      const { ticking, onTick } = firstTick();
+      const running = run(connection, 'clock', onTick);
+      await ticking;
+      // Written to the store directly: no roles.changed event is published.
+      await fixture.app.get(SessionStore).setRoles(user.id, ['clerk']);
+      await fixture.app.get(SessionSockets).checkAll();
+      expect(await connection.closed).toBe(4403);
+      await running;
+    });
+
     it('refuses the connection itself without a live session, or with a cookie and no allowed Origin', async () => {
       const revoked = await sessions.create(alice, {});
       await sessions.revoke(revoked.token);
@@ -271,6 +412,34 @@ describe('GraphQL subscriptions (graphql-ws) behind SessionGuard', () => {
         expect(outcome.code).toBe(4401);
       }
       expect(started.ticks).toBe(0);
+    });
+  });
+
+  describe('when the roles change while a subscription’s validation is in flight', () => {
+    const fixture = appFor('sockets', GatedGuard);
+
+    afterEach(() => {
+      GatedGuard.gate = undefined;
+    });
+
+    it('closes the connection with 4403 once that subscription registers', async () => {
+      const user = { ...alice, id: 'u-role-race' };
+      const connection = connect(fixture.app, (await sessions.create(user, {})).token, true);
+      let open!: () => void;
+      GatedGuard.gate = new Promise<void>((resolve) => (open = resolve));
+      const validated = new Promise<void>((resolve) => (GatedGuard.waiting = resolve));
+      const running = run(connection, 'clock');
+      // The guard holds a session that still has the role when the change is published...
+      await validated;
+      await sessions.setRolesForUser(user.id, ['clerk']);
+      const sockets = fixture.app.get(SessionSockets);
+      while (sockets.socketsOf(user.id)[0]?.session?.roles.includes('customer')) {
+        await sleep(10);
+      }
+      // ...and the event has been applied (it found no subscription to stop) before it goes on.
+      open();
+      expect(await connection.closed).toBe(4403);
+      await running;
     });
   });
 });

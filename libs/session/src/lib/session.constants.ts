@@ -93,14 +93,16 @@ export const SessionEvents = {
 /**
  * Close codes `SessionSockets` and `SessionGuard` end a WebSocket with: `unauthenticated`
  * (4401: no session at the handshake, a cookie handshake from a foreign origin, or the session
- * was revoked, expired or rotated) and `storeUnavailable` (1013 "try again later": the session
- * store did not answer the handshake's validation).
+ * was revoked, expired or rotated), `forbidden` (4403: the session lost every role a GraphQL
+ * subscription on the connection needs) and `storeUnavailable` (1013 "try again later": the
+ * session store did not answer the handshake's validation).
  *
  * @example
  * socket.onclose = (event) => { if (event.code === SessionSocketClose.unauthenticated) login(); };
  */
 export const SessionSocketClose = {
   unauthenticated: 4401,
+  forbidden: 4403,
   storeUnavailable: 1013,
 } as const;
 

@@ -70,11 +70,13 @@ function graphqlContext(
   method = 'POST',
 ) {
   const request: Record<string, unknown> = { method, headers };
+  // One context object per operation, shared by its resolvers, as GraphQL passes it.
+  const operation = { req: request };
   const context = {
     getType: () => 'graphql',
     getHandler: () => FixtureController.prototype[handler],
     getClass: () => FixtureController,
-    getArgByIndex: (index: number) => (index === 2 ? { req: request } : {}),
+    getArgByIndex: (index: number) => (index === 2 ? operation : {}),
   } as unknown as ExecutionContext;
   return { context, request };
 }
@@ -349,7 +351,7 @@ describe('SessionGuard', () => {
       ).resolves.toBe(true);
     });
 
-    it('validates once per request for several resolvers', async () => {
+    it('validates once per operation for several resolvers', async () => {
       const { token } = await sessions.create(user);
       const validate = jest.spyOn(sessions, 'validate');
       const { context } = graphqlContext('inherited', bearer(token));

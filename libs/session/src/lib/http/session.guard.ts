@@ -147,13 +147,8 @@ export class SessionGuard implements CanActivate {
     switch (context.getType<string>()) {
       case 'http':
         return this.activateRequest(context.switchToHttp().getRequest<GuardedRequest>(), rule);
-      case 'graphql': {
-        const request = this.getGraphqlRequest(context);
-        if (!request) {
-          throw this.unauthorized();
-        }
-        return this.activateRequest(request, rule);
-      }
+      case 'graphql':
+        return this.activateOperation(context, rule);
       case 'ws': {
         const ws = context.switchToWs();
         return this.activateMessage(ws.getClient<SessionSocket>(), rule, ws.getPattern());
@@ -231,7 +226,16 @@ export class SessionGuard implements CanActivate {
     return new RpcException({ status, error, message });
   }
 
-  private async activateRequest(request: GuardedRequest, rule: RouteRule): Promise<boolean> {
+  /**
+   * `validatedOn` is what one validation serves: the request itself, or a GraphQL operation's
+   * context object (all the resolvers of one operation; a subscription's upgrade request
+   * carries every operation of its connection, each of which is validated on its own).
+   */
+  private async activateRequest(
+    request: GuardedRequest,
+    rule: RouteRule,
+    validatedOn: object = request,
+  ): Promise<boolean> {
     const found = this.getToken(request);
     if (!found) {
       throw this.unauthorized();
@@ -239,11 +243,30 @@ export class SessionGuard implements CanActivate {
     if (found.source === 'cookie' && !this.originPolicy.allows(request)) {
       throw new ForbiddenException('Cross-origin request refused');
     }
-    const session = await this.validateOnce(request, found.token);
+    const session = await this.validateOnce(validatedOn, found.token);
     if (!session) {
       throw this.unauthorized();
     }
     return this.admit(request, found, session, rule);
+  }
+
+  /**
+   * A GraphQL resolver: the rules on its operation's request. A subscription that runs on a
+   * connection `SessionSockets` holds is also registered with it, so that the connection is
+   * closed (4403) when its session no longer has any of the subscription's roles.
+   */
+  private async activateOperation(context: ExecutionContext, rule: RouteRule): Promise<boolean> {
+    const request = this.getGraphqlRequest(context);
+    if (!request) {
+      throw this.unauthorized();
+    }
+    const operation = context.getArgByIndex<object | undefined>(2);
+    const since = performance.now();
+    await this.activateRequest(request, rule, operation ?? request);
+    if (this.sockets && rule.roles?.length && isSubscription(context)) {
+      this.sockets.holdRoles(request, rule.roles, since);
+    }
+    return true;
   }
 
   /**
@@ -416,6 +439,12 @@ export class SessionGuard implements CanActivate {
     }
     return rule;
   }
+}
+
+/** Whether a GraphQL resolver runs for a subscription (its `info.operation`). */
+function isSubscription(context: ExecutionContext): boolean {
+  const info = context.getArgByIndex<{ operation?: { operation?: unknown } } | undefined>(3);
+  return info?.operation?.operation === 'subscription';
 }
 
 /** The outcome a refusal is counted as. */

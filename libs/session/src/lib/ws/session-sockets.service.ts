@@ -22,13 +22,18 @@ import { SessionService } from '../session.service';
 import type { Session } from '../session.types';
 import { RedisSessionStore } from '../store/redis/redis-session.store';
 import { SessionStore } from '../store/session-store.interface';
-import { EndedSessionsLedger } from './ended-sessions.ledger';
+import { RecentChangesLedger } from './recent-changes.ledger';
 import { SOCKET_OPEN, SessionSocket } from './session-socket.interface';
 
 interface SocketEntry {
   sessionId: string;
   userId: string;
   token: string;
+  /**
+   * The roles of the subscriptions run on the socket's connection, one any-of list each
+   * (`holdRoles`): the session must keep one role of every list.
+   */
+  needs?: (readonly string[])[];
 }
 
 /** Sessions checked against the store at once by the periodic check. */
@@ -43,6 +48,9 @@ const CHECK_BATCH = 64;
  * spared session after a global revocation. Every open socket's session is also checked against
  * the store every `sockets.checkInterval` seconds (default 30), the bound when no event can
  * arrive (a stream gap, the `remote` backend, a store changed behind `SessionService`).
+ * A connection that runs GraphQL subscriptions (`SessionGuard` registers their `@Roles`, see
+ * `holdRoles`) is closed with 4403 once its session has none of the roles one of them needs:
+ * at the `roles.changed` event, or at that periodic check.
  *
  * @example
  * @WebSocketGateway({ path: '/api/orders/ws' })
@@ -63,7 +71,9 @@ export class SessionSockets implements OnModuleDestroy {
   private readonly bySession = new Map<string, Set<SessionSocket>>();
   private readonly byUser = new Map<string, Set<SessionSocket>>();
   private readonly pending = new WeakMap<SessionSocket, Promise<Session | null>>();
-  private readonly ledger: EndedSessionsLedger;
+  /** Each authenticated socket by its upgrade request, for `holdRoles`. */
+  private readonly byRequest = new WeakMap<object, SessionSocket>();
+  private readonly ledger: RecentChangesLedger;
   private reader?: SessionEventsReader;
   private following?: Promise<void>;
   private timer?: NodeJS.Timeout;
@@ -81,7 +91,7 @@ export class SessionSockets implements OnModuleDestroy {
   ) {
     // A handshake's validation lasts at most the store timeout: what it may have missed is
     // younger than that.
-    this.ledger = new EndedSessionsLedger(Math.max(60_000, 2 * config.storeTimeoutMs));
+    this.ledger = new RecentChangesLedger(Math.max(60_000, 2 * config.storeTimeoutMs));
   }
 
   /**
@@ -122,6 +132,33 @@ export class SessionSockets implements OnModuleDestroy {
     }
     client[REQUEST_SESSION_PROPERTY] = session;
     return session;
+  }
+
+  /**
+   * Registers that the connection `request` upgraded runs something (a GraphQL subscription,
+   * for which `SessionGuard` calls it) that needs one of `roles`, from the session validated at
+   * or after `since` (`performance.now()`). From then on the connection is closed with 4403 as
+   * soon as its session has none of them: when the `roles.changed` event arrives (or arrived
+   * while that validation was in flight), or at the periodic check. The registration lasts as
+   * long as the connection, whether the subscription ended or not. Nothing happens for a
+   * request of no socket `authenticate` accepted.
+   */
+  holdRoles(request: object, roles: readonly string[], since: number): void {
+    const client = this.byRequest.get(request);
+    const entry = client && this.entries.get(client);
+    if (!client || !entry) {
+      return;
+    }
+    const needs = (entry.needs ??= []);
+    if (
+      !needs.some((held) => held.length === roles.length && held.every((r, i) => r === roles[i]))
+    ) {
+      needs.push([...roles]);
+    }
+    const changed = this.ledger.rolesSince(since, entry.userId);
+    if (changed && !satisfies(changed, [roles])) {
+      this.forbid([client]);
+    }
   }
 
   /**
@@ -186,6 +223,7 @@ export class SessionSockets implements OnModuleDestroy {
     client[REQUEST_SESSION_PROPERTY] = session;
     client[REQUEST_TOKEN_PROPERTY] = found;
     this.register(client, { sessionId: session.id, userId: session.userId, token: found.token });
+    this.byRequest.set(request, client);
     return session;
   }
 
@@ -225,6 +263,33 @@ export class SessionSockets implements OnModuleDestroy {
       this.unregister(client);
       client.close(SessionSocketClose.unauthenticated, reason);
     }
+  }
+
+  /** Closes connections whose session lost every role one of their subscriptions needs. */
+  private forbid(sockets: Iterable<SessionSocket>): void {
+    for (const client of [...sockets]) {
+      this.unregister(client);
+      client.close(SessionSocketClose.forbidden, 'Role removed');
+    }
+  }
+
+  /**
+   * A user's sessions have new roles: the sockets' sessions take them (for what an app pushes
+   * by `socketsOf`), and the connections whose subscriptions need a role gone are closed.
+   */
+  private rolesChanged(userId: string, roles: readonly string[]): void {
+    this.ledger.rolesChanged(userId, roles);
+    const lost: SessionSocket[] = [];
+    for (const client of this.socketsOf(userId)) {
+      const session = client[REQUEST_SESSION_PROPERTY];
+      if (session) {
+        client[REQUEST_SESSION_PROPERTY] = { ...session, roles: [...roles] };
+      }
+      if (!satisfies(roles, this.entries.get(client)?.needs)) {
+        lost.push(client);
+      }
+    }
+    this.forbid(lost);
   }
 
   /** Starts following the lifecycle stream, once, when a Redis backend has one. */
@@ -276,8 +341,10 @@ export class SessionSockets implements OnModuleDestroy {
         );
         return;
       }
-      // Roles are read again on the socket's next message.
+      // Messages read the roles again anyway; subscriptions hold theirs (`holdRoles`).
       case SessionEvents.rolesChanged:
+        if (event.userId !== null && event.roles) this.rolesChanged(event.userId, event.roles);
+        return;
       case SessionEvents.created:
         return;
     }
@@ -296,8 +363,19 @@ export class SessionSockets implements OnModuleDestroy {
     for (let start = 0; start < held.length; start += CHECK_BATCH) {
       await Promise.all(
         held.slice(start, start + CHECK_BATCH).map(async ({ sessionId, token }) => {
-          if (token !== undefined && (await this.isGone(sessionId, token))) {
-            this.end(this.bySession.get(sessionId) ?? [], 'Session ended');
+          if (token === undefined) {
+            return;
+          }
+          const session = await this.current(sessionId, token);
+          const sockets = this.bySession.get(sessionId) ?? [];
+          if (session === null) {
+            this.end(sockets, 'Session ended');
+          } else if (session) {
+            this.forbid(
+              [...sockets].filter(
+                (client) => !satisfies(session.roles, this.entries.get(client)?.needs),
+              ),
+            );
           }
         }),
       );
@@ -305,11 +383,12 @@ export class SessionSockets implements OnModuleDestroy {
   }
 
   /**
-   * True when the store no longer holds the session. `get` does not slide the idle timeout
-   * (an open socket alone must not keep a session alive); the `remote` backend serves only
-   * `validate`. A store that does not answer leaves the socket open until the next check.
+   * The session as the store holds it now, null when it is gone (or revoked by the watermark).
+   * `get` does not slide the idle timeout (an open socket alone must not keep a session
+   * alive); the `remote` backend serves only `validate`. Undefined when the store does not
+   * answer, which leaves the sockets open until the next check.
    */
-  private async isGone(sessionId: string, token: string): Promise<boolean> {
+  private async current(sessionId: string, token: string): Promise<Session | null | undefined> {
     try {
       let session: Session | null;
       if (this.getServed) {
@@ -323,11 +402,16 @@ export class SessionSockets implements OnModuleDestroy {
       } else {
         session = await this.sessions.validate(token);
       }
-      return session === null || this.watermark.outdates(session);
+      return session === null || this.watermark.outdates(session) ? null : session;
     } catch {
-      return false;
+      return undefined;
     }
   }
+}
+
+/** Whether `roles` hold one role of every list in `needs`. */
+function satisfies(roles: readonly string[], needs: (readonly string[])[] | undefined): boolean {
+  return !needs || needs.every((anyOf) => anyOf.some((role) => roles.includes(role)));
 }
 
 function reasonOf(event: SessionEvent): string {

@@ -1,11 +1,13 @@
 /**
- * What the lifecycle stream said ended lately, and when (this process's monotonic clock): a
- * handshake whose validation was in flight when the event arrived checks it here before it
- * registers its socket, since the event found no socket to close.
+ * What the lifecycle stream said changed lately, and when (this process's monotonic clock):
+ * sessions that ended, and users' new roles. A handshake or a subscription whose validation
+ * was in flight when the event arrived checks it here before it registers, since the event
+ * found nothing of it to act on.
  */
-export class EndedSessionsLedger {
+export class RecentChangesLedger {
   private readonly sessions = new Map<string, number>();
   private readonly users = new Map<string, { at: number; kept?: string }>();
+  private readonly roles = new Map<string, { at: number; roles: readonly string[] }>();
   private everyone?: { at: number; kept?: string };
 
   constructor(private readonly keepMs: number) {}
@@ -22,6 +24,10 @@ export class EndedSessionsLedger {
     }
   }
 
+  rolesChanged(userId: string, roles: readonly string[], at = performance.now()): void {
+    this.roles.set(userId, { at, roles });
+  }
+
   /** True when the session ended at or after `since`. */
   endedSince(since: number, session: { id: string; userId: string }): boolean {
     const mark = (entry: { at: number; kept?: string } | undefined) =>
@@ -33,11 +39,18 @@ export class EndedSessionsLedger {
     );
   }
 
-  /** Forgets what no handshake in flight can need any more. */
+  /** The user's roles as last changed at or after `since`; undefined when they were not. */
+  rolesSince(since: number, userId: string): readonly string[] | undefined {
+    const entry = this.roles.get(userId);
+    return entry !== undefined && entry.at >= since ? entry.roles : undefined;
+  }
+
+  /** Forgets what nothing in flight can need any more. */
   prune(now = performance.now()): void {
     const oldest = now - this.keepMs;
     for (const [id, at] of this.sessions) if (at < oldest) this.sessions.delete(id);
     for (const [id, entry] of this.users) if (entry.at < oldest) this.users.delete(id);
+    for (const [id, entry] of this.roles) if (entry.at < oldest) this.roles.delete(id);
     if (this.everyone && this.everyone.at < oldest) this.everyone = undefined;
   }
 }
