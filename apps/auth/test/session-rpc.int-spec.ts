@@ -243,6 +243,25 @@ describe('the session RPC, tried as an attacker on the service network would', (
     await expectNothingForged(mySecret);
   });
 
+  it('answers validate-many as validate, token by token: same fields, nothing for an id or a forged secret', async () => {
+    const catalog = withCertificate(auth.certificates.clients['catalog']);
+    const { mySecret } = forgeries();
+    const forged = `cr1.${victim.tag}.${mySecret}`;
+    const { answer } = await catalog(
+      frame('session.validate-many', { tokens: [victim.sessionId, victim.token, forged] }),
+    );
+    const [byId, byToken, byForgery] = answer?.response as unknown[];
+    expect([byId, byForgery]).toEqual([null, null]);
+    expect(byToken).toMatchObject({ id: victim.sessionId, userId: victim.id, attributes: {} });
+    expect(byToken).not.toHaveProperty('ip');
+    expect(byToken).not.toHaveProperty('userAgent');
+    for (const tokens of [Array(17).fill(victim.token), [{ id: victim.sessionId }], 'x']) {
+      const refused = await catalog(frame('session.validate-many', { tokens }));
+      expect(refused.answer?.err).toMatchObject({ message: 'Malformed session request: tokens' });
+    }
+    await expectNothingForged(mySecret);
+  });
+
   it('lets orders patch only the session whose token it holds, and read none by id', async () => {
     const orders = withCertificate(auth.certificates.clients['orders']);
     const read = await orders(frame('session.get', { id: victim.sessionId }));

@@ -1,7 +1,22 @@
-import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
+import { Controller, Inject, Module } from '@nestjs/common';
+import {
+  ClientProxy,
+  ClientProxyFactory,
+  MessagePattern,
+  Payload,
+  Transport,
+} from '@nestjs/microservices';
+import fc from 'fast-check';
 import { firstValueFrom } from 'rxjs';
 
-import { SessionOperationNotServedError, SessionRpc, SessionService } from '../src';
+import {
+  SessionOperationNotServedError,
+  SessionRpc,
+  SessionService,
+  SessionStore,
+} from '../src';
+import { SessionRpcController } from '../src/lib/store/remote/session-rpc.controller';
+import { parseToken } from '../src/lib/token/session.token';
 import { freePort } from '../src/testing';
 import {
   alice,
@@ -125,6 +140,159 @@ describe('RemoteSessionStore, a validator', () => {
   });
 });
 
+describe('RemoteSessionStore, batching the validations of one event-loop turn', () => {
+  let rpc: RpcServer;
+  let catalog: { sessions: SessionService; close: () => Promise<void> };
+  /** RPC messages auth received, by pattern. */
+  let calls: { single: jest.SpyInstance; many: jest.SpyInstance };
+  const users = Array.from({ length: 6 }, (_, i) => ({
+    id: `u-batch-${i}`,
+    username: `batch${i}`,
+    roles: [`role-${i}`],
+  }));
+  /** Live tokens by user index, two revoked ones, and tokens that name no session. */
+  const pool: { token: string; userId: string | null }[] = [];
+
+  beforeAll(async () => {
+    // Spied before the server binds its handlers, with the handlers' pattern metadata.
+    const spyOnHandler = (name: 'validate' | 'validateMany') => {
+      const handler = SessionRpcController.prototype[name];
+      const spy = jest.spyOn(SessionRpcController.prototype, name);
+      for (const key of Reflect.getMetadataKeys(handler)) {
+        Reflect.defineMetadata(key, Reflect.getMetadata(key, handler), spy);
+      }
+      return spy;
+    };
+    calls = { single: spyOnHandler('validate'), many: spyOnHandler('validateMany') };
+    const port = await freePort();
+    rpc = await startRpcServer(port, uniquePrefix(), certificates);
+    catalog = await sessionService({
+      remote: { host: '127.0.0.1', port, tls: certificates.remoteTls('catalog') },
+    });
+    for (const user of users) {
+      pool.push({ token: (await rpc.sessions.create(user)).token, userId: user.id });
+    }
+    for (const user of users.slice(0, 2)) {
+      const { token } = await rpc.sessions.create(user);
+      await rpc.sessions.revoke(token);
+      pool.push({ token, userId: null });
+    }
+    const { session } = await rpc.sessions.create(users[0]);
+    pool.push({ token: session.id, userId: null }, { token: 'garbage', userId: null });
+  });
+
+  afterAll(async () => {
+    jest.restoreAllMocks();
+    await catalog?.close();
+    await rpc?.server.close();
+  });
+
+  it('answers each of many concurrent validations with its own session, in a few messages', async () => {
+    calls.single.mockClear();
+    calls.many.mockClear();
+    const asked = Array.from({ length: 48 }, (_, i) => pool[i % pool.length]);
+    const answers = await Promise.all(asked.map(({ token }) => catalog.sessions.validate(token)));
+    expect(answers.map((session) => session?.userId ?? null)).toEqual(
+      asked.map(({ userId }) => userId),
+    );
+    expect(answers.map((session) => session?.roles ?? null)).toEqual(
+      asked.map(({ userId }) => (userId ? [`role-${userId.split('-')[2]}`] : null)),
+    );
+    // A token asked several times in one turn travels once: the 8 well-formed tokens, in one
+    // message (SessionService answers the malformed two without asking the store).
+    expect(calls.many).toHaveBeenCalledTimes(1);
+    expect(calls.many.mock.calls[0][0]).toEqual({
+      tokens: pool.slice(0, 8).map(({ token }) => token),
+    });
+    expect(calls.single).not.toHaveBeenCalled();
+  });
+
+  it('keeps every answer with its token, whatever the mix and order (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.constantFrom(...pool), { minLength: 1, maxLength: 60 }),
+        fc.array(fc.nat(3), { minLength: 60, maxLength: 60 }),
+        async (asked, turns) => {
+          // Each validation is asked in the turn its `turns` entry says (0: this one).
+          const answers = await Promise.all(
+            asked.map(async ({ token }, i) => {
+              for (let turn = 0; turn < turns[i]; turn++) {
+                await new Promise((resolve) => setImmediate(resolve));
+              }
+              return catalog.sessions.validate(token);
+            }),
+          );
+          expect(answers.map((session) => session?.userId ?? null)).toEqual(
+            asked.map(({ userId }) => userId),
+          );
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it('splits a turn of more than 16 distinct tokens into messages of at most 16', async () => {
+    const extra = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        rpc.sessions.create({ id: `u-wide-${i}`, username: `wide${i}`, roles: [] }),
+      ),
+    );
+    calls.many.mockClear();
+    const answers = await Promise.all(extra.map(({ token }) => catalog.sessions.validate(token)));
+    expect(answers.map((session) => session?.userId)).toEqual(extra.map((_, i) => `u-wide-${i}`));
+    const sizes = calls.many.mock.calls.map(([{ tokens }]) => (tokens as string[]).length);
+    expect(sizes).toEqual([16, 14]);
+  });
+});
+
+/** An auth of the release before `validate-many`: it serves `session.validate` and `ping`. */
+@Controller()
+class EarlierRpcController {
+  constructor(@Inject(SessionStore) private readonly store: SessionStore) {}
+
+  @MessagePattern(SessionRpc.validate)
+  async validate(@Payload() payload: { token?: unknown }) {
+    const ref = parseToken(payload?.token);
+    return ref ? this.store.validate(ref) : null;
+  }
+
+  @MessagePattern(SessionRpc.ping)
+  ping(): true {
+    return true;
+  }
+}
+
+describe('RemoteSessionStore against an auth that does not serve validate-many', () => {
+  it('falls back to one message per validation, and every answer is right', async () => {
+    @Module({ controllers: [EarlierRpcController] })
+    class EarlierRpcModule {}
+    const port = await freePort();
+    const earlier = await startRpcServer(port, uniquePrefix(), certificates, EarlierRpcModule);
+    const service = await sessionService({
+      remote: { host: '127.0.0.1', port, tls: certificates.remoteTls('catalog') },
+    });
+    try {
+      const auth = earlier.sessions;
+      const created = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          auth.create({ id: `u-earlier-${i}`, username: `earlier${i}`, roles: [] }),
+        ),
+      );
+      await auth.revoke(created[5].token);
+      const expected = created.map((_, i) => (i === 5 ? null : `u-earlier-${i}`));
+      for (let round = 0; round < 2; round++) {
+        const answers = await Promise.all(
+          created.map(({ token }) => service.sessions.validate(token)),
+        );
+        expect(answers.map((session) => session?.userId ?? null)).toEqual(expected);
+      }
+    } finally {
+      await service.close();
+      await earlier.server.close();
+    }
+  });
+});
+
 describe('the session RPC, a trust boundary', () => {
   let rpc: RpcServer;
   const clients: ClientProxy[] = [];
@@ -160,6 +328,27 @@ describe('the session RPC, a trust boundary', () => {
     expect(await send(SessionRpc.validate, { id: session.id })).toBeNull();
   });
 
+  it('answers validate-many as validate, in order, and refuses malformed or oversized lists', async () => {
+    const send = client('catalog');
+    const { token, session } = await rpc.sessions.create(alice, {
+      ip: '10.0.0.7',
+      userAgent: 'UA',
+    });
+    const answers = (await send(SessionRpc.validateMany, {
+      tokens: ['garbage', token, session.id, token],
+    })) as unknown[];
+    expect(answers).toEqual([null, expect.objectContaining({ id: session.id }), null, answers[1]]);
+    // The capability's fields, as for validate.
+    expect(answers[1]).not.toHaveProperty('ip');
+    expect(answers[1]).not.toHaveProperty('userAgent');
+    for (const tokens of [undefined, 'x', [1], [token, null], Array(17).fill(token)]) {
+      await expect(send(SessionRpc.validateMany, { tokens })).rejects.toMatchObject({
+        message: 'Malformed session request: tokens',
+      });
+    }
+    expect(await send(SessionRpc.validateMany, { tokens: [] })).toEqual([]);
+  });
+
   it('refuses malformed patches', async () => {
     const send = client('contract');
     const { token } = await rpc.sessions.create(alice);
@@ -177,11 +366,18 @@ describe('the session RPC, a trust boundary', () => {
   it('refuses a caller whose certificate its CA signed but no capability names', async () => {
     const send = client('stranger');
     const { token } = await rpc.sessions.create(alice);
-    for (const pattern of [SessionRpc.validate, SessionRpc.patch, SessionRpc.ping]) {
-      await expect(send(pattern, { token, attributes: {} })).rejects.toMatchObject({
-        refused: true,
-        message: 'refused: not in the capability table',
-      });
+    for (const pattern of [
+      SessionRpc.validate,
+      SessionRpc.validateMany,
+      SessionRpc.patch,
+      SessionRpc.ping,
+    ]) {
+      await expect(send(pattern, { token, tokens: [token], attributes: {} })).rejects.toMatchObject(
+        {
+          refused: true,
+          message: 'refused: not in the capability table',
+        },
+      );
     }
   });
 });

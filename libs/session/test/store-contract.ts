@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { INestMicroservice, Module } from '@nestjs/common';
+import { DynamicModule, INestMicroservice, Module, Type } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { Cluster, Redis } from 'ioredis';
 
@@ -161,17 +161,19 @@ export interface RpcServer {
 
 /**
  * A Redis-backed SessionModule behind the session RPC over mutual TLS, as the auth service
- * serves it, with `TEST_CAPABILITIES`.
+ * serves it, with `TEST_CAPABILITIES`; `serving` replaces the RPC's module (an earlier
+ * release's controllers, say).
  */
 export async function startRpcServer(
   port: number,
   keyPrefix: string,
   certificates: DevCertificates,
+  serving: Type | DynamicModule = SessionRpcModule.register({ capabilities: TEST_CAPABILITIES }),
 ): Promise<RpcServer> {
   @Module({
     imports: [
       SessionModule.forRoot({ redis: { url: REDIS_URL }, keyPrefix, ...CONTRACT_LIMITS }),
-      SessionRpcModule.register({ capabilities: TEST_CAPABILITIES }),
+      serving,
     ],
   })
   class RpcServerModule {}

@@ -14,6 +14,7 @@ export const SCENARIOS = [
   'redis-floor',
   'session',
   'session-remote',
+  'session-remote-unbatched',
   'session-cache',
   'session-metrics',
   'session-autopipelining',

@@ -48,6 +48,11 @@ export const REQUEST_TOKEN_PROPERTY = 'sessionToken';
 export const SessionRpc = {
   /** `{ token }`: the live session, its idle timeout slid, with the fields the caller may see. */
   validate: 'session.validate',
+  /**
+   * `{ tokens }` (at most 16): one answer per token, in their order, as `validate` answers it.
+   * Served to whoever may call `validate`.
+   */
+  validateMany: 'session.validate-many',
   /** `{ token, attributes, remove }`: writes app attributes of the session the token names. */
   patch: 'session.patch',
   /**

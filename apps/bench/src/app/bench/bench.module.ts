@@ -79,8 +79,14 @@ function guardOf({ scenario, redisUrl, rpcPort, keys }: ServerSettings): GuardSe
       // What the services run: guard outcomes and store latency into prom-client.
       return session({ ...sessionOptions(redisUrl), metrics: new PrometheusSessionMetrics() });
     case 'session-remote':
+    case 'session-remote-unbatched':
       return session({
-        remote: { host: '127.0.0.1', port: rpcPort, tls: keys.rpcTls.client },
+        remote: {
+          host: '127.0.0.1',
+          port: rpcPort,
+          tls: keys.rpcTls.client,
+          batchValidations: scenario === 'session-remote',
+        },
         keyPrefix: SESSION_KEY_PREFIX,
       });
     case 'jwt-nestjs':

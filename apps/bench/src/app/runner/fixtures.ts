@@ -91,6 +91,7 @@ export async function makeFixtures(redisUrl: string, users: number): Promise<Fix
       'redis-floor': sessionTokens,
       session: sessionTokens,
       'session-remote': sessionTokens,
+      'session-remote-unbatched': sessionTokens,
       'session-cache': sessionTokens,
       'session-metrics': sessionTokens,
       'session-autopipelining': sessionTokens,

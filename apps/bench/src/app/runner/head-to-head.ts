@@ -27,6 +27,7 @@ export const HEAD_TO_HEAD_PAIRS: readonly HeadToHeadPair[] = [
   { a: 'session-cache', b: 'none', figures: ['cpu'] },
   { a: 'session-cache', b: 'allow-all', figures: ['cpu'] },
   { a: 'session-metrics', b: 'session', figures: ['cpu'] },
+  { a: 'session-remote', b: 'session-remote-unbatched', figures: ['rps', 'cpu'] },
 ];
 
 /** One pair's back-to-back runs, reduced: medians over the rounds, and every round's figure. */

@@ -89,7 +89,7 @@ export async function runBenchmark(): Promise<void> {
       },
     ) => {
       const { scenario } = server.settings;
-      const remote = scenario === 'session-remote' ? rpc : undefined;
+      const remote = scenario.startsWith('session-remote') ? rpc : undefined;
       const none = { micros: 0, wakeups: 0 };
       const readCpu = () => Promise.all([server.usage(), remote?.usage() ?? none]);
       const headers = options.headers ?? fixtures.headers[scenario];

@@ -21,6 +21,11 @@ export interface SessionRemoteConnection {
   host: string;
   port: number;
   tls: SessionRemoteTls;
+  /**
+   * Send the validations asked within one turn of the event loop as one message (at most 16
+   * tokens, each once). Default true; false sends one message per validation.
+   */
+  batchValidations?: boolean;
 }
 
 /** PEM contents (not paths), as `node:tls` takes them. */

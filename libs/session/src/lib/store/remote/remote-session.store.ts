@@ -1,5 +1,6 @@
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
+import { NO_MESSAGE_HANDLER } from '@nestjs/microservices/constants';
 import { firstValueFrom, timeout } from 'rxjs';
 
 import type { SessionRemoteConnection } from '../../config/session-options.interface';
@@ -11,8 +12,20 @@ import type { Session } from '../../session.types';
 import type { SessionRef } from '../../token/session.token';
 import type { CreatedSession, SessionStore } from '../session-store.interface';
 
-/** Larger answers are refused: a session is a few hundred bytes, its attributes a few KiB. */
-const MAX_ANSWER_SIZE = 64 * 1024;
+/**
+ * Validations asked within one turn of the event loop travel in one message, at most this many
+ * (auth refuses more: `SESSION_RPC_MAX_BATCH`).
+ */
+export const SESSION_RPC_MAX_BATCH = 16;
+
+/**
+ * Larger answers are refused: a session is a few hundred bytes, its attributes a few KiB, and
+ * an answer holds at most `SESSION_RPC_MAX_BATCH` of them.
+ */
+const MAX_ANSWER_SIZE = SESSION_RPC_MAX_BATCH * 64 * 1024;
+
+/** Those waiting for one token's validation. */
+type Waiters = { resolve: (session: Session | null) => void; reject: (error: unknown) => void }[];
 
 /**
  * A `SessionStore` for a service that must not touch Redis: it asks the auth service's session
@@ -23,6 +36,10 @@ const MAX_ANSWER_SIZE = 64 * 1024;
  * with `SessionOperationNotServedError`. Auth hashes the token itself: a session id, public by
  * design, yields nothing here.
  *
+ * Validations asked in the same turn of the event loop (the requests one socket read brought)
+ * go to auth as one `validate-many` message, one token each however many requests carry it;
+ * against an auth that does not serve it yet (a rolling deploy), each goes on its own.
+ *
  * @example
  * SessionModule.forRoot({
  *   remote: { host: 'auth', port: 4001, tls: { ca, cert, key } },
@@ -31,12 +48,18 @@ const MAX_ANSWER_SIZE = 64 * 1024;
 @Injectable()
 export class RemoteSessionStore implements SessionStore, OnModuleDestroy {
   private readonly client: ClientProxy;
+  /** Validations waiting for the next batch, by token. */
+  private queued = new Map<string, Waiters>();
+  private flushing = false;
+  /** False when `batchValidations` is, or once auth answered that it has no handler for it. */
+  private batchesServed: boolean;
 
   constructor(
     connection: SessionRemoteConnection,
     private readonly settings: Pick<SessionStoreSettings, 'storeTimeoutMs'>,
   ) {
-    const { host, port, tls } = connection;
+    const { host, port, tls, batchValidations = true } = connection;
+    this.batchesServed = batchValidations;
     if (!tls?.ca || !tls.cert || !tls.key) {
       // Tokens cross this connection: never in plaintext, never to an unverified server.
       throw new Error('RemoteSessionStore: `remote.tls` needs `ca`, `cert` and `key`');
@@ -64,10 +87,26 @@ export class RemoteSessionStore implements SessionStore, OnModuleDestroy {
 
   /** Needs a ref parsed from a token (`SessionService.validate(token)` gives one). */
   validate(ref: SessionRef): Promise<Session | null> {
-    if (!ref.token) {
+    const { token } = ref;
+    if (!token) {
       return notServed('validate by id', 'validation needs the token');
     }
-    return this.send(SessionRpc.validate, { token: ref.token });
+    if (!this.batchesServed) {
+      return this.send(SessionRpc.validate, { token });
+    }
+    return new Promise((resolve, reject) => {
+      const waiters = this.queued.get(token);
+      if (waiters) {
+        waiters.push({ resolve, reject });
+        return;
+      }
+      this.queued.set(token, [{ resolve, reject }]);
+      if (!this.flushing) {
+        this.flushing = true;
+        // After every callback of this poll phase: the requests read in this turn.
+        setImmediate(() => this.flush());
+      }
+    });
   }
 
   /** Needs a ref parsed from a token: a service may only write the session it was shown. */
@@ -137,6 +176,49 @@ export class RemoteSessionStore implements SessionStore, OnModuleDestroy {
     await this.send(SessionRpc.ping, {});
   }
 
+  private flush(): void {
+    this.flushing = false;
+    const tokens = [...this.queued.keys()];
+    const waiting = this.queued;
+    this.queued = new Map();
+    for (let start = 0; start < tokens.length; start += SESSION_RPC_MAX_BATCH) {
+      const batch = tokens.slice(start, start + SESSION_RPC_MAX_BATCH);
+      const answers =
+        batch.length === 1 || !this.batchesServed
+          ? batch.map((token) => this.send<Session | null>(SessionRpc.validate, { token }))
+          : this.validateMany(batch);
+      batch.forEach((token, index) => {
+        for (const { resolve, reject } of waiting.get(token) ?? []) {
+          answers[index].then(resolve, reject);
+        }
+      });
+    }
+  }
+
+  /** One message for several tokens; one answer per token, in their order. */
+  private validateMany(tokens: string[]): Promise<Session | null>[] {
+    const answers = this.send<unknown>(SessionRpc.validateMany, { tokens }).then(
+      (list) => {
+        if (!Array.isArray(list) || list.length !== tokens.length) {
+          throw new SessionStoreUnavailableError(new Error('malformed validate-many answer'));
+        }
+        return list as (Session | null)[];
+      },
+      (error: unknown) => {
+        if (!(error instanceof SessionOperationNotServedError)) {
+          throw error;
+        }
+        // An auth of an earlier release, or a caller refused validation: ask one by one, which
+        // answers either way.
+        this.batchesServed = false;
+        return Promise.all(
+          tokens.map((token) => this.send<Session | null>(SessionRpc.validate, { token })),
+        );
+      },
+    );
+    return tokens.map((_, index) => answers.then((list) => list[index]));
+  }
+
   private async send<T>(pattern: string, payload: object): Promise<T> {
     try {
       return await firstValueFrom(
@@ -145,6 +227,9 @@ export class RemoteSessionStore implements SessionStore, OnModuleDestroy {
     } catch (error) {
       if (isRefusal(error)) {
         throw new SessionOperationNotServedError(pattern, error.message);
+      }
+      if (error === NO_MESSAGE_HANDLER) {
+        throw new SessionOperationNotServedError(pattern, 'the auth service does not serve it');
       }
       throw new SessionStoreUnavailableError(error);
     }

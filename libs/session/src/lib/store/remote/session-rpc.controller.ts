@@ -8,6 +8,7 @@ import { SESSION_RPC_OPTIONS, SessionRpc } from '../../session.constants';
 import type { Session } from '../../session.types';
 import { parseSessionId, parseToken } from '../../token/session.token';
 import { SessionStore } from '../session-store.interface';
+import { SESSION_RPC_MAX_BATCH } from './remote-session.store';
 import {
   SessionRpcCall,
   SessionRpcCapability,
@@ -20,10 +21,11 @@ const ANONYMOUS = '(no client certificate)';
 
 /**
  * The auth service's session RPC (register it with `SessionRpcModule`), for services that run
- * `SessionModule` with `remote`. It serves four calls and nothing else: `validate` by token
- * (auth hashes the token: a public session id yields nothing), `patch` of the app attributes
- * of the session a token names (the caller proves it holds the token), `get` by id without
- * touching the session (for services that check session assertions), and `ping`.
+ * `SessionModule` with `remote`. It serves four calls and nothing else: `validate` by token,
+ * one or several at once (`validate-many`; auth hashes the token: a public session id yields
+ * nothing), `patch` of the app attributes of the session a token names (the caller proves it
+ * holds the token), `get` by id without touching the session (for services that check session
+ * assertions), and `ping`.
  *
  * It is a trust boundary. The caller is the common name of its client certificate, verified by
  * the TLS layer (`sessionRpcTransport`); the capability table says what each caller may call
@@ -46,14 +48,29 @@ export class SessionRpcController {
   ) {}
 
   @MessagePattern(SessionRpc.validate)
-  async validate(
+  validate(
     @Payload() payload: { token?: unknown },
     @Ctx() context: TcpContext,
   ): Promise<Session | null> {
+    return this.validateToken(payload?.token, this.authorize(context, 'validate'));
+  }
+
+  /**
+   * Several validations in one message (what `RemoteSessionStore` sends for the requests of
+   * one event-loop turn): the answers in the tokens' order. Needs the `validate` capability;
+   * more than `SESSION_RPC_MAX_BATCH` tokens, or anything but strings, is malformed.
+   */
+  @MessagePattern(SessionRpc.validateMany)
+  validateMany(
+    @Payload() payload: { tokens?: unknown },
+    @Ctx() context: TcpContext,
+  ): Promise<(Session | null)[]> {
     const capability = this.authorize(context, 'validate');
-    const ref = parseToken(payload?.token);
-    const session = ref && this.live(await this.store.validate(ref));
-    return session ? sessionFields(session, capability.fields) : null;
+    const tokens = strings(payload?.tokens, 'tokens');
+    if (tokens.length > SESSION_RPC_MAX_BATCH) {
+      throw malformed('tokens');
+    }
+    return Promise.all(tokens.map((token) => this.validateToken(token, capability)));
   }
 
   @MessagePattern(SessionRpc.patch)
@@ -88,6 +105,15 @@ export class SessionRpcController {
     this.authorize(context, 'ping');
     await this.store.ping();
     return true;
+  }
+
+  private async validateToken(
+    token: unknown,
+    capability: SessionRpcCapability,
+  ): Promise<Session | null> {
+    const ref = parseToken(token);
+    const session = ref && this.live(await this.store.validate(ref));
+    return session ? sessionFields(session, capability.fields) : null;
   }
 
   /** The caller's capability, or a refusal (logged once per caller and reason). */
