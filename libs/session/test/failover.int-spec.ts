@@ -66,6 +66,7 @@ describe('durable revocations across a Sentinel failover', () => {
     const outcomes: string[] = [];
     for (let trial = 1; trial <= TRIALS; trial++) {
       await untilDurableWritesWork(durable);
+      await untilSentinelsKnow(sentinels, replica);
       const user = (name: string) => ({ id: `u-${trial}-${name}`, username: name, roles: ['x'] });
       const token = async (name: string) => (await plain.create(user(name))).token;
       const loggedOut = await token('logout');
@@ -86,7 +87,7 @@ describe('durable revocations across a Sentinel failover', () => {
       // The primary's host dies with the replication stream in flight; Sentinel promotes.
       await primary.stop();
       await link.sever();
-      await forceFailover(sentinels[0]);
+      await forceFailover(sentinels[0], replica);
       await untilValid(plain, kept);
 
       const alive = async (t: string) => (await plain.validate(t)) !== null;
@@ -136,24 +137,63 @@ async function startReplicaOf(source: RedisServerProcess, port?: number) {
   return { replica, link };
 }
 
-/** `SENTINEL FAILOVER`, retried while the Sentinel has not yet found the replica usable. */
-async function forceFailover(sentinel: RedisSentinelProcess): Promise<void> {
+/**
+ * Has the Sentinels promote `replica`: `SENTINEL FAILOVER`, retried while the Sentinel has not
+ * yet found the replica usable, until a Sentinel names the replica as the primary. The
+ * Sentinels may also fail over on their own (the dead primary is down for longer than
+ * `down-after-milliseconds` while this waits): that promotion counts, and asking again after it
+ * would ask to fail over the new primary, whose only replica is the dead one.
+ */
+async function forceFailover(sentinel: RedisSentinelProcess, replica: RedisServerProcess) {
   const client = new Redis(sentinel.port, '127.0.0.1');
   try {
     await until(async () => {
+      const [, port] = (await client.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', NAME)) as string[];
+      if (Number(port) === replica.port) return true;
       try {
         await client.call('SENTINEL', 'FAILOVER', NAME);
-        return true;
       } catch (error) {
-        if (/NOGOODSLAVE|INPROG/.test((error as Error).message)) return false;
-        throw error;
+        if (!/NOGOODSLAVE|INPROG/.test((error as Error).message)) throw error;
       }
+      return false;
       // A Sentinel refreshes what it knows of a replica every few seconds, and slower on a
       // busy machine: 30 s was once not enough to find the new replica usable.
     }, 60_000);
   } finally {
     client.disconnect();
   }
+}
+
+/**
+ * Waits until every Sentinel counts `replica` as a healthy replica. A Sentinel learns of
+ * replicas only from the primary's INFO: one killed before a fresh Sentinel (or one that saw the
+ * replica's previous, dead incarnation on this port) has looked again leaves that Sentinel
+ * nothing to promote.
+ */
+async function untilSentinelsKnow(
+  sentinels: RedisSentinelProcess[],
+  replica: RedisServerProcess,
+): Promise<void> {
+  await Promise.all(
+    sentinels.map(async ({ port }) => {
+      const client = new Redis(port, '127.0.0.1');
+      try {
+        await until(async () => {
+          const replicas = (await client.call('SENTINEL', 'REPLICAS', NAME)) as string[][];
+          return replicas.some((fields) => {
+            const field = (name: string) => fields[fields.indexOf(name) + 1];
+            return (
+              Number(field('port')) === replica.port &&
+              field('flags') === 'slave' &&
+              field('master-link-status') === 'ok'
+            );
+          });
+        });
+      } finally {
+        client.disconnect();
+      }
+    }),
+  );
 }
 
 /** Waits until the store reaches the (new) primary through the Sentinels. */
