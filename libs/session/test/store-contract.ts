@@ -49,19 +49,25 @@ export function sessionKey(prefix: string, sessionId: string): string {
   return new RedisKeys(prefix).session(parseSessionId(sessionId) as SessionRef);
 }
 
-/** Every key and value under a prefix, for checking what Redis holds. */
+/** Every key and value under a prefix, in key order, for checking what Redis holds. */
 export async function dump(client: Redis | Cluster, prefix: string): Promise<string> {
   const nodes = client instanceof Cluster ? client.nodes('master') : [client];
+  // Sorted: KEYS answers in hash-table order, which a rehash changes with nothing written, and
+  // a cluster's nodes may be listed in any order.
+  const located = (
+    await Promise.all(
+      nodes.map(async (node) => (await node.keys(`${prefix}*`)).map((key) => ({ key, node }))),
+    )
+  )
+    .flat()
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const parts: string[] = [];
-  for (const node of nodes) {
-    const keys = await node.keys(`${prefix}*`);
-    for (const key of keys) {
-      const type = await node.type(key);
-      if (type === 'hash') parts.push(key, JSON.stringify(await node.hgetall(key)));
-      else if (type === 'zset') parts.push(key, JSON.stringify(await node.zrange(key, 0, -1)));
-      else if (type === 'stream') parts.push(key, JSON.stringify(await node.xrange(key, '-', '+')));
-      else parts.push(key, String(await node.get(key)));
-    }
+  for (const { key, node } of located) {
+    const type = await node.type(key);
+    if (type === 'hash') parts.push(key, JSON.stringify(await node.hgetall(key)));
+    else if (type === 'zset') parts.push(key, JSON.stringify(await node.zrange(key, 0, -1)));
+    else if (type === 'stream') parts.push(key, JSON.stringify(await node.xrange(key, '-', '+')));
+    else parts.push(key, String(await node.get(key)));
   }
   return parts.join('\n');
 }
