@@ -50,7 +50,6 @@ export class RemoteSessionStore implements SessionStore, OnModuleDestroy {
   private readonly client: ClientProxy;
   /** Validations waiting for the next batch, by token. */
   private queued = new Map<string, Waiters>();
-  private flushing = false;
   /** False when `batchValidations` is, or once auth answered that it has no handler for it. */
   private batchesServed: boolean;
 
@@ -100,12 +99,12 @@ export class RemoteSessionStore implements SessionStore, OnModuleDestroy {
         waiters.push({ resolve, reject });
         return;
       }
-      this.queued.set(token, [{ resolve, reject }]);
-      if (!this.flushing) {
-        this.flushing = true;
-        // After every callback of this poll phase: the requests read in this turn.
+      if (this.queued.size === 0) {
+        // The first of this turn: flush after every callback of this poll phase, i.e. the
+        // requests read in this turn.
         setImmediate(() => this.flush());
       }
+      this.queued.set(token, [{ resolve, reject }]);
     });
   }
 
@@ -177,7 +176,6 @@ export class RemoteSessionStore implements SessionStore, OnModuleDestroy {
   }
 
   private flush(): void {
-    this.flushing = false;
     const tokens = [...this.queued.keys()];
     const waiting = this.queued;
     this.queued = new Map();
