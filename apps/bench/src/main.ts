@@ -1,21 +1,30 @@
+import { printSavedReport } from './app/runner/report';
 import { runBenchmark } from './app/runner/run-benchmark';
+import { runPair } from './app/runner/run-pair';
 import { startBenchServer } from './app/server/bench-server';
 import { startRpcServer } from './app/server/rpc-server';
 
-// One bundle, three roles: the runner forks itself as the servers it measures.
+// One bundle, several roles: the runner (no argument) forks itself as the servers it measures
+// (`server`, `rpc`); `pair <a> <b>` compares two scenarios only; `report <file>` prints a saved
+// run's results again.
 const roles: Record<string, () => Promise<void>> = {
   server: startBenchServer,
   rpc: startRpcServer,
   runner: runBenchmark,
+  pair: runPair,
+  report: printSavedReport,
 };
+/** Roles that serve until the runner stops them; the others exit when done. */
+const SERVING = ['server', 'rpc'];
 
-const role = roles[process.argv[2] ?? 'runner'];
+const name = process.argv[2] ?? 'runner';
+const role = roles[name];
 if (!role) {
-  console.error(`Unknown role ${process.argv[2]}: expected server, rpc or nothing`);
+  console.error(`Unknown role ${name}: expected one of ${Object.keys(roles).join(', ')}`);
   process.exit(2);
 }
 role().then(
-  () => process.argv[2] === undefined && process.exit(0),
+  () => SERVING.includes(name) || process.exit(0),
   (error: unknown) => {
     console.error(error);
     process.exit(1);

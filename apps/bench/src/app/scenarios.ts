@@ -6,12 +6,15 @@ export type Adapter = (typeof ADAPTERS)[number];
  * One server per scenario, same route and handler; only the guard (and what it needs to
  * work) differs. `session-*` variants are the session guard with one library option changed.
  * `redis-floor` has no guard: its handler sends one trivial EVALSHA, the least any guard that
- * asks Redis can cost.
+ * asks Redis can cost; `redis-floor-coalesced` writes a loop turn's commands together, as the
+ * session store does, and `redis-floor-node-redis` sends them through node-redis instead.
  */
 export const SCENARIOS = [
   'none',
   'allow-all',
   'redis-floor',
+  'redis-floor-coalesced',
+  'redis-floor-node-redis',
   'session',
   'session-remote',
   'session-remote-unbatched',

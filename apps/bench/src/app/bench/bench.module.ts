@@ -13,7 +13,7 @@ import { JoseJwtGuard } from '../guards/jose-jwt.guard';
 import { NestJwtGuard } from '../guards/nest-jwt.guard';
 import { REDIS_CLIENT_NAME, SESSION_KEY_PREFIX, ServerSettings } from '../scenarios';
 import { BenchController } from './bench.controller';
-import { RedisFloorClient, RedisFloorController } from './redis-floor.controller';
+import { redisFloorClient, RedisFloorController } from './redis-floor.controller';
 
 /**
  * Local cache settings of the `session-cache` scenario; the library keeps the cache in step by
@@ -62,10 +62,12 @@ function guardOf({ scenario, redisUrl, rpcPort, keys }: ServerSettings): GuardSe
     case 'allow-all':
       return { imports: [], guard: { provide: APP_GUARD, useClass: AllowAllGuard } };
     case 'redis-floor':
+    case 'redis-floor-coalesced':
+    case 'redis-floor-node-redis':
       return {
         imports: [],
         controller: RedisFloorController,
-        providers: [RedisFloorClient.provider(redisUrl, REDIS_CLIENT_NAME)],
+        providers: [redisFloorClient(scenario, redisUrl, REDIS_CLIENT_NAME)],
       };
     case 'session':
       return session(sessionOptions(redisUrl));

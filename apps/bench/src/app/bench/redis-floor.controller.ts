@@ -1,5 +1,6 @@
 import { Controller, Get, Inject, OnModuleDestroy, Provider } from '@nestjs/common';
 import { Redis } from 'ioredis';
+import { createClient } from 'redis';
 
 import { Roles } from '@cloakroom/session';
 
@@ -8,41 +9,127 @@ import { REQUIRED_ROLE } from '../scenarios';
 /** The script the floor runs: no key, no work, so only the round trip is left to measure. */
 const TRIVIAL_SCRIPT = 'return 1';
 
-/** An ioredis client and the SHA of the trivial script, loaded once before the app listens. */
-export class RedisFloorClient implements OnModuleDestroy {
-  constructor(
-    readonly redis: Redis,
-    readonly sha: string,
-  ) {}
+/** One EVALSHA of the trivial script, through whichever Redis client the scenario names. */
+export abstract class RedisFloorClient implements OnModuleDestroy {
+  abstract evalTrivialScript(): Promise<unknown>;
+  abstract onModuleDestroy(): void;
+}
 
-  static provider(redisUrl: string, connectionName: string): Provider {
-    return {
-      provide: RedisFloorClient,
-      useFactory: async () => {
-        // The settings `SessionModule` gives the client it creates (storeTimeout 1 s,
-        // autoPipelining off), so that the floor pays what the session guard's client pays.
-        const redis = new Redis(redisUrl, {
-          connectionName,
-          enableOfflineQueue: false,
-          commandTimeout: 1000,
-          connectTimeout: 2000,
-          maxRetriesPerRequest: 0,
-          retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
-          enableAutoPipelining: false,
-        });
-        await new Promise<void>((resolve, reject) => {
-          redis.once('ready', resolve);
-          redis.once('error', reject);
-        });
-        const sha = String(await redis.script('LOAD', TRIVIAL_SCRIPT));
-        return new RedisFloorClient(redis, sha);
-      },
-    };
+/**
+ * `redis-floor`: ioredis with the settings `SessionModule` gives the client it creates
+ * (storeTimeout 1 s, autoPipelining off), so that the floor pays what the session guard's
+ * client pays — except write coalescing: each command is written on its own.
+ * `redis-floor-coalesced` adds it: the commands of one event-loop turn leave in one socket write,
+ * as the session store's `WriteCoalescer` sends them (the socket corked until the check phase).
+ */
+class IoredisFloorClient extends RedisFloorClient {
+  private corked = false;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly sha: string,
+    private readonly coalesce: boolean,
+  ) {
+    super();
+  }
+
+  static async connect(
+    redisUrl: string,
+    connectionName: string,
+    coalesce: boolean,
+  ): Promise<IoredisFloorClient> {
+    const redis = new Redis(redisUrl, {
+      connectionName,
+      enableOfflineQueue: false,
+      commandTimeout: 1000,
+      connectTimeout: 2000,
+      maxRetriesPerRequest: 0,
+      retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+      enableAutoPipelining: false,
+    });
+    await new Promise<void>((resolve, reject) => {
+      redis.once('ready', resolve);
+      redis.once('error', reject);
+    });
+    const sha = String(await redis.script('LOAD', TRIVIAL_SCRIPT));
+    return new IoredisFloorClient(redis, sha, coalesce);
+  }
+
+  evalTrivialScript(): Promise<unknown> {
+    if (this.coalesce && !this.corked) {
+      this.corked = true;
+      this.redis.stream.cork();
+      setImmediate(() => {
+        this.corked = false;
+        this.redis.stream.uncork();
+      });
+    }
+    return this.redis.evalsha(this.sha, 0);
   }
 
   onModuleDestroy(): void {
     this.redis.disconnect();
   }
+}
+
+/**
+ * `redis-floor-node-redis`: the same round trip through node-redis 5 speaking RESP3, which
+ * writes the commands of one event-loop turn together by itself: compared with
+ * `redis-floor-coalesced`, is the other client cheaper per round trip?
+ */
+class NodeRedisFloorClient extends RedisFloorClient {
+  private constructor(
+    private readonly redis: ReturnType<typeof NodeRedisFloorClient.create>,
+    private readonly sha: string,
+  ) {
+    super();
+  }
+
+  private static create(redisUrl: string, connectionName: string) {
+    return createClient({
+      url: redisUrl,
+      name: connectionName,
+      RESP: 3,
+      disableOfflineQueue: true,
+      socket: {
+        connectTimeout: 2000,
+        reconnectStrategy: (attempt) => Math.min(attempt * 100, 1000),
+      },
+    });
+  }
+
+  static async connect(redisUrl: string, connectionName: string): Promise<NodeRedisFloorClient> {
+    const redis = NodeRedisFloorClient.create(redisUrl, connectionName);
+    await redis.connect();
+    return new NodeRedisFloorClient(redis, await redis.scriptLoad(TRIVIAL_SCRIPT));
+  }
+
+  evalTrivialScript(): Promise<unknown> {
+    return this.redis.evalSha(this.sha);
+  }
+
+  onModuleDestroy(): void {
+    this.redis.destroy();
+  }
+}
+
+/** The floor's client, connected and its script loaded before the app listens. */
+export function redisFloorClient(
+  scenario: 'redis-floor' | 'redis-floor-coalesced' | 'redis-floor-node-redis',
+  redisUrl: string,
+  connectionName: string,
+): Provider {
+  return {
+    provide: RedisFloorClient,
+    useFactory: () =>
+      scenario === 'redis-floor-node-redis'
+        ? NodeRedisFloorClient.connect(redisUrl, connectionName)
+        : IoredisFloorClient.connect(
+            redisUrl,
+            connectionName,
+            scenario === 'redis-floor-coalesced',
+          ),
+  };
 }
 
 /**
@@ -57,7 +144,7 @@ export class RedisFloorController {
   @Get('bench')
   @Roles(REQUIRED_ROLE)
   async bench(): Promise<{ ok: true }> {
-    await this.client.redis.evalsha(this.client.sha, 0);
+    await this.client.evalTrivialScript();
     return { ok: true };
   }
 }

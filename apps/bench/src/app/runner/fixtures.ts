@@ -89,6 +89,8 @@ export async function makeFixtures(redisUrl: string, users: number): Promise<Fix
       none: sessionTokens,
       'allow-all': sessionTokens,
       'redis-floor': sessionTokens,
+      'redis-floor-coalesced': sessionTokens,
+      'redis-floor-node-redis': sessionTokens,
       session: sessionTokens,
       'session-remote': sessionTokens,
       'session-remote-unbatched': sessionTokens,

@@ -1,6 +1,6 @@
 import { Scenario } from '../scenarios';
 import type { Measurement } from './report';
-import { median, round } from './stats';
+import { median, medianInterval, round } from './stats';
 
 /**
  * What a pair is compared on: requests/s in back-to-back saturated runs (`rps`, which also
@@ -28,20 +28,29 @@ export const HEAD_TO_HEAD_PAIRS: readonly HeadToHeadPair[] = [
   { a: 'session-cache', b: 'allow-all', figures: ['cpu'] },
   { a: 'session-metrics', b: 'session', figures: ['cpu'] },
   { a: 'session-remote', b: 'session-remote-unbatched', figures: ['rps', 'cpu'] },
+  // Would the other Redis client make the round trip cheaper? Both write a turn's commands together.
+  { a: 'redis-floor-node-redis', b: 'redis-floor-coalesced', figures: ['rps', 'cpu'] },
 ];
 
-/** One pair's back-to-back runs, reduced: medians over the rounds, and every round's figure. */
+/**
+ * One pair's back-to-back runs, reduced: medians over the rounds, every round's figure, and
+ * each median's 95 % confidence interval (`medianInterval`; absent with fewer than 6 rounds).
+ */
 export interface HeadToHead {
   a: Scenario;
   b: Scenario;
   rounds: number;
   /** a's requests/s over b's, saturated (`rps` pairs). */
   rpsRatio?: number;
+  rpsRatioInterval?: [number, number];
   rpsRatios?: number[];
   /** a's CPU µs per request minus b's in the same saturated runs (`rps` pairs). */
   cpuDiffSaturated?: number;
+  cpuDiffSaturatedInterval?: [number, number];
+  cpuDiffsSaturated?: number[];
   /** a's CPU µs per request minus b's at the fixed rate (`cpu` pairs). */
   cpuDiffFixed?: number;
+  cpuDiffFixedInterval?: [number, number];
   cpuDiffsFixed?: number[];
 }
 
@@ -75,13 +84,18 @@ export async function headToHead(
       ratios.push(a.rps / b.rps);
       differences.push(cpuPerRequest(a) - cpuPerRequest(b));
     }
+    const cpuDiffs = differences.map((difference) => round(difference, 1));
     if (figure === 'rps') {
-      result.rpsRatio = round(median(ratios), 3);
       result.rpsRatios = ratios.map((ratio) => round(ratio, 3));
-      result.cpuDiffSaturated = round(median(differences), 1);
+      result.rpsRatio = median(result.rpsRatios);
+      result.rpsRatioInterval = medianInterval(result.rpsRatios);
+      result.cpuDiffsSaturated = cpuDiffs;
+      result.cpuDiffSaturated = median(cpuDiffs);
+      result.cpuDiffSaturatedInterval = medianInterval(cpuDiffs);
     } else {
-      result.cpuDiffFixed = round(median(differences), 1);
-      result.cpuDiffsFixed = differences.map((difference) => round(difference, 1));
+      result.cpuDiffsFixed = cpuDiffs;
+      result.cpuDiffFixed = median(cpuDiffs);
+      result.cpuDiffFixedInterval = medianInterval(cpuDiffs);
     }
   }
   return result;

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { Adapter, Scenario } from '../scenarios';
@@ -9,6 +9,7 @@ import { KeyKind } from './memory';
 import { RoundTrips } from './round-trips';
 import { MemoryVariant, ScalePoint } from './scale';
 import { Staleness } from './staleness';
+import { median, medianInterval } from './stats';
 
 /** One measured run of one scenario. */
 export interface Measurement extends LoadResult {
@@ -148,21 +149,7 @@ export function printReport(report: BenchReport, log: (line: string) => void): v
       );
     }
   }
-  log(
-    `\n### head to head (${report.settings.headToHeadRounds} back-to-back rounds per pair, first run alternating)\n`,
-  );
-  log(
-    '| adapter | a | b | rps a/b (saturated) | CPU a-b us/req (saturated) | CPU a-b us/req (fixed rate) |',
-  );
-  log('|---|---|---|---:|---:|---:|');
-  for (const [adapter, pairs] of Object.entries(report.headToHead)) {
-    for (const pair of pairs) {
-      log(
-        `| ${adapter} | ${pair.a} | ${pair.b} | ${pair.rpsRatio ?? '-'} | ` +
-          `${signed(pair.cpuDiffSaturated ?? Number.NaN)} | ${signed(pair.cpuDiffFixed ?? Number.NaN)} |`,
-      );
-    }
-  }
+  printHeadToHead(report.headToHead, report.settings.headToHeadRounds, log);
   log('\n### scale (one session per user; validate = one call at a time, runner to Redis)\n');
   log(
     '| sessions | load s | validate p50 us | validate p99 us | bytes/session | used_memory/session | hash | index |',
@@ -204,20 +191,76 @@ export function printReport(report: BenchReport, log: (line: string) => void): v
   }
 }
 
+/** The head-to-head pairs as a table: each figure's median over the rounds and its interval. */
+export function printHeadToHead(
+  pairs: Partial<Record<Adapter, HeadToHead[]>>,
+  rounds: number,
+  log: (line: string) => void,
+): void {
+  log(
+    `\n### head to head (${rounds} back-to-back rounds per pair, first run alternating; median [95 % interval])\n`,
+  );
+  log(
+    '| adapter | a | b | rps a/b (saturated) | CPU a-b us/req (saturated) | CPU a-b us/req (fixed rate) |',
+  );
+  log('|---|---|---|---:|---:|---:|');
+  for (const [adapter, compared] of Object.entries(pairs)) {
+    for (const pair of compared ?? []) {
+      log(
+        `| ${adapter} | ${pair.a} | ${pair.b} | ${withInterval(pair.rpsRatios)} | ` +
+          `${withInterval(pair.cpuDiffsSaturated ?? optional(pair.cpuDiffSaturated), true)} | ` +
+          `${withInterval(pair.cpuDiffsFixed, true)} |`,
+      );
+    }
+  }
+}
+
 function signed(value: number): string {
   return Number.isNaN(value) ? '-' : `${value > 0 ? '+' : ''}${value}`;
+}
+
+/** A figure whose rounds a results file from before they were kept does not have. */
+function optional(value: number | undefined): number[] | undefined {
+  return value === undefined ? undefined : [value];
+}
+
+/** A head-to-head figure from its rounds: the median and, when there are enough, its interval. */
+function withInterval(rounds: number[] | undefined, sign = false): string {
+  if (!rounds?.length) {
+    return '-';
+  }
+  const show = (value: number) => (sign ? signed(value) : `${value}`);
+  const interval = medianInterval(rounds);
+  return interval
+    ? `${show(median(rounds))} [${show(interval[0])}, ${show(interval[1])}]`
+    : show(median(rounds));
 }
 
 /**
  * The issue's targets, as figures: met or missed, and by how much. Comparisons come from the
  * head-to-head pairs; the figure through each scenario's own `none` runs follows as a note.
+ * A head-to-head median is judged with its 95 % interval (`medianInterval`): met or missed when
+ * the whole interval is on one side of the target, unresolved when it straddles the target, so
+ * that a run too noisy to tell says so instead of reporting its median's side as a verdict.
  */
 export function goals(report: BenchReport): string[] {
   const lines: string[] = [];
-  const check = (label: string, value: number, target: number, atMost = false, note = '') => {
-    const met = atMost ? value <= target : value >= target;
+  const check = (label: string, rounds: number[], target: number, atMost = false, note = '') => {
+    const value = median(rounds);
+    const meets = (figure: number) => (atMost ? figure <= target : figure >= target);
+    const interval = rounds.length > 1 ? medianInterval(rounds) : undefined;
+    let verdict = meets(value) ? 'met' : 'MISSED';
+    let spread = '';
+    if (interval) {
+      spread = ` [${interval[0]}, ${interval[1]}]`;
+      if (meets(interval[0]) !== meets(interval[1])) {
+        verdict = `unresolved (median ${meets(value) ? 'meets' : 'misses'})`;
+      }
+    } else if (rounds.length > 1) {
+      spread = ` (${rounds.length} rounds: too few for an interval)`;
+    }
     lines.push(
-      `${met ? 'met' : 'MISSED'}: ${label} = ${value} (target ${atMost ? '<=' : '>='} ${target})${note}`,
+      `${verdict}: ${label} = ${value}${spread} (target ${atMost ? '<=' : '>='} ${target})${note}`,
     );
   };
   for (const [adapter, s] of Object.entries(report.adapters)) {
@@ -230,7 +273,7 @@ export function goals(report: BenchReport): string[] {
     const cpu = (a: Scenario, b: Scenario, target: number, label: string) =>
       check(
         `${adapter} ${label}, us per request (fixed rate, head to head)`,
-        pair(a, b)?.cpuDiffFixed ?? Number.NaN,
+        pair(a, b)?.cpuDiffsFixed ?? [],
         target,
         true,
         `; through none: ${difference(a, b)}`,
@@ -241,7 +284,7 @@ export function goals(report: BenchReport): string[] {
       const h2h = pair('session', b);
       check(
         `${adapter} session / ${b} requests/s (saturated, head to head)`,
-        h2h?.rpsRatio ?? Number.NaN,
+        h2h?.rpsRatios ?? [],
         target,
         false,
         `; through none: ${Math.round((session.ratioToNone / other.ratioToNone) * 100) / 100}` +
@@ -266,7 +309,7 @@ export function goals(report: BenchReport): string[] {
     throughput('express-session', 1.5);
     check(
       `${adapter} session Redis commands sent/request (MONITOR)`,
-      session.redisRoundTripsPerRequest,
+      [session.redisRoundTripsPerRequest],
       1.05,
       true,
       `; INFO commandstats: ${session.redisCommandsPerRequest} sent, ` +
@@ -275,7 +318,7 @@ export function goals(report: BenchReport): string[] {
   }
   check(
     'Redis bytes per session (index and user keys included)',
-    report.memory.bytesPerSession,
+    [report.memory.bytesPerSession],
     400,
     true,
   );
@@ -295,4 +338,17 @@ export async function writeReport(report: BenchReport): Promise<string[]> {
   await writeFile(svg, chart);
   await writeFile(latest, chart);
   return [json, svg, latest];
+}
+
+/**
+ * `node dist/apps/bench/main.js report <results.json>`: prints a saved run's tables and goals
+ * again with this version's report (its intervals, say), without measuring anything.
+ */
+export async function printSavedReport(): Promise<void> {
+  const path = process.argv[3];
+  if (!path) {
+    throw new Error('Usage: main.js report <bench/results/<timestamp>.json>');
+  }
+  const report = JSON.parse(await readFile(path, 'utf8')) as BenchReport;
+  printReport(report, (line) => process.stdout.write(`${line}\n`));
 }

@@ -3,32 +3,24 @@ import { cpus, release, totalmem } from 'node:os';
 import { Redis } from 'ioredis';
 
 import { BENCH_LOCAL_CACHE } from '../bench/bench.module';
-import {
-  ADAPTERS,
-  Adapter,
-  EXPRESS_SESSION_KEY_PREFIX,
-  ProcessUsage,
-  Scenario,
-  SESSION_KEY_PREFIX,
-  ServerSettings,
-  scenariosFor,
-} from '../scenarios';
+import { ADAPTERS, Adapter, Scenario, scenariosFor } from '../scenarios';
 import { ChildServer } from './child-server';
-import { freePort } from './free-port';
+import { REALISTIC_DEVICE, REALISTIC_USER_AGENT } from './fixtures';
 import { HEAD_TO_HEAD_PAIRS, headToHead, HeadToHead } from './head-to-head';
-import { Fixtures, makeFixtures, REALISTIC_DEVICE, REALISTIC_USER_AGENT } from './fixtures';
-import { load, loadAtRate, LoadResult } from './load';
-import { commandCounts, commandDelta, deleteByPrefix } from './redis-stats';
 import { countRoundTrips, RoundTrips } from './round-trips';
 import { BenchReport, Measurement, printReport, ScenarioReport, writeReport } from './report';
 import { measureScale } from './scale';
-import { runnerSettings, RunnerSettings } from './settings';
+import {
+  fixedRateFor,
+  measureRun,
+  MeasureOptions,
+  serverKey,
+  stopServers,
+  withBench,
+} from './servers';
+import { runnerSettings } from './settings';
 import { measureStaleness, Staleness } from './staleness';
 import { median, round } from './stats';
-
-const USERS = 100;
-/** Paced load kept up after a measured window, so that no connection closes inside it. */
-const WINDOW_TAIL_SECONDS = 0.25;
 
 /** `npm run bench`: every scenario on both adapters, interleaved rounds, medians. */
 export async function runBenchmark(): Promise<void> {
@@ -37,98 +29,14 @@ export async function runBenchmark(): Promise<void> {
   log(
     `Cloakroom benchmark (${settings.quick ? 'quick' : 'full'} run): ${settings.rounds} rounds of ${settings.roundSeconds} s, ${settings.connections} connections`,
   );
-  const redis = new Redis(settings.redisUrl);
-  await cleanUp(redis);
-  const fixtures = await makeFixtures(settings.redisUrl, USERS);
-  const servers = new Map<string, ChildServer>();
-  let rpc: ChildServer | undefined;
-  try {
-    const rpcPort = await freePort();
-    rpc = await ChildServer.start(
-      'rpc',
-      serverSettings(settings, fixtures, rpcPort, 'express', 'none', 0),
-    );
-    const planned: Array<[Adapter, Scenario]> = ADAPTERS.flatMap((adapter) =>
-      scenariosFor(adapter).map((scenario): [Adapter, Scenario] => [adapter, scenario]),
-    );
-    // Two at a time: twenty Nest apps booting at once on two cores take longer than one by one.
-    const starter = async () => {
-      for (let next = planned.shift(); next; next = planned.shift()) {
-        const [adapter, scenario] = next;
-        const server = await ChildServer.start(
-          'server',
-          serverSettings(settings, fixtures, rpcPort, adapter, scenario, await freePort()),
-        );
-        servers.set(key(adapter, scenario), server);
-      }
-    };
-    await Promise.all([starter(), starter()]);
-    log(`${servers.size} servers up; warming up`);
-    for (const server of servers.values()) {
-      const { adapter, scenario } = server.settings;
-      const warm = await load({
-        url: server.url,
-        connections: settings.connections,
-        seconds: settings.warmupSeconds,
-        headers: fixtures.headers[scenario],
-      });
-      if (warm.non2xx || warm.errors || !warm.requests) {
-        throw new Error(
-          `${adapter}/${scenario} answered ${warm.non2xx} non-2xx and ${warm.errors} errors out of ${warm.requests} during warm-up`,
-        );
-      }
-    }
-
-    const measure = async (
-      server: ChildServer,
-      options: {
-        seconds: number;
-        /** A paced run at this rate, its CPU read at the edges of a window (`loadAtRate`). */
-        fixed?: { rate: number; warmSeconds: number };
-        headers?: Array<Record<string, string>>;
-      },
-    ) => {
-      const { scenario } = server.settings;
-      const remote = scenario.startsWith('session-remote') ? rpc : undefined;
-      const none = { micros: 0, wakeups: 0 };
-      const readCpu = () => Promise.all([server.usage(), remote?.usage() ?? none]);
-      const headers = options.headers ?? fixtures.headers[scenario];
-      const cpu: Array<[ProcessUsage, ProcessUsage]> = [];
-      const commandsBefore = await commandCounts(redis);
-      let result: LoadResult;
-      if (options.fixed) {
-        const paced = await loadAtRate({
-          url: server.url,
-          connections: settings.connections,
-          rate: options.fixed.rate,
-          headers,
-          window: {
-            after: options.fixed.warmSeconds,
-            seconds: options.seconds,
-            onEdge: async () => void cpu.push(await readCpu()),
-          },
-          tailSeconds: WINDOW_TAIL_SECONDS,
-        });
-        const requests = paced.windowRequests ?? 0;
-        result = { ...paced, requests, rps: requests / options.seconds };
-      } else {
-        cpu.push(await readCpu());
-        result = await load({
-          url: server.url,
-          connections: settings.connections,
-          seconds: options.seconds,
-          headers,
-        });
-        cpu.push(await readCpu());
-      }
-      const commandsAfter = await commandCounts(redis);
-      const [[before, rpcBefore], [after, rpcAfter]] = cpu;
-      return measurement(result, commandDelta(commandsBefore, commandsAfter), {
-        cpuMicros: after.micros - before.micros,
-        rpcCpuMicros: rpcAfter.micros - rpcBefore.micros,
-        wakeups: after.wakeups - before.wakeups,
-      });
-    };
+  const planned = ADAPTERS.flatMap((adapter) =>
+    scenariosFor(adapter).map((scenario): [Adapter, Scenario] => [adapter, scenario]),
+  );
+  await withBench(settings, planned, async (bench) => {
+    const { servers, redis, fixtures } = bench;
+    log(`${servers.size} servers up and warmed up`);
+    const measure = (server: ChildServer, options: MeasureOptions) =>
+      measureRun(bench, server, options);
 
     // Each scenario run comes right after a run of `none` on the same adapter, and its ratio
     // (or CPU difference) to `none` is taken within that pair: the shared machine's load drifts
@@ -149,17 +57,17 @@ export async function runBenchmark(): Promise<void> {
         const rotated = [...others.slice(shift), ...others.slice(0, shift)];
         for (const server of round % 2 ? rotated.reverse() : rotated) {
           const { adapter, scenario } = server.settings;
-          const none = servers.get(key(adapter, 'none')) as ChildServer;
+          const none = servers.get(serverKey(adapter, 'none')) as ChildServer;
           const fixed = fixedOf(adapter);
           const reference = await measure(none, { seconds, fixed });
-          record(runs, key(adapter, 'none'), reference);
-          record(pairedNone, key(adapter, scenario), reference);
-          record(runs, key(adapter, scenario), await measure(server, { seconds, fixed }));
+          record(runs, serverKey(adapter, 'none'), reference);
+          record(pairedNone, serverKey(adapter, scenario), reference);
+          record(runs, serverKey(adapter, scenario), await measure(server, { seconds, fixed }));
         }
         log(`${pass} round ${round + 1}/${rounds} done`);
       }
       for (const adapter of ADAPTERS) {
-        pairedNone.set(key(adapter, 'none'), runs.get(key(adapter, 'none')) ?? []);
+        pairedNone.set(serverKey(adapter, 'none'), runs.get(serverKey(adapter, 'none')) ?? []);
       }
       return { runs, pairedNone };
     };
@@ -176,7 +84,7 @@ export async function runBenchmark(): Promise<void> {
       const { adapter, scenario } = server.settings;
       if (usesRedis(scenario)) {
         trips.set(
-          key(adapter, scenario),
+          serverKey(adapter, scenario),
           await countRoundTrips(settings.redisUrl, server.url, fixtures.headers[scenario]),
         );
       }
@@ -190,10 +98,10 @@ export async function runBenchmark(): Promise<void> {
       ADAPTERS.map((adapter) => {
         const slowest = Math.min(
           ...scenariosFor(adapter).map((scenario) =>
-            median((saturated.runs.get(key(adapter, scenario)) ?? []).map((run) => run.rps)),
+            median((saturated.runs.get(serverKey(adapter, scenario)) ?? []).map((run) => run.rps)),
           ),
         );
-        return [adapter, Math.max(50, Math.floor((slowest * settings.fixedRateShare) / 50) * 50)];
+        return [adapter, fixedRateFor(slowest, settings)];
       }),
     ) as Record<Adapter, number>;
     log(
@@ -212,8 +120,8 @@ export async function runBenchmark(): Promise<void> {
       headToHeads[adapter] = [];
       const fixedRate = { rate: fixedRates[adapter], warmSeconds: settings.fixedRateWarmSeconds };
       for (const pair of HEAD_TO_HEAD_PAIRS) {
-        const a = servers.get(key(adapter, pair.a));
-        const b = servers.get(key(adapter, pair.b));
+        const a = servers.get(serverKey(adapter, pair.a));
+        const b = servers.get(serverKey(adapter, pair.b));
         if (!a || !b) continue;
         const compared = await headToHead(
           pair,
@@ -229,7 +137,7 @@ export async function runBenchmark(): Promise<void> {
       log(`head-to-head pairs on ${adapter} done`);
     }
 
-    const session = servers.get(key('express', 'session')) as ChildServer;
+    const session = servers.get(serverKey('express', 'session')) as ChildServer;
     const malformed = await measure(session, { seconds: 1, headers: fixtures.malformed });
     // INFO commandstats counts every client of the Redis; MONITOR only the server's own.
     const malformedTrips = await countRoundTrips(
@@ -244,7 +152,7 @@ export async function runBenchmark(): Promise<void> {
 
     const staleness = new Map<Adapter, Staleness>();
     for (const adapter of ADAPTERS) {
-      const cache = servers.get(key(adapter, 'session-cache')) as ChildServer;
+      const cache = servers.get(serverKey(adapter, 'session-cache')) as ChildServer;
       const measured = await measureStaleness(
         fixtures.sessions,
         cache.url,
@@ -256,10 +164,7 @@ export async function runBenchmark(): Promise<void> {
       );
     }
 
-    await Promise.all([...servers.values()].map((server) => server.stop()));
-    servers.clear();
-    await rpc.stop();
-    rpc = undefined;
+    await stopServers(bench);
 
     log('scale:');
     const scale = await measureScale(
@@ -293,7 +198,7 @@ export async function runBenchmark(): Promise<void> {
           withFloor(
             Object.fromEntries(
               scenariosFor(adapter).map((scenario) => {
-                const name = key(adapter, scenario);
+                const name = serverKey(adapter, scenario);
                 const report = summarise(
                   {
                     runs: saturated.runs.get(name) ?? [],
@@ -311,10 +216,10 @@ export async function runBenchmark(): Promise<void> {
       ) as Record<Adapter, Record<Scenario, ScenarioReport>>,
       headToHead: headToHeads,
       hotPath: {
-        evalshaPerRequest: evalshaPerRequest(trips.get(key('express', 'session'))),
-        evalshaPerRequestFastify: evalshaPerRequest(trips.get(key('fastify', 'session'))),
+        evalshaPerRequest: evalshaPerRequest(trips.get(serverKey('express', 'session'))),
+        evalshaPerRequestFastify: evalshaPerRequest(trips.get(serverKey('fastify', 'session'))),
         evalshaPerRequestCommandstats: perRequest(
-          saturated.runs.get(key('express', 'session')) ?? [],
+          saturated.runs.get(serverKey('express', 'session')) ?? [],
           'evalsha',
         ),
         malformedRequests: malformed.requests,
@@ -343,44 +248,7 @@ export async function runBenchmark(): Promise<void> {
     printReport(report, log);
     const files = await writeReport(report);
     log(`\nwritten to ${files.join(', ')}`);
-  } finally {
-    await Promise.all([...servers.values()].map((server) => server.stop()));
-    await rpc?.stop();
-    await fixtures.close();
-    await cleanUp(redis);
-    redis.disconnect();
-  }
-}
-
-function key(adapter: Adapter, scenario: Scenario): string {
-  return `${adapter}/${scenario}`;
-}
-
-function serverSettings(
-  settings: RunnerSettings,
-  fixtures: Fixtures,
-  rpcPort: number,
-  adapter: Adapter,
-  scenario: Scenario,
-  port: number,
-): ServerSettings {
-  return {
-    adapter,
-    scenario,
-    port,
-    redisUrl: settings.redisUrl,
-    rpcPort,
-    keys: fixtures.keys,
-  };
-}
-
-function measurement(
-  result: LoadResult,
-  commands: Record<string, number>,
-  usage: Pick<Measurement, 'cpuMicros' | 'rpcCpuMicros' | 'wakeups'>,
-): Measurement {
-  const redisCommands = Object.values(commands).reduce((sum, calls) => sum + calls, 0);
-  return { ...result, commands, redisCommands, ...usage };
+  });
 }
 
 /** A pass's runs per scenario, and the `none` run made just before each of them. */
@@ -478,7 +346,9 @@ function evalshaPerRequest(trips?: RoundTrips): number {
 
 function usesRedis(scenario: Scenario): boolean {
   return (
-    scenario.startsWith('session') || scenario === 'express-session' || scenario === 'redis-floor'
+    scenario.startsWith('session') ||
+    scenario === 'express-session' ||
+    scenario.startsWith('redis-floor')
   );
 }
 
@@ -498,9 +368,4 @@ async function machine(redis: Redis): Promise<BenchReport['machine']> {
     os: `${process.platform} ${release()}`,
     redis: version,
   };
-}
-
-async function cleanUp(redis: Redis): Promise<void> {
-  await deleteByPrefix(redis, SESSION_KEY_PREFIX);
-  await deleteByPrefix(redis, EXPRESS_SESSION_KEY_PREFIX);
 }

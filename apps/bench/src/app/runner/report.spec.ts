@@ -1,0 +1,63 @@
+import type { HeadToHead } from './head-to-head';
+import { BenchReport, goals } from './report';
+
+/** A results file with what the goals read: the session scenario, one rival, one pair. */
+function reportWith(pair: Partial<HeadToHead>): BenchReport {
+  const scenario = {
+    ratioToNone: 0.5,
+    cpuAddedOverNone: 50,
+    redisRoundTripsPerRequest: 1,
+    redisCommandsPerRequest: 1,
+    redisCommandsExecutedPerRequest: 4,
+  };
+  return {
+    adapters: { fastify: { session: scenario, 'jwt-hs256': scenario } },
+    headToHead: { fastify: [{ a: 'session', b: 'jwt-hs256', rounds: 6, ...pair }] },
+    memory: { bytesPerSession: 384 },
+  } as unknown as BenchReport;
+}
+
+function lineOf(report: BenchReport, label: string): string {
+  const line = goals(report).find((candidate) => candidate.includes(label));
+  if (!line) {
+    throw new Error(`no goal line names ${label}`);
+  }
+  return line;
+}
+
+const RPS = 'session / jwt-hs256 requests/s';
+const CPU = 'session CPU minus fast-jwt HS256 CPU';
+
+describe('goals', () => {
+  it('says met only when the whole interval of the median meets the target', () => {
+    const report = reportWith({ rpsRatios: [1.25, 1.3, 1.21, 1.4, 1.33, 1.28] });
+    expect(lineOf(report, RPS)).toMatch(/^met: .* = 1\.28 \[1\.21, 1\.4\] \(target >= 1\.2\)/);
+  });
+
+  it('says missed only when the whole interval misses it', () => {
+    const report = reportWith({ cpuDiffsFixed: [12, 30, 8, 25, 40, 18] });
+    expect(lineOf(report, CPU)).toMatch(/^MISSED: .* = 18 \[8, 40\] \(target <= 0\)/);
+  });
+
+  it('calls a median whose interval straddles the target unresolved, and says which side it is on', () => {
+    const meets = reportWith({ cpuDiffsFixed: [-40, -12, -3, 5, -20, 60] });
+    expect(lineOf(meets, CPU)).toMatch(/^unresolved \(median meets\): .* = -12 \[-40, 60\]/);
+    const misses = reportWith({ rpsRatios: [1.1, 1.3, 1.15, 1.05, 1.25, 1.12] });
+    expect(lineOf(misses, RPS)).toMatch(
+      /^unresolved \(median misses\): .* = 1\.12 \[1\.05, 1\.3\]/,
+    );
+  });
+
+  it('judges fewer than 6 rounds by their median and says there were too few for an interval', () => {
+    const report = reportWith({ rpsRatios: [1.1, 1.3, 1.25, 1.22, 1.5] });
+    expect(lineOf(report, RPS)).toMatch(
+      /^met: .* = 1\.25 \(5 rounds: too few for an interval\) \(target >= 1\.2\)/,
+    );
+  });
+
+  it('judges a single figure as it stands', () => {
+    expect(lineOf(reportWith({}), 'Redis bytes per session')).toMatch(
+      /^met: .* = 384 \(target <= 400\)$/,
+    );
+  });
+});
