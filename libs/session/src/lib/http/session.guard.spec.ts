@@ -587,4 +587,66 @@ describe('SessionGuard', () => {
       expect(seen).toEqual([token]);
     });
   });
+
+  describe('with metrics', () => {
+    /** A guard and store through the module, counting into a recorder. */
+    async function measured(localCache?: { ttl: number }) {
+      const outcomes: string[] = [];
+      const storeCalls: string[] = [];
+      const metrics: SessionMetrics = {
+        guardOutcome: (outcome, context) => void outcomes.push(`${outcome} ${context}`),
+        storeCall: (operation, seconds, failed) => {
+          expect(seconds).toBeGreaterThanOrEqual(0);
+          storeCalls.push(failed ? `${operation} failed` : operation);
+        },
+        cacheLookup: () => undefined,
+        cacheInvalidation: () => undefined,
+      };
+      const backing = new InMemorySessionStore();
+      const moduleRef = await Test.createTestingModule({
+        imports: [SessionModule.forRoot({ store: backing, metrics, localCache })],
+      }).compile();
+      moduleRef.useLogger(false);
+      const issued = await moduleRef
+        .get(SessionService)
+        .create({ id: '1', username: 'alice', roles: ['customer'] });
+      storeCalls.length = 0;
+      return { guard: moduleRef.get(SessionGuard), backing, outcomes, storeCalls, issued };
+    }
+
+    it('counts every HTTP outcome once, and each store call with whether it failed', async () => {
+      const { guard, backing, outcomes, storeCalls, issued } = await measured();
+      const headers = bearer(issued.token);
+      await expect(guard.canActivate(httpContext('inherited', headers).context)).resolves.toBe(
+        true,
+      );
+      await expect(guard.canActivate(httpContext('inherited', {}).context)).rejects.toMatchObject({
+        status: 401,
+      });
+      await expect(
+        guard.canActivate(httpContext('overridden', headers).context),
+      ).rejects.toMatchObject({ status: 403 });
+      backing.failing = true;
+      await expect(
+        guard.canActivate(httpContext('inherited', headers).context),
+      ).rejects.toBeInstanceOf(SessionStoreUnavailableError);
+      expect(outcomes).toEqual(['ok http', '401 http', '403 http', '503 http']);
+      expect(storeCalls).toEqual(['validate', 'validate', 'validate failed']);
+    });
+
+    it('counts cache hits, passed and refused, without a store call or a promise', async () => {
+      const { guard, backing, outcomes, storeCalls, issued } = await measured({ ttl: 60 });
+      const headers = bearer(issued.token);
+      await expect(guard.canActivate(httpContext('inherited', headers).context)).resolves.toBe(
+        true,
+      );
+      backing.failing = true; // a hit never asks the store
+      expect(guard.canActivate(httpContext('inherited', headers).context)).toBe(true);
+      expect(() => guard.canActivate(httpContext('overridden', headers).context)).toThrow(
+        expect.objectContaining({ status: 403 }),
+      );
+      expect(outcomes).toEqual(['ok http', 'ok http', '403 http']);
+      expect(storeCalls).toEqual(['validate']);
+    });
+  });
 });

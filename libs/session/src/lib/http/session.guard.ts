@@ -115,17 +115,46 @@ export class SessionGuard implements CanActivate {
     if (this.shouldSkip(context, rule)) {
       return true;
     }
-    if (this.metrics) {
-      return this.activateMeasured(context, rule);
-    }
     if (context.getType<string>() !== 'http') {
-      return this.activate(context, rule);
+      return this.metrics ? this.activateMeasured(context, rule) : this.activate(context, rule);
     }
     // The HTTP hot path: a cache hit without a promise, else the request's own promise
-    // without two async frames around it.
+    // without two async frames around it; counted, when metrics are on, without one either.
     const request = context.switchToHttp().getRequest<GuardedRequest>();
+    if (this.metrics) {
+      return this.activateHttpMeasured(request, rule, this.metrics);
+    }
     return this.activateCached(request, rule) ?? this.activateRequest(request, rule);
   }
+
+  private activateHttpMeasured(
+    request: GuardedRequest,
+    rule: RouteRule,
+    metrics: SessionMetrics,
+  ): true | Promise<boolean> {
+    let cached: true | undefined;
+    try {
+      cached = this.activateCached(request, rule);
+    } catch (error) {
+      return this.countHttpRefusal(error);
+    }
+    if (cached) {
+      metrics.guardOutcome('ok', 'http');
+      return true;
+    }
+    return this.activateRequest(request, rule).then(this.countHttpPass, this.countHttpRefusal);
+  }
+
+  // Made once, not per request: the measured HTTP path's outcome handlers.
+  private readonly countHttpPass = (allowed: boolean): boolean => {
+    this.metrics?.guardOutcome(allowed ? 'ok' : '401', 'http');
+    return allowed;
+  };
+
+  private readonly countHttpRefusal = (error: unknown): never => {
+    this.metrics?.guardOutcome(outcomeOf(error), 'http');
+    throw error;
+  };
 
   private async activateMeasured(context: ExecutionContext, rule: RouteRule): Promise<boolean> {
     const type = context.getType<string>();
