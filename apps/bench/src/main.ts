@@ -1,17 +1,19 @@
 import { printSavedReport } from './app/runner/report';
 import { runBenchmark } from './app/runner/run-benchmark';
+import { runMicro } from './app/runner/run-micro';
 import { runPair } from './app/runner/run-pair';
 import { startBenchServer } from './app/server/bench-server';
 import { startRpcServer } from './app/server/rpc-server';
 
 // One bundle, several roles: the runner (no argument) forks itself as the servers it measures
-// (`server`, `rpc`); `pair <a> <b>` compares two scenarios only; `report <file>` prints a saved
-// run's results again.
+// (`server`, `rpc`); `pair <a> <b>` compares two scenarios only; `micro` measures the guards in
+// process, without HTTP; `report <file>` prints a saved run's results again.
 const roles: Record<string, () => Promise<void>> = {
   server: startBenchServer,
   rpc: startRpcServer,
   runner: runBenchmark,
   pair: runPair,
+  micro: runMicro,
   report: printSavedReport,
 };
 /** Roles that serve until the runner stops them; the others exit when done. */

@@ -214,7 +214,7 @@ export function fixedRateFor(slowestRps: number, settings: RunnerSettings): numb
 }
 
 /** Deletes the sessions the servers validate (and express-session's), before and after a run. */
-async function deleteBenchData(redis: Redis): Promise<void> {
+export async function deleteBenchData(redis: Redis): Promise<void> {
   await deleteByPrefix(redis, SESSION_KEY_PREFIX);
   await deleteByPrefix(redis, EXPRESS_SESSION_KEY_PREFIX);
 }

@@ -1,0 +1,207 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { CanActivate, INestApplicationContext } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host';
+import { Redis } from 'ioredis';
+
+import { PrometheusSessionMetrics } from '@cloakroom/service-sessions';
+import {
+  SessionGuard,
+  SessionModule,
+  SessionModuleOptions,
+  SessionService,
+} from '@cloakroom/session';
+
+import { BENCH_LOCAL_CACHE, sessionOptions } from '../bench/bench.module';
+import { BenchController } from '../bench/bench.controller';
+import { AllowAllGuard } from '../guards/allow-all.guard';
+import { FastJwtGuard } from '../guards/fast-jwt.guard';
+import { makeFixtures } from './fixtures';
+import { MicroSamples, MicroSummary, microOrder, summarizeMicro } from './micro';
+import { deleteBenchData } from './servers';
+import { runnerSettings } from './settings';
+
+/** The guards measured in process, each as its HTTP scenario configures it. */
+const MICRO_VARIANTS = [
+  'allow-all',
+  'jwt-hs256',
+  'session',
+  'session-metrics',
+  'session-cache',
+  'session-cache-metrics',
+] as const;
+type MicroVariant = (typeof MICRO_VARIANTS)[number];
+
+/** What the report compares, `a` minus `b`: the issue's questions, without HTTP around them. */
+const MICRO_PAIRS: ReadonlyArray<readonly [MicroVariant, MicroVariant]> = [
+  ['session', 'jwt-hs256'],
+  ['session', 'allow-all'],
+  ['jwt-hs256', 'allow-all'],
+  ['session-metrics', 'session'],
+  ['session-cache', 'allow-all'],
+  ['session-cache-metrics', 'session-cache'],
+];
+
+/** Guard calls in flight at once, as the HTTP runs keep connections busy. */
+const IN_FLIGHT = 50;
+
+/** What `micro` writes to `bench/results/micro-<timestamp>.json`. */
+export interface MicroReport extends MicroSummary {
+  rounds: number;
+  callsPerRound: number;
+  inFlight: number;
+}
+
+interface Measured {
+  guard: CanActivate;
+  headers: Array<Record<string, string>>;
+  close(): Promise<void>;
+}
+
+/**
+ * `node dist/apps/bench/main.js micro`: each guard's own CPU time per call, in this process,
+ * with no HTTP server around it — `canActivate` on the benchmark route's execution context,
+ * 50 calls in flight, against the local Redis. Rounds of 20,000 calls per guard (5,000 with
+ * `BENCH_QUICK=1`; `BENCH_ROUNDS`; `BENCH_GUARDS=a,b` for some of them), in an order rotated each round; comparisons are medians of round-by-round
+ * differences with 95 % intervals. Everything here runs hot: what a request pays cold, and what
+ * the server and its wake-ups cost, only the HTTP runs show.
+ */
+export async function runMicro(): Promise<void> {
+  const settings = runnerSettings();
+  const rounds = Number(process.env['BENCH_ROUNDS'] ?? 20);
+  const calls = settings.quick ? 5_000 : 20_000;
+  const log = (line: string) => process.stdout.write(`${line}\n`);
+  const redis = new Redis(settings.redisUrl);
+  await deleteBenchData(redis);
+  const fixtures = await makeFixtures(settings.redisUrl, 100);
+  const measured = new Map<MicroVariant, Measured>();
+  const only = process.env['BENCH_GUARDS']?.split(',');
+  const variants = MICRO_VARIANTS.filter((variant) => !only || only.includes(variant));
+  try {
+    for (const variant of variants) {
+      measured.set(variant, await setUp(variant, settings.redisUrl, fixtures));
+    }
+    log(
+      `Cloakroom micro benchmark: ${variants.length} guards in process, ${rounds} rounds of ${calls} calls, ${IN_FLIGHT} in flight`,
+    );
+    for (const variant of variants) {
+      await cpuPerCall(measured.get(variant) as Measured, calls); // warm-up
+    }
+    const samples: MicroSamples = {};
+    for (let index = 0; index < rounds; index++) {
+      for (const variant of microOrder(variants, index)) {
+        const micros = await cpuPerCall(measured.get(variant) as Measured, calls);
+        (samples[variant] ??= []).push(micros);
+      }
+    }
+    const report: MicroReport = {
+      rounds,
+      callsPerRound: calls,
+      inFlight: IN_FLIGHT,
+      ...summarizeMicro(samples, MICRO_PAIRS),
+    };
+    printMicro(report, log);
+    const dir = join(process.cwd(), 'bench', 'results');
+    await mkdir(dir, { recursive: true });
+    const file = join(dir, `micro-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+    await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
+    log(`\nwritten to ${file}`);
+  } finally {
+    for (const { close } of measured.values()) await close();
+    await fixtures.close();
+    await deleteBenchData(redis);
+    redis.disconnect();
+  }
+}
+
+async function setUp(
+  variant: MicroVariant,
+  redisUrl: string,
+  fixtures: Awaited<ReturnType<typeof makeFixtures>>,
+): Promise<Measured> {
+  if (variant === 'allow-all') {
+    return { guard: new AllowAllGuard(), headers: fixtures.headers['allow-all'], close: noop };
+  }
+  if (variant === 'jwt-hs256') {
+    return {
+      guard: new FastJwtGuard(fixtures.keys.hsSecret),
+      headers: fixtures.headers['jwt-hs256'],
+      close: noop,
+    };
+  }
+  const options: SessionModuleOptions = { ...sessionOptions(redisUrl) };
+  if (variant.includes('metrics')) options.metrics = new PrometheusSessionMetrics();
+  if (variant.includes('cache')) options.localCache = BENCH_LOCAL_CACHE;
+  const context = await NestFactory.createApplicationContext(SessionModule.forRoot(options), {
+    logger: ['error'],
+  });
+  await context.init();
+  const headers = fixtures.headers.session;
+  if (options.localCache) {
+    await untilCached(context, headers);
+  }
+  return { guard: context.get(SessionGuard), headers, close: () => context.close() };
+}
+
+/**
+ * Waits for the local cache to serve: it starts paused until its event feed is up, and a
+ * variant that never hit would measure the store instead.
+ */
+async function untilCached(
+  context: INestApplicationContext,
+  headers: Array<Record<string, string>>,
+): Promise<void> {
+  const sessions = context.get(SessionService);
+  const token = headers[0]['authorization'].slice('Bearer '.length);
+  for (let attempt = 0; attempt < 250; attempt++) {
+    await sessions.validate(token);
+    if (sessions.cached(token)) {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error('The local cache never served a session');
+}
+
+/** CPU time (user + system) this process spent per guard call over `calls` calls. */
+async function cpuPerCall({ guard, headers }: Measured, calls: number): Promise<number> {
+  let next = 0;
+  let refused = 0;
+  const worker = async () => {
+    while (next < calls) {
+      const request = { method: 'GET', headers: headers[next++ % headers.length] };
+      const context = new ExecutionContextHost(
+        [request, {}, noop],
+        BenchController,
+        BenchController.prototype.bench,
+      );
+      context.setType('http');
+      if (!(await guard.canActivate(context))) refused++;
+    }
+  };
+  const start = process.cpuUsage();
+  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+  const used = process.cpuUsage(start);
+  if (refused > 0) {
+    throw new Error(`${refused} of ${calls} guard calls refused: nothing valid was measured`);
+  }
+  return (used.user + used.system) / calls;
+}
+
+function printMicro(report: MicroReport, log: (line: string) => void): void {
+  log('\n| guard | CPU µs/call (median) |\n|---|---:|');
+  for (const [name, { micros }] of Object.entries(report.variants)) {
+    log(`| ${name} | ${micros.toFixed(2)} |`);
+  }
+  log('\n| a | b | a − b µs/call (median of paired rounds) | 95 % interval |\n|---|---|---:|---|');
+  for (const { a, b, diff, interval } of report.comparisons) {
+    const shown = interval ? `[${interval[0].toFixed(2)}, ${interval[1].toFixed(2)}]` : '–';
+    log(`| ${a} | ${b} | ${diff >= 0 ? '+' : ''}${diff.toFixed(2)} | ${shown} |`);
+  }
+}
+
+async function noop(): Promise<void> {
+  // nothing to close
+}
