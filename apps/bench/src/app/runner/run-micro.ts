@@ -21,7 +21,7 @@ import { FastJwtGuard } from '../guards/fast-jwt.guard';
 import { makeFixtures } from './fixtures';
 import { MicroSamples, MicroSummary, microOrder, summarizeMicro } from './micro';
 import { deleteBenchData } from './servers';
-import { runnerSettings } from './settings';
+import { positiveInteger, runnerSettings } from './settings';
 
 /** The guards measured in process, each as its HTTP scenario configures it. */
 const MICRO_VARIANTS = [
@@ -70,15 +70,14 @@ interface Measured {
  */
 export async function runMicro(): Promise<void> {
   const settings = runnerSettings();
-  const rounds = Number(process.env['BENCH_ROUNDS'] ?? 20);
+  const rounds = positiveInteger('BENCH_ROUNDS', 20);
   const calls = settings.quick ? 5_000 : 20_000;
+  const variants = microVariants(process.env['BENCH_GUARDS']);
   const log = (line: string) => process.stdout.write(`${line}\n`);
   const redis = new Redis(settings.redisUrl);
   await deleteBenchData(redis);
   const fixtures = await makeFixtures(settings.redisUrl, 100);
   const measured = new Map<MicroVariant, Measured>();
-  const only = process.env['BENCH_GUARDS']?.split(',');
-  const variants = MICRO_VARIANTS.filter((variant) => !only || only.includes(variant));
   try {
     for (const variant of variants) {
       measured.set(variant, await setUp(variant, settings.redisUrl, fixtures));
@@ -114,6 +113,21 @@ export async function runMicro(): Promise<void> {
     await deleteBenchData(redis);
     redis.disconnect();
   }
+}
+
+/** The guards `BENCH_GUARDS` names (comma-separated), all of them when it is not set. */
+function microVariants(names: string | undefined): MicroVariant[] {
+  if (names === undefined) {
+    return [...MICRO_VARIANTS];
+  }
+  const asked = names.split(',').map((name) => name.trim());
+  const unknown = asked.filter((name) => !(MICRO_VARIANTS as readonly string[]).includes(name));
+  if (unknown.length > 0 || asked.length === 0) {
+    throw new Error(
+      `BENCH_GUARDS names ${unknown.join(', ') || 'nothing'}: expected some of ${MICRO_VARIANTS.join(', ')}`,
+    );
+  }
+  return MICRO_VARIANTS.filter((variant) => asked.includes(variant));
 }
 
 async function setUp(

@@ -6,7 +6,7 @@ import { ChildServer } from './child-server';
 import { headToHead, HeadToHead } from './head-to-head';
 import { printHeadToHead } from './report';
 import { fixedRateFor, measureRun, serverKey, withBench } from './servers';
-import { runnerSettings } from './settings';
+import { positiveInteger, runnerSettings } from './settings';
 
 /** Rounds of a pair run when `BENCH_ROUNDS` does not say. */
 const DEFAULT_ROUNDS = 20;
@@ -97,17 +97,4 @@ export async function runPair(): Promise<void> {
 
 function isScenario(name: string | undefined): name is Scenario {
   return (SCENARIOS as readonly string[]).includes(name ?? '');
-}
-
-/** The variable as a positive integer; `fallback` when it is not set. */
-function positiveInteger(variable: string, fallback: number): number {
-  const text = process.env[variable];
-  if (text === undefined) {
-    return fallback;
-  }
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) {
-    throw new Error(`${variable} must be a positive integer, not ${text}`);
-  }
-  return value;
 }

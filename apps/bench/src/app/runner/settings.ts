@@ -55,3 +55,20 @@ export function runnerSettings(env: NodeJS.ProcessEnv = process.env): RunnerSett
     latencySamples: quick ? 1_000 : 3_000,
   };
 }
+
+/** The variable as a positive integer; `fallback` when it is not set. */
+export function positiveInteger(
+  variable: string,
+  fallback: number,
+  env: NodeJS.ProcessEnv = process.env,
+): number {
+  const text = env[variable];
+  if (text === undefined) {
+    return fallback;
+  }
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) {
+    throw new Error(`${variable} must be a positive integer, not ${text}`);
+  }
+  return value;
+}
