@@ -590,7 +590,10 @@ describe('SessionGuard', () => {
 
   describe('with metrics', () => {
     /** A guard and store through the module, counting into a recorder. */
-    async function measured(localCache?: { ttl: number }) {
+    async function measured(
+      localCache?: { ttl: number },
+      backing: InMemorySessionStore = new InMemorySessionStore(),
+    ) {
       const outcomes: string[] = [];
       const storeCalls: string[] = [];
       const metrics: SessionMetrics = {
@@ -602,7 +605,6 @@ describe('SessionGuard', () => {
         cacheLookup: () => undefined,
         cacheInvalidation: () => undefined,
       };
-      const backing = new InMemorySessionStore();
       const moduleRef = await Test.createTestingModule({
         imports: [SessionModule.forRoot({ store: backing, metrics, localCache })],
       }).compile();
@@ -632,6 +634,26 @@ describe('SessionGuard', () => {
       ).rejects.toBeInstanceOf(SessionStoreUnavailableError);
       expect(outcomes).toEqual(['ok http', '401 http', '403 http', '503 http']);
       expect(storeCalls).toEqual(['validate', 'validate', 'validate failed']);
+    });
+
+    it('answers 503 and counts a failed call for a store that throws instead of rejecting', async () => {
+      class ThrowingStore extends InMemorySessionStore {
+        override validate(ref: Parameters<InMemorySessionStore['validate']>[0]) {
+          if (this.failing) {
+            throw new SessionStoreUnavailableError();
+          }
+          return super.validate(ref);
+        }
+      }
+      const { guard, backing, outcomes, storeCalls, issued } = await measured(
+        undefined,
+        new ThrowingStore(),
+      );
+      backing.failing = true;
+      const refused = guard.canActivate(httpContext('inherited', bearer(issued.token)).context);
+      await expect(refused).rejects.toBeInstanceOf(SessionStoreUnavailableError);
+      expect(outcomes).toEqual(['503 http']);
+      expect(storeCalls).toEqual(['validate failed']);
     });
 
     it('counts cache hits, passed and refused, without a store call or a promise', async () => {
