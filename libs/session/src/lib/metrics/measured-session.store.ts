@@ -67,7 +67,8 @@ function measure(
     const started = performance.now();
     let pending: Promise<unknown>;
     try {
-      pending = call.apply(target, args);
+      // The same promise when the store returns a native one, as stores do.
+      pending = Promise.resolve(call.apply(target, args));
     } catch (error) {
       pending = Promise.reject(error);
     }
