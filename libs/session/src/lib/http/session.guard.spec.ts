@@ -656,6 +656,20 @@ describe('SessionGuard', () => {
       expect(storeCalls).toEqual(['validate failed']);
     });
 
+    it('times a store method that answers a value instead of a promise', async () => {
+      class ValueStore extends InMemorySessionStore {
+        override validate() {
+          return null as unknown as Promise<null>;
+        }
+      }
+      const { guard, outcomes, storeCalls, issued } = await measured(undefined, new ValueStore());
+      await expect(
+        guard.canActivate(httpContext('inherited', bearer(issued.token)).context),
+      ).rejects.toMatchObject({ status: 401 });
+      expect(outcomes).toEqual(['401 http']);
+      expect(storeCalls).toEqual(['validate']);
+    });
+
     it('counts cache hits, passed and refused, without a store call or a promise', async () => {
       const { guard, backing, outcomes, storeCalls, issued } = await measured({ ttl: 60 });
       const headers = bearer(issued.token);
