@@ -18,9 +18,9 @@ import { BENCH_LOCAL_CACHE, sessionOptions } from '../bench/bench.module';
 import { BenchController } from '../bench/bench.controller';
 import { AllowAllGuard } from '../guards/allow-all.guard';
 import { FastJwtGuard } from '../guards/fast-jwt.guard';
-import { makeFixtures } from './fixtures';
+import { Fixtures, makeFixtures } from './fixtures';
 import { MicroSamples, MicroSummary, microOrder, summarizeMicro } from './micro';
-import { deleteBenchData } from './servers';
+import { BENCH_USERS, deleteBenchData } from './servers';
 import { positiveInteger, runnerSettings } from './settings';
 
 /** The guards measured in process, each as its HTTP scenario configures it. */
@@ -76,7 +76,7 @@ export async function runMicro(): Promise<void> {
   const log = (line: string) => process.stdout.write(`${line}\n`);
   const redis = new Redis(settings.redisUrl);
   await deleteBenchData(redis);
-  const fixtures = await makeFixtures(settings.redisUrl, 100);
+  const fixtures = await makeFixtures(settings.redisUrl, BENCH_USERS);
   const measured = new Map<MicroVariant, Measured>();
   try {
     for (const variant of variants) {
@@ -133,7 +133,7 @@ function microVariants(names: string | undefined): MicroVariant[] {
 async function setUp(
   variant: MicroVariant,
   redisUrl: string,
-  fixtures: Awaited<ReturnType<typeof makeFixtures>>,
+  fixtures: Fixtures,
 ): Promise<Measured> {
   if (variant === 'allow-all') {
     return { guard: new AllowAllGuard(), headers: fixtures.headers['allow-all'], close: noop };

@@ -17,7 +17,7 @@ import type { Measurement } from './report';
 import { RunnerSettings } from './settings';
 
 /** The users the load generator takes turns with, one per connection (`makeFixtures`). */
-const BENCH_USERS = 100;
+export const BENCH_USERS = 100;
 
 /** Paced load kept up after a measured window, so that no connection closes inside it. */
 const WINDOW_TAIL_SECONDS = 0.25;
