@@ -1,5 +1,5 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 import { Adapter, Scenario } from '../scenarios';
 import { renderChart } from './chart';
@@ -325,16 +325,28 @@ export function goals(report: BenchReport): string[] {
   return lines;
 }
 
-/** Writes `<timestamp>.json`, `<timestamp>.svg` and `latest.svg`; answers their paths. */
-export async function writeReport(report: BenchReport): Promise<string[]> {
+/**
+ * Writes `bench/results/<prefix><timestamp>.json` (the directory made if missing); answers its
+ * path and the timestamp, which the run's other files share.
+ */
+export async function writeResultJson(
+  prefix: string,
+  data: unknown,
+): Promise<{ file: string; stamp: string }> {
   const directory = join(process.cwd(), 'bench', 'results');
   await mkdir(directory, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const json = join(directory, `${stamp}.json`);
-  const svg = join(directory, `${stamp}.svg`);
-  const latest = join(directory, 'latest.svg');
+  const file = join(directory, `${prefix}${stamp}.json`);
+  await writeFile(file, `${JSON.stringify(data, null, 2)}\n`);
+  return { file, stamp };
+}
+
+/** Writes `<timestamp>.json`, `<timestamp>.svg` and `latest.svg`; answers their paths. */
+export async function writeReport(report: BenchReport): Promise<string[]> {
+  const { file: json, stamp } = await writeResultJson('', report);
+  const svg = join(dirname(json), `${stamp}.svg`);
+  const latest = join(dirname(json), 'latest.svg');
   const chart = renderChart(report, `bench/results/${stamp}.json`);
-  await writeFile(json, `${JSON.stringify(report, null, 2)}\n`);
   await writeFile(svg, chart);
   await writeFile(latest, chart);
   return [json, svg, latest];

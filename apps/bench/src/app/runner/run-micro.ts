@@ -1,6 +1,3 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-
 import { CanActivate, INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host';
@@ -20,6 +17,7 @@ import { AllowAllGuard } from '../guards/allow-all.guard';
 import { FastJwtGuard } from '../guards/fast-jwt.guard';
 import { Fixtures, makeFixtures } from './fixtures';
 import { MicroSamples, MicroSummary, microOrder, summarizeMicro } from './micro';
+import { writeResultJson } from './report';
 import { BENCH_USERS, deleteBenchData } from './servers';
 import { positiveInteger, runnerSettings } from './settings';
 
@@ -102,10 +100,7 @@ export async function runMicro(): Promise<void> {
       ...summarizeMicro(samples, MICRO_PAIRS),
     };
     printMicro(report, log);
-    const dir = join(process.cwd(), 'bench', 'results');
-    await mkdir(dir, { recursive: true });
-    const file = join(dir, `micro-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-    await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
+    const { file } = await writeResultJson('micro-', report);
     log(`\nwritten to ${file}`);
   } finally {
     for (const { close } of measured.values()) await close();

@@ -1,10 +1,7 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-
 import { ADAPTERS, Adapter, Scenario, SCENARIOS, scenariosFor } from '../scenarios';
 import { ChildServer } from './child-server';
 import { headToHead, HeadToHead } from './head-to-head';
-import { printHeadToHead } from './report';
+import { printHeadToHead, writeResultJson } from './report';
 import { fixedRateFor, measureRun, serverKey, withBench } from './servers';
 import { positiveInteger, runnerSettings } from './settings';
 
@@ -87,10 +84,7 @@ export async function runPair(): Promise<void> {
       report.headToHead[adapter] = [compared];
     }
     printHeadToHead(report.headToHead, rounds, log);
-    const directory = join(process.cwd(), 'bench', 'results');
-    await mkdir(directory, { recursive: true });
-    const file = join(directory, `pair-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-    await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
+    const { file } = await writeResultJson('pair-', report);
     log(`\nwritten to ${file}`);
   });
 }
