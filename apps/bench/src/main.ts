@@ -1,23 +1,28 @@
 import { printSavedReport } from './app/runner/report';
+import { runBare } from './app/runner/run-bare';
 import { runBenchmark } from './app/runner/run-benchmark';
 import { runMicro } from './app/runner/run-micro';
 import { runPair } from './app/runner/run-pair';
+import { startBareServer } from './app/server/bare-server';
 import { startBenchServer } from './app/server/bench-server';
 import { startRpcServer } from './app/server/rpc-server';
 
 // One bundle, several roles: the runner (no argument) forks itself as the servers it measures
 // (`server`, `rpc`); `pair <a> <b>` compares two scenarios only; `micro` measures the guards in
-// process, without HTTP; `report <file>` prints a saved run's results again.
+// process, without HTTP; `bare` measures the HTTP servers alone (`bare-server`, no Nest);
+// `report <file>` prints a saved run's results again.
 const roles: Record<string, () => Promise<void>> = {
   server: startBenchServer,
   rpc: startRpcServer,
+  'bare-server': startBareServer,
   runner: runBenchmark,
   pair: runPair,
   micro: runMicro,
+  bare: runBare,
   report: printSavedReport,
 };
 /** Roles that serve until the runner stops them; the others exit when done. */
-const SERVING = ['server', 'rpc'];
+const SERVING = ['server', 'rpc', 'bare-server'];
 
 const name = process.argv[2] ?? 'runner';
 const role = roles[name];

@@ -1,17 +1,29 @@
 import { ChildProcess, fork } from 'node:child_process';
 
 import { ChildMessage, ProcessUsage, SERVER_SETTINGS_VARIABLE, ServerSettings } from '../scenarios';
+import { BARE_SETTINGS_VARIABLE, BareSettings } from '../server/bare-server';
+
+/** What each role of a child process is started with. */
+interface ChildSettings {
+  server: ServerSettings;
+  rpc: ServerSettings;
+  'bare-server': BareSettings;
+}
 
 /** A server (or the RPC stand-in) in its own process, so it never shares a core's time slice with the load generator's event loop. */
-export class ChildServer {
+export class ChildServer<S extends ServerSettings | BareSettings = ServerSettings> {
   private constructor(
-    readonly settings: ServerSettings,
+    readonly settings: S,
     private readonly child: ChildProcess,
   ) {}
 
-  static start(role: 'server' | 'rpc', settings: ServerSettings): Promise<ChildServer> {
+  static start<R extends keyof ChildSettings>(
+    role: R,
+    settings: ChildSettings[R],
+  ): Promise<ChildServer<ChildSettings[R]>> {
+    const variable = role === 'bare-server' ? BARE_SETTINGS_VARIABLE : SERVER_SETTINGS_VARIABLE;
     const child = fork(process.argv[1], [role], {
-      env: { ...process.env, [SERVER_SETTINGS_VARIABLE]: JSON.stringify(settings) },
+      env: { ...process.env, [variable]: JSON.stringify(settings) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     return new Promise((resolve, reject) => {
@@ -68,8 +80,11 @@ export class ChildServer {
   }
 }
 
-function describe(settings: ServerSettings, role: string): string {
-  return role === 'rpc'
-    ? 'The session RPC server'
-    : `The ${settings.adapter}/${settings.scenario} server`;
+function describe(settings: ServerSettings | BareSettings, role: string): string {
+  if (role === 'rpc') {
+    return 'The session RPC server';
+  }
+  return 'scenario' in settings
+    ? `The ${settings.adapter}/${settings.scenario} server`
+    : `The bare ${settings.server} server`;
 }
