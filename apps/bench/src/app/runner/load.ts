@@ -49,6 +49,15 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
   };
 }
 
+/** Throws unless every request of a run got a 2xx answer: a figure of refused requests means nothing. */
+export function assertAllAnswered(result: LoadResult, what: string): void {
+  if (result.non2xx || result.errors || !result.requests) {
+    throw new Error(
+      `${what} answered ${result.non2xx} non-2xx and ${result.errors} errors out of ${result.requests}`,
+    );
+  }
+}
+
 /** A stretch of a paced run measured on its own (see `loadAtRate`). */
 export interface LoadWindow {
   /** Seconds of load before the window opens. */

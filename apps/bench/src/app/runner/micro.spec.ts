@@ -25,13 +25,10 @@ describe('summarizeMicro', () => {
   });
 
   it('leaves out a comparison of a variant that was not measured, and has no interval below 6 rounds', () => {
-    const { comparisons } = summarizeMicro(
-      { a: [1, 2, 3], b: [2, 3, 4] },
-      [
-        ['b', 'a'],
-        ['c', 'a'],
-      ],
-    );
+    const { comparisons } = summarizeMicro({ a: [1, 2, 3], b: [2, 3, 4] }, [
+      ['b', 'a'],
+      ['c', 'a'],
+    ]);
     expect(comparisons).toHaveLength(1);
     expect(comparisons[0].interval).toBeUndefined();
   });

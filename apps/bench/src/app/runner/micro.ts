@@ -1,12 +1,13 @@
 import { medianInterval, median, round } from './stats';
 
 /**
- * One in-process variant's CPU time per guard call (µs), one figure per round; every variant
- * ran once in each round, so the i-th figures of two variants are a pair.
+ * One variant's CPU time per unit of work (µs: per guard call in process, per request for the
+ * bare servers), one figure per round; every variant ran once in each round, so the i-th
+ * figures of two variants are a pair.
  */
 export type MicroSamples = Record<string, number[]>;
 
-/** A comparison the micro benchmark reports: `a` minus `b`, µs per guard call. */
+/** A comparison of two variants' samples: `a` minus `b`, µs per unit of work. */
 export interface MicroComparison {
   a: string;
   b: string;
@@ -18,7 +19,7 @@ export interface MicroComparison {
 }
 
 export interface MicroSummary {
-  /** Per variant: median µs per guard call, and every round's figure. */
+  /** Per variant: median µs per unit of work, and every round's figure. */
   variants: Record<string, { micros: number; rounds: number[] }>;
   comparisons: MicroComparison[];
 }

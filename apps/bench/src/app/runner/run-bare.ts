@@ -1,7 +1,7 @@
 import { BARE_SERVERS, BareServer, BareSettings } from '../server/bare-server';
 import { ChildServer } from './child-server';
 import { freePort } from './free-port';
-import { load } from './load';
+import { assertAllAnswered, load } from './load';
 import { MicroSamples, MicroSummary, microOrder, summarizeMicro } from './micro';
 import { writeResultJson } from './report';
 import { positiveInteger, runnerSettings } from './settings';
@@ -56,11 +56,7 @@ export async function runBare(): Promise<void> {
         headers: [{}],
       });
       const after = await server.usage();
-      if (result.non2xx || result.errors || !result.requests) {
-        throw new Error(
-          `The bare ${server.settings.server} server answered ${result.non2xx} non-2xx and ${result.errors} errors out of ${result.requests}`,
-        );
-      }
+      assertAllAnswered(result, `The bare ${server.settings.server} server`);
       return { micros: (after.micros - before.micros) / result.requests, rps: result.rps };
     };
     for (const server of servers.values()) {

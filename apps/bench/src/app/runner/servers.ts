@@ -11,7 +11,7 @@ import {
 import { ChildServer } from './child-server';
 import { Fixtures, makeFixtures } from './fixtures';
 import { freePort } from './free-port';
-import { load, loadAtRate, LoadResult } from './load';
+import { assertAllAnswered, load, loadAtRate, LoadResult } from './load';
 import { commandCounts, commandDelta, deleteByPrefix } from './redis-stats';
 import type { Measurement } from './report';
 import { RunnerSettings } from './settings';
@@ -127,11 +127,7 @@ async function startAndWarm(
       seconds: settings.warmupSeconds,
       headers: fixtures.headers[scenario],
     });
-    if (warm.non2xx || warm.errors || !warm.requests) {
-      throw new Error(
-        `${adapter}/${scenario} answered ${warm.non2xx} non-2xx and ${warm.errors} errors out of ${warm.requests} during warm-up`,
-      );
-    }
+    assertAllAnswered(warm, `${adapter}/${scenario}, warming up,`);
   }
 }
 
