@@ -486,6 +486,19 @@ describe('accounts (HTTP, real Redis and PostgreSQL)', () => {
     });
 
     it.each([
+      ['a NUL', '\0'],
+      ['a NUL inside', 'pg\u00000'],
+      ['a line feed', 'pg-\n'],
+      ['an escape', '\u001b[0m'],
+    ])('answers 400 to a search with %s, not a 500 or every user', async (_case, search) => {
+      const response = await list({ search }).expect(400);
+      expect(response.body).toEqual({
+        statusCode: 400,
+        message: expect.stringMatching(/control characters/),
+      });
+    });
+
+    it.each([
       ['garbage', '!!!'],
       ['not base64 of a username', Buffer.from('<script>').toString('base64url')],
       ['empty', ''],

@@ -1,5 +1,9 @@
+import { Algorithm, hash } from '@node-rs/argon2';
 import request from 'supertest';
 import type { App } from 'supertest/types';
+import { DataSource } from 'typeorm';
+
+import { User } from '../src/app/users/entities/user.entity';
 
 import {
   AuthApp,
@@ -201,6 +205,72 @@ describe('auth revocation (HTTP, real Redis and PostgreSQL)', () => {
         }
       }
       // Each round creates a user, checks the new password's strength and hashes it.
+    }, 60_000);
+  });
+
+  /**
+   * A right login redoes a hash made with older parameters (or before passwords were
+   * normalised). That write must not land over the hash of a password change that raced it
+   * (the old password would work again, the new one not), nor refuse a right password because
+   * a parallel login redid the same hash first.
+   */
+  describe('a login that redoes an older hash', () => {
+    async function storeOlderHash(id: string, password: string): Promise<void> {
+      const older = await hash(password, {
+        algorithm: Algorithm.Argon2id,
+        memoryCost: 19456,
+        timeCost: 3,
+        parallelism: 1,
+      });
+      await auth.app.get(DataSource).getRepository(User).update(id, { passwordHash: older });
+    }
+
+    it('never undoes a password change that raced it (21 offsets)', async () => {
+      for (let offset = 0; offset <= 100; offset += 5) {
+        const user = await createUser(http, adminCookie);
+        const owner = await loginWithBearer(http, user.username, user.password);
+        await storeOlderHash(user.id, user.password);
+        const newPassword = `${user.password}-new`;
+        // The change checks the current password (redoing its hash too), then hashes the new
+        // one: a login started during that work redoes the old hash around the change's write.
+        const [changed, attacker] = await Promise.all([
+          request(http)
+            .post('/api/auth/password')
+            .set('Authorization', `Bearer ${owner.token}`)
+            .send({ currentPassword: user.password, newPassword }),
+          sleep(offset).then(() => login(user.username, user.password)),
+        ]);
+        expect({ offset, changed: changed.status }).toEqual({ offset, changed: 200 });
+        const afterwards = {
+          offset,
+          newPassword: (await login(user.username, newPassword)).status,
+          oldPassword: (await login(user.username, user.password)).status,
+          attackerLive:
+            attacker.status === 200 && (await whoami(attacker.body.token)).status === 200,
+        };
+        expect([200, 401]).toContain(attacker.status);
+        expect(afterwards).toEqual({
+          offset,
+          newPassword: 200,
+          oldPassword: 401,
+          attackerLive: false,
+        });
+      }
+    }, 90_000);
+
+    it('lets every one of parallel right logins in while one of them redoes the hash', async () => {
+      for (let round = 0; round < 5; round++) {
+        const user = await createUser(http, adminCookie);
+        await storeOlderHash(user.id, user.password);
+        const logins = await Promise.all(
+          Array.from({ length: 3 }, () => login(user.username, user.password)),
+        );
+        expect({ round, statuses: logins.map((response) => response.status) }).toEqual({
+          round,
+          statuses: [200, 200, 200],
+        });
+        await login(user.username, user.password).expect(200);
+      }
     }, 60_000);
   });
 

@@ -204,9 +204,34 @@ export class UsersService {
       return { user, valid: false };
     }
     if (legacy || this.passwords.needsRehash(user.passwordHash)) {
-      await this.setPassword(user, normalized);
+      return { user, valid: await this.rehashPassword(user, normalized) };
     }
     return { user, valid: true };
+  }
+
+  /**
+   * Stores a new hash of a password just verified against `user.passwordHash`, only if that
+   * hash is still the stored one: a password change that landed during the check must not be
+   * undone by the login that checked the old password. When another write came first, only
+   * the stored hash tells whether it was a concurrent login redoing the same password (it still
+   * holds) or a password change (it does not).
+   */
+  private async rehashPassword(user: User, normalized: string): Promise<boolean> {
+    const passwordHash = await this.passwords.hash(normalized);
+    const { affected } = await this.users.update(
+      { id: user.id, passwordHash: user.passwordHash },
+      { passwordHash },
+    );
+    if (affected) {
+      user.passwordHash = passwordHash;
+      return true;
+    }
+    const stored = await this.findById(user.id);
+    if (!stored || !(await this.passwords.verify(stored.passwordHash, normalized))) {
+      return false;
+    }
+    user.passwordHash = stored.passwordHash;
+    return true;
   }
 
   private async decideAccessChange(

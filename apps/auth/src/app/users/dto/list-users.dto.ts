@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional, IsString, MaxLength } from 'class-validator';
+import { IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 
 import { User } from '../entities/user.entity';
 import { UserDto } from './user.dto';
@@ -11,6 +11,9 @@ export class ListUsersQueryDto {
   @IsOptional()
   @IsString()
   @MaxLength(64)
+  // No username holds a control character, and a NUL would reach the query: PostgreSQL refuses
+  // it (a 500) and SQLite ends the pattern there (every user matches).
+  @Matches(/^\P{Cc}*$/u, { message: 'search must not contain control characters' })
   search?: string;
 
   @ApiPropertyOptional({ description: 'The `next` of the previous page' })
