@@ -3,7 +3,9 @@ import { SetMetadata } from '@nestjs/common';
 export const IS_PUBLIC_KEY = 'cloakroom:public';
 
 /**
- * Lets a route (or a whole controller) through `SessionGuard` without a session.
+ * Lets a route (or a whole controller) through `SessionGuard` without a session. A handler's
+ * own `@Roles()` or `@RequireRecentAuth()` overrides its controller's `@Public()`; on the same
+ * handler or class, they win over it: a route that names a requirement always needs a session.
  *
  * @example
  * @Public()

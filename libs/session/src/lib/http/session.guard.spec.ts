@@ -53,6 +53,47 @@ class FixtureController {
   }
 }
 
+/** A public controller whose handlers name requirements of their own. */
+@Public()
+@Controller()
+class PublicFixtureController {
+  @Get()
+  open() {
+    return 'open';
+  }
+
+  @Roles('admin')
+  @Get()
+  adminOnly() {
+    return 'admin-only';
+  }
+
+  @RequireRecentAuth()
+  @Get()
+  recent() {
+    return 'recent';
+  }
+
+  @Public()
+  @Roles('admin')
+  @Get()
+  contradictory() {
+    return 'contradictory';
+  }
+}
+
+function publicHttpContext(
+  handler: keyof PublicFixtureController,
+  headers: Record<string, string>,
+) {
+  return {
+    getType: () => 'http',
+    getHandler: () => PublicFixtureController.prototype[handler],
+    getClass: () => PublicFixtureController,
+    switchToHttp: () => ({ getRequest: () => ({ method: 'GET', headers }) }),
+  } as unknown as ExecutionContext;
+}
+
 function httpContext(handler: keyof FixtureController, headers: Record<string, string>) {
   const request: Record<string, unknown> = { method: 'GET', headers };
   const context = {
@@ -192,6 +233,44 @@ describe('SessionGuard', () => {
     await expect(
       guard.canActivate(httpContext('overridden', bearer(token)).context),
     ).rejects.toMatchObject({ status: 403 });
+  });
+
+  describe('on a @Public() controller', () => {
+    it('lets its handlers without requirements through without a session', () => {
+      expect(guard.canActivate(publicHttpContext('open', {}))).toBe(true);
+    });
+
+    it('still asks for a session and a role where a handler names @Roles', async () => {
+      await expect(guard.canActivate(publicHttpContext('adminOnly', {}))).rejects.toMatchObject({
+        status: 401,
+      });
+      const customer = await sessions.create({ id: '1', username: 'alice', roles: ['customer'] });
+      await expect(
+        guard.canActivate(publicHttpContext('adminOnly', bearer(customer.token))),
+      ).rejects.toMatchObject({ status: 403 });
+      const admin = await sessions.create({ id: '2', username: 'root', roles: ['admin'] });
+      await expect(
+        guard.canActivate(publicHttpContext('adminOnly', bearer(admin.token))),
+      ).resolves.toBe(true);
+    });
+
+    it('still asks for a session where a handler names @RequireRecentAuth', async () => {
+      await expect(guard.canActivate(publicHttpContext('recent', {}))).rejects.toMatchObject({
+        status: 401,
+      });
+    });
+
+    it('lets a requirement win over @Public() on the same handler', async () => {
+      await expect(guard.canActivate(publicHttpContext('contradictory', {}))).rejects.toMatchObject(
+        { status: 401 },
+      );
+    });
+  });
+
+  it('refuses @Roles() without a role when the route is declared, not by letting everyone in', () => {
+    expect(() => Roles()).toThrow(TypeError);
+    expect(() => Roles('admin', '')).toThrow(TypeError);
+    expect(() => Roles('admin')).not.toThrow();
   });
 
   it('turns a store failure into 503, never a pass', async () => {

@@ -444,6 +444,27 @@ export class SessionGuard implements CanActivate {
     return true;
   }
 
+  /**
+   * `@Public()` decides for the closest level that says anything — the handler, else its
+   * controller — and a requirement (`@Roles`, `@RequireRecentAuth`) at that level wins over it:
+   * a public controller cannot open a handler that asks for a role.
+   */
+  private isPublic(handler: object, controller: object): boolean {
+    for (const target of [handler, controller] as Array<() => unknown>) {
+      const restricted =
+        this.reflector.get(Roles, target) !== undefined ||
+        this.reflector.get(RequireRecentAuth, target) !== undefined;
+      if (restricted) {
+        return false;
+      }
+      const marked = this.reflector.get<boolean | undefined>(IS_PUBLIC_KEY, target);
+      if (marked !== undefined) {
+        return marked === true;
+      }
+    }
+    return false;
+  }
+
   private ruleFor(context: ExecutionContext): RouteRule {
     const handler = context.getHandler();
     const controller = context.getClass();
@@ -456,7 +477,7 @@ export class SessionGuard implements CanActivate {
         targets,
       );
       rule = {
-        isPublic: this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, targets) === true,
+        isPublic: this.isPublic(handler, controller),
         roles: this.reflector.getAllAndOverride(Roles, targets),
         recentAuthMs: recentAuth
           ? Math.round((recentAuth.seconds ?? 0) * 1000) || this.config.reauthWindowMs
