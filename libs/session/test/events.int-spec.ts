@@ -1,7 +1,14 @@
 import { Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
 
-import { SessionEvent, SessionEvents, SessionEventsItem, SessionEventsReader } from '../src';
+import {
+  SessionEvent,
+  SessionEvents,
+  SessionEventsItem,
+  SessionEventsReader,
+  SessionStoreUnavailableError,
+} from '../src';
+import { startRedisServer } from '../src/testing';
 import { RedisKeys } from '../src/lib/store/redis/redis-keys';
 import { parseSessionId, SessionRef } from '../src/lib/token/session.token';
 import { REDIS_URL as url, sessionService, sleep, uniquePrefix } from './store-contract';
@@ -287,6 +294,56 @@ describe('session lifecycle events (Redis stream)', () => {
     } finally {
       warn.mockRestore();
     }
+  });
+
+  /**
+   * A revocation whose store call times out may still land (Redis runs it once it catches up):
+   * if nothing were announced, another service's cache and open sockets would go on honouring
+   * the session, and a retry finds nothing left to revoke and announces nothing either.
+   */
+  describe('when the store call times out', () => {
+    it.each([
+      ['revoke', SessionEvents.revoked],
+      ['revokeAllForUser', SessionEvents.revokedAll],
+      ['setRolesForUser', SessionEvents.rolesChanged],
+      ['rotate with revokeOthersOf', SessionEvents.revoked],
+    ] as const)('still announces %s, behind the write that landed late', async (call, type) => {
+      const server = await startRedisServer();
+      const keyPrefix = uniquePrefix();
+      const { sessions, close } = await sessionService({
+        redis: { url: server.url },
+        keyPrefix,
+        storeTimeout: 0.2,
+      });
+      const admin = new Redis(server.url);
+      try {
+        const { token } = await sessions.create(alice);
+        const before = await admin.xlen(`${keyPrefix}events`);
+        // Redis holds every write for 600 ms: the call gives up after 200, the write lands.
+        await admin.call('CLIENT', 'PAUSE', '600', 'WRITE');
+        const writes = {
+          revoke: () => sessions.revoke(token),
+          revokeAllForUser: () => sessions.revokeAllForUser(alice.id),
+          setRolesForUser: () => sessions.setRolesForUser(alice.id, ['admin']),
+          'rotate with revokeOthersOf': () => sessions.rotate(token, { revokeOthersOf: alice.id }),
+        };
+        await expect(writes[call]()).rejects.toBeInstanceOf(SessionStoreUnavailableError);
+        await sleep(900);
+        const added = await admin.xrange(`${keyPrefix}events`, '-', '+');
+        const types = added.slice(before).map(([, fields]) => JSON.parse(fields[1]).type);
+        expect(types).toContain(type);
+        const live = await sessions.validate(token);
+        if (call === 'setRolesForUser') {
+          expect(live?.roles).toEqual(['admin']);
+        } else {
+          expect(live).toBeNull();
+        }
+      } finally {
+        admin.disconnect();
+        await close();
+        await server.stop();
+      }
+    });
   });
 });
 

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 
 import type { SessionCache } from './cache/session.cache';
+import { SessionStoreUnavailableError } from './errors/session-store-unavailable.error';
 import { SessionUserChangedError } from './errors/session-user-changed.error';
 import type { SessionEventActor, SessionEventCause } from './events/session-event.interface';
 import type { SessionEventsPublisher } from './events/session-events.publisher';
@@ -196,17 +197,13 @@ export class SessionService {
     }
     // The event names the owner: read it first when the caller did not say (not a hot path).
     const userId = ownerId ?? (this.events && (await this.store.get(ref))?.userId);
-    const revoked = await this.store.revoke(ref, ownerId);
-    this.cache?.evict([ref.id]);
-    if (revoked) {
-      await this.events?.revoked(
-        userId ?? null,
-        [ref.id],
-        reason ?? (ownerId ? 'self' : 'logout'),
-        actor,
-      );
-    }
-    return revoked;
+    return this.announced(this.store.revoke(ref, ownerId), async (revoked) => {
+      this.cache?.evict([ref.id]);
+      if (revoked !== false) {
+        const why = reason ?? (ownerId ? 'self' : 'logout');
+        await this.events?.revoked(userId ?? null, [ref.id], why, actor);
+      }
+    });
   }
 
   /**
@@ -221,10 +218,14 @@ export class SessionService {
   async revokeEverything(
     options: { except?: string; actor?: SessionEventActor | null } = {},
   ): Promise<number> {
-    const { notBefore, revoked } = await this.store.revokeEverything(exceptRef(options.except));
-    this.watermark?.raise(notBefore);
-    this.cache?.clear();
-    await this.events?.revokedAll(null, options.except, 'revoke-all', options.actor ?? null);
+    const done = this.store.revokeEverything(exceptRef(options.except));
+    const { revoked } = await this.announced(done, async (result) => {
+      if (result) {
+        this.watermark?.raise(result.notBefore);
+      }
+      this.cache?.clear();
+      await this.events?.revokedAll(null, options.except, 'revoke-all', options.actor ?? null);
+    });
     return revoked;
   }
 
@@ -241,11 +242,11 @@ export class SessionService {
     userId: string,
     options: SessionEventCause & { except?: string } = {},
   ): Promise<number> {
-    const count = await this.store.revokeAll(userId, exceptRef(options.except));
-    this.cache?.evictUser(userId, options.except);
     const { except, reason = 'revoke-all', actor = null } = options;
-    await this.events?.revokedAll(userId, except, reason, actor);
-    return count;
+    return this.announced(this.store.revokeAll(userId, exceptRef(except)), async () => {
+      this.cache?.evictUser(userId, except);
+      await this.events?.revokedAll(userId, except, reason, actor);
+    });
   }
 
   /**
@@ -257,10 +258,10 @@ export class SessionService {
     roles: string[],
     options: { actor?: SessionEventActor | null } = {},
   ): Promise<number> {
-    const count = await this.store.setRoles(userId, roles);
-    this.cache?.evictUser(userId);
-    await this.events?.rolesChanged(userId, roles, options.actor ?? null);
-    return count;
+    return this.announced(this.store.setRoles(userId, roles), async () => {
+      this.cache?.evictUser(userId);
+      await this.events?.rolesChanged(userId, roles, options.actor ?? null);
+    });
   }
 
   /**
@@ -289,22 +290,55 @@ export class SessionService {
     }
     const { secret, digest } = newSecret();
     const to = sessionRef(from.tag, digest);
-    const session = await this.store.rotate(from, to, {
+    const rotation = this.store.rotate(from, to, {
       revokeOthersOf: options.revokeOthersOf,
       reauthenticated: options.reauthenticated === true,
     });
-    this.cache?.evict([from.id]);
-    if (options.revokeOthersOf) {
-      this.cache?.evictUser(options.revokeOthersOf, session ? to.id : undefined);
-    }
-    if (session) {
-      await this.events?.rotated(from.id, session, options.reason, options.actor);
-    }
-    if (options.revokeOthersOf) {
-      const { reason = 'password-change', actor = null } = options;
-      await this.events?.revokedAll(options.revokeOthersOf, session?.id, reason, actor);
-    }
+    // Unknown outcome: the new session may exist, so the others are announced keeping it.
+    const session = await this.announced(rotation, async (rotated) => {
+      this.cache?.evict([from.id]);
+      if (options.revokeOthersOf) {
+        this.cache?.evictUser(options.revokeOthersOf, rotated === null ? undefined : to.id);
+      }
+      if (rotated) {
+        await this.events?.rotated(from.id, rotated, options.reason, options.actor);
+      } else if (rotated === undefined) {
+        await this.events?.revoked(null, [from.id], options.reason ?? 'rotation', null);
+      }
+      if (options.revokeOthersOf) {
+        const { reason = 'password-change', actor = null } = options;
+        const kept = rotated === null ? undefined : to.id;
+        await this.events?.revokedAll(options.revokeOthersOf, kept, reason, actor);
+      }
+    });
     return session ? { token: formatToken(from.tag, secret), session, evicted: [] } : null;
+  }
+
+  /**
+   * Waits for a store write that ends or changes sessions, then runs `announce` with its result:
+   * the local cache and the events other services act on. A write that failed as unavailable
+   * (timed out, a replica short, the connection lost) may still have landed — a command that
+   * timed out is not withdrawn — so it is announced all the same, with `undefined`, before the
+   * failure is rethrown: a service that drops a session still alive only reads it again, one
+   * that keeps a dead session would go on serving it. That announcement is not awaited: the
+   * events go out behind the failed write on the same connection, and the caller's 503 waits
+   * for nothing more.
+   */
+  private async announced<T>(
+    write: Promise<T>,
+    announce: (result: T | undefined) => Promise<void>,
+  ): Promise<T> {
+    let result: T;
+    try {
+      result = await write;
+    } catch (error) {
+      if (error instanceof SessionStoreUnavailableError) {
+        announce(undefined).catch(() => undefined);
+      }
+      throw error;
+    }
+    await announce(result);
+    return result;
   }
 }
 

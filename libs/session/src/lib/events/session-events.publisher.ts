@@ -46,7 +46,8 @@ export function createSessionEventsPublisher(
  * succeeded. The store write is the truth; an event is lost only when the process dies between
  * that write and the XADD, or when Redis refuses the XADD (then one warning per outage, no
  * stack): consumers that must not miss one (the local cache) treat a gap as "anything may have
- * changed". Publishing never fails the caller.
+ * changed". A write whose outcome is unknown (the store answered unavailable) is announced all
+ * the same (`SessionService`). Publishing never fails the caller.
  *
  * Events of one process reach the stream in the order of its store calls; two processes'
  * events interleave in the order their XADDs arrive.
