@@ -343,6 +343,12 @@ describe('the session RPC, tried as an attacker on the service network would', (
     expect(validated.answer?.response).toMatchObject({ id: victim.sessionId });
   });
 
+  it('drops a connection that sends an event frame (no id): the RPC serves none', async () => {
+    const catalog = withCertificate(auth.certificates.clients['catalog']);
+    const json = JSON.stringify({ pattern: 'session.validate', data: { token: victim.token } });
+    expect(await catalog(`${json.length}#${json}`)).toEqual({ closed: true });
+  });
+
   it('logs refusals once per caller and reason, not once per call', () => {
     const messages = warnings.mock.calls.map(([message]) => String(message));
     const refusedPatch = messages.filter((message) =>

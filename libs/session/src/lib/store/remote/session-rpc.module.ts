@@ -1,5 +1,5 @@
 import { DynamicModule, INestMicroservice, Logger, Module } from '@nestjs/common';
-import { CustomStrategy, ServerTCP } from '@nestjs/microservices';
+import { CustomStrategy, ServerTCP, TcpContext, TcpSocket } from '@nestjs/microservices';
 
 import { SESSION_RPC_OPTIONS } from '../../session.constants';
 import type { SessionRpcOptions } from './session-rpc.capabilities';
@@ -7,6 +7,20 @@ import { SessionRpcController } from './session-rpc.controller';
 
 /** Frames larger than this drop the connection: a validation is a few hundred bytes. */
 export const SESSION_RPC_MAX_FRAME = 64 * 1024;
+
+/**
+ * Requests one connection may have unanswered before auth stops reading it (a batch counts as
+ * one: at most `SESSION_RPC_MAX_BATCH` tokens each). A remote store has a few in flight per
+ * connection; a caller sending faster than Redis answers waits in its own TCP window instead of
+ * in auth's memory and ahead of everyone else's store calls.
+ */
+export const SESSION_RPC_MAX_IN_FLIGHT = 32;
+
+/**
+ * Answers one connection may leave unread, in bytes, before auth drops it: a caller that sends
+ * without reading cannot make auth hold its answers.
+ */
+export const SESSION_RPC_MAX_UNREAD = 1024 * 1024;
 
 /** Where the session RPC listens, and its mutual TLS (PEM contents, not paths). */
 export interface SessionRpcServerOptions {
@@ -21,6 +35,10 @@ export interface SessionRpcServerOptions {
   };
   /** Largest frame accepted, in characters; default `SESSION_RPC_MAX_FRAME`. */
   maxFrameSize?: number;
+  /** Unanswered requests per connection before it is read no more; default `SESSION_RPC_MAX_IN_FLIGHT`. */
+  maxInFlight?: number;
+  /** Unread answer bytes per connection before it is dropped; default `SESSION_RPC_MAX_UNREAD`. */
+  maxUnreadBytes?: number;
 }
 
 /**
@@ -55,10 +73,11 @@ export class SessionRpcModule {
 export function sessionRpcTransport(options: SessionRpcServerOptions): CustomStrategy {
   const { host, port, tls } = options;
   return {
-    strategy: new SessionRpcServer({
+    strategy: new SessionRpcServer(options.maxInFlight ?? SESSION_RPC_MAX_IN_FLIGHT, {
       host,
       port,
       maxBufferSize: options.maxFrameSize ?? SESSION_RPC_MAX_FRAME,
+      maxSendBufferSize: options.maxUnreadBytes ?? SESSION_RPC_MAX_UNREAD,
       tlsOptions: {
         ca: tls.ca,
         cert: tls.cert,
@@ -75,12 +94,55 @@ export function sessionRpcTransport(options: SessionRpcServerOptions): CustomStr
 const PLAIN_PATTERN = /^(?![tfn])[A-Za-z]/;
 
 /**
- * Nest's TCP server, routing as it does, without its per-message `JSON.parse` of a pattern that
- * cannot be JSON: the session RPC's patterns are plain names (`session.validate`), and the
- * exception that parse threw for each of them cost the RPC ~12 µs per call (a CPU profile
- * under load). Patterns that may be JSON (objects, numbers) take Nest's own path.
+ * Nest's TCP server, routing as it does, with three changes. Flow control: Nest reads and starts
+ * every frame a connection sends, however many are still unanswered; this server stops reading
+ * a connection at `maxInFlight` unanswered requests and reads on when one is answered. And no
+ * per-message `JSON.parse` of a pattern that cannot be JSON: the session RPC's patterns are
+ * plain names (`session.validate`), and the exception that parse threw for each of them cost
+ * the RPC ~12 µs per call (a CPU profile under load). Patterns that may be JSON (objects,
+ * numbers) take Nest's own path. And a frame without an id (an event) drops the connection.
+ * A request counts as unanswered until its handler's promise settles: with no interceptor on
+ * the RPC's handlers (the library adds none), that is when its answer is written.
  */
 export class SessionRpcServer extends ServerTCP {
+  private readonly inFlight = new WeakMap<TcpSocket, number>();
+
+  constructor(
+    private readonly maxInFlight: number,
+    options: ConstructorParameters<typeof ServerTCP>[0],
+  ) {
+    super(options);
+  }
+
+  override async handleMessage(socket: TcpSocket, rawMessage: unknown): Promise<unknown> {
+    const count = (this.inFlight.get(socket) ?? 0) + 1;
+    this.inFlight.set(socket, count);
+    if (count === this.maxInFlight) {
+      socket.netSocket.pause();
+    }
+    try {
+      return await super.handleMessage(socket, rawMessage);
+    } finally {
+      const left = (this.inFlight.get(socket) ?? 1) - 1;
+      this.inFlight.set(socket, left);
+      if (left === this.maxInFlight - 1) {
+        socket.netSocket.resume();
+      }
+    }
+  }
+
+  /**
+   * The session RPC serves no events: a frame without an id (which Nest would log, once per
+   * frame, and leave the connection open) drops the connection.
+   */
+  override async handleEvent(
+    _pattern: string,
+    _packet: unknown,
+    context: TcpContext,
+  ): Promise<void> {
+    context.getSocketRef().netSocket.destroy();
+  }
+
   protected override getRouteFromPattern(pattern: string): string {
     return PLAIN_PATTERN.test(pattern) ? pattern : super.getRouteFromPattern(pattern);
   }
