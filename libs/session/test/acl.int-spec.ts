@@ -220,6 +220,18 @@ describe.each([
           'the patch script',
           () => attacker.evalsha(sha('cloakroomPatch'), 1, sessionKey, 1, 'a:admin', 'true'),
         ],
+        [
+          'the append-events script',
+          () =>
+            attacker.evalsha(
+              sha('cloakroomAppendEvents'),
+              1,
+              `${PREFIX}events`,
+              1000,
+              'event',
+              JSON.stringify({ type: 'sessions.revoked-all', actor: null, userId: null }),
+            ),
+        ],
         ['a raw HSET on a session', () => attacker.hset(sessionKey, 'r', '["admin"]')],
         ['a raw DEL of a session', () => attacker.del(sessionKey)],
         ['reading login-throttle counters', () => attacker.get(`${PREFIX}auth:fail:user:x`)],

@@ -297,6 +297,39 @@ describe('session lifecycle events (Redis stream)', () => {
   });
 
   /**
+   * Out of memory under noeviction (the policy the store requires), Redis still runs a
+   * revocation (it only deletes) but refuses a plain XADD: the event must get through all the
+   * same, or other services' caches and sockets would go on honouring the session.
+   */
+  it('announces revocations while Redis is out of memory', async () => {
+    const server = await startRedisServer(undefined, ['--maxmemory-policy', 'noeviction']);
+    const keyPrefix = uniquePrefix();
+    const { sessions, close } = await sessionService({ redis: { url: server.url }, keyPrefix });
+    const admin = new Redis(server.url);
+    try {
+      const first = await sessions.create(alice);
+      const second = await sessions.create(alice);
+      const filler = 'x'.repeat(64 * 1024);
+      for (let i = 0; i < 32; i++) await admin.set(`filler:${i}`, filler);
+      await admin.config('SET', 'maxmemory', '1mb');
+      await expect(admin.set('one-more', 'x')).rejects.toThrow(/OOM/);
+      await expect(admin.xadd(`${keyPrefix}events`, '*', 'probe', 'x')).rejects.toThrow(/OOM/);
+
+      expect(await sessions.revoke(first.token)).toBe(true);
+      expect(await sessions.revokeAllForUser(alice.id)).toBe(1);
+      const entries = await admin.xrange(`${keyPrefix}events`, '-', '+');
+      const types = entries.map(([, fields]) => JSON.parse(fields[1]).type);
+      expect(types.slice(-2)).toEqual([SessionEvents.revoked, SessionEvents.revokedAll]);
+      expect(await sessions.validate(first.token)).toBeNull();
+      expect(await sessions.validate(second.token)).toBeNull();
+    } finally {
+      admin.disconnect();
+      await close();
+      await server.stop();
+    }
+  });
+
+  /**
    * A revocation whose store call times out may still land (Redis runs it once it catches up):
    * if nothing were announced, another service's cache and open sockets would go on honouring
    * the session, and a retry finds nothing left to revoke and announces nothing either.

@@ -67,19 +67,19 @@ export interface SessionEvent {
 export type NewSessionEvent = Omit<SessionEvent, 'id' | 'at'>;
 
 /** The stream's single field name: the rest of the event, as JSON. */
-const FIELD = 'event';
+export const SESSION_EVENT_FIELD = 'event';
 
 const TYPES: ReadonlySet<string> = new Set(Object.values(SessionEvents));
 
-/** The stream fields of an event. */
-export function encodeSessionEvent(event: NewSessionEvent): [string, string] {
-  return [FIELD, JSON.stringify(event)];
+/** What an event's stream entry holds under `SESSION_EVENT_FIELD`. */
+export function encodeSessionEvent(event: NewSessionEvent): string {
+  return JSON.stringify(event);
 }
 
 /** The event a stream entry holds, or null when it holds none this library wrote. */
 export function decodeSessionEvent(id: string, fields: string[]): SessionEvent | null {
   const at = Number(id.split('-')[0]);
-  const index = fields.indexOf(FIELD);
+  const index = fields.indexOf(SESSION_EVENT_FIELD);
   if (index < 0 || index % 2 !== 0 || !Number.isSafeInteger(at)) {
     return null;
   }

@@ -1,5 +1,4 @@
 import { Logger, OnModuleDestroy } from '@nestjs/common';
-import type { Cluster, Redis } from 'ioredis';
 
 import type { SessionConfig } from '../config/session.config';
 import { SessionEvents } from '../session.constants';
@@ -8,6 +7,7 @@ import { RedisSessionStore } from '../store/redis/redis-session.store';
 import type { SessionStore } from '../store/session-store.interface';
 import {
   encodeSessionEvent,
+  SESSION_EVENT_FIELD,
   NewSessionEvent,
   SessionEventActor,
   SessionRevocationReason,
@@ -29,7 +29,7 @@ export function createSessionEventsPublisher(
   if (!config.events || !(store instanceof RedisSessionStore)) {
     return null;
   }
-  const publisher = new SessionEventsPublisher(store.redis, {
+  const publisher = new SessionEventsPublisher(store, {
     keyPrefix: config.keyPrefix,
     maxLength: config.events.maxLength,
   });
@@ -42,11 +42,11 @@ export function createSessionEventsPublisher(
 
 /**
  * Appends `SessionService`'s lifecycle events to a length-bounded Redis stream
- * (`XADD <prefix>events MAXLEN ~ n`), right after the store call that made the change
- * succeeded. The store write is the truth; an event is lost only when the process dies between
- * that write and the XADD, or when Redis refuses the XADD (then one warning per outage, no
- * stack): consumers that must not miss one (the local cache) treat a gap as "anything may have
- * changed". A write whose outcome is unknown (the store answered unavailable) is announced all
+ * (`XADD <prefix>events MAXLEN ~ n`, by a script that Redis runs even when it is out of memory),
+ * right after the store call that made the change, on the same connection. The store write is
+ * the truth; an event is lost only when the process dies between that write and the append,
+ * or when Redis refuses it otherwise (then one warning per outage, no stack): consumers that
+ * must not miss one (the local cache) treat a gap as "anything may have changed". A write whose outcome is unknown (the store answered unavailable) is announced all
  * the same (`SessionService`). Publishing never fails the caller.
  *
  * Events of one process reach the stream in the order of its store calls; two processes'
@@ -59,7 +59,7 @@ export class SessionEventsPublisher implements OnModuleDestroy {
   stopWatching?: () => void;
 
   constructor(
-    private readonly redis: Redis | Cluster,
+    private readonly store: Pick<RedisSessionStore, 'appendEvents'>,
     private readonly options: { keyPrefix: string; maxLength: number },
   ) {}
 
@@ -152,26 +152,21 @@ export class SessionEventsPublisher implements OnModuleDestroy {
   }
 
   /**
-   * Appends events in order; resolves once Redis has answered, and never rejects. The XADDs
-   * are sent before this returns, so calls made one after another reach the stream in order.
+   * Appends events in order; resolves once Redis has answered, and never rejects. The append
+   * is sent before this returns, so calls made one after another reach the stream in order.
    */
   async publish(...events: NewSessionEvent[]): Promise<void> {
     if (!events.length) {
       return;
     }
-    const key = sessionEventsKey(this.options.keyPrefix);
-    const sent = events.map((event) =>
-      this.redis.xadd(
-        key,
-        'MAXLEN',
-        '~',
-        this.options.maxLength,
-        '*',
-        ...encodeSessionEvent(event),
-      ),
+    const sent = this.store.appendEvents(
+      sessionEventsKey(this.options.keyPrefix),
+      this.options.maxLength,
+      SESSION_EVENT_FIELD,
+      events.map(encodeSessionEvent),
     );
     try {
-      await Promise.all(sent);
+      await sent;
       this.failing = false;
     } catch (error) {
       if (!this.failing) {

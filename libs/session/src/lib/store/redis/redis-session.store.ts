@@ -108,6 +108,15 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     this.watermark = new RedisWatermark(this.writer, this.keys);
   }
 
+  /**
+   * Appends session events (`bodies`, each stored under `field`) to the stream `key`, bounded
+   * by `maxLength`, in one script on the connection that runs revocations — so they follow the
+   * writes they report — and even when Redis is out of memory (append-events.lua).
+   */
+  appendEvents(key: string, maxLength: number, field: string, bodies: string[]): Promise<unknown> {
+    return this.writer.cloakroomAppendEvents(key, maxLength, field, ...bodies);
+  }
+
   /** The ioredis client, for health checks and for apps that share the connection. */
   get redis(): Redis | Cluster {
     return this.client;

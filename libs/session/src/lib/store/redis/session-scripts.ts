@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 
 import { Cluster, Redis } from 'ioredis';
 
+import appendEventsScript from './scripts/append-events.lua';
 import createScript from './scripts/create.lua';
 import keepScript from './scripts/keep.lua';
 import listScript from './scripts/list.lua';
@@ -18,9 +19,13 @@ import previousValidateScript from './scripts/validate.previous.lua';
 import validateScript from './scripts/validate.lua';
 import { LUA_FIELDS } from './session-fields';
 
-/** Every script runs after the field names and the shared prelude (clock, argument checks). */
-function withPrelude(script: string): string {
-  return `${LUA_FIELDS}${prelude}\n${script}`;
+/**
+ * Every script runs after the field names and the shared prelude (clock, argument checks).
+ * `flags` (Redis 7 script flags, e.g. `allow-oom`) become the shebang line Redis reads first.
+ */
+function withPrelude(script: string, flags?: string): string {
+  const shebang = flags ? `#!lua flags=${flags}\n` : '';
+  return `${shebang}${LUA_FIELDS}${prelude}\n${script}`;
 }
 
 /** The scripts, each run by EVALSHA through the methods `installSessionScripts` adds. */
@@ -35,6 +40,7 @@ export const SESSION_SCRIPTS = {
   cloakroomPatch: { lua: withPrelude(patchScript), numberOfKeys: 1 },
   cloakroomSweep: { lua: withPrelude(sweepScript), numberOfKeys: 1 },
   cloakroomKeep: { lua: withPrelude(keepScript), numberOfKeys: 1 },
+  cloakroomAppendEvents: { lua: withPrelude(appendEventsScript, 'allow-oom'), numberOfKeys: 1 },
 } as const;
 
 export type SessionScriptName = keyof typeof SESSION_SCRIPTS;
