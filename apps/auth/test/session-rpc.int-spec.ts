@@ -349,6 +349,39 @@ describe('the session RPC, tried as an attacker on the service network would', (
     expect(await catalog(`${json.length}#${json}`)).toEqual({ closed: true });
   });
 
+  it('holds at most 64 connections of one caller, and serves the others and new ones after', async () => {
+    const catalogFiles = auth.certificates.clients['catalog'];
+    const open = (files: { cert: string; key: string }) =>
+      keepConnection(
+        connectTls({
+          host: '127.0.0.1',
+          port: auth.rpcPort,
+          ca: readFileSync(auth.certificates.ca),
+          cert: readFileSync(files.cert),
+          key: readFileSync(files.key),
+        }),
+      );
+    const held = await Promise.all(Array.from({ length: 64 }, () => open(catalogFiles)));
+    try {
+      const validate = frame('session.validate', { token: victim.token });
+      expect(await withCertificate(catalogFiles)(validate)).toEqual({ closed: true });
+      const orders = await withCertificate(auth.certificates.clients['orders'])(validate);
+      expect(orders.answer?.response).toMatchObject({ id: victim.sessionId });
+      const answer = await held[0].call('session.validate', { token: victim.token });
+      expect(answer.response).toMatchObject({ id: victim.sessionId });
+    } finally {
+      held.forEach((connection) => connection.close());
+    }
+    let again: Outcome = { closed: true };
+    for (let attempt = 0; attempt < 20 && again.closed; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      again = await withCertificate(catalogFiles)(
+        frame('session.validate', { token: victim.token }),
+      );
+    }
+    expect(again.answer?.response).toMatchObject({ id: victim.sessionId });
+  }, 30_000);
+
   it('logs refusals once per caller and reason, not once per call', () => {
     const messages = warnings.mock.calls.map(([message]) => String(message));
     const refusedPatch = messages.filter((message) =>

@@ -159,6 +159,11 @@ function callerOf(context: TcpContext): string {
   if (!(socket instanceof TLSSocket) || !socket.authorized) {
     return ANONYMOUS;
   }
+  return connectionCaller(socket);
+}
+
+/** The common name of a verified connection's client certificate, read once per connection. */
+export function connectionCaller(socket: TLSSocket): string {
   let caller = callers.get(socket);
   if (caller === undefined) {
     socket.disableRenegotiation();

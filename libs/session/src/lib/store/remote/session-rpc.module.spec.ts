@@ -1,3 +1,7 @@
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+
 import { ServerTCP, TcpContext, TcpSocket } from '@nestjs/microservices';
 
 import { SessionRpcServer } from './session-rpc.module';
@@ -8,6 +12,17 @@ function fakeConnection() {
   return { socket: { netSocket } as unknown as TcpSocket, netSocket };
 }
 
+/** A verified TLS connection of a caller, as `bindHandler` receives it. */
+function fakeTlsConnection(caller: string) {
+  const socket = Object.assign(Object.create(TLSSocket.prototype), new EventEmitter(), {
+    authorized: true,
+    destroy: jest.fn(),
+    disableRenegotiation: jest.fn(),
+    getPeerCertificate: () => ({ subject: { CN: caller } }),
+  });
+  return socket as Socket & { destroy: jest.Mock };
+}
+
 describe('SessionRpcServer', () => {
   afterEach(() => jest.restoreAllMocks());
 
@@ -16,7 +31,10 @@ describe('SessionRpcServer', () => {
     jest
       .spyOn(ServerTCP.prototype, 'handleMessage')
       .mockImplementation(() => new Promise<void>((resolve) => answers.push(resolve)));
-    const server = new SessionRpcServer(3, { port: 0 });
+    const server = new SessionRpcServer(
+      { maxInFlight: 3, maxConnectionsPerCaller: 8 },
+      { port: 0 },
+    );
     const { socket, netSocket } = fakeConnection();
     const other = fakeConnection();
 
@@ -41,7 +59,10 @@ describe('SessionRpcServer', () => {
 
   it('counts a request that failed as answered', async () => {
     jest.spyOn(ServerTCP.prototype, 'handleMessage').mockRejectedValue(new Error('bad frame'));
-    const server = new SessionRpcServer(1, { port: 0 });
+    const server = new SessionRpcServer(
+      { maxInFlight: 1, maxConnectionsPerCaller: 8 },
+      { port: 0 },
+    );
     const { socket, netSocket } = fakeConnection();
     await expect(server.handleMessage(socket, 'frame')).rejects.toThrow('bad frame');
     expect(netSocket.pause).toHaveBeenCalledTimes(1);
@@ -49,7 +70,10 @@ describe('SessionRpcServer', () => {
   });
 
   it('drops a connection that sends an event: the RPC serves none', async () => {
-    const server = new SessionRpcServer(3, { port: 0 });
+    const server = new SessionRpcServer(
+      { maxInFlight: 3, maxConnectionsPerCaller: 8 },
+      { port: 0 },
+    );
     const { socket, netSocket } = fakeConnection();
     await server.handleEvent(
       'anything',
@@ -57,5 +81,27 @@ describe('SessionRpcServer', () => {
       new TcpContext([socket, 'anything']),
     );
     expect(netSocket.destroy).toHaveBeenCalled();
+  });
+
+  it('holds at most maxConnectionsPerCaller connections of one caller, and takes one again after a close', () => {
+    const bound = jest
+      .spyOn(ServerTCP.prototype, 'bindHandler')
+      .mockImplementation(() => undefined);
+    const server = new SessionRpcServer(
+      { maxInFlight: 3, maxConnectionsPerCaller: 2 },
+      { port: 0 },
+    );
+    const [first, second, third] = [1, 2, 3].map(() => fakeTlsConnection('catalog'));
+    const orders = fakeTlsConnection('orders');
+    for (const socket of [first, second, third, orders]) server.bindHandler(socket);
+    expect(bound.mock.calls.map(([socket]) => socket)).toEqual([first, second, orders]);
+    expect(third.destroy).toHaveBeenCalled();
+    expect(first.destroy).not.toHaveBeenCalled();
+
+    first.emit('close');
+    const fourth = fakeTlsConnection('catalog');
+    server.bindHandler(fourth);
+    expect(fourth.destroy).not.toHaveBeenCalled();
+    expect(bound).toHaveBeenLastCalledWith(fourth);
   });
 });

@@ -1,9 +1,12 @@
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+
 import { DynamicModule, INestMicroservice, Logger, Module } from '@nestjs/common';
 import { CustomStrategy, ServerTCP, TcpContext, TcpSocket } from '@nestjs/microservices';
 
 import { SESSION_RPC_OPTIONS } from '../../session.constants';
 import type { SessionRpcOptions } from './session-rpc.capabilities';
-import { SessionRpcController } from './session-rpc.controller';
+import { connectionCaller, SessionRpcController } from './session-rpc.controller';
 
 /** Frames larger than this drop the connection: a validation is a few hundred bytes. */
 export const SESSION_RPC_MAX_FRAME = 64 * 1024;
@@ -15,6 +18,13 @@ export const SESSION_RPC_MAX_FRAME = 64 * 1024;
  * in auth's memory and ahead of everyone else's store calls.
  */
 export const SESSION_RPC_MAX_IN_FLIGHT = 32;
+
+/**
+ * Connections one caller (a client certificate's name) may hold at once: the flow control is
+ * per connection, so without a cap a caller could open its way past it. Each process of a
+ * remote-mode service holds one.
+ */
+export const SESSION_RPC_MAX_CONNECTIONS_PER_CALLER = 64;
 
 /**
  * Answers one connection may leave unread, in bytes, before auth drops it: a caller that sends
@@ -39,6 +49,8 @@ export interface SessionRpcServerOptions {
   maxInFlight?: number;
   /** Unread answer bytes per connection before it is dropped; default `SESSION_RPC_MAX_UNREAD`. */
   maxUnreadBytes?: number;
+  /** Connections per caller; default `SESSION_RPC_MAX_CONNECTIONS_PER_CALLER`. */
+  maxConnectionsPerCaller?: number;
 }
 
 /**
@@ -73,20 +85,27 @@ export class SessionRpcModule {
 export function sessionRpcTransport(options: SessionRpcServerOptions): CustomStrategy {
   const { host, port, tls } = options;
   return {
-    strategy: new SessionRpcServer(options.maxInFlight ?? SESSION_RPC_MAX_IN_FLIGHT, {
-      host,
-      port,
-      maxBufferSize: options.maxFrameSize ?? SESSION_RPC_MAX_FRAME,
-      maxSendBufferSize: options.maxUnreadBytes ?? SESSION_RPC_MAX_UNREAD,
-      tlsOptions: {
-        ca: tls.ca,
-        cert: tls.cert,
-        key: tls.key,
-        requestCert: true,
-        rejectUnauthorized: true,
-        minVersion: 'TLSv1.3',
+    strategy: new SessionRpcServer(
+      {
+        maxInFlight: options.maxInFlight ?? SESSION_RPC_MAX_IN_FLIGHT,
+        maxConnectionsPerCaller:
+          options.maxConnectionsPerCaller ?? SESSION_RPC_MAX_CONNECTIONS_PER_CALLER,
       },
-    }),
+      {
+        host,
+        port,
+        maxBufferSize: options.maxFrameSize ?? SESSION_RPC_MAX_FRAME,
+        maxSendBufferSize: options.maxUnreadBytes ?? SESSION_RPC_MAX_UNREAD,
+        tlsOptions: {
+          ca: tls.ca,
+          cert: tls.cert,
+          key: tls.key,
+          requestCert: true,
+          rejectUnauthorized: true,
+          minVersion: 'TLSv1.3',
+        },
+      },
+    ),
   };
 }
 
@@ -94,30 +113,61 @@ export function sessionRpcTransport(options: SessionRpcServerOptions): CustomStr
 const PLAIN_PATTERN = /^(?![tfn])[A-Za-z]/;
 
 /**
- * Nest's TCP server, routing as it does, with three changes. Flow control: Nest reads and starts
- * every frame a connection sends, however many are still unanswered; this server stops reading
- * a connection at `maxInFlight` unanswered requests and reads on when one is answered. And no
- * per-message `JSON.parse` of a pattern that cannot be JSON: the session RPC's patterns are
- * plain names (`session.validate`), and the exception that parse threw for each of them cost
- * the RPC ~12 µs per call (a CPU profile under load). Patterns that may be JSON (objects,
- * numbers) take Nest's own path. And a frame without an id (an event) drops the connection.
- * A request counts as unanswered until its handler's promise settles: with no interceptor on
- * the RPC's handlers (the library adds none), that is when its answer is written.
+ * Nest's TCP server, routing as it does, with these changes:
+ * - flow control: Nest reads and starts every frame a connection sends, however many are still
+ *   unanswered; this server stops reading a connection at `maxInFlight` unanswered requests and
+ *   reads on when one is answered (a request counts until its handler's promise settles: with
+ *   no interceptor on the RPC's handlers, as the library adds none, when its answer is written),
+ *   and holds at most `maxConnectionsPerCaller` connections of one caller;
+ * - a frame without an id (an event: none is served) drops the connection;
+ * - no per-message `JSON.parse` of a pattern that cannot be JSON: the session RPC's patterns are
+ *   plain names (`session.validate`), and the exception that parse threw for each of them cost
+ *   the RPC ~12 µs per call (a CPU profile under load). Patterns that may be JSON (objects,
+ *   numbers) take Nest's own path.
  */
 export class SessionRpcServer extends ServerTCP {
   private readonly inFlight = new WeakMap<TcpSocket, number>();
+  private readonly connections = new Map<string, number>();
+  private readonly refusals = new Logger('SessionRpc');
+  private readonly reported = new Set<string>();
 
   constructor(
-    private readonly maxInFlight: number,
+    private readonly limits: { maxInFlight: number; maxConnectionsPerCaller: number },
     options: ConstructorParameters<typeof ServerTCP>[0],
   ) {
     super(options);
   }
 
+  /** A caller's connection past its cap is closed before any frame is read. */
+  override bindHandler(socket: Socket): void {
+    const caller = socket instanceof TLSSocket ? connectionCaller(socket) : '';
+    const open = this.connections.get(caller) ?? 0;
+    if (open >= this.limits.maxConnectionsPerCaller) {
+      if (!this.reported.has(caller) && this.reported.size < 1000) {
+        this.reported.add(caller);
+        this.refusals.warn(
+          `Refused a connection from ${caller}: ${open} open, the most one caller may hold (not logged again)`,
+        );
+      }
+      socket.destroy();
+      return;
+    }
+    this.connections.set(caller, open + 1);
+    socket.once('close', () => {
+      const left = (this.connections.get(caller) ?? 1) - 1;
+      if (left > 0) {
+        this.connections.set(caller, left);
+      } else {
+        this.connections.delete(caller);
+      }
+    });
+    super.bindHandler(socket);
+  }
+
   override async handleMessage(socket: TcpSocket, rawMessage: unknown): Promise<unknown> {
     const count = (this.inFlight.get(socket) ?? 0) + 1;
     this.inFlight.set(socket, count);
-    if (count === this.maxInFlight) {
+    if (count === this.limits.maxInFlight) {
       socket.netSocket.pause();
     }
     try {
@@ -125,7 +175,7 @@ export class SessionRpcServer extends ServerTCP {
     } finally {
       const left = (this.inFlight.get(socket) ?? 1) - 1;
       this.inFlight.set(socket, left);
-      if (left === this.maxInFlight - 1) {
+      if (left === this.limits.maxInFlight - 1) {
         socket.netSocket.resume();
       }
     }
