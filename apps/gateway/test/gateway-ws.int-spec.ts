@@ -1,14 +1,9 @@
 import { createServer, IncomingMessage, Server } from 'node:http';
-import { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { AddressInfo, createServer as createTcpServer } from 'node:net';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { Test } from '@nestjs/testing';
 import WebSocket, { WebSocketServer } from 'ws';
 
-import { configureServiceApp } from '@cloakroom/service-kit';
-
-import { AppModule } from '../src/app/app.module';
-import { gatewayService } from '../src/app/app.setup';
+import { startGateway } from './start-gateway';
 
 /** A stand-in orders service: echoes frames on `/api/orders/ws`, records each handshake. */
 function fakeSocketService(handshakes: IncomingMessage[]): Promise<Server> {
@@ -49,22 +44,12 @@ describe('gateway WebSocket upgrades', () => {
 
   beforeAll(async () => {
     orders = await fakeSocketService(handshakes);
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        AppModule.forRoot({
-          AUTH_URL: 'http://127.0.0.1:9',
-          ORDERS_URL: `http://127.0.0.1:${portOf(orders)}`,
-          CATALOG_URL: 'http://127.0.0.1:9',
-          PUBLIC_URL: 'https://shop.example',
-        }),
-      ],
-    }).compile();
-    app = moduleRef.createNestApplication<NestExpressApplication>({
-      bodyParser: false,
-      logger: false,
+    app = await startGateway({
+      AUTH_URL: 'http://127.0.0.1:9',
+      ORDERS_URL: `http://127.0.0.1:${portOf(orders)}`,
+      CATALOG_URL: 'http://127.0.0.1:9',
+      PUBLIC_URL: 'https://shop.example',
     });
-    configureServiceApp(app, gatewayService(join(__dirname, '..', 'src', 'assets', 'web')));
-    await app.listen(0, '127.0.0.1');
     base = `ws://127.0.0.1:${portOf(app.getHttpServer())}`;
   });
 
@@ -115,6 +100,32 @@ describe('gateway WebSocket upgrades', () => {
   it("passes the service's close code (4401) on to the client", async () => {
     expect(await exchange(`${base}/api/orders/ws?close=4401`, {})).toEqual({ code: 4401 });
   });
+
+  it('answers 404 to an upgrade the proxy would not take (metrics, a path not canonical), never leaving it open', async () => {
+    for (const path of ['/api/orders/metrics', '/api/orders/METRICS/', '/api/orders//ws']) {
+      expect({ path, ...(await exchange(`${base}${path}`, {})) }).toEqual({ path, status: 404 });
+    }
+    expect(handshakes).toHaveLength(0);
+  });
+
+  it('closes an upgrade whose service takes the connection but never answers, after PROXY_TIMEOUT', async () => {
+    const silent = createTcpServer((socket) => socket.on('error', () => undefined));
+    await new Promise<void>((done) => silent.listen(0, '127.0.0.1', () => done()));
+    const gateway = await startGateway({
+      AUTH_URL: 'http://127.0.0.1:9',
+      ORDERS_URL: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+      CATALOG_URL: 'http://127.0.0.1:9',
+      PROXY_TIMEOUT: '1',
+    });
+    try {
+      const url = `ws://127.0.0.1:${portOf(gateway.getHttpServer())}/api/orders/ws`;
+      const outcome = await exchange(url, {});
+      expect(outcome.frame).toBeUndefined();
+    } finally {
+      await gateway.close();
+      silent.close();
+    }
+  }, 10_000);
 
   it('answers 404 to an upgrade outside the services, and closes one whose service is down', async () => {
     expect(await exchange(`${base}/elsewhere`, {})).toEqual({ status: 404 });

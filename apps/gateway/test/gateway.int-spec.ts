@@ -1,15 +1,12 @@
 import { createHash } from 'node:crypto';
 import { createServer, IncomingMessage, request as httpRequest, Server } from 'node:http';
 import { AddressInfo, createServer as createTcpServer, Server as TcpServer } from 'node:net';
-import { join } from 'node:path';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { Test } from '@nestjs/testing';
 import request from 'supertest';
 
-import { BODY_LIMITS, configureServiceApp } from '@cloakroom/service-kit';
+import { BODY_LIMITS } from '@cloakroom/service-kit';
 
-import { AppModule } from '../src/app/app.module';
-import { gatewayService } from '../src/app/app.setup';
+import { startGateway } from './start-gateway';
 
 interface Seen {
   method: string;
@@ -60,17 +57,6 @@ function earlyRefusingService(): Promise<TcpServer> {
     socket.on('error', () => undefined);
   });
   return new Promise((done) => server.listen(0, '127.0.0.1', () => done(server)));
-}
-
-async function startGateway(env: Record<string, string>): Promise<NestExpressApplication> {
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(env)] }).compile();
-  const app = moduleRef.createNestApplication<NestExpressApplication>({
-    bodyParser: false,
-    logger: false,
-  });
-  configureServiceApp(app, gatewayService(join(__dirname, '..', 'src', 'assets', 'web')));
-  await app.listen(0, '127.0.0.1');
-  return app;
 }
 
 /** Sends a body with Content-Length, or chunked, in 16 KiB writes; answers the status. */
@@ -285,6 +271,37 @@ describe('gateway', () => {
       orders: { status: 'up' },
       catalog: { status: 'down', message: 'unreachable' },
     });
+  });
+
+  it('refuses a path the proxy would forward as another (//, \\, dot segments, encoded / \\ .) with a JSON 404, forwarding nothing', async () => {
+    const { port } = app.getHttpServer().address() as AddressInfo;
+    for (const path of [
+      '/api/auth//metrics',
+      '/api//auth/login',
+      '/api\\auth/login',
+      '/api/auth\\metrics',
+      '/api/auth/./metrics',
+      '/api/auth/x/../metrics',
+      '/api/auth/%2e%2e/orders',
+      '/api/auth%2fmetrics',
+      '/api/auth/x%5cy',
+    ]) {
+      const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = httpRequest({ host: '127.0.0.1', port, path, method: 'GET' }, (response) => {
+          let text = '';
+          response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect({ path, ...answer }).toEqual({
+        path,
+        status: 404,
+        body: JSON.stringify({ statusCode: 404, message: 'Not Found' }),
+      });
+    }
+    expect(seen).toEqual([]);
   });
 
   it('answers unknown paths with a JSON 404', async () => {

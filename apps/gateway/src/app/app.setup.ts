@@ -4,13 +4,18 @@ import { bodyLimitOf, ServiceDefinition } from '@cloakroom/service-kit';
 
 import { GatewayEnv, publicUrlOf, upstreamsOf } from './config/gateway.env';
 import { bufferRequestBody } from './proxy/request-body.buffer';
-import { proxyUpgrades, UpgradeRoute, upstreamProxy } from './proxy/upstream.proxy';
+import {
+  proxyUpgrades,
+  refuseNonCanonicalPaths,
+  UpgradeRoute,
+  upstreamProxy,
+} from './proxy/upstream.proxy';
 import { securityHeaders } from './security/security-headers';
 import { serveWebPage } from './web/web.setup';
 
 /**
- * The gateway's request path: security headers and `no-store` (the common service setup),
- * then for each service its body limit and its proxy (bodies are read whole but never parsed:
+ * The gateway's request path: security headers and `no-store` (the common service setup), a
+ * 404 for any path that is not canonical (`isCanonicalPath`), then for each service its body limit and its proxy (bodies are read whole but never parsed:
  * the app runs without a body parser), then the web page from `webRoot`, then the gateway's
  * own routes under `/api/gateway`.
  */
@@ -23,6 +28,8 @@ export function gatewayService(webRoot: string): ServiceDefinition<NestExpressAp
       const env = app.get(GatewayEnv);
       const publicUrl = publicUrlOf(env);
       const upgrades: UpgradeRoute[] = [];
+      // What the gateway routes and limits on must be what it forwards.
+      app.use(refuseNonCanonicalPaths);
       for (const upstream of upstreamsOf(env)) {
         const proxy = upstreamProxy(upstream, publicUrl, env.PROXY_TIMEOUT);
         app.use(`/api/${upstream.name}`, bufferRequestBody(bodyLimitOf(upstream.name)));

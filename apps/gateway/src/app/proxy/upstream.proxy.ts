@@ -47,8 +47,7 @@ export function upstreamProxy(
   };
   return createProxyMiddleware<ProxiedRequest, ServerResponse>({
     target: upstream.url,
-    pathFilter: (path) =>
-      (path === prefix || path.startsWith(`${prefix}/`)) && !isMetricsPath(path, prefix),
+    pathFilter: (path) => isProxiedPath(path, prefix),
     changeOrigin: true,
     xfwd: false,
     proxyTimeout: timeoutSeconds * 1000,
@@ -59,7 +58,18 @@ export function upstreamProxy(
           proxyReq.write(req.bufferedBody);
         }
       },
-      proxyReqWs: (proxyReq, req) => setEdgeHeaders(proxyReq, req),
+      proxyReqWs: (proxyReq, req) => {
+        setEdgeHeaders(proxyReq, req);
+        // The proxy's timeout covers requests only: a service that takes the connection and
+        // never answers the handshake would hold the client's socket for ever.
+        const timer = setTimeout(
+          () =>
+            proxyReq.destroy(Object.assign(new Error('handshake timeout'), { code: 'ETIMEDOUT' })),
+          timeoutSeconds * 1000,
+        );
+        const settle = () => clearTimeout(timer);
+        proxyReq.once('upgrade', settle).once('response', settle).once('close', settle);
+      },
       proxyRes: (proxyRes, req) => {
         req.upstreamResponse = proxyRes;
         delete proxyRes.headers['x-powered-by'];
@@ -106,14 +116,53 @@ export interface UpgradeRoute {
  */
 export function proxyUpgrades(server: Server, routes: UpgradeRoute[]): void {
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
-    const path = (req.url ?? '').split('?')[0];
-    const route = routes.find(({ prefix }) => path === prefix || path.startsWith(`${prefix}/`));
+    const url = req.url ?? '';
+    const path = url.split('?')[0];
+    // The proxy's own filter: an upgrade it would not take must not reach it, for it would
+    // neither answer nor close it.
+    const route = isCanonicalPath(url) && routes.find(({ prefix }) => isProxiedPath(path, prefix));
     if (!route) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
     route.proxy.upgrade(req, socket, head);
   });
+}
+
+/**
+ * Whether a request target's path is the one the gateway forwards as it is: no backslash, no
+ * empty or dot segment, no percent-encoded slash, backslash or dot. The proxy would turn `\`
+ * into `/` and collapse `//` on the way, so a path like `/api/auth//metrics` would be checked
+ * as one thing and forwarded as another; such paths are refused at the edge instead.
+ */
+export function isCanonicalPath(url: string): boolean {
+  const path = url.split('?')[0];
+  return !/\\|\/\/|%2f|%5c|%2e|\/\.\.?(?:\/|$)/i.test(path);
+}
+
+/**
+ * Middleware that answers a JSON 404 to a request whose path is not canonical
+ * ({@link isCanonicalPath}), before any route, body limit or proxy sees it.
+ *
+ * @example
+ * app.use(refuseNonCanonicalPaths);
+ */
+export function refuseNonCanonicalPaths(
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: () => void,
+): void {
+  if (isCanonicalPath(req.url ?? '')) {
+    next();
+    return;
+  }
+  res.writeHead(404, { 'content-type': 'application/json; charset=utf-8' });
+  res.end(JSON.stringify({ statusCode: 404, message: 'Not Found' }));
+}
+
+/** Whether the proxy of the service under `prefix` forwards this path: never its metrics. */
+function isProxiedPath(path: string, prefix: string): boolean {
+  return (path === prefix || path.startsWith(`${prefix}/`)) && !isMetricsPath(path, prefix);
 }
 
 /**
