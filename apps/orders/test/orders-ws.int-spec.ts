@@ -187,4 +187,27 @@ describe('GET /api/orders/ws (PostgreSQL, Redis)', () => {
     expect((await socket.closed).code).toBe(4401);
     expect(socket.frames).toEqual([]);
   });
+
+  it('answers 4 "recent" messages in flight, and closes a socket that floods (1008) before checking them', async () => {
+    const cookie = await sessionCookie(app, alice);
+    const polite = await authenticated(withCookie(cookie));
+    for (let i = 0; i < 4; i++) polite.ws.send(JSON.stringify({ event: 'recent' }));
+    await eventually(() => polite.frames.length === 4);
+    expect(polite.ws.readyState).toBe(polite.ws.OPEN);
+
+    const flooder = await authenticated(withCookie(cookie));
+    const validations = jest.spyOn(app.get(SessionService), 'validate');
+    const frame = JSON.stringify({ event: 'recent' });
+    for (let i = 0; i < 2000; i++) flooder.ws.send(frame);
+    expect((await flooder.closed).code).toBe(1008);
+    // Each message it got to handle cost one session check; the rest never reached Redis.
+    expect(validations.mock.calls.length).toBeLessThan(100);
+    validations.mockRestore();
+  });
+
+  it('closes a socket whose message is larger than the one message clients send (1009)', async () => {
+    const socket = await authenticated(withCookie(await sessionCookie(app, bob)));
+    socket.ws.send(JSON.stringify({ event: 'recent', data: 'x'.repeat(8192) }));
+    expect((await socket.closed).code).toBe(1009);
+  });
 });

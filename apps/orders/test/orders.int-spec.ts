@@ -120,6 +120,12 @@ describe('orders (PostgreSQL, Redis)', () => {
       ['an unknown field', { items: [{ sku: 'TEA-01', quantity: 1 }], total: 1 }],
       ['an unknown item field', { items: [{ sku: 'TEA-01', quantity: 1, price: 0 }] }],
       ['a null item', { items: [null] }],
+      [
+        'an item that is a list',
+        { items: [{ sku: 'TEA-01', quantity: 1 }, [{ sku: 'X', quantity: 1 }]] },
+      ],
+      ['an empty list as item', { items: [[]] }],
+      ['an item that is a string', { items: ['TEA-01'] }],
     ])('answers 400, not 500, to %s', async (_case, body) => {
       const response = await place(cookies['alice'], body);
       expect(response.status).toBe(400);

@@ -33,7 +33,8 @@ const OPEN = 1;
  * checked by `SessionGuard` on every message. The guard is bound here: Nest's `APP_GUARD`
  * does not reach WebSocket gateways.
  */
-@WebSocketGateway({ path: '/api/orders/ws' })
+// The only message a client sends is `{"event":"recent"}`: larger frames close the socket (1009).
+@WebSocketGateway({ path: '/api/orders/ws', maxPayload: 4096 })
 @UseGuards(SessionGuard)
 export class OrdersGateway implements OnGatewayConnection<WebSocket> {
   constructor(
