@@ -181,6 +181,19 @@ describe('POST /api/orders/graphql (PostgreSQL, Redis)', () => {
     expect(codesOf(response.body)).toEqual(['BAD_REQUEST']);
   });
 
+  it('refuses, before any resolver, a query whose aliases multiply the answer', async () => {
+    const page = 'id createdAt items { sku quantity }';
+    const aliased = Array.from({ length: 100 }, (_, i) => `a${i}: myOrders { ${page} }`);
+    const refused = await post(`{ ${aliased.join(' ')} }`, alice).expect(400);
+    expect(codesOf(refused.body)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+    expect(refused.body.errors[0].message).toMatch(/asks for too much/);
+    expect(refused.body.data).toBeUndefined();
+    // Four copies of the largest page are still one query.
+    const four = Array.from({ length: 4 }, (_, i) => `a${i}: myOrders(limit: 200) { ${page} }`);
+    const answered = await post(`{ ${four.join(' ')} }`, alice).expect(200);
+    expect(answered.body.errors).toBeUndefined();
+  });
+
   it('answers BAD_REQUEST to a limit out of bounds', async () => {
     const response = await post('query { myOrders(limit: 201) { id } }', alice);
     expect(codesOf(response.body)).toEqual(['BAD_REQUEST']);

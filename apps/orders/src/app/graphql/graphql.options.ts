@@ -5,8 +5,16 @@ import { Logger } from '@nestjs/common';
 import type { GraphQLFormattedError } from 'graphql';
 
 import { OrdersEnv } from '../config/orders.env';
+import { maxQueryValues } from './query-cost.rule';
 
 const logger = new Logger('GraphQL');
+
+/**
+ * The most values one operation may ask for (`maxQueryValues`): four aliased copies of the
+ * largest page, `myOrders(limit: 200) { id createdAt items { sku quantity } }` (20,601 values
+ * each), fit; five do not, nor do a hundred aliases of the default page (5,151 each).
+ */
+export const MAX_QUERY_VALUES = 100_000;
 
 /**
  * `POST /api/orders/graphql` (Apollo on Express, code first, schema built in memory). The
@@ -19,6 +27,8 @@ const logger = new Logger('GraphQL');
  *   anything. Apollo's CSRF prevention stays on: a POST that is not JSON (a plain form) is
  *   refused before any resolver runs.
  * - No automatic persisted queries, no batching (Apollo's default).
+ * - An operation that could answer more than `MAX_QUERY_VALUES` values (aliases multiply a
+ *   list's rows) is refused before it runs: `GRAPHQL_VALIDATION_FAILED`, HTTP 400.
  * - Errors carry `extensions.code` (`UNAUTHENTICATED`, `FORBIDDEN`, `BAD_REQUEST` from the
  *   guard and the validation pipe), never a stack; an unexpected error is logged and answered
  *   as `Internal server error`, as the REST routes do.
@@ -35,6 +45,7 @@ export function graphqlOptions(env: OrdersEnv): ApolloDriverConfig {
     csrfPrevention: true,
     // No automatic persisted queries: nothing uses them, and their cache takes any query.
     persistedQueries: false,
+    validationRules: [maxQueryValues(MAX_QUERY_VALUES)],
     includeStacktraceInErrorResponses: false,
     context: ({ req, res }: { req: IncomingMessage; res: ServerResponse }) => ({ req, res }),
     formatError: maskUnexpected,
