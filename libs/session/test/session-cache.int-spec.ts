@@ -13,10 +13,18 @@ import {
   SessionModule,
   SessionModuleOptions,
   SessionService,
+  SessionStoreUnavailableError,
 } from '../src';
+import { startRedisServer } from '../src/testing';
 import { resolveSessionConfig } from '../src/lib/config/session.config';
 import { parseSessionId, SessionRef } from '../src/lib/token/session.token';
-import { REDIS_URL as url, sleep, uniquePrefix } from './store-contract';
+import {
+  REDIS_URL as url,
+  sessionKey,
+  sessionService,
+  sleep,
+  uniquePrefix,
+} from './store-contract';
 
 jest.setTimeout(60_000);
 
@@ -273,3 +281,53 @@ describe('SessionService with localCache, following the event stream', () => {
 function ref(id: string): SessionRef {
   return parseSessionId(id) as SessionRef;
 }
+
+/**
+ * A Redis that hangs (SIGSTOP) answers nothing: store calls get 503 after the store timeout,
+ * and the cache must not go on answering for the sessions it holds much longer than that —
+ * its reader, blocked on the stream, notices within its short block and the store timeout.
+ */
+describe('SessionService with localCache, when Redis hangs', () => {
+  it('stops serving cached sessions within about a second and the store timeout', async () => {
+    const server = await startRedisServer();
+    const keyPrefix = uniquePrefix();
+    const { sessions, close } = await sessionService({
+      redis: { url: server.url },
+      keyPrefix,
+      storeTimeout: 0.5,
+      localCache: { ttl: 60 },
+    });
+    const admin = new Redis(server.url);
+    try {
+      // Served from the cache: its hash deleted behind the cache's back, it still validates.
+      let token = '';
+      for (let attempt = 0; attempt < 100 && !token; attempt++) {
+        const issued = await sessions.create(alice);
+        await sessions.validate(issued.token);
+        await admin.del(sessionKey(keyPrefix, issued.session.id));
+        if (await sessions.validate(issued.token)) token = issued.token;
+        else await sleep(50);
+      }
+      expect(token).not.toBe('');
+      server.freeze();
+      const frozenAt = Date.now();
+      let refusedAfter = Infinity;
+      while (Date.now() - frozenAt < 8000) {
+        const outcome = await sessions.validate(token).catch((error: unknown) => error);
+        if (outcome instanceof SessionStoreUnavailableError) {
+          refusedAfter = Date.now() - frozenAt;
+          break;
+        }
+        expect(outcome).not.toBeNull();
+        await sleep(50);
+      }
+      // Block 1 s + store timeout 0.5 s, then one store call's 0.5 s: well under 10 s.
+      expect(refusedAfter).toBeLessThan(3500);
+    } finally {
+      server.thaw();
+      admin.disconnect();
+      await close();
+      await server.stop();
+    }
+  });
+});

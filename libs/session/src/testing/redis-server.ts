@@ -41,6 +41,16 @@ export class RedisServerProcess {
     await waitForPing(this.port);
   }
 
+  /** Stops the server's process without ending it (SIGSTOP): a Redis that hangs. */
+  freeze(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  /** Lets a frozen server run on (SIGCONT). */
+  thaw(): void {
+    this.child?.kill('SIGCONT');
+  }
+
   /** Kills the server abruptly, as a crash would. */
   async stop(): Promise<void> {
     const child = this.child;

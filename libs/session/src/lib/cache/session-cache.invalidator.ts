@@ -21,12 +21,16 @@ import { RedisSessionStore } from '../store/redis/redis-session.store';
 import { SessionStore } from '../store/session-store.interface';
 import type { SessionCache } from './session.cache';
 
+/** How long the cache's reader waits on the stream per read, milliseconds. */
+export const CACHE_READ_BLOCK_MS = 1000;
+
 /**
  * Keeps the local cache (`localCache` option) in step with every service: the module starts
  * it by itself, and it reads the session lifecycle stream that every `SessionService` appends
  * to, forgetting the sessions each event names. It flushes the cache whenever the stream
  * reports a gap (start, trimmed events, a lost connection), and keeps the cache paused while
- * its connection is down. With a backend that has no Redis (`remote`, an in-memory store),
+ * its connection is down or Redis does not answer its reads (within about a second and the
+ * store timeout). With a backend that has no Redis (`remote`, an in-memory store),
  * there is no stream to read: a cached session may then outlive its revocation by the ttl.
  */
 @Injectable()
@@ -54,7 +58,13 @@ export class SessionCacheInvalidator implements OnModuleInit, OnModuleDestroy {
       return;
     }
     this.cache.pause();
-    this.reader = new SessionEventsReader(this.store.redis, { keyPrefix: this.config.keyPrefix });
+    // A short block, and no more than the store timeout past it: a Redis that stops answering
+    // pauses the cache within about CACHE_READ_BLOCK_MS + storeTimeout, as store calls 503.
+    this.reader = new SessionEventsReader(this.store.redis, {
+      keyPrefix: this.config.keyPrefix,
+      blockMs: CACHE_READ_BLOCK_MS,
+      stallMs: this.config.storeTimeoutMs,
+    });
     this.running = this.follow(this.reader, this.cache).catch((error: unknown) => {
       this.cache?.pause();
       this.logger.error(`The local cache stopped following session events: ${error}`);

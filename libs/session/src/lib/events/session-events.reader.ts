@@ -27,6 +27,11 @@ export interface SessionEventsReaderOptions {
   keyPrefix?: string;
   /** How long one XREAD waits for new events, milliseconds. Default 5000. */
   blockMs?: number;
+  /**
+   * How long past its block a read may go unanswered before the connection counts as dead
+   * (`down`, then a fresh connection), milliseconds. Default 5000.
+   */
+  stallMs?: number;
   /** Most entries one XREAD returns. Default 100. */
   batchSize?: number;
 }
@@ -60,7 +65,7 @@ export class SessionEventsReader {
     this.key = sessionEventsKey(options.keyPrefix ?? 'cr:');
     this.blockMs = options.blockMs ?? 5000;
     this.batchSize = options.batchSize ?? 100;
-    this.client = blockingDuplicate(redis, this.blockMs);
+    this.client = blockingDuplicate(redis, this.blockMs + (options.stallMs ?? 5000));
     this.client.on('close', () => this.epoch++);
     // The loop reports outages; without a listener ioredis would print each failed reconnect.
     this.client.on('error', () => undefined);
@@ -216,9 +221,9 @@ export class SessionEventsReader {
  * A connection of its own for blocking reads: commands fail at once while it is down (the
  * reader must notice), and a read that outlives its BLOCK by far is a dead connection.
  */
-function blockingDuplicate(redis: Redis | Cluster, blockMs: number): Redis | Cluster {
+function blockingDuplicate(redis: Redis | Cluster, commandTimeout: number): Redis | Cluster {
   const blocking = {
-    commandTimeout: blockMs + 5000,
+    commandTimeout,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
