@@ -349,6 +349,28 @@ describe('the session RPC, tried as an attacker on the service network would', (
     expect(await catalog(`${json.length}#${json}`)).toEqual({ closed: true });
   });
 
+  it('closes a connection that sends an unreadable frame, logs it in one line, and keeps serving', async () => {
+    const errors = jest.spyOn(Logger.prototype, 'error');
+    const before = warnings.mock.calls.length;
+    try {
+      const orders = withCertificate(auth.certificates.clients['orders']);
+      const unreadable = ['abc#{}', '7#{{{{{{{', '-1#{}', '4#null', '2#[]', '1#5'];
+      for (const payload of [...unreadable, ...unreadable]) {
+        expect(await orders(payload)).toEqual({ closed: true });
+      }
+      const validated = await orders(frame('session.validate', { token: victim.token }));
+      expect(validated.answer?.response).toMatchObject({ id: victim.sessionId });
+      expect(errors).not.toHaveBeenCalled();
+      const lines = warnings.mock.calls
+        .slice(before)
+        .map(([message]) => String(message))
+        .filter((message) => message.startsWith('Closed a connection from orders'));
+      expect(lines).toHaveLength(1);
+    } finally {
+      errors.mockRestore();
+    }
+  });
+
   it('holds at most 64 connections of one caller, and serves the others and new ones after', async () => {
     const catalogFiles = auth.certificates.clients['catalog'];
     const open = (files: { cert: string; key: string }) =>

@@ -84,13 +84,16 @@ describe('SessionRpcServer', () => {
   });
 
   it('holds at most maxConnectionsPerCaller connections of one caller, and takes one again after a close', () => {
-    const bound = jest
-      .spyOn(ServerTCP.prototype, 'bindHandler')
-      .mockImplementation(() => undefined);
     const server = new SessionRpcServer(
       { maxInFlight: 3, maxConnectionsPerCaller: 2 },
       { port: 0 },
     );
+    const bound = jest
+      .spyOn(
+        server as unknown as { getSocketInstance(socket: Socket): unknown },
+        'getSocketInstance',
+      )
+      .mockImplementation(() => ({ on: jest.fn() }));
     const [first, second, third] = [1, 2, 3].map(() => fakeTlsConnection('catalog'));
     const orders = fakeTlsConnection('orders');
     for (const socket of [first, second, third, orders]) server.bindHandler(socket);

@@ -120,6 +120,8 @@ const PLAIN_PATTERN = /^(?![tfn])[A-Za-z]/;
  *   no interceptor on the RPC's handlers, as the library adds none, when its answer is written),
  *   and holds at most `maxConnectionsPerCaller` connections of one caller;
  * - a frame without an id (an event: none is served) drops the connection;
+ * - a frame that cannot be read (a corrupted length, text that is not JSON) closes its connection
+ *   as Nest does, and is logged in one line per caller a minute, not with a stack per frame;
  * - no per-message `JSON.parse` of a pattern that cannot be JSON: the session RPC's patterns are
  *   plain names (`session.validate`), and the exception that parse threw for each of them cost
  *   the RPC ~12 µs per call (a CPU profile under load). Patterns that may be JSON (objects,
@@ -130,6 +132,7 @@ export class SessionRpcServer extends ServerTCP {
   private readonly connections = new Map<string, number>();
   private readonly refusals = new Logger('SessionRpc');
   private readonly reported = new Set<string>();
+  private readonly unreadable = new Map<string, { loggedAt: number; since: number }>();
 
   constructor(
     private readonly limits: { maxInFlight: number; maxConnectionsPerCaller: number },
@@ -161,7 +164,28 @@ export class SessionRpcServer extends ServerTCP {
         this.connections.delete(caller);
       }
     });
-    super.bindHandler(socket);
+    // Nest's own binding, with unreadable frames reported by caller instead of as a stack each.
+    this.trackOpenSocket(socket);
+    const connection = this.getSocketInstance(socket);
+    connection.on('message', (message) =>
+      this.handleMessage(connection, message).catch((error) => this.handleError(error)),
+    );
+    connection.on('error', (reason) => this.reportUnreadable(caller, reason));
+  }
+
+  /** One line per caller and minute at most, with the count of the frames not logged since. */
+  private reportUnreadable(caller: string, reason: unknown): void {
+    const now = Date.now();
+    const seen = this.unreadable.get(caller);
+    if (seen && now - seen.loggedAt < 60_000) {
+      seen.since++;
+      return;
+    }
+    if (!seen && this.unreadable.size >= 1000) return;
+    const what = typeof reason === 'string' ? reason : String((reason as Error)?.message ?? reason);
+    const more = seen?.since ? ` (${seen.since} more since the last line)` : '';
+    this.refusals.warn(`Closed a connection from ${caller || 'an unnamed caller'}: ${what}${more}`);
+    this.unreadable.set(caller, { loggedAt: now, since: 0 });
   }
 
   override async handleMessage(socket: TcpSocket, rawMessage: unknown): Promise<unknown> {
