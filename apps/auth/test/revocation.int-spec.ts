@@ -129,6 +129,28 @@ describe('auth revocation (HTTP, real Redis and PostgreSQL)', () => {
       ).expect(200);
       adminCookie = (await loginWithCookie(http, 'admin', 'admin-password')).cookie;
     });
+
+    it('refuses a body with 400 and revokes nothing: the action takes no option', async () => {
+      const user = await createUser(http, adminCookie);
+      const { token } = await loginWithBearer(http, user.username, user.password);
+      const caller = (await loginWithBearer(http, 'admin', 'admin-password')).token;
+      for (const body of [{ except: [token] }, { userId: user.id }]) {
+        const refused = await request(http)
+          .post('/api/auth/revoke-all')
+          .set('Authorization', `Bearer ${caller}`)
+          .send(body)
+          .expect(400);
+        expect(refused.body).toMatchObject({ statusCode: 400 });
+      }
+      await whoami(token).expect(200);
+      await request(http)
+        .post('/api/auth/revoke-all')
+        .set('Authorization', `Bearer ${caller}`)
+        .send({})
+        .expect(204);
+      await whoami(token).expect(401);
+      adminCookie = (await loginWithCookie(http, 'admin', 'admin-password')).cookie;
+    });
   });
 
   /**

@@ -29,6 +29,7 @@ import {
 } from '@cloakroom/session';
 
 import { SecurityActivityService } from '../activity/security-activity.service';
+import { NoBodyDto } from './dto/no-body.dto';
 import { SetDisabledDto } from './dto/set-disabled.dto';
 import { UserDto } from './dto/user.dto';
 import { UsersService } from './users.service';
@@ -94,7 +95,7 @@ export class AdminAccessController {
   @Post('revoke-all')
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse({ description: 'Every other session is revoked' })
-  async revokeAll(@CurrentSession() current: Session): Promise<void> {
+  async revokeAll(@CurrentSession() current: Session, @Body() _body: NoBodyDto): Promise<void> {
     await this.sessions.revokeEverything({ except: current.id, actor: actorOf(current) });
   }
 }
