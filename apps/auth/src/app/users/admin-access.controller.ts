@@ -95,7 +95,7 @@ export class AdminAccessController {
   @Post('revoke-all')
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse({ description: 'Every other session is revoked' })
-  async revokeAll(@CurrentSession() current: Session, @Body() _body: NoBodyDto): Promise<void> {
+  async revokeAll(@Body() _body: NoBodyDto, @CurrentSession() current: Session): Promise<void> {
     await this.sessions.revokeEverything({ except: current.id, actor: actorOf(current) });
   }
 }
