@@ -44,6 +44,7 @@ export {
 export { SessionRequest } from './lib/http/session-request.interface';
 export { SessionSockets } from './lib/ws/session-sockets.service';
 export { SessionSocket } from './lib/ws/session-socket.interface';
+export { SESSION_ENDED_EVENT } from './lib/ws/event-stream.socket';
 export {
   MAX_ASSERTION_TTL_SECONDS,
   SessionAssertions,

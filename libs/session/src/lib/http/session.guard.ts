@@ -1,3 +1,5 @@
+import type { ServerResponse } from 'node:http';
+
 import {
   CanActivate,
   ExecutionContext,
@@ -7,6 +9,7 @@ import {
   Optional,
   UnauthorizedException,
 } from '@nestjs/common';
+import { SSE_METADATA } from '@nestjs/common/constants';
 import { Reflector } from '@nestjs/core';
 import { RpcException } from '@nestjs/microservices';
 
@@ -46,6 +49,8 @@ export interface RouteRule {
    * when the route does not ask.
    */
   recentAuthMs: number | undefined;
+  /** `@Sse()`: the response is held until the session ends (`SessionSockets.holdStream`). */
+  stream: boolean;
 }
 
 type GuardedRequest = OriginCheckedRequest & SessionRequest;
@@ -68,8 +73,8 @@ export interface SocketRefusal {
  * Default-deny guard: a route needs a live session unless marked `@Public()`, and one of its
  * `@Roles()` if it has any, and an authentication within its window if it is marked
  * `@RequireRecentAuth()`. Works on Express and Fastify, in GraphQL resolvers (the same rules
- * on the operation's HTTP request) and on WebSocket messages of sockets `SessionSockets`
- * authenticated. On success it attaches the session and the token it came with to the
+ * on the operation's HTTP request), on WebSocket messages of sockets `SessionSockets`
+ * authenticated, and on `@Sse()` routes, whose streams `SessionSockets` ends with the session. On success it attaches the session and the token it came with to the
  * request or socket (`SessionRequest`). Extend it by overriding the protected hooks.
  *
  * Answers: no or bad session 401; missing role 403; cookie-authenticated unsafe request from
@@ -121,6 +126,10 @@ export class SessionGuard implements CanActivate {
     // The HTTP hot path: a cache hit without a promise, else the request's own promise
     // without two async frames around it; counted, when metrics are on, without one either.
     const request = context.switchToHttp().getRequest<GuardedRequest>();
+    if (rule.stream && this.sockets) {
+      const held = this.activateStream(context, request, rule, this.sockets);
+      return this.metrics ? held.then(this.countHttpPass, this.countHttpRefusal) : held;
+    }
     if (this.metrics) {
       return this.activateHttpMeasured(request, rule, this.metrics);
     }
@@ -277,6 +286,36 @@ export class SessionGuard implements CanActivate {
       throw this.unauthorized();
     }
     return this.admit(request, found, session, rule);
+  }
+
+  /**
+   * A server-sent events route: the rules on its request, then its response held by
+   * `SessionSockets`, which ends the stream when the session ends or loses the route's roles
+   * (validated by the store, not the local cache: the stream outlives any cached answer).
+   */
+  private async activateStream(
+    context: ExecutionContext,
+    request: GuardedRequest,
+    rule: RouteRule,
+    sockets: SessionSockets,
+  ): Promise<boolean> {
+    const since = performance.now();
+    await this.activateRequest(request, rule);
+    const response = context.switchToHttp().getResponse<ServerResponse | { raw: ServerResponse }>();
+    const held = sockets.holdStream(
+      'raw' in response ? response.raw : response,
+      request[REQUEST_SESSION_PROPERTY] as Session,
+      (request[REQUEST_TOKEN_PROPERTY] as RequestToken).token,
+      rule.roles,
+      since,
+    );
+    if (held === 'ended') {
+      throw this.unauthorized();
+    }
+    if (held === 'forbidden') {
+      throw new ForbiddenException('Missing role');
+    }
+    return true;
   }
 
   /**
@@ -482,6 +521,7 @@ export class SessionGuard implements CanActivate {
         recentAuthMs: recentAuth
           ? Math.round((recentAuth.seconds ?? 0) * 1000) || this.config.reauthWindowMs
           : undefined,
+        stream: this.reflector.get<boolean | undefined>(SSE_METADATA, handler) === true,
       };
       byController ??= new WeakMap();
       byController.set(controller, rule);

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 
@@ -22,6 +22,7 @@ import { SessionService } from '../session.service';
 import type { Session } from '../session.types';
 import { RedisSessionStore } from '../store/redis/redis-session.store';
 import { SessionStore } from '../store/session-store.interface';
+import { EventStreamSocket } from './event-stream.socket';
 import { RecentChangesLedger } from './recent-changes.ledger';
 import { SOCKET_OPEN, SessionSocket } from './session-socket.interface';
 
@@ -50,7 +51,8 @@ const CHECK_BATCH = 64;
  * arrive (a stream gap, the `remote` backend, a store changed behind `SessionService`).
  * A connection that runs GraphQL subscriptions (`SessionGuard` registers their `@Roles`, see
  * `holdRoles`) is closed with 4403 once its session has none of the roles one of them needs:
- * at the `roles.changed` event, or at that periodic check.
+ * at the `roles.changed` event, or at that periodic check. The responses of `@Sse()` routes
+ * are held the same way (`holdStream`, called by `SessionGuard`).
  *
  * @example
  * @WebSocketGateway({ path: '/api/orders/ws' })
@@ -162,16 +164,47 @@ export class SessionSockets implements OnModuleDestroy {
   }
 
   /**
-   * The open, authenticated sockets of a user, e.g. to push them what concerns them.
+   * Holds the response of a server-sent events route (`@Sse()`) that `SessionGuard` let
+   * through with `session`, validated from `token` at or after `since` (`performance.now()`):
+   * the stream ends, with a last `session-ended` event (`EventStreamSocket`), as soon as the
+   * session ends — as a socket's would — or has none of `roles` (the route's `@Roles`, if any).
+   * Answers what the guard must do: `held`; or `ended` / `forbidden` when a change that
+   * arrived while that validation was in flight ended the session or took the roles away.
+   */
+  holdStream(
+    response: ServerResponse,
+    session: Session,
+    token: string,
+    roles: readonly string[] | undefined,
+    since: number,
+  ): 'held' | 'ended' | 'forbidden' {
+    const needs = roles?.length ? [[...roles]] : undefined;
+    const roleChange = this.ledger.rolesSince(since, session.userId);
+    if (this.ledger.endedSince(since, session)) {
+      return 'ended';
+    }
+    if (roleChange && !satisfies(roleChange, needs)) {
+      return 'forbidden';
+    }
+    const stream = new EventStreamSocket(response);
+    if (stream.readyState === SOCKET_OPEN && !this.destroyed) {
+      this.register(stream, { sessionId: session.id, userId: session.userId, token, needs });
+    }
+    return 'held';
+  }
+
+  /**
+   * The open, authenticated sockets of a user, e.g. to push them what concerns them (event
+   * streams, which their routes feed, are not among them).
    *
    * @example
    * for (const socket of sockets.socketsOf(order.userId)) socket.send(JSON.stringify(event));
    */
   socketsOf(userId: string): SessionSocket[] {
-    return [...(this.byUser.get(userId) ?? [])];
+    return this.heldBy(userId).filter((held) => !(held instanceof EventStreamSocket));
   }
 
-  /** How many authenticated sockets are open. */
+  /** How many authenticated sockets and held event streams are open. */
   get size(): number {
     return this.entries.size;
   }
@@ -227,6 +260,11 @@ export class SessionSockets implements OnModuleDestroy {
     return session;
   }
 
+  /** The user's sockets and event streams. */
+  private heldBy(userId: string): SessionSocket[] {
+    return [...(this.byUser.get(userId) ?? [])];
+  }
+
   private refuse(client: SessionSocket, reason: string): null {
     client.close(SessionSocketClose.unauthenticated, reason);
     return null;
@@ -280,7 +318,7 @@ export class SessionSockets implements OnModuleDestroy {
   private rolesChanged(userId: string, roles: readonly string[]): void {
     this.ledger.rolesChanged(userId, roles);
     const lost: SessionSocket[] = [];
-    for (const client of this.socketsOf(userId)) {
+    for (const client of this.heldBy(userId)) {
       const session = client[REQUEST_SESSION_PROPERTY];
       if (session) {
         client[REQUEST_SESSION_PROPERTY] = { ...session, roles: [...roles] };
@@ -332,7 +370,7 @@ export class SessionSockets implements OnModuleDestroy {
         return;
       case SessionEvents.revokedAll: {
         this.ledger.user(event.userId, event.keptSessionId);
-        const sockets = event.userId === null ? this.entries.keys() : this.socketsOf(event.userId);
+        const sockets = event.userId === null ? this.entries.keys() : this.heldBy(event.userId);
         this.end(
           [...sockets].filter(
             (client) => this.entries.get(client)?.sessionId !== event.keptSessionId,
