@@ -230,6 +230,50 @@ describe('auth revocation (HTTP, real Redis and PostgreSQL)', () => {
     }, 60_000);
   });
 
+  describe('two password changes racing', () => {
+    it('let only the first change count: the other changes nothing (8 offsets)', async () => {
+      for (const offset of [0, 5, 10, 20, 40, 60, 100, 150]) {
+        const user = await createUser(http, adminCookie);
+        const first = await loginWithBearer(http, user.username, user.password);
+        const second = await loginWithBearer(http, user.username, user.password);
+        const change = (token: string, newPassword: string) =>
+          request(http)
+            .post('/api/auth/password')
+            .set('Authorization', `Bearer ${token}`)
+            .send({ currentPassword: user.password, newPassword });
+        const passwords = [`${user.password}-one`, `${user.password}-two`];
+        const answers = await Promise.all([
+          change(first.token, passwords[0]),
+          sleep(offset).then(() => change(second.token, passwords[1])),
+        ]);
+        const statuses = answers.map((answer) => answer.status);
+        const winner = statuses.indexOf(200);
+        expect({ offset, statuses: [...statuses].sort() }).toMatchObject({
+          offset,
+          statuses: [200, expect.any(Number)],
+        });
+        // Refused by the guard (its session revoked by the first change) or by the check.
+        expect([401, 403]).toContain(statuses[1 - winner]);
+        const outcome = {
+          offset,
+          winnerToken: (await whoami(answers[winner].body.token)).status,
+          loserToken: (await whoami([first, second][1 - winner].token)).status,
+          winnerPassword: (await login(user.username, passwords[winner])).status,
+          loserPassword: (await login(user.username, passwords[1 - winner])).status,
+          oldPassword: (await login(user.username, user.password)).status,
+        };
+        expect(outcome).toEqual({
+          offset,
+          winnerToken: 200,
+          loserToken: 401,
+          winnerPassword: 200,
+          loserPassword: 401,
+          oldPassword: 401,
+        });
+      }
+    }, 90_000);
+  });
+
   /**
    * A right login redoes a hash made with older parameters (or before passwords were
    * normalised). That write must not land over the hash of a password change that raced it

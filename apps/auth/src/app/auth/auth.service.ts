@@ -124,7 +124,9 @@ export class AuthService {
    * Changes the password, then, in one atomic step, rotates the caller's session (new token,
    * old one dead, `authenticatedAt` refreshed: the user just gave their password) and revokes
    * every other session of the user: whoever knew the old password is out. The new password
-   * must pass the policy before anything is counted or hashed. The password is saved first,
+   * must pass the policy before anything is counted or hashed. The password is replaced only
+   * if it is still the one checked: of two changes racing from the old password, the second
+   * answers 403 and changes nothing (nor rotates). The password is saved first,
    * so a login racing the change either fails its re-check of the password or is refused by
    * the moved revocation generation. When the caller's session was revoked meanwhile, the
    * password is changed all the same, every session of the user is revoked, and the answer
@@ -146,10 +148,13 @@ export class AuthService {
       client,
       session,
     );
-    if (!user || user.id !== session.userId) {
+    if (
+      !user ||
+      user.id !== session.userId ||
+      !(await this.users.replacePassword(user, passwords.newPassword))
+    ) {
       throw new ForbiddenException('Current password is incorrect');
     }
-    await this.users.setPassword(user, passwords.newPassword);
     const rotated = await this.sessions.rotate(token, {
       revokeOthersOf: user.id,
       reauthenticated: true,

@@ -168,10 +168,22 @@ export class UsersService {
   }
 
   /** Saves a new password hash, and keeps `user` in step with what is stored. */
-  async setPassword(user: User, password: string): Promise<void> {
+  /**
+   * Replaces the password whose hash `user.passwordHash` holds — the one just verified — and
+   * only it: false, and nothing written, when another change (or a rehash of another password)
+   * landed since, so of two changes that both checked the old password only the first counts.
+   */
+  async replacePassword(user: User, password: string): Promise<boolean> {
     const passwordHash = await this.passwords.hash(normalizePassword(password));
-    await this.users.update(user.id, { passwordHash });
+    const { affected } = await this.users.update(
+      { id: user.id, passwordHash: user.passwordHash },
+      { passwordHash },
+    );
+    if (!affected) {
+      return false;
+    }
     user.passwordHash = passwordHash;
+    return true;
   }
 
   /**
