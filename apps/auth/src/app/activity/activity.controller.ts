@@ -45,13 +45,10 @@ export class ActivityController {
     @CurrentSession() current: Session,
     @Query() query: ActivityQueryDto,
   ): Promise<ActivityPageDto> {
-    return ActivityPageDto.from(await this.activity.list(current.userId, cursorOf(query)));
+    return this.pageOf(current.userId, cursorOf(query));
   }
 
-  /**
-   * Also lists the revocations of every user's sessions made while the account existed:
-   * they ended this user's sessions too.
-   */
+  /** The same page as the user's own `/activity`. */
   @Get('users/:id/activity')
   @Roles('admin')
   @ApiOkResponse({ type: ActivityPageDto })
@@ -61,7 +58,14 @@ export class ActivityController {
     @Param('id', new ParseUUIDPipe()) id: string,
     @Query() query: ActivityQueryDto,
   ): Promise<ActivityPageDto> {
-    const cursor = cursorOf(query);
+    return this.pageOf(id, cursorOf(query));
+  }
+
+  /**
+   * A user's events, with the revocations of every user's sessions made while the account
+   * existed: they ended this user's sessions too, and the user is owed the reason.
+   */
+  private async pageOf(id: string, cursor: ActivityCursor | null): Promise<ActivityPageDto> {
     const user = await this.users.findOne({ where: { id }, select: { id: true, createdAt: true } });
     if (!user) {
       throw new NotFoundException('User not found');

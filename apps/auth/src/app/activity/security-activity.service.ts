@@ -64,9 +64,8 @@ export interface ActivityPage {
 export const ACTIVITY_PAGE_SIZE = 50;
 
 /**
- * Event types that concern every user at once (stored with a null `userId`): an
- * administrator's view of one user's activity shows those that happened while the account
- * existed. A user's own `/activity` lists only events stored under their id.
+ * Event types that concern every user at once (stored with a null `userId`): a user's activity
+ * (their own view and an administrator's) shows those that happened while the account existed.
  */
 const EVERYONE_TYPES: ActivityType[] = ['sessions.revoked-all'];
 
@@ -107,8 +106,8 @@ export class SecurityActivityService {
   }
 
   /**
-   * One page of a user's events, newest first. With `includeEveryone` (the administrators'
-   * view) events that concerned every user and happened since `since` are interleaved.
+   * One page of a user's events, newest first. With `includeEveryone`, events that concerned
+   * every user and happened since `since` are interleaved.
    * Keyset paging on `(at, id)`: events inserted meanwhile never shift later pages, so no
    * event is listed twice or skipped.
    */

@@ -31,7 +31,7 @@ export class ActivityItemDto {
   @ApiProperty({
     type: String,
     nullable: true,
-    description: 'Null for an action on every user (a revoke-all), in the admin view only',
+    description: 'Null for an action on every user (a revoke-all)',
   })
   userId!: string | null;
 
