@@ -725,6 +725,40 @@ describe.each<Backend>(['postgres', 'sqlite'])('security activity log on %s', (b
         await instance.close();
       }
     });
+
+    it('records a marker when the stream that held its position was lost while auth was away', async () => {
+      const database = await isolatedDatabase('lost');
+      const prefix = `${keyPrefix}lost:`;
+      await clearRedis(REDIS_URL, prefix);
+      const userId = randomUUID();
+      const certs = join(workDir, 'certs-lost');
+      const [seen] = await publish(redis, prefix, [streamLogin(userId, 0)]);
+      let instance = await bootAuth(database, prefix, certs);
+      await until(
+        () => instance.events.countBy({ userId }),
+        (n) => n === 1,
+      );
+      await instance.close();
+      // While auth is away, events are published, then Redis comes back without its data.
+      await publish(redis, prefix, [streamLogin(userId, 1), streamLogin(userId, 2)]);
+      await redis.del(`${prefix}events`);
+      const [kept] = await publish(redis, prefix, [streamLogin(userId, 3)]);
+      instance = await bootAuth(database, prefix, certs);
+      try {
+        const markers = await until(
+          () => instance.events.findBy({ type: MISSED_EVENTS_TYPE }),
+          (rows) => rows.length > 0,
+        );
+        expect(markers).toHaveLength(1);
+        expect(markers[0]).toMatchObject({ userId: null, reason: `lost after ${seen}` });
+        await until(
+          () => instance.events.countBy({ streamId: kept }),
+          (n) => n === 1,
+        );
+      } finally {
+        await instance.close();
+      }
+    });
   });
 
   describe('retention', () => {

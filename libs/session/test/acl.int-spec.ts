@@ -1,7 +1,12 @@
 import { createHash } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
 
-import { sessionAclRules, SessionRedisConnection } from '../src';
+import {
+  sessionAclRules,
+  SessionEventsItem,
+  SessionEventsReader,
+  SessionRedisConnection,
+} from '../src';
 import { SESSION_SCRIPTS } from '../src/lib/store/redis/session-scripts';
 import {
   RedisClusterProcess,
@@ -104,6 +109,44 @@ describe.each([
       expect((await owner.sessions.validate(issued.token))?.roles).toEqual(['customer']);
     } finally {
       await orders.close();
+      await owner.close();
+    }
+  });
+
+  it("lets the validator follow the owner's events: from the end, and from a last id", async () => {
+    const owner = await sessionService({ redis: connection('auth', 'auth-secret') });
+    const source = isCluster
+      ? new Cluster(cluster?.addresses ?? [], {
+          redisOptions: { username: 'orders', password: 'orders-secret' },
+        })
+      : new Redis(server?.port ?? 0, '127.0.0.1', {
+          username: 'orders',
+          password: 'orders-secret',
+        });
+    const reader = new SessionEventsReader(source, { keyPrefix: PREFIX, blockMs: 200 });
+    const next = async (items: AsyncGenerator<SessionEventsItem>) =>
+      (await items.next()).value as SessionEventsItem;
+    try {
+      const user = { id: 'u-follow', username: 'follow', roles: ['customer'] };
+      await owner.sessions.create(user);
+      const fromEnd = reader.read();
+      expect(await next(fromEnd)).toMatchObject({ kind: 'gap', reason: 'start' });
+      const created = await owner.sessions.create(user);
+      const first = await next(fromEnd);
+      expect(first).toMatchObject({ kind: 'event', event: { sessionId: created.session.id } });
+      await fromEnd.return(undefined);
+
+      // A restart: it resumes after the last id handled, without a gap, and reads on.
+      await owner.sessions.revoke(created.session.id);
+      const resumed = reader.read(first.kind === 'event' ? first.event.id : null);
+      expect(await next(resumed)).toMatchObject({
+        kind: 'event',
+        event: { type: 'session.revoked', sessionId: created.session.id },
+      });
+      await resumed.return(undefined);
+    } finally {
+      reader.close();
+      source.disconnect();
       await owner.close();
     }
   });

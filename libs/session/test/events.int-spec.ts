@@ -246,6 +246,66 @@ describe('session lifecycle events (Redis stream)', () => {
     expect(await items.events(1)).toMatchObject([{ sessionId: 'kept' }]);
   });
 
+  it('reports a lost gap when the stream that held its last id is gone, and reads the new one', async () => {
+    const { sessions, reader, stream } = await setup();
+    const items = new Items(reader());
+    await items.next();
+    await sessions.create(alice);
+    const [seen] = await items.events(1);
+    readers.pop()?.close();
+
+    // Redis came back without its data: the stream is new, and nothing was ever trimmed from it.
+    await redis.del(stream);
+    const after = await sessions.create(alice);
+    const again = new Items(reader(), seen.id);
+    expect(await again.next()).toMatchObject({ kind: 'gap', reason: 'lost', lastId: seen.id });
+    expect(await again.events(1)).toMatchObject([{ sessionId: after.session.id }]);
+
+    // No stream at all yet: lost too.
+    readers.pop()?.close();
+    await redis.del(stream);
+    const empty = new Items(reader(), seen.id);
+    expect(await empty.next()).toMatchObject({ kind: 'gap', reason: 'lost', lastId: seen.id });
+  });
+
+  it('reports a lost gap for a stream whose ids never reached its last id (a lagging replica)', async () => {
+    const { sessions, reader, stream } = await setup();
+    const items = new Items(reader());
+    await items.next();
+    await sessions.create(alice);
+    const [seen] = await items.events(1);
+    readers.pop()?.close();
+
+    const event = JSON.stringify({
+      type: SessionEvents.revoked,
+      actor: null,
+      userId: 'u',
+      sessionId: 'older',
+    });
+    await redis
+      .multi()
+      .del(stream)
+      .xadd(stream, '1-1', 'event', event)
+      .xadd(stream, '1-2', 'event', event)
+      .xtrim(stream, 'MAXLEN', 1)
+      .exec();
+    const again = new Items(reader(), seen.id);
+    expect(await again.next()).toMatchObject({ kind: 'gap', reason: 'lost', lastId: seen.id });
+  });
+
+  it('reports a lost gap on a live reader whose stream was deleted under it', async () => {
+    const { sessions, reader, stream } = await setup();
+    const items = new Items(reader());
+    await items.next();
+    await sessions.create(alice);
+    await items.events(1);
+
+    await redis.del(stream);
+    const after = await sessions.create(alice);
+    expect(await items.next()).toMatchObject({ kind: 'gap', reason: 'lost' });
+    expect(await items.events(1)).toMatchObject([{ sessionId: after.session.id }]);
+  });
+
   it('reports the lost connection, then a gap, and catches up what happened meanwhile', async () => {
     const connectionName = `evtest${process.pid}x${Date.now()}`;
     const { sessions, reader } = await setup({ connectionName });

@@ -8,9 +8,11 @@ import { sessionEventsKey } from './session-events.publisher';
  * Why a reader may have missed events: `start` (no last id: it begins at the stream's end),
  * `trimmed` (events after its last id were trimmed away before it read them), `reconnected`
  * (its connection was lost: it catches up from its last id, but a consumer should not trust
- * what it kept meanwhile), `unreadable` (an entry this library did not write).
+ * what it kept meanwhile), `lost` (the stream holding its last id is gone: deleted, or Redis
+ * came back without its data or as a replica that had not received it), `unreadable` (an
+ * entry this library did not write).
  */
-export type SessionEventsGapReason = 'start' | 'trimmed' | 'reconnected' | 'unreadable';
+export type SessionEventsGapReason = 'start' | 'trimmed' | 'reconnected' | 'lost' | 'unreadable';
 
 /**
  * What a reader hands out, in stream order: an event; a gap (some events may be missing
@@ -102,11 +104,12 @@ export class SessionEventsReader {
           checkTrim = true;
         }
         if (position === null || checkTrim) {
-          const stream = await this.describe();
+          const stream = await this.describe(position);
           if (position === null) {
             position = stream.lastId;
-          } else if (stream.missedAfter(position)) {
-            gap ??= 'trimmed';
+          } else if (stream.missed) {
+            // More telling than `reconnected`, which it may replace.
+            gap = stream.missed;
           }
           checkTrim = false;
         }
@@ -131,8 +134,9 @@ export class SessionEventsReader {
           continue;
         }
         // XREAD skips what trimming removed without a word: the stream says how far it went.
-        if (reported !== position && (await this.describe()).missedAfter(position)) {
-          yield { kind: 'gap', reason: 'trimmed', lastId: position };
+        const missed = reported !== position ? (await this.describe(position)).missed : null;
+        if (missed) {
+          yield { kind: 'gap', reason: missed, lastId: position };
         }
         reported = null;
         for (const [id, fields] of entries) {
@@ -161,41 +165,50 @@ export class SessionEventsReader {
   }
 
   /**
-   * The stream's last id ever given, and whether entries after `position` were removed.
-   * Trimming removes the oldest entries first, so nothing after `position` is missing while
-   * `position` itself is still there; once it is gone, a gap is assumed (possibly when only
-   * `position` went). XDEL shows in `max-deleted-entry-id`.
+   * The stream's last id ever given, and whether entries after `position` (an entry this
+   * reader read, or was handed back) may be missing. Trimming removes the oldest entries first,
+   * so nothing after `position` is missing while `position` itself is still there (XDEL aside,
+   * which shows in `max-deleted-entry-id`); once it is gone, a gap is assumed (possibly when
+   * only `position` went): `trimmed`, or `lost` when this stream cannot be the one that held
+   * it (no stream, nothing ever removed from it, or its ids never reached `position`).
    */
-  private async describe(): Promise<{ lastId: string; missedAfter(position: string): boolean }> {
-    let reply: unknown[];
-    try {
-      reply = (await this.client.xinfo('STREAM', this.key)) as unknown[];
-    } catch (error) {
-      if (/no such key/i.test((error as Error)?.message ?? '')) {
-        return { lastId: '0-0', missedAfter: () => false };
+  private async describe(
+    position: string | null,
+  ): Promise<{ lastId: string; missed: 'trimmed' | 'lost' | null }> {
+    const held = position !== null && position !== '0-0';
+    const pipeline = this.client.pipeline().xinfo('STREAM', this.key);
+    if (held) {
+      // The first entry after the id just before `position`: `position` itself if it is still
+      // there. XREAD, which a validating service's Redis ACL allows, rather than XRANGE.
+      pipeline.xread('COUNT', 1, 'STREAMS', this.key, idBefore(position));
+    }
+    const [[infoError, reply], found] = (await pipeline.exec()) as Array<[Error | null, unknown]>;
+    if (infoError) {
+      if (/no such key/i.test(infoError.message)) {
+        return { lastId: '0-0', missed: held ? 'lost' : null };
       }
-      throw error;
+      throw infoError;
     }
     const info = new Map<string, unknown>();
-    for (let i = 0; i + 1 < reply.length; i += 2) {
-      info.set(String(reply[i]), reply[i + 1]);
+    for (let i = 0; i + 1 < (reply as unknown[]).length; i += 2) {
+      info.set(String((reply as unknown[])[i]), (reply as unknown[])[i + 1]);
     }
     const lastId = String(info.get('last-generated-id') ?? '0-0');
-    const length = Number(info.get('length') ?? 0);
-    const added = info.get('entries-added');
+    if (!held) {
+      return { lastId, missed: null };
+    }
+    if (found?.[0]) {
+      throw found[0];
+    }
     const maxDeleted = String(info.get('max-deleted-entry-id') ?? '0-0');
-    const first = info.get('first-entry') as [string, string[]] | null | undefined;
+    const next = (found?.[1] as Array<[string, Array<[string, string[]]>]> | null)?.[0]?.[1]?.[0];
+    if (next?.[0] === position) {
+      return { lastId, missed: compareIds(maxDeleted, position) > 0 ? 'trimmed' : null };
+    }
+    const neverRemoved = Number(info.get('entries-added')) === Number(info.get('length') ?? 0);
     return {
       lastId,
-      missedAfter(position) {
-        if (added !== undefined && Number(added) === length) {
-          return false;
-        }
-        return (
-          compareIds(maxDeleted, position) > 0 ||
-          compareIds(first ? first[0] : lastId, position) > 0
-        );
-      },
+      missed: neverRemoved || compareIds(lastId, position) < 0 ? 'lost' : 'trimmed',
     };
   }
 
@@ -246,6 +259,12 @@ function nameOf(options: { connectionName?: string }): string {
 const STREAM_ID = /^\d{1,20}-\d{1,20}$/;
 
 /** Orders stream ids `<ms>-<seq>`. */
+/** The greatest stream id below `id` (which is above `0-0`). */
+function idBefore(id: string): string {
+  const [ms, seq] = id.split('-').map(BigInt);
+  return seq > 0n ? `${ms}-${seq - 1n}` : `${ms - 1n}-18446744073709551615`;
+}
+
 export function compareIds(a: string, b: string): number {
   const [aMs, aSeq] = parseId(a);
   const [bMs, bSeq] = parseId(b);
