@@ -1,3 +1,6 @@
+import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
+
 import { Body, Catch, Controller, Get, Logger, Module, Post } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
@@ -133,5 +136,112 @@ describe('configureServiceApp', () => {
     await request(app.getHttpServer()).get('/api/memo/notes/broken').expect(418);
     expect(configured).toEqual(['memo']);
     await app.close();
+  });
+  describe("what Node's HTTP parser refuses", () => {
+    let app: NestExpressApplication;
+    let port: number;
+
+    beforeAll(async () => {
+      app = await appWith({ name: 'memo' });
+      await app.listen(0, '127.0.0.1');
+      port = (app.getHttpServer().address() as { port: number }).port;
+    });
+
+    afterAll(() => app.close());
+
+    /** Sends raw bytes and reads everything until the server closes the connection. */
+    const raw = (payload: string) =>
+      new Promise<string>((resolve, reject) => {
+        let received = '';
+        const socket = connect(port, '127.0.0.1', () => socket.write(payload));
+        socket.setEncoding('utf8');
+        socket.on('data', (chunk: string) => (received += chunk));
+        socket.on('close', () => resolve(received));
+        socket.on('error', reject);
+      });
+
+    const answerOf = (text: string) => {
+      const [head, body] = text.split('\r\n\r\n');
+      const [statusLine, ...headers] = head.split('\r\n');
+      return {
+        status: Number(statusLine.split(' ')[1]),
+        headers: Object.fromEntries(
+          headers.map((line) => [
+            line.slice(0, line.indexOf(':')).toLowerCase(),
+            line.slice(line.indexOf(':') + 1).trim(),
+          ]),
+        ),
+        body: JSON.parse(body),
+      };
+    };
+
+    it.each([
+      [
+        'a header name with a space',
+        'GET /api/memo/notes HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n',
+        400,
+      ],
+      [
+        'a header of 20 kB',
+        `GET /api/memo/notes HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+        431,
+      ],
+      [
+        'a bad Content-Length',
+        'POST /api/memo/notes HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n',
+        400,
+      ],
+      ['a request line that is not HTTP', 'HELLO THERE\r\n\r\n', 400],
+    ])('answers %s as JSON with nosniff, and closes', async (_what, payload, status) => {
+      const answer = answerOf(await raw(payload));
+      expect(answer.status).toBe(status);
+      expect(answer.body).toEqual({ statusCode: status, message: expect.any(String) });
+      expect(answer.headers).toMatchObject({
+        'content-type': 'application/json; charset=utf-8',
+        'x-content-type-options': 'nosniff',
+        connection: 'close',
+      });
+    });
+
+    it('answers a HEAD request the same, without a body, as Node clients expect', async () => {
+      const port = (app.getHttpServer().address() as { port: number }).port;
+      const answer = await new Promise<{ status?: number; type?: string; body: string }>(
+        (resolve, reject) => {
+          const outgoing = httpRequest(
+            { host: '127.0.0.1', port, method: 'HEAD', path: '/api/memo/notes/\u00e9' },
+            (response) => {
+              let body = '';
+              response.on('data', (chunk: Buffer) => (body += chunk));
+              response.on('end', () =>
+                resolve({
+                  status: response.statusCode,
+                  type: response.headers['content-type'],
+                  body,
+                }),
+              );
+            },
+          );
+          outgoing.on('error', reject);
+          outgoing.end();
+        },
+      );
+      expect(answer).toEqual({ status: 400, type: 'application/json; charset=utf-8', body: '' });
+    });
+
+    it('writes nothing into a connection that already carried an answer', async () => {
+      const text = await new Promise<string>((resolve, reject) => {
+        let received = '';
+        const socket = connect(port, '127.0.0.1', () =>
+          socket.write('GET /api/memo/notes/broken HTTP/1.1\r\nHost: x\r\n\r\n'),
+        );
+        socket.setEncoding('utf8');
+        socket.once('data', () => socket.write('GET / HTTP/1.1\r\nBad Header: 1\r\n\r\n'));
+        socket.on('data', (chunk: string) => (received += chunk));
+        socket.on('close', () => resolve(received));
+        socket.on('error', reject);
+      });
+      expect(text.match(/HTTP\/1\.1 \d{3} /g)).toHaveLength(1);
+      expect(text).toMatch(/^HTTP\/1\.1 500 /);
+    });
   });
 });

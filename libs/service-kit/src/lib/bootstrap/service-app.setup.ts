@@ -5,6 +5,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import helmet, { HelmetOptions } from 'helmet';
 
 import { bodyLimitOf } from '../http/body-limits';
+import { answerClientErrors } from '../http/client-errors';
 import { useBodyParsers } from '../http/body-parsers';
 import { HttpErrorFilter } from '../http/http-error.filter';
 import { SERVICE_SECURITY_HEADERS } from '../http/security-headers';
@@ -38,7 +39,7 @@ export interface ServiceDefinition<A extends NestExpressApplication = NestExpres
 
 /**
  * The HTTP stack of every service: security headers (helmet) and `Cache-Control: no-store`
- * on every response, bodies parsed within the service's limits (size and JSON depth), routes
+ * on every response, JSON errors for what Node's HTTP parser refuses too, bodies parsed within the service's limits (size and JSON depth), routes
  * under `/api/<name>`, one validation pipe that refuses unknown fields, one
  * {@link HttpErrorFilter}, then the service's own `configure`, and a clean shutdown on SIGTERM.
  * A microservice connected in `configure` with `inheritAppConfig: true` gets the same pipe
@@ -53,6 +54,7 @@ export function configureServiceApp<A extends NestExpressApplication>(
   service: ServiceDefinition<A>,
 ): A {
   app.disable('x-powered-by');
+  answerClientErrors(app.getHttpServer());
   const { securityHeaders = SERVICE_SECURITY_HEADERS } = service;
   app.use(helmet(typeof securityHeaders === 'function' ? securityHeaders(app) : securityHeaders));
   // What an API answers depends on who asks: no cache keeps it. A route that serves the same
