@@ -73,6 +73,7 @@ describe('session lifecycle events (Redis stream)', () => {
 
   async function setup(
     options: {
+      idleTimeout?: number;
       absoluteTimeout?: number;
       connectionName?: string;
       maxSessionsPerUser?: number;
@@ -84,6 +85,7 @@ describe('session lifecycle events (Redis stream)', () => {
     const { sessions, close } = await sessionService({
       redis: { url },
       keyPrefix,
+      idleTimeout: options.idleTimeout,
       absoluteTimeout: options.absoluteTimeout,
       maxSessionsPerUser: options.maxSessionsPerUser,
       capPolicy: options.capPolicy,
@@ -319,21 +321,43 @@ describe('session lifecycle events (Redis stream)', () => {
     expect(await items.events(1)).toMatchObject([{ sessionId: created.session.id }]);
   });
 
-  it('reports a session that validate finds past its deadline, off the request path', async () => {
-    const { sessions, reader, keyPrefix } = await setup({ absoluteTimeout: 0.3 });
+  it('reports an expired session once, when a login, a listing or a role change prunes it', async () => {
+    const { sessions, reader } = await setup({ idleTimeout: 0.3 });
     const items = new Items(reader());
     await items.next();
-    const { token, session } = await sessions.create(alice);
-    await items.events(1);
-    // Redis normally deletes the hash at its deadline by itself, and then nothing is left to
-    // report: keep it past the deadline to see what validate does when it finds one.
-    const ref = parseSessionId(session.id) as SessionRef;
-    expect(await redis.pexpire(new RedisKeys(keyPrefix).session(ref), 60_000)).toBe(1);
-
+    const users = ['u-login', 'u-list', 'u-roles'].map((id) => ({
+      id,
+      username: id,
+      roles: ['customer'],
+    }));
+    const ended = await Promise.all(users.map((user) => sessions.create(user)));
+    await items.events(users.length);
+    // Idle past its timeout: Redis deletes the session by itself, and validate finds nothing.
     await sleep(400);
-    expect(await sessions.validate(token)).toBeNull();
-    expect(await items.events(1)).toMatchObject([
-      { type: SessionEvents.expired, actor: null, userId: alice.id, sessionId: session.id },
+    expect(await sessions.validate(ended[0].token)).toBeNull();
+
+    const fresh = await sessions.create(users[0]);
+    await sessions.listForUser(users[1].id);
+    await sessions.setRolesForUser(users[2].id, ['admin']);
+    // Pruned already: nothing more to report.
+    await sessions.listForUser(users[1].id);
+    await sessions.create(users[1]);
+    const seen = await items.events(6);
+    const expired = (userId: string, sessionId: string) => ({
+      type: SessionEvents.expired,
+      actor: null,
+      userId,
+      sessionId,
+    });
+    expect(
+      seen.map(({ type, actor, userId, sessionId }) => ({ type, actor, userId, sessionId })),
+    ).toEqual([
+      expired(users[0].id, ended[0].session.id),
+      expect.objectContaining({ type: SessionEvents.created, sessionId: fresh.session.id }),
+      expired(users[1].id, ended[1].session.id),
+      expired(users[2].id, ended[2].session.id),
+      expect.objectContaining({ type: SessionEvents.rolesChanged, userId: users[2].id }),
+      expect.objectContaining({ type: SessionEvents.created, userId: users[1].id }),
     ]);
   });
 

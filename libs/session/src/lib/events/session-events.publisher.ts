@@ -33,7 +33,7 @@ export function createSessionEventsPublisher(
     keyPrefix: config.keyPrefix,
     maxLength: config.events.maxLength,
   });
-  // Not awaited: an expiry found by a validation is reported off the request's path.
+  // Not awaited: an expiry found by a login, a listing or a role change is reported off its path.
   publisher.stopWatching = store.watchExpiries(({ id, userId }) => {
     void publisher.expired(id, userId);
   });

@@ -102,15 +102,15 @@ export interface SessionStore {
    */
   verify(): Promise<void>;
   /**
-   * Optional: calls `listener` whenever `validate` finds a session past its deadline, so the
-   * expiry can be reported; returns a function that stops.
+   * Optional: calls `listener` once for every expired session the store finds (e.g. when it
+   * prunes a user's index), so the expiry can be reported; returns a function that stops.
    */
   watchExpiries?(listener: SessionExpiryListener): () => void;
   /** Throws when the backend cannot be reached. */
   ping(): Promise<void>;
 }
 
-/** Hears of a session a validation found past its deadline (and deleted). */
+/** Hears of a session the store found expired. */
 export type SessionExpiryListener = (expired: { id: string; userId: string }) => void;
 
 /** Injection token of the `SessionStore`; it lives beside the interface it shares a name with. */

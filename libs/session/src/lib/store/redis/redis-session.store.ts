@@ -154,7 +154,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     const absoluteTimeoutMs = record.persistent
       ? settings.rememberAbsoluteTimeoutMs
       : settings.absoluteTimeoutMs;
-    const [createdAt, ...rest] = (await this.call(() =>
+    const [createdAt, expired, ...rest] = (await this.call(() =>
       this.client.cloakroomCreate(
         this.keys.session(ref),
         this.keys.index(tag, record.user.id),
@@ -169,7 +169,10 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
         record.expectedGeneration ?? '',
         ...fields,
       ),
-    )) as [number, ...Array<string | string[]>];
+    )) as [number, string[] | undefined, ...Array<string | string[]>];
+    if (expired) {
+      this.reportExpiries(tag, record.user.id, expired);
+    }
     if (createdAt === REFUSED_AT_CAP) {
       throw new SessionLimitReachedError(this.decodeList(tag, rest));
     }
@@ -210,22 +213,30 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
       return null;
     }
     if (reply.length === 1) {
-      this.reportExpiry(ref.id, String(reply[0]));
+      // Past its deadline (the script names the owner): reported once, by the pruning of the
+      // user's index (`reportExpiries`), not here as well.
       return null;
     }
     // A hash whose values hold a NUL byte comes back whole (see validate.lua).
     return this.decode(ref.id, reply as string[]);
   }
 
-  /** `listener` hears of every session `validate` finds past its deadline; returns a stop. */
+  /**
+   * `listener` hears of every expired session once: when a login, a listing or a role change
+   * prunes it from its user's index (Redis itself deletes a session at its deadline, without a
+   * word). Returns a stop.
+   */
   watchExpiries(listener: SessionExpiryListener): () => void {
     this.expiryListeners.add(listener);
     return () => this.expiryListeners.delete(listener);
   }
 
-  private reportExpiry(id: string, userId: string): void {
-    for (const listener of this.expiryListeners) {
-      listener({ id, userId });
+  private reportExpiries(tag: string, userId: string, digests: string[]): void {
+    for (const digest of digests) {
+      const id = sessionRef(tag, digest).id;
+      for (const listener of this.expiryListeners) {
+        listener({ id, userId });
+      }
     }
   }
 
@@ -259,18 +270,17 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
 
   async list(userId: string): Promise<Session[]> {
     const lists = await Promise.all(
-      (await this.findUserTags(userId)).map(async (tag) =>
-        this.decodeList(
-          tag,
-          (await this.call(() =>
-            this.client.cloakroomList(
-              this.keys.index(tag, userId),
-              this.keys.sessionPrefix(tag),
-              this.settings.idleTimeoutMs,
-            ),
-          )) as Array<string | string[]>,
-        ),
-      ),
+      (await this.findUserTags(userId)).map(async (tag) => {
+        const [expired, ...live] = (await this.call(() =>
+          this.client.cloakroomList(
+            this.keys.index(tag, userId),
+            this.keys.sessionPrefix(tag),
+            this.settings.idleTimeoutMs,
+          ),
+        )) as [string[], ...Array<string | string[]>];
+        this.reportExpiries(tag, userId, expired);
+        return this.decodeList(tag, live);
+      }),
     );
     return lists.length === 1 ? lists[0] : lists.flat().sort((a, b) => a.createdAt - b.createdAt);
   }
@@ -298,16 +308,18 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   }
 
   async setRoles(userId: string, roles: string[]): Promise<number> {
-    return this.eachUserTag(userId, (tag) =>
-      this.write({ key: this.keys.index(tag, userId) }, () =>
+    return this.eachUserTag(userId, async (tag) => {
+      const [updated, expired] = (await this.write({ key: this.keys.index(tag, userId) }, () =>
         this.writer.cloakroomSetRoles(
           this.keys.index(tag, userId),
           this.keys.generation(tag, userId),
           this.keys.sessionPrefix(tag),
           encodeRoles(roles),
         ),
-      ),
-    );
+      )) as [number, string[]];
+      this.reportExpiries(tag, userId, expired);
+      return updated;
+    });
   }
 
   /** Runs a per-tag script for each of the user's tags; the sum of their counts. */

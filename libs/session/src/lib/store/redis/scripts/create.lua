@@ -18,10 +18,12 @@
 --          the check
 -- ARGV[9…] field/value pairs of the session hash, without the timestamps and the policy
 --
--- Returns  { createdAt, evictedDigest… }; { -1 } (nothing written) when the generation
---          moved: a role change, revoke-all or password change raced this login; with
---          'refuse' at the cap, { -2, digest, { field, value, … }, … }: nothing written, and
---          the user's live sessions oldest first, lastSeenAt read from their TTL.
+-- Returns  { createdAt, { expiredDigest… }, evictedDigest… }; { -1 } (nothing written) when
+--          the generation moved: a role change, revoke-all or password change raced this
+--          login; with 'refuse' at the cap, { -2, { expiredDigest… }, digest,
+--          { field, value, … }, … }: nothing written but the pruning, and the user's live
+--          sessions oldest first, lastSeenAt read from their TTL. Expired digests are the index
+--          members pruned because their session was gone: Redis ended it at its deadline.
 -- Session keys of other index members are built from ARGV[6]: see README.md.
 local idle, absolute, cap = int_arg(1), int_arg(2), int_arg(3)
 local policy, fallbackIdle = name_arg(4), int_arg(5)
@@ -49,10 +51,13 @@ end
 local nowUs = now_us()
 local now = math.floor(nowUs / 1000)
 
--- Lazy pruning: index members whose hash expired are dropped here and in list.lua.
+-- Lazy pruning: index members whose hash expired are dropped here, in list.lua and in
+-- set-roles.lua, and answered, so that their expiry is reported once.
+local expired = {}
 for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
   if redis.call('EXISTS', prefix .. member) == 0 then
     redis.call('ZREM', KEYS[2], member)
+    expired[#expired + 1] = member
   end
 end
 
@@ -78,11 +83,11 @@ local function member_last_seen(member)
   return math.max(recorded, math.min(deadline - idleOf, now))
 end
 
-local result = { now }
+local result = { now, expired }
 if cap > 0 then
   local count = redis.call('ZCARD', KEYS[2])
   if count >= cap and policy == 'refuse' then
-    local refused = { -2 }
+    local refused = { -2, expired }
     for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
       local fields = redis.call('HGETALL', prefix .. member)
       for i = 1, #fields, 2 do

@@ -4,13 +4,14 @@
 -- ARGV[1]  key prefix of this user's session hashes ("<prefix>{<tag>}:s:")
 -- ARGV[2]  idle timeout, milliseconds, for sessions written before they carried their own
 --
--- Returns  { digest, { field, value, … } } pairs, oldest first. Members whose hash
---          expired are pruned from the index. lastSeenAt is read from each hash's TTL, as
---          validate.lua sets it.
+-- Returns  { { expiredDigest… }, digest, { field, value, … }, … }: the members pruned from
+--          the index because their session expired, then the live sessions, oldest first.
+--          lastSeenAt is read from each hash's TTL, as validate.lua sets it.
 -- Session keys are built from ARGV[1] and the index members: see README.md.
 local prefix, fallbackIdle = name_arg(1), int_arg(2)
 local now = now_ms()
-local result = {}
+local expired = {}
+local result = { expired }
 for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local key = prefix .. member
   local fields = redis.call('HGETALL', key)
@@ -40,6 +41,7 @@ for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
     result[#result + 1] = fields
   else
     redis.call('ZREM', KEYS[1], member)
+    expired[#expired + 1] = member
   end
 end
 return result

@@ -7,7 +7,8 @@
 -- ARGV[1]  key prefix of this user's session hashes ("<prefix>{<tag>}:s:")
 -- ARGV[2]  the roles, a JSON array of strings
 --
--- Returns  how many live sessions were updated. Dead members are pruned on the way.
+-- Returns  { updated, { expiredDigest… } }: how many live sessions were updated, and the
+--          members pruned on the way because their session expired.
 -- Session keys are built from ARGV[1] and the index members: see README.md.
 local prefix = name_arg(1)
 local ok, roles = pcall(cjson.decode, ARGV[2] or '')
@@ -19,7 +20,7 @@ for _, role in ipairs(roles) do
     return redis.error_reply('ERR cloakroom: roles must be strings')
   end
 end
-local updated = 0
+local updated, expired = 0, {}
 for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local key = prefix .. member
   if redis.call('EXISTS', key) == 1 then
@@ -27,7 +28,8 @@ for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
     updated = updated + 1
   else
     redis.call('ZREM', KEYS[1], member)
+    expired[#expired + 1] = member
   end
 end
 redis.call('INCR', KEYS[2])
-return updated
+return { updated, expired }
