@@ -9,8 +9,6 @@ import {
   SessionStoreUnavailableError,
 } from '../src';
 import { startRedisServer } from '../src/testing';
-import { RedisKeys } from '../src/lib/store/redis/redis-keys';
-import { parseSessionId, SessionRef } from '../src/lib/token/session.token';
 import { REDIS_URL as url, sessionService, sleep, uniquePrefix } from './store-contract';
 
 jest.setTimeout(30_000);
