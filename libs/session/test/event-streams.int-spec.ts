@@ -5,7 +5,7 @@ import { Controller, INestApplication, Injectable, Sse, Type } from '@nestjs/com
 import { APP_GUARD } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
-import { finalize, interval, map } from 'rxjs';
+import { defer, finalize, interval, map } from 'rxjs';
 
 import {
   CurrentUser,
@@ -27,16 +27,20 @@ jest.setTimeout(30_000);
 
 const CHECK_INTERVAL_S = 0.5;
 
+/** How long `HeldGuard` and the slow route wait: a slow store or route, without relying on timing. */
+const HOLD_MS = 150;
+
 /** Producers of the fixture's streams still subscribed: a stream that ended must drop its own. */
 let producing = 0;
 
-const ticks = (label: string) => {
-  producing++;
-  return interval(20).pipe(
-    map((i) => ({ data: { i, label } })),
-    finalize(() => producing--),
-  );
-};
+const ticks = (label: string) =>
+  defer(() => {
+    producing++;
+    return interval(20).pipe(
+      map((i) => ({ data: { i, label } })),
+      finalize(() => producing--),
+    );
+  });
 
 @Controller('feed')
 class FeedController {
@@ -51,15 +55,19 @@ class FeedController {
     return ticks('admin');
   }
 
+  /** Answers only after `HOLD_MS`, as a route that reads something first would. */
+  @Sse('slow')
+  async slow(@CurrentUser() user: SessionUser) {
+    await sleep(HOLD_MS);
+    return ticks(user.username);
+  }
+
   @Public()
   @Sse('public')
   open() {
     return ticks('public');
   }
 }
-
-/** How long `HeldGuard` keeps a validation's answer: a slow store, without relying on timing. */
-const HOLD_MS = 150;
 
 /** A guard whose validation answers `HOLD_MS` after the store did. */
 @Injectable()
@@ -346,6 +354,20 @@ describe.each(adapters)('SessionGuard on server-sent events (%s)', (_name, adapt
     } finally {
       await held.close();
     }
+  });
+
+  it('answers 401 and subscribes to nothing when the session ends before the route answers', async () => {
+    const { token, session } = await sessions.create(alice);
+    const [opened] = await Promise.all([
+      stream('/feed/slow', token),
+      sleep(HOLD_MS / 3).then(() => sessions.revoke(session.id)),
+    ]);
+    expect(opened.status).toBe(401);
+    const { events } = await opened.ended;
+    expect(events).toEqual([]);
+    // Nest found the response ended: the route's observable was never subscribed.
+    await sleep(HOLD_MS);
+    expect(producing).toBe(0);
   });
 
   it('ends within the periodic check a stream whose session vanished without an event', async () => {

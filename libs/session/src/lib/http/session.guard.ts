@@ -74,8 +74,9 @@ export interface SocketRefusal {
  * `@Roles()` if it has any, and an authentication within its window if it is marked
  * `@RequireRecentAuth()`. Works on Express and Fastify, in GraphQL resolvers (the same rules
  * on the operation's HTTP request), on WebSocket messages of sockets `SessionSockets`
- * authenticated, and on `@Sse()` routes, whose streams `SessionSockets` ends with the session. On success it attaches the session and the token it came with to the
- * request or socket (`SessionRequest`). Extend it by overriding the protected hooks.
+ * authenticated, and on `@Sse()` routes, whose streams `SessionSockets` ends with the session.
+ * On success it attaches the session and the token it came with to the request or socket
+ * (`SessionRequest`). Extend it by overriding the protected hooks.
  *
  * Answers: no or bad session 401; missing role 403; cookie-authenticated unsafe request from
  * a foreign origin 403; authentication not recent enough 401 `reauthentication_required`;

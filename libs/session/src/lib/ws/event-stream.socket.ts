@@ -20,9 +20,10 @@ export const SESSION_ENDED_EVENT = 'session-ended';
 
 /**
  * A server-sent events response (an `@Sse()` route) held by `SessionSockets` as a socket:
- * closing it sends a last `session-ended` event, ends the response and then drops the
- * connection, which is what makes Nest unsubscribe the route's observable (an ended response
- * alone keeps it running).
+ * closing it sends a last `session-ended` event (or, before the route has answered, a JSON
+ * 401/403), ends the response and then drops the connection, which is what makes Nest
+ * unsubscribe the route's observable, or never subscribe it (an ended response alone keeps it
+ * running).
  */
 export class EventStreamSocket implements SessionSocket {
   constructor(private readonly response: ServerResponse) {}
@@ -44,22 +45,22 @@ export class EventStreamSocket implements SessionSocket {
       return;
     }
     const status = code >= 4000 ? code - 4000 : code;
-    if (!response.headersSent) {
-      // The route has not answered yet: the session ended first, so it answers as the guard
-      // would have (and Nest, finding the response ended, subscribes to nothing).
+    const connection = response.socket;
+    const cut = () => connection?.destroy();
+    if (response.headersSent) {
+      response.end(
+        `event: ${SESSION_ENDED_EVENT}\ndata: ${JSON.stringify({ status, reason })}\n\n`,
+        cut,
+      );
+    } else {
+      // The route has not answered yet (its handler is still at work): the session ended
+      // first, so the request is answered as the guard would have answered it.
       response.writeHead(status, {
         'content-type': 'application/json; charset=utf-8',
         'cache-control': 'no-store',
       });
-      response.end(JSON.stringify({ statusCode: status, message: reason }));
-      return;
+      response.end(JSON.stringify({ statusCode: status, message: reason }), cut);
     }
-    const connection = response.socket;
-    const cut = () => connection?.destroy();
-    response.end(
-      `event: ${SESSION_ENDED_EVENT}\ndata: ${JSON.stringify({ status, reason })}\n\n`,
-      cut,
-    );
     setTimeout(cut, LAST_EVENT_GRACE_MS).unref();
   }
 
