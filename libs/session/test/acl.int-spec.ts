@@ -233,6 +233,8 @@ describe.each([
               'B'.repeat(22),
               '',
               '1',
+              `${PREFIX}{${tag}}:m:`,
+              60000,
             ),
         ],
         [
@@ -257,6 +259,8 @@ describe.each([
               `${PREFIX}{${tag}}:u:`,
               digest,
               '',
+              `${PREFIX}{${tag}}:m:`,
+              `${PREFIX}{${tag}}:s:`,
             ),
         ],
         [

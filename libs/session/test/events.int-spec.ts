@@ -153,6 +153,19 @@ describe('session lifecycle events (Redis stream)', () => {
     expect(JSON.stringify(events)).not.toContain(first.token);
   });
 
+  it('announces the session a revocation of a just-rotated id ended, under its new id', async () => {
+    const { sessions, reader } = await setup();
+    const items = new Items(reader());
+    await items.next();
+    const first = await sessions.create(alice);
+    const rotated = await sessions.rotate(first.token, { reauthenticated: true });
+    await items.events(2);
+    expect(await sessions.revoke(first.session.id, { ownerId: alice.id })).toBe(true);
+    expect(await items.events(1)).toMatchObject([
+      { type: SessionEvents.revoked, userId: alice.id, sessionId: rotated?.session.id },
+    ]);
+  });
+
   it('reports cap evictions as session.evicted by the system, and a refusal not at all', async () => {
     for (const capPolicy of ['evict-oldest', 'evict-idlest'] as const) {
       const { sessions, reader } = await setup({ maxSessionsPerUser: 1, capPolicy });

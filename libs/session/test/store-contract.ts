@@ -409,6 +409,25 @@ export function describeStoreContract(adapter: StoreAdapter) {
       expect(await issuer.rotate(first.token)).toBeNull();
     });
 
+    it('revokes a session rotated moments ago under its new id, for its owner only', async () => {
+      // A logout (or an administrator) that read the old id just before a re-authentication
+      // rotated the session: its revocation must still end the session.
+      const first = await issuer.create(alice);
+      const once = await issuer.rotate(first.token, { reauthenticated: true });
+      const twice = await issuer.rotate(once?.token ?? '');
+      expect(await issuer.revoke(first.session.id, admin.id)).toBe(false);
+      expect(await sessions.validate(twice?.token)).not.toBeNull();
+      expect(await issuer.revoke(first.session.id, alice.id)).toBe(true);
+      expect(await sessions.validate(twice?.token)).toBeNull();
+      expect(await issuer.revoke(first.session.id)).toBe(false);
+      // By token as well, and an id that never existed stays nothing.
+      const other = await issuer.create(alice);
+      const moved = await issuer.rotate(other.token);
+      expect(await issuer.revoke(other.token)).toBe(true);
+      expect(await sessions.validate(moved?.token)).toBeNull();
+      expect(await issuer.listForUser(alice.id)).toEqual([]);
+    });
+
     whole(
       'keeps creation time and absolute deadline through a rotation, and the index order',
       async () => {

@@ -118,6 +118,8 @@ export class StoreModel {
   /** The last generation read per user, and the epoch it was read in. */
   readonly generationSeen: Partial<Record<UserName, { value: string; epoch: number }>> = {};
   readonly pending: PendingLogin[] = [];
+  /** Token index of a rotated session → the index of the session it became. */
+  readonly movedTo: Record<number, number> = {};
   slept = 0;
   /** When the current command ran, on the test clock (ms since the sequence started). */
   now: Interval = { lo: 0, hi: 0 };
@@ -603,6 +605,7 @@ class Rotate implements StoreCommand {
       const order = m.order[old.user];
       order.splice(order.indexOf(this.token), 0, fresh);
       m.end(this.token, 'rotated');
+      m.movedTo[this.token] = fresh;
       r.tokens[fresh] = rotated.token;
     }
     if (target) {
@@ -635,8 +638,15 @@ class Revoke implements StoreCommand {
       if (revoked) m.fail(command, `revoked ${session.user}’s session for ${this.owner}`);
       return;
     }
-    m.observe(this.token, revoked, command);
-    m.end(this.token, 'revoked');
+    // A rotated session is revoked under the id it moved to (three rotations at most, and a
+    // sequence lasts far less than the forward's minute).
+    let target = this.token;
+    for (let hop = 0; hop < 3 && m.tokens[target].fate === 'rotated'; hop++) {
+      if (m.movedTo[target] === undefined) break;
+      target = m.movedTo[target];
+    }
+    m.observe(target, revoked, command);
+    m.end(target, 'revoked');
   }
   toString = () =>
     `revoke(#${this.token} by ${this.byId ? 'id' : 'token'}${this.owner ? `, owner=${this.owner}` : ''})`;

@@ -89,7 +89,7 @@ describe('RedisSessionStore write coalescing', () => {
       store.validate(ref),
     ]);
     expect(before).toMatchObject({ id: ref.id });
-    expect(revoked).toBe(true);
+    expect(revoked).toBe(ref.id);
     expect(after).toBeNull();
   });
 

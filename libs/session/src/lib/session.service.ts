@@ -176,7 +176,8 @@ export class SessionService {
 
   /**
    * Revokes a session by token or id; with `ownerId` (or a string second argument), only if
-   * that user owns it. Publishes `session.revoked` with `reason` (default `self` with an owner,
+   * that user owns it. A session rotated moments ago (a re-authentication, a password change)
+   * is revoked under its new id: the revocation raced the rotation, and must win. Publishes `session.revoked` with `reason` (default `self` with an owner,
    * else `logout`) and `actor` (default null).
    *
    * @example
@@ -197,13 +198,17 @@ export class SessionService {
     }
     // The event names the owner: read it first when the caller did not say (not a hot path).
     const userId = ownerId ?? (this.events && (await this.store.get(ref))?.userId);
-    return this.announced(this.store.revoke(ref, ownerId), async (revoked) => {
-      this.cache?.evict([ref.id]);
-      if (revoked !== false) {
+    const revoked = await this.announced(this.store.revoke(ref, ownerId), async (ended) => {
+      // `ended` is the session's id, or the one it was rotated to moments ago; undefined when
+      // the outcome is unknown.
+      const ids = ended && ended !== ref.id ? [ref.id, ended] : [ref.id];
+      this.cache?.evict(ids);
+      if (ended !== null) {
         const why = reason ?? (ownerId ? 'self' : 'logout');
-        await this.events?.revoked(userId ?? null, [ref.id], why, actor);
+        await this.events?.revoked(userId ?? null, [ended ?? ref.id], why, actor);
       }
     });
+    return revoked !== null;
   }
 
   /**

@@ -69,8 +69,12 @@ export interface SessionStore {
   get(ref: SessionRef): Promise<Session | null>;
   /** Sets (value not undefined) or removes (undefined) attributes one field at a time. */
   patch(ref: SessionRef, attributes: Record<string, unknown>): Promise<boolean>;
-  /** Deletes a session; with `ownerId`, only when that user owns it. */
-  revoke(ref: SessionRef, ownerId?: string): Promise<boolean>;
+  /**
+   * Deletes a session; with `ownerId`, only when that user owns it. Answers the id of the
+   * session deleted — `ref`'s, or the one `ref` was rotated to moments ago (a revocation that
+   * raced the rotation must still end it) — or null when there was none.
+   */
+  revoke(ref: SessionRef, ownerId?: string): Promise<string | null>;
   /** A user's live sessions, oldest first. */
   list(userId: string): Promise<Session[]>;
   /** Deletes all of a user's sessions but `except`; answers how many were live. */
@@ -112,6 +116,13 @@ export interface SessionStore {
 
 /** Hears of a session the store found expired. */
 export type SessionExpiryListener = (expired: { id: string; userId: string }) => void;
+
+/**
+ * How long a rotated session's old id still leads `revoke` to it: a logout, or an
+ * administrator's revocation of an id read from a listing, that lands just after a
+ * re-authentication or password change rotated the session must still end it.
+ */
+export const ROTATION_FORWARD_MS = 60_000;
 
 /** Injection token of the `SessionStore`; it lives beside the interface it shares a name with. */
 export const SessionStore = Symbol('cloakroom:session-store');

@@ -4,9 +4,10 @@ import { SessionLimitReachedError } from '../../errors/session-limit-reached.err
 import { SessionStoreUnavailableError } from '../../errors/session-store-unavailable.error';
 import type { Session } from '../../session.types';
 import { newUserTag, SessionRef, sessionRef } from '../../token/session.token';
-import type {
+import {
   CreatedSession,
   NewSessionRecord,
+  ROTATION_FORWARD_MS,
   SessionRotation,
   SessionStore,
 } from '../session-store.interface';
@@ -47,6 +48,8 @@ export class InMemorySessionStore implements SessionStore {
   private readonly sessions = new Map<string, Session>();
   /** Each session's own idle timeout (ms), as Redis keeps it in the hash. */
   private readonly idleTimeouts = new Map<string, number>();
+  /** Old id of a rotated session → its new id, until `ROTATION_FORWARD_MS` has passed. */
+  private readonly forwards = new Map<string, { to: string; until: number }>();
   private readonly users = new Map<string, UserEntry>();
   private readonly settings: SessionStoreSettings;
   private readonly watchers = new Set<(notBefore: number) => void>();
@@ -151,14 +154,20 @@ export class InMemorySessionStore implements SessionStore {
     return true;
   }
 
-  async revoke(ref: SessionRef, ownerId?: string): Promise<boolean> {
+  async revoke(ref: SessionRef, ownerId?: string): Promise<string | null> {
     this.check();
-    const session = this.live(ref.id);
+    let id: string | undefined = ref.id;
+    // As in Redis: a session rotated moments ago is found under the id it moved to.
+    for (let hop = 0; hop < 4 && id !== undefined && !this.live(id); hop++) {
+      const forward = this.forwards.get(id);
+      id = forward && forward.until > Date.now() ? forward.to : undefined;
+    }
+    const session = id === undefined ? null : this.live(id);
     if (!session || (ownerId && session.userId !== ownerId)) {
-      return false;
+      return null;
     }
     this.forget(session);
-    return true;
+    return session.id;
   }
 
   async list(userId: string): Promise<Session[]> {
@@ -223,6 +232,10 @@ export class InMemorySessionStore implements SessionStore {
       };
       this.sessions.set(to.id, session);
       this.idleTimeouts.set(to.id, idle);
+      for (const [from, forward] of this.forwards) {
+        if (forward.until <= now) this.forwards.delete(from);
+      }
+      this.forwards.set(old.id, { to: to.id, until: now + ROTATION_FORWARD_MS });
       user.ids.splice(position < 0 ? user.ids.length : position, 0, to.id);
     }
     // As in Redis, where a user's sessions live under their tag: a user id whose sessions are

@@ -7,6 +7,8 @@ import type { SessionRef } from '../../token/session.token';
  * - `<prefix>{<tag>}:u:<userId>` a user's index: sorted set of digests scored by creation
  * - `<prefix>{<tag>}:g:<userId>` a user's revocation generation: a counter that every role
  *   change, revoke-all and password change moves (no TTL)
+ * - `<prefix>{<tag>}:m:<digest>` the digest a session was rotated to, for a minute (string):
+ *   a revocation of the old id follows it
  * - `<prefix>not-before`         the watermark of the last global revocation (epoch ms;
  *   also the pub/sub channel that announces it)
  * - `<prefix>user-tag-key`       the secret key users' tags are derived from (HMAC of the user
@@ -71,6 +73,11 @@ export class RedisKeys {
   /** What scripts prepend to an index member (a digest) to name its session hash. */
   sessionPrefix(tag: string): string {
     return `${this.prefix}{${tag}}:s:`;
+  }
+
+  /** What scripts prepend to a rotated session's old digest to name its forward. */
+  forwardPrefix(tag: string): string {
+    return `${this.prefix}{${tag}}:m:`;
   }
 
   /** What scripts prepend to a session's user id to name that user's index. */

@@ -14,9 +14,10 @@ import {
   SessionRef,
   sessionRef,
 } from '../../token/session.token';
-import type {
+import {
   CreatedSession,
   NewSessionRecord,
+  ROTATION_FORWARD_MS,
   SessionExpiryListener,
   SessionRotation,
   SessionStore,
@@ -256,16 +257,18 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     return reply === 1;
   }
 
-  async revoke(ref: SessionRef, ownerId = ''): Promise<boolean> {
+  async revoke(ref: SessionRef, ownerId = ''): Promise<string | null> {
     const reply = await this.write({ key: this.keys.session(ref) }, () =>
       this.writer.cloakroomRevoke(
         this.keys.session(ref),
         this.keys.indexPrefix(ref.tag),
         ref.digest,
         ownerId,
+        this.keys.forwardPrefix(ref.tag),
+        this.keys.sessionPrefix(ref.tag),
       ),
     );
-    return reply === 1;
+    return typeof reply === 'string' ? sessionRef(ref.tag, reply).id : null;
   }
 
   async list(userId: string): Promise<Session[]> {
@@ -352,6 +355,8 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
         to.digest,
         options.revokeOthersOf ?? '',
         options.reauthenticated ? '1' : '0',
+        this.keys.forwardPrefix(from.tag),
+        ROTATION_FORWARD_MS,
       ),
     );
     return reply ? this.decode(to.id, reply as string[]) : null;

@@ -130,7 +130,7 @@ export class RemoteSessionStore implements SessionStore, OnModuleDestroy {
     return this.send(SessionRpc.get, { id: ref.id });
   }
 
-  revoke(): Promise<boolean> {
+  revoke(): Promise<string | null> {
     return notServed('revoke');
   }
 

@@ -1,17 +1,35 @@
--- Deletes one session and its index entry.
+-- Deletes one session and its index entry. A session rotated moments ago is found under the
+-- digest it moved to (rotate.lua leaves a short-lived forward): a logout or an administrator's
+-- revocation that read the old id just before the rotation still ends the session.
 --
 -- KEYS[1]  the session hash
 -- ARGV[1]  key prefix of this user's indexes ("<prefix>{<tag>}:u:")
 -- ARGV[2]  the session's digest
 -- ARGV[3]  required owner's user id, or '' for any owner
+-- ARGV[4]  key prefix of this tag's rotation forwards ("<prefix>{<tag>}:m:")
+-- ARGV[5]  key prefix of this tag's session hashes ("<prefix>{<tag>}:s:")
 --
--- Returns  1 when a session was deleted, 0 when there was none (or another user owns it).
--- The index key is built from ARGV[1] and the owner read from the hash: see README.md.
+-- Returns  the digest of the session deleted (ARGV[2], or the one it was rotated to), or
+--          false when there was none (or another user owns it).
+-- The index, forward and session keys are built from ARGV prefixes: see README.md.
 local indexPrefix, digest, owner = name_arg(1), name_arg(2), ARGV[3] or ''
-local userId = redis.call('HGET', KEYS[1], FIELD.userId)
-if not userId or (owner ~= '' and owner ~= userId) then
-  return 0
+local forwardPrefix, sessionPrefix = name_arg(4), name_arg(5)
+local key = KEYS[1]
+-- A session rotates at most a few times within a forward's life: four hops end any chain.
+for _ = 1, 4 do
+  local userId = redis.call('HGET', key, FIELD.userId)
+  if userId then
+    if owner ~= '' and owner ~= userId then
+      return false
+    end
+    redis.call('DEL', key)
+    redis.call('ZREM', indexPrefix .. userId, digest)
+    return digest
+  end
+  digest = redis.call('GET', forwardPrefix .. digest)
+  if not digest then
+    return false
+  end
+  key = sessionPrefix .. digest
 end
-redis.call('DEL', KEYS[1])
-redis.call('ZREM', indexPrefix .. userId, digest)
-return 1
+return false

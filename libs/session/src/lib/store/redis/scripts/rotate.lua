@@ -15,6 +15,9 @@
 -- ARGV[7]  a user id: revoke every other session of that user and move their generation;
 --          '' to rotate only. The old session must then belong to that user.
 -- ARGV[8]  '1': the user re-authenticated, authenticatedAt becomes now; '0' (or absent): kept
+-- ARGV[9]  key prefix of this tag's rotation forwards ("<prefix>{<tag>}:m:")
+-- ARGV[10] how long the old digest forwards to the new one, milliseconds (revoke.lua follows
+--          it, so a revocation of the old id racing the rotation still ends the session)
 --
 -- Returns  the new hash as a flat field/value array, or false when the old session is
 --          missing, past its absolute deadline, or not the given user's. With ARGV[7] the
@@ -27,6 +30,10 @@ local oldDigest, newDigest, revokeFor = name_arg(5), name_arg(6), ARGV[7] or ''
 local reauthenticated = ARGV[8] or '0'
 if reauthenticated ~= '0' and reauthenticated ~= '1' then
   return redis.error_reply("ERR cloakroom: ARGV[8] must be '0' or '1'")
+end
+local forwardPrefix, forwardMs = name_arg(9), int_arg(10)
+if forwardMs == 0 then
+  return redis.error_reply('ERR cloakroom: the forward must last')
 end
 local fields = redis.call('HGETALL', KEYS[1])
 local now = now_ms()
@@ -76,6 +83,7 @@ if live then
   redis.call('DEL', KEYS[1])
   redis.call('HSET', KEYS[2], unpack(fields))
   redis.call('PEXPIRE', KEYS[2], math.min(idle or fallbackIdle, deadline - now))
+  redis.call('SET', forwardPrefix .. oldDigest, newDigest, 'PX', forwardMs)
 end
 
 if revokeFor ~= '' then
