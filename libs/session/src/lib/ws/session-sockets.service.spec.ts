@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 
 import { Test } from '@nestjs/testing';
 
+import type { SessionEventsItem } from '../events/session-events.reader';
 import { SessionEvents } from '../session.constants';
 import { SessionModule } from '../session.module';
 import { SessionService } from '../session.service';
@@ -138,6 +139,29 @@ describe('SessionSockets', () => {
     client.close(1000);
     await expect(handshake).resolves.toBeNull();
     expect(sockets.size).toBe(0);
+  });
+
+  it('asks the store again for a subscription validated before a gap in the events', async () => {
+    const { token } = await sessions.create(alice);
+    const client = new FakeSocket();
+    const request = upgrade({ authorization: `Bearer ${token}` });
+    await sockets.authenticate(client, request);
+    // A subscription's validation begins; the role goes with no event the ledger hears of,
+    // then the events have a gap (its check finds no subscription that needs the role yet).
+    const since = performance.now();
+    await store.setRoles(alice.id, ['clerk']);
+    const gapChecked = sockets.checkAll();
+    (sockets as unknown as { apply(item: SessionEventsItem): void }).apply({
+      kind: 'gap',
+      reason: 'start',
+      lastId: '0-0',
+    });
+    await gapChecked;
+    expect(client.closedWith).toBeUndefined();
+
+    sockets.holdRoles(request, ['customer'], since);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(client.closedWith).toEqual({ code: 4403, reason: 'Role removed' });
   });
 
   it('closes on checkAll the sockets whose session the store no longer holds', async () => {

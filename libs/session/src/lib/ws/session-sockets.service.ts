@@ -82,6 +82,12 @@ export class SessionSockets implements OnModuleDestroy {
   private checking?: Promise<void>;
   private getServed = true;
   private destroyed = false;
+  /**
+   * When the events last had a gap (`performance.now()`): the start of the reader, a lost
+   * connection, trimmed events. A validation that began before it may have missed a change
+   * the ledger never heard of.
+   */
+  private lastGapAt?: number;
 
   constructor(
     private readonly sessions: SessionService,
@@ -161,6 +167,7 @@ export class SessionSockets implements OnModuleDestroy {
     if (changed && !satisfies(changed, [roles])) {
       this.forbid([client]);
     }
+    this.recheckIfMissed(since);
   }
 
   /**
@@ -189,6 +196,7 @@ export class SessionSockets implements OnModuleDestroy {
     const stream = new EventStreamSocket(response);
     if (stream.readyState === SOCKET_OPEN && !this.destroyed) {
       this.register(stream, { sessionId: session.id, userId: session.userId, token, needs });
+      this.recheckIfMissed(since);
     }
     return 'held';
   }
@@ -257,7 +265,26 @@ export class SessionSockets implements OnModuleDestroy {
     client[REQUEST_TOKEN_PROPERTY] = found;
     this.register(client, { sessionId: session.id, userId: session.userId, token: found.token });
     this.byRequest.set(request, client);
+    this.recheckIfMissed(since);
     return session;
+  }
+
+  /**
+   * A socket, stream or subscription registered from a validation that began before the last
+   * gap in the events: a change in between reached neither the ledger nor the check that gap
+   * started (which ran before this registration), so the store is asked once more. Before the
+   * reader's first gap, that gap's own check will come after this registration.
+   */
+  private recheckIfMissed(since: number): void {
+    if (this.lastGapAt === undefined || since > this.lastGapAt) {
+      return;
+    }
+    const again = () => void this.checkAll();
+    if (this.checking) {
+      this.checking.then(again, again);
+    } else {
+      again();
+    }
   }
 
   /** The user's sockets and event streams. */
@@ -354,6 +381,7 @@ export class SessionSockets implements OnModuleDestroy {
       this.applyEvent(item.event);
     } else if (item.kind === 'gap') {
       // Events may be missing before what follows: ask the store instead.
+      this.lastGapAt = performance.now();
       void this.checkAll();
     }
   }
