@@ -158,6 +158,8 @@ describe('SessionSockets', () => {
     });
     await gapChecked;
     expect(client.closedWith).toBeUndefined();
+    // What a gateway reads before it pushes: the store's roles.
+    expect((client as FakeSocket & SessionSocket).session?.roles).toEqual(['clerk']);
 
     sockets.holdRoles(request, ['customer'], since);
     await new Promise((resolve) => setTimeout(resolve, 50));

@@ -437,6 +437,11 @@ export class SessionSockets implements OnModuleDestroy {
           if (session === null) {
             this.end(sockets, 'Session ended');
           } else if (session) {
+            // The sockets' sessions take the store's roles, as at a `roles.changed` event.
+            for (const client of sockets) {
+              const held = client[REQUEST_SESSION_PROPERTY];
+              if (held) client[REQUEST_SESSION_PROPERTY] = { ...held, roles: [...session.roles] };
+            }
             this.forbid(
               [...sockets].filter(
                 (client) => !satisfies(session.roles, this.entries.get(client)?.needs),
