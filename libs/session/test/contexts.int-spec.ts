@@ -25,9 +25,8 @@ import {
   SessionStore,
   SessionUser,
 } from '../src';
-import { parseToken, SessionRef } from '../src/lib/token/session.token';
 import { RedisServerProcess, startRedisServer } from '../src/testing';
-import { admin, alice, sleep, uniquePrefix } from './store-contract';
+import { admin, alice, refOf, sleep, uniquePrefix, until } from './store-contract';
 
 jest.setTimeout(30_000);
 
@@ -112,20 +111,6 @@ function defined(headers: Headers): Record<string, string> {
   return Object.fromEntries(
     Object.entries(headers).filter((entry): entry is [string, string] => entry[1] !== undefined),
   );
-}
-
-function refOf(token: string): SessionRef {
-  const ref = parseToken(token);
-  if (!ref) throw new Error('malformed token');
-  return ref;
-}
-
-async function until(condition: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(20);
-  }
 }
 
 interface Connection {

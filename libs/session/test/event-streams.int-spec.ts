@@ -19,9 +19,8 @@ import {
   SessionStore,
   SessionUser,
 } from '../src';
-import { parseToken, SessionRef } from '../src/lib/token/session.token';
 import { RedisServerProcess, startRedisServer } from '../src/testing';
-import { admin, alice, sleep, uniquePrefix } from './store-contract';
+import { admin, alice, refOf, sleep, uniquePrefix, until } from './store-contract';
 
 jest.setTimeout(30_000);
 
@@ -146,20 +145,6 @@ function openStream(base: string, path: string, token?: string): Promise<Stream>
     );
     request.on('error', reject);
   });
-}
-
-function refOf(token: string): SessionRef {
-  const ref = parseToken(token);
-  if (!ref) throw new Error('malformed token');
-  return ref;
-}
-
-async function until(condition: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(20);
-  }
 }
 
 const adapters = [

@@ -21,7 +21,7 @@ import {
   SessionUserChangedError,
 } from '../src';
 import { RedisKeys } from '../src/lib/store/redis/redis-keys';
-import { parseSessionId, SessionRef } from '../src/lib/token/session.token';
+import { parseSessionId, parseToken, SessionRef } from '../src/lib/token/session.token';
 import { DevCertificates, freePort, makeDevCertificates, startRedisCluster } from '../src/testing';
 
 export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
@@ -43,6 +43,22 @@ export async function sessionService(options: SessionModuleOptions) {
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The reference a well-formed token names. */
+export function refOf(token: string): SessionRef {
+  const ref = parseToken(token);
+  if (!ref) throw new Error('malformed token');
+  return ref;
+}
+
+/** Waits until `condition` holds, polling; throws after `ms`. */
+export async function until(condition: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(20);
+  }
+}
 
 /** The Redis key of a session's hash, under a key prefix. */
 export function sessionKey(prefix: string, sessionId: string): string {
