@@ -177,8 +177,9 @@ export class SessionService {
   /**
    * Revokes a session by token or id; with `ownerId` (or a string second argument), only if
    * that user owns it. A session rotated moments ago (a re-authentication, a password change)
-   * is revoked under its new id: the revocation raced the rotation, and must win. Publishes `session.revoked` with `reason` (default `self` with an owner,
-   * else `logout`) and `actor` (default null).
+   * is revoked under its new id: the revocation raced the rotation, and must win. Publishes
+   * `session.revoked` with `reason` (default `self` with an owner, else `logout`) and `actor`
+   * (default null).
    *
    * @example
    * await sessions.revoke(session.id, { ownerId: user.id, reason: 'logout', actor: user });

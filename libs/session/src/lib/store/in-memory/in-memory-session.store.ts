@@ -157,8 +157,9 @@ export class InMemorySessionStore implements SessionStore {
   async revoke(ref: SessionRef, ownerId?: string): Promise<string | null> {
     this.check();
     let id: string | undefined = ref.id;
-    // As in Redis: a session rotated moments ago is found under the id it moved to.
-    for (let hop = 0; hop < 4 && id !== undefined && !this.live(id); hop++) {
+    // As in Redis: a session rotated moments ago is found under the id it moved to (three
+    // rotations at most).
+    for (let hop = 0; hop < 3 && id !== undefined && !this.live(id); hop++) {
       const forward = this.forwards.get(id);
       id = forward && forward.until > Date.now() ? forward.to : undefined;
     }
