@@ -1,6 +1,7 @@
 /**
  * Polls `url` until it answers `status`, e.g. until a freshly started app is healthy.
- * Rejects after `timeoutMs` with the last answer (or connection error) in the message.
+ * Rejects after `timeoutMs` with the last answer (its status and the start of its body: a
+ * health check's says which part is down) or connection error in the message.
  *
  * @example
  * await waitForStatus(`${base}/api/catalog/health`);
@@ -12,7 +13,8 @@ export async function waitForStatus(url: string, status = 200, timeoutMs = 20_00
     try {
       const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
       if (response.status === status) return;
-      last = `HTTP ${response.status}`;
+      const body = (await response.text()).replace(/\s+/g, ' ').slice(0, 300);
+      last = `HTTP ${response.status}${body ? ` ${body}` : ''}`;
     } catch (error) {
       last = (error as Error).message;
     }

@@ -1,13 +1,15 @@
-import { request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 
-import { Body, Catch, Controller, Get, Logger, Module, Post } from '@nestjs/common';
+import { Body, Catch, Controller, Get, Logger, Module, Post, Res } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 import { IsString } from 'class-validator';
+import type { Response } from 'express';
 import request from 'supertest';
 
 import { HttpErrorFilter } from '../http/http-error.filter';
+import { CLIENT_ERROR_LINGER_MS } from '../http/client-errors';
 import { configureServiceApp } from './service-app.setup';
 
 class NoteDto {
@@ -25,6 +27,14 @@ class NotesController {
   @Get('broken')
   broken(): never {
     throw new Error('boom');
+  }
+
+  /** An answer whose head goes out at once and whose end comes a moment later. */
+  @Get('streamed')
+  streamed(@Res() response: Response): void {
+    response.writeHead(200, { 'content-type': 'text/plain' });
+    response.write('first part\n');
+    setTimeout(() => response.end('last part\n'), 300);
   }
 }
 
@@ -228,20 +238,94 @@ describe('configureServiceApp', () => {
       expect(answer).toEqual({ status: 400, type: 'application/json; charset=utf-8', body: '' });
     });
 
-    it('writes nothing into a connection that already carried an answer', async () => {
-      const text = await new Promise<string>((resolve, reject) => {
+    it('answers a 20 kB header on a kept-alive connection that carried earlier answers', async () => {
+      // A browser or an agent reuses its connection: the earlier, finished answers must not
+      // keep this one from being written (the connection was dropped: "socket hang up").
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      const send = (headers: Record<string, string>, body: string) =>
+        new Promise<{ status?: number; body: string; reused: boolean }>((resolve, reject) => {
+          const outgoing = httpRequest(
+            {
+              host: '127.0.0.1',
+              port,
+              agent,
+              method: 'POST',
+              path: '/api/memo/notes',
+              headers: {
+                'content-type': 'application/json',
+                'content-length': String(Buffer.byteLength(body)),
+                ...headers,
+              },
+            },
+            (response) => {
+              let text = '';
+              response.on('data', (chunk: Buffer) => (text += chunk));
+              response.on('end', () =>
+                resolve({ status: response.statusCode, body: text, reused: outgoing.reusedSocket }),
+              );
+            },
+          );
+          outgoing.on('error', reject);
+          outgoing.end(body);
+        });
+      try {
+        const note = JSON.stringify({ text: 'kept' });
+        expect(await send({}, note)).toMatchObject({ status: 201, reused: false });
+        expect(await send({}, note)).toMatchObject({ status: 201, reused: true });
+        const refused = await send({ cookie: `big=${'a'.repeat(20_000)}` }, 'x'.repeat(300_000));
+        expect(refused.reused).toBe(true);
+        expect(refused.status).toBe(431);
+        expect(JSON.parse(refused.body)).toEqual({
+          statusCode: 431,
+          message: 'Request Header Fields Too Large',
+        });
+      } finally {
+        agent.destroy();
+      }
+    });
+
+    it('drops a connection that goes on sending after the answer, once a grace period is over', async () => {
+      // Half-open: the client goes on writing after the server's end of the connection closed.
+      const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+      let received = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => (received += chunk));
+      socket.on('error', () => undefined);
+      socket.write(
+        `POST /api/memo/notes HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n` +
+          `X-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+      );
+      const feeding = setInterval(() => socket.write('x'.repeat(1024)), 20);
+      const closedAfter = await new Promise<number>((resolve) => {
+        const start = Date.now();
+        socket.on('close', () => resolve(Date.now() - start));
+      }).finally(() => clearInterval(feeding));
+      expect(received).toMatch(/^HTTP\/1\.1 431 /);
+      expect(closedAfter).toBeGreaterThanOrEqual(CLIENT_ERROR_LINGER_MS - 100);
+    });
+
+    /** Sends `first`, then a malformed request as soon as the first answer starts. */
+    const pipelined = (first: string) =>
+      new Promise<string>((resolve, reject) => {
         let received = '';
-        const socket = connect(port, '127.0.0.1', () =>
-          socket.write('GET /api/memo/notes/broken HTTP/1.1\r\nHost: x\r\n\r\n'),
-        );
+        const socket = connect(port, '127.0.0.1', () => socket.write(first));
         socket.setEncoding('utf8');
         socket.once('data', () => socket.write('GET / HTTP/1.1\r\nBad Header: 1\r\n\r\n'));
         socket.on('data', (chunk: string) => (received += chunk));
         socket.on('close', () => resolve(received));
         socket.on('error', reject);
       });
-      expect(text.match(/HTTP\/1\.1 \d{3} /g)).toHaveLength(1);
-      expect(text).toMatch(/^HTTP\/1\.1 500 /);
+
+    it('writes nothing into an answer under way, and drops its connection', async () => {
+      // The head of the streamed answer is out when the malformed request comes.
+      const text = await pipelined('GET /api/memo/notes/streamed HTTP/1.1\r\nHost: x\r\n\r\n');
+      expect(text.match(/HTTP\/1\.1 \d{3} /g)).toEqual(['HTTP/1.1 200 ']);
+      expect(text).not.toContain('statusCode');
+    });
+
+    it('answers a malformed request behind a complete answer, as Node does', async () => {
+      const text = await pipelined('GET /api/memo/notes/broken HTTP/1.1\r\nHost: x\r\n\r\n');
+      expect(text.match(/HTTP\/1\.1 \d{3} /g)).toEqual(['HTTP/1.1 500 ', 'HTTP/1.1 400 ']);
     });
   });
 });

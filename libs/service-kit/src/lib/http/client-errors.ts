@@ -1,6 +1,9 @@
 import { STATUS_CODES } from 'node:http';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+
+/** How long a refused client may go on sending after the answer before its connection drops. */
+export const CLIENT_ERROR_LINGER_MS = 2_000;
 
 /** The status Node itself would answer for what its HTTP parser refused. */
 function statusOf(error: NodeJS.ErrnoException): number {
@@ -18,20 +21,41 @@ function statusOf(error: NodeJS.ErrnoException): number {
  * Answers what Node's HTTP parser refuses before any route sees it (a malformed header, an
  * oversized one, a bad `Content-Length`) as every other error is answered: JSON
  * `{ statusCode, message }`, `nosniff`, `no-store`, and the connection closed. Node's own
- * answer is a bare status line. As Node does, nothing is written on a connection that has
- * already carried an answer, nor on one the client reset.
+ * answer is a bare status line. As Node does, nothing is written into an answer already under
+ * way on the connection (its head sent), nor on a connection the client reset; a kept-alive
+ * connection whose earlier answers are complete gets its answer.
+ *
+ * After the answer the connection is half-closed and what the client still sends (the rest of
+ * its headers, its body: the parser refuses each chunk again) is read and dropped, so the
+ * answer reaches a client that is still writing instead of a reset. The client closes on
+ * `Connection: close`; one that goes on sending is dropped after `CLIENT_ERROR_LINGER_MS`.
  *
  * @example
  * answerClientErrors(app.getHttpServer());
  */
 export function answerClientErrors(server: Server): void {
+  /** The answer under way on each connection, until it is complete. */
+  const answering = new WeakMap<Socket, ServerResponse>();
+  /** Connections this handler answered, lingering until the client closes. */
+  const answered = new WeakSet<Socket>();
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    const { socket } = request;
+    answering.set(socket, response);
+    response.once('close', () => {
+      if (answering.get(socket) === response) answering.delete(socket);
+    });
+  });
   server.on(
     'clientError',
     (error: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
-      if (error.code === 'ECONNRESET' || !socket.writable || socket.bytesWritten > 0) {
+      if (answered.has(socket)) {
+        return;
+      }
+      if (error.code === 'ECONNRESET' || !socket.writable || answering.get(socket)?.headersSent) {
         socket.destroy();
         return;
       }
+      answered.add(socket);
       const status = statusOf(error);
       const reason = STATUS_CODES[status] ?? 'Bad Request';
       const body = JSON.stringify({ statusCode: status, message: reason });
@@ -46,6 +70,9 @@ export function answerClientErrors(server: Server): void {
           'Connection: close\r\n\r\n' +
           (head ? '' : body),
       );
+      const linger = setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS);
+      linger.unref();
+      socket.once('close', () => clearTimeout(linger));
     },
   );
 }
