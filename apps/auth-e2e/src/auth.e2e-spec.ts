@@ -2,8 +2,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { BuiltApp, freePort, RunningApp, waitForStatus } from '@cloakroom/e2e-support';
-import { DevCertificates, makeDevCertificates } from '@cloakroom/session/testing';
+import { BuiltApp, RunningApp, waitForStatus } from '@cloakroom/e2e-support';
+import { DevCertificates, freePort, makeDevCertificates } from '@cloakroom/session/testing';
 
 const ORIGIN = 'http://localhost:3000';
 const auth = new BuiltApp('auth');

@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { BuiltApp, freePort, RunningApp, waitForStatus } from '@cloakroom/e2e-support';
-import { DevCertificates, makeDevCertificates } from '@cloakroom/session/testing';
+import { BuiltApp, RunningApp, waitForStatus } from '@cloakroom/e2e-support';
+import { DevCertificates, freePort, makeDevCertificates } from '@cloakroom/session/testing';
 
 const auth = new BuiltApp('auth');
 

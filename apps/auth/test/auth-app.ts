@@ -10,9 +10,8 @@ import request from 'supertest';
 import type { App } from 'supertest/types';
 import { DataSource } from 'typeorm';
 
-import { freePort } from '@cloakroom/e2e-support';
 import { configureServiceApp } from '@cloakroom/service-kit';
-import { DevCertificates, makeDevCertificates } from '@cloakroom/session/testing';
+import { DevCertificates, freePort, makeDevCertificates } from '@cloakroom/session/testing';
 
 import { AppModule } from '../src/app/app.module';
 import { authService } from '../src/app/app.setup';

@@ -6,7 +6,7 @@ import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservice
 import { Test } from '@nestjs/testing';
 import { firstValueFrom } from 'rxjs';
 
-import { BuiltApp, freePort, RunningApp, waitForStatus } from '@cloakroom/e2e-support';
+import { BuiltApp, RunningApp, waitForStatus } from '@cloakroom/e2e-support';
 import {
   InMemorySessionStore,
   SESSION_ASSERTION_FIELD,
@@ -14,7 +14,7 @@ import {
   SessionModule,
   SessionService,
 } from '@cloakroom/session';
-import { makeAssertionKeys, makeDevCertificates } from '@cloakroom/session/testing';
+import { freePort, makeAssertionKeys, makeDevCertificates } from '@cloakroom/session/testing';
 
 const alice = { id: 'u-alice', username: 'alice', roles: ['customer'] };
 

@@ -7,7 +7,6 @@ import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 
-import { freePort } from '@cloakroom/e2e-support';
 import { configureServiceApp } from '@cloakroom/service-kit';
 import {
   IssuedSession,
@@ -21,6 +20,7 @@ import {
 import {
   AssertionKeyFiles,
   DevCertificates,
+  freePort,
   makeAssertionKeys,
   makeDevCertificates,
 } from '@cloakroom/session/testing';

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 
-import { BuiltApp, freePort } from '@cloakroom/e2e-support';
+import { BuiltApp } from '@cloakroom/e2e-support';
+import { freePort } from '@cloakroom/session/testing';
 
 import { ARTIFACTS, Stack } from './support/stack';
 

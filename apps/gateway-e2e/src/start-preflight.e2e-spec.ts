@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
-import { freePort } from '@cloakroom/e2e-support';
+import { freePort } from '@cloakroom/session/testing';
 
 import { WORKSPACE_ROOT } from './support/stack';
 

@@ -2,8 +2,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { BuiltApp, freePort, RunningApp, waitForStatus } from '@cloakroom/e2e-support';
-import { makeAssertionKeys, makeDevCertificates } from '@cloakroom/session/testing';
+import { BuiltApp, RunningApp, waitForStatus } from '@cloakroom/e2e-support';
+import { freePort, makeAssertionKeys, makeDevCertificates } from '@cloakroom/session/testing';
 
 describe('the built orders service', () => {
   const orders = new BuiltApp('orders');

@@ -11,7 +11,7 @@ import { MessagePattern, Payload } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 
-import { freePort } from '@cloakroom/e2e-support';
+import { freePort } from '@cloakroom/session/testing';
 import {
   CurrentSession,
   Roles,

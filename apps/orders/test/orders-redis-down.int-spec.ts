@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 
-import { freePort } from '@cloakroom/e2e-support';
-import { RedisServerProcess, startRedisServer } from '@cloakroom/session/testing';
+import { freePort, RedisServerProcess, startRedisServer } from '@cloakroom/session/testing';
 
 import { sessionCookie, startOrdersApp } from './orders-app';
 

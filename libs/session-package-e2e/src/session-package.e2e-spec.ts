@@ -6,7 +6,8 @@ import { promisify } from 'node:util';
 
 import { Redis } from 'ioredis';
 
-import { freePort, stopProcess, waitForStatus } from '@cloakroom/e2e-support';
+import { stopProcess, waitForStatus } from '@cloakroom/e2e-support';
+import { freePort } from '@cloakroom/session/testing';
 
 const WORKSPACE_ROOT = resolve(__dirname, '../../..');
 const PACKAGE_DIR = join(WORKSPACE_ROOT, 'dist/libs/session');

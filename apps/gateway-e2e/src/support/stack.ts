@@ -6,11 +6,12 @@ import { join, resolve } from 'node:path';
 
 import { Redis } from 'ioredis';
 
-import { BuiltApp, freePort, stopProcess, waitForStatus } from '@cloakroom/e2e-support';
+import { BuiltApp, stopProcess, waitForStatus } from '@cloakroom/e2e-support';
 import { sessionAclRules } from '@cloakroom/session';
 import {
   AssertionKeyFiles,
   DevCertificates,
+  freePort,
   makeAssertionKeys,
   makeDevCertificates,
 } from '@cloakroom/session/testing';

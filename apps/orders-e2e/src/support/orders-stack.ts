@@ -6,9 +6,9 @@ import { join } from 'node:path';
 
 import { Redis } from 'ioredis';
 
-import { BuiltApp, freePort, stopProcess, waitForStatus } from '@cloakroom/e2e-support';
+import { BuiltApp, stopProcess, waitForStatus } from '@cloakroom/e2e-support';
 import { sessionAclRules } from '@cloakroom/session';
-import { makeAssertionKeys, makeDevCertificates } from '@cloakroom/session/testing';
+import { freePort, makeAssertionKeys, makeDevCertificates } from '@cloakroom/session/testing';
 
 type App = 'auth' | 'orders' | 'gateway';
 

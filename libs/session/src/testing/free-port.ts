@@ -1,14 +1,36 @@
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { AddressInfo, createServer } from 'node:net';
 
 /**
- * A loopback TCP port that was free a moment ago: the OS picks it (listen on port 0), then
- * the probe closes. For servers a test spawns, instead of hard-coded ports that collide.
+ * Ports this process handed out. The OS may give a port again as soon as its probe closed,
+ * before the app it was meant for listens on it (one in eight of 2000 probes in a row here):
+ * two apps of one stack then get the same port and one of them cannot start.
+ */
+const handedOut = new Set<number>();
+
+/** Probes in a row that may all answer ports already handed out before giving up. */
+const MAX_PROBES = 1000;
+
+/**
+ * A loopback TCP port that was free a moment ago (the OS picks it: listen on port 0, then the
+ * probe closes) and that this process has not handed out before, for a server a test starts,
+ * instead of hard-coded ports that collide.
  *
  * @example
- * const server = await startRedisServer(await freePort());
+ * const env = { ORDERS_PORT: String(await freePort()) };
  */
 export async function freePort(): Promise<number> {
+  for (let probe = 0; probe < MAX_PROBES; probe++) {
+    const port = await probePort();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no port left that this process has not handed out (${handedOut.size} so far)`);
+}
+
+/** A port the OS picks for a listener on port 0, closed again at once. */
+async function probePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((listening, failed) => {
     server.once('error', failed);

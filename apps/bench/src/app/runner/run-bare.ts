@@ -1,6 +1,7 @@
+import { freePort } from '@cloakroom/session/testing';
+
 import { BARE_SERVERS, BareServer, BareSettings } from '../server/bare-server';
 import { ChildServer } from './child-server';
-import { freePort } from './free-port';
 import { assertAllAnswered, load } from './load';
 import { MicroSamples, MicroSummary, microOrder, summarizeMicro } from './micro';
 import { writeResultJson } from './report';

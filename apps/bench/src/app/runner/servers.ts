@@ -1,5 +1,7 @@
 import { Redis } from 'ioredis';
 
+import { freePort } from '@cloakroom/session/testing';
+
 import {
   Adapter,
   EXPRESS_SESSION_KEY_PREFIX,
@@ -10,7 +12,6 @@ import {
 } from '../scenarios';
 import { ChildServer } from './child-server';
 import { Fixtures, makeFixtures } from './fixtures';
-import { freePort } from './free-port';
 import { assertAllAnswered, load, loadAtRate, LoadResult } from './load';
 import { commandCounts, commandDelta, deleteByPrefix } from './redis-stats';
 import type { Measurement } from './report';

@@ -1,4 +1,5 @@
-import { freePort } from '../runner/free-port';
+import { freePort } from '@cloakroom/session/testing';
+
 import { BARE_SERVERS, listenBare } from './bare-server';
 
 describe('bare servers', () => {
