@@ -270,6 +270,27 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
       await request(http).get('/api/auth/session').set('Cookie', cookie).expect(401);
     });
 
+    it('POST /logout ends the session whatever body comes with it', async () => {
+      const bodies: [string, string][] = [
+        ['{"bye": ', 'application/json'],
+        [JSON.stringify({ pad: 'x'.repeat(200 * 1024) }), 'application/json'],
+        ['{"a":"b"}', 'application/json; charset=utf-16le'],
+        ['a[b][c]=1', 'application/x-www-form-urlencoded'],
+      ];
+      for (const [body, type] of bodies) {
+        const { cookie } = await loginWithCookie(http, 'bob', 'bob-password');
+        const response = await request(http)
+          .post('/api/auth/logout')
+          .set('Cookie', cookie)
+          .set('Origin', ORIGIN)
+          .set('Content-Type', type)
+          .send(body);
+        expect({ type, status: response.status }).toEqual({ type, status: 204 });
+        expect(String(response.headers['set-cookie'])).toMatch(/^cr_session=;/);
+        await request(http).get('/api/auth/session').set('Cookie', cookie).expect(401);
+      }
+    });
+
     it('refuses a cookie-authenticated logout from a foreign origin, and exempts bearer requests', async () => {
       const { cookie } = await loginWithCookie(http, 'bob', 'bob-password');
       await request(http)

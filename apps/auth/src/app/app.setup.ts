@@ -21,6 +21,8 @@ import { AuthConfig } from './config/auth.config';
 export const authService: ServiceDefinition<NestExpressApplication> = {
   name: 'auth',
   errorFilter: AuthErrorFilter,
+  // Logout ends the session whatever body comes with it (DESIGN: always 204).
+  bodilessRoutes: ['/logout'],
   configure: (app) => {
     const config = app.get(AuthConfig);
     app.set('trust proxy', config.trustProxy);

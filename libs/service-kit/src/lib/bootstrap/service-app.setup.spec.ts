@@ -29,6 +29,12 @@ class NotesController {
     throw new Error('boom');
   }
 
+  /** What a route whose body is never read sees of it. */
+  @Post('clear')
+  clear(@Body() body: unknown): { body: unknown } {
+    return { body: body ?? null };
+  }
+
   /** An answer whose head goes out at once and whose end comes a moment later. */
   @Get('streamed')
   streamed(@Res() response: Response): void {
@@ -121,6 +127,35 @@ describe('configureServiceApp', () => {
       await post('"text"').expect(400);
       await post('text[a][b][c]=1', 'application/x-www-form-urlencoded').expect(400);
     });
+  });
+
+  it("never reads the body of a service's bodiless routes, whatever comes", async () => {
+    const app = await appWith({ name: 'memo', bodilessRoutes: ['/notes/clear'] });
+    const http = app.getHttpServer();
+    const bodies: [string, string][] = [
+      ['{"text": broken', 'application/json'],
+      ['{"text":"x"}', 'application/json; charset=utf-16le'],
+      [JSON.stringify({ text: 'x'.repeat(300 * 1024) }), 'application/json'],
+      ['a[b][c]=1', 'application/x-www-form-urlencoded'],
+    ];
+    // Express routes ignore case and a trailing slash: so does the list.
+    for (const path of ['/api/memo/notes/clear', '/API/Memo/Notes/Clear/']) {
+      for (const [body, type] of bodies) {
+        await request(http)
+          .post(path)
+          .set('Content-Type', type)
+          .send(body)
+          .expect(201, { body: null });
+      }
+    }
+    // Every other route still parses, and refuses, what it gets.
+    await request(http)
+      .post('/api/memo/notes')
+      .set('Content-Type', 'application/json')
+      .send('{"text": broken')
+      .expect(400, { statusCode: 400, message: 'Malformed JSON body' });
+    await request(http).post('/api/memo/notes').send({ text: 'hi' }).expect(201, { text: 'hi' });
+    await app.close();
   });
 
   it('sends nosniff, a Referrer-Policy and no-store on every answer, and no X-Powered-By', async () => {

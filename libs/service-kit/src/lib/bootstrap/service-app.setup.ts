@@ -31,6 +31,12 @@ export interface ServiceDefinition<A extends NestExpressApplication = NestExpres
    */
   parseBodies?: boolean;
   /**
+   * Routes, under `/api/<name>`, whose request bodies are never read, so that nothing a
+   * client sends there can stop them (`['/logout']`: a malformed body must not keep a session
+   * alive).
+   */
+  bodilessRoutes?: readonly string[];
+  /**
    * Helmet's options, or a function of the app that returns them, when the service serves
    * more than JSON; {@link SERVICE_SECURITY_HEADERS} otherwise.
    */
@@ -39,9 +45,10 @@ export interface ServiceDefinition<A extends NestExpressApplication = NestExpres
 
 /**
  * The HTTP stack of every service: security headers (helmet) and `Cache-Control: no-store`
- * on every response, JSON errors for what Node's HTTP parser refuses too, bodies parsed within the service's limits (size and JSON depth), routes
- * under `/api/<name>`, one validation pipe that refuses unknown fields, one
- * {@link HttpErrorFilter}, then the service's own `configure`, and a clean shutdown on SIGTERM.
+ * on every response, JSON errors for what Node's HTTP parser refuses too, bodies parsed within
+ * the service's limits (size and JSON depth) except on its bodiless routes, routes under
+ * `/api/<name>`, one validation pipe that refuses unknown fields, one {@link HttpErrorFilter},
+ * then the service's own `configure`, and a clean shutdown on SIGTERM.
  * A microservice connected in `configure` with `inheritAppConfig: true` gets the same pipe
  * and filter.
  *
@@ -61,7 +68,9 @@ export function configureServiceApp<A extends NestExpressApplication>(
   // thing to everyone may say otherwise with its own header.
   app.use(noStore);
   if (service.parseBodies !== false) {
-    useBodyParsers(app, bodyLimitOf(service.name));
+    const prefix = `/api/${service.name}`;
+    const bodiless = (service.bodilessRoutes ?? []).map((route) => `${prefix}${route}`);
+    useBodyParsers(app, bodyLimitOf(service.name), bodiless);
   }
   app.setGlobalPrefix(`api/${service.name}`);
   app.useGlobalPipes(new ValidationPipe(VALIDATION_OPTIONS));

@@ -1,6 +1,7 @@
 import { IncomingMessage, STATUS_CODES } from 'node:http';
 import { HttpException } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
+import type { Request } from 'express';
 
 import { JSON_MAX_DEPTH } from './body-limits';
 import { nestsDeeperThan } from './json-depth';
@@ -42,15 +43,26 @@ const BODY_ERRORS: Readonly<Record<string, string>> = {
  * for depth before they are parsed (400 beyond {@link JSON_MAX_DEPTH}), so that no deep
  * nesting reaches the validation pipe. Forms are flat (`extended: false`): no nesting at all.
  * Their errors become HTTP exceptions with fixed messages, which never quote the body.
+ * The bodies of `bodiless` routes (full paths) are never read: nothing a client sends there,
+ * malformed JSON or too large a body, can stop the route (logout).
  *
  * @example
- * useBodyParsers(app, bodyLimitOf('orders'));
+ * useBodyParsers(app, bodyLimitOf('auth'), ['/api/auth/logout']);
  */
-export function useBodyParsers(app: NestExpressApplication, limit: number): void {
+export function useBodyParsers(
+  app: NestExpressApplication,
+  limit: number,
+  bodiless: readonly string[] = [],
+): void {
+  const skipped = new Set(bodiless.map(routeKey));
+  // Express routes ignore case and a trailing slash: so does the list.
+  const parses = (type: string) => (request: Request) =>
+    !skipped.has(routeKey(request.path)) && Boolean(request.is(type));
   // Nest leaves `verify` out of the option type because `rawBody: true` replaces it; services
   // never turn `rawBody` on, and the depth tests fail if the check is ever lost.
   const json = {
     limit,
+    type: parses('application/json'),
     verify: (_request: IncomingMessage, _response: unknown, body: Buffer, charset: string) => {
       if (charset !== 'utf-8') {
         throw new JsonCharsetError();
@@ -61,8 +73,17 @@ export function useBodyParsers(app: NestExpressApplication, limit: number): void
     },
   };
   app.useBodyParser('json', json);
-  app.useBodyParser('urlencoded', { limit, extended: false });
+  app.useBodyParser('urlencoded', {
+    limit,
+    extended: false,
+    type: parses('application/x-www-form-urlencoded'),
+  });
   app.use(bodyErrorAsHttpException);
+}
+
+/** A path as Express matches it: case aside, with or without one trailing slash. */
+function routeKey(path: string): string {
+  return path.toLowerCase().replace(/(.)\/$/, '$1');
 }
 
 /** Turns a body-parser error (a client's fault, 4xx) into an HTTP exception with a fixed message. */
