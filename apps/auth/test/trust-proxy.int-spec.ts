@@ -2,12 +2,19 @@ import request from 'supertest';
 
 import { AuthApp, startAuthApp } from './auth-app';
 
-describe('auth behind no trusted proxy (TRUST_PROXY=false)', () => {
+/**
+ * A caller that is not the trusted proxy: none at all, or a peer of the gateway on its network
+ * (compose trusts only the gateway's address) calling auth directly.
+ */
+describe.each([
+  ['no trusted proxy', 'false'],
+  ["only the gateway's address, called from another", '172.30.42.10'],
+])('auth behind %s (TRUST_PROXY=%s)', (_what, trustProxy) => {
   let auth: AuthApp;
 
   beforeAll(async () => {
     auth = await startAuthApp('trust-proxy', {
-      TRUST_PROXY: 'false',
+      TRUST_PROXY: trustProxy,
       LOGIN_MAX_FAILURES_PER_IP: '3',
     });
   });

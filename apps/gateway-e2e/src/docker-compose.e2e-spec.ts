@@ -141,7 +141,15 @@ describe('docker/', () => {
     expect(networksOf('postgres')).toEqual(['data']);
     expect(serviceBlock(config, 'auth')).toContain('AUTH_RPC_LISTEN_HOST: 172.30.40.10');
     expect(serviceBlock(config, 'catalog')).toContain('CATALOG_RPC_LISTEN_HOST: 172.30.41.10');
-    expect(serviceBlock(config, 'auth')).toContain('TRUST_PROXY: uniquelocal');
+  });
+
+  it("makes auth believe X-Forwarded-For from the gateway's address only", () => {
+    const gateway = serviceBlock(config, 'gateway');
+    const address = /\n {6}services:\n {8}ipv4_address: ([\d.]+)/.exec(gateway)?.[1];
+    expect(address).toBe('172.30.42.10');
+    expect(config).toMatch(/\n {2}services:\n(?: {4}.*\n)*? {6}- subnet: 172\.30\.42\.0\/24/);
+    // Not a range: every other container on the services network would be believed too.
+    expect(serviceBlock(config, 'auth')).toContain(`TRUST_PROXY: ${address}`);
   });
 
   it.each(['redis', 'postgres', ...APPS])('gives %s a healthcheck', (service) => {
