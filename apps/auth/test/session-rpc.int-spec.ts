@@ -8,6 +8,7 @@ import { connect as connectTls, ConnectionOptions } from 'node:tls';
 import { Logger } from '@nestjs/common';
 import request from 'supertest';
 
+import { SessionService } from '@cloakroom/session';
 import { makeDevCertificates } from '@cloakroom/session/testing';
 
 import { AuthApp, createUser, loginWithBearer, loginWithCookie, startAuthApp } from './auth-app';
@@ -274,6 +275,22 @@ describe('the session RPC, tried as an attacker on the service network would', (
       frame('session.patch', { token: victim.token, attributes: { cart: 1 } }),
     );
     expect(byToken.answer?.response).toBe(true);
+    // Names that would reach every reader's object as something else than data are refused.
+    for (const attributes of [
+      JSON.parse('{"__proto__": {"roles": ["admin"]}, "cart": 2}'),
+      { constructor: { prototype: 1 } },
+    ]) {
+      const refused = await orders(frame('session.patch', { token: victim.token, attributes }));
+      expect(refused.answer?.err).toMatchObject({
+        message: 'Malformed session request: attributes',
+      });
+    }
+    const removal = await orders(
+      frame('session.patch', { token: victim.token, attributes: {}, remove: ['__proto__'] }),
+    );
+    expect(removal.answer?.err).toMatchObject({ message: 'Malformed session request: attributes' });
+    const stored = await auth.app.get(SessionService).validate(victim.token);
+    expect(stored?.attributes).toEqual({ cart: 1 });
   });
 
   it('answers every frame of a long-lived connection as its own caller, however callers interleave', async () => {

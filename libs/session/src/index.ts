@@ -99,6 +99,7 @@ export { SessionUserChangedError } from './lib/errors/session-user-changed.error
 export { SessionLimitReachedError } from './lib/errors/session-limit-reached.error';
 export { SessionStoreMisconfiguredError } from './lib/errors/session-store-misconfigured.error';
 export { SessionOperationNotServedError } from './lib/errors/session-operation-not-served.error';
+export { SessionAttributeNameError } from './lib/errors/session-attribute-name.error';
 export {
   SessionAssertionRefusal,
   SessionAssertionRefusedError,

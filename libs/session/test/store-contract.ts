@@ -9,6 +9,7 @@ import { Cluster, Redis } from 'ioredis';
 import {
   InMemorySessionStore,
   Session,
+  SessionAttributeNameError,
   SessionCommonOptions,
   SessionLimitReachedError,
   SessionModule,
@@ -559,6 +560,39 @@ export function describeStoreContract(adapter: StoreAdapter) {
       for (let i = 0; i < 50; i++) expect(valid?.attributes[`field${i}`]).toBe(i);
       expect(await sessions.patch(token, { keep: undefined })).toBe(true);
       expect((await issuer.get(session.id))?.attributes).not.toHaveProperty('keep');
+    });
+
+    it('refuses attribute names every object has a meaning for, and never reads one back', async () => {
+      const { token, session } = await issuer.create(alice);
+      // What a parsed body gives: `__proto__` as an own key, not a prototype.
+      const hostile = JSON.parse('{"__proto__": {"admin": true}}') as Record<string, unknown>;
+      for (const attributes of [hostile, { constructor: 1 }, { prototype: {} }]) {
+        await expect(sessions.patch(token, attributes)).rejects.toThrow(SessionAttributeNameError);
+        await expect(issuer.create(alice, { attributes })).rejects.toThrow(
+          SessionAttributeNameError,
+        );
+      }
+      if (target.client) {
+        // Written before names were checked, or by hand: skipped on every read path.
+        await target.client.hset(
+          sessionKey(prefix, session.id),
+          'a:__proto__',
+          '{"admin":true}',
+          'a:kept',
+          '1',
+        );
+      }
+      const reads = [
+        await sessions.validate(token),
+        await issuer.get(session.id),
+        (await issuer.listForUser(alice.id)).find((listed) => listed.id === session.id),
+      ];
+      for (const read of reads) {
+        // An Object.prototype (of this realm or, cloned, of Node's), not an object on top of one.
+        expect(Object.getPrototypeOf(Object.getPrototypeOf(read?.attributes))).toBeNull();
+        expect((read?.attributes as { admin?: unknown }).admin).toBeUndefined();
+      }
+      if (target.client) expect(reads[0]?.attributes).toEqual({ kept: 1 });
     });
 
     /** A SessionService over the same backend with other store limits (see `optionsWith`). */

@@ -8,6 +8,7 @@ import type { SessionEventsPublisher } from './events/session-events.publisher';
 import { NotBeforeWatermark } from './revocation/not-before.watermark';
 import { SESSION_CACHE, SESSION_EVENTS } from './session.constants';
 import type { IssuedSession, Session, SessionMeta, SessionUser } from './session.types';
+import { assertAttributeNames } from './store/attribute-names';
 import { SessionStore } from './store/session-store.interface';
 import {
   formatToken,
@@ -67,6 +68,7 @@ export class SessionService {
       persistent?: boolean;
     } = {},
   ): Promise<IssuedSession> {
+    assertAttributeNames(Object.keys(meta.attributes ?? {}));
     const { secret, digest } = newSecret();
     const created = await this.store.create({
       digest,
@@ -168,8 +170,11 @@ export class SessionService {
    * Sets app attributes field by field (an `undefined` value removes one); parallel
    * patches of different attributes never overwrite each other. False if the session is gone.
    * Takes a token or an id; in `remote` mode only the token (the caller proves it holds it).
+   * Throws `SessionAttributeNameError` for a name no store keeps (`__proto__`, `constructor`,
+   * `prototype`), before anything is written.
    */
   async patch(tokenOrId: string, attributes: Record<string, unknown>): Promise<boolean> {
+    assertAttributeNames(Object.keys(attributes));
     const ref = parseToken(tokenOrId) ?? parseSessionId(tokenOrId);
     return ref ? this.store.patch(ref, attributes) : false;
   }

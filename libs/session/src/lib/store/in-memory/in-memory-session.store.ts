@@ -4,6 +4,7 @@ import { SessionLimitReachedError } from '../../errors/session-limit-reached.err
 import { SessionStoreUnavailableError } from '../../errors/session-store-unavailable.error';
 import type { Session } from '../../session.types';
 import { newUserTag, SessionRef, sessionRef } from '../../token/session.token';
+import { isReadableAttribute } from '../attribute-names';
 import {
   CreatedSession,
   NewSessionRecord,
@@ -148,6 +149,8 @@ export class InMemorySessionStore implements SessionStore {
       return false;
     }
     for (const [name, value] of Object.entries(attributes)) {
+      // As Redis reads them back: a reserved name never reaches the object.
+      if (!isReadableAttribute(name)) continue;
       if (value === undefined) delete session.attributes[name];
       else session.attributes[name] = structuredClone(value);
     }

@@ -1,4 +1,5 @@
 import type { Session } from '../../session.types';
+import { isReadableAttribute } from '../attribute-names';
 import type { NewSessionRecord } from '../session-store.interface';
 
 /**
@@ -183,7 +184,8 @@ export function decodeSession(id: string, flat: string[], fallbackIdleTimeoutMs:
         if (field.startsWith(SessionField.userAgent)) {
           userAgent[Number(field.slice(SessionField.userAgent.length))] = value;
         } else if (field.startsWith(ATTRIBUTE_PREFIX)) {
-          session.attributes[field.slice(ATTRIBUTE_PREFIX.length)] = parseJson(value, null);
+          const name = field.slice(ATTRIBUTE_PREFIX.length);
+          if (isReadableAttribute(name)) session.attributes[name] = parseJson(value, null);
         }
     }
   }
@@ -227,7 +229,8 @@ export function decodeValidated(id: string, reply: string, fallbackIdleTimeoutMs
   if (values[10]) session.ip = values[10];
   if (values[11]) session.userAgent = values[11];
   for (let i = VALIDATED_ATTRIBUTES; i < values.length; i += 2) {
-    session.attributes[values[i]] = parseJson(values[i + 1], null);
+    if (isReadableAttribute(values[i]))
+      session.attributes[values[i]] = parseJson(values[i + 1], null);
   }
   return session;
 }

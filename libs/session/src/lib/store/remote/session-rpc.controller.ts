@@ -7,6 +7,7 @@ import { NotBeforeWatermark } from '../../revocation/not-before.watermark';
 import { SESSION_RPC_OPTIONS, SessionRpc } from '../../session.constants';
 import type { Session } from '../../session.types';
 import { parseSessionId, parseToken } from '../../token/session.token';
+import { assertAttributeNames } from '../attribute-names';
 import { SessionStore } from '../session-store.interface';
 import { SESSION_RPC_MAX_BATCH } from './remote-session.store';
 import {
@@ -80,7 +81,13 @@ export class SessionRpcController {
   ): Promise<boolean> {
     this.authorize(context, 'patch');
     const changes = { ...record(payload?.attributes, 'attributes') };
-    for (const name of strings(payload?.remove ?? [], 'remove')) changes[name] = undefined;
+    const removed = strings(payload?.remove ?? [], 'remove');
+    try {
+      assertAttributeNames([...Object.keys(changes), ...removed]);
+    } catch {
+      throw malformed('attributes');
+    }
+    for (const name of removed) changes[name] = undefined;
     const ref = parseToken(payload?.token);
     // A session a global revocation outdates is dead, even before the sweep deletes it.
     if (!ref || !this.live(await this.store.get(ref))) {
