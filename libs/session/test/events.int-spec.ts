@@ -99,6 +99,17 @@ describe('session lifecycle events (Redis stream)', () => {
     return { sessions, keyPrefix, reader, stream: `${keyPrefix}events` };
   }
 
+  /** A reader that read one event (`seen`), then left: what it misses next is up to the test. */
+  async function readOneThenLeave() {
+    const stack = await setup();
+    const items = new Items(stack.reader());
+    await items.next();
+    await stack.sessions.create(alice);
+    const [seen] = await items.events(1);
+    readers.pop()?.close();
+    return { ...stack, seen };
+  }
+
   it('starts with a gap, then hands out every change in order, with cause and actor', async () => {
     const { sessions, reader } = await setup();
     const items = new Items(reader());
@@ -220,12 +231,7 @@ describe('session lifecycle events (Redis stream)', () => {
   });
 
   it('reports a gap when the events after its last id were trimmed away', async () => {
-    const { sessions, reader, stream } = await setup();
-    const items = new Items(reader());
-    await items.next();
-    await sessions.create(alice);
-    const [seen] = await items.events(1);
-    readers.pop()?.close();
+    const { sessions, reader, stream, seen } = await readOneThenLeave();
 
     const lost = await sessions.create(alice);
     const kept = await sessions.create(alice);
@@ -259,13 +265,60 @@ describe('session lifecycle events (Redis stream)', () => {
     expect(await items.events(1)).toMatchObject([{ sessionId: 'kept' }]);
   });
 
+  describe('after a gap it reported', () => {
+    const event = (sessionId: string) =>
+      JSON.stringify({ type: SessionEvents.revoked, actor: null, userId: 'u', sessionId });
+
+    /** One event lands and the whole stream is trimmed away, at once. */
+    const addAndTrimAll = (stream: string) =>
+      redis.multi().xadd(stream, '*', 'event', event('lost')).xtrim(stream, 'MAXLEN', 0).exec();
+
+    /** A reader past its start gap, at the end of a stream that holds one event. */
+    async function started() {
+      const { sessions, reader, stream } = await setup();
+      await sessions.create(alice);
+      const items = new Items(reader());
+      expect(await items.next()).toMatchObject({ kind: 'gap', reason: 'start' });
+      return { items, stream };
+    }
+
+    it('reports events trimmed before its first read after the start', async () => {
+      const { items, stream } = await started();
+      // Before the reader reads on: one event lands and is trimmed away, then another.
+      await addAndTrimAll(stream);
+      await redis.xadd(stream, '*', 'event', event('kept'));
+      expect(await items.next()).toMatchObject({ kind: 'gap', reason: 'trimmed' });
+      expect(await items.events(1)).toMatchObject([{ sessionId: 'kept' }]);
+    });
+
+    it('does not report the trimming of what it had passed already', async () => {
+      const { items, stream } = await started();
+      // The entry it started after goes; nothing it had to read did.
+      await redis.xtrim(stream, 'MAXLEN', 0);
+      await redis.xadd(stream, '*', 'event', event('kept'));
+      expect(await items.events(1)).toMatchObject([{ sessionId: 'kept' }]);
+    });
+
+    it('reports a second trimming once, and the first one only once', async () => {
+      const { sessions, reader, stream, seen } = await readOneThenLeave();
+
+      await sessions.create(alice);
+      await redis.xadd(stream, '*', 'event', event('kept'));
+      await redis.xtrim(stream, 'MAXLEN', 1);
+      const again = new Items(reader(), seen.id);
+      expect(await again.next()).toMatchObject({ kind: 'gap', reason: 'trimmed' });
+      // Before it reads on, what was left is trimmed too, and one more event lands.
+      await addAndTrimAll(stream);
+      await redis.xadd(stream, '*', 'event', event('later'));
+      expect(await again.next()).toMatchObject({ kind: 'gap', reason: 'trimmed' });
+      expect(await again.events(1)).toMatchObject([{ sessionId: 'later' }]);
+      await redis.xadd(stream, '*', 'event', event('last'));
+      expect(await again.events(1)).toMatchObject([{ sessionId: 'last' }]);
+    });
+  });
+
   it('reports a lost gap when the stream that held its last id is gone, and reads the new one', async () => {
-    const { sessions, reader, stream } = await setup();
-    const items = new Items(reader());
-    await items.next();
-    await sessions.create(alice);
-    const [seen] = await items.events(1);
-    readers.pop()?.close();
+    const { sessions, reader, stream, seen } = await readOneThenLeave();
 
     // Redis came back without its data: the stream is new, and nothing was ever trimmed from it.
     await redis.del(stream);
@@ -282,12 +335,7 @@ describe('session lifecycle events (Redis stream)', () => {
   });
 
   it('reports a lost gap for a stream whose ids never reached its last id (a lagging replica)', async () => {
-    const { sessions, reader, stream } = await setup();
-    const items = new Items(reader());
-    await items.next();
-    await sessions.create(alice);
-    const [seen] = await items.events(1);
-    readers.pop()?.close();
+    const { reader, stream, seen } = await readOneThenLeave();
 
     const event = JSON.stringify({
       type: SessionEvents.revoked,

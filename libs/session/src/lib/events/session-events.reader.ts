@@ -92,8 +92,11 @@ export class SessionEventsReader {
     let checkTrim = position !== null;
     let epoch = this.epoch;
     let down = false;
-    /** The position a gap was last reported at: the same gap is not reported twice. */
-    let reported: string | null = null;
+    /**
+     * Where and how the stream stood when a gap was last reported: the same loss is not
+     * reported twice, a later one is (see `lostSince`).
+     */
+    let reported: GapCheckpoint | null = null;
     while (!this.closed) {
       try {
         await this.untilReady();
@@ -103,8 +106,9 @@ export class SessionEventsReader {
           gap = 'reconnected';
           checkTrim = true;
         }
+        let stream: StreamState | null = null;
         if (position === null || checkTrim) {
-          const stream = await this.describe(position);
+          stream = await this.describe(position);
           if (position === null) {
             position = stream.lastId;
           } else if (stream.missed) {
@@ -117,7 +121,7 @@ export class SessionEventsReader {
           const reason = gap;
           gap = null;
           down = false;
-          reported = position;
+          reported = stream && checkpointOf(position, stream);
           yield { kind: 'gap', reason, lastId: position };
         }
         const reply = (await this.client.xread(
@@ -134,7 +138,8 @@ export class SessionEventsReader {
           continue;
         }
         // XREAD skips what trimming removed without a word: the stream says how far it went.
-        const missed = reported !== position ? (await this.describe(position)).missed : null;
+        const now = await this.describe(position);
+        const missed = reported?.position === position ? lostSince(reported, now) : now.missed;
         if (missed) {
           yield { kind: 'gap', reason: missed, lastId: position };
         }
@@ -172,9 +177,7 @@ export class SessionEventsReader {
    * only `position` went): `trimmed`, or `lost` when this stream cannot be the one that held
    * it (no stream, nothing ever removed from it, or its ids never reached `position`).
    */
-  private async describe(
-    position: string | null,
-  ): Promise<{ lastId: string; missed: 'trimmed' | 'lost' | null }> {
+  private async describe(position: string | null): Promise<StreamState> {
     const held = position !== null && position !== '0-0';
     const pipeline = this.client.pipeline().xinfo('STREAM', this.key);
     if (held) {
@@ -185,7 +188,7 @@ export class SessionEventsReader {
     const [[infoError, reply], found] = (await pipeline.exec()) as Array<[Error | null, unknown]>;
     if (infoError) {
       if (/no such key/i.test(infoError.message)) {
-        return { lastId: '0-0', missed: held ? 'lost' : null };
+        return { lastId: '0-0', missed: held ? 'lost' : null, added: 0, length: 0, present: false };
       }
       throw infoError;
     }
@@ -194,8 +197,10 @@ export class SessionEventsReader {
       info.set(String((reply as unknown[])[i]), (reply as unknown[])[i + 1]);
     }
     const lastId = String(info.get('last-generated-id') ?? '0-0');
+    const added = Number(info.get('entries-added') ?? 0);
+    const length = Number(info.get('length') ?? 0);
     if (!held) {
-      return { lastId, missed: null };
+      return { lastId, missed: null, added, length, present: false };
     }
     if (found?.[0]) {
       throw found[0];
@@ -203,12 +208,17 @@ export class SessionEventsReader {
     const maxDeleted = String(info.get('max-deleted-entry-id') ?? '0-0');
     const next = (found?.[1] as Array<[string, Array<[string, string[]]>]> | null)?.[0]?.[1]?.[0];
     if (next?.[0] === position) {
-      return { lastId, missed: compareIds(maxDeleted, position) > 0 ? 'trimmed' : null };
+      const missed = compareIds(maxDeleted, position) > 0 ? 'trimmed' : null;
+      return { lastId, missed, added, length, present: true };
     }
-    const neverRemoved = Number(info.get('entries-added')) === Number(info.get('length') ?? 0);
+    const neverRemoved = added === length;
     return {
       lastId,
       missed: neverRemoved || compareIds(lastId, position) < 0 ? 'lost' : 'trimmed',
+      added,
+      length,
+      present: false,
+      trimmedPast: !neverRemoved,
     };
   }
 
@@ -279,4 +289,58 @@ function parseId(id: string): [bigint, bigint] {
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** What `describe` finds: the stream's counters, and whether the position's entry is there. */
+interface StreamState {
+  /** The stream's last id ever given. */
+  lastId: string;
+  /** Whether entries after the position may be missing, and why. */
+  missed: 'trimmed' | 'lost' | null;
+  /** Entries ever added (`entries-added`), and those there now (`length`). */
+  added: number;
+  length: number;
+  /** Whether the position's own entry is still in the stream. */
+  present: boolean;
+  /** The position's entry is gone and the stream had entries removed: the oldest first. */
+  trimmedPast?: boolean;
+}
+
+/** The stream when a gap was reported at `position`, to tell a later loss from that one. */
+interface GapCheckpoint {
+  position: string;
+  added: number;
+  /** Entries ever removed from the stream then (trimmed or deleted). */
+  removed: number;
+  /** Entries after `position` in the stream then; null when that cannot be known. */
+  after: number | null;
+}
+
+function checkpointOf(position: string, stream: StreamState): GapCheckpoint {
+  let after: number | null = null;
+  if (compareIds(stream.lastId, position) <= 0) {
+    // Nothing was ever added after it (a start gap begins at the stream's last id).
+    after = 0;
+  } else if (stream.trimmedPast) {
+    // Trimming removes the oldest entries first: with the position gone, all left are after it.
+    after = stream.length;
+  }
+  return { position, added: stream.added, removed: stream.added - stream.length, after };
+}
+
+/**
+ * Whether entries were lost since a gap was reported at the same position. The position's own
+ * entry still there means nothing after it went (as `describe` says). Otherwise the entries
+ * after it then, plus those added since, must all still be there; when what was after it then
+ * is unknown, any entry removed since counts as a loss.
+ */
+function lostSince(checkpoint: GapCheckpoint, now: StreamState): 'trimmed' | 'lost' | null {
+  if (now.present) {
+    return now.missed;
+  }
+  const lost =
+    checkpoint.after === null
+      ? now.added - now.length > checkpoint.removed
+      : now.length < checkpoint.after + (now.added - checkpoint.added);
+  return lost ? (now.missed ?? 'trimmed') : null;
 }
