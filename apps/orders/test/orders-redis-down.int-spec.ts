@@ -56,6 +56,20 @@ describe('orders when Redis goes down (SQLite)', () => {
       expect(Date.now() - started).toBeLessThan(3000);
     });
 
+    it('answers GraphQL with SERVICE_UNAVAILABLE and status 503, never data nor a server error', async () => {
+      const response = await request(app.getHttpServer())
+        .post('/api/orders/graphql')
+        .set('Authorization', `Bearer ${cookie.split('=')[1]}`)
+        .send({ query: '{ myOrders { id } }' });
+      expect(response.body.data).toBeNull();
+      expect(response.body.errors).toEqual([
+        expect.objectContaining({
+          message: 'Session store unavailable',
+          extensions: expect.objectContaining({ code: 'SERVICE_UNAVAILABLE', status: 503 }),
+        }),
+      ]);
+    });
+
     it('still answers 401 without a token: no store call is needed to refuse it', async () => {
       await request(app.getHttpServer()).get('/api/orders').expect(401);
     });

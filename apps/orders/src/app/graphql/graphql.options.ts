@@ -9,6 +9,9 @@ import { maxQueryValues } from './query-cost.rule';
 
 const logger = new Logger('GraphQL');
 
+/** `extensions.code` of an error answered 503 over HTTP: retry later. */
+export const SERVICE_UNAVAILABLE = 'SERVICE_UNAVAILABLE';
+
 /**
  * The most values one operation may ask for (`maxQueryValues`): four aliased copies of the
  * largest page, `myOrders(limit: 200) { id createdAt items { sku quantity } }` (20,601 values
@@ -30,8 +33,9 @@ export const MAX_QUERY_VALUES = 100_000;
  * - An operation that could answer more than `MAX_QUERY_VALUES` values (aliases multiply a
  *   list's rows) is refused before it runs: `GRAPHQL_VALIDATION_FAILED`, HTTP 400.
  * - Errors carry `extensions.code` (`UNAUTHENTICATED`, `FORBIDDEN`, `BAD_REQUEST` from the
- *   guard and the validation pipe), never a stack; an unexpected error is logged and answered
- *   as `Internal server error`, as the REST routes do.
+ *   guard and the validation pipe, `SERVICE_UNAVAILABLE` with `status: 503` while the session
+ *   store is down), never a stack; an unexpected error is logged and answered as
+ *   `Internal server error`, as the REST routes do.
  */
 export function graphqlOptions(env: OrdersEnv): ApolloDriverConfig {
   const production = env.NODE_ENV === 'production';
@@ -54,6 +58,10 @@ export function graphqlOptions(env: OrdersEnv): ApolloDriverConfig {
 
 function maskUnexpected(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const extensions = formatted.extensions ?? {};
+  // Nest's driver names only 400, 401 and 403: an outage (the session store down) is not a bug.
+  if (extensions['status'] === 503) {
+    return { ...formatted, extensions: { ...extensions, code: SERVICE_UNAVAILABLE } };
+  }
   // Request-level errors (no path) are Apollo's own answers to a malformed request.
   if (
     extensions['code'] !== ApolloServerErrorCode.INTERNAL_SERVER_ERROR ||
