@@ -5,6 +5,7 @@ import request from 'supertest';
 import type { App } from 'supertest/types';
 
 import { validateEnv } from '@cloakroom/service-kit';
+import { freePort, RedisServerProcess, startRedisServer } from '@cloakroom/session/testing';
 
 import { LoginAttempt, LoginThrottleService } from '../src/app/auth/login-throttle.service';
 import { clientNetwork } from '../src/app/auth/throttle/client-network';
@@ -193,6 +194,55 @@ describe('LoginThrottleService (atomic counting in Redis)', () => {
       } finally {
         evalsha.mockRestore();
         load.mockRestore();
+      }
+    });
+  });
+
+  describe('when Redis stalls', () => {
+    let server: RedisServerProcess;
+    let subject: Awaited<ReturnType<typeof throttleWith>>;
+
+    beforeAll(async () => {
+      server = await startRedisServer(await freePort());
+      subject = await throttleWith('stall', {
+        REDIS_URL: server.url,
+        SESSION_STORE_TIMEOUT: '0.2',
+        LOGIN_MAX_FAILURES_PER_USER: '3',
+        LOGIN_MAX_FAILURES_PER_IP: '4',
+        LOGIN_USER_CEILING: '1000',
+        LOGIN_FAILURE_WINDOW: '600',
+      });
+    });
+
+    afterAll(async () => {
+      await subject?.close();
+      await server?.stop();
+    });
+
+    it('counts no attempt answered 503, though Redis runs it once it resumes', async () => {
+      const names = fresh();
+      const [user, ip] = [names.user(0), names.ipv4(0)];
+      // Every client's commands wait; the throttle's time out after 0.2 s, still queued.
+      const admin = new Redis(server.url);
+      try {
+        await admin.client('PAUSE', 1500, 'ALL');
+        const during = await Promise.allSettled(
+          Array.from({ length: 6 }, () => subject.throttle.begin(user, ip)),
+        );
+        expect(during.map((result) => result.status)).toEqual(Array(6).fill('rejected'));
+        expect(during).toContainEqual({
+          status: 'rejected',
+          reason: expect.objectContaining({ status: 503 }),
+        });
+        await admin.ping(); // answered once the pause is over, after what waited before it
+        // Nothing was counted: the username's limit (3) and the network's (4) are whole.
+        const after = await Promise.all(
+          Array.from({ length: 6 }, () => tryBegin(subject.throttle, user, ip)),
+        );
+        expect(counted(after)).toBe(3);
+        expect(counted([await tryBegin(subject.throttle, names.user(1), ip)])).toBe(1);
+      } finally {
+        admin.disconnect();
       }
     });
   });

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+
 import { Injectable } from '@nestjs/common';
 import type { Cluster, Redis } from 'ioredis';
 
@@ -25,13 +27,11 @@ export interface LoginAttempt {
   abandon(): Promise<void>;
 }
 
-/** What one attempt counted: the keys it touched and the windows it was counted in. */
+/** What one attempt counted: its id (a marker in each counter) and the keys it touched. */
 interface Counted {
+  id: string;
   userKeys: ReturnType<ThrottleKeys['user']>;
-  pairWindow: string;
-  userWindow: string;
   networkKey: string;
-  networkWindow: string;
 }
 
 /**
@@ -53,6 +53,11 @@ interface Counted {
  * never touches the network's), then the network's, whose refusal takes the username's count
  * back. In between, the username count may stand one too high for a moment: that can only
  * refuse a racing attempt, never let one more through.
+ *
+ * Each attempt has an id, marked in the counters it was counted in, and a refund takes back
+ * that attempt only. A script call that fails (a timeout while Redis stalls: 503) may still run
+ * once Redis resumes; its refund is sent at once, on the same connection, so it runs right
+ * after it: an attempt answered 503 never counts toward a lockout.
  */
 @Injectable()
 export class LoginThrottleService {
@@ -80,34 +85,32 @@ export class LoginThrottleService {
    */
   async begin(username: string, ip: string): Promise<LoginAttempt> {
     const network = clientNetwork(ip);
-    const userKeys = this.keys.user(username, network);
-    const networkKey = this.keys.network(network);
     const s = this.settings;
+    const counted: Counted = {
+      id: randomBytes(12).toString('base64url'),
+      userKeys: this.keys.user(username, network),
+      networkKey: this.keys.network(network),
+    };
 
-    const byUser = await this.run('userAttempt', userKeys, [
-      s.maxPerUser,
-      s.userCeiling,
-      s.windowMs,
-      s.firstDelayMs,
-      s.maxDelayMs,
-    ]);
+    const byUser = await this.attempt(
+      'userAttempt',
+      counted.userKeys,
+      [s.maxPerUser, s.userCeiling, s.windowMs, s.firstDelayMs, s.maxDelayMs, counted.id],
+      () => this.refundUser(counted, 0),
+    );
     if (byUser[0] !== 1) {
       throw refusal(byUser[1]);
     }
-    const [pairWindow, userWindow] = [String(byUser[1]), String(byUser[2])];
-
-    const byNetwork = await this.run('networkAttempt', [networkKey], [s.maxPerNetwork, s.windowMs]);
+    const byNetwork = await this.attempt(
+      'networkAttempt',
+      [counted.networkKey],
+      [s.maxPerNetwork, s.windowMs, counted.id],
+      () => this.refund(counted, 0),
+    );
     if (byNetwork[0] !== 1) {
-      await this.run('userRefund', userKeys, [pairWindow, userWindow, 0]);
+      await this.refundUser(counted, 0);
       throw refusal(byNetwork[1]);
     }
-    const counted: Counted = {
-      userKeys,
-      pairWindow,
-      userWindow,
-      networkKey,
-      networkWindow: String(byNetwork[1]),
-    };
     let settled = false;
     const settle = (refund: (counted: Counted) => Promise<void>) => async () => {
       if (settled) {
@@ -141,13 +144,31 @@ export class LoginThrottleService {
    */
   private async refund(counted: Counted, rememberMs: number): Promise<void> {
     await Promise.all([
-      this.run('userRefund', counted.userKeys, [
-        counted.pairWindow,
-        counted.userWindow,
-        rememberMs,
-      ]),
-      this.run('networkRefund', [counted.networkKey], [counted.networkWindow]),
+      this.refundUser(counted, rememberMs),
+      this.run('networkRefund', [counted.networkKey], [counted.id]),
     ]);
+  }
+
+  private async refundUser(counted: Counted, rememberMs: number): Promise<void> {
+    await this.run('userRefund', counted.userKeys, [counted.id, rememberMs]);
+  }
+
+  /**
+   * Runs an attempt script; when the call fails, sends `takeBack` at once (it queues behind the
+   * attempt, which Redis may still run) without waiting for it, and answers 503.
+   */
+  private async attempt(
+    name: 'userAttempt' | 'networkAttempt',
+    keys: string[],
+    args: Array<string | number>,
+    takeBack: () => Promise<void>,
+  ): Promise<unknown[]> {
+    try {
+      return await this.run(name, keys, args);
+    } catch (error) {
+      takeBack().catch(() => undefined);
+      throw error;
+    }
   }
 
   private async run(

@@ -4,13 +4,16 @@
 -- KEYS[1]  counter of the network (see the prelude)
 -- ARGV[1]  limit per network (integer >= 1)
 -- ARGV[2]  window length in ms (integer >= 1)
+-- ARGV[3]  attempt id (see the prelude), which network-refund.lua takes back
 --
--- Returns {1, window id} when the attempt is counted, {0, ms to wait} when it is refused.
+-- Returns {1} when the attempt is counted, {0, ms to wait} when it is refused.
 
 local limit = int_arg(1, 1)
 local window_ms = int_arg(2, 1)
+local attempt = attempt_arg(3)
 
 if counted(KEYS[1]) >= limit then
   return {0, window_left(KEYS[1], window_ms)}
 end
-return {1, count(KEYS[1], window_ms)}
+count(KEYS[1], window_ms, attempt)
+return {1}

@@ -2,9 +2,9 @@
 -- password was never checked (hashing saturated).
 --
 -- KEYS[1]  counter of the network
--- ARGV[1]  window id network-attempt.lua answered
+-- ARGV[1]  the attempt id network-attempt.lua counted
 --
 -- Returns 1.
 
-refund(KEYS[1], window_arg(1))
+refund(KEYS[1], attempt_arg(1))
 return 1

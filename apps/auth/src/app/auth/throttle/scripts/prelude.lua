@@ -1,15 +1,15 @@
 -- Prelude: prepended to every login-throttle script (see ../throttle-scripts.ts). Defines
 -- helpers only: it runs no command but TIME.
 --
--- A counter is a hash { n = attempts counted, w = window id } that expires at the end of its
--- window. The window id (the Redis clock when the window opened, to the microsecond) lets a
--- refund tell "my window" from a later one that reuses the key: a refund that arrives after
--- its window ended must not lower the count of the next one.
+-- A counter is a hash { n = attempts counted, a:<attempt id> = 1 for each of them } that
+-- expires at the end of its window. The marker lets a refund take back exactly its own
+-- attempt: one whose window ended (the key expired or was reopened) finds no marker and lowers
+-- nothing, and one sent after an attempt whose caller gave up (a timeout while Redis stalled:
+-- the attempt still runs when Redis resumes, then its refund) takes it back.
 
 -- The Redis server's clock: every auth instance agrees on it.
 local clock = redis.call('TIME')
 local NOW_MS = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-local NOW_ID = clock[1] .. '.' .. clock[2]
 
 -- A whole number as Redis should read it: Lua would print a large one as 1.7e+15.
 local function int_text(value)
@@ -25,11 +25,11 @@ local function int_arg(i, min)
   return value
 end
 
--- ARGV[i] as a window id (what NOW_ID looks like) or '' for "no window".
-local function window_arg(i)
+-- ARGV[i] as an attempt id: 8 to 32 characters of base64url.
+local function attempt_arg(i)
   local value = ARGV[i]
-  if value == nil or (value ~= '' and not string.match(value, '^%d+%.%d+$')) then
-    error(redis.error_reply('ERR cloakroom throttle: ARGV[' .. i .. '] must be a window id'))
+  if value == nil or #value < 8 or #value > 32 or not string.match(value, '^[%w_-]+$') then
+    error(redis.error_reply('ERR cloakroom throttle: ARGV[' .. i .. '] must be an attempt id'))
   end
   return value
 end
@@ -48,19 +48,19 @@ local function window_left(key, window_ms)
   return left
 end
 
--- Counts one attempt, opening a window if the counter has none; answers the window id.
-local function count(key, window_ms)
-  if redis.call('EXISTS', key) == 0 then
-    redis.call('HSET', key, 'w', NOW_ID)
+-- Counts one attempt, opening a window if the counter has none, and marks it as counted.
+local function count(key, window_ms, attempt)
+  local opens = redis.call('EXISTS', key) == 0
+  redis.call('HINCRBY', key, 'n', 1)
+  redis.call('HSET', key, 'a:' .. attempt, '1')
+  if opens then
     redis.call('PEXPIRE', key, int_text(window_ms))
   end
-  redis.call('HINCRBY', key, 'n', 1)
-  return redis.call('HGET', key, 'w')
 end
 
--- Takes back one attempt, but only from the window it was counted in.
-local function refund(key, window)
-  if window ~= '' and redis.call('HGET', key, 'w') == window and counted(key) > 0 then
+-- Takes back one attempt, if it was counted in this counter's current window.
+local function refund(key, attempt)
+  if redis.call('HDEL', key, 'a:' .. attempt) == 1 and counted(key) > 0 then
     redis.call('HINCRBY', key, 'n', -1)
   end
 end

@@ -13,15 +13,16 @@
 -- ARGV[3]  window length in ms (integer >= 1)
 -- ARGV[4]  first wait past the ceiling in ms (integer >= 1); it doubles with each attempt
 -- ARGV[5]  longest wait in ms (integer >= ARGV[4])
+-- ARGV[6]  attempt id (see the prelude), which user-refund.lua takes back
 --
--- Returns {1, pair window id, username window id} when the attempt is counted, and
--- {0, ms to wait} when it is refused.
+-- Returns {1} when the attempt is counted, and {0, ms to wait} when it is refused.
 
 local pair_limit = int_arg(1, 1)
 local ceiling = int_arg(2, 1)
 local window_ms = int_arg(3, 1)
 local first_delay = int_arg(4, 1)
 local max_delay = int_arg(5, first_delay)
+local attempt = attempt_arg(6)
 
 if counted(KEYS[1]) >= pair_limit then
   return {0, window_left(KEYS[1], window_ms)}
@@ -39,7 +40,7 @@ if total >= ceiling and redis.call('EXISTS', KEYS[3]) == 0 then
   end
 end
 
-local pair_window = count(KEYS[1], window_ms)
-local user_window = count(KEYS[2], window_ms)
+count(KEYS[1], window_ms, attempt)
+count(KEYS[2], window_ms, attempt)
 redis.call('HSET', KEYS[2], 't', int_text(NOW_MS))
-return {1, pair_window, user_window}
+return {1}

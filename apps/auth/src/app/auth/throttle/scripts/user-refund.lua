@@ -8,21 +8,19 @@
 -- KEYS[1]  counter of this username from this network
 -- KEYS[2]  counter of this username from every network
 -- KEYS[3]  known-network marker of this username and network (same hash tag as KEYS[1..2])
--- ARGV[1]  window id user-attempt.lua answered for KEYS[1]
--- ARGV[2]  window id user-attempt.lua answered for KEYS[2]
--- ARGV[3]  ms to remember the network as known (integer >= 0; 0: not a success)
+-- ARGV[1]  the attempt id user-attempt.lua counted
+-- ARGV[2]  ms to remember the network as known (integer >= 0; 0: not a success)
 --
 -- Returns 1.
 
-local pair_window = window_arg(1)
-local user_window = window_arg(2)
-local remember_ms = int_arg(3, 0)
+local attempt = attempt_arg(1)
+local remember_ms = int_arg(2, 0)
 
-refund(KEYS[2], user_window)
+refund(KEYS[2], attempt)
 if remember_ms > 0 then
   redis.call('DEL', KEYS[1])
   redis.call('SET', KEYS[3], '1', 'PX', int_text(remember_ms))
 else
-  refund(KEYS[1], pair_window)
+  refund(KEYS[1], attempt)
 end
 return 1
