@@ -149,6 +149,13 @@ describe.each(['express', 'fastify'] as const)('SessionGuard end to end on %s', 
     expect((await post()).status).toBe(403);
     expect((await post().set('Origin', ORIGIN)).status).toBe(201);
     expect((await post().set('Sec-Fetch-Site', 'same-origin')).status).toBe(201);
+    // The page of the app itself, whose origin nobody listed: the browser says same-origin.
+    const own = { Origin: 'http://127.0.0.1:4200', 'Sec-Fetch-Site': 'same-origin' };
+    expect((await post().set(own)).status).toBe(201);
+    // A sibling subdomain is another origin; an origin listed nowhere, without the header too.
+    expect((await post().set({ ...own, 'Sec-Fetch-Site': 'same-site' })).status).toBe(403);
+    expect((await post().set({ Origin: 'http://127.0.0.1:4200' })).status).toBe(403);
+    expect((await post().set({ Origin: 'null', 'Sec-Fetch-Site': 'none' })).status).toBe(403);
   });
 
   it('exempts bearer requests from the origin rule', async () => {

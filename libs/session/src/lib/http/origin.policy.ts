@@ -13,8 +13,11 @@ export interface OriginCheckedRequest {
 
 /**
  * The CSRF rule for requests a browser authenticates with the session cookie: an unsafe
- * method must come from an allowed `Origin`, and never from a `cross-site` fetch. A request
- * with no `Origin` passes only when `Sec-Fetch-Site` says `same-origin`.
+ * method must come from the app's own origin or an allowed one, and never from a `cross-site`
+ * fetch. The app's own origin is what `Sec-Fetch-Site: same-origin` says (a header no page can
+ * set: the browser does, on every request since 2023), whatever `Origin` reads; otherwise the
+ * request's `Origin` must be in `allowedOrigins` (browsers without the header, and other
+ * origins the app trusts).
  *
  * @example
  * if (!originPolicy.allows(request)) throw new ForbiddenException();
@@ -28,14 +31,16 @@ export class OriginPolicy {
       return true;
     }
     const site = request.headers['sec-fetch-site'];
+    if (site === 'same-origin') {
+      return true;
+    }
     if (site === 'cross-site') {
       return false;
     }
     const origin = request.headers['origin'];
-    if (typeof origin === 'string' && origin !== 'null') {
-      return this.config.allowedOrigins.has(origin);
-    }
-    return site === 'same-origin';
+    return (
+      typeof origin === 'string' && origin !== 'null' && this.config.allowedOrigins.has(origin)
+    );
   }
 
   /**
