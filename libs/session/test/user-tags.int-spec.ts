@@ -91,6 +91,33 @@ describe('User tags (real Redis)', () => {
     expect(await sessions.validate(legacy.token)).toBeNull();
   });
 
+  it('writes back the key it knew when Redis lost it, and misses no session of a user', async () => {
+    // On a Cluster the key lives on one master: restarted empty, the others keep the sessions.
+    const prefix = uniquePrefix();
+    const [a, b] = [await service(prefix), await service(prefix)];
+    const user = { id: 'u-lost', username: 'luz', roles: ['customer'] };
+    const before = [await a.create(user), await b.create(user)];
+    const key = `${prefix}user-tag-key`;
+    const original = await inspect.get(key);
+    await inspect.del(key);
+    expect(await a.listForUser(user.id)).toHaveLength(2);
+    expect(await inspect.get(key)).toBe(original);
+    await inspect.del(key);
+    const after = await b.create(user);
+    expect(tagOf(after.token)).toBe(tagOf(before[0].token));
+    expect(await inspect.get(key)).toBe(original);
+    // Another process made a new key meanwhile: both keys' sessions are reached.
+    await inspect.del(key);
+    const fresh = await service(prefix);
+    const other = await fresh.create(user);
+    expect(tagOf(other.token)).not.toBe(tagOf(before[0].token));
+    expect(await a.setRolesForUser(user.id, ['auditor'])).toBe(4);
+    expect(await a.revokeAllForUser(user.id)).toBe(4);
+    for (const { token } of [...before, after, other]) {
+      expect(await a.validate(token)).toBeNull();
+    }
+  });
+
   it('refuses to create sessions, and overwrites nothing, when the key holds something else', async () => {
     const prefix = uniquePrefix();
     const sessions = await service(prefix);

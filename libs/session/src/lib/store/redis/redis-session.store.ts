@@ -60,6 +60,13 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   private readonly ownsClient: boolean;
   private readonly keys: RedisKeys;
   private readonly expiryListeners = new Set<SessionExpiryListener>();
+  /**
+   * The user-tag keys this store has read (normally one). Were Redis to lose the key while
+   * sessions derived from it live on (a Cluster master restarted empty while the others kept
+   * their data), the key it knows is written back rather than a new one made, and listing,
+   * revoking and role changes also reach the tags of every key it knew.
+   */
+  private readonly knownTagKeys = new Set<string>();
   private readonly watermark: RedisWatermark;
   /** Runs the writes that remove access: the main client, or one of its own with `durability`. */
   private readonly writer: ScriptedClient;
@@ -389,23 +396,25 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
    * and role changes must reach both.
    */
   private async findUserTags(userId: string): Promise<string[]> {
-    const [legacy, key] = await this.call(() =>
+    const [legacy, stored] = await this.call(() =>
       Promise.all([
         this.client.get(this.keys.legacyUserTag(userId)),
         this.client.get(this.keys.userTagKey()),
       ]),
     );
-    if (key !== null && !isUserTagKey(key)) {
+    if (stored !== null && !isUserTagKey(stored)) {
       // Answering with the legacy tag alone would list, revoke or demote none of the user's
       // other sessions and call it done: a revoke-all that silently misses is worse than a 503.
       throw this.badUserTagKey();
     }
-    const tags = isUserTag(legacy) ? [legacy] : [];
-    const derived = key === null ? null : deriveUserTag(key, userId);
-    if (derived && derived !== legacy) {
-      tags.push(derived);
+    // Missing, with a key known: written back (see `knownTagKeys`).
+    const key =
+      stored !== null ? this.know(stored) : this.knownTagKeys.size ? await this.userTagKey() : null;
+    const tags = new Set(isUserTag(legacy) ? [legacy] : []);
+    for (const each of key === null ? this.knownTagKeys : [key, ...this.knownTagKeys]) {
+      tags.add(deriveUserTag(each, userId));
     }
-    return tags;
+    return [...tags];
   }
 
   /**
@@ -426,18 +435,37 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     const name = this.keys.userTagKey();
     const existing = await this.call(() => this.client.get(name));
     if (isUserTagKey(existing)) {
-      return existing;
+      return this.know(existing);
     }
-    // SET NX GET: of several stores creating it at once, the first one's key wins for all.
-    const candidate = newUserTagKey();
+    // The key this store knew, if Redis lost it; else a new one. SET NX GET: of several stores
+    // writing it at once, the first one's key wins for all.
+    const [known] = this.knownTagKeys;
+    const candidate = known ?? newUserTagKey();
     const previous = await this.call(() => this.client.call('SET', name, candidate, 'NX', 'GET'));
     if (previous === null) {
-      return candidate;
+      if (known) {
+        this.logger.warn(`${name} was missing from Redis: wrote back the key this store knew`);
+      }
+      return this.know(candidate);
     }
     if (isUserTagKey(previous)) {
-      return previous;
+      return this.know(previous);
     }
     throw this.badUserTagKey();
+  }
+
+  /** Remembers a user-tag key read from (or written to) Redis; a few at most, ever. */
+  private know(key: string): string {
+    if (!this.knownTagKeys.has(key)) {
+      if (this.knownTagKeys.size) {
+        this.logger.error(
+          `${this.keys.userTagKey()} changed under this store: users' sessions now live under ` +
+            'two keys (listing and revoking reach both until this process restarts)',
+        );
+      }
+      if (this.knownTagKeys.size < 8) this.knownTagKeys.add(key);
+    }
+    return key;
   }
 
   /** What a garbage `user-tag-key` answers: 503, and nothing written. */
