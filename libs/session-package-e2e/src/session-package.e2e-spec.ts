@@ -1,5 +1,5 @@
 import { ChildProcess, execFile, spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -191,6 +191,23 @@ describe('the @cloakroom/session package, installed into a fresh Nest app', () =
       testingInMain: false,
       deep: 'ERR_PACKAGE_PATH_NOT_EXPORTED',
     });
+  });
+
+  it('has types for both entry points under the older moduleResolution node too', async () => {
+    // Apps made before Nest CLI 11 resolve as node10: the exports map is not read there.
+    mkdirSync(join(app, 'node10'), { recursive: true });
+    writeFileSync(
+      join(app, 'node10/check.ts'),
+      [
+        "import { SessionGuard } from '@cloakroom/session';",
+        "import { freePort } from '@cloakroom/session/testing';",
+        'export const checked: [unknown, () => Promise<number>] = [SessionGuard, freePort];',
+        '',
+      ].join('\n'),
+    );
+    const tsc = 'node_modules/typescript/bin/tsc';
+    const options = ['--noEmit', '--strict', '--module', 'commonjs', '--moduleResolution', 'node'];
+    await run(process.execPath, [tsc, ...options, '--types', 'node', 'node10/check.ts'], app);
   });
 
   it('answers 401 to a request without a token', async () => {
