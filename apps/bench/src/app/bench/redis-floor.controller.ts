@@ -113,22 +113,28 @@ class NodeRedisFloorClient extends RedisFloorClient {
   }
 }
 
+export type RedisFloorScenario = 'redis-floor' | 'redis-floor-coalesced' | 'redis-floor-node-redis';
+
+/** The floor's client for `scenario`, connected and its script loaded. */
+export function connectRedisFloorClient(
+  scenario: RedisFloorScenario,
+  redisUrl: string,
+  connectionName: string,
+): Promise<RedisFloorClient> {
+  return scenario === 'redis-floor-node-redis'
+    ? NodeRedisFloorClient.connect(redisUrl, connectionName)
+    : IoredisFloorClient.connect(redisUrl, connectionName, scenario === 'redis-floor-coalesced');
+}
+
 /** The floor's client, connected and its script loaded before the app listens. */
 export function redisFloorClient(
-  scenario: 'redis-floor' | 'redis-floor-coalesced' | 'redis-floor-node-redis',
+  scenario: RedisFloorScenario,
   redisUrl: string,
   connectionName: string,
 ): Provider {
   return {
     provide: RedisFloorClient,
-    useFactory: () =>
-      scenario === 'redis-floor-node-redis'
-        ? NodeRedisFloorClient.connect(redisUrl, connectionName)
-        : IoredisFloorClient.connect(
-            redisUrl,
-            connectionName,
-            scenario === 'redis-floor-coalesced',
-          ),
+    useFactory: () => connectRedisFloorClient(scenario, redisUrl, connectionName),
   };
 }
 

@@ -24,6 +24,9 @@ export const HEAD_TO_HEAD_PAIRS: readonly HeadToHeadPair[] = [
   { a: 'session', b: 'jwt-rs256', figures: ['rps'] },
   { a: 'session', b: 'express-session', figures: ['rps'] },
   { a: 'session', b: 'redis-floor', figures: ['cpu'] },
+  // The least any guard making one Redis round trip can cost, against HS256: the bound of the
+  // first goal at the fixed rate.
+  { a: 'redis-floor', b: 'jwt-hs256', figures: ['cpu'] },
   { a: 'session-cache', b: 'none', figures: ['cpu'] },
   { a: 'session-cache', b: 'allow-all', figures: ['cpu'] },
   { a: 'session-metrics', b: 'session', figures: ['cpu'] },
@@ -48,6 +51,8 @@ export interface HeadToHead {
   cpuDiffSaturated?: number;
   cpuDiffSaturatedInterval?: [number, number];
   cpuDiffsSaturated?: number[];
+  /** The rate, requests/s, of the fixed-rate runs (`cpu` pairs). */
+  fixedRate?: number;
   /** a's CPU µs per request minus b's at the fixed rate (`cpu` pairs). */
   cpuDiffFixed?: number;
   cpuDiffFixedInterval?: [number, number];

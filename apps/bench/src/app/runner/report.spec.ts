@@ -55,6 +55,21 @@ describe('goals', () => {
     );
   });
 
+  it('states the floor over HS256 as a bound right after the goal it bounds, not as a verdict', () => {
+    const report = reportWith({ cpuDiffsFixed: [80, 95, 60, 120, 88, 101] });
+    const floor = { a: 'redis-floor', b: 'jwt-hs256', rounds: 6 } as HeadToHead;
+    const pairs = report.headToHead?.fastify as HeadToHead[];
+    pairs.push({ ...floor, cpuDiffsFixed: [30, 41, 12, 55, 38, 44] });
+    const lines = goals(report);
+    const bound = lines.findIndex((line) => line.startsWith('bound: fastify redis-floor'));
+    expect(lines[bound - 1]).toContain(CPU);
+    expect(lines[bound]).toMatch(/= 38 \[12, 55\], above 0: no guard making one Redis round trip/);
+
+    pairs[1] = { ...floor, cpuDiffsFixed: [30, -41, 12, 55, 38, 44] };
+    expect(lineOf(report, 'bound: fastify')).toMatch(/\[-41, 55\], not above 0/);
+    expect(goals(reportWith({})).some((line) => line.startsWith('bound:'))).toBe(false);
+  });
+
   it('judges a single figure as it stands', () => {
     expect(lineOf(reportWith({}), 'Redis bytes per session')).toMatch(
       /^met: .* = 384 \(target <= 400\)$/,

@@ -209,7 +209,7 @@ export function printHeadToHead(
       log(
         `| ${adapter} | ${pair.a} | ${pair.b} | ${withInterval(pair.rpsRatios)} | ` +
           `${withInterval(pair.cpuDiffsSaturated ?? optional(pair.cpuDiffSaturated), true)} | ` +
-          `${withInterval(pair.cpuDiffsFixed, true)} |`,
+          `${withInterval(pair.cpuDiffsFixed, true)}${pair.fixedRate && pair.cpuDiffsFixed ? ` at ${pair.fixedRate}/s` : ''} |`,
       );
     }
   }
@@ -263,6 +263,21 @@ export function goals(report: BenchReport): string[] {
       `${verdict}: ${label} = ${value}${spread} (target ${atMost ? '<=' : '>='} ${target})${note}`,
     );
   };
+  // Not a goal: the least a guard with one Redis round trip can add over HS256, which says
+  // whether the first CPU goal can be met at all alongside one Redis command per request.
+  const bound = (floor: HeadToHead | undefined, adapter: string) => {
+    const rounds = floor?.cpuDiffsFixed ?? [];
+    const interval = medianInterval(rounds);
+    if (!interval) return;
+    const reach =
+      interval[0] > 0
+        ? 'above 0: no guard making one Redis round trip meets the goal above at this rate'
+        : 'not above 0: the round trip alone does not rule the goal above out';
+    lines.push(
+      `bound: ${adapter} redis-floor (no guard, one EVALSHA) CPU minus fast-jwt HS256 CPU, us per request (fixed rate, head to head) = ` +
+        `${median(rounds)} [${interval[0]}, ${interval[1]}], ${reach}`,
+    );
+  };
   for (const [adapter, s] of Object.entries(report.adapters)) {
     const session = s.session;
     if (!session) continue;
@@ -294,6 +309,7 @@ export function goals(report: BenchReport): string[] {
       );
     };
     cpu('session', 'jwt-hs256', 0, 'session CPU minus fast-jwt HS256 CPU');
+    bound(pair('redis-floor', 'jwt-hs256'), adapter);
     cpu('session', 'redis-floor', 10, 'session CPU minus redis-floor CPU');
     cpu('session-cache', 'none', 5, 'session-cache CPU minus none CPU');
     // What any Nest guard costs by itself is not the cache's: the same figure over `allow-all`.

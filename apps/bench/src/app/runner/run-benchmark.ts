@@ -132,7 +132,7 @@ export async function runBenchmark(): Promise<void> {
               fixed: atFixedRate ? fixedRate : undefined,
             }),
         );
-        headToHeads[adapter].push(compared);
+        headToHeads[adapter].push({ ...compared, fixedRate: fixedRate.rate });
       }
       log(`head-to-head pairs on ${adapter} done`);
     }

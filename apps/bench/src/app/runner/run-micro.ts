@@ -13,8 +13,10 @@ import {
 
 import { BENCH_LOCAL_CACHE, sessionOptions } from '../bench/bench.module';
 import { BenchController } from '../bench/bench.controller';
+import { connectRedisFloorClient } from '../bench/redis-floor.controller';
 import { AllowAllGuard } from '../guards/allow-all.guard';
 import { FastJwtGuard } from '../guards/fast-jwt.guard';
+import { RedisFloorGuard } from '../guards/redis-floor.guard';
 import { Fixtures, makeFixtures } from './fixtures';
 import { MicroSamples, MicroSummary, microOrder, summarizeMicro } from './micro';
 import { writeResultJson } from './report';
@@ -25,6 +27,8 @@ import { positiveInteger, runnerSettings } from './settings';
 const MICRO_VARIANTS = [
   'allow-all',
   'jwt-hs256',
+  'redis-floor',
+  'redis-floor-coalesced',
   'session',
   'session-metrics',
   'session-cache',
@@ -36,6 +40,9 @@ type MicroVariant = (typeof MICRO_VARIANTS)[number];
 const MICRO_PAIRS: ReadonlyArray<readonly [MicroVariant, MicroVariant]> = [
   ['session', 'jwt-hs256'],
   ['session', 'allow-all'],
+  ['session', 'redis-floor-coalesced'],
+  ['redis-floor-coalesced', 'redis-floor'],
+  ['redis-floor', 'jwt-hs256'],
   ['jwt-hs256', 'allow-all'],
   ['session-metrics', 'session'],
   ['session-cache', 'allow-all'],
@@ -132,6 +139,14 @@ async function setUp(
 ): Promise<Measured> {
   if (variant === 'allow-all') {
     return { guard: new AllowAllGuard(), headers: fixtures.headers['allow-all'], close: noop };
+  }
+  if (variant === 'redis-floor' || variant === 'redis-floor-coalesced') {
+    const client = await connectRedisFloorClient(variant, redisUrl, `bench-micro-${variant}`);
+    return {
+      guard: new RedisFloorGuard(client),
+      headers: fixtures.headers['allow-all'],
+      close: async () => client.onModuleDestroy(),
+    };
   }
   if (variant === 'jwt-hs256') {
     return {

@@ -3,7 +3,7 @@ import { ChildServer } from './child-server';
 import { headToHead, HeadToHead } from './head-to-head';
 import { printHeadToHead, writeResultJson } from './report';
 import { fixedRateFor, measureRun, serverKey, withBench } from './servers';
-import { positiveInteger, runnerSettings } from './settings';
+import { positiveInteger, positiveIntegers, runnerSettings } from './settings';
 
 /** Rounds of a pair run when `BENCH_ROUNDS` does not say. */
 const DEFAULT_ROUNDS = 20;
@@ -16,7 +16,7 @@ export interface PairReport {
   quick: boolean;
   fixedRateSeconds: number;
   headToHeadSeconds: number;
-  /** Per adapter: 45 % of the slower scenario's saturated requests/s, or `BENCH_FIXED_RATE`. */
+  /** Per adapter: 45 % of the slower scenario's saturated requests/s, or `BENCH_FIXED_RATE`'s first. */
   fixedRates: Partial<Record<Adapter, number>>;
   headToHead: Partial<Record<Adapter, HeadToHead[]>>;
 }
@@ -27,7 +27,9 @@ export interface PairReport {
  * full run gives a pair (`BENCH_ROUNDS`, 20 by default), on each adapter both run on: one
  * question, a narrower interval. The fixed rate is the full run's share of the slower of the
  * two's saturated requests/s (the full run takes the slowest of all scenarios), unless
- * `BENCH_FIXED_RATE` gives it; `BENCH_QUICK=1` shortens the runs as it does the full run's.
+ * `BENCH_FIXED_RATE` gives it, or several (`700,1800,3600`: the CPU difference at each rate,
+ * since what a request costs at a steady rate depends on how many arrive while the server is
+ * awake); `BENCH_QUICK=1` shortens the runs as it does the full run's.
  */
 export async function runPair(): Promise<void> {
   const [a, b] = process.argv.slice(3);
@@ -35,7 +37,7 @@ export async function runPair(): Promise<void> {
     throw new Error(`Usage: main.js pair <a> <b>, two of ${SCENARIOS.join(', ')}`);
   }
   const rounds = positiveInteger('BENCH_ROUNDS', DEFAULT_ROUNDS);
-  const rate = positiveInteger('BENCH_FIXED_RATE', 0);
+  const rates = positiveIntegers('BENCH_FIXED_RATE', []);
   const settings = runnerSettings();
   const log = (line: string) => process.stdout.write(`${line}\n`);
   const adapters = ADAPTERS.filter(
@@ -66,22 +68,27 @@ export async function runPair(): Promise<void> {
         bench.servers.get(serverKey(adapter, scenario)) as ChildServer;
       const saturatedRps = async (scenario: Scenario) =>
         (await measureRun(bench, server(scenario), { seconds: settings.roundSeconds })).rps;
-      const fixedRate =
-        rate || fixedRateFor(Math.min(await saturatedRps(a), await saturatedRps(b)), settings);
-      report.fixedRates[adapter] = fixedRate;
-      log(`${adapter}: fixed rate ${fixedRate} req/s`);
-      const compared = await headToHead(
-        { a, b, figures: ['rps', 'cpu'] },
-        rounds,
-        (scenario, atFixedRate) =>
-          measureRun(bench, server(scenario), {
-            seconds: atFixedRate ? settings.fixedRateSeconds : settings.headToHeadSeconds,
-            fixed: atFixedRate
-              ? { rate: fixedRate, warmSeconds: settings.fixedRateWarmSeconds }
-              : undefined,
-          }),
-      );
-      report.headToHead[adapter] = [compared];
+      const fixedRates = rates.length
+        ? rates
+        : [fixedRateFor(Math.min(await saturatedRps(a), await saturatedRps(b)), settings)];
+      report.fixedRates[adapter] = fixedRates[0];
+      log(`${adapter}: fixed rate ${fixedRates.join(', ')} req/s`);
+      report.headToHead[adapter] = [];
+      for (const [index, fixedRate] of fixedRates.entries()) {
+        // The saturated figures do not depend on the rate: measured with the first one only.
+        const compared = await headToHead(
+          { a, b, figures: index === 0 ? ['rps', 'cpu'] : ['cpu'] },
+          rounds,
+          (scenario, atFixedRate) =>
+            measureRun(bench, server(scenario), {
+              seconds: atFixedRate ? settings.fixedRateSeconds : settings.headToHeadSeconds,
+              fixed: atFixedRate
+                ? { rate: fixedRate, warmSeconds: settings.fixedRateWarmSeconds }
+                : undefined,
+            }),
+        );
+        report.headToHead[adapter].push({ ...compared, fixedRate });
+      }
     }
     printHeadToHead(report.headToHead, rounds, log);
     const { file } = await writeResultJson('pair-', report);

@@ -72,3 +72,19 @@ export function positiveInteger(
   }
   return value;
 }
+
+/**
+ * A comma-separated list of positive integers in `variable` (`700,1800,3600`); `fallback` when it
+ * is not set.
+ */
+export function positiveIntegers(
+  variable: string,
+  fallback: number[],
+  env: NodeJS.ProcessEnv = process.env,
+): number[] {
+  const text = env[variable];
+  if (text === undefined) {
+    return fallback;
+  }
+  return text.split(',').map((part) => positiveInteger(variable, 0, { [variable]: part.trim() }));
+}
