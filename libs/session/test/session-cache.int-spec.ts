@@ -24,6 +24,7 @@ import {
   sessionService,
   sleep,
   uniquePrefix,
+  until,
 } from './store-contract';
 
 jest.setTimeout(60_000);
@@ -276,6 +277,23 @@ describe('SessionService with localCache, following the event stream', () => {
     await sessions.revoke(session.id);
     expect(await sessions.validate(token)).toBeNull();
   });
+
+  // Last here: it ends every session under this prefix.
+  it('serves the session a global revocation spared, before its event, and refuses the rest', async () => {
+    const kept = await sessions.create(alice);
+    const gone = await sessions.create({ ...alice, id: 'u-cache-bob', username: 'bob' });
+    await sessions.validate(kept.token);
+    await sessions.validate(gone.token);
+    expect(sessions.cached(kept.token)).toBeDefined();
+    // The watermark is announced; no event follows (this store publishes none): the cache's
+    // copy of the kept session is older than the watermark, the store's is not.
+    await silent.revokeEverything(ref(kept.session.id));
+    await until(async () => (await sessions.validate(gone.token)) === null);
+    for (let i = 0; i < 3; i++) {
+      expect(await sessions.validate(kept.token)).toMatchObject({ id: kept.session.id });
+    }
+    expect(await sessions.validate(gone.token)).toBeNull();
+  });
 });
 
 function ref(id: string): SessionRef {
@@ -328,6 +346,46 @@ describe('SessionService with localCache, when Redis hangs', () => {
       admin.disconnect();
       await close();
       await server.stop();
+    }
+  });
+});
+
+/**
+ * A cache hit slides nothing in Redis: a session served from the cache past the moment its idle
+ * timeout was due to slide would expire in the store under an active user.
+ */
+describe('SessionService with localCache, a session in use', () => {
+  it('keeps a session its user keeps using, with a ttl far above its idle timeout', async () => {
+    const keyPrefix = uniquePrefix();
+    const { sessions, close } = await sessionService({
+      redis: { url },
+      keyPrefix,
+      idleTimeout: 1,
+      localCache: { ttl: 60 },
+    });
+    try {
+      // The cache serves once its event feed has started.
+      let issued = await sessions.create(alice);
+      for (let attempt = 0; attempt < 100 && !sessions.cached(issued.token); attempt++) {
+        issued = await sessions.create(alice);
+        await sessions.validate(issued.token);
+        if (!sessions.cached(issued.token)) await sleep(50);
+      }
+      expect(sessions.cached(issued.token)).toBeDefined();
+      // A request every 100 ms for 3 s: three idle timeouts, each of them ten requests apart.
+      let hits = 0;
+      const refusedAt: number[] = [];
+      const started = Date.now();
+      while (Date.now() - started < 3_000) {
+        if (sessions.cached(issued.token)) hits++;
+        if (!(await sessions.validate(issued.token))) refusedAt.push(Date.now() - started);
+        await sleep(100);
+      }
+      expect(refusedAt).toEqual([]);
+      // And the cache did answer some of them (else this would test the store alone).
+      expect(hits).toBeGreaterThan(0);
+    } finally {
+      await close();
     }
   });
 });

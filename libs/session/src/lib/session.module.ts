@@ -60,7 +60,9 @@ import { SessionSockets } from './ws/session-sockets.service';
       provide: SESSION_CACHE,
       inject: [SESSION_CONFIG, SESSION_METRICS],
       useFactory: (config: SessionConfig, metrics: SessionMetrics | null) =>
-        config.localCache ? new SessionCache(config.localCache, metrics) : null,
+        config.localCache
+          ? new SessionCache(config.localCache, config.touchIntervalMs, metrics)
+          : null,
     },
     {
       provide: SESSION_EVENTS,

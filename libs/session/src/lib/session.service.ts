@@ -148,11 +148,20 @@ export class SessionService {
   private readonly notOutdated = (session: Session | null): Session | null =>
     session && this.watermark?.outdates(session) ? null : session;
 
-  /** A cache hit answers without a store call or a closure; a miss reads through. */
+  /**
+   * A cache hit answers without a store call or a closure; a miss reads through. So does a hit
+   * a global revocation outdates: the session the revoker kept has a creation time past the
+   * watermark in the store only, and those swept or still to be swept are refused there too.
+   */
   private async validateThrough(cache: SessionCache, ref: SessionRef): Promise<Session | null> {
-    const session =
-      cache.get(ref.id) ?? (await cache.through(ref.id, () => this.store.validate(ref)));
-    return this.notOutdated(session);
+    const hit = cache.get(ref.id);
+    if (hit && !this.watermark?.outdates(hit)) {
+      return hit;
+    }
+    if (hit) {
+      cache.evict([ref.id]);
+    }
+    return this.notOutdated(await cache.through(ref.id, () => this.store.validate(ref)));
   }
 
   /** The id of the session a token names (whether or not it is live), without any store call. */

@@ -17,11 +17,60 @@ function session(id: string, userId = 'u1', expiresAt = Date.now() + 60_000): Se
   };
 }
 
+/** The touch interval the tests' service validates with (ms): longer than any ttl here. */
+const TOUCH = 3_600_000;
+
+/** A session last touched at `lastSeenAt` that slides by `idleMs`, far from its deadline. */
+function sliding(id: string, lastSeenAt: number, idleMs: number): Session {
+  return {
+    ...session(id),
+    lastSeenAt,
+    expiresAt: lastSeenAt + idleMs,
+    absoluteExpiresAt: lastSeenAt + 100 * idleMs,
+  };
+}
+
+/**
+ * Loads a session into `cache` at `now`, then expects it served from the cache 1 ms before
+ * `forMs` have passed and loaded again 1 ms after.
+ */
+async function expectServedFor(
+  cache: SessionCache,
+  make: (id: string) => Session,
+  now: number,
+  forMs: number,
+): Promise<void> {
+  const load = jest.fn(async (id: string) => make(id));
+  jest.spyOn(Date, 'now').mockReturnValue(now);
+  await cache.through('a', load);
+  jest.spyOn(Date, 'now').mockReturnValue(now + forMs - 1);
+  await cache.through('a', load);
+  expect(load).toHaveBeenCalledTimes(1);
+  jest.spyOn(Date, 'now').mockReturnValue(now + forMs + 1);
+  await cache.through('a', load);
+  expect(load).toHaveBeenCalledTimes(2);
+}
+
 describe('SessionCache', () => {
   afterEach(() => jest.restoreAllMocks());
 
+  it('serves a sliding session only until its idle timeout is due to slide: a tenth of it', async () => {
+    // ttl 60 s against a 2 s idle timeout: served until its expiry, the session would end in
+    // the store while every request of its active user was answered from the cache.
+    const cache = new SessionCache({ ttlMs: 60_000, max: 10_000 }, TOUCH);
+    const now = Date.now();
+    await expectServedFor(cache, (id) => sliding(id, now, 2_000), now, 200);
+  });
+
+  it('serves a sliding session only until the touch interval, when that is shorter', async () => {
+    const cache = new SessionCache({ ttlMs: 60_000, max: 10_000 }, 5_000);
+    const now = Date.now();
+    // Last touched 4 s ago, by a one-hour idle timeout: a validation slides it in 1 s.
+    await expectServedFor(cache, (id) => sliding(id, now - 4_000, 3_600_000), now, 1_000);
+  });
+
   it('serves a validated session again without loading it', async () => {
-    const cache = new SessionCache({ ttlMs: 5_000, max: 10_000 });
+    const cache = new SessionCache({ ttlMs: 5_000, max: 10_000 }, TOUCH);
     const load = jest.fn(async (id: string) => session(id));
     await cache.through('a', load);
     expect(await cache.through('a', load)).toMatchObject({ id: 'a' });
@@ -29,7 +78,7 @@ describe('SessionCache', () => {
   });
 
   it('loads again once ttl has passed', async () => {
-    const cache = new SessionCache({ ttlMs: 5_000, max: 10_000 });
+    const cache = new SessionCache({ ttlMs: 5_000, max: 10_000 }, TOUCH);
     const load = jest.fn(async (id: string) => session(id, 'u1', Date.now() + 3_600_000));
     const now = Date.now();
     await cache.through('a', load);
@@ -39,17 +88,13 @@ describe('SessionCache', () => {
   });
 
   it('never serves a session past its own expiry', async () => {
-    const cache = new SessionCache({ ttlMs: 60_000, max: 10_000 });
+    const cache = new SessionCache({ ttlMs: 60_000, max: 10_000 }, TOUCH);
     const now = Date.now();
-    const load = jest.fn(async (id: string) => session(id, 'u1', now + 1_000));
-    await cache.through('a', load);
-    jest.spyOn(Date, 'now').mockReturnValue(now + 1_001);
-    await cache.through('a', load);
-    expect(load).toHaveBeenCalledTimes(2);
+    await expectServedFor(cache, (id) => session(id, 'u1', now + 1_000), now, 1_000);
   });
 
   it('does not cache a read that an eviction overtook', async () => {
-    const cache = new SessionCache({ ttlMs: 60_000, max: 10_000 });
+    const cache = new SessionCache({ ttlMs: 60_000, max: 10_000 }, TOUCH);
     let finish: (value: Session) => void = () => undefined;
     const pending = cache.through('a', () => new Promise<Session>((resolve) => (finish = resolve)));
     cache.evict(['a']);
@@ -59,7 +104,7 @@ describe('SessionCache', () => {
   });
 
   it('evicts a user but the kept session', async () => {
-    const cache = new SessionCache({ ttlMs: 60_000, max: 10_000 });
+    const cache = new SessionCache({ ttlMs: 60_000, max: 10_000 }, TOUCH);
     await cache.through('a', async (id) => session(id, 'u1'));
     await cache.through('b', async (id) => session(id, 'u1'));
     await cache.through('c', async (id) => session(id, 'u2'));
@@ -72,7 +117,7 @@ describe('SessionCache', () => {
   });
 
   it('keeps at most max entries, dropping the oldest', async () => {
-    const cache = new SessionCache({ ttlMs: 60_000, max: 2 });
+    const cache = new SessionCache({ ttlMs: 60_000, max: 2 }, TOUCH);
     for (const id of ['a', 'b', 'c']) {
       await cache.through(id, async () => session(id));
     }
@@ -83,21 +128,14 @@ describe('SessionCache', () => {
   });
 
   it('caps the ttl at 60 seconds, whatever the option says', async () => {
-    const cache = new SessionCache({ ttlMs: 3_600_000, max: 10_000 });
+    const cache = new SessionCache({ ttlMs: 3_600_000, max: 10_000 }, TOUCH);
     expect(cache.ttl).toBe(60_000);
-    const load = jest.fn(async (id: string) => session(id, 'u1', Date.now() + 3_600_000));
     const now = Date.now();
-    await cache.through('a', load);
-    jest.spyOn(Date, 'now').mockReturnValue(now + 59_000);
-    await cache.through('a', load);
-    expect(load).toHaveBeenCalledTimes(1);
-    jest.spyOn(Date, 'now').mockReturnValue(now + 60_001);
-    await cache.through('a', load);
-    expect(load).toHaveBeenCalledTimes(2);
+    await expectServedFor(cache, (id) => session(id, 'u1', now + 3_600_000), now, 60_000);
   });
 
   it('caches nothing while paused, and starts empty when resumed', async () => {
-    const cache = new SessionCache({ ttlMs: 60_000, max: 10_000 });
+    const cache = new SessionCache({ ttlMs: 60_000, max: 10_000 }, TOUCH);
     const load = jest.fn(async (id: string) => session(id));
     await cache.through('a', load);
     cache.pause();
@@ -113,7 +151,7 @@ describe('SessionCache', () => {
   });
 
   it('does not cache a read that a pause overtook', async () => {
-    const cache = new SessionCache({ ttlMs: 60_000, max: 10_000 });
+    const cache = new SessionCache({ ttlMs: 60_000, max: 10_000 }, TOUCH);
     let finish: (value: Session) => void = () => undefined;
     const pending = cache.through('a', () => new Promise<Session>((resolve) => (finish = resolve)));
     cache.pause();
@@ -124,14 +162,14 @@ describe('SessionCache', () => {
   });
 
   it('hands out copies, so a caller cannot change what is cached', async () => {
-    const cache = new SessionCache({ ttlMs: 60_000, max: 10_000 });
+    const cache = new SessionCache({ ttlMs: 60_000, max: 10_000 }, TOUCH);
     const first = await cache.through('a', async (id) => session(id));
     first?.roles.push('admin');
     expect((await cache.through('a', async () => null))?.roles).toEqual(['customer']);
   });
 
   it('answers a hit synchronously with get, a copy every time', async () => {
-    const cache = new SessionCache({ ttlMs: 60_000, max: 10_000 });
+    const cache = new SessionCache({ ttlMs: 60_000, max: 10_000 }, TOUCH);
     expect(cache.get('a')).toBeUndefined();
     await cache.through('a', async (id) => ({ ...session(id), attributes: { cart: 1 } }));
     const hit = cache.get('a');
@@ -143,7 +181,7 @@ describe('SessionCache', () => {
   });
 
   it('answers no hit with get past the entry’s deadline, nor while paused', async () => {
-    const cache = new SessionCache({ ttlMs: 60_000, max: 10_000 });
+    const cache = new SessionCache({ ttlMs: 60_000, max: 10_000 }, TOUCH);
     const now = Date.now();
     await cache.through('a', async (id) => session(id, 'u1', now + 1_000));
     jest.spyOn(Date, 'now').mockReturnValue(now + 1_001);

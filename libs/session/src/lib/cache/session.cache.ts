@@ -15,14 +15,16 @@ export const LOCAL_CACHE_MAX_TTL_MS = 60_000;
  * An in-process cache of validated sessions, off unless `localCache` is set. A hit serves a
  * session without a Redis round trip, so a revocation made elsewhere is seen when its event
  * arrives from the lifecycle stream (`SessionCacheInvalidator`), or at the latest after `ttl`
- * seconds, capped at 60. Entries never outlive the session's own `expiresAt`. When full, the
- * oldest entry goes first. While paused (its event feed is down or not started yet) it caches
- * nothing and every validation reads the store.
+ * seconds, capped at 60. Entries never outlive the session's own `expiresAt`, nor the moment
+ * its idle timeout is due to slide (`servedUntil`), so a cached session in use never expires
+ * under its user. When full, the oldest entry goes first. While paused (its event feed is down
+ * or not started yet) it caches nothing and every validation reads the store.
  */
 export class SessionCache {
   private readonly entries = new Map<string, Entry>();
   private readonly ttlMs: number;
   private readonly max: number;
+  private readonly touchIntervalMs: number;
   /**
    * Bumped by every invalidation: a validation that started before one must not cache what
    * it read, since the session may have been revoked while the read was in flight.
@@ -31,15 +33,18 @@ export class SessionCache {
   private paused = false;
 
   /**
-   * Takes the resolved `localCache` settings (see `resolveSessionConfig`), and where to count
+   * Takes the resolved `localCache` settings (see `resolveSessionConfig`), the touch interval
+   * this service's validations slide sessions by (`touchInterval`, ms), and where to count
    * `get`'s hits and misses.
    */
   constructor(
     { ttlMs, max }: NonNullable<SessionConfig['localCache']>,
+    touchIntervalMs: number,
     private readonly metrics: SessionMetrics | null = null,
   ) {
     this.ttlMs = Math.min(ttlMs, LOCAL_CACHE_MAX_TTL_MS);
     this.max = max;
+    this.touchIntervalMs = touchIntervalMs;
   }
 
   /** The ttl in force: the option's, capped. */
@@ -101,7 +106,7 @@ export class SessionCache {
     const generation = this.generation;
     const session = await load(id);
     if (session && generation === this.generation) {
-      this.put(session, Math.min(Date.now() + this.ttlMs, session.expiresAt));
+      this.put(session, this.servedUntil(session));
     }
     return session;
   }
@@ -139,6 +144,28 @@ export class SessionCache {
   resume(): void {
     this.clear();
     this.paused = false;
+  }
+
+  /**
+   * Until when a session just read may be served: its ttl, never past the session's expiry,
+   * and never past the moment a store validation would slide its idle timeout — after
+   * min(touch interval, a tenth of the session's own idle timeout) since its last touch, as
+   * validate.lua decides. Served longer, a session in use would reach its idle timeout in the
+   * store while its requests were answered here: it would end under an active user (a ttl at
+   * or above the idle timeout ended every cached session so). A session whose idle timeout
+   * reaches past its absolute deadline slides no more and is served until it ends.
+   */
+  private servedUntil(session: Session): number {
+    const { lastSeenAt, expiresAt, absoluteExpiresAt } = session;
+    let until = Math.min(Date.now() + this.ttlMs, expiresAt);
+    if (expiresAt < absoluteExpiresAt) {
+      const idleTimeoutMs = expiresAt - lastSeenAt;
+      until = Math.min(
+        until,
+        lastSeenAt + Math.min(this.touchIntervalMs, Math.floor(idleTimeoutMs / 10)),
+      );
+    }
+    return until;
   }
 
   private put(session: Session, until: number): void {
