@@ -1,8 +1,10 @@
+import { Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
 
-import { SessionService, SessionUser, SessionUserChangedError } from '../src';
+import { RedisSessionStore, SessionService, SessionUser, SessionUserChangedError } from '../src';
+import { resolveSessionConfig } from '../src/lib/config/session.config';
 import { startRedisServer } from '../src/testing';
-import { REDIS_URL as url, sessionService, sleep, uniquePrefix } from './store-contract';
+import { REDIS_URL as url, sessionService, sleep, uniquePrefix, until } from './store-contract';
 
 /**
  * Revocation that cannot be escaped, tried as a racing client and a patient one would: on
@@ -125,6 +127,35 @@ describe('Revocation (real Redis)', () => {
     } finally {
       await admin.close();
       await elsewhere.close();
+    }
+  });
+
+  it('warns of nothing when its watch on global revocations is stopped while subscribing', async () => {
+    const options = { redis: { url }, keyPrefix: uniquePrefix() };
+    const store = new RedisSessionStore({ url }, resolveSessionConfig(options));
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    let stop: () => void = () => undefined;
+    const subscribe = Redis.prototype.subscribe;
+    // Stopped as its connection became ready and the subscription was sent: a service closing
+    // right after it started (a test, a failed bootstrap). The command fails with the closed
+    // connection.
+    const subscribing = jest.spyOn(Redis.prototype, 'subscribe').mockImplementation(function (
+      this: Redis,
+      ...args: Parameters<Redis['subscribe']>
+    ) {
+      stop();
+      return subscribe.apply(this, args);
+    });
+    try {
+      stop = store.watchNotBefore(() => undefined);
+      await until(() => subscribing.mock.calls.length > 0);
+      await sleep(200);
+      const said = warn.mock.calls.map(([message]) => String(message));
+      expect(said.filter((message) => message.includes('global revocations'))).toEqual([]);
+    } finally {
+      subscribing.mockRestore();
+      warn.mockRestore();
+      store.onModuleDestroy();
     }
   });
 

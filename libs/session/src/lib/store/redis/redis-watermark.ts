@@ -86,6 +86,7 @@ export class RedisWatermark {
     // (re)connection catches what was announced while the subscription was down: pub/sub loses
     // messages only then.
     let subscribed = false;
+    let stopped = false;
     subscriber.on('ready', () => {
       if (subscribed && resubscribes) {
         void read();
@@ -93,10 +94,16 @@ export class RedisWatermark {
       }
       subscribed = true;
       subscriber.subscribe(this.keys.notBefore()).then(read, (error: Error) => {
-        this.logger.warn(`Cannot subscribe to global revocations: ${error.message}`);
+        // A subscription the caller stopped fails with the closed connection: nothing to say.
+        if (!stopped) {
+          this.logger.warn(`Cannot subscribe to global revocations: ${error.message}`);
+        }
       });
     });
-    return () => subscriber.disconnect();
+    return () => {
+      stopped = true;
+      subscriber.disconnect();
+    };
   }
 
   private async sweepNode(node: Redis, notBefore: number): Promise<number> {
