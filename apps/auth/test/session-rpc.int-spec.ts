@@ -8,7 +8,7 @@ import { connect as connectTls, ConnectionOptions } from 'node:tls';
 import { Logger } from '@nestjs/common';
 import request from 'supertest';
 
-import { SessionService } from '@cloakroom/session';
+import { SESSION_RPC_INCOMPLETE_FRAME_TIMEOUT, SessionService } from '@cloakroom/session';
 import { makeDevCertificates } from '@cloakroom/session/testing';
 
 import { AuthApp, createUser, loginWithBearer, loginWithCookie, startAuthApp } from './auth-app';
@@ -356,6 +356,17 @@ describe('the session RPC, tried as an attacker on the service network would', (
     const catalog = withCertificate(auth.certificates.clients['catalog']);
     const huge = frame('session.validate', { token: 'x'.repeat(100 * 1024) });
     expect(await catalog(huge)).toEqual({ closed: true });
+    const validated = await catalog(frame('session.validate', { token: victim.token }));
+    expect(validated.answer?.response).toMatchObject({ id: victim.sessionId });
+  });
+
+  it('drops a connection that declares a frame and sends no more, within seconds', async () => {
+    const catalog = withCertificate(auth.certificates.clients['catalog']);
+    const started = Date.now();
+    // A length auth will never receive (nor accept): the connection sits on an incomplete frame.
+    expect(await catalog('1000000000#{"pattern":"session.validate"')).toEqual({ closed: true });
+    // Nest's own timeout is 30 s; the RPC's is 5.
+    expect(Date.now() - started).toBeLessThan(2 * SESSION_RPC_INCOMPLETE_FRAME_TIMEOUT);
     const validated = await catalog(frame('session.validate', { token: victim.token }));
     expect(validated.answer?.response).toMatchObject({ id: victim.sessionId });
   });

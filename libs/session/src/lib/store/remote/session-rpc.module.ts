@@ -12,6 +12,14 @@ import { connectionCaller, SessionRpcController } from './session-rpc.controller
 export const SESSION_RPC_MAX_FRAME = 64 * 1024;
 
 /**
+ * Milliseconds a frame may stay incomplete (its declared length not yet received) before the
+ * connection is dropped. A request is at most a few KiB and arrives in a round trip or two;
+ * Nest's own 30 s let a caller hold up to `SESSION_RPC_MAX_FRAME` of auth's memory per
+ * connection that long by declaring a length and sending no more.
+ */
+export const SESSION_RPC_INCOMPLETE_FRAME_TIMEOUT = 5_000;
+
+/**
  * Requests one connection may have unanswered before auth stops reading it (a batch counts as
  * one: at most `SESSION_RPC_MAX_BATCH` tokens each). A remote store has a few in flight per
  * connection; a caller sending faster than Redis answers waits in its own TCP window instead of
@@ -45,6 +53,8 @@ export interface SessionRpcServerOptions {
   };
   /** Largest frame accepted, in characters; default `SESSION_RPC_MAX_FRAME`. */
   maxFrameSize?: number;
+  /** Milliseconds a frame may stay incomplete; default `SESSION_RPC_INCOMPLETE_FRAME_TIMEOUT`. */
+  incompleteFrameTimeout?: number;
   /** Unanswered requests per connection before it is read no more; default `SESSION_RPC_MAX_IN_FLIGHT`. */
   maxInFlight?: number;
   /** Unread answer bytes per connection before it is dropped; default `SESSION_RPC_MAX_UNREAD`. */
@@ -77,7 +87,8 @@ export class SessionRpcModule {
 /**
  * The session RPC's transport: Nest's TCP server with TLS 1.3, a client certificate signed by
  * the deployment's CA required of every caller (no certificate, or another CA's: the handshake
- * fails before any frame is read), and a frame size limit (`SessionRpcServer`).
+ * fails before any frame is read), a frame size limit, a frame left incomplete dropped after 5 s,
+ * and flow control (`SessionRpcServer`).
  *
  * @example
  * app.connectMicroservice(sessionRpcTransport({ host, port, tls: { ca, cert, key } }));
@@ -95,6 +106,8 @@ export function sessionRpcTransport(options: SessionRpcServerOptions): CustomStr
         host,
         port,
         maxBufferSize: options.maxFrameSize ?? SESSION_RPC_MAX_FRAME,
+        incompleteMessageTimeout:
+          options.incompleteFrameTimeout ?? SESSION_RPC_INCOMPLETE_FRAME_TIMEOUT,
         maxSendBufferSize: options.maxUnreadBytes ?? SESSION_RPC_MAX_UNREAD,
         tlsOptions: {
           ca: tls.ca,
