@@ -1,7 +1,8 @@
+import { Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
 
 import { SessionStoreUnavailableError } from '../src';
-import { deriveUserTag } from '../src/lib/token/session.token';
+import { deriveUserTag, newUserTagKey } from '../src/lib/token/session.token';
 import { REDIS_URL as url, sessionService, uniquePrefix } from './store-contract';
 
 jest.setTimeout(30_000);
@@ -21,11 +22,69 @@ describe('User tags (real Redis)', () => {
   });
   afterAll(() => inspect.disconnect());
 
-  async function service(prefix: string) {
-    const made = await sessionService({ redis: { url }, keyPrefix: prefix, maxSessionsPerUser: 0 });
+  async function service(prefix: string, userTagKey?: string) {
+    const made = await sessionService({
+      redis: { url },
+      keyPrefix: prefix,
+      maxSessionsPerUser: 0,
+      userTagKey,
+    });
     closers.push(made.close);
     return made.sessions;
   }
+
+  /** Redis loses the key while every process that read it restarts; then a revoke-all. */
+  async function loseKeyAcrossRestarts(userTagKey?: string) {
+    const prefix = uniquePrefix();
+    const user = { id: 'u-restarted', username: 'rhea', roles: ['customer'] };
+    const first = await service(prefix, userTagKey);
+    const before = [await first.create(user), await first.create(user)];
+    for (const close of closers.splice(0)) await close();
+    await inspect.del(`${prefix}user-tag-key`);
+    const restarted = await service(prefix, userTagKey);
+    const after = await restarted.create(user);
+    const revoked = await restarted.revokeAllForUser(user.id);
+    const alive = [];
+    for (const { token } of [...before, after]) {
+      if (await restarted.validate(token)) alive.push(token);
+    }
+    return { before, after, revoked, alive };
+  }
+
+  it('with a configured key, misses no session of a user after Redis lost the key across restarts', async () => {
+    const key = newUserTagKey();
+    const { before, after, revoked, alive } = await loseKeyAcrossRestarts(key);
+    expect(tagOf(after.token)).toBe(tagOf(before[0].token));
+    expect(tagOf(after.token)).toBe(deriveUserTag(key, 'u-restarted'));
+    expect(revoked).toBe(3);
+    expect(alive).toEqual([]);
+  });
+
+  it('without one, orphans the sessions made before (what the configured key is for)', async () => {
+    const { before, revoked, alive } = await loseKeyAcrossRestarts();
+    expect(revoked).toBe(1);
+    expect(alive).toEqual(before.map(({ token }) => token));
+  });
+
+  it("logs an error, and keeps Redis's key, when the configured key is another", async () => {
+    const prefix = uniquePrefix();
+    const user = { id: 'u-other-key', username: 'omar', roles: ['customer'] };
+    const made = await (await service(prefix)).create(user);
+    const stored = await inspect.get(`${prefix}user-tag-key`);
+    const errors = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    try {
+      const configured = await service(prefix, newUserTagKey());
+      const next = await configured.create(user);
+      expect(tagOf(next.token)).toBe(tagOf(made.token));
+      expect(await inspect.get(`${prefix}user-tag-key`)).toBe(stored);
+      expect(errors.mock.calls.map(([message]) => String(message))).toEqual([
+        expect.stringContaining('is not the configured userTagKey'),
+      ]);
+      expect(await configured.revokeAllForUser(user.id)).toBe(2);
+    } finally {
+      errors.mockRestore();
+    }
+  });
 
   it('gives every session of a user one tag, whichever instance created the key first', async () => {
     const prefix = uniquePrefix();

@@ -109,6 +109,17 @@ describe('sessionOptionsFromEnv', () => {
     );
   });
 
+  it('passes SESSION_USER_TAG_KEY on, and refuses a malformed one without repeating it', () => {
+    const key = 'k'.repeat(43);
+    expect(sessionOptionsFromEnv(redisEnv({ SESSION_USER_TAG_KEY: key })).userTagKey).toBe(key);
+    expect(sessionOptionsFromEnv(redisEnv()).userTagKey).toBeUndefined();
+    const secret = 'short-secret-value';
+    expect(() => redisEnv({ SESSION_USER_TAG_KEY: secret })).toThrow(
+      'SESSION_USER_TAG_KEY must be 43 base64url characters',
+    );
+    expect(() => redisEnv({ SESSION_USER_TAG_KEY: secret })).not.toThrow(secret);
+  });
+
   it('uses a connection the app owns instead of REDIS_URL', () => {
     const client = { fake: 'client' } as never;
     expect(sessionOptionsFromEnv(redisEnv(), { client })).toMatchObject({ redis: { client } });

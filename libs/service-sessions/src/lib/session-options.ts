@@ -58,6 +58,7 @@ export function sessionOptionsFromEnv(
     capPolicy: env.SESSION_CAP_POLICY,
     keyPrefix: env.SESSION_KEY_PREFIX,
     keepUserAgent: env.SESSION_KEEP_USER_AGENT,
+    userTagKey: env.SESSION_USER_TAG_KEY,
     ...(env.SESSION_DURABLE_REPLICAS > 0 && {
       durability: { replicas: env.SESSION_DURABLE_REPLICAS, timeout: env.SESSION_DURABLE_TIMEOUT },
     }),

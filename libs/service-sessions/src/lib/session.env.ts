@@ -141,6 +141,15 @@ export class SessionRedisEnv extends SessionEnv {
   @ToBoolean()
   @IsBoolean()
   SESSION_KEEP_USER_AGENT = false;
+
+  @Setting(
+    "Key users' session tags derive from (43 base64url characters): keeps revoke-all whole if Redis loses its copy while every service restarts; unset: the one Redis holds",
+  )
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9_-]{43}$/, {
+    message: 'SESSION_USER_TAG_KEY must be 43 base64url characters (32 random bytes)',
+  })
+  SESSION_USER_TAG_KEY?: string;
 }
 
 /** A service that asks the auth service for sessions over TCP (catalog). */

@@ -130,6 +130,17 @@ export interface SessionCommonOptions {
    * user agent is over 100 bytes and would be the biggest part of a session in Redis.
    */
   keepUserAgent?: boolean;
+  /**
+   * The key users' hash-slot tags derive from (32 random bytes, base64url: 43 characters), for
+   * the services that create sessions. Without it the first store makes one and keeps it in
+   * Redis (`<prefix>user-tag-key`), and a store writes back the key it read if Redis loses it;
+   * but were Redis to lose it while no process that read it runs (every one restarting), a new
+   * key would be made and revoke-all and role changes would miss the sessions made before.
+   * Configured, the key is known from the start: written to Redis when missing, whatever
+   * restarted. Give the key Redis holds (`GET <prefix>user-tag-key`) on a running deployment;
+   * a different one is logged as an error and protects nothing.
+   */
+  userTagKey?: string;
   /** A store call slower than this fails and the request answers 503. Default 1 (second). */
   storeTimeout?: number;
   /**

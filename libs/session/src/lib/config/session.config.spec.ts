@@ -5,6 +5,80 @@ import type { SessionModuleOptions } from './session-options.interface';
 const redis = { url: 'redis://127.0.0.1:6379' };
 
 describe('resolveSessionConfig', () => {
+  it('refuses a misspelt option instead of leaving its default in force, naming the near one', () => {
+    // What a forRootAsync factory can return: the compiler does not check its names.
+    const typo = { redis, idleTimout: 300 } as unknown as SessionModuleOptions;
+    expect(() => resolveSessionConfig(typo)).toThrow(
+      'SessionModule: unknown option `idleTimout` (did you mean `idleTimeout`?)',
+    );
+    const cased = { redis, localcache: { ttl: 5 } } as unknown as SessionModuleOptions;
+    expect(() => resolveSessionConfig(cased)).toThrow('(did you mean `localCache`?)');
+    const far = { redis, sessionLifetime: 300 } as unknown as SessionModuleOptions;
+    expect(() => resolveSessionConfig(far)).toThrow(
+      /^SessionModule: unknown option `sessionLifetime`$/,
+    );
+  });
+
+  it('takes a user-tag key of 32 base64url bytes, and refuses another without repeating it', () => {
+    const key = 'A'.repeat(43);
+    expect(resolveSessionConfig({ redis, userTagKey: key }).userTagKey).toBe(key);
+    expect(resolveSessionConfig({ redis }).userTagKey).toBeNull();
+    for (const bad of ['A'.repeat(42), 'A'.repeat(44), `${'A'.repeat(42)}+`, '']) {
+      expect(() => resolveSessionConfig({ redis, userTagKey: bad })).toThrow(
+        /^SessionModule: userTagKey must be 32 random bytes in base64url/,
+      );
+    }
+  });
+
+  it("refuses a misspelt name inside the library's nested options, with its path", () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ cookie: { samesite: 'strict' } }, '`cookie.samesite` (did you mean `cookie.sameSite`?)'],
+      [{ remember: { idleTimeOut: 60 } }, '`remember.idleTimeOut`'],
+      [{ localCache: { ttl: 5, maxSize: 10 } }, '`localCache.maxSize`'],
+      [{ events: { maxLen: 10 } }, '`events.maxLen`'],
+      [{ sockets: { interval: 10 } }, '`sockets.interval`'],
+      [{ durability: { replica: 1 } }, '`durability.replica`'],
+      [{ assertions: { service: 'orders', clockskew: 5 } }, '`assertions.clockskew`'],
+    ];
+    for (const [options, message] of cases) {
+      const given = { redis, ...options } as unknown as SessionModuleOptions;
+      expect(() => resolveSessionConfig(given)).toThrow(`unknown option ${message}`);
+    }
+    const remote = {
+      remote: { host: 'auth', port: 4001, tls: { ca: 'x', cert: 'x', key: 'x', serverName: 'a' } },
+    } as unknown as SessionModuleOptions;
+    expect(() => resolveSessionConfig(remote)).toThrow('`remote.tls.serverName`');
+  });
+
+  it('accepts every option it documents, and leaves what goes to ioredis to ioredis', () => {
+    expect(() =>
+      resolveSessionConfig({
+        redis: { url: redis.url, options: { connectionName: 'x', enableOfflineQueue: false } },
+        idleTimeout: 60,
+        absoluteTimeout: 600,
+        touchInterval: 6,
+        maxSessionsPerUser: 3,
+        capPolicy: 'refuse',
+        remember: { idleTimeout: 120, absoluteTimeout: 1200 },
+        reauthWindow: 30,
+        cookie: { name: 'sid', secure: true, sameSite: 'strict' },
+        allowedOrigins: ['https://shop.example'],
+        keyPrefix: 'x:',
+        keepUserAgent: true,
+        userTagKey: 'A'.repeat(43),
+        storeTimeout: 2,
+        autoPipelining: false,
+        coalesceWrites: true,
+        durability: { replicas: 1, timeout: 0.5 },
+        localCache: { ttl: 5, max: 100 },
+        events: { maxLength: 100 },
+        sockets: { checkInterval: 10 },
+        assertions: { service: 'orders', trustedKeys: [], ttl: 30, clockSkew: 5 },
+      }),
+    ).not.toThrow();
+    expect(() => resolveSessionConfig({ redis, events: false })).not.toThrow();
+  });
+
   it('turns seconds into milliseconds and applies the defaults', () => {
     expect(resolveSessionConfig({ redis })).toMatchObject({
       idleTimeoutMs: 1_800_000,

@@ -1,5 +1,7 @@
 import { DEFAULT_COOKIE_NAME } from '../session.constants';
 import type { SessionStore } from '../store/session-store.interface';
+import { isUserTagKey } from '../token/session.token';
+import { refuseUnknownOptions } from './option-names';
 import type {
   SessionCapPolicy,
   SessionCommonOptions,
@@ -28,6 +30,8 @@ export interface SessionStoreSettings {
   keyPrefix: string;
   /** Whether a new session keeps the raw user agent, or only its `device` label. */
   keepUserAgent: boolean;
+  /** The configured user-tag key; null: the one Redis holds, made by the first store. */
+  userTagKey: string | null;
   storeTimeoutMs: number;
   autoPipelining: boolean;
   coalesceWrites: boolean;
@@ -63,6 +67,7 @@ const CAP_POLICIES: readonly SessionCapPolicy[] = ['evict-oldest', 'evict-idlest
  * in seconds; the result is in milliseconds.
  */
 export function resolveSessionConfig(options: SessionModuleOptions): SessionConfig {
+  refuseUnknownOptions(options);
   const secure = options.cookie?.secure ?? false;
   const baseName = options.cookie?.name ?? DEFAULT_COOKIE_NAME;
   return {
@@ -122,11 +127,25 @@ export function resolveStoreSettings(options: SessionCommonOptions): SessionStor
     capPolicy,
     keyPrefix: options.keyPrefix ?? 'cr:',
     keepUserAgent: options.keepUserAgent ?? false,
+    userTagKey: userTagKeyOf(options),
     storeTimeoutMs,
     autoPipelining: options.autoPipelining ?? false,
     coalesceWrites: options.coalesceWrites ?? true,
     durability: durabilityOf(options, storeTimeoutMs),
   };
+}
+
+function userTagKeyOf(options: SessionCommonOptions): string | null {
+  if (options.userTagKey === undefined) {
+    return null;
+  }
+  if (!isUserTagKey(options.userTagKey)) {
+    // The value is a secret: not repeated here.
+    throw new Error(
+      'SessionModule: userTagKey must be 32 random bytes in base64url (43 characters of A-Z, a-z, 0-9, - and _)',
+    );
+  }
+  return options.userTagKey;
 }
 
 function milliseconds(name: string, seconds: number): number {

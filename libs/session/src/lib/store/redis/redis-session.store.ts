@@ -61,10 +61,11 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   private readonly keys: RedisKeys;
   private readonly expiryListeners = new Set<SessionExpiryListener>();
   /**
-   * The user-tag keys this store has read (normally one). Were Redis to lose the key while
-   * sessions derived from it live on (a Cluster master restarted empty while the others kept
-   * their data), the key it knows is written back rather than a new one made, and listing,
-   * revoking and role changes also reach the tags of every key it knew.
+   * The user-tag keys this store has read (normally one), and the configured one
+   * (`userTagKey`) from the start. Were Redis to lose the key while sessions derived from it
+   * live on (a Cluster master restarted empty while the others kept their data), the key it
+   * knows is written back rather than a new one made, and listing, revoking and role changes
+   * also reach the tags of every key it knew.
    */
   private readonly knownTagKeys = new Set<string>();
   private readonly watermark: RedisWatermark;
@@ -114,6 +115,9 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
       this.acknowledgement = null;
     }
     this.watermark = new RedisWatermark(this.writer, this.keys);
+    if (settings.userTagKey) {
+      this.knownTagKeys.add(settings.userTagKey);
+    }
   }
 
   /**
@@ -457,7 +461,13 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   /** Remembers a user-tag key read from (or written to) Redis; a few at most, ever. */
   private know(key: string): string {
     if (!this.knownTagKeys.has(key)) {
-      if (this.knownTagKeys.size) {
+      if (this.knownTagKeys.size === 1 && this.knownTagKeys.has(this.settings.userTagKey ?? '')) {
+        this.logger.error(
+          `${this.keys.userTagKey()} in Redis is not the configured userTagKey: sessions are ` +
+            "made under Redis's key, which the configured one cannot replace if Redis loses it; " +
+            'configure the key Redis holds',
+        );
+      } else if (this.knownTagKeys.size) {
         this.logger.error(
           `${this.keys.userTagKey()} changed under this store: users' sessions now live under ` +
             'two keys (listing and revoking reach both until this process restarts)',
