@@ -12,4 +12,8 @@ export { SessionStoreCheck } from './lib/session-store.check';
 export { SESSIONS_HEALTH_KEY } from './lib/service-health.controller';
 export { ServiceHealthModule } from './lib/service-health.module';
 export { signingAssertions, trustedAssertions } from './lib/assertion-options';
-export { PrometheusSessionMetrics } from './lib/prometheus-session.metrics';
+export {
+  EVENT_LOOP_SAMPLE_MS,
+  PrometheusSessionMetrics,
+  PrometheusSessionMetricsOptions,
+} from './lib/prometheus-session.metrics';

@@ -1,4 +1,6 @@
-import { PrometheusSessionMetrics } from './prometheus-session.metrics';
+import perfHooks from 'node:perf_hooks';
+
+import { EVENT_LOOP_SAMPLE_MS, PrometheusSessionMetrics } from './prometheus-session.metrics';
 
 describe('PrometheusSessionMetrics', () => {
   it('exposes what the library reports in the Prometheus text format', async () => {
@@ -32,5 +34,40 @@ describe('PrometheusSessionMetrics', () => {
     const second = new PrometheusSessionMetrics();
     first.guardOutcome('ok', 'http');
     expect(await second.registry.metrics()).not.toContain('outcome="ok"');
+  });
+
+  describe("Node's default metrics", () => {
+    afterEach(() => jest.restoreAllMocks());
+
+    function sampling(): jest.SpyInstance {
+      return jest.spyOn(perfHooks, 'monitorEventLoopDelay');
+    }
+
+    it('samples the event-loop delay every 100 ms, not every 10: an idle service stays asleep', async () => {
+      const monitor = sampling();
+      const metrics = new PrometheusSessionMetrics();
+      expect(monitor).toHaveBeenCalledWith({ resolution: EVENT_LOOP_SAMPLE_MS });
+      expect(EVENT_LOOP_SAMPLE_MS).toBe(100);
+      expect(await metrics.registry.metrics()).toContain('nodejs_eventloop_lag_p99_seconds');
+    });
+
+    it('leaves them out when the app collects them itself', async () => {
+      const monitor = sampling();
+      const metrics = new PrometheusSessionMetrics({ defaultMetrics: false });
+      metrics.guardOutcome('ok', 'http');
+      const text = await metrics.registry.metrics();
+      expect(monitor).not.toHaveBeenCalled();
+      expect(text).not.toContain('process_cpu_user_seconds_total');
+      expect(text).toContain('cloakroom_session_guard_total{outcome="ok",context="http"} 1');
+    });
+
+    it("takes prom-client's settings for them", async () => {
+      const monitor = sampling();
+      const metrics = new PrometheusSessionMetrics({
+        defaultMetrics: { prefix: 'orders_', eventLoopMonitoringPrecision: 20 },
+      });
+      expect(monitor).toHaveBeenCalledWith({ resolution: 20 });
+      expect(await metrics.registry.metrics()).toContain('orders_process_cpu_user_seconds_total');
+    });
   });
 });

@@ -7,7 +7,7 @@ export type SessionGuardOutcome = 'ok' | '401' | '403' | '503' | 'error';
  * the hot path: keep them to a counter increment or a histogram observation.
  *
  * @example
- * SessionModule.forRoot({ redis, metrics: new PrometheusSessionMetrics(registry) })
+ * SessionModule.forRoot({ redis, metrics: new PrometheusSessionMetrics() })
  */
 export interface SessionMetrics {
   /** One guard decision, by outcome and context type (`http`, `graphql`, `ws`, `rpc`). */
