@@ -60,6 +60,12 @@ export interface ScenarioReport {
      */
     wakeupsPerRequest: number;
   };
+  /**
+   * The server with no requests at all (timers, subscriptions, monitors), every server at once
+   * before the first pass: CPU and wake-ups per second. At the fixed rate each request carries
+   * `cpuMillisPerSecond * 1000 / rate` µs of it. Absent from runs made before it was measured.
+   */
+  idle?: { cpuMillisPerSecond: number; wakeupsPerSecond: number };
   /** `session-cache` only: how long a revoked session kept passing (see staleness.ts). */
   stalenessMs?: Staleness;
   rounds: Array<{ rps: number; p50: number; p99: number; non2xx: number; errors: number }>;
@@ -125,9 +131,10 @@ export function printReport(report: BenchReport, log: (line: string) => void): v
     log(`\n### ${adapter} (fixed rate ${report.settings.fixedRates[adapter as Adapter]} req/s)\n`);
     log(
       '| scenario | rps | x none | p50 ms | p99 ms | CPU us/req (fixed) | added over none | ' +
-        'added over floor | wake-ups/req (fixed) | CPU us/req (saturated) | Redis cmds/req |',
+        'added over floor | wake-ups/req (fixed) | idle CPU ms/s | CPU us/req (saturated) | ' +
+        'Redis cmds/req |',
     );
-    log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const [name, s] of Object.entries(scenarios)) {
       if (!s) continue;
       const cpu = s.rpcCpuMicrosPerRequest
@@ -137,6 +144,7 @@ export function printReport(report: BenchReport, log: (line: string) => void): v
         `| ${name} | ${s.rps} | ${s.ratioToNone.toFixed(2)} | ${s.p50} | ${s.p99} | ${cpu} | ` +
           `${signed(s.cpuAddedOverNone)} | ${signed(s.cpuAddedOverFloor)} | ` +
           `${s.fixedRate.wakeupsPerRequest ?? '-'} | ` +
+          `${s.idle?.cpuMillisPerSecond ?? '-'} | ` +
           `${s.cpuMicrosPerRequestSaturated} | ${s.redisRoundTripsPerRequest} |`,
       );
     }

@@ -1,4 +1,5 @@
 import { cpus, release, totalmem } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 import { Redis } from 'ioredis';
 
@@ -35,6 +36,8 @@ export async function runBenchmark(): Promise<void> {
   await withBench(settings, planned, async (bench) => {
     const { servers, redis, fixtures } = bench;
     log(`${servers.size} servers up and warmed up`);
+    const idle = await measureIdle([...servers.values()]);
+    log(`idle CPU measured (${IDLE_SECONDS} s, every server at once)`);
     const measure = (server: ChildServer, options: MeasureOptions) =>
       measureRun(bench, server, options);
 
@@ -208,7 +211,8 @@ export async function runBenchmark(): Promise<void> {
                   trips.get(name),
                 );
                 const stale = scenario === 'session-cache' ? staleness.get(adapter) : undefined;
-                return [scenario, stale ? { ...report, stalenessMs: stale } : report];
+                const withIdle = { ...report, idle: idle.get(name) };
+                return [scenario, stale ? { ...withIdle, stalenessMs: stale } : withIdle];
               }),
             ),
           ),
@@ -249,6 +253,34 @@ export async function runBenchmark(): Promise<void> {
     const files = await writeReport(report);
     log(`\nwritten to ${files.join(', ')}`);
   });
+}
+
+/** Seconds every server is watched with no load, after a second to settle from its warm-up. */
+const IDLE_SECONDS = 5;
+
+/**
+ * Each server's CPU (ms) and wake-ups per second with no requests: what its timers, monitors
+ * and subscriptions cost. At a fixed rate that cost is spread over the requests; saturated it
+ * vanishes into them.
+ */
+async function measureIdle(
+  servers: ChildServer[],
+): Promise<Map<string, NonNullable<ScenarioReport['idle']>>> {
+  await sleep(1_000);
+  const before = await Promise.all(servers.map((server) => server.usage()));
+  const started = process.hrtime.bigint();
+  await sleep(IDLE_SECONDS * 1_000);
+  const after = await Promise.all(servers.map((server) => server.usage()));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  return new Map(
+    servers.map((server, i) => [
+      serverKey(server.settings.adapter, server.settings.scenario),
+      {
+        cpuMillisPerSecond: round((after[i].micros - before[i].micros) / 1_000 / seconds, 2),
+        wakeupsPerSecond: round((after[i].wakeups - before[i].wakeups) / seconds, 1),
+      },
+    ]),
+  );
 }
 
 /** A pass's runs per scenario, and the `none` run made just before each of them. */
