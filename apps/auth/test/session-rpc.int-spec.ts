@@ -363,10 +363,21 @@ describe('the session RPC, tried as an attacker on the service network would', (
   it('drops a connection that declares a frame and sends no more, within seconds', async () => {
     const catalog = withCertificate(auth.certificates.clients['catalog']);
     const started = Date.now();
-    // A length auth will never receive (nor accept): the connection sits on an incomplete frame.
-    expect(await catalog('1000000000#{"pattern":"session.validate"')).toEqual({ closed: true });
+    // A length within the limit, never completed: the connection sits on an incomplete frame.
+    expect(await catalog('1000#{"pattern":"session.validate"')).toEqual({ closed: true });
     // Nest's own timeout is 30 s; the RPC's is 5.
     expect(Date.now() - started).toBeLessThan(2 * SESSION_RPC_INCOMPLETE_FRAME_TIMEOUT);
+    const validated = await catalog(frame('session.validate', { token: victim.token }));
+    expect(validated.answer?.response).toMatchObject({ id: victim.sessionId });
+  });
+
+  it('drops a connection that declares a frame above the limit at once, without waiting for it', async () => {
+    const catalog = withCertificate(auth.certificates.clients['catalog']);
+    const started = Date.now();
+    // Left to Nest, the declared gigabyte would be buffered up to the 64 KiB limit or held
+    // until the incomplete-frame timeout; refused on its header, the connection ends now.
+    expect(await catalog('1000000000#{"pattern":"session.validate"')).toEqual({ closed: true });
+    expect(Date.now() - started).toBeLessThan(SESSION_RPC_INCOMPLETE_FRAME_TIMEOUT / 2);
     const validated = await catalog(frame('session.validate', { token: victim.token }));
     expect(validated.answer?.response).toMatchObject({ id: victim.sessionId });
   });

@@ -2,7 +2,13 @@ import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 
 import { DynamicModule, INestMicroservice, Logger, Module } from '@nestjs/common';
-import { CustomStrategy, ServerTCP, TcpContext, TcpSocket } from '@nestjs/microservices';
+import {
+  CustomStrategy,
+  JsonSocket,
+  ServerTCP,
+  TcpContext,
+  TcpSocket,
+} from '@nestjs/microservices';
 
 import { SESSION_RPC_OPTIONS } from '../../session.constants';
 import type { SessionRpcOptions } from './session-rpc.capabilities';
@@ -122,11 +128,42 @@ export function sessionRpcTransport(options: SessionRpcServerOptions): CustomStr
   };
 }
 
+/**
+ * Nest's framing (`<length>#<json>`), refusing a frame whose declared length is above the limit
+ * as soon as its header is read: Nest checks only what has arrived, so a caller declaring a
+ * gigabyte had auth buffer up to the limit, or hold the connection until the incomplete-frame
+ * timeout, before it was dropped. Reads the length Nest parsed (a field its types keep
+ * private; the RPC's attack test fails if it goes).
+ */
+export class SessionRpcSocket extends JsonSocket {
+  constructor(
+    socket: Socket,
+    private readonly maxFrameSize: number,
+    options: ConstructorParameters<typeof JsonSocket>[1],
+  ) {
+    super(socket, { ...options, maxBufferSize: maxFrameSize });
+  }
+
+  protected override handleData(data: Buffer | string): void {
+    super.handleData(data);
+    const declared = (this as unknown as { contentLength: number | null }).contentLength;
+    if (declared !== null && declared > this.maxFrameSize) {
+      this.handleDataError(
+        new Error(
+          `a frame of ${declared} characters declared, above the ${this.maxFrameSize} allowed`,
+        ),
+        { destroy: true },
+      );
+    }
+  }
+}
+
 /** A message pattern that is a plain name: no JSON text starts with a letter other than t, f, n. */
 const PLAIN_PATTERN = /^(?![tfn])[A-Za-z]/;
 
 /**
  * Nest's TCP server, routing as it does, with these changes:
+ * - a frame declaring more than the limit is refused on its header (`SessionRpcSocket`);
  * - flow control: Nest reads and starts every frame a connection sends, however many are still
  *   unanswered; this server stops reading a connection at `maxInFlight` unanswered requests and
  *   reads on when one is answered (a request counts until its handler's promise settles: with
@@ -149,9 +186,18 @@ export class SessionRpcServer extends ServerTCP {
 
   constructor(
     private readonly limits: { maxInFlight: number; maxConnectionsPerCaller: number },
-    options: ConstructorParameters<typeof ServerTCP>[0],
+    private readonly tcpOptions: ConstructorParameters<typeof ServerTCP>[0],
   ) {
-    super(options);
+    super(tcpOptions);
+  }
+
+  /** Every connection's frames read by `SessionRpcSocket`, with the transport's limits. */
+  override getSocketInstance(socket: Socket): TcpSocket {
+    const { maxBufferSize, incompleteMessageTimeout, maxSendBufferSize } = this.tcpOptions;
+    return new SessionRpcSocket(socket, maxBufferSize ?? SESSION_RPC_MAX_FRAME, {
+      incompleteMessageTimeout,
+      maxSendBufferSize,
+    });
   }
 
   /** A caller's connection past its cap is closed before any frame is read. */
