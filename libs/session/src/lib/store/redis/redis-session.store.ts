@@ -166,8 +166,9 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     const absoluteTimeoutMs = record.persistent
       ? settings.rememberAbsoluteTimeoutMs
       : settings.absoluteTimeoutMs;
-    const [createdAt, expired, ...rest] = (await this.call(() =>
-      this.client.cloakroomCreate(
+    let reply: unknown;
+    try {
+      reply = await this.client.cloakroomCreate(
         this.keys.session(ref),
         this.keys.index(tag, record.user.id),
         this.keys.generation(tag, record.user.id),
@@ -180,8 +181,16 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
         ref.digest,
         record.expectedGeneration ?? '',
         ...fields,
-      ),
-    )) as [number, string[] | undefined, ...Array<string | string[]>];
+      );
+    } catch (error) {
+      this.abandon(ref, record.user.id);
+      throw new SessionStoreUnavailableError(error);
+    }
+    const [createdAt, expired, ...rest] = reply as [
+      number,
+      string[] | undefined,
+      ...Array<string | string[]>,
+    ];
     if (expired) {
       this.reportExpiries(tag, record.user.id, expired);
     }
@@ -197,6 +206,18 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
       ...timestampFields(createdAt, idleTimeoutMs, absoluteTimeoutMs),
     ]);
     return { tag, session, evicted: evicted.map((digest) => sessionRef(tag, digest).id) };
+  }
+
+  /**
+   * Undoes a create whose answer never came (timed out, connection lost): a stalled Redis runs
+   * the script once it resumes, and would keep a session whose token nobody was given, listed
+   * among the user's devices and counted against their cap. A revoke sent now on the same
+   * connection runs after it, whenever Redis gets to both; if the create never ran, it finds
+   * nothing. Fire and forget: the caller already answers that the store is unavailable. What
+   * the create did at the cap (evicting the oldest session) is not undone.
+   */
+  private abandon(ref: SessionRef, userId: string): void {
+    this.sendRevoke(this.client, ref, userId).catch(() => undefined);
   }
 
   async generation(userId: string): Promise<string> {
@@ -270,16 +291,21 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
 
   async revoke(ref: SessionRef, ownerId = ''): Promise<string | null> {
     const reply = await this.write({ key: this.keys.session(ref) }, () =>
-      this.writer.cloakroomRevoke(
-        this.keys.session(ref),
-        this.keys.indexPrefix(ref.tag),
-        ref.digest,
-        ownerId,
-        this.keys.forwardPrefix(ref.tag),
-        this.keys.sessionPrefix(ref.tag),
-      ),
+      this.sendRevoke(this.writer, ref, ownerId),
     );
     return typeof reply === 'string' ? sessionRef(ref.tag, reply).id : null;
+  }
+
+  /** revoke.lua for one session, on the connection given. */
+  private sendRevoke(client: ScriptedClient, ref: SessionRef, ownerId: string): Promise<unknown> {
+    return client.cloakroomRevoke(
+      this.keys.session(ref),
+      this.keys.indexPrefix(ref.tag),
+      ref.digest,
+      ownerId,
+      this.keys.forwardPrefix(ref.tag),
+      this.keys.sessionPrefix(ref.tag),
+    );
   }
 
   async list(userId: string): Promise<Session[]> {
