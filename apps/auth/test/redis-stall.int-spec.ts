@@ -3,9 +3,18 @@ import request from 'supertest';
 import type { App } from 'supertest/types';
 
 import { SessionService } from '@cloakroom/session';
+import { UsersService } from '../src/app/users/users.service';
 import { RedisServerProcess, startRedisServer } from '@cloakroom/session/testing';
 
-import { AuthApp, ORIGIN, startAuthApp } from './auth-app';
+import {
+  AuthApp,
+  ORIGIN,
+  createUser,
+  loginWithBearer,
+  loginWithCookie,
+  startAuthApp,
+  strongPassword,
+} from './auth-app';
 
 /**
  * A Redis that accepts connections but answers nothing (`CLIENT PAUSE`: every command waits
@@ -90,49 +99,166 @@ describe('auth with Redis stalled', () => {
   }, 30_000);
 
   /**
+   * Runs `change` 31 times (each after `prepare`), Redis paused (longer than the store timeout) at offsets spread over
+   * 1.5 times its usual duration; after each, once Redis answers again, `check` says what is
+   * inconsistent (or nothing). Answers the statuses seen and the inconsistencies found.
+   */
+  async function underStalls(
+    change: (step: number) => request.Test,
+    check: (response: request.Response) => Promise<string | null>,
+    prepare: () => Promise<void> = async () => undefined,
+  ): Promise<{ statuses: number[]; wrong: string[] }> {
+    await prepare();
+    const statuses: number[] = [];
+    const wrong: string[] = [];
+    // Once without a stall, timed: how long the change takes here.
+    const started = Date.now();
+    const unstalled = await change(-1);
+    const changeMs = Math.max(Date.now() - started, 5);
+    const problem = await check(unstalled);
+    if (problem) wrong.push(`without a stall: ${problem}`);
+    for (let step = 0; step <= 30; step++) {
+      await prepare();
+      const offset = Math.round((step * 1.5 * changeMs) / 30);
+      const pending = change(step).then((response) => response);
+      await new Promise((resolve) => setTimeout(resolve, offset));
+      await admin.client('PAUSE', 2 * STORE_TIMEOUT_S * 1000, 'ALL');
+      const response = await pending;
+      statuses.push(response.status);
+      await admin.ping();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const problem = await check(response);
+      if (problem) wrong.push(`${offset} ms, answered ${response.status}: ${problem}`);
+    }
+    return { statuses, wrong };
+  }
+
+  /**
    * A login reads Redis (throttle, user tag, generation), checks the password, then writes the
    * session: a stall that starts between the reads and the write used to leave a session
-   * behind a 503 (at one or two offsets of 31 here). The pause starts at offsets spread over a login's
-   * whole duration.
+   * behind a 503 (at one or two offsets of 31 here).
    */
   it('leaves no session behind a login answered 503, wherever in the login the stall starts', async () => {
     const sessions = auth.app.get(SessionService);
     const first = await bearerLogin().expect(200);
     const userId: string = first.body.user.id;
-    const durations: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      const started = Date.now();
-      const response = await bearerLogin().expect(200);
-      durations.push(Date.now() - started);
-      await sessions.revoke(response.body.session.id);
-    }
-    const loginMs = durations.sort((a, b) => a - b)[1];
     // What the user holds before (this login, and those of the test above).
     const before = (await sessions.listForUser(userId)).map((session) => session.id);
     expect(before).toContain(first.body.session.id);
-    const outcomes: number[] = [];
-    const wrong: string[] = [];
-    for (let step = 0; step <= 30; step++) {
-      const offset = Math.round((step * 1.5 * loginMs) / 30);
-      const pending = bearerLogin().then((response) => response);
-      await new Promise((resolve) => setTimeout(resolve, offset));
-      await admin.client('PAUSE', 2 * STORE_TIMEOUT_S * 1000, 'ALL');
-      const response = await pending;
-      outcomes.push(response.status);
-      await admin.ping();
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      const answered = response.status === 200 ? [response.body.session.id] : [];
-      const listed = (await sessions.listForUser(userId)).map((session) => session.id);
-      const expected = [...before, ...answered];
-      if (listed.sort().join() !== expected.sort().join()) {
-        wrong.push(`${offset} ms: ${response.status}, ${listed.length} sessions`);
-      }
-      for (const id of answered) await sessions.revoke(id);
-    }
+    const { statuses, wrong } = await underStalls(
+      () => bearerLogin(),
+      async (response) => {
+        const answered = response.status === 200 ? [response.body.session.id] : [];
+        const listed = (await sessions.listForUser(userId)).map((session) => session.id);
+        for (const id of answered) await sessions.revoke(id);
+        const expected = [...before, ...answered];
+        return listed.sort().join() === expected.sort().join()
+          ? null
+          : `${listed.length} sessions, ${expected.length} expected`;
+      },
+    );
     expect(wrong).toEqual([]);
-    expect(outcomes.filter((status) => status !== 200 && status !== 503)).toEqual([]);
+    expect(statuses.filter((status) => status !== 200 && status !== 503)).toEqual([]);
     // Both outcomes occurred: the offsets spanned the login.
-    expect(outcomes).toContain(503);
-    expect(outcomes).toContain(200);
+    expect(statuses).toContain(503);
+    expect(statuses).toContain(200);
   }, 120_000);
+
+  it('keeps the database and the live sessions agreeing on roles, whenever a change stalls', async () => {
+    const users = auth.app.get(UsersService);
+    const sessions = auth.app.get(SessionService);
+    const adminCookie = (await loginWithCookie(http, 'admin', 'admin-password')).cookie;
+    const user = await createUser(http, adminCookie, ['customer']);
+    const { token } = await loginWithBearer(http, user.username, user.password);
+    const { statuses, wrong } = await underStalls(
+      (step) =>
+        request(http)
+          .put(`/api/auth/users/${user.id}/roles`)
+          .set('Cookie', adminCookie)
+          .set('Origin', ORIGIN)
+          .send({ roles: step % 2 ? ['customer', 'admin'] : ['customer'] }),
+      async () => {
+        const stored = (await users.findById(user.id))?.roles.join('+');
+        const live = (await sessions.validate(token))?.roles.join('+');
+        return stored === live ? null : `database ${stored}, session ${live}`;
+      },
+    );
+    expect(wrong).toEqual([]);
+    expect(statuses).toContain(503);
+    expect(statuses).toContain(200);
+    expect(statuses.filter((status) => status !== 200 && status !== 503)).toEqual([]);
+  }, 120_000);
+
+  it('never leaves a disabled account with live sessions, whenever disabling stalls', async () => {
+    const users = auth.app.get(UsersService);
+    const sessions = auth.app.get(SessionService);
+    const adminCookie = (await loginWithCookie(http, 'admin', 'admin-password')).cookie;
+    const user = await createUser(http, adminCookie, ['customer']);
+    const disable = () =>
+      request(http)
+        .put(`/api/auth/users/${user.id}/disabled`)
+        .set('Cookie', adminCookie)
+        .set('Origin', ORIGIN)
+        .send({ disabled: true });
+    let token = '';
+    // Each step disables an enabled account that holds a live session.
+    const enableAndLogIn = async () => {
+      await request(http)
+        .put(`/api/auth/users/${user.id}/disabled`)
+        .set('Cookie', adminCookie)
+        .set('Origin', ORIGIN)
+        .send({ disabled: false })
+        .expect(200);
+      token = (await loginWithBearer(http, user.username, user.password)).token;
+    };
+    const { statuses, wrong } = await underStalls(
+      () => disable(),
+      async () => {
+        const disabled = (await users.findById(user.id))?.disabled;
+        const live = (await sessions.validate(token)) !== null;
+        return disabled && live ? 'disabled, with a live session' : null;
+      },
+      enableAndLogIn,
+    );
+    expect(wrong).toEqual([]);
+    expect(statuses).toContain(503);
+  }, 120_000);
+
+  it('keeps the old password after a password change answered 503, whenever it stalls', async () => {
+    const users = auth.app.get(UsersService);
+    const adminCookie = (await loginWithCookie(http, 'admin', 'admin-password')).cookie;
+    const user = await createUser(http, adminCookie, ['customer']);
+    let current = user.password;
+    let next = '';
+    let token = '';
+    const { statuses, wrong } = await underStalls(
+      () => {
+        next = strongPassword();
+        return request(http)
+          .post('/api/auth/password')
+          .set('Authorization', `Bearer ${token}`)
+          .send({ currentPassword: current, newPassword: next });
+      },
+      async (response) => {
+        // Checked against the database directly: failed logins would count toward a lockout.
+        const [oldWorks, newWorks] = await Promise.all(
+          [current, next].map(
+            async (password) => (await users.checkCredentials(user.username, password)).valid,
+          ),
+        );
+        const changed = response.status === 200;
+        // Go on with whichever password the account has now, to report every wrong step.
+        if (newWorks) current = next;
+        return oldWorks === !changed && newWorks === changed
+          ? null
+          : `old password ${oldWorks ? 'works' : 'fails'}, new one ${newWorks ? 'works' : 'fails'}`;
+      },
+      async () => {
+        token = (await loginWithBearer(http, user.username, current)).token;
+      },
+    );
+    expect(wrong).toEqual([]);
+    expect(statuses).toContain(503);
+    expect(statuses).toContain(200);
+  }, 180_000);
 });

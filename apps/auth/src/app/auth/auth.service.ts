@@ -1,10 +1,11 @@
-import { ForbiddenException, Injectable, UnauthorizedException } from '@nestjs/common';
+import { ForbiddenException, Injectable, Logger, UnauthorizedException } from '@nestjs/common';
 
 import {
   IssuedSession,
   Session,
   SessionEventActor,
   SessionService,
+  SessionStoreUnavailableError,
   SessionUserChangedError,
 } from '@cloakroom/session';
 
@@ -38,6 +39,8 @@ export interface LoginOptions {
 
 @Injectable()
 export class AuthService {
+  private readonly logger = new Logger(AuthService.name);
+
   constructor(
     private readonly users: UsersService,
     private readonly sessions: SessionService,
@@ -148,19 +151,34 @@ export class AuthService {
       client,
       session,
     );
+    const previousHash = user?.passwordHash;
     if (
       !user ||
+      previousHash === undefined ||
       user.id !== session.userId ||
       !(await this.users.replacePassword(user, passwords.newPassword))
     ) {
       throw new ForbiddenException('Current password is incorrect');
     }
-    const rotated = await this.sessions.rotate(token, {
-      revokeOthersOf: user.id,
-      reauthenticated: true,
-      reason: 'password-change',
-      actor: actorOf(user),
-    });
+    let rotated: IssuedSession | null;
+    try {
+      rotated = await this.sessions.rotate(token, {
+        revokeOthersOf: user.id,
+        reauthenticated: true,
+        reason: 'password-change',
+        actor: actorOf(user),
+      });
+    } catch (error) {
+      // A 503 means nothing changed: the old password stands again, since the other sessions
+      // may not have been revoked (a stalled Redis may still revoke them, and rotate this one,
+      // when it resumes: then the user signs in again, with the old password).
+      if (error instanceof SessionStoreUnavailableError) {
+        await this.users.restorePassword(user, previousHash).catch((failure: unknown) => {
+          this.logger.error(`Could not restore the password of user ${user.id}: ${failure}`);
+        });
+      }
+      throw error;
+    }
     await this.record('password.changed', user.id, client, {
       actor: actorOf(user),
       sessionId: rotated?.session.id,

@@ -4,6 +4,7 @@ import {
   ConflictException,
   ForbiddenException,
   Injectable,
+  Logger,
   NotFoundException,
 } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
@@ -55,6 +56,7 @@ type AccessVerdict =
 export class UsersService {
   /** Serialises access changes within this process (see `changeAccess`). */
   private accessChanges: Promise<unknown> = Promise.resolve();
+  private readonly logger = new Logger(UsersService.name);
 
   constructor(
     @InjectRepository(User) private readonly users: Repository<User>,
@@ -144,6 +146,13 @@ export class UsersService {
    * an embedded SQLite file belongs to one process, whose changes this service serialises.
    * The change is a single row write, so no transaction is needed around it; a refusal
    * writes nothing.
+   *
+   * When `apply` fails (the session store timed out or is down: a 503), the row is put back
+   * as it was and `apply` runs again for it, still under the lock: the answer says nothing
+   * changed, so neither may the database, and a store that stalled rather than failed runs
+   * the first `apply` late but this one right after it (same connection, in order). Without
+   * that, a demotion answered 503 left the row demoted and the live sessions with the old
+   * roles (or a disabled account with live sessions) until someone retried.
    */
   async changeAccess(
     id: string,
@@ -155,8 +164,18 @@ export class UsersService {
       this.underAdminLock(async (manager) => {
         const result = await this.decideAccessChange(manager, id, callerId, change);
         if (result.ok) {
-          result.user = await manager.getRepository(User).save(result.user);
-          await apply(result.user);
+          const users = manager.getRepository(User);
+          result.user = await users.save(result.user);
+          try {
+            await apply(result.user);
+          } catch (error) {
+            await this.putBack(users, result.user, result.before, apply).catch((failure) =>
+              this.logger.error(
+                `Access change of user ${id} failed and could not be put back: ${failure}`,
+              ),
+            );
+            throw error;
+          }
         }
         return result;
       }),
@@ -165,6 +184,35 @@ export class UsersService {
       throw verdict.error;
     }
     return { user: verdict.user, before: verdict.before };
+  }
+
+  /** `changeAccess`'s undo: the row as it was, then `apply` for that (its failure ignored). */
+  private async putBack(
+    users: Repository<User>,
+    user: User,
+    before: Pick<User, 'roles' | 'disabled'>,
+    apply: (user: User) => Promise<void>,
+  ): Promise<void> {
+    user.roles = before.roles;
+    user.disabled = before.disabled;
+    await users.save(user);
+    await apply(user).catch(() => undefined);
+  }
+
+  /**
+   * Undoes `replacePassword` for a change that could not be completed: `previousHash` again,
+   * unless yet another change landed since (then that one stands). Keeps `user` in step.
+   */
+  async restorePassword(user: User, previousHash: string): Promise<boolean> {
+    const { affected } = await this.users.update(
+      { id: user.id, passwordHash: user.passwordHash },
+      { passwordHash: previousHash },
+    );
+    if (!affected) {
+      return false;
+    }
+    user.passwordHash = previousHash;
+    return true;
   }
 
   /** Saves a new password hash, and keeps `user` in step with what is stored. */
