@@ -554,7 +554,11 @@ describe.each<Backend>(['postgres', 'sqlite'])('security activity log on %s', (b
         'sessions.revoked-all',
       );
       const laterCookie = (await loginWithCookie(auth.http, later.username, later.password)).cookie;
-      const laterOwn = (await activityOf(laterCookie).expect(200)).body.items;
+      // The login reaches the log through the event stream: wait for it, then for nothing else.
+      const laterOwn = await until(
+        async () => (await activityOf(laterCookie).expect(200)).body.items,
+        (items: Array<{ type: string }>) => items.length > 0,
+      );
       expect(laterOwn.map((item: { type: string }) => item.type)).toEqual(['login']);
     });
 

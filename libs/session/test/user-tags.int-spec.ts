@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 
 import { SessionStoreUnavailableError } from '../src';
 import { deriveUserTag, newUserTagKey } from '../src/lib/token/session.token';
-import { REDIS_URL as url, sessionService, uniquePrefix } from './store-contract';
+import { REDIS_URL as url, sessionService, sleep, uniquePrefix } from './store-contract';
 
 jest.setTimeout(30_000);
 
@@ -126,6 +126,9 @@ describe('User tags (real Redis)', () => {
     const sessions = await service(prefix);
     const user = { id: 'u-mixed', username: 'mia', roles: ['admin'] };
     const derived = await sessions.create(user);
+    // Listed oldest first by creation time in ms: two sessions made in one ms (one per tag)
+    // could come in either order.
+    await sleep(2);
     // An instance of the earlier release now logs the same user in under a random tag.
     await inspect.set(`${prefix}ut:${user.id}`, 'legacyT2');
     const legacy = await sessions.create(user);
