@@ -1,7 +1,12 @@
 import { Redis } from 'ioredis';
 
-import { SessionService, SessionStoreUnavailableError } from '../src';
-import { RedisServerProcess, startRedisServer } from '../src/testing';
+import { SessionRedisConnection, SessionService, SessionStoreUnavailableError } from '../src';
+import {
+  RedisClusterProcess,
+  RedisServerProcess,
+  startRedisCluster,
+  startRedisServer,
+} from '../src/testing';
 import { sessionService, sleep } from './store-contract';
 
 /**
@@ -10,18 +15,45 @@ import { sessionService, sleep } from './store-contract';
  * (whose token nobody was given) stays listed among the user's devices and counts against
  * their cap until its idle timeout.
  */
-describe('a create that timed out while Redis stalled', () => {
+interface Stallable {
+  options: SessionRedisConnection;
+  /** One admin connection per node: a pause, and a key listing, reach every master. */
+  admins: Redis[];
+  dispose(): Promise<void>;
+}
+
+async function singleServer(): Promise<Stallable> {
+  const server: RedisServerProcess = await startRedisServer();
+  return {
+    options: { url: server.url },
+    admins: [new Redis(server.url)],
+    dispose: () => server.dispose(),
+  };
+}
+
+/** On a cluster the user's keys share one slot: the create and its undo go to one master. */
+async function cluster(): Promise<Stallable> {
+  const process: RedisClusterProcess = await startRedisCluster();
+  return {
+    options: { cluster: process.addresses },
+    admins: process.nodes.map((node) => new Redis(node.port, '127.0.0.1')),
+    dispose: () => process.dispose(),
+  };
+}
+
+describe.each([
+  ['one Redis', singleServer],
+  ['a Redis Cluster', cluster],
+])('a create that timed out while %s stalled', (_name, start) => {
   const PAUSE_MS = 600;
-  let server: RedisServerProcess;
-  let admin: Redis;
+  let redis: Stallable;
   let sessions: SessionService;
   let close: () => Promise<void>;
 
   beforeAll(async () => {
-    server = await startRedisServer();
-    admin = new Redis(server.url);
+    redis = await start();
     ({ sessions, close } = await sessionService({
-      redis: { url: server.url },
+      redis: redis.options,
       keyPrefix: 'stall:',
       storeTimeout: 0.2,
       // The event stream would be one more stalled writer; this is about the store alone.
@@ -31,13 +63,26 @@ describe('a create that timed out while Redis stalled', () => {
 
   afterAll(async () => {
     await close?.();
-    admin?.disconnect();
-    await server?.dispose();
+    redis?.admins.forEach((admin) => admin.disconnect());
+    await redis?.dispose();
   });
 
   /** Session hashes in Redis, whatever the index says. */
   async function storedSessions(): Promise<string[]> {
-    return admin.keys('stall:*:s:*');
+    const perNode = await Promise.all(redis.admins.map((admin) => admin.keys('stall:*:s:*')));
+    return perNode.flat();
+  }
+
+  async function pauseWrites(): Promise<void> {
+    await Promise.all(redis.admins.map((admin) => admin.client('PAUSE', PAUSE_MS, 'WRITE')));
+  }
+
+  /** Waits out the pause, then until every node has run what it held. */
+  async function resumed(): Promise<void> {
+    await sleep(PAUSE_MS);
+    // Ends what is left of the pause on every node; the held commands then run.
+    await Promise.all(redis.admins.map((admin) => admin.call('CLIENT', 'UNPAUSE')));
+    await sleep(50);
   }
 
   /**
@@ -49,11 +94,9 @@ describe('a create that timed out while Redis stalled', () => {
     const user = { id: 'stalled-user-1', username: 'stalled1', roles: ['customer'] };
     const kept = await sessions.create(user);
     const stored = (await storedSessions()).length;
-    await admin.client('PAUSE', PAUSE_MS, 'WRITE');
+    await pauseWrites();
     await expect(sessions.create(user)).rejects.toBeInstanceOf(SessionStoreUnavailableError);
-    await sleep(PAUSE_MS);
-    await admin.set('stall:resumed', '1'); // a write: served once the paused ones have run
-    await sleep(50);
+    await resumed();
     const listed = await sessions.listForUser(user.id);
     expect(listed.map((session) => session.id)).toEqual([kept.session.id]);
     expect(await storedSessions()).toHaveLength(stored);
@@ -68,7 +111,7 @@ describe('a create that timed out while Redis stalled', () => {
     }));
     const kept = await sessions.create(users[0]);
     const stored = (await storedSessions()).length;
-    await admin.client('PAUSE', PAUSE_MS, 'WRITE');
+    await pauseWrites();
     const attempts = await Promise.allSettled([
       sessions.create(users[0]),
       sessions.create(users[0]),
@@ -76,9 +119,7 @@ describe('a create that timed out while Redis stalled', () => {
       sessions.create(users[2]),
     ]);
     expect(attempts.map((attempt) => attempt.status)).toEqual(Array(4).fill('rejected'));
-    await sleep(PAUSE_MS);
-    await admin.set('stall:resumed', '2');
-    await sleep(50);
+    await resumed();
     expect(await storedSessions()).toHaveLength(stored);
     for (const user of users) {
       const listed = (await sessions.listForUser(user.id)).map((session) => session.id);
