@@ -151,13 +151,11 @@ export class AuthService {
       client,
       session,
     );
-    const previousHash = user?.passwordHash;
-    if (
-      !user ||
-      previousHash === undefined ||
-      user.id !== session.userId ||
-      !(await this.users.replacePassword(user, passwords.newPassword))
-    ) {
+    if (!user || user.id !== session.userId) {
+      throw new ForbiddenException('Current password is incorrect');
+    }
+    const previousHash = user.passwordHash;
+    if (!(await this.users.replacePassword(user, passwords.newPassword))) {
       throw new ForbiddenException('Current password is incorrect');
     }
     let rotated: IssuedSession | null;

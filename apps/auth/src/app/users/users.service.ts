@@ -215,7 +215,6 @@ export class UsersService {
     return true;
   }
 
-  /** Saves a new password hash, and keeps `user` in step with what is stored. */
   /**
    * Replaces the password whose hash `user.passwordHash` holds — the one just verified — and
    * only it: false, and nothing written, when another change (or a rehash of another password)
