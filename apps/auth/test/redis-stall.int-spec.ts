@@ -53,6 +53,10 @@ describe('auth with Redis stalled', () => {
       .post('/api/auth/login')
       .send({ username: 'alice', password: 'alice-password', transport: 'bearer' });
 
+  /** An administrator's change, cookie-authenticated from the allowed origin. */
+  const adminPut = (cookie: string, path: string, body: object) =>
+    request(http).put(path).set('Cookie', cookie).set('Origin', ORIGIN).send(body);
+
   async function expect503Within(send: () => request.Test): Promise<void> {
     const started = Date.now();
     const response = await send();
@@ -172,11 +176,9 @@ describe('auth with Redis stalled', () => {
     const { token } = await loginWithBearer(http, user.username, user.password);
     const { statuses, wrong } = await underStalls(
       (step) =>
-        request(http)
-          .put(`/api/auth/users/${user.id}/roles`)
-          .set('Cookie', adminCookie)
-          .set('Origin', ORIGIN)
-          .send({ roles: step % 2 ? ['customer', 'admin'] : ['customer'] }),
+        adminPut(adminCookie, `/api/auth/users/${user.id}/roles`, {
+          roles: step % 2 ? ['customer', 'admin'] : ['customer'],
+        }),
       async () => {
         const stored = (await users.findById(user.id))?.roles.join('+');
         const live = (await sessions.validate(token))?.roles.join('+');
@@ -195,20 +197,13 @@ describe('auth with Redis stalled', () => {
     const adminCookie = (await loginWithCookie(http, 'admin', 'admin-password')).cookie;
     const user = await createUser(http, adminCookie, ['customer']);
     const disable = () =>
-      request(http)
-        .put(`/api/auth/users/${user.id}/disabled`)
-        .set('Cookie', adminCookie)
-        .set('Origin', ORIGIN)
-        .send({ disabled: true });
+      adminPut(adminCookie, `/api/auth/users/${user.id}/disabled`, { disabled: true });
     let token = '';
     // Each step disables an enabled account that holds a live session.
     const enableAndLogIn = async () => {
-      await request(http)
-        .put(`/api/auth/users/${user.id}/disabled`)
-        .set('Cookie', adminCookie)
-        .set('Origin', ORIGIN)
-        .send({ disabled: false })
-        .expect(200);
+      await adminPut(adminCookie, `/api/auth/users/${user.id}/disabled`, {
+        disabled: false,
+      }).expect(200);
       token = (await loginWithBearer(http, user.username, user.password)).token;
     };
     const { statuses, wrong } = await underStalls(
