@@ -63,6 +63,8 @@ describe('durable revocations across a Sentinel failover', () => {
 
   it(`keeps every acknowledged revocation through ${TRIALS} crashes of the primary`, async () => {
     const warn = jest.spyOn(Logger.prototype, 'warn');
+    const warnings = () => warn.mock.calls.map((args) => args.map(String).join(' '));
+    const lagWarnings = () => warnings().filter((message) => /replicas lag/.test(message));
     const outcomes: string[] = [];
     for (let trial = 1; trial <= TRIALS; trial++) {
       await untilDurableWritesWork(durable);
@@ -79,9 +81,15 @@ describe('durable revocations across a Sentinel failover', () => {
       expect(await durable.revoke(loggedOut)).toBe(true);
       expect(await durable.revokeAllForUser(`u-${trial}-all`)).toBe(2);
 
-      // The replica lags: a durable revocation answers 503, a plain one success.
+      // The replica lags: a durable revocation answers 503, a plain one success. One warning
+      // for the episode, however many revocations it refuses. (Counted per episode: the probe
+      // above may itself meet a replica still catching up on a busy machine, an episode of its
+      // own that ended before this one.)
+      const lagWarningsBefore = lagWarnings().length;
       link.hold();
       await expect(durable.revoke(lagging)).rejects.toBeInstanceOf(SessionStoreUnavailableError);
+      await expect(durable.revoke(lagging)).rejects.toBeInstanceOf(SessionStoreUnavailableError);
+      expect(lagWarnings().length - lagWarningsBefore).toBe(1);
       expect(await plain.revoke(control)).toBe(true);
 
       // The primary's host dies with the replication stream in flight; Sentinel promotes.
@@ -106,10 +114,8 @@ describe('durable revocations across a Sentinel failover', () => {
       primary = promoted;
     }
     expect(outcomes).toHaveLength(TRIALS);
-    // One warning per lag episode, and never a stack trace in any warning.
-    const messages = warn.mock.calls.map((args) => args.map(String).join(' '));
-    expect(messages.filter((message) => /replicas lag/.test(message))).toHaveLength(TRIALS);
-    expect(messages.filter((message) => message.includes('\n'))).toEqual([]);
+    // Never a stack trace in any warning.
+    expect(warnings().filter((message) => message.includes('\n'))).toEqual([]);
   });
 });
 
