@@ -168,6 +168,54 @@ describe('auth with Redis stalled', () => {
     expect(statuses).toContain(200);
   }, 120_000);
 
+  /**
+   * At the cap a login evicts the user's oldest session. A login answered 503 must not have: a
+   * stall between its reads and its write used to leave the oldest device logged out (the
+   * create ran late, its undo removed only the new session).
+   */
+  it('keeps every device of a user at the cap after a login answered 503, wherever it stalls', async () => {
+    const CAP = 10; // SESSION_MAX_PER_USER's default, under which this app runs
+    const sessions = auth.app.get(SessionService);
+    const adminCookie = (await loginWithCookie(http, 'admin', 'admin-password')).cookie;
+    const user = await createUser(http, adminCookie, ['customer']);
+    const record = { id: user.id, username: user.username, roles: ['customer'] };
+    const devices = async () =>
+      (await sessions.listForUser(user.id)).map((session) => session.id).sort();
+    let before: string[] = [];
+    let oldest = '';
+    const { statuses, wrong } = await underStalls(
+      () =>
+        request(http)
+          .post('/api/auth/login')
+          .send({ username: user.username, password: user.password, transport: 'bearer' }),
+      async (response) => {
+        const listed = await devices();
+        const expected =
+          response.status === 200
+            ? [...before.filter((id) => id !== oldest), response.body.session.id].sort()
+            : before;
+        return listed.join() === expected.join()
+          ? null
+          : `${listed.filter((id) => !expected.includes(id)).length} unexpected, ` +
+              `${expected.filter((id) => !listed.includes(id)).length} missing`;
+      },
+      async () => {
+        await sessions.revokeAllForUser(user.id);
+        for (let n = 0; n < CAP; n++) {
+          const { session } = await sessions.create(record);
+          if (n === 0) oldest = session.id;
+          await new Promise((resolve) => setTimeout(resolve, 2));
+        }
+        before = await devices();
+      },
+    );
+    expect(before).toHaveLength(CAP);
+    expect(wrong).toEqual([]);
+    expect(statuses).toContain(503);
+    expect(statuses).toContain(200);
+    expect(statuses.filter((status) => status !== 200 && status !== 503)).toEqual([]);
+  }, 180_000);
+
   it('keeps the database and the live sessions agreeing on roles, whenever a change stalls', async () => {
     const users = auth.app.get(UsersService);
     const sessions = auth.app.get(SessionService);

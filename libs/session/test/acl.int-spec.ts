@@ -197,6 +197,8 @@ describe.each([
               `${PREFIX}{${tag}}:s:`,
               'A'.repeat(22),
               '',
+              `${PREFIX}{${tag}}:e:`,
+              10000,
               'u',
               'u-victim',
               'n',
@@ -261,6 +263,23 @@ describe.each([
               '',
               `${PREFIX}{${tag}}:m:`,
               `${PREFIX}{${tag}}:s:`,
+              `${PREFIX}{${tag}}:e:`,
+            ),
+        ],
+        [
+          'the undo-create script',
+          () =>
+            attacker.evalsha(
+              sha('cloakroomUndoCreate'),
+              3,
+              sessionKey,
+              indexKey,
+              generationKey,
+              digest,
+              'u-victim',
+              `${PREFIX}{${tag}}:s:`,
+              `${PREFIX}{${tag}}:e:`,
+              10,
             ),
         ],
         [

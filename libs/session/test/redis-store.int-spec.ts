@@ -222,6 +222,8 @@ describe('Redis scripts given hostile arguments', () => {
         `${prefix}{AAAAAAAA}:s:`,
         'new',
         '',
+        `${prefix}{AAAAAAAA}:e:`,
+        10000,
         'u',
         'u-new',
         ...fields,

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 
 import { SessionRedisConnection, SessionService, SessionStoreUnavailableError } from '../src';
 import {
@@ -7,7 +7,7 @@ import {
   startRedisCluster,
   startRedisServer,
 } from '../src/testing';
-import { sessionService, sleep } from './store-contract';
+import { sessionKey, sessionService, sleep } from './store-contract';
 
 /**
  * A create whose answer does not come within `storeTimeout` is answered "store unavailable",
@@ -19,6 +19,8 @@ interface Stallable {
   options: SessionRedisConnection;
   /** One admin connection per node: a pause, and a key listing, reach every master. */
   admins: Redis[];
+  /** A client that finds any key, on whichever node holds it. */
+  inspect: Redis | Cluster;
   dispose(): Promise<void>;
 }
 
@@ -27,6 +29,7 @@ async function singleServer(): Promise<Stallable> {
   return {
     options: { url: server.url },
     admins: [new Redis(server.url)],
+    inspect: new Redis(server.url),
     dispose: () => server.dispose(),
   };
 }
@@ -37,6 +40,7 @@ async function cluster(): Promise<Stallable> {
   return {
     options: { cluster: process.addresses },
     admins: process.nodes.map((node) => new Redis(node.port, '127.0.0.1')),
+    inspect: new Cluster(process.addresses),
     dispose: () => process.dispose(),
   };
 }
@@ -49,21 +53,32 @@ describe.each([
   let redis: Stallable;
   let sessions: SessionService;
   let close: () => Promise<void>;
+  /** Two sessions per user at most: a third login evicts one. */
+  const capped: Partial<Record<'evict-oldest' | 'evict-idlest', SessionService>> = {};
+  const closers: Array<() => Promise<void>> = [];
 
   beforeAll(async () => {
     redis = await start();
-    ({ sessions, close } = await sessionService({
+    const options = {
       redis: redis.options,
       keyPrefix: 'stall:',
       storeTimeout: 0.2,
       // The event stream would be one more stalled writer; this is about the store alone.
-      events: false,
-    }));
+      events: false as const,
+    };
+    ({ sessions, close } = await sessionService(options));
+    for (const capPolicy of ['evict-oldest', 'evict-idlest'] as const) {
+      const service = await sessionService({ ...options, maxSessionsPerUser: 2, capPolicy });
+      capped[capPolicy] = service.sessions;
+      closers.push(service.close);
+    }
   });
 
   afterAll(async () => {
     await close?.();
+    for (const closeCapped of closers) await closeCapped();
     redis?.admins.forEach((admin) => admin.disconnect());
+    redis?.inspect.disconnect();
     await redis?.dispose();
   });
 
@@ -125,5 +140,108 @@ describe.each([
       const listed = (await sessions.listForUser(user.id)).map((session) => session.id);
       expect(listed).toEqual(user === users[0] ? [kept.session.id] : []);
     }
+  });
+  /** What a user's devices look like: each session's id, roles and timestamps. */
+  async function devices(user: string, service: SessionService) {
+    return (await service.listForUser(user)).map(({ id, roles, createdAt, lastSeenAt }) => ({
+      id,
+      roles,
+      createdAt,
+      lastSeenAt,
+    }));
+  }
+
+  /** A user holding two sessions, the cap: the first is the oldest. */
+  async function atCap(policy: 'evict-oldest' | 'evict-idlest', userId: string) {
+    const service = capped[policy] as SessionService;
+    const user = { id: userId, username: userId, roles: ['customer'] };
+    const first = await service.create(user);
+    await sleep(5);
+    const second = await service.create(user);
+    return { service, user, first, second };
+  }
+
+  /** Keys a login kept for its undo, of the user whose session this is, on any node. */
+  async function undoKeys(sessionId: string): Promise<string[]> {
+    const tag = sessionId.split('.')[0];
+    const perNode = await Promise.all(
+      redis.admins.map((admin) => admin.keys(`stall:{${tag}}:e:*`)),
+    );
+    return perNode.flat();
+  }
+
+  /** Milliseconds left of each session's life in Redis. */
+  function ttls(...ids: string[]): Promise<number[]> {
+    return Promise.all(ids.map((id) => redis.inspect.pttl(sessionKey('stall:', id))));
+  }
+
+  it.each(['evict-oldest', 'evict-idlest'] as const)(
+    'puts back the session a timed-out login evicted at the cap (%s)',
+    async (policy) => {
+      const { service, user, first, second } = await atCap(policy, `stalled-cap-${policy}`);
+      const before = await devices(user.id, service);
+      expect(before).toHaveLength(2);
+      const ids = [first.session.id, second.session.id];
+      const ttlsBefore = await ttls(...ids);
+      const stored = (await storedSessions()).length;
+      await pauseWrites();
+      await expect(service.create(user)).rejects.toBeInstanceOf(SessionStoreUnavailableError);
+      await resumed();
+      // The evicted session is back as it was, with its place in the index, and it works.
+      const after = await devices(user.id, service);
+      const withoutLastUse = (list: typeof before) =>
+        list.map(({ id, roles, createdAt }) => ({ id, roles, createdAt }));
+      expect(withoutLastUse(after)).toEqual(withoutLastUse(before));
+      // A listing reads the last use from the TTL: to the millisecond, either way.
+      after.forEach(({ lastSeenAt }, i) => {
+        expect(Math.abs(lastSeenAt - before[i].lastSeenAt)).toBeLessThanOrEqual(1);
+      });
+      expect(await storedSessions()).toHaveLength(stored);
+      for (const { token } of [first, second]) {
+        expect(await service.validate(token)).not.toBeNull();
+      }
+      expect(await undoKeys(first.session.id)).toEqual([]);
+      // The idle life of each went on through the stall: neither reset nor made endless.
+      const ttlsAfter = await ttls(...ids);
+      ttlsAfter.forEach((ttl, i) => {
+        expect(ttl).toBeLessThanOrEqual(ttlsBefore[i]);
+        expect(ttl).toBeGreaterThan(ttlsBefore[i] - 5000);
+      });
+    },
+  );
+
+  it('keeps an evicted session out of reach until the undo, and only for that', async () => {
+    const { service, user, first, second } = await atCap('evict-oldest', 'stalled-cap-ok');
+    // A login that succeeds evicts the oldest: its token no longer works, nor is it listed.
+    const third = await service.create(user);
+    expect(third.evicted).toEqual([first.session.id]);
+    expect(await service.validate(first.token)).toBeNull();
+    expect((await devices(user.id, service)).map(({ id }) => id)).toEqual([
+      second.session.id,
+      third.session.id,
+    ]);
+    // Revoking it by id finds nothing live, and leaves nothing to put back.
+    expect(await service.revoke(first.session.id, user.id)).toBe(false);
+    const digest = first.session.id.split('.')[1];
+    expect((await undoKeys(first.session.id)).filter((key) => key.endsWith(digest))).toEqual([]);
+  });
+
+  /**
+   * A logout of the evicted session that reached Redis between the late create and its undo:
+   * sent after the create on the same connection (no durability: one connection for all, and
+   * a revocation by id reads nothing first), so Redis runs it between the two.
+   */
+  it('does not put back an evicted session revoked in between', async () => {
+    const { service, user, first, second } = await atCap('evict-oldest', 'stalled-cap-revoked');
+    await pauseWrites();
+    const login = service.create(user);
+    await sleep(50);
+    const logout = service.revoke(first.session.id, user.id);
+    const outcomes = await Promise.allSettled([login, logout]);
+    expect(outcomes.map(({ status }) => status)).toEqual(['rejected', 'rejected']);
+    await resumed();
+    expect(await service.validate(first.token)).toBeNull();
+    expect((await devices(user.id, service)).map(({ id }) => id)).toEqual([second.session.id]);
+    expect(await undoKeys(first.session.id)).toEqual([]);
   });
 });

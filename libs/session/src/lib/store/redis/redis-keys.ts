@@ -9,6 +9,9 @@ import type { SessionRef } from '../../token/session.token';
  *   change, revoke-all and password change moves (no TTL)
  * - `<prefix>{<tag>}:m:<digest>` the digest a session was rotated to, for a minute (string):
  *   a revocation of the old id follows it
+ * - `<prefix>{<tag>}:e:<digest>` a session a login evicted at the user's cap, for a few
+ *   seconds (hash), and `<prefix>{<tag>}:e:undo:<digest>` what that login evicted (list):
+ *   what the login's undo puts back if its caller gave up waiting for it
  * - `<prefix>not-before`         the watermark of the last global revocation (epoch ms;
  *   also the pub/sub channel that announces it)
  * - `<prefix>user-tag-key`       the secret key users' tags are derived from (HMAC of the user
@@ -78,6 +81,14 @@ export class RedisKeys {
   /** What scripts prepend to a rotated session's old digest to name its forward. */
   forwardPrefix(tag: string): string {
     return `${this.prefix}{${tag}}:m:`;
+  }
+
+  /**
+   * What scripts prepend to a digest to name a session a login evicted moments ago (kept for
+   * that login's undo), and to `undo:<digest>` to name what that login's undo puts back.
+   */
+  evictedPrefix(tag: string): string {
+    return `${this.prefix}{${tag}}:e:`;
   }
 
   /** What scripts prepend to a session's user id to name that user's index. */

@@ -42,6 +42,13 @@ type Reply = string | number | null | Reply[];
 
 /** create.lua's first reply element when the cap policy `refuse` turned the session down. */
 const REFUSED_AT_CAP = -2;
+/**
+ * How long a session evicted at a user's cap is kept for the undo of the login that evicted it
+ * (see `abandon`). The undo travels right behind the create on its connection, so Redis runs
+ * it moments after the create even when both waited out a stall; this is the margin for a
+ * Redis too busy to get from one to the other at once.
+ */
+const EVICTION_UNDO_GRACE_MS = 10_000;
 type ScriptCall = (...args: Array<string | number>) => Promise<Reply>;
 type ScriptedClient = (Redis | Cluster) & Record<SessionScriptName, ScriptCall>;
 
@@ -180,6 +187,8 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
         this.keys.sessionPrefix(tag),
         ref.digest,
         record.expectedGeneration ?? '',
+        this.keys.evictedPrefix(tag),
+        EVICTION_UNDO_GRACE_MS,
         ...fields,
       );
     } catch (error) {
@@ -211,13 +220,26 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   /**
    * Undoes a create whose answer never came (timed out, connection lost): a stalled Redis runs
    * the script once it resumes, and would keep a session whose token nobody was given, listed
-   * among the user's devices and counted against their cap. A revoke sent now on the same
-   * connection runs after it, whenever Redis gets to both; if the create never ran, it finds
-   * nothing. Fire and forget: the caller already answers that the store is unavailable. What
-   * the create did at the cap (evicting the oldest session) is not undone.
+   * among the user's devices and counted against their cap, and would have evicted another of
+   * the user's sessions to make room for it. The undo, sent now on the same connection, runs
+   * after it, whenever Redis gets to both: it deletes the new session and puts back what the
+   * create evicted (create.lua keeps those for `EVICTION_UNDO_GRACE_MS`); if the create never
+   * ran, it finds nothing. Fire and forget: the caller already answers that the store is
+   * unavailable.
    */
   private abandon(ref: SessionRef, userId: string): void {
-    this.sendRevoke(this.client, ref, userId).catch(() => undefined);
+    this.client
+      .cloakroomUndoCreate(
+        this.keys.session(ref),
+        this.keys.index(ref.tag, userId),
+        this.keys.generation(ref.tag, userId),
+        ref.digest,
+        userId,
+        this.keys.sessionPrefix(ref.tag),
+        this.keys.evictedPrefix(ref.tag),
+        this.settings.maxSessionsPerUser,
+      )
+      .catch(() => undefined);
   }
 
   async generation(userId: string): Promise<string> {
@@ -291,21 +313,17 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
 
   async revoke(ref: SessionRef, ownerId = ''): Promise<string | null> {
     const reply = await this.write({ key: this.keys.session(ref) }, () =>
-      this.sendRevoke(this.writer, ref, ownerId),
+      this.writer.cloakroomRevoke(
+        this.keys.session(ref),
+        this.keys.indexPrefix(ref.tag),
+        ref.digest,
+        ownerId,
+        this.keys.forwardPrefix(ref.tag),
+        this.keys.sessionPrefix(ref.tag),
+        this.keys.evictedPrefix(ref.tag),
+      ),
     );
     return typeof reply === 'string' ? sessionRef(ref.tag, reply).id : null;
-  }
-
-  /** revoke.lua for one session, on the connection given. */
-  private sendRevoke(client: ScriptedClient, ref: SessionRef, ownerId: string): Promise<unknown> {
-    return client.cloakroomRevoke(
-      this.keys.session(ref),
-      this.keys.indexPrefix(ref.tag),
-      ref.digest,
-      ownerId,
-      this.keys.forwardPrefix(ref.tag),
-      this.keys.sessionPrefix(ref.tag),
-    );
   }
 
   async list(userId: string): Promise<Session[]> {

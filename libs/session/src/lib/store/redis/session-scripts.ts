@@ -15,6 +15,7 @@ import revokeScript from './scripts/revoke.lua';
 import rotateScript from './scripts/rotate.lua';
 import setRolesScript from './scripts/set-roles.lua';
 import sweepScript from './scripts/sweep.lua';
+import undoCreateScript from './scripts/undo-create.lua';
 import previousValidateScript from './scripts/validate.previous.lua';
 import validateScript from './scripts/validate.lua';
 import { LUA_FIELDS } from './session-fields';
@@ -32,6 +33,7 @@ function withPrelude(script: string, flags?: string): string {
 export const SESSION_SCRIPTS = {
   cloakroomValidate: { lua: withPrelude(validateScript), numberOfKeys: 1 },
   cloakroomCreate: { lua: withPrelude(createScript), numberOfKeys: 3 },
+  cloakroomUndoCreate: { lua: withPrelude(undoCreateScript), numberOfKeys: 3 },
   cloakroomRotate: { lua: withPrelude(rotateScript), numberOfKeys: 2 },
   cloakroomRevoke: { lua: withPrelude(revokeScript), numberOfKeys: 1 },
   cloakroomRevokeAll: { lua: withPrelude(revokeAllScript), numberOfKeys: 2 },

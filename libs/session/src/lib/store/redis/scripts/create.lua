@@ -16,7 +16,10 @@
 -- ARGV[7]  the new session's digest (its index member)
 -- ARGV[8]  the generation the caller read before it read the user's roles, or '' to skip
 --          the check
--- ARGV[9…] field/value pairs of the session hash, without the timestamps and the policy
+-- ARGV[9]  key prefix of this user's evicted sessions kept for an undo ("<prefix>{<tag>}:e:")
+-- ARGV[10] how long, milliseconds, sessions this create evicts are kept for its undo
+--          (undo-create.lua) — 0: not kept
+-- ARGV[11…] field/value pairs of the session hash, without the timestamps and the policy
 --
 -- Returns  { createdAt, { expiredDigest… }, evictedDigest… }; { -1 } (nothing written) when
 --          the generation moved: a role change, revoke-all or password change raced this
@@ -24,20 +27,26 @@
 --          { field, value, … }, … }: nothing written but the pruning, and the user's live
 --          sessions oldest first, lastSeenAt read from their TTL. Expired digests are the index
 --          members pruned because their session was gone: Redis ended it at its deadline.
--- Session keys of other index members are built from ARGV[6]: see README.md.
+-- An evicted session is not deleted but renamed to <ARGV[9]><victim digest>, and listed with
+-- its index score and remaining TTL under <ARGV[9]>undo:<new digest>, both for ARGV[10] ms:
+-- if the caller gave up waiting for this reply (it answered "unavailable"), its undo
+-- (undo-create.lua) brings them back.
+-- Session keys of other index members are built from ARGV[6] and ARGV[9]: see README.md.
 local idle, absolute, cap = int_arg(1), int_arg(2), int_arg(3)
 local policy, fallbackIdle = name_arg(4), int_arg(5)
 local prefix, digest, expected = name_arg(6), name_arg(7), ARGV[8] or ''
+local evictedPrefix, undoGrace = name_arg(9), int_arg(10)
+local FIRST_FIELD = 11
 if policy ~= 'evict-oldest' and policy ~= 'evict-idlest' and policy ~= 'refuse' then
   return redis.error_reply('ERR cloakroom: unknown cap policy')
 end
 if idle == 0 or absolute == 0 then
   return redis.error_reply('ERR cloakroom: timeouts must be positive')
 end
-if (#ARGV - 8) % 2 ~= 0 then
+if (#ARGV - FIRST_FIELD + 1) % 2 ~= 0 then
   return redis.error_reply('ERR cloakroom: session fields must come in pairs')
 end
-for i = 9, #ARGV, 2 do
+for i = FIRST_FIELD, #ARGV, 2 do
   -- The timestamps and the policy are this script's to write, never the caller's.
   local name = ARGV[i]
   if name == FIELD.createdAt or name == FIELD.lastSeenAt or name == FIELD.absoluteExpiresAt
@@ -100,8 +109,26 @@ if cap > 0 then
     end
     return refused
   end
+  -- What the undo needs: the generation it must still find, the time of the eviction (µs), then
+  -- digest, index score and remaining TTL of each session evicted.
+  local undo = evictedPrefix .. 'undo:' .. digest
+  local function evict(victim, score)
+    local key = prefix .. victim
+    local ttl = redis.call('PTTL', key)
+    if undoGrace == 0 or ttl <= 0 then
+      redis.call('DEL', key)
+      return
+    end
+    if redis.call('EXISTS', undo) == 0 then
+      redis.call('RPUSH', undo, redis.call('GET', KEYS[3]) or '0', nowUs)
+    end
+    redis.call('RENAME', key, evictedPrefix .. victim)
+    redis.call('PEXPIRE', evictedPrefix .. victim, math.min(ttl, undoGrace))
+    redis.call('RPUSH', undo, victim, score, ttl)
+    redis.call('PEXPIRE', undo, undoGrace)
+  end
   while count >= cap do
-    local victim
+    local victim, score
     if policy == 'evict-idlest' then
       -- Ties go to the older session: ZRANGE walks the index oldest first.
       local idlest
@@ -111,11 +138,13 @@ if cap > 0 then
           victim, idlest = member, seen
         end
       end
+      score = redis.call('ZSCORE', KEYS[2], victim)
       redis.call('ZREM', KEYS[2], victim)
     else
-      victim = redis.call('ZPOPMIN', KEYS[2])[1]
+      local popped = redis.call('ZPOPMIN', KEYS[2])
+      victim, score = popped[1], popped[2]
     end
-    redis.call('DEL', prefix .. victim)
+    evict(victim, score)
     result[#result + 1] = victim
     count = count - 1
   end
@@ -128,7 +157,7 @@ local fields = {
   FIELD.createdAt, now, FIELD.lastSeenAt, now, FIELD.absoluteExpiresAt, now + absolute,
   FIELD.idleTimeout, idle,
 }
-for i = 9, #ARGV do
+for i = FIRST_FIELD, #ARGV do
   fields[#fields + 1] = ARGV[i]
 end
 redis.call('HSET', KEYS[1], unpack(fields))

@@ -8,12 +8,15 @@
 -- ARGV[3]  required owner's user id, or '' for any owner
 -- ARGV[4]  key prefix of this tag's rotation forwards ("<prefix>{<tag>}:m:")
 -- ARGV[5]  key prefix of this tag's session hashes ("<prefix>{<tag>}:s:")
+-- ARGV[6]  key prefix of this tag's evicted sessions ("<prefix>{<tag>}:e:"): a session found
+--          there, evicted by a login moments ago, is deleted too, so that the undo of that login
+--          (undo-create.lua) cannot bring it back
 --
 -- Returns  the digest of the session deleted (ARGV[2], or the one it was rotated to), or
 --          false when there was none (or another user owns it).
 -- The index, forward and session keys are built from ARGV prefixes: see README.md.
 local indexPrefix, digest, owner = name_arg(1), name_arg(2), ARGV[3] or ''
-local forwardPrefix, sessionPrefix = name_arg(4), name_arg(5)
+local forwardPrefix, sessionPrefix, evictedPrefix = name_arg(4), name_arg(5), name_arg(6)
 local key = KEYS[1]
 -- A session rotates at most a few times within a forward's life: four hops end any chain.
 for _ = 1, 4 do
@@ -26,10 +29,15 @@ for _ = 1, 4 do
     redis.call('ZREM', indexPrefix .. userId, digest)
     return digest
   end
-  digest = redis.call('GET', forwardPrefix .. digest)
-  if not digest then
+  local forward = redis.call('GET', forwardPrefix .. digest)
+  if not forward then
+    local evicted = evictedPrefix .. digest
+    if owner == '' or redis.call('HGET', evicted, FIELD.userId) == owner then
+      redis.call('DEL', evicted)
+    end
     return false
   end
+  digest = forward
   key = sessionPrefix .. digest
 end
 return false

@@ -1,0 +1,51 @@
+-- Undoes a create whose caller gave up waiting for its reply (and answered "unavailable"):
+-- deletes the session nobody was given the token of, and puts back the sessions that create
+-- evicted at the user's cap, as they were — unless the user's generation moved since (a role
+-- change, revoke-all or password change: what was evicted stays gone rather than come back
+-- with what that change took away). Sent right behind the create on the same connection, so
+-- Redis runs it after the create, whenever it gets to both; finds nothing if the create never
+-- ran.
+--
+-- KEYS[1]  the abandoned session hash
+-- KEYS[2]  the user's index
+-- KEYS[3]  the user's revocation generation
+-- ARGV[1]  the abandoned session's digest
+-- ARGV[2]  the user id that session was created for
+-- ARGV[3]  key prefix of this user's session hashes ("<prefix>{<tag>}:s:")
+-- ARGV[4]  key prefix of this user's evicted sessions ("<prefix>{<tag>}:e:"), as create.lua
+-- ARGV[5]  most sessions one user may hold (0: no cap): logins that came in between may have
+--          taken the places, and a session is put back only into a free one
+--
+-- Returns  the number of evicted sessions put back.
+-- The evicted sessions' keys are built from ARGV prefixes: see README.md.
+local digest, userId = name_arg(1), name_arg(2)
+local sessionPrefix, evictedPrefix, cap = name_arg(3), name_arg(4), int_arg(5)
+if redis.call('HGET', KEYS[1], FIELD.userId) == userId then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], digest)
+end
+local undo = evictedPrefix .. 'undo:' .. digest
+local record = redis.call('LRANGE', undo, 0, -1)
+redis.call('DEL', undo)
+if #record == 0 then
+  return 0
+end
+local generationMoved = (redis.call('GET', KEYS[3]) or '0') ~= record[1]
+-- Rounded up: a session put back never outlives the deadline it had.
+local elapsed = math.ceil((now_us() - tonumber(record[2])) / 1000)
+local restored = 0
+for i = 3, #record, 3 do
+  local victim, score, ttl = record[i], record[i + 1], tonumber(record[i + 2])
+  local copy = evictedPrefix .. victim
+  local full = cap > 0 and redis.call('ZCARD', KEYS[2]) >= cap
+  if generationMoved or full or ttl - elapsed <= 0 or redis.call('EXISTS', copy) == 0 then
+    redis.call('DEL', copy)
+  elseif redis.call('RENAMENX', copy, sessionPrefix .. victim) == 1 then
+    redis.call('PEXPIRE', sessionPrefix .. victim, ttl - elapsed)
+    redis.call('ZADD', KEYS[2], score, victim)
+    restored = restored + 1
+  end
+end
+-- The index outlives its members already: create.lua extended it for the abandoned session,
+-- whose deadline is the latest.
+return restored
