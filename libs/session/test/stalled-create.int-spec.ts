@@ -7,7 +7,8 @@ import {
   startRedisCluster,
   startRedisServer,
 } from '../src/testing';
-import { sessionKey, sessionService, sleep } from './store-contract';
+import { startTcpRelay, TcpRelay } from '../src/testing/tcp-relay';
+import { sessionKey, sessionService, sleep, until } from './store-contract';
 
 /**
  * A create whose answer does not come within `storeTimeout` is answered "store unavailable",
@@ -244,4 +245,60 @@ describe.each([
     expect((await devices(user.id, service)).map(({ id }) => id)).toEqual([second.session.id]);
     expect(await undoKeys(first.session.id)).toEqual([]);
   });
+});
+
+/**
+ * A create that Redis ran while the connection broke: its answer is lost, and so is the undo
+ * the store sent behind it. The store must send the undo again once it has reconnected.
+ */
+describe('a create whose answer was lost with its connection', () => {
+  let server: RedisServerProcess;
+  let relay: TcpRelay;
+  let admin: Redis;
+  let sessions: SessionService;
+  let close: () => Promise<void>;
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+    relay = await startTcpRelay(server.port);
+    admin = new Redis(server.url);
+    ({ sessions, close } = await sessionService({
+      redis: { url: `redis://127.0.0.1:${relay.port}` },
+      keyPrefix: 'lost:',
+      storeTimeout: 0.2,
+      events: false,
+      maxSessionsPerUser: 2,
+    }));
+  });
+
+  afterAll(async () => {
+    await close?.();
+    admin?.disconnect();
+    await relay?.sever();
+    await server?.dispose();
+  });
+
+  it('leaves no session and puts back the one it evicted, once reconnected', async () => {
+    const user = { id: 'lost-answer', username: 'lostanswer', roles: ['customer'] };
+    const first = await sessions.create(user);
+    await sleep(5);
+    const second = await sessions.create(user);
+    const ids = () => sessions.listForUser(user.id).then((list) => list.map(({ id }) => id));
+    const before = await ids();
+    await admin.client('PAUSE', 2000, 'WRITE');
+    const login = sessions.create(user);
+    await sleep(50); // the create reached Redis, which holds it
+    relay.hold(); // its answer, and what the store sends next, wait in the relay
+    await expect(login).rejects.toBeInstanceOf(SessionStoreUnavailableError);
+    await sleep(50); // the undo, sent at the timeout, waits in the relay too
+    await admin.call('CLIENT', 'UNPAUSE');
+    await sleep(50); // Redis ran the create; its answer waits in the relay
+    relay.cut(); // the answer and the undo are lost with the connection
+    // Well within the time the store keeps an evicted session for the undo (60 s).
+    await until(async () => (await ids().catch(() => [])).join() === before.join(), 8000).catch(
+      async () => expect(await ids()).toEqual(before),
+    );
+    expect(await sessions.validate(first.token)).not.toBeNull();
+    expect(await sessions.validate(second.token)).not.toBeNull();
+  }, 20_000);
 });

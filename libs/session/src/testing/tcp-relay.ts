@@ -38,6 +38,15 @@ export class TcpRelay {
     }
   }
 
+  /**
+   * Drops what was held and closes every connection, but goes on listening (and forwarding):
+   * a network blip that loses what was in flight, after which clients reconnect.
+   */
+  cut(): void {
+    this.held = null;
+    for (const socket of this.sockets) socket.destroy();
+  }
+
   /** Drops what was held, closes every connection and stops listening. */
   async sever(): Promise<void> {
     this.held = [];

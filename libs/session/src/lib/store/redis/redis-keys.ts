@@ -9,8 +9,8 @@ import type { SessionRef } from '../../token/session.token';
  *   change, revoke-all and password change moves (no TTL)
  * - `<prefix>{<tag>}:m:<digest>` the digest a session was rotated to, for a minute (string):
  *   a revocation of the old id follows it
- * - `<prefix>{<tag>}:e:<digest>` a session a login evicted at the user's cap, for a few
- *   seconds (hash), and `<prefix>{<tag>}:e:undo:<digest>` what that login evicted (list):
+ * - `<prefix>{<tag>}:e:<digest>` a session a login evicted at the user's cap, for a minute
+ *   (hash), and `<prefix>{<tag>}:e:undo:<digest>` what that login evicted (list):
  *   what the login's undo puts back if its caller gave up waiting for it
  * - `<prefix>not-before`         the watermark of the last global revocation (epoch ms;
  *   also the pub/sub channel that announces it)

@@ -43,12 +43,14 @@ type Reply = string | number | null | Reply[];
 /** create.lua's first reply element when the cap policy `refuse` turned the session down. */
 const REFUSED_AT_CAP = -2;
 /**
- * How long a session evicted at a user's cap is kept for the undo of the login that evicted it
- * (see `abandon`). The undo travels right behind the create on its connection, so Redis runs
- * it moments after the create even when both waited out a stall; this is the margin for a
- * Redis too busy to get from one to the other at once.
+ * How long a session evicted at a user's cap is kept for the undo of the login that evicted it,
+ * and how long that undo is tried again when it could not be sent or its answer did not come
+ * (see `abandon`): long enough to ride out a reconnection or a failover.
  */
-const EVICTION_UNDO_GRACE_MS = 10_000;
+const EVICTION_UNDO_GRACE_MS = 60_000;
+/** The first and the longest wait before an undo is sent again. */
+const UNDO_RETRY_FIRST_MS = 100;
+const UNDO_RETRY_MAX_MS = 5_000;
 type ScriptCall = (...args: Array<string | number>) => Promise<Reply>;
 type ScriptedClient = (Redis | Cluster) & Record<SessionScriptName, ScriptCall>;
 
@@ -63,6 +65,8 @@ type ScriptedClient = (Redis | Cluster) & Record<SessionScriptName, ScriptCall>;
 @Injectable()
 export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(RedisSessionStore.name);
+  /** Set on shutdown: undos still being tried (see `abandon`) stop. */
+  private closing = false;
   private readonly client: ScriptedClient;
   private readonly ownsClient: boolean;
   private readonly keys: RedisKeys;
@@ -154,6 +158,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   }
 
   onModuleDestroy(): void {
+    this.closing = true;
     if (this.ownsClient) {
       this.client.disconnect();
     }
@@ -224,22 +229,37 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
    * the user's sessions to make room for it. The undo, sent now on the same connection, runs
    * after it, whenever Redis gets to both: it deletes the new session and puts back what the
    * create evicted (create.lua keeps those for `EVICTION_UNDO_GRACE_MS`); if the create never
-   * ran, it finds nothing. Fire and forget: the caller already answers that the store is
-   * unavailable.
+   * ran, it finds nothing.
+   *
+   * A connection that broke may have lost the undo with the create's answer, after Redis ran
+   * the create: until one undo is answered, it is sent again, backing off, for
+   * `EVICTION_UNDO_GRACE_MS` (undoing twice is undoing once). A create ioredis sends again
+   * on reconnecting goes out as the connection becomes ready, before any of these timers.
+   * In the background: the caller already answers that the store is unavailable.
    */
   private abandon(ref: SessionRef, userId: string): void {
-    this.client
-      .cloakroomUndoCreate(
-        this.keys.session(ref),
-        this.keys.index(ref.tag, userId),
-        this.keys.generation(ref.tag, userId),
-        ref.digest,
-        userId,
-        this.keys.sessionPrefix(ref.tag),
-        this.keys.evictedPrefix(ref.tag),
-        this.settings.maxSessionsPerUser,
-      )
-      .catch(() => undefined);
+    const giveUpAt = Date.now() + EVICTION_UNDO_GRACE_MS;
+    const attempt = (nextWaitMs: number): void => {
+      this.client
+        .cloakroomUndoCreate(
+          this.keys.session(ref),
+          this.keys.index(ref.tag, userId),
+          this.keys.generation(ref.tag, userId),
+          ref.digest,
+          userId,
+          this.keys.sessionPrefix(ref.tag),
+          this.keys.evictedPrefix(ref.tag),
+          this.settings.maxSessionsPerUser,
+        )
+        .catch(() => {
+          if (this.closing || Date.now() + nextWaitMs > giveUpAt) {
+            return;
+          }
+          const next = Math.min(nextWaitMs * 2, UNDO_RETRY_MAX_MS);
+          setTimeout(() => attempt(next), nextWaitMs).unref();
+        });
+    };
+    attempt(UNDO_RETRY_FIRST_MS);
   }
 
   async generation(userId: string): Promise<string> {
