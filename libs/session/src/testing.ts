@@ -3,3 +3,4 @@ export { startRedisServer, RedisServerProcess } from './testing/redis-server';
 export { startRedisCluster, RedisClusterProcess } from './testing/redis-cluster';
 export { CertificateFiles, DevCertificates, makeDevCertificates } from './testing/dev-certificates';
 export { AssertionKeyFiles, makeAssertionKeys } from './testing/assertion-keys';
+export { startTcpRelay, TcpRelay } from './testing/tcp-relay';

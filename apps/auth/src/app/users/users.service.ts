@@ -6,6 +6,7 @@ import {
   Injectable,
   Logger,
   NotFoundException,
+  OnModuleDestroy,
 } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, EntityManager, QueryFailedError, Repository } from 'typeorm';
@@ -52,17 +53,28 @@ type AccessVerdict =
   | { ok: true; user: User; before: Pick<User, 'roles' | 'disabled'> }
   | { ok: false; error: Error };
 
+/** How long, and how often at most, a lost put-back is applied again (see `applyAgainLater`). */
+const APPLY_AGAIN_FOR_MS = 60_000;
+const APPLY_AGAIN_FIRST_MS = 100;
+const APPLY_AGAIN_MAX_WAIT_MS = 5_000;
+
 @Injectable()
-export class UsersService {
+export class UsersService implements OnModuleDestroy {
   /** Serialises access changes within this process (see `changeAccess`). */
   private accessChanges: Promise<unknown> = Promise.resolve();
   private readonly logger = new Logger(UsersService.name);
+  /** Set on shutdown: put-backs still being applied again stop. */
+  private closing = false;
 
   constructor(
     @InjectRepository(User) private readonly users: Repository<User>,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly passwords: PasswordService,
   ) {}
+
+  onModuleDestroy(): void {
+    this.closing = true;
+  }
 
   findByUsername(username: string): Promise<User | null> {
     return this.users.findOneBy({ username: username.toLowerCase() });
@@ -186,7 +198,12 @@ export class UsersService {
     return { user: verdict.user, before: verdict.before };
   }
 
-  /** `changeAccess`'s undo: the row as it was, then `apply` for that (its failure ignored). */
+  /**
+   * `changeAccess`'s undo: the row as it was, then `apply` for that. When that `apply` fails
+   * too, the first may still have run (a stalled Redis runs both in order; a connection that
+   * broke after Redis ran the first loses the undo with the first's answer), so it is applied
+   * again in the background until answered.
+   */
   private async putBack(
     users: Repository<User>,
     user: User,
@@ -196,7 +213,39 @@ export class UsersService {
     user.roles = before.roles;
     user.disabled = before.disabled;
     await users.save(user);
-    await apply(user).catch(() => undefined);
+    await apply(user).catch(() => this.applyAgainLater(user.id, apply));
+  }
+
+  /**
+   * Applies the user's stored access to their sessions again, backing off, until one attempt
+   * is answered or `APPLY_AGAIN_FOR_MS` is over. Each attempt holds the admin lock and reads
+   * the row then: a change made meanwhile is applied as it stands, never overwritten.
+   */
+  private applyAgainLater(
+    id: string,
+    apply: (user: User) => Promise<void>,
+    waitMs = APPLY_AGAIN_FIRST_MS,
+    giveUpAt = Date.now() + APPLY_AGAIN_FOR_MS,
+  ): void {
+    const attempt = () =>
+      this.exclusively(() =>
+        this.underAdminLock(async (manager) => {
+          const user = await manager.getRepository(User).findOneBy({ id });
+          if (user) {
+            await apply(user);
+          }
+        }),
+      ).catch((error: unknown) => {
+        if (this.closing) {
+          return;
+        }
+        if (Date.now() + waitMs > giveUpAt) {
+          this.logger.error(`Access of user ${id} could not be applied to its sessions: ${error}`);
+          return;
+        }
+        this.applyAgainLater(id, apply, Math.min(waitMs * 2, APPLY_AGAIN_MAX_WAIT_MS), giveUpAt);
+      });
+    setTimeout(() => void (this.closing || attempt()), waitMs).unref();
   }
 
   /**
