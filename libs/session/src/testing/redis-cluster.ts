@@ -7,7 +7,7 @@ import { RedisServerProcess } from './redis-server';
 
 const run = promisify(execFile);
 
-/** A three-master Redis Cluster of child processes on loopback ports. */
+/** A Redis Cluster of child processes on loopback ports: three masters, maybe replicas. */
 export class RedisClusterProcess {
   constructor(readonly nodes: RedisServerProcess[]) {}
 
@@ -22,14 +22,18 @@ export class RedisClusterProcess {
 
 /**
  * Starts one `redis-server` per port in cluster mode (by default three masters on free
- * ports, each with a free cluster-bus port too) and joins them with `redis-cli`.
+ * ports, each with a free cluster-bus port too) and joins them with `redis-cli`, giving each
+ * master `replicas` replicas (then the default is three masters' worth of nodes more).
  *
  * @example
  * const cluster = await startRedisCluster();
  * SessionModule.forRoot({ redis: { cluster: cluster.addresses } });
  */
-export async function startRedisCluster(ports?: number[]): Promise<RedisClusterProcess> {
-  const chosen = ports ?? (await freePorts(3));
+export async function startRedisCluster(
+  ports?: number[],
+  { replicas = 0 }: { replicas?: number } = {},
+): Promise<RedisClusterProcess> {
+  const chosen = ports ?? (await freePorts(3 * (1 + replicas)));
   const busPorts = await freePorts(chosen.length, chosen);
   const nodes = chosen.map(
     (port, i) =>
@@ -52,7 +56,7 @@ export async function startRedisCluster(ports?: number[]): Promise<RedisClusterP
       'create',
       ...chosen.map((port) => `127.0.0.1:${port}`),
       '--cluster-replicas',
-      '0',
+      String(replicas),
       '--cluster-yes',
     ]);
     await waitForClusterOk(chosen);

@@ -3,6 +3,9 @@ import { Cluster, Redis, RedisOptions } from 'ioredis';
 import type { SessionRedisConnection } from '../../config/session-options.interface';
 import type { SessionStoreSettings } from '../../config/session.config';
 
+/** How often a cluster client the store creates reads the cluster's slots and masters again. */
+const CLUSTER_SLOTS_REFRESH_MS = 5_000;
+
 /** A client for the connection options, and whether the store created it (and so closes it). */
 export function createRedisClient(
   connection: SessionRedisConnection,
@@ -22,6 +25,10 @@ export function createRedisClient(
   };
   if ('cluster' in connection) {
     const client = new Cluster(connection.cluster, {
+      // A replica promoted to master while this service sends nothing to its slots is noticed
+      // within this, rather than never: the store loads the scripts there (see its 'refresh'
+      // listener), for services whose Redis user may not.
+      slotsRefreshInterval: CLUSTER_SLOTS_REFRESH_MS,
       ...connection.options,
       enableOfflineQueue: false,
       enableAutoPipelining: settings.autoPipelining,

@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import type { Cluster, Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
+import type { Redis } from 'ioredis';
 
 import type { SessionRedisConnection } from '../../config/session-options.interface';
 import type { SessionStoreSettings } from '../../config/session.config';
@@ -103,6 +104,9 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     client.on('ready', () => void loadSessionScripts(client));
     if (client.status === 'ready') {
       void loadSessionScripts(client);
+    }
+    if (client instanceof Cluster) {
+      loadOnNewMasters(client);
     }
     this.client = client as ScriptedClient;
     this.coalescer =
@@ -607,4 +611,22 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
 /** Whether ioredis batches the client's commands itself (then the store does not cork). */
 function autoPipelined(client: Redis | Cluster): boolean {
   return client.options.enableAutoPipelining === true;
+}
+
+/**
+ * On a cluster, a replica promoted to master takes over slots without any reconnection (no
+ * 'ready'), and Redis does not replicate the script cache: it has none of the scripts. Each
+ * time the client reads the cluster's slots again, masters it has not seen before get them, so
+ * that services whose Redis user may only call scripts by SHA are served there at once.
+ */
+function loadOnNewMasters(client: Cluster): void {
+  const nameOf = (node: Redis) => `${node.options.host}:${node.options.port}`;
+  let known = new Set(client.nodes('master').map(nameOf));
+  client.on('refresh', () => {
+    const masters = client.nodes('master');
+    for (const node of masters.filter((master) => !known.has(nameOf(master)))) {
+      void loadSessionScripts(node);
+    }
+    known = new Set(masters.map(nameOf));
+  });
 }
