@@ -138,6 +138,23 @@ describe('auth with Redis stalled', () => {
   }
 
   /**
+   * What `underStalls` found: no step inconsistent, every answer a 200 or a 503, and both seen
+   * (the offsets spanned the request).
+   */
+  function expectConsistentThroughout({
+    statuses,
+    wrong,
+  }: {
+    statuses: number[];
+    wrong: string[];
+  }) {
+    expect(wrong).toEqual([]);
+    expect(statuses.filter((status) => status !== 200 && status !== 503)).toEqual([]);
+    expect(statuses).toContain(503);
+    expect(statuses).toContain(200);
+  }
+
+  /**
    * A login reads Redis (throttle, user tag, generation), checks the password, then writes the
    * session: a stall that starts between the reads and the write used to leave a session
    * behind a 503 (at one or two offsets of 31 here).
@@ -161,11 +178,7 @@ describe('auth with Redis stalled', () => {
           : `${listed.length} sessions, ${expected.length} expected`;
       },
     );
-    expect(wrong).toEqual([]);
-    expect(statuses.filter((status) => status !== 200 && status !== 503)).toEqual([]);
-    // Both outcomes occurred: the offsets spanned the login.
-    expect(statuses).toContain(503);
-    expect(statuses).toContain(200);
+    expectConsistentThroughout({ statuses, wrong });
   }, 120_000);
 
   /**
@@ -210,10 +223,7 @@ describe('auth with Redis stalled', () => {
       },
     );
     expect(before).toHaveLength(CAP);
-    expect(wrong).toEqual([]);
-    expect(statuses).toContain(503);
-    expect(statuses).toContain(200);
-    expect(statuses.filter((status) => status !== 200 && status !== 503)).toEqual([]);
+    expectConsistentThroughout({ statuses, wrong });
   }, 180_000);
 
   it('keeps the database and the live sessions agreeing on roles, whenever a change stalls', async () => {
@@ -233,10 +243,7 @@ describe('auth with Redis stalled', () => {
         return stored === live ? null : `database ${stored}, session ${live}`;
       },
     );
-    expect(wrong).toEqual([]);
-    expect(statuses).toContain(503);
-    expect(statuses).toContain(200);
-    expect(statuses.filter((status) => status !== 200 && status !== 503)).toEqual([]);
+    expectConsistentThroughout({ statuses, wrong });
   }, 120_000);
 
   it('never leaves a disabled account with live sessions, whenever disabling stalls', async () => {
