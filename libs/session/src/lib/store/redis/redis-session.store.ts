@@ -219,6 +219,13 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
       return null;
     }
     const evicted = rest as string[];
+    if (evicted.length) {
+      // Answered: no undo will come. What the create set aside for one goes now, not in a minute.
+      const setAside = this.keys.evictedPrefix(tag);
+      this.client
+        .del(`${setAside}undo:${ref.digest}`, ...evicted.map((digest) => setAside + digest))
+        .catch(() => undefined);
+    }
     const session = this.decode(ref.id, [
       ...fields,
       ...timestampFields(createdAt, idleTimeoutMs, absoluteTimeoutMs),
