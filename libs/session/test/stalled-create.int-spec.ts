@@ -10,6 +10,9 @@ import {
 import { startTcpRelay, TcpRelay } from '../src/testing/tcp-relay';
 import { sessionKey, sessionService, sleep, until } from './store-contract';
 
+// Starting a cluster and three services can take more than the default 5 s on a busy machine.
+jest.setTimeout(60_000);
+
 /**
  * A create whose answer does not come within `storeTimeout` is answered "store unavailable",
  * but a stalled Redis still runs the script once it resumes. Without an undo, that session

@@ -7,6 +7,8 @@ import { SESSION_SCRIPTS } from '../src/lib/store/redis/session-scripts';
 import { newSecret, parseSessionId } from '../src/lib/token/session.token';
 import { REDIS_URL as url, sessionService, sleep, uniquePrefix } from './store-contract';
 
+jest.setTimeout(60_000);
+
 /**
  * The undo of a login whose caller gave up waiting (undo-create.lua), with what may reach Redis
  * between the late create and its undo played in a fixed order: the create and the undo are
@@ -133,6 +135,7 @@ describe('the undo of a late login at the cap', () => {
     expect(await devices(userId)).toEqual(left.map(() => ({ id: second.session.id, roles })));
     expect(await client.keys(`${prefix}{${tag}}:e:*`)).toEqual([]);
   });
+
   type Between = { kind: 'login' | 'revoke-all' | 'roles' } | { kind: 'logout'; which: number };
 
   /**
