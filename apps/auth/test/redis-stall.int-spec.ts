@@ -137,6 +137,17 @@ describe('auth with Redis stalled', () => {
     return { statuses, wrong };
   }
 
+  /** The services, an administrator's cookie, and a new customer for one test to change. */
+  async function aCustomer() {
+    const adminCookie = (await loginWithCookie(http, 'admin', 'admin-password')).cookie;
+    return {
+      users: auth.app.get(UsersService),
+      sessions: auth.app.get(SessionService),
+      adminCookie,
+      user: await createUser(http, adminCookie, ['customer']),
+    };
+  }
+
   /**
    * What `underStalls` found: no step inconsistent, every answer a 200 or a 503, and both seen
    * (the offsets spanned the request).
@@ -188,9 +199,7 @@ describe('auth with Redis stalled', () => {
    */
   it('keeps every device of a user at the cap after a login answered 503, wherever it stalls', async () => {
     const CAP = 10; // SESSION_MAX_PER_USER's default, under which this app runs
-    const sessions = auth.app.get(SessionService);
-    const adminCookie = (await loginWithCookie(http, 'admin', 'admin-password')).cookie;
-    const user = await createUser(http, adminCookie, ['customer']);
+    const { sessions, user } = await aCustomer();
     const record = { id: user.id, username: user.username, roles: ['customer'] };
     const devices = async () =>
       (await sessions.listForUser(user.id)).map((session) => session.id).sort();
@@ -227,10 +236,7 @@ describe('auth with Redis stalled', () => {
   }, 180_000);
 
   it('keeps the database and the live sessions agreeing on roles, whenever a change stalls', async () => {
-    const users = auth.app.get(UsersService);
-    const sessions = auth.app.get(SessionService);
-    const adminCookie = (await loginWithCookie(http, 'admin', 'admin-password')).cookie;
-    const user = await createUser(http, adminCookie, ['customer']);
+    const { users, sessions, adminCookie, user } = await aCustomer();
     const { token } = await loginWithBearer(http, user.username, user.password);
     const { statuses, wrong } = await underStalls(
       (step) =>
@@ -247,10 +253,7 @@ describe('auth with Redis stalled', () => {
   }, 120_000);
 
   it('never leaves a disabled account with live sessions, whenever disabling stalls', async () => {
-    const users = auth.app.get(UsersService);
-    const sessions = auth.app.get(SessionService);
-    const adminCookie = (await loginWithCookie(http, 'admin', 'admin-password')).cookie;
-    const user = await createUser(http, adminCookie, ['customer']);
+    const { users, sessions, adminCookie, user } = await aCustomer();
     const disable = () =>
       adminPut(adminCookie, `/api/auth/users/${user.id}/disabled`, { disabled: true });
     let token = '';
@@ -275,9 +278,7 @@ describe('auth with Redis stalled', () => {
   }, 120_000);
 
   it('keeps the old password after a password change answered 503, whenever it stalls', async () => {
-    const users = auth.app.get(UsersService);
-    const adminCookie = (await loginWithCookie(http, 'admin', 'admin-password')).cookie;
-    const user = await createUser(http, adminCookie, ['customer']);
+    const { users, user } = await aCustomer();
     let current = user.password;
     let next = '';
     let token = '';

@@ -6,8 +6,9 @@ import {
   RedisServerProcess,
   startRedisCluster,
   startRedisServer,
+  startTcpRelay,
+  TcpRelay,
 } from '../src/testing';
-import { startTcpRelay, TcpRelay } from '../src/testing/tcp-relay';
 import { sessionKey, sessionService, sleep, until } from './store-contract';
 
 // Starting a cluster and three services can take more than the default 5 s on a busy machine.
