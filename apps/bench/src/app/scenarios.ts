@@ -8,10 +8,12 @@ export type Adapter = (typeof ADAPTERS)[number];
  * `redis-floor` has no guard: its handler sends one trivial EVALSHA, the least any guard that
  * asks Redis can cost; `redis-floor-coalesced` writes a loop turn's commands together, as the
  * session store does, and `redis-floor-node-redis` sends them through node-redis instead.
+ * `hash-floor` is the floor of a cache hit: a guard that only finds the token and hashes it.
  */
 export const SCENARIOS = [
   'none',
   'allow-all',
+  'hash-floor',
   'redis-floor',
   'redis-floor-coalesced',
   'redis-floor-node-redis',

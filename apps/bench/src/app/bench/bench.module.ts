@@ -9,6 +9,7 @@ import { SessionGuard, SessionModule, SessionModuleOptions } from '@cloakroom/se
 import { AllowAllGuard } from '../guards/allow-all.guard';
 import { ExpressSessionGuard } from '../guards/express-session.guard';
 import { FastJwtGuard } from '../guards/fast-jwt.guard';
+import { HashFloorGuard } from '../guards/hash-floor.guard';
 import { JoseJwtGuard } from '../guards/jose-jwt.guard';
 import { NestJwtGuard } from '../guards/nest-jwt.guard';
 import { REDIS_CLIENT_NAME, SESSION_KEY_PREFIX, ServerSettings } from '../scenarios';
@@ -61,6 +62,8 @@ function guardOf({ scenario, redisUrl, rpcPort, keys }: ServerSettings): GuardSe
       return { imports: [] };
     case 'allow-all':
       return { imports: [], guard: { provide: APP_GUARD, useClass: AllowAllGuard } };
+    case 'hash-floor':
+      return { imports: [], guard: { provide: APP_GUARD, useClass: HashFloorGuard } };
     case 'redis-floor':
     case 'redis-floor-coalesced':
     case 'redis-floor-node-redis':

@@ -88,6 +88,7 @@ export async function makeFixtures(redisUrl: string, users: number): Promise<Fix
       // `none` gets the same header as `session`, so request size is not what differs.
       none: sessionTokens,
       'allow-all': sessionTokens,
+      'hash-floor': sessionTokens,
       'redis-floor': sessionTokens,
       'redis-floor-coalesced': sessionTokens,
       'redis-floor-node-redis': sessionTokens,

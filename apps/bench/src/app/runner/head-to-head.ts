@@ -27,8 +27,16 @@ export const HEAD_TO_HEAD_PAIRS: readonly HeadToHeadPair[] = [
   // The least any guard making one Redis round trip can cost, against HS256: the bound of the
   // first goal at the fixed rate.
   { a: 'redis-floor', b: 'jwt-hs256', figures: ['cpu'] },
+  // The same for the requests/s goals: a guard making one round trip serves no more than the
+  // round trip alone, written as the store writes it.
+  { a: 'redis-floor-coalesced', b: 'jwt-hs256', figures: ['rps'] },
+  { a: 'redis-floor-coalesced', b: 'jwt-rs256', figures: ['rps'] },
+  { a: 'redis-floor-coalesced', b: 'express-session', figures: ['rps'] },
   { a: 'session-cache', b: 'none', figures: ['cpu'] },
   { a: 'session-cache', b: 'allow-all', figures: ['cpu'] },
+  // The least a cache hit keyed by token digests can cost over a guard that checks nothing:
+  // the bound of the cache goal.
+  { a: 'hash-floor', b: 'allow-all', figures: ['cpu'] },
   { a: 'session-metrics', b: 'session', figures: ['cpu'] },
   { a: 'session-remote', b: 'session-remote-unbatched', figures: ['rps', 'cpu'] },
   // Would the other Redis client make the round trip cheaper? Both write a turn's commands together.

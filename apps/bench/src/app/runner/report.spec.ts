@@ -63,11 +63,45 @@ describe('goals', () => {
     const lines = goals(report);
     const bound = lines.findIndex((line) => line.startsWith('bound: fastify redis-floor'));
     expect(lines[bound - 1]).toContain(CPU);
-    expect(lines[bound]).toMatch(/= 38 \[12, 55\], above 0: no guard making one Redis round trip/);
+    expect(lines[bound]).toMatch(
+      /= 38 \[12, 55\] \(goal's target <= 0\), past the target: no guard making one Redis round trip/,
+    );
 
     pairs[1] = { ...floor, cpuDiffsFixed: [30, -41, 12, 55, 38, 44] };
-    expect(lineOf(report, 'bound: fastify')).toMatch(/\[-41, 55\], not above 0/);
+    expect(lineOf(report, 'bound: fastify')).toMatch(/\[-41, 55\] .*, not past the target/);
     expect(goals(reportWith({})).some((line) => line.startsWith('bound:'))).toBe(false);
+  });
+
+  it('bounds a requests/s goal by the coalesced floor, past it only when the whole interval is below', () => {
+    const report = reportWith({ rpsRatios: [1.1, 1.15, 1.05, 1.12, 1.2, 1.08] });
+    const floor = { a: 'redis-floor-coalesced', b: 'jwt-hs256', rounds: 6 } as HeadToHead;
+    const pairs = report.headToHead?.fastify as HeadToHead[];
+    pairs.push({ ...floor, rpsRatios: [1.1, 1.18, 1.15, 1.12, 1.19, 1.16] });
+    const lines = goals(report);
+    const bound = lines.findIndex((line) => line.startsWith('bound: fastify redis-floor-coalesced'));
+    expect(lines[bound - 1]).toContain(RPS);
+    expect(lines[bound]).toMatch(
+      /= 1\.15 \[1\.1, 1\.19\] \(goal's target >= 1\.2\), past the target: no guard making one/,
+    );
+
+    pairs[1] = { ...floor, rpsRatios: [1.1, 1.18, 1.15, 1.12, 1.25, 1.16] };
+    expect(lineOf(report, 'bound: fastify redis-floor-coalesced')).toMatch(
+      /\[1\.1, 1\.25\] .*, not past the target/,
+    );
+  });
+
+  it('bounds the cache goal by hash-floor over allow-all', () => {
+    const report = reportWith({});
+    const pairs = report.headToHead?.fastify as HeadToHead[];
+    pairs.push({
+      a: 'hash-floor',
+      b: 'allow-all',
+      rounds: 6,
+      cpuDiffsFixed: [6, 9, 7, 12, 8, 5.5],
+    } as HeadToHead);
+    expect(lineOf(report, 'bound: fastify hash-floor')).toMatch(
+      /= 7 \[5\.5, 12\] \(goal's target <= 5\), past the target: no cache keyed by token digests/,
+    );
   });
 
   it('judges a single figure as it stands', () => {

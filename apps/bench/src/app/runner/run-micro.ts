@@ -16,6 +16,7 @@ import { BenchController } from '../bench/bench.controller';
 import { connectRedisFloorClient } from '../bench/redis-floor.controller';
 import { AllowAllGuard } from '../guards/allow-all.guard';
 import { FastJwtGuard } from '../guards/fast-jwt.guard';
+import { HashFloorGuard } from '../guards/hash-floor.guard';
 import { RedisFloorGuard } from '../guards/redis-floor.guard';
 import { Fixtures, makeFixtures } from './fixtures';
 import { MicroSamples, MicroSummary, microOrder, summarizeMicro } from './micro';
@@ -26,6 +27,7 @@ import { positiveInteger, runnerSettings } from './settings';
 /** The guards measured in process, each as its HTTP scenario configures it. */
 const MICRO_VARIANTS = [
   'allow-all',
+  'hash-floor',
   'jwt-hs256',
   'redis-floor',
   'redis-floor-coalesced',
@@ -46,6 +48,8 @@ const MICRO_PAIRS: ReadonlyArray<readonly [MicroVariant, MicroVariant]> = [
   ['jwt-hs256', 'allow-all'],
   ['session-metrics', 'session'],
   ['session-cache', 'allow-all'],
+  ['hash-floor', 'allow-all'],
+  ['session-cache', 'hash-floor'],
   ['session-cache-metrics', 'session-cache'],
 ];
 
@@ -139,6 +143,9 @@ async function setUp(
 ): Promise<Measured> {
   if (variant === 'allow-all') {
     return { guard: new AllowAllGuard(), headers: fixtures.headers['allow-all'], close: noop };
+  }
+  if (variant === 'hash-floor') {
+    return { guard: new HashFloorGuard(), headers: fixtures.headers['hash-floor'], close: noop };
   }
   if (variant === 'redis-floor' || variant === 'redis-floor-coalesced') {
     const client = await connectRedisFloorClient(variant, redisUrl, `bench-micro-${variant}`);
