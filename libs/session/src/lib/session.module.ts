@@ -58,10 +58,10 @@ import { SessionSockets } from './ws/session-sockets.service';
     },
     {
       provide: SESSION_CACHE,
-      inject: [SESSION_CONFIG, SESSION_METRICS],
-      useFactory: (config: SessionConfig, metrics: SessionMetrics | null) =>
+      inject: [SESSION_CONFIG, SESSION_METRICS, SessionStore],
+      useFactory: (config: SessionConfig, metrics: SessionMetrics | null, store: SessionStore) =>
         config.localCache
-          ? new SessionCache(config.localCache, config.touchIntervalMs, metrics)
+          ? new SessionCache(config.localCache, config.touchIntervalMs, metrics, clockOf(store))
           : null,
     },
     {
@@ -93,3 +93,8 @@ import { SessionSockets } from './ws/session-sockets.service';
   ],
 })
 export class SessionModule extends ConfigurableModuleClass {}
+
+/** The clock a store stamps sessions with (`SessionStore.now`), or the local one. */
+function clockOf(store: SessionStore): () => number {
+  return store.now ? store.now.bind(store) : () => Date.now();
+}

@@ -43,6 +43,15 @@ export class SessionService {
   ) {}
 
   /**
+   * The store's clock, epoch ms, as well as this process can tell (`SessionStore.now`; the
+   * local clock for a store without one): what a session's stamps (`authenticatedAt`,
+   * `expiresAt`...) are to be compared with.
+   */
+  now(): number {
+    return this.store.now ? this.store.now() : Date.now();
+  }
+
+  /**
    * Starts a session for a user; the token in the result is its only copy. With
    * `options.generation` (read by `generationOf` before the user's roles were read), the
    * session is refused with `SessionUserChangedError` when a role change, revoke-all or

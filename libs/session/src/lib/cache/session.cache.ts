@@ -4,7 +4,7 @@ import type { Session } from '../session.types';
 
 interface Entry {
   session: Session;
-  /** Epoch milliseconds (local clock) after which the entry is no longer served. */
+  /** Epoch milliseconds (the store's clock, `now`) after which the entry is no longer served. */
   until: number;
 }
 
@@ -34,13 +34,15 @@ export class SessionCache {
 
   /**
    * Takes the resolved `localCache` settings (see `resolveSessionConfig`), the touch interval
-   * this service's validations slide sessions by (`touchInterval`, ms), and where to count
-   * `get`'s hits and misses.
+   * this service's validations slide sessions by (`touchInterval`, ms), where to count
+   * `get`'s hits and misses, and the store's clock (`SessionStore.now`): sessions are stamped
+   * by it, so their expiries are compared with it, not with a host clock that may be off.
    */
   constructor(
     { ttlMs, max }: NonNullable<SessionConfig['localCache']>,
     touchIntervalMs: number,
     private readonly metrics: SessionMetrics | null = null,
+    private readonly now: () => number = () => Date.now(),
   ) {
     this.ttlMs = Math.min(ttlMs, LOCAL_CACHE_MAX_TTL_MS);
     this.max = max;
@@ -83,7 +85,7 @@ export class SessionCache {
     if (hit === undefined) {
       return undefined;
     }
-    if (hit.until > Date.now()) {
+    if (hit.until > this.now()) {
       return copy(hit.session);
     }
     this.entries.delete(id);
@@ -157,7 +159,7 @@ export class SessionCache {
    */
   private servedUntil(session: Session): number {
     const { lastSeenAt, expiresAt, absoluteExpiresAt } = session;
-    let until = Math.min(Date.now() + this.ttlMs, expiresAt);
+    let until = Math.min(this.now() + this.ttlMs, expiresAt);
     if (expiresAt < absoluteExpiresAt) {
       const idleTimeoutMs = expiresAt - lastSeenAt;
       until = Math.min(

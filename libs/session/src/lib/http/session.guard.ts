@@ -232,13 +232,13 @@ export class SessionGuard implements CanActivate {
   }
 
   /**
-   * Whether the session's last authentication is within `windowMs`, by this process's clock
-   * against the Redis clock that stamped it. A session without `authenticatedAt` (a remote
-   * answer that left it out) never is.
+   * Whether the session's last authentication is within `windowMs`, by the store's clock that
+   * stamped it (`SessionService.now`), so that a host clock that is off does not move the
+   * window. A session without `authenticatedAt` (a remote answer that left it out) never is.
    */
   protected isRecentlyAuthenticated(session: Session, windowMs: number): boolean {
     const at = session.authenticatedAt;
-    return typeof at === 'number' && Date.now() - at <= windowMs;
+    return typeof at === 'number' && this.sessions.now() - at <= windowMs;
   }
 
   protected unauthorized(): UnauthorizedException {

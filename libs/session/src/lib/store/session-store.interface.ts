@@ -112,6 +112,13 @@ export interface SessionStore {
   watchExpiries?(listener: SessionExpiryListener): () => void;
   /** Throws when the backend cannot be reached. */
   ping(): Promise<void>;
+  /**
+   * Optional: the store's clock, epoch ms, as well as this process can tell — the clock that
+   * stamps `createdAt`, `lastSeenAt`, `authenticatedAt` and the expiries. A process whose own
+   * clock is off compares those stamps with this instead of `Date.now()`. Absent: the local
+   * clock is the store's (the in-memory store).
+   */
+  now?(): number;
 }
 
 /** Hears of a session the store found expired. */

@@ -36,6 +36,7 @@ import {
   encodeRoles,
   timestampFields,
 } from './session-fields';
+import { RedisClock } from './redis-clock';
 import { installSessionScripts, loadSessionScripts, SessionScriptName } from './session-scripts';
 import { WriteCoalescer } from './write-coalescer';
 
@@ -86,6 +87,8 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   private readonly acknowledgement: ReplicaAcknowledgement | null;
   /** Merges the writes of validations made in one loop turn; null where it does not apply. */
   private readonly coalescer: WriteCoalescer | null;
+  /** Redis's clock as this process sees it (`now()`). */
+  private readonly clock: RedisClock;
   /** validate.lua's arguments, stringified once rather than by the client on every request. */
   private readonly validateArgs: { idleTimeout: string; touchInterval: string };
 
@@ -109,6 +112,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
       loadOnNewMasters(client);
     }
     this.client = client as ScriptedClient;
+    this.clock = new RedisClock(client);
     this.coalescer =
       settings.coalesceWrites && !autoPipelined(client) ? new WriteCoalescer(client) : null;
     this.keys = new RedisKeys(settings.keyPrefix);
@@ -161,8 +165,14 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     }
   }
 
+  /** Redis's clock, epoch ms, as this process sees it: see `RedisClock`. */
+  now(): number {
+    return this.clock.now();
+  }
+
   onModuleDestroy(): void {
     this.closing = true;
+    this.clock.stop();
     if (this.ownsClient) {
       this.client.disconnect();
     }
@@ -331,7 +341,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     const session = Object.keys(hash).length
       ? this.decode(ref.id, Object.entries(hash).flat())
       : null;
-    return session && session.absoluteExpiresAt > Date.now() ? session : null;
+    return session && session.absoluteExpiresAt > this.clock.now() ? session : null;
   }
 
   async patch(ref: SessionRef, attributes: Record<string, unknown>): Promise<boolean> {

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { Cluster, Redis } from 'ioredis';
 
+import { millisecondsOf } from './redis-clock';
 import type { RedisKeys } from './redis-keys';
 
 type Call = (...args: Array<string | number>) => Promise<unknown>;
@@ -32,10 +33,9 @@ export class RedisWatermark {
 
   /** Sets the watermark at Redis's "now", keeps one session alive, sweeps; how many died. */
   async revokeAllBefore(keep?: { key: string }): Promise<{ notBefore: number; revoked: number }> {
-    const [seconds, micros] = await this.client.time();
     // Every session created up to this millisecond dies, one created just after it too: a
     // login racing the global revocation has to sign in again, never the other way round.
-    const notBefore = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) + 1;
+    const notBefore = millisecondsOf(await this.client.time()) + 1;
     if (keep) {
       await this.client.cloakroomKeep(keep.key, notBefore);
     }
