@@ -4,9 +4,26 @@ import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 
-import { RequireRecentAuth, SessionGuard, SessionModule, SessionService } from '../src';
-import { RedisClock } from '../src/lib/store/redis/redis-clock';
-import { alice, REDIS_URL as url, sleep, uniquePrefix, until } from './store-contract';
+import {
+  RequireRecentAuth,
+  SessionGuard,
+  SessionModule,
+  SessionModuleOptions,
+  SessionService,
+  SessionStore,
+} from '../src';
+import { StoreClock } from '../src/lib/store/store-clock';
+import { freePort } from '../src/testing';
+import {
+  alice,
+  REDIS_URL as url,
+  RpcServer,
+  sleep,
+  startRpcServer,
+  testCertificates,
+  uniquePrefix,
+  until,
+} from './store-contract';
 
 jest.setTimeout(60_000);
 
@@ -15,7 +32,7 @@ jest.setTimeout(60_000);
  * that services agree whatever their hosts say. Here this process's clock is set minutes off
  * Redis's (both run on this machine, so Redis's is the real one): what the process compares
  * with those stamps — the `@RequireRecentAuth()` window, the local cache's expiries — must
- * still follow Redis's clock.
+ * still follow Redis's clock: measured directly (TIME), or through the session RPC's `ping`.
  */
 const realNow = Date.now.bind(Date);
 
@@ -33,19 +50,9 @@ class SkewController {
   }
 }
 
-async function skewedApp(skewMs: number): Promise<INestApplication> {
-  jest.spyOn(Date, 'now').mockImplementation(() => realNow() + skewMs);
+async function guardedApp(options: SessionModuleOptions): Promise<INestApplication> {
   const moduleRef = await Test.createTestingModule({
-    imports: [
-      SessionModule.forRoot({
-        redis: { url },
-        keyPrefix: uniquePrefix(),
-        reauthWindow: 1,
-        idleTimeout: 2,
-        absoluteTimeout: 2,
-        localCache: { ttl: 10 },
-      }),
-    ],
+    imports: [SessionModule.forRoot({ reauthWindow: 1, ...options })],
     controllers: [SkewController],
     providers: [{ provide: APP_GUARD, useClass: SessionGuard }],
   }).compile();
@@ -61,40 +68,72 @@ const SKEWS: Array<[string, number]> = [
 
 describe.each(SKEWS)('a process whose clock is %s Redis', (_name, skewMs) => {
   let app: INestApplication;
-  let sessions: SessionService;
-
-  beforeAll(async () => {
-    app = await skewedApp(skewMs);
-    sessions = app.get(SessionService);
-    // The offset is measured when the connection becomes ready.
-    await until(() => Math.abs(sessions.now() - realNow()) < 50);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    jest.restoreAllMocks();
-  });
+  let issuer: SessionService;
+  let stop: () => Promise<unknown>;
 
   const get = (path: string, token: string) =>
     request(app.getHttpServer()).get(path).set('Authorization', `Bearer ${token}`);
 
-  it('reads the time as Redis does', () => {
-    expect(Math.abs(Date.now() - realNow() - skewMs)).toBeLessThan(50);
-    expect(Math.abs(sessions.now() - realNow())).toBeLessThan(50);
+  /** The app's clock has been measured once it agrees with Redis's. */
+  const measured = () => until(() => Math.abs(app.get(SessionService).now() - realNow()) < 50);
+
+  afterEach(async () => {
+    await stop?.();
+    jest.restoreAllMocks();
   });
 
-  it('lets a fresh login through @RequireRecentAuth() and asks again once its window passed', async () => {
-    const { token } = await sessions.create({ ...alice, id: `${alice.id}-recent` });
-    const fresh = await get('/skew/recent', token);
-    expect(fresh.status).toBe(200);
+  async function expectRecentAuthByRedisClock(): Promise<void> {
+    expect(Math.abs(Date.now() - realNow() - skewMs)).toBeLessThan(50);
+    const { token } = await issuer.create({ ...alice, id: `${alice.id}-recent` });
+    expect((await get('/skew/recent', token)).status).toBe(200);
 
     await sleep(1200);
     const stale = await get('/skew/recent', token);
     expect(stale.status).toBe(401);
     expect(stale.body.error).toBe('reauthentication_required');
+  }
+
+  it('direct: lets a fresh login through @RequireRecentAuth() and asks again once its window passed', async () => {
+    jest.spyOn(Date, 'now').mockImplementation(() => realNow() + skewMs);
+    app = await guardedApp({ redis: { url }, keyPrefix: uniquePrefix() });
+    stop = () => app.close();
+    issuer = app.get(SessionService);
+    await measured();
+    await expectRecentAuthByRedisClock();
   });
 
-  it('serves a session from the local cache, and never past its absolute end', async () => {
+  it('remote: the same, by the clock the session RPC answers', async () => {
+    jest.spyOn(Date, 'now').mockImplementation(() => realNow() + skewMs);
+    const certificates = testCertificates();
+    const port = await freePort();
+    const rpc: RpcServer = await startRpcServer(port, uniquePrefix(), certificates);
+    app = await guardedApp({
+      remote: { host: '127.0.0.1', port, tls: certificates.remoteTls('contract') },
+    });
+    stop = async () => {
+      await app.close();
+      await rpc.server.close();
+      certificates.dispose();
+    };
+    issuer = rpc.sessions;
+    // What a service does at start-up (the store check): it also reads the auth service's clock.
+    await app.get<SessionStore>(SessionStore).verify();
+    await measured();
+    await expectRecentAuthByRedisClock();
+  });
+
+  it('direct with the local cache: serves a session from it, and never past its absolute end', async () => {
+    jest.spyOn(Date, 'now').mockImplementation(() => realNow() + skewMs);
+    app = await guardedApp({
+      redis: { url },
+      keyPrefix: uniquePrefix(),
+      idleTimeout: 2,
+      absoluteTimeout: 2,
+      localCache: { ttl: 10 },
+    });
+    stop = () => app.close();
+    const sessions = app.get(SessionService);
+    await measured();
     const { token, session } = await sessions.create({ ...alice, id: `${alice.id}-cache` });
     // The cache serves once its event feed has started: wait for a request it answers.
     await until(async () => {
@@ -109,41 +148,41 @@ describe.each(SKEWS)('a process whose clock is %s Redis', (_name, skewMs) => {
   });
 });
 
-describe('RedisClock', () => {
-  let redis: Redis;
-
-  beforeAll(() => {
-    redis = new Redis(url);
-  });
-
-  afterAll(() => redis.quit());
-
+describe('StoreClock', () => {
   afterEach(() => jest.restoreAllMocks());
 
-  it('keeps its last offset when a TIME fails or its round trip is too slow to tell', async () => {
-    await until(() => redis.status === 'ready');
-    const clock = new RedisClock(redis);
+  it('keeps its last offset when a reading fails, has no clock, or took too long to tell', async () => {
+    const redis = new Redis(url);
+    const read = jest.fn(async (): Promise<number | null> => {
+      const [seconds, micros] = await redis.time();
+      return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    });
+    const clock = new StoreClock(read);
     try {
       let shift = 30_000;
       jest.spyOn(Date, 'now').mockImplementation(() => realNow() + shift);
       await clock.measure();
       expect(Math.abs(clock.offset + 30_000)).toBeLessThan(50);
 
-      const time = jest.spyOn(redis, 'time').mockRejectedValueOnce(new Error('down'));
+      read.mockRejectedValueOnce(new Error('down'));
+      await clock.measure();
+      // A peer of an older release, with no clock to give.
+      read.mockResolvedValueOnce(null);
       await clock.measure();
       expect(Math.abs(clock.offset + 30_000)).toBeLessThan(50);
 
-      // A round trip of 5 s: when Redis read its clock within it is anyone's guess.
-      time.mockRestore();
-      const realTime = redis.time.bind(redis);
-      jest.spyOn(redis, 'time').mockImplementationOnce(() => {
+      // A round trip of 5 s: when the other side read its clock within it is anyone's guess.
+      const realRead = read.getMockImplementation() as () => Promise<number | null>;
+      read.mockImplementationOnce(() => {
         shift += 5000;
-        return realTime();
+        return realRead();
       });
       await clock.measure();
       expect(Math.abs(clock.offset + 30_000)).toBeLessThan(50);
+      expect(read).toHaveBeenCalledTimes(4);
     } finally {
       clock.stop();
+      await redis.quit();
     }
   });
 });

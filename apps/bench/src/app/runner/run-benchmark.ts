@@ -148,7 +148,7 @@ export async function runBenchmark(): Promise<void> {
       session.url,
       fixtures.malformed,
     );
-    // The store reads Redis's clock (TIME) at each connection and once a minute (`RedisClock`),
+    // The store reads Redis's clock (TIME) at each connection and once a minute (`StoreClock`),
     // whatever the requests: one may fall in this pass, and is not a request's.
     const sentByServer = Object.entries(malformedTrips.sent)
       .filter(([command]) => command !== 'time')

@@ -7,6 +7,7 @@ import type { SessionStoreSettings } from '../../config/session.config';
 import { SessionLimitReachedError } from '../../errors/session-limit-reached.error';
 import { SessionStoreUnavailableError } from '../../errors/session-store-unavailable.error';
 import type { Session } from '../../session.types';
+import type { StoreClock } from '../store-clock';
 import {
   deriveUserTag,
   isUserTag,
@@ -36,7 +37,7 @@ import {
   encodeRoles,
   timestampFields,
 } from './session-fields';
-import { RedisClock } from './redis-clock';
+import { redisClock } from './redis-clock';
 import { installSessionScripts, loadSessionScripts, SessionScriptName } from './session-scripts';
 import { WriteCoalescer } from './write-coalescer';
 
@@ -88,7 +89,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   /** Merges the writes of validations made in one loop turn; null where it does not apply. */
   private readonly coalescer: WriteCoalescer | null;
   /** Redis's clock as this process sees it (`now()`). */
-  private readonly clock: RedisClock;
+  private readonly clock: StoreClock;
   /** validate.lua's arguments, stringified once rather than by the client on every request. */
   private readonly validateArgs: { idleTimeout: string; touchInterval: string };
 
@@ -112,7 +113,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
       loadOnNewMasters(client);
     }
     this.client = client as ScriptedClient;
-    this.clock = new RedisClock(client);
+    this.clock = redisClock(client);
     this.coalescer =
       settings.coalesceWrites && !autoPipelined(client) ? new WriteCoalescer(client) : null;
     this.keys = new RedisKeys(settings.keyPrefix);
@@ -165,7 +166,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     }
   }
 
-  /** Redis's clock, epoch ms, as this process sees it: see `RedisClock`. */
+  /** Redis's clock, epoch ms, as this process sees it: see `StoreClock`. */
   now(): number {
     return this.clock.now();
   }

@@ -11,6 +11,7 @@ import { SessionRpc } from '../../session.constants';
 import type { Session } from '../../session.types';
 import type { SessionRef } from '../../token/session.token';
 import type { CreatedSession, SessionStore } from '../session-store.interface';
+import { StoreClock } from '../store-clock';
 
 /**
  * Validations asked within one turn of the event loop travel in one message, at most this many
@@ -52,6 +53,8 @@ export class RemoteSessionStore implements SessionStore, OnModuleDestroy {
   private queued = new Map<string, Waiters>();
   /** False when `batchValidations` is, or once auth answered that it has no handler for it. */
   private batchesServed: boolean;
+  /** The auth service's clock (its Redis's), read from `ping` answers: see `StoreClock`. */
+  private readonly clock: StoreClock;
 
   constructor(
     connection: SessionRemoteConnection,
@@ -78,10 +81,21 @@ export class RemoteSessionStore implements SessionStore, OnModuleDestroy {
         },
       },
     });
+    // An auth service of an older release answers `ping` with `true`: no clock, the local one.
+    this.clock = new StoreClock(async () => {
+      const answer = await this.send<unknown>(SessionRpc.ping, {});
+      return typeof answer === 'number' ? answer : null;
+    });
   }
 
   async onModuleDestroy(): Promise<void> {
+    this.clock.stop();
     await this.client.close();
+  }
+
+  /** The auth service's clock, epoch ms, as this process sees it: see `StoreClock`. */
+  now(): number {
+    return this.clock.now();
   }
 
   /** Needs a ref parsed from a token (`SessionService.validate(token)` gives one). */
@@ -166,9 +180,13 @@ export class RemoteSessionStore implements SessionStore, OnModuleDestroy {
     return () => undefined;
   }
 
-  /** The auth service checks its own Redis; here, it only has to answer. */
-  verify(): Promise<void> {
-    return this.ping();
+  /**
+   * The auth service checks its own Redis; here, it only has to answer. Its clock is read
+   * then (the services call this at start-up), and every minute after.
+   */
+  async verify(): Promise<void> {
+    await this.ping();
+    await this.clock.measure();
   }
 
   async ping(): Promise<void> {

@@ -107,11 +107,15 @@ export class SessionRpcController {
     return session ? sessionFields(session, capability.fields) : null;
   }
 
+  /**
+   * Answers the store's clock (epoch ms, Redis's): callers measure their offset from it, to
+   * compare session stamps with the clock that made them. Releases before answered `true`.
+   */
   @MessagePattern(SessionRpc.ping)
-  async ping(@Ctx() context: TcpContext): Promise<true> {
+  async ping(@Ctx() context: TcpContext): Promise<number> {
     this.authorize(context, 'ping');
     await this.store.ping();
-    return true;
+    return this.store.now ? this.store.now() : Date.now();
   }
 
   private async validateToken(
