@@ -1,21 +1,13 @@
 import { Controller, Get, INestApplication } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
-import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 
-import {
-  RequireRecentAuth,
-  SessionGuard,
-  SessionModule,
-  SessionModuleOptions,
-  SessionService,
-  SessionStore,
-} from '../src';
+import { RequireRecentAuth, SessionModuleOptions, SessionService, SessionStore } from '../src';
 import { StoreClock } from '../src/lib/store/store-clock';
 import { freePort } from '../src/testing';
 import {
   alice,
+  guardedApp,
   REDIS_URL as url,
   RpcServer,
   sleep,
@@ -50,15 +42,9 @@ class SkewController {
   }
 }
 
-async function guardedApp(options: SessionModuleOptions): Promise<INestApplication> {
-  const moduleRef = await Test.createTestingModule({
-    imports: [SessionModule.forRoot({ reauthWindow: 1, ...options })],
-    controllers: [SkewController],
-    providers: [{ provide: APP_GUARD, useClass: SessionGuard }],
-  }).compile();
-  const app = moduleRef.createNestApplication({ logger: false });
-  await app.init();
-  return app;
+/** The app under test, its guard checking `@RequireRecentAuth()` with a 1 s window. */
+function recentAuthApp(options: SessionModuleOptions): Promise<INestApplication> {
+  return guardedApp({ reauthWindow: 1, ...options }, [SkewController]);
 }
 
 const SKEWS: Array<[string, number]> = [
@@ -95,7 +81,7 @@ describe.each(SKEWS)('a process whose clock is %s Redis', (_name, skewMs) => {
 
   it('direct: lets a fresh login through @RequireRecentAuth() and asks again once its window passed', async () => {
     jest.spyOn(Date, 'now').mockImplementation(() => realNow() + skewMs);
-    app = await guardedApp({ redis: { url }, keyPrefix: uniquePrefix() });
+    app = await recentAuthApp({ redis: { url }, keyPrefix: uniquePrefix() });
     stop = () => app.close();
     issuer = app.get(SessionService);
     await measured();
@@ -107,7 +93,7 @@ describe.each(SKEWS)('a process whose clock is %s Redis', (_name, skewMs) => {
     const certificates = testCertificates();
     const port = await freePort();
     const rpc: RpcServer = await startRpcServer(port, uniquePrefix(), certificates);
-    app = await guardedApp({
+    app = await recentAuthApp({
       remote: { host: '127.0.0.1', port, tls: certificates.remoteTls('contract') },
     });
     stop = async () => {
@@ -124,7 +110,7 @@ describe.each(SKEWS)('a process whose clock is %s Redis', (_name, skewMs) => {
 
   it('direct with the local cache: serves a session from it, and never past its absolute end', async () => {
     jest.spyOn(Date, 'now').mockImplementation(() => realNow() + skewMs);
-    app = await guardedApp({
+    app = await recentAuthApp({
       redis: { url },
       keyPrefix: uniquePrefix(),
       idleTimeout: 2,

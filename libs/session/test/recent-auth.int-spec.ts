@@ -1,13 +1,9 @@
 import { Controller, Get, INestApplication } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
-import { Test } from '@nestjs/testing';
 import request from 'supertest';
 
 import {
   RequireRecentAuth,
   Roles,
-  SessionGuard,
-  SessionModule,
   SessionModuleOptions,
   SessionService,
   SessionStore,
@@ -16,6 +12,7 @@ import { freePort } from '../src/testing';
 import {
   admin,
   alice,
+  guardedApp,
   REDIS_URL as url,
   RpcServer,
   sleep,
@@ -85,22 +82,16 @@ interface Mode {
   stop(): Promise<void>;
 }
 
-async function guardedApp(options: SessionModuleOptions): Promise<INestApplication> {
-  const moduleRef = await Test.createTestingModule({
-    imports: [SessionModule.forRoot({ reauthWindow: 1, ...options })],
-    controllers: [RecentController, SensitiveController],
-    providers: [{ provide: APP_GUARD, useClass: SessionGuard }],
-  }).compile();
-  const app = moduleRef.createNestApplication({ logger: false });
-  await app.init();
-  return app;
+/** The app under test, its guard checking `@RequireRecentAuth()` with a 1 s window. */
+function recentAuthApp(options: SessionModuleOptions): Promise<INestApplication> {
+  return guardedApp({ reauthWindow: 1, ...options }, [RecentController, SensitiveController]);
 }
 
 const MODES: Array<[string, () => Promise<Mode>]> = [
   [
     'direct (Redis)',
     async () => {
-      const app = await guardedApp({ redis: { url }, keyPrefix: uniquePrefix() });
+      const app = await recentAuthApp({ redis: { url }, keyPrefix: uniquePrefix() });
       return { app, issuer: app.get(SessionService), stop: () => app.close() };
     },
   ],
@@ -110,7 +101,7 @@ const MODES: Array<[string, () => Promise<Mode>]> = [
       const certificates = testCertificates();
       const port = await freePort();
       const rpc: RpcServer = await startRpcServer(port, uniquePrefix(), certificates);
-      const app = await guardedApp({
+      const app = await recentAuthApp({
         remote: { host: '127.0.0.1', port, tls: certificates.remoteTls('catalog') },
       });
       return {
@@ -127,7 +118,7 @@ const MODES: Array<[string, () => Promise<Mode>]> = [
   [
     'direct with the local cache',
     async () => {
-      const app = await guardedApp({
+      const app = await recentAuthApp({
         redis: { url },
         keyPrefix: uniquePrefix(),
         localCache: { ttl: 60 },

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { DynamicModule, INestMicroservice, Module, Type } from '@nestjs/common';
+import { DynamicModule, INestApplication, INestMicroservice, Module, Type } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import { Cluster, Redis } from 'ioredis';
 
@@ -11,6 +12,7 @@ import {
   Session,
   SessionAttributeNameError,
   SessionCommonOptions,
+  SessionGuard,
   SessionLimitReachedError,
   SessionModule,
   SessionModuleOptions,
@@ -41,6 +43,21 @@ export async function sessionService(options: SessionModuleOptions) {
   }).compile();
   await moduleRef.init();
   return { sessions: moduleRef.get(SessionService), close: () => moduleRef.close() };
+}
+
+/** An HTTP app of `controllers` behind `SessionGuard` (APP_GUARD), initialised, logging off. */
+export async function guardedApp(
+  options: SessionModuleOptions,
+  controllers: Type[],
+): Promise<INestApplication> {
+  const moduleRef = await Test.createTestingModule({
+    imports: [SessionModule.forRoot(options)],
+    controllers,
+    providers: [{ provide: APP_GUARD, useClass: SessionGuard }],
+  }).compile();
+  const app = moduleRef.createNestApplication({ logger: false });
+  await app.init();
+  return app;
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
