@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 
-import { microOrder, summarizeMicro } from './micro';
+import { microOrder, microPace, summarizeMicro } from './micro';
 
 describe('summarizeMicro', () => {
   it('compares round by round: a drift both variants share drops out of the difference', () => {
@@ -54,5 +54,19 @@ describe('microOrder', () => {
       ['x', 'y', 'z', 'w'],
       ['w', 'z', 'y', 'x'],
     ]);
+  });
+});
+
+describe('microPace', () => {
+  it('makes the calls back to back, so many in flight, unless a rate is set', () => {
+    expect(microPace({}, 50)).toEqual({ inFlight: 50 });
+  });
+
+  it('paces the calls one at a time at BENCH_MICRO_RATE a second', () => {
+    expect(microPace({ BENCH_MICRO_RATE: '900' }, 50)).toEqual({ callsPerSecond: 900 });
+  });
+
+  it.each(['0', '-5', '1.5', 'fast', ''])('refuses the rate %p rather than run unpaced', (rate) => {
+    expect(() => microPace({ BENCH_MICRO_RATE: rate }, 50)).toThrow(/BENCH_MICRO_RATE/);
   });
 });

@@ -1,4 +1,5 @@
 import { medianInterval, median, round } from './stats';
+import { positiveInteger } from './settings';
 
 /**
  * One variant's CPU time per unit of work (µs: per guard call in process, per request for the
@@ -59,4 +60,18 @@ export function microOrder<T>(variants: readonly T[], index: number): T[] {
   const shift = Math.floor(index / 2) % variants.length;
   const rotated = [...variants.slice(shift), ...variants.slice(0, shift)];
   return index % 2 === 1 ? rotated.reverse() : rotated;
+}
+
+/**
+ * How the in-process run makes its calls: `inFlight` at once, back to back (everything hot,
+ * wake-ups shared), or with `BENCH_MICRO_RATE` one at a time at that many calls a second, the
+ * process idle in between — as a server at a fixed request rate meets its requests: each
+ * alone, with caches the rest of the machine has used meanwhile.
+ */
+export type MicroPace = { inFlight: number } | { callsPerSecond: number };
+
+export function microPace(env: NodeJS.ProcessEnv, inFlight: number): MicroPace {
+  return env['BENCH_MICRO_RATE'] === undefined
+    ? { inFlight }
+    : { callsPerSecond: positiveInteger('BENCH_MICRO_RATE', 1, env) };
 }

@@ -19,7 +19,14 @@ import { FastJwtGuard } from '../guards/fast-jwt.guard';
 import { HashFloorGuard } from '../guards/hash-floor.guard';
 import { RedisFloorGuard } from '../guards/redis-floor.guard';
 import { Fixtures, makeFixtures } from './fixtures';
-import { MicroSamples, MicroSummary, microOrder, summarizeMicro } from './micro';
+import {
+  MicroPace,
+  MicroSamples,
+  MicroSummary,
+  microOrder,
+  microPace,
+  summarizeMicro,
+} from './micro';
 import { writeResultJson } from './report';
 import { BENCH_USERS, deleteBenchData } from './servers';
 import { positiveInteger, runnerSettings } from './settings';
@@ -56,11 +63,17 @@ const MICRO_PAIRS: ReadonlyArray<readonly [MicroVariant, MicroVariant]> = [
 /** Guard calls in flight at once, as the HTTP runs keep connections busy. */
 const IN_FLIGHT = 50;
 
+/** Each paced round lasts this long: as many calls as the rate makes in that time. */
+const PACED_ROUND_SECONDS = 2;
+
 /** What `micro` writes to `bench/results/micro-<timestamp>.json`. */
 export interface MicroReport extends MicroSummary {
   rounds: number;
   callsPerRound: number;
-  inFlight: number;
+  /** Calls at once, back to back; absent when paced. */
+  inFlight?: number;
+  /** Calls a second, one at a time (`BENCH_MICRO_RATE`); absent when back to back. */
+  callsPerSecond?: number;
 }
 
 interface Measured {
@@ -80,7 +93,13 @@ interface Measured {
 export async function runMicro(): Promise<void> {
   const settings = runnerSettings();
   const rounds = positiveInteger('BENCH_ROUNDS', 20);
-  const calls = settings.quick ? 5_000 : 20_000;
+  const pace = microPace(process.env, IN_FLIGHT);
+  const calls =
+    'callsPerSecond' in pace
+      ? PACED_ROUND_SECONDS * pace.callsPerSecond
+      : settings.quick
+        ? 5_000
+        : 20_000;
   const variants = microVariants(process.env['BENCH_GUARDS']);
   const log = (line: string) => process.stdout.write(`${line}\n`);
   const redis = new Redis(settings.redisUrl);
@@ -91,23 +110,27 @@ export async function runMicro(): Promise<void> {
     for (const variant of variants) {
       measured.set(variant, await setUp(variant, settings.redisUrl, fixtures));
     }
+    const how =
+      'callsPerSecond' in pace
+        ? `one at a time, ${pace.callsPerSecond} a second`
+        : `${pace.inFlight} in flight`;
     log(
-      `Cloakroom micro benchmark: ${variants.length} guards in process, ${rounds} rounds of ${calls} calls, ${IN_FLIGHT} in flight`,
+      `Cloakroom micro benchmark: ${variants.length} guards in process, ${rounds} rounds of ${calls} calls, ${how}`,
     );
     for (const variant of variants) {
-      await cpuPerCall(measured.get(variant) as Measured, calls); // warm-up
+      await cpuPerCall(measured.get(variant) as Measured, calls, pace); // warm-up
     }
     const samples: MicroSamples = {};
     for (let index = 0; index < rounds; index++) {
       for (const variant of microOrder(variants, index)) {
-        const micros = await cpuPerCall(measured.get(variant) as Measured, calls);
+        const micros = await cpuPerCall(measured.get(variant) as Measured, calls, pace);
         (samples[variant] ??= []).push(micros);
       }
     }
     const report: MicroReport = {
       rounds,
       callsPerRound: calls,
-      inFlight: IN_FLIGHT,
+      ...pace,
       ...summarizeMicro(samples, MICRO_PAIRS),
     };
     printMicro(report, log);
@@ -196,24 +219,44 @@ async function untilCached(
   throw new Error('The local cache never served a session');
 }
 
-/** CPU time (user + system) this process spent per guard call over `calls` calls. */
-async function cpuPerCall({ guard, headers }: Measured, calls: number): Promise<number> {
+/**
+ * CPU time (user + system) this process spent per guard call over `calls` calls. Paced, that
+ * includes each call's timer wake-up, the same for every guard, so the differences between
+ * guards are still theirs.
+ */
+async function cpuPerCall(
+  { guard, headers }: Measured,
+  calls: number,
+  pace: MicroPace,
+): Promise<number> {
   let next = 0;
   let refused = 0;
-  const worker = async () => {
-    while (next < calls) {
-      const request = { method: 'GET', headers: headers[next++ % headers.length] };
-      const context = new ExecutionContextHost(
-        [request, {}, noop],
-        BenchController,
-        BenchController.prototype.bench,
-      );
-      context.setType('http');
-      if (!(await guard.canActivate(context))) refused++;
-    }
+  const call = async () => {
+    const request = { method: 'GET', headers: headers[next++ % headers.length] };
+    const context = new ExecutionContextHost(
+      [request, {}, noop],
+      BenchController,
+      BenchController.prototype.bench,
+    );
+    context.setType('http');
+    if (!(await guard.canActivate(context))) refused++;
   };
   const start = process.cpuUsage();
-  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+  if ('callsPerSecond' in pace) {
+    // Each call is due at its own instant; one that falls behind is not made up in a burst.
+    const gap = 1000 / pace.callsPerSecond;
+    let due = performance.now();
+    while (next < calls) {
+      due = Math.max(due + gap, performance.now());
+      await new Promise((resolve) => setTimeout(resolve, due - performance.now()));
+      await call();
+    }
+  } else {
+    const worker = async () => {
+      while (next < calls) await call();
+    };
+    await Promise.all(Array.from({ length: pace.inFlight }, worker));
+  }
   const used = process.cpuUsage(start);
   if (refused > 0) {
     throw new Error(`${refused} of ${calls} guard calls refused: nothing valid was measured`);
