@@ -8,4 +8,8 @@ module.exports = {
     '^.+\\.lua$': require.resolve('./tools/jest/text-transform.js'),
   },
   moduleFileExtensions: ['ts', 'js', 'lua'],
+  // Keys tests wrote under `test:<pid>:` (testKeyPrefix) go once their process has ended.
+  globalTeardown: require.resolve('./tools/jest/delete-test-keys.js'),
+  // The tools here are plain CommonJS for Node, not sources to compile.
+  transformIgnorePatterns: ['/node_modules/', '/tools/jest/'],
 };

@@ -4,7 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { BuiltApp, RunningApp, waitForStatus } from '@cloakroom/e2e-support';
-import { DevCertificates, freePort, makeDevCertificates } from '@cloakroom/session/testing';
+import {
+  DevCertificates,
+  freePort,
+  makeDevCertificates,
+  testKeyPrefix,
+} from '@cloakroom/session/testing';
 
 const ORIGIN = 'http://localhost:3000';
 const auth = new BuiltApp('auth');
@@ -38,7 +43,7 @@ class AuthProcess {
       {
         AUTH_PORT: String(port),
         AUTH_RPC_PORT: String(await freePort()),
-        SESSION_KEY_PREFIX: `crtest:auth-e2e-accounts-${process.pid}-${Date.now()}:`,
+        SESSION_KEY_PREFIX: testKeyPrefix('auth-e2e-accounts'),
         AUTH_RPC_CLIENT_CA: this.certificates.ca,
         AUTH_RPC_SERVER_CERT: this.certificates.server.cert,
         AUTH_RPC_SERVER_KEY: this.certificates.server.key,

@@ -3,7 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { BuiltApp, RunningApp, waitForStatus } from '@cloakroom/e2e-support';
-import { DevCertificates, freePort, makeDevCertificates } from '@cloakroom/session/testing';
+import {
+  DevCertificates,
+  freePort,
+  makeDevCertificates,
+  testKeyPrefix,
+} from '@cloakroom/session/testing';
 
 const ORIGIN = 'http://localhost:3000';
 const auth = new BuiltApp('auth');
@@ -35,7 +40,7 @@ describe('the built auth service', () => {
     return {
       AUTH_PORT: String(await freePort()),
       AUTH_RPC_PORT: String(await freePort()),
-      SESSION_KEY_PREFIX: `crtest:auth-e2e-${process.pid}:`,
+      SESSION_KEY_PREFIX: testKeyPrefix('auth-e2e'),
       AUTH_RPC_CLIENT_CA: certificates.ca,
       AUTH_RPC_SERVER_CERT: certificates.server.cert,
       AUTH_RPC_SERVER_KEY: certificates.server.key,

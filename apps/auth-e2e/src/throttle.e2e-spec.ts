@@ -3,7 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { BuiltApp, RunningApp, waitForStatus } from '@cloakroom/e2e-support';
-import { DevCertificates, freePort, makeDevCertificates } from '@cloakroom/session/testing';
+import {
+  DevCertificates,
+  freePort,
+  makeDevCertificates,
+  testKeyPrefix,
+} from '@cloakroom/session/testing';
 
 const auth = new BuiltApp('auth');
 
@@ -38,7 +43,7 @@ describe('login throttling of the built auth service', () => {
       {
         AUTH_PORT: port,
         AUTH_RPC_PORT: String(await freePort()),
-        SESSION_KEY_PREFIX: `crtest:auth-e2e-${name}-${process.pid}-${Date.now()}:`,
+        SESSION_KEY_PREFIX: testKeyPrefix(`auth-e2e-${name}`),
         AUTH_RPC_CLIENT_CA: certificates.ca,
         AUTH_RPC_SERVER_CERT: certificates.server.cert,
         AUTH_RPC_SERVER_KEY: certificates.server.key,

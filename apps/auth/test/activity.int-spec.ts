@@ -14,7 +14,7 @@ import { DataSource, DataSourceOptions, Repository } from 'typeorm';
 
 import { databaseOptions, openDataSource } from '@cloakroom/database';
 import { configureServiceApp } from '@cloakroom/service-kit';
-import { makeDevCertificates } from '@cloakroom/session/testing';
+import { makeDevCertificates, testKeyPrefix } from '@cloakroom/session/testing';
 
 import { ActivityCursor } from '../src/app/activity/activity-cursor';
 import { ActivityRetention, PRUNE_BATCH } from '../src/app/activity/activity-retention.service';
@@ -186,7 +186,7 @@ const MIGRATIONS = [
 
 describe.each<Backend>(['postgres', 'sqlite'])('security activity log on %s', (backend) => {
   const suite = `activity-${backend}`;
-  const keyPrefix = `crtest:auth-${suite}:`;
+  const keyPrefix = testKeyPrefix(`auth-${suite}`);
   let workDir: string;
   let databaseUrl: string;
   let redis: Redis;

@@ -11,7 +11,12 @@ import type { App } from 'supertest/types';
 import { DataSource } from 'typeorm';
 
 import { configureServiceApp } from '@cloakroom/service-kit';
-import { DevCertificates, freePort, makeDevCertificates } from '@cloakroom/session/testing';
+import {
+  DevCertificates,
+  freePort,
+  makeDevCertificates,
+  testKeyPrefix,
+} from '@cloakroom/session/testing';
 
 import { AppModule } from '../src/app/app.module';
 import { authService } from '../src/app/app.setup';
@@ -69,7 +74,7 @@ export async function startAuthApp(
   suite: string,
   env: Record<string, string> = {},
 ): Promise<AuthApp> {
-  const keyPrefix = `crtest:auth-${suite}:`;
+  const keyPrefix = testKeyPrefix(`auth-${suite}`);
   const redisUrl = env['REDIS_URL'] ?? REDIS_URL;
   await clearRedis(redisUrl, keyPrefix);
   const databaseUrl = await freshSchema(`auth_${suite.replace(/\W/g, '_')}`);

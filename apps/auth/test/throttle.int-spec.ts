@@ -5,7 +5,12 @@ import request from 'supertest';
 import type { App } from 'supertest/types';
 
 import { validateEnv } from '@cloakroom/service-kit';
-import { freePort, RedisServerProcess, startRedisServer } from '@cloakroom/session/testing';
+import {
+  freePort,
+  RedisServerProcess,
+  startRedisServer,
+  testKeyPrefix,
+} from '@cloakroom/session/testing';
 
 import { LoginAttempt, LoginThrottleService } from '../src/app/auth/login-throttle.service';
 import { clientNetwork } from '../src/app/auth/throttle/client-network';
@@ -29,7 +34,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A throttle on real Redis with its own settings and key prefix, and the means to close it. */
 async function throttleWith(name: string, env: Record<string, string>) {
-  const prefix = `crtest:throttle-${name}:`;
+  const prefix = testKeyPrefix(`throttle-${name}`);
   await clearRedis(REDIS_URL, prefix);
   const authEnv = validateEnv(AuthEnv, {
     NODE_ENV: 'test',

@@ -16,6 +16,7 @@ import {
 
 import { CatalogMessages } from '../src/app/products/products.messages';
 import { randomSuffix, StandInAuth, startCatalogApp } from './catalog-app';
+import { testKeyPrefix } from '@cloakroom/session/testing';
 
 const suite = randomSuffix();
 const alice: SessionUser = { id: `alice-${suite}`, username: 'alice', roles: ['customer'] };
@@ -45,7 +46,7 @@ describe("catalog's RPC: price quotes for a live session only", () => {
     firstValueFrom(client.send<unknown>(CatalogMessages.prices, payload));
 
   beforeAll(async () => {
-    auth = await StandInAuth.started('redis://127.0.0.1:6379', `cr-test-msg-${suite}:`);
+    auth = await StandInAuth.started('redis://127.0.0.1:6379', testKeyPrefix(`msg-${suite}`));
     app = await startCatalogApp({
       CATALOG_DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test',
       ...auth.clientEnv,

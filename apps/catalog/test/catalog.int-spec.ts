@@ -4,6 +4,7 @@ import request from 'supertest';
 import { SessionUser } from '@cloakroom/session';
 
 import { randomSuffix, StandInAuth, startCatalogApp } from './catalog-app';
+import { testKeyPrefix } from '@cloakroom/session/testing';
 
 const ORIGIN = 'http://localhost:3000';
 const suite = randomSuffix();
@@ -18,7 +19,7 @@ describe('catalog (PostgreSQL, sessions through the auth RPC)', () => {
   let adminCookie: string;
 
   beforeAll(async () => {
-    auth = await StandInAuth.started('redis://127.0.0.1:6379', `cr-test-catalog-${suite}:`);
+    auth = await StandInAuth.started('redis://127.0.0.1:6379', testKeyPrefix(`catalog-${suite}`));
     app = await startCatalogApp({
       CATALOG_DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test',
       ...auth.clientEnv,

@@ -8,6 +8,7 @@ import { SessionUser } from '@cloakroom/session';
 
 import { OrdersService } from '../src/app/orders/orders.service';
 import { randomSuffix, sessionCookie, startOrdersApp } from './orders-app';
+import { testKeyPrefix } from '@cloakroom/session/testing';
 
 interface ListedOrder {
   id: string;
@@ -37,7 +38,7 @@ describe.each([
     app = await startOrdersApp({
       ORDERS_DATABASE_URL: databaseUrl,
       REDIS_URL: 'redis://127.0.0.1:6379',
-      SESSION_KEY_PREFIX: `cr-test-orders-paging-${suite}:`,
+      SESSION_KEY_PREFIX: testKeyPrefix(`orders-paging-${suite}`),
     });
     http = request(app.getHttpServer());
     orders = app.get(OrdersService);

@@ -11,7 +11,7 @@ import { MessagePattern, Payload } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 
-import { freePort } from '@cloakroom/session/testing';
+import { freePort, testKeyPrefix } from '@cloakroom/session/testing';
 import {
   CurrentSession,
   Roles,
@@ -27,7 +27,7 @@ import { catalogLink, randomSuffix, sessionCookie, startOrdersApp } from './orde
 
 const ORIGIN = 'http://localhost:3000';
 const suite = randomSuffix();
-const keyPrefix = `cr-test-pricing-${suite}:`;
+const keyPrefix = testKeyPrefix(`pricing-${suite}`);
 const alice: SessionUser = { id: `alice-${suite}`, username: 'alice', roles: ['customer'] };
 
 /** What the stand-in catalog was asked, and for whom. */

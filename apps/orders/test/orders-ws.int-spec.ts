@@ -6,6 +6,7 @@ import { SessionService, SessionSockets, SessionUser } from '@cloakroom/session'
 
 import { eventually, LiveSocket, openLiveSocket } from './live-socket';
 import { randomSuffix, sessionCookie, startOrdersApp } from './orders-app';
+import { testKeyPrefix } from '@cloakroom/session/testing';
 
 const ORIGIN = 'http://localhost:3000';
 
@@ -29,7 +30,7 @@ describe('GET /api/orders/ws (PostgreSQL, Redis)', () => {
     app = await startOrdersApp({
       ORDERS_DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test',
       REDIS_URL: 'redis://127.0.0.1:6379',
-      SESSION_KEY_PREFIX: `cr-test-orders-ws-${suite}:`,
+      SESSION_KEY_PREFIX: testKeyPrefix(`orders-ws-${suite}`),
       SESSION_ALLOWED_ORIGINS: ORIGIN,
     });
     await app.listen(0, '127.0.0.1');

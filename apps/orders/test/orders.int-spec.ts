@@ -4,6 +4,7 @@ import request from 'supertest';
 import { SessionService, SessionUser } from '@cloakroom/session';
 
 import { randomSuffix, sessionCookie, startOrdersApp } from './orders-app';
+import { testKeyPrefix } from '@cloakroom/session/testing';
 
 const ORIGIN = 'http://localhost:3000';
 const suite = randomSuffix();
@@ -21,7 +22,7 @@ describe('orders (PostgreSQL, Redis)', () => {
     app = await startOrdersApp({
       ORDERS_DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test',
       REDIS_URL: 'redis://127.0.0.1:6379',
-      SESSION_KEY_PREFIX: `cr-test-orders-${suite}:`,
+      SESSION_KEY_PREFIX: testKeyPrefix(`orders-${suite}`),
       SESSION_ALLOWED_ORIGINS: ORIGIN,
     });
     http = request(app.getHttpServer());

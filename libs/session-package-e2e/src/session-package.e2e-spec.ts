@@ -13,7 +13,7 @@ const WORKSPACE_ROOT = resolve(__dirname, '../../..');
 const PACKAGE_DIR = join(WORKSPACE_ROOT, 'dist/libs/session');
 const FIXTURE = join(__dirname, '../fixtures/sample-app');
 const REDIS_URL = 'redis://127.0.0.1:6379';
-const KEY_PREFIX = `crtest:package-e2e-${process.pid}:`;
+const KEY_PREFIX = `test:${process.pid}:package-e2e:`;
 
 // What `nest new` would give, minus what the sample does not use. The session package's peers
 // (@nestjs/microservices, @nestjs/terminus, …) are left to npm: a peer the package forgets to

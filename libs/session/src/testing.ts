@@ -1,4 +1,5 @@
 export { freePort } from './testing/free-port';
+export { testKeyPrefix } from './testing/test-key-prefix';
 export { startRedisServer, RedisServerProcess } from './testing/redis-server';
 export { startRedisCluster, RedisClusterProcess } from './testing/redis-cluster';
 export { CertificateFiles, DevCertificates, makeDevCertificates } from './testing/dev-certificates';

@@ -25,7 +25,13 @@ import {
 } from '../src';
 import { RedisKeys } from '../src/lib/store/redis/redis-keys';
 import { parseSessionId, parseToken, SessionRef } from '../src/lib/token/session.token';
-import { DevCertificates, freePort, makeDevCertificates, startRedisCluster } from '../src/testing';
+import {
+  DevCertificates,
+  freePort,
+  makeDevCertificates,
+  startRedisCluster,
+  testKeyPrefix,
+} from '../src/testing';
 
 export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 
@@ -33,7 +39,7 @@ export const alice = { id: 'u-alice', username: 'alice', roles: ['customer'] };
 export const admin = { id: 'u-admin', username: 'admin', roles: ['admin'] };
 
 export function uniquePrefix(): string {
-  return `test:${process.pid}:${Math.random().toString(36).slice(2, 8)}:`;
+  return testKeyPrefix();
 }
 
 /** A Nest app context with SessionModule, for driving SessionService against a real store. */

@@ -14,6 +14,7 @@ import {
   freePort,
   makeAssertionKeys,
   makeDevCertificates,
+  testKeyPrefix,
 } from '@cloakroom/session/testing';
 
 export const WORKSPACE_ROOT = resolve(__dirname, '../../../..');
@@ -100,7 +101,7 @@ export class Stack {
     const assertionKeys = makeAssertionKeys(join(this.dir, 'certs'), 'orders');
     this.certificates = certificates;
     this.assertionKeys = assertionKeys;
-    const keyPrefix = `cr-e2e-${Math.random().toString(36).slice(2, 10)}:`;
+    const keyPrefix = testKeyPrefix('gateway-e2e');
     const env: Record<string, string> = {
       AUTH_RPC_CLIENT_CA: certificates.ca,
       AUTH_RPC_SERVER_CERT: certificates.server.cert,

@@ -8,7 +8,12 @@ import { Redis } from 'ioredis';
 
 import { BuiltApp, stopProcess, waitForStatus } from '@cloakroom/e2e-support';
 import { sessionAclRules } from '@cloakroom/session';
-import { freePort, makeAssertionKeys, makeDevCertificates } from '@cloakroom/session/testing';
+import {
+  freePort,
+  makeAssertionKeys,
+  makeDevCertificates,
+  testKeyPrefix,
+} from '@cloakroom/session/testing';
 
 type App = 'auth' | 'orders' | 'gateway';
 
@@ -40,7 +45,7 @@ export class OrdersStack {
     };
     const certificates = makeDevCertificates(join(this.dir, 'certs'), ['orders']);
     const assertionKeys = makeAssertionKeys(join(this.dir, 'certs'), 'orders');
-    const keyPrefix = `cr-orders-e2e-${randomBytes(4).toString('hex')}:`;
+    const keyPrefix = testKeyPrefix('orders-e2e');
     const env: Record<string, string> = {
       AUTH_RPC_CLIENT_CA: certificates.ca,
       AUTH_RPC_SERVER_CERT: certificates.server.cert,
