@@ -175,7 +175,8 @@ export class Stack {
         ['auth', 'owner'],
         ['orders', 'validator'],
       ] as const) {
-        const user = `${keyPrefix.replace(/:$/, '')}-${app}`;
+        // The prefix's colons would end the user name in the URL's user:password.
+        const user = `${keyPrefix.replace(/:$/, '').replaceAll(':', '-')}-${app}`;
         const password = randomBytes(16).toString('hex');
         await admin.acl('SETUSER', user, 'on', `>${password}`, ...sessionAclRules(role, keyPrefix));
         this.redisUsers.push(user);

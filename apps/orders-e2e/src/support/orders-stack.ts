@@ -98,7 +98,8 @@ export class OrdersStack {
   private async createValidator(keyPrefix: string): Promise<string> {
     const admin = new Redis(6379, '127.0.0.1');
     try {
-      const user = `${keyPrefix.replace(/:$/, '')}-orders`;
+      // The prefix's colons would end the user name in the URL's user:password.
+      const user = `${keyPrefix.replace(/:$/, '').replaceAll(':', '-')}-orders`;
       const password = randomBytes(16).toString('hex');
       await admin.acl(
         'SETUSER',
