@@ -7,7 +7,8 @@ export type Adapter = (typeof ADAPTERS)[number];
  * work) differs. `session-*` variants are the session guard with one library option changed.
  * `redis-floor` has no guard: its handler sends one trivial EVALSHA, the least any guard that
  * asks Redis can cost; `redis-floor-coalesced` writes a loop turn's commands together, as the
- * session store does, and `redis-floor-node-redis` sends them through node-redis instead.
+ * session store does, and `redis-floor-node-redis` sends them through node-redis instead;
+ * `redis-floor-socket` writes the command ready-encoded to a plain socket, with no client library.
  * `hash-floor` is the floor of a cache hit: a guard that only finds the token and hashes it.
  */
 export const SCENARIOS = [
@@ -17,6 +18,7 @@ export const SCENARIOS = [
   'redis-floor',
   'redis-floor-coalesced',
   'redis-floor-node-redis',
+  'redis-floor-socket',
   'session',
   'session-remote',
   'session-remote-unbatched',

@@ -67,6 +67,7 @@ function guardOf({ scenario, redisUrl, rpcPort, keys }: ServerSettings): GuardSe
     case 'redis-floor':
     case 'redis-floor-coalesced':
     case 'redis-floor-node-redis':
+    case 'redis-floor-socket':
       return {
         imports: [],
         controller: RedisFloorController,

@@ -1,3 +1,5 @@
+import { connect, Socket } from 'node:net';
+
 import { Controller, Get, Inject, OnModuleDestroy, Provider } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
@@ -113,7 +115,131 @@ class NodeRedisFloorClient extends RedisFloorClient {
   }
 }
 
-export type RedisFloorScenario = 'redis-floor' | 'redis-floor-coalesced' | 'redis-floor-node-redis';
+/** RESP array of bulk strings: a command as Redis reads it. */
+function encodeCommand(...words: string[]): Buffer {
+  const parts = words.map((word) => `$${Buffer.byteLength(word)}\r\n${word}\r\n`);
+  return Buffer.from(`*${words.length}\r\n${parts.join('')}`);
+}
+
+/**
+ * `redis-floor-socket`: no Redis client library at all. The EVALSHA is encoded once and written
+ * as it is to a plain TCP socket (Nagle off); replies are read line by line, `:1` or `+OK`
+ * resolving the oldest call and an `-ERR` line rejecting it. What a round trip costs here is
+ * what any client pays — the socket write, the wake-up when the reply arrives, the read — so
+ * what it costs above `jwt-hs256` no client, however lean, can take away.
+ */
+export class SocketFloorClient extends RedisFloorClient {
+  private readonly waiting: Array<{ resolve(): void; reject(error: Error): void }> = [];
+  private unread = '';
+
+  private constructor(
+    private readonly socket: Socket,
+    private readonly command: Buffer,
+  ) {
+    super();
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.read(chunk));
+    socket.on('error', () => undefined);
+    socket.on('close', () => this.failAll(new Error('Redis connection closed')));
+  }
+
+  static async connect(redisUrl: string, connectionName: string): Promise<SocketFloorClient> {
+    // The script cache is the server's: loaded once by any client, EVALSHA finds it.
+    const loader = new Redis(redisUrl, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    let sha: string;
+    try {
+      await loader.connect();
+      sha = String(await loader.script('LOAD', TRIVIAL_SCRIPT));
+    } finally {
+      loader.disconnect();
+    }
+    return SocketFloorClient.open(redisUrl, connectionName, sha);
+  }
+
+  /** Connects, authenticates and names the connection; `sha` must be loaded already. */
+  static async open(
+    redisUrl: string,
+    connectionName: string,
+    sha: string,
+  ): Promise<SocketFloorClient> {
+    const url = new URL(redisUrl);
+    const socket = connect(Number(url.port || 6379), url.hostname || '127.0.0.1');
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    const client = new SocketFloorClient(socket, encodeCommand('EVALSHA', sha, '0'));
+    const handshake: string[][] = [];
+    if (url.password) {
+      const user = decodeURIComponent(url.username || 'default');
+      handshake.push(['AUTH', user, decodeURIComponent(url.password)]);
+    }
+    if (url.pathname.length > 1) {
+      handshake.push(['SELECT', url.pathname.slice(1)]);
+    }
+    handshake.push(['CLIENT', 'SETNAME', connectionName]);
+    try {
+      for (const words of handshake) {
+        await client.send(encodeCommand(...words));
+      }
+    } catch (error) {
+      socket.destroy();
+      throw error;
+    }
+    return client;
+  }
+
+  evalTrivialScript(): Promise<void> {
+    return this.send(this.command);
+  }
+
+  onModuleDestroy(): void {
+    this.socket.destroy();
+  }
+
+  private send(command: Buffer): Promise<void> {
+    if (this.socket.destroyed) {
+      return Promise.reject(new Error('Redis connection closed'));
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.push({ resolve, reject });
+      this.socket.write(command);
+    });
+  }
+
+  /** Each complete line answers the oldest call: the floor's commands all reply in one line. */
+  private read(chunk: Buffer): void {
+    this.unread += chunk.toString('latin1');
+    let end = this.unread.indexOf('\r\n');
+    while (end >= 0) {
+      const line = this.unread.slice(0, end);
+      this.unread = this.unread.slice(end + 2);
+      const call = this.waiting.shift();
+      if (line.startsWith('-')) {
+        call?.reject(new Error(line.slice(1)));
+      } else {
+        call?.resolve();
+      }
+      end = this.unread.indexOf('\r\n');
+    }
+  }
+
+  private failAll(error: Error): void {
+    for (const call of this.waiting.splice(0)) {
+      call.reject(error);
+    }
+  }
+}
+
+export type RedisFloorScenario =
+  | 'redis-floor'
+  | 'redis-floor-coalesced'
+  | 'redis-floor-node-redis'
+  | 'redis-floor-socket';
 
 /** The floor's client for `scenario`, connected and its script loaded. */
 export function connectRedisFloorClient(
@@ -121,9 +247,18 @@ export function connectRedisFloorClient(
   redisUrl: string,
   connectionName: string,
 ): Promise<RedisFloorClient> {
-  return scenario === 'redis-floor-node-redis'
-    ? NodeRedisFloorClient.connect(redisUrl, connectionName)
-    : IoredisFloorClient.connect(redisUrl, connectionName, scenario === 'redis-floor-coalesced');
+  switch (scenario) {
+    case 'redis-floor-node-redis':
+      return NodeRedisFloorClient.connect(redisUrl, connectionName);
+    case 'redis-floor-socket':
+      return SocketFloorClient.connect(redisUrl, connectionName);
+    default:
+      return IoredisFloorClient.connect(
+        redisUrl,
+        connectionName,
+        scenario === 'redis-floor-coalesced',
+      );
+  }
 }
 
 /** The floor's client, connected and its script loaded before the app listens. */

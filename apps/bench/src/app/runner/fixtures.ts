@@ -92,6 +92,7 @@ export async function makeFixtures(redisUrl: string, users: number): Promise<Fix
       'redis-floor': sessionTokens,
       'redis-floor-coalesced': sessionTokens,
       'redis-floor-node-redis': sessionTokens,
+      'redis-floor-socket': sessionTokens,
       session: sessionTokens,
       'session-remote': sessionTokens,
       'session-remote-unbatched': sessionTokens,

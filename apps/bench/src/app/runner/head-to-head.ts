@@ -27,6 +27,8 @@ export const HEAD_TO_HEAD_PAIRS: readonly HeadToHeadPair[] = [
   // The least any guard making one Redis round trip can cost, against HS256: the bound of the
   // first goal at the fixed rate.
   { a: 'redis-floor', b: 'jwt-hs256', figures: ['cpu'] },
+  // The same round trip with no client library: what no Redis client can take away.
+  { a: 'redis-floor-socket', b: 'jwt-hs256', figures: ['cpu'] },
   // The same for the requests/s goals: a guard making one round trip serves no more than the
   // round trip alone, written as the store writes it.
   { a: 'redis-floor-coalesced', b: 'jwt-hs256', figures: ['rps'] },

@@ -72,13 +72,33 @@ describe('goals', () => {
     expect(goals(reportWith({})).some((line) => line.startsWith('bound:'))).toBe(false);
   });
 
+  it('states the client-less socket floor over HS256 as a second bound under the same goal', () => {
+    const report = reportWith({ cpuDiffsFixed: [80, 95, 60, 120, 88, 101] });
+    const pairs = report.headToHead?.fastify as HeadToHead[];
+    pairs.push(
+      { a: 'redis-floor', b: 'jwt-hs256', rounds: 6, cpuDiffsFixed: [30, 41, 12, 55, 38, 44] },
+      { a: 'redis-floor-socket', b: 'jwt-hs256', rounds: 6, cpuDiffsFixed: [9, 7, 12, 8, 10, 7.5] },
+    );
+    const lines = goals(report);
+    const goal = lines.findIndex((line) => line.includes(CPU));
+    expect(lines[goal + 1]).toMatch(/^bound: fastify redis-floor \(/);
+    expect(lines[goal + 2]).toMatch(
+      /^bound: fastify redis-floor-socket .* = 8 \[7, 12\] \(goal's target <= 0\), past the target/,
+    );
+
+    pairs[2] = { ...pairs[2], cpuDiffsFixed: [9, -7, 12, 8, 10, 7.5] };
+    expect(lineOf(report, 'bound: fastify redis-floor-socket')).toMatch(/not past the target/);
+  });
+
   it('bounds a requests/s goal by the coalesced floor, past it only when the whole interval is below', () => {
     const report = reportWith({ rpsRatios: [1.1, 1.15, 1.05, 1.12, 1.2, 1.08] });
     const floor = { a: 'redis-floor-coalesced', b: 'jwt-hs256', rounds: 6 } as HeadToHead;
     const pairs = report.headToHead?.fastify as HeadToHead[];
     pairs.push({ ...floor, rpsRatios: [1.1, 1.18, 1.15, 1.12, 1.19, 1.16] });
     const lines = goals(report);
-    const bound = lines.findIndex((line) => line.startsWith('bound: fastify redis-floor-coalesced'));
+    const bound = lines.findIndex((line) =>
+      line.startsWith('bound: fastify redis-floor-coalesced'),
+    );
     expect(lines[bound - 1]).toContain(RPS);
     expect(lines[bound]).toMatch(
       /= 1\.15 \[1\.1, 1\.19\] \(goal's target >= 1\.2\), past the target: no guard making one/,

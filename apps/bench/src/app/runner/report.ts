@@ -338,6 +338,13 @@ export function goals(report: BenchReport): string[] {
       true,
       oneRoundTrip,
     );
+    bound(
+      `${adapter} redis-floor-socket (no guard, no client library: one EVALSHA written to a socket) CPU minus fast-jwt HS256 CPU, us per request (fixed rate, head to head)`,
+      pair('redis-floor-socket', 'jwt-hs256')?.cpuDiffsFixed,
+      0,
+      true,
+      oneRoundTrip,
+    );
     cpu('session', 'redis-floor', 10, 'session CPU minus redis-floor CPU');
     cpu('session-cache', 'none', 5, 'session-cache CPU minus none CPU');
     // What any Nest guard costs by itself is not the cache's: the same figure over `allow-all`.

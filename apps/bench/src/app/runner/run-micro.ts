@@ -38,6 +38,7 @@ const MICRO_VARIANTS = [
   'jwt-hs256',
   'redis-floor',
   'redis-floor-coalesced',
+  'redis-floor-socket',
   'session',
   'session-metrics',
   'session-cache',
@@ -52,6 +53,8 @@ const MICRO_PAIRS: ReadonlyArray<readonly [MicroVariant, MicroVariant]> = [
   ['session', 'redis-floor-coalesced'],
   ['redis-floor-coalesced', 'redis-floor'],
   ['redis-floor', 'jwt-hs256'],
+  ['redis-floor-socket', 'jwt-hs256'],
+  ['redis-floor-coalesced', 'redis-floor-socket'],
   ['jwt-hs256', 'allow-all'],
   ['session-metrics', 'session'],
   ['session-cache', 'allow-all'],
@@ -170,7 +173,11 @@ async function setUp(
   if (variant === 'hash-floor') {
     return { guard: new HashFloorGuard(), headers: fixtures.headers['hash-floor'], close: noop };
   }
-  if (variant === 'redis-floor' || variant === 'redis-floor-coalesced') {
+  if (
+    variant === 'redis-floor' ||
+    variant === 'redis-floor-coalesced' ||
+    variant === 'redis-floor-socket'
+  ) {
     const client = await connectRedisFloorClient(variant, redisUrl, `bench-micro-${variant}`);
     return {
       guard: new RedisFloorGuard(client),
