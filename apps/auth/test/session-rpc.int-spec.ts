@@ -8,7 +8,11 @@ import { connect as connectTls, ConnectionOptions } from 'node:tls';
 import { Logger } from '@nestjs/common';
 import request from 'supertest';
 
-import { SESSION_RPC_INCOMPLETE_FRAME_TIMEOUT, SessionService } from '@cloakroom/session';
+import {
+  SESSION_RPC_HANDSHAKE_TIMEOUT,
+  SESSION_RPC_INCOMPLETE_FRAME_TIMEOUT,
+  SessionService,
+} from '@cloakroom/session';
 import { makeDevCertificates } from '@cloakroom/session/testing';
 
 import { AuthApp, createUser, loginWithBearer, loginWithCookie, startAuthApp } from './auth-app';
@@ -207,6 +211,39 @@ describe('the session RPC, tried as an attacker on the service network would', (
       expect(await withCertificate(forger.clients['catalog'])(call)).toEqual({ closed: true });
     }
     await expectNothingForged(mySecret);
+  });
+
+  it('drops a connection that never completes its TLS handshake, within seconds, and keeps serving', async () => {
+    const closed = (socket: Socket) =>
+      new Promise<void>((resolve) => {
+        socket.on('error', () => undefined);
+        socket.on('close', () => resolve());
+      });
+    const started = Date.now();
+    // One connection sends nothing; one a TLS record header announcing a ClientHello that never
+    // comes; one drips that ClientHello a byte a second, never idle as long as the timeout. Each
+    // held a socket of auth's for good: Node reports a handshake that timed out (after 120 s by
+    // default) but does not close its socket.
+    const silent = connectTcp(auth.rpcPort, '127.0.0.1');
+    const stalled = connectTcp(auth.rpcPort, '127.0.0.1', () =>
+      stalled.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00])),
+    );
+    const dripping = connectTcp(auth.rpcPort, '127.0.0.1');
+    const hello = Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00]), Buffer.alloc(512)]);
+    let sent = 0;
+    const drip = setInterval(() => {
+      if (!dripping.destroyed) dripping.write(hello.subarray(sent, ++sent));
+    }, 1000);
+    try {
+      await Promise.all([closed(silent), closed(stalled), closed(dripping)]);
+    } finally {
+      clearInterval(drip);
+    }
+    expect(Date.now() - started).toBeLessThan(2 * SESSION_RPC_HANDSHAKE_TIMEOUT);
+    expect(sent).toBeGreaterThan(3);
+    const catalog = withCertificate(auth.certificates.clients['catalog']);
+    const validated = await catalog(frame('session.validate', { token: victim.token }));
+    expect(validated.answer?.response).toMatchObject({ id: victim.sessionId });
   });
 
   it('serves a genuine catalog nothing but validation by token and reads by id, without ip or user agent', async () => {

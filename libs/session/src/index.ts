@@ -64,6 +64,7 @@ export { SessionAclRole, sessionAclRules } from './lib/store/redis/redis-acl';
 export { RemoteSessionStore } from './lib/store/remote/remote-session.store';
 export {
   reportRefusedHandshakes,
+  SESSION_RPC_HANDSHAKE_TIMEOUT,
   SESSION_RPC_INCOMPLETE_FRAME_TIMEOUT,
   SESSION_RPC_MAX_FRAME,
   SessionRpcModule,

@@ -26,6 +26,15 @@ export const SESSION_RPC_MAX_FRAME = 64 * 1024;
 export const SESSION_RPC_INCOMPLETE_FRAME_TIMEOUT = 5_000;
 
 /**
+ * Milliseconds a connection may take to complete its TLS handshake, counted from the connection
+ * (bytes dripped in do not extend it), before it is dropped. Node's default is 120 s, after
+ * which it only reports the failure: a host on the service network with no certificate held as
+ * many of auth's sockets as it opened, for good, by connecting and sending nothing. A caller on
+ * the same network completes it within a few round trips.
+ */
+export const SESSION_RPC_HANDSHAKE_TIMEOUT = 5_000;
+
+/**
  * Requests one connection may have unanswered before auth stops reading it (a batch counts as
  * one: at most `SESSION_RPC_MAX_BATCH` tokens each). A remote store has a few in flight per
  * connection; a caller sending faster than Redis answers waits in its own TCP window instead of
@@ -61,6 +70,8 @@ export interface SessionRpcServerOptions {
   maxFrameSize?: number;
   /** Milliseconds a frame may stay incomplete; default `SESSION_RPC_INCOMPLETE_FRAME_TIMEOUT`. */
   incompleteFrameTimeout?: number;
+  /** Milliseconds a TLS handshake may take; default `SESSION_RPC_HANDSHAKE_TIMEOUT`. */
+  handshakeTimeout?: number;
   /** Unanswered requests per connection before it is read no more; default `SESSION_RPC_MAX_IN_FLIGHT`. */
   maxInFlight?: number;
   /** Unread answer bytes per connection before it is dropped; default `SESSION_RPC_MAX_UNREAD`. */
@@ -93,8 +104,8 @@ export class SessionRpcModule {
 /**
  * The session RPC's transport: Nest's TCP server with TLS 1.3, a client certificate signed by
  * the deployment's CA required of every caller (no certificate, or another CA's: the handshake
- * fails before any frame is read), a frame size limit, a frame left incomplete dropped after 5 s,
- * and flow control (`SessionRpcServer`).
+ * fails before any frame is read), a handshake not completed within 5 s dropped, a frame size
+ * limit, a frame left incomplete dropped after 5 s, and flow control (`SessionRpcServer`).
  *
  * @example
  * app.connectMicroservice(sessionRpcTransport({ host, port, tls: { ca, cert, key } }));
@@ -122,6 +133,7 @@ export function sessionRpcTransport(options: SessionRpcServerOptions): CustomStr
           requestCert: true,
           rejectUnauthorized: true,
           minVersion: 'TLSv1.3',
+          handshakeTimeout: options.handshakeTimeout ?? SESSION_RPC_HANDSHAKE_TIMEOUT,
         },
       },
     ),
@@ -163,6 +175,8 @@ const PLAIN_PATTERN = /^(?![tfn])[A-Za-z]/;
 
 /**
  * Nest's TCP server, routing as it does, with these changes:
+ * - a connection whose TLS handshake fails, or is not done within its timeout (5 s, counted
+ *   from the connection however slowly its bytes arrive), is destroyed;
  * - a frame declaring more than the limit is refused on its header (`SessionRpcSocket`);
  * - flow control: Nest reads and starts every frame a connection sends, however many are still
  *   unanswered; this server stops reading a connection at `maxInFlight` unanswered requests and
@@ -189,6 +203,16 @@ export class SessionRpcServer extends ServerTCP {
     private readonly tcpOptions: ConstructorParameters<typeof ServerTCP>[0],
   ) {
     super(tcpOptions);
+  }
+
+  /**
+   * Nest's server, and a connection whose TLS handshake failed or timed out
+   * (`handshakeTimeout`) destroyed: Node reports it (`tlsClientError`) but leaves the socket
+   * open, so a host that connected and sent nothing held a socket of auth's for good.
+   */
+  protected override init(): void {
+    super.init();
+    this.server.on('tlsClientError', (_error: Error, socket: Socket) => socket.destroy());
   }
 
   /** Every connection's frames read by `SessionRpcSocket`, with the transport's limits. */
