@@ -1,10 +1,14 @@
 import { EventEmitter } from 'node:events';
-import type { Socket } from 'node:net';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect, Server, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { TLSSocket } from 'node:tls';
 
 import { ServerTCP, TcpContext, TcpSocket } from '@nestjs/microservices';
 
-import { SessionRpcServer } from './session-rpc.module';
+import { makeDevCertificates } from '../../../testing/dev-certificates';
+import { SessionRpcServer, sessionRpcTransport } from './session-rpc.module';
 
 /** A connection as the server sees it: only whether its reading is paused matters here. */
 function fakeConnection() {
@@ -106,5 +110,40 @@ describe('SessionRpcServer', () => {
     server.bindHandler(fourth);
     expect(fourth.destroy).not.toHaveBeenCalled();
     expect(bound).toHaveBeenLastCalledWith(fourth);
+  });
+
+  it('ends connections still in their TLS handshake when it closes, not only TLS sessions', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rpc-close-'));
+    const certificates = makeDevCertificates(dir, []);
+    const server = sessionRpcTransport({
+      host: '127.0.0.1',
+      port: 0,
+      // Far past the test's timeout: only `close` can end the connection in time.
+      handshakeTimeout: 60_000,
+      tls: {
+        ca: readFileSync(certificates.ca),
+        cert: readFileSync(certificates.server.cert),
+        key: readFileSync(certificates.server.key),
+      },
+    }).strategy as SessionRpcServer;
+    try {
+      await new Promise<void>((resolve, reject) =>
+        server.listen((error?: unknown) => (error ? reject(error) : resolve())),
+      );
+      const listening = (server as unknown as { server: Server }).server;
+      const { port } = listening.address() as { port: number };
+      const accepted = new Promise((resolve) => listening.once('connection', resolve));
+      const silent = connect(port, '127.0.0.1');
+      silent.on('error', () => undefined);
+      const closed = new Promise((resolve) => silent.once('close', resolve));
+      await accepted;
+
+      server.close();
+      await closed;
+      expect(silent.destroyed).toBe(true);
+    } finally {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

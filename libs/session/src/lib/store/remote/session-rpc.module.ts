@@ -197,6 +197,8 @@ export class SessionRpcServer extends ServerTCP {
   private readonly refusals = new Logger('SessionRpc');
   private readonly reported = new Set<string>();
   private readonly unreadable = new Map<string, { loggedAt: number; since: number }>();
+  /** Every connection still open, from the moment it was accepted (before its handshake). */
+  private readonly accepted = new Set<Socket>();
 
   constructor(
     private readonly limits: { maxInFlight: number; maxConnectionsPerCaller: number },
@@ -208,11 +210,27 @@ export class SessionRpcServer extends ServerTCP {
   /**
    * Nest's server, and a connection whose TLS handshake failed or timed out
    * (`handshakeTimeout`) destroyed: Node reports it (`tlsClientError`) but leaves the socket
-   * open, so a host that connected and sent nothing held a socket of auth's for good.
+   * open, so a host that connected and sent nothing held a socket of auth's for good. Every
+   * connection is known from its first byte, so that `close` ends those still in their
+   * handshake too (Nest knows them only once they are TLS sessions). Runs within Nest's
+   * constructor: the listeners read this class's fields when they fire, after it.
    */
   protected override init(): void {
     super.init();
     this.server.on('tlsClientError', (_error: Error, socket: Socket) => socket.destroy());
+    this.server.on('connection', (socket: Socket) => {
+      this.accepted.add(socket);
+      socket.once('close', () => this.accepted.delete(socket));
+    });
+  }
+
+  /** Stops listening and ends every connection, whether or not its handshake is done. */
+  override close(): void {
+    super.close();
+    for (const socket of this.accepted) {
+      socket.destroy();
+    }
+    this.accepted.clear();
   }
 
   /** Every connection's frames read by `SessionRpcSocket`, with the transport's limits. */
