@@ -167,6 +167,9 @@ export class SocketFloorClient extends RedisFloorClient {
     sha: string,
   ): Promise<SocketFloorClient> {
     const url = new URL(redisUrl);
+    if (url.protocol !== 'redis:') {
+      throw new Error(`redis-floor-socket speaks plain TCP only, not ${url.protocol}//`);
+    }
     const socket = connect(Number(url.port || 6379), url.hostname || '127.0.0.1');
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);

@@ -35,7 +35,7 @@ describe('SocketFloorClient (redis-floor-socket)', () => {
     for (const close of closers.splice(0)) close();
   });
 
-  it('makes the round trip on the real Redis, many calls in flight answered in order', async () => {
+  it('makes the round trip on the real Redis, every one of many calls in flight answered', async () => {
     const name = `bench-socket-floor-${process.pid}`;
     const client = await SocketFloorClient.connect(REDIS_URL, name);
     closers.push(() => client.onModuleDestroy());
@@ -70,6 +70,12 @@ describe('SocketFloorClient (redis-floor-socket)', () => {
     );
     refused.then((leaked) => closers.push(() => leaked.onModuleDestroy())).catch(() => undefined);
     await expect(refused).rejects.toThrow(/WRONGPASS/);
+  });
+
+  it('refuses a TLS URL rather than sending the handshake in clear', async () => {
+    await expect(
+      SocketFloorClient.open('rediss://127.0.0.1:6380', 'x', 'd'.repeat(40)),
+    ).rejects.toThrow('redis-floor-socket speaks plain TCP only, not rediss://');
   });
 
   it('reads replies cut across reads and joined in one, and rejects the call an error answers', async () => {

@@ -211,8 +211,8 @@ export class SessionRpcServer extends ServerTCP {
    * Nest's server, and a connection whose TLS handshake failed or timed out
    * (`handshakeTimeout`) destroyed: Node reports it (`tlsClientError`) but leaves the socket
    * open, so a host that connected and sent nothing held a socket of auth's for good. Every
-   * connection is known from its first byte, so that `close` ends those still in their
-   * handshake too (Nest knows them only once they are TLS sessions). Runs within Nest's
+   * connection is known from the moment it is accepted, so that `close` ends those still in
+   * their handshake too (Nest knows them only once they are TLS sessions). Runs within Nest's
    * constructor: the listeners read this class's fields when they fire, after it.
    */
   protected override init(): void {
