@@ -30,9 +30,10 @@ async function fakeRedis(
 }
 
 describe('SocketFloorClient (redis-floor-socket)', () => {
-  const closers: Array<() => void> = [];
-  afterEach(() => {
-    for (const close of closers.splice(0)) close();
+  // Undone last first: the ACL user goes before the connection that deletes it.
+  const closers: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const close of closers.splice(0).reverse()) await close();
   });
 
   it('makes the round trip on the real Redis, every one of many calls in flight answered', async () => {
@@ -55,7 +56,7 @@ describe('SocketFloorClient (redis-floor-socket)', () => {
     closers.push(() => redis.disconnect());
     const user = `bench-socket-floor-${process.pid}`;
     await redis.call('ACL', 'SETUSER', user, 'on', '>right-password', '+@all', '~*');
-    closers.push(() => void redis.call('ACL', 'DELUSER', user).catch(() => undefined));
+    closers.push(() => redis.call('ACL', 'DELUSER', user));
     const { host } = new URL(REDIS_URL);
 
     const client = await SocketFloorClient.connect(`redis://${user}:right-password@${host}`, 'x');
