@@ -10,6 +10,7 @@ import request from 'supertest';
 
 import {
   SESSION_RPC_HANDSHAKE_TIMEOUT,
+  SESSION_RPC_HANDSHAKES_PER_ADDRESS,
   SESSION_RPC_INCOMPLETE_FRAME_TIMEOUT,
   SessionService,
 } from '@cloakroom/session';
@@ -246,6 +247,41 @@ describe('the session RPC, tried as an attacker on the service network would', (
     expect(validated.answer?.response).toMatchObject({ id: victim.sessionId });
   });
 
+  it('runs at most a burst of key exchanges for a host without a certificate, then a few a second, and serves callers meanwhile', async () => {
+    const { burst, perSecond } = SESSION_RPC_HANDSHAKES_PER_ADDRESS;
+    // A full TLS 1.3 handshake without a client certificate: auth sends its key share, its
+    // certificate and its signature before it learns there is none. `secureConnect` says it did.
+    const attempt = () =>
+      new Promise<boolean>((resolve) => {
+        const socket = connectTls({
+          socket: connectTcp({ port: auth.rpcPort, host: '127.0.0.1', localAddress: '127.0.0.7' }),
+          host: '127.0.0.1',
+          ca: readFileSync(auth.certificates.ca),
+        });
+        let keyExchanged = false;
+        socket.on('secureConnect', () => (keyExchanged = true));
+        socket.on('error', () => undefined);
+        socket.on('close', () => resolve(keyExchanged));
+      });
+    const catalog = withCertificate(auth.certificates.clients['catalog']);
+    const started = Date.now();
+    const outcomes: boolean[] = [];
+    const served: Outcome[] = [];
+    // 20 at a time, as fast as auth answers, for about 2 s; catalog validates between waves.
+    while (Date.now() - started < 2_000) {
+      outcomes.push(...(await Promise.all(Array.from({ length: 20 }, attempt))));
+      served.push(await catalog(frame('session.validate', { token: victim.token })));
+    }
+    const seconds = (Date.now() - started) / 1000;
+    const exchanged = outcomes.filter(Boolean).length;
+    expect(outcomes.length).toBeGreaterThan(2 * burst);
+    expect(exchanged).toBeGreaterThanOrEqual(burst);
+    expect(exchanged).toBeLessThanOrEqual(burst + Math.ceil(perSecond * seconds) + 1);
+    for (const outcome of served) {
+      expect(outcome.answer?.response).toMatchObject({ id: victim.sessionId });
+    }
+  });
+
   it('serves a genuine catalog nothing but validation by token and reads by id, without ip or user agent', async () => {
     const catalog = withCertificate(auth.certificates.clients['catalog']);
     const { mySecret, calls } = forgeries();
@@ -449,11 +485,13 @@ describe('the session RPC, tried as an attacker on the service network would', (
 
   it('holds at most 64 connections of one caller, and serves the others and new ones after', async () => {
     const catalogFiles = auth.certificates.clients['catalog'];
+    // From an address of its own: the failed handshakes the tests above made from 127.0.0.1
+    // count against that address's handshake budget (64 under way or recently failed).
     const open = (files: { cert: string; key: string }) =>
       keepConnection(
         connectTls({
+          socket: connectTcp({ port: auth.rpcPort, host: '127.0.0.1', localAddress: '127.0.0.8' }),
           host: '127.0.0.1',
-          port: auth.rpcPort,
           ca: readFileSync(auth.certificates.ca),
           cert: readFileSync(files.cert),
           key: readFileSync(files.key),

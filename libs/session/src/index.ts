@@ -65,12 +65,15 @@ export { RemoteSessionStore } from './lib/store/remote/remote-session.store';
 export {
   reportRefusedHandshakes,
   SESSION_RPC_HANDSHAKE_TIMEOUT,
+  SESSION_RPC_HANDSHAKES_PER_ADDRESS,
+  SESSION_RPC_IDLE_TIMEOUT,
   SESSION_RPC_INCOMPLETE_FRAME_TIMEOUT,
   SESSION_RPC_MAX_FRAME,
   SessionRpcModule,
   SessionRpcServerOptions,
   sessionRpcTransport,
 } from './lib/store/remote/session-rpc.module';
+export { HandshakeBudgetOptions } from './lib/store/remote/handshake-budget';
 export {
   SessionRpcCall,
   SessionRpcCapabilities,

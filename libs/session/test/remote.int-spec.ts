@@ -9,12 +9,7 @@ import {
 import fc from 'fast-check';
 import { firstValueFrom } from 'rxjs';
 
-import {
-  SessionOperationNotServedError,
-  SessionRpc,
-  SessionService,
-  SessionStore,
-} from '../src';
+import { SessionOperationNotServedError, SessionRpc, SessionService, SessionStore } from '../src';
 import { SessionRpcController } from '../src/lib/store/remote/session-rpc.controller';
 import { parseToken } from '../src/lib/token/session.token';
 import { freePort } from '../src/testing';
@@ -63,6 +58,35 @@ describe('RemoteSessionStore when the auth service is down', () => {
       expect(user).toBe('alice');
     } finally {
       await close();
+    }
+  });
+});
+
+describe('RemoteSessionStore when auth drops its idle connection', () => {
+  it('connects again for the next call, which is answered', async () => {
+    const port = await freePort();
+    // Auth closes a connection silent for 300 ms (3 minutes by default, past the store's
+    // once-a-minute clock reading, so that a live store's connection is never dropped).
+    const rpc = await startRpcServer(port, uniquePrefix(), certificates, undefined, {
+      idleTimeout: 300,
+    });
+    const { sessions, close } = await sessionService({
+      remote: { host: '127.0.0.1', port, tls: certificates.remoteTls('catalog') },
+      storeTimeout: 0.5,
+    });
+    const connections: unknown[] = [];
+    rpc.server.on('secureConnection', (socket: unknown) => connections.push(socket));
+    try {
+      const { token } = await rpc.sessions.create(alice);
+      for (let round = 0; round < 3; round++) {
+        expect(await sessions.validate(token)).toMatchObject({ username: 'alice' });
+        await new Promise((resolve) => setTimeout(resolve, 900));
+      }
+      // One connection per round: each was dropped while idle and made again for the next call.
+      expect(connections).toHaveLength(3);
+    } finally {
+      await close();
+      await rpc.server.close();
     }
   });
 });

@@ -18,6 +18,7 @@ import {
   SessionModuleOptions,
   SessionRpcCapabilities,
   SessionRpcModule,
+  SessionRpcServerOptions,
   sessionRpcTransport,
   SessionService,
   SessionUser,
@@ -215,6 +216,7 @@ export async function startRpcServer(
   keyPrefix: string,
   certificates: DevCertificates,
   serving: Type | DynamicModule = SessionRpcModule.register({ capabilities: TEST_CAPABILITIES }),
+  transport: Partial<SessionRpcServerOptions> = {},
 ): Promise<RpcServer> {
   @Module({
     imports: [
@@ -226,7 +228,12 @@ export async function startRpcServer(
 
   const moduleRef = await Test.createTestingModule({ imports: [RpcServerModule] }).compile();
   const server = moduleRef.createNestMicroservice({
-    ...sessionRpcTransport({ host: '127.0.0.1', port, tls: certificates.serverTls() }),
+    ...sessionRpcTransport({
+      host: '127.0.0.1',
+      port,
+      tls: certificates.serverTls(),
+      ...transport,
+    }),
     logger: false,
   });
   await server.listen();

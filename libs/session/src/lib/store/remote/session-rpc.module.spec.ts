@@ -3,12 +3,16 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TLSSocket } from 'node:tls';
+import { connect as connectTls, TLSSocket } from 'node:tls';
 
 import { ServerTCP, TcpContext, TcpSocket } from '@nestjs/microservices';
 
-import { makeDevCertificates } from '../../../testing/dev-certificates';
-import { SessionRpcServer, sessionRpcTransport } from './session-rpc.module';
+import { DevCertificates, makeDevCertificates } from '../../../testing/dev-certificates';
+import {
+  SessionRpcServer,
+  SessionRpcServerOptions,
+  sessionRpcTransport,
+} from './session-rpc.module';
 
 /** A connection as the server sees it: only whether its reading is paused matters here. */
 function fakeConnection() {
@@ -21,6 +25,7 @@ function fakeTlsConnection(caller: string) {
   const socket = Object.assign(Object.create(TLSSocket.prototype), new EventEmitter(), {
     authorized: true,
     destroy: jest.fn(),
+    setTimeout: jest.fn(),
     disableRenegotiation: jest.fn(),
     getPeerCertificate: () => ({ subject: { CN: caller } }),
   });
@@ -111,39 +116,156 @@ describe('SessionRpcServer', () => {
     expect(fourth.destroy).not.toHaveBeenCalled();
     expect(bound).toHaveBeenLastCalledWith(fourth);
   });
+});
 
-  it('ends connections still in their TLS handshake when it closes, not only TLS sessions', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'rpc-close-'));
-    const certificates = makeDevCertificates(dir, []);
-    const server = sessionRpcTransport({
+describe('SessionRpcServer on a real TLS socket', () => {
+  let dir: string;
+  let certificates: DevCertificates;
+  let server: SessionRpcServer | undefined;
+  let port: number;
+  const sockets: Socket[] = [];
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'rpc-limits-'));
+    certificates = makeDevCertificates(dir, ['catalog']);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterEach(() => {
+    sockets.splice(0).forEach((socket) => socket.destroy());
+    server?.close();
+    server = undefined;
+  });
+
+  const listen = async (options: Partial<SessionRpcServerOptions>) => {
+    server = sessionRpcTransport({
       host: '127.0.0.1',
       port: 0,
-      // Far past the test's timeout: only `close` can end the connection in time.
+      // Far past the tests' timeouts: only the limit under test closes a connection in time.
       handshakeTimeout: 60_000,
       tls: {
         ca: readFileSync(certificates.ca),
         cert: readFileSync(certificates.server.cert),
         key: readFileSync(certificates.server.key),
       },
+      ...options,
     }).strategy as SessionRpcServer;
-    try {
-      await new Promise<void>((resolve, reject) =>
-        server.listen((error?: unknown) => (error ? reject(error) : resolve())),
-      );
-      const listening = (server as unknown as { server: Server }).server;
-      const { port } = listening.address() as { port: number };
-      const accepted = new Promise((resolve) => listening.once('connection', resolve));
-      const silent = connect(port, '127.0.0.1');
-      silent.on('error', () => undefined);
-      const closed = new Promise((resolve) => silent.once('close', resolve));
-      await accepted;
+    await new Promise<void>((resolve, reject) =>
+      server?.listen((error?: unknown) => (error ? reject(error) : resolve())),
+    );
+    port = ((server as unknown as { server: Server }).server.address() as { port: number }).port;
+  };
 
-      server.close();
-      await closed;
-      expect(silent.destroyed).toBe(true);
-    } finally {
-      server.close();
-      rmSync(dir, { recursive: true, force: true });
+  /** A raw TCP connection from `localAddress` that sends nothing. */
+  const silent = (localAddress: string) => {
+    const socket = connect({ port, host: '127.0.0.1', localAddress });
+    socket.on('error', () => undefined);
+    sockets.push(socket);
+    return socket;
+  };
+
+  /** Nest's framing of a call to no handler: answered all the same, with an error. */
+  const call = () => {
+    const json = JSON.stringify({ pattern: 'session.nothing', data: {}, id: 'x' });
+    return `${json.length}#${json}`;
+  };
+
+  /**
+   * A caller with catalog's certificate that sends one frame: `served` once an answer comes
+   * back (the server has bound the connection: its handshake is done on both sides), false when
+   * the connection closes first.
+   */
+  const caller = (localAddress: string) =>
+    new Promise<{ served: boolean; socket: TLSSocket }>((resolve) => {
+      const socket = connectTls(
+        {
+          // A TCP connection of our own, to choose the address it comes from.
+          socket: connect({ port, host: '127.0.0.1', localAddress }),
+          host: '127.0.0.1',
+          ca: readFileSync(certificates.ca),
+          cert: readFileSync(certificates.clients['catalog'].cert),
+          key: readFileSync(certificates.clients['catalog'].key),
+        },
+        () => socket.write(call()),
+      );
+      sockets.push(socket);
+      socket.on('error', () => undefined);
+      socket.once('data', () => resolve({ served: true, socket }));
+      socket.once('close', () => resolve({ served: false, socket }));
+    });
+
+  const closedWithin = (socket: Socket, ms: number) =>
+    new Promise<boolean>((resolve) => {
+      if (socket.destroyed) return resolve(true);
+      const timer = setTimeout(() => resolve(false), ms);
+      socket.once('close', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+
+  it('ends connections still in their TLS handshake when it closes, not only TLS sessions', async () => {
+    await listen({});
+    const listening = (server as unknown as { server: Server }).server;
+    const accepted = new Promise((resolve) => listening.once('connection', resolve));
+    const waiting = silent('127.0.0.1');
+    const closed = new Promise((resolve) => waiting.once('close', resolve));
+    await accepted;
+
+    // The handshake timeout is 60 s here: only `close` can end the connection in time.
+    server?.close();
+    await closed;
+    expect(waiting.destroyed).toBe(true);
+  });
+
+  it('closes connections from an address out of handshakes when they arrive, and no other address', async () => {
+    await listen({ handshakesPerAddress: { burst: 3, perSecond: 0.5 } });
+    const flood = Array.from({ length: 5 }, () => silent('127.0.0.2'));
+    const closed = await Promise.all(flood.map((socket) => closedWithin(socket, 300)));
+    // The first three are held in their handshake (60 s here); the next two closed at once.
+    expect(closed).toEqual([false, false, false, true, true]);
+    // Another address has its own budget; this one has none left, even with a certificate.
+    expect((await caller('127.0.0.3')).served).toBe(true);
+    expect((await caller('127.0.0.2')).served).toBe(false);
+    // The stalled handshakes keep their units when they end: forgiven at 0.5 a second.
+    flood.forEach((socket) => socket.destroy());
+    await new Promise((resolve) => setTimeout(resolve, 2_200));
+    expect((await caller('127.0.0.2')).served).toBe(true);
+  });
+
+  it('gives a completed handshake its unit back: a caller with a certificate reconnects without end', async () => {
+    await listen({ handshakesPerAddress: { burst: 2, perSecond: 0 } });
+    for (let i = 0; i < 10; i++) {
+      const { served, socket } = await caller('127.0.0.4');
+      expect(served).toBe(true);
+      socket.destroy();
     }
+    // Two at once fit the burst, held open; a third under way beside them would not, but
+    // theirs are done and given back.
+    const both = await Promise.all([caller('127.0.0.4'), caller('127.0.0.4')]);
+    expect(both.map(({ served }) => served)).toEqual([true, true]);
+    expect((await caller('127.0.0.4')).served).toBe(true);
+  });
+
+  it('limits nothing per address with handshakesPerAddress: false', async () => {
+    await listen({ handshakesPerAddress: false });
+    const flood = Array.from({ length: 80 }, () => silent('127.0.0.5'));
+    const closed = await Promise.all(flood.map((socket) => closedWithin(socket, 500)));
+    expect(closed.filter(Boolean)).toHaveLength(0);
+  });
+
+  it('closes a connection silent for idleTimeout after its handshake, not one that keeps talking', async () => {
+    await listen({ idleTimeout: 400 });
+    const quiet = await caller('127.0.0.1');
+    const talking = await caller('127.0.0.1');
+    expect([quiet.served, talking.served]).toEqual([true, true]);
+    // A frame for no handler is answered: bytes both ways, every 150 ms for 1.2 s.
+    const chatter = setInterval(() => talking.socket.write(call()), 150);
+    try {
+      expect(await closedWithin(quiet.socket, 1_200)).toBe(true);
+      expect(talking.socket.destroyed).toBe(false);
+    } finally {
+      clearInterval(chatter);
+    }
+    expect(await closedWithin(talking.socket, 1_200)).toBe(true);
   });
 });

@@ -11,6 +11,7 @@ import {
 } from '@nestjs/microservices';
 
 import { SESSION_RPC_OPTIONS } from '../../session.constants';
+import { HandshakeBudget, HandshakeBudgetOptions } from './handshake-budget';
 import type { SessionRpcOptions } from './session-rpc.capabilities';
 import { connectionCaller, SessionRpcController } from './session-rpc.controller';
 
@@ -33,6 +34,29 @@ export const SESSION_RPC_INCOMPLETE_FRAME_TIMEOUT = 5_000;
  * the same network completes it within a few round trips.
  */
 export const SESSION_RPC_HANDSHAKE_TIMEOUT = 5_000;
+
+/**
+ * TLS handshakes one address may have under way, or failed and not yet forgiven, and how many
+ * failed ones are forgiven a second (`HandshakeBudget`). Each handshake costs auth a key exchange
+ * and a signature before it learns the caller has no certificate: with no budget a host on the
+ * service network made auth run one per connection, as fast as it could open them, and held
+ * one socket per connection for the handshake timeout. Callers with a certificate complete
+ * theirs and are given their unit back, so a deployment's processes reconnecting at once (up to
+ * the burst, from one address) are not refused.
+ */
+export const SESSION_RPC_HANDSHAKES_PER_ADDRESS: HandshakeBudgetOptions = {
+  burst: 64,
+  perSecond: 4,
+};
+
+/**
+ * Milliseconds a connection past its handshake may stay silent (no byte either way) before it
+ * is dropped: a caller's host that went away without closing its connections (a crash, a
+ * network partition) left them open for good, each counting towards its caller's cap, until the
+ * caller could not connect at all. A remote store asks auth's clock every minute
+ * (`STORE_CLOCK_REFRESH_MS`), so its connection is never that silent.
+ */
+export const SESSION_RPC_IDLE_TIMEOUT = 180_000;
 
 /**
  * Requests one connection may have unanswered before auth stops reading it (a batch counts as
@@ -78,6 +102,10 @@ export interface SessionRpcServerOptions {
   maxUnreadBytes?: number;
   /** Connections per caller; default `SESSION_RPC_MAX_CONNECTIONS_PER_CALLER`. */
   maxConnectionsPerCaller?: number;
+  /** Handshakes per address (`false`: no limit); default `SESSION_RPC_HANDSHAKES_PER_ADDRESS`. */
+  handshakesPerAddress?: HandshakeBudgetOptions | false;
+  /** Milliseconds a connection may stay silent after its handshake; default `SESSION_RPC_IDLE_TIMEOUT`. */
+  idleTimeout?: number;
 }
 
 /**
@@ -104,8 +132,10 @@ export class SessionRpcModule {
 /**
  * The session RPC's transport: Nest's TCP server with TLS 1.3, a client certificate signed by
  * the deployment's CA required of every caller (no certificate, or another CA's: the handshake
- * fails before any frame is read), a handshake not completed within 5 s dropped, a frame size
- * limit, a frame left incomplete dropped after 5 s, and flow control (`SessionRpcServer`).
+ * fails before any frame is read), a handshake not completed within 5 s dropped, at most 64
+ * handshakes per address under way or recently failed, a connection silent for 3 minutes
+ * dropped, a frame size limit, a frame left incomplete dropped after 5 s, and flow control
+ * (`SessionRpcServer`).
  *
  * @example
  * app.connectMicroservice(sessionRpcTransport({ host, port, tls: { ca, cert, key } }));
@@ -118,6 +148,8 @@ export function sessionRpcTransport(options: SessionRpcServerOptions): CustomStr
         maxInFlight: options.maxInFlight ?? SESSION_RPC_MAX_IN_FLIGHT,
         maxConnectionsPerCaller:
           options.maxConnectionsPerCaller ?? SESSION_RPC_MAX_CONNECTIONS_PER_CALLER,
+        handshakesPerAddress: options.handshakesPerAddress ?? SESSION_RPC_HANDSHAKES_PER_ADDRESS,
+        idleTimeout: options.idleTimeout ?? SESSION_RPC_IDLE_TIMEOUT,
       },
       {
         host,
@@ -177,6 +209,9 @@ const PLAIN_PATTERN = /^(?![tfn])[A-Za-z]/;
  * Nest's TCP server, routing as it does, with these changes:
  * - a connection whose TLS handshake fails, or is not done within its timeout (5 s, counted
  *   from the connection however slowly its bytes arrive), is destroyed;
+ * - a connection from an address out of handshakes (`HandshakeBudget`) is destroyed when it is
+ *   accepted, before its first byte is read;
+ * - a connection silent for `idleTimeout` after its handshake is destroyed;
  * - a frame declaring more than the limit is refused on its header (`SessionRpcSocket`);
  * - flow control: Nest reads and starts every frame a connection sends, however many are still
  *   unanswered; this server stops reading a connection at `maxInFlight` unanswered requests and
@@ -199,9 +234,15 @@ export class SessionRpcServer extends ServerTCP {
   private readonly unreadable = new Map<string, { loggedAt: number; since: number }>();
   /** Every connection still open, from the moment it was accepted (before its handshake). */
   private readonly accepted = new Set<Socket>();
+  private budget?: HandshakeBudget;
 
   constructor(
-    private readonly limits: { maxInFlight: number; maxConnectionsPerCaller: number },
+    private readonly limits: {
+      maxInFlight: number;
+      maxConnectionsPerCaller: number;
+      handshakesPerAddress?: HandshakeBudgetOptions | false;
+      idleTimeout?: number;
+    },
     private readonly tcpOptions: ConstructorParameters<typeof ServerTCP>[0],
   ) {
     super(tcpOptions);
@@ -221,7 +262,26 @@ export class SessionRpcServer extends ServerTCP {
     this.server.on('connection', (socket: Socket) => {
       this.accepted.add(socket);
       socket.once('close', () => this.accepted.delete(socket));
+      const budget = this.handshakes();
+      const address = socket.remoteAddress;
+      if (budget && address !== undefined && !budget.take(address)) {
+        this.reportOnce(
+          `handshakes ${address}`,
+          `Refused connections from ${address}: too many handshakes under way or failed (not logged again)`,
+        );
+        socket.destroy();
+      }
     });
+  }
+
+  /** The per-address handshake budget, made on first use (`init` runs before the fields are set). */
+  private handshakes(): HandshakeBudget | undefined {
+    const options = this.limits.handshakesPerAddress;
+    if (options === false) {
+      return undefined;
+    }
+    this.budget ??= new HandshakeBudget(options ?? SESSION_RPC_HANDSHAKES_PER_ADDRESS);
+    return this.budget;
   }
 
   /** Stops listening and ends every connection, whether or not its handshake is done. */
@@ -242,20 +302,26 @@ export class SessionRpcServer extends ServerTCP {
     });
   }
 
-  /** A caller's connection past its cap is closed before any frame is read. */
+  /**
+   * A connection whose handshake completed: its address gets its handshake unit back; past its
+   * caller's cap it is closed before any frame is read; silent for `idleTimeout`, it is closed.
+   */
   override bindHandler(socket: Socket): void {
+    if (socket.remoteAddress !== undefined) {
+      this.handshakes()?.giveBack(socket.remoteAddress);
+    }
     const caller = socket instanceof TLSSocket ? connectionCaller(socket) : '';
     const open = this.connections.get(caller) ?? 0;
     if (open >= this.limits.maxConnectionsPerCaller) {
-      if (!this.reported.has(caller) && this.reported.size < 1000) {
-        this.reported.add(caller);
-        this.refusals.warn(
-          `Refused a connection from ${caller}: ${open} open, the most one caller may hold (not logged again)`,
-        );
-      }
+      this.reportOnce(
+        `caller ${caller}`,
+        `Refused a connection from ${caller}: ${open} open, the most one caller may hold (not logged again)`,
+      );
       socket.destroy();
       return;
     }
+    const idle = this.limits.idleTimeout ?? SESSION_RPC_IDLE_TIMEOUT;
+    socket.setTimeout(idle, () => socket.destroy());
     this.connections.set(caller, open + 1);
     socket.once('close', () => {
       const left = (this.connections.get(caller) ?? 1) - 1;
@@ -272,6 +338,14 @@ export class SessionRpcServer extends ServerTCP {
       this.handleMessage(connection, message).catch((error) => this.handleError(error)),
     );
     connection.on('error', (reason) => this.reportUnreadable(caller, reason));
+  }
+
+  /** Logs a refusal the first time its key is seen (at most 1000 keys: a flood grows no memory). */
+  private reportOnce(key: string, message: string): void {
+    if (!this.reported.has(key) && this.reported.size < 1000) {
+      this.reported.add(key);
+      this.refusals.warn(message);
+    }
   }
 
   /** One line per caller and minute at most, with the count of the frames not logged since. */
