@@ -8,12 +8,12 @@ import { connect as connectTls, ConnectionOptions } from 'node:tls';
 import { Logger } from '@nestjs/common';
 import request from 'supertest';
 
+import { SessionService } from '@cloakroom/session';
 import {
   SESSION_RPC_HANDSHAKE_TIMEOUT,
   SESSION_RPC_HANDSHAKES_PER_ADDRESS,
   SESSION_RPC_INCOMPLETE_FRAME_TIMEOUT,
-  SessionService,
-} from '@cloakroom/session';
+} from '@cloakroom/session/rpc';
 import { makeDevCertificates } from '@cloakroom/session/testing';
 
 import { AuthApp, createUser, loginWithBearer, loginWithCookie, startAuthApp } from './auth-app';

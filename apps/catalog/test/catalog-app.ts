@@ -12,11 +12,10 @@ import {
   IssuedSession,
   SessionCookieService,
   SessionModule,
-  SessionRpcModule,
-  sessionRpcTransport,
   SessionService,
   SessionUser,
 } from '@cloakroom/session';
+import { SessionRpcModule, sessionRpcTransport } from '@cloakroom/session/rpc';
 import {
   AssertionKeyFiles,
   DevCertificates,

@@ -18,10 +18,10 @@ import {
   Session,
   SessionGuard,
   SessionModule,
-  sessionRpcTransport,
   SessionService,
   SessionUser,
 } from '@cloakroom/session';
+import { sessionRpcTransport } from '@cloakroom/session/rpc';
 
 import { catalogLink, randomSuffix, sessionCookie, startOrdersApp } from './orders-app';
 

@@ -1,5 +1,13 @@
 import { ChildProcess, execFile, spawn } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -15,9 +23,10 @@ const FIXTURE = join(__dirname, '../fixtures/sample-app');
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const KEY_PREFIX = `test:${process.pid}:package-e2e:`;
 
-// What `nest new` would give, minus what the sample does not use. The session package's peers
-// (@nestjs/microservices, @nestjs/terminus, …) are left to npm: a peer the package forgets to
-// declare makes the app fail to start.
+// What `nest new` would give, minus what the sample does not use. The session package's
+// required peers are left to npm: a peer the package forgets to declare makes the app fail to
+// start. Its optional peers (@nestjs/microservices, @nestjs/terminus, @nestjs/graphql,
+// @nestjs/websockets) are not installed: a service in direct mode runs without them.
 const SAMPLE_APP_MANIFEST = {
   name: 'cloakroom-sample-app',
   version: '0.0.0',
@@ -33,6 +42,13 @@ const SAMPLE_APP_MANIFEST = {
   },
   devDependencies: { '@types/node': '~20.19.0', typescript: '~5.9.3' },
 };
+
+const OPTIONAL_PEERS = [
+  '@nestjs/graphql',
+  '@nestjs/microservices',
+  '@nestjs/terminus',
+  '@nestjs/websockets',
+];
 
 const exec = promisify(execFile);
 
@@ -144,7 +160,7 @@ describe('the @cloakroom/session package, installed into a fresh Nest app', () =
     return ((await response.json()) as { token: string }).token;
   }
 
-  it('ships compiled JavaScript and type declarations for both entry points, no sources', () => {
+  it('ships compiled JavaScript and type declarations for every entry point, no sources', () => {
     const files = packed.files.map((file) => file.path);
     expect(files).toEqual(
       expect.arrayContaining([
@@ -152,6 +168,10 @@ describe('the @cloakroom/session package, installed into a fresh Nest app', () =
         'README.md',
         'src/index.js',
         'src/index.d.ts',
+        'src/rpc.js',
+        'src/rpc.d.ts',
+        'src/health.js',
+        'src/health.d.ts',
         'src/testing.js',
         'src/testing.d.ts',
       ]),
@@ -162,26 +182,42 @@ describe('the @cloakroom/session package, installed into a fresh Nest app', () =
     expect(files.filter((file) => /spec/.test(file))).toEqual([]);
   });
 
-  it('declares Nest, ioredis and rxjs as peers and needs Node 20.19', () => {
+  it('declares Nest, ioredis and rxjs as peers, the rest as optional ones, and needs Node 20.19', () => {
     const manifest = JSON.parse(
       readFileSync(join(app, 'node_modules/@cloakroom/session/package.json'), 'utf8'),
     );
     expect(Object.keys(manifest.peerDependencies)).toEqual(
       expect.arrayContaining(['@nestjs/common', '@nestjs/core', 'ioredis', 'rxjs']),
     );
+    const optional = Object.keys(manifest.peerDependenciesMeta).filter(
+      (name) => manifest.peerDependenciesMeta[name].optional,
+    );
+    expect(optional.sort()).toEqual(OPTIONAL_PEERS);
+    // npm installs no optional peer: the sample app builds and serves (the cases below) without.
+    for (const peer of OPTIONAL_PEERS) {
+      expect(existsSync(join(app, 'node_modules', peer))).toBe(false);
+    }
     expect(manifest.dependencies).not.toHaveProperty('@nestjs/common');
     expect(manifest.engines.node).toBe('>=20.19');
   });
 
-  it('resolves `.` and `./testing` through the exports map and refuses deep imports', async () => {
+  it('resolves every entry point through the exports map and refuses deep imports', async () => {
     const probe = [
       "require('reflect-metadata');",
       "const main = require('@cloakroom/session');",
       "const testing = require('@cloakroom/session/testing');",
       'let deep = "allowed";',
       "try { require('@cloakroom/session/src/lib/session.service'); } catch (e) { deep = e.code; }",
+      // Exported, and each needs its optional peer, which this app does not have.
+      'const needs = {};',
+      "for (const entry of ['rpc', 'health']) {",
+      '  require.resolve(`@cloakroom/session/${entry}`);',
+      "  try { require(`@cloakroom/session/${entry}`); needs[entry] = 'nothing'; }",
+      "  catch (e) { needs[entry] = /Cannot find module '([^']+)'/.exec(e.message)[1]; }",
+      '}',
       'console.log(JSON.stringify({ guard: typeof main.SessionGuard, module: typeof main.SessionModule,',
-      '  startRedisServer: typeof testing.startRedisServer, testingInMain: "startRedisServer" in main, deep }));',
+      '  startRedisServer: typeof testing.startRedisServer, testingInMain: "startRedisServer" in main,',
+      '  rpcInMain: "SessionRpcModule" in main, deep, needs }));',
     ].join('\n');
     const result = JSON.parse(await run(process.execPath, ['-e', probe], app));
     expect(result).toEqual({
@@ -189,7 +225,9 @@ describe('the @cloakroom/session package, installed into a fresh Nest app', () =
       module: 'function',
       startRedisServer: 'function',
       testingInMain: false,
+      rpcInMain: false,
       deep: 'ERR_PACKAGE_PATH_NOT_EXPORTED',
+      needs: { rpc: '@nestjs/microservices', health: '@nestjs/terminus' },
     });
   });
 

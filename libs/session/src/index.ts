@@ -49,7 +49,7 @@ export {
   MAX_ASSERTION_TTL_SECONDS,
   SessionAssertions,
 } from './lib/assertion/session-assertions.service';
-export { SessionClient } from './lib/assertion/session-client';
+export { SessionClient, SessionMessageProxy } from './lib/assertion/session-client';
 export { SessionGuardOutcome, SessionMetrics } from './lib/metrics/session-metrics.interface';
 
 export {
@@ -61,25 +61,6 @@ export {
 export { SessionRef } from './lib/token/session.token';
 export { RedisSessionStore } from './lib/store/redis/redis-session.store';
 export { SessionAclRole, sessionAclRules } from './lib/store/redis/redis-acl';
-export { RemoteSessionStore } from './lib/store/remote/remote-session.store';
-export {
-  reportRefusedHandshakes,
-  SESSION_RPC_HANDSHAKE_TIMEOUT,
-  SESSION_RPC_HANDSHAKES_PER_ADDRESS,
-  SESSION_RPC_IDLE_TIMEOUT,
-  SESSION_RPC_INCOMPLETE_FRAME_TIMEOUT,
-  SESSION_RPC_MAX_FRAME,
-  SessionRpcModule,
-  SessionRpcServerOptions,
-  sessionRpcTransport,
-} from './lib/store/remote/session-rpc.module';
-export { HandshakeBudgetOptions } from './lib/store/remote/handshake-budget';
-export {
-  SessionRpcCall,
-  SessionRpcCapabilities,
-  SessionRpcCapability,
-  SessionRpcOptions,
-} from './lib/store/remote/session-rpc.capabilities';
 export {
   InMemorySessionStore,
   InMemorySessionStoreOptions,
@@ -98,7 +79,6 @@ export {
   SessionEventsReader,
   SessionEventsReaderOptions,
 } from './lib/events/session-events.reader';
-export { SessionStoreHealthIndicator } from './lib/health/session-store.health';
 export { SessionStoreUnavailableError } from './lib/errors/session-store-unavailable.error';
 export { SessionUserChangedError } from './lib/errors/session-user-changed.error';
 export { SessionLimitReachedError } from './lib/errors/session-limit-reached.error';

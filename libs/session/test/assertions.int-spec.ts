@@ -30,11 +30,9 @@ import {
   SessionGuard,
   SessionModule,
   SessionModuleOptions,
-  SessionRpcCapabilities,
-  SessionRpcModule,
-  sessionRpcTransport,
   SessionService,
 } from '../src';
+import { SessionRpcCapabilities, SessionRpcModule, sessionRpcTransport } from '../src/rpc';
 import {
   encodeAssertion,
   SessionAssertionClaims,

@@ -16,14 +16,16 @@ import {
   SessionLimitReachedError,
   SessionModule,
   SessionModuleOptions,
-  SessionRpcCapabilities,
-  SessionRpcModule,
-  SessionRpcServerOptions,
-  sessionRpcTransport,
   SessionService,
   SessionUser,
   SessionUserChangedError,
 } from '../src';
+import {
+  SessionRpcCapabilities,
+  SessionRpcModule,
+  SessionRpcServerOptions,
+  sessionRpcTransport,
+} from '../src/rpc';
 import { RedisKeys } from '../src/lib/store/redis/redis-keys';
 import { parseSessionId, parseToken, SessionRef } from '../src/lib/token/session.token';
 import {

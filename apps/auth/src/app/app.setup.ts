@@ -4,11 +4,8 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 
 import { ServiceDefinition } from '@cloakroom/service-kit';
 import { readPemFiles } from '@cloakroom/service-sessions';
-import {
-  reportRefusedHandshakes,
-  SessionCookieService,
-  sessionRpcTransport,
-} from '@cloakroom/session';
+import { SessionCookieService } from '@cloakroom/session';
+import { reportRefusedHandshakes, sessionRpcTransport } from '@cloakroom/session/rpc';
 
 import { AuthErrorFilter } from './common/auth-error.filter';
 import { AuthConfig } from './config/auth.config';

@@ -2,7 +2,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 
 import { ServiceDefinition } from '@cloakroom/service-kit';
 import { readPemFiles } from '@cloakroom/service-sessions';
-import { reportRefusedHandshakes, sessionRpcTransport } from '@cloakroom/session';
+import { reportRefusedHandshakes, sessionRpcTransport } from '@cloakroom/session/rpc';
 
 import { CatalogEnv } from './config/catalog.env';
 

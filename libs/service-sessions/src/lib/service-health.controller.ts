@@ -2,7 +2,8 @@ import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 
-import { Public, SessionStoreHealthIndicator } from '@cloakroom/session';
+import { Public } from '@cloakroom/session';
+import { SessionStoreHealthIndicator } from '@cloakroom/session/health';
 
 /** The key of the session store (Redis, or the auth service) in every service's health. */
 export const SESSIONS_HEALTH_KEY = 'sessions';

@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 
-import { SessionStoreHealthIndicator } from '@cloakroom/session';
+import { SessionStoreHealthIndicator } from '@cloakroom/session/health';
 
 import { ServiceHealthController } from './service-health.controller';
 import { ServiceMetricsController } from './service-metrics.controller';

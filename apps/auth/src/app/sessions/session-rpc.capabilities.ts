@@ -1,4 +1,5 @@
-import type { Session, SessionRpcCapabilities } from '@cloakroom/session';
+import type { Session } from '@cloakroom/session';
+import type { SessionRpcCapabilities } from '@cloakroom/session/rpc';
 
 /** What every validating service needs: who the user is, their roles, the session's times. */
 const IDENTITY: (keyof Session)[] = [

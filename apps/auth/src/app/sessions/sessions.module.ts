@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 
-import { SessionRpcModule } from '@cloakroom/session';
+import { SessionRpcModule } from '@cloakroom/session/rpc';
 
 import { SESSION_RPC_CAPABILITIES } from './session-rpc.capabilities';
 import { SessionsController } from './sessions.controller';

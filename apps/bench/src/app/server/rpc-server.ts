@@ -1,7 +1,8 @@
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 
-import { SessionModule, SessionRpcModule, sessionRpcTransport } from '@cloakroom/session';
+import { SessionModule } from '@cloakroom/session';
+import { SessionRpcModule, sessionRpcTransport } from '@cloakroom/session/rpc';
 
 import { sessionOptions } from '../bench/bench.module';
 import { SERVER_SETTINGS_VARIABLE, ServerSettings } from '../scenarios';

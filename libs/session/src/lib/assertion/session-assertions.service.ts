@@ -1,6 +1,5 @@
 import { createPrivateKey, createPublicKey, KeyObject } from 'node:crypto';
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import type { ClientProxy } from '@nestjs/microservices';
 
 import type {
   SessionAssertionOptions,
@@ -18,7 +17,7 @@ import {
   SessionAssertionClaims,
   signatureMatches,
 } from './session-assertion.codec';
-import { SessionClient } from './session-client';
+import { SessionClient, SessionMessageProxy } from './session-client';
 
 const DEFAULT_TTL_SECONDS = 30;
 /** The longest lifetime a receiver accepts, whatever the sender was configured with. */
@@ -135,7 +134,7 @@ export class SessionAssertions {
    * @example
    * this.catalog = assertions.client(proxy, 'catalog');
    */
-  client(proxy: ClientProxy, audience: string): SessionClient {
+  client<Proxy extends SessionMessageProxy>(proxy: Proxy, audience: string): SessionClient<Proxy> {
     return new SessionClient(proxy, (session) => this.sign(session, audience));
   }
 }

@@ -1,8 +1,17 @@
-import type { ClientProxy } from '@nestjs/microservices';
 import type { Observable } from 'rxjs';
 
 import { SESSION_ASSERTION_FIELD } from '../session.constants';
 import type { Session } from '../session.types';
+
+/**
+ * What `SessionClient` needs of a message client: `send` and `emit`, as a `ClientProxy` of
+ * `@nestjs/microservices` has them (named here so that the library's types do not need that
+ * optional peer).
+ */
+export interface SessionMessageProxy {
+  send<Result = unknown, Input = unknown>(pattern: unknown, data: Input): Observable<Result>;
+  emit<Result = unknown, Input = unknown>(pattern: unknown, data: Input): Observable<Result>;
+}
 
 /**
  * A `ClientProxy` whose messages act for a session: each carries a fresh session assertion
@@ -13,10 +22,10 @@ import type { Session } from '../session.types';
  * @example
  * const prices = await firstValueFrom(catalog.send('catalog.prices', { skus }, session));
  */
-export class SessionClient {
+export class SessionClient<Proxy extends SessionMessageProxy = SessionMessageProxy> {
   constructor(
     /** The underlying proxy, for messages that act for no session. */
-    readonly proxy: ClientProxy,
+    readonly proxy: Proxy,
     private readonly assert: (session: Session) => string,
   ) {}
 

@@ -11,7 +11,6 @@ import {
 } from '@nestjs/common';
 import { SSE_METADATA } from '@nestjs/common/constants';
 import { Reflector } from '@nestjs/core';
-import { RpcException } from '@nestjs/microservices';
 
 import { SessionAssertions } from '../assertion/session-assertions.service';
 
@@ -35,6 +34,7 @@ import { IS_PUBLIC_KEY } from './public.decorator';
 import { ReauthenticationRequiredException } from './reauthentication-required.exception';
 import { readSessionTokens, RequestToken } from './request-token.reader';
 import { RecentAuthRule, RequireRecentAuth } from './require-recent-auth.decorator';
+import { rpcExceptionClass } from './rpc-exception';
 import { Roles } from './roles.decorator';
 import { graphqlRequestOf, rpcCarrierOf } from './session-carrier';
 import { SessionCookieService } from './session-cookie.service';
@@ -261,8 +261,10 @@ export class SessionGuard implements CanActivate {
    * 403 `forbidden` (missing role), 401 `reauthentication_required`, 503
    * `session_store_unavailable`.
    */
-  protected refuseRpc(status: 401 | 403 | 503, error: string, message: string): RpcException {
-    return new RpcException({ status, error, message });
+  protected refuseRpc(status: 401 | 403 | 503, error: string, message: string): Error {
+    // A message reached the guard, so `@nestjs/microservices` is installed.
+    const RpcException = rpcExceptionClass();
+    return RpcException ? new RpcException({ status, error, message }) : new Error(message);
   }
 
   /**
@@ -543,7 +545,8 @@ function outcomeOf(error: unknown): SessionGuardOutcome {
   if (error instanceof SessionStoreUnavailableError) return '503';
   if (error instanceof UnauthorizedException) return '401';
   if (error instanceof ForbiddenException) return '403';
-  if (error instanceof RpcException) {
+  const RpcException = rpcExceptionClass();
+  if (RpcException && error instanceof RpcException) {
     const status = (error.getError() as { status?: unknown } | null)?.status;
     if (status === 401 || status === 403 || status === 503) return `${status}`;
   }

@@ -1,0 +1,25 @@
+/**
+ * `@cloakroom/session/rpc`: the session RPC, for the service that serves remote mode (auth:
+ * `SessionRpcModule`, `sessionRpcTransport`) and for reading its limits. Apart from the main
+ * entry because it needs `@nestjs/microservices`, an optional peer that a service in direct
+ * mode does not install. (A service in remote mode only sets `remote` in `SessionModule`.)
+ */
+export { RemoteSessionStore } from './lib/store/remote/remote-session.store';
+export {
+  reportRefusedHandshakes,
+  SESSION_RPC_HANDSHAKE_TIMEOUT,
+  SESSION_RPC_HANDSHAKES_PER_ADDRESS,
+  SESSION_RPC_IDLE_TIMEOUT,
+  SESSION_RPC_INCOMPLETE_FRAME_TIMEOUT,
+  SESSION_RPC_MAX_FRAME,
+  SessionRpcModule,
+  SessionRpcServerOptions,
+  sessionRpcTransport,
+} from './lib/store/remote/session-rpc.module';
+export { HandshakeBudgetOptions } from './lib/store/remote/handshake-budget';
+export {
+  SessionRpcCall,
+  SessionRpcCapabilities,
+  SessionRpcCapability,
+  SessionRpcOptions,
+} from './lib/store/remote/session-rpc.capabilities';
