@@ -1,4 +1,4 @@
-import { Controller, Inject, Module } from '@nestjs/common';
+import { Controller, Inject, Logger, Module } from '@nestjs/common';
 import {
   ClientProxy,
   ClientProxyFactory,
@@ -12,7 +12,7 @@ import { firstValueFrom } from 'rxjs';
 import { SessionOperationNotServedError, SessionRpc, SessionService, SessionStore } from '../src';
 import { SessionRpcController } from '../src/lib/store/remote/session-rpc.controller';
 import { parseToken } from '../src/lib/token/session.token';
-import { freePort } from '../src/testing';
+import { freePort, startTcpRelay } from '../src/testing';
 import {
   alice,
   RpcServer,
@@ -86,6 +86,47 @@ describe('RemoteSessionStore when auth drops its idle connection', () => {
       expect(connections).toHaveLength(3);
     } finally {
       await close();
+      await rpc.server.close();
+    }
+  });
+});
+
+describe('RemoteSessionStore when its connection goes silent, auth gone without closing it', () => {
+  it('drops the connection once a call times out on it, and the calls after are answered', async () => {
+    const port = await freePort();
+    const rpc = await startRpcServer(port, uniquePrefix(), certificates);
+    // Nothing passes a stranded connection and nothing closes it: a host that died.
+    const relay = await startTcpRelay(port);
+    const { sessions, close } = await sessionService({
+      remote: { host: '127.0.0.1', port: relay.port, tls: certificates.remoteTls('catalog') },
+      storeTimeout: 0.3,
+    });
+    const warnings = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      const { token } = await rpc.sessions.create(alice);
+      expect(await sessions.validate(token)).toMatchObject({ username: 'alice' });
+      relay.strand();
+      const started = Date.now();
+      await expect(sessions.validate(token)).rejects.toThrow('Session store unavailable');
+      let user: string | undefined;
+      while (!user && Date.now() - started < 5_000) {
+        user = await sessions.validate(token).then(
+          (session) => session?.username,
+          () => undefined,
+        );
+        if (!user) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(user).toBe('alice');
+      // Silent for 1 s (twice the 0.3 s timeout, at least 1 s) before it was dropped.
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+      const dropped = warnings.mock.calls.filter(([message]) =>
+        String(message).includes('connecting again'),
+      );
+      expect(dropped).toHaveLength(1);
+    } finally {
+      warnings.mockRestore();
+      await close();
+      await relay.sever();
       await rpc.server.close();
     }
   });

@@ -47,6 +47,19 @@ export class TcpRelay {
     for (const socket of this.sockets) socket.destroy();
   }
 
+  /**
+   * Strands the connections open now: nothing more is read from either side or passed on, and
+   * neither side is closed — as when a host dies or a partition cuts it off, and no FIN or
+   * reset reaches anyone. Connections made after are relayed as before (to a host that took
+   * over the address).
+   */
+  strand(): void {
+    for (const socket of this.sockets) {
+      socket.removeAllListeners('data');
+      socket.pause();
+    }
+  }
+
   /** Drops what was held, closes every connection and stops listening. */
   async sever(): Promise<void> {
     this.held = [];

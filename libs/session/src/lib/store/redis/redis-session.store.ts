@@ -28,6 +28,7 @@ import { createRedisClient } from './redis-client.factory';
 import { assertSafeEvictionPolicy } from './eviction-policy';
 import { RedisKeys } from './redis-keys';
 import { ReplicaAcknowledgement, WrittenAt } from './replica-acknowledgement';
+import { SilentConnectionWatch } from './silent-connection.watch';
 import { RedisWatermark } from './redis-watermark';
 import {
   decodeSession,
@@ -90,6 +91,10 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   private readonly coalescer: WriteCoalescer | null;
   /** Redis's clock as this process sees it (`now()`). */
   private readonly clock: StoreClock;
+  /** Ends the main client's connection when it goes silent; null for a Cluster or a given client. */
+  private readonly silence: SilentConnectionWatch | null;
+  /** The same for the writer of `durability`, when it is a client of its own. */
+  private readonly writerSilence: SilentConnectionWatch | null;
   /** validate.lua's arguments, stringified once rather than by the client on every request. */
   private readonly validateArgs: { idleTimeout: string; touchInterval: string };
 
@@ -102,6 +107,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     if (owned) {
       this.reportOutages(client);
     }
+    this.silence = owned ? this.watchSilence(client) : null;
     installSessionScripts(client);
     // Every (re)connection: Redis may have restarted or failed over with an empty script cache.
     // A client the app gave may be connected already: its current connection loads now.
@@ -129,9 +135,11 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
       writer.on('error', () => undefined);
       installSessionScripts(writer);
       this.writer = writer as ScriptedClient;
+      this.writerSilence = this.watchSilence(writer);
       this.acknowledgement = new ReplicaAcknowledgement(writer, settings.durability);
     } else {
       this.writer = this.client;
+      this.writerSilence = null;
       this.acknowledgement = null;
     }
     this.watermark = new RedisWatermark(this.writer, this.keys);
@@ -212,6 +220,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
         ...fields,
       );
     } catch (error) {
+      this.silence?.failed(error);
       this.abandon(ref, record.user.id);
       throw new SessionStoreUnavailableError(error);
     }
@@ -301,6 +310,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
         this.validateArgs.touchInterval,
       );
     } catch (error) {
+      this.silence?.failed(error);
       throw new SessionStoreUnavailableError(error);
     }
     if (typeof reply === 'string') {
@@ -594,7 +604,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
    * write changed nothing: an earlier write of the same connection may still be unconfirmed.
    */
   private async write<T>(at: WrittenAt, operation: () => Promise<T>): Promise<T> {
-    const result = await this.call(operation);
+    const result = await this.call(operation, this.writerSilence ?? this.silence);
     await this.acknowledgement?.confirm(at);
     return result;
   }
@@ -613,12 +623,26 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     });
   }
 
-  private async call<T>(operation: () => Promise<T>): Promise<T> {
+  /** `operation`'s result; its failure as `SessionStoreUnavailableError`, told to `watch`. */
+  private async call<T>(
+    operation: () => Promise<T>,
+    watch: SilentConnectionWatch | null = this.silence,
+  ): Promise<T> {
     try {
       return await operation();
     } catch (error) {
+      watch?.failed(error);
       throw new SessionStoreUnavailableError(error);
     }
+  }
+
+  /** A watch that ends `client`'s connection once it has gone silent, with a warning. */
+  private watchSilence(client: Redis | Cluster): SilentConnectionWatch | null {
+    return SilentConnectionWatch.of(client, this.settings.storeTimeoutMs, (silentMs) =>
+      this.logger.warn(
+        `Redis answered nothing for ${silentMs} ms while a command waited: connecting again`,
+      ),
+    );
   }
 
   private decode(id: string, flat: string[]): Session {

@@ -1,7 +1,7 @@
-import { Injectable, OnModuleDestroy } from '@nestjs/common';
-import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
+import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { ClientTCP } from '@nestjs/microservices';
 import { NO_MESSAGE_HANDLER } from '@nestjs/microservices/constants';
-import { firstValueFrom, timeout } from 'rxjs';
+import { firstValueFrom, timeout, TimeoutError } from 'rxjs';
 
 import type { SessionRemoteConnection } from '../../config/session-options.interface';
 import type { SessionStoreSettings } from '../../config/session.config';
@@ -24,6 +24,16 @@ export const SESSION_RPC_MAX_BATCH = 16;
  * an answer holds at most `SESSION_RPC_MAX_BATCH` of them.
  */
 const MAX_ANSWER_SIZE = SESSION_RPC_MAX_BATCH * 64 * 1024;
+
+/**
+ * Nest's TCP client, which can also drop its connection at once: Nest then fails what waits on
+ * it and connects again for the next call.
+ */
+class SessionRpcClient extends ClientTCP {
+  dropConnection(): void {
+    this.socket?.netSocket.destroy();
+  }
+}
 
 /** Those waiting for one token's validation. */
 type Waiters = { resolve: (session: Session | null) => void; reject: (error: unknown) => void }[];
@@ -48,7 +58,12 @@ type Waiters = { resolve: (session: Session | null) => void; reject: (error: unk
  */
 @Injectable()
 export class RemoteSessionStore implements SessionStore, OnModuleDestroy {
-  private readonly client: ClientProxy;
+  private readonly logger = new Logger(RemoteSessionStore.name);
+  private readonly client: SessionRpcClient;
+  /** When auth last answered anything on the connection (see `send`). */
+  private answeredAt = Date.now();
+  /** Silence, with a call timing out, after which the connection is taken for dead. */
+  private readonly silentMs: number;
   /** Validations waiting for the next batch, by token. */
   private queued = new Map<string, Waiters>();
   /** False when `batchValidations` is, or once auth answered that it has no handler for it. */
@@ -66,19 +81,17 @@ export class RemoteSessionStore implements SessionStore, OnModuleDestroy {
       // Tokens cross this connection: never in plaintext, never to an unverified server.
       throw new Error('RemoteSessionStore: `remote.tls` needs `ca`, `cert` and `key`');
     }
-    this.client = ClientProxyFactory.create({
-      transport: Transport.TCP,
-      options: {
-        host,
-        port,
-        maxBufferSize: MAX_ANSWER_SIZE,
-        tlsOptions: {
-          ca: tls.ca,
-          cert: tls.cert,
-          key: tls.key,
-          servername: tls.servername,
-          minVersion: 'TLSv1.3',
-        },
+    this.silentMs = Math.max(2 * settings.storeTimeoutMs, 1000);
+    this.client = new SessionRpcClient({
+      host,
+      port,
+      maxBufferSize: MAX_ANSWER_SIZE,
+      tlsOptions: {
+        ca: tls.ca,
+        cert: tls.cert,
+        key: tls.key,
+        servername: tls.servername,
+        minVersion: 'TLSv1.3',
       },
     });
     // An auth service of an older release answers `ping` with `true`: no clock, the local one.
@@ -235,19 +248,45 @@ export class RemoteSessionStore implements SessionStore, OnModuleDestroy {
     return tokens.map((_, index) => answers.then((list) => list[index]));
   }
 
+  /**
+   * One call, answered within the store timeout. A call that times out on a connection that
+   * has answered nothing for twice that (at least 1 s) drops the connection: an auth whose host
+   * died, or that a partition cut off, closes nothing, and every call on its connection would
+   * time out until the kernel gave it up (up to ~15 minutes), however soon another auth took
+   * over its address. The next call connects again.
+   */
   private async send<T>(pattern: string, payload: object): Promise<T> {
     try {
-      return await firstValueFrom(
+      const answer = await firstValueFrom(
         this.client.send<T>(pattern, payload).pipe(timeout(this.settings.storeTimeoutMs)),
       );
+      this.answeredAt = Date.now();
+      return answer;
     } catch (error) {
       if (isRefusal(error)) {
+        this.answeredAt = Date.now();
         throw new SessionOperationNotServedError(pattern, error.message);
       }
       if (error === NO_MESSAGE_HANDLER) {
+        this.answeredAt = Date.now();
         throw new SessionOperationNotServedError(pattern, 'the auth service does not serve it');
       }
+      if (error instanceof TimeoutError) {
+        this.dropIfSilent();
+      }
       throw new SessionStoreUnavailableError(error);
+    }
+  }
+
+  private dropIfSilent(): void {
+    const silentMs = Date.now() - this.answeredAt;
+    if (silentMs >= this.silentMs) {
+      this.logger.warn(
+        `The auth service answered nothing for ${silentMs} ms while a call waited: connecting again`,
+      );
+      // Counted from now: the calls already waiting time out too, and need not drop the next.
+      this.answeredAt = Date.now();
+      this.client.dropConnection();
     }
   }
 }

@@ -1,0 +1,152 @@
+import { Logger } from '@nestjs/common';
+import { Redis } from 'ioredis';
+
+import { SessionService, SessionStoreUnavailableError } from '../src';
+import { RedisServerProcess, startRedisServer, startTcpRelay, TcpRelay } from '../src/testing';
+import { RedisSentinelProcess, startRedisSentinels } from '../src/testing/redis-sentinel';
+import { alice, sessionService, sleep } from './store-contract';
+
+/** Validates every 100 ms until one answers, for at most `ms`; the answer, or null. */
+async function validatedWithin(sessions: SessionService, token: string, ms: number) {
+  const giveUpAt = Date.now() + ms;
+  while (Date.now() < giveUpAt) {
+    const session = await sessions.validate(token).catch(() => null);
+    if (session) return session;
+    await sleep(100);
+  }
+  return null;
+}
+
+/**
+ * A Redis whose host died, or that a partition cut off, closes nothing: its client's
+ * connection stays open, every command on it times out, and the kernel keeps retransmitting
+ * for up to ~15 minutes before it gives the connection up. A stranded relay connection is
+ * that: nothing passes either way, nothing is closed; a new connection goes through.
+ */
+describe('a Redis connection that goes silent, its host gone without closing it', () => {
+  // A Redis of its own: the second case stops it for half a second.
+  let redis: RedisServerProcess;
+  let relay: TcpRelay;
+  let sessions: SessionService;
+  let close: () => Promise<void>;
+  let warnings: jest.SpyInstance;
+
+  beforeAll(async () => {
+    redis = await startRedisServer(undefined, ['--enable-debug-command', 'yes']);
+  });
+
+  afterAll(() => redis?.dispose());
+
+  beforeEach(async () => {
+    warnings = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    relay = await startTcpRelay(redis.port);
+    ({ sessions, close } = await sessionService({
+      redis: { url: `redis://127.0.0.1:${relay.port}` },
+      keyPrefix: 'silent:',
+      storeTimeout: 0.3,
+      events: false,
+    }));
+  });
+
+  afterEach(async () => {
+    await close?.();
+    await relay?.sever();
+    warnings.mockRestore();
+  });
+
+  it('is ended once a call times out on it, and the calls after reach Redis again', async () => {
+    const { token } = await sessions.create(alice);
+    expect(await sessions.validate(token)).toMatchObject({ userId: alice.id });
+
+    relay.strand();
+    const started = Date.now();
+    await expect(sessions.validate(token)).rejects.toBeInstanceOf(SessionStoreUnavailableError);
+    // Silent for 1 s (twice the 0.3 s timeout, at least 1 s) with a call timing out: ended,
+    // and ioredis connects again (100 ms back-off) through the relay.
+    expect(await validatedWithin(sessions, token, 5_000)).toMatchObject({ userId: alice.id });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+    const messages = warnings.mock.calls.map(([message]) => String(message));
+    expect(messages.filter((message) => message.includes('connecting again'))).toHaveLength(1);
+  });
+
+  it('keeps a connection that is only slow: a call times out, the answers come after', async () => {
+    const { token } = await sessions.create(alice);
+    // Redis busy for 0.5 s: the call sent meanwhile times out (0.3 s), but the connection
+    // hears its answer within the second, and the calls after are answered on it.
+    const other = new Redis(redis.port, '127.0.0.1');
+    try {
+      const busy = other.call('DEBUG', 'SLEEP', '0.5');
+      await sleep(20);
+      await expect(sessions.validate(token)).rejects.toBeInstanceOf(SessionStoreUnavailableError);
+      await busy;
+      for (let call = 0; call < 5; call++) {
+        expect(await sessions.validate(token)).toMatchObject({ userId: alice.id });
+      }
+    } finally {
+      other.disconnect();
+    }
+    const messages = warnings.mock.calls.map(([message]) => String(message));
+    expect(messages.filter((message) => message.includes('connecting again'))).toHaveLength(0);
+  });
+});
+
+/**
+ * The case it is for: a Sentinel-managed primary whose host hangs (SIGSTOP: its connections stay
+ * open, nothing answers). The Sentinels promote the replica within seconds; the service's
+ * client would go on writing to the frozen primary until the kernel gave up on the connection.
+ */
+describe('a Sentinel primary that hangs, its connections left open', () => {
+  const NAME = `silent-${process.pid}`;
+  let primary: RedisServerProcess;
+  let replica: RedisServerProcess;
+  let sentinels: RedisSentinelProcess[] = [];
+
+  beforeAll(async () => {
+    primary = await startRedisServer(undefined, ['--repl-diskless-sync-delay', '0']);
+    replica = await startRedisServer(undefined, ['--replicaof', '127.0.0.1', String(primary.port)]);
+    sentinels = await startRedisSentinels({
+      name: NAME,
+      port: primary.port,
+      downAfterMs: 1000,
+      failoverTimeoutMs: 10_000,
+    });
+  }, 30_000);
+
+  afterAll(async () => {
+    primary?.thaw();
+    await Promise.all(
+      [primary, replica, ...sentinels].map((node) => node?.dispose().catch(() => undefined)),
+    );
+  });
+
+  it('is answered by the promoted replica within seconds', async () => {
+    const { sessions, close } = await sessionService({
+      redis: { sentinels: sentinels.map(({ port }) => ({ host: '127.0.0.1', port })), name: NAME },
+      keyPrefix: 'silent-sentinel:',
+      storeTimeout: 0.3,
+      events: false,
+    });
+    const warnings = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const admin = new Redis(primary.port, '127.0.0.1');
+    try {
+      const { token } = await sessions.create(alice);
+      // On the replica before the primary hangs.
+      expect(await admin.call('WAIT', '1', '2000')).toBe(1);
+      admin.disconnect();
+      primary.freeze();
+      const frozenAt = Date.now();
+      await expect(sessions.validate(token)).rejects.toBeInstanceOf(SessionStoreUnavailableError);
+      expect(await validatedWithin(sessions, token, 25_000)).toMatchObject({ userId: alice.id });
+      // Answered by the replica, promoted (the Sentinels may still be telling each other).
+      const promoted = new Redis(replica.port, '127.0.0.1');
+      const [role] = (await promoted.call('ROLE')) as [string];
+      promoted.disconnect();
+      expect(role).toBe('master');
+      expect(Date.now() - frozenAt).toBeLessThan(25_000);
+    } finally {
+      admin.disconnect();
+      warnings.mockRestore();
+      await close();
+    }
+  }, 40_000);
+});
