@@ -11,7 +11,7 @@ import { MessagePattern, Payload } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 
-import { freePort, testKeyPrefix } from '@cloakroom/session/testing';
+import { freePort, startTcpRelay, testKeyPrefix } from '@cloakroom/session/testing';
 import {
   CurrentSession,
   Roles,
@@ -216,4 +216,41 @@ describe("POST /api/orders/quote: prices from catalog, asked on the shopper's be
     }
     expect(status).toBe(200);
   });
+
+  it("prices again within seconds when catalog's host dies without closing the connection", async () => {
+    // Nothing passes a stranded connection and nothing closes it; a new one reaches catalog
+    // (another catalog took over the address).
+    const relay = await startTcpRelay(catalogPort);
+    const throughRelay = await startOrdersApp({
+      ORDERS_DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      SESSION_KEY_PREFIX: keyPrefix,
+      SESSION_ALLOWED_ORIGINS: ORIGIN,
+      CATALOG_RPC_PORT: String(relay.port),
+      CATALOG_RPC_TIMEOUT: '1',
+    });
+    try {
+      const cookie = await sessionCookie(throughRelay, alice);
+      const ask = () =>
+        request(throughRelay.getHttpServer())
+          .post('/api/orders/quote')
+          .set('Cookie', cookie)
+          .set('Origin', ORIGIN)
+          .send({ items: [{ sku: 'TEA-1', quantity: 1 }] });
+      expect((await ask()).status).toBe(200);
+      relay.strand();
+      const started = Date.now();
+      expect((await ask()).status).toBe(503);
+      // Silent for 2 s (twice the 1 s timeout) with a quote given up: dropped, and the next
+      // quote connects again.
+      let status = 0;
+      while (status !== 200 && Date.now() - started < 8_000) {
+        status = (await ask()).status;
+      }
+      expect(status).toBe(200);
+    } finally {
+      await throughRelay.close();
+      await relay.sever();
+    }
+  }, 20_000);
 });

@@ -5,6 +5,7 @@
  * mode does not install. (A service in remote mode only sets `remote` in `SessionModule`.)
  */
 export { RemoteSessionStore } from './lib/store/remote/remote-session.store';
+export { ReconnectingClientTCP } from './lib/store/remote/reconnecting-client-tcp';
 export {
   reportRefusedHandshakes,
   SESSION_RPC_HANDSHAKE_TIMEOUT,

@@ -5,11 +5,11 @@ import {
   ServiceUnavailableException,
   UnauthorizedException,
 } from '@nestjs/common';
-import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
 import { firstValueFrom, timeout } from 'rxjs';
 
 import { readPemFiles } from '@cloakroom/service-sessions';
 import { Session, SessionAssertions, SessionClient } from '@cloakroom/session';
+import { ReconnectingClientTCP } from '@cloakroom/session/rpc';
 
 import { OrdersEnv } from '../config/orders.env';
 import { CreateOrderDto } from '../orders/dto/create-order.dto';
@@ -50,8 +50,8 @@ interface CatalogPrice {
  */
 @Injectable()
 export class PricingService implements OnModuleDestroy {
-  private readonly proxy: ClientProxy;
-  private readonly catalog: SessionClient;
+  private readonly proxy: ReconnectingClientTCP;
+  private readonly catalog: SessionClient<ReconnectingClientTCP>;
   private readonly timeoutMs: number;
 
   constructor(env: OrdersEnv, assertions: SessionAssertions) {
@@ -60,9 +60,11 @@ export class PricingService implements OnModuleDestroy {
       CATALOG_RPC_CLIENT_CERT: env.CATALOG_RPC_CLIENT_CERT,
       CATALOG_RPC_CLIENT_KEY: env.CATALOG_RPC_CLIENT_KEY,
     });
-    this.proxy = ClientProxyFactory.create({
-      transport: Transport.TCP,
-      options: {
+    this.timeoutMs = env.CATALOG_RPC_TIMEOUT * 1000;
+    // A connection to a catalog whose host died is dropped once a quote times out on it and
+    // catalog has answered nothing for twice the timeout: the next quote connects again.
+    this.proxy = new ReconnectingClientTCP(
+      {
         host: env.CATALOG_RPC_HOST,
         port: env.CATALOG_RPC_PORT,
         maxBufferSize: MAX_ANSWER_SIZE,
@@ -73,9 +75,9 @@ export class PricingService implements OnModuleDestroy {
           minVersion: 'TLSv1.3',
         },
       },
-    });
+      { silentMs: Math.max(2 * this.timeoutMs, 1000), name: 'Catalog' },
+    );
     this.catalog = assertions.client(this.proxy, 'catalog');
-    this.timeoutMs = env.CATALOG_RPC_TIMEOUT * 1000;
   }
 
   async onModuleDestroy(): Promise<void> {

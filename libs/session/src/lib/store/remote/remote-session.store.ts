@@ -1,7 +1,6 @@
-import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
-import { ClientTCP } from '@nestjs/microservices';
+import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { NO_MESSAGE_HANDLER } from '@nestjs/microservices/constants';
-import { firstValueFrom, timeout, TimeoutError } from 'rxjs';
+import { firstValueFrom, timeout } from 'rxjs';
 
 import type { SessionRemoteConnection } from '../../config/session-options.interface';
 import type { SessionStoreSettings } from '../../config/session.config';
@@ -12,6 +11,7 @@ import type { Session } from '../../session.types';
 import type { SessionRef } from '../../token/session.token';
 import type { CreatedSession, SessionStore } from '../session-store.interface';
 import { StoreClock } from '../store-clock';
+import { ReconnectingClientTCP } from './reconnecting-client-tcp';
 
 /**
  * Validations asked within one turn of the event loop travel in one message, at most this many
@@ -24,16 +24,6 @@ export const SESSION_RPC_MAX_BATCH = 16;
  * an answer holds at most `SESSION_RPC_MAX_BATCH` of them.
  */
 const MAX_ANSWER_SIZE = SESSION_RPC_MAX_BATCH * 64 * 1024;
-
-/**
- * Nest's TCP client, which can also drop its connection at once: Nest then fails what waits on
- * it and connects again for the next call.
- */
-class SessionRpcClient extends ClientTCP {
-  dropConnection(): void {
-    this.socket?.netSocket.destroy();
-  }
-}
 
 /** Those waiting for one token's validation. */
 type Waiters = { resolve: (session: Session | null) => void; reject: (error: unknown) => void }[];
@@ -58,12 +48,7 @@ type Waiters = { resolve: (session: Session | null) => void; reject: (error: unk
  */
 @Injectable()
 export class RemoteSessionStore implements SessionStore, OnModuleDestroy {
-  private readonly logger = new Logger(RemoteSessionStore.name);
-  private readonly client: SessionRpcClient;
-  /** When auth last answered anything on the connection (see `send`). */
-  private answeredAt = Date.now();
-  /** Silence, with a call timing out, after which the connection is taken for dead. */
-  private readonly silentMs: number;
+  private readonly client: ReconnectingClientTCP;
   /** Validations waiting for the next batch, by token. */
   private queued = new Map<string, Waiters>();
   /** False when `batchValidations` is, or once auth answered that it has no handler for it. */
@@ -81,19 +66,23 @@ export class RemoteSessionStore implements SessionStore, OnModuleDestroy {
       // Tokens cross this connection: never in plaintext, never to an unverified server.
       throw new Error('RemoteSessionStore: `remote.tls` needs `ca`, `cert` and `key`');
     }
-    this.silentMs = Math.max(2 * settings.storeTimeoutMs, 1000);
-    this.client = new SessionRpcClient({
-      host,
-      port,
-      maxBufferSize: MAX_ANSWER_SIZE,
-      tlsOptions: {
-        ca: tls.ca,
-        cert: tls.cert,
-        key: tls.key,
-        servername: tls.servername,
-        minVersion: 'TLSv1.3',
+    // A call that times out on a connection silent for twice the store timeout (at least 1 s)
+    // drops it: auth's host died, or a partition cut it off (see `ReconnectingClientTCP`).
+    this.client = new ReconnectingClientTCP(
+      {
+        host,
+        port,
+        maxBufferSize: MAX_ANSWER_SIZE,
+        tlsOptions: {
+          ca: tls.ca,
+          cert: tls.cert,
+          key: tls.key,
+          servername: tls.servername,
+          minVersion: 'TLSv1.3',
+        },
       },
-    });
+      { silentMs: Math.max(2 * settings.storeTimeoutMs, 1000), name: 'The auth service' },
+    );
     // An auth service of an older release answers `ping` with `true`: no clock, the local one.
     this.clock = new StoreClock(async () => {
       const answer = await this.send<unknown>(SessionRpc.ping, {});
@@ -248,45 +237,19 @@ export class RemoteSessionStore implements SessionStore, OnModuleDestroy {
     return tokens.map((_, index) => answers.then((list) => list[index]));
   }
 
-  /**
-   * One call, answered within the store timeout. A call that times out on a connection that
-   * has answered nothing for twice that (at least 1 s) drops the connection: an auth whose host
-   * died, or that a partition cut off, closes nothing, and every call on its connection would
-   * time out until the kernel gave it up (up to ~15 minutes), however soon another auth took
-   * over its address. The next call connects again.
-   */
   private async send<T>(pattern: string, payload: object): Promise<T> {
     try {
-      const answer = await firstValueFrom(
+      return await firstValueFrom(
         this.client.send<T>(pattern, payload).pipe(timeout(this.settings.storeTimeoutMs)),
       );
-      this.answeredAt = Date.now();
-      return answer;
     } catch (error) {
       if (isRefusal(error)) {
-        this.answeredAt = Date.now();
         throw new SessionOperationNotServedError(pattern, error.message);
       }
       if (error === NO_MESSAGE_HANDLER) {
-        this.answeredAt = Date.now();
         throw new SessionOperationNotServedError(pattern, 'the auth service does not serve it');
       }
-      if (error instanceof TimeoutError) {
-        this.dropIfSilent();
-      }
       throw new SessionStoreUnavailableError(error);
-    }
-  }
-
-  private dropIfSilent(): void {
-    const silentMs = Date.now() - this.answeredAt;
-    if (silentMs >= this.silentMs) {
-      this.logger.warn(
-        `The auth service answered nothing for ${silentMs} ms while a call waited: connecting again`,
-      );
-      // Counted from now: the calls already waiting time out too, and need not drop the next.
-      this.answeredAt = Date.now();
-      this.client.dropConnection();
     }
   }
 }
