@@ -7,6 +7,7 @@ export {
 export { exitOnStartupFailure } from './lib/bootstrap/startup-failure.handler';
 export { StartupError } from './lib/bootstrap/startup.error';
 export { HttpErrorFilter, ErrorBody } from './lib/http/http-error.filter';
+export { isDatabaseUnavailable } from './lib/http/database-unavailable';
 export {
   BODY_LIMITS,
   bodyLimitOf,

@@ -4,6 +4,8 @@ import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { DataSourceOptions } from 'typeorm';
 
+import { DATABASE_QUERY_TIMEOUT_MS, DeadlineClient } from './deadline-client';
+
 /** What lives in a service's database: its entities and the migrations that create them. */
 export interface DatabaseSchema {
   entities: NonNullable<DataSourceOptions['entities']>;
@@ -20,7 +22,8 @@ const POSTGRES_URL = /^postgres(ql)?:\/\//;
  * `sqlite:<path>`. The drivers are passed in, not left to TypeORM's dynamic require, so the
  * build lists them in the generated package.json. Migrations run at start-up, `synchronize`
  * stays off so that a model change never silently alters tables, and nothing is retried:
- * {@link openDataSource} reports a failure at once.
+ * {@link openDataSource} reports a failure at once. On PostgreSQL a connection must open within
+ * 3 s and a query be answered within `DATABASE_QUERY_TIMEOUT_MS` (5 s).
  *
  * @example
  * databaseOptions('sqlite:.data/orders.sqlite', { entities: [Order], migrations: [CreateOrders] });
@@ -28,7 +31,15 @@ const POSTGRES_URL = /^postgres(ql)?:\/\//;
 export function databaseOptions(url: string, schema: DatabaseSchema): TypeOrmModuleOptions {
   const common = { ...schema, migrationsRun: true, synchronize: false, retryAttempts: 0 };
   if (POSTGRES_URL.test(url)) {
-    return { type: 'postgres', url, driver: pg, connectTimeoutMS: 3000, ...common };
+    return {
+      type: 'postgres',
+      url,
+      driver: pg,
+      connectTimeoutMS: 3000,
+      // A query unanswered for 5 s fails (503) and its connection is dropped: see DeadlineClient.
+      extra: { Client: DeadlineClient, query_timeout: DATABASE_QUERY_TIMEOUT_MS },
+      ...common,
+    };
   }
   const file = url.replace(/^sqlite:(\/\/)?/, '');
   return {

@@ -1,5 +1,6 @@
 import { ForbiddenException, Injectable, Logger, UnauthorizedException } from '@nestjs/common';
 
+import { isDatabaseUnavailable } from '@cloakroom/service-kit';
 import {
   IssuedSession,
   Session,
@@ -221,7 +222,11 @@ export class AuthService {
       checked = await this.users.checkCredentials(username, password);
     } catch (error) {
       // A 503 before the password was weighed is no guess: it must not count toward a lockout.
-      if (error instanceof PasswordWorkBusyException && error.passwordUnchecked) {
+      // Nor is one whose database failed, before or after: it says nothing of the password.
+      if (
+        (error instanceof PasswordWorkBusyException && error.passwordUnchecked) ||
+        isDatabaseUnavailable(error)
+      ) {
         await attempt.abandon();
       }
       throw error;

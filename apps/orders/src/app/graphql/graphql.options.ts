@@ -4,6 +4,8 @@ import { ApolloDriverConfig } from '@nestjs/apollo';
 import { Logger } from '@nestjs/common';
 import type { GraphQLFormattedError } from 'graphql';
 
+import { isDatabaseUnavailable } from '@cloakroom/service-kit';
+
 import { OrdersEnv } from '../config/orders.env';
 import { maxQueryValues } from './query-cost.rule';
 
@@ -34,7 +36,7 @@ export const MAX_QUERY_VALUES = 100_000;
  *   list's rows) is refused before it runs: `GRAPHQL_VALIDATION_FAILED`, HTTP 400.
  * - Errors carry `extensions.code` (`UNAUTHENTICATED`, `FORBIDDEN`, `BAD_REQUEST` from the
  *   guard and the validation pipe, `SERVICE_UNAVAILABLE` with `status: 503` while the session
- *   store is down), never a stack; an unexpected error is logged and answered as
+ *   store or the database is down), never a stack; an unexpected error is logged and answered as
  *   `Internal server error`, as the REST routes do.
  */
 export function graphqlOptions(env: OrdersEnv): ApolloDriverConfig {
@@ -71,6 +73,15 @@ function maskUnexpected(formatted: GraphQLFormattedError, error: unknown): Graph
     return formatted;
   }
   const cause = unwrapResolverError(error);
+  // The database down or not answering: an outage too, as the REST routes answer it.
+  if (isDatabaseUnavailable(cause)) {
+    return {
+      message: 'Database unavailable',
+      locations: formatted.locations,
+      path: formatted.path,
+      extensions: { code: SERVICE_UNAVAILABLE, status: 503, error: 'database_unavailable' },
+    };
+  }
   logger.error(cause instanceof Error ? cause.stack : String(cause));
   return {
     message: 'Internal server error',

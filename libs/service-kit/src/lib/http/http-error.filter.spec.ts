@@ -104,6 +104,51 @@ describe('HttpErrorFilter', () => {
     expect(logged).toHaveBeenCalledWith(expect.stringContaining('hunter2'));
   });
 
+  it('answers 503 database_unavailable when the database cannot be reached or does not answer', () => {
+    const warned = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    // What pg and TypeORM throw: a refused or lost connection, a query unanswered in time, a
+    // pool that could not connect in time, a server shutting down (as TypeORM wraps it).
+    const outages = [
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }),
+      new Error('Connection terminated unexpectedly'),
+      Object.assign(new Error('Query read timeout'), { name: 'QueryFailedError' }),
+      new Error('timeout exceeded when trying to connect'),
+      Object.assign(new Error('terminating connection due to administrator command'), {
+        driverError: { code: '57P01' },
+      }),
+      Object.assign(new Error('the database system is starting up'), { code: '57P03' }),
+      Object.assign(new Error('server closed the connection'), { code: '08006' }),
+    ];
+    const filter = new HttpErrorFilter(adapterHost);
+    for (const outage of outages) {
+      const response: FakeResponse = { statusCode: 0, body: undefined };
+      const host = {
+        getType: () => 'http',
+        switchToHttp: () => ({ getResponse: () => response }),
+      } as unknown as ArgumentsHost;
+      filter.catch(outage, host);
+      expect(response).toEqual({
+        statusCode: 503,
+        body: { statusCode: 503, message: 'Database unavailable', error: 'database_unavailable' },
+      });
+    }
+    expect(logged).not.toHaveBeenCalled();
+    // One line for the outage, not one per request.
+    expect(warned).toHaveBeenCalledTimes(1);
+    warned.mockRestore();
+  });
+
+  it('keeps a query the database refused a 500: a unique violation, a syntax error', () => {
+    for (const refused of [
+      Object.assign(new Error('duplicate key value violates unique constraint'), {
+        driverError: { code: '23505' },
+      }),
+      Object.assign(new Error('syntax error at or near "SELEC"'), { code: '42601' }),
+    ]) {
+      expect(answerTo(refused).statusCode).toBe(500);
+    }
+  });
+
   it('throws GraphQL errors back to the driver, which answers them with extensions.code', () => {
     const host = { getType: () => 'graphql' } as unknown as ArgumentsHost;
     const exception = new UnauthorizedException('Authentication required');

@@ -11,6 +11,8 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { RpcException } from '@nestjs/microservices';
 import { Observable, throwError } from 'rxjs';
 
+import { isDatabaseUnavailable } from './database-unavailable';
+
 /** The body of every error answer: a status and a message, never a stack. */
 export interface ErrorBody {
   statusCode: number;
@@ -27,11 +29,16 @@ export interface ErrorBody {
  */
 const ERROR_CODE = /^[a-z][a-z0-9_]{0,63}$/;
 
+/** A database outage is logged at most this often (requests answer 503 all the while). */
+const DATABASE_OUTAGE_LOG_INTERVAL_MS = 10_000;
+
 /**
  * The one error shape of an API, `{ statusCode, message }`: HTTP exceptions keep their status
  * and message, client errors raised below Nest (malformed JSON, body too large) keep theirs,
- * anything else is a 500 that is logged with its stack and answered without a word about the
- * cause. `toBody` is `protected` so that an app can map its own errors by subclassing.
+ * a database that cannot be reached or does not answer in time is a 503 `database_unavailable`
+ * (logged in one line every 10 s at most), anything else is a 500 that is logged with its stack
+ * and answered without a word about the cause. `toBody` is `protected` so that an app can map
+ * its own errors by subclassing.
  *
  * @example
  * app.useGlobalFilters(new HttpErrorFilter(app.get(HttpAdapterHost)));
@@ -39,6 +46,8 @@ const ERROR_CODE = /^[a-z][a-z0-9_]{0,63}$/;
 @Catch()
 export class HttpErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger(HttpErrorFilter.name);
+  private outageLoggedAt = 0;
+  private outagesSince = 0;
 
   constructor(protected readonly adapterHost: HttpAdapterHost) {}
 
@@ -104,8 +113,29 @@ export class HttpErrorFilter implements ExceptionFilter {
     if (typeof status === 'number' && status >= 400 && status < 500) {
       return { statusCode: status, message: STATUS_CODES[status] ?? 'Bad Request' };
     }
+    if (isDatabaseUnavailable(exception)) {
+      this.reportDatabaseOutage(exception);
+      return {
+        statusCode: HttpStatus.SERVICE_UNAVAILABLE,
+        message: 'Database unavailable',
+        error: 'database_unavailable',
+      };
+    }
     this.logger.error(exception instanceof Error ? exception.stack : String(exception));
     return { statusCode: HttpStatus.INTERNAL_SERVER_ERROR, message: 'Internal server error' };
+  }
+
+  /** One warning line (no stack) per `DATABASE_OUTAGE_LOG_INTERVAL_MS`, with the count since. */
+  private reportDatabaseOutage(exception: unknown): void {
+    const now = Date.now();
+    if (now - this.outageLoggedAt < DATABASE_OUTAGE_LOG_INTERVAL_MS) {
+      this.outagesSince++;
+      return;
+    }
+    const more = this.outagesSince ? ` (${this.outagesSince} more since the last line)` : '';
+    this.logger.warn(`Database unavailable: ${(exception as Error)?.message ?? exception}${more}`);
+    this.outageLoggedAt = now;
+    this.outagesSince = 0;
   }
 }
 

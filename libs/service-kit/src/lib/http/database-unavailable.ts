@@ -1,0 +1,44 @@
+/** System error codes of a server that cannot be reached, or that went away. */
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+/**
+ * PostgreSQL's SQLSTATEs for a server that is not there for us: class 08 (connection
+ * exception), shutting down or starting (57P01–57P03), too many connections (53300).
+ */
+const SQLSTATE_UNAVAILABLE = /^(08...|57P0[123]|53300)$/;
+
+/** What pg says when a connection failed, or a query was not answered in time. */
+const PG_CONNECTION_FAILURE =
+  /^(Query read timeout|Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
+
+/**
+ * Whether `error` says the database could not be reached or did not answer in time (rather
+ * than refusing a query): the service answers 503, as for its session store, not 500. TypeORM
+ * wraps a driver's error in `driverError`.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (let cause = error, depth = 0; cause && depth < 3; depth++) {
+    const { code, message, driverError } = cause as {
+      code?: unknown;
+      message?: unknown;
+      driverError?: unknown;
+    };
+    if (typeof code === 'string' && (UNREACHABLE.has(code) || SQLSTATE_UNAVAILABLE.test(code))) {
+      return true;
+    }
+    if (typeof message === 'string' && PG_CONNECTION_FAILURE.test(message)) {
+      return true;
+    }
+    cause = driverError;
+  }
+  return false;
+}
