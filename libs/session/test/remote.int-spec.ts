@@ -20,6 +20,7 @@ import {
   startRpcServer,
   testCertificates,
   uniquePrefix,
+  until,
 } from './store-contract';
 
 const certificates = testCertificates();
@@ -108,15 +109,14 @@ describe('RemoteSessionStore when its connection goes silent, auth gone without 
       relay.strand();
       const started = Date.now();
       await expect(sessions.validate(token)).rejects.toThrow('Session store unavailable');
-      let user: string | undefined;
-      while (!user && Date.now() - started < 5_000) {
-        user = await sessions.validate(token).then(
-          (session) => session?.username,
-          () => undefined,
-        );
-        if (!user) await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      expect(user).toBe('alice');
+      await until(
+        () =>
+          sessions.validate(token).then(
+            (session) => session?.username === 'alice',
+            () => false,
+          ),
+        5_000,
+      );
       // Silent for 1 s (twice the 0.3 s timeout, at least 1 s) before it was dropped.
       expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
       const dropped = warnings.mock.calls.filter(([message]) =>
