@@ -9,6 +9,8 @@ import { answerClientErrors } from '../http/client-errors';
 import { useBodyParsers } from '../http/body-parsers';
 import { HttpErrorFilter } from '../http/http-error.filter';
 import { SERVICE_SECURITY_HEADERS } from '../http/security-headers';
+import { limitSlowClients } from '../http/slow-clients';
+import { ServiceEnv } from '../config/service.env';
 
 /** One validation policy for every body: unknown fields are refused, not silently dropped. */
 export const VALIDATION_OPTIONS: ValidationPipeOptions = {
@@ -44,8 +46,11 @@ export interface ServiceDefinition<A extends NestExpressApplication = NestExpres
 }
 
 /**
- * The HTTP stack of every service: security headers (helmet) and `Cache-Control: no-store`
- * on every response, JSON errors for what Node's HTTP parser refuses too, bodies parsed within
+ * The HTTP stack of every service: a 408 and a closed connection for a client that sends its
+ * request too slowly (`HTTP_HEADERS_TIMEOUT`, `HTTP_REQUEST_TIMEOUT`; the defaults of
+ * {@link ServiceEnv} in an app without `ServiceConfigModule`), security headers (helmet) and
+ * `Cache-Control: no-store` on every response, JSON errors for what Node's HTTP parser refuses
+ * too, bodies parsed within
  * the service's limits (size and JSON depth) except on its bodiless routes, routes under
  * `/api/<name>`, one validation pipe that refuses unknown fields, one {@link HttpErrorFilter},
  * then the service's own `configure`, and a clean shutdown on SIGTERM.
@@ -55,12 +60,19 @@ export interface ServiceDefinition<A extends NestExpressApplication = NestExpres
  * @example
  * const app = moduleRef.createNestApplication<NestExpressApplication>();
  * await configureServiceApp(app, { name: 'orders' }).init(); // GET /api/orders/health
+ *
+ * Call it before the app listens.
  */
 export function configureServiceApp<A extends NestExpressApplication>(
   app: A,
   service: ServiceDefinition<A>,
 ): A {
   app.disable('x-powered-by');
+  const env = serviceEnvOf(app);
+  limitSlowClients(app.getHttpServer(), {
+    headers: env.HTTP_HEADERS_TIMEOUT,
+    request: env.HTTP_REQUEST_TIMEOUT,
+  });
   answerClientErrors(app.getHttpServer());
   const { securityHeaders = SERVICE_SECURITY_HEADERS } = service;
   app.use(helmet(typeof securityHeaders === 'function' ? securityHeaders(app) : securityHeaders));
@@ -79,6 +91,15 @@ export function configureServiceApp<A extends NestExpressApplication>(
   service.configure?.(app);
   app.enableShutdownHooks();
   return app;
+}
+
+/** The service's settings, or the defaults where the app has no `ServiceConfigModule`. */
+function serviceEnvOf(app: NestExpressApplication): ServiceEnv {
+  try {
+    return app.get(ServiceEnv, { strict: false });
+  } catch {
+    return new ServiceEnv();
+  }
 }
 
 function noStore(_request: IncomingMessage, response: ServerResponse, next: () => void): void {

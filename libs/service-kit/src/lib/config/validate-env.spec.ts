@@ -31,6 +31,8 @@ describe('validateEnv', () => {
     expect(env).toBeInstanceOf(AppEnv);
     expect({ ...env }).toEqual({
       NODE_ENV: 'development',
+      HTTP_HEADERS_TIMEOUT: 10,
+      HTTP_REQUEST_TIMEOUT: 30,
       WIDGETS: 7,
       SHINY: true,
       SHOP: 'corner',
@@ -65,10 +67,17 @@ describe('settingsOf', () => {
   it('lists every setting of a class and of the fragments it extends, described', () => {
     expect(settingsOf(AppEnv)).toEqual([
       { name: 'NODE_ENV', description: expect.any(String), default: 'development' },
+      { name: 'HTTP_HEADERS_TIMEOUT', description: expect.any(String), default: 10 },
+      { name: 'HTTP_REQUEST_TIMEOUT', description: expect.any(String), default: 30 },
       { name: 'WIDGETS', description: 'How many widgets', default: 3 },
       { name: 'SHINY', description: 'Whether widgets shine', default: undefined },
       { name: 'SHOP', description: 'Name of the widget shop', default: 'corner' },
     ]);
-    expect(settingsOf(BaseEnv).map((setting) => setting.name)).toEqual(['NODE_ENV', 'WIDGETS']);
+    expect(settingsOf(BaseEnv).map((setting) => setting.name)).toEqual([
+      'NODE_ENV',
+      'HTTP_HEADERS_TIMEOUT',
+      'HTTP_REQUEST_TIMEOUT',
+      'WIDGETS',
+    ]);
   });
 });
