@@ -1,51 +1,16 @@
 import { Agent, request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 
-import { Body, Catch, Controller, Get, Logger, Module, Post, Res } from '@nestjs/common';
+import { Catch, Logger } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
-import { IsString } from 'class-validator';
-import type { Response } from 'express';
 import request from 'supertest';
 
 import { HttpErrorFilter } from '../http/http-error.filter';
 import { CLIENT_ERROR_LINGER_MS } from '../http/client-errors';
+import { NotesModule } from '../../testing/notes.fixture';
 import { configureServiceApp } from './service-app.setup';
 
-class NoteDto {
-  @IsString()
-  text!: string;
-}
-
-@Controller('notes')
-class NotesController {
-  @Post()
-  create(@Body() note: NoteDto): NoteDto {
-    return note;
-  }
-
-  @Get('broken')
-  broken(): never {
-    throw new Error('boom');
-  }
-
-  /** What a route whose body is never read sees of it. */
-  @Post('clear')
-  clear(@Body() body: unknown): { body: unknown } {
-    return { body: body ?? null };
-  }
-
-  /** An answer whose head goes out at once and whose end comes a moment later. */
-  @Get('streamed')
-  streamed(@Res() response: Response): void {
-    response.writeHead(200, { 'content-type': 'text/plain' });
-    response.write('first part\n');
-    setTimeout(() => response.end('last part\n'), 300);
-  }
-}
-
-@Module({ controllers: [NotesController] })
-class NotesModule {}
 
 @Catch()
 class TeapotFilter extends HttpErrorFilter {

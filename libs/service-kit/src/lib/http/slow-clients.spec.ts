@@ -1,37 +1,14 @@
 import { AddressInfo, connect, Socket } from 'node:net';
 
-import { Body, Controller, Get, Module, Post } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
-import { IsString } from 'class-validator';
 
 import { configureServiceApp } from '../bootstrap/service-app.setup';
 import { ServiceConfigModule } from '../config/service-config.module';
 import { ServiceEnv } from '../config/service.env';
+import { NotesModule } from '../../testing/notes.fixture';
 import { limitSlowClients } from './slow-clients';
 
-class NoteDto {
-  @IsString()
-  text!: string;
-}
-
-@Controller('notes')
-class NotesController {
-  @Post()
-  create(@Body() note: NoteDto): NoteDto {
-    return note;
-  }
-
-  /** An answer that takes longer than a request may take to arrive. */
-  @Get('slow')
-  async slow(): Promise<{ ok: true }> {
-    await sleep(1_500);
-    return { ok: true };
-  }
-}
-
-@Module({ controllers: [NotesController] })
-class NotesModule {}
 
 class MemoEnv extends ServiceEnv {}
 
