@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import request from 'supertest';
 import type { App } from 'supertest/types';
 
-import { validateEnv } from '@cloakroom/service-kit';
+import { clientNetwork, validateEnv } from '@cloakroom/service-kit';
 import {
   freePort,
   RedisServerProcess,
@@ -13,7 +13,6 @@ import {
 } from '@cloakroom/session/testing';
 
 import { LoginAttempt, LoginThrottleService } from '../src/app/auth/login-throttle.service';
-import { clientNetwork } from '../src/app/auth/throttle/client-network';
 import { ThrottleKeys } from '../src/app/auth/throttle/throttle-keys';
 import { THROTTLE_SCRIPTS } from '../src/app/auth/throttle/throttle-scripts';
 import { TooManyAttemptsException } from '../src/app/common/too-many-attempts.exception';

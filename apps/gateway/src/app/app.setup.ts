@@ -2,7 +2,8 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 
 import { bodyLimitOf, ServiceDefinition } from '@cloakroom/service-kit';
 
-import { GatewayEnv, publicUrlOf, upstreamsOf } from './config/gateway.env';
+import { bodyMemoryOf, GatewayEnv, publicUrlOf, upstreamsOf } from './config/gateway.env';
+import { BodyMemory } from './proxy/body-memory';
 import { bufferRequestBody } from './proxy/request-body.buffer';
 import {
   proxyUpgrades,
@@ -10,14 +11,17 @@ import {
   UpgradeRoute,
   upstreamProxy,
 } from './proxy/upstream.proxy';
+import { limitConnectionsPerClient } from './security/client-connections';
 import { securityHeaders } from './security/security-headers';
 import { serveWebPage } from './web/web.setup';
 
 /**
- * The gateway's request path: security headers and `no-store` (the common service setup), a
- * 404 for any path that is not canonical (`isCanonicalPath`), then for each service its body limit and its proxy (bodies are read whole but never parsed:
- * the app runs without a body parser), then the web page from `webRoot`, then the gateway's
- * own routes under `/api/gateway`.
+ * The gateway's request path: at most `CONNECTIONS_PER_CLIENT` connections of one client
+ * network, security headers and `no-store` (the common service setup), a 404 for any path that
+ * is not canonical (`isCanonicalPath`), then for each service its body limit and its proxy
+ * (bodies are read whole but never parsed: the app runs without a body parser; all services'
+ * bodies share one `BodyMemory`), then the web page from `webRoot`, then the gateway's own
+ * routes under `/api/gateway`.
  */
 export function gatewayService(webRoot: string): ServiceDefinition<NestExpressApplication> {
   return {
@@ -28,11 +32,13 @@ export function gatewayService(webRoot: string): ServiceDefinition<NestExpressAp
       const env = app.get(GatewayEnv);
       const publicUrl = publicUrlOf(env);
       const upgrades: UpgradeRoute[] = [];
+      const memory = new BodyMemory(bodyMemoryOf(env));
+      limitConnectionsPerClient(app.getHttpServer(), env.CONNECTIONS_PER_CLIENT);
       // What the gateway routes and limits on must be what it forwards.
       app.use(refuseNonCanonicalPaths);
       for (const upstream of upstreamsOf(env)) {
         const proxy = upstreamProxy(upstream, publicUrl, env.PROXY_TIMEOUT);
-        app.use(`/api/${upstream.name}`, bufferRequestBody(bodyLimitOf(upstream.name)));
+        app.use(`/api/${upstream.name}`, bufferRequestBody(bodyLimitOf(upstream.name), memory));
         app.use(proxy);
         upgrades.push({ prefix: `/api/${upstream.name}`, proxy });
       }

@@ -4,11 +4,11 @@ import { Injectable } from '@nestjs/common';
 import type { Cluster, Redis } from 'ioredis';
 
 import { SessionStoreUnavailableError } from '@cloakroom/session';
+import { clientNetwork } from '@cloakroom/service-kit';
 
 import { TooManyAttemptsException } from '../common/too-many-attempts.exception';
 import { AuthConfig } from '../config/auth.config';
 import { AuthRedis } from '../redis/auth-redis';
-import { clientNetwork } from './throttle/client-network';
 import { ThrottleKeys } from './throttle/throttle-keys';
 import { ThrottleScripts } from './throttle/throttle-scripts';
 

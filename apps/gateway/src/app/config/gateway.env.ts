@@ -1,6 +1,13 @@
-import { IsOptional, IsUrl } from 'class-validator';
+import { applyDecorators } from '@nestjs/common';
+import { IsInt, IsNumber, IsOptional, IsPositive, IsUrl, Min } from 'class-validator';
 
-import { IsPortSetting, IsSecondsSetting, ServiceEnv, Setting } from '@cloakroom/service-kit';
+import {
+  IsPortSetting,
+  IsSecondsSetting,
+  ServiceEnv,
+  Setting,
+  ToNumber,
+} from '@cloakroom/service-kit';
 
 const SERVICE_URL = { protocols: ['http', 'https'], require_protocol: true, require_tld: false };
 
@@ -26,6 +33,20 @@ export class GatewayEnv extends ServiceEnv {
   @IsSecondsSetting()
   PROXY_TIMEOUT = 30;
 
+  @Setting('Mebibytes of request bodies the gateway holds at once while reading them; beyond: 503')
+  @IsMebibytes()
+  PROXY_BODY_MEMORY = 64;
+
+  @Setting('Mebibytes of those one client network (IPv4 address, IPv6 /64) may hold; beyond: 429')
+  @IsMebibytes()
+  PROXY_BODY_MEMORY_PER_CLIENT = 8;
+
+  @Setting('Open connections one client network may hold; past them, closed at once (0: no cap)')
+  @ToNumber()
+  @IsInt()
+  @Min(0)
+  CONNECTIONS_PER_CLIENT = 256;
+
   @Setting(
     'The origin browsers reach the gateway at (scheme, host, port); the services see it in ' +
       'X-Forwarded-Host/-Proto, and `https:` turns HSTS on. Unset: http://localhost:<PORT>',
@@ -33,6 +54,21 @@ export class GatewayEnv extends ServiceEnv {
   @IsOptional()
   @IsUrl(SERVICE_URL)
   PUBLIC_URL?: string;
+}
+
+/** An amount of memory in mebibytes: any positive number, so tests can use a few KiB. */
+function IsMebibytes(): PropertyDecorator {
+  return applyDecorators(ToNumber(), IsNumber(), IsPositive());
+}
+
+const MiB = 1024 * 1024;
+
+/** The gateway's budget for request bodies it is reading, in bytes. */
+export function bodyMemoryOf(env: GatewayEnv): { total: number; perClient: number } {
+  return {
+    total: Math.round(env.PROXY_BODY_MEMORY * MiB),
+    perClient: Math.round(Math.min(env.PROXY_BODY_MEMORY_PER_CLIENT, env.PROXY_BODY_MEMORY) * MiB),
+  };
 }
 
 /** Where browsers reach the gateway: what the services are told, whatever the client sent. */

@@ -11,7 +11,6 @@ import { CLIENT_ERROR_LINGER_MS } from '../http/client-errors';
 import { NotesModule } from '../../testing/notes.fixture';
 import { configureServiceApp } from './service-app.setup';
 
-
 @Catch()
 class TeapotFilter extends HttpErrorFilter {
   protected override toBody() {

@@ -9,7 +9,6 @@ import { ServiceEnv } from '../config/service.env';
 import { NotesModule } from '../../testing/notes.fixture';
 import { limitSlowClients } from './slow-clients';
 
-
 class MemoEnv extends ServiceEnv {}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
