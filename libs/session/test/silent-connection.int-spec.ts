@@ -132,17 +132,19 @@ describe('a Sentinel primary that hangs, its connections left open', () => {
       primary.freeze();
       const frozenAt = Date.now();
       await expect(sessions.validate(token)).rejects.toBeInstanceOf(SessionStoreUnavailableError);
-      await until(() => validates(sessions, token), 25_000);
+      // Usually ~7 s; a split vote among the Sentinels retries after twice the failover
+      // timeout (20 s), which a busy machine sees now and then.
+      await until(() => validates(sessions, token), 45_000);
       // Answered by the replica, promoted (the Sentinels may still be telling each other).
       const promoted = new Redis(replica.port, '127.0.0.1');
       const [role] = (await promoted.call('ROLE')) as [string];
       promoted.disconnect();
       expect(role).toBe('master');
-      expect(Date.now() - frozenAt).toBeLessThan(25_000);
+      expect(Date.now() - frozenAt).toBeLessThan(45_000);
     } finally {
       admin.disconnect();
       warnings.mockRestore();
       await close();
     }
-  }, 40_000);
+  }, 60_000);
 });
