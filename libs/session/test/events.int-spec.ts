@@ -483,7 +483,7 @@ describe('session lifecycle events (Redis stream)', () => {
       ['revokeAllForUser', SessionEvents.revokedAll],
       ['setRolesForUser', SessionEvents.rolesChanged],
       ['rotate with revokeOthersOf', SessionEvents.revoked],
-    ] as const)('still announces %s, behind the write that landed late', async (call, type) => {
+    ] as const)('still announces %s, behind the write that may land late', async (call, type) => {
       const server = await startRedisServer();
       const keyPrefix = uniquePrefix();
       const { sessions, close } = await sessionService({
@@ -510,7 +510,9 @@ describe('session lifecycle events (Redis stream)', () => {
         expect(types).toContain(type);
         const live = await sessions.validate(token);
         if (call === 'setRolesForUser') {
-          expect(live?.roles).toEqual(['admin']);
+          // A role change that reaches Redis after its deadline changes nothing (announced all
+          // the same: a service that drops a cached session only reads it again).
+          expect(live?.roles).toEqual(alice.roles);
         } else {
           expect(live).toBeNull();
         }

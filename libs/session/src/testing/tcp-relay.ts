@@ -14,6 +14,12 @@ import type { AddressInfo } from 'node:net';
  */
 export class TcpRelay {
   private held: Array<{ to: Socket; data: Buffer }> | null = null;
+  /** What starts a delay (see `delayFrom`), until it has. */
+  private delayTrigger: ((data: Buffer) => boolean) | null = null;
+  /** Whether held bytes reach their peer on release even after the sender has closed. */
+  private deliverLate = false;
+  /** Sockets whose closing waits for the release of what was held for them. */
+  private readonly closeAfterRelease = new Set<Socket>();
   private readonly sockets = new Set<Socket>();
 
   constructor(
@@ -29,13 +35,31 @@ export class TcpRelay {
     this.held ??= [];
   }
 
+  /**
+   * Holds everything from the first chunk a client sends that `starts` matches, that chunk
+   * included; on `release()` what was held is delivered even where the sender has closed its
+   * connection meanwhile, then that connection is closed: a partition that begins just as a
+   * command is sent and heals later, the sender's TCP stack retransmitting what it had sent
+   * before it gave up and closed (as Linux does for a closed socket's unacknowledged data).
+   *
+   * @example
+   * relay.delayFrom((bytes) => bytes.includes(setRolesSha)); // the script arrives on release()
+   */
+  delayFrom(starts: (data: Buffer) => boolean): void {
+    this.delayTrigger = starts;
+  }
+
   /** Forwards what was held, then everything as it comes. */
   release(): void {
     const held = this.held ?? [];
     this.held = null;
+    this.delayTrigger = null;
     for (const { to, data } of held) {
       if (!to.destroyed) to.write(data);
     }
+    for (const socket of this.closeAfterRelease) socket.end();
+    this.closeAfterRelease.clear();
+    this.deliverLate = false;
   }
 
   /**
@@ -44,6 +68,7 @@ export class TcpRelay {
    */
   cut(): void {
     this.held = null;
+    this.delayTrigger = null;
     for (const socket of this.sockets) socket.destroy();
   }
 
@@ -75,13 +100,22 @@ export class TcpRelay {
     ]) {
       this.sockets.add(from);
       from.on('data', (data: Buffer) => {
+        if (!this.held && from === client && this.delayTrigger?.(data)) {
+          this.held = [];
+          this.deliverLate = true;
+          this.delayTrigger = null;
+        }
         if (this.held) this.held.push({ to, data });
         else to.write(data);
       });
       from.on('error', () => undefined);
       from.on('close', () => {
         this.sockets.delete(from);
-        to.destroy();
+        if (this.deliverLate && this.held?.some((entry) => entry.to === to)) {
+          this.closeAfterRelease.add(to);
+        } else {
+          to.destroy();
+        }
       });
     }
   }

@@ -2,6 +2,13 @@
 export const STORE_CLOCK_REFRESH_MS = 60_000;
 
 /**
+ * What the local clock may drift from the store's between two readings (a minute apart), and
+ * millisecond rounding: a quartz clock 50 ppm off drifts 3 ms a minute, NTP keeps hosts closer.
+ * A clock stepped (set) between two readings is beyond it until the next reading.
+ */
+export const CLOCK_DRIFT_ALLOWANCE_MS = 10;
+
+/**
  * A reading whose round trip took longer than this says little about when the other side read
  * its clock: it is dropped and the last offset kept.
  */
@@ -18,6 +25,8 @@ const MAX_ROUND_TRIP_MS = 100;
  */
 export class StoreClock {
   private offsetMs = 0;
+  /** Half the round trip of the reading the offset comes from; null until one is taken. */
+  private halfRoundTripMs: number | null = null;
   private readonly timer: NodeJS.Timeout;
 
   /**
@@ -46,6 +55,15 @@ export class StoreClock {
     return this.offsetMs;
   }
 
+  /**
+   * How far `now()` may be from the store's clock, ms: half the round trip of the reading the
+   * offset comes from, plus `CLOCK_DRIFT_ALLOWANCE_MS` for the local clock's drift since; null
+   * until a reading was taken (then `now()` is the local clock, which may be off by anything).
+   */
+  get uncertainty(): number | null {
+    return this.halfRoundTripMs === null ? null : this.halfRoundTripMs + CLOCK_DRIFT_ALLOWANCE_MS;
+  }
+
   /** Measures the offset once; a failed, empty or slow reading keeps the previous one. */
   async measure(): Promise<void> {
     const sentAt = Date.now();
@@ -60,6 +78,7 @@ export class StoreClock {
       return;
     }
     this.offsetMs = Math.round(theirs - (sentAt + answeredAt) / 2);
+    this.halfRoundTripMs = Math.ceil((answeredAt - sentAt) / 2);
   }
 
   stop(): void {

@@ -417,7 +417,12 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     );
   }
 
+  /**
+   * Refused by Redis (an error, so a 503) when it arrives after this call has given up: see
+   * set-roles.lua and `giveUpAt`.
+   */
   async setRoles(userId: string, roles: string[]): Promise<number> {
+    const deadline = String(this.giveUpAt());
     return this.eachUserTag(userId, async (tag) => {
       const [updated, expired] = (await this.write({ key: this.keys.index(tag, userId) }, () =>
         this.writer.cloakroomSetRoles(
@@ -425,6 +430,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
           this.keys.generation(tag, userId),
           this.keys.sessionPrefix(tag),
           encodeRoles(roles),
+          deadline,
         ),
       )) as [number, string[]];
       this.reportExpiries(tag, userId, expired);
@@ -621,6 +627,21 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
         resolve(true);
       });
     });
+  }
+
+  /**
+   * When a call made now will have given up, by Redis's clock, less the clock's uncertainty:
+   * Redis acting on it before then acts before the caller hears of a failure, so whatever the
+   * caller does about that failure reaches Redis after it. 0 (no deadline) until Redis's clock
+   * has been read (the local clock may be off by anything), and on a Cluster, whose masters
+   * each have their host's clock while the store reads one of them.
+   */
+  private giveUpAt(): number {
+    const uncertainty = this.clock.uncertainty;
+    if (uncertainty === null || this.client instanceof Cluster) {
+      return 0;
+    }
+    return Math.floor(this.clock.now() + this.settings.storeTimeoutMs - uncertainty);
   }
 
   /** `operation`'s result; its failure as `SessionStoreUnavailableError`, told to `watch`. */

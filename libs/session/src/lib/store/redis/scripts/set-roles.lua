@@ -6,11 +6,21 @@
 -- KEYS[2]  the user's revocation generation
 -- ARGV[1]  key prefix of this user's session hashes ("<prefix>{<tag>}:s:")
 -- ARGV[2]  the roles, a JSON array of strings
+-- ARGV[3]  the caller's deadline, epoch ms by Redis's clock, or 0 for none: a call that reaches
+--          Redis after it (a partition healed, a hung Redis woke up) changes nothing. Its caller
+--          has given up by then and answered that nothing changed, and may have undone what
+--          the change stood for (the roles in its database): making it now would grant roles
+--          nobody holds, which nothing would ever take back.
 --
 -- Returns  { updated, { expiredDigest… } }: how many live sessions were updated, and the
---          members pruned on the way because their session expired.
+--          members pruned on the way because their session expired; an error after the
+--          deadline.
 -- Session keys are built from ARGV[1] and the index members: see README.md.
 local prefix = name_arg(1)
+local deadline = int_arg(3)
+if deadline > 0 and now_ms() > deadline then
+  return redis.error_reply('ERR cloakroom: arrived after its deadline, changed nothing')
+end
 local ok, roles = pcall(cjson.decode, ARGV[2] or '')
 if not ok or type(roles) ~= 'table' then
   return redis.error_reply('ERR cloakroom: roles must be a JSON array')

@@ -1,0 +1,112 @@
+import { Logger } from '@nestjs/common';
+import { Redis } from 'ioredis';
+
+import { SessionStoreUnavailableError } from '../src';
+import { RedisServerProcess, startRedisServer, startTcpRelay, TcpRelay } from '../src/testing';
+import { sessionService, sleep, uniquePrefix } from './store-contract';
+
+const alice = { id: 'u-late-alice', username: 'alice', roles: ['customer'] };
+
+/**
+ * A role change whose call failed must not be made later by Redis. A partition that begins as
+ * the command is sent holds it; the call times out (503: the caller puts the roles back in its
+ * database) and the service drops the silent connection; the partition heals and the TCP stack
+ * delivers what it had sent, and Redis runs it — a promotion nobody holds any more, which
+ * nothing would ever undo. The script carries the moment its caller gives up, by Redis's clock,
+ * and does nothing after it.
+ */
+describe('a role change that reaches Redis after its caller gave up', () => {
+  const STORE_TIMEOUT_S = 0.3;
+  let redis: RedisServerProcess;
+  let relay: TcpRelay;
+  let admin: Redis;
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    admin = new Redis(redis.url);
+  });
+
+  beforeEach(async () => {
+    relay = await startTcpRelay(redis.port);
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+  });
+
+  afterEach(async () => {
+    await relay.sever();
+    jest.restoreAllMocks();
+  });
+
+  afterAll(async () => {
+    admin?.disconnect();
+    await redis?.dispose();
+  });
+
+  /** Scripts (EVALSHA) that Redis has answered with an error so far. */
+  async function refusals(): Promise<number> {
+    const stats = await admin.info('commandstats');
+    return Number(/cmdstat_evalsha:.*failed_calls=(\d+)/.exec(stats)?.[1] ?? 0);
+  }
+
+  async function start() {
+    const keyPrefix = uniquePrefix();
+    const service = await sessionService({
+      redis: { url: `redis://127.0.0.1:${relay.port}` },
+      keyPrefix,
+      storeTimeout: STORE_TIMEOUT_S,
+    });
+    const { token } = await service.sessions.create(alice);
+    // The store has read Redis's clock by now (at connection): the deadline can be set.
+    await sleep(100);
+    return { ...service, token, keyPrefix };
+  }
+
+  it('changes nothing when it arrives late on its own connection', async () => {
+    const { sessions, close, token } = await start();
+    try {
+      relay.delayFrom((bytes) => bytes.includes('"late-admin"'));
+      await expect(sessions.setRolesForUser(alice.id, ['late-admin'])).rejects.toBeInstanceOf(
+        SessionStoreUnavailableError,
+      );
+      const refusedBefore = await refusals();
+      await sleep(500);
+      relay.release();
+      await sleep(200);
+      expect((await sessions.validate(token))?.roles).toEqual(['customer']);
+      expect(await refusals()).toBe(refusedBefore + 1);
+    } finally {
+      await close();
+    }
+  });
+
+  it('changes nothing when it arrives after its connection was dropped as silent', async () => {
+    const { sessions, close, token } = await start();
+    try {
+      const refusedBefore = await refusals();
+      relay.delayFrom((bytes) => bytes.includes('"late-admin"'));
+      await expect(sessions.setRolesForUser(alice.id, ['late-admin'])).rejects.toBeInstanceOf(
+        SessionStoreUnavailableError,
+      );
+      // A call that times out on a connection silent for 2 × 0.3 s: the store drops it.
+      await sleep(700);
+      await expect(sessions.validate(token)).rejects.toBeInstanceOf(SessionStoreUnavailableError);
+      await sleep(200);
+      relay.release();
+      await sleep(300);
+      // Redis got the script (its connection closed only after it), ran it, and it refused.
+      expect((await sessions.validate(token))?.roles).toEqual(['customer']);
+      expect(await refusals()).toBe(refusedBefore + 1);
+    } finally {
+      await close();
+    }
+  });
+
+  it('is made when Redis answers in time', async () => {
+    const { sessions, close, token } = await start();
+    try {
+      expect(await sessions.setRolesForUser(alice.id, ['clerk'])).toBe(1);
+      expect((await sessions.validate(token))?.roles).toEqual(['clerk']);
+    } finally {
+      await close();
+    }
+  });
+});
