@@ -280,16 +280,19 @@ export class SessionService {
 
   /**
    * Gives every live session of a user new roles, effective on their next request. Publishes
-   * `roles.changed` with `actor` (default null).
+   * `roles.changed` with `actor` (default null); when the write fails
+   * (`SessionStoreUnavailableError`) the event goes out without the roles, which were perhaps
+   * not given (and, with a Redis store, will not be later: see the README's Revocation).
    */
   async setRolesForUser(
     userId: string,
     roles: string[],
     options: { actor?: SessionEventActor | null } = {},
   ): Promise<number> {
-    return this.announced(this.store.setRoles(userId, roles), async () => {
+    return this.announced(this.store.setRoles(userId, roles), async (updated) => {
       this.cache?.evictUser(userId);
-      await this.events?.rolesChanged(userId, roles, options.actor ?? null);
+      const made = updated === undefined ? null : roles;
+      await this.events?.rolesChanged(userId, made, options.actor ?? null);
     });
   }
 

@@ -42,9 +42,12 @@ export function activityTypeOf(event: SessionEvent): ActivityType | null {
       if (event.reason === 'logout') return 'logout';
       // Libraries before `session.evicted` reported cap evictions as revocations.
       return event.reason === 'cap' ? 'session.evicted' : 'session.revoked';
+    case 'roles.changed':
+      // Without roles: a change whose write failed and that the service put back; its undo
+      // is announced (and logged) on its own.
+      return event.roles ? 'roles.changed' : null;
     case 'session.expired':
     case 'session.evicted':
-    case 'roles.changed':
     case 'sessions.revoked-all':
       return event.type as ActivityType;
     default:

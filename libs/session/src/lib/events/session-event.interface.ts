@@ -59,7 +59,11 @@ export interface SessionEvent {
   previousSessionId?: string;
   /** `sessions.revoked-all`: the session that was spared, if any. */
   keptSessionId?: string;
-  /** `roles.changed`: the new roles. */
+  /**
+   * `roles.changed`: the new roles. Absent when the change's write failed (the caller was
+   * answered 503): whether it was made is unknown, and its roles must not be taken on trust;
+   * read them from the store.
+   */
   roles?: string[];
 }
 

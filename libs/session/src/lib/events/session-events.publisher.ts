@@ -125,8 +125,18 @@ export class SessionEventsPublisher implements OnModuleDestroy {
     });
   }
 
-  rolesChanged(userId: string, roles: string[], actor: SessionEventActor | null): Promise<void> {
-    return this.publish({ type: SessionEvents.rolesChanged, actor, userId, roles: [...roles] });
+  /** `roles` null: a change whose write failed, so whether it was made is unknown. */
+  rolesChanged(
+    userId: string,
+    roles: string[] | null,
+    actor: SessionEventActor | null,
+  ): Promise<void> {
+    return this.publish({
+      type: SessionEvents.rolesChanged,
+      actor,
+      userId,
+      ...(roles && { roles: [...roles] }),
+    });
   }
 
   /** A token moved to a new session id; the actor defaults to the user. */

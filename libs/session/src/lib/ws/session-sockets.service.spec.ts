@@ -166,6 +166,30 @@ describe('SessionSockets', () => {
     expect(client.closedWith).toEqual({ code: 4403, reason: 'Role removed' });
   });
 
+  it("takes a role change's roles when it was made, and asks the store when its write failed", async () => {
+    const { token } = await sessions.create(alice);
+    const client = new FakeSocket() as FakeSocket & SessionSocket;
+    await sockets.authenticate(client, upgrade({ authorization: `Bearer ${token}` }));
+    const rolesChanged = (id: string, roles?: string[]) =>
+      sockets['applyEvent']({
+        id,
+        at: Date.now(),
+        type: SessionEvents.rolesChanged,
+        actor: null,
+        userId: alice.id,
+        ...(roles && { roles }),
+      });
+
+    rolesChanged('1-0', ['clerk']);
+    expect(client.session?.roles).toEqual(['clerk']);
+
+    // A failed write's event has no roles: the socket gets the store's, whatever it held.
+    await store.setRoles(alice.id, ['customer']);
+    rolesChanged('2-0');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(client.session?.roles).toEqual(['customer']);
+  });
+
   it('closes on checkAll the sockets whose session the store no longer holds', async () => {
     const gone = await sessions.create(alice);
     const kept = await sessions.create(alice);

@@ -381,9 +381,18 @@ export class SessionSockets implements OnModuleDestroy {
       this.applyEvent(item.event);
     } else if (item.kind === 'gap') {
       // Events may be missing before what follows: ask the store instead.
-      this.lastGapAt = performance.now();
-      void this.checkAll();
+      this.askTheStore();
     }
+  }
+
+  /**
+   * Reads every held session from the store again, and has a registration whose validation
+   * began before now read its session once more (`recheckIfMissed`): for what the events
+   * did not say.
+   */
+  private askTheStore(): void {
+    this.lastGapAt = performance.now();
+    void this.checkAll();
   }
 
   private applyEvent(event: SessionEvent): void {
@@ -409,7 +418,13 @@ export class SessionSockets implements OnModuleDestroy {
       }
       // Messages read the roles again anyway; subscriptions hold theirs (`holdRoles`).
       case SessionEvents.rolesChanged:
-        if (event.userId !== null && event.roles) this.rolesChanged(event.userId, event.roles);
+        if (event.userId !== null && event.roles) {
+          this.rolesChanged(event.userId, event.roles);
+        } else {
+          // A change whose write failed: perhaps made, perhaps not. Its roles are not taken on
+          // trust (a promotion answered 503 must not reach the sockets): the store is asked.
+          this.askTheStore();
+        }
         return;
       case SessionEvents.created:
         return;
