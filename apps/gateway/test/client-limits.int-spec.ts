@@ -21,20 +21,23 @@ function countingService(reached: number[]): Promise<Server> {
   return new Promise((done) => server.listen(0, '127.0.0.1', () => done(server)));
 }
 
-/** A POST to /api/orders from `from` (a loopback address), its body declared `declared` long. */
+/** A POST to /api/orders from `from` (a loopback address), its body declared `declared` long or chunked. */
 class Upload {
   readonly socket: Socket;
   text = '';
   private readonly closed: Promise<void>;
 
-  constructor(port: number, from: string, declared: number) {
+  constructor(port: number, from: string, declared: number | 'chunked') {
     this.socket = connect({ host: '127.0.0.1', port, localAddress: from });
     this.socket.on('data', (chunk: Buffer) => (this.text += chunk.toString('latin1')));
     this.socket.on('error', () => undefined);
     this.closed = new Promise((resolve) => this.socket.on('close', () => resolve()));
     this.socket.write(
       'POST /api/orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n' +
-        `Content-Length: ${declared}\r\nConnection: close\r\n\r\n`,
+        (declared === 'chunked'
+          ? 'Transfer-Encoding: chunked\r\n'
+          : `Content-Length: ${declared}\r\n`) +
+        'Connection: close\r\n\r\n',
     );
     uploads.push(this);
   }
@@ -106,6 +109,14 @@ describe('gateway: request bodies it holds while reading them', () => {
     expect((await postAll(port, '127.0.0.3', 20 * KiB)).status).toBe(201);
     // The refused body was read and dropped, never forwarded.
     expect(reached).toEqual([20 * KiB]);
+    // A chunked body refused for memory, then over orders' limit: 413, as sending it again
+    // cannot help.
+    const chunked = new Upload(port, '127.0.0.2', 'chunked');
+    for (let sent = 0; sent <= 100 * KiB; sent += 20 * KiB) {
+      chunked.socket.write(`${(20 * KiB).toString(16)}\r\n${'x'.repeat(20 * KiB)}\r\n`);
+    }
+    chunked.socket.write('0\r\n\r\n');
+    expect((await chunked.answer()).status).toBe(413);
   });
 
   it("answers 503 once all clients' slow bodies hold the gateway's budget", async () => {

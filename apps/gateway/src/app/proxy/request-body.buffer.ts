@@ -46,8 +46,9 @@ export function bufferRequestBody(limit: number, memory: BodyMemory) {
     const chunks: Buffer[] = [];
     let size = 0;
     let refusal: Refusal | undefined = Number(declared) > limit ? TOO_LARGE : undefined;
+    // A body over the limit is a 413 whatever else refused it: sending it again cannot help.
     const drop = (why: Refusal) => {
-      refusal ??= why;
+      refusal = why === TOO_LARGE ? why : (refusal ?? why);
       chunks.length = 0;
       hold.release();
     };
