@@ -16,8 +16,11 @@ export class TcpRelay {
   private held: Array<{ to: Socket; data: Buffer }> | null = null;
   /** What starts a delay (see `delayFrom`), until it has. */
   private delayTrigger: ((data: Buffer) => boolean) | null = null;
-  /** Whether held bytes reach their peer on release even after the sender has closed. */
-  private deliverLate = false;
+  /**
+   * The two sockets of the connection a delay holds (held bytes then reach their peer on
+   * release even after the sender has closed); null when `hold()` holds every connection.
+   */
+  private delayed: Set<Socket> | null = null;
   /** Sockets whose closing waits for the release of what was held for them. */
   private readonly closeAfterRelease = new Set<Socket>();
   private readonly sockets = new Set<Socket>();
@@ -36,11 +39,12 @@ export class TcpRelay {
   }
 
   /**
-   * Holds everything from the first chunk a client sends that `starts` matches, that chunk
-   * included; on `release()` what was held is delivered even where the sender has closed its
-   * connection meanwhile, then that connection is closed: a partition that begins just as a
-   * command is sent and heals later, the sender's TCP stack retransmitting what it had sent
-   * before it gave up and closed (as Linux does for a closed socket's unacknowledged data).
+   * Holds everything on one connection from the first chunk its client sends that `starts`
+   * matches, that chunk included (other connections, and new ones, pass as before); on
+   * `release()` what was held is delivered even where the sender has closed its connection
+   * meanwhile, then that connection is closed: a partition on one connection's path that begins
+   * just as a command is sent and heals later, the sender's TCP stack retransmitting what it had
+   * sent before it gave up and closed (as Linux does for a closed socket's unacknowledged data).
    *
    * @example
    * relay.delayFrom((bytes) => bytes.includes(setRolesSha)); // the script arrives on release()
@@ -59,7 +63,7 @@ export class TcpRelay {
     }
     for (const socket of this.closeAfterRelease) socket.end();
     this.closeAfterRelease.clear();
-    this.deliverLate = false;
+    this.delayed = null;
   }
 
   /**
@@ -69,6 +73,7 @@ export class TcpRelay {
   cut(): void {
     this.held = null;
     this.delayTrigger = null;
+    this.delayed = null;
     for (const socket of this.sockets) socket.destroy();
   }
 
@@ -102,16 +107,19 @@ export class TcpRelay {
       from.on('data', (data: Buffer) => {
         if (!this.held && from === client && this.delayTrigger?.(data)) {
           this.held = [];
-          this.deliverLate = true;
+          this.delayed = new Set([client, upstream]);
           this.delayTrigger = null;
         }
-        if (this.held) this.held.push({ to, data });
-        else to.write(data);
+        if (this.held && (this.delayed === null || this.delayed.has(from))) {
+          this.held.push({ to, data });
+        } else {
+          to.write(data);
+        }
       });
       from.on('error', () => undefined);
       from.on('close', () => {
         this.sockets.delete(from);
-        if (this.deliverLate && this.held?.some((entry) => entry.to === to)) {
+        if (this.delayed?.has(from) && this.held?.some((entry) => entry.to === to)) {
           this.closeAfterRelease.add(to);
         } else {
           to.destroy();
