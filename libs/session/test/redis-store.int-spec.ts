@@ -269,8 +269,36 @@ describe('Redis scripts given hostile arguments', () => {
           `${prefix}{AAAAAAAA}:g:u-victim`,
           `${prefix}{AAAAAAAA}:s:`,
           roles,
+          0,
         ),
       ).rejects.toThrow(/roles/);
+    }
+  });
+
+  it('refuses a role change without a deadline, or one whose deadline has passed', async () => {
+    const [index, generation, session] = ['u:u-late', 'g:u-late', 's:late'].map(
+      (name) => `${prefix}{AAAAAAAA}:${name}`,
+    );
+    await client.hset(session, 'u', 'u-late', 'r', '["customer"]');
+    await client.zadd(index, 1, 'late');
+    const setRoles = (...deadline: Array<number | string>) =>
+      client['cloakroomSetRoles'](
+        index,
+        generation,
+        `${prefix}{AAAAAAAA}:s:`,
+        '["admin"]',
+        ...deadline,
+      );
+    try {
+      await expect(setRoles()).rejects.toThrow(/ARGV\[3\]/);
+      await expect(setRoles('soon')).rejects.toThrow(/ARGV\[3\]/);
+      await expect(setRoles(Date.now() - 60_000)).rejects.toThrow(/after its deadline/);
+      expect(await client.hget(session, 'r')).toBe('["customer"]');
+      expect(await client.exists(generation)).toBe(0);
+      expect(await setRoles(Date.now() + 60_000)).toEqual([1, []]);
+      expect(await client.hget(session, 'r')).toBe('["admin"]');
+    } finally {
+      await client.del(index, generation, session);
     }
   });
 });
