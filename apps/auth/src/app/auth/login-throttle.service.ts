@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { Cluster, Redis } from 'ioredis';
 
-import { SessionStoreUnavailableError } from '@cloakroom/session';
 import { clientNetwork } from '@cloakroom/service-kit';
+import { SessionStoreUnavailableError } from '@cloakroom/session';
 
 import { TooManyAttemptsException } from '../common/too-many-attempts.exception';
 import { AuthConfig } from '../config/auth.config';

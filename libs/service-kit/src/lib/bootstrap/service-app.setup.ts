@@ -50,18 +50,17 @@ export interface ServiceDefinition<A extends NestExpressApplication = NestExpres
  * request too slowly (`HTTP_HEADERS_TIMEOUT`, `HTTP_REQUEST_TIMEOUT`; the defaults of
  * {@link ServiceEnv} in an app without `ServiceConfigModule`), security headers (helmet) and
  * `Cache-Control: no-store` on every response, JSON errors for what Node's HTTP parser refuses
- * too, bodies parsed within
- * the service's limits (size and JSON depth) except on its bodiless routes, routes under
- * `/api/<name>`, one validation pipe that refuses unknown fields, one {@link HttpErrorFilter},
- * then the service's own `configure`, and a clean shutdown on SIGTERM.
+ * too, bodies parsed within the service's limits (size and JSON depth) except on its bodiless
+ * routes, routes under `/api/<name>`, one validation pipe that refuses unknown fields, one
+ * {@link HttpErrorFilter}, then the service's own `configure`, and a clean shutdown on SIGTERM.
  * A microservice connected in `configure` with `inheritAppConfig: true` gets the same pipe
  * and filter.
+ *
+ * Call it before the app listens: Node reads the deadlines' check interval then.
  *
  * @example
  * const app = moduleRef.createNestApplication<NestExpressApplication>();
  * await configureServiceApp(app, { name: 'orders' }).init(); // GET /api/orders/health
- *
- * Call it before the app listens.
  */
 export function configureServiceApp<A extends NestExpressApplication>(
   app: A,
