@@ -34,6 +34,8 @@ export interface AuthApp {
   http: App;
   rpcPort: number;
   keyPrefix: string;
+  /** Its PostgreSQL schema's URL: another instance given it as `AUTH_DATABASE_URL` shares it. */
+  databaseUrl: string;
   /** The suite's own CA, auth's RPC certificate, and client certificates `catalog`, `orders`. */
   certificates: DevCertificates;
   close(): Promise<void>;
@@ -74,10 +76,12 @@ export async function startAuthApp(
   suite: string,
   env: Record<string, string> = {},
 ): Promise<AuthApp> {
-  const keyPrefix = testKeyPrefix(`auth-${suite}`);
   const redisUrl = env['REDIS_URL'] ?? REDIS_URL;
-  await clearRedis(redisUrl, keyPrefix);
-  const databaseUrl = await freshSchema(`auth_${suite.replace(/\W/g, '_')}`);
+  // Given both, it joins another instance's data as it stands; otherwise it starts from nothing.
+  const keyPrefix = env['SESSION_KEY_PREFIX'] ?? testKeyPrefix(`auth-${suite}`);
+  if (!env['SESSION_KEY_PREFIX']) await clearRedis(redisUrl, keyPrefix);
+  const databaseUrl =
+    env['AUTH_DATABASE_URL'] ?? (await freshSchema(`auth_${suite.replace(/\W/g, '_')}`));
   const rpcPort = await freePort();
   const certificatesDir = mkdtempSync(join(tmpdir(), `auth-${suite}-certs-`));
   const certificates = makeDevCertificates(certificatesDir, ['catalog', 'orders']);
@@ -112,6 +116,7 @@ export async function startAuthApp(
     http: app.getHttpServer(),
     rpcPort,
     keyPrefix,
+    databaseUrl,
     certificates,
     close: async () => {
       await app.close();

@@ -65,6 +65,14 @@ export class AuthEnv extends SessionRedisEnv {
   @Min(1)
   ACTIVITY_RETENTION_DAYS = 90;
 
+  // A role change or disable whose sessions' update failed or was cut short (Redis down, auth
+  // stopped mid-change) is marked in the database and applied again from there.
+  @Setting(
+    'Seconds between looks for users whose stored roles or disabled flag may not have reached their sessions',
+  )
+  @IsSecondsSetting()
+  ACCESS_SYNC_INTERVAL = 5;
+
   // Login attempts are counted before the password is checked; a correct one is taken back.
   @Setting(
     'Failed logins per username from one client network (IPv4 address, IPv6 /64) within the window before 429',

@@ -8,6 +8,7 @@ import { User } from '../users/entities/user.entity';
 import { CreateUsers1764000000000 } from './migrations/1764000000000-create-users';
 import { AddUserDisabled1765000000000 } from './migrations/1765000000000-add-user-disabled';
 import { CreateSecurityEvents1766000000000 } from './migrations/1766000000000-create-security-events';
+import { AddUserAccessPending1767000000000 } from './migrations/1767000000000-add-user-access-pending';
 
 /**
  * The user database: PostgreSQL or an embedded SQLite file. The schema comes from migrations,
@@ -22,6 +23,7 @@ import { CreateSecurityEvents1766000000000 } from './migrations/1766000000000-cr
         CreateUsers1764000000000,
         AddUserDisabled1765000000000,
         CreateSecurityEvents1766000000000,
+        AddUserAccessPending1767000000000,
       ],
     }),
   ],

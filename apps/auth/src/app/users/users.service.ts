@@ -6,12 +6,13 @@ import {
   Injectable,
   Logger,
   NotFoundException,
-  OnModuleDestroy,
 } from '@nestjs/common';
-import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
-import { DataSource, EntityManager, QueryFailedError, Repository } from 'typeorm';
+import { InjectRepository } from '@nestjs/typeorm';
+import { EntityManager, QueryFailedError, Repository } from 'typeorm';
 
 import { PasswordWorkBusyException } from '../common/password-work-busy.exception';
+import { AccessSync } from './access-sync.service';
+import { AdminLock } from './admin-lock';
 import { CreateUserDto } from './dto/create-user.dto';
 import { User } from './entities/user.entity';
 import { normalizePassword } from './password-policy';
@@ -22,13 +23,6 @@ export const USERS_PAGE_SIZE = 25;
 
 /** The role that administers users; at least one enabled account must keep it. */
 export const ADMIN_ROLE = 'admin';
-
-/**
- * The PostgreSQL advisory lock every change of who is an enabled administrator takes ("admn"
- * in ASCII). Row locks would not do: two admins demoting each other lock two different rows,
- * and each still counts the other as an admin.
- */
-const ADMIN_CHANGE_LOCK = 0x61646d6e;
 
 /** A cursor is the last username of the previous page, base64url-encoded. */
 const CURSOR_USERNAME = /^[a-z0-9._-]{1,64}$/;
@@ -53,28 +47,16 @@ type AccessVerdict =
   | { ok: true; user: User; before: Pick<User, 'roles' | 'disabled'> }
   | { ok: false; error: Error };
 
-/** How long, and how often at most, a lost put-back is applied again (see `applyAgainLater`). */
-const APPLY_AGAIN_FOR_MS = 60_000;
-const APPLY_AGAIN_FIRST_MS = 100;
-const APPLY_AGAIN_MAX_WAIT_MS = 5_000;
-
 @Injectable()
-export class UsersService implements OnModuleDestroy {
-  /** Serialises access changes within this process (see `changeAccess`). */
-  private accessChanges: Promise<unknown> = Promise.resolve();
+export class UsersService {
   private readonly logger = new Logger(UsersService.name);
-  /** Set on shutdown: put-backs still being applied again stop. */
-  private closing = false;
 
   constructor(
     @InjectRepository(User) private readonly users: Repository<User>,
-    @InjectDataSource() private readonly dataSource: DataSource,
     private readonly passwords: PasswordService,
+    private readonly adminLock: AdminLock,
+    private readonly accessSync: AccessSync,
   ) {}
-
-  onModuleDestroy(): void {
-    this.closing = true;
-  }
 
   findByUsername(username: string): Promise<User | null> {
     return this.users.findOneBy({ username: username.toLowerCase() });
@@ -147,24 +129,23 @@ export class UsersService implements OnModuleDestroy {
    * Applies an administrator's change of roles or of the disabled flag, refusing (409) one
    * that would take the caller's own admin role or account, or leave no enabled
    * administrator; a caller who is no longer an enabled admin is refused (403). `apply` runs
-   * once the row is saved (the sessions' roles, a revocation), still under the lock, so two
-   * changes reach the database and the sessions in the same order; and after the write is
+   * once the row is saved (the sessions' roles, a revocation), still under the admin lock, so
+   * two changes reach the database and the sessions in the same order; and after the write is
    * committed, so a login that reads the roles after `apply` moved the revocation generation
    * reads the new ones.
    *
-   * Race-safe: the check, the write and `apply` run under one lock, so two admins demoting
-   * each other at once cannot both pass the "the caller is an enabled admin" check. On
-   * PostgreSQL it is an advisory lock held by one connection (every auth instance takes it);
-   * an embedded SQLite file belongs to one process, whose changes this service serialises.
+   * Race-safe: the check, the write and `apply` run under one lock (`AdminLock`), so two admins
+   * demoting each other at once cannot both pass the "the caller is an enabled admin" check.
    * The change is a single row write, so no transaction is needed around it; a refusal
    * writes nothing.
    *
-   * When `apply` fails (the session store timed out or is down: a 503), the row is put back
-   * as it was and `apply` runs again for it, still under the lock: the answer says nothing
-   * changed, so neither may the database, and a store that stalled rather than failed runs
-   * the first `apply` late but this one right after it (same connection, in order). Without
-   * that, a demotion answered 503 left the row demoted and the live sessions with the old
-   * roles (or a disabled account with live sessions) until someone retried.
+   * The write also marks the row `accessPending`, cleared once `apply` is answered: should
+   * auth stop between the two, or the mark's clearing fail, `AccessSync` (any instance, any
+   * time later) applies the row to the sessions. When `apply` fails (the session store timed
+   * out or is down: a 503), the row is put back as it was, still marked, and `apply` runs
+   * again for it under the lock: the answer says nothing changed, so neither may the
+   * database, and a store that stalled rather than failed runs the first `apply` late but
+   * this one right after it (same connection, in order).
    */
   async changeAccess(
     id: string,
@@ -172,26 +153,28 @@ export class UsersService implements OnModuleDestroy {
     change: AccessChange,
     apply: (user: User) => Promise<void>,
   ): Promise<{ user: User; before: Pick<User, 'roles' | 'disabled'> }> {
-    const verdict = await this.exclusively(() =>
-      this.underAdminLock(async (manager) => {
-        const result = await this.decideAccessChange(manager, id, callerId, change);
-        if (result.ok) {
-          const users = manager.getRepository(User);
-          result.user = await users.save(result.user);
-          try {
-            await apply(result.user);
-          } catch (error) {
-            await this.putBack(users, result.user, result.before, apply).catch((failure) =>
+    const verdict = await this.adminLock.run(async (manager) => {
+      const result = await this.decideAccessChange(manager, id, callerId, change);
+      if (result.ok) {
+        const users = manager.getRepository(User);
+        const earlierPending = result.user.accessPending;
+        result.user.accessPending = true;
+        result.user = await users.save(result.user);
+        try {
+          await apply(result.user);
+        } catch (error) {
+          await this.putBack(users, result.user, result.before, apply, earlierPending).catch(
+            (failure) =>
               this.logger.error(
                 `Access change of user ${id} failed and could not be put back: ${failure}`,
               ),
-            );
-            throw error;
-          }
+          );
+          throw error;
         }
-        return result;
-      }),
-    );
+        await this.settled(users, result.user, earlierPending);
+      }
+      return result;
+    });
     if (!verdict.ok) {
       throw verdict.error;
     }
@@ -199,53 +182,50 @@ export class UsersService implements OnModuleDestroy {
   }
 
   /**
-   * `changeAccess`'s undo: the row as it was, then `apply` for that. When that `apply` fails
-   * too, the first may still have run (a stalled Redis runs both in order; a connection that
-   * broke after Redis ran the first loses the undo with the first's answer), so it is applied
-   * again in the background until answered.
+   * `changeAccess`'s undo: the row as it was (still marked), then `apply` for that. When that
+   * `apply` fails too, the first may still have run (a stalled Redis runs both in order; a
+   * connection that broke after Redis ran the first loses the undo with the first's answer),
+   * so the mark stays and `AccessSync` applies the row until Redis answers.
    */
   private async putBack(
     users: Repository<User>,
     user: User,
     before: Pick<User, 'roles' | 'disabled'>,
     apply: (user: User) => Promise<void>,
+    earlierPending: boolean,
   ): Promise<void> {
     user.roles = before.roles;
     user.disabled = before.disabled;
     await users.save(user);
-    await apply(user).catch(() => this.applyAgainLater(user.id, apply));
+    try {
+      await apply(user);
+    } catch {
+      this.accessSync.soon();
+      return;
+    }
+    await this.settled(users, user, earlierPending);
   }
 
   /**
-   * Applies the user's stored access to their sessions again, backing off, until one attempt
-   * is answered or `APPLY_AGAIN_FOR_MS` is over. Each attempt holds the admin lock and reads
-   * the row then: a change made meanwhile is applied as it stands, never overwritten.
+   * After `apply` was answered: clears the row's mark, unless an earlier change was still
+   * unapplied (this `apply` may not cover it: an enable applies nothing), which `AccessSync`
+   * is asked to apply now. A mark that cannot be cleared only means one more `apply` later.
    */
-  private applyAgainLater(
-    id: string,
-    apply: (user: User) => Promise<void>,
-    waitMs = APPLY_AGAIN_FIRST_MS,
-    giveUpAt = Date.now() + APPLY_AGAIN_FOR_MS,
-  ): void {
-    const attempt = () =>
-      this.exclusively(() =>
-        this.underAdminLock(async (manager) => {
-          const user = await manager.getRepository(User).findOneBy({ id });
-          if (user) {
-            await apply(user);
-          }
-        }),
-      ).catch((error: unknown) => {
-        if (this.closing) {
-          return;
-        }
-        if (Date.now() + waitMs > giveUpAt) {
-          this.logger.error(`Access of user ${id} could not be applied to its sessions: ${error}`);
-          return;
-        }
-        this.applyAgainLater(id, apply, Math.min(waitMs * 2, APPLY_AGAIN_MAX_WAIT_MS), giveUpAt);
-      });
-    setTimeout(() => void (this.closing || attempt()), waitMs).unref();
+  private async settled(
+    users: Repository<User>,
+    user: User,
+    earlierPending: boolean,
+  ): Promise<void> {
+    if (earlierPending) {
+      this.accessSync.soon();
+      return;
+    }
+    try {
+      await users.update({ id: user.id }, { accessPending: false });
+      user.accessPending = false;
+    } catch (error) {
+      this.logger.warn(`Access of user ${user.id} is applied but still marked pending: ${error}`);
+    }
   }
 
   /**
@@ -386,36 +366,6 @@ export class UsersService implements OnModuleDestroy {
       }
     }
     return { ok: true, user, before };
-  }
-
-  /**
-   * Runs `work` holding the PostgreSQL advisory lock on its own connection (released when
-   * done, or by the server if the connection dies); on SQLite, on its one connection as is.
-   * A session-level lock, not a transaction-scoped one: it must outlast the write's commit,
-   * through `apply`.
-   */
-  private async underAdminLock<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
-    if (this.dataSource.options.type !== 'postgres') {
-      return work(this.dataSource.manager);
-    }
-    const runner = this.dataSource.createQueryRunner();
-    try {
-      await runner.query('SELECT pg_advisory_lock($1)', [ADMIN_CHANGE_LOCK]);
-      try {
-        return await work(runner.manager);
-      } finally {
-        await runner.query('SELECT pg_advisory_unlock($1)', [ADMIN_CHANGE_LOCK]);
-      }
-    } finally {
-      await runner.release();
-    }
-  }
-
-  /** Runs `work` after every access change this process started before it has settled. */
-  private exclusively<T>(work: () => Promise<T>): Promise<T> {
-    const result = this.accessChanges.then(work, work);
-    this.accessChanges = result.catch(() => undefined);
-    return result;
   }
 }
 

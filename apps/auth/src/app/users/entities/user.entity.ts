@@ -21,6 +21,13 @@ export class User {
   @Column({ type: 'boolean', default: false })
   disabled!: boolean;
 
+  /**
+   * Set with every access change (roles, `disabled`) and cleared once the user's sessions are
+   * known to carry it; while set, `AccessSync` applies the stored access to them again.
+   */
+  @Column({ name: 'access_pending', type: 'boolean', default: false })
+  accessPending!: boolean;
+
   @CreateDateColumn({ name: 'created_at' })
   createdAt!: Date;
 

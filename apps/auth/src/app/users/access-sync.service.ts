@@ -1,0 +1,154 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+
+import { SessionService } from '@cloakroom/session';
+
+import { AuthEnv } from '../config/auth.env';
+import { AdminLock } from './admin-lock';
+import { User } from './entities/user.entity';
+
+/** Users one look takes; more are taken by the next look, right after. */
+export const ACCESS_SYNC_BATCH = 50;
+
+/** The first retry after a change could not be applied; each failure doubles the wait. */
+const FIRST_RETRY_MS = 100;
+
+/**
+ * Brings the sessions of every user marked `accessPending` to the access their row holds: the
+ * roles, or none at all when the account is disabled. A change whose sessions' update failed,
+ * timed out or was never sent (auth stopped between the two writes) is marked in the same
+ * write as the change, so it is found here by any auth instance, after any outage or restart,
+ * and not only by the process that made it.
+ *
+ * Looks at start-up, every `ACCESS_SYNC_INTERVAL` seconds, and soon after a change could not
+ * be applied (100 ms, doubling up to the interval while Redis keeps failing). Each user is
+ * applied under the admin lock from the row as it then is, so a newer change is never
+ * overwritten by an older one; applying twice gives what applying once does.
+ */
+@Injectable()
+export class AccessSync implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('AccessSync');
+  private readonly intervalMs: number;
+  private timer?: NodeJS.Timeout;
+  private dueAt = Infinity;
+  private looking?: Promise<void>;
+  /** A look was asked for while one ran: look again once it ends. */
+  private again = false;
+  /** The wait before the next retry while looks fail; undefined: the regular interval. */
+  private retryMs?: number;
+  private failing = false;
+  private stopped = false;
+
+  constructor(
+    @InjectRepository(User) private readonly users: Repository<User>,
+    private readonly lock: AdminLock,
+    private readonly sessions: SessionService,
+    env: AuthEnv,
+  ) {
+    this.intervalMs = env.ACCESS_SYNC_INTERVAL * 1000;
+  }
+
+  onApplicationBootstrap(): void {
+    this.lookIn(0);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.looking;
+  }
+
+  /** A change could not be applied to the sessions: look again soon, and keep trying. */
+  soon(): void {
+    this.retryMs ??= FIRST_RETRY_MS;
+    this.lookIn(FIRST_RETRY_MS);
+  }
+
+  /**
+   * Applies the stored access of every marked user, oldest change first; answers how many.
+   * Stops at the first failure (Redis is likely down for all of them) and rejects with it.
+   */
+  async applyPending(): Promise<number> {
+    let applied = 0;
+    for (;;) {
+      const batch = await this.users.find({
+        select: { id: true },
+        where: { accessPending: true },
+        order: { updatedAt: 'ASC' },
+        take: ACCESS_SYNC_BATCH,
+      });
+      for (const { id } of batch) {
+        if (this.stopped) return applied;
+        if (await this.applyStored(id)) applied++;
+      }
+      if (batch.length < ACCESS_SYNC_BATCH) return applied;
+    }
+  }
+
+  /** Under the lock: the row's access to its sessions, then the mark cleared. */
+  private applyStored(id: string): Promise<boolean> {
+    return this.lock.run(async (manager) => {
+      const users = manager.getRepository(User);
+      const user = await users.findOneBy({ id });
+      if (!user?.accessPending) return false;
+      if (user.disabled) {
+        await this.sessions.revokeAllForUser(user.id, { reason: 'disable' });
+      } else {
+        await this.sessions.setRolesForUser(user.id, user.roles);
+      }
+      await users.update({ id }, { accessPending: false });
+      return true;
+    });
+  }
+
+  private lookIn(ms: number): void {
+    if (this.stopped) return;
+    const at = Date.now() + ms;
+    if (this.timer && this.dueAt <= at) return;
+    clearTimeout(this.timer);
+    this.dueAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.dueAt = Infinity;
+      this.look();
+    }, ms);
+    // A pending look must not keep a stopping process alive.
+    this.timer.unref();
+  }
+
+  private look(): void {
+    if (this.looking) {
+      this.again = true;
+      return;
+    }
+    this.again = false;
+    this.looking = this.applyPending()
+      .then((applied) => {
+        if (this.failing || applied) {
+          this.logger.log(`Access applied again to the sessions of ${applied} user(s)`);
+        }
+        this.failing = false;
+        this.retryMs = undefined;
+      })
+      .catch((error: unknown) => {
+        if (!this.failing) {
+          this.logger.warn(
+            `Stored access could not be applied to sessions, trying again: ${(error as Error)?.message ?? error}`,
+          );
+        }
+        this.failing = true;
+      })
+      .finally(() => {
+        this.looking = undefined;
+        if (this.again) {
+          this.lookIn(0);
+        } else if (this.failing && this.retryMs !== undefined) {
+          this.lookIn(this.retryMs);
+          this.retryMs = Math.min(this.retryMs * 2, this.intervalMs);
+        } else {
+          this.lookIn(this.intervalMs);
+        }
+      });
+  }
+}
