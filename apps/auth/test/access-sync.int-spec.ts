@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
+import request from 'supertest';
 import { DataSource } from 'typeorm';
 
 import { SessionService, SessionStoreUnavailableError } from '@cloakroom/session';
@@ -22,6 +23,7 @@ import {
   loginWithBearer,
   loginWithCookie,
   startAuthApp,
+  strongPassword,
 } from './auth-app';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -163,6 +165,88 @@ describe('access that outlives the auth instance that changed it', () => {
       },
       30_000,
     );
+  });
+
+  describe('auth stopped between a new password and the revocation of the other sessions', () => {
+    let first: AuthApp;
+
+    beforeEach(async () => {
+      first = await startAuthApp('access-sync-password');
+    });
+
+    afterEach(async () => {
+      await first?.close();
+    });
+
+    /** A user with two sessions: the one changing the password, and one a thief holds. */
+    async function userWithTwoSessions() {
+      const admin = await loginWithCookie(first.http, 'admin', 'admin-password');
+      const user = await createUser(first.http, admin.cookie);
+      const own = await loginWithBearer(first.http, user.username, user.password);
+      const thief = await loginWithBearer(first.http, user.username, user.password);
+      return { user, own: own.token, thief: thief.token };
+    }
+
+    const changePassword = (token: string, currentPassword: string, newPassword: string) =>
+      request(first.http)
+        .post('/api/auth/password')
+        .set('Authorization', `Bearer ${token}`)
+        .send({ currentPassword, newPassword });
+
+    it('ends every session of the user once another instance starts', async () => {
+      const { user, own, thief } = await userWithTwoSessions();
+      const sessions = first.app.get(SessionService);
+      const users = first.app.get(UsersService);
+      const before = (await users.findById(user.id))?.passwordHash;
+      // The rotation that would revoke the others never comes back: the instance stops there.
+      let stop!: (error: Error) => void;
+      jest
+        .spyOn(sessions, 'rotate')
+        .mockReturnValue(new Promise((_resolve, reject) => (stop = reject)));
+      // Sent now (`then`), settled only once the instance is let go at the end.
+      const changing = changePassword(own, user.password, strongPassword()).then((r) => r);
+      let second: AuthApp | undefined;
+      try {
+        await eventually(
+          async () => (await users.findById(user.id))?.passwordHash !== before,
+          10_000,
+        );
+        expect((await users.findById(user.id))?.sessionsRevokePending).toBe(true);
+        expect(await liveRoles(sessions, thief)).toBe('customer');
+
+        second = await startAuthApp('access-sync-password-2', {
+          AUTH_DATABASE_URL: first.databaseUrl,
+          SESSION_KEY_PREFIX: first.keyPrefix,
+          ACCESS_SYNC_INTERVAL: '3600',
+        });
+        await eventually(async () => (await liveRoles(sessions, thief)) === 'none', 5000);
+        expect(await liveRoles(sessions, thief)).toBe('none');
+        expect(await liveRoles(sessions, own)).toBe('none');
+        expect((await users.findById(user.id))?.sessionsRevokePending).toBe(false);
+      } finally {
+        stop(new Error('the instance stopped'));
+        await changing;
+        await second?.close();
+      }
+    }, 30_000);
+
+    it('owes nothing after a change answered, or answered 503 and undone', async () => {
+      const { user, own, thief } = await userWithTwoSessions();
+      const sessions = first.app.get(SessionService);
+      const users = first.app.get(UsersService);
+      const rotate = jest
+        .spyOn(sessions, 'rotate')
+        .mockRejectedValueOnce(new SessionStoreUnavailableError(new Error('injected')));
+      await changePassword(own, user.password, strongPassword()).expect(503);
+      expect((await users.findById(user.id))?.sessionsRevokePending).toBe(false);
+      expect(await liveRoles(sessions, thief)).toBe('customer');
+      rotate.mockRestore();
+
+      const changed = await changePassword(own, user.password, strongPassword()).expect(200);
+      expect((await users.findById(user.id))?.sessionsRevokePending).toBe(false);
+      expect(await liveRoles(sessions, thief)).toBe('none');
+      expect(await liveRoles(sessions, changed.body.token ?? own)).not.toBe('none');
+    }, 30_000);
   });
 
   describe('auth stopped while Redis is out, after a change whose answer and undo were lost', () => {

@@ -178,6 +178,7 @@ export class AuthService {
       }
       throw error;
     }
+    await this.users.othersRevoked(user);
     await this.record('password.changed', user.id, client, {
       actor: actorOf(user),
       sessionId: rotated?.session.id,

@@ -15,11 +15,13 @@ export const ACCESS_SYNC_BATCH = 50;
 const FIRST_RETRY_MS = 100;
 
 /**
- * Brings the sessions of every user marked `accessPending` to the access their row holds: the
- * roles, or none at all when the account is disabled. A change whose sessions' update failed,
- * timed out or was never sent (auth stopped between the two writes) is marked in the same
- * write as the change, so it is found here by any auth instance, after any outage or restart,
- * and not only by the process that made it.
+ * Brings the sessions of every marked user in line with their row. `accessPending`: the roles
+ * the row holds, or no session at all when the account is disabled. `sessionsRevokePending`:
+ * the password changed and the other sessions may not have been revoked, so every session of
+ * the user is (the one that changed it too: which one that was is not known here). A change
+ * whose sessions' update failed, timed out or was never sent (auth stopped between the two
+ * writes) is marked in the same write as the change, so it is found here by any auth
+ * instance, after any outage or restart, and not only by the process that made it.
  *
  * Looks at start-up, every `ACCESS_SYNC_INTERVAL` seconds, and soon after a change could not
  * be applied (100 ms, doubling up to the interval while Redis keeps failing). Each user is
@@ -74,7 +76,7 @@ export class AccessSync implements OnApplicationBootstrap, OnModuleDestroy {
     for (;;) {
       const batch = await this.users.find({
         select: { id: true },
-        where: { accessPending: true },
+        where: [{ accessPending: true }, { sessionsRevokePending: true }],
         order: { updatedAt: 'ASC' },
         take: ACCESS_SYNC_BATCH,
       });
@@ -86,18 +88,28 @@ export class AccessSync implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
-  /** Under the lock: the row's access to its sessions, then the mark cleared. */
+  /** Under the lock: the row to its sessions, then the marks cleared. */
   private applyStored(id: string): Promise<boolean> {
     return this.lock.run(async (manager) => {
       const users = manager.getRepository(User);
       const user = await users.findOneBy({ id });
-      if (!user?.accessPending) return false;
-      if (user.disabled) {
-        await this.sessions.revokeAllForUser(user.id, { reason: 'disable' });
-      } else {
-        await this.sessions.setRolesForUser(user.id, user.roles);
+      if (!user?.accessPending && !user?.sessionsRevokePending) return false;
+      if (user.sessionsRevokePending) {
+        await this.sessions.revokeAllForUser(user.id, { reason: 'password-change' });
+        // Only if no password change landed since: it may have come after the revocation.
+        await users.update(
+          { id, passwordHash: user.passwordHash },
+          { sessionsRevokePending: false },
+        );
       }
-      await users.update({ id }, { accessPending: false });
+      if (user.accessPending) {
+        if (user.disabled) {
+          await this.sessions.revokeAllForUser(user.id, { reason: 'disable' });
+        } else {
+          await this.sessions.setRolesForUser(user.id, user.roles);
+        }
+        await users.update({ id }, { accessPending: false });
+      }
       return true;
     });
   }

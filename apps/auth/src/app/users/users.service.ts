@@ -230,12 +230,13 @@ export class UsersService {
 
   /**
    * Undoes `replacePassword` for a change that could not be completed: `previousHash` again,
-   * unless yet another change landed since (then that one stands). Keeps `user` in step.
+   * its mark cleared (nothing changed, so nothing is owed), unless yet another change landed
+   * since (then that one stands, marked). Keeps `user` in step.
    */
   async restorePassword(user: User, previousHash: string): Promise<boolean> {
     const { affected } = await this.users.update(
       { id: user.id, passwordHash: user.passwordHash },
-      { passwordHash: previousHash },
+      { passwordHash: previousHash, sessionsRevokePending: false },
     );
     if (!affected) {
       return false;
@@ -248,18 +249,33 @@ export class UsersService {
    * Replaces the password whose hash `user.passwordHash` holds — the one just verified — and
    * only it: false, and nothing written, when another change (or a rehash of another password)
    * landed since, so of two changes that both checked the old password only the first counts.
+   * The same write marks the row `sessionsRevokePending` until `othersRevoked`: should auth
+   * stop before the other sessions are revoked, `AccessSync` revokes every session of the user.
    */
   async replacePassword(user: User, password: string): Promise<boolean> {
     const passwordHash = await this.passwords.hash(normalizePassword(password));
     const { affected } = await this.users.update(
       { id: user.id, passwordHash: user.passwordHash },
-      { passwordHash },
+      { passwordHash, sessionsRevokePending: true },
     );
     if (!affected) {
       return false;
     }
     user.passwordHash = passwordHash;
     return true;
+  }
+
+  /**
+   * Clears `replacePassword`'s mark once the other sessions are revoked, if the password is
+   * still that change's: a later change keeps its own mark. A mark left only costs the user
+   * one more revocation of all their sessions.
+   */
+  async othersRevoked(user: User): Promise<void> {
+    await this.users
+      .update({ id: user.id, passwordHash: user.passwordHash }, { sessionsRevokePending: false })
+      .catch((error: unknown) =>
+        this.logger.warn(`Sessions of user ${user.id} are revoked but still marked: ${error}`),
+      );
   }
 
   /**

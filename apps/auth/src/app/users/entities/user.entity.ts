@@ -28,6 +28,13 @@ export class User {
   @Column({ name: 'access_pending', type: 'boolean', default: false })
   accessPending!: boolean;
 
+  /**
+   * Set with the new password's hash and cleared once every other session of the user is
+   * revoked; while set, `AccessSync` revokes them all.
+   */
+  @Column({ name: 'sessions_revoke_pending', type: 'boolean', default: false })
+  sessionsRevokePending!: boolean;
+
   @CreateDateColumn({ name: 'created_at' })
   createdAt!: Date;
 
