@@ -65,10 +65,10 @@ export class AuthEnv extends SessionRedisEnv {
   @Min(1)
   ACTIVITY_RETENTION_DAYS = 90;
 
-  // A role change or disable whose sessions' update failed or was cut short (Redis down, auth
-  // stopped mid-change) is marked in the database and applied again from there.
+  // A role change, disable or password change whose sessions' update failed or was cut short
+  // (Redis down, auth stopped mid-change) is marked in the database and applied from there.
   @Setting(
-    'Seconds between looks for users whose stored roles or disabled flag may not have reached their sessions',
+    'Seconds between looks for users whose role change, disable or password change may not have reached their sessions',
   )
   @IsSecondsSetting()
   ACCESS_SYNC_INTERVAL = 5;

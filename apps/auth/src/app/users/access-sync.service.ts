@@ -68,7 +68,7 @@ export class AccessSync implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   /**
-   * Applies the stored access of every marked user, oldest change first; answers how many.
+   * Brings every marked user's sessions in line, oldest change first; answers how many users.
    * Stops at the first failure (Redis is likely down for all of them) and rejects with it.
    */
   async applyPending(): Promise<number> {
@@ -138,7 +138,7 @@ export class AccessSync implements OnApplicationBootstrap, OnModuleDestroy {
     this.looking = this.applyPending()
       .then((applied) => {
         if (this.failing || applied) {
-          this.logger.log(`Access applied again to the sessions of ${applied} user(s)`);
+          this.logger.log(`Sessions brought in line with the database for ${applied} user(s)`);
         }
         this.failing = false;
         this.retryMs = undefined;
@@ -146,7 +146,7 @@ export class AccessSync implements OnApplicationBootstrap, OnModuleDestroy {
       .catch((error: unknown) => {
         if (!this.failing) {
           this.logger.warn(
-            `Stored access could not be applied to sessions, trying again: ${(error as Error)?.message ?? error}`,
+            `Sessions could not be brought in line with the database, trying again: ${(error as Error)?.message ?? error}`,
           );
         }
         this.failing = true;
@@ -156,8 +156,8 @@ export class AccessSync implements OnApplicationBootstrap, OnModuleDestroy {
         if (this.again) {
           this.lookIn(0);
         } else if (this.failing && this.retryMs !== undefined) {
-          this.lookIn(this.retryMs);
           this.retryMs = Math.min(this.retryMs * 2, this.intervalMs);
+          this.lookIn(this.retryMs);
         } else {
           this.lookIn(this.intervalMs);
         }
