@@ -113,25 +113,32 @@ describe('access that outlives the auth instance that changed it', () => {
       let finish!: () => void;
       const applied = new Promise<void>((resolve) => (finish = resolve));
       const changing = users.changeAccess(id, adminId, change, () => applied);
-      await eventually(async () => {
-        const row = await users.findById(id);
-        return 'roles' in change
-          ? row?.roles.join('+') === change.roles.join('+')
-          : row?.disabled === change.disabled;
-      }, 5000);
-      const ended: Array<{ ended: boolean }> = await postgres.query(
-        `SELECT pg_terminate_backend(l.pid) AS ended
-           FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-          WHERE l.locktype = 'advisory' AND l.objid = $1 AND l.granted
-            AND a.application_name = $2`,
-        [ADMIN_CHANGE_LOCK, FIRST],
-      );
-      expect(ended).toEqual([{ ended: true }]);
-      // Lets the stopped instance's call run out on its dead connection, after the test.
-      return () => {
+      // Lets the stopped instance's call run out on its dead connection, after the test (or
+      // now, if this fails: the instance could not close with the call hanging).
+      const release = () => {
         finish();
         return changing.catch(() => undefined);
       };
+      try {
+        await eventually(async () => {
+          const row = await users.findById(id);
+          return 'roles' in change
+            ? row?.roles.join('+') === change.roles.join('+')
+            : row?.disabled === change.disabled;
+        }, 5000);
+        const ended: Array<{ ended: boolean }> = await postgres.query(
+          `SELECT pg_terminate_backend(l.pid) AS ended
+             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE l.locktype = 'advisory' AND l.objid = $1 AND l.granted
+              AND a.application_name = $2`,
+          [ADMIN_CHANGE_LOCK, FIRST],
+        );
+        expect(ended).toEqual([{ ended: true }]);
+      } catch (error) {
+        await release();
+        throw error;
+      }
+      return release;
     }
 
     it.each([
@@ -147,20 +154,21 @@ describe('access that outlives the auth instance that changed it', () => {
         expect(await liveRoles(sessions, token)).toBe('admin+customer');
 
         const release = await changeCutShort(user.id, change);
-        expect(await liveRoles(sessions, token)).toBe('admin+customer');
-        const second = await startAuthApp('access-sync-stopped-2', {
-          AUTH_DATABASE_URL: first.databaseUrl,
-          SESSION_KEY_PREFIX: first.keyPrefix,
-          // Only its look at start-up can find the row within the test.
-          ACCESS_SYNC_INTERVAL: '3600',
-        });
+        let second: AuthApp | undefined;
         try {
+          expect(await liveRoles(sessions, token)).toBe('admin+customer');
+          second = await startAuthApp('access-sync-stopped-2', {
+            AUTH_DATABASE_URL: first.databaseUrl,
+            SESSION_KEY_PREFIX: first.keyPrefix,
+            // Only its look at start-up can find the row within the test.
+            ACCESS_SYNC_INTERVAL: '3600',
+          });
           await eventually(async () => (await liveRoles(sessions, token)) === expected, 5000);
           expect(await liveRoles(sessions, token)).toBe(expected);
           expect((await second.app.get(UsersService).findById(user.id))?.accessPending).toBe(false);
         } finally {
           await release();
-          await second.close();
+          await second?.close();
         }
       },
       30_000,
@@ -430,10 +438,10 @@ describe('access that outlives the auth instance that changed it', () => {
           await result;
           if ('roles' in this.change) model.roles = [...new Set(this.change.roles)];
           else model.disabled = this.change.disabled;
-          // A disable that reached Redis ended the session, answered or not.
         } else {
           await expect(result).rejects.toBeInstanceOf(SessionStoreUnavailableError);
         }
+        // A disable that reached Redis ended the session, answered or not.
         if ('disabled' in this.change && this.change.disabled && this.fault !== 'refused') {
           model.token = null;
         }
