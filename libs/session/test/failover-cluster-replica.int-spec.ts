@@ -1,21 +1,25 @@
 import { Redis } from 'ioredis';
 
 import { SessionService, SessionStoreUnavailableError, sessionAclRules } from '../src';
-import { RedisClusterProcess, startRedisCluster } from '../src/testing';
+import { RedisClusterProcess, RedisServerProcess, startRedisCluster } from '../src/testing';
 import { sessionKey, sessionService, sleep, uniquePrefix } from './store-contract';
 
 jest.setTimeout(120_000);
 
 /**
- * A Redis Cluster whose masters each have a replica, and a master that dies (SIGKILL): the
- * cluster promotes its replica. Through the failover a domain service (a `validator` Redis
+ * A Redis Cluster whose masters each have a replica, and a master that dies (SIGKILL) or hangs
+ * (SIGSTOP: its connections stay open and nothing answers, as when its host freezes or a
+ * partition cuts it off): the cluster promotes its replica. Through the failover a domain service (a `validator` Redis
  * user: scripts by SHA only) answers only sessions or 503s (never another error), finds the new
  * master by itself, and is served there without waiting for traffic of the owner's: Redis does
  * not replicate its script cache, so the owner must load the scripts on a promoted master as
  * soon as it learns of it. The owner keeps its promises there: revocations answered success
  * (durable: acknowledged by the replica) stay revoked, sessions not revoked still work.
  */
-describe('a Redis Cluster master failing over to its replica', () => {
+describe.each([
+  ['dies', (node: RedisServerProcess) => node.stop()],
+  ['hangs', async (node: RedisServerProcess) => node.freeze()],
+])('a Redis Cluster master that %s, failing over to its replica', (_, fail) => {
   const prefix = uniquePrefix();
   let cluster: RedisClusterProcess;
   let sessions: SessionService;
@@ -57,6 +61,7 @@ describe('a Redis Cluster master failing over to its replica', () => {
 
   afterAll(async () => {
     for (const close of closers) await close();
+    cluster?.nodes.forEach((node) => node.thaw());
     await cluster?.dispose();
   });
 
@@ -84,7 +89,9 @@ describe('a Redis Cluster master failing over to its replica', () => {
     const onVictim = new Set(kept.filter((_, i) => masters[i] === victimPort).map((k) => k.userId));
     expect(onVictim.size).toBeGreaterThan(0);
     expect(onVictim.size).toBeLessThan(users.length);
-    await cluster.nodes.find((node) => node.port === victimPort)?.stop();
+    const victim = cluster.nodes.find((node) => node.port === victimPort);
+    if (!victim) throw new Error(`no node on port ${victimPort}`);
+    await fail(victim);
     const killedAt = Date.now();
 
     // Until the domain service validates every kept session again: each answer a session or a
@@ -114,7 +121,7 @@ describe('a Redis Cluster master failing over to its replica', () => {
       await sleep(200);
     }
     console.info(
-      `master killed -> every session served again: ${Date.now() - killedAt} ms, ` +
+      `master failed -> every session served again: ${Date.now() - killedAt} ms, ` +
         `${unavailable} answers 503 meanwhile`,
     );
     expect(unexpected).toEqual([]);
