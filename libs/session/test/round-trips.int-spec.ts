@@ -3,8 +3,12 @@ import { Redis } from 'ioredis';
 import { RedisServerProcess, startRedisServer } from '../src/testing';
 import { alice, sessionKey, sessionService } from './store-contract';
 
-/** The SHA the previous release sends to validate (its validate.lua, prelude included). */
-const PREVIOUS_VALIDATE_SHA = '52dd008e0ec059ecc4d81656a81eb0d6a6d0a7b9';
+/**
+ * The SHAs earlier releases send to validate (their validate.lua, prelude included): the flat
+ * field/value reply, then the one-string reply.
+ */
+const V1_VALIDATE_SHA = '52dd008e0ec059ecc4d81656a81eb0d6a6d0a7b9';
+const V2_VALIDATE_SHA = '037582d776afd519bf36db67fc19ec79db2d5291';
 
 jest.setTimeout(30_000);
 
@@ -89,24 +93,21 @@ describe('SessionService round trips (dedicated redis-server)', () => {
     }
   });
 
-  it('loads the previous release’s validation script too, for services still running it', async () => {
+  it('loads earlier releases’ validation scripts too, for services still running them', async () => {
     await admin.script('FLUSH');
     const { sessions, close } = await sessionService({ redis: { url: server.url } });
     try {
       const { session } = await sessions.create(alice);
       // Loaded when the connection became ready, asynchronously.
       await waitFor(async () => {
-        const [loaded] = (await admin.script('EXISTS', PREVIOUS_VALIDATE_SHA)) as number[];
-        if (!loaded) throw new Error('not loaded yet');
+        const loaded = (await admin.script('EXISTS', V1_VALIDATE_SHA, V2_VALIDATE_SHA)) as number[];
+        if (!loaded.every(Boolean)) throw new Error('not loaded yet');
       });
-      const reply = await admin.evalsha(
-        PREVIOUS_VALIDATE_SHA,
-        1,
-        sessionKey('cr:', session.id),
-        1_800_000,
-        60_000,
-      );
-      expect(reply).toEqual(expect.arrayContaining(['u', 'u-alice', 'n', 'alice']));
+      const key = sessionKey('cr:', session.id);
+      const flat = await admin.evalsha(V1_VALIDATE_SHA, 1, key, 1_800_000, 60_000);
+      expect(flat).toEqual(expect.arrayContaining(['u', 'u-alice', 'n', 'alice']));
+      const joined = await admin.evalsha(V2_VALIDATE_SHA, 1, key, 1_800_000, 60_000);
+      expect(String(joined).split('\0').slice(0, 2)).toEqual(['u-alice', 'alice']);
     } finally {
       await close();
     }

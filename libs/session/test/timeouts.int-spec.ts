@@ -48,6 +48,37 @@ describe('Session timeouts (real Redis, short timeouts)', () => {
     }
   });
 
+  it('reports a session in its last idle window as live until its absolute deadline', async () => {
+    const { sessions, close } = await sessionService({
+      redis: { url },
+      keyPrefix: uniquePrefix(),
+      idleTimeout: 1,
+      absoluteTimeout: 1.5,
+      touchInterval: 0.05,
+    });
+    try {
+      const { token, session } = await sessions.create(alice);
+      const lastWindow = session.absoluteExpiresAt - 1000;
+      // Touched within a second of the deadline: the TTL now ends at the deadline.
+      await sleep(700);
+      const touched = await sessions.validate(token);
+      expect(touched?.expiresAt).toBe(session.absoluteExpiresAt);
+      await sleep(300);
+      // Still live: the last touch can only be placed in the last idle window, and the
+      // session ends at its deadline, not an idle timeout after its creation (already past).
+      const later = await sessions.validate(token);
+      const [listed] = await sessions.listForUser(alice.id);
+      for (const seen of [later, listed]) {
+        expect(seen?.lastSeenAt).toBeGreaterThanOrEqual(lastWindow);
+        expect(seen?.lastSeenAt).toBeLessThanOrEqual(sessions.now());
+        expect(seen?.expiresAt).toBe(session.absoluteExpiresAt);
+      }
+      expect(later?.expiresAt).toBeGreaterThan(sessions.now());
+    } finally {
+      await close();
+    }
+  });
+
   it('writes the touch at most once per touch interval', async () => {
     const prefix = uniquePrefix();
     const { sessions, close } = await sessionService({

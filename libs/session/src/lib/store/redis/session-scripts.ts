@@ -16,8 +16,9 @@ import rotateScript from './scripts/rotate.lua';
 import setRolesScript from './scripts/set-roles.lua';
 import sweepScript from './scripts/sweep.lua';
 import undoCreateScript from './scripts/undo-create.lua';
-import previousValidateScript from './scripts/validate.previous.lua';
 import validateScript from './scripts/validate.lua';
+import validateV1Script from './scripts/validate.v1.lua';
+import validateV2Script from './scripts/validate.v2.lua';
 import { LUA_FIELDS } from './session-fields';
 
 /**
@@ -48,14 +49,18 @@ export const SESSION_SCRIPTS = {
 export type SessionScriptName = keyof typeof SESSION_SCRIPTS;
 
 /**
- * Scripts the previous release calls and this one no longer does, kept byte for byte (their
- * SHA is what that release sends): loaded with the others, never called. During a rolling
- * deploy, services still running the previous release validate by EVALSHA only; once the owner
- * runs this release, it is the one that reloads their script after a Redis restart or failover
- * empties the script cache. `validate.previous.lua` answers the whole hash as a flat array;
- * remove it once no service runs a release older than the one-string reply.
+ * Scripts earlier releases call and this one no longer does, kept byte for byte (their SHA is
+ * what those releases send): loaded with the others, never called. During a rolling deploy,
+ * services still running an earlier release validate by EVALSHA only; once the owner runs this
+ * release, it is the one that reloads their script after a Redis restart or failover empties
+ * the script cache. `validate.v1.lua` answers the whole hash as a flat array; `validate.v2.lua`
+ * answers one string but, in a session's last idle window, its creation as its last touch.
+ * Remove each once no service runs a release that calls it.
  */
-export const PREVIOUS_SCRIPTS: readonly string[] = [withPrelude(previousValidateScript)];
+export const PREVIOUS_SCRIPTS: readonly string[] = [
+  withPrelude(validateV1Script),
+  withPrelude(validateV2Script),
+];
 
 /**
  * Loads every script into the script cache of every master, so that services whose Redis user

@@ -6,7 +6,7 @@
 --
 -- Returns  { { expiredDigest… }, digest, { field, value, … }, … }: the members pruned from
 --          the index because their session expired, then the live sessions, oldest first.
---          lastSeenAt is read from each hash's TTL, as validate.lua sets it.
+--          lastSeenAt is read from each hash's TTL, as validate.lua reads it.
 -- Session keys are built from ARGV[1] and the index members: see README.md.
 local prefix, fallbackIdle = name_arg(1), int_arg(2)
 local now = now_ms()
@@ -32,8 +32,12 @@ for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   end
   if alive and touchedAt and deadline then
     local ttl = redis.call('PTTL', key)
+    local recorded = tonumber(fields[touchedAt]) or 0
     if ttl >= 0 and now + ttl < deadline then
-      fields[touchedAt] = tostring(math.max(tonumber(fields[touchedAt]), now + ttl - idle))
+      fields[touchedAt] = tostring(math.max(recorded, now + ttl - idle))
+    elseif ttl >= 0 then
+      -- Capped by the deadline: the touch came at or after deadline - idle (see validate.lua).
+      fields[touchedAt] = tostring(math.max(recorded, math.min(deadline - idle, now)))
     end
   end
   if alive then

@@ -83,10 +83,15 @@ end
 
 -- The last touch is read from the TTL it set, min(idle, deadline - touch time), not from a
 -- field: sliding the idle timeout is then one PEXPIRE, the only write a validator may make.
+-- A TTL the deadline capped tells only that the touch came at or after deadline - idle: that
+-- bound is the last touch then (the field still holds the creation), so the session is
+-- reported live until its deadline, as it is.
 local ttl = redis.call('PTTL', KEYS[1])
-local lastSeen = tonumber(fields[touchedAt])
+local lastSeen = tonumber(fields[touchedAt]) or 0
 local capped = ttl >= 0 and now + ttl >= deadlineMs
-if ttl >= 0 and not capped then
+if capped then
+  lastSeen = math.max(lastSeen, math.min(deadlineMs - idle, now))
+elseif ttl >= 0 then
   lastSeen = math.max(lastSeen, now + ttl - idle)
 end
 if ttl < 0 or (not capped and now - lastSeen >= math.min(touch, math.floor(idle / 10))) then
