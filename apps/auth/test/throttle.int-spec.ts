@@ -31,7 +31,11 @@ import {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A throttle on real Redis with its own settings and key prefix, and the means to close it. */
+/**
+ * A throttle on real Redis with its own settings and key prefix, and the means to close it.
+ * Its attempts are settled by the test or never, so a refused one waits for none of them
+ * unless `LOGIN_CHECK_WAIT` says so.
+ */
 async function throttleWith(name: string, env: Record<string, string>) {
   const prefix = testKeyPrefix(`throttle-${name}`);
   await clearRedis(REDIS_URL, prefix);
@@ -39,6 +43,7 @@ async function throttleWith(name: string, env: Record<string, string>) {
     NODE_ENV: 'test',
     REDIS_URL,
     SESSION_KEY_PREFIX: prefix,
+    LOGIN_CHECK_WAIT: '0',
     ...env,
   });
   const moduleRef = await Test.createTestingModule({
@@ -199,6 +204,100 @@ describe('LoginThrottleService (atomic counting in Redis)', () => {
         evalsha.mockRestore();
         load.mockRestore();
       }
+    });
+  });
+
+  describe('while attempts are still being checked', () => {
+    let subject: Awaited<ReturnType<typeof throttleWith>>;
+
+    beforeAll(async () => {
+      subject = await throttleWith('in-check', {
+        LOGIN_MAX_FAILURES_PER_USER: '2',
+        LOGIN_MAX_FAILURES_PER_IP: '3',
+        LOGIN_USER_CEILING: '1000',
+        LOGIN_FAILURE_WINDOW: '600',
+        LOGIN_CHECK_WAIT: '1.5',
+      });
+    });
+
+    afterAll(async () => {
+      await subject?.close();
+    });
+
+    it('lets a refused attempt through as soon as one being checked succeeds', async () => {
+      const names = fresh();
+      const [user, ip] = [names.user(0), names.ipv4(0)];
+      const first = await subject.throttle.begin(user, ip);
+      await subject.throttle.begin(user, ip);
+      const third = tryBegin(subject.throttle, user, ip);
+      await sleep(100);
+      await first.succeed();
+      expect(typeof (await third)).toBe('object');
+    });
+
+    it('refuses for the window once the attempts it waited for have failed', async () => {
+      const names = fresh();
+      const [user, ip] = [names.user(0), names.ipv4(0)];
+      const checking = [
+        await subject.throttle.begin(user, ip),
+        await subject.throttle.begin(user, ip),
+      ];
+      const third = subject.throttle.begin(user, ip);
+      await sleep(100);
+      await Promise.all(checking.map((attempt) => attempt.fail()));
+      const refused = await third.then(
+        () => null,
+        (error: unknown) => error,
+      );
+      expect(refused).toBeInstanceOf(TooManyAttemptsException);
+      expect((refused as TooManyAttemptsException).failures).toBe(true);
+      expect((refused as TooManyAttemptsException).retryAfterSeconds).toBeGreaterThan(500);
+    });
+
+    it('refuses for a second, not the window, when none was settled in time', async () => {
+      const names = fresh();
+      const [user, ip] = [names.user(0), names.ipv4(0)];
+      await subject.throttle.begin(user, ip);
+      await subject.throttle.begin(user, ip);
+      const refused = await subject.throttle.begin(user, ip).then(
+        () => null,
+        (error: unknown) => error,
+      );
+      expect(refused).toBeInstanceOf(TooManyAttemptsException);
+      expect((refused as TooManyAttemptsException).failures).toBe(false);
+      expect((refused as TooManyAttemptsException).retryAfterSeconds).toBe(1);
+    });
+
+    it('waits on the network limit too, whatever the usernames', async () => {
+      const names = fresh();
+      const ip = names.ipv4(0);
+      const checking = await Promise.all(
+        [0, 1, 2].map((i) => subject.throttle.begin(names.user(i), ip)),
+      );
+      const fourth = tryBegin(subject.throttle, names.user(3), ip);
+      await sleep(100);
+      await checking[1].succeed();
+      expect(typeof (await fourth)).toBe('object');
+    });
+
+    it('counts an attempt checked for longer than any check takes as failed', async () => {
+      const names = fresh();
+      const [user, ip] = [names.user(0), names.ipv4(0)];
+      const [pairKey] = subject.keys.user(user, clientNetwork(ip));
+      await subject.throttle.begin(user, ip);
+      await subject.throttle.begin(user, ip);
+      // As if the auth instance checking them had stopped a minute ago.
+      const markers = Object.keys(await subject.redis.hgetall(pairKey)).filter((field) =>
+        field.startsWith('a:'),
+      );
+      for (const marker of markers) {
+        await subject.redis.hset(pairKey, marker, String(Date.now() - 60_000));
+      }
+      const refused = await subject.throttle.begin(user, ip).then(
+        () => null,
+        (error: unknown) => error,
+      );
+      expect((refused as TooManyAttemptsException).failures).toBe(true);
     });
   });
 
@@ -638,6 +737,21 @@ describe('login throttling through the app', () => {
     } finally {
       verify.mockRestore();
     }
+  });
+
+  it('lets parallel logins with the right password all in, past every limit, and records no throttling', async () => {
+    const user = await createUser(http, adminCookie);
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, () => login(user.username, user.password, '198.51.100.90')),
+    );
+    expect(answers.map((answer) => answer.status)).toEqual(Array(12).fill(200));
+    const activity = await request(http)
+      .get(`/api/auth/users/${user.id}/activity`)
+      .set('Cookie', adminCookie)
+      .expect(200);
+    const types = (activity.body.items as Array<{ type: string }>).map((item) => item.type);
+    expect(types.filter((type) => type === 'login')).toHaveLength(12);
+    expect(types).not.toContain('login.throttled');
   });
 
   it('lets the owner in from a network they used while strangers hammer the account from others', async () => {

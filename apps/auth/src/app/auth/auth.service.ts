@@ -205,9 +205,11 @@ export class AuthService {
     try {
       attempt = await this.throttle.begin(username, client.ip);
     } catch (error) {
-      // Recorded once per window and network: a flood of 429s must not flood the log.
+      // Recorded once per window and network: a flood of 429s must not flood the log. A burst
+      // of attempts still being checked is no sign of guessing: not recorded.
       if (
         error instanceof TooManyAttemptsException &&
+        error.failures &&
         (await this.throttle.firstRefusal(username, client.ip))
       ) {
         const userId = session?.userId ?? (await this.users.findByUsername(username))?.id;
@@ -229,11 +231,14 @@ export class AuthService {
         isDatabaseUnavailable(error)
       ) {
         await attempt.abandon();
+      } else {
+        await this.failed(attempt);
       }
       throw error;
     }
     const { user, valid } = checked;
     if (!valid || !user) {
+      await this.failed(attempt);
       await this.record('login.failed', user?.id ?? null, client, {
         actor,
         sessionId: session?.id,
@@ -243,6 +248,17 @@ export class AuthService {
     }
     await attempt.succeed();
     return user;
+  }
+
+  /**
+   * Settles a failed attempt, so that attempts waiting for a place stop waiting for it. A
+   * failure to say so is no reason to answer otherwise: the attempt stays counted either way,
+   * and counts as failed once its check time has passed.
+   */
+  private async failed(attempt: LoginAttempt): Promise<void> {
+    await attempt.fail().catch((error: unknown) => {
+      this.logger.warn(`Could not mark a failed login attempt: ${error}`);
+    });
   }
 
   /**

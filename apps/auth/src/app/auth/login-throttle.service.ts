@@ -25,7 +25,28 @@ export interface LoginAttempt {
    * back and forgives nothing else. Calling it, or `succeed`, again does nothing.
    */
   abandon(): Promise<void>;
+  /**
+   * The password was checked and was wrong: the attempt stays counted, and attempts refused
+   * meanwhile stop waiting for it. Calling it, or the others, again does nothing.
+   */
+  fail(): Promise<void>;
 }
+
+/** Why an attempt was not counted: how long to wait, and how many may still free a place. */
+interface Refusal {
+  waitMs: number;
+  inCheck: number;
+}
+
+/**
+ * How long an attempt may be checked before it counts as failed: longer than any password
+ * check takes, so only an attempt whose auth instance stopped during its check is taken so.
+ */
+const ATTEMPT_CHECK_MS = 30_000;
+
+/** The first pause before a refused attempt tries again, doubling up to the last. */
+const RECHECK_FIRST_MS = 25;
+const RECHECK_MAX_MS = 400;
 
 /** What one attempt counted: its id (a marker in each counter) and the keys it touched. */
 interface Counted {
@@ -40,6 +61,10 @@ interface Counted {
  * An attempt is counted *before* its password is checked, by one atomic script, and refused
  * (429 + Retry-After, nothing counted) when a limit is reached; a correct password takes its
  * attempt back. So N parallel guesses never get more than the limit to the password check.
+ * A limit reached while some of its attempts are still being checked is not yet reached by
+ * failures: the refused attempt tries again, for up to `LOGIN_CHECK_WAIT` seconds, as those
+ * checks end — N parallel logins with the right password all pass, while N parallel guesses
+ * are refused as soon as the first ones have failed.
  * Counters, each over a fixed window that opens with its first attempt:
  * - per username and client network (an IPv4 address, an IPv6 /64): the guesser's limit;
  * - per client network, whatever the username: password spraying;
@@ -85,43 +110,73 @@ export class LoginThrottleService {
    */
   async begin(username: string, ip: string): Promise<LoginAttempt> {
     const network = clientNetwork(ip);
+    const giveUpAt = Date.now() + this.settings.checkWaitMs;
+    let pauseMs = RECHECK_FIRST_MS;
+    for (;;) {
+      const outcome = await this.count(username, network);
+      if (!('waitMs' in outcome)) {
+        return this.attemptOf(outcome);
+      }
+      const leftMs = giveUpAt - Date.now();
+      if (outcome.inCheck === 0 || leftMs <= 0) {
+        throw refusal(outcome);
+      }
+      await sleep(Math.min(pauseMs, leftMs));
+      pauseMs = Math.min(pauseMs * 2, RECHECK_MAX_MS);
+    }
+  }
+
+  /** Counts one attempt in the username's counters, then the network's; or why it was not. */
+  private async count(username: string, network: string): Promise<Counted | Refusal> {
     const s = this.settings;
     const counted: Counted = {
       id: randomBytes(12).toString('base64url'),
       userKeys: this.keys.user(username, network),
       networkKey: this.keys.network(network),
     };
-
     const byUser = await this.attempt(
       'userAttempt',
       counted.userKeys,
-      [s.maxPerUser, s.userCeiling, s.windowMs, s.firstDelayMs, s.maxDelayMs, counted.id],
+      [
+        s.maxPerUser,
+        s.userCeiling,
+        s.windowMs,
+        s.firstDelayMs,
+        s.maxDelayMs,
+        counted.id,
+        ATTEMPT_CHECK_MS,
+      ],
       () => this.refundUser(counted, 0),
     );
     if (byUser[0] !== 1) {
-      throw refusal(byUser[1]);
+      return refusalOf(byUser);
     }
     const byNetwork = await this.attempt(
       'networkAttempt',
       [counted.networkKey],
-      [s.maxPerNetwork, s.windowMs, counted.id],
+      [s.maxPerNetwork, s.windowMs, counted.id, ATTEMPT_CHECK_MS],
       () => this.refund(counted, 0),
     );
     if (byNetwork[0] !== 1) {
       await this.refundUser(counted, 0);
-      throw refusal(byNetwork[1]);
+      return refusalOf(byNetwork);
     }
+    return counted;
+  }
+
+  private attemptOf(counted: Counted): LoginAttempt {
     let settled = false;
-    const settle = (refund: (counted: Counted) => Promise<void>) => async () => {
+    const settle = (outcome: (counted: Counted) => Promise<void>) => async () => {
       if (settled) {
         return;
       }
       settled = true;
-      await refund(counted);
+      await outcome(counted);
     };
     return {
       succeed: settle((attempt) => this.refund(attempt, this.settings.knownNetworkMs)),
       abandon: settle((attempt) => this.refund(attempt, 0)),
+      fail: settle((attempt) => this.markFailed(attempt)),
     };
   }
 
@@ -146,6 +201,15 @@ export class LoginThrottleService {
     await Promise.all([
       this.refundUser(counted, rememberMs),
       this.run('networkRefund', [counted.networkKey], [counted.id]),
+    ]);
+  }
+
+  /** Marks the attempt failed in the counters whose limits refuse attempts. */
+  private async markFailed(counted: Counted): Promise<void> {
+    const [pairKey] = counted.userKeys;
+    await Promise.all([
+      this.run('fail', [pairKey], [counted.id]),
+      this.run('fail', [counted.networkKey], [counted.id]),
     ]);
   }
 
@@ -190,6 +254,19 @@ export class LoginThrottleService {
   }
 }
 
-function refusal(waitMs: unknown): TooManyAttemptsException {
-  return new TooManyAttemptsException(Math.max(1, Math.ceil(Number(waitMs) / 1000)));
+function refusalOf([, waitMs, inCheck]: unknown[]): Refusal {
+  return { waitMs: Number(waitMs), inCheck: Number(inCheck ?? 0) };
 }
+
+/**
+ * The 429 for a refusal: with attempts still being checked, one may free a place in a moment
+ * (the wait is for the burst, not the window); otherwise the limit's own wait.
+ */
+function refusal({ waitMs, inCheck }: Refusal): TooManyAttemptsException {
+  if (inCheck > 0) {
+    return new TooManyAttemptsException(1, false);
+  }
+  return new TooManyAttemptsException(Math.max(1, Math.ceil(waitMs / 1000)));
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,8 +1,20 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
 
-/** 429 that tells the client, in a `Retry-After` header, when it may try again. */
+/**
+ * 429 that tells the client, in a `Retry-After` header, when it may try again. `failures` says
+ * why: failed attempts reached a limit (a refusal worth recording), or attempts still being
+ * checked filled it and none freed a place in time (a burst of logins, not of guesses).
+ */
 export class TooManyAttemptsException extends HttpException {
-  constructor(readonly retryAfterSeconds: number) {
-    super('Too many failed attempts, try again later', HttpStatus.TOO_MANY_REQUESTS);
+  constructor(
+    readonly retryAfterSeconds: number,
+    readonly failures = true,
+  ) {
+    super(
+      failures
+        ? 'Too many failed attempts, try again later'
+        : 'Too many attempts under way, try again in a moment',
+      HttpStatus.TOO_MANY_REQUESTS,
+    );
   }
 }

@@ -35,6 +35,7 @@ describe('AuthConfig', () => {
       firstDelayMs: 1000,
       maxDelayMs: 60_000,
       knownNetworkMs: 2_592_000_000,
+      checkWaitMs: 3000,
       keyPrefix: 'cr:auth:throttle:',
     });
     expect(config.passwordHashing).toEqual({ concurrency: availableParallelism(), queue: 16 });

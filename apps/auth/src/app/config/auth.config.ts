@@ -38,6 +38,7 @@ export class AuthConfig {
       firstDelayMs: ms(this.env.LOGIN_DELAY_FIRST),
       maxDelayMs: ms(this.env.LOGIN_DELAY_MAX),
       knownNetworkMs: ms(this.env.LOGIN_KNOWN_NETWORK_TTL),
+      checkWaitMs: Math.round(this.env.LOGIN_CHECK_WAIT * 1000),
       keyPrefix: `${this.env.SESSION_KEY_PREFIX}auth:throttle:`,
     };
   }

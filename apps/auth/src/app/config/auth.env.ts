@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 
-import { IsBoolean, IsInt, IsOptional, IsString, Min, ValidateBy } from 'class-validator';
+import { IsBoolean, IsInt, IsNumber, IsOptional, IsString, Min, ValidateBy } from 'class-validator';
 
 import {
   IsPortSetting,
@@ -87,6 +87,14 @@ export class AuthEnv extends SessionRedisEnv {
   @IsInt()
   @Min(1)
   LOGIN_MAX_FAILURES_PER_IP = 50;
+
+  @Setting(
+    'Seconds an attempt refused while attempts of the same counter are still being checked waits for one of them to succeed (0: refused at once)',
+  )
+  @ToNumber()
+  @IsNumber()
+  @Min(0)
+  LOGIN_CHECK_WAIT = 3;
 
   @Setting('Seconds a failed-login window lasts, from its first failure')
   @IsSecondsSetting()

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 
 import { Cluster, Redis } from 'ioredis';
 
+import attemptFailed from './scripts/fail.lua';
 import networkAttempt from './scripts/network-attempt.lua';
 import networkRefund from './scripts/network-refund.lua';
 import prelude from './scripts/prelude.lua';
@@ -29,6 +30,7 @@ export const THROTTLE_SCRIPTS = {
   userRefund: script(userRefund, 3),
   networkAttempt: script(networkAttempt, 1),
   networkRefund: script(networkRefund, 1),
+  fail: script(attemptFailed, 1),
 } as const;
 
 export type ThrottleScriptName = keyof typeof THROTTLE_SCRIPTS;

@@ -1,11 +1,14 @@
 -- Prelude: prepended to every login-throttle script (see ../throttle-scripts.ts). Defines
 -- helpers only: it runs no command but TIME.
 --
--- A counter is a hash { n = attempts counted, a:<attempt id> = 1 for each of them } that
+-- A counter is a hash { n = attempts counted, a:<attempt id> = marker for each of them } that
 -- expires at the end of its window. The marker lets a refund take back exactly its own
 -- attempt: one whose window ended (the key expired or was reopened) finds no marker and lowers
 -- nothing, and one sent after an attempt whose caller gave up (a timeout while Redis stalled:
--- the attempt still runs when Redis resumes, then its refund) takes it back.
+-- the attempt still runs when Redis resumes, then its refund) takes it back. A marker holds
+-- the time (ms) its attempt was counted while its password is being checked, and `f` once the
+-- check failed (fail.lua): a counter full of attempts still being checked is not yet a counter
+-- full of failures (see in_check).
 
 -- The Redis server's clock: every auth instance agrees on it.
 local clock = redis.call('TIME')
@@ -48,11 +51,12 @@ local function window_left(key, window_ms)
   return left
 end
 
--- Counts one attempt, opening a window if the counter has none, and marks it as counted.
+-- Counts one attempt, opening a window if the counter has none, and marks it as counted and
+-- being checked since now.
 local function count(key, window_ms, attempt)
   local opens = redis.call('EXISTS', key) == 0
   redis.call('HINCRBY', key, 'n', 1)
-  redis.call('HSET', key, 'a:' .. attempt, '1')
+  redis.call('HSET', key, 'a:' .. attempt, int_text(NOW_MS))
   if opens then
     redis.call('PEXPIRE', key, int_text(window_ms))
   end
@@ -63,4 +67,21 @@ local function refund(key, attempt)
   if redis.call('HDEL', key, 'a:' .. attempt) == 1 and counted(key) > 0 then
     redis.call('HINCRBY', key, 'n', -1)
   end
+end
+
+-- How many of a counter's attempts are still being checked: markers holding the time they were
+-- counted, less than check_ms ago. An older one was left by an auth instance that stopped
+-- during its check (or by a release whose markers held 1), and counts as a failure.
+local function in_check(key, check_ms)
+  local fields = redis.call('HGETALL', key)
+  local checking = 0
+  for i = 1, #fields, 2 do
+    if string.sub(fields[i], 1, 2) == 'a:' then
+      local since = tonumber(fields[i + 1])
+      if since and NOW_MS - since < check_ms then
+        checking = checking + 1
+      end
+    end
+  end
+  return checking
 end

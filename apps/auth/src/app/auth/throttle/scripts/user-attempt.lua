@@ -14,8 +14,11 @@
 -- ARGV[4]  first wait past the ceiling in ms (integer >= 1); it doubles with each attempt
 -- ARGV[5]  longest wait in ms (integer >= ARGV[4])
 -- ARGV[6]  attempt id (see the prelude), which user-refund.lua takes back
+-- ARGV[7]  ms an attempt may be checked for before it counts as failed (integer >= 1)
 --
--- Returns {1} when the attempt is counted, and {0, ms to wait} when it is refused.
+-- Returns {1} when the attempt is counted, and {0, ms to wait, attempts still being checked}
+-- when it is refused: with some still being checked, a place may free up in a moment (a right
+-- password takes its attempt back), so the caller may try again soon rather than wait.
 
 local pair_limit = int_arg(1, 1)
 local ceiling = int_arg(2, 1)
@@ -23,9 +26,10 @@ local window_ms = int_arg(3, 1)
 local first_delay = int_arg(4, 1)
 local max_delay = int_arg(5, first_delay)
 local attempt = attempt_arg(6)
+local check_ms = int_arg(7, 1)
 
 if counted(KEYS[1]) >= pair_limit then
-  return {0, window_left(KEYS[1], window_ms)}
+  return {0, window_left(KEYS[1], window_ms), in_check(KEYS[1], check_ms)}
 end
 
 local total = counted(KEYS[2])
