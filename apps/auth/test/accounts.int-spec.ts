@@ -178,6 +178,61 @@ describe('accounts (HTTP, real Redis and PostgreSQL)', () => {
       );
     });
 
+    it('ends the session a racing re-authentication rotated to (12 offsets)', async () => {
+      for (const offset of [0, 5, 10, 15, 20, 25, 30, 40, 50, 60, 80, 120]) {
+        const user = await createUser(http, adminCookie);
+        const { cookie } = await loginWithCookie(http, user.username, user.password);
+        const [reauth] = await Promise.all([
+          request(http)
+            .post('/api/auth/reauthenticate')
+            .set('Cookie', cookie)
+            .set('Origin', ORIGIN)
+            .send({ password: user.password }),
+          sleep(offset).then(() => logout().set('Cookie', cookie).expect(204)),
+        ]);
+        // Whichever came first, nothing of the session is left once both have answered.
+        if (reauth.status === 200) {
+          await request(http)
+            .get('/api/auth/session')
+            .set('Cookie', sessionCookie(reauth))
+            .expect(401);
+        } else {
+          expect(reauth.status).toBe(401);
+        }
+        const left = await asAdmin(request(http).get(`/api/auth/users/${user.id}/sessions`));
+        expect({ offset, left: left.body }).toEqual({ offset, left: [] });
+      }
+    });
+
+    it('ends the session a token was rotated to moments ago, but takes no session id as a token', async () => {
+      const user = await createUser(http, adminCookie);
+      const first = await loginWithBearer(http, user.username, user.password);
+      const rotated = await request(http)
+        .post('/api/auth/reauthenticate')
+        .set('Authorization', `Bearer ${first.token}`)
+        .send({ password: user.password })
+        .expect(200);
+      // A session id is no secret: presented in place of a token, it ends nothing.
+      const other = await loginWithBearer(http, user.username, user.password);
+      await request(http)
+        .post('/api/auth/logout')
+        .set('Authorization', `Bearer ${other.body.session.id}`)
+        .expect(204);
+      await request(http)
+        .get('/api/auth/session')
+        .set('Authorization', `Bearer ${other.token}`)
+        .expect(200);
+      // The old token, logged out after its rotation, ends the session it moved to.
+      await request(http)
+        .post('/api/auth/logout')
+        .set('Authorization', `Bearer ${first.token}`)
+        .expect(204);
+      await request(http)
+        .get('/api/auth/session')
+        .set('Authorization', `Bearer ${rotated.body.token}`)
+        .expect(401);
+    });
+
     it('refuses a cookie-carrying logout from another site, and leaves the session alive', async () => {
       const { cookie } = await loginWithCookie(http, 'bob', 'bob-password');
       for (const headers of [

@@ -103,7 +103,9 @@ export class AuthController {
    * already dead or absent: the client ends up logged out whatever it held. Public, so that a
    * dead session is not a 401; the tokens it carries are read here, and a cookie-carrying
    * request gets the CSRF rule of every cookie-authenticated write (a foreign page must not
-   * log the user out). Each live session presented is revoked everywhere at once.
+   * log the user out). Each live session presented is revoked everywhere at once, and so is
+   * the session a dead token was rotated to moments ago (a re-authentication or password
+   * change racing the logout): a logout answered 204 leaves no session of it behind.
    */
   @Public()
   @Post('logout')
@@ -125,6 +127,8 @@ export class AuthController {
       const session = await this.sessions.validate(token);
       if (session) {
         await this.auth.logout(session);
+      } else {
+        await this.auth.logoutRotated(token);
       }
     }
     // Only once the sessions are revoked: if the store is down (503), the client keeps the

@@ -95,6 +95,19 @@ export class AuthService {
   }
 
   /**
+   * A logout with a token that no longer validates: if it was rotated moments ago, the session
+   * it moved to is revoked (the revocation follows the rotation); otherwise nothing happens.
+   * Whose it was is not known here: the event names no one. Only a token counts, never a
+   * session id presented in its place (ids are not secret: an id would end anyone's session).
+   */
+  async logoutRotated(token: string): Promise<void> {
+    const id = this.sessions.idOf(token);
+    if (id) {
+      await this.sessions.revoke(id, { reason: 'logout' });
+    }
+  }
+
+  /**
    * Step-up: the password again, throttled like a login, then the session is rotated (new
    * token, the old one dead at once) with `authenticatedAt` refreshed and its deadlines kept.
    * A wrong password is a 401 with the login's body; the session itself stays valid.
