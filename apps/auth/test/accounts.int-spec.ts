@@ -694,6 +694,42 @@ describe('recent authentication (a 3-second window)', () => {
     await request(http).get('/api/auth/users').set('Cookie', admin.cookie).expect(401);
   });
 
+  it("asks recent auth to end another of one's sessions, never to end the current one", async () => {
+    const user = await createUser(
+      http,
+      (await loginWithCookie(http, 'admin', 'admin-password')).cookie,
+    );
+    const [stolen, phone] = await Promise.all([
+      loginWithBearer(http, user.username, user.password),
+      loginWithBearer(http, user.username, user.password),
+    ]);
+    const as = (token: string) => (test: request.Test) =>
+      test.set('Authorization', `Bearer ${token}`);
+    await sleep(3_500);
+    // A stolen session cannot sign its owner out elsewhere, one session id at a time...
+    const refused = await as(stolen.token)(
+      request(http).delete(`/api/auth/sessions/${phone.body.session.id}`),
+    ).expect(401);
+    expect(refused.body.error).toBe('reauthentication_required');
+    await as(phone.token)(request(http).get('/api/auth/session')).expect(200);
+    // ...nor hide that it tried: an unknown id is refused the same way, before any lookup.
+    await as(stolen.token)(request(http).delete('/api/auth/sessions/not-an-id')).expect(401);
+    // Ending one's own session needs no password.
+    await as(phone.token)(
+      request(http).delete(`/api/auth/sessions/${phone.body.session.id}`),
+    ).expect(204);
+    await as(phone.token)(request(http).get('/api/auth/session')).expect(401);
+    // After /reauthenticate, another session can be ended.
+    const reauth = await as(stolen.token)(request(http).post('/api/auth/reauthenticate'))
+      .send({ password: user.password })
+      .expect(200);
+    const other = await loginWithBearer(http, user.username, user.password);
+    await as(reauth.body.token)(
+      request(http).delete(`/api/auth/sessions/${other.body.session.id}`),
+    ).expect(204);
+    await as(other.token)(request(http).get('/api/auth/session')).expect(401);
+  });
+
   it('counts a fresh login as recent', async () => {
     const { token } = await loginWithBearer(http, 'admin', 'admin-password');
     await request(http)

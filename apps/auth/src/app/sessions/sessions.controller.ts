@@ -19,12 +19,14 @@ import {
 
 import {
   CurrentSession,
+  ReauthenticationRequiredException,
   RequireRecentAuth,
   Session,
   SessionEventActor,
   SessionService,
 } from '@cloakroom/session';
 
+import { AuthConfig } from '../config/auth.config';
 import { SessionSummaryDto } from './dto/session-summary.dto';
 
 /** The caller's own sessions: list them, end one, or end all but this one. */
@@ -33,7 +35,10 @@ import { SessionSummaryDto } from './dto/session-summary.dto';
 @ApiBearerAuth()
 @Controller('sessions')
 export class SessionsController {
-  constructor(private readonly sessions: SessionService) {}
+  constructor(
+    private readonly sessions: SessionService,
+    private readonly config: AuthConfig,
+  ) {}
 
   @Get()
   @ApiOkResponse({ type: [SessionSummaryDto] })
@@ -42,11 +47,22 @@ export class SessionsController {
     return sessions.map((session) => SessionSummaryDto.from(session, current.id));
   }
 
+  /**
+   * Ending the caller's own session is free; ending another of theirs needs recent auth, as
+   * ending all of them does: otherwise a stolen session signs its owner out everywhere else,
+   * one id at a time.
+   */
   @Delete(':id')
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse()
   @ApiNotFoundResponse({ description: "No such session among the caller's" })
+  @ApiUnauthorizedResponse({
+    description: '`reauthentication_required` for another session: re-enter the password',
+  })
   async revoke(@CurrentSession() current: Session, @Param('id') id: string): Promise<void> {
+    if (id !== current.id && !this.recentlyAuthenticated(current)) {
+      throw new ReauthenticationRequiredException();
+    }
     // The owner check runs inside the store: another user's session id is simply "not found".
     const revoked = await this.sessions.revoke(id, {
       ownerId: current.userId,
@@ -70,6 +86,12 @@ export class SessionsController {
       reason: 'self',
       actor: actorOf(current),
     });
+  }
+
+  /** `@RequireRecentAuth()`'s rule, by the store's clock that stamped `authenticatedAt`. */
+  private recentlyAuthenticated(session: Session): boolean {
+    const windowMs = this.config.get('SESSION_REAUTH_WINDOW') * 1000;
+    return this.sessions.now() - session.authenticatedAt <= windowMs;
   }
 }
 
