@@ -195,6 +195,45 @@ describe('POST /api/orders/graphql (PostgreSQL, Redis)', () => {
     expect(answered.body.errors).toBeUndefined();
   });
 
+  it('refuses, session or not, aliases whose limit is a variable or negative as if each took 200', async () => {
+    const page = 'id createdAt items { sku quantity }';
+    const variable = Array.from({ length: 5 }, (_, i) => `a${i}: myOrders(limit: $l) { ${page} }`);
+    const refused = await http
+      .post(PATH)
+      .send({ query: `query ($l: Int!) { ${variable.join(' ')} }`, variables: { l: 200 } })
+      .expect(400);
+    expect(refused.body.errors[0].message).toMatch(/asks for too much/);
+    const large = Array.from({ length: 40 }, (_, i) => `a${i}: myOrders(limit: 200) { ${page} }`);
+    const negative = `{ z: myOrders(limit: -2000000000) { id } ${large.join(' ')} }`;
+    expect((await post(negative, alice).expect(400)).body.errors[0].message).toMatch(
+      /asks for too much/,
+    );
+  });
+
+  it('refuses, without a session, fragments spread 3 times down a chain of 14', async () => {
+    const levels = 14;
+    const fragments = Array.from({ length: levels }, (_, i) => {
+      const body = i === levels - 1 ? 'id' : `...F${i + 1} `.repeat(3);
+      return `fragment F${i} on Order { ${body} }`;
+    });
+    const response = await post(`query { myOrders(limit: 0) { ...F0 } } ${fragments.join(' ')}`);
+    expect(response.status).toBe(400);
+    expect(codesOf(response.body)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+    expect(response.body.errors[0].message).toMatch(/asks for too much/);
+  });
+
+  it('refuses a mutation of 11 aliased placeOrder fields, and places nothing', async () => {
+    const aliased = Array.from(
+      { length: 11 },
+      (_, i) => `p${i}: placeOrder(items: [{ sku: "GQL-MANY", quantity: 1 }]) { id }`,
+    );
+    const response = await post(`mutation { ${aliased.join(' ')} }`, alice).expect(400);
+    expect(codesOf(response.body)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+    expect(response.body.errors[0].message).toMatch(/more than 10 fields/);
+    const mine = (await post(MY_ORDERS, alice)).body.data.myOrders;
+    expect(JSON.stringify(mine)).not.toContain('GQL-MANY');
+  });
+
   it('answers BAD_REQUEST to a limit out of bounds', async () => {
     const response = await post('query { myOrders(limit: 201) { id } }', alice);
     expect(codesOf(response.body)).toEqual(['BAD_REQUEST']);

@@ -7,6 +7,7 @@ import type { GraphQLFormattedError } from 'graphql';
 import { isDatabaseUnavailable } from '@cloakroom/service-kit';
 
 import { OrdersEnv } from '../config/orders.env';
+import { MAX_PAGE_SIZE } from '../orders/dto/list-orders.query';
 import { maxQueryValues } from './query-cost.rule';
 
 const logger = new Logger('GraphQL');
@@ -22,6 +23,12 @@ export const SERVICE_UNAVAILABLE = 'SERVICE_UNAVAILABLE';
 export const MAX_QUERY_VALUES = 100_000;
 
 /**
+ * The most root fields one mutation may hold (`maxQueryValues`): each runs, so 300 aliased
+ * `placeOrder`s would place 300 orders in one request. A client places one order at a time.
+ */
+export const MAX_MUTATION_FIELDS = 10;
+
+/**
  * `POST /api/orders/graphql` (Apollo on Express, code first, schema built in memory). The
  * resolver context keeps the HTTP request, which `SessionGuard` reads the session from.
  *
@@ -33,7 +40,8 @@ export const MAX_QUERY_VALUES = 100_000;
  *   refused before any resolver runs.
  * - No automatic persisted queries, no batching (Apollo's default).
  * - An operation that could answer more than `MAX_QUERY_VALUES` values (aliases multiply a
- *   list's rows) is refused before it runs: `GRAPHQL_VALIDATION_FAILED`, HTTP 400.
+ *   list's rows), or a mutation with more than `MAX_MUTATION_FIELDS` root fields, is refused
+ *   before it runs, session or not: `GRAPHQL_VALIDATION_FAILED`, HTTP 400.
  * - Errors carry `extensions.code` (`UNAUTHENTICATED`, `FORBIDDEN`, `BAD_REQUEST` from the
  *   guard and the validation pipe, `SERVICE_UNAVAILABLE` with `status: 503` while the session
  *   store or the database is down), never a stack; an unexpected error is logged and answered as
@@ -51,7 +59,13 @@ export function graphqlOptions(env: OrdersEnv): ApolloDriverConfig {
     csrfPrevention: true,
     // No automatic persisted queries: nothing uses them, and their cache takes any query.
     persistedQueries: false,
-    validationRules: [maxQueryValues(MAX_QUERY_VALUES)],
+    validationRules: [
+      maxQueryValues({
+        maxValues: MAX_QUERY_VALUES,
+        maxPageSize: MAX_PAGE_SIZE,
+        maxMutationFields: MAX_MUTATION_FIELDS,
+      }),
+    ],
     includeStacktraceInErrorResponses: false,
     context: ({ req, res }: { req: IncomingMessage; res: ServerResponse }) => ({ req, res }),
     formatError: maskUnexpected,
