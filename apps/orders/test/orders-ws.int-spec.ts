@@ -1,4 +1,4 @@
-import { AddressInfo } from 'node:net';
+import { AddressInfo, Socket } from 'node:net';
 import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 
@@ -204,6 +204,18 @@ describe('GET /api/orders/ws (PostgreSQL, Redis)', () => {
     // Each message it got to handle cost one session check; the rest never reached Redis.
     expect(validations.mock.calls.length).toBeLessThan(100);
     validations.mockRestore();
+  });
+
+  it('terminates a socket that pings without reading its pongs, once past 1 MiB unread', async () => {
+    const socket = await authenticated(withCookie(await sessionCookie(app, alice)));
+    const stream = (socket.ws as unknown as { _socket: Socket })._socket;
+    stream.pause();
+    const payload = Buffer.alloc(125);
+    for (let i = 0; i < 200_000; i++) socket.ws.ping(payload);
+    // 25 MB of pongs it never reads: the server drops the socket instead of queueing them.
+    await eventually(() => sockets.size === 0, 10_000);
+    stream.resume();
+    expect((await socket.closed).code).toBe(1006);
   });
 
   it('closes a socket whose message is larger than the one message clients send (1009)', async () => {

@@ -8,7 +8,10 @@ import type { WebSocket } from 'ws';
 export interface SocketLimits {
   /** Messages being handled at once; one more closes the socket. */
   maxInFlight: number;
-  /** Answers queued for a client that does not read them, in bytes; past it, the socket closes. */
+  /**
+   * Answers (pongs included) queued for a client that does not read them, in bytes; past it,
+   * the socket closes.
+   */
   maxUnreadBytes: number;
 }
 
@@ -21,7 +24,8 @@ export const POLICY_VIOLATION = 1008;
  * much the client leaves unread. Here a socket with `maxInFlight` messages still being handled
  * that sends another, or with more than `maxUnreadBytes` of answers waiting, is closed with
  * 1008: a well-behaved client waits for its answers, and one that floods cannot queue work for
- * everyone else's session checks or grow the server's memory.
+ * everyone else's session checks or grow the server's memory. Pongs count as answers: a socket
+ * that sends a ping with more than `maxUnreadBytes` waiting is terminated.
  *
  * @example
  * app.useWebSocketAdapter(new FlowControlledWsAdapter(app, { maxInFlight: 4, maxUnreadBytes: 1 << 20 }));
@@ -39,6 +43,12 @@ export class FlowControlledWsAdapter extends WsAdapter {
     handlers: MessageMappingProperties[],
     transform: (data: unknown) => Observable<unknown>,
   ): void {
+    // `ws` answers every ping with a pong of its own, unread or not, so the limit on unread
+    // answers is checked on pings too. Terminated, not closed: a close frame would wait behind
+    // the pongs the client does not read, and the socket would stay open until it timed out.
+    client.on('ping', () => {
+      if (client.bufferedAmount > this.limits.maxUnreadBytes) client.terminate();
+    });
     let inFlight = 0;
     const settle = () => {
       inFlight--;
