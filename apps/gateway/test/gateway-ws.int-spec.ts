@@ -1,5 +1,5 @@
 import { createServer, IncomingMessage, Server } from 'node:http';
-import { AddressInfo, createServer as createTcpServer } from 'node:net';
+import { AddressInfo, connect, createServer as createTcpServer } from 'node:net';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import WebSocket, { WebSocketServer } from 'ws';
 
@@ -33,6 +33,37 @@ function exchange(url: string, headers: Record<string, string>, send?: string) {
     ws.on('close', (code) => resolve({ code }));
     ws.on('unexpected-response', (_req, res) => resolve({ status: res.statusCode }));
     ws.on('error', () => resolve({}));
+  });
+}
+
+/**
+ * Sends a WebSocket handshake for `path` on a raw connection (no client library would send a
+ * fragment). Resolves once the gateway has closed the connection, or after `ms`, with the status
+ * line it answered ('' if none) and whether it closed.
+ */
+function rawUpgrade(port: number, path: string, ms = 5_000) {
+  return new Promise<{ status: string; closed: boolean }>((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    let text = '';
+    const done = (closed: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ status: /^HTTP\/1\.1 \d{3}/.exec(text)?.[0] ?? '', closed });
+    };
+    const timer = setTimeout(() => done(false), ms);
+    socket.on('error', () => undefined);
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+    socket.on('close', () => done(true));
+    socket.write(
+      [
+        `GET ${path} HTTP/1.1`,
+        'Host: x',
+        'Connection: Upgrade',
+        'Upgrade: websocket',
+        'Sec-WebSocket-Version: 13',
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+      ].join('\r\n') + '\r\n\r\n',
+    );
   });
 }
 
@@ -104,6 +135,17 @@ describe('gateway WebSocket upgrades', () => {
   it('answers 404 to an upgrade the proxy would not take (metrics, a path not canonical), never leaving it open', async () => {
     for (const path of ['/api/orders/metrics', '/api/orders/METRICS/', '/api/orders//ws']) {
       expect({ path, ...(await exchange(`${base}${path}`, {})) }).toEqual({ path, status: 404 });
+    }
+    expect(handshakes).toHaveLength(0);
+  });
+
+  it('answers 404 to an upgrade whose target has a fragment, and closes it', async () => {
+    for (const path of ['/api/orders/metrics#x', '/api/orders/ws#x']) {
+      expect({ path, ...(await rawUpgrade(portOf(app.getHttpServer()), path)) }).toEqual({
+        path,
+        status: 'HTTP/1.1 404',
+        closed: true,
+      });
     }
     expect(handshakes).toHaveLength(0);
   });

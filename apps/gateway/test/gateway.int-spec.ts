@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
 import { createServer, IncomingMessage, request as httpRequest, Server } from 'node:http';
-import { AddressInfo, createServer as createTcpServer, Server as TcpServer } from 'node:net';
+import {
+  AddressInfo,
+  connect,
+  createServer as createTcpServer,
+  Server as TcpServer,
+} from 'node:net';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
 
@@ -85,6 +90,34 @@ function post(app: NestExpressApplication, path: string, body: Buffer, chunked: 
       req.write(body.subarray(offset, offset + 16 * 1024));
     }
     req.end();
+  });
+}
+
+/**
+ * Sends `head` (request line and headers) on a raw connection, then `body` once the gateway has
+ * answered `100 Continue`, as a client that sent `Expect` does. Resolves once the gateway has
+ * closed the connection, or after `ms`, with all it sent and the status of its last answer.
+ */
+function rawExchange(app: NestExpressApplication, head: string[], body = '', ms = 5_000) {
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  return new Promise<{ text: string; status: number }>((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    let text = '';
+    const done = () => {
+      clearTimeout(timer);
+      socket.destroy();
+      const statuses = [...text.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map(([, status]) => status);
+      resolve({ text, status: Number(statuses.at(-1) ?? 0) });
+    };
+    const timer = setTimeout(done, ms);
+    socket.on('error', () => undefined);
+    socket.on('close', done);
+    socket.on('data', (chunk: Buffer) => {
+      const waiting = !text.includes('\r\n\r\n');
+      text += chunk.toString('latin1');
+      if (waiting && text.startsWith('HTTP/1.1 100 Continue\r\n\r\n')) socket.write(body);
+    });
+    socket.write(`${[...head, 'Connection: close'].join('\r\n')}\r\n\r\n`);
   });
 }
 
@@ -219,6 +252,82 @@ describe('gateway', () => {
     expect(JSON.stringify(headers)).not.toMatch(/203\.0\.113|evil/);
   });
 
+  it('sets Host and every X-Forwarded-* itself on a request with Expect: 100-continue too', async () => {
+    const answer = await rawExchange(app, [
+      'GET /api/auth/session HTTP/1.1',
+      'Host: x',
+      'Expect: 100-continue',
+      'X-Forwarded-For: 6.6.6.6',
+      'X-Forwarded-Host: evil.example',
+      'X-Forwarded-Proto: https',
+      'X-Real-IP: 6.6.6.6',
+      'Forwarded: for=6.6.6.6;host=evil.example;proto=https',
+    ]);
+    expect(answer.status).toBe(201);
+    const { headers } = seen[0];
+    expect(headers['host']).toBe(new URL(urlOf(auth)).host);
+    expect(headers['x-forwarded-for']).toMatch(/^(::ffff:)?127\.0\.0\.1$/);
+    expect(headers['x-forwarded-host']).toBe('localhost:3000');
+    expect(headers['x-forwarded-proto']).toBe('http');
+    expect(headers['x-forwarded-port']).toBe('3000');
+    expect(headers['forwarded']).toBeUndefined();
+    expect(headers['x-real-ip']).toBeUndefined();
+    expect(headers['expect']).toBeUndefined();
+    expect(JSON.stringify(headers)).not.toMatch(/6\.6\.6\.6|evil/);
+  });
+
+  it('forwards a body sent after 100 Continue, whole, and passes on the answer', async () => {
+    const body = JSON.stringify({ username: 'alice', password: 'correct horse' });
+    const answer = await rawExchange(
+      app,
+      [
+        'POST /api/auth/login HTTP/1.1',
+        'Host: x',
+        'Content-Type: application/json',
+        `Content-Length: ${body.length}`,
+        'Expect: 100-continue',
+      ],
+      body,
+    );
+    expect(answer.text).toMatch(/^HTTP\/1\.1 100 Continue\r\n/);
+    expect(answer.status).toBe(201);
+    expect(answer.text).toContain('{"service":"auth"}');
+    expect(seen).toHaveLength(1);
+    expect(seen[0].bodyLength).toBe(body.length);
+    expect(seen[0].bodyDigest).toBe(createHash('sha256').update(body).digest('hex'));
+    expect(seen[0].headers['expect']).toBeUndefined();
+  });
+
+  it('drops hop-by-hop headers and those the client names in Connection', async () => {
+    const answer = await rawExchange(app, [
+      'GET /api/auth/session HTTP/1.1',
+      'Host: x',
+      'Connection: X-Hop, Cookie',
+      'X-Hop: 1',
+      'Cookie: cr_session=abc',
+      'Keep-Alive: timeout=5',
+      'TE: trailers',
+      'Proxy-Authorization: Basic c2VjcmV0OnNlY3JldA==',
+      'Proxy-Connection: keep-alive',
+      'Upgrade: h2c',
+      'Authorization: Bearer cr1.kept',
+    ]);
+    expect(answer.status).toBe(201);
+    const { headers } = seen[0];
+    for (const name of [
+      'x-hop',
+      'cookie',
+      'keep-alive',
+      'te',
+      'proxy-authorization',
+      'proxy-connection',
+      'upgrade',
+    ]) {
+      expect({ name, value: headers[name] }).toEqual({ name, value: undefined });
+    }
+    expect(headers['authorization']).toBe('Bearer cr1.kept');
+  });
+
   it('adds nosniff, a Referrer-Policy and no-store to every /api answer, and no X-Powered-By', async () => {
     for (const path of ['/api/auth/session', '/api/catalog/products', '/api/nothing', '/']) {
       const response = await request(app.getHttpServer()).get(path);
@@ -273,7 +382,7 @@ describe('gateway', () => {
     });
   });
 
-  it('refuses a path the proxy would forward as another (//, \\, dot segments, encoded / \\ .) with a JSON 404, forwarding nothing', async () => {
+  it('refuses a path the proxy would forward as another (//, \\, dot segments, encoded / \\ ., a fragment) with a JSON 404, forwarding nothing', async () => {
     const { port } = app.getHttpServer().address() as AddressInfo;
     for (const path of [
       '/api/auth//metrics',
@@ -285,6 +394,8 @@ describe('gateway', () => {
       '/api/auth/%2e%2e/orders',
       '/api/auth%2fmetrics',
       '/api/auth/x%5cy',
+      '/api/auth/session#x',
+      '/api/auth/metrics#x',
     ]) {
       const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
         const req = httpRequest({ host: '127.0.0.1', port, path, method: 'GET' }, (response) => {

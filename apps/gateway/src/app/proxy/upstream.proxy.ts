@@ -1,4 +1,4 @@
-import { ClientRequest, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import { Logger } from '@nestjs/common';
 import { createProxyMiddleware, RequestHandler } from 'http-proxy-middleware';
@@ -16,11 +16,9 @@ interface ProxiedRequest extends BufferedRequest {
  * Bodies arrive read in full by `bufferRequestBody`, never parsed here. Mounted at the root,
  * not under the prefix, so that Express does not strip the prefix from the path.
  *
- * The gateway is the edge: `Host` and every `X-Forwarded-*` header the service sees are the
- * gateway's (`publicUrl` and the client's socket address); whatever the client sent under
- * those names, and `Forwarded`, is dropped. The same holds for WebSocket upgrades, which
- * {@link proxyUpgrades} hands to the proxy's `upgrade`; their `Origin` and cookies go through
- * unchanged, for the service's handshake check.
+ * The gateway is the edge: the service sees the headers {@link setEdgeHeaders} leaves, on
+ * requests and on WebSocket upgrades alike ({@link proxyUpgrades} hands the latter to the
+ * handler's `upgrade`). `Origin` and cookies go through unchanged, for the service's checks.
  */
 export function upstreamProxy(
   upstream: Upstream,
@@ -34,32 +32,23 @@ export function upstreamProxy(
     'x-forwarded-proto': publicUrl.protocol.slice(0, -1),
     'x-forwarded-port': publicUrl.port || (publicUrl.protocol === 'https:' ? '443' : '80'),
   };
-  const setEdgeHeaders = (proxyReq: ClientRequest, req: IncomingMessage) => {
-    for (const name of proxyReq.getHeaderNames()) {
-      if (name === 'forwarded' || name === 'x-real-ip' || name.startsWith('x-forwarded-')) {
-        proxyReq.removeHeader(name);
-      }
-    }
-    proxyReq.setHeader('x-forwarded-for', req.socket.remoteAddress ?? '');
-    for (const [name, value] of Object.entries(forwarded)) {
-      proxyReq.setHeader(name, value);
-    }
-  };
-  return createProxyMiddleware<ProxiedRequest, ServerResponse>({
+  // The filter reads the request target itself, as `proxyUpgrades` does, rather than the
+  // pathname the proxy hands it: an upgrade routed here but ignored by the proxy would be left
+  // open, answered by no one.
+  const isProxied = (req: IncomingMessage) => isProxiedPath(req.url ?? '', prefix);
+  const proxy = createProxyMiddleware<ProxiedRequest, ServerResponse>({
     target: upstream.url,
-    pathFilter: (path) => isProxiedPath(path, prefix),
+    pathFilter: (_pathname, req) => isProxied(req),
     changeOrigin: true,
     xfwd: false,
     proxyTimeout: timeoutSeconds * 1000,
     on: {
       proxyReq: (proxyReq, req) => {
-        setEdgeHeaders(proxyReq, req);
         if (req.bufferedBody?.length) {
           proxyReq.write(req.bufferedBody);
         }
       },
-      proxyReqWs: (proxyReq, req) => {
-        setEdgeHeaders(proxyReq, req);
+      proxyReqWs: (proxyReq) => {
         // The proxy's timeout covers requests only: a service that takes the connection and
         // never answers the handshake would hold the client's socket for ever.
         const timer = setTimeout(
@@ -98,12 +87,67 @@ export function upstreamProxy(
       },
     },
   });
+  // Headers are rewritten on the request, which the proxy copies, not in its `proxyReq` hook:
+  // http-proxy skips that hook (and so the body written there) when the request has `Expect`.
+  const handler = (req: ProxiedRequest, res: ServerResponse, next?: (error?: unknown) => void) => {
+    if (isProxied(req)) setEdgeHeaders(req, forwarded, { upgrade: false });
+    return proxy(req, res, next);
+  };
+  return Object.assign(handler, {
+    upgrade: (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      setEdgeHeaders(req, forwarded, { upgrade: true });
+      proxy.upgrade(req, socket, head);
+    },
+  });
+}
+
+/**
+ * Headers about one connection (RFC 9110 §7.6.1), never forwarded. `Expect` goes too: the
+ * gateway has read the body already (Node answered `100 Continue`), and a service told to
+ * expect one would wait for a body that had already been sent.
+ */
+const HOP_BY_HOP = [
+  'connection',
+  'keep-alive',
+  'te',
+  'proxy-authorization',
+  'proxy-connection',
+  'upgrade',
+  'expect',
+];
+
+/**
+ * Turns the client's headers into those the service gets. `Host` is the service's (the proxy's
+ * `changeOrigin`) and every `X-Forwarded-*` is the gateway's (`forwarded` and the client's
+ * socket address): whatever the client sent under those names, `Forwarded` and `X-Real-IP` is
+ * dropped, as are hop-by-hop headers and any that the client's `Connection` names. An upgrade
+ * keeps `Upgrade`, with `Connection: upgrade`. A buffered body's length is set last: no header
+ * the client names can take it away.
+ */
+function setEdgeHeaders(
+  req: BufferedRequest,
+  forwarded: Record<string, string>,
+  { upgrade }: { upgrade: boolean },
+): void {
+  const { headers } = req;
+  const named = (headers.connection ?? '').split(',').map((name) => name.trim().toLowerCase());
+  for (const name of [...HOP_BY_HOP, ...named]) {
+    if (!(upgrade && name === 'upgrade')) delete headers[name];
+  }
+  for (const name of Object.keys(headers)) {
+    if (name === 'forwarded' || name === 'x-real-ip' || name.startsWith('x-forwarded-')) {
+      delete headers[name];
+    }
+  }
+  Object.assign(headers, forwarded, { 'x-forwarded-for': req.socket.remoteAddress ?? '' });
+  if (upgrade) headers.connection = 'upgrade';
+  if (req.bufferedBody) headers['content-length'] = String(req.bufferedBody.length);
 }
 
 /** A service's path prefix and its proxy, for {@link proxyUpgrades}. */
 export interface UpgradeRoute {
   prefix: string;
-  proxy: RequestHandler;
+  proxy: Pick<RequestHandler, 'upgrade'>;
 }
 
 /**
@@ -117,10 +161,9 @@ export interface UpgradeRoute {
 export function proxyUpgrades(server: Server, routes: UpgradeRoute[]): void {
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const url = req.url ?? '';
-    const path = url.split('?')[0];
     // The proxy's own filter: an upgrade it would not take must not reach it, for it would
     // neither answer nor close it.
-    const route = isCanonicalPath(url) && routes.find(({ prefix }) => isProxiedPath(path, prefix));
+    const route = isCanonicalPath(url) && routes.find(({ prefix }) => isProxiedPath(url, prefix));
     if (!route) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
@@ -131,13 +174,14 @@ export function proxyUpgrades(server: Server, routes: UpgradeRoute[]): void {
 
 /**
  * Whether a request target's path is the one the gateway forwards as it is: no backslash, no
- * empty or dot segment, no percent-encoded slash, backslash or dot. The proxy would turn `\`
- * into `/` and collapse `//` on the way, so a path like `/api/auth//metrics` would be checked
- * as one thing and forwarded as another; such paths are refused at the edge instead.
+ * empty or dot segment, no percent-encoded slash, backslash or dot, and no `#` anywhere. The
+ * proxy would turn `\` into `/`, collapse `//` and drop a fragment (which no conforming client
+ * sends) on the way, so a path like `/api/auth//metrics` would be checked as one thing and
+ * forwarded as another; such paths are refused at the edge instead.
  */
 export function isCanonicalPath(url: string): boolean {
   const path = url.split('?')[0];
-  return !/\\|\/\/|%2f|%5c|%2e|\/\.\.?(?:\/|$)/i.test(path);
+  return !url.includes('#') && !/\\|\/\/|%2f|%5c|%2e|\/\.\.?(?:\/|$)/i.test(path);
 }
 
 /**
@@ -160,17 +204,21 @@ export function refuseNonCanonicalPaths(
   res.end(JSON.stringify({ statusCode: 404, message: 'Not Found' }));
 }
 
-/** Whether the proxy of the service under `prefix` forwards this path: never its metrics. */
-function isProxiedPath(path: string, prefix: string): boolean {
+/**
+ * Whether the proxy of the service under `prefix` forwards this request target: never to its
+ * metrics. The path ends at a query or a fragment, as the path the proxy sends does.
+ */
+function isProxiedPath(url: string, prefix: string): boolean {
+  const path = url.split(/[?#]/)[0];
   return (path === prefix || path.startsWith(`${prefix}/`)) && !isMetricsPath(path, prefix);
 }
 
 /**
  * A service's `metrics` route, which stays on the service network: the path as a router could
- * match it (any case, percent-encoded, trailing slashes, a query).
+ * match it (any case, percent-encoded, trailing slashes).
  */
 function isMetricsPath(path: string, prefix: string): boolean {
-  let route = path.split('?')[0];
+  let route = path;
   try {
     route = decodeURIComponent(route);
   } catch {
