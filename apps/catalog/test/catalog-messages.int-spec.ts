@@ -131,7 +131,14 @@ describe("catalog's RPC: price quotes for a live session only", () => {
 
   it('answers a malformed quote with a client error, and keeps serving', async () => {
     const { session } = await auth.issue(alice);
-    for (const skus of ['x', [1], Array.from({ length: 101 }, () => 'A'), ['']]) {
+    for (const skus of [
+      'x',
+      [1],
+      Array.from({ length: 101 }, () => 'A'),
+      [''],
+      [`${sku}\u0000`],
+      ['A\nB'],
+    ]) {
       const error = await prices({
         skus,
         [SESSION_ASSERTION_FIELD]: orders.sign(session, 'catalog'),

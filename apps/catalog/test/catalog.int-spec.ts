@@ -119,10 +119,27 @@ describe('catalog (PostgreSQL, sessions through the auth RPC)', () => {
     ['an empty name', { sku: 'X-1', name: '', priceCents: 1 }],
     ['a name too long', { sku: 'X-1', name: 'x'.repeat(121), priceCents: 1 }],
     ['a bad sku', { sku: '../etc', name: 'X', priceCents: 1 }],
+    ['a sku with a NUL', { sku: 'ZZ\u0000-1', name: 'X', priceCents: 1 }],
     ['an unknown field', { sku: 'X-1', name: 'X', priceCents: 1, stock: 3 }],
   ])('answers 400, not 500, to %s', async (_case, body) => {
     const response = await create(adminCookie, body);
     expect(response.status).toBe(400);
     expect(response.body).toEqual({ statusCode: 400, message: expect.any(String) });
+  });
+
+  it.each([
+    ['a NUL', 'Tea\u0000pot'],
+    ['a line break', 'Tea\npot'],
+    ['an escape sequence', 'Tea\u001b[31mpot'],
+  ])('answers 400 naming the fault, not 500, to a name with %s', async (_case, name) => {
+    const product = { ...newProduct(), name };
+    const response = await create(adminCookie, product);
+    expect(response.status).toBe(400);
+    expect(response.body).toEqual({
+      statusCode: 400,
+      message: 'name must not contain control characters',
+    });
+    const list = await http.get('/api/catalog/products').expect(200);
+    expect(list.body).not.toContainEqual(expect.objectContaining({ sku: product.sku }));
   });
 });

@@ -1,14 +1,15 @@
 import { IsInt, IsString, Length, Matches, Max, Min } from 'class-validator';
 
+import { SkuField } from './sku.field';
+
 export class CreateProductDto {
-  @IsString()
-  @Matches(/^[A-Za-z0-9][A-Za-z0-9-]{0,31}$/, {
-    message: 'sku must be 1 to 32 letters, digits or dashes',
-  })
+  @SkuField()
   sku!: string;
 
   @IsString()
   @Length(1, 120)
+  // A name is shown wherever products are listed, and PostgreSQL refuses a NUL in text (a 500).
+  @Matches(/^\P{Cc}*$/u, { message: 'name must not contain control characters' })
   name!: string;
 
   @IsInt()

@@ -1,4 +1,6 @@
-import { ArrayMaxSize, IsArray, IsString, Length } from 'class-validator';
+import { ArrayMaxSize, IsArray } from 'class-validator';
+
+import { SkuField } from './sku.field';
 
 /** Limit of one quote: an order has at most this many lines. */
 export const MAX_QUOTE_SKUS = 100;
@@ -7,7 +9,6 @@ export const MAX_QUOTE_SKUS = 100;
 export class PriceQuoteRequest {
   @IsArray()
   @ArrayMaxSize(MAX_QUOTE_SKUS)
-  @IsString({ each: true })
-  @Length(1, 32, { each: true })
+  @SkuField({ each: true })
   skus!: string[];
 }
