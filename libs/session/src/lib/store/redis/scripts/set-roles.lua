@@ -21,8 +21,18 @@ local deadline = int_arg(3)
 if deadline > 0 and now_ms() > deadline then
   return redis.error_reply('ERR cloakroom: arrived after its deadline, changed nothing')
 end
+-- cjson decodes an object to a table too ('{}' and '[]' alike): only a text that opens as an
+-- array, whose every key is one of its positions, is an array. An object stored as roles would
+-- be read back as no array at all by every service.
 local ok, roles = pcall(cjson.decode, ARGV[2] or '')
-if not ok or type(roles) ~= 'table' then
+if not ok or type(roles) ~= 'table' or string.sub(ARGV[2], 1, 1) ~= '[' then
+  return redis.error_reply('ERR cloakroom: roles must be a JSON array')
+end
+local keys = 0
+for _ in pairs(roles) do
+  keys = keys + 1
+end
+if keys ~= #roles then
   return redis.error_reply('ERR cloakroom: roles must be a JSON array')
 end
 for _, role in ipairs(roles) do
