@@ -114,6 +114,18 @@ describe('the undo of a late login at the cap', () => {
     expect(await devices('undo-plain')).toEqual(before);
   });
 
+  it('leaves the index expiring no sooner than the session it put back may live', async () => {
+    const { first, second, tag } = await atCap('undo-alone');
+    const digest = await lateCreate(tag, 'undo-alone');
+    // The other session ends meanwhile: the undo empties the index, then puts the evicted one
+    // back into a new one.
+    expect(await sessions.revoke(second.session.id, 'undo-alone')).toBe(true);
+    expect(await undo(tag, 'undo-alone', digest)).toBe(1);
+    const left = await client.pttl(keys.index(tag, 'undo-alone'));
+    expect(left).toBeGreaterThan(0);
+    expect(Date.now() + left).toBeGreaterThanOrEqual(first.session.absoluteExpiresAt - 1000);
+  });
+
   it.each([
     ['a logout of the evicted session', 'revoke', ['second']],
     ["a revocation of all the user's sessions", 'revoke-all', []],

@@ -43,9 +43,14 @@ for i = 3, #record, 3 do
   elseif redis.call('RENAMENX', copy, sessionPrefix .. victim) == 1 then
     redis.call('PEXPIRE', sessionPrefix .. victim, ttl - elapsed)
     redis.call('ZADD', KEYS[2], score, victim)
+    -- The index must outlive what it lists, as create.lua keeps it: this one may be new (the
+    -- abandoned session's removal emptied it, and Redis deleted it with its TTL).
+    local deadline = tonumber(redis.call('HGET', sessionPrefix .. victim, FIELD.absoluteExpiresAt))
+    local life = deadline and deadline - now_ms() or ttl - elapsed
+    if life > 0 and redis.call('PTTL', KEYS[2]) < life then
+      redis.call('PEXPIRE', KEYS[2], life)
+    end
     restored = restored + 1
   end
 end
--- The index outlives its members already: create.lua extended it for the abandoned session,
--- whose deadline is the latest.
 return restored
