@@ -428,21 +428,24 @@ describe('the session RPC, a trust boundary', () => {
     }
   });
 
-  it('refuses a caller whose certificate its CA signed but no capability names', async () => {
-    const send = client('stranger');
-    const { token } = await rpc.sessions.create(alice);
-    for (const pattern of [
-      SessionRpc.validate,
-      SessionRpc.validateMany,
-      SessionRpc.patch,
-      SessionRpc.ping,
-    ]) {
-      await expect(send(pattern, { token, tokens: [token], attributes: {} })).rejects.toMatchObject(
-        {
+  it.each(['stranger', 'constructor'])(
+    'refuses a caller whose certificate its CA signed but no capability names (%s)',
+    async (name) => {
+      const send = client(name);
+      const { token } = await rpc.sessions.create(alice);
+      for (const pattern of [
+        SessionRpc.validate,
+        SessionRpc.validateMany,
+        SessionRpc.patch,
+        SessionRpc.ping,
+      ]) {
+        await expect(
+          send(pattern, { token, tokens: [token], attributes: {} }),
+        ).rejects.toMatchObject({
           refused: true,
           message: 'refused: not in the capability table',
-        },
-      );
-    }
-  });
+        });
+      }
+    },
+  );
 });

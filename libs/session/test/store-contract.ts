@@ -191,13 +191,14 @@ export const TEST_CAPABILITIES: SessionRpcCapabilities = {
 };
 
 /**
- * A CA and certificates in a temp dir: one per service of `TEST_CAPABILITIES`, and `stranger`,
- * signed by the same CA but in no capability table. `dispose` removes them.
+ * A CA and certificates in a temp dir: one per service of `TEST_CAPABILITIES`, and `stranger`
+ * and `constructor` (a name every object inherits), signed by the same CA but in no capability
+ * table. `dispose` removes them.
  */
 export function testCertificates(): DevCertificates & { dispose(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'cloakroom-certs-'));
   return {
-    ...makeDevCertificates(dir, [...Object.keys(TEST_CAPABILITIES), 'stranger']),
+    ...makeDevCertificates(dir, [...Object.keys(TEST_CAPABILITIES), 'stranger', 'constructor']),
     dispose: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

@@ -130,7 +130,12 @@ export class SessionRpcController {
   /** The caller's capability, or a refusal (logged once per caller and reason). */
   private authorize(context: TcpContext, call: SessionRpcCall | 'ping'): SessionRpcCapability {
     const caller = callerOf(context);
-    const capability = caller === ANONYMOUS ? undefined : this.options.capabilities[caller];
+    // Own entries only: a certificate named `constructor` must not find Object's.
+    const { capabilities } = this.options;
+    const capability =
+      caller !== ANONYMOUS && Object.hasOwn(capabilities, caller)
+        ? capabilities[caller]
+        : undefined;
     if (!capability) {
       throw this.refuse(caller, call, 'not in the capability table');
     }
