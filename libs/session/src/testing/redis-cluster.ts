@@ -31,22 +31,33 @@ export class RedisClusterProcess {
  */
 export async function startRedisCluster(
   ports?: number[],
-  { replicas = 0 }: { replicas?: number } = {},
+  {
+    replicas = 0,
+    nodeEnv = () => ({}),
+  }: {
+    replicas?: number;
+    /** Environment added for the process of the n-th node, in the order of the ports. */
+    nodeEnv?: (node: number) => Record<string, string>;
+  } = {},
 ): Promise<RedisClusterProcess> {
   const chosen = ports ?? (await freePorts(3 * (1 + replicas)));
   const busPorts = await freePorts(chosen.length, chosen);
   const nodes = chosen.map(
     (port, i) =>
-      new RedisServerProcess(port, [
-        '--cluster-enabled',
-        'yes',
-        '--cluster-port',
-        String(busPorts[i]),
-        '--cluster-config-file',
-        `nodes-${port}.conf`,
-        '--cluster-node-timeout',
-        '2000',
-      ]),
+      new RedisServerProcess(
+        port,
+        [
+          '--cluster-enabled',
+          'yes',
+          '--cluster-port',
+          String(busPorts[i]),
+          '--cluster-config-file',
+          `nodes-${port}.conf`,
+          '--cluster-node-timeout',
+          '2000',
+        ],
+        nodeEnv(i),
+      ),
   );
   await Promise.all(nodes.map((node) => node.start()));
   const cluster = new RedisClusterProcess(nodes);

@@ -11,9 +11,14 @@ export class RedisServerProcess {
   private child?: ChildProcess;
   readonly dir = mkdtempSync(join(tmpdir(), 'cloakroom-redis-'));
 
+  /**
+   * `env` is added to this process's environment for the server (say, a preloaded library
+   * that sets its clock off).
+   */
   constructor(
     readonly port: number,
     private readonly extraArgs: string[] = [],
+    private readonly env: Record<string, string> = {},
   ) {}
 
   get url(): string {
@@ -36,7 +41,7 @@ export class RedisServerProcess {
         this.dir,
         ...this.extraArgs,
       ],
-      { stdio: 'ignore' },
+      { stdio: 'ignore', env: { ...process.env, ...this.env } },
     );
     await waitForPing(this.port);
   }

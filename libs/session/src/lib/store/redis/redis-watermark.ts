@@ -31,18 +31,24 @@ export class RedisWatermark {
     private readonly keys: RedisKeys,
   ) {}
 
-  /** Sets the watermark at Redis's "now", keeps one session alive, sweeps; how many died. */
+  /**
+   * Sets the watermark at Redis's "now", keeps one session alive, sweeps; how many died. On a
+   * Cluster "now" is the latest of the masters' clocks: each stamps the sessions it holds, so a
+   * master running ahead of the one asked would hold sessions stamped after the watermark, made
+   * before it. Logins on a master running behind are refused until its clock passes it.
+   */
   async revokeAllBefore(keep?: { key: string }): Promise<{ notBefore: number; revoked: number }> {
+    const nodes = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
+    const clocks = await Promise.all(nodes.map(async (node) => millisecondsOf(await node.time())));
     // Every session created up to this millisecond dies, one created just after it too: a
     // login racing the global revocation has to sign in again, never the other way round.
-    const notBefore = millisecondsOf(await this.client.time()) + 1;
+    const notBefore = Math.max(...clocks) + 1;
     if (keep) {
       await this.client.cloakroomKeep(keep.key, notBefore);
     }
     await this.client.set(this.keys.notBefore(), String(notBefore));
     await this.client.publish(this.keys.notBefore(), String(notBefore));
     let revoked = 0;
-    const nodes = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
     for (const node of nodes) {
       revoked += await this.sweepNode(node, notBefore);
     }
