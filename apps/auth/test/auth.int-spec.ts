@@ -127,6 +127,19 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
       expect(response.body).toEqual({ statusCode: 400, message: expect.any(String) });
     });
 
+    it.each([
+      '{"username":"alice","password":"alice-password","__proto__":{"admin":true}}',
+      '{"username":"alice","password":"alice-password","constructor":{"prototype":{}}}',
+    ])('answers 400 to a field the DTO would drop unseen: %s', async (json) => {
+      const response = await request(http)
+        .post('/api/auth/login')
+        .set('Origin', ORIGIN)
+        .set('Content-Type', 'application/json')
+        .send(json)
+        .expect(400);
+      expect(response.body).toEqual({ statusCode: 400, message: expect.any(String) });
+    });
+
     it('answers 400, not 500, for malformed JSON', async () => {
       const response = await request(http)
         .post('/api/auth/login')

@@ -1,9 +1,5 @@
 export { bootstrapService, BootstrapOptions } from './lib/bootstrap/bootstrap-service';
-export {
-  configureServiceApp,
-  ServiceDefinition,
-  VALIDATION_OPTIONS,
-} from './lib/bootstrap/service-app.setup';
+export { configureServiceApp, ServiceDefinition } from './lib/bootstrap/service-app.setup';
 export { exitOnStartupFailure } from './lib/bootstrap/startup-failure.handler';
 export { StartupError } from './lib/bootstrap/startup.error';
 export { HttpErrorFilter, ErrorBody } from './lib/http/http-error.filter';
@@ -15,6 +11,7 @@ export {
   JSON_MAX_DEPTH,
 } from './lib/http/body-limits';
 export { nestsDeeperThan } from './lib/http/json-depth';
+export { StrictValidationPipe } from './lib/http/strict-validation.pipe';
 export { SERVICE_SECURITY_HEADERS } from './lib/http/security-headers';
 export { ServiceConfigModule } from './lib/config/service-config.module';
 export { ServiceEnv, NODE_ENVIRONMENTS } from './lib/config/service.env';

@@ -1,13 +1,7 @@
-import {
-  ExecutionContext,
-  ForbiddenException,
-  Inject,
-  Injectable,
-  ValidationPipe,
-} from '@nestjs/common';
+import { ExecutionContext, ForbiddenException, Inject, Injectable } from '@nestjs/common';
 import { AuthGuard } from '@nestjs/passport';
 
-import { VALIDATION_OPTIONS } from '@cloakroom/service-kit';
+import { StrictValidationPipe } from '@cloakroom/service-kit';
 import { OriginPolicy } from '@cloakroom/session';
 
 import type { HttpRequest } from '../common/http.types';
@@ -19,7 +13,7 @@ import { LoginDto } from './dto/login.dto';
  */
 @Injectable()
 export class LocalAuthGuard extends AuthGuard('local') {
-  private readonly validation = new ValidationPipe(VALIDATION_OPTIONS);
+  private readonly validation = new StrictValidationPipe();
 
   constructor(@Inject(OriginPolicy) private readonly originPolicy: OriginPolicy) {
     super();

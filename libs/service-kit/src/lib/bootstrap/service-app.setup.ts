@@ -1,5 +1,5 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
-import { Type, ValidationPipe, ValidationPipeOptions } from '@nestjs/common';
+import { Type } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import helmet, { HelmetOptions } from 'helmet';
@@ -10,14 +10,8 @@ import { useBodyParsers } from '../http/body-parsers';
 import { HttpErrorFilter } from '../http/http-error.filter';
 import { SERVICE_SECURITY_HEADERS } from '../http/security-headers';
 import { limitSlowClients } from '../http/slow-clients';
+import { StrictValidationPipe } from '../http/strict-validation.pipe';
 import { ServiceEnv } from '../config/service.env';
-
-/** One validation policy for every body: unknown fields are refused, not silently dropped. */
-export const VALIDATION_OPTIONS: ValidationPipeOptions = {
-  whitelist: true,
-  forbidNonWhitelisted: true,
-  transform: true,
-};
 
 /** What makes an app a Cloakroom service, shared by its `main.ts` and its in-process tests. */
 export interface ServiceDefinition<A extends NestExpressApplication = NestExpressApplication> {
@@ -84,7 +78,7 @@ export function configureServiceApp<A extends NestExpressApplication>(
     useBodyParsers(app, bodyLimitOf(service.name), bodiless);
   }
   app.setGlobalPrefix(`api/${service.name}`);
-  app.useGlobalPipes(new ValidationPipe(VALIDATION_OPTIONS));
+  app.useGlobalPipes(new StrictValidationPipe());
   const ErrorFilter = service.errorFilter ?? HttpErrorFilter;
   app.useGlobalFilters(new ErrorFilter(app.get(HttpAdapterHost)));
   service.configure?.(app);

@@ -1,0 +1,74 @@
+import { BadRequestException } from '@nestjs/common';
+import { IsInt, IsString, ValidateNested } from 'class-validator';
+import { Type } from 'class-transformer';
+
+import { StrictValidationPipe } from './strict-validation.pipe';
+
+class Line {
+  @IsString()
+  sku!: string;
+
+  @IsInt()
+  quantity!: number;
+}
+
+class Order {
+  @IsString()
+  note!: string;
+
+  @ValidateNested({ each: true })
+  @Type(() => Line)
+  lines!: Line[];
+}
+
+describe('StrictValidationPipe', () => {
+  const pipe = new StrictValidationPipe();
+  const asBody = (value: unknown) => pipe.transform(value, { type: 'body', metatype: Order });
+  const valid = { note: 'n', lines: [{ sku: 'A-1', quantity: 2 }] };
+
+  it('passes a valid body through as its DTO', async () => {
+    await expect(asBody(valid)).resolves.toBeInstanceOf(Order);
+  });
+
+  it('refuses an unknown field, as the whitelist does', async () => {
+    await expect(asBody({ ...valid, extra: 1 })).rejects.toBeInstanceOf(BadRequestException);
+  });
+
+  it.each([
+    ['__proto__ at the top', '{"note":"n","lines":[],"__proto__":{"admin":true}}', '__proto__'],
+    [
+      'constructor at the top',
+      '{"note":"n","lines":[],"constructor":{"prototype":{}}}',
+      'constructor',
+    ],
+    [
+      '__proto__ in a nested item',
+      '{"note":"n","lines":[{"sku":"A","quantity":1,"__proto__":{}}]}',
+      '__proto__',
+    ],
+    [
+      'prototype in a nested item',
+      '{"note":"n","lines":[{"sku":"A","quantity":1,"prototype":1}]}',
+      'prototype',
+    ],
+  ])('refuses %s, which class-transformer would drop unseen', async (_, json, name) => {
+    const refusal = await asBody(JSON.parse(json)).catch((error: unknown) => error);
+    expect(refusal).toBeInstanceOf(BadRequestException);
+    expect((refusal as BadRequestException).getResponse()).toMatchObject({
+      statusCode: 400,
+      message: [`property ${name} should not exist`],
+    });
+  });
+
+  it('refuses such a name in a query too, and leaves other parameters alone', async () => {
+    // As the query parser makes it: an own field of an object without a prototype.
+    const query = Object.defineProperty(Object.create(null), '__proto__', {
+      value: '1',
+      enumerable: true,
+    });
+    await expect(pipe.transform(query, { type: 'query', metatype: Order })).rejects.toBeInstanceOf(
+      BadRequestException,
+    );
+    await expect(pipe.transform('42', { type: 'param', metatype: String })).resolves.toBe('42');
+  });
+});
