@@ -9,6 +9,7 @@ import {
   startTcpRelay,
   TcpRelay,
 } from '../src/testing';
+import { decodeSessionEvent } from '../src/lib/events/session-event.interface';
 import { sessionKey, sessionService, sleep, until } from './store-contract';
 
 // Starting a cluster and three services can take more than the default 5 s on a busy machine.
@@ -305,5 +306,52 @@ describe('a create whose answer was lost with its connection', () => {
     );
     expect(await sessions.validate(first.token)).not.toBeNull();
     expect(await sessions.validate(second.token)).not.toBeNull();
+  }, 20_000);
+
+  /**
+   * The same lost answer, and the user's generation moved before the undo comes again (a role
+   * change, a revocation of all): the evicted session stays gone. Nobody announced its end —
+   * the create's answer, which would have, was lost — so the undo's answer must.
+   */
+  it('announces the session it evicted when the undo cannot put it back', async () => {
+    const prefix = 'lost-events:';
+    const announcing = await sessionService({
+      redis: { url: `redis://127.0.0.1:${relay.port}` },
+      keyPrefix: prefix,
+      storeTimeout: 0.2,
+      maxSessionsPerUser: 2,
+    });
+    try {
+      const service = announcing.sessions;
+      const user = { id: 'lost-announced', username: 'lostannounced', roles: ['customer'] };
+      const first = await service.create(user);
+      await sleep(5);
+      await service.create(user);
+      await admin.client('PAUSE', 2000, 'WRITE');
+      const login = service.create(user);
+      await sleep(50);
+      relay.hold();
+      await expect(login).rejects.toBeInstanceOf(SessionStoreUnavailableError);
+      await sleep(50);
+      await admin.call('CLIENT', 'UNPAUSE');
+      await sleep(50); // Redis ran the create, which set the first session aside
+      const tag = first.session.id.split('.')[0];
+      await admin.incr(`${prefix}{${tag}}:g:${user.id}`);
+      relay.cut(); // the undo comes again after the reconnection, and finds the generation moved
+      const evicted = async () => {
+        const entries = (await admin.xrange(`${prefix}events`, '-', '+')) as Array<
+          [string, string[]]
+        >;
+        return entries
+          .map(([id, fields]) => decodeSessionEvent(id, fields))
+          .filter((event) => event?.type === 'session.evicted')
+          .map((event) => event?.sessionId);
+      };
+      await until(async () => (await evicted()).includes(first.session.id), 8000);
+      expect(await evicted()).toEqual([first.session.id]);
+      expect(await service.validate(first.token)).toBeNull();
+    } finally {
+      await announcing.close();
+    }
   }, 20_000);
 });

@@ -104,13 +104,13 @@ describe('the undo of a late login at the cap', () => {
     const before = await devices('undo-plain');
     const digest = await lateCreate(tag, 'undo-plain');
     expect(await sessions.validate(first.token)).toBeNull();
-    expect(await undo(tag, 'undo-plain', digest)).toBe(1);
+    expect(await undo(tag, 'undo-plain', digest)).toEqual([1, []]);
     expect(await devices('undo-plain')).toEqual(before);
     expect(await sessions.validate(first.token)).not.toBeNull();
     expect(await sessions.validate(second.token)).not.toBeNull();
     expect(await client.keys(`${prefix}{${tag}}:e:*`)).toEqual([]);
     // Twice is once: the record of what to put back went with the first undo.
-    expect(await undo(tag, 'undo-plain', digest)).toBe(0);
+    expect(await undo(tag, 'undo-plain', digest)).toEqual([0, []]);
     expect(await devices('undo-plain')).toEqual(before);
   });
 
@@ -120,17 +120,18 @@ describe('the undo of a late login at the cap', () => {
     // The other session ends meanwhile: the undo empties the index, then puts the evicted one
     // back into a new one.
     expect(await sessions.revoke(second.session.id, 'undo-alone')).toBe(true);
-    expect(await undo(tag, 'undo-alone', digest)).toBe(1);
+    expect(await undo(tag, 'undo-alone', digest)).toEqual([1, []]);
     const left = await client.pttl(keys.index(tag, 'undo-alone'));
     expect(left).toBeGreaterThan(0);
     expect(Date.now() + left).toBeGreaterThanOrEqual(first.session.absoluteExpiresAt - 1000);
   });
 
+  // A logout announced the evicted session's end; otherwise the undo reports it as dropped.
   it.each([
-    ['a logout of the evicted session', 'revoke', ['second']],
-    ["a revocation of all the user's sessions", 'revoke-all', []],
-    ["a change of the user's roles", 'roles', ['second']],
-  ] as const)('puts nothing back after %s', async (_what, change, left) => {
+    ['a logout of the evicted session', 'revoke', ['second'], false],
+    ["a revocation of all the user's sessions", 'revoke-all', [], true],
+    ["a change of the user's roles", 'roles', ['second'], true],
+  ] as const)('puts nothing back after %s', async (_what, change, left, dropped) => {
     const userId = `undo-${change}`;
     const { first, second, tag } = await atCap(userId);
     const digest = await lateCreate(tag, userId);
@@ -141,7 +142,8 @@ describe('the undo of a late login at the cap', () => {
     } else {
       expect(await sessions.setRolesForUser(userId, ['customer', 'admin'])).toBe(2);
     }
-    expect(await undo(tag, userId, digest)).toBe(0);
+    const firstDigest = parseSessionId(first.session.id)?.digest;
+    expect(await undo(tag, userId, digest)).toEqual([0, dropped ? [firstDigest] : []]);
     expect(await sessions.validate(first.token)).toBeNull();
     const roles = change === 'roles' ? ['customer', 'admin'] : ['customer'];
     expect(await devices(userId)).toEqual(left.map(() => ({ id: second.session.id, roles })));
@@ -173,6 +175,7 @@ describe('the undo of a late login at the cap', () => {
         const digest = await lateCreate(tag, userId);
         const abandoned = `${tag}.${digest}`;
         let firstTouched = false;
+        let firstLoggedOut = false;
         for (const step of steps) {
           const ids = [...made.map(({ session }) => session.id), abandoned];
           if (step.kind === 'login') {
@@ -183,6 +186,7 @@ describe('the undo of a late login at the cap', () => {
             await sessions.revoke(id, userId);
             dead.add(id);
             firstTouched ||= id === first.session.id;
+            firstLoggedOut ||= id === first.session.id;
           } else if (step.kind === 'revoke-all') {
             await sessions.revokeAllForUser(userId);
             ids.forEach((id) => dead.add(id));
@@ -193,10 +197,16 @@ describe('the undo of a late login at the cap', () => {
             firstTouched = true;
           }
         }
-        await undo(tag, userId, digest);
+        const [, dropped] = (await undo(tag, userId, digest)) as [number, string[]];
 
         const listed = await sessions.listForUser(userId);
         const listedIds = listed.map(({ id }) => id).sort();
+        // The evicted session, when it stays gone, is reported as dropped unless a logout
+        // ended it (and announced it): each end is announced once.
+        const firstGone = !listedIds.includes(first.session.id);
+        expect(dropped.map((each) => `${tag}.${each}`)).toEqual(
+          firstGone && !firstLoggedOut ? [first.session.id] : [],
+        );
         expect(listedIds).not.toContain(abandoned);
         expect(listed.length).toBeLessThanOrEqual(2);
         for (const session of listed) {

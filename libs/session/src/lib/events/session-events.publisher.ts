@@ -33,10 +33,18 @@ export function createSessionEventsPublisher(
     keyPrefix: config.keyPrefix,
     maxLength: config.events.maxLength,
   });
-  // Not awaited: an expiry found by a login, a listing or a role change is reported off its path.
-  publisher.stopWatching = store.watchExpiries(({ id, userId }) => {
+  // Not awaited: an expiry found by a login, a listing or a role change is reported off its
+  // path, and so is an eviction an undone login leaves.
+  const stopExpiries = store.watchExpiries(({ id, userId }) => {
     void publisher.expired(id, userId);
   });
+  const stopEvictions = store.watchEvictions(({ id, userId }) => {
+    void publisher.evicted(userId, [id]);
+  });
+  publisher.stopWatching = () => {
+    stopExpiries();
+    stopEvictions();
+  };
   return publisher;
 }
 

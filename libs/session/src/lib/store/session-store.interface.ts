@@ -110,6 +110,13 @@ export interface SessionStore {
    * prunes a user's index), so the expiry can be reported; returns a function that stops.
    */
   watchExpiries?(listener: SessionExpiryListener): () => void;
+  /**
+   * Optional: calls `listener` once for every session the store ended at a user's cap without
+   * a `create` answering it (the undo of a login whose answer was lost keeps what that login
+   * evicted gone when its place was taken), so the eviction can be reported; returns a function
+   * that stops.
+   */
+  watchEvictions?(listener: SessionEvictionListener): () => void;
   /** Throws when the backend cannot be reached. */
   ping(): Promise<void>;
   /**
@@ -123,6 +130,9 @@ export interface SessionStore {
 
 /** Hears of a session the store found expired. */
 export type SessionExpiryListener = (expired: { id: string; userId: string }) => void;
+
+/** Hears of a session the store ended at its user's cap outside a `create`'s answer. */
+export type SessionEvictionListener = (evicted: { id: string; userId: string }) => void;
 
 /**
  * How long a rotated session's old id still leads `revoke` to it: a logout, or an

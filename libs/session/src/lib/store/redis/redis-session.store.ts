@@ -20,6 +20,7 @@ import {
   CreatedSession,
   NewSessionRecord,
   ROTATION_FORWARD_MS,
+  SessionEvictionListener,
   SessionExpiryListener,
   SessionRotation,
   SessionStore,
@@ -75,6 +76,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   private readonly ownsClient: boolean;
   private readonly keys: RedisKeys;
   private readonly expiryListeners = new Set<SessionExpiryListener>();
+  private readonly evictionListeners = new Set<SessionEvictionListener>();
   /**
    * The user-tag keys this store has read (normally one), and the configured one
    * (`userTagKey`) from the start. Were Redis to lose the key while sessions derived from it
@@ -282,13 +284,16 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
           this.keys.evictedPrefix(ref.tag),
           this.settings.maxSessionsPerUser,
         )
-        .catch(() => {
-          if (this.closing || Date.now() + nextWaitMs > giveUpAt) {
-            return;
-          }
-          const next = Math.min(nextWaitMs * 2, UNDO_RETRY_MAX_MS);
-          setTimeout(() => attempt(next), nextWaitMs).unref();
-        });
+        .then(
+          (reply) => this.reportEvictions(ref.tag, userId, (reply as [number, string[]])[1]),
+          () => {
+            if (this.closing || Date.now() + nextWaitMs > giveUpAt) {
+              return;
+            }
+            const next = Math.min(nextWaitMs * 2, UNDO_RETRY_MAX_MS);
+            setTimeout(() => attempt(next), nextWaitMs).unref();
+          },
+        );
     };
     attempt(UNDO_RETRY_FIRST_MS);
   }
@@ -333,9 +338,27 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
    * prunes it from its user's index (Redis itself deletes a session at its deadline, without a
    * word). Returns a stop.
    */
+  watchEvictions(listener: SessionEvictionListener): () => void {
+    this.evictionListeners.add(listener);
+    return () => this.evictionListeners.delete(listener);
+  }
+
   watchExpiries(listener: SessionExpiryListener): () => void {
     this.expiryListeners.add(listener);
     return () => this.expiryListeners.delete(listener);
+  }
+
+  /**
+   * What an undone login evicted and its undo could not put back: the create's answer, which
+   * would have announced it, was lost.
+   */
+  private reportEvictions(tag: string, userId: string, digests: string[] = []): void {
+    for (const digest of digests) {
+      const evicted = { id: sessionRef(tag, digest).id, userId };
+      for (const listener of this.evictionListeners) {
+        listener(evicted);
+      }
+    }
   }
 
   private reportExpiries(tag: string, userId: string, digests: string[]): void {

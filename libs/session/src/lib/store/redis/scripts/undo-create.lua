@@ -16,7 +16,10 @@
 -- ARGV[5]  most sessions one user may hold (0: no cap): logins that came in between may have
 --          taken the places, and a session is put back only into a free one
 --
--- Returns  the number of evicted sessions put back.
+-- Returns  { restored, { droppedDigest… } }: how many evicted sessions were put back, and the
+--          evicted sessions that stay gone (a place taken, the generation moved, their time
+--          up), which nobody has announced: the create's answer, which would have, was lost.
+--          One ended otherwise meanwhile (a logout deletes what was set aside) is neither.
 -- The evicted sessions' keys are built from ARGV prefixes: see README.md.
 local digest, userId = name_arg(1), name_arg(2)
 local sessionPrefix, evictedPrefix, cap = name_arg(3), name_arg(4), int_arg(5)
@@ -27,19 +30,22 @@ end
 local undo = evictedPrefix .. 'undo:' .. digest
 local record = redis.call('LRANGE', undo, 0, -1)
 redis.call('DEL', undo)
+local restored, dropped = 0, {}
 if #record == 0 then
-  return 0
+  return { restored, dropped }
 end
 local generationMoved = (redis.call('GET', KEYS[3]) or '0') ~= record[1]
 -- Rounded up: a session put back never outlives the deadline it had.
 local elapsed = math.ceil((now_us() - tonumber(record[2])) / 1000)
-local restored = 0
 for i = 3, #record, 3 do
   local victim, score, ttl = record[i], record[i + 1], tonumber(record[i + 2])
   local copy = evictedPrefix .. victim
   local full = cap > 0 and redis.call('ZCARD', KEYS[2]) >= cap
-  if generationMoved or full or ttl - elapsed <= 0 or redis.call('EXISTS', copy) == 0 then
+  if redis.call('EXISTS', copy) == 0 then
+    -- Ended meanwhile, and announced by whatever ended it.
+  elseif generationMoved or full or ttl - elapsed <= 0 then
     redis.call('DEL', copy)
+    dropped[#dropped + 1] = victim
   elseif redis.call('RENAMENX', copy, sessionPrefix .. victim) == 1 then
     redis.call('PEXPIRE', sessionPrefix .. victim, ttl - elapsed)
     redis.call('ZADD', KEYS[2], score, victim)
@@ -53,4 +59,4 @@ for i = 3, #record, 3 do
     restored = restored + 1
   end
 end
-return restored
+return { restored, dropped }
