@@ -50,6 +50,23 @@ describe('POST /api/orders/graphql (PostgreSQL, Redis)', () => {
   const codesOf = (body: { errors?: { extensions?: { code?: string } }[] }) =>
     (body.errors ?? []).map((error) => error.extensions?.code);
 
+  it('answers GraphQL on its path only, never below it nor over GET', async () => {
+    for (const path of [`${PATH}/x`, `${PATH}/x/y`]) {
+      const viaGet = await http
+        .get(`${path}?query=${encodeURIComponent(MY_ORDERS)}`)
+        .set('Cookie', cookies[alice.id])
+        .set('apollo-require-preflight', '1')
+        .expect(404);
+      expect(viaGet.body).toEqual({ statusCode: 404, message: 'Not Found' });
+      await http
+        .post(path)
+        .set('Cookie', cookies[alice.id])
+        .set('Origin', ORIGIN)
+        .send({ query: MY_ORDERS })
+        .expect(404);
+    }
+  });
+
   it("answers 200 with data: a customer's mutation, then her orders", async () => {
     const placed = await post(place('GQL-1', 2), alice).expect(200);
     expect(placed.headers['content-type']).toMatch(/^application\/json/);

@@ -7,14 +7,16 @@ import { graphqlOptions } from './graphql.options';
 describe('graphqlOptions', () => {
   const env = (NODE_ENV: OrdersEnv['NODE_ENV']) => Object.assign(new OrdersEnv(), { NODE_ENV });
 
-  it('turns introspection off in production, and the landing page off everywhere', () => {
+  it('turns introspection and field suggestions off in production, the landing page everywhere', () => {
     expect(graphqlOptions(env('production'))).toMatchObject({
       introspection: false,
+      hideSchemaDetailsFromClientErrors: true,
       playground: false,
       includeStacktraceInErrorResponses: false,
     });
     expect(graphqlOptions(env('development'))).toMatchObject({
       introspection: true,
+      hideSchemaDetailsFromClientErrors: false,
       playground: false,
     });
   });

@@ -33,10 +33,11 @@ export const MAX_MUTATION_FIELDS = 10;
  * resolver context keeps the HTTP request, which `SessionGuard` reads the session from.
  *
  * - No landing page in any environment: Apollo's loads scripts from its CDN, which the
- *   service's CSP (`script-src 'self'`) refuses anyway; introspection outside production only.
+ *   service's CSP (`script-src 'self'`) refuses anyway; introspection, and field suggestions in
+ *   errors, outside production only.
  * - POST only: `GET /api/orders/graphql` is taken by the REST route `GET /api/orders/:id`
- *   (registered first; 404, or 401 without a session), so GraphQL over GET never runs
- *   anything. Apollo's CSRF prevention stays on: a POST that is not JSON (a plain form) is
+ *   (registered first; 404, or 401 without a session), and paths below it are refused
+ *   (`ordersService`), so GraphQL over GET never runs anything. Apollo's CSRF prevention stays on: a POST that is not JSON (a plain form) is
  *   refused before any resolver runs.
  * - No automatic persisted queries, no batching (Apollo's default).
  * - An operation that could answer more than `MAX_QUERY_VALUES` values (aliases multiply a
@@ -56,6 +57,8 @@ export function graphqlOptions(env: OrdersEnv): ApolloDriverConfig {
     sortSchema: true,
     playground: false,
     introspection: !production,
+    // Without introspection, no "Did you mean ...?" in validation errors either.
+    hideSchemaDetailsFromClientErrors: production,
     csrfPrevention: true,
     // No automatic persisted queries: nothing uses them, and their cache takes any query.
     persistedQueries: false,
