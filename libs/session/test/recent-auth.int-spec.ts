@@ -171,6 +171,17 @@ describe.each(MODES)('@RequireRecentAuth, %s', (_name, start) => {
     expect((await get('/recent/default', stepUp?.token ?? '')).body).toEqual(REAUTH_REQUIRED);
   });
 
+  it('tells a handler the same rule through SessionService, window or not', async () => {
+    const service = mode.app.get(SessionService);
+    const { token } = await mode.issuer.create({ ...alice, id: `${alice.id}-handler` });
+    const fresh = await service.validate(token);
+    expect(fresh && service.isRecentlyAuthenticated(fresh)).toBe(true);
+    await sleep(1100);
+    const stale = await service.validate(token);
+    expect(stale && service.isRecentlyAuthenticated(stale)).toBe(false);
+    expect(stale && service.isRecentlyAuthenticated(stale, 60_000)).toBe(true);
+  });
+
   it('answers 403 for a missing role before asking for a re-authentication', async () => {
     const customer = await mode.issuer.create({ ...alice, id: `${alice.id}-roles` });
     const administrator = await mode.issuer.create(admin);

@@ -6,7 +6,8 @@ import { SessionUserChangedError } from './errors/session-user-changed.error';
 import type { SessionEventActor, SessionEventCause } from './events/session-event.interface';
 import type { SessionEventsPublisher } from './events/session-events.publisher';
 import { NotBeforeWatermark } from './revocation/not-before.watermark';
-import { SESSION_CACHE, SESSION_EVENTS } from './session.constants';
+import type { SessionConfig } from './config/session.config';
+import { SESSION_CACHE, SESSION_CONFIG, SESSION_EVENTS } from './session.constants';
 import type { IssuedSession, Session, SessionMeta, SessionUser } from './session.types';
 import { assertAttributeNames } from './store/attribute-names';
 import { SessionStore } from './store/session-store.interface';
@@ -40,6 +41,9 @@ export class SessionService {
     @Optional()
     @Inject(SESSION_EVENTS)
     private readonly events: SessionEventsPublisher | null = null,
+    @Optional()
+    @Inject(SESSION_CONFIG)
+    private readonly config: Pick<SessionConfig, 'reauthWindowMs'> | null = null,
   ) {}
 
   /**
@@ -49,6 +53,23 @@ export class SessionService {
    */
   now(): number {
     return this.store.now ? this.store.now() : Date.now();
+  }
+
+  /**
+   * Whether the session's last authentication (login or re-authentication) is within
+   * `windowMs` — by default the module's `reauthWindow` — by the store's clock that stamped
+   * `authenticatedAt`, so that a host clock that is off does not move the window. The rule of
+   * `@RequireRecentAuth()`, for a handler that needs it only for some of its arguments. A
+   * session without `authenticatedAt` (a remote answer that left it out) never is.
+   *
+   * @example
+   * if (id !== current.id && !sessions.isRecentlyAuthenticated(current)) {
+   *   throw new ReauthenticationRequiredException();
+   * }
+   */
+  isRecentlyAuthenticated(session: Session, windowMs = this.config?.reauthWindowMs ?? 0): boolean {
+    const at = session.authenticatedAt;
+    return typeof at === 'number' && this.now() - at <= windowMs;
   }
 
   /**

@@ -26,7 +26,6 @@ import {
   SessionService,
 } from '@cloakroom/session';
 
-import { AuthConfig } from '../config/auth.config';
 import { SessionSummaryDto } from './dto/session-summary.dto';
 
 /** The caller's own sessions: list them, end one, or end all but this one. */
@@ -35,10 +34,7 @@ import { SessionSummaryDto } from './dto/session-summary.dto';
 @ApiBearerAuth()
 @Controller('sessions')
 export class SessionsController {
-  constructor(
-    private readonly sessions: SessionService,
-    private readonly config: AuthConfig,
-  ) {}
+  constructor(private readonly sessions: SessionService) {}
 
   @Get()
   @ApiOkResponse({ type: [SessionSummaryDto] })
@@ -60,7 +56,7 @@ export class SessionsController {
     description: '`reauthentication_required` for another session: re-enter the password',
   })
   async revoke(@CurrentSession() current: Session, @Param('id') id: string): Promise<void> {
-    if (id !== current.id && !this.recentlyAuthenticated(current)) {
+    if (id !== current.id && !this.sessions.isRecentlyAuthenticated(current)) {
       throw new ReauthenticationRequiredException();
     }
     // The owner check runs inside the store: another user's session id is simply "not found".
@@ -86,12 +82,6 @@ export class SessionsController {
       reason: 'self',
       actor: actorOf(current),
     });
-  }
-
-  /** `@RequireRecentAuth()`'s rule, by the store's clock that stamped `authenticatedAt`. */
-  private recentlyAuthenticated(session: Session): boolean {
-    const windowMs = this.config.get('SESSION_REAUTH_WINDOW') * 1000;
-    return this.sessions.now() - session.authenticatedAt <= windowMs;
   }
 }
 

@@ -231,14 +231,9 @@ export class SessionGuard implements CanActivate {
     return required.some((role) => session.roles.includes(role));
   }
 
-  /**
-   * Whether the session's last authentication is within `windowMs`, by the store's clock that
-   * stamped it (`SessionService.now`), so that a host clock that is off does not move the
-   * window. A session without `authenticatedAt` (a remote answer that left it out) never is.
-   */
+  /** Whether the session's last authentication is within `windowMs` (`SessionService`'s rule). */
   protected isRecentlyAuthenticated(session: Session, windowMs: number): boolean {
-    const at = session.authenticatedAt;
-    return typeof at === 'number' && this.sessions.now() - at <= windowMs;
+    return this.sessions.isRecentlyAuthenticated(session, windowMs);
   }
 
   protected unauthorized(): UnauthorizedException {
