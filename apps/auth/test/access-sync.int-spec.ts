@@ -163,9 +163,16 @@ describe('access that outlives the auth instance that changed it', () => {
             // Only its look at start-up can find the row within the test.
             ACCESS_SYNC_INTERVAL: '3600',
           });
-          await eventually(async () => (await liveRoles(sessions, token)) === expected, 5000);
+          // The look updates the sessions, then clears the mark: wait for both.
+          const rows = second.app.get(UsersService);
+          await eventually(
+            async () =>
+              (await liveRoles(sessions, token)) === expected &&
+              (await rows.findById(user.id))?.accessPending === false,
+            5000,
+          );
           expect(await liveRoles(sessions, token)).toBe(expected);
-          expect((await second.app.get(UsersService).findById(user.id))?.accessPending).toBe(false);
+          expect((await rows.findById(user.id))?.accessPending).toBe(false);
         } finally {
           await release();
           await second?.close();
@@ -227,7 +234,13 @@ describe('access that outlives the auth instance that changed it', () => {
           SESSION_KEY_PREFIX: first.keyPrefix,
           ACCESS_SYNC_INTERVAL: '3600',
         });
-        await eventually(async () => (await liveRoles(sessions, thief)) === 'none', 5000);
+        // The look revokes the sessions, then clears the mark: wait for both.
+        await eventually(
+          async () =>
+            (await liveRoles(sessions, thief)) === 'none' &&
+            (await users.findById(user.id))?.sessionsRevokePending === false,
+          5000,
+        );
         expect(await liveRoles(sessions, thief)).toBe('none');
         expect(await liveRoles(sessions, own)).toBe('none');
         expect((await users.findById(user.id))?.sessionsRevokePending).toBe(false);
@@ -331,12 +344,16 @@ describe('access that outlives the auth instance that changed it', () => {
           ACCESS_SYNC_INTERVAL: '3600',
         });
         try {
+          // The look updates the sessions, then clears the mark: wait for both.
+          const rows = next.app.get(UsersService);
           await eventually(
-            async () => (await liveRoles(sessions, stopped.token)) === 'customer',
+            async () =>
+              (await liveRoles(sessions, stopped.token)) === 'customer' &&
+              (await rows.findById(stopped.userId))?.accessPending === false,
             5000,
           );
           expect(await liveRoles(sessions, stopped.token)).toBe('customer');
-          const row = await next.app.get(UsersService).findById(stopped.userId);
+          const row = await rows.findById(stopped.userId);
           expect(row?.roles).toEqual(['customer']);
           expect(row?.accessPending).toBe(false);
         } finally {
@@ -360,12 +377,16 @@ describe('access that outlives the auth instance that changed it', () => {
           });
         });
         const sessions = (running as AuthApp).app.get(SessionService);
+        const rows = (running as AuthApp).app.get(UsersService);
+        // The look updates the sessions, then clears the mark: wait for both.
         await eventually(
-          async () => (await liveRoles(sessions, stopped.token)) === 'customer',
+          async () =>
+            (await liveRoles(sessions, stopped.token)) === 'customer' &&
+            (await rows.findById(stopped.userId))?.accessPending === false,
           3000,
         );
         expect(await liveRoles(sessions, stopped.token)).toBe('customer');
-        const row = await (running as AuthApp).app.get(UsersService).findById(stopped.userId);
+        const row = await rows.findById(stopped.userId);
         expect([row?.roles, row?.accessPending]).toEqual([['customer'], false]);
       } finally {
         await running?.close();
