@@ -237,6 +237,24 @@ describe('configureServiceApp', () => {
       expect(answer).toEqual({ status: 400, type: 'application/json; charset=utf-8', body: '' });
     });
 
+    it('answers a HEAD request refused in its second packet without a body too', async () => {
+      const text = await new Promise<string>((resolve, reject) => {
+        let received = '';
+        const socket = connect(port, '127.0.0.1', () => {
+          socket.write('HEAD /api/memo/notes HTTP/1.1\r\nHost: x\r\n');
+          setTimeout(() => socket.write('Bad Header: 1\r\n\r\n'), 100);
+        });
+        socket.setEncoding('utf8');
+        socket.on('data', (chunk: string) => (received += chunk));
+        socket.on('close', () => resolve(received));
+        socket.on('error', reject);
+      });
+      const [head, body] = text.split('\r\n\r\n');
+      expect(head).toMatch(/^HTTP\/1\.1 400 /);
+      expect(head).toContain('Connection: close');
+      expect(body).toBe('');
+    });
+
     it('answers a 20 kB header on a kept-alive connection that carried earlier answers', async () => {
       // A browser or an agent reuses its connection: the earlier, finished answers must not
       // keep this one from being written (the connection was dropped: "socket hang up").
