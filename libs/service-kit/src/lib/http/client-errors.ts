@@ -60,11 +60,12 @@ export function answerClientErrors(server: Server): void {
       const reason = STATUS_CODES[status] ?? 'Bad Request';
       const body = JSON.stringify({ statusCode: status, message: reason });
       // The answer to a HEAD request has no body: a client reads any as garbage ("data after
-      // Connection: close"). What the parser refused may not start at the request line (a
-      // request whose headers came in two packets, or the leftovers of an earlier body): then
-      // the method is unknown, and no body is the answer that reads right either way.
+      // Connection: close"). A refused packet may not start at the request line (a request
+      // whose headers came in two packets, or the leftovers of an earlier body): then the
+      // method is unknown, and no body is the answer that reads right either way. A timeout
+      // refuses no packet: its answer keeps the body.
       const start = error.rawPacket?.subarray(0, 16).toString('latin1') ?? '';
-      const head = !/^[A-Z]+ /.test(start) || start.startsWith('HEAD ');
+      const head = start !== '' && (!/^[A-Z]+ /.test(start) || start.startsWith('HEAD '));
       socket.end(
         `HTTP/1.1 ${status} ${reason}\r\n` +
           'Content-Type: application/json; charset=utf-8\r\n' +
