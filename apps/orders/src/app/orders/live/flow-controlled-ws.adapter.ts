@@ -10,7 +10,7 @@ export interface SocketLimits {
   maxInFlight: number;
   /**
    * Answers (pongs included) queued for a client that does not read them, in bytes; past it,
-   * the socket closes.
+   * the socket is dropped.
    */
   maxUnreadBytes: number;
 }
@@ -24,8 +24,10 @@ export const POLICY_VIOLATION = 1008;
  * much the client leaves unread. Here a socket with `maxInFlight` messages still being handled
  * that sends another, or with more than `maxUnreadBytes` of answers waiting, is closed with
  * 1008: a well-behaved client waits for its answers, and one that floods cannot queue work for
- * everyone else's session checks or grow the server's memory. Pongs count as answers: a socket
- * that sends a ping with more than `maxUnreadBytes` waiting is terminated.
+ * everyone else's session checks or grow the server's memory. A socket with more than
+ * `maxUnreadBytes` waiting is terminated instead of closed, whether it sends a message or a
+ * ping (pongs count as answers): a close frame would reach it only after everything it left
+ * unread, and the socket would stay open until the close timed out.
  *
  * @example
  * app.useWebSocketAdapter(new FlowControlledWsAdapter(app, { maxInFlight: 4, maxUnreadBytes: 1 << 20 }));
@@ -44,8 +46,7 @@ export class FlowControlledWsAdapter extends WsAdapter {
     transform: (data: unknown) => Observable<unknown>,
   ): void {
     // `ws` answers every ping with a pong of its own, unread or not, so the limit on unread
-    // answers is checked on pings too. Terminated, not closed: a close frame would wait behind
-    // the pongs the client does not read, and the socket would stay open until it timed out.
+    // answers is checked on pings too.
     client.on('ping', () => {
       if (client.bufferedAmount > this.limits.maxUnreadBytes) client.terminate();
     });
@@ -56,10 +57,12 @@ export class FlowControlledWsAdapter extends WsAdapter {
     const limited = handlers.map((handler) => ({
       ...handler,
       callback: (...args: unknown[]): Observable<unknown> | Promise<unknown> => {
-        if (
-          inFlight >= this.limits.maxInFlight ||
-          client.bufferedAmount > this.limits.maxUnreadBytes
-        ) {
+        if (client.bufferedAmount > this.limits.maxUnreadBytes) {
+          // Its close frame would wait behind the answers it does not read (as with pongs).
+          client.terminate();
+          return EMPTY;
+        }
+        if (inFlight >= this.limits.maxInFlight) {
           client.close(POLICY_VIOLATION, 'Too many requests');
           return EMPTY;
         }
