@@ -12,6 +12,9 @@ const APPS = ['auth', 'orders', 'catalog', 'gateway'];
 /** The passwords compose insists on (it has no defaults for them). */
 const PASSWORDS = {
   POSTGRES_PASSWORD: 'pg-secret',
+  AUTH_DATABASE_PASSWORD: 'auth-db-secret',
+  ORDERS_DATABASE_PASSWORD: 'orders-db-secret',
+  CATALOG_DATABASE_PASSWORD: 'catalog-db-secret',
   AUTH_REDIS_PASSWORD: 'auth-secret',
   ORDERS_REDIS_PASSWORD: 'orders-secret',
 };
@@ -122,6 +125,25 @@ describe('docker/', () => {
       `REDIS_URL: redis://orders:${PASSWORDS.ORDERS_REDIS_PASSWORD}@redis:6379`,
     );
     expect(serviceBlock(config, 'catalog')).not.toContain('REDIS_URL');
+  });
+
+  it("connects each app to PostgreSQL as its own role, and keeps the superuser's password in postgres", () => {
+    const postgres = serviceBlock(config, 'postgres');
+    expect(postgres).toContain(
+      '/docker/postgres/service-databases.sh:/docker-entrypoint-initdb.d/service-databases.sh:ro',
+    );
+    for (const app of ['auth', 'orders', 'catalog']) {
+      const password =
+        PASSWORDS[`${app.toUpperCase()}_DATABASE_PASSWORD` as keyof typeof PASSWORDS];
+      expect(postgres).toContain(`${app.toUpperCase()}_DATABASE_PASSWORD: ${password}`);
+      expect(serviceBlock(config, app)).toContain(
+        `${app.toUpperCase()}_DATABASE_URL: postgres://${app}:${password}@postgres:5432/${app}`,
+      );
+    }
+    for (const app of APPS) {
+      expect(serviceBlock(config, app)).not.toContain(PASSWORDS.POSTGRES_PASSWORD);
+      expect(serviceBlock(config, app)).not.toContain('cloakroom:');
+    }
   });
 
   it('keeps the gateway off the RPC and data networks, and each RPC on its own address', () => {
