@@ -70,6 +70,7 @@ export {
   SessionEvent,
   SessionEventActor,
   SessionEventCause,
+  sessionEventRef,
   SessionEventType,
   SessionRevocationReason,
 } from './lib/events/session-event.interface';

@@ -3,6 +3,7 @@ import { Cluster, Redis } from 'ioredis';
 
 import {
   sessionAclRules,
+  sessionEventRef,
   SessionEventsItem,
   SessionEventsReader,
   SessionRedisConnection,
@@ -113,7 +114,7 @@ describe.each([
     }
   });
 
-  it("lets the validator follow the owner's events: from the end, and from a last id", async () => {
+  it("lets the validator follow the owner's redacted events: from the end, and from a last id", async () => {
     const owner = await sessionService({ redis: connection('auth', 'auth-secret') });
     const source = isCluster
       ? new Cluster(cluster?.addresses ?? [], {
@@ -123,7 +124,11 @@ describe.each([
           username: 'orders',
           password: 'orders-secret',
         });
-    const reader = new SessionEventsReader(source, { keyPrefix: PREFIX, blockMs: 200 });
+    const reader = new SessionEventsReader(source, {
+      keyPrefix: PREFIX,
+      blockMs: 200,
+      redacted: true,
+    });
     const next = async (items: AsyncGenerator<SessionEventsItem>) =>
       (await items.next()).value as SessionEventsItem;
     try {
@@ -131,9 +136,15 @@ describe.each([
       await owner.sessions.create(user);
       const fromEnd = reader.read();
       expect(await next(fromEnd)).toMatchObject({ kind: 'gap', reason: 'start' });
-      const created = await owner.sessions.create(user);
+      const created = await owner.sessions.create(user, { ip: '203.0.113.7' });
+      const ref = sessionEventRef(created.session.id);
       const first = await next(fromEnd);
-      expect(first).toMatchObject({ kind: 'event', event: { sessionId: created.session.id } });
+      expect(first).toMatchObject({ kind: 'event', event: { sessionRef: ref } });
+      // Nothing in it names a session's key, nor says who or where from.
+      const raw = JSON.stringify(first);
+      for (const secret of [created.session.id.split('.')[1], '203.0.113.7', '"follow"']) {
+        expect(raw).not.toContain(secret);
+      }
       await fromEnd.return(undefined);
 
       // A restart: it resumes after the last id handled, without a gap, and reads on.
@@ -141,7 +152,7 @@ describe.each([
       const resumed = reader.read(first.kind === 'event' ? first.event.id : null);
       expect(await next(resumed)).toMatchObject({
         kind: 'event',
-        event: { type: 'session.revoked', sessionId: created.session.id },
+        event: { type: 'session.revoked', sessionRef: ref },
       });
       await resumed.return(undefined);
     } finally {
@@ -297,6 +308,12 @@ describe.each([
               'event',
               JSON.stringify({ type: 'sessions.revoked-all', actor: null, userId: null }),
             ),
+        ],
+        // The full stream names every session, so every session's key: not the validator's.
+        ['reading the full event stream', () => attacker.xrange(`${PREFIX}events`, '-', '+')],
+        [
+          'following the full event stream',
+          () => attacker.xread('COUNT', 1, 'STREAMS', `${PREFIX}events`, '0'),
         ],
         ['a raw HSET on a session', () => attacker.hset(sessionKey, 'r', '["admin"]')],
         ['a raw DEL of a session', () => attacker.del(sessionKey)],

@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 
 import {
   SessionEvent,
+  sessionEventRef,
   SessionEvents,
   SessionEventsItem,
   SessionEventsReader,
@@ -91,8 +92,8 @@ describe('session lifecycle events (Redis stream)', () => {
     closers.push(close);
     const source = new Redis(url, { connectionName: options.connectionName });
     closers.push(async () => source.disconnect());
-    const reader = () => {
-      const made = new SessionEventsReader(source, { keyPrefix, blockMs: 500 });
+    const reader = (redacted = false) => {
+      const made = new SessionEventsReader(source, { keyPrefix, blockMs: 500, redacted });
       readers.push(made);
       return made;
     };
@@ -162,6 +163,63 @@ describe('session lifecycle events (Redis stream)', () => {
     for (const event of events) expect(Math.abs(event.at - Date.now())).toBeLessThan(60_000);
     // Public ids only: no event carries a token.
     expect(JSON.stringify(events)).not.toContain(first.token);
+  });
+
+  it('writes each event to the redacted stream too, in order, sessions named by ref only', async () => {
+    const { sessions, reader } = await setup();
+    const full = new Items(reader());
+    const redacted = new Items(reader(true));
+    await full.next();
+    expect(await redacted.next()).toMatchObject({ kind: 'gap', reason: 'start' });
+
+    const first = await sessions.create(alice, { ip: '203.0.113.7', userAgent: 'Firefox/140' });
+    const second = await sessions.create(alice);
+    const rotated = await sessions.rotate(first.token);
+    await sessions.setRolesForUser(alice.id, ['admin'], { actor: root });
+    await sessions.revoke(second.session.id, { reason: 'admin', actor: root });
+    await sessions.revokeAllForUser(alice.id, { except: rotated?.session.id, actor: root });
+
+    const events = await full.events(6);
+    const copies = await redacted.events(6);
+    const ref = (id?: string) => (id === undefined ? undefined : sessionEventRef(id));
+    expect(
+      copies.map(({ type, userId, reason, roles, actor }) => ({
+        type,
+        userId,
+        reason,
+        roles,
+        actor,
+      })),
+    ).toEqual(
+      events.map(({ type, userId, reason, roles }) => ({
+        type,
+        userId,
+        reason,
+        roles,
+        actor: null,
+      })),
+    );
+    expect(
+      copies.map((copy) => [copy.sessionRef, copy.previousSessionRef, copy.keptSessionRef]),
+    ).toEqual(
+      events.map((event) => [
+        ref(event.sessionId),
+        ref(event.previousSessionId),
+        ref(event.keptSessionId),
+      ]),
+    );
+    expect(copies[2].previousSessionRef).toBe(sessionEventRef(first.session.id));
+    expect(copies[5].keptSessionRef).toBe(sessionEventRef(rotated?.session.id ?? ''));
+    // No session id (a session id names its Redis key), actor, address or device.
+    const text = JSON.stringify(copies);
+    for (const event of events) {
+      for (const id of [event.sessionId, event.previousSessionId, event.keptSessionId]) {
+        if (id) expect(text).not.toContain(id.split('.')[1]);
+      }
+    }
+    for (const secret of ['203.0.113.7', 'Firefox', '"username"', '"device"']) {
+      expect(text).not.toContain(secret);
+    }
   });
 
   it('announces the session a revocation of a just-rotated id ended, under its new id', async () => {

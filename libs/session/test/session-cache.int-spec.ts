@@ -200,7 +200,7 @@ describe('SessionService with localCache, following the event stream', () => {
   it('flushes itself when events it had not read were trimmed away', async () => {
     const { token } = await staleInCache();
     expect(await sessions.validate(token)).not.toBeNull();
-    const stream = `${keyPrefix}events`;
+    const stream = `${keyPrefix}events:redacted`;
     const filler = JSON.stringify({ type: 'session.created', actor: null, userId: 'u-none' });
     await redis
       .multi()

@@ -26,8 +26,8 @@ export const CACHE_READ_BLOCK_MS = 1000;
 
 /**
  * Keeps the local cache (`localCache` option) in step with every service: the module starts
- * it by itself, and it reads the session lifecycle stream that every `SessionService` appends
- * to, forgetting the sessions each event names. It flushes the cache whenever the stream
+ * it by itself, and it reads the redacted session lifecycle stream that every `SessionService`
+ * appends to (the one a validator may read), forgetting the sessions each event names. It flushes the cache whenever the stream
  * reports a gap (start, trimmed events, a lost connection), and keeps the cache paused while
  * its connection is down or Redis does not answer its reads (within about a second and the
  * store timeout). With a backend that has no Redis (`remote`, an in-memory store),
@@ -62,6 +62,7 @@ export class SessionCacheInvalidator implements OnModuleInit, OnModuleDestroy {
     // pauses the cache within about CACHE_READ_BLOCK_MS + storeTimeout, as store calls 503.
     this.reader = new SessionEventsReader(this.store.redis, {
       keyPrefix: this.config.keyPrefix,
+      redacted: true,
       blockMs: CACHE_READ_BLOCK_MS,
       stallMs: this.config.storeTimeoutMs,
     });
@@ -103,14 +104,14 @@ function applyEvent(cache: SessionCache, event: SessionEvent): void {
     case SessionEvents.revoked:
     case SessionEvents.evicted:
     case SessionEvents.expired:
-      if (event.sessionId) cache.evict([event.sessionId]);
+      if (event.sessionRef) cache.evictRefs([event.sessionRef]);
       return;
     case SessionEvents.rotated:
-      cache.evict([event.previousSessionId, event.sessionId].filter(isString));
+      cache.evictRefs([event.previousSessionRef, event.sessionRef].filter(isString));
       return;
     case SessionEvents.revokedAll:
       if (event.userId === null) cache.clear();
-      else cache.evictUser(event.userId, event.keptSessionId);
+      else cache.evictUser(event.userId, event.keptSessionRef);
       return;
     // The new roles are in Redis already: forgetting the user's sessions makes the next
     // request read them there instead of trusting the event's copy.

@@ -1,9 +1,12 @@
 import type { SessionConfig } from '../config/session.config';
+import { sessionEventRef } from '../events/session-event.interface';
 import type { SessionMetrics } from '../metrics/session-metrics.interface';
 import type { Session } from '../session.types';
 
 interface Entry {
   session: Session;
+  /** The session's name in the redacted event stream. */
+  ref: string;
   /** Epoch milliseconds (the store's clock, `now`) after which the entry is no longer served. */
   until: number;
 }
@@ -22,6 +25,8 @@ export const LOCAL_CACHE_MAX_TTL_MS = 60_000;
  */
 export class SessionCache {
   private readonly entries = new Map<string, Entry>();
+  /** Each entry's id by its ref, for the events, which name sessions by ref. */
+  private readonly idsByRef = new Map<string, string>();
   private readonly ttlMs: number;
   private readonly max: number;
   private readonly touchIntervalMs: number;
@@ -88,7 +93,7 @@ export class SessionCache {
     if (hit.until > this.now()) {
       return copy(hit.session);
     }
-    this.entries.delete(id);
+    this.remove(id);
     return undefined;
   }
 
@@ -117,16 +122,25 @@ export class SessionCache {
   evict(ids: Iterable<string>): void {
     this.generation++;
     for (const id of ids) {
-      this.entries.delete(id);
+      this.remove(id);
     }
   }
 
-  /** Forgets every session of a user, but the one `exceptId` names. */
-  evictUser(userId: string, exceptId?: string): void {
+  /** Forgets sessions by their refs (`sessionEventRef`), as the redacted events name them. */
+  evictRefs(refs: Iterable<string>): void {
+    this.generation++;
+    for (const ref of refs) {
+      const id = this.idsByRef.get(ref);
+      if (id !== undefined) this.remove(id);
+    }
+  }
+
+  /** Forgets every session of a user, but the one `except` names (by id, or by ref). */
+  evictUser(userId: string, except?: string): void {
     this.generation++;
     for (const [id, entry] of this.entries) {
-      if (entry.session.userId === userId && id !== exceptId) {
-        this.entries.delete(id);
+      if (entry.session.userId === userId && id !== except && entry.ref !== except) {
+        this.remove(id);
       }
     }
   }
@@ -134,6 +148,7 @@ export class SessionCache {
   clear(): void {
     this.generation++;
     this.entries.clear();
+    this.idsByRef.clear();
   }
 
   /** Forgets everything and caches nothing until `resume()`: its events may not arrive. */
@@ -171,14 +186,24 @@ export class SessionCache {
   }
 
   private put(session: Session, until: number): void {
-    this.entries.delete(session.id);
+    this.remove(session.id);
     if (this.entries.size >= this.max) {
       const oldest = this.entries.keys().next();
       if (!oldest.done) {
-        this.entries.delete(oldest.value);
+        this.remove(oldest.value);
       }
     }
-    this.entries.set(session.id, { session: copy(session), until });
+    const ref = sessionEventRef(session.id);
+    this.entries.set(session.id, { session: copy(session), ref, until });
+    this.idsByRef.set(ref, session.id);
+  }
+
+  private remove(id: string): void {
+    const entry = this.entries.get(id);
+    if (entry) {
+      this.entries.delete(id);
+      this.idsByRef.delete(entry.ref);
+    }
   }
 }
 

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 import { SessionEvents } from '../session.constants';
 
 export type SessionEventType = (typeof SessionEvents)[keyof typeof SessionEvents];
@@ -40,7 +42,9 @@ export interface SessionEventCause {
 
 /**
  * One lifecycle event as a `SessionEventsReader` hands it out. Session ids are public ids,
- * never tokens.
+ * never tokens. Read from the redacted stream (`redacted: true`), an event names sessions by
+ * their refs instead (`sessionRef`, `previousSessionRef`, `keptSessionRef`: see
+ * {@link sessionEventRef}) and carries no actor, address or device.
  */
 export interface SessionEvent {
   /** The stream entry id (`<ms>-<seq>`): events are ordered by it. */
@@ -59,6 +63,10 @@ export interface SessionEvent {
   previousSessionId?: string;
   /** `sessions.revoked-all`: the session that was spared, if any. */
   keptSessionId?: string;
+  /** The redacted stream's `sessionId`, `previousSessionId` and `keptSessionId`. */
+  sessionRef?: string;
+  previousSessionRef?: string;
+  keptSessionRef?: string;
   /**
    * `roles.changed`: the new roles. Absent when the change's write failed (the caller was
    * answered 503): whether it was made is unknown, and its roles must not be taken on trust;
@@ -78,6 +86,37 @@ const TYPES: ReadonlySet<string> = new Set(Object.values(SessionEvents));
 /** What an event's stream entry holds under `SESSION_EVENT_FIELD`. */
 export function encodeSessionEvent(event: NewSessionEvent): string {
   return JSON.stringify(event);
+}
+
+/**
+ * A session's name in the redacted event stream: the first 128 bits of SHA-256 of its id,
+ * base64url. A session id names the session's Redis key, and a validator's Redis user may read
+ * (and change the idle life of) any session whose key it can name; the stream it reads must
+ * therefore name sessions by something that leads to no key. A service matches the refs of
+ * the sessions it holds against the events'.
+ *
+ * @example
+ * if (event.sessionRef === sessionEventRef(session.id)) socket.close();
+ */
+export function sessionEventRef(sessionId: string): string {
+  return createHash('sha256').update(sessionId).digest().subarray(0, 16).toString('base64url');
+}
+
+/** What an event's entry holds in the redacted stream: no session id, actor, address or device. */
+export function encodeRedactedSessionEvent(event: NewSessionEvent): string {
+  const { type, userId, reason, roles, sessionId, previousSessionId, keptSessionId } = event;
+  return JSON.stringify({
+    type,
+    actor: null,
+    userId,
+    ...(sessionId !== undefined && { sessionRef: sessionEventRef(sessionId) }),
+    ...(previousSessionId !== undefined && {
+      previousSessionRef: sessionEventRef(previousSessionId),
+    }),
+    ...(keptSessionId !== undefined && { keptSessionRef: sessionEventRef(keptSessionId) }),
+    ...(reason !== undefined && { reason }),
+    ...(roles !== undefined && { roles }),
+  });
 }
 
 /** The event a stream entry holds, or null when it holds none this library wrote. */
@@ -101,7 +140,14 @@ export function decodeSessionEvent(id: string, fields: string[]): SessionEvent |
     typeof event.type !== 'string' ||
     !TYPES.has(event.type) ||
     (event.userId !== null && typeof event.userId !== 'string') ||
-    (event.sessionId !== undefined && typeof event.sessionId !== 'string')
+    [
+      event.sessionId,
+      event.previousSessionId,
+      event.keptSessionId,
+      event.sessionRef,
+      event.previousSessionRef,
+      event.keptSessionRef,
+    ].some((name) => name !== undefined && typeof name !== 'string')
   ) {
     return null;
   }

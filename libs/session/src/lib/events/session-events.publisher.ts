@@ -6,6 +6,7 @@ import type { Session } from '../session.types';
 import { RedisSessionStore } from '../store/redis/redis-session.store';
 import type { SessionStore } from '../store/session-store.interface';
 import {
+  encodeRedactedSessionEvent,
   encodeSessionEvent,
   SESSION_EVENT_FIELD,
   NewSessionEvent,
@@ -16,6 +17,14 @@ import {
 /** The Redis stream the events go to: one key, so one slot on Redis Cluster. */
 export function sessionEventsKey(keyPrefix: string): string {
   return `${keyPrefix}events`;
+}
+
+/**
+ * The redacted copy of the stream (`encodeRedactedSessionEvent`), the one a validator's Redis
+ * user may read: the full stream names every session's key.
+ */
+export function redactedSessionEventsKey(keyPrefix: string): string {
+  return `${keyPrefix}events:redacted`;
 }
 
 /**
@@ -51,7 +60,9 @@ export function createSessionEventsPublisher(
 /**
  * Appends `SessionService`'s lifecycle events to a length-bounded Redis stream
  * (`XADD <prefix>events MAXLEN ~ n`, by a script that Redis runs even when it is out of memory),
- * right after the store call that made the change, on the same connection. The store write is
+ * right after the store call that made the change, on the same connection; and each event,
+ * redacted, to a second stream (`<prefix>events:redacted`) that the local caches and
+ * `SessionSockets` follow, the one validators may read. The store write is
  * the truth; an event is lost only when the process dies between that write and the append,
  * or when Redis refuses it otherwise (then one warning per outage, no stack): consumers that
  * must not miss one (the local cache) treat a gap as "anything may have changed". A write whose outcome is unknown (the store answered unavailable) is announced all
@@ -177,14 +188,24 @@ export class SessionEventsPublisher implements OnModuleDestroy {
     if (!events.length) {
       return;
     }
-    const sent = this.store.appendEvents(
-      sessionEventsKey(this.options.keyPrefix),
-      this.options.maxLength,
-      SESSION_EVENT_FIELD,
-      events.map(encodeSessionEvent),
-    );
+    const { keyPrefix, maxLength } = this.options;
+    // Two keys, perhaps two slots of a cluster: two appends, both sent before this awaits.
+    const sent = [
+      this.store.appendEvents(
+        sessionEventsKey(keyPrefix),
+        maxLength,
+        SESSION_EVENT_FIELD,
+        events.map(encodeSessionEvent),
+      ),
+      this.store.appendEvents(
+        redactedSessionEventsKey(keyPrefix),
+        maxLength,
+        SESSION_EVENT_FIELD,
+        events.map(encodeRedactedSessionEvent),
+      ),
+    ];
     try {
-      await sent;
+      await Promise.all(sent);
       this.failing = false;
     } catch (error) {
       if (!this.failing) {

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { Cluster, Redis } from 'ioredis';
 
 import { decodeSessionEvent, SessionEvent } from './session-event.interface';
-import { sessionEventsKey } from './session-events.publisher';
+import { redactedSessionEventsKey, sessionEventsKey } from './session-events.publisher';
 
 /**
  * Why a reader may have missed events: `start` (no last id: it begins at the stream's end),
@@ -36,6 +36,11 @@ export interface SessionEventsReaderOptions {
   stallMs?: number;
   /** Most entries one XREAD returns. Default 100. */
   batchSize?: number;
+  /**
+   * Read the redacted stream (sessions named by `sessionEventRef`, no actor, address or
+   * device): the one a validator's Redis user may read. Default false: the full stream.
+   */
+  redacted?: boolean;
 }
 
 /**
@@ -64,7 +69,8 @@ export class SessionEventsReader {
   private closed = false;
 
   constructor(redis: Redis | Cluster, options: SessionEventsReaderOptions = {}) {
-    this.key = sessionEventsKey(options.keyPrefix ?? 'cr:');
+    const keyPrefix = options.keyPrefix ?? 'cr:';
+    this.key = options.redacted ? redactedSessionEventsKey(keyPrefix) : sessionEventsKey(keyPrefix);
     this.blockMs = options.blockMs ?? 5000;
     this.batchSize = options.batchSize ?? 100;
     this.client = blockingDuplicate(redis, this.blockMs + (options.stallMs ?? 5000));

@@ -1,6 +1,8 @@
+import { sessionEventRef } from '../events/session-event.interface';
+
 /**
  * What the lifecycle stream said changed lately, and when (this process's monotonic clock):
- * sessions that ended, and users' new roles. A handshake or a subscription whose validation
+ * sessions that ended (by ref, as the redacted stream names them), and users' new roles. A handshake or a subscription whose validation
  * was in flight when the event arrived checks it here before it registers, since the event
  * found nothing of it to act on.
  */
@@ -12,10 +14,12 @@ export class RecentChangesLedger {
 
   constructor(private readonly keepMs: number) {}
 
-  session(id: string, at = performance.now()): void {
-    this.sessions.set(id, at);
+  /** A session ended: `ref` is its `sessionEventRef`. */
+  session(ref: string, at = performance.now()): void {
+    this.sessions.set(ref, at);
   }
 
+  /** Every session of a user (of everyone: null) ended but the one whose ref is `kept`. */
   user(userId: string | null, kept: string | undefined, at = performance.now()): void {
     if (userId === null) {
       this.everyone = { at, kept };
@@ -30,10 +34,11 @@ export class RecentChangesLedger {
 
   /** True when the session ended at or after `since`. */
   endedSince(since: number, session: { id: string; userId: string }): boolean {
+    const ref = sessionEventRef(session.id);
     const mark = (entry: { at: number; kept?: string } | undefined) =>
-      entry !== undefined && entry.at >= since && entry.kept !== session.id;
+      entry !== undefined && entry.at >= since && entry.kept !== ref;
     return (
-      (this.sessions.get(session.id) ?? -Infinity) >= since ||
+      (this.sessions.get(ref) ?? -Infinity) >= since ||
       mark(this.users.get(session.userId)) ||
       mark(this.everyone)
     );

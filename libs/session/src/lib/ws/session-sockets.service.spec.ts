@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 
 import { Test } from '@nestjs/testing';
 
+import { sessionEventRef } from '../events/session-event.interface';
 import type { SessionEventsItem } from '../events/session-events.reader';
 import { SessionEvents } from '../session.constants';
 import { SessionModule } from '../session.module';
@@ -124,7 +125,7 @@ describe('SessionSockets', () => {
       type: SessionEvents.revoked,
       actor: null,
       userId: alice.id,
-      sessionId: session.id,
+      sessionRef: sessionEventRef(session.id),
     });
     release(session);
     await expect(handshake).resolves.toBeNull();

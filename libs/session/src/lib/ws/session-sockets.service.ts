@@ -5,7 +5,7 @@ import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import type { SessionConfig } from '../config/session.config';
 import { SessionOperationNotServedError } from '../errors/session-operation-not-served.error';
 import { SessionStoreUnavailableError } from '../errors/session-store-unavailable.error';
-import type { SessionEvent } from '../events/session-event.interface';
+import { SessionEvent, sessionEventRef } from '../events/session-event.interface';
 import { SessionEventsItem, SessionEventsReader } from '../events/session-events.reader';
 import { OriginPolicy } from '../http/origin.policy';
 import { readSessionTokens } from '../http/request-token.reader';
@@ -28,6 +28,8 @@ import { SOCKET_OPEN, SessionSocket } from './session-socket.interface';
 
 interface SocketEntry {
   sessionId: string;
+  /** The session's name in the redacted events (`sessionEventRef`). */
+  ref: string;
   userId: string;
   token: string;
   /**
@@ -71,6 +73,8 @@ export class SessionSockets implements OnModuleDestroy {
   private readonly logger = new Logger(SessionSockets.name);
   private readonly entries = new Map<SessionSocket, SocketEntry>();
   private readonly bySession = new Map<string, Set<SessionSocket>>();
+  /** The id of each session in `bySession` by its ref: the events name sessions by ref. */
+  private readonly idsByRef = new Map<string, string>();
   private readonly byUser = new Map<string, Set<SessionSocket>>();
   private readonly pending = new WeakMap<SessionSocket, Promise<Session | null>>();
   /** Each authenticated socket by its upgrade request, for `holdRoles`. */
@@ -297,8 +301,10 @@ export class SessionSockets implements OnModuleDestroy {
     return null;
   }
 
-  private register(client: SessionSocket, entry: SocketEntry): void {
+  private register(client: SessionSocket, held: Omit<SocketEntry, 'ref'>): void {
+    const entry = { ...held, ref: sessionEventRef(held.sessionId) };
     this.entries.set(client, entry);
+    this.idsByRef.set(entry.ref, entry.sessionId);
     addTo(this.bySession, entry.sessionId, client);
     addTo(this.byUser, entry.userId, client);
     client.once('close', () => this.unregister(client));
@@ -316,6 +322,7 @@ export class SessionSockets implements OnModuleDestroy {
     }
     this.entries.delete(client);
     removeFrom(this.bySession, entry.sessionId, client);
+    if (!this.bySession.has(entry.sessionId)) this.idsByRef.delete(entry.ref);
     removeFrom(this.byUser, entry.userId, client);
     if (this.entries.size === 0) {
       clearInterval(this.timer);
@@ -362,7 +369,10 @@ export class SessionSockets implements OnModuleDestroy {
     if (this.reader || this.destroyed || !(this.store instanceof RedisSessionStore)) {
       return;
     }
-    const reader = new SessionEventsReader(this.store.redis, { keyPrefix: this.config.keyPrefix });
+    const reader = new SessionEventsReader(this.store.redis, {
+      keyPrefix: this.config.keyPrefix,
+      redacted: true,
+    });
     this.reader = reader;
     this.following = (async () => {
       for await (const item of reader.read()) {
@@ -400,18 +410,16 @@ export class SessionSockets implements OnModuleDestroy {
       case SessionEvents.revoked:
       case SessionEvents.evicted:
       case SessionEvents.expired:
-        if (event.sessionId) this.endSession(event.sessionId, reasonOf(event));
+        if (event.sessionRef) this.endSession(event.sessionRef, reasonOf(event));
         return;
       case SessionEvents.rotated:
-        if (event.previousSessionId) this.endSession(event.previousSessionId, 'Session rotated');
+        if (event.previousSessionRef) this.endSession(event.previousSessionRef, 'Session rotated');
         return;
       case SessionEvents.revokedAll: {
-        this.ledger.user(event.userId, event.keptSessionId);
+        this.ledger.user(event.userId, event.keptSessionRef);
         const sockets = event.userId === null ? this.entries.keys() : this.heldBy(event.userId);
         this.end(
-          [...sockets].filter(
-            (client) => this.entries.get(client)?.sessionId !== event.keptSessionId,
-          ),
+          [...sockets].filter((client) => this.entries.get(client)?.ref !== event.keptSessionRef),
           'Session revoked',
         );
         return;
@@ -431,9 +439,10 @@ export class SessionSockets implements OnModuleDestroy {
     }
   }
 
-  private endSession(sessionId: string, reason: string): void {
-    this.ledger.session(sessionId);
-    this.end(this.bySession.get(sessionId) ?? [], reason);
+  private endSession(ref: string, reason: string): void {
+    this.ledger.session(ref);
+    const sessionId = this.idsByRef.get(ref);
+    this.end((sessionId !== undefined && this.bySession.get(sessionId)) || [], reason);
   }
 
   private async checkEverySession(): Promise<void> {

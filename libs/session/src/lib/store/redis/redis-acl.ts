@@ -8,11 +8,14 @@ export type SessionAclRole = 'validator' | 'owner';
  * - `validator`: a service that only validates sessions (direct mode). It may run scripts by
  *   SHA only (never EVAL, SCRIPT LOAD or FUNCTION LOAD), and only with the commands
  *   validate.lua runs — HGETALL, TIME, PTTL, PEXPIRE — on session hashes; it reads the
- *   global-revocation watermark and listens for it. Any other script (create, set roles,
- *   rotate, revoke all…) touches a key or a command outside this and is refused (NOPERM) before
- *   it writes; so are a raw HSET on a session, the login-throttle counters, KEYS, SCAN,
- *   FLUSHALL and CONFIG. What a stolen validator password still allows: reading a session whose
- *   id it knows, and shortening or lengthening its idle life (never past its absolute deadline).
+ *   global-revocation watermark and listens for it, and reads the redacted event stream (the
+ *   full one names every session's key). Any other script (create, set roles, rotate, revoke
+ *   all…) touches a key or a command outside this and is refused (NOPERM) before it writes; so
+ *   are a raw HSET on a session, the login-throttle counters, KEYS, SCAN, FLUSHALL and CONFIG.
+ *   Redis checks a script's commands against the caller's rules, so the validator may run
+ *   those four itself: what a stolen validator password still allows is, for a session whose
+ *   id (or token) it has, reading it and setting its hash's TTL — ending it at once, or keeping
+ *   its hash in Redis past its deadline (validation still refuses it there).
  * - `owner`: the auth service. Every key and channel under the prefix, every command but the
  *   dangerous ones, plus SCRIPT LOAD (it loads the scripts validators call by SHA) and
  *   CONFIG GET (the start-up eviction-policy check).
@@ -56,7 +59,7 @@ export function sessionAclRules(role: SessionAclRole, keyPrefix = 'cr:'): string
       '+xinfo|stream',
       `~${prefix}{*}:s:*`,
       `%R~${prefix}not-before`,
-      `%R~${prefix}events`,
+      `%R~${prefix}events:redacted`,
       `&${prefix}not-before`,
     ];
   }
