@@ -294,6 +294,22 @@ describe.each([
             ),
         ],
         [
+          'the undo-rotate script',
+          () =>
+            attacker.evalsha(
+              sha('cloakroomUndoRotate'),
+              2,
+              `${PREFIX}{${tag}}:s:${'B'.repeat(22)}`,
+              sessionKey,
+              `${PREFIX}{${tag}}:u:`,
+              `${PREFIX}{${tag}}:m:`,
+              'B'.repeat(22),
+              digest,
+              60000,
+              '',
+            ),
+        ],
+        [
           'the patch script',
           () => attacker.evalsha(sha('cloakroomPatch'), 1, sessionKey, 1, 'a:admin', 'true'),
         ],

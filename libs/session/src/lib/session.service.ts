@@ -328,6 +328,11 @@ export class SessionService {
    * and `actor` as given; actor default the user) and, with `revokeOthersOf`,
    * `sessions.revoked-all` (reason default `password-change`).
    *
+   * A rotation that fails with `SessionStoreUnavailableError` (a 503: nothing changed) is
+   * undone by the store if it ran, or runs later: the session is back under the old token, as
+   * the caller left it, and the new token (never handed out) is dead. Only what `revokeOthersOf`
+   * revoked stays revoked, and `authenticatedAt` stays refreshed (the password was given).
+   *
    * @example
    * const rotated = await sessions.rotate(token, { revokeOthersOf: session.userId });
    * // after checking the password again:
@@ -347,7 +352,10 @@ export class SessionService {
       revokeOthersOf: options.revokeOthersOf,
       reauthenticated: options.reauthenticated === true,
     });
-    // Unknown outcome: the new session may exist, so the others are announced keeping it.
+    // Unknown outcome: the new session may exist, so the others are announced keeping it. The
+    // old id is announced as revoked although the store's undo may bring it back: those who
+    // hear of it only forget it (caches drop it, sockets close and reconnect) and read it
+    // again, alive, on its next request; nothing holds it as dead for good.
     const session = await this.announced(rotation, async (rotated) => {
       this.cache?.evict([from.id]);
       if (options.revokeOthersOf) {

@@ -86,7 +86,10 @@ export interface SessionStore {
    * and absolute deadline are kept: a rotation never lengthens a session. With
    * `reauthenticated`, `authenticatedAt` becomes the store's now. With `revokeOthersOf` (the
    * owner's user id), every other session of that user is revoked and their generation moves
-   * in the same atomic step — even when the session to rotate is gone (then null).
+   * in the same atomic step — even when the session to rotate is gone (then null). A rotation
+   * that rejects with `SessionStoreUnavailableError` leaves the session under `from` once the
+   * backend answers again: a store whose write may land after it gave up undoes it (all but
+   * the revocation of the others).
    */
   rotate(from: SessionRef, to: SessionRef, options?: SessionRotation): Promise<Session | null>;
   /**

@@ -8,7 +8,8 @@ import type { SessionRef } from '../../token/session.token';
  * - `<prefix>{<tag>}:g:<userId>` a user's revocation generation: a counter that every role
  *   change, revoke-all and password change moves (no TTL)
  * - `<prefix>{<tag>}:m:<digest>` the digest a session was rotated to, for a minute (string):
- *   a revocation of the old id follows it
+ *   a revocation of the old id follows it; a rotation undone leaves instead one from the new
+ *   digest back to the old one
  * - `<prefix>{<tag>}:e:<digest>` a session a login evicted at the user's cap, for a minute
  *   (hash), and `<prefix>{<tag>}:e:undo:<digest>` what that login evicted (list):
  *   what the login's undo puts back if its caller gave up waiting for it

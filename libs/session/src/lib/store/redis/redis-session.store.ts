@@ -262,19 +262,12 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
    * the user's sessions to make room for it. The undo, sent now on the same connection, runs
    * after it, whenever Redis gets to both: it deletes the new session and puts back what the
    * create evicted (create.lua keeps those for `EVICTION_UNDO_GRACE_MS`); if the create never
-   * ran, it finds nothing.
-   *
-   * A connection that broke may have lost the undo with the create's answer, after Redis ran
-   * the create: until one undo is answered, it is sent again, backing off, for
-   * `EVICTION_UNDO_GRACE_MS` (undoing twice is undoing once). A create ioredis sends again
-   * on reconnecting goes out as the connection becomes ready, before any of these timers.
-   * In the background: the caller already answers that the store is unavailable.
+   * ran, it finds nothing. Sent until answered: see `sendUndo`.
    */
   private abandon(ref: SessionRef, userId: string): void {
-    const giveUpAt = Date.now() + EVICTION_UNDO_GRACE_MS;
-    const attempt = (nextWaitMs: number): void => {
-      this.client
-        .cloakroomUndoCreate(
+    this.sendUndo(
+      () =>
+        this.client.cloakroomUndoCreate(
           this.keys.session(ref),
           this.keys.index(ref.tag, userId),
           this.keys.generation(ref.tag, userId),
@@ -283,17 +276,37 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
           this.keys.sessionPrefix(ref.tag),
           this.keys.evictedPrefix(ref.tag),
           this.settings.maxSessionsPerUser,
-        )
-        .then(
-          (reply) => this.reportEvictions(ref.tag, userId, (reply as [number, string[]])[1]),
-          () => {
-            if (this.closing || Date.now() + nextWaitMs > giveUpAt) {
-              return;
-            }
-            const next = Math.min(nextWaitMs * 2, UNDO_RETRY_MAX_MS);
-            setTimeout(() => attempt(next), nextWaitMs).unref();
-          },
-        );
+        ),
+      (reply) => {
+        this.reportEvictions(ref.tag, userId, (reply as [number, string[]])[1]);
+        return true;
+      },
+    );
+  }
+
+  /**
+   * Sends an undo in the background (the caller already answers that the store is unavailable)
+   * until `settled` accepts an answer, or
+   * `EVICTION_UNDO_GRACE_MS` are over. A connection that broke may have lost the undo with the
+   * answer of what it undoes, after Redis ran that: until an undo is answered, it is sent
+   * again, backing off (undoing twice is undoing once). A command ioredis sends again on
+   * reconnecting goes out as the connection becomes ready, before any of these timers.
+   */
+  private sendUndo(undo: () => Promise<Reply>, settled: (reply: Reply) => boolean): void {
+    const giveUpAt = Date.now() + EVICTION_UNDO_GRACE_MS;
+    const later = (waitMs: number): void => {
+      if (this.closing || Date.now() + waitMs > giveUpAt) {
+        return;
+      }
+      setTimeout(() => attempt(Math.min(waitMs * 2, UNDO_RETRY_MAX_MS)), waitMs).unref();
+    };
+    const attempt = (nextWaitMs: number): void => {
+      undo().then(
+        (reply) => {
+          if (!settled(reply)) later(nextWaitMs);
+        },
+        () => later(nextWaitMs),
+      );
     };
     attempt(UNDO_RETRY_FIRST_MS);
   }
@@ -479,23 +492,65 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
       throw new Error('A session can only rotate within its user tag');
     }
     // The old token dies (and, with revokeOthersOf, every other session of the user).
-    const reply = await this.write({ key: this.keys.session(from) }, () =>
-      this.writer.cloakroomRotate(
-        this.keys.session(from),
-        this.keys.session(to),
-        this.settings.idleTimeoutMs,
-        this.keys.indexPrefix(from.tag),
-        this.keys.generationPrefix(from.tag),
-        this.keys.sessionPrefix(from.tag),
-        from.digest,
-        to.digest,
-        options.revokeOthersOf ?? '',
-        options.reauthenticated ? '1' : '0',
-        this.keys.forwardPrefix(from.tag),
-        ROTATION_FORWARD_MS,
-      ),
-    );
+    let reply: Reply;
+    try {
+      reply = await this.write({ key: this.keys.session(from) }, () =>
+        this.writer.cloakroomRotate(
+          this.keys.session(from),
+          this.keys.session(to),
+          this.settings.idleTimeoutMs,
+          this.keys.indexPrefix(from.tag),
+          this.keys.generationPrefix(from.tag),
+          this.keys.sessionPrefix(from.tag),
+          from.digest,
+          to.digest,
+          options.revokeOthersOf ?? '',
+          options.reauthenticated ? '1' : '0',
+          this.keys.forwardPrefix(from.tag),
+          ROTATION_FORWARD_MS,
+        ),
+      );
+    } catch (error) {
+      if (error instanceof SessionStoreUnavailableError) {
+        this.undoRotation(from, to, options.revokeOthersOf);
+      }
+      throw error;
+    }
     return reply ? this.decode(to.id, reply as string[]) : null;
+  }
+
+  /**
+   * Undoes a rotation that failed as unavailable (timed out, connection lost, replicas short of
+   * `durability`): the caller answers 503, which means nothing changed, so it hands out no new
+   * token — yet Redis may have run the rotation, or run it once it resumes, and the session
+   * would live on under a token nobody holds (an orphan listed among the user's devices and
+   * counted against their cap) while the token its holder presents is dead. The undo
+   * (undo-rotate.lua), sent on the connection the rotation used, runs after it and moves the
+   * session back to its old token; it finds nothing if the rotation never ran. What the
+   * rotation revoked besides (`revokeOthersOf`) stays revoked.
+   *
+   * An undo answered "nothing" is no proof: the rotation may have left on a connection that
+   * was dropped since (a silent connection is, at once, and the undo then goes on the next
+   * one), and still reach Redis from it (a partition heals, the TCP stack delivers what it had
+   * sent) after the undo. It is sent again, backing off, until one moves the session back or the
+   * grace is over (about 15 calls in all) — safe at any time, since it only moves a session from
+   * the digest this rotation made up, and only while the old digest still forwards there.
+   */
+  private undoRotation(from: SessionRef, to: SessionRef, ownerId = ''): void {
+    this.sendUndo(
+      () =>
+        this.writer.cloakroomUndoRotate(
+          this.keys.session(from),
+          this.keys.session(to),
+          this.keys.indexPrefix(from.tag),
+          this.keys.forwardPrefix(from.tag),
+          from.digest,
+          to.digest,
+          ROTATION_FORWARD_MS,
+          ownerId,
+        ),
+      (reply) => reply === 1,
+    );
   }
 
   revokeEverything(keep?: SessionRef): Promise<{ notBefore: number; revoked: number }> {

@@ -16,6 +16,7 @@ import rotateScript from './scripts/rotate.lua';
 import setRolesScript from './scripts/set-roles.lua';
 import sweepScript from './scripts/sweep.lua';
 import undoCreateScript from './scripts/undo-create.lua';
+import undoRotateScript from './scripts/undo-rotate.lua';
 import validateScript from './scripts/validate.lua';
 import validateV1Script from './scripts/validate.v1.lua';
 import validateV2Script from './scripts/validate.v2.lua';
@@ -36,6 +37,7 @@ export const SESSION_SCRIPTS = {
   cloakroomCreate: { lua: withPrelude(createScript), numberOfKeys: 3 },
   cloakroomUndoCreate: { lua: withPrelude(undoCreateScript), numberOfKeys: 3 },
   cloakroomRotate: { lua: withPrelude(rotateScript), numberOfKeys: 2 },
+  cloakroomUndoRotate: { lua: withPrelude(undoRotateScript), numberOfKeys: 2 },
   cloakroomRevoke: { lua: withPrelude(revokeScript), numberOfKeys: 1 },
   cloakroomRevokeAll: { lua: withPrelude(revokeAllScript), numberOfKeys: 2 },
   cloakroomSetRoles: { lua: withPrelude(setRolesScript), numberOfKeys: 2 },
