@@ -214,6 +214,22 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
       await request(http).get('/api/auth/session').set('Cookie', sessionCookie(second)).expect(200);
     });
 
+    it('revokes every session cookie presented with a login, not only the first', async () => {
+      const user = await createUser(http, adminCookie);
+      const first = await loginWithCookie(http, user.username, user.password);
+      const second = await loginWithCookie(http, user.username, user.password);
+      const third = await request(http)
+        .post('/api/auth/login')
+        .set('Origin', ORIGIN)
+        .set('Cookie', `${first.cookie}; ${second.cookie}`)
+        .send({ username: user.username, password: user.password })
+        .expect(200);
+      for (const held of [first.cookie, second.cookie]) {
+        await request(http).get('/api/auth/session').set('Cookie', held).expect(401);
+      }
+      await request(http).get('/api/auth/session').set('Cookie', sessionCookie(third)).expect(200);
+    });
+
     it('records the client address from X-Forwarded-For sent by a trusted proxy, and the device label', async () => {
       const user = await createUser(http, adminCookie);
       const login = await request(http)
@@ -281,6 +297,38 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
       expect(cleared).toMatch(/^cr_session=;/);
       expect(cleared).toContain('Expires=Thu, 01 Jan 1970');
       await request(http).get('/api/auth/session').set('Cookie', cookie).expect(401);
+    });
+
+    it('GET /session answers 401 to two different session cookies rather than picking one', async () => {
+      const bob = await loginWithCookie(http, 'bob', 'bob-password');
+      const alice = await loginWithCookie(http, 'alice', 'alice-password');
+      await request(http)
+        .get('/api/auth/session')
+        .set('Cookie', `${bob.cookie}; ${alice.cookie}`)
+        .expect(401);
+    });
+
+    it('POST /logout ends the real session behind a cookie planted at a longer path', async () => {
+      // Users of its own: the suite caps sessions per user at 3.
+      const [victim, attacker] = [
+        await createUser(http, adminCookie),
+        await createUser(http, adminCookie),
+      ];
+      const other = await loginWithCookie(http, victim.username, victim.password);
+      const planted = await loginWithCookie(http, attacker.username, attacker.password);
+      for (const first of [`cr_session=cr1.${'A'.repeat(8)}.${'A'.repeat(43)}`, planted.cookie]) {
+        const { cookie } = await loginWithCookie(http, victim.username, victim.password);
+        const response = await request(http)
+          .post('/api/auth/logout')
+          .set('Cookie', `${first}; ${cookie}`)
+          .set('Origin', ORIGIN)
+          .expect(204);
+        expect(String(response.headers['set-cookie'])).toMatch(/^cr_session=;/);
+        await request(http).get('/api/auth/session').set('Cookie', cookie).expect(401);
+      }
+      // Every session presented ends, the planted one too; others of the same user live on.
+      await request(http).get('/api/auth/session').set('Cookie', planted.cookie).expect(401);
+      await request(http).get('/api/auth/session').set('Cookie', other.cookie).expect(200);
     });
 
     it('POST /logout ends the session whatever body comes with it', async () => {

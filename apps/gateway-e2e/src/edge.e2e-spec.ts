@@ -204,6 +204,40 @@ describe('the edge of the built stack', () => {
     expect(page.headers['x-powered-by']).toBeUndefined();
   });
 
+  it('answers a refused WebSocket upgrade with the JSON error, nosniff and no-store of /api/*', async () => {
+    const upgrade = {
+      connection: 'Upgrade',
+      upgrade: 'websocket',
+      'sec-websocket-version': '13',
+      'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+    };
+    // Refused by the gateway (no such service, a route kept off the edge), then by orders,
+    // which serves no WebSocket there: through the gateway and directly.
+    for (const [base, path] of [
+      [stack.baseUrl, '/api/nothing/ws'],
+      [stack.baseUrl, '/api/orders/metrics'],
+      [stack.baseUrl, '/api/orders/nope'],
+      [stack.url('orders'), '/api/orders/nope'],
+    ]) {
+      const answer = await send(base, 'GET', path, { headers: upgrade });
+      expect({
+        base,
+        path,
+        status: answer.status,
+        nosniff: answer.headers['x-content-type-options'],
+        cacheControl: answer.headers['cache-control'],
+        body: JSON.parse(answer.body),
+      }).toEqual({
+        base,
+        path,
+        status: 404,
+        nosniff: 'nosniff',
+        cacheControl: 'no-store',
+        body: { statusCode: 404, message: 'Not Found' },
+      });
+    }
+  });
+
   it('tells the services the client address, whatever the client claims', async () => {
     const login = await send(stack.baseUrl, 'POST', '/api/auth/login', {
       body: JSON.stringify({ username: 'bob', password: 'bob-password', transport: 'bearer' }),

@@ -219,10 +219,19 @@ describe('the web page, in Chromium, through the gateway', () => {
     await page.setViewportSize(DESKTOP);
   });
 
-  it('logs out: the login form is back and the session is dead', async () => {
+  it('logs out: the login form is back and the session is dead, behind a planted cookie too', async () => {
+    // What a page on another port of this host can set (cookies ignore ports): a session
+    // cookie at the logout path, which the browser sends before the real one.
+    const real = await sessionCookie();
+    expect(real).toBeDefined();
+    const { name, value, domain } = real ?? { name: '', value: '', domain: '' };
+    await context.addCookies([
+      { name, value: `cr1.${'A'.repeat(8)}.${'A'.repeat(43)}`, domain, path: '/api/auth/logout' },
+    ]);
     await page.click('#logout');
     await page.locator('#login-view').waitFor({ state: 'visible' });
     expect(await fetchFromPage('GET', '/api/auth/session')).toBe(401);
+    expect(await tokenStatus(stack.baseUrl, value)).toBe(401);
     expect(await sessionCookie()).toBeUndefined();
     // The signed-in page is emptied, not only hidden, for whoever uses the browser next.
     expect(await page.locator('#app-view tbody tr').count()).toBe(0);

@@ -1,14 +1,29 @@
 import { createServer, IncomingMessage, Server } from 'node:http';
-import { AddressInfo, connect, createServer as createTcpServer } from 'node:net';
+import { AddressInfo, connect, createServer as createTcpServer, Socket } from 'node:net';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import WebSocket, { WebSocketServer } from 'ws';
 
 import { startGateway } from './start-gateway';
 
-/** A stand-in orders service: echoes frames on `/api/orders/ws`, records each handshake. */
+/**
+ * A stand-in orders service: echoes frames on `/api/orders/ws`, records each handshake; drops
+ * the connection of an upgrade to `/api/orders/drop` without a word, and answers any other 404.
+ */
 function fakeSocketService(handshakes: IncomingMessage[]): Promise<Server> {
   const server = createServer((_req, res) => res.writeHead(404).end());
-  const wss = new WebSocketServer({ server, path: '/api/orders/ws' });
+  const wss = new WebSocketServer({ noServer: true });
+  server.on('upgrade', (request: IncomingMessage, socket: Socket, head: Buffer) => {
+    const path = request.url?.split('?')[0];
+    if (path === '/api/orders/ws') {
+      wss.handleUpgrade(request, socket, head, (client) => wss.emit('connection', client, request));
+    } else if (path === '/api/orders/drop') {
+      socket.destroy();
+    } else {
+      socket.end(
+        'HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot here\n',
+      );
+    }
+  });
   wss.on('connection', (socket, request) => {
     handshakes.push(request);
     socket.on('message', (data) => socket.send(`echo:${data}`));
@@ -39,16 +54,16 @@ function exchange(url: string, headers: Record<string, string>, send?: string) {
 /**
  * Sends a WebSocket handshake for `path` on a raw connection (no client library would send a
  * fragment). Resolves once the gateway has closed the connection, or after `ms`, with the status
- * line it answered ('' if none) and whether it closed.
+ * line it answered ('' if none), whether it closed, and all it sent.
  */
 function rawUpgrade(port: number, path: string, ms = 5_000) {
-  return new Promise<{ status: string; closed: boolean }>((resolve) => {
+  return new Promise<{ status: string; closed: boolean; text: string }>((resolve) => {
     const socket = connect({ host: '127.0.0.1', port });
     let text = '';
     const done = (closed: boolean) => {
       clearTimeout(timer);
       socket.destroy();
-      resolve({ status: /^HTTP\/1\.1 \d{3}/.exec(text)?.[0] ?? '', closed });
+      resolve({ status: /^HTTP\/1\.1 \d{3}/.exec(text)?.[0] ?? '', closed, text });
     };
     const timer = setTimeout(() => done(false), ms);
     socket.on('error', () => undefined);
@@ -66,6 +81,30 @@ function rawUpgrade(port: number, path: string, ms = 5_000) {
     );
   });
 }
+
+/** A raw answer's status, lower-cased headers and JSON body. */
+function answerOf(text: string) {
+  const [head, body] = text.split('\r\n\r\n');
+  const [statusLine, ...lines] = head.split('\r\n');
+  return {
+    status: Number(statusLine.split(' ')[1]),
+    headers: Object.fromEntries(
+      lines.map((line) => [
+        line.slice(0, line.indexOf(':')).toLowerCase(),
+        line.slice(line.indexOf(':') + 1).trim(),
+      ]),
+    ),
+    body: JSON.parse(body),
+  };
+}
+
+/** The headers every `/api/*` answer carries, refusals of upgrades too. */
+const API_ERROR_HEADERS = {
+  'content-type': 'application/json; charset=utf-8',
+  'x-content-type-options': 'nosniff',
+  'cache-control': 'no-store',
+  connection: 'close',
+};
 
 describe('gateway WebSocket upgrades', () => {
   const handshakes: IncomingMessage[] = [];
@@ -141,16 +180,42 @@ describe('gateway WebSocket upgrades', () => {
 
   it('answers 404 to an upgrade whose target has a fragment, and closes it', async () => {
     for (const path of ['/api/orders/metrics#x', '/api/orders/ws#x']) {
-      expect({ path, ...(await rawUpgrade(portOf(app.getHttpServer()), path)) }).toEqual({
+      const { status, closed } = await rawUpgrade(portOf(app.getHttpServer()), path);
+      expect({ path, status, closed }).toEqual({ path, status: 'HTTP/1.1 404', closed: true });
+    }
+    expect(handshakes).toHaveLength(0);
+  });
+
+  it('answers the upgrades it refuses with the JSON error, nosniff and no-store of every /api/* answer', async () => {
+    for (const path of ['/api/nothing/ws', '/api/orders/metrics', '/api/orders//ws', '/x#y']) {
+      const { text, closed } = await rawUpgrade(portOf(app.getHttpServer()), path);
+      const answer = answerOf(text);
+      expect({ path, closed, ...answer }).toEqual({
         path,
-        status: 'HTTP/1.1 404',
         closed: true,
+        status: 404,
+        headers: { ...API_ERROR_HEADERS, 'content-length': expect.any(String) },
+        body: { statusCode: 404, message: 'Not Found' },
       });
     }
     expect(handshakes).toHaveLength(0);
   });
 
-  it('closes an upgrade whose service takes the connection but never answers, after PROXY_TIMEOUT', async () => {
+  it("relays the service's refusal of an upgrade, and answers 504 when it drops one unanswered", async () => {
+    const port = portOf(app.getHttpServer());
+    expect((await rawUpgrade(port, '/api/orders/nope')).text).toMatch(
+      /^HTTP\/1\.1 404 Not Found\r\n[^]*\r\n\r\nnot here\n$/,
+    );
+    const { text, closed } = await rawUpgrade(port, '/api/orders/drop');
+    expect({ closed, ...answerOf(text) }).toEqual({
+      closed: true,
+      status: 504,
+      headers: { ...API_ERROR_HEADERS, 'content-length': expect.any(String) },
+      body: { statusCode: 504, message: 'The orders service is unavailable' },
+    });
+  });
+
+  it('answers 504 to an upgrade whose service takes the connection but never answers, after PROXY_TIMEOUT', async () => {
     const silent = createTcpServer((socket) => socket.on('error', () => undefined));
     await new Promise<void>((done) => silent.listen(0, '127.0.0.1', () => done()));
     const gateway = await startGateway({
@@ -161,18 +226,21 @@ describe('gateway WebSocket upgrades', () => {
     });
     try {
       const url = `ws://127.0.0.1:${portOf(gateway.getHttpServer())}/api/orders/ws`;
-      const outcome = await exchange(url, {});
-      expect(outcome.frame).toBeUndefined();
+      expect(await exchange(url, {})).toEqual({ status: 504 });
     } finally {
       await gateway.close();
       silent.close();
     }
   }, 10_000);
 
-  it('answers 404 to an upgrade outside the services, and closes one whose service is down', async () => {
+  it('answers 404 to an upgrade outside the services, and 502 to one whose service is down', async () => {
     expect(await exchange(`${base}/elsewhere`, {})).toEqual({ status: 404 });
-    const down = await exchange(`${base}/api/catalog/ws`, {});
-    expect(down.frame).toBeUndefined();
+    const { text } = await rawUpgrade(portOf(app.getHttpServer()), '/api/catalog/ws');
+    expect(answerOf(text)).toMatchObject({
+      status: 502,
+      headers: API_ERROR_HEADERS,
+      body: { statusCode: 502, message: 'The catalog service is unavailable' },
+    });
     expect(handshakes).toHaveLength(0);
   });
 });

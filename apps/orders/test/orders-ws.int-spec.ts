@@ -1,4 +1,4 @@
-import { AddressInfo, Socket } from 'node:net';
+import { AddressInfo, connect as connectTcp, Socket } from 'node:net';
 import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 
@@ -85,6 +85,33 @@ describe('GET /api/orders/ws (PostgreSQL, Redis)', () => {
   it('accepts a bearer handshake without an Origin', async () => {
     const cookie = await sessionCookie(app, alice);
     await authenticated({ Authorization: `Bearer ${cookie.split('=')[1]}` });
+  });
+
+  it('answers an upgrade to a path it serves no WebSocket on with a JSON 404, nosniff and no-store', async () => {
+    const { port } = app.getHttpServer().address() as AddressInfo;
+    for (const path of ['/api/orders/nope', '/api/orders/ws/x', '/elsewhere']) {
+      const text = await new Promise<string>((resolve) => {
+        let received = '';
+        const socket = connectTcp(port, '127.0.0.1', () =>
+          socket.write(
+            `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+              'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+          ),
+        );
+        socket.setEncoding('latin1');
+        socket.on('data', (chunk: string) => (received += chunk));
+        socket.on('error', () => undefined);
+        socket.on('close', () => resolve(received));
+      });
+      const [head, body] = text.split('\r\n\r\n');
+      expect({ path, status: head.split('\r\n')[0] }).toEqual({
+        path,
+        status: 'HTTP/1.1 404 Not Found',
+      });
+      expect(head).toContain('X-Content-Type-Options: nosniff');
+      expect(head).toContain('Cache-Control: no-store');
+      expect(JSON.parse(body)).toEqual({ statusCode: 404, message: 'Not Found' });
+    }
   });
 
   it("pushes a placed order to all its owner's sockets, REST or GraphQL, and to no one else", async () => {

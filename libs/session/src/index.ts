@@ -36,6 +36,7 @@ export { CurrentSession, CurrentUser } from './lib/http/current-session.decorato
 export { SessionCookieService } from './lib/http/session-cookie.service';
 export { OriginPolicy, OriginCheckedRequest } from './lib/http/origin.policy';
 export {
+  readSessionToken,
   readSessionTokens,
   RequestToken,
   TokenHeaders,

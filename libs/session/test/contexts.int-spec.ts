@@ -393,6 +393,24 @@ describe('SessionGuard and SessionSockets in GraphQL and WebSocket contexts', ()
       }
     });
 
+    it('closes with 4401 a handshake with two different session cookies, whichever comes first', async () => {
+      const own = (await sessions.create(alice)).token;
+      const planted = (await sessions.create(admin)).token;
+      for (const cookies of [
+        [cookie(planted), cookie(own)],
+        [cookie(own), cookie(planted)],
+      ]) {
+        const connection = connect({ origin: ORIGIN, cookie: cookies.join('; ') });
+        const accepted = ready(connection).then((answer) => ({ accepted: answer }));
+        expect(await Promise.race([connection.closed, accepted])).toMatchObject({
+          code: 4401,
+          reason: 'Authentication required',
+        });
+      }
+      expect(sockets.socketsOf(alice.id)).toEqual([]);
+      expect(sockets.socketsOf(admin.id)).toEqual([]);
+    });
+
     it('closes a cookie handshake from a foreign or missing Origin with 4401, and accepts a bearer one from anywhere', async () => {
       const { token } = await sessions.create(alice);
       for (const headers of [

@@ -138,6 +138,35 @@ describe.each(['express', 'fastify'] as const)('SessionGuard end to end on %s', 
     });
   });
 
+  it('answers 401 to two different session cookies, whichever comes first, bearer or not', async () => {
+    // A browser sends the cookie set at the longest path first: one planted by a page of the
+    // same host must not put the user's requests on its session.
+    const me = (cookies: string[]) => http().get('/fixture/me').set('Cookie', cookies.join('; '));
+    for (const cookies of [
+      [cookie(adminToken), cookie(customerToken)],
+      [cookie(customerToken), cookie(adminToken)],
+      [cookie(`cr1.${'A'.repeat(8)}.${'B'.repeat(43)}`), cookie(customerToken)],
+    ]) {
+      const res = await me(cookies);
+      expect(res.status).toBe(401);
+      expect(res.body).toEqual({
+        statusCode: 401,
+        message: 'Authentication required',
+        error: 'Unauthorized',
+      });
+    }
+    const withBearer = me([cookie(adminToken), cookie(customerToken)]);
+    expect((await withBearer.set('Authorization', bearer(customerToken))).status).toBe(401);
+  });
+
+  it('takes a session cookie sent twice with the same value', async () => {
+    const repeated = await http()
+      .get('/fixture/me')
+      .set('Cookie', [cookie(customerToken), 'a=1', cookie(customerToken)].join('; '));
+    expect(repeated.status).toBe(200);
+    expect(repeated.body).toMatchObject({ username: 'alice' });
+  });
+
   it('lets public routes through without a session', async () => {
     expect((await http().get('/fixture/public')).status).toBe(200);
   });

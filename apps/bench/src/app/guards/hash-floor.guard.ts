@@ -2,7 +2,7 @@ import { hash } from 'node:crypto';
 
 import { CanActivate, ExecutionContext, UnauthorizedException } from '@nestjs/common';
 
-import { readSessionTokens, TokenHeaders } from '@cloakroom/session';
+import { readSessionToken, TokenHeaders } from '@cloakroom/session';
 
 /** The session cookie's default name; the benchmark's requests carry bearer tokens. */
 const COOKIE_NAME = 'cr_session';
@@ -17,7 +17,7 @@ const COOKIE_NAME = 'cr_session';
 export class HashFloorGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     const request = context.switchToHttp().getRequest<{ headers: TokenHeaders }>();
-    const found = readSessionTokens(request.headers, COOKIE_NAME)[0];
+    const found = readSessionToken(request.headers, COOKIE_NAME);
     if (!found) {
       throw new UnauthorizedException('Authentication required');
     }

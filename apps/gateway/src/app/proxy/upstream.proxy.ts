@@ -3,6 +3,8 @@ import { Socket } from 'node:net';
 import { Logger } from '@nestjs/common';
 import { createProxyMiddleware, RequestHandler } from 'http-proxy-middleware';
 
+import { rawErrorAnswer } from '@cloakroom/service-kit';
+
 import { Upstream } from '../config/gateway.env';
 import { BufferedRequest } from './request-body.buffer';
 
@@ -48,7 +50,7 @@ export function upstreamProxy(
           proxyReq.write(req.bufferedBody);
         }
       },
-      proxyReqWs: (proxyReq) => {
+      proxyReqWs: (proxyReq, req) => {
         // The proxy's timeout covers requests only: a service that takes the connection and
         // never answers the handshake would hold the client's socket for ever.
         const timer = setTimeout(
@@ -56,8 +58,14 @@ export function upstreamProxy(
             proxyReq.destroy(Object.assign(new Error('handshake timeout'), { code: 'ETIMEDOUT' })),
           timeoutSeconds * 1000,
         );
-        const settle = () => clearTimeout(timer);
-        proxyReq.once('upgrade', settle).once('response', settle).once('close', settle);
+        const answered = (response: IncomingMessage) => {
+          clearTimeout(timer);
+          req.upstreamResponse = response;
+        };
+        proxyReq
+          .once('upgrade', answered)
+          .once('response', answered)
+          .once('close', () => clearTimeout(timer));
       },
       proxyRes: (proxyRes, req) => {
         req.upstreamResponse = proxyRes;
@@ -65,8 +73,17 @@ export function upstreamProxy(
       },
       error: (error, req, res) => {
         const code = (error as NodeJS.ErrnoException).code;
+        const statusCode = code === 'ECONNRESET' || code === 'ETIMEDOUT' ? 504 : 502;
+        const message = `The ${upstream.name} service is unavailable`;
         if (res instanceof Socket) {
-          res.destroy();
+          // An upgrade: once the service's answer (a 101, or a refusal) has begun, the gateway
+          // has nothing to add; before, the client gets the answer a request would.
+          if (req.upstreamResponse || !res.writable) {
+            res.destroy();
+            return;
+          }
+          logger.warn(`${upstream.url} did not answer an upgrade: ${code ?? error.message}`);
+          res.end(rawErrorAnswer(statusCode, { message }));
           return;
         }
         // The service answered in full, then closed while the gateway was still writing:
@@ -76,11 +93,8 @@ export function upstreamProxy(
         }
         logger.warn(`${upstream.url} did not answer: ${code ?? error.message}`);
         if (!res.headersSent) {
-          const statusCode = code === 'ECONNRESET' || code === 'ETIMEDOUT' ? 504 : 502;
           res.writeHead(statusCode, { 'content-type': 'application/json; charset=utf-8' });
-          res.end(
-            JSON.stringify({ statusCode, message: `The ${upstream.name} service is unavailable` }),
-          );
+          res.end(JSON.stringify({ statusCode, message }));
           return;
         }
         res.destroy();
@@ -153,7 +167,10 @@ export interface UpgradeRoute {
 /**
  * Proxies WebSocket upgrades (`GET /api/orders/ws`) to the service whose prefix the path is
  * under, through that service's proxy (same headers as its requests); any other upgrade is
- * answered 404 and its socket closed, so that none is left hanging.
+ * answered 404 and its socket closed, so that none is left hanging. The service answers the
+ * paths under its prefix (a 404 for one it serves no WebSocket on); when it does not answer at
+ * all, the proxy answers 502 or 504 as for a request. Every refusal is the JSON error of the
+ * other `/api/*` answers (`rawErrorAnswer`).
  *
  * @example
  * proxyUpgrades(app.getHttpServer(), [{ prefix: '/api/orders', proxy }]);
@@ -165,7 +182,7 @@ export function proxyUpgrades(server: Server, routes: UpgradeRoute[]): void {
     // neither answer nor close it.
     const route = isCanonicalPath(url) && routes.find(({ prefix }) => isProxiedPath(url, prefix));
     if (!route) {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      socket.end(rawErrorAnswer(404));
       return;
     }
     route.proxy.upgrade(req, socket, head);

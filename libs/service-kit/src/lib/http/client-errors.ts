@@ -1,6 +1,7 @@
-import { STATUS_CODES } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+
+import { rawErrorAnswer } from './raw-answer';
 
 /** How long a refused client may go on sending after the answer before its connection drops. */
 export const CLIENT_ERROR_LINGER_MS = 2_000;
@@ -56,9 +57,6 @@ export function answerClientErrors(server: Server): void {
         return;
       }
       answered.add(socket);
-      const status = statusOf(error);
-      const reason = STATUS_CODES[status] ?? 'Bad Request';
-      const body = JSON.stringify({ statusCode: status, message: reason });
       // The answer to a HEAD request has no body: a client reads any as garbage ("data after
       // Connection: close"). A refused packet may not start at the request line (a request
       // whose headers came in two packets, or the leftovers of an earlier body): then the
@@ -66,15 +64,7 @@ export function answerClientErrors(server: Server): void {
       // refuses no packet: its answer keeps the body.
       const start = error.rawPacket?.subarray(0, 16).toString('latin1') ?? '';
       const head = start !== '' && (!/^[A-Z]+ /.test(start) || start.startsWith('HEAD '));
-      socket.end(
-        `HTTP/1.1 ${status} ${reason}\r\n` +
-          'Content-Type: application/json; charset=utf-8\r\n' +
-          `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-          'X-Content-Type-Options: nosniff\r\n' +
-          'Cache-Control: no-store\r\n' +
-          'Connection: close\r\n\r\n' +
-          (head ? '' : body),
-      );
+      socket.end(rawErrorAnswer(statusOf(error), { body: !head }));
       const linger = setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS);
       linger.unref();
       socket.once('close', () => clearTimeout(linger));

@@ -1,4 +1,4 @@
-import { readSessionTokens } from './request-token.reader';
+import { readSessionToken, readSessionTokens } from './request-token.reader';
 
 describe('readSessionTokens', () => {
   it('finds nothing in a request without a session cookie or bearer header', () => {
@@ -37,5 +37,57 @@ describe('readSessionTokens', () => {
 
   it('ignores an empty session cookie', () => {
     expect(readSessionTokens({ cookie: 'cr_session=' }, 'cr_session')).toEqual([]);
+  });
+
+  it('reads every distinct value of the session cookie, in the order sent', () => {
+    const headers = {
+      cookie: 'cr_session=planted; a=1;cr_session=real ; xcr_session=other; cr_session=planted',
+      authorization: 'Bearer from-header',
+    };
+    expect(readSessionTokens(headers, 'cr_session')).toEqual([
+      { token: 'planted', source: 'cookie' },
+      { token: 'real', source: 'cookie' },
+      { token: 'from-header', source: 'bearer' },
+    ]);
+  });
+
+  it('reads the values of every Cookie header', () => {
+    expect(
+      readSessionTokens({ cookie: ['cr_session=one', 'a=1; cr_session=two'] }, 'cr_session'),
+    ).toEqual([
+      { token: 'one', source: 'cookie' },
+      { token: 'two', source: 'cookie' },
+    ]);
+  });
+});
+
+describe('readSessionToken', () => {
+  it('answers the session cookie, else the bearer token, else null', () => {
+    expect(
+      readSessionToken({ cookie: 'cr_session=c', authorization: 'Bearer b' }, 'cr_session'),
+    ).toEqual({ token: 'c', source: 'cookie' });
+    expect(readSessionToken({ authorization: 'Bearer b' }, 'cr_session')).toEqual({
+      token: 'b',
+      source: 'bearer',
+    });
+    expect(readSessionToken({ cookie: 'other=1' }, 'cr_session')).toBeNull();
+  });
+
+  it('answers null for several different session cookies, bearer token or not', () => {
+    for (const authorization of [undefined, 'Bearer b']) {
+      expect(
+        readSessionToken(
+          { cookie: 'cr_session=planted; cr_session=real', authorization },
+          'cr_session',
+        ),
+      ).toBeNull();
+    }
+  });
+
+  it('takes a session cookie sent twice with the same value', () => {
+    expect(readSessionToken({ cookie: 'cr_session=t; cr_session=t' }, 'cr_session')).toEqual({
+      token: 't',
+      source: 'cookie',
+    });
   });
 });

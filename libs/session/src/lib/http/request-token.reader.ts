@@ -18,26 +18,56 @@ export interface TokenHeaders {
 const BEARER = /^bearer /i;
 
 /**
- * Every session token a request carries, in the order `SessionGuard` prefers them: the
- * session cookie first, then an `Authorization: Bearer` header (the scheme in any case,
- * RFC 9110). The guard validates the first; a login route, which has no session yet, can
- * revoke them all.
+ * Every session token a request carries: each distinct value of the session cookie, in the
+ * order the client sent them, then an `Authorization: Bearer` header (the scheme in any case,
+ * RFC 9110). For a route that ends what the client holds — a login revoking the tokens it had,
+ * a logout. To authenticate a request, use `readSessionToken`, never the first of these: the
+ * first cookie a browser sends is the one set at the longest path, which any page of the same
+ * host (another port) can plant.
  *
  * @example
  * const held = readSessionTokens(request.headers, cookies.name).map(({ token }) => token);
  */
 export function readSessionTokens(headers: TokenHeaders, cookieName: string): RequestToken[] {
-  const found: RequestToken[] = [];
-  const cookieHeader = Array.isArray(headers.cookie) ? headers.cookie.join('; ') : headers.cookie;
-  if (cookieHeader?.includes(cookieName)) {
-    const cookie = parse(cookieHeader)[cookieName];
-    if (cookie) {
-      found.push({ token: cookie, source: 'cookie' });
-    }
-  }
+  const found: RequestToken[] = sessionCookies(headers.cookie, cookieName).map((token) => ({
+    token,
+    source: 'cookie',
+  }));
   const authorization = headers.authorization;
   if (typeof authorization === 'string' && BEARER.test(authorization)) {
     found.push({ token: authorization.slice(7).trim(), source: 'bearer' });
   }
   return found;
+}
+
+/**
+ * The token a request authenticates with, as `SessionGuard` and `SessionSockets` read it: the
+ * session cookie, else the bearer token. Null when there is none, or when the request carries
+ * several different session cookies: which one the user meant cannot be told, and picking one
+ * would let a cookie planted at a longer path put the user's requests on another session.
+ *
+ * @example
+ * const found = readSessionToken(request.headers, cookies.name);
+ * if (!found) throw new UnauthorizedException();
+ */
+export function readSessionToken(headers: TokenHeaders, cookieName: string): RequestToken | null {
+  const [first, second] = readSessionTokens(headers, cookieName);
+  return second?.source === 'cookie' ? null : (first ?? null);
+}
+
+/** The distinct non-empty values of the cookie `name`, in header order. */
+function sessionCookies(header: string | string[] | undefined, name: string): string[] {
+  const joined = Array.isArray(header) ? header.join('; ') : header;
+  if (!joined?.includes(name)) {
+    return [];
+  }
+  const values: string[] = [];
+  // Pair by pair: `parse` keeps only the first value of a name, and every one matters here.
+  for (const pair of joined.split(';')) {
+    const value = pair.includes(name) ? parse(pair)[name] : undefined;
+    if (value && !values.includes(value)) {
+      values.push(value);
+    }
+  }
+  return values;
 }

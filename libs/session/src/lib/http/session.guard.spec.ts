@@ -213,7 +213,7 @@ describe('SessionGuard', () => {
     expect(request[REQUEST_TOKEN_PROPERTY]).toEqual({ token, source: 'bearer' });
   });
 
-  it('prefers the session cookie to a bearer header, as readSessionTokens orders them', async () => {
+  it('prefers the session cookie to a bearer header, as readSessionToken does', async () => {
     const cookie = await sessions.create({ id: '1', username: 'alice', roles: ['customer'] });
     const header = await sessions.create({ id: '2', username: 'bob', roles: ['customer'] });
     const { context, request } = httpContext('inherited', {

@@ -32,7 +32,7 @@ import { SessionSockets } from '../ws/session-sockets.service';
 import { OriginCheckedRequest, OriginPolicy } from './origin.policy';
 import { IS_PUBLIC_KEY } from './public.decorator';
 import { ReauthenticationRequiredException } from './reauthentication-required.exception';
-import { readSessionTokens, RequestToken } from './request-token.reader';
+import { readSessionToken, RequestToken } from './request-token.reader';
 import { RecentAuthRule, RequireRecentAuth } from './require-recent-auth.decorator';
 import { rpcExceptionClass } from './rpc-exception';
 import { Roles } from './roles.decorator';
@@ -213,9 +213,13 @@ export class SessionGuard implements CanActivate {
     return graphqlRequestOf<GuardedRequest>(context);
   }
 
-  /** The token to validate and where it came from: the first `readSessionTokens` finds. */
+  /**
+   * The token to validate and where it came from, as `readSessionToken` reads it; null (401)
+   * without one, or with several different session cookies. The cookie is not cleared then: a
+   * `Set-Cookie` can only reach the one at `Path=/`, the user's, and would leave the planted one.
+   */
   protected getToken(request: OriginCheckedRequest): RequestToken | null {
-    return readSessionTokens(request.headers, this.cookies.name)[0] ?? null;
+    return readSessionToken(request.headers, this.cookies.name);
   }
 
   /**

@@ -8,7 +8,7 @@ import { SessionStoreUnavailableError } from '../errors/session-store-unavailabl
 import { SessionEvent, sessionEventRef } from '../events/session-event.interface';
 import { SessionEventsItem, SessionEventsReader } from '../events/session-events.reader';
 import { OriginPolicy } from '../http/origin.policy';
-import { readSessionTokens } from '../http/request-token.reader';
+import { readSessionToken } from '../http/request-token.reader';
 import { SessionCookieService } from '../http/session-cookie.service';
 import { NotBeforeWatermark } from '../revocation/not-before.watermark';
 import {
@@ -108,7 +108,8 @@ export class SessionSockets implements OnModuleDestroy {
 
   /**
    * Authenticates a new connection from its upgrade request: the session cookie (whose
-   * handshake must come from an allowed `Origin`) or `Authorization: Bearer`. On success the
+   * handshake must come from an allowed `Origin`) or `Authorization: Bearer`, as
+   * `readSessionToken` reads them (several different session cookies: refused). On success the
    * socket keeps the session and its token and is registered until it closes; otherwise it is
    * closed with 4401 (1013 when the store does not answer) and the answer is null. Never rejects.
    *
@@ -241,7 +242,7 @@ export class SessionSockets implements OnModuleDestroy {
   }
 
   private async accept(client: SessionSocket, request: IncomingMessage): Promise<Session | null> {
-    const found = readSessionTokens(request.headers, this.cookies.name)[0];
+    const found = readSessionToken(request.headers, this.cookies.name);
     if (!found) {
       return this.refuse(client, 'Authentication required');
     }

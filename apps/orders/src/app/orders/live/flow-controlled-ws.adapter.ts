@@ -1,8 +1,12 @@
+import { createServer, IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { INestApplicationContext } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { MessageMappingProperties } from '@nestjs/websockets';
 import { EMPTY, finalize, isObservable, Observable } from 'rxjs';
-import type { WebSocket } from 'ws';
+import type { WebSocket, WebSocketServer } from 'ws';
+
+import { rawErrorAnswer } from '@cloakroom/service-kit';
 
 /** Limits on what one socket may ask of the server, for {@link FlowControlledWsAdapter}. */
 export interface SocketLimits {
@@ -28,6 +32,9 @@ export const POLICY_VIOLATION = 1008;
  * `maxUnreadBytes` waiting is terminated instead of closed, whether it sends a message or a
  * ping (pongs count as answers): a close frame would reach it only after everything it left
  * unread, and the socket would stay open until the close timed out.
+ *
+ * An upgrade to a path that no `@WebSocketGateway` serves gets a JSON 404, as an unknown route
+ * does.
  *
  * @example
  * app.useWebSocketAdapter(new FlowControlledWsAdapter(app, { maxInFlight: 4, maxUnreadBytes: 1 << 20 }));
@@ -79,4 +86,41 @@ export class FlowControlledWsAdapter extends WsAdapter {
     }));
     super.bindMessageHandlers(client, limited, transform);
   }
+
+  /**
+   * Nest's dispatch of upgrades to its `ws` servers by path, but for an upgrade that none
+   * takes: Nest destroys its connection without a word (through the gateway, the client got
+   * no HTTP answer at all), where it gets the JSON error of every other answer.
+   */
+  protected override ensureHttpServerExists(
+    port: number,
+    httpServer: Server = createServer(),
+  ): Server | undefined {
+    if (this.httpServersRegistry.has(port)) {
+      return undefined;
+    }
+    this.httpServersRegistry.set(port, httpServer);
+    httpServer.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      let pathname: string;
+      try {
+        pathname = new URL(request.url ?? '/', `ws://${request.headers.host}/`).pathname;
+      } catch {
+        socket.end(rawErrorAnswer(400));
+        return;
+      }
+      const servers: PathServer[] = this.wsServersRegistry.get(port) ?? [];
+      const server = servers.find((candidate) => candidate.path === pathname);
+      if (!server) {
+        socket.end(rawErrorAnswer(404));
+        return;
+      }
+      server.handleUpgrade(request, socket, head, (client) =>
+        server.emit('connection', client, request),
+      );
+    });
+    return httpServer;
+  }
 }
+
+/** A gateway's `ws` server, with the path Nest's registry gives it. */
+type PathServer = WebSocketServer & { path: string };

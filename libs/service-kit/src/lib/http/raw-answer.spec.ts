@@ -1,0 +1,32 @@
+import { rawErrorAnswer } from './raw-answer';
+
+describe('rawErrorAnswer', () => {
+  it('writes a JSON error with nosniff and no-store, and closes the connection', () => {
+    expect(rawErrorAnswer(404)).toBe(
+      'HTTP/1.1 404 Not Found\r\n' +
+        'Content-Type: application/json; charset=utf-8\r\n' +
+        'Content-Length: 40\r\n' +
+        'X-Content-Type-Options: nosniff\r\n' +
+        'Cache-Control: no-store\r\n' +
+        'Connection: close\r\n\r\n' +
+        '{"statusCode":404,"message":"Not Found"}',
+    );
+  });
+
+  it('takes a message of its own, its length counted in bytes', () => {
+    const answer = rawErrorAnswer(502, { message: 'Le service « orders » est indisponible' });
+    const [head, body] = answer.split('\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1\.1 502 Bad Gateway\r\n/);
+    expect(JSON.parse(body)).toEqual({
+      statusCode: 502,
+      message: 'Le service « orders » est indisponible',
+    });
+    expect(head).toContain(`Content-Length: ${Buffer.byteLength(body)}\r\n`);
+  });
+
+  it('leaves the body out when asked, as for HEAD, keeping its length', () => {
+    expect(rawErrorAnswer(400, { body: false })).toMatch(
+      /^HTTP\/1\.1 400 Bad Request\r\n[^]*Content-Length: 42\r\n[^]*\r\n\r\n$/,
+    );
+  });
+});
