@@ -574,6 +574,9 @@ describe('session lifecycle events (Redis stream)', () => {
           // A role change that reaches Redis after its deadline changes nothing (announced all
           // the same: a service that drops a cached session only reads it again).
           expect(live?.roles).toEqual(alice.roles);
+        } else if (call === 'rotate with revokeOthersOf') {
+          // The rotation landed, then its undo behind it: the caller's token works again.
+          expect(live?.userId).toBe(alice.id);
         } else {
           expect(live).toBeNull();
         }

@@ -45,8 +45,9 @@ describe('SessionModule with Sentinel settings', () => {
     try {
       const { token } = await sessions.create(alice);
       expect((await sessions.validate(token))?.username).toBe('alice');
-      // The session, the user's index and tag key, and the lifecycle event stream.
-      expect(await direct.keys(`${prefix}*`)).toHaveLength(4);
+      // The session, the user's index and tag key, and the lifecycle event streams (the full
+      // one and its redacted copy).
+      expect(await direct.keys(`${prefix}*`)).toHaveLength(5);
     } finally {
       direct.disconnect();
       await close();
