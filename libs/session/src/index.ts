@@ -46,10 +46,8 @@ export { SessionRequest } from './lib/http/session-request.interface';
 export { SessionSockets } from './lib/ws/session-sockets.service';
 export { SessionSocket } from './lib/ws/session-socket.interface';
 export { SESSION_ENDED_EVENT } from './lib/ws/event-stream.socket';
-export {
-  MAX_ASSERTION_TTL_SECONDS,
-  SessionAssertions,
-} from './lib/assertion/session-assertions.service';
+export { SessionAssertions } from './lib/assertion/session-assertions.service';
+export { MAX_ASSERTION_TTL_SECONDS } from './lib/assertion/session-assertion.settings';
 export { SessionClient, SessionMessageProxy } from './lib/assertion/session-client';
 export { SessionGuardOutcome, SessionMetrics } from './lib/metrics/session-metrics.interface';
 

@@ -59,13 +59,40 @@ describe('SessionModule', () => {
       { redis: { url }, idleTimeout: -1 },
       { redis: { url }, absoluteTimeout: 0 },
       { redis: { url }, localCache: { ttl: 0 } },
+      { redis: { url, options: { keyPrefix: 'app:' } } },
+      { redis: { url }, maxSessionsPerUser: Number.NaN },
+      { redis: { url }, cookie: { sameSite: 'none' } } as unknown as SessionModuleOptions,
       // Only plain JavaScript or an untyped factory can pass these: no backend, or two.
       {} as SessionModuleOptions,
       { redis: { url }, remote: { host: '127.0.0.1', port: 1 } } as unknown as SessionModuleOptions,
+      { redis: { url: undefined } } as unknown as SessionModuleOptions,
     ]) {
       await expect(
         Test.createTestingModule({ imports: [SessionModule.forRoot(options)] }).compile(),
       ).rejects.toThrow(/SessionModule/);
+    }
+  });
+
+  it('refuses bad assertions before it opens a connection to Redis', async () => {
+    // Nothing closes the providers of a module that failed to compile: a client made before
+    // the refusal would stay connected, and keep the process alive.
+    const connects = jest.spyOn(Redis.prototype, 'connect');
+    try {
+      await expect(
+        Test.createTestingModule({
+          imports: [
+            SessionModule.forRoot({
+              redis: { url },
+              keyPrefix: uniquePrefix(),
+              assertions: { service: 'orders', ttl: 120 },
+            }),
+          ],
+        }).compile(),
+      ).rejects.toThrow('SessionModule: `assertions.ttl` must be a number of seconds in (0, 60]');
+      expect(connects).not.toHaveBeenCalled();
+    } finally {
+      for (const client of connects.mock.contexts) (client as Redis).disconnect();
+      connects.mockRestore();
     }
   });
 });

@@ -150,6 +150,19 @@ export interface StoreUnderTest {
   stop(): Promise<void>;
 }
 
+/**
+ * The options of a service on `backend`: with `redis`, the contract's limits (and `limits`)
+ * under `keyPrefix`; a `store` or `remote` backend is shaped by its store or its server, which
+ * the module refuses to be told.
+ */
+function withLimits(
+  backend: SessionModuleOptions,
+  keyPrefix: string,
+  limits: SessionCommonOptions = {},
+): SessionModuleOptions {
+  return backend.redis ? { ...CONTRACT_LIMITS, ...limits, ...backend, keyPrefix } : backend;
+}
+
 /** One implementation of `SessionStore`, as the contract suite starts it. */
 export interface StoreAdapter {
   name: string;
@@ -341,11 +354,7 @@ export function describeStoreContract(adapter: StoreAdapter) {
       alice = { id: `u-alice-${run}`, username: 'alice', roles: ['customer'] };
       admin = { id: `u-admin-${run}`, username: 'admin', roles: ['admin'] };
       prefix = target.keyPrefix ?? uniquePrefix();
-      ({ sessions, close } = await sessionService({
-        ...CONTRACT_LIMITS,
-        ...target.options,
-        keyPrefix: prefix,
-      }));
+      ({ sessions, close } = await sessionService(withLimits(target.options, prefix)));
       issuer = target.issuer ?? sessions;
     });
 
@@ -552,11 +561,7 @@ export function describeStoreContract(adapter: StoreAdapter) {
     });
 
     it('revokes every session of every user at once but the caller’s own, for every service', async () => {
-      const other = await sessionService({
-        ...CONTRACT_LIMITS,
-        ...target.options,
-        keyPrefix: prefix,
-      });
+      const other = await sessionService(withLimits(target.options, prefix));
       try {
         const kept = await issuer.create(admin);
         const victims = [
@@ -630,13 +635,9 @@ export function describeStoreContract(adapter: StoreAdapter) {
 
     /** A SessionService over the same backend with other store limits (see `optionsWith`). */
     async function issuerWith(limits: SessionCommonOptions) {
-      const options = target.optionsWith?.(limits) ?? { ...target.options, ...limits };
-      const made = await sessionService({
-        ...CONTRACT_LIMITS,
-        ...limits,
-        ...options,
-        keyPrefix: prefix,
-      } as SessionModuleOptions);
+      const made = await sessionService(
+        target.optionsWith?.(limits) ?? withLimits(target.options, prefix, limits),
+      );
       extraClosers.push(made.close);
       return made.sessions;
     }

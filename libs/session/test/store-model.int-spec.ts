@@ -60,8 +60,9 @@ async function deleteKeys(client: Redis | Cluster, prefix: string): Promise<void
   }
 }
 
+/** A service on `options`' backend; with `redis`, under the model's limits (a store: its own). */
 async function startService(options: SessionModuleOptions) {
-  return sessionService({ ...MODEL_LIMITS, ...options });
+  return sessionService(options.redis ? { ...MODEL_LIMITS, ...options } : options);
 }
 
 describe('SessionStore model', () => {

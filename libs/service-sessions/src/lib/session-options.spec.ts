@@ -2,7 +2,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { Test } from '@nestjs/testing';
+
 import { StartupError, validateEnv } from '@cloakroom/service-kit';
+import {
+  InMemorySessionStore,
+  SessionCookieService,
+  SessionModule,
+  SessionStore,
+} from '@cloakroom/session';
 
 import { PrometheusSessionMetrics } from './prometheus-session.metrics';
 import {
@@ -144,6 +152,26 @@ describe('sessionOptionsFromEnv', () => {
     expect(sessionOptionsFromEnv(env).durability).toEqual({ replicas: 2, timeout: 0.25 });
     expect(() => redisEnv({ SESSION_DURABLE_REPLICAS: '-1' })).toThrow(/SESSION_DURABLE_REPLICAS/);
     expect(() => redisEnv({ SESSION_DURABLE_TIMEOUT: '0' })).toThrow(/SESSION_DURABLE_TIMEOUT/);
+  });
+
+  it('builds options that SessionModule accepts at start-up, in every mode', async () => {
+    for (const env of [
+      redisEnv(),
+      redisEnv({ REDIS_CLUSTER_NODES: 'r1:7000,r2:7001' }),
+      redisEnv({ REDIS_SENTINELS: 's1:26379', REDIS_PRIMARY_PASSWORD: 'x' }),
+      redisEnv({ SESSION_DURABLE_REPLICAS: '1', SESSION_MAX_PER_USER: '0' }),
+      remoteEnv({ NODE_ENV: 'production' }),
+    ]) {
+      // The module's own checks only: no store, so no connection to anything.
+      const moduleRef = await Test.createTestingModule({
+        imports: [SessionModule.forRoot(sessionOptionsFromEnv(env))],
+      })
+        .overrideProvider(SessionStore)
+        .useValue(new InMemorySessionStore())
+        .compile();
+      expect(moduleRef.get(SessionCookieService).name).toMatch(/^(__Host-)?cr_session$/);
+      await moduleRef.close();
+    }
   });
 
   it('reads a comma list of allowed origins', () => {

@@ -93,7 +93,6 @@ function guardOf({ scenario, redisUrl, rpcPort, keys }: ServerSettings): GuardSe
           tls: keys.rpcTls.client,
           batchValidations: scenario === 'session-remote',
         },
-        keyPrefix: SESSION_KEY_PREFIX,
       });
     case 'jwt-nestjs':
       return {

@@ -1,13 +1,9 @@
-import { createPrivateKey, createPublicKey, KeyObject } from 'node:crypto';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 
-import type {
-  SessionAssertionOptions,
-  SessionModuleOptions,
-} from '../config/session-options.interface';
+import type { SessionConfig } from '../config/session.config';
 import { SessionAssertionRefusedError } from '../errors/session-assertion-refused.error';
 import { NotBeforeWatermark } from '../revocation/not-before.watermark';
-import { SESSION_MODULE_OPTIONS } from '../session.constants';
+import { SESSION_CONFIG } from '../session.constants';
 import type { Session } from '../session.types';
 import { SessionStore } from '../store/session-store.interface';
 import { parseSessionId } from '../token/session.token';
@@ -17,12 +13,8 @@ import {
   SessionAssertionClaims,
   signatureMatches,
 } from './session-assertion.codec';
+import { MAX_ASSERTION_TTL_SECONDS, SessionAssertionSettings } from './session-assertion.settings';
 import { SessionClient, SessionMessageProxy } from './session-client';
-
-const DEFAULT_TTL_SECONDS = 30;
-/** The longest lifetime a receiver accepts, whatever the sender was configured with. */
-export const MAX_ASSERTION_TTL_SECONDS = 60;
-const DEFAULT_CLOCK_SKEW_SECONDS = 5;
 
 /**
  * Signs and verifies session assertions: how one service tells another which live session a
@@ -43,27 +35,24 @@ const DEFAULT_CLOCK_SKEW_SECONDS = 5;
 @Injectable()
 export class SessionAssertions {
   private readonly service: string | null;
-  private readonly signingKey: { kid: string; key: KeyObject } | null;
-  private readonly trusted: ReadonlyMap<string, { issuer: string; key: KeyObject }>;
+  private readonly signingKey: SessionAssertionSettings['signingKey'];
+  private readonly trusted: SessionAssertionSettings['trusted'];
   private readonly ttlMs: number;
   private readonly skewMs: number;
 
   constructor(
-    @Inject(SESSION_MODULE_OPTIONS) options: SessionModuleOptions,
+    @Inject(SESSION_CONFIG) config: SessionConfig,
     @Inject(SessionStore) private readonly store: SessionStore,
     @Optional()
     @Inject(NotBeforeWatermark)
     private readonly watermark: NotBeforeWatermark | null = null,
   ) {
-    const settings = options.assertions;
-    this.service = settings?.service ?? null;
-    this.signingKey = settings?.signingKey ? signingKeyOf(settings.signingKey) : null;
-    this.trusted = trustedKeysOf(settings?.trustedKeys ?? []);
-    this.ttlMs = secondsOption(settings, 'ttl', DEFAULT_TTL_SECONDS, MAX_ASSERTION_TTL_SECONDS);
-    this.skewMs = secondsOption(settings, 'clockSkew', DEFAULT_CLOCK_SKEW_SECONDS, 60);
-    if (settings && (typeof settings.service !== 'string' || settings.service === '')) {
-      throw new Error('SessionModule: `assertions.service` must name this service');
-    }
+    const { assertions } = config;
+    this.service = assertions.service;
+    this.signingKey = assertions.signingKey;
+    this.trusted = assertions.trusted;
+    this.ttlMs = assertions.ttlMs;
+    this.skewMs = assertions.skewMs;
   }
 
   /** Whether this service accepts assertions at all (it trusts at least one key). */
@@ -137,52 +126,4 @@ export class SessionAssertions {
   client<Proxy extends SessionMessageProxy>(proxy: Proxy, audience: string): SessionClient<Proxy> {
     return new SessionClient(proxy, (session) => this.sign(session, audience));
   }
-}
-
-function signingKeyOf(option: NonNullable<SessionAssertionOptions['signingKey']>): {
-  kid: string;
-  key: KeyObject;
-} {
-  const key =
-    option.privateKey instanceof KeyObject
-      ? option.privateKey
-      : createPrivateKey(option.privateKey);
-  requireEd25519(key, `signing key ${option.kid}`);
-  return { kid: option.kid, key };
-}
-
-function trustedKeysOf(
-  keys: NonNullable<SessionAssertionOptions['trustedKeys']>,
-): Map<string, { issuer: string; key: KeyObject }> {
-  const trusted = new Map<string, { issuer: string; key: KeyObject }>();
-  for (const { kid, issuer, publicKey } of keys) {
-    if (trusted.has(kid)) {
-      throw new Error(`SessionModule: two trusted assertion keys share the id ${kid}`);
-    }
-    const key = publicKey instanceof KeyObject ? publicKey : createPublicKey(publicKey);
-    requireEd25519(key, `trusted key ${kid}`);
-    trusted.set(kid, { issuer, key });
-  }
-  return trusted;
-}
-
-function requireEd25519(key: KeyObject, name: string): void {
-  if (key.asymmetricKeyType !== 'ed25519') {
-    throw new Error(`SessionModule: assertion ${name} must be an Ed25519 key`);
-  }
-}
-
-function secondsOption(
-  settings: SessionAssertionOptions | undefined,
-  name: 'ttl' | 'clockSkew',
-  fallback: number,
-  max: number,
-): number {
-  const seconds = settings?.[name] ?? fallback;
-  if (!(seconds > 0 && seconds <= max)) {
-    throw new Error(
-      `SessionModule: \`assertions.${name}\` must be a number of seconds in (0, ${max}]`,
-    );
-  }
-  return Math.round(seconds * 1000);
 }

@@ -5,6 +5,7 @@ import type {
   SessionDurabilityOptions,
   SessionEventsOptions,
   SessionLocalCacheOptions,
+  SessionRedisConnection,
   SessionRememberOptions,
   SessionRemoteConnection,
   SessionRemoteTls,
@@ -13,6 +14,8 @@ import type {
 
 /** Every option name of `T`, listed: the compiler keeps each list equal to its interface. */
 type Names<T> = Record<keyof Required<T>, true>;
+/** The same for a union: every name any of its members takes. */
+type UnionNames<T> = Record<T extends unknown ? keyof T : never, true>;
 
 const COMMON = {
   idleTimeout: true,
@@ -61,7 +64,19 @@ const NESTED: Record<string, Record<string, true>> = {
     tls: true,
     batchValidations: true,
   } satisfies Names<SessionRemoteConnection>,
+  redis: {
+    url: true,
+    options: true,
+    client: true,
+    sentinels: true,
+    name: true,
+    cluster: true,
+  } satisfies UnionNames<SessionRedisConnection>,
 };
+
+/** Said of a name in `redis` near none of its own: ioredis' style is the likely mistake. */
+const REDIS_HINT =
+  '`redis` takes `url`, `client`, `sentinels` with `name`, or `cluster`; ioredis options go in `redis.options`';
 
 const REMOTE_TLS = {
   ca: true,
@@ -74,26 +89,34 @@ const REMOTE_TLS = {
  * Refuses an option name the library does not know, at start-up: a misspelt option (`idleTimout`,
  * a `forRootAsync` factory's object, which the compiler does not check for extra names) would
  * otherwise leave its default in force without a word — a 30-minute idle timeout where 5 was
- * meant. Checks the top level and the library's own nested objects; what goes to ioredis
- * (`redis`) is ioredis' to judge.
+ * meant. Checks the top level and the library's own nested objects, `redis` included (a
+ * `redis: { uri }` would otherwise connect to localhost); what goes to ioredis (`redis.options`)
+ * is ioredis' to judge.
  */
 export function refuseUnknownOptions(options: object): void {
   refuseUnknown('', options, { ...COMMON, ...BACKENDS });
   for (const [name, known] of Object.entries(NESTED)) {
     const value = (options as Record<string, unknown>)[name];
-    if (isPlainObject(value)) refuseUnknown(`${name}.`, value, known);
+    if (isPlainObject(value)) {
+      refuseUnknown(`${name}.`, value, known, name === 'redis' ? REDIS_HINT : undefined);
+    }
   }
   const tls = (options as { remote?: { tls?: unknown } }).remote?.tls;
   if (isPlainObject(tls)) refuseUnknown('remote.tls.', tls, REMOTE_TLS);
 }
 
-function refuseUnknown(path: string, value: object, known: Record<string, true>): void {
+function refuseUnknown(
+  path: string,
+  value: object,
+  known: Record<string, true>,
+  hint?: string,
+): void {
   for (const name of Object.keys(value)) {
     if (Object.hasOwn(known, name)) continue;
     const near = Object.keys(known).find((candidate) => isNear(name, candidate));
+    const help = near ? `did you mean \`${path}${near}\`?` : hint;
     throw new Error(
-      `SessionModule: unknown option \`${path}${name}\`` +
-        (near ? ` (did you mean \`${path}${near}\`?)` : ''),
+      `SessionModule: unknown option \`${path}${name}\`` + (help ? ` (${help})` : ''),
     );
   }
 }

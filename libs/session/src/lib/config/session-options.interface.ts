@@ -4,7 +4,16 @@ import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from '
 import type { SessionMetrics } from '../metrics/session-metrics.interface';
 import type { SessionStore } from '../store/session-store.interface';
 
-/** Where the Redis session data lives. A client passed in is never closed by the library. */
+/**
+ * Where the Redis session data lives: exactly one of these shapes (`redis: {}`, a `url` left
+ * undefined or ioredis' `{ host, port }` are refused at start-up, not taken for localhost). A
+ * client passed in is never closed by the library.
+ *
+ * No ioredis `keyPrefix` (in `options`, a Cluster's `redisOptions`, the URL or a given client):
+ * ioredis would prefix only the keys a script is given, while the scripts build the other key
+ * names themselves, and revoke-all, role changes and the per-user cap would miss every session.
+ * Set `keyPrefix` on `SessionModule` instead; a client with one is refused at start-up.
+ */
 export type SessionRedisConnection =
   | { url: string; options?: RedisOptions }
   | { client: Redis | Cluster }
@@ -40,11 +49,14 @@ export interface SessionRemoteTls {
 }
 
 export interface SessionCookieOptions {
-  /** Cookie name; `__Host-` is prepended when `secure` is on. Default `cr_session`. */
+  /**
+   * Cookie name, an HTTP token (letters, digits and ``!#$%&'*+-.^_`|~``); `__Host-` is
+   * prepended when `secure` is on. Default `cr_session`.
+   */
   name?: string;
-  /** Send the cookie over HTTPS only. Default false: an app turns it on for production. */
+  /** Send the cookie over HTTPS only: a boolean. Default false: apps turn it on in production. */
   secure?: boolean;
-  /** Default `lax`. */
+  /** `lax` or `strict` (`none` is refused). Default `lax`. */
   sameSite?: 'lax' | 'strict';
 }
 
@@ -99,16 +111,28 @@ export type SessionCapPolicy = 'evict-oldest' | 'evict-idlest' | 'refuse';
 /**
  * Options every backend shares; durations are in seconds. The timeouts, the cap and the key
  * prefix shape the Redis store the module creates from `redis`; a `remote` store follows the
- * auth service's settings, a `store` instance its own.
+ * auth service's settings, a `store` instance its own. With `remote` or `store`, these
+ * store-shaping options are refused at start-up rather than ignored: `idleTimeout`,
+ * `absoluteTimeout`, `maxSessionsPerUser`, `capPolicy`, `remember`, `keepUserAgent`,
+ * `userTagKey`, `autoPipelining`, `coalesceWrites`, `durability`, `touchInterval` (unless
+ * `localCache`, which reads it, is on) and `keyPrefix` (unless the store is a
+ * `RedisSessionStore`, whose events the module publishes and follows under it).
  */
 export interface SessionCommonOptions {
   /** Idle timeout: a session unused this long dies. Default 1800. */
   idleTimeout?: number;
   /** Absolute timeout: a session dies this long after login, used or not. Default 43200. */
   absoluteTimeout?: number;
-  /** Least time between two slides of the idle timeout. Default `idleTimeout / 10`. */
+  /**
+   * Least time between two slides of the idle timeout. Default `idleTimeout / 10`, which is
+   * also its ceiling: a larger value acts as a tenth of each session's own idle timeout (a
+   * remembered session's is longer), so that a session in use slides well before it dies.
+   */
   touchInterval?: number;
-  /** Most live sessions per user, 0 for no cap; over it, `capPolicy` applies. Default 10. */
+  /**
+   * Most live sessions per user, an integer, 0 for no cap; over it, `capPolicy` applies.
+   * Default 10.
+   */
   maxSessionsPerUser?: number;
   /** What a login over `maxSessionsPerUser` does. Default `evict-oldest`. */
   capPolicy?: SessionCapPolicy;
@@ -116,11 +140,14 @@ export interface SessionCommonOptions {
   remember?: SessionRememberOptions;
   /**
    * Seconds a login (or a rotation with `reauthenticated`) counts as recent for
-   * `@RequireRecentAuth()` routes without a window of their own. Default 600.
+   * `@RequireRecentAuth()` routes without a window of their own; more than 0. Default 600.
    */
   reauthWindow?: number;
   cookie?: SessionCookieOptions;
-  /** Origins allowed to send cookie-authenticated unsafe requests. Default: none. */
+  /**
+   * Origins allowed to send cookie-authenticated unsafe requests, each exactly as browsers send
+   * `Origin`: `https://shop.example`, no path, no trailing slash, no default port. Default: none.
+   */
   allowedOrigins?: string[];
   /** Prefix of every Redis key. Default `cr:`. */
   keyPrefix?: string;
@@ -141,7 +168,10 @@ export interface SessionCommonOptions {
    * a different one is logged as an error and protects nothing.
    */
   userTagKey?: string;
-  /** A store call slower than this fails and the request answers 503. Default 1 (second). */
+  /**
+   * A store call slower than this fails and the request answers 503; more than 0. Default 1
+   * (second).
+   */
   storeTimeout?: number;
   /**
    * ioredis auto-pipelining on clients the module creates. Default false: in the bench, a
@@ -246,7 +276,8 @@ export interface SessionSocketsOptions {
  *
  * @example
  * SessionModule.forRoot({ redis: { url: 'redis://127.0.0.1:6379' }, idleTimeout: 900 })
- * SessionModule.forRoot({ remote: { host: 'auth', port: 4001 } })
+ * // ca, cert, key: PEM contents, e.g. readFileSync('certs/ca.crt')
+ * SessionModule.forRoot({ remote: { host: 'auth', port: 4001, tls: { ca, cert, key } } })
  * SessionModule.forRoot({ store: new InMemorySessionStore() })
  */
 export type SessionModuleOptions = SessionCommonOptions &

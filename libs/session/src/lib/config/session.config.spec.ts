@@ -1,8 +1,15 @@
+import { Cluster, Redis } from 'ioredis';
+
 import { InMemorySessionStore } from '../store/in-memory/in-memory-session.store';
+import { RedisSessionStore } from '../store/redis/redis-session.store';
 import { resolveSessionConfig } from './session.config';
 import type { SessionModuleOptions } from './session-options.interface';
 
 const redis = { url: 'redis://127.0.0.1:6379' };
+const remote = { host: 'auth', port: 4001, tls: { ca: 'ca', cert: 'cert', key: 'key' } };
+
+/** What a `forRootAsync` factory or plain JavaScript can return, past the compiler. */
+const untyped = (options: object) => options as unknown as SessionModuleOptions;
 
 describe('resolveSessionConfig', () => {
   it('refuses a misspelt option instead of leaving its default in force, naming the near one', () => {
@@ -205,5 +212,253 @@ describe('resolveSessionConfig', () => {
   it('refuses negative or zero timeouts', () => {
     expect(() => resolveSessionConfig({ redis, idleTimeout: -1 })).toThrow(/idleTimeout/);
     expect(() => resolveSessionConfig({ redis, absoluteTimeout: 0 })).toThrow(/positive/);
+  });
+
+  it('refuses a cap that is not a whole number of sessions, rather than fail every login', () => {
+    // NaN: Number() of an unset variable; -1 used to mean no cap, which is 0's meaning.
+    for (const maxSessionsPerUser of [Number.NaN, -1, 2.5, Infinity]) {
+      expect(() => resolveSessionConfig({ redis, maxSessionsPerUser })).toThrow(
+        /^SessionModule: maxSessionsPerUser must be a non-negative integer \(0: no cap\)$/,
+      );
+    }
+    expect(() => resolveSessionConfig(untyped({ redis, maxSessionsPerUser: '3' }))).toThrow(
+      /maxSessionsPerUser/,
+    );
+    expect(resolveSessionConfig({ redis, maxSessionsPerUser: 0 }).maxSessionsPerUser).toBe(0);
+    expect(resolveSessionConfig({ redis, maxSessionsPerUser: 3 }).maxSessionsPerUser).toBe(3);
+  });
+
+  it('refuses a store timeout that would time every call out, and a zero re-auth window', () => {
+    for (const storeTimeout of [0, 0.0001, -1, Number.NaN]) {
+      expect(() => resolveSessionConfig({ redis, storeTimeout })).toThrow(
+        /^SessionModule: storeTimeout must be a positive number of seconds$/,
+      );
+    }
+    for (const reauthWindow of [0, 0.0001]) {
+      expect(() => resolveSessionConfig({ redis, reauthWindow })).toThrow(
+        /^SessionModule: reauthWindow must be a positive number of seconds$/,
+      );
+    }
+    expect(resolveSessionConfig({ redis, storeTimeout: 0.05 }).storeTimeoutMs).toBe(50);
+  });
+});
+
+describe('resolveSessionConfig: redis', () => {
+  const prefixed = 'set keyPrefix on SessionModule, not on the ioredis client';
+  // Never connected: lazyConnect, and nothing sends a command.
+  const clients: Array<Redis | Cluster> = [];
+  const lazy = <T extends Redis | Cluster>(client: T): T => (clients.push(client), client);
+  afterAll(() => clients.forEach((client) => client.disconnect()));
+
+  it('refuses an ioredis keyPrefix, however the client comes in', () => {
+    const node = [{ host: '127.0.0.1', port: 7000 }];
+    const cases: Array<[object, string]> = [
+      [{ url: redis.url, options: { keyPrefix: 'app:' } }, '`redis.options`'],
+      [{ url: `${redis.url}/0?keyPrefix=app%3A` }, '`redis.url`'],
+      [{ sentinels: node, name: 'cr', options: { keyPrefix: 'app:' } }, '`redis.options`'],
+      [{ cluster: node, options: { keyPrefix: 'app:' } }, '`redis.options`'],
+      [{ cluster: node, options: { redisOptions: { keyPrefix: 'app:' } } }, 'redisOptions'],
+      [{ client: lazy(new Redis({ lazyConnect: true, keyPrefix: 'app:' })) }, '`redis.client`'],
+      [{ client: lazy(new Redis(`${redis.url}?keyPrefix=app:`, { lazyConnect: true })) }, 'client'],
+      [
+        { client: lazy(new Cluster(node, { lazyConnect: true, keyPrefix: 'app:' })) },
+        '`redis.client`',
+      ],
+      [
+        {
+          client: lazy(
+            new Cluster(node, { lazyConnect: true, redisOptions: { keyPrefix: 'app:' } }),
+          ),
+        },
+        '`redis.client`',
+      ],
+    ];
+    for (const [connection, where] of cases) {
+      const options = untyped({ redis: connection, keyPrefix: 'cr:' });
+      expect(() => resolveSessionConfig(options)).toThrow(prefixed);
+      expect(() => resolveSessionConfig(options)).toThrow(where);
+    }
+    const plain = lazy(new Redis({ lazyConnect: true }));
+    expect(resolveSessionConfig({ redis: { client: plain }, keyPrefix: 'app:' })).toMatchObject({
+      backend: { kind: 'redis', connection: { client: plain } },
+      keyPrefix: 'app:',
+    });
+  });
+
+  it('refuses a connection that names no Redis, instead of falling back to localhost', () => {
+    const cases: Array<[object, RegExp]> = [
+      [{}, /^SessionModule: `redis` needs one of `url`, `client`, `sentinels` \(with `name`\)/],
+      // An unset environment variable.
+      [{ url: undefined }, /^SessionModule: `redis.url` must be a non-empty string/],
+      [{ url: '' }, /`redis.url` must be a non-empty string/],
+      [{ url: 6379 }, /`redis.url` must be a non-empty string/],
+      [
+        { url: redis.url, client: lazy(new Redis({ lazyConnect: true })) },
+        /not `url` and `client`/,
+      ],
+      [{ sentinels: [{ host: 's1', port: 26379 }] }, /`redis.sentinels` needs `redis.name`/],
+      [{ sentinels: [], name: 'cr' }, /`redis.sentinels` must list at least one/],
+      [{ cluster: [] }, /`redis.cluster` must list at least one node/],
+      [{ url: redis.url, name: 'cr' }, /`redis.name` goes with `redis.sentinels` only/],
+      [{ client: { options: {} } }, /`redis.client` must be an ioredis Redis or Cluster/],
+      [
+        { client: lazy(new Redis({ lazyConnect: true })), options: { db: 1 } },
+        /`redis.options` does not apply to a given `redis.client`/,
+      ],
+    ];
+    for (const [connection, message] of cases) {
+      expect(() => resolveSessionConfig(untyped({ redis: connection }))).toThrow(message);
+    }
+  });
+
+  it('refuses an unknown name in redis, with the near one or the shapes it takes', () => {
+    expect(() => resolveSessionConfig(untyped({ redis: { uri: redis.url } }))).toThrow(
+      /^SessionModule: unknown option `redis.uri` \(did you mean `redis.url`\?\)$/,
+    );
+    expect(() => resolveSessionConfig(untyped({ redis: { url: redis.url, option: {} } }))).toThrow(
+      '(did you mean `redis.options`?)',
+    );
+    // ioredis' own shape: a documented one is meant.
+    expect(() =>
+      resolveSessionConfig(untyped({ redis: { host: '127.0.0.1', port: 6379 } })),
+    ).toThrow(
+      'SessionModule: unknown option `redis.host` (`redis` takes `url`, `client`, `sentinels` with `name`, or `cluster`; ioredis options go in `redis.options`)',
+    );
+  });
+
+  it('takes each documented shape, and a name left undefined as absent', () => {
+    const node = [{ host: '127.0.0.1', port: 7000 }];
+    const client = lazy(new Cluster(node, { lazyConnect: true }));
+    for (const connection of [
+      { url: redis.url, options: { connectionName: 'x' } },
+      { client },
+      { sentinels: node, name: 'cr', options: { sentinelPassword: 'x' } },
+      { cluster: node, options: { slotsRefreshInterval: 1000 } },
+      // What a factory gives with the other settings unset.
+      { url: redis.url, cluster: undefined, options: undefined },
+    ]) {
+      expect(resolveSessionConfig(untyped({ redis: connection })).backend).toEqual({
+        kind: 'redis',
+        connection,
+      });
+    }
+  });
+});
+
+describe('resolveSessionConfig: cookie and origins', () => {
+  it('refuses a cookie the cookie library would throw on at the first login', () => {
+    const cases: Array<[object, RegExp]> = [
+      [
+        { sameSite: 'bogus' },
+        /^SessionModule: cookie.sameSite must be 'lax' or 'strict', not "bogus"$/,
+      ],
+      // Documented: lax or strict. None would send the cookie along cross-site requests.
+      [{ sameSite: 'none' }, /cookie.sameSite must be 'lax' or 'strict', not "none"/],
+      [
+        { name: 'my session' },
+        /^SessionModule: cookie.name must be a cookie token .*, not "my session"$/,
+      ],
+      [{ name: '' }, /cookie.name must be a cookie token/],
+      [{ name: 'sid;Domain=evil.example' }, /cookie.name must be a cookie token/],
+      // Any non-empty string would turn Secure on, 'false' included.
+      [{ secure: 'false' }, /^SessionModule: cookie.secure must be a boolean, not a string$/],
+    ];
+    for (const [cookie, message] of cases) {
+      expect(() => resolveSessionConfig(untyped({ redis, cookie }))).toThrow(message);
+    }
+    expect(
+      resolveSessionConfig({ redis, cookie: { name: 'sid.v2', sameSite: 'strict' } }).cookie,
+    ).toEqual({ name: 'sid.v2', secure: false, sameSite: 'strict' });
+  });
+
+  it('refuses allowed origins a browser never sends, naming the origin meant', () => {
+    const cases: Array<[unknown, string]> = [
+      // A string would be taken as the set of its characters: `Origin: h` allowed.
+      [
+        'http://localhost:3000',
+        'SessionModule: allowedOrigins must be an array of origins (did you mean ["http://localhost:3000"]?)',
+      ],
+      [
+        ['http://localhost:3000/'],
+        'SessionModule: allowedOrigins entry "http://localhost:3000/" is not an origin (did you mean "http://localhost:3000"?)',
+      ],
+      [['https://shop.example/app'], '(did you mean "https://shop.example"?)'],
+      // Browsers leave the default port out, and send the host in lower case.
+      [['https://shop.example:443'], '(did you mean "https://shop.example"?)'],
+      [['https://Shop.Example'], '(did you mean "https://shop.example"?)'],
+      [['shop.example'], '"shop.example" is not an origin (scheme://host[:port])'],
+      [['null'], '"null" is not an origin'],
+      [[42], '42 is not an origin'],
+    ];
+    for (const [allowedOrigins, message] of cases) {
+      expect(() => resolveSessionConfig(untyped({ redis, allowedOrigins }))).toThrow(message);
+    }
+    const origins = ['http://localhost:3000', 'https://shop.example:8443'];
+    expect(resolveSessionConfig({ redis, allowedOrigins: origins }).allowedOrigins).toEqual(
+      new Set(origins),
+    );
+  });
+});
+
+describe('resolveSessionConfig: options a store or the auth service decides', () => {
+  const shaping: Array<[string, unknown]> = [
+    ['idleTimeout', 60],
+    ['absoluteTimeout', 600],
+    ['touchInterval', 6],
+    ['maxSessionsPerUser', 3],
+    ['capPolicy', 'refuse'],
+    ['remember', { idleTimeout: 60 }],
+    ['keyPrefix', 'app:'],
+    ['keepUserAgent', true],
+    ['userTagKey', 'A'.repeat(43)],
+    ['autoPipelining', true],
+    ['coalesceWrites', false],
+    ['durability', { replicas: 1 }],
+  ];
+
+  it.each(shaping)('refuses %s with `store`, where the store would ignore it', (name, value) => {
+    const options = untyped({ store: new InMemorySessionStore(), [name]: value });
+    expect(() => resolveSessionConfig(options)).toThrow(
+      `SessionModule: \`${name}\` does not apply with \`store\`: pass it to the store you construct`,
+    );
+  });
+
+  it.each(shaping)('refuses %s with `remote`, where auth decides it', (name, value) => {
+    expect(() => resolveSessionConfig(untyped({ remote, [name]: value }))).toThrow(
+      `SessionModule: \`${name}\` does not apply with \`remote\`: the auth service's settings do`,
+    );
+  });
+
+  it('keeps what the module itself reads: the local cache its touch interval, events their prefix', () => {
+    expect(
+      resolveSessionConfig({ remote, touchInterval: 6, localCache: { ttl: 5 } }).touchIntervalMs,
+    ).toBe(6000);
+    expect(
+      resolveSessionConfig({
+        store: new InMemorySessionStore(),
+        touchInterval: 6,
+        localCache: { ttl: 5 },
+      }).touchIntervalMs,
+    ).toBe(6000);
+    // A Redis store given as an instance: the module publishes its events under keyPrefix.
+    const redisStore = Object.create(RedisSessionStore.prototype) as RedisSessionStore;
+    expect(resolveSessionConfig({ store: redisStore, keyPrefix: 'app:' }).keyPrefix).toBe('app:');
+  });
+
+  it('takes with `remote` every option a remote service passes (sessionOptionsFromEnv)', () => {
+    expect(() =>
+      resolveSessionConfig({
+        remote,
+        cookie: { secure: true },
+        allowedOrigins: ['https://shop.example'],
+        storeTimeout: 1,
+        reauthWindow: 600,
+        sockets: { checkInterval: 30 },
+        localCache: { ttl: 5 },
+        assertions: { service: 'catalog', trustedKeys: [] },
+        // An unset setting is not a setting.
+        idleTimeout: undefined,
+      }),
+    ).not.toThrow();
   });
 });

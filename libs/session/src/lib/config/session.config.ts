@@ -1,15 +1,22 @@
+import {
+  resolveAssertionSettings,
+  SessionAssertionSettings,
+} from '../assertion/session-assertion.settings';
 import { DEFAULT_COOKIE_NAME } from '../session.constants';
 import type { SessionStore } from '../store/session-store.interface';
 import { isUserTagKey } from '../token/session.token';
 import { refuseUnknownOptions } from './option-names';
+import { checkRedisConnection } from './redis-connection';
 import type {
   SessionCapPolicy,
   SessionCommonOptions,
+  SessionCookieOptions,
   SessionModuleOptions,
   SessionRedisConnection,
   SessionRemoteConnection,
   SessionSocketsOptions,
 } from './session-options.interface';
+import { refuseUnusedStoreOptions } from './store-shaping-options';
 
 /** Where sessions live, as chosen by the options: exactly one backend. */
 export type SessionBackend =
@@ -52,6 +59,8 @@ export interface SessionConfig extends SessionStoreSettings {
   events: { maxLength: number } | null;
   /** `SessionSockets`: how often every open socket's session is checked again. */
   sockets: { checkIntervalMs: number };
+  /** `SessionAssertions`: its keys parsed; `service` null when assertions are off. */
+  assertions: SessionAssertionSettings;
 }
 
 const DEFAULT_IDLE_TIMEOUT = 1800;
@@ -61,6 +70,9 @@ const DEFAULT_REMEMBER_ABSOLUTE_TIMEOUT = 2592000;
 const DEFAULT_REAUTH_WINDOW = 600;
 const DEFAULT_SOCKET_CHECK_INTERVAL = 30;
 const CAP_POLICIES: readonly SessionCapPolicy[] = ['evict-oldest', 'evict-idlest', 'refuse'];
+const SAME_SITE: readonly unknown[] = ['lax', 'strict'];
+/** RFC 6265's cookie-name: an HTTP token. `cookie.serialize` throws on anything else. */
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /**
  * Applies defaults and checks the options once, at start-up, never per request. Options are
@@ -68,23 +80,23 @@ const CAP_POLICIES: readonly SessionCapPolicy[] = ['evict-oldest', 'evict-idlest
  */
 export function resolveSessionConfig(options: SessionModuleOptions): SessionConfig {
   refuseUnknownOptions(options);
-  const secure = options.cookie?.secure ?? false;
-  const baseName = options.cookie?.name ?? DEFAULT_COOKIE_NAME;
+  const backend = backendOf(options);
+  refuseUnusedStoreOptions(options, backend);
   return {
-    backend: backendOf(options),
+    backend,
     ...resolveStoreSettings(options),
-    cookie: {
-      // The __Host- prefix pins the cookie to this exact origin, but browsers accept it only
-      // on Secure cookies.
-      name: secure && !baseName.startsWith('__Host-') ? `__Host-${baseName}` : baseName,
-      secure,
-      sameSite: options.cookie?.sameSite ?? 'lax',
-    },
-    allowedOrigins: new Set(options.allowedOrigins ?? []),
-    reauthWindowMs: milliseconds('reauthWindow', options.reauthWindow ?? DEFAULT_REAUTH_WINDOW),
+    cookie: cookieOf(options.cookie),
+    allowedOrigins: allowedOriginsOf(options.allowedOrigins),
+    // A window of 0 would answer 401 on every @RequireRecentAuth() route, as the decorator's
+    // own 0 would, which it refuses.
+    reauthWindowMs: positiveMilliseconds(
+      'reauthWindow',
+      options.reauthWindow ?? DEFAULT_REAUTH_WINDOW,
+    ),
     localCache: localCacheOf(options),
     events: eventsOf(options),
     sockets: socketsOf(options.sockets),
+    assertions: resolveAssertionSettings(options.assertions),
   };
 }
 
@@ -116,14 +128,21 @@ export function resolveStoreSettings(options: SessionCommonOptions): SessionStor
   if (!CAP_POLICIES.includes(capPolicy)) {
     throw new Error(`SessionModule: capPolicy must be one of ${CAP_POLICIES.join(', ')}`);
   }
-  const storeTimeoutMs = milliseconds('storeTimeout', options.storeTimeout ?? 1);
+  const maxSessionsPerUser = options.maxSessionsPerUser ?? 10;
+  // NaN (a number read from an unset variable) would fail every login in the script; a
+  // negative one would mean no cap, which is 0's meaning.
+  if (!Number.isInteger(maxSessionsPerUser) || maxSessionsPerUser < 0) {
+    throw new Error('SessionModule: maxSessionsPerUser must be a non-negative integer (0: no cap)');
+  }
+  // ioredis takes a commandTimeout of 0 as a 0 ms timer: every call would time out.
+  const storeTimeoutMs = positiveMilliseconds('storeTimeout', options.storeTimeout ?? 1);
   return {
     idleTimeoutMs,
     absoluteTimeoutMs,
     touchIntervalMs: milliseconds('touchInterval', options.touchInterval ?? idleTimeout / 10),
     rememberIdleTimeoutMs,
     rememberAbsoluteTimeoutMs,
-    maxSessionsPerUser: Math.max(0, Math.floor(options.maxSessionsPerUser ?? 10)),
+    maxSessionsPerUser,
     capPolicy,
     keyPrefix: options.keyPrefix ?? 'cr:',
     keepUserAgent: options.keepUserAgent ?? false,
@@ -155,6 +174,79 @@ function milliseconds(name: string, seconds: number): number {
   return Math.round(seconds * 1000);
 }
 
+/** The same, for a duration that must last at least a millisecond once rounded. */
+function positiveMilliseconds(name: string, seconds: number): number {
+  const ms = Number.isFinite(seconds) ? Math.round(seconds * 1000) : Number.NaN;
+  if (!(ms > 0)) {
+    throw new Error(`SessionModule: ${name} must be a positive number of seconds`);
+  }
+  return ms;
+}
+
+/**
+ * The cookie settings, checked here: the cookie library would throw on a bad name or SameSite
+ * only when a cookie is written (a 500 on every login), and any non-empty string, 'false'
+ * included, would turn `Secure` on.
+ */
+function cookieOf(cookie: SessionCookieOptions = {}): SessionConfig['cookie'] {
+  const { name = DEFAULT_COOKIE_NAME, secure = false, sameSite = 'lax' } = cookie;
+  if (typeof secure !== 'boolean') {
+    throw new Error(`SessionModule: cookie.secure must be a boolean, not a ${typeof secure}`);
+  }
+  // 'none' is not offered: it would send the cookie on cross-site requests.
+  if (!SAME_SITE.includes(sameSite)) {
+    throw new Error(
+      `SessionModule: cookie.sameSite must be 'lax' or 'strict', not ${JSON.stringify(sameSite)}`,
+    );
+  }
+  if (typeof name !== 'string' || !COOKIE_NAME.test(name)) {
+    throw new Error(
+      `SessionModule: cookie.name must be a cookie token (letters, digits and !#$%&'*+-.^_\`|~), not ${JSON.stringify(name)}`,
+    );
+  }
+  return {
+    // The __Host- prefix pins the cookie to this exact origin, but browsers accept it only on
+    // Secure cookies.
+    name: secure && !name.startsWith('__Host-') ? `__Host-${name}` : name,
+    secure,
+    sameSite,
+  };
+}
+
+/**
+ * Allowed origins, each exactly as a browser sends `Origin` (`scheme://host[:port]`, no path,
+ * no default port): anything else would never match, and a string would be taken as the set
+ * of its characters.
+ */
+function allowedOriginsOf(origins: unknown = []): ReadonlySet<string> {
+  if (!Array.isArray(origins)) {
+    throw new Error(
+      'SessionModule: allowedOrigins must be an array of origins' +
+        (typeof origins === 'string' ? ` (did you mean ${JSON.stringify([origins])}?)` : ''),
+    );
+  }
+  for (const origin of origins) {
+    const exact = originOf(origin);
+    if (exact !== origin) {
+      throw new Error(
+        `SessionModule: allowedOrigins entry ${JSON.stringify(origin)} is not an origin ` +
+          (exact ? `(did you mean ${JSON.stringify(exact)}?)` : '(scheme://host[:port])'),
+      );
+    }
+  }
+  return new Set(origins as string[]);
+}
+
+function originOf(value: unknown): string | null {
+  if (typeof value !== 'string') return null;
+  try {
+    const { origin } = new URL(value);
+    return origin === 'null' ? null : origin;
+  } catch {
+    return null;
+  }
+}
+
 function durabilityOf(
   options: SessionCommonOptions,
   storeTimeoutMs: number,
@@ -183,7 +275,7 @@ function backendOf(options: SessionModuleOptions): SessionBackend {
   if (given !== 1) {
     throw new Error('SessionModule: give exactly one of `redis`, `remote` or `store`');
   }
-  if (options.redis) return { kind: 'redis', connection: options.redis };
+  if (options.redis) return { kind: 'redis', connection: checkRedisConnection(options.redis) };
   if (options.remote) return { kind: 'remote', connection: options.remote };
   return { kind: 'store', store: options.store as SessionStore };
 }

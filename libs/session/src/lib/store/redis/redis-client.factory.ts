@@ -1,5 +1,6 @@
 import { Cluster, Redis, RedisOptions } from 'ioredis';
 
+import { checkRedisConnection } from '../../config/redis-connection';
 import type { SessionRedisConnection } from '../../config/session-options.interface';
 import type { SessionStoreSettings } from '../../config/session.config';
 
@@ -11,6 +12,9 @@ export function createRedisClient(
   connection: SessionRedisConnection,
   settings: Pick<SessionStoreSettings, 'storeTimeoutMs' | 'autoPipelining'>,
 ): { client: Redis | Cluster; owned: boolean } {
+  // The module checked it already; a `RedisSessionStore` constructed by hand was not (an
+  // ioredis keyPrefix there would break revoke-all as it would through the module).
+  checkRedisConnection(connection);
   if ('client' in connection) {
     return { client: connection.client, owned: false };
   }
