@@ -183,11 +183,10 @@ export class AuthService {
     } catch (error) {
       // A 503 means nothing changed: the old password stands again, since the other sessions
       // may not have been revoked (a stalled Redis may still revoke them, and rotate this one,
-      // when it resumes: then the user signs in again, with the old password).
+      // when it resumes: the store then undoes the rotation, and this session keeps its token).
+      // Should the old one not go back, the answer is no 503 (see `restorePassword`).
       if (error instanceof SessionStoreUnavailableError) {
-        await this.users.restorePassword(user, previousHash).catch((failure: unknown) => {
-          this.logger.error(`Could not restore the password of user ${user.id}: ${failure}`);
-        });
+        await this.users.restorePassword(user, previousHash);
       }
       throw error;
     }

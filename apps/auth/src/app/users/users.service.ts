@@ -12,11 +12,13 @@ import { EntityManager, QueryFailedError, Repository } from 'typeorm';
 
 import { PasswordWorkBusyException } from '../common/password-work-busy.exception';
 import { AccessSync } from './access-sync.service';
-import { AdminLock } from './admin-lock';
+import { AdminLock, AdminLockHold } from './admin-lock';
 import { CreateUserDto } from './dto/create-user.dto';
 import { User } from './entities/user.entity';
+import { OutcomeUnknownException } from './outcome-unknown.exception';
 import { normalizePassword } from './password-policy';
 import { PasswordService } from './password.service';
+import { OutcomeUnknownError, writeFindingOut } from './server-process';
 
 /** Users per page of the admin console's list. */
 export const USERS_PAGE_SIZE = 25;
@@ -42,10 +44,14 @@ export interface CredentialCheck {
 /** An administrator's change to who may sign in, or to roles. */
 export type AccessChange = { roles: string[] } | { disabled: boolean };
 
+/** What an access change changes: the roles, and whether the account is disabled. */
+type Access = Pick<User, 'roles' | 'disabled'>;
+
 /** Why an access change is refused, decided before anything is written. */
-type AccessVerdict =
-  | { ok: true; user: User; before: Pick<User, 'roles' | 'disabled'> }
-  | { ok: false; error: Error };
+type AccessVerdict = { ok: true; user: User; before: Access } | { ok: false; error: Error };
+
+/** Whether a write of access stands: if not, the error it was lost with (nothing changed). */
+type Written = { landed: true } | { landed: false; error: unknown };
 
 @Injectable()
 export class UsersService {
@@ -146,32 +152,29 @@ export class UsersService {
    * again for it under the lock: the answer says nothing changed, so neither may the
    * database, and a store that stalled rather than failed runs the first `apply` late but
    * this one right after it (same connection, in order).
+   *
+   * A write whose answer PostgreSQL lost (the connection broke or went quiet after the query
+   * went out) is read back under the lock taken again (see `write`): the change goes on if it
+   * landed, and is a 503 if it did not. A change whose outcome cannot be learnt in time (the
+   * database stayed out of reach), or whose put-back cannot be written, is answered
+   * {@link OutcomeUnknownException}, never a 503, and `AccessSync` applies the row as it stands.
    */
   async changeAccess(
     id: string,
     callerId: string,
     change: AccessChange,
     apply: (user: User) => Promise<void>,
-  ): Promise<{ user: User; before: Pick<User, 'roles' | 'disabled'> }> {
-    const verdict = await this.adminLock.run(async (manager) => {
-      const result = await this.decideAccessChange(manager, id, callerId, change);
+  ): Promise<{ user: User; before: Access }> {
+    const verdict = await this.adminLock.run(async (_manager, hold) => {
+      const result = await this.decideAccessChange(hold.manager, id, callerId, change);
       if (result.ok) {
-        const users = manager.getRepository(User);
-        const earlierPending = result.user.accessPending;
-        result.user.accessPending = true;
-        result.user = await users.save(result.user);
-        try {
-          await apply(result.user);
-        } catch (error) {
-          await this.putBack(users, result.user, result.before, apply, earlierPending).catch(
-            (failure) =>
-              this.logger.error(
-                `Access change of user ${id} failed and could not be put back: ${failure}`,
-              ),
-          );
+        await this.carryOut(hold, result.user, result.before, apply).catch((error: unknown) => {
+          if (error instanceof OutcomeUnknownError) {
+            this.accessSync.soon();
+            throw new OutcomeUnknownException(`the access change of user ${id}`, error);
+          }
           throw error;
-        }
-        await this.settled(users, result.user, earlierPending);
+        });
       }
       return result;
     });
@@ -181,29 +184,108 @@ export class UsersService {
     return { user: verdict.user, before: verdict.before };
   }
 
+  /** `changeAccess` once decided: the write, `apply`, and the put-back should `apply` fail. */
+  private async carryOut(
+    hold: AdminLockHold,
+    user: User,
+    before: Access,
+    apply: (user: User) => Promise<void>,
+  ): Promise<void> {
+    const earlierPending = user.accessPending;
+    const after = { roles: user.roles, disabled: user.disabled };
+    const written = await this.write(hold, user, after);
+    if (!written.landed) {
+      throw written.error;
+    }
+    try {
+      await apply(user);
+    } catch (error) {
+      await this.putBack(hold, user, before, after, apply, earlierPending).catch((failure) => {
+        this.logger.error(
+          `Access change of user ${user.id} failed and could not be put back: ${failure}`,
+        );
+        // The row may keep the change, marked: not a 503, and applied as soon as can be.
+        this.accessSync.soon();
+        throw new OutcomeUnknownException(`the access change of user ${user.id}`, failure);
+      });
+      throw error;
+    }
+    await this.settled(hold, user, earlierPending);
+  }
+
+  /**
+   * Saves `to`, marked, over the user's row under the lock. A save whose connection was lost
+   * before its answer came may or may not have committed (or be on its way still): the lock is
+   * taken again on a new connection, the lost one's server process ended first (so nothing
+   * sent on it can still run), and the row read back. It landed when the row holds `to`; when
+   * it holds `over` (a put-back's starting point) the save goes again; anything else means it
+   * did not land, or another instance's change landed after it (the lock was lost meanwhile),
+   * which then stands. Rejects with `OutcomeUnknownError` when the database stays out of reach.
+   */
+  private async write(
+    hold: AdminLockHold,
+    user: User,
+    to: Access,
+    over?: Access,
+  ): Promise<Written> {
+    for (;;) {
+      Object.assign(user, to, { accessPending: true });
+      let lost: unknown;
+      try {
+        await hold.manager.getRepository(User).save(user);
+        return { landed: true };
+      } catch (error) {
+        if (!hold.lost(error)) throw error;
+        lost = error;
+      }
+      const row = await this.readAgain(hold, user.id);
+      if (row && sameAccess(row, to)) {
+        Object.assign(user, row);
+        return { landed: true };
+      }
+      if (!row || !over || !sameAccess(row, over)) {
+        return { landed: false, error: lost };
+      }
+    }
+  }
+
+  /** The user's row, read under the lock taken again after a loss (and again, if need be). */
+  private async readAgain(hold: AdminLockHold, id: string): Promise<User | null> {
+    for (;;) {
+      await hold.regain();
+      try {
+        return await hold.manager.getRepository(User).findOneBy({ id });
+      } catch (error) {
+        if (!hold.lost(error)) throw error;
+      }
+    }
+  }
+
   /**
    * `changeAccess`'s undo: the row as it was (still marked), then `apply` for that. When that
    * `apply` fails too, the first may still have run (a stalled Redis runs both in order; a
    * connection that broke after Redis ran the first loses the undo with the first's answer),
-   * so the mark stays and `AccessSync` applies the row until Redis answers.
+   * so the mark stays and `AccessSync` applies the row until Redis answers. A row that another
+   * instance changed meanwhile (the lock was lost) keeps that change.
    */
   private async putBack(
-    users: Repository<User>,
+    hold: AdminLockHold,
     user: User,
-    before: Pick<User, 'roles' | 'disabled'>,
+    before: Access,
+    after: Access,
     apply: (user: User) => Promise<void>,
     earlierPending: boolean,
   ): Promise<void> {
-    user.roles = before.roles;
-    user.disabled = before.disabled;
-    await users.save(user);
+    if (!(await this.write(hold, user, before, after)).landed) {
+      return;
+    }
     try {
       await apply(user);
     } catch {
       this.accessSync.soon();
       return;
     }
-    await this.settled(users, user, earlierPending);
+    await this.settled(hold, user, earlierPending);
   }
 
   /**
@@ -211,17 +293,13 @@ export class UsersService {
    * unapplied (this `apply` may not cover it: an enable applies nothing), which `AccessSync`
    * is asked to apply now. A mark that cannot be cleared only means one more `apply` later.
    */
-  private async settled(
-    users: Repository<User>,
-    user: User,
-    earlierPending: boolean,
-  ): Promise<void> {
+  private async settled(hold: AdminLockHold, user: User, earlierPending: boolean): Promise<void> {
     if (earlierPending) {
       this.accessSync.soon();
       return;
     }
     try {
-      await users.update({ id: user.id }, { accessPending: false });
+      await hold.manager.getRepository(User).update({ id: user.id }, { accessPending: false });
       user.accessPending = false;
     } catch (error) {
       this.logger.warn(`Access of user ${user.id} is applied but still marked pending: ${error}`);
@@ -231,14 +309,33 @@ export class UsersService {
   /**
    * Undoes `replacePassword` for a change that could not be completed: `previousHash` again,
    * its mark cleared (nothing changed, so nothing is owed), unless yet another change landed
-   * since (then that one stands, marked). Keeps `user` in step.
+   * since (then that one stands, marked: false). Keeps `user` in step. When the old hash cannot
+   * be written back (nor, its answer lost, found written), the new password stands, marked,
+   * and `AccessSync` is asked to revoke the user's sessions: rejects with
+   * {@link OutcomeUnknownException}, as the change must not be answered 503.
    */
   async restorePassword(user: User, previousHash: string): Promise<boolean> {
-    const { affected } = await this.users.update(
-      { id: user.id, passwordHash: user.passwordHash },
-      { passwordHash: previousHash, sessionsRevokePending: false },
-    );
-    if (!affected) {
+    let restored: boolean;
+    try {
+      restored = await writeFindingOut(
+        this.users.manager.dataSource,
+        async (manager) =>
+          !!(
+            await manager.update(
+              User,
+              { id: user.id, passwordHash: user.passwordHash },
+              { passwordHash: previousHash, sessionsRevokePending: false },
+            )
+          ).affected,
+        async (manager) =>
+          (await manager.findOneBy(User, { id: user.id }))?.passwordHash === previousHash,
+      );
+    } catch (error) {
+      this.logger.error(`Could not restore the password of user ${user.id}: ${error}`);
+      this.accessSync.soon();
+      throw new OutcomeUnknownException(`the password change of user ${user.id}`, error);
+    }
+    if (!restored) {
       return false;
     }
     user.passwordHash = previousHash;
@@ -251,14 +348,39 @@ export class UsersService {
    * landed since, so of two changes that both checked the old password only the first counts.
    * The same write marks the row `sessionsRevokePending` until `othersRevoked`: should auth
    * stop before the other sessions are revoked, `AccessSync` revokes every session of the user.
+   *
+   * An UPDATE whose answer PostgreSQL lost (the connection broke, or went quiet, after it went
+   * out) is found out about: its connection's server process ended, the row read. True when the
+   * new hash is stored (the change goes on, as if answered); the loss's error (a 503) when it
+   * is not. When the database stays out of reach, {@link OutcomeUnknownException}, never a 503
+   * (the old password may no longer be the one that works), and `AccessSync` is asked to
+   * revoke the sessions should the new one stand.
    */
   async replacePassword(user: User, password: string): Promise<boolean> {
     const passwordHash = await this.passwords.hash(normalizePassword(password));
-    const { affected } = await this.users.update(
-      { id: user.id, passwordHash: user.passwordHash },
-      { passwordHash, sessionsRevokePending: true },
-    );
-    if (!affected) {
+    let replaced: boolean;
+    try {
+      replaced = await writeFindingOut(
+        this.users.manager.dataSource,
+        async (manager) =>
+          !!(
+            await manager.update(
+              User,
+              { id: user.id, passwordHash: user.passwordHash },
+              { passwordHash, sessionsRevokePending: true },
+            )
+          ).affected,
+        async (manager) =>
+          (await manager.findOneBy(User, { id: user.id }))?.passwordHash === passwordHash,
+      );
+    } catch (error) {
+      if (error instanceof OutcomeUnknownError) {
+        this.accessSync.soon();
+        throw new OutcomeUnknownException(`the password change of user ${user.id}`, error);
+      }
+      throw error;
+    }
+    if (!replaced) {
       return false;
     }
     user.passwordHash = passwordHash;
@@ -387,6 +509,11 @@ export class UsersService {
 
 export function isEnabledAdmin(user: Pick<User, 'roles' | 'disabled'>): boolean {
   return !user.disabled && user.roles.includes(ADMIN_ROLE);
+}
+
+function sameAccess(a: Access, b: Access): boolean {
+  const roles = (access: Access) => [...access.roles].sort().join('\n');
+  return a.disabled === b.disabled && roles(a) === roles(b);
 }
 
 function escapeLike(text: string): string {

@@ -12,9 +12,12 @@ const UNREACHABLE = new Set([
 
 /**
  * PostgreSQL's SQLSTATEs for a server that is not there for us: class 08 (connection
- * exception), shutting down or starting (57P01–57P03), too many connections (53300).
+ * exception), shutting down or starting (57P01–57P03), too many connections (53300), a
+ * connection it ended for idling (57P05 `idle_session_timeout`, 25P03
+ * `idle_in_transaction_session_timeout`), a lock not free within `lock_timeout` (55P03: busy,
+ * nothing was refused).
  */
-const SQLSTATE_UNAVAILABLE = /^(08...|57P0[123]|53300)$/;
+const SQLSTATE_UNAVAILABLE = /^(08...|57P0[1235]|53300|25P03|55P03)$/;
 
 /** What pg says when a connection failed, or a query was not answered in time. */
 const PG_CONNECTION_FAILURE =
