@@ -317,19 +317,7 @@ export class UsersService {
   async restorePassword(user: User, previousHash: string): Promise<boolean> {
     let restored: boolean;
     try {
-      restored = await writeFindingOut(
-        this.users.manager.dataSource,
-        async (manager) =>
-          !!(
-            await manager.update(
-              User,
-              { id: user.id, passwordHash: user.passwordHash },
-              { passwordHash: previousHash, sessionsRevokePending: false },
-            )
-          ).affected,
-        async (manager) =>
-          (await manager.findOneBy(User, { id: user.id }))?.passwordHash === previousHash,
-      );
+      restored = await this.swapPasswordHash(user, previousHash, false);
     } catch (error) {
       this.logger.error(`Could not restore the password of user ${user.id}: ${error}`);
       this.accessSync.soon();
@@ -360,19 +348,7 @@ export class UsersService {
     const passwordHash = await this.passwords.hash(normalizePassword(password));
     let replaced: boolean;
     try {
-      replaced = await writeFindingOut(
-        this.users.manager.dataSource,
-        async (manager) =>
-          !!(
-            await manager.update(
-              User,
-              { id: user.id, passwordHash: user.passwordHash },
-              { passwordHash, sessionsRevokePending: true },
-            )
-          ).affected,
-        async (manager) =>
-          (await manager.findOneBy(User, { id: user.id }))?.passwordHash === passwordHash,
-      );
+      replaced = await this.swapPasswordHash(user, passwordHash, true);
     } catch (error) {
       if (error instanceof OutcomeUnknownError) {
         this.accessSync.soon();
@@ -385,6 +361,26 @@ export class UsersService {
     }
     user.passwordHash = passwordHash;
     return true;
+  }
+
+  /**
+   * Writes `next` in place of the hash `user.passwordHash` holds, with the revocation mark as
+   * `pending`: false, and nothing written, when another change landed since. A lost answer is
+   * found out (`writeFindingOut`): true when `next` is stored.
+   */
+  private swapPasswordHash(user: User, next: string, pending: boolean): Promise<boolean> {
+    return writeFindingOut(
+      this.users.manager.dataSource,
+      async (manager) =>
+        !!(
+          await manager.update(
+            User,
+            { id: user.id, passwordHash: user.passwordHash },
+            { passwordHash: next, sessionsRevokePending: pending },
+          )
+        ).affected,
+      async (manager) => (await manager.findOneBy(User, { id: user.id }))?.passwordHash === next,
+    );
   }
 
   /**
