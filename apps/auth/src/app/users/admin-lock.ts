@@ -62,10 +62,12 @@ export class AdminLock {
    * from it (`idle_session_timeout`, `idle_in_transaction_session_timeout`). A holder whose
    * network was cut, or whose host died, says nothing: with TCP keepalives (two hours by
    * default) the lock would outlive it that long, and every access change wait for it. A live
-   * holder is quiet only while it waits for the session store: a session update is up to
-   * three calls of at most `SESSION_STORE_TIMEOUT` (the user's tags, the script, its event),
-   * then 2 s to spare. Should a holder be ended all the same, its next query fails and it
-   * takes the lock again (`regain`) before it goes on.
+   * holder is quiet only while it waits for the session store: a session update is up to five
+   * calls of at most `SESSION_STORE_TIMEOUT` (the user's tags, and the key they derive from when
+   * it is not cached yet, the script, its event), the replicas' acknowledgement when
+   * `SESSION_DURABLE_REPLICAS` asks for one (`SESSION_DURABLE_TIMEOUT`), then 2 s to spare: 7 s
+   * by default. Should a holder be ended all the same, its next query fails and it takes the
+   * lock again (`regain`) before it goes on.
    */
   private readonly idleLimitMs: number;
 
@@ -73,7 +75,8 @@ export class AdminLock {
     @InjectDataSource() private readonly dataSource: DataSource,
     env: AuthEnv,
   ) {
-    this.idleLimitMs = Math.ceil(2000 + 3 * env.SESSION_STORE_TIMEOUT * 1000);
+    const durableMs = env.SESSION_DURABLE_REPLICAS > 0 ? env.SESSION_DURABLE_TIMEOUT * 1000 : 0;
+    this.idleLimitMs = Math.ceil(2000 + 5 * env.SESSION_STORE_TIMEOUT * 1000 + durableMs);
   }
 
   /**
