@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto';
+
+import { Logger } from '@nestjs/common';
 import { Cluster, Redis } from 'ioredis';
 
 import { SessionRedisConnection, SessionService, SessionStoreUnavailableError } from '../src';
@@ -10,6 +13,7 @@ import {
   TcpRelay,
 } from '../src/testing';
 import { decodeSessionEvent } from '../src/lib/events/session-event.interface';
+import { SESSION_SCRIPTS } from '../src/lib/store/redis/session-scripts';
 import { sessionKey, sessionService, sleep, until } from './store-contract';
 
 // Starting a cluster and three services can take more than the default 5 s on a busy machine.
@@ -354,4 +358,83 @@ describe('a create whose answer was lost with its connection', () => {
       await announcing.close();
     }
   }, 20_000);
+});
+
+/**
+ * A login whose create the network holds (a partition that begins as it is sent), on a
+ * connection then dropped as silent, the create reaching Redis when the partition heals (the
+ * sender's TCP stack delivers what it had sent). Its undo must run after it: an undo that went
+ * on the next connection and found nothing there, taken for the last word, would leave a
+ * session nobody holds the token of, listed among the user's devices, having evicted one of
+ * theirs at the cap. (It fails so when the create is sent without the tag read just before it,
+ * which keeps its connection from being dropped before the undo is written behind it: see
+ * `RedisSessionStore.abandon`.)
+ */
+describe('a create that reaches Redis after a partition heals', () => {
+  const CREATE_SHA = createHash('sha1').update(SESSION_SCRIPTS.cloakroomCreate.lua).digest('hex');
+  let server: RedisServerProcess;
+  let relay: TcpRelay;
+  let admin: Redis;
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+    admin = new Redis(server.url);
+  });
+
+  beforeEach(async () => {
+    relay = await startTcpRelay(server.port);
+    // The store warns of the connection it drops as silent: expected here.
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+  });
+
+  afterEach(async () => {
+    await relay.sever();
+    jest.restoreAllMocks();
+  });
+
+  afterAll(async () => {
+    admin?.disconnect();
+    await server?.dispose();
+  });
+
+  it('deletes the late session and puts back the one it evicted', async () => {
+    const keyPrefix = 'late-create:';
+    const { sessions, close } = await sessionService({
+      redis: { url: `redis://127.0.0.1:${relay.port}` },
+      keyPrefix,
+      storeTimeout: 0.3,
+      events: false,
+      maxSessionsPerUser: 2,
+    });
+    try {
+      const user = { id: 'late-create', username: 'latecreate', roles: ['customer'] };
+      const first = await sessions.create(user);
+      await sleep(5);
+      const second = await sessions.create(user);
+      const ids = () => sessions.listForUser(user.id).then((list) => list.map(({ id }) => id));
+      const before = await ids();
+      const hashes = () => admin.keys(`${keyPrefix}*:s:*`).then((keys) => keys.sort());
+      const storedBefore = await hashes();
+      relay.delayFrom((bytes) => bytes.includes(CREATE_SHA));
+      await expect(sessions.create(user)).rejects.toBeInstanceOf(SessionStoreUnavailableError);
+      // A call waiting past a second of silence drops the connection; the store connects again.
+      await until(async () => (await sessions.validate(second.token).catch(() => null)) !== null);
+      await sleep(500);
+      relay.release();
+      // The create runs now: a third session, the first one evicted. Seen (unless its undo was
+      // quicker than this look), then undone.
+      await until(async () => (await hashes()).join() !== storedBefore.join(), 2000).catch(
+        () => undefined,
+      );
+      await until(async () => (await ids().catch(() => [])).join() === before.join(), 12_000).catch(
+        () => undefined,
+      );
+      expect(await ids()).toEqual(before);
+      expect(await hashes()).toEqual(storedBefore);
+      expect(await sessions.validate(first.token)).not.toBeNull();
+      expect(await sessions.validate(second.token)).not.toBeNull();
+    } finally {
+      await close();
+    }
+  }, 30_000);
 });

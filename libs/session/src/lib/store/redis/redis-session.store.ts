@@ -263,6 +263,13 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
    * after it, whenever Redis gets to both: it deletes the new session and puts back what the
    * create evicted (create.lua keeps those for `EVICTION_UNDO_GRACE_MS`); if the create never
    * ran, it finds nothing. Sent until answered: see `sendUndo`.
+   *
+   * One "nothing" is the last word here, unlike a rotation's undo (`undoRotation`): the create
+   * follows the user's tag read on the same connection, so at its timeout that connection has
+   * been silent for at most `storeTimeout`, half what the silent-connection watch waits before
+   * it drops one. The undo is therefore written behind the create on its connection, and no
+   * later connection can carry it ahead. A create sent without that read just before would
+   * need the rotation's retries.
    */
   private abandon(ref: SessionRef, userId: string): void {
     this.sendUndo(
