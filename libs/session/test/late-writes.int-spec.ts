@@ -1,8 +1,5 @@
-import { Logger } from '@nestjs/common';
-import { Redis } from 'ioredis';
-
 import { SessionStoreUnavailableError } from '../src';
-import { RedisServerProcess, startRedisServer, startTcpRelay, TcpRelay } from '../src/testing';
+import { relayedRedis } from './relayed-redis';
 import { sessionService, sleep, uniquePrefix } from './store-contract';
 
 const alice = { id: 'u-late-alice', username: 'alice', roles: ['customer'] };
@@ -17,40 +14,18 @@ const alice = { id: 'u-late-alice', username: 'alice', roles: ['customer'] };
  */
 describe('a role change that reaches Redis after its caller gave up', () => {
   const STORE_TIMEOUT_S = 0.3;
-  let redis: RedisServerProcess;
-  let relay: TcpRelay;
-  let admin: Redis;
-
-  beforeAll(async () => {
-    redis = await startRedisServer();
-    admin = new Redis(redis.url);
-  });
-
-  beforeEach(async () => {
-    relay = await startTcpRelay(redis.port);
-    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
-  });
-
-  afterEach(async () => {
-    await relay.sever();
-    jest.restoreAllMocks();
-  });
-
-  afterAll(async () => {
-    admin?.disconnect();
-    await redis?.dispose();
-  });
+  const redis = relayedRedis();
 
   /** Scripts (EVALSHA) that Redis has answered with an error so far. */
   async function refusals(): Promise<number> {
-    const stats = await admin.info('commandstats');
+    const stats = await redis.admin.info('commandstats');
     return Number(/cmdstat_evalsha:.*failed_calls=(\d+)/.exec(stats)?.[1] ?? 0);
   }
 
   async function start() {
     const keyPrefix = uniquePrefix();
     const service = await sessionService({
-      redis: { url: `redis://127.0.0.1:${relay.port}` },
+      redis: { url: `redis://127.0.0.1:${redis.relay.port}` },
       keyPrefix,
       storeTimeout: STORE_TIMEOUT_S,
     });
@@ -63,13 +38,13 @@ describe('a role change that reaches Redis after its caller gave up', () => {
   it('changes nothing when it arrives late on its own connection', async () => {
     const { sessions, close, token } = await start();
     try {
-      relay.delayFrom((bytes) => bytes.includes('"late-admin"'));
+      redis.relay.delayFrom((bytes) => bytes.includes('"late-admin"'));
       await expect(sessions.setRolesForUser(alice.id, ['late-admin'])).rejects.toBeInstanceOf(
         SessionStoreUnavailableError,
       );
       const refusedBefore = await refusals();
       await sleep(500);
-      relay.release();
+      redis.relay.release();
       await sleep(200);
       expect((await sessions.validate(token))?.roles).toEqual(['customer']);
       expect(await refusals()).toBe(refusedBefore + 1);
@@ -82,7 +57,7 @@ describe('a role change that reaches Redis after its caller gave up', () => {
     const { sessions, close, token } = await start();
     try {
       const refusedBefore = await refusals();
-      relay.delayFrom((bytes) => bytes.includes('"late-admin"'));
+      redis.relay.delayFrom((bytes) => bytes.includes('"late-admin"'));
       await expect(sessions.setRolesForUser(alice.id, ['late-admin'])).rejects.toBeInstanceOf(
         SessionStoreUnavailableError,
       );
@@ -90,7 +65,7 @@ describe('a role change that reaches Redis after its caller gave up', () => {
       await sleep(700);
       await expect(sessions.validate(token)).rejects.toBeInstanceOf(SessionStoreUnavailableError);
       await sleep(200);
-      relay.release();
+      redis.relay.release();
       await sleep(300);
       // Redis got the script (its connection closed only after it), ran it, and it refused.
       expect((await sessions.validate(token))?.roles).toEqual(['customer']);

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 
-import { Logger } from '@nestjs/common';
 import { Cluster, Redis } from 'ioredis';
 
 import { SessionRedisConnection, SessionService, SessionStoreUnavailableError } from '../src';
@@ -14,6 +13,7 @@ import {
 } from '../src/testing';
 import { decodeSessionEvent } from '../src/lib/events/session-event.interface';
 import { SESSION_SCRIPTS } from '../src/lib/store/redis/session-scripts';
+import { relayedRedis } from './relayed-redis';
 import { sessionKey, sessionService, sleep, until } from './store-contract';
 
 // Starting a cluster and three services can take more than the default 5 s on a busy machine.
@@ -372,35 +372,12 @@ describe('a create whose answer was lost with its connection', () => {
  */
 describe('a create that reaches Redis after a partition heals', () => {
   const CREATE_SHA = createHash('sha1').update(SESSION_SCRIPTS.cloakroomCreate.lua).digest('hex');
-  let server: RedisServerProcess;
-  let relay: TcpRelay;
-  let admin: Redis;
-
-  beforeAll(async () => {
-    server = await startRedisServer();
-    admin = new Redis(server.url);
-  });
-
-  beforeEach(async () => {
-    relay = await startTcpRelay(server.port);
-    // The store warns of the connection it drops as silent: expected here.
-    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
-  });
-
-  afterEach(async () => {
-    await relay.sever();
-    jest.restoreAllMocks();
-  });
-
-  afterAll(async () => {
-    admin?.disconnect();
-    await server?.dispose();
-  });
+  const redis = relayedRedis();
 
   it('deletes the late session and puts back the one it evicted', async () => {
     const keyPrefix = 'late-create:';
     const { sessions, close } = await sessionService({
-      redis: { url: `redis://127.0.0.1:${relay.port}` },
+      redis: { url: `redis://127.0.0.1:${redis.relay.port}` },
       keyPrefix,
       storeTimeout: 0.3,
       events: false,
@@ -413,14 +390,14 @@ describe('a create that reaches Redis after a partition heals', () => {
       const second = await sessions.create(user);
       const ids = () => sessions.listForUser(user.id).then((list) => list.map(({ id }) => id));
       const before = await ids();
-      const hashes = () => admin.keys(`${keyPrefix}*:s:*`).then((keys) => keys.sort());
+      const hashes = () => redis.admin.keys(`${keyPrefix}*:s:*`).then((keys) => keys.sort());
       const storedBefore = await hashes();
-      relay.delayFrom((bytes) => bytes.includes(CREATE_SHA));
+      redis.relay.delayFrom((bytes) => bytes.includes(CREATE_SHA));
       await expect(sessions.create(user)).rejects.toBeInstanceOf(SessionStoreUnavailableError);
       // A call waiting past a second of silence drops the connection; the store connects again.
       await until(async () => (await sessions.validate(second.token).catch(() => null)) !== null);
       await sleep(500);
-      relay.release();
+      redis.relay.release();
       // The create runs now: a third session, the first one evicted. Seen (unless its undo was
       // quicker than this look), then undone.
       await until(async () => (await hashes()).join() !== storedBefore.join(), 2000).catch(

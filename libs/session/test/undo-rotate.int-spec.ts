@@ -1,13 +1,12 @@
 import { createHash } from 'node:crypto';
 
-import { Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
 
 import { IssuedSession, SessionService, SessionStoreUnavailableError } from '../src';
 import { RedisKeys } from '../src/lib/store/redis/redis-keys';
 import { SESSION_SCRIPTS } from '../src/lib/store/redis/session-scripts';
 import { newSecret, parseSessionId, SessionRef, sessionRef } from '../src/lib/token/session.token';
-import { RedisServerProcess, startRedisServer, startTcpRelay, TcpRelay } from '../src/testing';
+import { relayedRedis } from './relayed-redis';
 import {
   dump,
   REDIS_URL as url,
@@ -41,35 +40,12 @@ const ref = (issued: IssuedSession) => parseSessionId(issued.session.id) as Sess
  * them at a chosen moment, or drops them.
  */
 describe('a rotation answered 503 while Redis did not answer', () => {
-  let server: RedisServerProcess;
-  let relay: TcpRelay;
-  let admin: Redis;
-
-  beforeAll(async () => {
-    server = await startRedisServer();
-    admin = new Redis(server.url);
-  });
-
-  beforeEach(async () => {
-    relay = await startTcpRelay(server.port);
-    // The store warns of the connection it drops as silent: expected here.
-    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
-  });
-
-  afterEach(async () => {
-    await relay.sever();
-    jest.restoreAllMocks();
-  });
-
-  afterAll(async () => {
-    admin?.disconnect();
-    await server?.dispose();
-  });
+  const redis = relayedRedis();
 
   async function start() {
     const keyPrefix = uniquePrefix();
     const service = await sessionService({
-      redis: { url: `redis://127.0.0.1:${relay.port}` },
+      redis: { url: `redis://127.0.0.1:${redis.relay.port}` },
       keyPrefix,
       storeTimeout: STORE_TIMEOUT_S,
       // The event stream would be one more writer on the held connection; this is the store.
@@ -95,10 +71,10 @@ describe('a rotation answered 503 while Redis did not answer', () => {
    */
   async function stored(keys: RedisKeys, tag: string) {
     const [sessions, forwards] = await Promise.all([
-      admin.keys(`${keys.sessionPrefix(tag)}*`),
-      admin.keys(`${keys.forwardPrefix(tag)}*`),
+      redis.admin.keys(`${keys.sessionPrefix(tag)}*`),
+      redis.admin.keys(`${keys.forwardPrefix(tag)}*`),
     ]);
-    const leads = await Promise.all(forwards.map((key) => admin.get(key)));
+    const leads = await Promise.all(forwards.map((key) => redis.admin.get(key)));
     return {
       sessions: sessions.sort(),
       forwards: Object.fromEntries(forwards.map((key, i) => [key, leads[i]])),
@@ -140,7 +116,7 @@ describe('a rotation answered 503 while Redis did not answer', () => {
     token: string,
     options: { revokeOthersOf?: string } = {},
   ): Promise<number> {
-    relay.delayFrom((bytes) => bytes.includes(ROTATE_SHA));
+    redis.relay.delayFrom((bytes) => bytes.includes(ROTATE_SHA));
     const sentAt = Date.now();
     await expect(
       sessions.rotate(token, { ...options, reauthenticated: true }),
@@ -161,7 +137,7 @@ describe('a rotation answered 503 while Redis did not answer', () => {
         const [caller] = made;
         const sentAt = await heldRotation(sessions, caller.token);
         await sleep(releaseAtMs - (Date.now() - sentAt));
-        relay.release();
+        redis.relay.release();
         await expectPutBack(sessions, keys, caller, made);
       } finally {
         await close();
@@ -185,7 +161,7 @@ describe('a rotation answered 503 while Redis did not answer', () => {
         SessionStoreUnavailableError,
       );
       await sleep(500);
-      relay.release();
+      redis.relay.release();
       await expectPutBack(sessions, keys, caller, made);
     } finally {
       await close();
@@ -209,12 +185,12 @@ describe('a rotation answered 503 while Redis did not answer', () => {
       await until(async () => (await sessions.validate(made[1].token).catch(() => null)) !== null);
       await sleep(500);
       expect(await sessions.validate(caller.token)).not.toBeNull();
-      relay.release();
+      redis.relay.release();
       // The rotation runs now, behind the undo: the caller's token is dead until the next undo.
       // Seen by its forward (unless an undo was quicker than this look): then put back.
       const { tag, digest } = ref(caller);
       await until(
-        async () => (await admin.exists(keys.forwardPrefix(tag) + digest)) === 1,
+        async () => (await redis.admin.exists(keys.forwardPrefix(tag) + digest)) === 1,
         3000,
       ).catch(() => undefined);
       await expectPutBack(sessions, keys, caller, made);
@@ -234,16 +210,16 @@ describe('a rotation answered 503 while Redis did not answer', () => {
         const { user, made, tag } = await loggedIn(sessions, 3);
         const [caller, ...others] = made;
         const generation = `${keyPrefix}{${tag}}:g:${user.id}`;
-        const generationBefore = Number(await admin.get(generation));
+        const generationBefore = Number(await redis.admin.get(generation));
         const sentAt = await heldRotation(sessions, caller.token, { revokeOthersOf: user.id });
         await sleep(releaseAtMs - (Date.now() - sentAt));
-        relay.release();
+        redis.relay.release();
         await expectPutBack(sessions, keys, caller, [caller]);
         for (const other of others) {
           expect(await sessions.validate(other.token)).toBeNull();
         }
         // Revocation is the safe direction: what the password change revoked stays revoked.
-        expect(Number(await admin.get(generation))).toBe(generationBefore + 1);
+        expect(Number(await redis.admin.get(generation))).toBe(generationBefore + 1);
       } finally {
         await close();
       }
@@ -259,16 +235,16 @@ describe('a rotation answered 503 while Redis did not answer', () => {
     try {
       const { made } = await loggedIn(sessions, 2);
       const [caller] = made;
-      await admin.client('PAUSE', 3000, 'WRITE');
+      await redis.admin.client('PAUSE', 3000, 'WRITE');
       const rotation = sessions.rotate(caller.token, { reauthenticated: true });
       await sleep(100); // the rotation reached Redis, which holds it
-      relay.hold(); // its answer, and the undo sent at the timeout, wait in the relay
+      redis.relay.hold(); // its answer, and the undo sent at the timeout, wait in the relay
       await expect(rotation).rejects.toBeInstanceOf(SessionStoreUnavailableError);
       await sleep(50);
-      await admin.call('CLIENT', 'UNPAUSE');
+      await redis.admin.call('CLIENT', 'UNPAUSE');
       await sleep(50); // Redis ran the rotation: the caller's token is dead
-      expect(await admin.exists(keys.session(ref(caller)))).toBe(0);
-      relay.cut(); // the answer and the undo are lost with the connection
+      expect(await redis.admin.exists(keys.session(ref(caller)))).toBe(0);
+      redis.relay.cut(); // the answer and the undo are lost with the connection
       await expectPutBack(sessions, keys, caller, made);
     } finally {
       await close();
@@ -283,12 +259,12 @@ describe('a rotation answered 503 while Redis did not answer', () => {
     try {
       const { user, made, tag } = await loggedIn(sessions, 2);
       const [caller] = made;
-      const before = await dump(admin, keyPrefix);
+      const before = await dump(redis.admin, keyPrefix);
       await heldRotation(sessions, caller.token, revokeOthers ? { revokeOthersOf: user.id } : {});
-      relay.cut(); // dropped, with whatever followed it on that connection
+      redis.relay.cut(); // dropped, with whatever followed it on that connection
       // Long enough for the undo to be sent again on the next connection, more than once.
       await sleep(1500);
-      expect(await dump(admin, keyPrefix)).toBe(before);
+      expect(await dump(redis.admin, keyPrefix)).toBe(before);
       await expectPutBack(sessions, keys, caller, made);
       expect(await sessions.validate(made[1].token)).not.toBeNull();
       expect((await stored(keys, tag)).sessions).toHaveLength(2);
@@ -304,7 +280,7 @@ describe('a rotation answered 503 while Redis did not answer', () => {
   it('puts the session back when the replicas did not confirm the rotation', async () => {
     const keyPrefix = uniquePrefix();
     const { sessions, close } = await sessionService({
-      redis: { url: server.url },
+      redis: { url: redis.server.url },
       keyPrefix,
       storeTimeout: STORE_TIMEOUT_S,
       events: false,
@@ -330,7 +306,7 @@ describe('a rotation answered 503 while Redis did not answer', () => {
   it('lets a service with a local cache serve the old token again', async () => {
     const keyPrefix = uniquePrefix();
     const common = {
-      redis: { url: `redis://127.0.0.1:${relay.port}` },
+      redis: { url: `redis://127.0.0.1:${redis.relay.port}` },
       keyPrefix,
       storeTimeout: STORE_TIMEOUT_S,
     };
@@ -342,7 +318,7 @@ describe('a rotation answered 503 while Redis did not answer', () => {
       expect(await reader.sessions.validate(caller.token)).not.toBeNull(); // cached
       await heldRotation(owner.sessions, caller.token);
       await sleep(400);
-      relay.release();
+      redis.relay.release();
       await expectPutBack(owner.sessions, new RedisKeys(keyPrefix), caller, made);
       await until(async () => {
         const session = await reader.sessions.validate(caller.token).catch(() => null);
