@@ -217,12 +217,13 @@ export class AuthService {
     try {
       attempt = await this.throttle.begin(username, client.ip);
     } catch (error) {
-      // Recorded once per window and network: a flood of 429s must not flood the log. A burst
-      // of attempts still being checked is no sign of guessing: not recorded.
+      // Recorded once per window and refusing counter: a flood of 429s must not flood the log,
+      // whatever usernames or networks it comes with. A burst of attempts still being checked is
+      // no sign of guessing: not recorded.
       if (
         error instanceof TooManyAttemptsException &&
         error.failures &&
-        (await this.throttle.firstRefusal(username, client.ip))
+        (await this.throttle.firstRefusal(username, client.ip, error.counter))
       ) {
         const userId = session?.userId ?? (await this.users.findByUsername(username))?.id;
         await this.record('login.throttled', userId ?? null, client, {

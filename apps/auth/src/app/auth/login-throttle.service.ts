@@ -6,7 +6,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { clientNetwork } from '@cloakroom/service-kit';
 import { SessionStoreUnavailableError } from '@cloakroom/session';
 
-import { TooManyAttemptsException } from '../common/too-many-attempts.exception';
+import { ThrottleCounter, TooManyAttemptsException } from '../common/too-many-attempts.exception';
 import { AuthConfig } from '../config/auth.config';
 import { AuthRedis } from '../redis/auth-redis';
 import { ThrottleKeys } from './throttle/throttle-keys';
@@ -32,8 +32,12 @@ export interface LoginAttempt {
   fail(): Promise<void>;
 }
 
-/** Why an attempt was not counted: how long to wait, and how many may still free a place. */
+/**
+ * Why an attempt was not counted: which counter refused it, how long to wait, and how many may
+ * still free a place.
+ */
 interface Refusal {
+  counter: ThrottleCounter;
   waitMs: number;
   inCheck: number;
 }
@@ -149,7 +153,8 @@ export class LoginThrottleService {
       () => this.refundUser(counted, 0),
     );
     if (byUser[0] !== 1) {
-      return refusalOf(byUser);
+      // The ceiling's refusal carries no count of attempts being checked (user-attempt.lua).
+      return refusalOf(byUser.length > 2 ? 'pair' : 'user', byUser);
     }
     const byNetwork = await this.attempt(
       'networkAttempt',
@@ -159,7 +164,7 @@ export class LoginThrottleService {
     );
     if (byNetwork[0] !== 1) {
       await this.refundUser(counted, 0);
-      return refusalOf(byNetwork);
+      return refusalOf('network', byNetwork);
     }
     return counted;
   }
@@ -181,12 +186,15 @@ export class LoginThrottleService {
   }
 
   /**
-   * True the first time in a window that `username` from the network of `ip` is refused:
-   * the refusal worth recording. A flood of refused attempts then writes one activity row
-   * per window, not one per request.
+   * True the first time in a window that `counter` refuses attempts for `username` from the
+   * network of `ip`: the refusal worth recording. A flood of refused attempts then writes one
+   * activity row per window and counter, not one per request: per username and network for
+   * the username's own limit there, per username for its ceiling across networks (one row, not
+   * one per network a guesser comes from), per network for the network's limit (one row, not
+   * one per username a sprayer makes up).
    */
-  async firstRefusal(username: string, ip: string): Promise<boolean> {
-    const key = this.keys.refusalNotice(username, clientNetwork(ip));
+  async firstRefusal(username: string, ip: string, counter: ThrottleCounter): Promise<boolean> {
+    const key = this.keys.refusalNotice(counter, username, clientNetwork(ip));
     const set = await this.guard(() =>
       this.redis.set(key, '1', 'PX', this.settings.windowMs, 'NX'),
     );
@@ -254,19 +262,19 @@ export class LoginThrottleService {
   }
 }
 
-function refusalOf([, waitMs, inCheck]: unknown[]): Refusal {
-  return { waitMs: Number(waitMs), inCheck: Number(inCheck ?? 0) };
+function refusalOf(counter: ThrottleCounter, [, waitMs, inCheck]: unknown[]): Refusal {
+  return { counter, waitMs: Number(waitMs), inCheck: Number(inCheck ?? 0) };
 }
 
 /**
  * The 429 for a refusal: with attempts still being checked, one may free a place in a moment
  * (the wait is for the burst, not the window); otherwise the limit's own wait.
  */
-function refusal({ waitMs, inCheck }: Refusal): TooManyAttemptsException {
+function refusal({ counter, waitMs, inCheck }: Refusal): TooManyAttemptsException {
   if (inCheck > 0) {
-    return new TooManyAttemptsException(1, false);
+    return new TooManyAttemptsException(1, false, counter);
   }
-  return new TooManyAttemptsException(Math.max(1, Math.ceil(waitMs / 1000)));
+  return new TooManyAttemptsException(Math.max(1, Math.ceil(waitMs / 1000)), true, counter);
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

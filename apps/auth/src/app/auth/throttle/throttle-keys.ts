@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 
+import type { ThrottleCounter } from '../../common/too-many-attempts.exception';
+
 /**
  * Redis key names of the login throttle. A username's keys share a hash tag — a digest of the
  * name, so attacker-chosen names stay short and never appear in Redis in clear — and so one
@@ -18,9 +20,19 @@ export class ThrottleKeys {
     return [`${base}p:${network}`, `${base}u`, `${base}k:${network}`];
   }
 
-  /** Set while a refusal of `username` from `network` has been recorded in this window. */
-  refusalNotice(username: string, network: string): string {
-    return `${this.userBase(username)}r:${network}`;
+  /**
+   * Set while a refusal by `counter` has been recorded in this window: of `username` from
+   * `network` (`pair`), of `username` (`user`), of `network` (`network`).
+   */
+  refusalNotice(counter: ThrottleCounter, username: string, network: string): string {
+    switch (counter) {
+      case 'pair':
+        return `${this.userBase(username)}r:${network}`;
+      case 'user':
+        return `${this.userBase(username)}r`;
+      case 'network':
+        return `${this.prefix}r:${network}`;
+    }
   }
 
   private userBase(username: string): string {

@@ -16,9 +16,10 @@
 -- ARGV[6]  attempt id (see the prelude), which user-refund.lua takes back
 -- ARGV[7]  ms an attempt may be checked for before it counts as failed (integer >= 1)
 --
--- Returns {1} when the attempt is counted, and {0, ms to wait, attempts still being checked}
--- when it is refused: with some still being checked, a place may free up in a moment (a right
--- password takes its attempt back), so the caller may try again soon rather than wait.
+-- Returns {1} when the attempt is counted, {0, ms to wait, attempts still being checked} when
+-- the counter of this username and network refuses it: with some still being checked, a place
+-- may free up in a moment (a right password takes its attempt back), so the caller may try
+-- again soon rather than wait; and {0, ms to wait} when the ceiling makes it wait.
 
 local pair_limit = int_arg(1, 1)
 local ceiling = int_arg(2, 1)
