@@ -279,7 +279,8 @@ export class AuthService {
    * password check began. The revocation generation is read before the user is read again: a
    * role change, revoke-all or password change that lands after that read moves it, and the
    * store then refuses the session; one retry reads everything again, a second refusal is a
-   * 503. A password that changed while this one was being checked is a failed login.
+   * 503. A password that changed, or an account disabled, while this one was being checked is
+   * a failed login, recorded as one: the 401 must leave the trace any other failed login does.
    */
   private async createSession(
     verified: User,
@@ -291,6 +292,10 @@ export class AuthService {
       const generation = await this.sessions.generationOf(verified.id);
       const current = await this.users.findById(verified.id);
       if (!current || current.disabled || current.passwordHash !== verified.passwordHash) {
+        await this.record('login.failed', verified.id, client, {
+          actor: null,
+          reason: current?.disabled ? 'disabled' : undefined,
+        });
         throw new UnauthorizedException(INVALID_CREDENTIALS);
       }
       const user = { id: current.id, username: current.username, roles: current.roles };
