@@ -18,7 +18,7 @@ export const SERVICE_UNAVAILABLE = 'SERVICE_UNAVAILABLE';
 /**
  * The most values one operation may ask for (`maxQueryValues`): four aliased copies of the
  * largest page, `myOrders(limit: 200) { id createdAt items { sku quantity } }` (20,601 values
- * each), fit; five do not, nor do a hundred aliases of the default page (5,151 each).
+ * each), fit; five do not, nor do twenty aliases of the default page (5,151 each).
  */
 export const MAX_QUERY_VALUES = 100_000;
 
@@ -27,6 +27,17 @@ export const MAX_QUERY_VALUES = 100_000;
  * `placeOrder`s would place 300 orders in one request. A client places one order at a time.
  */
 export const MAX_MUTATION_FIELDS = 10;
+
+/**
+ * The most lexical tokens an operation's text may hold; a longer one is refused while it is
+ * parsed (`GRAPHQL_PARSE_FAILED`, HTTP 400), session or not. graphql-js's own rule that fields
+ * of one name can merge compares them pairwise: a 90 KB body repeating `myOrders { id }` cost
+ * it about a second of CPU before answering 400, and four such requests at a time held every
+ * other request of the service for seconds. A thousand tokens hold any order a client places
+ * inline (50 items, 8 tokens each) and the largest query the cost rule lets through (four
+ * aliased pages of 200).
+ */
+export const MAX_QUERY_TOKENS = 1_000;
 
 /**
  * `POST /api/orders/graphql` (Apollo on Express, code first, schema built in memory). The
@@ -40,6 +51,7 @@ export const MAX_MUTATION_FIELDS = 10;
  *   (`ordersService`), so GraphQL over GET never runs anything. Apollo's CSRF prevention stays on: a POST that is not JSON (a plain form) is
  *   refused before any resolver runs.
  * - No automatic persisted queries, no batching (Apollo's default).
+ * - An operation of more than `MAX_QUERY_TOKENS` tokens is refused before it is validated.
  * - An operation that could answer more than `MAX_QUERY_VALUES` values (aliases multiply a
  *   list's rows), or a mutation with more than `MAX_MUTATION_FIELDS` root fields, is refused
  *   before it runs, session or not: `GRAPHQL_VALIDATION_FAILED`, HTTP 400.
@@ -62,6 +74,7 @@ export function graphqlOptions(env: OrdersEnv): ApolloDriverConfig {
     csrfPrevention: true,
     // No automatic persisted queries: nothing uses them, and their cache takes any query.
     persistedQueries: false,
+    parseOptions: { maxLexicalTokens: MAX_QUERY_TOKENS },
     validationRules: [
       maxQueryValues({
         maxValues: MAX_QUERY_VALUES,
