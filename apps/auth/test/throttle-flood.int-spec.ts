@@ -17,6 +17,16 @@ async function refusalNotices(prefix: string): Promise<string[]> {
   }
 }
 
+/** Every Redis key under the throttle's prefix. */
+async function throttleKeys(prefix: string): Promise<string[]> {
+  const redis = new Redis(REDIS_URL);
+  try {
+    return await redis.keys(`${prefix}auth:throttle:*`);
+  } finally {
+    redis.disconnect();
+  }
+}
+
 /**
  * A flood of refused logins (429) costs no password check; it must not cost a row of the
  * activity log (kept for months) and a Redis key each either, whatever usernames or client
@@ -58,6 +68,20 @@ describe('login throttle under a flood of refused attempts', () => {
       .query(`SELECT count(*) AS count FROM auth_security_events WHERE type = 'login.throttled'`);
     expect(Number(count)).toBe(1);
     expect(await refusalNotices(auth.keyPrefix)).toHaveLength(1);
+  });
+
+  it('keeps no counter of a made-up username that a network over its limit refused', async () => {
+    const network = '198.51.100.8';
+    for (let i = 0; i < 3; i++) {
+      await login(`counted-${i}`, network).expect(401);
+    }
+    const before = await throttleKeys(auth.keyPrefix);
+    for (let i = 0; i < 25; i++) {
+      await login(`refused-${i}-${Math.random()}`, network).expect(429);
+    }
+    const added = (await throttleKeys(auth.keyPrefix)).filter((key) => !before.includes(key));
+    // The network's one notice of the refusal recorded, and nothing per made-up name.
+    expect(added).toHaveLength(1);
   });
 
   it("records one login.throttled in a user's activity however many networks a guesser uses", async () => {

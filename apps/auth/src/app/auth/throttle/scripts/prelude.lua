@@ -62,10 +62,17 @@ local function count(key, window_ms, attempt)
   end
 end
 
--- Takes back one attempt, if it was counted in this counter's current window.
+-- Takes back one attempt, if it was counted in this counter's current window. A counter left
+-- with nothing counted goes at once rather than at the end of its window: each attempt refused
+-- by another counter (a sprayer's made-up usernames from a network over its limit) would
+-- otherwise leave its own counters behind, one per name, for the whole window. With nothing
+-- counted it holds no marker, and its last attempt's time ('t') matters only at the ceiling;
+-- the next attempt opens a new window.
 local function refund(key, attempt)
   if redis.call('HDEL', key, 'a:' .. attempt) == 1 and counted(key) > 0 then
-    redis.call('HINCRBY', key, 'n', -1)
+    if redis.call('HINCRBY', key, 'n', -1) == 0 then
+      redis.call('DEL', key)
+    end
   end
 end
 
