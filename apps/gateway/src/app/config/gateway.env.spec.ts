@@ -1,6 +1,6 @@
 import { StartupError, validateEnv } from '@cloakroom/service-kit';
 
-import { GatewayEnv, publicUrlOf } from './gateway.env';
+import { GatewayEnv, publicUrlOf, upstreamsOf } from './gateway.env';
 
 describe('GatewayEnv', () => {
   it.each(['development', 'test', 'production'])('accepts NODE_ENV=%s', (value) => {
@@ -28,5 +28,40 @@ describe('publicUrlOf', () => {
     const configured = validateEnv(GatewayEnv, { PUBLIC_URL: 'https://shop.example' });
     expect(publicUrlOf(configured).protocol).toBe('https:');
     expect(() => validateEnv(GatewayEnv, { PUBLIC_URL: 'shop.example' })).toThrow(/PUBLIC_URL/);
+  });
+});
+
+describe('upstreamsOf', () => {
+  it('reaches each service on this host at the port it listens on', () => {
+    // `AUTH_PORT=3101 ... npm start`: one environment for all four processes.
+    const env = validateEnv(GatewayEnv, {
+      AUTH_PORT: '3101',
+      ORDERS_PORT: '3102',
+      CATALOG_PORT: '3103',
+    });
+    expect(upstreamsOf(env)).toEqual([
+      { name: 'auth', url: 'http://127.0.0.1:3101' },
+      { name: 'orders', url: 'http://127.0.0.1:3102' },
+      { name: 'catalog', url: 'http://127.0.0.1:3103' },
+    ]);
+    expect(upstreamsOf(validateEnv(GatewayEnv, {})).map((upstream) => upstream.url)).toEqual([
+      'http://127.0.0.1:3001',
+      'http://127.0.0.1:3002',
+      'http://127.0.0.1:3003',
+    ]);
+  });
+
+  it('takes AUTH_URL, ORDERS_URL and CATALOG_URL over the ports', () => {
+    const env = validateEnv(GatewayEnv, {
+      AUTH_PORT: '3101',
+      AUTH_URL: 'http://auth:3001',
+      ORDERS_URL: 'http://orders:3002',
+      CATALOG_URL: 'https://catalog.internal',
+    });
+    expect(upstreamsOf(env).map((upstream) => upstream.url)).toEqual([
+      'http://auth:3001',
+      'http://orders:3002',
+      'https://catalog.internal',
+    ]);
   });
 });

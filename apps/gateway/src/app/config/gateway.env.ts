@@ -17,17 +17,32 @@ export class GatewayEnv extends ServiceEnv {
   @IsPortSetting()
   PORT = 3000;
 
-  @Setting('Base URL of the auth service')
-  @IsUrl(SERVICE_URL)
-  AUTH_URL = 'http://127.0.0.1:3001';
+  @Setting('HTTP port of the auth service on this host, reached there unless AUTH_URL is set')
+  @IsPortSetting()
+  AUTH_PORT = 3001;
 
-  @Setting('Base URL of the orders service')
-  @IsUrl(SERVICE_URL)
-  ORDERS_URL = 'http://127.0.0.1:3002';
+  @Setting('HTTP port of the orders service on this host, reached there unless ORDERS_URL is set')
+  @IsPortSetting()
+  ORDERS_PORT = 3002;
 
-  @Setting('Base URL of the catalog service')
+  @Setting('HTTP port of the catalog service on this host, reached there unless CATALOG_URL is set')
+  @IsPortSetting()
+  CATALOG_PORT = 3003;
+
+  @Setting('Base URL of the auth service; unset: http://127.0.0.1:<AUTH_PORT>')
+  @IsOptional()
   @IsUrl(SERVICE_URL)
-  CATALOG_URL = 'http://127.0.0.1:3003';
+  AUTH_URL?: string;
+
+  @Setting('Base URL of the orders service; unset: http://127.0.0.1:<ORDERS_PORT>')
+  @IsOptional()
+  @IsUrl(SERVICE_URL)
+  ORDERS_URL?: string;
+
+  @Setting('Base URL of the catalog service; unset: http://127.0.0.1:<CATALOG_PORT>')
+  @IsOptional()
+  @IsUrl(SERVICE_URL)
+  CATALOG_URL?: string;
 
   @Setting('Seconds a proxied request may take before the gateway answers 504')
   @IsSecondsSetting()
@@ -84,8 +99,9 @@ export interface Upstream {
 
 export function upstreamsOf(env: GatewayEnv): Upstream[] {
   return [
-    { name: 'auth', url: env.AUTH_URL },
-    { name: 'orders', url: env.ORDERS_URL },
-    { name: 'catalog', url: env.CATALOG_URL },
+    // `npm start` gives every process one environment: the services' ports say where they listen.
+    { name: 'auth', url: env.AUTH_URL ?? `http://127.0.0.1:${env.AUTH_PORT}` },
+    { name: 'orders', url: env.ORDERS_URL ?? `http://127.0.0.1:${env.ORDERS_PORT}` },
+    { name: 'catalog', url: env.CATALOG_URL ?? `http://127.0.0.1:${env.CATALOG_PORT}` },
   ];
 }
