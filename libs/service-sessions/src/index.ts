@@ -1,4 +1,4 @@
-export { GATEWAY_ORIGINS, SessionEnv, SessionRedisEnv, SessionRemoteEnv } from './lib/session.env';
+export { SessionEnv, SessionRedisEnv, SessionRemoteEnv } from './lib/session.env';
 export {
   clusterNodesOf,
   isRemote,

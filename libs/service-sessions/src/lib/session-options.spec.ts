@@ -174,6 +174,22 @@ describe('sessionOptionsFromEnv', () => {
     }
   });
 
+  it("allows the gateway's origin by default, wherever PORT or PUBLIC_URL put it", () => {
+    // `PORT=8080 npm start`: the page is on :8080, and so are its cookie writes and sockets.
+    expect(sessionOptionsFromEnv(redisEnv({ PORT: '8080' })).allowedOrigins).toEqual([
+      'http://localhost:8080',
+      'http://127.0.0.1:8080',
+    ]);
+    expect(sessionOptionsFromEnv(remoteEnv({ PORT: '8080' })).allowedOrigins).toEqual([
+      'http://localhost:8080',
+      'http://127.0.0.1:8080',
+    ]);
+    const published = redisEnv({ PORT: '8080', PUBLIC_URL: 'https://shop.example/' });
+    expect(sessionOptionsFromEnv(published).allowedOrigins).toEqual(['https://shop.example']);
+    const listed = redisEnv({ PORT: '8080', SESSION_ALLOWED_ORIGINS: 'https://a.example' });
+    expect(sessionOptionsFromEnv(listed).allowedOrigins).toEqual(['https://a.example']);
+  });
+
   it('reads a comma list of allowed origins', () => {
     const env = redisEnv({ SESSION_ALLOWED_ORIGINS: 'https://a.example, https://b.example,' });
     expect(sessionOptionsFromEnv(env).allowedOrigins).toEqual([

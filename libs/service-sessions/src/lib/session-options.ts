@@ -24,7 +24,7 @@ export function sessionOptionsFromEnv(
 ): SessionModuleOptions {
   const common = {
     cookie: { secure: env.SESSION_COOKIE_SECURE ?? env.NODE_ENV === 'production' },
-    allowedOrigins: listOf(env.SESSION_ALLOWED_ORIGINS),
+    allowedOrigins: listOf(env.SESSION_ALLOWED_ORIGINS ?? gatewayOriginsOf(env)),
     storeTimeout: env.SESSION_STORE_TIMEOUT,
     reauthWindow: env.SESSION_REAUTH_WINDOW,
     sockets: { checkInterval: env.SESSION_SOCKETS_CHECK_INTERVAL },
@@ -63,6 +63,12 @@ export function sessionOptionsFromEnv(
       durability: { replicas: env.SESSION_DURABLE_REPLICAS, timeout: env.SESSION_DURABLE_TIMEOUT },
     }),
   };
+}
+
+/** The origins the gateway serves the page at, as its own settings (PUBLIC_URL, PORT) say. */
+function gatewayOriginsOf(env: SessionRedisEnv | SessionRemoteEnv): string {
+  if (env.PUBLIC_URL) return new URL(env.PUBLIC_URL).origin;
+  return `http://localhost:${env.PORT},http://127.0.0.1:${env.PORT}`;
 }
 
 /** Where Redis is, as the environment says, in the shapes `SessionModule` accepts. */

@@ -22,20 +22,32 @@ import type { SessionCapPolicy } from '@cloakroom/session';
 
 const CAP_POLICIES: SessionCapPolicy[] = ['evict-oldest', 'evict-idlest', 'refuse'];
 
-/** The gateway's origins: the browser reaches every service through it. */
-export const GATEWAY_ORIGINS = 'http://localhost:3000,http://127.0.0.1:3000';
-
 /** What every service that checks sessions reads, whichever store it uses. */
 export class SessionEnv extends ServiceEnv {
+  // `npm start` gives every process one environment: the gateway's PORT and PUBLIC_URL tell
+  // the services which origin the browser is on.
+  @Setting("HTTP port of the gateway: SESSION_ALLOWED_ORIGINS's default follows it")
+  @IsPortSetting()
+  PORT = 3000;
+
+  @Setting("The origin browsers reach the gateway at: SESSION_ALLOWED_ORIGINS's default when set")
+  @IsOptional()
+  @IsUrl({ protocols: ['http', 'https'], require_protocol: true, require_tld: false })
+  PUBLIC_URL?: string;
+
   @Setting('Secure cookie (and `__Host-` name); unset: on when NODE_ENV is production')
   @IsOptional()
   @ToBoolean()
   @IsBoolean()
   SESSION_COOKIE_SECURE?: boolean;
 
-  @Setting('Comma list of origins whose cookie-authenticated writes are accepted')
+  @Setting(
+    'Comma list of origins whose cookie-authenticated writes are accepted; unset: the ' +
+      "gateway's (PUBLIC_URL, else http://localhost:<PORT> and http://127.0.0.1:<PORT>)",
+  )
+  @IsOptional()
   @IsString()
-  SESSION_ALLOWED_ORIGINS = GATEWAY_ORIGINS;
+  SESSION_ALLOWED_ORIGINS?: string;
 
   @Setting('Seconds a session store call may take before the request answers 503')
   @IsSecondsSetting()
