@@ -15,10 +15,27 @@ function withoutPassword(address) {
   return parsed.toString().replace(/\/$/, '');
 }
 
+function isRedisUrl(address) {
+  try {
+    return ['redis:', 'rediss:'].includes(new URL(address).protocol);
+  } catch {
+    return false;
+  }
+}
+
 async function main() {
+  if (!isRedisUrl(target)) {
+    const setting = clusterNodes
+      ? 'REDIS_CLUSTER_NODES is not a list of host:port'
+      : 'REDIS_URL is not a redis:// or rediss:// URL';
+    process.stderr.write(`${setting}: see the Configuration section of README.md.\n`);
+    process.exit(1);
+  }
   const client = new Redis(target, {
     lazyConnect: true,
     connectTimeout: 2000,
+    // Something that accepts the connection but never answers (a stopped Redis) is not a Redis.
+    commandTimeout: 2000,
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
   });
