@@ -190,6 +190,22 @@ describe.each(MODES)('@RequireRecentAuth, %s', (_name, start) => {
     expect((await get('/recent/admin', administrator.token)).body).toEqual(REAUTH_REQUIRED);
   });
 
+  /**
+   * The caller's session survives a global revocation because its creation time moves to the
+   * watermark; it was not authenticated again for that. Last in the block: the revocation ends
+   * every session made before it.
+   */
+  it('asks again after the window when the session was kept through a revoke-all', async () => {
+    const { token, session } = await mode.issuer.create({ ...alice, id: `${alice.id}-kept` });
+    await sleep(600);
+    await mode.issuer.revokeEverything({ except: session.id });
+    await sleep(600);
+    expect((await get('/recent/any', token)).status).toBe(200);
+    expect((await get('/recent/default', token)).body).toEqual(REAUTH_REQUIRED);
+    const kept = await mode.app.get(SessionService).validate(token);
+    expect(kept?.authenticatedAt).toBe(session.authenticatedAt);
+  });
+
   it('makes no store call beyond the validation (none when the session is cached)', async () => {
     const store = mode.app.get<SessionStore>(SessionStore);
     const { token } = await mode.issuer.create({ ...alice, id: `${alice.id}-calls` });
