@@ -85,6 +85,8 @@ describe('SessionService with localCache, following the event stream', () => {
     sessions = cached.get(SessionService);
     other = elsewhere.get(SessionService);
     silent = new RedisSessionStore({ url }, resolveSessionConfig({ redis: { url }, keyPrefix }));
+    // Its client queues nothing while it connects: a busy machine may not have connected it yet.
+    await silent.onModuleInit();
     redis = new Redis(url);
     await untilCaching();
   });
