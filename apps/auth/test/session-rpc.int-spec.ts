@@ -366,6 +366,24 @@ describe('the session RPC, tried as an attacker on the service network would', (
     expect(stored?.attributes).toEqual({ cart: 1 });
   });
 
+  it('refuses as malformed a patch whose attribute value is nested too deep to store, and logs no error', async () => {
+    const errors = jest.spyOn(Logger.prototype, 'error');
+    try {
+      const orders = withCertificate(auth.certificates.clients['orders']);
+      // Written by hand: JSON.stringify cannot write it. The store's own JSON.stringify of the
+      // value overflowed the stack: a 500 and a stack in the log for each such message.
+      const deep = '['.repeat(8000) + ']'.repeat(8000);
+      const json = `{"pattern":"session.patch","data":{"token":"${victim.token}","attributes":{"cart":${deep}}},"id":"${randomUUID()}"}`;
+      const { answer } = await orders(`${json.length}#${json}`);
+      expect(answer?.err).toMatchObject({ message: 'Malformed session request: attributes' });
+      expect(errors).not.toHaveBeenCalled();
+      const stored = await auth.app.get(SessionService).validate(victim.token);
+      expect(stored?.attributes).toEqual({ cart: 1 });
+    } finally {
+      errors.mockRestore();
+    }
+  });
+
   it('answers every frame of a long-lived connection as its own caller, however callers interleave', async () => {
     // The caller is read once per connection: a mix-up between connections would hand one
     // service another's capabilities.
@@ -460,6 +478,71 @@ describe('the session RPC, tried as an attacker on the service network would', (
     const json = JSON.stringify({ pattern: 'session.validate', data: { token: victim.token } });
     expect(await catalog(`${json.length}#${json}`)).toEqual({ closed: true });
   });
+
+  it('drops a connection whose frame id is neither a string nor a number, and keeps serving', async () => {
+    // Nest echoes the id in the answer; an array nested 8000 deep (16 KB) made the answer's
+    // JSON.stringify overflow the stack outside any handler, which killed the process.
+    const deep = '['.repeat(8000) + ']'.repeat(8000);
+    const withId = (pattern: string, data: unknown, id: string) => {
+      const json = `{"pattern":"${pattern}","data":${JSON.stringify(data)},"id":${id}}`;
+      return `${json.length}#${json}`;
+    };
+    const catalog = withCertificate(auth.certificates.clients['catalog']);
+    for (const payload of [
+      withId('session.ping', {}, deep),
+      withId('session.validate', { token: victim.token }, deep),
+      withId('session.patch', { token: victim.token, attributes: {} }, deep),
+      withId('session.validate', { token: victim.token }, '{"a":1}'),
+    ]) {
+      expect(await catalog(payload)).toEqual({ closed: true });
+    }
+    const validated = await catalog(frame('session.validate', { token: victim.token }));
+    expect(validated.answer?.response).toMatchObject({ id: victim.sessionId });
+  });
+
+  it('drops a connection whose frame is still incomplete a timeout after it began, however slowly it drips in', async () => {
+    const files = auth.certificates.clients['catalog'];
+    let answers = '';
+    let closed = false;
+    const socket = await new Promise<Socket>((resolve) => {
+      const tls = connectTls(
+        {
+          host: '127.0.0.1',
+          port: auth.rpcPort,
+          ca: readFileSync(auth.certificates.ca),
+          cert: readFileSync(files.cert),
+          key: readFileSync(files.key),
+        },
+        () => resolve(tls),
+      );
+      tls.setEncoding('utf8');
+      tls.on('data', (chunk: string) => (answers += chunk));
+      tls.on('error', () => undefined);
+      tls.on('close', () => (closed = true));
+    });
+    // A first frame is answered: the limit counts from the start of each frame, not of the
+    // connection.
+    socket.write(frame('session.validate', { token: victim.token }));
+    while (!answers.includes(victim.sessionId)) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    // Then a character a second: the frame would take minutes. Nest's timer, restarted by
+    // every read, never fired: the connection held its partial frame for as long as it dripped.
+    const payload = frame('session.validate', { token: victim.token });
+    let sent = 0;
+    const started = Date.now();
+    while (
+      !closed &&
+      sent < payload.length &&
+      Date.now() - started < 3 * SESSION_RPC_INCOMPLETE_FRAME_TIMEOUT
+    ) {
+      socket.write(payload[sent++]);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    socket.destroy();
+    expect(closed).toBe(true);
+    expect(sent).toBeLessThan(payload.length);
+  }, 30_000);
 
   it('closes a connection that sends an unreadable frame, logs it in one line, and keeps serving', async () => {
     const errors = jest.spyOn(Logger.prototype, 'error');

@@ -87,6 +87,13 @@ export class SessionRpcController {
     } catch {
       throw malformed('attributes');
     }
+    try {
+      // The store writes each value as JSON: one nested too deep for that overflows the stack
+      // there, a 500 and a logged stack per message instead of a refusal.
+      JSON.stringify(changes);
+    } catch {
+      throw malformed('attributes');
+    }
     for (const name of removed) changes[name] = undefined;
     const ref = parseToken(payload?.token);
     // A session a global revocation outdates is dead, even before the sweep deletes it.

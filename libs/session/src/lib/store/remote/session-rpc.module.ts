@@ -19,10 +19,11 @@ import { connectionCaller, SessionRpcController } from './session-rpc.controller
 export const SESSION_RPC_MAX_FRAME = 64 * 1024;
 
 /**
- * Milliseconds a frame may stay incomplete (its declared length not yet received) before the
- * connection is dropped. A request is at most a few KiB and arrives in a round trip or two;
- * Nest's own 30 s let a caller hold up to `SESSION_RPC_MAX_FRAME` of auth's memory per
- * connection that long by declaring a length and sending no more.
+ * Milliseconds a frame may stay incomplete (its declared length not yet received), counted from
+ * its first byte however slowly the rest drips in, before the connection is dropped. A request
+ * is at most a few KiB and arrives in a round trip or two; Nest's own 30 s let a caller hold up
+ * to `SESSION_RPC_MAX_FRAME` of auth's memory per connection that long by declaring a length
+ * and sending no more.
  */
 export const SESSION_RPC_INCOMPLETE_FRAME_TIMEOUT = 5_000;
 
@@ -173,24 +174,40 @@ export function sessionRpcTransport(options: SessionRpcServerOptions): CustomStr
 }
 
 /**
- * Nest's framing (`<length>#<json>`), refusing a frame whose declared length is above the limit
- * as soon as its header is read: Nest checks only what has arrived, so a caller declaring a
- * gigabyte had auth buffer up to the limit, or hold the connection until the incomplete-frame
- * timeout, before it was dropped. Reads the length Nest parsed (a field its types keep
- * private; the RPC's attack test fails if it goes).
+ * Nest's framing (`<length>#<json>`), with two limits Nest does not keep:
+ * - a frame whose declared length is above the limit is refused as soon as its header is read:
+ *   Nest checks only what has arrived, so a caller declaring a gigabyte had auth buffer up to
+ *   the limit, or hold the connection until the incomplete-frame timeout, before it was dropped;
+ * - a frame still incomplete `incompleteMessageTimeout` after its first byte drops the
+ *   connection: Nest restarts its timer on every read, so a caller dripping a byte every few
+ *   seconds held its partial frame, and the connection, for as long as it liked.
+ * Reads the length and buffer Nest parsed (fields its types keep private; the RPC's attack
+ * test fails if they go).
  */
 export class SessionRpcSocket extends JsonSocket {
+  private readonly frameTimeout: number | undefined;
+  /** Fires when the frame under way is still incomplete its timeout after it began. */
+  private frameDeadline: NodeJS.Timeout | null = null;
+  private framesRead = 0;
+
   constructor(
     socket: Socket,
     private readonly maxFrameSize: number,
     options: ConstructorParameters<typeof JsonSocket>[1],
   ) {
     super(socket, { ...options, maxBufferSize: maxFrameSize });
+    this.frameTimeout = options?.incompleteMessageTimeout;
+    socket.on('message', () => this.framesRead++);
+    socket.on('close', () => this.clearFrameDeadline());
   }
 
   protected override handleData(data: Buffer | string): void {
+    const framesBefore = this.framesRead;
     super.handleData(data);
-    const declared = (this as unknown as { contentLength: number | null }).contentLength;
+    const { contentLength: declared, buffer } = this as unknown as {
+      contentLength: number | null;
+      buffer: string;
+    };
     if (declared !== null && declared > this.maxFrameSize) {
       this.handleDataError(
         new Error(
@@ -198,8 +215,43 @@ export class SessionRpcSocket extends JsonSocket {
         ),
         { destroy: true },
       );
+      return;
+    }
+    // The deadline belongs to the frame under way: it starts again after each complete frame,
+    // and more bytes of the same frame do not move it.
+    if (this.framesRead !== framesBefore || (declared === null && buffer.length === 0)) {
+      this.clearFrameDeadline();
+    }
+    const incomplete = declared !== null || buffer.length > 0;
+    if (incomplete && this.frameTimeout && !this.frameDeadline && !this.netSocket.destroyed) {
+      const timeout = this.frameTimeout;
+      this.frameDeadline = setTimeout(() => {
+        this.frameDeadline = null;
+        this.handleDataError(new Error(`a frame left incomplete for ${timeout} ms`), {
+          destroy: true,
+        });
+      }, timeout);
+      this.frameDeadline.unref();
     }
   }
+
+  private clearFrameDeadline(): void {
+    if (this.frameDeadline) {
+      clearTimeout(this.frameDeadline);
+      this.frameDeadline = null;
+    }
+  }
+}
+
+/**
+ * Whether a request frame's id can be echoed in its answer: Nest's clients send a string. Nest
+ * writes any id back as it came, and an array nested a few thousand deep (a 16 KB frame) made
+ * the answer's `JSON.stringify` overflow the stack outside any handler, which ended the
+ * process. An event (no id) is dealt with by `handleEvent`.
+ */
+function hasAnswerableId(message: unknown): boolean {
+  const id = (message as { id?: unknown } | null)?.id;
+  return id === undefined || typeof id === 'string' || typeof id === 'number';
 }
 
 /** A message pattern that is a plain name: no JSON text starts with a letter other than t, f, n. */
@@ -218,7 +270,8 @@ const PLAIN_PATTERN = /^(?![tfn])[A-Za-z]/;
  *   reads on when one is answered (a request counts until its handler's promise settles: with
  *   no interceptor on the RPC's handlers, as the library adds none, when its answer is written),
  *   and holds at most `maxConnectionsPerCaller` connections of one caller;
- * - a frame without an id (an event: none is served) drops the connection;
+ * - a frame without an id (an event: none is served), or whose id is neither a string nor a
+ *   number (Nest echoes it in the answer), drops the connection;
  * - a frame that cannot be read (a corrupted length, text that is not JSON) closes its connection
  *   as Nest does, and is logged in one line per caller a minute, not with a stack per frame;
  * - no per-message `JSON.parse` of a pattern that cannot be JSON: the session RPC's patterns are
@@ -334,9 +387,14 @@ export class SessionRpcServer extends ServerTCP {
     // Nest's own binding, with unreadable frames reported by caller instead of as a stack each.
     this.trackOpenSocket(socket);
     const connection = this.getSocketInstance(socket);
-    connection.on('message', (message) =>
-      this.handleMessage(connection, message).catch((error) => this.handleError(error)),
-    );
+    connection.on('message', (message) => {
+      if (!hasAnswerableId(message)) {
+        this.reportUnreadable(caller, 'a frame whose id is neither a string nor a number');
+        socket.destroy();
+        return;
+      }
+      this.handleMessage(connection, message).catch((error) => this.handleError(error));
+    });
     connection.on('error', (reason) => this.reportUnreadable(caller, reason));
   }
 
