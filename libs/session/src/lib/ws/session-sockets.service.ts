@@ -43,6 +43,21 @@ interface SocketEntry {
 const CHECK_BATCH = 64;
 
 /**
+ * How long after a session's expiry (the store's clock) its sockets' check runs: Redis has
+ * deleted the key by then whatever the rounding of the clock offset.
+ */
+const EXPIRY_MARGIN_MS = 20;
+
+/** The shortest wait before the expiry check of a session slid elsewhere runs again. */
+const EXPIRY_RECHECK_MS = 250;
+
+/** The wait before an expiry check the store did not answer runs again. */
+const EXPIRY_RETRY_MS = 1000;
+
+/** The longest delay `setTimeout` takes (a remembered session's deadline is further off). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
  * The WebSockets that carry a session. A gateway hands each new connection to `authenticate`;
  * the socket then keeps its session (`client.session`, refreshed by `SessionGuard` on every
  * message) and is closed with code 4401 as soon as its session ends: the module follows the
@@ -50,7 +65,8 @@ const CHECK_BATCH = 64;
  * expired or rotated session, of a user whose sessions were all revoked, or of everyone but the
  * spared session after a global revocation. Every open socket's session is also checked against
  * the store every `sockets.checkInterval` seconds (default 30), the bound when no event can
- * arrive (a stream gap, the `remote` backend, a store changed behind `SessionService`).
+ * arrive (a stream gap, the `remote` backend, a store changed behind `SessionService`), and at
+ * the expiry it last read: Redis ends a session by its TTL without an event.
  * A connection that runs GraphQL subscriptions (`SessionGuard` registers their `@Roles`, see
  * `holdRoles`) is closed with 4403 once its session has none of the roles one of them needs:
  * at the `roles.changed` event, or at that periodic check. The responses of `@Sse()` routes
@@ -76,6 +92,11 @@ export class SessionSockets implements OnModuleDestroy {
   /** The id of each session in `bySession` by its ref: the events name sessions by ref. */
   private readonly idsByRef = new Map<string, string>();
   private readonly byUser = new Map<string, Set<SessionSocket>>();
+  /**
+   * A timer per held session, due when Redis ends it by its TTL (idle timeout or absolute
+   * deadline), which publishes no event: its sockets are closed then, not at the periodic check.
+   */
+  private readonly expiries = new Map<string, NodeJS.Timeout>();
   private readonly pending = new WeakMap<SessionSocket, Promise<Session | null>>();
   /** Each authenticated socket by its upgrade request, for `holdRoles`. */
   private readonly byRequest = new WeakMap<object, SessionSocket>();
@@ -138,12 +159,17 @@ export class SessionSockets implements OnModuleDestroy {
       this.refuse(client, 'Authentication required');
       return null;
     }
-    const session = await this.sessions.validate(entry.token);
-    if (!session) {
+    const since = performance.now();
+    const validated = await this.sessions.validate(entry.token);
+    if (!validated) {
       this.end([client], 'Session ended');
       return null;
     }
+    const session = this.withRolesSince(since, validated);
     client[REQUEST_SESSION_PROPERTY] = session;
+    if (this.entries.has(client)) {
+      this.watchExpiry(entry.sessionId, session.expiresAt);
+    }
     return session;
   }
 
@@ -200,7 +226,11 @@ export class SessionSockets implements OnModuleDestroy {
     }
     const stream = new EventStreamSocket(response);
     if (stream.readyState === SOCKET_OPEN && !this.destroyed) {
-      this.register(stream, { sessionId: session.id, userId: session.userId, token, needs });
+      this.register(
+        stream,
+        { sessionId: session.id, userId: session.userId, token, needs },
+        session.expiresAt,
+      );
       this.recheckIfMissed(since);
     }
     return 'held';
@@ -237,6 +267,8 @@ export class SessionSockets implements OnModuleDestroy {
   async onModuleDestroy(): Promise<void> {
     this.destroyed = true;
     clearInterval(this.timer);
+    for (const timer of this.expiries.values()) clearTimeout(timer);
+    this.expiries.clear();
     this.reader?.close();
     await this.following;
   }
@@ -250,9 +282,9 @@ export class SessionSockets implements OnModuleDestroy {
       return this.refuse(client, 'Origin not allowed');
     }
     const since = performance.now();
-    let session: Session | null;
+    let validated: Session | null;
     try {
-      session = await this.sessions.validate(found.token);
+      validated = await this.sessions.validate(found.token);
     } catch (error) {
       if (!(error instanceof SessionStoreUnavailableError)) {
         this.logger.error(error);
@@ -260,15 +292,20 @@ export class SessionSockets implements OnModuleDestroy {
       client.close(SessionSocketClose.storeUnavailable, 'Session store unavailable');
       return null;
     }
-    if (!session || this.ledger.endedSince(since, session)) {
+    if (!validated || this.ledger.endedSince(since, validated)) {
       return this.refuse(client, 'Authentication required');
     }
     if (client.readyState !== SOCKET_OPEN || this.destroyed) {
       return null;
     }
+    const session = this.withRolesSince(since, validated);
     client[REQUEST_SESSION_PROPERTY] = session;
     client[REQUEST_TOKEN_PROPERTY] = found;
-    this.register(client, { sessionId: session.id, userId: session.userId, token: found.token });
+    this.register(
+      client,
+      { sessionId: session.id, userId: session.userId, token: found.token },
+      session.expiresAt,
+    );
     this.byRequest.set(request, client);
     this.recheckIfMissed(since);
     return session;
@@ -302,13 +339,24 @@ export class SessionSockets implements OnModuleDestroy {
     return null;
   }
 
-  private register(client: SessionSocket, held: Omit<SocketEntry, 'ref'>): void {
+  /**
+   * `session` as validated from `since` (`performance.now()`), with the roles of a
+   * `roles.changed` event that arrived meanwhile: the event found nothing to update then (or
+   * updated what this answer would overwrite), and the store may have answered before the change.
+   */
+  private withRolesSince(since: number, session: Session): Session {
+    const roles = this.ledger.rolesSince(since, session.userId);
+    return roles ? { ...session, roles: [...roles] } : session;
+  }
+
+  private register(client: SessionSocket, held: Omit<SocketEntry, 'ref'>, expiresAt: number): void {
     const entry = { ...held, ref: sessionEventRef(held.sessionId) };
     this.entries.set(client, entry);
     this.idsByRef.set(entry.ref, entry.sessionId);
     addTo(this.bySession, entry.sessionId, client);
     addTo(this.byUser, entry.userId, client);
     client.once('close', () => this.unregister(client));
+    this.watchExpiry(entry.sessionId, expiresAt);
     this.follow();
     this.timer ??= setInterval(() => {
       this.ledger.prune();
@@ -323,7 +371,11 @@ export class SessionSockets implements OnModuleDestroy {
     }
     this.entries.delete(client);
     removeFrom(this.bySession, entry.sessionId, client);
-    if (!this.bySession.has(entry.sessionId)) this.idsByRef.delete(entry.ref);
+    if (!this.bySession.has(entry.sessionId)) {
+      this.idsByRef.delete(entry.ref);
+      clearTimeout(this.expiries.get(entry.sessionId));
+      this.expiries.delete(entry.sessionId);
+    }
     removeFrom(this.byUser, entry.userId, client);
     if (this.entries.size === 0) {
       clearInterval(this.timer);
@@ -446,6 +498,60 @@ export class SessionSockets implements OnModuleDestroy {
     this.end((sessionId !== undefined && this.bySession.get(sessionId)) || [], reason);
   }
 
+  /**
+   * (Re)arms the session's expiry timer for `at` (epoch ms, the store's clock): then its
+   * sockets' session is read again, and they are closed if Redis has ended it.
+   */
+  private watchExpiry(sessionId: string, at: number): void {
+    clearTimeout(this.expiries.get(sessionId));
+    if (this.destroyed) {
+      return;
+    }
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, at - this.sessions.now()) + EXPIRY_MARGIN_MS);
+    this.expiries.set(sessionId, setTimeout(() => void this.expire(sessionId), delay).unref());
+  }
+
+  private async expire(sessionId: string): Promise<void> {
+    this.expiries.delete(sessionId);
+    const first = this.bySession.get(sessionId)?.values().next().value;
+    const token = first && this.entries.get(first)?.token;
+    if (token === undefined) {
+      return;
+    }
+    const session = await this.current(sessionId, token);
+    const sockets = this.bySession.get(sessionId);
+    if (!sockets) {
+      return;
+    }
+    if (session === null) {
+      this.end(sockets, 'Session expired');
+    } else {
+      // Store down: look again soon; alive: it was used elsewhere meanwhile.
+      this.watchExpiry(
+        sessionId,
+        session ? this.nextExpiryCheck(session) : this.sessions.now() + EXPIRY_RETRY_MS,
+      );
+    }
+  }
+
+  /**
+   * When to look again at a live session. `get` reads no last touch (validation slides the TTL
+   * only), so a session found alive past the expiry it reports was slid by use elsewhere: it
+   * ends at most one idle timeout from now, and is looked at every tenth of that (as often as
+   * a validation may slide it), never past its absolute deadline.
+   */
+  private nextExpiryCheck(session: Session): number {
+    const now = this.sessions.now();
+    if (session.expiresAt > now) {
+      return session.expiresAt;
+    }
+    const idleTimeoutMs = Math.max(0, session.expiresAt - session.lastSeenAt);
+    return Math.min(
+      session.absoluteExpiresAt,
+      now + Math.max(EXPIRY_RECHECK_MS, Math.floor(idleTimeoutMs / 10)),
+    );
+  }
+
   private async checkEverySession(): Promise<void> {
     const held = [...this.bySession].map(([sessionId, sockets]) => ({
       sessionId,
@@ -457,11 +563,16 @@ export class SessionSockets implements OnModuleDestroy {
           if (token === undefined) {
             return;
           }
-          const session = await this.current(sessionId, token);
+          const since = performance.now();
+          const read = await this.current(sessionId, token);
+          const session = read && this.withRolesSince(since, read);
           const sockets = this.bySession.get(sessionId) ?? [];
           if (session === null) {
             this.end(sockets, 'Session ended');
           } else if (session) {
+            if (this.bySession.has(sessionId)) {
+              this.watchExpiry(sessionId, this.nextExpiryCheck(session));
+            }
             // The sockets' sessions take the store's roles, as at a `roles.changed` event.
             for (const client of sockets) {
               const held = client[REQUEST_SESSION_PROPERTY];
