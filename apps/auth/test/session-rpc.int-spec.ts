@@ -384,6 +384,54 @@ describe('the session RPC, tried as an attacker on the service network would', (
     }
   });
 
+  it('refuses as malformed a patch of more attributes than a session holds, not as an outage', async () => {
+    const orders = withCertificate(auth.certificates.clients['orders']);
+    // 6,000 names were more than the store's script could unpack: answered 503, as if Redis
+    // were down. Each value is small: the frame stays under its limit.
+    const attributes = Object.fromEntries(Array.from({ length: 6000 }, (_, i) => [`k${i}`, 1]));
+    const json = JSON.stringify({
+      pattern: 'session.patch',
+      data: { token: victim.token, attributes },
+      id: randomUUID(),
+    });
+    const { answer } = await orders(`${json.length}#${json}`);
+    expect(answer?.err).toMatchObject({ message: 'Malformed session request: attributes' });
+    const stored = await auth.app.get(SessionService).validate(victim.token);
+    expect(stored?.attributes).toEqual({ cart: 1 });
+  });
+
+  it('refuses a patch that would take a session past its attribute limits, keeping what it held', async () => {
+    const orders = withCertificate(auth.certificates.clients['orders']);
+    const patch = async (attributes: Record<string, unknown>) => {
+      const json = JSON.stringify({
+        pattern: 'session.patch',
+        data: { token: victim.token, attributes },
+        id: randomUUID(),
+      });
+      return (await orders(`${json.length}#${json}`)).answer;
+    };
+    // Twenty patches of 4 KiB each, every one within the limits: filling auth's Redis one
+    // session at a time took nothing more than a live token.
+    const answers = [];
+    for (let i = 0; i < 20; i++) answers.push(await patch({ [`blob${i}`]: 'x'.repeat(4000) }));
+    expect(answers.slice(0, 4).map((answer) => answer?.response)).toEqual([true, true, true, true]);
+    for (const answer of answers.slice(4)) {
+      expect(answer?.err).toMatchObject({ refused: true, tooLarge: true });
+    }
+    const stored = await auth.app.get(SessionService).validate(victim.token);
+    expect(Object.keys(stored?.attributes ?? {}).sort()).toEqual(
+      ['blob0', 'blob1', 'blob2', 'blob3', 'cart'].sort(),
+    );
+    expect(
+      await auth.app.get(SessionService).patch(victim.token, {
+        blob0: undefined,
+        blob1: undefined,
+        blob2: undefined,
+        blob3: undefined,
+      }),
+    ).toBe(true);
+  });
+
   it('answers every frame of a long-lived connection as its own caller, however callers interleave', async () => {
     // The caller is read once per connection: a mix-up between connections would hand one
     // service another's capabilities.

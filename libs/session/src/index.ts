@@ -85,6 +85,8 @@ export { SessionLimitReachedError } from './lib/errors/session-limit-reached.err
 export { SessionStoreMisconfiguredError } from './lib/errors/session-store-misconfigured.error';
 export { SessionOperationNotServedError } from './lib/errors/session-operation-not-served.error';
 export { SessionAttributeNameError } from './lib/errors/session-attribute-name.error';
+export { SessionAttributesTooLargeError } from './lib/errors/session-attributes-too-large.error';
+export { SESSION_ATTRIBUTE_LIMITS } from './lib/store/attribute-names';
 export {
   SessionAssertionRefusal,
   SessionAssertionRefusedError,

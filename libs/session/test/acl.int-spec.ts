@@ -311,7 +311,8 @@ describe.each([
         ],
         [
           'the patch script',
-          () => attacker.evalsha(sha('cloakroomPatch'), 1, sessionKey, 1, 'a:admin', 'true'),
+          () =>
+            attacker.evalsha(sha('cloakroomPatch'), 1, sessionKey, 64, 16384, 1, 'a:admin', 'true'),
         ],
         [
           'the append-events script',

@@ -195,13 +195,31 @@ describe('Redis scripts given hostile arguments', () => {
   });
 
   it('lets a patch write and remove attribute fields only', async () => {
-    await expect(client['cloakroomPatch'](key, 1, 'r', '["admin"]')).rejects.toThrow(
-      /only attribute fields/,
-    );
-    await expect(client['cloakroomPatch'](key, 0, 'u')).rejects.toThrow(/only attribute fields/);
-    await expect(client['cloakroomPatch'](key, 3, 'a:x', '1')).rejects.toThrow(/pairs/);
+    const patch = (...args: Array<string | number>) =>
+      client['cloakroomPatch'](key, 64, 1024, ...args);
+    await expect(patch(1, 'r', '["admin"]')).rejects.toThrow(/only attribute fields/);
+    await expect(patch(0, 'u')).rejects.toThrow(/only attribute fields/);
+    await expect(patch(3, 'a:x', '1')).rejects.toThrow(/pairs/);
     expect(await client.hgetall(key)).toEqual({ u: 'u-victim', r: '["customer"]', t: '1', x: '1' });
-    expect(await client['cloakroomPatch'](key, 1, 'a:x', '1')).toBe(1);
+    expect(await patch(1, 'a:x', '1')).toBe(1);
+  });
+
+  /**
+   * A caller allowed the script (a validator's password) sends whatever it likes: the limits
+   * hold on what the session would hold, before anything is written.
+   */
+  it("refuses a patch that would take the session's attributes over their limits", async () => {
+    const limited = (count: number, bytes: number, ...args: Array<string | number>) =>
+      client['cloakroomPatch'](key, count, bytes, ...args);
+    expect(await limited(2, 9, 1, 'a:x', '"12345"')).toBe(1); // x: 1 + 7 bytes
+    expect(await limited(2, 9, 1, 'a:y', '1')).toBe(-1); // 8 + 2 > 9
+    expect(await limited(2, 9, 1, 'a:x', '1', 'a:x')).toBe(1); // replaced, then removed
+    expect(await limited(2, 9, 2, 'a:y', '1', 'a:z', '1')).toBe(1);
+    expect(await limited(2, 100, 1, 'a:w', '1')).toBe(-1); // a third attribute
+    expect(await limited(2, 100, 0, 'a:1', 'a:2', 'a:3')).toBe(-1); // more names than allowed
+    expect(await client.hgetall(key)).toMatchObject({ 'a:y': '1', 'a:z': '1' });
+    expect(await client.hexists(key, 'a:w')).toBe(0);
+    expect(await limited(2, 100, 1, 'a:w', '1', 'a:y')).toBe(1); // one out, one in
   });
 
   it('refuses an unknown cap policy, zero timeouts and caller-chosen timestamps on create', async () => {

@@ -11,6 +11,8 @@ import {
   InMemorySessionStore,
   Session,
   SessionAttributeNameError,
+  SessionAttributesTooLargeError,
+  SESSION_ATTRIBUTE_LIMITS,
   SessionCommonOptions,
   SessionGuard,
   SessionLimitReachedError,
@@ -598,6 +600,30 @@ export function describeStoreContract(adapter: StoreAdapter) {
       for (let i = 0; i < 50; i++) expect(valid?.attributes[`field${i}`]).toBe(i);
       expect(await sessions.patch(token, { keep: undefined })).toBe(true);
       expect((await issuer.get(session.id))?.attributes).not.toHaveProperty('keep');
+    });
+
+    it('refuses attributes past their limits, and keeps what the session held', async () => {
+      const { token } = await issuer.create(alice, { attributes: { keep: 'me' } });
+      const many = Object.fromEntries(
+        Array.from({ length: SESSION_ATTRIBUTE_LIMITS.count + 1 }, (_, i) => [`n${i}`, i]),
+      );
+      const tooLarge = SessionAttributesTooLargeError;
+      await expect(sessions.patch(token, many)).rejects.toThrow(tooLarge);
+      await expect(
+        sessions.patch(token, { big: 'x'.repeat(SESSION_ATTRIBUTE_LIMITS.bytes) }),
+      ).rejects.toThrow(tooLarge);
+      await expect(issuer.create(alice, { attributes: many })).rejects.toThrow(tooLarge);
+      // Each within the limits, the two together over them: what the session holds counts.
+      const half = 'y'.repeat(SESSION_ATTRIBUTE_LIMITS.bytes / 2);
+      expect(await sessions.patch(token, { a: half })).toBe(true);
+      await expect(sessions.patch(token, { b: half })).rejects.toThrow(tooLarge);
+      // A value replaced weighs only as itself; one removed weighs nothing.
+      expect(await sessions.patch(token, { a: undefined, b: half, c: 'small' })).toBe(true);
+      expect((await sessions.validate(token))?.attributes).toEqual({
+        keep: 'me',
+        b: half,
+        c: 'small',
+      });
     });
 
     it('refuses attribute names every object has a meaning for, and never reads one back', async () => {

@@ -9,7 +9,7 @@ import { NotBeforeWatermark } from './revocation/not-before.watermark';
 import type { SessionConfig } from './config/session.config';
 import { SESSION_CACHE, SESSION_CONFIG, SESSION_EVENTS } from './session.constants';
 import type { IssuedSession, Session, SessionMeta, SessionUser } from './session.types';
-import { assertAttributeNames } from './store/attribute-names';
+import { assertAttributeNames, assertAttributesFit } from './store/attribute-names';
 import { SessionStore } from './store/session-store.interface';
 import {
   formatToken,
@@ -99,6 +99,7 @@ export class SessionService {
     } = {},
   ): Promise<IssuedSession> {
     assertAttributeNames(Object.keys(meta.attributes ?? {}));
+    assertAttributesFit(meta.attributes ?? {});
     const { secret, digest } = newSecret();
     const created = await this.store.create({
       digest,
@@ -210,10 +211,12 @@ export class SessionService {
    * patches of different attributes never overwrite each other. False if the session is gone.
    * Takes a token or an id; in `remote` mode only the token (the caller proves it holds it).
    * Throws `SessionAttributeNameError` for a name no store keeps (`__proto__`, `constructor`,
-   * `prototype`), before anything is written.
+   * `prototype`), before anything is written, and `SessionAttributesTooLargeError` when the
+   * session would hold more than `SESSION_ATTRIBUTE_LIMITS` (then nothing is written either).
    */
   async patch(tokenOrId: string, attributes: Record<string, unknown>): Promise<boolean> {
     assertAttributeNames(Object.keys(attributes));
+    assertAttributesFit(attributes);
     const ref = parseToken(tokenOrId) ?? parseSessionId(tokenOrId);
     return ref ? this.store.patch(ref, attributes) : false;
   }

@@ -1,4 +1,11 @@
 import { SessionAttributeNameError } from '../errors/session-attribute-name.error';
+import { SessionAttributesTooLargeError } from '../errors/session-attributes-too-large.error';
+
+/**
+ * What one session's app attributes may hold: how many, and how many bytes of names and JSON
+ * values (UTF-8) together. Every store keeps them; Redis checks the sum in the patch script.
+ */
+export const SESSION_ATTRIBUTE_LIMITS = { count: 64, bytes: 16 * 1024 } as const;
 
 /** Names every object already has a meaning for: as attributes they are never read back. */
 const RESERVED = new Set(['__proto__', 'constructor', 'prototype']);
@@ -23,4 +30,30 @@ export function assertAttributeNames(names: Iterable<string>): void {
  */
 export function isReadableAttribute(name: string): boolean {
   return !RESERVED.has(name);
+}
+
+/**
+ * Throws `SessionAttributesTooLargeError` when `attributes` alone (a create's, or one patch's
+ * changes: `undefined` removes and weighs nothing) are over `SESSION_ATTRIBUTE_LIMITS`, before
+ * anything is sent: a store then checks what the session would hold with them.
+ */
+export function assertAttributesFit(attributes: Record<string, unknown>): void {
+  const names = Object.keys(attributes);
+  if (names.length > SESSION_ATTRIBUTE_LIMITS.count) {
+    throw new SessionAttributesTooLargeError();
+  }
+  let bytes = 0;
+  for (const name of names) {
+    const value = attributes[name];
+    if (value === undefined) continue;
+    bytes += attributeBytes(name, value);
+    if (bytes > SESSION_ATTRIBUTE_LIMITS.bytes) {
+      throw new SessionAttributesTooLargeError();
+    }
+  }
+}
+
+/** What one attribute weighs against `SESSION_ATTRIBUTE_LIMITS.bytes`: as Redis stores it. */
+export function attributeBytes(name: string, value: unknown): number {
+  return Buffer.byteLength(name) + Buffer.byteLength(JSON.stringify(value) ?? '');
 }

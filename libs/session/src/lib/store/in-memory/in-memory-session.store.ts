@@ -4,7 +4,7 @@ import { SessionLimitReachedError } from '../../errors/session-limit-reached.err
 import { SessionStoreUnavailableError } from '../../errors/session-store-unavailable.error';
 import type { Session } from '../../session.types';
 import { newUserTag, SessionRef, sessionRef } from '../../token/session.token';
-import { isReadableAttribute } from '../attribute-names';
+import { assertAttributesFit, isReadableAttribute } from '../attribute-names';
 import {
   CreatedSession,
   NewSessionRecord,
@@ -148,12 +148,16 @@ export class InMemorySessionStore implements SessionStore {
     if (!session) {
       return false;
     }
+    const after = { ...session.attributes };
     for (const [name, value] of Object.entries(attributes)) {
       // As Redis reads them back: a reserved name never reaches the object.
       if (!isReadableAttribute(name)) continue;
-      if (value === undefined) delete session.attributes[name];
-      else session.attributes[name] = structuredClone(value);
+      if (value === undefined) delete after[name];
+      else after[name] = structuredClone(value);
     }
+    // As the Redis store's script: the whole session's attributes, or nothing written.
+    assertAttributesFit(after);
+    session.attributes = after;
     return true;
   }
 

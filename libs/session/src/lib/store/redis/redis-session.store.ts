@@ -4,9 +4,11 @@ import type { Redis } from 'ioredis';
 
 import type { SessionRedisConnection } from '../../config/session-options.interface';
 import type { SessionStoreSettings } from '../../config/session.config';
+import { SessionAttributesTooLargeError } from '../../errors/session-attributes-too-large.error';
 import { SessionLimitReachedError } from '../../errors/session-limit-reached.error';
 import { SessionStoreUnavailableError } from '../../errors/session-store-unavailable.error';
 import type { Session } from '../../session.types';
+import { SESSION_ATTRIBUTE_LIMITS } from '../attribute-names';
 import type { StoreClock } from '../store-clock';
 import {
   deriveUserTag,
@@ -47,6 +49,8 @@ type Reply = string | number | null | Reply[];
 
 /** create.lua's first reply element when the cap policy `refuse` turned the session down. */
 const REFUSED_AT_CAP = -2;
+/** patch.lua's answer when the session's attributes would go over their limits. */
+const PATCH_OVER_LIMITS = -1;
 /**
  * How long a session evicted at a user's cap is kept for the undo of the login that evicted it,
  * and how long that undo is tried again when it could not be sent or its answer did not come
@@ -401,8 +405,18 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   async patch(ref: SessionRef, attributes: Record<string, unknown>): Promise<boolean> {
     const { set, remove } = encodeAttributeChanges(attributes);
     const reply = await this.call(() =>
-      this.client.cloakroomPatch(this.keys.session(ref), set.length / 2, ...set, ...remove),
+      this.client.cloakroomPatch(
+        this.keys.session(ref),
+        SESSION_ATTRIBUTE_LIMITS.count,
+        SESSION_ATTRIBUTE_LIMITS.bytes,
+        set.length / 2,
+        ...set,
+        ...remove,
+      ),
     );
+    if (reply === PATCH_OVER_LIMITS) {
+      throw new SessionAttributesTooLargeError();
+    }
     return reply === 1;
   }
 

@@ -4,6 +4,7 @@ import { firstValueFrom, timeout } from 'rxjs';
 
 import type { SessionRemoteConnection } from '../../config/session-options.interface';
 import type { SessionStoreSettings } from '../../config/session.config';
+import { SessionAttributesTooLargeError } from '../../errors/session-attributes-too-large.error';
 import { SessionOperationNotServedError } from '../../errors/session-operation-not-served.error';
 import { SessionStoreUnavailableError } from '../../errors/session-store-unavailable.error';
 import { SessionRpc } from '../../session.constants';
@@ -243,6 +244,9 @@ export class RemoteSessionStore implements SessionStore, OnModuleDestroy {
         this.client.send<T>(pattern, payload).pipe(timeout(this.settings.storeTimeoutMs)),
       );
     } catch (error) {
+      if (isRefusal(error, 'tooLarge')) {
+        throw new SessionAttributesTooLargeError();
+      }
       if (isRefusal(error)) {
         throw new SessionOperationNotServedError(pattern, error.message);
       }
@@ -257,14 +261,16 @@ export class RemoteSessionStore implements SessionStore, OnModuleDestroy {
 /**
  * What `SessionRpcController` answers to a call this service's capabilities do not allow:
  * `{ refused: true, message }`, or the `RpcException` itself when the server's exception
- * filter passes RPC errors through (`{ error: { refused: true }, message }`).
+ * filter passes RPC errors through (`{ error: { refused: true }, message }`). With `flag`, a
+ * refusal that also carries it (`tooLarge`: a patch over the attribute limits).
  */
-function isRefusal(error: unknown): error is { message: string } {
+function isRefusal(error: unknown, flag = 'refused'): error is { message: string } {
   if (typeof error !== 'object' || error === null) {
     return false;
   }
-  const { refused, error: inner } = error as { refused?: unknown; error?: { refused?: unknown } };
-  return refused === true || inner?.refused === true;
+  const answer = error as Record<string, unknown> & { error?: Record<string, unknown> };
+  const refusal = answer['refused'] === true ? answer : answer.error;
+  return refusal?.['refused'] === true && refusal[flag] === true;
 }
 
 function notServed<T>(operation: string, reason?: string): Promise<T> {

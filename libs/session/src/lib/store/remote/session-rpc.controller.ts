@@ -2,12 +2,13 @@ import { Controller, Inject, Logger, Optional } from '@nestjs/common';
 import { Ctx, MessagePattern, Payload, RpcException, TcpContext } from '@nestjs/microservices';
 import { TLSSocket } from 'node:tls';
 
+import { SessionAttributesTooLargeError } from '../../errors/session-attributes-too-large.error';
 import { Public } from '../../http/public.decorator';
 import { NotBeforeWatermark } from '../../revocation/not-before.watermark';
 import { SESSION_RPC_OPTIONS, SessionRpc } from '../../session.constants';
 import type { Session } from '../../session.types';
 import { parseSessionId, parseToken } from '../../token/session.token';
-import { assertAttributeNames } from '../attribute-names';
+import { assertAttributeNames, assertAttributesFit } from '../attribute-names';
 import { SessionStore } from '../session-store.interface';
 import { SESSION_RPC_MAX_BATCH } from './remote-session.store';
 import {
@@ -95,12 +96,26 @@ export class SessionRpcController {
       throw malformed('attributes');
     }
     for (const name of removed) changes[name] = undefined;
+    try {
+      // What the caller's own SessionService checks before it sends: only a hostile caller
+      // gets here with more (thousands of names made the store's script fail, answered 503).
+      assertAttributesFit(changes);
+    } catch {
+      throw malformed('attributes');
+    }
     const ref = parseToken(payload?.token);
     // A session a global revocation outdates is dead, even before the sweep deletes it.
     if (!ref || !this.live(await this.store.get(ref))) {
       return false;
     }
-    return this.store.patch(ref, changes);
+    try {
+      return await this.store.patch(ref, changes);
+    } catch (error) {
+      if (error instanceof SessionAttributesTooLargeError) {
+        throw new RpcException({ refused: true, tooLarge: true, message: error.message });
+      }
+      throw error;
+    }
   }
 
   @MessagePattern(SessionRpc.get)

@@ -1,20 +1,29 @@
 -- Writes and removes app attributes of a live session, field by field: concurrent
--- writers of different attributes never lose each other's changes.
+-- writers of different attributes never lose each other's changes. The session's attributes,
+-- as the patch leaves them, must stay within the limits (how many, and the bytes of their
+-- names and values): checked before anything is written.
 --
 -- KEYS[1]  the session hash
--- ARGV[1]  how many field/value pairs follow to set (n)
--- ARGV[2 … 2n+1]  field/value pairs to set
--- ARGV[2n+2 …]    fields to remove
+-- ARGV[1]  most attributes a session may hold
+-- ARGV[2]  most bytes its attributes' names (prefix left out) and values may take together
+-- ARGV[3]  how many field/value pairs follow to set (n)
+-- ARGV[4 … 2n+3]  field/value pairs to set
+-- ARGV[2n+4 …]    fields to remove
 --
--- Returns  1, or 0 when the session does not exist (nothing is written: a patch never
---          resurrects a revoked session). Every field named must be an attribute ("a:…"):
---          a patch can never change the user, roles or timestamps.
-local pairsToSet = int_arg(1)
-local firstRemoved = 2 + pairsToSet * 2
+-- Returns  1, 0 when the session does not exist (nothing is written: a patch never
+--          resurrects a revoked session), or -1 when the attributes would go over the limits
+--          (nothing is written). Every field named must be an attribute ("a:…"): a patch can
+--          never change the user, roles or timestamps.
+local maxCount, maxBytes = int_arg(1), int_arg(2)
+local pairsToSet = int_arg(3)
+local firstRemoved = 4 + pairsToSet * 2
 if firstRemoved - 1 > #ARGV then
   return redis.error_reply('ERR cloakroom: fewer field/value pairs than announced')
 end
-for i = 2, firstRemoved - 1, 2 do
+if pairsToSet + (#ARGV - firstRemoved + 1) > maxCount then
+  return -1
+end
+for i = 4, firstRemoved - 1, 2 do
   check_attribute(ARGV[i])
 end
 for i = firstRemoved, #ARGV do
@@ -23,8 +32,38 @@ end
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return 0
 end
+-- What each attribute weighs now, then as the patch would leave it.
+local prefix = FIELD.attributePrefix
+local weights, count, bytes = {}, 0, 0
+local stored = redis.call('HGETALL', KEYS[1])
+for i = 1, #stored, 2 do
+  if string.sub(stored[i], 1, #prefix) == prefix then
+    local weight = #stored[i] - #prefix + #stored[i + 1]
+    weights[stored[i]] = weight
+    count, bytes = count + 1, bytes + weight
+  end
+end
+for i = firstRemoved, #ARGV do
+  if weights[ARGV[i]] then
+    count, bytes = count - 1, bytes - weights[ARGV[i]]
+    weights[ARGV[i]] = nil
+  end
+end
+for i = 4, firstRemoved - 1, 2 do
+  local weight = #ARGV[i] - #prefix + #ARGV[i + 1]
+  if weights[ARGV[i]] then
+    bytes = bytes - weights[ARGV[i]]
+  else
+    count = count + 1
+  end
+  weights[ARGV[i]] = weight
+  bytes = bytes + weight
+end
+if count > maxCount or bytes > maxBytes then
+  return -1
+end
 if pairsToSet > 0 then
-  redis.call('HSET', KEYS[1], unpack(ARGV, 2, firstRemoved - 1))
+  redis.call('HSET', KEYS[1], unpack(ARGV, 4, firstRemoved - 1))
 end
 if #ARGV >= firstRemoved then
   redis.call('HDEL', KEYS[1], unpack(ARGV, firstRemoved))
