@@ -16,9 +16,11 @@ import {
   SessionModuleOptions,
   SessionService,
   SessionSockets,
+  SessionStore,
 } from '../src';
-import { RedisServerProcess, startRedisServer } from '../src/testing';
-import { sleep, uniquePrefix, until } from './store-contract';
+import { SessionRpcModule } from '../src/rpc';
+import { freePort, RedisServerProcess, startRedisServer } from '../src/testing';
+import { sleep, startRpcServer, testCertificates, uniquePrefix, until } from './store-contract';
 
 jest.setTimeout(60_000);
 
@@ -81,9 +83,9 @@ describe('SessionSockets keeps an open socket’s session current', () => {
     const moduleRef = await Test.createTestingModule({
       imports: [
         SessionModule.forRoot({
-          redis: { url: server.url },
-          keyPrefix: uniquePrefix(),
-          maxSessionsPerUser: 0,
+          ...('remote' in options
+            ? {}
+            : { redis: { url: server.url }, keyPrefix: uniquePrefix(), maxSessionsPerUser: 0 }),
           sockets: { checkInterval: CHECK_INTERVAL_S },
           ...options,
         } as SessionModuleOptions),
@@ -169,15 +171,18 @@ describe('SessionSockets keeps an open socket’s session current', () => {
       await following();
       const user = { id: 'u-demoted-at-handshake', username: 'demoted', roles: ['admin'] };
       const { token } = await sessions.create(user);
+      // Another socket of the user, open already: it shows when the event has arrived.
+      connect(token);
+      await until(() => sockets.socketsOf(user.id).length === 1);
       const held = holdNextValidation();
       const connection = connect(token);
       await held.reading;
       await sessions.setRolesForUser(user.id, ['customer']);
       // The roles.changed event reaches this service while the handshake's answer is held.
-      await sleep(300);
+      await until(() => rolesHeld(sockets, user.id)[0]?.[0] === 'customer');
       held.release();
-      await until(() => sockets.socketsOf(user.id).length === 1);
-      expect(rolesHeld(sockets, user.id)).toEqual([['customer']]);
+      await until(() => sockets.socketsOf(user.id).length === 2);
+      expect(rolesHeld(sockets, user.id)).toEqual([['customer'], ['customer']]);
       connection.socket.send(JSON.stringify({ event: 'admin', data: {} }));
       expect(await connection.next()).toMatchObject({
         event: 'exception',
@@ -253,5 +258,42 @@ describe('SessionSockets keeps an open socket’s session current', () => {
       const { code, reason } = await connection.closed;
       expect({ code, reason }).toEqual({ code: 4401, reason: 'Session expired' });
     });
+  });
+
+  /**
+   * A remote caller sees only the fields its capability grants: without the session's times it
+   * knows no expiry to wait for, and its sockets keep to the periodic check. (A timer armed for
+   * NaN ms fires at once: one idle socket made hundreds of validations a second, each sliding
+   * the session's idle timeout.)
+   */
+  it('arms no expiry timer for a remote session read without its time fields', async () => {
+    const certificates = testCertificates();
+    const port = await freePort();
+    const rpc = await startRpcServer(
+      port,
+      uniquePrefix(),
+      certificates,
+      SessionRpcModule.register({
+        capabilities: {
+          catalog: { calls: ['validate'], fields: ['id', 'userId', 'username', 'roles'] },
+        },
+      }),
+    );
+    try {
+      const { connect, sockets } = await fixture({
+        remote: { host: '127.0.0.1', port, tls: certificates.remoteTls('catalog') },
+      });
+      const user = { id: 'u-remote-untimed', username: 'untimed', roles: ['customer'] };
+      const { token } = await rpc.sessions.create(user);
+      connect(token);
+      await until(() => sockets.socketsOf(user.id).length === 1);
+      const validations = jest.spyOn(rpc.server.get<SessionStore>(SessionStore), 'validate');
+      await sleep(1000);
+      expect(validations).not.toHaveBeenCalled();
+      expect(sockets.socketsOf(user.id)).toHaveLength(1);
+    } finally {
+      await rpc.server.close();
+      certificates.dispose();
+    }
   });
 });

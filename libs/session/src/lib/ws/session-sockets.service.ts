@@ -51,9 +51,6 @@ const EXPIRY_MARGIN_MS = 20;
 /** The shortest wait before the expiry check of a session slid elsewhere runs again. */
 const EXPIRY_RECHECK_MS = 250;
 
-/** The wait before an expiry check the store did not answer runs again. */
-const EXPIRY_RETRY_MS = 1000;
-
 /** The longest delay `setTimeout` takes (a remembered session's deadline is further off). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -504,7 +501,10 @@ export class SessionSockets implements OnModuleDestroy {
    */
   private watchExpiry(sessionId: string, at: number): void {
     clearTimeout(this.expiries.get(sessionId));
-    if (this.destroyed) {
+    this.expiries.delete(sessionId);
+    // A remote caller whose capability grants no time fields knows no expiry: the periodic
+    // check is its bound (a timer of NaN ms would fire at once, again and again).
+    if (this.destroyed || !Number.isFinite(at)) {
       return;
     }
     const delay = Math.min(MAX_TIMER_MS, Math.max(0, at - this.sessions.now()) + EXPIRY_MARGIN_MS);
@@ -525,22 +525,26 @@ export class SessionSockets implements OnModuleDestroy {
     }
     if (session === null) {
       this.end(sockets, 'Session expired');
-    } else {
-      // Store down: look again soon; alive: it was used elsewhere meanwhile.
-      this.watchExpiry(
-        sessionId,
-        session ? this.nextExpiryCheck(session) : this.sessions.now() + EXPIRY_RETRY_MS,
-      );
+    } else if (session) {
+      // Alive: it was used elsewhere meanwhile.
+      this.watchExpiry(sessionId, this.nextExpiryCheck(session));
     }
+    // The store did not answer: the periodic check looks again, every session in batches, and
+    // arms the timer anew; one retry per session would hammer a store coming back.
   }
 
   /**
    * When to look again at a live session. `get` reads no last touch (validation slides the TTL
    * only), so a session found alive past the expiry it reports was slid by use elsewhere: it
    * ends at most one idle timeout from now, and is looked at every tenth of that (as often as
-   * a validation may slide it), never past its absolute deadline.
+   * a validation may slide it), never past its absolute deadline. NaN (no timer) for a session
+   * read without its time fields.
    */
   private nextExpiryCheck(session: Session): number {
+    const { expiresAt, lastSeenAt, absoluteExpiresAt } = session;
+    if (![expiresAt, lastSeenAt, absoluteExpiresAt].every(Number.isFinite)) {
+      return NaN;
+    }
     const now = this.sessions.now();
     if (session.expiresAt > now) {
       return session.expiresAt;
