@@ -626,6 +626,23 @@ export function describeStoreContract(adapter: StoreAdapter) {
       });
     });
 
+    it('lets a session written past the attribute limits be trimmed, and grow no further', async () => {
+      if (!target.client) return; // only a hash written by hand can be past them
+      const { token, session } = await issuer.create(alice);
+      const fields = Array.from({ length: SESSION_ATTRIBUTE_LIMITS.count + 6 }, (_, i) => [
+        `a:k${i}`,
+        '1',
+      ]).flat();
+      await target.client.hset(sessionKey(prefix, session.id), ...fields);
+      await expect(sessions.patch(token, { more: 1 })).rejects.toThrow(
+        SessionAttributesTooLargeError,
+      );
+      expect(await sessions.patch(token, { k0: undefined, k1: undefined })).toBe(true);
+      expect(await sessions.patch(token, { k2: 'same size' })).toBe(true);
+      const kept = Object.keys((await sessions.validate(token))?.attributes ?? {});
+      expect(kept).toHaveLength(SESSION_ATTRIBUTE_LIMITS.count + 4);
+    });
+
     it('refuses attribute names every object has a meaning for, and never reads one back', async () => {
       const { token, session } = await issuer.create(alice);
       // What a parsed body gives: `__proto__` as an own key, not a prototype.

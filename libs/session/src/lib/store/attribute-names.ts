@@ -53,6 +53,29 @@ export function assertAttributesFit(attributes: Record<string, unknown>): void {
   }
 }
 
+/**
+ * Whether a session's attributes, `after` a patch, go past `SESSION_ATTRIBUTE_LIMITS` further
+ * than they were `before` it: what the patch script refuses (a session over the limits, written
+ * before them, can still be trimmed).
+ */
+export function growsPastLimits(
+  before: Record<string, unknown>,
+  after: Record<string, unknown>,
+): boolean {
+  const [was, is] = [weigh(before), weigh(after)];
+  return (
+    (is.count > SESSION_ATTRIBUTE_LIMITS.count && is.count > was.count) ||
+    (is.bytes > SESSION_ATTRIBUTE_LIMITS.bytes && is.bytes > was.bytes)
+  );
+}
+
+function weigh(attributes: Record<string, unknown>): { count: number; bytes: number } {
+  const names = Object.keys(attributes);
+  let bytes = 0;
+  for (const name of names) bytes += attributeBytes(name, attributes[name]);
+  return { count: names.length, bytes };
+}
+
 /** What one attribute weighs against `SESSION_ATTRIBUTE_LIMITS.bytes`: as Redis stores it. */
 export function attributeBytes(name: string, value: unknown): number {
   return Buffer.byteLength(name) + Buffer.byteLength(JSON.stringify(value) ?? '');

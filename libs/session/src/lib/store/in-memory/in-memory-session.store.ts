@@ -1,10 +1,11 @@
 import type { SessionCommonOptions } from '../../config/session-options.interface';
 import { resolveStoreSettings, SessionStoreSettings } from '../../config/session.config';
+import { SessionAttributesTooLargeError } from '../../errors/session-attributes-too-large.error';
 import { SessionLimitReachedError } from '../../errors/session-limit-reached.error';
 import { SessionStoreUnavailableError } from '../../errors/session-store-unavailable.error';
 import type { Session } from '../../session.types';
 import { newUserTag, SessionRef, sessionRef } from '../../token/session.token';
-import { assertAttributesFit, isReadableAttribute } from '../attribute-names';
+import { growsPastLimits, isReadableAttribute } from '../attribute-names';
 import {
   CreatedSession,
   NewSessionRecord,
@@ -150,13 +151,16 @@ export class InMemorySessionStore implements SessionStore {
     }
     const after = { ...session.attributes };
     for (const [name, value] of Object.entries(attributes)) {
-      // As Redis reads them back: a reserved name never reaches the object.
+      // As Redis reads them back: a reserved name never reaches the object, a value is what its
+      // JSON says (a class's toJSON included), and weighs as much.
       if (!isReadableAttribute(name)) continue;
       if (value === undefined) delete after[name];
-      else after[name] = structuredClone(value);
+      else after[name] = JSON.parse(JSON.stringify(value));
     }
     // As the Redis store's script: the whole session's attributes, or nothing written.
-    assertAttributesFit(after);
+    if (growsPastLimits(session.attributes, after)) {
+      throw new SessionAttributesTooLargeError();
+    }
     session.attributes = after;
     return true;
   }

@@ -1,7 +1,8 @@
 -- Writes and removes app attributes of a live session, field by field: concurrent
 -- writers of different attributes never lose each other's changes. The session's attributes,
 -- as the patch leaves them, must stay within the limits (how many, and the bytes of their
--- names and values): checked before anything is written.
+-- names and values), or at least not go further past them than they were (a session written
+-- before the limits can still be trimmed): checked before anything is written.
 --
 -- KEYS[1]  the session hash
 -- ARGV[1]  most attributes a session may hold
@@ -43,6 +44,7 @@ for i = 1, #stored, 2 do
     count, bytes = count + 1, bytes + weight
   end
 end
+local countBefore, bytesBefore = count, bytes
 for i = firstRemoved, #ARGV do
   if weights[ARGV[i]] then
     count, bytes = count - 1, bytes - weights[ARGV[i]]
@@ -59,7 +61,7 @@ for i = 4, firstRemoved - 1, 2 do
   weights[ARGV[i]] = weight
   bytes = bytes + weight
 end
-if count > maxCount or bytes > maxBytes then
+if (count > maxCount and count > countBefore) or (bytes > maxBytes and bytes > bytesBefore) then
   return -1
 end
 if pairsToSet > 0 then
