@@ -223,9 +223,10 @@ describe.each([
           () =>
             attacker.evalsha(
               sha('cloakroomSetRoles'),
-              2,
+              3,
               indexKey,
               generationKey,
+              `${PREFIX}{${tag}}:f`,
               `${PREFIX}{${tag}}:s:`,
               '["admin"]',
             ),
@@ -255,9 +256,10 @@ describe.each([
           () =>
             attacker.evalsha(
               sha('cloakroomRevokeAll'),
-              2,
+              3,
               indexKey,
               generationKey,
+              `${PREFIX}{${tag}}:f`,
               `${PREFIX}{${tag}}:s:`,
               '',
             ),
@@ -267,8 +269,9 @@ describe.each([
           () =>
             attacker.evalsha(
               sha('cloakroomRevoke'),
-              1,
+              2,
               sessionKey,
+              `${PREFIX}{${tag}}:f`,
               `${PREFIX}{${tag}}:u:`,
               digest,
               '',

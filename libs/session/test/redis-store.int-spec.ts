@@ -279,6 +279,40 @@ describe('Redis scripts given hostile arguments', () => {
     expect(await client.hmget(key, 'u', 'l')).toEqual(['u-victim', null]);
   });
 
+  it('refuses a migration fence that exists: it would no longer hold a moving slot back', async () => {
+    const fence = `${prefix}{AAAAAAAA}:f`;
+    const index = `${prefix}{AAAAAAAA}:u:u-victim`;
+    const generation = `${prefix}{AAAAAAAA}:g:u-victim`;
+    const sessions = `${prefix}{AAAAAAAA}:s:`;
+    await client.zadd(index, 1, 'victim');
+    await client.set(fence, 'x');
+    try {
+      for (const call of [
+        () => client['cloakroomSetRoles'](index, generation, fence, sessions, '["admin"]', 0),
+        () => client['cloakroomRevokeAll'](index, generation, fence, sessions, ''),
+        () => client['cloakroomList'](index, fence, sessions, 1000),
+        () =>
+          client['cloakroomRevoke'](
+            key,
+            fence,
+            `${prefix}{AAAAAAAA}:u:`,
+            'victim',
+            '',
+            `${prefix}{AAAAAAAA}:m:`,
+            sessions,
+            `${prefix}{AAAAAAAA}:e:`,
+          ),
+      ]) {
+        await expect(call()).rejects.toThrow(/fence/);
+      }
+      expect(await client.hget(key, 'r')).toBe('["customer"]');
+      expect(await client.zrange(index, 0, -1)).toEqual(['victim']);
+      expect(await client.exists(generation)).toBe(0);
+    } finally {
+      await client.del(fence, index);
+    }
+  });
+
   it('refuses roles that are not a JSON array of strings', async () => {
     // Objects decode to Lua tables too: stored, every service would read them as no array.
     for (const roles of ['admin', '[1]', '', '{}', '{"admin":true}', '{"1":"admin"}']) {
@@ -286,6 +320,7 @@ describe('Redis scripts given hostile arguments', () => {
         client['cloakroomSetRoles'](
           `${prefix}{AAAAAAAA}:u:u-victim`,
           `${prefix}{AAAAAAAA}:g:u-victim`,
+          `${prefix}{AAAAAAAA}:f`,
           `${prefix}{AAAAAAAA}:s:`,
           roles,
           0,
@@ -304,6 +339,7 @@ describe('Redis scripts given hostile arguments', () => {
       client['cloakroomSetRoles'](
         index,
         generation,
+        `${prefix}{AAAAAAAA}:f`,
         `${prefix}{AAAAAAAA}:s:`,
         '["admin"]',
         ...deadline,

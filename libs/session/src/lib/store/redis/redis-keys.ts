@@ -13,6 +13,8 @@ import type { SessionRef } from '../../token/session.token';
  * - `<prefix>{<tag>}:e:<digest>` a session a login evicted at the user's cap, for a minute
  *   (hash), and `<prefix>{<tag>}:e:undo:<digest>` what that login evicted (list):
  *   what the login's undo puts back if its caller gave up waiting for it
+ * - `<prefix>{<tag>}:f`          never written: the fence the scripts that build key names
+ *   themselves declare, so that Redis Cluster refuses them while the tag's slot migrates
  * - `<prefix>not-before`         the watermark of the last global revocation (epoch ms;
  *   also the pub/sub channel that announces it)
  * - `<prefix>user-tag-key`       the secret key users' tags are derived from (HMAC of the user
@@ -67,6 +69,17 @@ export class RedisKeys {
 
   generation(tag: string, userId: string): string {
     return this.generationPrefix(tag) + userId;
+  }
+
+  /**
+   * A key that never exists, declared by every script that reaches keys it builds itself (a
+   * user's sessions from the index, the index from a session): while the tag's slot migrates
+   * those keys may be split between the two nodes, where a script would take a session still
+   * on the other node for gone. A missing declared key makes Redis Cluster answer TRYAGAIN
+   * instead (from either node) until the slot has moved; outside a migration it costs nothing.
+   */
+  fence(tag: string): string {
+    return `${this.prefix}{${tag}}:f`;
   }
 
   /** What scripts prepend to a user id to name that user's revocation generation. */

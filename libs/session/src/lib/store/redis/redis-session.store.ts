@@ -424,6 +424,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     const reply = await this.write({ key: this.keys.session(ref) }, () =>
       this.writer.cloakroomRevoke(
         this.keys.session(ref),
+        this.keys.fence(ref.tag),
         this.keys.indexPrefix(ref.tag),
         ref.digest,
         ownerId,
@@ -441,6 +442,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
         const [expired, ...live] = (await this.call(() =>
           this.client.cloakroomList(
             this.keys.index(tag, userId),
+            this.keys.fence(tag),
             this.keys.sessionPrefix(tag),
             this.settings.idleTimeoutMs,
           ),
@@ -467,6 +469,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
         this.writer.cloakroomRevokeAll(
           this.keys.index(tag, userId),
           this.keys.generation(tag, userId),
+          this.keys.fence(tag),
           this.keys.sessionPrefix(tag),
           except?.tag === tag ? except.digest : '',
         ),
@@ -485,6 +488,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
         this.writer.cloakroomSetRoles(
           this.keys.index(tag, userId),
           this.keys.generation(tag, userId),
+          this.keys.fence(tag),
           this.keys.sessionPrefix(tag),
           encodeRoles(roles),
           deadline,

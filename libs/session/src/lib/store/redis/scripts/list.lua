@@ -1,6 +1,7 @@
 -- Lists one user's live sessions without touching them.
 --
 -- KEYS[1]  the user's index
+-- KEYS[2]  the tag's migration fence ("<prefix>{<tag>}:f"), a key that never exists
 -- ARGV[1]  key prefix of this user's session hashes ("<prefix>{<tag>}:s:")
 -- ARGV[2]  idle timeout, milliseconds, for sessions written before they carried their own
 --
@@ -9,6 +10,11 @@
 --          lastSeenAt is read from each hash's TTL, as validate.lua reads it.
 -- Session keys are built from ARGV[1] and the index members: see README.md.
 local prefix, fallbackIdle = name_arg(1), int_arg(2)
+-- The fence never exists: declared, it makes Redis Cluster refuse this script (TRYAGAIN) while
+-- the slot migrates, when the keys built below may be on the other node. See README.md.
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return redis.error_reply('ERR cloakroom: the fence key must not exist')
+end
 local now = now_ms()
 local expired = {}
 local result = { expired }

@@ -4,12 +4,18 @@
 --
 -- KEYS[1]  the user's index
 -- KEYS[2]  the user's revocation generation
+-- KEYS[3]  the tag's migration fence ("<prefix>{<tag>}:f"), a key that never exists
 -- ARGV[1]  key prefix of this user's session hashes ("<prefix>{<tag>}:s:")
 -- ARGV[2]  digest of the session to keep, or '' to delete them all
 --
 -- Returns  how many live sessions were deleted.
 -- Session keys are built from ARGV[1] and the index members: see README.md.
 local prefix, keep = name_arg(1), ARGV[2] or ''
+-- The fence never exists: declared, it makes Redis Cluster refuse this script (TRYAGAIN) while
+-- the slot migrates, when the keys built below may be on the other node. See README.md.
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  return redis.error_reply('ERR cloakroom: the fence key must not exist')
+end
 local deleted = 0
 for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   if member ~= keep then

@@ -3,6 +3,7 @@
 -- revocation that read the old id just before the rotation still ends the session.
 --
 -- KEYS[1]  the session hash
+-- KEYS[2]  the tag's migration fence ("<prefix>{<tag>}:f"), a key that never exists
 -- ARGV[1]  key prefix of this user's indexes ("<prefix>{<tag>}:u:")
 -- ARGV[2]  the session's digest
 -- ARGV[3]  required owner's user id, or '' for any owner
@@ -17,6 +18,11 @@
 -- The index, forward and session keys are built from ARGV prefixes: see README.md.
 local indexPrefix, digest, owner = name_arg(1), name_arg(2), ARGV[3] or ''
 local forwardPrefix, sessionPrefix, evictedPrefix = name_arg(4), name_arg(5), name_arg(6)
+-- The fence never exists: declared, it makes Redis Cluster refuse this script (TRYAGAIN) while
+-- the slot migrates, when the keys built below may be on the other node. See README.md.
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return redis.error_reply('ERR cloakroom: the fence key must not exist')
+end
 local key = KEYS[1]
 -- A session rotates at most a few times within a forward's life: four hops end any chain.
 for _ = 1, 4 do

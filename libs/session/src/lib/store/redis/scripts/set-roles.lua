@@ -4,6 +4,7 @@
 --
 -- KEYS[1]  the user's index
 -- KEYS[2]  the user's revocation generation
+-- KEYS[3]  the tag's migration fence ("<prefix>{<tag>}:f"), a key that never exists
 -- ARGV[1]  key prefix of this user's session hashes ("<prefix>{<tag>}:s:")
 -- ARGV[2]  the roles, a JSON array of strings
 -- ARGV[3]  the caller's deadline, epoch ms by Redis's clock, or 0 for none: a call that reaches
@@ -18,6 +19,11 @@
 -- Session keys are built from ARGV[1] and the index members: see README.md.
 local prefix = name_arg(1)
 local deadline = int_arg(3)
+-- The fence never exists: declared, it makes Redis Cluster refuse this script (TRYAGAIN) while
+-- the slot migrates, when the keys built below may be on the other node. See README.md.
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  return redis.error_reply('ERR cloakroom: the fence key must not exist')
+end
 if deadline > 0 and now_ms() > deadline then
   return redis.error_reply('ERR cloakroom: arrived after its deadline, changed nothing')
 end
