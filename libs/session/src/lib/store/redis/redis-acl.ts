@@ -28,7 +28,9 @@ export type SessionAclRole = 'validator' | 'owner';
  */
 export function sessionAclRules(role: SessionAclRole, keyPrefix = 'cr:'): string[] {
   const prefix = escapeGlob(keyPrefix);
-  // What every client library needs to connect: ready check, names, cluster topology.
+  // What every client library needs to connect: ready check, names, cluster topology, and
+  // ASKING, with which a Cluster client follows a key to the node a slot is migrating to (without
+  // it, ioredis leaves the refused ASKING an unhandled rejection: the process exits).
   const connect = [
     '+ping',
     '+hello',
@@ -40,6 +42,7 @@ export function sessionAclRules(role: SessionAclRole, keyPrefix = 'cr:'): string
     '+cluster|shards',
     '+cluster|info',
     '+readonly',
+    '+asking',
   ];
   if (role === 'validator') {
     return [
