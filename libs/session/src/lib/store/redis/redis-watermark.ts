@@ -106,8 +106,14 @@ export class RedisWatermark {
         }
       });
     });
+    // The read after subscribing fails when it beats this client's own connection (both connect
+    // at start, and clients here queue nothing offline); a Cluster subscriber is never ready
+    // again to read once more. So this client's every (re)connection reads as well.
+    const readWhenReady = () => void read();
+    this.client.on('ready', readWhenReady);
     return () => {
       stopped = true;
+      this.client.off('ready', readWhenReady);
       subscriber.disconnect();
     };
   }
