@@ -38,18 +38,9 @@ export function isReadableAttribute(name: string): boolean {
  * anything is sent: a store then checks what the session would hold with them.
  */
 export function assertAttributesFit(attributes: Record<string, unknown>): void {
-  const names = Object.keys(attributes);
-  if (names.length > SESSION_ATTRIBUTE_LIMITS.count) {
+  const { count, bytes } = weigh(attributes);
+  if (count > SESSION_ATTRIBUTE_LIMITS.count || bytes > SESSION_ATTRIBUTE_LIMITS.bytes) {
     throw new SessionAttributesTooLargeError();
-  }
-  let bytes = 0;
-  for (const name of names) {
-    const value = attributes[name];
-    if (value === undefined) continue;
-    bytes += attributeBytes(name, value);
-    if (bytes > SESSION_ATTRIBUTE_LIMITS.bytes) {
-      throw new SessionAttributesTooLargeError();
-    }
   }
 }
 
@@ -69,10 +60,13 @@ export function growsPastLimits(
   );
 }
 
+/** How many names `attributes` has, and the bytes of those it sets (a removal weighs nothing). */
 function weigh(attributes: Record<string, unknown>): { count: number; bytes: number } {
   const names = Object.keys(attributes);
   let bytes = 0;
-  for (const name of names) bytes += attributeBytes(name, attributes[name]);
+  for (const name of names) {
+    if (attributes[name] !== undefined) bytes += attributeBytes(name, attributes[name]);
+  }
   return { count: names.length, bytes };
 }
 
