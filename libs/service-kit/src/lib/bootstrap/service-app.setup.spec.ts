@@ -151,7 +151,7 @@ describe('configureServiceApp', () => {
     let port: number;
 
     beforeAll(async () => {
-      app = await appWith({ name: 'memo' });
+      app = await appWith({ name: 'memo', bodilessRoutes: ['/notes/clear'] });
       await app.listen(0, '127.0.0.1');
       port = (app.getHttpServer().address() as { port: number }).port;
     });
@@ -237,22 +237,62 @@ describe('configureServiceApp', () => {
       expect(answer).toEqual({ status: 400, type: 'application/json; charset=utf-8', body: '' });
     });
 
-    it('answers a HEAD request refused in its second packet without a body too', async () => {
+    // The refused packet holds no request line, so the method is not known. With a length and
+    // no body, a client other than HEAD's reads a cut answer ("aborted"); with a body, a HEAD
+    // client reads garbage. Without either, the answer ends where the connection does.
+    it.each(['HEAD', 'POST'])(
+      'answers a %s request refused in its second packet with neither body nor length',
+      async (method) => {
+        const text = await new Promise<string>((resolve, reject) => {
+          let received = '';
+          const socket = connect(port, '127.0.0.1', () => {
+            socket.write(`${method} /api/memo/notes HTTP/1.1\r\nHost: x\r\n`);
+            setTimeout(() => socket.write('Bad Header: 1\r\n\r\n'), 100);
+          });
+          socket.setEncoding('utf8');
+          socket.on('data', (chunk: string) => (received += chunk));
+          socket.on('close', () => resolve(received));
+          socket.on('error', reject);
+        });
+        const [head, body] = text.split('\r\n\r\n');
+        expect(head).toMatch(/^HTTP\/1\.1 400 /);
+        expect(head).toContain('Connection: close');
+        expect(head).not.toContain('Content-Length');
+        expect(body).toBe('');
+      },
+    );
+
+    it('answers in full a request refused in a packet that starts with the end of an earlier body', async () => {
+      // A kept-alive connection whose earlier request was answered before its whole body came
+      // (a route that reads none): the body's end and the next, malformed, request arrive in
+      // one packet. A client on a loaded machine sees it: the answer was cut ("aborted").
       const text = await new Promise<string>((resolve, reject) => {
         let received = '';
-        const socket = connect(port, '127.0.0.1', () => {
-          socket.write('HEAD /api/memo/notes HTTP/1.1\r\nHost: x\r\n');
-          setTimeout(() => socket.write('Bad Header: 1\r\n\r\n'), 100);
+        const socket = connect(port, '127.0.0.1', () =>
+          socket.write(
+            'POST /api/memo/notes/clear HTTP/1.1\r\nHost: x\r\n' +
+              'Content-Type: application/json\r\nContent-Length: 20\r\n\r\n{"text":',
+          ),
+        );
+        socket.setEncoding('latin1');
+        socket.on('data', (chunk: string) => {
+          received += chunk;
+          // The first answer is out: the rest of its body, then a request Node's parser refuses.
+          if (/^HTTP\/1\.1 201 [^]*\{"body":null\}$/.test(received)) {
+            socket.write(
+              '"not read!"}GET /api/memo/notes/\u00e9 HTTP/1.1\r\nHost: x\r\n\r\n',
+              'latin1',
+            );
+          }
         });
-        socket.setEncoding('utf8');
-        socket.on('data', (chunk: string) => (received += chunk));
         socket.on('close', () => resolve(received));
         socket.on('error', reject);
       });
-      const [head, body] = text.split('\r\n\r\n');
+      const second = text.slice(text.indexOf('HTTP/1.1 400 '));
+      const [head, body] = second.split('\r\n\r\n');
       expect(head).toMatch(/^HTTP\/1\.1 400 /);
-      expect(head).toContain('Connection: close');
-      expect(body).toBe('');
+      expect(head).toContain(`Content-Length: ${Buffer.byteLength(body)}`);
+      expect(JSON.parse(body)).toEqual({ statusCode: 400, message: 'Bad Request' });
     });
 
     it('answers a 20 kB header on a kept-alive connection that carried earlier answers', async () => {

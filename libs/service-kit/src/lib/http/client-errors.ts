@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
-import { rawErrorAnswer } from './raw-answer';
+import { rawErrorAnswer, RawErrorAnswerOptions } from './raw-answer';
 
 /** How long a refused client may go on sending after the answer before its connection drops. */
 export const CLIENT_ERROR_LINGER_MS = 2_000;
@@ -18,11 +18,39 @@ function statusOf(error: NodeJS.ErrnoException): number {
   }
 }
 
+/** A request line's start: a method, then a request target (`/…`, `*`, `http://…`). */
+const REQUEST_LINE = /(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS|TRACE|CONNECT) (?:\/|\*|https?:)/g;
+
+/**
+ * How the answer to a refused request reads right for its client: a `HEAD` request's has no
+ * body. The refused request's line is the last one in the refused packet before the point of
+ * failure (or the packet's start, for a method not of HTTP's own); the packet may start with the end of an earlier request's body (a body the answer
+ * did not wait for, its end arriving with the next request), or may not hold the line at all
+ * (headers that came in two packets): then the method is unknown, and the answer has neither
+ * body nor length. A timeout refuses no packet: its answer keeps the body.
+ */
+function answerFor(
+  error: NodeJS.ErrnoException & { rawPacket?: Buffer; bytesParsed?: number },
+): RawErrorAnswerOptions {
+  const packet = error.rawPacket;
+  if (!packet?.length) return {};
+  const failedAt = Math.min(error.bytesParsed ?? packet.length, packet.length);
+  const text = packet.subarray(0, failedAt + 1).toString('latin1');
+  // A packet that starts with a request line of a method of its own is that request.
+  const method =
+    [...text.matchAll(REQUEST_LINE)].at(-1)?.[1] ??
+    /^([A-Z]+) /.exec(packet.toString('latin1', 0, 32))?.[1];
+  if (method === undefined) return { request: 'unknown' };
+  return method === 'HEAD' ? { request: 'HEAD' } : {};
+}
+
 /**
  * Answers what Node's HTTP parser refuses before any route sees it (a malformed header, an
  * oversized one, a bad `Content-Length`) as every other error is answered: JSON
  * `{ statusCode, message }`, `nosniff`, `no-store`, and the connection closed. Node's own
- * answer is a bare status line. As Node does, nothing is written into an answer already under
+ * answer is a bare status line. The answer reads right for its client whatever came before the
+ * refused bytes (`answerFor`): no body for `HEAD`, neither body nor length when the method is
+ * not known. As Node does, nothing is written into an answer already under
  * way on the connection (its head sent), nor on a connection the client reset; a kept-alive
  * connection whose earlier answers are complete gets its answer.
  *
@@ -57,14 +85,7 @@ export function answerClientErrors(server: Server): void {
         return;
       }
       answered.add(socket);
-      // The answer to a HEAD request has no body: a client reads any as garbage ("data after
-      // Connection: close"). A refused packet may not start at the request line (a request
-      // whose headers came in two packets, or the leftovers of an earlier body): then the
-      // method is unknown, and no body is the answer that reads right either way. A timeout
-      // refuses no packet: its answer keeps the body.
-      const start = error.rawPacket?.subarray(0, 16).toString('latin1') ?? '';
-      const head = start !== '' && (!/^[A-Z]+ /.test(start) || start.startsWith('HEAD '));
-      socket.end(rawErrorAnswer(statusOf(error), { body: !head }));
+      socket.end(rawErrorAnswer(statusOf(error), answerFor(error)));
       const linger = setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS);
       linger.unref();
       socket.once('close', () => clearTimeout(linger));

@@ -24,9 +24,15 @@ describe('rawErrorAnswer', () => {
     expect(head).toContain(`Content-Length: ${Buffer.byteLength(body)}\r\n`);
   });
 
-  it('leaves the body out when asked, as for HEAD, keeping its length', () => {
-    expect(rawErrorAnswer(400, { body: false })).toMatch(
+  it('leaves the body out for HEAD, keeping its length', () => {
+    expect(rawErrorAnswer(400, { request: 'HEAD' })).toMatch(
       /^HTTP\/1\.1 400 Bad Request\r\n[^]*Content-Length: 42\r\n[^]*\r\n\r\n$/,
     );
+  });
+
+  it('leaves out both body and length for a request of unknown method, ending at the close', () => {
+    const answer = rawErrorAnswer(400, { request: 'unknown' });
+    expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n[^]*Connection: close\r\n\r\n$/);
+    expect(answer).not.toContain('Content-Length');
   });
 });

@@ -5,10 +5,14 @@ export interface RawErrorAnswerOptions {
   /** The body's `message`; the status's reason phrase by default. */
   message?: string;
   /**
-   * Whether the body is written (true by default). The answer to a `HEAD` request has none: a
-   * client reads any as garbage; `Content-Length` still states the body's length, as for `HEAD`.
+   * The request answered, when it is not one whose answer carries the JSON body:
+   * - `HEAD`: no body (a client would read one as garbage); `Content-Length` still states the
+   *   body's length, as for `HEAD`;
+   * - `unknown`: a request whose method is not known: neither body nor `Content-Length`, so the
+   *   answer ends where the connection does, and a `HEAD` client and any other read it whole
+   *   (with a length and no body, any other client reads a cut answer).
    */
-  body?: boolean;
+  request?: 'HEAD' | 'unknown';
 }
 
 /**
@@ -26,10 +30,10 @@ export function rawErrorAnswer(status: number, options: RawErrorAnswerOptions = 
   return (
     `HTTP/1.1 ${status} ${reason}\r\n` +
     'Content-Type: application/json; charset=utf-8\r\n' +
-    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    (options.request === 'unknown' ? '' : `Content-Length: ${Buffer.byteLength(body)}\r\n`) +
     'X-Content-Type-Options: nosniff\r\n' +
     'Cache-Control: no-store\r\n' +
     'Connection: close\r\n\r\n' +
-    (options.body === false ? '' : body)
+    (options.request === undefined ? body : '')
   );
 }
