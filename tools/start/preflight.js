@@ -52,8 +52,7 @@ async function main() {
     const where = clusterNodes ? `REDIS_CLUSTER_NODES=${clusterNodes}` : withoutPassword(target);
     process.stderr.write(
       `Redis is not reachable at ${where} (${error.code || reason}): start one with ` +
-        `"redis-server" or "docker compose -f docker/docker-compose.yml up -d redis", ` +
-        `or set REDIS_URL.\n`,
+        `"redis-server --daemonize yes", or set REDIS_URL.\n`,
     );
     process.exit(1);
   }

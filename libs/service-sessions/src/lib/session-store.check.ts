@@ -39,8 +39,7 @@ export class SessionStoreCheck implements OnApplicationBootstrap {
       }
       throw new StartupError(
         `cannot reach Redis at ${redisLocation(this.env as SessionRedisEnv)}; start one with ` +
-          '`redis-server` or `docker compose -f docker/docker-compose.yml up -d redis`, ' +
-          'or set REDIS_URL (REDIS_CLUSTER_NODES for a cluster)',
+          '`redis-server --daemonize yes`, or set REDIS_URL (REDIS_CLUSTER_NODES for a cluster)',
         error,
       );
     }
