@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
 
 import {
-  sessionAclRules,
   sessionEventRef,
   SessionEventsItem,
   SessionEventsReader,
@@ -15,6 +14,7 @@ import {
   startRedisCluster,
   startRedisServer,
 } from '../src/testing';
+import { addSessionAclUsers } from './acl-users';
 import { sessionService } from './store-contract';
 
 jest.setTimeout(60_000);
@@ -46,16 +46,7 @@ describe.each([
       nodes = [new Redis(server.port, '127.0.0.1')];
     }
     // ACLs are per node: every node gets both users.
-    for (const node of nodes) {
-      await node.acl('SETUSER', 'auth', 'on', '>auth-secret', ...sessionAclRules('owner', PREFIX));
-      await node.acl(
-        'SETUSER',
-        'orders',
-        'on',
-        '>orders-secret',
-        ...sessionAclRules('validator', PREFIX),
-      );
-    }
+    for (const node of nodes) await addSessionAclUsers(node, PREFIX);
     connection = (username, password) =>
       isCluster
         ? {

@@ -6,8 +6,7 @@ import { APP_GUARD } from '@nestjs/core';
 import { Field, GraphQLModule, Mutation, ObjectType, Query, Resolver } from '@nestjs/graphql';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { Test } from '@nestjs/testing';
-import { OnGatewayConnection, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
-import type { IncomingMessage } from 'node:http';
+import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import request from 'supertest';
 import { WebSocket } from 'ws';
 
@@ -26,6 +25,7 @@ import {
   SessionUser,
 } from '../src';
 import { RedisServerProcess, startRedisServer } from '../src/testing';
+import { AuthenticatingGateway, connectSocket, SocketConnection } from './raw-socket';
 import { admin, alice, refOf, sleep, uniquePrefix, until } from './store-contract';
 
 jest.setTimeout(30_000);
@@ -88,13 +88,7 @@ class FixtureResolver {
 // Nest binds neither APP_GUARD nor useGlobalGuards() to gateways: a gateway names its guard.
 @UseGuards(SessionGuard)
 @WebSocketGateway({ path: '/ws' })
-class FixtureGateway implements OnGatewayConnection {
-  constructor(private readonly sockets: SessionSockets) {}
-
-  handleConnection(client: WebSocket, upgrade: IncomingMessage) {
-    return this.sockets.authenticate(client, upgrade);
-  }
-
+class FixtureGateway extends AuthenticatingGateway {
   @SubscribeMessage('whoami')
   whoami(@CurrentUser() user: SessionUser) {
     return { event: 'whoami', data: user };
@@ -111,15 +105,6 @@ function defined(headers: Headers): Record<string, string> {
   return Object.fromEntries(
     Object.entries(headers).filter((entry): entry is [string, string] => entry[1] !== undefined),
   );
-}
-
-interface Connection {
-  socket: WebSocket;
-  /** Resolves with the close code and when it arrived. */
-  closed: Promise<{ code: number; reason: string; at: number }>;
-  /** Resolves once open, or rejects with the close code if closed first. */
-  opened: Promise<void>;
-  next(): Promise<{ event: string; data: unknown }>;
 }
 
 describe('SessionGuard and SessionSockets in GraphQL and WebSocket contexts', () => {
@@ -337,44 +322,17 @@ describe('SessionGuard and SessionSockets in GraphQL and WebSocket contexts', ()
       for (const socket of open.splice(0)) socket.terminate();
     });
 
-    function connect(headers: Headers = {}, url = wsUrl): Connection {
-      const socket = new WebSocket(url, { headers: defined(headers) });
-      open.push(socket);
-      const inbox: { event: string; data: unknown }[] = [];
-      const waiting: ((message: { event: string; data: unknown }) => void)[] = [];
-      socket.on('message', (raw) => {
-        const message = JSON.parse(String(raw));
-        const waiter = waiting.shift();
-        if (waiter) waiter(message);
-        else inbox.push(message);
-      });
-      const closed = new Promise<{ code: number; reason: string; at: number }>((resolve) =>
-        socket.once('close', (code, reason) =>
-          resolve({ code, reason: String(reason), at: performance.now() }),
-        ),
-      );
-      const opened = new Promise<void>((resolve, reject) => {
-        socket.once('open', () => resolve());
-        socket.once('error', reject);
-      });
-      return {
-        socket,
-        closed,
-        opened,
-        next: () => {
-          const message = inbox.shift();
-          return message
-            ? Promise.resolve(message)
-            : new Promise((resolve) => waiting.push(resolve));
-        },
-      };
+    function connect(headers: Headers = {}, url = wsUrl): SocketConnection {
+      const connection = connectSocket(url, defined(headers));
+      open.push(connection.socket);
+      return connection;
     }
 
-    const send = (connection: Connection, event: string) =>
+    const send = (connection: SocketConnection, event: string) =>
       connection.socket.send(JSON.stringify({ event, data: {} }));
 
     /** Open and authenticated: it answers a message. */
-    async function ready(connection: Connection) {
+    async function ready(connection: SocketConnection) {
       await connection.opened;
       send(connection, 'whoami');
       return connection.next();

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 
-import { sessionAclRules } from '../src';
 import { RedisClusterProcess, startRedisCluster } from '../src/testing';
+import { addSessionAclUsers } from './acl-users';
 import { beginSlotMigration } from './slot-migration';
 import { sessionService } from './store-contract';
 
@@ -22,14 +22,7 @@ describe('Redis ACL users while a slot migrates', () => {
     cluster = await startRedisCluster();
     for (const { port } of cluster.nodes) {
       const node = new Redis(port, '127.0.0.1');
-      await node.acl('SETUSER', 'auth', 'on', '>auth-secret', ...sessionAclRules('owner', PREFIX));
-      await node.acl(
-        'SETUSER',
-        'orders',
-        'on',
-        '>orders-secret',
-        ...sessionAclRules('validator', PREFIX),
-      );
+      await addSessionAclUsers(node, PREFIX);
       node.disconnect();
     }
   });

@@ -1,10 +1,7 @@
-import type { IncomingMessage } from 'node:http';
-import { performance } from 'node:perf_hooks';
-
 import { INestApplication, UseGuards } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { Test } from '@nestjs/testing';
-import { OnGatewayConnection, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
+import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import { WebSocket } from 'ws';
 
 import {
@@ -20,6 +17,7 @@ import {
 } from '../src';
 import { SessionRpcModule } from '../src/rpc';
 import { freePort, RedisServerProcess, startRedisServer } from '../src/testing';
+import { AuthenticatingGateway, connectSocket, SocketConnection } from './raw-socket';
 import { sleep, startRpcServer, testCertificates, uniquePrefix, until } from './store-contract';
 
 jest.setTimeout(60_000);
@@ -32,13 +30,7 @@ const CHECK_INTERVAL_S = 120;
 
 @UseGuards(SessionGuard)
 @WebSocketGateway({ path: '/ws' })
-class FixtureGateway implements OnGatewayConnection {
-  constructor(private readonly sockets: SessionSockets) {}
-
-  handleConnection(client: WebSocket, upgrade: IncomingMessage) {
-    return this.sockets.authenticate(client, upgrade);
-  }
-
+class FixtureGateway extends AuthenticatingGateway {
   @SubscribeMessage('ping')
   ping() {
     return { event: 'pong', data: null };
@@ -49,12 +41,6 @@ class FixtureGateway implements OnGatewayConnection {
   adminOnly(@CurrentSession() session: Session) {
     return { event: 'admin', data: session.roles };
   }
-}
-
-interface Connection {
-  socket: WebSocket;
-  closed: Promise<{ code: number; reason: string; at: number }>;
-  next(): Promise<{ event: string; data: unknown }>;
 }
 
 /** What a gateway reads before it pushes through `socketsOf`. */
@@ -100,32 +86,10 @@ describe('SessionSockets keeps an open socket’s session current', () => {
     const sessions = app.get(SessionService);
     const sockets = app.get(SessionSockets);
 
-    function connect(token: string): Connection {
-      const socket = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
-      open.push(socket);
-      const inbox: { event: string; data: unknown }[] = [];
-      const waiting: ((message: { event: string; data: unknown }) => void)[] = [];
-      socket.on('message', (raw) => {
-        const message = JSON.parse(String(raw));
-        const waiter = waiting.shift();
-        if (waiter) waiter(message);
-        else inbox.push(message);
-      });
-      const closed = new Promise<{ code: number; reason: string; at: number }>((resolve) =>
-        socket.once('close', (code, reason) =>
-          resolve({ code, reason: String(reason), at: performance.now() }),
-        ),
-      );
-      return {
-        socket,
-        closed,
-        next: () => {
-          const message = inbox.shift();
-          return message
-            ? Promise.resolve(message)
-            : new Promise((resolve) => waiting.push(resolve));
-        },
-      };
+    function connect(token: string): SocketConnection {
+      const connection = connectSocket(url, { authorization: `Bearer ${token}` });
+      open.push(connection.socket);
+      return connection;
     }
 
     /** A socket of another user, registered: the lifecycle stream is being followed. */
