@@ -33,6 +33,8 @@ const HEALTH_PATH: Record<App, string> = {
 export class Stack {
   readonly dir = mkdtempSync(join(tmpdir(), 'cloakroom-stack-'));
   private readonly children: ChildProcess[] = [];
+  /** Each app's process and environment, as last started. */
+  private readonly running = new Map<App, { child: ChildProcess; env: Record<string, string> }>();
   private readonly redisUsers: string[] = [];
   ports!: Record<App | 'rpc' | 'catalogRpc', number>;
   /** This run's CA and certificates (`clients.orders` is orders' for catalog's RPC). */
@@ -144,17 +146,38 @@ export class Stack {
     mkdirSync(ARTIFACTS, { recursive: true });
     for (const app of ['auth', 'orders', 'catalog', 'gateway'] as const) {
       const appEnv = redisUrls[app] ? { ...env, REDIS_URL: redisUrls[app] } : env;
-      const { child } = new BuiltApp(app).start(appEnv, this.dir);
-      const log = createWriteStream(join(ARTIFACTS, `${this.name}-${app}.log`));
-      child.stdout?.pipe(log);
-      child.stderr?.pipe(log);
-      this.children.push(child);
+      this.launch(app, appEnv);
     }
     await Promise.all(
       (['auth', 'orders', 'catalog', 'gateway'] as const).map((app) =>
         waitForStatus(`${this.url(app)}${HEALTH_PATH[app]}`, 200, 30_000),
       ),
     );
+  }
+
+  /** The environment `app` was last started with. */
+  envOf(app: App): Record<string, string> {
+    return { ...this.running.get(app)?.env };
+  }
+
+  /** Sends `app` SIGTERM (at once) and resolves with its exit code once it has exited. */
+  stopApp(app: App): Promise<number | null> {
+    const running = this.running.get(app);
+    return running ? stopProcess(running.child) : Promise.resolve(null);
+  }
+
+  /** Kills `app` (SIGKILL): what a supervisor does to a process that did not stop. */
+  killApp(app: App): void {
+    this.running.get(app)?.child.kill('SIGKILL');
+  }
+
+  /**
+   * Starts `app` again on its port, with its environment and `overrides` (another
+   * `AUTH_RPC_PORT`, say), and waits until it is healthy. Its log goes on in the same file.
+   */
+  async startApp(app: App, overrides: Record<string, string> = {}): Promise<void> {
+    this.launch(app, { ...this.envOf(app), ...overrides });
+    await waitForStatus(`${this.url(app)}${HEALTH_PATH[app]}`, 200, 30_000);
   }
 
   async stop(): Promise<void> {
@@ -164,6 +187,17 @@ export class Stack {
       const admin = new Redis(6379, '127.0.0.1');
       await admin.acl('DELUSER', ...this.redisUsers).finally(() => admin.disconnect());
     }
+  }
+
+  private launch(app: App, env: Record<string, string>): void {
+    const { child } = new BuiltApp(app).start(env, this.dir);
+    const log = createWriteStream(join(ARTIFACTS, `${this.name}-${app}.log`), {
+      flags: this.running.has(app) ? 'a' : 'w',
+    });
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
+    this.children.push(child);
+    this.running.set(app, { child, env });
   }
 
   /** Redis ACL users of this run, with the library's rules; answers each app's REDIS_URL. */

@@ -8,10 +8,14 @@ import { FlowControlledWsAdapter } from './orders/live/flow-controlled-ws.adapte
 /** Where Apollo answers (`graphqlOptions`: `/graphql` under the global prefix). */
 const GRAPHQL_PATH = '/api/orders/graphql';
 
+/** Each app's WebSocket adapter, for `stopping`. */
+const adapters = new WeakMap<NestExpressApplication, FlowControlledWsAdapter>();
+
 /**
  * What makes orders a Cloakroom service, for `main.ts` and the in-process tests alike: its
  * name and plain RFC 6455 WebSockets (`ws`) for the `/api/orders/ws` gateway, at most 4
- * messages of a socket in hand and 1 MiB of its answers unread (`FlowControlledWsAdapter`).
+ * messages of a socket in hand and 1 MiB of its answers unread (`FlowControlledWsAdapter`),
+ * closed with 1001 (going away) at a shutdown signal.
  */
 export const ordersService: ServiceDefinition<NestExpressApplication> = {
   name: 'orders',
@@ -25,8 +29,12 @@ export const ordersService: ServiceDefinition<NestExpressApplication> = {
       }
       res.status(404).json({ statusCode: 404, message: 'Not Found' });
     });
-    app.useWebSocketAdapter(
-      new FlowControlledWsAdapter(app, { maxInFlight: 4, maxUnreadBytes: 1024 * 1024 }),
-    );
+    const adapter = new FlowControlledWsAdapter(app, {
+      maxInFlight: 4,
+      maxUnreadBytes: 1024 * 1024,
+    });
+    adapters.set(app, adapter);
+    app.useWebSocketAdapter(adapter);
   },
+  stopping: (app) => adapters.get(app)?.goAway(),
 };

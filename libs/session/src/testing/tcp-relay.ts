@@ -53,6 +53,11 @@ export class TcpRelay {
     this.delayTrigger = starts;
   }
 
+  /** The bytes held so far, in the order they arrived; empty when nothing is held. */
+  heldBytes(): Buffer {
+    return Buffer.concat((this.held ?? []).map(({ data }) => data));
+  }
+
   /** Forwards what was held, then everything as it comes. */
   release(): void {
     const held = this.held ?? [];

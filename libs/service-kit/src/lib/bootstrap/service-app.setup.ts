@@ -12,6 +12,7 @@ import { SERVICE_SECURITY_HEADERS } from '../http/security-headers';
 import { limitSlowClients } from '../http/slow-clients';
 import { StrictValidationPipe } from '../http/strict-validation.pipe';
 import { ServiceEnv } from '../config/service.env';
+import { shutDownGracefully } from './graceful-shutdown';
 
 /** What makes an app a Cloakroom service, shared by its `main.ts` and its in-process tests. */
 export interface ServiceDefinition<A extends NestExpressApplication = NestExpressApplication> {
@@ -21,6 +22,12 @@ export interface ServiceDefinition<A extends NestExpressApplication = NestExpres
   errorFilter?: Type<HttpErrorFilter>;
   /** What only this service sets up: a microservice, static files, OpenAPI. */
   configure?: (app: A) => void;
+  /**
+   * What only this service does at a shutdown signal, while its requests in flight drain and
+   * before Nest's shutdown hooks run, within the same drain time ({@link shutDownGracefully}):
+   * orders closes its WebSockets with 1001 there.
+   */
+  stopping?: (app: A) => Promise<void> | void;
   /**
    * `false` leaves request bodies unparsed (the gateway streams them through); otherwise JSON
    * and forms up to the service's entry in `BODY_LIMITS`.
@@ -46,7 +53,9 @@ export interface ServiceDefinition<A extends NestExpressApplication = NestExpres
  * `Cache-Control: no-store` on every response, JSON errors for what Node's HTTP parser refuses
  * too, bodies parsed within the service's limits (size and JSON depth) except on its bodiless
  * routes, routes under `/api/<name>`, one validation pipe that refuses unknown fields, one
- * {@link HttpErrorFilter}, then the service's own `configure`, and a clean shutdown on SIGTERM.
+ * {@link HttpErrorFilter}, then the service's own `configure`, and a clean shutdown on SIGTERM
+ * that lets the requests in flight finish before any module lets go of Redis or its database
+ * ({@link shutDownGracefully}).
  * A microservice connected in `configure` with `inheritAppConfig: true` gets the same pipe
  * and filter.
  *
@@ -82,7 +91,7 @@ export function configureServiceApp<A extends NestExpressApplication>(
   const ErrorFilter = service.errorFilter ?? HttpErrorFilter;
   app.useGlobalFilters(new ErrorFilter(app.get(HttpAdapterHost)));
   service.configure?.(app);
-  app.enableShutdownHooks();
+  shutDownGracefully(app, { stopping: () => service.stopping?.(app) });
   return app;
 }
 

@@ -22,6 +22,9 @@ export interface SocketLimits {
 /** The close code of a socket that broke its limits: RFC 6455's policy violation. */
 export const POLICY_VIOLATION = 1008;
 
+/** The close code of every socket when the service stops: RFC 6455's going away. */
+export const GOING_AWAY = 1001;
+
 /**
  * Nest's `ws` adapter, with limits per socket: Nest starts every message a socket sends at once
  * (each one a session check against Redis, then the handler), and sends every answer however
@@ -34,7 +37,7 @@ export const POLICY_VIOLATION = 1008;
  * unread, and the socket would stay open until the close timed out.
  *
  * An upgrade to a path that no `@WebSocketGateway` serves gets a JSON 404, as an unknown route
- * does.
+ * does. `goAway()` closes every socket with 1001 (going away), when the service stops.
  *
  * @example
  * app.useWebSocketAdapter(new FlowControlledWsAdapter(app, { maxInFlight: 4, maxUnreadBytes: 1 << 20 }));
@@ -85,6 +88,28 @@ export class FlowControlledWsAdapter extends WsAdapter {
       },
     }));
     super.bindMessageHandlers(client, limited, transform);
+  }
+
+  /**
+   * Closes every open socket with 1001 (going away) and resolves once they are all closed: what
+   * the service does at a shutdown signal (`stopping` in `ordersService`). Later, Nest's own
+   * shutdown ends them without a close frame (Apollo's drain, then `WsAdapter.close`):
+   * clients, through the gateway too, saw 1006, which a restart should not look like. A client
+   * that does not answer the close is cut off once the drain time is over.
+   */
+  async goAway(): Promise<void> {
+    const servers: PathServer[] = [...this.wsServersRegistry.values()].flat();
+    const clients = servers.flatMap((server) => [...server.clients]);
+    await Promise.all(
+      clients.map(
+        (client) =>
+          new Promise<void>((resolve) => {
+            if (client.readyState === client.CLOSED) return resolve();
+            client.once('close', () => resolve());
+            client.close(GOING_AWAY, 'Server shutting down');
+          }),
+      ),
+    );
   }
 
   /**
