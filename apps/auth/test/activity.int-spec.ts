@@ -323,6 +323,8 @@ describe.each<Backend>(['postgres', 'sqlite'])('security activity log on %s', (b
       const valid = ActivityCursor.encode({ at: Date.now(), id: 1 });
       const forged = (text: string) => Buffer.from(text).toString('base64url');
       const hostile = [
+        // A client that sends `cursor=${next ?? ''}` must not get the first page again for ever.
+        '',
         'x',
         '!',
         '\u0000',
@@ -354,7 +356,6 @@ describe.each<Backend>(['postgres', 'sqlite'])('security activity log on %s', (b
         .query({ cursor: forged('1.2.3') })
         .expect(400);
       await activityOf(adminCookie, valid).expect(200);
-      await activityOf(adminCookie, '').expect(200);
     });
 
     it('pages through 50 at a time without repeating or skipping while events keep arriving', async () => {

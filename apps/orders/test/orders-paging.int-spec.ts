@@ -171,6 +171,7 @@ describe.each([
     ['an object', Buffer.from('{"createdAt":0}').toString('base64url')],
     ['a huge value', 'A'.repeat(10_000)],
     ['a repeated parameter', 'a&cursor=b'],
+    ['empty (a null `next` sent as text)', ''],
   ])('answers 400, not 500, to a cursor that is %s', async (_case, cursor) => {
     const response = await get(walker, `?cursor=${cursor}`);
     expect(response.status).toBe(400);

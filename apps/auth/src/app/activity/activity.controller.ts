@@ -78,8 +78,13 @@ export class ActivityController {
   }
 }
 
+/**
+ * The page a query asks for: the first without `cursor`; an empty `cursor` is refused like any
+ * other this service did not issue (as the other lists do), since a client that sent the last
+ * page's `next` (null) as an empty parameter would otherwise get the first page again for ever.
+ */
 function cursorOf(query: ActivityQueryDto): ActivityCursor | null {
-  if (!query.cursor) {
+  if (query.cursor === undefined) {
     return null;
   }
   const cursor = ActivityCursor.decode(query.cursor);
