@@ -118,6 +118,13 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
       ['an unknown transport', { username: 'alice', password: 'alice-password', transport: 'x' }],
       ['an array body', [1, 2]],
       ['a NUL character in the username', { username: 'al\u0000ice', password: 'x' }],
+      // Optional fields may be left out; null is not a boolean, a transport or a session id.
+      ['a null rememberMe', { username: 'alice', password: 'alice-password', rememberMe: null }],
+      ['a null transport', { username: 'alice', password: 'alice-password', transport: null }],
+      [
+        'a null replaceSession',
+        { username: 'alice', password: 'alice-password', replaceSession: null },
+      ],
     ])('answers 400 for %s', async (_case, body) => {
       const response = await request(http)
         .post('/api/auth/login')

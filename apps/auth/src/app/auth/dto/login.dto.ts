@@ -3,15 +3,21 @@ import {
   IsBoolean,
   IsIn,
   IsNotEmpty,
-  IsOptional,
   IsString,
   Matches,
   MaxLength,
+  ValidateIf,
 } from 'class-validator';
 
 import { PASSWORD_MAX_LENGTH } from '../../users/password-policy';
 
 export type LoginTransport = 'cookie' | 'bearer';
+
+/**
+ * An optional field: left out, it is not checked; given, even as `null`, it is (class-validator's
+ * `IsOptional` lets `null` through, and `rememberMe: null` would pass as false unseen).
+ */
+const Omittable = () => ValidateIf((_dto: unknown, value: unknown) => value !== undefined);
 
 export class LoginDto {
   @ApiProperty({ example: 'alice' })
@@ -34,7 +40,7 @@ export class LoginDto {
     default: 'cookie',
     description: '`cookie` sets an HttpOnly cookie; `bearer` returns the token in the body',
   })
-  @IsOptional()
+  @Omittable()
   @IsIn(['cookie', 'bearer'])
   transport?: LoginTransport;
 
@@ -44,7 +50,7 @@ export class LoginDto {
       'true: a persistent cookie and the longer SESSION_REMEMBER_* timeouts; ' +
       'false: a browser-session cookie, gone when the browser closes',
   })
-  @IsOptional()
+  @Omittable()
   @IsBoolean()
   rememberMe?: boolean;
 
@@ -53,7 +59,7 @@ export class LoginDto {
       'A session id of this user to end in the same login, once the password is verified: ' +
       'what the 409 of SESSION_CAP_POLICY=refuse asks for',
   })
-  @IsOptional()
+  @Omittable()
   @IsString()
   @MaxLength(128)
   replaceSession?: string;
