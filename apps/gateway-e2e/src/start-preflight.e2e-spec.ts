@@ -2,7 +2,13 @@ import { spawn, spawnSync } from 'node:child_process';
 import { AddressInfo, createServer, Socket } from 'node:net';
 import { join } from 'node:path';
 
-import { freePort } from '@cloakroom/session/testing';
+import {
+  freePort,
+  RedisSentinelProcess,
+  RedisServerProcess,
+  startRedisSentinels,
+  startRedisServer,
+} from '@cloakroom/session/testing';
 
 import { WORKSPACE_ROOT } from './support/stack';
 
@@ -78,5 +84,71 @@ describe('npm start preflight', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain('REDIS_URL');
     expect(lines[0]).not.toMatch(/\bat \S+ \(|TypeError/);
+  });
+
+  describe('with REDIS_SENTINELS', () => {
+    let primary: RedisServerProcess;
+    let sentinels: RedisSentinelProcess[];
+    let sentinelsSetting: string;
+
+    beforeAll(async () => {
+      primary = await startRedisServer();
+      sentinels = await startRedisSentinels({ name: 'sessions', port: primary.port, quorum: 1 }, 1);
+      sentinelsSetting = `127.0.0.1:${sentinels[0].port}`;
+    }, 30_000);
+
+    afterAll(async () => {
+      await Promise.all((sentinels ?? []).map((sentinel) => sentinel.dispose()));
+      await primary?.dispose();
+    });
+
+    it('asks the Sentinels for the primary, as the services do, and not REDIS_URL', async () => {
+      const nowhere = await freePort();
+      const result = await preflightAsync({
+        REDIS_SENTINELS: sentinelsSetting,
+        REDIS_SENTINEL_NAME: 'sessions',
+        REDIS_URL: `redis://127.0.0.1:${nowhere}`,
+      });
+      expect(result).toEqual({ status: 0, stderr: '' });
+    });
+
+    it('exits 1 with one line when the Sentinels know no primary of that name', async () => {
+      // REDIS_URL answers (the machine's Redis): a check of it would pass where the services fail.
+      const result = await preflightAsync({
+        REDIS_SENTINELS: sentinelsSetting,
+        REDIS_SENTINEL_NAME: 'elsewhere',
+        REDIS_URL: 'redis://127.0.0.1:6379',
+      });
+      expect(result.status).toBe(1);
+      const lines = result.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(`primary "elsewhere" of sentinels ${sentinelsSetting}`);
+    });
+
+    it('exits 1 with one line when no Sentinel answers', async () => {
+      const nowhere = `127.0.0.1:${await freePort()}`;
+      const result = await preflightAsync({
+        REDIS_SENTINELS: nowhere,
+        REDIS_URL: 'redis://127.0.0.1:6379',
+      });
+      expect(result.status).toBe(1);
+      const lines = result.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(`sentinels ${nowhere}`);
+    });
+
+    it('exits 1 with one line for a setting the services would refuse', () => {
+      const settings: Array<Record<string, string>> = [
+        { REDIS_SENTINELS: 'not a list' },
+        { REDIS_SENTINELS: sentinelsSetting, REDIS_CLUSTER_NODES: '127.0.0.1:7000' },
+      ];
+      for (const env of settings) {
+        const result = preflight(env);
+        expect(result.status).toBe(1);
+        const lines = result.stderr.trim().split('\n');
+        expect(lines).toHaveLength(1);
+        expect(lines[0]).toContain('REDIS_SENTINELS');
+      }
+    });
   });
 });

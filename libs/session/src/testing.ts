@@ -2,6 +2,7 @@ export { freePort } from './testing/free-port';
 export { testKeyPrefix } from './testing/test-key-prefix';
 export { startRedisServer, RedisServerProcess } from './testing/redis-server';
 export { startRedisCluster, RedisClusterProcess } from './testing/redis-cluster';
+export { startRedisSentinels, RedisSentinelProcess } from './testing/redis-sentinel';
 export { CertificateFiles, DevCertificates, makeDevCertificates } from './testing/dev-certificates';
 export { AssertionKeyFiles, makeAssertionKeys } from './testing/assertion-keys';
 export { startTcpRelay, TcpRelay } from './testing/tcp-relay';
