@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { connect as connectTls, ConnectionOptions } from 'node:tls';
 
 import { Logger } from '@nestjs/common';
+import { Redis } from 'ioredis';
 import request from 'supertest';
 
 import { SessionService } from '@cloakroom/session';
@@ -16,7 +17,14 @@ import {
 } from '@cloakroom/session/rpc';
 import { makeDevCertificates } from '@cloakroom/session/testing';
 
-import { AuthApp, createUser, loginWithBearer, loginWithCookie, startAuthApp } from './auth-app';
+import {
+  AuthApp,
+  createUser,
+  loginWithBearer,
+  loginWithCookie,
+  REDIS_URL,
+  startAuthApp,
+} from './auth-app';
 
 /** What a raw client saw: an answer frame, or the connection closing without one. */
 interface Outcome {
@@ -334,6 +342,39 @@ describe('the session RPC, tried as an attacker on the service network would', (
       expect(refused.answer?.err).toMatchObject({ message: 'Malformed session request: tokens' });
     }
     await expectNothingForged(mySecret);
+  });
+
+  it('validates a token sent many times in one validate-many once, answering every copy', async () => {
+    const catalog = withCertificate(auth.certificates.clients['catalog']);
+    // Every command Redis runs meanwhile, as Redis saw it: the store's calls, however wrapped.
+    const monitor = await new Redis(REDIS_URL).monitor();
+    const probe = new Redis(REDIS_URL);
+    const marker = `validate-many-${randomUUID()}`;
+    const scripts: string[] = [];
+    const markerSeen = new Promise<void>((seen) =>
+      monitor.on('monitor', (_time: string, args: string[]) => {
+        if (/^evalsha$/i.test(args[0]) && args.some((arg) => arg.includes(`{${victim.tag}}`))) {
+          scripts.push(args[0]);
+        }
+        if (args.includes(marker)) seen();
+      }),
+    );
+    try {
+      const { answer } = await catalog(
+        frame('session.validate-many', { tokens: Array(16).fill(victim.token) }),
+      );
+      const answers = answer?.response as Array<{ id: string }>;
+      expect(answers).toHaveLength(16);
+      expect(new Set(answers.map((session) => session.id))).toEqual(new Set([victim.sessionId]));
+      // Redis streams commands to a monitor in the order it runs them: once a command sent
+      // after the answer is seen, every script of the call has been.
+      await probe.echo(marker);
+      await markerSeen;
+      expect(scripts).toHaveLength(1);
+    } finally {
+      monitor.disconnect();
+      probe.disconnect();
+    }
   });
 
   it('lets orders patch only the session whose token it holds, and read none by id', async () => {

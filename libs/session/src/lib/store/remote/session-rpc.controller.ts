@@ -59,8 +59,9 @@ export class SessionRpcController {
 
   /**
    * Several validations in one message (what `RemoteSessionStore` sends for the requests of
-   * one event-loop turn): the answers in the tokens' order. Needs the `validate` capability;
-   * more than `SESSION_RPC_MAX_BATCH` tokens, or anything but strings, is malformed.
+   * one event-loop turn): the answers in the tokens' order, one store call per distinct token.
+   * Needs the `validate` capability; more than `SESSION_RPC_MAX_BATCH` tokens, or anything but
+   * strings, is malformed.
    */
   @MessagePattern(SessionRpc.validateMany)
   validateMany(
@@ -72,7 +73,19 @@ export class SessionRpcController {
     if (tokens.length > SESSION_RPC_MAX_BATCH) {
       throw malformed('tokens');
     }
-    return Promise.all(tokens.map((token) => this.validateToken(token, capability)));
+    // A token sent twice is validated once: its store call (one script run, one touch) is not
+    // for the caller to multiply within a batch.
+    const validations = new Map<string, Promise<Session | null>>();
+    return Promise.all(
+      tokens.map((token) => {
+        let validation = validations.get(token);
+        if (!validation) {
+          validation = this.validateToken(token, capability);
+          validations.set(token, validation);
+        }
+        return validation;
+      }),
+    );
   }
 
   @MessagePattern(SessionRpc.patch)
