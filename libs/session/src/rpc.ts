@@ -6,6 +6,7 @@
  */
 export { RemoteSessionStore } from './lib/store/remote/remote-session.store';
 export { ReconnectingClientTCP } from './lib/store/remote/reconnecting-client-tcp';
+export { RpcConnectionClosedError } from './lib/errors/rpc-connection-closed.error';
 export {
   reportRefusedHandshakes,
   SESSION_RPC_HANDSHAKE_TIMEOUT,

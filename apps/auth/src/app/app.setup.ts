@@ -10,10 +10,15 @@ import { reportRefusedHandshakes, sessionRpcTransport } from '@cloakroom/session
 import { AuthErrorFilter } from './common/auth-error.filter';
 import { AuthConfig } from './config/auth.config';
 
+/** Each app's session RPC server, for `stopping`. */
+const rpcServers = new WeakMap<NestExpressApplication, { drain(): Promise<void> }>();
+
 /**
- * What makes auth more than the common service: its 429 filter, the TCP session RPC and the
- * OpenAPI document (the Swagger UI only where `AUTH_API_DOCS` allows it). Its body limit is
- * `BODY_LIMITS.auth`. Used by main.ts and the in-process tests alike.
+ * What makes auth more than the common service: its 429 filter, the TCP session RPC (drained
+ * at a shutdown signal, as the HTTP requests are: its calls in flight are answered before the
+ * hooks let go of Redis) and the OpenAPI document (the Swagger UI only where `AUTH_API_DOCS`
+ * allows it). Its body limit is `BODY_LIMITS.auth`. Used by main.ts and the in-process tests
+ * alike.
  */
 export const authService: ServiceDefinition<NestExpressApplication> = {
   name: 'auth',
@@ -40,11 +45,13 @@ export const authService: ServiceDefinition<NestExpressApplication> = {
     });
     // The RPC gets the HTTP side's validation pipe and error filter.
     reportRefusedHandshakes(app.connectMicroservice(rpc, { inheritAppConfig: true }));
+    rpcServers.set(app, rpc.strategy);
     // Off in production unless asked: the document maps every route for whoever reads it.
     if (config.get('AUTH_API_DOCS') ?? !config.isProduction) {
       setupOpenApi(app);
     }
   },
+  stopping: (app) => rpcServers.get(app)?.drain(),
 };
 
 function setupOpenApi(app: INestApplication): void {

@@ -16,8 +16,9 @@ export const SHUTDOWN_GRACE_MS = 3_000;
  * of Nest's shutdown signals) the service stops accepting connections, closes its idle
  * kept-alive ones and lets the requests in flight finish (their answers, and any other given
  * meanwhile, carry `Connection: close`) while `stopping` runs (orders closes its WebSockets
- * with 1001), for at most `drainMs`; only then does Nest's shutdown run its hooks, and the
- * process ends with the signal, as Nest's own would.
+ * with 1001; auth drains its session RPC, whose calls in flight need Redis too), for at most
+ * `drainMs`; only then does Nest's shutdown run its hooks, and the process ends with the
+ * signal, as Nest's own would.
  *
  * Nest runs `onModuleDestroy` before it stops its HTTP server: the session store disconnected
  * Redis and orders its catalog client while the server was still taking requests, so a request

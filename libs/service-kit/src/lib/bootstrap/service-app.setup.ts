@@ -25,7 +25,7 @@ export interface ServiceDefinition<A extends NestExpressApplication = NestExpres
   /**
    * What only this service does at a shutdown signal, while its requests in flight drain and
    * before Nest's shutdown hooks run, within the same drain time ({@link shutDownGracefully}):
-   * orders closes its WebSockets with 1001 there.
+   * orders closes its WebSockets with 1001 there, auth drains its session RPC.
    */
   stopping?: (app: A) => Promise<void> | void;
   /**

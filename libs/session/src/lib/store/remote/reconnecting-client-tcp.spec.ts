@@ -3,6 +3,7 @@ import { MessagePattern, RpcException, Transport } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
 import { firstValueFrom, timeout, TimeoutError } from 'rxjs';
 
+import { RpcConnectionClosedError } from '../../errors/rpc-connection-closed.error';
 import { freePort } from '../../../testing/free-port';
 import { startTcpRelay, TcpRelay } from '../../../testing/tcp-relay';
 import { ReconnectingClientTCP } from './reconnecting-client-tcp';
@@ -99,5 +100,15 @@ describe('ReconnectingClientTCP', () => {
     await expect(call('slow')).rejects.toBeInstanceOf(TimeoutError);
     expect(connections).toBe(1);
     expect(warnings).not.toHaveBeenCalled();
+  });
+
+  it('fails a call whose connection closes before its answer with RpcConnectionClosedError', async () => {
+    const slow = call('slow', 3000);
+    await sleep(100);
+    relay.cut();
+    await expect(slow).rejects.toBeInstanceOf(RpcConnectionClosedError);
+    // Nest has forgotten the connection: the next call makes another.
+    expect(await call('fast')).toBe('ok');
+    expect(connections).toBe(2);
   });
 });

@@ -2,6 +2,8 @@ import { Logger } from '@nestjs/common';
 import { ClientTCP, TcpClientOptions } from '@nestjs/microservices';
 import { Observable } from 'rxjs';
 
+import { RpcConnectionClosedError } from '../../errors/rpc-connection-closed.error';
+
 /**
  * Nest's TCP client (TLS or not), which drops its connection once it has gone silent and
  * connects again for the next call. A server whose host died, or that a network partition cut
@@ -14,6 +16,10 @@ import { Observable } from 'rxjs';
  * waits on it fails, and the next call connects again. A server that is slow but
  * answers others meanwhile is kept. Answers count whatever they carry (an error the server
  * sent is an answer); a failure of the connection itself is not one.
+ *
+ * The calls still waiting when their connection closes fail with `RpcConnectionClosedError`
+ * (Nest's own is a plain `Error`), which tells a caller that may send a call again (a read)
+ * that the call was written and went unanswered, as opposed to timed out or refused.
  *
  * @example
  * const catalog = new ReconnectingClientTCP({ host, port, tlsOptions }, { silentMs: 2000 });
@@ -71,6 +77,17 @@ export class ReconnectingClientTCP extends ClientTCP {
         }
       };
     });
+  }
+
+  /** Nest's, with the calls that were waiting failed with `RpcConnectionClosedError`. */
+  override handleClose(): void {
+    const waiting = [...this.routingMap.values()];
+    this.routingMap.clear();
+    super.handleClose();
+    // After Nest has forgotten the connection: a call sent again from here connects anew.
+    for (const callback of waiting) {
+      callback({ err: new RpcConnectionClosedError() });
+    }
   }
 
   /** Destroys the connection if the server has answered nothing for `silentMs`. */

@@ -1,9 +1,10 @@
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { NO_MESSAGE_HANDLER } from '@nestjs/microservices/constants';
-import { firstValueFrom, timeout } from 'rxjs';
+import { firstValueFrom, of, retry, throwError, timeout } from 'rxjs';
 
 import type { SessionRemoteConnection } from '../../config/session-options.interface';
 import type { SessionStoreSettings } from '../../config/session.config';
+import { RpcConnectionClosedError } from '../../errors/rpc-connection-closed.error';
 import { SessionAttributesTooLargeError } from '../../errors/session-attributes-too-large.error';
 import { SessionOperationNotServedError } from '../../errors/session-operation-not-served.error';
 import { SessionStoreUnavailableError } from '../../errors/session-store-unavailable.error';
@@ -25,6 +26,22 @@ export const SESSION_RPC_MAX_BATCH = 16;
  * an answer holds at most `SESSION_RPC_MAX_BATCH` of them.
  */
 const MAX_ANSWER_SIZE = SESSION_RPC_MAX_BATCH * 64 * 1024;
+
+/**
+ * The calls sent again, once and within the same store timeout, when their connection closed
+ * before their answer (`RpcConnectionClosedError`): the reads, which may run twice (a second
+ * validation at most slides the idle timeout again). A draining auth leaves that to a call
+ * whose frame crossed its end of the connection (`SessionRpcServer.drain`); the fresh
+ * connection reaches another instance of auth, if one is up. A patch is not sent again: its
+ * answer may have been lost after auth wrote it, and a second write could undo another
+ * writer's change made in between.
+ */
+const SENT_AGAIN_ON_CLOSE: ReadonlySet<string> = new Set([
+  SessionRpc.validate,
+  SessionRpc.validateMany,
+  SessionRpc.get,
+  SessionRpc.ping,
+]);
 
 /** Those waiting for one token's validation. */
 type Waiters = { resolve: (session: Session | null) => void; reject: (error: unknown) => void }[];
@@ -56,6 +73,8 @@ export class RemoteSessionStore implements SessionStore, OnModuleDestroy {
   private batchesServed: boolean;
   /** The auth service's clock (its Redis's), read from `ping` answers: see `StoreClock`. */
   private readonly clock: StoreClock;
+  /** Set at shutdown: no call connects again after it. */
+  private closed = false;
 
   constructor(
     connection: SessionRemoteConnection,
@@ -92,6 +111,7 @@ export class RemoteSessionStore implements SessionStore, OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
+    this.closed = true;
     this.clock.stop();
     await this.client.close();
   }
@@ -239,9 +259,15 @@ export class RemoteSessionStore implements SessionStore, OnModuleDestroy {
   }
 
   private async send<T>(pattern: string, payload: object): Promise<T> {
+    const again = (error: unknown) =>
+      error instanceof RpcConnectionClosedError && SENT_AGAIN_ON_CLOSE.has(pattern) && !this.closed
+        ? of(true)
+        : throwError(() => error);
     try {
       return await firstValueFrom(
-        this.client.send<T>(pattern, payload).pipe(timeout(this.settings.storeTimeoutMs)),
+        this.client
+          .send<T>(pattern, payload)
+          .pipe(retry({ count: 1, delay: again }), timeout(this.settings.storeTimeoutMs)),
       );
     } catch (error) {
       if (isRefusal(error, 'tooLarge')) {
