@@ -71,6 +71,9 @@ describe('auth restarted with session RPC calls in flight (built apps, SIGTERM)'
       AUTH_RPC_PORT: String(rpc.port),
       SESSION_STORE_TIMEOUT: '10',
     });
+    // Catalog's RPC connection made (its TLS handshake done) before the relay holds anything:
+    // the test holds calls, not a handshake.
+    await eventually(async () => (await createProduct(admins[0])) === 400);
   }, 90_000);
 
   afterAll(async () => {
