@@ -138,3 +138,57 @@ describe('restarts under traffic (built apps, SIGTERM)', () => {
     expect((await stack.call(alice, 'GET', '/api/orders')).status).toBe(200);
   }, 60_000);
 });
+
+/**
+ * A service restarted while many clients use it through the gateway: the connections it had
+ * not yet taken when it stopped listening are reset, with the requests on them unread.
+ */
+describe('a service restarted under 16 clients (built apps, SIGTERM)', () => {
+  const stack = new Stack('restart-clients');
+  let alice: string;
+
+  beforeAll(async () => {
+    await stack.start();
+    alice = await stack.login('alice', 'alice-password');
+  }, 60_000);
+
+  afterAll(async () => {
+    await stack.stop();
+  });
+
+  it('answers 502, never 504, to the requests the stopping service drops', async () => {
+    const statuses = new Map<number, number>();
+    const list = () =>
+      stack.call(alice, 'GET', '/api/orders').then(
+        async (response) => {
+          await response.arrayBuffer();
+          return response.status;
+        },
+        () => 0,
+      );
+    // Each round meets a different instant of the stop: the resets are a race, so count them.
+    for (let round = 0; round < 3; round++) {
+      let stopping = false;
+      let sent = 0;
+      const client = async () => {
+        while (!stopping) {
+          const status = await list();
+          sent++;
+          statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        }
+      };
+      const clients = Array.from({ length: 16 }, client);
+      await eventually(() => sent >= 32);
+      await stack.stopApp('orders');
+      stopping = true;
+      await Promise.all(clients);
+      await stack.startApp('orders');
+    }
+    // 502s show that the stop was met under traffic; a 504 (or a failed request, 0) would not be
+    // what the clients were owed.
+    expect(Object.fromEntries(statuses)).toEqual({
+      200: expect.any(Number),
+      502: expect.any(Number),
+    });
+  }, 120_000);
+});

@@ -8,10 +8,22 @@ import { rawErrorAnswer } from '@cloakroom/service-kit';
 import { Upstream } from '../config/gateway.env';
 import { BufferedRequest } from './request-body.buffer';
 
-/** A proxied request, with the service's answer once it has started to arrive. */
+/**
+ * A proxied request, with the service's answer once it has started to arrive, and whether it
+ * has been sent to the service a second time.
+ */
 interface ProxiedRequest extends BufferedRequest {
   upstreamResponse?: IncomingMessage;
+  resent?: boolean;
 }
+
+/**
+ * Methods that change nothing on the service (RFC 9110 §9.2.1), the only ones sent to it a
+ * second time. PUT and DELETE are idempotent, but not so through these routes as a client sees
+ * them: `DELETE /api/auth/sessions/:id` answers 404 the second time, when the first was applied
+ * and only its answer was lost, and each `PUT` on a user records another security event.
+ */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
  * Forwards `/api/<name>` and everything below it, path unchanged, to the upstream service.
@@ -21,6 +33,14 @@ interface ProxiedRequest extends BufferedRequest {
  * The gateway is the edge: the service sees the headers {@link setEdgeHeaders} leaves, on
  * requests and on WebSocket upgrades alike ({@link proxyUpgrades} hands the latter to the
  * handler's `upgrade`). `Origin` and cookies go through unchanged, for the service's checks.
+ *
+ * When the service does not answer, the client gets a JSON 504 if it took longer than
+ * `timeoutSeconds`, and a 502 otherwise: refused, reset or closed (as a restarting service
+ * resets the connections it had not yet taken when it stops listening). A GET, HEAD or OPTIONS
+ * the service reset or closed before any byte of its answer is sent once more first; each
+ * request goes on a connection of its own (http-proxy uses no agent and sends
+ * `Connection: close`), so the second try is on a new one. An answer the service breaks off
+ * halfway is cut off for the client too, who would otherwise wait for the rest for ever.
  */
 export function upstreamProxy(
   upstream: Upstream,
@@ -43,9 +63,11 @@ export function upstreamProxy(
     pathFilter: (_pathname, req) => isProxied(req),
     changeOrigin: true,
     xfwd: false,
-    proxyTimeout: timeoutSeconds * 1000,
     on: {
       proxyReq: (proxyReq, req) => {
+        // In place of http-proxy's `proxyTimeout`, which ends the request as a hang-up would
+        // (ECONNRESET): the error hook must tell a service too slow from one that dropped it.
+        proxyReq.setTimeout(timeoutSeconds * 1000, () => proxyReq.destroy(timedOut('answer')));
         if (req.bufferedBody?.length) {
           proxyReq.write(req.bufferedBody);
         }
@@ -54,8 +76,7 @@ export function upstreamProxy(
         // The proxy's timeout covers requests only: a service that takes the connection and
         // never answers the handshake would hold the client's socket for ever.
         const timer = setTimeout(
-          () =>
-            proxyReq.destroy(Object.assign(new Error('handshake timeout'), { code: 'ETIMEDOUT' })),
+          () => proxyReq.destroy(timedOut('handshake')),
           timeoutSeconds * 1000,
         );
         const answered = (response: IncomingMessage) => {
@@ -67,13 +88,17 @@ export function upstreamProxy(
           .once('response', answered)
           .once('close', () => clearTimeout(timer));
       },
-      proxyRes: (proxyRes, req) => {
+      proxyRes: (proxyRes, req, res) => {
         req.upstreamResponse = proxyRes;
         delete proxyRes.headers['x-powered-by'];
+        // http-proxy pipes the answer on, and a pipe whose source breaks off never ends.
+        proxyRes.once('close', () => {
+          if (!proxyRes.complete) res.destroy();
+        });
       },
       error: (error, req, res) => {
         const code = (error as NodeJS.ErrnoException).code;
-        const statusCode = code === 'ECONNRESET' || code === 'ETIMEDOUT' ? 504 : 502;
+        const statusCode = code === 'ETIMEDOUT' ? 504 : 502;
         const message = `The ${upstream.name} service is unavailable`;
         if (res instanceof Socket) {
           // An upgrade: once the service's answer (a 101, or a refusal) has begun, the gateway
@@ -89,6 +114,14 @@ export function upstreamProxy(
         // The service answered in full, then closed while the gateway was still writing:
         // its answer stands and is already on its way to the client.
         if (req.upstreamResponse?.complete) {
+          return;
+        }
+        if (mayResend(req, code)) {
+          req.resent = true;
+          logger.warn(
+            `${upstream.url} dropped a ${req.method} unanswered (${code}): sending it again`,
+          );
+          void proxy(req, res);
           return;
         }
         logger.warn(`${upstream.url} did not answer: ${code ?? error.message}`);
@@ -113,6 +146,26 @@ export function upstreamProxy(
       proxy.upgrade(req, socket, head);
     },
   });
+}
+
+/**
+ * Whether a request the service failed with `code` may be sent to it once more: a reset or a
+ * hang-up (ECONNRESET; a timeout is ETIMEDOUT) before any byte of the answer, of a request that
+ * changes nothing, sent once so far. (A client that has gone does not get here: http-proxy
+ * reports its reset as `econnreset`.)
+ */
+function mayResend(req: ProxiedRequest, code: string | undefined): boolean {
+  return (
+    code === 'ECONNRESET' &&
+    SAFE_METHODS.has(req.method ?? '') &&
+    !req.resent &&
+    !req.upstreamResponse
+  );
+}
+
+/** The error a request to a service ends with when `what` took longer than allowed. */
+function timedOut(what: string): Error {
+  return Object.assign(new Error(`${what} timeout`), { code: 'ETIMEDOUT' });
 }
 
 /**
@@ -169,8 +222,8 @@ export interface UpgradeRoute {
  * under, through that service's proxy (same headers as its requests); any other upgrade is
  * answered 404 and its socket closed, so that none is left hanging. The service answers the
  * paths under its prefix (a 404 for one it serves no WebSocket on); when it does not answer at
- * all, the proxy answers 502 or 504 as for a request. Every refusal is the JSON error of the
- * other `/api/*` answers (`rawErrorAnswer`).
+ * all, the proxy answers 502 or 504 as for a request, but never sends an upgrade again. Every
+ * refusal is the JSON error of the other `/api/*` answers (`rawErrorAnswer`).
  *
  * @example
  * proxyUpgrades(app.getHttpServer(), [{ prefix: '/api/orders', proxy }]);
