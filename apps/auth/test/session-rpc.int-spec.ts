@@ -347,8 +347,9 @@ describe('the session RPC, tried as an attacker on the service network would', (
   it('validates a token sent many times in one validate-many once, answering every copy', async () => {
     const catalog = withCertificate(auth.certificates.clients['catalog']);
     // Every command Redis runs meanwhile, as Redis saw it: the store's calls, however wrapped.
-    const monitor = await new Redis(REDIS_URL).monitor();
+    // `monitor()` opens a connection of its own: the probe is the client it was asked of.
     const probe = new Redis(REDIS_URL);
+    const monitor = await probe.monitor();
     const marker = `validate-many-${randomUUID()}`;
     const scripts: string[] = [];
     const markerSeen = new Promise<void>((seen) =>
