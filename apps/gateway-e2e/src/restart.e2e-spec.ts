@@ -1,30 +1,9 @@
-import { connect } from 'node:net';
-
 import WebSocket from 'ws';
 
-import { startTcpRelay } from '@cloakroom/session/testing';
+import { isAccepting, startTcpRelay } from '@cloakroom/session/testing';
 
+import { eventually } from './support/eventually';
 import { Stack } from './support/stack';
-
-async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-/** Whether something accepts connections on the loopback `port` now. */
-function accepting(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 /**
  * A rolling deploy as the services meet it: a built app restarted with SIGTERM while clients
@@ -88,7 +67,7 @@ describe('restarts under traffic (built apps, SIGTERM)', () => {
       }
       const stopped = stack.stopApp('catalog');
       // Catalog no longer takes connections: its shutdown is under way.
-      await eventually(async () => !(await accepting(stack.ports.catalog)));
+      await eventually(async () => !(await isAccepting(stack.ports.catalog)));
       relay.release();
       expect(await Promise.all(answers)).toEqual([400, 400, 400, 400, 400]);
       await stopped;

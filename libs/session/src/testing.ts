@@ -1,4 +1,4 @@
-export { freePort } from './testing/free-port';
+export { freePort, isAccepting } from './testing/free-port';
 export { testKeyPrefix } from './testing/test-key-prefix';
 export { startRedisServer, RedisServerProcess } from './testing/redis-server';
 export { startRedisCluster, RedisClusterProcess } from './testing/redis-cluster';

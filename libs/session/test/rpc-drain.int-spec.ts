@@ -1,11 +1,9 @@
-import { connect } from 'node:net';
-
 import { INestMicroservice, Logger, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 
 import { SessionModule, SessionService } from '../src';
 import { SessionRpcModule, sessionRpcTransport } from '../src/rpc';
-import { freePort, startTcpRelay, TcpRelay } from '../src/testing';
+import { freePort, isAccepting, startTcpRelay, TcpRelay } from '../src/testing';
 import {
   alice,
   REDIS_URL,
@@ -18,18 +16,6 @@ import {
 
 const certificates = testCertificates();
 afterAll(() => certificates.dispose());
-
-/** Whether something accepts connections on the loopback `port` now. */
-function accepting(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 /**
  * The session RPC as auth serves it, on `port`, its Redis at `redisUrl`, with the server (the
@@ -111,7 +97,7 @@ describe('SessionRpcServer.drain, at a shutdown', () => {
       }
 
       const drained = auth.server.drain();
-      await until(async () => !(await accepting(port)));
+      await until(async () => !(await isAccepting(port)));
       redis.release();
       expect(await Promise.all(answers)).toEqual(tokens.map(() => alice.id));
       await drained;

@@ -1,4 +1,4 @@
-import { AddressInfo, createServer } from 'node:net';
+import { AddressInfo, connect, createServer } from 'node:net';
 
 /**
  * Ports this process handed out. The OS may give a port again as soon as its probe closed,
@@ -39,4 +39,22 @@ async function probePort(): Promise<number> {
   const { port } = server.address() as AddressInfo;
   await new Promise((closed) => server.close(closed));
   return port;
+}
+
+/**
+ * Whether something accepts connections on the loopback `port` now: a server a test stopped,
+ * or one still starting, does not.
+ *
+ * @example
+ * await until(async () => !(await isAccepting(port)));
+ */
+export function isAccepting(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }
