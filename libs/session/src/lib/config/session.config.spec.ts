@@ -228,6 +228,19 @@ describe('resolveSessionConfig', () => {
     expect(resolveSessionConfig({ redis, maxSessionsPerUser: 3 }).maxSessionsPerUser).toBe(3);
   });
 
+  it("refuses a key prefix holding a brace, which would move a user's keys out of one slot", () => {
+    // Redis Cluster hashes the first {…} of a key: 'app{}:' leaves a user's session and index
+    // in different slots (every script refused), 'app{x}:' puts every user in one.
+    for (const keyPrefix of ['app{}:', 'app{x}:', 'a}b{:', '{']) {
+      expect(() => resolveSessionConfig({ redis, keyPrefix })).toThrow(
+        /^SessionModule: keyPrefix must not hold \{ or \}/,
+      );
+    }
+    expect(() => resolveSessionConfig(untyped({ redis, keyPrefix: 1 }))).toThrow(/keyPrefix/);
+    expect(resolveSessionConfig({ redis, keyPrefix: 'app:' }).keyPrefix).toBe('app:');
+    expect(resolveSessionConfig({ redis, keyPrefix: '' }).keyPrefix).toBe('');
+  });
+
   it('refuses a store timeout that would time every call out, and a zero re-auth window', () => {
     for (const storeTimeout of [0, 0.0001, -1, Number.NaN]) {
       expect(() => resolveSessionConfig({ redis, storeTimeout })).toThrow(

@@ -144,7 +144,7 @@ export function resolveStoreSettings(options: SessionCommonOptions): SessionStor
     rememberAbsoluteTimeoutMs,
     maxSessionsPerUser,
     capPolicy,
-    keyPrefix: options.keyPrefix ?? 'cr:',
+    keyPrefix: keyPrefixOf(options),
     keepUserAgent: options.keepUserAgent ?? false,
     userTagKey: userTagKeyOf(options),
     storeTimeoutMs,
@@ -152,6 +152,21 @@ export function resolveStoreSettings(options: SessionCommonOptions): SessionStor
     coalesceWrites: options.coalesceWrites ?? true,
     durability: durabilityOf(options, storeTimeoutMs),
   };
+}
+
+/**
+ * Redis Cluster hashes the first `{…}` of a key name: a brace in the prefix would take that
+ * place from the user's `{tag}`, putting a user's session and index in different slots (every
+ * script refused with CROSSSLOT) or every user in one slot.
+ */
+function keyPrefixOf(options: SessionCommonOptions): string {
+  const keyPrefix: unknown = options.keyPrefix ?? 'cr:';
+  if (typeof keyPrefix !== 'string' || /[{}]/.test(keyPrefix)) {
+    throw new Error(
+      "SessionModule: keyPrefix must not hold { or }: a user's {tag} names the hash slot of their keys",
+    );
+  }
+  return keyPrefix;
 }
 
 function userTagKeyOf(options: SessionCommonOptions): string | null {
