@@ -10,7 +10,7 @@ import {
   SessionStoreUnavailableError,
 } from '../src';
 import { startRedisServer } from '../src/testing';
-import { REDIS_URL as url, sessionService, sleep, uniquePrefix } from './store-contract';
+import { REDIS_URL as url, sessionService, sleep, uniquePrefix, until } from './store-contract';
 
 jest.setTimeout(30_000);
 
@@ -300,6 +300,48 @@ describe('session lifecycle events (Redis stream)', () => {
     const [next] = await again.events(1);
     expect(next.sessionId).toBe(kept.session.id);
     expect(next.sessionId).not.toBe(lost.session.id);
+  });
+
+  describe('back from reading it all, the stream since trimmed empty', () => {
+    const event = (sessionId: string) =>
+      JSON.stringify({ type: SessionEvents.revoked, actor: null, userId: 'u', sessionId });
+
+    /** A reader back at the last id ever added, whose entry was trimmed, waiting for more. */
+    async function back() {
+      const connectionName = `evtrim${process.pid}x${Date.now()}`;
+      const { sessions, reader, stream } = await setup({ connectionName });
+      await sessions.create(alice);
+      const [[seen]] = await redis.xrevrange(stream, '+', '-', 'COUNT', 1);
+      await redis.xtrim(stream, 'MAXLEN', 0);
+      const items = new Items(reader(), seen);
+      const next = items.next();
+      await until(async () =>
+        ((await redis.client('LIST')) as string)
+          .split('\n')
+          .some(
+            (line) => line.includes(` name=${connectionName}-events `) && / cmd=xread /.test(line),
+          ),
+      );
+      return { items, next, stream };
+    }
+
+    it('reports no gap: it missed nothing', async () => {
+      const { next, stream } = await back();
+      await redis.xadd(stream, '*', 'event', event('kept'));
+      expect(await next).toMatchObject({ kind: 'event', event: { sessionId: 'kept' } });
+    });
+
+    it('reports a gap when what came next was trimmed before it read it', async () => {
+      const { items, next, stream } = await back();
+      await redis
+        .multi()
+        .xadd(stream, '*', 'event', event('lost'))
+        .xadd(stream, '*', 'event', event('kept'))
+        .xtrim(stream, 'MAXLEN', 1)
+        .exec();
+      expect(await next).toMatchObject({ kind: 'gap', reason: 'trimmed' });
+      expect(await items.events(1)).toMatchObject([{ sessionId: 'kept' }]);
+    });
   });
 
   it('reports a gap on a live reader when events it had not read yet were trimmed', async () => {

@@ -99,8 +99,9 @@ export class SessionEventsReader {
     let epoch = this.epoch;
     let down = false;
     /**
-     * Where and how the stream stood when a gap was last reported: the same loss is not
-     * reported twice, a later one is (see `lostSince`).
+     * Where and how the stream stood when a gap was last reported, or when the entry at the
+     * position was found gone with nothing after it: the same loss is not reported twice, a
+     * later one is (see `lostSince`).
      */
     let reported: GapCheckpoint | null = null;
     while (!this.closed) {
@@ -120,6 +121,9 @@ export class SessionEventsReader {
           } else if (stream.missed) {
             // More telling than `reconnected`, which it may replace.
             gap = stream.missed;
+          } else if (!stream.present) {
+            // Its entry went, and nothing after it: a loss is counted from here, as after a gap.
+            reported = checkpointOf(position, stream);
           }
           checkTrim = false;
         }
@@ -180,8 +184,9 @@ export class SessionEventsReader {
    * reader read, or was handed back) may be missing. Trimming removes the oldest entries first,
    * so nothing after `position` is missing while `position` itself is still there (XDEL aside,
    * which shows in `max-deleted-entry-id`); once it is gone, a gap is assumed (possibly when
-   * only `position` went): `trimmed`, or `lost` when this stream cannot be the one that held
-   * it (no stream, nothing ever removed from it, or its ids never reached `position`).
+   * only `position` went) unless it was the stream's last id: `trimmed`, or `lost` when this
+   * stream cannot be the one that held it (no stream, nothing ever removed from it, or its ids
+   * never reached `position`).
    */
   private async describe(position: string | null): Promise<StreamState> {
     const held = position !== null && position !== '0-0';
@@ -218,6 +223,10 @@ export class SessionEventsReader {
       return { lastId, missed, added, length, present: true };
     }
     const neverRemoved = added === length;
+    if (lastId === position) {
+      // Its entry was the last ever added: whatever removed it took nothing after it.
+      return { lastId, missed: null, added, length, present: false, trimmedPast: !neverRemoved };
+    }
     return {
       lastId,
       missed: neverRemoved || compareIds(lastId, position) < 0 ? 'lost' : 'trimmed',
