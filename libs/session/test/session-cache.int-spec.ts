@@ -280,6 +280,14 @@ describe('SessionService with localCache, following the event stream', () => {
     expect(await sessions.validate(token)).toBeNull();
   });
 
+  it('serves the attributes this service patched at once, a removal too', async () => {
+    const { token, session } = await sessions.create(alice, { attributes: { mfa: true } });
+    expect((await sessions.validate(token))?.attributes).toEqual({ mfa: true });
+    expect(await sessions.patch(session.id, { mfa: undefined, step: 2 })).toBe(true);
+    expect((await sessions.validate(token))?.attributes).toEqual({ step: 2 });
+    expect(sessions.cached(token)?.attributes).toEqual({ step: 2 });
+  });
+
   // Last here: it ends every session under this prefix.
   it('serves the session a global revocation spared, before its event, and refuses the rest', async () => {
     const kept = await sessions.create(alice);

@@ -213,12 +213,23 @@ export class SessionService {
    * Throws `SessionAttributeNameError` for a name no store keeps (`__proto__`, `constructor`,
    * `prototype`), before anything is written, and `SessionAttributesTooLargeError` when the
    * session would hold more than `SESSION_ATTRIBUTE_LIMITS` (then nothing is written either).
+   * This service's local cache forgets the session; other services' caches serve the
+   * attributes they hold for at most their `ttl` (no event announces a patch).
    */
   async patch(tokenOrId: string, attributes: Record<string, unknown>): Promise<boolean> {
     assertAttributeNames(Object.keys(attributes));
     assertAttributesFit(attributes);
     const ref = parseToken(tokenOrId) ?? parseSessionId(tokenOrId);
-    return ref ? this.store.patch(ref, attributes) : false;
+    if (!ref) {
+      return false;
+    }
+    try {
+      return await this.store.patch(ref, attributes);
+    } finally {
+      // After the write, whatever its outcome (one that timed out may still land): this
+      // service's next validation reads the attributes as patched, not a cached copy.
+      this.cache?.evict([ref.id]);
+    }
   }
 
   /**
