@@ -5,7 +5,7 @@ import type { Session } from '../src';
 import { RedisKeys } from '../src/lib/store/redis/redis-keys';
 import { SESSION_SCRIPTS } from '../src/lib/store/redis/session-scripts';
 import { formatToken, newSecret, sessionRef } from '../src/lib/token/session.token';
-import { alice, REDIS_URL as url, sessionService, uniquePrefix } from './store-contract';
+import { alice, REDIS_URL as url, refOf, sessionService, uniquePrefix } from './store-contract';
 
 jest.setTimeout(60_000);
 
@@ -167,6 +167,82 @@ describe('validate.lua’s compact reply', () => {
     ];
     expect(first.expiresAt - first.lastSeenAt).toBe(30 * 60_000);
     expect(second.expiresAt - second.lastSeenAt).toBe(120_000);
+  });
+});
+
+describe('RedisSessionStore given a session hash damaged by hand', () => {
+  const prefix = uniquePrefix();
+  let inspect: Redis;
+  let service: Awaited<ReturnType<typeof sessionService>>;
+
+  beforeAll(async () => {
+    inspect = new Redis(url);
+    service = await sessionService({ redis: { url }, keyPrefix: prefix });
+  });
+
+  afterAll(async () => {
+    await service?.close();
+    const keys = await inspect.keys(`${prefix}*`);
+    if (keys.length) await inspect.del(...keys);
+    inspect.disconnect();
+  });
+
+  it('refuses a session without an owner, or whose roles are not a JSON array of strings', async () => {
+    const { sessions } = service;
+    const damages: Array<[string, ...string[]]> = [
+      ['hdel', 'u'],
+      ['hdel', 'r'],
+      ['hset', 'r', 'null'],
+      // A string would match any role it contains: "superadmin" passing @Roles('admin').
+      ['hset', 'r', '"superadmin"'],
+      ['hset', 'r', '{"0":"admin"}'],
+      ['hset', 'r', '[1,["admin"]]'],
+      ['hset', 'r', 'admin'],
+    ];
+    for (const [command, field, value] of damages) {
+      const user = {
+        id: `u-damaged-${command}-${field}-${value}`,
+        username: 'x',
+        roles: ['admin'],
+      };
+      const { token, session } = await sessions.create(user);
+      const key = new RedisKeys(prefix).session(refOf(token));
+      await (command === 'hdel' ? inspect.hdel(key, field) : inspect.hset(key, field, value));
+      expect([command, field, value, await sessions.validate(token)]).toEqual([
+        command,
+        field,
+        value,
+        null,
+      ]);
+      expect(await sessions.get(session.id)).toBeNull();
+      expect(await sessions.listForUser(user.id)).toEqual([]);
+    }
+  });
+
+  it("lists a user's other sessions beside one whose deadline is unreadable", async () => {
+    const { sessions } = service;
+    const user = { id: 'u-damaged-deadline', username: 'x', roles: ['customer'] };
+    const damaged = await sessions.create(user);
+    const kept = await sessions.create(user);
+    await inspect.hset(new RedisKeys(prefix).session(refOf(damaged.token)), 'x', 'soon');
+    expect(await sessions.validate(damaged.token)).toBeNull();
+    expect((await sessions.listForUser(user.id)).map((session) => session.id)).toEqual([
+      kept.session.id,
+    ]);
+  });
+
+  it('refuses to create a session for a user without an id, or with roles that are not strings', async () => {
+    const { sessions } = service;
+    const keys = async () => (await inspect.keys(`${prefix}*`)).sort();
+    const before = await keys();
+    for (const user of [
+      { id: '', username: 'x', roles: [] },
+      { id: 'u-odd-roles', username: 'x', roles: [1] as unknown as string[] },
+      { id: 'u-no-roles', username: 'x', roles: 'admin' as unknown as string[] },
+    ]) {
+      await expect(sessions.create(user)).rejects.toThrow(TypeError);
+    }
+    expect(await keys()).toEqual(before);
   });
 });
 

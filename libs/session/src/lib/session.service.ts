@@ -98,6 +98,7 @@ export class SessionService {
       persistent?: boolean;
     } = {},
   ): Promise<IssuedSession> {
+    assertSessionUser(user);
     assertAttributeNames(Object.keys(meta.attributes ?? {}));
     assertAttributesFit(meta.attributes ?? {});
     const { secret, digest } = newSecret();
@@ -446,4 +447,20 @@ function exceptRef(id: string | undefined): SessionRef | undefined {
     throw new TypeError('Malformed session id');
   }
   return ref;
+}
+
+/**
+ * A session is refused to anyone without an id, and roles that are strings: a store reads such
+ * a session back as damaged (no session), so it must never be written.
+ */
+function assertSessionUser(user: SessionUser): void {
+  const { id, roles } = user as { id: unknown; roles: unknown };
+  if (
+    typeof id !== 'string' ||
+    !id ||
+    !Array.isArray(roles) ||
+    !roles.every((role) => typeof role === 'string')
+  ) {
+    throw new TypeError('A session needs a user id, and roles that are strings');
+  }
 }

@@ -256,6 +256,10 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
       ...fields,
       ...timestampFields(createdAt, idleTimeoutMs, absoluteTimeoutMs),
     ]);
+    if (!session) {
+      // SessionService refuses such a user before anything is written.
+      throw new TypeError('A session needs a user id, and roles that are strings');
+    }
     return { tag, session, evicted: evicted.map((digest) => sessionRef(tag, digest).id) };
   }
 
@@ -458,7 +462,8 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   private decodeList(tag: string, reply: Array<string | string[]>): Session[] {
     const sessions: Session[] = [];
     for (let i = 0; i < reply.length; i += 2) {
-      sessions.push(this.decode(sessionRef(tag, reply[i] as string).id, reply[i + 1] as string[]));
+      const session = this.decode(sessionRef(tag, reply[i] as string).id, reply[i + 1] as string[]);
+      if (session) sessions.push(session);
     }
     return sessions;
   }
@@ -769,7 +774,8 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     );
   }
 
-  private decode(id: string, flat: string[]): Session {
+  /** Null for a hash damaged by hand or by another writer (see `decodeSession`). */
+  private decode(id: string, flat: string[]): Session | null {
     return decodeSession(id, flat, this.settings.idleTimeoutMs);
   }
 }

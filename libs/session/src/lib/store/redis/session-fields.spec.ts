@@ -48,9 +48,11 @@ describe('session hash fields', () => {
       attributes: {},
     };
     const labelOnly = decodeSession('id', encodeNewSession(record, false), 1);
-    expect(labelOnly.device).toBe('Chrome 131 on Windows');
+    expect(labelOnly?.device).toBe('Chrome 131 on Windows');
     expect(labelOnly).not.toHaveProperty('userAgent');
-    expect(decodeSession('id', encodeNewSession(record, true), 1).userAgent).toBe(record.userAgent);
+    expect(decodeSession('id', encodeNewSession(record, true), 1)?.userAgent).toBe(
+      record.userAgent,
+    );
   });
 
   it('reads a session written before schema 3 as authenticated at creation, not persistent', () => {
@@ -72,8 +74,27 @@ describe('session hash fields', () => {
     ];
     const session = decodeSession('id', [...legacy, 'i', '1000'], 60_000);
     expect(session).toMatchObject({ createdAt: 500, authenticatedAt: 500, persistent: false });
-    expect(session.expiresAt).toBe(1900);
-    expect(session.device).toBeUndefined();
+    expect(session?.expiresAt).toBe(1900);
+    expect(session?.device).toBeUndefined();
+  });
+
+  it('reads no session from a hash without an owner, or whose roles are not strings', () => {
+    const flat = [...encodeNewSession({ digest: 'd', user, attributes: {} }, false)];
+    const without = (field: string) => flat.filter((_, i) => flat[i - (i % 2)] !== field);
+    const roles = (value: string) => flat.map((entry, i) => (flat[i - 1] === 'r' ? value : entry));
+    expect(decodeSession('id', flat, 1)).toMatchObject({ userId: 'u1', roles: ['customer'] });
+    for (const damaged of [
+      without('u'),
+      without('r'),
+      ...['"admin"', 'null', '{"0":"admin"}', '[1]', 'admin'].map(roles),
+    ]) {
+      expect(decodeSession('id', damaged, 1)).toBeNull();
+    }
+    const compact = (values: string[]) => decodeValidated('id', values.join('\0'), 1);
+    const fields = ['u1', 'alice', '["customer"]', '500', '900', '9000', '', '', '', '', '', ''];
+    expect(compact(fields)).toMatchObject({ userId: 'u1', roles: ['customer'] });
+    expect(compact(['', ...fields.slice(1)])).toBeNull();
+    expect(compact([fields[0], fields[1], '"admin"', ...fields.slice(3)])).toBeNull();
   });
 
   describe('decodeValidated (validate.lua’s one-string reply)', () => {

@@ -120,12 +120,20 @@ export function encodeAttributeChanges(attributes: Record<string, unknown>): {
 }
 
 /**
- * A session from its hash as a flat field/value array. `fallbackIdleTimeoutMs` applies only to
- * sessions written before they carried their own idle timeout.
+ * A session from its hash as a flat field/value array; null for a hash without an owner or
+ * without roles as this library writes them (a JSON array of strings): one damaged by hand or
+ * by another writer must not pass for a session (roles read as a string would match any role
+ * they contain). `fallbackIdleTimeoutMs` applies only to sessions written before they carried
+ * their own idle timeout.
  */
-export function decodeSession(id: string, flat: string[], fallbackIdleTimeoutMs: number): Session {
+export function decodeSession(
+  id: string,
+  flat: string[],
+  fallbackIdleTimeoutMs: number,
+): Session | null {
   let idleTimeoutMs = fallbackIdleTimeoutMs;
   let authenticatedAt: number | undefined;
+  let roles: string[] | null = null;
   const session: Session = {
     id,
     userId: '',
@@ -151,7 +159,7 @@ export function decodeSession(id: string, flat: string[], fallbackIdleTimeoutMs:
         session.username = value;
         break;
       case SessionField.roles:
-        session.roles = parseJson(value, []) as string[];
+        roles = parseRoles(value);
         break;
       case SessionField.createdAt:
         session.createdAt = Number(value);
@@ -189,6 +197,10 @@ export function decodeSession(id: string, flat: string[], fallbackIdleTimeoutMs:
         }
     }
   }
+  if (!session.userId || !roles) {
+    return null;
+  }
+  session.roles = roles;
   if (userAgent.length) {
     session.userAgent = userAgent.join('');
   }
@@ -202,10 +214,19 @@ export function decodeSession(id: string, flat: string[], fallbackIdleTimeoutMs:
  * The session `validate.lua` answers as one string: values separated by NUL bytes at fixed
  * positions (user id, username, roles, created, last touch, absolute deadline, idle timeout,
  * last authentication, persistent, device, ip, user agent, then attribute name/value pairs),
- * absent ones empty. Decodes to the same `Session` as `decodeSession` of the whole hash.
+ * absent ones empty. Decodes to the same `Session` as `decodeSession` of the whole hash, null
+ * included.
  */
-export function decodeValidated(id: string, reply: string, fallbackIdleTimeoutMs: number): Session {
+export function decodeValidated(
+  id: string,
+  reply: string,
+  fallbackIdleTimeoutMs: number,
+): Session | null {
   const values = reply.split('\0');
+  const roles = parseRoles(values[2]);
+  if (!values[0] || !roles) {
+    return null;
+  }
   const createdAt = Number(values[3]);
   const lastSeenAt = Number(values[4]);
   const absoluteExpiresAt = Number(values[5]);
@@ -214,7 +235,7 @@ export function decodeValidated(id: string, reply: string, fallbackIdleTimeoutMs
     id,
     userId: values[0],
     username: values[1],
-    roles: parseJson(values[2], []) as string[],
+    roles,
     createdAt,
     // Sessions written before schema 3 were last authenticated when they were created.
     authenticatedAt: Number(values[7]) || createdAt,
@@ -247,6 +268,12 @@ function userAgentFields(userAgent: string): string[] {
     );
   }
   return fields;
+}
+
+/** Roles as this library writes them, a JSON array of strings; null for anything else. */
+function parseRoles(value: string): string[] | null {
+  const roles = parseJson(value, null);
+  return Array.isArray(roles) && roles.every((role) => typeof role === 'string') ? roles : null;
 }
 
 function parseJson(value: string, fallback: unknown): unknown {

@@ -26,17 +26,19 @@ for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   for i = 1, #fields, 2 do
     if fields[i] == FIELD.absoluteExpiresAt then
       deadline = tonumber(fields[i + 1])
-      if deadline <= now then
-        alive = false
-        redis.call('DEL', key)
-      end
     elseif fields[i] == FIELD.lastSeenAt then
       touchedAt = i + 1
     elseif fields[i] == FIELD.idleTimeout then
       idle = tonumber(fields[i + 1]) or fallbackIdle
     end
   end
-  if alive and touchedAt and deadline then
+  -- No readable deadline (a hash damaged by hand) is as dead as one past: validate.lua refuses
+  -- it too, and one such session must not make the whole listing fail.
+  if alive and not (deadline and deadline > now) then
+    alive = false
+    redis.call('DEL', key)
+  end
+  if alive and touchedAt then
     local ttl = redis.call('PTTL', key)
     local recorded = tonumber(fields[touchedAt]) or 0
     if ttl >= 0 and now + ttl < deadline then
