@@ -423,6 +423,33 @@ describe('accounts (HTTP, real Redis and PostgreSQL)', () => {
       await loginWithBearer(http, 'policy-longest', longest);
     });
 
+    it('takes every Unicode form of a 128-character password at login, re-authentication and change, however long that form is', async () => {
+      const composed = [...'Über Köln fährt én Zug, ça évolue! ÄÖÜäöüéèêàçñ'.repeat(3)]
+        .slice(0, 128)
+        .join('');
+      // Typed with combining accents (NFD), as some systems send it: 170 code points.
+      const decomposed = composed.normalize('NFD');
+      expect([...decomposed].length).toBeGreaterThan(128);
+      await create('policy-decomposed', composed).expect(201);
+      const { token } = await loginWithBearer(http, 'policy-decomposed', decomposed);
+      const reauthenticated = await request(http)
+        .post('/api/auth/reauthenticate')
+        .set('Authorization', `Bearer ${token}`)
+        .send({ password: decomposed })
+        .expect(200);
+      await request(http)
+        .post('/api/auth/password')
+        .set('Authorization', `Bearer ${reauthenticated.body.token}`)
+        .send({ currentPassword: decomposed, newPassword: strongPassword() })
+        .expect(200);
+      // What no accepted password can be, in any form, is refused before any work.
+      const tooLong = await request(http)
+        .post('/api/auth/login')
+        .send({ username: 'policy-decomposed', password: 'Zq8!fjw-27Lm'.repeat(11).slice(0, 129) })
+        .expect(400);
+      expect(tooLong.body.message).toBe('password must be at most 128 characters long');
+    });
+
     it('keeps the demo users, seeded without the policy, working', async () => {
       await loginWithBearer(http, 'alice', 'alice-password');
     });

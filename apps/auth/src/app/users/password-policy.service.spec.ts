@@ -1,6 +1,6 @@
 import { BadRequestException } from '@nestjs/common';
 
-import { normalizePassword, passwordLength } from './password-policy';
+import { fitsPasswordLength, normalizePassword, passwordLength } from './password-policy';
 import { PasswordPolicyService } from './password-policy.service';
 
 describe('PasswordPolicyService', () => {
@@ -52,6 +52,27 @@ describe('PasswordPolicyService', () => {
     ).toEqual([]);
   });
 
+  it('counts the normalised form: a decomposed password is as long as its composed form', () => {
+    const composed = [...'vélo ferry rhubarb quantum é'.repeat(5)].slice(0, 128).join('');
+    const decomposed = composed.normalize('NFD');
+    expect([...decomposed].length).toBeGreaterThan(128);
+    expect(policy.problemsOf(decomposed, { username })).toEqual([]);
+    // A ligature is three letters once normalised: 50 of them are 150 characters.
+    expect(policy.problemsOf(`vélo ferry ${'\uFB03'.repeat(50)}`, { username })).toEqual([
+      expect.stringMatching(/at most 128/),
+    ]);
+  });
+
+  it('lets a password to check be as long as an accepted one in any form, no longer', () => {
+    const composed = 'é'.repeat(128);
+    expect(fitsPasswordLength(composed.normalize('NFD'))).toBe(true);
+    expect(fitsPasswordLength(composed)).toBe(true);
+    expect(fitsPasswordLength('é'.repeat(129).normalize('NFD'))).toBe(false);
+    expect(fitsPasswordLength('x'.repeat(129))).toBe(false);
+    // Set when the policy counted as typed: 100 ligatures still sign in as typed.
+    expect(fitsPasswordLength('\uFB03'.repeat(100))).toBe(true);
+  });
+
   it('throws a 400 listing the reason', () => {
     expect(() => policy.assertAcceptable('short', { username })).toThrow(BadRequestException);
   });
@@ -60,5 +81,6 @@ describe('PasswordPolicyService', () => {
     expect(normalizePassword('\uFB01sh')).toBe('fish');
     expect(normalizePassword('ＡＢＣ１２３')).toBe('ABC123');
     expect(passwordLength('a😀b')).toBe(3);
+    expect(passwordLength('\uFB01sh')).toBe(4);
   });
 });

@@ -32,10 +32,10 @@ export interface PasswordContext {
 }
 
 /**
- * The password rules (ASVS 5.0 V6, NIST SP 800-63B): 12 to 128 characters (code points, as
- * typed), any Unicode, refused when zxcvbn-ts scores it (its first 24 characters) below 3 with
- * the common-password and English dictionaries and the username (and its parts) as context
- * words, and a new password
+ * The password rules (ASVS 5.0 V6, NIST SP 800-63B): 12 to 128 characters (code points of the
+ * NFKC form, the one hashed: login takes every form of such a password), any Unicode, refused
+ * when zxcvbn-ts scores it (its first 24 characters) below 3 with the common-password and
+ * English dictionaries and the username (and its parts) as context words, and a new password
  * must differ from the current one. No composition rules: they do not make passwords stronger.
  *
  * @example

@@ -12,7 +12,26 @@ export function normalizePassword(password: string): string {
   return password.normalize('NFKC');
 }
 
-/** Characters as people count them: Unicode code points, not UTF-16 units. */
+/**
+ * Characters as people count them: Unicode code points, not UTF-16 units, of the form the
+ * password is hashed in, so that every way of typing one password gives it one length (a
+ * decomposed "é" is two code points as typed, one once normalised).
+ */
 export function passwordLength(password: string): number {
-  return [...password].length;
+  return [...normalizePassword(password)].length;
+}
+
+/**
+ * Whether a password given to be checked (at login, re-authentication, as the current one of a
+ * change) can be one the policy accepted, in whatever Unicode form it is typed: at most
+ * {@link PASSWORD_MAX_LENGTH} characters once normalised, or as typed (what the policy counted
+ * when the older passwords were set). Anything longer is refused before any password check.
+ *
+ * @example
+ * fitsPasswordLength('é'.repeat(128).normalize('NFD')); // true: 256 code points typed, 128 hashed
+ */
+export function fitsPasswordLength(password: string): boolean {
+  return (
+    [...password].length <= PASSWORD_MAX_LENGTH || passwordLength(password) <= PASSWORD_MAX_LENGTH
+  );
 }

@@ -9,7 +9,7 @@ import {
   ValidateIf,
 } from 'class-validator';
 
-import { PASSWORD_MAX_LENGTH } from '../../users/password-policy';
+import { PasswordInputField } from './password-input.field';
 
 export type LoginTransport = 'cookie' | 'bearer';
 
@@ -30,9 +30,7 @@ export class LoginDto {
   username!: string;
 
   @ApiProperty({ example: 'alice-password' })
-  @IsString()
-  @IsNotEmpty()
-  @MaxLength(PASSWORD_MAX_LENGTH)
+  @PasswordInputField()
   password!: string;
 
   @ApiPropertyOptional({
