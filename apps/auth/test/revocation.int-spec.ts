@@ -151,6 +151,35 @@ describe('auth revocation (HTTP, real Redis and PostgreSQL)', () => {
       await whoami(token).expect(401);
       adminCookie = (await loginWithCookie(http, 'admin', 'admin-password')).cookie;
     });
+
+    it('refuses a body it does not read, or a JSON array, and revokes nothing', async () => {
+      const user = await createUser(http, adminCookie);
+      const { token } = await loginWithBearer(http, user.username, user.password);
+      const caller = (await loginWithBearer(http, 'admin', 'admin-password')).token;
+      const option = JSON.stringify({ except: [token] });
+      // `fetch` sends a string body as text/plain: the option would go unread.
+      for (const [type, body] of [
+        ['text/plain;charset=UTF-8', option],
+        ['application/vnd.api+json', option],
+        ['application/json', `[${option}]`],
+      ]) {
+        const refused = await request(http)
+          .post('/api/auth/revoke-all')
+          .set('Authorization', `Bearer ${caller}`)
+          .set('Content-Type', type)
+          .send(body)
+          .expect(400);
+        expect(refused.body).toEqual({ statusCode: 400, message: expect.any(String) });
+      }
+      await whoami(token).expect(200);
+      // No body at all is what the action takes.
+      await request(http)
+        .post('/api/auth/revoke-all')
+        .set('Authorization', `Bearer ${caller}`)
+        .expect(204);
+      await whoami(token).expect(401);
+      adminCookie = (await loginWithCookie(http, 'admin', 'admin-password')).cookie;
+    });
   });
 
   /**

@@ -9,6 +9,7 @@ import {
   Put,
 } from '@nestjs/common';
 import {
+  ApiBadRequestResponse,
   ApiBearerAuth,
   ApiConflictResponse,
   ApiCookieAuth,
@@ -29,7 +30,7 @@ import {
 } from '@cloakroom/session';
 
 import { SecurityActivityService } from '../activity/security-activity.service';
-import { NoBodyDto } from './dto/no-body.dto';
+import { NoBody } from './dto/no-body.decorator';
 import { SetDisabledDto } from './dto/set-disabled.dto';
 import { UserDto } from './dto/user.dto';
 import { UsersService } from './users.service';
@@ -95,7 +96,8 @@ export class AdminAccessController {
   @Post('revoke-all')
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse({ description: 'Every other session is revoked' })
-  async revokeAll(@Body() _body: NoBodyDto, @CurrentSession() current: Session): Promise<void> {
+  @ApiBadRequestResponse({ description: 'A body came with it: the action takes none' })
+  async revokeAll(@NoBody() _body: void, @CurrentSession() current: Session): Promise<void> {
     await this.sessions.revokeEverything({ except: current.id, actor: actorOf(current) });
   }
 }
