@@ -201,15 +201,67 @@ describe('configureServiceApp', () => {
         400,
       ],
       ['a request line that is not HTTP', 'HELLO THERE\r\n\r\n', 400],
+      // Parsed, but refused by Node itself before any listener, with a bare status.
+      [
+        'an Expect other than 100-continue',
+        'POST /api/memo/notes HTTP/1.1\r\nHost: x\r\nExpect: foo\r\n' +
+          'Content-Type: application/json\r\nContent-Length: 13\r\n\r\n{"text":"hi"}',
+        417,
+      ],
+      ['an HTTP/1.1 request without Host', 'GET /api/memo/notes/broken HTTP/1.1\r\n\r\n', 400],
+      [
+        'a request without Host and with an Expect other than 100-continue',
+        'GET /api/memo/notes/broken HTTP/1.1\r\nExpect: foo\r\n\r\n',
+        400,
+      ],
     ])('answers %s as JSON with nosniff, and closes', async (_what, payload, status) => {
-      const answer = answerOf(await raw(payload));
+      const text = await raw(payload);
+      // One answer: the refused request reached no route (which would answer 201 or 500).
+      expect(text.match(/HTTP\/1\.1 \d{3} /g)).toHaveLength(1);
+      const answer = answerOf(text);
       expect(answer.status).toBe(status);
       expect(answer.body).toEqual({ statusCode: status, message: expect.any(String) });
       expect(answer.headers).toMatchObject({
         'content-type': 'application/json; charset=utf-8',
         'x-content-type-options': 'nosniff',
+        'cache-control': 'no-store',
         connection: 'close',
       });
+    });
+
+    it('answers a HEAD request without Host the same, without a body', async () => {
+      const [head, body] = (await raw('HEAD /api/memo/notes HTTP/1.1\r\n\r\n')).split('\r\n\r\n');
+      expect(head).toMatch(/^HTTP\/1\.1 400 /);
+      expect(head).toContain('X-Content-Type-Options: nosniff');
+      expect(head).toContain('Connection: close');
+      expect(body).toBe('');
+    });
+
+    it('lets through what Node lets through: Expect: 100-continue, and HTTP/1.0 without Host', async () => {
+      const continued = await new Promise<string>((resolve, reject) => {
+        let received = '';
+        const socket = connect(port, '127.0.0.1', () =>
+          socket.write(
+            'POST /api/memo/notes HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n' +
+              'Content-Type: application/json\r\nContent-Length: 13\r\nConnection: close\r\n\r\n',
+          ),
+        );
+        socket.setEncoding('utf8');
+        socket.on('data', (chunk: string) => {
+          // The body goes only once the server asked for it.
+          if (!received && chunk.startsWith('HTTP/1.1 100 Continue\r\n')) {
+            socket.write('{"text":"hi"}');
+          }
+          received += chunk;
+        });
+        socket.on('close', () => resolve(received));
+        socket.on('error', reject);
+      });
+      expect(continued).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 201 /);
+      expect(continued).toMatch(/\r\n\r\n\{"text":"hi"\}$/);
+
+      const old = await raw('GET /api/memo/notes/broken HTTP/1.0\r\n\r\n');
+      expect(answerOf(old).status).toBe(500);
     });
 
     it('answers a HEAD request the same, without a body, as Node clients expect', async () => {

@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
-import { rawErrorAnswer, RawErrorAnswerOptions } from './raw-answer';
+import { answerWithError, rawErrorAnswer, RawErrorAnswerOptions } from './raw-answer';
 
 /** How long a refused client may go on sending after the answer before its connection drops. */
 export const CLIENT_ERROR_LINGER_MS = 2_000;
@@ -59,6 +59,10 @@ function answerFor(
  * answer reaches a client that is still writing instead of a reset. The client closes on
  * `Connection: close`; one that goes on sending is dropped after `CLIENT_ERROR_LINGER_MS`.
  *
+ * Two requests Node parses but refuses itself with a bare status, before any listener sees
+ * them, get the same answer ({@link refuseAsNodeDoes}). Call it before anything but the app
+ * listens for the server's requests.
+ *
  * @example
  * answerClientErrors(app.getHttpServer());
  */
@@ -67,6 +71,7 @@ export function answerClientErrors(server: Server): void {
   const answering = new WeakMap<Socket, ServerResponse>();
   /** Connections this handler answered, lingering until the client closes. */
   const answered = new WeakSet<Socket>();
+  refuseAsNodeDoes(server);
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     const { socket } = request;
     answering.set(socket, response);
@@ -91,4 +96,35 @@ export function answerClientErrors(server: Server): void {
       socket.once('close', () => clearTimeout(linger));
     },
   );
+}
+
+/**
+ * What Node refuses of a parsed request, refused as Node does but answered as the kit answers
+ * ({@link answerWithError}): an HTTP/1.1 request without `Host` (400, unless the server was made
+ * with `requireHostHeader: false`), then an `Expect` other than `100-continue` (417). Neither
+ * reaches the app. Node answers the first before any listener; to answer it, the server's check
+ * is turned off and done here, in front of the listeners the server has now (the app's).
+ */
+function refuseAsNodeDoes(server: Server & { requireHostHeader?: boolean }): void {
+  const requireHost = server.requireHostHeader !== false;
+  server.requireHostHeader = false;
+  const lacksHost = (request: IncomingMessage) =>
+    requireHost &&
+    request.httpVersionMajor === 1 &&
+    request.httpVersionMinor === 1 &&
+    request.headers.host === undefined;
+  const listeners = server.listeners('request');
+  server.removeAllListeners('request');
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    if (lacksHost(request)) {
+      answerWithError(response, 400, 'Missing Host header');
+      return;
+    }
+    for (const listener of listeners) listener.call(server, request, response);
+  });
+  // With a listener for it, Node hands over the request it would answer with a bare 417.
+  server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+    if (lacksHost(request)) answerWithError(response, 400, 'Missing Host header');
+    else answerWithError(response, 417, 'Only the expectation 100-continue is supported');
+  });
 }

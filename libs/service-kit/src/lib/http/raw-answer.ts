@@ -1,4 +1,4 @@
-import { STATUS_CODES } from 'node:http';
+import { ServerResponse, STATUS_CODES } from 'node:http';
 
 /** What `rawErrorAnswer` writes besides its status. */
 export interface RawErrorAnswerOptions {
@@ -15,6 +15,25 @@ export interface RawErrorAnswerOptions {
   request?: 'HEAD' | 'unknown';
 }
 
+/** The status line's reason, the headers and the body of every error answer no filter writes. */
+function errorAnswerOf(
+  status: number,
+  options: RawErrorAnswerOptions,
+): { reason: string; headers: [string, string][]; body: string } {
+  const reason = STATUS_CODES[status] ?? 'Error';
+  const body = JSON.stringify({ statusCode: status, message: options.message ?? reason });
+  const headers: [string, string][] = [
+    ['Content-Type', 'application/json; charset=utf-8'],
+    ...(options.request === 'unknown'
+      ? []
+      : [['Content-Length', String(Buffer.byteLength(body))] as [string, string]]),
+    ['X-Content-Type-Options', 'nosniff'],
+    ['Cache-Control', 'no-store'],
+    ['Connection', 'close'],
+  ];
+  return { reason, headers, body: options.request === undefined ? body : '' };
+}
+
 /**
  * An error answer written straight to a socket, for requests that no response object will
  * answer (refused by Node's HTTP parser, a WebSocket upgrade no one takes), as every other
@@ -25,15 +44,21 @@ export interface RawErrorAnswerOptions {
  * socket.end(rawErrorAnswer(404));
  */
 export function rawErrorAnswer(status: number, options: RawErrorAnswerOptions = {}): string {
-  const reason = STATUS_CODES[status] ?? 'Error';
-  const body = JSON.stringify({ statusCode: status, message: options.message ?? reason });
-  return (
-    `HTTP/1.1 ${status} ${reason}\r\n` +
-    'Content-Type: application/json; charset=utf-8\r\n' +
-    (options.request === 'unknown' ? '' : `Content-Length: ${Buffer.byteLength(body)}\r\n`) +
-    'X-Content-Type-Options: nosniff\r\n' +
-    'Cache-Control: no-store\r\n' +
-    'Connection: close\r\n\r\n' +
-    (options.request === undefined ? body : '')
-  );
+  const { reason, headers, body } = errorAnswerOf(status, options);
+  const head = headers.map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  return `HTTP/1.1 ${status} ${reason}\r\n${head}\r\n${body}`;
+}
+
+/**
+ * The same answer as {@link rawErrorAnswer}, through the response Node made for a request it
+ * refuses before any listener of the app sees it (an `Expect` it cannot meet, no `Host`), so
+ * that it comes after the answers already under way on the connection, and closes it. Node
+ * leaves the body out for `HEAD`.
+ *
+ * @example
+ * server.on('checkExpectation', (_request, response) => answerWithError(response, 417));
+ */
+export function answerWithError(response: ServerResponse, status: number, message?: string): void {
+  const { reason, headers, body } = errorAnswerOf(status, { message });
+  response.writeHead(status, reason, Object.fromEntries(headers)).end(body);
 }
