@@ -10,6 +10,11 @@
 --
 -- Returns  how many live sessions were deleted.
 -- Session keys are built from ARGV[1] and the index members: see README.md.
+-- Registered with the flag allow-oom (see README.md): out of memory under noeviction, Redis
+-- refuses an unflagged script at its first write that may grow memory unless it deleted
+-- something before, so the INCR of a user with no session left to delete (disabling a user
+-- already logged out, logging out the other devices when there are none) would fail, and the
+-- generation that refuses a login already under way with it would not move.
 local prefix, keep = name_arg(1), ARGV[2] or ''
 -- The fence never exists: declared, it makes Redis Cluster refuse this script (TRYAGAIN) while
 -- the slot migrates, when the keys built below may be on the other node. See README.md.

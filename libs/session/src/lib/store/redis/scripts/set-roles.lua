@@ -17,6 +17,9 @@
 --          members pruned on the way because their session expired; an error after the
 --          deadline.
 -- Session keys are built from ARGV[1] and the index members: see README.md.
+-- Registered with the flag allow-oom (see README.md): a role change is often a revocation (an
+-- administrator's role taken away), which must not fail while Redis is out of memory. Each
+-- HSET replaces one field of a hash that exists; the INCR adds one counter at most.
 local prefix = name_arg(1)
 local deadline = int_arg(3)
 -- The fence never exists: declared, it makes Redis Cluster refuse this script (TRYAGAIN) while
