@@ -70,6 +70,19 @@ describe('session lifecycle events (Redis stream)', () => {
     redis.disconnect();
   });
 
+  /** A revocation event naming `sessionId`, as a stream entry holds it. */
+  const event = (sessionId: string) =>
+    JSON.stringify({ type: SessionEvents.revoked, actor: null, userId: 'u', sessionId });
+
+  /** Two events land (`lost`, then `kept`) and the first is trimmed away, at once. */
+  const addTwoTrimFirst = (stream: string) =>
+    redis
+      .multi()
+      .xadd(stream, '*', 'event', event('lost'))
+      .xadd(stream, '*', 'event', event('kept'))
+      .xtrim(stream, 'MAXLEN', 1)
+      .exec();
+
   async function setup(
     options: {
       idleTimeout?: number;
@@ -303,9 +316,6 @@ describe('session lifecycle events (Redis stream)', () => {
   });
 
   describe('back from reading it all, the stream since trimmed empty', () => {
-    const event = (sessionId: string) =>
-      JSON.stringify({ type: SessionEvents.revoked, actor: null, userId: 'u', sessionId });
-
     /** A reader back at the last id ever added, whose entry was trimmed, waiting for more. */
     async function back() {
       const connectionName = `evtrim${process.pid}x${Date.now()}`;
@@ -333,12 +343,7 @@ describe('session lifecycle events (Redis stream)', () => {
 
     it('reports a gap when what came next was trimmed before it read it', async () => {
       const { items, next, stream } = await back();
-      await redis
-        .multi()
-        .xadd(stream, '*', 'event', event('lost'))
-        .xadd(stream, '*', 'event', event('kept'))
-        .xtrim(stream, 'MAXLEN', 1)
-        .exec();
+      await addTwoTrimFirst(stream);
       expect(await next).toMatchObject({ kind: 'gap', reason: 'trimmed' });
       expect(await items.events(1)).toMatchObject([{ sessionId: 'kept' }]);
     });
@@ -352,23 +357,13 @@ describe('session lifecycle events (Redis stream)', () => {
     await items.events(1);
 
     // Two events land and the first is trimmed before the reader can see it.
-    const event = (sessionId: string) =>
-      JSON.stringify({ type: SessionEvents.revoked, actor: null, userId: 'u', sessionId });
-    await redis
-      .multi()
-      .xadd(stream, '*', 'event', event('lost'))
-      .xadd(stream, '*', 'event', event('kept'))
-      .xtrim(stream, 'MAXLEN', 1)
-      .exec();
+    await addTwoTrimFirst(stream);
 
     expect(await items.next()).toMatchObject({ kind: 'gap', reason: 'trimmed' });
     expect(await items.events(1)).toMatchObject([{ sessionId: 'kept' }]);
   });
 
   describe('after a gap it reported', () => {
-    const event = (sessionId: string) =>
-      JSON.stringify({ type: SessionEvents.revoked, actor: null, userId: 'u', sessionId });
-
     /** One event lands and the whole stream is trimmed away, at once. */
     const addAndTrimAll = (stream: string) =>
       redis.multi().xadd(stream, '*', 'event', event('lost')).xtrim(stream, 'MAXLEN', 0).exec();
