@@ -1,9 +1,12 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import type { App } from 'supertest/types';
 
 import { SessionEvent, SessionEvents, SessionEventsReader } from '@cloakroom/session';
 
+import { MAX_PRESENTED_TOKENS } from '../src/app/auth/presented-tokens';
 import { PasswordService } from '../src/app/users/password.service';
 
 import {
@@ -17,6 +20,69 @@ import {
   startAuthApp,
   CHROME_ON_WINDOWS,
 } from './auth-app';
+
+/**
+ * Bodies an action that takes none must refuse: the option as JSON, as `text/plain` (what
+ * `fetch` sends for a string body, which no parser reads), and wrapped in a JSON array.
+ */
+function bodiesWithOption(option: object): [string, string][] {
+  const json = JSON.stringify(option);
+  return [
+    ['application/json', json],
+    ['text/plain;charset=UTF-8', json],
+    ['application/json', `[${json}]`],
+  ];
+}
+
+/** A session cookie of the token format, naming no session: what a flood is made of. */
+function randomSessionCookie(): string {
+  return `cr_session=cr1.${randomBytes(6).toString('base64url')}.${randomBytes(32).toString('base64url')}`;
+}
+
+/**
+ * Every command Redis runs on the suite's keys (`prefix`) from the moment this resolves until
+ * `stop()`, as a MONITOR sees it, scripts' inner calls included. XREAD is left out: the
+ * activity consumer reads the events stream on its own schedule, whatever the request does.
+ */
+async function watchRedis(prefix: string): Promise<{ stop(): Promise<string[]> }> {
+  // `monitor()` opens a connection of its own: both are closed, or jest never exits.
+  const probe = new Redis(REDIS_URL);
+  const monitor = await probe.monitor().catch((error: unknown) => {
+    probe.disconnect();
+    throw error;
+  });
+  const marker = `watch-${randomUUID()}`;
+  const seen: string[] = [];
+  const markerSeen = new Promise<void>((resolve) =>
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (args.includes(marker)) resolve();
+      else if (!/^xread/i.test(args[0]) && args.some((arg) => arg.includes(prefix))) {
+        seen.push(args.join(' '));
+      }
+    }),
+  );
+  return {
+    async stop() {
+      try {
+        // Redis streams commands to a monitor in the order it runs them: once the marker is
+        // seen, so is every command that ran before it.
+        await probe.echo(marker);
+        await markerSeen;
+        return seen;
+      } finally {
+        monitor.disconnect();
+        probe.disconnect();
+      }
+    },
+  };
+}
+
+/** The headers of a logout: an expired session cookie, `Clear-Site-Data`, no caching. */
+function expectClearingHeaders(response: request.Response): void {
+  expect(String(response.headers['set-cookie'])).toMatch(/^cr_session=;.*Expires=Thu, 01 Jan 1970/);
+  expect(response.headers['clear-site-data']).toBe('"cache", "cookies", "storage"');
+  expect(response.headers['cache-control']).toBe('no-store');
+}
 
 describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
   let auth: AuthApp;
@@ -237,6 +303,39 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
       await request(http).get('/api/auth/session').set('Cookie', sessionCookie(third)).expect(200);
     });
 
+    it('refuses a login with more session tokens than a browser holds before the password is checked, without a Redis command', async () => {
+      const user = await createUser(http, adminCookie);
+      const held = await loginWithCookie(http, user.username, user.password);
+      const planted = Array.from({ length: MAX_PRESENTED_TOKENS }, randomSessionCookie);
+      const watch = await watchRedis(auth.keyPrefix);
+      let refused: request.Response;
+      let commands: string[];
+      try {
+        // A wrong password: a 401 would show it was checked (and counted by the throttle).
+        refused = await request(http)
+          .post('/api/auth/login')
+          .set('Origin', ORIGIN)
+          .set('Cookie', [...planted, held.cookie].join('; '))
+          .send({ username: user.username, password: 'not-the-password' });
+      } finally {
+        commands = await watch.stop();
+      }
+      expect(commands).toEqual([]);
+      expect(refused.status).toBe(400);
+      expect(refused.body).toEqual({ statusCode: 400, message: expect.any(String) });
+      expectClearingHeaders(refused);
+      await request(http).get('/api/auth/session').set('Cookie', held.cookie).expect(200);
+      // At the cap, the login goes through and revokes the session it held.
+      const atCap = await request(http)
+        .post('/api/auth/login')
+        .set('Origin', ORIGIN)
+        .set('Cookie', [...planted.slice(1), held.cookie].join('; '))
+        .send({ username: user.username, password: user.password })
+        .expect(200);
+      await request(http).get('/api/auth/session').set('Cookie', held.cookie).expect(401);
+      await request(http).get('/api/auth/session').set('Cookie', sessionCookie(atCap)).expect(200);
+    });
+
     it('records the client address from X-Forwarded-For sent by a trusted proxy, and the device label', async () => {
       const user = await createUser(http, adminCookie);
       const login = await request(http)
@@ -338,6 +437,37 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
       await request(http).get('/api/auth/session').set('Cookie', other.cookie).expect(200);
     });
 
+    it('POST /logout refuses more session tokens than a browser holds: 400, cookies cleared, no Redis command', async () => {
+      const user = await createUser(http, adminCookie);
+      const { cookie } = await loginWithCookie(http, user.username, user.password);
+      const planted = Array.from({ length: MAX_PRESENTED_TOKENS }, randomSessionCookie);
+      const watch = await watchRedis(auth.keyPrefix);
+      let refused: request.Response;
+      let commands: string[];
+      try {
+        refused = await request(http)
+          .post('/api/auth/logout')
+          .set('Origin', ORIGIN)
+          .set('Cookie', [...planted, cookie].join('; '));
+      } finally {
+        commands = await watch.stop();
+      }
+      expect(commands).toEqual([]);
+      expect(refused.status).toBe(400);
+      expect(refused.body).toEqual({ statusCode: 400, message: expect.any(String) });
+      // The browser drops every cookie of the site, the planted ones too, and can log in again.
+      expectClearingHeaders(refused);
+      await request(http).get('/api/auth/session').set('Cookie', cookie).expect(200);
+      // At the cap, the session behind the planted cookies ends as in any logout.
+      const atCap = await request(http)
+        .post('/api/auth/logout')
+        .set('Origin', ORIGIN)
+        .set('Cookie', [...planted.slice(1), cookie].join('; '))
+        .expect(204);
+      expectClearingHeaders(atCap);
+      await request(http).get('/api/auth/session').set('Cookie', cookie).expect(401);
+    });
+
     it('POST /logout ends the session whatever body comes with it', async () => {
       const bodies: [string, string][] = [
         ['{"bye": ', 'application/json'],
@@ -420,6 +550,28 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
       await asMe(request(http).get('/api/auth/session')).expect(200);
     });
 
+    it('DELETE /sessions/:id refuses a body (an option it would not honour) and revokes nothing', async () => {
+      const user = await createUser(http, adminCookie);
+      const mine = await loginWithBearer(http, user.username, user.password);
+      const other = await loginWithBearer(http, user.username, user.password);
+      const third = await loginWithBearer(http, user.username, user.password);
+      for (const [type, body] of bodiesWithOption({ alsoRevoke: [third.body.session.id] })) {
+        const refused = await request(http)
+          .delete(`/api/auth/sessions/${other.body.session.id}`)
+          .set('Authorization', `Bearer ${mine.token}`)
+          .set('Content-Type', type)
+          .send(body);
+        expect({ type, body, status: refused.status }).toEqual({ type, body, status: 400 });
+        expect(refused.body).toEqual({ statusCode: 400, message: expect.any(String) });
+      }
+      for (const { token } of [mine, other, third]) {
+        await request(http)
+          .get('/api/auth/session')
+          .set('Authorization', `Bearer ${token}`)
+          .expect(200);
+      }
+    });
+
     it("DELETE /sessions revokes all the caller's other sessions", async () => {
       const user = await createUser(http, adminCookie);
       const keep = await loginWithBearer(http, user.username, user.password);
@@ -439,6 +591,27 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
         .get('/api/auth/session')
         .set('Authorization', `Bearer ${keep.token}`)
         .expect(200);
+    });
+
+    it('DELETE /sessions refuses a body (an option it would not honour) and revokes nothing', async () => {
+      const user = await createUser(http, adminCookie);
+      const keep = await loginWithBearer(http, user.username, user.password);
+      const other = await loginWithBearer(http, user.username, user.password);
+      for (const [type, body] of bodiesWithOption({ except: [other.body.session.id] })) {
+        const refused = await request(http)
+          .delete('/api/auth/sessions')
+          .set('Authorization', `Bearer ${keep.token}`)
+          .set('Content-Type', type)
+          .send(body);
+        expect({ type, body, status: refused.status }).toEqual({ type, body, status: 400 });
+        expect(refused.body).toEqual({ statusCode: 400, message: expect.any(String) });
+      }
+      for (const { token } of [keep, other]) {
+        await request(http)
+          .get('/api/auth/session')
+          .set('Authorization', `Bearer ${token}`)
+          .expect(200);
+      }
     });
   });
 
@@ -607,6 +780,28 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
         .set('Authorization', `Bearer ${a.token}`)
         .expect(401);
       await request(http).get('/api/auth/session').set('Cookie', b.cookie).expect(401);
+    });
+
+    it('DELETE /users/:id/sessions refuses a body (an option it would not honour) and revokes nothing', async () => {
+      const user = await createUser(http, adminCookie);
+      const a = await loginWithBearer(http, user.username, user.password);
+      const b = await loginWithBearer(http, user.username, user.password);
+      for (const [type, body] of bodiesWithOption({ keep: [a.body.session.id] })) {
+        const refused = await request(http)
+          .delete(`/api/auth/users/${user.id}/sessions`)
+          .set('Cookie', adminCookie)
+          .set('Origin', ORIGIN)
+          .set('Content-Type', type)
+          .send(body);
+        expect({ type, body, status: refused.status }).toEqual({ type, body, status: 400 });
+        expect(refused.body).toEqual({ statusCode: 400, message: expect.any(String) });
+      }
+      for (const { token } of [a, b]) {
+        await request(http)
+          .get('/api/auth/session')
+          .set('Authorization', `Bearer ${token}`)
+          .expect(200);
+      }
     });
   });
 

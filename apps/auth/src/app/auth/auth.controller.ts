@@ -50,13 +50,8 @@ import { ChangePasswordDto } from './dto/change-password.dto';
 import { LoginDto, LoginTransport } from './dto/login.dto';
 import { ReauthenticateDto } from './dto/reauthenticate.dto';
 import { LocalAuthGuard } from './local-auth.guard';
+import { clearClientState, refuseTooManyTokens } from './presented-tokens';
 import { SessionLimitFilter } from './session-limit.filter';
-
-/**
- * Tells the browser to drop what it kept for this origin at logout: cached pages with the
- * user's data, cookies, and storage. Each directive is a quoted string (W3C Clear Site Data).
- */
-const CLEAR_SITE_DATA = '"cache", "cookies", "storage"';
 
 @ApiTags('auth')
 @Controller()
@@ -78,6 +73,9 @@ export class AuthController {
   @ApiOkResponse({ type: AuthResponseDto, description: 'Cookie mode also sets the cookie' })
   @ApiUnauthorizedResponse({ description: 'Unknown user or wrong password (same answer)' })
   @ApiForbiddenResponse({ description: 'Cross-origin login refused' })
+  @ApiBadRequestResponse({
+    description: 'A bad body, or more session tokens than a browser holds (cookies cleared)',
+  })
   @ApiConflictResponse({
     description:
       'SESSION_CAP_POLICY=refuse and the user is at the cap: `sessions` lists theirs ' +
@@ -89,9 +87,12 @@ export class AuthController {
     @Res({ passthrough: true }) response: HttpResponse,
     @Body() body: LoginDto,
   ): Promise<AuthResponseDto> {
+    // A public route: no guard read the tokens, and every one the client holds is revoked.
+    // LocalAuthGuard refused too many before the password; checked again where they are used.
+    const held = readSessionTokens(request.headers, this.cookies.name);
+    refuseTooManyTokens(held, response, this.cookies);
     const issued = await this.auth.login(request.user as User, clientInfo(request, this.devices), {
-      // A public route: no guard read the tokens, and every one the client holds is revoked.
-      heldTokens: readSessionTokens(request.headers, this.cookies.name).map(({ token }) => token),
+      heldTokens: held.map(({ token }) => token),
       rememberMe: body.rememberMe,
       replaceSession: body.replaceSession,
     });
@@ -105,7 +106,8 @@ export class AuthController {
    * request gets the CSRF rule of every cookie-authenticated write (a foreign page must not
    * log the user out). Each live session presented is revoked everywhere at once, and so is
    * the session a dead token was rotated to moments ago (a re-authentication or password
-   * change racing the logout): a logout answered 204 leaves no session of it behind.
+   * change racing the logout): a logout answered 204 leaves no session of it behind. More
+   * tokens than a browser holds are a 400 with the same clearing headers, and no store call.
    */
   @Public()
   @Post('logout')
@@ -114,6 +116,9 @@ export class AuthController {
   @ApiBearerAuth()
   @ApiNoContentResponse({ description: 'Session revoked if live; cookie and site data cleared' })
   @ApiForbiddenResponse({ description: 'Cookie-carrying logout from a foreign origin' })
+  @ApiBadRequestResponse({
+    description: 'More session tokens than a browser holds: nothing revoked, cookies cleared',
+  })
   async logout(
     @Req() request: HttpRequest,
     @Res({ passthrough: true }) response: HttpResponse,
@@ -123,6 +128,7 @@ export class AuthController {
     if (withCookie && !this.originPolicy.allows(request)) {
       throw new ForbiddenException('Cross-origin request refused');
     }
+    refuseTooManyTokens(presented, response, this.cookies);
     for (const { token } of presented) {
       const session = await this.sessions.validate(token);
       if (session) {
@@ -133,9 +139,7 @@ export class AuthController {
     }
     // Only once the sessions are revoked: if the store is down (503), the client keeps the
     // cookie and can log out again, instead of forgetting a session that stays live.
-    response.setHeader('Cache-Control', 'no-store');
-    response.setHeader('Clear-Site-Data', CLEAR_SITE_DATA);
-    response.setHeader('Set-Cookie', this.cookies.clear());
+    clearClientState(response, this.cookies);
   }
 
   @Get('session')

@@ -2,20 +2,26 @@ import { ExecutionContext, ForbiddenException, Inject, Injectable } from '@nestj
 import { AuthGuard } from '@nestjs/passport';
 
 import { StrictValidationPipe } from '@cloakroom/service-kit';
-import { OriginPolicy } from '@cloakroom/session';
+import { OriginPolicy, readSessionTokens, SessionCookieService } from '@cloakroom/session';
 
-import type { HttpRequest } from '../common/http.types';
+import type { HttpRequest, HttpResponse } from '../common/http.types';
 import { LoginDto } from './dto/login.dto';
+import { refuseTooManyTokens } from './presented-tokens';
 
 /**
  * Runs before the password is checked: the body is validated first (guards run before pipes,
- * and a bad body must answer 400, not 401), then the login CSRF rule, then passport-local.
+ * and a bad body must answer 400, not 401), then the login CSRF rule, then the count of
+ * session tokens the login would revoke (a 400 past `MAX_PRESENTED_TOKENS`, before the
+ * throttle or the hash is paid for), then passport-local.
  */
 @Injectable()
 export class LocalAuthGuard extends AuthGuard('local') {
   private readonly validation = new StrictValidationPipe();
 
-  constructor(@Inject(OriginPolicy) private readonly originPolicy: OriginPolicy) {
+  constructor(
+    @Inject(OriginPolicy) private readonly originPolicy: OriginPolicy,
+    private readonly cookies: SessionCookieService,
+  ) {
     super();
   }
 
@@ -29,6 +35,11 @@ export class LocalAuthGuard extends AuthGuard('local') {
     if (!this.originAllowed(request, body)) {
       throw new ForbiddenException('Cross-origin request refused');
     }
+    refuseTooManyTokens(
+      readSessionTokens(request.headers, this.cookies.name),
+      context.switchToHttp().getResponse<HttpResponse>(),
+      this.cookies,
+    );
     return (await super.canActivate(context)) as boolean;
   }
 

@@ -8,6 +8,7 @@ import {
   Param,
 } from '@nestjs/common';
 import {
+  ApiBadRequestResponse,
   ApiBearerAuth,
   ApiCookieAuth,
   ApiNoContentResponse,
@@ -26,6 +27,7 @@ import {
   SessionService,
 } from '@cloakroom/session';
 
+import { NoBody } from '../common/no-body.decorator';
 import { SessionSummaryDto } from './dto/session-summary.dto';
 
 /** The caller's own sessions: list them, end one, or end all but this one. */
@@ -55,7 +57,12 @@ export class SessionsController {
   @ApiUnauthorizedResponse({
     description: '`reauthentication_required` for another session: re-enter the password',
   })
-  async revoke(@CurrentSession() current: Session, @Param('id') id: string): Promise<void> {
+  @ApiBadRequestResponse({ description: 'A body came with it: the action takes none' })
+  async revoke(
+    @NoBody() _body: void,
+    @CurrentSession() current: Session,
+    @Param('id') id: string,
+  ): Promise<void> {
     if (id !== current.id && !this.sessions.isRecentlyAuthenticated(current)) {
       throw new ReauthenticationRequiredException();
     }
@@ -76,7 +83,8 @@ export class SessionsController {
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse({ description: "The caller's other sessions are revoked" })
   @ApiUnauthorizedResponse({ description: '`reauthentication_required`: re-enter the password' })
-  async revokeOthers(@CurrentSession() current: Session): Promise<void> {
+  @ApiBadRequestResponse({ description: 'A body came with it: the action takes none' })
+  async revokeOthers(@NoBody() _body: void, @CurrentSession() current: Session): Promise<void> {
     await this.sessions.revokeAllForUser(current.userId, {
       except: current.id,
       reason: 'self',

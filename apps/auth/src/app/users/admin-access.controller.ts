@@ -30,7 +30,7 @@ import {
 } from '@cloakroom/session';
 
 import { SecurityActivityService } from '../activity/security-activity.service';
-import { NoBody } from './dto/no-body.decorator';
+import { NoBody } from '../common/no-body.decorator';
 import { SetDisabledDto } from './dto/set-disabled.dto';
 import { UserDto } from './dto/user.dto';
 import { UsersService } from './users.service';

@@ -34,6 +34,7 @@ import {
   SessionService,
 } from '@cloakroom/session';
 
+import { NoBody } from '../common/no-body.decorator';
 import { SessionSummaryDto } from '../sessions/dto/session-summary.dto';
 import { CreateUserDto } from './dto/create-user.dto';
 import { ListUsersQueryDto, UserListItemDto, UserPageDto } from './dto/list-users.dto';
@@ -122,7 +123,9 @@ export class UsersController {
   @ApiNoContentResponse({ description: "All the user's sessions are revoked" })
   @ApiNotFoundResponse()
   @ApiUnauthorizedResponse({ description: '`reauthentication_required`: re-enter the password' })
+  @ApiBadRequestResponse({ description: 'A body came with it: the action takes none' })
   async revokeSessions(
+    @NoBody() _body: void,
     @Param('id', new ParseUUIDPipe()) id: string,
     @CurrentSession() admin: Session,
   ): Promise<void> {
@@ -136,7 +139,9 @@ export class UsersController {
   @ApiNoContentResponse({ description: 'The session is revoked' })
   @ApiNotFoundResponse({ description: 'No such session among that user’s' })
   @ApiUnauthorizedResponse({ description: '`reauthentication_required`: re-enter the password' })
+  @ApiBadRequestResponse({ description: 'A body came with it: the action takes none' })
   async revokeSession(
+    @NoBody() _body: void,
     @Param('id', new ParseUUIDPipe()) id: string,
     @Param('sessionId') sessionId: string,
     @CurrentSession() admin: Session,

@@ -1,14 +1,16 @@
 import { BadRequestException, createParamDecorator, ExecutionContext } from '@nestjs/common';
 
-import type { HttpRequest } from '../../common/http.types';
+import type { HttpRequest } from './http.types';
 
 /**
- * For an action that takes no body (`POST /revoke-all`): whatever body comes with it is a 400
- * before anything happens, so that a caller who believes the action takes an option (an
- * exception, a user) learns it does not. JSON fields are refused as the whitelist refuses
- * unknown ones; so is a JSON array, and a body of a type the service does not read, which
- * would otherwise go unseen (`fetch` sends a string as `text/plain`). An empty JSON object or
- * form is no body.
+ * For an action that ends sessions and takes no body (`POST /revoke-all`,
+ * `DELETE /sessions[/:id]`, `DELETE /users/:id/sessions[/:sessionId]`): whatever body comes
+ * with it is a 400 before anything happens, so that a caller who believes the action takes an
+ * option (an exception, a session to keep, a user) learns it does not. (Logout is the opposite
+ * case: its body is never read and it ends the session whatever comes, so that a client can
+ * always log out.) JSON fields are refused as the whitelist refuses unknown ones; so is a JSON
+ * array, and a body of a type the service does not read, which would otherwise go unseen
+ * (`fetch` sends a string as `text/plain`). An empty JSON object or form is no body.
  *
  * @example
  * async revokeAll(@NoBody() _body: void) {}
