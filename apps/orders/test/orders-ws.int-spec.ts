@@ -4,6 +4,7 @@ import request from 'supertest';
 
 import { SessionService, SessionSockets, SessionUser } from '@cloakroom/session';
 
+import { OrdersService } from '../src/app/orders/orders.service';
 import { eventually, LiveSocket, openLiveSocket } from './live-socket';
 import { randomSuffix, sessionCookie, startOrdersApp } from './orders-app';
 import { testKeyPrefix } from '@cloakroom/session/testing';
@@ -18,6 +19,8 @@ const suite = randomSuffix();
 const alice: SessionUser = { id: `alice-${suite}`, username: 'alice', roles: ['customer'] };
 const bob: SessionUser = { id: `bob-${suite}`, username: 'bob', roles: ['customer'] };
 const auditor: SessionUser = { id: `auditor-${suite}`, username: 'audit', roles: ['auditor'] };
+const carol: SessionUser = { id: `carol-${suite}`, username: 'carol', roles: ['customer'] };
+const dave: SessionUser = { id: `dave-${suite}`, username: 'dave', roles: ['customer'] };
 
 describe('GET /api/orders/ws (PostgreSQL, Redis)', () => {
   let app: INestApplication;
@@ -243,6 +246,43 @@ describe('GET /api/orders/ws (PostgreSQL, Redis)', () => {
     await eventually(() => sockets.size === 0, 10_000);
     stream.resume();
     expect((await socket.closed).code).toBe(1006);
+  });
+
+  it('terminates a socket that leaves the orders pushed to it unread, once past 1 MiB unread', async () => {
+    const socket = await authenticated(withCookie(await sessionCookie(app, carol)));
+    const stream = (socket.ws as unknown as { _socket: Socket })._socket;
+    stream.pause();
+    // The largest order there is (50 items, 32-letter SKUs): about 3 KB pushed per order. Once
+    // the TCP buffers are full, each one unread would wait in the server's memory, per socket.
+    const items = Array.from({ length: 50 }, (_, i) => ({
+      sku: `PUSH-${String(i).padStart(2, '0')}-${'X'.repeat(24)}`,
+      quantity: 1000,
+    }));
+    const orders = app.get(OrdersService);
+    for (let batch = 0; batch < 120 && sockets.size > 0; batch++) {
+      await Promise.all(Array.from({ length: 20 }, () => orders.place(carol, { items })));
+    }
+    await eventually(() => sockets.size === 0);
+    stream.resume();
+    expect((await socket.closed).code).toBe(1006);
+  }, 60_000);
+
+  it("closes a user's sockets past the 32nd with 1008, and takes one again once one closes", async () => {
+    const bearer = { Authorization: `Bearer ${(await sessionCookie(app, dave)).split('=')[1]}` };
+    const tabs: LiveSocket[] = [];
+    for (let i = 0; i < 16; i++) tabs.push(await authenticated(bearer));
+    // Another session of the same user shares the allowance.
+    const other = withCookie(await sessionCookie(app, dave));
+    for (let i = 0; i < 16; i++) tabs.push(await authenticated(other));
+    const extra = connect(bearer);
+    await eventually(() => extra.ws.readyState === extra.ws.CLOSED);
+    expect((await extra.closed).code).toBe(1008);
+    expect(tabs.every((tab) => tab.ws.readyState === tab.ws.OPEN)).toBe(true);
+    tabs[0].ws.close();
+    await eventually(() => sockets.socketsOf(dave.id).length === 31);
+    const again = await authenticated(bearer);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(again.ws.readyState).toBe(again.ws.OPEN);
   });
 
   it('closes a socket whose message is larger than the one message clients send (1009)', async () => {

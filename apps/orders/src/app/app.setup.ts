@@ -4,6 +4,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { ServiceDefinition } from '@cloakroom/service-kit';
 
 import { FlowControlledWsAdapter } from './orders/live/flow-controlled-ws.adapter';
+import { LIVE_SOCKET_LIMITS } from './orders/live/orders.gateway';
 
 /** Where Apollo answers (`graphqlOptions`: `/graphql` under the global prefix). */
 const GRAPHQL_PATH = '/api/orders/graphql';
@@ -14,8 +15,8 @@ const adapters = new WeakMap<NestExpressApplication, FlowControlledWsAdapter>();
 /**
  * What makes orders a Cloakroom service, for `main.ts` and the in-process tests alike: its
  * name and plain RFC 6455 WebSockets (`ws`) for the `/api/orders/ws` gateway, at most 4
- * messages of a socket in hand and 1 MiB of its answers unread (`FlowControlledWsAdapter`),
- * closed with 1001 (going away) at a shutdown signal.
+ * messages of a socket in hand and 1 MiB of its answers unread (`FlowControlledWsAdapter`,
+ * `LIVE_SOCKET_LIMITS`), closed with 1001 (going away) at a shutdown signal.
  */
 export const ordersService: ServiceDefinition<NestExpressApplication> = {
   name: 'orders',
@@ -29,10 +30,7 @@ export const ordersService: ServiceDefinition<NestExpressApplication> = {
       }
       res.status(404).json({ statusCode: 404, message: 'Not Found' });
     });
-    const adapter = new FlowControlledWsAdapter(app, {
-      maxInFlight: 4,
-      maxUnreadBytes: 1024 * 1024,
-    });
+    const adapter = new FlowControlledWsAdapter(app, LIVE_SOCKET_LIMITS);
     adapters.set(app, adapter);
     app.useWebSocketAdapter(adapter);
   },

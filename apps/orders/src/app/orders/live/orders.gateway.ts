@@ -1,5 +1,5 @@
 import { IncomingMessage } from 'node:http';
-import { forwardRef, Inject, UseGuards } from '@nestjs/common';
+import { forwardRef, Inject, UseFilters, UseGuards } from '@nestjs/common';
 import {
   OnGatewayConnection,
   SubscribeMessage,
@@ -19,23 +19,42 @@ import {
 
 import { Order } from '../entities/order.entity';
 import { OrdersService } from '../orders.service';
+import { POLICY_VIOLATION, SocketLimits } from './flow-controlled-ws.adapter';
+import { SocketErrorFilter } from './socket-error.filter';
 
 /** `WebSocket.OPEN`. */
 const OPEN = 1;
 
 /**
+ * What one socket of the gateway may ask of the server (`FlowControlledWsAdapter`): 4 messages
+ * in hand, and 1 MiB of what it was sent (answers and pushed orders) left unread.
+ */
+export const LIVE_SOCKET_LIMITS: SocketLimits = { maxInFlight: 4, maxUnreadBytes: 1024 * 1024 };
+
+/**
+ * Sockets one user may hold open at once (tabs and devices, with room to spare); the next one
+ * is closed with 1008. Every order goes to each of its owner's sockets, each allowed
+ * `maxUnreadBytes` unread: without a bound, one account opening thousands of sockets would
+ * multiply every order it places into the server's memory.
+ */
+export const MAX_SOCKETS_PER_USER = 32;
+
+/**
  * `GET /api/orders/ws`: a live feed of the caller's orders. The handshake is authenticated by
  * `SessionSockets` (cookie with an allowed `Origin`, or `Authorization: Bearer`; otherwise the
- * socket closes with 4401), which also closes the socket with 4401 once its session ends.
+ * socket closes with 4401), which also closes the socket with 4401 once its session ends; a
+ * user's sockets past `MAX_SOCKETS_PER_USER` are closed with 1008.
  * Each order placed, over REST or GraphQL, goes to every open socket of its owner as
  * `{"type":"order","order":{...}}`. A client may ask for the newest orders it may see with
  * `{"event":"recent"}` (answer `{"event":"recent","data":[...]}`), under the REST list's roles,
- * checked by `SessionGuard` on every message. The guard is bound here: Nest's `APP_GUARD`
- * does not reach WebSocket gateways.
+ * checked by `SessionGuard` on every message; a failure answers an `exception` frame
+ * (`SocketErrorFilter`: 503 while the database is out of reach). The guard is bound here: Nest's
+ * `APP_GUARD` does not reach WebSocket gateways, nor do global filters.
  */
 // The only message a client sends is `{"event":"recent"}`: larger frames close the socket (1009).
 @WebSocketGateway({ path: '/api/orders/ws', maxPayload: 4096 })
 @UseGuards(SessionGuard)
+@UseFilters(SocketErrorFilter)
 export class OrdersGateway implements OnGatewayConnection<WebSocket> {
   constructor(
     private readonly sockets: SessionSockets,
@@ -46,7 +65,11 @@ export class OrdersGateway implements OnGatewayConnection<WebSocket> {
     client: WebSocket & SessionSocket,
     request: IncomingMessage,
   ): Promise<void> {
-    await this.sockets.authenticate(client, request);
+    const session = await this.sockets.authenticate(client, request);
+    // `socketsOf` lists a user's sockets in the order they were accepted: the newest goes.
+    if (session && this.sockets.socketsOf(session.userId).indexOf(client) >= MAX_SOCKETS_PER_USER) {
+      client.close(POLICY_VIOLATION, 'Too many sockets');
+    }
   }
 
   @SubscribeMessage('recent')
@@ -55,11 +78,22 @@ export class OrdersGateway implements OnGatewayConnection<WebSocket> {
     return { event: 'recent', data: (await this.orders.list(user)).items };
   }
 
-  /** Sends a new order to its owner's sockets; never fails the request that placed it. */
+  /**
+   * Sends a new order to its owner's sockets; never fails the request that placed it. A socket
+   * with more than `maxUnreadBytes` of its frames unread is terminated rather than sent one more:
+   * otherwise every order its owner places would queue in the server's memory, once per socket,
+   * for a client that never reads (a close frame would wait behind them, as in the adapter).
+   */
   orderPlaced(order: Order): void {
     const frame = JSON.stringify({ type: 'order', order });
-    for (const socket of this.sockets.socketsOf(order.userId)) {
-      if (socket.readyState === OPEN) {
+    // Only `handleConnection` registers sockets here: each is a `ws` WebSocket.
+    for (const socket of this.sockets.socketsOf(order.userId) as Array<WebSocket & SessionSocket>) {
+      if (socket.readyState !== OPEN) {
+        continue;
+      }
+      if (socket.bufferedAmount > LIVE_SOCKET_LIMITS.maxUnreadBytes) {
+        socket.terminate();
+      } else {
         socket.send(frame);
       }
     }
