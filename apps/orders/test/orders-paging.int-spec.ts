@@ -1,4 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { INestApplication } from '@nestjs/common';
@@ -118,6 +120,32 @@ describe.each([
     if (all.body.length < 200) {
       expect(all.headers['link']).toBeUndefined();
     }
+  });
+
+  it('links the next page by its path alone, whatever form the request target took', async () => {
+    // An absolute-form target (`GET http://evil.example/api/orders`) must not put its host in
+    // the Link a client follows.
+    const server = app.getHttpServer() as Server;
+    if (!server.listening) {
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    }
+    const { port } = server.address() as AddressInfo;
+    const link = await new Promise<string>((resolve, reject) => {
+      const sent = httpRequest(
+        {
+          host: '127.0.0.1',
+          port,
+          path: 'http://evil.example/api/orders?limit=1',
+          headers: { Cookie: cookies[walker.id], Connection: 'close' },
+        },
+        (response) => {
+          response.resume();
+          resolve(String(response.headers['link']));
+        },
+      );
+      sent.on('error', reject).end();
+    });
+    expect(link).toMatch(/^<\/api\/orders\?cursor=[A-Za-z0-9_-]+&limit=1>; rel="next"$/);
   });
 
   it("pages a customer's own orders only, whatever the cursor", async () => {

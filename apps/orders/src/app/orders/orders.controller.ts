@@ -38,7 +38,9 @@ export class OrdersController {
       if (query.limit !== undefined) {
         params.set('limit', String(query.limit));
       }
-      const path = (request.url ?? '').split('?')[0];
+      // The path alone: an absolute-form target (`GET http://host/api/orders`) names a host
+      // the Link must not repeat.
+      const { pathname: path } = new URL(request.url ?? '/', 'http://localhost');
       response.setHeader('Link', `<${path}?${params}>; rel="next"`);
     }
     return page.items;
