@@ -235,6 +235,49 @@ describe('session lifecycle events (Redis stream)', () => {
     }
   });
 
+  it("announces a patch on the redacted stream only, never on the full one (the activity log's)", async () => {
+    const { sessions, reader } = await setup();
+    const full = new Items(reader());
+    const redacted = new Items(reader(true));
+    await full.next();
+    await redacted.next();
+
+    const { token, session } = await sessions.create(alice, { attributes: { step: 1 } });
+    expect(await sessions.patch(token, { step: undefined, cart: 'c-secret-cart' })).toBe(true);
+    expect(await sessions.patch(session.id, { cart: 'c-other' })).toBe(true);
+    await sessions.revoke(session.id);
+    // Nothing left to patch: nothing to announce.
+    expect(await sessions.patch(session.id, { cart: 'c-late' })).toBe(false);
+    await sessions.create(alice);
+
+    const events = await full.events(3);
+    expect(events.map((event) => event.type)).toEqual([
+      SessionEvents.created,
+      SessionEvents.revoked,
+      SessionEvents.created,
+    ]);
+    const copies = await redacted.events(5);
+    expect(copies.map((copy) => copy.type)).toEqual([
+      SessionEvents.created,
+      SessionEvents.patched,
+      SessionEvents.patched,
+      SessionEvents.revoked,
+      SessionEvents.created,
+    ]);
+    for (const patched of copies.slice(1, 3)) {
+      expect(patched).toEqual({
+        id: patched.id,
+        at: patched.at,
+        type: SessionEvents.patched,
+        actor: null,
+        userId: null,
+        sessionRef: sessionEventRef(session.id),
+      });
+    }
+    // The attributes themselves are never announced.
+    expect(JSON.stringify(copies)).not.toContain('c-secret-cart');
+  });
+
   it('announces the session a revocation of a just-rotated id ended, under its new id', async () => {
     const { sessions, reader } = await setup();
     const items = new Items(reader());
@@ -521,7 +564,9 @@ describe('session lifecycle events (Redis stream)', () => {
     try {
       // A stream key of the wrong type makes every XADD fail.
       await redis.set(stream, 'not a stream');
+      await redis.set(`${stream}:redacted`, 'not a stream');
       const { session } = await sessions.create(alice);
+      expect(await sessions.patch(session.id, { cart: 'c-1' })).toBe(true);
       expect(await sessions.revoke(session.id)).toBe(true);
       await sessions.revokeAllForUser(alice.id);
       const warnings = warn.mock.calls.filter(([message]) =>
@@ -617,6 +662,37 @@ describe('session lifecycle events (Redis stream)', () => {
         } else {
           expect(live).toBeNull();
         }
+      } finally {
+        admin.disconnect();
+        await close();
+        await server.stop();
+      }
+    });
+
+    it('still announces a patch, on the redacted stream only, behind the write that may land late', async () => {
+      const server = await startRedisServer();
+      const keyPrefix = uniquePrefix();
+      const { sessions, close } = await sessionService({
+        redis: { url: server.url },
+        keyPrefix,
+        storeTimeout: 0.2,
+      });
+      const admin = new Redis(server.url);
+      const typesIn = async (stream: string) =>
+        (await admin.xrange(stream, '-', '+')).map(([, fields]) => JSON.parse(fields[1]).type);
+      try {
+        const { token } = await sessions.create(alice);
+        const before = await admin.xlen(`${keyPrefix}events:redacted`);
+        await admin.call('CLIENT', 'PAUSE', '600', 'WRITE');
+        await expect(sessions.patch(token, { cart: 'c-1' })).rejects.toBeInstanceOf(
+          SessionStoreUnavailableError,
+        );
+        await sleep(900);
+        expect((await typesIn(`${keyPrefix}events:redacted`)).slice(before)).toEqual([
+          SessionEvents.patched,
+        ]);
+        expect(await typesIn(`${keyPrefix}events`)).not.toContain(SessionEvents.patched);
+        expect((await sessions.validate(token))?.attributes).toEqual({ cart: 'c-1' });
       } finally {
         admin.disconnect();
         await close();

@@ -7,14 +7,23 @@ import {
   Transport,
 } from '@nestjs/microservices';
 import fc from 'fast-check';
+import { Redis } from 'ioredis';
 import { firstValueFrom } from 'rxjs';
 
-import { SessionOperationNotServedError, SessionRpc, SessionService, SessionStore } from '../src';
+import {
+  sessionEventRef,
+  SessionEvents,
+  SessionOperationNotServedError,
+  SessionRpc,
+  SessionService,
+  SessionStore,
+} from '../src';
 import { SessionRpcController } from '../src/lib/store/remote/session-rpc.controller';
 import { parseToken } from '../src/lib/token/session.token';
 import { freePort, startTcpRelay } from '../src/testing';
 import {
   alice,
+  REDIS_URL,
   RpcServer,
   sessionService,
   startRpcServer,
@@ -128,6 +137,40 @@ describe('RemoteSessionStore when its connection goes silent, auth gone without 
       await close();
       await relay.sever();
       await rpc.server.close();
+    }
+  });
+});
+
+describe('RemoteSessionStore, a service that may patch', () => {
+  it('has auth announce its patch as session.patched, on the redacted stream only', async () => {
+    const keyPrefix = uniquePrefix();
+    const port = await freePort();
+    const rpc = await startRpcServer(port, keyPrefix, certificates);
+    const contract = await sessionService({
+      remote: { host: '127.0.0.1', port, tls: certificates.remoteTls('contract') },
+    });
+    const redis = new Redis(REDIS_URL);
+    const eventsIn = async (stream: string) =>
+      (await redis.xrange(stream, '-', '+')).map(([, fields]) => JSON.parse(fields[1]));
+    try {
+      const { token, session } = await rpc.sessions.create(alice);
+      expect(await contract.sessions.patch(token, { cart: 'c-1' })).toBe(true);
+      // Announced before auth answered the patch.
+      expect((await eventsIn(`${keyPrefix}events:redacted`)).at(-1)).toEqual({
+        type: SessionEvents.patched,
+        actor: null,
+        userId: null,
+        sessionRef: sessionEventRef(session.id),
+      });
+      const types = (await eventsIn(`${keyPrefix}events`)).map((event) => event.type);
+      expect(types).toEqual([SessionEvents.created]);
+      expect((await rpc.sessions.get(session.id))?.attributes).toEqual({ cart: 'c-1' });
+    } finally {
+      await contract.close();
+      await rpc.server.close();
+      const keys = await redis.keys(`${keyPrefix}*`);
+      if (keys.length) await redis.del(...keys);
+      redis.disconnect();
     }
   });
 });

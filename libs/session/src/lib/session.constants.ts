@@ -79,7 +79,7 @@ export const SESSION_RPC_OPTIONS = Symbol('cloakroom:session-rpc-options');
 /**
  * Types of the session lifecycle events that `SessionService` appends to the
  * `<keyPrefix>events` Redis stream (shared/DESIGN.md §3.2); read them with
- * `SessionEventsReader`.
+ * `SessionEventsReader`. `session.patched` is the exception: it goes to the redacted stream only.
  *
  * @example
  * if (event.type === SessionEvents.revoked) cache.evict([event.sessionId]);
@@ -93,6 +93,13 @@ export const SessionEvents = {
   expired: 'session.expired',
   rolesChanged: 'roles.changed',
   revokedAll: 'sessions.revoked-all',
+  /**
+   * A session's app attributes were patched (`SessionService.patch`), or perhaps were (the
+   * write's outcome is unknown): caches forget the session. Not a security event, so it goes
+   * to the redacted stream only (`<keyPrefix>events:redacted`) and never reaches the activity
+   * log; `userId` is null (a patch does not read whose session it is).
+   */
+  patched: 'session.patched',
 } as const;
 
 /**

@@ -214,8 +214,15 @@ export class SessionService {
    * Throws `SessionAttributeNameError` for a name no store keeps (`__proto__`, `constructor`,
    * `prototype`), before anything is written, and `SessionAttributesTooLargeError` when the
    * session would hold more than `SESSION_ATTRIBUTE_LIMITS` (then nothing is written either).
-   * This service's local cache forgets the session; other services' caches serve the
-   * attributes they hold for at most their `ttl` (no event announces a patch).
+   * This service's local cache forgets the session at once; after the write it publishes
+   * `session.patched` (to the redacted stream only: it is no security event, and the activity
+   * log never sees it), which every other service's local cache follows, so their next
+   * validation reads the new attributes too. A write that fails as unavailable (it may still
+   * land) is announced as well, and the caller still gets the error; a patch that found no
+   * session publishes nothing.
+   *
+   * @example
+   * await sessions.patch(token, { cartId: cart.id, step: undefined }); // sets one, removes one
    */
   async patch(tokenOrId: string, attributes: Record<string, unknown>): Promise<boolean> {
     assertAttributeNames(Object.keys(attributes));
@@ -224,13 +231,14 @@ export class SessionService {
     if (!ref) {
       return false;
     }
-    try {
-      return await this.store.patch(ref, attributes);
-    } finally {
-      // After the write, whatever its outcome (one that timed out may still land): this
-      // service's next validation reads the attributes as patched, not a cached copy.
+    return this.announced(this.store.patch(ref, attributes), async (patched) => {
+      // Whatever the outcome (one that timed out may still land): this service's next
+      // validation reads the attributes as patched, not a cached copy; others' at the event.
       this.cache?.evict([ref.id]);
-    }
+      if (patched !== false) {
+        await this.events?.patched(ref.id);
+      }
+    });
   }
 
   /**
@@ -391,14 +399,14 @@ export class SessionService {
   }
 
   /**
-   * Waits for a store write that ends or changes sessions, then runs `announce` with its result:
-   * the local cache and the events other services act on. A write that failed as unavailable
-   * (timed out, a replica short, the connection lost) may still have landed — a command that
-   * timed out is not withdrawn — so it is announced all the same, with `undefined`, before the
-   * failure is rethrown: a service that drops a session still alive only reads it again, one
-   * that keeps a dead session would go on serving it. That announcement is not awaited: the
-   * events go out behind the failed write on the same connection, and the caller's 503 waits
-   * for nothing more.
+   * Waits for a store write that ends or changes sessions (or their attributes), then runs
+   * `announce` with its result: the local cache and the events other services act on. A write
+   * that failed as unavailable (timed out, a replica short, the connection lost) may still have
+   * landed — a command that timed out is not withdrawn — so it is announced all the same, with
+   * `undefined`, before the failure is rethrown: a service that drops a session still alive
+   * only reads it again, one that keeps a dead session (or stale attributes) would go on
+   * serving it. That announcement is not awaited: the events go out behind the failed write on
+   * the same connection, and the caller's 503 waits for nothing more.
    */
   private async announced<T>(
     write: Promise<T>,

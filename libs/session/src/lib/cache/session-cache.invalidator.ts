@@ -27,11 +27,14 @@ export const CACHE_READ_BLOCK_MS = 1000;
 /**
  * Keeps the local cache (`localCache` option) in step with every service: the module starts
  * it by itself, and it reads the redacted session lifecycle stream that every `SessionService`
- * appends to (the one a validator may read), forgetting the sessions each event names. It flushes the cache whenever the stream
- * reports a gap (start, trimmed events, a lost connection), and keeps the cache paused while
- * its connection is down or Redis does not answer its reads (within about a second and the
- * store timeout). With a backend that has no Redis (`remote`, an in-memory store),
- * there is no stream to read: a cached session may then outlive its revocation by the ttl.
+ * appends to (the one a validator may read), forgetting the sessions each event names (those
+ * revoked, rotated, evicted, expired, given new roles or patched). It flushes the cache
+ * whenever the stream reports a gap (start, trimmed events, a lost connection, an entry it
+ * cannot read — which is how a release before `session.patched` reads that event), and keeps
+ * the cache paused while its connection is down or Redis does not answer its reads (within
+ * about a second and the store timeout). With a backend that has no Redis (`remote`, an
+ * in-memory store), there is no stream to read: a cached session may then outlive its
+ * revocation, or a patch, by the ttl.
  */
 @Injectable()
 export class SessionCacheInvalidator implements OnModuleInit, OnModuleDestroy {
@@ -104,6 +107,8 @@ function applyEvent(cache: SessionCache, event: SessionEvent): void {
     case SessionEvents.revoked:
     case SessionEvents.evicted:
     case SessionEvents.expired:
+    case SessionEvents.patched:
+      // After a patch, the next validation reads the new attributes from the store.
       if (event.sessionRef) cache.evictRefs([event.sessionRef]);
       return;
     case SessionEvents.rotated:

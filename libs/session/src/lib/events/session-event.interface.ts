@@ -53,7 +53,10 @@ export interface SessionEvent {
   /** Epoch milliseconds, Redis clock (the stream id's time part). */
   at: number;
   actor: SessionEventActor | null;
-  /** The user whose sessions changed; null for a revocation of every user's sessions. */
+  /**
+   * The user whose sessions changed; null for a revocation of every user's sessions, and in
+   * `session.patched` (a patch does not read whose session it is).
+   */
   userId: string | null;
   sessionId?: string;
   ip?: string;

@@ -62,11 +62,13 @@ export function createSessionEventsPublisher(
  * (`XADD <prefix>events MAXLEN ~ n`, by a script that Redis runs even when it is out of memory),
  * right after the store call that made the change, on the same connection; and each event,
  * redacted, to a second stream (`<prefix>events:redacted`) that the local caches and
- * `SessionSockets` follow, the one validators may read. The store write is
- * the truth; an event is lost only when the process dies between that write and the append,
- * or when Redis refuses it otherwise (then one warning per outage, no stack): consumers that
- * must not miss one (the local cache) treat a gap as "anything may have changed". A write whose outcome is unknown (the store answered unavailable) is announced all
- * the same (`SessionService`). Publishing never fails the caller.
+ * `SessionSockets` follow, the one validators may read. A patch of app attributes
+ * (`session.patched`) goes to that second stream only: it is not a security event. The store
+ * write is the truth; an event is lost only when the process dies between that write and the
+ * append, or when Redis refuses it otherwise (then one warning per outage, no stack): consumers
+ * that must not miss one (the local cache) treat a gap as "anything may have changed". A write
+ * whose outcome is unknown (the store answered unavailable) is announced all the same
+ * (`SessionService`). Publishing never fails the caller.
  *
  * Events of one process reach the stream in the order of its store calls; two processes'
  * events interleave in the order their XADDs arrive.
@@ -181,6 +183,18 @@ export class SessionEventsPublisher implements OnModuleDestroy {
   }
 
   /**
+   * A session's app attributes changed, or perhaps did (the write's outcome is unknown): to the
+   * redacted stream only, one append. It is for the caches that follow that stream, not a
+   * security event: the full stream, which the activity log persists, never carries it.
+   */
+  patched(sessionId: string): Promise<void> {
+    const event = { type: SessionEvents.patched, actor: null, userId: null, sessionId };
+    return this.settle([
+      this.append(redactedSessionEventsKey, encodeRedactedSessionEvent, [event]),
+    ]);
+  }
+
+  /**
    * Appends events in order; resolves once Redis has answered, and never rejects. The append
    * is sent before this returns, so calls made one after another reach the stream in order.
    */
@@ -188,22 +202,30 @@ export class SessionEventsPublisher implements OnModuleDestroy {
     if (!events.length) {
       return;
     }
-    const { keyPrefix, maxLength } = this.options;
     // Two keys, perhaps two slots of a cluster: two appends, both sent before this awaits.
-    const sent = [
-      this.store.appendEvents(
-        sessionEventsKey(keyPrefix),
-        maxLength,
-        SESSION_EVENT_FIELD,
-        events.map(encodeSessionEvent),
-      ),
-      this.store.appendEvents(
-        redactedSessionEventsKey(keyPrefix),
-        maxLength,
-        SESSION_EVENT_FIELD,
-        events.map(encodeRedactedSessionEvent),
-      ),
-    ];
+    return this.settle([
+      this.append(sessionEventsKey, encodeSessionEvent, events),
+      this.append(redactedSessionEventsKey, encodeRedactedSessionEvent, events),
+    ]);
+  }
+
+  /** Sends the append of `events` to one stream at once; the promise is Redis's answer. */
+  private append(
+    keyOf: (keyPrefix: string) => string,
+    encode: (event: NewSessionEvent) => string,
+    events: NewSessionEvent[],
+  ): Promise<unknown> {
+    const { keyPrefix, maxLength } = this.options;
+    return this.store.appendEvents(
+      keyOf(keyPrefix),
+      maxLength,
+      SESSION_EVENT_FIELD,
+      events.map(encode),
+    );
+  }
+
+  /** Waits for appends already sent; a failure is a warning (one per outage), never a rejection. */
+  private async settle(sent: Promise<unknown>[]): Promise<void> {
     try {
       await Promise.all(sent);
       this.failing = false;

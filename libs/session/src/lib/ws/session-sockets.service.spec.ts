@@ -191,6 +191,30 @@ describe('SessionSockets', () => {
     expect(client.session?.roles).toEqual(['customer']);
   });
 
+  it('leaves a socket open, its session as it was, when its session is patched', async () => {
+    const { token, session } = await sessions.create(alice);
+    const client = new FakeSocket() as FakeSocket & SessionSocket;
+    await sockets.authenticate(client, upgrade({ authorization: `Bearer ${token}` }));
+    const held = client.session;
+    const checkAll = jest.spyOn(sockets, 'checkAll');
+    (sockets as unknown as { apply(item: SessionEventsItem): void }).apply({
+      kind: 'event',
+      event: {
+        id: '1-0',
+        at: Date.now(),
+        type: SessionEvents.patched,
+        actor: null,
+        userId: null,
+        sessionRef: sessionEventRef(session.id),
+      },
+    });
+    expect(client.closedWith).toBeUndefined();
+    expect(client.session).toBe(held);
+    expect(sockets.socketsOf(alice.id)).toEqual([client]);
+    // Not a gap: the store is not asked for every socket's session.
+    expect(checkAll).not.toHaveBeenCalled();
+  });
+
   it('closes on checkAll the sockets whose session the store no longer holds', async () => {
     const gone = await sessions.create(alice);
     const kept = await sessions.create(alice);

@@ -484,7 +484,9 @@ export class SessionSockets implements OnModuleDestroy {
           this.askTheStore();
         }
         return;
+      // A login ends nothing, nor do new attributes (a message's validation reads them).
       case SessionEvents.created:
+      case SessionEvents.patched:
         return;
     }
   }

@@ -6,6 +6,7 @@ import { SessionAttributesTooLargeError } from '../../errors/session-attributes-
 import { Public } from '../../http/public.decorator';
 import { NotBeforeWatermark } from '../../revocation/not-before.watermark';
 import { SESSION_RPC_OPTIONS, SessionRpc } from '../../session.constants';
+import { SessionService } from '../../session.service';
 import type { Session } from '../../session.types';
 import { parseSessionId, parseToken } from '../../token/session.token';
 import { assertAttributeNames, assertAttributesFit } from '../attribute-names';
@@ -26,8 +27,8 @@ const ANONYMOUS = '(no client certificate)';
  * `SessionModule` with `remote`. It serves four calls and nothing else: `validate` by token,
  * one or several at once (`validate-many`; auth hashes the token: a public session id yields
  * nothing), `patch` of the app attributes of the session a token names (the caller proves it
- * holds the token), `get` by id without touching the session (for services that check session
- * assertions), and `ping`.
+ * holds the token; made through `SessionService`, so announced as `session.patched`), `get`
+ * by id without touching the session (for services that check session assertions), and `ping`.
  *
  * It is a trust boundary. The caller is the common name of its client certificate, verified by
  * the TLS layer (`sessionRpcTransport`); the capability table says what each caller may call
@@ -42,6 +43,9 @@ export class SessionRpcController {
   constructor(
     @Inject(SessionStore) private readonly store: SessionStore,
     @Inject(SESSION_RPC_OPTIONS) private readonly options: SessionRpcOptions,
+    // Patches go through it: auth's own cache forgets the session, and `session.patched` tells
+    // the caches of every other service, as for a patch made in auth.
+    private readonly sessions: SessionService,
     // Remote callers cannot watch the store: the watermark of a global revocation is applied
     // here, for them.
     @Optional()
@@ -113,7 +117,7 @@ export class SessionRpcController {
       return false;
     }
     try {
-      return await this.store.patch(ref, changes);
+      return await this.sessions.patch(ref.id, changes);
     } catch (error) {
       if (error instanceof SessionAttributesTooLargeError) {
         throw new RpcException({ refused: true, tooLarge: true, message: error.message });
