@@ -176,3 +176,39 @@ export async function createUser(
     .expect(201);
   return { id: response.body.id, username, password };
 }
+
+/**
+ * Sends an option to an action that takes no body, once in each form a client may send it: as
+ * JSON, as `text/plain` (what `fetch` sends for a string body, which no parser reads) and in a
+ * JSON array; expects a JSON 400 every time.
+ *
+ * @example
+ * await expectBodiesRefused({ except: [id] }, (type, body) =>
+ *   request(http).delete('/api/auth/sessions').set('Authorization', `Bearer ${token}`).set('Content-Type', type).send(body),
+ * );
+ */
+export async function expectBodiesRefused(
+  option: object,
+  send: (type: string, body: string) => request.Test,
+): Promise<void> {
+  const json = JSON.stringify(option);
+  for (const [type, body] of [
+    ['application/json', json],
+    ['text/plain;charset=UTF-8', json],
+    ['application/json', `[${json}]`],
+  ]) {
+    const refused = await send(type, body);
+    expect({ type, body, status: refused.status }).toEqual({ type, body, status: 400 });
+    expect(refused.body).toEqual({ statusCode: 400, message: expect.any(String) });
+  }
+}
+
+/** Expects every bearer token to name a live session still. */
+export async function expectAlive(http: App, tokens: string[]): Promise<void> {
+  for (const token of tokens) {
+    await request(http)
+      .get('/api/auth/session')
+      .set('Authorization', `Bearer ${token}`)
+      .expect(200);
+  }
+}

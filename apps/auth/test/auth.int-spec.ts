@@ -12,6 +12,8 @@ import { PasswordService } from '../src/app/users/password.service';
 import {
   AuthApp,
   createUser,
+  expectAlive,
+  expectBodiesRefused,
   loginWithBearer,
   loginWithCookie,
   ORIGIN,
@@ -20,19 +22,6 @@ import {
   startAuthApp,
   CHROME_ON_WINDOWS,
 } from './auth-app';
-
-/**
- * Bodies an action that takes none must refuse: the option as JSON, as `text/plain` (what
- * `fetch` sends for a string body, which no parser reads), and wrapped in a JSON array.
- */
-function bodiesWithOption(option: object): [string, string][] {
-  const json = JSON.stringify(option);
-  return [
-    ['application/json', json],
-    ['text/plain;charset=UTF-8', json],
-    ['application/json', `[${json}]`],
-  ];
-}
 
 /** A session cookie of the token format, naming no session: what a flood is made of. */
 function randomSessionCookie(): string {
@@ -555,21 +544,14 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
       const mine = await loginWithBearer(http, user.username, user.password);
       const other = await loginWithBearer(http, user.username, user.password);
       const third = await loginWithBearer(http, user.username, user.password);
-      for (const [type, body] of bodiesWithOption({ alsoRevoke: [third.body.session.id] })) {
-        const refused = await request(http)
+      await expectBodiesRefused({ alsoRevoke: [third.body.session.id] }, (type, body) =>
+        request(http)
           .delete(`/api/auth/sessions/${other.body.session.id}`)
           .set('Authorization', `Bearer ${mine.token}`)
           .set('Content-Type', type)
-          .send(body);
-        expect({ type, body, status: refused.status }).toEqual({ type, body, status: 400 });
-        expect(refused.body).toEqual({ statusCode: 400, message: expect.any(String) });
-      }
-      for (const { token } of [mine, other, third]) {
-        await request(http)
-          .get('/api/auth/session')
-          .set('Authorization', `Bearer ${token}`)
-          .expect(200);
-      }
+          .send(body),
+      );
+      await expectAlive(http, [mine.token, other.token, third.token]);
     });
 
     it("DELETE /sessions revokes all the caller's other sessions", async () => {
@@ -597,21 +579,14 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
       const user = await createUser(http, adminCookie);
       const keep = await loginWithBearer(http, user.username, user.password);
       const other = await loginWithBearer(http, user.username, user.password);
-      for (const [type, body] of bodiesWithOption({ except: [other.body.session.id] })) {
-        const refused = await request(http)
+      await expectBodiesRefused({ except: [other.body.session.id] }, (type, body) =>
+        request(http)
           .delete('/api/auth/sessions')
           .set('Authorization', `Bearer ${keep.token}`)
           .set('Content-Type', type)
-          .send(body);
-        expect({ type, body, status: refused.status }).toEqual({ type, body, status: 400 });
-        expect(refused.body).toEqual({ statusCode: 400, message: expect.any(String) });
-      }
-      for (const { token } of [keep, other]) {
-        await request(http)
-          .get('/api/auth/session')
-          .set('Authorization', `Bearer ${token}`)
-          .expect(200);
-      }
+          .send(body),
+      );
+      await expectAlive(http, [keep.token, other.token]);
     });
   });
 
@@ -786,22 +761,15 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
       const user = await createUser(http, adminCookie);
       const a = await loginWithBearer(http, user.username, user.password);
       const b = await loginWithBearer(http, user.username, user.password);
-      for (const [type, body] of bodiesWithOption({ keep: [a.body.session.id] })) {
-        const refused = await request(http)
+      await expectBodiesRefused({ keep: [a.body.session.id] }, (type, body) =>
+        request(http)
           .delete(`/api/auth/users/${user.id}/sessions`)
           .set('Cookie', adminCookie)
           .set('Origin', ORIGIN)
           .set('Content-Type', type)
-          .send(body);
-        expect({ type, body, status: refused.status }).toEqual({ type, body, status: 400 });
-        expect(refused.body).toEqual({ statusCode: 400, message: expect.any(String) });
-      }
-      for (const { token } of [a, b]) {
-        await request(http)
-          .get('/api/auth/session')
-          .set('Authorization', `Bearer ${token}`)
-          .expect(200);
-      }
+          .send(body),
+      );
+      await expectAlive(http, [a.token, b.token]);
     });
   });
 

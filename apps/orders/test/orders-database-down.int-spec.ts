@@ -75,6 +75,17 @@ describe('orders while PostgreSQL is out of reach', () => {
     return socket.frames[count];
   }
 
+  /** What a "recent" message gets while the database is out of reach. */
+  const UNAVAILABLE = {
+    event: 'exception',
+    data: {
+      status: 503,
+      message: 'Database unavailable',
+      error: 'database_unavailable',
+      pattern: 'recent',
+    },
+  };
+
   it('answers a "recent" message while the database answers', async () => {
     const socket = await liveSocket();
     expect(await recent(socket, 5000)).toEqual({ event: 'recent', data: expect.any(Array) });
@@ -83,17 +94,7 @@ describe('orders while PostgreSQL is out of reach', () => {
   it('answers a "recent" message with a 503 frame within the query timeout while the database does not answer, and keeps the socket', async () => {
     const socket = await liveSocket();
     relay.strand();
-    const started = Date.now();
-    expect(await recent(socket, 2 * DATABASE_QUERY_TIMEOUT_MS)).toEqual({
-      event: 'exception',
-      data: {
-        status: 503,
-        message: 'Database unavailable',
-        error: 'database_unavailable',
-        pattern: 'recent',
-      },
-    });
-    expect(Date.now() - started).toBeLessThan(2 * DATABASE_QUERY_TIMEOUT_MS);
+    expect(await recent(socket, 2 * DATABASE_QUERY_TIMEOUT_MS)).toEqual(UNAVAILABLE);
     expect(socket.ws.readyState).toBe(socket.ws.OPEN);
   });
 
@@ -106,15 +107,7 @@ describe('orders while PostgreSQL is out of reach', () => {
       .set('Authorization', `Bearer ${token}`);
     expect(listed.status).toBe(503);
     expect(listed.body).toMatchObject({ statusCode: 503, message: 'Database unavailable' });
-    expect(await recent(socket, 2 * DATABASE_QUERY_TIMEOUT_MS)).toEqual({
-      event: 'exception',
-      data: {
-        status: 503,
-        message: 'Database unavailable',
-        error: 'database_unavailable',
-        pattern: 'recent',
-      },
-    });
+    expect(await recent(socket, 2 * DATABASE_QUERY_TIMEOUT_MS)).toEqual(UNAVAILABLE);
     expect(socket.ws.readyState).toBe(socket.ws.OPEN);
   });
 });

@@ -7,6 +7,7 @@ import {
   SessionEvents,
   SessionEventsItem,
   SessionEventsReader,
+  SessionService,
   SessionStoreUnavailableError,
 } from '../src';
 import { startRedisServer } from '../src/testing';
@@ -585,31 +586,26 @@ describe('session lifecycle events (Redis stream)', () => {
    * same, or other services' caches and sockets would go on honouring the session.
    */
   it('announces revocations while Redis is out of memory', async () => {
-    const server = await startRedisServer(undefined, ['--maxmemory-policy', 'noeviction']);
-    const keyPrefix = uniquePrefix();
-    const { sessions, close } = await sessionService({ redis: { url: server.url }, keyPrefix });
-    const admin = new Redis(server.url);
-    try {
-      const first = await sessions.create(alice);
-      const second = await sessions.create(alice);
-      const filler = 'x'.repeat(64 * 1024);
-      for (let i = 0; i < 32; i++) await admin.set(`filler:${i}`, filler);
-      await admin.config('SET', 'maxmemory', '1mb');
-      await expect(admin.set('one-more', 'x')).rejects.toThrow(/OOM/);
-      await expect(admin.xadd(`${keyPrefix}events`, '*', 'probe', 'x')).rejects.toThrow(/OOM/);
+    await onOwnRedis(
+      { args: ['--maxmemory-policy', 'noeviction'] },
+      async ({ sessions, admin, keyPrefix }) => {
+        const first = await sessions.create(alice);
+        const second = await sessions.create(alice);
+        const filler = 'x'.repeat(64 * 1024);
+        for (let i = 0; i < 32; i++) await admin.set(`filler:${i}`, filler);
+        await admin.config('SET', 'maxmemory', '1mb');
+        await expect(admin.set('one-more', 'x')).rejects.toThrow(/OOM/);
+        await expect(admin.xadd(`${keyPrefix}events`, '*', 'probe', 'x')).rejects.toThrow(/OOM/);
 
-      expect(await sessions.revoke(first.token)).toBe(true);
-      expect(await sessions.revokeAllForUser(alice.id)).toBe(1);
-      const entries = await admin.xrange(`${keyPrefix}events`, '-', '+');
-      const types = entries.map(([, fields]) => JSON.parse(fields[1]).type);
-      expect(types.slice(-2)).toEqual([SessionEvents.revoked, SessionEvents.revokedAll]);
-      expect(await sessions.validate(first.token)).toBeNull();
-      expect(await sessions.validate(second.token)).toBeNull();
-    } finally {
-      admin.disconnect();
-      await close();
-      await server.stop();
-    }
+        expect(await sessions.revoke(first.token)).toBe(true);
+        expect(await sessions.revokeAllForUser(alice.id)).toBe(1);
+        const entries = await admin.xrange(`${keyPrefix}events`, '-', '+');
+        const types = entries.map(([, fields]) => JSON.parse(fields[1]).type);
+        expect(types.slice(-2)).toEqual([SessionEvents.revoked, SessionEvents.revokedAll]);
+        expect(await sessions.validate(first.token)).toBeNull();
+        expect(await sessions.validate(second.token)).toBeNull();
+      },
+    );
   });
 
   /**
@@ -624,15 +620,7 @@ describe('session lifecycle events (Redis stream)', () => {
       ['setRolesForUser', SessionEvents.rolesChanged],
       ['rotate with revokeOthersOf', SessionEvents.revoked],
     ] as const)('still announces %s, behind the write that may land late', async (call, type) => {
-      const server = await startRedisServer();
-      const keyPrefix = uniquePrefix();
-      const { sessions, close } = await sessionService({
-        redis: { url: server.url },
-        keyPrefix,
-        storeTimeout: 0.2,
-      });
-      const admin = new Redis(server.url);
-      try {
+      await onOwnRedis({ storeTimeout: 0.2 }, async ({ sessions, admin, keyPrefix }) => {
         const { token } = await sessions.create(alice);
         const before = await admin.xlen(`${keyPrefix}events`);
         // Redis holds every write for 600 ms: the call gives up after 200, the write lands.
@@ -662,25 +650,13 @@ describe('session lifecycle events (Redis stream)', () => {
         } else {
           expect(live).toBeNull();
         }
-      } finally {
-        admin.disconnect();
-        await close();
-        await server.stop();
-      }
+      });
     });
 
     it('still announces a patch, on the redacted stream only, behind the write that may land late', async () => {
-      const server = await startRedisServer();
-      const keyPrefix = uniquePrefix();
-      const { sessions, close } = await sessionService({
-        redis: { url: server.url },
-        keyPrefix,
-        storeTimeout: 0.2,
-      });
-      const admin = new Redis(server.url);
-      const typesIn = async (stream: string) =>
-        (await admin.xrange(stream, '-', '+')).map(([, fields]) => JSON.parse(fields[1]).type);
-      try {
+      await onOwnRedis({ storeTimeout: 0.2 }, async ({ sessions, admin, keyPrefix }) => {
+        const typesIn = async (stream: string) =>
+          (await admin.xrange(stream, '-', '+')).map(([, fields]) => JSON.parse(fields[1]).type);
         const { token } = await sessions.create(alice);
         const before = await admin.xlen(`${keyPrefix}events:redacted`);
         await admin.call('CLIENT', 'PAUSE', '600', 'WRITE');
@@ -693,14 +669,35 @@ describe('session lifecycle events (Redis stream)', () => {
         ]);
         expect(await typesIn(`${keyPrefix}events`)).not.toContain(SessionEvents.patched);
         expect((await sessions.validate(token))?.attributes).toEqual({ cart: 'c-1' });
-      } finally {
-        admin.disconnect();
-        await close();
-        await server.stop();
-      }
+      });
     });
   });
 });
+
+/**
+ * Runs `body` with a `SessionService` on a Redis server of its own (`args` for redis-server,
+ * `storeTimeout` for the module) and a plain client to it, then closes and stops them all.
+ */
+async function onOwnRedis(
+  { args, storeTimeout }: { args?: string[]; storeTimeout?: number },
+  body: (own: { sessions: SessionService; admin: Redis; keyPrefix: string }) => Promise<void>,
+): Promise<void> {
+  const server = await startRedisServer(undefined, args);
+  const keyPrefix = uniquePrefix();
+  const { sessions, close } = await sessionService({
+    redis: { url: server.url },
+    keyPrefix,
+    ...(storeTimeout === undefined ? {} : { storeTimeout }),
+  });
+  const admin = new Redis(server.url);
+  try {
+    await body({ sessions, admin, keyPrefix });
+  } finally {
+    admin.disconnect();
+    await close();
+    await server.stop();
+  }
+}
 
 async function killClients(admin: Redis, name: string): Promise<void> {
   const list = (await admin.client('LIST')) as string;
