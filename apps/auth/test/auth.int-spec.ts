@@ -73,6 +73,25 @@ function expectClearingHeaders(response: request.Response): void {
   expect(response.headers['cache-control']).toBe('no-store');
 }
 
+/**
+ * Sends `sent` while watching Redis: a JSON 400 with the logout's clearing headers, and not one
+ * Redis command on the suite's keys (`prefix`) on the way.
+ */
+async function expectRefusedUnseen(prefix: string, sent: request.Test): Promise<void> {
+  const watch = await watchRedis(prefix);
+  let refused: request.Response;
+  let commands: string[];
+  try {
+    refused = await sent;
+  } finally {
+    commands = await watch.stop();
+  }
+  expect(commands).toEqual([]);
+  expect(refused.status).toBe(400);
+  expect(refused.body).toEqual({ statusCode: 400, message: expect.any(String) });
+  expectClearingHeaders(refused);
+}
+
 describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
   let auth: AuthApp;
   let http: App;
@@ -296,23 +315,15 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
       const user = await createUser(http, adminCookie);
       const held = await loginWithCookie(http, user.username, user.password);
       const planted = Array.from({ length: MAX_PRESENTED_TOKENS }, randomSessionCookie);
-      const watch = await watchRedis(auth.keyPrefix);
-      let refused: request.Response;
-      let commands: string[];
-      try {
-        // A wrong password: a 401 would show it was checked (and counted by the throttle).
-        refused = await request(http)
+      // A wrong password: a 401 would show it was checked (and counted by the throttle).
+      await expectRefusedUnseen(
+        auth.keyPrefix,
+        request(http)
           .post('/api/auth/login')
           .set('Origin', ORIGIN)
           .set('Cookie', [...planted, held.cookie].join('; '))
-          .send({ username: user.username, password: 'not-the-password' });
-      } finally {
-        commands = await watch.stop();
-      }
-      expect(commands).toEqual([]);
-      expect(refused.status).toBe(400);
-      expect(refused.body).toEqual({ statusCode: 400, message: expect.any(String) });
-      expectClearingHeaders(refused);
+          .send({ username: user.username, password: 'not-the-password' }),
+      );
       await request(http).get('/api/auth/session').set('Cookie', held.cookie).expect(200);
       // At the cap, the login goes through and revokes the session it held.
       const atCap = await request(http)
@@ -430,22 +441,14 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
       const user = await createUser(http, adminCookie);
       const { cookie } = await loginWithCookie(http, user.username, user.password);
       const planted = Array.from({ length: MAX_PRESENTED_TOKENS }, randomSessionCookie);
-      const watch = await watchRedis(auth.keyPrefix);
-      let refused: request.Response;
-      let commands: string[];
-      try {
-        refused = await request(http)
+      // The browser drops every cookie of the site, the planted ones too, and can log in again.
+      await expectRefusedUnseen(
+        auth.keyPrefix,
+        request(http)
           .post('/api/auth/logout')
           .set('Origin', ORIGIN)
-          .set('Cookie', [...planted, cookie].join('; '));
-      } finally {
-        commands = await watch.stop();
-      }
-      expect(commands).toEqual([]);
-      expect(refused.status).toBe(400);
-      expect(refused.body).toEqual({ statusCode: 400, message: expect.any(String) });
-      // The browser drops every cookie of the site, the planted ones too, and can log in again.
-      expectClearingHeaders(refused);
+          .set('Cookie', [...planted, cookie].join('; ')),
+      );
       await request(http).get('/api/auth/session').set('Cookie', cookie).expect(200);
       // At the cap, the session behind the planted cookies ends as in any logout.
       const atCap = await request(http)
