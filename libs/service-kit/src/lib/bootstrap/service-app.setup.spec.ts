@@ -214,6 +214,13 @@ describe('configureServiceApp', () => {
         'GET /api/memo/notes/broken HTTP/1.1\r\nExpect: foo\r\n\r\n',
         400,
       ],
+      [
+        // Node checks Host first: no 100 Continue for a request it refuses.
+        'a request without Host that expects 100-continue',
+        'POST /api/memo/notes HTTP/1.1\r\nExpect: 100-continue\r\n' +
+          'Content-Type: application/json\r\nContent-Length: 13\r\n\r\n',
+        400,
+      ],
     ])('answers %s as JSON with nosniff, and closes', async (_what, payload, status) => {
       const text = await raw(payload);
       // One answer: the refused request reached no route (which would answer 201 or 500).

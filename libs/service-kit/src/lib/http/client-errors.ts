@@ -101,8 +101,8 @@ export function answerClientErrors(server: Server): void {
 /**
  * What Node refuses of a parsed request, refused as Node does but answered as the kit answers
  * ({@link answerWithError}): an HTTP/1.1 request without `Host` (400, unless the server was made
- * with `requireHostHeader: false`), then an `Expect` other than `100-continue` (417). Neither
- * reaches the app. Node answers the first before any listener; to answer it, the server's check
+ * with `requireHostHeader: false`; then no `100 Continue` is sent either), then an `Expect`
+ * other than `100-continue` (417). Neither reaches the app. Node answers the first before any listener; to answer it, the server's check
  * is turned off and done here, in front of the listeners the server has now (the app's).
  */
 function refuseAsNodeDoes(server: Server & { requireHostHeader?: boolean }): void {
@@ -126,5 +126,15 @@ function refuseAsNodeDoes(server: Server & { requireHostHeader?: boolean }): voi
   server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
     if (lacksHost(request)) answerWithError(response, 400, 'Missing Host header');
     else answerWithError(response, 417, 'Only the expectation 100-continue is supported');
+  });
+  // Node's own handling of 100-continue (send it, then the request), after its Host check:
+  // a refused request is not asked for its body.
+  server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => {
+    if (lacksHost(request)) {
+      answerWithError(response, 400, 'Missing Host header');
+      return;
+    }
+    response.writeContinue();
+    server.emit('request', request, response);
   });
 }
