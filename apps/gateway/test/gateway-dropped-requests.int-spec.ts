@@ -105,6 +105,12 @@ function send(app: NestExpressApplication, method: string, body?: string) {
   });
 }
 
+/** A raw request's `Connection` value, and the request without that line. */
+function splitConnection(raw: string): { connection?: string; rest: string } {
+  const line = /^connection: *(.*)\r\n/im.exec(raw);
+  return { connection: line?.[1].toLowerCase(), rest: raw.replace(line?.[0] ?? '', '') };
+}
+
 const UNAVAILABLE = { statusCode: 502, message: 'The orders service is unavailable' };
 
 describe('gateway, when a service drops a request', () => {
@@ -137,13 +143,15 @@ describe('gateway, when a service drops a request', () => {
     ['HEAD', 'reset'],
     ['OPTIONS', 'hang up'],
   ] as const)(
-    'sends %s the service dropped unanswered (%s) once more, byte for byte, and passes on the answer',
+    'sends %s the service dropped unanswered (%s) once more, on a connection of its own, byte for byte, and passes on the answer',
     async (method, move) => {
       service.moves = [move];
       const answer = await send(app, method, method === 'GET' ? '{"again":true}' : undefined);
       expect(answer).toEqual({ status: 200, body: method === 'HEAD' ? '' : method });
       expect(service.requests).toHaveLength(2);
-      expect(service.requests[1]).toBe(service.requests[0]);
+      const [first, second] = service.requests.map(splitConnection);
+      expect(second.rest).toBe(first.rest);
+      expect([first.connection, second.connection]).toEqual(['keep-alive', 'close']);
     },
   );
 

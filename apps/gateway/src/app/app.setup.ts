@@ -41,6 +41,7 @@ export function gatewayService(webRoot: string): ServiceDefinition<NestExpressAp
         app.use(`/api/${upstream.name}`, bufferRequestBody(bodyLimitOf(upstream.name), memory));
         app.use(proxy);
         upgrades.push({ prefix: `/api/${upstream.name}`, proxy });
+        app.getHttpServer().once('close', proxy.close);
       }
       proxyUpgrades(app.getHttpServer(), upgrades);
       serveWebPage(app, webRoot);

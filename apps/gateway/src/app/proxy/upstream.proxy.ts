@@ -1,7 +1,8 @@
-import { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { Agent, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { Agent as TlsAgent } from 'node:https';
 import { Socket } from 'node:net';
 import { Logger } from '@nestjs/common';
-import { createProxyMiddleware, RequestHandler } from 'http-proxy-middleware';
+import { createProxyMiddleware, Options, RequestHandler } from 'http-proxy-middleware';
 
 import { rawErrorAnswer } from '@cloakroom/service-kit';
 
@@ -37,16 +38,20 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  * When the service does not answer, the client gets a JSON 504 if it took longer than
  * `timeoutSeconds`, and a 502 otherwise: refused, reset or closed (as a restarting service
  * resets the connections it had not yet taken when it stops listening). A GET, HEAD or OPTIONS
- * the service reset or closed before any byte of its answer is sent once more first; each
- * request goes on a connection of its own (http-proxy uses no agent and sends
- * `Connection: close`), so the second try is on a new one. An answer the service breaks off
- * halfway is cut off for the client too, who would otherwise wait for the rest for ever.
+ * the service reset or closed before any byte of its answer is sent once more first, on a new
+ * connection. An answer the service breaks off halfway is cut off for the client too, who
+ * would otherwise wait for the rest for ever.
+ *
+ * Requests reuse kept-alive connections to the service ({@link keptAliveAgent}); a request
+ * sent again and a WebSocket upgrade each get a connection of their own. Whether the client's
+ * connection stays open is the gateway's business: the service's `Connection` and
+ * `Keep-Alive` are not passed on ({@link setClientConnection}).
  */
 export function upstreamProxy(
   upstream: Upstream,
   publicUrl: URL,
   timeoutSeconds: number,
-): RequestHandler {
+): RequestHandler & { close(): void } {
   const logger = new Logger(`Proxy ${upstream.name}`);
   const prefix = `/api/${upstream.name}`;
   const forwarded = {
@@ -58,82 +63,90 @@ export function upstreamProxy(
   // pathname the proxy hands it: an upgrade routed here but ignored by the proxy would be left
   // open, answered by no one.
   const isProxied = (req: IncomingMessage) => isProxiedPath(req.url ?? '', prefix);
-  const proxy = createProxyMiddleware<ProxiedRequest, ServerResponse>({
-    target: upstream.url,
-    pathFilter: (_pathname, req) => isProxied(req),
-    changeOrigin: true,
-    xfwd: false,
-    on: {
-      proxyReq: (proxyReq, req) => {
-        // In place of http-proxy's `proxyTimeout`, which ends the request as a hang-up would
-        // (ECONNRESET): the error hook must tell a service too slow from one that dropped it.
-        proxyReq.setTimeout(timeoutSeconds * 1000, () => proxyReq.destroy(timedOut('answer')));
-        if (req.bufferedBody?.length) {
-          proxyReq.write(req.bufferedBody);
-        }
-      },
-      proxyReqWs: (proxyReq, req) => {
-        // The proxy's timeout covers requests only: a service that takes the connection and
-        // never answers the handshake would hold the client's socket for ever.
-        const timer = setTimeout(
-          () => proxyReq.destroy(timedOut('handshake')),
-          timeoutSeconds * 1000,
-        );
-        const answered = (response: IncomingMessage) => {
-          clearTimeout(timer);
-          req.upstreamResponse = response;
-        };
-        proxyReq
-          .once('upgrade', answered)
-          .once('response', answered)
-          .once('close', () => clearTimeout(timer));
-      },
-      proxyRes: (proxyRes, req, res) => {
-        req.upstreamResponse = proxyRes;
-        delete proxyRes.headers['x-powered-by'];
-        // http-proxy pipes the answer on, and a pipe whose source breaks off never ends.
-        proxyRes.once('close', () => {
-          if (!proxyRes.complete) res.destroy();
-        });
-      },
-      error: (error, req, res) => {
-        const code = (error as NodeJS.ErrnoException).code;
-        const statusCode = code === 'ETIMEDOUT' ? 504 : 502;
-        const message = `The ${upstream.name} service is unavailable`;
-        if (res instanceof Socket) {
-          // An upgrade: once the service's answer (a 101, or a refusal) has begun, the gateway
-          // has nothing to add; before, the client gets the answer a request would.
-          if (req.upstreamResponse || !res.writable) {
-            res.destroy();
-            return;
-          }
-          logger.warn(`${upstream.url} did not answer an upgrade: ${code ?? error.message}`);
-          res.end(rawErrorAnswer(statusCode, { message }));
-          return;
-        }
-        // The service answered in full, then closed while the gateway was still writing:
-        // its answer stands and is already on its way to the client.
-        if (req.upstreamResponse?.complete) {
-          return;
-        }
-        if (mayResend(req, code)) {
-          req.resent = true;
-          logger.warn(
-            `${upstream.url} dropped a ${req.method} unanswered (${code}): sending it again`,
-          );
-          void proxy(req, res);
-          return;
-        }
-        logger.warn(`${upstream.url} did not answer: ${code ?? error.message}`);
-        if (!res.headersSent) {
-          res.writeHead(statusCode, { 'content-type': 'application/json; charset=utf-8' });
-          res.end(JSON.stringify({ statusCode, message }));
-          return;
-        }
-        res.destroy();
-      },
+  const hooks: Options<ProxiedRequest, ServerResponse>['on'] = {
+    proxyReq: (proxyReq, req) => {
+      // In place of http-proxy's `proxyTimeout`, which ends the request as a hang-up would
+      // (ECONNRESET): the error hook must tell a service too slow from one that dropped it.
+      proxyReq.setTimeout(timeoutSeconds * 1000, () => proxyReq.destroy(timedOut('answer')));
+      if (req.bufferedBody?.length) {
+        proxyReq.write(req.bufferedBody);
+      }
     },
-  });
+    proxyReqWs: (proxyReq, req) => {
+      // The proxy's timeout covers requests only: a service that takes the connection and
+      // never answers the handshake would hold the client's socket for ever.
+      const timer = setTimeout(
+        () => proxyReq.destroy(timedOut('handshake')),
+        timeoutSeconds * 1000,
+      );
+      const answered = (response: IncomingMessage) => {
+        clearTimeout(timer);
+        req.upstreamResponse = response;
+      };
+      proxyReq
+        .once('upgrade', answered)
+        .once('response', answered)
+        .once('close', () => clearTimeout(timer));
+    },
+    proxyRes: (proxyRes, req, res) => {
+      req.upstreamResponse = proxyRes;
+      delete proxyRes.headers['x-powered-by'];
+      setClientConnection(proxyRes, res);
+      // http-proxy pipes the answer on, and a pipe whose source breaks off never ends.
+      proxyRes.once('close', () => {
+        if (!proxyRes.complete) res.destroy();
+      });
+    },
+    error: (error, req, res) => {
+      const code = (error as NodeJS.ErrnoException).code;
+      const statusCode = code === 'ETIMEDOUT' ? 504 : 502;
+      const message = `The ${upstream.name} service is unavailable`;
+      if (res instanceof Socket) {
+        // An upgrade: once the service's answer (a 101, or a refusal) has begun, the gateway
+        // has nothing to add; before, the client gets the answer a request would.
+        if (req.upstreamResponse || !res.writable) {
+          res.destroy();
+          return;
+        }
+        logger.warn(`${upstream.url} did not answer an upgrade: ${code ?? error.message}`);
+        res.end(rawErrorAnswer(statusCode, { message }));
+        return;
+      }
+      // The service answered in full, then closed while the gateway was still writing:
+      // its answer stands and is already on its way to the client.
+      if (req.upstreamResponse?.complete) {
+        return;
+      }
+      if (mayResend(req, code)) {
+        req.resent = true;
+        logger.warn(
+          `${upstream.url} dropped a ${req.method} unanswered (${code}): sending it again`,
+        );
+        void ownConnection(req, res);
+        return;
+      }
+      logger.warn(`${upstream.url} did not answer: ${code ?? error.message}`);
+      if (!res.headersSent) {
+        res.writeHead(statusCode, { 'content-type': 'application/json; charset=utf-8' });
+        res.end(JSON.stringify({ statusCode, message }));
+        return;
+      }
+      res.destroy();
+    },
+  };
+  const proxyThrough = (agent: Agent | false) =>
+    createProxyMiddleware<ProxiedRequest, ServerResponse>({
+      target: upstream.url,
+      pathFilter: (_pathname, req) => isProxied(req),
+      changeOrigin: true,
+      xfwd: false,
+      agent,
+      on: hooks,
+    });
+  const agent = keptAliveAgent(upstream.url);
+  const proxy = proxyThrough(agent);
+  // With no agent, http-proxy opens a connection per request and asks the service to close it.
+  const ownConnection = proxyThrough(false);
   // Headers are rewritten on the request, which the proxy copies, not in its `proxyReq` hook:
   // http-proxy skips that hook (and so the body written there) when the request has `Expect`.
   const handler = (req: ProxiedRequest, res: ServerResponse, next?: (error?: unknown) => void) => {
@@ -143,8 +156,53 @@ export function upstreamProxy(
   return Object.assign(handler, {
     upgrade: (req: IncomingMessage, socket: Socket, head: Buffer) => {
       setEdgeHeaders(req, forwarded, { upgrade: true });
-      proxy.upgrade(req, socket, head);
+      ownConnection.upgrade(req, socket, head);
     },
+    /** Closes the connections kept alive; those in use close once their answer is in. */
+    close: () => agent.destroy(),
+  });
+}
+
+/**
+ * Milliseconds a connection to a service stays open unused, unless the service announces less
+ * (`Keep-Alive: timeout=5` from Node's servers, of which Node's agent keeps 1 s less): a
+ * connection is never reused at the moment the service closes it for idleness, which a request
+ * that changes something (and so is never sent again) would meet as a 502.
+ */
+const IDLE_CONNECTION_MS = 4_000;
+
+/**
+ * The agent a service's requests go through: connections kept alive and reused, most recently
+ * used first, as many as there are requests in flight (a cap would queue requests in the agent,
+ * where no timeout reaches them). Saves a connection's set-up and teardown, on both sides, per
+ * request, and the port each closed connection holds for a minute in `TIME_WAIT`.
+ */
+function keptAliveAgent(url: string): Agent {
+  const options = { keepAlive: true, timeout: IDLE_CONNECTION_MS, scheduling: 'lifo' } as const;
+  return new URL(url).protocol === 'https:' ? new TlsAgent(options) : new Agent(options);
+}
+
+/**
+ * Puts the gateway's own `Connection` on a proxied answer in place of the service's, and drops
+ * the service's `Keep-Alive` and the headers its `Connection` names (RFC 9110 §7.6.1): a service
+ * that closes its connection to the gateway (as it does while it stops) must not close the
+ * client's, and the client's connection must not stay open because the service's did. The
+ * gateway's is `close` when the gateway set it before the proxy ran (it is stopping), or else
+ * what Node decided from the client's request.
+ *
+ * http-proxy copies the service's headers onto the answer after the `proxyRes` hook, so they are
+ * rewritten when it starts piping the body, before any byte is written. The service's answer
+ * itself is left as it is: Node's agent reads its `Keep-Alive` to know how long the connection
+ * may stay unused.
+ */
+function setClientConnection(proxyRes: IncomingMessage, res: ServerResponse): void {
+  const own = res.getHeader('connection');
+  const named = (proxyRes.headers.connection ?? '').split(',').map((name) => name.trim());
+  res.once('pipe', () => {
+    for (const name of ['keep-alive', 'proxy-connection', ...named]) {
+      if (name) res.removeHeader(name);
+    }
+    res.setHeader('connection', own ?? (res.shouldKeepAlive ? 'keep-alive' : 'close'));
   });
 }
 

@@ -1,0 +1,270 @@
+import { createServer as createHttpServer, IncomingHttpHeaders, Server } from 'node:http';
+import { AddressInfo, connect, createServer, Socket } from 'node:net';
+import { NestExpressApplication } from '@nestjs/platform-express';
+
+import { startGateway } from './start-gateway';
+
+/** What a stand-in service saw: each request (method, path, body) and each connection. */
+interface Seen {
+  requests: { method: string; url: string; body: string; headers: IncomingHttpHeaders }[];
+  connections: number;
+}
+
+/**
+ * A Node service as the real ones run (keep-alive, Node's `Keep-Alive: timeout=5`), whose
+ * answers add `headers`: what a service says about its own connection, and the rest.
+ */
+async function nodeService(seen: Seen, headers: Record<string, string> = {}): Promise<Server> {
+  const server = createHttpServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString('latin1')));
+    req.on('end', () => {
+      seen.requests.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        body,
+        headers: req.headers,
+      });
+      const answer = JSON.stringify({ url: req.url });
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'content-length': answer.length,
+        ...headers,
+      });
+      res.end(answer);
+    });
+  });
+  server.on('connection', () => seen.connections++);
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  return server;
+}
+
+/**
+ * A service that keeps connections alive and announces `Keep-Alive: timeout=2`, and that resets
+ * a connection idle for longer than that when a request arrives on it: what a client meets when
+ * the service's close of an idle connection crosses its next request on the wire.
+ */
+async function strictIdleService(seen: Seen): Promise<{ port: number; close(): void }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    seen.connections++;
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    let lastAnswer = Date.now();
+    let text = '';
+    socket.on('data', (chunk: Buffer) => {
+      if (!text && Date.now() - lastAnswer > 2_000) {
+        socket.resetAndDestroy();
+        return;
+      }
+      text += chunk.toString('latin1');
+      const end = text.indexOf('\r\n\r\n');
+      const length = Number(/^content-length: *(\d+)/im.exec(text)?.[1] ?? 0);
+      if (end < 0 || text.length < end + 4 + length) return;
+      const [method, url] = text.split(' ');
+      seen.requests.push({ method, url, body: text.slice(end + 4), headers: {} });
+      text = '';
+      lastAnswer = Date.now();
+      socket.write(
+        'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: keep-alive\r\n' +
+          'Keep-Alive: timeout=2\r\nContent-Length: 2\r\n\r\n{}',
+      );
+    });
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => {
+      server.close();
+      sockets.forEach((socket) => socket.destroy());
+    },
+  };
+}
+
+/**
+ * One client connection to the gateway, raw: requests written as given, answers read back one
+ * at a time (status, headers, body by Content-Length), and whether the gateway closed it.
+ */
+class RawClient {
+  private readonly socket: Socket;
+  private buffer = '';
+  private waiting?: () => void;
+  closed = false;
+
+  constructor(port: number) {
+    this.socket = connect(port, '127.0.0.1');
+    this.socket.on('data', (chunk: Buffer) => {
+      this.buffer += chunk.toString('latin1');
+      this.waiting?.();
+    });
+    this.socket.on('error', () => undefined);
+    this.socket.on('close', () => {
+      this.closed = true;
+      this.waiting?.();
+    });
+  }
+
+  async exchange(raw: string): Promise<{ status: number; headers: string; body: string }> {
+    this.socket.write(raw);
+    for (;;) {
+      const end = this.buffer.indexOf('\r\n\r\n');
+      const length = Number(/^content-length: *(\d+)/im.exec(this.buffer)?.[1] ?? -1);
+      if (end >= 0 && length >= 0 && this.buffer.length >= end + 4 + length) {
+        const headers = this.buffer.slice(0, end);
+        const body = this.buffer.slice(end + 4, end + 4 + length);
+        this.buffer = this.buffer.slice(end + 4 + length);
+        return { status: Number(headers.split(' ')[1]), headers, body };
+      }
+      if (this.closed) throw new Error(`closed before a whole answer: ${this.buffer}`);
+      await new Promise<void>((resolve) => (this.waiting = resolve));
+    }
+  }
+
+  /** Resolves once the gateway has closed the connection, or after `ms` if it has not. */
+  async closedWithin(ms: number): Promise<boolean> {
+    if (!this.closed) {
+      await new Promise<void>((resolve) => {
+        this.waiting = resolve;
+        setTimeout(resolve, ms);
+      });
+    }
+    return this.closed;
+  }
+
+  end(): void {
+    this.socket.destroy();
+  }
+}
+
+const get = (path: string, extra = '') =>
+  `GET ${path} HTTP/1.1\r\nHost: localhost:3000\r\n${extra}\r\n`;
+const post = (path: string, body: string) =>
+  `POST ${path} HTTP/1.1\r\nHost: localhost:3000\r\nContent-Type: application/json\r\n` +
+  `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+
+const portOf = (server: { address(): unknown }) => (server.address() as AddressInfo).port;
+
+describe('gateway, its connections to clients and to services', () => {
+  const seen: Seen = { requests: [], connections: 0 };
+  const servers: Server[] = [];
+  let app: NestExpressApplication;
+  let client: RawClient;
+
+  async function gatewayTo(orders: string): Promise<void> {
+    app = await startGateway({
+      AUTH_URL: 'http://127.0.0.1:9',
+      ORDERS_URL: orders,
+      CATALOG_URL: 'http://127.0.0.1:9',
+      PROXY_TIMEOUT: '2',
+    });
+    client = new RawClient(portOf(app.getHttpServer()));
+  }
+
+  beforeEach(() => {
+    seen.requests.length = 0;
+    seen.connections = 0;
+  });
+
+  afterEach(async () => {
+    client.end();
+    await app.close();
+    servers.splice(0).forEach((server) => server.close());
+  });
+
+  it('keeps both connections open and reuses the one to the service, request after request', async () => {
+    servers.push(await nodeService(seen));
+    await gatewayTo(`http://127.0.0.1:${portOf(servers[0])}`);
+    for (let i = 0; i < 5; i++) {
+      const answer = await client.exchange(
+        i % 2 ? post(`/api/orders/${i}`, `{"n":${i}}`) : get(`/api/orders/${i}`),
+      );
+      expect(answer).toMatchObject({
+        status: 200,
+        body: JSON.stringify({ url: `/api/orders/${i}` }),
+      });
+      expect(answer.headers).not.toMatch(/^connection: *close/im);
+    }
+    expect(client.closed).toBe(false);
+    expect(seen.requests.map(({ url }) => url)).toEqual(
+      [0, 1, 2, 3, 4].map((i) => `/api/orders/${i}`),
+    );
+    expect(seen.connections).toBe(1);
+  });
+
+  it("does not close the client's connection when the service closes its own (as a stopping service does)", async () => {
+    servers.push(await nodeService(seen, { connection: 'close' }));
+    await gatewayTo(`http://127.0.0.1:${portOf(servers[0])}`);
+    const first = await client.exchange(get('/api/orders/a'));
+    const second = await client.exchange(get('/api/orders/b'));
+    expect([first.status, second.status]).toEqual([200, 200]);
+    expect(first.headers).not.toMatch(/^connection: *close/im);
+    expect(client.closed).toBe(false);
+    expect(seen.connections).toBe(2);
+  });
+
+  it("closes the client's connection when the client asks, though the service keeps its own", async () => {
+    servers.push(await nodeService(seen));
+    await gatewayTo(`http://127.0.0.1:${portOf(servers[0])}`);
+    const answer = await client.exchange(get('/api/orders/a', 'Connection: close\r\n'));
+    expect(answer.status).toBe(200);
+    expect(answer.headers).toMatch(/^connection: *close/im);
+    expect(await client.closedWithin(2_000)).toBe(true);
+  });
+
+  it("passes on neither the service's Keep-Alive nor the headers its Connection names", async () => {
+    servers.push(
+      await nodeService(seen, {
+        connection: 'keep-alive, x-hop-secret',
+        'keep-alive': 'timeout=600, max=100000',
+        'x-hop-secret': 'for the gateway only',
+        'x-kept': 'for the client',
+      }),
+    );
+    await gatewayTo(`http://127.0.0.1:${portOf(servers[0])}`);
+    const { headers } = await client.exchange(get('/api/orders/a'));
+    expect(headers).toMatch(/^x-kept: for the client$/im);
+    expect(headers).not.toMatch(/x-hop-secret|timeout=600/i);
+  });
+
+  it('never reuses a connection the service may have closed for idleness: a POST after a pause is answered, not 502', async () => {
+    const service = await strictIdleService(seen);
+    try {
+      await gatewayTo(`http://127.0.0.1:${service.port}`);
+      expect((await client.exchange(post('/api/orders/a', '{"n":1}'))).status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 2_300));
+      expect((await client.exchange(post('/api/orders/b', '{"n":2}'))).status).toBe(200);
+      expect(seen.requests.map(({ url }) => url)).toEqual(['/api/orders/a', '/api/orders/b']);
+      expect(seen.connections).toBe(2);
+    } finally {
+      service.close();
+    }
+  });
+
+  it('gives a chunked body its length, so no request hidden in it reaches the service on a shared connection', async () => {
+    servers.push(await nodeService(seen));
+    await gatewayTo(`http://127.0.0.1:${portOf(servers[0])}`);
+    const hidden = 'GET /api/orders/hidden HTTP/1.1\r\nHost: x\r\n\r\n';
+    const chunk = `0\r\n\r\n${hidden}`;
+    const smuggler = await client.exchange(
+      'POST /api/orders/a HTTP/1.1\r\nHost: localhost:3000\r\nContent-Type: application/json\r\n' +
+        `Transfer-Encoding: chunked\r\n\r\n${chunk.length.toString(16)}\r\n${chunk}\r\n0\r\n\r\n`,
+    );
+    const other = new RawClient(portOf(app.getHttpServer()));
+    try {
+      const innocent = await other.exchange(get('/api/orders/b'));
+      expect([smuggler.status, innocent.status]).toEqual([200, 200]);
+      expect(innocent.body).toBe(JSON.stringify({ url: '/api/orders/b' }));
+    } finally {
+      other.end();
+    }
+    expect(seen.requests.map(({ method, url }) => `${method} ${url}`)).toEqual([
+      'POST /api/orders/a',
+      'GET /api/orders/b',
+    ]);
+    expect(seen.requests[0]).toMatchObject({ body: chunk });
+    expect(seen.requests[0].headers).toMatchObject({ 'content-length': String(chunk.length) });
+    expect(seen.requests[0].headers['transfer-encoding']).toBeUndefined();
+    expect(seen.connections).toBe(1);
+  });
+});
