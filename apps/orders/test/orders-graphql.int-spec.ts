@@ -1,8 +1,9 @@
-import { INestApplication } from '@nestjs/common';
+import { INestApplication, Logger } from '@nestjs/common';
 import request from 'supertest';
 
 import { SessionService, SessionUser } from '@cloakroom/session';
 
+import { OrdersService } from '../src/app/orders/orders.service';
 import { randomSuffix, sessionCookie, startOrdersApp } from './orders-app';
 import { testKeyPrefix } from '@cloakroom/session/testing';
 
@@ -271,9 +272,61 @@ describe('POST /api/orders/graphql (PostgreSQL, Redis)', () => {
     expect(JSON.stringify(mine)).not.toContain('GQL-MANY');
   });
 
+  it('refuses a query of 11 root fields before any resolver: each one is a database query', async () => {
+    const list = jest.spyOn(app.get(OrdersService), 'list');
+    try {
+      const aliased = Array.from({ length: 11 }, (_, i) => `a${i}: myOrders(limit: 1) { id }`);
+      const response = await post(`{ ${aliased.join(' ')} }`, alice).expect(400);
+      expect(codesOf(response.body)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+      expect(response.body.errors[0].message).toMatch(/more than 10 fields/);
+      expect(list).not.toHaveBeenCalled();
+      const ten = await post(`{ ${aliased.slice(1).join(' ')} }`, alice).expect(200);
+      expect(ten.body.errors).toBeUndefined();
+      expect(list).toHaveBeenCalledTimes(10);
+    } finally {
+      list.mockRestore();
+    }
+  });
+
   it('answers BAD_REQUEST to a limit out of bounds', async () => {
     const response = await post('query { myOrders(limit: 201) { id } }', alice);
     expect(codesOf(response.body)).toEqual(['BAD_REQUEST']);
+  });
+
+  it.each([
+    [
+      'a null variable',
+      { query: 'query ($l: Int) { myOrders(limit: $l) { id } }', variables: { l: null } },
+    ],
+    [
+      'a variable whose default is null',
+      { query: 'query ($l: Int = null) { myOrders(limit: $l) { id } }' },
+    ],
+  ])(
+    'answers BAD_REQUEST, never an internal error, to a limit of %s, session or not',
+    async (_case, body) => {
+      const logged = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+      try {
+        const anonymous = await http.post(PATH).send(body);
+        expect(codesOf(anonymous.body)).toEqual(['UNAUTHENTICATED']);
+        const response = await http
+          .post(PATH)
+          .set('Authorization', `Bearer ${cookies[alice.id].split('=')[1]}`)
+          .send(body);
+        expect(response.body.data).toBeNull();
+        expect(codesOf(response.body)).toEqual(['BAD_REQUEST']);
+        expect(logged).not.toHaveBeenCalled();
+      } finally {
+        logged.mockRestore();
+      }
+    },
+  );
+
+  it('refuses a subscription, which it does not serve, as a client error', async () => {
+    const response = await post('subscription { myOrders { id } }', alice).expect(400);
+    expect(codesOf(response.body)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+    expect(response.body.errors[0].message).toMatch(/no subscription/);
+    expect(response.body.data).toBeUndefined();
   });
 
   it('sends no stack trace with an error, and keeps no-store and nosniff', async () => {

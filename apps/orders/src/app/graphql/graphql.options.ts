@@ -8,6 +8,7 @@ import { isDatabaseUnavailable } from '@cloakroom/service-kit';
 
 import { OrdersEnv } from '../config/orders.env';
 import { MAX_PAGE_SIZE } from '../orders/dto/list-orders.query';
+import { knownOperationTypes } from './known-operation-types.rule';
 import { maxQueryValues } from './query-cost.rule';
 
 const logger = new Logger('GraphQL');
@@ -27,6 +28,14 @@ export const MAX_QUERY_VALUES = 100_000;
  * `placeOrder`s would place 300 orders in one request. A client places one order at a time.
  */
 export const MAX_MUTATION_FIELDS = 10;
+
+/**
+ * The most root fields one query may hold (`maxQueryValues`): each runs `myOrders`, a database
+ * query of its own. Within the values and the tokens, 160 aliased `myOrders { id }` made one
+ * request cost 160 queries, and eight such requests at a time held every other request of the
+ * service for seconds. The four aliased pages the values allow fit.
+ */
+export const MAX_QUERY_FIELDS = 10;
 
 /**
  * The most lexical tokens an operation's text may hold; a longer one is refused while it is
@@ -52,9 +61,11 @@ export const MAX_QUERY_TOKENS = 1_000;
  *   refused before any resolver runs.
  * - No automatic persisted queries, no batching (Apollo's default).
  * - An operation of more than `MAX_QUERY_TOKENS` tokens is refused before it is validated.
+ * - An operation of a type the schema lacks (`subscription`) is refused before it runs.
  * - An operation that could answer more than `MAX_QUERY_VALUES` values (aliases multiply a
- *   list's rows), or a mutation with more than `MAX_MUTATION_FIELDS` root fields, is refused
- *   before it runs, session or not: `GRAPHQL_VALIDATION_FAILED`, HTTP 400.
+ *   list's rows), or a mutation with more than `MAX_MUTATION_FIELDS` root fields, or a query
+ *   with more than `MAX_QUERY_FIELDS`, is refused before it runs, session or not:
+ *   `GRAPHQL_VALIDATION_FAILED`, HTTP 400.
  * - Errors carry `extensions.code` (`UNAUTHENTICATED`, `FORBIDDEN`, `BAD_REQUEST` from the
  *   guard and the validation pipe, `SERVICE_UNAVAILABLE` with `status: 503` while the session
  *   store or the database is down), never a stack; an unexpected error is logged and answered as
@@ -76,10 +87,12 @@ export function graphqlOptions(env: OrdersEnv): ApolloDriverConfig {
     persistedQueries: false,
     parseOptions: { maxLexicalTokens: MAX_QUERY_TOKENS },
     validationRules: [
+      knownOperationTypes,
       maxQueryValues({
         maxValues: MAX_QUERY_VALUES,
         maxPageSize: MAX_PAGE_SIZE,
         maxMutationFields: MAX_MUTATION_FIELDS,
+        maxQueryFields: MAX_QUERY_FIELDS,
       }),
     ],
     includeStacktraceInErrorResponses: false,

@@ -105,4 +105,15 @@ describe('maxQueryValues', () => {
     const queries = Array.from({ length: 11 }, (_, i) => `q${i}: myOrders(limit: 1) { id }`);
     expect(refusals(`{ ${queries.join(' ')} }`, 100_000)).toEqual([]);
   });
+
+  it('refuses, when asked, a query with more than maxQueryFields root fields, spread or not', () => {
+    const read = (count: number, from = 0) =>
+      Array.from({ length: count }, (_, i) => `q${from + i}: myOrders(limit: 1) { id }`).join(' ');
+    const refused = 'The query does too much: more than 10 fields (send separate requests)';
+    expect(refusals(`{ ${read(10)} }`, 100_000, { maxQueryFields: 10 })).toEqual([]);
+    expect(refusals(`{ ${read(11)} }`, 100_000, { maxQueryFields: 10 })).toEqual([refused]);
+    const spread = `{ ${read(6)} ...Q ... on Query { ${read(1, 6)} } }
+      fragment Q on Query { ${read(4, 7)} }`;
+    expect(refusals(spread, 100_000, { maxQueryFields: 10 })).toEqual([refused]);
+  });
 });

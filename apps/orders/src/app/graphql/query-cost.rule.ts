@@ -35,6 +35,11 @@ export interface QueryCostLimits {
   maxPageSize: number;
   /** The most root fields one mutation may hold, aliases and fragments included. */
   maxMutationFields: number;
+  /**
+   * The most root fields one query may hold, aliases and fragments included; unlimited (the
+   * values bound it) unless set. Each root field runs its resolver, a database query of its own.
+   */
+  maxQueryFields?: number;
   /** The most selections the rule looks at in one document; past it, the document is refused. */
   maxVisits?: number;
 }
@@ -60,13 +65,20 @@ interface Cost {
  * more than `maxVisits` selections looked at is refused.
  *
  * Values do not bound writes: every root field of a mutation runs, so a mutation with more than
- * `maxMutationFields` of them (`a: placeOrder(...) b: placeOrder(...)`) is refused as well.
+ * `maxMutationFields` of them (`a: placeOrder(...) b: placeOrder(...)`) is refused as well; nor
+ * do they bound the resolvers a query runs, one per root field, which `maxQueryFields` does.
  *
  * @example
  * validationRules: [maxQueryValues({ maxValues: 25_000, maxPageSize: 200, maxMutationFields: 10 })]
  */
 export function maxQueryValues(limits: QueryCostLimits): ValidationRule {
-  const { maxValues, maxPageSize, maxMutationFields, maxVisits = MAX_VISITS } = limits;
+  const {
+    maxValues,
+    maxPageSize,
+    maxMutationFields,
+    maxQueryFields = Infinity,
+    maxVisits = MAX_VISITS,
+  } = limits;
   const tooMuch: Cost = { values: maxValues + 1, fields: maxValues + 1 };
   return (context: ValidationContext): ASTVisitor => {
     const fragments = new Map<string, FragmentDefinitionNode>();
@@ -96,6 +108,13 @@ export function maxQueryValues(limits: QueryCostLimits): ValidationRule {
           context.reportError(
             new GraphQLError(
               `The mutation does too much: more than ${maxMutationFields} fields (send separate requests)`,
+              { nodes: [operation], extensions: { code: 'QUERY_TOO_LARGE' } },
+            ),
+          );
+        } else if (operation.operation === 'query' && cost.fields > maxQueryFields) {
+          context.reportError(
+            new GraphQLError(
+              `The query does too much: more than ${maxQueryFields} fields (send separate requests)`,
               { nodes: [operation], extensions: { code: 'QUERY_TOO_LARGE' } },
             ),
           );
