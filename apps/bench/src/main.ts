@@ -1,6 +1,7 @@
 import { printSavedReport } from './app/runner/report';
 import { runBare } from './app/runner/run-bare';
 import { runBenchmark } from './app/runner/run-benchmark';
+import { runGateway } from './app/runner/run-gateway';
 import { runMicro } from './app/runner/run-micro';
 import { runPair } from './app/runner/run-pair';
 import { startBareServer } from './app/server/bare-server';
@@ -10,6 +11,7 @@ import { startRpcServer } from './app/server/rpc-server';
 // One bundle, several roles: the runner (no argument) forks itself as the servers it measures
 // (`server`, `rpc`); `pair <a> <b>` compares two scenarios only; `micro` measures the guards in
 // process, without HTTP; `bare` measures the HTTP servers alone (`bare-server`, no Nest);
+// `gateway` what the gateway's hop adds in front of a bare service;
 // `report <file>` prints a saved run's results again.
 const roles: Record<string, () => Promise<void>> = {
   server: startBenchServer,
@@ -19,6 +21,7 @@ const roles: Record<string, () => Promise<void>> = {
   pair: runPair,
   micro: runMicro,
   bare: runBare,
+  gateway: runGateway,
   report: printSavedReport,
 };
 /** Roles that serve until the runner stops them; the others exit when done. */

@@ -89,6 +89,8 @@ export const SERVER_SETTINGS_VARIABLE = 'BENCH_SERVER_SETTINGS';
 export interface ProcessUsage {
   micros: number;
   wakeups: number;
+  /** Connections the server has accepted so far, where it counts them (the bare servers). */
+  connections?: number;
 }
 
 /** Messages between the runner and its child processes. */

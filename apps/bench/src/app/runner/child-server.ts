@@ -61,7 +61,11 @@ export class ChildServer<S extends ServerSettings | BareSettings = ServerSetting
         if (message.type === 'cpu') {
           clearTimeout(timer);
           this.child.off('message', onMessage);
-          resolve({ micros: message.micros, wakeups: message.wakeups });
+          resolve({
+            micros: message.micros,
+            wakeups: message.wakeups,
+            connections: message.connections,
+          });
         }
       };
       this.child.on('message', onMessage);

@@ -3,7 +3,7 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http
 import express from 'express';
 import Fastify from 'fastify';
 
-import { linkToParent, readSettings, send } from './parent-link';
+import { countConnections, linkToParent, readSettings, send } from './parent-link';
 
 /**
  * The servers `bare` compares, with no Nest and no guard, each answering `GET /bench` with
@@ -21,6 +21,12 @@ export interface BareSettings {
 }
 
 const BODY = JSON.stringify({ ok: true });
+
+/**
+ * The path the `gateway` run requests, directly and through the gateway (which forwards
+ * `/api/orders/...` as it is): the bare `http` server answers it as it answers `/bench`.
+ */
+export const GATEWAY_BENCH_PATH = '/api/orders/bench';
 
 /** A bare server listening on `port` of the loopback interface; resolves with its close. */
 export async function listenBare(server: BareServer, port: number): Promise<() => Promise<void>> {
@@ -44,7 +50,7 @@ export async function listenBare(server: BareServer, port: number): Promise<() =
         Object.setPrototypeOf(request, swap.request);
         Object.setPrototypeOf(response, swap.response);
       }
-      if (request.url !== '/bench') {
+      if (request.url !== '/bench' && request.url !== GATEWAY_BENCH_PATH) {
         response.writeHead(404).end();
         return;
       }
@@ -71,6 +77,7 @@ function swappedPrototypes(): { request: object; response: object } {
 }
 
 function listen(server: Server, port: number): Promise<() => Promise<void>> {
+  countConnections(server);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () =>

@@ -4,6 +4,16 @@ import { ChildMessage } from '../scenarios';
  * Answers the runner's CPU probes over the IPC channel, so measuring never sends an HTTP
  * request through the server under test.
  */
+let acceptedConnections: number | undefined;
+
+/** Counts the connections `server` accepts, for the runner's probes. */
+export function countConnections(server: {
+  on(event: 'connection', listener: () => void): unknown;
+}): void {
+  acceptedConnections ??= 0;
+  server.on('connection', () => (acceptedConnections = (acceptedConnections ?? 0) + 1));
+}
+
 export function linkToParent(): void {
   process.on('message', (message: { type?: string }) => {
     if (message?.type === 'cpu') {
@@ -12,6 +22,7 @@ export function linkToParent(): void {
         type: 'cpu',
         micros: userCPUTime + systemCPUTime,
         wakeups: voluntaryContextSwitches,
+        connections: acceptedConnections,
       });
     }
   });
