@@ -77,9 +77,9 @@ export class UsersController {
   @ApiConflictResponse({ description: 'Username already taken' })
   @ApiBadRequestResponse({ description: 'A bad body, or a password the policy refuses' })
   @ApiUnauthorizedResponse({ description: '`reauthentication_required`: re-enter the password' })
-  async create(@Body() body: CreateUserDto): Promise<UserDto> {
+  async create(@Body() body: CreateUserDto, @CurrentSession() admin: Session): Promise<UserDto> {
     this.policy.assertAcceptable(body.password, { username: body.username });
-    return UserDto.from(await this.users.create(body));
+    return UserDto.from(await this.users.create(body, admin.userId));
   }
 
   /** New roles reach the user's live sessions on their next request: no new login needed. */

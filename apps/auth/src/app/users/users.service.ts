@@ -108,8 +108,13 @@ export class UsersService {
   /**
    * Creates a user. The password policy is the caller's to apply: the admin API does, the
    * demo users (documented passwords) are seeded as they are.
+   *
+   * With `creatorId` (an administrator's request), the row is written under the admin lock
+   * once the creator is found to be an enabled admin still (else 403): a creation is a grant
+   * of access, and one that was let in before its creator was demoted or disabled must not
+   * land after that change was answered (a new admin account would keep them admin).
    */
-  async create(input: CreateUserDto): Promise<User> {
+  async create(input: CreateUserDto, creatorId?: string): Promise<User> {
     const username = input.username.toLowerCase();
     if (await this.users.existsBy({ username })) {
       throw new ConflictException('Username already taken');
@@ -120,8 +125,22 @@ export class UsersService {
       passwordHash: await this.passwords.hash(normalizePassword(input.password)),
       roles: [...new Set(input.roles)],
     });
+    if (creatorId === undefined) {
+      return this.insert(this.users, user);
+    }
+    return this.adminLock.run(async (_manager, hold) => {
+      const users = hold.manager.getRepository(User);
+      const creator = await users.findOneBy({ id: creatorId });
+      if (!creator || !isEnabledAdmin(creator)) {
+        throw new ForbiddenException('Missing role');
+      }
+      return this.insert(users, user);
+    });
+  }
+
+  private async insert(users: Repository<User>, user: User): Promise<User> {
     try {
-      return await this.users.save(user);
+      return await users.save(user);
     } catch (error) {
       // Two concurrent creations of one name: the unique index decides, the loser gets 409.
       if (error instanceof QueryFailedError && /unique/i.test(error.message)) {
