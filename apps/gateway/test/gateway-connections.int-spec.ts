@@ -1,5 +1,5 @@
 import { createServer as createHttpServer, IncomingHttpHeaders, Server } from 'node:http';
-import { AddressInfo, connect, createServer, Socket } from 'node:net';
+import { AddressInfo, connect, createServer, Server as NetServer, Socket } from 'node:net';
 import { NestExpressApplication } from '@nestjs/platform-express';
 
 import { startGateway } from './start-gateway';
@@ -83,6 +83,36 @@ async function strictIdleService(seen: Seen): Promise<{ port: number; close(): v
 }
 
 /**
+ * A service written by hand, as a broken one might answer: each request it reads (headers only:
+ * the requests sent to it here have no body) gets what `answer` makes of its request line, on a
+ * connection kept open; `close` closes the connection after that answer.
+ */
+async function handWrittenService(
+  seen: Seen,
+  answer: (requestLine: string) => { raw: string; close?: boolean },
+): Promise<NetServer> {
+  const server = createServer((socket) => {
+    seen.connections++;
+    socket.on('error', () => undefined);
+    let text = '';
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      for (let end = text.indexOf('\r\n\r\n'); end >= 0; end = text.indexOf('\r\n\r\n')) {
+        const [line] = text.split('\r\n', 1);
+        const [method, url] = line.split(' ');
+        seen.requests.push({ method, url, body: '', headers: {} });
+        text = text.slice(end + 4);
+        const { raw, close } = answer(line);
+        if (close) socket.end(raw);
+        else socket.write(raw);
+      }
+    });
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  return server;
+}
+
+/**
  * One client connection to the gateway, raw: requests written as given, answers read back one
  * at a time (status, headers, body by Content-Length), and whether the gateway closed it.
  */
@@ -108,17 +138,46 @@ class RawClient {
   async exchange(raw: string): Promise<{ status: number; headers: string; body: string }> {
     this.socket.write(raw);
     for (;;) {
-      const end = this.buffer.indexOf('\r\n\r\n');
-      const length = Number(/^content-length: *(\d+)/im.exec(this.buffer)?.[1] ?? -1);
-      if (end >= 0 && length >= 0 && this.buffer.length >= end + 4 + length) {
-        const headers = this.buffer.slice(0, end);
-        const body = this.buffer.slice(end + 4, end + 4 + length);
-        this.buffer = this.buffer.slice(end + 4 + length);
-        return { status: Number(headers.split(' ')[1]), headers, body };
-      }
+      const answer = this.takeAnswer();
+      if (answer) return answer;
       if (this.closed) throw new Error(`closed before a whole answer: ${this.buffer}`);
       await new Promise<void>((resolve) => (this.waiting = resolve));
     }
+  }
+
+  /**
+   * The first answer read whole, framed as a client must (RFC 9112 §6.3): chunked when its
+   * `Transfer-Encoding` is `chunked`, else by its `Content-Length`. Any other transfer coding
+   * would leave the answer's end at the connection's close, on a connection kept open: refused.
+   */
+  private takeAnswer(): { status: number; headers: string; body: string } | undefined {
+    const end = this.buffer.indexOf('\r\n\r\n');
+    if (end < 0) return undefined;
+    const headers = this.buffer.slice(0, end);
+    const coding = /^transfer-encoding: *([^\r\n]*?) *\r?$/im.exec(headers)?.[1];
+    if (coding !== undefined && coding.toLowerCase() !== 'chunked') {
+      throw new Error(`an answer whose end a client cannot find: ${headers}`);
+    }
+    let body = '';
+    let next = end + 4;
+    if (coding === undefined) {
+      const length = Number(/^content-length: *(\d+)/im.exec(headers)?.[1] ?? -1);
+      if (length < 0 || this.buffer.length < next + length) return undefined;
+      body = this.buffer.slice(next, next + length);
+      next += length;
+    } else {
+      for (;;) {
+        const line = this.buffer.indexOf('\r\n', next);
+        if (line < 0) return undefined;
+        const size = parseInt(this.buffer.slice(next, line), 16);
+        if (this.buffer.length < line + 2 + size + 2) return undefined;
+        body += this.buffer.slice(line + 2, line + 2 + size);
+        next = line + 2 + size + 2;
+        if (size === 0) break;
+      }
+    }
+    this.buffer = this.buffer.slice(next);
+    return { status: Number(headers.split(' ')[1]), headers, body };
   }
 
   /** Resolves once the gateway has closed the connection, or after `ms` if it has not. */
@@ -147,7 +206,7 @@ const portOf = (server: { address(): unknown }) => (server.address() as AddressI
 
 describe('gateway, its connections to clients and to services', () => {
   const seen: Seen = { requests: [], connections: 0 };
-  const servers: Server[] = [];
+  const servers: NetServer[] = [];
   let app: NestExpressApplication;
   let client: RawClient;
 
@@ -266,5 +325,51 @@ describe('gateway, its connections to clients and to services', () => {
     expect(seen.requests[0].headers).toMatchObject({ 'content-length': String(chunk.length) });
     expect(seen.requests[0].headers['transfer-encoding']).toBeUndefined();
     expect(seen.connections).toBe(1);
+  });
+  it('answers 502 to a request the service switches to another protocol unasked, and goes on serving the client', async () => {
+    const switched =
+      'HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n';
+    servers.push(
+      await handWrittenService(seen, (line) => ({
+        raw: line.includes('/switch') ? switched : 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}',
+      })),
+    );
+    await gatewayTo(`http://127.0.0.1:${portOf(servers[0])}`);
+    const unavailable = JSON.stringify({
+      statusCode: 502,
+      message: 'The orders service is unavailable',
+    });
+    for (const request of [get('/api/orders/switch'), post('/api/orders/switch', '{"n":1}')]) {
+      expect(await client.exchange(request)).toMatchObject({ status: 502, body: unavailable });
+    }
+    expect(await client.exchange(get('/api/orders/after'))).toMatchObject({
+      status: 200,
+      body: '{}',
+    });
+    expect(seen.requests.map(({ method, url }) => `${method} ${url}`)).toEqual([
+      'GET /api/orders/switch',
+      'POST /api/orders/switch',
+      'GET /api/orders/after',
+    ]);
+  });
+
+  it("frames its answers itself: a service's Transfer-Encoding is not passed on, and the client's connection goes on", async () => {
+    // `identity`, from the drafts of HTTP/1.1, still sent by some old servers: the answer ends
+    // where the service's connection does, which the client's does not.
+    servers.push(
+      await handWrittenService(seen, (line) =>
+        line.includes('/identity')
+          ? { raw: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n\r\n{"n":1}', close: true }
+          : {
+              raw: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7\r\n{"n":2}\r\n0\r\n\r\n',
+            },
+      ),
+    );
+    await gatewayTo(`http://127.0.0.1:${portOf(servers[0])}`);
+    const first = await client.exchange(get('/api/orders/identity'));
+    const second = await client.exchange(get('/api/orders/chunked'));
+    expect([first.body, second.body]).toEqual(['{"n":1}', '{"n":2}']);
+    expect(first.headers).not.toMatch(/identity/i);
+    expect(client.closed).toBe(false);
   });
 });

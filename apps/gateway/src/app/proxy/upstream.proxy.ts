@@ -68,6 +68,13 @@ export function upstreamProxy(
       // In place of http-proxy's `proxyTimeout`, which ends the request as a hang-up would
       // (ECONNRESET): the error hook must tell a service too slow from one that dropped it.
       proxyReq.setTimeout(timeoutSeconds * 1000, () => proxyReq.destroy(timedOut('answer')));
+      // A service that switches protocols on a request that asked for none: without a listener,
+      // Node drops the connection and neither answers nor fails the request, whose client would
+      // then wait for ever.
+      proxyReq.once('upgrade', (_answer: IncomingMessage, socket: Socket) => {
+        socket.destroy();
+        proxyReq.emit('error', Object.assign(new Error('unrequested upgrade'), { code: 'EPROTO' }));
+      });
       if (req.bufferedBody?.length) {
         proxyReq.write(req.bufferedBody);
       }
@@ -188,7 +195,10 @@ function keptAliveAgent(url: string): Agent {
  * that closes its connection to the gateway (as it does while it stops) must not close the
  * client's, and the client's connection must not stay open because the service's did. The
  * gateway's is `close` when the gateway set it before the proxy ran (it is stopping), or else
- * what Node decided from the client's request.
+ * what Node decided from the client's request. The service's `Transfer-Encoding` framed the
+ * answer on the service's connection, where Node's parser undid it: the client's answer is
+ * `chunked`, as Node frames it then. Passed on, a coding other than `chunked` (`identity`)
+ * would tell the client the answer ends when the connection closes, which it does not.
  *
  * http-proxy copies the service's headers onto the answer after the `proxyRes` hook, so they are
  * rewritten when it starts piping the body, before any byte is written. The service's answer
@@ -202,6 +212,7 @@ function setClientConnection(proxyRes: IncomingMessage, res: ServerResponse): vo
     for (const name of ['keep-alive', 'proxy-connection', ...named]) {
       if (name) res.removeHeader(name);
     }
+    if (res.hasHeader('transfer-encoding')) res.setHeader('transfer-encoding', 'chunked');
     res.setHeader('connection', own ?? (res.shouldKeepAlive ? 'keep-alive' : 'close'));
   });
 }
