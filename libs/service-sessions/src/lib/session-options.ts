@@ -27,7 +27,10 @@ export function sessionOptionsFromEnv(
     allowedOrigins: listOf(env.SESSION_ALLOWED_ORIGINS ?? gatewayOriginsOf(env)),
     storeTimeout: env.SESSION_STORE_TIMEOUT,
     reauthWindow: env.SESSION_REAUTH_WINDOW,
-    sockets: { checkInterval: env.SESSION_SOCKETS_CHECK_INTERVAL },
+    sockets: {
+      checkInterval: env.SESSION_SOCKETS_CHECK_INTERVAL,
+      maxPerUser: env.SESSION_SOCKETS_MAX_PER_USER,
+    },
     metrics: new PrometheusSessionMetrics(),
   };
   if (isRemote(env)) {

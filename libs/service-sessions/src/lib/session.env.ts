@@ -62,6 +62,12 @@ export class SessionEnv extends ServiceEnv {
   )
   @IsSecondsSetting()
   SESSION_SOCKETS_CHECK_INTERVAL = 30;
+
+  @Setting('WebSockets one user may hold open at once in the service; the next closes with 1008')
+  @ToNumber()
+  @IsInt()
+  @Min(1)
+  SESSION_SOCKETS_MAX_PER_USER = 32;
 }
 
 /** A service that reads sessions straight from Redis (auth, orders). */

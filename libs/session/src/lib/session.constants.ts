@@ -106,8 +106,9 @@ export const SessionEvents = {
  * Close codes `SessionSockets` and `SessionGuard` end a WebSocket with: `unauthenticated`
  * (4401: no session at the handshake, a cookie handshake from a foreign origin, or the session
  * was revoked, expired or rotated), `forbidden` (4403: the session lost every role a GraphQL
- * subscription on the connection needs) and `storeUnavailable` (1013 "try again later": the
- * session store did not answer the handshake's validation).
+ * subscription on the connection needs), `storeUnavailable` (1013 "try again later": the
+ * session store did not answer the handshake's validation) and `tooMany` (1008: the user already
+ * holds `sockets.maxPerUser` sockets in the service).
  *
  * @example
  * socket.onclose = (event) => { if (event.code === SessionSocketClose.unauthenticated) login(); };
@@ -116,6 +117,8 @@ export const SessionSocketClose = {
   unauthenticated: 4401,
   forbidden: 4403,
   storeUnavailable: 1013,
+  /** The user already holds `sockets.maxPerUser` open sockets in this service. */
+  tooMany: 1008,
 } as const;
 
 export const DEFAULT_COOKIE_NAME = 'cr_session';

@@ -267,6 +267,14 @@ export interface SessionSocketsOptions {
    * store changed behind `SessionService`). Default 30.
    */
   checkInterval?: number;
+  /**
+   * WebSockets one user may hold open at once in this service (tabs and devices, with room to
+   * spare); an authenticated handshake past it is closed with 1008
+   * (`SessionSocketClose.tooMany`). Whatever a service pushes to a user goes to each of their
+   * sockets: without a bound, one account opening thousands of them multiplies it in the
+   * service's memory. Held event streams (`@Sse()`) do not count. Default 32.
+   */
+  maxPerUser?: number;
 }
 
 /**

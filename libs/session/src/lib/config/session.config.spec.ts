@@ -198,13 +198,24 @@ describe('resolveSessionConfig', () => {
   });
 
   it('checks sockets every 30 s by default, and refuses an interval under 0.1 s', () => {
-    expect(resolveSessionConfig({ redis }).sockets).toEqual({ checkIntervalMs: 30_000 });
-    expect(resolveSessionConfig({ redis, sockets: { checkInterval: 0.5 } }).sockets).toEqual({
-      checkIntervalMs: 500,
+    expect(resolveSessionConfig({ redis }).sockets).toEqual({
+      checkIntervalMs: 30_000,
+      maxPerUser: 32,
     });
+    expect(
+      resolveSessionConfig({ redis, sockets: { checkInterval: 0.5, maxPerUser: 3 } }).sockets,
+    ).toEqual({ checkIntervalMs: 500, maxPerUser: 3 });
     for (const checkInterval of [0, 0.05, -1, Number.NaN]) {
       expect(() => resolveSessionConfig({ redis, sockets: { checkInterval } })).toThrow(
         /sockets.checkInterval/,
+      );
+    }
+  });
+
+  it('refuses a sockets.maxPerUser that is not a positive integer', () => {
+    for (const maxPerUser of [0, -1, 1.5, Number.NaN, Infinity]) {
+      expect(() => resolveSessionConfig({ redis, sockets: { maxPerUser } })).toThrow(
+        'sockets.maxPerUser must be a positive integer',
       );
     }
   });

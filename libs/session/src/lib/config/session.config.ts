@@ -58,7 +58,7 @@ export interface SessionConfig extends SessionStoreSettings {
   /** Null when publishing lifecycle events is off. */
   events: { maxLength: number } | null;
   /** `SessionSockets`: how often every open socket's session is checked again. */
-  sockets: { checkIntervalMs: number };
+  sockets: { checkIntervalMs: number; maxPerUser: number };
   /** `SessionAssertions`: its keys parsed; `service` null when assertions are off. */
   assertions: SessionAssertionSettings;
 }
@@ -69,6 +69,7 @@ const DEFAULT_REMEMBER_IDLE_TIMEOUT = 604800;
 const DEFAULT_REMEMBER_ABSOLUTE_TIMEOUT = 2592000;
 const DEFAULT_REAUTH_WINDOW = 600;
 const DEFAULT_SOCKET_CHECK_INTERVAL = 30;
+const DEFAULT_SOCKETS_PER_USER = 32;
 const CAP_POLICIES: readonly SessionCapPolicy[] = ['evict-oldest', 'evict-idlest', 'refuse'];
 const SAME_SITE: readonly unknown[] = ['lax', 'strict'];
 /** RFC 6265's cookie-name: an HTTP token. `cookie.serialize` throws on anything else. */
@@ -328,5 +329,9 @@ function socketsOf(options: SessionSocketsOptions = {}): SessionConfig['sockets'
   if (checkIntervalMs < 100) {
     throw new Error('SessionModule: sockets.checkInterval must be at least 0.1 s');
   }
-  return { checkIntervalMs };
+  const maxPerUser = options.maxPerUser ?? DEFAULT_SOCKETS_PER_USER;
+  if (!Number.isInteger(maxPerUser) || maxPerUser < 1) {
+    throw new Error('SessionModule: sockets.maxPerUser must be a positive integer');
+  }
+  return { checkIntervalMs, maxPerUser };
 }

@@ -235,3 +235,68 @@ describe('SessionSockets', () => {
     expect(validate).not.toHaveBeenCalled();
   });
 });
+
+describe('SessionSockets, sockets per user', () => {
+  let sockets: SessionSockets;
+  let sessions: SessionService;
+
+  beforeEach(async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        SessionModule.forRoot({
+          store: new InMemorySessionStore(),
+          sockets: { checkInterval: 60, maxPerUser: 2 },
+        }),
+      ],
+    }).compile();
+    sockets = moduleRef.get(SessionSockets);
+    sessions = moduleRef.get(SessionService);
+  });
+
+  afterEach(() => sockets.onModuleDestroy());
+
+  const open = async (token: string) => {
+    const client = new FakeSocket();
+    const session = await sockets.authenticate(
+      client,
+      upgrade({ authorization: `Bearer ${token}` }),
+    );
+    return { client, session };
+  };
+
+  it('closes with 1008 a handshake past maxPerUser, counting every session of the user, and takes one again once one closes', async () => {
+    const first = await sessions.create(alice);
+    const second = await sessions.create(alice);
+    const a = await open(first.token);
+    const b = await open(second.token);
+    const refused = await open(first.token);
+    expect([a.session?.id, b.session?.id]).toEqual([first.session.id, second.session.id]);
+    expect(refused.session).toBeNull();
+    expect(refused.client.closedWith).toEqual({ code: 1008, reason: 'Too many sockets' });
+    expect(sockets.socketsOf(alice.id)).toEqual([a.client, b.client]);
+    // Another user has an allowance of their own.
+    const bob = await sessions.create({ id: 'u-bob', username: 'bob', roles: [] });
+    expect((await open(bob.token)).session).not.toBeNull();
+    a.client.close();
+    const again = await open(first.token);
+    expect(again.session?.id).toBe(first.session.id);
+    expect(again.client.closedWith).toBeUndefined();
+  });
+
+  it('does not count a socket that is closing', async () => {
+    const { token } = await sessions.create(alice);
+    const a = await open(token);
+    await open(token);
+    // What `ws` reports between its close frame and the connection's end.
+    a.client.readyState = 2;
+    expect((await open(token)).session).not.toBeNull();
+  });
+
+  it('lets exactly maxPerUser of many handshakes validating at once through', async () => {
+    const { token } = await sessions.create(alice);
+    const opened = await Promise.all(Array.from({ length: 8 }, () => open(token)));
+    expect(opened.filter(({ session }) => session).length).toBe(2);
+    expect(opened.filter(({ client }) => client.closedWith?.code === 1008).length).toBe(6);
+    expect(sockets.socketsOf(alice.id)).toHaveLength(2);
+  });
+});

@@ -129,7 +129,8 @@ export class SessionSockets implements OnModuleDestroy {
    * handshake must come from an allowed `Origin`) or `Authorization: Bearer`, as
    * `readSessionToken` reads them (several different session cookies: refused). On success the
    * socket keeps the session and its token and is registered until it closes; otherwise it is
-   * closed with 4401 (1013 when the store does not answer) and the answer is null. Never rejects.
+   * closed with 4401 (1013 when the store does not answer; 1008 when the user already holds
+   * `sockets.maxPerUser` open sockets here) and the answer is null. Never rejects.
    *
    * @example
    * handleConnection(client: WebSocket, request: IncomingMessage) {
@@ -244,6 +245,11 @@ export class SessionSockets implements OnModuleDestroy {
     return this.heldBy(userId).filter((held) => !(held instanceof EventStreamSocket));
   }
 
+  /** How many of the user's sockets (not event streams) are open, closing ones aside. */
+  private openSocketsOf(userId: string): number {
+    return this.socketsOf(userId).filter((held) => held.readyState === SOCKET_OPEN).length;
+  }
+
   /** How many authenticated sockets and held event streams are open. */
   get size(): number {
     return this.entries.size;
@@ -293,6 +299,10 @@ export class SessionSockets implements OnModuleDestroy {
       return this.refuse(client, 'Authentication required');
     }
     if (client.readyState !== SOCKET_OPEN || this.destroyed) {
+      return null;
+    }
+    if (this.openSocketsOf(validated.userId) >= this.config.sockets.maxPerUser) {
+      client.close(SessionSocketClose.tooMany, 'Too many sockets');
       return null;
     }
     const session = this.withRolesSince(since, validated);

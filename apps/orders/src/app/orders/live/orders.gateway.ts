@@ -19,7 +19,7 @@ import {
 
 import { Order } from '../entities/order.entity';
 import { OrdersService } from '../orders.service';
-import { POLICY_VIOLATION, SocketLimits } from './flow-controlled-ws.adapter';
+import { SocketLimits } from './flow-controlled-ws.adapter';
 import { SocketErrorFilter } from './socket-error.filter';
 
 /** `WebSocket.OPEN`. */
@@ -32,18 +32,10 @@ const OPEN = 1;
 export const LIVE_SOCKET_LIMITS: SocketLimits = { maxInFlight: 4, maxUnreadBytes: 1024 * 1024 };
 
 /**
- * Sockets one user may hold open at once (tabs and devices, with room to spare); the next one
- * is closed with 1008. Every order goes to each of its owner's sockets, each allowed
- * `maxUnreadBytes` unread: without a bound, one account opening thousands of sockets would
- * multiply every order it places into the server's memory.
- */
-export const MAX_SOCKETS_PER_USER = 32;
-
-/**
  * `GET /api/orders/ws`: a live feed of the caller's orders. The handshake is authenticated by
  * `SessionSockets` (cookie with an allowed `Origin`, or `Authorization: Bearer`; otherwise the
  * socket closes with 4401), which also closes the socket with 4401 once its session ends; a
- * user's sockets past `MAX_SOCKETS_PER_USER` are closed with 1008.
+ * user's sockets past the 32nd are closed with 1008 (`sockets.maxPerUser`).
  * Each order placed, over REST or GraphQL, goes to every open socket of its owner as
  * `{"type":"order","order":{...}}`. A client may ask for the newest orders it may see with
  * `{"event":"recent"}` (answer `{"event":"recent","data":[...]}`), under the REST list's roles,
@@ -65,11 +57,7 @@ export class OrdersGateway implements OnGatewayConnection<WebSocket> {
     client: WebSocket & SessionSocket,
     request: IncomingMessage,
   ): Promise<void> {
-    const session = await this.sockets.authenticate(client, request);
-    // `socketsOf` lists a user's sockets in the order they were accepted: the newest goes.
-    if (session && this.sockets.socketsOf(session.userId).indexOf(client) >= MAX_SOCKETS_PER_USER) {
-      client.close(POLICY_VIOLATION, 'Too many sockets');
-    }
+    await this.sockets.authenticate(client, request);
   }
 
   @SubscribeMessage('recent')
