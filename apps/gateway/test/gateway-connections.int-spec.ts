@@ -372,4 +372,46 @@ describe('gateway, its connections to clients and to services', () => {
     expect(first.headers).not.toMatch(/identity/i);
     expect(client.closed).toBe(false);
   });
+
+  // What `curl --http2` sends over plain HTTP: a server that does not switch answers as usual.
+  const h2c =
+    'Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n';
+
+  it('answers a request that offers another protocol than WebSocket as if it offered none, proxied or not', async () => {
+    servers.push(await nodeService(seen));
+    await gatewayTo(`http://127.0.0.1:${portOf(servers[0])}`);
+    const proxied = await client.exchange(get('/api/orders/h2c', h2c));
+    expect(proxied).toMatchObject({
+      status: 200,
+      body: JSON.stringify({ url: '/api/orders/h2c' }),
+    });
+    expect(seen.requests).toHaveLength(1);
+    expect(seen.requests[0].headers).not.toHaveProperty('upgrade');
+    expect(seen.requests[0].headers).not.toHaveProperty('http2-settings');
+    // The connection left Node's parser with the offer: it ends with the answer.
+    expect(proxied.headers).toMatch(/^connection: *close/im);
+    expect(await client.closedWithin(2_000)).toBe(true);
+    const page = new RawClient(portOf(app.getHttpServer()));
+    try {
+      const answer = await page.exchange(get('/', h2c));
+      expect(answer.status).toBe(200);
+      expect(answer.headers).toMatch(/^content-type: text\/html/im);
+      expect(answer.body).toContain('<html');
+    } finally {
+      page.end();
+    }
+  });
+
+  it('refuses with a JSON 400 a request with a body that offers another protocol, forwarding nothing', async () => {
+    servers.push(await nodeService(seen));
+    await gatewayTo(`http://127.0.0.1:${portOf(servers[0])}`);
+    const body = '{"n":1}';
+    const answer = await client.exchange(
+      `POST /api/orders/a HTTP/1.1\r\nHost: localhost:3000\r\n${h2c}` +
+        `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    );
+    expect(answer.status).toBe(400);
+    expect(JSON.parse(answer.body)).toMatchObject({ statusCode: 400 });
+    expect(seen.requests).toHaveLength(0);
+  });
 });

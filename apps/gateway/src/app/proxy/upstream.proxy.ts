@@ -299,6 +299,10 @@ export interface UpgradeRoute {
  */
 export function proxyUpgrades(server: Server, routes: UpgradeRoute[]): void {
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    if (!isWebSocketHandshake(req)) {
+      answerIgnoringUpgrade(server, req, socket);
+      return;
+    }
     const url = req.url ?? '';
     // The proxy's own filter: an upgrade it would not take must not reach it, for it would
     // neither answer nor close it.
@@ -309,6 +313,35 @@ export function proxyUpgrades(server: Server, routes: UpgradeRoute[]): void {
     }
     route.proxy.upgrade(req, socket, head);
   });
+}
+
+/** Whether an upgrade request is a WebSocket handshake: a GET offering `websocket`. */
+function isWebSocketHandshake(req: IncomingMessage): boolean {
+  const offered = (req.headers.upgrade ?? '').split(',').map((name) => name.trim().toLowerCase());
+  return req.method === 'GET' && offered.includes('websocket');
+}
+
+/**
+ * Answers a request that offers to switch to another protocol than WebSocket (`Upgrade: h2c`,
+ * as `curl --http2` sends over plain HTTP) as the ordinary request it also is, as a server that
+ * does not switch must (RFC 9110 §7.8). Once the server has `upgrade` listeners, Node hands
+ * every request that carries `Upgrade` to them, its connection taken off the HTTP parser: the
+ * request goes to the app here, on a response of its own, and the connection is closed after
+ * the answer. Such a request with a body is refused with a JSON 400 (its body was not read as
+ * HTTP, so nothing is forwarded); without `Upgrade` it would be served.
+ */
+function answerIgnoringUpgrade(server: Server, req: IncomingMessage, socket: Socket): void {
+  const length = Number(req.headers['content-length'] ?? 0);
+  if (req.headers['transfer-encoding'] !== undefined || length !== 0) {
+    socket.end(rawErrorAnswer(400, { message: 'Upgrade is served for WebSocket handshakes only' }));
+    return;
+  }
+  req.push(null);
+  const res = new ServerResponse(req);
+  res.shouldKeepAlive = false;
+  res.assignSocket(socket);
+  res.once('finish', () => socket.end());
+  server.emit('request', req, res);
 }
 
 /**
