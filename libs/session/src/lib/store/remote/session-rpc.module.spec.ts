@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as connectTls, TLSSocket } from 'node:tls';
 
-import { ServerTCP, TcpContext, TcpSocket } from '@nestjs/microservices';
+import { MessageHandler, ServerTCP, TcpContext, TcpSocket } from '@nestjs/microservices';
 
 import { DevCertificates, makeDevCertificates } from '../../../testing/dev-certificates';
 import {
@@ -267,5 +267,95 @@ describe('SessionRpcServer on a real TLS socket', () => {
       clearInterval(chatter);
     }
     expect(await closedWithin(talking.socket, 1_200)).toBe(true);
+  });
+
+  /** A caller with catalog's certificate, its handshake done. */
+  const connected = (options: { allowHalfOpen?: boolean } = {}) =>
+    new Promise<TLSSocket>((resolve) => {
+      const socket = connectTls(
+        {
+          port,
+          host: '127.0.0.1',
+          ca: readFileSync(certificates.ca),
+          cert: readFileSync(certificates.clients['catalog'].cert),
+          key: readFileSync(certificates.clients['catalog'].key),
+          ...options,
+        },
+        () => resolve(socket),
+      );
+      sockets.push(socket);
+      socket.on('error', () => undefined);
+    });
+
+  /** A frame as Nest's framing writes it, with any id (none: an event); `data.n` is the id. */
+  const frameWithId = (id?: unknown) => {
+    const json = JSON.stringify({ pattern: 'session.nothing', data: { n: id }, id });
+    return `${json.length}#${json}`;
+  };
+
+  /** The requests the server started, by id, each answered when the test says. */
+  const holdRequests = () => {
+    const started: unknown[] = [];
+    const answers: Array<() => void> = [];
+    const handler = (data: { n?: unknown }) => {
+      started.push(data.n);
+      return new Promise<null>((resolve) => answers.push(() => resolve(null)));
+    };
+    jest
+      .spyOn(ServerTCP.prototype, 'getHandlerByPattern')
+      .mockReturnValue(handler as unknown as MessageHandler);
+    return { started, answers };
+  };
+
+  it('starts at most maxInFlight of the frames one read brings, the others in order as those are answered', async () => {
+    await listen({ maxInFlight: 3 });
+    const { started, answers } = holdRequests();
+    const socket = await connected();
+    // One write, one TLS record, one read: Nest parses all fifty frames in one go.
+    socket.write(Array.from({ length: 50 }, (_, i) => frameWithId(i)).join(''));
+    while (started.length < 3) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(started).toEqual([0, 1, 2]);
+    for (let answered = 1; answered <= 47; answered++) {
+      answers[answered - 1]();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(started).toHaveLength(3 + answered);
+    }
+    expect(started).toEqual(Array.from({ length: 50 }, (_, i) => i));
+  });
+
+  it.each([
+    ['an id that is not a string or a number', frameWithId({ a: 1 })],
+    ['no id (an event)', frameWithId()],
+  ])(
+    'serves none of the frames read after one with %s, which drops the connection',
+    async (_, dropped) => {
+      await listen({});
+      const { started } = holdRequests();
+      const socket = await connected();
+      const closed = new Promise((resolve) => socket.once('close', resolve));
+      socket.write(dropped + frameWithId('after-1') + frameWithId('after-2'));
+      await closed;
+      expect(started).toEqual([]);
+    },
+  );
+
+  it('serves nothing a caller sends after an unreadable frame, however long it keeps its side open', async () => {
+    await listen({});
+    const { started } = holdRequests();
+    const socket = await connected({ allowHalfOpen: true });
+    socket.write(frameWithId('before'));
+    while (started.length < 1) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const ended = new Promise((resolve) => socket.once('end', resolve));
+    socket.write('7#{{{{{{{');
+    // The server ends its side (as Nest does, answers first); this caller keeps writing.
+    await ended;
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    socket.end(frameWithId('after-1') + frameWithId('after-2'));
+    await closed;
+    expect(started).toEqual(['before']);
   });
 });

@@ -248,14 +248,14 @@ export class SessionRpcSocket extends JsonSocket {
 }
 
 /**
- * Whether a request frame's id can be echoed in its answer: Nest's clients send a string. Nest
- * writes any id back as it came, and an array nested a few thousand deep (a 16 KB frame) made
- * the answer's `JSON.stringify` overflow the stack outside any handler, which ended the
- * process. An event (no id) is dealt with by `handleEvent`.
+ * Whether a frame is a request whose id can be echoed in its answer: Nest's clients send a
+ * string. Nest writes any id back as it came, and an array nested a few thousand deep (a 16 KB
+ * frame) made the answer's `JSON.stringify` overflow the stack outside any handler, which ended
+ * the process. A frame without an id is an event, which the RPC does not serve.
  */
 function hasAnswerableId(message: unknown): boolean {
   const id = (message as { id?: unknown } | null)?.id;
-  return id === undefined || typeof id === 'string' || typeof id === 'number';
+  return typeof id === 'string' || typeof id === 'number';
 }
 
 /** A message pattern that is a plain name: no JSON text starts with a letter other than t, f, n. */
@@ -273,11 +273,17 @@ const PLAIN_PATTERN = /^(?![tfn])[A-Za-z]/;
  *   unanswered; this server stops reading a connection at `maxInFlight` unanswered requests and
  *   reads on when one is answered (a request counts until its handler's promise settles: with
  *   no interceptor on the RPC's handlers, as the library adds none, when its answer is written),
- *   and holds at most `maxConnectionsPerCaller` connections of one caller;
+ *   and holds at most `maxConnectionsPerCaller` connections of one caller. The frames one read
+ *   brought past the limit (Nest parses a read's frames in one go: a caller pipelining a few
+ *   hundred small frames in one TLS record had them all started) wait, in order, each started
+ *   when a request of its connection is answered;
  * - a frame without an id (an event: none is served), or whose id is neither a string nor a
- *   number (Nest echoes it in the answer), drops the connection;
+ *   number (Nest echoes it in the answer), drops the connection, and the frames read with it
+ *   after it are not served;
  * - a frame that cannot be read (a corrupted length, text that is not JSON) closes its connection
  *   as Nest does, and is logged in one line per caller a minute, not with a stack per frame;
+ *   Nest only ends its side, and what a caller keeping its own side open sends after is not
+ *   served;
  * - `drain()`, a shutdown that loses no call: Nest's `close` destroys every connection with the
  *   calls on it;
  * - no per-message `JSON.parse` of a pattern that cannot be JSON: the session RPC's patterns are
@@ -287,6 +293,8 @@ const PLAIN_PATTERN = /^(?![tfn])[A-Za-z]/;
  */
 export class SessionRpcServer extends ServerTCP {
   private readonly inFlight = new WeakMap<TcpSocket, number>();
+  /** Frames read past a connection's `maxInFlight`, in order: started as its requests are answered. */
+  private readonly waiting = new WeakMap<TcpSocket, unknown[]>();
   private readonly connections = new Map<string, number>();
   private readonly refusals = new Logger('SessionRpc');
   private readonly reported = new Set<string>();
@@ -446,17 +454,41 @@ export class SessionRpcServer extends ServerTCP {
       this.endWhenIdle(connection);
     }
     connection.on('message', (message) => {
-      if (this.ending.has(connection)) {
+      // Frames read together are parsed together: those after one that ended the connection
+      // are still emitted.
+      if (this.ending.has(connection) || socket.destroyed) {
         return;
       }
       if (!hasAnswerableId(message)) {
-        this.reportUnreadable(caller, 'a frame whose id is neither a string nor a number');
+        this.reportUnreadable(
+          caller,
+          'a frame without an id, or whose id is neither a string nor a number',
+        );
         socket.destroy();
         return;
       }
-      this.handleMessage(connection, message).catch((error) => this.handleError(error));
+      this.serve(connection, message);
     });
-    connection.on('error', (reason) => this.reportUnreadable(caller, reason));
+    connection.on('error', (reason) => {
+      // Nest ends its side of a connection it could not read: nothing read on it is served now.
+      this.ending.add(connection);
+      this.reportUnreadable(caller, reason);
+    });
+  }
+
+  /** Starts a request, or keeps it for later if its connection has `maxInFlight` unanswered. */
+  private serve(connection: TcpSocket, message: unknown): void {
+    if ((this.inFlight.get(connection) ?? 0) >= this.limits.maxInFlight) {
+      connection.netSocket.pause();
+      const waiting = this.waiting.get(connection);
+      if (waiting) {
+        waiting.push(message);
+      } else {
+        this.waiting.set(connection, [message]);
+      }
+      return;
+    }
+    this.handleMessage(connection, message).catch((error) => this.handleError(error));
   }
 
   /** Logs a refusal the first time its key is seen (at most 1000 keys: a flood grows no memory). */
@@ -493,8 +525,15 @@ export class SessionRpcServer extends ServerTCP {
     } finally {
       const left = (this.inFlight.get(socket) ?? 1) - 1;
       this.inFlight.set(socket, left);
-      if (left === this.limits.maxInFlight - 1) {
-        socket.netSocket.resume();
+      const waiting = this.waiting.get(socket);
+      if (waiting?.length && !socket.netSocket.destroyed && !this.ending.has(socket)) {
+        // In this one's place: the connection stays unread until none waits.
+        this.serve(socket, waiting.shift());
+      } else {
+        this.waiting.delete(socket);
+        if (left === this.limits.maxInFlight - 1) {
+          socket.netSocket.resume();
+        }
       }
       if (left === 0 && this.drained) {
         this.endWhenIdle(socket);
