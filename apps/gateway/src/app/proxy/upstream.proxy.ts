@@ -165,7 +165,7 @@ export function upstreamProxy(
       setEdgeHeaders(req, forwarded, { upgrade: true });
       ownConnection.upgrade(req, socket, head);
     },
-    /** Closes the connections kept alive; those in use close once their answer is in. */
+    /** Closes every connection to the service: for when the gateway's server has closed. */
     close: () => agent.destroy(),
   });
 }
