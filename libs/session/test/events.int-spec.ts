@@ -493,6 +493,51 @@ describe('session lifecycle events (Redis stream)', () => {
     expect(await again.next()).toMatchObject({ kind: 'gap', reason: 'lost', lastId: seen.id });
   });
 
+  /**
+   * A Redis back without its data on a host whose clock is behind the old one's numbers its
+   * new events below the last id read: stand-in ids far above the clock's play the old stream.
+   */
+  const ahead = () => `${Date.now() + 3_600_000}-0`;
+
+  it('reads a new stream from its start after a lost gap, though its ids run below its last id', async () => {
+    const { sessions, reader, stream } = await setup();
+    const first = new Items(reader());
+    await first.next();
+    await redis.xadd(stream, ahead(), 'event', event('old'));
+    const [seen] = await first.events(1);
+    readers.pop()?.close();
+
+    await redis.del(stream);
+    const after = await sessions.create(alice);
+    const again = new Items(reader(), seen.id);
+    expect(await again.next()).toMatchObject({ kind: 'gap', reason: 'lost', lastId: seen.id });
+    expect(await again.events(1)).toMatchObject([{ sessionId: after.session.id }]);
+    const later = await sessions.create(alice);
+    expect(await again.events(1)).toMatchObject([{ sessionId: later.session.id }]);
+  });
+
+  it('reads a new stream from its start when a live reader finds its stream replaced so', async () => {
+    const { sessions, reader, stream } = await setup();
+    const items = new Items(reader());
+    await items.next();
+    await redis.xadd(stream, ahead(), 'event', event('old'));
+    await items.events(1);
+
+    // Replaced under it by one with an entry above its position, after one below it.
+    const below = await redis
+      .multi()
+      .del(stream)
+      .xadd(stream, '*', 'event', event('below'))
+      .xadd(stream, ahead().replace(/-0$/, '-5'), 'event', event('above'))
+      .exec();
+    expect(below?.every(([error]) => !error)).toBe(true);
+    expect(await items.next()).toMatchObject({ kind: 'gap', reason: 'lost' });
+    expect(await items.events(2)).toMatchObject([{ sessionId: 'below' }, { sessionId: 'above' }]);
+    // New events are numbered after the stream's last id.
+    const after = await sessions.create(alice);
+    expect(await items.events(1)).toMatchObject([{ sessionId: after.session.id }]);
+  });
+
   it('reports a lost gap on a live reader whose stream was deleted under it', async () => {
     const { sessions, reader, stream } = await setup();
     const items = new Items(reader());

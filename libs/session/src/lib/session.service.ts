@@ -79,7 +79,8 @@ export class SessionService {
    * password change happened meanwhile: a session never carries roles already taken away.
    * With `persistent` ("remember me") the session gets the `remember` timeouts and is marked
    * so. At the per-user cap, `capPolicy` applies: evicted sessions are listed in `evicted`;
-   * `refuse` writes nothing and throws `SessionLimitReachedError` with the live sessions.
+   * `refuse` writes nothing and throws `SessionLimitReachedError` with the live sessions. This
+   * service's local cache forgets the evicted sessions at once.
    * Publishes `session.created` (actor: `options.actor`, default the user) and a
    * `session.evicted` (actor null, reason `cap`) for each session the cap ended.
    *
@@ -114,6 +115,11 @@ export class SessionService {
     });
     if (!created) {
       throw new SessionUserChangedError();
+    }
+    // What the cap ended is dead as this answers: this service's cache must not wait for the
+    // event (nor hold it for `ttl` when events are off).
+    if (created.evicted.length) {
+      this.cache?.evict(created.evicted);
     }
     await this.events?.created(created.session, options.actor);
     await this.events?.evicted(user.id, created.evicted);

@@ -9,8 +9,8 @@ import { redactedSessionEventsKey, sessionEventsKey } from './session-events.pub
  * `trimmed` (events after its last id were trimmed away before it read them), `reconnected`
  * (its connection was lost: it catches up from its last id, but a consumer should not trust
  * what it kept meanwhile), `lost` (the stream holding its last id is gone: deleted, or Redis
- * came back without its data or as a replica that had not received it), `unreadable` (an
- * entry this library did not write).
+ * came back without its data or as a replica that had not received it: the reader then reads
+ * the new stream from its start), `unreadable` (an entry this library did not write).
  */
 export type SessionEventsGapReason = 'start' | 'trimmed' | 'reconnected' | 'lost' | 'unreadable';
 
@@ -104,6 +104,13 @@ export class SessionEventsReader {
      * later one is (see `lostSince`).
      */
     let reported: GapCheckpoint | null = null;
+    /**
+     * The position a gap is reported at when the reader left it: a stream that never held it
+     * (`lost`) is read from its start, since its ids may run below it — a Redis back without its
+     * data on a clock behind the old one's numbers its new events so, and reading on from the
+     * old position would skip them until that clock caught up.
+     */
+    let gapAt: string | null = null;
     while (!this.closed) {
       try {
         await this.untilReady();
@@ -121,6 +128,10 @@ export class SessionEventsReader {
           } else if (stream.missed) {
             // More telling than `reconnected`, which it may replace.
             gap = stream.missed;
+            if (gap === 'lost') {
+              gapAt = position;
+              position = FROM_START;
+            }
           } else if (!stream.present) {
             // Its entry went, and nothing after it: a loss is counted from here, as after a gap.
             reported = checkpointOf(position, stream);
@@ -132,7 +143,8 @@ export class SessionEventsReader {
           gap = null;
           down = false;
           reported = stream && checkpointOf(position, stream);
-          yield { kind: 'gap', reason, lastId: position };
+          yield { kind: 'gap', reason, lastId: gapAt ?? position };
+          gapAt = null;
         }
         const reply = (await this.client.xread(
           'COUNT',
@@ -152,6 +164,12 @@ export class SessionEventsReader {
         const missed = reported?.position === position ? lostSince(reported, now) : now.missed;
         if (missed) {
           yield { kind: 'gap', reason: missed, lastId: position };
+          if (missed === 'lost') {
+            // Read this stream from its start: what came before this batch was never read.
+            position = FROM_START;
+            reported = checkpointOf(position, now);
+            continue;
+          }
         }
         reported = null;
         for (const [id, fields] of entries) {
@@ -282,6 +300,9 @@ function nameOf(options: { connectionName?: string }): string {
 }
 
 const STREAM_ID = /^\d{1,20}-\d{1,20}$/;
+
+/** The position before a stream's first entry. */
+const FROM_START = '0-0';
 
 /** Orders stream ids `<ms>-<seq>`. */
 /** The greatest stream id below `id` (which is above `0-0`). */
