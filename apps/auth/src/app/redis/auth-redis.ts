@@ -36,6 +36,11 @@ export class AuthRedis implements OnModuleInit, OnApplicationShutdown {
             enableOfflineQueue: false,
             enableAutoPipelining: true,
             clusterRetryStrategy: backOff,
+            // A node connection that breaks reconnects, failing what it had sent (503) rather
+            // than the cluster sending it again: Redis may have run it, and a session script
+            // run twice answers as if it found nothing (a rotation "gone": a 401, the session
+            // left under a token nobody holds).
+            clusterNodeRetryStrategy: backOff,
             redisOptions: options,
           })
         : 'sentinels' in connection

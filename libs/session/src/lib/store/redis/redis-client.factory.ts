@@ -35,6 +35,13 @@ export function createRedisClient(
       slotsRefreshInterval: CLUSTER_SLOTS_REFRESH_MS,
       ...connection.options,
       enableOfflineQueue: false,
+      // A node connection that breaks reconnects by itself, failing the commands it had sent
+      // (maxRetriesPerRequest 0) as on a single node. Without a strategy it ends instead, and
+      // the cluster sends those commands again elsewhere: Redis may have run one already, its
+      // answer lost with the connection, and a script run twice answers as if it had found
+      // nothing (a revocation "not found": no event; a rotation of a session "gone": both
+      // tokens dead). Failed, they answer 503 and the store undoes what they may have done.
+      clusterNodeRetryStrategy: (attempt) => Math.min(attempt * 100, 1000),
       enableAutoPipelining: settings.autoPipelining,
       clusterRetryStrategy: (attempt) => Math.min(attempt * 100, 1000),
       redisOptions: { ...ours, ...connection.options?.redisOptions },
