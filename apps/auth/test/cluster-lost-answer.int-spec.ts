@@ -1,72 +1,14 @@
-import { connect, createServer, Server, Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
-
 import { Redis } from 'ioredis';
 import request from 'supertest';
 
-import { RedisClusterProcess, startRedisCluster } from '@cloakroom/session/testing';
+import {
+  RedisClusterProcess,
+  startRedisCluster,
+  startTcpRelay,
+  TcpRelay,
+} from '@cloakroom/session/testing';
 
 import { AuthApp, loginWithBearer, startAuthApp } from './auth-app';
-
-/**
- * A relay in front of one cluster node that, once armed, passes the first client chunk holding
- * the given bytes to Redis and then closes the connection before Redis's answer gets through:
- * Redis ran the command, the client never hears how.
- */
-class AnswerLosingRelay {
-  private losing: string | null = null;
-  private readonly sockets = new Set<Socket>();
-  private readonly server: Server = createServer((client) => this.relay(client));
-  port = 0;
-  lost = 0;
-
-  constructor(readonly targetPort: number) {}
-
-  async start(): Promise<void> {
-    await new Promise<void>((listening) => this.server.listen(0, '127.0.0.1', listening));
-    this.port = (this.server.address() as AddressInfo).port;
-  }
-
-  /** The answer to the next command the client sends holding `bytes` is lost; null: none is. */
-  loseAnswerTo(bytes: string | null): void {
-    this.losing = bytes;
-  }
-
-  async close(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise((closed) => this.server.close(closed));
-  }
-
-  private relay(client: Socket): void {
-    const upstream = connect(this.targetPort, '127.0.0.1');
-    let dropping = false;
-    client.on('data', (data: Buffer) => {
-      if (this.losing !== null && data.toString('latin1').includes(this.losing)) {
-        this.losing = null;
-        this.lost++;
-        dropping = true;
-      }
-      upstream.write(data);
-    });
-    upstream.on('data', (data: Buffer) => {
-      if (!dropping) {
-        client.write(data);
-        return;
-      }
-      client.destroy();
-      upstream.destroy();
-    });
-    for (const socket of [client, upstream]) {
-      this.sockets.add(socket);
-      socket.on('error', () => undefined);
-      socket.on('close', () => {
-        this.sockets.delete(socket);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-  }
-}
 
 /**
  * On Redis Cluster, the connection to the user's node breaks after Redis ran the rotation of a
@@ -77,13 +19,12 @@ class AnswerLosingRelay {
  */
 describe('auth on Redis Cluster, a rotation whose answer is lost with its connection', () => {
   let cluster: RedisClusterProcess;
-  let relays: AnswerLosingRelay[];
+  let relays: TcpRelay[];
   let auth: AuthApp;
 
   beforeAll(async () => {
     cluster = await startRedisCluster();
-    relays = cluster.nodes.map((node) => new AnswerLosingRelay(node.port));
-    await Promise.all(relays.map((relay) => relay.start()));
+    relays = await Promise.all(cluster.nodes.map((node) => startTcpRelay(node.port)));
     // Each node announces its relay's port: every client of the cluster goes through a relay.
     const nodes = cluster.nodes.map((node) => new Redis(node.port, '127.0.0.1'));
     try {
@@ -113,7 +54,7 @@ describe('auth on Redis Cluster, a rotation whose answer is lost with its connec
 
   afterAll(async () => {
     await auth?.close();
-    await Promise.all((relays ?? []).map((relay) => relay.close()));
+    await Promise.all((relays ?? []).map((relay) => relay.sever()));
     await cluster?.dispose();
   });
 
@@ -124,12 +65,13 @@ describe('auth on Redis Cluster, a rotation whose answer is lost with its connec
       await request(auth.http).get('/api/auth/sessions').set('Authorization', bearer).expect(200)
     ).body;
     // Only rotate.lua sends the forward prefix (`{tag}:m:`) in a re-authentication.
-    for (const relay of relays) relay.loseAnswerTo('}:m:');
+    const rotation = (data: Buffer) => data.toString('latin1').includes('}:m:');
+    for (const relay of relays) relay.loseAnswer({ request: rotation });
     const answer = await request(auth.http)
       .post('/api/auth/reauthenticate')
       .set('Authorization', bearer)
       .send({ password: 'bob-password' });
-    for (const relay of relays) relay.loseAnswerTo(null);
+    for (const relay of relays) relay.loseAnswer(null);
     expect(relays.reduce((sum, relay) => sum + relay.lost, 0)).toBe(1);
     expect({ status: answer.status, body: answer.body }).toEqual({
       status: 503,

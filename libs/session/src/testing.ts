@@ -6,3 +6,4 @@ export { startRedisSentinels, RedisSentinelProcess } from './testing/redis-senti
 export { CertificateFiles, DevCertificates, makeDevCertificates } from './testing/dev-certificates';
 export { AssertionKeyFiles, makeAssertionKeys } from './testing/assertion-keys';
 export { startTcpRelay, TcpRelay } from './testing/tcp-relay';
+export type { LostAnswer } from './testing/tcp-relay';

@@ -1,68 +1,11 @@
-import { createServer, connect, Server, Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
-
 import { Logger } from '@nestjs/common';
 
 import { SessionService, SessionStoreUnavailableError } from '../src';
-import { RedisClusterProcess, startRedisCluster } from '../src/testing';
+import { RedisClusterProcess, startRedisCluster, startTcpRelay, TcpRelay } from '../src/testing';
 import { refOf, sessionService, sleep, uniquePrefix, until } from './store-contract';
 
 // Starting a cluster can take more than the default 5 s on a busy machine.
 jest.setTimeout(60_000);
-
-/**
- * A relay in front of one cluster node that can lose an answer: the first chunk Redis sends
- * holding the given bytes is dropped and the connection closed, after Redis ran the command.
- */
-class AnswerLosingRelay {
-  private losing: string | null = null;
-  private readonly sockets = new Set<Socket>();
-  private server: Server | null = null;
-  port = 0;
-  lost = 0;
-
-  constructor(readonly targetPort: number) {}
-
-  async start(): Promise<void> {
-    this.server = createServer((client) => this.relay(client));
-    await new Promise<void>((listening) => this.server?.listen(0, '127.0.0.1', listening));
-    this.port = (this.server.address() as AddressInfo).port;
-  }
-
-  /** The next answer holding `bytes` is lost with its connection; null: none is. */
-  loseAnswerWith(bytes: string | null): void {
-    this.losing = bytes;
-  }
-
-  async close(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise((closed) => this.server?.close(closed));
-  }
-
-  private relay(client: Socket): void {
-    const upstream = connect(this.targetPort, '127.0.0.1');
-    client.on('data', (data) => upstream.write(data));
-    upstream.on('data', (data: Buffer) => {
-      if (this.losing !== null && data.includes(this.losing)) {
-        this.losing = null;
-        this.lost++;
-        client.destroy();
-        upstream.destroy();
-        return;
-      }
-      client.write(data);
-    });
-    for (const socket of [client, upstream]) {
-      this.sockets.add(socket);
-      socket.on('error', () => undefined);
-      socket.on('close', () => {
-        this.sockets.delete(socket);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-  }
-}
 
 /**
  * On Redis Cluster, a connection to a node that breaks after Redis ran a script, before its
@@ -74,14 +17,13 @@ class AnswerLosingRelay {
  */
 describe('a Redis Cluster connection that breaks before a script’s answer arrives', () => {
   let cluster: RedisClusterProcess;
-  let relays: AnswerLosingRelay[];
+  let relays: TcpRelay[];
   let sessions: SessionService;
   let close: () => Promise<void>;
 
   beforeAll(async () => {
     cluster = await startRedisCluster();
-    relays = cluster.nodes.map((node) => new AnswerLosingRelay(node.port));
-    await Promise.all(relays.map((relay) => relay.start()));
+    relays = await Promise.all(cluster.nodes.map((node) => startTcpRelay(node.port)));
     // The cluster announces its nodes' own ports: the client is sent through the relays.
     const natMap = Object.fromEntries(
       relays.map((relay) => [
@@ -111,12 +53,14 @@ describe('a Redis Cluster connection that breaks before a script’s answer arri
 
   afterAll(async () => {
     await close?.();
-    await Promise.all((relays ?? []).map((relay) => relay.close()));
+    await Promise.all((relays ?? []).map((relay) => relay.sever()));
     await cluster?.dispose();
   });
 
+  /** The next answer holding `bytes` is lost with its connection; null: none is. */
   function loseAnswerWith(bytes: string | null): void {
-    for (const relay of relays) relay.loseAnswerWith(bytes);
+    const answer = (data: Buffer) => data.includes(bytes as string);
+    for (const relay of relays) relay.loseAnswer(bytes === null ? null : { answer });
   }
 
   function answersLost(): number {

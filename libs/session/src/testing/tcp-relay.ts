@@ -24,6 +24,10 @@ export class TcpRelay {
   /** Sockets whose closing waits for the release of what was held for them. */
   private readonly closeAfterRelease = new Set<Socket>();
   private readonly sockets = new Set<Socket>();
+  /** What loses the next answer (see `loseAnswer`), until it has. */
+  private losing: LostAnswer | null = null;
+  /** How many answers `loseAnswer` made the relay lose. */
+  lost = 0;
 
   constructor(
     private readonly server: Server,
@@ -56,6 +60,19 @@ export class TcpRelay {
   /** The bytes held so far, in the order they arrived; empty when nothing is held. */
   heldBytes(): Buffer {
     return Buffer.concat((this.held ?? []).map(({ data }) => data));
+  }
+
+  /**
+   * Loses one answer with its connection, after the server ran the command: the first chunk a
+   * client sends that `request` matches goes on, and its connection closes as soon as the
+   * server answers; or the first chunk the server sends that `answer` matches is dropped and
+   * its connection closed. The client never hears how its command went. Null: none is lost.
+   *
+   * @example
+   * relay.loseAnswer({ request: (bytes) => bytes.includes('EVALSHA') });
+   */
+  loseAnswer(match: LostAnswer | null): void {
+    this.losing = match;
   }
 
   /** Forwards what was held, then everything as it comes. */
@@ -104,12 +121,24 @@ export class TcpRelay {
 
   private relay(client: Socket): void {
     const upstream = connect(this.targetPort, '127.0.0.1');
+    /** Whether this connection's next answer is lost (`loseAnswer`'s `request`). */
+    let losingNext = false;
     for (const [from, to] of [
       [client, upstream],
       [upstream, client],
     ]) {
       this.sockets.add(from);
       from.on('data', (data: Buffer) => {
+        if (from === client && this.losing?.request?.(data)) {
+          this.losing = null;
+          losingNext = true;
+        } else if (from === upstream && (losingNext || this.losing?.answer?.(data))) {
+          this.losing = losingNext ? this.losing : null;
+          this.lost++;
+          client.destroy();
+          upstream.destroy();
+          return;
+        }
         if (!this.held && from === client && this.delayTrigger?.(data)) {
           this.held = [];
           this.delayed = new Set([client, upstream]);
@@ -132,6 +161,12 @@ export class TcpRelay {
       });
     }
   }
+}
+
+/** Which chunk `TcpRelay.loseAnswer` loses the answer of: one the client sends, or the answer. */
+export interface LostAnswer {
+  request?: (data: Buffer) => boolean;
+  answer?: (data: Buffer) => boolean;
 }
 
 /** A {@link TcpRelay} from a free loopback port to `targetPort`. */
