@@ -30,8 +30,9 @@ function randomSessionCookie(): string {
 
 /**
  * Every command Redis runs on the suite's keys (`prefix`) from the moment this resolves until
- * `stop()`, as a MONITOR sees it, scripts' inner calls included. XREAD is left out: the
- * activity consumer reads the events stream on its own schedule, whatever the request does.
+ * `stop()`, as a MONITOR sees it, scripts' inner calls included. XREAD and XINFO are left out:
+ * the activity consumer reads (and looks at) the events stream on its own schedule, whatever
+ * the request does.
  */
 async function watchRedis(prefix: string): Promise<{ stop(): Promise<string[]> }> {
   // `monitor()` opens a connection of its own: both are closed, or jest never exits.
@@ -45,7 +46,7 @@ async function watchRedis(prefix: string): Promise<{ stop(): Promise<string[]> }
   const markerSeen = new Promise<void>((resolve) =>
     monitor.on('monitor', (_time: string, args: string[]) => {
       if (args.includes(marker)) resolve();
-      else if (!/^xread/i.test(args[0]) && args.some((arg) => arg.includes(prefix))) {
+      else if (!/^(xread|xinfo)$/i.test(args[0]) && args.some((arg) => arg.includes(prefix))) {
         seen.push(args.join(' '));
       }
     }),

@@ -499,6 +499,15 @@ describe('session lifecycle events (Redis stream)', () => {
    */
   const ahead = () => `${Date.now() + 3_600_000}-0`;
 
+  /** Resolves once Redis's clock is past the millisecond of the stream id `id`. */
+  async function untilRedisClockPasses(id: string): Promise<void> {
+    const millisecond = Number(id.split('-')[0]);
+    for (;;) {
+      const [seconds, micros] = await redis.time();
+      if (Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) > millisecond) return;
+    }
+  }
+
   it('reads a new stream from its start after a lost gap, though its ids run below its last id', async () => {
     const { sessions, reader, stream } = await setup();
     const first = new Items(reader());
@@ -538,14 +547,29 @@ describe('session lifecycle events (Redis stream)', () => {
     expect(await items.events(1)).toMatchObject([{ sessionId: after.session.id }]);
   });
 
+  it('reads a new stream from its start when a live reader finds one whose ids all run below its position', async () => {
+    const { reader, stream } = await setup();
+    const items = new Items(reader());
+    await items.next();
+    await redis.xadd(stream, ahead(), 'event', event('old'));
+    await items.events(1);
+
+    await redis.multi().del(stream).xadd(stream, '*', 'event', event('below')).exec();
+    expect(await items.next()).toMatchObject({ kind: 'gap', reason: 'lost' });
+    expect(await items.events(1)).toMatchObject([{ sessionId: 'below' }]);
+  });
+
   it('reports a lost gap on a live reader whose stream was deleted under it', async () => {
     const { sessions, reader, stream } = await setup();
     const items = new Items(reader());
     await items.next();
     await sessions.create(alice);
-    await items.events(1);
+    const [read] = await items.events(1);
 
     await redis.del(stream);
+    // A new stream numbers its entries from the current millisecond: one added in the same
+    // millisecond as the entry read would take its very id, and look like it.
+    await untilRedisClockPasses(read.id);
     const after = await sessions.create(alice);
     expect(await items.next()).toMatchObject({ kind: 'gap', reason: 'lost' });
     expect(await items.events(1)).toMatchObject([{ sessionId: after.session.id }]);

@@ -157,6 +157,9 @@ export class SessionEventsReader {
         )) as Array<[string, Array<[string, string[]]>]> | null;
         const entries = reply?.[0]?.[1] ?? [];
         if (!entries.length) {
+          // Nothing after the position: also what a stream replaced by one whose ids all run
+          // below it looks like (a Redis back without its data on a clock behind): see to it.
+          checkTrim = true;
           continue;
         }
         // XREAD skips what trimming removed without a word: the stream says how far it went.
