@@ -521,6 +521,10 @@ class RevokeEverything implements Command {
   async run(model: Model, real: Run) {
     const except = this.except === null || !some(model) ? undefined : at(model, this.except).id;
     await real.service(this.via).revokeEverything({ except });
+    // A login in the millisecond of a global revocation is outdated by it (its user signs in
+    // again, by design: the watermark is that millisecond plus one): the marker that
+    // `written` logs in must come after it.
+    await sleep(2);
     await real.written(model, this.via);
   }
   toString = () => `revokeEverything(except ${this.except}, via ${this.via})`;
