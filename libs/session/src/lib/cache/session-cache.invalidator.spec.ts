@@ -1,26 +1,12 @@
-import { decodeSessionEvent, sessionEventRef } from '../events/session-event.interface';
-import type { SessionEventsItem } from '../events/session-events.reader';
-import { SessionEvents } from '../session.constants';
+import { aSession, patchedEvent } from '../../testing/session-fixtures';
+import { decodeSessionEvent } from '../events/session-event.interface';
 import type { Session } from '../session.types';
 import { apply } from './session-cache.invalidator';
 import { SessionCache } from './session.cache';
 
-function session(id: string, userId = 'u1'): Session {
-  const expiresAt = Date.now() + 60_000;
-  return {
-    id,
-    userId,
-    username: userId,
-    roles: ['customer'],
-    createdAt: 0,
-    authenticatedAt: 0,
-    lastSeenAt: Date.now(),
-    expiresAt,
-    absoluteExpiresAt: expiresAt,
-    persistent: false,
-    attributes: { step: 1 },
-  };
-}
+/** A session as the cache holds it, its attributes set. */
+const session = (id: string) =>
+  aSession(id, 'u1', { lastSeenAt: Date.now(), attributes: { step: 1 } });
 
 /** A cache holding sessions `a` and `b` of user u1, following its events. */
 async function cacheOfTwo(): Promise<SessionCache> {
@@ -30,25 +16,10 @@ async function cacheOfTwo(): Promise<SessionCache> {
   return cache;
 }
 
-/** A `session.patched` entry of the redacted stream, as the reader hands it out. */
-function patched(sessionId: string): SessionEventsItem {
-  return {
-    kind: 'event',
-    event: {
-      id: '1-0',
-      at: Date.now(),
-      type: SessionEvents.patched,
-      actor: null,
-      userId: null,
-      sessionRef: sessionEventRef(sessionId),
-    },
-  };
-}
-
 describe('SessionCacheInvalidator apply', () => {
   it('forgets the session a patch elsewhere names, and only that one', async () => {
     const cache = await cacheOfTwo();
-    apply(cache, patched('a'));
+    apply(cache, patchedEvent('a'));
     expect(cache.get('a')).toBeUndefined();
     expect(cache.get('b')?.attributes).toEqual({ step: 1 });
   });
@@ -60,7 +31,7 @@ describe('SessionCacheInvalidator apply', () => {
       'a',
       (id) => new Promise<Session>((resolve) => (release = () => resolve(session(id)))),
     );
-    apply(cache, patched('a'));
+    apply(cache, patchedEvent('a'));
     release();
     await read;
     expect(cache.get('a')).toBeUndefined();

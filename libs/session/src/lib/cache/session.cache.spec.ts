@@ -1,21 +1,9 @@
 import { Session } from '../session.types';
+import { aSession } from '../../testing/session-fixtures';
 import { SessionCache } from './session.cache';
 
-function session(id: string, userId = 'u1', expiresAt = Date.now() + 60_000): Session {
-  return {
-    id,
-    userId,
-    username: userId,
-    roles: ['customer'],
-    createdAt: 0,
-    authenticatedAt: 0,
-    lastSeenAt: 0,
-    expiresAt,
-    absoluteExpiresAt: expiresAt,
-    persistent: false,
-    attributes: {},
-  };
-}
+const session = (id: string, userId = 'u1', expiresAt = Date.now() + 60_000): Session =>
+  aSession(id, userId, { expiresAt });
 
 /** The touch interval the tests' service validates with (ms): longer than any ttl here. */
 const TOUCH = 3_600_000;

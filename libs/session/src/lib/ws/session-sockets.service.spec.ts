@@ -11,6 +11,7 @@ import type { Session } from '../session.types';
 import { InMemorySessionStore } from '../store/in-memory/in-memory-session.store';
 import { parseToken, SessionRef } from '../token/session.token';
 import type { SessionSocket } from './session-socket.interface';
+import { patchedEvent } from '../../testing/session-fixtures';
 import { SessionSockets } from './session-sockets.service';
 
 class FakeSocket implements SessionSocket {
@@ -197,17 +198,9 @@ describe('SessionSockets', () => {
     await sockets.authenticate(client, upgrade({ authorization: `Bearer ${token}` }));
     const held = client.session;
     const checkAll = jest.spyOn(sockets, 'checkAll');
-    (sockets as unknown as { apply(item: SessionEventsItem): void }).apply({
-      kind: 'event',
-      event: {
-        id: '1-0',
-        at: Date.now(),
-        type: SessionEvents.patched,
-        actor: null,
-        userId: null,
-        sessionRef: sessionEventRef(session.id),
-      },
-    });
+    (sockets as unknown as { apply(item: SessionEventsItem): void }).apply(
+      patchedEvent(session.id),
+    );
     expect(client.closedWith).toBeUndefined();
     expect(client.session).toBe(held);
     expect(sockets.socketsOf(alice.id)).toEqual([client]);
