@@ -15,8 +15,9 @@ import { sessionService, sleep, uniquePrefix } from './store-contract';
  * host dies), and three Sentinels. Each trial revokes, crashes the primary (SIGKILL), has a
  * Sentinel promote the replica, reconnects through the Sentinels and checks what survived.
  *
- * - durable (`durability: { replicas: 1 }`): a revocation answered success stays revoked on
- *   the promoted replica; one made while the replica lags answers 503 — and is indeed lost.
+ * - durable (`durability: { replicas: 1 }`): a revocation, rotation or role change answered
+ *   success holds on the promoted replica; one made while the replica lags answers 503 — and
+ *   is indeed lost, a rotation leaving the holder's old token working and no orphan session.
  * - plain (no durability), the control: a revocation made while the replica lags answers
  *   success, and the failover brings the session back.
  */
@@ -76,10 +77,18 @@ describe('durable revocations across a Sentinel failover', () => {
       const lagging = await token('lagging');
       const control = await token('control');
       const kept = await token('kept');
+      const rotating = await token('rotating');
+      await token('demoted');
+      const rotatingLagging = await token('rotating-lagging');
+      const demotedLagging = await token('demoted-lagging');
 
-      // The replica acknowledges: the revocations succeed (and are on the replica).
+      // The replica acknowledges: the revocations succeed (and are on the replica), and so do
+      // a rotation (its old token dies) and a role change.
       expect(await durable.revoke(loggedOut)).toBe(true);
       expect(await durable.revokeAllForUser(`u-${trial}-all`)).toBe(2);
+      const rotated = await durable.rotate(rotating);
+      expect(rotated).not.toBeNull();
+      expect(await durable.setRolesForUser(`u-${trial}-demoted`, ['y'])).toBe(1);
 
       // The replica lags: a durable revocation answers 503, a plain one success. One warning
       // for the episode, however many revocations it refuses. (Counted per episode: the probe
@@ -89,6 +98,12 @@ describe('durable revocations across a Sentinel failover', () => {
       link.hold();
       await expect(durable.revoke(lagging)).rejects.toBeInstanceOf(SessionStoreUnavailableError);
       await expect(durable.revoke(lagging)).rejects.toBeInstanceOf(SessionStoreUnavailableError);
+      await expect(durable.rotate(rotatingLagging)).rejects.toBeInstanceOf(
+        SessionStoreUnavailableError,
+      );
+      await expect(
+        durable.setRolesForUser(`u-${trial}-demoted-lagging`, ['y']),
+      ).rejects.toBeInstanceOf(SessionStoreUnavailableError);
       expect(lagWarnings().length - lagWarningsBefore).toBe(1);
       expect(await plain.revoke(control)).toBe(true);
 
@@ -101,8 +116,19 @@ describe('durable revocations across a Sentinel failover', () => {
       const alive = async (t: string) => (await plain.validate(t)) !== null;
       const acknowledgedAlive = [await alive(loggedOut), ...(await Promise.all(others.map(alive)))];
       expect(acknowledgedAlive).toEqual([false, false, false]);
+      // The acknowledged rotation and role change survived: old token dead, new one alive with
+      // the session's user; the demoted session has its new roles.
+      expect(await alive(rotating)).toBe(false);
+      expect((await plain.validate(rotated?.token ?? ''))?.userId).toBe(`u-${trial}-rotating`);
+      const [demoted] = await plain.listForUser(`u-${trial}-demoted`);
+      expect(demoted?.roles).toEqual(['y']);
+      // The rotation refused with 503 changed nothing that survived: the holder's token still
+      // works and no second session (under a token nobody holds) came back with the replica.
+      expect(await alive(rotatingLagging)).toBe(true);
+      expect(await plain.listForUser(`u-${trial}-rotating-lagging`)).toHaveLength(1);
       // Not an assertion of the library: proof that the lag was real and the 503 honest…
       expect(await alive(lagging)).toBe(true);
+      expect((await plain.validate(demotedLagging))?.roles).toEqual(['x']);
       // …and the failure mode durability prevents: a success that the failover undid.
       expect(await alive(control)).toBe(true);
       outcomes.push(`trial ${trial}: acknowledged revocations dead, lagging 503, control undone`);
