@@ -7,6 +7,9 @@ import type { SessionStoreSettings } from '../../config/session.config';
 /** How often a cluster client the store creates reads the cluster's slots and masters again. */
 const CLUSTER_SLOTS_REFRESH_MS = 5_000;
 
+/** How a broken connection to a node is tried again: at once, then backing off to 1 s. */
+const reconnectBackOff = (attempt: number) => Math.min(attempt * 100, 1000);
+
 /** A client for the connection options, and whether the store created it (and so closes it). */
 export function createRedisClient(
   connection: SessionRedisConnection,
@@ -24,7 +27,7 @@ export function createRedisClient(
     commandTimeout: settings.storeTimeoutMs,
     connectTimeout: Math.max(settings.storeTimeoutMs, 2000),
     maxRetriesPerRequest: 0,
-    retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+    retryStrategy: reconnectBackOff,
     enableAutoPipelining: settings.autoPipelining,
   };
   if ('cluster' in connection) {
@@ -41,9 +44,9 @@ export function createRedisClient(
       // answer lost with the connection, and a script run twice answers as if it had found
       // nothing (a revocation "not found": no event; a rotation of a session "gone": both
       // tokens dead). Failed, they answer 503 and the store undoes what they may have done.
-      clusterNodeRetryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+      clusterNodeRetryStrategy: reconnectBackOff,
       enableAutoPipelining: settings.autoPipelining,
-      clusterRetryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+      clusterRetryStrategy: reconnectBackOff,
       redisOptions: { ...ours, ...connection.options?.redisOptions },
     });
     return { client, owned: true };
@@ -58,4 +61,42 @@ export function createRedisClient(
     return { client, owned: true };
   }
   return { client: new Redis(connection.url, { ...ours, ...connection.options }), owned: true };
+}
+
+/**
+ * Whether `client` sends a command again after the connection it went out on broke. Redis may
+ * have run it, its answer lost with the connection, and a session script run twice answers as
+ * if it had found nothing: a revocation "not found" (no event for other services), a rotation
+ * of a session "gone" (both tokens dead). A `Redis` resends unless `maxRetriesPerRequest` is 0
+ * (its sent commands then fail on the break) or `autoResendUnfulfilledCommands` is off; a
+ * `Cluster` also when it has no `clusterNodeRetryStrategy` (a broken node connection ends, and
+ * the cluster sends its commands elsewhere).
+ */
+export function resendsAfterBrokenConnection(client: Redis | Cluster): boolean {
+  if (client instanceof Cluster) {
+    const { clusterNodeRetryStrategy, redisOptions = {} } = client.options;
+    return typeof clusterNodeRetryStrategy !== 'function' || resends(redisOptions);
+  }
+  return resends(client.options);
+}
+
+function resends(options: RedisOptions): boolean {
+  return options.maxRetriesPerRequest !== 0 && options.autoResendUnfulfilledCommands !== false;
+}
+
+/**
+ * A new client to the same Redis as `client`, with its options, that never sends a command
+ * again after a broken connection (see `resendsAfterBrokenConnection`): what the store's
+ * `durability` writer, which runs every revocation, is made of even when the app's client
+ * resends.
+ */
+export function duplicateWithoutResending(client: Redis | Cluster): Redis | Cluster {
+  if (client instanceof Cluster) {
+    const { clusterNodeRetryStrategy, redisOptions } = client.options;
+    return client.duplicate([], {
+      clusterNodeRetryStrategy: clusterNodeRetryStrategy ?? reconnectBackOff,
+      redisOptions: { ...redisOptions, maxRetriesPerRequest: 0 },
+    });
+  }
+  return client.duplicate({ maxRetriesPerRequest: 0 });
 }

@@ -27,7 +27,11 @@ import {
   SessionRotation,
   SessionStore,
 } from '../session-store.interface';
-import { createRedisClient } from './redis-client.factory';
+import {
+  createRedisClient,
+  duplicateWithoutResending,
+  resendsAfterBrokenConnection,
+} from './redis-client.factory';
 import { assertSafeEvictionPolicy } from './eviction-policy';
 import { RedisKeys } from './redis-keys';
 import { ReplicaAcknowledgement, WrittenAt } from './replica-acknowledgement';
@@ -110,6 +114,13 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   ) {
     const { client, owned } = createRedisClient(connection, settings);
     this.ownsClient = owned;
+    if (resendsAfterBrokenConnection(client)) {
+      this.logger.warn(
+        'The Redis client sends a command again after its connection broke: a revocation or ' +
+          'rotation whose answer was lost may then answer "not found". Give a Redis ' +
+          '`maxRetriesPerRequest: 0`, a Cluster a `clusterNodeRetryStrategy` (see the README of the session library, Options)',
+      );
+    }
     if (owned) {
       this.reportOutages(client);
     }
@@ -136,7 +147,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     if (settings.durability) {
       // A connection of our own, even beside a client the app gave: a WAIT blocks its
       // connection while replicas lag, and session checks must not queue behind it.
-      const writer = client.duplicate();
+      const writer = duplicateWithoutResending(client);
       // The main client's outage warning covers this one too.
       writer.on('error', () => undefined);
       installSessionScripts(writer);
