@@ -27,9 +27,17 @@ export class ProductsService {
     return this.products.count();
   }
 
+  /**
+   * One INSERT, committed on its own before the product is answered: on SQLite TypeORM runs
+   * every request's queries on one connection, so `save`'s transaction took in the creations
+   * running meanwhile, which were answered before it committed and rolled back with it when
+   * its SKU was taken.
+   */
   async create(dto: CreateProductDto): Promise<Product> {
+    const product = this.products.create({ id: randomUUID(), ...dto });
     try {
-      return await this.products.save(this.products.create({ id: randomUUID(), ...dto }));
+      await this.products.insert(product);
+      return product;
     } catch (error) {
       if (isUniqueViolation(error)) {
         throw new ConflictException(`A product with sku ${dto.sku} already exists`);
