@@ -60,6 +60,23 @@ describe('StrictValidationPipe', () => {
     });
   });
 
+  it.each(['hasOwnProperty', 'toString', 'valueOf', 'isPrototypeOf', '__defineGetter__'])(
+    'refuses %s, a name of Object.prototype the whitelist would let through, at any depth',
+    async (name) => {
+      const line = { sku: 'A', quantity: 1 };
+      for (const body of [
+        { ...valid, [name]: 1 },
+        { ...valid, lines: [{ ...line, [name]: 1 }] },
+      ]) {
+        const refusal = await asBody(body).catch((error: unknown) => error);
+        expect(refusal).toBeInstanceOf(BadRequestException);
+        expect((refusal as BadRequestException).getResponse()).toMatchObject({
+          message: [`property ${name} should not exist`],
+        });
+      }
+    },
+  );
+
   it('refuses such a name in a query too, and leaves other parameters alone', async () => {
     // As the query parser makes it: an own field of an object without a prototype.
     const query = Object.defineProperty(Object.create(null), '__proto__', {

@@ -13,19 +13,21 @@ export const VALIDATION_OPTIONS: ValidationPipeOptions = {
 };
 
 /**
- * Names class-transformer skips without a word when it builds a DTO, so that the whitelist
- * never sees them: they would be accepted where any other unknown field is refused.
+ * Names the whitelist lets through where any other unknown field is refused:
+ * `__proto__`, `constructor` and `prototype`, which class-transformer skips without a word when
+ * it builds a DTO, and every other name `Object.prototype` has (`hasOwnProperty`, `toString`,
+ * `valueOf`…), which class-validator's lookup of known fields finds on every object.
  */
-const SKIPPED_NAMES = ['__proto__', 'constructor', 'prototype'];
+const SKIPPED_NAMES = new Set([...Object.getOwnPropertyNames(Object.prototype), 'prototype']);
 
 /** Deeper than any body the parsers accept (`JSON_MAX_DEPTH`): not looked into. */
 const MAX_DEPTH = 64;
 
 /**
  * `ValidationPipe` with {@link VALIDATION_OPTIONS}, which also refuses a body or query that has
- * a field named `__proto__`, `constructor` or `prototype` at any depth, with the whitelist's own
- * 400 (`property … should not exist`): JSON.parse and the query parser make them ordinary
- * fields, which class-transformer drops before the whitelist can refuse them.
+ * a field named `__proto__`, `constructor`, `prototype` or any other name of `Object.prototype`
+ * at any depth, with the whitelist's own 400 (`property … should not exist`): JSON.parse and the
+ * query parser make them ordinary fields, which the whitelist would let through.
  *
  * @example
  * app.useGlobalPipes(new StrictValidationPipe());
@@ -57,7 +59,7 @@ function skippedNameIn(value: unknown, depth: number): string | undefined {
     ? value.map((item) => [null, item])
     : Object.entries(value);
   for (const [name, child] of entries) {
-    if (name !== null && SKIPPED_NAMES.includes(name)) {
+    if (name !== null && SKIPPED_NAMES.has(name)) {
       return name;
     }
     const found = skippedNameIn(child, depth + 1);
