@@ -286,6 +286,37 @@ describe('gateway, its connections to clients and to services', () => {
     expect(headers).not.toMatch(/x-hop-secret|timeout=600/i);
   });
 
+  it("keeps its own security headers whatever the service's Connection names, and drops the service's", async () => {
+    const own = {
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      'content-security-policy': expect.stringContaining("frame-ancestors 'none'"),
+      'x-frame-options': 'DENY',
+      'referrer-policy': 'same-origin',
+    };
+    servers.push(
+      await nodeService(seen, {
+        connection: `keep-alive, ${Object.keys(own).join(', ')}`,
+        'cache-control': 'public, max-age=31536000',
+        'x-frame-options': 'ALLOWALL',
+      }),
+    );
+    await gatewayTo(`http://127.0.0.1:${portOf(servers[0])}`);
+    const { status, headers } = await client.exchange(get('/api/orders/a'));
+    expect(status).toBe(200);
+    const received = Object.fromEntries(
+      headers
+        .split('\r\n')
+        .slice(1)
+        .map((line) => [
+          line.slice(0, line.indexOf(':')).toLowerCase(),
+          line.slice(line.indexOf(':') + 1).trim(),
+        ]),
+    );
+    expect(received).toMatchObject(own);
+    expect(headers).not.toMatch(/max-age=31536000|ALLOWALL/i);
+  });
+
   it('never reuses a connection the service may have closed for idleness: a POST after a pause is answered, not 502', async () => {
     const service = await strictIdleService(seen);
     try {

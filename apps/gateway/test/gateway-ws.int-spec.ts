@@ -53,10 +53,11 @@ function exchange(url: string, headers: Record<string, string>, send?: string) {
 
 /**
  * Sends a WebSocket handshake for `path` on a raw connection (no client library would send a
- * fragment). Resolves once the gateway has closed the connection, or after `ms`, with the status
- * line it answered ('' if none), whether it closed, and all it sent.
+ * fragment), with `extra` header lines and then `after` (bytes as latin1), in one write.
+ * Resolves once the gateway has closed the connection, or after `ms`, with the status line it
+ * answered ('' if none), whether it closed, and all it sent.
  */
-function rawUpgrade(port: number, path: string, ms = 5_000) {
+function rawUpgrade(port: number, path: string, ms = 5_000, extra: string[] = [], after = '') {
   return new Promise<{ status: string; closed: boolean; text: string }>((resolve) => {
     const socket = connect({ host: '127.0.0.1', port });
     let text = '';
@@ -77,7 +78,11 @@ function rawUpgrade(port: number, path: string, ms = 5_000) {
         'Upgrade: websocket',
         'Sec-WebSocket-Version: 13',
         'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
-      ].join('\r\n') + '\r\n\r\n',
+        ...extra,
+      ].join('\r\n') +
+        '\r\n\r\n' +
+        after,
+      'latin1',
     );
   });
 }
@@ -167,6 +172,21 @@ describe('gateway WebSocket upgrades', () => {
     expect(headers['forwarded']).toBeUndefined();
   });
 
+  it('passes on a frame the client sent with its handshake, before the service switched', async () => {
+    const mask = Buffer.from([1, 2, 3, 4]);
+    const payload = Buffer.from('early').map((byte, i) => byte ^ mask[i % 4]);
+    const frame = Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, payload]);
+    const { text } = await rawUpgrade(
+      portOf(app.getHttpServer()),
+      '/api/orders/ws',
+      1_000,
+      [],
+      frame.toString('latin1'),
+    );
+    expect(text).toMatch(/^HTTP\/1\.1 101 /);
+    expect(text.endsWith('\x81\x0aecho:early')).toBe(true);
+  });
+
   it("passes the service's close code (4401) on to the client", async () => {
     expect(await exchange(`${base}/api/orders/ws?close=4401`, {})).toEqual({ code: 4401 });
   });
@@ -244,4 +264,153 @@ describe('gateway WebSocket upgrades', () => {
     });
     expect(handshakes).toHaveLength(0);
   });
+});
+
+/**
+ * A stand-in orders service that records every upgrade it is handed and counts its open
+ * connections: it refuses `/api/orders/refused` with a chunked 401 on a connection it would keep,
+ * and holds `/api/orders/late` unanswered until `release`; it switches any other.
+ */
+class HandshakeService {
+  readonly upgrades: IncomingMessage[] = [];
+  readonly open = new Set<Socket>();
+  private readonly held: (() => void)[] = [];
+  private changed: () => void = () => undefined;
+  private readonly wss = new WebSocketServer({ noServer: true });
+  readonly server: Server = createServer((_req, res) => res.writeHead(404).end());
+
+  async listen(): Promise<number> {
+    this.server.on('connection', (socket: Socket) => {
+      this.open.add(socket);
+      socket.once('close', () => {
+        this.open.delete(socket);
+        this.changed();
+      });
+    });
+    this.server.on('upgrade', (request: IncomingMessage, socket: Socket, head: Buffer) => {
+      this.upgrades.push(request);
+      socket.on('error', () => undefined);
+      const accept = () =>
+        this.wss.handleUpgrade(request, socket, head, (client) => client.on('error', () => 0));
+      if (request.url === '/api/orders/refused') {
+        socket.write(
+          'HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\n' +
+            'Connection: keep-alive, X-Service-Hop\r\nKeep-Alive: timeout=5\r\n' +
+            'X-Service-Hop: 1\r\nTransfer-Encoding: chunked\r\n\r\n' +
+            '11\r\n{"statusCode":401\r\n1\r\n}\r\n0\r\n\r\n',
+        );
+      } else if (request.url === '/api/orders/late') {
+        // Read, so as to see the gateway leave (a paused socket never does).
+        socket.once('end', () => socket.destroy()).resume();
+        this.held.push(accept);
+      } else {
+        accept();
+      }
+      this.changed();
+    });
+    await new Promise<void>((done) => this.server.listen(0, '127.0.0.1', done));
+    return portOf(this.server);
+  }
+
+  /** Resolves once `test` holds, or with `false` after `ms`. */
+  async until(test: () => boolean, ms: number): Promise<boolean> {
+    const deadline = setTimeout(() => this.changed(), ms);
+    const start = Date.now();
+    while (!test() && Date.now() - start < ms) {
+      await new Promise<void>((resolve) => (this.changed = resolve));
+    }
+    clearTimeout(deadline);
+    return test();
+  }
+
+  release(): void {
+    this.held.splice(0).forEach((accept) => accept());
+  }
+
+  close(): void {
+    this.server.close();
+    this.open.forEach((socket) => socket.destroy());
+  }
+}
+
+describe('gateway WebSocket upgrades, against a hostile or slow service and client', () => {
+  const service = new HandshakeService();
+  let app: NestExpressApplication;
+  let port: number;
+
+  beforeAll(async () => {
+    app = await startGateway({
+      AUTH_URL: 'http://127.0.0.1:9',
+      ORDERS_URL: `http://127.0.0.1:${await service.listen()}`,
+      CATALOG_URL: 'http://127.0.0.1:9',
+      // Far beyond the waits below: only the client's leaving may free a connection.
+      PROXY_TIMEOUT: '60',
+    });
+    port = portOf(app.getHttpServer());
+  });
+
+  afterAll(async () => {
+    service.release();
+    await app.close();
+    service.close();
+  });
+
+  beforeEach(() => {
+    service.upgrades.length = 0;
+  });
+
+  it("relays a service's chunked refusal framed as the client reads it: closed, no hop-by-hop headers, nosniff", async () => {
+    const { text, closed } = await rawUpgrade(port, '/api/orders/refused');
+    expect(closed).toBe(true);
+    const answer = answerOf(text);
+    expect(answer).toEqual({
+      status: 401,
+      headers: {
+        'content-type': 'application/json',
+        'x-content-type-options': 'nosniff',
+        'cache-control': 'no-store',
+        connection: 'close',
+      },
+      body: { statusCode: 401 },
+    });
+  });
+
+  it('closes its connection to the service when the client hangs up before the service answers the handshake', async () => {
+    const before = service.open.size;
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.on('error', () => undefined);
+    socket.write(
+      'GET /api/orders/late HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+    );
+    expect(await service.until(() => service.upgrades.length === 1, 5_000)).toBe(true);
+    expect(service.open.size).toBe(before + 1);
+    socket.destroy();
+    expect(await service.until(() => service.open.size === before, 5_000)).toBe(true);
+  }, 15_000);
+
+  it.each([
+    [
+      'Content-Length',
+      ['Content-Length: 46'],
+      'GET /api/orders/metrics HTTP/1.1\r\nHost: x\r\n\r\n',
+    ],
+    [
+      'Transfer-Encoding',
+      ['Transfer-Encoding: chunked'],
+      '0\r\n\r\nGET /api/orders/metrics HTTP/1.1\r\n\r\n',
+    ],
+  ])(
+    'refuses with a JSON 400 a handshake that announces a body (%s), forwarding nothing',
+    async (_what, extra, after) => {
+      const { text, closed } = await rawUpgrade(port, '/api/orders/ws', 5_000, extra, after);
+      expect({ closed, ...answerOf(text) }).toEqual({
+        closed: true,
+        status: 400,
+        headers: { ...API_ERROR_HEADERS, 'content-length': expect.any(String) },
+        body: { statusCode: 400, message: 'A WebSocket handshake has no body' },
+      });
+      expect(service.upgrades).toHaveLength(0);
+    },
+  );
 });

@@ -43,7 +43,9 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  * would otherwise wait for the rest for ever.
  *
  * Requests reuse kept-alive connections to the service ({@link keptAliveAgent}); a request
- * sent again and a WebSocket upgrade each get a connection of their own. Whether the client's
+ * sent again and a WebSocket upgrade each get a connection of their own; a request or a
+ * handshake whose client leaves before its answer has ended is aborted, its connection to the
+ * service closed rather than kept busy until the answer or the timeout. Whether the client's
  * connection stays open is the gateway's business: the service's `Connection` and
  * `Keep-Alive` are not passed on ({@link setClientConnection}).
  */
@@ -64,7 +66,15 @@ export function upstreamProxy(
   // open, answered by no one.
   const isProxied = (req: IncomingMessage) => isProxiedPath(req.url ?? '', prefix);
   const hooks: Options<ProxiedRequest, ServerResponse>['on'] = {
-    proxyReq: (proxyReq, req) => {
+    proxyReq: (proxyReq, req, res) => {
+      // A client gone before the end of its answer: the connection to the service would stay
+      // busy, out of the pool, until the service answered or the timeout, for no one. Node
+      // reports no abort (http-proxy's `aborted`) for a request whose body had been read.
+      const abandon = () => {
+        if (!res.writableFinished) proxyReq.destroy();
+      };
+      if (res.destroyed) abandon();
+      else res.once('close', abandon);
       // In place of http-proxy's `proxyTimeout`, which ends the request as a hang-up would
       // (ECONNRESET): the error hook must tell a service too slow from one that dropped it.
       proxyReq.setTimeout(timeoutSeconds * 1000, () => proxyReq.destroy(timedOut('answer')));
@@ -79,7 +89,7 @@ export function upstreamProxy(
         proxyReq.write(req.bufferedBody);
       }
     },
-    proxyReqWs: (proxyReq, req) => {
+    proxyReqWs: (proxyReq, req, socket) => {
       // The proxy's timeout covers requests only: a service that takes the connection and
       // never answers the handshake would hold the client's socket for ever.
       const timer = setTimeout(
@@ -90,9 +100,20 @@ export function upstreamProxy(
         clearTimeout(timer);
         req.upstreamResponse = response;
       };
+      const { stopWatching } = watchClientLeaving(socket, () => {
+        if (req.upstreamResponse) return;
+        socket.destroy();
+        proxyReq.destroy();
+      });
       proxyReq
-        .once('upgrade', answered)
-        .once('response', answered)
+        .once('upgrade', (response: IncomingMessage) => {
+          answered(response);
+          stopWatching();
+        })
+        .once('response', (response: IncomingMessage) => {
+          answered(response);
+          setRefusalHeaders(response);
+        })
         .once('close', () => clearTimeout(timer));
     },
     proxyRes: (proxyRes, req, res) => {
@@ -195,8 +216,10 @@ function keptAliveAgent(url: string): Agent {
  * that closes its connection to the gateway (as it does while it stops) must not close the
  * client's, and the client's connection must not stay open because the service's did. The
  * gateway's is `close` when the gateway set it before the proxy ran (it is stopping), or else
- * what Node decided from the client's request. The service's `Transfer-Encoding` framed the
- * answer on the service's connection, where Node's parser undid it: the client's answer is
+ * what Node decided from the client's request. The gateway's own headers of the names the
+ * service's `Connection` lists (its security headers, `no-store`) are not about the service's
+ * connection: they stay, whatever the service names. The service's `Transfer-Encoding` framed
+ * the answer on the service's connection, where Node's parser undid it: the client's answer is
  * `chunked`, as Node frames it then. Passed on, a coding other than `chunked` (`identity`)
  * would tell the client the answer ends when the connection closes, which it does not.
  *
@@ -208,13 +231,72 @@ function keptAliveAgent(url: string): Agent {
 function setClientConnection(proxyRes: IncomingMessage, res: ServerResponse): void {
   const own = res.getHeader('connection');
   const named = (proxyRes.headers.connection ?? '').split(',').map((name) => name.trim());
+  const kept = named.flatMap((name) => {
+    const value = name ? res.getHeader(name) : undefined;
+    return value === undefined ? [] : [{ name, value }];
+  });
   res.once('pipe', () => {
     for (const name of ['keep-alive', 'proxy-connection', ...named]) {
       if (name) res.removeHeader(name);
     }
+    for (const { name, value } of kept) res.setHeader(name, value);
     if (res.hasHeader('transfer-encoding')) res.setHeader('transfer-encoding', 'chunked');
     res.setHeader('connection', own ?? (res.shouldKeepAlive ? 'keep-alive' : 'close'));
   });
+}
+
+/**
+ * Bytes a client may send after its WebSocket handshake before the service has answered it
+ * (RFC 6455 §4.1 allows none); beyond them the client's connection is closed.
+ */
+const EARLY_BYTES_LIMIT = 64 * 1024;
+
+/**
+ * Calls `left` when the client of a WebSocket handshake closes or ends its connection before
+ * the service has answered, so that the connection to the service goes too rather than waiting
+ * for the answer or the timeout. An upgrade's socket is paused (no one reads it until the
+ * service has switched), and a paused socket never sees its peer leave: it is read meanwhile,
+ * and what the client sent early is put back for the service when `stopWatching` is called,
+ * before the proxy pipes the socket on. (The server's sockets are half-open: a client's end
+ * closes nothing by itself.)
+ */
+function watchClientLeaving(socket: Socket, left: () => void): { stopWatching(): void } {
+  const early: Buffer[] = [];
+  let size = 0;
+  const read = (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > EARLY_BYTES_LIMIT) socket.destroy();
+    else early.push(chunk);
+  };
+  if (socket.destroyed) left();
+  socket.once('close', left).once('end', left).on('data', read);
+  return {
+    stopWatching: () => {
+      socket.off('close', left).off('end', left).off('data', read).pause();
+      if (size) socket.unshift(Buffer.concat(early, size));
+    },
+  };
+}
+
+/**
+ * Rewrites the head of a service's refusal of an upgrade (any answer but a 101), which
+ * http-proxy writes to the client's socket as the service sent it, then pipes the body on and
+ * closes the socket. The body it pipes is the one Node's parser read, its `chunked` framing
+ * undone: the client's answer has no `Transfer-Encoding` and ends where the connection does
+ * (`Connection: close`). The service's hop-by-hop headers go, as on a proxied answer
+ * ({@link setClientConnection}), and `nosniff` and `no-store` are added where the service sent
+ * none, as on every `/api/*` answer.
+ */
+function setRefusalHeaders(response: IncomingMessage): void {
+  const { headers } = response;
+  const named = (headers.connection ?? '').split(',').map((name) => name.trim().toLowerCase());
+  for (const name of ['transfer-encoding', 'keep-alive', 'proxy-connection', ...named]) {
+    if (name) delete headers[name];
+  }
+  delete headers['x-powered-by'];
+  headers.connection = 'close';
+  headers['x-content-type-options'] ??= 'nosniff';
+  headers['cache-control'] ??= 'no-store';
 }
 
 /**
@@ -292,7 +374,8 @@ export interface UpgradeRoute {
  * answered 404 and its socket closed, so that none is left hanging. The service answers the
  * paths under its prefix (a 404 for one it serves no WebSocket on); when it does not answer at
  * all, the proxy answers 502 or 504 as for a request, but never sends an upgrade again. Every
- * refusal is the JSON error of the other `/api/*` answers (`rawErrorAnswer`).
+ * refusal is the JSON error of the other `/api/*` answers (`rawErrorAnswer`); a handshake that
+ * announces a body is refused with a 400.
  *
  * @example
  * proxyUpgrades(app.getHttpServer(), [{ prefix: '/api/orders', proxy }]);
@@ -301,6 +384,12 @@ export function proxyUpgrades(server: Server, routes: UpgradeRoute[]): void {
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     if (!isWebSocketHandshake(req)) {
       answerIgnoringUpgrade(server, req, socket);
+      return;
+    }
+    // What follows the handshake's head goes to the service only once it has switched: a body
+    // the service was told of would never come, or come read as WebSocket frames.
+    if (hasBody(req)) {
+      socket.end(rawErrorAnswer(400, { message: 'A WebSocket handshake has no body' }));
       return;
     }
     const url = req.url ?? '';
@@ -321,6 +410,14 @@ function isWebSocketHandshake(req: IncomingMessage): boolean {
   return req.method === 'GET' && offered.includes('websocket');
 }
 
+/** Whether a request announces a body: any `Transfer-Encoding`, or a `Content-Length` but 0. */
+function hasBody(req: IncomingMessage): boolean {
+  return (
+    req.headers['transfer-encoding'] !== undefined ||
+    Number(req.headers['content-length'] ?? 0) !== 0
+  );
+}
+
 /**
  * Answers a request that offers to switch to another protocol than WebSocket (`Upgrade: h2c`,
  * as `curl --http2` sends over plain HTTP) as the ordinary request it also is, as a server that
@@ -331,8 +428,7 @@ function isWebSocketHandshake(req: IncomingMessage): boolean {
  * HTTP, so nothing is forwarded); without `Upgrade` it would be served.
  */
 function answerIgnoringUpgrade(server: Server, req: IncomingMessage, socket: Socket): void {
-  const length = Number(req.headers['content-length'] ?? 0);
-  if (req.headers['transfer-encoding'] !== undefined || length !== 0) {
+  if (hasBody(req)) {
     socket.end(rawErrorAnswer(400, { message: 'Upgrade is served for WebSocket handshakes only' }));
     return;
   }
