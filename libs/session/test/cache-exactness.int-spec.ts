@@ -1,8 +1,17 @@
+import { createHash } from 'node:crypto';
+
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 
-import { Session, SessionModuleOptions, SessionService } from '../src';
+import {
+  Session,
+  SessionModuleOptions,
+  SessionService,
+  SessionStoreUnavailableError,
+} from '../src';
 import { freePort, RedisServerProcess } from '../src/testing';
+import { SESSION_SCRIPTS } from '../src/lib/store/redis/session-scripts';
+import { relayedRedis } from './relayed-redis';
 import { buildSkewedClock } from './skewed-clock';
 import { REDIS_URL as url, sessionService, sleep, uniquePrefix, until } from './store-contract';
 
@@ -102,6 +111,66 @@ describe('the local cache, after a write this service acknowledged', () => {
         await deleteKeys(keyPrefix);
       }
     },
+  );
+});
+
+/**
+ * A login whose answer came too late (the caller was answered 503): the store's undo deletes the
+ * session it made and puts back the one it evicted at the cap — unless the user's generation
+ * moved in between (another service's revoke-all or role change), when the evicted session stays
+ * gone. No `create` answered that eviction here; the undo's answer reports it, and this
+ * service's cache must not wait for that report to come back through the events (if at all).
+ */
+describe('the local cache, after a login whose answer came too late', () => {
+  const UNDO_SHA = createHash('sha1').update(SESSION_SCRIPTS.cloakroomUndoCreate.lua).digest('hex');
+  const redis = relayedRedis();
+
+  it.each([
+    ['with events off', { events: false as const }],
+    ['with events on', {}],
+  ])(
+    'refuses the session its undo could not put back (%s)',
+    async (_, options) => {
+      const keyPrefix = uniquePrefix();
+      const { sessions, close } = await sessionService({
+        redis: { url: `redis://127.0.0.1:${redis.relay.port}` },
+        keyPrefix,
+        // The undo must be answered before it times out: the test has a second to let it through.
+        storeTimeout: 1,
+        maxSessionsPerUser: 2,
+        localCache: { ttl: 60 },
+        ...options,
+      });
+      try {
+        await untilCaching(sessions);
+        const user = { id: 'u-exact-late-login', username: 'latelogin', roles: ['customer'] };
+        const first = await sessions.create(user);
+        await sleep(5);
+        await sessions.create(user);
+        expect(await sessions.validate(first.token)).not.toBeNull();
+        expect(sessions.cached(first.token)).toBeDefined();
+
+        // The create waits in a paused Redis past the store timeout; the undo sent then waits in
+        // the relay, and so does everything on that connection after it.
+        redis.relay.delayFrom((bytes) => bytes.includes(UNDO_SHA));
+        await redis.admin.client('PAUSE', 5000, 'WRITE');
+        await expect(sessions.create(user)).rejects.toBeInstanceOf(SessionStoreUnavailableError);
+        await until(() => redis.relay.heldBytes().length > 0, 2000);
+        await redis.admin.call('CLIENT', 'UNPAUSE');
+        // The create runs: the first session is set aside for the undo.
+        await until(async () => (await redis.admin.keys(`${keyPrefix}*:e:*`)).length > 0, 2000);
+        const tag = first.session.id.split('.')[0];
+        await redis.admin.incr(`${keyPrefix}{${tag}}:g:${user.id}`);
+        redis.relay.release();
+
+        await until(() => sessions.cached(first.token) === undefined, 3000).catch(() => undefined);
+        expect(sessions.cached(first.token)).toBeUndefined();
+        expect(await sessions.validate(first.token)).toBeNull();
+      } finally {
+        await close();
+      }
+    },
+    30_000,
   );
 });
 

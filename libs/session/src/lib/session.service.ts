@@ -252,7 +252,10 @@ export class SessionService {
    * that user owns it. A session rotated moments ago (a re-authentication, a password change)
    * is revoked under its new id: the revocation raced the rotation, and must win. Publishes
    * `session.revoked` with `reason` (default `self` with an owner, else `logout`) and `actor`
-   * (default null).
+   * (default null). When there was no such session (Redis may have lost it while other services
+   * still cache it), a `session.revoked` naming no user goes to the redacted stream only, for
+   * the caches and sockets to drop it (`SessionEventsPublisher.revokedUnfound`, rate-limited);
+   * with `ownerId`, only once the store confirms it holds no session under that id.
    *
    * @example
    * await sessions.revoke(session.id, { ownerId: user.id, reason: 'logout', actor: user });
@@ -277,12 +280,29 @@ export class SessionService {
       // the outcome is unknown.
       const ids = ended && ended !== ref.id ? [ref.id, ended] : [ref.id];
       this.cache?.evict(ids);
+      const why = reason ?? (ownerId ? 'self' : 'logout');
       if (ended !== null) {
-        const why = reason ?? (ownerId ? 'self' : 'logout');
         await this.events?.revoked(userId ?? null, [ended ?? ref.id], why, actor);
+      } else if (ownerId === undefined || (await this.absent(ref))) {
+        // Found nothing, perhaps because Redis lost the session while other services still
+        // cache it. With an owner, nothing may also be another user's live session: announced
+        // only once the store says there is none, since sockets close on the event.
+        await this.events?.revokedUnfound(ref.id, why);
       }
     });
     return revoked !== null;
+  }
+
+  /** Whether the store holds no session under `ref` (false when it cannot say). */
+  private async absent(ref: SessionRef): Promise<boolean> {
+    if (!this.events) {
+      return false;
+    }
+    try {
+      return (await this.store.get(ref)) === null;
+    } catch {
+      return false;
+    }
   }
 
   /**
@@ -355,7 +375,8 @@ export class SessionService {
    * that user is revoked in the same atomic step, even when the token's session is already
    * gone (then null): what a password change needs. Publishes `session.rotated` (`reason`
    * and `actor` as given; actor default the user) and, with `revokeOthersOf`,
-   * `sessions.revoked-all` (reason default `password-change`).
+   * `sessions.revoked-all` (reason default `password-change`). A token that names no session
+   * is announced as `revoke` announces one that found none.
    *
    * A rotation that fails with `SessionStoreUnavailableError` (a 503: nothing changed) is
    * undone by the store if it ran, or runs later: the session is back under the old token, as
@@ -394,6 +415,10 @@ export class SessionService {
         await this.events?.rotated(from.id, rotated, options.reason, options.actor);
       } else if (rotated === undefined) {
         await this.events?.revoked(null, [from.id], options.reason ?? 'rotation', null);
+      } else if (!options.revokeOthersOf) {
+        // No session under the token (whose holder this caller is): perhaps lost by Redis
+        // while other services still cache it. With `revokeOthersOf`, the revoke-all says it.
+        await this.events?.revokedUnfound(from.id, options.reason ?? 'rotation');
       }
       if (options.revokeOthersOf) {
         const { reason = 'password-change', actor = null } = options;

@@ -41,6 +41,7 @@ export class SessionCacheInvalidator implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(SessionCacheInvalidator.name);
   private reader?: SessionEventsReader;
   private running?: Promise<void>;
+  private stopEvictions?: () => void;
 
   constructor(
     @Optional() @Inject(SESSION_CACHE) private readonly cache: SessionCache | null,
@@ -50,17 +51,21 @@ export class SessionCacheInvalidator implements OnModuleInit, OnModuleDestroy {
   ) {}
 
   onModuleInit(): void {
-    if (!this.cache) {
+    const cache = this.cache;
+    if (!cache) {
       return;
     }
+    // What the undo of a login whose answer was lost evicted for good: no `create` answered it
+    // here, and its event (if events are on, and the append gets through) comes back the long way.
+    this.stopEvictions = this.store.watchEvictions?.(({ id }) => cache.evict([id]));
     if (!(this.store instanceof RedisSessionStore)) {
       this.logger.warn(
         `The local cache has no event stream to follow with this backend: a revoked session ` +
-          `may be served for up to ${this.cache.ttl / 1000} s`,
+          `may be served for up to ${cache.ttl / 1000} s`,
       );
       return;
     }
-    this.cache.pause();
+    cache.pause();
     // A short block, and no more than the store timeout past it: a Redis that stops answering
     // pauses the cache within about CACHE_READ_BLOCK_MS + storeTimeout, as store calls 503.
     this.reader = new SessionEventsReader(this.store.redis, {
@@ -69,13 +74,14 @@ export class SessionCacheInvalidator implements OnModuleInit, OnModuleDestroy {
       blockMs: CACHE_READ_BLOCK_MS,
       stallMs: this.config.storeTimeoutMs,
     });
-    this.running = this.follow(this.reader, this.cache).catch((error: unknown) => {
-      this.cache?.pause();
+    this.running = this.follow(this.reader, cache).catch((error: unknown) => {
+      cache.pause();
       this.logger.error(`The local cache stopped following session events: ${error}`);
     });
   }
 
   async onModuleDestroy(): Promise<void> {
+    this.stopEvictions?.();
     this.reader?.close();
     await this.running;
   }

@@ -29,18 +29,24 @@ async function expectServedFor(
   forMs: number,
 ): Promise<void> {
   const load = jest.fn(async (id: string) => make(id));
-  jest.spyOn(Date, 'now').mockReturnValue(now);
+  jest.setSystemTime(now);
   await cache.through('a', load);
-  jest.spyOn(Date, 'now').mockReturnValue(now + forMs - 1);
+  jest.advanceTimersByTime(forMs - 1);
   await cache.through('a', load);
   expect(load).toHaveBeenCalledTimes(1);
-  jest.spyOn(Date, 'now').mockReturnValue(now + forMs + 1);
+  jest.advanceTimersByTime(2);
   await cache.through('a', load);
   expect(load).toHaveBeenCalledTimes(2);
 }
 
 describe('SessionCache', () => {
-  afterEach(() => jest.restoreAllMocks());
+  // Fake timers move the wall clock (Date) and the monotonic one (performance.now) together;
+  // `setSystemTime` steps the wall clock alone, as NTP or an operator does.
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => {
+    jest.useRealTimers();
+    jest.restoreAllMocks();
+  });
 
   it('serves a sliding session only until its idle timeout is due to slide: a tenth of it', async () => {
     // ttl 60 s against a 2 s idle timeout: served until its expiry, the session would end in
@@ -68,11 +74,50 @@ describe('SessionCache', () => {
   it('loads again once ttl has passed', async () => {
     const cache = new SessionCache({ ttlMs: 5_000, max: 10_000 }, TOUCH);
     const load = jest.fn(async (id: string) => session(id, 'u1', Date.now() + 3_600_000));
-    const now = Date.now();
     await cache.through('a', load);
-    jest.spyOn(Date, 'now').mockReturnValue(now + 5_001);
+    jest.advanceTimersByTime(5_001);
     await cache.through('a', load);
     expect(load).toHaveBeenCalledTimes(2);
+  });
+
+  it.each([
+    ['its ttl', 5_000, 3_600_000],
+    ['its expiry', 60_000, 5_000],
+  ])(
+    'serves a session no longer than %s when the host clock is stepped back while it is held',
+    async (_, ttlMs, lifeMs) => {
+      const cache = new SessionCache({ ttlMs, max: 10_000 }, TOUCH);
+      for (const stepMs of [1, 4_000, 30_000, 3_600_000]) {
+        cache.clear();
+        const load = jest.fn(async (id: string) => session(id, 'u1', Date.now() + lifeMs));
+        await cache.through('a', load);
+        jest.advanceTimersByTime(1_000);
+        jest.setSystemTime(Date.now() - stepMs);
+        jest.advanceTimersByTime(4_000);
+        // 5 s have passed, whatever the wall clock says: the entry is no longer served.
+        expect(cache.get('a')).toBeUndefined();
+        await cache.through('a', load);
+        expect(load).toHaveBeenCalledTimes(2);
+      }
+    },
+  );
+
+  it('serves a session no longer than its ttl when the monotonic clock stops (the host slept)', async () => {
+    // Linux's monotonic clock does not count a suspend; the wall clock does.
+    const stopped = performance.now();
+    const cache = new SessionCache(
+      { ttlMs: 5_000, max: 10_000 },
+      TOUCH,
+      null,
+      Date.now,
+      () => stopped,
+    );
+    const load = jest.fn(async (id: string) => session(id, 'u1', Date.now() + 3_600_000));
+    await cache.through('a', load);
+    jest.setSystemTime(Date.now() + 4_999);
+    expect(cache.get('a')).toMatchObject({ id: 'a' });
+    jest.setSystemTime(Date.now() + 2);
+    expect(cache.get('a')).toBeUndefined();
   });
 
   it('never serves a session past its own expiry', async () => {
@@ -172,10 +217,9 @@ describe('SessionCache', () => {
     const cache = new SessionCache({ ttlMs: 60_000, max: 10_000 }, TOUCH);
     const now = Date.now();
     await cache.through('a', async (id) => session(id, 'u1', now + 1_000));
-    jest.spyOn(Date, 'now').mockReturnValue(now + 1_001);
+    jest.advanceTimersByTime(1_001);
     expect(cache.get('a')).toBeUndefined();
     expect(cache.size).toBe(0);
-    jest.restoreAllMocks();
     await cache.through('b', async (id) => session(id));
     cache.pause();
     expect(cache.get('b')).toBeUndefined();

@@ -7,8 +7,12 @@ interface Entry {
   session: Session;
   /** The session's name in the redacted event stream. */
   ref: string;
-  /** Epoch milliseconds (the store's clock, `now`) after which the entry is no longer served. */
-  until: number;
+  /**
+   * When the entry is no longer served, by both clocks: the monotonic one (`elapsed`), which a
+   * host clock stepped back does not hold back, and the store's (`now`), which goes on while
+   * the host sleeps (the monotonic clock stops in a suspend). Whichever comes first ends it.
+   */
+  until: { elapsed: number; now: number };
 }
 
 /** The longest a cached session is served without asking the store, whatever `ttl` says. */
@@ -41,13 +45,17 @@ export class SessionCache {
    * Takes the resolved `localCache` settings (see `resolveSessionConfig`), the touch interval
    * this service's validations slide sessions by (`touchInterval`, ms), where to count
    * `get`'s hits and misses, and the store's clock (`SessionStore.now`): sessions are stamped
-   * by it, so their expiries are compared with it, not with a host clock that may be off.
+   * by it, so their expiries are compared with it, not with a host clock that may be off. How
+   * long an entry is served is also measured on `elapsed`, a monotonic clock (ms): by the store's
+   * clock alone, which follows the host's, a host clock stepped back (NTP, an operator) would
+   * serve entries longer by the step until the store's clock is measured again.
    */
   constructor(
     { ttlMs, max }: NonNullable<SessionConfig['localCache']>,
     touchIntervalMs: number,
     private readonly metrics: SessionMetrics | null = null,
     private readonly now: () => number = () => Date.now(),
+    private readonly elapsed: () => number = () => performance.now(),
   ) {
     this.ttlMs = Math.min(ttlMs, LOCAL_CACHE_MAX_TTL_MS);
     this.max = max;
@@ -90,7 +98,7 @@ export class SessionCache {
     if (hit === undefined) {
       return undefined;
     }
-    if (hit.until > this.now()) {
+    if (hit.until.elapsed > this.elapsed() && hit.until.now > this.now()) {
       return copy(hit.session);
     }
     this.remove(id);
@@ -113,7 +121,9 @@ export class SessionCache {
     const generation = this.generation;
     const session = await load(id);
     if (session && generation === this.generation) {
-      this.put(session, this.servedUntil(session));
+      const now = this.now();
+      const servedFor = this.servedFor(session, now);
+      this.put(session, { elapsed: this.elapsed() + servedFor, now: now + servedFor });
     }
     return session;
   }
@@ -164,17 +174,19 @@ export class SessionCache {
   }
 
   /**
-   * Until when a session just read may be served: its ttl, never past the session's expiry,
+   * How long a session just read may be served, ms: its ttl, never past the session's expiry,
    * and never past the moment a store validation would slide its idle timeout — after
    * min(touch interval, a tenth of the session's own idle timeout) since its last touch, as
    * validate.lua decides. Served longer, a session in use would reach its idle timeout in the
    * store while its requests were answered here: it would end under an active user (a ttl at
    * or above the idle timeout ended every cached session so). A session whose idle timeout
-   * reaches past its absolute deadline slides no more and is served until it ends.
+   * reaches past its absolute deadline slides no more and is served until it ends. The
+   * session's stamps are the store's clock: they are compared with it here, and what is left
+   * is counted down on both clocks (see `Entry.until`).
    */
-  private servedUntil(session: Session): number {
+  private servedFor(session: Session, now: number): number {
     const { lastSeenAt, expiresAt, absoluteExpiresAt } = session;
-    let until = Math.min(this.now() + this.ttlMs, expiresAt);
+    let until = expiresAt;
     if (expiresAt < absoluteExpiresAt) {
       const idleTimeoutMs = expiresAt - lastSeenAt;
       until = Math.min(
@@ -182,10 +194,10 @@ export class SessionCache {
         lastSeenAt + Math.min(this.touchIntervalMs, Math.floor(idleTimeoutMs / 10)),
       );
     }
-    return until;
+    return Math.min(this.ttlMs, until - now);
   }
 
-  private put(session: Session, until: number): void {
+  private put(session: Session, until: Entry['until']): void {
     this.remove(session.id);
     if (this.entries.size >= this.max) {
       const oldest = this.entries.keys().next();

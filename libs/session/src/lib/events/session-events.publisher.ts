@@ -28,6 +28,12 @@ export function redactedSessionEventsKey(keyPrefix: string): string {
 }
 
 /**
+ * The most revocations that found no session a publisher announces a second (see
+ * `SessionEventsPublisher.revokedUnfound`), and in a burst.
+ */
+export const UNFOUND_REVOCATIONS_PER_SECOND = 50;
+
+/**
  * The publisher the module gives `SessionService`: on the Redis store's own client, or null
  * when events are off or the store has no Redis.
  */
@@ -76,6 +82,10 @@ export function createSessionEventsPublisher(
 export class SessionEventsPublisher implements OnModuleDestroy {
   private readonly logger = new Logger('SessionEvents');
   private failing = false;
+  /** What is left of this second's announcements of unfound revocations, and when it was. */
+  private unfoundBudget = UNFOUND_REVOCATIONS_PER_SECOND;
+  private unfoundAt = performance.now();
+  private unfoundThrottled = false;
   /** Set by the module: stops reporting the store's expiries. */
   stopWatching?: () => void;
 
@@ -128,6 +138,25 @@ export class SessionEventsPublisher implements OnModuleDestroy {
         reason,
       })),
     );
+  }
+
+  /**
+   * A revocation that found no session: the store may have lost it (evicted under memory
+   * pressure, a failover to a replica it had not reached) while other services' local caches
+   * and sockets still hold it, and a logout must end it there too. As `session.revoked`, to
+   * the redacted stream only, naming no user: nothing changed in the store, so it is no
+   * security event for the activity log. Anyone holding a token of the right form can ask for
+   * a logout: at most `UNFOUND_REVOCATIONS_PER_SECOND` are announced a second, so that they
+   * cannot fill the stream (past that, the caches' `ttl` is the bound; one warning per burst).
+   */
+  revokedUnfound(sessionId: string, reason: SessionRevocationReason): Promise<void> {
+    if (!this.takeUnfound()) {
+      return Promise.resolve();
+    }
+    const event = { type: SessionEvents.revoked, actor: null, userId: null, sessionId, reason };
+    return this.settle([
+      this.append(redactedSessionEventsKey, encodeRedactedSessionEvent, [event]),
+    ]);
   }
 
   /** Every session of a user (or of every user: `userId` null) but `keptSessionId`. */
@@ -207,6 +236,29 @@ export class SessionEventsPublisher implements OnModuleDestroy {
       this.append(sessionEventsKey, encodeSessionEvent, events),
       this.append(redactedSessionEventsKey, encodeRedactedSessionEvent, events),
     ]);
+  }
+
+  /** Takes one announcement of an unfound revocation from the budget, refilled as time passes. */
+  private takeUnfound(): boolean {
+    const now = performance.now();
+    this.unfoundBudget = Math.min(
+      UNFOUND_REVOCATIONS_PER_SECOND,
+      this.unfoundBudget + ((now - this.unfoundAt) * UNFOUND_REVOCATIONS_PER_SECOND) / 1000,
+    );
+    this.unfoundAt = now;
+    if (this.unfoundBudget < 1) {
+      if (!this.unfoundThrottled) {
+        this.unfoundThrottled = true;
+        this.logger.warn(
+          `More than ${UNFOUND_REVOCATIONS_PER_SECOND} revocations a second found no session: ` +
+            `those past it are not announced`,
+        );
+      }
+      return false;
+    }
+    this.unfoundThrottled = false;
+    this.unfoundBudget -= 1;
+    return true;
   }
 
   /** Sends the append of `events` to one stream at once; the promise is Redis's answer. */
