@@ -383,16 +383,16 @@ describe('the session RPC, tried as an attacker on the service network would', (
     const read = await orders(frame('session.get', { id: victim.sessionId }));
     expect(read.answer?.err).toMatchObject({ message: 'refused: may not call get' });
     const byId = await orders(
-      frame('session.patch', { id: victim.sessionId, attributes: { cart: 1 } }),
+      frame('session.patch', { id: victim.sessionId, attributes: { 'orders.cart': 1 } }),
     );
     expect(byId.answer?.response).toBe(false);
     const byToken = await orders(
-      frame('session.patch', { token: victim.token, attributes: { cart: 1 } }),
+      frame('session.patch', { token: victim.token, attributes: { 'orders.cart': 1 } }),
     );
     expect(byToken.answer?.response).toBe(true);
     // Names that would reach every reader's object as something else than data are refused.
     for (const attributes of [
-      JSON.parse('{"__proto__": {"roles": ["admin"]}, "cart": 2}'),
+      JSON.parse('{"__proto__": {"roles": ["admin"]}, "orders.cart": 2}'),
       { constructor: { prototype: 1 } },
     ]) {
       const refused = await orders(frame('session.patch', { token: victim.token, attributes }));
@@ -405,7 +405,49 @@ describe('the session RPC, tried as an attacker on the service network would', (
     );
     expect(removal.answer?.err).toMatchObject({ message: 'Malformed session request: attributes' });
     const stored = await auth.app.get(SessionService).validate(victim.token);
-    expect(stored?.attributes).toEqual({ cart: 1 });
+    expect(stored?.attributes).toEqual({ 'orders.cart': 1 });
+  });
+
+  it("lets orders write by patch only attributes of its own namespace, refusing a patch that names another service's", async () => {
+    const orders = withCertificate(auth.certificates.clients['orders']);
+    const sessions = auth.app.get(SessionService);
+    // What another service keeps in the session, and reads back as its own.
+    expect(await sessions.patch(victim.token, { 'auth.stepUp': 'totp' })).toBe(true);
+    const refusals = [
+      { attributes: { 'auth.stepUp': 'none' } },
+      { attributes: {}, remove: ['auth.stepUp'] },
+      // One name outside the namespace refuses the whole patch: nothing of it is written.
+      { attributes: { 'orders.cart': 9, mfaVerified: true } },
+      { attributes: { orders: 1 } },
+      { attributes: { 'ordersX.cart': 1 } },
+      { attributes: { 'Orders.cart': 1 } },
+    ];
+    for (const data of refusals) {
+      const { answer } = await orders(frame('session.patch', { token: victim.token, ...data }));
+      expect(answer?.err).toMatchObject({
+        refused: true,
+        message: 'refused: may not write those attributes',
+      });
+    }
+    expect((await sessions.validate(victim.token))?.attributes).toEqual({
+      'auth.stepUp': 'totp',
+      'orders.cart': 1,
+    });
+    const own = await orders(
+      frame('session.patch', {
+        token: victim.token,
+        attributes: { 'orders.cart': 2, 'orders.step': 'pay' },
+        remove: ['orders.step'],
+      }),
+    );
+    expect(own.answer?.response).toBe(true);
+    expect((await sessions.validate(victim.token))?.attributes).toEqual({
+      'auth.stepUp': 'totp',
+      'orders.cart': 2,
+    });
+    expect(await sessions.patch(victim.token, { 'auth.stepUp': undefined, 'orders.cart': 1 })).toBe(
+      true,
+    );
   });
 
   it('refuses as malformed a patch whose attribute value is nested too deep to store, and logs no error', async () => {
@@ -415,12 +457,12 @@ describe('the session RPC, tried as an attacker on the service network would', (
       // Written by hand: JSON.stringify cannot write it. The store's own JSON.stringify of the
       // value overflowed the stack: a 500 and a stack in the log for each such message.
       const deep = '['.repeat(8000) + ']'.repeat(8000);
-      const json = `{"pattern":"session.patch","data":{"token":"${victim.token}","attributes":{"cart":${deep}}},"id":"${randomUUID()}"}`;
+      const json = `{"pattern":"session.patch","data":{"token":"${victim.token}","attributes":{"orders.cart":${deep}}},"id":"${randomUUID()}"}`;
       const { answer } = await orders(`${json.length}#${json}`);
       expect(answer?.err).toMatchObject({ message: 'Malformed session request: attributes' });
       expect(errors).not.toHaveBeenCalled();
       const stored = await auth.app.get(SessionService).validate(victim.token);
-      expect(stored?.attributes).toEqual({ cart: 1 });
+      expect(stored?.attributes).toEqual({ 'orders.cart': 1 });
     } finally {
       errors.mockRestore();
     }
@@ -439,7 +481,7 @@ describe('the session RPC, tried as an attacker on the service network would', (
     const { answer } = await orders(`${json.length}#${json}`);
     expect(answer?.err).toMatchObject({ message: 'Malformed session request: attributes' });
     const stored = await auth.app.get(SessionService).validate(victim.token);
-    expect(stored?.attributes).toEqual({ cart: 1 });
+    expect(stored?.attributes).toEqual({ 'orders.cart': 1 });
   });
 
   it('refuses a patch that would take a session past its attribute limits, keeping what it held', async () => {
@@ -455,21 +497,23 @@ describe('the session RPC, tried as an attacker on the service network would', (
     // Twenty patches of 4 KiB each, every one within the limits: filling auth's Redis one
     // session at a time took nothing more than a live token.
     const answers = [];
-    for (let i = 0; i < 20; i++) answers.push(await patch({ [`blob${i}`]: 'x'.repeat(4000) }));
+    for (let i = 0; i < 20; i++) {
+      answers.push(await patch({ [`orders.blob${i}`]: 'x'.repeat(4000) }));
+    }
     expect(answers.slice(0, 4).map((answer) => answer?.response)).toEqual([true, true, true, true]);
     for (const answer of answers.slice(4)) {
       expect(answer?.err).toMatchObject({ refused: true, tooLarge: true });
     }
     const stored = await auth.app.get(SessionService).validate(victim.token);
     expect(Object.keys(stored?.attributes ?? {}).sort()).toEqual(
-      ['blob0', 'blob1', 'blob2', 'blob3', 'cart'].sort(),
+      ['orders.blob0', 'orders.blob1', 'orders.blob2', 'orders.blob3', 'orders.cart'].sort(),
     );
     expect(
       await auth.app.get(SessionService).patch(victim.token, {
-        blob0: undefined,
-        blob1: undefined,
-        blob2: undefined,
-        blob3: undefined,
+        'orders.blob0': undefined,
+        'orders.blob1': undefined,
+        'orders.blob2': undefined,
+        'orders.blob3': undefined,
       }),
     ).toBe(true);
   });

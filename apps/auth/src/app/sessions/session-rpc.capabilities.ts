@@ -25,6 +25,11 @@ export const SESSION_RPC_CAPABILITIES: SessionRpcCapabilities = {
   // Public reads, admin writes: it needs the roles, nothing it could write. `get` by id: it
   // checks the session of every session assertion orders sends it (price quotes).
   catalog: { calls: ['validate', 'get'], fields: IDENTITY },
-  // Runs in direct (Redis) mode today; in remote mode it would keep its cart in the session.
-  orders: { calls: ['validate', 'patch'], fields: [...IDENTITY, 'attributes'] },
+  // Runs in direct (Redis) mode today, where its Redis user writes no attribute; in remote mode
+  // it would keep its cart in the session, under names of its own: it writes no other service's.
+  orders: {
+    calls: ['validate', 'patch'],
+    fields: [...IDENTITY, 'attributes'],
+    patchable: ['orders.*'],
+  },
 };

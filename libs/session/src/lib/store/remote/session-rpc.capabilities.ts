@@ -19,6 +19,13 @@ export interface SessionRpcCapability {
    * listed.
    */
   fields: readonly (keyof Session)[];
+  /**
+   * The app attribute names `patch` may set or remove: a name, or a namespace as a prefix that
+   * ends in `*` (`'orders.*'`). A patch that names any other is refused whole. Left out, `patch`
+   * may write every name, those other services read included: list the caller's own (a service
+   * in direct mode, with the `validator` Redis user, writes none).
+   */
+  patchable?: readonly string[];
 }
 
 /**
@@ -29,6 +36,7 @@ export interface SessionRpcCapability {
  * @example
  * const capabilities: SessionRpcCapabilities = {
  *   catalog: { calls: ['validate'], fields: ['id', 'userId', 'username', 'roles', 'expiresAt'] },
+ *   orders: { calls: ['validate', 'patch'], fields: ['id', 'userId'], patchable: ['orders.*'] },
  * };
  */
 export type SessionRpcCapabilities = Readonly<Record<string, SessionRpcCapability>>;
@@ -54,4 +62,15 @@ export function sessionFields(session: Session, fields: readonly (keyof Session)
     if (session[field] !== undefined) shown[field] = session[field];
   }
   return shown as unknown as Session;
+}
+
+/** Whether a caller with `capability` may set or remove the app attribute `name` by `patch`. */
+export function mayPatch(capability: SessionRpcCapability, name: string): boolean {
+  const { patchable } = capability;
+  return (
+    !patchable ||
+    patchable.some((entry) =>
+      entry.endsWith('*') ? name.startsWith(entry.slice(0, -1)) : name === entry,
+    )
+  );
 }

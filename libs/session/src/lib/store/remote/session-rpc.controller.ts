@@ -13,6 +13,7 @@ import { assertAttributeNames, assertAttributesFit } from '../attribute-names';
 import { SessionStore } from '../session-store.interface';
 import { SESSION_RPC_MAX_BATCH } from './remote-session.store';
 import {
+  mayPatch,
   SessionRpcCall,
   SessionRpcCapability,
   SessionRpcOptions,
@@ -27,8 +28,9 @@ const ANONYMOUS = '(no client certificate)';
  * `SessionModule` with `remote`. It serves four calls and nothing else: `validate` by token,
  * one or several at once (`validate-many`; auth hashes the token: a public session id yields
  * nothing), `patch` of the app attributes of the session a token names (the caller proves it
- * holds the token; made through `SessionService`, so announced as `session.patched`), `get`
- * by id without touching the session (for services that check session assertions), and `ping`.
+ * holds the token; only the names its capability lets it write; made through `SessionService`,
+ * so announced as `session.patched`), `get` by id without touching the session (for services
+ * that check session assertions), and `ping`.
  *
  * It is a trust boundary. The caller is the common name of its client certificate, verified by
  * the TLS layer (`sessionRpcTransport`); the capability table says what each caller may call
@@ -97,11 +99,12 @@ export class SessionRpcController {
     @Payload() payload: { token?: unknown; attributes?: unknown; remove?: unknown },
     @Ctx() context: TcpContext,
   ): Promise<boolean> {
-    this.authorize(context, 'patch');
+    const capability = this.authorize(context, 'patch');
     const changes = { ...record(payload?.attributes, 'attributes') };
     const removed = strings(payload?.remove ?? [], 'remove');
+    const names = [...Object.keys(changes), ...removed];
     try {
-      assertAttributeNames([...Object.keys(changes), ...removed]);
+      assertAttributeNames(names);
       for (const name of removed) changes[name] = undefined;
       // What the caller's own SessionService checks before it sends: only a hostile caller gets
       // here with more (thousands of names made the store's script fail, answered 503). Each
@@ -110,6 +113,10 @@ export class SessionRpcController {
       assertAttributesFit(changes);
     } catch {
       throw malformed('attributes');
+    }
+    // What the capability table grants, and no more: another service's attributes are its own.
+    if (!names.every((name) => mayPatch(capability, name))) {
+      throw this.refuse(callerOf(context), 'patch', 'may not write those attributes');
     }
     const ref = parseToken(payload?.token);
     // A session a global revocation outdates is dead, even before the sweep deletes it.

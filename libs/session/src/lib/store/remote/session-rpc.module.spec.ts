@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as connectTls, TLSSocket } from 'node:tls';
 
+import { Logger } from '@nestjs/common';
 import { MessageHandler, ServerTCP, TcpContext, TcpSocket } from '@nestjs/microservices';
 
 import { DevCertificates, makeDevCertificates } from '../../../testing/dev-certificates';
@@ -64,6 +65,49 @@ describe('SessionRpcServer', () => {
     expect(netSocket.resume).toHaveBeenCalledTimes(1);
     handled.push(server.handleMessage(socket, 'frame'), server.handleMessage(socket, 'frame'));
     expect(netSocket.pause).toHaveBeenCalledTimes(2);
+  });
+
+  it('keeps a connection unread when it is resumed while its answers wait for the caller to read them, or at maxInFlight', async () => {
+    const answers: Array<() => void> = [];
+    jest
+      .spyOn(ServerTCP.prototype, 'handleMessage')
+      .mockImplementation(() => new Promise<void>((resolve) => answers.push(resolve)));
+    const server = new SessionRpcServer(
+      { maxInFlight: 1, maxConnectionsPerCaller: 8 },
+      { port: 0 },
+    );
+    const socket = Object.assign(fakeTlsConnection('catalog'), {
+      pause: jest.fn(),
+      resume: jest.fn(),
+    });
+    // Nest's JSON socket; `isBackpressured` is Nest's own hold: answers the caller has not read.
+    const connection = { on: jest.fn(), netSocket: socket, isBackpressured: false };
+    jest
+      .spyOn(
+        server as unknown as { getSocketInstance(socket: Socket): unknown },
+        'getSocketInstance',
+      )
+      .mockReturnValue(connection);
+    server.bindHandler(socket);
+
+    socket.emit('resume');
+    expect(socket.pause).not.toHaveBeenCalled();
+    // Another request's answer resumes it while Nest still holds it: it stays unread, or what
+    // the caller sends meanwhile piles up in Nest's buffer, unparsed, until the frame limit.
+    connection.isBackpressured = true;
+    socket.emit('resume');
+    expect(socket.pause).toHaveBeenCalledTimes(1);
+    connection.isBackpressured = false;
+    const handled = server.handleMessage(connection as unknown as TcpSocket, 'frame');
+    expect(socket.pause).toHaveBeenCalledTimes(2);
+    // Nest's drain resumes it while the request is still unanswered.
+    socket.emit('resume');
+    expect(socket.pause).toHaveBeenCalledTimes(3);
+    answers[0]();
+    await handled;
+    expect(socket.resume).toHaveBeenCalledTimes(1);
+    socket.emit('resume');
+    expect(socket.pause).toHaveBeenCalledTimes(3);
   });
 
   it('counts a request that failed as answered', async () => {
@@ -131,6 +175,7 @@ describe('SessionRpcServer on a real TLS socket', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   afterEach(() => {
+    jest.restoreAllMocks();
     sockets.splice(0).forEach((socket) => socket.destroy());
     server?.close();
     server = undefined;
@@ -293,13 +338,13 @@ describe('SessionRpcServer on a real TLS socket', () => {
     return `${json.length}#${json}`;
   };
 
-  /** The requests the server started, by id, each answered when the test says. */
-  const holdRequests = () => {
+  /** The requests the server started, by id, each answered (with `answer`) when the test says. */
+  const holdRequests = (answer: unknown = null) => {
     const started: unknown[] = [];
     const answers: Array<() => void> = [];
     const handler = (data: { n?: unknown }) => {
       started.push(data.n);
-      return new Promise<null>((resolve) => answers.push(() => resolve(null)));
+      return new Promise<unknown>((resolve) => answers.push(() => resolve(answer)));
     };
     jest
       .spyOn(ServerTCP.prototype, 'getHandlerByPattern')
@@ -358,4 +403,89 @@ describe('SessionRpcServer on a real TLS socket', () => {
     await closed;
     expect(started).toEqual(['before']);
   });
+
+  it('drops a connection with more than maxWaiting frames waiting past maxInFlight, serving none of them', async () => {
+    await listen({ maxInFlight: 1, maxWaiting: 20 });
+    const { started, answers } = holdRequests();
+    const warnings = jest.spyOn(Logger.prototype, 'warn');
+    const within = await connected();
+    // One started, twenty waiting: the most it may hold.
+    within.write(Array.from({ length: 21 }, (_, i) => frameWithId(i)).join(''));
+    while (started.length < 1) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    for (let answered = 1; answered <= 20; answered++) {
+      answers[answered - 1]();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(started).toEqual(Array.from({ length: 21 }, (_, i) => i));
+    expect(within.destroyed).toBe(false);
+
+    const past = await connected();
+    const closed = new Promise((resolve) => past.once('close', resolve));
+    past.write(Array.from({ length: 22 }, (_, i) => frameWithId(100 + i)).join(''));
+    await closed;
+    expect(started.slice(21)).toEqual([100]);
+    expect(warnings.mock.calls.map(([line]) => String(line))).toContain(
+      'Closed a connection from catalog: more than 20 frames waiting past maxInFlight',
+    );
+  });
+
+  it('reads no more of a connection while frames wait on it, even when its answers drain', async () => {
+    await listen({ maxInFlight: 1, maxWaiting: 60 });
+    // An answer above the socket's high-water mark: Nest holds its reading until it drains.
+    const { started, answers } = holdRequests('x'.repeat(64 * 1024));
+    const socket = await connected();
+    // Read as it comes: each answer drains, and Nest resumes the connection.
+    socket.on('data', () => undefined);
+    const closed = closedWithin(socket, 60_000);
+    socket.write(Array.from({ length: 41 }, (_, i) => frameWithId(i)).join(''));
+    while (started.length < 1) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    // Forty more, read by the server only if it reads on while forty frames still wait: those
+    // would wait behind them, past maxWaiting.
+    await new Promise((resolve) => socket.write(frameWithId(41), resolve));
+    await new Promise((resolve) =>
+      socket.write(Array.from({ length: 40 }, (_, i) => frameWithId(42 + i)).join(''), resolve),
+    );
+    for (let answered = 1; answered <= 82 && !socket.destroyed; answered++) {
+      while (started.length < answered && !socket.destroyed) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      answers[answered - 1]?.();
+    }
+    expect(socket.destroyed).toBe(false);
+    expect(started).toEqual(Array.from({ length: 82 }, (_, i) => i));
+    socket.destroy();
+    await closed;
+  }, 30_000);
+
+  it.each([
+    ['text that is not JSON', (text: string) => `${text.length}#${text}`],
+    ['a length header that is not a number', (text: string) => `${text}#{}`],
+  ])(
+    'logs %s as its length and escaped first characters, never as the caller wrote it',
+    async (_, payload) => {
+      await listen({});
+      const warnings = jest.spyOn(Logger.prototype, 'warn');
+      const forged = [
+        '\n[Nest] 1  - 12/06/2026, 7:00:00 AM     LOG [Auth] admin logged out\r\n',
+        '\u001b[2K\u001b[1A\u202e\u0000',
+        'x'.repeat(50_000),
+      ].join('');
+      const socket = await connected();
+      const closed = new Promise((resolve) => socket.once('close', resolve));
+      socket.write(payload(forged));
+      await closed;
+      const lines = warnings.mock.calls
+        .map(([line]) => String(line))
+        .filter((line) => line.startsWith('Closed a connection from catalog'));
+      expect(lines).toHaveLength(1);
+      // Printable ASCII only, one short line: nothing of the caller's own layout reaches the log.
+      expect(lines[0]).toMatch(/^[\x20-\x7e]{1,400}$/);
+      expect(lines[0]).toContain(`(${forged.length} characters, starting "\\n[Nest] 1`);
+      expect(lines[0]).not.toContain('xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx');
+    },
+  );
 });

@@ -68,6 +68,14 @@ export const SESSION_RPC_IDLE_TIMEOUT = 180_000;
 export const SESSION_RPC_MAX_IN_FLIGHT = 32;
 
 /**
+ * Frames one connection may have waiting past `maxInFlight` before auth drops it. Reading stops
+ * at the limit, so what waits is what the read that reached it brought: a remote store's frames
+ * are over a hundred bytes, at most about a hundred and fifty to a 16 KiB TLS record. Only a
+ * caller packing tiny frames gets near it; it bounds what waits whatever size a read has.
+ */
+export const SESSION_RPC_MAX_WAITING = 1024;
+
+/**
  * Connections one caller (a client certificate's name) may hold at once: the flow control is
  * per connection, so without a cap a caller could open its way past it. Each process of a
  * remote-mode service holds one.
@@ -99,6 +107,8 @@ export interface SessionRpcServerOptions {
   handshakeTimeout?: number;
   /** Unanswered requests per connection before it is read no more; default `SESSION_RPC_MAX_IN_FLIGHT`. */
   maxInFlight?: number;
+  /** Frames waiting past `maxInFlight` before the connection is dropped; default `SESSION_RPC_MAX_WAITING`. */
+  maxWaiting?: number;
   /** Unread answer bytes per connection before it is dropped; default `SESSION_RPC_MAX_UNREAD`. */
   maxUnreadBytes?: number;
   /** Connections per caller; default `SESSION_RPC_MAX_CONNECTIONS_PER_CALLER`. */
@@ -151,6 +161,7 @@ export function sessionRpcTransport(
     strategy: new SessionRpcServer(
       {
         maxInFlight: options.maxInFlight ?? SESSION_RPC_MAX_IN_FLIGHT,
+        maxWaiting: options.maxWaiting ?? SESSION_RPC_MAX_WAITING,
         maxConnectionsPerCaller:
           options.maxConnectionsPerCaller ?? SESSION_RPC_MAX_CONNECTIONS_PER_CALLER,
         handshakesPerAddress: options.handshakesPerAddress ?? SESSION_RPC_HANDSHAKES_PER_ADDRESS,
@@ -239,12 +250,60 @@ export class SessionRpcSocket extends JsonSocket {
     }
   }
 
+  /**
+   * Nest's parse of a complete frame, but a frame that is not JSON is described (its length and
+   * first characters, escaped) instead of quoted: Nest's error carried the whole frame, line
+   * breaks and terminal escapes included, into auth's log, as text of the caller's choosing.
+   */
+  protected override emitMessage(data: string): void {
+    let message: unknown;
+    try {
+      message = JSON.parse(data);
+    } catch {
+      throw new Error(`a frame that is not JSON ${described(data)}`);
+    }
+    this.netSocket.emit('message', message || {});
+  }
+
+  /** Nest's, with a length header that is not a number described instead of quoted. */
+  protected override handleDataError(error: unknown, options?: { destroy?: boolean }): void {
+    const message = error instanceof Error ? error.message : String(error);
+    const header = CORRUPTED_LENGTH.exec(message)?.[1];
+    super.handleDataError(
+      header === undefined
+        ? error
+        : new Error(`a length header that is not a number ${described(header)}`),
+      options,
+    );
+  }
+
   private clearFrameDeadline(): void {
     if (this.frameDeadline) {
       clearTimeout(this.frameDeadline);
       this.frameDeadline = null;
     }
   }
+}
+
+/** Nest's message for a length header that is not a number, which quotes the header whole. */
+const CORRUPTED_LENGTH = /^Corrupted length value "([\s\S]*)" supplied in a packet$/;
+
+/**
+ * Text a caller may have chosen, as a log line may carry it: at most `max` characters, each one
+ * that is not printable ASCII as a `\u` escape (no line break, terminal escape or
+ * bidirectional control reaches the log).
+ */
+function printable(text: string, max: number): string {
+  const shown = text
+    .slice(0, max)
+    .replace(/[^\x20-\x7e]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return text.length > max ? `${shown}...` : shown;
+}
+
+/** What a log line says of an unreadable piece of a frame: its length and first characters. */
+function described(text: string): string {
+  const start = printable(JSON.stringify(text.slice(0, 32)), 200);
+  return `(${text.length} characters, starting ${start}${text.length > 32 ? '...' : ''})`;
 }
 
 /**
@@ -276,12 +335,17 @@ const PLAIN_PATTERN = /^(?![tfn])[A-Za-z]/;
  *   and holds at most `maxConnectionsPerCaller` connections of one caller. The frames one read
  *   brought past the limit (Nest parses a read's frames in one go: a caller pipelining a few
  *   hundred small frames in one TLS record had them all started) wait, in order, each started
- *   when a request of its connection is answered;
+ *   when a request of its connection is answered; the connection is read no more while any
+ *   waits, even when its answers drain (Nest resumed it then, and a caller reading its answers
+ *   slowly had one more read of frames queued per drain, without end), and more than
+ *   `maxWaiting` waiting drop it;
  * - a frame without an id (an event: none is served), or whose id is neither a string nor a
  *   number (Nest echoes it in the answer), drops the connection, and the frames read with it
  *   after it are not served;
  * - a frame that cannot be read (a corrupted length, text that is not JSON) closes its connection
- *   as Nest does, and is logged in one line per caller a minute, not with a stack per frame;
+ *   as Nest does, and is logged in one line per caller a minute, not with a stack per frame,
+ *   and described (its length, its first characters escaped), never quoted: Nest's error quoted
+ *   it whole, so a caller wrote lines of its choosing into auth's log;
  *   Nest only ends its side, and what a caller keeping its own side open sends after is not
  *   served;
  * - `drain()`, a shutdown that loses no call: Nest's `close` destroys every connection with the
@@ -312,6 +376,7 @@ export class SessionRpcServer extends ServerTCP {
   constructor(
     private readonly limits: {
       maxInFlight: number;
+      maxWaiting?: number;
       maxConnectionsPerCaller: number;
       handshakesPerAddress?: HandshakeBudgetOptions | false;
       idleTimeout?: number;
@@ -453,6 +518,13 @@ export class SessionRpcServer extends ServerTCP {
     if (this.drained) {
       this.endWhenIdle(connection);
     }
+    // Nest resumes a connection once its answers drain, whatever still waits on it: every drain
+    // let one more read of frames in behind those waiting, without end.
+    socket.on('resume', () => {
+      if (this.held(connection)) {
+        socket.pause();
+      }
+    });
     connection.on('message', (message) => {
       // Frames read together are parsed together: those after one that ended the connection
       // are still emitted.
@@ -467,6 +539,12 @@ export class SessionRpcServer extends ServerTCP {
         socket.destroy();
         return;
       }
+      const maxWaiting = this.limits.maxWaiting ?? SESSION_RPC_MAX_WAITING;
+      if ((this.waiting.get(connection)?.length ?? 0) >= maxWaiting) {
+        this.reportUnreadable(caller, `more than ${maxWaiting} frames waiting past maxInFlight`);
+        socket.destroy();
+        return;
+      }
       this.serve(connection, message);
     });
     connection.on('error', (reason) => {
@@ -474,6 +552,18 @@ export class SessionRpcServer extends ServerTCP {
       this.ending.add(connection);
       this.reportUnreadable(caller, reason);
     });
+  }
+
+  /**
+   * Whether a connection must stay unread: `maxInFlight` unanswered, frames waiting, or answers
+   * Nest holds back until the caller reads (a field its types keep private).
+   */
+  private held(connection: TcpSocket): boolean {
+    return (
+      (this.inFlight.get(connection) ?? 0) >= this.limits.maxInFlight ||
+      (this.waiting.get(connection)?.length ?? 0) > 0 ||
+      (connection as unknown as { isBackpressured?: boolean }).isBackpressured === true
+    );
   }
 
   /** Starts a request, or keeps it for later if its connection has `maxInFlight` unanswered. */
@@ -508,7 +598,10 @@ export class SessionRpcServer extends ServerTCP {
       return;
     }
     if (!seen && this.unreadable.size >= 1000) return;
-    const what = typeof reason === 'string' ? reason : String((reason as Error)?.message ?? reason);
+    const what = printable(
+      typeof reason === 'string' ? reason : String((reason as Error)?.message ?? reason),
+      300,
+    );
     const more = seen?.since ? ` (${seen.since} more since the last line)` : '';
     this.refusals.warn(`Closed a connection from ${caller || 'an unnamed caller'}: ${what}${more}`);
     this.unreadable.set(caller, { loggedAt: now, since: 0 });
