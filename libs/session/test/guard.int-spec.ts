@@ -159,6 +159,34 @@ describe.each(['express', 'fastify'] as const)('SessionGuard end to end on %s', 
     expect((await withBearer.set('Authorization', bearer(customerToken))).status).toBe(401);
   });
 
+  it('answers 401 to a session cookie and a bearer token that differ, whichever was planted', async () => {
+    // A cookie planted for the host must not move a client that sends its own bearer token
+    // onto the planter's session, nor a bearer token a cookie user's.
+    for (const [inCookie, inHeader] of [
+      [adminToken, customerToken],
+      [customerToken, adminToken],
+    ]) {
+      for (const path of ['/fixture/me', '/fixture/admin']) {
+        const res = await http()
+          .get(path)
+          .set('Cookie', cookie(inCookie))
+          .set('Authorization', bearer(inHeader));
+        expect(res.status).toBe(401);
+        expect(res.body).toEqual({
+          statusCode: 401,
+          message: 'Authentication required',
+          error: 'Unauthorized',
+        });
+      }
+    }
+    const same = await http()
+      .get('/fixture/me')
+      .set('Cookie', cookie(customerToken))
+      .set('Authorization', bearer(customerToken));
+    expect(same.status).toBe(200);
+    expect(same.body).toMatchObject({ username: 'alice' });
+  });
+
   it('takes a session cookie sent twice with the same value', async () => {
     const repeated = await http()
       .get('/fixture/me')

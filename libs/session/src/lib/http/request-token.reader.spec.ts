@@ -64,8 +64,8 @@ describe('readSessionTokens', () => {
 describe('readSessionToken', () => {
   it('answers the session cookie, else the bearer token, else null', () => {
     expect(
-      readSessionToken({ cookie: 'cr_session=c', authorization: 'Bearer b' }, 'cr_session'),
-    ).toEqual({ token: 'c', source: 'cookie' });
+      readSessionToken({ cookie: 'cr_session=t', authorization: 'Bearer t' }, 'cr_session'),
+    ).toEqual({ token: 't', source: 'cookie' });
     expect(readSessionToken({ authorization: 'Bearer b' }, 'cr_session')).toEqual({
       token: 'b',
       source: 'bearer',
@@ -81,6 +81,12 @@ describe('readSessionToken', () => {
           'cr_session',
         ),
       ).toBeNull();
+    }
+  });
+
+  it('answers null for a session cookie and a bearer token that differ, whichever is planted', () => {
+    for (const authorization of ['Bearer b', 'bearer  b ', 'Bearer ']) {
+      expect(readSessionToken({ cookie: 'cr_session=c', authorization }, 'cr_session')).toBeNull();
     }
   });
 

@@ -43,8 +43,9 @@ export function readSessionTokens(headers: TokenHeaders, cookieName: string): Re
 /**
  * The token a request authenticates with, as `SessionGuard` and `SessionSockets` read it: the
  * session cookie, else the bearer token. Null when there is none, or when the request carries
- * several different session cookies: which one the user meant cannot be told, and picking one
- * would let a cookie planted at a longer path put the user's requests on another session.
+ * several different tokens (two session cookies, or a cookie and a bearer token that differ):
+ * which one the user meant cannot be told, and picking one would let a cookie planted at a
+ * longer path, or next to a client's bearer token, put the user's requests on another session.
  *
  * @example
  * const found = readSessionToken(request.headers, cookies.name);
@@ -52,7 +53,7 @@ export function readSessionTokens(headers: TokenHeaders, cookieName: string): Re
  */
 export function readSessionToken(headers: TokenHeaders, cookieName: string): RequestToken | null {
   const [first, second] = readSessionTokens(headers, cookieName);
-  return second?.source === 'cookie' ? null : (first ?? null);
+  return second && second.token !== first.token ? null : (first ?? null);
 }
 
 /** The distinct non-empty values of the cookie `name`, in header order. */

@@ -24,13 +24,21 @@ export class SessionCookieService {
   }
 
   /**
-   * A `Set-Cookie` value carrying the token until `expiresAt` (epoch ms); without it, a
-   * browser-session cookie (no `Expires`, no `Max-Age`), which the browser drops on close.
+   * A `Set-Cookie` value carrying the token until `expiresAt` (epoch ms): `Max-Age`, which
+   * browsers count on their own clock from now and prefer, and `Expires` for older clients.
+   * Without it (or with no finite time: a session read without its deadline), a browser-session
+   * cookie (no `Expires`, no `Max-Age`), which the browser drops on close.
    */
   serialize(token: string, expiresAt?: number): string {
+    if (expiresAt === undefined || !Number.isFinite(expiresAt)) {
+      return serialize(this.name, token, this.attributes());
+    }
     return serialize(this.name, token, {
       ...this.attributes(),
-      ...(expiresAt === undefined ? {} : { expires: new Date(expiresAt) }),
+      // A browser's clock may be hours off: an `Expires` alone would end the cookie that much
+      // early or late.
+      maxAge: Math.max(0, Math.floor((expiresAt - Date.now()) / 1000)),
+      expires: new Date(expiresAt),
     });
   }
 

@@ -1,4 +1,4 @@
-import { Controller, ExecutionContext, Get } from '@nestjs/common';
+import { Controller, ExecutionContext, Get, UnauthorizedException } from '@nestjs/common';
 import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
 import { Test } from '@nestjs/testing';
 
@@ -213,16 +213,21 @@ describe('SessionGuard', () => {
     expect(request[REQUEST_TOKEN_PROPERTY]).toEqual({ token, source: 'bearer' });
   });
 
-  it('prefers the session cookie to a bearer header, as readSessionToken does', async () => {
+  it('refuses a session cookie and a bearer header that differ, as readSessionToken does', async () => {
     const cookie = await sessions.create({ id: '1', username: 'alice', roles: ['customer'] });
     const header = await sessions.create({ id: '2', username: 'bob', roles: ['customer'] });
     const { context, request } = httpContext('inherited', {
       cookie: `cr_session=${cookie.token}`,
       ...bearer(header.token),
     });
-    await expect(guard.canActivate(context)).resolves.toBe(true);
-    expect(request['session']).toMatchObject({ username: 'alice' });
-    expect(request[REQUEST_TOKEN_PROPERTY]).toEqual({ token: cookie.token, source: 'cookie' });
+    await expect(guard.canActivate(context)).rejects.toBeInstanceOf(UnauthorizedException);
+    expect(request['session']).toBeUndefined();
+    const same = httpContext('inherited', {
+      cookie: `cr_session=${cookie.token}`,
+      ...bearer(cookie.token),
+    });
+    await expect(guard.canActivate(same.context)).resolves.toBe(true);
+    expect(same.request[REQUEST_TOKEN_PROPERTY]).toEqual({ token: cookie.token, source: 'cookie' });
   });
 
   it('applies the controller’s roles, and a handler’s roles override them', async () => {

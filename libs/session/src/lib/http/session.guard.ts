@@ -6,11 +6,12 @@ import {
   ForbiddenException,
   Inject,
   Injectable,
+  OnApplicationBootstrap,
   Optional,
   UnauthorizedException,
 } from '@nestjs/common';
 import { SSE_METADATA } from '@nestjs/common/constants';
-import { Reflector } from '@nestjs/core';
+import { ModulesContainer, Reflector } from '@nestjs/core';
 
 import { SessionAssertions } from '../assertion/session-assertions.service';
 
@@ -29,6 +30,7 @@ import { SessionService } from '../session.service';
 import type { Session } from '../session.types';
 import { SOCKET_OPEN, SessionSocket } from '../ws/session-socket.interface';
 import { SessionSockets } from '../ws/session-sockets.service';
+import { unguardedFieldResolvers } from './field-resolver.check';
 import { OriginCheckedRequest, OriginPolicy } from './origin.policy';
 import { IS_PUBLIC_KEY } from './public.decorator';
 import { ReauthenticationRequiredException } from './reauthentication-required.exception';
@@ -86,13 +88,14 @@ export interface SocketRefusal {
  * send an `exception` frame (`SocketRefusal`) and drop the message. Microservice message
  * (`@MessagePattern`, `@EventPattern`): it needs a session assertion (`SessionClient`) that
  * `SessionAssertions` accepts, checked against the store on every message; refusals are RPC
- * errors `{ status, error, message }` (`refuseRpc`).
+ * errors `{ status, error, message }` (`refuseRpc`). The app refuses to start when a GraphQL
+ * field resolver names a requirement that GraphQL would never have the guard check.
  *
  * @example
  * providers: [{ provide: APP_GUARD, useClass: SessionGuard }]
  */
 @Injectable()
-export class SessionGuard implements CanActivate {
+export class SessionGuard implements CanActivate, OnApplicationBootstrap {
   private readonly rules = new WeakMap<object, WeakMap<object, RouteRule>>();
 
   constructor(
@@ -110,7 +113,26 @@ export class SessionGuard implements CanActivate {
     @Optional()
     @Inject(SESSION_METRICS)
     protected readonly metrics: SessionMetrics | null = null,
+    @Optional()
+    @Inject(ModulesContainer)
+    private readonly modules: ModulesContainer | null = null,
   ) {}
+
+  /**
+   * Refuses to start with a `@ResolveField` that carries `@Roles` or `@RequireRecentAuth` (its
+   * own or its resolver's) while the GraphQL module runs no guard on field resolvers: the field
+   * would be resolved for anyone who reached its parent, the requirement never checked.
+   */
+  onApplicationBootstrap(): void {
+    const unguarded = this.modules ? unguardedFieldResolvers(this.modules, this.reflector) : [];
+    if (unguarded.length > 0) {
+      throw new Error(
+        `SessionGuard: ${unguarded.join(', ')} name @Roles or @RequireRecentAuth, which GraphQL ` +
+          "checks on a field resolver only with fieldResolverEnhancers: ['guards'] in " +
+          'GraphQLModule options',
+      );
+    }
+  }
 
   /**
    * True, or a promise of it; refusals are thrown (or rejected). A request whose session the
@@ -215,7 +237,8 @@ export class SessionGuard implements CanActivate {
 
   /**
    * The token to validate and where it came from, as `readSessionToken` reads it; null (401)
-   * without one, or with several different session cookies. The cookie is not cleared then: a
+   * without one, or with several different tokens (session cookies, a cookie and a bearer
+   * token). The cookie is not cleared then: a
    * `Set-Cookie` can only reach the one at `Path=/`, the user's, and would leave the planted one.
    */
   protected getToken(request: OriginCheckedRequest): RequestToken | null {
