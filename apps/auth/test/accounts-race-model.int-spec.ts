@@ -180,7 +180,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 
 /** Statuses each operation may answer under any interleaving; anything else is a defect. */
 const ALLOWED: Record<Op['kind'], number[]> = {
-  // 503: a login refused twice by a moving revocation generation (see AuthService).
+  // 503: a login refused at each of its tries by a moving revocation generation (AuthService).
   login: [200, 401, 503],
   logout: [204],
   validate: [200, 401],

@@ -4,6 +4,7 @@ import type { App } from 'supertest/types';
 import { DataSource } from 'typeorm';
 
 import { User } from '../src/app/users/entities/user.entity';
+import { UsersService } from '../src/app/users/users.service';
 
 import {
   AuthApp,
@@ -301,6 +302,68 @@ describe('auth revocation (HTTP, real Redis and PostgreSQL)', () => {
         });
       }
     }, 90_000);
+  });
+
+  /**
+   * The guard let the change in, then the account was disabled: the sessions are gone, so the
+   * answer is a 401, never a 403 that calls a right current password incorrect.
+   */
+  describe('a password change racing a disable', () => {
+    const disable = (id: string) =>
+      asAdmin(request(http).put(`/api/auth/users/${id}/disabled`))
+        .send({ disabled: true })
+        .expect(200);
+    const change = (token: string, currentPassword: string) =>
+      request(http)
+        .post('/api/auth/password')
+        .set('Authorization', `Bearer ${token}`)
+        .send({ currentPassword, newPassword: `${currentPassword}-new` });
+
+    afterEach(() => {
+      jest.restoreAllMocks();
+    });
+
+    it('answers 401 when the account is disabled after the guard, before the password check', async () => {
+      const user = await createUser(http, adminCookie);
+      const owner = await loginWithBearer(http, user.username, user.password);
+      const users = auth.app.get(UsersService);
+      const check = users.checkCredentials.bind(users);
+      jest.spyOn(users, 'checkCredentials').mockImplementation(async (username, password) => {
+        await disable(user.id);
+        return check(username, password);
+      });
+      const answer = await change(owner.token, user.password);
+      expect({ status: answer.status, body: answer.body }).toEqual({
+        status: 401,
+        body: { statusCode: 401, message: 'Authentication required' },
+      });
+      // A wrong current password of an enabled account is still the 403.
+      const other = await createUser(http, adminCookie);
+      const session = await loginWithBearer(http, other.username, other.password);
+      jest.restoreAllMocks();
+      await change(session.token, `${other.password}-wrong`).expect(403);
+    });
+
+    const offsets = [0, 2, 4, 6, 8, 10, 15, 20, 25, 30, 40, 50, 60, 80];
+
+    it(`never calls the right password incorrect, nor leaves a session (${offsets.length} offsets)`, async () => {
+      for (const offset of offsets) {
+        const user = await createUser(http, adminCookie);
+        const owner = await loginWithBearer(http, user.username, user.password);
+        const [changed] = await Promise.all([
+          change(owner.token, user.password),
+          sleep(offset).then(() => disable(user.id)),
+        ]);
+        expect({ offset, status: changed.status }).toEqual({
+          offset,
+          status: changed.status === 200 ? 200 : 401,
+        });
+        if (changed.status === 200) {
+          await whoami(changed.body.token).expect(401);
+        }
+        await whoami(owner.token).expect(401);
+      }
+    }, 60_000);
   });
 
   /**

@@ -21,6 +21,15 @@ import { LoginAttempt, LoginThrottleService } from './login-throttle.service';
 /** One message whatever was wrong, so the answer never says whether the username exists. */
 export const INVALID_CREDENTIALS = 'Invalid username or password';
 
+/**
+ * How often a login reads the user again when its session was refused because the account
+ * changed meanwhile. Each refusal means another change landed within the few milliseconds
+ * between a read and the write ("log out my other devices" clicked twice, a demotion, a
+ * revoke-all): two in a row are an ordinary race, not an outage, and must not turn a right
+ * password into a 503. Only a change landing in every one of these windows still does.
+ */
+export const SESSION_CREATE_TRIES = 5;
+
 /** Who is asking, as the security activity log and the session list show it. */
 export interface ClientInfo {
   ip: string;
@@ -147,7 +156,8 @@ export class AuthService {
    * so a login racing the change either fails its re-check of the password or is refused by
    * the moved revocation generation. When the caller's session was revoked meanwhile, the
    * password is changed all the same, every session of the user is revoked, and the answer
-   * is 401: sign in with the new password.
+   * is 401: sign in with the new password. An account disabled before its password was
+   * checked is a 401 too, not a 403 "incorrect": its sessions are gone.
    */
   async changePassword(
     session: Session,
@@ -166,6 +176,12 @@ export class AuthService {
       session,
     );
     if (!user || user.id !== session.userId) {
+      // An account disabled while this was checked has no session left: "incorrect" would send
+      // its owner guessing at a password that was right.
+      const current = await this.users.findById(session.userId);
+      if (!current || current.disabled) {
+        throw new UnauthorizedException('Authentication required');
+      }
       throw new ForbiddenException('Current password is incorrect');
     }
     const previousHash = user.passwordHash;
@@ -278,9 +294,10 @@ export class AuthService {
    * Creates the session with the user's roles as they are now, never as they were when the
    * password check began. The revocation generation is read before the user is read again: a
    * role change, revoke-all or password change that lands after that read moves it, and the
-   * store then refuses the session; one retry reads everything again, a second refusal is a
-   * 503. A password that changed, or an account disabled, while this one was being checked is
-   * a failed login, recorded as one: the 401 must leave the trace any other failed login does.
+   * store then refuses the session; each refusal reads everything again, up to
+   * {@link SESSION_CREATE_TRIES} tries, then a 503. A password that changed, or an account
+   * disabled, while this one was being checked is a failed login, recorded as one: the 401 must
+   * leave the trace any other failed login does.
    */
   private async createSession(
     verified: User,
@@ -302,7 +319,7 @@ export class AuthService {
       try {
         return await this.sessions.create(user, meta, { generation, persistent });
       } catch (error) {
-        if (!(error instanceof SessionUserChangedError) || attempt >= 2) {
+        if (!(error instanceof SessionUserChangedError) || attempt >= SESSION_CREATE_TRIES) {
           throw error;
         }
       }

@@ -2,7 +2,7 @@ import { ArgumentsHost, BadRequestException, Logger } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { lastValueFrom, Observable } from 'rxjs';
 
-import { SessionStoreUnavailableError } from '@cloakroom/session';
+import { SessionStoreUnavailableError, SessionUserChangedError } from '@cloakroom/session';
 
 import { AuthErrorFilter } from './auth-error.filter';
 import { PasswordWorkBusyException } from './password-work-busy.exception';
@@ -59,6 +59,13 @@ describe('AuthErrorFilter', () => {
     expect(response.statusCode).toBe(503);
     expect(response.headers['Retry-After']).toBe('1');
     expect(response.body).toEqual({ statusCode: 503, message: expect.any(String) });
+  });
+
+  it('adds Retry-After: 1 to the 503 of a login whose account kept changing', () => {
+    const { host, response } = hostWithResponse();
+    filter.catch(new SessionUserChangedError(), host);
+    expect(response.statusCode).toBe(503);
+    expect(response.headers['Retry-After']).toBe('1');
   });
 
   it('answers 503 when the session store is unavailable, without logging it, like every service', () => {

@@ -3,7 +3,9 @@ import { ServiceUnavailableException } from '@nestjs/common';
 /**
  * `SessionService.create` refused a session because the user's revocation generation moved
  * since the caller read it: a role change, revoke-all or password change raced the login.
- * Read the user again (and the generation first) and retry once; answered as is, it is a 503.
+ * Read the user again (and the generation first) and retry, a few times (auth tries 5: two
+ * changes in one login are an ordinary race, "log out my other devices" clicked twice);
+ * answered as is, it is a 503.
  *
  * @example
  * try {
