@@ -384,6 +384,12 @@ describe('resolveSessionConfig: cookie and origins', () => {
       ],
       [{ name: '' }, /cookie.name must be a cookie token/],
       [{ name: 'sid;Domain=evil.example' }, /cookie.name must be a cookie token/],
+      // Browsers drop these without Secure: no login would ever stick.
+      [
+        { name: '__Host-sid' },
+        /cookie.name "__Host-sid" has a prefix browsers accept only on a Secure cookie/,
+      ],
+      [{ name: '__secure-sid', secure: false }, /cookie.name "__secure-sid" has a prefix/],
       // Any non-empty string would turn Secure on, 'false' included.
       [{ secure: 'false' }, /^SessionModule: cookie.secure must be a boolean, not a string$/],
     ];

@@ -220,6 +220,13 @@ function cookieOf(cookie: SessionCookieOptions = {}): SessionConfig['cookie'] {
       `SessionModule: cookie.name must be a cookie token (letters, digits and !#$%&'*+-.^_\`|~), not ${JSON.stringify(name)}`,
     );
   }
+  // Browsers drop a cookie of such a name without `Secure`, without a word (and match the
+  // prefixes in any case): every login would answer a cookie that is never sent back.
+  if (!secure && /^__(host|secure)-/i.test(name)) {
+    throw new Error(
+      `SessionModule: cookie.name ${JSON.stringify(name)} has a prefix browsers accept only on a Secure cookie: set cookie.secure, or drop the prefix`,
+    );
+  }
   return {
     // The __Host- prefix pins the cookie to this exact origin, but browsers accept it only on
     // Secure cookies.
