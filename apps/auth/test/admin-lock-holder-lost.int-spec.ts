@@ -83,8 +83,9 @@ describe('the admin lock of an auth instance that lost PostgreSQL', () => {
     const other = await createUser(peer.http, admin.cookie, ['customer']);
     const { token } = await loginWithBearer(peer.http, user.username, user.password);
 
-    // The disable's COMMIT reaches the server; from then on the instance reaches nothing.
-    relay.arm(underAdminLock(['COMMIT']), { mode: 'strand' }, { blackout: true });
+    // The disable's write (one UPDATE) reaches the server; from then on the instance reaches
+    // nothing.
+    relay.arm(underAdminLock(['UPDATE', '"disabled"']), { mode: 'strand' }, { blackout: true });
     const disabling = put(lost, admin.cookie, `${user.id}/disabled`, { disabled: true });
     const cutAt = Date.now();
     while (!relay.fired && Date.now() - cutAt < 5000) await sleep(20);

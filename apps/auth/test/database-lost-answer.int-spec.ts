@@ -127,10 +127,11 @@ describe('auth when PostgreSQL loses an answer', () => {
       [ADMIN_CHANGE_LOCK, APPLICATION],
     );
 
-  it('answers a disable whose COMMIT went out on a connection that then went quiet as the database holds it, and frees the lock', async () => {
+  it('answers a disable whose write went out on a connection that then went quiet as the database holds it, and frees the lock', async () => {
     const { admin, user, token } = await customerWithSession();
-    // The COMMIT reaches the server; then neither its answer nor the client's close gets through.
-    relay.arm(underAdminLock(['COMMIT']), { mode: 'strand' });
+    // The write (one UPDATE, committed on its own) reaches the server; then neither its answer
+    // nor the client's close gets through.
+    relay.arm(underAdminLock(['UPDATE', '"disabled"']), { mode: 'strand' });
 
     const answer = await put(admin, `${user.id}/disabled`, { disabled: true });
     expect(relay.fired).toBe(true);
@@ -151,10 +152,10 @@ describe('auth when PostgreSQL loses an answer', () => {
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
-  it('answers a promotion whose COMMIT answer was lost as the database holds it, and grants nothing after a 503', async () => {
+  it('answers a promotion whose write answer was lost as the database holds it, and grants nothing after a 503', async () => {
     const { admin, user, token } = await customerWithSession();
-    // The COMMIT reaches the server; its answer is dropped and the connection breaks 300 ms on.
-    relay.arm(underAdminLock(['COMMIT']), { mode: 'lose-answer', closeAfterMs: 300 });
+    // The write reaches the server; its answer is dropped and the connection breaks 300 ms on.
+    relay.arm(underAdminLock(['UPDATE', '"roles"']), { mode: 'lose-answer', closeAfterMs: 300 });
 
     const answer = await put(admin, `${user.id}/roles`, { roles: ['customer', 'admin'] });
     expect(relay.fired).toBe(true);

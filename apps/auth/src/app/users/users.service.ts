@@ -138,9 +138,16 @@ export class UsersService {
     });
   }
 
+  /**
+   * One INSERT, committed on its own before the user is answered. Never `save`: on SQLite
+   * TypeORM runs every request's queries on one connection, and `save`'s transaction took in
+   * the writes made meanwhile (a password change, a role change, another creation), answered
+   * before it committed and rolled back with it when its name was taken.
+   */
   private async insert(users: Repository<User>, user: User): Promise<User> {
     try {
-      return await users.save(user);
+      await users.insert(user);
+      return user;
     } catch (error) {
       // Two concurrent creations of one name: the unique index decides, the loser gets 409.
       if (error instanceof QueryFailedError && /unique/i.test(error.message)) {
@@ -233,11 +240,11 @@ export class UsersService {
   }
 
   /**
-   * Saves `to`, marked, over the user's row under the lock. A save whose connection was lost
+   * Writes `to`, marked, over the user's row under the lock. A write whose connection was lost
    * before its answer came may or may not have committed (or be on its way still): the lock is
    * taken again on a new connection, the lost one's server process ended first (so nothing
    * sent on it can still run), and the row read back. It landed when the row holds `to`; when
-   * it holds `over` (a put-back's starting point) the save goes again; anything else means it
+   * it holds `over` (a put-back's starting point) the write goes again; anything else means it
    * did not land, or another instance's change landed after it (the lock was lost meanwhile),
    * which then stands. Rejects with `OutcomeUnknownError` when the database stays out of reach.
    */
@@ -251,7 +258,11 @@ export class UsersService {
       Object.assign(user, to, { accessPending: true });
       let lost: unknown;
       try {
-        await hold.manager.getRepository(User).save(user);
+        // One UPDATE, not `save` (a SELECT and an UPDATE in a transaction of its own: see
+        // `insert`); the row was read under the lock.
+        await hold.manager
+          .getRepository(User)
+          .update({ id: user.id }, { roles: to.roles, disabled: to.disabled, accessPending: true });
         return { landed: true };
       } catch (error) {
         if (!hold.lost(error)) throw error;
