@@ -62,4 +62,27 @@ export default [
       ],
     },
   },
+  {
+    // TypeORM's SQLite drivers run every query of a service on one connection: a transaction
+    // there (`save` opens one) takes in the writes other requests make meanwhile, answered
+    // before it commits and rolled back with it when it fails. Services write with single
+    // statements (`insert`, `update`, `delete`), each committed on its own.
+    files: ['**/src/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        {
+          property: 'save',
+          message:
+            "A TypeORM save() opens a transaction that, on SQLite, takes in other requests' writes: write with insert() or update()",
+        },
+        {
+          property: 'transaction',
+          message:
+            "A TypeORM transaction, on SQLite, takes in other requests' writes: write with single statements",
+        },
+      ],
+    },
+  },
 ];
