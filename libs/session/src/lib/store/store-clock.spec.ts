@@ -1,41 +1,179 @@
-import { CLOCK_DRIFT_ALLOWANCE_MS, StoreClock } from './store-clock';
+import { CLOCK_DRIFT_ALLOWANCE_MS, CLOCK_STEP_TOLERANCE_MS, StoreClock } from './store-clock';
 
-describe('StoreClock', () => {
-  let now: number;
-
-  beforeEach(() => {
-    now = 1_000_000;
-    jest.spyOn(Date, 'now').mockImplementation(() => now);
-  });
-
-  afterEach(() => jest.restoreAllMocks());
-
-  /** The next reading's round trip, and how far ahead of the local clock it finds the store. */
-  let next: { roundTripMs: number; aheadMs: number };
-  const reading = async () => {
-    const answer = now + next.roundTripMs / 2 + next.aheadMs;
-    now += next.roundTripMs;
-    return answer;
+/** A host whose clocks a test moves: time passing, the wall clock set, a suspend. */
+class FakeHost {
+  /** The true time; the store's clock is `aheadMs` ahead of it. */
+  private time = 1_000_000;
+  private wallError = 0;
+  private monotonicAt = 50;
+  private bootAt = 7_000;
+  aheadMs = 0;
+  readonly clocks = {
+    wall: () => this.time + this.wallError,
+    monotonic: () => this.monotonicAt,
+    sinceBoot: () => this.bootAt,
   };
 
+  /** What the store's clock reads now. */
+  store(): number {
+    return this.time + this.aheadMs;
+  }
+
+  advance(ms: number): void {
+    this.time += ms;
+    this.monotonicAt += ms;
+    this.bootAt += ms;
+  }
+
+  /** The wall clock set `ms` forward (negative: back); nothing else moves. */
+  step(ms: number): void {
+    this.wallError += ms;
+  }
+
+  /** Suspended for `ms`: the monotonic clock stands still, the others go on. */
+  suspend(ms: number): void {
+    this.time += ms;
+    this.bootAt += ms;
+  }
+}
+
+describe('StoreClock', () => {
+  let host: FakeHost;
+  let reads: number;
+  /** The next reading's round trip. */
+  let roundTripMs: number;
+  const reading = async () => {
+    reads += 1;
+    const answer = host.store() + roundTripMs / 2;
+    host.advance(roundTripMs);
+    return answer;
+  };
+  const clocks: StoreClock[] = [];
+  const clockOf = (read = reading) => {
+    const clock = new StoreClock(read, () => true, host.clocks);
+    clocks.push(clock);
+    return clock;
+  };
+
+  beforeEach(() => {
+    host = new FakeHost();
+    reads = 0;
+    roundTripMs = 0;
+  });
+
+  afterEach(() => clocks.splice(0).forEach((clock) => clock.stop()));
+
   it('has no uncertainty to give until a reading was taken', () => {
-    const clock = new StoreClock(reading);
+    const clock = clockOf();
     expect(clock.uncertainty).toBeNull();
-    expect(clock.now()).toBe(now);
-    clock.stop();
+    expect(clock.now()).toBe(host.clocks.wall());
   });
 
   it('is as uncertain as half the round trip of its reading, plus the drift allowance', async () => {
-    const clock = new StoreClock(reading);
-    next = { roundTripMs: 30, aheadMs: 5_000 };
+    const clock = clockOf();
+    host.aheadMs = 5_000;
+    roundTripMs = 30;
     await clock.measure();
     expect(clock.offset).toBe(5_000);
     expect(clock.uncertainty).toBe(15 + CLOCK_DRIFT_ALLOWANCE_MS);
     // A reading too slow to say anything keeps the last offset and its uncertainty.
-    next = { roundTripMs: 500, aheadMs: 9_000 };
+    host.aheadMs = 9_000;
+    roundTripMs = 500;
     await clock.measure();
     expect(clock.offset).toBe(5_000);
     expect(clock.uncertainty).toBe(15 + CLOCK_DRIFT_ALLOWANCE_MS);
-    clock.stop();
+  });
+
+  const steps = [1_000, 5_000, 60_000, 3_600_000].flatMap((ms) => [ms, -ms]);
+
+  it.each(steps)(
+    'follows the store at once when the host clock is set by %p ms, and reads it again',
+    async (stepMs) => {
+      host.aheadMs = 5_000;
+      const clock = clockOf();
+      await clock.measure();
+      expect(reads).toBe(1);
+      host.advance(20_000);
+      host.step(stepMs);
+      // Judged before the reading it starts has answered.
+      expect(Math.abs(clock.now() - host.store())).toBeLessThanOrEqual(CLOCK_STEP_TOLERANCE_MS);
+      expect(reads).toBe(2);
+      await Promise.resolve();
+      host.advance(30_000);
+      expect(clock.now()).toBe(host.store());
+      expect(reads).toBe(2);
+    },
+  );
+
+  it.each([1_000, 60_000, 3_600_000])(
+    'follows the store at once when the host resumes from a %p ms suspend, and reads it again',
+    async (asleepMs) => {
+      host.aheadMs = -2_000;
+      const clock = clockOf();
+      await clock.measure();
+      host.advance(10_000);
+      host.suspend(asleepMs);
+      expect(clock.now()).toBe(host.store());
+      expect(reads).toBe(2);
+    },
+  );
+
+  it('takes back a step made while the host slept, and only the step', async () => {
+    const clock = clockOf();
+    await clock.measure();
+    host.suspend(3_600_000);
+    host.step(-30_000);
+    expect(clock.now()).toBe(host.store());
+    host.suspend(60_000);
+    host.step(45_000);
+    expect(clock.now()).toBe(host.store());
+    expect(reads).toBe(3);
+  });
+
+  it('reads the store no more often while the clocks keep within the tolerance', async () => {
+    const clock = clockOf();
+    await clock.measure();
+    for (let i = 0; i < 100; i++) {
+      host.advance(500);
+      host.step(i % 2 ? CLOCK_STEP_TOLERANCE_MS / 2 : -CLOCK_STEP_TOLERANCE_MS / 2);
+      expect(Math.abs(clock.now() - host.store())).toBeLessThanOrEqual(CLOCK_STEP_TOLERANCE_MS);
+    }
+    expect(reads).toBe(1);
+  });
+
+  it.each([-600_000, 600_000])(
+    'is not skewed by a step of %p ms made while its reading is out',
+    async (stepMs) => {
+      host.aheadMs = 700;
+      let stepping = false;
+      const clock = clockOf(async () => {
+        reads += 1;
+        const answer = host.store() + 20;
+        host.advance(40);
+        if (stepping) host.step(stepMs);
+        return answer;
+      });
+      await clock.measure();
+      stepping = true;
+      await clock.measure();
+      stepping = false;
+      expect(clock.offset).toBe(700);
+      // The step is seen by `now()`, which reads again (and the reading takes its 40 ms).
+      const store = host.store();
+      expect(clock.now()).toBe(store);
+      expect(reads).toBe(3);
+      await Promise.resolve();
+      expect(clock.now()).toBe(host.store());
+    },
+  );
+
+  it('ends a window early rather than late on a host that cannot tell a sleep from a step', async () => {
+    const clock = clockOf();
+    await clock.measure();
+    const blind = host.clocks;
+    blind.sinceBoot = () => blind.wall() + 1;
+    host.step(60_000);
+    expect(clock.now()).toBeGreaterThanOrEqual(host.store());
+    expect(reads).toBe(2);
   });
 });

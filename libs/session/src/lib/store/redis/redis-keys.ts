@@ -12,7 +12,9 @@ import type { SessionRef } from '../../token/session.token';
  *   digest back to the old one
  * - `<prefix>{<tag>}:e:<digest>` a session a login evicted at the user's cap, for a minute
  *   (hash), and `<prefix>{<tag>}:e:undo:<digest>` what that login evicted (list):
- *   what the login's undo puts back if its caller gave up waiting for it
+ *   what the login's undo puts back if its caller gave up waiting for it;
+ *   `<prefix>{<tag>}:e:undone:<digest>` what that undo dropped for good, for a minute (list),
+ *   for a repeat of the undo to announce when the first one's answer came too late
  * - `<prefix>{<tag>}:f`          never written: the fence the scripts that build key names
  *   themselves declare, so that Redis Cluster refuses them while the tag's slot migrates
  * - `<prefix>not-before`         the watermark of the last global revocation (epoch ms;

@@ -289,6 +289,10 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
    * it drops one. The undo is therefore written behind the create on its connection, and no
    * later connection can carry it ahead. A create sent without that read just before would
    * need the rotation's retries.
+   *
+   * The undo itself is sent until one is answered in time (see `sendUndo`): what the first to
+   * run evicted for good is announced by whichever is heard, since undo-create.lua keeps it
+   * listed for the repeats to answer again.
    */
   private abandon(ref: SessionRef, userId: string): void {
     this.sendUndo(
@@ -302,6 +306,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
           this.keys.sessionPrefix(ref.tag),
           this.keys.evictedPrefix(ref.tag),
           this.settings.maxSessionsPerUser,
+          EVICTION_UNDO_GRACE_MS,
         ),
       (reply) => {
         this.reportEvictions(ref.tag, userId, (reply as [number, string[]])[1]);

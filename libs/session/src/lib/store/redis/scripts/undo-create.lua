@@ -15,24 +15,31 @@
 -- ARGV[4]  key prefix of this user's evicted sessions ("<prefix>{<tag>}:e:"), as create.lua
 -- ARGV[5]  most sessions one user may hold (0: no cap): logins that came in between may have
 --          taken the places, and a session is put back only into a free one
+-- ARGV[6]  optional: how long, milliseconds, the sessions dropped are kept listed for a repeat
+--          of this undo (0 or absent: not kept)
 --
 -- Returns  { restored, { droppedDigest… } }: how many evicted sessions were put back, and the
 --          evicted sessions that stay gone (a place taken, the generation moved, their time
 --          up), which nobody has announced: the create's answer, which would have, was lost.
 --          One ended otherwise meanwhile (a logout deletes what was set aside) is neither.
+--          A repeat (the caller sends the undo until one is answered in time) puts nothing
+--          back and answers what the first one dropped, listed under <ARGV[4]>undone:<ARGV[1]>:
+--          the first one's answer may have come too late, or not at all, to be heard.
 -- The evicted sessions' keys are built from ARGV prefixes: see README.md.
 local digest, userId = name_arg(1), name_arg(2)
 local sessionPrefix, evictedPrefix, cap = name_arg(3), name_arg(4), int_arg(5)
+local keepDropped = ARGV[6] and int_arg(6) or 0
 if redis.call('HGET', KEYS[1], FIELD.userId) == userId then
   redis.call('DEL', KEYS[1])
   redis.call('ZREM', KEYS[2], digest)
 end
 local undo = evictedPrefix .. 'undo:' .. digest
+local undone = evictedPrefix .. 'undone:' .. digest
 local record = redis.call('LRANGE', undo, 0, -1)
 redis.call('DEL', undo)
 local restored, dropped = 0, {}
 if #record == 0 then
-  return { restored, dropped }
+  return { restored, redis.call('LRANGE', undone, 0, -1) }
 end
 local generationMoved = (redis.call('GET', KEYS[3]) or '0') ~= record[1]
 -- Rounded up: a session put back never outlives the deadline it had.
@@ -58,5 +65,9 @@ for i = 3, #record, 3 do
     end
     restored = restored + 1
   end
+end
+if #dropped > 0 and keepDropped > 0 then
+  redis.call('RPUSH', undone, unpack(dropped))
+  redis.call('PEXPIRE', undone, keepDropped)
 end
 return { restored, dropped }
