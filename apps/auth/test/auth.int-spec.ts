@@ -498,6 +498,28 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
         .expect(204);
     });
 
+    it('refuses a cross-site logout that carries no cookie, clearing nothing: no logout CSRF', async () => {
+      // A form post from another site: the browser keeps the SameSite cookie back, yet would
+      // apply a cookie-clearing answer.
+      const { cookie } = await loginWithCookie(http, 'bob', 'bob-password');
+      for (const headers of [
+        { Origin: 'https://evil.example', 'Sec-Fetch-Site': 'cross-site' },
+        { Origin: 'https://evil.example' },
+        { 'Sec-Fetch-Site': 'cross-site' },
+      ]) {
+        const answer = await request(http).post('/api/auth/logout').set(headers).expect(403);
+        expect(answer.headers['set-cookie']).toBeUndefined();
+        expect(answer.headers['clear-site-data']).toBeUndefined();
+      }
+      await request(http).get('/api/auth/session').set('Cookie', cookie).expect(200);
+      // The page's own logout, and a client that is no browser, still clear.
+      await request(http)
+        .post('/api/auth/logout')
+        .set({ Origin: ORIGIN, 'Sec-Fetch-Site': 'same-origin' })
+        .expect(204);
+      await request(http).post('/api/auth/logout').expect(204);
+    });
+
     it("GET /sessions lists the caller's sessions and marks the current one", async () => {
       const user = await createUser(http, adminCookie);
       const first = await loginWithBearer(http, user.username, user.password);

@@ -50,7 +50,7 @@ import { ChangePasswordDto } from './dto/change-password.dto';
 import { LoginDto, LoginTransport } from './dto/login.dto';
 import { ReauthenticateDto } from './dto/reauthenticate.dto';
 import { LocalAuthGuard } from './local-auth.guard';
-import { clearClientState, refuseTooManyTokens } from './presented-tokens';
+import { clearClientState, refuseTooManyTokens, sentByBrowser } from './presented-tokens';
 import { SessionLimitFilter } from './session-limit.filter';
 
 @ApiTags('auth')
@@ -103,8 +103,8 @@ export class AuthController {
    * Always 204 with the cookie cleared and `Clear-Site-Data`, even when the session is
    * already dead or absent: the client ends up logged out whatever it held. Public, so that a
    * dead session is not a 401; the tokens it carries are read here, and a cookie-carrying
-   * request gets the CSRF rule of every cookie-authenticated write (a foreign page must not
-   * log the user out). Each live session presented is revoked everywhere at once, and so is
+   * request, or a browser's without a bearer token, gets the CSRF rule of every
+   * cookie-authenticated write (a foreign page must not log the user out). Each live session presented is revoked everywhere at once, and so is
    * the session a dead token was rotated to moments ago (a re-authentication or password
    * change racing the logout): a logout answered 204 leaves no session of it behind. More
    * tokens than a browser holds are a 400 with the same clearing headers, and no store call.
@@ -115,7 +115,7 @@ export class AuthController {
   @ApiCookieAuth()
   @ApiBearerAuth()
   @ApiNoContentResponse({ description: 'Session revoked if live; cookie and site data cleared' })
-  @ApiForbiddenResponse({ description: 'Cookie-carrying logout from a foreign origin' })
+  @ApiForbiddenResponse({ description: 'A browser logout (no bearer token) from a foreign origin' })
   @ApiBadRequestResponse({
     description: 'More session tokens than a browser holds: nothing revoked, cookies cleared',
   })
@@ -124,8 +124,13 @@ export class AuthController {
     @Res({ passthrough: true }) response: HttpResponse,
   ): Promise<void> {
     const presented = readSessionTokens(request.headers, this.cookies.name);
-    const withCookie = presented.some(({ source }) => source === 'cookie');
-    if (withCookie && !this.originPolicy.allows(request)) {
+    // A browser's logout is a cookie logout even when the cookie did not come along: a
+    // cross-site form post carries no SameSite cookie, yet the cookie-clearing answer would
+    // log the user out. Only a bearer token, which no foreign page can send, exempts it.
+    const ofCookie =
+      presented.some(({ source }) => source === 'cookie') ||
+      (sentByBrowser(request.headers) && !presented.some(({ source }) => source === 'bearer'));
+    if (ofCookie && !this.originPolicy.allows(request)) {
       throw new ForbiddenException('Cross-origin request refused');
     }
     refuseTooManyTokens(presented, response, this.cookies);

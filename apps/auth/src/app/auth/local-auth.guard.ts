@@ -6,7 +6,7 @@ import { OriginPolicy, readSessionTokens, SessionCookieService } from '@cloakroo
 
 import type { HttpRequest, HttpResponse } from '../common/http.types';
 import { LoginDto } from './dto/login.dto';
-import { refuseTooManyTokens } from './presented-tokens';
+import { refuseTooManyTokens, sentByBrowser } from './presented-tokens';
 
 /**
  * Runs before the password is checked: the body is validated first (guards run before pipes,
@@ -50,9 +50,7 @@ export class LocalAuthGuard extends AuthGuard('local') {
    * a browser still has to come from an allowed origin.
    */
   private originAllowed(request: HttpRequest, body: LoginDto): boolean {
-    const fromBrowser =
-      request.headers.origin !== undefined || request.headers['sec-fetch-site'] !== undefined;
-    if (body.transport === 'bearer' && !fromBrowser) {
+    if (body.transport === 'bearer' && !sentByBrowser(request.headers)) {
       return true;
     }
     return this.originPolicy.allows(request);

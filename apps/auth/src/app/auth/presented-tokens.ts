@@ -15,6 +15,15 @@ import type { HttpResponse } from '../common/http.types';
 export const MAX_PRESENTED_TOKENS = 8;
 
 /**
+ * Whether a request comes from a browser, which sends `Origin` or `Sec-Fetch-Site` on every
+ * unsafe request: the origin rule applies to it even without a cookie (a cross-site form post
+ * carries no `SameSite` cookie, yet what auth answers it reaches the browser).
+ */
+export function sentByBrowser(headers: Record<string, string | string[] | undefined>): boolean {
+  return headers['origin'] !== undefined || headers['sec-fetch-site'] !== undefined;
+}
+
+/**
  * Tells the browser to drop what it kept for this origin: cached pages with the user's data,
  * cookies, and storage. Each directive is a quoted string (W3C Clear Site Data).
  */
