@@ -146,7 +146,9 @@ let me = null;
 
 /**
  * Runs a user's action: a 401 means the session ended (revoked, expired): back to the login
- * form. Errors go to the flash line and, when given, next to the form that caused them.
+ * form. A 403 may mean an administrator changed the user's roles since the page was filled:
+ * the page is then filled again for the roles the session has now (`refillIfRolesChanged`).
+ * Errors go to the flash line and, when given, next to the form that caused them.
  */
 async function attempt(action, success, errorElement) {
   $('#flash').hidden = true;
@@ -155,17 +157,48 @@ async function attempt(action, success, errorElement) {
     await action();
     if (success) flash(success);
   } catch (error) {
-    if (error instanceof ApiError && error.status === 401 && me && !needsReauthentication(error)) {
+    let failure = error;
+    if (error instanceof ApiError && error.status === 403 && me) {
+      try {
+        if (await refillIfRolesChanged()) {
+          flash(`Your roles have changed. ${describe(error)}`, true);
+          return;
+        }
+      } catch (reading) {
+        failure = reading;
+      }
+    }
+    if (
+      failure instanceof ApiError &&
+      failure.status === 401 &&
+      me &&
+      !needsReauthentication(failure)
+    ) {
       showLogin('Your session has ended. Please log in again.');
       return;
     }
-    const message = describe(error);
+    const message = describe(failure);
     flash(message, true);
     if (errorElement) {
       errorElement.textContent = message;
       errorElement.hidden = false;
     }
   }
+}
+
+/**
+ * Reads the session again and, when its roles are no longer those the page was filled for,
+ * fills the page again (`showApp`): sections the roles no longer grant (the administration,
+ * with other users' data) are hidden and emptied, not left on show. Answers whether it did.
+ */
+async function refillIfRolesChanged() {
+  const { user } = await request('GET', '/api/auth/session');
+  const shown = me ? me.roles : [];
+  const same =
+    user.roles.length === shown.length && user.roles.every((role) => shown.includes(role));
+  if (same) return false;
+  await showApp();
+  return true;
 }
 
 /**
@@ -353,6 +386,10 @@ async function showApp() {
   $('#me-expires').textContent = when(session.expiresAt);
   const isAdmin = user.roles.includes('admin');
   $('#admin').hidden = !isAdmin;
+  if (!isAdmin) {
+    closeUser();
+    $('#user-rows').replaceChildren();
+  }
   $('#orders-title').textContent = isAdmin ? 'All orders' : 'My orders';
   $('#place-order').hidden = !user.roles.includes('customer');
   await Promise.all([
