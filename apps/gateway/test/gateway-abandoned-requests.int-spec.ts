@@ -1,8 +1,9 @@
 import { createServer, request as httpRequest, Server, ServerResponse } from 'node:http';
-import { AddressInfo, Socket } from 'node:net';
+import { AddressInfo } from 'node:net';
 import { NestExpressApplication } from '@nestjs/platform-express';
 
 import { startGateway } from './start-gateway';
+import { WatchedService } from './watched-service';
 
 /** When a slow answer has got as far as the service lets it before its client hangs up. */
 type Stage = 'unanswered' | 'head sent';
@@ -12,12 +13,10 @@ type Stage = 'unanswered' | 'head sent';
  * until it is released: unanswered, or with its head and part of its body sent. It counts the
  * connections it has open and says when a request arrives or a connection closes.
  */
-class SlowService {
+class SlowService extends WatchedService {
   stage: Stage = 'unanswered';
   readonly held: ServerResponse[] = [];
-  readonly open = new Set<Socket>();
   requests = 0;
-  private changed: () => void = () => undefined;
   private readonly server: Server = createServer((req, res) => {
     req.resume();
     req.on('end', () => {
@@ -36,26 +35,9 @@ class SlowService {
   });
 
   async listen(): Promise<number> {
-    this.server.on('connection', (socket: Socket) => {
-      this.open.add(socket);
-      socket.once('close', () => {
-        this.open.delete(socket);
-        this.changed();
-      });
-    });
+    this.watch(this.server);
     await new Promise<void>((done) => this.server.listen(0, '127.0.0.1', done));
     return (this.server.address() as AddressInfo).port;
-  }
-
-  /** Resolves once `test` holds, or with `false` after `ms`. */
-  async until(test: () => boolean, ms: number): Promise<boolean> {
-    const deadline = setTimeout(() => this.changed(), ms);
-    const start = Date.now();
-    while (!test() && Date.now() - start < ms) {
-      await new Promise<void>((resolve) => (this.changed = resolve));
-    }
-    clearTimeout(deadline);
-    return test();
   }
 
   /** Sends the held answers' ends. */

@@ -4,6 +4,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import WebSocket, { WebSocketServer } from 'ws';
 
 import { startGateway } from './start-gateway';
+import { WatchedService } from './watched-service';
 
 /**
  * A stand-in orders service: echoes frames on `/api/orders/ws`, records each handshake; drops
@@ -271,22 +272,14 @@ describe('gateway WebSocket upgrades', () => {
  * connections: it refuses `/api/orders/refused` with a chunked 401 on a connection it would keep,
  * and holds `/api/orders/late` unanswered until `release`; it switches any other.
  */
-class HandshakeService {
+class HandshakeService extends WatchedService {
   readonly upgrades: IncomingMessage[] = [];
-  readonly open = new Set<Socket>();
   private readonly held: (() => void)[] = [];
-  private changed: () => void = () => undefined;
   private readonly wss = new WebSocketServer({ noServer: true });
   readonly server: Server = createServer((_req, res) => res.writeHead(404).end());
 
   async listen(): Promise<number> {
-    this.server.on('connection', (socket: Socket) => {
-      this.open.add(socket);
-      socket.once('close', () => {
-        this.open.delete(socket);
-        this.changed();
-      });
-    });
+    this.watch(this.server);
     this.server.on('upgrade', (request: IncomingMessage, socket: Socket, head: Buffer) => {
       this.upgrades.push(request);
       socket.on('error', () => undefined);
@@ -310,17 +303,6 @@ class HandshakeService {
     });
     await new Promise<void>((done) => this.server.listen(0, '127.0.0.1', done));
     return portOf(this.server);
-  }
-
-  /** Resolves once `test` holds, or with `false` after `ms`. */
-  async until(test: () => boolean, ms: number): Promise<boolean> {
-    const deadline = setTimeout(() => this.changed(), ms);
-    const start = Date.now();
-    while (!test() && Date.now() - start < ms) {
-      await new Promise<void>((resolve) => (this.changed = resolve));
-    }
-    clearTimeout(deadline);
-    return test();
   }
 
   release(): void {
