@@ -13,7 +13,14 @@ import { freePort, RedisServerProcess } from '../src/testing';
 import { SESSION_SCRIPTS } from '../src/lib/store/redis/session-scripts';
 import { relayedRedis } from './relayed-redis';
 import { buildSkewedClock } from './skewed-clock';
-import { REDIS_URL as url, sessionService, sleep, uniquePrefix, until } from './store-contract';
+import {
+  cachedServicesAndTruth,
+  REDIS_URL as url,
+  sessionService,
+  sleep,
+  uniquePrefix,
+  until,
+} from './store-contract';
 
 jest.setTimeout(60_000);
 
@@ -647,16 +654,7 @@ describe('the local cache against a service without one, on random sequences of 
   async function services(options: Partial<SessionModuleOptions>) {
     const keyPrefix = uniquePrefix();
     const shared = { redis: { url }, keyPrefix, maxSessionsPerUser: 2, ...options };
-    const start = async (extra: Partial<SessionModuleOptions>) => {
-      const service = await sessionService({ ...shared, ...extra } as SessionModuleOptions);
-      closers.push(service.close);
-      return service.sessions;
-    };
-    const caches = [
-      await start({ localCache: { ttl: 60 } }),
-      await start({ localCache: { ttl: 60, max: 3 } }),
-    ];
-    const truth = await start({});
+    const { caches, truth } = await cachedServicesAndTruth(shared, closers);
     for (const cache of caches) await untilCaching(cache);
     closers.unshift(() => deleteKeys(keyPrefix));
     return { caches, truth };

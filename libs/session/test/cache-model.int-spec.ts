@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 
-import { Session, SessionModuleOptions, SessionService } from '../src';
+import { Session, SessionService } from '../src';
 import { UNFOUND_REVOCATIONS_PER_SECOND } from '../src/lib/events/session-events.publisher';
 import { freePort, RedisServerProcess } from '../src/testing';
-import { sessionKey, sessionService, sleep, uniquePrefix } from './store-contract';
+import { cachedServicesAndTruth, sessionKey, sleep, uniquePrefix } from './store-contract';
 
 jest.setTimeout(180_000);
 
@@ -341,16 +341,7 @@ describe('the local cache and revocation across services, Redis restarted and st
         storeTimeout: 1,
         events: { maxLength: 4 },
       };
-      const start = async (extra: Partial<SessionModuleOptions>) => {
-        const service = await sessionService({ ...shared, ...extra } as SessionModuleOptions);
-        closers.push(service.close);
-        return service.sessions;
-      };
-      const caches = [
-        await start({ localCache: { ttl: 60 } }),
-        await start({ localCache: { ttl: 60, max: 3 } }),
-      ];
-      const truth = await start({});
+      const { caches, truth } = await cachedServicesAndTruth(shared, closers);
       let runs = 0;
       const unfound: number[][] = [[], [], []];
       await fc.assert(

@@ -56,6 +56,26 @@ export async function sessionService(options: SessionModuleOptions) {
   return { sessions: moduleRef.get(SessionService), close: () => moduleRef.close() };
 }
 
+/**
+ * The services the cache models compare: two with a local cache (the second capped at 3
+ * entries) and one without, the truth, all on `shared`; `closers` gets how to close each.
+ */
+export async function cachedServicesAndTruth(
+  shared: object,
+  closers: Array<() => Promise<void>>,
+): Promise<{ caches: SessionService[]; truth: SessionService }> {
+  const start = async (extra: Partial<SessionModuleOptions>) => {
+    const service = await sessionService({ ...shared, ...extra } as SessionModuleOptions);
+    closers.push(service.close);
+    return service.sessions;
+  };
+  const caches = [
+    await start({ localCache: { ttl: 60 } }),
+    await start({ localCache: { ttl: 60, max: 3 } }),
+  ];
+  return { caches, truth: await start({}) };
+}
+
 /** An HTTP app of `controllers` behind `SessionGuard` (APP_GUARD), initialised, logging off. */
 export async function guardedApp(
   options: SessionModuleOptions,
