@@ -24,6 +24,13 @@ import {
 const ANONYMOUS = '(no client certificate)';
 
 /**
+ * Refusals remembered as logged, at most: past it, new ones are neither logged nor remembered.
+ * A CA that issues a certificate per pod names a new caller at every restart; without a bound,
+ * each one's refusal stayed in auth's memory for good.
+ */
+const MAX_REPORTED = 1000;
+
+/**
  * The auth service's session RPC (register it with `SessionRpcModule`), for services that run
  * `SessionModule` with `remote`. It serves four calls and nothing else: `validate` by token,
  * one or several at once (`validate-many`; auth hashes the token: a public session id yields
@@ -34,7 +41,8 @@ const ANONYMOUS = '(no client certificate)';
  *
  * It is a trust boundary. The caller is the common name of its client certificate, verified by
  * the TLS layer (`sessionRpcTransport`); the capability table says what each caller may call
- * and which session fields it receives. Refusals are logged once per caller and reason.
+ * and which session fields it receives. Refusals are logged once per caller and reason, for
+ * the first 1000 pairs (`MAX_REPORTED`).
  */
 @Public()
 @Controller()
@@ -184,7 +192,7 @@ export class SessionRpcController {
 
   private refuse(caller: string, call: string, reason: string): RpcException {
     const key = `${caller}\n${reason}`;
-    if (!this.reported.has(key)) {
+    if (!this.reported.has(key) && this.reported.size < MAX_REPORTED) {
       this.reported.add(key);
       this.logger.warn(
         `Refused ${call} from ${caller}: ${reason} (further refusals of this kind are not logged)`,
