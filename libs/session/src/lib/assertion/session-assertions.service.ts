@@ -65,9 +65,21 @@ export class SessionAssertions {
     if (!this.signingKey || !this.service) {
       throw new Error('SessionAssertions: no `assertions.signingKey` configured');
     }
+    const unknown = (['id', 'userId', 'username'] as const).filter(
+      (field) => typeof session[field] !== 'string' || session[field] === '',
+    );
+    if (unknown.length > 0) {
+      // A remote service's capability grants it only some fields: without these, the receiver
+      // would refuse every assertion as malformed.
+      throw new Error(`SessionAssertions: the session has no ${unknown.join(', ')} to assert`);
+    }
     const now = Date.now();
-    // The assertion never outlives the session as this service last saw it.
-    const exp = Math.min(now + this.ttlMs, session.expiresAt);
+    // The assertion never outlives the session as this service last saw it. A remote service
+    // whose capability grants no times knows no expiry: the ttl alone bounds it then (the
+    // receiver checks the live session anyway), where Math.min would make it NaN, refused.
+    const exp = Number.isSafeInteger(session.expiresAt)
+      ? Math.min(now + this.ttlMs, session.expiresAt)
+      : now + this.ttlMs;
     const claims: SessionAssertionClaims = {
       kid: this.signingKey.kid,
       iss: this.service,
@@ -75,7 +87,7 @@ export class SessionAssertions {
       sid: session.id,
       sub: session.userId,
       name: session.username,
-      roles: session.roles,
+      roles: session.roles ?? [],
       iat: now,
       exp,
     };
@@ -100,8 +112,10 @@ export class SessionAssertions {
       throw new SessionAssertionRefusedError('wrong-audience');
     }
     const now = Date.now();
+    // An `exp` before its `iat` is no lifetime: no signer of ours makes one.
     if (
       claims.iat > now + this.skewMs ||
+      claims.exp < claims.iat ||
       claims.exp - claims.iat > MAX_ASSERTION_TTL_SECONDS * 1000
     ) {
       throw new SessionAssertionRefusedError('bad-lifetime');

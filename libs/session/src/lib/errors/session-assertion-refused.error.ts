@@ -10,7 +10,10 @@ export type SessionAssertionRefusal =
   /** Addressed to another service. */
   | 'wrong-audience'
   | 'expired'
-  /** Issued in the future (beyond the tolerated clock skew), or for longer than allowed. */
+  /**
+   * Issued in the future (beyond the tolerated clock skew), expiring before it was issued, or
+   * for longer than allowed.
+   */
   | 'bad-lifetime'
   /** The session it names is revoked, expired, or now belongs to someone else. */
   | 'session-ended';

@@ -6,6 +6,7 @@ import {
   ForbiddenException,
   Inject,
   Injectable,
+  Logger,
   OnApplicationBootstrap,
   Optional,
   UnauthorizedException,
@@ -61,6 +62,20 @@ type GuardedRequest = OriginCheckedRequest & SessionRequest;
 const VALIDATED = Symbol('cloakroom.validated');
 
 /**
+ * One verification per microservice message, by its payload, however many `SessionGuard`s
+ * (a global one and a handler's own, instances of their own) check it: the first takes the
+ * assertion out of the payload, the next ones find it here. Shared by every instance.
+ */
+const VERIFIED = new WeakMap<object, Promise<Session>>();
+
+/** Kinds of refused events (handler and reason) a guard logs, at most. */
+const MAX_REPORTED_EVENTS = 1000;
+
+/** `@nestjs/microservices`' metadata of a handler's kind, and the kind of `@EventPattern`. */
+const PATTERN_HANDLER_METADATA = 'microservices:handler_type';
+const EVENT_HANDLER = 2;
+
+/**
  * What the guard sends on a WebSocket whose message it refuses while the session lives (missing
  * role, authentication not recent enough, store down), as the frame
  * `{ "event": "exception", "data": { status, message, error?, pattern } }`.
@@ -97,6 +112,12 @@ export interface SocketRefusal {
 @Injectable()
 export class SessionGuard implements CanActivate, OnApplicationBootstrap {
   private readonly rules = new WeakMap<object, WeakMap<object, RouteRule>>();
+  private readonly logger = new Logger(SessionGuard.name);
+  /**
+   * Refused events already logged, by handler and reason: a flood logs each kind once. At most
+   * `MAX_REPORTED_EVENTS` kinds: an unexpected error's message could make each refusal new.
+   */
+  private readonly reportedEvents = new Set<string>();
 
   constructor(
     protected readonly sessions: SessionService,
@@ -141,6 +162,10 @@ export class SessionGuard implements CanActivate, OnApplicationBootstrap {
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const rule = this.ruleFor(context);
     if (this.shouldSkip(context, rule)) {
+      if (context.getType<string>() === 'rpc') {
+        // A message handler that needs no session must not see one's assertion either.
+        takeAssertion(context);
+      }
       return true;
     }
     if (context.getType<string>() !== 'http') {
@@ -467,19 +492,47 @@ export class SessionGuard implements CanActivate, OnApplicationBootstrap {
    * taken out of the payload, so the handler and its validation pipe see the payload sent.
    */
   private async activateRpc(context: ExecutionContext, rule: RouteRule): Promise<boolean> {
-    const rpc = context.switchToRpc();
-    const data = rpc.getData<Record<string, unknown> | undefined>();
-    const assertion =
-      typeof data === 'object' && data !== null ? data[SESSION_ASSERTION_FIELD] : undefined;
-    if (assertion !== undefined) {
-      delete data?.[SESSION_ASSERTION_FIELD];
+    try {
+      return await this.activateMessageHandler(context, rule);
+    } catch (error) {
+      if (this.reflector.get(PATTERN_HANDLER_METADATA, context.getHandler()) === EVENT_HANDLER) {
+        this.reportRefusedEvent(context, error);
+      }
+      throw error;
     }
+  }
+
+  /**
+   * An event (`@EventPattern`) has no answer to carry its refusal: Nest drops the error
+   * unseen, so the refusal (a forgery, a revoked session) is logged here instead, once per
+   * handler and reason.
+   */
+  private reportRefusedEvent(context: ExecutionContext, error: unknown): void {
+    const refusal = (error as { getError?: () => unknown }).getError?.();
+    const message =
+      (refusal as { message?: unknown } | undefined)?.message ?? (error as Error).message;
+    const key = `${context.getClass().name}.${context.getHandler().name}\n${String(message)}`;
+    if (!this.reportedEvents.has(key) && this.reportedEvents.size < MAX_REPORTED_EVENTS) {
+      this.reportedEvents.add(key);
+      this.logger.warn(
+        `Refused an event for ${key.replace('\n', ': ')} (further refusals of this kind are ` +
+          'not logged)',
+      );
+    }
+  }
+
+  private async activateMessageHandler(
+    context: ExecutionContext,
+    rule: RouteRule,
+  ): Promise<boolean> {
+    const data = context.switchToRpc().getData<unknown>();
+    const assertion = takeAssertion(context);
     if (!this.assertions?.accepting) {
       throw this.refuseRpc(401, 'unauthenticated', 'This service accepts no session assertion');
     }
     let session: Session;
     try {
-      session = await this.assertions.verify(assertion);
+      session = await this.verifyOnce(this.assertions, data, assertion);
     } catch (error) {
       if (error instanceof SessionAssertionRefusedError) {
         throw this.refuseRpc(401, 'unauthenticated', error.message);
@@ -506,6 +559,25 @@ export class SessionGuard implements CanActivate, OnApplicationBootstrap {
       throw this.refuseRpc(401, 'reauthentication_required', message);
     }
     return true;
+  }
+
+  private verifyOnce(
+    assertions: SessionAssertions,
+    data: unknown,
+    assertion: unknown,
+  ): Promise<Session> {
+    const carrier = typeof data === 'object' && data !== null ? data : undefined;
+    const known = carrier && assertion === undefined ? VERIFIED.get(carrier) : undefined;
+    if (known) {
+      return known;
+    }
+    const verified = assertions.verify(assertion);
+    if (carrier) {
+      VERIFIED.set(carrier, verified);
+      // Handled where it is awaited; this keeps a copy nobody awaits from being unhandled.
+      verified.catch(() => undefined);
+    }
+    return verified;
   }
 
   /**
@@ -554,6 +626,20 @@ export class SessionGuard implements CanActivate, OnApplicationBootstrap {
     }
     return rule;
   }
+}
+
+/**
+ * The session assertion a microservice message carries, taken out of its payload so that
+ * neither the handler nor its validation pipe sees it; undefined when it carries none.
+ */
+function takeAssertion(context: ExecutionContext): unknown {
+  const data = context.switchToRpc().getData<Record<string, unknown> | undefined>();
+  if (typeof data !== 'object' || data === null || !Object.hasOwn(data, SESSION_ASSERTION_FIELD)) {
+    return undefined;
+  }
+  const assertion = data[SESSION_ASSERTION_FIELD];
+  delete data[SESSION_ASSERTION_FIELD];
+  return assertion;
 }
 
 /** Whether a GraphQL resolver runs for a subscription (its `info.operation`). */
