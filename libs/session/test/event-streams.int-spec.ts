@@ -165,6 +165,7 @@ describe.each(adapters)('SessionGuard on server-sent events (%s)', (_name, adapt
   async function fixtureApp(
     checkInterval: number,
     guard: Type<SessionGuard> = SessionGuard,
+    maxStreamsPerUser?: number,
   ): Promise<INestApplication> {
     const moduleRef = await Test.createTestingModule({
       imports: [
@@ -172,7 +173,7 @@ describe.each(adapters)('SessionGuard on server-sent events (%s)', (_name, adapt
           redis: { url: server.url },
           keyPrefix,
           maxSessionsPerUser: 0,
-          sockets: { checkInterval },
+          sockets: { checkInterval, maxStreamsPerUser },
         }),
       ],
       controllers: [FeedController],
@@ -367,6 +368,39 @@ describe.each(adapters)('SessionGuard on server-sent events (%s)', (_name, adapt
       await endedBy(opened, 401);
     } finally {
       await checking.close();
+    }
+  });
+
+  it('holds at most sockets.maxStreamsPerUser streams of a user, every session counted: 429 past it', async () => {
+    const capped = await fixtureApp(30, SessionGuard, 2);
+    try {
+      const at = baseOf(capped);
+      const cappedSessions = capped.get(SessionService);
+      const user = { id: 'u-streams', username: 'streams', roles: ['customer'] };
+      const tokens = [
+        (await cappedSessions.create(user)).token,
+        (await cappedSessions.create(user)).token,
+      ];
+      // Eight at once, from two sessions of one user: the check and the hold are one step.
+      const opened = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => stream('/feed/mine', tokens[i % 2], at)),
+      );
+      const statuses = opened.map(({ status }) => status).sort();
+      expect(statuses).toEqual([200, 200, 429, 429, 429, 429, 429, 429]);
+      // Another user is not held back by it.
+      const other = await cappedSessions.create({ ...user, id: 'u-streams-other' });
+      expect((await stream('/feed/mine', other.token, at)).status).toBe(200);
+      // A stream its client closed frees its place.
+      const [first] = opened.filter(({ status }) => status === 200);
+      first.abort();
+      await first.ended;
+      await until(async () => {
+        const next = await stream('/feed/mine', tokens[0], at);
+        return next.status === 200;
+      });
+    } finally {
+      for (const opened of open.splice(0)) opened.abort();
+      await capped.close();
     }
   });
 

@@ -48,7 +48,7 @@ describe('sessionOptionsFromEnv', () => {
       keepUserAgent: false,
       storeTimeout: 1,
       reauthWindow: 600,
-      sockets: { checkInterval: 30, maxPerUser: 32 },
+      sockets: { checkInterval: 30, maxPerUser: 32, maxStreamsPerUser: 32 },
       metrics: expect.any(PrometheusSessionMetrics),
       cookie: { secure: false },
       allowedOrigins: ['http://localhost:3000', 'http://127.0.0.1:3000'],
@@ -70,7 +70,7 @@ describe('sessionOptionsFromEnv', () => {
       },
       storeTimeout: 1,
       reauthWindow: 600,
-      sockets: { checkInterval: 30, maxPerUser: 32 },
+      sockets: { checkInterval: 30, maxPerUser: 32, maxStreamsPerUser: 32 },
       metrics: expect.any(PrometheusSessionMetrics),
       cookie: { secure: false },
       allowedOrigins: ['http://localhost:3000', 'http://127.0.0.1:3000'],
@@ -96,9 +96,13 @@ describe('sessionOptionsFromEnv', () => {
     });
     expect(
       sessionOptionsFromEnv(
-        redisEnv({ SESSION_SOCKETS_CHECK_INTERVAL: '5', SESSION_SOCKETS_MAX_PER_USER: '3' }),
+        redisEnv({
+          SESSION_SOCKETS_CHECK_INTERVAL: '5',
+          SESSION_SOCKETS_MAX_PER_USER: '3',
+          SESSION_STREAMS_MAX_PER_USER: '4',
+        }),
       ).sockets,
-    ).toEqual({ checkInterval: 5, maxPerUser: 3 });
+    ).toEqual({ checkInterval: 5, maxPerUser: 3, maxStreamsPerUser: 4 });
     // A remote service guards its own routes with its own window.
     expect(sessionOptionsFromEnv(remoteEnv({ SESSION_REAUTH_WINDOW: '5' })).reauthWindow).toBe(5);
   });

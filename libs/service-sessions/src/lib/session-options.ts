@@ -30,6 +30,7 @@ export function sessionOptionsFromEnv(
     sockets: {
       checkInterval: env.SESSION_SOCKETS_CHECK_INTERVAL,
       maxPerUser: env.SESSION_SOCKETS_MAX_PER_USER,
+      maxStreamsPerUser: env.SESSION_STREAMS_MAX_PER_USER,
     },
     metrics: new PrometheusSessionMetrics(),
   };

@@ -68,6 +68,14 @@ export class SessionEnv extends ServiceEnv {
   @IsInt()
   @Min(1)
   SESSION_SOCKETS_MAX_PER_USER = 32;
+
+  @Setting(
+    'Server-sent event streams one user may hold open at once in the service; the next is a 429',
+  )
+  @ToNumber()
+  @IsInt()
+  @Min(1)
+  SESSION_STREAMS_MAX_PER_USER = 32;
 }
 
 /** A service that reads sessions straight from Redis (auth, orders). */

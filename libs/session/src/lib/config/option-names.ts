@@ -50,7 +50,11 @@ const NESTED: Record<string, Record<string, true>> = {
   durability: { replicas: true, timeout: true } satisfies Names<SessionDurabilityOptions>,
   localCache: { ttl: true, max: true } satisfies Names<SessionLocalCacheOptions>,
   events: { maxLength: true } satisfies Names<SessionEventsOptions>,
-  sockets: { checkInterval: true, maxPerUser: true } satisfies Names<SessionSocketsOptions>,
+  sockets: {
+    checkInterval: true,
+    maxPerUser: true,
+    maxStreamsPerUser: true,
+  } satisfies Names<SessionSocketsOptions>,
   assertions: {
     service: true,
     signingKey: true,

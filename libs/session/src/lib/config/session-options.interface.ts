@@ -275,6 +275,13 @@ export interface SessionSocketsOptions {
    * service's memory. Held event streams (`@Sse()`) do not count. Default 32.
    */
   maxPerUser?: number;
+  /**
+   * Server-sent event streams (`@Sse()` routes) one user may hold open at once in this
+   * service; a request past it is answered 429 before the route runs. Each is a connection, a
+   * held response and whatever the route's observable keeps: without a bound, one account could
+   * open them by the thousand. Default 32.
+   */
+  maxStreamsPerUser?: number;
 }
 
 /**

@@ -201,10 +201,11 @@ describe('resolveSessionConfig', () => {
     expect(resolveSessionConfig({ redis }).sockets).toEqual({
       checkIntervalMs: 30_000,
       maxPerUser: 32,
+      maxStreamsPerUser: 32,
     });
     expect(
       resolveSessionConfig({ redis, sockets: { checkInterval: 0.5, maxPerUser: 3 } }).sockets,
-    ).toEqual({ checkIntervalMs: 500, maxPerUser: 3 });
+    ).toEqual({ checkIntervalMs: 500, maxPerUser: 3, maxStreamsPerUser: 32 });
     for (const checkInterval of [0, 0.05, -1, Number.NaN]) {
       expect(() => resolveSessionConfig({ redis, sockets: { checkInterval } })).toThrow(
         /sockets.checkInterval/,
@@ -212,11 +213,14 @@ describe('resolveSessionConfig', () => {
     }
   });
 
-  it('refuses a sockets.maxPerUser that is not a positive integer', () => {
+  it('refuses a sockets.maxPerUser or maxStreamsPerUser that is not a positive integer', () => {
     for (const maxPerUser of [0, -1, 1.5, Number.NaN, Infinity]) {
       expect(() => resolveSessionConfig({ redis, sockets: { maxPerUser } })).toThrow(
         'sockets.maxPerUser must be a positive integer',
       );
+      expect(() =>
+        resolveSessionConfig({ redis, sockets: { maxStreamsPerUser: maxPerUser } }),
+      ).toThrow('sockets.maxStreamsPerUser must be a positive integer');
     }
   });
 

@@ -58,7 +58,7 @@ export interface SessionConfig extends SessionStoreSettings {
   /** Null when publishing lifecycle events is off. */
   events: { maxLength: number } | null;
   /** `SessionSockets`: how often every open socket's session is checked again. */
-  sockets: { checkIntervalMs: number; maxPerUser: number };
+  sockets: { checkIntervalMs: number; maxPerUser: number; maxStreamsPerUser: number };
   /** `SessionAssertions`: its keys parsed; `service` null when assertions are off. */
   assertions: SessionAssertionSettings;
 }
@@ -340,5 +340,9 @@ function socketsOf(options: SessionSocketsOptions = {}): SessionConfig['sockets'
   if (!Number.isInteger(maxPerUser) || maxPerUser < 1) {
     throw new Error('SessionModule: sockets.maxPerUser must be a positive integer');
   }
-  return { checkIntervalMs, maxPerUser };
+  const maxStreamsPerUser = options.maxStreamsPerUser ?? DEFAULT_SOCKETS_PER_USER;
+  if (!Number.isInteger(maxStreamsPerUser) || maxStreamsPerUser < 1) {
+    throw new Error('SessionModule: sockets.maxStreamsPerUser must be a positive integer');
+  }
+  return { checkIntervalMs, maxPerUser, maxStreamsPerUser };
 }

@@ -4,6 +4,8 @@ import {
   CanActivate,
   ExecutionContext,
   ForbiddenException,
+  HttpException,
+  HttpStatus,
   Inject,
   Injectable,
   Logger,
@@ -364,6 +366,9 @@ export class SessionGuard implements CanActivate, OnApplicationBootstrap {
     }
     if (held === 'forbidden') {
       throw new ForbiddenException('Missing role');
+    }
+    if (held === 'too-many') {
+      throw new HttpException('Too many event streams', HttpStatus.TOO_MANY_REQUESTS);
     }
     return true;
   }

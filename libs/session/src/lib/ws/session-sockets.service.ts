@@ -205,7 +205,9 @@ export class SessionSockets implements OnModuleDestroy {
    * the stream ends, with a last `session-ended` event (`EventStreamSocket`), as soon as the
    * session ends — as a socket's would — or has none of `roles` (the route's `@Roles`, if any).
    * Answers what the guard must do: `held`; or `ended` / `forbidden` when a change that
-   * arrived while that validation was in flight ended the session or took the roles away.
+   * arrived while that validation was in flight ended the session or took the roles away; or
+   * `too-many` when the user already holds `sockets.maxStreamsPerUser` open streams here
+   * (checked and registered in one synchronous step, so parallel requests cannot pass it).
    */
   holdStream(
     response: ServerResponse,
@@ -213,7 +215,7 @@ export class SessionSockets implements OnModuleDestroy {
     token: string,
     roles: readonly string[] | undefined,
     since: number,
-  ): 'held' | 'ended' | 'forbidden' {
+  ): 'held' | 'ended' | 'forbidden' | 'too-many' {
     const needs = roles?.length ? [[...roles]] : undefined;
     const roleChange = this.ledger.rolesSince(since, session.userId);
     if (this.ledger.endedSince(since, session)) {
@@ -221,6 +223,9 @@ export class SessionSockets implements OnModuleDestroy {
     }
     if (roleChange && !satisfies(roleChange, needs)) {
       return 'forbidden';
+    }
+    if (this.openStreamsOf(session.userId) >= this.config.sockets.maxStreamsPerUser) {
+      return 'too-many';
     }
     const stream = new EventStreamSocket(response);
     if (stream.readyState === SOCKET_OPEN && !this.destroyed) {
@@ -248,6 +253,13 @@ export class SessionSockets implements OnModuleDestroy {
   /** How many of the user's sockets (not event streams) are open, closing ones aside. */
   private openSocketsOf(userId: string): number {
     return this.socketsOf(userId).filter((held) => held.readyState === SOCKET_OPEN).length;
+  }
+
+  /** How many of the user's held event streams are open, closing ones aside. */
+  private openStreamsOf(userId: string): number {
+    return this.heldBy(userId).filter(
+      (held) => held instanceof EventStreamSocket && held.readyState === SOCKET_OPEN,
+    ).length;
   }
 
   /** How many authenticated sockets and held event streams are open. */
