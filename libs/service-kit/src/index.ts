@@ -11,7 +11,7 @@ export {
   JSON_MAX_DEPTH,
 } from './lib/http/body-limits';
 export { nestsDeeperThan } from './lib/http/json-depth';
-export { rawErrorAnswer, RawErrorAnswerOptions } from './lib/http/raw-answer';
+export { answerWithError, rawErrorAnswer, RawErrorAnswerOptions } from './lib/http/raw-answer';
 export { StrictValidationPipe } from './lib/http/strict-validation.pipe';
 export { SERVICE_SECURITY_HEADERS } from './lib/http/security-headers';
 export { ServiceConfigModule } from './lib/config/service-config.module';

@@ -12,13 +12,15 @@ import {
   upstreamProxy,
 } from './proxy/upstream.proxy';
 import { limitConnectionsPerClient } from './security/client-connections';
+import { refuseCrossSiteWrites } from './security/cross-site-writes';
 import { securityHeaders } from './security/security-headers';
 import { serveWebPage } from './web/web.setup';
 
 /**
  * The gateway's request path: at most `CONNECTIONS_PER_CLIENT` connections of one client
  * network, security headers and `no-store` (the common service setup), a 404 for any path that
- * is not canonical (`isCanonicalPath`), then for each service its body limit and its proxy
+ * is not canonical (`isCanonicalPath`), a 403 for an unsafe request another site's page sent
+ * (`refuseCrossSiteWrites`), then for each service its body limit and its proxy
  * (bodies are read whole but never parsed: the app runs without a body parser; all services'
  * bodies share one `BodyMemory`), then the web page from `webRoot`, then the gateway's own
  * routes under `/api/gateway`.
@@ -36,6 +38,7 @@ export function gatewayService(webRoot: string): ServiceDefinition<NestExpressAp
       limitConnectionsPerClient(app.getHttpServer(), env.CONNECTIONS_PER_CLIENT);
       // What the gateway routes and limits on must be what it forwards.
       app.use(refuseNonCanonicalPaths);
+      app.use(refuseCrossSiteWrites);
       for (const upstream of upstreamsOf(env)) {
         const proxy = upstreamProxy(upstream, publicUrl, env.PROXY_TIMEOUT);
         app.use(`/api/${upstream.name}`, bufferRequestBody(bodyLimitOf(upstream.name), memory));
