@@ -1,5 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { sessionAclRules } from '@cloakroom/session';
@@ -8,6 +17,8 @@ import { WORKSPACE_ROOT } from './support/stack';
 
 const COMPOSE_FILE = join(WORKSPACE_ROOT, 'docker', 'docker-compose.yml');
 const APPS = ['auth', 'orders', 'catalog', 'gateway'];
+/** The `node` user of the official Node images, which docker/Dockerfile's image runs as. */
+const NODE_UID = 1000;
 
 /** The passwords compose insists on (it has no defaults for them). */
 const PASSWORDS = {
@@ -30,6 +41,45 @@ function composeWith(env: Record<string, string>, ...args: string[]): string {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { PATH: process.env['PATH'] ?? '', ...env },
   });
+}
+
+/**
+ * Whether .dockerignore leaves `path` (relative to the build context) out of
+ * the context: Docker's rules, the last matching pattern winning, a directory taking its files.
+ */
+function dockerIgnored(patterns: string[], path: string): boolean {
+  const parts = path.split('/');
+  const candidates = parts.map((_, index) => parts.slice(0, index + 1).join('/'));
+  let ignored = false;
+  for (const line of patterns) {
+    const negated = line.startsWith('!');
+    const pattern = negated ? line.slice(1) : line;
+    const source = pattern
+      .split(/(\*\*\/|\*\*|\*|\?)/)
+      .map((part) =>
+        part === '**/'
+          ? '(?:.*/)?'
+          : part === '**'
+            ? '.*'
+            : part === '*'
+              ? '[^/]*'
+              : part === '?'
+                ? '[^/]'
+                : part.replace(/[.+^${}()|[\]\\]/g, '\\$&'),
+      )
+      .join('');
+    const regex = new RegExp(`^${source}$`);
+    if (candidates.some((candidate) => regex.test(candidate))) ignored = !negated;
+  }
+  return ignored;
+}
+
+/** A directory holding a `chown` that does nothing, for a test run by a user who cannot chown. */
+function shim(root: string): string {
+  const bin = join(root, 'bin');
+  mkdirSync(bin);
+  writeFileSync(join(bin, 'chown'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+  return bin;
 }
 
 /** The lines of one service in `docker-compose config` output (two-space indented keys). */
@@ -106,11 +156,13 @@ describe('docker/', () => {
     expect(message).toContain(`set ${name}`);
   });
 
-  it('runs Redis with no default user, never evicting, and the ACL rules of the library', () => {
+  it('runs Redis with no default user, never evicting past a memory bound, and the ACL rules of the library', () => {
     // docker-compose folds long list items onto indented continuation lines: unfold them.
     const redis = serviceBlock(config, 'redis').replace(/\n {6}(?![ -])/g, ' ');
     expect(redis).toContain('- default off');
     expect(redis).toMatch(/- noeviction/);
+    // Without a bound, noeviction never applies: Redis grows until the kernel kills it.
+    expect(redis).toMatch(/- --maxmemory\n\s+- 256mb\n/);
     const users = [...redis.matchAll(/- (auth|orders) on >(\S+) (.*)/g)];
     expect(users.map(([, user, password]) => [user, password])).toEqual([
       ['auth', PASSWORDS.AUTH_REDIS_PASSWORD],
@@ -199,5 +251,101 @@ describe('docker/', () => {
     for (const app of APPS) {
       expect(serviceBlock(config, app)).toMatch(new RegExp(`APP: ${app}`));
     }
+  });
+
+  it.each(['redis', 'postgres', ...APPS])('restarts %s when it dies', (service) => {
+    expect(serviceBlock(config, service)).toMatch(/\n {4}restart: (unless-stopped|always)(\n|$)/);
+  });
+
+  it('publishes the gateway alone, runs production apps, and gives them no capability', () => {
+    for (const service of ['redis', 'postgres', 'certs', 'auth', 'orders', 'catalog']) {
+      expect(serviceBlock(config, service)).not.toMatch(/\n {4}(ports|expose):/);
+    }
+    expect(serviceBlock(config, 'gateway')).toMatch(/\n {4}ports:\n/);
+    for (const app of APPS) {
+      const block = serviceBlock(config, app);
+      expect(block).toContain('NODE_ENV: production');
+      expect(block).toMatch(/\n {4}cap_drop:\n {4}- ALL\n/);
+      expect(block).toMatch(/\n {4}security_opt:\n {4}- no-new-privileges:true(\n|$)/);
+    }
+    for (const app of ['auth', 'orders', 'catalog']) {
+      expect(serviceBlock(config, app)).toMatch(/SESSION_COOKIE_SECURE: "true"/);
+    }
+  });
+
+  it("leaves each private key readable by its service's user alone, restart after restart", () => {
+    // Runs the certs one-shot here, its volumes as directories, openssl installed already.
+    const certs = serviceBlock(config, 'certs').replace(/\n {6}(?![ -])/g, ' ');
+    const command = /\n {4}- (.*make-dev-certs\.sh.*)/.exec(certs)?.[1] ?? '';
+    expect(command).toMatch(/^apk add --no-cache openssl >\/dev\/null && /);
+    const root = mkdtempSync(join(tmpdir(), 'cloakroom-certs-'));
+    try {
+      let script = command.replace(/^apk add [^&]*&& /, '');
+      for (const [, source, target] of certs.matchAll(/\n {4}- ([^:\s]+):(\/[^:\s]+)(?::\w+)?/g)) {
+        const host = source.startsWith('/') ? source : join(root, source);
+        mkdirSync(host, { recursive: true });
+        script = script.replace(new RegExp(`(^|\\s)${target}(?=/|\\s|$)`, 'g'), `$1${host}`);
+      }
+      const asRoot = process.getuid?.() === 0;
+      // Another user cannot give files away: the ownership is checked where the test is root.
+      const env = asRoot
+        ? process.env
+        : { ...process.env, PATH: `${shim(root)}:${process.env['PATH']}` };
+      for (let run = 0; run < (asRoot ? 2 : 1); run++) {
+        execFileSync('sh', ['-c', script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      }
+      for (const service of ['auth', 'catalog', 'orders']) {
+        const dir = join(root, `${service}-certs`);
+        const keys = readdirSync(dir).filter((file) => file.endsWith('.key'));
+        expect(keys).not.toContain('ca.key');
+        for (const path of serviceBlock(config, service).match(/\/certs\/[\w-]+\.key/g) ?? []) {
+          expect(keys).toContain(path.slice('/certs/'.length));
+        }
+        for (const key of keys) {
+          const stat = statSync(join(dir, key));
+          expect([`${service}/${key}`, stat.mode & 0o777]).toEqual([`${service}/${key}`, 0o400]);
+          if (asRoot)
+            expect([`${service}/${key}`, stat.uid]).toEqual([`${service}/${key}`, NODE_UID]);
+        }
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('leaves .env files, keys, local state and node_modules out of the build context', () => {
+    const patterns = readFileSync(join(WORKSPACE_ROOT, '.dockerignore'), 'utf8')
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line && !line.startsWith('#'));
+    const secret = [
+      '.env',
+      'docker/.env',
+      'apps/auth/.env.local',
+      '.data/certs/ca.key',
+      '.data/auth.sqlite',
+      'certs/auth.key',
+      'docker/secrets/redis.pem',
+      'node_modules/ioredis/package.json',
+      'libs/session/node_modules/x/index.js',
+      '.git/config',
+    ];
+    expect(secret.filter((path) => !dockerIgnored(patterns, path))).toEqual([]);
+    // What the Dockerfile copies from the context must stay in it.
+    const dockerfile = readFileSync(join(WORKSPACE_ROOT, 'docker', 'Dockerfile'), 'utf8');
+    const copied = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap(([, sources]) =>
+      sources.split(' '),
+    );
+    expect(copied).toEqual(expect.arrayContaining(['package.json', 'apps', 'libs', 'tools']));
+    const needed = [...copied, 'apps/auth/src/main.ts', 'tools/dev-ca/make-dev-certs.sh'];
+    expect(needed.filter((path) => dockerIgnored(patterns, path))).toEqual([]);
+  });
+
+  it("keeps docker/.env, where the README puts the stack's passwords, out of git", () => {
+    expect(() =>
+      execFileSync('git', ['check-ignore', '--no-index', '--quiet', 'docker/.env'], {
+        cwd: WORKSPACE_ROOT,
+      }),
+    ).not.toThrow();
   });
 });
