@@ -217,6 +217,18 @@ describe('the Redis settings', () => {
     expect(redisLocation(env)).toBe('cluster r1:7000,r2:7001');
   });
 
+  it("reach a cluster's nodes with REDIS_URL's user, password and TLS: each service's own ACL user", () => {
+    const env = redisEnv({
+      REDIS_CLUSTER_NODES: 'r1:7000',
+      REDIS_URL: 'rediss://orders:p%40ss%3Aword@ignored:6379',
+    });
+    expect(redisConnectionFromEnv(env)).toEqual({
+      cluster: [{ host: 'r1', port: 7000 }],
+      options: { redisOptions: { username: 'orders', password: 'p@ss:word', tls: {} } },
+    });
+    expect(redisLocation(env)).toBe('cluster r1:7000');
+  });
+
   it('name where Redis is without its credentials', () => {
     const env = redisEnv({ REDIS_URL: 'rediss://user:hunter2@cache:6380/2' });
     expect(redisLocation(env)).toBe('rediss://cache:6380/2');

@@ -1,4 +1,4 @@
-import type { ClusterNode, RedisOptions } from 'ioredis';
+import type { ClusterNode, ClusterOptions, RedisOptions } from 'ioredis';
 
 import { ServiceEnv } from '@cloakroom/service-kit';
 import { SessionModuleOptions, SessionRedisConnection } from '@cloakroom/session';
@@ -78,12 +78,13 @@ function gatewayOriginsOf(env: SessionRedisEnv | SessionRemoteEnv): string {
 /** Where Redis is, as the environment says, in the shapes `SessionModule` accepts. */
 export type RedisConnectionFromEnv =
   | { url: string }
-  | { cluster: ClusterNode[] }
+  | { cluster: ClusterNode[]; options?: ClusterOptions }
   | { sentinels: Array<{ host: string; port: number }>; name: string; options: RedisOptions };
 
 /**
- * The Redis the environment names: a cluster when REDIS_CLUSTER_NODES is set, the primary the
- * Sentinels name when REDIS_SENTINELS is, else REDIS_URL.
+ * The Redis the environment names: a cluster when REDIS_CLUSTER_NODES is set (its nodes reached
+ * with REDIS_URL's user, password and TLS), the primary the Sentinels name when REDIS_SENTINELS
+ * is, else REDIS_URL.
  *
  * @example
  * redisConnectionFromEnv(env); // { cluster: [{ host: 'r1', port: 7000 }] } or { url }
@@ -92,7 +93,11 @@ export type RedisConnectionFromEnv =
  */
 export function redisConnectionFromEnv(env: SessionRedisEnv): RedisConnectionFromEnv {
   if (env.REDIS_CLUSTER_NODES) {
-    return { cluster: clusterNodesOf(env.REDIS_CLUSTER_NODES) };
+    const cluster = clusterNodesOf(env.REDIS_CLUSTER_NODES);
+    const node = nodeOptionsOf(env.REDIS_URL);
+    return Object.keys(node).length > 0
+      ? { cluster, options: { redisOptions: node } }
+      : { cluster };
   }
   if (env.REDIS_SENTINELS) {
     const options: RedisOptions = {};
@@ -105,6 +110,19 @@ export function redisConnectionFromEnv(env: SessionRedisEnv): RedisConnectionFro
     };
   }
   return { url: env.REDIS_URL };
+}
+
+/**
+ * What a cluster's nodes take from REDIS_URL, which names no node then: its user and password
+ * (each service's own ACL user, as on a single node) and TLS for `rediss://`.
+ */
+function nodeOptionsOf(url: string): RedisOptions {
+  const { protocol, username, password } = new URL(url);
+  return {
+    ...(username && { username: decodeURIComponent(username) }),
+    ...(password && { password: decodeURIComponent(password) }),
+    ...(protocol === 'rediss:' && { tls: {} }),
+  };
 }
 
 /**

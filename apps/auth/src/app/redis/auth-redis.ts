@@ -41,7 +41,7 @@ export class AuthRedis implements OnModuleInit, OnApplicationShutdown {
             // run twice answers as if it found nothing (a rotation "gone": a 401, the session
             // left under a token nobody holds).
             clusterNodeRetryStrategy: backOff,
-            redisOptions: options,
+            redisOptions: { ...options, ...connection.options?.redisOptions },
           })
         : 'sentinels' in connection
           ? new Redis({
