@@ -14,16 +14,19 @@ import {
 import { limitConnectionsPerClient } from './security/client-connections';
 import { refuseCrossSiteWrites } from './security/cross-site-writes';
 import { securityHeaders } from './security/security-headers';
+import { TrustedProxies } from './security/trusted-proxies';
 import { serveWebPage } from './web/web.setup';
 
 /**
  * The gateway's request path: at most `CONNECTIONS_PER_CLIENT` connections of one client
- * network, security headers and `no-store` (the common service setup), a 404 for any path that
- * is not canonical (`isCanonicalPath`), a 403 for an unsafe request another site's page sent
- * (`refuseCrossSiteWrites`), then for each service its body limit and its proxy
+ * network (a `TRUST_PROXY` proxy's exempt), security headers and `no-store` (the common
+ * service setup), a 404 for any path that is not canonical (`isCanonicalPath`), a 403 for an
+ * unsafe request another site's page sent (`refuseCrossSiteWrites`), then for each service its
+ * body limit and its proxy
  * (bodies are read whole but never parsed: the app runs without a body parser; all services'
  * bodies share one `BodyMemory`), then the web page from `webRoot`, then the gateway's own
- * routes under `/api/gateway`.
+ * routes under `/api/gateway`. The client that bodies are counted for and that the services are
+ * told of (`X-Forwarded-For`) is the one `TrustedProxies` finds.
  */
 export function gatewayService(webRoot: string): ServiceDefinition<NestExpressApplication> {
   return {
@@ -35,13 +38,17 @@ export function gatewayService(webRoot: string): ServiceDefinition<NestExpressAp
       const publicUrl = publicUrlOf(env);
       const upgrades: UpgradeRoute[] = [];
       const memory = new BodyMemory(bodyMemoryOf(env));
-      limitConnectionsPerClient(app.getHttpServer(), env.CONNECTIONS_PER_CLIENT);
+      const proxies = new TrustedProxies(env.TRUST_PROXY);
+      limitConnectionsPerClient(app.getHttpServer(), env.CONNECTIONS_PER_CLIENT, proxies);
       // What the gateway routes and limits on must be what it forwards.
       app.use(refuseNonCanonicalPaths);
       app.use(refuseCrossSiteWrites);
       for (const upstream of upstreamsOf(env)) {
-        const proxy = upstreamProxy(upstream, publicUrl, env.PROXY_TIMEOUT);
-        app.use(`/api/${upstream.name}`, bufferRequestBody(bodyLimitOf(upstream.name), memory));
+        const proxy = upstreamProxy(upstream, publicUrl, env.PROXY_TIMEOUT, proxies);
+        app.use(
+          `/api/${upstream.name}`,
+          bufferRequestBody(bodyLimitOf(upstream.name), memory, proxies),
+        );
         app.use(proxy);
         upgrades.push({ prefix: `/api/${upstream.name}`, proxy });
         app.getHttpServer().once('close', proxy.close);

@@ -20,6 +20,24 @@ describe('GatewayEnv', () => {
   );
 });
 
+describe('TRUST_PROXY', () => {
+  it('trusts no one by default, and takes addresses, subnets and the named ranges', () => {
+    expect(validateEnv(GatewayEnv, {}).TRUST_PROXY).toBe('');
+    const value = '10.0.0.7, 192.168.0.0/16,fd00::/8, ::1, loopback, LinkLocal, uniquelocal';
+    expect(validateEnv(GatewayEnv, { TRUST_PROXY: value }).TRUST_PROXY).toBe(value);
+  });
+
+  it.each(['true', '1', 'proxy.example', '10.0.0.0/33', '::/129', '10.0.0.0/8/8', '10.0.0.0/x'])(
+    'refuses TRUST_PROXY=%j with one line naming the entry',
+    (value) => {
+      const refuse = () => validateEnv(GatewayEnv, { TRUST_PROXY: value });
+      expect(refuse).toThrow(StartupError);
+      expect(refuse).toThrow(new RegExp(`TRUST_PROXY: "${value}" is not an address`));
+      expect(refuse).not.toThrow(/\n/);
+    },
+  );
+});
+
 describe('publicUrlOf', () => {
   it('is http://localhost:<PORT> unless PUBLIC_URL says otherwise', () => {
     expect(publicUrlOf(validateEnv(GatewayEnv, { PORT: '8080' })).href).toBe(

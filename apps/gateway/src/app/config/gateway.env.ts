@@ -1,5 +1,14 @@
 import { applyDecorators } from '@nestjs/common';
-import { IsInt, IsNumber, IsOptional, IsPositive, IsUrl, Min } from 'class-validator';
+import {
+  IsInt,
+  IsNumber,
+  IsOptional,
+  IsPositive,
+  IsString,
+  IsUrl,
+  Min,
+  ValidateBy,
+} from 'class-validator';
 
 import {
   IsPortSetting,
@@ -8,6 +17,8 @@ import {
   Setting,
   ToNumber,
 } from '@cloakroom/service-kit';
+
+import { parseTrustedProxies } from '../security/trusted-proxies';
 
 const SERVICE_URL = { protocols: ['http', 'https'], require_protocol: true, require_tld: false };
 
@@ -63,6 +74,14 @@ export class GatewayEnv extends ServiceEnv {
   CONNECTIONS_PER_CLIENT = 256;
 
   @Setting(
+    'Proxies in front whose X-Forwarded-For names the client: addresses, subnets, loopback, ' +
+      'linklocal, uniquelocal (comma-separated; empty: none). Exempt from CONNECTIONS_PER_CLIENT',
+  )
+  @IsString()
+  @IsTrustedProxies()
+  TRUST_PROXY = '';
+
+  @Setting(
     'The origin browsers reach the gateway at (scheme, host, port); the services see it in ' +
       'X-Forwarded-Host/-Proto, and `https:` turns HSTS on. Unset: http://localhost:<PORT>',
   )
@@ -74,6 +93,25 @@ export class GatewayEnv extends ServiceEnv {
 /** An amount of memory in mebibytes: any positive number, so tests can use a few KiB. */
 function IsMebibytes(): PropertyDecorator {
   return applyDecorators(ToNumber(), IsNumber(), IsPositive());
+}
+
+/** A `TRUST_PROXY` list `TrustedProxies` takes; the message names the entry it cannot. */
+function IsTrustedProxies(): PropertyDecorator {
+  const problemOf = (value: unknown) => {
+    try {
+      parseTrustedProxies(String(value));
+      return undefined;
+    } catch (error) {
+      return (error as Error).message;
+    }
+  };
+  return ValidateBy({
+    name: 'isTrustedProxies',
+    validator: {
+      validate: (value) => problemOf(value) === undefined,
+      defaultMessage: (args) => `$property: ${problemOf(args?.value)}`,
+    },
+  });
 }
 
 const MiB = 1024 * 1024;

@@ -1,5 +1,6 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
 
+import { TrustedProxies } from '../security/trusted-proxies';
 import { BodyMemory } from './body-memory';
 
 /** A request whose body the gateway has read in full, to forward it in one piece. */
@@ -22,15 +23,16 @@ const DRAIN_LIMIT = 8 * 1024 * 1024;
  * out, as body-parser does: a client still sending when the answer comes and the socket
  * closes could read a reset instead of it.
  *
- * What a body holds of the gateway's memory is taken from `memory` as it arrives and given
- * back when the exchange is over: a body its client's share cannot hold is answered 429, one
- * the gateway's whole budget cannot hold 503, both with `Retry-After: 1`; such a body is read
- * and dropped, never held. (How long a client may take to send is `HTTP_REQUEST_TIMEOUT`.)
+ * What a body holds of the gateway's memory is taken from `memory` as it arrives, from the share
+ * of its client (behind a proxy in `proxies`, the client that proxy names), and given back when
+ * the exchange is over: a body its client's share cannot hold is answered 429, one the
+ * gateway's whole budget cannot hold 503, both with `Retry-After: 1`; such a body is read and
+ * dropped, never held. (How long a client may take to send is `HTTP_REQUEST_TIMEOUT`.)
  *
  * @example
- * app.use('/api/auth', bufferRequestBody(bodyLimitOf('auth'), memory));
+ * app.use('/api/auth', bufferRequestBody(bodyLimitOf('auth'), memory, proxies));
  */
-export function bufferRequestBody(limit: number, memory: BodyMemory) {
+export function bufferRequestBody(limit: number, memory: BodyMemory, proxies: TrustedProxies) {
   return (request: BufferedRequest, response: ServerResponse, next: () => void): void => {
     const declared = request.headers['content-length'];
     if (declared === undefined && request.headers['transfer-encoding'] === undefined) {
@@ -41,7 +43,7 @@ export function bufferRequestBody(limit: number, memory: BodyMemory) {
       refuse(response, TOO_LARGE, { close: true });
       return;
     }
-    const hold = memory.holdFor(request.socket.remoteAddress ?? '');
+    const hold = memory.holdFor(proxies.clientOf(request));
     response.once('close', hold.release);
     const chunks: Buffer[] = [];
     let size = 0;

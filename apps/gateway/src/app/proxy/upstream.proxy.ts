@@ -7,6 +7,7 @@ import { createProxyMiddleware, Options, RequestHandler } from 'http-proxy-middl
 import { rawErrorAnswer } from '@cloakroom/service-kit';
 
 import { Upstream } from '../config/gateway.env';
+import { TrustedProxies } from '../security/trusted-proxies';
 import { BufferedRequest } from './request-body.buffer';
 
 /**
@@ -53,6 +54,7 @@ export function upstreamProxy(
   upstream: Upstream,
   publicUrl: URL,
   timeoutSeconds: number,
+  proxies: TrustedProxies,
 ): RequestHandler & { close(): void } {
   const logger = new Logger(`Proxy ${upstream.name}`);
   const prefix = `/api/${upstream.name}`;
@@ -178,12 +180,12 @@ export function upstreamProxy(
   // Headers are rewritten on the request, which the proxy copies, not in its `proxyReq` hook:
   // http-proxy skips that hook (and so the body written there) when the request has `Expect`.
   const handler = (req: ProxiedRequest, res: ServerResponse, next?: (error?: unknown) => void) => {
-    if (isProxied(req)) setEdgeHeaders(req, forwarded, { upgrade: false });
+    if (isProxied(req)) setEdgeHeaders(req, forwarded, proxies, { upgrade: false });
     return proxy(req, res, next);
   };
   return Object.assign(handler, {
     upgrade: (req: IncomingMessage, socket: Socket, head: Buffer) => {
-      setEdgeHeaders(req, forwarded, { upgrade: true });
+      setEdgeHeaders(req, forwarded, proxies, { upgrade: true });
       ownConnection.upgrade(req, socket, head);
     },
     /** Closes every connection to the service: for when the gateway's server has closed. */
@@ -336,18 +338,21 @@ const HOP_BY_HOP = [
 
 /**
  * Turns the client's headers into those the service gets. `Host` is the service's (the proxy's
- * `changeOrigin`) and every `X-Forwarded-*` is the gateway's (`forwarded` and the client's
- * socket address): whatever the client sent under those names, `Forwarded` and `X-Real-IP` is
- * dropped, as are hop-by-hop headers and any that the client's `Connection` names. An upgrade
- * keeps `Upgrade`, with `Connection: upgrade`. A buffered body's length is set last: no header
- * the client names can take it away.
+ * `changeOrigin`) and every `X-Forwarded-*` is the gateway's (`forwarded`, and the client's
+ * address: its socket's, or the one a proxy in `proxies` names in its `X-Forwarded-For`):
+ * whatever else came under those names, `Forwarded` and `X-Real-IP` is dropped, as are
+ * hop-by-hop headers and any that the client's `Connection` names. An upgrade keeps `Upgrade`,
+ * with `Connection: upgrade`. A buffered body's length is set last: no header the client names
+ * can take it away.
  */
 function setEdgeHeaders(
   req: BufferedRequest,
   forwarded: Record<string, string>,
+  proxies: TrustedProxies,
   { upgrade }: { upgrade: boolean },
 ): void {
   const { headers } = req;
+  const client = proxies.clientOf(req);
   const named = (headers.connection ?? '').split(',').map((name) => name.trim().toLowerCase());
   for (const name of [...HOP_BY_HOP, ...named]) {
     if (!(upgrade && name === 'upgrade')) delete headers[name];
@@ -357,7 +362,7 @@ function setEdgeHeaders(
       delete headers[name];
     }
   }
-  Object.assign(headers, forwarded, { 'x-forwarded-for': req.socket.remoteAddress ?? '' });
+  Object.assign(headers, forwarded, { 'x-forwarded-for': client });
   if (upgrade) headers.connection = 'upgrade';
   if (req.bufferedBody) headers['content-length'] = String(req.bufferedBody.length);
 }

@@ -4,6 +4,8 @@ import { Logger } from '@nestjs/common';
 
 import { clientNetwork } from '@cloakroom/service-kit';
 
+import { TrustedProxies } from './trusted-proxies';
+
 /** At most one warning about refused connections per this many milliseconds. */
 const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
@@ -16,18 +18,25 @@ const REFUSAL_LOG_INTERVAL_MS = 10_000;
  * client that keeps sending small requests in time on thousands of connections: without a cap,
  * one host could take every file descriptor of the gateway, which then could neither accept
  * anyone else nor reach the services. A browser opens six connections to an origin; the cap is
- * for a whole network, offices and carrier NATs included.
+ * for a whole network, offices and carrier NATs included. A connection from a proxy in
+ * `proxies` is not counted: it carries the requests of many clients, whom the gateway cannot
+ * tell apart before it has read a request (the proxy's own limits are what hold them back).
  *
  * @example
- * limitConnectionsPerClient(app.getHttpServer(), 256);
+ * limitConnectionsPerClient(app.getHttpServer(), 256, new TrustedProxies('10.0.0.7'));
  */
-export function limitConnectionsPerClient(server: Server, perClient: number): void {
+export function limitConnectionsPerClient(
+  server: Server,
+  perClient: number,
+  proxies: TrustedProxies,
+): void {
   if (perClient === 0) return;
   const open = new Map<string, number>();
   const logger = new Logger('ClientConnections');
   let refused = 0;
   let warnedAt = -Infinity;
   server.on('connection', (socket: Socket) => {
+    if (proxies.trusts(socket.remoteAddress)) return;
     const client = clientNetwork(socket.remoteAddress ?? '');
     const count = open.get(client) ?? 0;
     if (count >= perClient) {
