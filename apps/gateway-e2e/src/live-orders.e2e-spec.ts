@@ -1,6 +1,13 @@
 import { Browser, BrowserContext, Page } from 'playwright-core';
 
-import { apiLogin, DESKTOP, launchChromium, logInOnPage, screenshot } from './support/browser';
+import {
+  apiLogin,
+  DESKTOP,
+  launchChromium,
+  logInOnPage,
+  recordWebSockets,
+  screenshot,
+} from './support/browser';
 import { Stack } from './support/stack';
 
 const PASSWORD = { alice: 'alice-password', bob: 'bob-password' };
@@ -9,9 +16,6 @@ declare global {
   interface Window {
     /** Set once on the page: still there afterwards means the page was never reloaded. */
     __cloakroomNotReloaded?: boolean;
-    __cloakroomSockets?: WebSocket[];
-    /** The close codes the page's sockets got, in order. */
-    __cloakroomCloseCodes?: number[];
   }
 }
 
@@ -32,21 +36,7 @@ describe('live orders on the web page, in Chromium, through the gateway', () => 
     await stack.start();
     browser = await launchChromium();
     context = await browser.newContext({ viewport: DESKTOP });
-    // Every WebSocket the page opens, so the test can tell which are open, closed or new.
-    await context.addInitScript(() => {
-      const Native = window.WebSocket;
-      const sockets: WebSocket[] = [];
-      const closeCodes: number[] = [];
-      window.__cloakroomSockets = sockets;
-      window.__cloakroomCloseCodes = closeCodes;
-      window.WebSocket = class extends Native {
-        constructor(url: string | URL, protocols?: string | string[]) {
-          super(url, protocols);
-          sockets.push(this);
-          this.addEventListener('close', (event) => closeCodes.push(event.code));
-        }
-      };
-    });
+    await recordWebSockets(context);
     page = await context.newPage();
     page.on('console', (message) => {
       if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text());

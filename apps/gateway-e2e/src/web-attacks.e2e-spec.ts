@@ -3,17 +3,16 @@ import { AddressInfo } from 'node:net';
 
 import { Browser, BrowserContext, Page } from 'playwright-core';
 
-import { DESKTOP, launchChromium, logInOnPage, tokenStatus } from './support/browser';
+import {
+  DESKTOP,
+  launchChromium,
+  logInOnPage,
+  recordWebSockets,
+  tokenStatus,
+} from './support/browser';
 import { Stack } from './support/stack';
 
 const PASSWORD = { alice: 'alice-password', bob: 'bob-password', admin: 'admin-password' };
-
-declare global {
-  interface Window {
-    __attackSockets?: WebSocket[];
-    __attackCloseCodes?: number[];
-  }
-}
 
 /**
  * The stack as a web attacker sees it: a page on another port of the same host (same site,
@@ -58,20 +57,7 @@ describe('the stack under web attacks, in Chromium, through the gateway', () => 
 
   async function newContext(): Promise<BrowserContext> {
     const context = await browser.newContext({ viewport: DESKTOP });
-    await context.addInitScript(() => {
-      const Native = window.WebSocket;
-      const sockets: WebSocket[] = [];
-      const closeCodes: number[] = [];
-      window.__attackSockets = sockets;
-      window.__attackCloseCodes = closeCodes;
-      window.WebSocket = class extends Native {
-        constructor(url: string | URL, protocols?: string | string[]) {
-          super(url, protocols);
-          sockets.push(this);
-          this.addEventListener('close', (event) => closeCodes.push(event.code));
-        }
-      };
-    });
+    await recordWebSockets(context);
     return context;
   }
 
@@ -510,7 +496,7 @@ describe('the stack under web attacks, in Chromium, through the gateway', () => 
         await here.page.locator('#flash', { hasText: 'Every other session' }).waitFor();
         // No click, no reload: the socket's 4401 takes the other page back to the login form.
         await there.page.locator('#login-view').waitFor({ state: 'visible', timeout: 10_000 });
-        expect(await there.page.evaluate(() => window.__attackCloseCodes)).toContain(4401);
+        expect(await there.page.evaluate(() => window.__cloakroomCloseCodes)).toContain(4401);
         expect(await there.page.locator('#app-view tbody tr').count()).toBe(0);
         expect(await there.page.textContent('#me-user')).toBe('');
         expect(await here.page.isVisible('#app-view')).toBe(true);

@@ -25,12 +25,10 @@ import {
   SessionModule,
   SessionService,
 } from '../src';
-import {
-  encodeAssertion,
-  SessionAssertionClaims,
-} from '../src/lib/assertion/session-assertion.codec';
+import { SessionAssertionClaims } from '../src/lib/assertion/session-assertion.codec';
 import { sessionFields } from '../src/lib/store/remote/session-rpc.capabilities';
 import { freePort } from '../src/testing';
+import { craftAssertion } from './crafted-assertion';
 import { alice, REDIS_URL, until, uniquePrefix } from './store-contract';
 
 const ordersKeys = generateKeyPairSync('ed25519');
@@ -75,24 +73,8 @@ class EdgesController {
 }
 
 /** An assertion for `session` signed with orders' key, with `changes` to its claims. */
-function craft(session: Session, changes: Partial<SessionAssertionClaims>): string {
-  const now = Date.now();
-  return encodeAssertion(
-    {
-      kid: 'orders-1',
-      iss: 'orders',
-      aud: 'catalog',
-      sid: session.id,
-      sub: session.userId,
-      name: session.username,
-      roles: session.roles,
-      iat: now,
-      exp: now + 30_000,
-      ...changes,
-    },
-    ordersKeys.privateKey,
-  );
-}
+const craft = (session: Session, changes: Partial<SessionAssertionClaims>) =>
+  craftAssertion(session, ordersKeys.privateKey, changes);
 
 /** The reason an assertion is refused for, or 'accepted'. */
 function reasonOf(verified: Promise<unknown>): Promise<string> {

@@ -33,11 +33,9 @@ import {
   SessionService,
 } from '../src';
 import { SessionRpcCapabilities, SessionRpcModule, sessionRpcTransport } from '../src/rpc';
-import {
-  encodeAssertion,
-  SessionAssertionClaims,
-} from '../src/lib/assertion/session-assertion.codec';
+import { SessionAssertionClaims } from '../src/lib/assertion/session-assertion.codec';
 import { freePort, makeDevCertificates } from '../src/testing';
+import { craftAssertion } from './crafted-assertion';
 import { alice, REDIS_URL, sleep, uniquePrefix } from './store-contract';
 
 const ordersKeys = generateKeyPairSync('ed25519');
@@ -167,26 +165,6 @@ function outcome(result: Promise<unknown>): Promise<unknown> {
   );
 }
 
-/** A hand-made assertion for `session`, signed with `key`: what a forger or a bad clock sends. */
-function craft(session: Session, key: KeyObject, changes: Partial<SessionAssertionClaims>): string {
-  const now = Date.now();
-  return encodeAssertion(
-    {
-      kid: 'orders-1',
-      iss: 'orders',
-      aud: 'catalog',
-      sid: session.id,
-      sub: session.userId,
-      name: session.username,
-      roles: session.roles,
-      iat: now,
-      exp: now + 30_000,
-      ...changes,
-    },
-    key,
-  );
-}
-
 describe('session assertions in microservice messages (direct Redis mode)', () => {
   const keyPrefix = uniquePrefix();
   let receiver: Receiver;
@@ -243,10 +221,10 @@ describe('session assertions in microservice messages (direct Redis mode)', () =
     edited.roles = ['admin'];
     const tampered = [prefix, Buffer.from(JSON.stringify(edited)).toString('base64url'), signature];
     const forgeries: Array<[string, string]> = [
-      ['unknown-key', craft(admin, rogueKeys.privateKey, { kid: 'rogue' })],
-      ['bad-signature', craft(admin, rogueKeys.privateKey, {})],
+      ['unknown-key', craftAssertion(admin, rogueKeys.privateKey, { kid: 'rogue' })],
+      ['bad-signature', craftAssertion(admin, rogueKeys.privateKey, {})],
       // Billing's key is trusted, for billing: it cannot speak for orders.
-      ['unknown-key', craft(admin, billingKeys.privateKey, { kid: 'billing-1' })],
+      ['unknown-key', craftAssertion(admin, billingKeys.privateKey, { kid: 'billing-1' })],
       ['bad-signature', tampered.join('.')],
     ];
     for (const [reason, assertion] of forgeries) {
@@ -298,7 +276,7 @@ describe('session assertions in microservice messages (direct Redis mode)', () =
     ];
     for (const [reason, times] of cases) {
       await expect(
-        raw({ [SESSION_ASSERTION_FIELD]: craft(session, key, times) }),
+        raw({ [SESSION_ASSERTION_FIELD]: craftAssertion(session, key, times) }),
       ).rejects.toMatchObject({ status: 401, message: `Session assertion refused: ${reason}` });
     }
   });
@@ -364,7 +342,7 @@ describe('session assertions in microservice messages (direct Redis mode)', () =
 
   it('refuses an assertion whose session id now belongs to nobody it names', async () => {
     const { session } = await orders.sessions.create(alice);
-    const assertion = craft(session, ordersKeys.privateKey, { sub: 'u-mallory' });
+    const assertion = craftAssertion(session, ordersKeys.privateKey, { sub: 'u-mallory' });
     await expect(raw({ [SESSION_ASSERTION_FIELD]: assertion })).rejects.toMatchObject({
       message: 'Session assertion refused: session-ended',
     });

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { Browser, chromium, Page } from 'playwright-core';
+import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
 
 import { WORKSPACE_ROOT } from './stack';
 
@@ -9,6 +9,37 @@ import { WORKSPACE_ROOT } from './stack';
 export const SCREENSHOTS = join(WORKSPACE_ROOT, 'dist/screenshots');
 
 export const DESKTOP = { width: 1280, height: 900 };
+
+declare global {
+  interface Window {
+    /** Every WebSocket the page opened (`recordWebSockets`). */
+    __cloakroomSockets?: WebSocket[];
+    /** The close codes the page's sockets got, in order. */
+    __cloakroomCloseCodes?: number[];
+  }
+}
+
+/**
+ * Has every page of `context` record the WebSockets it opens and the close code each gets, in
+ * `window.__cloakroomSockets` and `window.__cloakroomCloseCodes`, so that a test can tell which
+ * are open, closed or new, and why they closed.
+ */
+export async function recordWebSockets(context: BrowserContext): Promise<void> {
+  await context.addInitScript(() => {
+    const Native = window.WebSocket;
+    const sockets: WebSocket[] = [];
+    const closeCodes: number[] = [];
+    window.__cloakroomSockets = sockets;
+    window.__cloakroomCloseCodes = closeCodes;
+    window.WebSocket = class extends Native {
+      constructor(url: string | URL, protocols?: string | string[]) {
+        super(url, protocols);
+        sockets.push(this);
+        this.addEventListener('close', (event) => closeCodes.push(event.code));
+      }
+    };
+  });
+}
 export const PHONE = { width: 390, height: 844 };
 
 /** Debian's Chromium, as DESIGN §5 asks: never a browser build downloaded by a tool. */
