@@ -173,7 +173,12 @@ describe('orders (PostgreSQL, Redis)', () => {
 
     it('refuses a session without customer or admin role with 403', async () => {
       await http.get('/api/orders').set('Cookie', cookies['audit']).expect(403);
-      await http.get(`/api/orders/${aliceOrder}`).set('Cookie', cookies['audit']).expect(403);
+    });
+
+    it("answers 404 to a session without customer or admin role reading someone's order", async () => {
+      const response = await http.get(`/api/orders/${aliceOrder}`).set('Cookie', cookies['audit']);
+      expect(response.status).toBe(404);
+      expect(response.body).toEqual({ statusCode: 404, message: expect.any(String) });
     });
 
     it('shows an order to its owner', async () => {
@@ -215,9 +220,16 @@ describe('orders (PostgreSQL, Redis)', () => {
     it('applies new roles on the next request', async () => {
       const user: SessionUser = { id: `dave-${suite}`, username: 'dave', roles: ['customer'] };
       const cookie = await sessionCookie(app, user);
-      await place(cookie, { items: [{ sku: 'D-1', quantity: 1 }] }).expect(201);
+      const placed = await place(cookie, { items: [{ sku: 'D-1', quantity: 1 }] }).expect(201);
       await app.get(SessionService).setRolesForUser(user.id, ['auditor']);
       await place(cookie, { items: [{ sku: 'D-1', quantity: 1 }] }).expect(403);
+      await http.get('/api/orders').set('Cookie', cookie).expect(403);
+      // An order is its owner's to read whatever their roles (DESIGN: owner or admin).
+      await http.get(`/api/orders/${placed.body.id}`).set('Cookie', cookie).expect(200);
+      const other = await place(cookies['bob'], { items: [{ sku: 'D-2', quantity: 1 }] }).expect(
+        201,
+      );
+      await http.get(`/api/orders/${other.body.id}`).set('Cookie', cookie).expect(404);
     });
   });
 });

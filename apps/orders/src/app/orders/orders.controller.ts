@@ -52,8 +52,12 @@ export class OrdersController {
     return this.orders.place(user, dto);
   }
 
+  /**
+   * Open to any session, by ownership rather than role (DESIGN: owner or admin, else 404): an
+   * order is found for its owner or an admin, and is missing to everyone else, a session
+   * without any role included, so that no answer tells whether it exists.
+   */
   @Get(':id')
-  @Roles('customer', 'admin')
   findOne(
     @CurrentUser() user: SessionUser,
     @Param('id', new ParseUUIDPipe({ errorHttpStatusCode: HttpStatus.NOT_FOUND })) id: string,
