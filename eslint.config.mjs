@@ -1,4 +1,5 @@
 import nx from '@nx/eslint-plugin';
+import importX from 'eslint-plugin-import-x';
 
 export default [
   ...nx.configs['flat/base'],
@@ -58,6 +59,25 @@ export default [
               onlyDependOnLibsWithTags: ['scope:gateway', 'scope:shared'],
             },
           ],
+        },
+      ],
+    },
+  },
+  {
+    // STYLE: imports in four groups, in this order: Node's own modules, third-party packages,
+    // the workspace's `@cloakroom/*` libraries, relative paths. Only the groups' order is
+    // enforced; blank lines and the order within a group are the author's.
+    files: ['**/*.ts', '**/*.tsx', '**/*.js', '**/*.jsx', '**/*.mjs', '**/*.cjs'],
+    plugins: { 'import-x': importX },
+    rules: {
+      'import-x/order': [
+        'error',
+        {
+          groups: ['builtin', 'external', 'internal', ['parent', 'sibling', 'index']],
+          pathGroups: [{ pattern: '@cloakroom/**', group: 'internal' }],
+          pathGroupsExcludedImportTypes: ['builtin'],
+          distinctGroup: false,
+          'newlines-between': 'ignore',
         },
       ],
     },

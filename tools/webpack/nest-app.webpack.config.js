@@ -1,5 +1,5 @@
-const { NxAppWebpackPlugin } = require('@nx/webpack/app-plugin');
 const { basename, join } = require('node:path');
+const { NxAppWebpackPlugin } = require('@nx/webpack/app-plugin');
 
 /**
  * The webpack config of a Nest app in apps/<name>: a Node bundle at dist/apps/<name>/main.js.

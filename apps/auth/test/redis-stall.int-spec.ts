@@ -3,8 +3,9 @@ import request from 'supertest';
 import type { App } from 'supertest/types';
 
 import { SessionService } from '@cloakroom/session';
-import { UsersService } from '../src/app/users/users.service';
 import { RedisServerProcess, startRedisServer } from '@cloakroom/session/testing';
+
+import { UsersService } from '../src/app/users/users.service';
 
 import {
   AuthApp,

@@ -13,10 +13,10 @@ import {
   SessionModule,
   SessionUser,
 } from '@cloakroom/session';
+import { testKeyPrefix } from '@cloakroom/session/testing';
 
 import { CatalogMessages } from '../src/app/products/products.messages';
 import { randomSuffix, StandInAuth, startCatalogApp } from './catalog-app';
-import { testKeyPrefix } from '@cloakroom/session/testing';
 
 const suite = randomSuffix();
 const alice: SessionUser = { id: `alice-${suite}`, username: 'alice', roles: ['customer'] };

@@ -2,9 +2,9 @@ import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 
 import { SessionUser } from '@cloakroom/session';
+import { testKeyPrefix } from '@cloakroom/session/testing';
 
 import { randomSuffix, StandInAuth, startCatalogApp } from './catalog-app';
-import { testKeyPrefix } from '@cloakroom/session/testing';
 
 const ORIGIN = 'http://localhost:3000';
 const suite = randomSuffix();

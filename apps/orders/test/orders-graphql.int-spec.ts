@@ -2,10 +2,10 @@ import { INestApplication, Logger } from '@nestjs/common';
 import request from 'supertest';
 
 import { SessionService, SessionUser } from '@cloakroom/session';
+import { testKeyPrefix } from '@cloakroom/session/testing';
 
 import { OrdersService } from '../src/app/orders/orders.service';
 import { randomSuffix, sessionCookie, startOrdersApp } from './orders-app';
-import { testKeyPrefix } from '@cloakroom/session/testing';
 
 const ORIGIN = 'http://localhost:3000';
 const PATH = '/api/orders/graphql';

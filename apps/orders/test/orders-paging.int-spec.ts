@@ -7,10 +7,10 @@ import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 
 import { SessionUser } from '@cloakroom/session';
+import { testKeyPrefix } from '@cloakroom/session/testing';
 
 import { OrdersService } from '../src/app/orders/orders.service';
 import { randomSuffix, sessionCookie, startOrdersApp } from './orders-app';
-import { testKeyPrefix } from '@cloakroom/session/testing';
 
 interface ListedOrder {
   id: string;

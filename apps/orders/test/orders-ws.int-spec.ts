@@ -3,11 +3,11 @@ import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 
 import { SessionService, SessionSockets, SessionUser } from '@cloakroom/session';
+import { testKeyPrefix } from '@cloakroom/session/testing';
 
 import { OrdersService } from '../src/app/orders/orders.service';
 import { eventually, LiveSocket, openLiveSocket } from './live-socket';
 import { randomSuffix, sessionCookie, startOrdersApp } from './orders-app';
-import { testKeyPrefix } from '@cloakroom/session/testing';
 
 const ORIGIN = 'http://localhost:3000';
 

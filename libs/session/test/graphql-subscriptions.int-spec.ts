@@ -1,11 +1,11 @@
+import type { IncomingMessage } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { ApolloDriver, ApolloDriverConfig } from '@nestjs/apollo';
 import { INestApplication, Injectable } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { GraphQLModule, Query, Resolver, Subscription } from '@nestjs/graphql';
 import { Test } from '@nestjs/testing';
 import { Client, createClient } from 'graphql-ws';
-import type { IncomingMessage } from 'node:http';
-import { performance } from 'node:perf_hooks';
 import { WebSocket } from 'ws';
 
 import type { Session } from '../src';

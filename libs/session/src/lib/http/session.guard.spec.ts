@@ -1,8 +1,7 @@
+import type { IncomingMessage } from 'node:http';
 import { Controller, ExecutionContext, Get, UnauthorizedException } from '@nestjs/common';
 import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
 import { Test } from '@nestjs/testing';
-
-import type { IncomingMessage } from 'node:http';
 
 import { SessionStoreUnavailableError } from '../errors/session-store-unavailable.error';
 import type { SessionMetrics } from '../metrics/session-metrics.interface';

@@ -1,6 +1,6 @@
+import { TLSSocket } from 'node:tls';
 import { Controller, Inject, Logger, Optional } from '@nestjs/common';
 import { Ctx, MessagePattern, Payload, RpcException, TcpContext } from '@nestjs/microservices';
-import { TLSSocket } from 'node:tls';
 
 import { SessionAttributesTooLargeError } from '../../errors/session-attributes-too-large.error';
 import { Public } from '../../http/public.decorator';
