@@ -226,6 +226,12 @@ describe('docker/', () => {
     expect(serviceBlock(config, 'auth')).toContain(`TRUST_PROXY: ${address}`);
   });
 
+  it("gives the gateway its proxies under its own name, not auth's TRUST_PROXY", () => {
+    const gateway = serviceBlock(config, 'gateway');
+    expect(gateway).toMatch(/\n\s+GATEWAY_TRUST_PROXY: /);
+    expect(gateway).not.toMatch(/\n\s+TRUST_PROXY: /);
+  });
+
   it.each(['redis', 'postgres', ...APPS])('gives %s a healthcheck', (service) => {
     expect(serviceBlock(config, service)).toMatch(/healthcheck:\n\s+interval/);
   });

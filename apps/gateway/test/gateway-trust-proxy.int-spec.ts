@@ -139,7 +139,7 @@ async function answeredOf(port: number, from: string, count: number): Promise<nu
 describe.each([
   ['it trusts', `${PROXY}, 10.0.0.0/8`],
   ['it does not trust', ''],
-])('gateway behind a proxy %s (TRUST_PROXY=%j)', (what, trustProxy) => {
+])('gateway behind a proxy %s (GATEWAY_TRUST_PROXY=%j)', (what, trustProxy) => {
   const trusted = what === 'it trusts';
   const service = new StandInService();
   let app: NestExpressApplication;
@@ -155,7 +155,7 @@ describe.each([
       PROXY_BODY_MEMORY: '1',
       PROXY_BODY_MEMORY_PER_CLIENT: String(128 / 1024),
       CONNECTIONS_PER_CLIENT: '8',
-      TRUST_PROXY: trustProxy,
+      GATEWAY_TRUST_PROXY: trustProxy,
     });
     port = (app.getHttpServer().address() as AddressInfo).port;
   });

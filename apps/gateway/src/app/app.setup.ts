@@ -19,7 +19,7 @@ import { serveWebPage } from './web/web.setup';
 
 /**
  * The gateway's request path: at most `CONNECTIONS_PER_CLIENT` connections of one client
- * network (a `TRUST_PROXY` proxy's exempt), security headers and `no-store` (the common
+ * network (a `GATEWAY_TRUST_PROXY` proxy's exempt), security headers and `no-store` (the common
  * service setup), a 404 for any path that is not canonical (`isCanonicalPath`), a 403 for an
  * unsafe request another site's page sent (`refuseCrossSiteWrites`), then for each service its
  * body limit and its proxy
@@ -38,7 +38,7 @@ export function gatewayService(webRoot: string): ServiceDefinition<NestExpressAp
       const publicUrl = publicUrlOf(env);
       const upgrades: UpgradeRoute[] = [];
       const memory = new BodyMemory(bodyMemoryOf(env));
-      const proxies = new TrustedProxies(env.TRUST_PROXY);
+      const proxies = new TrustedProxies(env.GATEWAY_TRUST_PROXY);
       limitConnectionsPerClient(app.getHttpServer(), env.CONNECTIONS_PER_CLIENT, proxies);
       // What the gateway routes and limits on must be what it forwards.
       app.use(refuseNonCanonicalPaths);

@@ -20,19 +20,25 @@ describe('GatewayEnv', () => {
   );
 });
 
-describe('TRUST_PROXY', () => {
+describe('GATEWAY_TRUST_PROXY', () => {
   it('trusts no one by default, and takes addresses, subnets and the named ranges', () => {
-    expect(validateEnv(GatewayEnv, {}).TRUST_PROXY).toBe('');
+    expect(validateEnv(GatewayEnv, {}).GATEWAY_TRUST_PROXY).toBe('');
     const value = '10.0.0.7, 192.168.0.0/16,fd00::/8, ::1, loopback, LinkLocal, uniquelocal';
-    expect(validateEnv(GatewayEnv, { TRUST_PROXY: value }).TRUST_PROXY).toBe(value);
+    expect(validateEnv(GatewayEnv, { GATEWAY_TRUST_PROXY: value }).GATEWAY_TRUST_PROXY).toBe(value);
+  });
+
+  it("is not auth's TRUST_PROXY, which `npm start` puts in the same environment", () => {
+    // Auth's hop count would be refused here and stop the gateway; its addresses name the
+    // gateway itself, which is no proxy in front of it.
+    expect(validateEnv(GatewayEnv, { TRUST_PROXY: '1' }).GATEWAY_TRUST_PROXY).toBe('');
   });
 
   it.each(['true', '1', 'proxy.example', '10.0.0.0/33', '::/129', '10.0.0.0/8/8', '10.0.0.0/x'])(
-    'refuses TRUST_PROXY=%j with one line naming the entry',
+    'refuses GATEWAY_TRUST_PROXY=%j with one line naming the entry',
     (value) => {
-      const refuse = () => validateEnv(GatewayEnv, { TRUST_PROXY: value });
+      const refuse = () => validateEnv(GatewayEnv, { GATEWAY_TRUST_PROXY: value });
       expect(refuse).toThrow(StartupError);
-      expect(refuse).toThrow(new RegExp(`TRUST_PROXY: "${value}" is not an address`));
+      expect(refuse).toThrow(new RegExp(`GATEWAY_TRUST_PROXY: "${value}" is not an address`));
       expect(refuse).not.toThrow(/\n/);
     },
   );

@@ -79,7 +79,7 @@ export class GatewayEnv extends ServiceEnv {
   )
   @IsString()
   @IsTrustedProxies()
-  TRUST_PROXY = '';
+  GATEWAY_TRUST_PROXY = '';
 
   @Setting(
     'The origin browsers reach the gateway at (scheme, host, port); the services see it in ' +
@@ -95,7 +95,7 @@ function IsMebibytes(): PropertyDecorator {
   return applyDecorators(ToNumber(), IsNumber(), IsPositive());
 }
 
-/** A `TRUST_PROXY` list `TrustedProxies` takes; the message names the entry it cannot. */
+/** A `GATEWAY_TRUST_PROXY` list `TrustedProxies` takes; the message names the entry it cannot. */
 function IsTrustedProxies(): PropertyDecorator {
   const problemOf = (value: unknown) => {
     try {

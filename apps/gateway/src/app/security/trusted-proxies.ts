@@ -9,7 +9,7 @@ const NAMED_RANGES: Record<string, string[]> = {
 };
 
 /**
- * The proxies in front of the gateway whose `X-Forwarded-For` it believes: `TRUST_PROXY`, a
+ * The proxies in front of the gateway whose `X-Forwarded-For` it believes: `GATEWAY_TRUST_PROXY`, a
  * comma-separated list of addresses, subnets (`10.0.0.0/8`, `fd00::/8`) and the names
  * `loopback`, `linklocal` and `uniquelocal`, as in auth's `TRUST_PROXY`; empty trusts no one.
  * A hop count or `true` is not taken: either would believe whoever connects.
@@ -65,7 +65,7 @@ export class TrustedProxies {
 }
 
 /**
- * The entries of a `TRUST_PROXY` value, named ranges expanded, each an address or an address
+ * The entries of a `GATEWAY_TRUST_PROXY` value, named ranges expanded, each an address or an address
  * with a prefix length; throws an error naming the first entry that is neither.
  */
 export function parseTrustedProxies(setting: string): string[] {
