@@ -223,8 +223,9 @@ describe('auth when PostgreSQL loses an answer', () => {
 
     // While the answer is being found out about, the row's mark is there for `AccessSync` to
     // see: it revokes every session of the user, the caller's too (which one that is, is not
-    // recorded), before the rotation (a 401: sign in with the new password) or just after it.
-    // The second case holds its looks off, so that the new token can be checked.
+    // recorded), before the rotation (a 401: the change is undone, the sessions stay revoked)
+    // or just after it. The second case holds its looks off, so that the new token can be
+    // checked.
     it.each<[string, Loss, boolean]>([
       ['on a connection that then went quiet', { mode: 'strand' }, false],
       ['with a connection that broke', { mode: 'lose-answer', closeAfterMs: 300 }, true],
@@ -245,16 +246,21 @@ describe('auth when PostgreSQL loses an answer', () => {
           .send({ currentPassword: user.password, newPassword });
         expect(relay.fired).toBe(true);
         expect(answer.status).not.toBe(500);
-        // 401: changed, but the caller's session was revoked meanwhile (the row's mark was seen
-        // while the answer was awaited): sign in with the new password.
+        // 401: the caller's session was revoked meanwhile (the row's mark was seen while the
+        // answer was awaited), so the change was undone; every session stays revoked.
         expect([200, 401, 503]).toContain(answer.status);
         await sleep(SYNC_SETTLES_MS);
-        if (answer.status !== 503) {
-          if (answer.status === 200) expect(await sessionStatus(answer.body.token)).toBe(200);
+        if (answer.status === 200) {
+          expect(await sessionStatus(answer.body.token)).toBe(200);
           expect(await sessionStatus(own)).toBe(401);
           expect(await sessionStatus(thief)).toBe(401);
           expect(await login(user.username, newPassword)).toBe(200);
           expect(await login(user.username, user.password)).toBe(401);
+        } else if (answer.status === 401) {
+          expect(await sessionStatus(own)).toBe(401);
+          expect(await sessionStatus(thief)).toBe(401);
+          expect(await login(user.username, user.password)).toBe(200);
+          expect(await login(user.username, newPassword)).toBe(401);
         } else {
           // Nothing changed: the old password is the one that works, and no session was ended.
           expect(await sessionStatus(own)).toBe(200);

@@ -155,8 +155,8 @@ export class AuthService {
    * answers 403 and changes nothing (nor rotates). The password is saved first,
    * so a login racing the change either fails its re-check of the password or is refused by
    * the moved revocation generation. When the caller's session was revoked meanwhile, the
-   * password is changed all the same, every session of the user is revoked, and the answer
-   * is 401: sign in with the new password. An account disabled before its password was
+   * answer is 401 and the old password is put back (a 401 says nothing was done); the other
+   * sessions the rotation revoked stay revoked. An account disabled before its password was
    * checked is a 401 too, not a 403 "incorrect": its sessions are gone.
    */
   async changePassword(
@@ -206,14 +206,18 @@ export class AuthService {
       }
       throw error;
     }
+    if (!rotated) {
+      // The session ended between the guard and here (a logout, a revocation, a login that
+      // presented this token): the answer is 401, so the change must not stand — the old
+      // password goes back. Only the other sessions' revocation stays: it takes access away.
+      await this.users.restorePassword(user, previousHash);
+      throw new UnauthorizedException('Authentication required');
+    }
     await this.users.othersRevoked(user);
     await this.record('password.changed', user.id, client, {
       actor: actorOf(user),
-      sessionId: rotated?.session.id,
+      sessionId: rotated.session.id,
     });
-    if (!rotated) {
-      throw new UnauthorizedException('Authentication required');
-    }
     return rotated;
   }
 
