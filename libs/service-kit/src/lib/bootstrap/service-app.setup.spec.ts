@@ -85,6 +85,26 @@ describe('configureServiceApp', () => {
       await post(utf16, 'application/json; charset=utf-16le').expect(415);
     });
 
+    it('answers a path no route serves with a fixed 404 that does not echo the URL', async () => {
+      const http = app.getHttpServer();
+      for (const path of [
+        '/api/memo/nowhere?access_token=cr1.AAAAAAAA.secret-in-the-query',
+        '/api/memo/notes/cr1.AAAAAAAA.secret-in-the-path',
+        '/elsewhere/secret-outside-the-prefix',
+      ]) {
+        for (const method of ['get', 'post', 'delete'] as const) {
+          const response = await request(http)[method](path);
+          expect({ method, path, status: response.status, body: response.body }).toEqual({
+            method,
+            path,
+            status: 404,
+            body: { statusCode: 404, message: 'Not Found' },
+          });
+          expect(response.text).not.toContain('secret');
+        }
+      }
+    });
+
     it('answers 400 to wrong types and nested forms', async () => {
       await post('{"text":["a"]}').expect(400);
       await post('[]').expect(400);

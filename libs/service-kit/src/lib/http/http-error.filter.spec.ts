@@ -24,6 +24,8 @@ const adapterHost = {
       response.body = body;
       response.statusCode = statusCode;
     },
+    getRequestMethod: (request: { method: string }) => request.method,
+    getRequestUrl: (request: { originalUrl: string }) => request.originalUrl,
   },
 } as unknown as HttpAdapterHost;
 
@@ -31,7 +33,10 @@ function answerTo(exception: unknown): FakeResponse {
   const response: FakeResponse = { statusCode: 0, body: undefined };
   const host = {
     getType: () => 'http',
-    switchToHttp: () => ({ getResponse: () => response }),
+    switchToHttp: () => ({
+      getResponse: () => response,
+      getRequest: () => ({ method: 'GET', originalUrl: '/api/users/42' }),
+    }),
   } as unknown as ArgumentsHost;
   new HttpErrorFilter(adapterHost).catch(exception, host);
   return response;
@@ -124,7 +129,10 @@ describe('HttpErrorFilter', () => {
       const response: FakeResponse = { statusCode: 0, body: undefined };
       const host = {
         getType: () => 'http',
-        switchToHttp: () => ({ getResponse: () => response }),
+        switchToHttp: () => ({
+          getResponse: () => response,
+          getRequest: () => ({ method: 'GET', originalUrl: '/api/users/42' }),
+        }),
       } as unknown as ArgumentsHost;
       filter.catch(outage, host);
       expect(response).toEqual({

@@ -6,6 +6,7 @@ import {
   HttpException,
   HttpStatus,
   Logger,
+  NotFoundException,
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { RpcException } from '@nestjs/microservices';
@@ -34,7 +35,8 @@ const DATABASE_OUTAGE_LOG_INTERVAL_MS = 10_000;
 
 /**
  * The one error shape of an API, `{ statusCode, message }`: HTTP exceptions keep their status
- * and message, client errors raised below Nest (malformed JSON, body too large) keep theirs,
+ * and message (a path no route serves is a plain `Not Found`, which never quotes the URL),
+ * client errors raised below Nest (malformed JSON, body too large) keep theirs,
  * a database that cannot be reached or does not answer in time is a 503 `database_unavailable`
  * (logged in one line every 10 s at most), anything else is a 500 that is logged with its stack
  * and answered without a word about the cause. `toBody` is `protected` so that an app can map
@@ -64,9 +66,26 @@ export class HttpErrorFilter implements ExceptionFilter {
     if (type !== 'http') {
       return throwError(() => exception);
     }
-    const body = this.toBody(exception);
+    const body = this.toBody(
+      this.isRouteNotFound(exception, host) ? new NotFoundException('Not Found') : exception,
+    );
     const { httpAdapter } = this.adapterHost;
     httpAdapter.reply(host.switchToHttp().getResponse(), body, body.statusCode);
+  }
+
+  /**
+   * Nest's answer to a path no route serves, `Cannot GET <the URL as sent>`: it quotes the
+   * path and query string back, a token a client put there included. Told apart from a route's
+   * own 404 by that exact message for this request.
+   */
+  private isRouteNotFound(exception: unknown, host: ArgumentsHost): boolean {
+    if (!(exception instanceof NotFoundException)) {
+      return false;
+    }
+    const { httpAdapter } = this.adapterHost;
+    const request: unknown = host.switchToHttp().getRequest();
+    const sent = `Cannot ${httpAdapter.getRequestMethod(request)} ${httpAdapter.getRequestUrl(request)}`;
+    return exception.message === sent;
   }
 
   /**
