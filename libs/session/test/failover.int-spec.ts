@@ -1,13 +1,20 @@
 import { randomBytes } from 'node:crypto';
 
 import { Logger } from '@nestjs/common';
-import { Redis } from 'ioredis';
 
 import { SessionService, SessionStoreUnavailableError } from '../src';
-import { freePort, RedisServerProcess } from '../src/testing';
+import { RedisServerProcess } from '../src/testing';
 import { RedisSentinelProcess, startRedisSentinels } from '../src/testing/redis-sentinel';
 import { startTcpRelay, TcpRelay } from '../src/testing/tcp-relay';
-import { sessionService, sleep, uniquePrefix } from './store-contract';
+import {
+  forceFailover,
+  startNode,
+  startReplica,
+  until,
+  untilDurableWritesWork,
+  untilSentinelsKnow,
+} from './sentinel-failover';
+import { sessionService, uniquePrefix } from './store-contract';
 
 /**
  * Durable revocations through a real failover: a primary, a replica that replicates through a
@@ -69,7 +76,7 @@ describe('durable revocations across a Sentinel failover', () => {
     const outcomes: string[] = [];
     for (let trial = 1; trial <= TRIALS; trial++) {
       await untilDurableWritesWork(durable);
-      await untilSentinelsKnow(sentinels, replica);
+      await untilSentinelsKnow(sentinels, replica, NAME);
       const user = (name: string) => ({ id: `u-${trial}-${name}`, username: name, roles: ['x'] });
       const token = async (name: string) => (await plain.create(user(name))).token;
       const loggedOut = await token('logout');
@@ -110,7 +117,7 @@ describe('durable revocations across a Sentinel failover', () => {
       // The primary's host dies with the replication stream in flight; Sentinel promotes.
       await primary.stop();
       await link.sever();
-      await forceFailover(sentinels[0], replica);
+      await forceFailover(sentinels[0], replica, NAME);
       await untilValid(plain, kept);
 
       const alive = async (t: string) => (await plain.validate(t)) !== null;
@@ -145,111 +152,14 @@ describe('durable revocations across a Sentinel failover', () => {
   });
 });
 
-async function startNode(port?: number, extraArgs: string[] = []): Promise<RedisServerProcess> {
-  // A replica's full sync starts at once, not after the default 5 s wait for more replicas.
-  const node = new RedisServerProcess(port ?? (await freePort()), [
-    '--repl-diskless-sync-delay',
-    '0',
-    ...extraArgs,
-  ]);
-  await node.start();
-  return node;
-}
-
 /** A replica of `source` that replicates through a relay, once it is in sync. */
 async function startReplicaOf(source: RedisServerProcess, port?: number) {
   const link = await startTcpRelay(source.port);
-  const replica = await startNode(port, ['--replicaof', '127.0.0.1', String(link.port)]);
-  const client = new Redis(replica.port, '127.0.0.1');
-  try {
-    await until(async () => (await client.info('replication')).includes('master_link_status:up'));
-  } finally {
-    client.disconnect();
-  }
+  const replica = await startReplica(link.port, port);
   return { replica, link };
-}
-
-/**
- * Has the Sentinels promote `replica`: `SENTINEL FAILOVER`, retried while the Sentinel has not
- * yet found the replica usable, until a Sentinel names the replica as the primary. The
- * Sentinels may also fail over on their own (the dead primary is down for longer than
- * `down-after-milliseconds` while this waits): that promotion counts, and asking again after it
- * would ask to fail over the new primary, whose only replica is the dead one.
- */
-async function forceFailover(sentinel: RedisSentinelProcess, replica: RedisServerProcess) {
-  const client = new Redis(sentinel.port, '127.0.0.1');
-  try {
-    await until(async () => {
-      const [, port] = (await client.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', NAME)) as string[];
-      if (Number(port) === replica.port) return true;
-      try {
-        await client.call('SENTINEL', 'FAILOVER', NAME);
-      } catch (error) {
-        if (!/NOGOODSLAVE|INPROG/.test((error as Error).message)) throw error;
-      }
-      return false;
-      // A Sentinel refreshes what it knows of a replica every few seconds, and slower on a
-      // busy machine: 30 s was once not enough to find the new replica usable.
-    }, 60_000);
-  } finally {
-    client.disconnect();
-  }
-}
-
-/**
- * Waits until every Sentinel counts `replica` as a healthy replica. A Sentinel learns of
- * replicas only from the primary's INFO: one killed before a fresh Sentinel (or one that saw the
- * replica's previous, dead incarnation on this port) has looked again leaves that Sentinel
- * nothing to promote.
- */
-async function untilSentinelsKnow(
-  sentinels: RedisSentinelProcess[],
-  replica: RedisServerProcess,
-): Promise<void> {
-  await Promise.all(
-    sentinels.map(async ({ port }) => {
-      const client = new Redis(port, '127.0.0.1');
-      try {
-        await until(async () => {
-          const replicas = (await client.call('SENTINEL', 'REPLICAS', NAME)) as string[][];
-          return replicas.some((fields) => {
-            const field = (name: string) => fields[fields.indexOf(name) + 1];
-            return (
-              Number(field('port')) === replica.port &&
-              field('flags') === 'slave' &&
-              field('master-link-status') === 'ok'
-            );
-          });
-        });
-      } finally {
-        client.disconnect();
-      }
-    }),
-  );
 }
 
 /** Waits until the store reaches the (new) primary through the Sentinels. */
 async function untilValid(sessions: SessionService, token: string): Promise<void> {
   await until(async () => (await sessions.validate(token).catch(() => null)) !== null);
-}
-
-/** Waits until a revocation through the durable store is acknowledged by the replica. */
-async function untilDurableWritesWork(sessions: SessionService): Promise<void> {
-  const probe = { id: 'u-probe', username: 'probe', roles: [] };
-  await until(async () => {
-    try {
-      const { token } = await sessions.create(probe);
-      return await sessions.revoke(token);
-    } catch {
-      return false;
-    }
-  });
-}
-
-async function until(condition: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('timed out waiting for the failover test setup');
-    await sleep(100);
-  }
 }

@@ -322,9 +322,24 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
    * answer of what it undoes, after Redis ran that: until an undo is answered, it is sent
    * again, backing off (undoing twice is undoing once). A command ioredis sends again on
    * reconnecting goes out as the connection becomes ready, before any of these timers.
+   *
+   * With `durability`, an undo sent by `writer` to `at` is settled only once one was accepted
+   * and a WAIT after it, on the same connection, finds enough replicas holding it: the master
+   * runs the undo even while replicas lag, and a replica it never reached, promoted by a
+   * failover, still holds what the undo undid. Until then it is sent again: to a master so
+   * promoted it applies once more (answering as the first did). An accepted answer counts
+   * until a call fails, as WAIT only counts what its own connection wrote: one on the next
+   * connection, where the repeats write nothing, would confirm nothing of the undo.
    */
-  private sendUndo(undo: () => Promise<Reply>, settled: (reply: Reply) => boolean): void {
+  private sendUndo(
+    undo: () => Promise<Reply>,
+    settled: (reply: Reply) => boolean,
+    at?: WrittenAt,
+  ): void {
     const giveUpAt = Date.now() + EVICTION_UNDO_GRACE_MS;
+    const held = (): Promise<boolean> =>
+      at && this.acknowledgement ? this.acknowledgement.holds(at) : Promise.resolve(true);
+    let accepted = false;
     const later = (waitMs: number): void => {
       if (this.closing || Date.now() + waitMs > giveUpAt) {
         return;
@@ -332,12 +347,20 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
       setTimeout(() => attempt(Math.min(waitMs * 2, UNDO_RETRY_MAX_MS)), waitMs).unref();
     };
     const attempt = (nextWaitMs: number): void => {
-      undo().then(
-        (reply) => {
-          if (!settled(reply)) later(nextWaitMs);
-        },
-        () => later(nextWaitMs),
-      );
+      undo()
+        .then(async (reply) => {
+          accepted ||= settled(reply);
+          return accepted && (await held());
+        })
+        .then(
+          (done) => {
+            if (!done) later(nextWaitMs);
+          },
+          () => {
+            accepted = false;
+            later(nextWaitMs);
+          },
+        );
     };
     attempt(UNDO_RETRY_FIRST_MS);
   }
@@ -580,7 +603,9 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
    * one), and still reach Redis from it (a partition heals, the TCP stack delivers what it had
    * sent) after the undo. It is sent again, backing off, until one moves the session back or the
    * grace is over (about 15 calls in all) — safe at any time, since it only moves a session from
-   * the digest this rotation made up, and only while the old digest still forwards there.
+   * the digest this rotation made up, and only while the old digest still forwards there. With
+   * `durability`, also until enough replicas hold the undo (see `sendUndo`): a replica that holds
+   * the rotation without it would, once promoted, bring back what the undo undid.
    */
   private undoRotation(from: SessionRef, to: SessionRef, ownerId = ''): void {
     this.sendUndo(
@@ -596,6 +621,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
           ownerId,
         ),
       (reply) => reply === 1,
+      { key: this.keys.session(from) },
     );
   }
 

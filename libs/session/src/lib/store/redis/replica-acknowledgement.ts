@@ -36,13 +36,32 @@ export class ReplicaAcknowledgement {
       // The connection is away: the store's outage warning already says so.
       throw new SessionStoreUnavailableError(error);
     }
+    if (!this.enough(acknowledged)) {
+      const { replicas, timeoutMs } = this.durability;
+      throw new SessionStoreUnavailableError(
+        new Error(`${acknowledged} of ${replicas} replicas acknowledged within ${timeoutMs} ms`),
+      );
+    }
+  }
+
+  /**
+   * Whether enough replicas hold every write this connection sent to `where`: false when too
+   * few acknowledged in time; rejected when the WAIT itself failed (its connection broke, and
+   * the next one has written nothing for a WAIT to count).
+   */
+  async holds(where: WrittenAt): Promise<boolean> {
+    return this.enough(await this.replicasHolding(where));
+  }
+
+  /** Whether `acknowledged` replicas are enough; says once when they start to lag, and catch up. */
+  private enough(acknowledged: number): boolean {
     const { replicas, timeoutMs } = this.durability;
     if (acknowledged >= replicas) {
       if (this.lagging) {
         this.lagging = false;
         this.logger.log('Redis replicas acknowledge revocations again');
       }
-      return;
+      return true;
     }
     if (!this.lagging) {
       this.lagging = true;
@@ -51,9 +70,7 @@ export class ReplicaAcknowledgement {
           `${timeoutMs} ms; revocations answer 503 until they catch up`,
       );
     }
-    throw new SessionStoreUnavailableError(
-      new Error(`${acknowledged} of ${replicas} replicas acknowledged within ${timeoutMs} ms`),
-    );
+    return false;
   }
 
   /** The fewest replicas that acknowledged, over the nodes written to. */
