@@ -488,4 +488,25 @@ describe('SessionRpcServer on a real TLS socket', () => {
       expect(lines[0]).not.toContain('xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx');
     },
   );
+
+  it.each([
+    ['text that is not JSON', (text: string) => `${text.length}#${text}`],
+    ['a length header that is not a number', (text: string) => `${text}#{}`],
+  ])('logs no run of a session token found in %s', async (_, payload) => {
+    await listen({});
+    const warnings = jest.spyOn(Logger.prototype, 'warn');
+    // A framing slip that starts a "frame" inside a token: its secret part, then more JSON.
+    const secret = 'Qm9vLXNlY3JldC1wYXJ0LW9mLWEtc2Vzc2lvbi10b2tlbg';
+    const forged = `${secret}","pattern":"session.validate"}`;
+    const socket = await connected();
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    socket.write(payload(forged));
+    await closed;
+    const lines = warnings.mock.calls
+      .map(([line]) => String(line))
+      .filter((line) => line.startsWith('Closed a connection from catalog'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(`(${forged.length} characters, starting "<`);
+    expect(lines[0]).not.toContain(secret.slice(0, 8));
+  });
 });

@@ -300,9 +300,14 @@ function printable(text: string, max: number): string {
   return text.length > max ? `${shown}...` : shown;
 }
 
-/** What a log line says of an unreadable piece of a frame: its length and first characters. */
+/**
+ * What a log line says of an unreadable piece of a frame: its length and first characters, a
+ * run of 8 or more token characters as its length only. A caller whose framing slipped may
+ * start a "frame" inside a session token, whose secret must not reach the log.
+ */
 function described(text: string): string {
-  const start = printable(JSON.stringify(text.slice(0, 32)), 200);
+  const masked = text.slice(0, 32).replace(/[\w-]{8,}/g, (run) => `<${run.length}>`);
+  const start = printable(JSON.stringify(masked), 200);
   return `(${text.length} characters, starting ${start}${text.length > 32 ? '...' : ''})`;
 }
 
@@ -344,8 +349,9 @@ const PLAIN_PATTERN = /^(?![tfn])[A-Za-z]/;
  *   after it are not served;
  * - a frame that cannot be read (a corrupted length, text that is not JSON) closes its connection
  *   as Nest does, and is logged in one line per caller a minute, not with a stack per frame,
- *   and described (its length, its first characters escaped), never quoted: Nest's error quoted
- *   it whole, so a caller wrote lines of its choosing into auth's log;
+ *   and described (its length, its first characters escaped, token-like runs masked), never
+ *   quoted: Nest's error quoted it whole, so a caller wrote lines of its choosing into auth's
+ *   log;
  *   Nest only ends its side, and what a caller keeping its own side open sends after is not
  *   served;
  * - `drain()`, a shutdown that loses no call: Nest's `close` destroys every connection with the
