@@ -565,6 +565,28 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
       await asMe(request(http).get('/api/auth/session')).expect(200);
     });
 
+    it('DELETE /sessions/:id and the admin route take session ids only, never a token: 404, nothing revoked', async () => {
+      // A token in a URL ends up in access logs, proxies and browser histories.
+      const user = await createUser(http, adminCookie);
+      const mine = await loginWithBearer(http, user.username, user.password);
+      const other = await loginWithBearer(http, user.username, user.password);
+      for (const token of [mine.token, other.token]) {
+        const refused = await request(http)
+          .delete(`/api/auth/sessions/${token}`)
+          .set('Authorization', `Bearer ${mine.token}`);
+        expect({ status: refused.status, body: refused.body }).toEqual({
+          status: 404,
+          body: { statusCode: 404, message: 'Session not found' },
+        });
+      }
+      await request(http)
+        .delete(`/api/auth/users/${user.id}/sessions/${other.token}`)
+        .set('Cookie', adminCookie)
+        .set('Origin', ORIGIN)
+        .expect(404);
+      await expectAlive(http, [mine.token, other.token]);
+    });
+
     it('DELETE /sessions/:id refuses a body (an option it would not honour) and revokes nothing', async () => {
       const user = await createUser(http, adminCookie);
       const mine = await loginWithBearer(http, user.username, user.password);

@@ -57,7 +57,7 @@ export {
   SessionRotation,
   SessionStore,
 } from './lib/store/session-store.interface';
-export { SessionRef } from './lib/token/session.token';
+export { parseSessionId, SessionRef } from './lib/token/session.token';
 export { RedisSessionStore } from './lib/store/redis/redis-session.store';
 export { SessionAclRole, sessionAclRules } from './lib/store/redis/redis-acl';
 export {

@@ -28,6 +28,7 @@ import {
 } from '@cloakroom/session';
 
 import { NoBody } from '../common/no-body.decorator';
+import { SessionIdPipe } from '../common/session-id.pipe';
 import { SessionSummaryDto } from './dto/session-summary.dto';
 
 /** The caller's own sessions: list them, end one, or end all but this one. */
@@ -53,7 +54,7 @@ export class SessionsController {
   @Delete(':id')
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse()
-  @ApiNotFoundResponse({ description: "No such session among the caller's" })
+  @ApiNotFoundResponse({ description: "No such session among the caller's (a token is no id)" })
   @ApiUnauthorizedResponse({
     description: '`reauthentication_required` for another session: re-enter the password',
   })
@@ -61,7 +62,7 @@ export class SessionsController {
   async revoke(
     @NoBody() _body: void,
     @CurrentSession() current: Session,
-    @Param('id') id: string,
+    @Param('id', SessionIdPipe) id: string,
   ): Promise<void> {
     if (id !== current.id && !this.sessions.isRecentlyAuthenticated(current)) {
       throw new ReauthenticationRequiredException();

@@ -35,6 +35,7 @@ import {
 } from '@cloakroom/session';
 
 import { NoBody } from '../common/no-body.decorator';
+import { SessionIdPipe } from '../common/session-id.pipe';
 import { SessionSummaryDto } from '../sessions/dto/session-summary.dto';
 import { CreateUserDto } from './dto/create-user.dto';
 import { ListUsersQueryDto, UserListItemDto, UserPageDto } from './dto/list-users.dto';
@@ -137,13 +138,13 @@ export class UsersController {
   @RequireRecentAuth()
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse({ description: 'The session is revoked' })
-  @ApiNotFoundResponse({ description: 'No such session among that user’s' })
+  @ApiNotFoundResponse({ description: 'No such session among that user’s (a token is no id)' })
   @ApiUnauthorizedResponse({ description: '`reauthentication_required`: re-enter the password' })
   @ApiBadRequestResponse({ description: 'A body came with it: the action takes none' })
   async revokeSession(
     @NoBody() _body: void,
     @Param('id', new ParseUUIDPipe()) id: string,
-    @Param('sessionId') sessionId: string,
+    @Param('sessionId', SessionIdPipe) sessionId: string,
     @CurrentSession() admin: Session,
   ): Promise<void> {
     // The owner check runs inside the store: another user's session is simply "not found".

@@ -89,7 +89,13 @@ export function parseToken(token: unknown): SessionRef | null {
   return { tag, digest, id: `${tag}.${digest}`, token };
 }
 
-/** The session an id names, or null when the id is malformed. */
+/**
+ * The session an id names (`<tag>.<digest>`, as listings give it), or null when it is no
+ * session id — a token included: routes that take an id from a URL refuse tokens there.
+ *
+ * @example
+ * if (!parseSessionId(params.id)) throw new NotFoundException('Session not found');
+ */
 export function parseSessionId(id: unknown): SessionRef | null {
   if (typeof id !== 'string') {
     return null;
