@@ -46,7 +46,12 @@ import {
   timestampFields,
 } from './session-fields';
 import { redisClock } from './redis-clock';
-import { installSessionScripts, loadSessionScripts, SessionScriptName } from './session-scripts';
+import {
+  installSessionScripts,
+  loadSessionScripts,
+  SessionScriptName,
+  watchScriptCache,
+} from './session-scripts';
 import { WriteCoalescer } from './write-coalescer';
 
 type Reply = string | number | null | Reply[];
@@ -105,6 +110,8 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   private readonly silence: SilentConnectionWatch | null;
   /** The same for the writer of `durability`, when it is a client of its own. */
   private readonly writerSilence: SilentConnectionWatch | null;
+  /** Stops reloading the scripts into a Redis that lost them (see `watchScriptCache`). */
+  private readonly stopScriptWatch: () => void;
   /** validate.lua's arguments, stringified once rather than by the client on every request. */
   private readonly validateArgs: { idleTimeout: string; touchInterval: string };
 
@@ -135,6 +142,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     if (client instanceof Cluster) {
       loadOnNewMasters(client);
     }
+    this.stopScriptWatch = watchScriptCache(client);
     this.client = client as ScriptedClient;
     this.clock = redisClock(client);
     this.coalescer =
@@ -199,6 +207,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   onModuleDestroy(): void {
     this.closing = true;
     this.clock.stop();
+    this.stopScriptWatch();
     if (this.ownsClient) {
       this.client.disconnect();
     }
@@ -382,6 +391,12 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
         this.validateArgs.touchInterval,
       );
     } catch (error) {
+      if (isWrongType(error)) {
+        // The session's key (the script's only one) holds something else than a hash, written
+        // by hand or by another program: a damaged session, refused as `decode` refuses a
+        // damaged hash, not a store that is down.
+        return null;
+      }
       this.silence?.failed(error);
       throw new SessionStoreUnavailableError(error);
     }
@@ -820,6 +835,11 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   private decode(id: string, flat: string[]): Session | null {
     return decodeSession(id, flat, this.settings.idleTimeoutMs);
   }
+}
+
+/** Whether Redis refused a command for a key holding another type than the one it works on. */
+function isWrongType(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('WRONGTYPE');
 }
 
 /** Whether ioredis batches the client's commands itself (then the store does not cork). */

@@ -82,6 +82,47 @@ export async function loadSessionScripts(client: Redis | Cluster): Promise<void>
   );
 }
 
+/** How often a store checks that Redis still holds the scripts (see `watchScriptCache`). */
+const SCRIPT_CACHE_CHECK_MS = 5_000;
+
+/** The SHA validators call: the script whose absence refuses every guarded request. */
+const VALIDATE_SHA = createHash('sha1').update(SESSION_SCRIPTS.cloakroomValidate.lua).digest('hex');
+
+/**
+ * Loads the scripts again, within `everyMs`, into a master whose script cache lost them while
+ * the connection stayed up (`SCRIPT FLUSH`): no reconnection says so, and a validator, which
+ * may not load them, answers 503 to every request until the owner's own next script call
+ * finds NOSCRIPT — never, while nobody logs in or out. One `SCRIPT EXISTS` per master each
+ * time. A Redis user refused it (a validator: NOPERM) stops checking at once, so that its
+ * refusals do not fill the ACL log. Returns a stop.
+ */
+export function watchScriptCache(
+  client: Redis | Cluster,
+  everyMs = SCRIPT_CACHE_CHECK_MS,
+): () => void {
+  const check = async (node: Redis): Promise<void> => {
+    const [held] = (await node.script('EXISTS', VALIDATE_SHA)) as number[];
+    if (!held) {
+      await loadSessionScripts(node);
+    }
+  };
+  const timer = setInterval(() => {
+    if (client.status !== 'ready') {
+      return;
+    }
+    const nodes = client instanceof Cluster ? client.nodes('master') : [client];
+    for (const node of nodes) {
+      check(node).catch((error: Error) => {
+        if (error.message.startsWith('NOPERM')) {
+          clearInterval(timer);
+        }
+      });
+    }
+  }, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 type ScriptReply = string | number | null | ScriptReply[];
 
 /**
