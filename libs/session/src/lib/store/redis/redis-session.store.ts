@@ -46,6 +46,7 @@ import {
   timestampFields,
 } from './session-fields';
 import { redisClock } from './redis-clock';
+import { RedisRefusals } from './redis-refusals';
 import {
   installSessionScripts,
   loadSessionScripts,
@@ -112,6 +113,8 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   private readonly writerSilence: SilentConnectionWatch | null;
   /** Stops reloading the scripts into a Redis that lost them (see `watchScriptCache`). */
   private readonly stopScriptWatch: () => void;
+  /** Tells of commands Redis refuses while it answers (NOPERM, MISCONF, READONLY...). */
+  private readonly refusals = new RedisRefusals(this.logger);
   /** validate.lua's arguments, stringified once rather than by the client on every request. */
   private readonly validateArgs: { idleTimeout: string; touchInterval: string };
 
@@ -247,6 +250,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
       );
     } catch (error) {
       this.silence?.failed(error);
+      this.refusals.report(error);
       this.abandon(ref, record.user.id);
       throw new SessionStoreUnavailableError(error);
     }
@@ -398,6 +402,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
         return null;
       }
       this.silence?.failed(error);
+      this.refusals.report(error);
       throw new SessionStoreUnavailableError(error);
     }
     if (typeof reply === 'string') {
@@ -818,6 +823,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
       return await operation();
     } catch (error) {
       watch?.failed(error);
+      this.refusals.report(error);
       throw new SessionStoreUnavailableError(error);
     }
   }
