@@ -6,7 +6,12 @@ import { DataSourceOptions } from 'typeorm';
 import { openDataSource } from './data-source.factory';
 import { DatabaseSchema, databaseOptions } from './database.options';
 
-/** Which setting holds a service's database URL, and what lives in that database. */
+/**
+ * Which setting holds a service's database URL, and what lives in that database.
+ *
+ * @example
+ * ServiceDatabaseModule.forRoot({ urlSetting: 'CATALOG_DATABASE_URL', entities, migrations })
+ */
 export interface ServiceDatabaseOptions extends DatabaseSchema {
   /**
    * The `ConfigService` key of a `postgres://` URL or a SQLite file path (see

@@ -7,7 +7,16 @@ import { DataSourceOptions } from 'typeorm';
 import { DATABASE_QUERY_TIMEOUT_MS, DeadlineClient } from './deadline-client';
 import { UTC_TIMESTAMP_TYPES, writeDatesAsUtc } from './utc-timestamps';
 
-/** What lives in a service's database: its entities and the migrations that create them. */
+/**
+ * What lives in a service's database: its entities and the migrations that create them.
+ *
+ * @example
+ * databaseOptions(url, {
+ *   entities: [Product],
+ *   migrations: [CreateProducts1764000000000],
+ *   migrationsTableName: 'catalog_migrations',
+ * });
+ */
 export interface DatabaseSchema {
   entities: NonNullable<DataSourceOptions['entities']>;
   migrations: NonNullable<DataSourceOptions['migrations']>;

@@ -5,6 +5,10 @@ import pg from 'pg';
  * Milliseconds a PostgreSQL query may wait for its answer before it fails (pg's
  * `query_timeout`) and its connection is dropped (`DeadlineClient`). A login makes a few small
  * queries; a migration that needs longer belongs in a deployment step of its own.
+ *
+ * @example
+ * // shorter, so that the server ends a lock wait rather than the client giving up on it
+ * const ADMIN_LOCK_WAIT_MS = DATABASE_QUERY_TIMEOUT_MS - 1_000;
  */
 export const DATABASE_QUERY_TIMEOUT_MS = 5_000;
 
@@ -19,6 +23,9 @@ const READ_TIMEOUT = 'Query read timeout';
  * closes nothing, so a service's pool filled with such clients until the kernel gave their
  * connections up (up to ~15 minutes). Destroyed, the client leaves the pool, and the next
  * query opens a new connection (to whichever server answers at the address now).
+ *
+ * @example
+ * extra: { Client: DeadlineClient, query_timeout: DATABASE_QUERY_TIMEOUT_MS }
  */
 export class DeadlineClient extends pg.Client {
   constructor(config?: unknown) {

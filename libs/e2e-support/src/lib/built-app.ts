@@ -3,14 +3,26 @@ import { resolve } from 'node:path';
 
 const WORKSPACE_ROOT = resolve(__dirname, '../../../..');
 
-/** How a built app ended, with everything it wrote. */
+/**
+ * How a built app ended, with everything it wrote.
+ *
+ * @example
+ * const { code, stderr }: AppExit = await orders.runToExit({ NODE_ENV: 'prod' }, dir);
+ * expect(code).toBe(1);
+ */
 export interface AppExit {
   code: number | null;
   stdout: string;
   stderr: string;
 }
 
-/** A built app running as a child process. */
+/**
+ * A built app running as a child process.
+ *
+ * @example
+ * const running: RunningApp = catalog.start({ CATALOG_PORT: String(port) }, dir);
+ * afterAll(() => running.stop());
+ */
 export interface RunningApp {
   child: ChildProcess;
   /** stdout and stderr so far, interleaved. */

@@ -5,7 +5,12 @@ import { HealthCheck, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs
 import { Public } from '@cloakroom/session';
 import { SessionStoreHealthIndicator } from '@cloakroom/session/health';
 
-/** The key of the session store (Redis, or the auth service) in every service's health. */
+/**
+ * The key of the session store (Redis, or the auth service) in every service's health.
+ *
+ * @example
+ * expect(body.details[SESSIONS_HEALTH_KEY].status).toBe('down');
+ */
 export const SESSIONS_HEALTH_KEY = 'sessions';
 
 /** `GET /api/<service>/health`: 200 when the session store and the database answer. */

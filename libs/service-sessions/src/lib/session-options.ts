@@ -75,7 +75,14 @@ function gatewayOriginsOf(env: SessionRedisEnv | SessionRemoteEnv): string {
   return `http://localhost:${env.PORT},http://127.0.0.1:${env.PORT}`;
 }
 
-/** Where Redis is, as the environment says, in the shapes `SessionModule` accepts. */
+/**
+ * Where Redis is, as the environment says, in the shapes `SessionModule` accepts.
+ *
+ * @example
+ * // an app that owns its Redis client builds it from the same shapes, then hands it over
+ * const connection: RedisConnectionFromEnv = redisConnectionFromEnv(env);
+ * if ('url' in connection) client = new Redis(connection.url, { enableOfflineQueue: false });
+ */
 export type RedisConnectionFromEnv =
   | { url: string }
   | { cluster: ClusterNode[]; options?: ClusterOptions }
@@ -157,7 +164,12 @@ export function redisLocation(env: SessionRedisEnv): string {
   return url.toString();
 }
 
-/** Whether the environment is that of a service that asks the auth service for sessions. */
+/**
+ * Whether the environment is that of a service that asks the auth service for sessions.
+ *
+ * @example
+ * if (isRemote(env)) logger.warn(`auth unreachable at ${env.AUTH_RPC_HOST}:${env.AUTH_RPC_PORT}`);
+ */
 export function isRemote(env: ServiceEnv): env is SessionRemoteEnv {
   return 'AUTH_RPC_HOST' in env;
 }

@@ -12,6 +12,9 @@ import { SessionRedisEnv } from './session.env';
  * start one. A service that asks the auth service only warns: its public routes work without
  * sessions, and auth may simply start after it. Later outages are survived either way:
  * guarded requests answer 503 until the store is back.
+ *
+ * @example
+ * providers: [SessionStoreCheck], // in an app that does without ServiceHealthModule
  */
 @Injectable()
 export class SessionStoreCheck implements OnApplicationBootstrap {

@@ -22,7 +22,14 @@ import type { SessionCapPolicy } from '@cloakroom/session';
 
 const CAP_POLICIES: SessionCapPolicy[] = ['evict-oldest', 'evict-idlest', 'refuse'];
 
-/** What every service that checks sessions reads, whichever store it uses. */
+/**
+ * What every service that checks sessions reads, whichever store it uses.
+ *
+ * @example
+ * function secureCookie(env: SessionEnv): boolean {
+ *   return env.SESSION_COOKIE_SECURE ?? env.NODE_ENV === 'production';
+ * }
+ */
 export class SessionEnv extends ServiceEnv {
   // `npm start` gives every process one environment: the gateway's PORT and PUBLIC_URL tell
   // the services which origin the browser is on.
@@ -78,7 +85,16 @@ export class SessionEnv extends ServiceEnv {
   SESSION_STREAMS_MAX_PER_USER = 32;
 }
 
-/** A service that reads sessions straight from Redis (auth, orders). */
+/**
+ * A service that reads sessions straight from Redis (auth, orders).
+ *
+ * @example
+ * export class OrdersEnv extends SessionRedisEnv {
+ *   @Setting('HTTP port of the orders service')
+ *   @IsPortSetting()
+ *   ORDERS_PORT = 3002;
+ * }
+ */
 export class SessionRedisEnv extends SessionEnv {
   @Setting('Redis holding the sessions, `redis://` or `rediss://`, credentials included')
   @IsUrl({ protocols: ['redis', 'rediss'], require_protocol: true, require_tld: false })
@@ -178,7 +194,16 @@ export class SessionRedisEnv extends SessionEnv {
   SESSION_USER_TAG_KEY?: string;
 }
 
-/** A service that asks the auth service for sessions over TCP (catalog). */
+/**
+ * A service that asks the auth service for sessions over TCP (catalog).
+ *
+ * @example
+ * export class CatalogEnv extends SessionRemoteEnv {
+ *   @Setting('HTTP port of the catalog service')
+ *   @IsPortSetting()
+ *   CATALOG_PORT = 3003;
+ * }
+ */
 export class SessionRemoteEnv extends SessionEnv {
   @Setting("Host of the auth service's session RPC")
   @Matches(/^[^\s/]+$/, { message: 'AUTH_RPC_HOST must be a host name or an address' })

@@ -8,7 +8,12 @@ export const SESSION_MODULE_OPTIONS = Symbol('cloakroom:session-module-options')
 /** Injection token of the resolved `SessionConfig`. */
 export const SESSION_CONFIG = Symbol('cloakroom:session-config');
 
-/** Injection token of the `SessionMetrics` the options gave; null when they gave none. */
+/**
+ * Injection token of the `SessionMetrics` the options gave; null when they gave none.
+ *
+ * @example
+ * constructor(@Inject(SESSION_METRICS) private readonly metrics: SessionMetrics | null) {}
+ */
 export const SESSION_METRICS = Symbol('cloakroom:session-metrics');
 
 /** Injection token of the local cache; its value is null when `localCache` is off. */

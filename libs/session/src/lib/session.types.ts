@@ -1,11 +1,23 @@
-/** The user a session belongs to, as the auth service knows them. */
+/**
+ * The user a session belongs to, as the auth service knows them.
+ *
+ * @example
+ * const user: SessionUser = { id: account.id, username: account.username, roles: account.roles };
+ * await sessions.create(user, { ip: request.ip });
+ */
 export interface SessionUser {
   id: string;
   username: string;
   roles: string[];
 }
 
-/** Facts about the client recorded when a session is created. */
+/**
+ * Facts about the client recorded when a session is created.
+ *
+ * @example
+ * // the short `device` label is kept; the raw user agent only with `keepUserAgent`
+ * await sessions.create(user, { ip, userAgent, device: 'Firefox 133 on Linux' });
+ */
 export interface SessionMeta {
   ip?: string;
   userAgent?: string;
@@ -18,7 +30,15 @@ export interface SessionMeta {
   attributes?: Record<string, unknown>;
 }
 
-/** A live session, as validated or listed. Times are epoch milliseconds (Redis clock). */
+/**
+ * A live session, as validated or listed. Times are epoch milliseconds (Redis clock).
+ *
+ * @example
+ * @Get('me')
+ * me(@CurrentSession() session: Session) {
+ *   return { username: session.username, expiresAt: session.expiresAt };
+ * }
+ */
 export interface Session {
   /** Public identifier: safe to show and to log, useless as a credential. */
   id: string;
@@ -46,7 +66,13 @@ export interface Session {
   attributes: Record<string, unknown>;
 }
 
-/** A session just issued, with the only copy of its token. */
+/**
+ * A session just issued, with the only copy of its token.
+ *
+ * @example
+ * const { token, session }: IssuedSession = await sessions.create(user, meta);
+ * return { token, expiresAt: session.expiresAt }; // a client that is not a browser keeps it
+ */
 export interface IssuedSession {
   token: string;
   session: Session;

@@ -6,6 +6,12 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { configureServiceApp, ServiceDefinition } from './service-app.setup';
 import { exitOnStartupFailure } from './startup-failure.handler';
 
+/**
+ * What `bootstrapService` starts: a service's definition, its root module and its port setting.
+ *
+ * @example
+ * bootstrapService({ ...authService, module: AppModule.forRoot(), port: 'AUTH_PORT' });
+ */
 export interface BootstrapOptions extends ServiceDefinition<NestExpressApplication> {
   /** The root module; its configuration comes from `ServiceConfigModule`. */
   module: Type<unknown> | DynamicModule;

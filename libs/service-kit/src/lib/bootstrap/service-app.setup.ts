@@ -14,7 +14,16 @@ import { StrictValidationPipe } from '../http/strict-validation.pipe';
 import { ServiceEnv } from '../config/service.env';
 import { shutDownGracefully } from './graceful-shutdown';
 
-/** What makes an app a Cloakroom service, shared by its `main.ts` and its in-process tests. */
+/**
+ * What makes an app a Cloakroom service, shared by its `main.ts` and its in-process tests.
+ *
+ * @example
+ * export const authService: ServiceDefinition<NestExpressApplication> = {
+ *   name: 'auth',
+ *   errorFilter: AuthErrorFilter,
+ *   bodilessRoutes: ['/logout'], // a logout ends the session whatever body comes with it
+ * };
+ */
 export interface ServiceDefinition<A extends NestExpressApplication = NestExpressApplication> {
   /** Starts failure lines and log lines; the routes are served under `/api/<name>`. */
   name: string;

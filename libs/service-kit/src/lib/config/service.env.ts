@@ -3,11 +3,22 @@ import { IsIn } from 'class-validator';
 import { Setting } from './setting.decorator';
 import { IsSecondsSetting } from './setting.types';
 
+/**
+ * The values `NODE_ENV` may take: any other fails start-up.
+ *
+ * @example
+ * @IsIn(NODE_ENVIRONMENTS)
+ * NODE_ENV: (typeof NODE_ENVIRONMENTS)[number] = 'development';
+ */
 export const NODE_ENVIRONMENTS = ['development', 'test', 'production'] as const;
 
 /**
  * What every service reads; each service's environment class extends it, or a fragment that
  * does (`SessionRedisEnv`, `SessionRemoteEnv`).
+ *
+ * @example
+ * // in a module every service shares: whichever environment class the app gave
+ * constructor(private readonly env: ServiceEnv) {}
  */
 export class ServiceEnv {
   @Setting('`production` turns on secure cookies and turns off demo data')

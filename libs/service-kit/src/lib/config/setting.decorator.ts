@@ -4,7 +4,14 @@ import { Transform } from 'class-transformer';
 
 const SETTING = Symbol('cloakroom:setting');
 
-/** What a person configuring a service reads about one environment variable. */
+/**
+ * What a person configuring a service reads about one environment variable.
+ *
+ * @example
+ * const rows = settingsOf(OrdersEnv).map(
+ *   (setting: SettingDescription) => `| ${setting.name} | ${setting.description} |`,
+ * );
+ */
 export interface SettingDescription {
   name: string;
   description: string;
@@ -55,14 +62,31 @@ export function settingsOf(schema: Type<object>): SettingDescription[] {
   }));
 }
 
-/** Environment values are strings: turns a numeric one into a number (validated after). */
+/**
+ * Environment values are strings: turns a numeric one into a number (validated after).
+ *
+ * @example
+ * @Setting('Days the security activity log keeps an event; older ones are deleted')
+ * @ToNumber()
+ * @IsInt()
+ * @Min(1)
+ * ACTIVITY_RETENTION_DAYS = 90;
+ */
 export function ToNumber(): PropertyDecorator {
   return Transform(({ value }) =>
     typeof value === 'string' && value.trim() !== '' ? Number(value) : value,
   );
 }
 
-/** Turns `true` / `false` (any case) into a boolean; anything else is left to fail validation. */
+/**
+ * Turns `true` / `false` (any case) into a boolean; anything else is left to fail validation.
+ *
+ * @example
+ * @Setting('Keep the raw User-Agent of new sessions; off: only the device label')
+ * @ToBoolean()
+ * @IsBoolean()
+ * SESSION_KEEP_USER_AGENT = false;
+ */
 export function ToBoolean(): PropertyDecorator {
   return Transform(({ value }) => {
     const text = typeof value === 'string' ? value.trim().toLowerCase() : value;

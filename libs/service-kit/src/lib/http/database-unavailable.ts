@@ -27,6 +27,10 @@ const PG_CONNECTION_FAILURE =
  * Whether `error` says the database could not be reached or did not answer in time (rather
  * than refusing a query): the service answers 503, as for its session store, not 500. TypeORM
  * wraps a driver's error in `driverError`.
+ *
+ * @example
+ * // a login whose database failed says nothing of the password: not counted toward a lockout
+ * if (isDatabaseUnavailable(error)) await attempt.abandon();
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
   for (let cause = error, depth = 0; cause && depth < 3; depth++) {

@@ -14,7 +14,16 @@ import { Observable, throwError } from 'rxjs';
 
 import { isDatabaseUnavailable } from './database-unavailable';
 
-/** The body of every error answer: a status and a message, never a stack. */
+/**
+ * The body of every error answer: a status and a message, never a stack.
+ *
+ * @example
+ * protected override toBody(exception: unknown): ErrorBody {
+ *   return exception instanceof OutOfStockError
+ *     ? { statusCode: 409, message: exception.message, error: 'out_of_stock' }
+ *     : super.toBody(exception);
+ * }
+ */
 export interface ErrorBody {
   statusCode: number;
   message: string;

@@ -1,6 +1,12 @@
 import { ServerResponse, STATUS_CODES } from 'node:http';
 
-/** What `rawErrorAnswer` writes besides its status. */
+/**
+ * What `rawErrorAnswer` writes besides its status.
+ *
+ * @example
+ * socket.end(rawErrorAnswer(400, { message: 'A WebSocket handshake has no body' }));
+ * socket.end(rawErrorAnswer(431, { request: 'HEAD' }));
+ */
 export interface RawErrorAnswerOptions {
   /** The body's `message`; the status's reason phrase by default. */
   message?: string;

@@ -3,7 +3,12 @@ import { createPrivateKey, createPublicKey, KeyObject } from 'node:crypto';
 import type { SessionAssertionOptions } from '../config/session-options.interface';
 
 const DEFAULT_TTL_SECONDS = 30;
-/** The longest lifetime a receiver accepts, whatever the sender was configured with. */
+/**
+ * The longest lifetime a receiver accepts, whatever the sender was configured with.
+ *
+ * @example
+ * assertions: { service: 'orders', signingKey, ttl: MAX_ASSERTION_TTL_SECONDS }
+ */
 export const MAX_ASSERTION_TTL_SECONDS = 60;
 const DEFAULT_CLOCK_SKEW_SECONDS = 5;
 

@@ -7,6 +7,10 @@ import type { Session } from '../session.types';
  * What `SessionClient` needs of a message client: `send` and `emit`, as a `ClientProxy` of
  * `@nestjs/microservices` has them (named here so that the library's types do not need that
  * optional peer).
+ *
+ * @example
+ * const proxy: SessionMessageProxy = ClientProxyFactory.create({ transport: Transport.TCP });
+ * const catalog = assertions.client(proxy, 'catalog');
  */
 export interface SessionMessageProxy {
   send<Result = unknown, Input = unknown>(pattern: unknown, data: Input): Observable<Result>;

@@ -13,6 +13,12 @@ import type { SessionStore } from '../store/session-store.interface';
  * ioredis would prefix only the keys a script is given, while the scripts build the other key
  * names themselves, and revoke-all, role changes and the per-user cap would miss every session.
  * Set `keyPrefix` on `SessionModule` instead; a client with one is refused at start-up.
+ *
+ * @example
+ * redis: { url: 'rediss://orders:secret@redis.internal:6380' }
+ * redis: { client: appRedis }
+ * redis: { sentinels: [{ host: 'sentinel-1', port: 26379 }], name: 'cloakroom' }
+ * redis: { cluster: [{ host: 'r1', port: 7000 }, { host: 'r2', port: 7000 }] }
  */
 export type SessionRedisConnection =
   | { url: string; options?: RedisOptions }
@@ -25,6 +31,9 @@ export type SessionRedisConnection =
  * the service's own certificate (its common name is the identity auth's capability table
  * knows) and the CA that signed auth's certificate. There is no plaintext mode: tokens cross
  * this connection.
+ *
+ * @example
+ * SessionModule.forRoot({ remote: { host: env.AUTH_RPC_HOST, port: env.AUTH_RPC_PORT, tls } })
  */
 export interface SessionRemoteConnection {
   host: string;
@@ -37,7 +46,16 @@ export interface SessionRemoteConnection {
   batchValidations?: boolean;
 }
 
-/** PEM contents (not paths), as `node:tls` takes them. */
+/**
+ * PEM contents (not paths), as `node:tls` takes them.
+ *
+ * @example
+ * const tls: SessionRemoteTls = {
+ *   ca: readFileSync('.data/certs/ca.crt'),
+ *   cert: readFileSync('.data/certs/catalog.crt'),
+ *   key: readFileSync('.data/certs/catalog.key'),
+ * };
+ */
 export interface SessionRemoteTls {
   /** The CA that signed auth's server certificate. */
   ca: string | Buffer;
@@ -48,6 +66,12 @@ export interface SessionRemoteTls {
   servername?: string;
 }
 
+/**
+ * The session cookie's name and attributes; it is always `HttpOnly` and `Path=/`.
+ *
+ * @example
+ * SessionModule.forRoot({ redis, cookie: { secure: env.NODE_ENV === 'production' } })
+ */
 export interface SessionCookieOptions {
   /**
    * Cookie name, an HTTP token (letters, digits and ``!#$%&'*+-.^_`|~``); `__Host-` is
@@ -64,6 +88,9 @@ export interface SessionCookieOptions {
  * Revocations that a Redis failover cannot undo: after every write that removes or reduces
  * access, the store sends `WAIT replicas timeout` to the node that ran it, and answers
  * `SessionStoreUnavailableError` (503) when fewer replicas acknowledge in time.
+ *
+ * @example
+ * SessionModule.forRoot({ redis, durability: { replicas: 1, timeout: 0.25 } })
  */
 export interface SessionDurabilityOptions {
   /** Replicas that must hold a revocation before it answers success; at least 1. */
@@ -76,6 +103,9 @@ export interface SessionDurabilityOptions {
  * A cached session is forgotten as soon as the lifecycle event of its revocation arrives (the
  * library follows the event stream itself); `ttl` bounds how long it may be served when that
  * event cannot arrive.
+ *
+ * @example
+ * SessionModule.forRoot({ redis, localCache: { ttl: 5, max: 50_000 } })
  */
 export interface SessionLocalCacheOptions {
   /** Seconds an entry is served without asking the store; at most 60 (a larger value is capped). */
@@ -84,7 +114,13 @@ export interface SessionLocalCacheOptions {
   max?: number;
 }
 
-/** The session lifecycle event stream. */
+/**
+ * The session lifecycle event stream.
+ *
+ * @example
+ * // a consumer stopped for longer still finds its last event in the stream
+ * SessionModule.forRoot({ redis, events: { maxLength: 100_000 } })
+ */
 export interface SessionEventsOptions {
   /** Entries the stream keeps, roughly (`XADD MAXLEN ~`). Default 10000. */
   maxLength?: number;
@@ -93,6 +129,10 @@ export interface SessionEventsOptions {
 /**
  * Lifetimes of sessions created with `persistent: true` ("remember me"), in seconds. Each
  * session keeps the timeouts it was created with, whichever service validates it.
+ *
+ * @example
+ * SessionModule.forRoot({ redis, remember: { idleTimeout: 14 * 86_400 } })
+ * await sessions.create(user, meta, { persistent: body.rememberMe });
  */
 export interface SessionRememberOptions {
   /** Idle timeout of a remembered session. Default 604800 (7 days). */
@@ -105,6 +145,9 @@ export interface SessionRememberOptions {
  * What creating a session does when its user already holds `maxSessionsPerUser` live ones:
  * `evict-oldest` revokes the oldest, `evict-idlest` the least recently used, `refuse` writes
  * nothing and `SessionService.create` throws `SessionLimitReachedError` listing them.
+ *
+ * @example
+ * SessionModule.forRoot({ redis, maxSessionsPerUser: 3, capPolicy: 'refuse' })
  */
 export type SessionCapPolicy = 'evict-oldest' | 'evict-idlest' | 'refuse';
 
@@ -117,6 +160,14 @@ export type SessionCapPolicy = 'evict-oldest' | 'evict-idlest' | 'refuse';
  * `userTagKey`, `autoPipelining`, `coalesceWrites`, `durability`, `touchInterval` (unless
  * `localCache`, which reads it, is on) and `keyPrefix` (unless the store is a
  * `RedisSessionStore`, whose events the module publishes and follows under it).
+ *
+ * @example
+ * SessionModule.forRoot({
+ *   redis,
+ *   idleTimeout: 900,
+ *   absoluteTimeout: 8 * 3600,
+ *   allowedOrigins: ['https://shop.example'],
+ * })
  */
 export interface SessionCommonOptions {
   /** Idle timeout: a session unused this long dies. Default 1800. */

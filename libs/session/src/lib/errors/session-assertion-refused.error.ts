@@ -1,4 +1,9 @@
-/** Why a session assertion was refused; the first check that failed. */
+/**
+ * Why a session assertion was refused; the first check that failed.
+ *
+ * @example
+ * if (error instanceof SessionAssertionRefusedError) refusals.inc({ reason: error.reason });
+ */
 export type SessionAssertionRefusal =
   /** The message carried none. */
   | 'missing'

@@ -2,6 +2,13 @@ import { createHash } from 'node:crypto';
 
 import { SessionEvents } from '../session.constants';
 
+/**
+ * The `type` of a lifecycle event: one of the values of `SessionEvents`.
+ *
+ * @example
+ * const ends: SessionEventType[] = [SessionEvents.revoked, SessionEvents.evicted];
+ * if (ends.includes(event.type)) forget(event.sessionId);
+ */
 export type SessionEventType = (typeof SessionEvents)[keyof typeof SessionEvents];
 
 /**
@@ -10,6 +17,10 @@ export type SessionEventType = (typeof SessionEvents)[keyof typeof SessionEvents
  * a `session.evicted` event); `disable` (account disabled); `revoke-all` (a revoke-all, of one
  * user or of everyone); `login` (a token the client still held when it logged in again). Apps
  * may pass others.
+ *
+ * @example
+ * await sessions.revokeAllForUser(user.id, { reason: 'disable', actor });
+ * await sessions.revoke(id, { reason: 'fraud-review', actor }); // an app's own reason
  */
 export type SessionRevocationReason =
   | 'logout'
@@ -22,7 +33,13 @@ export type SessionRevocationReason =
   | 'login'
   | (string & {});
 
-/** Who did it: the user, an administrator; null for the system (expiry, cap). */
+/**
+ * Who did it: the user, an administrator; null for the system (expiry, cap).
+ *
+ * @example
+ * const actor: SessionEventActor = { id: current.userId, username: current.username };
+ * await sessions.revoke(id, { ownerId: current.userId, reason: 'self', actor });
+ */
 export interface SessionEventActor {
   id: string;
   username: string;
@@ -45,6 +62,11 @@ export interface SessionEventCause {
  * never tokens. Read from the redacted stream (`redacted: true`), an event names sessions by
  * their refs instead (`sessionRef`, `previousSessionRef`, `keptSessionRef`: see
  * {@link sessionEventRef}) and carries no actor, address or device.
+ *
+ * @example
+ * function isLogout(event: SessionEvent): boolean {
+ *   return event.type === SessionEvents.revoked && event.reason === 'logout';
+ * }
  */
 export interface SessionEvent {
   /** The stream entry id (`<ms>-<seq>`): events are ordered by it. */

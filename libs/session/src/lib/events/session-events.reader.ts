@@ -11,6 +11,10 @@ import { redactedSessionEventsKey, sessionEventsKey } from './session-events.pub
  * what it kept meanwhile), `lost` (the stream holding its last id is gone: deleted, or Redis
  * came back without its data or as a replica that had not received it: the reader then reads
  * the new stream from its start), `unreadable` (an entry this library did not write).
+ *
+ * @example
+ * // after any gap but `start` (nothing is cached yet), a revoked session may still be cached
+ * if (item.kind === 'gap' && item.reason !== 'start') cache.clear();
  */
 export type SessionEventsGapReason = 'start' | 'trimmed' | 'reconnected' | 'lost' | 'unreadable';
 
@@ -18,12 +22,25 @@ export type SessionEventsGapReason = 'start' | 'trimmed' | 'reconnected' | 'lost
  * What a reader hands out, in stream order: an event; a gap (some events may be missing
  * before what follows); or `down`, when its connection is lost (a `reconnected` gap follows
  * once it is back).
+ *
+ * @example
+ * function handle(item: SessionEventsItem): void {
+ *   if (item.kind === 'event') persist(item.event);
+ *   else if (item.kind === 'gap') logger.warn(`events may be missing: ${item.reason}`);
+ * }
  */
 export type SessionEventsItem =
   | { kind: 'event'; event: SessionEvent }
   | { kind: 'gap'; reason: SessionEventsGapReason; lastId: string }
   | { kind: 'down' };
 
+/**
+ * Which stream a `SessionEventsReader` reads, and how.
+ *
+ * @example
+ * // the one stream a validator's Redis user may read
+ * new SessionEventsReader(redis, { keyPrefix: env.SESSION_KEY_PREFIX, redacted: true })
+ */
 export interface SessionEventsReaderOptions {
   /** The `keyPrefix` the publishing services use. Default `cr:`. */
   keyPrefix?: string;

@@ -5,7 +5,13 @@ import { SESSION_CONFIG } from '../session.constants';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-/** The parts of a request, Express or Fastify, that the origin rule reads. */
+/**
+ * The parts of a request, Express or Fastify, that the origin rule reads.
+ *
+ * @example
+ * originPolicy.allows({ method: 'POST', headers: { origin: 'https://shop.example' } });
+ * // true when `allowedOrigins` lists it
+ */
 export interface OriginCheckedRequest {
   method: string;
   headers: Record<string, string | string[] | undefined>;

@@ -1,5 +1,12 @@
 import { SetMetadata } from '@nestjs/common';
 
+/**
+ * The metadata key `@Public()` sets, for other guards and interceptors that treat public
+ * routes apart (`SessionGuard` also weighs `@Roles()` and `@RequireRecentAuth()` against it).
+ *
+ * @example
+ * const isPublic = reflector.get<boolean | undefined>(IS_PUBLIC_KEY, context.getHandler());
+ */
 export const IS_PUBLIC_KEY = 'cloakroom:public';
 
 /**

@@ -1,15 +1,32 @@
 import { parse } from 'cookie';
 
-/** Where the token of a request came from: cookies get the CSRF rule, bearer tokens do not. */
+/**
+ * Where the token of a request came from: cookies get the CSRF rule, bearer tokens do not.
+ *
+ * @example
+ * if (found.source === 'cookie' && !originPolicy.allows(request)) throw new ForbiddenException();
+ */
 export type TokenSource = 'cookie' | 'bearer';
 
-/** A session token a request carries, and where it came from. */
+/**
+ * A session token a request carries, and where it came from.
+ *
+ * @example
+ * const presented: RequestToken | undefined = request[REQUEST_TOKEN_PROPERTY];
+ * // a rotated token goes back the way the old one came
+ * if (presented?.source === 'cookie') response.setHeader('Set-Cookie', cookies.serialize(token));
+ */
 export interface RequestToken {
   token: string;
   source: TokenSource;
 }
 
-/** The request headers a token is read from; Node's, Express's and Fastify's all fit. */
+/**
+ * The request headers a token is read from; Node's, Express's and Fastify's all fit.
+ *
+ * @example
+ * readSessionToken({ authorization: `Bearer ${token}` }, cookies.name); // source 'bearer'
+ */
 export interface TokenHeaders {
   cookie?: string | string[];
   authorization?: string | string[];

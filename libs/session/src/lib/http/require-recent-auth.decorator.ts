@@ -1,7 +1,15 @@
 import { CustomDecorator } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 
-/** The route's window in seconds; absent: the module's `reauthWindow`. */
+/**
+ * The route's window in seconds; absent: the module's `reauthWindow`.
+ *
+ * @example
+ * const rule = reflector.getAllAndOverride<RecentAuthRule | undefined>(RequireRecentAuth, [
+ *   context.getHandler(),
+ *   context.getClass(),
+ * ]);
+ */
 export interface RecentAuthRule {
   seconds?: number;
 }

@@ -45,7 +45,17 @@ import { graphqlRequestOf, rpcCarrierOf } from './session-carrier';
 import { SessionCookieService } from './session-cookie.service';
 import type { SessionRequest } from './session-request.interface';
 
-/** A route's access rule, read once per handler from its metadata. */
+/**
+ * A route's access rule, read once per handler from its metadata.
+ *
+ * @example
+ * class StagingGuard extends SessionGuard {
+ *   // a private staging deployment: only the health check answers without a session
+ *   protected override shouldSkip(context: ExecutionContext, rule: RouteRule): boolean {
+ *     return rule.isPublic && context.getClass() === HealthController;
+ *   }
+ * }
+ */
 export interface RouteRule {
   isPublic: boolean;
   roles: string[] | undefined;
@@ -81,6 +91,14 @@ const EVENT_HANDLER = 2;
  * What the guard sends on a WebSocket whose message it refuses while the session lives (missing
  * role, authentication not recent enough, store down), as the frame
  * `{ "event": "exception", "data": { status, message, error?, pattern } }`.
+ *
+ * @example
+ * class CountingGuard extends SessionGuard {
+ *   protected override refuseMessage(socket: SessionSocket, refusal: SocketRefusal, on: string) {
+ *     refusals.inc({ status: refusal.status, pattern: on });
+ *     super.refuseMessage(socket, refusal, on);
+ *   }
+ * }
  */
 export interface SocketRefusal {
   status: 401 | 403 | 503;

@@ -1,4 +1,11 @@
-/** How `SessionGuard` ended a request, message or socket message. */
+/**
+ * How `SessionGuard` ended a request, message or socket message.
+ *
+ * @example
+ * guardOutcome(outcome: SessionGuardOutcome, context: string): void {
+ *   this.decisions.inc({ outcome, context });
+ * }
+ */
 export type SessionGuardOutcome = 'ok' | '401' | '403' | '503' | 'error';
 
 /**

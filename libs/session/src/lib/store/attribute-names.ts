@@ -4,6 +4,10 @@ import { SessionAttributesTooLargeError } from '../errors/session-attributes-too
 /**
  * What one session's app attributes may hold: how many, and how many bytes of names and JSON
  * values (UTF-8) together. Every store keeps them; Redis checks the sum in the patch script.
+ *
+ * @example
+ * const huge = { draft: 'x'.repeat(SESSION_ATTRIBUTE_LIMITS.bytes) };
+ * await expect(sessions.patch(token, huge)).rejects.toThrow(SessionAttributesTooLargeError);
  */
 export const SESSION_ATTRIBUTE_LIMITS = { count: 64, bytes: 16 * 1024 } as const;
 

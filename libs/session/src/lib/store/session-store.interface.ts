@@ -1,7 +1,17 @@
 import type { Session, SessionUser } from '../session.types';
 import type { SessionRef } from '../token/session.token';
 
-/** What the store needs to create a session; times are set by the store's clock. */
+/**
+ * What the store needs to create a session; times are set by the store's clock.
+ *
+ * @example
+ * class HeldStore extends InMemorySessionStore {
+ *   override async create(record: NewSessionRecord): Promise<CreatedSession | null> {
+ *     await released; // a test holds a login mid-write to race it
+ *     return super.create(record);
+ *   }
+ * }
+ */
 export interface NewSessionRecord {
   /** Digest of the new token's secret; the store adds the user's tag to make the id. */
   digest: string;
@@ -20,7 +30,15 @@ export interface NewSessionRecord {
   expectedGeneration?: string;
 }
 
-/** How `SessionStore.rotate` treats the session and its user's others. */
+/**
+ * How `SessionStore.rotate` treats the session and its user's others.
+ *
+ * @example
+ * override rotate(from: SessionRef, to: SessionRef, options?: SessionRotation) {
+ *   rotations.push(options); // a test checks that a password change revokes the others
+ *   return super.rotate(from, to, options);
+ * }
+ */
 export interface SessionRotation {
   /** The owner's user id: revoke every other session of that user in the same step. */
   revokeOthersOf?: string;
@@ -28,7 +46,16 @@ export interface SessionRotation {
   reauthenticated?: boolean;
 }
 
-/** A session the store created, under the user's hash-slot tag (created if the user had none). */
+/**
+ * A session the store created, under the user's hash-slot tag (created if the user had none).
+ *
+ * @example
+ * override async create(record: NewSessionRecord): Promise<CreatedSession | null> {
+ *   const created = await super.create(record);
+ *   evicted.push(...(created?.evicted ?? []));
+ *   return created;
+ * }
+ */
 export interface CreatedSession {
   tag: string;
   session: Session;

@@ -14,7 +14,13 @@ const ID_PATTERN = /^([A-Za-z0-9_-]{8})\.([A-Za-z0-9_-]{22})$/;
 const TAG_PATTERN = /^[A-Za-z0-9_-]{8}$/;
 const DIGEST_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 
-/** A parsed session id, from which every key of the session is derived. */
+/**
+ * A parsed session id, from which every key of the session is derived.
+ *
+ * @example
+ * const ref: SessionRef | null = parseSessionId(params.id);
+ * const session = ref && (await store.get(ref));
+ */
 export interface SessionRef {
   tag: string;
   digest: string;

@@ -14,7 +14,12 @@ import {
   SessionStore,
 } from '../session-store.interface';
 
-/** The limits of an in-memory store, in seconds, with the module's defaults. */
+/**
+ * The limits of an in-memory store, in seconds, with the module's defaults.
+ *
+ * @example
+ * new InMemorySessionStore({ idleTimeout: 60, maxSessionsPerUser: 2, capPolicy: 'refuse' })
+ */
 export type InMemorySessionStoreOptions = Pick<
   SessionCommonOptions,
   | 'idleTimeout'

@@ -1,4 +1,10 @@
-/** Who a Redis user of the session store is: see {@link sessionAclRules}. */
+/**
+ * Who a Redis user of the session store is: see {@link sessionAclRules}.
+ *
+ * @example
+ * const role: SessionAclRole = service === 'auth' ? 'owner' : 'validator';
+ * await admin.acl('SETUSER', service, 'on', `>${password}`, ...sessionAclRules(role, 'cr:'));
+ */
 export type SessionAclRole = 'validator' | 'owner';
 
 /**
