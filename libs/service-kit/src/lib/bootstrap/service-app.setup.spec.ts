@@ -155,6 +155,19 @@ describe('configureServiceApp', () => {
     await app.close();
   });
 
+  it('sends no ETag: answers are no-store, and an ETag is a hash of a body that may hold a token', async () => {
+    const app = await appWith({ name: 'memo' });
+    const http = app.getHttpServer();
+    const answers = [
+      await request(http).post('/api/memo/notes').send({ text: 'a bearer token, say' }),
+      await request(http).get('/api/memo/nowhere'),
+    ];
+    for (const response of answers) {
+      expect(response.headers['etag']).toBeUndefined();
+    }
+    await app.close();
+  });
+
   it("uses the service's own error filter and runs its own configure step", async () => {
     const configured: string[] = [];
     const app = await appWith({

@@ -79,6 +79,9 @@ export function configureServiceApp<A extends NestExpressApplication>(
   service: ServiceDefinition<A>,
 ): A {
   app.disable('x-powered-by');
+  // Every answer is no-store (below): an ETag would be a SHA-1 of each body for nothing, and
+  // one of a body holding a bearer token is a hash of the token that proxies may log.
+  app.disable('etag');
   const env = serviceEnvOf(app);
   limitSlowClients(app.getHttpServer(), {
     headers: env.HTTP_HEADERS_TIMEOUT,
