@@ -15,6 +15,8 @@ import type { SessionRef } from '../../token/session.token';
  *   what the login's undo puts back if its caller gave up waiting for it;
  *   `<prefix>{<tag>}:e:undone:<digest>` what that undo dropped for good, for a minute (list),
  *   for a repeat of the undo to announce when the first one's answer came too late
+ * - `<prefix>{<tag>}:m:mark:<digest>`, `<prefix>{<tag>}:e:mark:<digest>` never kept: set and
+ *   deleted by an undo under `durability`, so that the WAIT after it has a write to count
  * - `<prefix>{<tag>}:f`          never written: the fence the scripts that build key names
  *   themselves declare, so that Redis Cluster refuses them while the tag's slot migrates
  * - `<prefix>not-before`         the watermark of the last global revocation (epoch ms;

@@ -305,12 +305,20 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
    *
    * The undo itself is sent until one is answered in time (see `sendUndo`): what the first to
    * run evicted for good is announced by whichever is heard, since undo-create.lua keeps it
-   * listed for the repeats to answer again.
+   * listed for the repeats to answer again (each session once).
+   *
+   * With `durability`, the undo also waits for replicas, as a rotation's does (see `sendUndo`):
+   * a replica that holds the create without its undo, promoted by a failover, would keep the
+   * session whose token nobody was given (listed, counted against the cap) and the sessions it
+   * evicted evicted. Once answered on the main client, the undo is sent again by `writer`,
+   * which then WAITs — never the main client, whose session checks would queue behind a WAIT.
+   * That WAIT counts the first undo too: it ran before the repeat, and the repeat writes a mark.
    */
   private abandon(ref: SessionRef, userId: string): void {
+    const announced = new Set<string>();
     this.sendUndo(
-      () =>
-        this.client.cloakroomUndoCreate(
+      (client, marked) =>
+        client.cloakroomUndoCreate(
           this.keys.session(ref),
           this.keys.index(ref.tag, userId),
           this.keys.generation(ref.tag, userId),
@@ -320,11 +328,15 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
           this.keys.evictedPrefix(ref.tag),
           this.settings.maxSessionsPerUser,
           EVICTION_UNDO_GRACE_MS,
+          marked ? '1' : '0',
         ),
       (reply) => {
-        this.reportEvictions(ref.tag, userId, (reply as [number, string[]])[1]);
+        const dropped = (reply as [number, string[]])[1].filter((digest) => !announced.has(digest));
+        dropped.forEach((digest) => announced.add(digest));
+        this.reportEvictions(ref.tag, userId, dropped);
         return true;
       },
+      { first: this.client, at: { key: this.keys.session(ref) } },
     );
   }
 
@@ -335,24 +347,39 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
    * answer of what it undoes, after Redis ran that: until an undo is answered, it is sent
    * again, backing off (undoing twice is undoing once). A command ioredis sends again on
    * reconnecting goes out as the connection becomes ready, before any of these timers.
+   * It is sent by `first` (by default `writer`) until one is accepted.
    *
-   * With `durability`, an undo sent by `writer` to `at` is settled only once one was accepted
-   * and a WAIT after it, on the same connection, finds enough replicas holding it: the master
-   * runs the undo even while replicas lag, and a replica it never reached, promoted by a
-   * failover, still holds what the undo undid. Until then it is sent again: to a master so
-   * promoted it applies once more (answering as the first did). An accepted answer counts
-   * until a call fails, as WAIT only counts what its own connection wrote: one on the next
-   * connection, where the repeats write nothing, would confirm nothing of the undo.
+   * With `durability`, an undo of a write to `at` is settled only once one was accepted and a
+   * WAIT on `writer`, after an undo it sent, finds enough replicas holding it: the master runs
+   * the undo even while replicas lag, and a replica it never reached, promoted by a failover,
+   * still holds what the undo undid. Until then it is sent again by `writer`: to a master so
+   * promoted it applies once more (answering as the first did). Every undo `writer` sends
+   * then writes (`marked`: the scripts' ARGV mark), since WAIT only counts replicas that
+   * reached its own connection's last write: a repeat that finds the undo done writes nothing
+   * else, and the accepted undo may have gone out on another connection — `first`, or one of
+   * `writer`'s that broke since (dropped while idle, with no call failing). After the mark, a
+   * WAIT covers all the master ran before, whichever connection sent it.
    */
   private sendUndo(
-    undo: () => Promise<Reply>,
+    undo: (client: ScriptedClient, marked: boolean) => Promise<Reply>,
     settled: (reply: Reply) => boolean,
-    at?: WrittenAt,
+    { first = this.writer, at }: { first?: ScriptedClient; at?: WrittenAt } = {},
   ): void {
     const giveUpAt = Date.now() + EVICTION_UNDO_GRACE_MS;
-    const held = (): Promise<boolean> =>
-      at && this.acknowledgement ? this.acknowledgement.holds(at) : Promise.resolve(true);
+    const acknowledgement = at ? this.acknowledgement : null;
     let accepted = false;
+    const once = async (): Promise<boolean> => {
+      if (!acknowledgement || !at) {
+        return settled(await undo(first, false));
+      }
+      if (!accepted && first !== this.writer) {
+        // Behind what it undoes, on that one's connection: see `abandon`.
+        accepted = settled(await undo(first, false));
+        if (!accepted) return false;
+      }
+      accepted = settled(await undo(this.writer, true)) || accepted;
+      return accepted && (await acknowledgement.holds(at));
+    };
     const later = (waitMs: number): void => {
       if (this.closing || Date.now() + waitMs > giveUpAt) {
         return;
@@ -360,20 +387,12 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
       setTimeout(() => attempt(Math.min(waitMs * 2, UNDO_RETRY_MAX_MS)), waitMs).unref();
     };
     const attempt = (nextWaitMs: number): void => {
-      undo()
-        .then(async (reply) => {
-          accepted ||= settled(reply);
-          return accepted && (await held());
-        })
-        .then(
-          (done) => {
-            if (!done) later(nextWaitMs);
-          },
-          () => {
-            accepted = false;
-            later(nextWaitMs);
-          },
-        );
+      once().then(
+        (done) => {
+          if (!done) later(nextWaitMs);
+        },
+        () => later(nextWaitMs),
+      );
     };
     attempt(UNDO_RETRY_FIRST_MS);
   }
@@ -629,8 +648,8 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
    */
   private undoRotation(from: SessionRef, to: SessionRef, ownerId = ''): void {
     this.sendUndo(
-      () =>
-        this.writer.cloakroomUndoRotate(
+      (client, marked) =>
+        client.cloakroomUndoRotate(
           this.keys.session(from),
           this.keys.session(to),
           this.keys.indexPrefix(from.tag),
@@ -639,9 +658,10 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
           to.digest,
           ROTATION_FORWARD_MS,
           ownerId,
+          marked ? '1' : '0',
         ),
       (reply) => reply === 1,
-      { key: this.keys.session(from) },
+      { at: { key: this.keys.session(from) } },
     );
   }
 

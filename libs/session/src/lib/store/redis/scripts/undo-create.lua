@@ -17,6 +17,13 @@
 --          taken the places, and a session is put back only into a free one
 -- ARGV[6]  optional: how long, milliseconds, the sessions dropped are kept listed for a repeat
 --          of this undo (0 or absent: not kept)
+-- ARGV[7]  optional: '1' when the caller WAITs for replicas after this call (the store's
+--          `durability`), '0' or absent otherwise. Then the call writes, whatever it finds: it
+--          sets and deletes <ARGV[4]>mark:<ARGV[1]>, which Redis replicates. A WAIT counts the
+--          replicas that reached the last write of its own connection; a repeat that finds the
+--          undo done writes nothing else, and the first undo went out on another connection (the
+--          create's). After the mark, a WAIT covers everything Redis ran before, that first undo
+--          included.
 --
 -- Returns  { restored, { droppedDigest… } }: how many evicted sessions were put back, and the
 --          evicted sessions that stay gone (a place taken, the generation moved, their time
@@ -25,10 +32,20 @@
 --          A repeat (the caller sends the undo until one is answered in time) puts nothing
 --          back and answers what the first one dropped, listed under <ARGV[4]>undone:<ARGV[1]>:
 --          the first one's answer may have come too late, or not at all, to be heard.
--- The evicted sessions' keys are built from ARGV prefixes: see README.md.
+-- The evicted sessions' and the mark's keys are built from ARGV prefixes: see README.md.
 local digest, userId = name_arg(1), name_arg(2)
 local sessionPrefix, evictedPrefix, cap = name_arg(3), name_arg(4), int_arg(5)
 local keepDropped = ARGV[6] and int_arg(6) or 0
+local marked = ARGV[7] or '0'
+if marked ~= '0' and marked ~= '1' then
+  return redis.error_reply('ERR cloakroom: ARGV[7] must be 0 or 1')
+end
+if marked == '1' then
+  -- Replicated as part of this script's effects, the undo's included: nothing stays.
+  local mark = evictedPrefix .. 'mark:' .. digest
+  redis.call('SET', mark, '1')
+  redis.call('DEL', mark)
+end
 if redis.call('HGET', KEYS[1], FIELD.userId) == userId then
   redis.call('DEL', KEYS[1])
   redis.call('ZREM', KEYS[2], digest)

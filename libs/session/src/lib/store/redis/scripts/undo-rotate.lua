@@ -22,12 +22,23 @@
 --          still ends the session)
 -- ARGV[6]  the user id the session must belong to, or '' for its owner whoever that is (the
 --          new digest is the rotation's own, so nobody else's session can be found there)
+-- ARGV[7]  optional: '1' when the caller WAITs for replicas after this call (the store's
+--          `durability`), '0' or absent otherwise. Then the call writes, whatever it finds: it
+--          sets and deletes <ARGV[2]>mark:<ARGV[4]>, which Redis replicates. A WAIT counts the
+--          replicas that reached the last write of its own connection; a repeat that found the
+--          undo done writes nothing else, and on a connection that wrote nothing before (the
+--          last one broke) a WAIT would answer at once, confirming nothing. After the mark, it
+--          covers everything Redis ran before, the undo sent earlier on any connection included.
 --
 -- Returns  1 when the session was moved back, 0 when nothing changed.
--- The index and forward keys are built from ARGV prefixes: see README.md.
+-- The index, forward and mark keys are built from ARGV prefixes: see README.md.
 local indexPrefix, forwardPrefix = name_arg(1), name_arg(2)
 local oldDigest, newDigest = name_arg(3), name_arg(4)
 local forwardMs, owner = int_arg(5), ARGV[6] or ''
+local marked = ARGV[7] or '0'
+if marked ~= '0' and marked ~= '1' then
+  return redis.error_reply('ERR cloakroom: ARGV[7] must be 0 or 1')
+end
 if forwardMs == 0 then
   return redis.error_reply('ERR cloakroom: the forward must last')
 end
@@ -39,6 +50,12 @@ end
 local sessionPrefix = string.sub(KEYS[2], 1, #KEYS[2] - #newDigest)
 if KEYS[2] ~= sessionPrefix .. newDigest or KEYS[1] ~= sessionPrefix .. oldDigest then
   return redis.error_reply('ERR cloakroom: the keys must be the digests\' session hashes')
+end
+if marked == '1' then
+  -- Replicated as part of this script's effects, the undo's included: nothing stays.
+  local mark = forwardPrefix .. 'mark:' .. newDigest
+  redis.call('SET', mark, '1')
+  redis.call('DEL', mark)
 end
 
 if redis.call('EXISTS', KEYS[1]) == 1 then
