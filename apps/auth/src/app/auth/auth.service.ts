@@ -190,6 +190,9 @@ export class AuthService {
     }
     let rotated: IssuedSession | null;
     try {
+      // Networks remembered under the old password are strangers again (their guesses at the
+      // new one wait past the ceiling); the one of this change stays remembered.
+      await this.throttle.forgetNetworks(user.username, client.ip);
       rotated = await this.sessions.rotate(token, {
         revokeOthersOf: user.id,
         reauthenticated: true,
@@ -200,7 +203,8 @@ export class AuthService {
       // A 503 means nothing changed: the old password stands again, since the other sessions
       // may not have been revoked (a stalled Redis may still revoke them, and rotate this one,
       // when it resumes: the store then undoes the rotation, and this session keeps its token).
-      // Should the old one not go back, the answer is no 503 (see `restorePassword`).
+      // Should the old one not go back, the answer is no 503 (see `restorePassword`). Networks
+      // forgotten stay forgotten: their owner is only held back by the ceiling under attack.
       if (error instanceof SessionStoreUnavailableError) {
         await this.users.restorePassword(user, previousHash);
       }

@@ -57,6 +57,8 @@ interface Counted {
   id: string;
   userKeys: ReturnType<ThrottleKeys['user']>;
   networkKey: string;
+  /** The epoch of the user's remembered networks when it was counted (user-attempt.lua). */
+  epoch: string;
 }
 
 /**
@@ -74,8 +76,9 @@ interface Counted {
  * - per client network, whatever the username: password spraying;
  * - per username across networks, a higher ceiling: past it, attempts from networks the user
  *   has not logged in from recently wait between each other (doubling delays, capped), while
- *   networks the user has logged in from are exempt. Nobody is ever locked out for good, and a
- *   stranger cannot keep the owner out.
+ *   networks the user has logged in from are exempt, until the password changes
+ *   ({@link forgetNetworks}). Nobody is ever locked out for good, and a stranger cannot keep
+ *   the owner out of a network the owner logged in from.
  *
  * The username counters share one hash tag (one Redis Cluster slot); the network counter is
  * another key, so an attempt takes two script calls: the username's first (a refusal there
@@ -137,6 +140,7 @@ export class LoginThrottleService {
       id: randomBytes(12).toString('base64url'),
       userKeys: this.keys.user(username, network),
       networkKey: this.keys.network(network),
+      epoch: '1',
     };
     const byUser = await this.attempt(
       'userAttempt',
@@ -156,6 +160,7 @@ export class LoginThrottleService {
       // The ceiling's refusal carries no count of attempts being checked (user-attempt.lua).
       return refusalOf(byUser.length > 2 ? 'pair' : 'user', byUser);
     }
+    counted.epoch = String(byUser[1]);
     const byNetwork = await this.attempt(
       'networkAttempt',
       [counted.networkKey],
@@ -202,6 +207,24 @@ export class LoginThrottleService {
   }
 
   /**
+   * Forgets every network `username` logged in from but the one of `ip`: after a password
+   * change, whoever knew the old password may have logged in from many networks, and each
+   * would otherwise keep its guesses at the new one past the ceiling. A check of the old
+   * password that succeeds after this remembers nothing either.
+   *
+   * @example
+   * await throttle.forgetNetworks(user.username, client.ip); // once the new hash is saved
+   */
+  async forgetNetworks(username: string, ip: string): Promise<void> {
+    const [, , known, epoch] = this.keys.user(username, clientNetwork(ip));
+    await this.run(
+      'forgetNetworks',
+      [epoch, known],
+      [randomBytes(12).toString('base64url'), this.settings.knownNetworkMs],
+    );
+  }
+
+  /**
    * Takes a counted attempt back. `rememberMs` > 0 (a right password) also forgives the
    * username's failures from the network and remembers it for that long.
    */
@@ -222,7 +245,7 @@ export class LoginThrottleService {
   }
 
   private async refundUser(counted: Counted, rememberMs: number): Promise<void> {
-    await this.run('userRefund', counted.userKeys, [counted.id, rememberMs]);
+    await this.run('userRefund', counted.userKeys, [counted.id, rememberMs, counted.epoch]);
   }
 
   /**

@@ -9,15 +9,22 @@ import type { ThrottleCounter } from '../../common/too-many-attempts.exception';
  *
  * @example
  * const keys = new ThrottleKeys('cr:auth:throttle:');
- * keys.user('alice', '203.0.113.7'); // [pair counter, username counter, known-network marker]
+ * keys.user('alice', '203.0.113.7'); // [pair counter, username counter, known marker, epoch]
  */
 export class ThrottleKeys {
   constructor(private readonly prefix: string) {}
 
-  /** The counter of `username` from `network`, its counter across networks, the marker. */
-  user(username: string, network: string): [pair: string, user: string, known: string] {
+  /**
+   * The counter of `username` from `network`, its counter across networks, the marker of
+   * `network` as one the user logged in from, and the epoch such markers must hold to count
+   * (moved by a password change).
+   */
+  user(
+    username: string,
+    network: string,
+  ): [pair: string, user: string, known: string, epoch: string] {
     const base = this.userBase(username);
-    return [`${base}p:${network}`, `${base}u`, `${base}k:${network}`];
+    return [`${base}p:${network}`, `${base}u`, `${base}k:${network}`, `${base}e`];
   }
 
   /**

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
 
 import attemptFailed from './scripts/fail.lua';
+import forgetNetworks from './scripts/forget-networks.lua';
 import networkAttempt from './scripts/network-attempt.lua';
 import networkRefund from './scripts/network-refund.lua';
 import prelude from './scripts/prelude.lua';
@@ -26,11 +27,12 @@ function script(body: string, numberOfKeys: number): ThrottleScript {
 
 /** The login-throttle scripts; each file's header says its keys, arguments and reply. */
 export const THROTTLE_SCRIPTS = {
-  userAttempt: script(userAttempt, 3),
-  userRefund: script(userRefund, 3),
+  userAttempt: script(userAttempt, 4),
+  userRefund: script(userRefund, 4),
   networkAttempt: script(networkAttempt, 1),
   networkRefund: script(networkRefund, 1),
   fail: script(attemptFailed, 1),
+  forgetNetworks: script(forgetNetworks, 2),
 } as const;
 
 export type ThrottleScriptName = keyof typeof THROTTLE_SCRIPTS;

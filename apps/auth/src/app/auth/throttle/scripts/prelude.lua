@@ -37,6 +37,22 @@ local function attempt_arg(i)
   return value
 end
 
+-- ARGV[i] as the epoch of a username's remembered networks: '1' or an attempt id's form.
+local function epoch_arg(i)
+  local value = ARGV[i]
+  if value == nil or #value < 1 or #value > 32 or not string.match(value, '^[%w_-]+$') then
+    error(redis.error_reply('ERR cloakroom throttle: ARGV[' .. i .. '] must be an epoch'))
+  end
+  return value
+end
+
+-- The epoch of a username's remembered networks: a marker counts only while it holds the
+-- current one. A password change moves it (forget-networks.lua), so every network remembered
+-- before is a stranger again. With no epoch key, '1': what every marker held before epochs.
+local function epoch_of(key)
+  return redis.call('GET', key) or '1'
+end
+
 -- The attempts counted in a counter's current window (0 when it has none).
 local function counted(key)
   return tonumber(redis.call('HGET', key, 'n')) or 0

@@ -5,8 +5,10 @@
 -- KEYS[1]  counter of this username from this network (see the prelude)
 -- KEYS[2]  counter of this username from every network; its field t is the time (ms) of the
 --          last attempt counted there
--- KEYS[3]  marker that exists while this network is one the username logged in from recently
---          (all three keys share the username's hash tag: one Cluster slot)
+-- KEYS[3]  marker that exists while this network is one the username logged in from recently;
+--          it counts only while it holds the current epoch (KEYS[4])
+-- KEYS[4]  epoch of the username's remembered networks (see the prelude)
+--          (all four keys share the username's hash tag: one Cluster slot)
 -- ARGV[1]  limit per username and network (integer >= 1)
 -- ARGV[2]  ceiling per username across networks (integer >= 1), past which attempts from
 --          networks that are not known wait between each other
@@ -16,7 +18,8 @@
 -- ARGV[6]  attempt id (see the prelude), which user-refund.lua takes back
 -- ARGV[7]  ms an attempt may be checked for before it counts as failed (integer >= 1)
 --
--- Returns {1} when the attempt is counted, {0, ms to wait, attempts still being checked} when
+-- Returns {1, epoch} when the attempt is counted (the epoch user-refund.lua remembers the
+-- network under, after a right password), {0, ms to wait, attempts still being checked} when
 -- the counter of this username and network refuses it: with some still being checked, a place
 -- may free up in a moment (a right password takes its attempt back), so the caller may try
 -- again soon rather than wait; and {0, ms to wait} when the ceiling makes it wait.
@@ -33,8 +36,9 @@ if counted(KEYS[1]) >= pair_limit then
   return {0, window_left(KEYS[1], window_ms), in_check(KEYS[1], check_ms)}
 end
 
+local epoch = epoch_of(KEYS[4])
 local total = counted(KEYS[2])
-if total >= ceiling and redis.call('EXISTS', KEYS[3]) == 0 then
+if total >= ceiling and redis.call('GET', KEYS[3]) ~= epoch then
   -- The exponent is capped so that 2 ^ n stays a finite number.
   local delay = math.min(first_delay * 2 ^ math.min(total - ceiling, 52), max_delay)
   local last = tonumber(redis.call('HGET', KEYS[2], 't')) or 0
@@ -48,4 +52,4 @@ end
 count(KEYS[1], window_ms, attempt)
 count(KEYS[2], window_ms, attempt)
 redis.call('HSET', KEYS[2], 't', int_text(NOW_MS))
-return {1}
+return {1, epoch}

@@ -7,9 +7,12 @@
 --
 -- KEYS[1]  counter of this username from this network
 -- KEYS[2]  counter of this username from every network
--- KEYS[3]  known-network marker of this username and network (same hash tag as KEYS[1..2])
+-- KEYS[3]  known-network marker of this username and network
+-- KEYS[4]  epoch of the username's remembered networks (same hash tag as KEYS[1..3])
 -- ARGV[1]  the attempt id user-attempt.lua counted
 -- ARGV[2]  ms to remember the network as known (integer >= 0; 0: not a success)
+-- ARGV[3]  with ARGV[2] > 0: the epoch user-attempt.lua answered. A password change that moved
+--          it since (the password checked was the old one) leaves the network a stranger.
 --
 -- Returns 1.
 
@@ -19,7 +22,14 @@ local remember_ms = int_arg(2, 0)
 refund(KEYS[2], attempt)
 if remember_ms > 0 then
   redis.call('DEL', KEYS[1])
-  redis.call('SET', KEYS[3], '1', 'PX', int_text(remember_ms))
+  local epoch = epoch_arg(3)
+  if epoch == epoch_of(KEYS[4]) then
+    redis.call('SET', KEYS[3], epoch, 'PX', int_text(remember_ms))
+    -- The epoch outlives every marker that holds it.
+    if redis.call('PTTL', KEYS[4]) > 0 and redis.call('PTTL', KEYS[4]) < remember_ms then
+      redis.call('PEXPIRE', KEYS[4], int_text(remember_ms))
+    end
+  end
 else
   refund(KEYS[1], attempt)
 end
