@@ -115,6 +115,8 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   private readonly stopScriptWatch: () => void;
   /** Tells of commands Redis refuses while it answers (NOPERM, MISCONF, READONLY...). */
   private readonly refusals = new RedisRefusals(this.logger);
+  /** Set once a missing session has had the key prefix looked at (see `hintAtPrefix`). */
+  private prefixLookedAt = false;
   /** validate.lua's arguments, stringified once rather than by the client on every request. */
   private readonly validateArgs: { idleTimeout: string; touchInterval: string };
 
@@ -428,6 +430,9 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
       return decodeValidated(ref.id, reply, this.settings.idleTimeoutMs);
     }
     if (!Array.isArray(reply)) {
+      if (!this.prefixLookedAt) {
+        this.hintAtPrefix();
+      }
       return null;
     }
     if (reply.length === 1) {
@@ -437,6 +442,37 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     }
     // A hash whose values hold a NUL byte comes back whole (see validate.lua).
     return this.decode(ref.id, reply as string[]);
+  }
+
+  /**
+   * A service given another key prefix or Redis database than the service that logs users in
+   * refuses every session (401) with nothing else to say. The first time a session is missing,
+   * this looks once for the key every login under the prefix reads or makes (`user-tag-key`):
+   * none means no session was ever created under this prefix in this database. A hint, not an
+   * error: a fresh install has none until its first login. A Redis user that may not read the
+   * key (a validator: see `sessionAclRules`) learns nothing and says nothing; an unanswered
+   * look is made again at the next missing session.
+   */
+  private hintAtPrefix(): void {
+    this.prefixLookedAt = true;
+    const key = this.keys.userTagKey();
+    this.client.exists(key).then(
+      (found) => {
+        if (!found) {
+          this.logger.warn(
+            `A session was refused, and none was ever created under the key prefix ` +
+              `"${this.settings.keyPrefix}" in this Redis database (${key} is missing): if ` +
+              'every session is refused, check that this service has the same key prefix ' +
+              '(SESSION_KEY_PREFIX) and Redis database (REDIS_URL) as the one that logs users in',
+          );
+        }
+      },
+      (error: Error) => {
+        if (!error.message.startsWith('NOPERM')) {
+          this.prefixLookedAt = false;
+        }
+      },
+    );
   }
 
   /**
@@ -477,7 +513,13 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   }
 
   async get(ref: SessionRef): Promise<Session | null> {
-    const hash = await this.call(() => this.client.hgetall(this.keys.session(ref)));
+    const hash = await this.call(() =>
+      // A key holding another type than a hash is a damaged session, as in `validate`.
+      this.client.hgetall(this.keys.session(ref)).catch((error: unknown) => {
+        if (isWrongType(error)) return {};
+        throw error;
+      }),
+    );
     const session = Object.keys(hash).length
       ? this.decode(ref.id, Object.entries(hash).flat())
       : null;

@@ -61,10 +61,16 @@ local nowUs = now_us()
 local now = math.floor(nowUs / 1000)
 
 -- Lazy pruning: index members whose hash expired are dropped here, in list.lua and in
--- set-roles.lua, and answered, so that their expiry is reported once.
+-- set-roles.lua, and answered, so that their expiry is reported once. A member whose key holds
+-- another type than a hash (written by another program) is a damaged session: deleted and
+-- dropped too, so that the cap counts it no more and nothing below reads it as a hash.
 local expired = {}
 for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-  if redis.call('EXISTS', prefix .. member) == 0 then
+  local kind = redis.call('TYPE', prefix .. member).ok
+  if kind ~= 'hash' then
+    if kind ~= 'none' then
+      redis.call('DEL', prefix .. member)
+    end
     redis.call('ZREM', KEYS[2], member)
     expired[#expired + 1] = member
   end

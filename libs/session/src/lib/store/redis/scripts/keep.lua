@@ -7,9 +7,10 @@
 -- KEYS[1]  the session hash
 -- ARGV[1]  the watermark, epoch milliseconds
 --
--- Returns  1 when the session exists, 0 otherwise (nothing is written: never a resurrection).
+-- Returns  1 when the session exists, 0 otherwise, or when its key holds another type than a
+--          hash (nothing is written: never a resurrection).
 local notBefore = int_arg(1)
-if redis.call('EXISTS', KEYS[1]) == 0 then
+if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then
   return 0
 end
 local createdAt = redis.call('HGET', KEYS[1], FIELD.createdAt)

@@ -7,7 +7,9 @@
 --
 -- Returns  { { expiredDigest… }, digest, { field, value, … }, … }: the members pruned from
 --          the index because their session expired, then the live sessions, oldest first.
---          lastSeenAt is read from each hash's TTL, as validate.lua reads it.
+--          lastSeenAt is read from each hash's TTL, as validate.lua reads it. A session key
+--          holding another type than a hash (written by another program) is a damaged
+--          session: deleted and pruned, as a hash without a deadline is.
 -- Session keys are built from ARGV[1] and the index members: see README.md.
 local prefix, fallbackIdle = name_arg(1), int_arg(2)
 -- The fence never exists: declared, it makes Redis Cluster refuse this script (TRYAGAIN) while
@@ -20,8 +22,12 @@ local expired = {}
 local result = { expired }
 for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local key = prefix .. member
-  local fields = redis.call('HGETALL', key)
+  local kind = redis.call('TYPE', key).ok
+  local fields = kind == 'hash' and redis.call('HGETALL', key) or {}
   local alive = #fields > 0
+  if kind ~= 'hash' and kind ~= 'none' then
+    redis.call('DEL', key)
+  end
   local touchedAt, deadline, idle = nil, nil, fallbackIdle
   for i = 1, #fields, 2 do
     if fields[i] == FIELD.absoluteExpiresAt then

@@ -11,7 +11,8 @@
 -- ARGV[4 … 2n+3]  field/value pairs to set
 -- ARGV[2n+4 …]    fields to remove
 --
--- Returns  1, 0 when the session does not exist (nothing is written: a patch never
+-- Returns  1, 0 when the session does not exist or its key holds another type than a hash,
+--          written by another program (nothing is written: a patch never
 --          resurrects a revoked session), or -1 when the attributes would go over the limits
 --          (nothing is written). Every field named must be an attribute ("a:…"): a patch can
 --          never change the user, roles or timestamps.
@@ -30,7 +31,7 @@ end
 for i = firstRemoved, #ARGV do
   check_attribute(ARGV[i])
 end
-if redis.call('EXISTS', KEYS[1]) == 0 then
+if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then
   return 0
 end
 -- What each attribute weighs now, then as the patch would leave it.

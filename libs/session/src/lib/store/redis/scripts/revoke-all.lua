@@ -21,12 +21,22 @@ local prefix, keep = name_arg(1), ARGV[2] or ''
 if redis.call('EXISTS', KEYS[3]) == 1 then
   return redis.error_reply('ERR cloakroom: the fence key must not exist')
 end
+local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+-- The generation moves before any session is written. A key there that INCR cannot move
+-- (another type, or a string that is no integer, written by another program) must not fail
+-- the script half-way, its answer a 503 ("nothing changed") over sessions already changed: it
+-- is replaced by Redis's clock in microseconds, a value no login can have read, so that a
+-- login under way is refused all the same.
+local moved = redis.pcall('INCR', KEYS[2])
+if type(moved) == 'table' and moved.err then
+  redis.call('DEL', KEYS[2])
+  redis.call('SET', KEYS[2], string.format('%d', now_us()))
+end
 local deleted = 0
-for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+for _, member in ipairs(members) do
   if member ~= keep then
     deleted = deleted + redis.call('DEL', prefix .. member)
     redis.call('ZREM', KEYS[1], member)
   end
 end
-redis.call('INCR', KEYS[2])
 return deleted

@@ -14,7 +14,9 @@
 --          (undo-create.lua) cannot bring it back
 --
 -- Returns  the digest of the session deleted (ARGV[2], or the one it was rotated to), or
---          false when there was none (or another user owns it).
+--          false when there was none (or another user owns it). A session key holding another
+--          type than a hash (written by another program) names no owner: it is deleted as the
+--          session, when no owner is required or the required owner's index lists it.
 -- The index, forward and session keys are built from ARGV prefixes: see README.md.
 local indexPrefix, digest, owner = name_arg(1), name_arg(2), ARGV[3] or ''
 local forwardPrefix, sessionPrefix, evictedPrefix = name_arg(4), name_arg(5), name_arg(6)
@@ -26,13 +28,27 @@ end
 local key = KEYS[1]
 -- A session rotates at most a few times within a forward's life: four hops end any chain.
 for _ = 1, 4 do
-  local userId = redis.call('HGET', key, FIELD.userId)
+  local kind = redis.call('TYPE', key).ok
+  if kind ~= 'hash' and kind ~= 'none' then
+    local index = indexPrefix .. owner
+    if owner ~= '' and not redis.call('ZSCORE', index, digest) then
+      return false
+    end
+    redis.call('DEL', key)
+    if owner ~= '' then
+      redis.call('ZREM', index, digest)
+    end
+    return digest
+  end
+  local userId = kind == 'hash' and redis.call('HGET', key, FIELD.userId)
   if userId then
     if owner ~= '' and owner ~= userId then
       return false
     end
     redis.call('DEL', key)
-    redis.call('ZREM', indexPrefix .. userId, digest)
+    -- An index key holding another type (written by another program) must not fail the
+    -- revocation once the session is gone: the answer would be 503, "nothing changed".
+    redis.pcall('ZREM', indexPrefix .. userId, digest)
     return digest
   end
   local forward = redis.call('GET', forwardPrefix .. digest)

@@ -20,7 +20,8 @@
 --          it, so a revocation of the old id racing the rotation still ends the session)
 --
 -- Returns  the new hash as a flat field/value array, or false when the old session is
---          missing, past its absolute deadline, or not the given user's. With ARGV[7] the
+--          missing (or its key holds another type than a hash, written by another program:
+--          left as it is), past its absolute deadline, or not the given user's. With ARGV[7] the
 --          user's other sessions are revoked whichever the answer, unless the old session
 --          belongs to someone else (then nothing changes).
 -- The index, generation and session keys are built from ARGV prefixes: see README.md.
@@ -35,7 +36,10 @@ local forwardPrefix, forwardMs = name_arg(9), int_arg(10)
 if forwardMs == 0 then
   return redis.error_reply('ERR cloakroom: the forward must last')
 end
-local fields = redis.call('HGETALL', KEYS[1])
+local fields = {}
+if redis.call('TYPE', KEYS[1]).ok == 'hash' then
+  fields = redis.call('HGETALL', KEYS[1])
+end
 local now = now_ms()
 
 local owner, createdAt, deadline, idle, authenticatedAt

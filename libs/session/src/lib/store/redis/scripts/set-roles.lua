@@ -14,8 +14,9 @@
 --          nobody holds, which nothing would ever take back.
 --
 -- Returns  { updated, { expiredDigest… } }: how many live sessions were updated, and the
---          members pruned on the way because their session expired; an error after the
---          deadline.
+--          members pruned on the way because their session expired (or its key held another
+--          type than a hash, written by another program: deleted, as list.lua does); an error
+--          after the deadline.
 -- Session keys are built from ARGV[1] and the index members: see README.md.
 -- Registered with the flag allow-oom (see README.md): a role change is often a revocation (an
 -- administrator's role taken away), which must not fail while Redis is out of memory. Each
@@ -49,16 +50,30 @@ for _, role in ipairs(roles) do
     return redis.error_reply('ERR cloakroom: roles must be strings')
   end
 end
+local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+-- The generation moves before any session is written. A key there that INCR cannot move
+-- (another type, or a string that is no integer, written by another program) must not fail
+-- the script half-way, its answer a 503 ("nothing changed") over sessions already changed: it
+-- is replaced by Redis's clock in microseconds, a value no login can have read, so that a
+-- login under way is refused all the same.
+local moved = redis.pcall('INCR', KEYS[2])
+if type(moved) == 'table' and moved.err then
+  redis.call('DEL', KEYS[2])
+  redis.call('SET', KEYS[2], string.format('%d', now_us()))
+end
 local updated, expired = 0, {}
-for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+for _, member in ipairs(members) do
   local key = prefix .. member
-  if redis.call('EXISTS', key) == 1 then
+  local kind = redis.call('TYPE', key).ok
+  if kind == 'hash' then
     redis.call('HSET', key, FIELD.roles, ARGV[2])
     updated = updated + 1
   else
+    if kind ~= 'none' then
+      redis.call('DEL', key)
+    end
     redis.call('ZREM', KEYS[1], member)
     expired[#expired + 1] = member
   end
 end
-redis.call('INCR', KEYS[2])
 return { updated, expired }

@@ -7,10 +7,14 @@
 -- ARGV[3]  the session's digest (its index member)
 --
 -- Returns  1 when the session was deleted, 0 when it was created after the watermark (or
---          is gone already).
+--          is gone already, or its key holds another type than a hash: no session, as
+--          validate.lua refuses it; the owner's listing deletes it).
 -- The index key is built from ARGV[2] and the owner read from the hash: see README.md.
 local notBefore = int_arg(1)
 local indexPrefix, digest = name_arg(2), name_arg(3)
+if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then
+  return 0
+end
 local fields = redis.call('HMGET', KEYS[1], FIELD.createdAt, FIELD.userId)
 local createdAt, owner = tonumber(fields[1]), fields[2]
 if not createdAt or createdAt >= notBefore then
@@ -18,6 +22,8 @@ if not createdAt or createdAt >= notBefore then
 end
 redis.call('DEL', KEYS[1])
 if owner then
-  redis.call('ZREM', indexPrefix .. owner, digest)
+  -- An index key holding another type (written by another program) must not fail the global
+  -- revocation: the session is gone, the next key is swept all the same.
+  redis.pcall('ZREM', indexPrefix .. owner, digest)
 end
 return 1
