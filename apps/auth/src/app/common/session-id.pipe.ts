@@ -14,9 +14,14 @@ import { parseSessionId } from '@cloakroom/session';
 @Injectable()
 export class SessionIdPipe implements PipeTransform<string, string> {
   transform(value: string): string {
+    SessionIdPipe.check(value);
+    return value;
+  }
+
+  /** For a handler that must check something else first: throws the pipe's 404. */
+  static check(value: string): void {
     if (!parseSessionId(value)) {
       throw new NotFoundException('Session not found');
     }
-    return value;
   }
 }

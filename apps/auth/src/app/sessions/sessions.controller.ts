@@ -62,11 +62,13 @@ export class SessionsController {
   async revoke(
     @NoBody() _body: void,
     @CurrentSession() current: Session,
-    @Param('id', SessionIdPipe) id: string,
+    @Param('id') id: string,
   ): Promise<void> {
     if (id !== current.id && !this.sessions.isRecentlyAuthenticated(current)) {
       throw new ReauthenticationRequiredException();
     }
+    // After the recent-auth check, which refuses any other id alike: a token is no id.
+    SessionIdPipe.check(id);
     // The owner check runs inside the store: another user's session id is simply "not found".
     const revoked = await this.sessions.revoke(id, {
       ownerId: current.userId,
