@@ -44,6 +44,8 @@ describe('the built auth service', () => {
       AUTH_RPC_CLIENT_CA: certificates.ca,
       AUTH_RPC_SERVER_CERT: certificates.server.cert,
       AUTH_RPC_SERVER_KEY: certificates.server.key,
+      // Production refuses the published development secret; the cases below run there too.
+      LOGIN_DEVICE_SECRET: 'auth-e2e-device-secret-at-least-32-chars',
       ...extra,
     };
   }
@@ -122,6 +124,13 @@ describe('the built auth service', () => {
 
   it.each([
     [{ NODE_ENV: 'production', SEED_DEMO_USERS: 'true' }, /SEED_DEMO_USERS cannot be true/],
+    [
+      {
+        NODE_ENV: 'production',
+        LOGIN_DEVICE_SECRET: 'cloakroom-development-device-secret-not-for-production',
+      },
+      /LOGIN_DEVICE_SECRET must be set to a secret of your own/,
+    ],
     [{ NODE_ENV: 'Production' }, /NODE_ENV must be one of/],
     [{ NODE_ENV: 'prod' }, /NODE_ENV must be one of/],
     [{ NODE_ENV: '' }, /NODE_ENV must be one of/],

@@ -28,6 +28,7 @@ const PASSWORDS = {
   CATALOG_DATABASE_PASSWORD: 'catalog-db-secret',
   AUTH_REDIS_PASSWORD: 'auth-secret',
   ORDERS_REDIS_PASSWORD: 'orders-secret',
+  LOGIN_DEVICE_SECRET: 'compose-check-device-secret-32-chars-long',
 };
 
 function compose(...args: string[]): string {

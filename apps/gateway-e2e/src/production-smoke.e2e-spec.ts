@@ -6,6 +6,8 @@ describe('production build smoke test', () => {
   const stack = new Stack('production', {
     NODE_ENV: 'production',
     SEED_DEMO_USERS: 'false',
+    // Production refuses the published development secret.
+    LOGIN_DEVICE_SECRET: 'production-smoke-device-secret-32-chars',
   });
 
   beforeAll(() => {

@@ -41,10 +41,10 @@ import {
 } from '@cloakroom/session';
 
 import type { HttpRequest, HttpResponse } from '../common/http.types';
-import { User } from '../users/entities/user.entity';
-import { AuthService } from './auth.service';
+import { AuthService, VerifiedLogin } from './auth.service';
 import { clientInfo } from './client-ip';
 import { DeviceLabelService } from './device-label.service';
+import { DeviceTokenService } from './device-token.service';
 import { AuthResponseDto } from './dto/auth-response.dto';
 import { ChangePasswordDto } from './dto/change-password.dto';
 import { LoginDto, LoginTransport } from './dto/login.dto';
@@ -61,6 +61,7 @@ export class AuthController {
     private readonly sessions: SessionService,
     private readonly cookies: SessionCookieService,
     private readonly devices: DeviceLabelService,
+    private readonly deviceTokens: DeviceTokenService,
     @Inject(OriginPolicy) private readonly originPolicy: OriginPolicy,
   ) {}
 
@@ -70,7 +71,12 @@ export class AuthController {
   @Post('login')
   @HttpCode(HttpStatus.OK)
   @ApiBody({ type: LoginDto })
-  @ApiOkResponse({ type: AuthResponseDto, description: 'Cookie mode also sets the cookie' })
+  @ApiOkResponse({
+    type: AuthResponseDto,
+    description:
+      'Cookie mode also sets the session cookie and the device cookie; bearer mode answers ' +
+      'the device token as `deviceToken`, to send back as `X-Device-Token` at later logins',
+  })
   @ApiUnauthorizedResponse({ description: 'Unknown user or wrong password (same answer)' })
   @ApiForbiddenResponse({ description: 'Cross-origin login refused' })
   @ApiBadRequestResponse({
@@ -91,12 +97,13 @@ export class AuthController {
     // LocalAuthGuard refused too many before the password; checked again where they are used.
     const held = readSessionTokens(request.headers, this.cookies.name);
     refuseTooManyTokens(held, response, this.cookies);
-    const issued = await this.auth.login(request.user as User, clientInfo(request, this.devices), {
+    const { user, deviceToken } = request.user as VerifiedLogin;
+    const issued = await this.auth.login(user, this.clientOf(request), {
       heldTokens: held.map(({ token }) => token),
       rememberMe: body.rememberMe,
       replaceSession: body.replaceSession,
     });
-    return this.deliver(response, issued, body.transport ?? 'cookie');
+    return this.deliver(response, issued, body.transport ?? 'cookie', deviceToken);
   }
 
   /**
@@ -181,7 +188,7 @@ export class AuthController {
       session,
       presented.token,
       body.password,
-      clientInfo(request, this.devices),
+      this.clientOf(request),
     );
     return this.deliver(response, issued, presented.source);
   }
@@ -207,27 +214,37 @@ export class AuthController {
       session,
       presented.token,
       body,
-      clientInfo(request, this.devices),
+      this.clientOf(request),
     );
     return this.deliver(response, issued, presented.source);
+  }
+
+  private clientOf(request: HttpRequest) {
+    return clientInfo(request, this.devices, this.deviceTokens);
   }
 
   /**
    * Hands the token over: in an HttpOnly cookie, or in the body and never in a cookie. The
    * cookie of a "remember me" session lasts until its absolute deadline; any other is a
-   * browser-session cookie, dropped when the browser closes.
+   * browser-session cookie, dropped when the browser closes. A login's device token goes the
+   * same way, in a cookie of its own or as `deviceToken` in the body.
    */
   private deliver(
     response: HttpResponse,
     { token, session }: IssuedSession,
     transport: LoginTransport,
+    deviceToken?: string,
   ): AuthResponseDto {
     response.setHeader('Cache-Control', 'no-store');
     if (transport === 'bearer') {
-      return AuthResponseDto.from(session, token);
+      return AuthResponseDto.from(session, token, deviceToken);
     }
     const expiresAt = session.persistent ? session.absoluteExpiresAt : undefined;
-    response.setHeader('Set-Cookie', this.cookies.serialize(token, expiresAt));
+    const sessionCookie = this.cookies.serialize(token, expiresAt);
+    response.setHeader(
+      'Set-Cookie',
+      deviceToken ? [sessionCookie, this.deviceTokens.cookie(deviceToken)] : sessionCookie,
+    );
     return AuthResponseDto.from(session);
   }
 }

@@ -6,12 +6,19 @@ import { UsersModule } from '../users/users.module';
 import { AuthController } from './auth.controller';
 import { AuthService } from './auth.service';
 import { DeviceLabelService } from './device-label.service';
+import { DeviceTokenService } from './device-token.service';
 import { LocalStrategy } from './local.strategy';
 import { LoginThrottleService } from './login-throttle.service';
 
 @Module({
   imports: [PassportModule, UsersModule, ActivityModule],
   controllers: [AuthController],
-  providers: [AuthService, LocalStrategy, LoginThrottleService, DeviceLabelService],
+  providers: [
+    AuthService,
+    LocalStrategy,
+    LoginThrottleService,
+    DeviceLabelService,
+    DeviceTokenService,
+  ],
 })
 export class AuthModule {}

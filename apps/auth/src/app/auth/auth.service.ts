@@ -16,6 +16,7 @@ import { TooManyAttemptsException } from '../common/too-many-attempts.exception'
 import { User } from '../users/entities/user.entity';
 import { PasswordPolicyService } from '../users/password-policy.service';
 import { CredentialCheck, UsersService } from '../users/users.service';
+import { DeviceTokenService } from './device-token.service';
 import { LoginAttempt, LoginThrottleService } from './login-throttle.service';
 
 /** One message whatever was wrong, so the answer never says whether the username exists. */
@@ -36,6 +37,14 @@ export interface ClientInfo {
   userAgent?: string;
   /** A short label of the user agent ("Chrome 131 on Windows"). */
   device: string;
+  /** The device token the request presents, unchecked (never logged nor recorded). */
+  deviceToken?: string;
+}
+
+/** A login whose password was right: the user, and a new device token for them. */
+export interface VerifiedLogin {
+  user: User;
+  deviceToken: string;
 }
 
 /** What a login asks for besides the credentials. */
@@ -57,19 +66,28 @@ export class AuthService {
     private readonly throttle: LoginThrottleService,
     private readonly policy: PasswordPolicyService,
     private readonly activity: SecurityActivityService,
+    private readonly deviceTokens: DeviceTokenService,
   ) {}
 
   /**
    * Checks a login attempt: 429 when throttled, 401 (same body for every cause) when wrong.
    * Both are recorded in the security activity log, under the account when the username
-   * names one.
+   * names one. A right password earns a new device token, bound to the username and to the
+   * epoch its attempt was counted in.
    */
-  async verifyLogin(username: string, password: string, client: ClientInfo): Promise<User> {
-    const user = await this.checkPassword(username, password, client, null);
-    if (!user) {
+  async verifyLogin(
+    username: string,
+    password: string,
+    client: ClientInfo,
+  ): Promise<VerifiedLogin> {
+    const checked = await this.checkPassword(username, password, client, null);
+    if (!checked) {
       throw new UnauthorizedException(INVALID_CREDENTIALS);
     }
-    return user;
+    return {
+      user: checked.user,
+      deviceToken: this.deviceTokens.issue(checked.user.username, checked.epoch),
+    };
   }
 
   /**
@@ -127,7 +145,7 @@ export class AuthService {
     password: string,
     client: ClientInfo,
   ): Promise<IssuedSession> {
-    const user = await this.checkPassword(session.username, password, client, session);
+    const user = (await this.checkPassword(session.username, password, client, session))?.user;
     if (!user || user.id !== session.userId) {
       throw new UnauthorizedException(INVALID_CREDENTIALS);
     }
@@ -169,12 +187,9 @@ export class AuthService {
       username: session.username,
       currentPassword: passwords.currentPassword,
     });
-    const user = await this.checkPassword(
-      session.username,
-      passwords.currentPassword,
-      client,
-      session,
-    );
+    const user = (
+      await this.checkPassword(session.username, passwords.currentPassword, client, session)
+    )?.user;
     if (!user || user.id !== session.userId) {
       // An account disabled while this was checked has no session left: "incorrect" would send
       // its owner guessing at a password that was right.
@@ -227,19 +242,22 @@ export class AuthService {
 
   /**
    * The throttled password check behind login, re-authentication and password change: the
-   * attempt is counted before argon2 runs and refunded when the password is right. The user
-   * when right, else null; a refused or failed attempt is recorded in the activity log.
+   * attempt is counted before argon2 runs and refunded when the password is right. A device
+   * token the client presents counts only if signed for this username. The user and the epoch
+   * its attempt was counted in when right, else null; a refused or failed attempt is recorded
+   * in the activity log.
    */
   private async checkPassword(
     username: string,
     password: string,
     client: ClientInfo,
     session: Session | null,
-  ): Promise<User | null> {
+  ): Promise<{ user: User; epoch: string } | null> {
     const actor = session && { id: session.userId, username: session.username };
+    const device = this.deviceTokens.verify(client.deviceToken, username);
     let attempt: LoginAttempt;
     try {
-      attempt = await this.throttle.begin(username, client.ip);
+      attempt = await this.throttle.begin(username, client.ip, device);
     } catch (error) {
       // Recorded once per window and refusing counter: a flood of 429s must not flood the log,
       // whatever usernames or networks it comes with. A burst of attempts still being checked is
@@ -284,7 +302,7 @@ export class AuthService {
       return null;
     }
     await attempt.succeed();
-    return user;
+    return { user, epoch: attempt.epoch };
   }
 
   /**

@@ -1,6 +1,7 @@
 import type { HttpRequest } from '../common/http.types';
 import type { ClientInfo } from './auth.service';
 import type { DeviceLabelService } from './device-label.service';
+import type { DeviceTokenService } from './device-token.service';
 
 /** The client address; `trust proxy` decides whether X-Forwarded-For is believed. */
 export function clientIp(request: HttpRequest): string {
@@ -9,8 +10,20 @@ export function clientIp(request: HttpRequest): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }
 
-/** The client's address, user agent and device label, as sessions and the activity log keep them. */
-export function clientInfo(request: HttpRequest, devices: DeviceLabelService): ClientInfo {
+/**
+ * The client's address, user agent and device label, as sessions and the activity log keep
+ * them, and the device token it presents (for the login throttle only).
+ */
+export function clientInfo(
+  request: HttpRequest,
+  devices: DeviceLabelService,
+  deviceTokens: DeviceTokenService,
+): ClientInfo {
   const userAgent = request.headers['user-agent'];
-  return { ip: clientIp(request), userAgent, device: devices.label(userAgent) };
+  return {
+    ip: clientIp(request),
+    userAgent,
+    device: devices.label(userAgent),
+    deviceToken: deviceTokens.read(request),
+  };
 }

@@ -9,11 +9,17 @@ import { SessionStoreUnavailableError } from '@cloakroom/session';
 import { ThrottleCounter, TooManyAttemptsException } from '../common/too-many-attempts.exception';
 import { AuthConfig } from '../config/auth.config';
 import { AuthRedis } from '../redis/auth-redis';
+import type { VerifiedDevice } from './device-token.service';
 import { ThrottleKeys } from './throttle/throttle-keys';
 import { ThrottleScripts } from './throttle/throttle-scripts';
 
 /** A login attempt that was counted before its password is checked. */
 export interface LoginAttempt {
+  /**
+   * The epoch of the user's remembered networks when the attempt was counted: a device token
+   * issued after a right password carries it, so a password change since makes it a stranger's.
+   */
+  readonly epoch: string;
   /**
    * The password was right: takes the counted attempt back, forgives the username's earlier
    * failures from this network, and remembers the network as one the user logs in from.
@@ -59,6 +65,10 @@ interface Counted {
   networkKey: string;
   /** The epoch of the user's remembered networks when it was counted (user-attempt.lua). */
   epoch: string;
+  /** The counter of the device token presented, when its signature checked out. */
+  deviceKey?: string;
+  /** The epoch that device token was issued in. */
+  deviceEpoch?: string;
 }
 
 /**
@@ -79,6 +89,10 @@ interface Counted {
  *   networks the user has logged in from are exempt, until the password changes
  *   ({@link forgetNetworks}). Nobody is ever locked out for good, and a stranger cannot keep
  *   the owner out of a network the owner logged in from.
+ * - per device token (signed, see `DeviceTokenService`): an attempt presenting one the user got
+ *   under the current password is exempt from the ceiling like one from a known network, so a
+ *   stranger cannot keep the owner out of a new network either, from a device the owner logged
+ *   in with; each token has its own failure budget, past which it is a stranger's for the window.
  *
  * The username counters share one hash tag (one Redis Cluster slot); the network counter is
  * another key, so an attempt takes two script calls: the username's first (a refusal there
@@ -94,6 +108,7 @@ interface Counted {
 @Injectable()
 export class LoginThrottleService {
   private readonly settings: AuthConfig['loginThrottle'];
+  private readonly deviceMaxFailures: number;
   private readonly redis: Redis | Cluster;
   private readonly scripts: ThrottleScripts;
   private readonly keys: ThrottleKeys;
@@ -101,6 +116,7 @@ export class LoginThrottleService {
   constructor(redis: AuthRedis, config: AuthConfig) {
     this.redis = redis.client;
     this.settings = config.loginThrottle;
+    this.deviceMaxFailures = config.deviceTokens.maxFailures;
     this.scripts = new ThrottleScripts(this.redis);
     this.keys = new ThrottleKeys(this.settings.keyPrefix);
   }
@@ -108,19 +124,25 @@ export class LoginThrottleService {
   /**
    * Counts an attempt for `username` from the client address `ip` before its password is
    * checked, or throws {@link TooManyAttemptsException} (429 with the seconds to wait) without
-   * counting it. Redis failing is a 503 (`SessionStoreUnavailableError`).
+   * counting it. Redis failing is a 503 (`SessionStoreUnavailableError`). `device`, a device
+   * token of this username whose signature checked out, exempts the attempt from the ceiling
+   * while the token is of the current epoch and within its failure budget.
    *
    * @example
-   * const attempt = await throttle.begin(username, ip); // 429 when throttled
+   * const attempt = await throttle.begin(username, ip, devices.verify(token, username));
    * if (!(await passwordIsRight(username, password))) throw new UnauthorizedException();
    * await attempt.succeed();
    */
-  async begin(username: string, ip: string): Promise<LoginAttempt> {
+  async begin(
+    username: string,
+    ip: string,
+    device: VerifiedDevice | null = null,
+  ): Promise<LoginAttempt> {
     const network = clientNetwork(ip);
     const giveUpAt = Date.now() + this.settings.checkWaitMs;
     let pauseMs = RECHECK_FIRST_MS;
     for (;;) {
-      const outcome = await this.count(username, network);
+      const outcome = await this.count(username, network, device);
       if (!('waitMs' in outcome)) {
         return this.attemptOf(outcome);
       }
@@ -134,17 +156,23 @@ export class LoginThrottleService {
   }
 
   /** Counts one attempt in the username's counters, then the network's; or why it was not. */
-  private async count(username: string, network: string): Promise<Counted | Refusal> {
+  private async count(
+    username: string,
+    network: string,
+    device: VerifiedDevice | null,
+  ): Promise<Counted | Refusal> {
     const s = this.settings;
     const counted: Counted = {
       id: randomBytes(12).toString('base64url'),
       userKeys: this.keys.user(username, network),
       networkKey: this.keys.network(network),
       epoch: '1',
+      deviceKey: device ? this.keys.device(username, device.id) : undefined,
+      deviceEpoch: device?.epoch,
     };
     const byUser = await this.attempt(
       'userAttempt',
-      counted.userKeys,
+      this.userKeysOf(counted),
       [
         s.maxPerUser,
         s.userCeiling,
@@ -153,6 +181,7 @@ export class LoginThrottleService {
         s.maxDelayMs,
         counted.id,
         ATTEMPT_CHECK_MS,
+        ...(counted.deviceEpoch === undefined ? [] : [this.deviceMaxFailures, counted.deviceEpoch]),
       ],
       () => this.refundUser(counted, 0),
     );
@@ -184,6 +213,7 @@ export class LoginThrottleService {
       await outcome(counted);
     };
     return {
+      epoch: counted.epoch,
       succeed: settle((attempt) => this.refund(attempt, this.settings.knownNetworkMs)),
       abandon: settle((attempt) => this.refund(attempt, 0)),
       fail: settle((attempt) => this.markFailed(attempt)),
@@ -245,7 +275,12 @@ export class LoginThrottleService {
   }
 
   private async refundUser(counted: Counted, rememberMs: number): Promise<void> {
-    await this.run('userRefund', counted.userKeys, [counted.id, rememberMs, counted.epoch]);
+    await this.run('userRefund', this.userKeysOf(counted), [counted.id, rememberMs, counted.epoch]);
+  }
+
+  /** The username's keys an attempt touches: its device token's counter last, when it has one. */
+  private userKeysOf(counted: Counted): string[] {
+    return counted.deviceKey ? [...counted.userKeys, counted.deviceKey] : counted.userKeys;
   }
 
   /**

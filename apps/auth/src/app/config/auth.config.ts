@@ -43,6 +43,20 @@ export class AuthConfig {
     };
   }
 
+  /**
+   * Device tokens: the secret that signs them, and the failures one may have per window before
+   * its device is a stranger at the ceiling. A token lives as long as a known network
+   * (`knownNetworkMs`), so the epoch a password change moves outlives every token issued before.
+   */
+  get deviceTokens() {
+    return {
+      secret: this.env.LOGIN_DEVICE_SECRET,
+      maxFailures: this.env.LOGIN_DEVICE_MAX_FAILURES,
+      lifetimeMs: this.loginThrottle.knownNetworkMs,
+      secure: this.env.SESSION_COOKIE_SECURE ?? this.isProduction,
+    };
+  }
+
   /** How many argon2 runs at once, and how many may wait for one. */
   get passwordHashing() {
     return {

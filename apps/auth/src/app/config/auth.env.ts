@@ -1,6 +1,15 @@
 import { availableParallelism } from 'node:os';
 
-import { IsBoolean, IsInt, IsNumber, IsOptional, IsString, Min, ValidateBy } from 'class-validator';
+import {
+  IsBoolean,
+  IsInt,
+  IsNumber,
+  IsOptional,
+  IsString,
+  Min,
+  MinLength,
+  ValidateBy,
+} from 'class-validator';
 
 import {
   IsPortSetting,
@@ -19,6 +28,26 @@ function IsOffInProduction(reason: string): PropertyDecorator {
       validate: (value, args) =>
         value !== true || (args?.object as AuthEnv | undefined)?.NODE_ENV !== 'production',
       defaultMessage: () => `$property cannot be true when NODE_ENV is production: ${reason}`,
+    },
+  });
+}
+
+/**
+ * The device-token secret used when `LOGIN_DEVICE_SECRET` is unset: published here, so good
+ * for development and tests only, and refused in production.
+ */
+export const DEVELOPMENT_DEVICE_SECRET = 'cloakroom-development-device-secret-not-for-production';
+
+/** Refuses the published development secret when `NODE_ENV` is `production`. */
+function IsNotPublishedInProduction(): PropertyDecorator {
+  return ValidateBy({
+    name: 'isNotPublishedInProduction',
+    validator: {
+      validate: (value, args) =>
+        value !== DEVELOPMENT_DEVICE_SECRET ||
+        (args?.object as AuthEnv | undefined)?.NODE_ENV !== 'production',
+      defaultMessage: () =>
+        '$property must be set to a secret of your own when NODE_ENV is production',
     },
   });
 }
@@ -130,6 +159,23 @@ export class AuthEnv extends SessionRedisEnv {
   )
   @IsSecondsSetting()
   LOGIN_KNOWN_NETWORK_TTL = 2_592_000;
+
+  // Signs device tokens: a login from a device that holds one is exempt from the ceiling.
+  @Setting(
+    'Secret (at least 32 characters) that signs device tokens; the default is for development only and refused in production',
+  )
+  @IsString()
+  @MinLength(32)
+  @IsNotPublishedInProduction()
+  LOGIN_DEVICE_SECRET = DEVELOPMENT_DEVICE_SECRET;
+
+  @Setting(
+    'Failed logins per device token within the window; past them the device waits at LOGIN_USER_CEILING like a stranger',
+  )
+  @ToNumber()
+  @IsInt()
+  @Min(1)
+  LOGIN_DEVICE_MAX_FAILURES = 5;
 
   @Setting('Password hashes and checks (argon2) run at once; default: the number of CPU cores')
   @ToNumber()

@@ -34,7 +34,10 @@ export class SessionInfoDto {
   persistent!: boolean;
 }
 
-/** The caller's user and session; `token` only on a bearer login or rotation. */
+/**
+ * The caller's user and session; `token` only on a bearer login or rotation, `deviceToken`
+ * only on a bearer login.
+ */
 export class AuthResponseDto {
   @ApiProperty({ type: SessionUserDto })
   user!: SessionUserDto;
@@ -45,7 +48,14 @@ export class AuthResponseDto {
   @ApiPropertyOptional({ description: 'Bearer mode only: send as `Authorization: Bearer`' })
   token?: string;
 
-  static from(session: Session, token?: string): AuthResponseDto {
+  @ApiPropertyOptional({
+    description:
+      "Bearer login only: this device's token, to send as `X-Device-Token` at later logins " +
+      '(exempt from the per-username ceiling while the password is unchanged)',
+  })
+  deviceToken?: string;
+
+  static from(session: Session, token?: string, deviceToken?: string): AuthResponseDto {
     return {
       user: { id: session.userId, username: session.username, roles: [...session.roles] },
       session: {
@@ -56,6 +66,7 @@ export class AuthResponseDto {
         persistent: session.persistent,
       },
       ...(token === undefined ? {} : { token }),
+      ...(deviceToken === undefined ? {} : { deviceToken }),
     };
   }
 }

@@ -27,6 +27,11 @@ export class ThrottleKeys {
     return [`${base}p:${network}`, `${base}u`, `${base}k:${network}`, `${base}e`];
   }
 
+  /** The failure counter of the device token `deviceId` of `username` (its hash tag). */
+  device(username: string, deviceId: string): string {
+    return `${this.userBase(username)}d:${deviceId}`;
+  }
+
   /**
    * Set while a refusal by `counter` has been recorded in this window: of `username` from
    * `network` (`pair`), of `username` (`user`), of `network` (`network`).

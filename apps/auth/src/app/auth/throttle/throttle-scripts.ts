@@ -18,17 +18,19 @@ interface ThrottleScript {
   readonly lua: string;
   readonly sha: string;
   readonly numberOfKeys: number;
+  /** Keys the script may take after its own (an optional device counter). */
+  readonly optionalKeys: number;
 }
 
-function script(body: string, numberOfKeys: number): ThrottleScript {
+function script(body: string, numberOfKeys: number, optionalKeys = 0): ThrottleScript {
   const lua = `${prelude}\n${body}`;
-  return { lua, sha: createHash('sha1').update(lua).digest('hex'), numberOfKeys };
+  return { lua, sha: createHash('sha1').update(lua).digest('hex'), numberOfKeys, optionalKeys };
 }
 
 /** The login-throttle scripts; each file's header says its keys, arguments and reply. */
 export const THROTTLE_SCRIPTS = {
-  userAttempt: script(userAttempt, 4),
-  userRefund: script(userRefund, 4),
+  userAttempt: script(userAttempt, 4, 1),
+  userRefund: script(userRefund, 4, 1),
   networkAttempt: script(networkAttempt, 1),
   networkRefund: script(networkRefund, 1),
   fail: script(attemptFailed, 1),
@@ -61,9 +63,12 @@ export class ThrottleScripts {
     keys: string[],
     args: Array<string | number>,
   ): Promise<ScriptReply> {
-    const { sha, numberOfKeys } = THROTTLE_SCRIPTS[name];
+    const { sha, numberOfKeys, optionalKeys } = THROTTLE_SCRIPTS[name];
+    if (keys.length < numberOfKeys || keys.length > numberOfKeys + optionalKeys) {
+      throw new Error(`${name} takes ${numberOfKeys} keys (+${optionalKeys}), not ${keys.length}`);
+    }
     const call = () =>
-      this.client.evalsha(sha, numberOfKeys, ...keys, ...args) as Promise<ScriptReply>;
+      this.client.evalsha(sha, keys.length, ...keys, ...args) as Promise<ScriptReply>;
     try {
       return await call();
     } catch (error) {

@@ -8,7 +8,11 @@
 -- KEYS[3]  marker that exists while this network is one the username logged in from recently;
 --          it counts only while it holds the current epoch (KEYS[4])
 -- KEYS[4]  epoch of the username's remembered networks (see the prelude)
---          (all four keys share the username's hash tag: one Cluster slot)
+-- KEYS[5]  optional: counter of the device token the attempt presents (its signature checked
+--          by the caller); while it holds fewer than ARGV[8] attempts and the token's epoch
+--          (ARGV[9]) is the current one, the attempt is exempt from the ceiling like one from a
+--          known network, and counted there too
+--          (all the keys share the username's hash tag: one Cluster slot)
 -- ARGV[1]  limit per username and network (integer >= 1)
 -- ARGV[2]  ceiling per username across networks (integer >= 1), past which attempts from
 --          networks that are not known wait between each other
@@ -17,6 +21,8 @@
 -- ARGV[5]  longest wait in ms (integer >= ARGV[4])
 -- ARGV[6]  attempt id (see the prelude), which user-refund.lua takes back
 -- ARGV[7]  ms an attempt may be checked for before it counts as failed (integer >= 1)
+-- ARGV[8]  with KEYS[5]: attempts a device token may have counted per window (integer >= 1)
+-- ARGV[9]  with KEYS[5]: the epoch the device token was issued in
 --
 -- Returns {1, epoch} when the attempt is counted (the epoch user-refund.lua remembers the
 -- network under, after a right password), {0, ms to wait, attempts still being checked} when
@@ -37,8 +43,15 @@ if counted(KEYS[1]) >= pair_limit then
 end
 
 local epoch = epoch_of(KEYS[4])
+-- A device token the user got under an earlier password, or one spent on failures this window
+-- (a stolen cookie is no licence to guess), is a stranger's.
+local device = false
+if KEYS[5] ~= nil then
+  local device_limit = int_arg(8, 1)
+  device = epoch_arg(9) == epoch and counted(KEYS[5]) < device_limit
+end
 local total = counted(KEYS[2])
-if total >= ceiling and redis.call('GET', KEYS[3]) ~= epoch then
+if total >= ceiling and not device and redis.call('GET', KEYS[3]) ~= epoch then
   -- The exponent is capped so that 2 ^ n stays a finite number.
   local delay = math.min(first_delay * 2 ^ math.min(total - ceiling, 52), max_delay)
   local last = tonumber(redis.call('HGET', KEYS[2], 't')) or 0
@@ -51,5 +64,8 @@ end
 
 count(KEYS[1], window_ms, attempt)
 count(KEYS[2], window_ms, attempt)
+if device then
+  count(KEYS[5], window_ms, attempt)
+end
 redis.call('HSET', KEYS[2], 't', int_text(NOW_MS))
 return {1, epoch}
