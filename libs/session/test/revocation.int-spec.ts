@@ -67,6 +67,26 @@ describe('Revocation (real Redis)', () => {
     }
   }, 15_000);
 
+  it('keeps the session "log out my other devices" came from when it was rotated meanwhile', async () => {
+    // The route read its caller's session id, then a re-authentication (or a password change)
+    // of the same session rotated it and answered with the new token: that token must live.
+    const prefix = uniquePrefix();
+    const { sessions, close } = await sessionService({ redis: { url }, keyPrefix: prefix });
+    const user = { id: `u-${prefix}`, username: 'rotor', roles: ['customer'] };
+    try {
+      const caller = await sessions.create(user);
+      const other = await sessions.create(user);
+      const rotated = await sessions.rotate(caller.token);
+      const twice = await sessions.rotate(rotated?.token ?? '');
+      expect(await sessions.revokeAllForUser(user.id, { except: caller.session.id })).toBe(1);
+      expect(await sessions.validate(twice?.token)).not.toBeNull();
+      expect(await sessions.validate(other.token)).toBeNull();
+      expect((await sessions.listForUser(user.id)).map((s) => s.id)).toEqual([twice?.session.id]);
+    } finally {
+      await close();
+    }
+  });
+
   it('slides a session by the idle timeout it was created with, whichever service validates it', async () => {
     const keyPrefix = uniquePrefix();
     const creator = await sessionService({

@@ -663,7 +663,14 @@ class RevokeAll implements StoreCommand {
     this.except = this.pick === null ? null : resolve(this.pick, m.tokens.length);
     const except = this.except === null ? undefined : m.tokens[this.except].id;
     const count = await m.timed(() => r.sessions.revokeAllForUser(m.userId(this.user), { except }));
-    const doomed = m.order[this.user].filter((index) => index !== this.except);
+    // The session kept is kept under the ids it was rotated to too (four hops, within the
+    // forward's minute): the caller read its id before a rotation of the same session.
+    const kept = new Set<number>();
+    for (let index = this.except, hop = 0; index !== null && hop <= 4; hop++) {
+      kept.add(index);
+      index = m.tokens[index].fate === 'rotated' ? (m.movedTo[index] ?? null) : null;
+    }
+    const doomed = m.order[this.user].filter((index) => !kept.has(index));
     const sure = doomed.filter((index) => m.liveness(index) === 'alive').length;
     const maybe = doomed.filter((index) => m.liveness(index) === 'unknown').length;
     if (count < sure || count > sure + maybe) {

@@ -199,9 +199,16 @@ export class InMemorySessionStore implements SessionStore {
 
   async revokeAll(userId: string, except?: SessionRef): Promise<number> {
     this.bump(userId);
+    // As in Redis: the session kept is kept under the ids it was rotated to moments ago too.
+    const kept = new Set<string>();
+    for (let id = except?.id, hop = 0; id !== undefined && hop <= 4; hop++) {
+      kept.add(id);
+      const forward = this.forwards.get(id);
+      id = forward && forward.until > Date.now() && !kept.has(forward.to) ? forward.to : undefined;
+    }
     let count = 0;
     for (const session of await this.list(userId)) {
-      if (session.id !== except?.id) {
+      if (!kept.has(session.id)) {
         this.forget(session);
         count++;
       }

@@ -597,6 +597,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
           this.keys.fence(tag),
           this.keys.sessionPrefix(tag),
           except?.tag === tag ? except.digest : '',
+          this.keys.forwardPrefix(tag),
         ),
       ),
     );

@@ -7,6 +7,11 @@
 -- KEYS[3]  the tag's migration fence ("<prefix>{<tag>}:f"), a key that never exists
 -- ARGV[1]  key prefix of this user's session hashes ("<prefix>{<tag>}:s:")
 -- ARGV[2]  digest of the session to keep, or '' to delete them all
+-- ARGV[3]  optional: key prefix of this tag's rotation forwards ("<prefix>{<tag>}:m:"). The
+--          session to keep is kept under the digests it was rotated to moments ago too, as
+--          revoke.lua follows them: the caller read its id before a re-authentication or a
+--          password change of the same session rotated it (that one answered with the new
+--          token, which must not die by "log out my other devices")
 --
 -- Returns  how many live sessions were deleted.
 -- Session keys are built from ARGV[1] and the index members: see README.md.
@@ -15,7 +20,20 @@
 -- something before, so the INCR of a user with no session left to delete (disabling a user
 -- already logged out, logging out the other devices when there are none) would fail, and the
 -- generation that refuses a login already under way with it would not move.
-local prefix, keep = name_arg(1), ARGV[2] or ''
+local prefix, keep, forwardPrefix = name_arg(1), ARGV[2] or '', ARGV[3] or ''
+local kept = {}
+if keep ~= '' then
+  kept[keep] = true
+  local digest = keep
+  -- A session rotates at most a few times within a forward's life: four hops end any chain.
+  for _ = 1, (forwardPrefix ~= '' and 4 or 0) do
+    digest = redis.call('GET', forwardPrefix .. digest)
+    if not digest or kept[digest] then
+      break
+    end
+    kept[digest] = true
+  end
+end
 -- The fence never exists: declared, it makes Redis Cluster refuse this script (TRYAGAIN) while
 -- the slot migrates, when the keys built below may be on the other node. See README.md.
 if redis.call('EXISTS', KEYS[3]) == 1 then
@@ -34,7 +52,7 @@ if type(moved) == 'table' and moved.err then
 end
 local deleted = 0
 for _, member in ipairs(members) do
-  if member ~= keep then
+  if not kept[member] then
     deleted = deleted + redis.call('DEL', prefix .. member)
     redis.call('ZREM', KEYS[1], member)
   end
