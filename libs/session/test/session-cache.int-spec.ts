@@ -15,6 +15,8 @@ import {
   SessionService,
   SessionStoreUnavailableError,
 } from '../src';
+import { SessionCache } from '../src/lib/cache/session.cache';
+import { SESSION_CACHE } from '../src/lib/session.constants';
 import { startRedisServer } from '../src/testing';
 import { resolveSessionConfig } from '../src/lib/config/session.config';
 import { parseSessionId, SessionRef } from '../src/lib/token/session.token';
@@ -304,12 +306,34 @@ describe('SessionService with localCache, following the event stream', () => {
   });
 
   it('keeps serving from the cache the sessions a patch elsewhere did not touch', async () => {
-    const patched = await sessions.create(alice);
-    const untouched = await staleInCache(); // served from the cache only
-    await sessions.validate(patched.token);
-    await other.patch(patched.session.id, { cart: 'c-1' });
-    await until(() => sessions.cached(patched.token) === undefined);
-    expect(await sessions.validate(untouched.token)).toMatchObject({ id: untouched.session.id });
+    // A feed that stalls (a busy machine) pauses the cache and its gap resumes it, both
+    // forgetting everything, as they must: a trial one overlapped proves nothing; try again.
+    const cache = cached.get<symbol, SessionCache>(SESSION_CACHE);
+    const pause = jest.spyOn(cache, 'pause');
+    const resume = jest.spyOn(cache, 'resume');
+    try {
+      let proved = 0;
+      for (let trial = 0; trial < 10 && proved < 3; trial++) {
+        pause.mockClear();
+        resume.mockClear();
+        const patched = await sessions.create(alice);
+        const untouched = await staleInCache(); // served from the cache only
+        await sessions.validate(patched.token);
+        await other.patch(patched.session.id, { cart: `c-${trial}` });
+        await until(() => sessions.cached(patched.token) === undefined);
+        const served = await sessions.validate(untouched.token);
+        if (pause.mock.calls.length + resume.mock.calls.length > 0) {
+          await untilCaching();
+          continue;
+        }
+        expect(served).toMatchObject({ id: untouched.session.id });
+        proved++;
+      }
+      expect(proved).toBe(3);
+    } finally {
+      pause.mockRestore();
+      resume.mockRestore();
+    }
   });
 
   // Last here: it ends every session under this prefix.
