@@ -176,10 +176,17 @@ describe('auth service (HTTP, real Redis and PostgreSQL)', () => {
             .expect(401);
         }
         expect(verify).toHaveBeenCalledTimes(2);
-        expect(verify.mock.calls[0]).toEqual([undefined, 'wrong-password']);
+        // Both count toward the hashing share of the client and of the username typed.
+        const ip = verify.mock.calls[0][2]?.ip;
+        expect(verify.mock.calls[0]).toEqual([
+          undefined,
+          'wrong-password',
+          { ip: expect.any(String), username: 'ghost-user' },
+        ]);
         expect(verify.mock.calls[1]).toEqual([
           expect.stringMatching(/^\$argon2id\$/),
           'wrong-password',
+          { ip, username: user.username },
         ]);
       } finally {
         verify.mockRestore();

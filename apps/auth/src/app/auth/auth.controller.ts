@@ -87,7 +87,11 @@ export class AuthController {
       'SESSION_CAP_POLICY=refuse and the user is at the cap: `sessions` lists theirs ' +
       '(id, createdAt, lastSeenAt, device); log in again with `replaceSession`',
   })
-  @ApiTooManyRequestsResponse({ description: 'Too many failures; see Retry-After' })
+  @ApiTooManyRequestsResponse({
+    description:
+      'Too many failures, or too many password checks under way from this network or for this ' +
+      'account; see Retry-After',
+  })
   async login(
     @Req() request: HttpRequest,
     @Res({ passthrough: true }) response: HttpResponse,
@@ -176,7 +180,11 @@ export class AuthController {
     description: 'The session is rotated: a new cookie, or a new token in the body',
   })
   @ApiUnauthorizedResponse({ description: 'Wrong password (the login answer), or no session' })
-  @ApiTooManyRequestsResponse({ description: 'Too many failures; see Retry-After' })
+  @ApiTooManyRequestsResponse({
+    description:
+      'Too many failures, or too many password checks under way from this network or for this ' +
+      'account; see Retry-After',
+  })
   async reauthenticate(
     @CurrentSession() session: Session,
     @Req() request: HttpRequest & SessionRequest,

@@ -200,7 +200,7 @@ export class AuthService {
       throw new ForbiddenException('Current password is incorrect');
     }
     const previousHash = user.passwordHash;
-    if (!(await this.users.replacePassword(user, passwords.newPassword))) {
+    if (!(await this.users.replacePassword(user, passwords.newPassword, client.ip))) {
       throw new ForbiddenException('Current password is incorrect');
     }
     let rotated: IssuedSession | null;
@@ -277,7 +277,7 @@ export class AuthService {
     }
     let checked: CredentialCheck;
     try {
-      checked = await this.users.checkCredentials(username, password);
+      checked = await this.users.checkCredentials(username, password, client.ip);
     } catch (error) {
       // A 503 before the password was weighed is no guess: it must not count toward a lockout.
       // Nor is one whose database failed, before or after: it says nothing of the password.

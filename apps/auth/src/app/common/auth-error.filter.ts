@@ -8,10 +8,11 @@ import { PasswordWorkBusyException } from './password-work-busy.exception';
 import { TooManyAttemptsException } from './too-many-attempts.exception';
 
 /**
- * The shared error shape, plus what only auth raises: a 429 (throttled login) or 503 (every
- * password-hashing slot busy, or an account that kept changing during a login) that says in
- * `Retry-After` when to try again. (A session store that does not answer is a 503 like in
- * every service: the library's error is a `ServiceUnavailableException`.)
+ * The shared error shape, plus what only auth raises: a 429 (throttled login, or password work
+ * past a client's fair share) or 503 (every password-hashing slot busy, or an account that kept
+ * changing during a login) that says in `Retry-After` when to try again. (A session store that
+ * does not answer is a 503 like in every service: the library's error is a
+ * `ServiceUnavailableException`.)
  */
 @Catch()
 export class AuthErrorFilter extends HttpErrorFilter {

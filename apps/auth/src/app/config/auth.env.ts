@@ -183,7 +183,10 @@ export class AuthEnv extends SessionRedisEnv {
   @Min(1)
   PASSWORD_HASH_CONCURRENCY = availableParallelism();
 
-  @Setting('Password hashes and checks that may wait for a free slot; more answer 503')
+  @Setting(
+    'Password hashes and checks that may wait for a free slot, shared fairly between client ' +
+      'networks and usernames; more answer 503 (429 past a fair share)',
+  )
   @ToNumber()
   @IsInt()
   @Min(0)

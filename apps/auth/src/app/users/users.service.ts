@@ -17,7 +17,7 @@ import { CreateUserDto } from './dto/create-user.dto';
 import { User } from './entities/user.entity';
 import { OutcomeUnknownException } from './outcome-unknown.exception';
 import { normalizePassword } from './password-policy';
-import { PasswordService } from './password.service';
+import { PasswordService, PasswordWorkSource } from './password.service';
 import { OutcomeUnknownError, writeFindingOut } from './server-process';
 
 /** Users per page of the admin console's list. */
@@ -372,10 +372,14 @@ export class UsersService {
    * new hash is stored (the change goes on, as if answered); the loss's error (a 503) when it
    * is not. When the database stays out of reach, {@link OutcomeUnknownException}, never a 503
    * (the old password may no longer be the one that works), and `AccessSync` is asked to
-   * revoke the sessions should the new one stand.
+   * revoke the sessions should the new one stand. The hashing counts toward the share of the
+   * client network `ip` and of the user (see `PasswordService`).
    */
-  async replacePassword(user: User, password: string): Promise<boolean> {
-    const passwordHash = await this.passwords.hash(normalizePassword(password));
+  async replacePassword(user: User, password: string, ip?: string): Promise<boolean> {
+    const passwordHash = await this.passwords.hash(
+      normalizePassword(password),
+      ip === undefined ? undefined : { ip, username: user.username },
+    );
     let replaced: boolean;
     try {
       replaced = await this.swapPasswordHash(user, passwordHash, true);
@@ -432,31 +436,37 @@ export class UsersService {
    * in NFKC; a password stored before normalisation (typed in another form) is tried as typed
    * too, and rehashed normalised when it matches. Whether that second check runs depends on
    * the typed password only, never on the account, so timing says nothing about usernames.
-   * Hashing saturated: {@link PasswordWorkBusyException}, with `passwordUnchecked` when the
-   * refusal came before the first check.
+   * Hashing saturated, or the client network `ip` or the username holding more than its share
+   * of it: {@link PasswordWorkBusyException}, with `passwordUnchecked` when the refusal came
+   * before the first check. The share is the typed username's, whether or not it exists.
    */
-  async checkCredentials(username: string, password: string): Promise<CredentialCheck> {
+  async checkCredentials(
+    username: string,
+    password: string,
+    ip?: string,
+  ): Promise<CredentialCheck> {
     const user = await this.findByUsername(username);
     const normalized = normalizePassword(password);
+    const source = ip === undefined ? undefined : { ip, username };
     let valid: boolean;
     try {
-      valid = await this.passwords.verify(user?.passwordHash, normalized);
+      valid = await this.passwords.verify(user?.passwordHash, normalized, source);
     } catch (error) {
       // Refused before any password was checked. The legacy check below, or the rehash after
       // a right password, refused later, keeps the default: the guess may have been weighed.
       throw error instanceof PasswordWorkBusyException
-        ? new PasswordWorkBusyException(error.retryAfterSeconds, true)
+        ? new PasswordWorkBusyException(error.retryAfterSeconds, true, error.overShare)
         : error;
     }
     let legacy = false;
     if (!valid && normalized !== password) {
-      legacy = valid = await this.passwords.verify(user?.passwordHash, password);
+      legacy = valid = await this.passwords.verify(user?.passwordHash, password, source);
     }
     if (!valid || !user || user.disabled) {
       return { user, valid: false };
     }
     if (legacy || this.passwords.needsRehash(user.passwordHash)) {
-      return { user, valid: await this.rehashPassword(user, normalized) };
+      return { user, valid: await this.rehashPassword(user, normalized, source) };
     }
     return { user, valid: true };
   }
@@ -468,8 +478,12 @@ export class UsersService {
    * the stored hash tells whether it was a concurrent login redoing the same password (it still
    * holds) or a password change (it does not).
    */
-  private async rehashPassword(user: User, normalized: string): Promise<boolean> {
-    const passwordHash = await this.passwords.hash(normalized);
+  private async rehashPassword(
+    user: User,
+    normalized: string,
+    source: PasswordWorkSource | undefined,
+  ): Promise<boolean> {
+    const passwordHash = await this.passwords.hash(normalized, source);
     const { affected } = await this.users.update(
       { id: user.id, passwordHash: user.passwordHash },
       { passwordHash },
@@ -479,7 +493,7 @@ export class UsersService {
       return true;
     }
     const stored = await this.findById(user.id);
-    if (!stored || !(await this.passwords.verify(stored.passwordHash, normalized))) {
+    if (!stored || !(await this.passwords.verify(stored.passwordHash, normalized, source))) {
       return false;
     }
     user.passwordHash = stored.passwordHash;
