@@ -601,13 +601,52 @@ export function describeStoreContract(adapter: StoreAdapter) {
         expect(await issuer.listForUser(alice.id)).toEqual([]);
         // The caller's own session survives, rotated or not, and so does every later login.
         expect(await other.sessions.validate(kept.token)).not.toBeNull();
+        // Its creation time moved to the watermark, and a rotation keeps it there.
+        const exempt = await issuer.get(kept.session.id);
+        expect(exempt?.createdAt).toBeGreaterThan(kept.session.createdAt);
         const rotated = await issuer.rotate(kept.token);
+        expect(rotated?.session.createdAt).toBe(exempt?.createdAt);
         expect(await other.sessions.validate(rotated?.token)).not.toBeNull();
         const later = await issuer.create(alice);
         expect(await other.sessions.validate(later.token)).not.toBeNull();
       } finally {
         await other.close();
       }
+    });
+
+    it('spares the session the caller’s id was rotated to before the global revocation ran', async () => {
+      // The caller's id was read, then a re-authentication and a password change of the same
+      // session rotated it: the caller holds the last token, which must survive, alone.
+      const other = await sessionService(withLimits(target.options, prefix));
+      try {
+        const caller = await issuer.create(admin);
+        const victims = [await issuer.create(admin), await issuer.create(alice)];
+        const once = await issuer.rotate(caller.token, { reauthenticated: true });
+        const twice = await issuer.rotate(once?.token ?? '', { revokeOthersOf: admin.id });
+        await issuer.revokeEverything({ except: caller.session.id });
+        expect((await other.sessions.validate(twice?.token))?.id).toBe(twice?.session.id);
+        for (const { token } of [caller, ...victims]) {
+          expect(await sessions.validate(token)).toBeNull();
+          expect(await other.sessions.validate(token)).toBeNull();
+        }
+        expect((await issuer.listForUser(admin.id)).map((s) => s.id)).toEqual([twice?.session.id]);
+        expect((await issuer.get(twice?.session.id ?? ''))?.createdAt).toBeGreaterThan(
+          caller.session.createdAt,
+        );
+        // Spared by that revocation only: the next one that spares nobody ends it.
+        await issuer.revokeEverything();
+        expect(await other.sessions.validate(twice?.token)).toBeNull();
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('ends, at a second global revocation, the sessions created since the first', async () => {
+      await issuer.revokeEverything();
+      const later = await issuer.create(alice);
+      await issuer.revokeEverything();
+      expect(await sessions.validate(later.token)).toBeNull();
+      expect(await issuer.listForUser(alice.id)).toEqual([]);
     });
 
     it('patches attributes field by field: 50 parallel writers lose nothing', async () => {

@@ -686,6 +686,58 @@ class RevokeAll implements StoreCommand {
     `revokeAll(${this.user}${this.except === null ? '' : `, except #${this.except}`})`;
 }
 
+/**
+ * "Revoke every session but mine" (a global revocation), sparing nobody or the session a token
+ * named — under the id a rotation moved it to meanwhile (four hops), as the store follows it.
+ */
+class RevokeEverything implements StoreCommand {
+  private except: number | null = null;
+  constructor(readonly pick: number | null) {}
+  check = (m: Readonly<StoreModel>) => this.pick === null || hasToken(m);
+  async run(m: StoreModel, r: RealStore) {
+    this.except = this.pick === null ? null : resolve(this.pick, m.tokens.length);
+    let kept = this.except;
+    for (let hop = 0; kept !== null && hop < 4 && m.tokens[kept].fate === 'rotated'; hop++) {
+      kept = m.movedTo[kept] ?? null;
+    }
+    const except = this.except === null ? undefined : m.tokens[this.except].id;
+    const count = await m.timed(() => r.sessions.revokeEverything({ except }));
+    try {
+      await this.verify(m, r, kept, count);
+    } finally {
+      // Logins from now on are created after the watermark: the store's clock (this host's)
+      // has passed the millisecond it was read in. One in that millisecond would be outdated.
+      const answered = m.started + m.now.hi;
+      while (Date.now() <= answered + 1) await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  }
+
+  /** Checks the answer, then the session kept: its creation time moved to the watermark. */
+  private async verify(m: StoreModel, r: RealStore, kept: number | null, count: number) {
+    const command = this.toString();
+    const ran = shift(m.now, m.started);
+    // Other sequences' sessions, still live under the same prefix, may be counted too.
+    const doomed = USERS.flatMap((user) => m.order[user]).filter((index) => index !== kept);
+    const sure = doomed.filter((index) => m.liveness(index) === 'alive').length;
+    if (count < sure) m.fail(command, `answered ${count}, expected at least ${sure}`);
+    for (const index of doomed) m.end(index, 'revoked');
+    if (kept !== null && m.liveness(kept) !== 'dead') {
+      const survivor = await m.timed(() => r.sessions.get(m.tokens[kept].id));
+      m.observe(kept, survivor !== null, command);
+      if (survivor) {
+        // The watermark is a millisecond past the store's clock as the call ran.
+        const at = survivor.createdAt;
+        if (at <= m.tokens[kept].createdAt || at < ran.lo - MARGIN_MS || at > ran.hi + MARGIN_MS) {
+          m.fail(command, `#${kept} created at ${at}, outside the call's ${ran.lo}–${ran.hi}`);
+        }
+        m.tokens[kept].createdAt = at;
+        m.checkSession(kept, survivor, command);
+      }
+    }
+  }
+  toString = () => `revokeEverything(${this.except === null ? '' : `except #${this.except}`})`;
+}
+
 class SetRoles implements StoreCommand {
   constructor(
     readonly user: UserName,
@@ -757,6 +809,7 @@ export function storeCommands({
       .tuple(token, fc.boolean(), fc.option(user, { freq: 2 }))
       .map(([t, byId, owner]) => new Revoke(t, byId, owner)),
     fc.tuple(user, fc.option(token, { freq: 2 })).map(([u, except]) => new RevokeAll(u, except)),
+    fc.option(token, { freq: 3 }).map((except) => new RevokeEverything(except)),
     fc
       .tuple(user, fc.subarray(['customer', 'admin', 'support']))
       .map(([u, roles]) => new SetRoles(u, roles)),

@@ -122,7 +122,8 @@ export interface SessionStore {
   /**
    * Revokes every session of every user at once, but `keep` (the caller's own): sets a
    * watermark — sessions created before it are dead — and deletes what it outdates before it
-   * answers. The kept session's creation time moves to the watermark.
+   * answers. The kept session's creation time moves to the watermark; a `keep` rotated moments
+   * ago is kept under the id it moved to (its holder has that token now), as `revoke` finds it.
    */
   revokeEverything(keep?: SessionRef): Promise<{ notBefore: number; revoked: number }>;
   /**

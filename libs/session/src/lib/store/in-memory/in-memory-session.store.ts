@@ -277,10 +277,18 @@ export class InMemorySessionStore implements SessionStore {
 
   async revokeEverything(keep?: SessionRef): Promise<{ notBefore: number; revoked: number }> {
     this.check();
-    const notBefore = Date.now() + 1;
+    // Past the last watermark too: a login in the millisecond after it was created at it.
+    const notBefore = Math.max(Date.now(), this.notBefore) + 1;
+    // As in Redis: the session kept is found under the id it was rotated to moments ago (four
+    // hops at most); its holder has that session's token now.
+    let kept = keep?.id;
+    for (let hop = 0; hop < 4 && kept !== undefined && !this.live(kept); hop++) {
+      const forward = this.forwards.get(kept);
+      kept = forward && forward.until > Date.now() ? forward.to : undefined;
+    }
     let revoked = 0;
     for (const session of [...this.sessions.values()]) {
-      if (session.id === keep?.id) {
+      if (session.id === kept) {
         session.createdAt = notBefore;
       } else if (session.createdAt < notBefore) {
         this.forget(session);

@@ -709,9 +709,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   }
 
   revokeEverything(keep?: SessionRef): Promise<{ notBefore: number; revoked: number }> {
-    return this.write('every-master', () =>
-      this.watermark.revokeAllBefore(keep && { key: this.keys.session(keep) }),
-    );
+    return this.write('every-master', () => this.watermark.revokeAllBefore(keep));
   }
 
   watchNotBefore(listener: (notBefore: number) => void): () => void {

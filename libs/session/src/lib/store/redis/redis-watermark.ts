@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { Cluster, Redis } from 'ioredis';
 
+import type { SessionRef } from '../../token/session.token';
 import { millisecondsOf } from './redis-clock';
 import type { RedisKeys } from './redis-keys';
 
@@ -37,14 +38,23 @@ export class RedisWatermark {
    * master running ahead of the one asked would hold sessions stamped after the watermark, made
    * before it. Logins on a master running behind are refused until its clock passes it.
    */
-  async revokeAllBefore(keep?: { key: string }): Promise<{ notBefore: number; revoked: number }> {
+  async revokeAllBefore(keep?: SessionRef): Promise<{ notBefore: number; revoked: number }> {
     const nodes = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
     const clocks = await Promise.all(nodes.map(async (node) => millisecondsOf(await node.time())));
     // Every session created up to this millisecond dies, one created just after it too: a
     // login racing the global revocation has to sign in again, never the other way round.
     const notBefore = Math.max(...clocks) + 1;
     if (keep) {
-      await this.client.cloakroomKeep(keep.key, notBefore);
+      // Kept under the digest a rotation moved it to meanwhile too (keep.lua follows the
+      // forward): the caller holds that session's token now. All of it in the session's slot.
+      await this.client.cloakroomKeep(
+        this.keys.session(keep),
+        this.keys.fence(keep.tag),
+        notBefore,
+        keep.digest,
+        this.keys.forwardPrefix(keep.tag),
+        this.keys.sessionPrefix(keep.tag),
+      );
     }
     await this.client.set(this.keys.notBefore(), String(notBefore));
     await this.client.publish(this.keys.notBefore(), String(notBefore));

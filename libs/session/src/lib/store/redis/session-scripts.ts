@@ -44,7 +44,7 @@ export const SESSION_SCRIPTS = {
   cloakroomList: { lua: withPrelude(listScript), numberOfKeys: 2 },
   cloakroomPatch: { lua: withPrelude(patchScript), numberOfKeys: 1 },
   cloakroomSweep: { lua: withPrelude(sweepScript), numberOfKeys: 1 },
-  cloakroomKeep: { lua: withPrelude(keepScript), numberOfKeys: 1 },
+  cloakroomKeep: { lua: withPrelude(keepScript), numberOfKeys: 2 },
   cloakroomAppendEvents: { lua: withPrelude(appendEventsScript, 'allow-oom'), numberOfKeys: 1 },
 } as const;
 
