@@ -25,4 +25,4 @@ export {
 } from './lib/config/setting.decorator';
 export { IsPortSetting, IsSecondsSetting } from './lib/config/setting.types';
 export { validateEnv } from './lib/config/validate-env';
-export { clientNetwork } from './lib/http/client-network';
+export { clientNetwork, clientSite, NETWORKS_PER_SITE } from './lib/http/client-network';

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { Cluster, Redis } from 'ioredis';
 
-import { clientNetwork } from '@cloakroom/service-kit';
+import { clientNetwork, clientSite, NETWORKS_PER_SITE } from '@cloakroom/service-kit';
 import { SessionStoreUnavailableError } from '@cloakroom/session';
 
 import { ThrottleCounter, TooManyAttemptsException } from '../common/too-many-attempts.exception';
@@ -63,6 +63,8 @@ interface Counted {
   id: string;
   userKeys: ReturnType<ThrottleKeys['user']>;
   networkKey: string;
+  /** The counter of its IPv6 site (/48), for an IPv6 client. */
+  siteKey?: string;
   /** The epoch of the user's remembered networks when it was counted (user-attempt.lua). */
   epoch: string;
   /** The counter of the device token presented, when its signature checked out. */
@@ -84,6 +86,9 @@ interface Counted {
  * Counters, each over a fixed window that opens with its first attempt:
  * - per username and client network (an IPv4 address, an IPv6 /64): the guesser's limit;
  * - per client network, whatever the username: password spraying;
+ * - per IPv6 site (/48, `clientSite`), whatever the username and the /64 within it, at
+ *   `NETWORKS_PER_SITE` times the network's limit: a customer given a /48 has 65,536 /64s, each
+ *   a network of its own, and would otherwise spray with 65,536 networks' budgets;
  * - per username across networks, a higher ceiling: past it, attempts from networks the user
  *   has not logged in from recently wait between each other (doubling delays, capped), while
  *   networks the user has logged in from are exempt, until the password changes
@@ -95,10 +100,11 @@ interface Counted {
  *   in with; each token has its own failure budget, past which it is a stranger's for the window.
  *
  * The username counters share one hash tag (one Redis Cluster slot); the network counter is
- * another key, so an attempt takes two script calls: the username's first (a refusal there
- * never touches the network's), then the network's, whose refusal takes the username's count
- * back. In between, the username count may stand one too high for a moment: that can only
- * refuse a racing attempt, never let one more through.
+ * another key, and so is the site's, so an attempt takes two script calls (three for IPv6): the
+ * username's first (a refusal there never touches the network's), then the network's, whose
+ * refusal takes the username's count back, then the site's, whose refusal takes both back. In
+ * between, a count may stand one too high for a moment: that can only refuse a racing attempt,
+ * never let one more through.
  *
  * Each attempt has an id, marked in the counters it was counted in, and a refund takes back
  * that attempt only. A script call that fails (a timeout while Redis stalls: 503) may still run
@@ -139,10 +145,11 @@ export class LoginThrottleService {
     device: VerifiedDevice | null = null,
   ): Promise<LoginAttempt> {
     const network = clientNetwork(ip);
+    const site = clientSite(ip);
     const giveUpAt = Date.now() + this.settings.checkWaitMs;
     let pauseMs = RECHECK_FIRST_MS;
     for (;;) {
-      const outcome = await this.count(username, network, device);
+      const outcome = await this.count(username, network, site, device);
       if (!('waitMs' in outcome)) {
         return this.attemptOf(outcome);
       }
@@ -155,10 +162,14 @@ export class LoginThrottleService {
     }
   }
 
-  /** Counts one attempt in the username's counters, then the network's; or why it was not. */
+  /**
+   * Counts one attempt in the username's counters, then the network's, then the site's (IPv6);
+   * or why it was not.
+   */
   private async count(
     username: string,
     network: string,
+    site: string | undefined,
     device: VerifiedDevice | null,
   ): Promise<Counted | Refusal> {
     const s = this.settings;
@@ -166,6 +177,7 @@ export class LoginThrottleService {
       id: randomBytes(12).toString('base64url'),
       userKeys: this.keys.user(username, network),
       networkKey: this.keys.network(network),
+      siteKey: site === undefined ? undefined : this.keys.network(site),
       epoch: '1',
       deviceKey: device ? this.keys.device(username, device.id) : undefined,
       deviceEpoch: device?.epoch,
@@ -200,6 +212,18 @@ export class LoginThrottleService {
       await this.refundUser(counted, 0);
       return refusalOf('network', byNetwork);
     }
+    if (counted.siteKey !== undefined) {
+      const bySite = await this.attempt(
+        'networkAttempt',
+        [counted.siteKey],
+        [s.maxPerNetwork * NETWORKS_PER_SITE, s.windowMs, counted.id, ATTEMPT_CHECK_MS],
+        () => this.refund(counted, 0),
+      );
+      if (bySite[0] !== 1) {
+        await this.refund(counted, 0);
+        return refusalOf('site', bySite);
+      }
+    }
     return counted;
   }
 
@@ -226,10 +250,11 @@ export class LoginThrottleService {
    * activity row per window and counter, not one per request: per username and network for
    * the username's own limit there, per username for its ceiling across networks (one row, not
    * one per network a guesser comes from), per network for the network's limit (one row, not
-   * one per username a sprayer makes up).
+   * one per username a sprayer makes up), per IPv6 site for the site's (one row, not one per /64).
    */
   async firstRefusal(username: string, ip: string, counter: ThrottleCounter): Promise<boolean> {
-    const key = this.keys.refusalNotice(counter, username, clientNetwork(ip));
+    const where = (counter === 'site' && clientSite(ip)) || clientNetwork(ip);
+    const key = this.keys.refusalNotice(counter, username, where);
     const set = await this.guard(() =>
       this.redis.set(key, '1', 'PX', this.settings.windowMs, 'NX'),
     );
@@ -261,21 +286,25 @@ export class LoginThrottleService {
   private async refund(counted: Counted, rememberMs: number): Promise<void> {
     await Promise.all([
       this.refundUser(counted, rememberMs),
-      this.run('networkRefund', [counted.networkKey], [counted.id]),
+      ...this.networkKeysOf(counted).map((key) => this.run('networkRefund', [key], [counted.id])),
     ]);
   }
 
   /** Marks the attempt failed in the counters whose limits refuse attempts. */
   private async markFailed(counted: Counted): Promise<void> {
     const [pairKey] = counted.userKeys;
-    await Promise.all([
-      this.run('fail', [pairKey], [counted.id]),
-      this.run('fail', [counted.networkKey], [counted.id]),
-    ]);
+    await Promise.all(
+      [pairKey, ...this.networkKeysOf(counted)].map((key) => this.run('fail', [key], [counted.id])),
+    );
   }
 
   private async refundUser(counted: Counted, rememberMs: number): Promise<void> {
     await this.run('userRefund', this.userKeysOf(counted), [counted.id, rememberMs, counted.epoch]);
+  }
+
+  /** The network counters an attempt touches: its network's, and its site's for IPv6. */
+  private networkKeysOf(counted: Counted): string[] {
+    return counted.siteKey ? [counted.networkKey, counted.siteKey] : [counted.networkKey];
   }
 
   /** The username's keys an attempt touches: its device token's counter last, when it has one. */

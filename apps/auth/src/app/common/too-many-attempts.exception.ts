@@ -2,10 +2,10 @@ import { HttpException, HttpStatus } from '@nestjs/common';
 
 /**
  * The login-throttle counter that refused an attempt: the username's from one client network
- * (`pair`), the username's across networks (`user`, its ceiling), or the network's whatever the
- * username (`network`).
+ * (`pair`), the username's across networks (`user`, its ceiling), the network's whatever the
+ * username (`network`), or the IPv6 site's (/48) whatever the username and network (`site`).
  */
-export type ThrottleCounter = 'pair' | 'user' | 'network';
+export type ThrottleCounter = 'pair' | 'user' | 'network' | 'site';
 
 /**
  * 429 that tells the client, in a `Retry-After` header, when it may try again. `failures` says

@@ -111,7 +111,9 @@ export class AuthEnv extends SessionRedisEnv {
   @Min(1)
   LOGIN_MAX_FAILURES_PER_USER = 5;
 
-  @Setting('Failed logins per client network (IPv4 address, IPv6 /64), any username, before 429')
+  @Setting(
+    'Failed logins per client network (IPv4 address, IPv6 /64), any username, before 429; an IPv6 /48 gets four times as many across its /64s',
+  )
   @ToNumber()
   @IsInt()
   @Min(1)

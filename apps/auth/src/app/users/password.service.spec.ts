@@ -133,14 +133,18 @@ describe('PasswordService', () => {
     let limited: PasswordService;
     /** One slot and four waiting places. */
     let longLine: PasswordService;
+    /** One slot and eight waiting places. */
+    let wide: PasswordService;
     let checks: ReturnType<typeof heldChecks>;
 
     beforeEach(async () => {
       limited = passwordService({ PASSWORD_HASH_CONCURRENCY: '2', PASSWORD_HASH_QUEUE: '2' });
       longLine = passwordService({ PASSWORD_HASH_CONCURRENCY: '1', PASSWORD_HASH_QUEUE: '4' });
+      wide = passwordService({ PASSWORD_HASH_CONCURRENCY: '1', PASSWORD_HASH_QUEUE: '8' });
       // Their dummy hashes are made at start-up, before argon2's check is held.
       await limited.verify(undefined, 'warm-up');
       await longLine.verify(undefined, 'warm-up');
+      await wide.verify(undefined, 'warm-up');
       checks = heldChecks();
     });
 
@@ -222,6 +226,42 @@ describe('PasswordService', () => {
         'running',
         429,
       ]);
+    });
+
+    it("counts an IPv6 /48 as four networks' share, however many /64s it uses", async () => {
+      // Nine /64s of one /48, an account each: the slot and the eight places, one per /64.
+      const flood = Array.from({ length: 9 }, (_, i) =>
+        check(`f${i}`, { ip: `2001:db8:5eed:${i}::1`, username: `account-${i}` }, undefined, wide),
+      );
+      await settle();
+      // Another /64 of the /48 holds its site's places: over its share.
+      const sameSite = check(
+        'same',
+        { ip: '2001:db8:5eed:ff::1', username: 'another' },
+        undefined,
+        wide,
+      );
+      // Another /48 holds nothing: it pushes out the newest waiting check of the /48.
+      const otherSite = check(
+        'other',
+        { ip: '2001:db8:5eee:1::1', username: 'someone' },
+        undefined,
+        wide,
+      );
+      await settle();
+      expect(sameSite.status).toBe(429);
+      expect(otherSite.status).toBe('running');
+      expect(flood.map((outcome) => outcome.status)).toEqual([
+        ...Array.from({ length: 8 }, () => 'running'),
+        429,
+      ]);
+      await checks.finish('f0');
+      expect(checks.running()).toEqual(['other']);
+      for (let i = 1; i < 8; i++) {
+        await checks.finish(checks.running()[0]);
+      }
+      await checks.finish('f7');
+      expect(checks.started).toEqual(['f0', 'other', 'f1', 'f2', 'f3', 'f4', 'f5', 'f6', 'f7']);
     });
 
     it('holds and refuses an unknown username as it does a known one', async () => {

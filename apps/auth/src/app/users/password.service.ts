@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { Algorithm, hash, Options, verify } from '@node-rs/argon2';
 
-import { clientNetwork } from '@cloakroom/service-kit';
+import { clientNetwork, clientSite, NETWORKS_PER_SITE } from '@cloakroom/service-kit';
 
 import { PasswordWorkBusyException } from '../common/password-work-busy.exception';
 import { AuthConfig } from '../config/auth.config';
@@ -27,7 +27,8 @@ const CURRENT_PARAMS = `$argon2id$v=19$m=${ARGON2_OPTIONS.memoryCost},t=${ARGON2
 
 /**
  * Who asks for password work: the client address (what counts is its network, as the login
- * throttle counts it: an IPv4 address, an IPv6 /64) and the username the request names.
+ * throttle counts it: an IPv4 address, an IPv6 /64, and for IPv6 its site, a /48) and the
+ * username the request names.
  */
 export interface PasswordWorkSource {
   ip: string;
@@ -47,18 +48,28 @@ interface Waiting {
  */
 const UNATTRIBUTED = ['-'];
 
-/** A source's share keys: its client network and its username, each counted on its own. */
+/** The share keys of IPv6 sites start with it: see {@link weight}. */
+const SITE = 's:';
+
+/**
+ * A source's share keys: its client network and its username, each counted on its own, and for
+ * an IPv6 client its site (/48): a customer given a /48 would otherwise be 65,536 networks.
+ */
 function shareKeys(source: PasswordWorkSource | undefined): readonly string[] {
-  return source
-    ? [`n:${clientNetwork(source.ip)}`, `u:${source.username.toLowerCase()}`]
-    : UNATTRIBUTED;
+  if (!source) {
+    return UNATTRIBUTED;
+  }
+  const keys = [`n:${clientNetwork(source.ip)}`, `u:${source.username.toLowerCase()}`];
+  const site = clientSite(source.ip);
+  return site === undefined ? keys : [...keys, `${SITE}${site}`];
 }
 
 /**
  * At most `size` tasks at once, at most `queue` more waiting; beyond that a task is refused at
  * once instead of joining an ever longer line. The capacity is shared fairly between sources
- * (a client network, a username: each a share key, and a task weighs what the busier of its
- * keys holds, running and waiting):
+ * (a client network, a username, an IPv6 site: each a share key, and a task weighs what the
+ * busier of its keys holds, running and waiting; a site weighs what its tasks hold divided by
+ * `NETWORKS_PER_SITE`, so a /48 counts for that many networks, however many /64s it uses):
  * - a task that finds the queue full pushes out the newest waiting task of the heaviest source,
  *   when that source holds more than the newcomer's would with it; the one pushed out is refused
  *   (429, over its share). Otherwise the newcomer is refused: 429 when its source already holds
@@ -165,9 +176,11 @@ function count(counts: Map<string, number>, keys: readonly string[], by: number)
   }
 }
 
-/** What the busier of `keys` holds. */
+/** What the busier of `keys` holds; an IPv6 site's count is shared by that many networks. */
 function weight(counts: Map<string, number>, keys: readonly string[]): number {
-  return Math.max(...keys.map((key) => counts.get(key) ?? 0));
+  return Math.max(
+    ...keys.map((key) => (counts.get(key) ?? 0) / (key.startsWith(SITE) ? NETWORKS_PER_SITE : 1)),
+  );
 }
 
 /**

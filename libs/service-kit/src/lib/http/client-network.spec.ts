@@ -1,4 +1,4 @@
-import { clientNetwork } from './client-network';
+import { clientNetwork, clientSite } from './client-network';
 
 describe('clientNetwork', () => {
   it('keeps an IPv4 address whole (/32)', () => {
@@ -34,5 +34,35 @@ describe('clientNetwork', () => {
     expect(clientNetwork('x'.repeat(10_000))).toMatch(/^other:[\w-]{16}$/);
     expect(clientNetwork('unknown')).toBe(odd);
     expect(clientNetwork('1.2.3.4.5')).not.toBe(clientNetwork('1.2.3.4'));
+  });
+});
+
+describe('clientSite', () => {
+  it('keys IPv6 by its /48, whatever the notation and the /64 within it', () => {
+    const site = '2001:db8:1::/48';
+    for (const address of [
+      '2001:db8:1::1',
+      '2001:db8:1:2::1',
+      '2001:db8:1:ffff:ffff:ffff:ffff:ffff',
+      '2001:0DB8:0001:00ff:0000:0000:0000:0099',
+      '2001:db8:1:2:aaaa::1%eth0',
+      '2001:db8:1:2::198.51.100.4',
+    ]) {
+      expect(clientSite(address)).toBe(site);
+    }
+    expect(clientSite('2001:db8:2::1')).toBe('2001:db8:2::/48');
+    expect(clientSite('::1')).toBe('0:0:0::/48');
+  });
+
+  it('gives IPv4, IPv4-mapped IPv6 and what is no address no site', () => {
+    for (const address of [
+      '203.0.113.7',
+      '::ffff:198.51.100.4',
+      '::FFFF:c633:6404',
+      'unknown',
+      '',
+    ]) {
+      expect(clientSite(address)).toBeUndefined();
+    }
   });
 });

@@ -32,6 +32,39 @@ export function clientNetwork(address: string): string {
   return `other:${createHash('sha256').update(address).digest('base64url').slice(0, 16)}`;
 }
 
+/**
+ * How many client networks an IPv6 site ({@link clientSite}) counts for at most, wherever a
+ * budget or a share is kept per network: a customer given a /48 (65,536 /64s) or a /56 gets four
+ * networks' worth, not one per /64 it rotates through, while the /64s of one office still keep
+ * a budget each within it.
+ */
+export const NETWORKS_PER_SITE = 4;
+
+/**
+ * The IPv6 site a client address belongs to: its /48, the largest block providers commonly
+ * hand one customer (homes get a /56 or a /48, businesses a /48). Undefined for IPv4 (IPv4-mapped
+ * IPv6 included) and anything that is not an address: an IPv4 customer has one address, and
+ * {@link clientNetwork} already counts it alone.
+ *
+ * @example
+ * clientSite('2001:db8:1:2:aaaa::1'); // '2001:db8:1::/48'
+ * clientSite('203.0.113.7'); // undefined
+ */
+export function clientSite(address: string): string | undefined {
+  const withoutZone = address.split('%', 1)[0];
+  if (isIPv4(address) || !isIPv6(withoutZone)) {
+    return undefined;
+  }
+  const groups = ipv6Groups(withoutZone);
+  if (groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff) {
+    return undefined;
+  }
+  return `${groups
+    .slice(0, 3)
+    .map((group) => group.toString(16))
+    .join(':')}::/48`;
+}
+
 /** The eight 16-bit groups of a valid IPv6 address (`::` expanded, a dotted IPv4 tail split). */
 function ipv6Groups(address: string): number[] {
   let text = address.toLowerCase();

@@ -34,7 +34,8 @@ export class ThrottleKeys {
 
   /**
    * Set while a refusal by `counter` has been recorded in this window: of `username` from
-   * `network` (`pair`), of `username` (`user`), of `network` (`network`).
+   * `network` (`pair`), of `username` (`user`), of `network` (`network`), of the IPv6 site
+   * `network` names (`site`: a /48, which no /64 or IPv4 network is spelled as).
    */
   refusalNotice(counter: ThrottleCounter, username: string, network: string): string {
     switch (counter) {
@@ -43,6 +44,7 @@ export class ThrottleKeys {
       case 'user':
         return `${this.userBase(username)}r`;
       case 'network':
+      case 'site':
         return `${this.prefix}r:${network}`;
     }
   }
@@ -55,7 +57,7 @@ export class ThrottleKeys {
     return `${this.prefix}{${digest}}:`;
   }
 
-  /** The counter of `network`, whatever the username. */
+  /** The counter of `network` (or of an IPv6 site, spelled `<prefix>::/48`), whatever the username. */
   network(network: string): string {
     return `${this.prefix}n:${network}`;
   }

@@ -43,7 +43,8 @@ export const SESSION_RPC_HANDSHAKE_TIMEOUT = 5_000;
  * service network made auth run one per connection, as fast as it could open them, and held
  * one socket per connection for the handshake timeout. Callers with a certificate complete
  * theirs and are given their unit back, so a deployment's processes reconnecting at once (up to
- * the burst, from one address) are not refused.
+ * the burst, from one address) are not refused. The addresses of one IPv6 /64 share four times
+ * this budget besides their own (a host given a /64 would otherwise have 2^64 of them).
  */
 export const SESSION_RPC_HANDSHAKES_PER_ADDRESS: HandshakeBudgetOptions = {
   burst: 64,

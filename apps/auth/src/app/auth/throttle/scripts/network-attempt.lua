@@ -1,8 +1,9 @@
 -- Counts one login attempt from a client network, whatever the username (password
--- spraying), or refuses it; a refused attempt writes nothing.
+-- spraying), or refuses it; a refused attempt writes nothing. Also counts an IPv6 client's
+-- site (/48) across its networks, with the site's limit.
 --
--- KEYS[1]  counter of the network (see the prelude)
--- ARGV[1]  limit per network (integer >= 1)
+-- KEYS[1]  counter of the network, or of the site (see the prelude)
+-- ARGV[1]  limit per network, or per site (integer >= 1)
 -- ARGV[2]  window length in ms (integer >= 1)
 -- ARGV[3]  attempt id (see the prelude), which network-refund.lua takes back
 -- ARGV[4]  ms an attempt may be checked for before it counts as failed (integer >= 1)
