@@ -1,4 +1,10 @@
-import { CLOCK_DRIFT_ALLOWANCE_MS, CLOCK_STEP_TOLERANCE_MS, StoreClock } from './store-clock';
+import {
+  CLOCK_DRIFT_ALLOWANCE_MS,
+  CLOCK_STEP_TOLERANCE_MS,
+  STORE_CLOCK_REFRESH_MS,
+  STORE_CLOCK_RETRY_MS,
+  StoreClock,
+} from './store-clock';
 
 /** A host whose clocks a test moves: time passing, the wall clock set, a suspend. */
 class FakeHost {
@@ -49,7 +55,7 @@ describe('StoreClock', () => {
     return answer;
   };
   const clocks: StoreClock[] = [];
-  const clockOf = (read = reading) => {
+  const clockOf = (read: () => Promise<number | null> = reading) => {
     const clock = new StoreClock(read, () => true, host.clocks);
     clocks.push(clock);
     return clock;
@@ -175,5 +181,74 @@ describe('StoreClock', () => {
     host.step(60_000);
     expect(clock.now()).toBeGreaterThanOrEqual(host.store());
     expect(reads).toBe(2);
+  });
+
+  describe('a reading it could not keep', () => {
+    beforeEach(() => jest.useFakeTimers());
+    afterEach(() => jest.useRealTimers());
+
+    /** Lets timers due within `ms` fire, and the readings they start answer. */
+    async function elapse(ms: number): Promise<void> {
+      await jest.advanceTimersByTimeAsync(ms);
+    }
+
+    it('is taken again within a second when it was too slow, not a minute later', async () => {
+      host.aheadMs = 600_000;
+      roundTripMs = 1_500; // a busy moment at connection
+      const clock = clockOf();
+      await clock.measure();
+      expect(clock.uncertainty).toBeNull();
+      roundTripMs = 10;
+      await elapse(STORE_CLOCK_RETRY_MS);
+      expect(reads).toBe(2);
+      expect(clock.offset).toBe(600_000);
+      // Kept: nothing more until the minute's reading.
+      await elapse(STORE_CLOCK_REFRESH_MS - STORE_CLOCK_RETRY_MS - 1);
+      expect(reads).toBe(2);
+    });
+
+    it('backs off while readings keep failing, up to the minute, and starts over once one is kept', async () => {
+      let failing = true;
+      const clock = clockOf(async () => {
+        reads += 1;
+        if (failing) throw new Error('down');
+        return host.store();
+      });
+      await clock.measure();
+      const at: number[] = [];
+      for (let elapsed = 0; elapsed < 3 * STORE_CLOCK_REFRESH_MS; elapsed += 250) {
+        const before = reads;
+        await elapse(250);
+        if (reads > before) at.push(elapsed + 250);
+      }
+      // 1, 2, 4, 8, 16 s after each other, then no closer than 32 s and the minute's readings.
+      expect(at.slice(0, 5)).toEqual([1_000, 3_000, 7_000, 15_000, 31_000]);
+      expect(at.slice(5)).toEqual([60_000, 63_000, 120_000, 123_000, 180_000]);
+      failing = false;
+      await elapse(STORE_CLOCK_REFRESH_MS);
+      expect(clock.uncertainty).not.toBeNull();
+      failing = true;
+      const before = reads;
+      await clock.measure();
+      await elapse(STORE_CLOCK_RETRY_MS);
+      expect(reads).toBe(before + 2);
+    });
+
+    it('is not taken again from a peer that has no clock to give, nor once stopped', async () => {
+      const none = clockOf(async () => {
+        reads += 1;
+        return null;
+      });
+      await none.measure();
+      await elapse(STORE_CLOCK_REFRESH_MS - 1);
+      expect(reads).toBe(1);
+      none.stop();
+      roundTripMs = 500;
+      const slow = clockOf();
+      await slow.measure();
+      slow.stop();
+      await elapse(STORE_CLOCK_REFRESH_MS * 2);
+      expect(reads).toBe(2);
+    });
   });
 });

@@ -38,7 +38,14 @@ const HOST_CLOCKS: LocalClocks = {
  * A reading whose round trip took longer than this says little about when the other side read
  * its clock: it is dropped and the last offset kept.
  */
-const MAX_ROUND_TRIP_MS = 100;
+export const MAX_ROUND_TRIP_MS = 100;
+
+/**
+ * How soon a reading that failed or was too slow to keep is tried again, ms, doubling up to
+ * `STORE_CLOCK_REFRESH_MS` while they keep failing: a busy moment at connection (a reading
+ * that took seconds) must not leave `now()` on the host's clock for a whole minute.
+ */
+export const STORE_CLOCK_RETRY_MS = 1000;
 
 /**
  * The clock that stamps sessions (Redis's `TIME`, or the auth service's through the session
@@ -54,12 +61,19 @@ const MAX_ROUND_TRIP_MS = 100;
  * `CLOCK_STEP_TOLERANCE_MS`: the offset at once takes in the part of it the host did not spend
  * asleep (the store's clock went on while it slept, as the wall clock did), and the offset is
  * measured again.
+ *
+ * A reading that fails or takes too long is tried again within `STORE_CLOCK_RETRY_MS`, backing
+ * off while they keep failing, until one is kept.
  */
 export class StoreClock {
   private offsetMs = 0;
   /** Half the round trip of the reading the offset comes from; null until one is taken. */
   private halfRoundTripMs: number | null = null;
   private readonly timer: NodeJS.Timeout;
+  /** The reading again after one was dropped, while it is pending; its delay next time. */
+  private retry?: NodeJS.Timeout;
+  private retryInMs = STORE_CLOCK_RETRY_MS;
+  private stopped = false;
   /** The local clocks at the last reading (or step seen): `now()` compares how far each went. */
   private wallAt: number;
   private monotonicAt: number;
@@ -146,6 +160,7 @@ export class StoreClock {
     try {
       theirs = await this.read();
     } catch {
+      this.retryLater();
       return;
     }
     const answeredAt = this.local.monotonic();
@@ -154,14 +169,19 @@ export class StoreClock {
     // A wall clock stepped while the reading was out drops it too: `now()` sees the step, takes
     // it in and reads again.
     const step = wall - sentWall - roundTrip;
+    // A peer with no clock to give (an older release) has none the next time either.
+    if (theirs === null) {
+      return;
+    }
     if (
-      theirs === null ||
       roundTrip > MAX_ROUND_TRIP_MS ||
       step > CLOCK_STEP_TOLERANCE_MS ||
       step < -CLOCK_STEP_TOLERANCE_MS
     ) {
+      this.retryLater();
       return;
     }
+    this.retryInMs = STORE_CLOCK_RETRY_MS;
     this.offsetMs = Math.round(theirs + roundTrip / 2 - wall);
     this.halfRoundTripMs = Math.ceil(roundTrip / 2);
     this.wallAt = wall;
@@ -170,6 +190,27 @@ export class StoreClock {
   }
 
   stop(): void {
+    this.stopped = true;
     clearInterval(this.timer);
+    clearTimeout(this.retry);
+  }
+
+  /**
+   * Reads again soon, once (a retry already pending stands), when the owner says reading is worth
+   * it then: a store down is read again at its reconnection anyway.
+   */
+  private retryLater(): void {
+    if (this.stopped || this.retry !== undefined) {
+      return;
+    }
+    const delay = this.retryInMs;
+    this.retryInMs = Math.min(delay * 2, STORE_CLOCK_REFRESH_MS);
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      if (this.ready()) {
+        void this.measure();
+      }
+    }, delay);
+    this.retry.unref();
   }
 }
