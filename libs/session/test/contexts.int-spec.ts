@@ -474,6 +474,48 @@ describe('SessionGuard and SessionSockets in GraphQL and WebSocket contexts', ()
       expect(keep.socket.readyState).toBe(WebSocket.OPEN);
     });
 
+    /**
+     * What a socket answers once the event that closed the others was applied: the server
+     * closed it on that same event (its close comes first), or it answers the message.
+     */
+    function answerOf(connection: SocketConnection) {
+      send(connection, 'whoami');
+      return Promise.race([connection.next(), connection.closed]);
+    }
+
+    it('keeps the socket of the session a revokeAllForUser spared under the id a rotation gave it', async () => {
+      // The caller read its session id, then a re-authentication rotated that session and its
+      // client reconnected with the new token, before "log out my other devices" ran.
+      const user = { id: 'u-rotated-all', username: 'rotated', roles: ['customer'] };
+      const caller = await sessions.create(user);
+      const others = await Promise.all([1, 2].map(() => sessions.create(user)));
+      const rotated = await sessions.rotate(caller.token, { reauthenticated: true });
+      const kept = connect({ authorization: `Bearer ${rotated?.token}` });
+      const doomed = others.map(({ token }) => connect({ authorization: `Bearer ${token}` }));
+      await Promise.all([kept, ...doomed].map(ready));
+      expect(await sessions.revokeAllForUser(user.id, { except: caller.session.id })).toBe(2);
+      for (const connection of doomed) {
+        expect(await connection.closed).toMatchObject({ code: 4401, reason: 'Session revoked' });
+      }
+      expect(await answerOf(kept)).toMatchObject({ event: 'whoami' });
+      expect(kept.socket.readyState).toBe(WebSocket.OPEN);
+    });
+
+    it('keeps the socket of the session a revokeEverything spared under the id a rotation gave it', async () => {
+      const caller = await sessions.create(admin);
+      const others = await Promise.all([alice, admin].map((user) => sessions.create(user)));
+      const rotated = await sessions.rotate(caller.token, { reauthenticated: true });
+      const kept = connect({ authorization: `Bearer ${rotated?.token}` });
+      const doomed = others.map(({ token }) => connect({ authorization: `Bearer ${token}` }));
+      await Promise.all([kept, ...doomed].map(ready));
+      await sessions.revokeEverything({ except: caller.session.id });
+      for (const connection of doomed) {
+        expect(await connection.closed).toMatchObject({ code: 4401, reason: 'Session revoked' });
+      }
+      expect(await answerOf(kept)).toMatchObject({ event: 'whoami' });
+      expect(kept.socket.readyState).toBe(WebSocket.OPEN);
+    });
+
     it('closes a socket whose session was rotated (its token is dead)', async () => {
       const { token } = await sessions.create(alice);
       const connection = connect({ authorization: `Bearer ${token}` });

@@ -236,6 +236,41 @@ describe('session lifecycle events (Redis stream)', () => {
     }
   });
 
+  it('names the session a revoke-all kept by the id a rotation moved it to, and none when none was kept', async () => {
+    // The callers read the session's id before a re-authentication rotated it: the store kept
+    // the session under its new id, which is the one the sockets and caches must spare.
+    const { sessions, reader } = await setup();
+    const full = new Items(reader());
+    const redacted = new Items(reader(true));
+    await full.next();
+    await redacted.next();
+
+    const caller = await sessions.create(alice);
+    await sessions.create(alice);
+    const rotated = await sessions.rotate(caller.token, { reauthenticated: true });
+    const kept = rotated?.session.id ?? '';
+    expect(await sessions.revokeAllForUser(alice.id, { except: caller.session.id })).toBe(1);
+    await sessions.revokeEverything({ except: caller.session.id });
+    await sessions.revoke(kept);
+    await sessions.revokeAllForUser(alice.id, { except: kept });
+
+    const events = (await full.events(7)).slice(3);
+    const copies = (await redacted.events(7)).slice(3);
+    expect(events.map(({ type, userId }) => ({ type, userId }))).toEqual([
+      { type: SessionEvents.revokedAll, userId: alice.id },
+      { type: SessionEvents.revokedAll, userId: null },
+      { type: SessionEvents.revoked, userId: alice.id },
+      { type: SessionEvents.revokedAll, userId: alice.id },
+    ]);
+    expect(events.map((event) => event.keptSessionId)).toEqual([kept, kept, undefined, undefined]);
+    expect(copies.map((copy) => copy.keptSessionRef)).toEqual([
+      sessionEventRef(kept),
+      sessionEventRef(kept),
+      undefined,
+      undefined,
+    ]);
+  });
+
   it("announces a patch on the redacted stream only, never on the full one (the activity log's)", async () => {
     const { sessions, reader } = await setup();
     const full = new Items(reader());

@@ -19,6 +19,7 @@ import {
   SessionModule,
   SessionModuleOptions,
   SessionService,
+  SessionStore,
   SessionUser,
   SessionUserChangedError,
 } from '../src';
@@ -47,13 +48,20 @@ export function uniquePrefix(): string {
   return testKeyPrefix();
 }
 
-/** A Nest app context with SessionModule, for driving SessionService against a real store. */
+/**
+ * A Nest app context with SessionModule, for driving SessionService against a real store, and
+ * the store it drives.
+ */
 export async function sessionService(options: SessionModuleOptions) {
   const moduleRef = await Test.createTestingModule({
     imports: [SessionModule.forRoot(options)],
   }).compile();
   await moduleRef.init();
-  return { sessions: moduleRef.get(SessionService), close: () => moduleRef.close() };
+  return {
+    sessions: moduleRef.get(SessionService),
+    store: moduleRef.get<SessionStore>(SessionStore),
+    close: () => moduleRef.close(),
+  };
 }
 
 /**
@@ -92,6 +100,13 @@ export async function guardedApp(
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The reference a well-formed session id names. */
+export function idRef(sessionId: string): SessionRef {
+  const ref = parseSessionId(sessionId);
+  if (!ref) throw new Error('malformed session id');
+  return ref;
+}
 
 /** The reference a well-formed token names. */
 export function refOf(token: string): SessionRef {
@@ -358,6 +373,8 @@ export function describeStoreContract(adapter: StoreAdapter) {
     let target: StoreUnderTest;
     let prefix: string;
     let sessions: SessionService;
+    /** The store `sessions` drives. */
+    let store: SessionStore;
     /** Creates, rotates, lists and revokes: `sessions` itself unless it only validates. */
     let issuer: SessionService;
     let close: () => Promise<void>;
@@ -376,7 +393,7 @@ export function describeStoreContract(adapter: StoreAdapter) {
       alice = { id: `u-alice-${run}`, username: 'alice', roles: ['customer'] };
       admin = { id: `u-admin-${run}`, username: 'admin', roles: ['admin'] };
       prefix = target.keyPrefix ?? uniquePrefix();
-      ({ sessions, close } = await sessionService(withLimits(target.options, prefix)));
+      ({ sessions, store, close } = await sessionService(withLimits(target.options, prefix)));
       issuer = target.issuer ?? sessions;
     });
 
@@ -460,6 +477,40 @@ export function describeStoreContract(adapter: StoreAdapter) {
       expect(await sessions.validate(keep.token)).toBeNull();
       expect(await sessions.validate(stranger.token)).not.toBeNull();
     });
+
+    whole(
+      'answers the id of the session a revoke-all kept: the one a rotation moved it to',
+      async () => {
+        // The caller read its id, then a re-authentication and another rotation moved the
+        // session: the id kept is the one to announce (its holder's sockets stay open).
+        const caller = await issuer.create(alice);
+        const other = await issuer.create(alice);
+        const stranger = await issuer.create(admin);
+        const once = await issuer.rotate(caller.token, { reauthenticated: true });
+        const twice = await issuer.rotate(once?.token ?? '');
+        const last = twice?.session.id ?? '';
+        expect(await store.revokeAll(alice.id, idRef(caller.session.id))).toEqual({
+          revoked: 1,
+          kept: last,
+        });
+        expect(await sessions.validate(other.token)).toBeNull();
+        expect(await store.revokeAll(alice.id, idRef(last))).toEqual({ revoked: 0, kept: last });
+        // Nothing kept: an id of no live session of the user's (another user's one is left
+        // alone), or none given.
+        expect(await store.revokeAll(alice.id, idRef(stranger.session.id))).toEqual({
+          revoked: 1,
+          kept: null,
+        });
+        expect(await sessions.validate(stranger.token)).not.toBeNull();
+        const later = await issuer.create(alice);
+        expect(await store.revokeAll(alice.id, idRef(other.session.id))).toEqual({
+          revoked: 1,
+          kept: null,
+        });
+        expect(await sessions.validate(later.token)).toBeNull();
+        expect(await store.revokeAll(alice.id)).toEqual({ revoked: 0, kept: null });
+      },
+    );
 
     it('caps sessions per user, revoking the oldest', async () => {
       const issued = [];
@@ -640,6 +691,29 @@ export function describeStoreContract(adapter: StoreAdapter) {
         await other.close();
       }
     });
+
+    whole(
+      'answers the id of the session a global revocation kept: the one a rotation moved it to',
+      async () => {
+        const caller = await issuer.create(admin);
+        const victim = await issuer.create(alice);
+        const moved = await issuer.rotate(caller.token, { reauthenticated: true });
+        const last = moved?.session.id ?? '';
+        const first = await store.revokeEverything(idRef(caller.session.id));
+        expect(first).toMatchObject({ kept: last });
+        expect(first.revoked).toBeGreaterThanOrEqual(1);
+        expect(await sessions.validate(victim.token)).toBeNull();
+        expect((await store.revokeEverything(idRef(last))).kept).toBe(last);
+        expect((await sessions.validate(moved?.token))?.id).toBe(last);
+        // Nothing kept: no live session under the id (nor under one it moved to), or none given.
+        expect(await store.revokeEverything(idRef(victim.session.id))).toMatchObject({
+          revoked: 1,
+          kept: null,
+        });
+        expect(await sessions.validate(moved?.token)).toBeNull();
+        expect(await store.revokeEverything()).toMatchObject({ revoked: 0, kept: null });
+      },
+    );
 
     it('ends, at a second global revocation, the sessions created since the first', async () => {
       await issuer.revokeEverything();

@@ -309,7 +309,9 @@ export class SessionService {
    * Revokes every session of every user at once, but the one `except` names (the caller's
    * own): every service stops accepting them as soon as it learns the watermark (at once
    * here, as soon as the announcement arrives elsewhere), and they are deleted from the store before this answers.
-   * Answers how many were deleted.
+   * Answers how many were deleted. A kept session rotated moments ago (a re-authentication, a
+   * password change) is kept, and announced as kept, under its new id: its holder's sockets
+   * stay open.
    *
    * @example
    * await sessions.revokeEverything({ except: current.id });
@@ -323,7 +325,8 @@ export class SessionService {
         this.watermark?.raise(result.notBefore);
       }
       this.cache?.clear();
-      await this.events?.revokedAll(null, options.except, 'revoke-all', options.actor ?? null);
+      const kept = keptOf(result, options.except);
+      await this.events?.revokedAll(null, kept, 'revoke-all', options.actor ?? null);
     });
     return revoked;
   }
@@ -335,17 +338,22 @@ export class SessionService {
 
   /**
    * Revokes all of a user's sessions, or all but `except` (a session id). Publishes
-   * `sessions.revoked-all` with `reason` (default `revoke-all`) and `actor` (default null).
+   * `sessions.revoked-all` with `reason` (default `revoke-all`) and `actor` (default null),
+   * naming the session kept under its id now: `except` rotated moments ago is kept, and
+   * announced, under the id it moved to. Answers how many were deleted.
    */
   async revokeAllForUser(
     userId: string,
     options: SessionEventCause & { except?: string } = {},
   ): Promise<number> {
     const { except, reason = 'revoke-all', actor = null } = options;
-    return this.announced(this.store.revokeAll(userId, exceptRef(except)), async () => {
-      this.cache?.evictUser(userId, except);
-      await this.events?.revokedAll(userId, except, reason, actor);
+    const done = this.store.revokeAll(userId, exceptRef(except));
+    const { revoked } = await this.announced(done, async (result) => {
+      const kept = keptOf(result, except);
+      this.cache?.evictUser(userId, kept);
+      await this.events?.revokedAll(userId, kept, reason, actor);
     });
+    return revoked;
   }
 
   /**
@@ -474,6 +482,18 @@ function truncateUtf8(text: string, bytes: number): string {
     cut += character;
   }
   return cut;
+}
+
+/**
+ * The id a revoke-all announces as kept: the one the store kept, which a rotation may have
+ * moved from the id the caller read (the kept session's sockets and cached copy are spared under
+ * it); none when the store kept none. The id the caller read when the outcome is unknown.
+ */
+function keptOf(
+  result: { kept: string | null } | undefined,
+  except: string | undefined,
+): string | undefined {
+  return result === undefined ? except : (result.kept ?? undefined);
 }
 
 function exceptRef(id: string | undefined): SessionRef | undefined {

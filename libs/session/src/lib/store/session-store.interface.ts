@@ -104,8 +104,13 @@ export interface SessionStore {
   revoke(ref: SessionRef, ownerId?: string): Promise<string | null>;
   /** A user's live sessions, oldest first. */
   list(userId: string): Promise<Session[]>;
-  /** Deletes all of a user's sessions but `except`; answers how many were live. */
-  revokeAll(userId: string, except?: SessionRef): Promise<number>;
+  /**
+   * Deletes all of a user's sessions but `except`, kept under the id it was rotated to moments
+   * ago too (its holder has that token now), as `revoke` finds it. Answers how many were live,
+   * and the id of the session kept — `except`'s or the one it moved to, which is the one to
+   * announce as kept — or null when no live session of the user was kept.
+   */
+  revokeAll(userId: string, except?: SessionRef): Promise<{ revoked: number; kept: string | null }>;
   /** Writes new roles into every live session of a user; answers how many. */
   setRoles(userId: string, roles: string[]): Promise<number>;
   /**
@@ -124,8 +129,12 @@ export interface SessionStore {
    * watermark — sessions created before it are dead — and deletes what it outdates before it
    * answers. The kept session's creation time moves to the watermark; a `keep` rotated moments
    * ago is kept under the id it moved to (its holder has that token now), as `revoke` finds it.
+   * `kept` is the id of the session kept (the one to announce as kept), or null when there was
+   * no live session to keep.
    */
-  revokeEverything(keep?: SessionRef): Promise<{ notBefore: number; revoked: number }>;
+  revokeEverything(
+    keep?: SessionRef,
+  ): Promise<{ notBefore: number; revoked: number; kept: string | null }>;
   /**
    * Calls `listener` with the global-revocation watermark (epoch ms, 0 for none) now and
    * whenever it moves, without a store call per request; returns a function that stops.

@@ -33,8 +33,9 @@ describe('InMemorySessionStore global revocation', () => {
     const other = await login(store);
     const rotated = sessionRef(kept.tag, newSecret().digest);
     await store.rotate(kept, rotated, { reauthenticated: true });
-    const { notBefore, revoked } = await store.revokeEverything(kept);
+    const { notBefore, revoked, kept: spared } = await store.revokeEverything(kept);
     expect(revoked).toBe(1);
+    expect(spared).toBe(rotated.id);
     expect((await store.get(rotated))?.createdAt).toBe(notBefore);
     expect(await store.get(other)).toBeNull();
     expect(await store.get(kept)).toBeNull();

@@ -197,23 +197,34 @@ export class InMemorySessionStore implements SessionStore {
     return this.sessionsOf(user);
   }
 
-  async revokeAll(userId: string, except?: SessionRef): Promise<number> {
+  async revokeAll(
+    userId: string,
+    except?: SessionRef,
+  ): Promise<{ revoked: number; kept: string | null }> {
     this.bump(userId);
     // As in Redis: the session kept is kept under the ids it was rotated to moments ago too.
-    const kept = new Set<string>();
+    const chain: string[] = [];
     for (let id = except?.id, hop = 0; id !== undefined && hop <= 4; hop++) {
-      kept.add(id);
+      chain.push(id);
       const forward = this.forwards.get(id);
-      id = forward && forward.until > Date.now() && !kept.has(forward.to) ? forward.to : undefined;
+      id =
+        forward && forward.until > Date.now() && !chain.includes(forward.to)
+          ? forward.to
+          : undefined;
     }
-    let count = 0;
+    let revoked = 0;
+    const live = new Set<string>();
     for (const session of await this.list(userId)) {
-      if (!kept.has(session.id)) {
+      if (chain.includes(session.id)) {
+        live.add(session.id);
+      } else {
         this.forget(session);
-        count++;
+        revoked++;
       }
     }
-    return count;
+    // The furthest along the chain that is live, as revoke-all.lua answers it.
+    const kept = chain.reverse().find((id) => live.has(id)) ?? null;
+    return { revoked, kept };
   }
 
   async setRoles(userId: string, roles: string[]): Promise<number> {
@@ -275,7 +286,9 @@ export class InMemorySessionStore implements SessionStore {
     return session && structuredClone(session);
   }
 
-  async revokeEverything(keep?: SessionRef): Promise<{ notBefore: number; revoked: number }> {
+  async revokeEverything(
+    keep?: SessionRef,
+  ): Promise<{ notBefore: number; revoked: number; kept: string | null }> {
     this.check();
     // Past the last watermark too: a login in the millisecond after it was created at it.
     const notBefore = Math.max(Date.now(), this.notBefore) + 1;
@@ -286,9 +299,10 @@ export class InMemorySessionStore implements SessionStore {
       const forward = this.forwards.get(kept);
       kept = forward && forward.until > Date.now() ? forward.to : undefined;
     }
+    const spared = kept === undefined ? null : this.live(kept);
     let revoked = 0;
     for (const session of [...this.sessions.values()]) {
-      if (session.id === kept) {
+      if (session === spared) {
         session.createdAt = notBefore;
       } else if (session.createdAt < notBefore) {
         this.forget(session);
@@ -297,7 +311,7 @@ export class InMemorySessionStore implements SessionStore {
     }
     this.notBefore = notBefore;
     for (const listener of this.watchers) listener(notBefore);
-    return { notBefore, revoked };
+    return { notBefore, revoked, kept: spared?.id ?? null };
   }
 
   watchNotBefore(listener: (notBefore: number) => void): () => void {

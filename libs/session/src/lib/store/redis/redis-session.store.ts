@@ -588,9 +588,13 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     return sessions;
   }
 
-  async revokeAll(userId: string, except?: SessionRef): Promise<number> {
-    return this.eachUserTag(userId, (tag) =>
-      this.write({ key: this.keys.index(tag, userId) }, () =>
+  async revokeAll(
+    userId: string,
+    except?: SessionRef,
+  ): Promise<{ revoked: number; kept: string | null }> {
+    let kept: string | null = null;
+    const revoked = await this.eachUserTag(userId, async (tag) => {
+      const [deleted, digest] = (await this.write({ key: this.keys.index(tag, userId) }, () =>
         this.writer.cloakroomRevokeAll(
           this.keys.index(tag, userId),
           this.keys.generation(tag, userId),
@@ -599,8 +603,13 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
           except?.tag === tag ? except.digest : '',
           this.keys.forwardPrefix(tag),
         ),
-      ),
-    );
+      )) as [number, string?];
+      if (digest !== undefined) {
+        kept = sessionRef(tag, digest).id;
+      }
+      return deleted;
+    });
+    return { revoked, kept };
   }
 
   /**
@@ -708,7 +717,9 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     );
   }
 
-  revokeEverything(keep?: SessionRef): Promise<{ notBefore: number; revoked: number }> {
+  revokeEverything(
+    keep?: SessionRef,
+  ): Promise<{ notBefore: number; revoked: number; kept: string | null }> {
     return this.write('every-master', () => this.watermark.revokeAllBefore(keep));
   }
 

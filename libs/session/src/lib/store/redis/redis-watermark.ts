@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { Cluster, Redis } from 'ioredis';
 
-import type { SessionRef } from '../../token/session.token';
+import { SessionRef, sessionRef } from '../../token/session.token';
 import { millisecondsOf } from './redis-clock';
 import type { RedisKeys } from './redis-keys';
 
@@ -38,16 +38,20 @@ export class RedisWatermark {
    * master running ahead of the one asked would hold sessions stamped after the watermark, made
    * before it. Logins on a master running behind are refused until its clock passes it.
    */
-  async revokeAllBefore(keep?: SessionRef): Promise<{ notBefore: number; revoked: number }> {
+  async revokeAllBefore(
+    keep?: SessionRef,
+  ): Promise<{ notBefore: number; revoked: number; kept: string | null }> {
     const nodes = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
     const clocks = await Promise.all(nodes.map(async (node) => millisecondsOf(await node.time())));
     // Every session created up to this millisecond dies, one created just after it too: a
     // login racing the global revocation has to sign in again, never the other way round.
     const notBefore = Math.max(...clocks) + 1;
+    let kept: string | null = null;
     if (keep) {
       // Kept under the digest a rotation moved it to meanwhile too (keep.lua follows the
-      // forward): the caller holds that session's token now. All of it in the session's slot.
-      await this.client.cloakroomKeep(
+      // forward and answers the digest it kept): the caller holds that session's token now.
+      // All of it in the session's slot.
+      const digest = await this.client.cloakroomKeep(
         this.keys.session(keep),
         this.keys.fence(keep.tag),
         notBefore,
@@ -55,6 +59,7 @@ export class RedisWatermark {
         this.keys.forwardPrefix(keep.tag),
         this.keys.sessionPrefix(keep.tag),
       );
+      kept = typeof digest === 'string' ? sessionRef(keep.tag, digest).id : null;
     }
     await this.client.set(this.keys.notBefore(), String(notBefore));
     await this.client.publish(this.keys.notBefore(), String(notBefore));
@@ -62,7 +67,7 @@ export class RedisWatermark {
     for (const node of nodes) {
       revoked += await this.sweepNode(node, notBefore);
     }
-    return { notBefore, revoked };
+    return { notBefore, revoked, kept };
   }
 
   /** The current watermark, 0 when there never was a global revocation. */

@@ -175,7 +175,7 @@ export class RemoteSessionStore implements SessionStore, OnModuleDestroy {
     return notServed('list');
   }
 
-  revokeAll(): Promise<number> {
+  revokeAll(): Promise<{ revoked: number; kept: string | null }> {
     return notServed('revokeAll');
   }
 
@@ -191,7 +191,7 @@ export class RemoteSessionStore implements SessionStore, OnModuleDestroy {
     return notServed('rotate');
   }
 
-  revokeEverything(): Promise<{ notBefore: number; revoked: number }> {
+  revokeEverything(): Promise<{ notBefore: number; revoked: number; kept: string | null }> {
     return notServed('revokeEverything');
   }
 

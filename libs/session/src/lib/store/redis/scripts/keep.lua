@@ -15,8 +15,9 @@
 -- ARGV[3]  key prefix of this tag's rotation forwards ("<prefix>{<tag>}:m:")
 -- ARGV[4]  key prefix of this tag's session hashes ("<prefix>{<tag>}:s:")
 --
--- Returns  1 when the session exists, 0 otherwise, or when its key holds another type than a
---          hash (nothing is written: never a resurrection).
+-- Returns  the digest of the session kept (ARGV[2], or the one it was rotated to: the caller
+--          announces that one as kept), or false when there is none, or when its key holds
+--          another type than a hash (nothing is written: never a resurrection).
 -- The forward and session keys are built from ARGV prefixes: see README.md.
 local notBefore = int_arg(1)
 local digest, forwardPrefix, sessionPrefix = name_arg(2), name_arg(3), name_arg(4)
@@ -35,15 +36,15 @@ for _ = 0, 4 do
       redis.call('HSETNX', key, FIELD.authenticatedAt, createdAt)
     end
     redis.call('HSET', key, FIELD.createdAt, notBefore)
-    return 1
+    return digest
   end
   if kind ~= 'none' then
-    return 0
+    return false
   end
   digest = redis.call('GET', forwardPrefix .. digest)
   if not digest then
-    return 0
+    return false
   end
   key = sessionPrefix .. digest
 end
-return 0
+return false

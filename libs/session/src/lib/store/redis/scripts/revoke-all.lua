@@ -13,7 +13,9 @@
 --          password change of the same session rotated it (that one answered with the new
 --          token, which must not die by "log out my other devices")
 --
--- Returns  how many live sessions were deleted.
+-- Returns  { how many live sessions were deleted, the digest of the live session kept }: the
+--          kept one is ARGV[2]'s or the one it was rotated to, which the caller announces as
+--          kept (the holder's sockets stay open); { deleted } alone when none was kept.
 -- Session keys are built from ARGV[1] and the index members: see README.md.
 -- Registered with the flag allow-oom (see README.md): out of memory under noeviction, Redis
 -- refuses an unflagged script at its first write that may grow memory unless it deleted
@@ -21,9 +23,10 @@
 -- already logged out, logging out the other devices when there are none) would fail, and the
 -- generation that refuses a login already under way with it would not move.
 local prefix, keep, forwardPrefix = name_arg(1), ARGV[2] or '', ARGV[3] or ''
-local kept = {}
+local kept, chain = {}, {}
 if keep ~= '' then
   kept[keep] = true
+  chain[1] = keep
   local digest = keep
   -- A session rotates at most a few times within a forward's life: four hops end any chain.
   for _ = 1, (forwardPrefix ~= '' and 4 or 0) do
@@ -32,6 +35,7 @@ if keep ~= '' then
       break
     end
     kept[digest] = true
+    chain[#chain + 1] = digest
   end
 end
 -- The fence never exists: declared, it makes Redis Cluster refuse this script (TRYAGAIN) while
@@ -50,11 +54,20 @@ if type(moved) == 'table' and moved.err then
   redis.call('DEL', KEYS[2])
   redis.call('SET', KEYS[2], string.format('%d', now_us()))
 end
-local deleted = 0
+local deleted, live = 0, {}
 for _, member in ipairs(members) do
   if not kept[member] then
     deleted = deleted + redis.call('DEL', prefix .. member)
     redis.call('ZREM', KEYS[1], member)
+  elseif redis.call('TYPE', prefix .. member).ok == 'hash' then
+    live[member] = true
   end
 end
-return deleted
+-- One of the chain is live (a rotation moves the session; its undo moves it back): the
+-- furthest along, should the index list more than one.
+for i = #chain, 1, -1 do
+  if live[chain[i]] then
+    return { deleted, chain[i] }
+  end
+end
+return { deleted }
