@@ -223,6 +223,45 @@ describe.each([
     expect(await Promise.all([first, second])).toEqual([201, 201]);
   });
 
+  it("holds the bodies of all /64s of one IPv6 /48 in one share of four clients' worth", async () => {
+    // Two bodies of 60 KiB from each of six /64s of one /48: 720 of the gateway's 1024 KiB and
+    // each /64 within its 128 KiB, but the /48 past its 4 × 128 KiB after four /64s.
+    const outcomes: (number | 'held')[] = [];
+    const answered: Promise<number>[] = [];
+    for (let network = 1; network <= 6; network += 1) {
+      for (const host of [1, 2]) {
+        const forwardedFor = `2001:db8:5:${network}::${host}`;
+        const status = post(port, {
+          from: PROXY,
+          forwardedFor,
+          path: '/api/orders/hold',
+          bytes: 60 * KiB,
+        });
+        answered.push(status);
+        const held = outcomes.filter((outcome) => outcome === 'held').length;
+        outcomes.push(
+          await Promise.race([status, service.heldCount(held + 1).then(() => 'held' as const)]),
+        );
+      }
+    }
+    // Untrusted, all of them are the proxy's: two bodies.
+    const heldCount = trusted ? 8 : 2;
+    expect(outcomes).toEqual([
+      ...new Array<'held'>(heldCount).fill('held'),
+      ...new Array<number>(12 - heldCount).fill(429),
+    ]);
+    // Another /48 and an IPv4 client, named by the proxy, have their own shares.
+    for (const forwardedFor of ['2001:db8:6:1::1', '203.0.113.4']) {
+      expect(await post(port, { from: PROXY, forwardedFor, bytes: 20 * KiB })).toBe(
+        trusted ? 201 : 429,
+      );
+    }
+
+    service.releaseAll();
+    const statuses = await Promise.all(answered);
+    expect(statuses.filter((status) => status === 201)).toHaveLength(heldCount);
+  });
+
   it("exempts only a trusted proxy's connections from the per-client cap", async () => {
     expect(await answeredOf(port, PROXY, 10)).toBe(trusted ? 10 : 8);
     expect(await answeredOf(port, '127.0.0.2', 10)).toBe(8);

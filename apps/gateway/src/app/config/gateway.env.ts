@@ -63,11 +63,17 @@ export class GatewayEnv extends ServiceEnv {
   @IsMebibytes()
   PROXY_BODY_MEMORY = 64;
 
-  @Setting('Mebibytes of those one client network (IPv4 address, IPv6 /64) may hold; beyond: 429')
+  @Setting(
+    'Mebibytes of those one client network (IPv4 address, IPv6 /64) may hold, all /64s of an ' +
+      'IPv6 /48 four times it; beyond: 429',
+  )
   @IsMebibytes()
   PROXY_BODY_MEMORY_PER_CLIENT = 8;
 
-  @Setting('Open connections one client network may hold; past them, closed at once (0: no cap)')
+  @Setting(
+    'Open connections one client network may hold, all /64s of an IPv6 /48 four times it; past ' +
+      'them, closed at once (0: no cap)',
+  )
   @ToNumber()
   @IsInt()
   @Min(0)
