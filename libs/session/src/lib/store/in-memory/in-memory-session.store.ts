@@ -257,7 +257,9 @@ export class InMemorySessionStore implements SessionStore {
       const position = user.ids.indexOf(old.id);
       const idle = this.idleOf(old.id);
       this.forget(old);
-      const now = Date.now();
+      // As at creation: never before a stamp this store gave (a login just after a global
+      // revocation is stamped with its watermark, a millisecond ahead).
+      const now = Math.max(Date.now(), this.notBefore);
       session = {
         ...old,
         id: to.id,
