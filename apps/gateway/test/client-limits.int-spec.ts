@@ -51,7 +51,11 @@ class Upload {
 
   /** The status, headers and body of the answer, once the gateway has closed the connection. */
   async answer(ms = 5_000): Promise<{ status: number; head: string; body: string }> {
-    await Promise.race([this.closed, sleep(ms)]);
+    // Cleared once the answer is in: a pending timer would hold the test process open.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+    await Promise.race([this.closed, late]);
+    clearTimeout(timer);
     const [head, body = ''] = this.text.split('\r\n\r\n');
     return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), head, body };
   }

@@ -183,10 +183,13 @@ class RawClient {
   /** Resolves once the gateway has closed the connection, or after `ms` if it has not. */
   async closedWithin(ms: number): Promise<boolean> {
     if (!this.closed) {
+      // Cleared once the wait is over: a pending timer would hold the test process open.
+      let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
         this.waiting = resolve;
-        setTimeout(resolve, ms);
+        timer = setTimeout(resolve, ms);
       });
+      clearTimeout(timer);
     }
     return this.closed;
   }

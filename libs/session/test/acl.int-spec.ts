@@ -34,6 +34,8 @@ describe.each([
   let server: RedisServerProcess | undefined;
   let cluster: RedisClusterProcess | undefined;
   let nodes: Redis[];
+  /** Connections `nodeAsValidator` opened, closed with the others. */
+  const validatorNodes: Redis[] = [];
   let connection: (user: string, password: string) => SessionRedisConnection;
   let attacker: Redis | Cluster;
 
@@ -67,7 +69,7 @@ describe.each([
 
   afterAll(async () => {
     attacker?.disconnect();
-    for (const node of nodes ?? []) node.disconnect();
+    for (const node of [...(nodes ?? []), ...validatorNodes.splice(0)]) node.disconnect();
     await cluster?.dispose();
     await server?.dispose();
   });
@@ -346,13 +348,20 @@ describe.each([
         ['ACL SETUSER', () => attacker.call('ACL', 'SETUSER', 'orders', '+@all')],
       ];
       for (const [what, attempt] of attempts) {
+        // The timer is cleared once the attempt is answered: pending, it would hold the test
+        // process open after its last test.
+        let timer: NodeJS.Timeout | undefined;
         const outcome = await Promise.race([
           attempt(),
-          new Promise((_, reject) => setTimeout(() => reject(new Error('no answer')), 5000)),
-        ]).then(
-          () => 'allowed',
-          (error: Error) => error.message,
-        );
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error('no answer')), 5000);
+          }),
+        ])
+          .then(
+            () => 'allowed',
+            (error: Error) => error.message,
+          )
+          .finally(() => clearTimeout(timer));
         expect(`${what}: ${outcome}`).toMatch(
           new RegExp(`^${escape(what)}: (NOPERM|ERR The user executing the script can't run this)`),
         );
@@ -369,7 +378,7 @@ describe.each([
   function nodeAsValidator(): Redis {
     const { host, port } = cluster?.addresses[0] ?? { host: '127.0.0.1', port: 0 };
     const node = new Redis(port, host, { username: 'orders', password: 'orders-secret' });
-    setTimeout(() => node.disconnect(), 1000);
+    validatorNodes.push(node);
     return node;
   }
 });

@@ -43,7 +43,14 @@ export class RedisServerProcess {
       ],
       { stdio: 'ignore', env: { ...process.env, ...this.env } },
     );
-    await waitForPing(this.port);
+    try {
+      await waitForPing(this.port);
+    } catch (error) {
+      // Nobody gets a handle on a server that failed to start: left running, it would outlive
+      // the test process, and keep that process from exiting meanwhile.
+      await this.stop();
+      throw error;
+    }
   }
 
   /** Stops the server's process without ending it (SIGSTOP): a Redis that hangs. */
@@ -94,6 +101,11 @@ export async function waitForPing(port: number, timeoutMs = 10_000): Promise<voi
       lazyConnect: true,
       retryStrategy: () => null,
       maxRetriesPerRequest: 0,
+      // `disconnect()` ends the socket and arms a timer to destroy it should it not close
+      // within `disconnectTimeout` (2 s by default); that timer is cleared only by a close
+      // still to come. A probe refused before the server listened is closed already: the timer
+      // would run its full course and hold the test process open after its last test.
+      disconnectTimeout: 0,
     });
     try {
       await probe.connect();
