@@ -1,7 +1,7 @@
 import request from 'supertest';
-import type { App } from 'supertest/types';
 
-import { AuthApp, createUser, loginWithCookie, startAuthApp } from './auth-app';
+import { createUser } from './auth-app';
+import { throttledAuthApp } from './throttle-app';
 
 /** A user the test created, with the password it logs in with. */
 type Account = Awaited<ReturnType<typeof createUser>>;
@@ -28,34 +28,19 @@ interface FloodAnswers {
  * and usernames: the flood's excess is refused with 429, another network still logs in.
  */
 describe('password hashing shared between client networks under a flood of right passwords', () => {
-  let auth: AuthApp;
-  let http: App;
-  let adminCookie: string;
-
-  beforeAll(async () => {
-    // One slot and two waiting places: a flood fills them at once, whatever the machine.
-    auth = await startAuthApp('password-work-fair-share', {
-      PASSWORD_HASH_CONCURRENCY: '1',
-      PASSWORD_HASH_QUEUE: '2',
-    });
-    http = auth.http;
-    adminCookie = (await loginWithCookie(http, 'admin', 'admin-password')).cookie;
-  });
-
-  afterAll(async () => {
-    await auth?.close();
+  // One slot and two waiting places: a flood fills them at once, whatever the machine.
+  const auth = throttledAuthApp('password-work-fair-share', {
+    PASSWORD_HASH_CONCURRENCY: '1',
+    PASSWORD_HASH_QUEUE: '2',
   });
 
   const login = (account: Account, network: string) =>
-    request(http)
-      .post('/api/auth/login')
-      .set('X-Forwarded-For', network)
-      .send({ username: account.username, password: account.password, transport: 'bearer' });
+    auth.login(account.username, account.password, network);
 
   async function accounts(count: number): Promise<Account[]> {
     const created: Account[] = [];
     for (let i = 0; i < count; i++) {
-      created.push(await createUser(http, adminCookie));
+      created.push(await createUser(auth.http, auth.adminCookie));
     }
     return created;
   }
@@ -120,7 +105,7 @@ describe('password hashing shared between client networks under a flood of right
     for (let i = 0; i < SENDERS_PER_ACCOUNT; i++) {
       let token = (await login(flooder, FLOOD_NETWORK).expect(200)).body.token as string;
       senders.push(async () => {
-        const answer = await request(http)
+        const answer = await request(auth.http)
           .post('/api/auth/reauthenticate')
           .set('X-Forwarded-For', FLOOD_NETWORK)
           .set('Authorization', `Bearer ${token}`)

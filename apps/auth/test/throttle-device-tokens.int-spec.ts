@@ -1,16 +1,9 @@
 import { createHmac } from 'node:crypto';
 
 import request from 'supertest';
-import type { App } from 'supertest/types';
 
-import {
-  AuthApp,
-  createUser,
-  loginWithCookie,
-  ORIGIN,
-  startAuthApp,
-  strongPassword,
-} from './auth-app';
+import { createUser, ORIGIN } from './auth-app';
+import { throttledAuthApp } from './throttle-app';
 
 /** Every `Set-Cookie` value of a response. */
 function setCookies(response: request.Response): string[] {
@@ -45,31 +38,17 @@ function freshNetwork(): string {
  * failures, or older than the password is a stranger's.
  */
 describe('device tokens at the login ceiling', () => {
-  let auth: AuthApp;
-  let http: App;
-  let adminCookie: string;
-
-  beforeAll(async () => {
-    auth = await startAuthApp('throttle-device', {
-      LOGIN_MAX_FAILURES_PER_USER: '5',
-      LOGIN_MAX_FAILURES_PER_IP: '1000',
-      LOGIN_USER_CEILING: '3',
-      LOGIN_DELAY_FIRST: '60',
-      LOGIN_DELAY_MAX: '60',
-      LOGIN_CHECK_WAIT: '0',
-      LOGIN_DEVICE_MAX_FAILURES: '3',
-    });
-    http = auth.http;
-    adminCookie = (await loginWithCookie(http, 'admin', 'admin-password')).cookie;
-  });
-
-  afterAll(async () => {
-    await auth?.close();
+  const auth = throttledAuthApp('throttle-device', {
+    LOGIN_USER_CEILING: '3',
+    LOGIN_DELAY_FIRST: '60',
+    LOGIN_DELAY_MAX: '60',
+    LOGIN_CHECK_WAIT: '0',
+    LOGIN_DEVICE_MAX_FAILURES: '3',
   });
 
   /** A cookie login from `ip`, with the device cookie `device` when given. */
   const cookieLogin = (username: string, password: string, ip: string, device?: string) => {
-    const call = request(http)
+    const call = request(auth.http)
       .post('/api/auth/login')
       .set('Origin', ORIGIN)
       .set('X-Forwarded-For', ip)
@@ -79,10 +58,7 @@ describe('device tokens at the login ceiling', () => {
 
   /** A bearer login from `ip`, with the device token `device` in its header when given. */
   const bearerLogin = (username: string, password: string, ip: string, device?: string) => {
-    const call = request(http)
-      .post('/api/auth/login')
-      .set('X-Forwarded-For', ip)
-      .send({ username, password, transport: 'bearer' });
+    const call = auth.login(username, password, ip);
     return device === undefined ? call : call.set('X-Device-Token', device);
   };
 
@@ -100,7 +76,7 @@ describe('device tokens at the login ceiling', () => {
   }
 
   it('lets the owner in from a new network with the device cookie while a stranger keeps the ceiling busy', async () => {
-    const user = await createUser(http, adminCookie);
+    const user = await createUser(auth.http, auth.adminCookie);
     const home = freshNetwork();
     const device = deviceTokenOf(await cookieLogin(user.username, user.password, home).expect(200));
 
@@ -118,7 +94,7 @@ describe('device tokens at the login ceiling', () => {
   });
 
   it('gives a bearer client its device token in the body, and exempts it when sent back as X-Device-Token', async () => {
-    const user = await createUser(http, adminCookie);
+    const user = await createUser(auth.http, auth.adminCookie);
     const first = await bearerLogin(user.username, user.password, freshNetwork()).expect(200);
     expect(setCookies(first)).toEqual([]);
     const device = first.body.deviceToken as string;
@@ -133,8 +109,8 @@ describe('device tokens at the login ceiling', () => {
   });
 
   it("gives no exemption to a forged, tampered or another user's device token", async () => {
-    const owner = await createUser(http, adminCookie);
-    const other = await createUser(http, adminCookie);
+    const owner = await createUser(auth.http, auth.adminCookie);
+    const other = await createUser(auth.http, auth.adminCookie);
     const device = deviceTokenOf(
       await cookieLogin(owner.username, owner.password, freshNetwork()).expect(200),
     );
@@ -173,7 +149,7 @@ describe('device tokens at the login ceiling', () => {
   });
 
   it('gives no exemption to a device token past its failure budget, and leaves the owner’s others alone', async () => {
-    const user = await createUser(http, adminCookie);
+    const user = await createUser(auth.http, auth.adminCookie);
     const stolen = deviceTokenOf(
       await cookieLogin(user.username, user.password, freshNetwork()).expect(200),
     );
@@ -194,17 +170,10 @@ describe('device tokens at the login ceiling', () => {
   });
 
   it('gives no exemption to device tokens issued before a password change', async () => {
-    const user = await createUser(http, adminCookie);
+    const user = await createUser(auth.http, auth.adminCookie);
     const home = freshNetwork();
     const old = deviceTokenOf(await cookieLogin(user.username, user.password, home).expect(200));
-    const { body } = await bearerLogin(user.username, user.password, home).expect(200);
-    const newPassword = strongPassword();
-    await request(http)
-      .post('/api/auth/password')
-      .set('X-Forwarded-For', home)
-      .set('Authorization', `Bearer ${body.token}`)
-      .send({ currentPassword: user.password, newPassword })
-      .expect(200);
+    const newPassword = await auth.changePassword(user, home);
 
     await attack(user.username);
 
@@ -215,7 +184,7 @@ describe('device tokens at the login ceiling', () => {
   });
 
   it('sets the device cookie HttpOnly, SameSite=Strict, on the auth path, long-lived, apart from the session cookie', async () => {
-    const user = await createUser(http, adminCookie);
+    const user = await createUser(auth.http, auth.adminCookie);
     const response = await cookieLogin(user.username, user.password, freshNetwork()).expect(200);
     const cookies = setCookies(response);
     expect(cookies).toHaveLength(2);

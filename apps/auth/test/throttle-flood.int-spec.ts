@@ -1,10 +1,10 @@
 import { Redis } from 'ioredis';
-import request from 'supertest';
 import { DataSource } from 'typeorm';
 
 import { SecurityActivityService } from '../src/app/activity/security-activity.service';
 import { UsersService } from '../src/app/users/users.service';
-import { AuthApp, REDIS_URL, startAuthApp } from './auth-app';
+import { REDIS_URL } from './auth-app';
+import { throttledAuthApp } from './throttle-app';
 
 /** Redis keys under the throttle's prefix that remember a recorded refusal. */
 async function refusalNotices(prefix: string): Promise<string[]> {
@@ -33,27 +33,16 @@ async function throttleKeys(prefix: string): Promise<string[]> {
  * networks it comes with.
  */
 describe('login throttle under a flood of refused attempts', () => {
-  let auth: AuthApp;
+  const auth = throttledAuthApp('throttle-flood', {
+    LOGIN_MAX_FAILURES_PER_IP: '3',
+    LOGIN_USER_CEILING: '2',
+    LOGIN_DELAY_FIRST: '60',
+    LOGIN_DELAY_MAX: '60',
+    LOGIN_CHECK_WAIT: '0',
+  });
 
   const login = (username: string, forwardedFor: string) =>
-    request(auth.http)
-      .post('/api/auth/login')
-      .set('X-Forwarded-For', forwardedFor)
-      .send({ username, password: 'not the password', transport: 'bearer' });
-
-  beforeAll(async () => {
-    auth = await startAuthApp('throttle-flood', {
-      LOGIN_MAX_FAILURES_PER_IP: '3',
-      LOGIN_USER_CEILING: '2',
-      LOGIN_DELAY_FIRST: '60',
-      LOGIN_DELAY_MAX: '60',
-      LOGIN_CHECK_WAIT: '0',
-    });
-  });
-
-  afterAll(async () => {
-    await auth?.close();
-  });
+    auth.login(username, 'not the password', forwardedFor);
 
   it('records one login.throttled per network however many usernames a sprayer makes up', async () => {
     const network = '198.51.100.7';

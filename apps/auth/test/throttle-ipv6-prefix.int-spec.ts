@@ -1,8 +1,7 @@
-import request from 'supertest';
-import type { App } from 'supertest/types';
 import { DataSource } from 'typeorm';
 
-import { AuthApp, createUser, loginWithCookie, startAuthApp } from './auth-app';
+import { createUser } from './auth-app';
+import { throttledAuthApp } from './throttle-app';
 
 /** The /64s of one /48, as a customer given the /48 would rotate through them. */
 const siteNetwork = (site: string, net: number, host = 1) =>
@@ -21,13 +20,14 @@ function tally(statuses: number[]): Record<number, number> {
  * comes from; each /64 keeps its own budget within it, and IPv4 is counted as before.
  */
 describe('login throttle and an IPv6 /48 rotating through its /64s', () => {
-  let auth: AuthApp;
+  const auth = throttledAuthApp('throttle-ipv6-prefix', {
+    LOGIN_MAX_FAILURES_PER_IP: '3',
+    LOGIN_USER_CEILING: '1000',
+    LOGIN_CHECK_WAIT: '0',
+  });
 
   const guess = (username: string, forwardedFor: string) =>
-    request(auth.http)
-      .post('/api/auth/login')
-      .set('X-Forwarded-For', forwardedFor)
-      .send({ username, password: 'not the password', transport: 'bearer' });
+    auth.login(username, 'not the password', forwardedFor);
 
   /** Guesses one made-up username after another, each from its own client address. */
   async function spray(addresses: string[]): Promise<number[]> {
@@ -37,18 +37,6 @@ describe('login throttle and an IPv6 /48 rotating through its /64s', () => {
     }
     return statuses;
   }
-
-  beforeAll(async () => {
-    auth = await startAuthApp('throttle-ipv6-prefix', {
-      LOGIN_MAX_FAILURES_PER_IP: '3',
-      LOGIN_USER_CEILING: '1000',
-      LOGIN_CHECK_WAIT: '0',
-    });
-  });
-
-  afterAll(async () => {
-    await auth?.close();
-  });
 
   it("holds a /48 to four networks' guesses, however many of its /64s a sprayer uses", async () => {
     const site = '2001:db8:5eed';
@@ -92,35 +80,21 @@ describe('login throttle and an IPv6 /48 rotating through its /64s', () => {
  * must not count as that many sources and keep another network's logins out.
  */
 describe('password hashing shared with an IPv6 /48 rotating through its /64s', () => {
-  let auth: AuthApp;
-  let http: App;
+  // One slot and sixteen waiting places, filled by one sender per account.
+  const auth = throttledAuthApp('password-work-ipv6-prefix', {
+    PASSWORD_HASH_CONCURRENCY: '1',
+    PASSWORD_HASH_QUEUE: '16',
+  });
 
   type Account = Awaited<ReturnType<typeof createUser>>;
 
   const login = (account: Account, network: string) =>
-    request(http)
-      .post('/api/auth/login')
-      .set('X-Forwarded-For', network)
-      .send({ username: account.username, password: account.password, transport: 'bearer' });
-
-  beforeAll(async () => {
-    // One slot and sixteen waiting places, filled by one sender per account.
-    auth = await startAuthApp('password-work-ipv6-prefix', {
-      PASSWORD_HASH_CONCURRENCY: '1',
-      PASSWORD_HASH_QUEUE: '16',
-    });
-    http = auth.http;
-  });
-
-  afterAll(async () => {
-    await auth?.close();
-  });
+    auth.login(account.username, account.password, network);
 
   it('logs another network in while a /48 floods right logins, one account and /64 per sender', async () => {
-    const adminCookie = (await loginWithCookie(http, 'admin', 'admin-password')).cookie;
     const flooders: Account[] = [];
-    for (let i = 0; i < 24; i++) flooders.push(await createUser(http, adminCookie));
-    const other = await createUser(http, adminCookie);
+    for (let i = 0; i < 24; i++) flooders.push(await createUser(auth.http, auth.adminCookie));
+    const other = await createUser(auth.http, auth.adminCookie);
 
     const flood: number[] = [];
     let flooding = true;

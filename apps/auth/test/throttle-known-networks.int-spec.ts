@@ -1,9 +1,7 @@
-import request from 'supertest';
-import type { App } from 'supertest/types';
-
 import { LoginThrottleService } from '../src/app/auth/login-throttle.service';
 import { TooManyAttemptsException } from '../src/app/common/too-many-attempts.exception';
-import { AuthApp, createUser, loginWithCookie, startAuthApp, strongPassword } from './auth-app';
+import { createUser } from './auth-app';
+import { throttledAuthApp } from './throttle-app';
 
 /**
  * Networks a user logged in from are exempt from the per-username ceiling. Whoever knew the
@@ -12,71 +10,45 @@ import { AuthApp, createUser, loginWithCookie, startAuthApp, strongPassword } fr
  * (the pair limit, per network) past the ceiling that holds every stranger back.
  */
 describe('networks remembered for the ceiling, across a password change', () => {
-  let auth: AuthApp;
-  let http: App;
-  let adminCookie: string;
-
-  beforeAll(async () => {
-    auth = await startAuthApp('throttle-known', {
-      LOGIN_MAX_FAILURES_PER_USER: '5',
-      LOGIN_MAX_FAILURES_PER_IP: '1000',
-      LOGIN_USER_CEILING: '3',
-      LOGIN_DELAY_FIRST: '60',
-      LOGIN_DELAY_MAX: '60',
-      LOGIN_CHECK_WAIT: '0',
-    });
-    http = auth.http;
-    adminCookie = (await loginWithCookie(http, 'admin', 'admin-password')).cookie;
+  const auth = throttledAuthApp('throttle-known', {
+    LOGIN_MAX_FAILURES_PER_USER: '5',
+    LOGIN_USER_CEILING: '3',
+    LOGIN_DELAY_FIRST: '60',
+    LOGIN_DELAY_MAX: '60',
+    LOGIN_CHECK_WAIT: '0',
   });
-
-  afterAll(async () => {
-    await auth?.close();
-  });
-
-  const login = (username: string, password: string, ip: string) =>
-    request(http)
-      .post('/api/auth/login')
-      .set('X-Forwarded-For', ip)
-      .send({ username, password, transport: 'bearer' });
 
   it('treats the networks of the old password as strangers, but keeps the one it was changed from', async () => {
-    const user = await createUser(http, adminCookie);
+    const user = await createUser(auth.http, auth.adminCookie);
     // Someone who has the password signs in from 4 networks of their own.
     const theirs = [1, 2, 3, 4].map((net) => `2001:db8:a77:${net}::1`);
     for (const ip of theirs) {
-      await login(user.username, user.password, ip).expect(200);
+      await auth.login(user.username, user.password, ip).expect(200);
     }
     // The owner changes the password from home.
     const home = '203.0.113.50';
-    const { body } = await login(user.username, user.password, home).expect(200);
-    const newPassword = strongPassword();
-    await request(http)
-      .post('/api/auth/password')
-      .set('X-Forwarded-For', home)
-      .set('Authorization', `Bearer ${body.token}`)
-      .send({ currentPassword: user.password, newPassword })
-      .expect(200);
+    const newPassword = await auth.changePassword(user, home);
 
     // Strangers reach the ceiling; the next stranger waits.
     for (let i = 1; i <= 3; i++) {
-      await login(user.username, 'wrong-password', `192.0.2.${i}`).expect(401);
+      await auth.login(user.username, 'wrong-password', `192.0.2.${i}`).expect(401);
     }
-    await login(user.username, 'wrong-password', '192.0.2.4').expect(429);
+    await auth.login(user.username, 'wrong-password', '192.0.2.4').expect(429);
 
     // Guesses at the new password from the networks of the old one: 5 each by the pair limit,
     // 20 in all, were they still remembered. None reaches the password check.
     const statuses: number[] = [];
     for (const ip of theirs) {
       for (let i = 0; i < 5; i++) {
-        statuses.push((await login(user.username, `guess-${i}`, ip)).status);
+        statuses.push((await auth.login(user.username, `guess-${i}`, ip)).status);
       }
     }
     expect(statuses.filter((status) => status !== 429)).toEqual([]);
-    await login(user.username, newPassword, theirs[0]).expect(429);
+    await auth.login(user.username, newPassword, theirs[0]).expect(429);
 
     // The owner, at home, is not held back.
-    await login(user.username, 'a typo', home).expect(401);
-    await login(user.username, newPassword, home).expect(200);
+    await auth.login(user.username, 'a typo', home).expect(401);
+    await auth.login(user.username, newPassword, home).expect(200);
   });
 
   it('does not remember a network whose check of the old password ends after the change', async () => {

@@ -2,7 +2,6 @@ import { Test } from '@nestjs/testing';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import request from 'supertest';
-import type { App } from 'supertest/types';
 
 import { clientNetwork, validateEnv } from '@cloakroom/service-kit';
 import {
@@ -20,14 +19,8 @@ import { AuthConfig } from '../src/app/config/auth.config';
 import { AuthEnv } from '../src/app/config/auth.env';
 import { AuthRedis } from '../src/app/redis/auth-redis';
 import { PasswordService } from '../src/app/users/password.service';
-import {
-  AuthApp,
-  clearRedis,
-  createUser,
-  loginWithCookie,
-  REDIS_URL,
-  startAuthApp,
-} from './auth-app';
+import { clearRedis, createUser, REDIS_URL, startAuthApp } from './auth-app';
+import { loginFrom, throttledAuthApp } from './throttle-app';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -684,45 +677,27 @@ describe('LoginThrottleService (atomic counting in Redis)', () => {
 });
 
 describe('login throttling through the app', () => {
-  let auth: AuthApp;
-  let http: App;
-  let adminCookie: string;
-
-  beforeAll(async () => {
-    auth = await startAuthApp('throttle', {
-      LOGIN_MAX_FAILURES_PER_USER: '5',
-      LOGIN_MAX_FAILURES_PER_IP: '1000',
-      LOGIN_USER_CEILING: '10',
-      LOGIN_DELAY_FIRST: '30',
-      LOGIN_DELAY_MAX: '60',
-      LOGIN_FAILURE_WINDOW: '600',
-    });
-    http = auth.http;
-    adminCookie = (await loginWithCookie(http, 'admin', 'admin-password')).cookie;
+  const auth = throttledAuthApp('throttle', {
+    LOGIN_MAX_FAILURES_PER_USER: '5',
+    LOGIN_MAX_FAILURES_PER_IP: '1000',
+    LOGIN_USER_CEILING: '10',
+    LOGIN_DELAY_FIRST: '30',
+    LOGIN_DELAY_MAX: '60',
+    LOGIN_FAILURE_WINDOW: '600',
   });
-
-  afterAll(async () => {
-    await auth?.close();
-  });
-
-  const login = (username: string, password: string, ip: string) =>
-    request(http)
-      .post('/api/auth/login')
-      .set('X-Forwarded-For', ip)
-      .send({ username, password, transport: 'bearer' });
 
   it('lets exactly 5 of 30 parallel wrong guesses reach the password check, round after round', async () => {
     const verify = jest.spyOn(auth.app.get(PasswordService), 'verify');
     try {
       for (const earlier of [0, 2, 4]) {
-        const user = await createUser(http, adminCookie);
+        const user = await createUser(auth.http, auth.adminCookie);
         const ip = `198.51.100.${10 + earlier}`;
         for (let i = 0; i < earlier; i++) {
-          await login(user.username, 'wrong-password', ip).expect(401);
+          await auth.login(user.username, 'wrong-password', ip).expect(401);
         }
         verify.mockClear();
         const answers = await Promise.all(
-          Array.from({ length: 30 }, () => login(user.username, 'wrong-password', ip)),
+          Array.from({ length: 30 }, () => auth.login(user.username, 'wrong-password', ip)),
         );
         const statuses = answers.map((answer) => answer.status);
         expect(statuses.filter((status) => status === 401)).toHaveLength(5 - earlier);
@@ -739,17 +714,17 @@ describe('login throttling through the app', () => {
   });
 
   it('lets parallel logins with the right password all in, past every limit, and records no throttling', async () => {
-    const user = await createUser(http, adminCookie);
+    const user = await createUser(auth.http, auth.adminCookie);
     const answers = await Promise.all(
-      Array.from({ length: 12 }, () => login(user.username, user.password, '198.51.100.90')),
+      Array.from({ length: 12 }, () => auth.login(user.username, user.password, '198.51.100.90')),
     );
     expect(answers.map((answer) => answer.status)).toEqual(Array(12).fill(200));
     // The activity is written from the session event stream, a moment after the answers.
     let types: string[] = [];
     for (const deadline = Date.now() + 5000; Date.now() < deadline; await sleep(50)) {
-      const activity = await request(http)
+      const activity = await request(auth.http)
         .get(`/api/auth/users/${user.id}/activity`)
-        .set('Cookie', adminCookie)
+        .set('Cookie', auth.adminCookie)
         .expect(200);
       types = (activity.body.items as Array<{ type: string }>).map((item) => item.type);
       if (types.filter((type) => type === 'login').length >= 12) break;
@@ -759,17 +734,17 @@ describe('login throttling through the app', () => {
   });
 
   it('lets the owner in from a network they used while strangers hammer the account from others', async () => {
-    const user = await createUser(http, adminCookie);
+    const user = await createUser(auth.http, auth.adminCookie);
     const home = '2001:db8:77:1::10';
-    await login(user.username, user.password, home).expect(200);
+    await auth.login(user.username, user.password, home).expect(200);
 
     const hammer = Promise.all(
       Array.from({ length: 80 }, (_, i) =>
-        login(user.username, 'wrong-password', `2001:db8:66:${i % 40}::${i}`),
+        auth.login(user.username, 'wrong-password', `2001:db8:66:${i % 40}::${i}`),
       ),
     );
     const [owner, attack] = await Promise.all([
-      login(user.username, user.password, '2001:db8:77:1::99'),
+      auth.login(user.username, user.password, '2001:db8:77:1::99'),
       hammer,
     ]);
     expect(owner.status).toBe(200);
@@ -777,28 +752,28 @@ describe('login throttling through the app', () => {
     expect(statuses.filter((status) => status === 401).length).toBeLessThanOrEqual(10);
     expect(statuses.every((status) => status === 401 || status === 429)).toBe(true);
     // After the attack, the owner still gets in from home; a stranger's network waits.
-    await login(user.username, user.password, home).expect(200);
-    const stranger = await login(user.username, user.password, '192.0.2.200').expect(429);
+    await auth.login(user.username, user.password, home).expect(200);
+    const stranger = await auth.login(user.username, user.password, '192.0.2.200').expect(429);
     expect(Number(stranger.headers['retry-after'])).toBeLessThanOrEqual(60);
   });
 
   it('keys IPv6 clients by their /64', async () => {
-    const user = await createUser(http, adminCookie);
+    const user = await createUser(auth.http, auth.adminCookie);
     for (let host = 1; host <= 5; host++) {
-      await login(user.username, 'wrong-password', `2001:db8:55:1::${host}`).expect(401);
+      await auth.login(user.username, 'wrong-password', `2001:db8:55:1::${host}`).expect(401);
     }
-    await login(user.username, user.password, '2001:db8:55:1:ffff::1').expect(429);
-    await login(user.username, user.password, '2001:db8:55:2::1').expect(200);
+    await auth.login(user.username, user.password, '2001:db8:55:1:ffff::1').expect(429);
+    await auth.login(user.username, user.password, '2001:db8:55:2::1').expect(200);
   });
 
   it("forgives a username's failures from the network it then logged in from", async () => {
-    const user = await createUser(http, adminCookie);
+    const user = await createUser(auth.http, auth.adminCookie);
     const ip = '203.0.113.40';
     for (let round = 0; round < 3; round++) {
       for (let i = 0; i < 4; i++) {
-        await login(user.username, 'wrong-password', ip).expect(401);
+        await auth.login(user.username, 'wrong-password', ip).expect(401);
       }
-      await login(user.username, user.password, ip).expect(200);
+      await auth.login(user.username, user.password, ip).expect(200);
     }
   });
 
@@ -808,15 +783,11 @@ describe('login throttling through the app', () => {
       LOGIN_MAX_FAILURES_PER_USER: '5',
     });
     try {
-      const user = await createUser(http, adminCookie);
+      const user = await createUser(auth.http, auth.adminCookie);
       for (let i = 0; i < 5; i++) {
-        await login(user.username, 'wrong-password', '10.9.8.7').expect(401);
+        await auth.login(user.username, 'wrong-password', '10.9.8.7').expect(401);
       }
-      await request(second.http)
-        .post('/api/auth/login')
-        .set('X-Forwarded-For', '10.9.8.7')
-        .send({ username: user.username, password: user.password, transport: 'bearer' })
-        .expect(429);
+      await loginFrom(second.http, user.username, user.password, '10.9.8.7').expect(429);
     } finally {
       await second.close();
     }
@@ -824,20 +795,12 @@ describe('login throttling through the app', () => {
 });
 
 describe('argon2 under a burst of logins', () => {
-  let auth: AuthApp;
-
-  beforeAll(async () => {
-    auth = await startAuthApp('argon2-cap', {
-      PASSWORD_HASH_CONCURRENCY: '2',
-      PASSWORD_HASH_QUEUE: '3',
-      LOGIN_MAX_FAILURES_PER_USER: '5',
-      LOGIN_MAX_FAILURES_PER_IP: '1000',
-      LOGIN_USER_CEILING: '1000',
-    });
-  });
-
-  afterAll(async () => {
-    await auth?.close();
+  const auth = throttledAuthApp('argon2-cap', {
+    PASSWORD_HASH_CONCURRENCY: '2',
+    PASSWORD_HASH_QUEUE: '3',
+    LOGIN_MAX_FAILURES_PER_USER: '5',
+    LOGIN_MAX_FAILURES_PER_IP: '1000',
+    LOGIN_USER_CEILING: '1000',
   });
 
   it('runs no more than the cap at once and answers the overflow 503 (429 past a username share) + Retry-After, never 500', async () => {
@@ -858,14 +821,7 @@ describe('argon2 under a burst of logins', () => {
       // Unknown usernames too: each still costs one verification.
       const answers = await Promise.all(
         Array.from({ length: 40 }, (_, i) =>
-          request(auth.http)
-            .post('/api/auth/login')
-            .set('X-Forwarded-For', `198.18.${i}.1`)
-            .send({
-              username: i % 2 ? 'alice' : `nobody-${i}`,
-              password: 'wrong-password',
-              transport: 'bearer',
-            }),
+          auth.login(i % 2 ? 'alice' : `nobody-${i}`, 'wrong-password', `198.18.${i}.1`),
         ),
       );
       const statuses = answers.map((answer) => answer.status);
@@ -889,13 +845,7 @@ describe('argon2 under a burst of logins', () => {
   });
 
   it('takes back an attempt refused 503 before its password was checked, and only that one', async () => {
-    const adminCookie = (await loginWithCookie(auth.http, 'admin', 'admin-password')).cookie;
-    const user = await createUser(auth.http, adminCookie);
-    const login = (username: string, password: string, ip: string) =>
-      request(auth.http)
-        .post('/api/auth/login')
-        .set('X-Forwarded-For', ip)
-        .send({ username, password, transport: 'bearer' });
+    const user = await createUser(auth.http, auth.adminCookie);
     // Every slot and queue place held by verifications that wait for the gate.
     const argon2 = jest.requireActual('@node-rs/argon2');
     const real = argon2.verify;
@@ -906,7 +856,7 @@ describe('argon2 under a burst of logins', () => {
       return real(...args);
     });
     const blockers = Array.from({ length: 5 }, (_, i) =>
-      login(`nobody-${i}`, 'wrong-password', `198.19.${i}.1`).then((answer) => answer.status),
+      auth.login(`nobody-${i}`, 'wrong-password', `198.19.${i}.1`).then((answer) => answer.status),
     );
     try {
       for (let held = 0; spy.mock.calls.length < 2; held++) {
@@ -916,7 +866,7 @@ describe('argon2 under a burst of logins', () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
       // Twice the pair limit, one after the other: were they counted, the sixth would be a 429.
       for (let i = 0; i < 10; i++) {
-        const busy = await login(user.username, 'wrong-password', '203.0.113.77');
+        const busy = await auth.login(user.username, 'wrong-password', '203.0.113.77');
         expect(busy.status).toBe(503);
         expect(busy.headers['retry-after']).toBe('1');
       }
@@ -927,8 +877,8 @@ describe('argon2 under a burst of logins', () => {
     expect(await Promise.all(blockers)).toEqual([401, 401, 401, 401, 401]);
     // The user's five guesses from that network are all still there, and only five.
     for (let i = 0; i < 5; i++) {
-      await login(user.username, 'wrong-password', '203.0.113.77').expect(401);
+      await auth.login(user.username, 'wrong-password', '203.0.113.77').expect(401);
     }
-    await login(user.username, user.password, '203.0.113.77').expect(429);
+    await auth.login(user.username, user.password, '203.0.113.77').expect(429);
   });
 });

@@ -1,24 +1,13 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 
-import { Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
 
-import { SessionService, SessionStoreUnavailableError } from '../src';
+import { SessionStoreUnavailableError } from '../src';
 import { RedisKeys } from '../src/lib/store/redis/redis-keys';
 import { SESSION_SCRIPTS } from '../src/lib/store/redis/session-scripts';
 import { parseSessionId, SessionRef } from '../src/lib/token/session.token';
-import { RedisServerProcess, startTcpRelay, TcpRelay } from '../src/testing';
-import { RedisSentinelProcess, startRedisSentinels } from '../src/testing/redis-sentinel';
-import { ReplicationLink, startReplicationLink } from './replication-link';
-import {
-  forceFailover,
-  startNode,
-  startReplica,
-  until,
-  untilDurableWritesWork,
-  untilSentinelsKnow,
-} from './sentinel-failover';
-import { sessionService, sleep, uniquePrefix } from './store-contract';
+import { forceFailover, linkedFailover, until } from './sentinel-failover';
+import { sleep, uniquePrefix } from './store-contract';
 
 /**
  * A login whose answer was lost (the client hears 503) is undone on the primary, under
@@ -33,7 +22,6 @@ import { sessionService, sleep, uniquePrefix } from './store-contract';
  * the undo's first write in the replication stream (undo-create.lua puts the evicted session
  * back with a RENAMENX). The primary then dies and a Sentinel promotes the replica.
  */
-const NAME = `cloakroom-${randomBytes(4).toString('hex')}`;
 const CREATE_SHA = createHash('sha1').update(SESSION_SCRIPTS.cloakroomCreate.lua).digest('hex');
 
 jest.setTimeout(180_000);
@@ -41,63 +29,15 @@ jest.setTimeout(180_000);
 describe('a login whose answer was lost, across a Sentinel failover', () => {
   const keyPrefix = uniquePrefix();
   const keys = new RedisKeys(keyPrefix);
-  let primary: RedisServerProcess;
-  let replica: RedisServerProcess;
-  let link: ReplicationLink;
-  let relay: TcpRelay;
-  let sentinels: RedisSentinelProcess[] = [];
-  const clients: Redis[] = [];
-  const closers: Array<() => Promise<void>> = [];
-  let durable: SessionService;
-  let plain: SessionService;
-
-  beforeAll(async () => {
-    primary = await startNode();
-    link = await startReplicationLink(primary.port);
-    replica = await startReplica(link.port);
-    relay = await startTcpRelay(primary.port);
-    sentinels = await startRedisSentinels({ name: NAME, port: primary.port });
-    const redis = {
-      sentinels: sentinels.map(({ port }) => ({ host: '127.0.0.1', port })),
-      name: NAME,
-    };
-    const common = {
-      keyPrefix,
-      storeTimeout: 1,
-      events: false as const,
-      maxSessionsPerUser: 2,
-    };
-    // The durable service finds the primary behind the relay; a promoted replica, directly.
-    const natMap = { [`127.0.0.1:${primary.port}`]: { host: '127.0.0.1', port: relay.port } };
-    const d = await sessionService({
-      ...common,
-      redis: { ...redis, options: { natMap } },
-      durability: { replicas: 1, timeout: 0.3 },
-    });
-    const p = await sessionService({ ...common, redis });
-    closers.push(d.close, p.close);
-    durable = d.sessions;
-    plain = p.sessions;
-  });
-
-  afterAll(async () => {
-    for (const close of closers) await close().catch(() => undefined);
-    for (const client of clients) client.disconnect();
-    await relay?.sever().catch(() => undefined);
-    await link?.close().catch(() => undefined);
-    await Promise.all(
-      [primary, replica, ...sentinels].map((process) => process?.dispose().catch(() => undefined)),
-    );
-  });
+  // The durable service finds the primary behind a relay; a promoted replica, directly.
+  const failover = linkedFailover(
+    { keyPrefix, storeTimeout: 1, events: false, maxSessionsPerUser: 2 },
+    { durableThroughRelay: true },
+  );
 
   it('keeps the evicted session and no orphan on the promoted replica', async () => {
-    // The lag it provokes is warned of; the warnings are not what this test looks at.
-    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
-    await untilDurableWritesWork(durable);
-    await untilSentinelsKnow(sentinels, replica, NAME);
-    const onPrimary = connectTo(primary);
-    const onReplica = connectTo(replica);
-
+    const { primary, replica, link, relay, sentinels, durable, plain, onPrimary, onReplica } =
+      failover;
     const user = { id: 'u-abandoned', username: 'abandoned', roles: ['x'] };
     const oldest = await plain.create(user);
     await sleep(5);
@@ -128,7 +68,7 @@ describe('a login whose answer was lost, across a Sentinel failover', () => {
 
     // The primary's host dies; a Sentinel promotes the replica.
     await primary.stop();
-    await forceFailover(sentinels[0], replica, NAME);
+    await forceFailover(sentinels[0], replica, failover.name);
 
     // Within the undo's grace (a minute, retried at most 5 s apart), the oldest session works
     // on the promoted replica, and no session nobody holds a token for is listed.
@@ -147,12 +87,4 @@ describe('a login whose answer was lost, across a Sentinel failover', () => {
       hashes: held,
     });
   });
-
-  /** A connection straight to `node`, past the relays and the Sentinels. */
-  function connectTo(node: RedisServerProcess): Redis {
-    const client = new Redis(node.port, '127.0.0.1', { maxRetriesPerRequest: 0 });
-    client.on('error', () => undefined);
-    clients.push(client);
-    return client;
-  }
 });

@@ -1,23 +1,12 @@
-import { randomBytes } from 'node:crypto';
-
-import { Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
 
-import { SessionService, SessionStoreUnavailableError } from '../src';
+import { SessionStoreUnavailableError } from '../src';
 import { RedisKeys } from '../src/lib/store/redis/redis-keys';
 import { parseSessionId, SessionRef } from '../src/lib/token/session.token';
-import { RedisServerProcess } from '../src/testing';
-import { RedisSentinelProcess, startRedisSentinels } from '../src/testing/redis-sentinel';
-import { ReplicationLink, startReplicationLink } from './replication-link';
-import {
-  forceFailover,
-  startNode,
-  startReplica,
-  until,
-  untilDurableWritesWork,
-  untilSentinelsKnow,
-} from './sentinel-failover';
-import { sessionService, uniquePrefix } from './store-contract';
+import { forceFailover, linkedFailover, until } from './sentinel-failover';
+import { uniquePrefix } from './store-contract';
+
+jest.setTimeout(180_000);
 
 /**
  * A rotation refused with 503 under `durability` (its replica did not acknowledge it) is
@@ -31,56 +20,13 @@ import { sessionService, uniquePrefix } from './store-contract';
  * the undo's first write in the replication stream. The primary then dies and a Sentinel
  * promotes the replica: it holds the rotation and not the undo.
  */
-const NAME = `cloakroom-${randomBytes(4).toString('hex')}`;
-
-jest.setTimeout(180_000);
-
 describe('a rotation refused for want of replicas, across a Sentinel failover', () => {
   const keyPrefix = uniquePrefix();
   const keys = new RedisKeys(keyPrefix);
-  let primary: RedisServerProcess;
-  let replica: RedisServerProcess;
-  let link: ReplicationLink;
-  let sentinels: RedisSentinelProcess[] = [];
-  const clients: Redis[] = [];
-  const closers: Array<() => Promise<void>> = [];
-  let durable: SessionService;
-  let plain: SessionService;
-
-  beforeAll(async () => {
-    primary = await startNode();
-    link = await startReplicationLink(primary.port);
-    replica = await startReplica(link.port);
-    sentinels = await startRedisSentinels({ name: NAME, port: primary.port });
-    const redis = {
-      sentinels: sentinels.map(({ port }) => ({ host: '127.0.0.1', port })),
-      name: NAME,
-    };
-    const common = { redis, keyPrefix, storeTimeout: 1, events: false as const };
-    const d = await sessionService({ ...common, durability: { replicas: 1, timeout: 0.3 } });
-    const p = await sessionService(common);
-    closers.push(d.close, p.close);
-    durable = d.sessions;
-    plain = p.sessions;
-  });
-
-  afterAll(async () => {
-    for (const close of closers) await close().catch(() => undefined);
-    for (const client of clients) client.disconnect();
-    await link?.close().catch(() => undefined);
-    await Promise.all(
-      [primary, replica, ...sentinels].map((process) => process?.dispose().catch(() => undefined)),
-    );
-  });
+  const failover = linkedFailover({ keyPrefix, storeTimeout: 1, events: false });
 
   it('keeps the session under the token its holder presents, with no orphan, on the promoted replica', async () => {
-    // The lag it provokes is warned of; the warnings are not what this test looks at.
-    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
-    await untilDurableWritesWork(durable);
-    await untilSentinelsKnow(sentinels, replica, NAME);
-    const onPrimary = connectTo(primary);
-    const onReplica = connectTo(replica);
-
+    const { primary, replica, link, sentinels, durable, plain, onPrimary, onReplica } = failover;
     const user = { id: 'u-rotating', username: 'rotating', roles: ['x'] };
     const caller = await plain.create(user);
     const other = await plain.create(user);
@@ -108,7 +54,7 @@ describe('a rotation refused for want of replicas, across a Sentinel failover', 
 
     // The primary's host dies; a Sentinel promotes the replica.
     await primary.stop();
-    await forceFailover(sentinels[0], replica, NAME);
+    await forceFailover(sentinels[0], replica, failover.name);
 
     // Within the undo's grace (a minute, retried at most 5 s apart), the holder's token works
     // on the promoted replica, and the session is not also listed under a token nobody holds.
@@ -127,12 +73,4 @@ describe('a rotation refused for want of replicas, across a Sentinel failover', 
       hashes: [callerKey, otherKey].sort(),
     });
   });
-
-  /** A connection straight to `node`, past the relays and the Sentinels. */
-  function connectTo(node: RedisServerProcess): Redis {
-    const client = new Redis(node.port, '127.0.0.1', { maxRetriesPerRequest: 0 });
-    client.on('error', () => undefined);
-    clients.push(client);
-    return client;
-  }
 });

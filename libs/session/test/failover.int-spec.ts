@@ -4,17 +4,18 @@ import { Logger } from '@nestjs/common';
 
 import { SessionService, SessionStoreUnavailableError } from '../src';
 import { RedisServerProcess } from '../src/testing';
-import { RedisSentinelProcess, startRedisSentinels } from '../src/testing/redis-sentinel';
 import { startTcpRelay, TcpRelay } from '../src/testing/tcp-relay';
 import {
   forceFailover,
+  SentinelServices,
   startNode,
   startReplica,
+  startSentinelServices,
   until,
   untilDurableWritesWork,
   untilSentinelsKnow,
 } from './sentinel-failover';
-import { sessionService, uniquePrefix } from './store-contract';
+import { uniquePrefix } from './store-contract';
 
 /**
  * Durable revocations through a real failover: a primary, a replica that replicates through a
@@ -40,32 +41,23 @@ describe('durable revocations across a Sentinel failover', () => {
   let primary: RedisServerProcess;
   let replica: RedisServerProcess;
   let link: TcpRelay;
-  let sentinels: RedisSentinelProcess[] = [];
-  const closers: Array<() => Promise<void>> = [];
-  let durable: SessionService;
-  let plain: SessionService;
+  let services: SentinelServices;
 
   beforeAll(async () => {
     primary = await startNode();
     ({ replica, link } = await startReplicaOf(primary));
-    sentinels = await startRedisSentinels({ name: NAME, port: primary.port });
-    const redis = {
-      sentinels: sentinels.map(({ port }) => ({ host: '127.0.0.1', port })),
-      name: NAME,
-    };
-    const common = { redis, keyPrefix: prefix, storeTimeout: 1, maxSessionsPerUser: 0 };
-    const d = await sessionService({ ...common, durability: { replicas: 1, timeout: 0.3 } });
-    const p = await sessionService(common);
-    closers.push(d.close, p.close);
-    durable = d.sessions;
-    plain = p.sessions;
+    services = await startSentinelServices(primary, NAME, {
+      keyPrefix: prefix,
+      storeTimeout: 1,
+      maxSessionsPerUser: 0,
+    });
   });
 
   afterAll(async () => {
-    for (const close of closers) await close().catch(() => undefined);
+    await services?.close();
     await link?.sever().catch(() => undefined);
     await Promise.all(
-      [primary, replica, ...sentinels].map((process) => process?.dispose().catch(() => undefined)),
+      [primary, replica].map((process) => process?.dispose().catch(() => undefined)),
     );
   });
 
@@ -73,6 +65,7 @@ describe('durable revocations across a Sentinel failover', () => {
     const warn = jest.spyOn(Logger.prototype, 'warn');
     const warnings = () => warn.mock.calls.map((args) => args.map(String).join(' '));
     const lagWarnings = () => warnings().filter((message) => /replicas lag/.test(message));
+    const { sentinels, durable, plain } = services;
     const outcomes: string[] = [];
     for (let trial = 1; trial <= TRIALS; trial++) {
       await untilDurableWritesWork(durable);
