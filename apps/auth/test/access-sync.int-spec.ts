@@ -1,8 +1,9 @@
 import { Logger } from '@nestjs/common';
+import { getRepositoryToken } from '@nestjs/typeorm';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import request from 'supertest';
-import { DataSource } from 'typeorm';
+import { DataSource, Repository } from 'typeorm';
 
 import { SessionService, SessionStoreUnavailableError } from '@cloakroom/session';
 import {
@@ -18,6 +19,7 @@ import { AccessChange, UsersService } from '../src/app/users/users.service';
 import {
   AuthApp,
   POSTGRES_URL,
+  REDIS_URL,
   createUser,
   freshSchema,
   loginWithBearer,
@@ -241,14 +243,100 @@ describe('access that outlives the auth instance that changed it', () => {
             (await users.findById(user.id))?.sessionsRevokePending === false,
           5000,
         );
+        // The session that made the change stays, under its token: the rotation never ran.
         expect(await liveRoles(sessions, thief)).toBe('none');
-        expect(await liveRoles(sessions, own)).toBe('none');
+        expect(await liveRoles(sessions, own)).toBe('customer');
         expect((await users.findById(user.id))?.sessionsRevokePending).toBe(false);
       } finally {
         stop(new Error('the instance stopped'));
         await changing;
         await second?.close();
       }
+    }, 30_000);
+
+    /**
+     * Runs a look of `AccessSync` (as any auth instance may, at any time) at `step` of a
+     * password change from `own`: right after the new password is written (`replacePassword`),
+     * or after the rotation, before the mark is cleared (`othersRevoked`).
+     */
+    function lookAt(step: 'replacePassword' | 'othersRevoked'): jest.SpyInstance {
+      const users = first.app.get(UsersService);
+      const sync = first.app.get(AccessSync);
+      const original = (users[step] as (...args: unknown[]) => Promise<unknown>).bind(users);
+      return jest.spyOn(users, step).mockImplementation(async (...args: unknown[]) => {
+        if (step === 'othersRevoked') await sync.applyPending();
+        const result = await original(...args);
+        if (step === 'replacePassword') await sync.applyPending();
+        return result as never;
+      });
+    }
+
+    it.each([
+      ['the new password is written', 'replacePassword'],
+      ['the rotation, before the mark is cleared', 'othersRevoked'],
+    ] as const)(
+      'keeps the session a change answers with when a look lands after %s',
+      async (_, step) => {
+        const { user, own, thief } = await userWithTwoSessions();
+        const sessions = first.app.get(SessionService);
+        const users = first.app.get(UsersService);
+        const look = lookAt(step);
+        const newPassword = strongPassword();
+        const changed = await changePassword(own, user.password, newPassword);
+        expect(look).toHaveBeenCalledTimes(1);
+        look.mockRestore();
+        expect(changed.status).toBe(200);
+        expect(await liveRoles(sessions, changed.body.token)).toBe('customer');
+        expect(await liveRoles(sessions, own)).toBe('none');
+        expect(await liveRoles(sessions, thief)).toBe('none');
+        expect(await users.findById(user.id)).toMatchObject({
+          sessionsRevokePending: false,
+          sessionsRevokeKeep: null,
+        });
+        // Another look owes nothing more.
+        await first.app.get(AccessSync).applyPending();
+        expect(await liveRoles(sessions, changed.body.token)).toBe('customer');
+      },
+      30_000,
+    );
+
+    it('keeps the session a change answered with when its mark could not be cleared', async () => {
+      const { user, own, thief } = await userWithTwoSessions();
+      const sessions = first.app.get(SessionService);
+      const users = first.app.get(UsersService);
+      // The database is lost for the clearing write (which only warns): the mark stays.
+      const rows = first.app.get<Repository<User>>(getRepositoryToken(User));
+      const update = rows.update.bind(rows);
+      const clearing = jest
+        .spyOn(rows, 'update')
+        .mockImplementation(async (criteria, change) =>
+          (change as Partial<User>).sessionsRevokeKeep === null
+            ? Promise.reject(new Error('Connection terminated unexpectedly'))
+            : update(criteria, change),
+        );
+      const changed = await changePassword(own, user.password, strongPassword()).expect(200);
+      clearing.mockRestore();
+      expect(await users.findById(user.id)).toMatchObject({ sessionsRevokePending: true });
+      // The database comes back after more than a minute: the old id no longer leads to the
+      // session the change rotated (its forward is gone).
+      const redis = new Redis(REDIS_URL);
+      try {
+        const forwards = await redis.keys(`${first.keyPrefix}*:m:*`);
+        expect(forwards.length).toBeGreaterThan(0);
+        await redis.del(...forwards);
+      } finally {
+        redis.disconnect();
+      }
+      // The next look revokes what the rotation may have missed and keeps the session the
+      // change answered with.
+      await first.app.get(AccessSync).applyPending();
+      expect(await liveRoles(sessions, changed.body.token)).toBe('customer');
+      expect(await liveRoles(sessions, thief)).toBe('none');
+      expect(await liveRoles(sessions, own)).toBe('none');
+      expect(await users.findById(user.id)).toMatchObject({
+        sessionsRevokePending: false,
+        sessionsRevokeKeep: null,
+      });
     }, 30_000);
 
     it('owes nothing after a change answered, or answered 503 and undone', async () => {

@@ -49,8 +49,8 @@ describe('a password change whose session ends before it completes', () => {
   /** Ends the session with `end` right after the change has written the new password. */
   function endSessionAfterPasswordWritten(end: () => Promise<unknown>) {
     const replace = users.replacePassword.bind(users);
-    jest.spyOn(users, 'replacePassword').mockImplementation(async (user, password) => {
-      const replaced = await replace(user, password);
+    jest.spyOn(users, 'replacePassword').mockImplementation(async (...args) => {
+      const replaced = await replace(...args);
       await end();
       return replaced;
     });

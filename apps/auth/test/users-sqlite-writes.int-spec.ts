@@ -14,6 +14,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Offsets, in microtask turns, at which the concurrent writes start. */
 const OFFSETS = 30;
+/** The id of the session a password change is made from (none exists: nothing revokes here). */
+const SOME_SESSION = `AAAAAAAA.${'A'.repeat(43)}`;
 
 /**
  * TypeORM's SQLite drivers run every query of the service on one connection, and `save` opens
@@ -81,7 +83,9 @@ describe('auth on SQLite under concurrent writes', () => {
         ...names.map((name, i) => after(offset + i, () => newUser(name))),
       ]);
       const stored = new Set(
-        committed<{ username: string }>('SELECT username FROM auth_users').map((row) => row.username),
+        committed<{ username: string }>('SELECT username FROM auth_users').map(
+          (row) => row.username,
+        ),
       );
       lost.push(...names.filter((name) => !stored.has(name)));
     }
@@ -99,7 +103,7 @@ describe('auth on SQLite under concurrent writes', () => {
         collide(),
         after(offset, async () => {
           jest.mocked(auth.app.get(PasswordService).hash).mockResolvedValueOnce(newHash);
-          return users.replacePassword(changed, 'another-password-of-the-test');
+          return users.replacePassword(changed, 'another-password-of-the-test', SOME_SESSION);
         }),
         after(offset + 1, () =>
           users.changeAccess(demoted.id, admin.id, { roles: ['customer'] }, async () => undefined),

@@ -200,7 +200,7 @@ export class AuthService {
       throw new ForbiddenException('Current password is incorrect');
     }
     const previousHash = user.passwordHash;
-    if (!(await this.users.replacePassword(user, passwords.newPassword, client.ip))) {
+    if (!(await this.users.replacePassword(user, passwords.newPassword, session.id, client.ip))) {
       throw new ForbiddenException('Current password is incorrect');
     }
     let rotated: IssuedSession | null;
@@ -232,7 +232,7 @@ export class AuthService {
       await this.users.restorePassword(user, previousHash);
       throw new UnauthorizedException('Authentication required');
     }
-    await this.users.othersRevoked(user);
+    await this.users.othersRevoked(user, rotated.session.id);
     await this.record('password.changed', user.id, client, {
       actor: actorOf(user),
       sessionId: rotated.session.id,

@@ -9,6 +9,7 @@ import { CreateUsers1764000000000 } from './migrations/1764000000000-create-user
 import { AddUserDisabled1765000000000 } from './migrations/1765000000000-add-user-disabled';
 import { CreateSecurityEvents1766000000000 } from './migrations/1766000000000-create-security-events';
 import { AddUserAccessPending1767000000000 } from './migrations/1767000000000-add-user-access-pending';
+import { AddUserSessionsRevokeKeep1768000000000 } from './migrations/1768000000000-add-user-sessions-revoke-keep';
 
 /**
  * The user database: PostgreSQL or an embedded SQLite file. The schema comes from migrations,
@@ -24,6 +25,7 @@ import { AddUserAccessPending1767000000000 } from './migrations/1767000000000-ad
         AddUserDisabled1765000000000,
         CreateSecurityEvents1766000000000,
         AddUserAccessPending1767000000000,
+        AddUserSessionsRevokeKeep1768000000000,
       ],
     }),
   ],

@@ -2,7 +2,7 @@ import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@ne
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 
-import { SessionService } from '@cloakroom/session';
+import { parseSessionId, SessionService } from '@cloakroom/session';
 
 import { AuthEnv } from '../config/auth.env';
 import { AdminLock } from './admin-lock';
@@ -18,7 +18,9 @@ const FIRST_RETRY_MS = 100;
  * Brings the sessions of every marked user in line with their row. `accessPending`: the roles
  * the row holds, or no session at all when the account is disabled. `sessionsRevokePending`:
  * the password changed and the other sessions may not have been revoked, so every session of
- * the user is (the one that changed it too: which one that was is not known here). A change
+ * the user is but the one that made the change (`sessionsRevokeKeep`), followed to the id the
+ * change's rotation gave it: a look landing between the change's rotation and its clearing of
+ * the mark must not end the session the change answers with. A change
  * whose sessions' update failed, timed out or was never sent (auth stopped between the two
  * writes) is marked in the same write as the change, so it is found here by any auth
  * instance, after any outage or restart, and not only by the process that made it.
@@ -41,6 +43,12 @@ export class AccessSync implements OnApplicationBootstrap, OnModuleDestroy {
   private retryMs?: number;
   private failing = false;
   private stopped = false;
+  /**
+   * Per user, the session a password change of this process rotated to, by the hash it set,
+   * while its mark could not be cleared: kept in place of the id the row names, whose forward
+   * to it lasts only a minute.
+   */
+  private readonly rotatedTo = new Map<string, { passwordHash: string; id: string }>();
 
   constructor(
     @InjectRepository(User) private readonly users: Repository<User>,
@@ -65,6 +73,14 @@ export class AccessSync implements OnApplicationBootstrap, OnModuleDestroy {
   soon(): void {
     this.retryMs ??= FIRST_RETRY_MS;
     this.lookIn(FIRST_RETRY_MS);
+  }
+
+  /**
+   * A password change setting `passwordHash` rotated its session to `id` but left its mark: a
+   * look keeps `id` rather than the session the row names, however late it comes.
+   */
+  rotated(userId: string, passwordHash: string, id: string): void {
+    this.rotatedTo.set(userId, { passwordHash, id });
   }
 
   /**
@@ -95,12 +111,16 @@ export class AccessSync implements OnApplicationBootstrap, OnModuleDestroy {
       const user = await users.findOneBy({ id });
       if (!user?.accessPending && !user?.sessionsRevokePending) return false;
       if (user.sessionsRevokePending) {
-        await this.sessions.revokeAllForUser(user.id, { reason: 'password-change' });
+        await this.sessions.revokeAllForUser(user.id, {
+          reason: 'password-change',
+          except: this.keptBy(user),
+        });
         // Only if no password change landed since: it may have come after the revocation.
         await users.update(
           { id, passwordHash: user.passwordHash },
-          { sessionsRevokePending: false },
+          { sessionsRevokePending: false, sessionsRevokeKeep: null },
         );
+        this.rotatedTo.delete(id);
       }
       if (user.accessPending) {
         if (user.disabled) {
@@ -112,6 +132,23 @@ export class AccessSync implements OnApplicationBootstrap, OnModuleDestroy {
       }
       return true;
     });
+  }
+
+  /**
+   * The session a password change's mark keeps: the one this process rotated it to, else the
+   * one the row names; none when the row names none, or garbage.
+   */
+  private keptBy(user: User): string | undefined {
+    const rotated = this.rotatedTo.get(user.id);
+    if (rotated?.passwordHash === user.passwordHash) {
+      return rotated.id;
+    }
+    const keep = user.sessionsRevokeKeep;
+    if (keep && !parseSessionId(keep)) {
+      this.logger.warn(`User ${user.id} names no session to keep: revoking all of them`);
+      return undefined;
+    }
+    return keep ?? undefined;
   }
 
   private lookIn(ms: number): void {

@@ -347,7 +347,7 @@ export class UsersService {
   async restorePassword(user: User, previousHash: string): Promise<boolean> {
     let restored: boolean;
     try {
-      restored = await this.swapPasswordHash(user, previousHash, false);
+      restored = await this.swapPasswordHash(user, previousHash, null);
     } catch (error) {
       this.logger.error(`Could not restore the password of user ${user.id}: ${error}`);
       this.accessSync.soon();
@@ -364,8 +364,10 @@ export class UsersService {
    * Replaces the password whose hash `user.passwordHash` holds — the one just verified — and
    * only it: false, and nothing written, when another change (or a rehash of another password)
    * landed since, so of two changes that both checked the old password only the first counts.
-   * The same write marks the row `sessionsRevokePending` until `othersRevoked`: should auth
-   * stop before the other sessions are revoked, `AccessSync` revokes every session of the user.
+   * The same write marks the row `sessionsRevokePending` until `othersRevoked`, naming `keep`,
+   * the id of the session making the change: should auth stop before the other sessions are
+   * revoked, or a look of `AccessSync` land before the mark is cleared, every session of the
+   * user but that one (followed to the id the change's rotation gave it) is revoked.
    *
    * An UPDATE whose answer PostgreSQL lost (the connection broke, or went quiet, after it went
    * out) is found out about: its connection's server process ended, the row read. True when the
@@ -375,14 +377,14 @@ export class UsersService {
    * revoke the sessions should the new one stand. The hashing counts toward the share of the
    * client network `ip` and of the user (see `PasswordService`).
    */
-  async replacePassword(user: User, password: string, ip?: string): Promise<boolean> {
+  async replacePassword(user: User, password: string, keep: string, ip?: string): Promise<boolean> {
     const passwordHash = await this.passwords.hash(
       normalizePassword(password),
       ip === undefined ? undefined : { ip, username: user.username },
     );
     let replaced: boolean;
     try {
-      replaced = await this.swapPasswordHash(user, passwordHash, true);
+      replaced = await this.swapPasswordHash(user, passwordHash, keep);
     } catch (error) {
       if (error instanceof OutcomeUnknownError) {
         this.accessSync.soon();
@@ -398,11 +400,11 @@ export class UsersService {
   }
 
   /**
-   * Writes `next` in place of the hash `user.passwordHash` holds, with the revocation mark as
-   * `pending`: false, and nothing written, when another change landed since. A lost answer is
-   * found out (`writeFindingOut`): true when `next` is stored.
+   * Writes `next` in place of the hash `user.passwordHash` holds, marked for revocation of
+   * every session but `keep` (null: no mark): false, and nothing written, when another change
+   * landed since. A lost answer is found out (`writeFindingOut`): true when `next` is stored.
    */
-  private swapPasswordHash(user: User, next: string, pending: boolean): Promise<boolean> {
+  private swapPasswordHash(user: User, next: string, keep: string | null): Promise<boolean> {
     return writeFindingOut(
       this.users.manager.dataSource,
       async (manager) =>
@@ -410,7 +412,11 @@ export class UsersService {
           await manager.update(
             User,
             { id: user.id, passwordHash: user.passwordHash },
-            { passwordHash: next, sessionsRevokePending: pending },
+            {
+              passwordHash: next,
+              sessionsRevokePending: keep !== null,
+              sessionsRevokeKeep: keep,
+            },
           )
         ).affected,
       async (manager) => (await manager.findOneBy(User, { id: user.id }))?.passwordHash === next,
@@ -418,16 +424,22 @@ export class UsersService {
   }
 
   /**
-   * Clears `replacePassword`'s mark once the other sessions are revoked, if the password is
-   * still that change's: a later change keeps its own mark. A mark left only costs the user
-   * one more revocation of all their sessions.
+   * Clears `replacePassword`'s mark once the other sessions are revoked and the change's
+   * session rotated to `kept`, if the password is still that change's: a later change keeps
+   * its own mark. A mark left costs the user one more revocation of their other sessions;
+   * `AccessSync` keeps `kept` through it (this process remembers it, the row names the id
+   * before the rotation).
    */
-  async othersRevoked(user: User): Promise<void> {
+  async othersRevoked(user: User, kept: string): Promise<void> {
     await this.users
-      .update({ id: user.id, passwordHash: user.passwordHash }, { sessionsRevokePending: false })
-      .catch((error: unknown) =>
-        this.logger.warn(`Sessions of user ${user.id} are revoked but still marked: ${error}`),
-      );
+      .update(
+        { id: user.id, passwordHash: user.passwordHash },
+        { sessionsRevokePending: false, sessionsRevokeKeep: null },
+      )
+      .catch((error: unknown) => {
+        this.accessSync.rotated(user.id, user.passwordHash, kept);
+        this.logger.warn(`Sessions of user ${user.id} are revoked but still marked: ${error}`);
+      });
   }
 
   /**

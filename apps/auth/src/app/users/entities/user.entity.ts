@@ -35,6 +35,14 @@ export class User {
   @Column({ name: 'sessions_revoke_pending', type: 'boolean', default: false })
   sessionsRevokePending!: boolean;
 
+  /**
+   * The session that made the password change `sessionsRevokePending` marks, by the id it had
+   * then: the one session `AccessSync` keeps (under the id a rotation moved it to, while the
+   * rotation's forward lives), as the change itself does. Null: none is kept.
+   */
+  @Column({ name: 'sessions_revoke_keep', type: 'varchar', length: 64, nullable: true })
+  sessionsRevokeKeep!: string | null;
+
   @CreateDateColumn({ name: 'created_at' })
   createdAt!: Date;
 
