@@ -110,6 +110,7 @@ describe('the session RPC, tried as an attacker on the service network would', (
   let admin: { id: string; tag: string };
   const strangerDir = mkdtempSync(join(tmpdir(), 'forger-certs-'));
   let warnings: jest.SpyInstance;
+  let startedAt: number;
 
   const plain = (payload: string) =>
     exchange((ready) => connectTcp(auth.rpcPort, '127.0.0.1', ready), payload);
@@ -176,6 +177,7 @@ describe('the session RPC, tried as an attacker on the service network would', (
 
   beforeAll(async () => {
     warnings = jest.spyOn(Logger.prototype, 'warn');
+    startedAt = Date.now();
     auth = await startAuthApp('session-rpc');
     const adminLogin = await loginWithBearer(auth.http, 'admin', 'admin-password');
     admin = { id: adminLogin.body.user.id, tag: adminLogin.token.split('.')[1] };
@@ -735,12 +737,13 @@ describe('the session RPC, tried as an attacker on the service network would', (
     expect(again.answer?.response).toMatchObject({ id: victim.sessionId });
   }, 30_000);
 
-  it('logs refusals once per caller and reason, not once per call', () => {
+  it('logs refusals once per caller, reason and minute, not once per call', () => {
     const messages = warnings.mock.calls.map(([message]) => String(message));
     const refusedPatch = messages.filter((message) =>
       message.startsWith('Refused patch from catalog: may not call patch'),
     );
-    expect(refusedPatch).toHaveLength(1);
+    expect(refusedPatch.length).toBeGreaterThan(0);
+    expect(refusedPatch.length).toBeLessThanOrEqual(Math.ceil((Date.now() - startedAt) / 60_000));
     const handshakes = messages.filter((message) => message.startsWith('Refused a connection'));
     expect(handshakes.length).toBeGreaterThan(0);
     expect(new Set(handshakes).size).toBe(handshakes.length);

@@ -29,6 +29,7 @@ import {
   SESSION_CONFIG,
   SESSION_METRICS,
 } from '../session.constants';
+import { RefusalLog } from '../logging/refusal-log';
 import { SessionService } from '../session.service';
 import type { Session } from '../session.types';
 import { SOCKET_OPEN, SessionSocket } from '../ws/session-socket.interface';
@@ -79,9 +80,6 @@ const VALIDATED = Symbol('cloakroom.validated');
  * assertion out of the payload, the next ones find it here. Shared by every instance.
  */
 const VERIFIED = new WeakMap<object, Promise<Session>>();
-
-/** Kinds of refused events (handler and reason) a guard logs, at most. */
-const MAX_REPORTED_EVENTS = 1000;
 
 /** `@nestjs/microservices`' metadata of a handler's kind, and the kind of `@EventPattern`. */
 const PATTERN_HANDLER_METADATA = 'microservices:handler_type';
@@ -134,10 +132,11 @@ export class SessionGuard implements CanActivate, OnApplicationBootstrap {
   private readonly rules = new WeakMap<object, WeakMap<object, RouteRule>>();
   private readonly logger = new Logger(SessionGuard.name);
   /**
-   * Refused events already logged, by handler and reason: a flood logs each kind once. At most
-   * `MAX_REPORTED_EVENTS` kinds: an unexpected error's message could make each refusal new.
+   * Refused events, by handler and reason: a flood logs each kind once a minute, with the count
+   * of those not logged (an unexpected error's message could make each refusal new: the kinds
+   * remembered are bounded).
    */
-  private readonly reportedEvents = new Set<string>();
+  private readonly refusedEvents = new RefusalLog(this.logger);
 
   constructor(
     protected readonly sessions: SessionService,
@@ -528,20 +527,14 @@ export class SessionGuard implements CanActivate, OnApplicationBootstrap {
   /**
    * An event (`@EventPattern`) has no answer to carry its refusal: Nest drops the error
    * unseen, so the refusal (a forgery, a revoked session) is logged here instead, once per
-   * handler and reason.
+   * handler, reason and minute.
    */
   private reportRefusedEvent(context: ExecutionContext, error: unknown): void {
     const refusal = (error as { getError?: () => unknown }).getError?.();
     const message =
       (refusal as { message?: unknown } | undefined)?.message ?? (error as Error).message;
     const key = `${context.getClass().name}.${context.getHandler().name}\n${String(message)}`;
-    if (!this.reportedEvents.has(key) && this.reportedEvents.size < MAX_REPORTED_EVENTS) {
-      this.reportedEvents.add(key);
-      this.logger.warn(
-        `Refused an event for ${key.replace('\n', ': ')} (further refusals of this kind are ` +
-          'not logged)',
-      );
-    }
+    this.refusedEvents.warn(key, `Refused an event for ${key.replace('\n', ': ')}`);
   }
 
   private async activateMessageHandler(

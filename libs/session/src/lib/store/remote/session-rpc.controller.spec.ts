@@ -21,14 +21,17 @@ function callFrom(caller: string): TcpContext {
 describe('SessionRpcController', () => {
   afterEach(() => jest.restoreAllMocks());
 
-  it('remembers a bounded number of logged refusals, however many callers it refuses', async () => {
+  it('remembers a bounded number of logged refusals, and logs new callers again a minute on', async () => {
     const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    let now = Date.now();
+    jest.spyOn(Date, 'now').mockImplementation(() => now);
     const controller = new SessionRpcController(
       {} as SessionStore,
       { capabilities: { orders: { calls: ['validate'], fields: [] } } },
       {} as SessionService,
     );
-    const reported = (controller as unknown as { reported: Set<string> }).reported;
+    const remembered = () =>
+      (controller as unknown as { refusals: { keys: Map<string, unknown> } }).refusals.keys.size;
 
     // Certificates of one CA, one per pod (a name each), none in the capability table.
     for (let i = 0; i < 50_000; i++) {
@@ -39,9 +42,19 @@ describe('SessionRpcController', () => {
       RpcException,
     );
 
-    expect(reported.size).toBeLessThanOrEqual(1000);
-    expect(warn.mock.calls.length).toBeLessThanOrEqual(1000);
+    expect(remembered()).toBeLessThanOrEqual(1000);
+    expect(warn.mock.calls.length).toBeLessThanOrEqual(1001);
     expect(warn).toHaveBeenCalledWith(expect.stringContaining('Refused ping from pod-0:'));
+    // A minute on, the flood holds no place: a new caller's refusal is logged, and the count of
+    // those that were not.
+    warn.mockClear();
+    now += 60_000;
+    await expect(controller.ping(callFrom('pod-new'))).rejects.toBeInstanceOf(RpcException);
+    expect(warn.mock.calls.map(([line]) => line)).toEqual([
+      expect.stringContaining('Refused ping from pod-new:'),
+      expect.stringMatching(/^49000 more refusal\(s\)/),
+    ]);
+    expect(remembered()).toBeLessThanOrEqual(1000);
   });
 
   it('logs each caller and reason once', async () => {

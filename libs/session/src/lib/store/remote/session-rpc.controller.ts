@@ -11,6 +11,7 @@ import type { Session } from '../../session.types';
 import { parseSessionId, parseToken } from '../../token/session.token';
 import { assertAttributeNames, assertAttributesFit } from '../attribute-names';
 import { SessionStore } from '../session-store.interface';
+import { RefusalLog } from '../../logging/refusal-log';
 import { SESSION_RPC_MAX_BATCH } from './remote-session.store';
 import {
   mayPatch,
@@ -24,13 +25,6 @@ import {
 const ANONYMOUS = '(no client certificate)';
 
 /**
- * Refusals remembered as logged, at most: past it, new ones are neither logged nor remembered.
- * A CA that issues a certificate per pod names a new caller at every restart; without a bound,
- * each one's refusal stayed in auth's memory for good.
- */
-const MAX_REPORTED = 1000;
-
-/**
  * The auth service's session RPC (register it with `SessionRpcModule`), for services that run
  * `SessionModule` with `remote`. It serves four calls and nothing else: `validate` by token,
  * one or several at once (`validate-many`; auth hashes the token: a public session id yields
@@ -41,14 +35,13 @@ const MAX_REPORTED = 1000;
  *
  * It is a trust boundary. The caller is the common name of its client certificate, verified by
  * the TLS layer (`sessionRpcTransport`); the capability table says what each caller may call
- * and which session fields it receives. Refusals are logged once per caller and reason, for
- * the first 1000 pairs (`MAX_REPORTED`).
+ * and which session fields it receives. Refusals are logged once per caller, reason and
+ * minute (`RefusalLog`), with the count of those not logged.
  */
 @Public()
 @Controller()
 export class SessionRpcController {
-  private readonly logger = new Logger('SessionRpc');
-  private readonly reported = new Set<string>();
+  private readonly refusals = new RefusalLog(new Logger('SessionRpc'));
 
   constructor(
     @Inject(SessionStore) private readonly store: SessionStore,
@@ -191,13 +184,7 @@ export class SessionRpcController {
   }
 
   private refuse(caller: string, call: string, reason: string): RpcException {
-    const key = `${caller}\n${reason}`;
-    if (!this.reported.has(key) && this.reported.size < MAX_REPORTED) {
-      this.reported.add(key);
-      this.logger.warn(
-        `Refused ${call} from ${caller}: ${reason} (further refusals of this kind are not logged)`,
-      );
-    }
+    this.refusals.warn(`${caller}\n${reason}`, `Refused ${call} from ${caller}: ${reason}`);
     return new RpcException({ refused: true, message: `refused: ${reason}` });
   }
 

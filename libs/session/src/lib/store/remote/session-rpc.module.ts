@@ -12,6 +12,7 @@ import {
 
 import { SESSION_RPC_OPTIONS } from '../../session.constants';
 import { HandshakeBudget, HandshakeBudgetOptions } from './handshake-budget';
+import { RefusalLog } from '../../logging/refusal-log';
 import type { SessionRpcOptions } from './session-rpc.capabilities';
 import { connectionCaller, SessionRpcController } from './session-rpc.controller';
 
@@ -367,9 +368,7 @@ export class SessionRpcServer extends ServerTCP {
   /** Frames read past a connection's `maxInFlight`, in order: started as its requests are answered. */
   private readonly waiting = new WeakMap<TcpSocket, unknown[]>();
   private readonly connections = new Map<string, number>();
-  private readonly refusals = new Logger('SessionRpc');
-  private readonly reported = new Set<string>();
-  private readonly unreadable = new Map<string, { loggedAt: number; since: number }>();
+  private readonly refusals = new RefusalLog(new Logger('SessionRpc'));
   /** Every connection still open, from the moment it was accepted (before its handshake). */
   private readonly accepted = new Set<Socket>();
   /** The connections past their handshake, still open. */
@@ -410,9 +409,9 @@ export class SessionRpcServer extends ServerTCP {
       const budget = this.handshakes();
       const address = socket.remoteAddress;
       if (budget && address !== undefined && !budget.take(address)) {
-        this.reportOnce(
+        this.refusals.warn(
           `handshakes ${address}`,
-          `Refused connections from ${address}: too many handshakes under way or failed (not logged again)`,
+          `Refused a connection from ${address}: too many handshakes under way or failed`,
         );
         socket.destroy();
       }
@@ -499,9 +498,9 @@ export class SessionRpcServer extends ServerTCP {
     const caller = socket instanceof TLSSocket ? connectionCaller(socket) : '';
     const open = this.connections.get(caller) ?? 0;
     if (open >= this.limits.maxConnectionsPerCaller) {
-      this.reportOnce(
+      this.refusals.warn(
         `caller ${caller}`,
-        `Refused a connection from ${caller}: ${open} open, the most one caller may hold (not logged again)`,
+        `Refused a connection from ${caller}: ${open} open, the most one caller may hold`,
       );
       socket.destroy();
       return;
@@ -588,30 +587,16 @@ export class SessionRpcServer extends ServerTCP {
     this.handleMessage(connection, message).catch((error) => this.handleError(error));
   }
 
-  /** Logs a refusal the first time its key is seen (at most 1000 keys: a flood grows no memory). */
-  private reportOnce(key: string, message: string): void {
-    if (!this.reported.has(key) && this.reported.size < 1000) {
-      this.reported.add(key);
-      this.refusals.warn(message);
-    }
-  }
-
   /** One line per caller and minute at most, with the count of the frames not logged since. */
   private reportUnreadable(caller: string, reason: unknown): void {
-    const now = Date.now();
-    const seen = this.unreadable.get(caller);
-    if (seen && now - seen.loggedAt < 60_000) {
-      seen.since++;
-      return;
-    }
-    if (!seen && this.unreadable.size >= 1000) return;
     const what = printable(
       typeof reason === 'string' ? reason : String((reason as Error)?.message ?? reason),
       300,
     );
-    const more = seen?.since ? ` (${seen.since} more since the last line)` : '';
-    this.refusals.warn(`Closed a connection from ${caller || 'an unnamed caller'}: ${what}${more}`);
-    this.unreadable.set(caller, { loggedAt: now, since: 0 });
+    this.refusals.warn(
+      `unreadable ${caller}`,
+      `Closed a connection from ${caller || 'an unnamed caller'}: ${what}`,
+    );
   }
 
   override async handleMessage(socket: TcpSocket, rawMessage: unknown): Promise<unknown> {
