@@ -55,6 +55,7 @@ interface Round {
  * What the model knows of one session a user holds a token for:
  * - `kept`: the replica holds it, and nothing acknowledged or unanswered ended it: alive;
  * - `maybe`: alive or gone (a create acknowledged but not waited for, a revocation answered 503);
+ *   one a revocation answered 503 may still reach is never kept again (`exposed`);
  * - `unsure`: a rotation answered 503: its undo moves it back, so, once it settles, the token
  *   works or the session is gone; until then, the session may sit under a token nobody holds.
  */
@@ -62,6 +63,12 @@ interface Device {
   token: string;
   id: string;
   status: 'kept' | 'maybe' | 'unsure';
+  /**
+   * A revoke of it was answered 503: revocations carry no deadline (the README's Revocation),
+   * so one still on its way (in a client's queue for a node that comes back) may end it however
+   * late, a round later too, and under the id a rotation gave it.
+   */
+  exposed?: boolean;
   /** The roles it may carry (joined by commas), given what was acknowledged or not. */
   roles: Set<string>;
   history: string[];
@@ -77,6 +84,11 @@ interface User {
    * (see the README's Revocation), and one still on its way may reach sessions created since.
    */
   unanswered: Set<string>;
+  /**
+   * A revoke-all or password change of the user was answered 503: landing late, it ends every
+   * session of the user, those created since too. None of them is kept again.
+   */
+  exposed: boolean;
   /** Odd while one of the user's operations is under way; moved by each start and end. */
   turn: number;
 }
@@ -168,7 +180,7 @@ describe('a Redis Cluster whose masters are killed amid parallel session operati
   it(`keeps what it acknowledged through ${ROUNDS} master kills`, async () => {
     for (let n = 0; n < USERS; n++) {
       const user = { id: `u-kill-${n}`, username: `kill${n}`, roles: ROLES[n % ROLES.length] };
-      users.push({ user, devices: [], dead: [], unanswered: new Set(), turn: 0 });
+      users.push({ user, devices: [], dead: [], unanswered: new Set(), exposed: false, turn: 0 });
     }
     let round = 0;
     const stats = { ops: 0, unavailable: 0, lost: 0, undone: 0 };
@@ -200,7 +212,7 @@ describe('a Redis Cluster whose masters are killed amid parallel session operati
         entry.devices.push({
           token,
           id: session.id,
-          status: 'kept',
+          status: entry.exposed ? 'maybe' : 'kept',
           roles: new Set([entry.user.roles.join()]),
           history: [`created before round ${round}`],
         });
@@ -208,8 +220,8 @@ describe('a Redis Cluster whose masters are killed amid parallel session operati
     }
     await untilReplicated(cluster);
     // Everything alive now is on a replica: it must survive the failover unless ended.
-    for (const { devices } of users) {
-      for (const device of devices) device.status = 'kept';
+    for (const entry of users) {
+      for (const device of entry.devices) device.status = keptUnlessExposed(entry, device);
     }
     const victimSlot = await slotOf(cluster, sessionKey(prefix, users[plan.victim].devices[0].id));
     const victimPort = await masterOfSlot(cluster, victimSlot);
@@ -356,7 +368,7 @@ describe('a Redis Cluster whose masters are killed amid parallel session operati
             entry.dead.push({ token: device.token, id: device.id, why: `${op.kind} acknowledged` });
             device.token = rotated.token;
             device.id = rotated.session.id;
-            device.status = 'kept';
+            device.status = keptUnlessExposed(entry, device);
             device.history.push(op.kind);
           } else if (device.status === 'kept') {
             fail('found no session where one was kept');
@@ -374,6 +386,7 @@ describe('a Redis Cluster whose masters are killed amid parallel session operati
           device.status = 'unsure';
           device.history.push(`${op.kind}: 503`);
           if (op.kind === 'password-change') {
+            entry.exposed = true;
             for (const other of entry.devices.filter((each) => each !== device)) {
               if (other.status === 'kept') other.status = 'maybe';
               other.history.push('password change of another: 503');
@@ -394,6 +407,7 @@ describe('a Redis Cluster whose masters are killed amid parallel session operati
         } catch (error) {
           if (!unavailable(error)) return;
           device.status = 'maybe';
+          device.exposed = true;
           device.history.push('revoke: 503');
         }
         return;
@@ -407,6 +421,7 @@ describe('a Redis Cluster whose masters are killed amid parallel session operati
           }
         } catch (error) {
           if (!unavailable(error)) return;
+          entry.exposed = true;
           for (const other of entry.devices.filter((each) => each !== except)) {
             if (other.status === 'kept') other.status = 'maybe';
             other.history.push('revoke-all: 503');
@@ -585,6 +600,11 @@ describe('a Redis Cluster whose masters are killed amid parallel session operati
     }
   }
 });
+
+/** `kept`, unless a revocation answered 503 may still reach the device (then `maybe`). */
+function keptUnlessExposed(entry: User, device: Device): 'kept' | 'maybe' {
+  return entry.exposed || device.exposed ? 'maybe' : 'kept';
+}
 
 function seed(): { seed?: number } {
   const given = process.env['FUZZ_SEED'];
