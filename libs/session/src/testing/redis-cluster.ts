@@ -59,9 +59,14 @@ export async function startRedisCluster(
         nodeEnv(i),
       ),
   );
-  await Promise.all(nodes.map((node) => node.start()));
   const cluster = new RedisClusterProcess(nodes);
   try {
+    // Every node settles before any is stopped: should one fail, the others that started (or
+    // are still starting) are stopped too, rather than left holding their ports, and keeping
+    // the test process from exiting, for the rest of the run.
+    for (const started of await Promise.allSettled(nodes.map((node) => node.start()))) {
+      if (started.status === 'rejected') throw started.reason;
+    }
     await run('redis-cli', [
       '--cluster',
       'create',

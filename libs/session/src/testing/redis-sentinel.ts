@@ -48,7 +48,8 @@ export class RedisSentinelProcess {
   async dispose(): Promise<void> {
     const child = this.child;
     this.child = undefined;
-    if (child && child.exitCode === null) {
+    // As for a server (see `RedisServerProcess.stop`): one a signal ended has exited already.
+    if (child && child.exitCode === null && child.signalCode === null) {
       await new Promise<void>((resolve) => {
         child.once('exit', () => resolve());
         child.kill('SIGKILL');

@@ -67,7 +67,9 @@ export class RedisServerProcess {
   async stop(): Promise<void> {
     const child = this.child;
     this.child = undefined;
-    if (!child || child.exitCode !== null) return;
+    // A server a signal ended (a test's SIGKILL, a crash) has no exit code but a signal code;
+    // its 'exit' came and went, and waiting for it would never end.
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     await new Promise<void>((resolve) => {
       child.once('exit', () => resolve());
       child.kill('SIGKILL');
