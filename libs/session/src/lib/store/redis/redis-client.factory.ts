@@ -27,6 +27,12 @@ export function createRedisClient(
     commandTimeout: settings.storeTimeoutMs,
     connectTimeout: Math.max(settings.storeTimeoutMs, 2000),
     maxRetriesPerRequest: 0,
+    // `disconnect()` ends the connection and arms a timer (2 s by default) to destroy it unless
+    // Redis closes its side before; only that close clears it. A connection that broke already
+    // (Redis gone, the client waiting to reconnect) sees no close to come: the timer would run
+    // its course and hold the process open that long after shutdown. Waiting no longer than a
+    // command's timeout loses no answer that could still come in time.
+    disconnectTimeout: settings.storeTimeoutMs,
     retryStrategy: reconnectBackOff,
     enableAutoPipelining: settings.autoPipelining,
   };
