@@ -188,7 +188,8 @@ describe('access that outlives the auth instance that changed it', () => {
     let first: AuthApp;
 
     beforeEach(async () => {
-      first = await startAuthApp('access-sync-password');
+      // Only the looks a case runs (and those a failure asks for), none on a timer of its own.
+      first = await startAuthApp('access-sync-password', { ACCESS_SYNC_INTERVAL: '3600' });
     });
 
     afterEach(async () => {
@@ -300,25 +301,21 @@ describe('access that outlives the auth instance that changed it', () => {
       30_000,
     );
 
-    it('keeps the session a change answered with when its mark could not be cleared', async () => {
-      const { user, own, thief } = await userWithTwoSessions();
-      const sessions = first.app.get(SessionService);
-      const users = first.app.get(UsersService);
-      // The database is lost for the clearing write (which only warns): the mark stays.
+    /** Fails every write that clears a password change's mark, as a database lost would. */
+    function clearingLost(): jest.SpyInstance {
       const rows = first.app.get<Repository<User>>(getRepositoryToken(User));
       const update = rows.update.bind(rows);
-      const clearing = jest
+      return jest
         .spyOn(rows, 'update')
         .mockImplementation(async (criteria, change) =>
           (change as Partial<User>).sessionsRevokeKeep === null
             ? Promise.reject(new Error('Connection terminated unexpectedly'))
             : update(criteria, change),
         );
-      const changed = await changePassword(own, user.password, strongPassword()).expect(200);
-      clearing.mockRestore();
-      expect(await users.findById(user.id)).toMatchObject({ sessionsRevokePending: true });
-      // The database comes back after more than a minute: the old id no longer leads to the
-      // session the change rotated (its forward is gone).
+    }
+
+    /** Deletes every rotation forward: the database came back more than a minute later. */
+    async function forwardsExpire(): Promise<void> {
       const redis = new Redis(REDIS_URL);
       try {
         const forwards = await redis.keys(`${first.keyPrefix}*:m:*`);
@@ -327,6 +324,20 @@ describe('access that outlives the auth instance that changed it', () => {
       } finally {
         redis.disconnect();
       }
+    }
+
+    it('keeps the session a change answered with when its mark could not be cleared', async () => {
+      const { user, own, thief } = await userWithTwoSessions();
+      const sessions = first.app.get(SessionService);
+      const users = first.app.get(UsersService);
+      // The database is lost for the clearing write (which only warns): the mark stays.
+      const clearing = clearingLost();
+      const changed = await changePassword(own, user.password, strongPassword()).expect(200);
+      clearing.mockRestore();
+      expect(await users.findById(user.id)).toMatchObject({ sessionsRevokePending: true });
+      // The database comes back after more than a minute: the old id no longer leads to the
+      // session the change rotated (its forward is gone).
+      await forwardsExpire();
       // The next look revokes what the rotation may have missed and keeps the session the
       // change answered with.
       await first.app.get(AccessSync).applyPending();
@@ -337,6 +348,79 @@ describe('access that outlives the auth instance that changed it', () => {
         sessionsRevokePending: false,
         sessionsRevokeKeep: null,
       });
+    }, 30_000);
+
+    it('keeps the session a later change answered with when it lands during a look', async () => {
+      const { user, own, thief } = await userWithTwoSessions();
+      const sessions = first.app.get(SessionService);
+      const users = first.app.get(UsersService);
+      // The database is lost for every clearing write of the changes: their marks stay.
+      const clearing = clearingLost();
+      const password = strongPassword();
+      const changed = await changePassword(own, user.password, password).expect(200);
+      // A second change, from the session the first answered with, lands while a look for the
+      // first one's mark revokes the sessions.
+      const revokeAll = sessions.revokeAllForUser.bind(sessions);
+      let during: Promise<request.Response> | undefined;
+      jest.spyOn(sessions, 'revokeAllForUser').mockImplementation(async (userId, options) => {
+        if (!during) {
+          during = changePassword(changed.body.token, password, strongPassword()).then((r) => r);
+          await during;
+        }
+        return revokeAll(userId, options);
+      });
+      await first.app.get(AccessSync).applyPending();
+      const later = await (during as Promise<request.Response>);
+      expect(later.status).toBe(200);
+      expect(await users.findById(user.id)).toMatchObject({
+        sessionsRevokePending: true,
+        sessionsRevokeKeep: changed.body.session.id,
+      });
+      clearing.mockRestore();
+      await forwardsExpire();
+      await first.app.get(AccessSync).applyPending();
+      expect(await liveRoles(sessions, later.body.token)).toBe('customer');
+      for (const token of [own, thief, changed.body.token]) {
+        expect(await liveRoles(sessions, token)).toBe('none');
+      }
+      expect(await users.findById(user.id)).toMatchObject({ sessionsRevokePending: false });
+    }, 30_000);
+
+    it('owes the revocation of an unfinished change still after a later change answered 503', async () => {
+      const { user, own, thief } = await userWithTwoSessions();
+      const sessions = first.app.get(SessionService);
+      const users = first.app.get(UsersService);
+      const sync = first.app.get(AccessSync);
+      const before = (await users.findById(user.id))?.passwordHash;
+      // Redis is out for the rotations and for the looks…
+      const unavailable = new SessionStoreUnavailableError(new Error('injected'));
+      const rotate = jest.spyOn(sessions, 'rotate').mockRejectedValue(unavailable);
+      const revokeAll = jest.spyOn(sessions, 'revokeAllForUser').mockRejectedValue(unavailable);
+      // …and the database for the first change's put-back: its new password stands, marked.
+      type Swapping = { swapPasswordHash(user: User, next: string, ...rest: unknown[]): unknown };
+      const swapping = users as unknown as Swapping;
+      const swap = swapping.swapPasswordHash.bind(users);
+      const lost = jest
+        .spyOn(swapping, 'swapPasswordHash')
+        .mockImplementation((row, next, ...rest) =>
+          next === before
+            ? Promise.reject(new Error('Connection terminated unexpectedly'))
+            : swap(row, next, ...rest),
+        );
+      const firstPassword = strongPassword();
+      await changePassword(own, user.password, firstPassword).expect(504);
+      lost.mockRestore();
+      await expect(sync.applyPending()).rejects.toBe(unavailable);
+      expect(await users.findById(user.id)).toMatchObject({ sessionsRevokePending: true });
+      // Its owner, told to look, finds the new password stands and changes it again: a 503.
+      await changePassword(own, firstPassword, strongPassword()).expect(503);
+      rotate.mockRestore();
+      revokeAll.mockRestore();
+      // Redis is back: the look owed since the first change ends the thief's session.
+      await sync.applyPending();
+      expect(await liveRoles(sessions, thief)).toBe('none');
+      expect(await liveRoles(sessions, own)).toBe('customer');
+      expect(await users.findById(user.id)).toMatchObject({ sessionsRevokePending: false });
     }, 30_000);
 
     it('owes nothing after a change answered, or answered 503 and undone', async () => {

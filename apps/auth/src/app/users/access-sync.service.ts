@@ -120,7 +120,10 @@ export class AccessSync implements OnApplicationBootstrap, OnModuleDestroy {
           { id, passwordHash: user.passwordHash },
           { sessionsRevokePending: false, sessionsRevokeKeep: null },
         );
-        this.rotatedTo.delete(id);
+        // A change that landed since may have left a session of its own to keep.
+        if (this.rotatedTo.get(id)?.passwordHash === user.passwordHash) {
+          this.rotatedTo.delete(id);
+        }
       }
       if (user.accessPending) {
         if (user.disabled) {

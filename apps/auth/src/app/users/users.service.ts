@@ -50,6 +50,9 @@ type Access = Pick<User, 'roles' | 'disabled'>;
 /** Why an access change is refused, decided before anything is written. */
 type AccessVerdict = { ok: true; user: User; before: Access } | { ok: false; error: Error };
 
+/** A password change's mark: the other sessions may not have been revoked yet. */
+type RevocationMark = Pick<User, 'sessionsRevokePending' | 'sessionsRevokeKeep'>;
+
 /** Whether a write of access stands: if not, the error it was lost with (nothing changed). */
 type Written = { landed: true } | { landed: false; error: unknown };
 
@@ -338,8 +341,9 @@ export class UsersService {
 
   /**
    * Undoes `replacePassword` for a change that could not be completed: `previousHash` again,
-   * its mark cleared (nothing changed, so nothing is owed), unless yet another change landed
-   * since (then that one stands, marked: false). Keeps `user` in step. When the old hash cannot
+   * with the mark `user` was read with (this change owes nothing, but an earlier one whose
+   * revocation has not been done yet still does), unless yet another change landed since
+   * (then that one stands, marked: false). Keeps `user` in step. When the old hash cannot
    * be written back (nor, its answer lost, found written), the new password stands, marked,
    * and `AccessSync` is asked to revoke the user's sessions: rejects with
    * {@link OutcomeUnknownException}, as the change must not be answered 503.
@@ -347,7 +351,10 @@ export class UsersService {
   async restorePassword(user: User, previousHash: string): Promise<boolean> {
     let restored: boolean;
     try {
-      restored = await this.swapPasswordHash(user, previousHash, null);
+      restored = await this.swapPasswordHash(user, previousHash, {
+        sessionsRevokePending: user.sessionsRevokePending,
+        sessionsRevokeKeep: user.sessionsRevokeKeep,
+      });
     } catch (error) {
       this.logger.error(`Could not restore the password of user ${user.id}: ${error}`);
       this.accessSync.soon();
@@ -384,7 +391,10 @@ export class UsersService {
     );
     let replaced: boolean;
     try {
-      replaced = await this.swapPasswordHash(user, passwordHash, keep);
+      replaced = await this.swapPasswordHash(user, passwordHash, {
+        sessionsRevokePending: true,
+        sessionsRevokeKeep: keep,
+      });
     } catch (error) {
       if (error instanceof OutcomeUnknownError) {
         this.accessSync.soon();
@@ -400,11 +410,11 @@ export class UsersService {
   }
 
   /**
-   * Writes `next` in place of the hash `user.passwordHash` holds, marked for revocation of
-   * every session but `keep` (null: no mark): false, and nothing written, when another change
-   * landed since. A lost answer is found out (`writeFindingOut`): true when `next` is stored.
+   * Writes `next` in place of the hash `user.passwordHash` holds, with the revocation `mark`:
+   * false, and nothing written, when another change landed since. A lost answer is found out
+   * (`writeFindingOut`): true when `next` is stored.
    */
-  private swapPasswordHash(user: User, next: string, keep: string | null): Promise<boolean> {
+  private swapPasswordHash(user: User, next: string, mark: RevocationMark): Promise<boolean> {
     return writeFindingOut(
       this.users.manager.dataSource,
       async (manager) =>
@@ -412,11 +422,7 @@ export class UsersService {
           await manager.update(
             User,
             { id: user.id, passwordHash: user.passwordHash },
-            {
-              passwordHash: next,
-              sessionsRevokePending: keep !== null,
-              sessionsRevokeKeep: keep,
-            },
+            { passwordHash: next, ...mark },
           )
         ).affected,
       async (manager) => (await manager.findOneBy(User, { id: user.id }))?.passwordHash === next,
