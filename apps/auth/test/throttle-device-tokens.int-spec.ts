@@ -93,6 +93,34 @@ describe('device tokens at the login ceiling', () => {
     await cookieLogin(user.username, user.password, freshNetwork(), renewed).expect(200);
   });
 
+  it('lets the owner in with their device cookie behind one a sibling subdomain planted in front', async () => {
+    const user = await createUser(auth.http, auth.adminCookie);
+    const device = deviceTokenOf(
+      await cookieLogin(user.username, user.password, freshNetwork()).expect(200),
+    );
+    // The planter's own valid token (of its own account), set at a longer path: sent first.
+    const planter = await createUser(auth.http, auth.adminCookie);
+    const planted = deviceTokenOf(
+      await cookieLogin(planter.username, planter.password, freshNetwork()).expect(200),
+    );
+    await attack(user.username);
+
+    for (const first of [planted, 'x']) {
+      const admitted = await cookieLogin(
+        user.username,
+        user.password,
+        freshNetwork(),
+        `${first}; cr_device=${device}`,
+      );
+      expect({ first: first === 'x' ? 'x' : 'planted', status: admitted.status }).toEqual({
+        first: first === 'x' ? 'x' : 'planted',
+        status: 200,
+      });
+    }
+    // The planted token alone exempts no one but its own user.
+    await cookieLogin(user.username, user.password, freshNetwork(), planted).expect(429);
+  });
+
   it('gives a bearer client its device token in the body, and exempts it when sent back as X-Device-Token', async () => {
     const user = await createUser(auth.http, auth.adminCookie);
     const first = await bearerLogin(user.username, user.password, freshNetwork()).expect(200);

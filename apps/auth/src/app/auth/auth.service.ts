@@ -37,8 +37,8 @@ export interface ClientInfo {
   userAgent?: string;
   /** A short label of the user agent ("Chrome 131 on Windows"). */
   device: string;
-  /** The device token the request presents, unchecked (never logged nor recorded). */
-  deviceToken?: string;
+  /** The device tokens the request presents, unchecked (never logged nor recorded). */
+  deviceTokens: readonly string[];
 }
 
 /** A login whose password was right: the user, and a new device token for them. */
@@ -254,7 +254,7 @@ export class AuthService {
     session: Session | null,
   ): Promise<{ user: User; epoch: string } | null> {
     const actor = session && { id: session.userId, username: session.username };
-    const device = this.deviceTokens.verify(client.deviceToken, username);
+    const device = this.deviceTokens.recognize(client.deviceTokens, username);
     let attempt: LoginAttempt;
     try {
       attempt = await this.throttle.begin(username, client.ip, device);

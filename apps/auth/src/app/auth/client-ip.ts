@@ -24,6 +24,6 @@ export function clientInfo(
     ip: clientIp(request),
     userAgent,
     device: devices.label(userAgent),
-    deviceToken: deviceTokens.read(request),
+    deviceTokens: deviceTokens.read(request),
   };
 }

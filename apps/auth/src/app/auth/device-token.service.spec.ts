@@ -44,15 +44,32 @@ describe('DeviceTokenService', () => {
 
   it('reads the header before the cookie', () => {
     const devices = serviceFor({});
-    expect(devices.read(requestWith({ cookie: 'cr_session=x; cr_device=from-cookie' }))).toBe(
+    expect(devices.read(requestWith({ cookie: 'cr_session=x; cr_device=from-cookie' }))).toEqual([
       'from-cookie',
-    );
+    ]);
     expect(
       devices.read(
         requestWith({ cookie: 'cr_device=from-cookie', 'x-device-token': 'from-header' }),
       ),
-    ).toBe('from-header');
-    expect(devices.read(requestWith({}))).toBeUndefined();
+    ).toEqual(['from-header']);
+    expect(devices.read(requestWith({}))).toEqual([]);
+    expect(devices.read(requestWith({ cookie: 'cr_session=x' }))).toEqual([]);
+  });
+
+  it('reads every device cookie sent, and recognizes the owner’s behind one planted in front', () => {
+    const devices = serviceFor({});
+    const owners = devices.issue('alice', 'epoch-1');
+    const strangers = devices.issue('mallory', 'epoch-1');
+    // A sibling subdomain's cookie at a longer path comes first; malformed pieces are skipped.
+    const sent = `cr_device=${strangers}; cr_device="x%ZZ"; junk; cr_device=${encodeURIComponent(owners)}`;
+    const tokens = devices.read(requestWith({ cookie: sent }));
+    expect(tokens).toEqual([strangers, 'x%ZZ', owners]);
+    expect(devices.recognize(tokens, 'alice')).toEqual({
+      id: expect.any(String),
+      epoch: 'epoch-1',
+    });
+    expect(devices.recognize(tokens, 'bob')).toBeNull();
+    expect(devices.recognize([], 'alice')).toBeNull();
   });
 
   it('sets a Secure cookie named with the __Secure- prefix when session cookies are secure', () => {
@@ -65,8 +82,8 @@ describe('DeviceTokenService', () => {
     expect(cookie).toMatch(/; SameSite=Strict(;|$)/);
     expect(cookie).toMatch(/; Path=\/api\/auth(;|$)/);
     expect(cookie).not.toContain('Domain=');
-    expect(devices.read(requestWith({ cookie: `__Secure-cr_device=abc; cr_device=planted` }))).toBe(
-      'abc',
-    );
+    expect(
+      devices.read(requestWith({ cookie: `__Secure-cr_device=abc; cr_device=planted` })),
+    ).toEqual(['abc']);
   });
 });

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 import { Injectable } from '@nestjs/common';
-import { parse, serialize } from 'cookie';
+import { serialize } from 'cookie';
 
 import type { HttpRequest } from '../common/http.types';
 import { AuthConfig } from '../config/auth.config';
@@ -85,17 +85,41 @@ export class DeviceTokenService {
     return { id, epoch };
   }
 
+  /** The first of `tokens` that {@link verify} accepts for `username`; null when none does. */
+  recognize(tokens: readonly string[], username: string): VerifiedDevice | null {
+    for (const token of tokens) {
+      const device = this.verify(token, username);
+      if (device) {
+        return device;
+      }
+    }
+    return null;
+  }
+
   /**
-   * The device token a request presents: the `X-Device-Token` header (bearer clients), else
-   * the device cookie. One only: a request sending several gets the first.
+   * The device tokens a request presents: the `X-Device-Token` header (bearer clients), else
+   * every value of the device cookie, in the order sent. Every one, not the first: a page on a
+   * sibling subdomain can set a cookie of the same name at a longer path (even a `__Secure-`
+   * one, with `Domain=`), which browsers send first; read alone, it would hide the owner's
+   * token, and with it their exemption from the ceiling. The header's 16 KiB bound their count.
    */
-  read(request: HttpRequest): string | undefined {
+  read(request: HttpRequest): string[] {
     const header = request.headers[DEVICE_TOKEN_HEADER];
     if (typeof header === 'string' && header !== '') {
-      return header;
+      return [header];
     }
     const cookies = request.headers.cookie;
-    return cookies ? parse(cookies)[this.cookieName] : undefined;
+    if (!cookies) {
+      return [];
+    }
+    const tokens: string[] = [];
+    for (const pair of cookies.split(';')) {
+      const equals = pair.indexOf('=');
+      if (equals !== -1 && pair.slice(0, equals).trim() === this.cookieName) {
+        tokens.push(cookieValue(pair.slice(equals + 1)));
+      }
+    }
+    return tokens;
   }
 
   /**
@@ -118,5 +142,21 @@ export class DeviceTokenService {
     return createHmac('sha256', this.settings.secret)
       .update(`${payload}|${username.toLowerCase()}`)
       .digest('base64url');
+  }
+}
+
+/** A cookie's value as sent: unquoted, and percent-decoded when it decodes. */
+function cookieValue(raw: string): string {
+  let value = raw.trim();
+  if (value.length > 1 && value.startsWith('"') && value.endsWith('"')) {
+    value = value.slice(1, -1);
+  }
+  if (!value.includes('%')) {
+    return value;
+  }
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
   }
 }
