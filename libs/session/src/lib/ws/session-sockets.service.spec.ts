@@ -4,6 +4,7 @@ import { Test } from '@nestjs/testing';
 
 import { sessionEventRef } from '../events/session-event.interface';
 import type { SessionEventsItem } from '../events/session-events.reader';
+import type { SessionRequest } from '../http/session-request.interface';
 import { SessionEvents } from '../session.constants';
 import { SessionModule } from '../session.module';
 import { SessionService } from '../session.service';
@@ -189,6 +190,33 @@ describe('SessionSockets', () => {
     await store.setRoles(alice.id, ['customer']);
     rolesChanged('2-0');
     await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(client.session?.roles).toEqual(['customer']);
+  });
+
+  it("gives a subscription's request the roles of a change made while it was validating", async () => {
+    const { token } = await sessions.create({ ...alice, roles: ['customer', 'admin'] });
+    const client = new FakeSocket() as FakeSocket & SessionSocket;
+    const request = upgrade({ authorization: `Bearer ${token}` }) as IncomingMessage &
+      SessionRequest;
+    await sockets.authenticate(client, request);
+    // A subscription with @Roles('customer', 'admin') is validating when admin is taken away;
+    // then the guard attaches what the store answered before the change.
+    const since = performance.now();
+    const validated = await sessions.validate(token);
+    sockets['applyEvent']({
+      id: '1-0',
+      at: Date.now(),
+      type: SessionEvents.rolesChanged,
+      actor: null,
+      userId: alice.id,
+      roles: ['customer'],
+    });
+    request.session = validated ?? undefined;
+    sockets.holdRoles(request, ['customer', 'admin'], since);
+
+    expect(client.closedWith).toBeUndefined();
+    // What the subscription's filter reads from then on.
+    expect(request.session?.roles).toEqual(['customer']);
     expect(client.session?.roles).toEqual(['customer']);
   });
 

@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy, Optional } from '@nestjs/common';
 
+import { apply as applyToCache } from '../cache/session-cache.invalidator';
+import type { SessionCache } from '../cache/session.cache';
 import type { SessionConfig } from '../config/session.config';
 import { SessionOperationNotServedError } from '../errors/session-operation-not-served.error';
 import { SessionStoreUnavailableError } from '../errors/session-store-unavailable.error';
@@ -10,10 +12,12 @@ import { SessionEventsItem, SessionEventsReader } from '../events/session-events
 import { OriginPolicy } from '../http/origin.policy';
 import { readSessionToken } from '../http/request-token.reader';
 import { SessionCookieService } from '../http/session-cookie.service';
+import type { SessionRequest } from '../http/session-request.interface';
 import { NotBeforeWatermark } from '../revocation/not-before.watermark';
 import {
   REQUEST_SESSION_PROPERTY,
   REQUEST_TOKEN_PROPERTY,
+  SESSION_CACHE,
   SESSION_CONFIG,
   SessionEvents,
   SessionSocketClose,
@@ -37,6 +41,11 @@ interface SocketEntry {
    * (`holdRoles`): the session must keep one role of every list.
    */
   needs?: (readonly string[])[];
+  /**
+   * The upgrade request of a connection `authenticate` accepted: the session `SessionGuard`
+   * attaches to it is what a GraphQL subscription's resolver and filter read.
+   */
+  request?: SessionRequest;
 }
 
 /** Sessions checked against the store at once by the periodic check. */
@@ -118,6 +127,7 @@ export class SessionSockets implements OnModuleDestroy {
     @Inject(SessionStore) private readonly store: SessionStore,
     @Inject(NotBeforeWatermark) private readonly watermark: NotBeforeWatermark,
     @Inject(SESSION_CONFIG) private readonly config: SessionConfig,
+    @Optional() @Inject(SESSION_CACHE) private readonly cache: SessionCache | null = null,
   ) {
     // A handshake's validation lasts at most the store timeout: what it may have missed is
     // younger than that.
@@ -195,6 +205,9 @@ export class SessionSockets implements OnModuleDestroy {
     const changed = this.ledger.rolesSince(since, entry.userId);
     if (changed && !satisfies(changed, [roles])) {
       this.forbid([client]);
+    } else if (changed) {
+      // The request carries the roles the store answered before the change (the guard put them).
+      this.giveRoles(client, changed);
     }
     this.recheckIfMissed(since);
   }
@@ -322,7 +335,12 @@ export class SessionSockets implements OnModuleDestroy {
     client[REQUEST_TOKEN_PROPERTY] = found;
     this.register(
       client,
-      { sessionId: session.id, userId: session.userId, token: found.token },
+      {
+        sessionId: session.id,
+        userId: session.userId,
+        token: found.token,
+        request: request as SessionRequest,
+      },
       session.expiresAt,
     );
     this.byRequest.set(request, client);
@@ -425,15 +443,25 @@ export class SessionSockets implements OnModuleDestroy {
     this.ledger.rolesChanged(userId, roles);
     const lost: SessionSocket[] = [];
     for (const client of this.heldBy(userId)) {
-      const session = client[REQUEST_SESSION_PROPERTY];
-      if (session) {
-        client[REQUEST_SESSION_PROPERTY] = { ...session, roles: [...roles] };
-      }
+      this.giveRoles(client, roles);
       if (!satisfies(roles, this.entries.get(client)?.needs)) {
         lost.push(client);
       }
     }
     this.forbid(lost);
+  }
+
+  /**
+   * The socket's session, and the one its upgrade request carries, take `roles`: a
+   * subscription filtering by role, still open because the session kept one role it needs,
+   * reads them from then on, not those it started with.
+   */
+  private giveRoles(client: SessionSocket, roles: readonly string[]): void {
+    const request = this.entries.get(client)?.request;
+    for (const holder of request ? [client, request] : [client]) {
+      const session = holder[REQUEST_SESSION_PROPERTY];
+      if (session) holder[REQUEST_SESSION_PROPERTY] = { ...session, roles: [...roles] };
+    }
   }
 
   /** Starts following the lifecycle stream, once, when a Redis backend has one. */
@@ -460,6 +488,10 @@ export class SessionSockets implements OnModuleDestroy {
 
   private apply(item: SessionEventsItem): void {
     if (item.kind === 'event') {
+      // The local cache follows the stream on a reader of its own, which may hear of this event
+      // later: a handshake or subscription that begins in between would be validated from the
+      // cache's copy of the session as it was, yet look younger than the change to the ledger.
+      if (this.cache) applyToCache(this.cache, item);
       this.applyEvent(item.event);
     } else if (item.kind === 'gap') {
       // Events may be missing before what follows: ask the store instead.
@@ -602,10 +634,7 @@ export class SessionSockets implements OnModuleDestroy {
               this.watchExpiry(sessionId, this.nextExpiryCheck(session));
             }
             // The sockets' sessions take the store's roles, as at a `roles.changed` event.
-            for (const client of sockets) {
-              const held = client[REQUEST_SESSION_PROPERTY];
-              if (held) client[REQUEST_SESSION_PROPERTY] = { ...held, roles: [...session.roles] };
-            }
+            for (const client of sockets) this.giveRoles(client, session.roles);
             this.forbid(
               [...sockets].filter(
                 (client) => !satisfies(session.roles, this.entries.get(client)?.needs),
