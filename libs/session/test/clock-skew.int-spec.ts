@@ -1,8 +1,17 @@
+import { generateKeyPairSync } from 'node:crypto';
+
 import { Controller, Get, INestApplication } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 
-import { RequireRecentAuth, SessionModuleOptions, SessionService, SessionStore } from '../src';
+import {
+  RequireRecentAuth,
+  SessionAssertions,
+  SessionCookieService,
+  SessionModuleOptions,
+  SessionService,
+  SessionStore,
+} from '../src';
 import { MAX_ROUND_TRIP_MS, StoreClock } from '../src/lib/store/store-clock';
 import { freePort } from '../src/testing';
 import {
@@ -199,6 +208,59 @@ describe.each(SKEWS)('a process whose clock is %s Redis', (_name, skewMs) => {
     await app.get<SessionStore>(SessionStore).verify();
     await measured([clockOf(rpc.server.get(SessionStore)), clockOf(app.get(SessionStore))]);
     await expectRecentAuthByRedisClock();
+  });
+
+  it("direct: a remembered session's cookie lasts until its deadline by Redis's clock", async () => {
+    jest.spyOn(Date, 'now').mockImplementation(() => realNow() + skewMs);
+    app = await recentAuthApp({
+      redis: { url },
+      keyPrefix: uniquePrefix(),
+      remember: { idleTimeout: 300, absoluteTimeout: 300 },
+    });
+    stop = () => app.close();
+    const sessions = app.get(SessionService);
+    await measured([clockOf(app.get(SessionStore))]);
+    const { token, session } = await sessions.create(
+      { ...alice, id: `${alice.id}-cookie` },
+      {},
+      { persistent: true },
+    );
+
+    const cookie = app.get(SessionCookieService).serialize(token, session.absoluteExpiresAt);
+    const maxAge = Number(/Max-Age=(\d+)/.exec(cookie)?.[1]);
+    // Five minutes from the login by Redis's clock, less the moments since and the second
+    // Max-Age rounds down: ten minutes of skew would make it 0 (ahead) or 900 (behind).
+    expect(maxAge).toBeGreaterThanOrEqual(290);
+    expect(maxAge).toBeLessThanOrEqual(300);
+  });
+
+  it('direct: signs assertions that a session with minutes left can be vouched for by', async () => {
+    jest.spyOn(Date, 'now').mockImplementation(() => realNow() + skewMs);
+    const keys = generateKeyPairSync('ed25519');
+    app = await recentAuthApp({
+      redis: { url },
+      keyPrefix: uniquePrefix(),
+      idleTimeout: 300,
+      absoluteTimeout: 300,
+      assertions: {
+        service: 'orders',
+        signingKey: { kid: 'orders-1', privateKey: keys.privateKey },
+        trustedKeys: [{ kid: 'orders-1', issuer: 'orders', publicKey: keys.publicKey }],
+      },
+    });
+    stop = () => app.close();
+    const sessions = app.get(SessionService);
+    await measured([clockOf(app.get(SessionStore))]);
+    const { token } = await sessions.create({ ...alice, id: `${alice.id}-assertion` });
+    const session = await sessions.validate(token);
+    if (!session) throw new Error('the session just created is not live');
+
+    // Five minutes left by Redis's clock: an assertion of the ordinary 30 s, whichever way the
+    // host's clock is off (ahead, it was signed as expired before it was issued).
+    const assertions = app.get(SessionAssertions);
+    await expect(assertions.verify(assertions.sign(session, 'orders'))).resolves.toMatchObject({
+      id: session.id,
+    });
   });
 
   it('direct with the local cache: serves a session from it, and never past its absolute end', async () => {

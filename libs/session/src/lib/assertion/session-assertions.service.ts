@@ -77,8 +77,10 @@ export class SessionAssertions {
     // The assertion never outlives the session as this service last saw it. A remote service
     // whose capability grants no times knows no expiry: the ttl alone bounds it then (the
     // receiver checks the live session anyway), where Math.min would make it NaN, refused.
+    // The session's expiry is the store's clock and the assertion's times this host's (held to
+    // the receiver's within `clockSkew`): what the session has left is counted on the store's.
     const exp = Number.isSafeInteger(session.expiresAt)
-      ? Math.min(now + this.ttlMs, session.expiresAt)
+      ? now + Math.min(this.ttlMs, session.expiresAt - (this.store.now ? this.store.now() : now))
       : now + this.ttlMs;
     const claims: SessionAssertionClaims = {
       kid: this.signingKey.kid,
