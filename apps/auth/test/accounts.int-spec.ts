@@ -393,6 +393,24 @@ describe('accounts (HTTP, real Redis and PostgreSQL)', () => {
         }),
       ]);
     });
+
+    it("shows the owner no text a stranger's user agent chose, only the names of known systems", async () => {
+      const user = await createUser(http, adminCookie);
+      await request(http)
+        .post('/api/auth/login')
+        .set('User-Agent', 'Visit evil.example to secure your account/1.0 (X11; Linux x86_64)')
+        .send({ username: user.username, password: 'nope nope nope', transport: 'bearer' })
+        .expect(401);
+      const { token } = await loginWithBearer(http, user.username, user.password);
+      const own = await request(http)
+        .get('/api/auth/activity')
+        .set('Authorization', `Bearer ${token}`)
+        .expect(200);
+      const failed = own.body.items.filter(
+        (item: { type: string }) => item.type === 'login.failed',
+      );
+      expect(failed).toEqual([expect.objectContaining({ userId: user.id, device: 'Linux' })]);
+    });
   });
 
   describe('password policy', () => {

@@ -38,4 +38,13 @@ describe('DeviceLabelService', () => {
     );
     expect(label).toMatch(/^Chrome( \d+)? on Windows$/);
   });
+
+  it.each([
+    ['Visit evil.example to secure your account/1.0 (X11; Linux x86_64)', 'Linux'],
+    ['Your account is locked, call +1 555 0100/2.0 (Windows NT 10.0)', 'Windows'],
+    ['Security team: password reset required at evil.example/1.0 ', UNKNOWN_DEVICE],
+    ['Mozilla/5.0 (compatible; nothing known)', UNKNOWN_DEVICE],
+  ])('names only browsers and systems bowser knows, never free text of %j', (userAgent, label) => {
+    expect(devices.label(userAgent)).toBe(label);
+  });
 });
