@@ -36,6 +36,16 @@ describe('AuthEnv', () => {
     expect(refuse).not.toThrow(/\n/);
   });
 
+  it('keeps activity at most a century, in one line', () => {
+    expect(validateEnv(AuthEnv, { ACTIVITY_RETENTION_DAYS: '36500' }).ACTIVITY_RETENTION_DAYS).toBe(
+      36_500,
+    );
+    const refuse = () => validateEnv(AuthEnv, { ACTIVITY_RETENTION_DAYS: '1000000000000000' });
+    expect(refuse).toThrow(StartupError);
+    expect(refuse).toThrow(/ACTIVITY_RETENTION_DAYS must not be greater than 36500/);
+    expect(refuse).not.toThrow(/\n/);
+  });
+
   it('seeds demo users only when asked', () => {
     expect(validateEnv(AuthEnv, {}).SEED_DEMO_USERS).toBe(false);
     expect(validateEnv(AuthEnv, { SEED_DEMO_USERS: 'true' }).SEED_DEMO_USERS).toBe(true);

@@ -6,6 +6,7 @@ import {
   IsNumber,
   IsOptional,
   IsString,
+  Max,
   Min,
   MinLength,
   ValidateBy,
@@ -88,10 +89,13 @@ export class AuthEnv extends SessionRedisEnv {
   @IsString()
   TRUST_PROXY = 'loopback';
 
+  // At most a century: the cutoff is counted in epoch milliseconds, which a larger count
+  // takes past what a date (and the column) can hold, and pruning would fail every hour.
   @Setting('Days the security activity log keeps an event; older ones are deleted')
   @ToNumber()
   @IsInt()
   @Min(1)
+  @Max(36_500)
   ACTIVITY_RETENTION_DAYS = 90;
 
   // A role change, disable or password change whose sessions' update failed or was cut short

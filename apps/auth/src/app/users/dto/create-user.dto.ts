@@ -7,7 +7,11 @@ import { RolesField } from './roles.field';
 
 export class CreateUserDto {
   @ApiProperty({ example: 'carol', pattern: '^[a-z0-9._-]{3,64}$' })
-  @Transform(({ value }) => (typeof value === 'string' ? value.trim().toLowerCase() : value))
+  // ASCII letters only: `toLowerCase` makes the Kelvin sign a `k`, so a name login refuses
+  // (400) would be stored as another, and one could not sign in with what one was given.
+  @Transform(({ value }) =>
+    typeof value === 'string' ? value.trim().replace(/[A-Z]/g, (c) => c.toLowerCase()) : value,
+  )
   @IsString()
   @Matches(/^[a-z0-9._-]{3,64}$/, {
     message: 'username must be 3 to 64 letters, digits, dots, dashes or underscores',
