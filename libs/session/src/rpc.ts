@@ -14,6 +14,7 @@ export {
   SESSION_RPC_IDLE_TIMEOUT,
   SESSION_RPC_INCOMPLETE_FRAME_TIMEOUT,
   SESSION_RPC_MAX_FRAME,
+  SESSION_RPC_MAX_IN_FLIGHT_PER_CALLER,
   SessionRpcModule,
   SessionRpcServerOptions,
   sessionRpcTransport,

@@ -110,6 +110,75 @@ describe('SessionRpcServer', () => {
     expect(socket.pause).toHaveBeenCalledTimes(3);
   });
 
+  it("starts at most maxInFlightPerCaller of one caller's requests across its connections, the others as those are answered", async () => {
+    const started: string[] = [];
+    /** The requests started and not answered yet, by id. */
+    const open = new Map<string, () => void>();
+    jest.spyOn(ServerTCP.prototype, 'handleMessage').mockImplementation((_socket, message) => {
+      const { id } = message as { id: string };
+      started.push(id);
+      return new Promise<void>((resolve) =>
+        open.set(id, () => {
+          open.delete(id);
+          resolve();
+        }),
+      );
+    });
+    const server = new SessionRpcServer(
+      { maxInFlight: 2, maxInFlightPerCaller: 3, maxConnectionsPerCaller: 8 },
+      { port: 0 },
+    );
+    const bind = (caller: string) => {
+      const socket = Object.assign(fakeTlsConnection(caller), {
+        pause: jest.fn(),
+        resume: jest.fn(),
+      });
+      const connection = Object.assign(new EventEmitter(), { netSocket: socket });
+      jest
+        .spyOn(
+          server as unknown as { getSocketInstance(socket: Socket): unknown },
+          'getSocketInstance',
+        )
+        .mockReturnValueOnce(connection);
+      server.bindHandler(socket);
+      return { connection, socket };
+    };
+    const send = (connection: EventEmitter, ...ids: string[]) =>
+      ids.forEach((id) => connection.emit('message', { pattern: 'session.validate', id }));
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+    // Three connections of one caller, three frames each: two start on the first (its
+    // maxInFlight), one on the second, none on the third, and all three stay unread.
+    const flood = ['a', 'b', 'c'].map(() => bind('orders'));
+    flood.forEach(({ connection }, n) => send(connection, `${n}.1`, `${n}.2`, `${n}.3`));
+    expect(started).toEqual(['0.1', '0.2', '1.1']);
+    flood.forEach(({ socket }) => expect(socket.pause).toHaveBeenCalled());
+    // Another caller is served meanwhile, and keeps being read.
+    const other = bind('catalog');
+    send(other.connection, 'x.1');
+    expect(started).toEqual(['0.1', '0.2', '1.1', 'x.1']);
+    expect(other.socket.pause).not.toHaveBeenCalled();
+
+    // Each answer of the caller starts one more of its frames, its own connection's first.
+    open.get('0.1')?.();
+    await settle();
+    expect(started.slice(4)).toEqual(['0.3']);
+    open.get('1.1')?.();
+    await settle();
+    expect(started.slice(5)).toEqual(['1.2']);
+    while (open.size > 0) {
+      const [first] = open.keys();
+      open.get(first)?.();
+      await settle();
+      expect([...open.keys()].filter((id) => !id.startsWith('x')).length).toBeLessThanOrEqual(3);
+    }
+    expect([...started].sort()).toEqual(
+      ['0.1', '0.2', '0.3', '1.1', '1.2', '1.3', '2.1', '2.2', '2.3', 'x.1'].sort(),
+    );
+    // Once nothing waits on them, every connection is read again.
+    flood.forEach(({ socket }) => expect(socket.resume).toHaveBeenCalled());
+  });
+
   it('counts a request that failed as answered', async () => {
     jest.spyOn(ServerTCP.prototype, 'handleMessage').mockRejectedValue(new Error('bad frame'));
     const server = new SessionRpcServer(

@@ -70,6 +70,17 @@ export const SESSION_RPC_IDLE_TIMEOUT = 180_000;
 export const SESSION_RPC_MAX_IN_FLIGHT = 32;
 
 /**
+ * Requests one caller (a client certificate's name) may have unanswered across all its
+ * connections: past it, its frames wait, and its connections stay unread, until one of its
+ * requests is answered. `maxInFlight` alone let a caller start `maxInFlight` per connection on
+ * each of its `maxConnectionsPerCaller` connections (2,048 messages, 32,768 validations), all
+ * ahead of every other caller's calls in auth's event loop and its Redis: another caller's
+ * validation waited up to 20 s behind them (100-365 ms at most with this limit). A remote
+ * store has a few in flight per process, each message up to `SESSION_RPC_MAX_BATCH` tokens.
+ */
+export const SESSION_RPC_MAX_IN_FLIGHT_PER_CALLER = 32;
+
+/**
  * Frames one connection may have waiting past `maxInFlight` before auth drops it. Reading stops
  * at the limit, so what waits is what the read that reached it brought: a remote store's frames
  * are over a hundred bytes, at most about a hundred and fifty to a 16 KiB TLS record. Only a
@@ -109,6 +120,8 @@ export interface SessionRpcServerOptions {
   handshakeTimeout?: number;
   /** Unanswered requests per connection before it is read no more; default `SESSION_RPC_MAX_IN_FLIGHT`. */
   maxInFlight?: number;
+  /** Unanswered requests per caller, across its connections; default `SESSION_RPC_MAX_IN_FLIGHT_PER_CALLER`. */
+  maxInFlightPerCaller?: number;
   /** Frames waiting past `maxInFlight` before the connection is dropped; default `SESSION_RPC_MAX_WAITING`. */
   maxWaiting?: number;
   /** Unread answer bytes per connection before it is dropped; default `SESSION_RPC_MAX_UNREAD`. */
@@ -163,6 +176,7 @@ export function sessionRpcTransport(
     strategy: new SessionRpcServer(
       {
         maxInFlight: options.maxInFlight ?? SESSION_RPC_MAX_IN_FLIGHT,
+        maxInFlightPerCaller: options.maxInFlightPerCaller ?? SESSION_RPC_MAX_IN_FLIGHT_PER_CALLER,
         maxWaiting: options.maxWaiting ?? SESSION_RPC_MAX_WAITING,
         maxConnectionsPerCaller:
           options.maxConnectionsPerCaller ?? SESSION_RPC_MAX_CONNECTIONS_PER_CALLER,
@@ -339,10 +353,11 @@ const PLAIN_PATTERN = /^(?![tfn])[A-Za-z]/;
  *   unanswered; this server stops reading a connection at `maxInFlight` unanswered requests and
  *   reads on when one is answered (a request counts until its handler's promise settles: with
  *   no interceptor on the RPC's handlers, as the library adds none, when its answer is written),
- *   and holds at most `maxConnectionsPerCaller` connections of one caller. The frames one read
- *   brought past the limit (Nest parses a read's frames in one go: a caller pipelining a few
- *   hundred small frames in one TLS record had them all started) wait, in order, each started
- *   when a request of its connection is answered; the connection is read no more while any
+ *   holds at most `maxConnectionsPerCaller` connections of one caller, and starts at most
+ *   `maxInFlightPerCaller` requests of one caller across them. The frames one read brought past
+ *   a limit (Nest parses a read's frames in one go: a caller pipelining a few hundred small
+ *   frames in one TLS record had them all started) wait, in order, each started when a request
+ *   of its connection, or of its caller, is answered; the connection is read no more while any
  *   waits, even when its answers drain (Nest resumed it then, and a caller reading its answers
  *   slowly had one more read of frames queued per drain, without end), and more than
  *   `maxWaiting` waiting drop it;
@@ -367,6 +382,12 @@ export class SessionRpcServer extends ServerTCP {
   private readonly inFlight = new WeakMap<TcpSocket, number>();
   /** Frames read past a connection's `maxInFlight`, in order: started as its requests are answered. */
   private readonly waiting = new WeakMap<TcpSocket, unknown[]>();
+  /** Each bound connection's caller. */
+  private readonly callers = new WeakMap<TcpSocket, string>();
+  /** Requests unanswered per caller, across its connections. */
+  private readonly callerInFlight = new Map<string, number>();
+  /** Per caller, its connections with frames waiting, in the order they began to wait. */
+  private readonly callerWaiting = new Map<string, Set<TcpSocket>>();
   private readonly connections = new Map<string, number>();
   private readonly refusals = new RefusalLog(new Logger('SessionRpc'));
   /** Every connection still open, from the moment it was accepted (before its handshake). */
@@ -382,6 +403,7 @@ export class SessionRpcServer extends ServerTCP {
   constructor(
     private readonly limits: {
       maxInFlight: number;
+      maxInFlightPerCaller?: number;
       maxWaiting?: number;
       maxConnectionsPerCaller: number;
       handshakesPerAddress?: HandshakeBudgetOptions | false;
@@ -520,7 +542,11 @@ export class SessionRpcServer extends ServerTCP {
     this.trackOpenSocket(socket);
     const connection = this.getSocketInstance(socket);
     this.bound.add(connection);
-    socket.once('close', () => this.bound.delete(connection));
+    this.callers.set(connection, caller);
+    socket.once('close', () => {
+      this.bound.delete(connection);
+      this.callerWaiting.get(caller)?.delete(connection);
+    });
     if (this.drained) {
       this.endWhenIdle(connection);
     }
@@ -572,19 +598,89 @@ export class SessionRpcServer extends ServerTCP {
     );
   }
 
-  /** Starts a request, or keeps it for later if its connection has `maxInFlight` unanswered. */
+  /**
+   * Starts a request, or keeps it for later: behind frames already waiting on its connection,
+   * or while its connection has `maxInFlight` unanswered, or its caller `maxInFlightPerCaller`.
+   */
   private serve(connection: TcpSocket, message: unknown): void {
-    if ((this.inFlight.get(connection) ?? 0) >= this.limits.maxInFlight) {
+    const waiting = this.waiting.get(connection);
+    if (waiting?.length || !this.mayStart(connection)) {
       connection.netSocket.pause();
-      const waiting = this.waiting.get(connection);
       if (waiting) {
         waiting.push(message);
       } else {
         this.waiting.set(connection, [message]);
       }
+      const caller = this.callers.get(connection);
+      if (caller !== undefined) {
+        let connections = this.callerWaiting.get(caller);
+        if (!connections) {
+          connections = new Set();
+          this.callerWaiting.set(caller, connections);
+        }
+        connections.add(connection);
+      }
       return;
     }
+    this.start(connection, message);
+  }
+
+  private start(connection: TcpSocket, message: unknown): void {
     this.handleMessage(connection, message).catch((error) => this.handleError(error));
+  }
+
+  /** Whether a request of this connection may start now, within both in-flight limits. */
+  private mayStart(connection: TcpSocket): boolean {
+    if ((this.inFlight.get(connection) ?? 0) >= this.limits.maxInFlight) {
+      return false;
+    }
+    const caller = this.callers.get(connection);
+    return (
+      caller === undefined ||
+      (this.callerInFlight.get(caller) ?? 0) <
+        (this.limits.maxInFlightPerCaller ?? SESSION_RPC_MAX_IN_FLIGHT_PER_CALLER)
+    );
+  }
+
+  /**
+   * After an answer: starts what waits, as the limits allow, this connection's frames first,
+   * then those of its caller's other connections, in the order they began to wait.
+   */
+  private startWaiting(connection: TcpSocket): void {
+    const caller = this.callers.get(connection);
+    const others = caller === undefined ? undefined : this.callerWaiting.get(caller);
+    for (const each of [connection, ...(others ?? [])]) {
+      this.startWaitingOn(each);
+    }
+  }
+
+  /**
+   * Starts the frames waiting on one connection while the limits allow. Once none waits it is
+   * read again, unless it is still held: at `maxInFlight`, it is read on when one is answered.
+   */
+  private startWaitingOn(connection: TcpSocket): void {
+    const waiting = this.waiting.get(connection);
+    if (!waiting?.length) {
+      return;
+    }
+    const live = !connection.netSocket.destroyed && !this.ending.has(connection);
+    while (live && waiting.length && this.mayStart(connection)) {
+      this.start(connection, waiting.shift());
+    }
+    if (live && waiting.length) {
+      return;
+    }
+    this.waiting.delete(connection);
+    const caller = this.callers.get(connection);
+    if (caller !== undefined) {
+      this.callerWaiting.get(caller)?.delete(connection);
+      if (this.callerWaiting.get(caller)?.size === 0) {
+        this.callerWaiting.delete(caller);
+      }
+    }
+    if (live && !this.held(connection)) {
+      connection.netSocket.resume();
+    }
   }
 
   /** One line per caller and minute at most, with the count of the frames not logged since. */
@@ -602,6 +698,10 @@ export class SessionRpcServer extends ServerTCP {
   override async handleMessage(socket: TcpSocket, rawMessage: unknown): Promise<unknown> {
     const count = (this.inFlight.get(socket) ?? 0) + 1;
     this.inFlight.set(socket, count);
+    const caller = this.callers.get(socket);
+    if (caller !== undefined) {
+      this.callerInFlight.set(caller, (this.callerInFlight.get(caller) ?? 0) + 1);
+    }
     if (count === this.limits.maxInFlight) {
       socket.netSocket.pause();
     }
@@ -610,15 +710,23 @@ export class SessionRpcServer extends ServerTCP {
     } finally {
       const left = (this.inFlight.get(socket) ?? 1) - 1;
       this.inFlight.set(socket, left);
-      const waiting = this.waiting.get(socket);
-      if (waiting?.length && !socket.netSocket.destroyed && !this.ending.has(socket)) {
-        // In this one's place: the connection stays unread until none waits.
-        this.serve(socket, waiting.shift());
+      if (caller !== undefined) {
+        const callerLeft = (this.callerInFlight.get(caller) ?? 1) - 1;
+        if (callerLeft > 0) {
+          this.callerInFlight.set(caller, callerLeft);
+        } else {
+          this.callerInFlight.delete(caller);
+        }
+      }
+      if (this.waiting.get(socket)?.length) {
+        // In this one's place, or a request of another connection of its caller.
+        this.startWaiting(socket);
       } else {
         this.waiting.delete(socket);
         if (left === this.limits.maxInFlight - 1) {
           socket.netSocket.resume();
         }
+        this.startWaiting(socket);
       }
       if (left === 0 && this.drained) {
         this.endWhenIdle(socket);
