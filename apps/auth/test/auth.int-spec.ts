@@ -1,10 +1,11 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import type { App } from 'supertest/types';
 
 import { SessionEvent, SessionEvents, SessionEventsReader } from '@cloakroom/session';
+import { watchRedisCommands } from '@cloakroom/session/testing';
 
 import { MAX_PRESENTED_TOKENS } from '../src/app/auth/presented-tokens';
 import { PasswordService } from '../src/app/users/password.service';
@@ -35,36 +36,11 @@ function randomSessionCookie(): string {
  * the request does.
  */
 async function watchRedis(prefix: string): Promise<{ stop(): Promise<string[]> }> {
-  // `monitor()` opens a connection of its own: both are closed, or jest never exits.
-  const probe = new Redis(REDIS_URL);
-  const monitor = await probe.monitor().catch((error: unknown) => {
-    probe.disconnect();
-    throw error;
-  });
-  const marker = `watch-${randomUUID()}`;
-  const seen: string[] = [];
-  const markerSeen = new Promise<void>((resolve) =>
-    monitor.on('monitor', (_time: string, args: string[]) => {
-      if (args.includes(marker)) resolve();
-      else if (!/^(xread|xinfo)$/i.test(args[0]) && args.some((arg) => arg.includes(prefix))) {
-        seen.push(args.join(' '));
-      }
-    }),
+  const watch = await watchRedisCommands(
+    REDIS_URL,
+    (args) => !/^(xread|xinfo)$/i.test(args[0]) && args.some((arg) => arg.includes(prefix)),
   );
-  return {
-    async stop() {
-      try {
-        // Redis streams commands to a monitor in the order it runs them: once the marker is
-        // seen, so is every command that ran before it.
-        await probe.echo(marker);
-        await markerSeen;
-        return seen;
-      } finally {
-        monitor.disconnect();
-        probe.disconnect();
-      }
-    },
-  };
+  return { stop: async () => (await watch.stop()).map((args) => args.join(' ')) };
 }
 
 /** The headers of a logout: an expired session cookie, `Clear-Site-Data`, no caching. */

@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { connect as connectTls, ConnectionOptions } from 'node:tls';
 
 import { Logger } from '@nestjs/common';
-import { Redis } from 'ioredis';
 import request from 'supertest';
 
 import { SessionService } from '@cloakroom/session';
@@ -15,7 +14,7 @@ import {
   SESSION_RPC_HANDSHAKES_PER_ADDRESS,
   SESSION_RPC_INCOMPLETE_FRAME_TIMEOUT,
 } from '@cloakroom/session/rpc';
-import { makeDevCertificates } from '@cloakroom/session/testing';
+import { makeDevCertificates, watchRedisCommands } from '@cloakroom/session/testing';
 
 import {
   AuthApp,
@@ -348,36 +347,19 @@ describe('the session RPC, tried as an attacker on the service network would', (
 
   it('validates a token sent many times in one validate-many once, answering every copy', async () => {
     const catalog = withCertificate(auth.certificates.clients['catalog']);
-    // Every command Redis runs meanwhile, as Redis saw it: the store's calls, however wrapped.
-    // `monitor()` opens a connection of its own: the probe is the client it was asked of.
-    const probe = new Redis(REDIS_URL);
-    const monitor = await probe.monitor();
-    const marker = `validate-many-${randomUUID()}`;
-    const scripts: string[] = [];
-    const markerSeen = new Promise<void>((seen) =>
-      monitor.on('monitor', (_time: string, args: string[]) => {
-        if (/^evalsha$/i.test(args[0]) && args.some((arg) => arg.includes(`{${victim.tag}}`))) {
-          scripts.push(args[0]);
-        }
-        if (args.includes(marker)) seen();
-      }),
+    // Every script Redis runs meanwhile on the victim's keys, as Redis saw it: the store's
+    // calls, however wrapped.
+    const watch = await watchRedisCommands(
+      REDIS_URL,
+      (args) => /^evalsha$/i.test(args[0]) && args.some((arg) => arg.includes(`{${victim.tag}}`)),
     );
-    try {
-      const { answer } = await catalog(
-        frame('session.validate-many', { tokens: Array(16).fill(victim.token) }),
-      );
-      const answers = answer?.response as Array<{ id: string }>;
-      expect(answers).toHaveLength(16);
-      expect(new Set(answers.map((session) => session.id))).toEqual(new Set([victim.sessionId]));
-      // Redis streams commands to a monitor in the order it runs them: once a command sent
-      // after the answer is seen, every script of the call has been.
-      await probe.echo(marker);
-      await markerSeen;
-      expect(scripts).toHaveLength(1);
-    } finally {
-      monitor.disconnect();
-      probe.disconnect();
-    }
+    const { answer } = await catalog(
+      frame('session.validate-many', { tokens: Array(16).fill(victim.token) }),
+    );
+    const answers = answer?.response as Array<{ id: string }>;
+    expect(answers).toHaveLength(16);
+    expect(new Set(answers.map((session) => session.id))).toEqual(new Set([victim.sessionId]));
+    expect(await watch.stop()).toHaveLength(1);
   });
 
   it('lets orders patch only the session whose token it holds, and read none by id', async () => {

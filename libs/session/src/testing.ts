@@ -7,3 +7,4 @@ export { CertificateFiles, DevCertificates, makeDevCertificates } from './testin
 export { AssertionKeyFiles, makeAssertionKeys } from './testing/assertion-keys';
 export { startTcpRelay, TcpRelay } from './testing/tcp-relay';
 export type { LostAnswer } from './testing/tcp-relay';
+export { watchRedisCommands, RedisCommandWatch } from './testing/redis-monitor';
