@@ -128,6 +128,36 @@ describe('catalog (PostgreSQL, sessions through the auth RPC)', () => {
   });
 
   it.each([
+    ['121 letters', 'x'.repeat(121), 'name must be 1 to 120 characters'],
+    // Each letter carries a variation selector: 122 characters to PostgreSQL, 61 to a count
+    // that leaves the selectors out.
+    [
+      '61 letters with variation selectors',
+      'x\uFE0F'.repeat(61),
+      'name must be 1 to 120 characters',
+    ],
+    ['a lone surrogate', 'Tea\uD800pot', 'name must be well-formed Unicode'],
+  ])(
+    'answers 400 naming the fault, not 500, to a name of %s, and stores nothing',
+    async (_case, name, message) => {
+      const product = { ...newProduct(), name };
+      const response = await create(adminCookie, product);
+      expect(response.status).toBe(400);
+      expect(response.body).toEqual({ statusCode: 400, message });
+      const list = await http.get('/api/catalog/products').expect(200);
+      expect(list.body).not.toContainEqual(expect.objectContaining({ sku: product.sku }));
+    },
+  );
+
+  it('takes a name of 120 characters, emoji and variation selectors counted each, and lists it as given', async () => {
+    const name = '\u{1F600}\uFE0F'.repeat(60);
+    const product = { ...newProduct(), name };
+    await create(adminCookie, product).expect(201);
+    const list = await http.get('/api/catalog/products').expect(200);
+    expect(list.body).toContainEqual(expect.objectContaining({ sku: product.sku, name }));
+  });
+
+  it.each([
     ['a NUL', 'Tea\u0000pot'],
     ['a line break', 'Tea\npot'],
     ['an escape sequence', 'Tea\u001b[31mpot'],
