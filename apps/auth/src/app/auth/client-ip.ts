@@ -1,3 +1,5 @@
+import { isIPv4 } from 'node:net';
+
 import type { HttpRequest } from '../common/http.types';
 import type { ClientInfo } from './auth.service';
 import type { DeviceLabelService } from './device-label.service';
@@ -7,7 +9,11 @@ import type { DeviceTokenService } from './device-token.service';
 export function clientIp(request: HttpRequest): string {
   const address = request.ip ?? request.socket.remoteAddress ?? 'unknown';
   // A dual-stack socket reports IPv4 clients as IPv4-mapped IPv6; show them as people know them.
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+  // Only when what is left is an IPv4 address: a mapped address with a zone (`%eth0`, which a
+  // trusted proxy may name) cut short would be no address, and the login throttle would count
+  // each zone as a network of its own instead of that IPv4 address.
+  const mapped = address.slice(7);
+  return address.startsWith('::ffff:') && isIPv4(mapped) ? mapped : address;
 }
 
 /**
