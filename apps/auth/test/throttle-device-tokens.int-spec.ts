@@ -211,6 +211,67 @@ describe('device tokens at the login ceiling', () => {
     await cookieLogin(user.username, newPassword, freshNetwork(), current).expect(200);
   });
 
+  it('gives a bearer client that changed the password a device token in the body, and one of a password changed since no exemption', async () => {
+    const user = await createUser(auth.http, auth.adminCookie);
+    const home = freshNetwork();
+    const login = await cookieLogin(user.username, user.password, home).expect(200);
+    const session = setCookies(login).find((value) => value.startsWith('cr_session='));
+    const cookieChange = await request(auth.http)
+      .post('/api/auth/password')
+      .set('Origin', ORIGIN)
+      .set('X-Forwarded-For', home)
+      .set('Cookie', [session!.split(';')[0], `cr_device=${deviceTokenOf(login)}`])
+      .send({ currentPassword: user.password, newPassword: 'a cookie changed this one' })
+      .expect(200);
+    const byCookie = deviceTokenOf(cookieChange);
+
+    const bearer = await bearerLogin(user.username, 'a cookie changed this one', home).expect(200);
+    const bearerChange = await request(auth.http)
+      .post('/api/auth/password')
+      .set('X-Forwarded-For', home)
+      .set('Authorization', `Bearer ${bearer.body.token}`)
+      .send({
+        currentPassword: 'a cookie changed this one',
+        newPassword: 'a bearer changed this one',
+      })
+      .expect(200);
+    const byBody = bearerChange.body.deviceToken as string;
+    expect(setCookies(bearerChange).some((value) => value.startsWith('cr_device='))).toBe(false);
+
+    await attack(user.username);
+
+    // The token of the first change is of a password changed since: a stranger's.
+    await cookieLogin(user.username, 'a bearer changed this one', freshNetwork(), byCookie).expect(
+      429,
+    );
+    await bearerLogin(user.username, 'a bearer changed this one', freshNetwork(), byBody).expect(
+      200,
+    );
+  });
+
+  it('gives the device a cookie password change was made from a token of the new password', async () => {
+    const user = await createUser(auth.http, auth.adminCookie);
+    const home = freshNetwork();
+    const login = await cookieLogin(user.username, user.password, home).expect(200);
+    const session = setCookies(login).find((value) => value.startsWith('cr_session='));
+    const change = await request(auth.http)
+      .post('/api/auth/password')
+      .set('Origin', ORIGIN)
+      .set('X-Forwarded-For', home)
+      .set('Cookie', session!.split(';')[0])
+      .send({ currentPassword: user.password, newPassword: 'the password changed here' })
+      .expect(200);
+
+    await attack(user.username);
+
+    await cookieLogin(
+      user.username,
+      'the password changed here',
+      freshNetwork(),
+      deviceTokenOf(change),
+    ).expect(200);
+  });
+
   it('sets the device cookie HttpOnly, SameSite=Strict, on the auth path, long-lived, apart from the session cookie', async () => {
     const user = await createUser(auth.http, auth.adminCookie);
     const response = await cookieLogin(user.username, user.password, freshNetwork()).expect(200);

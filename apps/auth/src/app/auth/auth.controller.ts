@@ -207,7 +207,9 @@ export class AuthController {
   @ApiBearerAuth()
   @ApiOkResponse({
     type: AuthResponseDto,
-    description: 'The session is rotated: a new cookie, or a new token in the body',
+    description:
+      'The session is rotated: a new cookie, or a new token in the body; a device token of the ' +
+      'new password goes with it (the device cookie, or `deviceToken`), earlier ones no longer count',
   })
   @ApiBadRequestResponse({ description: 'The new password is refused, with the reason' })
   @ApiForbiddenResponse({ description: 'Current password is incorrect' })
@@ -224,7 +226,7 @@ export class AuthController {
       body,
       this.clientOf(request),
     );
-    return this.deliver(response, issued, presented.source);
+    return this.deliver(response, issued, presented.source, issued.deviceToken);
   }
 
   private clientOf(request: HttpRequest) {
@@ -234,8 +236,8 @@ export class AuthController {
   /**
    * Hands the token over: in an HttpOnly cookie, or in the body and never in a cookie. The
    * cookie of a "remember me" session lasts until its absolute deadline; any other is a
-   * browser-session cookie, dropped when the browser closes. A login's device token goes the
-   * same way, in a cookie of its own or as `deviceToken` in the body.
+   * browser-session cookie, dropped when the browser closes. A login's or a password change's
+   * device token goes the same way, in a cookie of its own or as `deviceToken` in the body.
    */
   private deliver(
     response: HttpResponse,

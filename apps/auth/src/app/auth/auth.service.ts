@@ -175,14 +175,15 @@ export class AuthService {
    * the moved revocation generation. When the caller's session was revoked meanwhile, the
    * answer is 401 and the old password is put back (a 401 says nothing was done); the other
    * sessions the rotation revoked stay revoked. An account disabled before its password was
-   * checked is a 401 too, not a 403 "incorrect": its sessions are gone.
+   * checked is a 401 too, not a 403 "incorrect": its sessions are gone. A change answered 200
+   * comes with a device token of the new password (earlier ones are a stranger's now).
    */
   async changePassword(
     session: Session,
     token: string,
     passwords: { currentPassword: string; newPassword: string },
     client: ClientInfo,
-  ): Promise<IssuedSession> {
+  ): Promise<IssuedSession & { deviceToken: string }> {
     this.policy.assertAcceptable(passwords.newPassword, {
       username: session.username,
       currentPassword: passwords.currentPassword,
@@ -204,10 +205,11 @@ export class AuthService {
       throw new ForbiddenException('Current password is incorrect');
     }
     let rotated: IssuedSession | null;
+    let epoch: string;
     try {
       // Networks remembered under the old password are strangers again (their guesses at the
       // new one wait past the ceiling); the one of this change stays remembered.
-      await this.throttle.forgetNetworks(user.username, client.ip);
+      epoch = await this.throttle.forgetNetworks(user.username, client.ip);
       rotated = await this.sessions.rotate(token, {
         revokeOthersOf: user.id,
         reauthenticated: true,
@@ -237,7 +239,9 @@ export class AuthService {
       actor: actorOf(user),
       sessionId: rotated.session.id,
     });
-    return rotated;
+    // The device tokens it held are of the old epoch: without a new one the device that made
+    // the change would wait past the ceiling, from any other network, like a stranger.
+    return { ...rotated, deviceToken: this.deviceTokens.issue(user.username, epoch) };
   }
 
   /**

@@ -265,18 +265,17 @@ export class LoginThrottleService {
    * Forgets every network `username` logged in from but the one of `ip`: after a password
    * change, whoever knew the old password may have logged in from many networks, and each
    * would otherwise keep its guesses at the new one past the ceiling. A check of the old
-   * password that succeeds after this remembers nothing either.
+   * password that succeeds after this remembers nothing either. Answers the new epoch: device
+   * tokens of earlier ones are a stranger's from now on.
    *
    * @example
-   * await throttle.forgetNetworks(user.username, client.ip); // once the new hash is saved
+   * const epoch = await throttle.forgetNetworks(user.username, client.ip); // once the new hash is saved
    */
-  async forgetNetworks(username: string, ip: string): Promise<void> {
-    const [, , known, epoch] = this.keys.user(username, clientNetwork(ip));
-    await this.run(
-      'forgetNetworks',
-      [epoch, known],
-      [randomBytes(12).toString('base64url'), this.settings.knownNetworkMs],
-    );
+  async forgetNetworks(username: string, ip: string): Promise<string> {
+    const [, , known, epochKey] = this.keys.user(username, clientNetwork(ip));
+    const epoch = randomBytes(12).toString('base64url');
+    await this.run('forgetNetworks', [epochKey, known], [epoch, this.settings.knownNetworkMs]);
+    return epoch;
   }
 
   /**
