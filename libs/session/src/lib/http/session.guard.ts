@@ -373,8 +373,7 @@ export class SessionGuard implements CanActivate, OnApplicationBootstrap {
     const response = context.switchToHttp().getResponse<ServerResponse | { raw: ServerResponse }>();
     const held = sockets.holdStream(
       'raw' in response ? response.raw : response,
-      request[REQUEST_SESSION_PROPERTY] as Session,
-      (request[REQUEST_TOKEN_PROPERTY] as RequestToken).token,
+      request,
       rule.roles,
       since,
     );
@@ -393,7 +392,8 @@ export class SessionGuard implements CanActivate, OnApplicationBootstrap {
   /**
    * A GraphQL resolver: the rules on its operation's request. A subscription that runs on a
    * connection `SessionSockets` holds is also registered with it, so that the connection is
-   * closed (4403) when its session no longer has any of the subscription's roles.
+   * closed (4403) when its session no longer has any of the subscription's roles, and so that
+   * the request's session takes the roles of a change that arrived while it was validated.
    */
   private async activateOperation(context: ExecutionContext, rule: RouteRule): Promise<boolean> {
     const request = this.getGraphqlRequest(context);
@@ -403,8 +403,8 @@ export class SessionGuard implements CanActivate, OnApplicationBootstrap {
     const operation = context.getArgByIndex<object | undefined>(2);
     const since = performance.now();
     await this.activateRequest(request, rule, operation ?? request);
-    if (this.sockets && rule.roles?.length && isSubscription(context)) {
-      this.sockets.holdRoles(request, rule.roles, since);
+    if (this.sockets && isSubscription(context)) {
+      this.sockets.holdRoles(request, rule.roles ?? [], since);
     }
     return true;
   }

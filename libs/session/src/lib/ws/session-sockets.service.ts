@@ -183,12 +183,14 @@ export class SessionSockets implements OnModuleDestroy {
 
   /**
    * Registers that the connection `request` upgraded runs something (a GraphQL subscription,
-   * for which `SessionGuard` calls it) that needs one of `roles`, from the session validated at
-   * or after `since` (`performance.now()`). From then on the connection is closed with 4403 as
-   * soon as its session has none of them: when the `roles.changed` event arrives (or arrived
-   * while that validation was in flight), or at the periodic check. The registration lasts as
-   * long as the connection, whether the subscription ended or not. Nothing happens for a
-   * request of no socket `authenticate` accepted.
+   * for which `SessionGuard` calls it) that needs one of `roles` (none: nothing is held), from
+   * the session validated at or after `since` (`performance.now()`). From then on the
+   * connection is closed with 4403 as soon as its session has none of them: when the
+   * `roles.changed` event arrives (or arrived while that validation was in flight), or at the
+   * periodic check. The registration lasts as long as the connection, whether the subscription
+   * ended or not. A change that arrived while that validation was in flight and leaves the
+   * connection open gives the request's session its roles, with or without `roles`. Nothing
+   * happens for a request of no socket `authenticate` accepted.
    */
   holdRoles(request: object, roles: readonly string[], since: number): void {
     const client = this.byRequest.get(request);
@@ -196,14 +198,14 @@ export class SessionSockets implements OnModuleDestroy {
     if (!client || !entry) {
       return;
     }
-    const needs = (entry.needs ??= []);
-    if (
-      !needs.some((held) => held.length === roles.length && held.every((r, i) => r === roles[i]))
-    ) {
-      needs.push([...roles]);
+    const needs = roles.length ? [[...roles]] : undefined;
+    const same = (held: readonly string[]) =>
+      held.length === roles.length && held.every((r, i) => r === roles[i]);
+    if (needs && !entry.needs?.some(same)) {
+      (entry.needs ??= []).push(...needs);
     }
     const changed = this.ledger.rolesSince(since, entry.userId);
-    if (changed && !satisfies(changed, [roles])) {
+    if (changed && !satisfies(changed, needs)) {
       this.forbid([client]);
     } else if (changed) {
       // The request carries the roles the store answered before the change (the guard put them).
@@ -213,22 +215,25 @@ export class SessionSockets implements OnModuleDestroy {
   }
 
   /**
-   * Holds the response of a server-sent events route (`@Sse()`) that `SessionGuard` let
-   * through with `session`, validated from `token` at or after `since` (`performance.now()`):
-   * the stream ends, with a last `session-ended` event (`EventStreamSocket`), as soon as the
-   * session ends — as a socket's would — or has none of `roles` (the route's `@Roles`, if any).
-   * Answers what the guard must do: `held`; or `ended` / `forbidden` when a change that
-   * arrived while that validation was in flight ended the session or took the roles away; or
-   * `too-many` when the user already holds `sockets.maxStreamsPerUser` open streams here
-   * (checked and registered in one synchronous step, so parallel requests cannot pass it).
+   * Holds the response of a server-sent events route (`@Sse()`) whose `request` `SessionGuard`
+   * let through with the session and token it attached, validated at or after `since`
+   * (`performance.now()`): the stream ends, with a last `session-ended` event
+   * (`EventStreamSocket`), as soon as the session ends — as a socket's would — or has none of
+   * `roles` (the route's `@Roles`, if any). Answers what the guard must do: `held` (the
+   * request's session then has the roles of a change that arrived while that validation was in
+   * flight, as the route reads them); or `ended` / `forbidden` when such a change ended the
+   * session or took the roles away; or `too-many` when the user already holds
+   * `sockets.maxStreamsPerUser` open streams here (checked and registered in one synchronous
+   * step, so parallel requests cannot pass it).
    */
   holdStream(
     response: ServerResponse,
-    session: Session,
-    token: string,
+    request: SessionRequest,
     roles: readonly string[] | undefined,
     since: number,
   ): 'held' | 'ended' | 'forbidden' | 'too-many' {
+    const session = request[REQUEST_SESSION_PROPERTY] as Session;
+    const token = request[REQUEST_TOKEN_PROPERTY]?.token as string;
     const needs = roles?.length ? [[...roles]] : undefined;
     const roleChange = this.ledger.rolesSince(since, session.userId);
     if (this.ledger.endedSince(since, session)) {
@@ -239,6 +244,9 @@ export class SessionSockets implements OnModuleDestroy {
     }
     if (this.openStreamsOf(session.userId) >= this.config.sockets.maxStreamsPerUser) {
       return 'too-many';
+    }
+    if (roleChange) {
+      request[REQUEST_SESSION_PROPERTY] = { ...session, roles: [...roleChange] };
     }
     const stream = new EventStreamSocket(response);
     if (stream.readyState === SOCKET_OPEN && !this.destroyed) {
