@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { Cluster, Redis } from 'ioredis';
+import { Cluster, Redis, ReplyError } from 'ioredis';
 
 import { SessionRef, sessionRef } from '../../token/session.token';
 import { millisecondsOf } from './redis-clock';
@@ -10,6 +10,12 @@ type ScriptedClient = (Redis | Cluster) & { cloakroomSweep: Call; cloakroomKeep:
 
 /** Keys a SCAN step asks for on each node. */
 const SCAN_COUNT = 1000;
+
+/**
+ * How often the subscription to global revocations is pinged, ms: a ping still unanswered at
+ * the next one ends its connection (see `watch`).
+ */
+const SUBSCRIPTION_PING_MS = 1000;
 
 /**
  * The Redis side of a global revocation ("log everybody out"): a watermark that every service
@@ -76,7 +82,8 @@ export class RedisWatermark {
   }
 
   /**
-   * Calls `listener` with the watermark now and whenever it moves (announcement or poll).
+   * Calls `listener` with the watermark now and whenever it moves (announcement, or a reading
+   * after a connection was made again; see `pingSubscription` for one that went silent).
    * Returns a function that stops watching and closes the subscriber connection.
    */
   watch(listener: (notBefore: number) => void): () => void {
@@ -126,8 +133,10 @@ export class RedisWatermark {
     // again to read once more. So this client's every (re)connection reads as well.
     const readWhenReady = () => void read();
     this.client.on('ready', readWhenReady);
+    const pinging = resubscribes ? null : pingSubscription(subscriber as Redis);
     return () => {
       stopped = true;
+      if (pinging) clearInterval(pinging);
       this.client.off('ready', readWhenReady);
       subscriber.disconnect();
     };
@@ -162,4 +171,40 @@ export class RedisWatermark {
     } while (cursor !== '0');
     return revoked;
   }
+}
+
+/**
+ * Pings a subscribed connection every `SUBSCRIPTION_PING_MS`, and ends it when the previous
+ * ping is still unanswered: a subscription sends nothing once made, so a connection whose Redis
+ * host died, or that a NAT or a partition dropped (no FIN, no reset), would otherwise wait
+ * forever for announcements that go elsewhere, this service never hearing of a global
+ * revocation again. Ended, it connects again, subscribes, and reads the watermark it missed.
+ * The store's connection is no help: it reconnects only when its own calls time out, and may
+ * have done so before the revocation. A Cluster subscriber is left to the Cluster client.
+ */
+function pingSubscription(subscriber: Redis): NodeJS.Timeout {
+  let unanswered = false;
+  const timer = setInterval(() => {
+    if (subscriber.status !== 'ready') {
+      unanswered = false;
+      return;
+    }
+    if (unanswered) {
+      unanswered = false;
+      // Destroyed, not ended politely: a host that is gone answers no FIN.
+      subscriber.stream?.destroy();
+      return;
+    }
+    unanswered = true;
+    subscriber.ping().then(
+      () => (unanswered = false),
+      (error: unknown) => {
+        // Redis answered (a refusal): the connection lives. A ping that timed out stays
+        // unanswered; one whose connection was lost meanwhile is seen at the next tick.
+        if (error instanceof ReplyError) unanswered = false;
+      },
+    );
+  }, SUBSCRIPTION_PING_MS);
+  timer.unref();
+  return timer;
 }
