@@ -110,7 +110,11 @@ export function apply(cache: SessionCache, item: SessionEventsItem): void {
 
 function applyEvent(cache: SessionCache, event: SessionEvent): void {
   switch (event.type) {
+    // Its write may land after it (a revocation that timed out, on Redis Cluster): not cached
+    // again for a while, the session is read from the store until then.
     case SessionEvents.revoked:
+      if (event.sessionRef) cache.evictRevoked([event.sessionRef]);
+      return;
     case SessionEvents.evicted:
     case SessionEvents.expired:
     case SessionEvents.patched:

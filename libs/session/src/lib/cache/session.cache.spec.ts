@@ -1,5 +1,6 @@
 import { Session } from '../session.types';
 import { aSession } from '../../testing/session-fixtures';
+import { sessionEventRef } from '../events/session-event.interface';
 import { SessionCache } from './session.cache';
 
 const session = (id: string, userId = 'u1', expiresAt = Date.now() + 60_000): Session =>
@@ -134,6 +135,22 @@ describe('SessionCache', () => {
     finish(session('a'));
     await pending;
     expect(cache.size).toBe(0);
+  });
+
+  it('reads a session announced revoked from the store for ttl, in case the revocation lands late', async () => {
+    const cache = new SessionCache({ ttlMs: 5_000, max: 10_000 }, TOUCH);
+    const load = jest.fn(async (id: string) => session(id));
+    await cache.through('a', load);
+    await cache.through('b', load);
+    cache.evictRevoked([sessionEventRef('a')]);
+    await cache.through('a', load);
+    await cache.through('a', load);
+    await cache.through('b', load);
+    expect(load).toHaveBeenCalledTimes(4);
+    jest.advanceTimersByTime(5_001);
+    await cache.through('a', load);
+    await cache.through('a', load);
+    expect(load).toHaveBeenCalledTimes(5);
   });
 
   it('evicts a user but the kept session', async () => {

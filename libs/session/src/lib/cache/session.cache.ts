@@ -40,6 +40,16 @@ export class SessionCache {
    */
   private generation = 0;
   private paused = false;
+  /**
+   * Sessions announced revoked, by ref: not cached again until the monotonic time each holds,
+   * `ttl` after the announcement. On Redis Cluster the announcement goes to the stream's node,
+   * and a revocation whose answer timed out may still be on its way to the session's: a session
+   * read alive in between, and cached, would be served from here for up to `ttl` after that late
+   * write ended it. Read through instead, it is refused as soon as the write lands. A session
+   * truly ended reads null, which is never cached: this costs only the sessions announced
+   * revoked whose write did not land (a logout answered 503, a rotation undone).
+   */
+  private readonly endedRefs = new Map<string, number>();
 
   /**
    * Takes the resolved `localCache` settings (see `resolveSessionConfig`), the touch interval
@@ -121,9 +131,12 @@ export class SessionCache {
     const generation = this.generation;
     const session = await load(id);
     if (session && generation === this.generation) {
-      const now = this.now();
-      const servedFor = this.servedFor(session, now);
-      this.put(session, { elapsed: this.elapsed() + servedFor, now: now + servedFor });
+      const ref = sessionEventRef(session.id);
+      if (!this.announcedRevoked(ref)) {
+        const now = this.now();
+        const servedFor = this.servedFor(session, now);
+        this.put(session, ref, { elapsed: this.elapsed() + servedFor, now: now + servedFor });
+      }
     }
     return session;
   }
@@ -142,6 +155,24 @@ export class SessionCache {
     for (const ref of refs) {
       const id = this.idsByRef.get(ref);
       if (id !== undefined) this.remove(id);
+    }
+  }
+
+  /**
+   * Forgets sessions announced revoked, by ref, and caches none of them again for `ttl`: the
+   * revocation may land after its announcement (see `endedRefs`).
+   */
+  evictRevoked(refs: readonly string[]): void {
+    this.evictRefs(refs);
+    const until = this.elapsed() + this.ttlMs;
+    for (const ref of refs) {
+      this.endedRefs.delete(ref);
+      this.endedRefs.set(ref, until);
+      // Oldest first: past `max`, the oldest goes (its session is then cached as before).
+      if (this.endedRefs.size > this.max) {
+        const oldest = this.endedRefs.keys().next();
+        if (!oldest.done) this.endedRefs.delete(oldest.value);
+      }
     }
   }
 
@@ -197,7 +228,20 @@ export class SessionCache {
     return Math.min(this.ttlMs, until - now);
   }
 
-  private put(session: Session, until: Entry['until']): void {
+  /** Whether the session was announced revoked less than `ttl` ago (see `endedRefs`). */
+  private announcedRevoked(ref: string): boolean {
+    const until = this.endedRefs.get(ref);
+    if (until === undefined) {
+      return false;
+    }
+    if (until > this.elapsed()) {
+      return true;
+    }
+    this.endedRefs.delete(ref);
+    return false;
+  }
+
+  private put(session: Session, ref: string, until: Entry['until']): void {
     this.remove(session.id);
     if (this.entries.size >= this.max) {
       const oldest = this.entries.keys().next();
@@ -205,7 +249,6 @@ export class SessionCache {
         this.remove(oldest.value);
       }
     }
-    const ref = sessionEventRef(session.id);
     this.entries.set(session.id, { session: copy(session), ref, until });
     this.idsByRef.set(ref, session.id);
   }
