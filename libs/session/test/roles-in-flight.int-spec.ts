@@ -11,45 +11,10 @@ import { WebSocket } from 'ws';
 
 import type { SessionRequest } from '../src';
 import { Roles, SessionGuard, SessionModule, SessionService, SessionSockets } from '../src';
+import { OrderFeed, OrderPlaced } from './order-feed';
 import { REDIS_URL, uniquePrefix, until } from './store-contract';
 
 jest.setTimeout(30_000);
-
-/** The orders the test places, handed to every running `orders` subscription. */
-class OrderFeed {
-  private readonly listeners = new Set<(order: OrderPlaced) => void>();
-
-  place(order: OrderPlaced): void {
-    for (const listener of this.listeners) listener(order);
-  }
-
-  async *follow(): AsyncGenerator<OrderPlaced> {
-    const queued: OrderPlaced[] = [];
-    let wake: (() => void) | undefined;
-    const listener = (order: OrderPlaced) => {
-      queued.push(order);
-      wake?.();
-    };
-    this.listeners.add(listener);
-    try {
-      for (;;) {
-        const next = queued.shift();
-        if (next) {
-          yield next;
-        } else {
-          await new Promise<void>((resolve) => (wake = resolve));
-        }
-      }
-    } finally {
-      this.listeners.delete(listener);
-    }
-  }
-}
-
-interface OrderPlaced {
-  orders: string;
-  ownerId: string;
-}
 
 const feed = new OrderFeed();
 
