@@ -11,6 +11,7 @@ import { WebSocket } from 'ws';
 
 import type { SessionRequest } from '../src';
 import { Roles, SessionGuard, SessionModule, SessionService, SessionSockets } from '../src';
+import { holdNextValidation } from './held-validation';
 import { OrderFeed, OrderPlaced } from './order-feed';
 import { REDIS_URL, uniquePrefix, until } from './store-contract';
 
@@ -178,32 +179,13 @@ describe('SessionSockets and a role change while a connection’s validation is 
     await app?.close();
   });
 
-  /**
-   * Holds the next `validate` answer until `release`, as a slow Redis reply would: the store
-   * has answered, the caller has not heard yet.
-   */
-  function holdNextValidation() {
-    const original = sessions.validate.bind(sessions);
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    let started!: () => void;
-    const reading = new Promise<void>((resolve) => (started = resolve));
-    jest.spyOn(sessions, 'validate').mockImplementationOnce(async (token) => {
-      const session = await original(token);
-      started();
-      await gate;
-      return session;
-    });
-    return { reading, release };
-  }
-
   it('gives a subscription without @Roles, validating at the change, the new roles its filter reads', async () => {
     const user = { id: 'u-demoted-subscribing', username: 'demoted', roles: ['admin', 'customer'] };
     const { token } = await sessions.create(user);
     client = connect(token);
     // The handshake is registered: its socket shows when the event has arrived.
     await until(() => sockets.socketsOf(user.id).length === 1);
-    const held = holdNextValidation();
+    const held = holdNextValidation(sessions);
     const received: string[] = [];
     client.subscribe<{ orders: string }>(
       { query: 'subscription { orders }' },
@@ -237,7 +219,7 @@ describe('SessionSockets and a role change while a connection’s validation is 
     const watching = await openStream(base, '/feed/admin', token);
     streams.push(watching);
     await until(() => watching.events.length > 0);
-    const held = holdNextValidation();
+    const held = holdNextValidation(sessions);
     const opening = openStream(base, '/feed/roles', token);
     await held.reading;
     await sessions.setRolesForUser(user.id, ['customer']);

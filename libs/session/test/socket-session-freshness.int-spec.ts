@@ -17,6 +17,7 @@ import {
 } from '../src';
 import { SessionRpcModule } from '../src/rpc';
 import { freePort, RedisServerProcess, startRedisServer } from '../src/testing';
+import { holdNextValidation } from './held-validation';
 import { AuthenticatingGateway, connectSocket, SocketConnection } from './raw-socket';
 import { sleep, startRpcServer, testCertificates, uniquePrefix, until } from './store-contract';
 
@@ -101,32 +102,13 @@ describe('SessionSockets keeps an open socket’s session current', () => {
       await sleep(300);
     }
 
-    /**
-     * Holds the next `validate` answer of this service until `release`, as a slow Redis reply
-     * would: the store has answered, the caller has not heard yet.
-     */
-    function holdNextValidation() {
-      const original = sessions.validate.bind(sessions);
-      let release!: () => void;
-      const gate = new Promise<void>((resolve) => (release = resolve));
-      let started!: () => void;
-      const reading = new Promise<void>((resolve) => (started = resolve));
-      const spy = jest.spyOn(sessions, 'validate').mockImplementationOnce(async (token) => {
-        const session = await original(token);
-        started();
-        await gate;
-        return session;
-      });
-      return {
-        reading,
-        release: () => {
-          release();
-          spy.mockRestore();
-        },
-      };
-    }
-
-    return { sessions, sockets, connect, following, holdNextValidation };
+    return {
+      sessions,
+      sockets,
+      connect,
+      following,
+      holdNextValidation: () => holdNextValidation(sessions),
+    };
   }
 
   describe('when the roles change while a validation is in flight', () => {
