@@ -41,3 +41,42 @@ describe('InMemorySessionStore global revocation', () => {
     expect(await store.get(kept)).toBeNull();
   });
 });
+
+describe('InMemorySessionStore timeouts', () => {
+  const user = { id: 'u-bob', username: 'bob', roles: ['customer'] };
+  const start = 1_800_000_000_000;
+  let clock: number;
+  let now: jest.SpyInstance<number, []>;
+
+  beforeEach(() => {
+    clock = start;
+    now = jest.spyOn(Date, 'now').mockImplementation(() => clock);
+  });
+
+  afterEach(() => now.mockRestore());
+
+  const login = async (store: InMemorySessionStore): Promise<SessionRef> => {
+    const created = await store.create({ digest: newSecret().digest, user, attributes: {} });
+    return sessionRef(created?.tag ?? '', created?.session.id.split('.')[1] ?? '');
+  };
+
+  it('keeps a session through the millisecond its idle timeout ends in, as a Redis TTL does', async () => {
+    const store = new InMemorySessionStore({ idleTimeout: 10, absoluteTimeout: 60 });
+    const ref = await login(store);
+    clock = start + 10_000;
+    expect(await store.get(ref)).not.toBeNull();
+    clock = start + 10_001;
+    expect(await store.get(ref)).toBeNull();
+  });
+
+  it('ends a session in the millisecond of its absolute deadline, as validate.lua does', async () => {
+    const store = new InMemorySessionStore({ idleTimeout: 10, absoluteTimeout: 15 });
+    const ref = await login(store);
+    clock = start + 9_000;
+    expect((await store.validate(ref))?.expiresAt).toBe(start + 15_000);
+    clock = start + 14_999;
+    expect(await store.validate(ref)).not.toBeNull();
+    clock = start + 15_000;
+    expect(await store.validate(ref)).toBeNull();
+  });
+});

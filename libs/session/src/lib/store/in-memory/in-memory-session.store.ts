@@ -336,7 +336,10 @@ export class InMemorySessionStore implements SessionStore {
     if (!session) {
       return null;
     }
-    if (session.expiresAt <= Date.now()) {
+    // As Redis: a key lives through the millisecond its TTL ends in (it is expired once the
+    // clock is past it), while validate.lua ends a session at its absolute deadline.
+    const now = Date.now();
+    if (now > session.expiresAt || now >= session.absoluteExpiresAt) {
       this.forget(session);
       return null;
     }
