@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 
 import { BuiltApp } from '@cloakroom/e2e-support';
@@ -255,6 +256,39 @@ describe('the edge of the built stack', () => {
       (session) => session.current,
     );
     expect(mine?.ip).toMatch(/127\.0\.0\.1$/);
+  });
+
+  it('lets no body framed past 2,000 header lines reach auth as a login of its own', async () => {
+    // Node shows an app the first 2,000 header lines and frames the body by the rest as well:
+    // a proxy told of no body wrote it on its kept-alive connection to auth, unframed.
+    const credentials = { username: 'alice', password: 'alice-password', transport: 'bearer' };
+    const login = JSON.stringify(credentials);
+    const hidden =
+      'POST /api/auth/login HTTP/1.1\r\nHost: auth\r\nX-Forwarded-For: 203.0.113.66\r\n' +
+      `Content-Type: application/json\r\nContent-Length: ${login.length}\r\n\r\n${login}`;
+    const filler = Array.from({ length: 2000 }, (_, index) => `f${index % 10}:\r\n`).join('');
+    const answer = await new Promise<string>((resolve) => {
+      const socket = connect({ host: '127.0.0.1', port: stack.ports.gateway });
+      let text = '';
+      socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+      socket.on('error', () => undefined);
+      socket.on('close', () => resolve(text));
+      socket.write(
+        'GET /api/auth/demo-users HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n' +
+          `${filler}Content-Length: ${hidden.length}\r\n\r\n${hidden}`,
+      );
+    });
+    // The next client on the gateway's connection to auth gets its own answer, not the login.
+    const bob = await stack.login('bob', 'bob-password');
+    const session = await stack.call(bob, 'GET', '/api/auth/session');
+    expect(((await session.json()) as { user: { username: string } }).user.username).toBe('bob');
+    // Auth logged no one in from the address the hidden request claimed.
+    const alice = await stack.login('alice', 'alice-password');
+    const sessions = (await (await stack.call(alice, 'GET', '/api/auth/sessions')).json()) as {
+      ip: string;
+    }[];
+    expect(sessions.map(({ ip }) => ip)).not.toContain('203.0.113.66');
+    expect(answer).toMatch(/^HTTP\/1\.1 431 /);
   });
 
   it('shows the web page the demo users that exist', async () => {

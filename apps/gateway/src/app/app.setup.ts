@@ -13,6 +13,7 @@ import {
 } from './proxy/upstream.proxy';
 import { limitConnectionsPerClient } from './security/client-connections';
 import { refuseCrossSiteWrites } from './security/cross-site-writes';
+import { refuseTooManyHeaderLines } from './security/header-count';
 import { securityHeaders } from './security/security-headers';
 import { TrustedProxies } from './security/trusted-proxies';
 import { serveWebPage } from './web/web.setup';
@@ -20,7 +21,8 @@ import { serveWebPage } from './web/web.setup';
 /**
  * The gateway's request path: at most `CONNECTIONS_PER_CLIENT` connections of one client
  * network (a `GATEWAY_TRUST_PROXY` proxy's exempt), security headers and `no-store` (the common
- * service setup), a 404 for any path that is not canonical (`isCanonicalPath`), a 403 for an
+ * service setup), a 431 for more than `MAX_HEADER_LINES` header lines (fewer than Node shows
+ * the app), a 404 for any path that is not canonical (`isCanonicalPath`), a 403 for an
  * unsafe request another site's page sent (`refuseCrossSiteWrites`), then for each service its
  * body limit and its proxy
  * (bodies are read whole but never parsed: the app runs without a body parser; all services'
@@ -40,7 +42,10 @@ export function gatewayService(webRoot: string): ServiceDefinition<NestExpressAp
       const memory = new BodyMemory(bodyMemoryOf(env));
       const proxies = new TrustedProxies(env.GATEWAY_TRUST_PROXY);
       limitConnectionsPerClient(app.getHttpServer(), env.CONNECTIONS_PER_CLIENT, proxies);
-      // What the gateway routes and limits on must be what it forwards.
+      // What the gateway routes and limits on must be what it forwards: every header line
+      // (a body framed past those Node shows the app would reach a service as a request of
+      // its own), and the path.
+      app.use(refuseTooManyHeaderLines);
       app.use(refuseNonCanonicalPaths);
       app.use(refuseCrossSiteWrites);
       for (const upstream of upstreamsOf(env)) {

@@ -7,6 +7,7 @@ import { createProxyMiddleware, Options, RequestHandler } from 'http-proxy-middl
 import { rawErrorAnswer } from '@cloakroom/service-kit';
 
 import { Upstream } from '../config/gateway.env';
+import { hasTooManyHeaderLines, TOO_MANY_HEADER_LINES } from '../security/header-count';
 import { TrustedProxies } from '../security/trusted-proxies';
 import { BufferedRequest } from './request-body.buffer';
 
@@ -380,7 +381,8 @@ export interface UpgradeRoute {
  * paths under its prefix (a 404 for one it serves no WebSocket on); when it does not answer at
  * all, the proxy answers 502 or 504 as for a request, but never sends an upgrade again. Every
  * refusal is the JSON error of the other `/api/*` answers (`rawErrorAnswer`); a handshake that
- * announces a body is refused with a 400.
+ * announces a body is refused with a 400, one with more than `MAX_HEADER_LINES` header lines
+ * with a 431.
  *
  * @example
  * proxyUpgrades(app.getHttpServer(), [{ prefix: '/api/orders', proxy }]);
@@ -389,6 +391,10 @@ export function proxyUpgrades(server: Server, routes: UpgradeRoute[]): void {
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     if (!isWebSocketHandshake(req)) {
       answerIgnoringUpgrade(server, req, socket);
+      return;
+    }
+    if (hasTooManyHeaderLines(req)) {
+      socket.end(rawErrorAnswer(431, { message: TOO_MANY_HEADER_LINES }));
       return;
     }
     // What follows the handshake's head goes to the service only once it has switched: a body
