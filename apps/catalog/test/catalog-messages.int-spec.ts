@@ -153,6 +153,40 @@ describe("catalog's RPC: price quotes for a live session only", () => {
     ).resolves.toHaveLength(1);
   });
 
+  it("refuses orders' assertion replayed by another service over its own certificate", async () => {
+    // Catalog's client certificate (the one it shows auth) is of the deployment CA: a service
+    // that captured a fresh assertion of orders' (a log, a proxy) presents it from its own
+    // connection.
+    const hostile = ClientProxyFactory.create({
+      transport: Transport.TCP,
+      options: {
+        host: '127.0.0.1',
+        port: auth.catalogRpcPort,
+        tlsOptions: auth.certificates.remoteTls('catalog'),
+      },
+    });
+    try {
+      const { session } = await auth.issue(alice);
+      const assertion = orders.sign(session, 'catalog');
+      const replayed = await firstValueFrom(
+        hostile.send(CatalogMessages.prices, { skus: [sku], [SESSION_ASSERTION_FIELD]: assertion }),
+      ).then(
+        () => 'accepted',
+        (thrown: unknown) => thrown,
+      );
+      expect(replayed).toMatchObject({
+        status: 401,
+        message: 'Session assertion refused: wrong-peer',
+      });
+      // The assertion itself is good: from orders' connection it is served.
+      await expect(
+        prices({ skus: [sku], [SESSION_ASSERTION_FIELD]: assertion }),
+      ).resolves.toHaveLength(1);
+    } finally {
+      await hostile.close();
+    }
+  });
+
   it('refuses a caller without a client certificate of the deployment CA', async () => {
     const stranger = ClientProxyFactory.create({
       transport: Transport.TCP,

@@ -1,5 +1,5 @@
 import { generateKeyPairSync, KeyObject } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,6 +86,8 @@ interface Receiver {
 async function startReceiver(
   backend: Pick<SessionModuleOptions, 'redis' | 'remote'> & { keyPrefix?: string },
   assertions: SessionAssertionOptions = { service: 'catalog', trustedKeys: TRUSTED },
+  /** The receiver's server certificate for mutual TLS; plain TCP without. */
+  tls?: { ca: string; cert: string; key: string },
 ): Promise<Receiver> {
   const port = await freePort();
   const moduleRef = await Test.createTestingModule({
@@ -94,8 +96,9 @@ async function startReceiver(
     providers: [{ provide: APP_GUARD, useClass: SessionGuard }],
   }).compile();
   const app = moduleRef.createNestMicroservice({
-    transport: Transport.TCP,
-    options: { host: '127.0.0.1', port },
+    ...(tls
+      ? sessionRpcTransport({ host: '127.0.0.1', port, tls })
+      : { transport: Transport.TCP, options: { host: '127.0.0.1', port } }),
     logger: false,
   });
   await app.listen();
@@ -505,6 +508,101 @@ describe('the session RPC `get` by id', () => {
       await validator.close();
       await auth.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('session assertions over mutual TLS: only their issuer may send them', () => {
+  const keyPrefix = uniquePrefix();
+  const dir = mkdtempSync(join(tmpdir(), 'cloakroom-peer-'));
+  // Every service's client certificate is of the deployment's one CA: each one can connect.
+  const certificates = makeDevCertificates(dir, ['orders', 'billing', 'gateway'], ['catalog']);
+  const receiverTls = () => {
+    const pem = (file: string) => readFileSync(file, 'utf8');
+    const { cert, key } = certificates.servers['catalog'];
+    return { ca: pem(certificates.ca), cert: pem(cert), key: pem(key) };
+  };
+  let receiver: Receiver;
+  let plain: Receiver;
+  let orders: Awaited<ReturnType<typeof startSender>>;
+  let billing: Awaited<ReturnType<typeof startSender>>;
+  const clients = new Map<string, ClientProxy>();
+
+  /** A client of the TLS receiver showing the certificate of `name`. */
+  const from = (name: string): ClientProxy => {
+    let client = clients.get(name);
+    if (!client) {
+      client = ClientProxyFactory.create({
+        transport: Transport.TCP,
+        options: {
+          host: '127.0.0.1',
+          port: receiver.port,
+          tlsOptions: certificates.remoteTls(name),
+        },
+      });
+      clients.set(name, client);
+    }
+    return client;
+  };
+
+  beforeAll(async () => {
+    receiver = await startReceiver(
+      { redis: { url: REDIS_URL }, keyPrefix },
+      { service: 'catalog', trustedKeys: TRUSTED },
+      receiverTls(),
+    );
+    plain = await startReceiver(
+      { redis: { url: REDIS_URL }, keyPrefix },
+      { service: 'catalog', trustedKeys: TRUSTED, requirePeer: true },
+    );
+    orders = await startSender(keyPrefix, 'orders', ordersKeys.privateKey, 'orders-1');
+    billing = await startSender(keyPrefix, 'billing', billingKeys.privateKey, 'billing-1');
+  });
+
+  afterAll(async () => {
+    for (const client of clients.values()) await client.close();
+    await receiver?.app.close();
+    await plain?.app.close();
+    await orders?.close();
+    await billing?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves an assertion only from the connection whose certificate names its issuer', async () => {
+    const { session } = await orders.sessions.create(alice);
+    const signed = {
+      orders: orders.assertions.sign(session, 'catalog'),
+      billing: billing.assertions.sign(session, 'catalog'),
+    };
+    for (const peer of ['orders', 'billing', 'gateway']) {
+      for (const issuer of ['orders', 'billing'] as const) {
+        const answer = await outcome(
+          firstValueFrom(from(peer).send('whoami', { [SESSION_ASSERTION_FIELD]: signed[issuer] })),
+        );
+        expect({ peer, issuer, answer }).toEqual({
+          peer,
+          issuer,
+          answer:
+            peer === issuer
+              ? 'accepted'
+              : expect.objectContaining({
+                  status: 401,
+                  message: 'Session assertion refused: wrong-peer',
+                }),
+        });
+      }
+    }
+  });
+
+  it('with requirePeer, refuses every assertion over a transport that names no sender', async () => {
+    const { session } = await orders.sessions.create(alice);
+    const proxy = tcpClient(plain.port);
+    try {
+      await expect(
+        firstValueFrom(orders.assertions.client(proxy, 'catalog').send('whoami', {}, session)),
+      ).rejects.toMatchObject({ status: 401, message: 'Session assertion refused: wrong-peer' });
+    } finally {
+      await proxy.close();
     }
   });
 });

@@ -33,11 +33,17 @@ export class AppModule {
           inject: [CatalogEnv],
           useFactory: (env: CatalogEnv) => ({
             ...sessionOptionsFromEnv(env),
-            assertions: trustedAssertions(
-              'catalog',
-              'SESSION_ASSERTION_TRUST',
-              env.SESSION_ASSERTION_TRUST,
-            ),
+            // Each message must come from its assertion's issuer, named by the client
+            // certificate of its connection: a service holding orders' assertion (and its own
+            // certificate of the deployment's CA) cannot send it as orders.
+            assertions: {
+              ...trustedAssertions(
+                'catalog',
+                'SESSION_ASSERTION_TRUST',
+                env.SESSION_ASSERTION_TRUST,
+              ),
+              requirePeer: true,
+            },
           }),
         }),
         ServiceDatabaseModule.forRoot({

@@ -20,6 +20,8 @@ export interface SessionAssertionSettings {
   trusted: ReadonlyMap<string, { issuer: string; key: KeyObject }>;
   ttlMs: number;
   skewMs: number;
+  /** Messages whose transport names no sender are refused. */
+  requirePeer: boolean;
 }
 
 /**
@@ -35,6 +37,7 @@ export function resolveAssertionSettings(
     trusted: trustedKeysOf(settings?.trustedKeys ?? []),
     ttlMs: secondsOption(settings, 'ttl', DEFAULT_TTL_SECONDS, MAX_ASSERTION_TTL_SECONDS),
     skewMs: secondsOption(settings, 'clockSkew', DEFAULT_CLOCK_SKEW_SECONDS, 60),
+    requirePeer: settings?.requirePeer === true,
   };
   if (settings && (typeof settings.service !== 'string' || settings.service === '')) {
     throw new Error('SessionModule: `assertions.service` must name this service');

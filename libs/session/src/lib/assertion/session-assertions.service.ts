@@ -39,6 +39,7 @@ export class SessionAssertions {
   private readonly trusted: SessionAssertionSettings['trusted'];
   private readonly ttlMs: number;
   private readonly skewMs: number;
+  private readonly requirePeer: boolean;
 
   constructor(
     @Inject(SESSION_CONFIG) config: SessionConfig,
@@ -53,6 +54,7 @@ export class SessionAssertions {
     this.trusted = assertions.trusted;
     this.ttlMs = assertions.ttlMs;
     this.skewMs = assertions.skewMs;
+    this.requirePeer = assertions.requirePeer;
   }
 
   /** Whether this service accepts assertions at all (it trusts at least one key). */
@@ -100,12 +102,26 @@ export class SessionAssertions {
    * The live session an assertion names, as the store has it now. Throws
    * `SessionAssertionRefusedError` (why, in `reason`), or `SessionStoreUnavailableError` when
    * the store cannot say whether the session lives: never a pass without the check.
+   *
+   * `peer` is who sent it, as the transport authenticated them (`SessionGuard` reads the common
+   * name of a TLS connection's verified client certificate): a string must be the assertion's
+   * issuer, null (a connection that names no one) is refused; undefined (a transport that
+   * authenticates no sender) is refused only with `requirePeer`. An assertion is a bearer
+   * credential for its lifetime: without this, any service that saw one could replay it from
+   * its own connection, under its own certificate, as the issuer.
+   *
+   * @example
+   * const session = await assertions.verify(payload.$session, 'orders');
    */
-  async verify(value: unknown): Promise<Session> {
+  async verify(value: unknown, peer?: string | null): Promise<Session> {
     const { claims, signed, signature } = decodeAssertion(value);
     const key = this.trusted.get(claims.kid);
     if (!key || key.issuer !== claims.iss) {
       throw new SessionAssertionRefusedError('unknown-key');
+    }
+    // Before the signature: a caller replaying what it captured costs no verification.
+    if (peer === undefined ? this.requirePeer : peer !== claims.iss) {
+      throw new SessionAssertionRefusedError('wrong-peer');
     }
     if (!signatureMatches(signed, signature, key.key)) {
       throw new SessionAssertionRefusedError('bad-signature');

@@ -61,6 +61,7 @@ const NESTED: Record<string, Record<string, true>> = {
     trustedKeys: true,
     ttl: true,
     clockSkew: true,
+    requirePeer: true,
   } satisfies Names<SessionAssertionOptions>,
   remote: {
     host: true,

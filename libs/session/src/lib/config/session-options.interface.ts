@@ -303,6 +303,14 @@ export interface SessionAssertionOptions {
   ttl?: number;
   /** Seconds of clock difference between services that receivers tolerate; default 5. */
   clockSkew?: number;
+  /**
+   * Whether a message must come over a connection that names its sender (a verified client
+   * certificate: mutual TLS, as `sessionRpcTransport` serves). Whatever this says, a message
+   * whose connection names its sender is accepted only from its assertion's issuer: a service
+   * that captured another's assertion cannot send it as its own. True also refuses messages
+   * whose transport names no sender (plain TCP), which could come from anyone; default false.
+   */
+  requirePeer?: boolean;
 }
 
 /**

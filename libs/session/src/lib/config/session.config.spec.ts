@@ -80,7 +80,13 @@ describe('resolveSessionConfig', () => {
         localCache: { ttl: 5, max: 100 },
         events: { maxLength: 100 },
         sockets: { checkInterval: 10 },
-        assertions: { service: 'orders', trustedKeys: [], ttl: 30, clockSkew: 5 },
+        assertions: {
+          service: 'orders',
+          trustedKeys: [],
+          ttl: 30,
+          clockSkew: 5,
+          requirePeer: true,
+        },
       }),
     ).not.toThrow();
     expect(() => resolveSessionConfig({ redis, events: false })).not.toThrow();

@@ -12,6 +12,11 @@ export type SessionAssertionRefusal =
   /** Signed with a key this service does not trust, or one trusted for another issuer. */
   | 'unknown-key'
   | 'bad-signature'
+  /**
+   * Sent over a connection whose verified client certificate names another service than its
+   * issuer, or none; or, with `requirePeer`, over one that names no sender at all.
+   */
+  | 'wrong-peer'
   /** Addressed to another service. */
   | 'wrong-audience'
   | 'expired'

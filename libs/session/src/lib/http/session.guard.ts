@@ -16,6 +16,7 @@ import {
 import { SSE_METADATA } from '@nestjs/common/constants';
 import { ModulesContainer, Reflector } from '@nestjs/core';
 
+import { messagePeerOf } from '../assertion/message-peer';
 import { SessionAssertions } from '../assertion/session-assertions.service';
 
 import type { SessionConfig } from '../config/session.config';
@@ -307,6 +308,17 @@ export class SessionGuard implements CanActivate, OnApplicationBootstrap {
     return this.sessions.isRecentlyAuthenticated(session, windowMs);
   }
 
+  /**
+   * Who sent a microservice message, as its transport authenticated them; the issuer of its
+   * session assertion must be them (`SessionAssertions.verify`). Default: the common name of a
+   * TLS connection's verified client certificate (null without one), undefined for a transport
+   * that names no sender. Override it for a transport that authenticates otherwise, or whose
+   * certificates name services differently from their assertions.
+   */
+  protected getPeer(context: ExecutionContext): string | null | undefined {
+    return messagePeerOf(context);
+  }
+
   protected unauthorized(): UnauthorizedException {
     return new UnauthorizedException('Authentication required');
   }
@@ -548,7 +560,7 @@ export class SessionGuard implements CanActivate, OnApplicationBootstrap {
     }
     let session: Session;
     try {
-      session = await this.verifyOnce(this.assertions, data, assertion);
+      session = await this.verifyOnce(this.assertions, data, assertion, this.getPeer(context));
     } catch (error) {
       if (error instanceof SessionAssertionRefusedError) {
         throw this.refuseRpc(401, 'unauthenticated', error.message);
@@ -581,13 +593,14 @@ export class SessionGuard implements CanActivate, OnApplicationBootstrap {
     assertions: SessionAssertions,
     data: unknown,
     assertion: unknown,
+    peer: string | null | undefined,
   ): Promise<Session> {
     const carrier = typeof data === 'object' && data !== null ? data : undefined;
     const known = carrier && assertion === undefined ? VERIFIED.get(carrier) : undefined;
     if (known) {
       return known;
     }
-    const verified = assertions.verify(assertion);
+    const verified = assertions.verify(assertion, peer);
     if (carrier) {
       VERIFIED.set(carrier, verified);
       // Handled where it is awaited; this keeps a copy nobody awaits from being unhandled.

@@ -2,6 +2,7 @@ import { TLSSocket } from 'node:tls';
 import { Controller, Inject, Logger, Optional } from '@nestjs/common';
 import { Ctx, MessagePattern, Payload, RpcException, TcpContext } from '@nestjs/microservices';
 
+import { tlsPeerName } from '../../assertion/message-peer';
 import { SessionAttributesTooLargeError } from '../../errors/session-attributes-too-large.error';
 import { Public } from '../../http/public.decorator';
 import { NotBeforeWatermark } from '../../revocation/not-before.watermark';
@@ -193,14 +194,6 @@ export class SessionRpcController {
   }
 }
 
-/**
- * The caller of each verified connection. `getPeerCertificate()` builds a fresh object from the
- * certificate on every call (a quarter of the RPC's CPU per validation when it ran per message).
- * It is read once per connection, and renegotiation, the only way a connection could present
- * another certificate (TLS 1.2; `sessionRpcTransport` allows 1.3 only), is turned off for it.
- */
-const callers = new WeakMap<TLSSocket, string>();
-
 /** The common name of the caller's verified client certificate. */
 function callerOf(context: TcpContext): string {
   const socket = context.getSocketRef?.().netSocket;
@@ -212,14 +205,7 @@ function callerOf(context: TcpContext): string {
 
 /** The common name of a verified connection's client certificate, read once per connection. */
 export function connectionCaller(socket: TLSSocket): string {
-  let caller = callers.get(socket);
-  if (caller === undefined) {
-    socket.disableRenegotiation();
-    const name = socket.getPeerCertificate().subject?.CN;
-    caller = typeof name === 'string' && name !== '' ? name : ANONYMOUS;
-    callers.set(socket, caller);
-  }
-  return caller;
+  return tlsPeerName(socket) ?? ANONYMOUS;
 }
 
 function record(value: unknown, name: string): Record<string, unknown> {
