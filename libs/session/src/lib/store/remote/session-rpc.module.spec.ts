@@ -28,7 +28,11 @@ function fakeTlsConnection(caller: string) {
     destroy: jest.fn(),
     setTimeout: jest.fn(),
     disableRenegotiation: jest.fn(),
-    getPeerCertificate: () => ({ subject: { CN: caller } }),
+    // Valid for a day: the server closes a connection when its certificate expires.
+    getPeerCertificate: () => ({
+      subject: { CN: caller },
+      valid_to: new Date(Date.now() + 86_400_000).toUTCString(),
+    }),
   });
   return socket as Socket & { destroy: jest.Mock };
 }

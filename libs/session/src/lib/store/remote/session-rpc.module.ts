@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { TLSSocket } from 'node:tls';
+import { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 
 import { DynamicModule, INestMicroservice, Logger, Module } from '@nestjs/common';
 import {
@@ -301,6 +301,28 @@ export class SessionRpcSocket extends JsonSocket {
   }
 }
 
+/** The longest delay a Node timer takes (2^31 - 1 ms); a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * When a verified connection's client certificate stops being valid (epoch ms): the earliest
+ * `valid_to` of its chain as the connection has it (a resumed TLS session may hold the leaf
+ * only). Null when it shows no certificate, or a date that cannot be read: refused.
+ */
+function certificateEnd(socket: TLSSocket): number | null {
+  let end = Infinity;
+  const seen = new Set<object>();
+  for (
+    let certificate: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
+    certificate && Object.keys(certificate).length > 0 && !seen.has(certificate);
+    certificate = certificate.issuerCertificate
+  ) {
+    seen.add(certificate);
+    end = Math.min(end, Date.parse(certificate.valid_to));
+  }
+  return Number.isFinite(end) ? end : null;
+}
+
 /** Nest's message for a length header that is not a number, which quotes the header whole. */
 const CORRUPTED_LENGTH = /^Corrupted length value "([\s\S]*)" supplied in a packet$/;
 
@@ -518,6 +540,9 @@ export class SessionRpcServer extends ServerTCP {
       this.handshakes()?.giveBack(socket.remoteAddress);
     }
     const caller = socket instanceof TLSSocket ? connectionCaller(socket) : '';
+    if (socket instanceof TLSSocket && !this.closeAtCertificateEnd(socket, caller)) {
+      return;
+    }
     const open = this.connections.get(caller) ?? 0;
     if (open >= this.limits.maxConnectionsPerCaller) {
       this.refusals.warn(
@@ -584,6 +609,43 @@ export class SessionRpcServer extends ServerTCP {
       this.ending.add(connection);
       this.reportUnreadable(caller, reason);
     });
+  }
+
+  /**
+   * Destroys the connection when its client certificate (or a certificate of its chain) expires,
+   * or at once if it already has; false then. The handshake checks the dates once: a connection
+   * outlived its certificate for good (a remote store keeps its connection busy), and a TLS 1.3
+   * session ticket issued while the certificate was valid resumed a new connection after it had
+   * expired, with no check at all.
+   */
+  private closeAtCertificateEnd(socket: TLSSocket, caller: string): boolean {
+    const end = certificateEnd(socket);
+    if (end === null || end <= Date.now()) {
+      this.refusals.warn(
+        `expired ${caller}`,
+        `Refused a connection from ${caller}: its client certificate has expired`,
+      );
+      socket.destroy();
+      return false;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const arm = (): void => {
+      const left = end - Date.now();
+      if (left > 0) {
+        // Timers hold at most ~24.8 days; a certificate lives longer: wait in steps.
+        timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+        timer.unref();
+        return;
+      }
+      this.refusals.warn(
+        `expired ${caller}`,
+        `Closed a connection from ${caller}: its client certificate has expired`,
+      );
+      socket.destroy();
+    };
+    arm();
+    socket.once('close', () => clearTimeout(timer));
+    return true;
   }
 
   /**
