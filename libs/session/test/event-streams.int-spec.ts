@@ -1,19 +1,21 @@
 import { get, IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
 
-import { Controller, INestApplication, Injectable, Sse, Type } from '@nestjs/common';
+import { Controller, INestApplication, Injectable, Req, Sse, Type } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { defer, finalize, interval, map } from 'rxjs';
 
 import {
+  CurrentSession,
   CurrentUser,
   Public,
   Roles,
   Session,
   SessionGuard,
   SessionModule,
+  SessionRequest,
   SessionService,
   SessionSockets,
   SessionStore,
@@ -61,6 +63,18 @@ class FeedController {
     return ticks(user.username);
   }
 
+  /** Each tick: the roles on the request's session, and on the session the route was handed. */
+  @Sse('roles')
+  roles(@Req() request: SessionRequest, @CurrentSession() session: Session) {
+    return defer(() => {
+      producing++;
+      return interval(20).pipe(
+        map(() => ({ data: { request: request.session?.roles, handed: session.roles } })),
+        finalize(() => producing--),
+      );
+    });
+  }
+
   @Public()
   @Sse('public')
   open() {
@@ -80,6 +94,8 @@ class HeldGuard extends SessionGuard {
 
 interface Stream {
   status: number;
+  /** The events received so far, as they arrive. */
+  events: { event: string; data: unknown }[];
   /** Resolves with the events received and when the response ended or the connection closed. */
   ended: Promise<{ events: { event: string; data: unknown }[]; at: number }>;
   /** Resolves once `count` message events arrived. */
@@ -133,6 +149,7 @@ function openStream(base: string, path: string, token?: string): Promise<Stream>
         });
         resolve({
           status: response.statusCode ?? 0,
+          events,
           ended,
           received: (count) =>
             new Promise((done) => {
@@ -296,6 +313,31 @@ describe.each(adapters)('SessionGuard on server-sent events (%s)', (_name, adapt
     await otherStream.received(1);
     await sessions.setRolesForUser(user.id, ['admin', 'customer']);
     await otherStream.received(5);
+  });
+
+  it('gives the request of an open stream, and the session its route was handed, each role change, and ends it when revoked', async () => {
+    const user = { id: 'u-regraded', username: 'regraded', roles: ['admin', 'customer'] };
+    const { token, session } = await sessions.create(user);
+    const opened = await stream('/feed/roles', token);
+    await opened.received(1);
+    const seen = () =>
+      opened.events
+        .filter(({ event }) => event === 'message')
+        .map(({ data }) => data as { request: string[]; handed: string[] });
+    const both = (roles: string[]) => ({ request: roles, handed: roles });
+    expect(seen()[0]).toEqual(both(['admin', 'customer']));
+
+    // From the first tick that shows a change on, every tick shows it, on both.
+    for (const roles of [['customer'], ['auditor', 'customer']]) {
+      await sessions.setRolesForUser(user.id, roles);
+      await until(() => seen().some((tick) => tick.request.join() === roles.join()));
+      const from = seen().findIndex((tick) => tick.request.join() === roles.join());
+      await opened.received(from + 5);
+      expect(seen().slice(from, from + 5)).toEqual(Array(5).fill(both(roles)));
+    }
+
+    await sessions.revoke(session.id);
+    await endedBy(opened, 401);
   });
 
   it('never leaves a stream open past a revocation that raced its opening (16 offsets)', async () => {

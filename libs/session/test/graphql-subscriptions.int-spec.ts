@@ -422,12 +422,13 @@ describe('GraphQL subscriptions (graphql-ws) behind SessionGuard', () => {
       GatedGuard.gate = undefined;
     });
 
-    it('closes the connection with 4403 once that subscription registers', async () => {
+    it('refuses that subscription, as one begun after the change, and runs nothing', async () => {
       const user = { ...alice, id: 'u-role-race' };
       const connection = connect(fixture.app, (await sessions.create(user, {})).token, true);
       let open!: () => void;
       GatedGuard.gate = new Promise<void>((resolve) => (open = resolve));
       const validated = new Promise<void>((resolve) => (GatedGuard.waiting = resolve));
+      const startedBefore = started.ticks;
       const running = run(connection, 'clock');
       // The guard holds a session that still has the role when the change is published...
       await validated;
@@ -438,8 +439,11 @@ describe('GraphQL subscriptions (graphql-ws) behind SessionGuard', () => {
       }
       // ...and the event has been applied (it found no subscription to stop) before it goes on.
       open();
-      expect(await connection.closed).toBe(4403);
-      await running;
+      expect(await running).toEqual({ ticks: [], errors: ['Missing role'] });
+      expect(started.ticks).toBe(startedBefore);
+      // The connection, which runs nothing that needs the role, stays open.
+      expect(sockets.socketsOf(user.id)).toHaveLength(1);
+      await connection.client.dispose();
     });
   });
 });

@@ -27,3 +27,42 @@ export function holdNextValidation(sessions: SessionService): {
     },
   };
 }
+
+/** A validation `holdValidations` holds: the store has answered, its caller has not heard. */
+export interface HeldValidation {
+  release(): void;
+}
+
+/**
+ * Holds every `validate` answer of `sessions` from now on, each until its own `release`, so
+ * that a test decides in which order they reach their callers, and what happens meanwhile.
+ * `held` lists the validations whose store answer is in and that are not released yet, in the
+ * order they were read; `stop` releases them all and lets validations through again.
+ */
+export function holdValidations(sessions: SessionService): {
+  held: HeldValidation[];
+  stop: () => void;
+} {
+  const original = sessions.validate.bind(sessions);
+  const held: HeldValidation[] = [];
+  const spy = jest.spyOn(sessions, 'validate').mockImplementation(async (token) => {
+    const session = await original(token);
+    await new Promise<void>((resolve) => {
+      const validation: HeldValidation = {
+        release: () => {
+          held.splice(held.indexOf(validation), 1);
+          resolve();
+        },
+      };
+      held.push(validation);
+    });
+    return session;
+  });
+  return {
+    held,
+    stop: () => {
+      spy.mockRestore();
+      for (const validation of [...held]) validation.release();
+    },
+  };
+}

@@ -8,6 +8,11 @@ export interface OrderPlaced {
 export class OrderFeed {
   private readonly listeners = new Set<(order: OrderPlaced) => void>();
 
+  /** How many subscriptions follow the feed: one has started once this counts it. */
+  get following(): number {
+    return this.listeners.size;
+  }
+
   place(order: OrderPlaced): void {
     for (const listener of this.listeners) listener(order);
   }

@@ -76,6 +76,19 @@ type GuardedRequest = OriginCheckedRequest & SessionRequest;
 const VALIDATED = Symbol('cloakroom.validated');
 
 /**
+ * A validation under way or done for one request or GraphQL operation: its token, its answer,
+ * and when it began (`performance.now()`), which says how old its answer may be.
+ */
+interface Validation {
+  token: string;
+  session: Promise<Session | null>;
+  since: number;
+}
+
+/** What turns a validated session into the one attached (`SessionSockets.settle`). */
+type Settle = (session: Session, since: number) => Session;
+
+/**
  * One verification per microservice message, by its payload, however many `SessionGuard`s
  * (a global one and a handler's own, instances of their own) check it: the first takes the
  * assertion out of the payload, the next ones find it here. Shared by every instance.
@@ -349,11 +362,13 @@ export class SessionGuard implements CanActivate, OnApplicationBootstrap {
    * `validatedOn` is what one validation serves: the request itself, or a GraphQL operation's
    * context object (all the resolvers of one operation; a subscription's upgrade request
    * carries every operation of its connection, each of which is validated on its own).
+   * `settle` gives the session to attach, from the one validated and when its validation began.
    */
   private async activateRequest(
     request: GuardedRequest,
     rule: RouteRule,
     validatedOn: object = request,
+    settle?: Settle,
   ): Promise<boolean> {
     const found = this.getToken(request);
     if (!found) {
@@ -362,11 +377,12 @@ export class SessionGuard implements CanActivate, OnApplicationBootstrap {
     if (found.source === 'cookie' && !this.originPolicy.allows(request)) {
       throw new ForbiddenException('Cross-origin request refused');
     }
-    const session = await this.validateOnce(validatedOn, found.token);
+    const validation = this.validateOnce(validatedOn, found.token);
+    const session = await validation.session;
     if (!session) {
       throw this.unauthorized();
     }
-    return this.admit(request, found, session, rule);
+    return this.admit(request, found, settle ? settle(session, validation.since) : session, rule);
   }
 
   /**
@@ -402,10 +418,12 @@ export class SessionGuard implements CanActivate, OnApplicationBootstrap {
   }
 
   /**
-   * A GraphQL resolver: the rules on its operation's request. A subscription that runs on a
-   * connection `SessionSockets` holds is also registered with it, so that the connection is
-   * closed (4403) when its session no longer has any of the subscription's roles, and so that
-   * the request's session takes the roles of a change that arrived while it was validated.
+   * A GraphQL resolver: the rules on its operation's request. On a connection `SessionSockets`
+   * holds, whose upgrade request every operation shares (and the running subscriptions' filters
+   * read the session there), the session attached and checked is the one `settle` gives: an
+   * operation validated before a role change, its answer arriving after, neither passes with
+   * nor puts back the old roles. A subscription is also registered with it, so that the
+   * connection is closed (4403) when its session no longer has any of the subscription's roles.
    */
   private async activateOperation(context: ExecutionContext, rule: RouteRule): Promise<boolean> {
     const request = this.getGraphqlRequest(context);
@@ -413,10 +431,19 @@ export class SessionGuard implements CanActivate, OnApplicationBootstrap {
       throw this.unauthorized();
     }
     const operation = context.getArgByIndex<object | undefined>(2);
-    const since = performance.now();
-    await this.activateRequest(request, rule, operation ?? request);
-    if (this.sockets && isSubscription(context)) {
-      this.sockets.holdRoles(request, rule.roles ?? [], since);
+    const sockets = this.sockets;
+    if (!sockets) {
+      return this.activateRequest(request, rule, operation ?? request);
+    }
+    // When the operation's validation began: the resolvers of one operation share it
+    // (`validateOnce`), so one that runs later is no fresher than that.
+    let since = performance.now();
+    await this.activateRequest(request, rule, operation ?? request, (session, validatedAt) => {
+      since = validatedAt;
+      return sockets.settle(request, session, validatedAt);
+    });
+    if (isSubscription(context)) {
+      sockets.holdRoles(request, rule.roles ?? [], since);
     }
     return true;
   }
@@ -460,19 +487,18 @@ export class SessionGuard implements CanActivate, OnApplicationBootstrap {
     return true;
   }
 
-  private validateOnce(request: object, token: string): Promise<Session | null> {
+  private validateOnce(request: object, token: string): Validation {
     // A property of the request rather than a WeakMap entry: a WeakMap keyed by short-lived
     // requests costs the young-generation GC an ephemeron per request.
-    const carrier = request as {
-      [VALIDATED]?: { token: string; session: Promise<Session | null> };
-    };
+    const carrier = request as { [VALIDATED]?: Validation };
     const known = carrier[VALIDATED];
     if (known?.token === token) {
-      return known.session;
+      return known;
     }
-    const session = this.validate(token);
-    carrier[VALIDATED] = { token, session };
-    return session;
+    const since = performance.now();
+    const validation = { token, session: this.validate(token), since };
+    carrier[VALIDATED] = validation;
+    return validation;
   }
 
   private async activateMessage(

@@ -42,10 +42,19 @@ interface SocketEntry {
    */
   needs?: (readonly string[])[];
   /**
-   * The upgrade request of a connection `authenticate` accepted: the session `SessionGuard`
-   * attaches to it is what a GraphQL subscription's resolver and filter read.
+   * The upgrade request of a connection `authenticate` accepted (the session `SessionGuard`
+   * attaches to it is what a GraphQL subscription's resolver and filter read), or the request
+   * of a held event stream (what its route reads).
    */
   request?: SessionRequest;
+  /** The roles the socket's session (and its request's) has, as the freshest news says. */
+  roles: readonly string[];
+  /**
+   * How fresh `roles` are (`performance.now()`): when the validation or check that read them
+   * began, or when the `roles.changed` event that announced them arrived. A reading that began
+   * earlier answers older news, which never puts its roles back (`giveRoles`).
+   */
+  rolesAt: number;
 }
 
 /** Sessions checked against the store at once by the periodic check. */
@@ -173,12 +182,30 @@ export class SessionSockets implements OnModuleDestroy {
       this.end([client], 'Session ended');
       return null;
     }
-    const session = this.withRolesSince(since, validated);
-    client[REQUEST_SESSION_PROPERTY] = session;
+    const session = attach(client, this.advance(client, validated, since));
     if (this.entries.has(client)) {
       this.watchExpiry(entry.sessionId, session.expiresAt);
     }
     return session;
+  }
+
+  /**
+   * The session `SessionGuard` attaches to `request` for a GraphQL operation validated from
+   * `since` (`performance.now()`). For the upgrade request of a connection `authenticate`
+   * accepted, which every operation of the connection shares and whose session the running
+   * subscriptions' filters read, that is the session validated with the freshest roles this
+   * service knows: those of a `roles.changed` event that arrived while it was validated, or,
+   * when a reading that began later or an event already gave the connection newer ones, those.
+   * An operation validated before a change never puts the old roles back, whenever its answer
+   * arrives. The request keeps one session object, updated in place, so a resolver that was
+   * handed it (`@CurrentSession()`) reads the new roles too. Any other request: `session`.
+   */
+  settle(request: object, session: Session, since: number): Session {
+    const client = this.byRequest.get(request);
+    if (!client || !this.entries.has(client)) {
+      return session;
+    }
+    return attach(request as SessionRequest, this.advance(client, session, since));
   }
 
   /**
@@ -208,8 +235,10 @@ export class SessionSockets implements OnModuleDestroy {
     if (changed && !satisfies(changed, needs)) {
       this.forbid([client]);
     } else if (changed) {
-      // The request carries the roles the store answered before the change (the guard put them).
-      this.giveRoles(client, changed);
+      // The request may carry the roles the store answered before the change (a caller that
+      // attached them without `settle`): it takes the freshest the socket knows.
+      this.giveRoles(client, changed, since);
+      this.putRoles(client, entry);
     }
     this.recheckIfMissed(since);
   }
@@ -245,14 +274,23 @@ export class SessionSockets implements OnModuleDestroy {
     if (this.openStreamsOf(session.userId) >= this.config.sockets.maxStreamsPerUser) {
       return 'too-many';
     }
-    if (roleChange) {
-      request[REQUEST_SESSION_PROPERTY] = { ...session, roles: [...roleChange] };
-    }
+    // The request's own copy, which later changes update in place: what the route reads, on the
+    // request or as the session it was handed, follows the session while the stream lives.
+    const current = roleChange ?? session.roles;
+    request[REQUEST_SESSION_PROPERTY] = { ...session, roles: [...current] };
     const stream = new EventStreamSocket(response);
     if (stream.readyState === SOCKET_OPEN && !this.destroyed) {
       this.register(
         stream,
-        { sessionId: session.id, userId: session.userId, token, needs },
+        {
+          sessionId: session.id,
+          userId: session.userId,
+          token,
+          needs,
+          request,
+          roles: current,
+          rolesAt: since,
+        },
         session.expiresAt,
       );
       this.recheckIfMissed(since);
@@ -339,7 +377,8 @@ export class SessionSockets implements OnModuleDestroy {
       return null;
     }
     const session = this.withRolesSince(since, validated);
-    client[REQUEST_SESSION_PROPERTY] = session;
+    // The socket's own copy: later changes update it in place (`giveRoles`).
+    client[REQUEST_SESSION_PROPERTY] = { ...session, roles: [...session.roles] };
     client[REQUEST_TOKEN_PROPERTY] = found;
     this.register(
       client,
@@ -348,6 +387,8 @@ export class SessionSockets implements OnModuleDestroy {
         userId: session.userId,
         token: found.token,
         request: request as SessionRequest,
+        roles: session.roles,
+        rolesAt: since,
       },
       session.expiresAt,
     );
@@ -392,6 +433,18 @@ export class SessionSockets implements OnModuleDestroy {
   private withRolesSince(since: number, session: Session): Session {
     const roles = this.ledger.rolesSince(since, session.userId);
     return roles ? { ...session, roles: [...roles] } : session;
+  }
+
+  /**
+   * A copy of `session`, read for a held socket by a validation that began at `since`, with
+   * the freshest roles known: its own (with those of a change that arrived meanwhile), which
+   * the socket then takes, unless the socket already knows newer ones.
+   */
+  private advance(client: SessionSocket, session: Session, since: number): Session {
+    const read = this.withRolesSince(since, session);
+    this.giveRoles(client, read.roles, since);
+    const roles = this.entries.get(client)?.roles ?? read.roles;
+    return { ...read, roles: [...roles] };
   }
 
   private register(client: SessionSocket, held: Omit<SocketEntry, 'ref'>, expiresAt: number): void {
@@ -448,10 +501,11 @@ export class SessionSockets implements OnModuleDestroy {
    * by `socketsOf`), and the connections whose subscriptions need a role gone are closed.
    */
   private rolesChanged(userId: string, roles: readonly string[]): void {
-    this.ledger.rolesChanged(userId, roles);
+    const at = performance.now();
+    this.ledger.rolesChanged(userId, roles, at);
     const lost: SessionSocket[] = [];
     for (const client of this.heldBy(userId)) {
-      this.giveRoles(client, roles);
+      this.giveRoles(client, roles, at);
       if (!satisfies(roles, this.entries.get(client)?.needs)) {
         lost.push(client);
       }
@@ -460,15 +514,29 @@ export class SessionSockets implements OnModuleDestroy {
   }
 
   /**
-   * The socket's session, and the one its upgrade request carries, take `roles`: a
-   * subscription filtering by role, still open because the session kept one role it needs,
-   * reads them from then on, not those it started with.
+   * The socket's session, and the one its request carries (a connection's upgrade request, an
+   * event stream's request), take `roles`, known as of `at` (`performance.now()`), unless the
+   * socket already knows roles as of later: a subscription filtering by role, still open
+   * because the session kept one role it needs, reads them from then on, not those it started
+   * with, and an answer read before a change never puts the old ones back. In place: the
+   * session objects are the socket's own copies (`accept`, `attach`, `holdStream`), which a
+   * route or resolver may have been handed (`@CurrentSession()`).
    */
-  private giveRoles(client: SessionSocket, roles: readonly string[]): void {
-    const request = this.entries.get(client)?.request;
-    for (const holder of request ? [client, request] : [client]) {
+  private giveRoles(client: SessionSocket, roles: readonly string[], at: number): void {
+    const entry = this.entries.get(client);
+    if (!entry || at < entry.rolesAt) {
+      return;
+    }
+    entry.roles = roles;
+    entry.rolesAt = at;
+    this.putRoles(client, entry);
+  }
+
+  /** Writes the roles the socket knows into its session and its request's, in place. */
+  private putRoles(client: SessionSocket, entry: SocketEntry): void {
+    for (const holder of entry.request ? [client, entry.request] : [client]) {
       const session = holder[REQUEST_SESSION_PROPERTY];
-      if (session) holder[REQUEST_SESSION_PROPERTY] = { ...session, roles: [...roles] };
+      if (session) session.roles = [...entry.roles];
     }
   }
 
@@ -641,12 +709,14 @@ export class SessionSockets implements OnModuleDestroy {
             if (this.bySession.has(sessionId)) {
               this.watchExpiry(sessionId, this.nextExpiryCheck(session));
             }
-            // The sockets' sessions take the store's roles, as at a `roles.changed` event.
-            for (const client of sockets) this.giveRoles(client, session.roles);
+            // The sockets' sessions take the store's roles, as at a `roles.changed` event,
+            // unless an event that arrived since the read began gave them newer ones.
+            for (const client of sockets) this.giveRoles(client, session.roles, since);
             this.forbid(
-              [...sockets].filter(
-                (client) => !satisfies(session.roles, this.entries.get(client)?.needs),
-              ),
+              [...sockets].filter((client) => {
+                const entry = this.entries.get(client);
+                return entry !== undefined && !satisfies(entry.roles, entry.needs);
+              }),
             );
           }
         }),
@@ -679,6 +749,19 @@ export class SessionSockets implements OnModuleDestroy {
       return undefined;
     }
   }
+}
+
+/**
+ * Puts `session` on `holder` (a socket, an upgrade request): into the session object it holds
+ * when that is the same session's, so that whoever was handed that object reads the update.
+ */
+function attach(holder: SessionRequest, session: Session): Session {
+  const held = holder[REQUEST_SESSION_PROPERTY];
+  if (held?.id !== session.id) {
+    holder[REQUEST_SESSION_PROPERTY] = session;
+    return session;
+  }
+  return Object.assign(held, session);
 }
 
 /** Whether `roles` hold one role of every list in `needs`. */
