@@ -153,6 +153,22 @@ describe("catalog's RPC: price quotes for a live session only", () => {
     ).resolves.toHaveLength(1);
   });
 
+  it('refuses a quote with a field every object has a name for, as an HTTP body would be', async () => {
+    const { session } = await auth.issue(alice);
+    for (const name of ['constructor', '__proto__', 'hasOwnProperty']) {
+      // JSON.parse makes the name an own field, as the transport's parser does on the way in.
+      const payload = JSON.parse(`{"skus":["${sku}"],"${name}":{"prototype":{}}}`) as object;
+      const error = await prices({
+        ...payload,
+        [SESSION_ASSERTION_FIELD]: orders.sign(session, 'catalog'),
+      }).then(
+        () => 'accepted',
+        (thrown: unknown) => thrown,
+      );
+      expect(error).toMatchObject({ status: 400 });
+    }
+  });
+
   it("refuses orders' assertion replayed by another service over its own certificate", async () => {
     // Catalog's client certificate (the one it shows auth) is of the deployment CA: a service
     // that captured a fresh assertion of orders' (a log, a proxy) presents it from its own

@@ -1,4 +1,4 @@
-import { BadRequestException } from '@nestjs/common';
+import { ArgumentMetadata, BadRequestException } from '@nestjs/common';
 import { IsInt, IsString, ValidateNested } from 'class-validator';
 import { Type } from 'class-transformer';
 
@@ -87,5 +87,18 @@ describe('StrictValidationPipe', () => {
       BadRequestException,
     );
     await expect(pipe.transform('42', { type: 'param', metatype: String })).resolves.toBe('42');
+  });
+
+  it("refuses such a name in a microservice payload, whose type is its transport's own", async () => {
+    // `@Payload()` hands pipes the RPC parameter type, a number, not 'body'.
+    const payload = { type: 3, metatype: Order } as unknown as ArgumentMetadata;
+    const refusal = await pipe
+      .transform(JSON.parse('{"note":"n","lines":[],"constructor":{"prototype":{}}}'), payload)
+      .catch((error: unknown) => error);
+    expect(refusal).toBeInstanceOf(BadRequestException);
+    expect((refusal as BadRequestException).getResponse()).toMatchObject({
+      message: ['property constructor should not exist'],
+    });
+    await expect(pipe.transform(valid, payload)).resolves.toBeInstanceOf(Order);
   });
 });

@@ -24,8 +24,8 @@ const SKIPPED_NAMES = new Set([...Object.getOwnPropertyNames(Object.prototype), 
 const MAX_DEPTH = 64;
 
 /**
- * `ValidationPipe` with {@link VALIDATION_OPTIONS}, which also refuses a body or query that has
- * a field named `__proto__`, `constructor`, `prototype` or any other name of `Object.prototype`
+ * `ValidationPipe` with {@link VALIDATION_OPTIONS}, which also refuses a body, query or message
+ * payload that has a field named `__proto__`, `constructor`, `prototype` or any other name of `Object.prototype`
  * at any depth, with the whitelist's own 400 (`property … should not exist`): JSON.parse and the
  * query parser make them ordinary fields, which the whitelist would let through.
  *
@@ -41,7 +41,9 @@ export class StrictValidationPipe extends ValidationPipe {
     value: unknown,
     metadata: ArgumentMetadata,
   ): ReturnType<ValidationPipe['transform']> {
-    if ((metadata.type === 'body' || metadata.type === 'query') && this.toValidate(metadata)) {
+    // Every argument the pipe validates, not only HTTP bodies and queries: a microservice
+    // message's payload comes with a type of its transport's own (a number for `@Payload()`).
+    if (this.toValidate(metadata)) {
       const skipped = skippedNameIn(value, 0);
       if (skipped) {
         throw new BadRequestException([`property ${skipped} should not exist`]);
