@@ -11,6 +11,7 @@ import { SESSION_CACHE, SESSION_CONFIG, SESSION_EVENTS } from './session.constan
 import type { IssuedSession, Session, SessionMeta, SessionUser } from './session.types';
 import { assertAttributeNames, assertAttributesFit } from './store/attribute-names';
 import { SessionStore } from './store/session-store.interface';
+import { newUserChangeId } from './store/user-changes';
 import {
   formatToken,
   newSecret,
@@ -347,11 +348,12 @@ export class SessionService {
     options: SessionEventCause & { except?: string } = {},
   ): Promise<number> {
     const { except, reason = 'revoke-all', actor = null } = options;
-    const done = this.store.revokeAll(userId, exceptRef(except));
+    const change = newUserChangeId();
+    const done = this.store.revokeAll(userId, exceptRef(except), change);
     const { revoked } = await this.announced(done, async (result) => {
       const kept = keptOf(result, except);
-      this.cache?.evictUser(userId, kept);
-      await this.events?.revokedAll(userId, kept, reason, actor);
+      this.cache?.evictUserChange(userId, change, kept);
+      await this.events?.revokedAll(userId, kept, reason, actor, change);
     });
     return revoked;
   }
@@ -367,10 +369,11 @@ export class SessionService {
     roles: string[],
     options: { actor?: SessionEventActor | null } = {},
   ): Promise<number> {
-    return this.announced(this.store.setRoles(userId, roles), async (updated) => {
-      this.cache?.evictUser(userId);
+    const change = newUserChangeId();
+    return this.announced(this.store.setRoles(userId, roles, change), async (updated) => {
+      this.cache?.evictUserChange(userId, change);
       const made = updated === undefined ? null : roles;
-      await this.events?.rolesChanged(userId, made, options.actor ?? null);
+      await this.events?.rolesChanged(userId, made, options.actor ?? null, change);
     });
   }
 
@@ -406,9 +409,11 @@ export class SessionService {
     }
     const { secret, digest } = newSecret();
     const to = sessionRef(from.tag, digest);
+    const change = options.revokeOthersOf ? newUserChangeId() : undefined;
     const rotation = this.store.rotate(from, to, {
       revokeOthersOf: options.revokeOthersOf,
       reauthenticated: options.reauthenticated === true,
+      change,
     });
     // Unknown outcome: the new session may exist, so the others are announced keeping it. The
     // old id is announced as revoked although the store's undo may bring it back: those who
@@ -416,8 +421,9 @@ export class SessionService {
     // again, alive, on its next request; nothing holds it as dead for good.
     const session = await this.announced(rotation, async (rotated) => {
       this.cache?.evict([from.id]);
-      if (options.revokeOthersOf) {
-        this.cache?.evictUser(options.revokeOthersOf, rotated === null ? undefined : to.id);
+      if (options.revokeOthersOf && change) {
+        const kept = rotated === null ? undefined : to.id;
+        this.cache?.evictUserChange(options.revokeOthersOf, change, kept);
       }
       if (rotated) {
         await this.events?.rotated(from.id, rotated, options.reason, options.actor);
@@ -431,7 +437,7 @@ export class SessionService {
       if (options.revokeOthersOf) {
         const { reason = 'password-change', actor = null } = options;
         const kept = rotated === null ? undefined : to.id;
-        await this.events?.revokedAll(options.revokeOthersOf, kept, reason, actor);
+        await this.events?.revokedAll(options.revokeOthersOf, kept, reason, actor, change);
       }
     });
     return session ? { token: formatToken(from.tag, secret), session, evicted: [] } : null;

@@ -124,14 +124,20 @@ function applyEvent(cache: SessionCache, event: SessionEvent): void {
     case SessionEvents.rotated:
       cache.evictRefs([event.previousSessionRef, event.sessionRef].filter(isString));
       return;
+    // Its write may land after it too (answered 503, on Redis Cluster): with the change's id,
+    // the user's sessions are cached again only once read with it (`evictUserChange`).
     case SessionEvents.revokedAll:
       if (event.userId === null) cache.clear();
+      else if (event.change)
+        cache.evictUserChange(event.userId, event.change, event.keptSessionRef);
       else cache.evictUser(event.userId, event.keptSessionRef);
       return;
-    // The new roles are in Redis already: forgetting the user's sessions makes the next
-    // request read them there instead of trusting the event's copy.
+    // The new roles are in Redis already (or on their way, as above): forgetting the user's
+    // sessions makes the next request read them there instead of trusting the event's copy.
     case SessionEvents.rolesChanged:
-      if (event.userId !== null) cache.evictUser(event.userId);
+      if (event.userId === null) return;
+      if (event.change) cache.evictUserChange(event.userId, event.change);
+      else cache.evictUser(event.userId);
       return;
     case SessionEvents.created:
       return;

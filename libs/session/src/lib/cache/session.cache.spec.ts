@@ -1,6 +1,7 @@
 import { Session } from '../session.types';
 import { aSession } from '../../testing/session-fixtures';
 import { sessionEventRef } from '../events/session-event.interface';
+import { noteChangesSeen } from '../store/user-changes';
 import { SessionCache } from './session.cache';
 
 const session = (id: string, userId = 'u1', expiresAt = Date.now() + 60_000): Session =>
@@ -151,6 +152,62 @@ describe('SessionCache', () => {
     await cache.through('a', load);
     await cache.through('a', load);
     expect(load).toHaveBeenCalledTimes(5);
+  });
+
+  it("caches a user's sessions after a change of them all only once read with it, for ttl", async () => {
+    const cache = new SessionCache({ ttlMs: 5_000, max: 10_000 }, TOUCH);
+    let landed = '';
+    const load = jest.fn(async (id: string) => {
+      const read = session(id, 'u1');
+      noteChangesSeen(read, landed);
+      return read;
+    });
+    await cache.through('a', load);
+    cache.evictUserChange('u1', 'x1', 'b');
+    // Read before the change landed: served, not cached.
+    await cache.through('a', load);
+    await cache.through('a', load);
+    expect(load).toHaveBeenCalledTimes(3);
+    // Another user's sessions are cached as before.
+    const other = jest.fn(async (id: string) => session(id, 'u2'));
+    await cache.through('c', other);
+    await cache.through('c', other);
+    expect(other).toHaveBeenCalledTimes(1);
+    // Once read with the change (and an earlier one), cached: a new login's session too.
+    landed = 'x0 x1';
+    await cache.through('a', load);
+    await cache.through('a', load);
+    await cache.through('n', load);
+    await cache.through('n', load);
+    expect(load).toHaveBeenCalledTimes(5);
+    // A change that never lands holds the user's sessions for ttl, then no longer.
+    cache.evictUserChange('u1', 'x2');
+    landed = 'x1';
+    await cache.through('a', load);
+    await cache.through('a', load);
+    expect(load).toHaveBeenCalledTimes(7);
+    jest.advanceTimersByTime(5_001);
+    await cache.through('a', load);
+    await cache.through('a', load);
+    expect(load).toHaveBeenCalledTimes(8);
+  });
+
+  it('does not cache a read without the change that ends after a read with it', async () => {
+    const cache = new SessionCache({ ttlMs: 60_000, max: 10_000 }, TOUCH);
+    cache.evictUserChange('u1', 'x1');
+    let finishEarly: (session: Session) => void = () => undefined;
+    const early = cache.through('a', () => new Promise<Session>((r) => (finishEarly = r)));
+    const late = session('b', 'u1');
+    noteChangesSeen(late, 'x1');
+    await cache.through('b', async () => late);
+    const stale = session('a', 'u1');
+    noteChangesSeen(stale, '');
+    finishEarly(stale);
+    await early;
+    const load = jest.fn(async (id: string) => session(id, 'u1'));
+    await cache.through('a', load);
+    await cache.through('b', load);
+    expect(load).toHaveBeenCalledTimes(1);
   });
 
   it('evicts a user but the kept session', async () => {

@@ -2,6 +2,7 @@ import type { SessionConfig } from '../config/session.config';
 import { sessionEventRef } from '../events/session-event.interface';
 import type { SessionMetrics } from '../metrics/session-metrics.interface';
 import type { Session } from '../session.types';
+import { changesSeenWith } from '../store/user-changes';
 
 interface Entry {
   session: Session;
@@ -50,6 +51,19 @@ export class SessionCache {
    * revoked whose write did not land (a logout answered 503, a rotation undone).
    */
   private readonly endedRefs = new Map<string, number>();
+  /**
+   * Changes of a user's sessions as a whole (revoke-all, role change, a password change's
+   * revocation of the others) announced less than `ttl` ago, by user id, each id with the
+   * monotonic time until which it is expected. As with `endedRefs`, such a change answered 503
+   * on Redis Cluster may land after its event: a session of that user read in between, and
+   * cached, would be served as it was (alive, its old roles) for up to `ttl` after the change
+   * landed. The store answers each session with the ids of its user's changes that have
+   * landed (`changesSeenWith`): a session read without every id expected for its user is
+   * served, but not cached. Once the change has landed (at once, for one that did not time
+   * out), the user's sessions are cached again, a login's after it included; only a change that
+   * never lands costs its user's sessions a read each for `ttl`.
+   */
+  private readonly expectedChanges = new Map<string, Map<string, number>>();
 
   /**
    * Takes the resolved `localCache` settings (see `resolveSessionConfig`), the touch interval
@@ -132,7 +146,7 @@ export class SessionCache {
     const session = await load(id);
     if (session && generation === this.generation) {
       const ref = sessionEventRef(session.id);
-      if (!this.announcedRevoked(ref)) {
+      if (!this.announcedRevoked(ref) && this.changesLanded(session)) {
         const now = this.now();
         const servedFor = this.servedFor(session, now);
         this.put(session, ref, { elapsed: this.elapsed() + servedFor, now: now + servedFor });
@@ -174,6 +188,25 @@ export class SessionCache {
         if (!oldest.done) this.endedRefs.delete(oldest.value);
       }
     }
+  }
+
+  /**
+   * Forgets every session of a user, but the one `except` names (by id, or by ref), after a
+   * change of them all whose id is `change`: until a read of one of them shows the change
+   * landed, or for `ttl`, none is cached again (see `expectedChanges`).
+   */
+  evictUserChange(userId: string, change: string, except?: string): void {
+    const until = this.elapsed() + this.ttlMs;
+    const expected = this.expectedChanges.get(userId) ?? new Map<string, number>();
+    expected.set(change, until);
+    // Most recent last: past `max` users, the one announced longest ago is cached as before.
+    this.expectedChanges.delete(userId);
+    this.expectedChanges.set(userId, expected);
+    if (this.expectedChanges.size > this.max) {
+      const oldest = this.expectedChanges.keys().next();
+      if (!oldest.done) this.expectedChanges.delete(oldest.value);
+    }
+    this.evictUser(userId, except);
   }
 
   /** Forgets every session of a user, but the one `except` names (by id, or by ref). */
@@ -226,6 +259,33 @@ export class SessionCache {
       );
     }
     return Math.min(this.ttlMs, until - now);
+  }
+
+  /**
+   * Whether the session was read with every change of its user announced less than `ttl` ago
+   * (see `expectedChanges`); a change expected that long is forgotten. An entry is kept until
+   * then even once seen: a read that started before the change landed may end after one that
+   * started later and saw it.
+   */
+  private changesLanded(session: Session): boolean {
+    const expected = this.expectedChanges.get(session.userId);
+    if (expected === undefined) {
+      return true;
+    }
+    const now = this.elapsed();
+    const seen = changesSeenWith(session);
+    let landed = true;
+    for (const [change, until] of expected) {
+      if (until <= now) {
+        expected.delete(change);
+      } else if (!seen?.includes(change)) {
+        landed = false;
+      }
+    }
+    if (expected.size === 0) {
+      this.expectedChanges.delete(session.userId);
+    }
+    return landed;
   }
 
   /** Whether the session was announced revoked less than `ttl` ago (see `endedRefs`). */

@@ -98,6 +98,13 @@ export interface SessionEvent {
    * read them from the store.
    */
   roles?: string[];
+  /**
+   * `sessions.revoked-all` and `roles.changed` of one user, in the redacted stream: the id the
+   * store recorded the change under. A local cache reads each session with the ids of its user's
+   * changes that have landed, and caches none of the user's sessions read without this one
+   * (the change may land after its event) for its `ttl`.
+   */
+  change?: string;
 }
 
 /** An event before the stream gives it its id and time. */
@@ -108,9 +115,12 @@ export const SESSION_EVENT_FIELD = 'event';
 
 const TYPES: ReadonlySet<string> = new Set(Object.values(SessionEvents));
 
-/** What an event's stream entry holds under `SESSION_EVENT_FIELD`. */
+/**
+ * What an event's stream entry holds under `SESSION_EVENT_FIELD`: all but the change's id,
+ * which is for the local caches (the redacted stream), not for the activity log.
+ */
 export function encodeSessionEvent(event: NewSessionEvent): string {
-  return JSON.stringify(event);
+  return JSON.stringify({ ...event, change: undefined });
 }
 
 /**
@@ -129,7 +139,8 @@ export function sessionEventRef(sessionId: string): string {
 
 /** What an event's entry holds in the redacted stream: no session id, actor, address or device. */
 export function encodeRedactedSessionEvent(event: NewSessionEvent): string {
-  const { type, userId, reason, roles, sessionId, previousSessionId, keptSessionId } = event;
+  const { type, userId, reason, roles, sessionId, previousSessionId, keptSessionId, change } =
+    event;
   return JSON.stringify({
     type,
     actor: null,
@@ -141,6 +152,7 @@ export function encodeRedactedSessionEvent(event: NewSessionEvent): string {
     ...(keptSessionId !== undefined && { keptSessionRef: sessionEventRef(keptSessionId) }),
     ...(reason !== undefined && { reason }),
     ...(roles !== undefined && { roles }),
+    ...(change !== undefined && { change }),
   });
 }
 
@@ -172,6 +184,7 @@ export function decodeSessionEvent(id: string, fields: string[]): SessionEvent |
       event.sessionRef,
       event.previousSessionRef,
       event.keptSessionRef,
+      event.change,
     ].some((name) => name !== undefined && typeof name !== 'string')
   ) {
     return null;

@@ -159,12 +159,16 @@ export class SessionEventsPublisher implements OnModuleDestroy {
     ]);
   }
 
-  /** Every session of a user (or of every user: `userId` null) but `keptSessionId`. */
+  /**
+   * Every session of a user (or of every user: `userId` null) but `keptSessionId`; `change`,
+   * the id the store recorded a user's revoke-all under (`SessionStore.revokeAll`).
+   */
   revokedAll(
     userId: string | null,
     keptSessionId: string | undefined,
     reason: SessionRevocationReason,
     actor: SessionEventActor | null,
+    change?: string,
   ): Promise<void> {
     return this.publish({
       type: SessionEvents.revokedAll,
@@ -172,20 +176,26 @@ export class SessionEventsPublisher implements OnModuleDestroy {
       userId,
       reason,
       ...(keptSessionId ? { keptSessionId } : {}),
+      ...(change ? { change } : {}),
     });
   }
 
-  /** `roles` null: a change whose write failed, so whether it was made is unknown. */
+  /**
+   * `roles` null: a change whose write failed, so whether it was made is unknown. `change`, the
+   * id the store recorded it under (`SessionStore.setRoles`).
+   */
   rolesChanged(
     userId: string,
     roles: string[] | null,
     actor: SessionEventActor | null,
+    change?: string,
   ): Promise<void> {
     return this.publish({
       type: SessionEvents.rolesChanged,
       actor,
       userId,
       ...(roles && { roles: [...roles] }),
+      ...(change ? { change } : {}),
     });
   }
 

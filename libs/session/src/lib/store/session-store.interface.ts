@@ -44,6 +44,8 @@ export interface SessionRotation {
   revokeOthersOf?: string;
   /** The user just proved who they are again: `authenticatedAt` becomes now. */
   reauthenticated?: boolean;
+  /** With `revokeOthersOf`: the change's id, as `SessionStore.revokeAll` takes it. */
+  change?: string;
 }
 
 /**
@@ -108,11 +110,22 @@ export interface SessionStore {
    * Deletes all of a user's sessions but `except`, kept under the id it was rotated to moments
    * ago too (its holder has that token now), as `revoke` finds it. Answers how many were live,
    * and the id of the session kept — `except`'s or the one it moved to, which is the one to
-   * announce as kept — or null when no live session of the user was kept.
+   * announce as kept — or null when no live session of the user was kept. `change`
+   * (`newUserChangeId`, optional) names the change: a store that reads a session with the ids
+   * of its user's changes that have landed (the Redis store) records it with the change, in the
+   * same atomic step, and its event names it, so that a local cache can tell whether a session
+   * it reads is from before the change or after, should the change land after its event.
    */
-  revokeAll(userId: string, except?: SessionRef): Promise<{ revoked: number; kept: string | null }>;
-  /** Writes new roles into every live session of a user; answers how many. */
-  setRoles(userId: string, roles: string[]): Promise<number>;
+  revokeAll(
+    userId: string,
+    except?: SessionRef,
+    change?: string,
+  ): Promise<{ revoked: number; kept: string | null }>;
+  /**
+   * Writes new roles into every live session of a user; answers how many. `change` (as in
+   * `revokeAll`) names the change for the local caches.
+   */
+  setRoles(userId: string, roles: string[], change?: string): Promise<number>;
   /**
    * Moves a live session to a new id (same tag); the old id dies. Creation time, idle timeout
    * and absolute deadline are kept: a rotation never lengthens a session. With

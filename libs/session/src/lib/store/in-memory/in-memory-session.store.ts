@@ -13,6 +13,7 @@ import {
   SessionRotation,
   SessionStore,
 } from '../session-store.interface';
+import { noteChangesSeen, USER_CHANGES_KEPT } from '../user-changes';
 
 /**
  * The limits of an in-memory store, in seconds, with the module's defaults.
@@ -36,6 +37,8 @@ interface UserEntry {
   generation: number;
   /** Session ids, oldest first. */
   ids: string[];
+  /** The ids of the last changes of the user's sessions as a whole, as Redis records them. */
+  changes: string[];
 }
 
 /**
@@ -139,7 +142,9 @@ export class InMemorySessionStore implements SessionStore {
       session.lastSeenAt = now;
       session.expiresAt = Math.min(now + idle, session.absoluteExpiresAt);
     }
-    return structuredClone(session);
+    const copy = structuredClone(session);
+    noteChangesSeen(copy, this.users.get(session.userId)?.changes.join(' ') ?? '');
+    return copy;
   }
 
   async get(ref: SessionRef): Promise<Session | null> {
@@ -200,8 +205,9 @@ export class InMemorySessionStore implements SessionStore {
   async revokeAll(
     userId: string,
     except?: SessionRef,
+    change = '',
   ): Promise<{ revoked: number; kept: string | null }> {
-    this.bump(userId);
+    this.bump(userId, change);
     // As in Redis: the session kept is kept under the ids it was rotated to moments ago too.
     const chain: string[] = [];
     for (let id = except?.id, hop = 0; id !== undefined && hop <= 4; hop++) {
@@ -227,8 +233,8 @@ export class InMemorySessionStore implements SessionStore {
     return { revoked, kept };
   }
 
-  async setRoles(userId: string, roles: string[]): Promise<number> {
-    this.bump(userId);
+  async setRoles(userId: string, roles: string[], change = ''): Promise<number> {
+    this.bump(userId, change);
     const live = await this.list(userId);
     for (const { id } of live) {
       (this.sessions.get(id) as Session).roles = [...roles];
@@ -278,7 +284,7 @@ export class InMemorySessionStore implements SessionStore {
     // As in Redis, where a user's sessions live under their tag: a user id whose sessions are
     // under another tag than the token's is left alone.
     if (revokeOthersOf && this.users.get(revokeOthersOf)?.tag === from.tag) {
-      this.bump(revokeOthersOf);
+      this.bump(revokeOthersOf, options.change);
       for (const other of await this.list(revokeOthersOf)) {
         if (other.id !== to.id) {
           this.forget(other);
@@ -386,14 +392,19 @@ export class InMemorySessionStore implements SessionStore {
   private userEntry(userId: string, create: boolean): UserEntry | undefined {
     let user = this.users.get(userId);
     if (!user && create) {
-      user = { tag: newUserTag(), generation: 0, ids: [] };
+      user = { tag: newUserTag(), generation: 0, ids: [], changes: [] };
       this.users.set(userId, user);
     }
     return user;
   }
 
-  private bump(userId: string): void {
-    this.userEntry(userId, true).generation++;
+  /** Moves the user's generation, and records `change` as user-changes.lua does. */
+  private bump(userId: string, change = ''): void {
+    const user = this.userEntry(userId, true);
+    user.generation++;
+    if (change) {
+      user.changes = [...user.changes, change].slice(-USER_CHANGES_KEPT);
+    }
   }
 
   private check(): void {

@@ -13,9 +13,10 @@ export type SessionAclRole = 'validator' | 'owner';
  *
  * - `validator`: a service that only validates sessions (direct mode). It may run scripts by
  *   SHA only (never EVAL, SCRIPT LOAD or FUNCTION LOAD), and only with the commands
- *   validate.lua runs — HGETALL, TIME, PTTL, PEXPIRE — on session hashes; it reads the
- *   global-revocation watermark and listens for it, and reads the redacted event stream (the
- *   full one names every session's key). Any other script (create, set roles, rotate, revoke
+ *   validate.lua runs — HGETALL, TIME, PTTL, PEXPIRE — on session hashes; it reads users'
+ *   records of changes (which validate.lua answers with the session, for the local cache), the
+ *   global-revocation watermark (and listens for it), and the redacted event stream (the full
+ *   one names every session's key). Any other script (create, set roles, rotate, revoke
  *   all…) touches a key or a command outside this and is refused (NOPERM) before it writes; so
  *   are a raw HSET on a session, the login-throttle counters, KEYS, SCAN, FLUSHALL and CONFIG.
  *   Redis checks a script's commands against the caller's rules, so the validator may run
@@ -67,6 +68,7 @@ export function sessionAclRules(role: SessionAclRole, keyPrefix = 'cr:'): string
       '+xread',
       '+xinfo|stream',
       `~${prefix}{*}:s:*`,
+      `%R~${prefix}{*}:c:*`,
       `%R~${prefix}not-before`,
       `%R~${prefix}events:redacted`,
       `&${prefix}not-before`,

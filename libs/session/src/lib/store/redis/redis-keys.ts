@@ -7,6 +7,9 @@ import type { SessionRef } from '../../token/session.token';
  * - `<prefix>{<tag>}:u:<userId>` a user's index: sorted set of digests scored by creation
  * - `<prefix>{<tag>}:g:<userId>` a user's revocation generation: a counter that every role
  *   change, revoke-all and password change moves (no TTL)
+ * - `<prefix>{<tag>}:c:<userId>` a user's record of changes: the ids of the last role changes,
+ *   revoke-alls and password changes (string, ids separated by spaces), for an hour after the
+ *   last; validate.lua reads it with each session (see scripts/user-changes.lua)
  * - `<prefix>{<tag>}:m:<digest>` the digest a session was rotated to, for a minute (string):
  *   a revocation of the old id follows it; a rotation undone leaves instead one from the new
  *   digest back to the old one
@@ -73,6 +76,16 @@ export class RedisKeys {
 
   generation(tag: string, userId: string): string {
     return this.generationPrefix(tag) + userId;
+  }
+
+  /** A user's record of changes (see scripts/user-changes.lua). */
+  changes(tag: string, userId: string): string {
+    return this.changesPrefix(tag) + userId;
+  }
+
+  /** What scripts prepend to a user id to name that user's record of changes. */
+  changesPrefix(tag: string): string {
+    return `${this.prefix}{${tag}}:c:`;
   }
 
   /**

@@ -591,19 +591,16 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   async revokeAll(
     userId: string,
     except?: SessionRef,
+    change = '',
   ): Promise<{ revoked: number; kept: string | null }> {
     let kept: string | null = null;
     const revoked = await this.eachUserTag(userId, async (tag) => {
-      const [deleted, digest] = (await this.write({ key: this.keys.index(tag, userId) }, () =>
-        this.writer.cloakroomRevokeAll(
-          this.keys.index(tag, userId),
-          this.keys.generation(tag, userId),
-          this.keys.fence(tag),
-          this.keys.sessionPrefix(tag),
-          except?.tag === tag ? except.digest : '',
-          this.keys.forwardPrefix(tag),
-        ),
-      )) as [number, string?];
+      const [deleted, digest] = await this.revokeAllUnder(
+        tag,
+        userId,
+        except?.tag === tag ? except.digest : '',
+        change,
+      );
       if (digest !== undefined) {
         kept = sessionRef(tag, digest).id;
       }
@@ -612,11 +609,32 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     return { revoked, kept };
   }
 
+  /** revoke-all.lua under one of the user's tags: how many it deleted, the digest it kept. */
+  private async revokeAllUnder(
+    tag: string,
+    userId: string,
+    keep: string,
+    change: string,
+  ): Promise<[number, string?]> {
+    return (await this.write({ key: this.keys.index(tag, userId) }, () =>
+      this.writer.cloakroomRevokeAll(
+        this.keys.index(tag, userId),
+        this.keys.generation(tag, userId),
+        this.keys.fence(tag),
+        this.keys.sessionPrefix(tag),
+        keep,
+        this.keys.forwardPrefix(tag),
+        this.keys.changes(tag, userId),
+        change,
+      ),
+    )) as [number, string?];
+  }
+
   /**
    * Refused by Redis (an error, so a 503) when it arrives after this call has given up: see
    * set-roles.lua and `giveUpAt`.
    */
-  async setRoles(userId: string, roles: string[]): Promise<number> {
+  async setRoles(userId: string, roles: string[], change = ''): Promise<number> {
     const deadline = String(this.giveUpAt());
     return this.eachUserTag(userId, async (tag) => {
       const [updated, expired] = (await this.write({ key: this.keys.index(tag, userId) }, () =>
@@ -627,6 +645,8 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
           this.keys.sessionPrefix(tag),
           encodeRoles(roles),
           deadline,
+          this.keys.changes(tag, userId),
+          change,
         ),
       )) as [number, string[]];
       this.reportExpiries(tag, userId, expired);
@@ -668,6 +688,8 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
           options.reauthenticated ? '1' : '0',
           this.keys.forwardPrefix(from.tag),
           ROTATION_FORWARD_MS,
+          this.keys.changesPrefix(from.tag),
+          options.change ?? '',
         ),
       );
     } catch (error) {

@@ -1,3 +1,5 @@
+import type { Session } from '../../session.types';
+import { changesSeenWith } from '../user-changes';
 import {
   decodeSession,
   decodeValidated,
@@ -132,10 +134,13 @@ describe('session hash fields', () => {
           'Firefox 133 on Linux',
           '2001:db8::1',
           'UA/1',
+          'c1 c2',
         ],
         ['cart', '{"items":[1,2]}', 'a:b', '"x"'],
       );
-      expect(decodeValidated('id', compact, 1)).toEqual(decodeSession('id', flat, 1));
+      const session = decodeValidated('id', compact, 1);
+      expect(session).toEqual(decodeSession('id', flat, 1));
+      expect(changesSeenWith(session as Session)).toEqual(['c1', 'c2']);
     });
 
     it('reads a session written before schema 3, or before schema 2, as decodeSession does', () => {

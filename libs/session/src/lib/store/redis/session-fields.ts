@@ -1,6 +1,7 @@
 import type { Session } from '../../session.types';
 import { isReadableAttribute } from '../attribute-names';
 import type { NewSessionRecord } from '../session-store.interface';
+import { noteChangesSeen } from '../user-changes';
 
 /**
  * The fields of a session hash: the one place that names them. Short names keep the hash in
@@ -213,9 +214,10 @@ export function decodeSession(
 /**
  * The session `validate.lua` answers as one string: values separated by NUL bytes at fixed
  * positions (user id, username, roles, created, last touch, absolute deadline, idle timeout,
- * last authentication, persistent, device, ip, user agent, then attribute name/value pairs),
- * absent ones empty. Decodes to the same `Session` as `decodeSession` of the whole hash, null
- * included.
+ * last authentication, persistent, device, ip, user agent, the owner's record of changes, then
+ * attribute name/value pairs), absent ones empty. Decodes to the same `Session` as
+ * `decodeSession` of the whole hash, null included; the record of changes is noted with it
+ * (`changesSeenWith`).
  */
 export function decodeValidated(
   id: string,
@@ -249,6 +251,7 @@ export function decodeValidated(
   if (values[9]) session.device = values[9];
   if (values[10]) session.ip = values[10];
   if (values[11]) session.userAgent = values[11];
+  noteChangesSeen(session, values[12] ?? '');
   for (let i = VALIDATED_ATTRIBUTES; i < values.length; i += 2) {
     if (isReadableAttribute(values[i]))
       session.attributes[values[i]] = parseJson(values[i + 1], null);
@@ -257,7 +260,7 @@ export function decodeValidated(
 }
 
 /** Position of the first attribute name in `validate.lua`'s string reply. */
-const VALIDATED_ATTRIBUTES = 12;
+const VALIDATED_ATTRIBUTES = 13;
 
 function userAgentFields(userAgent: string): string[] {
   const fields: string[] = [];

@@ -17,18 +17,29 @@ import setRolesScript from './scripts/set-roles.lua';
 import sweepScript from './scripts/sweep.lua';
 import undoCreateScript from './scripts/undo-create.lua';
 import undoRotateScript from './scripts/undo-rotate.lua';
+import userChanges from './scripts/user-changes.lua';
 import validateScript from './scripts/validate.lua';
 import validateV1Script from './scripts/validate.v1.lua';
 import validateV2Script from './scripts/validate.v2.lua';
+import validateV3Script from './scripts/validate.v3.lua';
 import { LUA_FIELDS } from './session-fields';
 
 /**
- * Every script runs after the field names and the shared prelude (clock, argument checks).
- * `flags` (Redis 7 script flags, e.g. `allow-oom`) become the shebang line Redis reads first.
+ * Every script runs after the field names, the shared prelude (clock, argument checks) and the
+ * helpers of a user's record of changes (`user-changes.lua`). `flags` (Redis 7 script flags,
+ * e.g. `allow-oom`) become the shebang line Redis reads first.
  */
 function withPrelude(script: string, flags?: string): string {
   const shebang = flags ? `#!lua flags=${flags}\n` : '';
-  return `${shebang}${LUA_FIELDS}${prelude}\n${script}`;
+  return `${shebang}${LUA_FIELDS}${prelude}\n${userChanges}\n${script}`;
+}
+
+/**
+ * An earlier release's script as that release registered it, byte for byte: the field names
+ * and the prelude, without what came after them (`user-changes.lua`).
+ */
+function asPreviouslyRegistered(script: string): string {
+  return `${LUA_FIELDS}${prelude}\n${script}`;
 }
 
 /** The scripts, each run by EVALSHA through the methods `installSessionScripts` adds. */
@@ -56,12 +67,14 @@ export type SessionScriptName = keyof typeof SESSION_SCRIPTS;
  * services still running an earlier release validate by EVALSHA only; once the owner runs this
  * release, it is the one that reloads their script after a Redis restart or failover empties
  * the script cache. `validate.v1.lua` answers the whole hash as a flat array; `validate.v2.lua`
- * answers one string but, in a session's last idle window, its creation as its last touch.
+ * answers one string but, in a session's last idle window, its creation as its last touch;
+ * `validate.v3.lua` answers no record of the owner's changes.
  * Remove each once no service runs a release that calls it.
  */
 export const PREVIOUS_SCRIPTS: readonly string[] = [
-  withPrelude(validateV1Script),
-  withPrelude(validateV2Script),
+  asPreviouslyRegistered(validateV1Script),
+  asPreviouslyRegistered(validateV2Script),
+  asPreviouslyRegistered(validateV3Script),
 ];
 
 /**

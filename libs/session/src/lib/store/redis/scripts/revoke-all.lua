@@ -12,6 +12,8 @@
 --          revoke.lua follows them: the caller read its id before a re-authentication or a
 --          password change of the same session rotated it (that one answered with the new
 --          token, which must not die by "log out my other devices")
+-- ARGV[4]  optional: the user's record of changes ("<prefix>{<tag>}:c:<userId>")
+-- ARGV[5]  optional: this change's id, recorded there (see user-changes.lua); '' for none
 --
 -- Returns  { how many live sessions were deleted, the digest of the live session kept }: the
 --          kept one is ARGV[2]'s or the one it was rotated to, which the caller announces as
@@ -23,6 +25,7 @@
 -- already logged out, logging out the other devices when there are none) would fail, and the
 -- generation that refuses a login already under way with it would not move.
 local prefix, keep, forwardPrefix = name_arg(1), ARGV[2] or '', ARGV[3] or ''
+local changesKey, change = ARGV[4] or '', change_arg(5)
 local kept, chain = {}, {}
 if keep ~= '' then
   kept[keep] = true
@@ -54,6 +57,7 @@ if type(moved) == 'table' and moved.err then
   redis.call('DEL', KEYS[2])
   redis.call('SET', KEYS[2], string.format('%d', now_us()))
 end
+record_change(changesKey, change)
 local deleted, live = 0, {}
 for _, member in ipairs(members) do
   if not kept[member] then

@@ -18,6 +18,10 @@
 -- ARGV[9]  key prefix of this tag's rotation forwards ("<prefix>{<tag>}:m:")
 -- ARGV[10] how long the old digest forwards to the new one, milliseconds (revoke.lua follows
 --          it, so a revocation of the old id racing the rotation still ends the session)
+-- ARGV[11] optional, with ARGV[7]: key prefix of this tag's records of changes
+--          ("<prefix>{<tag>}:c:")
+-- ARGV[12] optional, with ARGV[7]: this change's id, recorded in that user's record (see
+--          user-changes.lua); '' for none
 --
 -- Returns  the new hash as a flat field/value array, or false when the old session is
 --          missing (or its key holds another type than a hash, written by another program:
@@ -33,6 +37,7 @@ if reauthenticated ~= '0' and reauthenticated ~= '1' then
   return redis.error_reply("ERR cloakroom: ARGV[8] must be '0' or '1'")
 end
 local forwardPrefix, forwardMs = name_arg(9), int_arg(10)
+local changesPrefix, change = ARGV[11] or '', change_arg(12)
 if forwardMs == 0 then
   return redis.error_reply('ERR cloakroom: the forward must last')
 end
@@ -99,6 +104,7 @@ if revokeFor ~= '' then
     end
   end
   redis.call('INCR', generationPrefix .. revokeFor)
+  record_change(changesPrefix ~= '' and changesPrefix .. revokeFor or '', change)
 end
 
 if live then

@@ -12,6 +12,8 @@
 --          has given up by then and answered that nothing changed, and may have undone what
 --          the change stood for (the roles in its database): making it now would grant roles
 --          nobody holds, which nothing would ever take back.
+-- ARGV[4]  optional: the user's record of changes ("<prefix>{<tag>}:c:<userId>")
+-- ARGV[5]  optional: this change's id, recorded there (see user-changes.lua); '' for none
 --
 -- Returns  { updated, { expiredDigest… } }: how many live sessions were updated, and the
 --          members pruned on the way because their session expired (or its key held another
@@ -23,6 +25,7 @@
 -- HSET replaces one field of a hash that exists; the INCR adds one counter at most.
 local prefix = name_arg(1)
 local deadline = int_arg(3)
+local changesKey, change = ARGV[4] or '', change_arg(5)
 -- The fence never exists: declared, it makes Redis Cluster refuse this script (TRYAGAIN) while
 -- the slot migrates, when the keys built below may be on the other node. See README.md.
 if redis.call('EXISTS', KEYS[3]) == 1 then
@@ -61,6 +64,7 @@ if type(moved) == 'table' and moved.err then
   redis.call('DEL', KEYS[2])
   redis.call('SET', KEYS[2], string.format('%d', now_us()))
 end
+record_change(changesKey, change)
 local updated, expired = 0, {}
 for _, member in ipairs(members) do
   local key = prefix .. member

@@ -13,12 +13,16 @@
 --          separated by NUL bytes at fixed positions (`decodeValidated` in ../session-fields.ts
 --          reads them): user id, username, roles, created, last touch, absolute deadline, idle
 --          timeout, last authentication, persistent, device, ip, user agent (its chunks
---          joined), then one name/value pair per app attribute (the name without its `a:`).
---          Absent fields are empty. One string instead of the hash's ~20 field/value pairs
+--          joined), the owner's record of recent changes (the ids user-changes.lua keeps,
+--          separated by spaces), then one name/value pair per app attribute (the name without
+--          its `a:`). Absent fields are empty. One string instead of the hash's ~20 field/value pairs
 --          makes the reply cheap for the client to parse; a hash that holds a NUL byte in one
 --          of those values gets the flat field/value array instead, lastSeenAt set to the last
 --          touch. The clock is Redis's own, so services with skewed clocks agree.
--- Commands: HGETALL, TIME, PTTL and at most one PEXPIRE — a validator's whole ACL.
+-- Commands: HGETALL, TIME, PTTL, at most one PEXPIRE, and a GET of the owner's record of
+--          changes ("<prefix>{<tag>}:c:<userId>", named from KEYS[1] and the owner: same slot),
+--          which a Redis user not allowed to read it is refused without failing the script (the
+--          record then reads as empty) — a validator's whole ACL.
 local idle, touch = int_arg(1), int_arg(2)
 local fields = redis.call('HGETALL', KEYS[1])
 if #fields == 0 then
@@ -108,9 +112,20 @@ if chunks then
     part = part + 1
   end
 end
+-- Read with the session, so that a local cache holding the owner's sessions until a change
+-- it was told of lands (its write may come after its event) can tell whether it has.
+local changes = ''
+local base = owner and string.match(KEYS[1], '^(.*):s:[%w_-]+$')
+if base then
+  local record = redis.pcall('GET', base .. ':c:' .. owner)
+  if type(record) == 'string' then
+    changes = record
+  end
+end
 local reply = {
   owner or '', username or '', roles or '', createdAt or '', lastSeen, deadline,
   ownIdle or '', authenticatedAt or '', persistent or '', device or '', ip or '', userAgent,
+  changes,
 }
 for _, i in ipairs(attributes) do
   reply[#reply + 1] = string.sub(fields[i], #FIELD.attributePrefix + 1)
