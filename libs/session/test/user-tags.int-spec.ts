@@ -153,6 +153,52 @@ describe('User tags (real Redis)', () => {
     expect(await sessions.validate(legacy.token)).toBeNull();
   });
 
+  it("revokes the user's sessions under both tags when a rotation revokes the others", async () => {
+    const prefix = uniquePrefix();
+    const sessions = await service(prefix);
+    const user = { id: 'u-rotating', username: 'rosa', roles: ['customer'] };
+    const derived = await sessions.create(user);
+    await inspect.set(`${prefix}ut:${user.id}`, 'legacyT3');
+    const legacy = await sessions.create(user);
+    const other = await sessions.create(user);
+    // A login that read the user before the change, under the tag logins now take.
+    const generation = await sessions.generationOf(user.id);
+
+    // The change comes from the derived tag: the earlier release's sessions end too.
+    const rotated = await sessions.rotate(derived.token, { revokeOthersOf: user.id });
+    expect(rotated).not.toBeNull();
+    expect(await sessions.validate(legacy.token)).toBeNull();
+    expect(await sessions.validate(other.token)).toBeNull();
+    expect((await sessions.listForUser(user.id)).map((s) => s.id)).toEqual([rotated?.session.id]);
+    await expect(sessions.create(user, {}, { generation })).rejects.toThrow();
+
+    // And from the earlier release's tag: the derived sessions end.
+    const again = await sessions.create(user);
+    await inspect.del(`${prefix}ut:${user.id}`);
+    const fresh = await sessions.create(user);
+    expect(tagOf(fresh.token)).toBe(tagOf(derived.token));
+    await inspect.set(`${prefix}ut:${user.id}`, 'legacyT3');
+    const moved = await sessions.rotate(again.token, { revokeOthersOf: user.id });
+    expect(moved).not.toBeNull();
+    expect(await sessions.validate(fresh.token)).toBeNull();
+    expect(await sessions.validate(rotated?.token ?? '')).toBeNull();
+    expect((await sessions.listForUser(user.id)).map((s) => s.id)).toEqual([moved?.session.id]);
+  });
+
+  it("leaves the user's other tag alone when the session to rotate is someone else's", async () => {
+    const prefix = uniquePrefix();
+    const sessions = await service(prefix);
+    const user = { id: 'u-target', username: 'tara', roles: ['customer'] };
+    const stranger = { id: 'u-stranger', username: 'stan', roles: ['customer'] };
+    const kept = await sessions.create(user);
+    await inspect.set(`${prefix}ut:${user.id}`, 'legacyT4');
+    await inspect.set(`${prefix}ut:${stranger.id}`, 'legacyT4');
+    const theirs = await sessions.create(stranger);
+    expect(await sessions.rotate(theirs.token, { revokeOthersOf: user.id })).toBeNull();
+    expect(await sessions.validate(kept.token)).not.toBeNull();
+    expect(await sessions.validate(theirs.token)).not.toBeNull();
+  });
+
   it('writes back the key it knew when Redis lost it, and misses no session of a user', async () => {
     // On a Cluster the key lives on one master: restarted empty, the others keep the sessions.
     const prefix = uniquePrefix();

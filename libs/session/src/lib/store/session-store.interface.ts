@@ -131,7 +131,9 @@ export interface SessionStore {
    * and absolute deadline are kept: a rotation never lengthens a session. With
    * `reauthenticated`, `authenticatedAt` becomes the store's now. With `revokeOthersOf` (the
    * owner's user id), every other session of that user is revoked and their generation moves
-   * in the same atomic step — even when the session to rotate is gone (then null). A rotation
+   * in the same atomic step — even when the session to rotate is gone (then null); a store
+   * that keeps a user's sessions in several places (the Redis store's tags, one slot each)
+   * revokes those elsewhere first, unless the session to rotate is someone else's. A rotation
    * that rejects with `SessionStoreUnavailableError` leaves the session under `from` once the
    * backend answers again: a store whose write may land after it gave up undoes it (all but
    * the revocation of the others).

@@ -43,6 +43,7 @@ import {
   encodeAttributeChanges,
   encodeNewSession,
   encodeRoles,
+  SessionField,
   timestampFields,
 } from './session-fields';
 import { redisClock } from './redis-clock';
@@ -631,6 +632,43 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   }
 
   /**
+   * A rotation's revocation of the user's other sessions (`revokeOthersOf`) under the user's
+   * other tags, which the rotation's script cannot reach from its slot: an earlier release's
+   * random tag beside the derived one while releases are mixed, or a key Redis lost and another
+   * process made anew (see `findUserTags`). Each tag's generation moves with its revocation, so a
+   * login under that tag that read the user before the caller's change (a password change, stored
+   * before this runs) is refused there too, as under the rotated session's tag. Sent before the
+   * rotation: should it fail, the rotation is not sent and the caller's 503 leaves revocations
+   * only. Nothing when the session to rotate is someone else's, or under a tag that is not the
+   * user's: the rotation changes nothing of theirs then.
+   */
+  private async revokeUnderOtherTags(
+    from: SessionRef,
+    userId: string,
+    change: string,
+  ): Promise<void> {
+    const [tags, owner] = await Promise.all([
+      this.findUserTags(userId),
+      this.call(() =>
+        // A key of another type (written by another program) is no session, as rotate.lua reads it.
+        this.client
+          .hget(this.keys.session(from), SessionField.userId)
+          .catch((error: unknown) => (isWrongType(error) ? null : Promise.reject(error))),
+      ),
+    ]);
+    // As rotate.lua, which leaves alone a user whose sessions are not under the token's tag:
+    // a token of another user's tag, gone or not, revokes nothing of this user's elsewhere.
+    if (!tags.includes(from.tag) || (owner !== null && owner !== userId)) {
+      return;
+    }
+    await Promise.all(
+      tags
+        .filter((tag) => tag !== from.tag)
+        .map((tag) => this.revokeAllUnder(tag, userId, '', change)),
+    );
+  }
+
+  /**
    * Refused by Redis (an error, so a 503) when it arrives after this call has given up: see
    * set-roles.lua and `giveUpAt`.
    */
@@ -670,6 +708,9 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   ): Promise<Session | null> {
     if (from.tag !== to.tag) {
       throw new Error('A session can only rotate within its user tag');
+    }
+    if (options.revokeOthersOf) {
+      await this.revokeUnderOtherTags(from, options.revokeOthersOf, options.change ?? '');
     }
     // The old token dies (and, with revokeOthersOf, every other session of the user).
     let reply: Reply;
