@@ -17,17 +17,24 @@ export function newUserChangeId(): string {
 
 /**
  * The ids of the changes that had landed on a session's user when the session was read, as
- * the Redis store's validation answers them with it; absent for a session read otherwise (an
- * in-memory or remote store, an earlier release's script).
+ * the Redis store's validation answers them with it; absent for a session read with none, or
+ * read otherwise (a remote store, an earlier release's script): to a cache waiting for a
+ * change, all the same.
  */
 const changesSeen = new WeakMap<Session, readonly string[]>();
 
-/** Notes the user's changes read with `session` (a space-separated record, as Redis keeps it). */
+/**
+ * Notes the user's changes read with `session` (a space-separated record, as Redis keeps it).
+ * An empty record, what almost every validation reads, notes nothing: a WeakMap entry per
+ * validated session would cost the young-generation GC an ephemeron per request.
+ */
 export function noteChangesSeen(session: Session, record: string): void {
-  changesSeen.set(session, record ? record.split(' ') : []);
+  if (record) {
+    changesSeen.set(session, record.split(' '));
+  }
 }
 
-/** The changes read with `session`, or undefined when it was read without them. */
+/** The changes read with `session`, or undefined when it was read with none (or without them). */
 export function changesSeenWith(session: Session): readonly string[] | undefined {
   return changesSeen.get(session);
 }
