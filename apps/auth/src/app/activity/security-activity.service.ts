@@ -1,4 +1,6 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+
+import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Brackets, Repository } from 'typeorm';
 
@@ -60,6 +62,18 @@ export interface ActivityPage {
   next: string | null;
 }
 
+/**
+ * Events recorded while the database refused them that are kept for a later try; past this,
+ * the oldest are dropped (with a warning): an outage must not grow the process without bound.
+ */
+export const RECORD_BACKLOG_LIMIT = 10_000;
+
+/** The longest wait between two tries of the events kept while the database is away. */
+const RECORD_RETRY_MAX_MS = 5_000;
+
+/** Kept rows one background try inserts: well under SQLite's limit on bound parameters. */
+const RECORD_BATCH = 50;
+
 /** Events per page of `/activity`. */
 export const ACTIVITY_PAGE_SIZE = 50;
 
@@ -76,32 +90,47 @@ const EVERYONE_TYPES: ActivityType[] = ['sessions.revoked-all'];
  * await activity.record({ type: 'login.failed', userId: user.id, actor: null, ip });
  */
 @Injectable()
-export class SecurityActivityService {
+export class SecurityActivityService implements OnModuleDestroy {
   private readonly logger = new Logger('SecurityActivity');
+  /** Rows the database refused, oldest first, tried again until they land. */
+  private backlog: Omit<SecurityEvent, 'id'>[] = [];
+  private retrying?: Promise<void>;
+  private wakeRetry?: () => void;
+  private stopped = false;
 
   constructor(
     @InjectRepository(SecurityEvent) private readonly events: Repository<SecurityEvent>,
   ) {}
 
+  /** One last try of what the database refused, then what is still kept is reported lost. */
+  async onModuleDestroy(): Promise<void> {
+    this.stopped = true;
+    this.wakeRetry?.();
+    await this.retrying;
+    while (this.backlog.length && (await this.insertOldest())) {
+      // Until all is stored or the database refuses again.
+    }
+    if (this.backlog.length) {
+      this.logger.error(`${this.backlog.length} security events were never stored`);
+    }
+  }
+
   /**
-   * Persists one event; never throws (a DB failure is logged, the request goes on: an
-   * unavailable log must not lock users out or hide the answer they are owed).
+   * Persists one event; never throws (an unavailable log must not lock users out or hide the
+   * answer they are owed). An event the database refuses is kept and tried again in the
+   * background until it lands, so that an outage of a moment loses nothing: each event carries
+   * a key of its own (`streamId` `app:<uuid>`), so a try whose answer was lost but that landed
+   * and its retry make one row.
    *
    * @example
    * await activity.record({ type: 'password.changed', userId: user.id, actor: { id, username } });
    */
   async record(event: ActivityInput): Promise<void> {
+    const row = toRow(event, Date.now(), `app:${randomUUID()}`);
     try {
-      await this.events
-        .createQueryBuilder()
-        .insert()
-        .values(toRow(event, Date.now(), null))
-        .updateEntity(false)
-        .execute();
+      await this.insert([row]);
     } catch (error) {
-      this.logger.warn(
-        `Could not record a ${event.type} event: ${(error as Error)?.message ?? error}`,
-      );
+      this.keep(row, error);
     }
   }
 
@@ -165,6 +194,63 @@ export class SecurityActivityService {
           ? ActivityCursor.encode({ at: last.at, id: Number(last.id) })
           : null,
     };
+  }
+
+  private async insert(rows: Omit<SecurityEvent, 'id'>[]): Promise<void> {
+    await this.events
+      .createQueryBuilder()
+      .insert()
+      .values(rows)
+      .orIgnore()
+      .updateEntity(false)
+      .execute();
+  }
+
+  /** Keeps a refused row for the background tries (one warning per outage). */
+  private keep(row: Omit<SecurityEvent, 'id'>, error: unknown): void {
+    if (!this.backlog.length) {
+      this.logger.warn(
+        `Could not record a ${row.type} event, retrying: ${(error as Error)?.message ?? error}`,
+      );
+    }
+    this.backlog.push(row);
+    if (this.backlog.length > RECORD_BACKLOG_LIMIT) {
+      const dropped = this.backlog.shift();
+      this.logger.error(
+        `Security event lost (too many waiting for the database): ${dropped?.type}`,
+      );
+    }
+    this.retrying ??= this.retry().finally(() => (this.retrying = undefined));
+  }
+
+  /** Tries the kept rows, oldest first, with a growing pause, until none is left or shutdown. */
+  private async retry(): Promise<void> {
+    for (let attempt = 0; this.backlog.length && !this.stopped; attempt++) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(100 * 2 ** attempt, RECORD_RETRY_MAX_MS));
+        // Events waiting for the database must not keep a stopping process alive.
+        timer.unref();
+        this.wakeRetry = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      if (this.stopped) return;
+      if (await this.insertOldest()) attempt = -1;
+    }
+  }
+
+  /** Inserts the oldest kept rows; whether they landed (then they are kept no more). */
+  private async insertOldest(): Promise<boolean> {
+    const batch = this.backlog.slice(0, RECORD_BATCH);
+    try {
+      await this.insert(batch);
+    } catch {
+      return false;
+    }
+    // Rows kept during the insert went to the end of the backlog: only the batch leaves it.
+    this.backlog = this.backlog.filter((row) => !batch.includes(row));
+    return true;
   }
 }
 

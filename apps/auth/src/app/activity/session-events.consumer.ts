@@ -2,7 +2,12 @@ import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@ne
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Brackets, DataSource } from 'typeorm';
 
-import { SessionEvent, SessionEventsItem, SessionEventsReader } from '@cloakroom/session';
+import {
+  SessionEvent,
+  SessionEventActor,
+  SessionEventsItem,
+  SessionEventsReader,
+} from '@cloakroom/session';
 
 import { AuthEnv } from '../config/auth.env';
 import { AuthRedis } from '../redis/auth-redis';
@@ -54,6 +59,27 @@ export function activityTypeOf(event: SessionEvent): ActivityType | null {
       // `session.rotated` (the session lives on under a new id) and types added later.
       return null;
   }
+}
+
+/**
+ * The reasons of the administrators' actions on a user's sessions: the only events whose actor
+ * may be someone else than the user and still be named to them.
+ */
+const ADMIN_REASONS: ReadonlySet<string> = new Set(['admin', 'disable', 'revoke-all']);
+
+/**
+ * Who the log names as having done it. Someone else than the user is named only for an
+ * administrator's action (a role change, or a revocation for an administrator's reason). Any
+ * other event with a foreign actor ended a session the actor never owned: a login revokes every
+ * token its client held, and a browser may hold a token planted by the session's owner, who
+ * must not learn from their own log which account logged in over it.
+ */
+export function activityActorOf(event: SessionEvent): SessionEventActor | null {
+  const { actor, userId } = event;
+  if (!actor || userId === null || actor.id === userId) {
+    return actor;
+  }
+  return event.type === 'roles.changed' || ADMIN_REASONS.has(event.reason ?? '') ? actor : null;
 }
 
 /**
@@ -142,7 +168,7 @@ export class SessionEventsConsumer implements OnApplicationBootstrap, OnModuleDe
         const { event } = item;
         const type = activityTypeOf(event);
         if (type && event.at >= cutoff) {
-          rows.push(toRow({ ...event, type }, event.at, event.id));
+          rows.push(toRow({ ...event, type, actor: activityActorOf(event) }, event.at, event.id));
         }
         lastId = event.id;
       } else if (item.kind === 'gap') {
