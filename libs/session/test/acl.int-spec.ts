@@ -308,7 +308,17 @@ describe.each([
         [
           'the patch script',
           () =>
-            attacker.evalsha(sha('cloakroomPatch'), 1, sessionKey, 64, 16384, 1, 'a:admin', 'true'),
+            attacker.evalsha(
+              sha('cloakroomPatch'),
+              1,
+              sessionKey,
+              64,
+              16384,
+              0,
+              1,
+              'a:admin',
+              'true',
+            ),
         ],
         [
           'the append-events script',

@@ -85,3 +85,74 @@ describe('a role change that reaches Redis after its caller gave up', () => {
     }
   });
 });
+
+/**
+ * A patch whose call failed must not be made later either: the caller was told nothing was
+ * written (503), may have written the attribute again since — acknowledged — and the late one
+ * would then overwrite it with the value it gave up on. Held by a relay from the moment it is
+ * sent, the patch reaches Redis on release, at several delays past its deadline: on its own
+ * connection (Redis stalled), or after the store dropped that connection as silent and wrote the
+ * attribute again on a new one.
+ */
+describe('a patch that reaches Redis after its caller gave up', () => {
+  const STORE_TIMEOUT_S = 0.3;
+  const redis = relayedRedis();
+
+  async function start() {
+    const service = await sessionService({
+      redis: { url: `redis://127.0.0.1:${redis.relay.port}` },
+      keyPrefix: uniquePrefix(),
+      storeTimeout: STORE_TIMEOUT_S,
+    });
+    const { token } = await service.sessions.create(alice, { attributes: { cart: 'first' } });
+    await service.sessions.patch(token, { step: 'checkout' });
+    // The store has read Redis's clock by now (at connection): the deadline can be set.
+    await sleep(100);
+    return { ...service, token };
+  }
+
+  it.each([0, 150, 600])(
+    'changes nothing when it arrives late on its own connection (held %i ms more)',
+    async (heldMs) => {
+      const { sessions, close, token } = await start();
+      try {
+        redis.relay.delayFrom((bytes) => bytes.includes('"late-cart"'));
+        await expect(
+          sessions.patch(token, { cart: 'late-cart', step: undefined }),
+        ).rejects.toBeInstanceOf(SessionStoreUnavailableError);
+        await sleep(heldMs);
+        redis.relay.release();
+        await sleep(200);
+        const session = await sessions.validate(token);
+        expect(session?.attributes).toEqual({ cart: 'first', step: 'checkout' });
+      } finally {
+        await close();
+      }
+    },
+  );
+
+  it.each([0, 300])(
+    'never overwrites an attribute written since, on the connection that replaced a silent one (held %i ms more)',
+    async (heldMs) => {
+      const { sessions, close, token } = await start();
+      try {
+        redis.relay.delayFrom((bytes) => bytes.includes('"late-cart"'));
+        await expect(sessions.patch(token, { cart: 'late-cart' })).rejects.toBeInstanceOf(
+          SessionStoreUnavailableError,
+        );
+        // A call that times out on a connection silent for 2 × 0.3 s: the store drops it.
+        await sleep(700);
+        await expect(sessions.validate(token)).rejects.toBeInstanceOf(SessionStoreUnavailableError);
+        await sleep(200);
+        expect(await sessions.patch(token, { cart: 'second' })).toBe(true);
+        await sleep(heldMs);
+        redis.relay.release();
+        await sleep(300);
+        const session = await sessions.validate(token);
+        expect(session?.attributes).toEqual({ cart: 'second', step: 'checkout' });
+      } finally {
+        await close();
+      }
+    },
+  );
+});

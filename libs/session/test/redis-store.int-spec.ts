@@ -272,12 +272,25 @@ describe('Redis scripts given hostile arguments', () => {
 
   it('lets a patch write and remove attribute fields only', async () => {
     const patch = (...args: Array<string | number>) =>
-      client['cloakroomPatch'](key, 64, 1024, ...args);
+      client['cloakroomPatch'](key, 64, 1024, 0, ...args);
     await expect(patch(1, 'r', '["admin"]')).rejects.toThrow(/only attribute fields/);
     await expect(patch(0, 'u')).rejects.toThrow(/only attribute fields/);
     await expect(patch(3, 'a:x', '1')).rejects.toThrow(/pairs/);
     expect(await client.hgetall(key)).toEqual({ u: 'u-victim', r: '["customer"]', t: '1', x: '1' });
     expect(await patch(1, 'a:x', '1')).toBe(1);
+  });
+
+  it('refuses a patch that arrives after its deadline, before it writes', async () => {
+    const [seconds, micros] = await client.time();
+    const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    const patch = (deadline: number) =>
+      client['cloakroomPatch'](key, 64, 1024, deadline, 1, 'a:late', '1');
+    await expect(patch(now - 1)).rejects.toThrow(/after its deadline/);
+    expect(await client.hexists(key, 'a:late')).toBe(0);
+    expect(await patch(now + 60_000)).toBe(1);
+    expect(await client.hget(key, 'a:late')).toBe('1');
+    await expect(patch(-1)).rejects.toThrow(/ARGV\[3\]/);
+    await client.hdel(key, 'a:late');
   });
 
   /**
@@ -286,7 +299,7 @@ describe('Redis scripts given hostile arguments', () => {
    */
   it("refuses a patch that would take the session's attributes over their limits", async () => {
     const limited = (count: number, bytes: number, ...args: Array<string | number>) =>
-      client['cloakroomPatch'](key, count, bytes, ...args);
+      client['cloakroomPatch'](key, count, bytes, 0, ...args);
     expect(await limited(2, 9, 1, 'a:x', '"12345"')).toBe(1); // x: 1 + 7 bytes
     expect(await limited(2, 9, 1, 'a:y', '1')).toBe(-1); // 8 + 2 > 9
     expect(await limited(2, 9, 1, 'a:x', '1', 'a:x')).toBe(1); // replaced, then removed

@@ -527,13 +527,20 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     return session && session.absoluteExpiresAt > this.clock.now() ? session : null;
   }
 
+  /**
+   * Refused by Redis (an error, so a 503) when it arrives after this call has given up, as a
+   * role change is (see `giveUpAt`): its caller may have written the attribute again since, and
+   * the value it gave up on must not overwrite that one.
+   */
   async patch(ref: SessionRef, attributes: Record<string, unknown>): Promise<boolean> {
     const { set, remove } = encodeAttributeChanges(attributes);
+    const deadline = String(this.giveUpAt());
     const reply = await this.call(() =>
       this.client.cloakroomPatch(
         this.keys.session(ref),
         SESSION_ATTRIBUTE_LIMITS.count,
         SESSION_ATTRIBUTE_LIMITS.bytes,
+        deadline,
         set.length / 2,
         ...set,
         ...remove,
