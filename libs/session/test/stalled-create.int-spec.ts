@@ -14,7 +14,7 @@ import {
 import { decodeSessionEvent } from '../src/lib/events/session-event.interface';
 import { SESSION_SCRIPTS } from '../src/lib/store/redis/session-scripts';
 import { relayedRedis } from './relayed-redis';
-import { sessionKey, sessionService, sleep, until } from './store-contract';
+import { answersTo, sessionKey, sessionService, sleep, until } from './store-contract';
 
 // Starting a cluster and three services can take more than the default 5 s on a busy machine.
 jest.setTimeout(60_000);
@@ -311,6 +311,35 @@ describe('a create whose answer was lost with its connection', () => {
     expect(await sessions.validate(first.token)).not.toBeNull();
     expect(await sessions.validate(second.token)).not.toBeNull();
   }, 20_000);
+
+  /**
+   * The same lost answer, watched from the evicted session's side: the login was answered 503,
+   * so nothing changed for it, and once the store is connected again its token must never be
+   * refused (401) while the undo waits for its next try. Cut at several moments, so that the
+   * reconnection falls at different points of the undo's back-off.
+   */
+  it.each([0, 150, 400, 900])(
+    'never refuses the session it evicted once connected again (cut %i ms later)',
+    async (cutAfterMs) => {
+      const user = { id: `lost-evicted-${cutAfterMs}`, username: 'evicted', roles: ['customer'] };
+      const first = await sessions.create(user);
+      await sleep(5);
+      await sessions.create(user);
+      await admin.client('PAUSE', 2000, 'WRITE');
+      const login = sessions.create(user);
+      await sleep(50); // the create reached Redis, which holds it
+      relay.hold();
+      await expect(login).rejects.toBeInstanceOf(SessionStoreUnavailableError);
+      await sleep(50);
+      await admin.call('CLIENT', 'UNPAUSE');
+      await sleep(50 + cutAfterMs); // Redis ran the create, which set the first session aside
+      relay.cut();
+      const answers = await answersTo(sessions, first.token, 2500);
+      expect(answers).not.toContain('refused');
+      expect(answers[answers.length - 1]).toBe('live');
+    },
+    20_000,
+  );
 
   /**
    * The same lost answer, and the user's generation moved before the undo comes again (a role

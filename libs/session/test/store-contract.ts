@@ -101,6 +101,28 @@ export async function guardedApp(
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * What validating `token` without pause for `forMs` answers, each change once, in order:
+ * `live`, `refused` (null: a 401) or `unavailable` (a 503).
+ */
+export async function answersTo(
+  sessions: SessionService,
+  token: string,
+  forMs: number,
+): Promise<string[]> {
+  const answers: string[] = [];
+  const endAt = Date.now() + forMs;
+  while (Date.now() < endAt) {
+    const answer = await sessions.validate(token).then(
+      (session) => (session ? 'live' : 'refused'),
+      () => 'unavailable',
+    );
+    if (answers[answers.length - 1] !== answer) answers.push(answer);
+    await sleep(5);
+  }
+  return answers;
+}
+
 /** The reference a well-formed session id names. */
 export function idRef(sessionId: string): SessionRef {
   const ref = parseSessionId(sessionId);

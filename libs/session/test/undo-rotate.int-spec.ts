@@ -11,6 +11,7 @@ import {
   dump,
   REDIS_URL as url,
   sessionService,
+  answersTo,
   sleep,
   uniquePrefix,
   until,
@@ -250,6 +251,37 @@ describe('a rotation answered 503 while Redis did not answer', () => {
       await close();
     }
   });
+
+  /**
+   * The same lost answer, watched from the caller's side: answered 503, it keeps its token, so
+   * once the store is connected again that token must never be refused (401: "log in again")
+   * while the undo waits for its next try. Cut at several moments, so that the reconnection
+   * falls at different points of the undo's back-off.
+   */
+  it.each([0, 150, 400, 900])(
+    'never refuses the old token once connected again, the answer lost (cut %i ms later)',
+    async (cutAfterMs) => {
+      const { sessions, close } = await start();
+      try {
+        const { made } = await loggedIn(sessions, 2);
+        const [caller] = made;
+        await redis.admin.client('PAUSE', 3000, 'WRITE');
+        const rotation = sessions.rotate(caller.token, { reauthenticated: true });
+        await sleep(100); // the rotation reached Redis, which holds it
+        redis.relay.hold();
+        await expect(rotation).rejects.toBeInstanceOf(SessionStoreUnavailableError);
+        await sleep(50);
+        await redis.admin.call('CLIENT', 'UNPAUSE');
+        await sleep(50 + cutAfterMs); // Redis ran the rotation; its answer waits in the relay
+        redis.relay.cut();
+        const answers = await answersTo(sessions, caller.token, 2500);
+        expect(answers).not.toContain('refused');
+        expect(answers[answers.length - 1]).toBe('live');
+      } finally {
+        await close();
+      }
+    },
+  );
 
   it.each([
     ['a rotation', false],

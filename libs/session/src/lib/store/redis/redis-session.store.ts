@@ -87,6 +87,16 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   private readonly logger = new Logger(RedisSessionStore.name);
   /** Set on shutdown: undos still being tried (see `abandon`) stop. */
   private closing = false;
+  /**
+   * The next try of each undo waiting out its back-off (see `sendUndo`), made at once when a
+   * connection becomes ready: one that broke may have taken an undo (or its answer) with it
+   * after Redis ran what it undoes, and until the undo runs, the token its caller was told to
+   * keep is refused (401), or the session a login evicted stays set aside. Sent as the new
+   * connection becomes ready, it goes before any validation on it, not a back-off later.
+   */
+  private readonly waitingUndos = new Set<() => void>();
+  /** Listens for `ready` on the clients, removed on shutdown (a given client outlives us). */
+  private readonly retryUndosNow = (): void => [...this.waitingUndos].forEach((retry) => retry());
   private readonly client: ScriptedClient;
   private readonly ownsClient: boolean;
   private readonly keys: RedisKeys;
@@ -174,6 +184,9 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
       this.acknowledgement = null;
     }
     this.watermark = new RedisWatermark(this.writer, this.keys);
+    for (const each of new Set([client, this.writer])) {
+      each.on('ready', this.retryUndosNow);
+    }
     if (settings.userTagKey) {
       this.knownTagKeys.add(settings.userTagKey);
     }
@@ -212,6 +225,10 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
 
   onModuleDestroy(): void {
     this.closing = true;
+    this.waitingUndos.clear();
+    for (const each of new Set([this.client, this.writer])) {
+      each.off('ready', this.retryUndosNow);
+    }
     this.clock.stop();
     this.stopScriptWatch();
     if (this.ownsClient) {
@@ -348,9 +365,9 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
    * until `settled` accepts an answer, or
    * `EVICTION_UNDO_GRACE_MS` are over. A connection that broke may have lost the undo with the
    * answer of what it undoes, after Redis ran that: until an undo is answered, it is sent
-   * again, backing off (undoing twice is undoing once). A command ioredis sends again on
-   * reconnecting goes out as the connection becomes ready, before any of these timers.
-   * It is sent by `first` (by default `writer`) until one is accepted.
+   * again, backing off (undoing twice is undoing once), and at once when a connection becomes
+   * ready (see `waitingUndos`). It is sent by `first` (by default `writer`) until one is
+   * accepted.
    *
    * With `durability`, an undo of a write to `at` is settled only once one was accepted and a
    * WAIT on `writer`, after an undo it sent, finds enough replicas holding it: the master runs
@@ -387,7 +404,14 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
       if (this.closing || Date.now() + waitMs > giveUpAt) {
         return;
       }
-      setTimeout(() => attempt(Math.min(waitMs * 2, UNDO_RETRY_MAX_MS)), waitMs).unref();
+      const retry = (): void => {
+        if (!this.waitingUndos.delete(retry)) return;
+        clearTimeout(timer);
+        attempt(Math.min(waitMs * 2, UNDO_RETRY_MAX_MS));
+      };
+      const timer = setTimeout(retry, waitMs);
+      timer.unref();
+      this.waitingUndos.add(retry);
     };
     const attempt = (nextWaitMs: number): void => {
       once().then(
