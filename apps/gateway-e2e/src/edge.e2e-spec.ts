@@ -274,8 +274,8 @@ describe('the edge of the built stack', () => {
       socket.on('error', () => undefined);
       socket.on('close', () => resolve(text));
       socket.write(
-        'GET /api/auth/demo-users HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n' +
-          `${filler}Content-Length: ${hidden.length}\r\n\r\n${hidden}`,
+        `GET /api/auth/demo-users HTTP/1.1\r\nHost: 127.0.0.1:${stack.ports.gateway}\r\n` +
+          `Connection: close\r\n${filler}Content-Length: ${hidden.length}\r\n\r\n${hidden}`,
       );
     });
     // The next client on the gateway's connection to auth gets its own answer, not the login.

@@ -33,7 +33,8 @@ class Upload {
     this.socket.on('error', () => undefined);
     this.closed = new Promise((resolve) => this.socket.on('close', () => resolve()));
     this.socket.write(
-      'POST /api/orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n' +
+      `POST /api/orders HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n` +
+        'Content-Type: application/octet-stream\r\n' +
         (declared === 'chunked'
           ? 'Transfer-Encoding: chunked\r\n'
           : `Content-Length: ${declared}\r\n`) +
@@ -189,7 +190,7 @@ describe('gateway: connections of one client', () => {
         if (text.includes('\r\n\r\n')) done();
       });
       socket.once('close', done);
-      socket.write('GET /api/nowhere HTTP/1.1\r\nHost: x\r\n\r\n');
+      socket.write(`GET /api/nowhere HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
     });
   }
 

@@ -131,7 +131,7 @@ describe('gateway, against requests with more header lines than it reads', () =>
   it('refuses a WebSocket handshake with more header lines than it forwards', async () => {
     const answer = await rawExchange(
       port,
-      'GET /api/auth/ws HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\n' +
+      `GET /api/auth/ws HTTP/1.1\r\nHost: localhost:${port}\r\nConnection: Upgrade\r\n` +
         'Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n' +
         `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n${fillerLines(MAX_HEADER_LINES)}\r\n`,
     );
@@ -142,7 +142,7 @@ describe('gateway, against requests with more header lines than it reads', () =>
 
   it(`forwards a request of ${MAX_HEADER_LINES} header lines, refuses one more`, async () => {
     const request = (lines: number) =>
-      `GET /api/auth/many HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n` +
+      `GET /api/auth/many HTTP/1.1\r\nHost: localhost:${port}\r\nConnection: close\r\n` +
       `${fillerLines(lines - 2)}\r\n`;
     expect(await rawExchange(port, request(MAX_HEADER_LINES))).toMatch(/^HTTP\/1\.1 200 /);
     expect(await rawExchange(port, request(MAX_HEADER_LINES + 1))).toMatch(/^HTTP\/1\.1 431 /);

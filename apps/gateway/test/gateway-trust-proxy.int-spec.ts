@@ -128,7 +128,10 @@ async function answeredOf(port: number, from: string, count: number): Promise<nu
             if (text.includes('\r\n\r\n')) done(true);
           });
           socket.on('close', () => done(text.startsWith('HTTP/1.1 ')));
-          socket.write('GET /api/orders/x HTTP/1.1\r\nHost: x\r\n\r\n', () => undefined);
+          socket.write(
+            `GET /api/orders/x HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`,
+            () => undefined,
+          );
         }),
     ),
   );
@@ -188,7 +191,8 @@ describe.each([
     const socket = connect({ host: '127.0.0.1', port, localAddress: PROXY });
     socket.resume();
     socket.write(
-      'GET /api/orders/ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+      `GET /api/orders/ws HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n` +
+        'Connection: Upgrade\r\nUpgrade: websocket\r\n' +
         'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n' +
         'X-Forwarded-For: 198.51.100.1, 203.0.113.9\r\n\r\n',
     );

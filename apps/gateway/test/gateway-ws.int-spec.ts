@@ -74,7 +74,7 @@ function rawUpgrade(port: number, path: string, ms = 5_000, extra: string[] = []
     socket.write(
       [
         `GET ${path} HTTP/1.1`,
-        'Host: x',
+        `Host: 127.0.0.1:${port}`,
         'Connection: Upgrade',
         'Upgrade: websocket',
         'Sec-WebSocket-Version: 13',
@@ -362,7 +362,8 @@ describe('gateway WebSocket upgrades, against a hostile or slow service and clie
     const socket = connect({ host: '127.0.0.1', port });
     socket.on('error', () => undefined);
     socket.write(
-      'GET /api/orders/late HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+      `GET /api/orders/late HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n` +
+        'Connection: Upgrade\r\nUpgrade: websocket\r\n' +
         'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
     );
     expect(await service.until(() => service.upgrades.length === 1, 5_000)).toBe(true);

@@ -2,7 +2,13 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 
 import { bodyLimitOf, ServiceDefinition } from '@cloakroom/service-kit';
 
-import { bodyMemoryOf, GatewayEnv, publicUrlOf, upstreamsOf } from './config/gateway.env';
+import {
+  allowedHostsOf,
+  bodyMemoryOf,
+  GatewayEnv,
+  publicUrlOf,
+  upstreamsOf,
+} from './config/gateway.env';
 import { BodyMemory } from './proxy/body-memory';
 import { bufferRequestBody } from './proxy/request-body.buffer';
 import {
@@ -11,6 +17,7 @@ import {
   UpgradeRoute,
   upstreamProxy,
 } from './proxy/upstream.proxy';
+import { AllowedHosts, refuseUnknownHosts } from './security/allowed-hosts';
 import { limitConnectionsPerClient } from './security/client-connections';
 import { refuseCrossSiteWrites } from './security/cross-site-writes';
 import { refuseTooManyHeaderLines } from './security/header-count';
@@ -22,8 +29,10 @@ import { serveWebPage } from './web/web.setup';
  * The gateway's request path: at most `CONNECTIONS_PER_CLIENT` connections of one client
  * network (a `GATEWAY_TRUST_PROXY` proxy's exempt), security headers and `no-store` (the common
  * service setup), a 431 for more than `MAX_HEADER_LINES` header lines (fewer than Node shows
- * the app), a 404 for any path that is not canonical (`isCanonicalPath`), a 403 for an
- * unsafe request another site's page sent (`refuseCrossSiteWrites`), then for each service its
+ * the app), a 421 for a host that is not the gateway's (`AllowedHosts`: against DNS rebinding;
+ * WebSocket handshakes too), a 404 for any path that is not canonical (`isCanonicalPath`), a
+ * 403 for an unsafe request another site's page sent (`refuseCrossSiteWrites`), then for each
+ * service its
  * body limit and its proxy
  * (bodies are read whole but never parsed: the app runs without a body parser; all services'
  * bodies share one `BodyMemory`), then the web page from `webRoot`, then the gateway's own
@@ -41,11 +50,13 @@ export function gatewayService(webRoot: string): ServiceDefinition<NestExpressAp
       const upgrades: UpgradeRoute[] = [];
       const memory = new BodyMemory(bodyMemoryOf(env));
       const proxies = new TrustedProxies(env.GATEWAY_TRUST_PROXY);
+      const hosts = new AllowedHosts(allowedHostsOf(env));
       limitConnectionsPerClient(app.getHttpServer(), env.CONNECTIONS_PER_CLIENT, proxies);
       // What the gateway routes and limits on must be what it forwards: every header line
       // (a body framed past those Node shows the app would reach a service as a request of
       // its own), and the path.
       app.use(refuseTooManyHeaderLines);
+      app.use(refuseUnknownHosts(hosts));
       app.use(refuseNonCanonicalPaths);
       app.use(refuseCrossSiteWrites);
       for (const upstream of upstreamsOf(env)) {
@@ -58,7 +69,7 @@ export function gatewayService(webRoot: string): ServiceDefinition<NestExpressAp
         upgrades.push({ prefix: `/api/${upstream.name}`, proxy });
         app.getHttpServer().once('close', proxy.close);
       }
-      proxyUpgrades(app.getHttpServer(), upgrades);
+      proxyUpgrades(app.getHttpServer(), upgrades, hosts);
       serveWebPage(app, webRoot);
     },
   };

@@ -1,6 +1,6 @@
 import { StartupError, validateEnv } from '@cloakroom/service-kit';
 
-import { GatewayEnv, publicUrlOf, upstreamsOf } from './gateway.env';
+import { allowedHostsOf, GatewayEnv, publicUrlOf, upstreamsOf } from './gateway.env';
 
 describe('GatewayEnv', () => {
   it.each(['development', 'test', 'production'])('accepts NODE_ENV=%s', (value) => {
@@ -40,6 +40,51 @@ describe('GATEWAY_TRUST_PROXY', () => {
       expect(refuse).toThrow(StartupError);
       expect(refuse).toThrow(new RegExp(`GATEWAY_TRUST_PROXY: "${value}" is not an address`));
       expect(refuse).not.toThrow(/\n/);
+    },
+  );
+});
+
+describe('allowedHostsOf', () => {
+  it("is the public URL's host at its port, unless more are listed", () => {
+    expect(allowedHostsOf(validateEnv(GatewayEnv, { PORT: '8080' }))).toEqual(['localhost:8080']);
+    const env = validateEnv(GatewayEnv, {
+      PUBLIC_URL: 'https://Shop.Example',
+      SESSION_ALLOWED_ORIGINS: 'https://shop.example, http://other.example:8081,',
+      GATEWAY_ALLOWED_HOSTS: 'Gateway.Internal, 10.0.0.5:3000,[fd00::5]',
+    });
+    expect(allowedHostsOf(env)).toEqual([
+      'shop.example:443',
+      'shop.example:443',
+      'other.example:8081',
+      'gateway.internal',
+      '10.0.0.5:3000',
+      '[fd00::5]',
+    ]);
+  });
+
+  it.each([
+    '*',
+    '.example.com',
+    'http://shop.example',
+    'shop.example/',
+    'user@shop.example',
+    'shop.example:',
+    'shop.example:99999',
+    'shop.example.',
+    'shop_example',
+    '::1',
+  ])('refuses GATEWAY_ALLOWED_HOSTS=%j with one line naming the entry', (value) => {
+    const refuse = () => validateEnv(GatewayEnv, { GATEWAY_ALLOWED_HOSTS: `localhost,${value}` });
+    expect(refuse).toThrow(StartupError);
+    expect(refuse).toThrow(`GATEWAY_ALLOWED_HOSTS: "${value}" is not a host name`);
+    expect(refuse).not.toThrow(/\n/);
+  });
+
+  it.each(['shop.example', 'https://shop.example/', 'https://shop.example:443', 'ftp://x'])(
+    'refuses SESSION_ALLOWED_ORIGINS=%j, which no browser sends as an Origin',
+    (value) => {
+      const refuse = () => validateEnv(GatewayEnv, { SESSION_ALLOWED_ORIGINS: value });
+      expect(refuse).toThrow(`SESSION_ALLOWED_ORIGINS: "${value}" is not an origin`);
     },
   );
 });

@@ -18,6 +18,7 @@ import {
   ToNumber,
 } from '@cloakroom/service-kit';
 
+import { hostOfOrigin, parseAllowedHosts } from '../security/allowed-hosts';
 import { parseTrustedProxies } from '../security/trusted-proxies';
 
 const SERVICE_URL = { protocols: ['http', 'https'], require_protocol: true, require_tld: false };
@@ -94,6 +95,25 @@ export class GatewayEnv extends ServiceEnv {
   @IsOptional()
   @IsUrl(SERVICE_URL)
   PUBLIC_URL?: string;
+
+  // `npm start` gives every process one environment: the origins the services let write are
+  // the gateway's too.
+  @Setting(
+    'Comma list of the origins the services accept cookie-authenticated writes from; read here ' +
+      "for the hosts the gateway answers (each origin's host and port)",
+  )
+  @IsOptional()
+  @IsString()
+  @IsOriginList()
+  SESSION_ALLOWED_ORIGINS?: string;
+
+  @Setting(
+    'Hosts the gateway answers besides its own (PUBLIC_URL, SESSION_ALLOWED_ORIGINS, loopback ' +
+      'names at its port): `name` (any port) or `name:port`, comma-separated; any other Host: 421',
+  )
+  @IsString()
+  @IsAllowedHosts()
+  GATEWAY_ALLOWED_HOSTS = '';
 }
 
 /** An amount of memory in mebibytes: any positive number, so tests can use a few KiB. */
@@ -103,21 +123,60 @@ function IsMebibytes(): PropertyDecorator {
 
 /** A `GATEWAY_TRUST_PROXY` list `TrustedProxies` takes; the message names the entry it cannot. */
 function IsTrustedProxies(): PropertyDecorator {
+  return validatedBy('isTrustedProxies', parseTrustedProxies);
+}
+
+/** A `GATEWAY_ALLOWED_HOSTS` list; the message names the entry that is not a host. */
+function IsAllowedHosts(): PropertyDecorator {
+  return validatedBy('isAllowedHosts', parseAllowedHosts);
+}
+
+/** A comma list of `http:`/`https:` origins; the message names the entry that is not one. */
+function IsOriginList(): PropertyDecorator {
+  return validatedBy('isOriginList', originsOf);
+}
+
+/** A setting valid when `parse` takes it; the message is the error `parse` throws. */
+function validatedBy(name: string, parse: (value: string) => unknown): PropertyDecorator {
   const problemOf = (value: unknown) => {
     try {
-      parseTrustedProxies(String(value));
+      parse(String(value));
       return undefined;
     } catch (error) {
       return (error as Error).message;
     }
   };
   return ValidateBy({
-    name: 'isTrustedProxies',
+    name,
     validator: {
       validate: (value) => problemOf(value) === undefined,
       defaultMessage: (args) => `$property: ${problemOf(args?.value)}`,
     },
   });
+}
+
+/** The origins of a comma list; throws naming the first entry that is not an origin. */
+function originsOf(list: string): URL[] {
+  return list
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const url = URL.canParse(entry) ? new URL(entry) : undefined;
+      if (!url || !['http:', 'https:'].includes(url.protocol) || url.origin !== entry) {
+        throw new Error(`"${entry}" is not an origin (scheme://host[:port])`);
+      }
+      return url;
+    });
+}
+
+/**
+ * The hosts the gateway answers besides the loopback names (`AllowedHosts`): `PUBLIC_URL`'s,
+ * each origin's of `SESSION_ALLOWED_ORIGINS`, and `GATEWAY_ALLOWED_HOSTS`.
+ */
+export function allowedHostsOf(env: GatewayEnv): string[] {
+  const origins = [publicUrlOf(env), ...originsOf(env.SESSION_ALLOWED_ORIGINS ?? '')];
+  return [...origins.map(hostOfOrigin), ...parseAllowedHosts(env.GATEWAY_ALLOWED_HOSTS)];
 }
 
 const MiB = 1024 * 1024;

@@ -7,6 +7,7 @@ import { createProxyMiddleware, Options, RequestHandler } from 'http-proxy-middl
 import { rawErrorAnswer } from '@cloakroom/service-kit';
 
 import { Upstream } from '../config/gateway.env';
+import { AllowedHosts } from '../security/allowed-hosts';
 import { hasTooManyHeaderLines, TOO_MANY_HEADER_LINES } from '../security/header-count';
 import { TrustedProxies } from '../security/trusted-proxies';
 import { BufferedRequest } from './request-body.buffer';
@@ -338,13 +339,47 @@ const HOP_BY_HOP = [
 ];
 
 /**
+ * Headers that only a proxy in front may set, each a claim a service or its framework might
+ * believe: the client's address (read by IP-based limits and logs), the URL or the method the
+ * request "really" had (Symfony, IIS and Express's method-override honour these, so a checked
+ * `GET /api/catalog/products` could run as another path or a `DELETE`), the host it was for.
+ * A client sends none of them; the gateway, the edge, drops them all. The `X-Forwarded-*`
+ * family, `Forwarded` and the `X-Forwarded` of RFC 7239's predecessors go by prefix.
+ */
+const PROXY_ONLY = new Set([
+  'x-real-ip',
+  'x-client-ip',
+  'client-ip',
+  'true-client-ip',
+  'cf-connecting-ip',
+  'fastly-client-ip',
+  'x-cluster-client-ip',
+  'x-proxyuser-ip',
+  'x-original-forwarded-for',
+  'x-original-url',
+  'x-original-uri',
+  'x-rewrite-url',
+  'x-original-host',
+  'x-host',
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
+]);
+
+/** Whether a header (its lowercase name) is one only a proxy sets ({@link PROXY_ONLY}). */
+function isProxyOnly(name: string): boolean {
+  return PROXY_ONLY.has(name) || name === 'forwarded' || name.startsWith('x-forwarded');
+}
+
+/**
  * Turns the client's headers into those the service gets. `Host` is the service's (the proxy's
  * `changeOrigin`) and every `X-Forwarded-*` is the gateway's (`forwarded`, and the client's
  * address: its socket's, or the one a proxy in `proxies` names in its `X-Forwarded-For`):
- * whatever else came under those names, `Forwarded` and `X-Real-IP` is dropped, as are
- * hop-by-hop headers and any that the client's `Connection` names. An upgrade keeps `Upgrade`,
- * with `Connection: upgrade`. A buffered body's length is set last: no header the client names
- * can take it away.
+ * whatever else came under those names, and every other header only a proxy sets
+ * ({@link PROXY_ONLY}: `Forwarded`, `X-Real-IP`, `True-Client-IP`, `X-Original-URL`,
+ * `X-HTTP-Method-Override`...), is dropped, as are hop-by-hop headers and any that the client's
+ * `Connection` names. An upgrade keeps `Upgrade`, with `Connection: upgrade`. A buffered body's
+ * length is set last: no header the client names can take it away.
  */
 function setEdgeHeaders(
   req: BufferedRequest,
@@ -359,9 +394,7 @@ function setEdgeHeaders(
     if (!(upgrade && name === 'upgrade')) delete headers[name];
   }
   for (const name of Object.keys(headers)) {
-    if (name === 'forwarded' || name === 'x-real-ip' || name.startsWith('x-forwarded-')) {
-      delete headers[name];
-    }
+    if (isProxyOnly(name)) delete headers[name];
   }
   Object.assign(headers, forwarded, { 'x-forwarded-for': client });
   if (upgrade) headers.connection = 'upgrade';
@@ -382,12 +415,12 @@ export interface UpgradeRoute {
  * all, the proxy answers 502 or 504 as for a request, but never sends an upgrade again. Every
  * refusal is the JSON error of the other `/api/*` answers (`rawErrorAnswer`); a handshake that
  * announces a body is refused with a 400, one with more than `MAX_HEADER_LINES` header lines
- * with a 431.
+ * with a 431, one for a host `hosts` refuses with its 421 (or 400), as a request would be.
  *
  * @example
- * proxyUpgrades(app.getHttpServer(), [{ prefix: '/api/orders', proxy }]);
+ * proxyUpgrades(app.getHttpServer(), [{ prefix: '/api/orders', proxy }], hosts);
  */
-export function proxyUpgrades(server: Server, routes: UpgradeRoute[]): void {
+export function proxyUpgrades(server: Server, routes: UpgradeRoute[], hosts: AllowedHosts): void {
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     if (!isWebSocketHandshake(req)) {
       answerIgnoringUpgrade(server, req, socket);
@@ -395,6 +428,11 @@ export function proxyUpgrades(server: Server, routes: UpgradeRoute[]): void {
     }
     if (hasTooManyHeaderLines(req)) {
       socket.end(rawErrorAnswer(431, { message: TOO_MANY_HEADER_LINES }));
+      return;
+    }
+    const refusal = hosts.refusalOf(req);
+    if (refusal) {
+      socket.end(rawErrorAnswer(refusal.status, { message: refusal.message }));
       return;
     }
     // What follows the handshake's head goes to the service only once it has switched: a body

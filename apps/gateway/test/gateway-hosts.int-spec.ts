@@ -1,0 +1,190 @@
+import { Server } from 'node:http';
+import { NestExpressApplication } from '@nestjs/platform-express';
+
+import { exchange, headFor, Heard, portOf, recordingService } from './recording-service';
+import { startGateway } from './start-gateway';
+
+describe('gateway hosts (DNS rebinding)', () => {
+  const heard: Heard[] = [];
+  let service: Server;
+  let app: NestExpressApplication;
+  let gateway: Server;
+  let port: number;
+
+  beforeAll(async () => {
+    service = await recordingService(heard);
+    const url = `http://127.0.0.1:${portOf(service)}`;
+    app = await startGateway({
+      AUTH_URL: url,
+      ORDERS_URL: url,
+      CATALOG_URL: url,
+      PUBLIC_URL: 'https://shop.example',
+      SESSION_ALLOWED_ORIGINS: 'https://shop.example,http://other.example:8081',
+      GATEWAY_ALLOWED_HOSTS: 'gateway.internal:8080, any.internal',
+    });
+    gateway = app.getHttpServer();
+    port = portOf(gateway);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    service?.close();
+  });
+
+  beforeEach(() => (heard.length = 0));
+
+  /** Host values a rebinding page, or a client playing with the syntax, could send. */
+  const hostile = () => [
+    'evil.example',
+    `evil.example:${port}`,
+    `EVIL.example:${port}`,
+    'shop.example.evil.example',
+    'evilshop.example',
+    'shop.example.',
+    'shop.example:8443',
+    `localhost.:${port}`,
+    `localhost:${port}.`,
+    `localhost:0${port}`,
+    `localhost:${port + 1}`,
+    `localhost:${port}:${port}`,
+    'localhost:',
+    'localhost',
+    '127.0.0.1',
+    `127.1:${port}`,
+    `2130706433:${port}`,
+    `0x7f000001:${port}`,
+    `[0:0:0:0:0:0:0:1]:${port}`,
+    `[::ffff:127.0.0.1]:${port}`,
+    '[::1]',
+    `::1:${port}`,
+    `localhost:${port}@evil.example`,
+    `evil.example@localhost:${port}`,
+    `user:pass@localhost:${port}`,
+    `localhost:${port}/evil.example`,
+    `localhost:${port},evil.example`,
+    `localhost:${port} evil.example`,
+    `localhost:${port}\\@evil.example`,
+    'gateway.internal',
+    'gateway.internal:8081',
+    'other.example',
+    'other.example:80',
+    '',
+  ];
+
+  it.each([false, true])(
+    'answers 421 to a hostile Host in each form, before the service hears of it (upgrade: %s)',
+    async (upgrade) => {
+      const answers = await Promise.all(
+        hostile().map(async (host) => ({
+          host,
+          ...(await exchange(gateway, headFor('/api/catalog/products', host, upgrade))),
+        })),
+      );
+      const wrong = answers.filter(
+        ({ status, text }) =>
+          status !== 421 || !text.includes('"This gateway does not serve that host"'),
+      );
+      expect(wrong.map(({ host, status }) => ({ host, status }))).toEqual([]);
+      expect(answers[0].text).toMatch(/content-type: application\/json/i);
+      expect(heard).toEqual([]);
+    },
+  );
+
+  it('serves no web page to a hostile Host', async () => {
+    const page = await exchange(gateway, headFor('/', 'evil.example', false));
+    expect(page.status).toBe(421);
+    expect(page.text).not.toMatch(/<html/i);
+    expect((await exchange(gateway, headFor('/', `localhost:${port}`, false))).status).toBe(200);
+  });
+
+  it.each([false, true])(
+    'forwards the gateway own hosts, in any case (upgrade: %s)',
+    async (upgrade) => {
+      const own = [
+        `localhost:${port}`,
+        `LocalHost:${port}`,
+        `127.0.0.1:${port}`,
+        `[::1]:${port}`,
+        'shop.example',
+        'SHOP.EXAMPLE',
+        'shop.example:443',
+        'other.example:8081',
+        'gateway.internal:8080',
+        'any.internal',
+        'any.internal:1234',
+      ];
+      const answers = await Promise.all(
+        own.map(async (host) => ({
+          host,
+          status: (await exchange(gateway, headFor('/api/catalog/products', host, upgrade))).status,
+        })),
+      );
+      expect(answers).toEqual(own.map((host) => ({ host, status: upgrade ? 403 : 200 })));
+      expect(heard).toHaveLength(own.length);
+      expect(heard.every((one) => one.upgrade === upgrade)).toBe(true);
+    },
+  );
+
+  it.each([false, true])(
+    'answers 400 to a request with two Host lines, whichever comes first (upgrade: %s)',
+    async (upgrade) => {
+      for (const hosts of [
+        [`localhost:${port}`, 'evil.example'],
+        ['evil.example', `localhost:${port}`],
+        [`localhost:${port}`, `localhost:${port}`],
+      ]) {
+        const [line, ...headers] = headFor('/api/catalog/products', hosts[0], upgrade);
+        const answer = await exchange(gateway, [line, ...headers, `host: ${hosts[1]}`]);
+        expect(answer.status).toBe(400);
+        expect(answer.text).toContain('"More than one Host header"');
+      }
+      expect(heard).toEqual([]);
+    },
+  );
+
+  it('answers 400 to a request without Host, which Node lets through for HTTP/1.0', async () => {
+    for (const line of [
+      'GET /api/catalog/products HTTP/1.0',
+      'GET /api/catalog/products HTTP/1.1',
+    ]) {
+      const answer = await exchange(gateway, [line, 'Connection: close']);
+      expect(answer.status).toBe(400);
+    }
+    expect(heard).toEqual([]);
+  });
+
+  it.each([false, true])(
+    'answers 421 to an absolute-form target naming another host (upgrade: %s)',
+    async (upgrade) => {
+      const statuses: Record<string, number> = {};
+      for (const target of [
+        'http://evil.example/api/catalog/products',
+        `http://evil.example:${port}/api/catalog/products`,
+        `http://localhost:${port}@evil.example/api/catalog/products`,
+        `http://evil.example@localhost:${port}/api/catalog/products`,
+        `https://evil.example?/api/catalog/products`,
+        'http:///api/catalog/products',
+        'evil.example/api/catalog/products',
+      ]) {
+        const answer = await exchange(gateway, headFor(target, `localhost:${port}`, upgrade));
+        statuses[target] = answer.status;
+      }
+      // Node's parser refuses the forms that are no request target at all itself, with a 400.
+      const wrong = Object.entries(statuses).filter(([, status]) => ![421, 400].includes(status));
+      expect(wrong).toEqual([]);
+      expect(statuses['http://evil.example/api/catalog/products']).toBe(421);
+      expect(heard).toEqual([]);
+    },
+  );
+
+  it('answers a hostile Host before reading a body the service would get', async () => {
+    const answer = await exchange(gateway, [
+      'POST /api/auth/login HTTP/1.1',
+      'Host: evil.example',
+      'Content-Type: application/json',
+      'Content-Length: 1000000',
+    ]);
+    expect(answer.status).toBe(421);
+    expect(heard).toEqual([]);
+  });
+});

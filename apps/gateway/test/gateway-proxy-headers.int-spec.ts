@@ -1,0 +1,97 @@
+import { Server } from 'node:http';
+import { NestExpressApplication } from '@nestjs/platform-express';
+
+import { exchange, headFor, Heard, portOf, recordingService } from './recording-service';
+import { startGateway } from './start-gateway';
+
+/**
+ * Headers a client might send to pass for a proxy: its address, the URL or method the request
+ * "really" had, the host it was for. Each name comes in a case of its own and twice, with a
+ * value that gives itself away.
+ */
+const CLAIMS = [
+  'X-Client-IP',
+  'True-Client-IP',
+  'CF-Connecting-IP',
+  'Fastly-Client-IP',
+  'X-Cluster-Client-IP',
+  'Client-IP',
+  'X-Real-IP',
+  'X-ProxyUser-Ip',
+  'X-Original-Forwarded-For',
+  'X-Original-URL',
+  'X-Original-URI',
+  'X-Rewrite-URL',
+  'X-Original-Host',
+  'X-Host',
+  'X-HTTP-Method-Override',
+  'x-http-method',
+  'X-METHOD-OVERRIDE',
+  'Forwarded',
+  'X-Forwarded',
+  'X-Forwarded-Prefix',
+  'X-Forwarded-Server',
+  'X-Forwarded-Ssl',
+  'X-Forwarded-Host',
+  'X-Forwarded-Proto',
+  'X-Forwarded-Port',
+  'X-Forwarded-For',
+];
+
+/** The claims' header lines: each name twice, every value naming the attacker. */
+const claimLines = CLAIMS.flatMap((name) => [`${name}: 6.6.6.6`, `${name}: /evil DELETE`]);
+
+describe('gateway headers only a proxy sets', () => {
+  const heard: Heard[] = [];
+  let service: Server;
+  let app: NestExpressApplication;
+  let gateway: Server;
+
+  beforeAll(async () => {
+    service = await recordingService(heard);
+    const url = `http://127.0.0.1:${portOf(service)}`;
+    app = await startGateway({
+      AUTH_URL: url,
+      ORDERS_URL: url,
+      CATALOG_URL: url,
+      PUBLIC_URL: 'https://shop.example',
+    });
+    gateway = app.getHttpServer();
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    service?.close();
+  });
+
+  beforeEach(() => (heard.length = 0));
+
+  it.each([false, true])(
+    'never reach the service: the gateway drops them or sets its own (upgrade: %s)',
+    async (upgrade) => {
+      const [line, ...headers] = headFor('/api/orders/ws', 'shop.example', upgrade);
+      const answer = await exchange(gateway, [line, ...headers, ...claimLines]);
+      expect(answer.status).toBe(upgrade ? 403 : 200);
+      expect(heard).toHaveLength(1);
+      const [{ headers: seen, url, upgrade: upgraded }] = heard;
+      expect({ url, upgraded }).toEqual({ url: '/api/orders/ws', upgraded: upgrade });
+      // What the service hears of the client and of the request is the gateway's alone.
+      expect(
+        Object.entries(seen).filter(([, value]) => /6\.6\.6\.6|evil/.test(String(value))),
+      ).toEqual([]);
+      const proxyOnly = Object.keys(seen).filter((name) =>
+        CLAIMS.some((claim) => claim.toLowerCase() === name),
+      );
+      expect(proxyOnly.sort()).toEqual([
+        'x-forwarded-for',
+        'x-forwarded-host',
+        'x-forwarded-port',
+        'x-forwarded-proto',
+      ]);
+      expect(seen['x-forwarded-for']).toBe('127.0.0.1');
+      expect(seen['x-forwarded-host']).toBe('shop.example');
+      expect(seen['x-forwarded-proto']).toBe('https');
+      expect(seen['x-forwarded-port']).toBe('443');
+    },
+  );
+});
