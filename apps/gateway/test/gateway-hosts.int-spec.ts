@@ -1,34 +1,32 @@
 import { Server } from 'node:http';
-import { NestExpressApplication } from '@nestjs/platform-express';
 
-import { exchange, headFor, Heard, portOf, recordingService } from './recording-service';
-import { startGateway } from './start-gateway';
+import {
+  exchange,
+  gatewayBeforeRecorder,
+  headFor,
+  Heard,
+  portOf,
+  RecordedGateway,
+} from './recording-service';
 
 describe('gateway hosts (DNS rebinding)', () => {
   const heard: Heard[] = [];
-  let service: Server;
-  let app: NestExpressApplication;
+  let started: RecordedGateway | undefined;
   let gateway: Server;
   let port: number;
 
   beforeAll(async () => {
-    service = await recordingService(heard);
-    const url = `http://127.0.0.1:${portOf(service)}`;
-    app = await startGateway({
-      AUTH_URL: url,
-      ORDERS_URL: url,
-      CATALOG_URL: url,
+    started = await gatewayBeforeRecorder(heard, {
       PUBLIC_URL: 'https://shop.example',
       SESSION_ALLOWED_ORIGINS: 'https://shop.example,http://other.example:8081',
       GATEWAY_ALLOWED_HOSTS: 'gateway.internal:8080, any.internal',
     });
-    gateway = app.getHttpServer();
+    gateway = started.gateway;
     port = portOf(gateway);
   });
 
   afterAll(async () => {
-    await app?.close();
-    service?.close();
+    await started?.close();
   });
 
   beforeEach(() => (heard.length = 0));

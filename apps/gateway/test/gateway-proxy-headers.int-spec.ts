@@ -1,8 +1,12 @@
 import { Server } from 'node:http';
-import { NestExpressApplication } from '@nestjs/platform-express';
 
-import { exchange, headFor, Heard, portOf, recordingService } from './recording-service';
-import { startGateway } from './start-gateway';
+import {
+  exchange,
+  gatewayBeforeRecorder,
+  headFor,
+  Heard,
+  RecordedGateway,
+} from './recording-service';
 
 /**
  * Headers a client might send to pass for a proxy: its address, the URL or method the request
@@ -43,25 +47,18 @@ const claimLines = CLAIMS.flatMap((name) => [`${name}: 6.6.6.6`, `${name}: /evil
 
 describe('gateway headers only a proxy sets', () => {
   const heard: Heard[] = [];
-  let service: Server;
-  let app: NestExpressApplication;
+  let started: RecordedGateway | undefined;
   let gateway: Server;
 
   beforeAll(async () => {
-    service = await recordingService(heard);
-    const url = `http://127.0.0.1:${portOf(service)}`;
-    app = await startGateway({
-      AUTH_URL: url,
-      ORDERS_URL: url,
-      CATALOG_URL: url,
+    started = await gatewayBeforeRecorder(heard, {
       PUBLIC_URL: 'https://shop.example',
     });
-    gateway = app.getHttpServer();
+    gateway = started.gateway;
   });
 
   afterAll(async () => {
-    await app?.close();
-    service?.close();
+    await started?.close();
   });
 
   beforeEach(() => (heard.length = 0));

@@ -1,5 +1,8 @@
 import { createServer, IncomingMessage, Server } from 'node:http';
 import { AddressInfo, connect } from 'node:net';
+import { NestExpressApplication } from '@nestjs/platform-express';
+
+import { startGateway } from './start-gateway';
 
 /** What reached the stand-in service: each request's or handshake's line and headers. */
 export interface Heard {
@@ -70,4 +73,35 @@ export function headFor(path: string, host: string, upgrade: boolean): string[] 
         ]
       : ['Connection: close']),
   ];
+}
+
+/** A gateway in front of one recording service for every upstream; `close` stops both. */
+export interface RecordedGateway {
+  app: NestExpressApplication;
+  gateway: Server;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a {@link recordingService} writing to `heard` and a gateway whose every upstream is
+ * it, with `env` on top.
+ *
+ * @example
+ * const { gateway, close } = await gatewayBeforeRecorder(heard, { PUBLIC_URL: 'https://shop.example' });
+ */
+export async function gatewayBeforeRecorder(
+  heard: Heard[],
+  env: Record<string, string>,
+): Promise<RecordedGateway> {
+  const service = await recordingService(heard);
+  const url = `http://127.0.0.1:${portOf(service)}`;
+  const app = await startGateway({ AUTH_URL: url, ORDERS_URL: url, CATALOG_URL: url, ...env });
+  return {
+    app,
+    gateway: app.getHttpServer(),
+    close: async () => {
+      await app.close();
+      service.close();
+    },
+  };
 }

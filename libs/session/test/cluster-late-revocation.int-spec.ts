@@ -16,7 +16,7 @@ jest.setTimeout(120_000);
  * session again in between reads it alive, and must not keep serving it once the late
  * revocation lands.
  */
-describe('the local cache, when a revocation lands after its event (Redis Cluster)', () => {
+describe('the local cache, when a revocation or a per-user change lands after its event (Redis Cluster)', () => {
   let cluster: RedisClusterProcess;
   let relays: TcpRelay[];
   let admin: Cluster;
@@ -114,47 +114,13 @@ describe('the local cache, when a revocation lands after its event (Redis Cluste
       await elsewhere.close();
     }
   });
-});
 
-/**
- * The same for a user's sessions: a revoke-all or a role change answered 503 is announced at
- * once, and its write may land on the user's node after the event reached the caches. A copy
- * read alive in between must not be served once the write lands; the user's sessions read after
- * it (a new login) are cached as before.
- */
-describe('the local cache, when a per-user change lands after its event (Redis Cluster)', () => {
-  let cluster: RedisClusterProcess;
-  let relays: TcpRelay[];
-  let admin: Cluster;
-
-  beforeAll(async () => {
-    cluster = await startRedisCluster();
-    relays = await Promise.all(cluster.nodes.map((node) => startTcpRelay(node.port)));
-    admin = new Cluster(cluster.addresses);
-  });
-
-  beforeEach(() => {
-    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
-  });
-
-  afterEach(() => {
-    jest.restoreAllMocks();
-  });
-
-  afterAll(async () => {
-    admin?.disconnect();
-    await Promise.all((relays ?? []).map((relay) => relay.sever()));
-    await cluster?.dispose();
-  });
-
-  async function portOf(key: string): Promise<number | undefined> {
-    const slot = Number(await admin.cluster('KEYSLOT', key));
-    const slots = (await admin.cluster('SLOTS')) as unknown as Array<
-      [number, number, [string, number]]
-    >;
-    return slots.find(([from, to]) => slot >= from && slot <= to)?.[2][1];
-  }
-
+  /**
+   * The same for a user's sessions: a revoke-all or a role change answered 503 is announced at
+   * once, and its write may land on the user's node after the event reached the caches. A copy
+   * read alive in between must not be served once the write lands; the user's sessions read after
+   * it (a new login) are cached as before.
+   */
   type Late = {
     /** The change, made by `revoker` while the user's node is held. */
     change: (revoker: SessionService, userId: string) => Promise<unknown>;
