@@ -50,9 +50,14 @@ describe('the local cache, when a revocation or a per-user change lands after it
     return slots.find(([from, to]) => slot >= from && slot <= to)?.[2][1];
   }
 
-  it('refuses the session once the late revocation lands, though it read it alive after the event', async () => {
-    const keyPrefix = uniquePrefix();
-    // The revoking service reaches the nodes through the relays, which can hold a command.
+  type Service = Awaited<ReturnType<typeof sessionService>>;
+
+  /**
+   * Two services on the Cluster under `keyPrefix`: `revoker` reaches the nodes through the
+   * relays, which can hold a command past its 0.5 s store timeout; `elsewhere` goes straight to
+   * them and keeps a local cache.
+   */
+  async function servicesOf(keyPrefix: string): Promise<{ revoker: Service; elsewhere: Service }> {
     const natMap = Object.fromEntries(
       relays.map((relay) => [
         `127.0.0.1:${relay.targetPort}`,
@@ -72,6 +77,12 @@ describe('the local cache, when a revocation or a per-user change lands after it
       keyPrefix,
       localCache: { ttl: 60 },
     });
+    return { revoker, elsewhere };
+  }
+
+  it('refuses the session once the late revocation lands, though it read it alive after the event', async () => {
+    const keyPrefix = uniquePrefix();
+    const { revoker, elsewhere } = await servicesOf(keyPrefix);
     try {
       // A session whose slot is on another master than the stream's.
       const streamPort = await portOf(`${keyPrefix}events:redacted`);
@@ -153,25 +164,7 @@ describe('the local cache, when a revocation or a per-user change lands after it
     'serves no copy read before %s landed, and caches the sessions read after it',
     async (_, late) => {
       const keyPrefix = uniquePrefix();
-      const natMap = Object.fromEntries(
-        relays.map((relay) => [
-          `127.0.0.1:${relay.targetPort}`,
-          { host: '127.0.0.1', port: relay.port },
-        ]),
-      );
-      const revoker = await sessionService({
-        redis: {
-          cluster: relays.map((relay) => ({ host: '127.0.0.1', port: relay.port })),
-          options: { natMap },
-        },
-        keyPrefix,
-        storeTimeout: 0.5,
-      });
-      const elsewhere = await sessionService({
-        redis: { cluster: cluster.addresses },
-        keyPrefix,
-        localCache: { ttl: 60 },
-      });
+      const { revoker, elsewhere } = await servicesOf(keyPrefix);
       try {
         // A user whose slot is on another master than the stream's.
         const streamPort = await portOf(`${keyPrefix}events:redacted`);
