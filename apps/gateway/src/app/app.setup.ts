@@ -9,6 +9,7 @@ import {
   publicUrlOf,
   upstreamsOf,
 } from './config/gateway.env';
+import { GATEWAY_HEALTH_PATH } from './health/health.controller';
 import { BodyMemory } from './proxy/body-memory';
 import { bufferRequestBody } from './proxy/request-body.buffer';
 import {
@@ -30,7 +31,8 @@ import { serveWebPage } from './web/web.setup';
  * network (a `GATEWAY_TRUST_PROXY` proxy's exempt), security headers and `no-store` (the common
  * service setup), a 431 for more than `MAX_HEADER_LINES` header lines (fewer than Node shows
  * the app), a 421 for a host that is not the gateway's (`AllowedHosts`: against DNS rebinding;
- * WebSocket handshakes too), a 404 for any path that is not canonical (`isCanonicalPath`), a
+ * WebSocket handshakes too) except on the gateway's health, which tells such a host up or down
+ * alone (a probe by address), a 404 for any path that is not canonical (`isCanonicalPath`), a
  * 403 for an unsafe request another site's page sent (`refuseCrossSiteWrites`), then for each
  * service its
  * body limit and its proxy
@@ -56,7 +58,7 @@ export function gatewayService(webRoot: string): ServiceDefinition<NestExpressAp
       // (a body framed past those Node shows the app would reach a service as a request of
       // its own), and the path.
       app.use(refuseTooManyHeaderLines);
-      app.use(refuseUnknownHosts(hosts));
+      app.use(refuseUnknownHosts(hosts, [GATEWAY_HEALTH_PATH]));
       app.use(refuseNonCanonicalPaths);
       app.use(refuseCrossSiteWrites);
       for (const upstream of upstreamsOf(env)) {

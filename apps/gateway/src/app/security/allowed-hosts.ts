@@ -116,16 +116,32 @@ export class AllowedHosts {
   }
 }
 
+/** Requests {@link refuseUnknownHosts} let through to a path open to any host. */
+const letThroughForAnyHost = new WeakSet<IncomingMessage>();
+
+/**
+ * Whether `req` names a host the gateway does not serve and was let through all the same, to a
+ * path open to any host: its answer must tell no more than up or down.
+ */
+export function namesUnknownHost(req: IncomingMessage): boolean {
+  return letThroughForAnyHost.has(req);
+}
+
 /**
  * Middleware that answers a request for a host the gateway does not serve
  * ({@link AllowedHosts.refusalOf}) with a JSON 421 (400 for a missing or repeated `Host`) and
  * closes the connection, its body unread, before any route, body limit or proxy.
  *
+ * A GET or HEAD of one of `openPaths` (exactly, in origin form; any query) goes through
+ * whatever its `Host` names, marked ({@link namesUnknownHost}): a load balancer's or
+ * Kubernetes' probe names the address it dials, which no one should have to list.
+ *
  * @example
- * app.use(refuseUnknownHosts(new AllowedHosts(allowedHostsOf(env))));
+ * app.use(refuseUnknownHosts(new AllowedHosts(allowedHostsOf(env)), ['/api/gateway/health']));
  */
 export function refuseUnknownHosts(
   hosts: AllowedHosts,
+  openPaths: readonly string[] = [],
 ): (req: IncomingMessage, res: ServerResponse, next: () => void) => void {
   return (req, res, next) => {
     const refusal = hosts.refusalOf(req);
@@ -133,6 +149,20 @@ export function refuseUnknownHosts(
       next();
       return;
     }
+    if (refusal.status === 421 && isOpenToAnyHost(req, openPaths)) {
+      letThroughForAnyHost.add(req);
+      next();
+      return;
+    }
     answerWithError(res, refusal.status, refusal.message);
   };
+}
+
+function isOpenToAnyHost(req: IncomingMessage, openPaths: readonly string[]): boolean {
+  const target = req.url ?? '';
+  return (
+    (req.method === 'GET' || req.method === 'HEAD') &&
+    target.startsWith('/') &&
+    openPaths.includes(target.split('?')[0])
+  );
 }
