@@ -350,6 +350,77 @@ describe('access that outlives the auth instance that changed it', () => {
       });
     }, 30_000);
 
+    it('keeps the sessions logged in with the new password through a look of a mark that stayed', async () => {
+      const { user, own, thief } = await userWithTwoSessions();
+      const sessions = first.app.get(SessionService);
+      const users = first.app.get(UsersService);
+      const clearing = clearingLost();
+      const password = strongPassword();
+      const changed = await changePassword(own, user.password, password).expect(200);
+      clearing.mockRestore();
+      expect(await users.findById(user.id)).toMatchObject({ sessionsRevokePending: true });
+      // The user signs in again with the new password while the mark stays, on two devices.
+      const fresh = [
+        await loginWithBearer(first.http, user.username, password),
+        await loginWithBearer(first.http, user.username, password),
+      ];
+      await forwardsExpire();
+      // Another instance, which never saw the change, looks more than a minute later.
+      const second = await startAuthApp('access-sync-password-late', {
+        AUTH_DATABASE_URL: first.databaseUrl,
+        SESSION_KEY_PREFIX: first.keyPrefix,
+        ACCESS_SYNC_INTERVAL: '3600',
+      });
+      try {
+        await second.app.get(AccessSync).applyPending();
+        expect(await users.findById(user.id)).toMatchObject({ sessionsRevokePending: false });
+        for (const { token } of fresh) {
+          expect(await liveRoles(sessions, token)).toBe('customer');
+        }
+        expect(await liveRoles(sessions, changed.body.token)).toBe('customer');
+        expect(await liveRoles(sessions, thief)).toBe('none');
+      } finally {
+        await second.close();
+      }
+    }, 30_000);
+
+    it('ends only the sessions of the old password when a change stopped before its rotation', async () => {
+      const { user, own, thief } = await userWithTwoSessions();
+      const older = await loginWithBearer(first.http, user.username, user.password);
+      const sessions = first.app.get(SessionService);
+      const users = first.app.get(UsersService);
+      const before = (await users.findById(user.id))?.passwordHash;
+      let stop!: (error: Error) => void;
+      jest
+        .spyOn(sessions, 'rotate')
+        .mockReturnValueOnce(new Promise((_resolve, reject) => (stop = reject)));
+      const password = strongPassword();
+      const changing = changePassword(own, user.password, password).then((r) => r);
+      try {
+        await eventually(
+          async () => (await users.findById(user.id))?.passwordHash !== before,
+          10_000,
+        );
+        // The new password works while the change hangs; its sessions are the user's own.
+        const fresh = await loginWithBearer(first.http, user.username, password);
+        // Re-authenticating with the new password proves an old session knows it.
+        const proven = await request(first.http)
+          .post('/api/auth/reauthenticate')
+          .set('Authorization', `Bearer ${older.token}`)
+          .send({ password })
+          .expect(200);
+        await first.app.get(AccessSync).applyPending();
+        expect(await liveRoles(sessions, thief)).toBe('none');
+        expect(await liveRoles(sessions, own)).toBe('customer');
+        expect(await liveRoles(sessions, fresh.token)).toBe('customer');
+        expect(await liveRoles(sessions, proven.body.token)).toBe('customer');
+        expect(await users.findById(user.id)).toMatchObject({ sessionsRevokePending: false });
+      } finally {
+        stop(new Error('the instance stopped'));
+        await changing;
+      }
+    }, 30_000);
+
     it('keeps the session a later change answered with when it lands during a look', async () => {
       const { user, own, thief } = await userWithTwoSessions();
       const sessions = first.app.get(SessionService);
@@ -360,14 +431,14 @@ describe('access that outlives the auth instance that changed it', () => {
       const changed = await changePassword(own, user.password, password).expect(200);
       // A second change, from the session the first answered with, lands while a look for the
       // first one's mark revokes the sessions.
-      const revokeAll = sessions.revokeAllForUser.bind(sessions);
+      const list = sessions.listForUser.bind(sessions);
       let during: Promise<request.Response> | undefined;
-      jest.spyOn(sessions, 'revokeAllForUser').mockImplementation(async (userId, options) => {
+      jest.spyOn(sessions, 'listForUser').mockImplementation(async (userId) => {
         if (!during) {
           during = changePassword(changed.body.token, password, strongPassword()).then((r) => r);
           await during;
         }
-        return revokeAll(userId, options);
+        return list(userId);
       });
       await first.app.get(AccessSync).applyPending();
       const later = await (during as Promise<request.Response>);
@@ -395,7 +466,7 @@ describe('access that outlives the auth instance that changed it', () => {
       // Redis is out for the rotations and for the looks…
       const unavailable = new SessionStoreUnavailableError(new Error('injected'));
       const rotate = jest.spyOn(sessions, 'rotate').mockRejectedValue(unavailable);
-      const revokeAll = jest.spyOn(sessions, 'revokeAllForUser').mockRejectedValue(unavailable);
+      const listing = jest.spyOn(sessions, 'listForUser').mockRejectedValue(unavailable);
       // …and the database for the first change's put-back: its new password stands, marked.
       type Swapping = { swapPasswordHash(user: User, next: string, ...rest: unknown[]): unknown };
       const swapping = users as unknown as Swapping;
@@ -415,7 +486,7 @@ describe('access that outlives the auth instance that changed it', () => {
       // Its owner, told to look, finds the new password stands and changes it again: a 503.
       await changePassword(own, firstPassword, strongPassword()).expect(503);
       rotate.mockRestore();
-      revokeAll.mockRestore();
+      listing.mockRestore();
       // Redis is back: the look owed since the first change ends the thief's session.
       await sync.applyPending();
       expect(await liveRoles(sessions, thief)).toBe('none');

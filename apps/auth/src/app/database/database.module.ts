@@ -10,6 +10,7 @@ import { AddUserDisabled1765000000000 } from './migrations/1765000000000-add-use
 import { CreateSecurityEvents1766000000000 } from './migrations/1766000000000-create-security-events';
 import { AddUserAccessPending1767000000000 } from './migrations/1767000000000-add-user-access-pending';
 import { AddUserSessionsRevokeKeep1768000000000 } from './migrations/1768000000000-add-user-sessions-revoke-keep';
+import { AddUserSessionsRevokeBefore1769000000000 } from './migrations/1769000000000-add-user-sessions-revoke-before';
 
 /**
  * The user database: PostgreSQL or an embedded SQLite file. The schema comes from migrations,
@@ -26,6 +27,7 @@ import { AddUserSessionsRevokeKeep1768000000000 } from './migrations/17680000000
         CreateSecurityEvents1766000000000,
         AddUserAccessPending1767000000000,
         AddUserSessionsRevokeKeep1768000000000,
+        AddUserSessionsRevokeBefore1769000000000,
       ],
     }),
   ],

@@ -18,9 +18,11 @@ const FIRST_RETRY_MS = 100;
  * Brings the sessions of every marked user in line with their row. `accessPending`: the roles
  * the row holds, or no session at all when the account is disabled. `sessionsRevokePending`:
  * the password changed and the other sessions may not have been revoked, so every session of
- * the user is but the one that made the change (`sessionsRevokeKeep`), followed to the id the
- * change's rotation gave it: a look landing between the change's rotation and its clearing of
- * the mark must not end the session the change answers with. A change
+ * the old password is: those created before the change (`sessionsRevokeBefore`) that have not
+ * re-authenticated since, but the one that made the change (`sessionsRevokeKeep`), followed to
+ * the id the change's rotation gave it. A look landing between the change's rotation and its
+ * clearing of the mark must not end the session the change answers with, nor may one, however
+ * late, end those logged in with the new password while the mark stayed. A change
  * whose sessions' update failed, timed out or was never sent (auth stopped between the two
  * writes) is marked in the same write as the change, so it is found here by any auth
  * instance, after any outage or restart, and not only by the process that made it.
@@ -111,14 +113,11 @@ export class AccessSync implements OnApplicationBootstrap, OnModuleDestroy {
       const user = await users.findOneBy({ id });
       if (!user?.accessPending && !user?.sessionsRevokePending) return false;
       if (user.sessionsRevokePending) {
-        await this.sessions.revokeAllForUser(user.id, {
-          reason: 'password-change',
-          except: this.keptBy(user),
-        });
+        await this.revokeOldPassword(user);
         // Only if no password change landed since: it may have come after the revocation.
         await users.update(
           { id, passwordHash: user.passwordHash },
-          { sessionsRevokePending: false, sessionsRevokeKeep: null },
+          { sessionsRevokePending: false, sessionsRevokeKeep: null, sessionsRevokeBefore: null },
         );
         // A change that landed since may have left a session of its own to keep.
         if (this.rotatedTo.get(id)?.passwordHash === user.passwordHash) {
@@ -135,6 +134,27 @@ export class AccessSync implements OnApplicationBootstrap, OnModuleDestroy {
       }
       return true;
     });
+  }
+
+  /**
+   * Revokes the sessions of the password a marked change replaced: every one created before
+   * the change that has not proved who it is since (a re-authentication checks the password
+   * the row holds: the new one), but the one the change keeps. A login that read the new hash
+   * came after the change's instant was read, so its session is never among them. A mark
+   * without that instant (written before it was recorded) revokes all but the one kept.
+   */
+  private async revokeOldPassword(user: User): Promise<void> {
+    const keep = this.keptBy(user);
+    const before = user.sessionsRevokeBefore;
+    if (before === null) {
+      await this.sessions.revokeAllForUser(user.id, { reason: 'password-change', except: keep });
+      return;
+    }
+    for (const session of await this.sessions.listForUser(user.id)) {
+      if (session.id !== keep && session.createdAt < before && session.authenticatedAt < before) {
+        await this.sessions.revoke(session.id, { ownerId: user.id, reason: 'password-change' });
+      }
+    }
   }
 
   /**

@@ -10,6 +10,8 @@ import {
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, QueryFailedError, Repository } from 'typeorm';
 
+import { SessionService } from '@cloakroom/session';
+
 import { PasswordWorkBusyException } from '../common/password-work-busy.exception';
 import { AccessSync } from './access-sync.service';
 import { AdminLock, AdminLockHold } from './admin-lock';
@@ -51,7 +53,10 @@ type Access = Pick<User, 'roles' | 'disabled'>;
 type AccessVerdict = { ok: true; user: User; before: Access } | { ok: false; error: Error };
 
 /** A password change's mark: the other sessions may not have been revoked yet. */
-type RevocationMark = Pick<User, 'sessionsRevokePending' | 'sessionsRevokeKeep'>;
+type RevocationMark = Pick<
+  User,
+  'sessionsRevokePending' | 'sessionsRevokeKeep' | 'sessionsRevokeBefore'
+>;
 
 /** Whether a write of access stands: if not, the error it was lost with (nothing changed). */
 type Written = { landed: true } | { landed: false; error: unknown };
@@ -65,6 +70,7 @@ export class UsersService {
     private readonly passwords: PasswordService,
     private readonly adminLock: AdminLock,
     private readonly accessSync: AccessSync,
+    private readonly sessions: SessionService,
   ) {}
 
   findByUsername(username: string): Promise<User | null> {
@@ -354,6 +360,7 @@ export class UsersService {
       restored = await this.swapPasswordHash(user, previousHash, {
         sessionsRevokePending: user.sessionsRevokePending,
         sessionsRevokeKeep: user.sessionsRevokeKeep,
+        sessionsRevokeBefore: user.sessionsRevokeBefore,
       });
     } catch (error) {
       this.logger.error(`Could not restore the password of user ${user.id}: ${error}`);
@@ -372,9 +379,12 @@ export class UsersService {
    * only it: false, and nothing written, when another change (or a rehash of another password)
    * landed since, so of two changes that both checked the old password only the first counts.
    * The same write marks the row `sessionsRevokePending` until `othersRevoked`, naming `keep`,
-   * the id of the session making the change: should auth stop before the other sessions are
-   * revoked, or a look of `AccessSync` land before the mark is cleared, every session of the
-   * user but that one (followed to the id the change's rotation gave it) is revoked.
+   * the id of the session making the change, and the instant, on the sessions' clock, just
+   * before the write: should auth stop before the other sessions are revoked, or a look of
+   * `AccessSync` land before the mark is cleared, every session of the user created before
+   * that instant is revoked, but that one and those that re-authenticated since (the change's
+   * rotation re-authenticates its session). Sessions logged in with the new password while
+   * the mark stays are created after it: they stay.
    *
    * An UPDATE whose answer PostgreSQL lost (the connection broke, or went quiet, after it went
    * out) is found out about: its connection's server process ended, the row read. True when the
@@ -394,6 +404,8 @@ export class UsersService {
       replaced = await this.swapPasswordHash(user, passwordHash, {
         sessionsRevokePending: true,
         sessionsRevokeKeep: keep,
+        // Read before the write: any login that reads the new hash creates its session later.
+        sessionsRevokeBefore: this.sessions.now(),
       });
     } catch (error) {
       if (error instanceof OutcomeUnknownError) {
@@ -432,15 +444,16 @@ export class UsersService {
   /**
    * Clears `replacePassword`'s mark once the other sessions are revoked and the change's
    * session rotated to `kept`, if the password is still that change's: a later change keeps
-   * its own mark. A mark left costs the user one more revocation of their other sessions;
-   * `AccessSync` keeps `kept` through it (this process remembers it, the row names the id
-   * before the rotation).
+   * its own mark. A mark left costs one more look of `AccessSync`, which finds nothing left to
+   * revoke: the sessions older than the change are gone, `kept` re-authenticated after it (and
+   * this process remembers it, as the row names the id before the rotation), and those logged
+   * in since are newer.
    */
   async othersRevoked(user: User, kept: string): Promise<void> {
     await this.users
       .update(
         { id: user.id, passwordHash: user.passwordHash },
-        { sessionsRevokePending: false, sessionsRevokeKeep: null },
+        { sessionsRevokePending: false, sessionsRevokeKeep: null, sessionsRevokeBefore: null },
       )
       .catch((error: unknown) => {
         this.accessSync.rotated(user.id, user.passwordHash, kept);

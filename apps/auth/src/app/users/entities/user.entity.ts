@@ -30,7 +30,8 @@ export class User {
 
   /**
    * Set with the new password's hash and cleared once every other session of the user is
-   * revoked; while set, `AccessSync` revokes them all.
+   * revoked; while set, `AccessSync` revokes those of the old password
+   * (`sessionsRevokeBefore`).
    */
   @Column({ name: 'sessions_revoke_pending', type: 'boolean', default: false })
   sessionsRevokePending!: boolean;
@@ -42,6 +43,25 @@ export class User {
    */
   @Column({ name: 'sessions_revoke_keep', type: 'varchar', length: 64, nullable: true })
   sessionsRevokeKeep!: string | null;
+
+  /**
+   * The instant, on the sessions' clock (epoch ms), just before the password change
+   * `sessionsRevokePending` marks was written: the sessions created before it that have not
+   * proved the new password since (re-authenticated) are of the old one, and `AccessSync`
+   * revokes only those. Null with the mark (written before this was recorded): every session
+   * but `sessionsRevokeKeep`.
+   */
+  @Column({
+    name: 'sessions_revoke_before',
+    type: 'bigint',
+    nullable: true,
+    // PostgreSQL answers a bigint as a string.
+    transformer: {
+      to: (value: number | null) => value,
+      from: (value: string | number | null) => (value === null ? null : Number(value)),
+    },
+  })
+  sessionsRevokeBefore!: number | null;
 
   @CreateDateColumn({ name: 'created_at' })
   createdAt!: Date;
