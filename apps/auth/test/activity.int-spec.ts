@@ -320,7 +320,8 @@ describe.each<Backend>(['postgres', 'sqlite'])('security activity log on %s', (b
     });
 
     it('answers 400, never 500, to a cursor it did not issue', async () => {
-      const valid = ActivityCursor.encode({ at: Date.now(), id: 1 });
+      const adminId = (await auth.app.get(UsersService).findByUsername(ADMIN))?.id ?? '';
+      const valid = ActivityCursor.encode({ at: Date.now(), id: 1 }, adminId);
       const forged = (text: string) => Buffer.from(text).toString('base64url');
       const hostile = [
         // A client that sends `cursor=${next ?? ''}` must not get the first page again for ever.
@@ -356,6 +357,49 @@ describe.each<Backend>(['postgres', 'sqlite'])('security activity log on %s', (b
         .query({ cursor: forged('1.2.3') })
         .expect(400);
       await activityOf(adminCookie, valid).expect(200);
+    });
+
+    it("answers 400 to a cursor issued for another user's log, in both views", async () => {
+      const alice = await createUser(auth.http, adminCookie);
+      const bob = await createUser(auth.http, adminCookie);
+      const aliceCookie = (await loginWithCookie(auth.http, alice.username, alice.password)).cookie;
+      const bobCookie = (await loginWithCookie(auth.http, bob.username, bob.password)).cookie;
+      const now = Date.now();
+      await auth.events.insert(
+        [alice, bob].flatMap((user) =>
+          Array.from({ length: ACTIVITY_PAGE_SIZE + 5 }, (_, n) =>
+            toRow({ type: 'login.failed', userId: user.id, actor: null }, now - 60_000 - n, null),
+          ),
+        ),
+      );
+      const alicesNext: string = (await activityOf(aliceCookie).expect(200)).body.next;
+      const bobsNext: string = (await activityOf(bobCookie).expect(200)).body.next;
+      expect(alicesNext).toEqual(expect.any(String));
+      expect(bobsNext).toEqual(expect.any(String));
+
+      const refused = [
+        await activityOf(bobCookie, alicesNext),
+        await activityOf(aliceCookie, bobsNext),
+        await asAdmin(request(auth.http).get(`/api/auth/users/${bob.id}/activity`)).query({
+          cursor: alicesNext,
+        }),
+        await activityOf(adminCookie, alicesNext),
+      ];
+      for (const response of refused) {
+        expect(response.status).toBe(400);
+        expect(response.body).toMatchObject({ statusCode: 400, message: 'Invalid cursor' });
+        expect(response.headers['content-type']).toMatch(/^application\/json/);
+      }
+      // The user's own view and an administrator's view of that user share cursors.
+      const own = await activityOf(aliceCookie, alicesNext).expect(200);
+      const asAdminView = await asAdmin(
+        request(auth.http).get(`/api/auth/users/${alice.id}/activity`),
+      )
+        .query({ cursor: alicesNext })
+        .expect(200);
+      expect(own.body.items.length).toBeGreaterThan(0);
+      expect(asAdminView.body).toEqual(own.body);
+      expect(alicesNext.length).toBeLessThanOrEqual(64);
     });
 
     it('pages through 50 at a time without repeating or skipping while events keep arriving', async () => {
@@ -421,7 +465,7 @@ describe.each<Backend>(['postgres', 'sqlite'])('security activity log on %s', (b
             do {
               const result = await activity.list(userId, cursor);
               listed.push(...result.items);
-              cursor = result.next ? ActivityCursor.decode(result.next) : null;
+              cursor = result.next ? ActivityCursor.decode(result.next, userId) : null;
               const inserts = insertedPerPage[page++ % Math.max(insertedPerPage.length, 1)];
               if (inserts?.length) await auth.events.insert(inserts.map(row));
             } while (cursor);

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /** Where a page of the activity log ends: the `(at, id)` of its last (oldest) event. */
 export interface ActivityCursor {
   at: number;
@@ -5,19 +7,38 @@ export interface ActivityCursor {
 }
 
 const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
-const BODY = /^(0|[1-9]\d{0,15})\.([1-9]\d{0,15})$/;
+const BODY = /^(0|[1-9]\d{0,15})\.([1-9]\d{0,15})\.[A-Za-z0-9_-]{8}$/;
 
 /**
- * The opaque `cursor` of `/activity`: base64url of `<at>.<id>`. Clients must not build one;
- * anything that is not exactly what {@link ActivityCursor.encode} produced is refused.
+ * What binds a cursor to the log it was issued for: 48 bits of SHA-256 of the user id. Not a
+ * secret (a cursor forged for one's own log pages nothing but one's own events); it only makes
+ * a cursor of another user's log a 400, as any other cursor this service did not issue.
+ */
+function ownerTag(userId: string): string {
+  return createHash('sha256')
+    .update(`activity-cursor\0${userId}`)
+    .digest()
+    .subarray(0, 6)
+    .toString('base64url');
+}
+
+/**
+ * The opaque `cursor` of `/activity`: base64url of `<at>.<id>.<owner tag>`, at most 64
+ * characters. Clients must not build one; anything that is not exactly what
+ * {@link ActivityCursor.encode} produced for the same user's log is refused.
+ *
+ * @example
+ * const next = ActivityCursor.encode({ at: last.at, id: last.id }, userId);
+ * ActivityCursor.decode(next, userId); // { at, id }
+ * ActivityCursor.decode(next, otherUserId); // null
  */
 export const ActivityCursor = {
-  encode(cursor: ActivityCursor): string {
-    return Buffer.from(`${cursor.at}.${cursor.id}`).toString('base64url');
+  encode(cursor: ActivityCursor, userId: string): string {
+    return Buffer.from(`${cursor.at}.${cursor.id}.${ownerTag(userId)}`).toString('base64url');
   },
 
-  /** The cursor a token holds, or null when it is not one this service issued. */
-  decode(token: string): ActivityCursor | null {
+  /** The cursor a token holds, or null when it is not one this service issued for `userId`. */
+  decode(token: string, userId: string): ActivityCursor | null {
     if (!TOKEN.test(token)) {
       return null;
     }
@@ -26,11 +47,12 @@ export const ActivityCursor = {
       return null;
     }
     const cursor = { at: Number(match[1]), id: Number(match[2]) };
-    // Node's base64url decoder skips what it cannot read: only the canonical form is accepted.
+    // Node's base64url decoder skips what it cannot read: only the canonical form is accepted,
+    // and only with the tag of this user's log.
     if (
       !Number.isSafeInteger(cursor.at) ||
       !Number.isSafeInteger(cursor.id) ||
-      ActivityCursor.encode(cursor) !== token
+      ActivityCursor.encode(cursor, userId) !== token
     ) {
       return null;
     }

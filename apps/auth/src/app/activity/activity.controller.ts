@@ -31,7 +31,7 @@ import { SecurityActivityService } from './security-activity.service';
 @ApiTags('activity')
 @ApiCookieAuth()
 @ApiBearerAuth()
-@ApiBadRequestResponse({ description: 'A cursor this service did not issue' })
+@ApiBadRequestResponse({ description: 'A cursor this service did not issue for this log' })
 @Controller()
 export class ActivityController {
   constructor(
@@ -45,7 +45,7 @@ export class ActivityController {
     @CurrentSession() current: Session,
     @Query() query: ActivityQueryDto,
   ): Promise<ActivityPageDto> {
-    return this.pageOf(current.userId, cursorOf(query));
+    return this.pageOf(current.userId, cursorOf(query, current.userId));
   }
 
   /** The same page as the user's own `/activity`. */
@@ -58,7 +58,7 @@ export class ActivityController {
     @Param('id', new ParseUUIDPipe()) id: string,
     @Query() query: ActivityQueryDto,
   ): Promise<ActivityPageDto> {
-    return this.pageOf(id, cursorOf(query));
+    return this.pageOf(id, cursorOf(query, id));
   }
 
   /**
@@ -79,15 +79,16 @@ export class ActivityController {
 }
 
 /**
- * The page a query asks for: the first without `cursor`; an empty `cursor` is refused like any
- * other this service did not issue (as the other lists do), since a client that sent the last
- * page's `next` (null) as an empty parameter would otherwise get the first page again for ever.
+ * The page of `userId`'s log a query asks for: the first without `cursor`; an empty `cursor` is
+ * refused like any other this service did not issue (as the other lists do), since a client
+ * that sent the last page's `next` (null) as an empty parameter would otherwise get the first
+ * page again for ever. So is a cursor issued for another user's log: it would page this one.
  */
-function cursorOf(query: ActivityQueryDto): ActivityCursor | null {
+function cursorOf(query: ActivityQueryDto, userId: string): ActivityCursor | null {
   if (query.cursor === undefined) {
     return null;
   }
-  const cursor = ActivityCursor.decode(query.cursor);
+  const cursor = ActivityCursor.decode(query.cursor, userId);
   if (!cursor) {
     throw new BadRequestException('Invalid cursor');
   }

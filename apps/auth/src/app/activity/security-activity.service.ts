@@ -96,6 +96,9 @@ export class SecurityActivityService implements OnModuleDestroy {
   private backlog: Omit<SecurityEvent, 'id'>[] = [];
   private retrying?: Promise<void>;
   private wakeRetry?: () => void;
+  /** Events waiting to learn whether the change they report stands (see `recordIfStands`). */
+  private readonly undecided = new Set<Promise<void>>();
+  private readonly wakeUndecided = new Set<() => void>();
   private stopped = false;
 
   constructor(
@@ -106,7 +109,8 @@ export class SecurityActivityService implements OnModuleDestroy {
   async onModuleDestroy(): Promise<void> {
     this.stopped = true;
     this.wakeRetry?.();
-    await this.retrying;
+    for (const wake of this.wakeUndecided) wake();
+    await Promise.all([this.retrying, ...this.undecided]);
     while (this.backlog.length && (await this.insertOldest())) {
       // Until all is stored or the database refuses again.
     }
@@ -126,7 +130,39 @@ export class SecurityActivityService implements OnModuleDestroy {
    * await activity.record({ type: 'password.changed', userId: user.id, actor: { id, username } });
    */
   async record(event: ActivityInput): Promise<void> {
+    await this.store(toRow(event, Date.now(), `app:${randomUUID()}`));
+  }
+
+  /**
+   * Records an event of a change answered with an unknown outcome (a 504 `outcome_unknown`:
+   * the database lost the answer), once `stands` tells that the change was made: the database
+   * holds what it says, and the sessions are brought in line with it later, so the log owes it
+   * the event a change answered 200 gets. Asked in the background, again and again while it
+   * rejects (the database is still away), until shutdown; nothing is recorded when it answers
+   * false. The event keeps the time of the request.
+   *
+   * @example
+   * activity.recordIfStands(
+   *   { type: 'user.disabled', userId: id, actor },
+   *   async () => (await users.findById(id))?.disabled === true,
+   * );
+   */
+  recordIfStands(event: ActivityInput, stands: () => Promise<boolean>): void {
     const row = toRow(event, Date.now(), `app:${randomUUID()}`);
+    const decided: Promise<void> = this.untilAnswered(stands)
+      .then((stood) => {
+        if (stood === null) {
+          this.logger.error(`A ${row.type} event was dropped: whether it happened is not known`);
+        } else if (stood) {
+          return this.store(row);
+        }
+        return undefined;
+      })
+      .finally(() => this.undecided.delete(decided));
+    this.undecided.add(decided);
+  }
+
+  private async store(row: Omit<SecurityEvent, 'id'>): Promise<void> {
     try {
       await this.insert([row]);
     } catch (error) {
@@ -134,11 +170,33 @@ export class SecurityActivityService implements OnModuleDestroy {
     }
   }
 
+  /** `ask`'s answer, asked with a growing pause while it rejects; null at shutdown. */
+  private async untilAnswered(ask: () => Promise<boolean>): Promise<boolean | null> {
+    for (let attempt = 0; !this.stopped; attempt++) {
+      try {
+        return await ask();
+      } catch {
+        await new Promise<void>((resolve) => {
+          const wake = () => {
+            clearTimeout(timer);
+            this.wakeUndecided.delete(wake);
+            resolve();
+          };
+          const timer = setTimeout(wake, Math.min(100 * 2 ** attempt, RECORD_RETRY_MAX_MS));
+          // A question waiting for the database must not keep a stopping process alive.
+          timer.unref();
+          this.wakeUndecided.add(wake);
+        });
+      }
+    }
+    return null;
+  }
+
   /**
    * One page of a user's events, newest first. With `includeEveryone`, events that concerned
    * every user and happened since `since` are interleaved.
    * Keyset paging on `(at, id)`: events inserted meanwhile never shift later pages, so no
-   * event is listed twice or skipped.
+   * event is listed twice or skipped. `next` is bound to `userId` (see {@link ActivityCursor}).
    */
   async list(
     userId: string,
@@ -191,7 +249,7 @@ export class SecurityActivityService implements OnModuleDestroy {
       items,
       next:
         rows.length > ACTIVITY_PAGE_SIZE && last
-          ? ActivityCursor.encode({ at: last.at, id: Number(last.id) })
+          ? ActivityCursor.encode({ at: last.at, id: Number(last.id) }, userId)
           : null,
     };
   }

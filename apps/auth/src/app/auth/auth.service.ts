@@ -149,11 +149,26 @@ export class AuthService {
     if (!user || user.id !== session.userId) {
       throw new UnauthorizedException(INVALID_CREDENTIALS);
     }
-    const rotated = await this.sessions.rotate(token, {
-      reauthenticated: true,
-      reason: 'reauthenticate',
-      actor: actorOf(user),
-    });
+    let rotated: IssuedSession | null;
+    try {
+      rotated = await this.sessions.rotate(token, {
+        reauthenticated: true,
+        reason: 'reauthenticate',
+        actor: actorOf(user),
+      });
+    } catch (error) {
+      // A 503 rotation may still run, Redis stalled or its answer lost, however late: the store
+      // then undoes the move (the token stays), not the refreshed `authenticatedAt`, and the
+      // session passes recent-auth checks as after a 200. No read can tell in time whether it
+      // ran, so it is recorded as if it did, as the session events of a 503 are announced.
+      if (error instanceof SessionStoreUnavailableError) {
+        await this.record('reauthenticated', user.id, client, {
+          actor: actorOf(user),
+          sessionId: session.id,
+        });
+      }
+      throw error;
+    }
     if (!rotated) {
       throw new UnauthorizedException('Authentication required');
     }

@@ -33,6 +33,7 @@ import { SecurityActivityService } from '../activity/security-activity.service';
 import { NoBody } from '../common/no-body.decorator';
 import { SetDisabledDto } from './dto/set-disabled.dto';
 import { UserDto } from './dto/user.dto';
+import { OutcomeUnknownException } from './outcome-unknown.exception';
 import { UsersService } from './users.service';
 
 /**
@@ -69,25 +70,43 @@ export class AdminAccessController {
     @Body() body: SetDisabledDto,
     @CurrentSession() current: Session,
   ): Promise<UserDto> {
-    const { user, before } = await this.users.changeAccess(
-      id,
-      current.userId,
-      { disabled: body.disabled },
-      async (changed) => {
-        if (changed.disabled) {
-          await this.sessions.revokeAllForUser(changed.id, {
-            reason: 'disable',
-            actor: actorOf(current),
-          });
-        }
-      },
-    );
+    const event = {
+      type: body.disabled ? 'user.disabled' : 'user.enabled',
+      userId: id,
+      actor: actorOf(current),
+    } as const;
+    // Read first for a change whose outcome may come to be unknown: only a change of the flag
+    // is an event, and what the row held before is then lost with the answer.
+    const earlier = await this.users.findById(id);
+    let changed: Awaited<ReturnType<UsersService['changeAccess']>>;
+    try {
+      changed = await this.users.changeAccess(
+        id,
+        current.userId,
+        { disabled: body.disabled },
+        async (user) => {
+          if (user.disabled) {
+            await this.sessions.revokeAllForUser(user.id, {
+              reason: 'disable',
+              actor: actorOf(current),
+            });
+          }
+        },
+      );
+    } catch (error) {
+      // The row may hold the change, which the sessions are then brought in line with: it is
+      // recorded as one answered 200 is, once the database tells that it stands.
+      if (error instanceof OutcomeUnknownException && earlier?.disabled !== body.disabled) {
+        this.activity.recordIfStands(
+          event,
+          async () => (await this.users.findById(id))?.disabled === body.disabled,
+        );
+      }
+      throw error;
+    }
+    const { user, before } = changed;
     if (before.disabled !== user.disabled) {
-      await this.activity.record({
-        type: user.disabled ? 'user.disabled' : 'user.enabled',
-        userId: user.id,
-        actor: actorOf(current),
-      });
+      await this.activity.record(event);
     }
     return UserDto.from(user);
   }
