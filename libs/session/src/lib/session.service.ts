@@ -3,7 +3,11 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { SessionCache } from './cache/session.cache';
 import { SessionStoreUnavailableError } from './errors/session-store-unavailable.error';
 import { SessionUserChangedError } from './errors/session-user-changed.error';
-import type { SessionEventActor, SessionEventCause } from './events/session-event.interface';
+import type {
+  SessionEventActor,
+  SessionEventCause,
+  SessionRevocationReason,
+} from './events/session-event.interface';
 import type { SessionEventsPublisher } from './events/session-events.publisher';
 import { NotBeforeWatermark } from './revocation/not-before.watermark';
 import type { SessionConfig } from './config/session.config';
@@ -256,7 +260,9 @@ export class SessionService {
    * (default null). When there was no such session (Redis may have lost it while other services
    * still cache it), a `session.revoked` naming no user goes to the redacted stream only, for
    * the caches and sockets to drop it (`SessionEventsPublisher.revokedUnfound`, rate-limited);
-   * with `ownerId`, only once the store confirms it holds no session under that id.
+   * with `ownerId`, only once the store confirms it holds no session under that id. With
+   * `ownerId` and an unknown outcome (503), only what is known to be the owner's is announced
+   * as theirs, the session a rotation moved it to included (see `announceUnsettled`).
    *
    * @example
    * await sessions.revoke(session.id, { ownerId: user.id, reason: 'logout', actor: user });
@@ -277,11 +283,14 @@ export class SessionService {
     // The event names the owner: read it first when the caller did not say (not a hot path).
     const userId = ownerId ?? (this.events && (await this.store.get(ref))?.userId);
     const revoked = await this.announced(this.store.revoke(ref, ownerId), async (ended) => {
+      const why = reason ?? (ownerId ? 'self' : 'logout');
+      if (ended === undefined && ownerId) {
+        return this.announceUnsettled(ref, ownerId, why, actor);
+      }
       // `ended` is the session's id, or the one it was rotated to moments ago; undefined when
       // the outcome is unknown.
       const ids = ended && ended !== ref.id ? [ref.id, ended] : [ref.id];
       this.cache?.evict(ids);
-      const why = reason ?? (ownerId ? 'self' : 'logout');
       if (ended !== null) {
         await this.events?.revoked(userId ?? null, [ended ?? ref.id], why, actor);
       } else if (ownerId === undefined || (await this.absent(ref))) {
@@ -292,6 +301,57 @@ export class SessionService {
       }
     });
     return revoked !== null;
+  }
+
+  /**
+   * A revocation with an owner whose outcome is unknown (its answer lost: it may land, or have
+   * landed, or never). The script ends the session only if it is the owner's, and follows a
+   * rotation's forward to the session it moved to: only what is known to be the owner's is
+   * announced as theirs — `ref` when its tag is the owner's (at once: the store tells without
+   * a round trip, where it can, and the write may be held for long), and the sessions it was
+   * rotated to, read after. Anything else may be another user's live session, which the script
+   * refused to end (sockets close on the event): as a revocation that found nothing, announced
+   * only where the store holds no session.
+   */
+  private async announceUnsettled(
+    ref: SessionRef,
+    ownerId: string,
+    why: SessionRevocationReason,
+    actor: SessionEventActor | null,
+  ): Promise<void> {
+    this.cache?.evict([ref.id]);
+    if (!this.events) {
+      return;
+    }
+    const owned = await this.ownsTag(ownerId, ref.tag);
+    if (owned) {
+      await this.events.revoked(ownerId, [ref.id], why, actor);
+    }
+    const hops = await this.store.trace?.(ref).catch(() => null);
+    if (!hops) {
+      return;
+    }
+    // Under the owner's tag every session is theirs; elsewhere, one live and theirs proves the
+    // tag is (the ownership check could not tell).
+    const theirs = owned || hops.some(({ userId }) => userId === ownerId);
+    const ended = hops.filter(({ userId }) => userId === null || userId === ownerId);
+    const ids = ended.map(({ id }) => id).filter((id) => !(owned && id === ref.id));
+    this.cache?.evict(ids);
+    if (theirs) {
+      await this.events.revoked(ownerId, ids, why, actor);
+    } else {
+      // None is live: confirmed, each is announced as a revocation that found nothing.
+      await Promise.all(ids.map((id) => this.events?.revokedUnfound(id, why)));
+    }
+  }
+
+  /** Whether `tag` is one of the user's (false when the store cannot tell). */
+  private async ownsTag(userId: string, tag: string): Promise<boolean> {
+    try {
+      return (await this.store.ownsTag?.(userId, tag)) === true;
+    } catch {
+      return false;
+    }
   }
 
   /** Whether the store holds no session under `ref` (false when it cannot say). */

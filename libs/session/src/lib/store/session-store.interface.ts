@@ -104,6 +104,23 @@ export interface SessionStore {
    * raced the rotation must still end it) — or null when there was none.
    */
   revoke(ref: SessionRef, ownerId?: string): Promise<string | null>;
+  /**
+   * Optional: whether `tag` is one of `userId`'s tags, under which every session is theirs (a
+   * user's sessions live under their own tags only). Answered without a round trip where the
+   * store can: what a revocation whose answer was lost announces at once rests on it (see
+   * `SessionService.revoke`). Rejects when the store cannot tell.
+   */
+  ownsTag?(userId: string, tag: string): Promise<boolean>;
+  /**
+   * Optional, read only: the ids `revoke(ref)` follows — `ref`'s, then each one its rotation
+   * forwards lead to, up to a live session — each with its live session's owner (null for
+   * none). What a revocation whose answer was lost may have ended, found after the fact: the
+   * forwards outlive the sessions they lead to.
+   *
+   * @example
+   * const [{ userId }, ...rotatedTo] = await store.trace(ref);
+   */
+  trace?(ref: SessionRef): Promise<SessionHop[]>;
   /** A user's live sessions, oldest first. */
   list(userId: string): Promise<Session[]>;
   /**
@@ -181,6 +198,13 @@ export interface SessionStore {
    * clock is the store's (the in-memory store).
    */
   now?(): number;
+}
+
+/** One id on the way `SessionStore.revoke` follows, and the owner of the live session there. */
+export interface SessionHop {
+  id: string;
+  /** Null when no live session is there (gone, never there, or a key of another type). */
+  userId: string | null;
 }
 
 /** Hears of a session the store found expired. */

@@ -10,6 +10,7 @@ import {
   CreatedSession,
   NewSessionRecord,
   ROTATION_FORWARD_MS,
+  SessionHop,
   SessionRotation,
   SessionStore,
 } from '../session-store.interface';
@@ -190,6 +191,27 @@ export class InMemorySessionStore implements SessionStore {
     }
     this.forget(session);
     return session.id;
+  }
+
+  async ownsTag(userId: string, tag: string): Promise<boolean> {
+    this.check();
+    return this.users.get(userId)?.tag === tag;
+  }
+
+  async trace(ref: SessionRef): Promise<SessionHop[]> {
+    this.check();
+    const hops: SessionHop[] = [];
+    let id: string | undefined = ref.id;
+    // As `revoke`: three rotations at most, up to a live session.
+    while (id !== undefined && hops.length < 4 && !hops.some((hop) => hop.id === id)) {
+      const session = this.live(id);
+      hops.push({ id, userId: session?.userId ?? null });
+      const forward: { to: string; until: number } | undefined = session
+        ? undefined
+        : this.forwards.get(id);
+      id = forward && forward.until > Date.now() ? forward.to : undefined;
+    }
+    return hops;
   }
 
   async list(userId: string): Promise<Session[]> {

@@ -12,6 +12,7 @@ import { SESSION_ATTRIBUTE_LIMITS } from '../attribute-names';
 import type { StoreClock } from '../store-clock';
 import {
   deriveUserTag,
+  isDigest,
   isUserTag,
   isUserTagKey,
   newUserTagKey,
@@ -24,6 +25,7 @@ import {
   ROTATION_FORWARD_MS,
   SessionEvictionListener,
   SessionExpiryListener,
+  SessionHop,
   SessionRotation,
   SessionStore,
 } from '../session-store.interface';
@@ -590,6 +592,50 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
       ),
     );
     return typeof reply === 'string' ? sessionRef(ref.tag, reply).id : null;
+  }
+
+  /**
+   * The keys this store knows first (see `knownTagKeys`), without a round trip: a revocation
+   * whose answer is held on a connection must still be announced at once. Then the user's tags
+   * as Redis names them now (an earlier release's random tag among them).
+   */
+  async ownsTag(userId: string, tag: string): Promise<boolean> {
+    for (const key of this.knownTagKeys) {
+      if (deriveUserTag(key, userId) === tag) return true;
+    }
+    return (await this.findUserTags(userId)).includes(tag);
+  }
+
+  /**
+   * As revoke.lua follows a rotated session's forwards, read only and one hop at a time (not
+   * atomic: a revocation whose answer was lost asks, and a forward outlives its sessions). On
+   * `writer`, behind the revocation it is asked about.
+   */
+  async trace(ref: SessionRef): Promise<SessionHop[]> {
+    const hops: SessionHop[] = [];
+    const forwards = this.keys.forwardPrefix(ref.tag);
+    let digest = ref.digest;
+    const seen = new Set([digest]);
+    // Four hops end any chain, as in revoke.lua.
+    for (let hop = 0; hop < 4; hop++) {
+      const at = sessionRef(ref.tag, digest);
+      const [userId, forward] = await this.call(() =>
+        Promise.all([
+          this.writer
+            .hget(this.keys.session(at), SessionField.userId)
+            // A key of another type: revoke.lua deletes it as the session, and goes no further.
+            .catch((error: unknown) => (isWrongType(error) ? false : Promise.reject(error))),
+          this.writer.get(forwards + digest),
+        ]),
+      );
+      hops.push({ id: at.id, userId: userId || null });
+      if (userId !== null || !isDigest(forward) || seen.has(forward)) {
+        return hops;
+      }
+      seen.add(forward);
+      digest = forward;
+    }
+    return hops;
   }
 
   async list(userId: string): Promise<Session[]> {
