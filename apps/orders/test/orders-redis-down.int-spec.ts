@@ -1,11 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 
 import { freePort, RedisServerProcess, startRedisServer } from '@cloakroom/session/testing';
 
+import { OrdersService } from '../src/app/orders/orders.service';
+import { LiveSocket, openLiveSocket } from './live-socket';
 import { sessionCookie, startOrdersApp } from './orders-app';
 
 describe('orders when Redis goes down (SQLite)', () => {
@@ -13,6 +16,7 @@ describe('orders when Redis goes down (SQLite)', () => {
   let redis: RedisServerProcess;
   let app: INestApplication;
   let cookie: string;
+  let live: LiveSocket;
 
   beforeAll(async () => {
     redis = await startRedisServer(await freePort());
@@ -22,9 +26,16 @@ describe('orders when Redis goes down (SQLite)', () => {
       SESSION_KEY_PREFIX: 'cr:',
     });
     cookie = await sessionCookie(app, { id: 'u-1', username: 'alice', roles: ['customer'] });
+    await app.listen(0, '127.0.0.1');
+    const { port } = app.getHttpServer().address() as AddressInfo;
+    live = openLiveSocket(`ws://127.0.0.1:${port}/api/orders/ws`, {
+      Authorization: `Bearer ${cookie.split('=')[1]}`,
+    });
+    await live.opened;
   });
 
   afterAll(async () => {
+    live?.ws.terminate();
     await app?.close();
     await redis?.dispose();
     rmSync(dir, { recursive: true, force: true });
@@ -68,6 +79,15 @@ describe('orders when Redis goes down (SQLite)', () => {
           extensions: expect.objectContaining({ code: 'SERVICE_UNAVAILABLE', status: 503 }),
         }),
       ]);
+    });
+
+    it('closes a live socket with 1013 rather than push an order without reading its session', async () => {
+      // The socket heard of the order placed while Redis was up.
+      expect(live.frames.map((frame) => frame.type)).toEqual(['order']);
+      const user = { id: 'u-1', username: 'alice', roles: ['customer'] };
+      await app.get(OrdersService).place(user, { items: [{ sku: 'TEA-02', quantity: 1 }] });
+      expect((await live.closed).code).toBe(1013);
+      expect(live.frames).toHaveLength(1);
     });
 
     it('still answers 401 without a token: no store call is needed to refuse it', async () => {

@@ -2,7 +2,14 @@ import { AddressInfo, connect as connectTcp, Socket } from 'node:net';
 import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 
-import { SessionService, SessionSockets, SessionUser } from '@cloakroom/session';
+import {
+  parseSessionId,
+  SessionCookieService,
+  SessionService,
+  SessionSockets,
+  SessionStore,
+  SessionUser,
+} from '@cloakroom/session';
 import { testKeyPrefix } from '@cloakroom/session/testing';
 
 import { OrdersService } from '../src/app/orders/orders.service';
@@ -170,6 +177,45 @@ describe('GET /api/orders/ws (PostgreSQL, Redis)', () => {
     expect(delayMs).toBeLessThan(2000);
     console.info(`ws revocation -> close 4401 in ${delayMs.toFixed(1)} ms`);
     expect(other.ws.readyState).toBe(other.ws.OPEN);
+  });
+
+  it('sends an order to no socket whose session ended unannounced, and closes it with 4401', async () => {
+    const user: SessionUser = { ...carol, id: `carol-gap-${suite}` };
+    const issued = await app.get(SessionService).create(user, { userAgent: 'e2e' });
+    const ended = await authenticated(
+      withCookie(`${app.get(SessionCookieService).name}=${issued.token}`),
+    );
+    const live = await authenticated(withCookie(await sessionCookie(app, user)));
+    // The store alone publishes no event: what a socket sees when the lifecycle stream has a
+    // gap, or before the revocation's event reaches this process.
+    const ref = parseSessionId(issued.session.id);
+    if (!ref) throw new Error(`not a session id: ${issued.session.id}`);
+    expect(await app.get<SessionStore>(SessionStore).revoke(ref)).toBe(issued.session.id);
+
+    const order = await app
+      .get(OrdersService)
+      .place(user, { items: [{ sku: 'WS-GAP', quantity: 1 }] });
+
+    await eventually(() => live.frames.length === 1);
+    expect(live.frames[0].order?.id).toBe(order.id);
+    expect(ended.frames).toEqual([]);
+    expect((await ended.closed).code).toBe(4401);
+  });
+
+  it('never pushes an order placed after a revocation was answered to the revoked socket', async () => {
+    const sessions = app.get(SessionService);
+    const orders = app.get(OrdersService);
+    const leaked: number[] = [];
+    for (let round = 0; round < 40; round++) {
+      const user: SessionUser = { ...dave, id: `dave-${round}-${suite}` };
+      const cookie = await sessionCookie(app, user);
+      const socket = await authenticated(withCookie(cookie));
+      await sessions.revoke(cookie.split('=')[1]);
+      await orders.place(user, { items: [{ sku: 'WS-LATE', quantity: 1 }] });
+      expect((await socket.closed).code).toBe(4401);
+      if (socket.frames.length > 0) leaked.push(round);
+    }
+    expect(leaked).toEqual([]);
   });
 
   it('closes every socket of a user whose sessions are all revoked', async () => {

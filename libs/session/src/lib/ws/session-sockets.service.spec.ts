@@ -248,6 +248,35 @@ describe('SessionSockets', () => {
     expect(b.closedWith).toBeUndefined();
   });
 
+  it('gives liveSocketsOf only sockets whose session is live now, closing the others', async () => {
+    const gone = await sessions.create(alice);
+    const kept = await sessions.create(alice);
+    const unread = await sessions.create(alice);
+    const [a, b, c, d] = [new FakeSocket(), new FakeSocket(), new FakeSocket(), new FakeSocket()];
+    await sockets.authenticate(a, upgrade({ authorization: `Bearer ${gone.token}` }));
+    await sockets.authenticate(b, upgrade({ authorization: `Bearer ${kept.token}` }));
+    await sockets.authenticate(c, upgrade({ authorization: `Bearer ${kept.token}` }));
+    await sockets.authenticate(d, upgrade({ authorization: `Bearer ${unread.token}` }));
+    // Ended behind the service's back: no event, the socket still listed.
+    await store.revoke(refOf(gone.token));
+    const get = sessions.get.bind(sessions);
+    jest.spyOn(sessions, 'get').mockImplementation((id) => {
+      if (id === unread.session.id) return Promise.reject(new Error('store down'));
+      return get(id);
+    });
+    const validate = jest.spyOn(sessions, 'validate');
+    expect(sockets.socketsOf(alice.id)).toHaveLength(4);
+
+    expect(await sockets.liveSocketsOf(alice.id)).toEqual([b, c]);
+    expect(a.closedWith).toEqual({ code: 4401, reason: 'Session ended' });
+    expect(d.closedWith?.code).toBe(1013);
+    expect(b.closedWith).toBeUndefined();
+    expect(sockets.socketsOf(alice.id)).toEqual([b, c]);
+    // One read per session, sliding no idle timeout.
+    expect(sessions.get).toHaveBeenCalledTimes(3);
+    expect(validate).not.toHaveBeenCalled();
+  });
+
   it('does not slide the idle timeout in its periodic check', async () => {
     const { token } = await sessions.create(alice);
     await sockets.authenticate(new FakeSocket(), upgrade({ authorization: `Bearer ${token}` }));

@@ -94,8 +94,10 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  *   handleConnection(client: WebSocket, request: IncomingMessage) {
  *     return this.sockets.authenticate(client, request);
  *   }
- *   notify(order: Order) {
- *     for (const socket of this.sockets.socketsOf(order.userId)) socket.send(JSON.stringify(order));
+ *   async notify(order: Order) {
+ *     for (const socket of await this.sockets.liveSocketsOf(order.userId)) {
+ *       socket.send(JSON.stringify(order));
+ *     }
  *   }
  * }
  */
@@ -307,6 +309,49 @@ export class SessionSockets implements OnModuleDestroy {
    */
   socketsOf(userId: string): SessionSocket[] {
     return this.heldBy(userId).filter((held) => !(held instanceof EventStreamSocket));
+  }
+
+  /**
+   * The user's open sockets (as `socketsOf`) whose sessions the store holds live now, each
+   * session read once without sliding its idle timeout (by token where the backend serves only
+   * validation): for a push that must reach no socket whose session has ended, whether or not
+   * its event has arrived (a revocation answers before its event reaches this process; a gap in
+   * the events brings none). Sockets of a session found gone are closed with 4401, as at the
+   * periodic check; those of a session the store did not answer for are closed with 1013 (try
+   * again later) rather than sent what could not be checked.
+   *
+   * @example
+   * for (const socket of await sockets.liveSocketsOf(order.userId)) socket.send(frame);
+   */
+  async liveSocketsOf(userId: string): Promise<SessionSocket[]> {
+    const bySession = new Map<string, { token: string; held: SessionSocket[] }>();
+    for (const client of this.socketsOf(userId)) {
+      const entry = this.entries.get(client);
+      if (entry === undefined || client.readyState !== SOCKET_OPEN) {
+        continue;
+      }
+      const group = bySession.get(entry.sessionId) ?? { token: entry.token, held: [] };
+      group.held.push(client);
+      bySession.set(entry.sessionId, group);
+    }
+    const live = await Promise.all(
+      [...bySession].map(async ([sessionId, { token, held }]) => {
+        const session = await this.current(sessionId, token);
+        if (session === undefined) {
+          for (const client of held) {
+            this.unregister(client);
+            client.close(SessionSocketClose.storeUnavailable, 'Session store unavailable');
+          }
+          return [];
+        }
+        if (session === null || session.userId !== userId) {
+          this.end(held, 'Session ended');
+          return [];
+        }
+        return held.filter((client) => client.readyState === SOCKET_OPEN);
+      }),
+    );
+    return live.flat();
   }
 
   /** How many of the user's sockets (not event streams) are open, closing ones aside. */

@@ -67,23 +67,33 @@ export class OrdersGateway implements OnGatewayConnection<WebSocket> {
   }
 
   /**
-   * Sends a new order to its owner's sockets; never fails the request that placed it. A socket
-   * with more than `maxUnreadBytes` of its frames unread is terminated rather than sent one more:
-   * otherwise every order its owner places would queue in the server's memory, once per socket,
-   * for a client that never reads (a close frame would wait behind them, as in the adapter).
+   * Sends a new order to its owner's sockets; never fails the request that placed it. Only to
+   * sockets whose session the store holds live after the order was stored
+   * (`SessionSockets.liveSocketsOf`, one read per session, sliding no idle timeout): a socket
+   * is closed by its session's lifecycle event, which may arrive after a revocation was
+   * answered, or not at all (a gap in the events), and until then it would hear of orders
+   * placed after its session ended. Those sockets are closed instead (4401; 1013 when the store
+   * does not answer).
+   *
+   * A socket with more than `maxUnreadBytes` of its frames unread is terminated rather than
+   * sent one more: otherwise every order its owner places would queue in the server's memory,
+   * once per socket, for a client that never reads (a close frame would wait behind them, as
+   * in the adapter).
    */
   orderPlaced(order: Order): void {
     const frame = JSON.stringify({ type: 'order', order });
-    // Only `handleConnection` registers sockets here: each is a `ws` WebSocket.
-    for (const socket of this.sockets.socketsOf(order.userId) as Array<WebSocket & SessionSocket>) {
-      if (socket.readyState !== OPEN) {
-        continue;
+    void this.sockets.liveSocketsOf(order.userId).then((live) => {
+      // Only `handleConnection` registers sockets here: each is a `ws` WebSocket.
+      for (const socket of live as Array<WebSocket & SessionSocket>) {
+        if (socket.readyState !== OPEN) {
+          continue;
+        }
+        if (socket.bufferedAmount > LIVE_SOCKET_LIMITS.maxUnreadBytes) {
+          socket.terminate();
+        } else {
+          socket.send(frame);
+        }
       }
-      if (socket.bufferedAmount > LIVE_SOCKET_LIMITS.maxUnreadBytes) {
-        socket.terminate();
-      } else {
-        socket.send(frame);
-      }
-    }
+    });
   }
 }
