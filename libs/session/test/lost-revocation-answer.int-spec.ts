@@ -7,13 +7,13 @@ import { sessionKey, sessionService, sleep, uniquePrefix, until } from './store-
 jest.setTimeout(30_000);
 
 /**
- * A revocation with an owner whose answer is lost (the caller gets 503) is announced all the
- * same, since it may land. The script ends the session only if it is the owner's, following a
- * rotation's forward: the announcement must name neither another user's live session (its
- * sockets close on the event, and the owner's activity log would list it) nor leave out the
- * session the forward led to (other services would serve it, dead, until their cache's ttl).
+ * A revocation whose answer is lost (the caller gets 503) is announced all the same, since it
+ * may land. The script follows a rotation's forward, and with an owner ends the session only if
+ * it is theirs: the announcement must name neither another user's live session (its sockets
+ * close on the event, and the owner's activity log would list it) nor leave out the session the
+ * forward led to (other services would serve it, dead, until their cache's ttl).
  */
-describe('a revocation with an owner whose answer was lost', () => {
+describe('a revocation whose answer was lost', () => {
   const redis = relayedRedis();
   const alice = { id: 'u-lost-alice', username: 'alice', roles: ['customer'] };
 
@@ -64,20 +64,28 @@ describe('a revocation with an owner whose answer was lost', () => {
       );
   }
 
-  /** Revokes with the command held on its way to Redis past the timeout, then lets it land. */
+  /**
+   * Revokes `tokenOrId` (the session `id`'s) with the script held on its way to Redis past the
+   * timeout, then lets it land. Without an owner, the owner's read before it passes.
+   */
   async function revokeWithLostAnswer(
     revoker: SessionService,
     id: string,
-    ownerId: string,
+    ownerId?: string,
+    tokenOrId = id,
   ): Promise<void> {
     const digest = id.slice(id.indexOf('.') + 1);
-    redis.relay.delayFrom((bytes) => bytes.includes(digest));
-    const outcome = await revoker.revoke(id, { ownerId }).catch((error: unknown) => error);
+    redis.relay.delayFrom(
+      (bytes) => bytes.includes(digest) && bytes.toString().toLowerCase().includes('evalsha'),
+    );
+    const outcome = await revoker
+      .revoke(tokenOrId, ownerId ? { ownerId } : {})
+      .catch((error: unknown) => error);
     expect(outcome).toBeInstanceOf(SessionStoreUnavailableError);
     redis.relay.release();
   }
 
-  it("announces nothing of another user's live session, which it did not end", async () => {
+  it("with an owner, announces nothing of another user's live session, which it did not end", async () => {
     const { keyPrefix, revoker, elsewhere, close } = await start();
     try {
       for (let trial = 0; trial < 3; trial++) {
@@ -98,7 +106,7 @@ describe('a revocation with an owner whose answer was lost', () => {
     }
   });
 
-  it('announces the session a rotation moved the revoked id to, which it ended', async () => {
+  it('with an owner, announces the session a rotation moved the revoked id to, which it ended', async () => {
     const { keyPrefix, revoker, elsewhere, close } = await start();
     try {
       for (let trial = 0; trial < 3; trial++) {
@@ -146,6 +154,37 @@ describe('a revocation with an owner whose answer was lost', () => {
           sessionId: session.id,
         }),
       );
+    } finally {
+      await close();
+    }
+  });
+
+  it("without an owner, announces as its owner's the session a rotation moved the token to", async () => {
+    const { keyPrefix, revoker, elsewhere, close } = await start();
+    try {
+      for (let trial = 0; trial < 3; trial++) {
+        const before = await revoker.create(alice);
+        const rotated = await revoker.rotate(before.token, { reauthenticated: true });
+        expect(rotated).not.toBeNull();
+        const { token, session } = rotated as NonNullable<typeof rotated>;
+        await cachedBy(elsewhere, token);
+        // A logout with the token the rotation moved away from.
+        await revokeWithLostAnswer(revoker, before.session.id, undefined, before.token);
+        await until(
+          async () => (await redis.admin.exists(sessionKey(keyPrefix, session.id))) === 0,
+        );
+        await until(() => elsewhere.cached(token) === undefined, 10_000);
+        expect(await elsewhere.validate(token)).toBeNull();
+        await until(async () => (await revocationsOf(keyPrefix, session.id)).length >= 2, 10_000);
+        expect(await revocationsOf(keyPrefix, session.id)).toContainEqual(
+          expect.objectContaining({
+            type: 'session.revoked',
+            userId: alice.id,
+            sessionId: session.id,
+            reason: 'logout',
+          }),
+        );
+      }
     } finally {
       await close();
     }

@@ -262,7 +262,8 @@ export class SessionService {
    * the caches and sockets to drop it (`SessionEventsPublisher.revokedUnfound`, rate-limited);
    * with `ownerId`, only once the store confirms it holds no session under that id. With
    * `ownerId` and an unknown outcome (503), only what is known to be the owner's is announced
-   * as theirs, the session a rotation moved it to included (see `announceUnsettled`).
+   * as theirs, the session a rotation moved it to included (see `announceUnsettled`); without,
+   * the session a rotation moved it to is announced as well (see `announceUnsettledLogout`).
    *
    * @example
    * await sessions.revoke(session.id, { ownerId: user.id, reason: 'logout', actor: user });
@@ -281,18 +282,19 @@ export class SessionService {
       return false;
     }
     // The event names the owner: read it first when the caller did not say (not a hot path).
-    const userId = ownerId ?? (this.events && (await this.store.get(ref))?.userId);
+    const userId = ownerId ?? (this.events ? await this.ownerOf(ref) : null);
     const revoked = await this.announced(this.store.revoke(ref, ownerId), async (ended) => {
       const why = reason ?? (ownerId ? 'self' : 'logout');
-      if (ended === undefined && ownerId) {
-        return this.announceUnsettled(ref, ownerId, why, actor);
+      if (ended === undefined) {
+        return ownerId
+          ? this.announceUnsettled(ref, ownerId, why, actor)
+          : this.announceUnsettledLogout(ref, userId, why, actor);
       }
-      // `ended` is the session's id, or the one it was rotated to moments ago; undefined when
-      // the outcome is unknown.
+      // `ended` is the session's id, or the one it was rotated to moments ago.
       const ids = ended && ended !== ref.id ? [ref.id, ended] : [ref.id];
       this.cache?.evict(ids);
       if (ended !== null) {
-        await this.events?.revoked(userId ?? null, [ended ?? ref.id], why, actor);
+        await this.events?.revoked(userId, [ended], why, actor);
       } else if (ownerId === undefined || (await this.absent(ref))) {
         // Found nothing, perhaps because Redis lost the session while other services still
         // cache it. With an owner, nothing may also be another user's live session: announced
@@ -343,6 +345,51 @@ export class SessionService {
       // None is live: confirmed, each is announced as a revocation that found nothing.
       await Promise.all(ids.map((id) => this.events?.revokedUnfound(id, why)));
     }
+  }
+
+  /**
+   * A revocation without an owner whose outcome is unknown. The script ends the session at the
+   * end of `ref`'s rotation forwards, whoever owns it: `ref` is announced at once (the write may
+   * be held for long), then the forwards are traced read-only and the sessions they lead to are
+   * announced too — as the owner's, the one found live at the end of the chain (the revocation
+   * has not landed yet) or else `userId`, read before it. With no owner either way, nothing
+   * live was there to end: each is announced as a revocation that found nothing.
+   */
+  private async announceUnsettledLogout(
+    ref: SessionRef,
+    userId: string | null,
+    why: SessionRevocationReason,
+    actor: SessionEventActor | null,
+  ): Promise<void> {
+    this.cache?.evict([ref.id]);
+    if (!this.events) {
+      return;
+    }
+    await this.events.revoked(userId, [ref.id], why, actor);
+    const hops = await this.store.trace?.(ref).catch(() => null);
+    const ids = (hops ?? []).map(({ id }) => id).filter((id) => id !== ref.id);
+    if (!ids.length) {
+      return;
+    }
+    this.cache?.evict(ids);
+    const owner = hops?.at(-1)?.userId ?? userId;
+    if (owner !== null) {
+      await this.events.revoked(owner, ids, why, actor);
+    } else {
+      await Promise.all(ids.map((id) => this.events?.revokedUnfound(id, why)));
+    }
+  }
+
+  /**
+   * The owner of the session a revocation of `ref` would end, or null: where the store traces,
+   * the one live at the end of the rotation forwards, as revoke.lua follows them (a token
+   * rotated moments ago names its session's owner).
+   */
+  private async ownerOf(ref: SessionRef): Promise<string | null> {
+    if (this.store.trace) {
+      return (await this.store.trace(ref)).at(-1)?.userId ?? null;
+    }
+    return (await this.store.get(ref))?.userId ?? null;
   }
 
   /** Whether `tag` is one of the user's (false when the store cannot tell). */
