@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
 
-import { SessionStoreUnavailableError } from '../src';
-import { deriveUserTag, newUserTagKey } from '../src/lib/token/session.token';
+import { SessionStoreUnavailableError, SessionUserChangedError } from '../src';
+import { deriveUserTag, newUserTag, newUserTagKey } from '../src/lib/token/session.token';
 import { REDIS_URL as url, sessionService, sleep, uniquePrefix } from './store-contract';
 
 jest.setTimeout(30_000);
@@ -151,6 +151,54 @@ describe('User tags (real Redis)', () => {
     expect(await sessions.validate(legacy.token)).not.toBeNull();
     expect(await sessions.revokeAllForUser(user.id)).toBe(1);
     expect(await sessions.validate(legacy.token)).toBeNull();
+  });
+
+  it('refuses a login that read the user before a change, whenever an earlier release tags them', async () => {
+    const prefix = uniquePrefix();
+    const sessions = await service(prefix);
+    const changes = {
+      'a role change': (userId: string) => sessions.setRolesForUser(userId, ['customer']),
+      'a revoke-all': (userId: string) => sessions.revokeAllForUser(userId),
+    };
+    const moments = ['before the read', 'before the change', 'before the create'] as const;
+    const slipped: string[] = [];
+    let users = 0;
+    for (const earlier of [0, 1, 2]) {
+      for (const [kind, change] of Object.entries(changes)) {
+        for (const tagged of moments) {
+          const user = { id: `u-raced-${users++}`, username: 'rae', roles: ['admin'] };
+          // What an instance of the earlier release writes as it logs the user in.
+          const earlierRelease = () => inspect.set(`${prefix}ut:${user.id}`, newUserTag(), 'NX');
+          for (let each = 0; each < earlier; each++) await change(user.id);
+          if (tagged === 'before the read') await earlierRelease();
+          const generation = await sessions.generationOf(user.id);
+          if (tagged === 'before the change') await earlierRelease();
+          await change(user.id);
+          if (tagged === 'before the create') await earlierRelease();
+          const login = await sessions.create(user, {}, { generation }).catch((error) => error);
+          if (!(login instanceof SessionUserChangedError)) {
+            slipped.push(`${kind} after ${earlier} others, the user tagged ${tagged}`);
+          }
+        }
+      }
+    }
+    expect(slipped).toEqual([]);
+  });
+
+  it('creates the login read again once an earlier release tagged the user after the read', async () => {
+    const prefix = uniquePrefix();
+    const sessions = await service(prefix);
+    const user = { id: 'u-retagged', username: 'rita', roles: ['customer'] };
+    await sessions.create(user);
+    const generation = await sessions.generationOf(user.id);
+    await inspect.set(`${prefix}ut:${user.id}`, 'legacyT5', 'NX');
+    // Refused or not (the store cannot tell that nothing changed), never under a stale read.
+    await sessions.create(user, {}, { generation }).catch((error: unknown) => {
+      expect(error).toBeInstanceOf(SessionUserChangedError);
+    });
+    const fresh = await sessions.generationOf(user.id);
+    const created = await sessions.create(user, {}, { generation: fresh });
+    expect(tagOf(created.token)).toBe('legacyT5');
   });
 
   it("revokes the user's sessions under both tags when a rotation revokes the others", async () => {

@@ -88,8 +88,8 @@ export interface SessionStore {
   create(record: NewSessionRecord): Promise<CreatedSession | null>;
   /**
    * The user's revocation generation: moved by every role change, revoke-all and password
-   * change. Read it before reading a user's roles, pass it to `create`: a session is never
-   * created with roles an administrator changed meanwhile.
+   * change. Read it before reading a user's roles, pass it to `create` as it is (it is opaque):
+   * a session is never created with roles an administrator changed meanwhile.
    */
   generation(userId: string): Promise<string>;
   /** Reads a session and slides its idle timeout: one round trip. */

@@ -241,8 +241,16 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     }
   }
 
+  /**
+   * Refuses (null) a login whose generation was read under another of the user's tags: an
+   * earlier release tagged the user in between (see `generation`).
+   */
   async create(record: NewSessionRecord): Promise<CreatedSession | null> {
     const tag = await this.ensureUserTag(record.user.id);
+    const expected = generationUnder(tag, record.expectedGeneration);
+    if (expected === null) {
+      return null;
+    }
     const ref = sessionRef(tag, record.digest);
     const fields = encodeNewSession(record, this.settings.keepUserAgent);
     const { settings } = this;
@@ -265,7 +273,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
         settings.idleTimeoutMs,
         this.keys.sessionPrefix(tag),
         ref.digest,
-        record.expectedGeneration ?? '',
+        expected ?? '',
         this.keys.evictedPrefix(tag),
         EVICTION_UNDO_GRACE_MS,
         ...fields,
@@ -426,10 +434,17 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     attempt(UNDO_RETRY_FIRST_MS);
   }
 
+  /**
+   * `<tag>:<counter>`: the generation under the tag the user's next session takes now. While
+   * releases are mixed, an earlier one may give the user its random tag before `create`, which
+   * then takes that tag: a change made before was counted under the other tag only, and the
+   * counters of two tags may well be equal. `create` checks the counter only under the tag it
+   * was read under.
+   */
   async generation(userId: string): Promise<string> {
     const tag = await this.ensureUserTag(userId);
     const value = await this.call(() => this.client.get(this.keys.generation(tag, userId)));
-    return value ?? '0';
+    return `${tag}:${value ?? '0'}`;
   }
 
   async validate(ref: SessionRef): Promise<Session | null> {
@@ -1081,4 +1096,16 @@ function loadOnNewMasters(client: Cluster): void {
     }
     known = new Set(masters.map(nameOf));
   });
+}
+
+/**
+ * The counter `create` checks under `tag`, from what `generation` answered: null when that was
+ * read under another tag (or is no generation at all); undefined, no check, when none was given.
+ */
+function generationUnder(tag: string, generation: string | undefined): string | null | undefined {
+  if (generation === undefined) {
+    return undefined;
+  }
+  const prefix = `${tag}:`;
+  return generation.startsWith(prefix) ? generation.slice(prefix.length) : null;
 }
