@@ -5,5 +5,9 @@ export default {
   transform: {
     '^.+\\.[tj]s$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.spec.json' }],
   },
+  // Two files at a time: most suites wait on Redis, PostgreSQL, relays and timers rather than
+  // compute, and each keeps to keys of its own process (`testKeyPrefix`) and starts its own
+  // Redis for anything server-wide (CONFIG, ACL, PAUSE, kills). Two workers halve the wait.
+  maxWorkers: 2,
   coverageDirectory: '../../coverage/libs/session',
 };
