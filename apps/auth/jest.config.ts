@@ -8,9 +8,8 @@ export default {
   moduleFileExtensions: ['ts', 'js', 'html', 'lua'],
   // The e2e specs boot the whole app against real Redis and PostgreSQL.
   testTimeout: 15000,
-  // Two files at a time: most suites wait on Redis, PostgreSQL, relays and timers rather than
-  // compute, and each keeps to keys of its own process (`testKeyPrefix`) and starts its own
-  // Redis for anything server-wide (CONFIG, ACL, PAUSE, kills). Two workers halve the wait.
-  maxWorkers: 2,
+  // One file at a time (Jest's default on two cores), unlike the session library: tried with
+  // two, a race suite's user creation was answered 503 while another file ran beside it. Its
+  // suites hash passwords with argon2, whose pool and queue are sized to the machine's cores.
   coverageDirectory: '../../coverage/apps/auth',
 };
