@@ -106,36 +106,48 @@ describe('a revocation whose answer was lost', () => {
     }
   });
 
-  it('with an owner, announces the session a rotation moved the revoked id to, which it ended', async () => {
-    const { keyPrefix, revoker, elsewhere, close } = await start();
-    try {
-      for (let trial = 0; trial < 3; trial++) {
-        const before = await revoker.create(alice);
-        const rotated = await revoker.rotate(before.token, { reauthenticated: true });
-        expect(rotated).not.toBeNull();
-        const { token, session } = rotated as NonNullable<typeof rotated>;
-        await cachedBy(elsewhere, token);
-        await revokeWithLostAnswer(revoker, before.session.id, alice.id);
-        await until(
-          async () => (await redis.admin.exists(sessionKey(keyPrefix, session.id))) === 0,
-        );
-        // The event names the owner, in the full stream that the activity log keeps.
-        await until(async () => (await revocationsOf(keyPrefix, session.id)).length >= 2, 10_000);
-        const full = await revocationsOf(keyPrefix, session.id);
-        expect(full).toContainEqual(
-          expect.objectContaining({
-            type: 'session.revoked',
-            userId: alice.id,
-            sessionId: session.id,
-          }),
-        );
-        await until(() => elsewhere.cached(token) === undefined, 10_000);
-        expect(await elsewhere.validate(token)).toBeNull();
+  it.each([
+    { by: 'with an owner, by id', owner: true, reason: 'self' },
+    {
+      by: 'without an owner, by the token moved away from (a logout)',
+      owner: false,
+      reason: 'logout',
+    },
+  ])(
+    "$by: announces as the owner's the session a rotation moved it to, which it ended",
+    async ({ owner, reason }) => {
+      const { keyPrefix, revoker, elsewhere, close } = await start();
+      try {
+        for (let trial = 0; trial < 3; trial++) {
+          const before = await revoker.create(alice);
+          const rotated = await revoker.rotate(before.token, { reauthenticated: true });
+          expect(rotated).not.toBeNull();
+          const { token, session } = rotated as NonNullable<typeof rotated>;
+          await cachedBy(elsewhere, token);
+          await (owner
+            ? revokeWithLostAnswer(revoker, before.session.id, alice.id)
+            : revokeWithLostAnswer(revoker, before.session.id, undefined, before.token));
+          await until(
+            async () => (await redis.admin.exists(sessionKey(keyPrefix, session.id))) === 0,
+          );
+          await until(() => elsewhere.cached(token) === undefined, 10_000);
+          expect(await elsewhere.validate(token)).toBeNull();
+          // The event names the owner, in the full stream that the activity log keeps.
+          await until(async () => (await revocationsOf(keyPrefix, session.id)).length >= 2, 10_000);
+          expect(await revocationsOf(keyPrefix, session.id)).toContainEqual(
+            expect.objectContaining({
+              type: 'session.revoked',
+              userId: alice.id,
+              sessionId: session.id,
+              reason,
+            }),
+          );
+        }
+      } finally {
+        await close();
       }
-    } finally {
-      await close();
-    }
-  });
+    },
+  );
 
   it("still announces the owner's own session as theirs", async () => {
     const { keyPrefix, revoker, elsewhere, close } = await start();
@@ -154,37 +166,6 @@ describe('a revocation whose answer was lost', () => {
           sessionId: session.id,
         }),
       );
-    } finally {
-      await close();
-    }
-  });
-
-  it("without an owner, announces as its owner's the session a rotation moved the token to", async () => {
-    const { keyPrefix, revoker, elsewhere, close } = await start();
-    try {
-      for (let trial = 0; trial < 3; trial++) {
-        const before = await revoker.create(alice);
-        const rotated = await revoker.rotate(before.token, { reauthenticated: true });
-        expect(rotated).not.toBeNull();
-        const { token, session } = rotated as NonNullable<typeof rotated>;
-        await cachedBy(elsewhere, token);
-        // A logout with the token the rotation moved away from.
-        await revokeWithLostAnswer(revoker, before.session.id, undefined, before.token);
-        await until(
-          async () => (await redis.admin.exists(sessionKey(keyPrefix, session.id))) === 0,
-        );
-        await until(() => elsewhere.cached(token) === undefined, 10_000);
-        expect(await elsewhere.validate(token)).toBeNull();
-        await until(async () => (await revocationsOf(keyPrefix, session.id)).length >= 2, 10_000);
-        expect(await revocationsOf(keyPrefix, session.id)).toContainEqual(
-          expect.objectContaining({
-            type: 'session.revoked',
-            userId: alice.id,
-            sessionId: session.id,
-            reason: 'logout',
-          }),
-        );
-      }
     } finally {
       await close();
     }
