@@ -10,6 +10,7 @@ import {
   recordWebSockets,
   tokenStatus,
 } from './support/browser';
+import { eventually } from './support/eventually';
 import { Stack } from './support/stack';
 
 const PASSWORD = { alice: 'alice-password', bob: 'bob-password', admin: 'admin-password' };
@@ -573,6 +574,68 @@ describe('the stack under web attacks, in Chromium, through the gateway', () => 
         await page.waitForTimeout(1500);
         expect(reads).toBe(shown);
         expect(await page.isVisible('#app-view')).toBe(false);
+      } finally {
+        await context.close();
+      }
+    });
+
+    it("never shows the next user of the browser the previous one's late answers", async () => {
+      const context = await newContext();
+      // How many answers the page is still reading: once none, their rows are drawn or dropped.
+      await context.addInitScript(() => {
+        const json = Response.prototype.json;
+        let reading = 0;
+        Object.defineProperty(window, '__reading', { get: () => reading });
+        Response.prototype.json = function (this: Response) {
+          reading += 1;
+          return json.call(this).finally(() => (reading -= 1));
+        };
+      });
+      const page = await context.newPage();
+      let holding = false;
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const held: Promise<void>[] = [];
+      await page.route(`${stack.baseUrl}/api/auth/**`, async (route) => {
+        const request = route.request();
+        if (!holding || request.method() !== 'GET' || request.url().endsWith('/api/auth/session')) {
+          return route.continue();
+        }
+        // Read while the admin's session lives; answered to the page only after the next login.
+        const answer = route.fetch();
+        const done = answer.then(async (response) => {
+          await released;
+          await route.fulfill({ response });
+        });
+        held.push(done);
+        return done;
+      });
+      try {
+        await page.goto(stack.baseUrl);
+        await logInOnPage(page, 'admin', PASSWORD.admin);
+        await page.locator('#user-rows tr[data-username]').first().waitFor();
+        await page.locator('#user-rows tr button', { hasText: 'Open' }).first().click();
+        await page.locator('#detail-session-rows tr').first().waitFor();
+        holding = true;
+        await page.click('#revoke-others');
+        await page.click('#activity-refresh');
+        await page.click('#user-search button[type=submit]');
+        await page.locator('#user-rows tr button', { hasText: 'Open' }).first().click();
+        // The admin's sessions, two activity reads, the user list, one user's sessions and activity.
+        await eventually(() => held.length >= 6);
+        holding = false;
+        await page.click('#logout');
+        await logInOnPage(page, 'bob', PASSWORD.bob);
+        const tables = () =>
+          page.$$eval('#app-view tbody', (bodies) => bodies.map((body) => body.innerHTML));
+        const shown = await tables();
+        release();
+        await Promise.all(held);
+        await page.waitForFunction(() => (window as { __reading?: number }).__reading === 0);
+        await page.evaluate(() => new Promise((resolve) => setTimeout(resolve)));
+        expect(await tables()).toEqual(shown);
+        expect(await page.locator('#user-rows tr, #detail-session-rows tr').count()).toBe(0);
+        expect(await page.textContent('#me-user')).toBe('bob');
       } finally {
         await context.close();
       }

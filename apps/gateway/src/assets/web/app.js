@@ -145,6 +145,15 @@ function fragment(...nodes) {
 let me = null;
 
 /**
+ * Whether the page still shows the signed-in user a read started for (`reader`, the `me` of
+ * then): an answer that arrives after a logout, or a login as someone else in this browser, is
+ * the previous user's and is dropped, never drawn on the next one's page.
+ */
+function stillFor(reader) {
+  return me !== null && me === reader;
+}
+
+/**
  * Runs a user's action: a 401 means the session ended (revoked, expired): back to the login
  * form. A 403 may mean an administrator changed the user's roles since the page was filled:
  * the page is then filled again for the roles the session has now (`refillIfRolesChanged`).
@@ -473,8 +482,7 @@ async function loadOrders() {
   }
   const reader = me;
   const orders = await api('GET', '/api/orders');
-  // Logged out (or in as someone else) while the list was on its way: it is not theirs.
-  if (me !== reader) return;
+  if (!stillFor(reader)) return;
   shownOrders.clear();
   for (const order of orders) shownOrders.set(order.id, order);
   for (const [id, order] of unlistedOrders) {
@@ -514,7 +522,9 @@ function sessionRow(session, revoke) {
 }
 
 async function loadSessions() {
+  const reader = me;
   const sessions = await api('GET', '/api/auth/sessions');
+  if (!stillFor(reader)) return;
   const rows = sessions.map((session) =>
     sessionRow(session, () =>
       attempt(async () => {
@@ -798,7 +808,11 @@ class ActivityFeed {
 
   async load(append) {
     const cursor = append && this.next ? `?cursor=${encodeURIComponent(this.next)}` : '';
-    const page = await api('GET', `${this.path}${cursor}`);
+    const { path } = this;
+    const reader = me;
+    const page = await api('GET', `${path}${cursor}`);
+    // Another user's activity (an admin opened someone else meanwhile) is not this table's.
+    if (!stillFor(reader) || this.path !== path) return;
     const rows = page.items.map(activityRow);
     if (append) this.tbody.append(...rows);
     else this.tbody.replaceChildren(...(rows.length ? rows : [noteRow('Nothing yet.', 5)]));
@@ -822,7 +836,9 @@ async function loadUsers() {
   if (userList.search) query.set('search', userList.search);
   const cursor = userList.cursors[userList.page];
   if (cursor) query.set('cursor', cursor);
+  const reader = me;
   const { items, next } = await api('GET', `/api/auth/users?${query}`);
+  if (!stillFor(reader)) return;
   userList.next = next || null;
   const rows = items.map((user) => {
     const tr = row([
@@ -901,7 +917,10 @@ async function openUser(user) {
 }
 
 async function loadUserSessions() {
+  const reader = me;
+  const { id } = selected;
   const sessions = await api('GET', userPath('/sessions'));
+  if (!stillFor(reader) || selected?.id !== id) return;
   const rows = sessions.map((session) =>
     sessionRow(session, () =>
       attempt(async () => {
