@@ -22,7 +22,8 @@ import { AppModule } from '../src/app/app.module';
 import { authService } from '../src/app/app.setup';
 
 export const REDIS_URL = 'redis://127.0.0.1:6379';
-export const POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
+const POSTGRES_SERVER = 'postgres://postgres@127.0.0.1:5432';
+export const POSTGRES_URL = `${POSTGRES_SERVER}/test`;
 export const ORIGIN = 'http://localhost:3000';
 
 /** A desktop browser's user agent, as the sessions list turns it into a device label. */
@@ -56,16 +57,36 @@ export async function clearRedis(url: string, prefix: string): Promise<void> {
   }
 }
 
-/** A fresh PostgreSQL schema per suite: the migrations run into it from scratch. */
+/**
+ * A fresh PostgreSQL schema per suite, in a database of its own (`test_<schema>`, created the
+ * first time): the migrations run into it from scratch. Not in the shared `test` database: the
+ * admin lock is an advisory lock, one per database, and Jest may run two files at once; a suite
+ * that holds it for seconds (a holder whose connection went quiet) would make another suite's
+ * administrator writes wait out `lock_timeout` and answer 503.
+ */
 export async function freshSchema(schema: string): Promise<string> {
-  const postgres = await new DataSource({ type: 'postgres', url: POSTGRES_URL }).initialize();
+  const database = `test_${schema}`;
+  const server = await new DataSource({ type: 'postgres', url: POSTGRES_URL }).initialize();
+  try {
+    const [found] = await server.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    // Another run beside this one may create it between the look and here: 42P04, already there.
+    if (!found) {
+      await server.query(`CREATE DATABASE "${database}"`).catch((error: { code?: string }) => {
+        if (error.code !== '42P04') throw error;
+      });
+    }
+  } finally {
+    await server.destroy();
+  }
+  const url = `${POSTGRES_SERVER}/${database}`;
+  const postgres = await new DataSource({ type: 'postgres', url }).initialize();
   try {
     await postgres.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     await postgres.query(`CREATE SCHEMA "${schema}"`);
   } finally {
     await postgres.destroy();
   }
-  return `${POSTGRES_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+  return `${url}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
 }
 
 /**
@@ -172,8 +193,12 @@ export async function createUser(
     .post('/api/auth/users')
     .set('Cookie', adminCookie)
     .set('Origin', ORIGIN)
-    .send({ username, password, roles })
-    .expect(201);
+    .send({ username, password, roles });
+  // With the body: a 503 says there which dependency it was (the status alone says nothing).
+  expect({ status: response.status, body: response.body }).toEqual({
+    status: 201,
+    body: expect.objectContaining({ id: expect.any(String) }),
+  });
   return { id: response.body.id, username, password };
 }
 
