@@ -8,8 +8,9 @@ export default {
   moduleFileExtensions: ['ts', 'js', 'html', 'lua'],
   // The e2e specs boot the whole app against real Redis and PostgreSQL.
   testTimeout: 15000,
-  // One file at a time (Jest's default on two cores), unlike the session library: tried with
-  // two, a race suite's user creation was answered 503 while another file ran beside it. Its
-  // suites hash passwords with argon2, whose pool and queue are sized to the machine's cores.
+  // Two files at a time, as the session library: each suite keeps to keys of its own process
+  // and a PostgreSQL database of its own (`freshSchema`: the admin lock is an advisory lock, one
+  // per database, which a suite may hold for seconds on purpose).
+  maxWorkers: 2,
   coverageDirectory: '../../coverage/apps/auth',
 };
