@@ -286,9 +286,13 @@ export class SessionService {
     const revoked = await this.announced(this.store.revoke(ref, ownerId), async (ended) => {
       const why = reason ?? (ownerId ? 'self' : 'logout');
       if (ended === undefined) {
+        this.cache?.evict([ref.id]);
+        if (!this.events) {
+          return;
+        }
         return ownerId
-          ? this.announceUnsettled(ref, ownerId, why, actor)
-          : this.announceUnsettledLogout(ref, userId, why, actor);
+          ? this.announceUnsettled(this.events, ref, ownerId, why, actor)
+          : this.announceUnsettledLogout(this.events, ref, userId, why, actor);
       }
       // `ended` is the session's id, or the one it was rotated to moments ago.
       const ids = ended && ended !== ref.id ? [ref.id, ended] : [ref.id];
@@ -316,18 +320,15 @@ export class SessionService {
    * only where the store holds no session.
    */
   private async announceUnsettled(
+    events: SessionEventsPublisher,
     ref: SessionRef,
     ownerId: string,
     why: SessionRevocationReason,
     actor: SessionEventActor | null,
   ): Promise<void> {
-    this.cache?.evict([ref.id]);
-    if (!this.events) {
-      return;
-    }
     const owned = await this.ownsTag(ownerId, ref.tag);
     if (owned) {
-      await this.events.revoked(ownerId, [ref.id], why, actor);
+      await events.revoked(ownerId, [ref.id], why, actor);
     }
     const hops = await this.store.trace?.(ref).catch(() => null);
     if (!hops) {
@@ -340,10 +341,10 @@ export class SessionService {
     const ids = ended.map(({ id }) => id).filter((id) => !(owned && id === ref.id));
     this.cache?.evict(ids);
     if (theirs) {
-      await this.events.revoked(ownerId, ids, why, actor);
+      await events.revoked(ownerId, ids, why, actor);
     } else {
       // None is live: confirmed, each is announced as a revocation that found nothing.
-      await Promise.all(ids.map((id) => this.events?.revokedUnfound(id, why)));
+      await Promise.all(ids.map((id) => events.revokedUnfound(id, why)));
     }
   }
 
@@ -356,16 +357,13 @@ export class SessionService {
    * live was there to end: each is announced as a revocation that found nothing.
    */
   private async announceUnsettledLogout(
+    events: SessionEventsPublisher,
     ref: SessionRef,
     userId: string | null,
     why: SessionRevocationReason,
     actor: SessionEventActor | null,
   ): Promise<void> {
-    this.cache?.evict([ref.id]);
-    if (!this.events) {
-      return;
-    }
-    await this.events.revoked(userId, [ref.id], why, actor);
+    await events.revoked(userId, [ref.id], why, actor);
     const hops = await this.store.trace?.(ref).catch(() => null);
     const ids = (hops ?? []).map(({ id }) => id).filter((id) => id !== ref.id);
     if (!ids.length) {
@@ -374,9 +372,9 @@ export class SessionService {
     this.cache?.evict(ids);
     const owner = hops?.at(-1)?.userId ?? userId;
     if (owner !== null) {
-      await this.events.revoked(owner, ids, why, actor);
+      await events.revoked(owner, ids, why, actor);
     } else {
-      await Promise.all(ids.map((id) => this.events?.revokedUnfound(id, why)));
+      await Promise.all(ids.map((id) => events.revokedUnfound(id, why)));
     }
   }
 
