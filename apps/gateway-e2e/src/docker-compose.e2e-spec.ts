@@ -280,6 +280,16 @@ describe('docker/', () => {
     }
   });
 
+  it('publishes the gateway on loopback alone unless told where', () => {
+    expect(serviceBlock(config, 'gateway')).toMatch(
+      /\n {4}ports:\n {4}- 127\.0\.0\.1:3000:3000\/tcp\n/,
+    );
+    const elsewhere = composeWith({ ...PASSWORDS, GATEWAY_PUBLISH: '0.0.0.0:8080' }, 'config');
+    expect(serviceBlock(elsewhere, 'gateway')).toMatch(
+      /\n {4}ports:\n {4}- 0\.0\.0\.0:8080:3000\/tcp\n/,
+    );
+  });
+
   it("leaves each private key readable by its service's user alone, restart after restart", () => {
     // Runs the certs one-shot here, its volumes as directories, openssl installed already.
     const certs = serviceBlock(config, 'certs').replace(/\n {6}(?![ -])/g, ' ');
