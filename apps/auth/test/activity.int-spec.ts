@@ -22,13 +22,11 @@ import { ActivityCheckpoint } from '../src/app/activity/entities/activity-checkp
 import { SecurityEvent } from '../src/app/activity/entities/security-event.entity';
 import {
   ACTIVITY_PAGE_SIZE,
+  MISSED_EVENTS_TYPE,
   SecurityActivityService,
   toRow,
 } from '../src/app/activity/security-activity.service';
-import {
-  MISSED_EVENTS_TYPE,
-  SESSION_EVENTS_CHECKPOINT,
-} from '../src/app/activity/session-events.consumer';
+import { SESSION_EVENTS_CHECKPOINT } from '../src/app/activity/session-events.consumer';
 import { AppModule } from '../src/app/app.module';
 import { authService } from '../src/app/app.setup';
 import { CreateUsers1764000000000 } from '../src/app/database/migrations/1764000000000-create-users';
@@ -771,6 +769,59 @@ describe.each<Backend>(['postgres', 'sqlite'])('security activity log on %s', (b
         expect(markers[0]).toMatchObject({ userId: null, reason: `trimmed after ${seen}` });
         expect(await instance.events.countBy({ streamId: kept })).toBe(1);
         expect(await instance.events.countBy({ streamId: lost[0] })).toBe(0);
+      } finally {
+        await instance.close();
+      }
+    });
+
+    it('shows a marker of missed events, cause alone, to the users whose accounts existed then', async () => {
+      const database = await isolatedDatabase('shown');
+      const prefix = `${keyPrefix}shown:`;
+      await clearRedis(REDIS_URL, prefix);
+      const certs = join(workDir, 'certs-shown');
+      await publish(redis, prefix, [streamLogin(randomUUID(), 0)]);
+      let instance = await bootAuth(database, prefix, certs);
+      const early = { username: `early-${backend}`, password: strongPassword() };
+      const late = { username: `late-${backend}`, password: strongPassword() };
+      await instance.app.get(UsersService).create({ ...early, roles: ['customer'] });
+      await until(
+        () => instance.events.countBy({ type: 'login' }),
+        (n) => n === 1,
+      );
+      await instance.close();
+      await publish(redis, prefix, [streamLogin(randomUUID(), 1), streamLogin(randomUUID(), 2)]);
+      await redis.xtrim(`${prefix}events`, 'MAXLEN', 1);
+      instance = await bootAuth(database, prefix, certs);
+      try {
+        const [marker] = await until(
+          () => instance.events.findBy({ type: MISSED_EVENTS_TYPE }),
+          (rows) => rows.length > 0,
+        );
+        // Created after the marker: the gap is before this account's time. SQLite keeps
+        // creation times to the second.
+        await sleep(backend === 'sqlite' ? 1_100 : 5);
+        await instance.app.get(UsersService).create({ ...late, roles: ['customer'] });
+        const activityOf = async (user: { username: string; password: string }) => {
+          const { cookie } = await loginWithCookie(instance.http, user.username, user.password);
+          const page = await request(instance.http)
+            .get('/api/auth/activity')
+            .set('Cookie', cookie)
+            .expect(200);
+          return (page.body.items as { type: string }[]).filter(
+            (item) => item.type === MISSED_EVENTS_TYPE,
+          );
+        };
+        expect(await activityOf(early)).toEqual([
+          {
+            id: String(marker.id),
+            type: MISSED_EVENTS_TYPE,
+            at: new Date(Number(marker.at)).toISOString(),
+            actor: null,
+            userId: null,
+            reason: 'trimmed',
+          },
+        ]);
+        expect(await activityOf(late)).toEqual([]);
       } finally {
         await instance.close();
       }

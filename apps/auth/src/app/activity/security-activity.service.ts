@@ -7,7 +7,10 @@ import { Brackets, Repository } from 'typeorm';
 import { ActivityCursor } from './activity-cursor';
 import { SecurityEvent } from './entities/security-event.entity';
 
-/** The event types of DESIGN §3.2; also the `type` of `/activity` items. */
+/**
+ * The event types of DESIGN §3.2, also the `type` of `/activity` items; and one of our own,
+ * {@link MISSED_EVENTS_TYPE}.
+ */
 export type ActivityType =
   | 'login'
   | 'login.failed'
@@ -21,7 +24,15 @@ export type ActivityType =
   | 'roles.changed'
   | 'user.disabled'
   | 'user.enabled'
-  | 'sessions.revoked-all';
+  | 'sessions.revoked-all'
+  | typeof MISSED_EVENTS_TYPE;
+
+/**
+ * A marker of session events the log may never have seen (the stream was trimmed past the
+ * consumer's position, lost with Redis, or held an entry it could not read). It concerns every
+ * user, so each one whose account existed then sees it, with the cause alone as its reason.
+ */
+export const MISSED_EVENTS_TYPE = 'events.missed';
 
 /** Who did it: the user, an administrator; null for the system. */
 export interface ActivityActor {
@@ -81,7 +92,7 @@ export const ACTIVITY_PAGE_SIZE = 50;
  * Event types that concern every user at once (stored with a null `userId`): a user's activity
  * (their own view and an administrator's) shows those that happened while the account existed.
  */
-const EVERYONE_TYPES: ActivityType[] = ['sessions.revoked-all'];
+const EVERYONE_TYPES: ActivityType[] = ['sessions.revoked-all', MISSED_EVENTS_TYPE];
 
 /**
  * The security activity log: records events and pages through one user's, newest first.
@@ -357,6 +368,11 @@ function toRecord(row: SecurityEvent): ActivityRecord {
     ...(row.sessionId !== null ? { sessionId: row.sessionId } : {}),
     ...(row.ip !== null ? { ip: row.ip } : {}),
     ...(row.device !== null ? { device: row.device } : {}),
-    ...(row.reason !== null ? { reason: row.reason } : {}),
+    ...(row.reason !== null ? { reason: shownReason(row.type, row.reason) } : {}),
   };
+}
+
+/** A missed-events marker keeps its stream position for operators; users get the cause. */
+function shownReason(type: string, reason: string): string {
+  return type === MISSED_EVENTS_TYPE ? reason.split(' ', 1)[0] : reason;
 }

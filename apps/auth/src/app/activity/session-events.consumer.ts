@@ -14,16 +14,10 @@ import { AuthRedis } from '../redis/auth-redis';
 import { ActivityRetention } from './activity-retention.service';
 import { ActivityCheckpoint } from './entities/activity-checkpoint.entity';
 import { SecurityEvent } from './entities/security-event.entity';
-import { ActivityType, toRow } from './security-activity.service';
+import { ActivityType, MISSED_EVENTS_TYPE, toRow } from './security-activity.service';
 
 /** The checkpoint row of this consumer. */
 export const SESSION_EVENTS_CHECKPOINT = 'session-events';
-
-/**
- * Type of the marker row stored when the stream may have lost events the log never saw
- * (userId null: shown to nobody through the API, kept for operators).
- */
-export const MISSED_EVENTS_TYPE = 'events.missed';
 
 /** Most stream items stored per round of writes (the reader fetches 100 at a time). */
 const BATCH = 100;

@@ -750,6 +750,7 @@ const EVENT_WORDS = {
   'user.disabled': 'Account disabled',
   'user.enabled': 'Account enabled',
   'sessions.revoked-all': 'All sessions revoked',
+  'events.missed': 'Some events may be missing from this list',
 };
 
 /** Who did it, when not the user: an administrator, or the system for timeouts and the cap. */
@@ -766,6 +767,9 @@ const REASON_WORDS = {
   disabled: 'account disabled',
   password: 'password changed',
   logout: null,
+  trimmed: 'too many at once',
+  lost: 'the store lost them',
+  unreadable: 'one could not be read',
 };
 
 function activityRow(event) {
