@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+
 import WebSocket from 'ws';
 
 import { OrdersStack } from './support/orders-stack';
@@ -161,6 +163,51 @@ describe('orders through the gateway (built apps)', () => {
       }
       const plain = await send(cookie, 'GET', '/api/orders');
       expect(Array.isArray(await plain.json())).toBe(true);
+    });
+  });
+
+  describe('POST /api/orders with an Idempotency-Key', () => {
+    it('places one order for a request sent 10 times at once and retried, the retries marked replayed', async () => {
+      const cookie = await login('alice');
+      const key = randomBytes(16).toString('hex');
+      const sku = `IDEM-${key.slice(0, 8)}`;
+      const post = (quantity = 1) =>
+        fetch(`${origin}/api/orders`, {
+          method: 'POST',
+          headers: {
+            Cookie: cookie,
+            Origin: origin,
+            'Content-Type': 'application/json',
+            'Idempotency-Key': key,
+          },
+          body: JSON.stringify({ items: [{ sku, quantity }] }),
+        });
+      const answers = await Promise.all(Array.from({ length: 10 }, () => post()));
+      expect(answers.map((answer) => answer.status)).toEqual(Array(10).fill(201));
+      const ids = new Set(
+        await Promise.all(
+          answers.map(async (answer) => ((await answer.json()) as { id: string }).id),
+        ),
+      );
+      expect(ids.size).toBe(1);
+      const replayed = answers.filter((answer) => answer.headers.get('idempotent-replayed'));
+      expect(replayed.map((answer) => answer.headers.get('idempotent-replayed'))).toEqual(
+        Array(9).fill('true'),
+      );
+      const reused = await post(2);
+      expect(reused.status).toBe(422);
+      expect(await reused.json()).toEqual({
+        statusCode: 422,
+        message: expect.any(String),
+        error: 'idempotency_key_reused',
+      });
+      const mine = (await (await send(cookie, 'GET', '/api/orders?limit=200')).json()) as {
+        id: string;
+        items: { sku: string }[];
+      }[];
+      expect(mine.filter((order) => order.items[0].sku === sku).map((order) => order.id)).toEqual([
+        ...ids,
+      ]);
     });
   });
 

@@ -260,16 +260,141 @@ describe('POST /api/orders/graphql (PostgreSQL, Redis)', () => {
     expect(response.body.errors[0].message).toMatch(/asks for too much/);
   });
 
-  it('refuses a mutation of 11 aliased placeOrder fields, and places nothing', async () => {
-    const aliased = Array.from(
-      { length: 11 },
-      (_, i) => `p${i}: placeOrder(items: [{ sku: "GQL-MANY", quantity: 1 }]) { id }`,
+  it.each([
+    [
+      'two aliased placeOrder fields',
+      `mutation { a: placeOrder(items: [{ sku: "GQL-TWICE", quantity: 1 }]) { id }
+        b: placeOrder(items: [{ sku: "GQL-TWICE", quantity: 2 }]) { id } }`,
+    ],
+    [
+      'one placeOrder twice with the same arguments, which graphql-js would run once',
+      `mutation { placeOrder(items: [{ sku: "GQL-TWICE", quantity: 1 }]) { id }
+        placeOrder(items: [{ sku: "GQL-TWICE", quantity: 1 }]) { id } }`,
+    ],
+    [
+      'a placeOrder in a fragment spread twice',
+      `mutation { ...P ...P } fragment P on Mutation { a: placeOrder(items: [{ sku: "GQL-TWICE", quantity: 1 }]) { id } }`,
+    ],
+    [
+      'a placeOrder beside one in a fragment of a fragment',
+      `mutation { placeOrder(items: [{ sku: "GQL-TWICE", quantity: 1 }]) { id } ...Q }
+        fragment Q on Mutation { ...R } fragment R on Mutation { b: placeOrder(items: [{ sku: "GQL-TWICE", quantity: 3 }]) { id } }`,
+    ],
+    [
+      'placeOrder fields in inline fragments, one skipped',
+      `mutation { ... on Mutation { a: placeOrder(items: [{ sku: "GQL-TWICE", quantity: 1 }]) { id } }
+        ... @skip(if: true) { b: placeOrder(items: [{ sku: "GQL-TWICE", quantity: 2 }]) { id } } }`,
+    ],
+    [
+      '11 aliased placeOrder fields',
+      `mutation { ${Array.from(
+        { length: 11 },
+        (_, i) => `p${i}: placeOrder(items: [{ sku: "GQL-TWICE", quantity: 1 }]) { id }`,
+      ).join(' ')} }`,
+    ],
+  ])('refuses a mutation of %s before any resolver, and places nothing', async (_case, query) => {
+    const placeOrder = jest.spyOn(app.get(OrdersService), 'place');
+    try {
+      const response = await post(query, alice).expect(400);
+      const refusal = response.body.errors.find(
+        (error: { extensions?: { reason?: string } }) =>
+          error.extensions?.reason === 'ONE_ORDER_PER_REQUEST',
+      );
+      expect(refusal).toEqual({
+        message: expect.stringMatching(/one order/),
+        locations: expect.any(Array),
+        extensions: { code: 'GRAPHQL_VALIDATION_FAILED', reason: 'ONE_ORDER_PER_REQUEST' },
+      });
+      expect(response.body.data).toBeUndefined();
+      expect(placeOrder).not.toHaveBeenCalled();
+    } finally {
+      placeOrder.mockRestore();
+    }
+  });
+
+  it('still takes one placeOrder beside other root fields, and in a fragment', async () => {
+    const one = await post(
+      `mutation { ...P __typename } fragment P on Mutation { placeOrder(items: [{ sku: "GQL-ONE", quantity: 1 }]) { id } }`,
+      alice,
+    ).expect(200);
+    expect(one.body.errors).toBeUndefined();
+    expect(one.body.data.placeOrder.id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('answers BAD_REQUEST to one sku on two lines, and places nothing', async () => {
+    const response = await post(
+      'mutation { placeOrder(items: [{ sku: "GQL-DUP", quantity: 1 }, { sku: "GQL-DUP", quantity: 2 }]) { id } }',
+      alice,
     );
-    const response = await post(`mutation { ${aliased.join(' ')} }`, alice).expect(400);
-    expect(codesOf(response.body)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
-    expect(response.body.errors[0].message).toMatch(/more than 10 fields/);
+    expect(codesOf(response.body)).toEqual(['BAD_REQUEST']);
+    expect(response.body.errors[0].extensions.originalError.message).toContain(
+      'items must name each sku once',
+    );
     const mine = (await post(MY_ORDERS, alice)).body.data.myOrders;
-    expect(JSON.stringify(mine)).not.toContain('GQL-MANY');
+    expect(JSON.stringify(mine)).not.toContain('GQL-DUP');
+  });
+
+  describe('placeOrder(idempotencyKey:)', () => {
+    const keyed = (key: string, sku: string, quantity = 1) => ({
+      query: `mutation ($key: String, $items: [OrderItemInput!]!) { placeOrder(items: $items, idempotencyKey: $key) { id userId } }`,
+      variables: { key, items: [{ sku, quantity }] },
+    });
+    const send = (body: object, user: SessionUser) =>
+      http.post(PATH).set('Cookie', cookies[user.id]).set('Origin', ORIGIN).send(body);
+
+    it('answers a retry the order the key placed, with Idempotent-Replayed, and places no other', async () => {
+      const key = `gql-${randomSuffix()}`;
+      const first = await send(keyed(key, 'GQL-KEY'), alice).expect(200);
+      expect(first.body.errors).toBeUndefined();
+      expect(first.headers['idempotent-replayed']).toBeUndefined();
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, () => send(keyed(key, 'GQL-KEY'), alice)),
+      );
+      for (const again of answers) {
+        expect(again.body).toEqual(first.body);
+        expect(again.headers['idempotent-replayed']).toBe('true');
+      }
+      // The REST route's keys are the same keys.
+      const rest = await http
+        .post('/api/orders')
+        .set('Cookie', cookies[alice.id])
+        .set('Origin', ORIGIN)
+        .set('Idempotency-Key', key)
+        .send({ items: [{ sku: 'GQL-KEY', quantity: 1 }] })
+        .expect(201);
+      expect(rest.body.id).toBe(first.body.data.placeOrder.id);
+      const mine = (await post(MY_ORDERS, alice)).body.data.myOrders;
+      expect(
+        mine.filter((order: { items: { sku: string }[] }) => order.items[0].sku === 'GQL-KEY'),
+      ).toHaveLength(1);
+    });
+
+    it('answers BAD_USER_INPUT to the key reused with other items, and keeps keys per user', async () => {
+      const key = `gql-${randomSuffix()}`;
+      const hers = await send(keyed(key, 'GQL-REUSE'), alice).expect(200);
+      const reused = await send(keyed(key, 'GQL-REUSE', 2), alice);
+      expect(codesOf(reused.body)).toEqual(['BAD_USER_INPUT']);
+      expect(reused.body.errors[0].message).toMatch(/Idempotency-Key/);
+      const his = await send(keyed(key, 'GQL-REUSE', 2), bob).expect(200);
+      expect(his.body.errors).toBeUndefined();
+      expect(his.body.data.placeOrder.userId).toBe(bob.id);
+      expect(his.body.data.placeOrder.id).not.toBe(hers.body.data.placeOrder.id);
+    });
+
+    it.each([
+      ['empty', ''],
+      ['256 characters', 'k'.repeat(256)],
+      ['a space inside', 'a b'],
+      ['a newline inside', 'a\nb'],
+      ['not ASCII', 'cl\u00e9'],
+      ['a control character', '\u0001'],
+    ])('answers BAD_REQUEST to a key that is %s, and places nothing', async (_case, key) => {
+      const sku = `GQL-BADKEY-${randomSuffix()}`;
+      const response = await send(keyed(key, sku), alice);
+      expect(codesOf(response.body)).toEqual(['BAD_REQUEST']);
+      const mine = (await post(MY_ORDERS, alice)).body.data.myOrders;
+      expect(JSON.stringify(mine)).not.toContain(sku);
+    });
   });
 
   it('refuses a query of 11 root fields before any resolver: each one is a database query', async () => {

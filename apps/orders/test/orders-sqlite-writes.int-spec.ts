@@ -93,7 +93,9 @@ describe('orders on SQLite under concurrent writes', () => {
   }
 
   function placeAfter(count: number, user: SessionUser, sku: string): Promise<Order> {
-    return ticks(count).then(() => orders.place(user, { items: [{ sku, quantity: 1 }] }));
+    return ticks(count)
+      .then(() => orders.place(user, { items: [{ sku, quantity: 1 }] }))
+      .then(({ order }) => order);
   }
 
   it('has each order committed when it answers it, whatever the interleaving', async () => {

@@ -192,7 +192,7 @@ describe('GET /api/orders/ws (PostgreSQL, Redis)', () => {
     if (!ref) throw new Error(`not a session id: ${issued.session.id}`);
     expect(await app.get<SessionStore>(SessionStore).revoke(ref)).toBe(issued.session.id);
 
-    const order = await app
+    const { order } = await app
       .get(OrdersService)
       .place(user, { items: [{ sku: 'WS-GAP', quantity: 1 }] });
 

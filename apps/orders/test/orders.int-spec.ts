@@ -133,6 +133,50 @@ describe('orders (PostgreSQL, Redis)', () => {
       expect(response.body).toEqual({ statusCode: 400, message: expect.any(String) });
     });
 
+    it.each([
+      [
+        'one sku on two lines',
+        [
+          { sku: 'DUP-A', quantity: 1 },
+          { sku: 'DUP-A', quantity: 2 },
+        ],
+      ],
+      [
+        'one sku on two lines of many',
+        [
+          { sku: 'DUP-B', quantity: 1 },
+          { sku: 'DUP-C', quantity: 1 },
+          { sku: 'DUP-D', quantity: 1 },
+          { sku: 'DUP-C', quantity: 1 },
+        ],
+      ],
+      [
+        'one line twice',
+        [
+          { sku: 'DUP-E', quantity: 1 },
+          { sku: 'DUP-E', quantity: 1 },
+        ],
+      ],
+    ])('answers 400 to %s, and places nothing', async (_case, items) => {
+      const response = await place(cookies['alice'], { items });
+      expect(response.status).toBe(400);
+      expect(response.body).toEqual({
+        statusCode: 400,
+        message: expect.stringContaining('items must name each sku once'),
+      });
+      const mine = await http.get('/api/orders?limit=200').set('Cookie', cookies['alice']);
+      expect(JSON.stringify(mine.body)).not.toContain(items[0].sku);
+    });
+
+    it('takes skus that differ only in case as different lines', async () => {
+      const items = [
+        { sku: 'CASE-a', quantity: 1 },
+        { sku: 'CASE-A', quantity: 1 },
+      ];
+      const response = await place(cookies['alice'], { items }).expect(201);
+      expect(response.body.items).toEqual(items);
+    });
+
     it('answers 400 to a body that is not JSON', async () => {
       const response = await http
         .post('/api/orders')

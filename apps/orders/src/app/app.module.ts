@@ -17,6 +17,7 @@ import { graphqlOptions } from './graphql/graphql.options';
 import { Order } from './orders/entities/order.entity';
 import { CreateOrders1764000000000 } from './orders/migrations/1764000000000-create-orders';
 import { PageOrders1764800000000 } from './orders/migrations/1764800000000-page-orders';
+import { OrderIdempotencyKeys1765100000000 } from './orders/migrations/1765100000000-order-idempotency-keys';
 import { OrdersModule } from './orders/orders.module';
 import { PricingModule } from './pricing/pricing.module';
 
@@ -46,7 +47,11 @@ export class AppModule {
         ServiceDatabaseModule.forRoot({
           urlSetting: 'ORDERS_DATABASE_URL',
           entities: [Order],
-          migrations: [CreateOrders1764000000000, PageOrders1764800000000],
+          migrations: [
+            CreateOrders1764000000000,
+            PageOrders1764800000000,
+            OrderIdempotencyKeys1765100000000,
+          ],
           migrationsTableName: 'orders_migrations',
         }),
         GraphQLModule.forRootAsync<ApolloDriverConfig>({

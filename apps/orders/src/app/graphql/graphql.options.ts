@@ -9,6 +9,7 @@ import { isDatabaseUnavailable } from '@cloakroom/service-kit';
 import { OrdersEnv } from '../config/orders.env';
 import { MAX_PAGE_SIZE } from '../orders/dto/list-orders.query';
 import { knownOperationTypes } from './known-operation-types.rule';
+import { oneOrderPerRequest } from './one-order-per-request.rule';
 import { maxQueryValues } from './query-cost.rule';
 
 const logger = new Logger('GraphQL');
@@ -62,6 +63,8 @@ export const MAX_QUERY_TOKENS = 1_000;
  * - No automatic persisted queries, no batching (Apollo's default).
  * - An operation of more than `MAX_QUERY_TOKENS` tokens is refused before it is validated.
  * - An operation of a type the schema lacks (`subscription`) is refused before it runs.
+ * - A mutation naming `placeOrder` more than once is refused before it runs
+ *   (`oneOrderPerRequest`): the session is checked once per operation, not per field.
  * - An operation that could answer more than `MAX_QUERY_VALUES` values (aliases multiply a
  *   list's rows), or a mutation with more than `MAX_MUTATION_FIELDS` root fields, or a query
  *   with more than `MAX_QUERY_FIELDS`, is refused before it runs, session or not:
@@ -88,6 +91,7 @@ export function graphqlOptions(env: OrdersEnv): ApolloDriverConfig {
     parseOptions: { maxLexicalTokens: MAX_QUERY_TOKENS },
     validationRules: [
       knownOperationTypes,
+      oneOrderPerRequest,
       maxQueryValues({
         maxValues: MAX_QUERY_VALUES,
         maxPageSize: MAX_PAGE_SIZE,

@@ -17,6 +17,7 @@ import { CurrentUser, Roles, SessionUser } from '@cloakroom/session';
 import { CreateOrderDto } from './dto/create-order.dto';
 import { ListOrdersQuery } from './dto/list-orders.query';
 import { Order } from './entities/order.entity';
+import { IdempotencyKey, IDEMPOTENT_REPLAYED_HEADER } from './idempotency/idempotency-key';
 import { OrdersService } from './orders.service';
 
 @Controller()
@@ -46,10 +47,23 @@ export class OrdersController {
     return page.items;
   }
 
+  /**
+   * With an `Idempotency-Key`, a retry of a request whose answer was lost is answered the order
+   * it placed, 201 again with `Idempotent-Replayed: true`, and places no other (`OrdersService`).
+   */
   @Post()
   @Roles('customer')
-  place(@CurrentUser() user: SessionUser, @Body() dto: CreateOrderDto): Promise<Order> {
-    return this.orders.place(user, dto);
+  async place(
+    @CurrentUser() user: SessionUser,
+    @Body() dto: CreateOrderDto,
+    @IdempotencyKey() key: string | undefined,
+    @Res({ passthrough: true }) response: ServerResponse,
+  ): Promise<Order> {
+    const { order, replayed } = await this.orders.place(user, dto, key);
+    if (replayed) {
+      response.setHeader(IDEMPOTENT_REPLAYED_HEADER, 'true');
+    }
+    return order;
   }
 
   /**

@@ -1,13 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import { forwardRef, Inject, Injectable, NotFoundException } from '@nestjs/common';
+import {
+  ConflictException,
+  forwardRef,
+  HttpStatus,
+  Inject,
+  Injectable,
+  NotFoundException,
+  UnprocessableEntityException,
+} from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
+import { QueryFailedError, Repository } from 'typeorm';
 
 import { SessionUser } from '@cloakroom/session';
 
 import { CreateOrderDto } from './dto/create-order.dto';
 import { DEFAULT_PAGE_SIZE, ListOrdersQuery } from './dto/list-orders.query';
 import { Order } from './entities/order.entity';
+import { IDEMPOTENCY_KEY_TTL_MS } from './idempotency/idempotency-key';
 import { OrdersGateway } from './live/orders.gateway';
 import { decodeOrderCursor, encodeOrderCursor } from './paging/order-cursor';
 
@@ -15,6 +24,12 @@ import { decodeOrderCursor, encodeOrderCursor } from './paging/order-cursor';
 export interface OrdersPage {
   items: Order[];
   next: string | null;
+}
+
+/** A placed order, and whether it was placed earlier under the same idempotency key. */
+export interface PlacedOrder {
+  order: Order;
+  replayed: boolean;
 }
 
 @Injectable()
@@ -62,8 +77,13 @@ export class OrdersService {
    * one connection, so `save`'s transaction took in the writes of the requests placing orders
    * meanwhile, which were answered before it committed and rolled back if it failed. The
    * owner's open WebSockets hear of it at once.
+   *
+   * With an idempotency key the same INSERT claims it, unique per user: of requests racing with
+   * one key a single one places the order (PostgreSQL holds the others' INSERTs until it
+   * commits), and each other one, like any later retry, is answered that order, `replayed`,
+   * unless its items differ (422). A key older than `IDEMPOTENCY_KEY_TTL_MS` is let go first.
    */
-  async place(user: SessionUser, dto: CreateOrderDto): Promise<Order> {
+  async place(user: SessionUser, dto: CreateOrderDto, key?: string): Promise<PlacedOrder> {
     const items = dto.items.map(({ sku, quantity }) => ({ sku, quantity }));
     const order = this.orders.create({
       id: randomUUID(),
@@ -71,9 +91,52 @@ export class OrdersService {
       items,
       createdAt: new Date(),
     });
-    await this.orders.insert(order);
+    if (key === undefined) {
+      await this.orders.insert(order);
+    } else {
+      const earlier = await this.claim(order, key);
+      if (earlier) {
+        if (JSON.stringify(earlier.items) !== JSON.stringify(items)) {
+          throw new UnprocessableEntityException({
+            statusCode: HttpStatus.UNPROCESSABLE_ENTITY,
+            message:
+              'This Idempotency-Key was used with other items: use a new key for a new order',
+            error: 'idempotency_key_reused',
+          });
+        }
+        return { order: earlier, replayed: true };
+      }
+    }
     this.live.orderPlaced(order);
-    return order;
+    return { order, replayed: false };
+  }
+
+  /** Places `order` under `key`, or finds the live order that holds the key already. */
+  private async claim(order: Order, key: string): Promise<Order | undefined> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await this.orders.insert({ ...order, idempotencyKey: key });
+        return undefined;
+      } catch (error) {
+        if (!isUniqueViolation(error)) {
+          throw error;
+        }
+      }
+      const earlier = await this.orders.findOneBy({ userId: order.userId, idempotencyKey: key });
+      const expired = order.createdAt.getTime() - IDEMPOTENCY_KEY_TTL_MS;
+      if (earlier && earlier.createdAt.getTime() > expired) {
+        return earlier;
+      }
+      if (earlier) {
+        await this.orders.update({ id: earlier.id, idempotencyKey: key }, { idempotencyKey: null });
+      }
+    }
+    // Only a key let go and claimed again between each of our attempts gets here.
+    throw new ConflictException({
+      statusCode: HttpStatus.CONFLICT,
+      message: 'Another request with this Idempotency-Key is under way: retry',
+      error: 'idempotency_key_busy',
+    });
   }
 
   /** Someone else's order is reported missing, not forbidden: its existence is not leaked. */
@@ -96,4 +159,13 @@ export class OrdersService {
 
 function isAdmin(user: SessionUser): boolean {
   return user.roles.includes('admin');
+}
+
+/** PostgreSQL reports 23505, SQLite SQLITE_CONSTRAINT_UNIQUE. */
+function isUniqueViolation(error: unknown): boolean {
+  if (!(error instanceof QueryFailedError)) {
+    return false;
+  }
+  const code = (error.driverError as { code?: string }).code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE';
 }

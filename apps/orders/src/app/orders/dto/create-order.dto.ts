@@ -3,15 +3,22 @@ import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   ArrayMinSize,
+  ArrayUnique,
   IsArray,
   IsInt,
   IsObject,
+  IsOptional,
   IsString,
   Matches,
   Max,
   Min,
   ValidateNested,
 } from 'class-validator';
+
+import {
+  IDEMPOTENCY_KEY_PATTERN,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+} from '../idempotency/idempotency-key';
 
 /** One line of a new order: the REST body's item and GraphQL's `OrderItemInput`. */
 @InputType('OrderItemInput')
@@ -37,9 +44,24 @@ export class CreateOrderDto {
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(50)
+  // One line per SKU: two lines of one SKU leave what was meant (the sum? the last?) to guess.
+  @ArrayUnique((item: { sku?: unknown }) => (typeof item.sku === 'string' ? item.sku : item), {
+    message: 'items must name each sku once',
+  })
   // ValidateNested checks what is inside a nested array, not that each item is an object.
   @IsObject({ each: true })
   @ValidateNested({ each: true })
   @Type(() => OrderItemDto)
   items!: OrderItemDto[];
+}
+
+/** `placeOrder`'s arguments: an order's, and the REST route's `Idempotency-Key` header. */
+@ArgsType()
+export class PlaceOrderArgs extends CreateOrderDto {
+  @Field(() => String, { nullable: true })
+  @IsOptional()
+  @Matches(IDEMPOTENCY_KEY_PATTERN, {
+    message: `idempotencyKey must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters`,
+  })
+  idempotencyKey?: string;
 }

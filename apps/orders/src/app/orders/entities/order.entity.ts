@@ -21,4 +21,11 @@ export class Order {
 
   @CreateDateColumn({ name: 'created_at' })
   createdAt!: Date;
+
+  /**
+   * The client's `Idempotency-Key`, unique per user: the INSERT that places the order claims it,
+   * so two requests racing with one key cannot both place one. Never selected nor answered.
+   */
+  @Column({ name: 'idempotency_key', type: 'varchar', length: 255, nullable: true, select: false })
+  idempotencyKey?: string | null;
 }

@@ -1,9 +1,11 @@
-import { Args, Mutation, Query, Resolver } from '@nestjs/graphql';
+import { ServerResponse } from 'node:http';
+import { Args, Context, Mutation, Query, Resolver } from '@nestjs/graphql';
 
 import { CurrentUser, Roles, SessionUser } from '@cloakroom/session';
 
-import { CreateOrderDto } from '../dto/create-order.dto';
+import { PlaceOrderArgs } from '../dto/create-order.dto';
 import { Order } from '../entities/order.entity';
+import { IDEMPOTENT_REPLAYED_HEADER } from '../idempotency/idempotency-key';
 import { OrdersService } from '../orders.service';
 import { MyOrdersArgs } from './my-orders.args';
 import { OrderModel } from './order.model';
@@ -23,9 +25,23 @@ export class OrdersResolver {
     return (await this.orders.list(user, { limit: args.limit }, { own: true })).items;
   }
 
+  /**
+   * `idempotencyKey` is the REST route's `Idempotency-Key`, in the same space of keys (per user):
+   * a retry is answered the order the key placed, with the HTTP header
+   * `Idempotent-Replayed: true`, which one `placeOrder` per operation (`oneOrderPerRequest`)
+   * leaves unambiguous.
+   */
   @Mutation(() => OrderModel)
   @Roles('customer')
-  placeOrder(@CurrentUser() user: SessionUser, @Args() args: CreateOrderDto): Promise<Order> {
-    return this.orders.place(user, args);
+  async placeOrder(
+    @CurrentUser() user: SessionUser,
+    @Args() { idempotencyKey, ...order }: PlaceOrderArgs,
+    @Context('res') response: ServerResponse,
+  ): Promise<Order> {
+    const { order: placed, replayed } = await this.orders.place(user, order, idempotencyKey);
+    if (replayed) {
+      response.setHeader(IDEMPOTENT_REPLAYED_HEADER, 'true');
+    }
+    return placed;
   }
 }
