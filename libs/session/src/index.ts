@@ -9,75 +9,83 @@ export {
   SessionRpc,
   SessionSocketClose,
 } from './lib/session.constants';
-export { IssuedSession, Session, SessionMeta, SessionUser } from './lib/session.types';
 export {
-  SessionCapPolicy,
-  SessionCommonOptions,
-  SessionCookieOptions,
-  SessionDurabilityOptions,
-  SessionEventsOptions,
-  SessionLocalCacheOptions,
-  SessionModuleOptions,
-  SessionRedisConnection,
-  SessionRemoteConnection,
-  SessionRemoteTls,
-  SessionAssertionKey,
-  SessionAssertionOptions,
-  SessionRememberOptions,
-  SessionSocketsOptions,
+  type IssuedSession,
+  type Session,
+  type SessionMeta,
+  type SessionUser,
+} from './lib/session.types';
+export {
+  type SessionCapPolicy,
+  type SessionCommonOptions,
+  type SessionCookieOptions,
+  type SessionDurabilityOptions,
+  type SessionEventsOptions,
+  type SessionLocalCacheOptions,
+  type SessionModuleOptions,
+  type SessionRedisConnection,
+  type SessionRemoteConnection,
+  type SessionRemoteTls,
+  type SessionAssertionKey,
+  type SessionAssertionOptions,
+  type SessionRememberOptions,
+  type SessionSocketsOptions,
 } from './lib/config/session-options.interface';
 
-export { SessionGuard, RouteRule, SocketRefusal } from './lib/http/session.guard';
+export { SessionGuard, type RouteRule, type SocketRefusal } from './lib/http/session.guard';
 export { Roles } from './lib/http/roles.decorator';
-export { RecentAuthRule, RequireRecentAuth } from './lib/http/require-recent-auth.decorator';
+export { type RecentAuthRule, RequireRecentAuth } from './lib/http/require-recent-auth.decorator';
 export { ReauthenticationRequiredException } from './lib/http/reauthentication-required.exception';
 export { Public, IS_PUBLIC_KEY } from './lib/http/public.decorator';
 export { CurrentSession, CurrentUser } from './lib/http/current-session.decorator';
 export { SessionCookieService } from './lib/http/session-cookie.service';
-export { OriginPolicy, OriginCheckedRequest } from './lib/http/origin.policy';
+export { OriginPolicy, type OriginCheckedRequest } from './lib/http/origin.policy';
 export {
   readSessionToken,
   readSessionTokens,
-  RequestToken,
-  TokenHeaders,
-  TokenSource,
+  type RequestToken,
+  type TokenHeaders,
+  type TokenSource,
 } from './lib/http/request-token.reader';
-export { SessionRequest } from './lib/http/session-request.interface';
+export { type SessionRequest } from './lib/http/session-request.interface';
 export { SessionSockets } from './lib/ws/session-sockets.service';
-export { SessionSocket } from './lib/ws/session-socket.interface';
+export { type SessionSocket } from './lib/ws/session-socket.interface';
 export { SESSION_ENDED_EVENT } from './lib/ws/event-stream.socket';
 export { SessionAssertions } from './lib/assertion/session-assertions.service';
 export { MAX_ASSERTION_TTL_SECONDS } from './lib/assertion/session-assertion.settings';
-export { SessionClient, SessionMessageProxy } from './lib/assertion/session-client';
-export { SessionGuardOutcome, SessionMetrics } from './lib/metrics/session-metrics.interface';
+export { SessionClient, type SessionMessageProxy } from './lib/assertion/session-client';
+export {
+  type SessionGuardOutcome,
+  type SessionMetrics,
+} from './lib/metrics/session-metrics.interface';
 
 export {
-  CreatedSession,
-  NewSessionRecord,
-  SessionRotation,
+  type CreatedSession,
+  type NewSessionRecord,
+  type SessionRotation,
   SessionStore,
 } from './lib/store/session-store.interface';
-export { parseSessionId, SessionRef } from './lib/token/session.token';
+export { parseSessionId, type SessionRef } from './lib/token/session.token';
 export { RedisSessionStore } from './lib/store/redis/redis-session.store';
-export { SessionAclRole, sessionAclRules } from './lib/store/redis/redis-acl';
+export { type SessionAclRole, sessionAclRules } from './lib/store/redis/redis-acl';
 export {
   InMemorySessionStore,
-  InMemorySessionStoreOptions,
+  type InMemorySessionStoreOptions,
 } from './lib/store/in-memory/in-memory-session.store';
 
 export {
-  SessionEvent,
-  SessionEventActor,
-  SessionEventCause,
+  type SessionEvent,
+  type SessionEventActor,
+  type SessionEventCause,
   sessionEventRef,
-  SessionEventType,
-  SessionRevocationReason,
+  type SessionEventType,
+  type SessionRevocationReason,
 } from './lib/events/session-event.interface';
 export {
-  SessionEventsGapReason,
-  SessionEventsItem,
+  type SessionEventsGapReason,
+  type SessionEventsItem,
   SessionEventsReader,
-  SessionEventsReaderOptions,
+  type SessionEventsReaderOptions,
 } from './lib/events/session-events.reader';
 export { SessionStoreUnavailableError } from './lib/errors/session-store-unavailable.error';
 export { SessionUserChangedError } from './lib/errors/session-user-changed.error';
@@ -88,6 +96,6 @@ export { SessionAttributeNameError } from './lib/errors/session-attribute-name.e
 export { SessionAttributesTooLargeError } from './lib/errors/session-attributes-too-large.error';
 export { SESSION_ATTRIBUTE_LIMITS } from './lib/store/attribute-names';
 export {
-  SessionAssertionRefusal,
+  type SessionAssertionRefusal,
   SessionAssertionRefusedError,
 } from './lib/errors/session-assertion-refused.error';

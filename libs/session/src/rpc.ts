@@ -16,13 +16,13 @@ export {
   SESSION_RPC_MAX_FRAME,
   SESSION_RPC_MAX_IN_FLIGHT_PER_CALLER,
   SessionRpcModule,
-  SessionRpcServerOptions,
+  type SessionRpcServerOptions,
   sessionRpcTransport,
 } from './lib/store/remote/session-rpc.module';
-export { HandshakeBudgetOptions } from './lib/store/remote/handshake-budget';
+export { type HandshakeBudgetOptions } from './lib/store/remote/handshake-budget';
 export {
-  SessionRpcCall,
-  SessionRpcCapabilities,
-  SessionRpcCapability,
-  SessionRpcOptions,
+  type SessionRpcCall,
+  type SessionRpcCapabilities,
+  type SessionRpcCapability,
+  type SessionRpcOptions,
 } from './lib/store/remote/session-rpc.capabilities';
