@@ -122,6 +122,50 @@ describe('live orders on the web page, in Chromium, through the gateway', () => 
     expect(await page.locator('#order-rows', { hasText: `4 × ${sku}` }).count()).toBe(1);
   });
 
+  it('places one order when the answer to the first try was lost and the shopper tries again', async () => {
+    const alice = await apiLogin(stack.baseUrl, 'alice', PASSWORD.alice);
+    const countOrders = async () => {
+      const response = await fetch(`${stack.baseUrl}/api/orders?limit=200`, {
+        headers: { Authorization: `Bearer ${alice.token}` },
+      });
+      return ((await response.json()) as unknown[]).length;
+    };
+    const before = await countOrders();
+    const keys: (string | undefined)[] = [];
+    let lose = true;
+    await page.route('**/api/orders', async (route) => {
+      if (route.request().method() !== 'POST') return route.continue();
+      keys.push(route.request().headers()['idempotency-key']);
+      if (!lose) return route.continue();
+      lose = false;
+      // The order reaches the service and is placed; its answer never reaches the page.
+      const response = await route.fetch();
+      expect(response.status()).toBe(201);
+      await route.abort('connectionreset');
+    });
+    try {
+      await page.locator('#product-rows input').first().fill('6');
+      await page.click('#place-order');
+      await page.locator('#flash.error').waitFor();
+      await page.click('#place-order');
+      await page.locator('#flash', { hasText: 'Order placed.' }).waitFor();
+      expect(await countOrders()).toBe(before + 1);
+      expect(keys).toHaveLength(2);
+      expect(keys[0]).toMatch(/^[0-9a-f]{32}$/);
+      expect(keys[1]).toBe(keys[0]);
+
+      // Placed: the same basket ordered again is a new order, under a new key.
+      await page.locator('#product-rows input').first().fill('6');
+      await page.click('#place-order');
+      await page.locator('#flash', { hasText: 'Order placed.' }).waitFor();
+      expect(await countOrders()).toBe(before + 2);
+      expect(keys).toHaveLength(3);
+      expect(keys[2]).not.toBe(keys[0]);
+    } finally {
+      await page.unroute('**/api/orders');
+    }
+  });
+
   it('reconnects after the socket drops, and lists the orders placed meanwhile', async () => {
     const alice = await apiLogin(stack.baseUrl, 'alice', PASSWORD.alice);
     const before = await sockets();

@@ -22,11 +22,11 @@ class ReauthCancelled extends Error {
   }
 }
 
-async function request(method, path, body) {
+async function request(method, path, body, headers = {}) {
   const response = await fetch(path, {
     method,
     credentials: 'same-origin',
-    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+    headers: body === undefined ? headers : { ...headers, 'Content-Type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (response.status === 204) {
@@ -53,13 +53,13 @@ function needsReauthentication(error) {
  * password entry is too old: the page then asks for the password and repeats the call once
  * (a second refusal is an error like any other, not another prompt).
  */
-async function api(method, path, body) {
+async function api(method, path, body, headers) {
   try {
-    return await request(method, path, body);
+    return await request(method, path, body, headers);
   } catch (error) {
     if (!needsReauthentication(error)) throw error;
     await confirmPassword();
-    return request(method, path, body);
+    return request(method, path, body, headers);
   }
 }
 
@@ -587,6 +587,24 @@ function updateQuote() {
 
 $('#product-rows').addEventListener('input', updateQuote);
 
+/**
+ * The `Idempotency-Key` of the basket being ordered: sending the same basket again after an
+ * error or an answer that never came (the order may have been placed) names the same key, so
+ * the service answers the order it placed instead of placing a second. Once an order is
+ * placed, or the basket changes, the next one gets a new key.
+ */
+const orderKey = { basket: '', key: '' };
+
+function orderKeyFor(items) {
+  const basket = JSON.stringify(items);
+  if (orderKey.basket !== basket) {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    orderKey.key = Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
+    orderKey.basket = basket;
+  }
+  return orderKey.key;
+}
+
 $('#order-form').addEventListener('submit', (event) => {
   event.preventDefault();
   const items = basket();
@@ -594,8 +612,11 @@ $('#order-form').addEventListener('submit', (event) => {
     flash('Choose a quantity for at least one product.', true);
     return;
   }
+  const key = orderKeyFor(items);
   attempt(async () => {
-    showNewOrder(await api('POST', '/api/orders', { items }));
+    const order = await api('POST', '/api/orders', { items }, { 'Idempotency-Key': key });
+    if (orderKey.key === key) orderKey.basket = '';
+    showNewOrder(order);
     await loadProducts();
     updateQuote();
   }, 'Order placed.');
