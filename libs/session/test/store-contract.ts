@@ -582,6 +582,55 @@ export function describeStoreContract(adapter: StoreAdapter) {
       expect(await issuer.listForUser(alice.id)).toEqual([]);
     });
 
+    // What a revocation whose answer was lost announces rests on these two (see
+    // `SessionService.revoke`): a wrong owner closes another user's sockets, a short trace
+    // leaves a rotated session cached elsewhere.
+    whole('tells whether a tag is the user’s own, and no other user’s', async () => {
+      const aliceTag = refOf((await issuer.create(alice)).token).tag;
+      const adminTag = refOf((await issuer.create(admin)).token).tag;
+      expect(adminTag).not.toBe(aliceTag);
+      const ownsTag = store.ownsTag?.bind(store);
+      expect(ownsTag).toBeDefined();
+      if (!ownsTag) return;
+      expect(await ownsTag(alice.id, aliceTag)).toBe(true);
+      expect(await ownsTag(admin.id, adminTag)).toBe(true);
+      expect(await ownsTag(alice.id, adminTag)).toBe(false);
+      expect(await ownsTag(admin.id, aliceTag)).toBe(false);
+      expect(await ownsTag(`${alice.id}-never-seen`, aliceTag)).toBe(false);
+    });
+
+    whole('traces a token through its rotations to the live session, read only', async () => {
+      const trace = store.trace?.bind(store);
+      expect(trace).toBeDefined();
+      if (!trace) return;
+      const first = await issuer.create(alice);
+      const from = refOf(first.token);
+      expect(await trace(from)).toEqual([{ id: first.session.id, userId: alice.id }]);
+      const once = await issuer.rotate(first.token);
+      const twice = await issuer.rotate(once?.token ?? '');
+      const rotatedTo = twice?.session.id;
+      expect(await trace(from)).toEqual([
+        { id: first.session.id, userId: null },
+        { id: once?.session.id, userId: null },
+        { id: rotatedTo, userId: alice.id },
+      ]);
+      expect(await trace(refOf(once?.token ?? ''))).toEqual([
+        { id: once?.session.id, userId: null },
+        { id: rotatedTo, userId: alice.id },
+      ]);
+      // Nothing was ended or moved by looking.
+      expect((await sessions.validate(twice?.token))?.id).toBe(rotatedTo);
+      expect((await issuer.listForUser(alice.id)).map((s) => s.id)).toEqual([rotatedTo]);
+      // A digest under the same tag that names nothing, and never forwarded: one empty hop.
+      const unknown = refOf(
+        first.token.slice(0, -4) + (first.token.endsWith('AAAA') ? 'BBBB' : 'AAAA'),
+      );
+      expect(await trace(unknown)).toEqual([{ id: unknown.id, userId: null }]);
+      // Revoked at the end of its chain: every hop empty, and the chain still followed.
+      await issuer.revoke(twice?.token ?? '');
+      expect((await trace(from)).map((hop) => hop.userId)).toEqual([null, null, null]);
+    });
+
     whole(
       'keeps creation time and absolute deadline through a rotation, and the index order',
       async () => {

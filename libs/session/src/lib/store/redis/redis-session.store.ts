@@ -99,6 +99,17 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   private readonly waitingUndos = new Set<() => void>();
   /** Listens for `ready` on the clients, removed on shutdown (a given client outlives us). */
   private readonly retryUndosNow = (): void => [...this.waitingUndos].forEach((retry) => retry());
+  /**
+   * What a rotation (by the session's id) or a login that may evict (by the user's tag) leaves
+   * unsettled while it is in flight, then, when it failed as unavailable, until an undo of it
+   * is answered (see `sendUndo`), with how many of them do. A validation sent or answered
+   * meanwhile that finds no session answers unavailable (503) rather than none (401): it may
+   * have reached Redis after the rotation or the eviction and before the undo — on a Cluster, a
+   * node's connection queues the commands made while it reconnects and sends them ahead of the
+   * undo retried then — and the caller was told that nothing changed, so its holder must not be
+   * logged out. A session ended for good meanwhile answers 503 until then too.
+   */
+  private readonly unsettled = new Map<string, number>();
   private readonly client: ScriptedClient;
   private readonly ownsClient: boolean;
   private readonly keys: RedisKeys;
@@ -228,6 +239,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   onModuleDestroy(): void {
     this.closing = true;
     this.waitingUndos.clear();
+    this.unsettled.clear();
     for (const each of new Set([this.client, this.writer])) {
       each.off('ready', this.retryUndosNow);
     }
@@ -260,6 +272,11 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     const absoluteTimeoutMs = record.persistent
       ? settings.rememberAbsoluteTimeoutMs
       : settings.absoluteTimeoutMs;
+    // Only a login that may evict leaves another session missing while its undo is pending.
+    const evicting =
+      settings.maxSessionsPerUser > 0 && settings.capPolicy !== 'refuse'
+        ? this.unsettle(tag)
+        : settleNothing;
     let reply: unknown;
     try {
       reply = await this.client.cloakroomCreate(
@@ -281,9 +298,10 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     } catch (error) {
       this.silence?.failed(error);
       this.refusals.report(error);
-      this.abandon(ref, record.user.id);
+      this.abandon(ref, record.user.id, evicting);
       throw new SessionStoreUnavailableError(error);
     }
+    evicting();
     const [createdAt, expired, ...rest] = reply as [
       number,
       string[] | undefined,
@@ -344,7 +362,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
    * which then WAITs — never the main client, whose session checks would queue behind a WAIT.
    * That WAIT counts the first undo too: it ran before the repeat, and the repeat writes a mark.
    */
-  private abandon(ref: SessionRef, userId: string): void {
+  private abandon(ref: SessionRef, userId: string, settle: () => void): void {
     const announced = new Set<string>();
     this.sendUndo(
       (client, marked) =>
@@ -366,7 +384,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
         this.reportEvictions(ref.tag, userId, dropped);
         return true;
       },
-      { first: this.client, at: { key: this.keys.session(ref) } },
+      { first: this.client, at: { key: this.keys.session(ref) }, settle },
     );
   }
 
@@ -389,29 +407,43 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
    * else, and the accepted undo may have gone out on another connection — `first`, or one of
    * `writer`'s that broke since (dropped while idle, with no call failing). After the mark, a
    * WAIT covers all the master ran before, whichever connection sent it.
+   *
+   * `settle` is called once an undo is answered (whatever it found: what it undoes has run
+   * before it or, but for a connection dropped with it still in flight, never will), or once
+   * the undo is given up or stopped by shutdown.
    */
   private sendUndo(
     undo: (client: ScriptedClient, marked: boolean) => Promise<Reply>,
     settled: (reply: Reply) => boolean,
-    { first = this.writer, at }: { first?: ScriptedClient; at?: WrittenAt } = {},
+    {
+      first = this.writer,
+      at,
+      settle,
+    }: { first?: ScriptedClient; at?: WrittenAt; settle: () => void },
   ): void {
     const giveUpAt = Date.now() + EVICTION_UNDO_GRACE_MS;
     const acknowledgement = at ? this.acknowledgement : null;
     let accepted = false;
+    const send = async (client: ScriptedClient, marked: boolean): Promise<Reply> => {
+      const reply = await undo(client, marked);
+      settle();
+      return reply;
+    };
     const once = async (): Promise<boolean> => {
       if (!acknowledgement || !at) {
-        return settled(await undo(first, false));
+        return settled(await send(first, false));
       }
       if (!accepted && first !== this.writer) {
         // Behind what it undoes, on that one's connection: see `abandon`.
-        accepted = settled(await undo(first, false));
+        accepted = settled(await send(first, false));
         if (!accepted) return false;
       }
-      accepted = settled(await undo(this.writer, true)) || accepted;
+      accepted = settled(await send(this.writer, true)) || accepted;
       return accepted && (await acknowledgement.holds(at));
     };
     const later = (waitMs: number): void => {
       if (this.closing || Date.now() + waitMs > giveUpAt) {
+        settle();
         return;
       }
       const retry = (): void => {
@@ -434,6 +466,23 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     attempt(UNDO_RETRY_FIRST_MS);
   }
 
+  /** Counts `key` in `unsettled` until the returned call, which counts once however often made. */
+  private unsettle(key: string): () => void {
+    this.unsettled.set(key, (this.unsettled.get(key) ?? 0) + 1);
+    let settled = false;
+    return () => {
+      if (settled) return;
+      settled = true;
+      const left = (this.unsettled.get(key) ?? 0) - 1;
+      if (left > 0) this.unsettled.set(key, left);
+      else this.unsettled.delete(key);
+    };
+  }
+
+  private isUnsettled(ref: SessionRef): boolean {
+    return this.unsettled.has(ref.id) || this.unsettled.has(ref.tag);
+  }
+
   /**
    * `<tag>:<counter>`: the generation under the tag the user's next session takes now. While
    * releases are mixed, an earlier one may give the user its random tag before `create`, which
@@ -448,6 +497,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   }
 
   async validate(ref: SessionRef): Promise<Session | null> {
+    const unsettledAtSend = this.unsettled.size !== 0 && this.isUnsettled(ref);
     let reply: Reply;
     try {
       // The hot path: no closure per call, and the numbers are sent as the strings made once.
@@ -472,6 +522,11 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
       return decodeValidated(ref.id, reply, this.settings.idleTimeoutMs);
     }
     if (!Array.isArray(reply)) {
+      if (unsettledAtSend || (this.unsettled.size !== 0 && this.isUnsettled(ref))) {
+        throw new SessionStoreUnavailableError(
+          new Error('A failed rotation or login may be moving this session back: not known yet'),
+        );
+      }
       if (!this.prefixLookedAt) {
         this.hintAtPrefix();
       }
@@ -805,6 +860,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
       await this.revokeUnderOtherTags(from, options.revokeOthersOf, options.change ?? '');
     }
     // The old token dies (and, with revokeOthersOf, every other session of the user).
+    const moving = this.unsettle(from.id);
     let reply: Reply;
     try {
       reply = await this.write({ key: this.keys.session(from) }, () =>
@@ -827,10 +883,13 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
       );
     } catch (error) {
       if (error instanceof SessionStoreUnavailableError) {
-        this.undoRotation(from, to, options.revokeOthersOf);
+        this.undoRotation(from, to, options.revokeOthersOf, moving);
+      } else {
+        moving();
       }
       throw error;
     }
+    moving();
     return reply ? this.decode(to.id, reply as string[]) : null;
   }
 
@@ -853,7 +912,12 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
    * `durability`, also until enough replicas hold the undo (see `sendUndo`): a replica that holds
    * the rotation without it would, once promoted, bring back what the undo undid.
    */
-  private undoRotation(from: SessionRef, to: SessionRef, ownerId = ''): void {
+  private undoRotation(
+    from: SessionRef,
+    to: SessionRef,
+    ownerId: string | undefined,
+    settle: () => void,
+  ): void {
     this.sendUndo(
       (client, marked) =>
         client.cloakroomUndoRotate(
@@ -864,11 +928,11 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
           from.digest,
           to.digest,
           ROTATION_FORWARD_MS,
-          ownerId,
+          ownerId ?? '',
           marked ? '1' : '0',
         ),
       (reply) => reply === 1,
-      { at: { key: this.keys.session(from) } },
+      { at: { key: this.keys.session(from) }, settle },
     );
   }
 
@@ -1069,6 +1133,9 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     return decodeSession(id, flat, this.settings.idleTimeoutMs);
   }
 }
+
+/** What a write that leaves nothing unsettled settles. */
+const settleNothing = (): void => undefined;
 
 /** Whether Redis refused a command for a key holding another type than the one it works on. */
 function isWrongType(error: unknown): boolean {
