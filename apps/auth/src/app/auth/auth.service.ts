@@ -4,6 +4,7 @@ import { isDatabaseUnavailable } from '@cloakroom/service-kit';
 import {
   IssuedSession,
   Session,
+  SessionAttributesTooLargeError,
   SessionEventActor,
   SessionService,
   SessionStoreUnavailableError,
@@ -14,6 +15,7 @@ import { ActivityType, SecurityActivityService } from '../activity/security-acti
 import { PasswordWorkBusyException } from '../common/password-work-busy.exception';
 import { TooManyAttemptsException } from '../common/too-many-attempts.exception';
 import { User } from '../users/entities/user.entity';
+import { PASSWORD_STAMP, passwordStamp } from '../users/password-stamp';
 import { PasswordPolicyService } from '../users/password-policy.service';
 import { CredentialCheck, UsersService } from '../users/users.service';
 import { DeviceTokenService } from './device-token.service';
@@ -149,6 +151,9 @@ export class AuthService {
     if (!user || user.id !== session.userId) {
       throw new UnauthorizedException(INVALID_CREDENTIALS);
     }
+    // The password proved, before `authenticatedAt` is refreshed: one checked just before a
+    // password change landed is the old one, however late the rotation runs (see `AccessSync`).
+    await this.stamp(token, user);
     let rotated: IssuedSession | null;
     try {
       rotated = await this.sessions.rotate(token, {
@@ -225,6 +230,11 @@ export class AuthService {
       // Networks remembered under the old password are strangers again (their guesses at the
       // new one wait past the ceiling); the one of this change stays remembered.
       epoch = await this.throttle.forgetNetworks(user.username, client.ip);
+      // Before the rotation, which re-authenticates the session: once rotated, only its stamp
+      // tells it from a login that proved the old password (`AccessSync`). Should the change be
+      // undone, the session keeps the new stamp, and only an earlier change's look still owed
+      // would end it.
+      await this.stamp(token, user);
       rotated = await this.sessions.rotate(token, {
         revokeOthersOf: user.id,
         reauthenticated: true,
@@ -249,6 +259,12 @@ export class AuthService {
       await this.users.restorePassword(user, previousHash);
       throw new UnauthorizedException('Authentication required');
     }
+    // A re-authentication of this session that checked the old password may have stamped it
+    // between the stamp above and the rotation. The new token is this change's alone: stamped
+    // again, it stays so. Should that fail, a look would end the session: no reason for a 503.
+    await this.stamp(rotated.token, user).catch((error: unknown) => {
+      this.logger.warn(`Could not record the password of user ${user.id}'s session: ${error}`);
+    });
     await this.users.othersRevoked(user, rotated.session.id);
     await this.record('password.changed', user.id, client, {
       actor: actorOf(user),
@@ -349,7 +365,14 @@ export class AuthService {
     client: ClientInfo,
     persistent: boolean,
   ): Promise<IssuedSession> {
-    const meta = { ip: client.ip, userAgent: client.userAgent, device: client.device };
+    const meta = {
+      ip: client.ip,
+      userAgent: client.userAgent,
+      device: client.device,
+      // The password checked, not the one read below: a change may land between the two reads
+      // and the session's creation, and the session must still be one of the old password.
+      attributes: { [PASSWORD_STAMP]: passwordStamp(verified.passwordHash) },
+    };
     for (let attempt = 1; ; attempt++) {
       const generation = await this.sessions.generationOf(verified.id);
       const current = await this.users.findById(verified.id);
@@ -368,6 +391,20 @@ export class AuthService {
           throw error;
         }
       }
+    }
+  }
+
+  /**
+   * Records on the token's session that it proved `user`'s stored password. A session whose
+   * attributes are full keeps the stamp it had: it is then the one revoked should a look doubt
+   * it, never one kept that should not be.
+   */
+  private async stamp(token: string, user: User): Promise<void> {
+    try {
+      await this.sessions.patch(token, { [PASSWORD_STAMP]: passwordStamp(user.passwordHash) });
+    } catch (error) {
+      if (!(error instanceof SessionAttributesTooLargeError)) throw error;
+      this.logger.warn(`Session of user ${user.id} has no room to record its password`);
     }
   }
 

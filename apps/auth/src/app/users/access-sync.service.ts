@@ -2,11 +2,12 @@ import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@ne
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 
-import { parseSessionId, SessionService } from '@cloakroom/session';
+import { parseSessionId, Session, SessionService } from '@cloakroom/session';
 
 import { AuthEnv } from '../config/auth.env';
 import { AdminLock } from './admin-lock';
 import { User } from './entities/user.entity';
+import { PASSWORD_STAMP, passwordStamp } from './password-stamp';
 
 /** Users one look takes; more are taken by the next look, right after. */
 export const ACCESS_SYNC_BATCH = 50;
@@ -18,7 +19,8 @@ const FIRST_RETRY_MS = 100;
  * Brings the sessions of every marked user in line with their row. `accessPending`: the roles
  * the row holds, or no session at all when the account is disabled. `sessionsRevokePending`:
  * the password changed and the other sessions may not have been revoked, so every session of
- * the old password is: those created before the change (`sessionsRevokeBefore`) that have not
+ * the old password is: those stamped with another password than the row's (`PASSWORD_STAMP`),
+ * and, unstamped, those created before the change (`sessionsRevokeBefore`) that have not
  * re-authenticated since, but the one that made the change (`sessionsRevokeKeep`), followed to
  * the id the change's rotation gave it. A look landing between the change's rotation and its
  * clearing of the mark must not end the session the change answers with, nor may one, however
@@ -137,10 +139,9 @@ export class AccessSync implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   /**
-   * Revokes the sessions of the password a marked change replaced: every one created before
-   * the change that has not proved who it is since (a re-authentication checks the password
-   * the row holds: the new one), but the one the change keeps. A login that read the new hash
-   * came after the change's instant was read, so its session is never among them. A mark
+   * Revokes the sessions of the password a marked change replaced, but the one the change
+   * keeps: those stamped with another password than the row's (see `ofOldPassword`), and those
+   * without a stamp created before the change that have not proved who they are since. A mark
    * without that instant (written before it was recorded) revokes all but the one kept.
    */
   private async revokeOldPassword(user: User): Promise<void> {
@@ -150,8 +151,17 @@ export class AccessSync implements OnApplicationBootstrap, OnModuleDestroy {
       await this.sessions.revokeAllForUser(user.id, { reason: 'password-change', except: keep });
       return;
     }
-    for (const session of await this.sessions.listForUser(user.id)) {
-      if (session.id !== keep && session.createdAt < before && session.authenticatedAt < before) {
+    const sessions = await this.sessions.listForUser(user.id);
+    // A change landing during the look (it takes no lock) stamps the sessions it keeps with a
+    // password newer than `user`'s: the row read after the listing names it.
+    const stored = await this.users.findOne({
+      select: { id: true, passwordHash: true },
+      where: { id: user.id },
+    });
+    const current = new Set([user.passwordHash, stored?.passwordHash ?? user.passwordHash]);
+    const stamps = new Set([...current].map(passwordStamp));
+    for (const session of sessions) {
+      if (session.id !== keep && ofOldPassword(session, stamps, before)) {
         await this.sessions.revoke(session.id, { ownerId: user.id, reason: 'password-change' });
       }
     }
@@ -223,4 +233,20 @@ export class AccessSync implements OnApplicationBootstrap, OnModuleDestroy {
         }
       });
   }
+}
+
+/**
+ * Whether a session proved a password older than those whose stamps are `current`. Its stamp
+ * says which password it proved, whenever it was created: a login that checked the old
+ * password a moment before the change landed creates its session after the change's instant,
+ * and a re-authentication that did refreshes `authenticatedAt` past it. A session without a
+ * stamp (created before stamps were recorded) is judged by time: created before the change,
+ * `before`, and not re-authenticated since.
+ */
+function ofOldPassword(session: Session, current: Set<string>, before: number): boolean {
+  const stamp = session.attributes[PASSWORD_STAMP];
+  if (typeof stamp === 'string') {
+    return !current.has(stamp);
+  }
+  return session.createdAt < before && session.authenticatedAt < before;
 }

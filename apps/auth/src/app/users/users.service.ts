@@ -496,7 +496,9 @@ export class UsersService {
     if (!valid || !user || user.disabled) {
       return { user, valid: false };
     }
-    if (legacy || this.passwords.needsRehash(user.passwordHash)) {
+    // Not while a password change's look is owed: a new hash is a new stamp (`passwordStamp`),
+    // and the look would take the sessions of the new password for the old one's.
+    if ((legacy || this.passwords.needsRehash(user.passwordHash)) && !user.sessionsRevokePending) {
       return { user, valid: await this.rehashPassword(user, normalized, source) };
     }
     return { user, valid: true };
