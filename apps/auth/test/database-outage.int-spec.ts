@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import request from 'supertest';
 
-import { DATABASE_QUERY_TIMEOUT_MS } from '@cloakroom/database';
+import { HttpErrorFilter } from '@cloakroom/service-kit';
 import { startTcpRelay, TcpRelay } from '@cloakroom/session/testing';
 
 import { AuthApp, freshSchema, ORIGIN, startAuthApp } from './auth-app';
@@ -17,6 +17,7 @@ describe('auth while PostgreSQL is out of reach', () => {
   let relay: TcpRelay;
   let auth: AuthApp;
   let warnings: jest.SpyInstance;
+  let outages: jest.SpyInstance;
 
   const login = () =>
     request(auth.http)
@@ -39,11 +40,22 @@ describe('auth while PostgreSQL is out of reach', () => {
 
   beforeEach(() => {
     warnings = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    // Every outage the error filter answers (it logs only one line a minute of them).
+    outages = jest.spyOn(
+      HttpErrorFilter.prototype as unknown as { reportDatabaseOutage(error: unknown): void },
+      'reportDatabaseOutage',
+    );
   });
 
-  afterEach(() => warnings.mockRestore());
+  afterEach(() => {
+    warnings.mockRestore();
+    outages.mockRestore();
+  });
 
-  it('answers 503 within the query timeout while it does not answer, then logs in on new connections', async () => {
+  /** The cause of the last 503 answered for an unavailable database, as the filter saw it. */
+  const lastOutage = () => String((outages.mock.calls.at(-1)?.[0] as Error | undefined)?.message);
+
+  it('answers 503 by its query timeout while it does not answer, then logs in on new connections', async () => {
     const before = await login().expect(200);
     const cookie = String(before.headers['set-cookie']).split(';')[0];
     relay.strand();
@@ -56,7 +68,8 @@ describe('auth while PostgreSQL is out of reach', () => {
       message: 'Database unavailable',
       error: 'database_unavailable',
     });
-    expect(Date.now() - started).toBeLessThan(2 * DATABASE_QUERY_TIMEOUT_MS);
+    // Ended by the app's own query timeout: the server never answered nor closed.
+    expect(lastOutage()).toMatch(/timeout/i);
 
     // Sessions are in Redis: the one made before goes on working.
     await request(auth.http).get('/api/auth/session').set('Cookie', cookie).expect(200);
@@ -94,10 +107,10 @@ describe('auth while PostgreSQL is out of reach', () => {
 
   it('answers 503 at once while it refuses connections', async () => {
     await relay.sever();
-    const started = Date.now();
     const refused = await login();
     expect(refused.status).toBe(503);
     expect(refused.body.error).toBe('database_unavailable');
-    expect(Date.now() - started).toBeLessThan(DATABASE_QUERY_TIMEOUT_MS);
+    // Answered on the refusal itself, not after waiting out a timeout.
+    expect(lastOutage()).toMatch(/ECONNREFUSED/);
   });
 });

@@ -41,6 +41,11 @@ export class LossyRelay {
   private refusing = false;
   /** Whether the loss last armed has begun: a test checks it happened where it meant it to. */
   fired = false;
+  /**
+   * The local port of the server-side socket the loss last armed struck: the lost connection's
+   * `client_port` in `pg_stat_activity`, so a test can tell whether its server process lives.
+   */
+  lostPort?: number;
 
   constructor(
     private readonly server: Server,
@@ -52,6 +57,7 @@ export class LossyRelay {
   arm(trigger: Trigger, loss: Loss, options: { blackout?: boolean } = {}): void {
     this.armed = { trigger, loss, blackout: options.blackout ?? false };
     this.fired = false;
+    this.lostPort = undefined;
     for (const link of this.links) link.trigger = trigger();
   }
 
@@ -104,6 +110,7 @@ export class LossyRelay {
     const { loss, blackout } = this.armed as NonNullable<LossyRelay['armed']>;
     this.armed = null;
     link.dead = true;
+    this.lostPort = link.upstream.localPort;
     if (loss.mode === 'cut') {
       this.drop(link);
     } else {
