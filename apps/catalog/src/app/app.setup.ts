@@ -6,11 +6,16 @@ import { reportRefusedHandshakes, sessionRpcTransport } from '@cloakroom/session
 
 import { CatalogEnv } from './config/catalog.env';
 
+/** Each app's RPC server, for `stopping`. */
+const rpcServers = new WeakMap<NestExpressApplication, { drain(): Promise<void> }>();
+
 /**
  * What makes catalog more than the common service: its RPC for other services (price quotes),
  * over the same mutual TLS as auth's session RPC. Every message on it must act for a live
- * session (a session assertion, which the global `SessionGuard` verifies). Used by main.ts
- * and the in-process tests alike.
+ * session (a session assertion, which the global `SessionGuard` verifies). At a shutdown signal
+ * the RPC is drained as the HTTP requests are: a quote in flight waits on auth's session RPC,
+ * which Nest's hooks close, so it is answered before they run. Used by main.ts and the
+ * in-process tests alike.
  */
 export const catalogService: ServiceDefinition<NestExpressApplication> = {
   name: 'catalog',
@@ -32,5 +37,7 @@ export const catalogService: ServiceDefinition<NestExpressApplication> = {
     });
     // The HTTP side's validation pipe and error filter apply to messages too.
     reportRefusedHandshakes(app.connectMicroservice(rpc, { inheritAppConfig: true }));
+    rpcServers.set(app, rpc.strategy);
   },
+  stopping: (app) => rpcServers.get(app)?.drain(),
 };

@@ -16,7 +16,8 @@ export const SHUTDOWN_GRACE_MS = 3_000;
  * of Nest's shutdown signals) the service stops accepting connections, closes its idle
  * kept-alive ones and lets the requests in flight finish (their answers, and any other given
  * meanwhile, carry `Connection: close`) while `stopping` runs (orders closes its WebSockets
- * with 1001; auth drains its session RPC, whose calls in flight need Redis too), for at most
+ * with 1001; auth drains its session RPC, whose calls in flight need Redis too, and catalog
+ * its price-quote RPC, whose calls wait on auth's), for at most
  * `drainMs`; only then does Nest's shutdown run its hooks, and the process ends with the
  * signal, as Nest's own would.
  *
