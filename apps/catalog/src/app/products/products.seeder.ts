@@ -1,4 +1,4 @@
-import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { ConflictException, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 
 import { CatalogEnv } from '../config/catalog.env';
 import { ProductsService } from './products.service';
@@ -24,9 +24,17 @@ export class ProductsSeeder implements OnApplicationBootstrap {
     if (this.env.NODE_ENV === 'production' || (await this.products.count()) > 0) {
       return;
     }
+    let seeded = 0;
     for (const product of DEMO_PRODUCTS) {
-      await this.products.create(product);
+      try {
+        await this.products.create(product);
+        seeded++;
+      } catch (error) {
+        // Another instance starting on the same empty database seeds it at the same time: a demo
+        // product it created first is seeded, not a reason for this one to fail its start.
+        if (!(error instanceof ConflictException)) throw error;
+      }
     }
-    this.logger.log(`Seeded ${DEMO_PRODUCTS.length} demo products`);
+    this.logger.log(`Seeded ${seeded} demo products`);
   }
 }
