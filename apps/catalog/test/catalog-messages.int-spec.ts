@@ -1,5 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { connect as connectTls } from 'node:tls';
 import { INestApplication } from '@nestjs/common';
 import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
@@ -227,5 +228,85 @@ describe("catalog's RPC: price quotes for a live session only", () => {
     } finally {
       await stranger.close();
     }
+  });
+
+  /**
+   * What one raw TLS connection to catalog's RPC gets back for `bytes`: until catalog closes it
+   * (`open: false`), or a whole frame, or `waitMs` of silence (`open: true`).
+   */
+  function rawExchange(
+    bytes: string,
+    client: { cert: string; key: string },
+    waitMs = 1500,
+  ): Promise<{ answer: string; open: boolean }> {
+    return new Promise((resolve) => {
+      let answer = '';
+      const socket = connectTls({
+        host: '127.0.0.1',
+        port: auth.catalogRpcPort,
+        ca: readFileSync(auth.certificates.ca, 'utf8'),
+        cert: readFileSync(client.cert, 'utf8'),
+        key: readFileSync(client.key, 'utf8'),
+        servername: 'catalog',
+      });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        resolve({ answer, open: true });
+      }, waitMs);
+      socket.on('secureConnect', () => socket.write(bytes));
+      socket.on('data', (chunk) => {
+        answer += chunk;
+        const header = /^(\d+)#/.exec(answer);
+        if (header && answer.length >= header[0].length + Number(header[1])) {
+          clearTimeout(timer);
+          socket.destroy();
+          resolve({ answer, open: true });
+        }
+      });
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        clearTimeout(timer);
+        resolve({ answer, open: false });
+      });
+    });
+  }
+
+  const frame = (message: object) => {
+    const json = JSON.stringify(message);
+    return `${json.length}#${json}`;
+  };
+
+  it('drops a connection that sends a frame it cannot serve, with no answer, and serves the next', async () => {
+    const { session } = await auth.issue(alice);
+    const data = { skus: [sku], [SESSION_ASSERTION_FIELD]: orders.sign(session, 'catalog') };
+    const ordersCertificate = auth.certificates.clients['orders'];
+    for (const bytes of [
+      // A length far above the frame limit, declared before any of it is sent.
+      '1073741824#{',
+      '10#{not json}',
+      'NaN#{}',
+      // An event: no id to answer to.
+      frame({ pattern: CatalogMessages.prices, data }),
+    ]) {
+      expect(await rawExchange(bytes, ordersCertificate)).toEqual({ answer: '', open: false });
+    }
+    const served = await rawExchange(
+      frame({ pattern: CatalogMessages.prices, id: '1', data }),
+      ordersCertificate,
+    );
+    expect(JSON.parse(served.answer.slice(served.answer.indexOf('#') + 1))).toMatchObject({
+      id: '1',
+      response: [{ sku, name: 'Quoted', priceCents: 725 }],
+    });
+  });
+
+  it("refuses a server certificate of the deployment's CA (auth's) as a client certificate", async () => {
+    const { session } = await auth.issue(alice);
+    const data = { skus: [sku], [SESSION_ASSERTION_FIELD]: orders.sign(session, 'catalog') };
+    const answer = await rawExchange(
+      frame({ pattern: CatalogMessages.prices, id: '1', data }),
+      auth.certificates.server,
+    );
+    expect(answer).toEqual({ answer: '', open: false });
   });
 });

@@ -111,6 +111,49 @@ describe('catalog (PostgreSQL, sessions through the auth RPC)', () => {
       .expect(403);
   });
 
+  it('answers one of 20 parallel creations of one sku 201 and the others 409, never 500', async () => {
+    const product = newProduct();
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => create(adminCookie, { ...product, name: `Racer ${i}` })),
+    );
+    const statuses = responses.map((response) => response.status).sort();
+    expect(statuses).toEqual([201, ...Array(19).fill(409)]);
+    const list = await http.get('/api/catalog/products').expect(200);
+    const stored = (list.body as Array<{ sku: string; name: string }>).filter(
+      ({ sku }) => sku === product.sku,
+    );
+    const created = responses.find((response) => response.status === 201);
+    expect(stored).toEqual([expect.objectContaining({ name: created?.body.name })]);
+  });
+
+  it.each([
+    ['no Origin', {}],
+    ["Origin 'null' (a sandboxed page)", { Origin: 'null' }],
+    ['an allowed Origin on a cross-site fetch', { Origin: ORIGIN, 'Sec-Fetch-Site': 'cross-site' }],
+    ['a sibling site', { Origin: 'http://shop.localhost:3000', 'Sec-Fetch-Site': 'same-site' }],
+  ])('refuses an admin cookie with %s: 403, nothing created', async (_case, headers) => {
+    const product = newProduct();
+    const response = await http
+      .post('/api/catalog/products')
+      .set('Cookie', adminCookie)
+      .set(headers)
+      .send(product);
+    expect(response.status).toBe(403);
+    const list = await http.get('/api/catalog/products').expect(200);
+    expect(list.body).not.toContainEqual(expect.objectContaining({ sku: product.sku }));
+  });
+
+  it("takes an admin's bearer token from any origin: no browser attaches it by itself", async () => {
+    const { token } = await auth.issue(admin);
+    await http
+      .post('/api/catalog/products')
+      .set('Authorization', `Bearer ${token}`)
+      .set('Origin', 'https://evil.example')
+      .set('Sec-Fetch-Site', 'cross-site')
+      .send(newProduct())
+      .expect(201);
+  });
+
   it.each([
     ['an empty body', {}],
     ['a negative price', { sku: 'X-1', name: 'X', priceCents: -1 }],

@@ -1,0 +1,141 @@
+import { readFileSync } from 'node:fs';
+import { INestApplication } from '@nestjs/common';
+import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
+import { Test } from '@nestjs/testing';
+import { firstValueFrom } from 'rxjs';
+import request from 'supertest';
+
+import {
+  InMemorySessionStore,
+  SESSION_ASSERTION_FIELD,
+  SessionAssertions,
+  SessionModule,
+} from '@cloakroom/session';
+import { startTcpRelay, TcpRelay, testKeyPrefix } from '@cloakroom/session/testing';
+
+import { CatalogMessages } from '../src/app/products/products.messages';
+import { randomSuffix, StandInAuth, startCatalogApp } from './catalog-app';
+
+jest.setTimeout(60_000);
+
+const ORIGIN = 'http://localhost:3000';
+const suite = randomSuffix();
+
+/**
+ * PostgreSQL behind a relay the test holds: every byte either way waits there, on the
+ * connections open and on new ones, as when the database host stalls. Sessions are auth's
+ * business: they go on working all the while.
+ */
+describe('catalog while PostgreSQL does not answer', () => {
+  let relay: TcpRelay;
+  let auth: StandInAuth;
+  let app: INestApplication;
+  let rpc: ClientProxy;
+  let orders: SessionAssertions;
+  let adminCookie: string;
+
+  beforeAll(async () => {
+    relay = await startTcpRelay(5432);
+    auth = await StandInAuth.started(
+      'redis://127.0.0.1:6379',
+      testKeyPrefix(`catalog-db-${suite}`),
+    );
+    app = await startCatalogApp({
+      CATALOG_DATABASE_URL: `postgres://postgres@127.0.0.1:${relay.port}/test`,
+      ...auth.clientEnv,
+      SESSION_ALLOWED_ORIGINS: ORIGIN,
+    });
+    adminCookie = await auth.login(app, {
+      id: `admin-${suite}`,
+      username: 'admin',
+      roles: ['admin'],
+    });
+    rpc = ClientProxyFactory.create({
+      transport: Transport.TCP,
+      options: {
+        host: '127.0.0.1',
+        port: auth.catalogRpcPort,
+        tlsOptions: auth.certificates.remoteTls('orders'),
+      },
+    });
+    const signer = await Test.createTestingModule({
+      imports: [
+        SessionModule.forRoot({
+          store: new InMemorySessionStore(),
+          assertions: {
+            service: 'orders',
+            signingKey: { kid: 'orders-1', privateKey: readFileSync(auth.ordersKeys.privateKey) },
+          },
+        }),
+      ],
+    }).compile();
+    orders = signer.get(SessionAssertions);
+  });
+
+  afterAll(async () => {
+    relay?.release();
+    await rpc?.close();
+    await app?.close();
+    await auth?.dispose();
+    await relay?.sever();
+  });
+
+  /** The public list, a product creation, the health check and a price quote, at once. */
+  async function everyRoute() {
+    const http = request(app.getHttpServer());
+    const { session } = await auth.issue({
+      id: `alice-${suite}`,
+      username: 'alice',
+      roles: ['customer'],
+    });
+    const [list, create, health, quote] = await Promise.all([
+      http.get('/api/catalog/products'),
+      http
+        .post('/api/catalog/products')
+        .set('Cookie', adminCookie)
+        .set('Origin', ORIGIN)
+        .send({ sku: `DB-${randomSuffix()}`, name: 'Kettle', priceCents: 3100 }),
+      http.get('/api/catalog/health'),
+      firstValueFrom(
+        rpc.send<unknown>(CatalogMessages.prices, {
+          skus: ['TEA-EARL-GREY'],
+          [SESSION_ASSERTION_FIELD]: orders.sign(session, 'catalog'),
+        }),
+      ).catch((error: unknown) => ({ refused: error })),
+    ]);
+    return { list, create, health, quote };
+  }
+
+  it('answers 503 database_unavailable on every route, never 500 nor a hang, and recovers by itself', async () => {
+    await request(app.getHttpServer()).get('/api/catalog/products').expect(200);
+    relay.hold();
+
+    const stalled = await everyRoute();
+    const unavailable = {
+      statusCode: 503,
+      message: 'Database unavailable',
+      error: 'database_unavailable',
+    };
+    expect(stalled.list.status).toBe(503);
+    expect(stalled.list.body).toEqual(unavailable);
+    expect(stalled.create.status).toBe(503);
+    expect(stalled.create.body).toEqual(unavailable);
+    expect(stalled.health.status).toBe(503);
+    expect(stalled.health.body.details).toMatchObject({
+      sessions: { status: 'up' },
+      database: { status: 'down' },
+    });
+    expect(stalled.quote).toEqual({
+      refused: { status: 503, message: 'Database unavailable', error: 'database_unavailable' },
+    });
+
+    relay.release();
+    const back = await everyRoute();
+    expect(back.list.status).toBe(200);
+    expect(back.create.status).toBe(201);
+    expect(back.health.status).toBe(200);
+    expect(back.quote).toEqual([
+      { sku: 'TEA-EARL-GREY', name: 'Earl Grey tea, 100 g', priceCents: 650 },
+    ]);
+  });
+});
