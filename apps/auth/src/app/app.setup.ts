@@ -44,7 +44,11 @@ export const authService: ServiceDefinition<NestExpressApplication> = {
       },
     });
     // The RPC gets the HTTP side's validation pipe and error filter.
-    reportRefusedHandshakes(app.connectMicroservice(rpc, { inheritAppConfig: true }));
+    // Its logs stay buffered with the app's until the service listens: a port it cannot take
+    // is then the start-up failure's one line, not the start's logs and a stack.
+    reportRefusedHandshakes(
+      app.connectMicroservice({ ...rpc, autoFlushLogs: false }, { inheritAppConfig: true }),
+    );
     rpcServers.set(app, rpc.strategy);
     // Off in production unless asked: the document maps every route for whoever reads it.
     if (config.get('AUTH_API_DOCS') ?? !config.isProduction) {

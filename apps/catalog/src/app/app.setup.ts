@@ -36,7 +36,11 @@ export const catalogService: ServiceDefinition<NestExpressApplication> = {
       },
     });
     // The HTTP side's validation pipe and error filter apply to messages too.
-    reportRefusedHandshakes(app.connectMicroservice(rpc, { inheritAppConfig: true }));
+    // Its logs stay buffered with the app's until the service listens: a port it cannot take
+    // is then the start-up failure's one line, not the start's logs and a stack.
+    reportRefusedHandshakes(
+      app.connectMicroservice({ ...rpc, autoFlushLogs: false }, { inheritAppConfig: true }),
+    );
     rpcServers.set(app, rpc.strategy);
   },
   stopping: (app) => rpcServers.get(app)?.drain(),

@@ -1,3 +1,5 @@
+import { createServer, Server } from 'node:net';
+
 import { Controller, Get, Module } from '@nestjs/common';
 import { IsInt } from 'class-validator';
 import request from 'supertest';
@@ -61,5 +63,27 @@ describe('bootstrapService', () => {
       /^ping: cannot start: invalid configuration: PING_PORT must be an integer number\n$/,
     );
     expect(exited).toHaveBeenCalledWith(1);
+  });
+
+  it('exits 1 with one line naming the port and its setting when the port is taken', async () => {
+    const taken: Server = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, resolve));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const app = await bootstrapService({
+        name: 'ping',
+        module: appModule({ PING_PORT: String(port) }),
+        port: 'PING_PORT',
+      });
+      // `process.exit` is a spy here: the failed app is still to close.
+      await app?.close().catch(() => undefined);
+      expect(written).toHaveBeenCalledTimes(1);
+      expect(written.mock.calls[0][0]).toBe(
+        `ping: cannot start: port ${port} is taken: another process listens on it (EADDRINUSE); set PING_PORT\n`,
+      );
+      expect(exited).toHaveBeenCalledWith(1);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
   });
 });

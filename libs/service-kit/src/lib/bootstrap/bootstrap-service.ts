@@ -4,7 +4,8 @@ import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 
 import { configureServiceApp, ServiceDefinition } from './service-app.setup';
-import { exitOnStartupFailure } from './startup-failure.handler';
+import { exitOnStartupFailure, listenFailure } from './startup-failure.handler';
+import { StartupError } from './startup.error';
 
 /**
  * What `bootstrapService` starts: a service's definition, its root module and its port setting.
@@ -42,7 +43,10 @@ export async function bootstrapService(options: BootstrapOptions): Promise<NestE
     await app.init();
     await app.startAllMicroservices();
     const port = app.get(ConfigService).getOrThrow<number>(options.port);
-    await app.listen(port);
+    await app.listen(port).catch((error: unknown) => {
+      const listening = listenFailure(error);
+      throw listening ? new StartupError(`${listening}; set ${options.port}`, error) : error;
+    });
     app.flushLogs();
     Logger.log(`${name} listening on http://localhost:${port}/api/${name}`, 'Bootstrap');
     return app;

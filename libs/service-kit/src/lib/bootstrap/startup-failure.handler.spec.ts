@@ -26,6 +26,35 @@ describe('exitOnStartupFailure', () => {
     expect(exited).toHaveBeenCalledWith(1);
   });
 
+  it.each([
+    ['EADDRINUSE', 'port 4003 is taken: another process listens on it (EADDRINUSE)'],
+    ['EACCES', 'port 4003 needs privileges this process lacks (EACCES)'],
+    ['EADDRNOTAVAIL', '10.9.9.9 is not an address of this host (EADDRNOTAVAIL)'],
+    ['EINVAL', 'cannot listen on port 4003 (EINVAL)'],
+  ])('prints one line, no logs, for a port it cannot listen on (%s)', (code, line) => {
+    const error = Object.assign(new Error(`listen ${code}`), {
+      code,
+      syscall: 'listen',
+      address: '10.9.9.9',
+      port: 4003,
+    });
+    exitOnStartupFailure('catalog', error);
+    expect(written).toHaveBeenCalledWith(`catalog: cannot start: ${line}\n`);
+    expect(flushed).not.toHaveBeenCalled();
+    expect(printed).not.toHaveBeenCalled();
+    expect(exited).toHaveBeenCalledWith(1);
+  });
+
+  it('takes an EADDRINUSE of another system call for a surprise', () => {
+    const error = Object.assign(new Error('connect EADDRINUSE'), {
+      code: 'EADDRINUSE',
+      syscall: 'connect',
+    });
+    exitOnStartupFailure('orders', error);
+    expect(printed).toHaveBeenCalledWith(error);
+    expect(written).not.toHaveBeenCalled();
+  });
+
   it('prints the buffered logs and the error with its stack when the failure is unexpected', () => {
     const surprise = new TypeError('cannot read properties of undefined');
     exitOnStartupFailure('catalog', surprise);

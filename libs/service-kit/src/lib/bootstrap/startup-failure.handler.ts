@@ -5,7 +5,8 @@ import { StartupError } from './startup.error';
 /**
  * The one way a service fails to start, then exits 1. A {@link StartupError} is a failure the
  * service knows how to explain: one line, `<service>: cannot start: <message>`, no stack, no
- * logs. Anything else is a bug or a surprise: the logs buffered so far, then the stack.
+ * logs; so is a port it cannot listen on (taken, or not allowed), HTTP or RPC. Anything else is
+ * a bug or a surprise: the logs buffered so far, then the stack.
  *
  * @param service the name the line starts with.
  * @example
@@ -13,11 +14,42 @@ import { StartupError } from './startup.error';
  * // orders: cannot start: Redis is not reachable at redis://127.0.0.1:6379; ...
  */
 export function exitOnStartupFailure(service: string, error: unknown): never {
+  const listening = listenFailure(error);
   if (error instanceof StartupError) {
     process.stderr.write(`${service}: cannot start: ${error.message.split('\n')[0]}\n`);
+  } else if (listening) {
+    process.stderr.write(`${service}: cannot start: ${listening}\n`);
   } else {
     Logger.flush();
     console.error(error);
   }
   process.exit(1);
+}
+
+/**
+ * What a server's failure to listen (Node's `listen` errors) means, in one line; undefined for
+ * any other error.
+ *
+ * @example
+ * listenFailure(error); // 'port 3002 is taken: another process listens on it (EADDRINUSE)'
+ */
+export function listenFailure(error: unknown): string | undefined {
+  const { code, syscall, address, port } = (error ?? {}) as NodeJS.ErrnoException & {
+    address?: string;
+    port?: number;
+  };
+  if (syscall !== 'listen' || typeof code !== 'string') {
+    return undefined;
+  }
+  const where = port === undefined ? `${address ?? 'its address'}` : `port ${port}`;
+  switch (code) {
+    case 'EADDRINUSE':
+      return `${where} is taken: another process listens on it (EADDRINUSE)`;
+    case 'EACCES':
+      return `${where} needs privileges this process lacks (EACCES)`;
+    case 'EADDRNOTAVAIL':
+      return `${address ?? 'the address'} is not an address of this host (EADDRNOTAVAIL)`;
+    default:
+      return `cannot listen on ${where} (${code})`;
+  }
 }
