@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -99,6 +100,32 @@ describe('the built catalog service', () => {
       ),
     ]);
   });
+
+  it.each(['CATALOG_PORT', 'CATALOG_RPC_PORT'])(
+    'exits 1 with one line, no logs, when the port %s names is taken',
+    async (setting) => {
+      const taken = createServer();
+      await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+      const port = (taken.address() as AddressInfo).port;
+      try {
+        const ports = {
+          CATALOG_PORT: String(await freePort()),
+          CATALOG_RPC_PORT: String(await freePort()),
+          [setting]: String(port),
+        };
+        const result = await catalog.runToExit({ ...tls, ...ports }, dir);
+        expect(result.code).toBe(1);
+        expect(result.stdout).toBe('');
+        expect(result.stderr.trim().split('\n')).toEqual([
+          expect.stringMatching(
+            new RegExp(`^catalog: cannot start: port ${port} is taken: .*\\(EADDRINUSE\\)`),
+          ),
+        ]);
+      } finally {
+        await new Promise((resolve) => taken.close(resolve));
+      }
+    },
+  );
 
   describe('started while the auth service is not running', () => {
     let running: RunningApp | undefined;
