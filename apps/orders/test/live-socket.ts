@@ -4,8 +4,11 @@ import WebSocket from 'ws';
 export interface LiveSocket {
   ws: WebSocket;
   frames: { type: string; order?: { id: string; userId: string } }[];
-  /** Resolves when the socket closes, with its code and the time (performance.now()). */
-  closed: Promise<{ code: number; at: number }>;
+  /**
+   * Resolves when the socket closes, with its code, the reason the server gave and the time
+   * (performance.now()).
+   */
+  closed: Promise<{ code: number; reason: string; at: number }>;
   /** Resolves once the server accepted the upgrade (it may still close the socket). */
   opened: Promise<void>;
 }
@@ -15,10 +18,12 @@ export function openLiveSocket(url: string, headers: Record<string, string> = {}
   const ws = new WebSocket(url, { headers });
   const frames: LiveSocket['frames'] = [];
   ws.on('message', (data) => frames.push(JSON.parse(String(data))));
-  const closed = new Promise<{ code: number; at: number }>((resolve) => {
-    ws.on('close', (code) => resolve({ code, at: performance.now() }));
+  const closed = new Promise<{ code: number; reason: string; at: number }>((resolve) => {
+    ws.on('close', (code, reason) =>
+      resolve({ code, reason: String(reason), at: performance.now() }),
+    );
     ws.on('unexpected-response', (_request, response) =>
-      resolve({ code: response.statusCode ?? 0, at: performance.now() }),
+      resolve({ code: response.statusCode ?? 0, reason: '', at: performance.now() }),
     );
     ws.on('error', () => undefined);
   });
