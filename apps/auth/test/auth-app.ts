@@ -237,3 +237,10 @@ export async function expectAlive(http: App, tokens: string[]): Promise<void> {
       .expect(200);
   }
 }
+
+/** A deferred signal: `done` resolves once `fire` is called, for holding a step of a race. */
+export function signal(): { done: Promise<void>; fire: () => void } {
+  let fire = () => undefined as void;
+  const done = new Promise<void>((resolve) => (fire = resolve));
+  return { done, fire };
+}

@@ -15,6 +15,7 @@ import {
   loginWithBearer,
   loginWithCookie,
   REDIS_URL,
+  signal,
   startAuthApp,
   strongPassword,
 } from './auth-app';
@@ -37,13 +38,6 @@ type ChangeUntil = 'new hash written' | 'answered';
 
 /** Where the user's sessions live: one tag, or also an earlier release's tag (mixed releases). */
 type Tags = 'one tag' | 'two tags';
-
-/** A deferred signal. */
-function signal(): { done: Promise<void>; fire: () => void } {
-  let fire = () => undefined as void;
-  const done = new Promise<void>((resolve) => (fire = resolve));
-  return { done, fire };
-}
 
 /**
  * A session authenticated with the old password must never survive a password change answered

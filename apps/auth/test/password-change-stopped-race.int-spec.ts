@@ -11,6 +11,7 @@ import {
   createUser,
   loginWithBearer,
   loginWithCookie,
+  signal,
   startAuthApp,
   strongPassword,
 } from './auth-app';
@@ -27,13 +28,6 @@ type Ending = 'rotation runs' | 'stopped before rotation';
 interface Release {
   after: 'instant read' | 'hash written';
   ms: number;
-}
-
-/** A deferred signal. */
-function signal(): { done: Promise<void>; fire: () => void } {
-  let fire = () => undefined as void;
-  const done = new Promise<void>((resolve) => (fire = resolve));
-  return { done, fire };
 }
 
 /**
