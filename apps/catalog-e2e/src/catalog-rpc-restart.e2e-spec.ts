@@ -8,7 +8,7 @@ import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservice
 import { Test } from '@nestjs/testing';
 import { firstValueFrom } from 'rxjs';
 
-import { BuiltApp, RunningApp, waitForStatus } from '@cloakroom/e2e-support';
+import { BuiltApp, eventually, RunningApp, waitForStatus } from '@cloakroom/e2e-support';
 import {
   InMemorySessionStore,
   SESSION_ASSERTION_FIELD,
@@ -161,14 +161,3 @@ describe('catalog restarted with price quotes in flight (built app, SIGTERM)', (
     running = undefined;
   }, 60_000);
 });
-
-async function eventually(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}

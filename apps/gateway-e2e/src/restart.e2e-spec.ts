@@ -1,8 +1,8 @@
 import WebSocket from 'ws';
 
+import { eventually } from '@cloakroom/e2e-support';
 import { isAccepting, startTcpRelay } from '@cloakroom/session/testing';
 
-import { eventually } from './support/eventually';
 import { Stack } from './support/stack';
 
 /**

@@ -1,6 +1,6 @@
+import { eventually } from '@cloakroom/e2e-support';
 import { isAccepting, startTcpRelay, TcpRelay } from '@cloakroom/session/testing';
 
-import { eventually } from './support/eventually';
 import { Stack } from './support/stack';
 
 /**

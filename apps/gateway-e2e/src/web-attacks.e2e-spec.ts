@@ -3,6 +3,8 @@ import { AddressInfo } from 'node:net';
 
 import { Browser, BrowserContext, Page } from 'playwright-core';
 
+import { eventually } from '@cloakroom/e2e-support';
+
 import {
   DESKTOP,
   launchChromium,
@@ -10,7 +12,6 @@ import {
   recordWebSockets,
   tokenStatus,
 } from './support/browser';
-import { eventually } from './support/eventually';
 import { Stack } from './support/stack';
 
 const PASSWORD = { alice: 'alice-password', bob: 'bob-password', admin: 'admin-password' };

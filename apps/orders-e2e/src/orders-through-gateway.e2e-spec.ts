@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 
 import WebSocket from 'ws';
 
+import { eventually } from '@cloakroom/e2e-support';
+
 import { OrdersStack } from './support/orders-stack';
 
 interface ListedOrder {
@@ -30,14 +32,6 @@ function openSocket(url: string, headers: Record<string, string>) {
   });
   const opened = new Promise<void>((resolve) => ws.once('open', () => resolve()));
   return { ws, frames, closed, opened };
-}
-
-async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 /**

@@ -1,2 +1,3 @@
 export { AppExit, BuiltApp, RunningApp, stopProcess } from './lib/built-app';
+export { eventually } from './lib/eventually';
 export { waitForStatus } from './lib/wait-for-status';
