@@ -384,14 +384,51 @@ export class AuthService {
         throw new UnauthorizedException(INVALID_CREDENTIALS);
       }
       const user = { id: current.id, username: current.username, roles: current.roles };
+      let issued: IssuedSession;
       try {
-        return await this.sessions.create(user, meta, { generation, persistent });
+        issued = await this.sessions.create(user, meta, { generation, persistent });
       } catch (error) {
         if (!(error instanceof SessionUserChangedError) || attempt >= SESSION_CREATE_TRIES) {
           throw error;
         }
+        continue;
       }
+      await this.stillTheSamePassword(verified, issued, client);
+      return issued;
     }
+  }
+
+  /**
+   * Answers 401 for a session just created when the password it proved is no longer the
+   * user's. A change whose rotation never ran (its instance stopped) moves no generation, and
+   * its mark may be looked at and cleared (`AccessSync`) after the read above but before the
+   * session was written: nothing else would end it. The token is never handed out; the session
+   * is revoked so that it leaves the user's list. A change landing after this read finds the
+   * session in Redis, and its rotation or look ends it by its stamp.
+   */
+  private async stillTheSamePassword(
+    verified: User,
+    issued: IssuedSession,
+    client: ClientInfo,
+  ): Promise<void> {
+    let after: User | null;
+    try {
+      after = await this.users.findById(verified.id);
+    } catch (error) {
+      await this.sessions.revoke(issued.session.id, { ownerId: verified.id }).catch(() => false);
+      throw error;
+    }
+    if (after && !after.disabled && after.passwordHash === verified.passwordHash) {
+      return;
+    }
+    await this.sessions
+      .revoke(issued.session.id, { ownerId: verified.id, reason: 'password-change' })
+      .catch(() => false);
+    await this.record('login.failed', verified.id, client, {
+      actor: null,
+      reason: after?.disabled ? 'disabled' : undefined,
+    });
+    throw new UnauthorizedException(INVALID_CREDENTIALS);
   }
 
   /**
