@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { IncomingHttpHeaders, OutgoingHttpHeaders, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { INestApplication } from '@nestjs/common';
@@ -66,4 +67,65 @@ export async function sessionCookie(app: INestApplication, user: SessionUser): P
 
 export function randomSuffix(): string {
   return Math.random().toString(36).slice(2, 10);
+}
+
+/** The origin the test apps allow for cookie writes (`SESSION_ALLOWED_ORIGINS`). */
+export const ORIGIN = 'http://localhost:3000';
+
+/** A raw HTTP answer: status, headers, and the JSON body (undefined when empty). */
+export interface RawAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: unknown;
+}
+
+/**
+ * One request on a connection of its own (no agent: parallel requests really race), with the
+ * cookie and the allowed `Origin` of a browser.
+ *
+ * @example
+ * await sendRaw(base, 'POST', '/api/orders', cookie, { items }, { 'Idempotency-Key': key });
+ */
+export function sendRaw(
+  base: { host: string; port: number },
+  method: 'GET' | 'POST',
+  path: string,
+  cookie: string,
+  body?: unknown,
+  headers: OutgoingHttpHeaders = {},
+): Promise<RawAnswer> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const call = httpRequest(
+      {
+        ...base,
+        method,
+        path,
+        agent: false,
+        headers: {
+          Cookie: cookie,
+          Origin: ORIGIN,
+          ...(payload !== undefined && {
+            'Content-Type': 'application/json',
+            'Content-Length': Buffer.byteLength(payload),
+          }),
+          ...headers,
+        },
+      },
+      (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (text += chunk));
+        response.on('end', () =>
+          resolve({
+            status: response.statusCode ?? 0,
+            headers: response.headers,
+            body: text ? JSON.parse(text) : undefined,
+          }),
+        );
+      },
+    );
+    call.on('error', reject);
+    call.end(payload);
+  });
 }

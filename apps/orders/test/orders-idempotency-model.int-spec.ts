@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request as httpRequest, Server } from 'node:http';
+import { Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,9 +12,15 @@ import { testKeyPrefix } from '@cloakroom/session/testing';
 
 import { Order, OrderItem } from '../src/app/orders/entities/order.entity';
 import { IDEMPOTENCY_KEY_TTL_MS } from '../src/app/orders/idempotency/idempotency-key';
-import { randomSuffix, sessionCookie, startOrdersApp } from './orders-app';
+import {
+  ORIGIN,
+  RawAnswer,
+  randomSuffix,
+  sendRaw,
+  sessionCookie,
+  startOrdersApp,
+} from './orders-app';
 
-const ORIGIN = 'http://localhost:3000';
 const USERS = 3;
 /** Few keys and SKUs, so that keys collide across users and requests repeat one another. */
 const KEYS = ['key-a', 'key-b', 'key-c'];
@@ -82,41 +88,8 @@ function send(
   cookie: string,
   body?: unknown,
   headers: Record<string, string> = {},
-): Promise<{ status: number; headers: Record<string, unknown>; body: unknown }> {
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const call = httpRequest(
-      {
-        ...real.base,
-        method,
-        path,
-        agent: false,
-        headers: {
-          Cookie: cookie,
-          Origin: ORIGIN,
-          ...(payload !== undefined && {
-            'Content-Type': 'application/json',
-            'Content-Length': Buffer.byteLength(payload),
-          }),
-          ...headers,
-        },
-      },
-      (response) => {
-        let text = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => (text += chunk));
-        response.on('end', () =>
-          resolve({
-            status: response.statusCode ?? 0,
-            headers: response.headers,
-            body: text ? JSON.parse(text) : undefined,
-          }),
-        );
-      },
-    );
-    call.on('error', reject);
-    call.end(payload);
-  });
+): Promise<RawAnswer> {
+  return sendRaw(real.base, method, path, cookie, body, headers);
 }
 
 const PLACE_ORDER = `mutation ($key: String, $items: [OrderItemInput!]!) {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request as httpRequest, Server } from 'node:http';
+import { Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,9 +12,8 @@ import { testKeyPrefix } from '@cloakroom/session/testing';
 
 import { Order } from '../src/app/orders/entities/order.entity';
 import { IDEMPOTENCY_KEY_TTL_MS } from '../src/app/orders/idempotency/idempotency-key';
-import { randomSuffix, sessionCookie, startOrdersApp } from './orders-app';
+import { ORIGIN, randomSuffix, sendRaw, sessionCookie, startOrdersApp } from './orders-app';
 
-const ORIGIN = 'http://localhost:3000';
 const dir = mkdtempSync(join(tmpdir(), 'orders-idempotency-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -58,39 +57,9 @@ describe.each([
    * One POST over a connection of its own, headers as given (a list sends the header once per
    * value): fetch would join them, and refuse some values before they leave.
    */
-  function place(user: SessionUser, body: unknown, key?: string | string[]): Promise<Answer> {
-    const payload = JSON.stringify(body);
-    return new Promise((resolve, reject) => {
-      const call = httpRequest(
-        {
-          ...base,
-          method: 'POST',
-          path: '/api/orders',
-          agent: false,
-          headers: {
-            Cookie: cookies[user.id],
-            Origin: ORIGIN,
-            'Content-Type': 'application/json',
-            'Content-Length': Buffer.byteLength(payload),
-            ...(key !== undefined && { 'Idempotency-Key': key }),
-          },
-        },
-        (response) => {
-          let text = '';
-          response.setEncoding('utf8');
-          response.on('data', (chunk: string) => (text += chunk));
-          response.on('end', () =>
-            resolve({
-              status: response.statusCode ?? 0,
-              headers: response.headers,
-              body: JSON.parse(text),
-            }),
-          );
-        },
-      );
-      call.on('error', reject);
-      call.end(payload);
-    });
+  async function place(user: SessionUser, body: unknown, key?: string | string[]): Promise<Answer> {
+    const headers = key === undefined ? {} : { 'Idempotency-Key': key };
+    return (await sendRaw(base, 'POST', '/api/orders', cookies[user.id], body, headers)) as Answer;
   }
 
   const ordersOf = (user: SessionUser) =>
@@ -269,18 +238,9 @@ describe.each([
   it('never answers the key it keeps', async () => {
     const key = randomUUID();
     const placed = await place(alice, items('NO-LEAK'), key);
-    const listed = await new Promise<string>((resolve, reject) => {
-      httpRequest(
-        { ...base, path: '/api/orders', agent: false, headers: { Cookie: cookies[alice.id] } },
-        (response) => {
-          let text = '';
-          response.on('data', (chunk) => (text += chunk));
-          response.on('end', () => resolve(text));
-        },
-      )
-        .on('error', reject)
-        .end();
-    });
+    const listed = JSON.stringify(
+      (await sendRaw(base, 'GET', '/api/orders', cookies[alice.id])).body,
+    );
     expect(JSON.stringify(placed.body)).not.toContain(key);
     expect(listed).toContain(placed.body.id);
     expect(listed).not.toContain(key);
