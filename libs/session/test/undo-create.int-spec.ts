@@ -229,4 +229,18 @@ describe('the undo of a late login at the cap', () => {
       { numRuns: 150 },
     );
   });
+  it("answers 401, not 503, to the user's dead token checked while their login is in flight", async () => {
+    const userId = `in-flight-${Date.now()}`;
+    const { first } = await atCap(userId);
+    expect(await sessions.revoke(first.session.id, userId)).toBe(true);
+    // A login at the cap may evict, so while it is in flight a session of the user found missing
+    // may be one it evicted and would put back should it fail: the check waits for its answer.
+    const user = { id: userId, username: userId, roles: ['customer'] };
+    const [checked, login] = await Promise.allSettled([
+      Promise.resolve().then(() => sessions.validate(first.token)),
+      sessions.create(user),
+    ]);
+    expect(login.status).toBe('fulfilled');
+    expect(checked).toEqual({ status: 'fulfilled', value: null });
+  });
 });

@@ -100,16 +100,23 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   /** Listens for `ready` on the clients, removed on shutdown (a given client outlives us). */
   private readonly retryUndosNow = (): void => [...this.waitingUndos].forEach((retry) => retry());
   /**
-   * What a rotation (by the session's id) or a login that may evict (by the user's tag) leaves
-   * unsettled while it is in flight, then, when it failed as unavailable, until an undo of it
-   * is answered (see `sendUndo`), with how many of them do. A validation sent or answered
-   * meanwhile that finds no session answers unavailable (503) rather than none (401): it may
-   * have reached Redis after the rotation or the eviction and before the undo — on a Cluster, a
-   * node's connection queues the commands made while it reconnects and sends them ahead of the
-   * undo retried then — and the caller was told that nothing changed, so its holder must not be
-   * logged out. A session ended for good meanwhile answers 503 until then too.
+   * The rotations (by the session's id) and logins that may evict (by the user's tag) in
+   * flight, each until its answer has been handled. A validation that finds no session while
+   * one of them is in flight may have reached Redis after the rotation or the eviction — on a
+   * Cluster a node's connection queues the commands made while it reconnects and sends them in
+   * any order with another connection's — so it waits for them to land before it answers: a
+   * write that succeeded ended the session (401), one that failed as unavailable leaves it
+   * `undoing`.
    */
-  private readonly unsettled = new Map<string, number>();
+  private readonly flights = new Map<string, Set<Promise<void>>>();
+  /**
+   * What such a write that failed as unavailable leaves until an undo of it is answered (see
+   * `sendUndo`), with how many of them do. A validation sent or answered meanwhile that finds
+   * no session answers unavailable (503) rather than none (401): it may have run after the
+   * write and before the undo, and the caller was told that nothing changed, so its holder must
+   * not be logged out. A session ended for good meanwhile answers 503 until then too.
+   */
+  private readonly undoing = new Map<string, number>();
   private readonly client: ScriptedClient;
   private readonly ownsClient: boolean;
   private readonly keys: RedisKeys;
@@ -239,7 +246,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   onModuleDestroy(): void {
     this.closing = true;
     this.waitingUndos.clear();
-    this.unsettled.clear();
+    this.undoing.clear();
     for (const each of new Set([this.client, this.writer])) {
       each.off('ready', this.retryUndosNow);
     }
@@ -274,9 +281,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
       : settings.absoluteTimeoutMs;
     // Only a login that may evict leaves another session missing while its undo is pending.
     const evicting =
-      settings.maxSessionsPerUser > 0 && settings.capPolicy !== 'refuse'
-        ? this.unsettle(tag)
-        : settleNothing;
+      settings.maxSessionsPerUser > 0 && settings.capPolicy !== 'refuse' ? this.fly(tag) : GROUNDED;
     let reply: unknown;
     try {
       reply = await this.client.cloakroomCreate(
@@ -298,10 +303,10 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     } catch (error) {
       this.silence?.failed(error);
       this.refusals.report(error);
-      this.abandon(ref, record.user.id, evicting);
+      this.abandon(ref, record.user.id, evicting.failed());
       throw new SessionStoreUnavailableError(error);
     }
-    evicting();
+    evicting.landed();
     const [createdAt, expired, ...rest] = reply as [
       number,
       string[] | undefined,
@@ -466,21 +471,52 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     attempt(UNDO_RETRY_FIRST_MS);
   }
 
-  /** Counts `key` in `unsettled` until the returned call, which counts once however often made. */
-  private unsettle(key: string): () => void {
-    this.unsettled.set(key, (this.unsettled.get(key) ?? 0) + 1);
-    let settled = false;
-    return () => {
-      if (settled) return;
-      settled = true;
-      const left = (this.unsettled.get(key) ?? 0) - 1;
-      if (left > 0) this.unsettled.set(key, left);
-      else this.unsettled.delete(key);
+  /**
+   * Marks `key` in flight until `landed`, or until `failed`, which marks it `undoing` first and
+   * answers what ends that (once, however often called).
+   */
+  private fly(key: string): Flight {
+    let land!: () => void;
+    const flight = new Promise<void>((resolve) => (land = resolve));
+    const flying = this.flights.get(key) ?? new Set<Promise<void>>();
+    this.flights.set(key, flying.add(flight));
+    const landed = (): void => {
+      flying.delete(flight);
+      if (flying.size === 0 && this.flights.get(key) === flying) this.flights.delete(key);
+      land();
     };
+    const failed = (): (() => void) => {
+      this.undoing.set(key, (this.undoing.get(key) ?? 0) + 1);
+      landed();
+      let settled = false;
+      return () => {
+        if (settled) return;
+        settled = true;
+        const left = (this.undoing.get(key) ?? 0) - 1;
+        if (left > 0) this.undoing.set(key, left);
+        else this.undoing.delete(key);
+      };
+    };
+    return { landed, failed };
   }
 
-  private isUnsettled(ref: SessionRef): boolean {
-    return this.unsettled.has(ref.id) || this.unsettled.has(ref.tag);
+  private isUndoing(ref: SessionRef): boolean {
+    return this.undoing.has(ref.id) || this.undoing.has(ref.tag);
+  }
+
+  private flightsOf(ref: SessionRef): Promise<void>[] {
+    return [...(this.flights.get(ref.id) ?? []), ...(this.flights.get(ref.tag) ?? [])];
+  }
+
+  /**
+   * Whether a validation of `ref` that found no session must answer unavailable: an undo was
+   * pending when it was sent, or is once the writes in flight then or now have landed.
+   */
+  private async notKnownYet(ref: SessionRef, sent: Watched | null): Promise<boolean> {
+    if (sent?.undoing) return true;
+    const flying = [...(sent?.flights ?? []), ...this.flightsOf(ref)];
+    if (flying.length !== 0) await Promise.all(flying);
+    return this.isUndoing(ref);
   }
 
   /**
@@ -497,7 +533,8 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   }
 
   async validate(ref: SessionRef): Promise<Session | null> {
-    const unsettledAtSend = this.unsettled.size !== 0 && this.isUnsettled(ref);
+    const watched = this.flights.size !== 0 || this.undoing.size !== 0;
+    const sent = watched ? { undoing: this.isUndoing(ref), flights: this.flightsOf(ref) } : null;
     let reply: Reply;
     try {
       // The hot path: no closure per call, and the numbers are sent as the strings made once.
@@ -522,7 +559,10 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
       return decodeValidated(ref.id, reply, this.settings.idleTimeoutMs);
     }
     if (!Array.isArray(reply)) {
-      if (unsettledAtSend || (this.unsettled.size !== 0 && this.isUnsettled(ref))) {
+      if (
+        (watched || this.flights.size !== 0 || this.undoing.size !== 0) &&
+        (await this.notKnownYet(ref, sent))
+      ) {
         throw new SessionStoreUnavailableError(
           new Error('A failed rotation or login may be moving this session back: not known yet'),
         );
@@ -860,7 +900,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
       await this.revokeUnderOtherTags(from, options.revokeOthersOf, options.change ?? '');
     }
     // The old token dies (and, with revokeOthersOf, every other session of the user).
-    const moving = this.unsettle(from.id);
+    const moving = this.fly(from.id);
     let reply: Reply;
     try {
       reply = await this.write({ key: this.keys.session(from) }, () =>
@@ -883,13 +923,13 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
       );
     } catch (error) {
       if (error instanceof SessionStoreUnavailableError) {
-        this.undoRotation(from, to, options.revokeOthersOf, moving);
+        this.undoRotation(from, to, options.revokeOthersOf, moving.failed());
       } else {
-        moving();
+        moving.landed();
       }
       throw error;
     }
-    moving();
+    moving.landed();
     return reply ? this.decode(to.id, reply as string[]) : null;
   }
 
@@ -1134,8 +1174,21 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   }
 }
 
-/** What a write that leaves nothing unsettled settles. */
-const settleNothing = (): void => undefined;
+/** A write in flight (see `RedisSessionStore.fly`). */
+interface Flight {
+  landed(): void;
+  /** Marks the write's key undoing; answers what ends that, once its undo is answered. */
+  failed(): () => void;
+}
+
+/** What a validation saw in flight or undoing when it was sent. */
+interface Watched {
+  undoing: boolean;
+  flights: Promise<void>[];
+}
+
+/** A write that leaves nothing missing should it fail: nothing to watch. */
+const GROUNDED: Flight = { landed: () => undefined, failed: () => () => undefined };
 
 /** Whether Redis refused a command for a key holding another type than the one it works on. */
 function isWrongType(error: unknown): boolean {
