@@ -83,7 +83,8 @@ export class RedisWatermark {
 
   /**
    * Calls `listener` with the watermark now and whenever it moves (announcement, or a reading
-   * after a connection was made again; see `pingSubscription` for one that went silent).
+   * after a connection was made again or subscribed again; see `pingSubscription` for one that
+   * went silent).
    * Returns a function that stops watching and closes the subscriber connection.
    */
   watch(listener: (notBefore: number) => void): () => void {
@@ -129,14 +130,28 @@ export class RedisWatermark {
       });
     });
     // The read after subscribing fails when it beats this client's own connection (both connect
-    // at start, and clients here queue nothing offline); a Cluster subscriber is never ready
-    // again to read once more. So this client's every (re)connection reads as well.
+    // at start, and clients here queue nothing offline). So this client's every (re)connection
+    // reads as well.
     const readWhenReady = () => void read();
     this.client.on('ready', readWhenReady);
-    const pinging = resubscribes ? null : pingSubscription(subscriber as Redis);
+    // A Cluster subscriber is never ready again: it subscribes again on a new node connection
+    // of its own, whose first answered ping says the subscription is back (the ping follows the
+    // SUBSCRIBE on that connection), so that is when it reads.
+    let resubscribed: Redis | null = null;
+    const pinging = resubscribes
+      ? pingSubscription(
+          () => clusterSubscriptionOf(subscriber),
+          (connection) => {
+            if (connection !== resubscribed) {
+              resubscribed = connection;
+              void read();
+            }
+          },
+        )
+      : pingSubscription(() => subscriber);
     return () => {
       stopped = true;
-      if (pinging) clearInterval(pinging);
+      clearInterval(pinging);
       this.client.off('ready', readWhenReady);
       subscriber.disconnect();
     };
@@ -174,37 +189,61 @@ export class RedisWatermark {
 }
 
 /**
- * Pings a subscribed connection every `SUBSCRIPTION_PING_MS`, and ends it when the previous
- * ping is still unanswered: a subscription sends nothing once made, so a connection whose Redis
- * host died, or that a NAT or a partition dropped (no FIN, no reset), would otherwise wait
- * forever for announcements that go elsewhere, this service never hearing of a global
- * revocation again. Ended, it connects again, subscribes, and reads the watermark it missed.
- * The store's connection is no help: it reconnects only when its own calls time out, and may
- * have done so before the revocation. A Cluster subscriber is left to the Cluster client.
+ * Pings a subscribed connection (`connection()`: the one subscribed now) every
+ * `SUBSCRIPTION_PING_MS`, and ends it when the previous ping is still unanswered: a
+ * subscription sends nothing once made, so a connection whose Redis host died, or that a NAT or
+ * a partition dropped (no FIN, no reset), would otherwise wait forever for announcements that
+ * go elsewhere, this service never hearing of a global revocation again. Ended, it connects
+ * again (a Cluster subscriber: to a node it picks), subscribes, and reads the watermark it
+ * missed. `answered` hears of every ping answered, with its connection. The store's connection
+ * is no help: it reconnects only when its own calls time out, and may have done so before the
+ * revocation.
  */
-function pingSubscription(subscriber: Redis): NodeJS.Timeout {
-  let unanswered = false;
+function pingSubscription(
+  connection: () => Redis | null,
+  answered: (connection: Redis) => void = () => undefined,
+): NodeJS.Timeout {
+  let unanswered: Redis | null = null;
   const timer = setInterval(() => {
-    if (subscriber.status !== 'ready') {
-      unanswered = false;
+    const subscriber = connection();
+    if (!subscriber || subscriber.status !== 'ready') {
+      unanswered = null;
       return;
     }
-    if (unanswered) {
-      unanswered = false;
+    if (unanswered === subscriber) {
+      unanswered = null;
       // Destroyed, not ended politely: a host that is gone answers no FIN.
       subscriber.stream?.destroy();
       return;
     }
-    unanswered = true;
+    unanswered = subscriber;
     subscriber.ping().then(
-      () => (unanswered = false),
+      () => {
+        if (unanswered === subscriber) unanswered = null;
+        answered(subscriber);
+      },
       (error: unknown) => {
         // Redis answered (a refusal): the connection lives. A ping that timed out stays
         // unanswered; one whose connection was lost meanwhile is seen at the next tick.
-        if (error instanceof ReplyError) unanswered = false;
+        if (error instanceof ReplyError && unanswered === subscriber) unanswered = null;
       },
     );
   }, SUBSCRIPTION_PING_MS);
   timer.unref();
   return timer;
+}
+
+/**
+ * The node connection a Cluster client's subscriptions go over now, or null. ioredis 5 keeps
+ * it in an internal `ClusterSubscriber` (the client's `subscriber`, whose `getInstance()`
+ * answers it), which replaces a connection that ended with a new one and subscribes that to
+ * the same channels; no public API names it. Where a later ioredis is shaped otherwise, this
+ * answers null, and the subscription goes unpinged.
+ */
+function clusterSubscriptionOf(cluster: Cluster): Redis | null {
+  const internal = (cluster as unknown as { subscriber?: { getInstance?: () => unknown } })
+    .subscriber;
+  if (typeof internal?.getInstance !== 'function') return null;
+  const connection: unknown = internal.getInstance();
+  return connection instanceof Redis ? connection : null;
 }
