@@ -146,6 +146,33 @@ export async function until(condition: () => boolean | Promise<boolean>, ms = 50
   }
 }
 
+/**
+ * A global revocation (from `admin`) whose sweep missed the session at `key`, as one racing a
+ * rotation could: the hash is put back, so only the watermark ends it. Answers whether
+ * `validate` (a 503 on a busy machine serves nothing: asked again) came to refuse it; the
+ * `tries` only stop a service that never learns from hanging the run.
+ */
+export async function revokeEverythingButTheSweep(
+  admin: SessionService,
+  inspect: Pick<Redis, 'hgetall' | 'hset' | 'pexpire' | 'del'>,
+  key: string,
+  validate: () => Promise<unknown>,
+  tries: number,
+): Promise<boolean> {
+  const copy = await inspect.hgetall(key);
+  await admin.revokeEverything();
+  await inspect.hset(key, copy);
+  await inspect.pexpire(key, 60_000);
+  const check = () => validate().catch(() => undefined);
+  let seen = await check();
+  for (let i = 0; seen !== null && i < tries; i++) {
+    await sleep(100);
+    seen = await check();
+  }
+  await inspect.del(key);
+  return seen === null;
+}
+
 /** The Redis key of a session's hash, under a key prefix. */
 export function sessionKey(prefix: string, sessionId: string): string {
   return new RedisKeys(prefix).session(parseSessionId(sessionId) as SessionRef);
