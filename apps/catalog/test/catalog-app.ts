@@ -6,6 +6,7 @@ import { INestApplication, INestMicroservice, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
+import request from 'supertest';
 
 import { configureServiceApp } from '@cloakroom/service-kit';
 import {
@@ -148,4 +149,26 @@ export class StandInAuth {
 
 export function randomSuffix(): string {
   return Math.random().toString(36).slice(2, 10);
+}
+
+/** The `rel="next"` target of a `Link` header, if any. */
+export function nextPage(link: string | undefined): string | undefined {
+  return link && /^<([^>]+)>; rel="next"$/.exec(link)?.[1];
+}
+
+/**
+ * Every product, page after page as a client follows the `Link` headers: a product created by a
+ * test may lie past the first page of a shared database.
+ */
+export async function listAllProducts(
+  http: ReturnType<typeof request>,
+  first = '/api/catalog/products?limit=200',
+): Promise<Array<{ sku: string; name: string; priceCents: number }>> {
+  const all = [];
+  for (let path: string | undefined = first; path; ) {
+    const response = await http.get(path).expect(200);
+    all.push(...(response.body as Array<{ sku: string; name: string; priceCents: number }>));
+    path = nextPage(response.headers['link']);
+  }
+  return all;
 }

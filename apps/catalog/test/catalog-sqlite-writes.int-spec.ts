@@ -9,7 +9,7 @@ import { testKeyPrefix } from '@cloakroom/session/testing';
 
 import { Product } from '../src/app/products/entities/product.entity';
 import { ProductsService } from '../src/app/products/products.service';
-import { randomSuffix, StandInAuth, startCatalogApp } from './catalog-app';
+import { listAllProducts, randomSuffix, StandInAuth, startCatalogApp } from './catalog-app';
 
 const ORIGIN = 'http://localhost:3000';
 const dir = mkdtempSync(join(tmpdir(), 'catalog-sqlite-writes-'));
@@ -118,7 +118,7 @@ describe('catalog on SQLite under concurrent product creations', () => {
       createdAt: expect.any(String),
     });
     expect(responses.every((response) => [201, 409].includes(response.status))).toBe(true);
-    const listed = (await http.get('/api/catalog/products').expect(200)).body as Product[];
+    const listed = await listAllProducts(http);
     const listedSkus = new Set(listed.map((product) => product.sku));
     expect(created.filter((response) => !listedSkus.has(response.body.sku))).toEqual([]);
   });

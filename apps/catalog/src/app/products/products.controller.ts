@@ -1,8 +1,10 @@
-import { Body, Controller, Get, Post } from '@nestjs/common';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { Body, Controller, Get, Post, Query, Req, Res } from '@nestjs/common';
 
 import { Public, Roles } from '@cloakroom/session';
 
 import { CreateProductDto } from './dto/create-product.dto';
+import { ListProductsQuery } from './dto/list-products.query';
 import { Product } from './entities/product.entity';
 import { ProductsService } from './products.service';
 
@@ -10,10 +12,26 @@ import { ProductsService } from './products.service';
 export class ProductsController {
   constructor(private readonly products: ProductsService) {}
 
+  /** An array, as before paging; the next page is in the `Link` header (RFC 8288). */
   @Get()
   @Public()
-  list(): Promise<Product[]> {
-    return this.products.list();
+  async list(
+    @Query() query: ListProductsQuery,
+    @Req() request: IncomingMessage,
+    @Res({ passthrough: true }) response: ServerResponse,
+  ): Promise<Product[]> {
+    const page = await this.products.list(query);
+    if (page.next) {
+      const params = new URLSearchParams({ cursor: page.next });
+      if (query.limit !== undefined) {
+        params.set('limit', String(query.limit));
+      }
+      // The path alone: an absolute-form target (`GET http://host/api/...`) names a host the
+      // Link must not repeat.
+      const { pathname: path } = new URL(request.url ?? '/', 'http://localhost');
+      response.setHeader('Link', `<${path}?${params}>; rel="next"`);
+    }
+    return page.items;
   }
 
   @Post()

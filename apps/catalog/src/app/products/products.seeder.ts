@@ -3,7 +3,8 @@ import { ConflictException, Injectable, Logger, OnApplicationBootstrap } from '@
 import { CatalogEnv } from '../config/catalog.env';
 import { ProductsService } from './products.service';
 
-const DEMO_PRODUCTS = [
+/** What an empty catalog starts with outside production. */
+export const DEMO_PRODUCTS = [
   { sku: 'TEA-EARL-GREY', name: 'Earl Grey tea, 100 g', priceCents: 650 },
   { sku: 'MUG-ENAMEL', name: 'Enamel mug', priceCents: 1200 },
   { sku: 'SCARF-WOOL', name: 'Wool scarf', priceCents: 3900 },

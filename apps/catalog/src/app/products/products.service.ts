@@ -1,17 +1,33 @@
 import { randomUUID } from 'node:crypto';
 import { ConflictException, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { In, QueryFailedError, Repository } from 'typeorm';
+import { In, MoreThan, QueryFailedError, Repository } from 'typeorm';
 
 import { CreateProductDto } from './dto/create-product.dto';
+import { DEFAULT_PAGE_SIZE, ListProductsQuery } from './dto/list-products.query';
 import { Product } from './entities/product.entity';
+import { decodeProductCursor, encodeProductCursor } from './paging/product-cursor';
+
+/** One page of the list, and the cursor of the next one when there is more. */
+export interface ProductsPage {
+  items: Product[];
+  next: string | null;
+}
 
 @Injectable()
 export class ProductsService {
   constructor(@InjectRepository(Product) private readonly products: Repository<Product>) {}
 
-  list(): Promise<Product[]> {
-    return this.products.find({ order: { sku: 'ASC' } });
+  /** In SKU order, by keyset on the SKU (see `encodeProductCursor`). */
+  async list(query: ListProductsQuery = {}): Promise<ProductsPage> {
+    const limit = query.limit ?? DEFAULT_PAGE_SIZE;
+    const rows = await this.products.find({
+      where: query.cursor === undefined ? {} : { sku: MoreThan(decodeProductCursor(query.cursor)) },
+      order: { sku: 'ASC' },
+      take: limit + 1,
+    });
+    const items = rows.slice(0, limit);
+    return { items, next: rows.length > limit ? encodeProductCursor(items[limit - 1].sku) : null };
   }
 
   /** The products among `skus`, by SKU; unknown ones are left out. */
