@@ -102,7 +102,7 @@ describe('the built catalog service', () => {
   });
 
   it.each(['CATALOG_PORT', 'CATALOG_RPC_PORT'])(
-    'exits 1 with one line, no logs, when the port %s names is taken',
+    'exits 1 with one line, no logs, naming %s when the port it names is taken',
     async (setting) => {
       const taken = createServer();
       await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
@@ -118,7 +118,9 @@ describe('the built catalog service', () => {
         expect(result.stdout).toBe('');
         expect(result.stderr.trim().split('\n')).toEqual([
           expect.stringMatching(
-            new RegExp(`^catalog: cannot start: port ${port} is taken: .*\\(EADDRINUSE\\)`),
+            new RegExp(
+              `^catalog: cannot start: port ${port} is taken: .*\\(EADDRINUSE\\); set ${setting}$`,
+            ),
           ),
         ]);
       } finally {
@@ -126,6 +128,24 @@ describe('the built catalog service', () => {
       }
     },
   );
+
+  it('exits 1 with one line naming CATALOG_RPC_LISTEN_HOST when it is no address of this host', async () => {
+    const result = await catalog.runToExit(
+      {
+        ...tls,
+        CATALOG_PORT: String(await freePort()),
+        CATALOG_RPC_PORT: String(await freePort()),
+        // TEST-NET-1 (RFC 5737): never an address of this host.
+        CATALOG_RPC_LISTEN_HOST: '192.0.2.1',
+      },
+      dir,
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split('\n')).toEqual([
+      'catalog: cannot start: 192.0.2.1 is not an address of this host (EADDRNOTAVAIL); ' +
+        'set CATALOG_RPC_LISTEN_HOST',
+    ]);
+  });
 
   describe('started while the auth service is not running', () => {
     let running: RunningApp | undefined;

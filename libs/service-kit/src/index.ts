@@ -1,6 +1,6 @@
 export { bootstrapService, BootstrapOptions } from './lib/bootstrap/bootstrap-service';
 export { configureServiceApp, ServiceDefinition } from './lib/bootstrap/service-app.setup';
-export { exitOnStartupFailure } from './lib/bootstrap/startup-failure.handler';
+export { exitOnStartupFailure, ListenSettings } from './lib/bootstrap/startup-failure.handler';
 export { StartupError } from './lib/bootstrap/startup.error';
 export { HttpErrorFilter, ErrorBody } from './lib/http/http-error.filter';
 export { isDatabaseUnavailable } from './lib/http/database-unavailable';

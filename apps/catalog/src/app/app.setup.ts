@@ -19,6 +19,7 @@ const rpcServers = new WeakMap<NestExpressApplication, { drain(): Promise<void> 
  */
 export const catalogService: ServiceDefinition<NestExpressApplication> = {
   name: 'catalog',
+  rpcSettings: { port: 'CATALOG_RPC_PORT', host: 'CATALOG_RPC_LISTEN_HOST' },
   configure: (app) => {
     const env = app.get(CatalogEnv);
     const pem = readPemFiles({

@@ -1,10 +1,11 @@
-import { DynamicModule, Logger, Type } from '@nestjs/common';
+import { EventEmitter } from 'node:events';
+import { DynamicModule, INestApplication, Logger, Type } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 
 import { configureServiceApp, ServiceDefinition } from './service-app.setup';
-import { exitOnStartupFailure, listenFailure } from './startup-failure.handler';
+import { exitOnStartupFailure, listenFailure, ListenSettings } from './startup-failure.handler';
 import { StartupError } from './startup.error';
 
 /**
@@ -41,16 +42,49 @@ export async function bootstrapService(options: BootstrapOptions): Promise<NestE
     });
     configureServiceApp(app, options);
     await app.init();
-    await app.startAllMicroservices();
+    await startMicroservices(app).catch(namingSettings(options.rpcSettings));
     const port = app.get(ConfigService).getOrThrow<number>(options.port);
-    await app.listen(port).catch((error: unknown) => {
-      const listening = listenFailure(error);
-      throw listening ? new StartupError(`${listening}; set ${options.port}`, error) : error;
-    });
+    await app.listen(port).catch(namingSettings({ port: options.port }));
     app.flushLogs();
     Logger.log(`${name} listening on http://localhost:${port}/api/${name}`, 'Bootstrap');
     return app;
   } catch (error) {
     return exitOnStartupFailure(name, error);
   }
+}
+
+/**
+ * Starts the app's microservices, or fails with the first error of a server that cannot listen.
+ * Nest's TCP server passes only EADDRINUSE on to its caller: an address that is not this host's
+ * (EADDRNOTAVAIL) or a port it may not take (EACCES) left the start waiting on an event loop with
+ * nothing left in it, and the process ended with status 0 without a word.
+ */
+function startMicroservices(app: INestApplication): Promise<void> {
+  const servers = app.getMicroservices().flatMap((microservice) => {
+    try {
+      const server = microservice.unwrap<unknown>();
+      return server instanceof EventEmitter ? [server] : [];
+    } catch {
+      // A transport without a server of its own (a broker client) has no port to fail on.
+      return [];
+    }
+  });
+  return new Promise<void>((resolve, reject) => {
+    const refused = (error: NodeJS.ErrnoException) => {
+      if (error?.syscall === 'listen') reject(error);
+    };
+    servers.forEach((server) => server.on('error', refused));
+    app
+      .startAllMicroservices()
+      .then(() => resolve(), reject)
+      .finally(() => servers.forEach((server) => server.off('error', refused)));
+  });
+}
+
+/** Rethrows a failure to listen as the one line that names the setting to change. */
+function namingSettings(settings: ListenSettings | undefined): (error: unknown) => never {
+  return (error) => {
+    const listening = listenFailure(error, settings);
+    throw listening && settings ? new StartupError(listening, error) : error;
+  };
 }

@@ -13,6 +13,7 @@ import { limitSlowClients } from '../http/slow-clients';
 import { StrictValidationPipe } from '../http/strict-validation.pipe';
 import { ServiceEnv } from '../config/service.env';
 import { shutDownGracefully } from './graceful-shutdown';
+import { ListenSettings } from './startup-failure.handler';
 
 /**
  * What makes an app a Cloakroom service, shared by its `main.ts` and its in-process tests.
@@ -31,6 +32,11 @@ export interface ServiceDefinition<A extends NestExpressApplication = NestExpres
   errorFilter?: Type<HttpErrorFilter>;
   /** What only this service sets up: a microservice, static files, OpenAPI. */
   configure?: (app: A) => void;
+  /**
+   * The settings of the RPC server `configure` connects: a port it cannot take is then a
+   * start-up failure whose one line names the setting to change, as the HTTP port's does.
+   */
+  rpcSettings?: ListenSettings;
   /**
    * What only this service does at a shutdown signal, while its requests in flight drain and
    * before Nest's shutdown hooks run, within the same drain time ({@link shutDownGracefully}):

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 
-import { exitOnStartupFailure } from './startup-failure.handler';
+import { exitOnStartupFailure, listenFailure } from './startup-failure.handler';
 import { StartupError } from './startup.error';
 
 describe('exitOnStartupFailure', () => {
@@ -63,4 +63,42 @@ describe('exitOnStartupFailure', () => {
     expect(written).not.toHaveBeenCalled();
     expect(exited).toHaveBeenCalledWith(1);
   });
+});
+
+describe('listenFailure', () => {
+  const failure = (code: string, syscall = 'listen') =>
+    Object.assign(new Error(`${syscall} ${code}`), {
+      code,
+      syscall,
+      address: '10.9.9.9',
+      port: 4003,
+    });
+  const settings = { port: 'CATALOG_RPC_PORT', host: 'CATALOG_RPC_LISTEN_HOST' };
+
+  it.each([
+    [
+      'EADDRINUSE',
+      'port 4003 is taken: another process listens on it (EADDRINUSE); set CATALOG_RPC_PORT',
+    ],
+    ['EACCES', 'port 4003 needs privileges this process lacks (EACCES); set CATALOG_RPC_PORT'],
+    [
+      'EADDRNOTAVAIL',
+      '10.9.9.9 is not an address of this host (EADDRNOTAVAIL); set CATALOG_RPC_LISTEN_HOST',
+    ],
+  ])('ends the line of %s with the setting to change', (code, line) => {
+    expect(listenFailure(failure(code), settings)).toBe(line);
+  });
+
+  it('names no setting for an address of a server that listens on every address', () => {
+    expect(listenFailure(failure('EADDRNOTAVAIL'), { port: 'ORDERS_PORT' })).toBe(
+      '10.9.9.9 is not an address of this host (EADDRNOTAVAIL)',
+    );
+  });
+
+  it.each([null, undefined, 'EADDRINUSE', failure('EADDRINUSE', 'connect')])(
+    'is undefined for what is no failure to listen (%p)',
+    (error) => {
+      expect(listenFailure(error, settings)).toBeUndefined();
+    },
+  );
 });

@@ -26,14 +26,31 @@ export function exitOnStartupFailure(service: string, error: unknown): never {
   process.exit(1);
 }
 
+/** The settings a server listens by, named in the line of a failure to listen. */
+export interface ListenSettings {
+  /** The setting that holds the port, e.g. `CATALOG_RPC_PORT`. */
+  port: string;
+  /** The setting that holds the address, e.g. `CATALOG_RPC_LISTEN_HOST`; none: every address. */
+  host?: string;
+}
+
 /**
- * What a server's failure to listen (Node's `listen` errors) means, in one line; undefined for
- * any other error.
+ * What a server's failure to listen (Node's `listen` errors) means, in one line, ending with
+ * the setting to change when `settings` names them; undefined for any other error.
  *
  * @example
- * listenFailure(error); // 'port 3002 is taken: another process listens on it (EADDRINUSE)'
+ * listenFailure(error, { port: 'ORDERS_PORT' });
+ * // 'port 3002 is taken: another process listens on it (EADDRINUSE); set ORDERS_PORT'
  */
-export function listenFailure(error: unknown): string | undefined {
+export function listenFailure(error: unknown, settings?: ListenSettings): string | undefined {
+  const line = listenFailureLine(error);
+  // Only the address can be wrong when it is not one of this host's.
+  const { code } = (error ?? {}) as { code?: unknown };
+  const setting = code === 'EADDRNOTAVAIL' ? settings?.host : settings?.port;
+  return line && setting ? `${line}; set ${setting}` : line;
+}
+
+function listenFailureLine(error: unknown): string | undefined {
   const { code, syscall, address, port } = (error ?? {}) as NodeJS.ErrnoException & {
     address?: string;
     port?: number;
