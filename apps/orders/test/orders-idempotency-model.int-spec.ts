@@ -68,14 +68,25 @@ type Outcome =
 
 /**
  * The items of a request: `retry` stands for the items the key holds in the model (or
- * `fallback` when it holds none), so that the same request comes again often.
+ * `fallback` when it holds none), so that the same request comes again often; `reorder` lists
+ * them in another order (see `reordered`), as a client that rebuilt its basket would.
  */
 interface Items {
   retry: boolean;
+  reorder: number;
   fallback: OrderItem[];
 }
 
-const sameItems = (a: OrderItem[], b: OrderItem[]) => JSON.stringify(a) === JSON.stringify(b);
+/** The same lines in any order: an order names each SKU once, so its lines are a set. */
+const sameItems = (a: OrderItem[], b: OrderItem[]) =>
+  JSON.stringify([...a].sort(bySku)) === JSON.stringify([...b].sort(bySku));
+const bySku = (a: OrderItem, b: OrderItem) => (a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : 0);
+/** One of the orders of `items`: a rotation, reversed or not (every order of three lines). */
+function reordered(items: OrderItem[], reorder: number): OrderItem[] {
+  const shift = reorder % items.length;
+  const rotated = [...items.slice(shift), ...items.slice(0, shift)];
+  return reorder % 6 >= 3 ? rotated.reverse() : rotated;
+}
 const hasDuplicateSku = (items: OrderItem[]) =>
   new Set(items.map((item) => item.sku)).size !== items.length;
 const isLive = (order: Placed) => Date.parse(order.createdAt) > Date.now() - IDEMPOTENCY_KEY_TTL_MS;
@@ -146,7 +157,7 @@ async function place(
 
 function itemsFor(owner: UserModel, key: string | null, items: Items): OrderItem[] {
   const held = key === null ? undefined : owner.keys.get(key);
-  return items.retry && held ? held.items : items.fallback;
+  return reordered(items.retry && held ? held.items : items.fallback, items.reorder);
 }
 
 /**
@@ -247,10 +258,10 @@ async function expectAsModel(model: Model, real: Real): Promise<void> {
 const userArb = fc.integer({ min: 0, max: USERS - 1 });
 const keyArb = fc.constantFrom(...KEYS);
 const viaArb = fc.constantFrom<Via>('rest', 'graphql');
-/** One line per SKU, in one order (a reordered basket is not modelled either way). */
+/** One line per SKU, in any order: two baskets may be one in another order. */
 const basketArb = fc
   .tuple(
-    fc.subarray(SKUS, { minLength: 1 }),
+    fc.shuffledSubarray(SKUS, { minLength: 1 }),
     fc.array(fc.integer({ min: 1, max: 2 }), { minLength: 3, maxLength: 3 }),
   )
   .map(([skus, quantities]) => skus.map((sku, i) => ({ sku, quantity: quantities[i] })));
@@ -259,7 +270,11 @@ const linesArb = fc.oneof(
   { weight: 9, arbitrary: basketArb },
   { weight: 1, arbitrary: basketArb.map((items) => [...items, items[0]]) },
 );
-const itemsArb: fc.Arbitrary<Items> = fc.record({ retry: fc.boolean(), fallback: linesArb });
+const itemsArb: fc.Arbitrary<Items> = fc.record({
+  retry: fc.boolean(),
+  reorder: fc.oneof({ weight: 1, arbitrary: fc.constant(0) }, { weight: 2, arbitrary: fc.nat(5) }),
+  fallback: linesArb,
+});
 
 class Place implements fc.AsyncCommand<Model, Real> {
   constructor(
@@ -277,7 +292,10 @@ class Place implements fc.AsyncCommand<Model, Real> {
   toString = () => `Place(${this.who}, ${this.key}, ${JSON.stringify(this.items)}, ${this.via})`;
 }
 
-/** `count` identical requests at once; `mixed` alternates REST and GraphQL among them. */
+/**
+ * `count` requests of the same items at once, each listing them in its own order; `mixed`
+ * alternates REST and GraphQL among them.
+ */
 class Burst implements fc.AsyncCommand<Model, Real> {
   constructor(
     readonly who: number,
@@ -290,7 +308,7 @@ class Burst implements fc.AsyncCommand<Model, Real> {
   async run(model: Model, real: Real): Promise<void> {
     const items = itemsFor(model.users[this.who], this.key, this.items);
     const requests = Array.from({ length: this.count }, (_, i) => ({
-      items,
+      items: reordered(items, i),
       via: (this.mixed && i % 2 ? 'graphql' : 'rest') as Via,
     }));
     await placeAll(model, real, this.who, this.key, requests);

@@ -82,6 +82,34 @@ describe.each([
     expect((await withSku(alice, 'RETRY-1')).map((order) => order.id)).toEqual([first.body.id]);
   });
 
+  it('answers a retry listing the same items in another order the order the key placed', async () => {
+    const key = randomUUID();
+    const lines = [
+      { sku: 'REORDER-A', quantity: 1 },
+      { sku: 'REORDER-B', quantity: 2 },
+      { sku: 'REORDER-C', quantity: 3 },
+    ];
+    const first = await place(alice, { items: lines }, key);
+    expect(first.status).toBe(201);
+    for (const order of [
+      [2, 1, 0],
+      [1, 2, 0],
+      [0, 2, 1],
+    ]) {
+      const again = await place(alice, { items: order.map((i) => lines[i]) }, key);
+      expect({ status: again.status, body: again.body }).toEqual({ status: 201, body: first.body });
+      expect(again.headers['idempotent-replayed']).toBe('true');
+    }
+    // The same SKUs with one quantity moved to another line are other items.
+    const moved = [
+      { sku: 'REORDER-A', quantity: 2 },
+      { sku: 'REORDER-B', quantity: 1 },
+      { sku: 'REORDER-C', quantity: 3 },
+    ];
+    expect((await place(alice, { items: moved }, key)).status).toBe(422);
+    expect((await withSku(alice, 'REORDER-A')).map((order) => order.id)).toEqual([first.body.id]);
+  });
+
   it('places a new order for each request without a key, as before', async () => {
     await place(alice, items('NO-KEY'));
     await place(alice, items('NO-KEY'));
@@ -139,6 +167,28 @@ describe.each([
       const fresh = answers.filter((answer) => answer.headers['idempotent-replayed'] !== 'true');
       expect(fresh).toHaveLength(1);
       expect((await withSku(alice, sku)).map((order) => order.id)).toEqual([...ids]);
+    }
+  });
+
+  it('places one order for 20 concurrent requests of one key listing the same items in other orders', async () => {
+    for (let round = 0; round < 5; round++) {
+      const key = randomUUID();
+      const lines = ['A', 'B', 'C'].map((sku, i) => ({
+        sku: `SHUFFLE-${sku}-${round}`,
+        quantity: i + 1,
+      }));
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => {
+          const shift = i % 3;
+          const rotated = [...lines.slice(shift), ...lines.slice(0, shift)];
+          return place(alice, { items: i % 2 ? rotated.reverse() : rotated }, key);
+        }),
+      );
+      expect(answers.map((answer) => answer.status)).toEqual(Array(20).fill(201));
+      expect(new Set(answers.map((answer) => answer.body.id)).size).toBe(1);
+      const fresh = answers.filter((answer) => answer.headers['idempotent-replayed'] !== 'true');
+      expect(fresh).toHaveLength(1);
+      expect(await withSku(alice, lines[0].sku)).toHaveLength(1);
     }
   });
 

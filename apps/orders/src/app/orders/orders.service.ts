@@ -15,7 +15,7 @@ import { SessionUser } from '@cloakroom/session';
 
 import { CreateOrderDto } from './dto/create-order.dto';
 import { DEFAULT_PAGE_SIZE, ListOrdersQuery } from './dto/list-orders.query';
-import { Order } from './entities/order.entity';
+import { Order, OrderItem } from './entities/order.entity';
 import { IDEMPOTENCY_KEY_TTL_MS } from './idempotency/idempotency-key';
 import { OrdersGateway } from './live/orders.gateway';
 import { decodeOrderCursor, encodeOrderCursor } from './paging/order-cursor';
@@ -81,7 +81,8 @@ export class OrdersService {
    * With an idempotency key the same INSERT claims it, unique per user: of requests racing with
    * one key a single one places the order (PostgreSQL holds the others' INSERTs until it
    * commits), and each other one, like any later retry, is answered that order, `replayed`,
-   * unless its items differ (422). A key older than `IDEMPOTENCY_KEY_TTL_MS` is let go first.
+   * unless its items differ (422; in another order they are the same items, see `sameItems`).
+   * A key older than `IDEMPOTENCY_KEY_TTL_MS` is let go first.
    */
   async place(user: SessionUser, dto: CreateOrderDto, key?: string): Promise<PlacedOrder> {
     const items = dto.items.map(({ sku, quantity }) => ({ sku, quantity }));
@@ -96,7 +97,7 @@ export class OrdersService {
     } else {
       const earlier = await this.claim(order, key);
       if (earlier) {
-        if (JSON.stringify(earlier.items) !== JSON.stringify(items)) {
+        if (!sameItems(earlier.items, items)) {
           throw new UnprocessableEntityException({
             statusCode: HttpStatus.UNPROCESSABLE_ENTITY,
             message:
@@ -155,6 +156,20 @@ export class OrdersService {
       ? this.orders.manager.connection.driver.preparePersistentValue(date, column)
       : date;
   }
+}
+
+/**
+ * Whether two orders' items are the same lines in any order: an order names each SKU once, so
+ * its lines are a set keyed by SKU, and a client that rebuilds its basket for a retry may list
+ * them in another order.
+ */
+function sameItems(a: OrderItem[], b: OrderItem[]): boolean {
+  const quantities = new Map(a.map(({ sku, quantity }) => [sku, quantity]));
+  return (
+    a.length === b.length &&
+    quantities.size === b.length &&
+    b.every(({ sku, quantity }) => quantities.get(sku) === quantity)
+  );
 }
 
 function isAdmin(user: SessionUser): boolean {
