@@ -37,7 +37,7 @@ import {
 import { assertSafeEvictionPolicy } from './eviction-policy';
 import { RedisKeys } from './redis-keys';
 import { ReplicaAcknowledgement, WrittenAt } from './replica-acknowledgement';
-import { SilentConnectionWatch } from './silent-connection.watch';
+import { SilentConnectionWatch, watchSilentConnections } from './silent-connection.watch';
 import { RedisWatermark } from './redis-watermark';
 import {
   decodeSession,
@@ -138,7 +138,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   private readonly coalescer: WriteCoalescer | null;
   /** Redis's clock as this process sees it (`now()`). */
   private readonly clock: StoreClock;
-  /** Ends the main client's connection when it goes silent; null for a Cluster or a given client. */
+  /** Ends the main client's connection (a Cluster's node's) when silent; null for a given client. */
   private readonly silence: SilentConnectionWatch | null;
   /** The same for the writer of `durability`, when it is a client of its own. */
   private readonly writerSilence: SilentConnectionWatch | null;
@@ -1160,10 +1160,11 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   }
 
   /** A watch that ends `client`'s connection once it has gone silent, with a warning. */
-  private watchSilence(client: Redis | Cluster): SilentConnectionWatch | null {
-    return SilentConnectionWatch.of(client, this.settings.storeTimeoutMs, (silentMs) =>
+  private watchSilence(client: Redis | Cluster): SilentConnectionWatch {
+    return watchSilentConnections(client, this.settings.storeTimeoutMs, (silentMs, node) =>
       this.logger.warn(
-        `Redis answered nothing for ${silentMs} ms while a command waited: connecting again`,
+        `Redis${node ? ` node ${node}` : ''} answered nothing for ${silentMs} ms while a ` +
+          'command waited: connecting again',
       ),
     );
   }
