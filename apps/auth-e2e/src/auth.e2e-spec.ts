@@ -1,4 +1,5 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -162,6 +163,38 @@ describe('the built auth service', () => {
     expect(output.split('\n')).toHaveLength(1);
     expect(output).toContain('cannot reach PostgreSQL at postgres://postgres@127.0.0.1:5498/test');
     expect(output).not.toContain('hunter2');
+  });
+
+  it.each(['AUTH_PORT', 'AUTH_RPC_PORT'])(
+    'exits 1 with one line naming %s when the port it names is taken',
+    async (setting) => {
+      const taken = createServer();
+      await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+      const { port } = taken.address() as AddressInfo;
+      try {
+        const result = await auth.runToExit(await env({ [setting]: String(port) }), cwd);
+        expect(result.code).toBe(1);
+        expect((result.stdout + result.stderr).trim().split('\n')).toEqual([
+          expect.stringMatching(
+            new RegExp(
+              `^auth: cannot start: port ${port} is taken: .*\\(EADDRINUSE\\); set ${setting}$`,
+            ),
+          ),
+        ]);
+      } finally {
+        await new Promise((resolve) => taken.close(resolve));
+      }
+    },
+  );
+
+  it('exits 1 with one line naming AUTH_RPC_LISTEN_HOST when it is no address of this host', async () => {
+    // TEST-NET-1 (RFC 5737): never an address of this host.
+    const result = await auth.runToExit(await env({ AUTH_RPC_LISTEN_HOST: '192.0.2.1' }), cwd);
+    expect(result.code).toBe(1);
+    expect((result.stdout + result.stderr).trim().split('\n')).toEqual([
+      'auth: cannot start: 192.0.2.1 is not an address of this host (EADDRNOTAVAIL); ' +
+        'set AUTH_RPC_LISTEN_HOST',
+    ]);
   });
 
   it('exits 1 with one line listing every invalid setting', async () => {

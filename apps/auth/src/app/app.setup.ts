@@ -22,6 +22,7 @@ const rpcServers = new WeakMap<NestExpressApplication, { drain(): Promise<void> 
  */
 export const authService: ServiceDefinition<NestExpressApplication> = {
   name: 'auth',
+  rpcSettings: { port: 'AUTH_RPC_PORT', host: 'AUTH_RPC_LISTEN_HOST' },
   errorFilter: AuthErrorFilter,
   // Logout ends the session whatever body comes with it (DESIGN: always 204).
   bodilessRoutes: ['/logout'],
