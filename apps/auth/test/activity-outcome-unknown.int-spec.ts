@@ -9,6 +9,7 @@ import {
 } from '@cloakroom/session/testing';
 
 import { SecurityActivityService } from '../src/app/activity/security-activity.service';
+import { UsersService } from '../src/app/users/users.service';
 import {
   AuthApp,
   createUser,
@@ -159,23 +160,113 @@ describe('the activity log of changes whose answer did not say they were made', 
     });
   });
 
-  describe('a re-authentication answered 503 whose rotation Redis ran later', () => {
+  describe('one disable made by two administrators while the answer of the first is lost', () => {
+    // The first disable's write is lost on its way (`cut`: the others make the change) or after
+    // it committed (`lose-answer`: the others find it made), with the database gone until its
+    // 504; then both administrators send the same disable, several at once, at an offset. The
+    // first one's look at the row (whether its change stands) comes when it comes, or is held
+    // until the others are answered. The account was disabled once: the log says so once.
+    const rounds = [
+      ...[0, 15, 40, 80, 150, 300, 700, 1500].map((offsetMs) => ['cut', offsetMs, false] as const),
+      ...[0, 40, 150, 700].map((offsetMs) => ['cut', offsetMs, true] as const),
+      ...[0, 80, 700].map((offsetMs) => ['lose-answer', offsetMs, false] as const),
+      ...[0, 150].map((offsetMs) => ['lose-answer', offsetMs, true] as const),
+    ];
+    let secondCookie: string;
+
+    beforeAll(async () => {
+      const second = await createUser(auth.http, adminCookie, ['admin']);
+      secondCookie = (await loginWithCookie(auth.http, second.username, second.password)).cookie;
+    });
+
+    const disable = (cookie: string, userId: string) =>
+      request(auth.http)
+        .put(`/api/auth/users/${userId}/disabled`)
+        .set('Cookie', cookie)
+        .set('Origin', ORIGIN)
+        .send({ disabled: true });
+
+    /** Holds every look at whether a lost change stands until `open` is called. */
+    const holdLooks = () => {
+      let open = () => undefined as void;
+      const opened = new Promise<void>((resolve) => (open = resolve));
+      const recordIfStands = SecurityActivityService.prototype.recordIfStands;
+      jest.spyOn(SecurityActivityService.prototype, 'recordIfStands').mockImplementation(function (
+        this: SecurityActivityService,
+        event,
+        stands,
+        options,
+      ) {
+        const held = async () => {
+          await opened;
+          return stands();
+        };
+        return recordIfStands.call(this, event, held, options);
+      });
+      return open;
+    };
+
+    it.each(rounds)(
+      'records one user.disabled (first write %s, the others %s ms after the database is back, its look held: %s)',
+      async (mode, offsetMs, holdLook) => {
+        const user = await createUser(auth.http, adminCookie);
+        const openLooks = holdLook ? holdLooks() : () => undefined;
+        postgres.arm(
+          underAdminLock(['UPDATE', '"disabled"']),
+          mode === 'cut' ? { mode } : { mode, closeAfterMs: 300 },
+          { blackout: true },
+        );
+        const first = await setDisabled(user.id, true);
+        expect(postgres.fired).toBe(true);
+        expect(first.status).toBe(504);
+        postgres.heal();
+        await sleep(offsetMs);
+        const others = await Promise.all([
+          disable(secondCookie, user.id),
+          disable(adminCookie, user.id),
+          disable(secondCookie, user.id),
+          disable(adminCookie, user.id),
+        ]);
+        openLooks();
+        // A connection the loss broke may still fail one of them: the others make the change.
+        expect(others.map((answer) => answer.status)).toContain(200);
+        await sleep(SETTLES_MS);
+
+        const types = await until(
+          () => typesOf(user.id),
+          (listed) => listed.includes('user.disabled'),
+        );
+        expect(types.filter((type) => type === 'user.disabled')).toHaveLength(1);
+        expect((await auth.app.get(UsersService).findById(user.id))?.disabled).toBe(true);
+      },
+    );
+  });
+
+  describe('a re-authentication answered 503', () => {
     // Whether a 503 rotation ran cannot be learnt in time (it may arrive seconds later on a
-    // connection the store gave up): it is recorded whatever became of it.
+    // connection the store gave up): it is recorded once the session carries what it did, and
+    // never when it did not run.
     /** rotate.lua's EVALSHA: sent with a generation (`}:g:`) and a forward (`}:m:`) prefix. */
     const isRotation = (bytes: Buffer) => {
       const text = bytes.toString('latin1');
       return text.includes(`${auth.keyPrefix}{`) && text.includes('}:g:') && text.includes('}:m:');
     };
 
+    const reauthenticate = (token: string, password: string) =>
+      request(auth.http)
+        .post('/api/auth/reauthenticate')
+        .set('Authorization', `Bearer ${token}`)
+        .send({ password });
+
+    const sessionOf = async (token: string) =>
+      (await request(auth.http).get('/api/auth/session').set('Authorization', `Bearer ${token}`))
+        .body;
+
     it('records the re-authentication the session then carries', async () => {
       const user = await createUser(auth.http, adminCookie);
       const { token, body } = await loginWithBearer(auth.http, user.username, user.password);
       redisRelay.delayFrom(isRotation);
-      const answer = await request(auth.http)
-        .post('/api/auth/reauthenticate')
-        .set('Authorization', `Bearer ${token}`)
-        .send({ password: user.password });
+      const answer = await reauthenticate(token, user.password);
       expect(answer.status).toBe(503);
       redisRelay.release(); // the rotation runs now, and its undo after it
 
@@ -207,5 +298,52 @@ describe('the activity log of changes whose answer did not say they were made', 
         actor: { id: user.id, username: user.username },
       });
     });
+
+    it('records the re-authentication whose answer Redis lost after running it', async () => {
+      const user = await createUser(auth.http, adminCookie);
+      const { token, body } = await loginWithBearer(auth.http, user.username, user.password);
+      redisRelay.loseAnswer({ request: isRotation });
+      const answer = await reauthenticate(token, user.password);
+      expect(answer.status).toBe(503);
+
+      await until(
+        () => typesOf(user.id),
+        (listed) => listed.includes('reauthenticated'),
+      );
+      await sleep(SETTLES_MS);
+      const types = await typesOf(user.id);
+      expect(types.filter((type) => type === 'reauthenticated')).toHaveLength(1);
+      const current = await sessionOf(token);
+      expect(current.session.id).toBe(body.session.id);
+      expect(Date.parse(current.session.authenticatedAt)).toBeGreaterThan(
+        Date.parse(body.session.authenticatedAt),
+      );
+    });
+
+    it.each([
+      ['as the 503 is answered', 0],
+      ['a moment after the 503', 400],
+      ['seconds after the 503', 2000],
+    ])(
+      'records none when the rotation is lost on its way to Redis %s',
+      async (_when, lostAfterMs) => {
+        const user = await createUser(auth.http, adminCookie);
+        const { token, body } = await loginWithBearer(auth.http, user.username, user.password);
+        redisRelay.delayFrom(isRotation);
+        const answer = await reauthenticate(token, user.password);
+        expect(answer.status).toBe(503);
+        await sleep(lostAfterMs);
+        // What was held (the rotation, and the undo behind it) never reaches Redis.
+        redisRelay.cut();
+        await sleep(SETTLES_MS);
+
+        expect(await typesOf(user.id)).not.toContain('reauthenticated');
+        const current = await sessionOf(token);
+        expect(current.session).toMatchObject({
+          id: body.session.id,
+          authenticatedAt: body.session.authenticatedAt,
+        });
+      },
+    );
   });
 });

@@ -16,7 +16,7 @@ import { databaseOptions, openDataSource } from '@cloakroom/database';
 import { configureServiceApp } from '@cloakroom/service-kit';
 import { makeDevCertificates, testKeyPrefix } from '@cloakroom/session/testing';
 
-import { ActivityCursor } from '../src/app/activity/activity-cursor';
+import { ActivityCursor, ActivityCursorCodec } from '../src/app/activity/activity-cursor';
 import { ActivityRetention, PRUNE_BATCH } from '../src/app/activity/activity-retention.service';
 import { ActivityCheckpoint } from '../src/app/activity/entities/activity-checkpoint.entity';
 import { SecurityEvent } from '../src/app/activity/entities/security-event.entity';
@@ -319,7 +319,7 @@ describe.each<Backend>(['postgres', 'sqlite'])('security activity log on %s', (b
 
     it('answers 400, never 500, to a cursor it did not issue', async () => {
       const adminId = (await auth.app.get(UsersService).findByUsername(ADMIN))?.id ?? '';
-      const valid = ActivityCursor.encode({ at: Date.now(), id: 1 }, adminId);
+      const valid = auth.app.get(ActivityCursorCodec).encode({ at: Date.now(), id: 1 }, adminId);
       const forged = (text: string) => Buffer.from(text).toString('base64url');
       const hostile = [
         // A client that sends `cursor=${next ?? ''}` must not get the first page again for ever.
@@ -397,7 +397,73 @@ describe.each<Backend>(['postgres', 'sqlite'])('security activity log on %s', (b
         .expect(200);
       expect(own.body.items.length).toBeGreaterThan(0);
       expect(asAdminView.body).toEqual(own.body);
-      expect(alicesNext.length).toBeLessThanOrEqual(64);
+      expect(alicesNext.length).toBeLessThanOrEqual(80);
+    });
+
+    it('answers 400, never 500, to every cursor but the one it issued, and pages only the caller', async () => {
+      const alice = await createUser(auth.http, adminCookie);
+      const bob = await createUser(auth.http, adminCookie);
+      const aliceCookie = (await loginWithCookie(auth.http, alice.username, alice.password)).cookie;
+      const now = Date.now();
+      await auth.events.insert(
+        [alice, bob].flatMap((user) =>
+          Array.from({ length: 2 * ACTIVITY_PAGE_SIZE + 5 }, (_, n) =>
+            toRow({ type: 'login.failed', userId: user.id, actor: null }, now - 60_000 - n, null),
+          ),
+        ),
+      );
+      const bobCookie = (await loginWithCookie(auth.http, bob.username, bob.password)).cookie;
+      const issued: string = (await activityOf(aliceCookie).expect(200)).body.next;
+      const bobsNext: string = (await activityOf(bobCookie).expect(200)).body.next;
+      const partsOf = (cursor: string) =>
+        Buffer.from(cursor, 'base64url').toString('latin1').split('.');
+      const [at, id, tag] = partsOf(issued);
+      const forged = (text: string) => Buffer.from(text).toString('base64url');
+      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=.%';
+      const hostile = fc.oneof(
+        fc.string({ maxLength: 90 }),
+        fc.string({ unit: 'binary', maxLength: 90 }),
+        // Another place in the log, or any place, under the tag of the one issued.
+        fc
+          .record({ at: fc.nat(), id: fc.integer({ min: 1, max: 2 ** 40 }) })
+          .map((position) => forged(`${position.at}.${position.id}.${tag}`)),
+        fc.nat({ max: 200 }).map((back) => forged(`${Number(at) - back}.${id}.${tag}`)),
+        fc
+          .nat({ max: 200 })
+          .map((back) => forged(`${at}.${Math.max(1, Number(id) - back)}.${tag}`)),
+        // Bob's position, with Alice's tag; Alice's position, with Bob's.
+        fc.constant(forged(`${partsOf(bobsNext).slice(0, 2).join('.')}.${tag}`)),
+        fc.constant(forged(`${at}.${id}.${partsOf(bobsNext)[2]}`)),
+        fc.constant(bobsNext),
+        // One character of the issued cursor changed, added or removed.
+        fc
+          .tuple(fc.nat(), fc.constantFrom(...alphabet), fc.constantFrom(0, 1))
+          .map(([index, character, keep]) => {
+            const cut = index % (issued.length + 1);
+            return issued.slice(0, cut) + character + issued.slice(cut + keep);
+          }),
+        fc.nat().map((index) => {
+          const cut = index % issued.length;
+          return issued.slice(0, cut) + issued.slice(cut + 1);
+        }),
+      );
+      await fc.assert(
+        fc.asyncProperty(hostile, async (cursor) => {
+          fc.pre(cursor !== issued);
+          const response = await request(auth.http)
+            .get('/api/auth/activity')
+            .query({ cursor })
+            .set('Cookie', aliceCookie);
+          expect({ cursor, status: response.status }).toEqual({ cursor, status: 400 });
+          expect(response.body).toMatchObject({ statusCode: 400 });
+        }),
+        { numRuns: 300 },
+      );
+      const page = (await activityOf(aliceCookie, issued).expect(200)).body;
+      expect(page.items.length).toBeGreaterThan(0);
+      expect(page.items.every((item: { userId: string | null }) => item.userId !== bob.id)).toBe(
+        true,
+      );
     });
 
     it('pages through 50 at a time without repeating or skipping while events keep arriving', async () => {
@@ -446,6 +512,7 @@ describe.each<Backend>(['postgres', 'sqlite'])('security activity log on %s', (b
   describe('keyset paging', () => {
     it('lists every event present at the start exactly once, in order, whatever is inserted meanwhile', async () => {
       const activity = auth.app.get(SecurityActivityService);
+      const cursors = auth.app.get(ActivityCursorCodec);
       await fc.assert(
         fc.asyncProperty(
           fc.array(fc.integer({ min: 0, max: 20 }), { minLength: 0, maxLength: 130 }),
@@ -463,7 +530,7 @@ describe.each<Backend>(['postgres', 'sqlite'])('security activity log on %s', (b
             do {
               const result = await activity.list(userId, cursor);
               listed.push(...result.items);
-              cursor = result.next ? ActivityCursor.decode(result.next, userId) : null;
+              cursor = result.next ? cursors.decode(result.next, userId) : null;
               const inserts = insertedPerPage[page++ % Math.max(insertedPerPage.length, 1)];
               if (inserts?.length) await auth.events.insert(inserts.map(row));
             } while (cursor);
@@ -492,7 +559,10 @@ describe.each<Backend>(['postgres', 'sqlite'])('security activity log on %s', (b
           migrations: MIGRATIONS,
         }) as DataSourceOptions,
       );
-      const activity = new SecurityActivityService(dataSource.getRepository(SecurityEvent));
+      const activity = new SecurityActivityService(
+        dataSource.getRepository(SecurityEvent),
+        new ActivityCursorCodec('a-secret-of-at-least-thirty-two-characters'),
+      );
       await dataSource.destroy();
       await expect(
         activity.record({ type: 'login.failed', userId: null, actor: null, ip: '192.0.2.1' }),

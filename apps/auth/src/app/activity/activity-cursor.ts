@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /** Where a page of the activity log ends: the `(at, id)` of its last (oldest) event. */
 export interface ActivityCursor {
@@ -6,40 +6,39 @@ export interface ActivityCursor {
   id: number;
 }
 
-const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
-const BODY = /^(0|[1-9]\d{0,15})\.([1-9]\d{0,15})\.[A-Za-z0-9_-]{8}$/;
+const TOKEN = /^[A-Za-z0-9_-]{1,80}$/;
+const BODY = /^(0|[1-9]\d{0,15})\.([1-9]\d{0,15})\.[A-Za-z0-9_-]{22}$/;
 
 /**
- * What binds a cursor to the log it was issued for: 48 bits of SHA-256 of the user id. Not a
- * secret (a cursor forged for one's own log pages nothing but one's own events); it only makes
- * a cursor of another user's log a 400, as any other cursor this service did not issue.
- */
-function ownerTag(userId: string): string {
-  return createHash('sha256')
-    .update(`activity-cursor\0${userId}`)
-    .digest()
-    .subarray(0, 6)
-    .toString('base64url');
-}
-
-/**
- * The opaque `cursor` of `/activity`: base64url of `<at>.<id>.<owner tag>`, at most 64
- * characters. Clients must not build one; anything that is not exactly what
- * {@link ActivityCursor.encode} produced for the same user's log is refused.
+ * The opaque `cursor` of `/activity`: base64url of `<at>.<id>.<tag>`, at most 80 characters,
+ * the tag 128 bits of HMAC-SHA256 over the position and the user id whose log it pages. Clients
+ * must not build one: anything that is not exactly what {@link ActivityCursorCodec.encode}
+ * produced for the same user's log is refused, a cursor whose position was changed as much as
+ * one of another user's log. The key is derived from the server's secret (`LOGIN_DEVICE_SECRET`),
+ * so every instance reads the cursors of the others, and nothing else signed with that secret
+ * (a device token) reads as a cursor.
  *
  * @example
- * const next = ActivityCursor.encode({ at: last.at, id: last.id }, userId);
- * ActivityCursor.decode(next, userId); // { at, id }
- * ActivityCursor.decode(next, otherUserId); // null
+ * const cursors = new ActivityCursorCodec(secret);
+ * const next = cursors.encode({ at: last.at, id: last.id }, userId);
+ * cursors.decode(next, userId); // { at, id }
+ * cursors.decode(next, otherUserId); // null
  */
-export const ActivityCursor = {
+export class ActivityCursorCodec {
+  private readonly key: Buffer;
+
+  constructor(secret: string) {
+    this.key = createHmac('sha256', secret).update('activity-cursor').digest();
+  }
+
   encode(cursor: ActivityCursor, userId: string): string {
-    return Buffer.from(`${cursor.at}.${cursor.id}.${ownerTag(userId)}`).toString('base64url');
-  },
+    const position = `${cursor.at}.${cursor.id}`;
+    return Buffer.from(`${position}.${this.tag(position, userId)}`).toString('base64url');
+  }
 
   /** The cursor a token holds, or null when it is not one this service issued for `userId`. */
   decode(token: string, userId: string): ActivityCursor | null {
-    if (!TOKEN.test(token)) {
+    if (typeof token !== 'string' || !TOKEN.test(token)) {
       return null;
     }
     const match = BODY.exec(Buffer.from(token, 'base64url').toString('latin1'));
@@ -47,15 +46,23 @@ export const ActivityCursor = {
       return null;
     }
     const cursor = { at: Number(match[1]), id: Number(match[2]) };
-    // Node's base64url decoder skips what it cannot read: only the canonical form is accepted,
-    // and only with the tag of this user's log.
-    if (
-      !Number.isSafeInteger(cursor.at) ||
-      !Number.isSafeInteger(cursor.id) ||
-      ActivityCursor.encode(cursor, userId) !== token
-    ) {
+    if (!Number.isSafeInteger(cursor.at) || !Number.isSafeInteger(cursor.id)) {
       return null;
     }
-    return cursor;
-  },
-};
+    // Node's base64url decoder skips what it cannot read: only the canonical form is accepted,
+    // with the tag of this position in this user's log, compared in constant time.
+    const expected = Buffer.from(this.encode(cursor, userId));
+    const presented = Buffer.from(token);
+    return expected.length === presented.length && timingSafeEqual(expected, presented)
+      ? cursor
+      : null;
+  }
+
+  private tag(position: string, userId: string): string {
+    return createHmac('sha256', this.key)
+      .update(`${userId}\0${position}`)
+      .digest()
+      .subarray(0, 16)
+      .toString('base64url');
+  }
+}

@@ -22,7 +22,7 @@ import { Repository } from 'typeorm';
 import { CurrentSession, Roles, Session } from '@cloakroom/session';
 
 import { User } from '../users/entities/user.entity';
-import { ActivityCursor } from './activity-cursor';
+import { ActivityCursor, ActivityCursorCodec } from './activity-cursor';
 import { ActivityPageDto } from './dto/activity-page.dto';
 import { ActivityQueryDto } from './dto/activity-query.dto';
 import { SecurityActivityService } from './security-activity.service';
@@ -36,6 +36,7 @@ import { SecurityActivityService } from './security-activity.service';
 export class ActivityController {
   constructor(
     private readonly activity: SecurityActivityService,
+    private readonly cursors: ActivityCursorCodec,
     @InjectRepository(User) private readonly users: Repository<User>,
   ) {}
 
@@ -45,7 +46,7 @@ export class ActivityController {
     @CurrentSession() current: Session,
     @Query() query: ActivityQueryDto,
   ): Promise<ActivityPageDto> {
-    return this.pageOf(current.userId, cursorOf(query, current.userId));
+    return this.pageOf(current.userId, this.cursorOf(query, current.userId));
   }
 
   /** The same page as the user's own `/activity`. */
@@ -58,7 +59,7 @@ export class ActivityController {
     @Param('id', new ParseUUIDPipe()) id: string,
     @Query() query: ActivityQueryDto,
   ): Promise<ActivityPageDto> {
-    return this.pageOf(id, cursorOf(query, id));
+    return this.pageOf(id, this.cursorOf(query, id));
   }
 
   /**
@@ -76,21 +77,22 @@ export class ActivityController {
       }),
     );
   }
-}
 
-/**
- * The page of `userId`'s log a query asks for: the first without `cursor`; an empty `cursor` is
- * refused like any other this service did not issue (as the other lists do), since a client
- * that sent the last page's `next` (null) as an empty parameter would otherwise get the first
- * page again for ever. So is a cursor issued for another user's log: it would page this one.
- */
-function cursorOf(query: ActivityQueryDto, userId: string): ActivityCursor | null {
-  if (query.cursor === undefined) {
-    return null;
+  /**
+   * The page of `userId`'s log a query asks for: the first without `cursor`; an empty `cursor`
+   * is refused like any other this service did not issue (as the other lists do), since a
+   * client that sent the last page's `next` (null) as an empty parameter would otherwise get the
+   * first page again for ever. So is a cursor issued for another user's log (it would page this
+   * one), and one whose position was changed.
+   */
+  private cursorOf(query: ActivityQueryDto, userId: string): ActivityCursor | null {
+    if (query.cursor === undefined) {
+      return null;
+    }
+    const cursor = this.cursors.decode(query.cursor, userId);
+    if (!cursor) {
+      throw new BadRequestException('Invalid cursor');
+    }
+    return cursor;
   }
-  const cursor = ActivityCursor.decode(query.cursor, userId);
-  if (!cursor) {
-    throw new BadRequestException('Invalid cursor');
-  }
-  return cursor;
 }

@@ -1,7 +1,9 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 
+import { AuthConfig } from '../config/auth.config';
 import { User } from '../users/entities/user.entity';
+import { ActivityCursorCodec } from './activity-cursor';
 import { ActivityRetention } from './activity-retention.service';
 import { ActivityController } from './activity.controller';
 import { ActivityCheckpoint } from './entities/activity-checkpoint.entity';
@@ -18,7 +20,16 @@ import { SessionEventsConsumer } from './session-events.consumer';
 @Module({
   imports: [TypeOrmModule.forFeature([SecurityEvent, ActivityCheckpoint, User])],
   controllers: [ActivityController],
-  providers: [SecurityActivityService, SessionEventsConsumer, ActivityRetention],
+  providers: [
+    SecurityActivityService,
+    SessionEventsConsumer,
+    ActivityRetention,
+    {
+      provide: ActivityCursorCodec,
+      inject: [AuthConfig],
+      useFactory: (config: AuthConfig) => new ActivityCursorCodec(config.activityCursorSecret),
+    },
+  ],
   exports: [SecurityActivityService],
 })
 export class ActivityModule {}

@@ -1,10 +1,10 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 
 import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Brackets, Repository } from 'typeorm';
 
-import { ActivityCursor } from './activity-cursor';
+import { ActivityCursor, ActivityCursorCodec } from './activity-cursor';
 import { SecurityEvent } from './entities/security-event.entity';
 
 /**
@@ -52,6 +52,18 @@ export interface ActivityInput {
   ip?: string;
   device?: string;
   reason?: string;
+}
+
+/**
+ * Names an event that several may report (a change's own answer, and a look after that answer
+ * was lost): `record` and `recordIfStands` given the same key store it once. Hashed to fit the
+ * stream-id column whatever the parts.
+ *
+ * @example
+ * await activity.record(event, { key: eventKey('access', userId, String(before.version)) });
+ */
+export function eventKey(...parts: string[]): string {
+  return `app:${createHash('sha256').update(parts.join('\n')).digest('base64url')}`;
 }
 
 /** A stored event, as the routes list it (`at` as epoch milliseconds until serialised). */
@@ -114,6 +126,7 @@ export class SecurityActivityService implements OnModuleDestroy {
 
   constructor(
     @InjectRepository(SecurityEvent) private readonly events: Repository<SecurityEvent>,
+    private readonly cursors: ActivityCursorCodec,
   ) {}
 
   /** One last try of what the database refused, then what is still kept is reported lost. */
@@ -134,23 +147,24 @@ export class SecurityActivityService implements OnModuleDestroy {
    * Persists one event; never throws (an unavailable log must not lock users out or hide the
    * answer they are owed). An event the database refuses is kept and tried again in the
    * background until it lands, so that an outage of a moment loses nothing: each event carries
-   * a key of its own (`streamId` `app:<uuid>`), so a try whose answer was lost but that landed
-   * and its retry make one row.
+   * a key of its own (`streamId` `app:<uuid>`, or `key`: see {@link eventKey}), so a try whose
+   * answer was lost but that landed and its retry make one row.
    *
    * @example
    * await activity.record({ type: 'password.changed', userId: user.id, actor: { id, username } });
    */
-  async record(event: ActivityInput): Promise<void> {
-    await this.store(toRow(event, Date.now(), `app:${randomUUID()}`));
+  async record(event: ActivityInput, options: { key?: string } = {}): Promise<void> {
+    await this.store(toRow(event, Date.now(), options.key ?? `app:${randomUUID()}`));
   }
 
   /**
    * Records an event of a change answered with an unknown outcome (a 504 `outcome_unknown`:
-   * the database lost the answer), once `stands` tells that the change was made: the database
-   * holds what it says, and the sessions are brought in line with it later, so the log owes it
+   * the database lost the answer; or a 503 whose write Redis may still run), once `stands` tells
+   * that the change was made: the row, or the session, holds what it says, so the log owes it
    * the event a change answered 200 gets. Asked in the background, again and again while it
-   * rejects (the database is still away), until shutdown; nothing is recorded when it answers
-   * false. The event keeps the time of the request.
+   * rejects (the database is still away) or answers undefined (not known yet), until shutdown;
+   * nothing is recorded when it answers false. The event keeps the time of the request. With
+   * `key`, it is stored once with any other report of the same change (see {@link eventKey}).
    *
    * @example
    * activity.recordIfStands(
@@ -158,8 +172,12 @@ export class SecurityActivityService implements OnModuleDestroy {
    *   async () => (await users.findById(id))?.disabled === true,
    * );
    */
-  recordIfStands(event: ActivityInput, stands: () => Promise<boolean>): void {
-    const row = toRow(event, Date.now(), `app:${randomUUID()}`);
+  recordIfStands(
+    event: ActivityInput,
+    stands: () => Promise<boolean | undefined>,
+    options: { key?: string } = {},
+  ): void {
+    const row = toRow(event, Date.now(), options.key ?? `app:${randomUUID()}`);
     const decided: Promise<void> = this.untilAnswered(stands)
       .then((stood) => {
         if (stood === null) {
@@ -181,24 +199,24 @@ export class SecurityActivityService implements OnModuleDestroy {
     }
   }
 
-  /** `ask`'s answer, asked with a growing pause while it rejects; null at shutdown. */
-  private async untilAnswered(ask: () => Promise<boolean>): Promise<boolean | null> {
+  /** `ask`'s answer, asked with a growing pause while it rejects or has none; null at shutdown. */
+  private async untilAnswered(ask: () => Promise<boolean | undefined>): Promise<boolean | null> {
     for (let attempt = 0; !this.stopped; attempt++) {
-      try {
-        return await ask();
-      } catch {
-        await new Promise<void>((resolve) => {
-          const wake = () => {
-            clearTimeout(timer);
-            this.wakeUndecided.delete(wake);
-            resolve();
-          };
-          const timer = setTimeout(wake, Math.min(100 * 2 ** attempt, RECORD_RETRY_MAX_MS));
-          // A question waiting for the database must not keep a stopping process alive.
-          timer.unref();
-          this.wakeUndecided.add(wake);
-        });
+      const answer = await ask().catch(() => undefined);
+      if (answer !== undefined) {
+        return answer;
       }
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          clearTimeout(timer);
+          this.wakeUndecided.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, Math.min(100 * 2 ** attempt, RECORD_RETRY_MAX_MS));
+        // A question waiting for an answer must not keep a stopping process alive.
+        timer.unref();
+        this.wakeUndecided.add(wake);
+      });
     }
     return null;
   }
@@ -207,7 +225,8 @@ export class SecurityActivityService implements OnModuleDestroy {
    * One page of a user's events, newest first. With `includeEveryone`, events that concerned
    * every user and happened since `since` are interleaved.
    * Keyset paging on `(at, id)`: events inserted meanwhile never shift later pages, so no
-   * event is listed twice or skipped. `next` is bound to `userId` (see {@link ActivityCursor}).
+   * event is listed twice or skipped. `next` is bound to `userId` (see
+   * {@link ActivityCursorCodec}).
    */
   async list(
     userId: string,
@@ -260,7 +279,7 @@ export class SecurityActivityService implements OnModuleDestroy {
       items,
       next:
         rows.length > ACTIVITY_PAGE_SIZE && last
-          ? ActivityCursor.encode({ at: last.at, id: Number(last.id) }, userId)
+          ? this.cursors.encode({ at: last.at, id: Number(last.id) }, userId)
           : null,
     };
   }

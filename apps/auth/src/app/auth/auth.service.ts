@@ -33,6 +33,13 @@ export const INVALID_CREDENTIALS = 'Invalid username or password';
  */
 export const SESSION_CREATE_TRIES = 5;
 
+/**
+ * How long the session of a re-authentication answered 503 is watched for the refresh its
+ * rotation brings, should Redis run it late: past the store's grace for undoing a late rotation
+ * (a minute), after which one landing would no longer come back to the session's token.
+ */
+export const ROTATION_OUTCOME_WATCH_MS = 70_000;
+
 /** Who is asking, as the security activity log and the session list show it. */
 export interface ClientInfo {
   ip: string;
@@ -162,15 +169,8 @@ export class AuthService {
         actor: actorOf(user),
       });
     } catch (error) {
-      // A 503 rotation may still run, Redis stalled or its answer lost, however late: the store
-      // then undoes the move (the token stays), not the refreshed `authenticatedAt`, and the
-      // session passes recent-auth checks as after a 200. No read can tell in time whether it
-      // ran, so it is recorded as if it did, as the session events of a 503 are announced.
       if (error instanceof SessionStoreUnavailableError) {
-        await this.record('reauthenticated', user.id, client, {
-          actor: actorOf(user),
-          sessionId: session.id,
-        });
+        this.recordIfRotated(session, user, client);
       }
       throw error;
     }
@@ -429,6 +429,38 @@ export class AuthService {
       reason: after?.disabled ? 'disabled' : undefined,
     });
     throw new UnauthorizedException(INVALID_CREDENTIALS);
+  }
+
+  /**
+   * A rotation answered 503 may have run (Redis stalled, or lost its answer) or still run later
+   * (sent on a connection the store gave up): the store's undo then moves the session back to
+   * its token, with `authenticatedAt` refreshed, and the session passes recent-auth checks as
+   * after a 200 — the log owes the user that event. One that never reached Redis refreshed
+   * nothing, and must not show the user a re-authentication that never happened. No answer
+   * tells in time which it was, so the session is read in the background until it carries a
+   * refreshed `authenticatedAt` (recorded, at the time of the request) or the store has stopped
+   * undoing late rotations (nothing recorded).
+   */
+  private recordIfRotated(session: Session, user: User, client: ClientInfo): void {
+    const giveUpAt = Date.now() + ROTATION_OUTCOME_WATCH_MS;
+    this.activity.recordIfStands(
+      {
+        type: 'reauthenticated',
+        userId: user.id,
+        actor: actorOf(user),
+        sessionId: session.id,
+        ip: client.ip,
+        device: client.device,
+      },
+      async () => {
+        const now = await this.sessions.get(session.id);
+        if (now && now.authenticatedAt > session.authenticatedAt) {
+          return true;
+        }
+        // Missing may be mid-rotation (moved, not yet moved back): only time settles it.
+        return Date.now() < giveUpAt ? undefined : false;
+      },
+    );
   }
 
   /**

@@ -57,6 +57,15 @@ export class AuthConfig {
     };
   }
 
+  /**
+   * What `/activity` cursors are signed with: the device-token secret, which every instance
+   * shares and production already requires of its own (`ActivityCursorCodec` derives a key of
+   * its own from it). Changing it only sends clients paging a log back to its first page.
+   */
+  get activityCursorSecret(): string {
+    return this.env.LOGIN_DEVICE_SECRET;
+  }
+
   /** How many argon2 runs at once, and how many may wait for one. */
   get passwordHashing() {
     return {

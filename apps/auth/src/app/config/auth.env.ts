@@ -168,7 +168,7 @@ export class AuthEnv extends SessionRedisEnv {
 
   // Signs device tokens: a login from a device that holds one is exempt from the ceiling.
   @Setting(
-    'Secret (at least 32 characters) that signs device tokens; the default is for development only and refused in production',
+    'Secret (at least 32 characters) that signs device tokens and activity-log cursors; the default is for development only and refused in production',
   )
   @IsString()
   @MinLength(32)

@@ -11,6 +11,7 @@ import { CreateSecurityEvents1766000000000 } from './migrations/1766000000000-cr
 import { AddUserAccessPending1767000000000 } from './migrations/1767000000000-add-user-access-pending';
 import { AddUserSessionsRevokeKeep1768000000000 } from './migrations/1768000000000-add-user-sessions-revoke-keep';
 import { AddUserSessionsRevokeBefore1769000000000 } from './migrations/1769000000000-add-user-sessions-revoke-before';
+import { AddUserAccessVersion1770000000000 } from './migrations/1770000000000-add-user-access-version';
 
 /**
  * The user database: PostgreSQL or an embedded SQLite file. The schema comes from migrations,
@@ -28,6 +29,7 @@ import { AddUserSessionsRevokeBefore1769000000000 } from './migrations/176900000
         AddUserAccessPending1767000000000,
         AddUserSessionsRevokeKeep1768000000000,
         AddUserSessionsRevokeBefore1769000000000,
+        AddUserAccessVersion1770000000000,
       ],
     }),
   ],

@@ -29,12 +29,11 @@ import {
   SessionService,
 } from '@cloakroom/session';
 
-import { SecurityActivityService } from '../activity/security-activity.service';
+import { eventKey, SecurityActivityService } from '../activity/security-activity.service';
 import { NoBody } from '../common/no-body.decorator';
 import { SetDisabledDto } from './dto/set-disabled.dto';
 import { UserDto } from './dto/user.dto';
-import { OutcomeUnknownException } from './outcome-unknown.exception';
-import { UsersService } from './users.service';
+import { AccessOutcomeUnknownException, UsersService } from './users.service';
 
 /**
  * An administrator's emergency brakes: disable one account (every session of it ends at once,
@@ -75,9 +74,9 @@ export class AdminAccessController {
       userId: id,
       actor: actorOf(current),
     } as const;
-    // Read first for a change whose outcome may come to be unknown: only a change of the flag
-    // is an event, and what the row held before is then lost with the answer.
-    const earlier = await this.users.findById(id);
+    // Named by the version the change was decided from: an administrator whose answer was lost
+    // and one who made the same change after it (the first never landed) report one change.
+    const keyOf = (version: number) => ({ key: eventKey('access', id, String(version)) });
     let changed: Awaited<ReturnType<UsersService['changeAccess']>>;
     try {
       changed = await this.users.changeAccess(
@@ -95,18 +94,30 @@ export class AdminAccessController {
       );
     } catch (error) {
       // The row may hold the change, which the sessions are then brought in line with: it is
-      // recorded as one answered 200 is, once the database tells that it stands.
-      if (error instanceof OutcomeUnknownException && earlier?.disabled !== body.disabled) {
+      // recorded as one answered 200 is, once the database tells that it stands — the version
+      // moved past the one it was decided from, with the flag it set. Whoever moved it from that
+      // version (this change, or the same one made by another administrator after this one was
+      // lost) records it under the same key. Should more changes have followed before the look,
+      // the row no longer tells whose it was: the flag as it stands decides.
+      if (
+        error instanceof AccessOutcomeUnknownException &&
+        error.before.disabled !== body.disabled
+      ) {
+        const { version } = error.before;
         this.activity.recordIfStands(
           event,
-          async () => (await this.users.findById(id))?.disabled === body.disabled,
+          async () => {
+            const row = await this.users.findById(id);
+            return !!row && row.accessVersion > version && row.disabled === body.disabled;
+          },
+          keyOf(version),
         );
       }
       throw error;
     }
     const { user, before } = changed;
     if (before.disabled !== user.disabled) {
-      await this.activity.record(event);
+      await this.activity.record(event, keyOf(before.version));
     }
     return UserDto.from(user);
   }
@@ -117,7 +128,9 @@ export class AdminAccessController {
   @ApiNoContentResponse({ description: 'Every other session is revoked' })
   @ApiBadRequestResponse({ description: 'A body came with it: the action takes none' })
   async revokeAll(@NoBody() _body: void, @CurrentSession() current: Session): Promise<void> {
-    await this.sessions.revokeEverything({ except: current.id, actor: actorOf(current) });
+    await this.users.asEnabledAdmin(current.userId, () =>
+      this.sessions.revokeEverything({ except: current.id, actor: actorOf(current) }),
+    );
   }
 }
 

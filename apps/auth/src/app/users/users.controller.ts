@@ -130,8 +130,10 @@ export class UsersController {
     @Param('id', new ParseUUIDPipe()) id: string,
     @CurrentSession() admin: Session,
   ): Promise<void> {
-    await this.mustExist(id);
-    await this.sessions.revokeAllForUser(id, { reason: 'admin', actor: actorOf(admin) });
+    await this.users.asEnabledAdmin(admin.userId, async () => {
+      await this.mustExist(id);
+      await this.sessions.revokeAllForUser(id, { reason: 'admin', actor: actorOf(admin) });
+    });
   }
 
   @Delete(':id/sessions/:sessionId')
@@ -148,11 +150,9 @@ export class UsersController {
     @CurrentSession() admin: Session,
   ): Promise<void> {
     // The owner check runs inside the store: another user's session is simply "not found".
-    const revoked = await this.sessions.revoke(sessionId, {
-      ownerId: id,
-      reason: 'admin',
-      actor: actorOf(admin),
-    });
+    const revoked = await this.users.asEnabledAdmin(admin.userId, () =>
+      this.sessions.revoke(sessionId, { ownerId: id, reason: 'admin', actor: actorOf(admin) }),
+    );
     if (!revoked) {
       throw new NotFoundException('Session not found');
     }

@@ -49,8 +49,28 @@ export type AccessChange = { roles: string[] } | { disabled: boolean };
 /** What an access change changes: the roles, and whether the account is disabled. */
 type Access = Pick<User, 'roles' | 'disabled'>;
 
+/**
+ * The access a change was decided from, and its version (`User.accessVersion`): the change is
+ * the one out of that version, whoever reports it.
+ */
+export type AccessBefore = Access & { version: number };
+
 /** Why an access change is refused, decided before anything is written. */
-type AccessVerdict = { ok: true; user: User; before: Access } | { ok: false; error: Error };
+type AccessVerdict = { ok: true; user: User; before: AccessBefore } | { ok: false; error: Error };
+
+/**
+ * An access change answered {@link OutcomeUnknownException}, with what it was decided from:
+ * whether it stands is read from the row later (its version moved past `before.version`).
+ */
+export class AccessOutcomeUnknownException extends OutcomeUnknownException {
+  constructor(
+    userId: string,
+    cause: unknown,
+    readonly before: AccessBefore,
+  ) {
+    super(`the access change of user ${userId}`, cause);
+  }
+}
 
 /** A password change's mark: the other sessions may not have been revoked yet. */
 type RevocationMark = Pick<
@@ -137,13 +157,28 @@ export class UsersService {
     if (creatorId === undefined) {
       return this.insert(this.users, user);
     }
+    return this.asEnabledAdmin(creatorId, (manager) =>
+      this.insert(manager.getRepository(User), user),
+    );
+  }
+
+  /**
+   * Runs an administrator's action under the admin lock, once the caller's row says they are
+   * still an enabled administrator (403 otherwise). The session that let the request in said
+   * admin when it was read, but a demotion or a disable may have landed since, while the
+   * request was on its way: under the lock, one that landed first is seen here, and one that
+   * comes later waits until the action is done.
+   *
+   * @example
+   * await users.asEnabledAdmin(admin.userId, () => sessions.revokeAllForUser(id));
+   */
+  asEnabledAdmin<T>(callerId: string, work: (manager: EntityManager) => Promise<T>): Promise<T> {
     return this.adminLock.run(async (_manager, hold) => {
-      const users = hold.manager.getRepository(User);
-      const creator = await users.findOneBy({ id: creatorId });
-      if (!creator || !isEnabledAdmin(creator)) {
+      const caller = await hold.manager.getRepository(User).findOneBy({ id: callerId });
+      if (!caller || !isEnabledAdmin(caller)) {
         throw new ForbiddenException('Missing role');
       }
-      return this.insert(users, user);
+      return work(hold.manager);
     });
   }
 
@@ -192,21 +227,26 @@ export class UsersService {
    * went out) is read back under the lock taken again (see `write`): the change goes on if it
    * landed, and is a 503 if it did not. A change whose outcome cannot be learnt in time (the
    * database stayed out of reach), or whose put-back cannot be written, is answered
-   * {@link OutcomeUnknownException}, never a 503, and `AccessSync` applies the row as it stands.
+   * {@link AccessOutcomeUnknownException}, never a 503, and `AccessSync` applies the row as it
+   * stands.
+   *
+   * Every write moves the row's `accessVersion`, so a change is named by the version it was
+   * decided from (`before.version`): two reports of one change (its answer, and a look after
+   * that answer was lost) name the same one, and a later change names another.
    */
   async changeAccess(
     id: string,
     callerId: string,
     change: AccessChange,
     apply: (user: User) => Promise<void>,
-  ): Promise<{ user: User; before: Access }> {
+  ): Promise<{ user: User; before: AccessBefore }> {
     const verdict = await this.adminLock.run(async (_manager, hold) => {
       const result = await this.decideAccessChange(hold.manager, id, callerId, change);
       if (result.ok) {
         await this.carryOut(hold, result.user, result.before, apply).catch((error: unknown) => {
           if (error instanceof OutcomeUnknownError) {
             this.accessSync.soon();
-            throw new OutcomeUnknownException(`the access change of user ${id}`, error);
+            throw new AccessOutcomeUnknownException(id, error, result.before);
           }
           throw error;
         });
@@ -223,7 +263,7 @@ export class UsersService {
   private async carryOut(
     hold: AdminLockHold,
     user: User,
-    before: Access,
+    before: AccessBefore,
     apply: (user: User) => Promise<void>,
   ): Promise<void> {
     const earlierPending = user.accessPending;
@@ -235,13 +275,14 @@ export class UsersService {
     try {
       await apply(user);
     } catch (error) {
-      await this.putBack(hold, user, before, after, apply, earlierPending).catch((failure) => {
+      const was = { roles: before.roles, disabled: before.disabled };
+      await this.putBack(hold, user, was, after, apply, earlierPending).catch((failure) => {
         this.logger.error(
           `Access change of user ${user.id} failed and could not be put back: ${failure}`,
         );
         // The row may keep the change, marked: not a 503, and applied as soon as can be.
         this.accessSync.soon();
-        throw new OutcomeUnknownException(`the access change of user ${user.id}`, failure);
+        throw new AccessOutcomeUnknownException(user.id, failure, before);
       });
       throw error;
     }
@@ -269,9 +310,15 @@ export class UsersService {
       try {
         // One UPDATE, not `save` (a SELECT and an UPDATE in a transaction of its own: see
         // `insert`); the row was read under the lock.
-        await hold.manager
-          .getRepository(User)
-          .update({ id: user.id }, { roles: to.roles, disabled: to.disabled, accessPending: true });
+        await hold.manager.getRepository(User).update(
+          { id: user.id },
+          {
+            roles: to.roles,
+            disabled: to.disabled,
+            accessPending: true,
+            accessVersion: () => 'access_version + 1',
+          },
+        );
         return { landed: true };
       } catch (error) {
         if (!hold.lost(error)) throw error;
@@ -549,7 +596,7 @@ export class UsersService {
     if (!user) {
       return { ok: false, error: new NotFoundException('User not found') };
     }
-    const before = { roles: [...user.roles], disabled: user.disabled };
+    const before = { roles: [...user.roles], disabled: user.disabled, version: user.accessVersion };
     if ('roles' in change) {
       user.roles = [...new Set(change.roles)];
     } else {

@@ -5,6 +5,6 @@ export class ActivityQueryDto {
   @ApiPropertyOptional({ description: 'The `next` of the previous page; absent for the first' })
   @IsOptional()
   @IsString()
-  @MaxLength(64)
+  @MaxLength(80)
   cursor?: string;
 }

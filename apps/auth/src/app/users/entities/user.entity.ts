@@ -29,6 +29,13 @@ export class User {
   accessPending!: boolean;
 
   /**
+   * Moved by every write of the access (roles, `disabled`), put-backs included: a change is
+   * the one out of the version it read, whoever reports it (see `UsersService.changeAccess`).
+   */
+  @Column({ name: 'access_version', type: 'integer', default: 0 })
+  accessVersion!: number;
+
+  /**
    * Set with the new password's hash and cleared once every other session of the user is
    * revoked; while set, `AccessSync` revokes those of the old password
    * (`sessionsRevokeBefore`).
