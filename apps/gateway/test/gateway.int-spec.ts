@@ -181,6 +181,23 @@ describe('gateway', () => {
     expect(seen[0].headers['cookie']).toBe('cr_session=abc');
   });
 
+  it('forwards a path exactly as it routed it, one holding `http:/` too, on requests and upgrades', async () => {
+    // http-proxy's own join of paths turned `http:/` into `http://`.
+    const paths = ['/api/auth/http:/metrics', '/api/auth/x/https:/y?z=http:/w'];
+    for (const path of paths) {
+      await request(app.getHttpServer()).get(path).expect(201);
+      await rawExchange(app, [
+        `GET ${path} HTTP/1.1`,
+        hostLine(app),
+        'Upgrade: websocket',
+        'Connection: Upgrade',
+        'Sec-WebSocket-Version: 13',
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+      ]);
+    }
+    expect(seen.map(({ url }) => url)).toEqual(paths.flatMap((path) => [path, path]));
+  });
+
   it('routes each prefix to its own service', async () => {
     const response = await request(app.getHttpServer()).post('/api/orders').send({}).expect(201);
     expect(response.body).toEqual({ service: 'orders' });

@@ -9,6 +9,7 @@ import { rawErrorAnswer } from '@cloakroom/service-kit';
 import { Upstream } from '../config/gateway.env';
 import { AllowedHosts } from '../security/allowed-hosts';
 import { hasTooManyHeaderLines, TOO_MANY_HEADER_LINES } from '../security/header-count';
+import { owesAnswers, trackOwedAnswers } from '../security/pipelined-requests';
 import { TrustedProxies } from '../security/trusted-proxies';
 import { BufferedRequest } from './request-body.buffer';
 
@@ -60,6 +61,11 @@ export function upstreamProxy(
 ): RequestHandler & { close(): void } {
   const logger = new Logger(`Proxy ${upstream.name}`);
   const prefix = `/api/${upstream.name}`;
+  // The service's path is set in the hooks below, the base URL's path and the target as routed:
+  // http-proxy joins them with rewrites of its own (`http:/` becomes `http://`), which would
+  // send `/api/auth/http:/metrics` on as `/api/auth/http://metrics`, a path never checked here.
+  const basePath = new URL(upstream.url).pathname.replace(/\/+$/, '');
+  const pathOf = (req: IncomingMessage) => `${basePath}${req.url ?? ''}`;
   const forwarded = {
     'x-forwarded-host': publicUrl.host,
     'x-forwarded-proto': publicUrl.protocol.slice(0, -1),
@@ -71,6 +77,7 @@ export function upstreamProxy(
   const isProxied = (req: IncomingMessage) => isProxiedPath(req.url ?? '', prefix);
   const hooks: Options<ProxiedRequest, ServerResponse>['on'] = {
     proxyReq: (proxyReq, req, res) => {
+      proxyReq.path = pathOf(req);
       // A client gone before the end of its answer: the connection to the service would stay
       // busy, out of the pool, until the service answered or the timeout, for no one. Node
       // reports no abort (http-proxy's `aborted`) for a request whose body had been read.
@@ -94,6 +101,7 @@ export function upstreamProxy(
       }
     },
     proxyReqWs: (proxyReq, req, socket) => {
+      proxyReq.path = pathOf(req);
       // The proxy's timeout covers requests only: a service that takes the connection and
       // never answers the handshake would hold the client's socket for ever.
       const timer = setTimeout(
@@ -413,7 +421,8 @@ export interface UpgradeRoute {
  * answered 404 and its socket closed, so that none is left hanging. The service answers the
  * paths under its prefix (a 404 for one it serves no WebSocket on); when it does not answer at
  * all, the proxy answers 502 or 504 as for a request, but never sends an upgrade again. Every
- * refusal is the JSON error of the other `/api/*` answers (`rawErrorAnswer`); a handshake that
+ * refusal is the JSON error of the other `/api/*` answers (`rawErrorAnswer`); an upgrade
+ * pipelined behind requests not yet answered has its connection closed; a handshake that
  * announces a body is refused with a 400, one with more than `MAX_HEADER_LINES` header lines
  * with a 431, one for a host `hosts` refuses with its 421 (or 400), as a request would be.
  *
@@ -421,7 +430,15 @@ export interface UpgradeRoute {
  * proxyUpgrades(app.getHttpServer(), [{ prefix: '/api/orders', proxy }], hosts);
  */
 export function proxyUpgrades(server: Server, routes: UpgradeRoute[], hosts: AllowedHosts): void {
+  trackOwedAnswers(server);
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    // Pipelined behind requests not yet answered: whatever went out now (a refusal, the
+    // service's 101, an ordinary answer) would come before their answers, which still hold the
+    // socket (an ordinary answer cannot take it: Node throws, which stopped the gateway).
+    if (owesAnswers(socket)) {
+      socket.destroy();
+      return;
+    }
     if (!isWebSocketHandshake(req)) {
       answerIgnoringUpgrade(server, req, socket);
       return;
