@@ -276,4 +276,45 @@ describe('the web page, in Chromium, through the gateway', () => {
     await page.click('#product-form button[type=submit]');
     await page.locator('#product-rows', { hasText: 'Storm lantern' }).waitFor();
   });
+
+  it('shows a product name made of markup as text, and its CSP runs no script such markup holds', async () => {
+    const hostile = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>';
+    expect(
+      await fetchFromPage('POST', '/api/catalog/products', {
+        sku: 'MARKUP-1',
+        name: hostile,
+        priceCents: 100,
+      }),
+    ).toBe(201);
+    await page.reload();
+    const row = page.locator('#product-rows tr', { hasText: 'MARKUP-1' });
+    await row.waitFor();
+    expect(await row.locator('td').nth(1).textContent()).toBe(hostile);
+    expect(await page.locator('#product-rows img, #product-rows script').count()).toBe(0);
+    // Were such markup ever parsed, the page's CSP would still refuse its inline handler and
+    // script: neither runs, and both are reported as violations.
+    const outcome = await page.evaluate(async (markup) => {
+      const seen: string[] = [];
+      document.addEventListener('securitypolicyviolation', (event) => {
+        seen.push(event.effectiveDirective);
+      });
+      const holder = document.createElement('div');
+      holder.innerHTML = markup.replace(/<script>.*<\/script>/, '');
+      const image = holder.querySelector('img') as HTMLImageElement;
+      const failed = new Promise((resolve) => image.addEventListener('error', resolve));
+      const script = document.createElement('script');
+      script.textContent = 'window.pwned = 3';
+      document.body.append(holder, script);
+      await failed;
+      const ran = (window as { pwned?: number }).pwned ?? null;
+      // Violations are reported in a task of their own.
+      for (let round = 0; round < 250 && seen.length < 2; round += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      holder.remove();
+      script.remove();
+      return { ran, violations: seen.sort() };
+    }, hostile);
+    expect(outcome).toEqual({ ran: null, violations: ['script-src-attr', 'script-src-elem'] });
+  });
 });
