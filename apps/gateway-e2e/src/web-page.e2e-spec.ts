@@ -277,6 +277,32 @@ describe('the web page, in Chromium, through the gateway', () => {
     await page.locator('#product-rows', { hasText: 'Storm lantern' }).waitFor();
   });
 
+  it('lists every product of a catalog longer than one page of its list', async () => {
+    // The catalog answers 200 products a page at most: 205 more than the demo's need a second.
+    const skus = Array.from({ length: 205 }, (_, i) => `ZZ-PAGE-${String(i).padStart(3, '0')}`);
+    for (let start = 0; start < skus.length; start += 25) {
+      const statuses = await Promise.all(
+        skus
+          .slice(start, start + 25)
+          .map((sku) =>
+            fetchFromPage('POST', '/api/catalog/products', {
+              sku,
+              name: `Item ${sku}`,
+              priceCents: 1,
+            }),
+          ),
+      );
+      expect(statuses).toEqual(statuses.map(() => 201));
+    }
+    await page.reload();
+    await page.locator('#product-rows tr', { hasText: skus[skus.length - 1] }).waitFor();
+    const shown = await page.$$eval('#product-rows tr td:first-child', (cells) =>
+      cells.map((cell) => cell.textContent),
+    );
+    expect(shown.filter((sku) => sku?.startsWith('ZZ-PAGE-'))).toEqual(skus);
+    expect(new Set(shown).size).toBe(shown.length);
+  });
+
   it('shows a product name made of markup as text, and its CSP runs no script such markup holds', async () => {
     const hostile = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>';
     expect(

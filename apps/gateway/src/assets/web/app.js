@@ -22,21 +22,40 @@ class ReauthCancelled extends Error {
   }
 }
 
-async function request(method, path, body, headers = {}) {
+/** A call's answer: its body, and the next page's path when the list goes on (`Link`). */
+async function exchange(method, path, body, headers = {}) {
   const response = await fetch(path, {
     method,
     credentials: 'same-origin',
     headers: body === undefined ? headers : { ...headers, 'Content-Type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  if (response.status === 204) {
-    return null;
-  }
-  const data = await response.json().catch(() => null);
+  const data = response.status === 204 ? null : await response.json().catch(() => null);
   if (!response.ok) {
     throw new ApiError(response.status, data, response.headers.get('Retry-After'));
   }
-  return data;
+  return { data, next: nextPage(response.headers.get('Link')) };
+}
+
+async function request(method, path, body, headers) {
+  return (await exchange(method, path, body, headers)).data;
+}
+
+/** The `rel="next"` target of a `Link` header: a path on this origin, or null. */
+function nextPage(link) {
+  const match = /^<(\/[^/>][^>]*)>;\s*rel="next"$/.exec(link || '');
+  return match ? match[1] : null;
+}
+
+/** A paged list whole (at most `maxPages` pages), following its `Link` headers. */
+async function everyPage(path, maxPages) {
+  const items = [];
+  for (let next = path, pages = 0; next && pages < maxPages; pages += 1) {
+    const page = await exchange('GET', next);
+    items.push(...page.data);
+    next = page.next;
+  }
+  return items;
 }
 
 function needsReauthentication(error) {
@@ -415,7 +434,8 @@ async function showApp() {
 }
 
 async function loadProducts() {
-  const products = await api('GET', '/api/catalog/products');
+  // The catalog pages its list; what is for sale is shown whole (up to 10,000 products).
+  const products = await everyPage('/api/catalog/products?limit=200', 50);
   const rows = products.map((product) => {
     const quantity = document.createElement('input');
     quantity.type = 'number';
