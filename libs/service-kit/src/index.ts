@@ -26,3 +26,9 @@ export {
 export { IsPortSetting, IsSecondsSetting } from './lib/config/setting.types';
 export { validateEnv } from './lib/config/validate-env';
 export { clientNetwork, clientSite, NETWORKS_PER_SITE } from './lib/http/client-network';
+export {
+  keysetCursor,
+  KeysetCursor,
+  KeysetCursorOptions,
+  nextPageLink,
+} from './lib/http/keyset-paging';

@@ -1,6 +1,7 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Body, Controller, Get, Post, Query, Req, Res } from '@nestjs/common';
 
+import { nextPageLink } from '@cloakroom/service-kit';
 import { Public, Roles } from '@cloakroom/session';
 
 import { CreateProductDto } from './dto/create-product.dto';
@@ -22,14 +23,7 @@ export class ProductsController {
   ): Promise<Product[]> {
     const page = await this.products.list(query);
     if (page.next) {
-      const params = new URLSearchParams({ cursor: page.next });
-      if (query.limit !== undefined) {
-        params.set('limit', String(query.limit));
-      }
-      // The path alone: an absolute-form target (`GET http://host/api/...`) names a host the
-      // Link must not repeat.
-      const { pathname: path } = new URL(request.url ?? '/', 'http://localhost');
-      response.setHeader('Link', `<${path}?${params}>; rel="next"`);
+      response.setHeader('Link', nextPageLink(request, { cursor: page.next, limit: query.limit }));
     }
     return page.items;
   }

@@ -6,7 +6,7 @@ import { In, MoreThan, QueryFailedError, Repository } from 'typeorm';
 import { CreateProductDto } from './dto/create-product.dto';
 import { DEFAULT_PAGE_SIZE, ListProductsQuery } from './dto/list-products.query';
 import { Product } from './entities/product.entity';
-import { decodeProductCursor, encodeProductCursor } from './paging/product-cursor';
+import { productCursor } from './paging/product-cursor';
 
 /** One page of the list, and the cursor of the next one when there is more. */
 export interface ProductsPage {
@@ -18,16 +18,17 @@ export interface ProductsPage {
 export class ProductsService {
   constructor(@InjectRepository(Product) private readonly products: Repository<Product>) {}
 
-  /** In SKU order, by keyset on the SKU (see `encodeProductCursor`). */
+  /** In SKU order, by keyset on the SKU (see `productCursor`). */
   async list(query: ListProductsQuery = {}): Promise<ProductsPage> {
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
     const rows = await this.products.find({
-      where: query.cursor === undefined ? {} : { sku: MoreThan(decodeProductCursor(query.cursor)) },
+      where:
+        query.cursor === undefined ? {} : { sku: MoreThan(productCursor.decode(query.cursor)) },
       order: { sku: 'ASC' },
       take: limit + 1,
     });
     const items = rows.slice(0, limit);
-    return { items, next: rows.length > limit ? encodeProductCursor(items[limit - 1].sku) : null };
+    return { items, next: rows.length > limit ? productCursor.encode(items[limit - 1].sku) : null };
   }
 
   /** The products among `skus`, by SKU; unknown ones are left out. */

@@ -12,6 +12,7 @@ import {
   Res,
 } from '@nestjs/common';
 
+import { nextPageLink } from '@cloakroom/service-kit';
 import { CurrentUser, Roles, SessionUser } from '@cloakroom/session';
 
 import { CreateOrderDto } from './dto/create-order.dto';
@@ -35,14 +36,7 @@ export class OrdersController {
   ): Promise<Order[]> {
     const page = await this.orders.list(user, query);
     if (page.next) {
-      const params = new URLSearchParams({ cursor: page.next });
-      if (query.limit !== undefined) {
-        params.set('limit', String(query.limit));
-      }
-      // The path alone: an absolute-form target (`GET http://host/api/orders`) names a host
-      // the Link must not repeat.
-      const { pathname: path } = new URL(request.url ?? '/', 'http://localhost');
-      response.setHeader('Link', `<${path}?${params}>; rel="next"`);
+      response.setHeader('Link', nextPageLink(request, { cursor: page.next, limit: query.limit }));
     }
     return page.items;
   }

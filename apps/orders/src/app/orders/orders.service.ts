@@ -18,7 +18,7 @@ import { DEFAULT_PAGE_SIZE, ListOrdersQuery } from './dto/list-orders.query';
 import { Order, OrderItem } from './entities/order.entity';
 import { IDEMPOTENCY_KEY_TTL_MS } from './idempotency/idempotency-key';
 import { OrdersGateway } from './live/orders.gateway';
-import { decodeOrderCursor, encodeOrderCursor } from './paging/order-cursor';
+import { orderCursor } from './paging/order-cursor';
 
 /** One page of the newest-first list, and the cursor of the next one when there is more. */
 export interface OrdersPage {
@@ -59,7 +59,7 @@ export class OrdersService {
       select.where('o.userId = :userId', { userId: user.id });
     }
     if (query.cursor !== undefined) {
-      const after = decodeOrderCursor(query.cursor);
+      const after = orderCursor.decode(query.cursor);
       select.andWhere('(o.createdAt, o.id) < (:createdAt, :id)', {
         createdAt: this.persisted(after.createdAt),
         id: after.id,
@@ -67,7 +67,7 @@ export class OrdersService {
     }
     const rows = await select.getMany();
     const items = rows.slice(0, limit);
-    return { items, next: rows.length > limit ? encodeOrderCursor(items[limit - 1]) : null };
+    return { items, next: rows.length > limit ? orderCursor.encode(items[limit - 1]) : null };
   }
 
   /**
