@@ -30,6 +30,17 @@ describe('PasswordPolicyService', () => {
     expect(policy.problemsOf(long, { username })).toEqual([]);
   });
 
+  it('refuses a lone surrogate, which argon2 would store as U+FFFD, and accepts a pair', () => {
+    const highs = Array.from({ length: 12 }, (_, i) => String.fromCharCode(0xd800 + i * 89));
+    expect(policy.problemsOf(highs.join(''), { username })).toEqual([
+      expect.stringMatching(/not valid Unicode/),
+    ]);
+    expect(policy.problemsOf(`vélo ferry rhubarb \udfff quantum`, { username })).toEqual([
+      expect.stringMatching(/not valid Unicode/),
+    ]);
+    expect(policy.problemsOf('vélo ferry rhubarb \ud83d\udc22 quantum', { username })).toEqual([]);
+  });
+
   it('accepts a long phrase in any script', () => {
     expect(policy.problemsOf('Grüße aus Köln — 雪の朝 ☃', { username })).toEqual([]);
     expect(policy.problemsOf('vélo ferry rhubarb quantum', { username })).toEqual([]);

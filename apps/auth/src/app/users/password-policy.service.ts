@@ -21,6 +21,14 @@ const MIN_SCORE = 3;
  */
 const CHECKED_LENGTH = 24;
 
+/**
+ * A lone UTF-16 surrogate (JSON spells one as `"\ud800"`): no character. argon2 hashes the
+ * UTF-8 of a password, in which every one of them is U+FFFD, so the strength check would judge
+ * characters that are not the ones stored: twelve different ones pass as random, and twelve
+ * U+FFFD then sign in.
+ */
+const LONE_SURROGATE = /\p{Cs}/u;
+
 /** Words an attacker of this service tries first, whoever the user is. */
 const SERVICE_WORDS = ['cloakroom'];
 
@@ -33,10 +41,11 @@ export interface PasswordContext {
 
 /**
  * The password rules (ASVS 5.0 V6, NIST SP 800-63B): 12 to 128 characters (code points of the
- * NFKC form, the one hashed: login takes every form of such a password), any Unicode, refused
- * when zxcvbn-ts scores it (its first 24 characters) below 3 with the common-password and
- * English dictionaries and the username (and its parts) as context words, and a new password
- * must differ from the current one. No composition rules: they do not make passwords stronger.
+ * NFKC form, the one hashed: login takes every form of such a password), any Unicode (well
+ * formed: no lone surrogate), refused when zxcvbn-ts scores it (its first 24 characters) below
+ * 3 with the common-password and English dictionaries and the username (and its parts) as
+ * context words, and a new password must differ from the current one. No composition rules:
+ * they do not make passwords stronger.
  *
  * @example
  * policy.assertAcceptable(body.password, { username: body.username });
@@ -59,6 +68,9 @@ export class PasswordPolicyService {
   }
 
   problemsOf(password: string, context: PasswordContext): string[] {
+    if (LONE_SURROGATE.test(password)) {
+      return ['password is not valid Unicode: it holds a lone surrogate, which is no character'];
+    }
     const length = passwordLength(password);
     if (length < PASSWORD_MIN_LENGTH) {
       return [`password must be at least ${PASSWORD_MIN_LENGTH} characters long`];
