@@ -75,7 +75,8 @@ export class AuthController {
     type: AuthResponseDto,
     description:
       'Cookie mode also sets the session cookie and the device cookie; bearer mode answers ' +
-      'the device token as `deviceToken`, to send back as `X-Device-Token` at later logins',
+      'the device token as `deviceToken`, to send back as `X-Device-Token` at later logins, ' +
+      'and expires a session cookie the request carried (its session is revoked)',
   })
   @ApiUnauthorizedResponse({ description: 'Unknown user or wrong password (same answer)' })
   @ApiForbiddenResponse({ description: 'Cross-origin login refused' })
@@ -107,7 +108,16 @@ export class AuthController {
       rememberMe: body.rememberMe,
       replaceSession: body.replaceSession,
     });
-    return this.deliver(response, issued, body.transport ?? 'cookie', deviceToken);
+    const transport = body.transport ?? 'cookie';
+    const answer = this.deliver(response, issued, transport, deviceToken);
+    if (transport === 'bearer' && held.some(({ source }) => source === 'cookie')) {
+      // The cookie's session was just revoked, but a browser would go on sending the cookie
+      // next to the new bearer token: two different tokens, every request a 401, and no script
+      // can drop an HttpOnly cookie. Only the cookie goes: Clear-Site-Data would also wipe the
+      // storage a client may keep its new token in.
+      response.setHeader('Set-Cookie', this.cookies.clear());
+    }
+    return answer;
   }
 
   /**
