@@ -18,6 +18,12 @@ const SCAN_COUNT = 1000;
 const SUBSCRIPTION_PING_MS = 1000;
 
 /**
+ * The longest wait, ms, before subscribing to global revocations once more after a node refused
+ * it; the wait doubles from `SUBSCRIPTION_PING_MS` with each refusal in a row.
+ */
+const SUBSCRIPTION_RETRY_MAX_MS = 30_000;
+
+/**
  * The Redis side of a global revocation ("log everybody out"): a watermark that every service
  * learns without a Redis command per request, and a sweep that deletes what it outdates.
  *
@@ -116,18 +122,45 @@ export class RedisWatermark {
     // messages only then.
     let subscribed = false;
     let stopped = false;
+    let subscribing = false;
+    let refusals = 0;
+    let retryAt = 0;
+    const subscribe = () => {
+      subscribing = true;
+      const connection = resubscribes ? clusterSubscriptionOf(subscriber) : null;
+      subscriber.subscribe(this.keys.notBefore()).then(
+        () => {
+          subscribing = false;
+          if (refusals > 0) this.logger.log('Subscribed to global revocations again');
+          refusals = 0;
+          void read();
+        },
+        (error: Error) => {
+          subscribing = false;
+          // A subscription the caller stopped fails with the closed connection: nothing to say.
+          if (stopped) return;
+          // Said once: a node that keeps refusing would otherwise fill the log at every retry.
+          if (refusals === 0) {
+            this.logger.warn(
+              `Cannot subscribe to global revocations, trying again: ${error.message}`,
+            );
+          }
+          retryAt =
+            Date.now() + Math.min(SUBSCRIPTION_RETRY_MAX_MS, SUBSCRIPTION_PING_MS * 2 ** refusals);
+          refusals += 1;
+          // The node that refused may be the only one that does: the next try goes to a node
+          // the Cluster client picks.
+          connection?.disconnect();
+        },
+      );
+    };
     subscriber.on('ready', () => {
       if (subscribed && resubscribes) {
         void read();
         return;
       }
       subscribed = true;
-      subscriber.subscribe(this.keys.notBefore()).then(read, (error: Error) => {
-        // A subscription the caller stopped fails with the closed connection: nothing to say.
-        if (!stopped) {
-          this.logger.warn(`Cannot subscribe to global revocations: ${error.message}`);
-        }
-      });
+      subscribe();
     });
     // The read after subscribing fails when it beats this client's own connection (both connect
     // at start, and clients here queue nothing offline). So this client's every (re)connection
@@ -135,20 +168,28 @@ export class RedisWatermark {
     const readWhenReady = () => void read();
     this.client.on('ready', readWhenReady);
     // A Cluster subscriber is never ready again: it subscribes again on a new node connection
-    // of its own, whose first answered ping says the subscription is back (the ping follows the
-    // SUBSCRIBE on that connection), so that is when it reads.
+    // of its own, whose first ping answered in subscriber mode says the subscription is back
+    // (the ping follows the SUBSCRIBE on that connection), so that is when it reads.
+    // A connection whose SUBSCRIBE was refused (ACL, a transient error) answers pings all the
+    // same, subscribed to nothing, and nobody subscribes it again: neither the Cluster client
+    // (which drops a refused resubscription) nor a single node's, whose subscription is made
+    // at each connection only. So a ping answered outside subscriber mode subscribes again,
+    // refusals spaced out.
     let resubscribed: Redis | null = null;
-    const pinging = resubscribes
-      ? pingSubscription(
-          () => clusterSubscriptionOf(subscriber),
-          (connection) => {
-            if (connection !== resubscribed) {
-              resubscribed = connection;
-              void read();
-            }
-          },
-        )
-      : pingSubscription(() => subscriber);
+    const answered = (connection: Redis) => {
+      if (connection.mode === 'subscriber') {
+        if (resubscribes && connection !== resubscribed) {
+          resubscribed = connection;
+          void read();
+        }
+        return;
+      }
+      if (subscribed && !subscribing && Date.now() >= retryAt) subscribe();
+    };
+    const pinging = pingSubscription(
+      resubscribes ? () => clusterSubscriptionOf(subscriber) : () => subscriber,
+      answered,
+    );
     return () => {
       stopped = true;
       clearInterval(pinging);
@@ -206,7 +247,9 @@ function pingSubscription(
   let unanswered: Redis | null = null;
   const timer = setInterval(() => {
     const subscriber = connection();
-    if (!subscriber || subscriber.status !== 'ready') {
+    // 'wait': a connection the Cluster client made lazily and nothing used yet (it subscribes
+    // again only where an earlier connection had subscribed); the ping connects it.
+    if (!subscriber || (subscriber.status !== 'ready' && subscriber.status !== 'wait')) {
       unanswered = null;
       return;
     }
