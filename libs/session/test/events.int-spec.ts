@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 
 import {
   SessionEvent,
@@ -10,7 +10,8 @@ import {
   SessionService,
   SessionStoreUnavailableError,
 } from '../src';
-import { startRedisServer } from '../src/testing';
+import { RedisServerProcess, startRedisCluster, startRedisServer } from '../src/testing';
+import { recordTimers } from '../src/testing/armed-timers';
 import { REDIS_URL as url, sessionService, sleep, uniquePrefix, until } from './store-contract';
 
 jest.setTimeout(30_000);
@@ -123,6 +124,19 @@ describe('session lifecycle events (Redis stream)', () => {
     const [seen] = await items.events(1);
     readers.pop()?.close();
     return { ...stack, seen };
+  }
+
+  /**
+   * Resolves once Redis's clock is past the millisecond of the stream id `id`. A stream made
+   * anew numbers its entries from the current millisecond: one added in the millisecond of the
+   * entry a reader read last would take its very id, and look like that entry still there.
+   */
+  async function untilRedisClockPasses(id: string): Promise<void> {
+    const millisecond = Number(id.split('-')[0]);
+    for (;;) {
+      const [seconds, micros] = await redis.time();
+      if (Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) > millisecond) return;
+    }
   }
 
   it('starts with a gap, then hands out every change in order, with cause and actor', async () => {
@@ -496,6 +510,7 @@ describe('session lifecycle events (Redis stream)', () => {
 
     // Redis came back without its data: the stream is new, and nothing was ever trimmed from it.
     await redis.del(stream);
+    await untilRedisClockPasses(seen.id);
     const after = await sessions.create(alice);
     const again = new Items(reader(), seen.id);
     expect(await again.next()).toMatchObject({ kind: 'gap', reason: 'lost', lastId: seen.id });
@@ -533,15 +548,6 @@ describe('session lifecycle events (Redis stream)', () => {
    * new events below the last id read: stand-in ids far above the clock's play the old stream.
    */
   const ahead = () => `${Date.now() + 3_600_000}-0`;
-
-  /** Resolves once Redis's clock is past the millisecond of the stream id `id`. */
-  async function untilRedisClockPasses(id: string): Promise<void> {
-    const millisecond = Number(id.split('-')[0]);
-    for (;;) {
-      const [seconds, micros] = await redis.time();
-      if (Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) > millisecond) return;
-    }
-  }
 
   it('reads a new stream from its start after a lost gap, though its ids run below its last id', async () => {
     const { sessions, reader, stream } = await setup();
@@ -602,8 +608,6 @@ describe('session lifecycle events (Redis stream)', () => {
     const [read] = await items.events(1);
 
     await redis.del(stream);
-    // A new stream numbers its entries from the current millisecond: one added in the same
-    // millisecond as the entry read would take its very id, and look like it.
     await untilRedisClockPasses(read.id);
     const after = await sessions.create(alice);
     expect(await items.next()).toMatchObject({ kind: 'gap', reason: 'lost' });
@@ -778,6 +782,172 @@ describe('session lifecycle events (Redis stream)', () => {
       });
     });
   });
+});
+
+/**
+ * A closed reader leaves nothing running, whatever it was doing: a timer, a socket or a
+ * reconnection left behind would keep a service that shut down from exiting (a test run left
+ * open), or connect to Redis again and again after it.
+ */
+describe('closing a session events reader leaves no timer, socket or reconnection', () => {
+  let server: RedisServerProcess;
+  let made = 0;
+  /** Whether a case stopped `server`: it is started again once the reader is closed. */
+  let stopped = false;
+  const stopRedis = () => {
+    stopped = true;
+    return server.stop();
+  };
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+  });
+
+  afterAll(() => server.dispose());
+
+  /** The sockets keeping this process alive. */
+  const sockets = () =>
+    process.getActiveResourcesInfo().filter((kind) => kind === 'TCPSocketWrap').length;
+
+  /**
+   * The connections a reader made from a client named `name` holds on the server, asked on a
+   * connection of its own: one kept open would arm timers of its own while Redis is down.
+   */
+  async function readerConnections(name: string): Promise<string[]> {
+    const admin = new Redis(server.url, { retryStrategy: () => null });
+    try {
+      return ((await admin.client('LIST')) as string)
+        .split('\n')
+        .filter((line) => line.includes(` name=${name}-events `));
+    } finally {
+      await admin.quit();
+    }
+  }
+
+  /** Kills the connections a reader made from a client named `name`. */
+  async function killReader(name: string): Promise<void> {
+    const admin = new Redis(server.url);
+    try {
+      await killClients(admin, `${name}-events`);
+    } finally {
+      await admin.quit();
+    }
+  }
+
+  /**
+   * Starts a reader on a client made by `connect` (then dropped: the reader has its own
+   * connection), has `reach` bring it to a state, closes it there, and checks that its read
+   * ended and that nothing it started is left: no timer, no socket (so nothing that could ever
+   * connect again), and no connection on the server once it is back.
+   */
+  async function closedWhen(
+    reach: (reader: { name: string; items: SessionEventsItem[] }) => Promise<void>,
+    connect: (name: string) => Redis | Cluster = (name) =>
+      new Redis(server.url, { connectionName: name }),
+  ): Promise<SessionEventsItem[]> {
+    const name = `evclosed${process.pid}x${made++}`;
+    const before = sockets();
+    const timers = recordTimers();
+    const items: SessionEventsItem[] = [];
+    try {
+      const source = connect(name);
+      const reader = new SessionEventsReader(source, { blockMs: 500 });
+      source.disconnect();
+      let ended = false;
+      void (async () => {
+        for await (const item of reader.read()) items.push(item);
+        ended = true;
+      })();
+      await reach({ name, items });
+      reader.close();
+      await until(() => ended && sockets() <= before);
+      // What ioredis ends at once (a socket destroyed, a 0 ms timer) is gone after a turn.
+      await sleep(10);
+      expect([...timers.armed.values()]).toEqual([]);
+    } finally {
+      timers.restore();
+      if (stopped) {
+        stopped = false;
+        await server.start();
+      }
+    }
+    expect(await readerConnections(name)).toEqual([]);
+    return items;
+  }
+
+  /** Resolves once the reader `name` is blocked in XREAD on the server. */
+  const reading = (name: string) =>
+    until(async () => (await readerConnections(name)).some((line) => / cmd=xread /.test(line)));
+
+  it('while a read waits', async () => {
+    await closedWhen(({ name }) => reading(name));
+  });
+
+  it('before it connected', async () => {
+    await closedWhen(async () => undefined);
+  });
+
+  it.each([0, 1, 2, 5, 10, 20, 50, 100, 150, 250])(
+    '%i ms after its connection was killed',
+    async (ms) => {
+      await closedWhen(async ({ name }) => {
+        await reading(name);
+        await killReader(name);
+        await sleep(ms);
+      });
+    },
+  );
+
+  it('while Redis is down, and nothing connects when it is back', async () => {
+    await closedWhen(async ({ name, items }) => {
+      await reading(name);
+      await stopRedis();
+      await until(() => items.some((item) => item.kind === 'down'));
+    });
+  });
+
+  it('while it connects again every second, its client having given up', async () => {
+    const items = await closedWhen(
+      async ({ name, items }) => {
+        await reading(name);
+        await stopRedis();
+        await until(() => items.some((item) => item.kind === 'down'));
+        // Ended, then connected again by the reader (refused) on each turn.
+        await sleep(2_500);
+      },
+      (name) => new Redis(server.url, { connectionName: name, retryStrategy: () => null }),
+    );
+    expect(items.map((item) => item.kind)).toEqual(['gap', 'down']);
+  });
+
+  it('given a client with lazyConnect, once it read through it', async () => {
+    const items = await closedWhen(
+      ({ name }) => reading(name),
+      (name) => new Redis(server.url, { connectionName: name, lazyConnect: true }),
+    );
+    expect(items).toMatchObject([{ kind: 'gap', reason: 'start' }]);
+  });
+
+  it('on a Cluster, while a read waits and while the cluster is down', async () => {
+    const cluster = await startRedisCluster();
+    const connect = () =>
+      new Cluster(cluster.addresses, { redisOptions: { connectionName: 'evclosedcluster' } });
+    try {
+      const waiting = await closedWhen(async ({ items }) => {
+        await until(() => items.length > 0);
+        await sleep(700);
+      }, connect);
+      expect(waiting).toMatchObject([{ kind: 'gap', reason: 'start' }]);
+      const down = await closedWhen(async ({ items }) => {
+        await until(() => items.length > 0);
+        for (const node of cluster.nodes) await node.stop();
+        await until(() => items.some((item) => item.kind === 'down'));
+      }, connect);
+      expect(down).toMatchObject([{ kind: 'gap', reason: 'start' }, { kind: 'down' }]);
+    } finally {
+      await cluster.dispose();
+    }
+  }, 60_000);
 });
 
 /**

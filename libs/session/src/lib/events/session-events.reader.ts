@@ -84,6 +84,8 @@ export class SessionEventsReader {
   /** Moves on every lost connection: a read that saw it move may have missed events. */
   private epoch = 0;
   private closed = false;
+  /** Ends the wait of a read for its connection (`untilReady`), for `close()`. */
+  private stopWaiting: (() => void) | null = null;
 
   constructor(redis: Redis | Cluster, options: SessionEventsReaderOptions = {}) {
     const keyPrefix = options.keyPrefix ?? 'cr:';
@@ -100,6 +102,7 @@ export class SessionEventsReader {
   close(): void {
     this.closed = true;
     this.client.disconnect();
+    this.stopWaiting?.();
   }
 
   /**
@@ -277,25 +280,33 @@ export class SessionEventsReader {
 
   private async untilReady(): Promise<void> {
     while (!this.closed && this.client.status !== 'ready') {
+      // Ended (its retries given up: tried again every second), or never connected (the
+      // duplicate of a client given with `lazyConnect` connects on its first command only).
+      if (this.client.status === 'end' || this.client.status === 'wait') {
+        this.client.connect().catch(() => undefined);
+      }
       await new Promise<void>((resolve) => {
         const done = () => {
           clearTimeout(timer);
           this.client.off('ready', done);
+          this.stopWaiting = null;
           resolve();
         };
         const timer = setTimeout(done, 1000);
         this.client.once('ready', done);
+        this.stopWaiting = done;
       });
-      if (this.client.status === 'end' && !this.closed) {
-        this.client.connect().catch(() => undefined);
-      }
     }
   }
 }
 
 /**
  * A connection of its own for blocking reads: commands fail at once while it is down (the
- * reader must notice), and a read that outlives its BLOCK by far is a dead connection.
+ * reader must notice), and a read that outlives its BLOCK by far is a dead connection. It is
+ * destroyed at once when ended (`disconnectTimeout` 0): no answer still to come is worth waiting
+ * for, as the reader reads again from its position; and ioredis's timer for a polite end waits
+ * for a close that a connection lost already, or one to a Redis that hangs, does not send, which
+ * would keep a closed reader's process alive and leave a dead connection counted ready.
  */
 function blockingDuplicate(redis: Redis | Cluster, commandTimeout: number): Redis | Cluster {
   const blocking = {
@@ -304,6 +315,7 @@ function blockingDuplicate(redis: Redis | Cluster, commandTimeout: number): Redi
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
     enableAutoPipelining: false,
+    disconnectTimeout: 0,
   };
   if (redis instanceof Cluster) {
     const redisOptions = redis.options.redisOptions ?? {};
