@@ -44,8 +44,10 @@ export const SESSION_RPC_HANDSHAKE_TIMEOUT = 5_000;
  * service network made auth run one per connection, as fast as it could open them, and held
  * one socket per connection for the handshake timeout. Callers with a certificate complete
  * theirs and are given their unit back, so a deployment's processes reconnecting at once (up to
- * the burst, from one address) are not refused. The addresses of one IPv6 /64 share four times
- * this budget besides their own (a host given a /64 would otherwise have 2^64 of them).
+ * the burst, from one address) are not refused; a connection refused after its handshake (past
+ * its caller's `SESSION_RPC_MAX_CONNECTIONS_PER_CALLER`) keeps it, as a failed one does. The
+ * addresses of one IPv6 /64 share four times this budget besides their own (a host given a /64
+ * would otherwise have 2^64 of them).
  */
 export const SESSION_RPC_HANDSHAKES_PER_ADDRESS: HandshakeBudgetOptions = {
   burst: 64,
@@ -205,13 +207,17 @@ export function sessionRpcTransport(
 }
 
 /**
- * Nest's framing (`<length>#<json>`), with two limits Nest does not keep:
+ * Nest's framing (`<length>#<json>`), with three limits Nest does not keep:
  * - a frame whose declared length is above the limit is refused as soon as its header is read:
  *   Nest checks only what has arrived, so a caller declaring a gigabyte had auth buffer up to
  *   the limit, or hold the connection until the incomplete-frame timeout, before it was dropped;
  * - a frame still incomplete `incompleteMessageTimeout` after its first byte drops the
  *   connection: Nest restarts its timer on every read, so a caller dripping a byte every few
- *   seconds held its partial frame, and the connection, for as long as it liked.
+ *   seconds held its partial frame, and the connection, for as long as it liked;
+ * - a connection ended over a frame that could not be read is dropped `incompleteMessageTimeout`
+ *   later if its caller has not closed it: Nest only ends its own side, so a caller that kept
+ *   its side open held the connection (and its slot under the per-caller cap) for as long as it
+ *   sent a byte now and then, and a silent one for the whole idle timeout.
  * Reads the length and buffer Nest parsed (fields its types keep private; the RPC's attack
  * test fails if they go).
  */
@@ -220,6 +226,8 @@ export class SessionRpcSocket extends JsonSocket {
   /** Fires when the frame under way is still incomplete its timeout after it began. */
   private frameDeadline: NodeJS.Timeout | null = null;
   private framesRead = 0;
+  /** Set once the connection is ended over an unreadable frame: destroys it if still open. */
+  private lingering: NodeJS.Timeout | null = null;
 
   constructor(
     socket: Socket,
@@ -229,7 +237,10 @@ export class SessionRpcSocket extends JsonSocket {
     super(socket, { ...options, maxBufferSize: maxFrameSize });
     this.frameTimeout = options?.incompleteMessageTimeout;
     socket.on('message', () => this.framesRead++);
-    socket.on('close', () => this.clearFrameDeadline());
+    socket.on('close', () => {
+      this.clearFrameDeadline();
+      if (this.lingering) clearTimeout(this.lingering);
+    });
   }
 
   protected override handleData(data: Buffer | string): void {
@@ -291,6 +302,15 @@ export class SessionRpcSocket extends JsonSocket {
         : new Error(`a length header that is not a number ${described(header)}`),
       options,
     );
+    // Ended, not destroyed, so that the answers already written reach the caller before the
+    // FIN; the caller is given the frame timeout to read them and close its side.
+    if (!options?.destroy && !this.lingering && !this.netSocket.destroyed) {
+      this.lingering = setTimeout(
+        () => this.netSocket.destroy(),
+        this.frameTimeout || SESSION_RPC_INCOMPLETE_FRAME_TIMEOUT,
+      );
+      this.lingering.unref();
+    }
   }
 
   private clearFrameDeadline(): void {
@@ -391,8 +411,8 @@ const PLAIN_PATTERN = /^(?![tfn])[A-Za-z]/;
  *   and described (its length, its first characters escaped, token-like runs masked), never
  *   quoted: Nest's error quoted it whole, so a caller wrote lines of its choosing into auth's
  *   log;
- *   Nest only ends its side, and what a caller keeping its own side open sends after is not
- *   served;
+ *   Nest only ends its side: what a caller keeping its own side open sends after is not
+ *   served, and the connection is dropped the incomplete-frame timeout later;
  * - `drain()`, a shutdown that loses no call: Nest's `close` destroys every connection with the
  *   calls on it;
  * - no per-message `JSON.parse` of a pattern that cannot be JSON: the session RPC's patterns are
@@ -532,13 +552,13 @@ export class SessionRpcServer extends ServerTCP {
   }
 
   /**
-   * A connection whose handshake completed: its address gets its handshake unit back; past its
-   * caller's cap it is closed before any frame is read; silent for `idleTimeout`, it is closed.
+   * A connection whose handshake completed: past its caller's cap, or with a certificate that
+   * has expired, it is closed before any frame is read and its address keeps the handshake's
+   * unit (a certificate's holder connecting past its cap made auth run a key exchange per
+   * connection, without limit, when every completed handshake gave its unit back); otherwise
+   * the unit is given back. Silent for `idleTimeout`, it is closed.
    */
   override bindHandler(socket: Socket): void {
-    if (socket.remoteAddress !== undefined) {
-      this.handshakes()?.giveBack(socket.remoteAddress);
-    }
     const caller = socket instanceof TLSSocket ? connectionCaller(socket) : '';
     if (socket instanceof TLSSocket && !this.closeAtCertificateEnd(socket, caller)) {
       return;
@@ -551,6 +571,9 @@ export class SessionRpcServer extends ServerTCP {
       );
       socket.destroy();
       return;
+    }
+    if (socket.remoteAddress !== undefined) {
+      this.handshakes()?.giveBack(socket.remoteAddress);
     }
     const idle = this.limits.idleTimeout ?? SESSION_RPC_IDLE_TIMEOUT;
     socket.setTimeout(idle, () => socket.destroy());
