@@ -8,6 +8,7 @@ import { Logger } from '@nestjs/common';
 import request from 'supertest';
 
 import { SessionService } from '@cloakroom/session';
+import { readRpcFrames } from '@cloakroom/session/testing';
 
 import { PASSWORD_STAMP } from '../src/app/users/password-stamp';
 import { AuthApp, createUser, loginWithBearer, loginWithCookie, startAuthApp } from './auth-app';
@@ -29,7 +30,6 @@ interface RawConnection {
 
 function openRaw(port: number, options: ConnectionOptions): Promise<RawConnection> {
   return new Promise((resolve, reject) => {
-    let received = '';
     let closed = false;
     const answers: Answer[] = [];
     const waiters: Array<() => void> = [];
@@ -52,15 +52,8 @@ function openRaw(port: number, options: ConnectionOptions): Promise<RawConnectio
         },
       }),
     );
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      received += chunk;
-      for (let hash = received.indexOf('#'); hash > 0; hash = received.indexOf('#')) {
-        const length = Number(received.slice(0, hash));
-        if (received.length - hash - 1 < length) break;
-        answers.push(JSON.parse(received.slice(hash + 1, hash + 1 + length)));
-        received = received.slice(hash + 1 + length);
-      }
+    readRpcFrames(socket, (answer) => {
+      answers.push(answer as Answer);
       wake();
     });
     socket.on('error', (error) => (closed ? undefined : reject(error)));

@@ -10,7 +10,7 @@ import request from 'supertest';
 
 import { SessionService } from '@cloakroom/session';
 import { SESSION_RPC_HANDSHAKES_PER_ADDRESS } from '@cloakroom/session/rpc';
-import { makeDevCertificates, watchRedisCommands } from '@cloakroom/session/testing';
+import { makeDevCertificates, readRpcFrames, watchRedisCommands } from '@cloakroom/session/testing';
 
 import { PASSWORD_STAMP } from '../src/app/users/password-stamp';
 import {
@@ -68,18 +68,10 @@ interface RawConnection {
 
 function keepConnection(socket: Socket): Promise<RawConnection> {
   const pending = new Map<string, (answer: Answer) => void>();
-  let received = '';
-  socket.setEncoding('utf8');
-  socket.on('data', (chunk: string) => {
-    received += chunk;
-    for (let hash = received.indexOf('#'); hash > 0; hash = received.indexOf('#')) {
-      const length = Number(received.slice(0, hash));
-      if (received.length - hash - 1 < length) break;
-      const answer = JSON.parse(received.slice(hash + 1, hash + 1 + length)) as Answer;
-      received = received.slice(hash + 1 + length);
-      pending.get(answer.id)?.(answer);
-      pending.delete(answer.id);
-    }
+  readRpcFrames(socket, (frame) => {
+    const answer = frame as Answer;
+    pending.get(answer.id)?.(answer);
+    pending.delete(answer.id);
   });
   return new Promise((resolve, reject) => {
     socket.once('error', reject);

@@ -12,3 +12,4 @@ export { type AssertionKeyFiles, makeAssertionKeys } from './testing/assertion-k
 export { startTcpRelay, TcpRelay } from './testing/tcp-relay';
 export type { LostAnswer } from './testing/tcp-relay';
 export { watchRedisCommands, type RedisCommandWatch } from './testing/redis-monitor';
+export { readRpcFrames } from './testing/rpc-frames';

@@ -9,7 +9,7 @@ import { Test } from '@nestjs/testing';
 
 import { SessionModule } from '../src';
 import { SessionRpcModule, sessionRpcTransport } from '../src/rpc';
-import { DevCertificates, freePort, makeDevCertificates } from '../src/testing';
+import { DevCertificates, freePort, makeDevCertificates, readRpcFrames } from '../src/testing';
 import { shortLivedClient } from './short-lived-certificate';
 import { REDIS_URL, sleep, uniquePrefix } from './store-contract';
 
@@ -25,18 +25,7 @@ interface Caller {
 function call(port: number, tls: ConnectionOptions): Promise<Caller> {
   const socket = connect({ host: '127.0.0.1', port, servername: 'localhost', ...tls });
   const answered = new Map<string, () => void>();
-  let received = '';
-  socket.setEncoding('utf8');
-  socket.on('data', (chunk: string) => {
-    received += chunk;
-    for (let hash = received.indexOf('#'); hash > 0; hash = received.indexOf('#')) {
-      const length = Number(received.slice(0, hash));
-      if (received.length - hash - 1 < length) break;
-      const { id } = JSON.parse(received.slice(hash + 1, hash + 1 + length)) as { id: string };
-      received = received.slice(hash + 1 + length);
-      answered.get(id)?.();
-    }
-  });
+  readRpcFrames(socket, (frame) => answered.get((frame as { id: string }).id)?.());
   socket.on('error', () => undefined);
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   const session = new Promise<Buffer>((resolve) => socket.once('session', resolve));
