@@ -59,13 +59,18 @@ describe('orders through the gateway (built apps)', () => {
   });
 
   /** Logs in with a cookie, as the page does; answers the `Cookie` header to send back. */
-  async function login(username: string): Promise<string> {
+  async function login(username: string, password = `${username}-password`): Promise<string> {
     const response = await fetch(`${origin}/api/auth/login`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', Origin: origin },
-      body: JSON.stringify({ username, password: `${username}-password` }),
+      body: JSON.stringify({ username, password }),
     });
     expect(response.status).toBe(200);
+    return sessionCookieOf(response);
+  }
+
+  /** The session cookie an answer sets, as the `Cookie` header to send back. */
+  function sessionCookieOf(response: Response): string {
     return response.headers.getSetCookie()[0].split(';')[0];
   }
 
@@ -299,5 +304,74 @@ describe('orders through the gateway (built apps)', () => {
           `max ${delays[4].toFixed(1)} ms (from sending the logout)`,
       );
     });
+
+    it("closes the other devices' sockets at once on every revocation auth answers, and takes a role away on the next message", async () => {
+      const admin = await login('admin');
+      const username = `mobile-${randomBytes(4).toString('hex')}`;
+      const password = randomBytes(12).toString('hex');
+      const created = await send(admin, 'POST', '/api/auth/users', {
+        username,
+        password,
+        roles: ['customer'],
+      });
+      expect(created.status).toBe(201);
+      const { id } = (await created.json()) as { id: string };
+      const signIn = (secret = password) => login(username, secret);
+      /** Resolves with how each socket ended, once every one of them has. */
+      const ends = (...lives: { closed: Promise<{ code: number; reason: string }> }[]) =>
+        Promise.all(
+          lives.map(({ closed }) => closed.then(({ code, reason }) => ({ code, reason }))),
+        );
+      const revoked = { code: 4401, reason: 'Session revoked' };
+
+      // "Log out my other devices": every other session's socket closes; the caller's stays.
+      const here = await signIn();
+      const [phone, tablet] = [await signIn(), await signIn()];
+      const hereLive = await liveSocket(here);
+      const others = [await liveSocket(phone), await liveSocket(tablet)];
+      expect((await send(here, 'DELETE', '/api/auth/sessions')).status).toBe(204);
+      expect(await ends(...others)).toEqual([revoked, revoked]);
+      const placed = (await (await placeOrder(here, 'OTHERS-GONE')).json()) as ListedOrder;
+      // Its frames include the other sockets' probes: they belong to the same user.
+      await eventually(() => hereLive.frames.some((frame) => frame.order?.id === placed.id));
+
+      // A password change: the other devices' sockets close, and so does the caller's old one
+      // (its token is dead: the session was rotated).
+      const laptop = await liveSocket(await signIn());
+      const newPassword = randomBytes(12).toString('hex');
+      const changed = await send(here, 'POST', '/api/auth/password', {
+        currentPassword: password,
+        newPassword,
+      });
+      expect(changed.status).toBe(200);
+      const rotated = sessionCookieOf(changed);
+      expect(await ends(laptop, hereLive)).toEqual([
+        revoked,
+        { code: 4401, reason: 'Session rotated' },
+      ]);
+
+      // An admin takes the role away: the next message and operation are refused, at once.
+      const rotatedLive = await liveSocket(rotated);
+      expect((await send(admin, 'PUT', `/api/auth/users/${id}/roles`, { roles: [] })).status).toBe(
+        200,
+      );
+      rotatedLive.ws.send(JSON.stringify({ event: 'recent' }));
+      await eventually(() => rotatedLive.frames.length === 1);
+      expect(rotatedLive.frames[0]).toMatchObject({ event: 'exception', data: { status: 403 } });
+      const mine = await graphql(rotated, 'query { myOrders { id } }');
+      expect(mine.body.errors?.map((error) => error.extensions.code)).toEqual(['FORBIDDEN']);
+
+      // An admin revokes the user's sessions, then disables the user: each closes at once.
+      expect((await send(admin, 'DELETE', `/api/auth/users/${id}/sessions`)).status).toBe(204);
+      expect(await ends(rotatedLive)).toEqual([revoked]);
+      const last = socket({ Cookie: await signIn(newPassword), Origin: origin });
+      await last.opened;
+      await eventually(() => last.ws.readyState === last.ws.OPEN);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(
+        (await send(admin, 'PUT', `/api/auth/users/${id}/disabled`, { disabled: true })).status,
+      ).toBe(200);
+      expect(await ends(last)).toEqual([revoked]);
+    }, 60_000);
   });
 });

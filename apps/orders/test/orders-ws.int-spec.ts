@@ -1,5 +1,6 @@
 import { AddressInfo, connect as connectTcp, Socket } from 'node:net';
 import { INestApplication } from '@nestjs/common';
+import fc from 'fast-check';
 import request from 'supertest';
 
 import {
@@ -331,9 +332,280 @@ describe('GET /api/orders/ws (PostgreSQL, Redis)', () => {
     expect(again.ws.readyState).toBe(again.ws.OPEN);
   });
 
+  it("pushes each order to exactly its owner's live sockets while sessions open, end and are revoked, as a model says", async () => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.commands(liveCommands, { maxCommands: 30, size: 'max' }),
+        async (sequence) => {
+          run++;
+          const users = Array.from({ length: LIVE_USERS }, (_, i) => ({
+            id: `live-${suite}-${run}-${i}`,
+            username: `live-${i}`,
+            roles: ['customer'],
+          }));
+          const real: LiveReal = {
+            users,
+            tokens: [],
+            sockets: [],
+            open: async (token) => authenticated({ Authorization: `Bearer ${token}` }),
+            login: async (user) => (await sessionCookie(app, user)).split('=')[1],
+            place: async (user, token) => {
+              if (token === undefined) {
+                return (await app.get(OrdersService).place(user, { items: LIVE_ITEMS })).order.id;
+              }
+              const placed = await http
+                .post('/api/orders')
+                .set('Authorization', `Bearer ${token}`)
+                .send({ items: LIVE_ITEMS })
+                .expect(201);
+              return placed.body.id;
+            },
+            sessions: app.get(SessionService),
+            store: app.get<SessionStore>(SessionStore),
+          };
+          const model: LiveModel = { sessions: [], sockets: [] };
+          try {
+            await fc.asyncModelRun(() => ({ model, real }), sequence);
+            // Sockets of sessions ended behind the service's back close at the next check.
+            await sockets.checkAll();
+            for (const [i, held] of model.sockets.entries()) {
+              if (!held.live) expect(await closeCode(real.sockets[i])).toBe(4401);
+            }
+          } finally {
+            // Every socket this run opened, the one a failed command never handed over too.
+            for (const socket of open) socket.ws.terminate();
+            await eventually(() => sockets.size === 0);
+          }
+        },
+      ),
+      { numRuns: 20 },
+    );
+  }, 180_000);
+
   it('closes a socket whose message is larger than the one message clients send (1009)', async () => {
     const socket = await authenticated(withCookie(await sessionCookie(app, bob)));
     socket.ws.send(JSON.stringify({ event: 'recent', data: 'x'.repeat(8192) }));
     expect((await socket.closed).code).toBe(1009);
   });
 });
+
+describe('GET /api/orders/ws with a 2 s idle timeout (PostgreSQL, Redis)', () => {
+  let app: INestApplication;
+  let url: string;
+  const open: LiveSocket[] = [];
+
+  beforeAll(async () => {
+    app = await startOrdersApp({
+      ORDERS_DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      SESSION_KEY_PREFIX: testKeyPrefix(`orders-ws-idle-${suite}`),
+      SESSION_ALLOWED_ORIGINS: ORIGIN,
+      SESSION_IDLE_TIMEOUT: '2',
+    });
+    await app.listen(0, '127.0.0.1');
+    const { port } = app.getHttpServer().address() as AddressInfo;
+    url = `ws://127.0.0.1:${port}/api/orders/ws`;
+  });
+
+  afterAll(async () => {
+    for (const socket of open) socket.ws.terminate();
+    await app?.close();
+  });
+
+  it('keeps a session alive by its messages only: a quiet or pinging socket closes with 4401 when it idles out', async () => {
+    const connect = async (user: SessionUser) => {
+      const cookie = await sessionCookie(app, user);
+      const socket = openLiveSocket(url, { Cookie: cookie, Origin: ORIGIN });
+      open.push(socket);
+      await socket.opened;
+      return { socket, token: cookie.split('=')[1] };
+    };
+    const quiet = await connect({ ...alice, id: `quiet-${suite}` });
+    const pinging = await connect({ ...bob, id: `pinging-${suite}` });
+    const talking = await connect({ ...carol, id: `talking-${suite}` });
+    // Orders pushed to the quiet socket read its session without sliding it.
+    const orders = app.get(OrdersService);
+    const quietUser: SessionUser = { ...alice, id: `quiet-${suite}` };
+    const activity = setInterval(() => {
+      pinging.socket.ws.ping();
+      talking.socket.ws.send(JSON.stringify({ event: 'recent' }));
+      void orders.place(quietUser, { items: [{ sku: 'IDLE', quantity: 1 }] });
+    }, 300);
+    try {
+      const expired = { code: 4401, reason: 'Session expired' };
+      const [a, b] = await Promise.all([quiet.socket.closed, pinging.socket.closed]);
+      expect([a, b].map(({ code, reason }) => ({ code, reason }))).toEqual([expired, expired]);
+      // Its sessions idled out meanwhile; the one whose socket sent messages did not.
+      const sessions = app.get(SessionService);
+      expect(await sessions.validate(quiet.token)).toBeNull();
+      expect(talking.socket.ws.readyState).toBe(talking.socket.ws.OPEN);
+      expect(await sessions.validate(talking.token)).not.toBeNull();
+    } finally {
+      clearInterval(activity);
+    }
+  }, 30_000);
+});
+
+const LIVE_USERS = 2;
+const LIVE_ITEMS = [{ sku: 'LIVE-MODEL', quantity: 1 }];
+
+/** The model: each session's owner and whether it is live; each socket's and what it heard. */
+interface LiveModel {
+  sessions: { user: number; live: boolean }[];
+  sockets: { session: number; live: boolean; orders: string[] }[];
+}
+
+interface LiveReal {
+  users: SessionUser[];
+  /** The token of each session of the model, by index. */
+  tokens: string[];
+  /** Each socket of the model, by index. */
+  sockets: LiveSocket[];
+  open(token: string): Promise<LiveSocket>;
+  login(user: SessionUser): Promise<string>;
+  /** Places an order over REST with the token, or in the service without one. */
+  place(user: SessionUser, token?: string): Promise<string>;
+  sessions: SessionService;
+  store: SessionStore;
+}
+
+/**
+ * What every socket heard is what the model says: the orders placed for its session's owner
+ * while it was live, and nothing since.
+ */
+function expectHeard(model: LiveModel, real: LiveReal): void {
+  const heard = real.sockets.map((socket) =>
+    socket.frames.map((frame) => frame.order?.id ?? `?${frame.type}`),
+  );
+  expect(heard).toEqual(model.sockets.map((socket) => socket.orders));
+}
+
+/** How the socket closed; fails, rather than hangs, when it stays open. */
+async function closeCode(socket: LiveSocket): Promise<number> {
+  let code: number | undefined;
+  void socket.closed.then((closed) => (code = closed.code));
+  await eventually(() => code !== undefined);
+  return code as number;
+}
+
+function endSessions(model: LiveModel, ended: (session: number) => boolean): number[] {
+  const closing: number[] = [];
+  for (const [i, session] of model.sessions.entries()) {
+    if (session.live && ended(i)) session.live = false;
+  }
+  for (const [i, socket] of model.sockets.entries()) {
+    if (socket.live && !model.sessions[socket.session].live) {
+      socket.live = false;
+      closing.push(i);
+    }
+  }
+  return closing;
+}
+
+/** A socket opened on a new session of a user, or on another of a session already open. */
+class Open implements fc.AsyncCommand<LiveModel, LiveReal> {
+  constructor(
+    readonly user: number,
+    readonly reuse: number | null,
+  ) {}
+  check = () => true;
+  async run(model: LiveModel, real: LiveReal): Promise<void> {
+    const live = model.sessions.flatMap((s, i) => (s.live && s.user === this.user ? [i] : []));
+    let session: number;
+    if (this.reuse !== null && live.length > 0) {
+      session = live[this.reuse % live.length];
+    } else {
+      session = model.sessions.push({ user: this.user, live: true }) - 1;
+      real.tokens[session] = await real.login(real.users[this.user]);
+    }
+    real.sockets.push(await real.open(real.tokens[session]));
+    model.sockets.push({ session, live: true, orders: [] });
+    expectHeard(model, real);
+  }
+  toString = () => `Open(user ${this.user}, ${this.reuse === null ? 'new session' : 'reuse'})`;
+}
+
+/** An order of a user, over REST with one of their live sessions or placed in the service. */
+class Place implements fc.AsyncCommand<LiveModel, LiveReal> {
+  constructor(
+    readonly user: number,
+    readonly rest: boolean,
+  ) {}
+  check = () => true;
+  async run(model: LiveModel, real: LiveReal): Promise<void> {
+    const own = model.sessions.findIndex((s) => s.live && s.user === this.user);
+    const token = this.rest && own >= 0 ? real.tokens[own] : undefined;
+    const id = await real.place(real.users[this.user], token);
+    const hearing = model.sockets.filter(
+      (socket) => socket.live && model.sessions[socket.session].user === this.user,
+    );
+    for (const socket of hearing) socket.orders.push(id);
+    const heardBy = (i: number) => real.sockets[i].frames.some((frame) => frame.order?.id === id);
+    await eventually(() =>
+      model.sockets.every((socket, i) => !hearing.includes(socket) || heardBy(i)),
+    );
+    expectHeard(model, real);
+    // The push closed the sockets of the user's sessions that ended unannounced (4401).
+    for (const [i, socket] of model.sockets.entries()) {
+      if (!socket.live && model.sessions[socket.session].user === this.user) {
+        expect(await closeCode(real.sockets[i])).toBe(4401);
+      }
+    }
+  }
+  toString = () => `Place(user ${this.user}${this.rest ? ', REST' : ''})`;
+}
+
+/**
+ * A session ends: logged out (`revoke`), its user's others revoked (`others`), or deleted in the
+ * store with no event (`unannounced`, as in a gap of the lifecycle stream). Announced ends
+ * close its sockets with 4401 at once; an unannounced one's sockets hear no order placed since.
+ */
+class End implements fc.AsyncCommand<LiveModel, LiveReal> {
+  constructor(
+    readonly pick: number,
+    readonly how: 'revoke' | 'others' | 'unannounced',
+  ) {}
+  check = (model: Readonly<LiveModel>) => model.sessions.some((s) => s.live);
+  async run(model: LiveModel, real: LiveReal): Promise<void> {
+    const live = model.sessions.flatMap((s, i) => (s.live ? [i] : []));
+    const session = live[this.pick % live.length];
+    const token = real.tokens[session];
+    const user = model.sessions[session].user;
+    let closing: number[];
+    if (this.how === 'others') {
+      const except = real.sessions.idOf(token) ?? undefined;
+      await real.sessions.revokeAllForUser(real.users[user].id, { except });
+      closing = endSessions(model, (i) => i !== session && model.sessions[i].user === user);
+    } else {
+      if (this.how === 'revoke') {
+        await real.sessions.revoke(token);
+      } else {
+        const ref = parseSessionId(real.sessions.idOf(token));
+        if (!ref) throw new Error('not a session token');
+        await real.store.revoke(ref);
+      }
+      closing = endSessions(model, (i) => i === session);
+    }
+    if (this.how !== 'unannounced') {
+      for (const i of closing) expect(await closeCode(real.sockets[i])).toBe(4401);
+    }
+    expectHeard(model, real);
+  }
+  toString = () => `End(#${this.pick}, ${this.how})`;
+}
+
+const liveUser = fc.nat(LIVE_USERS - 1);
+const endArb = fc
+  .tuple(fc.nat(20), fc.constantFrom('revoke' as const, 'others' as const, 'unannounced' as const))
+  .map(([pick, how]) => new End(pick, how));
+// fc.commands picks among its arbitraries evenly: opening, placing and ending are listed twice
+// each, so that sequences often place an order for a user whose sessions ended.
+const liveCommands = [
+  fc.tuple(liveUser, fc.option(fc.nat(5))).map(([user, reuse]) => new Open(user, reuse)),
+  fc.tuple(liveUser, fc.option(fc.nat(5))).map(([user, reuse]) => new Open(user, reuse)),
+  fc.tuple(liveUser, fc.boolean()).map(([user, rest]) => new Place(user, rest)),
+  fc.tuple(liveUser, fc.boolean()).map(([user, rest]) => new Place(user, rest)),
+  endArb,
+  endArb,
+];

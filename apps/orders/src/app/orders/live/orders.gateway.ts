@@ -42,6 +42,10 @@ export const LIVE_SOCKET_LIMITS: SocketLimits = { maxInFlight: 4, maxUnreadBytes
  * checked by `SessionGuard` on every message; a failure answers an `exception` frame
  * (`SocketErrorFilter`: 503 while the database is out of reach). The guard is bound here: Nest's
  * `APP_GUARD` does not reach WebSocket gateways, nor do global filters.
+ *
+ * Only a message keeps the session alive: its validation slides the idle timeout, as a request
+ * does. An open socket, its pings and the orders pushed to it do not (pushes read the session
+ * without sliding it), so a socket left quiet closes with 4401 when its session idles out.
  */
 // The only message a client sends is `{"event":"recent"}`: larger frames close the socket (1009).
 @WebSocketGateway({ path: '/api/orders/ws', maxPayload: 4096 })
