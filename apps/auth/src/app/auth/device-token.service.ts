@@ -7,6 +7,7 @@ import { readSessionTokens } from '@cloakroom/session';
 
 import type { HttpRequest } from '../common/http.types';
 import { AuthConfig } from '../config/auth.config';
+import { normalizeUsername } from '../users/username';
 
 /** The header a bearer client sends its device token in (it gets it in the login body). */
 export const DEVICE_TOKEN_HEADER = 'x-device-token';
@@ -134,7 +135,7 @@ export class DeviceTokenService {
   /** The username as the throttle keys it (case-insensitive), so the binding is the same. */
   private sign(payload: string, username: string): string {
     return createHmac('sha256', this.settings.secret)
-      .update(`${payload}|${username.toLowerCase()}`)
+      .update(`${payload}|${normalizeUsername(username)}`)
       .digest('base64url');
   }
 }

@@ -6,6 +6,7 @@ import { clientNetwork, clientSite, NETWORKS_PER_SITE } from '@cloakroom/service
 
 import { PasswordWorkBusyException } from '../common/password-work-busy.exception';
 import { AuthConfig } from '../config/auth.config';
+import { normalizeUsername } from './username';
 
 /**
  * argon2id with the OWASP Password Storage Cheat Sheet baseline: 19 MiB of memory
@@ -59,7 +60,7 @@ function shareKeys(source: PasswordWorkSource | undefined): readonly string[] {
   if (!source) {
     return UNATTRIBUTED;
   }
-  const keys = [`n:${clientNetwork(source.ip)}`, `u:${source.username.toLowerCase()}`];
+  const keys = [`n:${clientNetwork(source.ip)}`, `u:${normalizeUsername(source.username)}`];
   const site = clientSite(source.ip);
   return site === undefined ? keys : [...keys, `${SITE}${site}`];
 }

@@ -19,6 +19,7 @@ import { CreateUserDto } from './dto/create-user.dto';
 import { User } from './entities/user.entity';
 import { OutcomeUnknownException } from './outcome-unknown.exception';
 import { normalizePassword } from './password-policy';
+import { normalizeUsername } from './username';
 import { PasswordService, PasswordWorkSource } from './password.service';
 import { OutcomeUnknownError, writeFindingOut } from './server-process';
 
@@ -94,7 +95,7 @@ export class UsersService {
   ) {}
 
   findByUsername(username: string): Promise<User | null> {
-    return this.users.findOneBy({ username: username.toLowerCase() });
+    return this.users.findOneBy({ username: normalizeUsername(username) });
   }
 
   findById(id: string): Promise<User | null> {
@@ -144,7 +145,7 @@ export class UsersService {
    * land after that change was answered (a new admin account would keep them admin).
    */
   async create(input: CreateUserDto, creatorId?: string): Promise<User> {
-    const username = input.username.toLowerCase();
+    const username = normalizeUsername(input.username);
     if (await this.users.existsBy({ username })) {
       throw new ConflictException('Username already taken');
     }

@@ -9,6 +9,7 @@ import {
   ValidateIf,
 } from 'class-validator';
 
+import { NormalizedUsername } from '../../users/username';
 import { PasswordInputField } from './password-input.field';
 
 export type LoginTransport = 'cookie' | 'bearer';
@@ -20,13 +21,18 @@ export type LoginTransport = 'cookie' | 'bearer';
 const Omittable = () => ValidateIf((_dto: unknown, value: unknown) => value !== undefined);
 
 export class LoginDto {
-  @ApiProperty({ example: 'alice' })
+  @ApiProperty({
+    example: 'alice',
+    description: 'As at creation: the whitespace around it is dropped, letters in any case',
+  })
+  // Normalised as creation does: a name that creates an account signs in to it (" Alice " too).
+  @NormalizedUsername()
   @IsString()
   @IsNotEmpty()
   @MaxLength(64)
   // Only characters a username can have: control characters (NUL breaks PostgreSQL text) and
   // the like are a 400 before any lookup.
-  @Matches(/^[A-Za-z0-9._-]+$/, { message: 'username has characters no username has' })
+  @Matches(/^[a-z0-9._-]+$/, { message: 'username has characters no username has' })
   username!: string;
 
   @ApiProperty({ example: 'alice-password' })

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 
 import type { ThrottleCounter } from '../../common/too-many-attempts.exception';
+import { normalizeUsername } from '../../users/username';
 
 /**
  * Redis key names of the login throttle. A username's keys share a hash tag — a digest of the
@@ -51,7 +52,7 @@ export class ThrottleKeys {
 
   private userBase(username: string): string {
     const digest = createHash('sha256')
-      .update(username.toLowerCase())
+      .update(normalizeUsername(username))
       .digest('base64url')
       .slice(0, 22);
     return `${this.prefix}{${digest}}:`;
