@@ -903,8 +903,8 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     const moving = this.fly(from.id);
     let reply: Reply;
     try {
-      reply = await this.write({ key: this.keys.session(from) }, () =>
-        this.writer.cloakroomRotate(
+      reply = await this.write({ key: this.keys.session(from) }, async () => {
+        const moved = (await this.writer.cloakroomRotate(
           this.keys.session(from),
           this.keys.session(to),
           this.settings.idleTimeoutMs,
@@ -919,8 +919,14 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
           ROTATION_FORWARD_MS,
           this.keys.changesPrefix(from.tag),
           options.change ?? '',
-        ),
-      );
+        )) as Reply;
+        // The rotation keeps the creation time: a session a global revocation ends, moved to a
+        // key its sweep had gone past, would stay in the store (listed, counted at the cap)
+        // while every service refuses it. Read after the move, the watermark is the one the
+        // sweep missed it under, if any.
+        const rotated = moved ? this.decode(to.id, moved as string[]) : null;
+        return rotated && (await this.watermark.sweepMoved(to, rotated.createdAt)) ? null : moved;
+      });
     } catch (error) {
       if (error instanceof SessionStoreUnavailableError) {
         this.undoRotation(from, to, options.revokeOthersOf, moving.failed());

@@ -82,9 +82,35 @@ export class RedisWatermark {
     return { notBefore, revoked, kept };
   }
 
-  /** The current watermark, 0 when there never was a global revocation. */
+  /**
+   * Deletes a session a rotation has just moved to `ref` if the last global revocation ended
+   * it (created at `createdAt`, before the watermark); whether it did. The sweep finds every
+   * session present when it starts, so what it can miss was moved after the watermark was set:
+   * read after the move, the watermark tells. sweep.lua reads the creation time again: a
+   * session the revocation kept was moved past the watermark meanwhile, and stays.
+   */
+  async sweepMoved(ref: SessionRef, createdAt: number): Promise<boolean> {
+    const notBefore = await this.read();
+    if (createdAt >= notBefore) return false;
+    const deleted = await this.client.cloakroomSweep(
+      this.keys.session(ref),
+      notBefore,
+      this.keys.indexPrefix(ref.tag),
+      ref.digest,
+    );
+    return Number(deleted) === 1;
+  }
+
+  /**
+   * The current watermark, 0 when there never was a global revocation, or when its key holds
+   * another type (written by another program: the next global revocation overwrites it).
+   */
   async read(): Promise<number> {
-    return Number(await this.client.get(this.keys.notBefore())) || 0;
+    const value = await this.client.get(this.keys.notBefore()).catch((error: unknown) => {
+      if (error instanceof Error && error.message.startsWith('WRONGTYPE')) return null;
+      throw error;
+    });
+    return Number(value) || 0;
   }
 
   /**
