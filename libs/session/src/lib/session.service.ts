@@ -417,15 +417,26 @@ export class SessionService {
    * here, as soon as the announcement arrives elsewhere), and they are deleted from the store before this answers.
    * Answers how many were deleted. A kept session rotated moments ago (a re-authentication, a
    * password change) is kept, and announced as kept, under its new id: its holder's sockets
-   * stay open.
+   * stay open. `onWatermark` is called as soon as the watermark is set, before the deletion:
+   * the revocation has then taken effect and can no longer be called off (a lock that must
+   * cover the decision need not be held through the sweep).
    *
    * @example
    * await sessions.revokeEverything({ except: current.id });
    */
   async revokeEverything(
-    options: { except?: string; actor?: SessionEventActor | null } = {},
+    options: {
+      except?: string;
+      actor?: SessionEventActor | null;
+      onWatermark?: () => void;
+    } = {},
   ): Promise<number> {
-    const done = this.store.revokeEverything(exceptRef(options.except));
+    const done = this.store.revokeEverything(exceptRef(options.except), {
+      onWatermark: (notBefore) => {
+        this.watermark?.raise(notBefore);
+        options.onWatermark?.();
+      },
+    });
     const { revoked } = await this.announced(done, async (result) => {
       if (result) {
         this.watermark?.raise(result.notBefore);

@@ -128,9 +128,23 @@ export class AdminAccessController {
   @ApiNoContentResponse({ description: 'Every other session is revoked' })
   @ApiBadRequestResponse({ description: 'A body came with it: the action takes none' })
   async revokeAll(@NoBody() _body: void, @CurrentSession() current: Session): Promise<void> {
-    await this.users.asEnabledAdmin(current.userId, () =>
-      this.sessions.revokeEverything({ except: current.id, actor: actorOf(current) }),
+    let revoking: Promise<number> | undefined;
+    // The admin lock until the watermark is set, not through the sweep: once set, every session
+    // it outdates is refused and the revocation stands whoever is demoted next, while a sweep of
+    // a large deployment would hold every other administrator's access change past its wait.
+    await this.users.asEnabledAdmin(
+      current.userId,
+      () =>
+        new Promise<void>((set, failed) => {
+          revoking = this.sessions.revokeEverything({
+            except: current.id,
+            actor: actorOf(current),
+            onWatermark: set,
+          });
+          revoking.then(() => set(), failed);
+        }),
     );
+    await revoking;
   }
 }
 

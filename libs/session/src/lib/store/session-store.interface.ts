@@ -162,10 +162,13 @@ export interface SessionStore {
    * answers. The kept session's creation time moves to the watermark; a `keep` rotated moments
    * ago is kept under the id it moved to (its holder has that token now), as `revoke` finds it.
    * `kept` is the id of the session kept (the one to announce as kept), or null when there was
-   * no live session to keep.
+   * no live session to keep. `onWatermark` is called once the watermark is set (and, with
+   * `durability`, held by the replicas), before the deletion: from then on every session it
+   * outdates is refused, and the revocation can no longer be called off.
    */
   revokeEverything(
     keep?: SessionRef,
+    options?: { onWatermark?: (notBefore: number) => void },
   ): Promise<{ notBefore: number; revoked: number; kept: string | null }>;
   /**
    * Calls `listener` with the global-revocation watermark (epoch ms, 0 for none) now and

@@ -318,6 +318,7 @@ export class InMemorySessionStore implements SessionStore {
 
   async revokeEverything(
     keep?: SessionRef,
+    options: { onWatermark?: (notBefore: number) => void } = {},
   ): Promise<{ notBefore: number; revoked: number; kept: string | null }> {
     this.check();
     // Past the last watermark too: a login in the millisecond after it was created at it.
@@ -341,6 +342,7 @@ export class InMemorySessionStore implements SessionStore {
     }
     this.notBefore = notBefore;
     for (const listener of this.watchers) listener(notBefore);
+    options.onWatermark?.(notBefore);
     return { notBefore, revoked, kept: spared?.id ?? null };
   }
 

@@ -984,8 +984,16 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
 
   revokeEverything(
     keep?: SessionRef,
+    options: { onWatermark?: (notBefore: number) => void } = {},
   ): Promise<{ notBefore: number; revoked: number; kept: string | null }> {
-    return this.write('every-master', () => this.watermark.revokeAllBefore(keep));
+    return this.write('every-master', () =>
+      this.watermark.revokeAllBefore(keep, async (notBefore) => {
+        // Held by the replicas before it is said to be set: one lost to a failover while the
+        // sweep goes on would leave a revocation half done after its caller was told it stood.
+        await this.acknowledgement?.confirm('every-master');
+        options.onWatermark?.(notBefore);
+      }),
+    );
   }
 
   watchNotBefore(listener: (notBefore: number) => void): () => void {

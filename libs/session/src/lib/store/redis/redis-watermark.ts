@@ -45,13 +45,15 @@ export class RedisWatermark {
   ) {}
 
   /**
-   * Sets the watermark at Redis's "now", keeps one session alive, sweeps; how many died. On a
-   * Cluster "now" is the latest of the masters' clocks: each stamps the sessions it holds, so a
-   * master running ahead of the one asked would hold sessions stamped after the watermark, made
-   * before it. Logins on a master running behind are refused until its clock passes it.
+   * Sets the watermark at Redis's "now", keeps one session alive, awaits `onSet` (the watermark
+   * is set: the caller may act on it), sweeps; how many died. On a Cluster "now" is the latest
+   * of the masters' clocks: each stamps the sessions it holds, so a master running ahead of the
+   * one asked would hold sessions stamped after the watermark, made before it. Logins on a
+   * master running behind are refused until its clock passes it.
    */
   async revokeAllBefore(
     keep?: SessionRef,
+    onSet?: (notBefore: number) => Promise<void>,
   ): Promise<{ notBefore: number; revoked: number; kept: string | null }> {
     const nodes = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
     const clocks = await Promise.all(nodes.map(async (node) => millisecondsOf(await node.time())));
@@ -75,6 +77,7 @@ export class RedisWatermark {
     }
     await this.client.set(this.keys.notBefore(), String(notBefore));
     await this.client.publish(this.keys.notBefore(), String(notBefore));
+    await onSet?.(notBefore);
     let revoked = 0;
     for (const node of nodes) {
       revoked += await this.sweepNode(node, notBefore);
