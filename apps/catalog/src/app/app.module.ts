@@ -13,6 +13,7 @@ import { SessionGuard, SessionModule } from '@cloakroom/session';
 import { CatalogEnv } from './config/catalog.env';
 import { Product } from './products/entities/product.entity';
 import { CreateProducts1764000000000 } from './products/migrations/1764000000000-create-products';
+import { UniqueSkuAnyCase1765000000000 } from './products/migrations/1765000000000-unique-sku-any-case';
 import { ProductsModule } from './products/products.module';
 
 @Module({})
@@ -49,7 +50,7 @@ export class AppModule {
         ServiceDatabaseModule.forRoot({
           urlSetting: 'CATALOG_DATABASE_URL',
           entities: [Product],
-          migrations: [CreateProducts1764000000000],
+          migrations: [CreateProducts1764000000000, UniqueSkuAnyCase1765000000000],
           migrationsTableName: 'catalog_migrations',
         }),
         ServiceHealthModule,

@@ -57,7 +57,9 @@ export class ProductsService {
       return product;
     } catch (error) {
       if (isUniqueViolation(error)) {
-        throw new ConflictException(`A product with sku ${dto.sku} already exists`);
+        throw new ConflictException(
+          `A product with sku ${dto.sku} already exists (SKUs ignore case)`,
+        );
       }
       throw error;
     }
