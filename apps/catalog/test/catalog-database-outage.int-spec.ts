@@ -4,6 +4,7 @@ import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservice
 import { Test } from '@nestjs/testing';
 import { firstValueFrom } from 'rxjs';
 import request from 'supertest';
+import { DataSource } from 'typeorm';
 
 import {
   InMemorySessionStore,
@@ -20,6 +21,8 @@ jest.setTimeout(60_000);
 
 const ORIGIN = 'http://localhost:3000';
 const suite = randomSuffix();
+/** pg's default pool size, which the service keeps: more requests than this wait for a client. */
+const POOL_SIZE = 10;
 
 /**
  * PostgreSQL behind a relay the test holds: every byte either way waits there, on the
@@ -80,6 +83,29 @@ describe('catalog while PostgreSQL does not answer', () => {
     await relay?.sever();
   });
 
+  function createProduct(sku: string) {
+    return request(app.getHttpServer())
+      .post('/api/catalog/products')
+      .set('Cookie', adminCookie)
+      .set('Origin', ORIGIN)
+      .send({ sku, name: 'Kettle', priceCents: 3100 });
+  }
+
+  /** How many products the database holds under `sku`, read past the service. */
+  async function storedUnder(sku: string): Promise<number> {
+    const rows: unknown[] = await app
+      .get(DataSource)
+      .query('SELECT 1 FROM products WHERE sku = $1', [sku]);
+    return rows.length;
+  }
+
+  /** Resolves once the relay holds bytes that `sent` matches (a query reached the relay). */
+  async function heldUntil(sent: (bytes: Buffer) => boolean): Promise<void> {
+    while (!sent(relay.heldBytes())) {
+      await new Promise((tick) => setTimeout(tick, 5));
+    }
+  }
+
   /** The public list, a product creation, the health check and a price quote, at once. */
   async function everyRoute() {
     const http = request(app.getHttpServer());
@@ -110,7 +136,13 @@ describe('catalog while PostgreSQL does not answer', () => {
     await request(app.getHttpServer()).get('/api/catalog/products').expect(200);
     relay.hold();
 
-    const stalled = await everyRoute();
+    // More lists than the pool has clients: those waiting for one must not wait for ever either.
+    const [stalled, ...queued] = await Promise.all([
+      everyRoute(),
+      ...Array.from({ length: POOL_SIZE + 2 }, () =>
+        request(app.getHttpServer()).get('/api/catalog/products'),
+      ),
+    ]);
     const unavailable = {
       statusCode: 503,
       message: 'Database unavailable',
@@ -118,6 +150,9 @@ describe('catalog while PostgreSQL does not answer', () => {
     };
     expect(stalled.list.status).toBe(503);
     expect(stalled.list.body).toEqual(unavailable);
+    expect(queued.map(({ status, body }) => ({ status, body }))).toEqual(
+      queued.map(() => ({ status: 503, body: unavailable })),
+    );
     expect(stalled.create.status).toBe(503);
     expect(stalled.create.body).toEqual(unavailable);
     expect(stalled.health.status).toBe(503);
@@ -137,5 +172,54 @@ describe('catalog while PostgreSQL does not answer', () => {
     expect(back.quote).toEqual([
       { sku: 'TEA-EARL-GREY', name: 'Earl Grey tea, 100 g', priceCents: 650 },
     ]);
+  });
+
+  it('answers 503 when PostgreSQL drops its connections mid-request, without storing the product, and serves the next request', async () => {
+    const sku = `CUT-${randomSuffix()}`;
+    await request(app.getHttpServer()).get('/api/catalog/health').expect(200);
+    relay.hold();
+    const http = request(app.getHttpServer());
+    const answers = Promise.all([
+      http.get('/api/catalog/products'),
+      createProduct(sku),
+      http.get('/api/catalog/health'),
+    ]);
+    await heldUntil(
+      (bytes) =>
+        bytes.includes(sku) && bytes.includes('FROM "products"') && bytes.includes('SELECT 1'),
+    );
+    relay.cut();
+    const [list, create, health] = await answers;
+    const unavailable = {
+      statusCode: 503,
+      message: 'Database unavailable',
+      error: 'database_unavailable',
+    };
+    expect([list.status, list.body]).toEqual([503, unavailable]);
+    expect([create.status, create.body]).toEqual([503, unavailable]);
+    expect(health.status).toBe(503);
+    expect(health.body.details).toMatchObject({ database: { status: 'down' } });
+
+    // The INSERT never reached PostgreSQL: the retry creates the product, once.
+    await createProduct(sku).expect(201);
+    expect(await storedUnder(sku)).toBe(1);
+    await request(app.getHttpServer()).get('/api/catalog/health').expect(200);
+  });
+
+  it('answers 503 to a creation whose answer is lost after PostgreSQL stored it, and 409 to its retry: stored once', async () => {
+    const sku = `LOST-${randomSuffix()}`;
+    relay.loseAnswer({ request: (bytes) => bytes.includes(sku) });
+    const lost = await createProduct(sku);
+    expect(relay.lost).toBe(1);
+    expect(lost.status).toBe(503);
+    expect(lost.body).toEqual({
+      statusCode: 503,
+      message: 'Database unavailable',
+      error: 'database_unavailable',
+    });
+
+    const retry = await createProduct(sku);
+    expect(retry.status).toBe(409);
+    expect(await storedUnder(sku)).toBe(1);
   });
 });

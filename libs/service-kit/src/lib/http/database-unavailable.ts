@@ -19,6 +19,13 @@ const UNREACHABLE = new Set([
  */
 const SQLSTATE_UNAVAILABLE = /^(08...|57P0[1235]|53300|25P03|55P03)$/;
 
+/**
+ * SQLite's codes for a file another connection holds locked past the busy timeout (a second
+ * process on the same file, a backup, an operator's shell): nothing was refused, it was busy.
+ * Extended codes (`SQLITE_BUSY_SNAPSHOT`, `SQLITE_LOCKED_SHAREDCACHE`…) too.
+ */
+const SQLITE_BUSY = /^SQLITE_(BUSY|LOCKED)(_[A-Z]+)?$/;
+
 /** What pg says when a connection failed, or a query was not answered in time. */
 const PG_CONNECTION_FAILURE =
   /^(Query read timeout|Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
@@ -39,7 +46,10 @@ export function isDatabaseUnavailable(error: unknown): boolean {
       message?: unknown;
       driverError?: unknown;
     };
-    if (typeof code === 'string' && (UNREACHABLE.has(code) || SQLSTATE_UNAVAILABLE.test(code))) {
+    if (
+      typeof code === 'string' &&
+      (UNREACHABLE.has(code) || SQLSTATE_UNAVAILABLE.test(code) || SQLITE_BUSY.test(code))
+    ) {
       return true;
     }
     if (typeof message === 'string' && PG_CONNECTION_FAILURE.test(message)) {
