@@ -274,10 +274,12 @@ describe('GraphQL subscriptions (graphql-ws) behind SessionGuard', () => {
 
   describe('with a context that passes the upgrade request as `req`', () => {
     const fixture = appFor('request');
+    // Bearer tokens: a cookie's operations need an allowed Origin on the upgrade (its own test).
+    const bearer: SubscribeOptions = { bearer: true };
 
     it('serves a live session with the role, and refuses none, a revoked one and one without the role', async () => {
       const live = await sessions.create(alice, {});
-      expect(await subscribe(fixture.app, live.token)).toEqual({
+      expect(await subscribe(fixture.app, live.token, bearer)).toEqual({
         ticks: ['tick 0', 'tick 1', 'tick 2'],
         errors: [],
       });
@@ -288,8 +290,8 @@ describe('GraphQL subscriptions (graphql-ws) behind SessionGuard', () => {
       const clerk = await sessions.create({ ...alice, roles: ['clerk'] }, {});
       const refusals = await Promise.all([
         subscribe(fixture.app),
-        subscribe(fixture.app, revoked.token),
-        subscribe(fixture.app, clerk.token),
+        subscribe(fixture.app, revoked.token, bearer),
+        subscribe(fixture.app, clerk.token, bearer),
       ]);
       expect(refusals.map((outcome) => outcome.ticks)).toEqual([[], [], []]);
       expect(refusals[0].errors.join(' ')).toMatch(/Authentication required/);
@@ -301,7 +303,7 @@ describe('GraphQL subscriptions (graphql-ws) behind SessionGuard', () => {
     it('validates every subscription of a connection on its own, not once per upgrade request', async () => {
       const user = { ...alice, id: 'u-one-connection' };
       const first = await sessions.create(user, {});
-      const connection = connect(fixture.app, first.token);
+      const connection = connect(fixture.app, first.token, true);
       expect(await run(connection, 'ticks')).toEqual({
         ticks: ['tick 0', 'tick 1', 'tick 2'],
         errors: [],

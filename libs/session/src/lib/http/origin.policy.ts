@@ -23,7 +23,8 @@ export interface OriginCheckedRequest {
  * fetch. The app's own origin is what `Sec-Fetch-Site: same-origin` says (a header no page can
  * set: the browser does, on every request since 2023), whatever `Origin` reads; otherwise the
  * request's `Origin` must be in `allowedOrigins` (browsers without the header, and other
- * origins the app trusts).
+ * origins the app trusts). A WebSocket upgrade request, whatever its method, follows the
+ * handshake rule (`allowsHandshake`).
  *
  * @example
  * if (!originPolicy.allows(request)) throw new ForbiddenException();
@@ -33,6 +34,11 @@ export class OriginPolicy {
   constructor(@Inject(SESSION_CONFIG) private readonly config: SessionConfig) {}
 
   allows(request: OriginCheckedRequest): boolean {
+    // A WebSocket's operations (GraphQL over graphql-ws) are checked on its upgrade request: a
+    // GET, which any page may open with the cookie and read, WebSockets having no CORS.
+    if (isWebSocketUpgrade(request)) {
+      return this.allowsHandshake(request);
+    }
     if (SAFE_METHODS.has(request.method)) {
       return true;
     }
@@ -58,4 +64,9 @@ export class OriginPolicy {
     const origin = request.headers['origin'];
     return typeof origin === 'string' && this.config.allowedOrigins.has(origin);
   }
+}
+
+function isWebSocketUpgrade(request: OriginCheckedRequest): boolean {
+  const upgrade = request.headers['upgrade'];
+  return typeof upgrade === 'string' && upgrade.toLowerCase() === 'websocket';
 }

@@ -96,4 +96,21 @@ describe('readSessionToken', () => {
       source: 'cookie',
     });
   });
+
+  it('reads only the cookie of its exact name: a __Host- name and the plain one are two cookies', () => {
+    // Any page of the host can set the plain name (another port, no Secure); none can set the
+    // __Host- one but the origin itself.
+    const both = 'cr_session=planted; __Host-cr_session=real; __host-cr_session=x; CR_SESSION=y';
+    expect(readSessionToken({ cookie: both }, '__Host-cr_session')).toEqual({
+      token: 'real',
+      source: 'cookie',
+    });
+    expect(readSessionToken({ cookie: both }, 'cr_session')).toEqual({
+      token: 'planted',
+      source: 'cookie',
+    });
+    expect(
+      readSessionToken({ cookie: 'xcr_session=a; cr_session_old=b' }, 'cr_session'),
+    ).toBeNull();
+  });
 });
