@@ -50,6 +50,52 @@ class FixtureController {
   recentShort() {
     return 'recent-short';
   }
+
+  // Less than a millisecond: it must not read as "no window of its own".
+  @RequireRecentAuth(0.0004)
+  @Get()
+  recentTiny() {
+    return 'recent-tiny';
+  }
+}
+
+/** Roles whose names look like another's, or like properties every object has. */
+@Controller()
+class LookalikeRolesController {
+  @Roles('__proto__')
+  @Get()
+  proto() {
+    return 'proto';
+  }
+
+  @Roles('constructor')
+  @Get()
+  ctor() {
+    return 'ctor';
+  }
+
+  @Roles('toString', 'hasOwnProperty')
+  @Get()
+  inherited() {
+    return 'inherited';
+  }
+
+  @Roles('Admin', ' admin', 'admin ')
+  @Get()
+  lookalike() {
+    return 'lookalike';
+  }
+}
+
+function lookalikeContext(handler: keyof LookalikeRolesController, token: string) {
+  return {
+    getType: () => 'http',
+    getHandler: () => LookalikeRolesController.prototype[handler],
+    getClass: () => LookalikeRolesController,
+    switchToHttp: () => ({
+      getRequest: () => ({ method: 'GET', headers: { authorization: `Bearer ${token}` } }),
+    }),
+  } as unknown as ExecutionContext;
 }
 
 /** A public controller whose handlers name requirements of their own. */
@@ -271,6 +317,30 @@ describe('SessionGuard', () => {
     });
   });
 
+  it('matches roles exactly: no case folding, no trimming, no property of every object', async () => {
+    const handlers = ['proto', 'ctor', 'inherited', 'lookalike'] as const;
+    const outcome = async (roles: string[], handler: (typeof handlers)[number]) => {
+      const { token } = await sessions.create({ id: `u-${roles.join('|')}`, username: 'u', roles });
+      return Promise.resolve(guard.canActivate(lookalikeContext(handler, token))).then(
+        () => 200,
+        (error: { status?: number }) => error.status,
+      );
+    };
+    for (const roles of [['admin'], [], ['ADMIN', 'customer']]) {
+      for (const handler of handlers) {
+        expect({ roles, handler, status: await outcome(roles, handler) }).toEqual({
+          roles,
+          handler,
+          status: 403,
+        });
+      }
+    }
+    expect(await outcome(['constructor'], 'ctor')).toBe(200);
+    expect(await outcome(['constructor'], 'proto')).toBe(403);
+    expect(await outcome(['__proto__'], 'proto')).toBe(200);
+    expect(await outcome([' admin'], 'lookalike')).toBe(200);
+  });
+
   it('refuses @Roles() without a role when the route is declared, not by letting everyone in', () => {
     expect(() => Roles()).toThrow(TypeError);
     expect(() => Roles('admin', '')).toThrow(TypeError);
@@ -320,6 +390,14 @@ describe('SessionGuard', () => {
       await expect(check()).resolves.toBe(true);
       later(31_000);
       await expect(check()).rejects.toBeInstanceOf(ReauthenticationRequiredException);
+    });
+
+    it('keeps a window of less than a millisecond instead of taking the module’s', async () => {
+      const { token } = await sessions.create({ id: '1', username: 'alice', roles: ['customer'] });
+      later(1_000);
+      await expect(
+        guard.canActivate(httpContext('recentTiny', bearer(token)).context),
+      ).rejects.toBeInstanceOf(ReauthenticationRequiredException);
     });
 
     it('never counts a session without authenticatedAt as recent', async () => {

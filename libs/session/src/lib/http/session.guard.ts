@@ -670,9 +670,7 @@ export class SessionGuard implements CanActivate, OnApplicationBootstrap {
       rule = {
         isPublic: this.isPublic(handler, controller),
         roles: this.reflector.getAllAndOverride(Roles, targets),
-        recentAuthMs: recentAuth
-          ? Math.round((recentAuth.seconds ?? 0) * 1000) || this.config.reauthWindowMs
-          : undefined,
+        recentAuthMs: recentAuth && recentAuthWindowMs(recentAuth, this.config.reauthWindowMs),
         stream: this.reflector.get<boolean | undefined>(SSE_METADATA, handler) === true,
       };
       byController ??= new WeakMap();
@@ -695,6 +693,14 @@ function takeAssertion(context: ExecutionContext): unknown {
   const assertion = data[SESSION_ASSERTION_FIELD];
   delete data[SESSION_ASSERTION_FIELD];
   return assertion;
+}
+
+/**
+ * A route's recent-auth window in ms: its own, else the module's. Not rounded: a window under
+ * half a millisecond rounded to 0 would read as "none of its own" and get the module's minutes.
+ */
+function recentAuthWindowMs(rule: RecentAuthRule, moduleWindowMs: number): number {
+  return rule.seconds === undefined ? moduleWindowMs : rule.seconds * 1000;
 }
 
 /** Whether a GraphQL resolver runs for a subscription (its `info.operation`). */
