@@ -291,6 +291,34 @@ describe('the edge of the built stack', () => {
     expect(answer).toMatch(/^HTTP\/1\.1 431 /);
   });
 
+  it('answers CONNECT with a JSON 405, and serves an absolute-form target naming the gateway', async () => {
+    const host = `127.0.0.1:${stack.ports.gateway}`;
+    const raw = (head: string) =>
+      new Promise<string>((resolve) => {
+        const socket = connect({ host: '127.0.0.1', port: stack.ports.gateway });
+        let text = '';
+        socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+        socket.on('error', () => undefined);
+        socket.on('close', () => resolve(text));
+        socket.write(head);
+      });
+    const tunnel = await raw(
+      `CONNECT 127.0.0.1:${stack.ports.auth} HTTP/1.1\r\nHost: ${host}\r\n\r\n`,
+    );
+    expect(tunnel).toMatch(
+      /^HTTP\/1\.1 405 .*\r\nAllow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n/s,
+    );
+    expect(tunnel).toContain('{"statusCode":405,"message":"CONNECT is not served here"}');
+    const absolute = await raw(
+      `GET http://${host}/api/catalog/products HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+    );
+    expect(absolute).toMatch(/^HTTP\/1\.1 200 /);
+    const foreign = await raw(
+      `GET http://evil.example/api/catalog/products HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+    );
+    expect(foreign).toMatch(/^HTTP\/1\.1 421 /);
+  });
+
   it('shows the web page the demo users that exist', async () => {
     const demo = await send(stack.baseUrl, 'GET', '/api/auth/demo-users');
     expect(JSON.parse(demo.body)).toEqual({ usernames: ['alice', 'bob', 'admin'] });

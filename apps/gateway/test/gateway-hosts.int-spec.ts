@@ -175,6 +175,53 @@ describe('gateway hosts (DNS rebinding)', () => {
     },
   );
 
+  it.each([false, true])(
+    'serves an absolute-form target naming its own host as the origin form (upgrade: %s)',
+    async (upgrade) => {
+      const targets = [
+        [`http://localhost:${port}/api/orders/ws?x=1`, `localhost:${port}`],
+        [`HTTP://LocalHost:${port}/api/orders/ws?x=1`, `localhost:${port}`],
+        ['https://shop.example/api/orders/ws?x=1', 'shop.example'],
+        ['http://any.internal:1234/api/orders/ws?x=1', 'any.internal:1234'],
+      ];
+      const answers = [];
+      for (const [target, host] of targets) {
+        const answer = await exchange(gateway, headFor(target, host, upgrade));
+        answers.push({ target, status: answer.status });
+      }
+      expect(answers).toEqual(targets.map(([target]) => ({ target, status: upgrade ? 403 : 200 })));
+      // The service hears the path alone, as from an origin-form request, and the gateway's
+      // forwarding headers.
+      expect(heard.map(({ url, upgrade: upgraded }) => ({ url, upgraded }))).toEqual(
+        targets.map(() => ({ url: '/api/orders/ws?x=1', upgraded: upgrade })),
+      );
+      expect(heard[0].headers['x-forwarded-host']).toBe('shop.example');
+    },
+  );
+
+  it('routes and checks an absolute-form target as it would the origin form', async () => {
+    const own = `localhost:${port}`;
+    const statusOf = async (target: string) =>
+      (await exchange(gateway, headFor(target, own, false))).status;
+    expect(await statusOf(`http://${own}`)).toBe(200);
+    expect(await statusOf(`http://${own}?q=1`)).toBe(200);
+    expect(await statusOf(`http://${own}/api/gateway/health`)).toBe(200);
+    for (const target of [
+      `http://${own}/api/auth//metrics`,
+      `http://${own}/api/auth/%2e%2e/metrics`,
+      `http://${own}/api/auth/metrics`,
+      `http://${own}/api/catalog/products#x`,
+    ]) {
+      expect({ target, status: await statusOf(target) }).toEqual({ target, status: 404 });
+    }
+    const twoHosts = await exchange(
+      gateway,
+      headFor(`http://${own}/api/catalog/products`, 'evil.example', false),
+    );
+    expect(twoHosts.status).toBe(421);
+    expect(heard.map(({ url }) => url).filter((url) => !url.endsWith('/health'))).toEqual([]);
+  });
+
   it('answers a hostile Host before reading a body the service would get', async () => {
     const answer = await exchange(gateway, [
       'POST /api/auth/login HTTP/1.1',

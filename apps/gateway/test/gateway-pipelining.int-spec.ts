@@ -143,6 +143,41 @@ describe('gateway, against pipelined requests', () => {
     expect(text).toMatch(/^HTTP\/1\.1 200 .*"url":"\/api\/auth\/after"/s);
   });
 
+  it('closes a connection whose CONNECT comes pipelined behind requests not yet answered, and goes on serving', async () => {
+    const tunnel = (extra: string) =>
+      `CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n${extra}\r\n`;
+    const before = [
+      `GET /api/auth/hold HTTP/1.1\r\n${host}\r\n\r\n`,
+      'GET /api/auth/r HTTP/1.1\r\n\r\n',
+      `GET /api/auth/r HTTP/1.1\r\n${host}\r\nExpect: nothing\r\n\r\n`,
+      `POST /api/auth/r HTTP/1.1\r\n${host}\r\nContent-Length: 2\r\n\r\n{}`,
+    ];
+    for (const first of before) {
+      for (const extra of ['', 'Content-Length: 4\r\n\r\nbody']) {
+        const { text, closed } = await pipeline(
+          app.getHttpServer(),
+          [first, tunnel(extra)],
+          () => false,
+        );
+        // Whatever the first request got, the CONNECT got nothing before it.
+        expect({ first, extra, closed, refused: text.includes(' 405 ') }).toEqual({
+          first,
+          extra,
+          closed: true,
+          refused: false,
+        });
+      }
+    }
+    await until(() => service.counts.inFlight === 0);
+    expect(service.counts.inFlight).toBe(0);
+    const { text } = await pipeline(
+      app.getHttpServer(),
+      [`GET /api/auth/after HTTP/1.1\r\n${host}\r\n\r\n`],
+      (sofar) => sofar.includes('"url"'),
+    );
+    expect(text).toMatch(/^HTTP\/1\.1 200 .*"url":"\/api\/auth\/after"/s);
+  });
+
   it('closes a connection with more requests waiting than it takes, having sent the service one at most', async () => {
     const requests = Array.from(
       { length: 2 + MAX_WAITING_REQUESTS },

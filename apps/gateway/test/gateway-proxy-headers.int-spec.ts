@@ -91,4 +91,42 @@ describe('gateway headers only a proxy sets', () => {
       expect(seen['x-forwarded-port']).toBe('443');
     },
   );
+
+  it.each([false, true])(
+    'drops every header whose name has an underscore, and passes the others on (upgrade: %s)',
+    async (upgrade) => {
+      const [line, ...headers] = headFor('/api/orders/ws', 'shop.example', upgrade);
+      const underscored = [
+        'X_Forwarded_For: 6.6.6.6',
+        'x_forwarded_host: evil.example',
+        'X-Forwarded_Proto: evil',
+        'X_Real_IP: 6.6.6.6',
+        'Cookie_: session=evil',
+        'X_User_Id: admin',
+        '_: evil',
+        'Accept_Language: evil',
+      ];
+      const answer = await exchange(gateway, [
+        line,
+        ...headers,
+        ...underscored,
+        'X-Request-Id: kept-1',
+        'Cookie: session=kept',
+        'Accept-Language: fr',
+      ]);
+      expect(answer.status).toBe(upgrade ? 403 : 200);
+      expect(heard).toHaveLength(1);
+      const [{ headers: seen }] = heard;
+      expect(Object.keys(seen).filter((name) => name.includes('_'))).toEqual([]);
+      expect(
+        Object.entries(seen).filter(([, value]) => /6\.6\.6\.6|evil|admin/.test(String(value))),
+      ).toEqual([]);
+      expect(seen).toMatchObject({
+        'x-request-id': 'kept-1',
+        cookie: 'session=kept',
+        'accept-language': 'fr',
+        'x-forwarded-for': '127.0.0.1',
+      });
+    },
+  );
 });

@@ -18,8 +18,9 @@ import {
   UpgradeRoute,
   upstreamProxy,
 } from './proxy/upstream.proxy';
-import { AllowedHosts, refuseUnknownHosts } from './security/allowed-hosts';
+import { AllowedHosts, refuseUnknownHosts, serveAbsoluteForm } from './security/allowed-hosts';
 import { limitConnectionsPerClient } from './security/client-connections';
+import { refuseConnectRequests } from './security/connect-requests';
 import { refuseCrossSiteWrites } from './security/cross-site-writes';
 import { refuseTooManyHeaderLines } from './security/header-count';
 import { serveRequestsInTurn } from './security/pipelined-requests';
@@ -38,8 +39,10 @@ import { serveWebPage } from './web/web.setup';
  * request another site's page sent (`refuseCrossSiteWrites`), then for each service its body
  * limit and its proxy (bodies are read whole but never parsed: the app runs without a body
  * parser; all services' bodies share one `BodyMemory`), then the web page from `webRoot`, then
- * the gateway's own routes under `/api/gateway`. The client that bodies are counted for and
- * that the services are told of (`X-Forwarded-For`) is the one `TrustedProxies` finds.
+ * the gateway's own routes under `/api/gateway`. An absolute-form target naming a host of the
+ * gateway's is served as its origin form (`serveAbsoluteForm`); a `CONNECT` is a 405
+ * (`refuseConnectRequests`). The client that bodies are counted for and that the services are
+ * told of (`X-Forwarded-For`) is the one `TrustedProxies` finds.
  */
 export function gatewayService(webRoot: string): ServiceDefinition<NestExpressApplication> {
   return {
@@ -54,6 +57,7 @@ export function gatewayService(webRoot: string): ServiceDefinition<NestExpressAp
       const proxies = new TrustedProxies(env.GATEWAY_TRUST_PROXY);
       const hosts = new AllowedHosts(allowedHostsOf(env));
       limitConnectionsPerClient(app.getHttpServer(), env.CONNECTIONS_PER_CLIENT, proxies);
+      serveAbsoluteForm(app.getHttpServer(), hosts);
       app.use(serveRequestsInTurn);
       // What the gateway routes and limits on must be what it forwards: every header line
       // (a body framed past those Node shows the app would reach a service as a request of
@@ -73,6 +77,7 @@ export function gatewayService(webRoot: string): ServiceDefinition<NestExpressAp
         app.getHttpServer().once('close', proxy.close);
       }
       proxyUpgrades(app.getHttpServer(), upgrades, hosts);
+      refuseConnectRequests(app.getHttpServer());
       serveWebPage(app, webRoot);
     },
   };

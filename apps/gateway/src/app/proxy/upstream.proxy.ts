@@ -7,7 +7,7 @@ import { createProxyMiddleware, Options, RequestHandler } from 'http-proxy-middl
 import { rawErrorAnswer } from '@cloakroom/service-kit';
 
 import { Upstream } from '../config/gateway.env';
-import { AllowedHosts } from '../security/allowed-hosts';
+import { AllowedHosts, toOriginForm } from '../security/allowed-hosts';
 import { hasTooManyHeaderLines, TOO_MANY_HEADER_LINES } from '../security/header-count';
 import { owesAnswers, trackOwedAnswers } from '../security/pipelined-requests';
 import { TrustedProxies } from '../security/trusted-proxies';
@@ -386,8 +386,11 @@ function isProxyOnly(name: string): boolean {
  * whatever else came under those names, and every other header only a proxy sets
  * ({@link PROXY_ONLY}: `Forwarded`, `X-Real-IP`, `True-Client-IP`, `X-Original-URL`,
  * `X-HTTP-Method-Override`...), is dropped, as are hop-by-hop headers and any that the client's
- * `Connection` names. An upgrade keeps `Upgrade`, with `Connection: upgrade`. A buffered body's
- * length is set last: no header the client names can take it away.
+ * `Connection` names. So is every header whose name has an underscore, as nginx drops them:
+ * stacks that map headers CGI-style (`HTTP_X_FORWARDED_FOR`) read `_` and `-` alike, so
+ * `X_Forwarded_For` would reach them as the `X-Forwarded-For` the gateway sets, or in its
+ * place. An upgrade keeps `Upgrade`, with `Connection: upgrade`. A buffered body's length is
+ * set last: no header the client names can take it away.
  */
 function setEdgeHeaders(
   req: BufferedRequest,
@@ -402,7 +405,7 @@ function setEdgeHeaders(
     if (!(upgrade && name === 'upgrade')) delete headers[name];
   }
   for (const name of Object.keys(headers)) {
-    if (isProxyOnly(name)) delete headers[name];
+    if (isProxyOnly(name) || name.includes('_')) delete headers[name];
   }
   Object.assign(headers, forwarded, { 'x-forwarded-for': client });
   if (upgrade) headers.connection = 'upgrade';
@@ -424,7 +427,8 @@ export interface UpgradeRoute {
  * refusal is the JSON error of the other `/api/*` answers (`rawErrorAnswer`); an upgrade
  * pipelined behind requests not yet answered has its connection closed; a handshake that
  * announces a body is refused with a 400, one with more than `MAX_HEADER_LINES` header lines
- * with a 431, one for a host `hosts` refuses with its 421 (or 400), as a request would be.
+ * with a 431, one for a host `hosts` refuses with its 421 (or 400), as a request would be; one
+ * whose absolute-form target names a host of the gateway's goes on in origin form.
  *
  * @example
  * proxyUpgrades(app.getHttpServer(), [{ prefix: '/api/orders', proxy }], hosts);
@@ -432,6 +436,9 @@ export interface UpgradeRoute {
 export function proxyUpgrades(server: Server, routes: UpgradeRoute[], hosts: AllowedHosts): void {
   trackOwedAnswers(server);
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    // Node takes its own error listener off a socket it hands over: a client that resets the
+    // connection while a refusal is being written would otherwise stop the gateway.
+    socket.on('error', () => socket.destroy());
     // Pipelined behind requests not yet answered: whatever went out now (a refusal, the
     // service's 101, an ordinary answer) would come before their answers, which still hold the
     // socket (an ordinary answer cannot take it: Node throws, which stopped the gateway).
@@ -452,6 +459,7 @@ export function proxyUpgrades(server: Server, routes: UpgradeRoute[], hosts: All
       socket.end(rawErrorAnswer(refusal.status, { message: refusal.message }));
       return;
     }
+    toOriginForm(req);
     // What follows the handshake's head goes to the service only once it has switched: a body
     // the service was told of would never come, or come read as WebSocket frames.
     if (hasBody(req)) {

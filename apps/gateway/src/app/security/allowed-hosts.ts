@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 
 import { answerWithError } from '@cloakroom/service-kit';
 
@@ -16,6 +16,9 @@ const HOST_VALUE =
 
 /** The authority of an absolute-form request target (`http://host:port/path`). */
 const ABSOLUTE_TARGET = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i;
+
+/** An absolute-form target the gateway serves as the origin form it stands for. */
+const HTTP_TARGET = /^https?:\/\/([^/?#]*)/i;
 
 /** A host name and its port as written (none: the scheme's default). */
 interface HostValue {
@@ -65,7 +68,8 @@ export function hostOfOrigin(origin: URL): string {
  * address or userinfo matches nothing.
  *
  * An absolute-form request target (`GET http://host/path`), whose authority a server must take
- * over `Host` (RFC 9112 §3.2.2), must name an accepted host as well.
+ * over `Host` (RFC 9112 §3.2.2), must name an accepted host as well; it is then served as its
+ * origin form ({@link serveAbsoluteForm}).
  *
  * @example
  * const hosts = new AllowedHosts(['shop.example:443', 'gateway.internal']);
@@ -156,6 +160,42 @@ export function refuseUnknownHosts(
     }
     answerWithError(res, refusal.status, refusal.message);
   };
+}
+
+/**
+ * Rewrites an `http:` or `https:` absolute-form target (`GET http://localhost:3000/api/...`) to
+ * the origin form it stands for (`/api/...`: the rest of the target as written, `/` when it is
+ * empty), with its authority as `Host` (RFC 9112 §3.2.2: a server must accept the form and take
+ * the host from it), so that it is routed, checked and forwarded as that request would be. Call
+ * it only on a request {@link AllowedHosts.refusalOf} accepts: the authority is then one of the
+ * gateway's hosts, and the gateway never a proxy to another.
+ *
+ * @example
+ * if (!hosts.refusalOf(req)) toOriginForm(req);
+ */
+export function toOriginForm(req: IncomingMessage): void {
+  const target = req.url ?? '';
+  const match = HTTP_TARGET.exec(target);
+  if (!match) return;
+  const rest = target.slice(match[0].length);
+  req.url = rest.startsWith('/') ? rest : `/${rest}`;
+  req.headers.host = match[1];
+}
+
+/**
+ * Takes every request of `server` whose absolute-form target names a host of the gateway's in
+ * origin form ({@link toOriginForm}) before the app sees it: Express's router keeps the scheme
+ * and authority of the target it was handed and puts them back in front of each path it
+ * strips, so the rewrite must come before it. Requests `hosts` refuses are left as they came,
+ * for {@link refuseUnknownHosts} to answer.
+ *
+ * @example
+ * serveAbsoluteForm(app.getHttpServer(), hosts);
+ */
+export function serveAbsoluteForm(server: Server, hosts: AllowedHosts): void {
+  server.prependListener('request', (req: IncomingMessage) => {
+    if (!req.url?.startsWith('/') && !hosts.refusalOf(req)) toOriginForm(req);
+  });
 }
 
 function isOpenToAnyHost(req: IncomingMessage, openPaths: readonly string[]): boolean {

@@ -59,12 +59,17 @@ export function serveRequestsInTurn(
 /** Each connection's answers not yet sent in full, kept by {@link trackOwedAnswers}. */
 const owedAnswers = new WeakMap<Socket, Set<ServerResponse>>();
 
+/** Servers {@link trackOwedAnswers} watches already. */
+const tracked = new WeakSet<Server>();
+
 /**
  * Keeps, for each connection of `server`, the answers it still owes: every request the server
  * hands over (with `Expect` too, answered in its own events) until its answer closes. See
- * {@link owesAnswers}.
+ * {@link owesAnswers}. A server already watched is left as it is.
  */
 export function trackOwedAnswers(server: Server): void {
+  if (tracked.has(server)) return;
+  tracked.add(server);
   const track = (req: IncomingMessage, res: ServerResponse) => {
     const answers = owedAnswers.get(req.socket) ?? new Set<ServerResponse>();
     owedAnswers.set(req.socket, answers);
