@@ -6,7 +6,7 @@ import { rawErrorAnswer } from '@cloakroom/service-kit';
 import { owesAnswers, trackOwedAnswers } from './pipelined-requests';
 
 /** The methods the gateway serves: the `Allow` of its answer to a `CONNECT`. */
-const SERVED_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
+const SERVED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 
 /** How long a refused client may go on sending after the answer before its connection drops. */
 export const CONNECT_LINGER_MS = 2_000;
@@ -38,9 +38,9 @@ export function refuseConnectRequests(server: Server): void {
       socket.destroy();
       return;
     }
-    const answer = rawErrorAnswer(405, { message: 'CONNECT is not served here' });
-    // The status line, then `Allow`, then the answer's own headers.
-    socket.end(answer.replace('\r\n', `\r\nAllow: ${SERVED_METHODS}\r\n`));
+    socket.end(
+      rawErrorAnswer(405, { message: 'CONNECT is not served here', allow: SERVED_METHODS }),
+    );
     socket.resume();
     const linger = setTimeout(() => socket.destroy(), CONNECT_LINGER_MS);
     linger.unref();

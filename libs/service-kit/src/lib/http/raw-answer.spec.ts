@@ -35,4 +35,12 @@ describe('rawErrorAnswer', () => {
     expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n[^]*Connection: close\r\n\r\n$/);
     expect(answer).not.toContain('Content-Length');
   });
+
+  it('names the methods served in Allow when given them, before the body', () => {
+    const answer = rawErrorAnswer(405, { allow: ['GET', 'HEAD'] });
+    expect(answer).toMatch(
+      /^HTTP\/1\.1 405 Method Not Allowed\r\n[^]*\r\nAllow: GET, HEAD\r\n\r\n\{/,
+    );
+    expect(rawErrorAnswer(405)).not.toContain('\r\nAllow:');
+  });
 });

@@ -19,6 +19,8 @@ export interface RawErrorAnswerOptions {
    *   (with a length and no body, any other client reads a cut answer).
    */
   request?: 'HEAD' | 'unknown';
+  /** The methods the target serves, sent as `Allow` (a 405 must carry it: RFC 9110 §15.5.6). */
+  allow?: readonly string[];
 }
 
 /** The status line's reason, the headers and the body of every error answer no filter writes. */
@@ -36,6 +38,7 @@ function errorAnswerOf(
     ['X-Content-Type-Options', 'nosniff'],
     ['Cache-Control', 'no-store'],
     ['Connection', 'close'],
+    ...(options.allow ? [['Allow', options.allow.join(', ')] as [string, string]] : []),
   ];
   return { reason, headers, body: options.request === undefined ? body : '' };
 }
