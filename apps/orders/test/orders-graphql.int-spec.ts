@@ -328,11 +328,62 @@ describe('POST /api/orders/graphql (PostgreSQL, Redis)', () => {
     );
     expect(codesOf(response.body)).toEqual(['BAD_REQUEST']);
     expect(response.body.errors[0].extensions.originalError.message).toContain(
-      'items must name each sku once',
+      'items must name each sku once (SKUs ignore case)',
     );
     const mine = (await post(MY_ORDERS, alice)).body.data.myOrders;
     expect(JSON.stringify(mine)).not.toContain('GQL-DUP');
   });
+
+  it("answers BAD_REQUEST to SKUs that differ only in case, catalog's one product, and places nothing", async () => {
+    const response = await post(
+      'mutation { placeOrder(items: [{ sku: "GQL-CASE", quantity: 1 }, { sku: "gql-case", quantity: 2 }]) { id } }',
+      alice,
+    );
+    expect(codesOf(response.body)).toEqual(['BAD_REQUEST']);
+    expect(response.body.errors[0].extensions.originalError.message).toEqual([
+      'items must name each sku once (SKUs ignore case)',
+    ]);
+    expect(JSON.stringify(response.body)).not.toMatch(/\bat .*\.(js|ts):\d+/);
+    const mine = (await post(MY_ORDERS, alice)).body.data.myOrders;
+    expect(JSON.stringify(mine).toLowerCase()).not.toContain('gql-case');
+  });
+
+  it.each([
+    ['2147483648', 'GRAPHQL_VALIDATION_FAILED'],
+    ['1.5', 'GRAPHQL_VALIDATION_FAILED'],
+    ['1e3', 'GRAPHQL_VALIDATION_FAILED'],
+    ['"2"', 'GRAPHQL_VALIDATION_FAILED'],
+    ['0', 'BAD_REQUEST'],
+    ['-5', 'BAD_REQUEST'],
+    ['1001', 'BAD_REQUEST'],
+  ])('answers a quantity of %s with %s, no stack, and places nothing', async (quantity, code) => {
+    const response = await post(
+      `mutation { placeOrder(items: [{ sku: "GQL-NUM", quantity: ${quantity} }]) { id } }`,
+      alice,
+    );
+    expect(codesOf(response.body)).toEqual([code]);
+    expect(response.body.data ?? null).toBeNull();
+    expect(JSON.stringify(response.body)).not.toMatch(/stacktrace|\.[jt]s:\d+/);
+    const mine = (await post(MY_ORDERS, alice)).body.data.myOrders;
+    expect(JSON.stringify(mine)).not.toContain('GQL-NUM');
+  });
+
+  it.each([2 ** 40, 1.5, Number.MAX_SAFE_INTEGER, '2'])(
+    'answers a quantity of %s in variables with BAD_USER_INPUT',
+    async (quantity) => {
+      const response = await http
+        .post(PATH)
+        .set('Cookie', cookies[alice.id])
+        .set('Origin', ORIGIN)
+        .send({
+          query: 'mutation ($items: [OrderItemInput!]!) { placeOrder(items: $items) { id } }',
+          variables: { items: [{ sku: 'GQL-NUM', quantity }] },
+        });
+      expect(response.status).toBe(400);
+      expect(codesOf(response.body)).toEqual(['BAD_USER_INPUT']);
+      expect(JSON.stringify(response.body)).not.toMatch(/stacktrace|\.[jt]s:\d+/);
+    },
+  );
 
   describe('placeOrder(idempotencyKey:)', () => {
     const keyed = (key: string, sku: string, quantity = 1) => ({

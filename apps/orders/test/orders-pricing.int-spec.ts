@@ -201,6 +201,51 @@ describe("POST /api/orders/quote: prices from catalog, asked on the shopper's be
     });
   });
 
+  it("prices the most an order holds at catalog's highest price exactly", async () => {
+    const cookie = await sessionCookie(app, alice);
+    const items = Array.from({ length: 50 }, (_, i) => ({ sku: `TOP-${i}`, quantity: 1000 }));
+    answer = items.map(({ sku }) => ({ sku, name: 'Top', priceCents: 100_000_000 }));
+    const response = await quote(cookie, items).expect(200);
+    expect(response.body.totalCents).toBe(5_000_000_000_000);
+    expect(
+      response.body.items.every((line: { priceCents: number }) => line.priceCents === 1e11),
+    ).toBe(true);
+  });
+
+  it.each([
+    ['a line past 2^53', [{ sku: 'BIG-0', quantity: 2 }], Number.MAX_SAFE_INTEGER],
+    [
+      'safe lines whose total is past 2^53',
+      Array.from({ length: 50 }, (_, i) => ({ sku: `BIG-${i}`, quantity: 1000 })),
+      200_000_000_000,
+    ],
+    ['a negative price', [{ sku: 'BIG-0', quantity: 1 }], -1],
+  ])('answers 503, never a rounded or negative amount, to %s', async (_case, items, priceCents) => {
+    const cookie = await sessionCookie(app, alice);
+    answer = items.map(({ sku }) => ({ sku, name: 'Big', priceCents }));
+    const response = await quote(cookie, items);
+    expect(response.status).toBe(503);
+    expect(response.body).toEqual({
+      statusCode: 503,
+      message: 'Catalog unavailable',
+      error: 'catalog_unavailable',
+    });
+  });
+
+  it('answers 400 to SKUs that differ only in case, one product to catalog, before asking it', async () => {
+    const cookie = await sessionCookie(app, alice);
+    const response = await quote(cookie, [
+      { sku: 'UMBRELLA', quantity: 1 },
+      { sku: 'umbrella', quantity: 1 },
+    ]);
+    expect(response.status).toBe(400);
+    expect(response.body).toEqual({
+      statusCode: 400,
+      message: 'items must name each sku once (SKUs ignore case)',
+    });
+    expect(asked).toEqual([]);
+  });
+
   it('answers 503 while catalog is down, and prices again once it is back', async () => {
     const cookie = await sessionCookie(app, alice);
     await catalog?.close();

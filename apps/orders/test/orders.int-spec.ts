@@ -168,14 +168,49 @@ describe('orders (PostgreSQL, Redis)', () => {
       expect(JSON.stringify(mine.body)).not.toContain(items[0].sku);
     });
 
-    it('takes skus that differ only in case as different lines', async () => {
-      const items = [
-        { sku: 'CASE-a', quantity: 1 },
-        { sku: 'CASE-A', quantity: 1 },
-      ];
-      const response = await place(cookies['alice'], { items }).expect(201);
-      expect(response.body.items).toEqual(items);
-    });
+    it.each([
+      ['UMBRELLA', 'umbrella'],
+      ['CASE-a', 'CASE-A'],
+      ['Tea-01', 'tEA-01'],
+    ])(
+      "answers 400 to %s and %s on two lines, catalog's one product, and places nothing",
+      async (first, second) => {
+        const items = [
+          { sku: first, quantity: 1 },
+          { sku: 'OTHER-1', quantity: 1 },
+          { sku: second, quantity: 2 },
+        ];
+        const response = await place(cookies['alice'], { items });
+        expect(response.status).toBe(400);
+        expect(response.body).toEqual({
+          statusCode: 400,
+          message: 'items must name each sku once (SKUs ignore case)',
+        });
+        const mine = await http.get('/api/orders?limit=200').set('Cookie', cookies['alice']);
+        expect(JSON.stringify(mine.body)).not.toContain(first);
+      },
+    );
+
+    it.each([
+      ['empty objects', '{}'],
+      ['numbers', '7'],
+    ])(
+      'refuses a body of 100 KiB of %s as items, naming no line past the cap',
+      async (_case, item) => {
+        // ~33,000 items: each one named in the error made a 900 KB answer.
+        const items = Array.from({ length: 33_000 }, () => item).join(',');
+        const response = await http
+          .post('/api/orders')
+          .set('Cookie', cookies['alice'])
+          .set('Origin', ORIGIN)
+          .set('Content-Type', 'application/json')
+          .send(`{"items":[${items}]}`);
+        expect(response.status).toBe(400);
+        expect(response.body).toEqual({ statusCode: 400, message: expect.any(String) });
+        expect(response.body.message).not.toMatch(/items\.(5[1-9]|[6-9]\d|\d{3,})\./);
+        expect(JSON.stringify(response.body).length).toBeLessThan(16 * 1024);
+      },
+    );
 
     it('answers 400 to a body that is not JSON', async () => {
       const response = await http

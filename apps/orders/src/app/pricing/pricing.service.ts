@@ -112,6 +112,11 @@ export class PricingService implements OnModuleDestroy {
       });
     }
     const totalCents = items.reduce((total, line) => total + line.priceCents, 0);
+    // Prices are not negative, so a line past 2^53 makes the total unsafe too: such a sum is
+    // already rounded, and a wrong amount must not be answered as a price.
+    if (!Number.isSafeInteger(totalCents)) {
+      throw catalogUnavailable();
+    }
     return { items, totalCents, unknownSkus: [...unknownSkus] };
   }
 
@@ -140,7 +145,9 @@ function isCatalogPrice(value: unknown): value is CatalogPrice {
   return (
     typeof price?.sku === 'string' &&
     typeof price.name === 'string' &&
-    Number.isSafeInteger(price.priceCents)
+    typeof price.priceCents === 'number' &&
+    Number.isSafeInteger(price.priceCents) &&
+    price.priceCents >= 0
   );
 }
 
