@@ -4,6 +4,7 @@ import {
   ValidationPipe,
   ValidationPipeOptions,
 } from '@nestjs/common';
+import { getMetadataStorage } from 'class-validator';
 
 /** One validation policy for every body: unknown fields are refused, not silently dropped. */
 export const VALIDATION_OPTIONS: ValidationPipeOptions = {
@@ -44,13 +45,42 @@ export class StrictValidationPipe extends ValidationPipe {
     // Every argument the pipe validates, not only HTTP bodies and queries: a microservice
     // message's payload comes with a type of its transport's own (a number for `@Payload()`).
     if (this.toValidate(metadata)) {
-      const skipped = skippedNameIn(value, 0);
+      const skipped = unknownFieldOf(value, metadata.metatype) ?? skippedNameIn(value, 0);
       if (skipped) {
         throw new BadRequestException([`property ${skipped} should not exist`]);
       }
     }
     return super.transform(value, metadata);
   }
+}
+
+/** Each DTO class's field names, as the whitelist knows them (any validation decorator). */
+const knownFields = new WeakMap<object, ReadonlySet<string>>();
+
+/**
+ * The first top-level field of `value` that `metatype`'s whitelist would refuse. Checked before
+ * class-transformer copies the body: it walks every value it is given, known field or not, so a
+ * 100 KiB unknown field holding 30,000 empty objects took a quarter of a second of the event
+ * loop to be refused.
+ */
+function unknownFieldOf(
+  value: unknown,
+  metatype: ArgumentMetadata['metatype'],
+): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || !metatype) {
+    return undefined;
+  }
+  let known = knownFields.get(metatype);
+  if (!known) {
+    const rules = getMetadataStorage().getTargetValidationMetadatas(metatype, '', false, false);
+    known = new Set(rules.map((rule) => rule.propertyName));
+    knownFields.set(metatype, known);
+  }
+  // A class without rules is left to the pipe, as it was.
+  if (known.size === 0) {
+    return undefined;
+  }
+  return Object.keys(value).find((name) => !known.has(name));
 }
 
 function skippedNameIn(value: unknown, depth: number): string | undefined {
