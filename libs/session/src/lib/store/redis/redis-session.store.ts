@@ -16,6 +16,7 @@ import {
   isUserTag,
   isUserTagKey,
   newUserTagKey,
+  parseSessionId,
   SessionRef,
   sessionRef,
 } from '../../token/session.token';
@@ -70,6 +71,12 @@ const PATCH_OVER_LIMITS = -1;
  * (see `abandon`): long enough to ride out a reconnection or a failover.
  */
 const EVICTION_UNDO_GRACE_MS = 60_000;
+/**
+ * How many times `create` reads the global revocation's watermark after making a session before
+ * it gives up (503) on a session each new watermark outdates: one revocation racing a login is
+ * rare, three in a row are revocations in a loop.
+ */
+const OUTDATED_CREATE_ATTEMPTS = 3;
 /** The first and the longest wait before an undo is sent again. */
 const UNDO_RETRY_FIRST_MS = 100;
 const UNDO_RETRY_MAX_MS = 5_000;
@@ -271,6 +278,80 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
       return null;
     }
     const ref = sessionRef(tag, record.digest);
+    // What earlier attempts evicted for good: should a later one fail, the caller hears of none
+    // of them, so the listeners are told.
+    const evicted: string[] = [];
+    const lost = (): void =>
+      this.reportEvictions(
+        tag,
+        record.user.id,
+        evicted.map((id) => (parseSessionId(id) as SessionRef).digest),
+      );
+    let created: CreatedSession | null = null;
+    for (let attempt = 1; ; attempt++) {
+      if (!created) {
+        try {
+          created = await this.createOnce(ref, record, expected);
+        } catch (error) {
+          lost();
+          throw error;
+        }
+        if (!created) {
+          lost();
+          return null;
+        }
+        evicted.push(...created.evicted);
+      }
+      const notBefore = await this.outdating(created.session.createdAt);
+      if (notBefore === 0) {
+        return { ...created, evicted };
+      }
+      // Stamped before a global revocation's watermark — in its own millisecond, or by a Cluster
+      // master whose clock runs behind the one it was read from — and made after its sweep may
+      // have passed the key: every service would refuse the session while it stayed listed and
+      // counted at the cap (evicting a live one there). Its holder logs in after the watermark
+      // was set: the session is moved past it, as the one a global revocation keeps is, or made
+      // again if the sweep got to it first.
+      const kept =
+        attempt < OUTDATED_CREATE_ATTEMPTS
+          ? await this.watermark.keep(ref, notBefore).catch(() => undefined)
+          : undefined;
+      if (kept === undefined) {
+        // Given up (revocations kept coming), or not known: nobody gets the token, so the
+        // session goes, by the undo of a create whose answer never came.
+        this.abandon(ref, record.user.id, () => undefined);
+        lost();
+        throw new SessionStoreUnavailableError(
+          new Error('A global revocation outdated this login as it was made'),
+        );
+      }
+      created = kept ? { ...created, session: { ...created.session, createdAt: notBefore } } : null;
+    }
+  }
+
+  /**
+   * The watermark of a global revocation that ends a session created at `createdAt`, read after
+   * the create has run (a revocation whose sweep may have passed the new key has set it by
+   * then); 0 when none does. A read that fails leaves the login as made, as it stood before it
+   * was checked, rather than failing a write that was answered.
+   */
+  private async outdating(createdAt: number): Promise<number> {
+    try {
+      const notBefore = await this.watermark.read();
+      return createdAt < notBefore ? notBefore : 0;
+    } catch (error) {
+      this.refusals.report(error);
+      return 0;
+    }
+  }
+
+  /** One run of create.lua for `create`. */
+  private async createOnce(
+    ref: SessionRef,
+    record: NewSessionRecord,
+    expected: string | undefined,
+  ): Promise<CreatedSession | null> {
+    const { tag } = ref;
     const fields = encodeNewSession(record, this.settings.keepUserAgent);
     const { settings } = this;
     const idleTimeoutMs = record.persistent
@@ -370,8 +451,8 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   private abandon(ref: SessionRef, userId: string, settle: () => void): void {
     const announced = new Set<string>();
     this.sendUndo(
-      (client, marked) =>
-        client.cloakroomUndoCreate(
+      async (client, marked) => {
+        const reply = await client.cloakroomUndoCreate(
           this.keys.session(ref),
           this.keys.index(ref.tag, userId),
           this.keys.generation(ref.tag, userId),
@@ -382,7 +463,14 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
           this.settings.maxSessionsPerUser,
           EVICTION_UNDO_GRACE_MS,
           marked ? '1' : '0',
-        ),
+        );
+        // Put back from where a global revocation's sweep never looks (set aside): those it
+        // ended go, or they would stay listed and counted at the cap while refused everywhere.
+        if (Number((reply as Reply[])[0]) > 0) {
+          await this.watermark.sweepIndexed(ref.tag, this.keys.index(ref.tag, userId));
+        }
+        return reply;
+      },
       (reply) => {
         const dropped = (reply as [number, string[]])[1].filter((digest) => !announced.has(digest));
         dropped.forEach((digest) => announced.add(digest));
@@ -965,8 +1053,8 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
     settle: () => void,
   ): void {
     this.sendUndo(
-      (client, marked) =>
-        client.cloakroomUndoRotate(
+      async (client, marked) => {
+        const reply = await client.cloakroomUndoRotate(
           this.keys.session(from),
           this.keys.session(to),
           this.keys.indexPrefix(from.tag),
@@ -976,7 +1064,13 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
           ROTATION_FORWARD_MS,
           ownerId ?? '',
           marked ? '1' : '0',
-        ),
+        );
+        // Moved back to a key a global revocation's sweep may have passed meanwhile, as a
+        // rotation moves it (see `rotate`). Checked after every repeat too: the one that moved
+        // it back may have been answered too late to be heard.
+        await this.watermark.sweepOutdated(from, 0);
+        return reply;
+      },
       (reply) => reply === 1,
       { at: { key: this.keys.session(from) }, settle },
     );

@@ -6,7 +6,11 @@ import { millisecondsOf } from './redis-clock';
 import type { RedisKeys } from './redis-keys';
 
 type Call = (...args: Array<string | number>) => Promise<unknown>;
-type ScriptedClient = (Redis | Cluster) & { cloakroomSweep: Call; cloakroomKeep: Call };
+type ScriptedClient = (Redis | Cluster) & {
+  cloakroomSweep: Call;
+  cloakroomKeep: Call;
+  cloakroomRaiseWatermark: Call;
+};
 
 /** Keys a SCAN step asks for on each node. */
 const SCAN_COUNT = 1000;
@@ -48,8 +52,13 @@ export class RedisWatermark {
    * Sets the watermark at Redis's "now", keeps one session alive, awaits `onSet` (the watermark
    * is set: the caller may act on it), sweeps; how many died. On a Cluster "now" is the latest
    * of the masters' clocks: each stamps the sessions it holds, so a master running ahead of the
-   * one asked would hold sessions stamped after the watermark, made before it. Logins on a
-   * master running behind are refused until its clock passes it.
+   * one asked would hold sessions stamped after the watermark, made before it. A login that a
+   * master running behind stamps before it is moved past it (see `RedisSessionStore.create`).
+   *
+   * The watermark is only ever raised (raise-watermark.lua): when a global revocation that
+   * raced this one set a later one first, that one stays, and is what this one announces,
+   * answers and sweeps with; it ends the session kept here as well (stamped with this one's),
+   * so `kept` is null then.
    */
   async revokeAllBefore(
     keep?: SessionRef,
@@ -65,24 +74,37 @@ export class RedisWatermark {
       // Kept under the digest a rotation moved it to meanwhile too (keep.lua follows the
       // forward and answers the digest it kept): the caller holds that session's token now.
       // All of it in the session's slot.
-      const digest = await this.client.cloakroomKeep(
-        this.keys.session(keep),
-        this.keys.fence(keep.tag),
-        notBefore,
-        keep.digest,
-        this.keys.forwardPrefix(keep.tag),
-        this.keys.sessionPrefix(keep.tag),
-      );
-      kept = typeof digest === 'string' ? sessionRef(keep.tag, digest).id : null;
+      const digest = await this.keep(keep, notBefore);
+      kept = digest ? sessionRef(keep.tag, digest).id : null;
     }
-    await this.client.set(this.keys.notBefore(), String(notBefore));
-    await this.client.publish(this.keys.notBefore(), String(notBefore));
-    await onSet?.(notBefore);
+    const held = Number(
+      await this.client.cloakroomRaiseWatermark(this.keys.notBefore(), notBefore),
+    );
+    if (held > notBefore) kept = null;
+    await this.client.publish(this.keys.notBefore(), String(held));
+    await onSet?.(held);
     let revoked = 0;
     for (const node of nodes) {
-      revoked += await this.sweepNode(node, notBefore);
+      revoked += await this.sweepNode(node, held);
     }
-    return { notBefore, revoked, kept };
+    return { notBefore: held, revoked, kept };
+  }
+
+  /**
+   * Moves the creation time of the session at `ref` to `notBefore` (keep.lua): neither the sweep
+   * nor the services' check of that watermark ends it. The digest it was found under (a
+   * rotation may have just moved it), or null when there is no such session.
+   */
+  async keep(ref: SessionRef, notBefore: number): Promise<string | null> {
+    const digest = await this.client.cloakroomKeep(
+      this.keys.session(ref),
+      this.keys.fence(ref.tag),
+      notBefore,
+      ref.digest,
+      this.keys.forwardPrefix(ref.tag),
+      this.keys.sessionPrefix(ref.tag),
+    );
+    return typeof digest === 'string' ? digest : null;
   }
 
   /**
@@ -93,15 +115,49 @@ export class RedisWatermark {
    * session the revocation kept was moved past the watermark meanwhile, and stays.
    */
   async sweepMoved(ref: SessionRef, createdAt: number): Promise<boolean> {
+    return (await this.sweepOutdated(ref, createdAt)).deleted;
+  }
+
+  /**
+   * Deletes the session at `ref`, written at `createdAt` by a call made after the last global
+   * revocation's sweep may have passed its key, if that revocation's watermark ends it: the
+   * watermark read (`notBefore`, after the write) and whether sweep.lua deleted it. A
+   * `createdAt` of 0 (not known) leaves it to sweep.lua, which reads the creation time again.
+   */
+  async sweepOutdated(
+    ref: SessionRef,
+    createdAt: number,
+  ): Promise<{ notBefore: number; deleted: boolean }> {
     const notBefore = await this.read();
-    if (createdAt >= notBefore) return false;
+    if (createdAt >= notBefore) return { notBefore, deleted: false };
     const deleted = await this.client.cloakroomSweep(
       this.keys.session(ref),
       notBefore,
       this.keys.indexPrefix(ref.tag),
       ref.digest,
     );
-    return Number(deleted) === 1;
+    return { notBefore, deleted: Number(deleted) === 1 };
+  }
+
+  /**
+   * Deletes the sessions the user's index `index` (under `tag`) lists that the last global
+   * revocation ended: put back where its sweep had not looked (an undo restoring what a login
+   * set aside at the cap). Only those indexed as created before the watermark are looked at;
+   * sweep.lua reads each one's creation time again (a kept session was moved past it).
+   */
+  async sweepIndexed(tag: string, index: string): Promise<void> {
+    const notBefore = await this.read();
+    if (notBefore === 0) return;
+    // Index scores are creation times in microseconds.
+    const digests = await this.client.zrangebyscore(index, '-inf', `(${notBefore * 1000}`);
+    for (const digest of digests) {
+      await this.client.cloakroomSweep(
+        this.keys.session(sessionRef(tag, digest)),
+        notBefore,
+        this.keys.indexPrefix(tag),
+        digest,
+      );
+    }
   }
 
   /**

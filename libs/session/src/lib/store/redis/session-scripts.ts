@@ -10,6 +10,7 @@ import keepScript from './scripts/keep.lua';
 import listScript from './scripts/list.lua';
 import patchScript from './scripts/patch.lua';
 import prelude from './scripts/prelude.lua';
+import raiseWatermarkScript from './scripts/raise-watermark.lua';
 import revokeAllScript from './scripts/revoke-all.lua';
 import revokeScript from './scripts/revoke.lua';
 import rotateScript from './scripts/rotate.lua';
@@ -56,6 +57,7 @@ export const SESSION_SCRIPTS = {
   cloakroomPatch: { lua: withPrelude(patchScript), numberOfKeys: 1 },
   cloakroomSweep: { lua: withPrelude(sweepScript), numberOfKeys: 1 },
   cloakroomKeep: { lua: withPrelude(keepScript), numberOfKeys: 2 },
+  cloakroomRaiseWatermark: { lua: withPrelude(raiseWatermarkScript), numberOfKeys: 1 },
   cloakroomAppendEvents: { lua: withPrelude(appendEventsScript, 'allow-oom'), numberOfKeys: 1 },
 } as const;
 

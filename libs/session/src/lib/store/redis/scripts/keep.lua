@@ -1,6 +1,8 @@
 -- Lets one session survive a global revocation (the caller's own): its creation time moves
 -- to the watermark, so neither the sweep nor the watermark check in the services ends it.
 -- Rotation keeps the creation time, so the session stays exempt when it is rotated later.
+-- Also run on a login that Redis stamped before the watermark but made after it was set (in
+-- its millisecond, or on a Cluster master whose clock runs behind): see the store's `create`.
 -- A session rotated moments ago is found under the digest it moved to (rotate.lua leaves a
 -- short-lived forward), as revoke.lua and revoke-all.lua follow it: the caller read its id
 -- before a re-authentication or a password change of the same session rotated it, and holds
