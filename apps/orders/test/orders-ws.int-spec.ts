@@ -5,6 +5,7 @@ import request from 'supertest';
 
 import {
   parseSessionId,
+  Session,
   SessionCookieService,
   SessionService,
   SessionSockets,
@@ -18,6 +19,8 @@ import { eventually, LiveSocket, openLiveSocket } from './live-socket';
 import { randomSuffix, sessionCookie, startOrdersApp } from './orders-app';
 
 const ORIGIN = 'http://localhost:3000';
+/** Numbers the handshakes of `authenticated`, to find the server's answer to each. */
+const HANDSHAKE_HEADER = 'x-test-handshake';
 
 interface ListedOrder {
   id: string;
@@ -36,6 +39,9 @@ describe('GET /api/orders/ws (PostgreSQL, Redis)', () => {
   let url: string;
   let sockets: SessionSockets;
   const open: LiveSocket[] = [];
+  /** The server's authentication of each handshake `authenticated` made, by its number. */
+  const handshakes = new Map<string, Promise<Session | null>>();
+  let handshakeCount = 0;
 
   beforeAll(async () => {
     app = await startOrdersApp({
@@ -49,6 +55,13 @@ describe('GET /api/orders/ws (PostgreSQL, Redis)', () => {
     url = `ws://127.0.0.1:${port}/api/orders/ws`;
     http = request(app.getHttpServer());
     sockets = app.get(SessionSockets);
+    const authenticate = sockets.authenticate.bind(sockets);
+    jest.spyOn(sockets, 'authenticate').mockImplementation((client, request) => {
+      const answer = authenticate(client, request);
+      const number = request.headers[HANDSHAKE_HEADER];
+      if (typeof number === 'string') handshakes.set(number, answer);
+      return answer;
+    });
   });
 
   // The server sees a terminated socket close a little later: wait, so that the next test's
@@ -68,12 +81,19 @@ describe('GET /api/orders/ws (PostgreSQL, Redis)', () => {
     return socket;
   }
 
-  /** A socket whose handshake the server has accepted and registered. */
+  /**
+   * A socket whose handshake the server has accepted and registered. Its own registration is
+   * awaited, not a count of registered sockets: other sockets may close meanwhile (a
+   * revocation's event arrives when it does).
+   */
   async function authenticated(headers: Record<string, string>): Promise<LiveSocket> {
-    const before = sockets.size;
-    const socket = connect(headers);
+    const number = String(handshakeCount++);
+    const socket = connect({ ...headers, [HANDSHAKE_HEADER]: number });
     await socket.opened;
-    await eventually(() => sockets.size > before);
+    await eventually(() => handshakes.has(number));
+    const session = await handshakes.get(number);
+    handshakes.delete(number);
+    expect(session).not.toBeNull();
     return socket;
   }
 
@@ -227,6 +247,46 @@ describe('GET /api/orders/ws (PostgreSQL, Redis)', () => {
     await app.get(SessionService).revokeAllForUser(bob.id);
     for (const tab of tabs) {
       expect((await tab.closed).code).toBe(4401);
+    }
+  });
+
+  it("registers a handshake validated while the user's other sessions were revoked, and pushes to it alone", async () => {
+    const user: SessionUser = { ...carol, id: `carol-kept-${suite}` };
+    const sessions = app.get(SessionService);
+    const other = await authenticated(withCookie(await sessionCookie(app, user)));
+    const kept = (await sessionCookie(app, user)).split('=')[1];
+    // The kept session's handshake: the store answers it, and the answer is taken up only once
+    // the revocation's event has closed the other socket.
+    const validate = sessions.validate.bind(sessions);
+    let answered!: () => void;
+    const storeAnswered = new Promise<void>((resolve) => (answered = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const hold = jest.spyOn(sessions, 'validate').mockImplementation(async (token) => {
+      const session = await validate(token);
+      if (token === kept) {
+        answered();
+        await released;
+      }
+      return session;
+    });
+    try {
+      const opening = authenticated({ Authorization: `Bearer ${kept}` });
+      await storeAnswered;
+      await sessions.revokeAllForUser(user.id, { except: sessions.idOf(kept) ?? undefined });
+      expect((await other.closed).code).toBe(4401);
+      release();
+      const socket = await opening;
+
+      const { order } = await app
+        .get(OrdersService)
+        .place(user, { items: [{ sku: 'WS-KEPT', quantity: 1 }] });
+      await eventually(() => socket.frames.length === 1);
+      expect(socket.frames[0].order?.id).toBe(order.id);
+      expect(other.frames).toEqual([]);
+    } finally {
+      release();
+      hold.mockRestore();
     }
   });
 
