@@ -1068,7 +1068,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
         // Moved back to a key a global revocation's sweep may have passed meanwhile, as a
         // rotation moves it (see `rotate`). Checked after every repeat too: the one that moved
         // it back may have been answered too late to be heard.
-        await this.watermark.sweepOutdated(from, 0);
+        await this.watermark.sweepMoved(from, 0);
         return reply;
       },
       (reply) => reply === 1,

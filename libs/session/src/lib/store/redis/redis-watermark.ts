@@ -108,35 +108,23 @@ export class RedisWatermark {
   }
 
   /**
-   * Deletes a session a rotation has just moved to `ref` if the last global revocation ended
-   * it (created at `createdAt`, before the watermark); whether it did. The sweep finds every
-   * session present when it starts, so what it can miss was moved after the watermark was set:
-   * read after the move, the watermark tells. sweep.lua reads the creation time again: a
-   * session the revocation kept was moved past the watermark meanwhile, and stays.
+   * Deletes the session a rotation (or the undo of one) has just moved to `ref` if the last
+   * global revocation ended it (created at `createdAt`, before the watermark); whether it did.
+   * The sweep finds every session present when it starts, so what it can miss was moved after
+   * the watermark was set: read after the move, the watermark tells. A `createdAt` of 0 (not
+   * known) leaves it to sweep.lua, which reads the creation time again anyway: a session the
+   * revocation kept was moved past the watermark meanwhile, and stays.
    */
   async sweepMoved(ref: SessionRef, createdAt: number): Promise<boolean> {
-    return (await this.sweepOutdated(ref, createdAt)).deleted;
-  }
-
-  /**
-   * Deletes the session at `ref`, written at `createdAt` by a call made after the last global
-   * revocation's sweep may have passed its key, if that revocation's watermark ends it: the
-   * watermark read (`notBefore`, after the write) and whether sweep.lua deleted it. A
-   * `createdAt` of 0 (not known) leaves it to sweep.lua, which reads the creation time again.
-   */
-  async sweepOutdated(
-    ref: SessionRef,
-    createdAt: number,
-  ): Promise<{ notBefore: number; deleted: boolean }> {
     const notBefore = await this.read();
-    if (createdAt >= notBefore) return { notBefore, deleted: false };
+    if (createdAt >= notBefore) return false;
     const deleted = await this.client.cloakroomSweep(
       this.keys.session(ref),
       notBefore,
       this.keys.indexPrefix(ref.tag),
       ref.digest,
     );
-    return { notBefore, deleted: Number(deleted) === 1 };
+    return Number(deleted) === 1;
   }
 
   /**
