@@ -223,3 +223,55 @@ describe.each([
     },
   );
 });
+
+/**
+ * The wait between two tries after a refusal is timed on the monotonic clock: on the wall clock,
+ * a host clock set back an hour right after a refusal (NTP, an operator) put the next try off by
+ * that hour, and the service heard no global revocation all that time.
+ */
+describe('a service whose subscription to global revocations was refused, the host clock then set back', () => {
+  const realNow = Date.now;
+  let topology: Topology;
+
+  beforeAll(async () => {
+    topology = await singleTopology();
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+  });
+
+  afterAll(async () => {
+    jest.restoreAllMocks();
+    await topology?.dispose();
+  });
+
+  it('subscribes again as soon as it is allowed', async () => {
+    const [node] = topology.nodes;
+    const keyPrefix = uniquePrefix();
+    const keys = new RedisKeys(keyPrefix);
+    const subscribed = async () =>
+      Number(((await node.pubsub('NUMSUB', keys.notBefore())) as unknown[])[1]) === 1;
+    const refusedBefore = await refusedSubscriptions(topology.nodes, keys.notBefore());
+    const service = await sessionService({
+      redis: topology.redis,
+      keyPrefix,
+      storeTimeout: 0.3,
+    });
+    try {
+      await until(subscribed, 20_000);
+      await node.acl('SETUSER', 'default', 'resetchannels');
+      await node.client('KILL', 'TYPE', 'pubsub');
+      await until(
+        async () => (await refusedSubscriptions(topology.nodes, keys.notBefore())) > refusedBefore,
+        20_000,
+      );
+      const step = jest.spyOn(Date, 'now').mockImplementation(() => realNow() - 3_600_000);
+      await node.acl('SETUSER', 'default', 'allchannels');
+      // Tries come at most 2 s apart after one or two refusals; the deadline is generous.
+      await until(subscribed, 20_000);
+      step.mockRestore();
+    } finally {
+      await node.acl('SETUSER', 'default', 'allchannels');
+      await service.close();
+    }
+  });
+});

@@ -6,6 +6,8 @@ import { RedisServerProcess, startRedisServer, startTcpRelay, TcpRelay } from '.
 import { RedisSentinelProcess, startRedisSentinels } from '../src/testing/redis-sentinel';
 import { alice, sessionService, sleep, until } from './store-contract';
 
+const realNow = Date.now;
+
 /** Whether `token` validates now (false when the call fails). */
 const validates = (sessions: SessionService, token: string) =>
   sessions.validate(token).then(
@@ -71,6 +73,34 @@ describe('a Redis connection that goes silent, its host gone without closing it'
     const messages = warnings.mock.calls.map(([message]) => String(message));
     expect(messages.filter((message) => message.includes('connecting again'))).toHaveLength(1);
   });
+
+  it.each([
+    ['set back an hour', -3_600_000],
+    ['set forward an hour', 3_600_000],
+  ])(
+    'is timed on the monotonic clock: the host clock %s, a silent connection is still ended',
+    async (_, stepMs) => {
+      const { token } = await sessions.create(alice);
+      expect(await sessions.validate(token)).toMatchObject({ userId: alice.id });
+      // Set back, a wall clock made the connection's silence negative for an hour, and it was
+      // never ended; set forward, a merely slow connection looked silent for an hour.
+      const step = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + stepMs);
+      try {
+        relay.strand();
+        await expect(sessions.validate(token)).rejects.toBeInstanceOf(SessionStoreUnavailableError);
+        await until(() => validates(sessions, token), 5_000);
+      } finally {
+        step.mockRestore();
+      }
+      const messages = warnings.mock.calls.map(([message]) => String(message));
+      const ended = messages.filter((message) => message.includes('connecting again'));
+      expect(ended).toHaveLength(1);
+      // The silence it reports is the connection's, about a second, not the clock's step.
+      const silentMs = Number(/answered nothing for (\d+) ms/.exec(ended[0])?.[1]);
+      expect(silentMs).toBeGreaterThanOrEqual(1_000);
+      expect(silentMs).toBeLessThan(60_000);
+    },
+  );
 
   it('keeps a connection that is only slow: a call times out, the answers come after', async () => {
     const { token } = await sessions.create(alice);

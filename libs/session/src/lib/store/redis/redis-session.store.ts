@@ -514,7 +514,8 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
       settle,
     }: { first?: ScriptedClient; at?: WrittenAt; settle: () => void },
   ): void {
-    const giveUpAt = Date.now() + EVICTION_UNDO_GRACE_MS;
+    // Durations on the monotonic clock, which a step of the host clock leaves alone.
+    const giveUpAt = performance.now() + EVICTION_UNDO_GRACE_MS;
     const acknowledgement = at ? this.acknowledgement : null;
     let accepted = false;
     const send = async (client: ScriptedClient, marked: boolean): Promise<Reply> => {
@@ -535,7 +536,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
       return accepted && (await acknowledgement.holds(at));
     };
     const later = (waitMs: number): void => {
-      if (this.closing || Date.now() + waitMs > giveUpAt) {
+      if (this.closing || performance.now() + waitMs > giveUpAt) {
         settle();
         return;
       }
@@ -1271,7 +1272,7 @@ export class RedisSessionStore implements SessionStore, OnModuleInit, OnModuleDe
   private watchSilence(client: Redis | Cluster): SilentConnectionWatch {
     return watchSilentConnections(client, this.settings.storeTimeoutMs, (silentMs, node) =>
       this.logger.warn(
-        `Redis${node ? ` node ${node}` : ''} answered nothing for ${silentMs} ms while a ` +
+        `Redis${node ? ` node ${node}` : ''} answered nothing for ${Math.round(silentMs)} ms while a ` +
           'command waited: connecting again',
       ),
     );

@@ -218,8 +218,11 @@ export class RedisWatermark {
               `Cannot subscribe to global revocations, trying again: ${error.message}`,
             );
           }
+          // On the monotonic clock: a host clock set back after a refusal would otherwise put
+          // the next try off by as long as it was set back.
           retryAt =
-            Date.now() + Math.min(SUBSCRIPTION_RETRY_MAX_MS, SUBSCRIPTION_PING_MS * 2 ** refusals);
+            performance.now() +
+            Math.min(SUBSCRIPTION_RETRY_MAX_MS, SUBSCRIPTION_PING_MS * 2 ** refusals);
           refusals += 1;
           // The node that refused may be the only one that does: the next try goes to a node
           // the Cluster client picks.
@@ -257,7 +260,7 @@ export class RedisWatermark {
         }
         return;
       }
-      if (subscribed && !subscribing && Date.now() >= retryAt) subscribe();
+      if (subscribed && !subscribing && performance.now() >= retryAt) subscribe();
     };
     const pinging = pingSubscription(
       resubscribes ? () => clusterSubscriptionOf(subscriber) : () => subscriber,

@@ -53,9 +53,9 @@ function replace(connection: Redis): void {
 }
 
 class SilentClientWatch implements SilentConnectionWatch {
-  private heardAt = Date.now();
+  private heardAt = performance.now();
   private readonly heard = (): void => {
-    this.heardAt = Date.now();
+    this.heardAt = performance.now();
   };
 
   constructor(
@@ -73,7 +73,7 @@ class SilentClientWatch implements SilentConnectionWatch {
     if (!timedOut(error)) {
       return;
     }
-    const silentMs = Date.now() - this.heardAt;
+    const silentMs = performance.now() - this.heardAt;
     if (silentMs < this.silentMs || this.client.status !== 'ready' || !this.client.stream) {
       return;
     }
@@ -82,7 +82,7 @@ class SilentClientWatch implements SilentConnectionWatch {
   }
 
   private listen(): void {
-    this.heardAt = Date.now();
+    this.heardAt = performance.now();
     this.client.stream.on('data', this.heard);
   }
 }
@@ -123,7 +123,7 @@ class SilentNodeWatch implements SilentConnectionWatch {
       return;
     }
     this.probing.add(node);
-    const sentAt = Date.now();
+    const sentAt = performance.now();
     let heard = false;
     const listener = () => (heard = true);
     stream.on('data', listener);
@@ -136,7 +136,7 @@ class SilentNodeWatch implements SilentConnectionWatch {
       if (heard || node.stream !== stream || node.status !== 'ready') {
         return;
       }
-      this.report(Date.now() - sentAt, `${node.options.host}:${node.options.port}`);
+      this.report(performance.now() - sentAt, `${node.options.host}:${node.options.port}`);
       replace(node);
     }, this.silentMs).unref();
   }
