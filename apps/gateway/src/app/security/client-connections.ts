@@ -50,8 +50,9 @@ export function limitConnectionsPerClient(
     if (full) {
       socket.destroy();
       refused += 1;
-      if (Date.now() - warnedAt >= REFUSAL_LOG_INTERVAL_MS) {
-        warnedAt = Date.now();
+      // Monotonic: a host clock set back would otherwise silence the warning for as long.
+      if (performance.now() - warnedAt >= REFUSAL_LOG_INTERVAL_MS) {
+        warnedAt = performance.now();
         logger.warn(
           `Closed ${refused} connection(s) of clients past ${perClient} open connections ` +
             `(CONNECTIONS_PER_CLIENT; ${NETWORKS_PER_SITE}× that for an IPv6 /48) since the ` +

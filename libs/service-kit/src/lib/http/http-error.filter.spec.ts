@@ -146,6 +146,40 @@ describe('HttpErrorFilter', () => {
     warned.mockRestore();
   });
 
+  it('says an outage again once its interval has passed, even if the host clock was set back', () => {
+    jest.useFakeTimers();
+    const warned = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      const filter = new HttpErrorFilter(adapterHost);
+      const outage = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), {
+        code: 'ECONNREFUSED',
+      });
+      const fail = () => {
+        const response: FakeResponse = { statusCode: 0, body: undefined };
+        filter.catch(outage, {
+          getType: () => 'http',
+          switchToHttp: () => ({
+            getResponse: () => response,
+            getRequest: () => ({ method: 'GET', originalUrl: '/api/users/42' }),
+          }),
+        } as unknown as ArgumentsHost);
+        expect(response.statusCode).toBe(503);
+      };
+      fail();
+      jest.setSystemTime(Date.now() - 3_600_000);
+      jest.advanceTimersByTime(5_000);
+      fail();
+      expect(warned).toHaveBeenCalledTimes(1);
+      jest.advanceTimersByTime(5_001);
+      fail();
+      expect(warned).toHaveBeenCalledTimes(2);
+      expect(String(warned.mock.calls[1][0])).toContain('(1 more since the last line)');
+    } finally {
+      warned.mockRestore();
+      jest.useRealTimers();
+    }
+  });
+
   it('keeps a query the database refused a 500: a unique violation, a syntax error', () => {
     for (const refused of [
       Object.assign(new Error('duplicate key value violates unique constraint'), {

@@ -57,7 +57,7 @@ const DATABASE_OUTAGE_LOG_INTERVAL_MS = 10_000;
 @Catch()
 export class HttpErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger(HttpErrorFilter.name);
-  private outageLoggedAt = 0;
+  private outageLoggedAt = -Infinity;
   private outagesSince = 0;
 
   constructor(protected readonly adapterHost: HttpAdapterHost) {}
@@ -155,7 +155,8 @@ export class HttpErrorFilter implements ExceptionFilter {
 
   /** One warning line (no stack) per `DATABASE_OUTAGE_LOG_INTERVAL_MS`, with the count since. */
   private reportDatabaseOutage(exception: unknown): void {
-    const now = Date.now();
+    // Monotonic: a host clock set back would otherwise silence the outage for as long.
+    const now = performance.now();
     if (now - this.outageLoggedAt < DATABASE_OUTAGE_LOG_INTERVAL_MS) {
       this.outagesSince++;
       return;

@@ -32,6 +32,24 @@ describe('RefusalLog', () => {
     expect(lines.at(-1)).toBe('refused a');
   });
 
+  it('times its windows on the monotonic clock: a host clock set back silences nothing', () => {
+    jest.useFakeTimers();
+    try {
+      const logger = new Logger('test');
+      jest
+        .spyOn(logger, 'warn')
+        .mockImplementation((line: unknown) => void lines.push(String(line)));
+      const log = new RefusalLog(logger, 60_000);
+      log.warn('a', 'refused a');
+      jest.setSystemTime(Date.now() - 3_600_000);
+      jest.advanceTimersByTime(60_000);
+      log.warn('a', 'refused a');
+      expect(lines).toEqual(['refused a', 'refused a']);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('remembers a bounded number of keys, and a flood of new keys does not silence it for good', () => {
     const log = logOf(60_000, 1000);
     for (let i = 0; i < 50_000; i++) log.warn(`address ${i}`, `refused ${i}`);

@@ -30,7 +30,8 @@ export class RefusalLog {
     private readonly logger: Logger,
     private readonly windowMs = REFUSAL_LOG_WINDOW_MS,
     private readonly maxKeys = REFUSAL_LOG_MAX_KEYS,
-    private readonly now: () => number = Date.now,
+    // Monotonic: a host clock set back would otherwise silence every key for as long.
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   /** Logs `line` for `key` unless the key was logged within the window (then only counts it). */
