@@ -9,8 +9,9 @@ export {
   bodyLimitOf,
   DEFAULT_BODY_LIMIT,
   JSON_MAX_DEPTH,
+  JSON_MAX_VALUES,
 } from './lib/http/body-limits';
-export { nestsDeeperThan } from './lib/http/json-depth';
+export { holdsMoreValuesThan, nestsDeeperThan } from './lib/http/json-depth';
 export { answerWithError, rawErrorAnswer, RawErrorAnswerOptions } from './lib/http/raw-answer';
 export { StrictValidationPipe } from './lib/http/strict-validation.pipe';
 export { SERVICE_SECURITY_HEADERS } from './lib/http/security-headers';

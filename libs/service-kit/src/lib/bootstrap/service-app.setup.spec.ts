@@ -6,6 +6,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 
+import { JSON_MAX_VALUES } from '../http/body-limits';
 import { HttpErrorFilter } from '../http/http-error.filter';
 import { CLIENT_ERROR_LINGER_MS } from '../http/client-errors';
 import { NotesModule } from '../../testing/notes.fixture';
@@ -69,6 +70,28 @@ describe('configureServiceApp', () => {
         expect(response.body).toEqual({ statusCode: 400, message: 'JSON body nested too deep' });
       }
       await post('{"text":"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}').expect(201);
+    });
+
+    it('answers 400 to a JSON body of more values than any body needs, before validation copies them', async () => {
+      // Each one an object class-transformer would copy before the whitelist refused the field.
+      for (const field of ['text', 'unknown']) {
+        const response = await post(
+          `{"${field}":[${Array(JSON_MAX_VALUES).fill('{}').join(',')}]}`,
+        );
+        expect(response.status).toBe(400);
+        expect(response.body).toEqual({
+          statusCode: 400,
+          message: 'JSON body holds too many values',
+        });
+      }
+      // At the cap the body is parsed, and validation has its say.
+      const atCap = await post(
+        `{"text":[${Array(JSON_MAX_VALUES - 2)
+          .fill('0')
+          .join(',')}]}`,
+      );
+      expect(atCap.status).toBe(400);
+      expect(atCap.body.message).toBe('text must be a string');
     });
 
     it('answers malformed JSON with a fixed message that does not echo the input', async () => {

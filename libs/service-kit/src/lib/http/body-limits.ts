@@ -31,6 +31,18 @@ export const DEFAULT_BODY_LIMIT = 100 * 1024;
 export const JSON_MAX_DEPTH = 32;
 
 /**
+ * Values a JSON body may hold: the body itself, each array element and each object member's
+ * value, at any depth. The largest Cloakroom body, an order of 50 lines, holds about 150.
+ * class-transformer copies every value of a body before validation refuses it, known field or
+ * not: 5,300 empty objects in one field of a 16 KiB login body cost the validation pipe about
+ * 13 ms of the event loop before its 400, 33,000 in a 100 KiB body 120 ms, 1,022 about 1 ms.
+ *
+ * @example
+ * const many = `[${Array(JSON_MAX_VALUES).fill('0').join(',')}]`; // a 400: one value too many
+ */
+export const JSON_MAX_VALUES = 1024;
+
+/**
  * @example
  * bodyLimitOf('auth'); // 16384
  */

@@ -3,8 +3,8 @@ import { HttpException } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import type { Request } from 'express';
 
-import { JSON_MAX_DEPTH } from './body-limits';
-import { nestsDeeperThan } from './json-depth';
+import { JSON_MAX_DEPTH, JSON_MAX_VALUES } from './body-limits';
+import { holdsMoreValuesThan, nestsDeeperThan } from './json-depth';
 
 /** What the JSON body parser raises for nesting too deep; answered 400 by the error filter. */
 export class JsonTooDeepError extends Error {
@@ -13,6 +13,16 @@ export class JsonTooDeepError extends Error {
 
   constructor() {
     super(`JSON body nests deeper than ${JSON_MAX_DEPTH} levels`);
+  }
+}
+
+/** What the JSON body parser raises for too many values; answered 400 by the error filter. */
+export class JsonTooManyValuesError extends Error {
+  readonly status = 400;
+  readonly type = 'entity.too.many.values';
+
+  constructor() {
+    super(`JSON body holds more than ${JSON_MAX_VALUES} values`);
   }
 }
 
@@ -30,6 +40,7 @@ export class JsonCharsetError extends Error {
 const BODY_ERRORS: Readonly<Record<string, string>> = {
   'entity.parse.failed': 'Malformed JSON body',
   'entity.too.deep': 'JSON body nested too deep',
+  'entity.too.many.values': 'JSON body holds too many values',
   'entity.too.large': 'Request body too large',
   'parameters.too.many': 'Too many form parameters',
   'charset.unsupported': 'Unsupported charset',
@@ -40,8 +51,9 @@ const BODY_ERRORS: Readonly<Record<string, string>> = {
 
 /**
  * JSON and form bodies up to `limit` bytes (413 beyond). A JSON body's raw bytes are scanned
- * for depth before they are parsed (400 beyond {@link JSON_MAX_DEPTH}), so that no deep
- * nesting reaches the validation pipe. Forms are flat (`extended: false`): no nesting at all.
+ * for depth and for the count of its values before they are parsed (400 beyond
+ * {@link JSON_MAX_DEPTH} or {@link JSON_MAX_VALUES}), so that no deep nesting and no mass of
+ * values reaches the validation pipe. Forms are flat (`extended: false`): no nesting at all.
  * Their errors become HTTP exceptions with fixed messages, which never quote the body.
  * The bodies of `bodiless` routes (full paths) are never read: nothing a client sends there,
  * malformed JSON or too large a body, can stop the route (logout).
@@ -69,6 +81,9 @@ export function useBodyParsers(
       }
       if (nestsDeeperThan(body, JSON_MAX_DEPTH)) {
         throw new JsonTooDeepError();
+      }
+      if (holdsMoreValuesThan(body, JSON_MAX_VALUES)) {
+        throw new JsonTooManyValuesError();
       }
     },
   };

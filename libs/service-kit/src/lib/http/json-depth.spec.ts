@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 
-import { nestsDeeperThan } from './json-depth';
+import { holdsMoreValuesThan, nestsDeeperThan } from './json-depth';
 
 const bytes = (text: string) => Buffer.from(text, 'utf8');
 
@@ -9,6 +9,14 @@ function depthOf(value: unknown): number {
   if (value === null || typeof value !== 'object') return 0;
   const children = Object.values(value as object);
   return 1 + Math.max(0, ...children.map(depthOf));
+}
+
+/** The values of a parsed value: itself, and each element or member value at any depth. */
+function valuesOf(value: unknown): number {
+  if (value === null || typeof value !== 'object') return 1;
+  return (
+    1 + Object.values(value as object).reduce((sum: number, child) => sum + valuesOf(child), 0)
+  );
 }
 
 describe('nestsDeeperThan', () => {
@@ -31,6 +39,40 @@ describe('nestsDeeperThan', () => {
         const text = bytes(JSON.stringify(value));
         expect(nestsDeeperThan(text, limit)).toBe(depthOf(value) > limit);
       }),
+    );
+  });
+});
+
+describe('holdsMoreValuesThan', () => {
+  it('counts elements and member values, not commas or brackets inside strings', () => {
+    expect(holdsMoreValuesThan(bytes('{"items":[{"sku":"a,b","quantity":1}]}'), 5)).toBe(false);
+    expect(holdsMoreValuesThan(bytes('{"items":[{"sku":"a,b","quantity":1}]}'), 4)).toBe(true);
+    expect(holdsMoreValuesThan(bytes('[ ]'), 1)).toBe(false);
+    expect(holdsMoreValuesThan(bytes('[ {} , [ ] ]'), 2)).toBe(true);
+    const escapes = bytes(JSON.stringify({ 'a\\': ',,[{', b: '"],\\' }));
+    expect(holdsMoreValuesThan(escapes, 3)).toBe(false);
+    expect(holdsMoreValuesThan(escapes, 2)).toBe(true);
+    expect(holdsMoreValuesThan(bytes('1'), 0)).toBe(true);
+  });
+
+  it('stops at the first value too many of a hundred thousand', () => {
+    const many = bytes(`[${Array(100_000).fill('{}').join(',')}]`);
+    expect(holdsMoreValuesThan(many, 1024)).toBe(true);
+    expect(holdsMoreValuesThan(bytes(`[${Array(1023).fill('0').join(',')}]`), 1024)).toBe(false);
+    expect(holdsMoreValuesThan(bytes(`[${Array(1024).fill('0').join(',')}]`), 1024)).toBe(true);
+  });
+
+  it('agrees with the parsed count of any JSON value, however it is spaced', () => {
+    fc.assert(
+      fc.property(
+        fc.jsonValue({ maxDepth: 6 }),
+        fc.nat(60),
+        fc.boolean(),
+        (value, limit, spaced) => {
+          const text = bytes(JSON.stringify(value, null, spaced ? 2 : undefined));
+          expect(holdsMoreValuesThan(text, limit)).toBe(valuesOf(value) > limit);
+        },
+      ),
     );
   });
 });

@@ -4,6 +4,7 @@ const OPEN_ARRAY = 0x5b;
 const CLOSE_ARRAY = 0x5d;
 const OPEN_OBJECT = 0x7b;
 const CLOSE_OBJECT = 0x7d;
+const COMMA = 0x2c;
 
 /**
  * Whether a JSON text nests arrays and objects deeper than `maxDepth`, read from its raw bytes
@@ -33,6 +34,57 @@ export function nestsDeeperThan(json: Uint8Array, maxDepth: number): boolean {
       }
     } else if (byte === CLOSE_ARRAY || byte === CLOSE_OBJECT) {
       depth--;
+    }
+  }
+  return false;
+}
+
+/** JSON's whitespace (RFC 8259 §2): space, tab, line feed, carriage return. */
+function isWhitespace(byte: number): boolean {
+  return byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d;
+}
+
+/**
+ * Whether a JSON text holds more than `maxValues` values (the text itself, each array element
+ * and each object member's value, at any depth), read from its raw bytes without parsing it:
+ * one pass, constant memory, stops at the first value too many. Malformed text is left to the
+ * parser, which refuses it.
+ *
+ * @example
+ * holdsMoreValuesThan(Buffer.from('{"items":[{"sku":"a"}]}'), 4); // false: 4 values
+ * holdsMoreValuesThan(Buffer.from('[{},{},{},{}]'), 4); // true: 5 values
+ */
+export function holdsMoreValuesThan(json: Uint8Array, maxValues: number): boolean {
+  let values = 1;
+  if (values > maxValues) {
+    return true;
+  }
+  let inString = false;
+  // Just after a `[` or `{`: the next byte that is not whitespace starts its first entry,
+  // unless it closes the container.
+  let opened = false;
+  for (let index = 0; index < json.length; index++) {
+    const byte = json[index];
+    if (inString) {
+      if (byte === BACKSLASH) {
+        index++;
+      } else if (byte === QUOTE) {
+        inString = false;
+      }
+      continue;
+    }
+    if (opened && !isWhitespace(byte)) {
+      opened = false;
+      if (byte !== CLOSE_ARRAY && byte !== CLOSE_OBJECT && ++values > maxValues) {
+        return true;
+      }
+    }
+    if (byte === QUOTE) {
+      inString = true;
+    } else if (byte === OPEN_ARRAY || byte === OPEN_OBJECT) {
+      opened = true;
+    } else if (byte === COMMA && ++values > maxValues) {
+      return true;
     }
   }
   return false;
