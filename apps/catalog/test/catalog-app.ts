@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -10,7 +10,9 @@ import request from 'supertest';
 
 import { configureServiceApp } from '@cloakroom/service-kit';
 import {
+  InMemorySessionStore,
   IssuedSession,
+  SessionAssertions,
   SessionCookieService,
   SessionModule,
   SessionService,
@@ -137,6 +139,22 @@ export class StandInAuth {
   /** Revokes a session, as a logout does. */
   async revoke(token: string): Promise<void> {
     await this.rpc?.get(SessionService).revoke(token);
+  }
+
+  /** Signs session assertions for catalog as orders does, with the key catalog trusts. */
+  async ordersAssertions(): Promise<SessionAssertions> {
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        SessionModule.forRoot({
+          store: new InMemorySessionStore(),
+          assertions: {
+            service: 'orders',
+            signingKey: { kid: 'orders-1', privateKey: readFileSync(this.ordersKeys.privateKey) },
+          },
+        }),
+      ],
+    }).compile();
+    return moduleRef.get(SessionAssertions);
   }
 
   /** Logs a user in and returns the cookie a browser would send to the catalog. */

@@ -246,6 +246,68 @@ describe("POST /api/orders/quote: prices from catalog, asked on the shopper's be
     expect(asked).toEqual([]);
   });
 
+  it("prices lines spelled in another case than catalog's, under catalog's spelling", async () => {
+    const cookie = await sessionCookie(app, alice);
+    answer = [
+      { sku: 'UMBRELLA', name: 'Folding umbrella', priceCents: 2450 },
+      { sku: 'TEA-1', name: 'Tea', priceCents: 650 },
+    ];
+    const response = await quote(cookie, [
+      { sku: 'umbrella', quantity: 2 },
+      { sku: 'Gone-1', quantity: 1 },
+      { sku: 'tEA-1', quantity: 1 },
+    ]).expect(200);
+    expect(response.body).toEqual({
+      items: [
+        {
+          sku: 'UMBRELLA',
+          quantity: 2,
+          name: 'Folding umbrella',
+          unitPriceCents: 2450,
+          priceCents: 4900,
+        },
+        { sku: 'TEA-1', quantity: 1, name: 'Tea', unitPriceCents: 650, priceCents: 650 },
+      ],
+      totalCents: 5550,
+      unknownSkus: ['Gone-1'],
+    });
+    // Catalog is asked as the basket spells them: it matches them in any case itself.
+    expect(asked[0].skus).toEqual(['umbrella', 'Gone-1', 'tEA-1']);
+  });
+
+  it("prices the most lines an order holds, each spelled in another case than catalog's", async () => {
+    const cookie = await sessionCookie(app, alice);
+    const items = Array.from({ length: 50 }, (_, i) => ({ sku: `top-${i}`, quantity: 2 }));
+    answer = items.map(({ sku }, i) => ({ sku: sku.toUpperCase(), name: 'Top', priceCents: i }));
+    const response = await quote(cookie, items).expect(200);
+    expect(response.body.unknownSkus).toEqual([]);
+    expect(response.body.items).toEqual(
+      items.map(({ sku }, i) => ({
+        sku: sku.toUpperCase(),
+        quantity: 2,
+        name: 'Top',
+        unitPriceCents: i,
+        priceCents: 2 * i,
+      })),
+    );
+    expect(response.body.totalCents).toBe(2 * ((49 * 50) / 2));
+  });
+
+  it('answers 503 when catalog prices one SKU twice, in two cases', async () => {
+    const cookie = await sessionCookie(app, alice);
+    answer = [
+      { sku: 'UMBRELLA', name: 'Folding umbrella', priceCents: 2450 },
+      { sku: 'umbrella', name: 'Cheap umbrella', priceCents: 1 },
+    ];
+    const response = await quote(cookie, [{ sku: 'Umbrella', quantity: 1 }]);
+    expect(response.status).toBe(503);
+    expect(response.body).toEqual({
+      statusCode: 503,
+      message: 'Catalog unavailable',
+      error: 'catalog_unavailable',
+    });
+  });
+
   it('answers 503 while catalog is down, and prices again once it is back', async () => {
     const cookie = await sessionCookie(app, alice);
     await catalog?.close();

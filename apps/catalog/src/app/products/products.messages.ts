@@ -9,7 +9,10 @@ import { ProductsService } from './products.service';
 
 /** Message patterns catalog serves to other services. */
 export const CatalogMessages = {
-  /** `{ skus }` → the products among them, `{ sku, name, priceCents }`; unknown SKUs left out. */
+  /**
+   * `{ skus }` → the products among them in any case, `{ sku, name, priceCents }` under each
+   * product's own spelling; unknown SKUs left out.
+   */
   prices: 'catalog.prices',
 } as const;
 

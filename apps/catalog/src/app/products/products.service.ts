@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ConflictException, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { In, MoreThan, QueryFailedError, Repository } from 'typeorm';
+import { MoreThan, QueryFailedError, Repository } from 'typeorm';
 
 import { CreateProductDto } from './dto/create-product.dto';
 import { DEFAULT_PAGE_SIZE, ListProductsQuery } from './dto/list-products.query';
@@ -31,13 +31,26 @@ export class ProductsService {
     return { items, next: rows.length > limit ? productCursor.encode(items[limit - 1].sku) : null };
   }
 
-  /** The products among `skus`, by SKU; unknown ones are left out. */
-  prices(skus: string[]): Promise<Array<Pick<Product, 'sku' | 'name' | 'priceCents'>>> {
-    return this.products.find({
-      select: { sku: true, name: true, priceCents: true },
-      where: { sku: In([...new Set(skus)]) },
-      order: { sku: 'ASC' },
-    });
+  /**
+   * The products among `skus`, whatever the case they are spelled in, each once and under the
+   * spelling it was created with; unknown ones are left out. A SKU is unique by `lower(sku)`, so
+   * it is looked up by the same expression, which the unique index serves: the database lowers
+   * both sides, so a lookup matches exactly what a creation would call a duplicate. One bound
+   * parameter per SKU (at most `MAX_QUOTE_SKUS`), never a pattern: `%` or `_` match themselves.
+   */
+  async prices(skus: string[]): Promise<Array<Pick<Product, 'sku' | 'name' | 'priceCents'>>> {
+    const distinct = [...new Set(skus)];
+    if (distinct.length === 0) {
+      return [];
+    }
+    const parameters = Object.fromEntries(distinct.map((sku, i) => [`sku${i}`, sku]));
+    const wanted = distinct.map((_sku, i) => `lower(:sku${i})`).join(', ');
+    return this.products
+      .createQueryBuilder('product')
+      .select(['product.sku', 'product.name', 'product.priceCents'])
+      .where(`lower(product.sku) IN (${wanted})`, parameters)
+      .orderBy('product.sku', 'ASC')
+      .getMany();
   }
 
   count(): Promise<number> {

@@ -22,6 +22,12 @@ const MAX_ANSWER_SIZE = 256 * 1024;
 
 /** One priced line of a quote. */
 export interface QuoteLine {
+  /**
+   * The SKU as catalog knows it (the spelling the product was created with, as its list shows
+   * it), which may differ from the basket's in case only: SKUs ignore case, as catalog's
+   * uniqueness and an order's lines do, so the basket line it prices is the one whose SKU
+   * matches it in any case, and only one does.
+   */
   sku: string;
   quantity: number;
   name: string;
@@ -33,7 +39,9 @@ export interface QuoteLine {
 export interface Quote {
   items: QuoteLine[];
   totalCents: number;
-  /** SKUs catalog does not sell: not priced, not in the total. */
+  /**
+   * SKUs catalog sells in no case, as the basket spelled them: not priced, not in the total.
+   */
   unknownSkus: string[];
 }
 
@@ -90,21 +98,26 @@ export class PricingService implements OnModuleDestroy {
    */
   async quote(session: Session, basket: CreateOrderDto): Promise<Quote> {
     const skus = basket.items.map((item) => item.sku);
+    // Catalog answers a product under its own spelling, whichever case it was asked in. Two
+    // answers for one SKU leave its price to guess: that catalog is answering nonsense.
     const prices = new Map<string, CatalogPrice>();
     for (const price of await this.prices(session, skus)) {
-      prices.set(price.sku, price);
+      if (prices.has(skuKey(price.sku))) {
+        throw catalogUnavailable();
+      }
+      prices.set(skuKey(price.sku), price);
     }
     const items: QuoteLine[] = [];
     const unknownSkus = new Set<string>();
     for (const { sku, quantity } of basket.items) {
-      const price = prices.get(sku);
+      const price = prices.get(skuKey(sku));
       if (!price) {
         unknownSkus.add(sku);
         continue;
       }
       const unitPriceCents = price.priceCents;
       items.push({
-        sku,
+        sku: price.sku,
         quantity,
         name: price.name,
         unitPriceCents,
@@ -138,6 +151,16 @@ export class PricingService implements OnModuleDestroy {
     }
     return answer;
   }
+}
+
+/**
+ * What tells SKUs apart: their letters in any case, as an order's one-line-per-SKU rule and
+ * catalog's unique index on `lower(sku)` have it. SKUs are ASCII (`OrderItemDto`), which
+ * `toLowerCase` folds as catalog's databases do (PostgreSQL under a Turkish collation aside,
+ * where `I` is not `i`: catalog then tells them apart, and answers only the one asked for).
+ */
+function skuKey(sku: string): string {
+  return sku.toLowerCase();
 }
 
 function isCatalogPrice(value: unknown): value is CatalogPrice {
