@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import WebSocket from 'ws';
 
 /** A client socket that records what it receives and how it ends. */
@@ -38,4 +39,38 @@ export async function eventually(check: () => boolean, timeoutMs = 5000): Promis
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/** The HTTP answer to a handshake the server refused instead of upgrading. */
+export interface RefusedHandshake {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: unknown;
+}
+
+/** Opens `url` with the given headers; fails if the server upgrades the connection. */
+export function refusedHandshake(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<RefusedHandshake> {
+  const ws = new WebSocket(url, { headers });
+  return new Promise<RefusedHandshake>((resolve, reject) => {
+    ws.once('open', () => {
+      ws.terminate();
+      reject(new Error('the server upgraded the connection'));
+    });
+    ws.once('unexpected-response', (_request, response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () =>
+        resolve({
+          status: response.statusCode ?? 0,
+          headers: response.headers,
+          body: text ? JSON.parse(text) : undefined,
+        }),
+      );
+    });
+    ws.on('error', () => undefined);
+  });
 }

@@ -10,7 +10,7 @@ import { SessionStoreUnavailableError } from '@cloakroom/session';
 import { freePort, RedisServerProcess, startRedisServer } from '@cloakroom/session/testing';
 
 import { OrdersService } from '../src/app/orders/orders.service';
-import { LiveSocket, openLiveSocket } from './live-socket';
+import { LiveSocket, openLiveSocket, refusedHandshake } from './live-socket';
 import { sessionCookie, startOrdersApp } from './orders-app';
 
 describe('orders when Redis goes down (SQLite)', () => {
@@ -106,6 +106,17 @@ describe('orders when Redis goes down (SQLite)', () => {
       await app.get(OrdersService).place(user, { items: [{ sku: 'TEA-02', quantity: 1 }] });
       expect((await live.closed).code).toBe(1013);
       expect(live.frames).toHaveLength(1);
+    });
+
+    it('refuses a WebSocket handshake with a JSON 503, before upgrading it', async () => {
+      const { port } = app.getHttpServer().address() as AddressInfo;
+      const answer = await refusedHandshake(`ws://127.0.0.1:${port}/api/orders/ws`, {
+        Authorization: `Bearer ${cookie.split('=')[1]}`,
+      });
+      expect({ status: answer.status, body: answer.body }).toEqual({
+        status: 503,
+        body: { statusCode: 503, message: 'Session store unavailable' },
+      });
     });
 
     it('still answers 401 without a token: no store call is needed to refuse it', async () => {

@@ -99,17 +99,18 @@ describe('GET /api/orders/ws (PostgreSQL, Redis)', () => {
 
   const withCookie = (cookie: string) => ({ Cookie: cookie, Origin: ORIGIN });
 
-  it('closes a handshake without a session with 4401', async () => {
-    expect((await connect({ Origin: ORIGIN }).closed).code).toBe(4401);
-    expect((await connect({ Authorization: 'Bearer nonsense' }).closed).code).toBe(4401);
+  // A refused upgrade's status stands for the close code (`openLiveSocket`).
+  it('refuses a handshake without a session with 401, before upgrading it', async () => {
+    expect((await connect({ Origin: ORIGIN }).closed).code).toBe(401);
+    expect((await connect({ Authorization: 'Bearer nonsense' }).closed).code).toBe(401);
   });
 
-  it('closes a cookie handshake from a foreign origin, or without one, with 4401', async () => {
+  it('refuses a cookie handshake from a foreign origin, or without one, with 403', async () => {
     const cookie = await sessionCookie(app, alice);
     expect((await connect({ Cookie: cookie, Origin: 'https://evil.example' }).closed).code).toBe(
-      4401,
+      403,
     );
-    expect((await connect({ Cookie: cookie }).closed).code).toBe(4401);
+    expect((await connect({ Cookie: cookie }).closed).code).toBe(403);
     expect(sockets.socketsOf(alice.id)).toHaveLength(0);
   });
 
@@ -306,14 +307,20 @@ describe('GET /api/orders/ws (PostgreSQL, Redis)', () => {
     expect(answer.data.length).toBeGreaterThan(0);
     expect(answer.data.every((order) => order.userId === alice.id)).toBe(true);
 
-    const outsider = await authenticated(withCookie(await sessionCookie(app, auditor)));
-    outsider.ws.send(JSON.stringify({ event: 'recent' }));
-    await eventually(() => outsider.frames.length === 1);
-    expect(outsider.frames[0]).toMatchObject({
+    // A session without the list's roles gets no socket at all.
+    expect((await connect(withCookie(await sessionCookie(app, auditor))).closed).code).toBe(403);
+
+    // Roles taken away behind the lifecycle stream's back (no event, no check yet): the
+    // message's own validation reads them, and refuses it.
+    const demoted = { ...alice, id: `alice-demoted-${suite}` };
+    const socket = await authenticated(withCookie(await sessionCookie(app, demoted)));
+    await app.get<SessionStore>(SessionStore).setRoles(demoted.id, ['auditor']);
+    socket.ws.send(JSON.stringify({ event: 'recent' }));
+    await eventually(() => socket.frames.length === 1);
+    expect(socket.frames[0]).toMatchObject({
       event: 'exception',
       data: { status: 403, pattern: 'recent' },
     });
-    expect(outsider.ws.readyState).toBe(outsider.ws.OPEN);
   });
 
   it('never answers a message of a revoked session: the socket closes with 4401', async () => {
