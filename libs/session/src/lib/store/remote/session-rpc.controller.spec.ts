@@ -23,8 +23,8 @@ describe('SessionRpcController', () => {
 
   it('remembers a bounded number of logged refusals, and logs new callers again a minute on', async () => {
     const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
-    let now = Date.now();
-    jest.spyOn(Date, 'now').mockImplementation(() => now);
+    let now = performance.now();
+    jest.spyOn(performance, 'now').mockImplementation(() => now);
     const controller = new SessionRpcController(
       {} as SessionStore,
       { capabilities: { orders: { calls: ['validate'], fields: [] } } },
