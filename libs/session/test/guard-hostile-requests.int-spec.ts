@@ -1,11 +1,19 @@
 import { connect } from 'node:net';
 
-import { All, Controller, Get, INestApplication, Post } from '@nestjs/common';
+import { All, Controller, Get, Header, INestApplication, Post } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 
-import { CurrentUser, SessionGuard, SessionModule, SessionService, SessionUser } from '../src';
+import {
+  CurrentUser,
+  Public,
+  Roles,
+  SessionGuard,
+  SessionModule,
+  SessionService,
+  SessionUser,
+} from '../src';
 import { RedisServerProcess, startRedisServer, watchRedisCommands } from '../src/testing';
 import { admin, alice, uniquePrefix } from './store-contract';
 
@@ -29,10 +37,30 @@ class FixtureController {
   any(@CurrentUser() user: SessionUser) {
     return { by: user.username };
   }
+
+  @Roles('admin')
+  @Get('admin')
+  admin(@CurrentUser() user: SessionUser) {
+    return { username: user.username };
+  }
+
+  @Get('cacheable')
+  @Header('Cache-Control', 'private, max-age=60')
+  cacheable(@CurrentUser() user: SessionUser) {
+    return { username: user.username };
+  }
+
+  @Public()
+  @Get('public')
+  open() {
+    return { open: true };
+  }
 }
 
 interface RawAnswer {
   status: number;
+  /** Header names in lower case; a repeated header's values joined with `, `. */
+  headers: Record<string, string>;
   body: string;
 }
 
@@ -56,18 +84,27 @@ function rawRequest(port: number, head: string[]): Promise<RawAnswer> {
     socket.on('close', () => {
       const text = Buffer.concat(chunks).toString('latin1');
       const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
-      resolve({ status, body: text.slice(text.indexOf('\r\n\r\n') + 4) });
+      const end = text.indexOf('\r\n\r\n');
+      const headers: Record<string, string> = {};
+      for (const line of text.slice(0, end).split('\r\n').slice(1)) {
+        const colon = line.indexOf(':');
+        const name = line.slice(0, colon).toLowerCase();
+        const value = line.slice(colon + 1).trim();
+        headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
+      }
+      resolve({ status, headers, body: text.slice(end + 4) });
     });
   });
 }
 
-async function fixtureApp(adapter: 'express' | 'fastify', redisUrl: string) {
+async function fixtureApp(adapter: 'express' | 'fastify', redisUrl: string, storeTimeout?: number) {
   const moduleRef = await Test.createTestingModule({
     imports: [
       SessionModule.forRoot({
         redis: { url: redisUrl },
         keyPrefix: uniquePrefix(),
         allowedOrigins: [ORIGIN],
+        storeTimeout,
       }),
     ],
     controllers: [FixtureController],
@@ -155,8 +192,12 @@ describe.each(['express', 'fastify'] as const)(
 
     it('reads a percent-encoded or padded session cookie as its token, a quoted one as another value', async () => {
       for (const value of [own.replace('.', '%2E'), ` ${own} `, `${own}\t`]) {
-        const answer = await get(`Cookie: a=1; cr_session=${value}; b=2`);
-        expect({ value, ...answer }).toEqual({ value, status: 200, body: '{"username":"alice"}' });
+        const { status, body } = await get(`Cookie: a=1; cr_session=${value}; b=2`);
+        expect({ value, status, body }).toEqual({
+          value,
+          status: 200,
+          body: '{"username":"alice"}',
+        });
       }
       expect(
         (await get(`Cookie: cr_session=${own.replace('.', '%2E')}; cr_session=${own}`)).status,
@@ -278,6 +319,141 @@ describe.each(['express', 'fastify'] as const)(
       expect((await rawRequest(port, ['HEAD /fixture/any HTTP/1.1', cookie, foreign])).status).toBe(
         200,
       );
+    });
+
+    it('refuses two Authorization headers with 401, whichever comes first and whatever they say', async () => {
+      const pairs = [
+        [`Authorization: Bearer ${own}`, `Authorization: Bearer ${other}`],
+        [`Authorization: Bearer ${other}`, `Authorization: Bearer ${own}`],
+        [`Authorization: Bearer ${own}`, `Authorization: Bearer ${own}`],
+        [`Authorization: Bearer ${own}`, 'Authorization: Basic YWxpY2U6eA=='],
+        ['authorization: Basic YWxpY2U6eA==', `AUTHORIZATION: Bearer ${own}`],
+        [`Authorization: Bearer ${own}`, 'Authorization: Bearer'],
+        [`Cookie: cr_session=${own}`, `Authorization: Bearer ${own}`, 'Authorization: x'],
+      ];
+      const answers: Array<{ pair: string[]; status: number }> = [];
+      const validations = await validationsDuring(async () => {
+        for (const pair of pairs) {
+          answers.push({ pair, status: (await get(...pair)).status });
+        }
+      });
+      expect(answers).toEqual(pairs.map((pair) => ({ pair, status: 401 })));
+      // Refused on the headers alone: nothing was asked of Redis.
+      expect(validations).toBe(0);
+      // A lone Authorization header next to a Cookie header is still read.
+      expect((await get(`Cookie: a=1`, `Authorization: Bearer ${own}`)).status).toBe(200);
+    });
+
+    it('still refuses a second bearer token joined by a comma, and a cookie of another session', async () => {
+      expect((await get(`Authorization: Bearer ${own},Bearer ${other}`)).status).toBe(401);
+      expect((await get(`Authorization: Bearer ${own}, ${other}`)).status).toBe(401);
+      expect(
+        (await get(`Cookie: cr_session=${other}`, `Authorization: Bearer ${own}`)).status,
+      ).toBe(401);
+    });
+
+    it('marks every answer of a guarded route no-store: 401, 403 and 200, GET and HEAD', async () => {
+      const cookie = `Cookie: cr_session=${own}`;
+      const answers = {
+        none: await get(),
+        malformed: await get('Authorization: Bearer cr1.nonsense'),
+        unknown: await get(`Authorization: Bearer ${own.slice(0, -4)}AAAA`),
+        twoHeaders: await get(`Authorization: Bearer ${own}`, `Authorization: Bearer ${own}`),
+        role: await rawRequest(port, ['GET /fixture/admin HTTP/1.1', cookie]),
+        origin: await post(cookie, 'Origin: https://evil.example'),
+        ok: await get(cookie),
+        posted: await post(cookie, `Origin: ${ORIGIN}`),
+        headRefused: await rawRequest(port, ['HEAD /fixture/me HTTP/1.1']),
+        headOk: await rawRequest(port, ['HEAD /fixture/me HTTP/1.1', cookie]),
+      };
+      const seen = Object.fromEntries(
+        Object.entries(answers).map(([name, { status, headers }]) => [
+          name,
+          { status, cacheControl: headers['cache-control'] },
+        ]),
+      );
+      const noStore = (status: number) => ({ status, cacheControl: 'no-store' });
+      expect(seen).toEqual({
+        none: noStore(401),
+        malformed: noStore(401),
+        unknown: noStore(401),
+        twoHeaders: noStore(401),
+        role: noStore(403),
+        origin: noStore(403),
+        ok: noStore(200),
+        posted: noStore(201),
+        headRefused: noStore(401),
+        headOk: noStore(200),
+      });
+    });
+
+    it("keeps a route's own Cache-Control, and leaves public routes to the app", async () => {
+      const cacheable = await rawRequest(port, [
+        'GET /fixture/cacheable HTTP/1.1',
+        `Authorization: Bearer ${own}`,
+      ]);
+      expect({
+        status: cacheable.status,
+        cacheControl: cacheable.headers['cache-control'],
+      }).toEqual({
+        status: 200,
+        cacheControl: 'private, max-age=60',
+      });
+      const open = await rawRequest(port, ['GET /fixture/public HTTP/1.1']);
+      expect({ status: open.status, cacheControl: open.headers['cache-control'] }).toEqual({
+        status: 200,
+        cacheControl: undefined,
+      });
+    });
+
+    it('marks the 503 of a store that is down no-store', async () => {
+      const down = await startRedisServer();
+      const downApp = await fixtureApp(adapter, down.url, 0.3);
+      try {
+        const token = (await downApp.get(SessionService).create(alice)).token;
+        await down.stop();
+        const answer = await rawRequest(downApp.getHttpServer().address().port, [
+          'GET /fixture/me HTTP/1.1',
+          `Authorization: Bearer ${token}`,
+        ]);
+        expect({ status: answer.status, cacheControl: answer.headers['cache-control'] }).toEqual({
+          status: 503,
+          cacheControl: 'no-store',
+        });
+      } finally {
+        await downApp.close();
+        await down.dispose();
+      }
+    });
+
+    it('refuses a 15 KB token, as bearer or cookie, and 800 values of the cookie with 401 before any Redis call', async () => {
+      const long = `${own}${'A'.repeat(15_000)}`;
+      const packed = Array.from({ length: 800 }, (_, i) => `cr_session=v${i}`);
+      const statuses: number[] = [];
+      const validations = await validationsDuring(async () => {
+        statuses.push((await get(`Authorization: Bearer ${long}`)).status);
+        statuses.push((await get(`Cookie: cr_session=${long}`)).status);
+        statuses.push((await get(`Cookie: ${packed.join('; ')}`)).status);
+      });
+      expect({ statuses, validations }).toEqual({ statuses: [401, 401, 401], validations: 0 });
+      // Past Node's header limit the request never reaches the guard.
+      expect((await get(`Authorization: Bearer ${own}${'A'.repeat(20_000)}`)).status).toBe(431);
+    });
+
+    it('lets HEAD and OPTIONS with a cookie through as safe methods, and refuses them without a session', async () => {
+      const cookie = `Cookie: cr_session=${own}`;
+      const foreign = 'Origin: https://evil.example';
+      const head = await rawRequest(port, ['HEAD /fixture/me HTTP/1.1', cookie, foreign]);
+      expect({ status: head.status, body: head.body }).toEqual({ status: 200, body: '' });
+      const options = await rawRequest(port, ['OPTIONS /fixture/any HTTP/1.1', cookie, foreign]);
+      expect({ status: options.status, body: options.body }).toEqual({
+        status: 200,
+        body: '{"by":"alice"}',
+      });
+      for (const method of ['HEAD /fixture/me', 'OPTIONS /fixture/any']) {
+        const refused = await rawRequest(port, [`${method} HTTP/1.1`, 'Cookie: cr_session=x']);
+        expect({ method, status: refused.status }).toEqual({ method, status: 401 });
+      }
     });
   },
 );

@@ -1,4 +1,12 @@
-import { readSessionToken, readSessionTokens } from './request-token.reader';
+import { parse } from 'cookie';
+
+import { rawHeadersOf, readSessionToken, readSessionTokens } from './request-token.reader';
+
+// The real parser, counted: how many cookie pairs a read parses is its cost.
+jest.mock('cookie', () => {
+  const actual = jest.requireActual<typeof import('cookie')>('cookie');
+  return { ...actual, parse: jest.fn(actual.parse) };
+});
 
 describe('readSessionTokens', () => {
   it('finds nothing in a request without a session cookie or bearer header', () => {
@@ -112,5 +120,60 @@ describe('readSessionToken', () => {
     expect(
       readSessionToken({ cookie: 'xcr_session=a; cr_session_old=b' }, 'cr_session'),
     ).toBeNull();
+  });
+
+  it('stops at the second different value of the cookie: a header packed with them costs two', () => {
+    const packed = Array.from({ length: 1000 }, (_, i) => `cr_session=v${i}`).join('; ');
+    jest.mocked(parse).mockClear();
+    expect(readSessionToken({ cookie: packed }, 'cr_session')).toBeNull();
+    expect(jest.mocked(parse)).toHaveBeenCalledTimes(2);
+    // The same value repeated is one value: read to the end, still accepted.
+    const repeated = Array.from({ length: 1000 }, () => 'cr_session=t').join('; ');
+    expect(readSessionToken({ cookie: repeated }, 'cr_session')).toEqual({
+      token: 't',
+      source: 'cookie',
+    });
+    // Listing them reads every one, in order.
+    const listed = readSessionTokens({ cookie: packed }, 'cr_session');
+    expect(listed.map(({ token }) => token)).toEqual(
+      Array.from({ length: 1000 }, (_, i) => `v${i}`),
+    );
+  });
+
+  it('answers null when the header lines as received name Authorization twice, in any case', () => {
+    const headers = { authorization: 'Bearer first' };
+    for (const lines of [
+      ['Authorization', 'Bearer first', 'Authorization', 'Bearer second'],
+      ['authorization', 'Bearer first', 'Host', 'x', 'AUTHORIZATION', 'Bearer first'],
+      ['Authorization', 'Bearer first', 'aUTHORIZATION', 'Basic eA=='],
+    ]) {
+      expect({ lines, found: readSessionToken(headers, 'cr_session', lines) }).toEqual({
+        lines,
+        found: null,
+      });
+    }
+    const cookie = { cookie: 'cr_session=t' };
+    expect(
+      readSessionToken(cookie, 'cr_session', ['Authorization', 'x', 'Authorization', 'y']),
+    ).toBeNull();
+  });
+
+  it('reads one Authorization line among others, and headers alone without the lines', () => {
+    const headers = { authorization: 'Bearer b' };
+    const lines = ['Host', 'x', 'Authorizations', 'y', 'Authorization', 'Bearer b', 'X-Auth', 'z'];
+    expect(readSessionToken(headers, 'cr_session', lines)).toEqual({
+      token: 'b',
+      source: 'bearer',
+    });
+    expect(readSessionToken(headers, 'cr_session')).toEqual({ token: 'b', source: 'bearer' });
+  });
+});
+
+describe('rawHeadersOf', () => {
+  it('finds the header lines on an Express request and on a Fastify request, else undefined', () => {
+    const lines = ['Host', 'x'];
+    expect(rawHeadersOf({ rawHeaders: lines })).toBe(lines);
+    expect(rawHeadersOf({ raw: { rawHeaders: lines } })).toBe(lines);
+    expect(rawHeadersOf({ headers: {} })).toBeUndefined();
   });
 });

@@ -1,4 +1,5 @@
-import type { IncomingMessage } from 'node:http';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
 import { Controller, ExecutionContext, Get, UnauthorizedException } from '@nestjs/common';
 import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
 import { Test } from '@nestjs/testing';
@@ -94,6 +95,7 @@ function lookalikeContext(handler: keyof LookalikeRolesController, token: string
     getClass: () => LookalikeRolesController,
     switchToHttp: () => ({
       getRequest: () => ({ method: 'GET', headers: { authorization: `Bearer ${token}` } }),
+      getResponse: () => ({}),
     }),
   } as unknown as ExecutionContext;
 }
@@ -135,19 +137,32 @@ function publicHttpContext(
     getType: () => 'http',
     getHandler: () => PublicFixtureController.prototype[handler],
     getClass: () => PublicFixtureController,
-    switchToHttp: () => ({ getRequest: () => ({ method: 'GET', headers }) }),
+    switchToHttp: () => ({
+      getRequest: () => ({ method: 'GET', headers }),
+      getResponse: () => ({}),
+    }),
   } as unknown as ExecutionContext;
 }
 
-function httpContext(handler: keyof FixtureController, headers: Record<string, string>) {
+/** `response`: what Nest hands the guard as the response (Express's, or Fastify's reply). */
+function httpContext(
+  handler: keyof FixtureController,
+  headers: Record<string, string>,
+  response: unknown = {},
+) {
   const request: Record<string, unknown> = { method: 'GET', headers };
   const context = {
     getType: () => 'http',
     getHandler: () => FixtureController.prototype[handler],
     getClass: () => FixtureController,
-    switchToHttp: () => ({ getRequest: () => request }),
+    switchToHttp: () => ({ getRequest: () => request, getResponse: () => response }),
   } as unknown as ExecutionContext;
   return { context, request };
+}
+
+/** A Node response that has sent nothing yet, as Express's is when the guard runs. */
+function nodeResponse(): ServerResponse {
+  return new ServerResponse(new IncomingMessage(new Socket()));
 }
 
 function graphqlContext(
@@ -273,6 +288,88 @@ describe('SessionGuard', () => {
     });
     await expect(guard.canActivate(same.context)).resolves.toBe(true);
     expect(same.request[REQUEST_TOKEN_PROPERTY]).toEqual({ token: cookie.token, source: 'cookie' });
+  });
+
+  it('refuses a request with two Authorization header lines on Express or Fastify, before the store', async () => {
+    const { token } = await sessions.create({ id: '1', username: 'alice', roles: ['customer'] });
+    store.failing = true; // a refusal on the headers never asks the store
+    const lines = ['Authorization', `Bearer ${token}`, 'authorization', `Bearer ${token}`];
+    const express = httpContext('inherited', bearer(token));
+    express.request['rawHeaders'] = lines;
+    await expect(guard.canActivate(express.context)).rejects.toMatchObject({ status: 401 });
+    const fastify = httpContext('inherited', bearer(token));
+    fastify.request['raw'] = { rawHeaders: lines };
+    await expect(guard.canActivate(fastify.context)).rejects.toMatchObject({ status: 401 });
+    store.failing = false;
+    const single = httpContext('inherited', bearer(token));
+    single.request['rawHeaders'] = lines.slice(0, 2);
+    await expect(guard.canActivate(single.context)).resolves.toBe(true);
+  });
+
+  describe('Cache-Control', () => {
+    const fastifyReply = () => ({ raw: nodeResponse() });
+
+    it('marks the answer no-store whether the guard refuses or passes, on Express and Fastify', async () => {
+      const { token } = await sessions.create({ id: '1', username: 'alice', roles: ['customer'] });
+      const answers = {
+        passed: nodeResponse(),
+        unauthenticated: nodeResponse(),
+        forbidden: nodeResponse(),
+        fastify: fastifyReply(),
+      };
+      await guard.canActivate(httpContext('inherited', bearer(token), answers.passed).context);
+      await expect(
+        guard.canActivate(httpContext('inherited', {}, answers.unauthenticated).context),
+      ).rejects.toMatchObject({ status: 401 });
+      await expect(
+        guard.canActivate(httpContext('overridden', bearer(token), answers.forbidden).context),
+      ).rejects.toMatchObject({ status: 403 });
+      await expect(
+        guard.canActivate(httpContext('inherited', {}, answers.fastify).context),
+      ).rejects.toMatchObject({ status: 401 });
+      expect({
+        passed: answers.passed.getHeader('cache-control'),
+        unauthenticated: answers.unauthenticated.getHeader('cache-control'),
+        forbidden: answers.forbidden.getHeader('cache-control'),
+        fastify: answers.fastify.raw.getHeader('cache-control'),
+      }).toEqual({
+        passed: 'no-store',
+        unauthenticated: 'no-store',
+        forbidden: 'no-store',
+        fastify: 'no-store',
+      });
+    });
+
+    it('marks the 503 of a failing store no-store', async () => {
+      const { token } = await sessions.create({ id: '1', username: 'alice', roles: ['customer'] });
+      store.failing = true;
+      const response = nodeResponse();
+      await expect(
+        guard.canActivate(httpContext('inherited', bearer(token), response).context),
+      ).rejects.toBeInstanceOf(SessionStoreUnavailableError);
+      expect(response.getHeader('cache-control')).toBe('no-store');
+    });
+
+    it('keeps a policy set before it, leaves public routes alone, and never writes after the headers', async () => {
+      const kept = nodeResponse();
+      kept.setHeader('Cache-Control', 'private, max-age=5');
+      await expect(
+        guard.canActivate(httpContext('inherited', {}, kept).context),
+      ).rejects.toMatchObject({ status: 401 });
+      expect(kept.getHeader('cache-control')).toBe('private, max-age=5');
+
+      const open = nodeResponse();
+      expect(guard.canActivate(httpContext('open', {}, open).context)).toBe(true);
+      expect(open.hasHeader('cache-control')).toBe(false);
+
+      const sent = nodeResponse();
+      Object.defineProperty(sent, 'headersSent', { value: true });
+      const setHeader = jest.spyOn(sent, 'setHeader');
+      await expect(
+        guard.canActivate(httpContext('inherited', {}, sent).context),
+      ).rejects.toMatchObject({ status: 401 });
+      expect(setHeader).not.toHaveBeenCalled();
+    });
   });
 
   it('applies the controller’s roles, and a handler’s roles override them', async () => {

@@ -39,7 +39,7 @@ import { unguardedFieldResolvers } from './field-resolver.check';
 import { OriginCheckedRequest, OriginPolicy } from './origin.policy';
 import { IS_PUBLIC_KEY } from './public.decorator';
 import { ReauthenticationRequiredException } from './reauthentication-required.exception';
-import { readSessionToken, RequestToken } from './request-token.reader';
+import { rawHeadersOf, readSessionToken, RequestToken } from './request-token.reader';
 import { RecentAuthRule, RequireRecentAuth } from './require-recent-auth.decorator';
 import { rpcExceptionClass } from './rpc-exception';
 import { Roles } from './roles.decorator';
@@ -206,7 +206,9 @@ export class SessionGuard implements CanActivate, OnApplicationBootstrap {
     }
     // The HTTP hot path: a cache hit without a promise, else the request's own promise
     // without two async frames around it; counted, when metrics are on, without one either.
-    const request = context.switchToHttp().getRequest<GuardedRequest>();
+    const http = context.switchToHttp();
+    const request = http.getRequest<GuardedRequest>();
+    forbidCaching(http.getResponse());
     if (rule.stream && this.sockets) {
       const held = this.activateStream(context, request, rule, this.sockets);
       return this.metrics ? held.then(this.countHttpPass, this.countHttpRefusal) : held;
@@ -295,12 +297,12 @@ export class SessionGuard implements CanActivate, OnApplicationBootstrap {
 
   /**
    * The token to validate and where it came from, as `readSessionToken` reads it; null (401)
-   * without one, or with several different tokens (session cookies, a cookie and a bearer
-   * token). The cookie is not cleared then: a
+   * without one, with several different tokens (session cookies, a cookie and a bearer
+   * token), or with more than one `Authorization` header line. The cookie is not cleared then: a
    * `Set-Cookie` can only reach the one at `Path=/`, the user's, and would leave the planted one.
    */
   protected getToken(request: OriginCheckedRequest): RequestToken | null {
-    return readSessionToken(request.headers, this.cookies.name);
+    return readSessionToken(request.headers, this.cookies.name, rawHeadersOf(request));
   }
 
   /**
@@ -707,6 +709,26 @@ function recentAuthWindowMs(rule: RecentAuthRule, moduleWindowMs: number): numbe
 function isSubscription(context: ExecutionContext): boolean {
   const info = context.getArgByIndex<{ operation?: { operation?: unknown } } | undefined>(3);
   return info?.operation?.operation === 'subscription';
+}
+
+/**
+ * Marks the answer of a guarded HTTP route `Cache-Control: no-store`, its refusals (401, 403,
+ * 503) included: it depends on the session, and a shared cache must neither keep nor serve it.
+ * A policy the app set before the guard is kept; one the route sets later (`@Header()`,
+ * `reply.header()`) replaces this one. Express's response, or Fastify's reply through `raw`
+ * (whose own headers, written with `writeHead`, win over the raw response's); anything else
+ * (no Node response) is left alone.
+ */
+function forbidCaching(response: unknown): void {
+  const raw = (response as { raw?: ServerResponse } | undefined)?.raw ?? response;
+  const node = raw as Partial<ServerResponse> | undefined;
+  if (
+    typeof node?.setHeader === 'function' &&
+    !node.headersSent &&
+    !node.hasHeader?.('cache-control')
+  ) {
+    node.setHeader('Cache-Control', 'no-store');
+  }
 }
 
 /** The outcome a refusal is counted as. */

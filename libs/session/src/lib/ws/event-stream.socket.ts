@@ -21,9 +21,9 @@ export const SESSION_ENDED_EVENT = 'session-ended';
 /**
  * A server-sent events response (an `@Sse()` route) held by `SessionSockets` as a socket:
  * closing it sends a last `session-ended` event (or, before the route has answered, a JSON
- * 401/403), ends the response and then drops the connection, which is what makes Nest
+ * error answer), ends the response and then drops the connection, which is what makes Nest
  * unsubscribe the route's observable, or never subscribe it (an ended response alone keeps it
- * running).
+ * running). The close code gives the event's `status` and the answer's (`statusOfClose`).
  */
 export class EventStreamSocket implements SessionSocket {
   constructor(private readonly response: ServerResponse) {}
@@ -44,7 +44,7 @@ export class EventStreamSocket implements SessionSocket {
     if (this.readyState !== SOCKET_OPEN) {
       return;
     }
-    const status = code >= 4000 ? code - 4000 : code;
+    const status = statusOfClose(code);
     const connection = response.socket;
     const cut = () => connection?.destroy();
     if (response.headersSent) {
@@ -68,4 +68,25 @@ export class EventStreamSocket implements SessionSocket {
     this.response.once(event, listener);
     return this;
   }
+}
+
+/**
+ * The HTTP status a WebSocket close code stands for on an event stream: a 4xxx code carries an
+ * error status as its last three digits (4401 → 401, 4403 → 403, 4429 → 429), and the library's
+ * two other codes theirs (`SessionSocketClose.storeUnavailable`, 1013 → 503; `tooMany`, 1008 →
+ * 429). Any other code (1000, 3000, 4200, a status Node would refuse to write) reads as the
+ * default, the session ended (401): closing a stream must never throw, and must not answer a
+ * refused request with a success or a redirect.
+ */
+function statusOfClose(code: number): number {
+  if (Number.isInteger(code) && code >= 4400 && code <= 4599) {
+    return code - 4000;
+  }
+  if (code === SessionSocketClose.storeUnavailable) {
+    return 503;
+  }
+  if (code === SessionSocketClose.tooMany) {
+    return 429;
+  }
+  return SessionSocketClose.unauthenticated - 4000;
 }
