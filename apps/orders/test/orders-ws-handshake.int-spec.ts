@@ -71,6 +71,7 @@ describe('GET /api/orders/ws handshake (PostgreSQL, Redis)', () => {
     const cookie = await sessionCookie(app, user('refused'));
     const revoked = await sessionCookie(app, user('refused'));
     await sessions.revoke(revoked.split('=')[1]);
+    const twice = await bearer(user('refused'));
     const unauthenticated = { statusCode: 401, message: 'Authentication required' };
     const foreign = { statusCode: 403, message: 'Origin not allowed' };
     const roleless = { statusCode: 403, message: 'Missing role' };
@@ -83,6 +84,12 @@ describe('GET /api/orders/ws handshake (PostgreSQL, Redis)', () => {
       ['cookie, no Origin', { Cookie: cookie }, foreign],
       ['no role', await bearer(user('norole', [])), roleless],
       ['another role only', await bearer(user('auditor', ['auditor'])), roleless],
+      [
+        'two Authorization lines',
+        // Node writes one header line per value of an array.
+        { Authorization: [twice.Authorization, twice.Authorization] as unknown as string },
+        unauthenticated,
+      ],
     ];
     for (const [name, headers, body] of cases) {
       const answer = await refusedHandshake(url, headers);

@@ -169,4 +169,24 @@ describe('SessionSockets against hostile handshakes (real Redis)', () => {
     expect(sockets.socketsOf(alice.id)).toEqual([]);
     expect(sockets.socketsOf(admin.id)).toEqual([]);
   });
+
+  it('refuses a handshake with two Authorization header lines, whatever they say', async () => {
+    const own = (await sessions.create(alice)).token;
+    const other = (await sessions.create(admin)).token;
+    for (const lines of [
+      [`Bearer ${own}`, `Bearer ${other}`],
+      [`Bearer ${other}`, `Bearer ${own}`],
+      [`Bearer ${own}`, `Bearer ${own}`],
+      [`Bearer ${own}`, 'Basic YWxpY2U6eA=='],
+    ]) {
+      // Node writes one header line per value of an array.
+      const connection = connect({ authorization: lines as unknown as string });
+      expect(await closedWithin(connection)).toMatchObject({
+        code: 4401,
+        reason: 'Authentication required',
+      });
+    }
+    expect(sockets.socketsOf(alice.id)).toEqual([]);
+    expect(sockets.socketsOf(admin.id)).toEqual([]);
+  });
 });

@@ -148,7 +148,8 @@ export class SessionSockets implements OnModuleDestroy {
   /**
    * Authenticates a new connection from its upgrade request: the session cookie (whose
    * handshake must come from an allowed `Origin`) or `Authorization: Bearer`, as
-   * `readSessionToken` reads them (several different session cookies: refused). On success the
+   * `readSessionToken` reads them (several different session cookies, or more than one
+   * `Authorization` header line: refused). On success the
    * socket keeps the session and its token and is registered until it closes; otherwise it is
    * closed with 4401 (1013 when the store does not answer; 1008 when the user already holds
    * `sockets.maxPerUser` open sockets here) and the answer is null. Never rejects.
@@ -393,7 +394,8 @@ export class SessionSockets implements OnModuleDestroy {
   }
 
   private async accept(client: SessionSocket, request: IncomingMessage): Promise<Session | null> {
-    const found = readSessionToken(request.headers, this.cookies.name);
+    // Its header lines as received: two `Authorization` lines are refused, as by the guard.
+    const found = readSessionToken(request.headers, this.cookies.name, request.rawHeaders);
     if (!found) {
       return this.refuse(client, 'Authentication required');
     }

@@ -181,7 +181,7 @@ export class OrdersGateway
    * `SessionSockets` closes such a socket with 1013 (try again later).
    */
   private async admit(request: IncomingMessage): Promise<Refusal | null> {
-    const found = readSessionToken(request.headers, this.cookies.name);
+    const found = readSessionToken(request.headers, this.cookies.name, request.rawHeaders);
     if (!found) {
       return { status: 401, message: 'Authentication required' };
     }
