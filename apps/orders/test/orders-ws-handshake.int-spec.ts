@@ -181,6 +181,19 @@ describe('GET /api/orders/ws handshake (PostgreSQL, Redis)', () => {
     expect((await socket.closed).code).toBe(4403);
   });
 
+  it('pushes no order to a socket whose roles were removed unannounced, and closes it with 4403', async () => {
+    const customer = user('demoted-before-push');
+    const socket = connect(await bearer(customer));
+    await socket.opened;
+    // Behind the lifecycle stream: no event, and no check of the store (periodic, or after a
+    // gap in the events) but the push's own.
+    jest.spyOn(sockets, 'checkAll').mockResolvedValue();
+    await app.get<SessionStore>(SessionStore).setRoles(customer.id, []);
+    await orders.place(customer, { items: ITEMS });
+    expect((await socket.closed).code).toBe(4403);
+    expect(socket.frames).toEqual([]);
+  });
+
   it('closes with 4403 a socket whose roles were removed while its handshake was registered', async () => {
     const customer = user('demoted-midway');
     const token = (await bearer(customer)).Authorization.split(' ')[1];

@@ -318,8 +318,10 @@ export class SessionSockets implements OnModuleDestroy {
    * validation): for a push that must reach no socket whose session has ended, whether or not
    * its event has arrived (a revocation answers before its event reaches this process; a gap in
    * the events brings none). Sockets of a session found gone are closed with 4401, as at the
-   * periodic check; those of a session the store did not answer for are closed with 1013 (try
-   * again later) rather than sent what could not be checked.
+   * periodic check, and those whose session no longer has a role they are held to
+   * (`holdRoles`) with 4403, its `roles.changed` event arrived or not; those of a session the
+   * store did not answer for are closed with 1013 (try again later) rather than sent what could
+   * not be checked.
    *
    * @example
    * for (const socket of await sockets.liveSocketsOf(order.userId)) socket.send(frame);
@@ -337,7 +339,9 @@ export class SessionSockets implements OnModuleDestroy {
     }
     const live = await Promise.all(
       [...bySession].map(async ([sessionId, { token, held }]) => {
-        const session = await this.current(sessionId, token);
+        const since = performance.now();
+        const read = await this.current(sessionId, token);
+        const session = read && this.withRolesSince(since, read);
         if (session === undefined) {
           for (const client of held) {
             this.unregister(client);
@@ -349,6 +353,15 @@ export class SessionSockets implements OnModuleDestroy {
           this.end(held, 'Session ended');
           return [];
         }
+        // The store's roles, as at the periodic check: a push racing a role change's event
+        // reaches no socket whose session has lost the roles its subscriptions hold it to.
+        for (const client of held) this.giveRoles(client, session.roles, since);
+        this.forbid(
+          held.filter((client) => {
+            const entry = this.entries.get(client);
+            return entry !== undefined && !satisfies(entry.roles, entry.needs);
+          }),
+        );
         return held.filter((client) => client.readyState === SOCKET_OPEN);
       }),
     );
