@@ -320,6 +320,37 @@ describe('the activity log of changes whose answer did not say they were made', 
       );
     });
 
+    it('records the retry alone when the rotation of the 503 never reached Redis', async () => {
+      const user = await createUser(auth.http, adminCookie);
+      const { token, body } = await loginWithBearer(auth.http, user.username, user.password);
+      redisRelay.delayFrom(isRotation);
+      expect((await reauthenticate(token, user.password)).status).toBe(503);
+      redisRelay.cut();
+      // The store connects again; the client still holds its token (it was given no other).
+      await until(
+        async () =>
+          (
+            await request(auth.http)
+              .get('/api/auth/session')
+              .set('Authorization', `Bearer ${token}`)
+          ).status,
+        (status) => status === 200,
+      );
+
+      const retried = await reauthenticate(token, user.password);
+      expect(retried.status).toBe(200);
+      await until(
+        () => typesOf(user.id),
+        (listed) => listed.includes('reauthenticated'),
+      );
+      await sleep(SETTLES_MS);
+      const events = (await auth.app.get(SecurityActivityService).list(user.id, null)).items;
+      expect(events.filter((item) => item.type === 'reauthenticated')).toEqual([
+        expect.objectContaining({ sessionId: retried.body.session.id }),
+      ]);
+      expect(retried.body.session.id).not.toBe(body.session.id);
+    });
+
     it.each([
       ['as the 503 is answered', 0],
       ['a moment after the 503', 400],

@@ -187,7 +187,9 @@ export class AuthController {
   @ApiBearerAuth()
   @ApiOkResponse({
     type: AuthResponseDto,
-    description: 'The session is rotated: a new cookie, or a new token in the body',
+    description:
+      'The session is rotated: a new cookie, or a new token in the body (both when the token ' +
+      'came both as the cookie and as a bearer token)',
   })
   @ApiUnauthorizedResponse({ description: 'Wrong password (the login answer), or no session' })
   @ApiTooManyRequestsResponse({
@@ -208,7 +210,7 @@ export class AuthController {
       body.password,
       this.clientOf(request),
     );
-    return this.deliver(response, issued, presented.source);
+    return this.deliverRotated(request, response, issued, presented.source);
   }
 
   @Post('password')
@@ -218,7 +220,8 @@ export class AuthController {
   @ApiOkResponse({
     type: AuthResponseDto,
     description:
-      'The session is rotated: a new cookie, or a new token in the body; a device token of the ' +
+      'The session is rotated: a new cookie, or a new token in the body (both when the token ' +
+      'came both ways); a device token of the ' +
       'new password goes with it (the device cookie, or `deviceToken`), earlier ones no longer count',
   })
   @ApiBadRequestResponse({ description: 'The new password is refused, with the reason' })
@@ -236,11 +239,35 @@ export class AuthController {
       body,
       this.clientOf(request),
     );
-    return this.deliver(response, issued, presented.source, issued.deviceToken);
+    return this.deliverRotated(request, response, issued, presented.source, issued.deviceToken);
   }
 
   private clientOf(request: HttpRequest) {
     return clientInfo(request, this.devices, this.deviceTokens);
+  }
+
+  /**
+   * Hands a rotated session's token over the way the old one came. A request may carry it both
+   * as the cookie and as a bearer token (the guard admits the pair only when they are one
+   * token): that client keeps a copy in each place, and both get the new token. Given only the
+   * cookie, its bearer copy would be dead next to a live cookie, two different tokens, a 401
+   * on every request until a new login; the script that sent the bearer token held the old
+   * one, so the body gives it nothing it did not have.
+   */
+  private deliverRotated(
+    request: HttpRequest,
+    response: HttpResponse,
+    issued: IssuedSession,
+    source: LoginTransport,
+    deviceToken?: string,
+  ): AuthResponseDto {
+    const answer = this.deliver(response, issued, source, deviceToken);
+    const alsoBearer =
+      source === 'cookie' &&
+      readSessionTokens(request.headers, this.cookies.name).some(
+        (presented) => presented.source === 'bearer',
+      );
+    return alsoBearer ? AuthResponseDto.from(issued.session, issued.token, deviceToken) : answer;
   }
 
   /**

@@ -118,10 +118,17 @@ export class UsersController {
     return sessions.map((session) => SessionSummaryDto.from(session));
   }
 
+  /**
+   * Every session of the user; on the caller's own account, every one but the session asking,
+   * as `DELETE /sessions` and `POST /revoke-all` keep it: the console's "end all sessions" on
+   * the administrator's own row must not sign them out in the middle of their work.
+   */
   @Delete(':id/sessions')
   @RequireRecentAuth()
   @HttpCode(HttpStatus.NO_CONTENT)
-  @ApiNoContentResponse({ description: "All the user's sessions are revoked" })
+  @ApiNoContentResponse({
+    description: "All the user's sessions are revoked (the caller's own: all but the current one)",
+  })
   @ApiNotFoundResponse()
   @ApiUnauthorizedResponse({ description: '`reauthentication_required`: re-enter the password' })
   @ApiBadRequestResponse({ description: 'A body came with it: the action takes none' })
@@ -132,7 +139,12 @@ export class UsersController {
   ): Promise<void> {
     await this.users.asEnabledAdmin(admin.userId, async () => {
       await this.mustExist(id);
-      await this.sessions.revokeAllForUser(id, { reason: 'admin', actor: actorOf(admin) });
+      const own = id === admin.userId;
+      await this.sessions.revokeAllForUser(id, {
+        except: own ? admin.id : undefined,
+        reason: own ? 'self' : 'admin',
+        actor: actorOf(admin),
+      });
     });
   }
 
