@@ -442,7 +442,7 @@ export class AuthService {
    * undoing late rotations (nothing recorded).
    */
   private recordIfRotated(session: Session, user: User, client: ClientInfo): void {
-    const giveUpAt = Date.now() + ROTATION_OUTCOME_WATCH_MS;
+    const giveUpAt = performance.now() + ROTATION_OUTCOME_WATCH_MS;
     this.activity.recordIfStands(
       {
         type: 'reauthenticated',
@@ -458,7 +458,7 @@ export class AuthService {
           return true;
         }
         // Missing may be mid-rotation (moved, not yet moved back): only time settles it.
-        return Date.now() < giveUpAt ? undefined : false;
+        return performance.now() < giveUpAt ? undefined : false;
       },
     );
   }

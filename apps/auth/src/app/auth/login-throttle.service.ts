@@ -146,14 +146,15 @@ export class LoginThrottleService {
   ): Promise<LoginAttempt> {
     const network = clientNetwork(ip);
     const site = clientSite(ip);
-    const giveUpAt = Date.now() + this.settings.checkWaitMs;
+    // Monotonic: a host clock stepped while the attempt waits must not end or stretch the wait.
+    const giveUpAt = performance.now() + this.settings.checkWaitMs;
     let pauseMs = RECHECK_FIRST_MS;
     for (;;) {
       const outcome = await this.count(username, network, site, device);
       if (!('waitMs' in outcome)) {
         return this.attemptOf(outcome);
       }
-      const leftMs = giveUpAt - Date.now();
+      const leftMs = giveUpAt - performance.now();
       if (outcome.inCheck === 0 || leftMs <= 0) {
         throw refusal(outcome);
       }

@@ -65,6 +65,18 @@ describe('AccessSync', () => {
     expect(looks).toEqual([100, 300, 700, 1500, 6500, 11500]);
   });
 
+  it('looks soon when asked, even after the host clock was set forward', async () => {
+    sync.onApplicationBootstrap();
+    await advance(1000);
+    expect(looks).toHaveLength(1);
+    // The next look is due at 5 s; a wall clock an hour on made `soon` find it due earlier
+    // than "in 100 ms", and leave the change waiting for the interval.
+    jest.setSystemTime(Date.now() + 3_600_000);
+    sync.soon();
+    await advance(150);
+    expect(looks).toHaveLength(2);
+  });
+
   it('looks again right after a look that was asked for while one ran', async () => {
     let finish!: () => void;
     outcome = () => new Promise<number>((resolve) => (finish = () => resolve(0)));

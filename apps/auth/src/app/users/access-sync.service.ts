@@ -186,7 +186,7 @@ export class AccessSync implements OnApplicationBootstrap, OnModuleDestroy {
 
   private lookIn(ms: number): void {
     if (this.stopped) return;
-    const at = Date.now() + ms;
+    const at = performance.now() + ms;
     if (this.timer && this.dueAt <= at) return;
     clearTimeout(this.timer);
     this.dueAt = at;

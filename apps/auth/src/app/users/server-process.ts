@@ -55,13 +55,13 @@ export async function endServerProcess(dataSource: DataSource, pid: number): Pro
  */
 export async function retryUntilReachable<T>(
   attempt: () => Promise<T>,
-  since = Date.now(),
+  since = performance.now(),
 ): Promise<T> {
   for (;;) {
     try {
       return await attempt();
     } catch (error) {
-      if (Date.now() - since >= FIND_OUT_WITHIN_MS) {
+      if (performance.now() - since >= FIND_OUT_WITHIN_MS) {
         throw new OutcomeUnknownError(error);
       }
       await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
