@@ -1006,11 +1006,17 @@ $('#detail-disable').addEventListener('click', () => {
   );
 });
 
+// On one's own row auth keeps the session asking, as "log out my other devices" does.
 $('#detail-revoke-all').addEventListener('click', () =>
-  attempt(async () => {
-    await api('DELETE', userPath('/sessions'));
-    await afterUserChange();
-  }, `Every session of ${selected.username} is revoked.`),
+  attempt(
+    async () => {
+      await api('DELETE', userPath('/sessions'));
+      await afterUserChange();
+    },
+    selected.id === me?.id
+      ? 'Every other session of yours is revoked.'
+      : `Every session of ${selected.username} is revoked.`,
+  ),
 );
 
 $('#detail-roles').addEventListener('submit', (event) => {
