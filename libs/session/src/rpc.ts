@@ -9,10 +9,12 @@ export { ReconnectingClientTCP } from './lib/store/remote/reconnecting-client-tc
 export { RpcConnectionClosedError } from './lib/errors/rpc-connection-closed.error';
 export {
   reportRefusedHandshakes,
+  SESSION_RPC_DRAIN_TIMEOUT,
   SESSION_RPC_HANDSHAKE_TIMEOUT,
   SESSION_RPC_HANDSHAKES_PER_ADDRESS,
   SESSION_RPC_IDLE_TIMEOUT,
   SESSION_RPC_INCOMPLETE_FRAME_TIMEOUT,
+  SESSION_RPC_MAX_HANDSHAKES,
   SESSION_RPC_MAX_FRAME,
   SESSION_RPC_MAX_IN_FLIGHT_PER_CALLER,
   SessionRpcModule,

@@ -459,18 +459,28 @@ describe('SessionRpcServer on a real TLS socket', () => {
     },
   );
 
-  it('serves nothing a caller sends after an unreadable frame, however long it keeps its side open', async () => {
+  it('answers the requests read before an unreadable frame, then ends the connection and serves nothing after it', async () => {
     await listen({});
-    const { started } = holdRequests();
+    const { started, answers } = holdRequests('answered');
     const socket = await connected({ allowHalfOpen: true });
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (received += chunk));
     socket.write(frameWithId('before'));
     while (started.length < 1) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
+    const warned = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
     const ended = new Promise((resolve) => socket.once('end', resolve));
-    socket.write('7#{{{{{{{');
-    // The server ends its side (as Nest does, answers first); this caller keeps writing.
+    socket.write('7#{{{{{{{' + frameWithId('behind'));
+    while (!warned.mock.calls.some(([message]) => String(message).includes('not JSON'))) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    // The request read before the unreadable frame is answered, then the server ends its side;
+    // this caller keeps writing.
+    answers[0]();
     await ended;
+    expect(received).toContain('"response":"answered"');
     const closed = new Promise((resolve) => socket.once('close', resolve));
     socket.end(frameWithId('after-1') + frameWithId('after-2'));
     await closed;

@@ -55,6 +55,27 @@ export const SESSION_RPC_HANDSHAKES_PER_ADDRESS: HandshakeBudgetOptions = {
 };
 
 /**
+ * Connections the server holds in their TLS handshake at once, whatever address they come from;
+ * past it, each new connection drops the one that has been in its handshake longest. The
+ * per-address budget bounds one host; many hosts (or one with many addresses) each within
+ * theirs made auth hold a socket and a handshake's state per connection, without a bound.
+ * Dropping the oldest rather than refusing the newest keeps the service open to callers with a
+ * certificate while the limit is full: theirs completes within a few round trips, long before
+ * it becomes the oldest, where a stalled handshake (which is what fills the limit) is the
+ * oldest. A flood would have to open connections faster than this many per handshake time to
+ * drop a caller's.
+ */
+export const SESSION_RPC_MAX_HANDSHAKES = 256;
+
+/**
+ * Milliseconds `drain()` waits for connections to finish their calls and close before it
+ * destroys those still open: a caller that keeps its side open after auth's FIN, or keeps
+ * sending calls, held the drain, and the shutdown behind it, for as long as it liked. Under a
+ * service's 5 s shutdown drain.
+ */
+export const SESSION_RPC_DRAIN_TIMEOUT = 4_000;
+
+/**
  * Milliseconds a connection past its handshake may stay silent (no byte either way) before it
  * is dropped: a caller's host that went away without closing its connections (a crash, a
  * network partition) left them open for good, each counting towards its caller's cap, until the
@@ -132,6 +153,10 @@ export interface SessionRpcServerOptions {
   maxConnectionsPerCaller?: number;
   /** Handshakes per address (`false`: no limit); default `SESSION_RPC_HANDSHAKES_PER_ADDRESS`. */
   handshakesPerAddress?: HandshakeBudgetOptions | false;
+  /** Connections in their handshake at once, all addresses; default `SESSION_RPC_MAX_HANDSHAKES`. */
+  maxHandshakes?: number;
+  /** Milliseconds `drain()` waits before it closes what is left; default `SESSION_RPC_DRAIN_TIMEOUT`. */
+  drainTimeout?: number;
   /** Milliseconds a connection may stay silent after its handshake; default `SESSION_RPC_IDLE_TIMEOUT`. */
   idleTimeout?: number;
 }
@@ -161,9 +186,10 @@ export class SessionRpcModule {
  * The session RPC's transport: Nest's TCP server with TLS 1.3, a client certificate signed by
  * the deployment's CA required of every caller (no certificate, or another CA's: the handshake
  * fails before any frame is read), a handshake not completed within 5 s dropped, at most 64
- * handshakes per address under way or recently failed, a connection silent for 3 minutes
- * dropped, a frame size limit, a frame left incomplete dropped after 5 s, flow control, and a
- * graceful `drain()` for a shutdown (`SessionRpcServer`).
+ * handshakes per address under way or recently failed, at most 256 in all (the oldest dropped
+ * for a new one), a connection silent for 3 minutes dropped, a frame size limit, a frame left
+ * incomplete dropped after 5 s, flow control, and a graceful `drain()` for a shutdown, over in
+ * 4 s at most (`SessionRpcServer`).
  *
  * @example
  * const rpc = sessionRpcTransport({ host, port, tls: { ca, cert, key } });
@@ -183,6 +209,8 @@ export function sessionRpcTransport(
         maxConnectionsPerCaller:
           options.maxConnectionsPerCaller ?? SESSION_RPC_MAX_CONNECTIONS_PER_CALLER,
         handshakesPerAddress: options.handshakesPerAddress ?? SESSION_RPC_HANDSHAKES_PER_ADDRESS,
+        maxHandshakes: options.maxHandshakes ?? SESSION_RPC_MAX_HANDSHAKES,
+        drainTimeout: options.drainTimeout ?? SESSION_RPC_DRAIN_TIMEOUT,
         idleTimeout: options.idleTimeout ?? SESSION_RPC_IDLE_TIMEOUT,
       },
       {
@@ -244,6 +272,10 @@ export class SessionRpcSocket extends JsonSocket {
   }
 
   protected override handleData(data: Buffer | string): void {
+    if (this.lingering) {
+      // Past an unreadable frame nothing is read: its caller's framing is lost.
+      return;
+    }
     const framesBefore = this.framesRead;
     super.handleData(data);
     const { contentLength: declared, buffer } = this as unknown as {
@@ -292,25 +324,40 @@ export class SessionRpcSocket extends JsonSocket {
     this.netSocket.emit('message', message || {});
   }
 
-  /** Nest's, with a length header that is not a number described instead of quoted. */
+  /**
+   * Nest's, with a length header that is not a number described instead of quoted, and a frame
+   * that cannot be read reported (`UNREADABLE_FRAME`) instead of ending the connection at once:
+   * Nest took the connection for closed there, so the answers of the requests read before the
+   * unreadable frame, still in flight, were dropped unsent (a valid patch followed by garbage
+   * in one write was applied and never answered). Reading stops; the server ends the connection
+   * once those are answered (FIN after them), and it is destroyed the frame timeout after the
+   * unreadable frame if it is still open (its caller keeps its side open, or a request hangs).
+   */
   protected override handleDataError(error: unknown, options?: { destroy?: boolean }): void {
     const message = error instanceof Error ? error.message : String(error);
     const header = CORRUPTED_LENGTH.exec(message)?.[1];
-    super.handleDataError(
+    const reported =
       header === undefined
         ? error
-        : new Error(`a length header that is not a number ${described(header)}`),
-      options,
-    );
-    // Ended, not destroyed, so that the answers already written reach the caller before the
-    // FIN; the caller is given the frame timeout to read them and close its side.
-    if (!options?.destroy && !this.lingering && !this.netSocket.destroyed) {
-      this.lingering = setTimeout(
-        () => this.netSocket.destroy(),
-        this.frameTimeout || SESSION_RPC_INCOMPLETE_FRAME_TIMEOUT,
-      );
-      this.lingering.unref();
+        : new Error(`a length header that is not a number ${described(header)}`);
+    if (options?.destroy) {
+      super.handleDataError(reported, options);
+      return;
     }
+    if (this.lingering || this.netSocket.destroyed) {
+      return;
+    }
+    this.clearFrameDeadline();
+    this.netSocket.pause();
+    this.lingering = setTimeout(
+      () => this.netSocket.destroy(),
+      this.frameTimeout || SESSION_RPC_INCOMPLETE_FRAME_TIMEOUT,
+    );
+    this.lingering.unref();
+    this.netSocket.emit(
+      UNREADABLE_FRAME,
+      reported instanceof Error ? reported.message : String(reported),
+    );
   }
 
   private clearFrameDeadline(): void {
@@ -320,6 +367,9 @@ export class SessionRpcSocket extends JsonSocket {
     }
   }
 }
+
+/** What `SessionRpcSocket` emits on its connection, with the reason, for a frame it cannot read. */
+const UNREADABLE_FRAME = 'unreadable-frame';
 
 /** The longest delay a Node timer takes (2^31 - 1 ms); a longer one fires at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -380,6 +430,15 @@ function hasAnswerableId(message: unknown): boolean {
   return typeof id === 'string' || typeof id === 'number';
 }
 
+/**
+ * A connection's address and port, the same for its TCP socket and the TLS socket over it;
+ * undefined once it is closed.
+ */
+function connectionKey(socket: Socket): string | undefined {
+  const { remoteAddress, remotePort } = socket;
+  return remoteAddress === undefined ? undefined : `${remoteAddress} ${remotePort}`;
+}
+
 /** A message pattern that is a plain name: no JSON text starts with a letter other than t, f, n. */
 const PLAIN_PATTERN = /^(?![tfn])[A-Za-z]/;
 
@@ -389,6 +448,8 @@ const PLAIN_PATTERN = /^(?![tfn])[A-Za-z]/;
  *   from the connection however slowly its bytes arrive), is destroyed;
  * - a connection from an address out of handshakes (`HandshakeBudget`) is destroyed when it is
  *   accepted, before its first byte is read;
+ * - at most `maxHandshakes` connections are in their handshake at once: a connection accepted
+ *   past it destroys the one in its handshake longest;
  * - a connection silent for `idleTimeout` after its handshake is destroyed;
  * - a frame declaring more than the limit is refused on its header (`SessionRpcSocket`);
  * - flow control: Nest reads and starts every frame a connection sends, however many are still
@@ -406,15 +467,16 @@ const PLAIN_PATTERN = /^(?![tfn])[A-Za-z]/;
  * - a frame without an id (an event: none is served), or whose id is neither a string nor a
  *   number (Nest echoes it in the answer), drops the connection, and the frames read with it
  *   after it are not served;
- * - a frame that cannot be read (a corrupted length, text that is not JSON) closes its connection
- *   as Nest does, and is logged in one line per caller a minute, not with a stack per frame,
+ * - a frame that cannot be read (a corrupted length, text that is not JSON) closes its
+ *   connection, and is logged in one line per caller a minute, not with a stack per frame,
  *   and described (its length, its first characters escaped, token-like runs masked), never
  *   quoted: Nest's error quoted it whole, so a caller wrote lines of its choosing into auth's
- *   log;
- *   Nest only ends its side: what a caller keeping its own side open sends after is not
- *   served, and the connection is dropped the incomplete-frame timeout later;
- * - `drain()`, a shutdown that loses no call: Nest's `close` destroys every connection with the
- *   calls on it;
+ *   log. Nothing after it is read; the requests read before it are answered, then the
+ *   connection is ended (Nest ended it at once and dropped their answers unsent), and dropped
+ *   the incomplete-frame timeout after the frame if its caller keeps its own side open;
+ * - `drain()`, a shutdown that loses no call a caller lets finish: Nest's `close` destroys
+ *   every connection with the calls on it; what is still open `drainTimeout` after the drain
+ *   began is destroyed;
  * - no per-message `JSON.parse` of a pattern that cannot be JSON: the session RPC's patterns are
  *   plain names (`session.validate`), and the exception that parse threw for each of them cost
  *   the RPC ~12 µs per call (a CPU profile under load). Patterns that may be JSON (objects,
@@ -434,10 +496,14 @@ export class SessionRpcServer extends ServerTCP {
   private readonly refusals = new RefusalLog(new Logger('SessionRpc'));
   /** Every connection still open, from the moment it was accepted (before its handshake). */
   private readonly accepted = new Set<Socket>();
+  /** The connections still in their TLS handshake, by address and port, oldest first. */
+  private readonly handshaking = new Map<string, Socket>();
   /** The connections past their handshake, still open. */
   private readonly bound = new Set<TcpSocket>();
   /** Connections ended by a drain: a frame read on one of them now is never executed. */
   private readonly ending = new WeakSet<TcpSocket>();
+  /** Connections past an unreadable frame: read no more, ended once their requests are answered. */
+  private readonly unreadable = new WeakSet<TcpSocket>();
   /** Set once `drain` began; settles when the last connection has closed. */
   private drained?: Promise<void>;
   private budget?: HandshakeBudget;
@@ -449,6 +515,8 @@ export class SessionRpcServer extends ServerTCP {
       maxWaiting?: number;
       maxConnectionsPerCaller: number;
       handshakesPerAddress?: HandshakeBudgetOptions | false;
+      maxHandshakes?: number;
+      drainTimeout?: number;
       idleTimeout?: number;
     },
     private readonly tcpOptions: ConstructorParameters<typeof ServerTCP>[0],
@@ -478,6 +546,38 @@ export class SessionRpcServer extends ServerTCP {
           `Refused a connection from ${address}: too many handshakes under way or failed`,
         );
         socket.destroy();
+        return;
+      }
+      this.admitHandshake(socket);
+    });
+  }
+
+  /**
+   * Counts a connection among those in their handshake, dropping the oldest of them when
+   * `maxHandshakes` are: a stalled one, as a caller with a certificate completes its handshake
+   * within a few round trips.
+   */
+  private admitHandshake(socket: Socket): void {
+    const key = connectionKey(socket);
+    if (key === undefined) {
+      return;
+    }
+    const max = this.limits.maxHandshakes ?? SESSION_RPC_MAX_HANDSHAKES;
+    for (const [oldestKey, oldest] of this.handshaking) {
+      if (this.handshaking.size < max) {
+        break;
+      }
+      this.handshaking.delete(oldestKey);
+      this.refusals.warn(
+        'handshakes',
+        `Dropped a connection from ${oldest.remoteAddress} in its TLS handshake: ${max} under way, the most allowed`,
+      );
+      oldest.destroy();
+    }
+    this.handshaking.set(key, socket);
+    socket.once('close', () => {
+      if (this.handshaking.get(key) === socket) {
+        this.handshaking.delete(key);
       }
     });
   }
@@ -497,21 +597,31 @@ export class SessionRpcServer extends ServerTCP {
    * Redis: stops accepting connections, lets the calls in flight finish and be answered (and
    * serves the frames that still arrive meanwhile), and ends each connection, answers written
    * first, at a moment it has no call in flight, so that a caller loses no call it already
-   * made. Resolves once every connection has closed; `close` destroys what is still open
-   * after the drain time (the shutdown's budget, not this method's).
+   * made. Resolves once every connection has closed, or `drainTimeout` after it began, when
+   * it destroys those still open: a caller that keeps its side open after auth's FIN, or keeps
+   * sending calls, does not hold the shutdown. The calls in flight on them then fail on the
+   * caller's side as on a lost connection (`RpcConnectionClosedError`).
    *
    * A frame that crosses the end (written by the caller as auth ends its connection) is never
    * executed: its caller sees the connection close unanswered, and `RemoteSessionStore` asks
    * its reads again, once, on a fresh connection (a patch it does not: it fails, 503).
    *
    * @example
-   * await Promise.race([server.drain(), sleep(SHUTDOWN_DRAIN_MS)]);
+   * await server.drain();
    * server.close();
    */
   drain(): Promise<void> {
     this.drained ??= new Promise<void>((closed) => {
+      const deadline = setTimeout(
+        () => this.destroyAll(),
+        this.limits.drainTimeout ?? SESSION_RPC_DRAIN_TIMEOUT,
+      );
+      deadline.unref();
       // Its callback waits for every connection: those in their handshake end once bound.
-      this.server.close(() => closed());
+      this.server.close(() => {
+        clearTimeout(deadline);
+        closed();
+      });
       for (const connection of this.bound) {
         this.endWhenIdle(connection);
       }
@@ -520,8 +630,9 @@ export class SessionRpcServer extends ServerTCP {
   }
 
   /**
-   * Ends a draining connection if it has no call in flight. Checked a turn later: Nest writes
-   * an answer on a tick after its handler settles, and a frame read meanwhile is served first.
+   * Ends a draining connection, or one past an unreadable frame, if it has no call in flight.
+   * Checked a turn later: Nest writes an answer on a tick after its handler settles, and a
+   * frame read meanwhile is served first.
    */
   private endWhenIdle(connection: TcpSocket): void {
     setImmediate(() => {
@@ -529,6 +640,10 @@ export class SessionRpcServer extends ServerTCP {
         this.ending.add(connection);
         // `end`, not `destroy`: the answers written are sent before the FIN.
         connection.netSocket.end();
+        if (this.unreadable.has(connection)) {
+          // Read again, its bytes ignored, so that the caller's FIN closes it at once.
+          connection.netSocket.resume();
+        }
       }
     });
   }
@@ -536,6 +651,14 @@ export class SessionRpcServer extends ServerTCP {
   /** Stops listening and ends every connection, whether or not its handshake is done. */
   override close(): void {
     super.close();
+    this.destroyAll();
+  }
+
+  /** Destroys every connection, bound or still in its handshake. */
+  private destroyAll(): void {
+    for (const connection of this.bound) {
+      connection.netSocket.destroy();
+    }
     for (const socket of this.accepted) {
       socket.destroy();
     }
@@ -559,6 +682,10 @@ export class SessionRpcServer extends ServerTCP {
    * the unit is given back. Silent for `idleTimeout`, it is closed.
    */
   override bindHandler(socket: Socket): void {
+    const key = connectionKey(socket);
+    if (key !== undefined) {
+      this.handshaking.delete(key);
+    }
     const caller = socket instanceof TLSSocket ? connectionCaller(socket) : '';
     if (socket instanceof TLSSocket && !this.closeAtCertificateEnd(socket, caller)) {
       return;
@@ -627,8 +754,14 @@ export class SessionRpcServer extends ServerTCP {
       }
       this.serve(connection, message);
     });
+    connection.on(UNREADABLE_FRAME, (reason: string) => {
+      this.unreadable.add(connection);
+      this.reportUnreadable(caller, reason);
+      this.endWhenIdle(connection);
+    });
     connection.on('error', (reason) => {
-      // Nest ends its side of a connection it could not read: nothing read on it is served now.
+      // The connection failed, or Nest destroys it (a frame too large or left incomplete,
+      // answers left unread): nothing read on it is served now.
       this.ending.add(connection);
       this.reportUnreadable(caller, reason);
     });
@@ -677,6 +810,7 @@ export class SessionRpcServer extends ServerTCP {
    */
   private held(connection: TcpSocket): boolean {
     return (
+      (this.unreadable.has(connection) && !this.ending.has(connection)) ||
       (this.inFlight.get(connection) ?? 0) >= this.limits.maxInFlight ||
       (this.waiting.get(connection)?.length ?? 0) > 0 ||
       (connection as unknown as { isBackpressured?: boolean }).isBackpressured === true
@@ -813,7 +947,7 @@ export class SessionRpcServer extends ServerTCP {
         }
         this.startWaiting(socket);
       }
-      if (left === 0 && this.drained) {
+      if (left === 0 && (this.drained || this.unreadable.has(socket))) {
         this.endWhenIdle(socket);
       }
     }
