@@ -79,6 +79,24 @@ describe('ReconnectingClientTCP', () => {
     );
   });
 
+  it('drops a silent connection however the host clock is set meanwhile', async () => {
+    const realNow = Date.now;
+    expect(await call('fast')).toBe('ok');
+    // Set back an hour, a wall clock made the silence negative: the connection was kept.
+    jest.spyOn(Date, 'now').mockImplementation(() => realNow() - 3_600_000);
+    try {
+      relay.strand();
+      await expect(call('fast')).rejects.toBeInstanceOf(TimeoutError);
+      await sleep(400);
+      await expect(call('fast')).rejects.toBeInstanceOf(TimeoutError);
+      expect(await call('fast')).toBe('ok');
+      expect(connections).toBe(2);
+    } finally {
+      jest.restoreAllMocks();
+      warnings = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    }
+  });
+
   it('keeps a connection whose server is slow to one call but answers the others', async () => {
     const slow = call('slow');
     for (let i = 0; i < 10; i++) {

@@ -27,7 +27,8 @@ import { RpcConnectionClosedError } from '../../errors/rpc-connection-closed.err
  */
 export class ReconnectingClientTCP extends ClientTCP {
   private readonly log = new Logger('ReconnectingClientTCP');
-  private answeredAt = Date.now();
+  // Monotonic: a host clock stepped back would hide a silence, stepped forward invent one.
+  private answeredAt = performance.now();
 
   constructor(
     options: TcpClientOptions['options'],
@@ -50,7 +51,7 @@ export class ReconnectingClientTCP extends ClientTCP {
       let settled = false;
       const answered = () => {
         settled = true;
-        this.answeredAt = Date.now();
+        this.answeredAt = performance.now();
       };
       const inner = sent.subscribe({
         next: (value) => {
@@ -92,7 +93,7 @@ export class ReconnectingClientTCP extends ClientTCP {
 
   /** Destroys the connection if the server has answered nothing for `silentMs`. */
   private dropIfSilent(): void {
-    const silentMs = Date.now() - this.answeredAt;
+    const silentMs = Math.round(performance.now() - this.answeredAt);
     if (silentMs < this.watch.silentMs || !this.socket) {
       return;
     }
@@ -100,7 +101,7 @@ export class ReconnectingClientTCP extends ClientTCP {
       `${this.watch.name ?? 'The server'} answered nothing for ${silentMs} ms while a call waited: connecting again`,
     );
     // Counted from now: the other calls given up on this connection need not drop the next.
-    this.answeredAt = Date.now();
+    this.answeredAt = performance.now();
     // Forgotten at once, so that the very next call connects again; its 'close', whenever it
     // comes, must not then make Nest forget the new connection instead.
     const { netSocket } = this.socket;
