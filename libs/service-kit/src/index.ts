@@ -11,7 +11,12 @@ export {
   JSON_MAX_DEPTH,
   JSON_MAX_VALUES,
 } from './lib/http/body-limits';
-export { holdsMoreValuesThan, nestsDeeperThan } from './lib/http/json-depth';
+export {
+  holdsMoreValuesThan,
+  jsonShapeExcess,
+  JsonShapeExcess,
+  nestsDeeperThan,
+} from './lib/http/json-depth';
 export { answerWithError, rawErrorAnswer, RawErrorAnswerOptions } from './lib/http/raw-answer';
 export { StrictValidationPipe } from './lib/http/strict-validation.pipe';
 export { SERVICE_SECURITY_HEADERS } from './lib/http/security-headers';

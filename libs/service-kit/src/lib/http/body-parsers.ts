@@ -4,7 +4,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import type { Request } from 'express';
 
 import { JSON_MAX_DEPTH, JSON_MAX_VALUES } from './body-limits';
-import { holdsMoreValuesThan, nestsDeeperThan } from './json-depth';
+import { jsonShapeExcess } from './json-depth';
 
 /** What the JSON body parser raises for nesting too deep; answered 400 by the error filter. */
 export class JsonTooDeepError extends Error {
@@ -79,10 +79,11 @@ export function useBodyParsers(
       if (charset !== 'utf-8') {
         throw new JsonCharsetError();
       }
-      if (nestsDeeperThan(body, JSON_MAX_DEPTH)) {
+      const excess = jsonShapeExcess(body, JSON_MAX_DEPTH, JSON_MAX_VALUES);
+      if (excess === 'depth') {
         throw new JsonTooDeepError();
       }
-      if (holdsMoreValuesThan(body, JSON_MAX_VALUES)) {
+      if (excess === 'values') {
         throw new JsonTooManyValuesError();
       }
     },

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 
-import { holdsMoreValuesThan, nestsDeeperThan } from './json-depth';
+import { holdsMoreValuesThan, jsonShapeExcess, nestsDeeperThan } from './json-depth';
 
 const bytes = (text: string) => Buffer.from(text, 'utf8');
 
@@ -73,6 +73,29 @@ describe('holdsMoreValuesThan', () => {
           expect(holdsMoreValuesThan(text, limit)).toBe(valuesOf(value) > limit);
         },
       ),
+    );
+  });
+});
+
+describe('jsonShapeExcess', () => {
+  it('says which limit a text passes first, in one pass', () => {
+    expect(jsonShapeExcess(bytes('[[[1,2,3]]]'), 3, 6)).toBeNull();
+    expect(jsonShapeExcess(bytes('[[[[1]]]]'), 3, 100)).toBe('depth');
+    expect(jsonShapeExcess(bytes('[1,2,3,4,5]'), 3, 5)).toBe('values');
+    // The values run out before the fourth level is reached.
+    expect(jsonShapeExcess(bytes('[1,2,3,4,5,[[[1]]]]'), 3, 5)).toBe('values');
+  });
+
+  it('agrees with both counts of any JSON value', () => {
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 6 }), fc.nat(8), fc.nat(60), (value, depth, count) => {
+        const excess = jsonShapeExcess(bytes(JSON.stringify(value)), depth, count);
+        const deep = depthOf(value) > depth;
+        const many = valuesOf(value) > count;
+        expect(excess === null).toBe(!deep && !many);
+        if (deep && !many) expect(excess).toBe('depth');
+        if (many && !deep) expect(excess).toBe('values');
+      }),
     );
   });
 });
