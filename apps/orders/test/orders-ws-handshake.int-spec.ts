@@ -194,33 +194,62 @@ describe('GET /api/orders/ws handshake (PostgreSQL, Redis)', () => {
     expect(socket.frames).toEqual([]);
   });
 
-  it('closes with 4403 a socket whose roles were removed while its handshake was registered', async () => {
+  it('closes with 4403 a socket whose roles were removed between its admission and its registration', async () => {
     const customer = user('demoted-midway');
     const token = (await bearer(customer)).Authorization.split(' ')[1];
-    const validate = sessions.validate.bind(sessions);
-    let calls = 0;
-    jest.spyOn(sessions, 'validate').mockImplementation(async (given) => {
-      const session = await validate(given);
-      // The second validation of the handshake (its registration) read the roles before this
-      // change, whose event arrives when it does.
-      if (given === token && ++calls === 2) {
-        await sessions.setRolesForUser(customer.id, []);
-      }
-      return session;
+    const authenticate = sockets.authenticate.bind(sockets);
+    // Admitted with its roles; they go before the socket is registered, whose registration
+    // reads the admission's validation, and the change's event arrives when it does.
+    jest.spyOn(sockets, 'authenticate').mockImplementationOnce(async (client, request) => {
+      await sessions.setRolesForUser(customer.id, []);
+      return authenticate(client, request);
     });
     const socket = connect({ Authorization: `Bearer ${token}` });
     expect((await socket.closed).code).toBe(4403);
     expect(socket.frames).toEqual([]);
   });
 
-  it('holds at most 32 sockets of a user when 48 handshakes of one session race, and closes the others with 1008', async () => {
+  it('validates a handshake once, and closes with 4401 a socket whose session ended after its admission', async () => {
+    const token = (await bearer(user('admitted-once'))).Authorization.split(' ')[1];
+    const validate = jest.spyOn(sessions, 'validate');
+    const socket = connect({ Authorization: `Bearer ${token}` });
+    await socket.opened;
+    expect(validate.mock.calls.filter(([given]) => given === token)).toHaveLength(1);
+
+    const ended = (await bearer(user('revoked-midway'))).Authorization.split(' ')[1];
+    const authenticate = sockets.authenticate.bind(sockets);
+    jest.spyOn(sockets, 'authenticate').mockImplementationOnce(async (client, request) => {
+      await sessions.revoke(ended);
+      return authenticate(client, request);
+    });
+    const late = connect({ Authorization: `Bearer ${ended}` });
+    expect((await late.closed).code).toBe(4401);
+    expect(late.frames).toEqual([]);
+  });
+
+  it('refuses with a JSON 429 a handshake past the 32 sockets a user may hold, before upgrading it', async () => {
+    const many = user('many-tabs');
+    const headers = await bearer(many);
+    const tabs = Array.from({ length: 32 }, () => connect(headers));
+    await Promise.all(tabs.map((tab) => tab.opened));
+    const answer = await refusedHandshake(url, headers);
+    expect({ status: answer.status, body: answer.body }).toEqual({
+      status: 429,
+      body: { statusCode: 429, message: 'Too many sockets' },
+    });
+    expect(sockets.socketsOf(many.id)).toHaveLength(32);
+  });
+
+  it('holds at most 32 sockets of a user when 48 handshakes of one session race, and refuses (429) or closes (1008) the others', async () => {
     const flood = user('flood');
     const headers = await bearer(flood);
     const tabs = Array.from({ length: 48 }, () => connect(headers));
-    const isClosed = (tab: LiveSocket) => tab.ws.readyState === tab.ws.CLOSED;
-    await eventually(() => tabs.filter(isClosed).length === 16);
-    const closed = await Promise.all(tabs.filter(isClosed).map((tab) => tab.closed));
-    expect(closed.map(({ code }) => code)).toEqual(Array(16).fill(1008));
+    // Admitted while fewer than 32 were registered, a handshake is closed with 1008 once
+    // registered past them; admitted later, it is refused before its upgrade.
+    const ended: number[] = [];
+    for (const tab of tabs) void tab.closed.then(({ code }) => ended.push(code));
+    await eventually(() => ended.length === 16);
+    expect(ended.filter((code) => code !== 1008 && code !== 429)).toEqual([]);
     expect(sockets.socketsOf(flood.id)).toHaveLength(32);
     expect(tabs.filter((tab) => tab.ws.readyState === tab.ws.OPEN)).toHaveLength(32);
   });

@@ -48,7 +48,7 @@ export {
   type TokenSource,
 } from './lib/http/request-token.reader';
 export { type SessionRequest } from './lib/http/session-request.interface';
-export { SessionSockets } from './lib/ws/session-sockets.service';
+export { type SessionHandshakeRefusal, SessionSockets } from './lib/ws/session-sockets.service';
 export { type SessionSocket } from './lib/ws/session-socket.interface';
 export { SESSION_ENDED_EVENT } from './lib/ws/event-stream.socket';
 export { SessionAssertions } from './lib/assertion/session-assertions.service';

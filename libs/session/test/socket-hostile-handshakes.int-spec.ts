@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+
 import { INestApplication, UseGuards } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { Test } from '@nestjs/testing';
@@ -188,5 +190,29 @@ describe('SessionSockets against hostile handshakes (real Redis)', () => {
     }
     expect(sockets.socketsOf(alice.id)).toEqual([]);
     expect(sockets.socketsOf(admin.id)).toEqual([]);
+  });
+  it('admits before an upgrade only what authenticate accepts, and says how to refuse the rest', async () => {
+    const own = (await sessions.create(alice)).token;
+    const upgrade = (
+      headers: Record<string, string>,
+      rawHeaders = Object.entries(headers).flat(),
+    ) => ({ headers, rawHeaders }) as unknown as IncomingMessage;
+    const bearer = { authorization: `Bearer ${own}` };
+    const unauthenticated = { status: 401, message: 'Authentication required' };
+    expect(await sockets.admit(upgrade({}))).toEqual(unauthenticated);
+    expect(await sockets.admit(upgrade(bearer))).toBeNull();
+    expect(await sockets.admit(upgrade(bearer), ['admin'])).toEqual({
+      status: 403,
+      message: 'Missing role',
+    });
+    expect(await sockets.admit(upgrade({ cookie: cookie(own) }))).toEqual({
+      status: 403,
+      message: 'Origin not allowed',
+    });
+    expect(await sockets.admit(upgrade({ cookie: cookie(own), origin: ORIGIN }))).toBeNull();
+    const twice = ['Authorization', bearer.authorization, 'authorization', bearer.authorization];
+    expect(await sockets.admit(upgrade(bearer, twice))).toEqual(unauthenticated);
+    await sessions.revoke(own);
+    expect(await sockets.admit(upgrade(bearer))).toEqual(unauthenticated);
   });
 });

@@ -10,7 +10,7 @@ import { SessionStoreUnavailableError } from '../errors/session-store-unavailabl
 import { SessionEvent, sessionEventRef } from '../events/session-event.interface';
 import { SessionEventsItem, SessionEventsReader } from '../events/session-events.reader';
 import { OriginPolicy } from '../http/origin.policy';
-import { readSessionToken } from '../http/request-token.reader';
+import { readSessionToken, RequestToken } from '../http/request-token.reader';
 import { SessionCookieService } from '../http/session-cookie.service';
 import type { SessionRequest } from '../http/session-request.interface';
 import { NotBeforeWatermark } from '../revocation/not-before.watermark';
@@ -29,6 +29,22 @@ import { SessionStore } from '../store/session-store.interface';
 import { EventStreamSocket } from './event-stream.socket';
 import { RecentChangesLedger } from './recent-changes.ledger';
 import { SOCKET_OPEN, SessionSocket } from './session-socket.interface';
+
+/**
+ * Why a WebSocket handshake is refused before its upgrade (`SessionSockets.admit`): the HTTP
+ * status and `message` of the answer.
+ */
+export interface SessionHandshakeRefusal {
+  status: 401 | 403 | 429 | 503;
+  message: string;
+}
+
+/** A handshake's token and its session as one validation, begun at `since`, read them. */
+interface HandshakeRead {
+  found: RequestToken;
+  validated: Session | null;
+  since: number;
+}
 
 interface SocketEntry {
   sessionId: string;
@@ -115,6 +131,8 @@ export class SessionSockets implements OnModuleDestroy {
    */
   private readonly expiries = new Map<string, NodeJS.Timeout>();
   private readonly pending = new WeakMap<SessionSocket, Promise<Session | null>>();
+  /** Handshakes `admit` let through, by upgrade request: `accept` registers from that read. */
+  private readonly admitted = new WeakMap<IncomingMessage, HandshakeRead>();
   /** Each authenticated socket by its upgrade request, for `holdRoles`. */
   private readonly byRequest = new WeakMap<object, SessionSocket>();
   private readonly ledger: RecentChangesLedger;
@@ -143,6 +161,46 @@ export class SessionSockets implements OnModuleDestroy {
     // A handshake's validation lasts at most the store timeout: what it may have missed is
     // younger than that.
     this.ledger = new RecentChangesLedger(Math.max(60_000, 2 * config.storeTimeoutMs));
+  }
+
+  /**
+   * Checks a WebSocket handshake before it is answered (ws's `verifyClient`): the same token,
+   * `Origin` and session rules as `authenticate`, one of `roles` if any is given, and room for
+   * one more socket of the user. Null when it may go on, else why not: 401 (no, malformed or
+   * dead session), 403 (a cookie from a foreign or missing `Origin`, no role of `roles`), 429
+   * (the user already holds `sockets.maxPerUser` sockets here), 503 (the store does not answer).
+   * A refused handshake never becomes a socket; an admitted one's `authenticate` registers it
+   * from this validation, not another (a session ended meanwhile still closes it with 4401).
+   *
+   * @example
+   * afterInit(server: WebSocketServer) {
+   *   server.options.verifyClient = ({ req }, done) =>
+   *     void this.sockets.admit(req, ['customer']).then((refusal) =>
+   *       refusal ? done(false, refusal.status, JSON.stringify(refusal)) : done(true),
+   *     );
+   * }
+   */
+  async admit(
+    request: IncomingMessage,
+    roles: readonly string[] = [],
+  ): Promise<SessionHandshakeRefusal | null> {
+    const read = await this.readHandshake(request);
+    if (!('found' in read)) {
+      return read;
+    }
+    const { validated, since } = read;
+    if (!validated || this.ledger.endedSince(since, validated)) {
+      return { status: 401, message: 'Authentication required' };
+    }
+    const session = this.withRolesSince(since, validated);
+    if (roles.length && !roles.some((role) => session.roles.includes(role))) {
+      return { status: 403, message: 'Missing role' };
+    }
+    if (this.openSocketsOf(session.userId) >= this.config.sockets.maxPerUser) {
+      return { status: 429, message: 'Too many sockets' };
+    }
+    this.admitted.set(request, read);
+    return null;
   }
 
   /**
@@ -407,25 +465,16 @@ export class SessionSockets implements OnModuleDestroy {
   }
 
   private async accept(client: SessionSocket, request: IncomingMessage): Promise<Session | null> {
-    // Its header lines as received: two `Authorization` lines are refused, as by the guard.
-    const found = readSessionToken(request.headers, this.cookies.name, request.rawHeaders);
-    if (!found) {
-      return this.refuse(client, 'Authentication required');
-    }
-    if (found.source === 'cookie' && !this.originPolicy.allowsHandshake(request)) {
-      return this.refuse(client, 'Origin not allowed');
-    }
-    const since = performance.now();
-    let validated: Session | null;
-    try {
-      validated = await this.sessions.validate(found.token);
-    } catch (error) {
-      if (!(error instanceof SessionStoreUnavailableError)) {
-        this.logger.error(error);
+    const read = this.admitted.get(request) ?? (await this.readHandshake(request));
+    this.admitted.delete(request);
+    if (!('found' in read)) {
+      if (read.status === 503) {
+        client.close(SessionSocketClose.storeUnavailable, read.message);
+        return null;
       }
-      client.close(SessionSocketClose.storeUnavailable, 'Session store unavailable');
-      return null;
+      return this.refuse(client, read.message);
     }
+    const { found, validated, since } = read;
     if (!validated || this.ledger.endedSince(since, validated)) {
       return this.refuse(client, 'Authentication required');
     }
@@ -455,6 +504,32 @@ export class SessionSockets implements OnModuleDestroy {
     this.byRequest.set(request, client);
     this.recheckIfMissed(since);
     return session;
+  }
+
+  /**
+   * The handshake's token (its header lines as received: two `Authorization` lines are refused,
+   * as by the guard), the `Origin` rule for a cookie, and one validation of its session; or why
+   * it is refused before any validation (401, 403), or because the store did not answer (503).
+   */
+  private async readHandshake(
+    request: IncomingMessage,
+  ): Promise<HandshakeRead | SessionHandshakeRefusal> {
+    const found = readSessionToken(request.headers, this.cookies.name, request.rawHeaders);
+    if (!found) {
+      return { status: 401, message: 'Authentication required' };
+    }
+    if (found.source === 'cookie' && !this.originPolicy.allowsHandshake(request)) {
+      return { status: 403, message: 'Origin not allowed' };
+    }
+    const since = performance.now();
+    try {
+      return { found, validated: await this.sessions.validate(found.token), since };
+    } catch (error) {
+      if (!(error instanceof SessionStoreUnavailableError)) {
+        this.logger.error(error);
+      }
+      return { status: 503, message: 'Session store unavailable' };
+    }
   }
 
   /**

@@ -1,5 +1,5 @@
 import { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
-import { forwardRef, Inject, Logger, UseFilters, UseGuards } from '@nestjs/common';
+import { forwardRef, Inject, UseFilters, UseGuards } from '@nestjs/common';
 import {
   OnGatewayConnection,
   OnGatewayInit,
@@ -11,16 +11,11 @@ import type { WebSocket, WebSocketServer } from 'ws';
 
 import {
   CurrentUser,
-  OriginPolicy,
-  readSessionToken,
   Roles,
-  SessionCookieService,
   SessionGuard,
-  SessionService,
   SessionSocket,
   SessionSocketClose,
   SessionSockets,
-  SessionStoreUnavailableError,
   SessionUser,
 } from '@cloakroom/session';
 
@@ -41,12 +36,6 @@ export const LIVE_SOCKET_LIMITS: SocketLimits = { maxInFlight: 4, maxUnreadBytes
 /** The roles of the REST list (`GET /api/orders`), which the socket follows: any of them. */
 const LIVE_ROLES = ['customer', 'admin'];
 
-/** Why a handshake is refused before its upgrade: the answer's status and `message`. */
-interface Refusal {
-  status: 401 | 403 | 503;
-  message: string;
-}
-
 /** The headers of a refused handshake's JSON answer, as every other error answer has them. */
 const REFUSAL_HEADERS: OutgoingHttpHeaders = {
   'Content-Type': 'application/json; charset=utf-8',
@@ -56,14 +45,15 @@ const REFUSAL_HEADERS: OutgoingHttpHeaders = {
 
 /**
  * `GET /api/orders/ws`: a live feed of the caller's orders. The handshake is checked before it
- * is answered (`admit`): a session (cookie with an allowed `Origin`, or `Authorization: Bearer`)
- * holding a role of the REST list (`customer` or `admin`); otherwise the upgrade is refused with
- * a JSON 401 (no or dead session), 403 (foreign `Origin` for a cookie, no such role) or 503
- * (session store unavailable). An accepted socket is registered by `SessionSockets` before the
- * client reads the 101 (`handleConnection`), so every order placed once the client sees `open`
- * reaches it. `SessionSockets` closes it with 4401 once its session ends and with 4403 once the
- * session has neither role (`holdRoles`); a user's sockets past the 32nd are closed with 1008
- * (`sockets.maxPerUser`).
+ * is answered (`SessionSockets.admit`): a session (cookie with an allowed `Origin`, or
+ * `Authorization: Bearer`) holding a role of the REST list (`customer` or `admin`), and fewer
+ * than 32 sockets of the user here (`sockets.maxPerUser`); otherwise the upgrade is refused with
+ * a JSON 401 (no or dead session), 403 (foreign `Origin` for a cookie, no such role), 429 (too
+ * many sockets) or 503 (session store unavailable). An accepted socket is registered by
+ * `SessionSockets` before the client reads the 101 (`handleConnection`), so every order placed
+ * once the client sees `open` reaches it. `SessionSockets` closes it with 4401 once its session
+ * ends and with 4403 once the session has neither role (`holdRoles`); handshakes racing past
+ * the 32nd socket are closed with 1008.
  * Each order placed, over REST or GraphQL, goes to every open socket of its owner as
  * `{"type":"order","order":{...}}`. A client may ask for the newest orders it may see with
  * `{"event":"recent"}` (answer `{"event":"recent","data":[...]}`), under the REST list's roles,
@@ -82,25 +72,20 @@ const REFUSAL_HEADERS: OutgoingHttpHeaders = {
 export class OrdersGateway
   implements OnGatewayInit<WebSocketServer>, OnGatewayConnection<WebSocket>
 {
-  private readonly logger = new Logger(OrdersGateway.name);
-
   constructor(
     private readonly sockets: SessionSockets,
-    private readonly sessions: SessionService,
-    private readonly cookies: SessionCookieService,
-    @Inject(OriginPolicy) private readonly originPolicy: OriginPolicy,
     @Inject(forwardRef(() => OrdersService)) private readonly orders: OrdersService,
   ) {}
 
   /**
-   * Has `ws` ask `admit` before it answers a handshake. An admitted connection is corked before
-   * `ws` writes its 101: the client reads it only once `handleConnection` has registered the
-   * socket. `SessionSockets` registers a socket only after validating its session again; told
-   * `open` before that, a client that placed an order meanwhile was never sent it.
+   * Has `ws` ask `SessionSockets.admit` before it answers a handshake. An admitted connection is
+   * corked before `ws` writes its 101: the client reads it only once `handleConnection` has
+   * registered the socket; told `open` before that, a client that placed an order meanwhile was
+   * never sent it.
    */
   afterInit(server: WebSocketServer): void {
     server.options.verifyClient = ({ req }, done) => {
-      void this.admit(req).then((refusal) => {
+      void this.sockets.admit(req, LIVE_ROLES).then((refusal) => {
         if (refusal === null) {
           req.socket.cork();
           done(true);
@@ -113,9 +98,10 @@ export class OrdersGateway
   }
 
   /**
-   * Registers an admitted socket (its session validated once more, by `SessionSockets`), holds
-   * it to the list's roles from then on, and lets the client read the 101 (and, if the session
-   * ended or lost its roles meanwhile, the close that follows: 4401, 4403, 1013 or 1008).
+   * Registers an admitted socket (from the admission's validation: `SessionSockets` closes it
+   * with 4401 if the session ended since), holds it to the list's roles from then on, and lets
+   * the client read the 101 (and, if the session ended or lost its roles meanwhile, the close
+   * that follows: 4401, 4403 or 1008).
    */
   async handleConnection(
     client: WebSocket & SessionSocket,
@@ -172,36 +158,5 @@ export class OrdersGateway
         }
       }
     });
-  }
-
-  /**
-   * Why a handshake is refused before its upgrade, or null when it may go on: the rules
-   * `SessionSockets.authenticate` applies after it, plus the list's roles. A session store that
-   * fails otherwise than by being unavailable is logged and answered 503 too, as
-   * `SessionSockets` closes such a socket with 1013 (try again later).
-   */
-  private async admit(request: IncomingMessage): Promise<Refusal | null> {
-    const found = readSessionToken(request.headers, this.cookies.name, request.rawHeaders);
-    if (!found) {
-      return { status: 401, message: 'Authentication required' };
-    }
-    if (found.source === 'cookie' && !this.originPolicy.allowsHandshake(request)) {
-      return { status: 403, message: 'Origin not allowed' };
-    }
-    try {
-      const session = await this.sessions.validate(found.token);
-      if (!session) {
-        return { status: 401, message: 'Authentication required' };
-      }
-      if (!LIVE_ROLES.some((role) => session.roles.includes(role))) {
-        return { status: 403, message: 'Missing role' };
-      }
-      return null;
-    } catch (error) {
-      if (!(error instanceof SessionStoreUnavailableError)) {
-        this.logger.error(error instanceof Error ? error.stack : String(error));
-      }
-      return { status: 503, message: 'Session store unavailable' };
-    }
   }
 }
