@@ -1,3 +1,5 @@
+import { IncomingMessage, ServerResponse } from 'node:http';
+
 import { CanActivate, INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host';
@@ -238,10 +240,15 @@ async function cpuPerCall(
 ): Promise<number> {
   let next = 0;
   let refused = 0;
+  const raw = headers.map((lines) => Object.entries(lines).flat());
   const call = async () => {
-    const request = { method: 'GET', headers: headers[next++ % headers.length] };
+    const index = next++ % headers.length;
+    // What an HTTP request hands a guard: its header lines as received, and a Node response to
+    // set headers on (the session guard marks it no-store), made anew as for each request.
+    const request = { method: 'GET', headers: headers[index], rawHeaders: raw[index] };
+    const response = new ServerResponse(request as IncomingMessage);
     const context = new ExecutionContextHost(
-      [request, {}, noop],
+      [request, response, noop],
       BenchController,
       BenchController.prototype.bench,
     );
